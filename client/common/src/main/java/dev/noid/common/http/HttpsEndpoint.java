@@ -1,0 +1,67 @@
+package dev.noid.common.http;
+
+import com.sun.net.httpserver.HttpHandler;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import dev.noid.common.config.StartupException;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
+
+/**
+ * A small HTTPS listener for /health, /healthz, /metrics and /version. The JDK's server is
+ * enough for a handful of read-only paths and brings no dependency.
+ */
+public final class HttpsEndpoint implements AutoCloseable {
+  private final String what;
+  private final InetSocketAddress address;
+  private final SSLContext tls;
+  private final Map<String, HttpHandler> routes = new LinkedHashMap<>();
+  private HttpsServer server;
+  private ExecutorService executor;
+
+  public HttpsEndpoint(String what, InetSocketAddress address, SSLContext tls) {
+    this.what = what;
+    this.address = address;
+    this.tls = tls;
+  }
+
+  public HttpsEndpoint route(String path, HttpHandler handler) {
+    routes.put(path, handler);
+    return this;
+  }
+
+  public void start() {
+    try {
+      server = HttpsServer.create(address, 64);
+    } catch (BindException e) {
+      throw new StartupException(what + " port " + address.getPort() + " is already in use ("
+          + address.getHostString() + ":" + address.getPort() + ")", e);
+    } catch (IOException e) {
+      throw new StartupException("cannot listen on " + address + " for " + what + ": "
+          + e.getMessage(), e);
+    }
+    server.setHttpsConfigurator(new HttpsConfigurator(tls));
+    routes.forEach(server::createContext);
+    executor = Executors.newVirtualThreadPerTaskExecutor();
+    server.setExecutor(executor);
+    server.start();
+  }
+
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      server.stop(0);
+      executor.shutdownNow();
+    }
+  }
+}

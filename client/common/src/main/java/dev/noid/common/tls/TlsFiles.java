@@ -1,0 +1,87 @@
+package dev.noid.common.tls;
+
+import io.grpc.ChannelCredentials;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.TlsServerCredentials;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * The TLS material of one process on disk (certificate chain, key, and the CA that it trusts
+ * for peers), turned into gRPC credentials and a JDK SSLContext.
+ */
+public record TlsFiles(Path certificate, Path key, Path trustedCa) {
+
+  /** gRPC server credentials; {@code clientAuth} decides whether peers must show a certificate. */
+  public ServerCredentials serverCredentials(TlsServerCredentials.ClientAuth clientAuth) {
+    try {
+      TlsServerCredentials.Builder builder = TlsServerCredentials.newBuilder()
+          .keyManager(certificate.toFile(), key.toFile());
+      if (trustedCa != null) {
+        builder.trustManager(trustedCa.toFile());
+      }
+      return builder.clientAuth(clientAuth).build();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot load TLS material " + certificate + ", " + key, e);
+    }
+  }
+
+  /** gRPC client credentials presenting this process's certificate (mutual TLS). */
+  public ChannelCredentials mutualClientCredentials() {
+    try {
+      return TlsChannelCredentials.newBuilder()
+          .keyManager(certificate.toFile(), key.toFile())
+          .trustManager(trustedCa.toFile())
+          .build();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot load TLS material " + certificate + ", " + key, e);
+    }
+  }
+
+  /** A JDK SSLContext serving this certificate (for the HTTPS endpoints). */
+  public SSLContext sslContext() {
+    KeyAndCertificate material = KeyAndCertificate.read(certificate, key);
+    try {
+      KeyStore store = KeyStore.getInstance("PKCS12");
+      store.load(null, null);
+      char[] password = new char[0];
+      store.setKeyEntry("server", material.key(), password,
+          material.chain().toArray(Certificate[]::new));
+      KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+      kmf.init(store, password);
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(kmf.getKeyManagers(), null, null);
+      return context;
+    } catch (GeneralSecurityException | IOException e) {
+      throw new IllegalStateException("cannot build an SSL context from " + certificate, e);
+    }
+  }
+
+  /** An SSLContext that trusts only {@code caFile} (for HTTPS clients and tests). */
+  public static SSLContext trusting(Path caFile) {
+    try {
+      KeyStore store = KeyStore.getInstance("PKCS12");
+      store.load(null, null);
+      int i = 0;
+      for (Certificate c : Certificates.parseAll(Pem.read(caFile))) {
+        store.setCertificateEntry("ca" + i++, c);
+      }
+      TrustManagerFactory tmf =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(store);
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(null, tmf.getTrustManagers(), null);
+      return context;
+    } catch (GeneralSecurityException | IOException e) {
+      throw new IllegalStateException("cannot trust " + caFile, e);
+    }
+  }
+}

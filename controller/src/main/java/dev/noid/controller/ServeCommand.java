@@ -1,0 +1,99 @@
+package dev.noid.controller;
+
+import ch.qos.logback.classic.Level;
+import dev.noid.common.config.ConfigException;
+import dev.noid.common.logging.LogSetup;
+import dev.noid.controller.config.ControllerConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code noid-controller serve}: the long-running controller. Every option is also a config key. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Run the controller (gRPC API, HTTPS health and metrics).")
+public final class ServeCommand implements Callable<Integer> {
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "Config file of 'key = value' lines; keys are these options' long names.")
+  Path config;
+
+  @Option(names = "--bind-address", defaultValue = "0.0.0.0", description = "Address to listen on.")
+  String bindAddress;
+
+  @Option(names = "--grpc-port", defaultValue = "7655", description = "gRPC API port (TLS).")
+  int grpcPort;
+
+  @Option(names = "--https-port", defaultValue = "7654",
+      description = "HTTPS port for /health, /healthz, /metrics, /version.")
+  int httpsPort;
+
+  @Option(names = "--data-dir", defaultValue = "/var/lib/noid/controller",
+      description = "Store, TLS material and state.")
+  Path dataDir;
+
+  @Option(names = "--log-file", description = "JSON-lines server log (default: DATA_DIR/server.log).")
+  Path serverLog;
+
+  @Option(names = "--audit-log", description = "JSON-lines audit log (default: DATA_DIR/audit.log).")
+  Path auditLog;
+
+  @Option(names = "--log-stderr", defaultValue = "false", description = "Also log to stderr.")
+  boolean logToStderr;
+
+  @Option(names = "--log-level", defaultValue = "INFO", description = "TRACE, DEBUG, INFO, WARN or ERROR.")
+  String logLevel;
+
+  @Option(names = "--tls-cert", description = "Server certificate chain (PEM); default: issued by the cluster CA.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", description = "Private key of --tls-cert (PEM, PKCS#8).")
+  Path tlsKey;
+
+  @Option(names = "--tls-ca", description = "CA that clients use to verify --tls-cert.")
+  Path tlsCa;
+
+  @Option(names = "--tls-name", split = ",",
+      description = "Extra DNS names or IPs for the generated server certificate.")
+  List<String> tlsNames = new ArrayList<>();
+
+  @Override
+  public Integer call() throws Exception {
+    ControllerConfig cfg = toConfig();
+    LogSetup.configure(cfg.serverLog(), cfg.auditLog(), cfg.logToStderr(), level());
+    ControllerServer server = ControllerServer.create(cfg);
+    server.start();
+    Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shutdown"));
+    server.awaitTermination();
+    return 0;
+  }
+
+  ControllerConfig toConfig() {
+    checkPort("grpc-port", grpcPort);
+    checkPort("https-port", httpsPort);
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new ConfigException("'tls-cert' and 'tls-key' must be given together");
+    }
+    Path data = dataDir.toAbsolutePath();
+    return new ControllerConfig(bindAddress, grpcPort, httpsPort, data,
+        serverLog != null ? serverLog : data.resolve("server.log"),
+        auditLog != null ? auditLog : data.resolve("audit.log"),
+        logToStderr, tlsCert, tlsKey, tlsCa, tlsNames);
+  }
+
+  private Level level() {
+    Level level = Level.toLevel(logLevel, null);
+    if (level == null) {
+      throw new ConfigException("'log-level' must be one of TRACE, DEBUG, INFO, WARN, ERROR; got '"
+          + logLevel + "'");
+    }
+    return level;
+  }
+
+  static void checkPort(String key, int port) {
+    if (port < 0 || port > 65535) {
+      throw new ConfigException("'" + key + "' must be a port number 0-65535; got " + port);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+package dev.noid.controller.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.noid.common.grpc.GrpcServerRunner;
+import dev.noid.controller.config.ControllerConfig;
+import dev.noid.controller.pki.ClusterPki;
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.TlsServerCredentials;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import jakarta.inject.Inject;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The controller's gRPC listener: public API, agent registration, grpc.health.v1 and
+ * reflection, over TLS. Client certificates are optional here: users authenticate with tokens,
+ * agents with the certificate the cluster CA gave them.
+ */
+public final class PublicGrpcServer {
+  private final ControllerConfig config;
+  private final ClusterPki pki;
+  private final Set<BindableService> services;
+  private final HealthStatusManager health;
+  private Server server;
+  private ExecutorService executor;
+
+  @Inject
+  PublicGrpcServer(ControllerConfig config, ClusterPki pki, Set<BindableService> services,
+      HealthStatusManager health) {
+    this.config = requireNonNull(config, "config is null");
+    this.pki = requireNonNull(pki, "pki is null");
+    this.services = requireNonNull(services, "services is null");
+    this.health = requireNonNull(health, "health is null");
+  }
+
+  public void start() {
+    executor = Executors.newVirtualThreadPerTaskExecutor();
+    var builder = NettyServerBuilder.forAddress(address(),
+            pki.serverFiles().serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
+        .executor(executor)
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .permitKeepAliveTime(10, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .addService(health.getHealthService())
+        .addService(ProtoReflectionServiceV1.newInstance());
+    services.forEach(builder::addService);
+    server = GrpcServerRunner.start("gRPC", config.grpcPort(), builder.build());
+  }
+
+  /** Names of the services served, for per-service health. */
+  public List<String> serviceNames() {
+    List<String> names = new ArrayList<>();
+    for (BindableService s : services) {
+      ServerServiceDefinition def = s.bindService();
+      names.add(def.getServiceDescriptor().getName());
+    }
+    return names;
+  }
+
+  public void setServing(boolean serving) {
+    ServingStatus status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, status);
+    for (String name : serviceNames()) {
+      health.setStatus(name, status);
+    }
+  }
+
+  public int port() {
+    return server.getPort();
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  public void stop() {
+    health.enterTerminalState();
+    GrpcServerRunner.stop(server, 10);
+    if (executor != null) {
+      executor.shutdownNow();
+    }
+  }
+
+  InetSocketAddress address() {
+    return new InetSocketAddress(config.bindAddress(), config.grpcPort());
+  }
+}

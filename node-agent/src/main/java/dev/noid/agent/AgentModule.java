@@ -1,0 +1,59 @@
+package dev.noid.agent;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+import com.google.inject.Singleton;
+import com.google.inject.multibindings.Multibinder;
+import dev.noid.agent.api.GrpcAgentService;
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.tls.NodeCredentials;
+import dev.noid.common.http.HttpsEndpoint;
+import io.grpc.BindableService;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.InetSocketAddress;
+import dev.noid.agent.metrics.MetricsHandler;
+
+/** The agent's object graph. */
+public final class AgentModule extends AbstractModule {
+  private final AgentConfig config;
+
+  public AgentModule(AgentConfig config) {
+    this.config = config;
+  }
+
+  @Override
+  protected void configure() {
+    bind(AgentConfig.class).toInstance(config);
+    Multibinder<BindableService> services = Multibinder.newSetBinder(binder(), BindableService.class);
+    services.addBinding().to(GrpcAgentService.class);
+  }
+
+  @Provides
+  @Singleton
+  NodeCredentials nodeCredentials(AgentConfig cfg) {
+    return NodeCredentials.open(cfg);
+  }
+
+  @Provides
+  @Singleton
+  HealthStatusManager health() {
+    return new HealthStatusManager();
+  }
+
+  @Provides
+  @Singleton
+  PrometheusMeterRegistry registry() {
+    return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  }
+
+  @Provides
+  @Singleton
+  HttpsEndpoint metricsEndpoint(AgentConfig cfg, NodeCredentials credentials,
+      MetricsHandler metrics) {
+    return new HttpsEndpoint("metrics", new InetSocketAddress(cfg.bindAddress(), cfg.metricsPort()),
+        credentials.files().sslContext())
+        .route("/metrics", metrics);
+  }
+}

@@ -1,0 +1,96 @@
+package dev.noid.agent;
+
+import com.google.inject.Guice;
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.server.PeerCertificateInterceptor;
+import dev.noid.agent.tls.NodeCredentials;
+import dev.noid.common.grpc.GrpcServerRunner;
+import dev.noid.common.http.HttpsEndpoint;
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.TlsServerCredentials;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import jakarta.inject.Inject;
+import java.net.InetSocketAddress;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Starts and stops the agent's listeners; health follows the lifecycle. */
+public final class AgentServer {
+  private static final Logger log = LoggerFactory.getLogger(AgentServer.class);
+
+  private final AgentConfig config;
+  private final NodeCredentials credentials;
+  private final Set<BindableService> services;
+  private final HealthStatusManager health;
+  private final HttpsEndpoint metrics;
+  private Server server;
+  private ExecutorService executor;
+
+  @Inject
+  AgentServer(AgentConfig config, NodeCredentials credentials, Set<BindableService> services,
+      HealthStatusManager health, HttpsEndpoint metrics) {
+    this.config = config;
+    this.credentials = credentials;
+    this.services = services;
+    this.health = health;
+    this.metrics = metrics;
+  }
+
+  public static AgentServer create(AgentConfig config) {
+    return Guice.createInjector(new AgentModule(config)).getInstance(AgentServer.class);
+  }
+
+  public void start() {
+    executor = Executors.newVirtualThreadPerTaskExecutor();
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(
+            new InetSocketAddress(config.bindAddress(), config.grpcPort()),
+            credentials.files().serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
+        .executor(executor)
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .permitKeepAliveTime(10, TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .addService(health.getHealthService());
+    PeerCertificateInterceptor mtls = new PeerCertificateInterceptor();
+    for (BindableService service : services) {
+      builder.addService(ServerInterceptors.intercept(service, mtls));
+    }
+    server = GrpcServerRunner.start("agent gRPC", config.grpcPort(), builder.build());
+    try {
+      metrics.start();
+    } catch (RuntimeException e) {
+      GrpcServerRunner.stop(server, 1);
+      throw e;
+    }
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
+    for (BindableService service : services) {
+      health.setStatus(service.bindService().getServiceDescriptor().getName(),
+          ServingStatus.SERVING);
+    }
+    log.atInfo().addKeyValue("grpc_port", server.getPort())
+        .addKeyValue("metrics_port", metrics.port())
+        .addKeyValue("node", config.nodeName())
+        .log("noid-agent {} serving", Version.current());
+  }
+
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  public void stop() {
+    log.info("noid-agent stopping");
+    health.enterTerminalState();
+    metrics.close();
+    GrpcServerRunner.stop(server, 10);
+    if (executor != null) {
+      executor.shutdownNow();
+    }
+  }
+}

@@ -1,0 +1,122 @@
+package dev.noid.agent;
+
+import ch.qos.logback.classic.Level;
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.common.config.ConfigException;
+import dev.noid.common.logging.LogSetup;
+import dev.noid.common.naming.ResourceNames;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code noid-agent serve}: the long-running node agent. Every option is also a config key. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Run the node agent (gRPC agent API, HTTPS per-VM metrics).")
+public final class ServeCommand implements Callable<Integer> {
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "Config file of 'key = value' lines; keys are these options' long names.")
+  Path config;
+
+  @Option(names = "--node-name", description = "This node's name (DNS label); default: the host name.")
+  String nodeName;
+
+  @Option(names = "--bind-address", defaultValue = "0.0.0.0", description = "Address to listen on.")
+  String bindAddress;
+
+  @Option(names = "--grpc-port", defaultValue = "7660", description = "Agent API port (mutual TLS).")
+  int grpcPort;
+
+  @Option(names = "--metrics-port", defaultValue = "9091", description = "HTTPS /metrics port.")
+  int metricsPort;
+
+  @Option(names = "--advertise-address",
+      description = "host:port the controller uses to reach this agent; default: 127.0.0.1:GRPC_PORT.")
+  String advertiseAddress;
+
+  @Option(names = "--state-dir", defaultValue = "/var/lib/noid/agent",
+      description = "VM directories, checkpoints, TLS material.")
+  Path stateDir;
+
+  @Option(names = "--log-file", description = "JSON-lines server log (default: STATE_DIR/server.log).")
+  Path serverLog;
+
+  @Option(names = "--audit-log", description = "JSON-lines audit log (default: STATE_DIR/audit.log).")
+  Path auditLog;
+
+  @Option(names = "--log-stderr", defaultValue = "false", description = "Also log to stderr.")
+  boolean logToStderr;
+
+  @Option(names = "--log-level", defaultValue = "INFO", description = "TRACE, DEBUG, INFO, WARN or ERROR.")
+  String logLevel;
+
+  @Option(names = "--controller", description = "Controller gRPC address host:port.")
+  String controller;
+
+  @Option(names = "--join-token", description = "One-time join token from 'noid-controller join-token'.")
+  String joinToken;
+
+  @Option(names = "--controller-ca", description = "CA file that signed the controller's certificate.")
+  Path controllerCa;
+
+  @Option(names = "--label", split = ",", description = "Node labels KEY=VALUE.")
+  Map<String, String> labels = new LinkedHashMap<>();
+
+  @Override
+  public Integer call() throws Exception {
+    AgentConfig cfg = toConfig();
+    Level level = Level.toLevel(logLevel, null);
+    if (level == null) {
+      throw new ConfigException("'log-level' must be one of TRACE, DEBUG, INFO, WARN, ERROR; got '"
+          + logLevel + "'");
+    }
+    LogSetup.configure(cfg.serverLog(), cfg.auditLog(), cfg.logToStderr(), level);
+    AgentServer server = AgentServer.create(cfg);
+    server.start();
+    Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shutdown"));
+    server.awaitTermination();
+    return 0;
+  }
+
+  AgentConfig toConfig() {
+    checkPort("grpc-port", grpcPort);
+    checkPort("metrics-port", metricsPort);
+    String name = nodeName != null ? nodeName : defaultNodeName();
+    String problem = ResourceNames.problem("'node-name'", name);
+    if (problem != null) {
+      throw new ConfigException(problem);
+    }
+    for (String key : labels.keySet()) {
+      if (key.isEmpty() || key.length() > 63) {
+        throw new ConfigException("'label' keys must be 1-63 characters; got '" + key + "'");
+      }
+    }
+    Path state = stateDir.toAbsolutePath();
+    String advertise = advertiseAddress != null ? advertiseAddress : "127.0.0.1:" + grpcPort;
+    return new AgentConfig(name, bindAddress, grpcPort, metricsPort, advertise, state,
+        serverLog != null ? serverLog : state.resolve("server.log"),
+        auditLog != null ? auditLog : state.resolve("audit.log"),
+        logToStderr, controller, joinToken, controllerCa, labels);
+  }
+
+  private static String defaultNodeName() {
+    try {
+      String host = InetAddress.getLocalHost().getHostName().toLowerCase(Locale.ROOT);
+      int dot = host.indexOf('.');
+      return dot > 0 ? host.substring(0, dot) : host;
+    } catch (UnknownHostException e) {
+      throw new ConfigException("'node-name' is required: the host name cannot be resolved");
+    }
+  }
+
+  static void checkPort(String key, int port) {
+    if (port < 0 || port > 65535) {
+      throw new ConfigException("'" + key + "' must be a port number 0-65535; got " + port);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+package dev.noid.agent.tls;
+
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.KeyAndCertificate;
+import dev.noid.common.tls.Pem;
+import dev.noid.common.tls.TlsFiles;
+import java.nio.file.Path;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's key, its certificate and the CA it trusts for peers. A joined node holds a
+ * certificate from the cluster CA (see the join flow); a node that has not joined runs
+ * standalone with a CA of its own, so its listeners are still TLS and its agent API still
+ * refuses callers without a certificate from that CA.
+ */
+public final class NodeCredentials {
+  private static final Logger log = LoggerFactory.getLogger(NodeCredentials.class);
+
+  private final TlsFiles files;
+  private final boolean joined;
+
+  private NodeCredentials(TlsFiles files, boolean joined) {
+    this.files = files;
+    this.joined = joined;
+  }
+
+  public static NodeCredentials open(AgentConfig config) {
+    Path dir = config.tlsDir();
+    Path cert = dir.resolve("node.pem");
+    Path key = dir.resolve("node-key.pem");
+    Path ca = dir.resolve("ca.pem");
+    Path joinedMarker = dir.resolve("joined");
+    if (KeyAndCertificate.exists(cert, key) && ca.toFile().isFile()) {
+      return new NodeCredentials(new TlsFiles(cert, key, ca), joinedMarker.toFile().isFile());
+    }
+    KeyAndCertificate localCa = Certificates.newCertificateAuthority(
+        "noid standalone CA " + config.nodeName());
+    Pem.write(ca, Pem.encode(localCa.certificate()), false);
+    Pem.write(dir.resolve("standalone-ca-key.pem"), Pem.encode(localCa.key()), true);
+    Certificates.newServerCertificate(localCa, config.nodeName(), List.of(config.nodeName()))
+        .write(cert, key);
+    log.info("no cluster certificate yet: created standalone TLS material in {}", dir);
+    return new NodeCredentials(new TlsFiles(cert, key, ca), false);
+  }
+
+  public TlsFiles files() {
+    return files;
+  }
+
+  public boolean joined() {
+    return joined;
+  }
+}
