@@ -1,0 +1,1108 @@
+/*
+ * noid-guest-agent: the guest side of the Noid exec protocol.
+ *
+ * The wire format and its semantics are specified in docs/guest-protocol.md;
+ * this file implements that document and nothing else. In short: the host
+ * talks to us over the virtio-serial port named "org.noid.agent.0" with
+ * length-prefixed frames; it can run commands (EXEC), feed their stdin, send
+ * them signals and resize their pty; we stream their stdout/stderr back and
+ * report their exit status.
+ *
+ * Design notes (the WHY):
+ *
+ *  - One thread, one poll() loop. The port, every child's pipes and a SIGCHLD
+ *    self-pipe are all non-blocking fds in one poll set. There are no locks,
+ *    and every stream has its own pipes, so concurrent execs never mix output.
+ *
+ *  - The port fd is non-blocking for writes too, with an output queue. A
+ *    blocking write to a virtio-serial port whose host side is disconnected
+ *    blocks until a host connects again and then delivers the rest of a frame
+ *    from the old connection to the new one. With a queue we can drop it
+ *    instead when we see the host go away.
+ *
+ *  - While no host is connected, the port polls as POLLHUP|POLLIN forever and
+ *    read() returns 0 (there is no event for "host came back"), so we take the
+ *    port out of the poll set and look at it again every 100 ms.
+ *
+ *  - Back-pressure: when the output queue is above a high-water mark (the host
+ *    is not reading), we stop reading the children's pipes, so they block in
+ *    write() instead of us buffering without bound. Stdin for a child that does
+ *    not read is buffered per stream up to a limit; past it the stream is
+ *    killed, because blocking the port would also block PING and SIGNAL.
+ *
+ *  - The agent cannot see a disconnect that is followed by an immediate
+ *    reconnect: QEMU reports the close and the new open back to back and the
+ *    guest driver keeps only the latest state, so no POLLHUP is seen (in
+ *    practice: never, when the host reconnects at once). Hence the
+ *    RESET frame, which a reconnecting host sends first: it ends the old
+ *    connection's streams and, answered by PONG, lets the host find the
+ *    frame boundary again. RESET also ends the "bad frame length" state.
+ *
+ *  - Children are session leaders (setsid) so that SIGNAL and the kill on
+ *    disconnect reach the whole process group, not just argv[0].
+ *
+ * Build: gcc -static -O2 -Wall -Wextra -o noid-guest-agent noid-guest-agent.c
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PORT_NAME "org.noid.agent.0"
+#define AGENT_ID "noid-guest-agent/1"
+
+/* Frame types (docs/guest-protocol.md). */
+enum {
+	T_PING = 0x01,
+	T_EXEC = 0x02,
+	T_STDIN = 0x03,
+	T_STDIN_CLOSE = 0x04,
+	T_SIGNAL = 0x05,
+	T_RESIZE = 0x06,
+	T_RESET = 0x07,
+	T_HELLO = 0x80,
+	T_PONG = 0x81,
+	T_STDOUT = 0x82,
+	T_STDERR = 0x83,
+	T_EXIT = 0x84,
+	T_ERROR = 0x85,
+};
+
+#define HDR_LEN 9u               /* u32 len + u8 type + u32 stream */
+#define MAX_BODY (1u << 20)      /* 1 MiB */
+#define MAX_LEN (MAX_BODY + 5u)  /* largest legal value of the len field */
+#define OUT_CHUNK (32u * 1024u)  /* max STDOUT/STDERR payload per frame */
+#define PING_MAX 64u
+#define FLAG_STDIN 0x1u
+#define FLAG_TTY 0x2u
+#define MAX_STREAMS 256          /* protocol promises at least 64 */
+#define OUT_HIGH_WATER (1u << 20)  /* stop reading children above this */
+#define STDIN_LIMIT (16u << 20)    /* per-stream unwritten stdin cap */
+#define DISCONNECTED_TICK_MS 100
+
+/* A growable byte queue: pending bytes are data[off, len). */
+struct bytes {
+	uint8_t *data;
+	size_t off, len, cap;
+};
+
+struct stream {
+	uint32_t id;
+	pid_t pgid;       /* == child pid; kept after reaping for SIGNAL */
+	int reaped;       /* child has been waited for */
+	int32_t status;   /* exit code or 128+signal, valid when reaped */
+	int out_fd;       /* stdout pipe, or the pty master; -1 at EOF */
+	int err_fd;       /* stderr pipe; -1 at EOF (or TTY: never used) */
+	int in_fd;        /* stdin pipe, or a dup of the pty master; -1 if none */
+	int tty;
+	int stdin_open;   /* host may still send STDIN */
+	int close_after_drain; /* STDIN_CLOSE arrived while stdin was pending */
+	struct bytes in;  /* stdin not yet accepted by the child */
+};
+
+static int port_fd = -1;
+static int connected;       /* host side of the port is connected */
+static int hello_sent;      /* HELLO goes to the first host connection only */
+static int poisoned;        /* bad frame length: ignore input until HUP or RESET */
+static struct bytes outq;   /* frames waiting to be written to the port */
+static size_t head_left;    /* unwritten bytes of the frame at outq.off, 0 at a boundary */
+static uint8_t *inbuf;      /* partial input frame(s) from the host */
+static size_t inlen;
+static const size_t incap = 4 + MAX_LEN;
+static struct stream *streams[MAX_STREAMS];
+static int nstreams;
+static int sigchld_pipe[2] = {-1, -1};
+
+static void logmsg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("noid-guest-agent: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q) {
+		/* Out of memory in a tiny guest: exiting lets init respawn us
+		 * with a clean slate, which beats limping on. */
+		logmsg("out of memory");
+		exit(1);
+	}
+	return q;
+}
+
+static char *xstrdup(const char *str)
+{
+	size_t n = strlen(str) + 1;
+	return memcpy(xrealloc(NULL, n), str, n);
+}
+
+/* ---------- byte queues and big-endian helpers ---------- */
+
+static size_t bytes_pending(const struct bytes *b) { return b->len - b->off; }
+
+static void bytes_clear(struct bytes *b) { b->off = b->len = 0; }
+
+static void bytes_free(struct bytes *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Make room for n more bytes at data + len. */
+static uint8_t *bytes_reserve(struct bytes *b, size_t n)
+{
+	if (b->off > 0 && b->off == b->len)
+		b->off = b->len = 0;
+	if (b->cap - b->len < n && b->off > 0) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+	}
+	if (b->cap - b->len < n) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap - b->len < n)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	return b->data + b->len;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---------- output frames ---------- */
+
+static void write_header(uint8_t *p, uint8_t type, uint32_t stream, size_t body)
+{
+	put_u32(p, (uint32_t)(body + 5));
+	p[4] = type;
+	put_u32(p + 5, stream);
+}
+
+/* Queue one frame for the host. Frames for a host that is gone are dropped:
+ * nobody could interpret them on a later connection. */
+static void send_frame(uint8_t type, uint32_t stream, const void *body, size_t n)
+{
+	if (!connected || poisoned)
+		return;
+	uint8_t *p = bytes_reserve(&outq, HDR_LEN + n);
+	write_header(p, type, stream, n);
+	if (n)
+		memcpy(p + HDR_LEN, body, n);
+	outq.len += HDR_LEN + n;
+}
+
+static void send_error(uint32_t stream, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	send_frame(T_ERROR, stream, msg, (size_t)n);
+}
+
+/* Advance past n written bytes, keeping track of frame boundaries so that
+ * RESET can drop whole queued frames without cutting one in half. Frames
+ * are always queued whole, so a header is complete at a boundary. */
+static void outq_consume(size_t n)
+{
+	while (n > 0) {
+		if (head_left == 0)
+			head_left = 4 + (size_t)get_u32(outq.data + outq.off);
+		size_t take = n < head_left ? n : head_left;
+		outq.off += take;
+		head_left -= take;
+		n -= take;
+	}
+}
+
+/* Drop queued output, except the rest of a frame already partly written:
+ * the host is reading from the middle of it. */
+static void outq_drop_unsent(void)
+{
+	outq.len = outq.off + head_left;
+}
+
+/* Write as much of the output queue as the port takes without blocking. */
+static void flush_port(void)
+{
+	while (connected && bytes_pending(&outq) > 0) {
+		ssize_t n = write(port_fd, outq.data + outq.off, bytes_pending(&outq));
+		if (n > 0) {
+			outq_consume((size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* EAGAIN: the virtqueue is full (QEMU throttles the port while
+		 * its socket is full); poll() tells us when it drains. Any
+		 * other error is treated the same: POLLHUP will follow if the
+		 * host went away. */
+		break;
+	}
+	if (bytes_pending(&outq) == 0)
+		bytes_clear(&outq);
+}
+
+/* ---------- streams ---------- */
+
+static struct stream *find_stream(uint32_t id)
+{
+	for (int i = 0; i < nstreams; i++)
+		if (streams[i]->id == id)
+			return streams[i];
+	return NULL;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void remove_stream(struct stream *s)
+{
+	for (int i = 0; i < nstreams; i++) {
+		if (streams[i] == s) {
+			streams[i] = streams[--nstreams];
+			break;
+		}
+	}
+	close_fd(&s->out_fd);
+	close_fd(&s->err_fd);
+	close_fd(&s->in_fd);
+	bytes_free(&s->in);
+	free(s);
+}
+
+/* Signal a stream's process group. Right after fork() the child may not have
+ * called setsid() yet, so the group does not exist (ESRCH): then signal the
+ * child itself, which is the whole group-to-be (it has not forked yet). */
+static void signal_stream(struct stream *s, int sig)
+{
+	if (kill(-s->pgid, sig) < 0 && errno == ESRCH && !s->reaped)
+		kill(s->pgid, sig);
+}
+
+/* EXIT is sent only once the child is reaped AND its output reached EOF, so
+ * that every output frame precedes it. */
+static void maybe_finish(struct stream *s)
+{
+	if (!s->reaped || s->out_fd >= 0 || s->err_fd >= 0)
+		return;
+	uint8_t body[4];
+	put_u32(body, (uint32_t)s->status);
+	send_frame(T_EXIT, s->id, body, sizeof(body));
+	remove_stream(s);
+}
+
+/* The host is gone (or reset us): output has nowhere to go, so end every
+ * stream without EXIT. The children are reaped later by the generic
+ * waitpid() loop. */
+static void kill_all_streams(void)
+{
+	while (nstreams > 0) {
+		struct stream *s = streams[nstreams - 1];
+		signal_stream(s, SIGKILL);
+		remove_stream(s);
+	}
+}
+
+static void reap_children(void)
+{
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (int i = 0; i < nstreams; i++) {
+			struct stream *s = streams[i];
+			if (s->pgid != pid || s->reaped)
+				continue;
+			s->reaped = 1;
+			if (WIFEXITED(st))
+				s->status = WEXITSTATUS(st);
+			else if (WIFSIGNALED(st))
+				s->status = 128 + WTERMSIG(st);
+			else
+				s->status = 255;
+			maybe_finish(s);
+			break;
+		}
+	}
+}
+
+/* Read one chunk of a child's output straight into the output queue. */
+static void read_child_output(struct stream *s, int *fd, uint8_t type)
+{
+	uint8_t *p = bytes_reserve(&outq, HDR_LEN + OUT_CHUNK);
+	ssize_t n = read(*fd, p + HDR_LEN, OUT_CHUNK);
+	if (n > 0) {
+		if (connected && !poisoned) {
+			write_header(p, type, s->id, (size_t)n);
+			outq.len += HDR_LEN + (size_t)n;
+		}
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	/* 0 is EOF on a pipe; a pty master reports EIO once the last slave
+	 * fd is closed, which is its EOF. */
+	close_fd(fd);
+	maybe_finish(s);
+}
+
+static void stdin_drop(struct stream *s)
+{
+	bytes_free(&s->in);
+	s->close_after_drain = 0;
+	if (!s->tty)
+		close_fd(&s->in_fd);
+}
+
+static void write_child_stdin(struct stream *s)
+{
+	while (s->in_fd >= 0 && bytes_pending(&s->in) > 0) {
+		ssize_t n = write(s->in_fd, s->in.data + s->in.off, bytes_pending(&s->in));
+		if (n > 0) {
+			s->in.off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		/* EPIPE/EIO: the child closed its end; the rest is moot. */
+		stdin_drop(s);
+		return;
+	}
+	bytes_clear(&s->in);
+	if (s->close_after_drain) {
+		s->close_after_drain = 0;
+		close_fd(&s->in_fd);
+	}
+}
+
+/* ---------- EXEC ---------- */
+
+struct reader {
+	const uint8_t *p;
+	size_t left;
+};
+
+static int rd_u32(struct reader *r, uint32_t *v)
+{
+	if (r->left < 4)
+		return -1;
+	*v = get_u32(r->p);
+	r->p += 4;
+	r->left -= 4;
+	return 0;
+}
+
+/* A length-prefixed string, copied and NUL-terminated. Embedded NULs are
+ * rejected: execve() could not pass them on. */
+static char *rd_str(struct reader *r)
+{
+	uint32_t n;
+	if (rd_u32(r, &n) < 0 || n > r->left || memchr(r->p, 0, n))
+		return NULL;
+	char *s = xrealloc(NULL, (size_t)n + 1);
+	memcpy(s, r->p, n);
+	s[n] = 0;
+	r->p += n;
+	r->left -= n;
+	return s;
+}
+
+static void free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* Parse a list "u32 count, count x (u32 n, n bytes)" into a NULL-terminated
+ * vector. The count is bounded by the remaining bytes before allocating. */
+static char **rd_strv(struct reader *r, uint32_t *count)
+{
+	if (rd_u32(r, count) < 0 || *count > r->left / 4)
+		return NULL;
+	char **v = xrealloc(NULL, ((size_t)*count + 1) * sizeof(char *));
+	for (uint32_t i = 0; i <= *count; i++)
+		v[i] = NULL;
+	for (uint32_t i = 0; i < *count; i++) {
+		if (!(v[i] = rd_str(r))) {
+			free_strv(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/* Default environment overridden/extended by the host's KEY=VALUE entries. */
+static char **build_env(char **given, int tty)
+{
+	static const char *defaults[] = {
+		"PATH=/sbin:/bin:/usr/sbin:/usr/bin", "HOME=/root", NULL,
+	};
+	size_t ngiven = 0;
+	while (given[ngiven])
+		ngiven++;
+	char **env = xrealloc(NULL, (ngiven + 4) * sizeof(char *));
+	size_t n = 0;
+	for (const char **d = defaults; *d; d++)
+		env[n++] = xstrdup(*d);
+	env[n++] = xstrdup(tty ? "TERM=xterm" : "TERM=linux");
+	for (size_t i = 0; i < ngiven; i++) {
+		size_t klen = (size_t)(strchr(given[i], '=') - given[i]) + 1;
+		size_t j;
+		for (j = 0; j < n; j++)
+			if (strncmp(env[j], given[i], klen) == 0)
+				break;
+		if (j < n)
+			free(env[j]);
+		else
+			n++;
+		env[j] = xstrdup(given[i]);
+	}
+	env[n] = NULL;
+	return env;
+}
+
+static int set_nonblock_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* Runs in the forked child; never returns. For TTY, in_r/out_w/err_w are all
+ * the pty slave. */
+static void child_exec(char **argv, char **env, const char *cwd, int tty, int in_r,
+		       int out_w, int err_w)
+{
+	/* Own session and process group: SIGNAL targets -pgid, and a TTY
+	 * child needs a session to take the pty as controlling terminal. */
+	setsid();
+	if (tty) {
+		ioctl(out_w, TIOCSCTTY, 0);
+	} else if (in_r < 0) {
+		in_r = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (in_r >= 0)
+		dup2(in_r, 0);
+	else
+		close(0);
+	dup2(out_w, 1);
+	dup2(err_w, 2);
+	/* Everything else the agent holds is O_CLOEXEC. But SIG_IGN and the
+	 * signal mask survive exec: undo ours. */
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (chdir(cwd) < 0 && chdir("/") < 0) {
+		/* nowhere sane to go; exec anyway */
+	}
+	/* execvp searches the PATH of the current environment, so install the
+	 * child's environment first (we are single-threaded: this is safe). */
+	environ = env;
+	execvp(argv[0], argv);
+	int err = errno;
+	dprintf(2, "noid-guest-agent: %s: %s\n", argv[0], strerror(err));
+	/* The shell's convention, so hosts need not special-case us. */
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+static void handle_exec(uint32_t id, const uint8_t *body, size_t n)
+{
+	if (id == 0) {
+		send_error(0, "EXEC on stream 0");
+		return;
+	}
+	if (find_stream(id)) {
+		/* Reported on stream 0, not on the stream: an ERROR there would
+		 * end the running stream in the host's eyes while it goes on
+		 * running here. */
+		send_error(0, "EXEC: stream %u already in use", id);
+		return;
+	}
+	struct reader r = {body, n};
+	uint32_t argc = 0, envc = 0, flags = 0;
+	char **argv = rd_strv(&r, &argc);
+	char **given = argv ? rd_strv(&r, &envc) : NULL;
+	char **env = NULL;
+	int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+	int master = -1, slave = -1;
+
+	if (!argv || !given || rd_u32(&r, &flags) < 0 || r.left != 0) {
+		send_error(id, "EXEC: malformed body");
+		goto out;
+	}
+	if (argc == 0) {
+		send_error(id, "EXEC: argc must be >= 1");
+		goto out;
+	}
+	if (flags & ~(FLAG_STDIN | FLAG_TTY)) {
+		send_error(id, "EXEC: unknown flags 0x%x", flags);
+		goto out;
+	}
+	/* cwd is $HOME only if the host gave HOME; the default HOME is not. */
+	const char *cwd = "/";
+	for (char **e = given; *e; e++) {
+		if (**e == '=' || !strchr(*e, '=')) {
+			send_error(id, "EXEC: env entry is not KEY=VALUE");
+			goto out;
+		}
+		if (strncmp(*e, "HOME=", 5) == 0)
+			cwd = *e + 5;
+	}
+	if (nstreams >= MAX_STREAMS) {
+		send_error(id, "EXEC: too many streams (max %d)", MAX_STREAMS);
+		goto out;
+	}
+	int tty = (flags & FLAG_TTY) != 0;
+	env = build_env(given, tty);
+
+	if (tty) {
+		char name[64];
+		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		/* The parent opens the slave before forking: a master with no
+		 * open slave reads EIO (our EOF), and the child might not have
+		 * opened it yet by the time we poll. */
+		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+		    ptsname_r(master, name, sizeof(name)) != 0 ||
+		    (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+			send_error(id, "EXEC: cannot allocate a pty: %s", strerror(errno));
+			goto out;
+		}
+		/* A sane size until the host sends RESIZE. */
+		struct winsize ws = {.ws_row = 24, .ws_col = 80};
+		ioctl(master, TIOCSWINSZ, &ws);
+	} else if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
+		   ((flags & FLAG_STDIN) && pipe2(in_pipe, O_CLOEXEC) < 0)) {
+		send_error(id, "EXEC: pipe: %s", strerror(errno));
+		goto out;
+	}
+
+	pid_t pid = fork();
+	if (pid < 0) {
+		send_error(id, "EXEC: fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		if (tty)
+			child_exec(argv, env, cwd, 1, slave, slave, slave);
+		child_exec(argv, env, cwd, 0, in_pipe[0], out_pipe[1], err_pipe[1]);
+	}
+
+	struct stream *s = xrealloc(NULL, sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->pgid = pid;
+	s->tty = tty;
+	s->out_fd = s->err_fd = s->in_fd = -1;
+	if (tty) {
+		s->out_fd = master;
+		master = -1;
+		/* A second fd on the master for stdin, so that reaching EOF on
+		 * output (closing out_fd) does not take RESIZE/STDIN with it. */
+		s->in_fd = fcntl(s->out_fd, F_DUPFD_CLOEXEC, 0);
+		s->stdin_open = (flags & FLAG_STDIN) != 0;
+		set_nonblock_cloexec(s->out_fd);
+	} else {
+		s->out_fd = out_pipe[0];
+		s->err_fd = err_pipe[0];
+		s->in_fd = in_pipe[1];
+		out_pipe[0] = err_pipe[0] = in_pipe[1] = -1;
+		s->stdin_open = s->in_fd >= 0;
+		set_nonblock_cloexec(s->out_fd);
+		set_nonblock_cloexec(s->err_fd);
+		if (s->in_fd >= 0)
+			set_nonblock_cloexec(s->in_fd);
+	}
+	streams[nstreams++] = s;
+
+out:
+	/* Closes the child's ends in the parent (and everything on failure). */
+	close_fd(&in_pipe[0]);
+	close_fd(&in_pipe[1]);
+	close_fd(&out_pipe[0]);
+	close_fd(&out_pipe[1]);
+	close_fd(&err_pipe[0]);
+	close_fd(&err_pipe[1]);
+	close_fd(&master);
+	close_fd(&slave);
+	free_strv(argv);
+	free_strv(given);
+	free_strv(env);
+}
+
+/* ---------- other host frames ---------- */
+
+static void handle_stdin(struct stream *s, const uint8_t *body, size_t n)
+{
+	if (!s->stdin_open || s->in_fd < 0) {
+		/* Either the EXEC had no STDIN flag (a host bug, reported) or
+		 * the child already closed its stdin (a normal race: drop). */
+		if (!s->stdin_open)
+			send_error(0, "STDIN: stream %u has no open stdin", s->id);
+		return;
+	}
+	if (n == 0)
+		return;
+	if (bytes_pending(&s->in) + n > STDIN_LIMIT) {
+		/* The child is not reading. Blocking the port would also block
+		 * PING and SIGNAL, so end the stream instead; its EXIT (137)
+		 * follows. */
+		send_error(0, "STDIN: stream %u: child does not read its stdin, killed", s->id);
+		signal_stream(s, SIGKILL);
+		s->stdin_open = 0;
+		stdin_drop(s);
+		return;
+	}
+	memcpy(bytes_reserve(&s->in, n), body, n);
+	s->in.len += n;
+	write_child_stdin(s);
+}
+
+static void handle_stdin_close(struct stream *s)
+{
+	if (!s->stdin_open)
+		return;
+	s->stdin_open = 0;
+	if (s->tty) {
+		/* A pty has no half-close: send the terminal's EOF character
+		 * (VEOF, normally ^D) as a terminal user would. */
+		struct termios t;
+		uint8_t eof = 4;
+		if (tcgetattr(s->in_fd, &t) == 0)
+			eof = t.c_cc[VEOF];
+		*bytes_reserve(&s->in, 1) = eof;
+		s->in.len++;
+	} else {
+		s->close_after_drain = 1;
+	}
+	write_child_stdin(s);
+}
+
+static void handle_frame(uint8_t type, uint32_t id, const uint8_t *body, size_t n)
+{
+	struct stream *s = NULL;
+	switch (type) {
+	case T_PING:
+		if (id != 0 || n > PING_MAX) {
+			send_error(0, "PING: must be on stream 0 with at most %u bytes", PING_MAX);
+			return;
+		}
+		send_frame(T_PONG, 0, body, n);
+		return;
+	case T_EXEC:
+		handle_exec(id, body, n);
+		return;
+	case T_RESET:
+		if (id != 0 || n > PING_MAX) {
+			send_error(0, "RESET: must be on stream 0 with at most %u bytes", PING_MAX);
+			return;
+		}
+		/* A host that (re)connected: whatever we were doing was for a
+		 * previous connection, which we may not have seen go away
+		 * (see on_disconnect). */
+		kill_all_streams();
+		outq_drop_unsent();
+		send_frame(T_PONG, 0, body, n);
+		return;
+	case T_STDIN:
+	case T_STDIN_CLOSE:
+	case T_SIGNAL:
+	case T_RESIZE:
+		break;
+	default:
+		send_error(0, "unknown frame type 0x%02x", type);
+		return;
+	}
+	/* Frames for streams we do not know are dropped silently: the host
+	 * may legitimately race with an EXIT we already sent. */
+	if (id == 0 || !(s = find_stream(id)))
+		return;
+	switch (type) {
+	case T_STDIN:
+		handle_stdin(s, body, n);
+		break;
+	case T_STDIN_CLOSE:
+		handle_stdin_close(s);
+		break;
+	case T_SIGNAL:
+		if (n != 4 || get_u32(body) >= (uint32_t)NSIG) {
+			send_error(0, "SIGNAL: stream %u: bad body", id);
+			break;
+		}
+		/* The group outlives the child if it left descendants behind;
+		 * signalling them is what the host wants. */
+		signal_stream(s, (int)get_u32(body));
+		break;
+	case T_RESIZE:
+		if (n != 4) {
+			send_error(0, "RESIZE: stream %u: bad body", id);
+			break;
+		}
+		if (s->tty && s->in_fd >= 0) {
+			struct winsize ws = {
+				.ws_row = (unsigned short)(body[0] << 8 | body[1]),
+				.ws_col = (unsigned short)(body[2] << 8 | body[3]),
+			};
+			ioctl(s->in_fd, TIOCSWINSZ, &ws);
+		}
+		break;
+	}
+}
+
+/* ---------- the port and its connection state ---------- */
+
+static void reset_connection_state(void)
+{
+	kill_all_streams();
+	bytes_clear(&outq);
+	head_left = 0;
+	inlen = 0;
+	poisoned = 0;
+}
+
+static void on_connect(void)
+{
+	connected = 1;
+	if (!hello_sent) {
+		char host[256] = "";
+		char msg[300];
+		gethostname(host, sizeof(host) - 1);
+		int m = snprintf(msg, sizeof(msg), "%s hostname=%s", AGENT_ID, host);
+		send_frame(T_HELLO, 0, msg, (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1);
+		hello_sent = 1;
+	}
+}
+
+/* Is a host connected? The port signals POLLHUP while none is. */
+static int host_connected_now(void)
+{
+	struct pollfd p = {.fd = port_fd, .events = POLLIN | POLLOUT};
+	if (poll(&p, 1, 0) < 0)
+		return connected;
+	return !(p.revents & POLLHUP);
+}
+
+/* Seen only if the host stays away long enough: QEMU reports a close and a
+ * quick reconnect back to back, and the guest driver keeps just the latest
+ * state, so an immediate reconnect looks like nothing happened. That is why
+ * the protocol has RESET. */
+static void on_disconnect(void)
+{
+	connected = 0;
+	reset_connection_state();
+	/* Drop what the old host sent that we had not read yet, so that the
+	 * next connection starts on a frame boundary; stop as soon as a new
+	 * host is there (its bytes are not junk). */
+	uint8_t junk[4096];
+	for (int i = 0; i < 1024 && !host_connected_now(); i++)
+		if (read(port_fd, junk, sizeof(junk)) <= 0)
+			break;
+}
+
+/* In the desynchronised state, look for the header of a RESET frame
+ * (len 5..5+PING_MAX, type RESET, stream 0): a host that reconnects starts
+ * with one, and we may not have noticed it reconnect. Returns its offset. */
+static ssize_t find_reset(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + HDR_LEN <= n; i++) {
+		uint32_t len = get_u32(p + i);
+		if (len >= 5 && len <= 5 + PING_MAX && p[i + 4] == T_RESET && get_u32(p + i + 5) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* Drop the first n bytes of the input buffer. */
+static void inbuf_consume(size_t n)
+{
+	memmove(inbuf, inbuf + n, inlen - n);
+	inlen -= n;
+}
+
+static void read_port(void)
+{
+	ssize_t n = read(port_fd, inbuf + inlen, incap - inlen);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			on_disconnect();
+		return;
+	}
+	if (n == 0) {
+		/* EOF: the host went away between poll() and read(). */
+		on_disconnect();
+		return;
+	}
+	inlen += (size_t)n;
+	for (;;) {
+		if (poisoned) {
+			ssize_t at = find_reset(inbuf, inlen);
+			if (at < 0) {
+				/* Keep a possible partial header for later. */
+				size_t keep = inlen < HDR_LEN - 1 ? inlen : HDR_LEN - 1;
+				inbuf_consume(inlen - keep);
+				return;
+			}
+			inbuf_consume((size_t)at);
+			poisoned = 0;
+		}
+		size_t off = 0;
+		while (inlen - off >= 4) {
+			uint32_t len = get_u32(inbuf + off);
+			if (len < 5 || len > MAX_LEN)
+				break;
+			if (inlen - off < 4 + (size_t)len)
+				break;
+			const uint8_t *f = inbuf + off;
+			handle_frame(f[4], get_u32(f + 5), f + HDR_LEN, len - 5);
+			off += 4 + (size_t)len;
+		}
+		if (inlen - off >= 4) {
+			uint32_t len = get_u32(inbuf + off);
+			if (len < 5 || len > MAX_LEN) {
+				/* Frame boundaries are lost. Tell the host, end its
+				 * streams and skip input until it reconnects or a
+				 * RESET shows up (possibly later in this buffer). */
+				send_error(0, "bad frame length %u: ignoring input until reconnect or RESET",
+					   len);
+				kill_all_streams();
+				poisoned = 1;
+				inbuf_consume(off + 1);
+				continue;
+			}
+		}
+		inbuf_consume(off);
+		return;
+	}
+}
+
+/* Find /dev/<name> for the virtio port called PORT_NAME. */
+static int open_port(char *path, size_t pathlen)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	if (!d)
+		return -1;
+	struct dirent *de;
+	int fd = -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char npath[512], name[128];
+		snprintf(npath, sizeof(npath), "/sys/class/virtio-ports/%s/name", de->d_name);
+		int nfd = open(npath, O_RDONLY | O_CLOEXEC);
+		if (nfd < 0)
+			continue;
+		ssize_t n = read(nfd, name, sizeof(name) - 1);
+		close(nfd);
+		if (n <= 0)
+			continue;
+		name[n] = 0;
+		name[strcspn(name, "\n")] = 0;
+		if (strcmp(name, PORT_NAME) != 0)
+			continue;
+		snprintf(path, pathlen, "/dev/%s", de->d_name);
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		break;
+	}
+	closedir(d);
+	return fd;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void on_sigchld(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	/* The pipe is non-blocking: if it is full a wakeup is pending anyway. */
+	if (write(sigchld_pipe[1], "x", 1) < 0) {
+	}
+	errno = saved;
+}
+
+/* Make sure fds 0-2 exist, so no pipe of ours lands on them and gets
+ * clobbered by dup2() in a child. */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0) {
+			int n = open("/dev/null", O_RDWR);
+			if (n >= 0 && n != fd) {
+				dup2(n, fd);
+				close(n);
+			}
+		}
+	}
+}
+
+int main(void)
+{
+	ensure_std_fds();
+	/* A write to a child's closed stdin must be an error, not our death. */
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(sigchld_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		logmsg("pipe: %s", strerror(errno));
+		return 1;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigchld;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	inbuf = xrealloc(NULL, incap);
+
+	/* The port appears once virtio_console has probed; init starts us
+	 * right after insmod, so look for it with a short, growing back-off. */
+	char path[300];
+	long backoff = 20;
+	int warned = 0;
+	/* Test hook: run on the host against an inherited fd (e.g. one end of
+	 * a socketpair) instead of the virtio port. */
+	const char *test_fd = getenv("NOID_AGENT_FD");
+	if (test_fd) {
+		port_fd = atoi(test_fd);
+		set_nonblock_cloexec(port_fd);
+		snprintf(path, sizeof(path), "fd %d", port_fd);
+	}
+	while (port_fd < 0 && (port_fd = open_port(path, sizeof(path))) < 0) {
+		if (!warned && backoff >= 1000) {
+			logmsg("waiting for virtio port %s", PORT_NAME);
+			warned = 1;
+		}
+		sleep_ms(backoff);
+		if (backoff < 1000)
+			backoff *= 2;
+	}
+	logmsg("using %s", path);
+
+	static struct pollfd pfd[2 + 3 * MAX_STREAMS];
+	static struct stream *owner[2 + 3 * MAX_STREAMS];
+	for (;;) {
+		if (!connected && host_connected_now())
+			on_connect();
+		flush_port();
+
+		int np = 0;
+		pfd[np++] = (struct pollfd){.fd = sigchld_pipe[0], .events = POLLIN};
+		/* Without a host the port is always "ready" (POLLHUP), so leave
+		 * it out and re-check on a timer instead of spinning. */
+		pfd[np++] = (struct pollfd){
+			.fd = connected ? port_fd : -1,
+			.events = POLLIN | (bytes_pending(&outq) ? POLLOUT : 0),
+		};
+		int want_output = bytes_pending(&outq) < OUT_HIGH_WATER;
+		for (int i = 0; i < nstreams; i++) {
+			struct stream *s = streams[i];
+			if (want_output && s->out_fd >= 0) {
+				owner[np] = s;
+				pfd[np++] = (struct pollfd){.fd = s->out_fd, .events = POLLIN};
+			}
+			if (want_output && s->err_fd >= 0) {
+				owner[np] = s;
+				pfd[np++] = (struct pollfd){.fd = s->err_fd, .events = POLLIN};
+			}
+			if (s->in_fd >= 0 && bytes_pending(&s->in) > 0) {
+				owner[np] = s;
+				pfd[np++] = (struct pollfd){.fd = s->in_fd, .events = POLLOUT};
+			}
+		}
+
+		int r = poll(pfd, (nfds_t)np, connected ? -1 : DISCONNECTED_TICK_MS);
+		if (r < 0) {
+			if (errno != EINTR) {
+				logmsg("poll: %s", strerror(errno));
+				sleep_ms(100);
+			}
+			continue;
+		}
+
+		if (pfd[0].revents) {
+			char drain[64];
+			while (read(sigchld_pipe[0], drain, sizeof(drain)) > 0)
+				;
+		}
+
+		short pr = pfd[1].revents;
+		if (connected && (pr & POLLHUP)) {
+			on_disconnect();
+			continue; /* every stream is gone; owner[] is stale */
+		}
+		if (connected && (pr & POLLIN))
+			read_port();
+		if (connected && (pr & POLLOUT))
+			flush_port();
+
+		/* Streams may end (and be freed) below; each pollfd is matched
+		 * back to a stream that still exists before it is used. */
+		for (int i = 2; i < np; i++) {
+			if (!pfd[i].revents)
+				continue;
+			struct stream *s = owner[i];
+			int alive = 0;
+			for (int j = 0; j < nstreams; j++)
+				alive |= streams[j] == s;
+			if (!alive)
+				continue;
+			if (pfd[i].fd == s->out_fd)
+				read_child_output(s, &s->out_fd, T_STDOUT);
+			else if (pfd[i].fd == s->err_fd)
+				read_child_output(s, &s->err_fd, T_STDERR);
+			else if (pfd[i].fd == s->in_fd)
+				write_child_stdin(s);
+		}
+		reap_children();
+	}
+}
