@@ -5,15 +5,24 @@ import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import com.google.inject.multibindings.Multibinder;
 import dev.noid.agent.api.GrpcAgentService;
+import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.metrics.MetricsHandler;
+import dev.noid.agent.qemu.Accelerator;
+import dev.noid.agent.qemu.QemuDriver;
 import dev.noid.agent.tls.NodeCredentials;
+import dev.noid.agent.vm.NodeLimits;
+import dev.noid.agent.vm.VmManager;
 import dev.noid.common.http.HttpsEndpoint;
 import io.grpc.BindableService;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetSocketAddress;
-import dev.noid.agent.metrics.MetricsHandler;
+import java.nio.file.Path;
+import java.time.Duration;
 
 /** The agent's object graph. */
 public final class AgentModule extends AbstractModule {
@@ -28,6 +37,27 @@ public final class AgentModule extends AbstractModule {
     bind(AgentConfig.class).toInstance(config);
     Multibinder<BindableService> services = Multibinder.newSetBinder(binder(), BindableService.class);
     services.addBinding().to(GrpcAgentService.class);
+  }
+
+  @Provides
+  @Singleton
+  Hypervisor hypervisor(AgentConfig cfg) {
+    Accelerator acc = Accelerator.detect(cfg.accelerator(), Path.of("/dev/kvm"),
+        Path.of("/proc/cpuinfo"));
+    return new QemuDriver(cfg.qemuBinary(), acc);
+  }
+
+  @Provides
+  @Singleton
+  VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor) {
+    return new VmManager(cfg.vmsDir(), hypervisor, ImageCatalog.scan(cfg.imageDirs()),
+        new NodeLimits(cfg.cpus(), cfg.memoryMib()), Duration.ofSeconds(cfg.bootTimeoutSeconds()));
+  }
+
+  @Provides
+  @Singleton
+  CheckpointService checkpoints(AgentConfig cfg, VmManager vms) {
+    return new CheckpointService(cfg.checkpointsDir(), vms);
   }
 
   @Provides

@@ -1,7 +1,10 @@
 package dev.noid.agent;
 
 import com.google.inject.Guice;
+import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.metrics.VmMetrics;
+import dev.noid.agent.vm.VmManager;
 import dev.noid.agent.server.PeerCertificateInterceptor;
 import dev.noid.agent.tls.NodeCredentials;
 import dev.noid.common.grpc.GrpcServerRunner;
@@ -31,12 +34,19 @@ public final class AgentServer {
   private final Set<BindableService> services;
   private final HealthStatusManager health;
   private final HttpsEndpoint metrics;
+  private final VmManager vms;
+  private final CheckpointService checkpoints;
+  private final VmMetrics vmMetrics;
   private Server server;
   private ExecutorService executor;
 
   @Inject
   AgentServer(AgentConfig config, NodeCredentials credentials, Set<BindableService> services,
-      HealthStatusManager health, HttpsEndpoint metrics) {
+      HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
+      CheckpointService checkpoints, VmMetrics vmMetrics) {
+    this.vms = vms;
+    this.checkpoints = checkpoints;
+    this.vmMetrics = vmMetrics;
     this.config = config;
     this.credentials = credentials;
     this.services = services;
@@ -49,6 +59,10 @@ public final class AgentServer {
   }
 
   public void start() {
+    log.info("hypervisor: {}", vms.hypervisor().reason());
+    checkpoints.cleanUpPartial();
+    vms.adoptAll();
+    vmMetrics.start(5);
     executor = Executors.newVirtualThreadPerTaskExecutor();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(
             new InetSocketAddress(config.bindAddress(), config.grpcPort()),
@@ -89,6 +103,8 @@ public final class AgentServer {
     health.enterTerminalState();
     metrics.close();
     GrpcServerRunner.stop(server, 10);
+    vmMetrics.close();
+    vms.close();
     if (executor != null) {
       executor.shutdownNow();
     }

@@ -2,13 +2,16 @@ package dev.noid.agent;
 
 import ch.qos.logback.classic.Level;
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.config.HostMemory;
 import dev.noid.common.config.ConfigException;
 import dev.noid.common.logging.LogSetup;
 import dev.noid.common.naming.ResourceNames;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -67,6 +70,29 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--label", split = ",", description = "Node labels KEY=VALUE.")
   Map<String, String> labels = new LinkedHashMap<>();
 
+  @Option(names = "--image-dir", split = ",",
+      description = "Directories of images (one subdirectory with image.json per image);"
+          + " default: /var/lib/noid/images and ~/.cache/noid/images.")
+  List<Path> imageDirs = new ArrayList<>();
+
+  @Option(names = "--qemu-binary", defaultValue = "qemu-system-x86_64", description = "QEMU executable.")
+  String qemuBinary;
+
+  @Option(names = "--accelerator", defaultValue = "auto",
+      description = "auto, kvm or tcg (auto: KVM only where it can really boot a guest).")
+  String accelerator;
+
+  @Option(names = "--cpus", defaultValue = "0", description = "vCPUs offered to VMs; 0 = host CPUs.")
+  int cpus;
+
+  @Option(names = "--memory-mib", defaultValue = "0",
+      description = "Memory offered to VMs in MiB; 0 = 80% of host memory.")
+  long memoryMib;
+
+  @Option(names = "--boot-timeout-seconds", defaultValue = "120",
+      description = "How long a guest may take to signal it is ready.")
+  int bootTimeoutSeconds;
+
   @Override
   public Integer call() throws Exception {
     AgentConfig cfg = toConfig();
@@ -98,10 +124,23 @@ public final class ServeCommand implements Callable<Integer> {
     }
     Path state = stateDir.toAbsolutePath();
     String advertise = advertiseAddress != null ? advertiseAddress : "127.0.0.1:" + grpcPort;
+    if (!List.of("auto", "kvm", "tcg").contains(accelerator)) {
+      throw new ConfigException("'accelerator' must be auto, kvm or tcg; got '" + accelerator + "'");
+    }
+    if (cpus < 0 || memoryMib < 0 || bootTimeoutSeconds <= 0) {
+      throw new ConfigException("'cpus' and 'memory-mib' must be >= 0 and 'boot-timeout-seconds' > 0");
+    }
+    List<Path> images = imageDirs.isEmpty()
+        ? List.of(Path.of("/var/lib/noid/images"),
+            Path.of(System.getProperty("user.home"), ".cache", "noid", "images"))
+        : imageDirs;
+    int offeredCpus = cpus > 0 ? cpus : Runtime.getRuntime().availableProcessors();
+    long offeredMib = memoryMib > 0 ? memoryMib : HostMemory.totalMib() * 8 / 10;
     return new AgentConfig(name, bindAddress, grpcPort, metricsPort, advertise, state,
         serverLog != null ? serverLog : state.resolve("server.log"),
         auditLog != null ? auditLog : state.resolve("audit.log"),
-        logToStderr, controller, joinToken, controllerCa, labels);
+        logToStderr, controller, joinToken, controllerCa, labels, images, qemuBinary, accelerator,
+        offeredCpus, offeredMib, bootTimeoutSeconds);
   }
 
   private static String defaultNodeName() {

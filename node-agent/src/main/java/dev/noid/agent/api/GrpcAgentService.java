@@ -1,10 +1,171 @@
 package dev.noid.agent.api;
 
+import dev.noid.agent.checkpoint.CheckpointService;
+import dev.noid.agent.node.NodeReporter;
 import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.agent.v1.ConsoleRequest;
+import dev.noid.agent.v1.ConsoleResponse;
+import dev.noid.agent.v1.CreateCheckpointRequest;
+import dev.noid.agent.v1.CreateCheckpointResponse;
+import dev.noid.agent.v1.CreateVmRequest;
+import dev.noid.agent.v1.CreateVmResponse;
+import dev.noid.agent.v1.DeleteCheckpointRequest;
+import dev.noid.agent.v1.DeleteCheckpointResponse;
+import dev.noid.agent.v1.DestroyVmRequest;
+import dev.noid.agent.v1.DestroyVmResponse;
+import dev.noid.agent.v1.ExecRequest;
+import dev.noid.agent.v1.ExecResponse;
+import dev.noid.agent.v1.GetNodeReportRequest;
+import dev.noid.agent.v1.GetNodeReportResponse;
+import dev.noid.agent.v1.GetVmRequest;
+import dev.noid.agent.v1.GetVmResponse;
+import dev.noid.agent.v1.ListCheckpointsRequest;
+import dev.noid.agent.v1.ListCheckpointsResponse;
+import dev.noid.agent.v1.ListVmsRequest;
+import dev.noid.agent.v1.ListVmsResponse;
+import dev.noid.agent.v1.PauseVmRequest;
+import dev.noid.agent.v1.PauseVmResponse;
+import dev.noid.agent.v1.RestoreCheckpointRequest;
+import dev.noid.agent.v1.RestoreCheckpointResponse;
+import dev.noid.agent.v1.ResumeVmRequest;
+import dev.noid.agent.v1.ResumeVmResponse;
+import dev.noid.agent.v1.StartVmRequest;
+import dev.noid.agent.v1.StartVmResponse;
+import dev.noid.agent.v1.StopVmRequest;
+import dev.noid.agent.v1.StopVmResponse;
+import dev.noid.agent.vm.VmManager;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.Supplier;
 
 /**
- * noid.agent.v1.Agent. Calls not implemented yet answer UNIMPLEMENTED (the generated base
- * class's behaviour), never a made-up success.
+ * noid.agent.v1.Agent: a thin adapter from gRPC to {@link VmManager} and
+ * {@link CheckpointService}. Failures become gRPC status in one place ({@link GrpcErrors}).
+ * Calls not implemented yet (checkpoint export/import) answer UNIMPLEMENTED.
  */
 public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
+  private final VmManager vms;
+  private final CheckpointService checkpoints;
+  private final NodeReporter reporter;
+  private final ScheduledExecutorService timers =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("exec-timers").daemon().factory());
+
+  @Inject
+  GrpcAgentService(VmManager vms, CheckpointService checkpoints, NodeReporter reporter) {
+    this.vms = vms;
+    this.checkpoints = checkpoints;
+    this.reporter = reporter;
+  }
+
+  private static <T> void unary(StreamObserver<T> out, Supplier<T> work) {
+    T result;
+    try {
+      result = work.get();
+    } catch (RuntimeException e) {
+      out.onError(GrpcErrors.toStatus(e));
+      return;
+    }
+    out.onNext(result);
+    out.onCompleted();
+  }
+
+  private static Duration seconds(int s) {
+    return Duration.ofSeconds(s);
+  }
+
+  @Override
+  public void getNodeReport(GetNodeReportRequest request, StreamObserver<GetNodeReportResponse> out) {
+    unary(out, () -> GetNodeReportResponse.newBuilder().setNode(reporter.report()).build());
+  }
+
+  @Override
+  public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
+    unary(out, () -> CreateVmResponse.newBuilder()
+        .setVm(vms.create(request.getSpec(), seconds(request.getBootTimeoutSeconds()))).build());
+  }
+
+  @Override
+  public void getVm(GetVmRequest request, StreamObserver<GetVmResponse> out) {
+    unary(out, () -> GetVmResponse.newBuilder().setVm(reporter.withUsage(vms.getReport(request.getId())))
+        .build());
+  }
+
+  @Override
+  public void listVms(ListVmsRequest request, StreamObserver<ListVmsResponse> out) {
+    unary(out, () -> ListVmsResponse.newBuilder().addAllVms(reporter.vmReports()).build());
+  }
+
+  @Override
+  public void stopVm(StopVmRequest request, StreamObserver<StopVmResponse> out) {
+    unary(out, () -> StopVmResponse.newBuilder().setVm(vms.stop(request.getId())).build());
+  }
+
+  @Override
+  public void startVm(StartVmRequest request, StreamObserver<StartVmResponse> out) {
+    unary(out, () -> StartVmResponse.newBuilder()
+        .setVm(vms.start(request.getId(), seconds(request.getBootTimeoutSeconds()))).build());
+  }
+
+  @Override
+  public void pauseVm(PauseVmRequest request, StreamObserver<PauseVmResponse> out) {
+    unary(out, () -> PauseVmResponse.newBuilder().setVm(vms.pause(request.getId())).build());
+  }
+
+  @Override
+  public void resumeVm(ResumeVmRequest request, StreamObserver<ResumeVmResponse> out) {
+    unary(out, () -> ResumeVmResponse.newBuilder().setVm(vms.resume(request.getId())).build());
+  }
+
+  @Override
+  public void destroyVm(DestroyVmRequest request, StreamObserver<DestroyVmResponse> out) {
+    unary(out, () -> {
+      vms.destroy(request.getId());
+      return DestroyVmResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public StreamObserver<ExecRequest> exec(StreamObserver<ExecResponse> out) {
+    return new ExecCall(vms, (ServerCallStreamObserver<ExecResponse>) out, timers);
+  }
+
+  @Override
+  public StreamObserver<ConsoleRequest> console(StreamObserver<ConsoleResponse> out) {
+    return new ConsoleCall(vms, (ServerCallStreamObserver<ConsoleResponse>) out);
+  }
+
+  @Override
+  public void createCheckpoint(CreateCheckpointRequest request,
+      StreamObserver<CreateCheckpointResponse> out) {
+    unary(out, () -> CreateCheckpointResponse.newBuilder().setCheckpoint(
+        checkpoints.create(request.getVmId(), request.getCheckpointId(), request.getLabel())).build());
+  }
+
+  @Override
+  public void listCheckpoints(ListCheckpointsRequest request,
+      StreamObserver<ListCheckpointsResponse> out) {
+    unary(out, () -> ListCheckpointsResponse.newBuilder()
+        .addAllCheckpoints(checkpoints.list(request.getVmId())).build());
+  }
+
+  @Override
+  public void deleteCheckpoint(DeleteCheckpointRequest request,
+      StreamObserver<DeleteCheckpointResponse> out) {
+    unary(out, () -> {
+      checkpoints.delete(request.getCheckpointId());
+      return DeleteCheckpointResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void restoreCheckpoint(RestoreCheckpointRequest request,
+      StreamObserver<RestoreCheckpointResponse> out) {
+    unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(checkpoints.restore(
+        request.getCheckpointId(), request.getTarget(), seconds(request.getBootTimeoutSeconds())))
+        .build());
+  }
 }

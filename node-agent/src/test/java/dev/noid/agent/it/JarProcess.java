@@ -58,6 +58,11 @@ final class JarProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /** SIGKILL: no shutdown hook runs, as in a crash. */
+  void killHard() throws InterruptedException {
+    process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+  }
+
   boolean isAlive() {
     return process.isAlive();
   }

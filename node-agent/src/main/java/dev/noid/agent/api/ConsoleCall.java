@@ -1,0 +1,152 @@
+package dev.noid.agent.api;
+
+import com.google.protobuf.ByteString;
+import dev.noid.agent.v1.ConsoleRequest;
+import dev.noid.agent.v1.ConsoleResponse;
+import dev.noid.agent.vm.VmManager;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A console session: bytes between the client and the VM's serial port. Detaching (the client
+ * ending or cancelling the call) closes only this connection; the VM keeps running. One
+ * session per VM at a time, as the serial port has one reader.
+ */
+final class ConsoleCall implements StreamObserver<ConsoleRequest> {
+  private static final Set<String> ATTACHED = ConcurrentHashMap.newKeySet();
+
+  private final VmManager vms;
+  private final ServerCallStreamObserver<ConsoleResponse> out;
+  private volatile SocketChannel socket;
+  private volatile String vmId;
+
+  ConsoleCall(VmManager vms, ServerCallStreamObserver<ConsoleResponse> out) {
+    this.vms = vms;
+    this.out = out;
+    out.setOnCancelHandler(this::detach);
+  }
+
+  @Override
+  public void onNext(ConsoleRequest request) {
+    try {
+      switch (request.getMessageCase()) {
+        case VM_ID -> attach(request.getVmId());
+        case INPUT -> {
+          SocketChannel s = socket;
+          if (s == null) {
+            throw Status.FAILED_PRECONDITION.withDescription("the first console request must be vm_id")
+                .asRuntimeException();
+          }
+          ByteBuffer buf = request.getInput().asReadOnlyByteBuffer();
+          while (buf.hasRemaining()) {
+            s.write(buf);
+          }
+        }
+        case RESIZE -> { } // a serial line has no window size
+        default -> throw Status.INVALID_ARGUMENT.withDescription("empty console request")
+            .asRuntimeException();
+      }
+    } catch (IOException e) {
+      end(Status.UNAVAILABLE.withDescription("console connection failed: " + e.getMessage()));
+    } catch (RuntimeException e) {
+      end(GrpcErrors.toStatus(e).getStatus());
+    }
+  }
+
+  private void attach(String id) throws IOException {
+    if (socket != null) {
+      throw Status.INVALID_ARGUMENT.withDescription("console already attached").asRuntimeException();
+    }
+    Path path = vms.consoleSocket(id);
+    if (!ATTACHED.add(id)) {
+      throw Status.FAILED_PRECONDITION.withDescription("a console is already attached to VM '"
+          + id + "'").asRuntimeException();
+    }
+    vmId = id;
+    SocketChannel s = SocketChannel.open(StandardProtocolFamily.UNIX);
+    try {
+      s.connect(UnixDomainSocketAddress.of(path));
+    } catch (IOException e) {
+      s.close();
+      ATTACHED.remove(id);
+      vmId = null;
+      throw e;
+    }
+    socket = s;
+    Thread.ofVirtual().name("console-" + id).start(() -> pump(s));
+  }
+
+  private void pump(SocketChannel s) {
+    byte[] buf = new byte[8192];
+    try (InputStream in = Channels.newInputStream(s)) {
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        synchronized (out) {
+          out.onNext(ConsoleResponse.newBuilder().setOutput(ByteString.copyFrom(buf, 0, n)).build());
+        }
+      }
+      end(null);
+    } catch (IOException | RuntimeException e) {
+      if (s.isOpen()) {
+        end(Status.UNAVAILABLE.withDescription("console closed: " + e.getMessage()));
+      }
+    }
+  }
+
+  private synchronized void detach() {
+    SocketChannel s = socket;
+    socket = null;
+    if (s != null) {
+      try {
+        s.close();
+      } catch (IOException e) {
+        // already closed
+      }
+    }
+    String id = vmId;
+    vmId = null;
+    if (id != null) {
+      ATTACHED.remove(id);
+    }
+  }
+
+  private void end(Status status) {
+    boolean wasAttached = vmId != null || socket != null;
+    detach();
+    synchronized (out) {
+      if (out.isCancelled()) {
+        return;
+      }
+      try {
+        if (status == null) {
+          out.onCompleted();
+        } else if (wasAttached || status.getCode() != Status.Code.OK) {
+          out.onError(status.asRuntimeException());
+        }
+      } catch (IllegalStateException alreadyClosed) {
+        // the call already ended
+      }
+    }
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    detach();
+  }
+
+  @Override
+  public void onCompleted() {
+    end(null);
+  }
+}

@@ -1,0 +1,228 @@
+package dev.noid.agent.api;
+
+import dev.noid.agent.guest.ExecSink;
+import dev.noid.agent.guest.ExecStream;
+import dev.noid.agent.v1.ExecExit;
+import dev.noid.agent.v1.ExecRequest;
+import dev.noid.agent.v1.ExecResponse;
+import dev.noid.agent.v1.ExecStart;
+import dev.noid.agent.vm.VmManager;
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+
+/**
+ * One exec: the first request starts the command, later ones feed it; the guest's stdout and
+ * stderr go out as they arrive and one exit ends the call. The timeout, the output cap and a
+ * client going away all end in SIGKILL of the command's process group in the guest.
+ */
+final class ExecCall implements StreamObserver<ExecRequest> {
+  static final int DEFAULT_TIMEOUT_SECONDS = 300;
+  static final long DEFAULT_MAX_OUTPUT_BYTES = 64L << 20;
+  private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+  private static final int SIGKILL = 9;
+
+  private final VmManager vms;
+  private final ServerCallStreamObserver<ExecResponse> out;
+  private final ScheduledExecutorService timers;
+  private final AtomicBoolean finished = new AtomicBoolean();
+  private final AtomicBoolean timedOut = new AtomicBoolean();
+  private final AtomicBoolean truncated = new AtomicBoolean();
+  private final AtomicLong outputBytes = new AtomicLong();
+  private volatile ExecStream stream;
+  private volatile ScheduledFuture<?> timeout;
+  private long maxOutput;
+  private long startNanos;
+
+  ExecCall(VmManager vms, ServerCallStreamObserver<ExecResponse> out,
+      ScheduledExecutorService timers) {
+    this.vms = vms;
+    this.out = out;
+    this.timers = timers;
+    out.setOnCancelHandler(() -> {
+      if (finished.compareAndSet(false, true)) {
+        kill();
+        cancelTimer();
+      }
+    });
+  }
+
+  static String validate(ExecStart start) {
+    if (start.getVmId().isEmpty()) {
+      return "vm_id is required";
+    }
+    if (start.getCommandCount() == 0 || start.getCommand(0).isEmpty()) {
+      return "command is required (argv, at least one non-empty element)";
+    }
+    for (String name : start.getEnvMap().keySet()) {
+      if (!ENV_NAME.matcher(name).matches()) {
+        return "env name '" + name + "' is invalid: use [A-Za-z_][A-Za-z0-9_]*";
+      }
+    }
+    if (start.getTimeoutSeconds() > 86_400) {
+      return "timeout_seconds " + start.getTimeoutSeconds() + " exceeds the limit of 86400";
+    }
+    return null;
+  }
+
+  @Override
+  public void onNext(ExecRequest request) {
+    try {
+      switch (request.getMessageCase()) {
+        case START -> start(request.getStart());
+        case STDIN -> requireStarted().stdin(request.getStdin().toByteArray());
+        case STDIN_CLOSE -> requireStarted().closeStdin();
+        case SIGNAL -> requireStarted().signal(request.getSignal());
+        case RESIZE -> requireStarted().resize(request.getResize().getRows(),
+            request.getResize().getColumns());
+        default -> fail(Status.INVALID_ARGUMENT.withDescription("empty exec request"));
+      }
+    } catch (IOException e) {
+      fail(Status.UNAVAILABLE.withDescription("guest channel failed: " + e.getMessage()));
+    } catch (RuntimeException e) {
+      fail(GrpcErrors.toStatus(e).getStatus());
+    }
+  }
+
+  private ExecStream requireStarted() {
+    ExecStream s = stream;
+    if (s == null) {
+      throw Status.FAILED_PRECONDITION.withDescription("the first exec request must be 'start'")
+          .asRuntimeException();
+    }
+    return s;
+  }
+
+  private void start(ExecStart start) {
+    if (stream != null) {
+      fail(Status.INVALID_ARGUMENT.withDescription("exec already started"));
+      return;
+    }
+    String problem = validate(start);
+    if (problem != null) {
+      fail(Status.INVALID_ARGUMENT.withDescription(problem));
+      return;
+    }
+    maxOutput = start.getMaxOutputBytes() == 0 ? DEFAULT_MAX_OUTPUT_BYTES : start.getMaxOutputBytes();
+    int timeoutSeconds = start.getTimeoutSeconds() == 0 ? DEFAULT_TIMEOUT_SECONDS
+        : start.getTimeoutSeconds();
+    startNanos = System.nanoTime();
+    stream = vms.exec(start.getVmId(), start.getCommandList(), start.getEnvMap(), start.getStdin(),
+        start.getTty(), new Sink());
+    if (start.getTty() && start.hasTerminalSize()) {
+      try {
+        stream.resize(start.getTerminalSize().getRows(), start.getTerminalSize().getColumns());
+      } catch (IOException e) {
+        fail(Status.UNAVAILABLE.withDescription("guest channel failed: " + e.getMessage()));
+        return;
+      }
+    }
+    timeout = timers.schedule(() -> {
+      timedOut.set(true);
+      kill();
+    }, timeoutSeconds, TimeUnit.SECONDS);
+  }
+
+  private void kill() {
+    ExecStream s = stream;
+    if (s != null) {
+      try {
+        s.signal(SIGKILL);
+      } catch (IOException e) {
+        // the guest channel is gone; so is the command's output
+      }
+    }
+  }
+
+  private void cancelTimer() {
+    ScheduledFuture<?> t = timeout;
+    if (t != null) {
+      t.cancel(false);
+    }
+  }
+
+  private void fail(Status status) {
+    if (finished.compareAndSet(false, true)) {
+      kill();
+      cancelTimer();
+      synchronized (out) {
+        out.onError(status.asRuntimeException());
+      }
+    }
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    if (finished.compareAndSet(false, true)) {
+      kill();
+      cancelTimer();
+    }
+  }
+
+  @Override
+  public void onCompleted() {
+    // The client half-closing means no more input; the command keeps running until it exits.
+  }
+
+  private final class Sink implements ExecSink {
+    @Override
+    public void onStdout(byte[] data) {
+      emit(data, true);
+    }
+
+    @Override
+    public void onStderr(byte[] data) {
+      emit(data, false);
+    }
+
+    private void emit(byte[] data, boolean stdout) {
+      if (finished.get() || truncated.get()) {
+        return;
+      }
+      long total = outputBytes.addAndGet(data.length);
+      int allowed = data.length;
+      if (total > maxOutput) {
+        allowed = (int) Math.max(0, data.length - (total - maxOutput));
+        truncated.set(true);
+        kill();
+      }
+      if (allowed > 0) {
+        ByteString bytes = ByteString.copyFrom(data, 0, allowed);
+        ExecResponse r = stdout ? ExecResponse.newBuilder().setStdout(bytes).build()
+            : ExecResponse.newBuilder().setStderr(bytes).build();
+        synchronized (out) {
+          if (!finished.get()) {
+            out.onNext(r);
+          }
+        }
+      }
+    }
+
+    @Override
+    public void onExit(int status) {
+      if (finished.compareAndSet(false, true)) {
+        cancelTimer();
+        ExecExit exit = ExecExit.newBuilder().setExitCode(status).setTimedOut(timedOut.get())
+            .setOutputTruncated(truncated.get())
+            .setDurationMs((System.nanoTime() - startNanos) / 1_000_000).build();
+        synchronized (out) {
+          out.onNext(ExecResponse.newBuilder().setExit(exit).build());
+          out.onCompleted();
+        }
+      }
+    }
+
+    @Override
+    public void onFailure(String message) {
+      fail(Status.UNAVAILABLE.withDescription("exec failed in the guest: " + message));
+    }
+  }
+}

@@ -1,0 +1,34 @@
+package dev.noid.agent.guest;
+
+import java.io.IOException;
+
+/** The host's handle on one running command: its input, signals and terminal size. */
+public final class ExecStream {
+  private final GuestConnection connection;
+  private final int id;
+
+  ExecStream(GuestConnection connection, int id) {
+    this.connection = connection;
+    this.id = id;
+  }
+
+  public void stdin(byte[] data) throws IOException {
+    for (int off = 0; off < data.length; off += 32768) {
+      int n = Math.min(32768, data.length - off);
+      byte[] chunk = java.util.Arrays.copyOfRange(data, off, off + n);
+      connection.send(new Frame(Frame.STDIN, id, chunk));
+    }
+  }
+
+  public void closeStdin() throws IOException {
+    connection.send(new Frame(Frame.STDIN_CLOSE, id, new byte[0]));
+  }
+
+  public void signal(int signal) throws IOException {
+    connection.send(Frame.signal(id, signal));
+  }
+
+  public void resize(int rows, int columns) throws IOException {
+    connection.send(Frame.resize(id, rows, columns));
+  }
+}

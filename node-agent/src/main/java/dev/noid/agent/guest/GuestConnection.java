@@ -1,0 +1,196 @@
+package dev.noid.agent.guest;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The host end of one VM's guest-agent channel (virtio-serial, docs/guest-protocol.md). A
+ * reader thread demultiplexes frames by stream id, so concurrent execs never mix output.
+ *
+ * <p>Every connection starts with RESET and a fresh nonce: the guest may not notice that the
+ * previous host connection went away (after an agent restart or a restore), so the bytes
+ * before its answer can be the tail of an old frame. The reader skips everything up to the
+ * PONG carrying the nonce; {@link #ready()} completes then: the guest's own signal that it
+ * runs and can take commands (a freshly booted guest answers as soon as its agent starts).
+ */
+public final class GuestConnection implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(GuestConnection.class);
+
+  private final SocketChannel channel;
+  private final OutputStream out;
+  private final Map<Integer, ExecSink> streams = new ConcurrentHashMap<>();
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+  private final AtomicInteger nextStream = new AtomicInteger(1);
+  private final CompletableFuture<String> ready = new CompletableFuture<>();
+  private final CompletableFuture<Void> closed = new CompletableFuture<>();
+  private final Object writeLock = new Object();
+
+  private GuestConnection(SocketChannel channel) throws IOException {
+    this.channel = channel;
+    this.out = Channels.newOutputStream(channel);
+  }
+
+  /** Connects to the VMM's end of the channel and starts reading. */
+  public static GuestConnection open(Path socket, String vmId) throws IOException {
+    SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+    try {
+      ch.connect(UnixDomainSocketAddress.of(socket));
+    } catch (IOException e) {
+      ch.close();
+      throw e;
+    }
+    GuestConnection conn = new GuestConnection(ch);
+    byte[] nonce = new byte[16];
+    RANDOM.nextBytes(nonce);
+    Thread.ofVirtual().name("guest-" + vmId).start(() -> conn.readLoop(nonce));
+    try {
+      conn.send(new Frame(Frame.RESET, 0, nonce));
+    } catch (IOException e) {
+      conn.close();
+      throw e;
+    }
+    return conn;
+  }
+
+  public CompletableFuture<String> ready() {
+    return ready;
+  }
+
+  public CompletableFuture<Void> closed() {
+    return closed;
+  }
+
+  /** Starts a command; output and the end of the stream go to {@code sink}. */
+  public ExecStream exec(List<String> argv, Map<String, String> env, boolean stdin, boolean tty,
+      ExecSink sink) throws IOException {
+    int id = nextStream.getAndUpdate(i -> i == Integer.MAX_VALUE ? 1 : i + 1);
+    streams.put(id, sink);
+    int flags = (stdin ? Frame.FLAG_STDIN : 0) | (tty ? Frame.FLAG_TTY : 0);
+    try {
+      send(Frame.exec(id, argv, env, flags));
+    } catch (IOException e) {
+      streams.remove(id);
+      throw e;
+    }
+    return new ExecStream(this, id);
+  }
+
+  void send(Frame frame) throws IOException {
+    byte[] bytes = frame.encode();
+    synchronized (writeLock) {
+      out.write(bytes);
+      out.flush();
+    }
+  }
+
+  private void readLoop(byte[] nonce) {
+    try (DataInputStream in = new DataInputStream(
+        new BufferedInputStream(Channels.newInputStream(channel), 65536))) {
+      if (!skipToPong(in, new Frame(Frame.PONG, 0, nonce).encode())) {
+        return;
+      }
+      ready.complete("reset");
+      Frame f;
+      while ((f = Frame.read(in)) != null) {
+        dispatch(f);
+      }
+    } catch (IOException e) {
+      if (channel.isOpen()) {
+        log.debug("guest channel read failed", e);
+      }
+    } finally {
+      failAll("guest channel closed");
+      ready.completeExceptionally(new IOException("guest channel closed before the guest was ready"));
+      closed.complete(null);
+    }
+  }
+
+  // Scans the byte stream for the exact encoding of the PONG that answers our RESET.
+  private static boolean skipToPong(DataInputStream in, byte[] expected) throws IOException {
+    byte[] window = new byte[expected.length];
+    int filled = 0;
+    while (true) {
+      int b = in.read();
+      if (b < 0) {
+        return false;
+      }
+      if (filled == window.length) {
+        System.arraycopy(window, 1, window, 0, window.length - 1);
+        filled--;
+      }
+      window[filled++] = (byte) b;
+      if (filled == window.length && java.util.Arrays.equals(window, expected)) {
+        return true;
+      }
+    }
+  }
+
+  private void dispatch(Frame f) {
+    switch (f.type()) {
+      // A HELLO within a connection: the guest agent restarted, its streams are gone.
+      case Frame.HELLO -> failAll("the guest agent restarted");
+      case Frame.PONG -> { }
+      case Frame.STDOUT -> withSink(f, s -> s.onStdout(f.body()));
+      case Frame.STDERR -> withSink(f, s -> s.onStderr(f.body()));
+      case Frame.EXIT -> {
+        ExecSink s = streams.remove(f.stream());
+        if (s != null) {
+          s.onExit(f.exitStatus());
+        }
+      }
+      case Frame.ERROR -> {
+        ExecSink s = f.stream() == 0 ? null : streams.remove(f.stream());
+        if (s != null) {
+          s.onFailure(f.text());
+        } else {
+          log.warn("guest agent error: {}", f.text());
+        }
+      }
+      default -> log.warn("unknown frame type {} from guest", f.type());
+    }
+  }
+
+  private void withSink(Frame f, java.util.function.Consumer<ExecSink> action) {
+    ExecSink s = streams.get(f.stream());
+    if (s != null) {
+      action.accept(s);
+    }
+  }
+
+  private void failAll(String message) {
+    for (Integer id : List.copyOf(streams.keySet())) {
+      ExecSink s = streams.remove(id);
+      if (s != null) {
+        s.onFailure(message);
+      }
+    }
+  }
+
+  public boolean isOpen() {
+    return channel.isOpen() && !closed.isDone();
+  }
+
+  @Override
+  public void close() {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      log.debug("closing guest channel", e);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+package dev.noid.agent.hypervisor;
+
+import java.nio.file.Path;
+
+/**
+ * A VM's directory on the node: everything needed to rebuild its state after an agent
+ * restart (spec, pid, sockets) lives here, and destroying the VM removes it whole.
+ */
+public record VmLayout(Path dir) {
+  public Path spec() {
+    return dir.resolve("vm.json");
+  }
+
+  public Path pidFile() {
+    return dir.resolve("vmm.pid");
+  }
+
+  public Path controlSocket() {
+    return dir.resolve("control.sock");
+  }
+
+  public Path agentSocket() {
+    return dir.resolve("agent.sock");
+  }
+
+  public Path consoleSocket() {
+    return dir.resolve("console.sock");
+  }
+
+  public Path serialLog() {
+    return dir.resolve("serial.log");
+  }
+
+  public Path vmmLog() {
+    return dir.resolve("vmm.log");
+  }
+
+  public Path disk() {
+    return dir.resolve("disk.img");
+  }
+
+  /** Set while the VM is stopped on purpose, so a restart does not take it for dead. */
+  public Path stoppedMarker() {
+    return dir.resolve("stopped");
+  }
+}

@@ -1,0 +1,98 @@
+package dev.noid.agent.metrics;
+
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.vm.VmManager;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The seed's per-VM exporter: noid_memory_usage_bytes, noid_cpu_usage_percent and
+ * noid_disk_usage_bytes, labelled vm and node, plus node capacity gauges. Figures are sampled
+ * on a schedule (not per scrape) so that a scrape is cheap and CPU percent has an interval.
+ */
+@Singleton
+public final class VmMetrics implements AutoCloseable {
+  private final MeterRegistry registry;
+  private final VmStatsSampler sampler;
+  private final VmManager vms;
+  private final AgentConfig config;
+  private final Map<String, List<Meter>> perVm = new HashMap<>();
+  private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("vm-metrics").daemon().factory());
+
+  @Inject
+  VmMetrics(io.micrometer.prometheusmetrics.PrometheusMeterRegistry registry,
+      VmStatsSampler sampler, VmManager vms, AgentConfig config) {
+    this.registry = registry;
+    this.sampler = sampler;
+    this.vms = vms;
+    this.config = config;
+  }
+
+  public void start(long intervalSeconds) {
+    Tags node = Tags.of("node", config.nodeName());
+    Gauge.builder("noid.agent.memory.capacity.bytes", vms, v -> v.limits().memoryMib() << 20)
+        .tags(node).register(registry);
+    Gauge.builder("noid.agent.cpus", vms, v -> v.limits().cpus()).tags(node).register(registry);
+    Gauge.builder("noid.agent.disk.capacity.bytes", config, c -> diskTotal()).tags(node).register(registry);
+    Gauge.builder("noid.agent.disk.available.bytes", config, c -> diskFree()).tags(node).register(registry);
+    refresh();
+    scheduler.scheduleWithFixedDelay(this::refresh, intervalSeconds, intervalSeconds, TimeUnit.SECONDS);
+  }
+
+  synchronized void refresh() {
+    sampler.refresh();
+    Map<String, VmStatsSampler.Sample> samples = sampler.all();
+    for (String id : samples.keySet()) {
+      perVm.computeIfAbsent(id, this::register);
+    }
+    for (String gone : perVm.keySet().stream().filter(id -> !samples.containsKey(id)).toList()) {
+      perVm.remove(gone).forEach(registry::remove);
+    }
+  }
+
+  private List<Meter> register(String id) {
+    Tags tags = Tags.of("vm", id, "node", config.nodeName());
+    return List.of(
+        Gauge.builder("noid.memory.usage.bytes", sampler, s -> s.sample(id).memoryBytes())
+            .description("Resident memory of the VM's VMM process").tags(tags).register(registry),
+        Gauge.builder("noid.cpu.usage.percent", sampler, s -> s.sample(id).cpuPercent())
+            .description("CPU used by the VM's VMM process, percent of one host CPU")
+            .tags(tags).register(registry),
+        Gauge.builder("noid.disk.usage.bytes", sampler, s -> s.sample(id).diskBytes())
+            .description("Bytes allocated by the VM's files on the host").tags(tags).register(registry));
+  }
+
+  private long diskTotal() {
+    try {
+      return Files.getFileStore(config.stateDir()).getTotalSpace();
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  private long diskFree() {
+    try {
+      return Files.getFileStore(config.stateDir()).getUsableSpace();
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+  }
+}

@@ -1,0 +1,286 @@
+package dev.noid.agent.qemu;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.image.Image;
+import dev.noid.agent.v1.HypervisorKind;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * QEMU behind the hypervisor port: one qemu-system process per VM in its own session (so it
+ * outlives the agent), driven over QMP. Saved state is QEMU's migration stream written to a
+ * file ({@code exec:cat}: QEMU 7.2 has no {@code file:} URI) and read back with
+ * {@code -incoming}.
+ */
+public final class QemuDriver implements Hypervisor {
+  private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
+  static final String STATE_FILE = "vmstate";
+  private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(30);
+
+  private final String binary;
+  private final Accelerator accelerator;
+
+  public QemuDriver(String binary, Accelerator accelerator) {
+    this.binary = binary;
+    this.accelerator = accelerator;
+  }
+
+  @Override
+  public HypervisorKind kind() {
+    return HypervisorKind.HYPERVISOR_KIND_QEMU;
+  }
+
+  @Override
+  public String accelerator() {
+    return accelerator.name();
+  }
+
+  @Override
+  public String reason() {
+    return "QEMU (" + binary + "), " + accelerator.name() + ": " + accelerator.reason();
+  }
+
+  List<String> commandLine(VmLayout layout, VmSpec spec, Image image) {
+    List<String> cmd = new ArrayList<>(List.of(
+        "setsid", binary,
+        "-name", spec.getId(),
+        "-machine", "q35,accel=" + accelerator.name(),
+        "-cpu", "kvm".equals(accelerator.name()) ? "host" : "qemu64",
+        "-smp", String.valueOf(spec.getCpus()),
+        "-m", spec.getMemMib() + "M",
+        "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+        "-kernel", image.kernel().toString(),
+        "-append", image.cmdline() + " noid.hostname=" + hostname(spec)));
+    if (image.initramfs() != null) {
+      cmd.addAll(List.of("-initrd", image.initramfs().toString()));
+    }
+    if (Files.exists(layout.disk())) {
+      cmd.addAll(List.of("-drive",
+          "file=" + layout.disk() + ",if=virtio,format=raw,cache=writeback,id=disk0"));
+    }
+    cmd.addAll(List.of(
+        "-chardev", "socket,id=ser0,path=" + layout.consoleSocket() + ",server=on,wait=off,logfile="
+            + layout.serialLog() + ",logappend=on",
+        "-serial", "chardev:ser0",
+        "-device", "virtio-serial-pci,id=vser0",
+        "-chardev", "socket,id=agent0,path=" + layout.agentSocket() + ",server=on,wait=off",
+        "-device", "virtserialport,bus=vser0.0,chardev=agent0,name=org.noid.agent.0",
+        "-device", "virtio-rng-pci",
+        "-qmp", "unix:" + layout.controlSocket() + ",server=on,wait=off",
+        "-pidfile", layout.pidFile().toString()));
+    return cmd;
+  }
+
+  static String hostname(VmSpec spec) {
+    return spec.getHostname().isEmpty() ? spec.getId() : spec.getHostname();
+  }
+
+  @Override
+  public long boot(VmLayout layout, VmSpec spec, Image image) {
+    return start(layout, commandLine(layout, spec, image));
+  }
+
+  @Override
+  public long restore(VmLayout layout, VmSpec spec, Image image, Path stateDir) {
+    List<String> cmd = commandLine(layout, spec, image);
+    cmd.addAll(List.of("-incoming", "exec:cat " + stateDir.resolve(STATE_FILE)));
+    long pid = start(layout, cmd);
+    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+      // The incoming migration runs in QEMU; its run state leaves "inmigrate" when it is done.
+      long deadline = System.nanoTime() + CONTROL_TIMEOUT.toNanos();
+      String status;
+      while ("inmigrate".equals(status = qmp.execute("query-status", null).path("status").asText())) {
+        if (System.nanoTime() > deadline) {
+          throw new AgentException(Code.TIMEOUT, "restoring state took longer than " + CONTROL_TIMEOUT);
+        }
+        waitBriefly(qmp);
+      }
+      if (!"paused".equals(status) && !"running".equals(status)) {
+        throw new AgentException(Code.HYPERVISOR_FAILED, "restore ended in QEMU state " + status);
+      }
+      qmp.execute("cont", null);
+      return pid;
+    } catch (IOException e) {
+      kill(pid);
+      throw new AgentException(Code.HYPERVISOR_FAILED, "restore failed: " + e.getMessage()
+          + tail(layout.vmmLog()), e);
+    } catch (RuntimeException e) {
+      kill(pid);
+      throw e;
+    }
+  }
+
+  private long start(VmLayout layout, List<String> cmd) {
+    try {
+      Files.deleteIfExists(layout.controlSocket());
+      Files.deleteIfExists(layout.agentSocket());
+      Files.deleteIfExists(layout.consoleSocket());
+      Files.deleteIfExists(layout.pidFile());
+      Process p = new ProcessBuilder(cmd)
+          .redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.vmmLog().toFile()))
+          .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+          .start();
+      // QEMU creates its sockets before it runs the guest; the control socket is the last one.
+      long deadline = System.nanoTime() + CONTROL_TIMEOUT.toNanos();
+      while (!Files.exists(layout.controlSocket()) || !Files.exists(layout.pidFile())) {
+        if (!p.isAlive()) {
+          throw new AgentException(Code.HYPERVISOR_FAILED, "QEMU exited with status "
+              + p.exitValue() + tail(layout.vmmLog()));
+        }
+        if (System.nanoTime() > deadline) {
+          p.destroyForcibly();
+          throw new AgentException(Code.TIMEOUT, "QEMU did not open its control socket within "
+              + CONTROL_TIMEOUT);
+        }
+        p.waitFor(10, TimeUnit.MILLISECONDS);
+      }
+      return p.pid();
+    } catch (IOException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "cannot start " + binary + ": "
+          + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AgentException(Code.INTERNAL, "interrupted while starting QEMU", e);
+    }
+  }
+
+  @Override
+  public void pause(VmLayout layout) {
+    control(layout, "stop");
+  }
+
+  @Override
+  public void resume(VmLayout layout) {
+    control(layout, "cont");
+  }
+
+  @Override
+  public void saveState(VmLayout layout, Path stateDir) {
+    Path file = stateDir.resolve(STATE_FILE);
+    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+      qmp.execute("migrate", QmpClient.args().put("uri", "exec:cat > '" + file + "'"));
+      long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+      while (true) {
+        JsonNode m = qmp.execute("query-migrate", null);
+        String status = m.path("status").asText();
+        if ("completed".equals(status)) {
+          return;
+        }
+        if ("failed".equals(status) || "cancelled".equals(status)) {
+          String why = m.path("error-desc").asText(status);
+          Code code = noSpace(stateDir) ? Code.DISK_FULL : Code.HYPERVISOR_FAILED;
+          throw new AgentException(code, "saving VM state failed: " + why
+              + (code == Code.DISK_FULL ? " (no space left on " + stateDir + ")" : ""));
+        }
+        if (System.nanoTime() > deadline) {
+          qmp.execute("migrate_cancel", null);
+          throw new AgentException(Code.TIMEOUT, "saving VM state took longer than 10 minutes");
+        }
+        waitBriefly(qmp);
+      }
+    } catch (IOException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "saving VM state failed: " + e.getMessage(), e);
+    }
+  }
+
+  // The state file is written by a shell QEMU starts; "failed" with a full disk says only
+  // that the pipe broke, so check the filesystem for the real reason.
+  private static boolean noSpace(Path dir) {
+    try {
+      return Files.getFileStore(dir).getUsableSpace() < 1024 * 1024;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void shutdown(VmLayout layout, long pid) {
+    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+      qmp.execute("quit", null);
+    } catch (IOException e) {
+      log.debug("QMP quit failed, killing pid {}", pid, e);
+    }
+    kill(pid);
+  }
+
+  private static void kill(long pid) {
+    Optional<ProcessHandle> handle = ProcessHandle.of(pid);
+    if (handle.isEmpty()) {
+      return;
+    }
+    ProcessHandle h = handle.get();
+    try {
+      h.onExit().get(5, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      h.destroyForcibly();
+      try {
+        h.onExit().get(10, TimeUnit.SECONDS);
+      } catch (Exception again) {
+        log.warn("pid {} did not exit after SIGKILL", pid);
+      }
+    }
+  }
+
+  @Override
+  public boolean responds(VmLayout layout) {
+    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+      qmp.execute("query-status", null);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public boolean isPaused(VmLayout layout) {
+    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+      return !qmp.execute("query-status", null).path("running").asBoolean();
+    } catch (IOException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "QEMU does not answer: " + e.getMessage(), e);
+    }
+  }
+
+  private void control(VmLayout layout, String command) {
+    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+      qmp.execute(command, null);
+    } catch (IOException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "QMP " + command + " failed: "
+          + e.getMessage(), e);
+    }
+  }
+
+  // The interval between two QMP status queries: QEMU 7.2 reports a migration's progress
+  // only when asked (its MIGRATION events need a capability older builds lack).
+  private static void waitBriefly(QmpClient qmp) {
+    try {
+      TimeUnit.MILLISECONDS.sleep(20);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AgentException(Code.INTERNAL, "interrupted");
+    }
+  }
+
+  private static String tail(Path log) {
+    try {
+      List<String> lines = Files.readAllLines(log);
+      return lines.isEmpty() ? "" : ": " + String.join(" | ",
+          lines.subList(Math.max(0, lines.size() - 3), lines.size()));
+    } catch (IOException e) {
+      return "";
+    }
+  }
+}

@@ -1,0 +1,668 @@
+package dev.noid.agent.vm;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.JsonFormat;
+import dev.noid.agent.guest.ExecSink;
+import dev.noid.agent.guest.ExecStream;
+import dev.noid.agent.guest.GuestConnection;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.image.Image;
+import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.VmReport;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.common.naming.ResourceNames;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The VMs of this node: their lifecycle on the hypervisor port, their guest channels, and
+ * their state on disk (one directory each under {@code vms/}) from which a restarted agent
+ * re-adopts them.
+ */
+public final class VmManager implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(VmManager.class);
+
+  private final Path vmsDir;
+  private final Hypervisor hypervisor;
+  private final ImageCatalog images;
+  private final NodeLimits limits;
+  private final Duration defaultBootTimeout;
+  private final Map<String, VmRecord> vms = new ConcurrentHashMap<>();
+
+  public VmManager(Path vmsDir, Hypervisor hypervisor, ImageCatalog images, NodeLimits limits,
+      Duration defaultBootTimeout) {
+    this.vmsDir = vmsDir;
+    this.hypervisor = hypervisor;
+    this.images = images;
+    this.limits = limits;
+    this.defaultBootTimeout = defaultBootTimeout;
+  }
+
+  public Hypervisor hypervisor() {
+    return hypervisor;
+  }
+
+  public ImageCatalog images() {
+    return images;
+  }
+
+  public NodeLimits limits() {
+    return limits;
+  }
+
+  // ---------------------------------------------------------------- create / start / stop
+
+  public VmReport create(VmSpec requested, Duration bootTimeout) {
+    VmSpec spec = validate(requested);
+    Image image = images.get(spec.getImage());
+    if (spec.getMemMib() < image.minMemMib()) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "mem_mib " + spec.getMemMib()
+          + " is below image '" + image.name() + "' minimum of " + image.minMemMib() + " MiB");
+    }
+    VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
+    synchronized (vms) {
+      if (vms.containsKey(spec.getId()) || Files.exists(vm.layout.dir())) {
+        throw new AgentException(Code.ALREADY_EXISTS, "VM '" + spec.getId() + "' already exists");
+      }
+      checkCapacity(spec);
+      vms.put(spec.getId(), vm);
+    }
+    vm.lock.lock();
+    try {
+      Files.createDirectories(vm.layout.dir());
+      writeSpec(vm);
+      if (image.disk() != null) {
+        Files2.copyDisk(image.disk(), vm.layout.disk());
+      }
+      bootAndWait(vm, image, bootTimeout, () -> hypervisor.boot(vm.layout, vm.spec, image));
+      log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", vm.pid)
+          .log("VM {} is running", vm.id);
+      return report(vm);
+    } catch (IOException e) {
+      discard(vm);
+      throw new AgentException(Code.INTERNAL, "cannot create VM directory: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      discard(vm);
+      throw e;
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  public VmReport start(String id, Duration bootTimeout) {
+    VmRecord vm = get(id);
+    vm.lock.lock();
+    try {
+      if (vm.state != AgentVmState.AGENT_VM_STATE_STOPPED
+          && vm.state != AgentVmState.AGENT_VM_STATE_DEAD) {
+        throw wrongState(vm, "start", "STOPPED or DEAD");
+      }
+      synchronized (vms) {
+        checkCapacity(vm.spec);
+        vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
+      }
+      Image image = images.get(vm.spec.getImage());
+      Files.deleteIfExists(vm.layout.stoppedMarker());
+      try {
+        bootAndWait(vm, image, bootTimeout, () -> hypervisor.boot(vm.layout, vm.spec, image));
+      } catch (RuntimeException e) {
+        markStopped(vm, "start failed: " + e.getMessage());
+        throw e;
+      }
+      return report(vm);
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, e.getMessage(), e);
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  public VmReport stop(String id) {
+    VmRecord vm = get(id);
+    vm.lock.lock();
+    try {
+      if (vm.state != AgentVmState.AGENT_VM_STATE_RUNNING
+          && vm.state != AgentVmState.AGENT_VM_STATE_PAUSED) {
+        throw wrongState(vm, "stop", "RUNNING or PAUSED");
+      }
+      stopVmm(vm);
+      markStopped(vm, "stopped on request");
+      return report(vm);
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  public VmReport pause(String id) {
+    VmRecord vm = get(id);
+    vm.lock.lock();
+    try {
+      if (vm.state != AgentVmState.AGENT_VM_STATE_RUNNING) {
+        throw wrongState(vm, "pause", "RUNNING");
+      }
+      hypervisor.pause(vm.layout);
+      vm.state = AgentVmState.AGENT_VM_STATE_PAUSED;
+      return report(vm);
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  public VmReport resume(String id) {
+    VmRecord vm = get(id);
+    vm.lock.lock();
+    try {
+      if (vm.state != AgentVmState.AGENT_VM_STATE_PAUSED) {
+        throw wrongState(vm, "resume", "PAUSED");
+      }
+      hypervisor.resume(vm.layout);
+      vm.state = AgentVmState.AGENT_VM_STATE_RUNNING;
+      return report(vm);
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  /** Removes the VM: its VMM is stopped and its directory deleted. Idempotent. */
+  public void destroy(String id) {
+    VmRecord vm = vms.get(id);
+    if (vm == null) {
+      throw new AgentException(Code.NOT_FOUND, "VM '" + id + "' not found");
+    }
+    vm.lock.lock();
+    try {
+      stopVmm(vm);
+      discard(vm);
+      log.atInfo().addKeyValue("vm_name", id).log("VM {} destroyed", id);
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  public VmReport getReport(String id) {
+    return report(get(id));
+  }
+
+  public List<VmReport> list() {
+    return vms.values().stream().sorted(Comparator.comparing(v -> v.id)).map(this::report).toList();
+  }
+
+  /** Running VMs and their VMM pids, for the metrics sampler. */
+  public Map<String, Long> runningPids() {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    for (VmRecord vm : vms.values()) {
+      if (vm.state == AgentVmState.AGENT_VM_STATE_RUNNING
+          || vm.state == AgentVmState.AGENT_VM_STATE_PAUSED) {
+        out.put(vm.id, vm.pid);
+      }
+    }
+    return out;
+  }
+
+  public Path vmDir(String id) {
+    return get(id).layout.dir();
+  }
+
+  public int allocatedCpus() {
+    return vms.values().stream().filter(VmRecord::holdsResources)
+        .mapToInt(v -> v.spec.getCpus()).sum();
+  }
+
+  public long allocatedMemoryMib() {
+    return vms.values().stream().filter(VmRecord::holdsResources)
+        .mapToLong(v -> v.spec.getMemMib()).sum();
+  }
+
+  // ---------------------------------------------------------------- exec
+
+  public ExecStream exec(String id, List<String> argv, Map<String, String> env, boolean stdin,
+      boolean tty, ExecSink sink) {
+    VmRecord vm = get(id);
+    if (vm.state != AgentVmState.AGENT_VM_STATE_RUNNING) {
+      throw wrongState(vm, "exec", "RUNNING");
+    }
+    GuestConnection guest = vm.guest;
+    if (guest == null || !guest.isOpen() || !guest.ready().isDone()) {
+      throw new AgentException(Code.WRONG_STATE, "VM '" + id + "' has no guest agent connection");
+    }
+    try {
+      return guest.exec(argv, env, stdin, tty, sink);
+    } catch (IOException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "cannot reach the guest agent of '" + id
+          + "': " + e.getMessage(), e);
+    }
+  }
+
+  public Path consoleSocket(String id) {
+    VmRecord vm = get(id);
+    if (vm.state != AgentVmState.AGENT_VM_STATE_RUNNING
+        && vm.state != AgentVmState.AGENT_VM_STATE_PAUSED) {
+      throw wrongState(vm, "attach a console to", "RUNNING or PAUSED");
+    }
+    return vm.layout.consoleSocket();
+  }
+
+  // ---------------------------------------------------------------- checkpoint support
+
+  /**
+   * Runs {@code work} with the VM paused (and its VMM state saved into {@code stateDir} first),
+   * then resumes it if it was running, whatever happened.
+   */
+  public VmSpec withPausedState(String id, Path stateDir, Runnable afterSave) {
+    VmRecord vm = get(id);
+    vm.lock.lock();
+    try {
+      boolean wasRunning = vm.state == AgentVmState.AGENT_VM_STATE_RUNNING;
+      if (!wasRunning && vm.state != AgentVmState.AGENT_VM_STATE_PAUSED) {
+        throw wrongState(vm, "checkpoint", "RUNNING or PAUSED");
+      }
+      if (wasRunning) {
+        hypervisor.pause(vm.layout);
+      }
+      try {
+        hypervisor.saveState(vm.layout, stateDir);
+        afterSave.run();
+      } finally {
+        if (wasRunning) {
+          hypervisor.resume(vm.layout);
+        }
+      }
+      return vm.spec;
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  public Path diskOf(String id) {
+    return get(id).layout.disk();
+  }
+
+  /**
+   * Replaces the VM's VMM with one restored from {@code stateDir} and {@code disk}: in place
+   * when the VM exists, else as a new VM (a clone) with {@code target}'s identity.
+   */
+  public VmReport restore(VmSpec target, Path stateDir, Path disk, String checkpointId,
+      Duration bootTimeout) {
+    VmRecord existing = vms.get(target.getId());
+    if (existing != null) {
+      return restoreInPlace(existing, stateDir, disk, checkpointId, bootTimeout);
+    }
+    VmSpec spec = validate(target);
+    Image image = images.get(spec.getImage());
+    VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
+    synchronized (vms) {
+      if (vms.containsKey(spec.getId()) || Files.exists(vm.layout.dir())) {
+        throw new AgentException(Code.ALREADY_EXISTS, "VM '" + spec.getId() + "' already exists");
+      }
+      checkCapacity(spec);
+      vms.put(spec.getId(), vm);
+    }
+    vm.lock.lock();
+    try {
+      Files.createDirectories(vm.layout.dir());
+      vm.restoredFrom = checkpointId;
+      writeSpec(vm);
+      if (Files.exists(disk)) {
+        Files2.copyDisk(disk, vm.layout.disk());
+      }
+      bootAndWait(vm, image, bootTimeout,
+          () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
+      fixIdentity(vm);
+      return report(vm);
+    } catch (IOException e) {
+      discard(vm);
+      throw new AgentException(Code.INTERNAL, e.getMessage(), e);
+    } catch (RuntimeException e) {
+      discard(vm);
+      throw e;
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  private VmReport restoreInPlace(VmRecord vm, Path stateDir, Path disk, String checkpointId,
+      Duration bootTimeout) {
+    vm.lock.lock();
+    try {
+      Image image = images.get(vm.spec.getImage());
+      stopVmm(vm);
+      if (Files.exists(disk)) {
+        Files.deleteIfExists(vm.layout.disk());
+        Files2.copyDisk(disk, vm.layout.disk());
+      }
+      Files.deleteIfExists(vm.layout.stoppedMarker());
+      vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
+      vm.restoredFrom = checkpointId;
+      writeSpec(vm);
+      try {
+        bootAndWait(vm, image, bootTimeout,
+            () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
+      } catch (RuntimeException e) {
+        markStopped(vm, "restore failed: " + e.getMessage());
+        throw e;
+      }
+      return report(vm);
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, e.getMessage(), e);
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  // A clone wakes up believing it is the original: give it its own hostname at once.
+  private void fixIdentity(VmRecord vm) {
+    String hostname = vm.spec.getHostname().isEmpty() ? vm.id : vm.spec.getHostname();
+    ExecResult r = runToCompletion(vm, List.of("hostname", hostname), Duration.ofSeconds(30));
+    if (r.status() != 0) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "could not set the clone's hostname: "
+          + r.stderr());
+    }
+  }
+
+  record ExecResult(int status, String stdout, String stderr) {}
+
+  ExecResult runToCompletion(VmRecord vm, List<String> argv, Duration timeout) {
+    java.util.concurrent.CompletableFuture<ExecResult> done = new java.util.concurrent.CompletableFuture<>();
+    StringBuilder out = new StringBuilder();
+    StringBuilder err = new StringBuilder();
+    try {
+      vm.guest.exec(argv, Map.of(), false, false, new ExecSink() {
+        @Override
+        public void onStdout(byte[] data) {
+          out.append(new String(data, StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void onStderr(byte[] data) {
+          err.append(new String(data, StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void onExit(int status) {
+          done.complete(new ExecResult(status, out.toString(), err.toString()));
+        }
+
+        @Override
+        public void onFailure(String message) {
+          done.complete(new ExecResult(-1, out.toString(), message));
+        }
+      });
+      return done.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (IOException | ExecutionException | TimeoutException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "guest command " + argv + " failed: " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AgentException(Code.INTERNAL, "interrupted", e);
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private void bootAndWait(VmRecord vm, Image image, Duration bootTimeout, Supplier<Long> starter) {
+    Duration timeout = bootTimeout == null || bootTimeout.isZero() ? defaultBootTimeout : bootTimeout;
+    vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
+    long generation = ++vm.generation;
+    long pid = starter.get();
+    vm.pid = pid;
+    vm.started = Instant.now();
+    watchExit(vm, pid, generation);
+    try {
+      GuestConnection guest = GuestConnection.open(vm.layout.agentSocket(), vm.id);
+      vm.guest = guest;
+      guest.ready().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      vm.state = AgentVmState.AGENT_VM_STATE_RUNNING;
+      vm.reason = "";
+    } catch (TimeoutException e) {
+      stopVmm(vm);
+      throw new AgentException(Code.TIMEOUT, "guest of VM '" + vm.id
+          + "' did not become ready within " + timeout.toSeconds() + " s; VMM stopped");
+    } catch (ExecutionException | IOException e) {
+      String why = vm.reason.isEmpty() ? String.valueOf(e.getCause() != null ? e.getCause() : e)
+          : vm.reason;
+      stopVmm(vm);
+      throw new AgentException(Code.HYPERVISOR_FAILED, "VM '" + vm.id
+          + "' failed before its guest was ready: " + why);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      stopVmm(vm);
+      throw new AgentException(Code.INTERNAL, "interrupted while booting " + vm.id, e);
+    }
+  }
+
+  private void watchExit(VmRecord vm, long pid, long generation) {
+    ProcessHandle.of(pid).ifPresent(h -> h.onExit().thenRun(() -> {
+      if (vm.generation != generation || !vms.containsKey(vm.id)) {
+        return;
+      }
+      if (vm.state == AgentVmState.AGENT_VM_STATE_RUNNING
+          || vm.state == AgentVmState.AGENT_VM_STATE_PAUSED
+          || vm.state == AgentVmState.AGENT_VM_STATE_CREATING) {
+        vm.state = AgentVmState.AGENT_VM_STATE_DEAD;
+        vm.reason = "VMM process " + pid + " exited unexpectedly" + lastLine(vm.layout.vmmLog());
+        log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} is dead: {}", vm.id, vm.reason);
+        closeGuest(vm);
+      }
+    }));
+  }
+
+  private void stopVmm(VmRecord vm) {
+    vm.generation++;
+    closeGuest(vm);
+    if (vm.pid > 0 && ProcessHandle.of(vm.pid).map(ProcessHandle::isAlive).orElse(false)) {
+      hypervisor.shutdown(vm.layout, vm.pid);
+    }
+    vm.pid = 0;
+  }
+
+  private void markStopped(VmRecord vm, String reason) {
+    vm.state = AgentVmState.AGENT_VM_STATE_STOPPED;
+    vm.reason = reason;
+    try {
+      Files.writeString(vm.layout.stoppedMarker(), reason);
+    } catch (IOException e) {
+      log.warn("cannot write {}", vm.layout.stoppedMarker(), e);
+    }
+  }
+
+  private static void closeGuest(VmRecord vm) {
+    GuestConnection g = vm.guest;
+    vm.guest = null;
+    if (g != null) {
+      g.close();
+    }
+  }
+
+  private void discard(VmRecord vm) {
+    stopVmm(vm);
+    Files2.deleteTree(vm.layout.dir());
+    vms.remove(vm.id);
+  }
+
+  private VmRecord get(String id) {
+    VmRecord vm = vms.get(id);
+    if (vm == null) {
+      throw new AgentException(Code.NOT_FOUND, "VM '" + id + "' not found on this node");
+    }
+    return vm;
+  }
+
+  private VmSpec validate(VmSpec spec) {
+    String problem = ResourceNames.problem("id", spec.getId());
+    if (problem != null) {
+      throw new AgentException(Code.INVALID_ARGUMENT, problem);
+    }
+    if (!spec.getHostname().isEmpty() && !ResourceNames.isValid(spec.getHostname())) {
+      throw new AgentException(Code.INVALID_ARGUMENT, ResourceNames.problem("hostname", spec.getHostname()));
+    }
+    VmSpec.Builder b = spec.toBuilder();
+    if (b.getCpus() == 0) {
+      b.setCpus(1);
+    }
+    if (b.getMemMib() == 0) {
+      b.setMemMib(256);
+    }
+    if (b.getImage().isEmpty()) {
+      b.setImage("dev");
+    }
+    if (b.getCpus() > limits.cpus()) {
+      throw new AgentException(Code.NO_CAPACITY, "cpus " + b.getCpus()
+          + " exceeds this node's limit of " + limits.cpus() + " cpus");
+    }
+    if (b.getMemMib() > limits.memoryMib()) {
+      throw new AgentException(Code.NO_CAPACITY, "mem_mib " + b.getMemMib()
+          + " exceeds this node's limit of " + limits.memoryMib() + " MiB");
+    }
+    return b.build();
+  }
+
+  private void checkCapacity(VmSpec spec) {
+    long freeMem = limits.memoryMib() - allocatedMemoryMib();
+    if (spec.getMemMib() > freeMem) {
+      throw new AgentException(Code.NO_CAPACITY, "mem_mib " + spec.getMemMib() + " exceeds the "
+          + freeMem + " MiB free on this node (limit " + limits.memoryMib() + " MiB)");
+    }
+  }
+
+  private static AgentException wrongState(VmRecord vm, String action, String needed) {
+    return new AgentException(Code.WRONG_STATE, "cannot " + action + " VM '" + vm.id + "': it is "
+        + vm.state.name().substring("AGENT_VM_STATE_".length()) + ", needs " + needed);
+  }
+
+  private void writeSpec(VmRecord vm) throws IOException {
+    VmReport persisted = VmReport.newBuilder().setId(vm.id).setSpec(vm.spec)
+        .setRestoredFromCheckpointId(vm.restoredFrom).build();
+    Path tmp = vm.layout.spec().resolveSibling("vm.json.tmp");
+    Files.writeString(tmp, JsonFormat.printer().print(persisted));
+    Files.move(tmp, vm.layout.spec(), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  VmReport report(VmRecord vm) {
+    VmReport.Builder b = VmReport.newBuilder().setId(vm.id).setState(vm.state)
+        .setReason(vm.reason).setSpec(vm.spec).setPid(vm.pid)
+        .setRestoredFromCheckpointId(vm.restoredFrom);
+    Instant started = vm.started;
+    if (started != null) {
+      b.setStartedTime(Timestamp.newBuilder().setSeconds(started.getEpochSecond())
+          .setNanos(started.getNano()));
+    }
+    return b.build();
+  }
+
+  private static String lastLine(Path file) {
+    try {
+      List<String> lines = Files.readAllLines(file);
+      return lines.isEmpty() ? "" : " (" + lines.get(lines.size() - 1).strip() + ")";
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  // ---------------------------------------------------------------- restart: re-adoption
+
+  /**
+   * Rebuilds the VM table from the state directory after an agent (re)start: a VM whose VMM
+   * still answers is adopted with its guest channel; one stopped on purpose stays STOPPED; one
+   * whose VMM died while the agent was away is DEAD with that reason, never RUNNING.
+   */
+  public void adoptAll() {
+    if (!Files.isDirectory(vmsDir)) {
+      return;
+    }
+    List<Path> dirs = new ArrayList<>();
+    try (Stream<Path> s = Files.list(vmsDir)) {
+      s.filter(Files::isDirectory).sorted().forEach(dirs::add);
+    } catch (IOException e) {
+      log.error("cannot list {}", vmsDir, e);
+      return;
+    }
+    for (Path dir : dirs) {
+      try {
+        adopt(new VmLayout(dir));
+      } catch (RuntimeException | IOException e) {
+        log.error("cannot adopt VM in {}", dir, e);
+      }
+    }
+  }
+
+  private void adopt(VmLayout layout) throws IOException {
+    if (!Files.exists(layout.spec())) {
+      // A create that died before writing its spec: nothing to adopt, nothing worth keeping.
+      log.warn("removing half-made VM directory {}", layout.dir());
+      Files2.deleteTree(layout.dir());
+      return;
+    }
+    VmReport.Builder saved = VmReport.newBuilder();
+    try {
+      JsonFormat.parser().ignoringUnknownFields().merge(Files.readString(layout.spec()), saved);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IOException("unreadable " + layout.spec(), e);
+    }
+    VmRecord vm = new VmRecord(saved.getSpec(), layout);
+    vm.restoredFrom = saved.getRestoredFromCheckpointId();
+    vms.put(vm.id, vm);
+    if (Files.exists(layout.stoppedMarker())) {
+      vm.state = AgentVmState.AGENT_VM_STATE_STOPPED;
+      vm.reason = Files.readString(layout.stoppedMarker()).strip();
+      return;
+    }
+    long pid = readPid(layout);
+    boolean alive = pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    if (!alive || !hypervisor.responds(layout)) {
+      vm.state = AgentVmState.AGENT_VM_STATE_DEAD;
+      vm.reason = "VMM process " + (pid > 0 ? pid + " " : "") + "exited while the agent was not running"
+          + lastLine(layout.vmmLog());
+      log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found dead: {}", vm.id, vm.reason);
+      return;
+    }
+    vm.pid = pid;
+    vm.started = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
+    long generation = ++vm.generation;
+    watchExit(vm, pid, generation);
+    vm.state = hypervisor.isPaused(layout) ? AgentVmState.AGENT_VM_STATE_PAUSED
+        : AgentVmState.AGENT_VM_STATE_RUNNING;
+    try {
+      vm.guest = GuestConnection.open(layout.agentSocket(), vm.id);
+    } catch (IOException e) {
+      log.warn("VM {}: guest channel not reachable after adoption: {}", vm.id, e.toString());
+    }
+    log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", pid)
+        .log("re-adopted VM {} ({})", vm.id, vm.state);
+  }
+
+  private static long readPid(VmLayout layout) {
+    try {
+      return Long.parseLong(Files.readString(layout.pidFile()).strip());
+    } catch (IOException | NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /** Leaves VMMs running (they outlive the agent) and closes only the host's connections. */
+  @Override
+  public void close() {
+    vms.values().forEach(VmManager::closeGuest);
+  }
+}

@@ -1,0 +1,145 @@
+package dev.noid.agent.it;
+
+import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.KeyAndCertificate;
+import dev.noid.common.tls.Pem;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A real noid-agent process on a state directory of the test's, with an mTLS client whose
+ * certificate the test issues from the agent's own (standalone) CA, as the controller would.
+ */
+final class AgentProcess implements AutoCloseable {
+  final Path stateDir;
+  final int grpcPort;
+  final int metricsPort;
+  private final List<String> extraArgs;
+  private final Path logDir;
+  private JarProcess process;
+  private ManagedChannel channel;
+  private int starts;
+
+  AgentProcess(Path stateDir, Path logDir, String... extraArgs) {
+    this.stateDir = stateDir;
+    this.logDir = logDir;
+    this.grpcPort = JarProcess.freePort();
+    this.metricsPort = JarProcess.freePort();
+    this.extraArgs = List.of(extraArgs);
+  }
+
+  static Path imagesDir() {
+    String dir = System.getProperty("noid.images.dir");
+    Path p = dir != null && !dir.isEmpty() ? Path.of(dir)
+        : Path.of(System.getProperty("user.home"), ".cache", "noid", "images");
+    assertThat(p.resolve("dev/image.json"))
+        .as("the dev image must be built first: deploy/image/build-dev-image.sh").exists();
+    return p;
+  }
+
+  AgentProcess start() {
+    List<String> args = new ArrayList<>(List.of("serve", "--node-name", "node-it",
+        "--state-dir", stateDir.toString(), "--grpc-port", "" + grpcPort,
+        "--metrics-port", "" + metricsPort, "--image-dir", imagesDir().toString(),
+        "--memory-mib", "2048", "--cpus", "2"));
+    args.addAll(extraArgs);
+    process = JarProcess.start("noid.agent.jar", logDir.resolve("agent-" + (starts++) + ".out"),
+        args.toArray(String[]::new));
+    await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+        .untilAsserted(() -> {
+          assertThat(process.isAlive()).as("agent alive: %s", process.output()).isTrue();
+          assertThat(health()).isEqualTo(ServingStatus.SERVING);
+        });
+    return this;
+  }
+
+  private ServingStatus health() throws Exception {
+    ManagedChannel ch = Grpc.newChannelBuilder("localhost:" + grpcPort,
+        TlsChannelCredentials.newBuilder().trustManager(stateDir.resolve("tls/ca.pem").toFile())
+            .build()).build();
+    try {
+      return HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)
+          .check(HealthCheckRequest.getDefaultInstance()).getStatus();
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
+  /** An mTLS client, as the controller is: a certificate from the CA the agent trusts. */
+  AgentGrpc.AgentBlockingStub stub() throws Exception {
+    return AgentGrpc.newBlockingStub(channel()).withDeadlineAfter(180, TimeUnit.SECONDS);
+  }
+
+  AgentGrpc.AgentStub asyncStub() throws Exception {
+    return AgentGrpc.newStub(channel());
+  }
+
+  synchronized ManagedChannel channel() throws Exception {
+    if (channel == null) {
+      Path tls = stateDir.resolve("tls");
+      X509Certificate caCert = Pem.certificate(Pem.read(tls.resolve("ca.pem")));
+      KeyAndCertificate ca = new KeyAndCertificate(
+          Pem.privateKey(Pem.read(tls.resolve("standalone-ca-key.pem"))), List.of(caCert));
+      KeyPair pair = Certificates.newKeyPair();
+      X509Certificate cert = Certificates.issue(ca, "controller-test", pair.getPublic(),
+          List.of(), Duration.ofDays(1));
+      Path dir = Files.createTempDirectory(logDir, "client");
+      new KeyAndCertificate(pair.getPrivate(), List.of(cert)).write(dir.resolve("c.pem"),
+          dir.resolve("k.pem"));
+      channel = Grpc.newChannelBuilder("localhost:" + grpcPort, TlsChannelCredentials.newBuilder()
+          .keyManager(dir.resolve("c.pem").toFile(), dir.resolve("k.pem").toFile())
+          .trustManager(tls.resolve("ca.pem").toFile()).build()).build();
+    }
+    return channel;
+  }
+
+  String output() {
+    return process.output();
+  }
+
+  /** SIGKILL, as a crash would: no shutdown hook runs. */
+  void kill() throws Exception {
+    closeChannel();
+    process.killHard();
+    assertThat(process.isAlive()).isFalse();
+  }
+
+  private synchronized void closeChannel() {
+    if (channel != null) {
+      channel.shutdownNow();
+      channel = null;
+    }
+  }
+
+  /** Kills every VMM left under the state directory (tests must not leak guests). */
+  void killLeftoverVmms() {
+    ProcessHandle.allProcesses()
+        .filter(p -> p.info().commandLine().orElse("").contains(stateDir.toString())
+            && p.info().commandLine().orElse("").contains("qemu-system"))
+        .forEach(ProcessHandle::destroyForcibly);
+  }
+
+  @Override
+  public void close() throws Exception {
+    closeChannel();
+    if (process != null) {
+      process.close();
+    }
+    killLeftoverVmms();
+  }
+}
