@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "noid-controller", mixinStandardHelpOptions = true,
     versionProvider = Version.class,
     description = "The Noid controller: fleet state, scheduling and the public API.",
-    subcommands = {ServeCommand.class})
+    subcommands = {ServeCommand.class, JoinTokenCommand.class, UsersCommand.class})
 public final class ControllerMain implements Runnable {
   public static void main(String[] args) {
     System.exit(Launcher.run("noid-controller", new ControllerMain(), args));
@@ -16,6 +16,6 @@ public final class ControllerMain implements Runnable {
   @Override
   public void run() {
     throw new picocli.CommandLine.ParameterException(
-        new picocli.CommandLine(this), "a command is required: serve");
+        new picocli.CommandLine(this), "a command is required: serve, join-token or users");
   }
 }

@@ -6,7 +6,13 @@ import dev.noid.common.http.HttpsEndpoint;
 import dev.noid.controller.config.ControllerConfig;
 import dev.noid.controller.http.HealthzHandler;
 import dev.noid.controller.server.PublicGrpcServer;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.store.Store;
+import dev.noid.controller.vms.VmService;
 import jakarta.inject.Inject;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,9 +25,18 @@ public final class ControllerServer {
   private final HttpsEndpoint https;
   private final HealthzHandler healthz;
 
+  private final NodeRegistry nodes;
+  private final VmService vms;
+  private final Store store;
+  private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("controller-timers").daemon().factory());
+
   @Inject
   ControllerServer(ControllerConfig config, PublicGrpcServer grpc, HttpsEndpoint https,
-      HealthzHandler healthz) {
+      HealthzHandler healthz, NodeRegistry nodes, VmService vms, Store store) {
+    this.nodes = nodes;
+    this.vms = vms;
+    this.store = store;
     this.config = config;
     this.grpc = grpc;
     this.https = https;
@@ -34,6 +49,11 @@ public final class ControllerServer {
   }
 
   public void start() {
+    nodes.onReadinessChange(n -> {
+      if (!n.ready()) {
+        vms.nodeLost(n.name());
+      }
+    });
     grpc.start();
     try {
       https.start();
@@ -43,9 +63,29 @@ public final class ControllerServer {
     }
     grpc.setServing(true);
     healthz.setServing(true);
+    timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
+    // Work a crash left half done is finished once agents have had a lease to report in.
+    timers.schedule(this::reconcile, nodes.lease().toMillis(), TimeUnit.MILLISECONDS);
+    timers.scheduleWithFixedDelay(this::reconcile, 60, 60, TimeUnit.SECONDS);
     log.atInfo().addKeyValue("grpc_port", grpc.port()).addKeyValue("https_port", https.port())
         .addKeyValue("data_dir", config.dataDir().toString())
         .log("noid-controller {} serving", Version.current());
+  }
+
+  private void expireLeases() {
+    try {
+      nodes.expireLeases();
+    } catch (RuntimeException e) {
+      log.warn("lease check failed", e);
+    }
+  }
+
+  private void reconcile() {
+    try {
+      vms.reconcile();
+    } catch (RuntimeException e) {
+      log.warn("reconcile failed", e);
+    }
   }
 
   public void awaitTermination() throws InterruptedException {
@@ -55,7 +95,9 @@ public final class ControllerServer {
   public void stop() {
     log.info("noid-controller stopping");
     healthz.setServing(false);
+    timers.shutdownNow();
     https.close();
     grpc.stop();
+    store.close();
   }
 }

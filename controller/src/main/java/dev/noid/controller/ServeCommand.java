@@ -58,6 +58,25 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Extra DNS names or IPs for the generated server certificate.")
   List<String> tlsNames = new ArrayList<>();
 
+  @Option(names = "--store-url", defaultValue = "",
+      description = "jdbc:postgresql://... for a shared PostgreSQL store; default: SQLite in DATA_DIR/noid.db.")
+  String storeUrl;
+
+  @Option(names = "--scheduler", defaultValue = "spread", description = "spread or binpack.")
+  String scheduler;
+
+  @Option(names = "--heartbeat-interval-ms", defaultValue = "2000",
+      description = "How often agents heartbeat.")
+  int heartbeatIntervalMs;
+
+  @Option(names = "--lease-seconds", defaultValue = "10",
+      description = "A node with no heartbeat for this long is NOT_READY.")
+  int leaseSeconds;
+
+  @Option(names = "--boot-timeout-seconds", defaultValue = "120",
+      description = "How long a VM may take to boot before its create fails.")
+  int bootTimeoutSeconds;
+
   @Override
   public Integer call() throws Exception {
     ControllerConfig cfg = toConfig();
@@ -75,11 +94,25 @@ public final class ServeCommand implements Callable<Integer> {
     if ((tlsCert == null) != (tlsKey == null)) {
       throw new ConfigException("'tls-cert' and 'tls-key' must be given together");
     }
+    if (!scheduler.equals("spread") && !scheduler.equals("binpack")) {
+      throw new ConfigException("'scheduler' must be spread or binpack; got '" + scheduler + "'");
+    }
+    if (!storeUrl.isEmpty() && !storeUrl.startsWith("jdbc:postgresql:")
+        && !storeUrl.startsWith("jdbc:sqlite:")) {
+      throw new ConfigException("'store-url' must start with jdbc:postgresql: or jdbc:sqlite:");
+    }
+    if (heartbeatIntervalMs < 100 || leaseSeconds < 1 || leaseSeconds * 1000L < 2L * heartbeatIntervalMs) {
+      throw new ConfigException("'lease-seconds' must cover at least two 'heartbeat-interval-ms'");
+    }
+    if (bootTimeoutSeconds < 1) {
+      throw new ConfigException("'boot-timeout-seconds' must be at least 1");
+    }
     Path data = dataDir.toAbsolutePath();
     return new ControllerConfig(bindAddress, grpcPort, httpsPort, data,
         serverLog != null ? serverLog : data.resolve("server.log"),
         auditLog != null ? auditLog : data.resolve("audit.log"),
-        logToStderr, tlsCert, tlsKey, tlsCa, tlsNames);
+        logToStderr, tlsCert, tlsKey, tlsCa, tlsNames, storeUrl, scheduler, heartbeatIntervalMs,
+        leaseSeconds, bootTimeoutSeconds);
   }
 
   private Level level() {

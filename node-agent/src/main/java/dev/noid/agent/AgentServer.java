@@ -4,6 +4,7 @@ import com.google.inject.Guice;
 import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.metrics.VmMetrics;
+import dev.noid.agent.node.Heartbeater;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.agent.server.PeerCertificateInterceptor;
 import dev.noid.agent.tls.NodeCredentials;
@@ -37,13 +38,15 @@ public final class AgentServer {
   private final VmManager vms;
   private final CheckpointService checkpoints;
   private final VmMetrics vmMetrics;
+  private final Heartbeater heartbeater;
   private Server server;
   private ExecutorService executor;
 
   @Inject
   AgentServer(AgentConfig config, NodeCredentials credentials, Set<BindableService> services,
       HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
-      CheckpointService checkpoints, VmMetrics vmMetrics) {
+      CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater) {
+    this.heartbeater = heartbeater;
     this.vms = vms;
     this.checkpoints = checkpoints;
     this.vmMetrics = vmMetrics;
@@ -72,7 +75,9 @@ public final class AgentServer {
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .addService(health.getHealthService());
-    PeerCertificateInterceptor mtls = new PeerCertificateInterceptor();
+    // A joined node takes API calls from the controller only, not from other nodes.
+    PeerCertificateInterceptor mtls = new PeerCertificateInterceptor(
+        credentials.joined() ? "noid-controller" : null);
     for (BindableService service : services) {
       builder.addService(ServerInterceptors.intercept(service, mtls));
     }
@@ -88,6 +93,7 @@ public final class AgentServer {
       health.setStatus(service.bindService().getServiceDescriptor().getName(),
           ServingStatus.SERVING);
     }
+    heartbeater.start();
     log.atInfo().addKeyValue("grpc_port", server.getPort())
         .addKeyValue("metrics_port", metrics.port())
         .addKeyValue("node", config.nodeName())
@@ -101,6 +107,7 @@ public final class AgentServer {
   public void stop() {
     log.info("noid-agent stopping");
     health.enterTerminalState();
+    heartbeater.close();
     metrics.close();
     GrpcServerRunner.stop(server, 10);
     vmMetrics.close();

@@ -1,10 +1,14 @@
 package dev.noid.controller.api;
 
 import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+import com.google.inject.Singleton;
 import com.google.inject.multibindings.Multibinder;
+import dev.noid.controller.nodes.GrpcNodeRegistration;
+import dev.noid.controller.users.UserDirectory;
 import io.grpc.BindableService;
 
-/** The public gRPC services (noid.v1). */
+/** The gRPC services: public (noid.v1) and node registration (noid.agent.v1). */
 public final class ApiModule extends AbstractModule {
   @Override
   protected void configure() {
@@ -12,5 +16,12 @@ public final class ApiModule extends AbstractModule {
     services.addBinding().to(GrpcVmService.class);
     services.addBinding().to(GrpcNodeService.class);
     services.addBinding().to(GrpcUserService.class);
+    services.addBinding().to(GrpcNodeRegistration.class);
+  }
+
+  @Provides
+  @Singleton
+  AuthInterceptor auth(UserDirectory users) {
+    return new AuthInterceptor(users);
   }
 }

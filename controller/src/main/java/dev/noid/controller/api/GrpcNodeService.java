@@ -1,10 +1,65 @@
 package dev.noid.controller.api;
 
+import dev.noid.api.v1.CordonNodeRequest;
+import dev.noid.api.v1.CordonNodeResponse;
+import dev.noid.api.v1.GetNodeRequest;
+import dev.noid.api.v1.GetNodeResponse;
+import dev.noid.api.v1.ListNodesRequest;
+import dev.noid.api.v1.ListNodesResponse;
 import dev.noid.api.v1.NodeServiceGrpc;
+import dev.noid.api.v1.UncordonNodeRequest;
+import dev.noid.api.v1.UncordonNodeResponse;
+import dev.noid.controller.nodes.NodeEntry;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.vms.VmTable;
+import io.grpc.stub.StreamObserver;
+import jakarta.inject.Inject;
 
 /**
- * noid.v1.NodeService. Calls not implemented yet answer UNIMPLEMENTED (the generated base
- * class's behaviour), never a made-up success.
+ * noid.v1.NodeService: list, get, cordon, uncordon. Drain, remove and watch arrive with fleet
+ * operations and answer UNIMPLEMENTED until then.
  */
 public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
+  private final NodeRegistry nodes;
+  private final Scheduler scheduler;
+  private final VmTable vms;
+
+  @Inject
+  GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms) {
+    this.nodes = nodes;
+    this.scheduler = scheduler;
+    this.vms = vms;
+  }
+
+  private dev.noid.api.v1.Node proto(NodeEntry n) {
+    int count = (int) vms.all().stream().filter(v -> v.node().equals(n.name())).count();
+    return ProtoMapper.node(n, scheduler, count);
+  }
+
+  @Override
+  public void listNodes(ListNodesRequest r, StreamObserver<ListNodesResponse> out) {
+    Calls.unary(out, () -> {
+      ListNodesResponse.Builder b = ListNodesResponse.newBuilder();
+      nodes.all().forEach(n -> b.addNodes(proto(n)));
+      return b.build();
+    });
+  }
+
+  @Override
+  public void getNode(GetNodeRequest r, StreamObserver<GetNodeResponse> out) {
+    Calls.unary(out, () -> GetNodeResponse.newBuilder().setNode(proto(nodes.require(r.getName()))).build());
+  }
+
+  @Override
+  public void cordonNode(CordonNodeRequest r, StreamObserver<CordonNodeResponse> out) {
+    Calls.unary(out, () -> CordonNodeResponse.newBuilder()
+        .setNode(proto(nodes.setCordoned(r.getName(), true))).build());
+  }
+
+  @Override
+  public void uncordonNode(UncordonNodeRequest r, StreamObserver<UncordonNodeResponse> out) {
+    Calls.unary(out, () -> UncordonNodeResponse.newBuilder()
+        .setNode(proto(nodes.setCordoned(r.getName(), false))).build());
+  }
 }

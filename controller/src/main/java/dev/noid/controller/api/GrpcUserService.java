@@ -1,10 +1,78 @@
 package dev.noid.controller.api;
 
+import dev.noid.api.v1.AddUserRequest;
+import dev.noid.api.v1.AddUserResponse;
+import dev.noid.api.v1.ListUsersRequest;
+import dev.noid.api.v1.ListUsersResponse;
+import dev.noid.api.v1.RemoveUserRequest;
+import dev.noid.api.v1.RemoveUserResponse;
+import dev.noid.api.v1.Role;
+import dev.noid.api.v1.RotateTokenRequest;
+import dev.noid.api.v1.RotateTokenResponse;
 import dev.noid.api.v1.UserServiceGrpc;
+import dev.noid.api.v1.WhoAmIRequest;
+import dev.noid.api.v1.WhoAmIResponse;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.users.UserDirectory;
+import dev.noid.controller.vms.VmService;
+import io.grpc.stub.StreamObserver;
+import jakarta.inject.Inject;
 
-/**
- * noid.v1.UserService. Calls not implemented yet answer UNIMPLEMENTED (the generated base
- * class's behaviour), never a made-up success.
- */
+/** noid.v1.UserService (admin only, except WhoAmI: enforced by the auth interceptor). */
 public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
+  private final UserDirectory users;
+  private final VmService vms;
+
+  @Inject
+  GrpcUserService(UserDirectory users, VmService vms) {
+    this.users = users;
+    this.vms = vms;
+  }
+
+  private int vmCount(String user) {
+    return vms.table().ownedBy(user).size();
+  }
+
+  @Override
+  public void addUser(AddUserRequest r, StreamObserver<AddUserResponse> out) {
+    Calls.unary(out, () -> {
+      UserDirectory.Added added = users.add(r.getName(),
+          r.getRole() == Role.ROLE_ADMIN ? UserDirectory.ROLE_ADMIN : UserDirectory.ROLE_USER);
+      return AddUserResponse.newBuilder().setUser(ProtoMapper.user(added.user(), 0))
+          .setToken(added.token()).build();
+    });
+  }
+
+  @Override
+  public void removeUser(RemoveUserRequest r, StreamObserver<RemoveUserResponse> out) {
+    Calls.unary(out, () -> {
+      users.require(r.getName());
+      vms.removeOwner(r.getName());
+      users.remove(r.getName());
+      return RemoveUserResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void rotateToken(RotateTokenRequest r, StreamObserver<RotateTokenResponse> out) {
+    Calls.unary(out, () -> RotateTokenResponse.newBuilder().setToken(users.rotate(r.getName())).build());
+  }
+
+  @Override
+  public void listUsers(ListUsersRequest r, StreamObserver<ListUsersResponse> out) {
+    Calls.unary(out, () -> {
+      ListUsersResponse.Builder b = ListUsersResponse.newBuilder();
+      users.list().forEach(u -> b.addUsers(ProtoMapper.user(u, vmCount(u.name()))));
+      return b.build();
+    });
+  }
+
+  @Override
+  public void whoAmI(WhoAmIRequest r, StreamObserver<WhoAmIResponse> out) {
+    Calls.unary(out, () -> {
+      Principal p = Principal.current();
+      return WhoAmIResponse.newBuilder()
+          .setUser(ProtoMapper.user(users.require(p.name()), vmCount(p.name()))).build();
+    });
+  }
 }

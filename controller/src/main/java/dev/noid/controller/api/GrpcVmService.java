@@ -1,10 +1,192 @@
 package dev.noid.controller.api;
 
+import dev.noid.api.v1.AttachConsoleRequest;
+import dev.noid.api.v1.AttachConsoleResponse;
+import dev.noid.api.v1.CreateCheckpointRequest;
+import dev.noid.api.v1.CreateCheckpointResponse;
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.CreateVmResponse;
+import dev.noid.api.v1.DeleteCheckpointRequest;
+import dev.noid.api.v1.DeleteCheckpointResponse;
+import dev.noid.api.v1.DestroyVmRequest;
+import dev.noid.api.v1.DestroyVmResponse;
+import dev.noid.api.v1.ExecCommandRequest;
+import dev.noid.api.v1.ExecCommandResponse;
+import dev.noid.api.v1.GetVmRequest;
+import dev.noid.api.v1.GetVmResponse;
+import dev.noid.api.v1.ListCheckpointsRequest;
+import dev.noid.api.v1.ListCheckpointsResponse;
+import dev.noid.api.v1.ListVmsRequest;
+import dev.noid.api.v1.ListVmsResponse;
+import dev.noid.api.v1.PauseVmRequest;
+import dev.noid.api.v1.PauseVmResponse;
+import dev.noid.api.v1.RestoreCheckpointRequest;
+import dev.noid.api.v1.RestoreCheckpointResponse;
+import dev.noid.api.v1.ResumeVmRequest;
+import dev.noid.api.v1.ResumeVmResponse;
+import dev.noid.api.v1.StartVmRequest;
+import dev.noid.api.v1.StartVmResponse;
+import dev.noid.api.v1.StopVmRequest;
+import dev.noid.api.v1.StopVmResponse;
 import dev.noid.api.v1.VmServiceGrpc;
+import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.VmService;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import jakarta.inject.Inject;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
 
 /**
- * noid.v1.VmService. Calls not implemented yet answer UNIMPLEMENTED (the generated base
- * class's behaviour), never a made-up success.
+ * noid.v1.VmService: checks the request's shape, calls {@link VmService}, maps the answer.
+ * WatchVms is not built yet and answers UNIMPLEMENTED.
  */
 public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
+  static final int DEFAULT_PAGE_SIZE = 100;
+  static final int MAX_PAGE_SIZE = 1000;
+
+  private final VmService vms;
+  private final AgentClients agents;
+
+  @Inject
+  GrpcVmService(VmService vms, AgentClients agents) {
+    this.vms = vms;
+    this.agents = agents;
+  }
+
+  @Override
+  public void createVm(CreateVmRequest r, StreamObserver<CreateVmResponse> out) {
+    Calls.unary(out, () -> CreateVmResponse.newBuilder()
+        .setVm(ProtoMapper.vm(vms.create(Principal.current(), r))).build());
+  }
+
+  @Override
+  public void getVm(GetVmRequest r, StreamObserver<GetVmResponse> out) {
+    Calls.unary(out, () -> GetVmResponse.newBuilder()
+        .setVm(ProtoMapper.vm(vms.get(Principal.current(), r.getName()))).build());
+  }
+
+  @Override
+  public void listVms(ListVmsRequest r, StreamObserver<ListVmsResponse> out) {
+    Calls.unary(out, () -> {
+      int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE : r.getPageSize();
+      if (size > MAX_PAGE_SIZE) {
+        throw NoidException.invalid("page_size " + size + " exceeds the limit of " + MAX_PAGE_SIZE);
+      }
+      String after = decodeToken(r.getPageToken());
+      List<VmEntry> matching = vms.list(Principal.current()).stream()
+          .filter(v -> r.getStatesCount() == 0 || r.getStatesList().contains(v.state()))
+          .filter(v -> r.getNode().isEmpty() || r.getNode().equals(v.node()))
+          .filter(v -> r.getLabelSelectorMap().entrySet().stream()
+              .allMatch(l -> l.getValue().equals(v.labels().get(l.getKey()))))
+          .toList();
+      List<VmEntry> page = matching.stream().filter(v -> v.name().compareTo(after) > 0)
+          .limit(size + 1L).toList();
+      ListVmsResponse.Builder b = ListVmsResponse.newBuilder().setTotalSize(matching.size());
+      page.stream().limit(size).forEach(v -> b.addVms(ProtoMapper.vm(v)));
+      if (page.size() > size) {
+        b.setNextPageToken(encodeToken(page.get(size - 1).name()));
+      }
+      return b.build();
+    });
+  }
+
+  // Page tokens name the last VM of the previous page: stable under inserts and deletes.
+  static String encodeToken(String lastName) {
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(
+        ("after:" + lastName).getBytes(StandardCharsets.UTF_8));
+  }
+
+  static String decodeToken(String token) {
+    if (token.isEmpty()) {
+      return "";
+    }
+    try {
+      String s = new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
+      if (s.startsWith("after:")) {
+        return s.substring(6);
+      }
+    } catch (IllegalArgumentException e) {
+      // fall through
+    }
+    throw NoidException.invalid("page_token is not one this server issued");
+  }
+
+  @Override
+  public void destroyVm(DestroyVmRequest r, StreamObserver<DestroyVmResponse> out) {
+    Calls.unary(out, () -> {
+      vms.destroy(Principal.current(), r.getName());
+      return DestroyVmResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void stopVm(StopVmRequest r, StreamObserver<StopVmResponse> out) {
+    Calls.unary(out, () -> StopVmResponse.newBuilder()
+        .setVm(ProtoMapper.vm(vms.stop(Principal.current(), r.getName()))).build());
+  }
+
+  @Override
+  public void startVm(StartVmRequest r, StreamObserver<StartVmResponse> out) {
+    Calls.unary(out, () -> StartVmResponse.newBuilder()
+        .setVm(ProtoMapper.vm(vms.start(Principal.current(), r.getName()))).build());
+  }
+
+  @Override
+  public void pauseVm(PauseVmRequest r, StreamObserver<PauseVmResponse> out) {
+    Calls.unary(out, () -> PauseVmResponse.newBuilder()
+        .setVm(ProtoMapper.vm(vms.pause(Principal.current(), r.getName()))).build());
+  }
+
+  @Override
+  public void resumeVm(ResumeVmRequest r, StreamObserver<ResumeVmResponse> out) {
+    Calls.unary(out, () -> ResumeVmResponse.newBuilder()
+        .setVm(ProtoMapper.vm(vms.resume(Principal.current(), r.getName()))).build());
+  }
+
+  @Override
+  public StreamObserver<ExecCommandRequest> execCommand(StreamObserver<ExecCommandResponse> out) {
+    return new ExecProxy(vms, agents, Principal.current(),
+        (ServerCallStreamObserver<ExecCommandResponse>) out);
+  }
+
+  @Override
+  public StreamObserver<AttachConsoleRequest> attachConsole(StreamObserver<AttachConsoleResponse> out) {
+    return new ConsoleProxy(vms, agents, Principal.current(),
+        (ServerCallStreamObserver<AttachConsoleResponse>) out);
+  }
+
+  @Override
+  public void createCheckpoint(CreateCheckpointRequest r, StreamObserver<CreateCheckpointResponse> out) {
+    Calls.unary(out, () -> CreateCheckpointResponse.newBuilder().setCheckpoint(ProtoMapper.checkpoint(
+        vms.checkpoint(Principal.current(), r.getVm(), r.getLabel()))).build());
+  }
+
+  @Override
+  public void listCheckpoints(ListCheckpointsRequest r, StreamObserver<ListCheckpointsResponse> out) {
+    Calls.unary(out, () -> {
+      ListCheckpointsResponse.Builder b = ListCheckpointsResponse.newBuilder();
+      vms.checkpoints(Principal.current(), r.getVm()).forEach(c -> b.addCheckpoints(ProtoMapper.checkpoint(c)));
+      return b.build();
+    });
+  }
+
+  @Override
+  public void deleteCheckpoint(DeleteCheckpointRequest r, StreamObserver<DeleteCheckpointResponse> out) {
+    Calls.unary(out, () -> {
+      vms.deleteCheckpoint(Principal.current(), r.getId());
+      return DeleteCheckpointResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void restoreCheckpoint(RestoreCheckpointRequest r, StreamObserver<RestoreCheckpointResponse> out) {
+    Calls.unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(ProtoMapper.vm(
+        vms.restore(Principal.current(), r.getVm(), r.getCheckpoint(), r.getAsName(), r.getNode())))
+        .build());
+  }
 }

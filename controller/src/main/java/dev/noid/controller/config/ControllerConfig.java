@@ -20,12 +20,23 @@ public record ControllerConfig(
     Path tlsCert,
     Path tlsKey,
     Path tlsCa,
-    List<String> tlsNames) {
+    List<String> tlsNames,
+    String storeUrl,
+    String scheduler,
+    int heartbeatIntervalMs,
+    int leaseSeconds,
+    int bootTimeoutSeconds) {
 
   public ControllerConfig {
     requireNonNull(bindAddress, "bindAddress is null");
     requireNonNull(dataDir, "dataDir is null");
     tlsNames = List.copyOf(tlsNames);
+  }
+
+  /** The store: a JDBC URL for PostgreSQL, else the embedded SQLite file in the data dir. */
+  public String effectiveStoreUrl() {
+    return storeUrl == null || storeUrl.isEmpty()
+        ? "jdbc:sqlite:" + dataDir.resolve("noid.db") : storeUrl;
   }
 
   public Path tlsDir() {

@@ -3,7 +3,9 @@ package dev.noid.controller.server;
 import static java.util.Objects.requireNonNull;
 
 import dev.noid.common.grpc.GrpcServerRunner;
+import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.config.ControllerConfig;
+import dev.noid.controller.nodes.GrpcNodeRegistration;
 import dev.noid.controller.pki.ClusterPki;
 import io.grpc.BindableService;
 import io.grpc.Server;
@@ -35,9 +37,12 @@ public final class PublicGrpcServer {
   private Server server;
   private ExecutorService executor;
 
+  private final AuthInterceptor auth;
+
   @Inject
   PublicGrpcServer(ControllerConfig config, ClusterPki pki, Set<BindableService> services,
-      HealthStatusManager health) {
+      HealthStatusManager health, AuthInterceptor auth) {
+    this.auth = auth;
     this.config = requireNonNull(config, "config is null");
     this.pki = requireNonNull(pki, "pki is null");
     this.services = requireNonNull(services, "services is null");
@@ -53,7 +58,10 @@ public final class PublicGrpcServer {
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .addService(health.getHealthService())
-        .addService(ProtoReflectionServiceV1.newInstance());
+        .addService(ProtoReflectionServiceV1.newInstance())
+        // Interceptors run last-added first: the peer's certificate is known before auth runs.
+        .intercept(auth)
+        .intercept(new GrpcNodeRegistration.PeerInterceptor());
     services.forEach(builder::addService);
     server = GrpcServerRunner.start("gRPC", config.grpcPort(), builder.build());
   }

@@ -8,6 +8,7 @@ import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthGrpc;
 import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
@@ -18,6 +19,13 @@ import javax.net.ssl.SSLSession;
  * verified against the cluster CA.
  */
 public final class PeerCertificateInterceptor implements ServerInterceptor {
+  private final String requiredCommonName;
+
+  /** {@code requiredCommonName}: the only client allowed (null: any certificate of the CA). */
+  public PeerCertificateInterceptor(String requiredCommonName) {
+    this.requiredCommonName = requiredCommonName;
+  }
+
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
@@ -30,14 +38,18 @@ public final class PeerCertificateInterceptor implements ServerInterceptor {
     return new ServerCall.Listener<>() {};
   }
 
-  private static boolean hasVerifiedPeer(ServerCall<?, ?> call) {
+  private boolean hasVerifiedPeer(ServerCall<?, ?> call) {
     SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
     if (session == null) {
       return false;
     }
     try {
       Certificate[] chain = session.getPeerCertificates();
-      return chain != null && chain.length > 0;
+      if (chain == null || chain.length == 0) {
+        return false;
+      }
+      return requiredCommonName == null || (chain[0] instanceof X509Certificate x
+          && requiredCommonName.equals(dev.noid.common.tls.Certificates.commonName(x)));
     } catch (SSLPeerUnverifiedException e) {
       return false;
     }

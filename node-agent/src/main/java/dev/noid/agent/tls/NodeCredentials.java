@@ -33,8 +33,16 @@ public final class NodeCredentials {
     Path key = dir.resolve("node-key.pem");
     Path ca = dir.resolve("ca.pem");
     Path joinedMarker = dir.resolve("joined");
+    if (KeyAndCertificate.exists(cert, key) && ca.toFile().isFile() && joinedMarker.toFile().isFile()) {
+      return new NodeCredentials(new TlsFiles(cert, key, ca), true);
+    }
+    if (config.joinToken() != null && config.controller() != null) {
+      ClusterJoin.join(config, cert, key, ca);
+      Pem.write(joinedMarker, config.controller() + "\n", false);
+      return new NodeCredentials(new TlsFiles(cert, key, ca), true);
+    }
     if (KeyAndCertificate.exists(cert, key) && ca.toFile().isFile()) {
-      return new NodeCredentials(new TlsFiles(cert, key, ca), joinedMarker.toFile().isFile());
+      return new NodeCredentials(new TlsFiles(cert, key, ca), false);
     }
     KeyAndCertificate localCa = Certificates.newCertificateAuthority(
         "noid standalone CA " + config.nodeName());

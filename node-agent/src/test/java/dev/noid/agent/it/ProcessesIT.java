@@ -127,14 +127,14 @@ class ProcessesIT {
   }
 
   @Test
-  void unbuiltRpcAnswersUnimplemented() throws Exception {
+  void publicApiWithoutTokenIsUnauthenticated() throws Exception {
     awaitServing(controllerGrpc, this::controllerCa, controller);
     ManagedChannel ch = channel(controllerGrpc, controllerCa());
     try {
       assertThatThrownBy(() -> NodeServiceGrpc.newBlockingStub(ch)
           .withDeadlineAfter(5, TimeUnit.SECONDS).listNodes(ListNodesRequest.getDefaultInstance()))
           .isInstanceOfSatisfying(StatusRuntimeException.class,
-              e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
+              e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
     } finally {
       ch.shutdownNow();
     }

@@ -1,0 +1,77 @@
+package dev.noid.controller.agents;
+
+import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.common.tls.TlsFiles;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.nodes.NodeEntry;
+import dev.noid.controller.nodes.NodeRegistry;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One mutual-TLS channel per node, presenting the controller's certificate (signed by the
+ * cluster CA, usable as a client certificate) and trusting only the cluster CA.
+ */
+public final class AgentClients implements AutoCloseable {
+  private final TlsFiles tls;
+  private final NodeRegistry registry;
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Map<String, String> addresses = new ConcurrentHashMap<>();
+
+  public AgentClients(TlsFiles tls, NodeRegistry registry) {
+    this.tls = tls;
+    this.registry = registry;
+  }
+
+  public ManagedChannel channel(String node) {
+    NodeEntry n = registry.require(node);
+    String previous = addresses.put(node, n.address());
+    if (previous != null && !previous.equals(n.address())) {
+      ManagedChannel old = channels.remove(node);
+      if (old != null) {
+        old.shutdown();
+      }
+    }
+    return channels.computeIfAbsent(node, k -> Grpc.newChannelBuilder(n.address(),
+            tls.mutualClientCredentials())
+        .overrideAuthority(node)
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .build());
+  }
+
+  /** A blocking stub with a deadline; every call to an agent has one. */
+  public AgentGrpc.AgentBlockingStub blocking(String node, long timeoutSeconds) {
+    return AgentGrpc.newBlockingStub(channel(node)).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);
+  }
+
+  public AgentGrpc.AgentStub async(String node) {
+    return AgentGrpc.newStub(channel(node));
+  }
+
+  /** Turns an agent's answer into the domain error the user should see. */
+  public static NoidException translate(String node, StatusRuntimeException e) {
+    Status s = e.getStatus();
+    String what = s.getDescription() != null ? s.getDescription() : s.getCode().name();
+    return switch (s.getCode()) {
+      case INVALID_ARGUMENT -> new NoidException(Code.INVALID_ARGUMENT, what);
+      case NOT_FOUND -> new NoidException(Code.NOT_FOUND, what);
+      case ALREADY_EXISTS -> new NoidException(Code.ALREADY_EXISTS, what);
+      case FAILED_PRECONDITION -> new NoidException(Code.WRONG_STATE, what);
+      case RESOURCE_EXHAUSTED -> new NoidException(Code.NO_CAPACITY, "node " + node + ": " + what);
+      case DEADLINE_EXCEEDED -> new NoidException(Code.TIMEOUT, "node " + node + " did not answer in time: " + what);
+      case UNAVAILABLE -> new NoidException(Code.NODE_UNAVAILABLE, "node " + node + " unavailable: " + what);
+      default -> new NoidException(Code.INTERNAL, "node " + node + ": " + s.getCode() + ": " + what);
+    };
+  }
+
+  @Override
+  public void close() {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+  }
+}

@@ -1,0 +1,68 @@
+package dev.noid.controller.api;
+
+import dev.noid.agent.v1.NodeRegistrationGrpc;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.users.UserDirectory;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.health.v1.HealthGrpc;
+import java.util.Set;
+
+/**
+ * Bearer-token authentication for the public API: the token in {@code authorization} becomes
+ * a {@link Principal} in the call's Context. Health, reflection and node registration (which
+ * authenticates with join tokens and certificates) do not take user tokens.
+ */
+public final class AuthInterceptor implements ServerInterceptor {
+  static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Set<String> OPEN = Set.of(HealthGrpc.SERVICE_NAME,
+      NodeRegistrationGrpc.SERVICE_NAME, "grpc.reflection.v1.ServerReflection",
+      "grpc.reflection.v1alpha.ServerReflection");
+  /** Methods of the user service every user may call; the rest of it is admin only. */
+  private static final Set<String> USER_METHODS = Set.of("noid.v1.UserService/WhoAmI");
+
+  private final UserDirectory users;
+
+  public AuthInterceptor(UserDirectory users) {
+    this.users = users;
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+      ServerCallHandler<Q, R> next) {
+    String service = call.getMethodDescriptor().getServiceName();
+    if (OPEN.contains(service)) {
+      return next.startCall(call, headers);
+    }
+    String header = headers.get(AUTHORIZATION);
+    Principal principal;
+    try {
+      if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        throw new NoidException(NoidException.Code.UNAUTHENTICATED,
+            "missing token: send 'authorization: Bearer noid_tok_...'");
+      }
+      principal = users.authenticate(header.substring(7).strip());
+    } catch (RuntimeException e) {
+      call.close(GrpcStatusMapper.toStatus(e).getStatus(), new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    String method = call.getMethodDescriptor().getFullMethodName();
+    boolean adminOnly = (service.equals("noid.v1.UserService") && !USER_METHODS.contains(method))
+        || (service.equals("noid.v1.NodeService") && !method.endsWith("/ListNodes")
+            && !method.endsWith("/GetNode") && !method.endsWith("/WatchNodes"));
+    if (adminOnly && !principal.admin()) {
+      call.close(Status.PERMISSION_DENIED.withDescription(method + " is for admins only"),
+          new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    Context ctx = Context.current().withValue(Principal.KEY, principal);
+    return Contexts.interceptCall(ctx, call, headers, next);
+  }
+}

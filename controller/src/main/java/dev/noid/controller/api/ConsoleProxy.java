@@ -1,0 +1,78 @@
+package dev.noid.controller.api;
+
+import dev.noid.agent.v1.ConsoleRequest;
+import dev.noid.agent.v1.ConsoleResponse;
+import dev.noid.api.v1.AttachConsoleRequest;
+import dev.noid.api.v1.AttachConsoleResponse;
+import dev.noid.api.v1.VmState;
+import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.VmService;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+
+/** noid.v1 AttachConsole relayed to the VM's agent; ending the call detaches only. */
+final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
+  private final VmService vms;
+  private final AgentClients agents;
+  private final Principal who;
+  private final ServerCallStreamObserver<AttachConsoleResponse> out;
+  private StreamProxy<ConsoleResponse, AttachConsoleResponse, ConsoleRequest> proxy;
+  private StreamObserver<ConsoleRequest> toAgent;
+
+  ConsoleProxy(VmService vms, AgentClients agents, Principal who,
+      ServerCallStreamObserver<AttachConsoleResponse> out) {
+    this.vms = vms;
+    this.agents = agents;
+    this.who = who;
+    this.out = out;
+  }
+
+  @Override
+  public synchronized void onNext(AttachConsoleRequest request) {
+    if (toAgent == null) {
+      if (!request.hasAttach()) {
+        out.onError(Status.INVALID_ARGUMENT.withDescription("the first console message must be 'attach'")
+            .asRuntimeException());
+        return;
+      }
+      VmEntry vm;
+      try {
+        vm = vms.get(who, request.getAttach().getVm());
+        if (vm.state() != VmState.VM_STATE_RUNNING && vm.state() != VmState.VM_STATE_PAUSED) {
+          throw new NoidException(NoidException.Code.WRONG_STATE, "cannot attach to VM '"
+              + vm.name() + "': it is " + VmService.stateName(vm.state()) + ", needs RUNNING or PAUSED");
+        }
+      } catch (RuntimeException e) {
+        out.onError(GrpcStatusMapper.toStatus(e));
+        return;
+      }
+      proxy = new StreamProxy<>(out, r -> AttachConsoleResponse.newBuilder().setOutput(r.getOutput()).build());
+      toAgent = agents.async(vm.node()).console(proxy);
+      toAgent.onNext(ConsoleRequest.newBuilder().setVmId(vm.id()).build());
+      return;
+    }
+    if (request.hasInput()) {
+      toAgent.onNext(ConsoleRequest.newBuilder().setInput(request.getInput()).build());
+    }
+  }
+
+  @Override
+  public synchronized void onError(Throwable t) {
+    if (proxy != null) {
+      proxy.fail(Status.CANCELLED.withDescription("detached"));
+    }
+  }
+
+  @Override
+  public synchronized void onCompleted() {
+    if (toAgent != null) {
+      toAgent.onCompleted();
+    } else {
+      out.onCompleted();
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package dev.noid.controller.api;
+
+import com.google.protobuf.Timestamp;
+import dev.noid.api.v1.Checkpoint;
+import dev.noid.api.v1.CheckpointState;
+import dev.noid.api.v1.Hypervisor;
+import dev.noid.api.v1.Node;
+import dev.noid.api.v1.NodeLossPolicy;
+import dev.noid.api.v1.NodeState;
+import dev.noid.api.v1.Resources;
+import dev.noid.api.v1.Role;
+import dev.noid.api.v1.User;
+import dev.noid.api.v1.Vm;
+import dev.noid.controller.nodes.NodeEntry;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.store.UserRow;
+import dev.noid.controller.users.UserDirectory;
+import dev.noid.controller.vms.CheckpointEntry;
+import dev.noid.controller.vms.VmEntry;
+import java.time.Instant;
+
+/** Domain records to their noid.v1 messages. */
+final class ProtoMapper {
+  private ProtoMapper() {}
+
+  static Timestamp ts(Instant i) {
+    return i == null ? Timestamp.getDefaultInstance()
+        : Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
+  }
+
+  static Vm vm(VmEntry e) {
+    Vm.Builder b = Vm.newBuilder().setName(e.name()).setOwner(e.owner()).setState(e.state())
+        .setDesiredState(e.desiredState()).setNode(e.node()).setCpus(e.cpus()).setMemMib(e.memMib())
+        .setDiskMib(e.diskMib()).setImage(e.image()).putAllLabels(e.labels())
+        .setStatusMessage(e.statusMessage()).setRetryCount(e.retryCount())
+        .setRestoredFromCheckpointId(e.restoredFrom()).setRevision(e.revision())
+        .setCreateTime(ts(e.created())).setUpdateTime(ts(e.updated()));
+    try {
+      b.setNodeLossPolicy(NodeLossPolicy.valueOf(e.nodeLossPolicy()));
+    } catch (IllegalArgumentException | NullPointerException ex) {
+      b.setNodeLossPolicy(NodeLossPolicy.NODE_LOSS_POLICY_UNSPECIFIED);
+    }
+    return b.build();
+  }
+
+  static Checkpoint checkpoint(CheckpointEntry c) {
+    CheckpointState state;
+    try {
+      state = CheckpointState.valueOf("CHECKPOINT_STATE_" + c.state());
+    } catch (IllegalArgumentException e) {
+      state = CheckpointState.CHECKPOINT_STATE_UNSPECIFIED;
+    }
+    return Checkpoint.newBuilder().setId(c.id()).setVm(c.vmName()).setOwner(c.owner())
+        .setLabel(c.label()).setNode(c.node()).setState(state).setSizeBytes(c.sizeBytes())
+        .setDurationMs(c.durationMs()).setCpus(c.cpus()).setMemMib(c.memMib()).setImage(c.image())
+        .setStatusMessage(c.statusMessage()).setCreateTime(ts(c.created())).build();
+  }
+
+  static Node node(NodeEntry n, Scheduler scheduler, int vmCount) {
+    long allocMem = scheduler.reservedMemMib(n.name()) << 20;
+    int allocCpus = scheduler.reservedCpus(n.name());
+    Hypervisor hv = switch (n.hypervisor()) {
+      case "HYPERVISOR_KIND_QEMU" -> Hypervisor.HYPERVISOR_QEMU;
+      case "HYPERVISOR_KIND_CLOUD_HYPERVISOR" -> Hypervisor.HYPERVISOR_CLOUD_HYPERVISOR;
+      case "HYPERVISOR_KIND_SIMULATED" -> Hypervisor.HYPERVISOR_SIMULATED;
+      default -> Hypervisor.HYPERVISOR_UNSPECIFIED;
+    };
+    return Node.newBuilder().setName(n.name())
+        .setState(n.ready() ? NodeState.NODE_STATE_READY : NodeState.NODE_STATE_NOT_READY)
+        .setCordoned(n.cordoned()).setAddress(n.address()).putAllLabels(n.labels())
+        .setHypervisor(hv).setAccelerator(n.accelerator()).setHypervisorReason(n.hypervisorReason())
+        .setCapacity(Resources.newBuilder().setCpus(n.cpus()).setMemoryBytes(n.memoryBytes())
+            .setDiskBytes(n.diskBytes()))
+        .setAllocated(Resources.newBuilder().setCpus(allocCpus).setMemoryBytes(allocMem))
+        .setAvailable(Resources.newBuilder().setCpus(Math.max(0, n.cpus() - allocCpus))
+            .setMemoryBytes(Math.max(0, n.memoryBytes() - allocMem))
+            .setDiskBytes(n.diskAvailableBytes()))
+        .setVmCount(vmCount).setLastHeartbeatTime(ts(n.lastHeartbeat()))
+        .setAgentVersion(n.agentVersion()).build();
+  }
+
+  static User user(UserRow u, int vmCount) {
+    return User.newBuilder().setName(u.name())
+        .setRole(UserDirectory.ROLE_ADMIN.equals(u.role()) ? Role.ROLE_ADMIN : Role.ROLE_USER)
+        .setTokenPrefix(u.tokenPrefix()).setCreateTime(ts(u.created())).setVmCount(vmCount).build();
+  }
+}

@@ -1,0 +1,94 @@
+package dev.noid.controller.api;
+
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+
+/**
+ * Relays an agent's response stream to the user's call with flow control: the next message is
+ * requested from the agent only when the user's side can take one, so a slow client slows
+ * the guest's output instead of filling the controller's memory. Cancelling either side
+ * cancels the other.
+ */
+final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> {
+  private final ServerCallStreamObserver<U> user;
+  private final Function<A, U> convert;
+  private final AtomicBoolean done = new AtomicBoolean();
+  private volatile ClientCallStreamObserver<Q> agent;
+
+  StreamProxy(ServerCallStreamObserver<U> user, Function<A, U> convert) {
+    this.user = user;
+    this.convert = convert;
+  }
+
+  @Override
+  public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
+    agent = requestStream;
+    requestStream.disableAutoRequestWithInitial(1);
+    user.setOnReadyHandler(() -> {
+      ClientCallStreamObserver<Q> a = agent;
+      if (a != null && !done.get()) {
+        a.request(1);
+      }
+    });
+    user.setOnCancelHandler(() -> {
+      if (done.compareAndSet(false, true)) {
+        requestStream.cancel("the client went away", null);
+      }
+    });
+  }
+
+  ClientCallStreamObserver<Q> agentRequests() {
+    return agent;
+  }
+
+  @Override
+  public void onNext(A value) {
+    synchronized (user) {
+      if (done.get()) {
+        return;
+      }
+      user.onNext(convert.apply(value));
+      if (user.isReady()) {
+        agent.request(1);
+      }
+    }
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    if (done.compareAndSet(false, true)) {
+      synchronized (user) {
+        Status s = Status.fromThrowable(t);
+        user.onError(s.getCode() == Status.Code.UNAVAILABLE
+            ? s.augmentDescription("the VM's node could not be reached").asRuntimeException()
+            : s.asRuntimeException());
+      }
+    }
+  }
+
+  @Override
+  public void onCompleted() {
+    if (done.compareAndSet(false, true)) {
+      synchronized (user) {
+        user.onCompleted();
+      }
+    }
+  }
+
+  /** Ends the user's call with {@code status} and cancels the agent side. */
+  void fail(Status status) {
+    if (done.compareAndSet(false, true)) {
+      ClientCallStreamObserver<Q> a = agent;
+      if (a != null) {
+        a.cancel(status.getDescription(), null);
+      }
+      synchronized (user) {
+        user.onError(status.asRuntimeException());
+      }
+    }
+  }
+}

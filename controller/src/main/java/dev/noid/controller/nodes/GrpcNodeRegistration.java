@@ -1,0 +1,102 @@
+package dev.noid.controller.nodes;
+
+import dev.noid.agent.v1.HeartbeatRequest;
+import dev.noid.agent.v1.HeartbeatResponse;
+import dev.noid.agent.v1.JoinRequest;
+import dev.noid.agent.v1.JoinResponse;
+import dev.noid.agent.v1.NodeRegistrationGrpc;
+import dev.noid.common.tls.Certificates;
+import dev.noid.controller.api.GrpcStatusMapper;
+import dev.noid.controller.vms.VmService;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import jakarta.inject.Inject;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * noid.agent.v1.NodeRegistration: Join (with a one-time token) and Heartbeat (with the node's
+ * certificate: the certificate's name must be the node's name, so one node cannot speak for
+ * another).
+ */
+public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistrationImplBase {
+  static final Context.Key<String> PEER_CN = Context.key("noid-peer-cn");
+
+  private final JoinService joins;
+  private final NodeRegistry registry;
+  private final VmService vms;
+  private final Duration heartbeatInterval;
+
+  @Inject
+  GrpcNodeRegistration(JoinService joins, NodeRegistry registry, VmService vms,
+      @HeartbeatInterval Duration heartbeatInterval) {
+    this.joins = joins;
+    this.registry = registry;
+    this.vms = vms;
+    this.heartbeatInterval = heartbeatInterval;
+  }
+
+  @Override
+  public void join(JoinRequest request, StreamObserver<JoinResponse> out) {
+    JoinResponse response;
+    try {
+      response = joins.join(request);
+    } catch (RuntimeException e) {
+      out.onError(GrpcStatusMapper.toStatus(e));
+      return;
+    }
+    out.onNext(response);
+    out.onCompleted();
+  }
+
+  @Override
+  public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> out) {
+    String cn = PEER_CN.get();
+    if (cn == null || !cn.equals(request.getNodeName())) {
+      out.onError(Status.UNAUTHENTICATED.withDescription("heartbeat for node '" + request.getNodeName()
+          + "' needs that node's cluster certificate").asRuntimeException());
+      return;
+    }
+    try {
+      registry.heartbeat(request);
+      vms.observe(request.getNodeName(), request.getVmsList());
+    } catch (RuntimeException e) {
+      out.onError(GrpcStatusMapper.toStatus(e));
+      return;
+    }
+    out.onNext(HeartbeatResponse.newBuilder().setHeartbeatIntervalMs((int) heartbeatInterval.toMillis())
+        .setLeaseMs((int) registry.lease().toMillis()).build());
+    out.onCompleted();
+  }
+
+  /** Puts the verified client certificate's CN (if any) into the call's Context. */
+  public static final class PeerInterceptor implements ServerInterceptor {
+    @Override
+    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+        ServerCallHandler<Q, R> next) {
+      SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+      String cn = null;
+      if (session != null) {
+        try {
+          Certificate[] chain = session.getPeerCertificates();
+          if (chain.length > 0 && chain[0] instanceof X509Certificate x) {
+            cn = Certificates.commonName(x);
+          }
+        } catch (SSLPeerUnverifiedException e) {
+          // no client certificate: fine for Join, refused for Heartbeat
+        }
+      }
+      return Contexts.interceptCall(Context.current().withValue(PEER_CN, cn), call, headers, next);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+package dev.noid.controller.nodes;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.noid.agent.v1.HeartbeatRequest;
+import dev.noid.agent.v1.NodeReport;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.store.NodeRow;
+import dev.noid.controller.store.Store;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The fleet's nodes: registered at join, refreshed by heartbeats, NOT_READY once a heartbeat
+ * is later than the lease. Heartbeats only touch memory; the store is written when something
+ * an operator cares about changes (join, cordon, readiness), not on every beat.
+ */
+public final class NodeRegistry {
+  private static final Logger log = LoggerFactory.getLogger(NodeRegistry.class);
+  static final ObjectMapper JSON = JsonMapper.builder().addModule(new JavaTimeModule()).build();
+
+  private final Store store;
+  private final Clock clock;
+  private final Duration lease;
+  private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
+  private final List<Consumer<NodeEntry>> readinessListeners = new CopyOnWriteArrayList<>();
+
+  public NodeRegistry(Store store, Clock clock, Duration lease) {
+    this.store = store;
+    this.clock = clock;
+    this.lease = lease;
+    for (NodeRow row : store.nodes()) {
+      NodeEntry e = read(row.document());
+      // Nobody has heard from it since this controller started: not ready until it beats.
+      nodes.put(e.name(), e.withReady(false));
+    }
+  }
+
+  public Duration lease() {
+    return lease;
+  }
+
+  public void onReadinessChange(Consumer<NodeEntry> listener) {
+    readinessListeners.add(listener);
+  }
+
+  /** A node joined (or re-joined): known from now on, not ready until its first heartbeat. */
+  public NodeEntry register(String name, String address, Map<String, String> labels) {
+    NodeEntry previous = nodes.get(name);
+    NodeEntry e = new NodeEntry(name, address, labels, previous != null && previous.cordoned(),
+        "", "", "", 0, 0, 0, 0, 0, 0, 0, List.of(), "", "", null, false);
+    nodes.put(name, e);
+    persist(e);
+    return e;
+  }
+
+  /** Applies a heartbeat; returns the updated entry. */
+  public NodeEntry heartbeat(HeartbeatRequest hb) {
+    NodeEntry old = nodes.get(hb.getNodeName());
+    if (old == null) {
+      throw new NoidException(NoidException.Code.UNAUTHENTICATED, "node '" + hb.getNodeName()
+          + "' has not joined this cluster");
+    }
+    NodeReport r = hb.getNode();
+    NodeEntry e = new NodeEntry(old.name(),
+        hb.getAgentAddress().isEmpty() ? old.address() : hb.getAgentAddress(),
+        r.getLabelsMap().isEmpty() ? old.labels() : r.getLabelsMap(), old.cordoned(),
+        r.getHypervisor().name(), r.getAccelerator(), r.getHypervisorReason(), r.getCpus(),
+        r.getMemoryBytes(), r.getDiskBytes(), r.getDiskAvailableBytes(), r.getMemoryUsedBytes(),
+        r.getMaxVmCpus(), r.getMaxVmMemMib(), r.getImagesList(), r.getAgentVersion(),
+        hb.getAgentInstanceId(), clock.instant(), true);
+    nodes.put(e.name(), e);
+    if (!old.ready() || !old.address().equals(e.address()) || old.cpus() != e.cpus()
+        || !old.agentInstanceId().equals(e.agentInstanceId())) {
+      persist(e);
+    }
+    if (!old.ready()) {
+      log.atInfo().addKeyValue("node", e.name()).log("node {} is ready", e.name());
+      readinessListeners.forEach(l -> l.accept(e));
+    }
+    return e;
+  }
+
+  /** Marks nodes whose lease expired NOT_READY; called on a schedule. */
+  public void expireLeases() {
+    Instant cutoff = clock.instant().minus(lease);
+    for (NodeEntry e : List.copyOf(nodes.values())) {
+      if (e.ready() && (e.lastHeartbeat() == null || e.lastHeartbeat().isBefore(cutoff))) {
+        NodeEntry notReady = e.withReady(false);
+        nodes.put(e.name(), notReady);
+        persist(notReady);
+        log.atWarn().addKeyValue("node", e.name())
+            .log("node {} is NOT_READY: no heartbeat for {} s", e.name(), lease.toSeconds());
+        readinessListeners.forEach(l -> l.accept(notReady));
+      }
+    }
+  }
+
+  public NodeEntry setCordoned(String name, boolean cordoned) {
+    NodeEntry e = nodes.computeIfPresent(name, (k, v) -> v.withCordoned(cordoned));
+    if (e == null) {
+      throw NoidException.notFound("node '" + name + "' not found");
+    }
+    persist(e);
+    return e;
+  }
+
+  public Optional<NodeEntry> get(String name) {
+    return Optional.ofNullable(nodes.get(name));
+  }
+
+  public NodeEntry require(String name) {
+    return get(name).orElseThrow(() -> NoidException.notFound("node '" + name + "' not found"));
+  }
+
+  public List<NodeEntry> all() {
+    List<NodeEntry> out = new ArrayList<>(nodes.values());
+    out.sort(Comparator.comparing(NodeEntry::name));
+    return out;
+  }
+
+  public Collection<NodeEntry> view() {
+    return nodes.values();
+  }
+
+  public void remove(String name) {
+    require(name);
+    nodes.remove(name);
+    store.deleteNode(name);
+  }
+
+  private void persist(NodeEntry e) {
+    try {
+      store.putNode(new NodeRow(e.name(), JSON.writeValueAsString(e)));
+    } catch (IOException ex) {
+      throw new UncheckedIOException(ex);
+    }
+  }
+
+  private static NodeEntry read(String json) {
+    try {
+      return JSON.readValue(json, NodeEntry.class);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

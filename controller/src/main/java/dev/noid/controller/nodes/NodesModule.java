@@ -1,0 +1,40 @@
+package dev.noid.controller.nodes;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Provides;
+import com.google.inject.Singleton;
+import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.config.ControllerConfig;
+import dev.noid.controller.pki.ClusterPki;
+import dev.noid.controller.store.Store;
+import java.time.Clock;
+import java.time.Duration;
+
+/** Node registry, joining, and the controller's mTLS clients to agents. */
+public final class NodesModule extends AbstractModule {
+  @Provides
+  @Singleton
+  @HeartbeatInterval
+  Duration heartbeatInterval(ControllerConfig config) {
+    return Duration.ofMillis(config.heartbeatIntervalMs());
+  }
+
+  @Provides
+  @Singleton
+  NodeRegistry registry(Store store, Clock clock, ControllerConfig config) {
+    return new NodeRegistry(store, clock, Duration.ofSeconds(config.leaseSeconds()));
+  }
+
+  @Provides
+  @Singleton
+  JoinService joins(Store store, ClusterPki pki, NodeRegistry registry, Clock clock,
+      @HeartbeatInterval Duration interval) {
+    return new JoinService(store, pki, registry, clock, interval);
+  }
+
+  @Provides
+  @Singleton
+  AgentClients agentClients(ClusterPki pki, NodeRegistry registry) {
+    return new AgentClients(pki.serverFiles(), registry);
+  }
+}

@@ -1,0 +1,126 @@
+package dev.noid.controller.scheduler;
+
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.nodes.NodeEntry;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Chooses a node and reserves the VM's cpus and memory there in one atomic step, so two
+ * concurrent creates can never both take the last slot. Hard filters first (each says why it
+ * rejected a node), then a score: spread (most free memory) by default, binpack by config.
+ */
+public final class Scheduler {
+  public enum Strategy { SPREAD, BINPACK }
+
+  record Reserved(int cpus, long memMib) {
+    Reserved plus(int c, long m) {
+      return new Reserved(cpus + c, memMib + m);
+    }
+  }
+
+  private final Strategy strategy;
+  private final Map<String, Reserved> reserved = new HashMap<>();
+
+  public Scheduler(Strategy strategy) {
+    this.strategy = strategy;
+  }
+
+  /** Picks a node among {@code nodes} and reserves there; throws NO_CAPACITY saying why not. */
+  public synchronized String place(Placement p, Collection<NodeEntry> nodes) {
+    List<String> reasons = new ArrayList<>();
+    NodeEntry best = null;
+    double bestScore = Double.NEGATIVE_INFINITY;
+    for (NodeEntry n : nodes.stream().sorted(java.util.Comparator.comparing(NodeEntry::name)).toList()) {
+      String why = rejection(p, n);
+      if (why != null) {
+        reasons.add(n.name() + ": " + why);
+        continue;
+      }
+      double score = score(n);
+      if (score > bestScore) {
+        best = n;
+        bestScore = score;
+      }
+    }
+    if (best == null) {
+      String detail = reasons.isEmpty() ? "no nodes have joined the cluster" : String.join("; ", reasons);
+      throw new NoidException(Code.NO_CAPACITY, "no node can run this VM (" + p.cpus() + " cpus, "
+          + p.memMib() + " MiB): " + detail);
+    }
+    reserved.merge(best.name(), new Reserved(p.cpus(), p.memMib()), (a, b) -> a.plus(b.cpus(), b.memMib()));
+    return best.name();
+  }
+
+  /** Reserves on a given node without choosing (a restore in place, or re-adoption at start). */
+  public synchronized void reserveOn(String node, int cpus, int memMib) {
+    reserved.merge(node, new Reserved(cpus, memMib), (a, b) -> a.plus(b.cpus(), b.memMib()));
+  }
+
+  /** Checks {@code node} fits and reserves there, or says why not. */
+  public synchronized void placeOn(Placement p, NodeEntry node) {
+    String why = rejection(p, node);
+    if (why != null) {
+      throw new NoidException(Code.NO_CAPACITY, node.name() + ": " + why);
+    }
+    reserveOn(node.name(), p.cpus(), p.memMib());
+  }
+
+  public synchronized void release(String node, int cpus, int memMib) {
+    reserved.computeIfPresent(node, (k, r) -> {
+      Reserved next = new Reserved(Math.max(0, r.cpus() - cpus), Math.max(0, r.memMib() - memMib));
+      return next.cpus() == 0 && next.memMib() == 0 ? null : next;
+    });
+  }
+
+  public synchronized int reservedCpus(String node) {
+    return reserved.getOrDefault(node, new Reserved(0, 0)).cpus();
+  }
+
+  public synchronized long reservedMemMib(String node) {
+    return reserved.getOrDefault(node, new Reserved(0, 0)).memMib();
+  }
+
+  private String rejection(Placement p, NodeEntry n) {
+    if (!p.nodeHint().isEmpty() && !p.nodeHint().equals(n.name())) {
+      return "not the requested node";
+    }
+    if (!n.ready()) {
+      return "not ready";
+    }
+    if (n.cordoned()) {
+      return "cordoned";
+    }
+    for (Map.Entry<String, String> want : p.nodeSelector().entrySet()) {
+      if (!want.getValue().equals(n.labels().get(want.getKey()))) {
+        return "label " + want.getKey() + "=" + want.getValue() + " missing";
+      }
+    }
+    if (!p.image().isEmpty() && !n.images().isEmpty() && !n.images().contains(p.image())) {
+      return "image '" + p.image() + "' not available";
+    }
+    Reserved r = reserved.getOrDefault(n.name(), new Reserved(0, 0));
+    long freeMem = n.memoryMib() - r.memMib();
+    if (p.memMib() > freeMem) {
+      return Math.max(0, freeMem) + " MiB free < " + p.memMib() + " MiB asked";
+    }
+    int freeCpus = n.cpus() - r.cpus();
+    if (p.cpus() > n.cpus()) {
+      return n.cpus() + " cpus < " + p.cpus() + " asked";
+    }
+    if (freeCpus < 0) {
+      return "cpus over-committed";
+    }
+    return null;
+  }
+
+  private double score(NodeEntry n) {
+    Reserved r = reserved.getOrDefault(n.name(), new Reserved(0, 0));
+    double freeFraction = n.memoryMib() == 0 ? 0 : (n.memoryMib() - r.memMib()) / (double) n.memoryMib();
+    return strategy == Strategy.SPREAD ? freeFraction : -freeFraction;
+  }
+}

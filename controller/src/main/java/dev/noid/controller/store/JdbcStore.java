@@ -1,0 +1,416 @@
+package dev.noid.controller.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The SQL both adapters share (SQLite and PostgreSQL agree on this subset, including
+ * {@code ON CONFLICT}); subclasses say how to get a connection. Schema changes are numbered
+ * migrations applied in order inside a transaction, recorded in {@code schema_version}.
+ */
+abstract class JdbcStore implements Store {
+  private static final Logger log = LoggerFactory.getLogger(JdbcStore.class);
+
+  /** Never edit an applied migration: add a new one. */
+  static final List<String> MIGRATIONS = List.of(
+      """
+      CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        token_prefix TEXT NOT NULL,
+        created_ms BIGINT NOT NULL);
+      CREATE TABLE vms (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        node TEXT NOT NULL,
+        state TEXT NOT NULL,
+        revision BIGINT NOT NULL,
+        document TEXT NOT NULL,
+        UNIQUE (owner, name));
+      CREATE TABLE checkpoints (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        vm_id TEXT NOT NULL,
+        node TEXT NOT NULL,
+        document TEXT NOT NULL);
+      CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        document TEXT NOT NULL);
+      CREATE TABLE join_tokens (
+        token_hash TEXT PRIMARY KEY,
+        expires_ms BIGINT NOT NULL,
+        used_ms BIGINT)
+      """);
+
+  interface SqlWork<T> {
+    T run(Connection c) throws SQLException;
+  }
+
+  protected abstract Connection connection() throws SQLException;
+
+  /** Returns a connection obtained from {@link #connection()}. */
+  protected abstract void release(Connection c) throws SQLException;
+
+  <T> T tx(String what, SqlWork<T> work) {
+    Connection c = null;
+    try {
+      c = connection();
+      c.setAutoCommit(false);
+      try {
+        T result = work.run(c);
+        c.commit();
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        c.rollback();
+        throw e;
+      } finally {
+        c.setAutoCommit(true);
+      }
+    } catch (SQLException e) {
+      throw new StoreException("store: " + what + " failed: " + e.getMessage(), e);
+    } finally {
+      if (c != null) {
+        try {
+          release(c);
+        } catch (SQLException e) {
+          log.warn("releasing a store connection failed", e);
+        }
+      }
+    }
+  }
+
+  void migrate() {
+    tx("migration", c -> {
+      try (Statement s = c.createStatement()) {
+        s.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        int current = 0;
+        try (ResultSet rs = s.executeQuery("SELECT MAX(version) FROM schema_version")) {
+          if (rs.next()) {
+            current = rs.getInt(1);
+          }
+        }
+        for (int v = current; v < MIGRATIONS.size(); v++) {
+          for (String statement : MIGRATIONS.get(v).split(";")) {
+            if (!statement.isBlank()) {
+              s.execute(statement);
+            }
+          }
+          s.execute("INSERT INTO schema_version (version) VALUES (" + (v + 1) + ")");
+          log.info("store schema migrated to version {}", v + 1);
+        }
+      }
+      return null;
+    });
+  }
+
+  private static boolean isUniqueViolation(SQLException e) {
+    String state = e.getSQLState();
+    String msg = String.valueOf(e.getMessage());
+    return "23505".equals(state) || msg.contains("UNIQUE constraint failed")
+        || msg.contains("SQLITE_CONSTRAINT");
+  }
+
+  // ------------------------------------------------------------------ users
+
+  @Override
+  public boolean insertUser(UserRow u) {
+    return tx("insert user", c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "INSERT INTO users (name, role, token_hash, token_prefix, created_ms) VALUES (?,?,?,?,?)")) {
+        ps.setString(1, u.name());
+        ps.setString(2, u.role());
+        ps.setString(3, u.tokenHash());
+        ps.setString(4, u.tokenPrefix());
+        ps.setLong(5, u.created().toEpochMilli());
+        ps.executeUpdate();
+        return true;
+      } catch (SQLException e) {
+        if (isUniqueViolation(e)) {
+          return false;
+        }
+        throw e;
+      }
+    });
+  }
+
+  @Override
+  public Optional<UserRow> user(String name) {
+    return queryUser("SELECT name, role, token_hash, token_prefix, created_ms FROM users WHERE name = ?", name);
+  }
+
+  @Override
+  public Optional<UserRow> userByTokenHash(String hash) {
+    return queryUser("SELECT name, role, token_hash, token_prefix, created_ms FROM users WHERE token_hash = ?", hash);
+  }
+
+  private Optional<UserRow> queryUser(String sql, String arg) {
+    return tx("read user", c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        ps.setString(1, arg);
+        try (ResultSet rs = ps.executeQuery()) {
+          return rs.next() ? Optional.of(userRow(rs)) : Optional.<UserRow>empty();
+        }
+      }
+    });
+  }
+
+  private static UserRow userRow(ResultSet rs) throws SQLException {
+    return new UserRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+        Instant.ofEpochMilli(rs.getLong(5)));
+  }
+
+  @Override
+  public List<UserRow> users() {
+    return tx("list users", c -> {
+      List<UserRow> out = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT name, role, token_hash, token_prefix, created_ms FROM users ORDER BY name");
+          ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(userRow(rs));
+        }
+      }
+      return out;
+    });
+  }
+
+  @Override
+  public void updateUserToken(String name, String hash, String prefix) {
+    tx("rotate token", c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "UPDATE users SET token_hash = ?, token_prefix = ? WHERE name = ?")) {
+        ps.setString(1, hash);
+        ps.setString(2, prefix);
+        ps.setString(3, name);
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public void deleteUser(String name) {
+    tx("delete user", c -> {
+      for (String sql : List.of("DELETE FROM checkpoints WHERE owner = ?",
+          "DELETE FROM vms WHERE owner = ?", "DELETE FROM users WHERE name = ?")) {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+          ps.setString(1, name);
+          ps.executeUpdate();
+        }
+      }
+      return null;
+    });
+  }
+
+  // ------------------------------------------------------------------ VMs
+
+  @Override
+  public boolean insertVm(VmRow v) {
+    return tx("insert vm", c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "INSERT INTO vms (id, owner, name, node, state, revision, document) VALUES (?,?,?,?,?,?,?)")) {
+        bindVm(ps, v);
+        ps.executeUpdate();
+        return true;
+      } catch (SQLException e) {
+        if (isUniqueViolation(e)) {
+          return false;
+        }
+        throw e;
+      }
+    });
+  }
+
+  private static void bindVm(PreparedStatement ps, VmRow v) throws SQLException {
+    ps.setString(1, v.id());
+    ps.setString(2, v.owner());
+    ps.setString(3, v.name());
+    ps.setString(4, v.node());
+    ps.setString(5, v.state());
+    ps.setLong(6, v.revision());
+    ps.setString(7, v.document());
+  }
+
+  @Override
+  public void updateVm(VmRow v) {
+    tx("update vm", c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?")) {
+        ps.setString(1, v.node());
+        ps.setString(2, v.state());
+        ps.setLong(3, v.revision());
+        ps.setString(4, v.document());
+        ps.setString(5, v.id());
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public void deleteVm(String id) {
+    tx("delete vm", c -> {
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM vms WHERE id = ?")) {
+        ps.setString(1, id);
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public List<VmRow> vms() {
+    return tx("list vms", c -> {
+      List<VmRow> out = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT id, owner, name, node, state, revision, document FROM vms");
+          ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new VmRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+              rs.getString(5), rs.getLong(6), rs.getString(7)));
+        }
+      }
+      return out;
+    });
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+
+  @Override
+  public void putCheckpoint(CheckpointRow ck) {
+    tx("put checkpoint", c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "INSERT INTO checkpoints (id, owner, vm_id, node, document) VALUES (?,?,?,?,?) "
+              + "ON CONFLICT (id) DO UPDATE SET node = excluded.node, document = excluded.document")) {
+        ps.setString(1, ck.id());
+        ps.setString(2, ck.owner());
+        ps.setString(3, ck.vmId());
+        ps.setString(4, ck.node());
+        ps.setString(5, ck.document());
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public void deleteCheckpoint(String id) {
+    tx("delete checkpoint", c -> {
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM checkpoints WHERE id = ?")) {
+        ps.setString(1, id);
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public List<CheckpointRow> checkpoints() {
+    return tx("list checkpoints", c -> {
+      List<CheckpointRow> out = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT id, owner, vm_id, node, document FROM checkpoints");
+          ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new CheckpointRow(rs.getString(1), rs.getString(2), rs.getString(3),
+              rs.getString(4), rs.getString(5)));
+        }
+      }
+      return out;
+    });
+  }
+
+  // ------------------------------------------------------------------ nodes
+
+  @Override
+  public void putNode(NodeRow node) {
+    tx("put node", c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "INSERT INTO nodes (name, document) VALUES (?,?) "
+              + "ON CONFLICT (name) DO UPDATE SET document = excluded.document")) {
+        ps.setString(1, node.name());
+        ps.setString(2, node.document());
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public void deleteNode(String name) {
+    tx("delete node", c -> {
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM nodes WHERE name = ?")) {
+        ps.setString(1, name);
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public List<NodeRow> nodes() {
+    return tx("list nodes", c -> {
+      List<NodeRow> out = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement("SELECT name, document FROM nodes ORDER BY name");
+          ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new NodeRow(rs.getString(1), rs.getString(2)));
+        }
+      }
+      return out;
+    });
+  }
+
+  // ------------------------------------------------------------------ join tokens
+
+  @Override
+  public void insertJoinToken(String hash, Instant expires) {
+    tx("insert join token", c -> {
+      try (PreparedStatement ps = c.prepareStatement(
+          "INSERT INTO join_tokens (token_hash, expires_ms) VALUES (?, ?)")) {
+        ps.setString(1, hash);
+        ps.setLong(2, expires.toEpochMilli());
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public boolean consumeJoinToken(String hash, Instant now) {
+    return tx("use join token", c -> {
+      // One UPDATE decides: two agents racing with the same token cannot both win.
+      try (PreparedStatement ps = c.prepareStatement(
+          "UPDATE join_tokens SET used_ms = ? WHERE token_hash = ? AND used_ms IS NULL AND expires_ms > ?")) {
+        ps.setLong(1, now.toEpochMilli());
+        ps.setString(2, hash);
+        ps.setLong(3, now.toEpochMilli());
+        return ps.executeUpdate() == 1;
+      }
+    });
+  }
+
+  @Override
+  public boolean ping() {
+    try {
+      return tx("ping", c -> {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1")) {
+          return rs.next();
+        }
+      });
+    } catch (StoreException e) {
+      return false;
+    }
+  }
+}

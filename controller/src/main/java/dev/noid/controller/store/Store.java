@@ -1,0 +1,62 @@
+package dev.noid.controller.store;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The controller's durable state: users, VMs, checkpoints, nodes and join tokens. Desired state
+ * is written here before any agent is called. Implementations: {@link SqliteStore} (embedded,
+ * the default) and {@link PostgresStore} (for fleets that run several controllers).
+ */
+public interface Store extends AutoCloseable {
+  // users
+  /** @return false if a user of that name exists */
+  boolean insertUser(UserRow user);
+
+  Optional<UserRow> user(String name);
+
+  Optional<UserRow> userByTokenHash(String tokenHash);
+
+  List<UserRow> users();
+
+  void updateUserToken(String name, String tokenHash, String tokenPrefix);
+
+  /** Removes the user and, in the same transaction, their VMs and checkpoints. */
+  void deleteUser(String name);
+
+  // VMs and checkpoints: documents keyed by id, with the columns queries need
+  /** @return false if (owner, name) is taken */
+  boolean insertVm(VmRow vm);
+
+  void updateVm(VmRow vm);
+
+  void deleteVm(String id);
+
+  List<VmRow> vms();
+
+  void putCheckpoint(CheckpointRow checkpoint);
+
+  void deleteCheckpoint(String id);
+
+  List<CheckpointRow> checkpoints();
+
+  // nodes
+  void putNode(NodeRow node);
+
+  void deleteNode(String name);
+
+  List<NodeRow> nodes();
+
+  // join tokens
+  void insertJoinToken(String tokenHash, Instant expires);
+
+  /** Marks the token used; true only the first time, and only before it expires. */
+  boolean consumeJoinToken(String tokenHash, Instant now);
+
+  /** A cheap round trip, for health. */
+  boolean ping();
+
+  @Override
+  void close();
+}

@@ -1,0 +1,5 @@
+package dev.noid.controller.store;
+
+/** A VM as stored: the columns that are queried, plus the whole record as a JSON document. */
+public record VmRow(String id, String owner, String name, String node, String state, long revision,
+    String document) {}

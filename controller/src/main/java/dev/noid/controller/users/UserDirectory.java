@@ -1,0 +1,90 @@
+package dev.noid.controller.users;
+
+import dev.noid.common.naming.ResourceNames;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.store.Store;
+import dev.noid.controller.store.UserRow;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+
+/** Users and their tokens: add, remove, rotate, list, and authenticate a presented token. */
+public final class UserDirectory {
+  public static final String ROLE_ADMIN = "admin";
+  public static final String ROLE_USER = "user";
+
+  private final Store store;
+  private final LoginLimiter limiter;
+  private final Clock clock;
+
+  public UserDirectory(Store store, LoginLimiter limiter, Clock clock) {
+    this.store = store;
+    this.limiter = limiter;
+    this.clock = clock;
+  }
+
+  /** The new user's token, shown once. */
+  public record Added(UserRow user, String token) {}
+
+  public Added add(String name, String role) {
+    String problem = ResourceNames.problem("name", name);
+    if (problem != null) {
+      throw NoidException.invalid(problem);
+    }
+    if (!ROLE_ADMIN.equals(role) && !ROLE_USER.equals(role)) {
+      throw NoidException.invalid("role must be 'admin' or 'user'; got '" + role + "'");
+    }
+    String token = Tokens.generate();
+    UserRow row = new UserRow(name, role, Tokens.sha256(token), Tokens.displayPrefix(token),
+        clock.instant());
+    if (!store.insertUser(row)) {
+      throw new NoidException(Code.ALREADY_EXISTS, "user '" + name + "' already exists");
+    }
+    return new Added(row, token);
+  }
+
+  public String rotate(String name) {
+    require(name);
+    String token = Tokens.generate();
+    store.updateUserToken(name, Tokens.sha256(token), Tokens.displayPrefix(token));
+    return token;
+  }
+
+  public void remove(String name) {
+    require(name);
+    store.deleteUser(name);
+  }
+
+  public List<UserRow> list() {
+    return store.users();
+  }
+
+  public UserRow require(String name) {
+    return store.user(name).orElseThrow(() -> NoidException.notFound("user '" + name + "' not found"));
+  }
+
+  /**
+   * Who holds {@code token}. The lookup is by hash (an index, not a scan) and the stored hash is
+   * compared again in constant time; failures count against the token's prefix.
+   */
+  public Principal authenticate(String token) {
+    String prefix = token == null ? "" : Tokens.displayPrefix(token);
+    if (limiter.blocked(prefix)) {
+      throw new NoidException(Code.TOO_MANY_ATTEMPTS,
+          "too many failed logins for this token; try again in a minute");
+    }
+    if (!Tokens.wellFormed(token)) {
+      limiter.recordFailure(prefix);
+      throw new NoidException(Code.UNAUTHENTICATED, "invalid token: expected 'noid_tok_' + 64 hex"
+          + " characters in 'authorization: Bearer <token>'");
+    }
+    String hash = Tokens.sha256(token);
+    Optional<UserRow> user = store.userByTokenHash(hash);
+    if (user.isEmpty() || !Tokens.sameHash(user.get().tokenHash(), hash)) {
+      limiter.recordFailure(prefix);
+      throw new NoidException(Code.UNAUTHENTICATED, "unknown or revoked token");
+    }
+    return new Principal(user.get().name(), ROLE_ADMIN.equals(user.get().role()));
+  }
+}

@@ -1,0 +1,84 @@
+package dev.noid.controller.vms;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.noid.api.v1.VmState;
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * A VM as the controller keeps it: the desired spec and state the user asked for, and the
+ * actual state last observed, with why it is so. Immutable: updates make a new entry.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record VmEntry(
+    String id,
+    String owner,
+    String name,
+    int cpus,
+    int memMib,
+    int diskMib,
+    String image,
+    Map<String, String> labels,
+    String nodeHint,
+    Map<String, String> nodeSelector,
+    String nodeLossPolicy,
+    VmState state,
+    VmState desiredState,
+    String node,
+    String statusMessage,
+    int retryCount,
+    String restoredFrom,
+    long revision,
+    Instant created,
+    Instant updated) {
+
+  public VmEntry {
+    labels = labels == null ? Map.of() : Map.copyOf(labels);
+    nodeSelector = nodeSelector == null ? Map.of() : Map.copyOf(nodeSelector);
+    node = node == null ? "" : node;
+    statusMessage = statusMessage == null ? "" : statusMessage;
+    restoredFrom = restoredFrom == null ? "" : restoredFrom;
+  }
+
+  public VmEntry with(VmState newState, String message) {
+    return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
+        nodeSelector, nodeLossPolicy, newState, desiredState, node, message, retryCount,
+        restoredFrom, revision, created, updated);
+  }
+
+  public VmEntry withDesired(VmState desired) {
+    return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
+        nodeSelector, nodeLossPolicy, state, desired, node, statusMessage, retryCount,
+        restoredFrom, revision, created, updated);
+  }
+
+  public VmEntry withNode(String newNode) {
+    return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
+        nodeSelector, nodeLossPolicy, state, desiredState, newNode, statusMessage, retryCount,
+        restoredFrom, revision, created, updated);
+  }
+
+  public VmEntry withRetry(int retries, String message) {
+    return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
+        nodeSelector, nodeLossPolicy, state, desiredState, node, message, retries,
+        restoredFrom, revision, created, updated);
+  }
+
+  public VmEntry withRestoredFrom(String checkpointId) {
+    return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
+        nodeSelector, nodeLossPolicy, state, desiredState, node, statusMessage, retryCount,
+        checkpointId, revision, created, updated);
+  }
+
+  VmEntry stamped(long rev, Instant now) {
+    return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
+        nodeSelector, nodeLossPolicy, state, desiredState, node, statusMessage, retryCount,
+        restoredFrom, rev, created, now);
+  }
+
+  /** Holds a capacity reservation on its node (everything placed and not failed). */
+  public boolean holdsCapacity() {
+    return !node.isEmpty() && state != VmState.VM_STATE_FAILED
+        && state != VmState.VM_STATE_PENDING;
+  }
+}

@@ -1,0 +1,591 @@
+package dev.noid.controller.vms;
+
+import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.agent.v1.CreateCheckpointRequest;
+import dev.noid.agent.v1.DeleteCheckpointRequest;
+import dev.noid.agent.v1.DestroyVmRequest;
+import dev.noid.agent.v1.GetVmRequest;
+import dev.noid.agent.v1.PauseVmRequest;
+import dev.noid.agent.v1.RestoreCheckpointRequest;
+import dev.noid.agent.v1.ResumeVmRequest;
+import dev.noid.agent.v1.StartVmRequest;
+import dev.noid.agent.v1.StopVmRequest;
+import dev.noid.agent.v1.VmReport;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.VmState;
+import dev.noid.common.naming.ResourceNames;
+import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.nodes.NodeEntry;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Placement;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.users.Principal;
+import io.grpc.StatusRuntimeException;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The VM lifecycle as users see it. Every change is stored before an agent is called, so a
+ * crash leaves a record of what was being done; {@link #reconcile()} later drives whatever
+ * was left in a transitional state to a final one, recording retries and reasons.
+ */
+public final class VmService {
+  private static final Logger log = LoggerFactory.getLogger(VmService.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
+  public static final int DEFAULT_CPUS = 1;
+  public static final int DEFAULT_MEM_MIB = 256;
+  public static final int MIN_MEM_MIB = 96;
+  public static final String DEFAULT_IMAGE = "dev";
+
+  private final VmTable vms;
+  private final CheckpointTable checkpoints;
+  private final NodeRegistry nodes;
+  private final Scheduler scheduler;
+  private final AgentClients agents;
+  private final Clock clock;
+  private final Duration bootTimeout;
+  private final OperationObserver observer;
+  private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+
+  public VmService(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes, Scheduler scheduler,
+      AgentClients agents, Clock clock, Duration bootTimeout, OperationObserver observer) {
+    this.vms = vms;
+    this.checkpoints = checkpoints;
+    this.nodes = nodes;
+    this.scheduler = scheduler;
+    this.agents = agents;
+    this.clock = clock;
+    this.bootTimeout = bootTimeout;
+    this.observer = observer;
+    for (VmEntry e : vms.all()) {
+      if (e.holdsCapacity()) {
+        scheduler.reserveOn(e.node(), e.cpus(), e.memMib());
+      }
+    }
+  }
+
+  public VmTable table() {
+    return vms;
+  }
+
+  public CheckpointTable checkpointTable() {
+    return checkpoints;
+  }
+
+  // ------------------------------------------------------------------ create
+
+  public VmEntry create(Principal who, CreateVmRequest r) {
+    VmEntry desired = validate(who, r);
+    VmEntry stored = vms.insert(desired);
+    log.atInfo().addKeyValue("vm_name", stored.name()).addKeyValue("user", who.name())
+        .log("VM {} accepted", stored.name());
+    String node;
+    try {
+      node = scheduler.place(new Placement(stored.cpus(), stored.memMib(), stored.image(),
+          stored.nodeHint(), stored.nodeSelector()), nodes.view());
+    } catch (NoidException e) {
+      // Nothing reserved, nothing running: the request leaves no trace.
+      vms.delete(stored);
+      throw e;
+    }
+    VmEntry scheduled = vms.update(stored.withNode(node).with(VmState.VM_STATE_SCHEDULED,
+        "placed on " + node));
+    boolean wait = !r.hasWait() || r.getWait();
+    if (!wait) {
+      Thread.ofVirtual().name("create-" + scheduled.name()).start(() -> drive(scheduled.id()));
+      return scheduled;
+    }
+    drive(scheduled.id());
+    return vms.byId(scheduled.id()).orElse(scheduled);
+  }
+
+  private VmEntry validate(Principal who, CreateVmRequest r) {
+    String problem = ResourceNames.problem("name", r.getName());
+    if (problem != null) {
+      throw NoidException.invalid(problem);
+    }
+    int cpus = r.getCpus() == 0 ? DEFAULT_CPUS : r.getCpus();
+    int mem = r.getMemMib() == 0 ? DEFAULT_MEM_MIB : r.getMemMib();
+    if (mem < MIN_MEM_MIB) {
+      throw NoidException.invalid("mem_mib " + mem + " is below the image minimum of "
+          + MIN_MEM_MIB + " MiB");
+    }
+    long largestMem = nodes.view().stream().mapToLong(NodeEntry::memoryMib).max().orElse(0);
+    int largestCpus = nodes.view().stream().mapToInt(NodeEntry::cpus).max().orElse(0);
+    if (largestMem > 0 && mem > largestMem) {
+      throw NoidException.invalid("mem_mib " + mem + " is larger than any node (largest: "
+          + largestMem + " MiB)");
+    }
+    if (largestCpus > 0 && cpus > largestCpus) {
+      throw NoidException.invalid("cpus " + cpus + " is more than any node has (largest: "
+          + largestCpus + ")");
+    }
+    if (r.getLabelsCount() > 64) {
+      throw NoidException.invalid("labels: at most 64 are allowed; got " + r.getLabelsCount());
+    }
+    Instant now = clock.instant();
+    return new VmEntry(newId(), who.name(), r.getName(), cpus, mem, r.getDiskMib(),
+        r.getImage().isEmpty() ? DEFAULT_IMAGE : r.getImage(), r.getLabelsMap(), r.getNode(),
+        r.getNodeSelectorMap(), r.getNodeLossPolicy().name(), VmState.VM_STATE_PENDING,
+        VmState.VM_STATE_RUNNING, "", "accepted", 0, "", 0, now, now);
+  }
+
+  static String newId() {
+    byte[] b = new byte[6];
+    RANDOM.nextBytes(b);
+    return "vm-" + HexFormat.of().formatHex(b);
+  }
+
+  /** Brings a SCHEDULED VM up on its node: CREATING, then RUNNING or FAILED with the reason. */
+  void drive(String id) {
+    withLock(id, () -> {
+      VmEntry e = vms.byId(id).orElse(null);
+      if (e == null || e.state() != VmState.VM_STATE_SCHEDULED) {
+        return null;
+      }
+      Instant start = clock.instant();
+      VmEntry creating = vms.update(e.with(VmState.VM_STATE_CREATING, "booting on " + e.node()));
+      try {
+        VmReport report = agents.blocking(e.node(), bootTimeout.toSeconds() + 30).createVm(
+            dev.noid.agent.v1.CreateVmRequest.newBuilder().setSpec(spec(creating))
+                .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
+        vms.update(creating.with(fromAgent(report.getState()), "running on " + e.node()));
+        observer.vmCreated(Duration.between(start, clock.instant()));
+      } catch (StatusRuntimeException ex) {
+        fail(creating, "create", AgentClients.translate(e.node(), ex).getMessage());
+      } catch (RuntimeException ex) {
+        fail(creating, "create", ex.getMessage());
+      }
+      return null;
+    });
+  }
+
+  private void fail(VmEntry e, String operation, String reason) {
+    observer.operationFailed(operation);
+    scheduler.release(e.node(), e.cpus(), e.memMib());
+    vms.update(e.with(VmState.VM_STATE_FAILED, operation + " failed: " + reason));
+    log.atWarn().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
+        .log("VM {} {} failed: {}", e.name(), operation, reason);
+  }
+
+  static VmSpec spec(VmEntry e) {
+    return VmSpec.newBuilder().setId(e.id()).setHostname(e.name()).setCpus(e.cpus())
+        .setMemMib(e.memMib()).setDiskMib(e.diskMib()).setImage(e.image())
+        .putAllLabels(e.labels()).build();
+  }
+
+  static VmState fromAgent(AgentVmState s) {
+    return switch (s) {
+      case AGENT_VM_STATE_CREATING -> VmState.VM_STATE_CREATING;
+      case AGENT_VM_STATE_RUNNING -> VmState.VM_STATE_RUNNING;
+      case AGENT_VM_STATE_PAUSED -> VmState.VM_STATE_PAUSED;
+      case AGENT_VM_STATE_STOPPED -> VmState.VM_STATE_STOPPED;
+      case AGENT_VM_STATE_DEAD -> VmState.VM_STATE_FAILED;
+      default -> VmState.VM_STATE_UNKNOWN;
+    };
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  public VmEntry get(Principal who, String name) {
+    // Another user's VM is simply not there for this caller: NOT_FOUND, never PERMISSION_DENIED.
+    return vms.find(who.name(), name)
+        .orElseThrow(() -> NoidException.notFound("VM '" + name + "' not found"));
+  }
+
+  public List<VmEntry> list(Principal who) {
+    return vms.ownedBy(who.name());
+  }
+
+  // ------------------------------------------------------------------ simple transitions
+
+  public VmEntry stop(Principal who, String name) {
+    VmEntry e = get(who, name);
+    return transition(e, "stop", VmState.VM_STATE_STOPPED, VmState.VM_STATE_STOPPING,
+        List.of(VmState.VM_STATE_RUNNING, VmState.VM_STATE_PAUSED),
+        () -> agents.blocking(e.node(), 60).stopVm(StopVmRequest.newBuilder().setId(e.id()).build()).getVm());
+  }
+
+  public VmEntry start(Principal who, String name) {
+    VmEntry e = get(who, name);
+    return transition(e, "start", VmState.VM_STATE_RUNNING, VmState.VM_STATE_CREATING,
+        List.of(VmState.VM_STATE_STOPPED),
+        () -> agents.blocking(e.node(), bootTimeout.toSeconds() + 30).startVm(
+            StartVmRequest.newBuilder().setId(e.id()).setBootTimeoutSeconds((int) bootTimeout.toSeconds())
+                .build()).getVm());
+  }
+
+  public VmEntry pause(Principal who, String name) {
+    VmEntry e = get(who, name);
+    return transition(e, "pause", VmState.VM_STATE_PAUSED, null, List.of(VmState.VM_STATE_RUNNING),
+        () -> agents.blocking(e.node(), 30).pauseVm(PauseVmRequest.newBuilder().setId(e.id()).build()).getVm());
+  }
+
+  public VmEntry resume(Principal who, String name) {
+    VmEntry e = get(who, name);
+    return transition(e, "resume", VmState.VM_STATE_RUNNING, null, List.of(VmState.VM_STATE_PAUSED),
+        () -> agents.blocking(e.node(), 30).resumeVm(ResumeVmRequest.newBuilder().setId(e.id()).build()).getVm());
+  }
+
+  private VmEntry transition(VmEntry e, String action, VmState desired, VmState during,
+      List<VmState> from, Supplier<VmReport> call) {
+    return withLock(e.id(), () -> {
+      VmEntry cur = vms.byId(e.id()).orElseThrow(() -> NoidException.notFound("VM '" + e.name() + "' not found"));
+      if (!from.contains(cur.state())) {
+        throw new NoidException(Code.WRONG_STATE, "cannot " + action + " VM '" + cur.name()
+            + "': it is " + stateName(cur.state()) + ", needs " + String.join(" or ",
+            from.stream().map(VmService::stateName).toList()));
+      }
+      VmEntry stored = vms.update(cur.withDesired(desired == VmState.VM_STATE_PAUSED
+          ? VmState.VM_STATE_PAUSED : desired));
+      if (during != null) {
+        stored = vms.update(stored.with(during, action + " in progress"));
+      }
+      try {
+        VmReport report = call.get();
+        return vms.update(stored.with(fromAgent(report.getState()), action + " done"));
+      } catch (StatusRuntimeException ex) {
+        NoidException ne = AgentClients.translate(cur.node(), ex);
+        observer.operationFailed(action);
+        vms.update(stored.with(cur.state(), action + " failed: " + ne.getMessage()));
+        throw ne;
+      }
+    });
+  }
+
+  public static String stateName(VmState s) {
+    return s.name().substring("VM_STATE_".length());
+  }
+
+  // ------------------------------------------------------------------ destroy
+
+  public void destroy(Principal who, String name) {
+    VmEntry e = get(who, name);
+    destroyEntry(e);
+  }
+
+  /** Stores DESTROYING, asks the node to remove it, then forgets it. */
+  void destroyEntry(VmEntry e) {
+    withLock(e.id(), () -> {
+      VmEntry cur = vms.byId(e.id()).orElse(null);
+      if (cur == null) {
+        return null;
+      }
+      VmEntry destroying = vms.update(cur.withDesired(VmState.VM_STATE_DESTROYING)
+          .with(VmState.VM_STATE_DESTROYING, "destroy in progress"));
+      if (!cur.node().isEmpty()) {
+        try {
+          agents.blocking(cur.node(), 60).destroyVm(DestroyVmRequest.newBuilder().setId(cur.id()).build());
+        } catch (StatusRuntimeException ex) {
+          if (ex.getStatus().getCode() != io.grpc.Status.Code.NOT_FOUND) {
+            NoidException ne = AgentClients.translate(cur.node(), ex);
+            observer.operationFailed("destroy");
+            vms.update(destroying.withRetry(destroying.retryCount() + 1,
+                "destroy failed, will retry: " + ne.getMessage()));
+            throw ne;
+          }
+        }
+        if (cur.holdsCapacity()) {
+          scheduler.release(cur.node(), cur.cpus(), cur.memMib());
+        }
+      }
+      vms.delete(destroying);
+      log.atInfo().addKeyValue("vm_name", cur.name()).addKeyValue("user", cur.owner())
+          .log("VM {} destroyed", cur.name());
+      return null;
+    });
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+
+  public CheckpointEntry checkpoint(Principal who, String vmName, String label) {
+    VmEntry e = get(who, vmName);
+    if (label.length() > 128) {
+      throw NoidException.invalid("label is " + label.length() + " characters; at most 128 are allowed");
+    }
+    return withLock(e.id(), () -> {
+      VmEntry cur = vms.byId(e.id()).orElseThrow();
+      if (cur.state() != VmState.VM_STATE_RUNNING && cur.state() != VmState.VM_STATE_PAUSED) {
+        throw new NoidException(Code.WRONG_STATE, "cannot checkpoint VM '" + cur.name() + "': it is "
+            + stateName(cur.state()) + ", needs RUNNING or PAUSED");
+      }
+      String id = "ck-" + HexFormat.of().formatHex(randomBytes(8));
+      Instant start = clock.instant();
+      try {
+        CheckpointInfo info = agents.blocking(cur.node(), 600).createCheckpoint(
+            CreateCheckpointRequest.newBuilder().setVmId(cur.id()).setCheckpointId(id)
+                .setLabel(label).build()).getCheckpoint();
+        CheckpointEntry ck = new CheckpointEntry(id, cur.owner(), cur.id(), cur.name(), label,
+            cur.node(), "READY", info.getSizeBytes(), info.getDurationMs(), cur.cpus(), cur.memMib(),
+            cur.image(), "", clock.instant());
+        checkpoints.put(ck);
+        observer.checkpointCreated(Duration.between(start, clock.instant()));
+        return ck;
+      } catch (StatusRuntimeException ex) {
+        observer.operationFailed("checkpoint");
+        throw AgentClients.translate(cur.node(), ex);
+      }
+    });
+  }
+
+  public List<CheckpointEntry> checkpoints(Principal who, String vmName) {
+    if (vmName.isEmpty()) {
+      return checkpoints.ownedBy(who.name());
+    }
+    get(who, vmName);
+    return checkpoints.ownedBy(who.name()).stream().filter(c -> c.vmName().equals(vmName)).toList();
+  }
+
+  public void deleteCheckpoint(Principal who, String id) {
+    CheckpointEntry ck = checkpoints.get(id).filter(c -> c.owner().equals(who.name()))
+        .orElseThrow(() -> NoidException.notFound("checkpoint '" + id + "' not found"));
+    try {
+      agents.blocking(ck.node(), 60).deleteCheckpoint(
+          DeleteCheckpointRequest.newBuilder().setCheckpointId(id).build());
+    } catch (StatusRuntimeException ex) {
+      if (ex.getStatus().getCode() != io.grpc.Status.Code.NOT_FOUND) {
+        throw AgentClients.translate(ck.node(), ex);
+      }
+    }
+    checkpoints.delete(id);
+  }
+
+  /** Finds a checkpoint of the caller by id, or by label among {@code vmName}'s checkpoints. */
+  public CheckpointEntry findCheckpoint(Principal who, String vmName, String ref) {
+    if (ref.isEmpty()) {
+      throw NoidException.invalid("checkpoint is required (an id, or a label of the VM's checkpoints)");
+    }
+    return checkpoints.get(ref).filter(c -> c.owner().equals(who.name()))
+        .or(() -> checkpoints.ownedBy(who.name()).stream()
+            .filter(c -> c.label().equals(ref) && (vmName.isEmpty() || c.vmName().equals(vmName)))
+            .reduce((a, b) -> b))
+        .orElseThrow(() -> NoidException.notFound("checkpoint '" + ref + "' not found"));
+  }
+
+  /**
+   * Restores in place (no {@code asName}) or as a new VM. Both run on the node that holds the
+   * checkpoint's files.
+   */
+  public VmEntry restore(Principal who, String vmName, String ref, String asName, String node) {
+    CheckpointEntry ck = findCheckpoint(who, vmName, ref);
+    if (!node.isEmpty() && !node.equals(ck.node())) {
+      throw new NoidException(Code.WRONG_STATE, "checkpoint '" + ck.id() + "' is on node "
+          + ck.node() + "; restoring it on " + node + " needs it moved there first");
+    }
+    if (asName.isEmpty()) {
+      VmEntry e = vms.byId(ck.vmId()).filter(v -> v.owner().equals(who.name()))
+          .orElseThrow(() -> NoidException.notFound("VM '" + ck.vmName()
+              + "' no longer exists: restore the checkpoint as a new VM (--as NAME)"));
+      return withLock(e.id(), () -> {
+        VmEntry cur = vms.byId(e.id()).orElseThrow();
+        VmEntry restoring = vms.update(cur.withDesired(VmState.VM_STATE_RUNNING)
+            .with(VmState.VM_STATE_CREATING, "restoring checkpoint " + ck.id()));
+        try {
+          VmReport r = agents.blocking(cur.node(), bootTimeout.toSeconds() + 60).restoreCheckpoint(
+              RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(cur))
+                  .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
+          return vms.update(restoring.withRestoredFrom(ck.id())
+              .with(fromAgent(r.getState()), "restored from " + ck.id()));
+        } catch (StatusRuntimeException ex) {
+          NoidException ne = AgentClients.translate(cur.node(), ex);
+          observer.operationFailed("restore");
+          vms.update(restoring.with(VmState.VM_STATE_FAILED, "restore failed: " + ne.getMessage()));
+          throw ne;
+        }
+      });
+    }
+    String problem = ResourceNames.problem("as_name", asName);
+    if (problem != null) {
+      throw NoidException.invalid(problem);
+    }
+    Instant now = clock.instant();
+    VmEntry clone = vms.insert(new VmEntry(newId(), who.name(), asName, ck.cpus(), ck.memMib(), 0,
+        ck.image(), Map.of(), ck.node(), Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED",
+        VmState.VM_STATE_PENDING, VmState.VM_STATE_RUNNING, "", "clone of " + ck.id(), 0, ck.id(),
+        0, now, now));
+    try {
+      scheduler.placeOn(new Placement(clone.cpus(), clone.memMib(), clone.image(), ck.node(), Map.of()),
+          nodes.require(ck.node()));
+    } catch (NoidException ex) {
+      vms.delete(clone);
+      throw ex;
+    }
+    VmEntry placed = vms.update(clone.withNode(ck.node()).with(VmState.VM_STATE_CREATING,
+        "restoring checkpoint " + ck.id()));
+    return withLock(placed.id(), () -> {
+      try {
+        VmReport r = agents.blocking(ck.node(), bootTimeout.toSeconds() + 60).restoreCheckpoint(
+            RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(placed))
+                .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
+        return vms.update(placed.with(fromAgent(r.getState()), "cloned from " + ck.id()));
+      } catch (StatusRuntimeException ex) {
+        NoidException ne = AgentClients.translate(ck.node(), ex);
+        fail(placed, "restore", ne.getMessage());
+        throw ne;
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ exec / console support
+
+  /** The node and agent id of a VM that can take commands now. */
+  public VmEntry requireRunning(Principal who, String name, String action) {
+    VmEntry e = get(who, name);
+    if (e.state() != VmState.VM_STATE_RUNNING) {
+      throw new NoidException(Code.WRONG_STATE, "cannot " + action + " VM '" + name + "': it is "
+          + stateName(e.state()) + ", needs RUNNING");
+    }
+    return e;
+  }
+
+  // ------------------------------------------------------------------ observation & reconciling
+
+  /** A node's heartbeat: actual states of its VMs. */
+  public void observe(String node, List<VmReport> reports) {
+    Map<String, VmReport> byId = new java.util.HashMap<>();
+    reports.forEach(r -> byId.put(r.getId(), r));
+    for (VmEntry e : vms.all()) {
+      if (!e.node().equals(node) || locked(e.id())) {
+        continue;
+      }
+      VmReport r = byId.get(e.id());
+      VmState actual;
+      String why;
+      if (r == null) {
+        if (e.state() == VmState.VM_STATE_RUNNING || e.state() == VmState.VM_STATE_PAUSED
+            || e.state() == VmState.VM_STATE_UNKNOWN || e.state() == VmState.VM_STATE_STOPPED) {
+          actual = VmState.VM_STATE_FAILED;
+          why = "the VM is no longer on node " + node;
+        } else {
+          continue;
+        }
+      } else {
+        actual = fromAgent(r.getState());
+        why = r.getState() == AgentVmState.AGENT_VM_STATE_DEAD ? "VMM died: " + r.getReason()
+            : e.statusMessage();
+      }
+      if (actual != e.state() && isSettled(e.state())) {
+        if (actual == VmState.VM_STATE_FAILED) {
+          observer.operationFailed("run");
+          scheduler.release(e.node(), e.cpus(), e.memMib());
+        }
+        vms.update(e.with(actual, why));
+      }
+    }
+  }
+
+  private static boolean isSettled(VmState s) {
+    return s == VmState.VM_STATE_RUNNING || s == VmState.VM_STATE_PAUSED
+        || s == VmState.VM_STATE_STOPPED || s == VmState.VM_STATE_UNKNOWN;
+  }
+
+  /** A node stopped reporting: its VMs are not known to be running, nor dead. */
+  public void nodeLost(String node) {
+    for (VmEntry e : vms.all()) {
+      if (e.node().equals(node) && isSettled(e.state()) && e.state() != VmState.VM_STATE_UNKNOWN) {
+        vms.update(e.with(VmState.VM_STATE_UNKNOWN, "node " + node + " is not reporting"));
+      }
+    }
+  }
+
+  /**
+   * Drives every VM left in a transitional state (after a controller crash) to a final one, by
+   * asking its node what is true. Safe to run at any time.
+   */
+  public void reconcile() {
+    for (VmEntry e : vms.all()) {
+      try {
+        reconcileOne(e);
+      } catch (RuntimeException ex) {
+        log.atWarn().addKeyValue("vm_name", e.name()).log("reconcile of {} failed: {}", e.name(), ex.toString());
+        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.withRetry(cur.retryCount() + 1,
+            "reconcile retry " + (cur.retryCount() + 1) + ": " + ex.getMessage())));
+      }
+    }
+  }
+
+  private void reconcileOne(VmEntry e) {
+    switch (e.state()) {
+      case VM_STATE_PENDING -> {
+        // Never placed: the create call died with the controller; it left nothing anywhere.
+        vms.update(e.with(VmState.VM_STATE_FAILED, "the controller restarted before the VM was placed"));
+      }
+      case VM_STATE_SCHEDULED -> drive(e.id());
+      case VM_STATE_DESTROYING -> destroyEntry(e);
+      case VM_STATE_CREATING, VM_STATE_STOPPING -> withLock(e.id(), () -> {
+        VmEntry cur = vms.byId(e.id()).orElseThrow();
+        try {
+          VmReport r = agents.blocking(cur.node(), 30).getVm(GetVmRequest.newBuilder().setId(cur.id()).build()).getVm();
+          VmState actual = fromAgent(r.getState());
+          vms.update(cur.with(actual, "reconciled: node " + cur.node() + " reports " + stateName(actual)));
+        } catch (StatusRuntimeException ex) {
+          if (ex.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND) {
+            fail(cur, "create", "the VM was not found on node " + cur.node() + " after a controller restart");
+          } else {
+            throw AgentClients.translate(cur.node(), ex);
+          }
+        }
+        return null;
+      });
+      default -> { }
+    }
+  }
+
+  /** Removes everything a user owns, on the nodes first. */
+  public void removeOwner(String owner) {
+    for (VmEntry e : vms.ownedBy(owner)) {
+      try {
+        destroyEntry(e);
+      } catch (NoidException ex) {
+        log.warn("could not destroy {} of removed user {}: {}", e.name(), owner, ex.getMessage());
+      }
+    }
+    for (CheckpointEntry ck : checkpoints.ownedBy(owner)) {
+      try {
+        agents.blocking(ck.node(), 60).deleteCheckpoint(
+            DeleteCheckpointRequest.newBuilder().setCheckpointId(ck.id()).build());
+      } catch (RuntimeException ex) {
+        log.warn("could not delete checkpoint {} of removed user {}: {}", ck.id(), owner, ex.toString());
+      }
+    }
+    vms.forgetOwner(owner);
+    checkpoints.forgetOwner(owner);
+  }
+
+  // ------------------------------------------------------------------ locking
+
+  private boolean locked(String id) {
+    ReentrantLock l = locks.get(id);
+    return l != null && l.isLocked();
+  }
+
+  private <T> T withLock(String id, Supplier<T> work) {
+    ReentrantLock lock = locks.computeIfAbsent(id, k -> new ReentrantLock());
+    lock.lock();
+    try {
+      return work.get();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static byte[] randomBytes(int n) {
+    byte[] b = new byte[n];
+    RANDOM.nextBytes(b);
+    return b;
+  }
+}

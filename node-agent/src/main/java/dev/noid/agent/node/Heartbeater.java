@@ -1,0 +1,98 @@
+package dev.noid.agent.node;
+
+import com.google.protobuf.Timestamp;
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.tls.NodeCredentials;
+import dev.noid.agent.v1.HeartbeatRequest;
+import dev.noid.agent.v1.HeartbeatResponse;
+import dev.noid.agent.v1.NodeRegistrationGrpc;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import jakarta.inject.Inject;
+import java.time.Instant;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reports this node and its VMs to the controller on a schedule, over mutual TLS. On failure
+ * it backs off exponentially (up to 10 s) and keeps trying; the controller's lease decides
+ * when the node counts as lost.
+ */
+public final class Heartbeater implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Heartbeater.class);
+  private static final long MAX_BACKOFF_MS = 10_000;
+
+  private final AgentConfig config;
+  private final NodeCredentials credentials;
+  private final NodeReporter reporter;
+  private final String instanceId = UUID.randomUUID().toString();
+  private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("heartbeat").daemon().factory());
+  private ManagedChannel channel;
+  private long sequence;
+  private long intervalMs = 2000;
+  private long failures;
+
+  @Inject
+  Heartbeater(AgentConfig config, NodeCredentials credentials, NodeReporter reporter) {
+    this.config = config;
+    this.credentials = credentials;
+    this.reporter = reporter;
+  }
+
+  /** Starts heartbeating if this node has joined a cluster. */
+  public void start() {
+    if (!credentials.joined() || config.controller() == null) {
+      log.info("not joined to a cluster: no heartbeats (standalone)");
+      return;
+    }
+    channel = Grpc.newChannelBuilder(config.controller(),
+        credentials.files().mutualClientCredentials()).build();
+    scheduler.schedule(this::beat, 0, TimeUnit.MILLISECONDS);
+  }
+
+  private void beat() {
+    long next;
+    try {
+      Instant now = Instant.now();
+      HeartbeatResponse r = NodeRegistrationGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(Math.max(2000, intervalMs), TimeUnit.MILLISECONDS)
+          .heartbeat(HeartbeatRequest.newBuilder().setNodeName(config.nodeName())
+              .setAgentAddress(config.advertiseAddress()).setNode(reporter.report())
+              .addAllVms(reporter.vmReports()).setSequence(++sequence)
+              .setAgentInstanceId(instanceId)
+              .setSentTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
+              .build());
+      if (r.getHeartbeatIntervalMs() > 0) {
+        intervalMs = r.getHeartbeatIntervalMs();
+      }
+      if (failures > 0) {
+        log.info("heartbeats reach the controller again after {} failures", failures);
+      }
+      failures = 0;
+      next = intervalMs;
+    } catch (StatusRuntimeException | IllegalStateException e) {
+      failures++;
+      next = Math.min(MAX_BACKOFF_MS, intervalMs * (1L << Math.min(failures, 4)) / 2);
+      if (failures == 1 || failures % 10 == 0) {
+        log.warn("heartbeat to {} failed ({} in a row): {}", config.controller(), failures, e.getMessage());
+      }
+    }
+    if (!scheduler.isShutdown()) {
+      scheduler.schedule(this::beat, next, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+  }
+}
