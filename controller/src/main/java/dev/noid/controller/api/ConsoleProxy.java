@@ -20,7 +20,7 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
   private final AgentClients agents;
   private final Principal who;
   private final ServerCallStreamObserver<AttachConsoleResponse> out;
-  private StreamProxy<ConsoleResponse, AttachConsoleResponse, ConsoleRequest> proxy;
+  private final StreamProxy<ConsoleResponse, AttachConsoleResponse, ConsoleRequest> proxy;
   private StreamObserver<ConsoleRequest> toAgent;
 
   ConsoleProxy(VmService vms, AgentClients agents, Principal who,
@@ -29,6 +29,7 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
     this.agents = agents;
     this.who = who;
     this.out = out;
+    this.proxy = new StreamProxy<>(out, r -> AttachConsoleResponse.newBuilder().setOutput(r.getOutput()).build());
   }
 
   @Override
@@ -50,7 +51,6 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
         out.onError(GrpcStatusMapper.toStatus(e));
         return;
       }
-      proxy = new StreamProxy<>(out, r -> AttachConsoleResponse.newBuilder().setOutput(r.getOutput()).build());
       toAgent = agents.async(vm.node()).console(proxy);
       toAgent.onNext(ConsoleRequest.newBuilder().setVmId(vm.id()).build());
       return;
@@ -62,7 +62,7 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
 
   @Override
   public synchronized void onError(Throwable t) {
-    if (proxy != null) {
+    if (toAgent != null) {
       proxy.fail(Status.CANCELLED.withDescription("detached"));
     }
   }

@@ -20,7 +20,7 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
   private final AgentClients agents;
   private final Principal who;
   private final ServerCallStreamObserver<ExecCommandResponse> out;
-  private StreamProxy<ExecResponse, ExecCommandResponse, ExecRequest> proxy;
+  private final StreamProxy<ExecResponse, ExecCommandResponse, ExecRequest> proxy;
   private StreamObserver<ExecRequest> toAgent;
 
   ExecProxy(VmService vms, AgentClients agents, Principal who,
@@ -29,6 +29,7 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
     this.agents = agents;
     this.who = who;
     this.out = out;
+    this.proxy = new StreamProxy<>(out, ExecProxy::convert);
   }
 
   private static ExecCommandResponse convert(ExecResponse r) {
@@ -63,7 +64,6 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
         out.onError(GrpcStatusMapper.toStatus(e));
         return;
       }
-      proxy = new StreamProxy<>(out, ExecProxy::convert);
       toAgent = agents.async(vm.node()).exec(proxy);
       toAgent.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm.id())
           .addAllCommand(start.getCommandList()).putAllEnv(start.getEnvMap())
@@ -91,7 +91,7 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
 
   @Override
   public synchronized void onError(Throwable t) {
-    if (proxy != null) {
+    if (toAgent != null) {
       proxy.fail(Status.CANCELLED.withDescription("the client cancelled"));
     }
   }

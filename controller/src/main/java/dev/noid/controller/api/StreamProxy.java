@@ -19,15 +19,13 @@ final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> {
   private final AtomicBoolean done = new AtomicBoolean();
   private volatile ClientCallStreamObserver<Q> agent;
 
+  /**
+   * Must be made before the service method returns: gRPC accepts the user call's handlers
+   * only then, while the agent call starts later (on the first request message).
+   */
   StreamProxy(ServerCallStreamObserver<U> user, Function<A, U> convert) {
     this.user = user;
     this.convert = convert;
-  }
-
-  @Override
-  public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
-    agent = requestStream;
-    requestStream.disableAutoRequestWithInitial(1);
     user.setOnReadyHandler(() -> {
       ClientCallStreamObserver<Q> a = agent;
       if (a != null && !done.get()) {
@@ -36,9 +34,18 @@ final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> {
     });
     user.setOnCancelHandler(() -> {
       if (done.compareAndSet(false, true)) {
-        requestStream.cancel("the client went away", null);
+        ClientCallStreamObserver<Q> a = agent;
+        if (a != null) {
+          a.cancel("the client went away", null);
+        }
       }
     });
+  }
+
+  @Override
+  public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
+    agent = requestStream;
+    requestStream.disableAutoRequestWithInitial(1);
   }
 
   ClientCallStreamObserver<Q> agentRequests() {
