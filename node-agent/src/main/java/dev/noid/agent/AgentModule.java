@@ -6,6 +6,8 @@ import com.google.inject.Singleton;
 import com.google.inject.multibindings.Multibinder;
 import dev.noid.agent.api.GrpcAgentService;
 import dev.noid.agent.checkpoint.CheckpointService;
+import dev.noid.agent.checkpoint.CheckpointStore;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.image.ImageCatalog;
@@ -56,8 +58,20 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  CheckpointService checkpoints(AgentConfig cfg, VmManager vms) {
-    return new CheckpointService(cfg.checkpointsDir(), vms);
+  CheckpointStore checkpointStore(AgentConfig cfg) {
+    return new CheckpointStore(cfg.checkpointsDir());
+  }
+
+  @Provides
+  @Singleton
+  CheckpointService checkpoints(CheckpointStore store, VmManager vms) {
+    return new CheckpointService(store, vms);
+  }
+
+  @Provides
+  @Singleton
+  CheckpointTransfer checkpointTransfer(CheckpointStore store) {
+    return new CheckpointTransfer(store);
   }
 
   @Provides

@@ -1,8 +1,10 @@
 package dev.noid.agent.api;
 
 import dev.noid.agent.checkpoint.CheckpointService;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.node.NodeReporter;
 import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.agent.v1.CheckpointChunk;
 import dev.noid.agent.v1.ConsoleRequest;
 import dev.noid.agent.v1.ConsoleResponse;
 import dev.noid.agent.v1.CreateCheckpointRequest;
@@ -15,10 +17,12 @@ import dev.noid.agent.v1.DestroyVmRequest;
 import dev.noid.agent.v1.DestroyVmResponse;
 import dev.noid.agent.v1.ExecRequest;
 import dev.noid.agent.v1.ExecResponse;
+import dev.noid.agent.v1.ExportCheckpointRequest;
 import dev.noid.agent.v1.GetNodeReportRequest;
 import dev.noid.agent.v1.GetNodeReportResponse;
 import dev.noid.agent.v1.GetVmRequest;
 import dev.noid.agent.v1.GetVmResponse;
+import dev.noid.agent.v1.ImportCheckpointResponse;
 import dev.noid.agent.v1.ListCheckpointsRequest;
 import dev.noid.agent.v1.ListCheckpointsResponse;
 import dev.noid.agent.v1.ListVmsRequest;
@@ -44,20 +48,23 @@ import java.util.function.Supplier;
 
 /**
  * noid.agent.v1.Agent: a thin adapter from gRPC to {@link VmManager} and
- * {@link CheckpointService}. Failures become gRPC status in one place ({@link GrpcErrors}).
- * Calls not implemented yet (checkpoint export/import) answer UNIMPLEMENTED.
+ * {@link CheckpointService} / {@link CheckpointTransfer}. Failures become gRPC status in one
+ * place ({@link GrpcErrors}).
  */
 public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   private final VmManager vms;
   private final CheckpointService checkpoints;
+  private final CheckpointTransfer transfer;
   private final NodeReporter reporter;
   private final ScheduledExecutorService timers =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("exec-timers").daemon().factory());
 
   @Inject
-  GrpcAgentService(VmManager vms, CheckpointService checkpoints, NodeReporter reporter) {
+  GrpcAgentService(VmManager vms, CheckpointService checkpoints, CheckpointTransfer transfer,
+      NodeReporter reporter) {
     this.vms = vms;
     this.checkpoints = checkpoints;
+    this.transfer = transfer;
     this.reporter = reporter;
   }
 
@@ -167,5 +174,16 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
     unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(checkpoints.restore(
         request.getCheckpointId(), request.getTarget(), seconds(request.getBootTimeoutSeconds())))
         .build());
+  }
+
+  @Override
+  public void exportCheckpoint(ExportCheckpointRequest request, StreamObserver<CheckpointChunk> out) {
+    ExportCall.serve(transfer, request.getCheckpointId(), out);
+  }
+
+  @Override
+  public StreamObserver<CheckpointChunk> importCheckpoint(
+      StreamObserver<ImportCheckpointResponse> out) {
+    return new ImportCall(transfer.receive(), out);
   }
 }

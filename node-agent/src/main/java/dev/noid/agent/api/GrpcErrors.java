@@ -23,6 +23,7 @@ public final class GrpcErrors {
         case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
         case WRONG_STATE -> Status.FAILED_PRECONDITION;
         case NO_CAPACITY, DISK_FULL -> Status.RESOURCE_EXHAUSTED;
+        case CORRUPT -> Status.DATA_LOSS;
         case TIMEOUT -> Status.DEADLINE_EXCEEDED;
         case HYPERVISOR_FAILED -> Status.UNAVAILABLE;
         case INTERNAL -> Status.INTERNAL;

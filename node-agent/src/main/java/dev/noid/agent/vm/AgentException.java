@@ -10,6 +10,8 @@ public final class AgentException extends RuntimeException {
     WRONG_STATE,
     NO_CAPACITY,
     DISK_FULL,
+    /** Data that does not match its checksum or declared size. */
+    CORRUPT,
     TIMEOUT,
     HYPERVISOR_FAILED,
     INTERNAL

@@ -1,0 +1,121 @@
+package dev.noid.agent.checkpoint;
+
+import com.google.protobuf.ByteString;
+import dev.noid.agent.v1.CheckpointChunk;
+import dev.noid.agent.v1.CheckpointFile;
+import dev.noid.agent.v1.CheckpointManifest;
+import dev.noid.agent.v1.FileChunk;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.List;
+
+/**
+ * One checkpoint being sent: the manifest, then each file's chunks in order, produced one at a
+ * time as the receiver can take them, so that only one chunk is in memory whatever the size
+ * of the checkpoint. The files are hashed again as they are read: a file that changed since
+ * the manifest was made ends the export rather than send data the manifest does not vouch for.
+ */
+public final class CheckpointExport implements AutoCloseable {
+  private final Path dir;
+  private final CheckpointManifest manifest;
+  private final List<CheckpointFile> files;
+  private boolean manifestSent;
+  private int index;
+  private FileChannel channel;
+  private MessageDigest digest;
+  private long offset;
+  private long bytesSent;
+  private int chunksSent;
+
+  CheckpointExport(Path dir, CheckpointManifest manifest) {
+    this.dir = dir;
+    this.manifest = manifest;
+    this.files = manifest.getFilesList();
+  }
+
+  public CheckpointManifest manifest() {
+    return manifest;
+  }
+
+  /** The next message to send, or null when everything has been sent. */
+  public synchronized CheckpointChunk next() {
+    if (!manifestSent) {
+      manifestSent = true;
+      return CheckpointChunk.newBuilder().setManifest(manifest).build();
+    }
+    try {
+      while (index < files.size()) {
+        CheckpointFile file = files.get(index);
+        if (channel == null) {
+          channel = FileChannel.open(dir.resolve(file.getPath()));
+          digest = Sha256.digest();
+          offset = 0;
+        }
+        ByteBuffer buf = ByteBuffer.allocate(CheckpointTransfer.CHUNK_BYTES);
+        while (buf.hasRemaining() && channel.read(buf) > 0) {
+          // fill the chunk: reads may return less than asked
+        }
+        buf.flip();
+        if (buf.hasRemaining()) {
+          return chunk(file, buf);
+        }
+        endOfFile(file);
+      }
+      return null;
+    } catch (IOException e) {
+      String path = files.get(index).getPath();
+      close();
+      throw new AgentException(Code.INTERNAL, "cannot read checkpoint file '" + path
+          + "' at offset " + offset + ": " + e.getMessage(), e);
+    }
+  }
+
+  private CheckpointChunk chunk(CheckpointFile file, ByteBuffer buf) {
+    ByteString data = ByteString.copyFrom(buf);
+    digest.update(data.asReadOnlyByteBuffer());
+    FileChunk chunk = FileChunk.newBuilder().setPath(file.getPath()).setOffsetBytes(offset)
+        .setData(data).setSha256(Sha256.hex(data)).build();
+    offset += data.size();
+    bytesSent += data.size();
+    chunksSent++;
+    return CheckpointChunk.newBuilder().setChunk(chunk).build();
+  }
+
+  private void endOfFile(CheckpointFile file) throws IOException {
+    channel.close();
+    channel = null;
+    String sha = Sha256.hex(digest.digest());
+    if (offset != file.getSizeBytes() || !sha.equals(file.getSha256())) {
+      throw new AgentException(Code.CORRUPT, "checkpoint file '" + file.getPath()
+          + "' changed while it was exported: " + offset + " bytes with sha256 " + sha
+          + ", the manifest says " + file.getSizeBytes() + " bytes with sha256 " + file.getSha256());
+    }
+    index++;
+  }
+
+  public synchronized long bytesSent() {
+    return bytesSent;
+  }
+
+  public synchronized int chunksSent() {
+    return chunksSent;
+  }
+
+  @Override
+  public synchronized void close() {
+    if (channel != null) {
+      try {
+        channel.close();
+      } catch (IOException e) {
+        // nothing more to read from it either way
+      }
+      channel = null;
+    }
+    index = files.size();
+  }
+}

@@ -1,0 +1,199 @@
+package dev.noid.agent.checkpoint;
+
+import dev.noid.agent.v1.CheckpointChunk;
+import dev.noid.agent.v1.CheckpointFile;
+import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.agent.v1.CheckpointManifest;
+import dev.noid.agent.v1.FileChunk;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.Files2;
+import java.io.IOException;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One checkpoint being received from another node. It is written into the id's partial
+ * directory and published only by {@link #finish()}, after every file matched the manifest;
+ * any failure removes the partial directory, so a bad transfer leaves nothing behind.
+ * Failures are INVALID_ARGUMENT for a malformed stream and DATA_LOSS (CORRUPT) for data that
+ * does not match its checksum or size, each naming the file and the offset.
+ */
+public final class CheckpointImport implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(CheckpointImport.class);
+  static final int MAX_FILES = 1000;
+  private static final Pattern SHA256 = Pattern.compile("[0-9a-fA-F]{64}");
+
+  private final CheckpointStore store;
+  private final Map<String, IncomingFile> files = new LinkedHashMap<>();
+  private CheckpointInfo info;
+  private boolean claimed;
+  private boolean ended;
+
+  CheckpointImport(CheckpointStore store) {
+    this.store = store;
+  }
+
+  public synchronized void accept(CheckpointChunk message) {
+    if (ended) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "the import has already ended");
+    }
+    try {
+      switch (message.getMessageCase()) {
+        case MANIFEST -> manifest(message.getManifest());
+        case CHUNK -> chunk(message.getChunk());
+        default -> throw new AgentException(Code.INVALID_ARGUMENT,
+            "empty message: each must carry a manifest or a chunk");
+      }
+    } catch (IOException e) {
+      abort();
+      throw writeFailed(e);
+    } catch (RuntimeException e) {
+      abort();
+      throw e;
+    }
+  }
+
+  private void manifest(CheckpointManifest manifest) {
+    if (info != null) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "a second manifest: only the first"
+          + " message may be one");
+    }
+    if (!manifest.hasCheckpoint()) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "manifest.checkpoint is required");
+    }
+    String id = manifest.getCheckpoint().getId();
+    CheckpointStore.checkId(id);
+    if (manifest.getFilesCount() > MAX_FILES) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "manifest.files has "
+          + manifest.getFilesCount() + " entries; at most " + MAX_FILES + " are allowed");
+    }
+    Path partial = store.partialOf(id);
+    Map<String, IncomingFile> planned = new LinkedHashMap<>();
+    for (CheckpointFile f : manifest.getFilesList()) {
+      Path target = partial.resolve(relative(f.getPath()));
+      if (!SHA256.matcher(f.getSha256()).matches()) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "manifest file '" + f.getPath()
+            + "': sha256 '" + f.getSha256() + "' is not 64 hex digits");
+      }
+      if (f.getSizeBytes() < 0) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "manifest file '" + f.getPath()
+            + "': size_bytes " + Long.toUnsignedString(f.getSizeBytes()) + " is too large");
+      }
+      if (planned.put(f.getPath(), new IncomingFile(f, target)) != null) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "manifest lists file '" + f.getPath()
+            + "' twice");
+      }
+    }
+    store.begin(id);
+    claimed = true;
+    info = manifest.getCheckpoint();
+    files.putAll(planned);
+  }
+
+  /**
+   * A path inside the checkpoint directory: relative, normalised, without "..", and not the
+   * name the checkpoint's own record uses.
+   */
+  static Path relative(String path) {
+    Path p;
+    try {
+      p = Path.of(path);
+    } catch (InvalidPathException e) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "file path '" + path + "' is invalid: "
+          + e.getReason());
+    }
+    if (path.isEmpty() || p.isAbsolute()) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "file path '" + path
+          + "' must be relative to the checkpoint directory");
+    }
+    for (Path part : p) {
+      if (part.toString().equals("..") || part.toString().equals(".")) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "file path '" + path
+            + "' must not contain '" + part + "'");
+      }
+    }
+    if (p.toString().equals(CheckpointStore.META)) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "file path '" + path
+          + "' is reserved for the checkpoint's record");
+    }
+    return p;
+  }
+
+  private void chunk(FileChunk chunk) throws IOException {
+    if (info == null) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "a chunk before the manifest: the first"
+          + " message must be the manifest");
+    }
+    IncomingFile file = files.get(chunk.getPath());
+    if (file == null) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "chunk of '" + chunk.getPath()
+          + "' at offset " + chunk.getOffsetBytes() + ": the manifest lists no such file");
+    }
+    file.write(chunk);
+  }
+
+  /** Ends a complete stream: checks that every file arrived whole, then publishes. */
+  public synchronized CheckpointInfo finish() {
+    if (ended) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "the import has already ended");
+    }
+    try {
+      if (info == null) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "the stream ended before the manifest");
+      }
+      for (IncomingFile f : files.values()) {
+        f.complete();
+      }
+      CheckpointInfo done = info.toBuilder()
+          .setSizeBytes(Files2.allocatedBytes(store.partialOf(info.getId()))).build();
+      store.complete(info.getId(), done);
+      ended = true;
+      log.atInfo().addKeyValue("vm_name", done.getVmId())
+          .log("checkpoint {} imported ({} files, {} bytes on disk)", done.getId(), files.size(),
+              done.getSizeBytes());
+      return done;
+    } catch (IOException e) {
+      abort();
+      throw writeFailed(e);
+    } catch (RuntimeException e) {
+      abort();
+      throw e;
+    }
+  }
+
+  /** Gives up: closes the files and removes the partial directory, if this import made it. */
+  public synchronized void abort() {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    for (IncomingFile f : files.values()) {
+      try {
+        f.close();
+      } catch (IOException e) {
+        // the directory is removed next
+      }
+    }
+    if (claimed) {
+      log.warn("import of checkpoint {} abandoned; its partial directory is removed", info.getId());
+      store.abandon(info.getId());
+    }
+  }
+
+  private static AgentException writeFailed(IOException e) {
+    String why = String.valueOf(e.getMessage());
+    Code code = why.contains("No space left") ? Code.DISK_FULL : Code.INTERNAL;
+    return new AgentException(code, "cannot write the imported checkpoint: " + why, e);
+  }
+
+  @Override
+  public void close() {
+    abort();
+  }
+}

@@ -1,0 +1,160 @@
+package dev.noid.agent.checkpoint;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.Files2;
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The checkpoints directory: one directory per checkpoint with its files and
+ * {@code checkpoint.json}. Whoever writes a checkpoint (taking one, or importing one from
+ * another node) first claims its id by creating {@code ID.partial}, and the checkpoint appears
+ * only when that directory is renamed, so a crash, a full disk or a broken transfer never
+ * leaves one that looks good, and two writers of one id cannot both win.
+ */
+public final class CheckpointStore {
+  private static final Logger log = LoggerFactory.getLogger(CheckpointStore.class);
+  private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+  static final String META = "checkpoint.json";
+  private static final String PARTIAL = ".partial";
+
+  private final Path root;
+
+  public CheckpointStore(Path root) {
+    this.root = root;
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  /** Removes what a crash mid-write left behind. */
+  public void cleanUpPartial() {
+    if (!Files.isDirectory(root)) {
+      return;
+    }
+    try (Stream<Path> s = Files.list(root)) {
+      s.filter(p -> p.getFileName().toString().endsWith(PARTIAL)).forEach(p -> {
+        log.warn("removing unfinished checkpoint {}", p);
+        Files2.deleteTree(p);
+      });
+    } catch (IOException e) {
+      log.warn("cannot scan {}", root, e);
+    }
+  }
+
+  /**
+   * Claims {@code id} for writing and returns its (new, empty) partial directory. Refuses an id
+   * that exists or that another writer holds.
+   */
+  Path begin(String id) {
+    checkId(id);
+    Path partial = partialOf(id);
+    if (Files.exists(root.resolve(id))) {
+      throw new AgentException(Code.ALREADY_EXISTS, "checkpoint '" + id + "' already exists");
+    }
+    try {
+      Files.createDirectories(root);
+      Files.createDirectory(partial);
+    } catch (FileAlreadyExistsException e) {
+      throw new AgentException(Code.ALREADY_EXISTS, "checkpoint '" + id
+          + "' already exists (it is being written)");
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot create " + partial + ": " + e.getMessage(), e);
+    }
+    return partial;
+  }
+
+  /** Writes {@code info} into the partial directory of {@code id} and publishes it. */
+  void complete(String id, CheckpointInfo info) throws IOException {
+    Path partial = partialOf(id);
+    Files.writeString(partial.resolve(META), JsonFormat.printer().print(info));
+    Files.move(partial, root.resolve(id), StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** Drops the partial directory of {@code id}; only for the writer that claimed it. */
+  void abandon(String id) {
+    try {
+      Files2.deleteTree(partialOf(id));
+    } catch (AgentException e) {
+      log.warn("cannot remove unfinished checkpoint {}: {}", id, e.getMessage());
+    }
+  }
+
+  Path partialOf(String id) {
+    return root.resolve(id + PARTIAL);
+  }
+
+  /** The directory of a complete checkpoint. */
+  public Path directory(String id) {
+    get(id);
+    return root.resolve(id);
+  }
+
+  public CheckpointInfo get(String id) {
+    checkId(id);
+    Path p = root.resolve(id);
+    if (!Files.isRegularFile(p.resolve(META))) {
+      throw new AgentException(Code.NOT_FOUND, "checkpoint '" + id + "' not found on this node");
+    }
+    return read(p);
+  }
+
+  public List<CheckpointInfo> list(String vmId) {
+    List<CheckpointInfo> out = new ArrayList<>();
+    if (!Files.isDirectory(root)) {
+      return out;
+    }
+    try (Stream<Path> s = Files.list(root)) {
+      for (Path p : s.filter(p -> Files.isRegularFile(p.resolve(META))).toList()) {
+        CheckpointInfo info = read(p);
+        if (vmId.isEmpty() || vmId.equals(info.getVmId())) {
+          out.add(info);
+        }
+      }
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot list checkpoints: " + e.getMessage(), e);
+    }
+    out.sort(Comparator.comparing((CheckpointInfo c) -> c.getCreateTime().getSeconds())
+        .thenComparing(c -> c.getCreateTime().getNanos()));
+    return out;
+  }
+
+  public void delete(String id) {
+    get(id);
+    Files2.deleteTree(root.resolve(id));
+  }
+
+  private static CheckpointInfo read(Path p) {
+    CheckpointInfo.Builder b = CheckpointInfo.newBuilder();
+    try {
+      JsonFormat.parser().ignoringUnknownFields().merge(Files.readString(p.resolve(META)), b);
+    } catch (InvalidProtocolBufferException e) {
+      throw new AgentException(Code.INTERNAL, "unreadable checkpoint " + p, e);
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot read " + p + ": " + e.getMessage(), e);
+    }
+    return b.build();
+  }
+
+  static void checkId(String id) {
+    if (id == null || !ID.matcher(id).matches()) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "checkpoint_id '" + id
+          + "' must be 1-63 characters of a-z, 0-9 and '-'");
+    }
+  }
+}

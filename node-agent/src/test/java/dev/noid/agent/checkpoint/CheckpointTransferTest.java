@@ -1,0 +1,304 @@
+package dev.noid.agent.checkpoint;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import dev.noid.agent.v1.CheckpointChunk;
+import dev.noid.agent.v1.CheckpointFile;
+import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.agent.v1.CheckpointManifest;
+import dev.noid.agent.v1.FileChunk;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.Files2;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Export and import on real files: what arrives is what left, or nothing arrives at all. */
+class CheckpointTransferTest {
+  private static final int MIB = 1 << 20;
+  @TempDir Path tmp;
+  private CheckpointStore source;
+  private CheckpointStore target;
+  private CheckpointTransfer from;
+  private CheckpointTransfer to;
+
+  @BeforeEach
+  void checkpointOnTheSourceNode() throws IOException {
+    source = new CheckpointStore(tmp.resolve("a"));
+    target = new CheckpointStore(tmp.resolve("b"));
+    from = new CheckpointTransfer(source);
+    to = new CheckpointTransfer(target);
+    Path dir = source.begin("ck-1");
+    byte[] state = new byte[5 * MIB / 2];
+    new Random(7).nextBytes(state);
+    Files.write(dir.resolve("vmstate"), state);
+    // A disk image with a 3 MiB hole, as the reflink/sparse copy of a fresh disk has.
+    try (RandomAccessFile disk = new RandomAccessFile(dir.resolve("disk.img").toFile(), "rw")) {
+      disk.seek(3 * MIB);
+      disk.write("superblock".getBytes());
+      disk.setLength(5 * MIB);
+    }
+    Files.createFile(dir.resolve("empty"));
+    source.complete("ck-1", CheckpointInfo.newBuilder().setId("ck-1").setVmId("vm1")
+        .setLabel("l").setHypervisor("HYPERVISOR_KIND_QEMU")
+        .setSpec(VmSpec.newBuilder().setId("vm1").setMemMib(128)).build());
+  }
+
+  private List<CheckpointChunk> exported() {
+    List<CheckpointChunk> out = new ArrayList<>();
+    try (CheckpointExport e = from.export("ck-1")) {
+      CheckpointChunk c;
+      while ((c = e.next()) != null) {
+        out.add(c);
+      }
+    }
+    return out;
+  }
+
+  private CheckpointInfo importAll(List<CheckpointChunk> messages) {
+    CheckpointImport imp = to.receive();
+    messages.forEach(imp::accept);
+    return imp.finish();
+  }
+
+  private static AgentException failure(Runnable r) {
+    try {
+      r.run();
+    } catch (AgentException e) {
+      return e;
+    }
+    throw new AssertionError("expected a failure");
+  }
+
+  private List<Path> targetEntries() throws IOException {
+    if (!Files.exists(target.root())) {
+      return List.of();
+    }
+    try (Stream<Path> s = Files.list(target.root())) {
+      return s.toList();
+    }
+  }
+
+  private static List<CheckpointChunk> mapChunks(List<CheckpointChunk> in,
+      UnaryOperator<CheckpointChunk> f) {
+    return in.stream().map(f).toList();
+  }
+
+  @Test
+  void roundTripCopiesEveryFileExactlyAndKeepsHolesSparse() throws IOException {
+    CheckpointInfo info = importAll(exported());
+
+    assertThat(info.getId()).isEqualTo("ck-1");
+    assertThat(info.getSpec().getMemMib()).isEqualTo(128);
+    assertThat(target.get("ck-1")).isEqualTo(info);
+    Path a = source.directory("ck-1");
+    Path b = target.directory("ck-1");
+    for (String f : List.of("vmstate", "disk.img", "empty")) {
+      assertThat(Files.mismatch(a.resolve(f), b.resolve(f))).as(f).isEqualTo(-1);
+    }
+    assertThat(Files.size(b.resolve("disk.img"))).isEqualTo(5 * MIB);
+    assertThat(Files2.allocatedBytes(b.resolve("disk.img"))).isLessThanOrEqualTo(64 * 1024);
+    assertThat(targetEntries()).containsExactly(b);
+  }
+
+  @Test
+  void manifestComesFirstThenChunksOfAtMostOneMibEachWithItsOwnSha() {
+    List<CheckpointChunk> messages = exported();
+
+    CheckpointManifest m = messages.getFirst().getManifest();
+    assertThat(m.getCheckpoint().getId()).isEqualTo("ck-1");
+    assertThat(m.getFilesList()).extracting(CheckpointFile::getPath, CheckpointFile::getSizeBytes)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("disk.img", 5L * MIB),
+            org.assertj.core.groups.Tuple.tuple("empty", 0L),
+            org.assertj.core.groups.Tuple.tuple("vmstate", 5L * MIB / 2));
+    List<FileChunk> chunks = messages.subList(1, messages.size()).stream()
+        .map(CheckpointChunk::getChunk).toList();
+    assertThat(chunks).hasSize(5 + 3);
+    assertThat(chunks).allSatisfy(c -> {
+      assertThat(c.getData().size()).isBetween(1, MIB);
+      assertThat(c.getSha256()).isEqualTo(Sha256.hex(c.getData()));
+    });
+    assertThat(chunks).filteredOn(c -> c.getPath().equals("vmstate"))
+        .extracting(FileChunk::getOffsetBytes).containsExactly(0L, (long) MIB, 2L * MIB);
+  }
+
+  @Test
+  void aFlippedByteIsDataLossNamingFileAndOffsetAndLeavesNothingBehind() throws IOException {
+    List<CheckpointChunk> corrupted = mapChunks(exported(), c -> {
+      if (c.hasChunk() && c.getChunk().getPath().equals("vmstate")
+          && c.getChunk().getOffsetBytes() == MIB) {
+        byte[] data = c.getChunk().getData().toByteArray();
+        data[1234] ^= 1;
+        return c.toBuilder().setChunk(c.getChunk().toBuilder().setData(ByteString.copyFrom(data)))
+            .build();
+      }
+      return c;
+    });
+
+    AgentException e = failure(() -> importAll(corrupted));
+    assertThat(e.code()).isEqualTo(Code.CORRUPT);
+    assertThat(e.getMessage()).contains("'vmstate'").contains("offset " + MIB).contains("sha256");
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  @Test
+  void aWholeFileThatDiffersFromTheManifestIsDataLossThoughEveryChunkChecksOut() throws IOException {
+    List<CheckpointChunk> lying = mapChunks(exported(), c -> {
+      if (!c.hasManifest()) {
+        return c;
+      }
+      CheckpointManifest.Builder m = c.getManifest().toBuilder();
+      m.setFiles(2, m.getFiles(2).toBuilder().setSha256("ab".repeat(32)));
+      return c.toBuilder().setManifest(m).build();
+    });
+
+    AgentException e = failure(() -> importAll(lying));
+    assertThat(e.code()).isEqualTo(Code.CORRUPT);
+    assertThat(e.getMessage()).contains("file 'vmstate'").contains("manifest says " + "ab".repeat(32));
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  @Test
+  void aStreamThatEndsEarlyIsDataLossSayingWhereItStopped() throws IOException {
+    List<CheckpointChunk> all = exported();
+    List<CheckpointChunk> short1 = all.subList(0, all.size() - 1);
+
+    AgentException e = failure(() -> importAll(short1));
+    assertThat(e.code()).isEqualTo(Code.CORRUPT);
+    assertThat(e.getMessage()).contains("'vmstate'").contains("offset " + 2 * MIB)
+        .contains("of its " + 5 * MIB / 2 + " bytes");
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  @Test
+  void moreDataThanTheManifestSaysIsDataLoss() throws IOException {
+    List<CheckpointChunk> lying = mapChunks(exported(), c -> {
+      if (!c.hasManifest()) {
+        return c;
+      }
+      CheckpointManifest.Builder m = c.getManifest().toBuilder();
+      m.setFiles(0, m.getFiles(0).toBuilder().setSizeBytes(MIB + 10));
+      return c.toBuilder().setManifest(m).build();
+    });
+
+    AgentException e = failure(() -> importAll(lying));
+    assertThat(e.code()).isEqualTo(Code.CORRUPT);
+    assertThat(e.getMessage()).contains("'disk.img'").contains("offset " + MIB)
+        .contains("beyond the file's size of " + (MIB + 10));
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"/etc/passwd", "../escape", "a/../../escape", "./vmstate", "",
+      "checkpoint.json"})
+  void pathsOutsideTheCheckpointAreRefusedBeforeAnythingIsWritten(String path) throws IOException {
+    CheckpointChunk manifest = exported().getFirst();
+    CheckpointManifest.Builder m = manifest.getManifest().toBuilder();
+    m.setFiles(0, m.getFiles(0).toBuilder().setPath(path));
+
+    AgentException e = failure(() -> to.receive().accept(CheckpointChunk.newBuilder()
+        .setManifest(m).build()));
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("'" + path + "'");
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  @Test
+  void malformedStreamsAreInvalidArgumentAndLeaveNothing() throws IOException {
+    List<CheckpointChunk> all = exported();
+    CheckpointChunk manifest = all.get(0);
+    CheckpointChunk first = all.get(1);
+    CheckpointChunk second = all.get(2);
+    CheckpointChunk unknown = first.toBuilder().setChunk(first.getChunk().toBuilder()
+        .setPath("other")).build();
+    CheckpointChunk tooBig = first.toBuilder().setChunk(first.getChunk().toBuilder()
+        .setData(ByteString.copyFrom(new byte[MIB + 1]))).build();
+
+    assertInvalid(List.of(first), "before the manifest");
+    assertInvalid(List.of(manifest, manifest), "second manifest");
+    assertInvalid(List.of(manifest, CheckpointChunk.getDefaultInstance()), "empty message");
+    assertInvalid(List.of(manifest, unknown), "no such file");
+    assertInvalid(List.of(manifest, second), "must start at offset 0");
+    assertInvalid(List.of(manifest, tooBig), "1 to " + MIB);
+    assertInvalid(List.of(), "ended before the manifest");
+  }
+
+  private void assertInvalid(List<CheckpointChunk> messages, String why) throws IOException {
+    AgentException e = failure(() -> importAll(messages));
+    assertThat(e.code()).as(why).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains(why);
+    assertThat(targetEntries()).as(why).isEmpty();
+  }
+
+  @Test
+  void anIdThatExistsIsRefusedAndTheExistingCheckpointIsLeftAlone() {
+    List<CheckpointChunk> all = exported();
+    importAll(all);
+
+    AgentException e = failure(() -> importAll(all));
+    assertThat(e.code()).isEqualTo(Code.ALREADY_EXISTS);
+    assertThat(e.getMessage()).contains("'ck-1'");
+    assertThat(target.get("ck-1").getId()).isEqualTo("ck-1");
+  }
+
+  @Test
+  void twoImportsOfOneIdCannotBothWin() {
+    List<CheckpointChunk> all = exported();
+    CheckpointImport first = to.receive();
+    first.accept(all.getFirst());
+
+    AgentException e = failure(() -> importAll(all));
+    assertThat(e.code()).isEqualTo(Code.ALREADY_EXISTS);
+    all.subList(1, all.size()).forEach(first::accept);
+    assertThat(first.finish().getId()).isEqualTo("ck-1");
+  }
+
+  @Test
+  void abortRemovesWhatWasWritten() throws IOException {
+    List<CheckpointChunk> all = exported();
+    CheckpointImport imp = to.receive();
+    all.subList(0, 3).forEach(imp::accept);
+    assertThat(targetEntries()).isNotEmpty();
+
+    imp.abort();
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  @Test
+  void aFileThatChangesDuringExportEndsTheExport() throws IOException {
+    try (CheckpointExport e = from.export("ck-1")) {
+      e.next();
+      Files.writeString(source.directory("ck-1").resolve("disk.img"), "changed");
+      AgentException failure = failure(() -> {
+        while (e.next() != null) {
+          // drain
+        }
+      });
+      assertThat(failure.code()).isEqualTo(Code.CORRUPT);
+      assertThat(failure.getMessage()).contains("'disk.img' changed while it was exported");
+    }
+  }
+
+  @Test
+  void exportingAnUnknownCheckpointIsNotFound() {
+    assertThatThrownBy(() -> from.export("ck-nope"))
+        .isInstanceOfSatisfying(AgentException.class,
+            e -> assertThat(e.code()).isEqualTo(Code.NOT_FOUND))
+        .hasMessageContaining("'ck-nope'");
+  }
+}

@@ -1,0 +1,91 @@
+package dev.noid.agent.it;
+
+import dev.noid.agent.v1.CheckpointChunk;
+import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.agent.v1.ExportCheckpointRequest;
+import dev.noid.agent.v1.ImportCheckpointResponse;
+import io.grpc.Context;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+
+/**
+ * Copies a checkpoint from one agent to another as the controller will: the export stream of
+ * the source fed into the import stream of the target, at the pace the target takes it (no
+ * more than one chunk waits in this process), with an optional change to each message on
+ * the way for tests that corrupt the transfer.
+ */
+final class CheckpointRelay {
+  private CheckpointRelay() {}
+
+  static CheckpointInfo copy(AgentProcess from, AgentProcess to, String checkpointId,
+      UnaryOperator<CheckpointChunk> tamper) throws Exception {
+    // Closing the context cancels the export if the import ends first (e.g. refused).
+    try (Context.CancellableContext export = Context.current().withCancellation()) {
+      return export.call(() -> {
+        Iterator<CheckpointChunk> source = from.stub().exportCheckpoint(
+            ExportCheckpointRequest.newBuilder().setCheckpointId(checkpointId).build());
+        return send(source, to, tamper);
+      });
+    }
+  }
+
+  private static CheckpointInfo send(Iterator<CheckpointChunk> source, AgentProcess to,
+      UnaryOperator<CheckpointChunk> tamper) throws Exception {
+    CompletableFuture<ImportCheckpointResponse> result = new CompletableFuture<>();
+    Object ready = new Object();
+    ClientCallStreamObserver<CheckpointChunk> sink = (ClientCallStreamObserver<CheckpointChunk>)
+        to.asyncStub().withDeadlineAfter(300, TimeUnit.SECONDS).importCheckpoint(
+            new ClientResponseObserver<CheckpointChunk, ImportCheckpointResponse>() {
+              @Override
+              public void beforeStart(ClientCallStreamObserver<CheckpointChunk> call) {
+                call.setOnReadyHandler(() -> wake(ready));
+              }
+
+              @Override
+              public void onNext(ImportCheckpointResponse r) {
+                result.complete(r);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                result.completeExceptionally(t);
+                wake(ready);
+              }
+
+              @Override
+              public void onCompleted() {
+                result.completeExceptionally(new AssertionError("import ended without an answer"));
+              }
+            });
+    while (source.hasNext() && !result.isDone()) {
+      CheckpointChunk next = tamper.apply(source.next());
+      synchronized (ready) {
+        while (!sink.isReady() && !result.isDone()) {
+          ready.wait(1000);
+        }
+      }
+      if (!result.isDone()) {
+        sink.onNext(next);
+      }
+    }
+    if (!result.isDone()) {
+      sink.onCompleted();
+    }
+    try {
+      return result.get(300, TimeUnit.SECONDS).getCheckpoint();
+    } catch (ExecutionException e) {
+      throw (Exception) e.getCause();
+    }
+  }
+
+  private static void wake(Object monitor) {
+    synchronized (monitor) {
+      monitor.notifyAll();
+    }
+  }
+}

@@ -1,0 +1,78 @@
+package dev.noid.agent.it;
+
+import dev.noid.agent.v1.ExecRequest;
+import dev.noid.agent.v1.ExecResponse;
+import dev.noid.agent.v1.ExecStart;
+import dev.noid.agent.v1.GetVmRequest;
+import dev.noid.agent.v1.VmReport;
+import dev.noid.agent.v1.VmSpec;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/** Commands in a guest through an agent's Exec call, for integration tests. */
+final class Guest {
+  private Guest() {}
+
+  record Exec(int exitCode, String stdout, String stderr) {}
+
+  static VmSpec spec(String id) {
+    return VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(128).setImage("dev").build();
+  }
+
+  static Exec sh(AgentProcess agent, String vm, String script) throws Exception {
+    return exec(agent, vm, List.of("sh", "-c", script));
+  }
+
+  static Exec exec(AgentProcess agent, String vm, List<String> command) throws Exception {
+    CompletableFuture<Exec> done = new CompletableFuture<>();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    StreamObserver<ExecRequest> requests = agent.asyncStub().withDeadlineAfter(120, TimeUnit.SECONDS)
+        .exec(new StreamObserver<>() {
+          @Override
+          public void onNext(ExecResponse r) {
+            switch (r.getMessageCase()) {
+              case STDOUT -> out.writeBytes(r.getStdout().toByteArray());
+              case STDERR -> err.writeBytes(r.getStderr().toByteArray());
+              case EXIT -> done.complete(new Exec(r.getExit().getExitCode(),
+                  out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)));
+              default -> { }
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            done.completeExceptionally(new AssertionError("stream ended without exit"));
+          }
+        });
+    requests.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm)
+        .addAllCommand(command).setTimeoutSeconds(60)).build());
+    try {
+      return done.get(120, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw (Exception) e.getCause();
+    } finally {
+      requests.onCompleted();
+    }
+  }
+
+  static VmReport get(AgentProcess agent, String id) throws Exception {
+    return agent.stub().getVm(GetVmRequest.newBuilder().setId(id).build()).getVm();
+  }
+
+  static Status.Code code(Throwable t) {
+    return ((StatusRuntimeException) t).getStatus().getCode();
+  }
+}
