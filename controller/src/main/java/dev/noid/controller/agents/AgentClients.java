@@ -13,20 +13,29 @@ import io.grpc.StatusRuntimeException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * One mutual-TLS channel per node, presenting the controller's certificate (signed by the
  * cluster CA, usable as a client certificate) and trusting only the cluster CA.
  */
 public final class AgentClients implements AutoCloseable {
-  private final TlsFiles tls;
+  private final Function<NodeEntry, ManagedChannel> connector;
   private final NodeRegistry registry;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, String> addresses = new ConcurrentHashMap<>();
 
-  public AgentClients(TlsFiles tls, NodeRegistry registry) {
-    this.tls = tls;
+  public AgentClients(Function<NodeEntry, ManagedChannel> connector, NodeRegistry registry) {
+    this.connector = connector;
     this.registry = registry;
+  }
+
+  /** Channels over mutual TLS to each node's advertised address. */
+  public static AgentClients mutualTls(TlsFiles tls, NodeRegistry registry) {
+    return new AgentClients(n -> Grpc.newChannelBuilder(n.address(), tls.mutualClientCredentials())
+        .overrideAuthority(n.name())
+        .keepAliveTime(30, TimeUnit.SECONDS)
+        .build(), registry);
   }
 
   public ManagedChannel channel(String node) {
@@ -38,11 +47,7 @@ public final class AgentClients implements AutoCloseable {
         old.shutdown();
       }
     }
-    return channels.computeIfAbsent(node, k -> Grpc.newChannelBuilder(n.address(),
-            tls.mutualClientCredentials())
-        .overrideAuthority(node)
-        .keepAliveTime(30, TimeUnit.SECONDS)
-        .build());
+    return channels.computeIfAbsent(node, k -> connector.apply(n));
   }
 
   /** A blocking stub with a deadline; every call to an agent has one. */

@@ -35,6 +35,6 @@ public final class NodesModule extends AbstractModule {
   @Provides
   @Singleton
   AgentClients agentClients(ClusterPki pki, NodeRegistry registry) {
-    return new AgentClients(pki.serverFiles(), registry);
+    return AgentClients.mutualTls(pki.serverFiles(), registry);
   }
 }

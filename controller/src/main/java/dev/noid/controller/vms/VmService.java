@@ -78,6 +78,11 @@ public final class VmService {
     }
   }
 
+  // How much longer than the boot timeout a call to an agent may take (transfer, QMP, ...).
+  private long agentDeadlineSeconds() {
+    return bootTimeout.toSeconds() + Math.min(30, Math.max(1, bootTimeout.toSeconds()));
+  }
+
   public VmTable table() {
     return vms;
   }
@@ -160,7 +165,7 @@ public final class VmService {
       Instant start = clock.instant();
       VmEntry creating = vms.update(e.with(VmState.VM_STATE_CREATING, "booting on " + e.node()));
       try {
-        VmReport report = agents.blocking(e.node(), bootTimeout.toSeconds() + 30).createVm(
+        VmReport report = agents.blocking(e.node(), agentDeadlineSeconds()).createVm(
             dev.noid.agent.v1.CreateVmRequest.newBuilder().setSpec(spec(creating))
                 .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
         vms.update(creating.with(fromAgent(report.getState()), "running on " + e.node()));
@@ -224,7 +229,7 @@ public final class VmService {
     VmEntry e = get(who, name);
     return transition(e, "start", VmState.VM_STATE_RUNNING, VmState.VM_STATE_CREATING,
         List.of(VmState.VM_STATE_STOPPED),
-        () -> agents.blocking(e.node(), bootTimeout.toSeconds() + 30).startVm(
+        () -> agents.blocking(e.node(), agentDeadlineSeconds()).startVm(
             StartVmRequest.newBuilder().setId(e.id()).setBootTimeoutSeconds((int) bootTimeout.toSeconds())
                 .build()).getVm());
   }
@@ -395,7 +400,7 @@ public final class VmService {
         VmEntry restoring = vms.update(cur.withDesired(VmState.VM_STATE_RUNNING)
             .with(VmState.VM_STATE_CREATING, "restoring checkpoint " + ck.id()));
         try {
-          VmReport r = agents.blocking(cur.node(), bootTimeout.toSeconds() + 60).restoreCheckpoint(
+          VmReport r = agents.blocking(cur.node(), agentDeadlineSeconds()).restoreCheckpoint(
               RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(cur))
                   .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
           return vms.update(restoring.withRestoredFrom(ck.id())
@@ -428,7 +433,7 @@ public final class VmService {
         "restoring checkpoint " + ck.id()));
     return withLock(placed.id(), () -> {
       try {
-        VmReport r = agents.blocking(ck.node(), bootTimeout.toSeconds() + 60).restoreCheckpoint(
+        VmReport r = agents.blocking(ck.node(), agentDeadlineSeconds()).restoreCheckpoint(
             RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(placed))
                 .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
         return vms.update(placed.with(fromAgent(r.getState()), "cloned from " + ck.id()));

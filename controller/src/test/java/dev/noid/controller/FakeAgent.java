@@ -1,0 +1,89 @@
+package dev.noid.controller;
+
+import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.CreateVmRequest;
+import dev.noid.agent.v1.CreateVmResponse;
+import dev.noid.agent.v1.DestroyVmRequest;
+import dev.noid.agent.v1.DestroyVmResponse;
+import dev.noid.agent.v1.VmReport;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * A node agent for controller tests that need many nodes or a misbehaving one, where booting
+ * real guests would prove nothing more. It keeps the agent's contract: a VM it created exists
+ * until destroyed, a duplicate id is ALREADY_EXISTS, an unknown id NOT_FOUND, and it refuses
+ * memory beyond its own capacity like the real agent does.
+ */
+public final class FakeAgent extends AgentGrpc.AgentImplBase {
+  private final long memoryMib;
+  private final Map<String, VmReport> vms = new ConcurrentHashMap<>();
+  private volatile CountDownLatch hang;
+
+  public FakeAgent(long memoryMib) {
+    this.memoryMib = memoryMib;
+  }
+
+  /** From now on, create calls never answer until {@link #release()}. */
+  public void hangCreates() {
+    hang = new CountDownLatch(1);
+  }
+
+  public void release() {
+    CountDownLatch h = hang;
+    hang = null;
+    if (h != null) {
+      h.countDown();
+    }
+  }
+
+  public Map<String, VmReport> vms() {
+    return vms;
+  }
+
+  @Override
+  public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
+    CountDownLatch h = hang;
+    if (h != null) {
+      try {
+        h.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      out.onError(Status.CANCELLED.withDescription("released").asRuntimeException());
+      return;
+    }
+    String id = request.getSpec().getId();
+    synchronized (vms) {
+      long used = vms.values().stream().mapToLong(v -> v.getSpec().getMemMib()).sum();
+      if (used + request.getSpec().getMemMib() > memoryMib) {
+        out.onError(Status.RESOURCE_EXHAUSTED.withDescription("mem_mib " + request.getSpec().getMemMib()
+            + " exceeds the free memory of this node").asRuntimeException());
+        return;
+      }
+      if (vms.containsKey(id)) {
+        out.onError(Status.ALREADY_EXISTS.withDescription("VM '" + id + "' already exists").asRuntimeException());
+        return;
+      }
+      VmReport r = VmReport.newBuilder().setId(id).setSpec(request.getSpec())
+          .setState(AgentVmState.AGENT_VM_STATE_RUNNING).setPid(1000 + vms.size()).build();
+      vms.put(id, r);
+      out.onNext(CreateVmResponse.newBuilder().setVm(r).build());
+    }
+    out.onCompleted();
+  }
+
+  @Override
+  public void destroyVm(DestroyVmRequest request, StreamObserver<DestroyVmResponse> out) {
+    if (vms.remove(request.getId()) == null) {
+      out.onError(Status.NOT_FOUND.withDescription("VM '" + request.getId() + "' not found").asRuntimeException());
+      return;
+    }
+    out.onNext(DestroyVmResponse.getDefaultInstance());
+    out.onCompleted();
+  }
+}

@@ -1,0 +1,83 @@
+package dev.noid.controller.api;
+
+import dev.noid.agent.v1.HeartbeatRequest;
+import dev.noid.agent.v1.HypervisorKind;
+import dev.noid.agent.v1.NodeReport;
+import dev.noid.controller.FakeAgent;
+import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.store.SqliteStore;
+import dev.noid.controller.users.LoginLimiter;
+import dev.noid.controller.users.UserDirectory;
+import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.vms.OperationObserver;
+import dev.noid.controller.vms.VmService;
+import dev.noid.controller.vms.VmTable;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The controller's real services, store and scheduler wired in-process, with {@link FakeAgent}
+ * nodes reached over in-process gRPC: for tests about the controller's own logic at a scale
+ * or with faults that real guests cannot give cheaply.
+ */
+final class InProcessController implements AutoCloseable {
+  final SqliteStore store;
+  final UserDirectory users;
+  final NodeRegistry nodes;
+  final Scheduler scheduler;
+  final VmService vms;
+  final Map<String, FakeAgent> agents = new HashMap<>();
+  private final List<Server> servers = new ArrayList<>();
+  private final Server api;
+  private final String name;
+
+  InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
+    Clock clock = Clock.systemUTC();
+    store = SqliteStore.open(dir.resolve("noid.db"));
+    users = new UserDirectory(store, new LoginLimiter(10, Duration.ofSeconds(60), clock), clock);
+    nodes = new NodeRegistry(store, clock, Duration.ofMinutes(5));
+    name = "controller-" + System.nanoTime();
+    for (Map.Entry<String, Long> n : nodeMemoryMib.entrySet()) {
+      FakeAgent agent = new FakeAgent(n.getValue());
+      agents.put(n.getKey(), agent);
+      servers.add(InProcessServerBuilder.forName(name + "-" + n.getKey()).addService(agent).build().start());
+      nodes.register(n.getKey(), "in-process", Map.of());
+      nodes.heartbeat(HeartbeatRequest.newBuilder().setNodeName(n.getKey())
+          .setNode(NodeReport.newBuilder().setNodeName(n.getKey()).setCpus(64)
+              .setMemoryBytes(n.getValue() << 20).setHypervisor(HypervisorKind.HYPERVISOR_KIND_SIMULATED)
+              .addImages("dev"))
+          .build());
+    }
+    scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
+    AgentClients clients = new AgentClients(
+        n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), nodes);
+    vms = new VmService(new VmTable(store, clock), new CheckpointTable(store), nodes, scheduler,
+        clients, clock, bootTimeout, OperationObserver.NONE);
+    api = InProcessServerBuilder.forName(name).executor(java.util.concurrent.Executors.newFixedThreadPool(64))
+        .addService(new GrpcVmService(vms, clients))
+        .intercept(new AuthInterceptor(users)).build().start();
+  }
+
+  ManagedChannel channel() {
+    return InProcessChannelBuilder.forName(name).build();
+  }
+
+  @Override
+  public void close() {
+    api.shutdownNow();
+    servers.forEach(Server::shutdownNow);
+    store.close();
+  }
+}
