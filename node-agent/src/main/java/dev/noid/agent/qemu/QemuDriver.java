@@ -9,6 +9,7 @@ import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -171,6 +172,7 @@ public final class QemuDriver implements Hypervisor {
   @Override
   public void saveState(VmLayout layout, Path stateDir) {
     Path file = stateDir.resolve(STATE_FILE);
+    long logMark = sizeOf(layout.vmmLog());
     try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
       qmp.execute("migrate", QmpClient.args().put("uri", "exec:cat > '" + file + "'"));
       long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
@@ -182,9 +184,13 @@ public final class QemuDriver implements Hypervisor {
         }
         if ("failed".equals(status) || "cancelled".equals(status)) {
           String why = m.path("error-desc").asText(status);
-          Code code = noSpace(stateDir) ? Code.DISK_FULL : Code.HYPERVISOR_FAILED;
-          throw new AgentException(code, "saving VM state failed: " + why
-              + (code == Code.DISK_FULL ? " (no space left on " + stateDir + ")" : ""));
+          if (noSpace(layout, logMark, file)) {
+            throw new AgentException(Code.DISK_FULL, "no space left on device: saving the VM state"
+                + " filled the filesystem of " + stateDir.getParent() + " after "
+                + (sizeOf(file) >> 20) + " MiB" + capacity(stateDir) + " (QEMU: " + why + ")");
+          }
+          throw new AgentException(Code.HYPERVISOR_FAILED, "saving VM state failed: " + why
+              + tail(layout.vmmLog()));
         }
         if (System.nanoTime() > deadline) {
           qmp.execute("migrate_cancel", null);
@@ -197,13 +203,38 @@ public final class QemuDriver implements Hypervisor {
     }
   }
 
-  // The state file is written by a shell QEMU starts; "failed" with a full disk says only
-  // that the pipe broke, so check the filesystem for the real reason.
-  private static boolean noSpace(Path dir) {
+  // The state file is written by a `cat` QEMU starts; when the disk fills, QEMU says only that
+  // the pipe broke. cat's own complaint lands in the VMM log; a full filesystem says it too.
+  private static boolean noSpace(VmLayout layout, long logMark, Path file) {
     try {
-      return Files.getFileStore(dir).getUsableSpace() < 1024 * 1024;
+      byte[] log = Files.readAllBytes(layout.vmmLog());
+      int from = (int) Math.min(logMark, log.length);
+      if (new String(log, from, log.length - from, StandardCharsets.UTF_8).contains("No space left")) {
+        return true;
+      }
+    } catch (IOException e) {
+      // fall back to the filesystem's own figure
+    }
+    try {
+      return Files.getFileStore(file.getParent()).getUsableSpace() < 1024 * 1024;
     } catch (IOException e) {
       return false;
+    }
+  }
+
+  private static long sizeOf(Path file) {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  private static String capacity(Path dir) {
+    try {
+      return " of its " + (Files.getFileStore(dir).getTotalSpace() >> 20) + " MiB";
+    } catch (IOException e) {
+      return "";
     }
   }
 
