@@ -1,2 +1,2 @@
-/** The Noid Java SDK: {@code NoidClient} and its typed errors. */
+/** The Noid Java SDK: {@link dev.noid.client.NoidClient} and its typed errors. */
 package dev.noid.client;

@@ -1,0 +1,229 @@
+package dev.noid.cli;
+
+import dev.noid.api.v1.AddUserRequest;
+import dev.noid.api.v1.CordonNodeRequest;
+import dev.noid.api.v1.GetNodeRequest;
+import dev.noid.api.v1.ListNodesRequest;
+import dev.noid.api.v1.ListUsersRequest;
+import dev.noid.api.v1.Node;
+import dev.noid.api.v1.RemoveUserRequest;
+import dev.noid.api.v1.Role;
+import dev.noid.api.v1.RotateTokenRequest;
+import dev.noid.api.v1.UncordonNodeRequest;
+import dev.noid.api.v1.User;
+import dev.noid.api.v1.WhoAmIRequest;
+import dev.noid.client.NoidClient;
+import dev.noid.client.NoidException;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** nodes ..., users ..., whoami, auth setup. */
+final class AdminCommands {
+  private AdminCommands() {}
+
+  static <T> T rpc(java.util.function.Supplier<T> s) {
+    try {
+      return s.get();
+    } catch (RuntimeException e) {
+      if (e instanceof io.grpc.StatusRuntimeException) {
+        throw NoidException.from(e);
+      }
+      throw e;
+    }
+  }
+
+  @Command(name = "nodes", mixinStandardHelpOptions = true, description = "Fleet nodes.",
+      subcommands = {NodesList.class, NodesInfo.class, Cordon.class, Uncordon.class, Drain.class})
+  static final class Nodes {}
+
+  static void printNode(ClientCommand c, Node n) {
+    if (c.json()) {
+      Output.json(System.out, Views.node(n));
+    } else {
+      Views.node(n).forEach((k, v) -> System.out.printf("%-24s %s%n", k + ":", v));
+    }
+  }
+
+  @Command(name = "list", mixinStandardHelpOptions = true, description = "List nodes.")
+  static final class NodesList extends ClientCommand {
+    @Override
+    int run(NoidClient client) {
+      List<Node> nodes = rpc(() -> client.nodes().listNodes(ListNodesRequest.getDefaultInstance()).getNodesList());
+      if (json()) {
+        Output.json(System.out, nodes.stream().map(Views::node).toList());
+      } else {
+        Output.table(System.out, List.of("NAME", "STATE", "ADDRESS", "CPUS", "MEMORY", "VMS", "ACCEL"),
+            nodes.stream().map(Views::nodeRow).toList());
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "info", mixinStandardHelpOptions = true, description = "Show a node.")
+  static final class NodesInfo extends ClientCommand {
+    @Parameters(index = "0") String name;
+
+    @Override
+    int run(NoidClient client) {
+      printNode(this, rpc(() -> client.nodes().getNode(GetNodeRequest.newBuilder().setName(name).build()).getNode()));
+      return 0;
+    }
+  }
+
+  @Command(name = "cordon", mixinStandardHelpOptions = true, description = "Stop placing new VMs on a node.")
+  static final class Cordon extends ClientCommand {
+    @Parameters(index = "0") String name;
+
+    @Override
+    int run(NoidClient client) {
+      rpc(() -> client.nodes().cordonNode(CordonNodeRequest.newBuilder().setName(name).build()));
+      System.out.println(name + " cordoned");
+      return 0;
+    }
+  }
+
+  @Command(name = "uncordon", mixinStandardHelpOptions = true, description = "Allow placing VMs on a node again.")
+  static final class Uncordon extends ClientCommand {
+    @Parameters(index = "0") String name;
+
+    @Override
+    int run(NoidClient client) {
+      rpc(() -> client.nodes().uncordonNode(UncordonNodeRequest.newBuilder().setName(name).build()));
+      System.out.println(name + " uncordoned");
+      return 0;
+    }
+  }
+
+  @Command(name = "drain", mixinStandardHelpOptions = true, description = "Move every VM off a node.")
+  static final class Drain extends ClientCommand {
+    @Parameters(index = "0") String name;
+
+    @Override
+    int run(NoidClient client) {
+      var it = rpc(() -> client.nodes().drainNode(dev.noid.api.v1.DrainNodeRequest.newBuilder().setName(name).build()));
+      try {
+        it.forEachRemaining(r -> {
+          if (r.hasProgress()) {
+            var p = r.getProgress();
+            System.out.println(p.getVm() + ": " + p.getPhase().name().substring("PHASE_".length()).toLowerCase()
+                + (p.getTargetNode().isEmpty() ? "" : " -> " + p.getTargetNode())
+                + (p.getMessage().isEmpty() ? "" : " (" + p.getMessage() + ")"));
+          } else if (r.hasSummary()) {
+            System.out.println("moved: " + r.getSummary().getMovedCount() + ", failed: " + r.getSummary().getFailedCount());
+          }
+        });
+      } catch (io.grpc.StatusRuntimeException e) {
+        throw NoidException.from(e);
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "users", mixinStandardHelpOptions = true, description = "Users and tokens (admin).",
+      subcommands = {UsersAdd.class, UsersRemove.class, UsersRotate.class, UsersList.class})
+  static final class Users {}
+
+  @Command(name = "add", mixinStandardHelpOptions = true, description = "Add a user; prints their token once.")
+  static final class UsersAdd extends ClientCommand {
+    @Parameters(index = "0") String name;
+    @Option(names = "--admin", description = "Give the admin role.") boolean admin;
+
+    @Override
+    int run(NoidClient client) {
+      var r = rpc(() -> client.users().addUser(AddUserRequest.newBuilder().setName(name)
+          .setRole(admin ? Role.ROLE_ADMIN : Role.ROLE_USER).build()));
+      if (json()) {
+        Output.json(System.out, Output.map("user", Views.user(r.getUser()), "token", r.getToken()));
+      } else {
+        System.out.println(r.getToken());
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove a user with their VMs and checkpoints.")
+  static final class UsersRemove extends ClientCommand {
+    @Parameters(index = "0") String name;
+
+    @Override
+    int run(NoidClient client) {
+      rpc(() -> client.users().removeUser(RemoveUserRequest.newBuilder().setName(name).build()));
+      System.out.println(name + " removed");
+      return 0;
+    }
+  }
+
+  @Command(name = "rotate", mixinStandardHelpOptions = true, description = "Issue a new token; the old one stops working.")
+  static final class UsersRotate extends ClientCommand {
+    @Parameters(index = "0") String name;
+
+    @Override
+    int run(NoidClient client) {
+      System.out.println(rpc(() -> client.users().rotateToken(RotateTokenRequest.newBuilder().setName(name).build())).getToken());
+      return 0;
+    }
+  }
+
+  @Command(name = "list", mixinStandardHelpOptions = true, description = "List users.")
+  static final class UsersList extends ClientCommand {
+    @Override
+    int run(NoidClient client) {
+      List<User> users = rpc(() -> client.users().listUsers(ListUsersRequest.getDefaultInstance()).getUsersList());
+      if (json()) {
+        Output.json(System.out, users.stream().map(Views::user).toList());
+      } else {
+        Output.table(System.out, List.of("NAME", "ROLE", "TOKEN", "VMS"), users.stream().map(u -> List.of(
+            u.getName(), u.getRole().name().substring(5).toLowerCase(), u.getTokenPrefix() + "...",
+            String.valueOf(u.getVmCount()))).toList());
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "whoami", mixinStandardHelpOptions = true, description = "Who the configured token belongs to.")
+  static final class WhoAmI extends ClientCommand {
+    @Override
+    int run(NoidClient client) {
+      User u = rpc(() -> client.users().whoAmI(WhoAmIRequest.getDefaultInstance()).getUser());
+      if (json()) {
+        Output.json(System.out, Views.user(u));
+      } else {
+        System.out.println(u.getName() + " (" + u.getRole().name().substring(5).toLowerCase() + ")");
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "auth", mixinStandardHelpOptions = true, description = "Configure access.",
+      subcommands = {AuthSetup.class})
+  static final class Auth {}
+
+  @Command(name = "setup", mixinStandardHelpOptions = true,
+      description = "Save the controller address, token and CA in ~/.noid/config.json (mode 0600).")
+  static final class AuthSetup extends ClientCommand {
+    @Option(names = "--url", required = true, description = "Controller gRPC address host:port.") String url;
+    @Option(names = "--token", required = true, description = "Your token (noid_tok_...).") String token;
+    @Option(names = "--ca-file", description = "The cluster CA (ca.pem).") String caFile;
+
+    @Override
+    boolean needsClient() {
+      return false;
+    }
+
+    @Override
+    int run(NoidClient ignored) {
+      if (!token.matches("noid_tok_[0-9a-f]{64}")) {
+        throw new CliException(CliException.USAGE, "--token must be 'noid_tok_' followed by 64 hex characters");
+      }
+      CliConfig c = CliConfig.load();
+      c.url = url.replaceFirst("^https?://", "");
+      c.token = token;
+      c.caFile = caFile == null ? null : java.nio.file.Path.of(caFile).toAbsolutePath().toString();
+      c.save();
+      System.out.println("saved " + CliConfig.file());
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+package dev.noid.cli;
+
+import dev.noid.api.v1.Checkpoint;
+import dev.noid.api.v1.Vm;
+import dev.noid.client.NoidClient;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** checkpoint, checkpoints, restore, delete-checkpoint. */
+final class CheckpointCommands {
+  private CheckpointCommands() {}
+
+  @Command(name = "checkpoint", mixinStandardHelpOptions = true,
+      description = "Checkpoint a VM: noid checkpoint [VM] [LABEL] [--label TEXT]")
+  static final class Create extends ClientCommand {
+    @Parameters(arity = "0..2", description = "[VM] [LABEL]") List<String> args = new java.util.ArrayList<>();
+    @Option(names = "--label", description = "Label text.") String label;
+
+    @Override
+    int run(NoidClient client) {
+      if (args.size() == 2 && label != null) {
+        throw new CliException(CliException.USAGE, "give the label once: positionally or with --label");
+      }
+      String vm = vm(args.isEmpty() ? null : args.get(0));
+      String text = label != null ? label : args.size() == 2 ? args.get(1) : "";
+      Checkpoint c = Progress.run("checkpointing " + vm, () -> client.checkpoint(vm, text));
+      if (json()) {
+        Output.json(System.out, Views.checkpoint(c));
+      } else {
+        System.out.println("checkpoint " + c.getId() + (text.isEmpty() ? "" : " (" + text + ")")
+            + " of " + vm + ": " + Views.human(c.getSizeBytes()) + " in " + c.getDurationMs() + " ms");
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "checkpoints", mixinStandardHelpOptions = true, description = "List checkpoints.")
+  static final class ListCheckpoints extends ClientCommand {
+    @Parameters(index = "0", arity = "0..1", description = "VM name (default: all of yours).") String name;
+
+    @Override
+    int run(NoidClient client) {
+      List<Checkpoint> all = client.checkpoints(name == null ? "" : name);
+      if (json()) {
+        Output.json(System.out, all.stream().map(Views::checkpoint).toList());
+      } else {
+        Output.table(System.out, List.of("ID", "VM", "LABEL", "NODE", "SIZE", "TOOK"),
+            all.stream().map(Views::checkpointRow).toList());
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "restore", mixinStandardHelpOptions = true,
+      description = "Restore a checkpoint in place, or --as a new VM: noid restore [VM] ID|LABEL")
+  static final class Restore extends ClientCommand {
+    @Parameters(arity = "1..2", description = "[VM] CHECKPOINT") List<String> args = new java.util.ArrayList<>();
+    @Option(names = "--as", description = "Clone into a new VM of this name.") String as;
+    @Option(names = "--node", description = "Target node.") String node;
+
+    @Override
+    int run(NoidClient client) {
+      String vm = args.size() == 2 ? args.get(0) : (as != null ? "" : vm(null));
+      String ref = args.get(args.size() - 1);
+      Vm result = Progress.run("restoring " + ref, () -> client.restore(vm, ref, as, node));
+      VmCommands.print(this, result);
+      return 0;
+    }
+  }
+
+  @Command(name = "delete-checkpoint", mixinStandardHelpOptions = true, description = "Delete a checkpoint by id.")
+  static final class Delete extends ClientCommand {
+    @Parameters(index = "0") String id;
+
+    @Override
+    int run(NoidClient client) {
+      client.deleteCheckpoint(id);
+      System.out.println(id + " deleted");
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,22 @@
+package dev.noid.cli;
+
+/** A failure the CLI reports on one line with a distinct exit code. */
+public final class CliException extends RuntimeException {
+  public static final int FAILURE = 1;
+  public static final int USAGE = 2;
+  public static final int NOT_FOUND = 3;
+  public static final int AUTH = 4;
+  public static final int UNAVAILABLE = 5;
+  public static final int REFUSED = 6;
+
+  private final int exitCode;
+
+  public CliException(int exitCode, String message) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+
+  public int exitCode() {
+    return exitCode;
+  }
+}

@@ -1,0 +1,89 @@
+package dev.noid.cli;
+
+import dev.noid.api.v1.ExecStart;
+import dev.noid.client.ExecListener;
+import dev.noid.client.NoidClient;
+import dev.noid.client.NoidException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code noid exec [VM] [-e K=V]... -- CMD...}: the guest's stdout and stderr go to ours as
+ * they come, and we exit with the command's exit code.
+ */
+@Command(name = "exec", mixinStandardHelpOptions = true,
+    description = "Run a command in a VM: noid exec [VM] [-e KEY=VAL]... -- CMD [ARG...]")
+final class ExecCommand extends ClientCommand {
+  @Option(names = {"-e", "--env"}, description = "KEY=VALUE for the command (repeatable).")
+  Map<String, String> env = new LinkedHashMap<>();
+
+  @Option(names = "--timeout", description = "Seconds before the command is killed (default 300).")
+  int timeoutSeconds;
+
+  @Parameters(description = "[VM] -- COMMAND [ARG...]")
+  List<String> words = new ArrayList<>();
+
+  @Override
+  int run(NoidClient client) {
+    // picocli keeps "--" out of the list; the VM is the first word only when more follow it
+    // and the user wrote it before "--": we detect that from the raw position of "--".
+    List<String> before = new ArrayList<>();
+    List<String> command = new ArrayList<>();
+    int dash = NoidCli.dashDashIndex;
+    if (dash < 0) {
+      throw new CliException(CliException.USAGE, "exec needs '--' before the command: noid exec [VM] -- CMD");
+    }
+    for (int i = 0; i < words.size(); i++) {
+      (i < dash ? before : command).add(words.get(i));
+    }
+    if (before.size() > 1) {
+      throw new CliException(CliException.USAGE, "exec takes at most one VM before '--'; got " + before);
+    }
+    if (command.isEmpty()) {
+      throw new CliException(CliException.USAGE, "no command after '--'");
+    }
+    String vm = vm(before.isEmpty() ? null : before.get(0));
+    CompletableFuture<Integer> done = new CompletableFuture<>();
+    client.exec(ExecStart.newBuilder().setVm(vm).addAllCommand(command).putAllEnv(env)
+        .setTimeoutSeconds(timeoutSeconds).build(), new ExecListener() {
+          @Override
+          public void onStdout(byte[] data) {
+            System.out.write(data, 0, data.length);
+            System.out.flush();
+          }
+
+          @Override
+          public void onStderr(byte[] data) {
+            System.err.write(data, 0, data.length);
+            System.err.flush();
+          }
+
+          @Override
+          public void onExit(int exitCode, boolean timedOut, boolean truncated) {
+            if (timedOut) {
+              System.err.println("noid: command timed out and was killed");
+            }
+            if (truncated) {
+              System.err.println("noid: output limit reached; command killed");
+            }
+            done.complete(exitCode);
+          }
+
+          @Override
+          public void onError(NoidException error) {
+            done.completeExceptionally(error);
+          }
+        });
+    try {
+      return done.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw (RuntimeException) e.getCause();
+    }
+  }
+}

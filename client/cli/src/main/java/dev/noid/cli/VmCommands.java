@@ -1,0 +1,181 @@
+package dev.noid.cli;
+
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.Vm;
+import dev.noid.client.NoidClient;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** create, destroy, list, info, stop, start, pause, resume, use, current. */
+final class VmCommands {
+  private VmCommands() {}
+
+  static void print(ClientCommand c, Vm vm) {
+    if (c.json()) {
+      Output.json(System.out, Views.vm(vm));
+    } else {
+      String where = vm.getNode().isEmpty() ? "" : " on " + vm.getNode();
+      String status = vm.getStatusMessage();
+      boolean telling = !status.isEmpty() && !status.equals(Views.state(vm) + where);
+      System.out.println(vm.getName() + " " + Views.state(vm) + where + (telling ? " (" + status + ")" : ""));
+    }
+  }
+
+  @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a VM and wait until it runs.")
+  static final class Create extends ClientCommand {
+    @Parameters(index = "0", description = "VM name (a-z, 0-9, '-', 1-63 characters).") String name;
+    @Option(names = "--cpus", description = "vCPUs (default 1).") int cpus;
+    @Option(names = "--mem", description = "Memory in MiB (default 256).") int memMib;
+    @Option(names = "--image", description = "Image name (default dev).") String image;
+    @Option(names = "--node", description = "Place on this node.") String node;
+    @Option(names = "--label", description = "KEY=VALUE label (repeatable).") Map<String, String> labels = new LinkedHashMap<>();
+    @Option(names = "--no-wait", description = "Return once placed, without waiting for it to run.") boolean noWait;
+
+    @Override
+    int run(NoidClient client) {
+      CreateVmRequest.Builder b = CreateVmRequest.newBuilder().setName(name).setCpus(cpus).setMemMib(memMib)
+          .putAllLabels(labels).setWait(!noWait);
+      if (image != null) {
+        b.setImage(image);
+      }
+      if (node != null) {
+        b.setNode(node);
+      }
+      Vm vm = Progress.run("creating " + name, () -> client.createVm(b.build()));
+      print(this, vm);
+      return vm.getState() == dev.noid.api.v1.VmState.VM_STATE_FAILED ? CliException.FAILURE : 0;
+    }
+  }
+
+  @Command(name = "destroy", mixinStandardHelpOptions = true, description = "Destroy a VM and its files.")
+  static final class Destroy extends ClientCommand {
+    @Parameters(index = "0", arity = "0..1", description = "VM name (default: current).") String name;
+
+    @Override
+    int run(NoidClient client) {
+      String vm = vm(name);
+      Progress.run("destroying " + vm, () -> {
+        client.destroyVm(vm);
+        return null;
+      });
+      if (json()) {
+        Output.json(System.out, Output.map("name", vm, "destroyed", true));
+      } else {
+        System.out.println(vm + " destroyed");
+      }
+      CliConfig c = CliConfig.load();
+      if (vm.equals(c.current)) {
+        c.current = null;
+        c.save();
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "list", aliases = "ls", mixinStandardHelpOptions = true, description = "List your VMs.")
+  static final class ListVms extends ClientCommand {
+    @Override
+    int run(NoidClient client) {
+      var vms = client.listVms();
+      if (json()) {
+        Output.json(System.out, vms.stream().map(Views::vm).toList());
+      } else {
+        Output.table(System.out, java.util.List.of("NAME", "STATE", "NODE", "CPUS", "MEM", "IMAGE"),
+            vms.stream().map(Views::vmRow).toList());
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "info", mixinStandardHelpOptions = true, description = "Show one VM.")
+  static final class Info extends ClientCommand {
+    @Parameters(index = "0", arity = "0..1", description = "VM name (default: current).") String name;
+
+    @Override
+    int run(NoidClient client) {
+      Vm vm = client.getVm(vm(name));
+      if (json()) {
+        Output.json(System.out, Views.vm(vm));
+      } else {
+        Views.vm(vm).forEach((k, v) -> System.out.printf("%-14s %s%n", k + ":", v));
+      }
+      return 0;
+    }
+  }
+
+  abstract static class Transition extends ClientCommand {
+    @Parameters(index = "0", arity = "0..1", description = "VM name (default: current).") String name;
+
+    abstract Vm apply(NoidClient client, String vm);
+
+    @Override
+    int run(NoidClient client) {
+      print(this, apply(client, vm(name)));
+      return 0;
+    }
+  }
+
+  @Command(name = "stop", mixinStandardHelpOptions = true, description = "Stop a VM (its disk is kept).")
+  static final class Stop extends Transition {
+    Vm apply(NoidClient c, String vm) {
+      return Progress.run("stopping " + vm, () -> c.stopVm(vm));
+    }
+  }
+
+  @Command(name = "start", mixinStandardHelpOptions = true, description = "Start a stopped VM.")
+  static final class Start extends Transition {
+    Vm apply(NoidClient c, String vm) {
+      return Progress.run("starting " + vm, () -> c.startVm(vm));
+    }
+  }
+
+  @Command(name = "pause", mixinStandardHelpOptions = true, description = "Pause a running VM.")
+  static final class Pause extends Transition {
+    Vm apply(NoidClient c, String vm) {
+      return c.pauseVm(vm);
+    }
+  }
+
+  @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume a paused VM.")
+  static final class Resume extends Transition {
+    Vm apply(NoidClient c, String vm) {
+      return c.resumeVm(vm);
+    }
+  }
+
+  @Command(name = "use", mixinStandardHelpOptions = true, description = "Make a VM the current one.")
+  static final class Use extends ClientCommand {
+    @Parameters(index = "0") String name;
+
+    @Override
+    int run(NoidClient client) {
+      client.getVm(name);
+      CliConfig c = CliConfig.load();
+      c.current = name;
+      c.save();
+      System.out.println("current VM: " + name);
+      return 0;
+    }
+  }
+
+  @Command(name = "current", mixinStandardHelpOptions = true, description = "Print the current VM.")
+  static final class Current extends ClientCommand {
+    @Override
+    boolean needsClient() {
+      return false;
+    }
+
+    @Override
+    int run(NoidClient client) {
+      String current = CliConfig.load().current;
+      if (current == null) {
+        throw new CliException(CliException.NOT_FOUND, "no current VM: run 'noid use VM'");
+      }
+      System.out.println(current);
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,431 @@
+package dev.noid.client;
+
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
+import dev.noid.api.v1.AttachConsoleRequest;
+import dev.noid.api.v1.AttachConsoleResponse;
+import dev.noid.api.v1.Checkpoint;
+import dev.noid.api.v1.ConsoleAttach;
+import dev.noid.api.v1.CreateCheckpointRequest;
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.DeleteCheckpointRequest;
+import dev.noid.api.v1.DestroyVmRequest;
+import dev.noid.api.v1.ExecCommandRequest;
+import dev.noid.api.v1.ExecCommandResponse;
+import dev.noid.api.v1.ExecStart;
+import dev.noid.api.v1.GetVmRequest;
+import dev.noid.api.v1.ListCheckpointsRequest;
+import dev.noid.api.v1.ListVmsRequest;
+import dev.noid.api.v1.ListVmsResponse;
+import dev.noid.api.v1.NodeServiceGrpc;
+import dev.noid.api.v1.PauseVmRequest;
+import dev.noid.api.v1.RestoreCheckpointRequest;
+import dev.noid.api.v1.ResumeVmRequest;
+import dev.noid.api.v1.StartVmRequest;
+import dev.noid.api.v1.StopVmRequest;
+import dev.noid.api.v1.UserServiceGrpc;
+import dev.noid.api.v1.Vm;
+import dev.noid.api.v1.VmServiceGrpc;
+import io.grpc.CallCredentials;
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * The Java SDK for a Noid controller: create VMs, run commands in them, checkpoint, restore,
+ * clone and destroy them.
+ *
+ * <pre>{@code
+ * try (NoidClient noid = NoidClient.builder()
+ *     .target("controller.example:7655")
+ *     .token(System.getenv("NOID_TOKEN"))
+ *     .trustedCa(Path.of("ca.pem"))
+ *     .build()) {
+ *   Vm vm = noid.createVm(CreateVmRequest.newBuilder().setName("api").build());
+ *   ExecResult r = noid.exec("api", List.of("uname", "-a"));
+ * }
+ * }</pre>
+ *
+ * <p>Every call has a deadline (the builder's default unless a method takes its own). Calls
+ * that are safe to repeat (reads, and idempotent state changes such as stop) are retried on
+ * UNAVAILABLE through gRPC's service config; creates, restores and execs never are. Failures
+ * are {@link NoidException}s carrying the gRPC code and the server's message.
+ */
+public final class NoidClient implements AutoCloseable {
+  private final ManagedChannel channel;
+  private final CallCredentials credentials;
+  private final Duration deadline;
+
+  private NoidClient(ManagedChannel channel, CallCredentials credentials, Duration deadline) {
+    this.channel = channel;
+    this.credentials = credentials;
+    this.deadline = deadline;
+  }
+
+  /** Starts building a client. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Configures a {@link NoidClient}. */
+  public static final class Builder {
+    private String target;
+    private String token;
+    private Path trustedCa;
+    private Duration deadline = Duration.ofSeconds(300);
+    private int maxAttempts = 4;
+
+    private Builder() {}
+
+    /** The controller's gRPC address, host:port (default port 7655). */
+    public Builder target(String target) {
+      this.target = target;
+      return this;
+    }
+
+    /** The user's API token ({@code noid_tok_...}). */
+    public Builder token(String token) {
+      this.token = token;
+      return this;
+    }
+
+    /** The cluster CA file that signed the controller's certificate; default: the JDK's trust store. */
+    public Builder trustedCa(Path caFile) {
+      this.trustedCa = caFile;
+      return this;
+    }
+
+    /** Deadline of each call; creates and checkpoints of slow guests need minutes. */
+    public Builder deadline(Duration deadline) {
+      this.deadline = Objects.requireNonNull(deadline, "deadline");
+      return this;
+    }
+
+    /** Attempts for idempotent calls on UNAVAILABLE (1 = no retry). */
+    public Builder maxAttempts(int maxAttempts) {
+      if (maxAttempts < 1 || maxAttempts > 5) {
+        throw new IllegalArgumentException("maxAttempts must be 1-5; got " + maxAttempts);
+      }
+      this.maxAttempts = maxAttempts;
+      return this;
+    }
+
+    /** Builds the client; the connection is made lazily on the first call. */
+    public NoidClient build() {
+      Objects.requireNonNull(target, "target is required");
+      Objects.requireNonNull(token, "token is required");
+      ChannelCredentials tls;
+      try {
+        TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
+        if (trustedCa != null) {
+          b.trustManager(trustedCa.toFile());
+        }
+        tls = b.build();
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read CA file " + trustedCa, e);
+      }
+      String addr = target.contains(":") ? target : target + ":7655";
+      ManagedChannel ch = Grpc.newChannelBuilder(addr, tls)
+          .defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts))
+          .enableRetry()
+          .keepAliveTime(30, TimeUnit.SECONDS)
+          .build();
+      String header = "Bearer " + token;
+      CallCredentials creds = new CallCredentials() {
+        @Override
+        public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
+          Metadata m = new Metadata();
+          m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), header);
+          applier.apply(m);
+        }
+      };
+      return new NoidClient(ch, creds, deadline);
+    }
+  }
+
+  // ---------------------------------------------------------------- stubs
+
+  /** The blocking VM stub with this client's token and deadline, for calls not wrapped here. */
+  public VmServiceGrpc.VmServiceBlockingStub vms() {
+    return VmServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** The blocking node stub (admin calls need an admin token). */
+  public NodeServiceGrpc.NodeServiceBlockingStub nodes() {
+    return NodeServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** The blocking user stub. */
+  public UserServiceGrpc.UserServiceBlockingStub users() {
+    return UserServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private VmServiceGrpc.VmServiceFutureStub futures() {
+    return VmServiceGrpc.newFutureStub(channel).withCallCredentials(credentials)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private static <T> T call(java.util.function.Supplier<T> work) {
+    try {
+      return work.get();
+    } catch (RuntimeException e) {
+      if (NoidException.isGrpc(e)) {
+        throw NoidException.from(e);
+      }
+      throw e;
+    }
+  }
+
+  private static <A, B> CompletableFuture<B> async(ListenableFuture<A> f, Function<A, B> map) {
+    CompletableFuture<B> out = new CompletableFuture<>();
+    Futures.addCallback(f, new FutureCallback<A>() {
+      @Override
+      public void onSuccess(A result) {
+        out.complete(map.apply(result));
+      }
+
+      @Override
+      public void onFailure(Throwable t) {
+        out.completeExceptionally(NoidException.from(t));
+      }
+    }, MoreExecutors.directExecutor());
+    return out;
+  }
+
+  // ---------------------------------------------------------------- VMs
+
+  /** Creates a VM and waits until it runs (unless the request sets wait=false). */
+  public Vm createVm(CreateVmRequest request) {
+    return call(() -> vms().createVm(request).getVm());
+  }
+
+  /** Asynchronous {@link #createVm}. */
+  public CompletableFuture<Vm> createVmAsync(CreateVmRequest request) {
+    return async(futures().createVm(request), r -> r.getVm());
+  }
+
+  /** One of the caller's VMs by name. */
+  public Vm getVm(String name) {
+    return call(() -> vms().getVm(GetVmRequest.newBuilder().setName(name).build()).getVm());
+  }
+
+  /** Asynchronous {@link #getVm}. */
+  public CompletableFuture<Vm> getVmAsync(String name) {
+    return async(futures().getVm(GetVmRequest.newBuilder().setName(name).build()), r -> r.getVm());
+  }
+
+  /** Every VM of the caller, following pages. */
+  public List<Vm> listVms() {
+    List<Vm> all = new ArrayList<>();
+    String token = "";
+    do {
+      String t = token;
+      ListVmsResponse page = call(() -> vms().listVms(ListVmsRequest.newBuilder()
+          .setPageSize(1000).setPageToken(t).build()));
+      all.addAll(page.getVmsList());
+      token = page.getNextPageToken();
+    } while (!token.isEmpty());
+    return all;
+  }
+
+  /** Destroys a VM: its VMM stops and its files are removed. */
+  public void destroyVm(String name) {
+    call(() -> vms().destroyVm(DestroyVmRequest.newBuilder().setName(name).build()));
+  }
+
+  /** Asynchronous {@link #destroyVm}. */
+  public CompletableFuture<Void> destroyVmAsync(String name) {
+    return async(futures().destroyVm(DestroyVmRequest.newBuilder().setName(name).build()), r -> null);
+  }
+
+  /** Stops a VM (its disk is kept). */
+  public Vm stopVm(String name) {
+    return call(() -> vms().stopVm(StopVmRequest.newBuilder().setName(name).build()).getVm());
+  }
+
+  /** Starts a stopped VM. */
+  public Vm startVm(String name) {
+    return call(() -> vms().startVm(StartVmRequest.newBuilder().setName(name).build()).getVm());
+  }
+
+  /** Pauses a running VM. */
+  public Vm pauseVm(String name) {
+    return call(() -> vms().pauseVm(PauseVmRequest.newBuilder().setName(name).build()).getVm());
+  }
+
+  /** Resumes a paused VM. */
+  public Vm resumeVm(String name) {
+    return call(() -> vms().resumeVm(ResumeVmRequest.newBuilder().setName(name).build()).getVm());
+  }
+
+  // ---------------------------------------------------------------- checkpoints
+
+  /** Checkpoints a running or paused VM; the label is optional free text. */
+  public Checkpoint checkpoint(String vm, String label) {
+    return call(() -> vms().createCheckpoint(CreateCheckpointRequest.newBuilder().setVm(vm)
+        .setLabel(label == null ? "" : label).build()).getCheckpoint());
+  }
+
+  /** Asynchronous {@link #checkpoint}. */
+  public CompletableFuture<Checkpoint> checkpointAsync(String vm, String label) {
+    return async(futures().createCheckpoint(CreateCheckpointRequest.newBuilder().setVm(vm)
+        .setLabel(label == null ? "" : label).build()), r -> r.getCheckpoint());
+  }
+
+  /** Checkpoints of one VM, or of all the caller's VMs when {@code vm} is empty. */
+  public List<Checkpoint> checkpoints(String vm) {
+    return call(() -> vms().listCheckpoints(ListCheckpointsRequest.newBuilder()
+        .setVm(vm == null ? "" : vm).build()).getCheckpointsList());
+  }
+
+  /** Deletes a checkpoint by id. */
+  public void deleteCheckpoint(String id) {
+    call(() -> vms().deleteCheckpoint(DeleteCheckpointRequest.newBuilder().setId(id).build()));
+  }
+
+  /**
+   * Restores {@code checkpoint} (an id, or a label of {@code vm}'s checkpoints) into {@code vm}
+   * in place, or, with {@code asName}, into a new VM; {@code node} picks where (may be empty).
+   */
+  public Vm restore(String vm, String checkpoint, String asName, String node) {
+    return call(() -> vms().restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setVm(vm)
+        .setCheckpoint(checkpoint).setAsName(asName == null ? "" : asName)
+        .setNode(node == null ? "" : node).build()).getVm());
+  }
+
+  // ---------------------------------------------------------------- exec and console
+
+  /** Runs a command to completion and returns its output and exit code. */
+  public ExecResult exec(String vm, List<String> command) {
+    return exec(ExecStart.newBuilder().setVm(vm).addAllCommand(command).build());
+  }
+
+  /** Runs a command (with env, timeout, ...) to completion. */
+  public ExecResult exec(ExecStart start) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    CompletableFuture<ExecResult> done = new CompletableFuture<>();
+    exec(start, new ExecListener() {
+      @Override
+      public void onStdout(byte[] data) {
+        out.writeBytes(data);
+      }
+
+      @Override
+      public void onStderr(byte[] data) {
+        err.writeBytes(data);
+      }
+
+      @Override
+      public void onExit(int exitCode, boolean timedOut, boolean truncated) {
+        done.complete(new ExecResult(exitCode, out.toByteArray(), err.toByteArray(), timedOut, truncated));
+      }
+
+      @Override
+      public void onError(NoidException error) {
+        done.completeExceptionally(error);
+      }
+    });
+    try {
+      return done.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw NoidException.from(e.getCause());
+    }
+  }
+
+  /** Starts a command and streams its output to {@code listener} as it comes. */
+  public ExecSession exec(ExecStart start, ExecListener listener) {
+    StreamObserver<ExecCommandRequest> requests = VmServiceGrpc.newStub(channel)
+        .withCallCredentials(credentials)
+        .execCommand(new StreamObserver<>() {
+          @Override
+          public void onNext(ExecCommandResponse r) {
+            switch (r.getMessageCase()) {
+              case STDOUT -> listener.onStdout(r.getStdout().toByteArray());
+              case STDERR -> listener.onStderr(r.getStderr().toByteArray());
+              case EXIT -> listener.onExit(r.getExit().getExitCode(), r.getExit().getTimedOut(),
+                  r.getExit().getOutputTruncated());
+              default -> { }
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            listener.onError(NoidException.from(t));
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    requests.onNext(ExecCommandRequest.newBuilder().setStart(start).build());
+    ExecSession session = new ExecSession(requests);
+    if (!start.getStdin()) {
+      session.halfClose();
+    }
+    return session;
+  }
+
+  /** Attaches to a VM's serial console; output goes to {@code output}, the end to {@code onEnd}. */
+  public ConsoleSession console(String vm, Consumer<byte[]> output, Consumer<NoidException> onEnd) {
+    StreamObserver<AttachConsoleRequest> requests = VmServiceGrpc.newStub(channel)
+        .withCallCredentials(credentials)
+        .attachConsole(new StreamObserver<AttachConsoleResponse>() {
+          @Override
+          public void onNext(AttachConsoleResponse r) {
+            output.accept(r.getOutput().toByteArray());
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            onEnd.accept(NoidException.from(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            onEnd.accept(null);
+          }
+        });
+    requests.onNext(AttachConsoleRequest.newBuilder().setAttach(ConsoleAttach.newBuilder().setVm(vm)).build());
+    return new ConsoleSession(requests);
+  }
+
+  /** Closes the connection. */
+  @Override
+  public void close() {
+    channel.shutdown();
+    try {
+      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+        channel.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      channel.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  static Map<String, ?> retryConfigForTests(int attempts) {
+    return RetryPolicy.serviceConfig(attempts);
+  }
+}
