@@ -33,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The built controller and agent jars as real processes: they start, serve gRPC health over TLS
- * on the network, serve HTTPS, refuse unauthenticated agent calls, and answer UNIMPLEMENTED for
- * what is not built yet.
+ * on the network, serve HTTPS, and refuse callers without credentials (a token for the
+ * controller, a client certificate for the agent).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ProcessesIT {
