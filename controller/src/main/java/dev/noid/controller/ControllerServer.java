@@ -61,8 +61,9 @@ public final class ControllerServer {
       grpc.stop();
       throw e;
     }
-    grpc.setServing(true);
+    updateHealth();
     healthz.setServing(true);
+    timers.scheduleWithFixedDelay(this::updateHealth, 2, 2, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
     // Work a crash left half done is finished once agents have had a lease to report in.
     timers.schedule(this::reconcile, nodes.lease().toMillis(), TimeUnit.MILLISECONDS);
@@ -70,6 +71,14 @@ public final class ControllerServer {
     log.atInfo().addKeyValue("grpc_port", grpc.port()).addKeyValue("https_port", https.port())
         .addKeyValue("data_dir", config.dataDir().toString())
         .log("noid-controller {} serving", Version.current());
+  }
+
+  private void updateHealth() {
+    try {
+      grpc.updateHealth(store.ping(), nodes.view().stream().anyMatch(n -> n.ready()));
+    } catch (RuntimeException e) {
+      log.warn("health update failed", e);
+    }
   }
 
   private void expireLeases() {

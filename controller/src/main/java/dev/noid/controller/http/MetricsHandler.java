@@ -4,16 +4,19 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import dev.noid.common.http.Responses;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import dev.noid.controller.observability.ClusterGauges;
 import jakarta.inject.Inject;
 import java.io.IOException;
 
-/** Prometheus text exposition of the controller's registry. */
+/** Prometheus text exposition: the fleet gauges, then the controller's registry. */
 public final class MetricsHandler implements HttpHandler {
   private final PrometheusMeterRegistry registry;
+  private final ClusterGauges cluster;
 
   @Inject
-  MetricsHandler(PrometheusMeterRegistry registry) {
+  MetricsHandler(PrometheusMeterRegistry registry, ClusterGauges cluster) {
     this.registry = registry;
+    this.cluster = cluster;
   }
 
   @Override
@@ -21,6 +24,6 @@ public final class MetricsHandler implements HttpHandler {
     if (Responses.rejectUnlessGet(exchange)) {
       return;
     }
-    Responses.send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
+    Responses.send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", cluster.render() + registry.scrape());
   }
 }

@@ -5,6 +5,8 @@ import static java.util.Objects.requireNonNull;
 import dev.noid.common.grpc.GrpcServerRunner;
 import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.config.ControllerConfig;
+import dev.noid.controller.observability.AuditLog;
+import dev.noid.controller.observability.CallObserver;
 import dev.noid.controller.nodes.GrpcNodeRegistration;
 import dev.noid.controller.pki.ClusterPki;
 import io.grpc.BindableService;
@@ -38,11 +40,13 @@ public final class PublicGrpcServer {
   private ExecutorService executor;
 
   private final AuthInterceptor auth;
+  private final CallObserver callObserver;
 
   @Inject
   PublicGrpcServer(ControllerConfig config, ClusterPki pki, Set<BindableService> services,
-      HealthStatusManager health, AuthInterceptor auth) {
+      HealthStatusManager health, AuthInterceptor auth, CallObserver callObserver) {
     this.auth = auth;
+    this.callObserver = callObserver;
     this.config = requireNonNull(config, "config is null");
     this.pki = requireNonNull(pki, "pki is null");
     this.services = requireNonNull(services, "services is null");
@@ -59,9 +63,12 @@ public final class PublicGrpcServer {
         .permitKeepAliveWithoutCalls(true)
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
-        // Interceptors run last-added first: the peer's certificate is known before auth runs.
+        // Interceptors run last-added first: metrics see every call (even refused ones), the
+        // peer's certificate is known before auth, and the audit log knows who called.
+        .intercept(new AuditLog())
         .intercept(auth)
-        .intercept(new GrpcNodeRegistration.PeerInterceptor());
+        .intercept(new GrpcNodeRegistration.PeerInterceptor())
+        .intercept(callObserver);
     services.forEach(builder::addService);
     server = GrpcServerRunner.start("gRPC", config.grpcPort(), builder.build());
   }
@@ -76,11 +83,16 @@ public final class PublicGrpcServer {
     return names;
   }
 
-  public void setServing(boolean serving) {
-    ServingStatus status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, status);
+  /**
+   * Health per service, following real readiness: everything needs the store; the VM service
+   * also needs at least one ready node to place and run VMs.
+   */
+  public void updateHealth(boolean storeOk, boolean anyNodeReady) {
+    ServingStatus overall = storeOk ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, overall);
     for (String name : serviceNames()) {
-      health.setStatus(name, status);
+      boolean ok = storeOk && (!name.equals("noid.v1.VmService") || anyNodeReady);
+      health.setStatus(name, ok ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     }
   }
 

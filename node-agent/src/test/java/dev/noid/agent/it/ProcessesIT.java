@@ -106,8 +106,9 @@ class ProcessesIT {
   @Test
   void controllerServesHealthPerServiceOverTls() throws Exception {
     awaitServing(controllerGrpc, this::controllerCa, controller);
+    // Readiness is real: with no node joined there is nowhere to run a VM.
     assertThat(health(controllerGrpc, controllerCa(), "noid.v1.VmService"))
-        .isEqualTo(ServingStatus.SERVING);
+        .isEqualTo(ServingStatus.NOT_SERVING);
     assertThat(health(controllerGrpc, controllerCa(), "noid.v1.UserService"))
         .isEqualTo(ServingStatus.SERVING);
     assertThatThrownBy(() -> health(controllerGrpc, controllerCa(), "no.such.Service"))

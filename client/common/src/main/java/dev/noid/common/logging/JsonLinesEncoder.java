@@ -10,6 +10,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -43,19 +44,20 @@ public final class JsonLinesEncoder extends EncoderBase<ILoggingEvent> {
       gen.writeStringField("message", event.getFormattedMessage());
       gen.writeStringField("logger", event.getLoggerName());
       gen.writeStringField("thread", event.getThreadName());
+      // Key/value pairs given with the event win over the thread's MDC: each key once.
+      Map<String, Object> fields = new LinkedHashMap<>();
       Map<String, String> mdc = event.getMDCPropertyMap();
       if (mdc != null) {
-        for (Map.Entry<String, String> e : mdc.entrySet()) {
-          if (!RESERVED.contains(e.getKey())) {
-            writeValue(gen, e.getKey(), e.getValue());
-          }
-        }
+        fields.putAll(mdc);
       }
       if (event.getKeyValuePairs() != null) {
         for (KeyValuePair kv : event.getKeyValuePairs()) {
-          if (!RESERVED.contains(kv.key)) {
-            writeValue(gen, kv.key, kv.value);
-          }
+          fields.put(kv.key, kv.value);
+        }
+      }
+      for (Map.Entry<String, Object> e : fields.entrySet()) {
+        if (!RESERVED.contains(e.getKey())) {
+          writeValue(gen, e.getKey(), e.getValue());
         }
       }
       IThrowableProxy error = event.getThrowableProxy();

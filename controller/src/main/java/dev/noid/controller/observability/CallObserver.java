@@ -1,0 +1,51 @@
+package dev.noid.controller.observability;
+
+import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import jakarta.inject.Inject;
+import java.time.Duration;
+
+/**
+ * Counts every RPC by method and status code, errors too, and times them: the outermost
+ * interceptor, so even calls refused before authentication are counted.
+ */
+public final class CallObserver implements ServerInterceptor {
+  private final MeterRegistry registry;
+
+  @Inject
+  CallObserver(io.micrometer.prometheusmetrics.PrometheusMeterRegistry registry) {
+    this.registry = registry;
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+      ServerCallHandler<Q, R> next) {
+    String method = call.getMethodDescriptor().getFullMethodName();
+    long start = System.nanoTime();
+    return next.startCall(new SimpleForwardingServerCall<>(call) {
+      @Override
+      public void close(Status status, Metadata trailers) {
+        String code = status.getCode().name();
+        Counter.builder("noid.api.requests").description("API requests by method and status code")
+            .tags("method", method, "code", code).register(registry).increment();
+        if (!status.isOk()) {
+          Counter.builder("noid.api.errors").description("API requests that failed, by method and code")
+              .tags("method", method, "code", code).register(registry).increment();
+        }
+        Timer.builder("noid.api.request.duration").description("API request latency")
+            .tags("method", method).publishPercentileHistogram(false)
+            .serviceLevelObjectives(Duration.ofMillis(5), Duration.ofMillis(25), Duration.ofMillis(100),
+                Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(60))
+            .register(registry).record(Duration.ofNanos(System.nanoTime() - start));
+        super.close(status, trailers);
+      }
+    }, headers);
+  }
+}
