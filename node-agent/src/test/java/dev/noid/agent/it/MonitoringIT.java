@@ -1,0 +1,154 @@
+package dev.noid.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.DestroyVmRequest;
+import dev.noid.api.v1.VmServiceGrpc;
+import io.grpc.ManagedChannel;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The monitoring guide end to end: a real Prometheus (Debian's package) scrapes a running
+ * controller and agent with deploy/'s configuration and answers the guide's queries with
+ * values that match the cluster; the guide's health-check script gives its exit codes.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MonitoringIT {
+  @TempDir static Path dir;
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private ControllerProcess controller;
+  private AgentProcess agent;
+  private Process prometheus;
+  private int promPort;
+  private ManagedChannel channel;
+  private String token;
+
+  static Path repo() {
+    return Path.of(System.getProperty("noid.repo.dir", "..")).toAbsolutePath().normalize();
+  }
+
+  @BeforeAll
+  void start() throws Exception {
+    controller = new ControllerProcess(dir.resolve("controller"), dir).start();
+    token = controller.admin("users", "add", "ops", "--role", "admin");
+    agent = new AgentProcess(dir.resolve("node-m"), dir, "--node-name", "node-m",
+        "--controller", controller.address(), "--join-token", controller.admin("join-token"),
+        "--controller-ca", controller.ca().toString(), "--memory-mib", "1024").start();
+    channel = controller.channel();
+    promPort = JarProcess.freePort();
+    Path conf = dir.resolve("prometheus");
+    Files.createDirectories(conf);
+    String yml = Files.readString(repo().resolve("deploy/prometheus/prometheus.yml"))
+        .replace("localhost:7654", "localhost:" + controller.httpsPort)
+        .replace("localhost:9091", "localhost:" + agent.metricsPort)
+        .replace("/etc/noid/tls/ca.pem", controller.ca().toString())
+        .replaceAll("scrape_interval: *15s", "scrape_interval: 1s")
+        .replaceAll("evaluation_interval: *15s", "evaluation_interval: 1s");
+    Files.writeString(conf.resolve("prometheus.yml"), yml);
+    Files.copy(repo().resolve("deploy/prometheus/alerts.yml"), conf.resolve("alerts.yml"));
+    prometheus = new ProcessBuilder("prometheus", "--config.file=" + conf.resolve("prometheus.yml"),
+        "--storage.tsdb.path=" + dir.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + promPort)
+        .redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.out").toFile()).start();
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (prometheus != null) {
+      prometheus.destroy();
+      prometheus.waitFor(20, TimeUnit.SECONDS);
+    }
+    for (AutoCloseable c : new AutoCloseable[] {agent, controller}) {
+      if (c != null) {
+        c.close();
+      }
+    }
+  }
+
+  private JsonNode query(String promql) throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+        "http://127.0.0.1:" + promPort + "/api/v1/query?query="
+            + URLEncoder.encode(promql, StandardCharsets.UTF_8))).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    return JSON.readTree(r.body()).path("data").path("result");
+  }
+
+  private Process healthcheckProcess() throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("bash", repo().resolve("deploy/scripts/noid-healthcheck.sh").toString())
+        .redirectErrorStream(true);
+    pb.environment().put("HEALTH_URL", "https://localhost:" + controller.httpsPort + "/health");
+    pb.environment().put("NOID_CA_FILE", controller.ca().toString());
+    return pb.start();
+  }
+
+  @Test
+  void prometheusAnswersTheGuidesQueriesWithTheClustersValues() throws Exception {
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1)).ignoreExceptions()
+        .untilAsserted(() -> assertThat(query("up{job=\"noid-server\"}").get(0).path("value").get(1).asText())
+            .isEqualTo("1"));
+    VmServiceGrpc.VmServiceBlockingStub vms = VmServiceGrpc.newBlockingStub(channel)
+        .withCallCredentials(ControllerProcess.bearer(token)).withDeadlineAfter(300, TimeUnit.SECONDS);
+    List<String> names = List.of("mon-a", "mon-b");
+    for (String n : names) {
+      vms.createVm(CreateVmRequest.newBuilder().setName(n).setMemMib(128).build());
+    }
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1)).ignoreExceptions()
+        .untilAsserted(() -> {
+          assertThat(query("noid_vms_total").get(0).path("value").get(1).asText()).isEqualTo("2");
+          assertThat(query("noid_vms_running").get(0).path("value").get(1).asText()).isEqualTo("2");
+          JsonNode p95 = query("histogram_quantile(0.95, rate(noid_vm_creation_duration_seconds_bucket[5m]))");
+          double v = p95.get(0).path("value").get(1).asDouble();
+          assertThat(v).isGreaterThan(0).isLessThanOrEqualTo(300);
+          List<String> vmsWithMemory = new ArrayList<>();
+          for (JsonNode s : query("sum(noid_memory_usage_bytes) by (vm)")) {
+            assertThat(s.path("value").get(1).asDouble()).isPositive();
+            vmsWithMemory.add(s.path("metric").path("vm").asText());
+          }
+          // Agent VM ids are the controller's; each running VM appears once.
+          assertThat(vmsWithMemory).hasSize(2);
+          assertThat(query("up{job=\"noid-vms\"}").get(0).path("value").get(1).asText()).isEqualTo("1");
+        });
+    for (String n : names) {
+      vms.destroyVm(DestroyVmRequest.newBuilder().setName(n).build());
+    }
+  }
+
+  @Test
+  void healthCheckScriptGivesTheGuidesExitCodes() throws Exception {
+    Process ok = healthcheckProcess();
+    String out = new String(ok.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(ok.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(ok.exitValue()).as(out).isZero();
+    assertThat(out).contains("OK: Server is healthy");
+    controller.kill();
+    try {
+      Process down = healthcheckProcess();
+      String downOut = new String(down.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(down.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      assertThat(down.exitValue()).as(downOut).isEqualTo(2);
+      assertThat(downOut).contains("CRITICAL");
+    } finally {
+      controller.start();
+      channel = controller.channel();
+    }
+  }
+}
