@@ -120,7 +120,7 @@ public final class Scheduler {
 
   private double score(NodeEntry n) {
     Reserved r = reserved.getOrDefault(n.name(), new Reserved(0, 0));
-    double freeFraction = n.memoryMib() == 0 ? 0 : (n.memoryMib() - r.memMib()) / (double) n.memoryMib();
-    return strategy == Strategy.SPREAD ? freeFraction : -freeFraction;
+    long freeMemMib = n.memoryMib() - r.memMib();
+    return strategy == Strategy.SPREAD ? freeMemMib : -freeMemMib;
   }
 }

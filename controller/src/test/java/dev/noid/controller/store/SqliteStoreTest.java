@@ -1,0 +1,33 @@
+package dev.noid.controller.store;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The store contract on the embedded SQLite store, one new database file per test. */
+class SqliteStoreTest extends StoreContract {
+  @TempDir
+  Path dir;
+
+  private Path file() {
+    // A directory that does not exist yet: open() creates it.
+    return dir.resolve("data").resolve("noid.db");
+  }
+
+  @Override
+  protected void emptyStorage() {
+    // @TempDir is new for every test.
+  }
+
+  @Override
+  protected Store open() {
+    return SqliteStore.open(file());
+  }
+
+  @Override
+  protected Connection rawConnection() throws SQLException {
+    return DriverManager.getConnection("jdbc:sqlite:" + file());
+  }
+}

@@ -1,0 +1,337 @@
+package dev.noid.controller.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What every {@link Store} must do, whatever database is underneath. Each adapter has a subclass
+ * that says how to open it on empty storage; every test starts from a freshly migrated store.
+ */
+abstract class StoreContract {
+  private static final Instant CREATED = Instant.parse("2026-01-02T03:04:05.678Z");
+  private static final Instant NOW = Instant.parse("2026-03-01T12:00:00Z");
+
+  protected Store store;
+
+  /** Makes the storage the next {@link #open()} uses empty: no tables, no data. */
+  protected abstract void emptyStorage() throws Exception;
+
+  /** Opens the store under test; a second call opens the same storage again. */
+  protected abstract Store open();
+
+  /** A plain JDBC connection to the same database, to look under the store. */
+  protected abstract Connection rawConnection() throws SQLException;
+
+  @BeforeEach
+  final void openEmptyStore() throws Exception {
+    emptyStorage();
+    store = open();
+  }
+
+  @AfterEach
+  final void closeStore() {
+    if (store != null) {
+      store.close();
+    }
+  }
+
+  private static UserRow user(String name, String hash) {
+    return new UserRow(name, "user", hash, "noid_tok_" + name, CREATED);
+  }
+
+  private static VmRow vm(String id, String owner, String name) {
+    return new VmRow(id, owner, name, "node-a", "RUNNING", 1, "{\"id\":\"" + id + "\"}");
+  }
+
+  private static CheckpointRow checkpoint(String id, String owner, String vmId) {
+    return new CheckpointRow(id, owner, vmId, "node-a", "{\"id\":\"" + id + "\"}");
+  }
+
+  // ------------------------------------------------------------------ users
+
+  @Test
+  void insertedUserCanBeFoundByNameAndByTokenHash() {
+    UserRow alice = user("alice", "a11ce");
+
+    assertThat(store.insertUser(alice)).isTrue();
+
+    assertThat(store.user("alice")).contains(alice);
+    assertThat(store.userByTokenHash("a11ce")).contains(alice);
+    assertThat(store.user("bob")).isEmpty();
+    assertThat(store.userByTokenHash("b0b")).isEmpty();
+  }
+
+  @Test
+  void insertUserRefusesADuplicateNameWithFalseAndKeepsTheFirst() {
+    store.insertUser(user("alice", "hash-1"));
+
+    assertThat(store.insertUser(user("alice", "hash-2"))).isFalse();
+
+    assertThat(store.user("alice")).get().extracting(UserRow::tokenHash).isEqualTo("hash-1");
+    assertThat(store.userByTokenHash("hash-2")).isEmpty();
+    assertThat(store.users()).hasSize(1);
+  }
+
+  @Test
+  void usersAreListedByName() {
+    store.insertUser(user("carol", "c4"));
+    store.insertUser(user("alice", "a1"));
+    store.insertUser(user("bob", "b2"));
+
+    assertThat(store.users()).extracting(UserRow::name).containsExactly("alice", "bob", "carol");
+  }
+
+  @Test
+  void rotatingATokenReplacesTheHashAndPrefix() {
+    store.insertUser(user("alice", "old-hash"));
+
+    store.updateUserToken("alice", "new-hash", "noid_tok_new");
+
+    assertThat(store.userByTokenHash("old-hash")).isEmpty();
+    assertThat(store.userByTokenHash("new-hash")).get()
+        .satisfies(u -> {
+          assertThat(u.name()).isEqualTo("alice");
+          assertThat(u.tokenPrefix()).isEqualTo("noid_tok_new");
+          assertThat(u.created()).isEqualTo(CREATED);
+        });
+  }
+
+  @Test
+  void deletingAUserRemovesTheirVmsAndCheckpointsButNotOtherUsers() {
+    store.insertUser(user("alice", "a1"));
+    store.insertUser(user("bob", "b2"));
+    store.insertVm(vm("vm-1", "alice", "web"));
+    store.insertVm(vm("vm-2", "alice", "db"));
+    store.insertVm(vm("vm-3", "bob", "web"));
+    store.putCheckpoint(checkpoint("ck-1", "alice", "vm-1"));
+    store.putCheckpoint(checkpoint("ck-2", "bob", "vm-3"));
+
+    store.deleteUser("alice");
+
+    assertThat(store.user("alice")).isEmpty();
+    assertThat(store.userByTokenHash("a1")).isEmpty();
+    assertThat(store.users()).extracting(UserRow::name).containsExactly("bob");
+    assertThat(store.vms()).extracting(VmRow::id).containsExactly("vm-3");
+    assertThat(store.checkpoints()).extracting(CheckpointRow::id).containsExactly("ck-2");
+  }
+
+  // ------------------------------------------------------------------ VMs
+
+  @Test
+  void insertedVmIsListedWithEveryColumn() {
+    VmRow web = new VmRow("vm-1", "alice", "web", "node-b", "CREATING", 7, "{\"cpus\":2}");
+
+    assertThat(store.insertVm(web)).isTrue();
+
+    assertThat(store.vms()).containsExactly(web);
+  }
+
+  @Test
+  void insertVmRefusesATakenOwnerAndNameWithFalse() {
+    store.insertVm(vm("vm-1", "alice", "web"));
+
+    assertThat(store.insertVm(vm("vm-2", "alice", "web"))).isFalse();
+
+    assertThat(store.vms()).extracting(VmRow::id).containsExactly("vm-1");
+  }
+
+  @Test
+  void anotherOwnerMayUseTheSameVmName() {
+    store.insertVm(vm("vm-1", "alice", "web"));
+
+    assertThat(store.insertVm(vm("vm-2", "bob", "web"))).isTrue();
+
+    assertThat(store.vms()).extracting(VmRow::id).containsExactlyInAnyOrder("vm-1", "vm-2");
+  }
+
+  @Test
+  void updateVmReplacesNodeStateRevisionAndDocument() {
+    store.insertVm(vm("vm-1", "alice", "web"));
+    store.insertVm(vm("vm-2", "alice", "db"));
+    VmRow moved = new VmRow("vm-1", "alice", "web", "node-c", "STOPPED", 2, "{\"moved\":true}");
+
+    store.updateVm(moved);
+
+    assertThat(store.vms()).containsExactlyInAnyOrder(moved, vm("vm-2", "alice", "db"));
+  }
+
+  @Test
+  void deleteVmRemovesOnlyThatVmAndFreesItsName() {
+    store.insertVm(vm("vm-1", "alice", "web"));
+    store.insertVm(vm("vm-2", "alice", "db"));
+
+    store.deleteVm("vm-1");
+
+    assertThat(store.vms()).extracting(VmRow::id).containsExactly("vm-2");
+    assertThat(store.insertVm(vm("vm-3", "alice", "web"))).isTrue();
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+
+  @Test
+  void putCheckpointInsertsThenUpdatesTheSameId() {
+    store.putCheckpoint(checkpoint("ck-1", "alice", "vm-1"));
+    store.putCheckpoint(checkpoint("ck-2", "alice", "vm-1"));
+
+    CheckpointRow copied = new CheckpointRow("ck-1", "alice", "vm-1", "node-b", "{\"copied\":true}");
+    store.putCheckpoint(copied);
+
+    assertThat(store.checkpoints())
+        .containsExactlyInAnyOrder(copied, checkpoint("ck-2", "alice", "vm-1"));
+  }
+
+  @Test
+  void deleteCheckpointRemovesOnlyThatCheckpoint() {
+    store.putCheckpoint(checkpoint("ck-1", "alice", "vm-1"));
+    store.putCheckpoint(checkpoint("ck-2", "alice", "vm-1"));
+
+    store.deleteCheckpoint("ck-1");
+
+    assertThat(store.checkpoints()).extracting(CheckpointRow::id).containsExactly("ck-2");
+  }
+
+  // ------------------------------------------------------------------ nodes
+
+  @Test
+  void putNodeInsertsThenReplacesTheDocumentAndNodesAreListedByName() {
+    store.putNode(new NodeRow("node-b", "{\"v\":1}"));
+    store.putNode(new NodeRow("node-a", "{\"v\":1}"));
+
+    store.putNode(new NodeRow("node-b", "{\"v\":2}"));
+
+    assertThat(store.nodes()).containsExactly(
+        new NodeRow("node-a", "{\"v\":1}"), new NodeRow("node-b", "{\"v\":2}"));
+  }
+
+  @Test
+  void deleteNodeRemovesOnlyThatNode() {
+    store.putNode(new NodeRow("node-a", "{}"));
+    store.putNode(new NodeRow("node-b", "{}"));
+
+    store.deleteNode("node-a");
+
+    assertThat(store.nodes()).extracting(NodeRow::name).containsExactly("node-b");
+  }
+
+  // ------------------------------------------------------------------ join tokens
+
+  @Test
+  void joinTokenCanBeConsumedOnlyOnce() {
+    store.insertJoinToken("join-1", NOW.plus(Duration.ofHours(1)));
+
+    assertThat(store.consumeJoinToken("join-1", NOW)).isTrue();
+    assertThat(store.consumeJoinToken("join-1", NOW.plusSeconds(1))).isFalse();
+  }
+
+  @Test
+  void joinTokenIsRefusedFromItsExpiryOn() {
+    Instant expires = NOW.plus(Duration.ofMinutes(10));
+    store.insertJoinToken("late", expires);
+    store.insertJoinToken("just-in-time", expires);
+
+    assertThat(store.consumeJoinToken("late", expires)).isFalse();
+    assertThat(store.consumeJoinToken("late", expires.plusSeconds(60))).isFalse();
+    assertThat(store.consumeJoinToken("just-in-time", expires.minusMillis(1))).isTrue();
+  }
+
+  @Test
+  void unknownJoinTokenIsRefused() {
+    store.insertJoinToken("known", NOW.plus(Duration.ofHours(1)));
+
+    assertThat(store.consumeJoinToken("unknown", NOW)).isFalse();
+    assertThat(store.consumeJoinToken("known", NOW)).isTrue();
+  }
+
+  @Test
+  void twoThreadsRacingForTheSameJoinTokenHaveExactlyOneWinner() throws Exception {
+    int rounds = 50;
+    ExecutorService threads = Executors.newFixedThreadPool(2);
+    try {
+      for (int round = 0; round < rounds; round++) {
+        String token = "race-" + round;
+        store.insertJoinToken(token, NOW.plus(Duration.ofHours(1)));
+        CyclicBarrier together = new CyclicBarrier(2);
+        List<Future<Boolean>> attempts = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+          attempts.add(threads.submit(() -> {
+            together.await(30, TimeUnit.SECONDS);
+            return store.consumeJoinToken(token, NOW);
+          }));
+        }
+        int winners = 0;
+        for (Future<Boolean> attempt : attempts) {
+          winners += attempt.get(30, TimeUnit.SECONDS) ? 1 : 0;
+        }
+        assertThat(winners).as("winners for %s", token).isEqualTo(1);
+      }
+    } finally {
+      threads.shutdownNow();
+      assertThat(threads.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+    }
+  }
+
+  // ------------------------------------------------------------------ health and lifecycle
+
+  @Test
+  void pingAnswersTrueWhileOpenAndFalseOnceClosed() {
+    assertThat(store.ping()).isTrue();
+
+    store.close();
+
+    assertThat(store.ping()).isFalse();
+  }
+
+  @Test
+  void reopeningKeepsTheDataAndAppliesEachMigrationOnce() throws SQLException {
+    store.insertUser(user("alice", "a1"));
+    store.insertVm(vm("vm-1", "alice", "web"));
+    store.putCheckpoint(checkpoint("ck-1", "alice", "vm-1"));
+    store.putNode(new NodeRow("node-a", "{}"));
+    store.insertJoinToken("join-1", NOW.plus(Duration.ofHours(1)));
+    store.close();
+
+    store = open();
+
+    assertThat(store.user("alice")).contains(user("alice", "a1"));
+    assertThat(store.vms()).containsExactly(vm("vm-1", "alice", "web"));
+    assertThat(store.checkpoints()).containsExactly(checkpoint("ck-1", "alice", "vm-1"));
+    assertThat(store.nodes()).containsExactly(new NodeRow("node-a", "{}"));
+    assertThat(store.consumeJoinToken("join-1", NOW)).isTrue();
+    assertThat(appliedMigrations()).containsExactly(versionsUpTo(JdbcStore.MIGRATIONS.size()));
+  }
+
+  private List<Integer> appliedMigrations() throws SQLException {
+    List<Integer> versions = new ArrayList<>();
+    try (Connection c = rawConnection(); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT version FROM schema_version ORDER BY version")) {
+      while (rs.next()) {
+        versions.add(rs.getInt(1));
+      }
+    }
+    return versions;
+  }
+
+  private static Integer[] versionsUpTo(int last) {
+    Integer[] versions = new Integer[last];
+    for (int i = 0; i < last; i++) {
+      versions[i] = i + 1;
+    }
+    return versions;
+  }
+}

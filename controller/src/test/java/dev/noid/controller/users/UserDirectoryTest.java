@@ -1,0 +1,232 @@
+package dev.noid.controller.users;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.noid.controller.api.GrpcStatusMapper;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.store.SqliteStore;
+import dev.noid.controller.store.Store;
+import dev.noid.controller.store.UserRow;
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** UserDirectory on a real SQLite store, with the login limit of production (10 per 60 s). */
+class UserDirectoryTest {
+  @TempDir
+  Path dir;
+
+  private final MutableClock clock = new MutableClock(Instant.parse("2026-05-01T10:00:00Z"));
+  private Store store;
+  private UserDirectory users;
+
+  @BeforeEach
+  void open() {
+    store = SqliteStore.open(dir.resolve("noid.db"));
+    users = new UserDirectory(store, new LoginLimiter(10, Duration.ofSeconds(60), clock), clock);
+  }
+
+  @AfterEach
+  void close() {
+    store.close();
+  }
+
+  private static NoidException failure(ThrowingCallable call) {
+    NoidException e = catchThrowableOfType(NoidException.class, call);
+    assertThat(e).as("expected a NoidException").isNotNull();
+    return e;
+  }
+
+  /** A well-formed token that shares {@code token}'s display prefix but is not it. */
+  private static String samePrefixOtherToken(String token) {
+    String other = token.substring(0, Tokens.DISPLAY_PREFIX_LENGTH)
+        + "0".repeat(token.length() - Tokens.DISPLAY_PREFIX_LENGTH);
+    assertThat(other).isNotEqualTo(token);
+    return other;
+  }
+
+  // ------------------------------------------------------------------ add
+
+  @Test
+  void addedUsersTokenAuthenticatesAsThatUser() {
+    String adminToken = users.add("alice", UserDirectory.ROLE_ADMIN).token();
+    String userToken = users.add("bob", UserDirectory.ROLE_USER).token();
+
+    assertThat(users.authenticate(adminToken)).isEqualTo(new Principal("alice", true));
+    assertThat(users.authenticate(userToken)).isEqualTo(new Principal("bob", false));
+  }
+
+  @Test
+  void addStoresOnlyTheTokensHashAndDisplayPrefix() {
+    UserDirectory.Added added = users.add("alice", UserDirectory.ROLE_USER);
+
+    UserRow stored = store.user("alice").orElseThrow();
+    assertThat(stored.tokenHash()).isEqualTo(Tokens.sha256(added.token()))
+        .isNotEqualTo(added.token());
+    assertThat(stored.tokenPrefix()).isEqualTo(added.token().substring(0, 12));
+    assertThat(stored.created()).isEqualTo(clock.instant());
+    assertThat(stored.role()).isEqualTo("user");
+  }
+
+  @Test
+  void addRefusesAnInvalidName() {
+    NoidException e = failure(() -> users.add("Alice_1", UserDirectory.ROLE_USER));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("name 'Alice_1' is not a DNS label");
+    assertThat(store.users()).isEmpty();
+  }
+
+  @Test
+  void addRefusesAnEmptyName() {
+    NoidException e = failure(() -> users.add("", UserDirectory.ROLE_USER));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).isEqualTo("name is required");
+  }
+
+  @Test
+  void addRefusesAnUnknownRole() {
+    NoidException e = failure(() -> users.add("alice", "root"));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).isEqualTo("role must be 'admin' or 'user'; got 'root'");
+    assertThat(store.users()).isEmpty();
+  }
+
+  @Test
+  void addRefusesATakenName() {
+    String first = users.add("alice", UserDirectory.ROLE_USER).token();
+
+    NoidException e = failure(() -> users.add("alice", UserDirectory.ROLE_ADMIN));
+
+    assertThat(e.code()).isEqualTo(Code.ALREADY_EXISTS);
+    assertThat(e.getMessage()).contains("'alice'");
+    assertThat(users.authenticate(first)).isEqualTo(new Principal("alice", false));
+  }
+
+  // ------------------------------------------------------------------ authenticate
+
+  @Test
+  void wrongTokenIsUnauthenticated() {
+    users.add("alice", UserDirectory.ROLE_USER);
+
+    NoidException e = failure(() -> users.authenticate(Tokens.generate()));
+
+    assertThat(e.code()).isEqualTo(Code.UNAUTHENTICATED);
+    assertThat(e.getMessage()).isEqualTo("unknown or revoked token");
+  }
+
+  @Test
+  void malformedTokenIsUnauthenticatedAndSaysTheExpectedForm() {
+    users.add("alice", UserDirectory.ROLE_USER);
+
+    for (String malformed : new String[] {"noid_tok_xyz", "Bearer noid_tok_", "", null}) {
+      NoidException e = failure(() -> users.authenticate(malformed));
+
+      assertThat(e.code()).as("%s", malformed).isEqualTo(Code.UNAUTHENTICATED);
+      assertThat(e.getMessage()).as("%s", malformed).contains("'noid_tok_' + 64 hex");
+    }
+  }
+
+  @Test
+  void tenFailuresForAPrefixRefuseEvenTheRightTokenUntilTheWindowPasses() {
+    String token = users.add("alice", UserDirectory.ROLE_USER).token();
+    String guess = samePrefixOtherToken(token);
+    for (int i = 0; i < 10; i++) {
+      assertThat(failure(() -> users.authenticate(guess)).code()).isEqualTo(Code.UNAUTHENTICATED);
+    }
+
+    NoidException blocked = failure(() -> users.authenticate(token));
+
+    assertThat(blocked.code()).isEqualTo(Code.TOO_MANY_ATTEMPTS);
+    assertThat(GrpcStatusMapper.toStatus(blocked).getStatus().getCode())
+        .isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    clock.advance(Duration.ofSeconds(59));
+    assertThat(failure(() -> users.authenticate(token)).code()).isEqualTo(Code.TOO_MANY_ATTEMPTS);
+
+    clock.advance(Duration.ofSeconds(1));
+
+    assertThat(users.authenticate(token)).isEqualTo(new Principal("alice", false));
+  }
+
+  @Test
+  void refusedAttemptsWhileBlockedDoNotExtendTheBlock() {
+    String token = users.add("alice", UserDirectory.ROLE_USER).token();
+    String guess = samePrefixOtherToken(token);
+    for (int i = 0; i < 10; i++) {
+      failure(() -> users.authenticate(guess));
+    }
+    clock.advance(Duration.ofSeconds(30));
+    for (int i = 0; i < 5; i++) {
+      assertThat(failure(() -> users.authenticate(guess)).code())
+          .isEqualTo(Code.TOO_MANY_ATTEMPTS);
+    }
+
+    clock.advance(Duration.ofSeconds(30));
+
+    assertThat(users.authenticate(token)).isEqualTo(new Principal("alice", false));
+  }
+
+  @Test
+  void failuresForOneTokenPrefixDoNotBlockAnother() {
+    String alice = users.add("alice", UserDirectory.ROLE_USER).token();
+    String bob = users.add("bob", UserDirectory.ROLE_USER).token();
+    // Tokens are random, so make sure bob's token is not under alice's prefix by accident.
+    while (Tokens.displayPrefix(bob).equals(Tokens.displayPrefix(alice))) {
+      bob = users.rotate("bob");
+    }
+    String guess = samePrefixOtherToken(alice);
+    for (int i = 0; i < 10; i++) {
+      failure(() -> users.authenticate(guess));
+    }
+
+    assertThat(users.authenticate(bob)).isEqualTo(new Principal("bob", false));
+    assertThat(failure(() -> users.authenticate(alice)).code()).isEqualTo(Code.TOO_MANY_ATTEMPTS);
+  }
+
+  // ------------------------------------------------------------------ rotate, remove
+
+  @Test
+  void rotateInvalidatesTheOldTokenAndTheNewOneWorks() {
+    String old = users.add("alice", UserDirectory.ROLE_ADMIN).token();
+
+    String fresh = users.rotate("alice");
+
+    assertThat(fresh).isNotEqualTo(old);
+    assertThat(Tokens.wellFormed(fresh)).isTrue();
+    assertThat(users.authenticate(fresh)).isEqualTo(new Principal("alice", true));
+    NoidException e = failure(() -> users.authenticate(old));
+    assertThat(e.code()).isEqualTo(Code.UNAUTHENTICATED);
+    assertThat(store.user("alice").orElseThrow().tokenPrefix())
+        .isEqualTo(Tokens.displayPrefix(fresh));
+  }
+
+  @Test
+  void rotatingAnUnknownUserIsNotFound() {
+    NoidException e = failure(() -> users.rotate("nobody"));
+
+    assertThat(e.code()).isEqualTo(Code.NOT_FOUND);
+    assertThat(e.getMessage()).isEqualTo("user 'nobody' not found");
+  }
+
+  @Test
+  void removedUsersTokenNoLongerAuthenticates() {
+    String token = users.add("alice", UserDirectory.ROLE_USER).token();
+    users.add("bob", UserDirectory.ROLE_USER);
+
+    users.remove("alice");
+
+    assertThat(failure(() -> users.authenticate(token)).code()).isEqualTo(Code.UNAUTHENTICATED);
+    assertThat(users.list()).extracting(UserRow::name).containsExactly("bob");
+    assertThat(failure(() -> users.remove("alice")).code()).isEqualTo(Code.NOT_FOUND);
+  }
+}
