@@ -108,12 +108,10 @@ public final class Scheduler {
     if (p.memMib() > freeMem) {
       return Math.max(0, freeMem) + " MiB free < " + p.memMib() + " MiB asked";
     }
-    int freeCpus = n.cpus() - r.cpus();
+    // Memory is never over-committed; vCPUs may be (guests idle most of the time), but one VM
+    // cannot have more vCPUs than its node has CPUs.
     if (p.cpus() > n.cpus()) {
       return n.cpus() + " cpus < " + p.cpus() + " asked";
-    }
-    if (freeCpus < 0) {
-      return "cpus over-committed";
     }
     return null;
   }
