@@ -88,10 +88,15 @@ public final class AgentServer {
       GrpcServerRunner.stop(server, 1);
       throw e;
     }
+    // The process serves; the agent API is ready only when its hypervisor can start VMMs.
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
+    String unavailable = vms.hypervisor().unavailableReason();
+    if (unavailable != null) {
+      log.error("hypervisor unavailable: {}; the agent API reports NOT_SERVING", unavailable);
+    }
     for (BindableService service : services) {
       health.setStatus(service.bindService().getServiceDescriptor().getName(),
-          ServingStatus.SERVING);
+          unavailable == null ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     }
     heartbeater.start();
     log.atInfo().addKeyValue("grpc_port", server.getPort())

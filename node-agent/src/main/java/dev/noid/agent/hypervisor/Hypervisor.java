@@ -19,6 +19,9 @@ public interface Hypervisor {
   /** Why this hypervisor and accelerator were chosen, for the node report and logs. */
   String reason();
 
+  /** Null when VMs can be started, else what is missing (e.g. the VMM binary). */
+  String unavailableReason();
+
   /** Starts a VMM booting {@code image}; returns its pid. Files go to {@code layout}. */
   long boot(VmLayout layout, VmSpec spec, Image image);
 

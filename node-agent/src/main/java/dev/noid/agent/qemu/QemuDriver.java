@@ -54,6 +54,24 @@ public final class QemuDriver implements Hypervisor {
     return "QEMU (" + binary + "), " + accelerator.name() + ": " + accelerator.reason();
   }
 
+  @Override
+  public String unavailableReason() {
+    try {
+      Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
+      p.getInputStream().readAllBytes();
+      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        return binary + " --version did not finish";
+      }
+      return p.exitValue() == 0 ? null : binary + " --version exited with " + p.exitValue();
+    } catch (IOException e) {
+      return "cannot run " + binary + ": " + e.getMessage();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "interrupted";
+    }
+  }
+
   List<String> commandLine(VmLayout layout, VmSpec spec, Image image) {
     List<String> cmd = new ArrayList<>(List.of(
         "setsid", binary,

@@ -164,6 +164,19 @@ class ProcessesIT {
   }
 
   @Test
+  void agentWithoutAWorkingHypervisorIsNotServingItsApi() throws Exception {
+    int grpc = JarProcess.freePort();
+    Path state = dir.resolve("agent-no-vmm");
+    try (JarProcess p = JarProcess.start("noid.agent.jar", dir.resolve("novmm.out"), "serve",
+        "--node-name", "node-novmm", "--state-dir", state.toString(), "--grpc-port", "" + grpc,
+        "--metrics-port", "" + JarProcess.freePort(), "--qemu-binary", "/nonexistent/qemu")) {
+      awaitServing(grpc, () -> state.resolve("tls/ca.pem"), p);
+      assertThat(health(grpc, state.resolve("tls/ca.pem"), "noid.agent.v1.Agent"))
+          .isEqualTo(ServingStatus.NOT_SERVING);
+    }
+  }
+
+  @Test
   void unknownFlagStopsWithOneLineAndExitTwo() throws Exception {
     JarProcess p = JarProcess.start("noid.agent.jar", dir.resolve("bad.out"), "serve", "--grpc-prot", "1");
     assertThat(p.waitForExit(Duration.ofSeconds(60))).isEqualTo(2);
