@@ -7,6 +7,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.DestroyVmRequest;
+import dev.noid.api.v1.ListNodesRequest;
+import dev.noid.api.v1.NodeServiceGrpc;
+import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.VmServiceGrpc;
 import io.grpc.ManagedChannel;
 import java.net.URI;
@@ -105,6 +108,11 @@ class MonitoringIT {
     await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1)).ignoreExceptions()
         .untilAsserted(() -> assertThat(query("up{job=\"noid-server\"}").get(0).path("value").get(1).asText())
             .isEqualTo("1"));
+    // After a controller restart a node counts as ready again only once it has heartbeated.
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(
+        NodeServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(token))
+            .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList())
+        .extracting(n -> n.getState()).containsExactly(NodeState.NODE_STATE_READY));
     VmServiceGrpc.VmServiceBlockingStub vms = VmServiceGrpc.newBlockingStub(channel)
         .withCallCredentials(ControllerProcess.bearer(token)).withDeadlineAfter(300, TimeUnit.SECONDS);
     List<String> names = List.of("mon-a", "mon-b");
