@@ -21,7 +21,7 @@ public class CreateAndExec {
         .token(cfg.path("token").asText())
         .trustedCa(Path.of(cfg.path("caFile").asText()))
         .build()) {
-      var vm = noid.createVm(CreateVmRequest.newBuilder().setName("sdk-example").setMemMib(128).build());
+      var vm = noid.createVm(CreateVmRequest.newBuilder().setCpus(1).setName("sdk-example").setMemMib(128).build());
       System.out.println("created " + vm.getName() + " on " + vm.getNode());
       ExecResult r = noid.exec("sdk-example", List.of("sh", "-c", "uname -r; echo warn >&2; exit 3"));
       System.out.printf("exit %d, stdout %s, stderr %s%n", r.exitCode(), r.stdoutText().strip(),

@@ -27,8 +27,8 @@ final class VmCommands {
   @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a VM and wait until it runs.")
   static final class Create extends ClientCommand {
     @Parameters(index = "0", description = "VM name (a-z, 0-9, '-', 1-63 characters).") String name;
-    @Option(names = "--cpus", description = "vCPUs (default 1).") int cpus;
-    @Option(names = "--mem", description = "Memory in MiB (default 256).") int memMib;
+    @Option(names = "--cpus", defaultValue = "1", description = "vCPUs (default 1).") int cpus;
+    @Option(names = "--mem", defaultValue = "256", description = "Memory in MiB (default 256).") int memMib;
     @Option(names = "--image", description = "Image name (default dev).") String image;
     @Option(names = "--node", description = "Place on this node.") String node;
     @Option(names = "--label", description = "KEY=VALUE label (repeatable).") Map<String, String> labels = new LinkedHashMap<>();

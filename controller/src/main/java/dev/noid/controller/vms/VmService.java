@@ -123,8 +123,11 @@ public final class VmService {
     if (problem != null) {
       throw NoidException.invalid(problem);
     }
-    int cpus = r.getCpus() == 0 ? DEFAULT_CPUS : r.getCpus();
-    int mem = r.getMemMib() == 0 ? DEFAULT_MEM_MIB : r.getMemMib();
+    int cpus = r.getCpus();
+    int mem = r.getMemMib();
+    if (cpus < 1) {
+      throw NoidException.invalid("cpus must be at least 1; got " + cpus);
+    }
     if (mem < MIN_MEM_MIB) {
       throw NoidException.invalid("mem_mib " + mem + " is below the image minimum of "
           + MIN_MEM_MIB + " MiB");
@@ -169,7 +172,11 @@ public final class VmService {
             dev.noid.agent.v1.CreateVmRequest.newBuilder().setSpec(spec(creating))
                 .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
         vms.update(creating.with(fromAgent(report.getState()), "running on " + e.node()));
-        observer.vmCreated(Duration.between(start, clock.instant()));
+        Duration took = Duration.between(start, clock.instant());
+        observer.vmCreated(took);
+        log.atInfo().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
+            .addKeyValue("node", e.node()).addKeyValue("duration_ms", took.toMillis())
+            .log("VM created successfully");
       } catch (StatusRuntimeException ex) {
         fail(creating, "create", AgentClients.translate(e.node(), ex).getMessage());
       } catch (RuntimeException ex) {

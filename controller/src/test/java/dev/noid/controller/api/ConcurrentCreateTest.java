@@ -91,7 +91,7 @@ class ConcurrentCreateTest {
       ManagedChannel ch = c.channel();
       try {
         VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(token))
-            .createVm(CreateVmRequest.newBuilder().setName("big").setMemMib(768).build());
+            .createVm(CreateVmRequest.newBuilder().setCpus(1).setName("big").setMemMib(768).build());
         throw new AssertionError("create should have been refused");
       } catch (StatusRuntimeException e) {
         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
@@ -101,7 +101,7 @@ class ConcurrentCreateTest {
       // A refused create leaves nothing behind: the name is free again.
       c.nodes.setCordoned("node-b", false);
       assertThat(VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(token))
-          .createVm(CreateVmRequest.newBuilder().setName("big").setMemMib(768).build()).getVm().getNode())
+          .createVm(CreateVmRequest.newBuilder().setCpus(1).setName("big").setMemMib(768).build()).getVm().getNode())
           .isEqualTo("node-b");
       ch.shutdownNow();
     }
@@ -115,7 +115,7 @@ class ConcurrentCreateTest {
       String token = c.users.add("alice", "user").token();
       ManagedChannel ch = c.channel();
       VmServiceGrpc.VmServiceBlockingStub stub = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(token));
-      var vm = stub.createVm(CreateVmRequest.newBuilder().setName("slow").setMemMib(256).build()).getVm();
+      var vm = stub.createVm(CreateVmRequest.newBuilder().setCpus(1).setName("slow").setMemMib(256).build()).getVm();
       assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_FAILED);
       assertThat(vm.getStatusMessage()).contains("create failed").contains("did not answer in time");
       assertThat(stub.getVm(GetVmRequest.newBuilder().setName("slow").build()).getVm().getState())

@@ -153,7 +153,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(1)
+  @Order(0)
   void callsWithoutAValidTokenAreRefused() {
     assertThatThrownBy(() -> VmServiceGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS)
         .listVms(ListVmsRequest.getDefaultInstance()))
@@ -169,9 +169,9 @@ class ClusterIT {
   }
 
   @Test
-  @Order(2)
+  @Order(1)
   void createRunsARealGuestAndExecReachesIt() throws Exception {
-    Vm vm = vms(adminToken).createVm(CreateVmRequest.newBuilder().setName("web").setMemMib(128).build()).getVm();
+    Vm vm = vms(adminToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("web").setMemMib(128).build()).getVm();
     assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
     assertThat(vm.getNode()).isIn("node-a", "node-b");
     Result r = exec(adminToken, "web", "sh", "-c", "hostname; echo oops >&2; exit 4");
@@ -179,7 +179,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(3)
+  @Order(2)
   void usersSeeOnlyTheirOwnVms() throws Exception {
     assertThatThrownBy(() -> vms(aliceToken).getVm(GetVmRequest.newBuilder().setName("web").build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.NOT_FOUND));
@@ -187,24 +187,28 @@ class ClusterIT {
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.NOT_FOUND));
     assertThat(vms(aliceToken).listVms(ListVmsRequest.getDefaultInstance()).getVmsList()).isEmpty();
     // Names are unique per user: alice may have her own "web".
-    Vm hers = vms(aliceToken).createVm(CreateVmRequest.newBuilder().setName("web").setMemMib(128).build()).getVm();
+    Vm hers = vms(aliceToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("web").setMemMib(128).build()).getVm();
     assertThat(hers.getOwner()).isEqualTo("alice");
-    assertThatThrownBy(() -> vms(aliceToken).createVm(CreateVmRequest.newBuilder().setName("web").build()))
+    assertThatThrownBy(() -> vms(aliceToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("web")
+        .setMemMib(128).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.ALREADY_EXISTS));
     vms(aliceToken).destroyVm(DestroyVmRequest.newBuilder().setName("web").build());
     assertThat(exec(adminToken, "web", "echo", "still").out()).isEqualTo("still\n");
   }
 
   @Test
-  @Order(4)
+  @Order(3)
   void badInputIsRejectedWithTheLimit() {
-    assertThatThrownBy(() -> vms(adminToken).createVm(CreateVmRequest.newBuilder().setName("Web!").build()))
+    assertThatThrownBy(() -> vms(adminToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("Web!").build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.INVALID_ARGUMENT))
         .hasMessageContaining("DNS label");
-    assertThatThrownBy(() -> vms(adminToken).createVm(CreateVmRequest.newBuilder().setName("tiny").setMemMib(32).build()))
+    assertThatThrownBy(() -> vms(adminToken).createVm(CreateVmRequest.newBuilder().setCpus(0).setName("nocpu").setMemMib(128).build()))
+        .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.INVALID_ARGUMENT))
+        .hasMessageContaining("cpus must be at least 1");
+    assertThatThrownBy(() -> vms(adminToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("tiny").setMemMib(32).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.INVALID_ARGUMENT))
         .hasMessageContaining("96 MiB");
-    assertThatThrownBy(() -> vms(adminToken).createVm(CreateVmRequest.newBuilder().setName("huge").setMemMib(65536).build()))
+    assertThatThrownBy(() -> vms(adminToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("huge").setMemMib(65536).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.INVALID_ARGUMENT))
         .hasMessageContaining("1024 MiB");
     assertThatThrownBy(() -> vms(adminToken).restoreCheckpoint(RestoreCheckpointRequest.newBuilder()
@@ -213,7 +217,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(5)
+  @Order(4)
   void checkpointRestoreInPlaceAndClone() throws Exception {
     assertThat(exec(adminToken, "web", "sh", "-c", "echo v1 > /data/f; sync").exit()).isZero();
     Checkpoint ck = vms(adminToken).createCheckpoint(CreateCheckpointRequest.newBuilder()
@@ -233,7 +237,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(6)
+  @Order(5)
   void listPagesAndFilters() {
     ListVmsResponse first = vms(adminToken).listVms(ListVmsRequest.newBuilder().setPageSize(1).build());
     assertThat(first.getVmsList()).extracting(Vm::getName).containsExactly("web");
@@ -247,7 +251,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(7)
+  @Order(6)
   void stopStartPauseResume() throws Exception {
     assertThat(vms(adminToken).stopVm(StopVmRequest.newBuilder().setName("web2").build()).getVm().getState())
         .isEqualTo(VmState.VM_STATE_STOPPED);
@@ -265,7 +269,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(8)
+  @Order(7)
   void controllerRestartKeepsEveryVmAndCheckpointWithItsTrueState() throws Exception {
     controller.kill();
     controller.start();
@@ -281,7 +285,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(9)
+  @Order(8)
   void aUsedJoinTokenIsRefused() throws Exception {
     String token = controller.admin("join-token");
     AgentProcess first = new AgentProcess(dir.resolve("node-c"), dir, "--node-name", "node-c",
@@ -299,7 +303,83 @@ class ClusterIT {
   }
 
   @Test
+  @Order(9)
+  void consoleThroughTheControllerIsBidirectionalAndDetachLeavesTheVmRunning() throws Exception {
+    CompletableFuture<Void> seen = new CompletableFuture<>();
+    StringBuilder screen = new StringBuilder();
+    var requests = VmServiceGrpc.newStub(channel).withCallCredentials(ControllerProcess.bearer(adminToken))
+        .attachConsole(new StreamObserver<dev.noid.api.v1.AttachConsoleResponse>() {
+          @Override
+          public void onNext(dev.noid.api.v1.AttachConsoleResponse r) {
+            synchronized (screen) {
+              screen.append(r.getOutput().toStringUtf8());
+              if (screen.indexOf("con42") >= 0) {
+                seen.complete(null);
+              }
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            seen.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    requests.onNext(dev.noid.api.v1.AttachConsoleRequest.newBuilder()
+        .setAttach(dev.noid.api.v1.ConsoleAttach.newBuilder().setVm("web")).build());
+    requests.onNext(dev.noid.api.v1.AttachConsoleRequest.newBuilder()
+        .setInput(com.google.protobuf.ByteString.copyFromUtf8("echo con$((40+2))\n")).build());
+    seen.get(60, TimeUnit.SECONDS);
+    requests.onCompleted();
+    assertThat(vms(adminToken).getVm(GetVmRequest.newBuilder().setName("web").build()).getVm().getState())
+        .isEqualTo(VmState.VM_STATE_RUNNING);
+    assertThat(exec(adminToken, "web", "echo", "alive").out()).isEqualTo("alive\n");
+  }
+
+  @Test
   @Order(10)
+  void deleteCheckpointAndCreateWithoutWaiting() throws Exception {
+    Checkpoint ck = vms(adminToken).listCheckpoints(ListCheckpointsRequest.getDefaultInstance()).getCheckpoints(0);
+    vms(adminToken).deleteCheckpoint(dev.noid.api.v1.DeleteCheckpointRequest.newBuilder().setId(ck.getId()).build());
+    assertThat(vms(adminToken).listCheckpoints(ListCheckpointsRequest.getDefaultInstance()).getCheckpointsList()).isEmpty();
+    assertThat(dir.resolve(ck.getNode() + "/checkpoints/" + ck.getId())).doesNotExist();
+    Vm early = vms(aliceToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("quick")
+        .setMemMib(128).setWait(false).build()).getVm();
+    assertThat(early.getState()).isIn(VmState.VM_STATE_SCHEDULED, VmState.VM_STATE_CREATING);
+    await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> assertThat(vms(aliceToken)
+        .getVm(GetVmRequest.newBuilder().setName("quick").build()).getVm().getState())
+        .isEqualTo(VmState.VM_STATE_RUNNING));
+  }
+
+  @Test
+  @Order(11)
+  void removingAUserRemovesTheirVms() throws Exception {
+    assertThat(vmDirsOnNodes()).isEqualTo(3);
+    UserServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(adminToken))
+        .removeUser(dev.noid.api.v1.RemoveUserRequest.newBuilder().setName("alice").build());
+    assertThatThrownBy(() -> vms(aliceToken).listVms(ListVmsRequest.getDefaultInstance()))
+        .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.UNAUTHENTICATED));
+    // Only the admin's web and web2 are left on the nodes.
+    assertThat(vmDirsOnNodes()).isEqualTo(2);
+  }
+
+  private long vmDirsOnNodes() throws Exception {
+    long n = 0;
+    for (String node : List.of("node-a", "node-b")) {
+      Path vmsDir = dir.resolve(node + "/vms");
+      if (java.nio.file.Files.isDirectory(vmsDir)) {
+        try (var files = java.nio.file.Files.list(vmsDir)) {
+          n += files.count();
+        }
+      }
+    }
+    return n;
+  }
+
+  @Test
+  @Order(12)
   void destroyRemovesVmsFromTheirNodes() {
     vms(adminToken).destroyVm(DestroyVmRequest.newBuilder().setName("web2").build());
     vms(adminToken).destroyVm(DestroyVmRequest.newBuilder().setName("web").build());

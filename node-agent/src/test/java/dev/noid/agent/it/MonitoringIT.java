@@ -117,7 +117,7 @@ class MonitoringIT {
         .withCallCredentials(ControllerProcess.bearer(token)).withDeadlineAfter(300, TimeUnit.SECONDS);
     List<String> names = List.of("mon-a", "mon-b");
     for (String n : names) {
-      vms.createVm(CreateVmRequest.newBuilder().setName(n).setMemMib(128).build());
+      vms.createVm(CreateVmRequest.newBuilder().setCpus(1).setName(n).setMemMib(128).build());
     }
     await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1)).ignoreExceptions()
         .untilAsserted(() -> {
