@@ -49,11 +49,6 @@ public final class ControllerServer {
   }
 
   public void start() {
-    nodes.onReadinessChange(n -> {
-      if (!n.ready()) {
-        vms.nodeLost(n.name());
-      }
-    });
     grpc.start();
     try {
       https.start();

@@ -76,6 +76,11 @@ public final class VmService {
         scheduler.reserveOn(e.node(), e.cpus(), e.memMib());
       }
     }
+    nodes.onReadinessChange(n -> {
+      if (!n.ready()) {
+        nodeLost(n.name());
+      }
+    });
   }
 
   // How much longer than the boot timeout a call to an agent may take (transfer, QMP, ...).

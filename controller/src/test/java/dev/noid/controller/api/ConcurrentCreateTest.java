@@ -57,7 +57,7 @@ class ConcurrentCreateTest {
           go.await();
           try {
             stub.withDeadlineAfter(60, TimeUnit.SECONDS).createVm(CreateVmRequest.newBuilder()
-                .setName(name).setMemMib(256).build());
+                .setName(name).setCpus(1).setMemMib(256).build());
             return Status.Code.OK;
           } catch (StatusRuntimeException e) {
             return e.getStatus().getCode();

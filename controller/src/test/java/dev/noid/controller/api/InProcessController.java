@@ -44,21 +44,21 @@ final class InProcessController implements AutoCloseable {
   private final String name;
 
   InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
-    Clock clock = Clock.systemUTC();
+    this(dir, bootTimeout, nodeMemoryMib, Clock.systemUTC(), Duration.ofMinutes(5));
+  }
+
+  InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib, Clock clock,
+      Duration lease) throws IOException {
     store = SqliteStore.open(dir.resolve("noid.db"));
     users = new UserDirectory(store, new LoginLimiter(10, Duration.ofSeconds(60), clock), clock);
-    nodes = new NodeRegistry(store, clock, Duration.ofMinutes(5));
+    nodes = new NodeRegistry(store, clock, lease);
     name = "controller-" + System.nanoTime();
     for (Map.Entry<String, Long> n : nodeMemoryMib.entrySet()) {
       FakeAgent agent = new FakeAgent(n.getValue());
       agents.put(n.getKey(), agent);
       servers.add(InProcessServerBuilder.forName(name + "-" + n.getKey()).addService(agent).build().start());
       nodes.register(n.getKey(), "in-process", Map.of());
-      nodes.heartbeat(HeartbeatRequest.newBuilder().setNodeName(n.getKey())
-          .setNode(NodeReport.newBuilder().setNodeName(n.getKey()).setCpus(64)
-              .setMemoryBytes(n.getValue() << 20).setHypervisor(HypervisorKind.HYPERVISOR_KIND_SIMULATED)
-              .addImages("dev"))
-          .build());
+      nodes.heartbeat(heartbeat(n.getKey(), n.getValue(), List.of()));
     }
     scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
     AgentClients clients = new AgentClients(
@@ -68,6 +68,14 @@ final class InProcessController implements AutoCloseable {
     api = InProcessServerBuilder.forName(name).executor(java.util.concurrent.Executors.newFixedThreadPool(64))
         .addService(new GrpcVmService(vms, clients))
         .intercept(new AuthInterceptor(users)).build().start();
+  }
+
+  static HeartbeatRequest heartbeat(String node, long memoryMib, List<dev.noid.agent.v1.VmReport> vms) {
+    return HeartbeatRequest.newBuilder().setNodeName(node)
+        .setNode(NodeReport.newBuilder().setNodeName(node).setCpus(64)
+            .setMemoryBytes(memoryMib << 20).setHypervisor(HypervisorKind.HYPERVISOR_KIND_SIMULATED)
+            .addImages("dev"))
+        .addAllVms(vms).build();
   }
 
   ManagedChannel channel() {

@@ -1,5 +1,7 @@
 package dev.noid.controller.users;
 
+import dev.noid.controller.MutableClock;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 

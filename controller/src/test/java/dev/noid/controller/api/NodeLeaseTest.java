@@ -1,0 +1,50 @@
+package dev.noid.controller.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.VmState;
+import dev.noid.controller.MutableClock;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.VmEntry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A missed lease and what the node says when it comes back, with a clock the test moves. */
+class NodeLeaseTest {
+  @TempDir Path dir;
+
+  @Test
+  void missedLeaseMakesTheNodeNotReadyAndItsVmsUnknownThenHeartbeatsReconcileThem() throws Exception {
+    MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L), clock, Duration.ofSeconds(10))) {
+      Principal alice = new Principal("alice", false);
+      VmEntry one = c.vms.create(alice, CreateVmRequest.newBuilder().setName("one").setCpus(1).setMemMib(256).build());
+      VmEntry two = c.vms.create(alice, CreateVmRequest.newBuilder().setName("two").setCpus(1).setMemMib(256).build());
+      assertThat(one.state()).isEqualTo(VmState.VM_STATE_RUNNING);
+
+      clock.advance(Duration.ofSeconds(11));
+      c.nodes.expireLeases();
+      assertThat(c.nodes.require("node-a").ready()).isFalse();
+      assertThat(c.vms.get(alice, "one").state()).isEqualTo(VmState.VM_STATE_UNKNOWN);
+      assertThat(c.vms.get(alice, "one").statusMessage()).contains("not reporting");
+
+      // The node returns: "one" still runs there, "two" died while it was away.
+      var report = c.agents.get("node-a").vms().get(one.id());
+      c.nodes.heartbeat(InProcessController.heartbeat("node-a", 2048, List.of(report)));
+      c.vms.observe("node-a", List.of(report));
+      assertThat(c.nodes.require("node-a").ready()).isTrue();
+      assertThat(c.vms.get(alice, "one").state()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(c.vms.get(alice, "two").state()).isEqualTo(VmState.VM_STATE_FAILED);
+      assertThat(c.vms.get(alice, "two").statusMessage()).contains("no longer on node node-a");
+      assertThat(c.scheduler.reservedMemMib("node-a")).isEqualTo(256);
+      assertThat(two.id()).isNotEqualTo(one.id());
+    }
+  }
+}
