@@ -475,8 +475,15 @@ public final class VmService {
   public void observe(String node, List<VmReport> reports) {
     Map<String, VmReport> byId = new java.util.HashMap<>();
     reports.forEach(r -> byId.put(r.getId(), r));
+    // A heartbeat is a snapshot taken a moment before it arrives: right after an operation it
+    // can still show the VM as it was (CREATING, or absent), so recent changes are left alone
+    // for one lease. UNKNOWN only comes from a lost lease, so any report after it is news.
+    Instant settled = clock.instant().minus(nodes.lease());
     for (VmEntry e : vms.all()) {
       if (!e.node().equals(node) || locked(e.id())) {
+        continue;
+      }
+      if (e.state() != VmState.VM_STATE_UNKNOWN && e.updated() != null && e.updated().isAfter(settled)) {
         continue;
       }
       VmReport r = byId.get(e.id());
@@ -490,6 +497,8 @@ public final class VmService {
         } else {
           continue;
         }
+      } else if (r.getState() == AgentVmState.AGENT_VM_STATE_CREATING) {
+        continue; // mid-operation on the node: its outcome will come as its own report
       } else {
         actual = fromAgent(r.getState());
         why = r.getState() == AgentVmState.AGENT_VM_STATE_DEAD ? "VMM died: " + r.getReason()

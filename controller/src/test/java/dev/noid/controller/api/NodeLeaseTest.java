@@ -47,4 +47,21 @@ class NodeLeaseTest {
       assertThat(two.id()).isNotEqualTo(one.id());
     }
   }
+
+  @Test
+  void aHeartbeatTakenBeforeAnOperationDoesNotUndoIt() throws Exception {
+    MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L), clock, Duration.ofSeconds(10))) {
+      Principal bob = new Principal("bob", false);
+      c.vms.create(bob, CreateVmRequest.newBuilder().setName("fresh").setCpus(1).setMemMib(256).build());
+      // A report from before the create finished does not list the VM yet.
+      c.vms.observe("node-a", List.of());
+      assertThat(c.vms.get(bob, "fresh").state()).isEqualTo(VmState.VM_STATE_RUNNING);
+      // One lease later, a report without it is the truth: the VM is gone from the node.
+      clock.advance(Duration.ofSeconds(11));
+      c.vms.observe("node-a", List.of());
+      assertThat(c.vms.get(bob, "fresh").state()).isEqualTo(VmState.VM_STATE_FAILED);
+    }
+  }
 }
