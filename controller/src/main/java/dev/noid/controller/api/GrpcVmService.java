@@ -29,6 +29,8 @@ import dev.noid.api.v1.StartVmResponse;
 import dev.noid.api.v1.StopVmRequest;
 import dev.noid.api.v1.StopVmResponse;
 import dev.noid.api.v1.VmServiceGrpc;
+import dev.noid.api.v1.WatchVmsRequest;
+import dev.noid.api.v1.WatchVmsResponse;
 import dev.noid.controller.agents.AgentClients;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.users.Principal;
@@ -43,7 +45,6 @@ import java.util.List;
 
 /**
  * noid.v1.VmService: checks the request's shape, calls {@link VmService}, maps the answer.
- * WatchVms is not built yet and answers UNIMPLEMENTED.
  */
 public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   static final int DEFAULT_PAGE_SIZE = 100;
@@ -114,6 +115,12 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
       // fall through
     }
     throw NoidException.invalid("page_token is not one this server issued");
+  }
+
+  @Override
+  public void watchVms(WatchVmsRequest r, StreamObserver<WatchVmsResponse> out) {
+    new WatchStream(Principal.current().name(), r.getLabelSelectorMap(),
+        (ServerCallStreamObserver<WatchVmsResponse>) out, vms.table()).start(r.getSinceRevision());
   }
 
   @Override

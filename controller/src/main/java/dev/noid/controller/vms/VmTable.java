@@ -31,6 +31,7 @@ public final class VmTable {
   private final Map<String, VmEntry> byId = new ConcurrentHashMap<>();
   private final Map<String, String> idByOwnerName = new ConcurrentHashMap<>();
   private final AtomicLong revision = new AtomicLong();
+  private final VmEvents events = new VmEvents(10_000);
 
   public VmTable(Store store, Clock clock) {
     this.store = store;
@@ -55,6 +56,7 @@ public final class VmTable {
     }
     byId.put(stamped.id(), stamped);
     idByOwnerName.put(key(e.owner(), e.name()), stamped.id());
+    events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.ADDED, stamped));
     return stamped;
   }
 
@@ -65,6 +67,7 @@ public final class VmTable {
     VmEntry stamped = e.stamped(revision.incrementAndGet(), clock.instant());
     store.updateVm(row(stamped));
     byId.put(stamped.id(), stamped);
+    events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.MODIFIED, stamped));
     return stamped;
   }
 
@@ -72,7 +75,29 @@ public final class VmTable {
     store.deleteVm(e.id());
     byId.remove(e.id());
     idByOwnerName.remove(key(e.owner(), e.name()));
-    revision.incrementAndGet();
+    events.publish(new VmEvents.Event(revision.incrementAndGet(), VmEvents.Type.DELETED, e));
+  }
+
+  /** The watch primitive: a consistent snapshot or replay, then every later change. */
+  public record Watch(List<VmEntry> snapshot, List<VmEvents.Event> replay, long revision) {}
+
+  /**
+   * Subscribes {@code subscriber} and returns, atomically with it, either the changes after
+   * {@code since} or (when {@code since} is 0 or too old) a snapshot of every VM.
+   */
+  public synchronized Watch watch(long since, java.util.function.Consumer<VmEvents.Event> subscriber) {
+    List<VmEvents.Event> replay = since > 0 ? events.replayAndSubscribe(since, subscriber) : null;
+    if (replay == null) {
+      if (since == 0) {
+        events.replayAndSubscribe(revision.get(), subscriber);
+      }
+      return new Watch(all(), List.of(), revision.get());
+    }
+    return new Watch(null, replay, revision.get());
+  }
+
+  public void unwatch(java.util.function.Consumer<VmEvents.Event> subscriber) {
+    events.unsubscribe(subscriber);
   }
 
   public Optional<VmEntry> byId(String id) {
