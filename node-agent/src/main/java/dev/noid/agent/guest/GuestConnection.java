@@ -185,6 +185,15 @@ public final class GuestConnection implements AutoCloseable {
     return channel.isOpen() && !closed.isDone();
   }
 
+  /**
+   * True when commands can be sent: the guest answered our RESET and the channel is still up.
+   * A ready future that failed is done too, so checking {@code ready().isDone()} alone would let
+   * an exec through to a channel that never worked.
+   */
+  public boolean isReady() {
+    return ready.isDone() && !ready.isCompletedExceptionally() && isOpen();
+  }
+
   @Override
   public void close() {
     try {

@@ -30,6 +30,8 @@ public final class QemuDriver implements Hypervisor {
   private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
   static final String STATE_FILE = "vmstate";
   private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(30);
+  /** How long QEMU may take to answer one QMP command before it counts as wedged. */
+  static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
 
   private final String binary;
   private final Accelerator accelerator;
@@ -117,7 +119,7 @@ public final class QemuDriver implements Hypervisor {
     List<String> cmd = commandLine(layout, spec, image);
     cmd.addAll(List.of("-incoming", "exec:cat " + stateDir.resolve(STATE_FILE)));
     long pid = start(layout, cmd);
-    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+    try (QmpClient qmp = qmp(layout)) {
       // The incoming migration runs in QEMU; its run state leaves "inmigrate" when it is done.
       long deadline = System.nanoTime() + CONTROL_TIMEOUT.toNanos();
       String status;
@@ -134,8 +136,7 @@ public final class QemuDriver implements Hypervisor {
       return pid;
     } catch (IOException e) {
       kill(pid);
-      throw new AgentException(Code.HYPERVISOR_FAILED, "restore failed: " + e.getMessage()
-          + tail(layout.vmmLog()), e);
+      throw qmpFailed(layout, "restore", e, tail(layout.vmmLog()));
     } catch (RuntimeException e) {
       kill(pid);
       throw e;
@@ -191,7 +192,7 @@ public final class QemuDriver implements Hypervisor {
   public void saveState(VmLayout layout, Path stateDir) {
     Path file = stateDir.resolve(STATE_FILE);
     long logMark = sizeOf(layout.vmmLog());
-    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+    try (QmpClient qmp = qmp(layout)) {
       qmp.execute("migrate", QmpClient.args().put("uri", "exec:cat > '" + file + "'"));
       long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
       while (true) {
@@ -217,7 +218,7 @@ public final class QemuDriver implements Hypervisor {
         waitBriefly(qmp);
       }
     } catch (IOException e) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "saving VM state failed: " + e.getMessage(), e);
+      throw qmpFailed(layout, "saving VM state", e, "");
     }
   }
 
@@ -258,7 +259,7 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public void shutdown(VmLayout layout, long pid) {
-    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+    try (QmpClient qmp = qmp(layout)) {
       qmp.execute("quit", null);
     } catch (IOException e) {
       log.debug("QMP quit failed, killing pid {}", pid, e);
@@ -286,7 +287,7 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public boolean responds(VmLayout layout) {
-    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+    try (QmpClient qmp = qmp(layout)) {
       qmp.execute("query-status", null);
       return true;
     } catch (IOException e) {
@@ -296,20 +297,35 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public boolean isPaused(VmLayout layout) {
-    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+    try (QmpClient qmp = qmp(layout)) {
       return !qmp.execute("query-status", null).path("running").asBoolean();
     } catch (IOException e) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "QEMU does not answer: " + e.getMessage(), e);
+      throw qmpFailed(layout, "query-status", e, "");
     }
   }
 
   private void control(VmLayout layout, String command) {
-    try (QmpClient qmp = QmpClient.connect(layout.controlSocket())) {
+    try (QmpClient qmp = qmp(layout)) {
       qmp.execute(command, null);
     } catch (IOException e) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "QMP " + command + " failed: "
-          + e.getMessage(), e);
+      throw qmpFailed(layout, "QMP " + command, e, "");
     }
+  }
+
+  private static QmpClient qmp(VmLayout layout) throws IOException {
+    return QmpClient.connect(layout.controlSocket(), QMP_TIMEOUT);
+  }
+
+  // A VMM that does not answer in time is wedged, not merely failing: say which VM it is.
+  private static AgentException qmpFailed(VmLayout layout, String action, IOException e,
+      String detail) {
+    String vm = layout.dir().getFileName().toString();
+    if (e instanceof QmpClient.QmpTimeoutException) {
+      return new AgentException(Code.TIMEOUT, action + " of VM '" + vm + "' failed: the VMM is"
+          + " not responding (" + e.getMessage() + ")", e);
+    }
+    return new AgentException(Code.HYPERVISOR_FAILED, action + " of VM '" + vm + "' failed: "
+        + e.getMessage() + detail, e);
   }
 
   // The interval between two QMP status queries: QEMU 7.2 reports a migration's progress

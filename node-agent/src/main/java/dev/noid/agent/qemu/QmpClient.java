@@ -13,31 +13,47 @@ import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * QEMU Machine Protocol over the VM's unix socket: greeting, capabilities negotiation, then one
  * command at a time. Asynchronous events interleaved with replies are skipped. Not thread-safe:
  * callers hold the VM's lock.
+ *
+ * <p>Every exchange has a time limit. A wedged QEMU (stopped, or stuck in a syscall) still
+ * accepts connections, because the kernel queues them, and then never answers; without a limit
+ * the caller would wait forever holding the VM's lock. When the limit passes, the socket is
+ * closed under the blocked read, which then fails with {@link QmpTimeoutException}.
  */
 public final class QmpClient implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("qmp-watchdog").daemon().factory());
   private final SocketChannel channel;
   private final BufferedReader in;
   private final OutputStream out;
+  private final Duration timeout;
+  private volatile boolean timedOut;
 
-  private QmpClient(SocketChannel channel) throws IOException {
+  private QmpClient(SocketChannel channel, Duration timeout) throws IOException {
     this.channel = channel;
+    this.timeout = timeout;
     this.in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel),
         StandardCharsets.UTF_8));
     this.out = Channels.newOutputStream(channel);
   }
 
-  public static QmpClient connect(Path socket) throws IOException {
+  /** Connects and negotiates; each later command may take up to {@code timeout} to answer. */
+  public static QmpClient connect(Path socket, Duration timeout) throws IOException {
     SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
     try {
       ch.connect(UnixDomainSocketAddress.of(socket));
-      QmpClient client = new QmpClient(ch);
-      JsonNode greeting = client.readMessage();
+      QmpClient client = new QmpClient(ch, timeout);
+      JsonNode greeting = client.guarded("the greeting", client::readMessage);
       if (!greeting.has("QMP")) {
         throw new IOException("not a QMP greeting: " + greeting);
       }
@@ -55,18 +71,49 @@ public final class QmpClient implements AutoCloseable {
     if (arguments != null) {
       request.set("arguments", arguments);
     }
-    out.write((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
-    out.flush();
-    while (true) {
-      JsonNode reply = readMessage();
-      if (reply.has("event")) {
-        continue;
+    return guarded("'" + command + "'", () -> {
+      out.write((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      while (true) {
+        JsonNode reply = readMessage();
+        if (reply.has("event")) {
+          continue;
+        }
+        if (reply.has("error")) {
+          JsonNode error = reply.get("error");
+          throw new QmpException(command, error.path("class").asText(), error.path("desc").asText());
+        }
+        return reply.path("return");
       }
-      if (reply.has("error")) {
-        JsonNode error = reply.get("error");
-        throw new QmpException(command, error.path("class").asText(), error.path("desc").asText());
+    });
+  }
+
+  private interface Exchange<T> {
+    T run() throws IOException;
+  }
+
+  private <T> T guarded(String what, Exchange<T> exchange) throws IOException {
+    ScheduledFuture<?> alarm = WATCHDOG.schedule(this::expire, timeout.toMillis(),
+        TimeUnit.MILLISECONDS);
+    try {
+      return exchange.run();
+    } catch (IOException e) {
+      if (timedOut) {
+        throw new QmpTimeoutException("QEMU did not answer " + what + " on QMP within "
+            + timeout.toSeconds() + " s");
       }
-      return reply.path("return");
+      throw e;
+    } finally {
+      alarm.cancel(false);
+    }
+  }
+
+  private void expire() {
+    timedOut = true;
+    try {
+      channel.close();
+    } catch (IOException e) {
+      // closing is all that is wanted: it ends the blocked read
     }
   }
 
@@ -98,6 +145,13 @@ public final class QmpClient implements AutoCloseable {
 
     public String errorClass() {
       return errorClass;
+    }
+  }
+
+  /** QEMU did not answer in time: it is wedged, and the connection has been closed. */
+  public static final class QmpTimeoutException extends IOException {
+    QmpTimeoutException(String message) {
+      super(message);
     }
   }
 }

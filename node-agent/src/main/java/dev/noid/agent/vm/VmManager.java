@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -121,6 +122,8 @@ public final class VmManager implements AutoCloseable {
         checkCapacity(vm.spec);
         vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
       }
+      // A DEAD VM's VMM may still exist (wedged, not answering): two VMMs must never share a disk.
+      stopVmm(vm);
       Image image = images.get(vm.spec.getImage());
       Files.deleteIfExists(vm.layout.stoppedMarker());
       try {
@@ -244,8 +247,10 @@ public final class VmManager implements AutoCloseable {
       throw wrongState(vm, "exec", "RUNNING");
     }
     GuestConnection guest = vm.guest;
-    if (guest == null || !guest.isOpen() || !guest.ready().isDone()) {
-      throw new AgentException(Code.WRONG_STATE, "VM '" + id + "' has no guest agent connection");
+    if (guest == null || !guest.isReady()) {
+      throw new AgentException(Code.WRONG_STATE, "VM '" + id + "' has no working guest agent"
+          + " connection" + (guest == null ? "" : guest.isOpen()
+              ? " (the guest agent has not answered yet)" : " (the channel closed)"));
     }
     try {
       return guest.exec(argv, env, stdin, tty, sink);
@@ -345,28 +350,44 @@ public final class VmManager implements AutoCloseable {
   private VmReport restoreInPlace(VmRecord vm, Path stateDir, Path disk, String checkpointId,
       Duration bootTimeout) {
     vm.lock.lock();
+    Path staged = vm.layout.dir().resolve("disk.img.restore");
     try {
       Image image = images.get(vm.spec.getImage());
-      stopVmm(vm);
-      if (Files.exists(disk)) {
-        Files.deleteIfExists(vm.layout.disk());
-        Files2.copyDisk(disk, vm.layout.disk());
+      // What can fail without touching the running VM comes first: a disk too full for the
+      // checkpoint's disk image leaves the VM as it was.
+      boolean withDisk = Files.exists(disk);
+      if (withDisk) {
+        Files.deleteIfExists(staged);
+        Files2.copyDisk(disk, staged);
       }
-      Files.deleteIfExists(vm.layout.stoppedMarker());
-      vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
-      vm.restoredFrom = checkpointId;
-      writeSpec(vm);
+      // From here the old VMM is gone, so a failure leaves the VM STOPPED (startable, with the
+      // reason), never reported RUNNING without a VMM.
       try {
+        stopVmm(vm);
+        if (withDisk) {
+          Files.move(staged, vm.layout.disk(), StandardCopyOption.REPLACE_EXISTING,
+              StandardCopyOption.ATOMIC_MOVE);
+        }
+        Files.deleteIfExists(vm.layout.stoppedMarker());
+        vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
+        vm.restoredFrom = checkpointId;
+        writeSpec(vm);
         bootAndWait(vm, image, bootTimeout,
             () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
-      } catch (RuntimeException e) {
-        markStopped(vm, "restore failed: " + e.getMessage());
+      } catch (IOException | RuntimeException e) {
+        markStopped(vm, "restore from checkpoint '" + checkpointId + "' failed: " + e.getMessage());
         throw e;
       }
       return report(vm);
     } catch (IOException e) {
-      throw new AgentException(Code.INTERNAL, e.getMessage(), e);
+      throw new AgentException(Code.INTERNAL, "restore of VM '" + vm.id + "' failed: "
+          + e.getMessage(), e);
     } finally {
+      try {
+        Files.deleteIfExists(staged);
+      } catch (IOException e) {
+        log.warn("cannot remove {}", staged, e);
+      }
       vm.lock.unlock();
     }
   }
@@ -630,11 +651,19 @@ public final class VmManager implements AutoCloseable {
     }
     long pid = readPid(layout);
     boolean alive = pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
-    if (!alive || !hypervisor.responds(layout)) {
+    if (!alive) {
       vm.state = AgentVmState.AGENT_VM_STATE_DEAD;
       vm.reason = "VMM process " + (pid > 0 ? pid + " " : "") + "exited while the agent was not running"
           + lastLine(layout.vmmLog());
       log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found dead: {}", vm.id, vm.reason);
+      return;
+    }
+    if (!hypervisor.responds(layout)) {
+      // Kept as the VM's pid so that destroying or starting it stops this VMM first.
+      vm.pid = pid;
+      vm.state = AgentVmState.AGENT_VM_STATE_DEAD;
+      vm.reason = "VMM process " + pid + " is alive but does not answer on its control socket";
+      log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found wedged: {}", vm.id, vm.reason);
       return;
     }
     vm.pid = pid;

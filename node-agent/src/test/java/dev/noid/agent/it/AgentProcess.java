@@ -128,10 +128,19 @@ final class AgentProcess implements AutoCloseable {
 
   /** Kills every VMM left under the state directory (tests must not leak guests). */
   void killLeftoverVmms() {
-    ProcessHandle.allProcesses()
+    List<ProcessHandle> vmms = ProcessHandle.allProcesses()
         .filter(p -> p.info().commandLine().orElse("").contains(stateDir.toString())
             && p.info().commandLine().orElse("").contains("qemu-system"))
-        .forEach(ProcessHandle::destroyForcibly);
+        .toList();
+    vmms.forEach(ProcessHandle::destroyForcibly);
+    // Gone, not just signalled: a test may unmount the filesystem their files are on next.
+    for (ProcessHandle vmm : vmms) {
+      try {
+        vmm.onExit().get(30, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        throw new AssertionError("VMM " + vmm.pid() + " did not exit after SIGKILL", e);
+      }
+    }
   }
 
   @Override
