@@ -7,4 +7,24 @@ import java.time.Instant;
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record CheckpointEntry(String id, String owner, String vmId, String vmName, String label,
     String node, String state, long sizeBytes, long durationMs, int cpus, int memMib,
-    String image, String statusMessage, Instant created) {}
+    String image, String statusMessage, Instant created, java.util.List<String> copies) {
+  public CheckpointEntry {
+    copies = copies == null ? java.util.List.of() : java.util.List.copyOf(copies);
+  }
+
+  /** Nodes that hold its files: where it was taken, and where it was copied to restore. */
+  public java.util.List<String> nodes() {
+    java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of(node));
+    copies.stream().filter(n -> !all.contains(n)).forEach(all::add);
+    return all;
+  }
+
+  public CheckpointEntry withCopyOn(String other) {
+    java.util.List<String> more = new java.util.ArrayList<>(copies);
+    if (!other.equals(node) && !more.contains(other)) {
+      more.add(other);
+    }
+    return new CheckpointEntry(id, owner, vmId, vmName, label, node, state, sizeBytes, durationMs,
+        cpus, memMib, image, statusMessage, created, more);
+  }
+}

@@ -17,6 +17,7 @@ import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.VmState;
 import dev.noid.common.naming.ResourceNames;
 import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.agents.CheckpointRelay;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.nodes.NodeEntry;
@@ -59,6 +60,7 @@ public final class VmService {
   private final Clock clock;
   private final Duration bootTimeout;
   private final OperationObserver observer;
+  private final CheckpointRelay relay;
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
 
   public VmService(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes, Scheduler scheduler,
@@ -71,6 +73,7 @@ public final class VmService {
     this.clock = clock;
     this.bootTimeout = bootTimeout;
     this.observer = observer;
+    this.relay = new CheckpointRelay(agents);
     for (VmEntry e : vms.all()) {
       if (e.holdsCapacity()) {
         scheduler.reserveOn(e.node(), e.cpus(), e.memMib());
@@ -348,7 +351,7 @@ public final class VmService {
                 .setLabel(label).build()).getCheckpoint();
         CheckpointEntry ck = new CheckpointEntry(id, cur.owner(), cur.id(), cur.name(), label,
             cur.node(), "READY", info.getSizeBytes(), info.getDurationMs(), cur.cpus(), cur.memMib(),
-            cur.image(), "", clock.instant());
+            cur.image(), "", clock.instant(), List.of());
         checkpoints.put(ck);
         observer.checkpointCreated(Duration.between(start, clock.instant()));
         return ck;
@@ -370,12 +373,14 @@ public final class VmService {
   public void deleteCheckpoint(Principal who, String id) {
     CheckpointEntry ck = checkpoints.get(id).filter(c -> c.owner().equals(who.name()))
         .orElseThrow(() -> NoidException.notFound("checkpoint '" + id + "' not found"));
-    try {
-      agents.blocking(ck.node(), 60).deleteCheckpoint(
-          DeleteCheckpointRequest.newBuilder().setCheckpointId(id).build());
-    } catch (StatusRuntimeException ex) {
-      if (ex.getStatus().getCode() != io.grpc.Status.Code.NOT_FOUND) {
-        throw AgentClients.translate(ck.node(), ex);
+    for (String n : ck.nodes()) {
+      try {
+        agents.blocking(n, 60).deleteCheckpoint(
+            DeleteCheckpointRequest.newBuilder().setCheckpointId(id).build());
+      } catch (StatusRuntimeException ex) {
+        if (ex.getStatus().getCode() != io.grpc.Status.Code.NOT_FOUND) {
+          throw AgentClients.translate(n, ex);
+        }
       }
     }
     checkpoints.delete(id);
@@ -394,63 +399,120 @@ public final class VmService {
   }
 
   /**
-   * Restores in place (no {@code asName}) or as a new VM. Both run on the node that holds the
-   * checkpoint's files.
+   * Restores in place (no {@code asName}) or as a new VM (a clone), on {@code node} or, for a
+   * clone without one, where the scheduler places it. The checkpoint's files are copied to the
+   * target node first when it does not hold them (verified by sha256 on arrival).
    */
   public VmEntry restore(Principal who, String vmName, String ref, String asName, String node) {
     CheckpointEntry ck = findCheckpoint(who, vmName, ref);
-    if (!node.isEmpty() && !node.equals(ck.node())) {
-      throw new NoidException(Code.WRONG_STATE, "checkpoint '" + ck.id() + "' is on node "
-          + ck.node() + "; restoring it on " + node + " needs it moved there first");
+    if (!node.isEmpty()) {
+      nodes.require(node);
     }
-    if (asName.isEmpty()) {
-      VmEntry e = vms.byId(ck.vmId()).filter(v -> v.owner().equals(who.name()))
-          .orElseThrow(() -> NoidException.notFound("VM '" + ck.vmName()
-              + "' no longer exists: restore the checkpoint as a new VM (--as NAME)"));
-      return withLock(e.id(), () -> {
-        VmEntry cur = vms.byId(e.id()).orElseThrow();
-        VmEntry restoring = vms.update(cur.withDesired(VmState.VM_STATE_RUNNING)
-            .with(VmState.VM_STATE_CREATING, "restoring checkpoint " + ck.id()));
-        try {
-          VmReport r = agents.blocking(cur.node(), agentDeadlineSeconds()).restoreCheckpoint(
-              RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(cur))
-                  .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
-          return vms.update(restoring.withRestoredFrom(ck.id())
-              .with(fromAgent(r.getState()), "restored from " + ck.id()));
-        } catch (StatusRuntimeException ex) {
-          NoidException ne = AgentClients.translate(cur.node(), ex);
-          observer.operationFailed("restore");
-          vms.update(restoring.with(VmState.VM_STATE_FAILED, "restore failed: " + ne.getMessage()));
-          throw ne;
+    return asName.isEmpty() ? restoreInPlace(who, ck, node) : cloneFrom(who, ck, asName, node);
+  }
+
+  /** Makes sure {@code target} holds the checkpoint's files. */
+  private CheckpointEntry ensureOn(CheckpointEntry ck, String target) {
+    if (ck.nodes().contains(target)) {
+      return ck;
+    }
+    relay.copy(ck.id(), ck.node(), target);
+    CheckpointEntry updated = ck.withCopyOn(target);
+    checkpoints.put(updated);
+    return updated;
+  }
+
+  private VmEntry restoreInPlace(Principal who, CheckpointEntry ck, String node) {
+    VmEntry e = vms.byId(ck.vmId()).filter(v -> v.owner().equals(who.name()))
+        .orElseThrow(() -> NoidException.notFound("VM '" + ck.vmName()
+            + "' no longer exists: restore the checkpoint as a new VM (--as NAME)"));
+    return withLock(e.id(), () -> {
+      VmEntry cur = vms.byId(e.id()).orElseThrow();
+      String target = node.isEmpty() ? cur.node() : node;
+      boolean moving = !target.equals(cur.node());
+      if (moving) {
+        scheduler.placeOn(new Placement(cur.cpus(), cur.memMib(), cur.image(), target, Map.of()),
+            nodes.require(target));
+      }
+      VmEntry restoring = vms.update(cur.withDesired(VmState.VM_STATE_RUNNING)
+          .with(VmState.VM_STATE_CREATING, "restoring checkpoint " + ck.id()
+              + (moving ? " on " + target : "")));
+      try {
+        ensureOn(ck, target);
+        if (moving) {
+          destroyOnNode(cur);
+          scheduler.release(cur.node(), cur.cpus(), cur.memMib());
+          restoring = vms.update(restoring.withNode(target));
         }
-      });
+        VmReport r = agents.blocking(target, agentDeadlineSeconds()).restoreCheckpoint(
+            RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(restoring))
+                .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
+        return vms.update(restoring.withRestoredFrom(ck.id())
+            .with(fromAgent(r.getState()), "restored from " + ck.id()));
+      } catch (StatusRuntimeException ex) {
+        NoidException ne = AgentClients.translate(target, ex);
+        fail(restoring, "restore", ne.getMessage());
+        throw ne;
+      } catch (NoidException ne) {
+        if (moving && restoring.node().equals(cur.node())) {
+          // Nothing was moved yet: the VM is where it was, as it was.
+          scheduler.release(target, cur.cpus(), cur.memMib());
+          vms.update(restoring.with(cur.state(), "restore failed: " + ne.getMessage()));
+        } else {
+          fail(restoring, "restore", ne.getMessage());
+        }
+        throw ne;
+      }
+    });
+  }
+
+  private void destroyOnNode(VmEntry e) {
+    try {
+      agents.blocking(e.node(), 60).destroyVm(DestroyVmRequest.newBuilder().setId(e.id()).build());
+    } catch (StatusRuntimeException ex) {
+      if (ex.getStatus().getCode() != io.grpc.Status.Code.NOT_FOUND) {
+        throw AgentClients.translate(e.node(), ex);
+      }
     }
+  }
+
+  private VmEntry cloneFrom(Principal who, CheckpointEntry ck, String asName, String node) {
     String problem = ResourceNames.problem("as_name", asName);
     if (problem != null) {
       throw NoidException.invalid(problem);
     }
     Instant now = clock.instant();
     VmEntry clone = vms.insert(new VmEntry(newId(), who.name(), asName, ck.cpus(), ck.memMib(), 0,
-        ck.image(), Map.of(), ck.node(), Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED",
+        ck.image(), Map.of(), node, Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED",
         VmState.VM_STATE_PENDING, VmState.VM_STATE_RUNNING, "", "clone of " + ck.id(), 0, ck.id(),
         0, now, now));
+    String target;
     try {
-      scheduler.placeOn(new Placement(clone.cpus(), clone.memMib(), clone.image(), ck.node(), Map.of()),
-          nodes.require(ck.node()));
+      Placement want = new Placement(clone.cpus(), clone.memMib(), clone.image(), node, Map.of());
+      if (node.isEmpty()) {
+        target = scheduler.place(want, nodes.view());
+      } else {
+        scheduler.placeOn(want, nodes.require(node));
+        target = node;
+      }
     } catch (NoidException ex) {
       vms.delete(clone);
       throw ex;
     }
-    VmEntry placed = vms.update(clone.withNode(ck.node()).with(VmState.VM_STATE_CREATING,
+    VmEntry placed = vms.update(clone.withNode(target).with(VmState.VM_STATE_CREATING,
         "restoring checkpoint " + ck.id()));
     return withLock(placed.id(), () -> {
       try {
-        VmReport r = agents.blocking(ck.node(), agentDeadlineSeconds()).restoreCheckpoint(
+        ensureOn(ck, target);
+        VmReport r = agents.blocking(target, agentDeadlineSeconds()).restoreCheckpoint(
             RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(placed))
                 .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
         return vms.update(placed.with(fromAgent(r.getState()), "cloned from " + ck.id()));
       } catch (StatusRuntimeException ex) {
-        NoidException ne = AgentClients.translate(ck.node(), ex);
+        NoidException ne = AgentClients.translate(target, ex);
+        fail(placed, "restore", ne.getMessage());
+        throw ne;
+      } catch (NoidException ne) {
         fail(placed, "restore", ne.getMessage());
         throw ne;
       }
@@ -581,11 +643,13 @@ public final class VmService {
       }
     }
     for (CheckpointEntry ck : checkpoints.ownedBy(owner)) {
-      try {
-        agents.blocking(ck.node(), 60).deleteCheckpoint(
-            DeleteCheckpointRequest.newBuilder().setCheckpointId(ck.id()).build());
-      } catch (RuntimeException ex) {
-        log.warn("could not delete checkpoint {} of removed user {}: {}", ck.id(), owner, ex.toString());
+      for (String n : ck.nodes()) {
+        try {
+          agents.blocking(n, 60).deleteCheckpoint(
+              DeleteCheckpointRequest.newBuilder().setCheckpointId(ck.id()).build());
+        } catch (RuntimeException ex) {
+          log.warn("could not delete checkpoint {} of removed user {} on {}: {}", ck.id(), owner, n, ex.toString());
+        }
       }
     }
     vms.forgetOwner(owner);

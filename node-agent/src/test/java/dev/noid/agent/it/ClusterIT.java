@@ -58,7 +58,8 @@ import org.junit.jupiter.api.io.TempDir;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ClusterIT {
-  @TempDir static Path dir;
+  // Kept when a test fails: the processes' logs are what explains it.
+  @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS) static Path dir;
   private ControllerProcess controller;
   private AgentProcess nodeA;
   private AgentProcess nodeB;
@@ -230,7 +231,6 @@ class ClusterIT {
     assertThat(exec(adminToken, "web", "cat", "/data/f").out()).isEqualTo("v1\n");
     Vm clone = vms(adminToken).restoreCheckpoint(RestoreCheckpointRequest.newBuilder()
         .setVm("web").setCheckpoint(ck.getId()).setAsName("web2").build()).getVm();
-    assertThat(clone.getNode()).isEqualTo(restored.getNode());
     assertThat(exec(adminToken, "web2", "sh", "-c", "hostname; cat /data/f").out()).isEqualTo("web2\nv1\n");
     assertThat(vms(adminToken).listCheckpoints(ListCheckpointsRequest.newBuilder().setVm("web").build())
         .getCheckpointsList()).extracting(Checkpoint::getLabel).containsExactly("first");
@@ -238,6 +238,23 @@ class ClusterIT {
 
   @Test
   @Order(5)
+  void aCheckpointRestoresAsACloneOnAnotherNode() throws Exception {
+    Checkpoint ck = vms(adminToken).listCheckpoints(ListCheckpointsRequest.newBuilder().setVm("web").build())
+        .getCheckpoints(0);
+    String other = ck.getNode().equals("node-a") ? "node-b" : "node-a";
+    Vm far = vms(adminToken).restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setVm("web")
+        .setCheckpoint(ck.getId()).setAsName("far").setNode(other).build()).getVm();
+    assertThat(far.getNode()).isEqualTo(other);
+    assertThat(far.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+    assertThat(exec(adminToken, "far", "sh", "-c", "hostname; cat /data/f").out()).isEqualTo("far\nv1\n");
+    // The files were copied (and verified) to the other node; the original copy stays.
+    assertThat(dir.resolve(other + "/checkpoints/" + ck.getId())).isDirectory();
+    assertThat(dir.resolve(ck.getNode() + "/checkpoints/" + ck.getId())).isDirectory();
+    vms(adminToken).destroyVm(DestroyVmRequest.newBuilder().setName("far").build());
+  }
+
+  @Test
+  @Order(6)
   void listPagesAndFilters() {
     ListVmsResponse first = vms(adminToken).listVms(ListVmsRequest.newBuilder().setPageSize(1).build());
     assertThat(first.getVmsList()).extracting(Vm::getName).containsExactly("web");
@@ -251,7 +268,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void stopStartPauseResume() throws Exception {
     assertThat(vms(adminToken).stopVm(StopVmRequest.newBuilder().setName("web2").build()).getVm().getState())
         .isEqualTo(VmState.VM_STATE_STOPPED);
@@ -269,7 +286,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void controllerRestartKeepsEveryVmAndCheckpointWithItsTrueState() throws Exception {
     controller.kill();
     controller.start();
@@ -285,7 +302,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
   void aUsedJoinTokenIsRefused() throws Exception {
     String token = controller.admin("join-token");
     AgentProcess first = new AgentProcess(dir.resolve("node-c"), dir, "--node-name", "node-c",
@@ -303,7 +320,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(9)
+  @Order(10)
   void consoleThroughTheControllerIsBidirectionalAndDetachLeavesTheVmRunning() throws Exception {
     CompletableFuture<Void> seen = new CompletableFuture<>();
     StringBuilder screen = new StringBuilder();
@@ -339,12 +356,13 @@ class ClusterIT {
   }
 
   @Test
-  @Order(10)
+  @Order(11)
   void deleteCheckpointAndCreateWithoutWaiting() throws Exception {
     Checkpoint ck = vms(adminToken).listCheckpoints(ListCheckpointsRequest.getDefaultInstance()).getCheckpoints(0);
     vms(adminToken).deleteCheckpoint(dev.noid.api.v1.DeleteCheckpointRequest.newBuilder().setId(ck.getId()).build());
     assertThat(vms(adminToken).listCheckpoints(ListCheckpointsRequest.getDefaultInstance()).getCheckpointsList()).isEmpty();
-    assertThat(dir.resolve(ck.getNode() + "/checkpoints/" + ck.getId())).doesNotExist();
+    assertThat(dir.resolve("node-a/checkpoints/" + ck.getId())).doesNotExist();
+    assertThat(dir.resolve("node-b/checkpoints/" + ck.getId())).doesNotExist();
     Vm early = vms(aliceToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("quick")
         .setMemMib(128).setWait(false).build()).getVm();
     assertThat(early.getState()).isIn(VmState.VM_STATE_SCHEDULED, VmState.VM_STATE_CREATING);
@@ -354,7 +372,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(11)
+  @Order(12)
   void removingAUserRemovesTheirVms() throws Exception {
     assertThat(vmDirsOnNodes()).isEqualTo(3);
     UserServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(adminToken))
@@ -379,7 +397,7 @@ class ClusterIT {
   }
 
   @Test
-  @Order(12)
+  @Order(13)
   void destroyRemovesVmsFromTheirNodes() {
     vms(adminToken).destroyVm(DestroyVmRequest.newBuilder().setName("web2").build());
     vms(adminToken).destroyVm(DestroyVmRequest.newBuilder().setName("web").build());

@@ -1,0 +1,108 @@
+package dev.noid.controller.agents;
+
+import dev.noid.agent.v1.CheckpointChunk;
+import dev.noid.agent.v1.ExportCheckpointRequest;
+import dev.noid.agent.v1.ImportCheckpointResponse;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves a checkpoint's files from the node that holds them to another node, through the
+ * controller (which already has mutual TLS to both). The source's export is read only as fast
+ * as the target accepts it, so nothing large is buffered here; the target verifies every
+ * chunk's and every file's sha256 and keeps nothing if one differs.
+ */
+public final class CheckpointRelay {
+  private static final Logger log = LoggerFactory.getLogger(CheckpointRelay.class);
+  private final AgentClients agents;
+
+  public CheckpointRelay(AgentClients agents) {
+    this.agents = agents;
+  }
+
+  /** Copies {@code checkpointId} from {@code from} to {@code to}; returns when {@code to} has it. */
+  public void copy(String checkpointId, String from, String to) {
+    long start = System.nanoTime();
+    CompletableFuture<ImportCheckpointResponse> done = new CompletableFuture<>();
+    Semaphore writable = new Semaphore(0);
+    ClientCallStreamObserver<CheckpointChunk>[] sink = new ClientCallStreamObserver[1];
+    agents.async(to).withDeadlineAfter(30, TimeUnit.MINUTES).importCheckpoint(
+        new ClientResponseObserver<CheckpointChunk, ImportCheckpointResponse>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<CheckpointChunk> requests) {
+            sink[0] = requests;
+            requests.setOnReadyHandler(writable::release);
+          }
+
+          @Override
+          public void onNext(ImportCheckpointResponse r) {
+            done.complete(r);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+            writable.release();
+          }
+
+          @Override
+          public void onCompleted() {
+            done.complete(ImportCheckpointResponse.getDefaultInstance());
+          }
+        });
+    long bytes = 0;
+    try {
+      Iterator<CheckpointChunk> chunks = agents.blocking(from, 1800).exportCheckpoint(
+          ExportCheckpointRequest.newBuilder().setCheckpointId(checkpointId).build());
+      while (chunks.hasNext()) {
+        CheckpointChunk c = chunks.next();
+        while (!sink[0].isReady() && !done.isDone()) {
+          writable.tryAcquire(1, TimeUnit.SECONDS);
+        }
+        if (done.isDone()) {
+          break;
+        }
+        bytes += c.hasChunk() ? c.getChunk().getData().size() : 0;
+        sink[0].onNext(c);
+      }
+      sink[0].onCompleted();
+      done.get(30, TimeUnit.MINUTES);
+      log.atInfo().addKeyValue("duration_ms", (System.nanoTime() - start) / 1_000_000)
+          .log("checkpoint {} copied from {} to {} ({} bytes)", checkpointId, from, to, bytes);
+    } catch (StatusRuntimeException e) {
+      sink[0].cancel("export failed", e);
+      throw AgentClients.translate(from, e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof StatusRuntimeException sre) {
+        if (sre.getStatus().getCode() == Status.Code.ALREADY_EXISTS) {
+          return; // a verified copy is already there
+        }
+        if (sre.getStatus().getCode() == Status.Code.DATA_LOSS) {
+          throw new NoidException(Code.INTERNAL, "checkpoint " + checkpointId
+              + " failed its checksum on the way to " + to + ": " + sre.getStatus().getDescription());
+        }
+        throw AgentClients.translate(to, sre);
+      }
+      throw new NoidException(Code.INTERNAL, "copying checkpoint " + checkpointId + " failed: " + cause, cause);
+    } catch (java.util.concurrent.TimeoutException e) {
+      sink[0].cancel("timed out", e);
+      throw new NoidException(Code.TIMEOUT, "copying checkpoint " + checkpointId + " to " + to + " timed out");
+    } catch (InterruptedException e) {
+      sink[0].cancel("interrupted", e);
+      Thread.currentThread().interrupt();
+      throw new NoidException(Code.INTERNAL, "interrupted while copying checkpoint " + checkpointId);
+    }
+  }
+}
