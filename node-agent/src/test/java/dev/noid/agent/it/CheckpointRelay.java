@@ -34,6 +34,37 @@ final class CheckpointRelay {
     }
   }
 
+  /**
+   * Sends the first {@code messages} messages of the export, runs {@code beforeCut}, then
+   * cancels the import, as a controller that dies mid-transfer would.
+   */
+  static void cutShort(AgentProcess from, AgentProcess to, String checkpointId, int messages,
+      Runnable beforeCut) throws Exception {
+    try (Context.CancellableContext export = Context.current().withCancellation()) {
+      export.call(() -> {
+        Iterator<CheckpointChunk> source = from.stub().exportCheckpoint(
+            ExportCheckpointRequest.newBuilder().setCheckpointId(checkpointId).build());
+        ClientCallStreamObserver<CheckpointChunk> sink = (ClientCallStreamObserver<CheckpointChunk>)
+            to.asyncStub().importCheckpoint(new io.grpc.stub.StreamObserver<>() {
+              @Override
+              public void onNext(ImportCheckpointResponse r) {}
+
+              @Override
+              public void onError(Throwable t) {}
+
+              @Override
+              public void onCompleted() {}
+            });
+        for (int i = 0; i < messages; i++) {
+          sink.onNext(source.next());
+        }
+        beforeCut.run();
+        sink.cancel("the relay went away", null);
+        return null;
+      });
+    }
+  }
+
   private static CheckpointInfo send(Iterator<CheckpointChunk> source, AgentProcess to,
       UnaryOperator<CheckpointChunk> tamper) throws Exception {
     CompletableFuture<ImportCheckpointResponse> result = new CompletableFuture<>();

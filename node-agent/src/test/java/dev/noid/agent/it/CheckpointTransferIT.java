@@ -5,6 +5,7 @@ import static dev.noid.agent.it.Guest.sh;
 import static dev.noid.agent.it.Guest.spec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import dev.noid.agent.v1.AgentVmState;
@@ -21,6 +22,7 @@ import dev.noid.agent.v1.VmSpec;
 import io.grpc.Status;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -35,8 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Two real agents on their own state directories: a checkpoint taken on A is streamed to B
- * (export -> import) and restored there as a new VM; a transfer with one flipped byte is
- * refused and leaves nothing on B. Ordered: the later steps use the earlier checkpoint.
+ * (export -> import) and restored there as a new VM; a transfer with one flipped byte, or one
+ * cut short, leaves nothing on B. Ordered: the later steps use the earlier checkpoint.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -129,5 +131,17 @@ class CheckpointTransferIT {
         .getCheckpointsList()).isEmpty();
     // B is unharmed: its restored VM still runs commands.
     assertThat(sh(b, "dst", "echo ok").stdout()).isEqualTo("ok\n");
+  }
+
+  @Test
+  @Order(4)
+  void aTransferCutShortLeavesNothingOnB() throws Exception {
+    Path partial = b.stateDir.resolve("checkpoints/" + CK + ".partial");
+    CheckpointRelay.cutShort(a, b, CK, 1 + 5, () -> await().atMost(Duration.ofSeconds(30))
+        .until(() -> Files.exists(partial)));
+
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(entriesOnB()).isEmpty());
+    assertThat(b.stub().listCheckpoints(ListCheckpointsRequest.getDefaultInstance())
+        .getCheckpointsList()).isEmpty();
   }
 }
