@@ -117,6 +117,12 @@ final class ExecCall implements StreamObserver<ExecRequest> {
     startNanos = System.nanoTime();
     stream = vms.exec(start.getVmId(), start.getCommandList(), start.getEnvMap(), start.getStdin(),
         start.getTty(), new Sink());
+    if (finished.get()) {
+      // The client went away while the command was being started: its cancel handler found
+      // no stream to kill, so kill it here rather than let it run unseen until its timeout.
+      kill();
+      return;
+    }
     if (start.getTty() && start.hasTerminalSize()) {
       try {
         stream.resize(start.getTerminalSize().getRows(), start.getTerminalSize().getColumns());
