@@ -411,14 +411,12 @@ public final class NoidClient implements AutoCloseable {
     return new ConsoleSession(requests);
   }
 
-  /** Closes the connection. */
+  /** Closes the connection; calls still running are cancelled. */
   @Override
   public void close() {
-    channel.shutdown();
+    channel.shutdownNow();
     try {
-      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
-        channel.shutdownNow();
-      }
+      channel.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       channel.shutdownNow();
       Thread.currentThread().interrupt();
