@@ -84,12 +84,16 @@ say "classpath of the benchmark client"
 classpath=(dependency:build-classpath -pl node-agent -Dmdep.includeScope=test
   "-Dmdep.outputFile=$WORK/classpath.txt")
 mvn -o "${classpath[@]}" >/dev/null 2>&1 || mvn "${classpath[@]}" >/dev/null
-CLASSPATH="$REPO/node-agent/target/test-classes:$REPO/node-agent/target/classes:$(cat "$WORK/classpath.txt")"
+# Copies: a build running meanwhile (another shell, an IDE) must not swap classes under the run.
+cp "$AGENT_JAR" "$WORK/noid-agent.jar"
+cp -r "$REPO/node-agent/target/classes" "$WORK/classes"
+cp -r "$REPO/node-agent/target/test-classes" "$WORK/test-classes"
+CLASSPATH="$WORK/test-classes:$WORK/classes:$(cat "$WORK/classpath.txt")"
 
 say "starting an agent on $STATE (gRPC port $GRPC_PORT)"
 mkdir -p "$STATE"
 # setsid: the agent is its own process group, so cleanup stops exactly it.
-setsid "$NOID_JAVA" --enable-native-access=ALL-UNNAMED -jar "$AGENT_JAR" serve \
+setsid "$NOID_JAVA" --enable-native-access=ALL-UNNAMED -jar "$WORK/noid-agent.jar" serve \
   --node-name bench --state-dir "$STATE" --grpc-port "$GRPC_PORT" --metrics-port "$METRICS_PORT" \
   --image-dir "$IMAGES" --qemu-binary "$QEMU" --cpus 2 --memory-mib 2048 \
   >"$WORK/agent.out" 2>&1 </dev/null &
