@@ -1,6 +1,12 @@
 package dev.noid.controller.api;
 
 import dev.noid.api.v1.CordonNodeRequest;
+import dev.noid.api.v1.DrainNodeRequest;
+import dev.noid.api.v1.DrainNodeResponse;
+import dev.noid.api.v1.DrainSummary;
+import dev.noid.api.v1.DrainVmProgress;
+import dev.noid.api.v1.RemoveNodeRequest;
+import dev.noid.api.v1.RemoveNodeResponse;
 import dev.noid.api.v1.CordonNodeResponse;
 import dev.noid.api.v1.GetNodeRequest;
 import dev.noid.api.v1.GetNodeResponse;
@@ -12,24 +18,27 @@ import dev.noid.api.v1.UncordonNodeResponse;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.vms.VmService;
 import dev.noid.controller.vms.VmTable;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 
 /**
- * noid.v1.NodeService: list, get, cordon, uncordon. Drain, remove and watch arrive with fleet
- * operations and answer UNIMPLEMENTED until then.
+ * noid.v1.NodeService: list, get, cordon, uncordon, drain (progress streamed per VM, then a
+ * summary), remove. WatchNodes is not built yet and answers UNIMPLEMENTED.
  */
 public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   private final NodeRegistry nodes;
   private final Scheduler scheduler;
   private final VmTable vms;
+  private final VmService vmService;
 
   @Inject
-  GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms) {
+  GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms, VmService vmService) {
     this.nodes = nodes;
     this.scheduler = scheduler;
     this.vms = vms;
+    this.vmService = vmService;
   }
 
   private dev.noid.api.v1.Node proto(NodeEntry n) {
@@ -55,6 +64,37 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   public void cordonNode(CordonNodeRequest r, StreamObserver<CordonNodeResponse> out) {
     Calls.unary(out, () -> CordonNodeResponse.newBuilder()
         .setNode(proto(nodes.setCordoned(r.getName(), true))).build());
+  }
+
+  @Override
+  public void drainNode(DrainNodeRequest r, StreamObserver<DrainNodeResponse> out) {
+    try {
+      nodes.require(r.getName());
+      DrainSummary.Builder summary = DrainSummary.newBuilder();
+      vmService.drain(r.getName(), step -> {
+        DrainVmProgress p = DrainVmProgress.newBuilder().setVm(step.vm()).setOwner(step.owner())
+            .setPhase(DrainVmProgress.Phase.valueOf("PHASE_" + step.phase()))
+            .setTargetNode(step.target()).setMessage(step.message()).build();
+        out.onNext(DrainNodeResponse.newBuilder().setProgress(p).build());
+        if (step.phase().equals("MOVED")) {
+          summary.addMoved(p);
+        } else if (step.phase().equals("FAILED")) {
+          summary.addFailed(p);
+        }
+      });
+      out.onNext(DrainNodeResponse.newBuilder().setSummary(summary).build());
+      out.onCompleted();
+    } catch (RuntimeException e) {
+      out.onError(GrpcStatusMapper.toStatus(e));
+    }
+  }
+
+  @Override
+  public void removeNode(RemoveNodeRequest r, StreamObserver<RemoveNodeResponse> out) {
+    Calls.unary(out, () -> {
+      vmService.removeNode(r.getName());
+      return RemoveNodeResponse.getDefaultInstance();
+    });
   }
 
   @Override

@@ -166,7 +166,13 @@ public final class VmService {
     return "vm-" + HexFormat.of().formatHex(b);
   }
 
-  /** Brings a SCHEDULED VM up on its node: CREATING, then RUNNING or FAILED with the reason. */
+  static final int MAX_PLACEMENT_ATTEMPTS = 3;
+
+  /**
+   * Brings a SCHEDULED VM up on its node: CREATING, then RUNNING or FAILED with the reason. A
+   * node that cannot be reached at all (its lease not yet expired) costs a retry on another
+   * node, recorded in the VM's retry count and status, up to {@link #MAX_PLACEMENT_ATTEMPTS}.
+   */
   void drive(String id) {
     withLock(id, () -> {
       VmEntry e = vms.byId(id).orElse(null);
@@ -174,23 +180,48 @@ public final class VmService {
         return null;
       }
       Instant start = clock.instant();
-      VmEntry creating = vms.update(e.with(VmState.VM_STATE_CREATING, "booting on " + e.node()));
-      try {
-        VmReport report = agents.blocking(e.node(), agentDeadlineSeconds()).createVm(
-            dev.noid.agent.v1.CreateVmRequest.newBuilder().setSpec(spec(creating))
-                .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
-        vms.update(creating.with(fromAgent(report.getState()), "running on " + e.node()));
-        Duration took = Duration.between(start, clock.instant());
-        observer.vmCreated(took);
-        log.atInfo().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
-            .addKeyValue("node", e.node()).addKeyValue("duration_ms", took.toMillis())
-            .log("VM created successfully");
-      } catch (StatusRuntimeException ex) {
-        fail(creating, "create", AgentClients.translate(e.node(), ex).getMessage());
-      } catch (RuntimeException ex) {
-        fail(creating, "create", ex.getMessage());
+      java.util.Set<String> tried = new java.util.LinkedHashSet<>();
+      while (true) {
+        tried.add(e.node());
+        VmEntry creating = vms.update(e.with(VmState.VM_STATE_CREATING, "booting on " + e.node()));
+        try {
+          VmReport report = agents.blocking(e.node(), agentDeadlineSeconds()).createVm(
+              dev.noid.agent.v1.CreateVmRequest.newBuilder().setSpec(spec(creating))
+                  .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
+          vms.update(creating.with(fromAgent(report.getState()), "running on " + e.node()));
+          Duration took = Duration.between(start, clock.instant());
+          observer.vmCreated(took);
+          log.atInfo().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
+              .addKeyValue("node", e.node()).addKeyValue("duration_ms", took.toMillis())
+              .log("VM created successfully");
+          return null;
+        } catch (StatusRuntimeException ex) {
+          NoidException ne = AgentClients.translate(e.node(), ex);
+          if (ex.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE
+              || tried.size() >= MAX_PLACEMENT_ATTEMPTS) {
+            fail(creating, "create", ne.getMessage());
+            return null;
+          }
+          scheduler.release(e.node(), e.cpus(), e.memMib());
+          String next;
+          try {
+            next = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), e.nodeHint(),
+                e.nodeSelector()), nodes.view().stream().filter(n -> !tried.contains(n.name())).toList());
+          } catch (NoidException none) {
+            scheduler.reserveOn(e.node(), e.cpus(), e.memMib()); // fail() releases it again
+            fail(creating, "create", ne.getMessage() + "; no other node: " + none.getMessage());
+            return null;
+          }
+          log.atWarn().addKeyValue("vm_name", e.name()).log("create of {} on {} failed ({}); retrying on {}",
+              e.name(), e.node(), ne.getMessage(), next);
+          e = vms.update(creating.withRetry(creating.retryCount() + 1, "retry " + (creating.retryCount() + 1)
+              + ": " + ne.getMessage() + "; placed on " + next).withNode(next).with(VmState.VM_STATE_SCHEDULED,
+              "retry " + (creating.retryCount() + 1) + ": " + e.node() + " unreachable; placed on " + next));
+        } catch (RuntimeException ex) {
+          fail(creating, "create", ex.getMessage());
+          return null;
+        }
       }
-      return null;
     });
   }
 
@@ -408,7 +439,7 @@ public final class VmService {
     if (!node.isEmpty()) {
       nodes.require(node);
     }
-    return asName.isEmpty() ? restoreInPlace(who, ck, node) : cloneFrom(who, ck, asName, node);
+    return asName.isEmpty() ? restoreInPlace(who, ck, node, false) : cloneFrom(who, ck, asName, node);
   }
 
   /** Makes sure {@code target} holds the checkpoint's files. */
@@ -422,7 +453,7 @@ public final class VmService {
     return updated;
   }
 
-  private VmEntry restoreInPlace(Principal who, CheckpointEntry ck, String node) {
+  private VmEntry restoreInPlace(Principal who, CheckpointEntry ck, String node, boolean reserved) {
     VmEntry e = vms.byId(ck.vmId()).filter(v -> v.owner().equals(who.name()))
         .orElseThrow(() -> NoidException.notFound("VM '" + ck.vmName()
             + "' no longer exists: restore the checkpoint as a new VM (--as NAME)"));
@@ -430,7 +461,7 @@ public final class VmService {
       VmEntry cur = vms.byId(e.id()).orElseThrow();
       String target = node.isEmpty() ? cur.node() : node;
       boolean moving = !target.equals(cur.node());
-      if (moving) {
+      if (moving && !reserved) {
         scheduler.placeOn(new Placement(cur.cpus(), cur.memMib(), cur.image(), target, Map.of()),
             nodes.require(target));
       }
@@ -464,6 +495,90 @@ public final class VmService {
         throw ne;
       }
     });
+  }
+
+  /** One VM's progress in a drain. */
+  public record DrainStep(String vm, String owner, String phase, String target, String message) {}
+
+  /**
+   * Cordons {@code node} and moves every VM off it: checkpoint, copy to a node the scheduler
+   * picks, restore there, destroy here. Each VM keeps its name, owner and checkpoints. Returns
+   * the steps of every VM (also given to {@code progress} as they happen).
+   */
+  public List<DrainStep> drain(String node, java.util.function.Consumer<DrainStep> progress) {
+    nodes.setCordoned(node, true);
+    List<DrainStep> results = new java.util.ArrayList<>();
+    for (VmEntry e : vms.all().stream().filter(v -> v.node().equals(node)).toList()) {
+      DrainStep last = moveOff(e, progress);
+      results.add(last);
+    }
+    return results;
+  }
+
+  private DrainStep moveOff(VmEntry e, java.util.function.Consumer<DrainStep> progress) {
+    Principal owner = new Principal(e.owner(), false);
+    if (e.state() != VmState.VM_STATE_RUNNING && e.state() != VmState.VM_STATE_PAUSED) {
+      DrainStep failed = new DrainStep(e.name(), e.owner(), "FAILED", "",
+          "only running or paused VMs can be moved; it is " + stateName(e.state()));
+      progress.accept(failed);
+      return failed;
+    }
+    String target = "";
+    try {
+      // Place first: a VM with nowhere to go is not checkpointed for nothing.
+      target = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), "", e.nodeSelector()),
+          nodes.view());
+      progress.accept(new DrainStep(e.name(), e.owner(), "CHECKPOINTING", target, ""));
+      CheckpointEntry ck = checkpoint(owner, e.name(), "drain of " + e.node());
+      progress.accept(new DrainStep(e.name(), e.owner(), "TRANSFERRING", target, ""));
+      ensureOn(ck, target);
+      progress.accept(new DrainStep(e.name(), e.owner(), "RESTORING", target, ""));
+      restoreInPlace(owner, checkpoints.get(ck.id()).orElse(ck), target, true);
+      DrainStep moved = new DrainStep(e.name(), e.owner(), "MOVED", target, "");
+      progress.accept(moved);
+      return moved;
+    } catch (NoidException ex) {
+      String placed = target;
+      if (!placed.isEmpty() && vms.byId(e.id()).map(v -> !v.node().equals(placed)).orElse(true)) {
+        scheduler.release(placed, e.cpus(), e.memMib());
+      }
+      DrainStep failed = new DrainStep(e.name(), e.owner(), "FAILED", target, ex.getMessage());
+      progress.accept(failed);
+      return failed;
+    }
+  }
+
+  /**
+   * Forgets a node. Its VMs follow their node-loss policy: restored elsewhere from their newest
+   * checkpoint that has a copy on another node, when asked for at create time; else FAILED.
+   */
+  public void removeNode(String node) {
+    nodes.remove(node);
+    for (VmEntry e : vms.all().stream().filter(v -> v.node().equals(node)).toList()) {
+      scheduler.release(node, e.cpus(), e.memMib());
+      boolean restore = "NODE_LOSS_POLICY_RESTORE_LAST_CHECKPOINT".equals(e.nodeLossPolicy());
+      java.util.Optional<CheckpointEntry> ck = restore ? checkpoints.ownedBy(e.owner()).stream()
+          .filter(c -> c.vmId().equals(e.id()))
+          .filter(c -> c.nodes().stream().anyMatch(n -> !n.equals(node) && nodes.get(n).map(x -> x.ready()).orElse(false)))
+          .reduce((a, b) -> b) : java.util.Optional.empty();
+      if (ck.isEmpty()) {
+        vms.update(e.with(VmState.VM_STATE_FAILED, "node " + node + " was removed"
+            + (restore ? "; no checkpoint of it is on another ready node" : "")));
+        continue;
+      }
+      String target = ck.get().nodes().stream().filter(n -> !n.equals(node)).findFirst().orElseThrow();
+      try {
+        scheduler.placeOn(new Placement(e.cpus(), e.memMib(), e.image(), target, Map.of()), nodes.require(target));
+        VmEntry moved = vms.update(e.withNode(target).with(VmState.VM_STATE_CREATING,
+            "node " + node + " was removed; restoring " + ck.get().id() + " on " + target));
+        restoreInPlace(new Principal(e.owner(), false), ck.get(), target, true);
+        log.atInfo().addKeyValue("vm_name", moved.name()).log("restored {} on {} after removing {}",
+            moved.name(), target, node);
+      } catch (NoidException ex) {
+        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.with(VmState.VM_STATE_FAILED,
+            "node " + node + " was removed and the restore failed: " + ex.getMessage())));
+      }
+    }
   }
 
   private void destroyOnNode(VmEntry e) {

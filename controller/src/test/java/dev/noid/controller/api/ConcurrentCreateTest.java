@@ -126,4 +126,22 @@ class ConcurrentCreateTest {
       ch.shutdownNow();
     }
   }
+
+  @Test
+  void aCreateOnAnUnreachableNodeIsRetriedElsewhereAndTheRetryIsRecorded() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("gone", 8192L, "node-b", 1024L))) {
+      c.stopAgent("gone"); // the larger node, which spread placement prefers
+      String token = c.users.add("alice", "user").token();
+      ManagedChannel ch = c.channel();
+      var vm = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(token))
+          .createVm(CreateVmRequest.newBuilder().setName("resilient").setCpus(1).setMemMib(256).build()).getVm();
+      assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(vm.getNode()).isEqualTo("node-b");
+      assertThat(vm.getRetryCount()).isEqualTo(1);
+      assertThat(c.scheduler.reservedMemMib("gone")).isZero();
+      assertThat(c.scheduler.reservedMemMib("node-b")).isEqualTo(256);
+      ch.shutdownNow();
+    }
+  }
 }

@@ -39,7 +39,7 @@ final class InProcessController implements AutoCloseable {
   final Scheduler scheduler;
   final VmService vms;
   final Map<String, FakeAgent> agents = new HashMap<>();
-  private final List<Server> servers = new ArrayList<>();
+  private final Map<String, Server> servers = new HashMap<>();
   private final Server api;
   private final String name;
 
@@ -56,7 +56,7 @@ final class InProcessController implements AutoCloseable {
     for (Map.Entry<String, Long> n : nodeMemoryMib.entrySet()) {
       FakeAgent agent = new FakeAgent(n.getValue());
       agents.put(n.getKey(), agent);
-      servers.add(InProcessServerBuilder.forName(name + "-" + n.getKey()).addService(agent).build().start());
+      servers.put(n.getKey(), InProcessServerBuilder.forName(name + "-" + n.getKey()).addService(agent).build().start());
       nodes.register(n.getKey(), "in-process", Map.of());
       nodes.heartbeat(heartbeat(n.getKey(), n.getValue(), List.of()));
     }
@@ -78,6 +78,11 @@ final class InProcessController implements AutoCloseable {
         .addAllVms(vms).build();
   }
 
+  /** The node's agent goes away; the node stays registered and ready until its lease ends. */
+  void stopAgent(String node) {
+    servers.get(node).shutdownNow();
+  }
+
   ManagedChannel channel() {
     return InProcessChannelBuilder.forName(name).build();
   }
@@ -85,7 +90,7 @@ final class InProcessController implements AutoCloseable {
   @Override
   public void close() {
     api.shutdownNow();
-    servers.forEach(Server::shutdownNow);
+    servers.values().forEach(Server::shutdownNow);
     store.close();
   }
 }
