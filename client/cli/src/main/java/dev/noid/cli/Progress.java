@@ -1,29 +1,27 @@
 package dev.noid.cli;
 
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
 /**
  * A spinner on stderr while a long operation runs, only on a terminal: scripts and pipes get
  * quiet output.
  */
 final class Progress implements AutoCloseable {
   private static final char[] FRAMES = {'|', '/', '-', '\\'};
-  private final Thread thread;
-  private volatile boolean running = true;
+  private final ScheduledExecutorService frames = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().daemon().factory());
 
   private Progress(String message) {
-    thread = Thread.ofPlatform().daemon().start(() -> {
-      int i = 0;
-      long start = System.nanoTime();
-      while (running) {
-        System.err.printf("\r%c %s (%ds)", FRAMES[i++ % FRAMES.length], message,
-            (System.nanoTime() - start) / 1_000_000_000L);
-        System.err.flush();
-        try {
-          Thread.sleep(120); // the spinner's frame rate, not a wait for a result
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-    });
+    AtomicInteger i = new AtomicInteger();
+    long start = System.nanoTime();
+    frames.scheduleAtFixedRate(() -> {
+      System.err.printf("\r%c %s (%ds)", FRAMES[i.getAndIncrement() % FRAMES.length], message,
+          (System.nanoTime() - start) / 1_000_000_000L);
+      System.err.flush();
+    }, 0, 120, TimeUnit.MILLISECONDS);
   }
 
   static Progress start(String message) {
@@ -32,10 +30,9 @@ final class Progress implements AutoCloseable {
 
   @Override
   public void close() {
-    running = false;
-    thread.interrupt();
+    frames.shutdownNow();
     try {
-      thread.join(500);
+      frames.awaitTermination(1, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
