@@ -1,6 +1,6 @@
 package dev.noid.controller;
 
-import ch.qos.logback.classic.Level;
+import dev.noid.common.config.ConfigChecks;
 import dev.noid.common.config.ConfigException;
 import dev.noid.common.logging.LogSetup;
 import dev.noid.controller.config.ControllerConfig;
@@ -80,7 +80,8 @@ public final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     ControllerConfig cfg = toConfig();
-    LogSetup.configure(cfg.serverLog(), cfg.auditLog(), cfg.logToStderr(), level());
+    LogSetup.configure(cfg.serverLog(), cfg.auditLog(), cfg.logToStderr(),
+        ConfigChecks.logLevel(logLevel));
     ControllerServer server = ControllerServer.create(cfg);
     server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shutdown"));
@@ -89,8 +90,8 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   ControllerConfig toConfig() {
-    checkPort("grpc-port", grpcPort);
-    checkPort("https-port", httpsPort);
+    ConfigChecks.port("grpc-port", grpcPort);
+    ConfigChecks.port("https-port", httpsPort);
     if ((tlsCert == null) != (tlsKey == null)) {
       throw new ConfigException("'tls-cert' and 'tls-key' must be given together");
     }
@@ -115,18 +116,4 @@ public final class ServeCommand implements Callable<Integer> {
         leaseSeconds, bootTimeoutSeconds);
   }
 
-  private Level level() {
-    Level level = Level.toLevel(logLevel, null);
-    if (level == null) {
-      throw new ConfigException("'log-level' must be one of TRACE, DEBUG, INFO, WARN, ERROR; got '"
-          + logLevel + "'");
-    }
-    return level;
-  }
-
-  static void checkPort(String key, int port) {
-    if (port < 0 || port > 65535) {
-      throw new ConfigException("'" + key + "' must be a port number 0-65535; got " + port);
-    }
-  }
 }

@@ -1,8 +1,8 @@
 package dev.noid.agent;
 
-import ch.qos.logback.classic.Level;
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.config.HostMemory;
+import dev.noid.common.config.ConfigChecks;
 import dev.noid.common.config.ConfigException;
 import dev.noid.common.logging.LogSetup;
 import dev.noid.common.naming.ResourceNames;
@@ -96,12 +96,8 @@ public final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     AgentConfig cfg = toConfig();
-    Level level = Level.toLevel(logLevel, null);
-    if (level == null) {
-      throw new ConfigException("'log-level' must be one of TRACE, DEBUG, INFO, WARN, ERROR; got '"
-          + logLevel + "'");
-    }
-    LogSetup.configure(cfg.serverLog(), cfg.auditLog(), cfg.logToStderr(), level);
+    LogSetup.configure(cfg.serverLog(), cfg.auditLog(), cfg.logToStderr(),
+        ConfigChecks.logLevel(logLevel));
     AgentServer server = AgentServer.create(cfg);
     server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shutdown"));
@@ -110,8 +106,8 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   AgentConfig toConfig() {
-    checkPort("grpc-port", grpcPort);
-    checkPort("metrics-port", metricsPort);
+    ConfigChecks.port("grpc-port", grpcPort);
+    ConfigChecks.port("metrics-port", metricsPort);
     String name = nodeName != null ? nodeName : defaultNodeName();
     String problem = ResourceNames.problem("'node-name'", name);
     if (problem != null) {
@@ -153,9 +149,4 @@ public final class ServeCommand implements Callable<Integer> {
     }
   }
 
-  static void checkPort(String key, int port) {
-    if (port < 0 || port > 65535) {
-      throw new ConfigException("'" + key + "' must be a port number 0-65535; got " + port);
-    }
-  }
 }

@@ -90,6 +90,19 @@ abstract class JdbcStore implements Store {
     }
   }
 
+  /** One write statement in its own transaction; args bind in order (String or Long). */
+  void write(String what, String sql, Object... args) {
+    tx(what, c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (int i = 0; i < args.length; i++) {
+          ps.setObject(i + 1, args[i]);
+        }
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
   void migrate() {
     tx("migration", c -> {
       try (Statement s = c.createStatement()) {
@@ -187,17 +200,10 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void updateUserToken(String name, String hash, String prefix) {
-    tx("rotate token", c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "UPDATE users SET token_hash = ?, token_prefix = ? WHERE name = ?")) {
-        ps.setString(1, hash);
-        ps.setString(2, prefix);
-        ps.setString(3, name);
-        ps.executeUpdate();
-      }
-      return null;
-    });
+    write("rotate token", "UPDATE users SET token_hash = ?, token_prefix = ? WHERE name = ?",
+        hash, prefix, name);
   }
+
 
   @Override
   public void deleteUser(String name) {
@@ -244,30 +250,17 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void updateVm(VmRow v) {
-    tx("update vm", c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?")) {
-        ps.setString(1, v.node());
-        ps.setString(2, v.state());
-        ps.setLong(3, v.revision());
-        ps.setString(4, v.document());
-        ps.setString(5, v.id());
-        ps.executeUpdate();
-      }
-      return null;
-    });
+    write("update vm", "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?",
+        v.node(), v.state(), v.revision(), v.document(), v.id());
   }
+
 
   @Override
   public void deleteVm(String id) {
-    tx("delete vm", c -> {
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM vms WHERE id = ?")) {
-        ps.setString(1, id);
-        ps.executeUpdate();
-      }
-      return null;
-    });
+    write("delete vm", "DELETE FROM vms WHERE id = ?",
+        id);
   }
+
 
   @Override
   public List<VmRow> vms() {
@@ -289,31 +282,18 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void putCheckpoint(CheckpointRow ck) {
-    tx("put checkpoint", c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "INSERT INTO checkpoints (id, owner, vm_id, node, document) VALUES (?,?,?,?,?) "
-              + "ON CONFLICT (id) DO UPDATE SET node = excluded.node, document = excluded.document")) {
-        ps.setString(1, ck.id());
-        ps.setString(2, ck.owner());
-        ps.setString(3, ck.vmId());
-        ps.setString(4, ck.node());
-        ps.setString(5, ck.document());
-        ps.executeUpdate();
-      }
-      return null;
-    });
+    write("put checkpoint", "INSERT INTO checkpoints (id, owner, vm_id, node, document) VALUES (?,?,?,?,?) "
+        + "ON CONFLICT (id) DO UPDATE SET node = excluded.node, document = excluded.document",
+        ck.id(), ck.owner(), ck.vmId(), ck.node(), ck.document());
   }
+
 
   @Override
   public void deleteCheckpoint(String id) {
-    tx("delete checkpoint", c -> {
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM checkpoints WHERE id = ?")) {
-        ps.setString(1, id);
-        ps.executeUpdate();
-      }
-      return null;
-    });
+    write("delete checkpoint", "DELETE FROM checkpoints WHERE id = ?",
+        id);
   }
+
 
   @Override
   public List<CheckpointRow> checkpoints() {
@@ -335,28 +315,18 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void putNode(NodeRow node) {
-    tx("put node", c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "INSERT INTO nodes (name, document) VALUES (?,?) "
-              + "ON CONFLICT (name) DO UPDATE SET document = excluded.document")) {
-        ps.setString(1, node.name());
-        ps.setString(2, node.document());
-        ps.executeUpdate();
-      }
-      return null;
-    });
+    write("put node", "INSERT INTO nodes (name, document) VALUES (?,?) "
+        + "ON CONFLICT (name) DO UPDATE SET document = excluded.document",
+        node.name(), node.document());
   }
+
 
   @Override
   public void deleteNode(String name) {
-    tx("delete node", c -> {
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM nodes WHERE name = ?")) {
-        ps.setString(1, name);
-        ps.executeUpdate();
-      }
-      return null;
-    });
+    write("delete node", "DELETE FROM nodes WHERE name = ?",
+        name);
   }
+
 
   @Override
   public List<NodeRow> nodes() {
@@ -376,16 +346,10 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void insertJoinToken(String hash, Instant expires) {
-    tx("insert join token", c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "INSERT INTO join_tokens (token_hash, expires_ms) VALUES (?, ?)")) {
-        ps.setString(1, hash);
-        ps.setLong(2, expires.toEpochMilli());
-        ps.executeUpdate();
-      }
-      return null;
-    });
+    write("insert join token", "INSERT INTO join_tokens (token_hash, expires_ms) VALUES (?, ?)",
+        hash, expires.toEpochMilli());
   }
+
 
   @Override
   public boolean consumeJoinToken(String hash, Instant now) {
