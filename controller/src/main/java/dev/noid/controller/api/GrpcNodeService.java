@@ -20,12 +20,15 @@ import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.vms.VmService;
 import dev.noid.controller.vms.VmTable;
+import dev.noid.api.v1.WatchNodesRequest;
+import dev.noid.api.v1.WatchNodesResponse;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 
 /**
  * noid.v1.NodeService: list, get, cordon, uncordon, drain (progress streamed per VM, then a
- * summary), remove. WatchNodes is not built yet and answers UNIMPLEMENTED.
+ * summary), remove, and WatchNodes (snapshot, SYNCED, then material changes).
  */
 public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   private final NodeRegistry nodes;
@@ -95,6 +98,12 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
       vmService.removeNode(r.getName());
       return RemoveNodeResponse.getDefaultInstance();
     });
+  }
+
+  @Override
+  public void watchNodes(WatchNodesRequest r, StreamObserver<WatchNodesResponse> out) {
+    new WatchStream<>("nodes", (NodeEntry n) -> true, new NodeWatchResponses(this::proto),
+        (ServerCallStreamObserver<WatchNodesResponse>) out, nodes).start(r.getSinceRevision());
   }
 
   @Override

@@ -119,7 +119,10 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void watchVms(WatchVmsRequest r, StreamObserver<WatchVmsResponse> out) {
-    new WatchStream(Principal.current().name(), r.getLabelSelectorMap(),
+    String owner = Principal.current().name();
+    var selector = r.getLabelSelectorMap();
+    new WatchStream<>(owner, (VmEntry e) -> e.owner().equals(owner) && selector.entrySet().stream()
+        .allMatch(l -> l.getValue().equals(e.labels().get(l.getKey()))), new VmWatchResponses(),
         (ServerCallStreamObserver<WatchVmsResponse>) out, vms.table()).start(r.getSinceRevision());
   }
 

@@ -1,90 +1,95 @@
 package dev.noid.controller.api;
 
-import dev.noid.api.v1.WatchVmsResponse;
-import dev.noid.api.v1.WatchVmsResponse.EventType;
-import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmEvents;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.watch.ChangeFeed;
+import dev.noid.controller.watch.Watchable;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
-import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
- * One WatchVms call: a snapshot (or the replay since a revision), a SYNCED marker, then every
- * change of the caller's VMs. Changes queue per watcher (bounded); one sender thread writes
- * them as the client can take them. A watcher too slow to keep up is ended with
- * RESOURCE_EXHAUSTED naming the revision to resume from, rather than holding memory forever.
+ * One Watch call (WatchVms, WatchNodes): a snapshot (or the replay since a revision), a
+ * SYNCED marker, then every matching change. Changes queue per watcher (bounded); one sender
+ * thread writes them as the client can take them. A watcher too slow to keep up is ended
+ * with RESOURCE_EXHAUSTED naming the revision to resume from, rather than holding memory
+ * forever.
+ *
+ * @param <T> the watched item, as the controller keeps it
+ * @param <R> the response message of the call
  */
-final class WatchStream implements Consumer<VmEvents.Event> {
+final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
   static final int QUEUE = 10_000;
 
-  private final String owner;
-  private final Map<String, String> selector;
-  private final ServerCallStreamObserver<WatchVmsResponse> out;
-  private final VmTable table;
-  private final BlockingQueue<WatchVmsResponse> queue = new ArrayBlockingQueue<>(QUEUE);
+  /** How one kind of item becomes the call's responses. */
+  interface Responses<T, R> {
+    R existing(T item);
+
+    R change(ChangeFeed.Event<T> event);
+
+    R synced(long revision);
+  }
+
+  private final String name;
+  private final Predicate<T> matches;
+  private final Responses<T, R> responses;
+  private final ServerCallStreamObserver<R> out;
+  private final Watchable<T> source;
+  private final BlockingQueue<R> queue = new ArrayBlockingQueue<>(QUEUE);
   private final Semaphore ready = new Semaphore(0);
   private volatile boolean done;
   private volatile long lastQueued;
 
-  WatchStream(String owner, Map<String, String> selector, ServerCallStreamObserver<WatchVmsResponse> out,
-      VmTable table) {
-    this.owner = owner;
-    this.selector = selector;
+  WatchStream(String name, Predicate<T> matches, Responses<T, R> responses,
+      ServerCallStreamObserver<R> out, Watchable<T> source) {
+    this.name = name;
+    this.matches = matches;
+    this.responses = responses;
     this.out = out;
-    this.table = table;
+    this.source = source;
     out.setOnReadyHandler(ready::release);
     out.setOnCancelHandler(this::stop);
   }
 
-  private boolean matches(VmEntry e) {
-    return e.owner().equals(owner) && selector.entrySet().stream()
-        .allMatch(l -> l.getValue().equals(e.labels().get(l.getKey())));
-  }
-
   void start(long since) {
-    VmTable.Watch w = table.watch(since, this);
+    ChangeFeed.Watch<T> w = source.watch(since, this);
     // The snapshot/replay goes first; live events that arrived meanwhile wait in the queue,
-    // which is safe because the table gave both atomically.
-    Thread.ofVirtual().name("watch-" + owner).start(() -> send(w));
+    // which is safe because the source gave both atomically.
+    Thread.ofVirtual().name("watch-" + name).start(() -> send(w));
   }
 
   @Override
-  public void accept(VmEvents.Event e) {
-    if (done || !matches(e.vm())) {
+  public void accept(ChangeFeed.Event<T> e) {
+    if (done || !matches.test(e.item())) {
       return;
     }
-    if (!queue.offer(response(e))) {
+    if (!queue.offer(responses.change(e))) {
       done = true;
     } else {
       lastQueued = e.revision();
     }
   }
 
-  private void send(VmTable.Watch w) {
+  private void send(ChangeFeed.Watch<T> w) {
     try {
       if (w.snapshot() != null) {
-        for (VmEntry e : w.snapshot()) {
-          if (matches(e)) {
-            write(WatchVmsResponse.newBuilder().setType(EventType.EVENT_TYPE_EXISTING)
-                .setVm(ProtoMapper.vm(e)).setRevision(e.revision()).build());
+        for (T item : w.snapshot()) {
+          if (matches.test(item)) {
+            write(responses.existing(item));
           }
         }
       } else {
-        for (VmEvents.Event e : w.replay()) {
-          if (matches(e.vm())) {
-            write(response(e));
+        for (ChangeFeed.Event<T> e : w.replay()) {
+          if (matches.test(e.item())) {
+            write(responses.change(e));
           }
         }
       }
       // Everything up to this revision has been sent; the queue holds only later changes.
-      write(WatchVmsResponse.newBuilder().setType(EventType.EVENT_TYPE_SYNCED)
-          .setRevision(w.revision()).build());
+      write(responses.synced(w.revision()));
       while (!out.isCancelled()) {
         if (done && queue.isEmpty()) {
           synchronized (out) {
@@ -93,7 +98,7 @@ final class WatchStream implements Consumer<VmEvents.Event> {
           }
           return;
         }
-        WatchVmsResponse next = queue.poll(1, TimeUnit.SECONDS);
+        R next = queue.poll(1, TimeUnit.SECONDS);
         if (next != null) {
           write(next);
         }
@@ -107,17 +112,7 @@ final class WatchStream implements Consumer<VmEvents.Event> {
     }
   }
 
-  private static WatchVmsResponse response(VmEvents.Event e) {
-    EventType type = switch (e.type()) {
-      case ADDED -> EventType.EVENT_TYPE_ADDED;
-      case MODIFIED -> EventType.EVENT_TYPE_MODIFIED;
-      case DELETED -> EventType.EVENT_TYPE_DELETED;
-    };
-    return WatchVmsResponse.newBuilder().setType(type).setVm(ProtoMapper.vm(e.vm()))
-        .setRevision(e.revision()).build();
-  }
-
-  private void write(WatchVmsResponse r) throws InterruptedException {
+  private void write(R r) throws InterruptedException {
     while (!out.isReady() && !out.isCancelled()) {
       ready.tryAcquire(1, TimeUnit.SECONDS);
     }
@@ -127,6 +122,6 @@ final class WatchStream implements Consumer<VmEvents.Event> {
   }
 
   private void stop() {
-    table.unwatch(this);
+    source.unwatch(this);
   }
 }

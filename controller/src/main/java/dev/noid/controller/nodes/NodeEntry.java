@@ -29,7 +29,8 @@ public record NodeEntry(
     String agentVersion,
     String agentInstanceId,
     Instant lastHeartbeat,
-    boolean ready) {
+    boolean ready,
+    long revision) {
 
   public NodeEntry {
     labels = labels == null ? Map.of() : Map.copyOf(labels);
@@ -39,13 +40,35 @@ public record NodeEntry(
   public NodeEntry withCordoned(boolean value) {
     return new NodeEntry(name, address, labels, value, hypervisor, accelerator, hypervisorReason,
         cpus, memoryBytes, diskBytes, diskAvailableBytes, memoryUsedBytes, maxVmCpus, maxVmMemMib,
-        images, agentVersion, agentInstanceId, lastHeartbeat, ready);
+        images, agentVersion, agentInstanceId, lastHeartbeat, ready, revision);
   }
 
   public NodeEntry withReady(boolean value) {
     return new NodeEntry(name, address, labels, cordoned, hypervisor, accelerator, hypervisorReason,
         cpus, memoryBytes, diskBytes, diskAvailableBytes, memoryUsedBytes, maxVmCpus, maxVmMemMib,
-        images, agentVersion, agentInstanceId, lastHeartbeat, value);
+        images, agentVersion, agentInstanceId, lastHeartbeat, value, revision);
+  }
+
+  /** Stamped by the registry with the change's revision, the order WatchNodes replays in. */
+  public NodeEntry withRevision(long value) {
+    return new NodeEntry(name, address, labels, cordoned, hypervisor, accelerator, hypervisorReason,
+        cpus, memoryBytes, diskBytes, diskAvailableBytes, memoryUsedBytes, maxVmCpus, maxVmMemMib,
+        images, agentVersion, agentInstanceId, lastHeartbeat, ready, value);
+  }
+
+  /**
+   * Whether {@code next} differs from this in what watchers and the store care about: state,
+   * configuration and capacity. Usage that moves on every heartbeat (last heartbeat time,
+   * memory used, disk available) does not count; List/GetNode show it live.
+   */
+  public boolean differsMateriallyFrom(NodeEntry next) {
+    return ready != next.ready || cordoned != next.cordoned || cpus != next.cpus
+        || memoryBytes != next.memoryBytes || diskBytes != next.diskBytes
+        || maxVmCpus != next.maxVmCpus || maxVmMemMib != next.maxVmMemMib
+        || !address.equals(next.address) || !labels.equals(next.labels)
+        || !hypervisor.equals(next.hypervisor) || !accelerator.equals(next.accelerator)
+        || !hypervisorReason.equals(next.hypervisorReason) || !images.equals(next.images)
+        || !agentVersion.equals(next.agentVersion) || !agentInstanceId.equals(next.agentInstanceId);
   }
 
   public long memoryMib() {

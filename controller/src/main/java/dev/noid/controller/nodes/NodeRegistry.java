@@ -8,6 +8,8 @@ import dev.noid.agent.v1.NodeReport;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.store.NodeRow;
 import dev.noid.controller.store.Store;
+import dev.noid.controller.watch.ChangeFeed;
+import dev.noid.controller.watch.Watchable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
@@ -30,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * is later than the lease. Heartbeats only touch memory; the store is written when something
  * an operator cares about changes (join, cordon, readiness), not on every beat.
  */
-public final class NodeRegistry {
+public final class NodeRegistry implements Watchable<NodeEntry> {
   private static final Logger log = LoggerFactory.getLogger(NodeRegistry.class);
   static final ObjectMapper JSON = JsonMapper.builder().addModule(new JavaTimeModule()).build();
 
@@ -39,6 +41,8 @@ public final class NodeRegistry {
   private final Duration lease;
   private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
   private final List<Consumer<NodeEntry>> readinessListeners = new CopyOnWriteArrayList<>();
+  private final ChangeFeed<NodeEntry> changes;
+  private long revision;
 
   public NodeRegistry(Store store, Clock clock, Duration lease) {
     this.store = store;
@@ -46,9 +50,11 @@ public final class NodeRegistry {
     this.lease = lease;
     for (NodeRow row : store.nodes()) {
       NodeEntry e = read(row.document());
+      revision = Math.max(revision, e.revision());
       // Nobody has heard from it since this controller started: not ready until it beats.
       nodes.put(e.name(), e.withReady(false));
     }
+    changes = new ChangeFeed<>(10_000, revision);
   }
 
   public Duration lease() {
@@ -60,13 +66,11 @@ public final class NodeRegistry {
   }
 
   /** A node joined (or re-joined): known from now on, not ready until its first heartbeat. */
-  public NodeEntry register(String name, String address, Map<String, String> labels) {
+  public synchronized NodeEntry register(String name, String address, Map<String, String> labels) {
     NodeEntry previous = nodes.get(name);
     NodeEntry e = new NodeEntry(name, address, labels, previous != null && previous.cordoned(),
-        "", "", "", 0, 0, 0, 0, 0, 0, 0, List.of(), "", "", null, false);
-    nodes.put(name, e);
-    persist(e);
-    return e;
+        "", "", "", 0, 0, 0, 0, 0, 0, 0, List.of(), "", "", null, false, 0);
+    return change(previous == null ? ChangeFeed.Type.ADDED : ChangeFeed.Type.MODIFIED, e);
   }
 
   /** Applies a heartbeat; returns the updated entry. */
@@ -77,18 +81,18 @@ public final class NodeRegistry {
           + "' has not joined this cluster");
     }
     NodeReport r = hb.getNode();
-    NodeEntry e = new NodeEntry(old.name(),
+    NodeEntry beat = new NodeEntry(old.name(),
         hb.getAgentAddress().isEmpty() ? old.address() : hb.getAgentAddress(),
         r.getLabelsMap().isEmpty() ? old.labels() : r.getLabelsMap(), old.cordoned(),
         r.getHypervisor().name(), r.getAccelerator(), r.getHypervisorReason(), r.getCpus(),
         r.getMemoryBytes(), r.getDiskBytes(), r.getDiskAvailableBytes(), r.getMemoryUsedBytes(),
         r.getMaxVmCpus(), r.getMaxVmMemMib(), r.getImagesList(), r.getAgentVersion(),
-        hb.getAgentInstanceId(), clock.instant(), true);
-    nodes.put(e.name(), e);
-    if (!old.ready() || !old.address().equals(e.address()) || old.cpus() != e.cpus()
-        || !old.agentInstanceId().equals(e.agentInstanceId())) {
-      persist(e);
-    }
+        hb.getAgentInstanceId(), clock.instant(), true, old.revision());
+    // The common case: only usage moved. Memory only, no store write, no watch event, as
+    // long as nothing (a cordon, an expiry) changed the entry since it was read above.
+    NodeEntry quiet = old.differsMateriallyFrom(beat) ? null
+        : nodes.computeIfPresent(beat.name(), (k, now) -> now.revision() == old.revision() ? beat : now);
+    NodeEntry e = quiet == beat ? beat : changeWithLatestCordon(beat);
     if (!old.ready()) {
       log.atInfo().addKeyValue("node", e.name()).log("node {} is ready", e.name());
       readinessListeners.forEach(l -> l.accept(e));
@@ -101,9 +105,15 @@ public final class NodeRegistry {
     Instant cutoff = clock.instant().minus(lease);
     for (NodeEntry e : List.copyOf(nodes.values())) {
       if (e.ready() && (e.lastHeartbeat() == null || e.lastHeartbeat().isBefore(cutoff))) {
-        NodeEntry notReady = e.withReady(false);
-        nodes.put(e.name(), notReady);
-        persist(notReady);
+        NodeEntry notReady;
+        synchronized (this) {
+          NodeEntry now = nodes.get(e.name());
+          if (now == null || !now.ready() || (now.lastHeartbeat() != null
+              && !now.lastHeartbeat().isBefore(cutoff))) {
+            continue; // a heartbeat or a removal got there first
+          }
+          notReady = change(ChangeFeed.Type.MODIFIED, now.withReady(false));
+        }
         log.atWarn().addKeyValue("node", e.name())
             .log("node {} is NOT_READY: no heartbeat for {} s", e.name(), lease.toSeconds());
         readinessListeners.forEach(l -> l.accept(notReady));
@@ -111,13 +121,8 @@ public final class NodeRegistry {
     }
   }
 
-  public NodeEntry setCordoned(String name, boolean cordoned) {
-    NodeEntry e = nodes.computeIfPresent(name, (k, v) -> v.withCordoned(cordoned));
-    if (e == null) {
-      throw NoidException.notFound("node '" + name + "' not found");
-    }
-    persist(e);
-    return e;
+  public synchronized NodeEntry setCordoned(String name, boolean cordoned) {
+    return change(ChangeFeed.Type.MODIFIED, require(name).withCordoned(cordoned));
   }
 
   public Optional<NodeEntry> get(String name) {
@@ -138,10 +143,44 @@ public final class NodeRegistry {
     return nodes.values();
   }
 
-  public void remove(String name) {
-    require(name);
-    nodes.remove(name);
+  public synchronized void remove(String name) {
+    NodeEntry e = require(name);
     store.deleteNode(name);
+    nodes.remove(name);
+    changes.publish(new ChangeFeed.Event<>(++revision, ChangeFeed.Type.DELETED, e));
+  }
+
+  @Override
+  public synchronized ChangeFeed.Watch<NodeEntry> watch(long since,
+      Consumer<ChangeFeed.Event<NodeEntry>> subscriber) {
+    return changes.watch(since, this::all, subscriber);
+  }
+
+  @Override
+  public void unwatch(Consumer<ChangeFeed.Event<NodeEntry>> subscriber) {
+    changes.unsubscribe(subscriber);
+  }
+
+  /** A material change: stamped, stored, then visible and announced, in revision order. */
+  private synchronized NodeEntry change(ChangeFeed.Type type, NodeEntry e) {
+    NodeEntry stamped = e.withRevision(++revision);
+    persist(stamped);
+    nodes.put(stamped.name(), stamped);
+    changes.publish(new ChangeFeed.Event<>(stamped.revision(), type, stamped));
+    return stamped;
+  }
+
+  /**
+   * A heartbeat's material change. The cordon is the operator's, not the agent's: an admin
+   * may have (un)cordoned the node since the heartbeat read its entry, and that stands.
+   */
+  private synchronized NodeEntry changeWithLatestCordon(NodeEntry beat) {
+    NodeEntry now = nodes.get(beat.name());
+    if (now == null) {
+      throw new NoidException(NoidException.Code.UNAUTHENTICATED, "node '" + beat.name()
+          + "' has been removed from this cluster");
+    }
+    return change(ChangeFeed.Type.MODIFIED, beat.withCordoned(now.cordoned()));
   }
 
   private void persist(NodeEntry e) {

@@ -7,6 +7,8 @@ import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.VmRow;
+import dev.noid.controller.watch.ChangeFeed;
+import dev.noid.controller.watch.Watchable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
@@ -17,13 +19,14 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Every VM, in memory for fast reads and written through to the store before a change is
  * visible (desired state is durable before any agent is called). Each change gets the next
  * revision number, the order WatchVms replays in.
  */
-public final class VmTable {
+public final class VmTable implements Watchable<VmEntry> {
   static final ObjectMapper JSON = JsonMapper.builder().addModule(new JavaTimeModule()).build();
 
   private final Store store;
@@ -31,7 +34,7 @@ public final class VmTable {
   private final Map<String, VmEntry> byId = new ConcurrentHashMap<>();
   private final Map<String, String> idByOwnerName = new ConcurrentHashMap<>();
   private final AtomicLong revision = new AtomicLong();
-  private final VmEvents events = new VmEvents(10_000);
+  private final ChangeFeed<VmEntry> events;
 
   public VmTable(Store store, Clock clock) {
     this.store = store;
@@ -42,6 +45,7 @@ public final class VmTable {
       idByOwnerName.put(key(e.owner(), e.name()), e.id());
       revision.accumulateAndGet(e.revision(), Math::max);
     }
+    events = new ChangeFeed<>(10_000, revision.get());
   }
 
   private static String key(String owner, String name) {
@@ -56,7 +60,7 @@ public final class VmTable {
     }
     byId.put(stamped.id(), stamped);
     idByOwnerName.put(key(e.owner(), e.name()), stamped.id());
-    events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.ADDED, stamped));
+    events.publish(new ChangeFeed.Event<>(stamped.revision(), ChangeFeed.Type.ADDED, stamped));
     return stamped;
   }
 
@@ -67,7 +71,7 @@ public final class VmTable {
     VmEntry stamped = e.stamped(revision.incrementAndGet(), clock.instant());
     store.updateVm(row(stamped));
     byId.put(stamped.id(), stamped);
-    events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.MODIFIED, stamped));
+    events.publish(new ChangeFeed.Event<>(stamped.revision(), ChangeFeed.Type.MODIFIED, stamped));
     return stamped;
   }
 
@@ -75,28 +79,17 @@ public final class VmTable {
     store.deleteVm(e.id());
     byId.remove(e.id());
     idByOwnerName.remove(key(e.owner(), e.name()));
-    events.publish(new VmEvents.Event(revision.incrementAndGet(), VmEvents.Type.DELETED, e));
+    events.publish(new ChangeFeed.Event<>(revision.incrementAndGet(), ChangeFeed.Type.DELETED, e));
   }
 
-  /** The watch primitive: a consistent snapshot or replay, then every later change. */
-  public record Watch(List<VmEntry> snapshot, List<VmEvents.Event> replay, long revision) {}
-
-  /**
-   * Subscribes {@code subscriber} and returns, atomically with it, either the changes after
-   * {@code since} or (when {@code since} is 0 or too old) a snapshot of every VM.
-   */
-  public synchronized Watch watch(long since, java.util.function.Consumer<VmEvents.Event> subscriber) {
-    List<VmEvents.Event> replay = since > 0 ? events.replayAndSubscribe(since, subscriber) : null;
-    if (replay == null) {
-      if (since == 0) {
-        events.replayAndSubscribe(revision.get(), subscriber);
-      }
-      return new Watch(all(), List.of(), revision.get());
-    }
-    return new Watch(null, replay, revision.get());
+  @Override
+  public synchronized ChangeFeed.Watch<VmEntry> watch(long since,
+      Consumer<ChangeFeed.Event<VmEntry>> subscriber) {
+    return events.watch(since, this::all, subscriber);
   }
 
-  public void unwatch(java.util.function.Consumer<VmEvents.Event> subscriber) {
+  @Override
+  public void unwatch(Consumer<ChangeFeed.Event<VmEntry>> subscriber) {
     events.unsubscribe(subscriber);
   }
 

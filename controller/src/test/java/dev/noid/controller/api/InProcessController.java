@@ -67,6 +67,7 @@ final class InProcessController implements AutoCloseable {
         clients, clock, bootTimeout, OperationObserver.NONE);
     api = InProcessServerBuilder.forName(name).executor(java.util.concurrent.Executors.newFixedThreadPool(64))
         .addService(new GrpcVmService(vms, clients))
+        .addService(new GrpcNodeService(nodes, scheduler, vms.table(), vms))
         .intercept(new AuthInterceptor(users)).build().start();
   }
 
