@@ -62,6 +62,8 @@ public final class VmService {
   private final OperationObserver observer;
   private final CheckpointRelay relay;
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+  private final java.util.Set<String> strayDestroys = ConcurrentHashMap.newKeySet();
+  private final java.util.Set<String> unknownReported = ConcurrentHashMap.newKeySet();
 
   public VmService(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes, Scheduler scheduler,
       AgentClients agents, Clock clock, Duration bootTimeout, OperationObserver observer) {
@@ -667,8 +669,7 @@ public final class VmService {
       VmState actual;
       String why;
       if (r == null) {
-        if (e.state() == VmState.VM_STATE_RUNNING || e.state() == VmState.VM_STATE_PAUSED
-            || e.state() == VmState.VM_STATE_UNKNOWN || e.state() == VmState.VM_STATE_STOPPED) {
+        if (isSettled(e.state()) || isOrphanedTransition(e.state())) {
           actual = VmState.VM_STATE_FAILED;
           why = "the VM is no longer on node " + node;
         } else {
@@ -679,14 +680,56 @@ public final class VmService {
       } else {
         actual = fromAgent(r.getState());
         why = r.getState() == AgentVmState.AGENT_VM_STATE_DEAD ? "VMM died: " + r.getReason()
-            : e.statusMessage();
+            : isOrphanedTransition(e.state()) ? "reconciled: node " + node + " reports "
+                + stateName(actual) : e.statusMessage();
       }
-      if (actual != e.state() && isSettled(e.state())) {
+      if (actual != e.state() && (isSettled(e.state()) || isOrphanedTransition(e.state()))) {
         if (actual == VmState.VM_STATE_FAILED) {
           observer.operationFailed("run");
           scheduler.release(e.node(), e.cpus(), e.memMib());
         }
         vms.update(e.with(actual, why));
+      }
+    }
+    removeStrays(node, reports, settled);
+  }
+
+  /**
+   * A transition no thread of this controller is driving (observe skips locked VMs): one
+   * whose controller died mid-call, so only the node's report can finish it.
+   */
+  private static boolean isOrphanedTransition(VmState s) {
+    return s == VmState.VM_STATE_CREATING || s == VmState.VM_STATE_STOPPING;
+  }
+
+  /**
+   * VMs a node runs that this controller has placed on another node (a create retried
+   * elsewhere after the node went silent, a move whose clean-up was cut short): destroyed
+   * there, so one VM never runs twice. VMs the controller has no record of at all are left
+   * alone and logged: a controller started on the wrong store must not wipe a fleet.
+   */
+  private void removeStrays(String node, List<VmReport> reports, Instant settled) {
+    for (VmReport r : reports) {
+      VmEntry e = vms.byId(r.getId()).orElse(null);
+      if (e == null) {
+        if (unknownReported.add(r.getId())) {
+          log.atWarn().addKeyValue("node", node).addKeyValue("vm_id", r.getId())
+              .log("node {} runs VM {}, which this controller has no record of; left alone",
+                  node, r.getId());
+        }
+      } else if (!e.node().equals(node) && !locked(e.id()) && e.updated() != null
+          && e.updated().isBefore(settled) && strayDestroys.add(r.getId())) {
+        Thread.ofVirtual().name("stray-" + r.getId()).start(() -> {
+          try {
+            destroyOnNode(e.withNode(node));
+            log.atWarn().addKeyValue("node", node).addKeyValue("vm_name", e.name())
+                .log("destroyed stray copy of VM {} on node {}; the VM lives on {}", e.name(), node, e.node());
+          } catch (RuntimeException ex) {
+            log.warn("could not destroy stray copy of VM {} on node {}: {}", e.name(), node, ex.getMessage());
+          } finally {
+            strayDestroys.remove(r.getId());
+          }
+        });
       }
     }
   }
@@ -733,6 +776,9 @@ public final class VmService {
         VmEntry cur = vms.byId(e.id()).orElseThrow();
         try {
           VmReport r = agents.blocking(cur.node(), 30).getVm(GetVmRequest.newBuilder().setId(cur.id()).build()).getVm();
+          if (r.getState() == AgentVmState.AGENT_VM_STATE_CREATING) {
+            return null; // still booting there: its heartbeat report will finish it (observe)
+          }
           VmState actual = fromAgent(r.getState());
           vms.update(cur.with(actual, "reconciled: node " + cur.node() + " reports " + stateName(actual)));
         } catch (StatusRuntimeException ex) {

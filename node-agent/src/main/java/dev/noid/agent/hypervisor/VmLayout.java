@@ -43,4 +43,20 @@ public record VmLayout(Path dir) {
   public Path stoppedMarker() {
     return dir.resolve("stopped");
   }
+
+  /**
+   * Set from the first file of a new VM (create, clone) until its guest is ready: found at
+   * an agent start, it marks a VM whose making was cut short, to be removed, never adopted.
+   */
+  public Path incompleteMarker() {
+    return dir.resolve("incomplete");
+  }
+
+  /**
+   * Set while the VM is paused for a checkpoint, holding whether it was running: an agent
+   * that died mid-checkpoint resumes it at its next start instead of leaving it paused.
+   */
+  public Path savingMarker() {
+    return dir.resolve("saving");
+  }
 }

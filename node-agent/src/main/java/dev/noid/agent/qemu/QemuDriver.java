@@ -32,6 +32,9 @@ public final class QemuDriver implements Hypervisor {
   private static final Duration CONTROL_TIMEOUT = Duration.ofSeconds(30);
   /** How long QEMU may take to answer one QMP command before it counts as wedged. */
   static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
+  /** query-migrate statuses of a save still under way. */
+  private static final java.util.Set<String> MIGRATING = java.util.Set.of("setup", "active",
+      "pre-switchover", "device", "cancelling", "wait-unplug");
 
   private final String binary;
   private final Accelerator accelerator;
@@ -185,7 +188,22 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public void resume(VmLayout layout) {
-    control(layout, "cont");
+    try (QmpClient qmp = qmp(layout)) {
+      // A save still running (its agent died mid-checkpoint) would stop the guest again when
+      // it finishes: end it first. QEMU reports the cancel's end only when asked.
+      long deadline = System.nanoTime() + QMP_TIMEOUT.toNanos();
+      while (MIGRATING.contains(qmp.execute("query-migrate", null).path("status").asText())) {
+        qmp.execute("migrate_cancel", null);
+        if (System.nanoTime() > deadline) {
+          throw new AgentException(Code.HYPERVISOR_FAILED, "cannot resume VM '"
+              + layout.dir().getFileName() + "': its state save does not stop");
+        }
+        waitBriefly(qmp);
+      }
+      qmp.execute("cont", null);
+    } catch (IOException e) {
+      throw qmpFailed(layout, "QMP cont", e, "");
+    }
   }
 
   @Override

@@ -91,11 +91,13 @@ public final class VmManager implements AutoCloseable {
     vm.lock.lock();
     try {
       Files.createDirectories(vm.layout.dir());
+      Files.writeString(vm.layout.incompleteMarker(), "create");
       writeSpec(vm);
       if (image.disk() != null) {
         Files2.copyDisk(image.disk(), vm.layout.disk());
       }
       bootAndWait(vm, image, bootTimeout, () -> hypervisor.boot(vm.layout, vm.spec, image));
+      Files.delete(vm.layout.incompleteMarker());
       log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", vm.pid)
           .log("VM {} is running", vm.id);
       return report(vm);
@@ -283,6 +285,7 @@ public final class VmManager implements AutoCloseable {
       if (!wasRunning && vm.state != AgentVmState.AGENT_VM_STATE_PAUSED) {
         throw wrongState(vm, "checkpoint", "RUNNING or PAUSED");
       }
+      Files2.writeMarker(vm.layout.savingMarker(), wasRunning ? "running" : "paused");
       if (wasRunning) {
         hypervisor.pause(vm.layout);
       }
@@ -293,6 +296,7 @@ public final class VmManager implements AutoCloseable {
         if (wasRunning) {
           hypervisor.resume(vm.layout);
         }
+        Files2.deleteMarker(vm.layout.savingMarker());
       }
       return vm.spec;
     } finally {
@@ -327,6 +331,7 @@ public final class VmManager implements AutoCloseable {
     vm.lock.lock();
     try {
       Files.createDirectories(vm.layout.dir());
+      Files.writeString(vm.layout.incompleteMarker(), "restore");
       vm.restoredFrom = checkpointId;
       writeSpec(vm);
       if (Files.exists(disk)) {
@@ -335,6 +340,7 @@ public final class VmManager implements AutoCloseable {
       bootAndWait(vm, image, bootTimeout,
           () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
       fixIdentity(vm);
+      Files.delete(vm.layout.incompleteMarker());
       return report(vm);
     } catch (IOException e) {
       discard(vm);
@@ -629,9 +635,13 @@ public final class VmManager implements AutoCloseable {
   }
 
   private void adopt(VmLayout layout) throws IOException {
-    if (!Files.exists(layout.spec())) {
-      // A create that died before writing its spec: nothing to adopt, nothing worth keeping.
-      log.warn("removing half-made VM directory {}", layout.dir());
+    if (!Files.exists(layout.spec()) || Files.exists(layout.incompleteMarker())) {
+      // A create or clone cut short by the agent's death: its caller was told it failed, so
+      // this VM is nobody's. Its VMM (if it got that far) goes, then its files.
+      long pid = readPid(layout);
+      ProcessHandle.of(pid).filter(ProcessHandle::isAlive).ifPresent(h -> hypervisor.shutdown(layout, pid));
+      log.atWarn().addKeyValue("vm_dir", layout.dir().toString())
+          .log("removing half-made VM directory {}", layout.dir());
       Files2.deleteTree(layout.dir());
       return;
     }
@@ -670,6 +680,16 @@ public final class VmManager implements AutoCloseable {
     vm.started = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
     long generation = ++vm.generation;
     watchExit(vm, pid, generation);
+    if (Files.exists(layout.savingMarker())) {
+      // Paused for a checkpoint that died with the previous agent (the checkpoint's partial
+      // files are swept separately): the VM goes back to how it was before.
+      if (Files.readString(layout.savingMarker()).strip().equals("running")) {
+        hypervisor.resume(layout);
+        log.atWarn().addKeyValue("vm_name", vm.id)
+            .log("VM {} resumed: a checkpoint was interrupted by the agent's exit", vm.id);
+      }
+      Files.delete(layout.savingMarker());
+    }
     vm.state = hypervisor.isPaused(layout) ? AgentVmState.AGENT_VM_STATE_PAUSED
         : AgentVmState.AGENT_VM_STATE_RUNNING;
     try {
