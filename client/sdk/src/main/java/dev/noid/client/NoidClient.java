@@ -1,5 +1,12 @@
 package dev.noid.client;
 
+import dev.noid.api.v1.Node;
+import dev.noid.api.v1.WatchNodesRequest;
+import dev.noid.api.v1.WatchNodesResponse;
+import dev.noid.api.v1.WatchVmsRequest;
+import dev.noid.api.v1.WatchVmsResponse;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
@@ -74,6 +81,7 @@ public final class NoidClient implements AutoCloseable {
   private final ManagedChannel channel;
   private final CallCredentials credentials;
   private final Duration deadline;
+  private ScheduledExecutorService timer;
 
   private NoidClient(ManagedChannel channel, CallCredentials credentials, Duration deadline) {
     this.channel = channel;
@@ -93,8 +101,18 @@ public final class NoidClient implements AutoCloseable {
     private Path trustedCa;
     private Duration deadline = Duration.ofSeconds(300);
     private int maxAttempts = 4;
+    private ManagedChannel channel;
 
     private Builder() {}
+
+    /**
+     * Uses {@code channel} instead of making one from target and CA (a custom transport, an
+     * in-process server in tests); the client closes it on close.
+     */
+    public Builder channel(ManagedChannel channel) {
+      this.channel = channel;
+      return this;
+    }
 
     /** The controller's gRPC address, host:port (default port 7655). */
     public Builder target(String target) {
@@ -131,8 +149,20 @@ public final class NoidClient implements AutoCloseable {
 
     /** Builds the client; the connection is made lazily on the first call. */
     public NoidClient build() {
-      Objects.requireNonNull(target, "target is required");
       Objects.requireNonNull(token, "token is required");
+      String header = "Bearer " + token;
+      CallCredentials creds = new CallCredentials() {
+        @Override
+        public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
+          Metadata m = new Metadata();
+          m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), header);
+          applier.apply(m);
+        }
+      };
+      if (channel != null) {
+        return new NoidClient(channel, creds, deadline);
+      }
+      Objects.requireNonNull(target, "target is required");
       ChannelCredentials tls;
       try {
         TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
@@ -149,15 +179,6 @@ public final class NoidClient implements AutoCloseable {
           .enableRetry()
           .keepAliveTime(30, TimeUnit.SECONDS)
           .build();
-      String header = "Bearer " + token;
-      CallCredentials creds = new CallCredentials() {
-        @Override
-        public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
-          Metadata m = new Metadata();
-          m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), header);
-          applier.apply(m);
-        }
-      };
       return new NoidClient(ch, creds, deadline);
     }
   }
@@ -411,9 +432,61 @@ public final class NoidClient implements AutoCloseable {
     return new ConsoleSession(requests);
   }
 
+  // ---------------------------------------------------------------- watches
+
+  /**
+   * Watches the caller's VMs (those with all of {@code labelSelector}'s labels): a snapshot,
+   * SYNCED, then every change, resumed across disconnects from the last revision delivered.
+   * Events arrive on a gRPC thread, one at a time; close the returned watch to stop.
+   */
+  public Watch<WatchVmsResponse, Vm> watchVms(Map<String, String> labelSelector, WatchListener<Vm> listener) {
+    return watchVms(labelSelector, 0, listener);
+  }
+
+  /** As {@link #watchVms(Map, WatchListener)}, resuming from a revision a previous watch reached. */
+  public Watch<WatchVmsResponse, Vm> watchVms(Map<String, String> labelSelector, long sinceRevision,
+      WatchListener<Vm> listener) {
+    VmServiceGrpc.VmServiceStub stub = VmServiceGrpc.newStub(channel).withCallCredentials(credentials);
+    Watch<WatchVmsResponse, Vm> w = new Watch<>((since, out) -> stub.watchVms(WatchVmsRequest.newBuilder()
+        .putAllLabelSelector(labelSelector).setSinceRevision(since).build(), out),
+        r -> new WatchEvent<>(WatchEvent.Type.valueOf(r.getType().name().substring("EVENT_TYPE_".length())),
+            r.hasVm() ? r.getVm() : null, r.getRevision()),
+        listener, timer(), sinceRevision);
+    w.start();
+    return w;
+  }
+
+  /** Watches the fleet's nodes: readiness, cordons, capacity, joins and removals. */
+  public Watch<WatchNodesResponse, Node> watchNodes(long sinceRevision, WatchListener<Node> listener) {
+    NodeServiceGrpc.NodeServiceStub stub = NodeServiceGrpc.newStub(channel).withCallCredentials(credentials);
+    Watch<WatchNodesResponse, Node> w = new Watch<>((since, out) -> stub.watchNodes(
+        WatchNodesRequest.newBuilder().setSinceRevision(since).build(), out),
+        r -> new WatchEvent<>(WatchEvent.Type.valueOf(r.getType().name().substring("EVENT_TYPE_".length())),
+            r.hasNode() ? r.getNode() : null, r.getRevision()),
+        listener, timer(), sinceRevision);
+    w.start();
+    return w;
+  }
+
+  private synchronized ScheduledExecutorService timer() {
+    if (timer == null) {
+      timer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "noid-watch-backoff");
+        t.setDaemon(true);
+        return t;
+      });
+    }
+    return timer;
+  }
+
   /** Closes the connection; calls still running are cancelled. */
   @Override
   public void close() {
+    synchronized (this) {
+      if (timer != null) {
+        timer.shutdownNow();
+      }
+    }
     channel.shutdownNow();
     try {
       channel.awaitTermination(5, TimeUnit.SECONDS);

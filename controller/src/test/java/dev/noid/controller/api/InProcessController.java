@@ -40,7 +40,9 @@ final class InProcessController implements AutoCloseable {
   final VmService vms;
   final Map<String, FakeAgent> agents = new HashMap<>();
   private final Map<String, Server> servers = new HashMap<>();
-  private final Server api;
+  private Server api;
+  private final GrpcVmService vmApi;
+  private final GrpcNodeService nodeApi;
   private final String name;
 
   InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
@@ -65,10 +67,25 @@ final class InProcessController implements AutoCloseable {
         n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), nodes);
     vms = new VmService(new VmTable(store, clock), new CheckpointTable(store), nodes, scheduler,
         clients, clock, bootTimeout, OperationObserver.NONE);
+    vmApi = new GrpcVmService(vms, clients);
+    nodeApi = new GrpcNodeService(nodes, scheduler, vms.table(), vms);
+    startApi();
+  }
+
+  private void startApi() throws IOException {
     api = InProcessServerBuilder.forName(name).executor(java.util.concurrent.Executors.newFixedThreadPool(64))
-        .addService(new GrpcVmService(vms, clients))
-        .addService(new GrpcNodeService(nodes, scheduler, vms.table(), vms))
+        .addService(vmApi).addService(nodeApi)
         .intercept(new AuthInterceptor(users)).build().start();
+  }
+
+  /** The public API goes away (open calls fail UNAVAILABLE) while the services carry on. */
+  void stopApi() {
+    api.shutdownNow();
+  }
+
+  /** ...and comes back under the same name, as a restarted controller would. */
+  void restartApi() throws IOException {
+    startApi();
   }
 
   static HeartbeatRequest heartbeat(String node, long memoryMib, List<dev.noid.agent.v1.VmReport> vms) {
@@ -82,6 +99,10 @@ final class InProcessController implements AutoCloseable {
   /** The node's agent goes away; the node stays registered and ready until its lease ends. */
   void stopAgent(String node) {
     servers.get(node).shutdownNow();
+  }
+
+  String name() {
+    return name;
   }
 
   ManagedChannel channel() {

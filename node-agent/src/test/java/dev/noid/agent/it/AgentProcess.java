@@ -34,6 +34,8 @@ final class AgentProcess implements AutoCloseable {
   private JarProcess process;
   private ManagedChannel channel;
   private int starts;
+  private List<String> prefix = List.of();
+  private String host = "localhost";
 
   AgentProcess(Path stateDir, Path logDir, String... extraArgs) {
     this.stateDir = stateDir;
@@ -52,13 +54,24 @@ final class AgentProcess implements AutoCloseable {
     return p;
   }
 
+  /** Runs the agent in network namespace {@code netns}, where the host reaches it at {@code address}. */
+  AgentProcess inNamespace(String netns, String address) {
+    this.prefix = List.of("ip", "netns", "exec", netns);
+    this.host = address;
+    return this;
+  }
+
   AgentProcess start() {
     List<String> args = new ArrayList<>(List.of("serve", "--node-name", "node-it",
         "--state-dir", stateDir.toString(), "--grpc-port", "" + grpcPort,
         "--metrics-port", "" + metricsPort, "--image-dir", imagesDir().toString(),
         "--memory-mib", "2048", "--cpus", "2"));
     args.addAll(extraArgs);
-    process = JarProcess.start("noid.agent.jar", logDir.resolve("agent-" + (starts++) + ".out"),
+    if (!prefix.isEmpty()) {
+      // The controller reaches it through the namespace's own address, not the host's.
+      args.addAll(List.of("--advertise-address", host + ":" + grpcPort));
+    }
+    process = JarProcess.start(prefix, "noid.agent.jar", logDir.resolve("agent-" + (starts++) + ".out"),
         args.toArray(String[]::new));
     await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
         .untilAsserted(() -> {
@@ -69,7 +82,7 @@ final class AgentProcess implements AutoCloseable {
   }
 
   private ServingStatus health() throws Exception {
-    ManagedChannel ch = Grpc.newChannelBuilder("localhost:" + grpcPort,
+    ManagedChannel ch = Grpc.newChannelBuilder(host + ":" + grpcPort,
         TlsChannelCredentials.newBuilder().trustManager(stateDir.resolve("tls/ca.pem").toFile())
             .build()).build();
     try {
@@ -101,7 +114,7 @@ final class AgentProcess implements AutoCloseable {
       Path dir = Files.createTempDirectory(logDir, "client");
       new KeyAndCertificate(pair.getPrivate(), List.of(cert)).write(dir.resolve("c.pem"),
           dir.resolve("k.pem"));
-      channel = Grpc.newChannelBuilder("localhost:" + grpcPort, TlsChannelCredentials.newBuilder()
+      channel = Grpc.newChannelBuilder(host + ":" + grpcPort, TlsChannelCredentials.newBuilder()
           .keyManager(dir.resolve("c.pem").toFile(), dir.resolve("k.pem").toFile())
           .trustManager(tls.resolve("ca.pem").toFile()).build()).build();
     }

@@ -9,9 +9,6 @@ import dev.noid.api.v1.Checkpoint;
 import dev.noid.api.v1.CreateCheckpointRequest;
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.DestroyVmRequest;
-import dev.noid.api.v1.ExecCommandRequest;
-import dev.noid.api.v1.ExecCommandResponse;
-import dev.noid.api.v1.ExecStart;
 import dev.noid.api.v1.GetVmRequest;
 import dev.noid.api.v1.ListCheckpointsRequest;
 import dev.noid.api.v1.ListNodesRequest;
@@ -34,8 +31,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -112,45 +107,8 @@ class ClusterIT {
     return ((StatusRuntimeException) t).getStatus().getCode();
   }
 
-  record Result(int exit, String out, String err) {}
-
-  private Result exec(String token, String vm, String... command) throws Exception {
-    CompletableFuture<Result> done = new CompletableFuture<>();
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    StreamObserver<ExecCommandRequest> req = VmServiceGrpc.newStub(channel)
-        .withCallCredentials(ControllerProcess.bearer(token))
-        .execCommand(new StreamObserver<>() {
-          @Override
-          public void onNext(ExecCommandResponse r) {
-            switch (r.getMessageCase()) {
-              case STDOUT -> out.writeBytes(r.getStdout().toByteArray());
-              case STDERR -> err.writeBytes(r.getStderr().toByteArray());
-              case EXIT -> done.complete(new Result(r.getExit().getExitCode(),
-                  out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)));
-              default -> { }
-            }
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            done.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {
-            done.completeExceptionally(new AssertionError("no exit"));
-          }
-        });
-    req.onNext(ExecCommandRequest.newBuilder().setStart(ExecStart.newBuilder().setVm(vm)
-        .addAllCommand(List.of(command))).build());
-    try {
-      return done.get(120, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw (Exception) e.getCause();
-    } finally {
-      req.onCompleted();
-    }
+  private ApiExec.Result exec(String token, String vm, String... command) throws Exception {
+    return ApiExec.run(channel, token, vm, command);
   }
 
   @Test
@@ -175,8 +133,8 @@ class ClusterIT {
     Vm vm = vms(adminToken).createVm(CreateVmRequest.newBuilder().setCpus(1).setName("web").setMemMib(128).build()).getVm();
     assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
     assertThat(vm.getNode()).isIn("node-a", "node-b");
-    Result r = exec(adminToken, "web", "sh", "-c", "hostname; echo oops >&2; exit 4");
-    assertThat(r).isEqualTo(new Result(4, "web\n", "oops\n"));
+    ApiExec.Result r = exec(adminToken, "web", "sh", "-c", "hostname; echo oops >&2; exit 4");
+    assertThat(r).isEqualTo(new ApiExec.Result(4, "web\n", "oops\n"));
   }
 
   @Test

@@ -1,0 +1,130 @@
+package dev.noid.client;
+
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+
+/**
+ * A watch that outlives its connection: when the stream breaks (controller restart, network,
+ * a watcher that fell behind) it reconnects after a backoff and resumes from the last
+ * revision it delivered, so the listener misses nothing and sees nothing twice.
+ *
+ * @param <R> the call's response message
+ * @param <T> the watched item
+ */
+public final class Watch<R, T> implements AutoCloseable {
+  /** Codes after which a new call may well succeed. */
+  private static final Set<Status.Code> RESUMABLE = Set.of(Status.Code.UNAVAILABLE,
+      Status.Code.RESOURCE_EXHAUSTED, Status.Code.DEADLINE_EXCEEDED, Status.Code.INTERNAL,
+      Status.Code.UNKNOWN, Status.Code.ABORTED);
+  private static final Duration FIRST_BACKOFF = Duration.ofMillis(200);
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
+
+  private final BiConsumer<Long, StreamObserver<R>> call;
+  private final Function<R, WatchEvent<T>> events;
+  private final WatchListener<T> listener;
+  private final ScheduledExecutorService timer;
+  private volatile boolean closed;
+  private volatile Context.CancellableContext current;
+  /** The revision the listener's view is complete up to; 0 = nothing yet, a snapshot is due. */
+  private long resumeFrom;
+  private boolean synced;
+  private Duration backoff = FIRST_BACKOFF;
+
+  Watch(BiConsumer<Long, StreamObserver<R>> call, Function<R, WatchEvent<T>> events,
+      WatchListener<T> listener, ScheduledExecutorService timer, long since) {
+    this.call = call;
+    this.events = events;
+    this.listener = listener;
+    this.timer = timer;
+    this.resumeFrom = since;
+  }
+
+  void start() {
+    if (closed) {
+      return;
+    }
+    Context.CancellableContext ctx = Context.current().withCancellation();
+    current = ctx;
+    synced = false;
+    ctx.run(() -> call.accept(resumeFrom, new StreamObserver<R>() {
+      @Override
+      public void onNext(R r) {
+        deliver(events.apply(r));
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        ended(Status.fromThrowable(t), t);
+      }
+
+      @Override
+      public void onCompleted() {
+        ended(Status.UNAVAILABLE.withDescription("the controller ended the watch"), null);
+      }
+    }));
+  }
+
+  private synchronized void deliver(WatchEvent<T> e) {
+    if (closed) {
+      return;
+    }
+    switch (e.type()) {
+      case SYNCED -> {
+        synced = true;
+        backoff = FIRST_BACKOFF;
+        resumeFrom = e.revision();
+      }
+      case ADDED, MODIFIED, DELETED -> resumeFrom = e.revision();
+      // Snapshot items carry their own (older) revisions: the view is complete only at SYNCED.
+      case EXISTING -> { }
+    }
+    listener.onEvent(e);
+  }
+
+  private synchronized void ended(Status status, Throwable t) {
+    if (closed) {
+      return;
+    }
+    if (!RESUMABLE.contains(status.getCode())) {
+      closed = true;
+      listener.onEnd(NoidException.from(t != null ? t : status.asRuntimeException()));
+      return;
+    }
+    Duration wait = backoff;
+    backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+    timer.schedule(this::start, wait.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** The revision a new watch could resume from to carry on where this one is. */
+  public synchronized long revision() {
+    return resumeFrom;
+  }
+
+  /** Whether the current connection has delivered its snapshot or replay. */
+  public synchronized boolean isSynced() {
+    return synced;
+  }
+
+  /** Stops watching; the listener's onEnd gets null. */
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    Context.CancellableContext ctx = current;
+    if (ctx != null) {
+      ctx.cancel(null);
+    }
+    listener.onEnd(null);
+  }
+}
