@@ -35,7 +35,8 @@ final class AdminCommands {
   }
 
   @Command(name = "nodes", mixinStandardHelpOptions = true, description = "Fleet nodes.",
-      subcommands = {NodesList.class, NodesInfo.class, Cordon.class, Uncordon.class, Drain.class})
+      subcommands = {NodesList.class, NodesInfo.class, Cordon.class, Uncordon.class, Drain.class,
+          WatchCommands.Nodes.class})
   static final class Nodes {}
 
   static void printNode(ClientCommand c, Node n) {

@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
         CheckpointCommands.Create.class, CheckpointCommands.ListCheckpoints.class,
         CheckpointCommands.Restore.class, CheckpointCommands.Delete.class, VmCommands.Stop.class,
         VmCommands.Start.class, VmCommands.Pause.class, VmCommands.Resume.class,
-        AdminCommands.Nodes.class, AdminCommands.Users.class, HealthProbeCommand.class,
+        AdminCommands.Nodes.class, AdminCommands.Users.class, WatchCommands.Vms.class, HealthProbeCommand.class,
         AutoComplete.GenerateCompletion.class})
 public final class NoidCli implements Runnable {
   /** For exec: how many positional words came before "--" (-1: no "--"). */

@@ -164,4 +164,30 @@ class CliIT {
     assertThat(noid("destroy", "box").exit()).isZero();
     assertThat(JSON.readTree(noid("list", "-o", "json").out())).isEmpty();
   }
+
+  @Test
+  @Order(8)
+  void nodesWatchPrintsTheSnapshotThenEachChangeAsJsonLines() throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+        "--enable-native-access=ALL-UNNAMED", "-jar", JarProcess.jar("noid.cli.jar").toString(),
+        "nodes", "watch", "-o", "json"));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(dir.resolve("watch.err").toFile());
+    pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
+    Process watch = pb.start();
+    try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(watch.getInputStream(),
+        StandardCharsets.UTF_8))) {
+      JsonNode existing = JSON.readTree(lines.readLine());
+      assertThat(existing.get("type").asText()).isEqualTo("EXISTING");
+      assertThat(existing.at("/item/name").asText()).isEqualTo("node-cli");
+      assertThat(JSON.readTree(lines.readLine()).get("type").asText()).isEqualTo("SYNCED");
+      assertThat(noid("nodes", "cordon", "node-cli").exit()).isZero();
+      JsonNode change = JSON.readTree(lines.readLine());
+      assertThat(change.get("type").asText()).isEqualTo("MODIFIED");
+      assertThat(change.at("/item/cordoned").asBoolean()).isTrue();
+      assertThat(change.get("revision").asLong()).isGreaterThan(existing.get("revision").asLong());
+    } finally {
+      watch.destroy();
+      assertThat(noid("nodes", "uncordon", "node-cli").exit()).isZero();
+    }
+  }
 }
