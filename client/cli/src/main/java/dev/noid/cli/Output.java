@@ -42,6 +42,15 @@ final class Output {
     }
   }
 
+  /** One object on one line: for streams of events, which scripts read line by line. */
+  static void jsonLine(PrintStream out, Object value) {
+    try {
+      out.println(JSON.writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(value));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   static Map<String, Object> map(Object... kv) {
     Map<String, Object> m = new LinkedHashMap<>();
     for (int i = 0; i < kv.length; i += 2) {

@@ -70,7 +70,7 @@ final class WatchCommands {
         if (e.item() != null) {
           out.put("item", view.apply(e.item()));
         }
-        Output.json(System.out, out);
+        Output.jsonLine(System.out, out);
       } else if (e.type() == WatchEvent.Type.SYNCED) {
         System.out.println("-- synced at revision " + e.revision());
       } else {
