@@ -21,6 +21,7 @@ final class Views {
         "cpus", vm.getCpus(), "mem_mib", vm.getMemMib(), "image", vm.getImage(),
         "labels", vm.getLabelsMap(), "status", vm.getStatusMessage(),
         "restored_from", vm.getRestoredFromCheckpointId(),
+        "ip", vm.getIpAddress(), "mac", vm.getMacAddress(),
         "created", Instant.ofEpochSecond(vm.getCreateTime().getSeconds()).toString());
   }
 

@@ -34,7 +34,8 @@ final class ProtoMapper {
         .setDiskMib(e.diskMib()).setImage(e.image()).putAllLabels(e.labels())
         .setStatusMessage(e.statusMessage()).setRetryCount(e.retryCount())
         .setRestoredFromCheckpointId(e.restoredFrom()).setRevision(e.revision())
-        .setCreateTime(ts(e.created())).setUpdateTime(ts(e.updated()));
+        .setCreateTime(ts(e.created())).setUpdateTime(ts(e.updated()))
+        .setIpAddress(e.ipAddress()).setMacAddress(e.macAddress());
     try {
       b.setNodeLossPolicy(NodeLossPolicy.valueOf(e.nodeLossPolicy()));
     } catch (IllegalArgumentException | NullPointerException ex) {

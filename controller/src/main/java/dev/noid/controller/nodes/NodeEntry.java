@@ -29,23 +29,25 @@ public record NodeEntry(
     String agentVersion,
     String agentInstanceId,
     Instant lastHeartbeat,
-    boolean ready) {
+    boolean ready,
+    String subnet) {
 
   public NodeEntry {
     labels = labels == null ? Map.of() : Map.copyOf(labels);
     images = images == null ? List.of() : List.copyOf(images);
+    subnet = subnet == null ? "" : subnet;
   }
 
   public NodeEntry withCordoned(boolean value) {
     return new NodeEntry(name, address, labels, value, hypervisor, accelerator, hypervisorReason,
         cpus, memoryBytes, diskBytes, diskAvailableBytes, memoryUsedBytes, maxVmCpus, maxVmMemMib,
-        images, agentVersion, agentInstanceId, lastHeartbeat, ready);
+        images, agentVersion, agentInstanceId, lastHeartbeat, ready, subnet);
   }
 
   public NodeEntry withReady(boolean value) {
     return new NodeEntry(name, address, labels, cordoned, hypervisor, accelerator, hypervisorReason,
         cpus, memoryBytes, diskBytes, diskAvailableBytes, memoryUsedBytes, maxVmCpus, maxVmMemMib,
-        images, agentVersion, agentInstanceId, lastHeartbeat, value);
+        images, agentVersion, agentInstanceId, lastHeartbeat, value, subnet);
   }
 
   public long memoryMib() {

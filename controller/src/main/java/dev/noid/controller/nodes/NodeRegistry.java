@@ -37,10 +37,16 @@ public final class NodeRegistry {
   private final Store store;
   private final Clock clock;
   private final Duration lease;
+  private final NodeSubnets subnets;
   private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
   private final List<Consumer<NodeEntry>> readinessListeners = new CopyOnWriteArrayList<>();
 
   public NodeRegistry(Store store, Clock clock, Duration lease) {
+    this(store, clock, lease, NodeSubnets.none());
+  }
+
+  public NodeRegistry(Store store, Clock clock, Duration lease, NodeSubnets subnets) {
+    this.subnets = subnets;
     this.store = store;
     this.clock = clock;
     this.lease = lease;
@@ -60,10 +66,13 @@ public final class NodeRegistry {
   }
 
   /** A node joined (or re-joined): known from now on, not ready until its first heartbeat. */
-  public NodeEntry register(String name, String address, Map<String, String> labels) {
+  public synchronized NodeEntry register(String name, String address, Map<String, String> labels) {
     NodeEntry previous = nodes.get(name);
+    // A node that joins again keeps its subnet: its VMs may still hold addresses from it.
+    String subnet = previous != null && !previous.subnet().isEmpty() ? previous.subnet()
+        : subnets.assign(nodes.values().stream().map(NodeEntry::subnet).toList());
     NodeEntry e = new NodeEntry(name, address, labels, previous != null && previous.cordoned(),
-        "", "", "", 0, 0, 0, 0, 0, 0, 0, List.of(), "", "", null, false);
+        "", "", "", 0, 0, 0, 0, 0, 0, 0, List.of(), "", "", null, false, subnet);
     nodes.put(name, e);
     persist(e);
     return e;
@@ -83,7 +92,7 @@ public final class NodeRegistry {
         r.getHypervisor().name(), r.getAccelerator(), r.getHypervisorReason(), r.getCpus(),
         r.getMemoryBytes(), r.getDiskBytes(), r.getDiskAvailableBytes(), r.getMemoryUsedBytes(),
         r.getMaxVmCpus(), r.getMaxVmMemMib(), r.getImagesList(), r.getAgentVersion(),
-        hb.getAgentInstanceId(), clock.instant(), true);
+        hb.getAgentInstanceId(), clock.instant(), true, old.subnet());
     nodes.put(e.name(), e);
     if (!old.ready() || !old.address().equals(e.address()) || old.cpus() != e.cpus()
         || !old.agentInstanceId().equals(e.agentInstanceId())) {

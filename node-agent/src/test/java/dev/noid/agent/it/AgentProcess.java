@@ -32,6 +32,9 @@ final class AgentProcess implements AutoCloseable {
   private final List<String> extraArgs;
   private final Path logDir;
   private JarProcess process;
+  /** Set when the agent runs in a network namespace of the test's; reached through a socket. */
+  private Netns netns;
+  private Process forwarder;
   private ManagedChannel channel;
   private int starts;
 
@@ -52,14 +55,26 @@ final class AgentProcess implements AutoCloseable {
     return p;
   }
 
+  /**
+   * Runs the agent inside {@code ns}, so what it does to the network stays there; the test
+   * reaches its gRPC port through a unix socket forwarded into the namespace.
+   */
+  AgentProcess inNetns(Netns ns) {
+    this.netns = ns;
+    return this;
+  }
+
   AgentProcess start() {
     List<String> args = new ArrayList<>(List.of("serve", "--node-name", "node-it",
         "--state-dir", stateDir.toString(), "--grpc-port", "" + grpcPort,
         "--metrics-port", "" + metricsPort, "--image-dir", imagesDir().toString(),
         "--memory-mib", "2048", "--cpus", "2"));
     args.addAll(extraArgs);
-    process = JarProcess.start("noid.agent.jar", logDir.resolve("agent-" + (starts++) + ".out"),
-        args.toArray(String[]::new));
+    process = JarProcess.start(netns == null ? List.of() : netns.prefix(), "noid.agent.jar",
+        logDir.resolve("agent-" + (starts++) + ".out"), args.toArray(String[]::new));
+    if (netns != null && forwarder == null) {
+      forwarder = netns.forwardUnixSocket(logDir.resolve("agent-grpc.sock"), grpcPort);
+    }
     await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
         .untilAsserted(() -> {
           assertThat(process.isAlive()).as("agent alive: %s", process.output()).isTrue();
@@ -69,9 +84,9 @@ final class AgentProcess implements AutoCloseable {
   }
 
   private ServingStatus health() throws Exception {
-    ManagedChannel ch = Grpc.newChannelBuilder("localhost:" + grpcPort,
+    ManagedChannel ch = Grpc.newChannelBuilder(target(),
         TlsChannelCredentials.newBuilder().trustManager(stateDir.resolve("tls/ca.pem").toFile())
-            .build()).build();
+            .build()).overrideAuthority("localhost").build();
     try {
       return HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)
           .check(HealthCheckRequest.getDefaultInstance()).getStatus();
@@ -101,11 +116,17 @@ final class AgentProcess implements AutoCloseable {
       Path dir = Files.createTempDirectory(logDir, "client");
       new KeyAndCertificate(pair.getPrivate(), List.of(cert)).write(dir.resolve("c.pem"),
           dir.resolve("k.pem"));
-      channel = Grpc.newChannelBuilder("localhost:" + grpcPort, TlsChannelCredentials.newBuilder()
+      channel = Grpc.newChannelBuilder(target(), TlsChannelCredentials.newBuilder()
           .keyManager(dir.resolve("c.pem").toFile(), dir.resolve("k.pem").toFile())
-          .trustManager(tls.resolve("ca.pem").toFile()).build()).build();
+          .trustManager(tls.resolve("ca.pem").toFile()).build())
+          .overrideAuthority("localhost").build();
     }
     return channel;
+  }
+
+  private String target() {
+    return netns == null ? "localhost:" + grpcPort
+        : "unix://" + logDir.resolve("agent-grpc.sock").toAbsolutePath();
   }
 
   String output() {
@@ -150,5 +171,8 @@ final class AgentProcess implements AutoCloseable {
       process.close();
     }
     killLeftoverVmms();
+    if (forwarder != null) {
+      forwarder.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
   }
 }

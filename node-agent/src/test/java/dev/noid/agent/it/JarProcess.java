@@ -34,7 +34,12 @@ final class JarProcess implements AutoCloseable {
   }
 
   static JarProcess start(String jarProperty, Path output, String... args) {
-    List<String> command = new ArrayList<>();
+    return start(List.of(), jarProperty, output, args);
+  }
+
+  /** As {@link #start(String, Path, String...)}, run under {@code prefix} (e.g. ip netns exec). */
+  static JarProcess start(List<String> prefix, String jarProperty, Path output, String... args) {
+    List<String> command = new ArrayList<>(prefix);
     command.add(ProcessHandle.current().info().command().orElse("java"));
     command.add("--enable-native-access=ALL-UNNAMED");
     command.add("-jar");
