@@ -14,9 +14,11 @@ import dev.noid.agent.network.GuestNetworkScript;
 import dev.noid.agent.network.NicNames;
 import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.VmNetwork;
 import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.common.config.StartupException;
 import dev.noid.common.naming.ResourceNames;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -96,7 +98,7 @@ public final class VmManager implements AutoCloseable {
     vm.lock.lock();
     try {
       Files.createDirectories(vm.layout.dir());
-      vm.spec = vm.spec.toBuilder().setNetwork(network.attach(vm.id)).build();
+      vm.spec = attachNetwork(vm);
       writeSpec(vm);
       if (image.disk() != null) {
         Files2.copyDisk(image.disk(), vm.layout.disk());
@@ -134,7 +136,7 @@ public final class VmManager implements AutoCloseable {
       Files.deleteIfExists(vm.layout.stoppedMarker());
       try {
         // A VM made before its node had a network gets one at its next cold boot.
-        vm.spec = vm.spec.toBuilder().setNetwork(network.attach(vm.id)).build();
+        vm.spec = attachNetwork(vm);
         writeSpec(vm);
         bootAndWait(vm, image, bootTimeout, () -> hypervisor.boot(vm.layout, vm.spec, image));
       } catch (RuntimeException e) {
@@ -340,7 +342,7 @@ public final class VmManager implements AutoCloseable {
       Files.createDirectories(vm.layout.dir());
       vm.restoredFrom = checkpointId;
       if (withNic) {
-        vm.spec = vm.spec.toBuilder().setNetwork(network.attach(vm.id)).build();
+        vm.spec = attachNetwork(vm);
       }
       writeSpec(vm);
       if (Files.exists(disk)) {
@@ -420,6 +422,13 @@ public final class VmManager implements AutoCloseable {
           + r.stderr());
     }
     fixNetwork(vm);
+  }
+
+  // The VM's spec with its NIC: none at all when the node has no network.
+  private VmSpec attachNetwork(VmRecord vm) {
+    VmNetwork nic = network.attach(vm.id);
+    return NicNames.hasNic(nic) ? vm.spec.toBuilder().setNetwork(nic).build()
+        : vm.spec.toBuilder().clearNetwork().build();
   }
 
   /** Tells a restored guest its VM's MAC, address and gateway (see {@link GuestNetworkScript}). */
@@ -663,10 +672,18 @@ public final class VmManager implements AutoCloseable {
     }
   }
 
-  /** Brings up the node network for the VMs adopted here and clears what others left. */
+  /**
+   * Brings up the node network for the VMs adopted here and clears what others left. A node
+   * configured for a network it cannot set up does not start: its VMs would have none.
+   */
   public void startNetwork() {
-    network.start(vms.values().stream().filter(v -> NicNames.hasNic(v.spec.getNetwork()))
-        .map(v -> v.id).collect(java.util.stream.Collectors.toSet()));
+    try {
+      network.start(vms.values().stream().filter(v -> NicNames.hasNic(v.spec.getNetwork()))
+          .map(v -> v.id).collect(java.util.stream.Collectors.toSet()));
+    } catch (AgentException e) {
+      throw new StartupException("cannot set up the VM network (" + network.describe() + "): "
+          + e.getMessage(), e);
+    }
   }
 
   private void adopt(VmLayout layout) throws IOException {
