@@ -93,7 +93,8 @@ final class Netns implements AutoCloseable {
     try {
       Path script = socket.resolveSibling("forward.py");
       Files.writeString(script, FORWARDER);
-      return spawn(socket.resolveSibling("forward.out"), "/usr/bin/python3", script.toString(),
+      return spawn(socket.resolveSibling(socket.getFileName() + ".out"), "/usr/bin/python3",
+          script.toString(),
           socket.toAbsolutePath().toString(), String.valueOf(port));
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
