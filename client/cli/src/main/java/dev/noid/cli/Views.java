@@ -50,6 +50,7 @@ final class Views {
         "cpus", n.getCapacity().getCpus(), "memory_bytes", n.getCapacity().getMemoryBytes(),
         "memory_allocated_bytes", n.getAllocated().getMemoryBytes(),
         "disk_available_bytes", n.getAvailable().getDiskBytes(), "vms", n.getVmCount(),
+        "vm_subnet", n.getVmSubnet(),
         "labels", n.getLabelsMap());
   }
 

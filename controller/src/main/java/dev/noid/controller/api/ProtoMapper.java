@@ -77,7 +77,7 @@ final class ProtoMapper {
             .setMemoryBytes(Math.max(0, n.memoryBytes() - allocMem))
             .setDiskBytes(n.diskAvailableBytes()))
         .setVmCount(vmCount).setLastHeartbeatTime(ts(n.lastHeartbeat()))
-        .setAgentVersion(n.agentVersion()).build();
+        .setAgentVersion(n.agentVersion()).setVmSubnet(n.subnet()).build();
   }
 
   static User user(UserRow u, int vmCount) {

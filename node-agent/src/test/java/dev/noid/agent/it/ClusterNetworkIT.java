@@ -56,7 +56,10 @@ class ClusterNetworkIT {
     await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(
         NodeServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(token))
             .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList())
-        .singleElement().satisfies(n -> assertThat(n.getState()).isEqualTo(NodeState.NODE_STATE_READY)));
+        .singleElement().satisfies(n -> {
+          assertThat(n.getState()).isEqualTo(NodeState.NODE_STATE_READY);
+          assertThat(n.getVmSubnet()).isEqualTo("10.98.0.0/24");
+        }));
   }
 
   @AfterAll

@@ -155,6 +155,22 @@ class NetworkIT {
 
   @Test
   @Order(5)
+  void aRestoreInPlaceKeepsTheVmsOwnAddressAndTellsItsGuest() throws Exception {
+    VmNetwork a = Guest.get(agent, "net-a").getSpec().getNetwork();
+    VmNetwork b = Guest.get(agent, "net-b").getSpec().getNetwork();
+    // Something the checkpoint does not have, so the restore is seen to have happened.
+    sh("net-a", "ip addr add 10.99.7.250/24 dev eth0");
+    VmNetwork restored = agent.stub().restoreCheckpoint(RestoreCheckpointRequest.newBuilder()
+        .setCheckpointId("net-ck").setTarget(VmSpec.newBuilder().setId("net-a")).build())
+        .getVm().getSpec().getNetwork();
+    assertThat(restored).isEqualTo(a);
+    String eth0 = sh("net-a", "ip -4 addr show dev eth0; cat /sys/class/net/eth0/address");
+    assertThat(eth0).contains(a.getIp() + "/24").contains(a.getMac()).doesNotContain("10.99.7.250");
+    assertThat(sh("net-a", "ping -c 1 -W 10 " + b.getIp())).contains("1 packets received");
+  }
+
+  @Test
+  @Order(6)
   void aRestartedAgentKeepsAddressesAndRemovesStaleTapsAndRules() throws Exception {
     VmNetwork before = Guest.get(agent, "net-b").getSpec().getNetwork();
     agent.kill();
@@ -172,7 +188,7 @@ class NetworkIT {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void destroyLeavesNoTapAndFreesTheAddress() throws Exception {
     for (String vm : new String[] {"net-a", "net-b", "net-c"}) {
       String tap = Guest.get(agent, vm).getSpec().getNetwork().getTap();
