@@ -17,9 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -43,8 +41,7 @@ class ClusterNetworkIT {
 
   @BeforeAll
   void start() throws Exception {
-    String id = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(0, 6);
-    ns = Netns.create("noid-t-" + id + "-cl");
+    ns = Netns.create(Netns.uniqueName("cl"));
     controller = new ControllerProcess(dir.resolve("controller"), dir, "--cluster-cidr",
         "10.98.0.0/16").inNetns(ns).start();
     token = controller.admin("users", "add", "dev", "--role", "admin");

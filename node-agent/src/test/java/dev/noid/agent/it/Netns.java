@@ -55,6 +55,12 @@ final class Netns implements AutoCloseable {
     this.name = name;
   }
 
+  /** "noid-t-" + a random run id + "-" + {@code role}: runs (and roles) never collide. */
+  static String uniqueName(String role) {
+    return "noid-t-" + java.util.HexFormat.of().toHexDigits(
+        java.util.concurrent.ThreadLocalRandom.current().nextInt()).substring(0, 6) + "-" + role;
+  }
+
   static Netns create(String name) throws Exception {
     host("ip", "netns", "add", name);
     Netns ns = new Netns(name);

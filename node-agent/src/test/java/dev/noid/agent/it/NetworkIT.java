@@ -13,8 +13,6 @@ import dev.noid.agent.v1.VmSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HexFormat;
-import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -46,9 +44,8 @@ class NetworkIT {
 
   @BeforeAll
   void start() throws Exception {
-    String id = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(0, 6);
-    node = Netns.create("noid-t-" + id + "-node");
-    outside = Netns.create("noid-t-" + id + "-out");
+    node = Netns.create(Netns.uniqueName("node"));
+    outside = Netns.create(Netns.uniqueName("out"));
     node.run("ip", "link", "add", "vnode", "type", "veth", "peer", "name", "vout", "netns",
         outside.name);
     node.run("ip", "addr", "add", "198.18.0.1/30", "dev", "vnode");
