@@ -3,6 +3,7 @@ package dev.noid.controller;
 import dev.noid.common.config.ConfigChecks;
 import dev.noid.common.config.ConfigException;
 import dev.noid.common.logging.LogSetup;
+import dev.noid.common.network.Subnet;
 import dev.noid.controller.config.ControllerConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -73,6 +74,15 @@ public final class ServeCommand implements Callable<Integer> {
       description = "A node with no heartbeat for this long is NOT_READY.")
   int leaseSeconds;
 
+  @Option(names = "--cluster-cidr",
+      description = "CIDR cut into one VM subnet per node (e.g. 10.88.0.0/16), sent at join;"
+          + " default: none (nodes use their own 'network-subnet', if any).")
+  String clusterCidr;
+
+  @Option(names = "--node-subnet-prefix", defaultValue = "24",
+      description = "Prefix length of each node's subnet inside the cluster CIDR.")
+  int nodeSubnetPrefix;
+
   @Option(names = "--boot-timeout-seconds", defaultValue = "120",
       description = "How long a VM may take to boot before its create fails.")
   int bootTimeoutSeconds;
@@ -113,7 +123,23 @@ public final class ServeCommand implements Callable<Integer> {
         serverLog != null ? serverLog : data.resolve("server.log"),
         auditLog != null ? auditLog : data.resolve("audit.log"),
         logToStderr, tlsCert, tlsKey, tlsCa, tlsNames, storeUrl, scheduler, heartbeatIntervalMs,
-        leaseSeconds, bootTimeoutSeconds);
+        leaseSeconds, bootTimeoutSeconds, clusterCidr(), nodeSubnetPrefix);
   }
 
+  private Subnet clusterCidr() {
+    if (clusterCidr == null || clusterCidr.isBlank()) {
+      return null;
+    }
+    Subnet cidr;
+    try {
+      cidr = Subnet.parse(clusterCidr.strip());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("'cluster-cidr': " + e.getMessage());
+    }
+    if (nodeSubnetPrefix < cidr.prefixLength() || nodeSubnetPrefix > 29) {
+      throw new ConfigException("'node-subnet-prefix' must be between the cluster CIDR's /"
+          + cidr.prefixLength() + " and /29; got " + nodeSubnetPrefix);
+    }
+    return cidr;
+  }
 }

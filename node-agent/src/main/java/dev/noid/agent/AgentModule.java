@@ -12,12 +12,19 @@ import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.metrics.MetricsHandler;
+import dev.noid.agent.network.AssignedSubnet;
+import dev.noid.agent.network.BridgeNetwork;
+import dev.noid.agent.network.HostCommand;
+import dev.noid.agent.network.Ipam;
+import dev.noid.agent.network.NoNetwork;
+import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.qemu.Accelerator;
 import dev.noid.agent.qemu.QemuDriver;
 import dev.noid.agent.tls.NodeCredentials;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.common.http.HttpsEndpoint;
+import dev.noid.common.network.Subnet;
 import io.grpc.BindableService;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -51,9 +58,23 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor) {
+  VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, NodeNetwork network) {
     return new VmManager(cfg.vmsDir(), hypervisor, ImageCatalog.scan(cfg.imageDirs()),
-        new NodeLimits(cfg.cpus(), cfg.memoryMib()), Duration.ofSeconds(cfg.bootTimeoutSeconds()));
+        new NodeLimits(cfg.cpus(), cfg.memoryMib()), Duration.ofSeconds(cfg.bootTimeoutSeconds()),
+        network);
+  }
+
+  // Depends on the credentials: joining the cluster is what assigns the node its subnet.
+  @Provides
+  @Singleton
+  NodeNetwork network(AgentConfig cfg, NodeCredentials joined) {
+    Subnet subnet = cfg.network().subnet() != null ? cfg.network().subnet()
+        : AssignedSubnet.read(cfg.networkDir());
+    if (subnet == null) {
+      return new NoNetwork();
+    }
+    return new BridgeNetwork(new HostCommand(), cfg.network().bridge(),
+        new Ipam(subnet, cfg.networkDir().resolve("leases.json")), cfg.network().nat());
   }
 
   @Provides

@@ -65,6 +65,7 @@ public final class AgentServer {
     log.info("hypervisor: {}", vms.hypervisor().reason());
     checkpoints.cleanUpPartial();
     vms.adoptAll();
+    vms.startNetwork();
     vmMetrics.start(5);
     executor = Executors.newVirtualThreadPerTaskExecutor();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(

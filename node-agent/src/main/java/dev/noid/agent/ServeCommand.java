@@ -2,10 +2,12 @@ package dev.noid.agent;
 
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.config.HostMemory;
+import dev.noid.agent.config.NetworkConfig;
 import dev.noid.common.config.ConfigChecks;
 import dev.noid.common.config.ConfigException;
 import dev.noid.common.logging.LogSetup;
 import dev.noid.common.naming.ResourceNames;
+import dev.noid.common.network.Subnet;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
@@ -93,6 +95,19 @@ public final class ServeCommand implements Callable<Integer> {
       description = "How long a guest may take to signal it is ready.")
   int bootTimeoutSeconds;
 
+  @Option(names = "--network-subnet",
+      description = "CIDR for this node's VMs, e.g. 10.88.3.0/24 (first host = bridge); default:"
+          + " the subnet the controller assigns at join; none: VMs get no network.")
+  String networkSubnet;
+
+  @Option(names = "--network-bridge", defaultValue = NetworkConfig.DEFAULT_BRIDGE,
+      description = "Name of this node's VM bridge (one per agent on a host).")
+  String networkBridge;
+
+  @Option(names = "--network-nat", defaultValue = "true",
+      description = "Masquerade VM traffic to the outside with nftables.")
+  boolean networkNat;
+
   @Override
   public Integer call() throws Exception {
     AgentConfig cfg = toConfig();
@@ -136,7 +151,23 @@ public final class ServeCommand implements Callable<Integer> {
         serverLog != null ? serverLog : state.resolve("server.log"),
         auditLog != null ? auditLog : state.resolve("audit.log"),
         logToStderr, controller, joinToken, controllerCa, labels, images, qemuBinary, accelerator,
-        offeredCpus, offeredMib, bootTimeoutSeconds);
+        offeredCpus, offeredMib, bootTimeoutSeconds, networkConfig());
+  }
+
+  private NetworkConfig networkConfig() {
+    if (!networkBridge.matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")) {
+      throw new ConfigException("'network-bridge' must be 1-15 letters, digits, '_', '.' or '-'"
+          + " (a Linux interface name); got '" + networkBridge + "'");
+    }
+    Subnet subnet = null;
+    if (networkSubnet != null && !networkSubnet.isBlank()) {
+      try {
+        subnet = Subnet.parse(networkSubnet.strip());
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("'network-subnet': " + e.getMessage());
+      }
+    }
+    return new NetworkConfig(networkBridge, subnet, networkNat);
   }
 
   private static String defaultNodeName() {

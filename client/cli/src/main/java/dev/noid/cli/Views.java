@@ -21,6 +21,7 @@ final class Views {
         "cpus", vm.getCpus(), "mem_mib", vm.getMemMib(), "image", vm.getImage(),
         "labels", vm.getLabelsMap(), "status", vm.getStatusMessage(),
         "restored_from", vm.getRestoredFromCheckpointId(),
+        "ip", vm.getIpAddress(), "mac", vm.getMacAddress(),
         "created", Instant.ofEpochSecond(vm.getCreateTime().getSeconds()).toString());
   }
 
@@ -49,6 +50,7 @@ final class Views {
         "cpus", n.getCapacity().getCpus(), "memory_bytes", n.getCapacity().getMemoryBytes(),
         "memory_allocated_bytes", n.getAllocated().getMemoryBytes(),
         "disk_available_bytes", n.getAvailable().getDiskBytes(), "vms", n.getVmCount(),
+        "vm_subnet", n.getVmSubnet(),
         "labels", n.getLabelsMap());
   }
 

@@ -34,7 +34,8 @@ final class ProtoMapper {
         .setDiskMib(e.diskMib()).setImage(e.image()).putAllLabels(e.labels())
         .setStatusMessage(e.statusMessage()).setRetryCount(e.retryCount())
         .setRestoredFromCheckpointId(e.restoredFrom()).setRevision(e.revision())
-        .setCreateTime(ts(e.created())).setUpdateTime(ts(e.updated()));
+        .setCreateTime(ts(e.created())).setUpdateTime(ts(e.updated()))
+        .setIpAddress(e.ipAddress()).setMacAddress(e.macAddress());
     try {
       b.setNodeLossPolicy(NodeLossPolicy.valueOf(e.nodeLossPolicy()));
     } catch (IllegalArgumentException | NullPointerException ex) {
@@ -76,7 +77,7 @@ final class ProtoMapper {
             .setMemoryBytes(Math.max(0, n.memoryBytes() - allocMem))
             .setDiskBytes(n.diskAvailableBytes()))
         .setVmCount(vmCount).setLastHeartbeatTime(ts(n.lastHeartbeat()))
-        .setAgentVersion(n.agentVersion()).build();
+        .setAgentVersion(n.agentVersion()).setVmSubnet(n.subnet()).build();
   }
 
   static User user(UserRow u, int vmCount) {

@@ -2,6 +2,7 @@ package dev.noid.controller.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.noid.common.network.Subnet;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -25,7 +26,9 @@ public record ControllerConfig(
     String scheduler,
     int heartbeatIntervalMs,
     int leaseSeconds,
-    int bootTimeoutSeconds) {
+    int bootTimeoutSeconds,
+    Subnet clusterCidr,
+    int nodeSubnetPrefix) {
 
   public ControllerConfig {
     requireNonNull(bindAddress, "bindAddress is null");

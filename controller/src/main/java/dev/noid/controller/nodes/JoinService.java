@@ -91,14 +91,17 @@ public final class JoinService {
     names.add("127.0.0.1");
     X509Certificate cert = Certificates.issue(pki.authority(), request.getNodeName(), key, names,
         Duration.ofDays(365));
-    registry.register(request.getNodeName(), request.getAgentAddress(), request.getLabelsMap());
+    NodeEntry node = registry.register(request.getNodeName(), request.getAgentAddress(),
+        request.getLabelsMap());
     log.atInfo().addKeyValue("node", request.getNodeName())
-        .log("node {} joined from {}", request.getNodeName(), request.getAgentAddress());
+        .log("node {} joined from {}{}", request.getNodeName(), request.getAgentAddress(),
+            node.subnet().isEmpty() ? "" : " with VM subnet " + node.subnet());
     return JoinResponse.newBuilder()
         .setCertificatePem(Pem.encode(cert))
         .setCaCertificatePem(Pem.encode(pki.authority().certificate()))
         .setHeartbeatIntervalMs((int) heartbeatInterval.toMillis())
         .setLeaseMs((int) registry.lease().toMillis())
+        .setNodeSubnet(node.subnet())
         .build();
   }
 

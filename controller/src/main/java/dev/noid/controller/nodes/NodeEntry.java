@@ -30,30 +30,32 @@ public record NodeEntry(
     String agentInstanceId,
     Instant lastHeartbeat,
     boolean ready,
+    String subnet,
     long revision) {
 
   public NodeEntry {
     labels = labels == null ? Map.of() : Map.copyOf(labels);
     images = images == null ? List.of() : List.copyOf(images);
+    subnet = subnet == null ? "" : subnet;
   }
 
   public NodeEntry withCordoned(boolean value) {
     return new NodeEntry(name, address, labels, value, hypervisor, accelerator, hypervisorReason,
         cpus, memoryBytes, diskBytes, diskAvailableBytes, memoryUsedBytes, maxVmCpus, maxVmMemMib,
-        images, agentVersion, agentInstanceId, lastHeartbeat, ready, revision);
+        images, agentVersion, agentInstanceId, lastHeartbeat, ready, subnet, revision);
   }
 
   public NodeEntry withReady(boolean value) {
     return new NodeEntry(name, address, labels, cordoned, hypervisor, accelerator, hypervisorReason,
         cpus, memoryBytes, diskBytes, diskAvailableBytes, memoryUsedBytes, maxVmCpus, maxVmMemMib,
-        images, agentVersion, agentInstanceId, lastHeartbeat, value, revision);
+        images, agentVersion, agentInstanceId, lastHeartbeat, value, subnet, revision);
   }
 
   /** Stamped by the registry with the change's revision, the order WatchNodes replays in. */
   public NodeEntry withRevision(long value) {
     return new NodeEntry(name, address, labels, cordoned, hypervisor, accelerator, hypervisorReason,
         cpus, memoryBytes, diskBytes, diskAvailableBytes, memoryUsedBytes, maxVmCpus, maxVmMemMib,
-        images, agentVersion, agentInstanceId, lastHeartbeat, ready, value);
+        images, agentVersion, agentInstanceId, lastHeartbeat, ready, subnet, value);
   }
 
   /**
@@ -68,7 +70,8 @@ public record NodeEntry(
         || !address.equals(next.address) || !labels.equals(next.labels)
         || !hypervisor.equals(next.hypervisor) || !accelerator.equals(next.accelerator)
         || !hypervisorReason.equals(next.hypervisorReason) || !images.equals(next.images)
-        || !agentVersion.equals(next.agentVersion) || !agentInstanceId.equals(next.agentInstanceId);
+        || !agentVersion.equals(next.agentVersion) || !agentInstanceId.equals(next.agentInstanceId)
+        || !subnet.equals(next.subnet);
   }
 
   public long memoryMib() {

@@ -39,12 +39,18 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
   private final Store store;
   private final Clock clock;
   private final Duration lease;
+  private final NodeSubnets subnets;
   private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
   private final List<Consumer<NodeEntry>> readinessListeners = new CopyOnWriteArrayList<>();
   private final ChangeFeed<NodeEntry> changes;
   private long revision;
 
   public NodeRegistry(Store store, Clock clock, Duration lease) {
+    this(store, clock, lease, NodeSubnets.none());
+  }
+
+  public NodeRegistry(Store store, Clock clock, Duration lease, NodeSubnets subnets) {
+    this.subnets = subnets;
     this.store = store;
     this.clock = clock;
     this.lease = lease;
@@ -68,8 +74,11 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
   /** A node joined (or re-joined): known from now on, not ready until its first heartbeat. */
   public synchronized NodeEntry register(String name, String address, Map<String, String> labels) {
     NodeEntry previous = nodes.get(name);
+    // A node that joins again keeps its subnet: its VMs may still hold addresses from it.
+    String subnet = previous != null && !previous.subnet().isEmpty() ? previous.subnet()
+        : subnets.assign(nodes.values().stream().map(NodeEntry::subnet).toList());
     NodeEntry e = new NodeEntry(name, address, labels, previous != null && previous.cordoned(),
-        "", "", "", 0, 0, 0, 0, 0, 0, 0, List.of(), "", "", null, false, 0);
+        "", "", "", 0, 0, 0, 0, 0, 0, 0, List.of(), "", "", null, false, subnet, 0);
     return change(previous == null ? ChangeFeed.Type.ADDED : ChangeFeed.Type.MODIFIED, e);
   }
 
@@ -87,7 +96,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
         r.getHypervisor().name(), r.getAccelerator(), r.getHypervisorReason(), r.getCpus(),
         r.getMemoryBytes(), r.getDiskBytes(), r.getDiskAvailableBytes(), r.getMemoryUsedBytes(),
         r.getMaxVmCpus(), r.getMaxVmMemMib(), r.getImagesList(), r.getAgentVersion(),
-        hb.getAgentInstanceId(), clock.instant(), true, old.revision());
+        hb.getAgentInstanceId(), clock.instant(), true, old.subnet(), old.revision());
     // The common case: only usage moved. Memory only, no store write, no watch event, as
     // long as nothing (a cordon, an expiry) changed the entry since it was read above.
     NodeEntry quiet = old.differsMateriallyFrom(beat) ? null

@@ -22,7 +22,8 @@ public final class NodesModule extends AbstractModule {
   @Provides
   @Singleton
   NodeRegistry registry(Store store, Clock clock, ControllerConfig config) {
-    return new NodeRegistry(store, clock, Duration.ofSeconds(config.leaseSeconds()));
+    return new NodeRegistry(store, clock, Duration.ofSeconds(config.leaseSeconds()),
+        new NodeSubnets(config.clusterCidr(), config.nodeSubnetPrefix()));
   }
 
   @Provides

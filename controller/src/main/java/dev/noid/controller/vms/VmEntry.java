@@ -30,7 +30,9 @@ public record VmEntry(
     String restoredFrom,
     long revision,
     Instant created,
-    Instant updated) {
+    Instant updated,
+    String ipAddress,
+    String macAddress) {
 
   public VmEntry {
     labels = labels == null ? Map.of() : Map.copyOf(labels);
@@ -38,42 +40,51 @@ public record VmEntry(
     node = node == null ? "" : node;
     statusMessage = statusMessage == null ? "" : statusMessage;
     restoredFrom = restoredFrom == null ? "" : restoredFrom;
+    ipAddress = ipAddress == null ? "" : ipAddress;
+    macAddress = macAddress == null ? "" : macAddress;
   }
 
   public VmEntry with(VmState newState, String message) {
     return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
         nodeSelector, nodeLossPolicy, newState, desiredState, node, message, retryCount,
-        restoredFrom, revision, created, updated);
+        restoredFrom, revision, created, updated, ipAddress, macAddress);
   }
 
   public VmEntry withDesired(VmState desired) {
     return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
         nodeSelector, nodeLossPolicy, state, desired, node, statusMessage, retryCount,
-        restoredFrom, revision, created, updated);
+        restoredFrom, revision, created, updated, ipAddress, macAddress);
   }
 
   public VmEntry withNode(String newNode) {
     return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
         nodeSelector, nodeLossPolicy, state, desiredState, newNode, statusMessage, retryCount,
-        restoredFrom, revision, created, updated);
+        restoredFrom, revision, created, updated, ipAddress, macAddress);
   }
 
   public VmEntry withRetry(int retries, String message) {
     return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
         nodeSelector, nodeLossPolicy, state, desiredState, node, message, retries,
-        restoredFrom, revision, created, updated);
+        restoredFrom, revision, created, updated, ipAddress, macAddress);
   }
 
   public VmEntry withRestoredFrom(String checkpointId) {
     return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
         nodeSelector, nodeLossPolicy, state, desiredState, node, statusMessage, retryCount,
-        checkpointId, revision, created, updated);
+        checkpointId, revision, created, updated, ipAddress, macAddress);
   }
 
   VmEntry stamped(long rev, Instant now) {
     return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
         nodeSelector, nodeLossPolicy, state, desiredState, node, statusMessage, retryCount,
-        restoredFrom, rev, created, now);
+        restoredFrom, rev, created, now, ipAddress, macAddress);
+  }
+
+  /** The guest's address and MAC as its node reported them (empty: no network there). */
+  public VmEntry withNetwork(String ip, String mac) {
+    return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
+        nodeSelector, nodeLossPolicy, state, desiredState, node, statusMessage, retryCount,
+        restoredFrom, revision, created, updated, ip, mac);
   }
 
   /** Holds a capacity reservation on its node (everything placed and not failed). */

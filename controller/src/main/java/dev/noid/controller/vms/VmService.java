@@ -11,6 +11,7 @@ import dev.noid.agent.v1.RestoreCheckpointRequest;
 import dev.noid.agent.v1.ResumeVmRequest;
 import dev.noid.agent.v1.StartVmRequest;
 import dev.noid.agent.v1.StopVmRequest;
+import dev.noid.agent.v1.VmNetwork;
 import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
 import dev.noid.api.v1.CreateVmRequest;
@@ -159,7 +160,7 @@ public final class VmService {
     return new VmEntry(newId(), who.name(), r.getName(), cpus, mem, r.getDiskMib(),
         r.getImage().isEmpty() ? DEFAULT_IMAGE : r.getImage(), r.getLabelsMap(), r.getNode(),
         r.getNodeSelectorMap(), r.getNodeLossPolicy().name(), VmState.VM_STATE_PENDING,
-        VmState.VM_STATE_RUNNING, "", "accepted", 0, "", 0, now, now);
+        VmState.VM_STATE_RUNNING, "", "accepted", 0, "", 0, now, now, "", "");
   }
 
   static String newId() {
@@ -190,7 +191,8 @@ public final class VmService {
           VmReport report = agents.blocking(e.node(), agentDeadlineSeconds()).createVm(
               dev.noid.agent.v1.CreateVmRequest.newBuilder().setSpec(spec(creating))
                   .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
-          vms.update(creating.with(fromAgent(report.getState()), "running on " + e.node()));
+          vms.update(withNetwork(creating, report)
+              .with(fromAgent(report.getState()), "running on " + e.node()));
           Duration took = Duration.between(start, clock.instant());
           observer.vmCreated(took);
           log.atInfo().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
@@ -480,7 +482,7 @@ public final class VmService {
         VmReport r = agents.blocking(target, agentDeadlineSeconds()).restoreCheckpoint(
             RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(restoring))
                 .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
-        return vms.update(restoring.withRestoredFrom(ck.id())
+        return vms.update(withNetwork(restoring.withRestoredFrom(ck.id()), r)
             .with(fromAgent(r.getState()), "restored from " + ck.id()));
       } catch (StatusRuntimeException ex) {
         NoidException ne = AgentClients.translate(target, ex);
@@ -602,7 +604,7 @@ public final class VmService {
     VmEntry clone = vms.insert(new VmEntry(newId(), who.name(), asName, ck.cpus(), ck.memMib(), 0,
         ck.image(), Map.of(), node, Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED",
         VmState.VM_STATE_PENDING, VmState.VM_STATE_RUNNING, "", "clone of " + ck.id(), 0, ck.id(),
-        0, now, now));
+        0, now, now, "", ""));
     String target;
     try {
       Placement want = new Placement(clone.cpus(), clone.memMib(), clone.image(), node, Map.of());
@@ -624,7 +626,8 @@ public final class VmService {
         VmReport r = agents.blocking(target, agentDeadlineSeconds()).restoreCheckpoint(
             RestoreCheckpointRequest.newBuilder().setCheckpointId(ck.id()).setTarget(spec(placed))
                 .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
-        return vms.update(placed.with(fromAgent(r.getState()), "cloned from " + ck.id()));
+        return vms.update(withNetwork(placed, r)
+            .with(fromAgent(r.getState()), "cloned from " + ck.id()));
       } catch (StatusRuntimeException ex) {
         NoidException ne = AgentClients.translate(target, ex);
         fail(placed, "restore", ne.getMessage());
@@ -683,6 +686,11 @@ public final class VmService {
             : isOrphanedTransition(e.state()) ? "reconciled: node " + node + " reports "
                 + stateName(actual) : e.statusMessage();
       }
+      if (r != null && !withNetwork(e, r).equals(e)) {
+        // A VM given an address after it was created (a cold start on a node that has a
+        // network now): the heartbeat is how the controller learns it.
+        e = vms.update(withNetwork(e, r));
+      }
       if (actual != e.state() && (isSettled(e.state()) || isOrphanedTransition(e.state()))) {
         if (actual == VmState.VM_STATE_FAILED) {
           observer.operationFailed("run");
@@ -732,6 +740,12 @@ public final class VmService {
         });
       }
     }
+  }
+
+  private static VmEntry withNetwork(VmEntry e, VmReport r) {
+    VmNetwork n = r.getSpec().getNetwork();
+    return n.getIp().equals(e.ipAddress()) && n.getMac().equals(e.macAddress()) ? e
+        : e.withNetwork(n.getIp(), n.getMac());
   }
 
   private static boolean isSettled(VmState s) {

@@ -34,7 +34,7 @@ class SchedulerTest {
       List<String> images) {
     return new NodeEntry(name, name + ":7660", labels, false, "qemu", "tcg", "", cpus,
         memMib << 20, 10L << 30, 10L << 30, 0, cpus, (int) memMib, images, "test",
-        "instance-" + name, Instant.EPOCH, true, 0);
+        "instance-" + name, Instant.EPOCH, true, "", 0);
   }
 
   private static NoidException refusal(Scheduler scheduler, Placement p, List<NodeEntry> nodes) {

@@ -100,7 +100,9 @@ public final class CheckpointService {
     }
     VmSpec saved = info.getSpec();
     VmSpec spec = target.toBuilder().setCpus(saved.getCpus()).setMemMib(saved.getMemMib())
-        .setImage(saved.getImage()).setDiskMib(saved.getDiskMib()).build();
+        .setImage(saved.getImage()).setDiskMib(saved.getDiskMib())
+        // Only whether the source had a NIC counts: the restored VM gets its own address.
+        .setNetwork(saved.getNetwork()).build();
     Path p = store.directory(checkpointId);
     return vms.restore(spec, p, p.resolve(DISK), checkpointId, bootTimeout);
   }

@@ -26,11 +26,13 @@ public record AgentConfig(
     String accelerator,
     int cpus,
     long memoryMib,
-    int bootTimeoutSeconds) {
+    int bootTimeoutSeconds,
+    NetworkConfig network) {
 
   public AgentConfig {
     requireNonNull(nodeName, "nodeName is null");
     requireNonNull(stateDir, "stateDir is null");
+    requireNonNull(network, "network is null");
     labels = Map.copyOf(labels);
     imageDirs = List.copyOf(imageDirs);
   }
@@ -41,6 +43,10 @@ public record AgentConfig(
 
   public Path checkpointsDir() {
     return stateDir.resolve("checkpoints");
+  }
+
+  public Path networkDir() {
+    return stateDir.resolve("network");
   }
 
   public Path tlsDir() {

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
+import dev.noid.agent.network.NicNames;
 import dev.noid.agent.v1.HypervisorKind;
+import dev.noid.agent.v1.VmNetwork;
 import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
@@ -87,13 +89,20 @@ public final class QemuDriver implements Hypervisor {
         "-m", spec.getMemMib() + "M",
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
         "-kernel", image.kernel().toString(),
-        "-append", image.cmdline() + " noid.hostname=" + hostname(spec)));
+        "-append", image.cmdline() + " noid.hostname=" + hostname(spec) + networkArgs(spec)));
     if (image.initramfs() != null) {
       cmd.addAll(List.of("-initrd", image.initramfs().toString()));
     }
     if (Files.exists(layout.disk())) {
       cmd.addAll(List.of("-drive",
           "file=" + layout.disk() + ",if=virtio,format=raw,cache=writeback,id=disk0"));
+    }
+    VmNetwork net = spec.getNetwork();
+    if (NicNames.hasNic(net)) {
+      // The TAP exists already (the agent made it and put it on the bridge): QEMU only opens it.
+      cmd.addAll(List.of(
+          "-netdev", "tap,id=net0,ifname=" + net.getTap() + ",script=no,downscript=no",
+          "-device", "virtio-net-pci,netdev=net0,mac=" + net.getMac() + ",romfile="));
     }
     cmd.addAll(List.of(
         "-chardev", "socket,id=ser0,path=" + layout.consoleSocket() + ",server=on,wait=off,logfile="
@@ -106,6 +115,15 @@ public final class QemuDriver implements Hypervisor {
         "-qmp", "unix:" + layout.controlSocket() + ",server=on,wait=off",
         "-pidfile", layout.pidFile().toString()));
     return cmd;
+  }
+
+  // Read by the image's /init at cold boot (a restored guest is told over its agent instead).
+  private static String networkArgs(VmSpec spec) {
+    VmNetwork net = spec.getNetwork();
+    if (!NicNames.hasNic(net)) {
+      return "";
+    }
+    return " noid.ip=" + net.getIp() + "/" + net.getPrefixLength() + " noid.gw=" + net.getGateway();
   }
 
   static String hostname(VmSpec spec) {

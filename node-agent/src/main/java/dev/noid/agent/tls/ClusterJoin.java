@@ -1,6 +1,7 @@
 package dev.noid.agent.tls;
 
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.network.AssignedSubnet;
 import dev.noid.agent.v1.JoinRequest;
 import dev.noid.agent.v1.JoinResponse;
 import dev.noid.agent.v1.NodeRegistrationGrpc;
@@ -53,8 +54,12 @@ final class ClusterJoin {
       Pem.write(keyFile, Pem.encode(pair.getPrivate()), true);
       Pem.write(certFile, r.getCertificatePem(), false);
       Pem.write(caFile, r.getCaCertificatePem(), false);
+      if (!r.getNodeSubnet().isEmpty()) {
+        AssignedSubnet.write(config.networkDir(), r.getNodeSubnet());
+      }
       log.atInfo().addKeyValue("node", config.nodeName())
-          .log("joined the cluster at {}", config.controller());
+          .log("joined the cluster at {}{}", config.controller(), r.getNodeSubnet().isEmpty() ? ""
+              : "; VM subnet " + r.getNodeSubnet());
     } catch (StatusRuntimeException e) {
       throw new StartupException("joining the cluster at " + config.controller() + " failed: "
           + e.getStatus().getCode() + ": " + e.getStatus().getDescription(), e);

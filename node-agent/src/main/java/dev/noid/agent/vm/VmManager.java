@@ -10,10 +10,15 @@ import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.network.GuestNetworkScript;
+import dev.noid.agent.network.NicNames;
+import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.VmNetwork;
 import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.common.config.StartupException;
 import dev.noid.common.naming.ResourceNames;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -48,11 +53,13 @@ public final class VmManager implements AutoCloseable {
   private final ImageCatalog images;
   private final NodeLimits limits;
   private final Duration defaultBootTimeout;
+  private final NodeNetwork network;
   private final Map<String, VmRecord> vms = new ConcurrentHashMap<>();
 
   public VmManager(Path vmsDir, Hypervisor hypervisor, ImageCatalog images, NodeLimits limits,
-      Duration defaultBootTimeout) {
+      Duration defaultBootTimeout, NodeNetwork network) {
     this.vmsDir = vmsDir;
+    this.network = network;
     this.hypervisor = hypervisor;
     this.images = images;
     this.limits = limits;
@@ -92,6 +99,7 @@ public final class VmManager implements AutoCloseable {
     try {
       Files.createDirectories(vm.layout.dir());
       Files.writeString(vm.layout.incompleteMarker(), "create");
+      vm.spec = attachNetwork(vm);
       writeSpec(vm);
       if (image.disk() != null) {
         Files2.copyDisk(image.disk(), vm.layout.disk());
@@ -129,6 +137,9 @@ public final class VmManager implements AutoCloseable {
       Image image = images.get(vm.spec.getImage());
       Files.deleteIfExists(vm.layout.stoppedMarker());
       try {
+        // A VM made before its node had a network gets one at its next cold boot.
+        vm.spec = attachNetwork(vm);
+        writeSpec(vm);
         bootAndWait(vm, image, bootTimeout, () -> hypervisor.boot(vm.layout, vm.spec, image));
       } catch (RuntimeException e) {
         markStopped(vm, "start failed: " + e.getMessage());
@@ -318,6 +329,8 @@ public final class VmManager implements AutoCloseable {
     if (existing != null) {
       return restoreInPlace(existing, stateDir, disk, checkpointId, bootTimeout);
     }
+    // A saved machine restores only into the same devices: a NIC exactly when the source had one.
+    boolean withNic = NicNames.hasNic(target.getNetwork());
     VmSpec spec = validate(target);
     Image image = images.get(spec.getImage());
     VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
@@ -333,6 +346,9 @@ public final class VmManager implements AutoCloseable {
       Files.createDirectories(vm.layout.dir());
       Files.writeString(vm.layout.incompleteMarker(), "restore");
       vm.restoredFrom = checkpointId;
+      if (withNic) {
+        vm.spec = attachNetwork(vm);
+      }
       writeSpec(vm);
       if (Files.exists(disk)) {
         Files2.copyDisk(disk, vm.layout.disk());
@@ -378,8 +394,13 @@ public final class VmManager implements AutoCloseable {
         vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
         vm.restoredFrom = checkpointId;
         writeSpec(vm);
+        if (NicNames.hasNic(vm.spec.getNetwork())) {
+          network.attach(vm.id);
+        }
         bootAndWait(vm, image, bootTimeout,
             () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
+        // The checkpoint may be another VM's (restore anywhere): its guest has that address.
+        fixNetwork(vm);
       } catch (IOException | RuntimeException e) {
         markStopped(vm, "restore from checkpoint '" + checkpointId + "' failed: " + e.getMessage());
         throw e;
@@ -398,13 +419,34 @@ public final class VmManager implements AutoCloseable {
     }
   }
 
-  // A clone wakes up believing it is the original: give it its own hostname at once.
+  // A clone wakes up believing it is the original: give it its own hostname and address at once.
   private void fixIdentity(VmRecord vm) {
     String hostname = vm.spec.getHostname().isEmpty() ? vm.id : vm.spec.getHostname();
     ExecResult r = runToCompletion(vm, List.of("hostname", hostname), Duration.ofSeconds(30));
     if (r.status() != 0) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "could not set the clone's hostname: "
           + r.stderr());
+    }
+    fixNetwork(vm);
+  }
+
+  // The VM's spec with its NIC: none at all when the node has no network.
+  private VmSpec attachNetwork(VmRecord vm) {
+    VmNetwork nic = network.attach(vm.id);
+    return NicNames.hasNic(nic) ? vm.spec.toBuilder().setNetwork(nic).build()
+        : vm.spec.toBuilder().clearNetwork().build();
+  }
+
+  /** Tells a restored guest its VM's MAC, address and gateway (see {@link GuestNetworkScript}). */
+  void fixNetwork(VmRecord vm) {
+    if (!NicNames.hasNic(vm.spec.getNetwork())) {
+      return;
+    }
+    ExecResult r = runToCompletion(vm, GuestNetworkScript.argv(vm.spec.getNetwork()),
+        Duration.ofSeconds(30));
+    if (r.status() != 0) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "could not give VM '" + vm.id
+          + "' its address " + vm.spec.getNetwork().getIp() + ": " + r.stderr().strip());
     }
   }
 
@@ -523,6 +565,8 @@ public final class VmManager implements AutoCloseable {
 
   private void discard(VmRecord vm) {
     stopVmm(vm);
+    // After the VMM is gone: its address is not free while its TAP could still carry traffic.
+    network.detach(vm.id);
     Files2.deleteTree(vm.layout.dir());
     vms.remove(vm.id);
   }
@@ -543,7 +587,7 @@ public final class VmManager implements AutoCloseable {
     if (!spec.getHostname().isEmpty() && !ResourceNames.isValid(spec.getHostname())) {
       throw new AgentException(Code.INVALID_ARGUMENT, ResourceNames.problem("hostname", spec.getHostname()));
     }
-    VmSpec.Builder b = spec.toBuilder();
+    VmSpec.Builder b = spec.toBuilder().clearNetwork();
     if (b.getCpus() == 0) {
       b.setCpus(1);
     }
@@ -631,6 +675,20 @@ public final class VmManager implements AutoCloseable {
       } catch (RuntimeException | IOException e) {
         log.error("cannot adopt VM in {}", dir, e);
       }
+    }
+  }
+
+  /**
+   * Brings up the node network for the VMs adopted here and clears what others left. A node
+   * configured for a network it cannot set up does not start: its VMs would have none.
+   */
+  public void startNetwork() {
+    try {
+      network.start(vms.values().stream().filter(v -> NicNames.hasNic(v.spec.getNetwork()))
+          .map(v -> v.id).collect(java.util.stream.Collectors.toSet()));
+    } catch (AgentException e) {
+      throw new StartupException("cannot set up the VM network (" + network.describe() + "): "
+          + e.getMessage(), e);
     }
   }
 

@@ -32,10 +32,13 @@ final class AgentProcess implements AutoCloseable {
   private final List<String> extraArgs;
   private final Path logDir;
   private JarProcess process;
+  /** Set when the agent runs in a network namespace of the test's; reached through a socket. */
+  private Netns netns;
+  /** Where the host reaches an agent in a namespace joined by a veth link; null: a forwarder. */
+  private String linkAddress;
+  private Process forwarder;
   private ManagedChannel channel;
   private int starts;
-  private List<String> prefix = List.of();
-  private String host = "localhost";
 
   AgentProcess(Path stateDir, Path logDir, String... extraArgs) {
     this.stateDir = stateDir;
@@ -54,10 +57,22 @@ final class AgentProcess implements AutoCloseable {
     return p;
   }
 
-  /** Runs the agent in network namespace {@code netns}, where the host reaches it at {@code address}. */
-  AgentProcess inNamespace(String netns, String address) {
-    this.prefix = List.of("ip", "netns", "exec", netns);
-    this.host = address;
+  /**
+   * Runs the agent inside {@code ns}, so what it does to the network stays there; the test
+   * reaches its gRPC port through a unix socket forwarded into the namespace.
+   */
+  AgentProcess inNetns(Netns ns) {
+    this.netns = ns;
+    return this;
+  }
+
+  /**
+   * Runs the agent inside {@code ns}, which a veth link joins to the host, where the host
+   * (and the controller) reach it at {@code address}.
+   */
+  AgentProcess inNetns(Netns ns, String address) {
+    this.netns = ns;
+    this.linkAddress = address;
     return this;
   }
 
@@ -67,12 +82,14 @@ final class AgentProcess implements AutoCloseable {
         "--metrics-port", "" + metricsPort, "--image-dir", imagesDir().toString(),
         "--memory-mib", "2048", "--cpus", "2"));
     args.addAll(extraArgs);
-    if (!prefix.isEmpty()) {
-      // The controller reaches it through the namespace's own address, not the host's.
-      args.addAll(List.of("--advertise-address", host + ":" + grpcPort));
+    if (linkAddress != null) {
+      args.addAll(List.of("--advertise-address", linkAddress + ":" + grpcPort));
     }
-    process = JarProcess.start(prefix, "noid.agent.jar", logDir.resolve("agent-" + (starts++) + ".out"),
-        args.toArray(String[]::new));
+    process = JarProcess.start(netns == null ? List.of() : netns.prefix(), "noid.agent.jar",
+        logDir.resolve("agent-" + (starts++) + ".out"), args.toArray(String[]::new));
+    if (netns != null && linkAddress == null && forwarder == null) {
+      forwarder = netns.forwardUnixSocket(logDir.resolve("agent-grpc.sock"), grpcPort);
+    }
     await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
         .untilAsserted(() -> {
           assertThat(process.isAlive()).as("agent alive: %s", process.output()).isTrue();
@@ -82,9 +99,9 @@ final class AgentProcess implements AutoCloseable {
   }
 
   private ServingStatus health() throws Exception {
-    ManagedChannel ch = Grpc.newChannelBuilder(host + ":" + grpcPort,
+    ManagedChannel ch = Grpc.newChannelBuilder(target(),
         TlsChannelCredentials.newBuilder().trustManager(stateDir.resolve("tls/ca.pem").toFile())
-            .build()).build();
+            .build()).overrideAuthority("localhost").build();
     try {
       return HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)
           .check(HealthCheckRequest.getDefaultInstance()).getStatus();
@@ -114,11 +131,18 @@ final class AgentProcess implements AutoCloseable {
       Path dir = Files.createTempDirectory(logDir, "client");
       new KeyAndCertificate(pair.getPrivate(), List.of(cert)).write(dir.resolve("c.pem"),
           dir.resolve("k.pem"));
-      channel = Grpc.newChannelBuilder(host + ":" + grpcPort, TlsChannelCredentials.newBuilder()
+      channel = Grpc.newChannelBuilder(target(), TlsChannelCredentials.newBuilder()
           .keyManager(dir.resolve("c.pem").toFile(), dir.resolve("k.pem").toFile())
-          .trustManager(tls.resolve("ca.pem").toFile()).build()).build();
+          .trustManager(tls.resolve("ca.pem").toFile()).build())
+          .overrideAuthority("localhost").build();
     }
     return channel;
+  }
+
+  private String target() {
+    return linkAddress != null ? linkAddress + ":" + grpcPort
+        : netns == null ? "localhost:" + grpcPort
+        : "unix://" + logDir.resolve("agent-grpc.sock").toAbsolutePath();
   }
 
   String output() {
@@ -163,5 +187,8 @@ final class AgentProcess implements AutoCloseable {
       process.close();
     }
     killLeftoverVmms();
+    if (forwarder != null) {
+      forwarder.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
   }
 }

@@ -26,6 +26,9 @@ final class ControllerProcess implements AutoCloseable {
   private final Path logDir;
   private final List<String> extraArgs;
   private JarProcess process;
+  /** Set when the controller runs in a network namespace of the test's (see inNetns). */
+  private Netns netns;
+  private Process forwarder;
   private int starts;
   private final List<ManagedChannel> channels = new ArrayList<>();
 
@@ -45,18 +48,36 @@ final class ControllerProcess implements AutoCloseable {
     return "localhost:" + grpcPort;
   }
 
+  /**
+   * Runs the controller inside {@code ns} (beside agents that run there); the test reaches its
+   * gRPC port through a unix socket forwarded into the namespace.
+   */
+  ControllerProcess inNetns(Netns ns) {
+    this.netns = ns;
+    return this;
+  }
+
+  private ManagedChannel newChannel() throws java.io.IOException {
+    String target = netns == null ? address()
+        : "unix://" + logDir.resolve("controller-grpc.sock").toAbsolutePath();
+    return Grpc.newChannelBuilder(target, TlsChannelCredentials.newBuilder()
+        .trustManager(ca().toFile()).build()).overrideAuthority("localhost").build();
+  }
+
   ControllerProcess start() {
     List<String> args = new ArrayList<>(List.of("serve", "--data-dir", dataDir.toString(),
         "--grpc-port", "" + grpcPort, "--https-port", "" + httpsPort,
         "--heartbeat-interval-ms", "500", "--lease-seconds", "3"));
     args.addAll(extraArgs);
-    process = JarProcess.start("noid.controller.jar", logDir.resolve("controller-" + (starts++) + ".out"),
-        args.toArray(String[]::new));
+    process = JarProcess.start(netns == null ? List.of() : netns.prefix(), "noid.controller.jar",
+        logDir.resolve("controller-" + (starts++) + ".out"), args.toArray(String[]::new));
+    if (netns != null && forwarder == null) {
+      forwarder = netns.forwardUnixSocket(logDir.resolve("controller-grpc.sock"), grpcPort);
+    }
     await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
         .untilAsserted(() -> {
           assertThat(process.isAlive()).as("controller alive: %s", process.output()).isTrue();
-          ManagedChannel ch = Grpc.newChannelBuilder(address(), TlsChannelCredentials.newBuilder()
-              .trustManager(ca().toFile()).build()).build();
+          ManagedChannel ch = newChannel();
           try {
             assertThat(HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)
                 .check(HealthCheckRequest.getDefaultInstance()).getStatus())
@@ -83,8 +104,7 @@ final class ControllerProcess implements AutoCloseable {
 
   /** A TLS channel to the public API that sends {@code token} as a bearer token. */
   ManagedChannel channel() throws Exception {
-    ManagedChannel ch = Grpc.newChannelBuilder(address(), TlsChannelCredentials.newBuilder()
-        .trustManager(ca().toFile()).build()).build();
+    ManagedChannel ch = newChannel();
     channels.add(ch);
     return ch;
   }
@@ -113,6 +133,9 @@ final class ControllerProcess implements AutoCloseable {
     channels.forEach(ManagedChannel::shutdownNow);
     if (process != null) {
       process.close();
+    }
+    if (forwarder != null) {
+      forwarder.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
   }
 }

@@ -56,7 +56,7 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FleetFaultsIT {
   @TempDir(cleanup = CleanupMode.ON_SUCCESS) static Path dir;
-  private NetNamespace island;
+  private VethLink island;
   private ControllerProcess controller;
   private final Map<String, AgentProcess> agents = new java.util.LinkedHashMap<>();
   private String admin;
@@ -64,7 +64,7 @@ class FleetFaultsIT {
 
   @BeforeAll
   void start() throws Exception {
-    island = NetNamespace.create();
+    island = VethLink.create();
     controller = new ControllerProcess(dir.resolve("controller"), dir,
         "--tls-name", island.hostAddress()).start();
     admin = controller.admin("users", "add", "admin", "--role", "admin");
@@ -288,7 +288,7 @@ class FleetFaultsIT {
     AgentProcess c = new AgentProcess(dir.resolve("node-c"), dir, agentArgs("node-c",
         island.hostAddress() + ":" + controller.grpcPort));
     agents.put("node-c", c);
-    c.inNamespace(island.name, island.innerAddress()).start();
+    c.inNetns(island.ns, island.innerAddress()).start();
     awaitReady("node-c");
     create("stays", "node-c", true);
     create("sinks", "node-c", true);

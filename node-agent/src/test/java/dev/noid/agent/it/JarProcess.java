@@ -37,7 +37,7 @@ final class JarProcess implements AutoCloseable {
     return start(List.of(), jarProperty, output, args);
   }
 
-  /** Started under {@code prefix}, e.g. {@code ip netns exec NS}. */
+  /** As {@link #start(String, Path, String...)}, run under {@code prefix} (e.g. ip netns exec). */
   static JarProcess start(List<String> prefix, String jarProperty, Path output, String... args) {
     List<String> command = new ArrayList<>(prefix);
     command.add(ProcessHandle.current().info().command().orElse("java"));

@@ -1,0 +1,147 @@
+package dev.noid.agent.network;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.noid.agent.v1.VmNetwork;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.common.network.Subnet;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Linux bridge per node holding the subnet's first address (the VMs' gateway), a persistent
+ * TAP per VM enslaved to it, addresses from {@link Ipam}, and masquerade by {@link NatRules}.
+ * TAPs exist from create to destroy (a stopped VM keeps its address and TAP), so a VMM only
+ * ever opens a TAP that is already on the bridge.
+ */
+public final class BridgeNetwork implements NodeNetwork {
+  private static final Logger log = LoggerFactory.getLogger(BridgeNetwork.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Path IP_FORWARD = Path.of("/proc/sys/net/ipv4/ip_forward");
+
+  private final HostCommand host;
+  private final String bridge;
+  private final Ipam ipam;
+  private final NatRules nat;
+  private final boolean natEnabled;
+
+  public BridgeNetwork(HostCommand host, String bridge, Ipam ipam, boolean natEnabled) {
+    this.host = host;
+    this.bridge = bridge;
+    this.ipam = ipam;
+    this.nat = new NatRules(host, bridge, ipam.subnet());
+    this.natEnabled = natEnabled;
+  }
+
+  @Override
+  public synchronized void start(Set<String> vmIds) {
+    Subnet subnet = ipam.subnet();
+    if (!host.tryRun(List.of("ip", "link", "show", "dev", bridge), null).ok()) {
+      host.run("ip", "link", "add", "name", bridge, "type", "bridge");
+    }
+    host.run("ip", "addr", "replace", Subnet.format(subnet.gateway()) + "/" + subnet.prefixLength(),
+        "dev", bridge);
+    host.run("ip", "link", "set", "dev", bridge, "up");
+    if (natEnabled) {
+      enableForwarding();
+      nat.install();
+    } else {
+      nat.remove();
+    }
+    for (Map.Entry<String, Integer> lease : ipam.leases().entrySet()) {
+      if (!vmIds.contains(lease.getKey())) {
+        log.info("removing leftover network of VM {} ({})", lease.getKey(),
+            Subnet.format(lease.getValue()));
+        deleteTap(NicNames.tap(lease.getValue()));
+        ipam.release(lease.getKey());
+      }
+    }
+    Set<String> wanted = Set.copyOf(ipam.leases().values().stream().map(NicNames::tap).toList());
+    for (String tap : ourTaps()) {
+      if (!wanted.contains(tap)) {
+        log.info("removing leftover TAP {} (no VM holds its address)", tap);
+        deleteTap(tap);
+      }
+    }
+    for (String vm : vmIds) {
+      attach(vm);
+    }
+    log.info("VM network up: {}", describe());
+  }
+
+  @Override
+  public synchronized VmNetwork attach(String vmId) {
+    int address = ipam.allocate(vmId);
+    String tap = NicNames.tap(address);
+    if (!host.tryRun(List.of("ip", "link", "show", "dev", tap), null).ok()) {
+      host.run("ip", "tuntap", "add", "dev", tap, "mode", "tap");
+    }
+    host.run("ip", "link", "set", "dev", tap, "master", bridge, "up");
+    Subnet subnet = ipam.subnet();
+    return VmNetwork.newBuilder().setIp(Subnet.format(address))
+        .setPrefixLength(subnet.prefixLength()).setGateway(Subnet.format(subnet.gateway()))
+        .setMac(NicNames.mac(address)).setTap(tap).build();
+  }
+
+  @Override
+  public synchronized void detach(String vmId) {
+    Integer address = ipam.leases().get(vmId);
+    if (address == null) {
+      return;
+    }
+    deleteTap(NicNames.tap(address));
+    ipam.release(vmId);
+  }
+
+  @Override
+  public String describe() {
+    return "bridge " + bridge + " on " + ipam.subnet() + " (gateway "
+        + Subnet.format(ipam.subnet().gateway()) + "), NAT "
+        + (natEnabled ? "by nftables table ip " + nat.table() : "off");
+  }
+
+  private void deleteTap(String tap) {
+    HostCommand.Result r = host.tryRun(List.of("ip", "link", "del", "dev", tap), null);
+    if (!r.ok() && host.tryRun(List.of("ip", "link", "show", "dev", tap), null).ok()) {
+      // Still there: the address must not be handed out while its TAP may carry traffic.
+      throw new AgentException(Code.INTERNAL, "cannot delete TAP " + tap + ": " + r.stderr().strip());
+    }
+  }
+
+  /** TAPs named like ours whose address is in this node's subnet, or that sit on our bridge. */
+  private List<String> ourTaps() {
+    JsonNode links;
+    try {
+      links = JSON.readTree(host.run("ip", "-j", "link", "show"));
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot parse 'ip -j link show': " + e.getMessage(), e);
+    }
+    return java.util.stream.StreamSupport.stream(links.spliterator(), false)
+        .filter(l -> {
+          Integer address = NicNames.addressOfTap(l.path("ifname").asText());
+          return address != null && (ipam.subnet().contains(address)
+              || bridge.equals(l.path("master").asText()));
+        })
+        .map(l -> l.path("ifname").asText())
+        .toList();
+  }
+
+  private static void enableForwarding() {
+    try {
+      if (!"1".equals(Files.readString(IP_FORWARD).strip())) {
+        Files.writeString(IP_FORWARD, "1");
+        log.info("enabled IPv4 forwarding (net.ipv4.ip_forward=1) for NAT");
+      }
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot enable IPv4 forwarding in " + IP_FORWARD
+          + " (needed for NAT; run as root or set network-nat=false): " + e.getMessage(), e);
+    }
+  }
+}

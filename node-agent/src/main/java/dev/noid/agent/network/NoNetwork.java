@@ -1,0 +1,23 @@
+package dev.noid.agent.network;
+
+import dev.noid.agent.v1.VmNetwork;
+import java.util.Set;
+
+/** A node without a subnet: VMs get no NIC, exactly as before networking existed. */
+public final class NoNetwork implements NodeNetwork {
+  @Override
+  public void start(Set<String> vmIds) {}
+
+  @Override
+  public VmNetwork attach(String vmId) {
+    return VmNetwork.getDefaultInstance();
+  }
+
+  @Override
+  public void detach(String vmId) {}
+
+  @Override
+  public String describe() {
+    return "no VM network (no 'network-subnet' configured and none assigned by the controller)";
+  }
+}

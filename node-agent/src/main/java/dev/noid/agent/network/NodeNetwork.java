@@ -1,0 +1,28 @@
+package dev.noid.agent.network;
+
+import dev.noid.agent.v1.VmNetwork;
+import java.util.Set;
+
+/**
+ * The node's VM network: a bridge, one TAP and one address per VM, NAT to the outside.
+ * {@link BridgeNetwork} when the node has a subnet, {@link NoNetwork} when it has none.
+ */
+public interface NodeNetwork {
+  /**
+   * Brings up the bridge and NAT rules, and removes what VMs not in {@code vmIds} left behind
+   * (TAPs, leases); the VMs in {@code vmIds} keep their addresses and get their TAPs back.
+   */
+  void start(Set<String> vmIds);
+
+  /**
+   * The VM's address, MAC and TAP, made ready for its VMM to open: the ones it already has,
+   * else new ones. An empty message when the node has no network.
+   */
+  VmNetwork attach(String vmId);
+
+  /** Removes the VM's TAP and then frees its address; call once its VMM is gone. Idempotent. */
+  void detach(String vmId);
+
+  /** One line for the log and the node report: bridge, subnet, NAT. */
+  String describe();
+}

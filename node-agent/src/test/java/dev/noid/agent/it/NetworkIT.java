@@ -1,0 +1,200 @@
+package dev.noid.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.agent.v1.CreateCheckpointRequest;
+import dev.noid.agent.v1.CreateVmRequest;
+import dev.noid.agent.v1.DestroyVmRequest;
+import dev.noid.agent.v1.RestoreCheckpointRequest;
+import dev.noid.agent.v1.VmNetwork;
+import dev.noid.agent.v1.VmReport;
+import dev.noid.agent.v1.VmSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * VM networking with a real agent and real guests, inside network namespaces this test makes:
+ * "node" (the agent, its bridge, TAPs and NAT) and "outside" (a web server reachable only over
+ * a veth link to the node, with no route back to the VMs' subnet, so only NAT can answer).
+ * Ordered, and the VMs are reused, to keep the number of slow emulated boots small.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class NetworkIT {
+  private static final String SUBNET = "10.99.7.0/24";
+  private static final String BRIDGE = "noidbr-t";
+  private static final String OUTSIDE_IP = "198.18.0.2";
+  /** A TAP named as the agent names them, for an address no VM holds: a crashed agent's. */
+  private static final String LEFTOVER_TAP = "nt0a630763"; // 10.99.7.99
+
+  @TempDir static Path dir;
+  private Netns node;
+  private Netns outside;
+  private AgentProcess agent;
+
+  @BeforeAll
+  void start() throws Exception {
+    node = Netns.create(Netns.uniqueName("node"));
+    outside = Netns.create(Netns.uniqueName("out"));
+    node.run("ip", "link", "add", "vnode", "type", "veth", "peer", "name", "vout", "netns",
+        outside.name);
+    node.run("ip", "addr", "add", "198.18.0.1/30", "dev", "vnode");
+    node.run("ip", "link", "set", "vnode", "up");
+    outside.run("ip", "addr", "add", OUTSIDE_IP + "/30", "dev", "vout");
+    outside.run("ip", "link", "set", "vout", "up");
+    Path www = Files.createDirectories(dir.resolve("www"));
+    Files.writeString(www.resolve("hello.txt"), "hello from outside\n");
+    outside.spawn(dir.resolve("httpd.out"), "busybox", "httpd", "-f", "-p", "8080", "-h",
+        www.toString());
+    node.run("ip", "tuntap", "add", "dev", LEFTOVER_TAP, "mode", "tap");
+
+    agent = new AgentProcess(dir.resolve("state"), dir, "--network-subnet", SUBNET,
+        "--network-bridge", BRIDGE).inNetns(node).start();
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    try {
+      if (agent != null) {
+        agent.close();
+      }
+    } finally {
+      if (node != null) {
+        node.close();
+      }
+      if (outside != null) {
+        outside.close();
+      }
+    }
+  }
+
+  private VmReport create(String id) throws Exception {
+    return agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(Guest.spec(id)).build()).getVm();
+  }
+
+  // (busybox 1.35 wget crashes when given -T: the exec call's own timeout bounds it instead.)
+  private String sh(String vm, String script) throws Exception {
+    Guest.Exec r = Guest.sh(agent, vm, script);
+    assertThat(r.exitCode()).as("'%s' in %s: %s", script, vm, r).isZero();
+    return r.stdout();
+  }
+
+  private boolean linkExists(String name) throws Exception {
+    return node.tryRun("ip", "link", "show", "dev", name).status() == 0;
+  }
+
+  @Test
+  @Order(1)
+  void agentStartRemovesTapsLeftByVmsThatNoLongerExist() throws Exception {
+    assertThat(linkExists(LEFTOVER_TAP)).isFalse();
+    assertThat(node.run("ip", "-4", "addr", "show", "dev", BRIDGE)).contains("10.99.7.1/24");
+  }
+
+  @Test
+  @Order(2)
+  void twoVmsOnOneNodeReachEachOther() throws Exception {
+    VmNetwork a = create("net-a").getSpec().getNetwork();
+    VmNetwork b = create("net-b").getSpec().getNetwork();
+    assertThat(a.getIp()).startsWith("10.99.7.").isNotEqualTo(b.getIp());
+    assertThat(a.getMac()).isNotEqualTo(b.getMac());
+    assertThat(a.getGateway()).isEqualTo("10.99.7.1");
+    assertThat(node.run("ip", "link", "show", "master", BRIDGE))
+        .contains(a.getTap()).contains(b.getTap());
+
+    assertThat(sh("net-a", "ip -4 addr show dev eth0")).contains(a.getIp() + "/24");
+    assertThat(sh("net-a", "cat /sys/class/net/eth0/address")).isEqualTo(a.getMac() + "\n");
+    assertThat(sh("net-a", "ping -c 1 -W 10 " + b.getIp())).contains("1 packets received");
+    assertThat(sh("net-b", "ping -c 1 -W 10 " + a.getIp())).contains("1 packets received");
+  }
+
+  @Test
+  @Order(3)
+  void aVmReachesAServerInAnotherNamespaceThroughNat() throws Exception {
+    assertThat(outside.run("ip", "route")).doesNotContain("10.99.7.");
+    assertThat(sh("net-a", "wget -q -O - http://" + OUTSIDE_IP + ":8080/hello.txt"))
+        .isEqualTo("hello from outside\n");
+    assertThat(node.run("nft", "list", "table", "ip", "noid_noidbr_t"))
+        .contains("ip saddr " + SUBNET).contains("masquerade");
+  }
+
+  @Test
+  @Order(4)
+  void aCloneGetsItsOwnMacAndAddressAndItsGuestUsesThem() throws Exception {
+    VmNetwork a = Guest.get(agent, "net-a").getSpec().getNetwork();
+    VmNetwork b = Guest.get(agent, "net-b").getSpec().getNetwork();
+    agent.stub().createCheckpoint(CreateCheckpointRequest.newBuilder().setVmId("net-a")
+        .setCheckpointId("net-ck").build());
+    VmNetwork c = agent.stub().restoreCheckpoint(RestoreCheckpointRequest.newBuilder()
+        .setCheckpointId("net-ck").setTarget(VmSpec.newBuilder().setId("net-c")).build())
+        .getVm().getSpec().getNetwork();
+    assertThat(c.getIp()).startsWith("10.99.7.").isNotIn(a.getIp(), b.getIp());
+    assertThat(c.getMac()).isNotIn(a.getMac(), b.getMac());
+
+    assertThat(sh("net-c", "cat /sys/class/net/eth0/address")).isEqualTo(c.getMac() + "\n");
+    assertThat(sh("net-c", "ip -4 addr show dev eth0")).contains(c.getIp() + "/24")
+        .doesNotContain(a.getIp() + "/");
+    assertThat(sh("net-c", "ping -c 1 -W 10 " + b.getIp())).contains("1 packets received");
+    assertThat(sh("net-c", "wget -q -O - http://" + OUTSIDE_IP + ":8080/hello.txt"))
+        .isEqualTo("hello from outside\n");
+    // The original keeps its own address and still works beside its clone.
+    assertThat(sh("net-a", "ping -c 1 -W 10 " + c.getIp())).contains("1 packets received");
+  }
+
+  @Test
+  @Order(5)
+  void aRestoreInPlaceKeepsTheVmsOwnAddressAndTellsItsGuest() throws Exception {
+    VmNetwork a = Guest.get(agent, "net-a").getSpec().getNetwork();
+    VmNetwork b = Guest.get(agent, "net-b").getSpec().getNetwork();
+    // Something the checkpoint does not have, so the restore is seen to have happened.
+    sh("net-a", "ip addr add 10.99.7.250/24 dev eth0");
+    VmNetwork restored = agent.stub().restoreCheckpoint(RestoreCheckpointRequest.newBuilder()
+        .setCheckpointId("net-ck").setTarget(VmSpec.newBuilder().setId("net-a")).build())
+        .getVm().getSpec().getNetwork();
+    assertThat(restored).isEqualTo(a);
+    String eth0 = sh("net-a", "ip -4 addr show dev eth0; cat /sys/class/net/eth0/address");
+    assertThat(eth0).contains(a.getIp() + "/24").contains(a.getMac()).doesNotContain("10.99.7.250");
+    assertThat(sh("net-a", "ping -c 1 -W 10 " + b.getIp())).contains("1 packets received");
+  }
+
+  @Test
+  @Order(6)
+  void aRestartedAgentKeepsAddressesAndRemovesStaleTapsAndRules() throws Exception {
+    VmNetwork before = Guest.get(agent, "net-b").getSpec().getNetwork();
+    agent.kill();
+    node.run("ip", "tuntap", "add", "dev", LEFTOVER_TAP, "mode", "tap");
+    node.run("nft", "add", "rule", "ip", "noid_noidbr_t", "postrouting", "ip", "saddr",
+        "192.0.2.0/24", "masquerade");
+    agent.start();
+
+    assertThat(Guest.get(agent, "net-b").getSpec().getNetwork()).isEqualTo(before);
+    assertThat(linkExists(LEFTOVER_TAP)).isFalse();
+    assertThat(linkExists(before.getTap())).isTrue();
+    assertThat(node.run("nft", "list", "table", "ip", "noid_noidbr_t")).doesNotContain("192.0.2.0");
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() ->
+        assertThat(sh("net-a", "ping -c 1 -W 10 " + before.getIp())).contains("1 packets received"));
+  }
+
+  @Test
+  @Order(7)
+  void destroyLeavesNoTapAndFreesTheAddress() throws Exception {
+    for (String vm : new String[] {"net-a", "net-b", "net-c"}) {
+      String tap = Guest.get(agent, vm).getSpec().getNetwork().getTap();
+      assertThat(linkExists(tap)).isTrue();
+      agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
+      assertThat(linkExists(tap)).as("TAP %s of destroyed %s", tap, vm).isFalse();
+    }
+    assertThat(node.run("ip", "link", "show", "type", "tun")).doesNotContain("nt0a6307");
+    assertThat(Files.readString(dir.resolve("state/network/leases.json")))
+        .doesNotContain("net-a").doesNotContain("net-b").doesNotContain("net-c");
+  }
+}

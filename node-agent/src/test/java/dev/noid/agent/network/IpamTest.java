@@ -1,0 +1,89 @@
+package dev.noid.agent.network;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.noid.agent.vm.AgentException;
+import dev.noid.common.network.Subnet;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class IpamTest {
+  @TempDir Path dir;
+
+  private static final Subnet SMALL = Subnet.parse("10.88.3.0/29"); // VMs: .2 to .6
+
+  private Ipam ipam() {
+    return new Ipam(SMALL, dir.resolve("leases.json"));
+  }
+
+  private static int ip(String dotted) {
+    return Subnet.parseAddress(dotted);
+  }
+
+  @Test
+  void handsOutHostAddressesAfterTheGatewayAndTheSameOneAgainToTheSameVm() {
+    Ipam ipam = ipam();
+    assertThat(ipam.allocate("a")).isEqualTo(ip("10.88.3.2"));
+    assertThat(ipam.allocate("b")).isEqualTo(ip("10.88.3.3"));
+    assertThat(ipam.allocate("a")).isEqualTo(ip("10.88.3.2"));
+  }
+
+  @Test
+  void anAddressInUseIsNeverHandedOutAndAFreedOneComesBackLast() {
+    Ipam ipam = ipam();
+    Set<Integer> seen = new HashSet<>();
+    for (String vm : new String[] {"a", "b", "c", "d", "e"}) {
+      assertThat(seen.add(ipam.allocate(vm))).as("address of %s is unique", vm).isTrue();
+    }
+    assertThatThrownBy(() -> ipam.allocate("f")).isInstanceOf(AgentException.class)
+        .hasMessageContaining("no free address in this node's subnet 10.88.3.0/29")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.NO_CAPACITY);
+
+    ipam.release("b");
+    assertThat(ipam.allocate("f")).isEqualTo(ip("10.88.3.3"));
+    assertThatThrownBy(() -> ipam.allocate("g")).isInstanceOf(AgentException.class);
+  }
+
+  @Test
+  void aFreedAddressIsNotReusedWhileOthersAreFree() {
+    Ipam ipam = ipam();
+    int a = ipam.allocate("a");
+    ipam.release("a");
+    assertThat(ipam.allocate("b")).isNotEqualTo(a);
+    assertThat(ipam.allocate("c")).isNotEqualTo(a);
+  }
+
+  @Test
+  void aRestartedAgentKnowsWhichAddressesAreInUse() {
+    Ipam first = ipam();
+    int a = first.allocate("a");
+    int b = first.allocate("b");
+    first.release("a");
+
+    Ipam restarted = ipam();
+    assertThat(restarted.leases()).containsOnlyKeys("b").containsEntry("b", b);
+    int c = restarted.allocate("c");
+    assertThat(c).isNotIn(a, b);
+    assertThat(restarted.allocate("b")).isEqualTo(b);
+  }
+
+  @Test
+  void leasesOutsideANewSubnetAreDropped() {
+    ipam().allocate("a");
+    Ipam moved = new Ipam(Subnet.parse("10.99.0.0/24"), dir.resolve("leases.json"));
+    assertThat(moved.leases()).isEmpty();
+    assertThat(moved.allocate("a")).isEqualTo(ip("10.99.0.2"));
+  }
+
+  @Test
+  void anUnreadableLeaseFileStopsAllocationRatherThanRiskingDuplicates() throws Exception {
+    Files.writeString(dir.resolve("leases.json"), "{not json");
+    assertThatThrownBy(this::ipam).isInstanceOf(AgentException.class)
+        .hasMessageContaining("cannot read the address leases");
+  }
+}
