@@ -13,7 +13,6 @@ import dev.noid.api.v1.WatchNodesResponse.EventType;
 import dev.noid.controller.MutableClock;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -21,10 +20,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,29 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 class WatchNodesTest {
   @TempDir Path dir;
 
-  static final class Recorder implements StreamObserver<WatchNodesResponse> {
-    final BlockingQueue<WatchNodesResponse> events = new LinkedBlockingQueue<>();
-    final CompletableFuture<Throwable> error = new CompletableFuture<>();
-
-    @Override
-    public void onNext(WatchNodesResponse r) {
-      events.add(r);
-    }
-
-    @Override
-    public void onError(Throwable t) {
-      error.complete(t);
-    }
-
-    @Override
-    public void onCompleted() {}
-
-    WatchNodesResponse next() throws InterruptedException {
-      WatchNodesResponse r = events.poll(30, TimeUnit.SECONDS);
-      assertThat(r).as("an event within 30 s").isNotNull();
-      return r;
-    }
-
+  static final class Recorder extends StreamRecorder<WatchNodesResponse> {
     List<WatchNodesResponse> untilSynced() throws InterruptedException {
       List<WatchNodesResponse> out = new ArrayList<>();
       WatchNodesResponse r;

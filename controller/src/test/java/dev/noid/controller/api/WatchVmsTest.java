@@ -9,14 +9,10 @@ import dev.noid.api.v1.WatchVmsRequest;
 import dev.noid.api.v1.WatchVmsResponse;
 import dev.noid.api.v1.WatchVmsResponse.EventType;
 import io.grpc.ManagedChannel;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,26 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 class WatchVmsTest {
   @TempDir Path dir;
 
-  static final class Recorder implements StreamObserver<WatchVmsResponse> {
-    final BlockingQueue<WatchVmsResponse> events = new LinkedBlockingQueue<>();
-
-    @Override
-    public void onNext(WatchVmsResponse r) {
-      events.add(r);
-    }
-
-    @Override
-    public void onError(Throwable t) {}
-
-    @Override
-    public void onCompleted() {}
-
-    WatchVmsResponse next() throws InterruptedException {
-      WatchVmsResponse r = events.poll(30, TimeUnit.SECONDS);
-      assertThat(r).as("an event within 30 s").isNotNull();
-      return r;
-    }
-  }
+  static final class Recorder extends StreamRecorder<WatchVmsResponse> {}
 
   @Test
   void snapshotThenSyncedThenChangesAndResumeMissesNothing() throws Exception {
