@@ -3,6 +3,7 @@ package dev.noid.agent;
 import com.google.inject.Guice;
 import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.metrics.VmMetrics;
 import dev.noid.agent.node.Heartbeater;
 import dev.noid.agent.vm.VmManager;
@@ -39,14 +40,17 @@ public final class AgentServer {
   private final CheckpointService checkpoints;
   private final VmMetrics vmMetrics;
   private final Heartbeater heartbeater;
+  private final GoldenSnapshots goldens;
   private Server server;
   private ExecutorService executor;
 
   @Inject
   AgentServer(AgentConfig config, NodeCredentials credentials, Set<BindableService> services,
       HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
-      CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater) {
+      CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater,
+      GoldenSnapshots goldens) {
     this.heartbeater = heartbeater;
+    this.goldens = goldens;
     this.vms = vms;
     this.checkpoints = checkpoints;
     this.vmMetrics = vmMetrics;
@@ -65,6 +69,7 @@ public final class AgentServer {
     log.info("hypervisor: {}", vms.hypervisor().reason());
     checkpoints.cleanUpPartial();
     vms.adoptAll();
+    goldens.start(config.goldenKeys(), vms.images());
     vmMetrics.start(5);
     executor = Executors.newVirtualThreadPerTaskExecutor();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(
@@ -116,6 +121,7 @@ public final class AgentServer {
     metrics.close();
     GrpcServerRunner.stop(server, 10);
     vmMetrics.close();
+    goldens.close();
     vms.close();
     if (executor != null) {
       executor.shutdownNow();

@@ -2,6 +2,7 @@ package dev.noid.agent.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.noid.agent.golden.GoldenMode;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -26,13 +27,17 @@ public record AgentConfig(
     String accelerator,
     int cpus,
     long memoryMib,
-    int bootTimeoutSeconds) {
+    int bootTimeoutSeconds,
+    GoldenMode golden,
+    List<String> goldenKeys) {
 
   public AgentConfig {
     requireNonNull(nodeName, "nodeName is null");
     requireNonNull(stateDir, "stateDir is null");
     labels = Map.copyOf(labels);
     imageDirs = List.copyOf(imageDirs);
+    requireNonNull(golden, "golden is null");
+    goldenKeys = List.copyOf(goldenKeys);
   }
 
   public Path vmsDir() {
@@ -41,6 +46,10 @@ public record AgentConfig(
 
   public Path checkpointsDir() {
     return stateDir.resolve("checkpoints");
+  }
+
+  public Path goldenDir() {
+    return stateDir.resolve("golden");
   }
 
   public Path tlsDir() {

@@ -1,0 +1,77 @@
+package dev.noid.agent.golden;
+
+import dev.noid.agent.guest.GuestCommand;
+import dev.noid.agent.guest.GuestConnection;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.image.Image;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.Files2;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Builds a golden snapshot by booting a VM nobody uses, through the hypervisor port: boot,
+ * wait for its guest agent, flush the guest's writes, pause, save state, stop. The VM never
+ * ran anything of a user's, so its memory holds no one's data.
+ */
+public final class ThrowawayVmBuilder implements GoldenBuilder {
+  /** Flushed so the saved disk holds every write the saved memory believes is on it. */
+  static final List<String> PREPARE = List.of("sh", "-c", "sync");
+  static final String HOSTNAME = "noid-golden";
+
+  private final Hypervisor hypervisor;
+  private final Duration bootTimeout;
+
+  public ThrowawayVmBuilder(Hypervisor hypervisor, Duration bootTimeout) {
+    this.hypervisor = hypervisor;
+    this.bootTimeout = bootTimeout;
+  }
+
+  @Override
+  public void build(GoldenKey key, Image image, Path buildDir) {
+    VmLayout layout = new VmLayout(buildDir);
+    VmSpec spec = VmSpec.newBuilder().setId("golden-" + key.dirName()).setHostname(HOSTNAME)
+        .setImage(key.image()).setCpus(key.cpus()).setMemMib(key.memMib()).build();
+    if (image.disk() != null) {
+      Files2.copyDisk(image.disk(), layout.disk());
+    }
+    long pid = hypervisor.boot(layout, spec, image);
+    try {
+      try (GuestConnection guest = GuestConnection.open(layout.agentSocket(), spec.getId())) {
+        guest.ready().get(bootTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        GuestCommand.Result r = GuestCommand.run(guest, PREPARE, Duration.ofSeconds(60));
+        if (r.status() != 0) {
+          throw new AgentException(Code.HYPERVISOR_FAILED, "preparing the golden guest failed: "
+              + r.stderr());
+        }
+        hypervisor.pause(layout);
+        Path state = Files.createDirectories(buildDir.resolve(GoldenStore.STATE_DIR));
+        hypervisor.saveState(layout, state);
+      }
+    } catch (TimeoutException e) {
+      throw new AgentException(Code.TIMEOUT, "the golden guest of " + key.dirName()
+          + " was not ready within " + bootTimeout.toSeconds() + " s");
+    } catch (IOException | ExecutionException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "the golden guest of " + key.dirName()
+          + " failed: " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AgentException(Code.INTERNAL, "interrupted while building " + key.dirName(), e);
+    } finally {
+      hypervisor.shutdown(layout, pid);
+    }
+    if (!Files.exists(layout.disk())) {
+      throw new AgentException(Code.INTERNAL, "image '" + key.image() + "' has no disk: golden"
+          + " snapshots need one");
+    }
+  }
+}
