@@ -208,7 +208,7 @@ public final class GoldenSnapshots implements AutoCloseable {
 
   private void buildNow(GoldenKey key, Image image, GoldenVersion version) throws IOException {
     long t = System.nanoTime();
-    Path dir = store.newBuildDir(key);
+    Path dir = store.newBuildDir();
     try {
       builder.build(key, image, dir);
       String buildId = UUID.randomUUID().toString();

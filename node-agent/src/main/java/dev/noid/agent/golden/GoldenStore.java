@@ -15,13 +15,15 @@ import org.slf4j.LoggerFactory;
 /**
  * The node's golden snapshots on disk, one directory per key under {@code golden/}:
  * {@code state/} (the VMM's saved state), {@code disk.img} and {@code manifest.json}. A build
- * happens in a {@code .build-*} sibling that replaces the key's directory only when complete.
+ * happens in a {@code .build-*} directory that replaces the key's only when complete.
  * Not thread-safe per key: {@link GoldenSnapshots} serialises replacing and reading.
  */
 public final class GoldenStore {
   private static final Logger log = LoggerFactory.getLogger(GoldenStore.class);
   static final String STATE_DIR = "state";
   static final String DISK = "disk.img";
+  private static final String BUILD_PREFIX = ".build-";
+  private static final String OLD_PREFIX = ".old-";
 
   /** The answer of {@link #find}: a usable snapshot, or why there is none. */
   public sealed interface Lookup {}
@@ -99,10 +101,14 @@ public final class GoldenStore {
     }
   }
 
-  /** A fresh directory to build a snapshot of {@code key} in. */
-  Path newBuildDir(GoldenKey key) throws IOException {
+  /**
+   * A fresh directory to build a snapshot in. Its name is short because the build VM's sockets
+   * live in it, and a unix socket path has at most 107 bytes.
+   */
+  Path newBuildDir() throws IOException {
     Files.createDirectories(root);
-    return Files.createDirectory(root.resolve(key.dirName() + ".build-" + UUID.randomUUID()));
+    return Files.createDirectory(root.resolve(BUILD_PREFIX
+        + UUID.randomUUID().toString().substring(0, 8)));
   }
 
   /**
@@ -132,7 +138,7 @@ public final class GoldenStore {
       return;
     }
     // Renamed first so a crash half way through deleting leaves no half snapshot in place.
-    Path doomed = root.resolve(key.dirName() + ".old-" + UUID.randomUUID());
+    Path doomed = root.resolve(OLD_PREFIX + UUID.randomUUID());
     try {
       Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
@@ -165,7 +171,7 @@ public final class GoldenStore {
     try (Stream<Path> dirs = Files.list(root)) {
       for (Path d : dirs.toList()) {
         String name = d.getFileName().toString();
-        if (name.contains(".build-") || name.contains(".old-")) {
+        if (name.startsWith(BUILD_PREFIX) || name.startsWith(OLD_PREFIX)) {
           log.info("removing unfinished golden snapshot directory {}", d);
           stopOrphanVmm(d);
           Files2.deleteTree(d);

@@ -45,16 +45,16 @@ class GoldenSnapshotIT {
 
   @BeforeAll
   void start() throws Exception {
-    // An image of the test's own, so the stale case can change it.
+    // An image of the test's own (a copy of dev), so the stale case can change it.
     Path dev = AgentProcess.imagesDir().resolve("dev");
-    image = Files.createDirectories(dir.resolve("images/dev"));
+    image = Files.createDirectories(dir.resolve("images/gold"));
     for (String f : List.of("image.json", "vmlinuz", "initramfs.cpio.gz", "disk.ext4")) {
       new ProcessBuilder("cp", "--sparse=always", dev.resolve(f).toString(), image.toString())
           .inheritIO().start().waitFor();
     }
     agent = new AgentProcess(dir.resolve("state"), dir, "--golden", "on-demand",
         "--image-dir", dir.resolve("images").toString()).start();
-    golden = dir.resolve("state/golden/dev-1cpu-128mib-qemu");
+    golden = dir.resolve("state/golden/gold-1cpu-128mib-qemu");
   }
 
   @AfterAll
@@ -65,8 +65,8 @@ class GoldenSnapshotIT {
   }
 
   private VmReport create(String id) throws Exception {
-    VmReport vm = agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(spec(id)).build())
-        .getVm();
+    VmReport vm = agent.stub().createVm(CreateVmRequest.newBuilder()
+        .setSpec(spec(id).toBuilder().setImage("gold")).build()).getVm();
     assertThat(vm.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
     assertThat(sh(agent, id, "echo ready").stdout()).isEqualTo("ready\n");
     return vm;
