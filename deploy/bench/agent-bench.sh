@@ -19,14 +19,7 @@ BENCH_CLASS=AgentBench
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
 ARGS=("$@")
 
-for ((i = 0; i < ${#ARGS[@]}; i += 2)); do
-  case "${ARGS[i]}" in
-  --iterations | --execs | --mem-mib)
-    [[ "${ARGS[i + 1]:-}" =~ ^[1-9][0-9]*$ ]] || die "${ARGS[i]} needs a positive number"
-    ;;
-  *) die "unknown option '${ARGS[i]}' (known: --iterations N, --execs N, --mem-mib N)" ;;
-  esac
-done
+bench_check_args --iterations --execs --mem-mib -- "${ARGS[@]}"
 
 bench_setup
 bench_start_agent bench --golden off

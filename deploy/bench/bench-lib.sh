@@ -78,6 +78,23 @@ bench_setup() {
   CLASSPATH="$WORK/test-classes:$WORK/classes:$(cat "$WORK/classpath.txt")"
 }
 
+# bench_check_args OPTION... -- ARG...: every ARG is one of the OPTIONs and a positive number.
+bench_check_args() {
+  local known=()
+  while [ "$1" != "--" ]; do
+    known+=("$1")
+    shift
+  done
+  shift
+  while [ $# -gt 0 ]; do
+    local ok=0
+    for k in "${known[@]}"; do [ "$1" = "$k" ] && ok=1; done
+    [ $ok = 1 ] || die "unknown option '$1' (known: ${known[*]/%/ N})"
+    [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive number"
+    shift 2
+  done
+}
+
 bench_mvn() { (cd "$REPO" && ./mvnw -q -B "$@"); }
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

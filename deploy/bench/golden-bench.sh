@@ -19,14 +19,7 @@ BENCH_CLASS=GoldenBench
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
 ARGS=("$@")
 
-for ((i = 0; i < ${#ARGS[@]}; i += 2)); do
-  case "${ARGS[i]}" in
-  --iterations | --mem-mib)
-    [[ "${ARGS[i + 1]:-}" =~ ^[1-9][0-9]*$ ]] || die "${ARGS[i]} needs a positive number"
-    ;;
-  *) die "unknown option '${ARGS[i]}' (known: --iterations N, --mem-mib N)" ;;
-  esac
-done
+bench_check_args --iterations --mem-mib -- "${ARGS[@]}"
 
 bench_setup
 bench_start_agent cold --golden off

@@ -24,8 +24,36 @@ import java.util.concurrent.TimeoutException;
  * ran anything of a user's, so its memory holds no one's data.
  */
 public final class ThrowawayVmBuilder implements GoldenBuilder {
-  /** Flushed so the saved disk holds every write the saved memory believes is on it. */
-  static final List<String> PREPARE = List.of("sh", "-c", "sync");
+  /**
+   * Run in the guest before its state is saved, in this order:
+   *
+   * <ul>
+   *   <li>{@code sync}: the saved disk must hold every write the saved memory believes is on it.
+   *   <li>Free memory overwritten with zeros (a tmpfs filled up to all but 24 MiB of it, then
+   *       removed): boot leaves free pages full of old data, and the VMM's saved state stores a
+   *       zero page as a flag instead of 4 KiB, so the state every create reads shrinks to the
+   *       memory really in use. Best effort: without tmpfs or dd the snapshot is only bigger.
+   *   <li>Last, an idle wait as long as the guest's uptime. Linux reseeds its random generator
+   *       from the entropy pool and the cycle counter on the first use after the reseed
+   *       interval, which in a guest younger than two minutes is half its uptime. A guest that
+   *       used no randomness for that long before the save reseeds on its very first use after
+   *       the restore, when every copy reads a different cycle counter, so no two VMs from one
+   *       snapshot share a random stream. Without the wait they would for seconds: the kernel
+   *       of the dev image has no VM generation id (CONFIG_VMGENID) to tell it it was cloned.
+   *       Nothing may fork after the sleep: a fork draws randomness.
+   * </ul>
+   */
+  static final List<String> PREPARE = List.of("sh", "-c", String.join("; ",
+      "sync",
+      "echo 3 >/proc/sys/vm/drop_caches 2>/dev/null",
+      "free=$(awk '/^MemFree:/ {print int($2 / 1024) - 24}' /proc/meminfo 2>/dev/null)",
+      "if [ \"${free:-0}\" -gt 0 ] && mkdir -p /run/noid-zero"
+          + " && mount -t tmpfs -o size=${free}m tmpfs /run/noid-zero 2>/dev/null; then"
+          + " dd if=/dev/zero of=/run/noid-zero/z bs=1M count=$free 2>/dev/null;"
+          + " umount /run/noid-zero; rmdir /run/noid-zero; fi",
+      "sync",
+      "read -r up idle </proc/uptime",
+      "exec sleep $(( ${up%.*} + 2 ))"));
   static final String HOSTNAME = "noid-golden";
 
   private final Hypervisor hypervisor;
@@ -48,7 +76,7 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
     try {
       try (GuestConnection guest = GuestConnection.open(layout.agentSocket(), spec.getId())) {
         guest.ready().get(bootTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        GuestCommand.Result r = GuestCommand.run(guest, PREPARE, Duration.ofSeconds(60));
+        GuestCommand.Result r = GuestCommand.run(guest, PREPARE, Duration.ofSeconds(180));
         if (r.status() != 0) {
           throw new AgentException(Code.HYPERVISOR_FAILED, "preparing the golden guest failed: "
               + r.stderr());
