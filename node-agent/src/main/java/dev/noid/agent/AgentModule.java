@@ -9,7 +9,13 @@ import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.checkpoint.CheckpointStore;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.golden.FileDigests;
+import dev.noid.agent.golden.GoldenSnapshots;
+import dev.noid.agent.golden.GoldenStore;
+import dev.noid.agent.golden.ImageDigest;
+import dev.noid.agent.golden.ThrowawayVmBuilder;
 import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.metrics.MetricsHandler;
 import dev.noid.agent.network.AssignedSubnet;
@@ -31,6 +37,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 
 /** The agent's object graph. */
@@ -58,10 +65,34 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, NodeNetwork network) {
-    return new VmManager(cfg.vmsDir(), hypervisor, ImageCatalog.scan(cfg.imageDirs()),
+  ImageCatalog images(AgentConfig cfg) {
+    return ImageCatalog.scan(cfg.imageDirs());
+  }
+
+  @Provides
+  @Singleton
+  VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, ImageCatalog images,
+      NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
+    return new VmManager(cfg.vmsDir(), hypervisor, images,
         new NodeLimits(cfg.cpus(), cfg.memoryMib()), Duration.ofSeconds(cfg.bootTimeoutSeconds()),
-        network);
+        network, goldens, identity);
+  }
+
+  /** The identity a restored guest is given; its network address is set by the network part. */
+  @Provides
+  @Singleton
+  IdentityFix identityFix() {
+    return IdentityFix.standard(Clock.systemUTC());
+  }
+
+  @Provides
+  @Singleton
+  GoldenSnapshots goldenSnapshots(AgentConfig cfg, Hypervisor hypervisor, NodeNetwork network) {
+    Duration boot = Duration.ofSeconds(cfg.bootTimeoutSeconds());
+    FileDigests digests = new FileDigests();
+    return new GoldenSnapshots(cfg.golden(), new GoldenStore(cfg.goldenDir(), digests),
+        new ThrowawayVmBuilder(hypervisor, boot, network), new ImageDigest(digests), hypervisor.kind(),
+        hypervisor.version(), Clock.systemUTC(), boot.plusMinutes(2), Duration.ofMinutes(10));
   }
 
   // Depends on the credentials: joining the cluster is what assigns the node its subnet.

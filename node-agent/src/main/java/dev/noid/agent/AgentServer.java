@@ -3,6 +3,7 @@ package dev.noid.agent;
 import com.google.inject.Guice;
 import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.metrics.VmMetrics;
 import dev.noid.agent.node.Heartbeater;
 import dev.noid.agent.vm.VmManager;
@@ -39,14 +40,17 @@ public final class AgentServer {
   private final CheckpointService checkpoints;
   private final VmMetrics vmMetrics;
   private final Heartbeater heartbeater;
+  private final GoldenSnapshots goldens;
   private Server server;
   private ExecutorService executor;
 
   @Inject
   AgentServer(AgentConfig config, NodeCredentials credentials, Set<BindableService> services,
       HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
-      CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater) {
+      CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater,
+      GoldenSnapshots goldens) {
     this.heartbeater = heartbeater;
+    this.goldens = goldens;
     this.vms = vms;
     this.checkpoints = checkpoints;
     this.vmMetrics = vmMetrics;
@@ -66,6 +70,7 @@ public final class AgentServer {
     checkpoints.cleanUpPartial();
     vms.adoptAll();
     vms.startNetwork();
+    goldens.start(config.goldenKeys(), vms.images(), vms.hasNetwork());
     vmMetrics.start(5);
     executor = Executors.newVirtualThreadPerTaskExecutor();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(
@@ -117,6 +122,7 @@ public final class AgentServer {
     metrics.close();
     GrpcServerRunner.stop(server, 10);
     vmMetrics.close();
+    goldens.close();
     vms.close();
     if (executor != null) {
       executor.shutdownNow();

@@ -3,6 +3,9 @@ package dev.noid.agent;
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.config.HostMemory;
 import dev.noid.agent.config.NetworkConfig;
+import dev.noid.agent.golden.GoldenKey;
+import dev.noid.agent.golden.GoldenMode;
+import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.common.config.ConfigChecks;
 import dev.noid.common.config.ConfigException;
 import dev.noid.common.logging.LogSetup;
@@ -108,6 +111,15 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Masquerade VM traffic to the outside with nftables.")
   boolean networkNat;
 
+  @Option(names = "--golden", defaultValue = "on-demand",
+      description = "Golden snapshots to create VMs from: off, on-demand (built on a shape's first"
+          + " create) or ahead (also built at start for --golden-keys).")
+  String golden;
+
+  @Option(names = "--golden-keys", split = ",", paramLabel = "IMAGE:CPUS:MEM_MIB",
+      description = "Shapes whose golden snapshots --golden ahead builds at start.")
+  List<String> goldenKeys = new ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
     AgentConfig cfg = toConfig();
@@ -141,6 +153,18 @@ public final class ServeCommand implements Callable<Integer> {
     if (cpus < 0 || memoryMib < 0 || bootTimeoutSeconds <= 0) {
       throw new ConfigException("'cpus' and 'memory-mib' must be >= 0 and 'boot-timeout-seconds' > 0");
     }
+    GoldenMode goldenMode;
+    try {
+      goldenMode = GoldenMode.parse(golden);
+      // Checked here, with any kind, so that a typo fails at start and not at the first build.
+      goldenKeys.forEach(k -> GoldenKey.parse(k, HypervisorKind.HYPERVISOR_KIND_QEMU));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(e.getMessage());
+    }
+    if (!goldenKeys.isEmpty() && goldenMode != GoldenMode.AHEAD) {
+      throw new ConfigException("'golden-keys' is only used with 'golden = ahead'; 'golden' is "
+          + golden);
+    }
     List<Path> images = imageDirs.isEmpty()
         ? List.of(Path.of("/var/lib/noid/images"),
             Path.of(System.getProperty("user.home"), ".cache", "noid", "images"))
@@ -151,7 +175,7 @@ public final class ServeCommand implements Callable<Integer> {
         serverLog != null ? serverLog : state.resolve("server.log"),
         auditLog != null ? auditLog : state.resolve("audit.log"),
         logToStderr, controller, joinToken, controllerCa, labels, images, qemuBinary, accelerator,
-        offeredCpus, offeredMib, bootTimeoutSeconds, networkConfig());
+        offeredCpus, offeredMib, bootTimeoutSeconds, networkConfig(), goldenMode, goldenKeys);
   }
 
   private NetworkConfig networkConfig() {

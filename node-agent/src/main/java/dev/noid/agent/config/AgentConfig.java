@@ -2,6 +2,7 @@ package dev.noid.agent.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.noid.agent.golden.GoldenMode;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +28,9 @@ public record AgentConfig(
     int cpus,
     long memoryMib,
     int bootTimeoutSeconds,
-    NetworkConfig network) {
+    NetworkConfig network,
+    GoldenMode golden,
+    List<String> goldenKeys) {
 
   public AgentConfig {
     requireNonNull(nodeName, "nodeName is null");
@@ -35,6 +38,8 @@ public record AgentConfig(
     requireNonNull(network, "network is null");
     labels = Map.copyOf(labels);
     imageDirs = List.copyOf(imageDirs);
+    requireNonNull(golden, "golden is null");
+    goldenKeys = List.copyOf(goldenKeys);
   }
 
   public Path vmsDir() {
@@ -47,6 +52,10 @@ public record AgentConfig(
 
   public Path networkDir() {
     return stateDir.resolve("network");
+  }
+
+  public Path goldenDir() {
+    return stateDir.resolve("golden");
   }
 
   public Path tlsDir() {

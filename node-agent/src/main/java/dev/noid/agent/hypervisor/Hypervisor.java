@@ -19,6 +19,14 @@ public interface Hypervisor {
   /** Why this hypervisor and accelerator were chosen, for the node report and logs. */
   String reason();
 
+  /**
+   * The VMM's version as it reports it: saved state is restored only by the version that saved
+   * it (golden snapshots of another version are stale).
+   */
+  default String version() {
+    return kind().name();
+  }
+
   /** Null when VMs can be started, else what is missing (e.g. the VMM binary). */
   String unavailableReason();
 

@@ -101,6 +101,11 @@ public final class BridgeNetwork implements NodeNetwork {
   }
 
   @Override
+  public boolean enabled() {
+    return true;
+  }
+
+  @Override
   public String describe() {
     return "bridge " + bridge + " on " + ipam.subnet() + " (gateway "
         + Subnet.format(ipam.subnet().gateway()) + "), NAT "

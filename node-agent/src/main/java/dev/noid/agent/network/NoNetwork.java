@@ -17,6 +17,11 @@ public final class NoNetwork implements NodeNetwork {
   public void detach(String vmId) {}
 
   @Override
+  public boolean enabled() {
+    return false;
+  }
+
+  @Override
   public String describe() {
     return "no VM network (no 'network-subnet' configured and none assigned by the controller)";
   }

@@ -23,6 +23,9 @@ public interface NodeNetwork {
   /** Removes the VM's TAP and then frees its address; call once its VMM is gone. Idempotent. */
   void detach(String vmId);
 
+  /** Whether VMs here get a NIC: a restored machine needs the same devices it was saved with. */
+  boolean enabled();
+
   /** One line for the log and the node report: bridge, subnet, NAT. */
   String describe();
 }

@@ -40,6 +40,7 @@ public final class QemuDriver implements Hypervisor {
 
   private final String binary;
   private final Accelerator accelerator;
+  private String version;
 
   public QemuDriver(String binary, Accelerator accelerator) {
     this.binary = binary;
@@ -59,6 +60,24 @@ public final class QemuDriver implements Hypervisor {
   @Override
   public String reason() {
     return "QEMU (" + binary + "), " + accelerator.name() + ": " + accelerator.reason();
+  }
+
+  @Override
+  public synchronized String version() {
+    if (version == null) {
+      try {
+        Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(10, TimeUnit.SECONDS);
+        version = out.lines().findFirst().orElse("unknown").strip();
+      } catch (IOException e) {
+        return "unknown (" + e.getMessage() + ")";
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return "unknown";
+      }
+    }
+    return version;
   }
 
   @Override

@@ -3,12 +3,16 @@ package dev.noid.agent.vm;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
+import dev.noid.agent.golden.Golden;
+import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.guest.ExecSink;
 import dev.noid.agent.guest.ExecStream;
+import dev.noid.agent.guest.GuestCommand;
 import dev.noid.agent.guest.GuestConnection;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
+import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.network.GuestNetworkScript;
 import dev.noid.agent.network.NicNames;
@@ -21,7 +25,6 @@ import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.common.config.StartupException;
 import dev.noid.common.naming.ResourceNames;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -54,16 +57,20 @@ public final class VmManager implements AutoCloseable {
   private final NodeLimits limits;
   private final Duration defaultBootTimeout;
   private final NodeNetwork network;
+  private final GoldenSnapshots goldens;
+  private final IdentityFix identity;
   private final Map<String, VmRecord> vms = new ConcurrentHashMap<>();
 
   public VmManager(Path vmsDir, Hypervisor hypervisor, ImageCatalog images, NodeLimits limits,
-      Duration defaultBootTimeout, NodeNetwork network) {
+      Duration defaultBootTimeout, NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
     this.vmsDir = vmsDir;
     this.network = network;
     this.hypervisor = hypervisor;
     this.images = images;
     this.limits = limits;
     this.defaultBootTimeout = defaultBootTimeout;
+    this.goldens = goldens;
+    this.identity = identity;
   }
 
   public Hypervisor hypervisor() {
@@ -101,13 +108,17 @@ public final class VmManager implements AutoCloseable {
       Files.writeString(vm.layout.incompleteMarker(), "create");
       vm.spec = attachNetwork(vm);
       writeSpec(vm);
-      if (image.disk() != null) {
-        Files2.copyDisk(image.disk(), vm.layout.disk());
+      boolean restored = createFromGolden(vm, image, bootTimeout);
+      if (!restored) {
+        if (image.disk() != null) {
+          Files2.copyDisk(image.disk(), vm.layout.disk());
+        }
+        bootAndWait(vm, image, bootTimeout, () -> hypervisor.boot(vm.layout, vm.spec, image));
       }
-      bootAndWait(vm, image, bootTimeout, () -> hypervisor.boot(vm.layout, vm.spec, image));
       Files.delete(vm.layout.incompleteMarker());
       log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", vm.pid)
-          .log("VM {} is running", vm.id);
+          .log("VM {} is running ({})", vm.id, restored ? "restored from its golden snapshot"
+              : "booted cold");
       return report(vm);
     } catch (IOException e) {
       discard(vm);
@@ -419,15 +430,38 @@ public final class VmManager implements AutoCloseable {
     }
   }
 
-  // A clone wakes up believing it is the original: give it its own hostname and address at once.
-  private void fixIdentity(VmRecord vm) {
-    String hostname = vm.spec.getHostname().isEmpty() ? vm.id : vm.spec.getHostname();
-    ExecResult r = runToCompletion(vm, List.of("hostname", hostname), Duration.ofSeconds(30));
-    if (r.status() != 0) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "could not set the clone's hostname: "
-          + r.stderr());
+  /**
+   * Restores the new VM from its shape's golden snapshot (the snapshot's disk, never the
+   * image's: the restored page cache expects it) and gives it its own identity. False, with
+   * nothing of the attempt left, when there is no snapshot or the restore failed; a failed
+   * snapshot is reported so that no other create uses it and it is rebuilt.
+   */
+  private boolean createFromGolden(VmRecord vm, Image image, Duration bootTimeout) {
+    GoldenSnapshots.Lease lease = goldens.acquire(image, vm.spec);
+    if (lease == null) {
+      return false;
     }
-    fixNetwork(vm);
+    Golden golden = lease.golden();
+    try (lease) {
+      Files2.copyDisk(golden.disk(), vm.layout.disk());
+      bootAndWait(vm, image, bootTimeout,
+          () -> hypervisor.restore(vm.layout, vm.spec, image, golden.dir()));
+    } catch (AgentException e) {
+      abandonRestore(vm);
+      // A full disk is this node's problem, not the snapshot's.
+      if (e.code() != Code.DISK_FULL) {
+        goldens.reportBroken(golden, image, e.getMessage());
+      }
+      return false;
+    }
+    try {
+      fixIdentity(vm);
+      return true;
+    } catch (AgentException e) {
+      abandonRestore(vm);
+      goldens.reportBroken(golden, image, e.getMessage());
+      return false;
+    }
   }
 
   // The VM's spec with its NIC: none at all when the node has no network.
@@ -442,45 +476,42 @@ public final class VmManager implements AutoCloseable {
     if (!NicNames.hasNic(vm.spec.getNetwork())) {
       return;
     }
-    ExecResult r = runToCompletion(vm, GuestNetworkScript.argv(vm.spec.getNetwork()),
-        Duration.ofSeconds(30));
+    GuestCommand.Result r = guestCommand(vm, GuestNetworkScript.argv(vm.spec.getNetwork()), "setting the address of");
     if (r.status() != 0) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "could not give VM '" + vm.id
           + "' its address " + vm.spec.getNetwork().getIp() + ": " + r.stderr().strip());
     }
   }
 
-  record ExecResult(int status, String stdout, String stderr) {}
-
-  ExecResult runToCompletion(VmRecord vm, List<String> argv, Duration timeout) {
-    java.util.concurrent.CompletableFuture<ExecResult> done = new java.util.concurrent.CompletableFuture<>();
-    StringBuilder out = new StringBuilder();
-    StringBuilder err = new StringBuilder();
+  // Leaves the VM directory as a cold boot expects it: no VMM, no disk.
+  private void abandonRestore(VmRecord vm) {
+    stopVmm(vm);
     try {
-      vm.guest.exec(argv, Map.of(), false, false, new ExecSink() {
-        @Override
-        public void onStdout(byte[] data) {
-          out.append(new String(data, StandardCharsets.UTF_8));
-        }
+      Files.deleteIfExists(vm.layout.disk());
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot remove " + vm.layout.disk() + ": "
+          + e.getMessage(), e);
+    }
+    vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
+    vm.reason = "";
+  }
 
-        @Override
-        public void onStderr(byte[] data) {
-          err.append(new String(data, StandardCharsets.UTF_8));
-        }
+  // A guest restored from another's memory wakes up believing it is that one: hostname, clock,
+  // entropy (and the network's steps) become its own before anyone else can use it.
+  private void fixIdentity(VmRecord vm) {
+    GuestCommand.Result r = guestCommand(vm, identity.command(vm.spec), "fixing the identity of");
+    if (r.status() != 0) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "fixing the identity of VM '" + vm.id
+          + "' failed: " + r.stderr().strip());
+    }
+    fixNetwork(vm);
+  }
 
-        @Override
-        public void onExit(int status) {
-          done.complete(new ExecResult(status, out.toString(), err.toString()));
-        }
-
-        @Override
-        public void onFailure(String message) {
-          done.complete(new ExecResult(-1, out.toString(), message));
-        }
-      });
-      return done.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (IOException | ExecutionException | TimeoutException e) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "guest command " + argv + " failed: " + e, e);
+  private GuestCommand.Result guestCommand(VmRecord vm, List<String> argv, String what) {
+    try {
+      return GuestCommand.run(vm.guest, argv, Duration.ofSeconds(30));
+    } catch (IOException | TimeoutException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, what + " VM '" + vm.id + "' failed: " + e, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new AgentException(Code.INTERNAL, "interrupted", e);
@@ -676,6 +707,10 @@ public final class VmManager implements AutoCloseable {
         log.error("cannot adopt VM in {}", dir, e);
       }
     }
+  }
+
+  public boolean hasNetwork() {
+    return network.enabled();
   }
 
   /**

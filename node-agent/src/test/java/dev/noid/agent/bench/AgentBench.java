@@ -12,7 +12,6 @@ import dev.noid.agent.v1.RestoreCheckpointRequest;
 import dev.noid.agent.v1.VmSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -49,14 +48,14 @@ public final class AgentBench {
   }
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> opts = parse(args);
-    Path stateDir = Path.of(required(opts, "state-dir"));
+    Map<String, String> opts = BenchArgs.parse(args);
+    Path stateDir = Path.of(BenchArgs.required(opts, "state-dir"));
     int iterations = Integer.parseInt(opts.getOrDefault("iterations", "5"));
     int execs = Integer.parseInt(opts.getOrDefault("execs", "100"));
     int memMib = Integer.parseInt(opts.getOrDefault("mem-mib", "128"));
     Machine machine = Machine.describe(opts.getOrDefault("qemu-binary", "qemu-system-x86_64"));
-    try (BenchClient client = BenchClient.connect(required(opts, "address"), stateDir,
-        Path.of(required(opts, "work-dir")))) {
+    try (BenchClient client = BenchClient.connect(BenchArgs.required(opts, "address"), stateDir,
+        Path.of(BenchArgs.required(opts, "work-dir")))) {
       NodeReport node = client.node();
       String loadBefore = Machine.loadAverage();
       AgentBench bench = new AgentBench(client, stateDir, memMib);
@@ -161,24 +160,5 @@ public final class AgentBench {
 
   private static void progress(String format, Object... args) {
     System.err.printf("agent-bench: " + format + "%n", args);
-  }
-
-  private static Map<String, String> parse(String[] args) {
-    Map<String, String> opts = new HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      if (!args[i].startsWith("--") || i + 1 == args.length) {
-        throw new IllegalArgumentException("usage: --name value ...; got '" + args[i] + "'");
-      }
-      opts.put(args[i].substring(2), args[++i]);
-    }
-    return opts;
-  }
-
-  private static String required(Map<String, String> opts, String name) {
-    String v = opts.get(name);
-    if (v == null) {
-      throw new IllegalArgumentException("--" + name + " is required");
-    }
-    return v;
   }
 }

@@ -81,6 +81,10 @@ final class AgentProcess implements AutoCloseable {
         "--state-dir", stateDir.toString(), "--grpc-port", "" + grpcPort,
         "--metrics-port", "" + metricsPort, "--image-dir", imagesDir().toString(),
         "--memory-mib", "2048", "--cpus", "2"));
+    // Golden snapshots cost a throwaway boot per VM shape: only the tests about them pay it.
+    if (!extraArgs.contains("--golden")) {
+      args.addAll(List.of("--golden", "off"));
+    }
     args.addAll(extraArgs);
     if (linkAddress != null) {
       args.addAll(List.of("--advertise-address", linkAddress + ":" + grpcPort));

@@ -1,0 +1,49 @@
+package dev.noid.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.golden.GoldenMode;
+import dev.noid.common.config.ConfigException;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The golden snapshot settings of {@code noid-agent serve}: default, values, bad values. */
+class ServeCommandGoldenTest {
+  private static AgentConfig config(String... args) {
+    ServeCommand cmd = new ServeCommand();
+    String[] all = new String[args.length + 2];
+    all[0] = "--node-name";
+    all[1] = "n1";
+    System.arraycopy(args, 0, all, 2, args.length);
+    new CommandLine(cmd).parseArgs(all);
+    return cmd.toConfig();
+  }
+
+  @Test
+  void onDemandIsTheDefault() {
+    assertThat(config().golden()).isEqualTo(GoldenMode.ON_DEMAND);
+    assertThat(config().goldenKeys()).isEmpty();
+  }
+
+  @Test
+  void aheadTakesTheShapesToBuild() {
+    AgentConfig cfg = config("--golden", "ahead", "--golden-keys", "dev:1:128,dev:2:512");
+    assertThat(cfg.golden()).isEqualTo(GoldenMode.AHEAD);
+    assertThat(cfg.goldenKeys()).containsExactly("dev:1:128", "dev:2:512");
+    assertThat(cfg.goldenDir()).isEqualTo(cfg.stateDir().resolve("golden"));
+  }
+
+  @Test
+  void badSettingsFailAtStartNamingTheKey() {
+    assertThatThrownBy(() -> config("--golden", "always"))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("'golden' must be off,"
+            + " on-demand or ahead; got 'always'");
+    assertThatThrownBy(() -> config("--golden", "ahead", "--golden-keys", "dev:1"))
+        .isInstanceOf(ConfigException.class).hasMessageContaining("'golden-keys'");
+    assertThatThrownBy(() -> config("--golden-keys", "dev:1:128"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("'golden-keys' is only used with 'golden = ahead'");
+  }
+}

@@ -1,0 +1,66 @@
+package dev.noid.agent.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.noid.agent.v1.VmSpec;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The script is run for real by busybox's sh in the ITs; here, what goes into it. */
+class IdentityFixTest {
+  private final IdentityFix fix = IdentityFix.standard(
+      Clock.fixed(Instant.parse("2026-11-24T10:00:00.700Z"), ZoneOffset.UTC));
+
+  private String script(VmSpec spec) {
+    List<String> cmd = fix.command(spec);
+    assertThat(cmd.subList(0, 2)).containsExactly("sh", "-c");
+    return cmd.get(2);
+  }
+
+  @Test
+  void theHostnameIsTheVmsOwnOrItsId() {
+    assertThat(script(VmSpec.newBuilder().setId("web-1").build()))
+        .contains("hostname 'web-1' && echo 'web-1' >/etc/hostname");
+    assertThat(script(VmSpec.newBuilder().setId("web-1").setHostname("front").build()))
+        .contains("hostname 'front'").doesNotContain("web-1");
+  }
+
+  @Test
+  void theClockIsSetFromTheHostsRoundedToTheNearestSecond() {
+    assertThat(script(VmSpec.newBuilder().setId("a").build()))
+        .contains("date -u -s @" + (Instant.parse("2026-11-24T10:00:01Z").getEpochSecond()));
+  }
+
+  @Test
+  void everyRunMixesFreshRandomnessAndAFreshMachineId() {
+    VmSpec spec = VmSpec.newBuilder().setId("a").build();
+    String one = script(spec);
+    String two = script(spec);
+    assertThat(one).contains(">/dev/urandom").contains("/etc/machine-id");
+    assertThat(one).isNotEqualTo(two);
+  }
+
+  @Test
+  void aFailingStepStopsTheScriptAndNamesItself() {
+    IdentityFix custom = new IdentityFix(List.of(new IdentityStep() {
+      @Override
+      public String name() {
+        return "address";
+      }
+
+      @Override
+      public String script(VmSpec spec, Instant now) {
+        return "ip addr add 10.0.0.2/24 dev eth0";
+      }
+    }), Clock.systemUTC());
+    assertThat(custom.command(VmSpec.newBuilder().setId("a").build()).get(2))
+        .isEqualTo("{ ip addr add 10.0.0.2/24 dev eth0; } || { echo 'identity step address"
+            + " failed' >&2; exit 1; }");
+    assertThat(IdentitySteps.quote("it's").getBytes(StandardCharsets.UTF_8))
+        .isEqualTo("'it'\\''s'".getBytes(StandardCharsets.UTF_8));
+  }
+}
