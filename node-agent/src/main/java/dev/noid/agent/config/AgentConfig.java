@@ -24,6 +24,9 @@ public record AgentConfig(
     List<Path> imageDirs,
     String qemuBinary,
     String accelerator,
+    String hypervisor,
+    String cloudHypervisorBinary,
+    String restoreMemory,
     int cpus,
     long memoryMib,
     int bootTimeoutSeconds) {
