@@ -61,7 +61,9 @@ final class ApiSpec {
   private static List<String> messages(ValidationReport report) {
     return report.getMessages().stream()
         .filter(m -> m.getLevel() == ValidationReport.Level.ERROR)
-        .map(m -> m.getKey() + ": " + m.getMessage())
+        .map(m -> m.getKey() + ": " + m.getMessage() + m.getContext()
+            .flatMap(ValidationReport.MessageContext::getPointers)
+            .map(p -> " (at " + p.getInstance() + ")").orElse(""))
         .toList();
   }
 }
