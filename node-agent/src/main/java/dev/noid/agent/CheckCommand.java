@@ -34,7 +34,7 @@ public final class CheckCommand implements Callable<Integer> {
     out.println("reason: " + choice.reason());
     out.println("usable: " + (choice.usable() ? "yes" : "no (" + choice.chosenMissing() + ")"));
     out.println(other + ": " + (choice.otherMissing() == null ? "usable"
-        : "missing " + choice.otherMissing()));
+        : "not usable (" + choice.otherMissing() + ")"));
     out.flush();
     return choice.usable() ? 0 : 1;
   }

@@ -101,7 +101,7 @@ public final class ServeCommand implements Callable<Integer> {
   int cpus;
 
   @Option(names = "--memory-mib", defaultValue = "0",
-      description = "Memory offered to VMs in MiB; 0 = 80% of host memory.")
+      description = "Memory offered to VMs in MiB; 0 = 80%% of host memory.")
   long memoryMib;
 
   @Option(names = "--boot-timeout-seconds", defaultValue = "120",
