@@ -2,6 +2,7 @@ package dev.noid.agent.cloudhypervisor;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.KvmProbe;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
@@ -65,7 +66,12 @@ public final class CloudHypervisorDriver implements Hypervisor {
 
   @Override
   public String unavailableReason() {
-    return VmmProcesses.versionProblem(binary);
+    String problem = VmmProcesses.versionProblem(binary);
+    if (problem != null) {
+      return problem;
+    }
+    KvmProbe kvm = KvmProbe.probe();
+    return kvm.usable() ? null : "Cloud Hypervisor needs hardware KVM: " + kvm.reason();
   }
 
   static Path eventsFile(VmLayout layout) {
@@ -138,9 +144,11 @@ public final class CloudHypervisorDriver implements Hypervisor {
 
   private long start(VmLayout layout) {
     try {
-      // The VMM binds the serial and vsock sockets itself and fails if they exist.
+      // The VMM binds the serial and vsock sockets itself and fails if they exist. The event
+      // file is the history of one VMM: a watcher replays it whole, so none of an earlier
+      // VMM's events (an old guest power-off) may be left in it.
       for (Path p : List.of(layout.controlSocket(), layout.agentSocket(), layout.consoleSocket(),
-          layout.pidFile())) {
+          layout.pidFile(), eventsFile(layout))) {
         Files.deleteIfExists(p);
       }
       Process p = new ProcessBuilder("setsid", binary,

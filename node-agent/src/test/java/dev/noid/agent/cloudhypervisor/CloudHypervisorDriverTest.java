@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.noid.agent.guest.ExecSink;
 import dev.noid.agent.guest.GuestConnection;
 import dev.noid.agent.hypervisor.Hypervisor.StateChange;
 import dev.noid.agent.hypervisor.VmLayout;
@@ -27,7 +26,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -163,10 +161,7 @@ class CloudHypervisorDriverTest {
   @Test
   void aCloneRestoresRunningWithItsOwnDiskAndSocketsBesideTheOriginal() throws Exception {
     VmLayout orig = layout("orig");
-    boot(orig, "orig");
-    Path snap = Files.createDirectories(tmp.resolve("snap"));
-    driver.pause(orig);
-    driver.saveState(orig, snap);
+    Path snap = bootAndSnapshot(orig);
     driver.resume(orig);
     String snapConfig = Files.readString(snap.resolve("config.json"));
 
@@ -200,10 +195,7 @@ class CloudHypervisorDriverTest {
   @Test
   void onDemandRestoreWorksToo() throws Exception {
     VmLayout orig = layout("orig");
-    boot(orig, "orig");
-    Path snap = Files.createDirectories(tmp.resolve("snap"));
-    driver.pause(orig);
-    driver.saveState(orig, snap);
+    Path snap = bootAndSnapshot(orig);
     CloudHypervisorDriver onDemand = new CloudHypervisorDriver(
         tmp.resolve("bin/cloud-hypervisor").toString(), "test", VmmApi.MemoryRestoreMode.OnDemand);
 
@@ -262,6 +254,15 @@ class CloudHypervisorDriverTest {
         .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.HYPERVISOR_FAILED);
   }
 
+  // A VM booted as "orig", paused and snapshotted into tmp/snap; it stays paused.
+  private Path bootAndSnapshot(VmLayout orig) throws IOException {
+    boot(orig, "orig");
+    Path snap = Files.createDirectories(tmp.resolve("snap"));
+    driver.pause(orig);
+    driver.saveState(orig, snap);
+    return snap;
+  }
+
   private long boot(VmLayout vm, String id) {
     try {
       Files.writeString(vm.disk(), "disk");
@@ -285,28 +286,9 @@ class CloudHypervisorDriverTest {
     try (GuestConnection guest = GuestConnection.open(
         driver.openGuestChannel(vm, Duration.ofSeconds(30)), "vm")) {
       guest.ready().get(30, TimeUnit.SECONDS);
-      CompletableFuture<String> done = new CompletableFuture<>();
-      StringBuilder out = new StringBuilder();
-      guest.exec(List.of(argv), Map.of(), false, false, new ExecSink() {
-        @Override
-        public void onStdout(byte[] data) {
-          out.append(new String(data, StandardCharsets.UTF_8));
-        }
-
-        @Override
-        public void onStderr(byte[] data) {}
-
-        @Override
-        public void onExit(int status) {
-          done.complete(out.toString());
-        }
-
-        @Override
-        public void onFailure(String message) {
-          done.completeExceptionally(new IOException(message));
-        }
-      });
-      return done.get(30, TimeUnit.SECONDS);
+      StdoutSink sink = new StdoutSink();
+      guest.exec(List.of(argv), Map.of(), false, false, sink);
+      return sink.await();
     }
   }
 

@@ -3,7 +3,6 @@ package dev.noid.agent.cloudhypervisor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.noid.agent.guest.ExecSink;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.v1.AgentVmState;
@@ -12,14 +11,11 @@ import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -108,27 +104,8 @@ class CloudHypervisorVmManagerTest {
   }
 
   private String exec(String id, String... argv) throws Exception {
-    CompletableFuture<String> done = new CompletableFuture<>();
-    StringBuilder out = new StringBuilder();
-    vms.exec(id, List.of(argv), Map.of(), false, false, new ExecSink() {
-      @Override
-      public void onStdout(byte[] data) {
-        out.append(new String(data, StandardCharsets.UTF_8));
-      }
-
-      @Override
-      public void onStderr(byte[] data) {}
-
-      @Override
-      public void onExit(int status) {
-        done.complete(out.toString());
-      }
-
-      @Override
-      public void onFailure(String message) {
-        done.completeExceptionally(new IOException(message));
-      }
-    });
-    return done.get(30, TimeUnit.SECONDS);
+    StdoutSink sink = new StdoutSink();
+    vms.exec(id, List.of(argv), Map.of(), false, false, sink);
+    return sink.await();
   }
 }
