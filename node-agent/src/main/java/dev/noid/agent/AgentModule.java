@@ -16,6 +16,10 @@ import dev.noid.agent.golden.ImageDigest;
 import dev.noid.agent.golden.ThrowawayVmBuilder;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.identity.IdentityFix;
+import dev.noid.agent.cloudhypervisor.CloudHypervisorDriver;
+import dev.noid.agent.cloudhypervisor.VmmApi;
+import dev.noid.agent.hypervisor.HypervisorChoice;
+import dev.noid.agent.hypervisor.HypervisorChoices;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.metrics.MetricsHandler;
 import dev.noid.agent.network.AssignedSubnet;
@@ -58,9 +62,20 @@ public final class AgentModule extends AbstractModule {
   @Provides
   @Singleton
   Hypervisor hypervisor(AgentConfig cfg) {
+    return forConfig(cfg);
+  }
+
+  /** The driver {@code cfg} asks for, chosen as {@code noid-agent check} reports it. */
+  public static Hypervisor forConfig(AgentConfig cfg) {
+    HypervisorChoice choice = HypervisorChoices.of(cfg);
+    if (choice.kind() == HypervisorChoice.Kind.CLOUD_HYPERVISOR) {
+      return new CloudHypervisorDriver(cfg.cloudHypervisorBinary(), choice.reason(),
+          "on-demand".equals(cfg.restoreMemory()) ? VmmApi.MemoryRestoreMode.OnDemand
+              : VmmApi.MemoryRestoreMode.Copy);
+    }
     Accelerator acc = Accelerator.detect(cfg.accelerator(), Path.of("/dev/kvm"),
         Path.of("/proc/cpuinfo"));
-    return new QemuDriver(cfg.qemuBinary(), acc);
+    return new QemuDriver(cfg.qemuBinary(), acc, choice.reason());
   }
 
   @Provides

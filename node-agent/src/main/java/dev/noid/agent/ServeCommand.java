@@ -6,6 +6,7 @@ import dev.noid.agent.config.NetworkConfig;
 import dev.noid.agent.golden.GoldenKey;
 import dev.noid.agent.golden.GoldenMode;
 import dev.noid.agent.v1.HypervisorKind;
+import dev.noid.agent.hypervisor.HypervisorChoice;
 import dev.noid.common.config.ConfigChecks;
 import dev.noid.common.config.ConfigException;
 import dev.noid.common.logging.LogSetup;
@@ -87,11 +88,25 @@ public final class ServeCommand implements Callable<Integer> {
       description = "auto, kvm or tcg (auto: KVM only where it can really boot a guest).")
   String accelerator;
 
+  @Option(names = "--hypervisor", defaultValue = "auto",
+      description = "auto, qemu or cloud-hypervisor (auto: Cloud Hypervisor where its binary runs"
+          + " and KVM is hardware-backed, else QEMU). 'noid-agent check' shows the choice.")
+  String hypervisor;
+
+  @Option(names = "--cloud-hypervisor-binary", defaultValue = "cloud-hypervisor",
+      description = "Cloud Hypervisor executable.")
+  String cloudHypervisorBinary;
+
+  @Option(names = "--restore-memory", defaultValue = "copy",
+      description = "How Cloud Hypervisor restores guest RAM: copy (all before resuming) or"
+          + " on-demand (paged in on first touch via userfaultfd; the checkpoint must stay).")
+  String restoreMemory;
+
   @Option(names = "--cpus", defaultValue = "0", description = "vCPUs offered to VMs; 0 = host CPUs.")
   int cpus;
 
   @Option(names = "--memory-mib", defaultValue = "0",
-      description = "Memory offered to VMs in MiB; 0 = 80% of host memory.")
+      description = "Memory offered to VMs in MiB; 0 = 80%% of host memory.")
   long memoryMib;
 
   @Option(names = "--boot-timeout-seconds", defaultValue = "120",
@@ -150,6 +165,14 @@ public final class ServeCommand implements Callable<Integer> {
     if (!List.of("auto", "kvm", "tcg").contains(accelerator)) {
       throw new ConfigException("'accelerator' must be auto, kvm or tcg; got '" + accelerator + "'");
     }
+    if (!HypervisorChoice.CONFIG_VALUES.contains(hypervisor)) {
+      throw new ConfigException("'hypervisor' must be auto, qemu or cloud-hypervisor; got '"
+          + hypervisor + "'");
+    }
+    if (!List.of("copy", "on-demand").contains(restoreMemory)) {
+      throw new ConfigException("'restore-memory' must be copy or on-demand; got '"
+          + restoreMemory + "'");
+    }
     if (cpus < 0 || memoryMib < 0 || bootTimeoutSeconds <= 0) {
       throw new ConfigException("'cpus' and 'memory-mib' must be >= 0 and 'boot-timeout-seconds' > 0");
     }
@@ -175,7 +198,8 @@ public final class ServeCommand implements Callable<Integer> {
         serverLog != null ? serverLog : state.resolve("server.log"),
         auditLog != null ? auditLog : state.resolve("audit.log"),
         logToStderr, controller, joinToken, controllerCa, labels, images, qemuBinary, accelerator,
-        offeredCpus, offeredMib, bootTimeoutSeconds, networkConfig(), goldenMode, goldenKeys);
+        hypervisor, cloudHypervisorBinary, restoreMemory, offeredCpus, offeredMib, bootTimeoutSeconds,
+        networkConfig(), goldenMode, goldenKeys);
   }
 
   private NetworkConfig networkConfig() {

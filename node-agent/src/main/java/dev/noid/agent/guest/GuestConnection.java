@@ -54,6 +54,11 @@ public final class GuestConnection implements AutoCloseable {
       ch.close();
       throw e;
     }
+    return open(ch, vmId);
+  }
+
+  /** Starts the protocol on a channel already connected to the guest agent's transport. */
+  public static GuestConnection open(SocketChannel ch, String vmId) throws IOException {
     GuestConnection conn = new GuestConnection(ch);
     byte[] nonce = new byte[16];
     RANDOM.nextBytes(nonce);

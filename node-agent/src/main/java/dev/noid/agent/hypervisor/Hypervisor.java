@@ -3,11 +3,18 @@ package dev.noid.agent.hypervisor;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.agent.v1.VmSpec;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The port every hypervisor driver implements: one VMM process per VM, driven through its
- * control socket. Implementations: {@code QemuDriver}; Cloud Hypervisor behind the same port.
+ * control socket. Implementations: {@code QemuDriver}, {@code CloudHypervisorDriver}.
  * Methods throw {@link dev.noid.agent.vm.AgentException} with a code that says what failed.
  */
 public interface Hypervisor {
@@ -57,4 +64,40 @@ public interface Hypervisor {
 
   /** Is the guest paused, as the VMM sees it. */
   boolean isPaused(VmLayout layout);
+
+  /**
+   * Opens the host end of the guest-agent channel (docs/guest-protocol.md), waiting up to
+   * {@code timeout} for the guest where the transport needs it to listen first. QEMU's
+   * virtio-serial socket accepts at once; Cloud Hypervisor's hybrid vsock needs a handshake.
+   */
+  default SocketChannel openGuestChannel(VmLayout layout, Duration timeout) throws IOException {
+    SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+    try {
+      ch.connect(UnixDomainSocketAddress.of(layout.agentSocket()));
+      return ch;
+    } catch (IOException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  /** What the VMM itself reports about its VM, when it changes without the agent asking. */
+  enum StateChange { RUNNING, PAUSED, SHUTDOWN, DELETED }
+
+  /**
+   * Reports changes the VMM makes on its own (a guest that powered off while its VMM lives
+   * on); closing the result stops the reports. A VMM that exits with its guest (QEMU with
+   * {@code -no-reboot}) has nothing to report beyond its exit, which the agent watches anyway.
+   */
+  default AutoCloseable watch(VmLayout layout, Consumer<StateChange> listener) {
+    return () -> { };
+  }
+
+  /**
+   * I/O counters of the VM's devices: device id to counter name to value (e.g. disk0 ->
+   * read_bytes). Empty where the VMM keeps none.
+   */
+  default Map<String, Map<String, Long>> ioCounters(VmLayout layout) {
+    return Map.of();
+  }
 }

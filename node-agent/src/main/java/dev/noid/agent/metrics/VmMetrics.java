@@ -72,7 +72,16 @@ public final class VmMetrics implements AutoCloseable {
             .description("CPU used by the VM's VMM process, percent of one host CPU")
             .tags(tags).register(registry),
         Gauge.builder("noid.disk.usage.bytes", sampler, s -> s.sample(id).diskBytes())
-            .description("Bytes allocated by the VM's files on the host").tags(tags).register(registry));
+            .description("Bytes allocated by the VM's files on the host").tags(tags).register(registry),
+        Gauge.builder("noid.vcpu.usage.percent", sampler, s -> s.sample(id).vcpuPercent())
+            .description("CPU used by the VM's vCPU threads (the guest running), percent of one"
+                + " host CPU").tags(tags).register(registry),
+        Gauge.builder("noid.disk.read.bytes", sampler, s -> s.sample(id).diskReadBytes())
+            .description("Bytes the guest read from its disks since its VMM started, where the"
+                + " VMM counts them (Cloud Hypervisor)").tags(tags).register(registry),
+        Gauge.builder("noid.disk.written.bytes", sampler, s -> s.sample(id).diskWriteBytes())
+            .description("Bytes the guest wrote to its disks since its VMM started, where the"
+                + " VMM counts them (Cloud Hypervisor)").tags(tags).register(registry));
   }
 
   private long diskTotal() {

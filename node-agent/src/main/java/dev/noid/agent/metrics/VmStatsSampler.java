@@ -1,5 +1,6 @@
 package dev.noid.agent.metrics;
 
+import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.vm.Files2;
 import dev.noid.agent.vm.VmManager;
 import jakarta.inject.Inject;
@@ -12,22 +13,26 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Per-VM figures from the host's view of the VMM process: resident memory and CPU time from
- * /proc (hypervisors such as Cloud Hypervisor expose no CPU counters), disk from the VM's
- * files. CPU percent is over the interval since the previous sample of that VM.
+ * /proc (hypervisors such as Cloud Hypervisor expose no CPU counters), the guest's share of it
+ * from the VMM's vCPU threads, disk from the VM's files, and disk I/O from the VMM's own
+ * device counters where it keeps them (Cloud Hypervisor's vm.counters). CPU percent is over
+ * the interval since the previous sample of that VM.
  */
 @Singleton
 public final class VmStatsSampler {
   private static final long CLOCK_TICKS = 100; // USER_HZ on Linux x86-64
   private static final long PAGE = 4096;
 
-  public record Sample(long memoryBytes, double cpuPercent, long diskBytes) {
-    static final Sample EMPTY = new Sample(0, 0, 0);
+  public record Sample(long memoryBytes, double cpuPercent, long diskBytes, double vcpuPercent,
+      long diskReadBytes, long diskWriteBytes) {
+    static final Sample EMPTY = new Sample(0, 0, 0, 0, 0, 0);
   }
 
   private record CpuMark(long ticks, long nanos) {}
 
   private final VmManager vms;
   private final Map<String, CpuMark> last = new ConcurrentHashMap<>();
+  private final Map<String, CpuMark> lastVcpu = new ConcurrentHashMap<>();
   private final Map<String, Sample> latest = new ConcurrentHashMap<>();
 
   @Inject
@@ -49,13 +54,17 @@ public final class VmStatsSampler {
       }
       if (pid == null || pid <= 0) {
         last.remove(id);
-        latest.put(id, new Sample(0, 0, disk));
+        latest.put(id, new Sample(0, 0, disk, 0, 0, 0));
         continue;
       }
-      latest.put(id, new Sample(rss(pid), cpuPercent(id, pid), disk));
+      Map<String, Map<String, Long>> io = vms.hypervisor().ioCounters(new VmLayout(vms.vmDir(id)));
+      latest.put(id, new Sample(rss(pid), percent(last, id, cpuTicks(pid)), disk,
+          percent(lastVcpu, id, ProcThreads.vcpuTicks(pid)), sum(io, "read_bytes"),
+          sum(io, "write_bytes")));
     }
     latest.keySet().retainAll(vms.list().stream().map(r -> r.getId()).toList());
     last.keySet().retainAll(pids.keySet());
+    lastVcpu.keySet().retainAll(pids.keySet());
   }
 
   public Sample sample(String id) {
@@ -66,10 +75,15 @@ public final class VmStatsSampler {
     return Map.copyOf(latest);
   }
 
-  private double cpuPercent(String id, long pid) {
-    long ticks = cpuTicks(pid);
+  // Counters of block devices (Cloud Hypervisor names them by disk id; net devices have none
+  // of these names).
+  private static long sum(Map<String, Map<String, Long>> io, String counter) {
+    return io.values().stream().mapToLong(c -> c.getOrDefault(counter, 0L)).sum();
+  }
+
+  private static double percent(Map<String, CpuMark> marks, String id, long ticks) {
     long now = System.nanoTime();
-    CpuMark prev = last.put(id, new CpuMark(ticks, now));
+    CpuMark prev = marks.put(id, new CpuMark(ticks, now));
     if (prev == null || now <= prev.nanos() || ticks < prev.ticks()) {
       return 0;
     }
@@ -82,8 +96,7 @@ public final class VmStatsSampler {
     try {
       String stat = Files.readString(Path.of("/proc", String.valueOf(pid), "stat"));
       // Fields after the command name, which is in parentheses and may contain spaces.
-      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      return Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime + stime
+      return ProcThreads.utimeStime(stat);
     } catch (IOException | RuntimeException e) {
       return 0;
     }

@@ -41,4 +41,10 @@ public final class NicNames {
     }
     return (int) Long.parseLong(digits, 16);
   }
+
+  /** Kernel arguments the image's /init reads at cold boot (a restored guest is told over its agent). */
+  public static String bootArgs(dev.noid.agent.v1.VmNetwork net) {
+    return hasNic(net) ? " noid.ip=" + net.getIp() + "/" + net.getPrefixLength() + " noid.gw="
+        + net.getGateway() : "";
+  }
 }

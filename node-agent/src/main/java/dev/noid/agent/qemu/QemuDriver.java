@@ -1,8 +1,10 @@
 package dev.noid.agent.qemu;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.noid.agent.hypervisor.Hostnames;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.network.NicNames;
 import dev.noid.agent.v1.HypervisorKind;
@@ -17,7 +19,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,9 +43,17 @@ public final class QemuDriver implements Hypervisor {
   private final Accelerator accelerator;
   private String version;
 
+  private final String choiceReason;
+
   public QemuDriver(String binary, Accelerator accelerator) {
+    this(binary, accelerator, "hypervisor=qemu");
+  }
+
+  /** {@code choiceReason}: why QEMU rather than Cloud Hypervisor (see HypervisorChoice). */
+  public QemuDriver(String binary, Accelerator accelerator, String choiceReason) {
     this.binary = binary;
     this.accelerator = accelerator;
+    this.choiceReason = choiceReason;
   }
 
   @Override
@@ -59,7 +68,8 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public String reason() {
-    return "QEMU (" + binary + "), " + accelerator.name() + ": " + accelerator.reason();
+    return "QEMU (" + binary + "), " + accelerator.name() + ": " + accelerator.reason()
+        + "; " + choiceReason;
   }
 
   @Override
@@ -82,20 +92,7 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public String unavailableReason() {
-    try {
-      Process p = new ProcessBuilder(binary, "--version").redirectErrorStream(true).start();
-      p.getInputStream().readAllBytes();
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        return binary + " --version did not finish";
-      }
-      return p.exitValue() == 0 ? null : binary + " --version exited with " + p.exitValue();
-    } catch (IOException e) {
-      return "cannot run " + binary + ": " + e.getMessage();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return "interrupted";
-    }
+    return VmmProcesses.versionProblem(binary);
   }
 
   List<String> commandLine(VmLayout layout, VmSpec spec, Image image) {
@@ -136,17 +133,12 @@ public final class QemuDriver implements Hypervisor {
     return cmd;
   }
 
-  // Read by the image's /init at cold boot (a restored guest is told over its agent instead).
   private static String networkArgs(VmSpec spec) {
-    VmNetwork net = spec.getNetwork();
-    if (!NicNames.hasNic(net)) {
-      return "";
-    }
-    return " noid.ip=" + net.getIp() + "/" + net.getPrefixLength() + " noid.gw=" + net.getGateway();
+    return NicNames.bootArgs(spec.getNetwork());
   }
 
   static String hostname(VmSpec spec) {
-    return spec.getHostname().isEmpty() ? spec.getId() : spec.getHostname();
+    return Hostnames.of(spec);
   }
 
   @Override
@@ -323,21 +315,7 @@ public final class QemuDriver implements Hypervisor {
   }
 
   private static void kill(long pid) {
-    Optional<ProcessHandle> handle = ProcessHandle.of(pid);
-    if (handle.isEmpty()) {
-      return;
-    }
-    ProcessHandle h = handle.get();
-    try {
-      h.onExit().get(5, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      h.destroyForcibly();
-      try {
-        h.onExit().get(10, TimeUnit.SECONDS);
-      } catch (Exception again) {
-        log.warn("pid {} did not exit after SIGKILL", pid);
-      }
-    }
+    VmmProcesses.awaitExitOrKill(pid);
   }
 
   @Override
@@ -395,12 +373,6 @@ public final class QemuDriver implements Hypervisor {
   }
 
   private static String tail(Path log) {
-    try {
-      List<String> lines = Files.readAllLines(log);
-      return lines.isEmpty() ? "" : ": " + String.join(" | ",
-          lines.subList(Math.max(0, lines.size() - 3), lines.size()));
-    } catch (IOException e) {
-      return "";
-    }
+    return VmmProcesses.tail(log);
   }
 }

@@ -528,13 +528,16 @@ public final class VmManager implements AutoCloseable {
     vm.pid = pid;
     vm.started = Instant.now();
     watchExit(vm, pid, generation);
+    watchVmm(vm, generation);
+    long deadline = System.nanoTime() + timeout.toNanos();
     try {
-      GuestConnection guest = GuestConnection.open(vm.layout.agentSocket(), vm.id);
+      GuestConnection guest = GuestConnection.open(
+          hypervisor.openGuestChannel(vm.layout, timeout), vm.id);
       vm.guest = guest;
-      guest.ready().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      guest.ready().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
       vm.state = AgentVmState.AGENT_VM_STATE_RUNNING;
       vm.reason = "";
-    } catch (TimeoutException e) {
+    } catch (TimeoutException | java.net.SocketTimeoutException e) {
       stopVmm(vm);
       throw new AgentException(Code.TIMEOUT, "guest of VM '" + vm.id
           + "' did not become ready within " + timeout.toSeconds() + " s; VMM stopped");
@@ -567,8 +570,39 @@ public final class VmManager implements AutoCloseable {
     }));
   }
 
+  // The VMM may change its VM's state on its own: a guest that powers off leaves a Cloud
+  // Hypervisor VMM running with nothing in it. Such a VM is DEAD (startable), not RUNNING.
+  private void watchVmm(VmRecord vm, long generation) {
+    closeWatch(vm);
+    vm.vmmWatch = hypervisor.watch(vm.layout, change -> {
+      if (vm.generation != generation || change != Hypervisor.StateChange.SHUTDOWN) {
+        return;
+      }
+      if (vm.state == AgentVmState.AGENT_VM_STATE_RUNNING
+          || vm.state == AgentVmState.AGENT_VM_STATE_PAUSED) {
+        vm.state = AgentVmState.AGENT_VM_STATE_DEAD;
+        vm.reason = "the guest shut down (reported by the VMM)";
+        log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} is dead: {}", vm.id, vm.reason);
+        closeGuest(vm);
+      }
+    });
+  }
+
+  private static void closeWatch(VmRecord vm) {
+    AutoCloseable w = vm.vmmWatch;
+    vm.vmmWatch = null;
+    if (w != null) {
+      try {
+        w.close();
+      } catch (Exception e) {
+        log.debug("closing the VMM watch of {}", vm.id, e);
+      }
+    }
+  }
+
   private void stopVmm(VmRecord vm) {
     vm.generation++;
+    closeWatch(vm);
     closeGuest(vm);
     if (vm.pid > 0 && ProcessHandle.of(vm.pid).map(ProcessHandle::isAlive).orElse(false)) {
       hypervisor.shutdown(vm.layout, vm.pid);
@@ -783,10 +817,12 @@ public final class VmManager implements AutoCloseable {
       }
       Files.delete(layout.savingMarker());
     }
+    watchVmm(vm, generation);
     vm.state = hypervisor.isPaused(layout) ? AgentVmState.AGENT_VM_STATE_PAUSED
         : AgentVmState.AGENT_VM_STATE_RUNNING;
     try {
-      vm.guest = GuestConnection.open(layout.agentSocket(), vm.id);
+      vm.guest = GuestConnection.open(
+          hypervisor.openGuestChannel(layout, Duration.ofSeconds(5)), vm.id);
     } catch (IOException e) {
       log.warn("VM {}: guest channel not reachable after adoption: {}", vm.id, e.toString());
     }
@@ -805,6 +841,7 @@ public final class VmManager implements AutoCloseable {
   /** Leaves VMMs running (they outlive the agent) and closes only the host's connections. */
   @Override
   public void close() {
+    vms.values().forEach(VmManager::closeWatch);
     vms.values().forEach(VmManager::closeGuest);
   }
 }

@@ -22,6 +22,8 @@ final class VmRecord {
   volatile Instant started;
   volatile String restoredFrom = "";
   volatile GuestConnection guest;
+  /** Reports of the VMM's own state changes; closed when the VMM is stopped. */
+  volatile AutoCloseable vmmWatch;
   /** Bumped on every VMM (re)start, so a stale exit watcher of an old VMM does nothing. */
   volatile long generation;
 

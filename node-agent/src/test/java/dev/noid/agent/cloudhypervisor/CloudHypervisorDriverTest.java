@@ -1,0 +1,307 @@
+package dev.noid.agent.cloudhypervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.noid.agent.guest.GuestConnection;
+import dev.noid.agent.hypervisor.Hypervisor.StateChange;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmProcesses;
+import dev.noid.agent.image.Image;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every call of the driver against {@link FakeCloudHypervisor}, started as the real binary. */
+@org.junit.jupiter.api.Timeout(120)
+class CloudHypervisorDriverTest {
+  @TempDir Path tmp;
+  private CloudHypervisorDriver driver;
+  private Image image;
+  private final List<Long> pids = new ArrayList<>();
+
+  @BeforeEach
+  void setUp() throws IOException {
+    driver = new CloudHypervisorDriver(FakeChBinary.write(tmp.resolve("bin")).toString(),
+        "test", VmmApi.MemoryRestoreMode.Copy);
+    Files.writeString(tmp.resolve("vmlinuz"), "kernel");
+    image = new Image("dev", tmp.resolve("vmlinuz"), null, null, "console=ttyS0", 64);
+  }
+
+  @AfterEach
+  void killVmms() {
+    pids.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+  }
+
+  @Test
+  void bootsAndReportsRunning() throws IOException {
+    VmLayout vm = layout("vm1");
+    long pid = boot(vm, "vm1");
+
+    assertThat(driver.responds(vm)).isTrue();
+    assertThat(driver.isPaused(vm)).isFalse();
+    JsonNode info = driver.info(vm);
+    assertThat(info.path("state").asText()).isEqualTo("Running");
+    assertThat(info.path("config").path("memory").path("size").asLong()).isEqualTo(128L << 20);
+    assertThat(Files.readString(vm.pidFile()).strip()).isEqualTo(String.valueOf(pid));
+  }
+
+  @Test
+  void pausesAndResumes() {
+    VmLayout vm = layout("vm1");
+    boot(vm, "vm1");
+
+    driver.pause(vm);
+    assertThat(driver.isPaused(vm)).isTrue();
+    driver.resume(vm);
+    assertThat(driver.isPaused(vm)).isFalse();
+  }
+
+  @Test
+  void wrongStateCallsAreWrongStateErrorsNamingTheState() {
+    VmLayout vm = layout("vm1");
+    boot(vm, "vm1");
+
+    assertThatThrownBy(() -> driver.resume(vm)).isInstanceOf(AgentException.class)
+        .hasMessageContaining("the VM is Running in the VMM, needs Paused")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.WRONG_STATE);
+    assertThatThrownBy(() -> driver.saveState(vm, Files.createTempDirectory(tmp, "s")))
+        .isInstanceOf(AgentException.class)
+        .hasMessageContaining("Trying to snapshot while VM is running")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.WRONG_STATE);
+    driver.pause(vm);
+    assertThatThrownBy(() -> driver.pause(vm)).isInstanceOf(AgentException.class)
+        .hasMessageContaining("is Paused in the VMM, needs Running")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.WRONG_STATE);
+  }
+
+  @Test
+  void callsOnAVmmWithoutAVmAreWrongState() {
+    VmLayout vm = layout("vm1");
+    boot(vm, "vm1");
+    driver.delete(vm);
+
+    assertThatThrownBy(() -> driver.pause(vm)).isInstanceOf(AgentException.class)
+        .hasMessageContaining("the VMM has no VM").hasMessageContaining("VM is not created")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.WRONG_STATE);
+    assertThatThrownBy(() -> driver.isPaused(vm)).isInstanceOf(AgentException.class)
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.WRONG_STATE);
+    assertThat(driver.responds(vm)).as("the VMM itself is still there").isTrue();
+  }
+
+  @Test
+  void aGuestShutdownIsReportedByTheEventMonitorAndTheVmCanBeDeleted() throws Exception {
+    VmLayout vm = layout("vm1");
+    boot(vm, "vm1");
+    List<StateChange> changes = new CopyOnWriteArrayList<>();
+    try (AutoCloseable watch = driver.watch(vm, changes::add)) {
+      driver.shutdownGuest(vm);
+      await().atMost(Duration.ofSeconds(10)).until(() -> changes.contains(StateChange.SHUTDOWN));
+    }
+    assertThat(changes).startsWith(StateChange.RUNNING);
+    assertThat(driver.info(vm).path("state").asText()).isEqualTo("Shutdown");
+    assertThatThrownBy(() -> driver.shutdownGuest(vm)).isInstanceOf(AgentException.class)
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.WRONG_STATE);
+    driver.delete(vm);
+    assertThatThrownBy(() -> driver.info(vm)).isInstanceOf(AgentException.class)
+        .hasMessageContaining("the VMM has no VM");
+  }
+
+  @Test
+  void snapshotOfAPausedVmWritesConfigStateAndMemoryAsLargeAsRam() throws IOException {
+    VmLayout vm = layout("vm1");
+    boot(vm, "vm1");
+    Path snap = Files.createDirectories(tmp.resolve("snap"));
+
+    driver.pause(vm);
+    driver.saveState(vm, snap);
+
+    try (var files = Files.list(snap)) {
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .containsExactlyInAnyOrder("config.json", "state.json", "memory-ranges");
+    }
+    assertThat(Files.size(snap.resolve("memory-ranges"))).isEqualTo(128L << 20);
+    assertThat(VmmApi.JSON.readTree(snap.resolve("config.json").toFile())
+        .path("disks").get(0).path("path").asText()).isEqualTo(vm.disk().toString());
+    assertThat(driver.isPaused(vm)).as("stays paused").isTrue();
+  }
+
+  @Test
+  void snapshotIntoAMissingDirectoryFails() {
+    VmLayout vm = layout("vm1");
+    boot(vm, "vm1");
+    driver.pause(vm);
+
+    assertThatThrownBy(() -> driver.saveState(vm, tmp.resolve("nope")))
+        .isInstanceOf(AgentException.class).hasMessageContaining("does not exist")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.HYPERVISOR_FAILED);
+  }
+
+  @Test
+  void aCloneRestoresRunningWithItsOwnDiskAndSocketsBesideTheOriginal() throws Exception {
+    VmLayout orig = layout("orig");
+    Path snap = bootAndSnapshot(orig);
+    driver.resume(orig);
+    String snapConfig = Files.readString(snap.resolve("config.json"));
+
+    VmLayout clone = layout("clone");
+    Files.copy(orig.disk(), clone.disk()); // snapshots hold no disks: the caller copies them
+    long pid = driver.restore(clone, VmConfigsTest.vm("clone", 1, 128), image, snap);
+    pids.add(pid);
+
+    JsonNode info = driver.info(clone);
+    assertThat(info.path("state").asText()).isEqualTo("Running");
+    assertThat(info.path("config").path("disks").get(0).path("path").asText())
+        .isEqualTo(clone.disk().toString());
+    assertThat(info.path("config").path("vsock").path("socket").asText())
+        .isEqualTo(clone.agentSocket().toString());
+    assertThat(driver.info(orig).path("state").asText()).as("original untouched").isEqualTo("Running");
+    assertThat(Files.readString(snap.resolve("config.json"))).as("checkpoint untouched")
+        .isEqualTo(snapConfig);
+    // The restored guest still believes it is the original until told otherwise.
+    assertThat(exec(clone, "hostname")).isEqualTo("orig\n");
+  }
+
+  @Test
+  void restoreFromSomethingThatIsNotASnapshotIsCorrupt() throws IOException {
+    Path notSnap = Files.createDirectories(tmp.resolve("empty"));
+
+    assertThatThrownBy(() -> driver.restore(layout("c"), VmConfigsTest.vm("c", 1, 128), image, notSnap))
+        .isInstanceOf(AgentException.class).hasMessageContaining("not a Cloud Hypervisor snapshot")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.CORRUPT);
+  }
+
+  @Test
+  void onDemandRestoreWorksToo() throws Exception {
+    VmLayout orig = layout("orig");
+    Path snap = bootAndSnapshot(orig);
+    CloudHypervisorDriver onDemand = new CloudHypervisorDriver(
+        tmp.resolve("bin/cloud-hypervisor").toString(), "test", VmmApi.MemoryRestoreMode.OnDemand);
+
+    VmLayout clone = layout("clone");
+    Files.copy(orig.disk(), clone.disk());
+    pids.add(onDemand.restore(clone, VmConfigsTest.vm("clone", 1, 128), image, snap));
+
+    assertThat(onDemand.isPaused(clone)).isFalse();
+  }
+
+  @Test
+  void execThroughHybridVsockAndTheGuestProtocol() throws Exception {
+    VmLayout vm = layout("vm1");
+    boot(vm, "vm1");
+
+    assertThat(exec(vm, "echo", "hello", "world")).isEqualTo("hello world\n");
+    assertThat(driver.ioCounters(vm)).containsKey("disk0");
+    assertThat(driver.ioCounters(vm).get("disk0").get("read_ops")).isPositive();
+  }
+
+  @Test
+  void consoleOnTheSerialSocketBuffersUntilAttachedAndEchoes() throws Exception {
+    VmLayout vm = layout("vm1");
+    boot(vm, "vm1");
+
+    try (SocketChannel console = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      console.connect(UnixDomainSocketAddress.of(vm.consoleSocket()));
+      assertThat(readUntil(console, "booting")).contains("fake guest vm1 booting");
+      console.write(ByteBuffer.wrap("ping\n".getBytes(StandardCharsets.UTF_8)));
+      assertThat(readUntil(console, "ping")).contains("ping");
+    }
+  }
+
+  @Test
+  void shutdownStopsTheVmmProcess() {
+    VmLayout vm = layout("vm1");
+    long pid = boot(vm, "vm1");
+
+    driver.shutdown(vm, pid);
+
+    assertThat(VmmProcesses.alive(pid)).isFalse();
+    assertThat(driver.responds(vm)).isFalse();
+  }
+
+  @Test
+  void aVmmThatCannotStartIsAClearError() throws IOException {
+    Path bad = tmp.resolve("bad-ch");
+    Files.writeString(bad, "#!/bin/sh\necho 'Error: KVM not available' >&2\nexit 1\n");
+    bad.toFile().setExecutable(true);
+    CloudHypervisorDriver broken = new CloudHypervisorDriver(bad.toString(), "test",
+        VmmApi.MemoryRestoreMode.Copy);
+
+    assertThatThrownBy(() -> broken.boot(layout("vm1"), VmConfigsTest.vm("vm1", 1, 128), image))
+        .isInstanceOf(AgentException.class)
+        .hasMessageContaining("exited with status 1").hasMessageContaining("KVM not available")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(Code.HYPERVISOR_FAILED);
+  }
+
+  // A VM booted as "orig", paused and snapshotted into tmp/snap; it stays paused.
+  private Path bootAndSnapshot(VmLayout orig) throws IOException {
+    boot(orig, "orig");
+    Path snap = Files.createDirectories(tmp.resolve("snap"));
+    driver.pause(orig);
+    driver.saveState(orig, snap);
+    return snap;
+  }
+
+  private long boot(VmLayout vm, String id) {
+    try {
+      Files.writeString(vm.disk(), "disk");
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    long pid = driver.boot(vm, VmConfigsTest.vm(id, 1, 128), image);
+    pids.add(pid);
+    return pid;
+  }
+
+  private VmLayout layout(String id) {
+    try {
+      return new VmLayout(Files.createDirectories(tmp.resolve("vms").resolve(id)));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private String exec(VmLayout vm, String... argv) throws Exception {
+    try (GuestConnection guest = GuestConnection.open(
+        driver.openGuestChannel(vm, Duration.ofSeconds(30)), "vm")) {
+      guest.ready().get(30, TimeUnit.SECONDS);
+      StdoutSink sink = new StdoutSink();
+      guest.exec(List.of(argv), Map.of(), false, false, sink);
+      return sink.await();
+    }
+  }
+
+  private static String readUntil(SocketChannel ch, String marker) throws IOException {
+    ByteArrayOutputStream seen = new ByteArrayOutputStream();
+    ByteBuffer buf = ByteBuffer.allocate(256);
+    while (!seen.toString(StandardCharsets.UTF_8).contains(marker)) {
+      buf.clear();
+      if (ch.read(buf) < 0) {
+        break;
+      }
+      seen.write(buf.array(), 0, buf.position());
+    }
+    return seen.toString(StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,129 @@
+package dev.noid.agent.cloudhypervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.agent.image.Image;
+import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.VmReport;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.NodeLimits;
+import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.golden.FileDigests;
+import dev.noid.agent.golden.GoldenMode;
+import dev.noid.agent.golden.GoldenSnapshots;
+import dev.noid.agent.golden.GoldenStore;
+import dev.noid.agent.golden.ImageDigest;
+import dev.noid.agent.identity.IdentityFix;
+import dev.noid.agent.network.NoNetwork;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent's VM lifecycle on Cloud Hypervisor: VmManager with CloudHypervisorDriver and the
+ * fake VMM, from create through exec, checkpoint and a clone restored from it, to destroy.
+ */
+@Timeout(180)
+class CloudHypervisorVmManagerTest {
+  @TempDir Path tmp;
+  private VmManager vms;
+
+  @AfterEach
+  void destroyAll() {
+    if (vms != null) {
+      vms.list().forEach(r -> vms.destroy(r.getId()));
+    }
+  }
+
+  // Golden snapshots are off here: this test is about the driver under VmManager.
+  private GoldenSnapshots noGoldens() {
+    FileDigests digests = new FileDigests();
+    return new GoldenSnapshots(GoldenMode.OFF, new GoldenStore(tmp.resolve("golden"), digests),
+        (key, image, dir) -> { throw new AssertionError("no golden builds with golden off"); },
+        new ImageDigest(digests), dev.noid.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
+        "test", java.time.Clock.systemUTC(), Duration.ofSeconds(5), Duration.ofMinutes(10));
+  }
+
+  @Test
+  void createExecCheckpointCloneAndDestroy() throws Exception {
+    Path img = Files.createDirectories(tmp.resolve("images/dev"));
+    Files.writeString(img.resolve("vmlinuz"), "kernel");
+    Files.writeString(img.resolve("disk.img"), "template disk");
+    Image image = new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.img"),
+        "console=ttyS0", 64);
+    CloudHypervisorDriver driver = new CloudHypervisorDriver(
+        FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
+    vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+        new NodeLimits(4, 4096), Duration.ofSeconds(60), new NoNetwork(), noGoldens(),
+        IdentityFix.standard(java.time.Clock.systemUTC()));
+
+    VmReport created = vms.create(spec("web"), null);
+    assertThat(created.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    assertThat(exec("web", "hostname")).isEqualTo("web\n");
+
+    Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
+    Path disk = tmp.resolve("checkpoints/cp1/disk.img");
+    vms.withPausedState("web", state, () -> copy(vms.diskOf("web"), disk));
+    assertThat(vms.getReport("web").getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    assertThat(state.resolve("memory-ranges")).exists();
+
+    VmReport clone = vms.restore(spec("web-2"), state, disk, "cp1", null);
+    assertThat(clone.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    assertThat(clone.getRestoredFromCheckpointId()).isEqualTo("cp1");
+    assertThat(exec("web-2", "hostname")).as("identity fixed after restore").isEqualTo("web-2\n");
+    assertThat(exec("web", "hostname")).as("original unchanged").isEqualTo("web\n");
+
+    long clonePid = clone.getPid();
+    vms.destroy("web-2");
+    assertThat(ProcessHandle.of(clonePid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    assertThat(tmp.resolve("vms/web-2")).doesNotExist();
+    assertThat(state.resolve("config.json")).as("checkpoint kept").exists();
+  }
+
+  @Test
+  void aGuestThatPowersOffIsDeadNotRunning() throws Exception {
+    Path img = Files.createDirectories(tmp.resolve("images/dev"));
+    Files.writeString(img.resolve("vmlinuz"), "kernel");
+    Image image = new Image("dev", img.resolve("vmlinuz"), null, null, "console=ttyS0", 64);
+    CloudHypervisorDriver driver = new CloudHypervisorDriver(
+        FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
+    vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+        new NodeLimits(4, 4096), Duration.ofSeconds(60), new NoNetwork(), noGoldens(),
+        IdentityFix.standard(java.time.Clock.systemUTC()));
+    vms.create(spec("web"), null);
+
+    // What a guest's own poweroff does: the VM goes to Shutdown, its VMM lives on.
+    driver.shutdownGuest(new dev.noid.agent.hypervisor.VmLayout(vms.vmDir("web")));
+
+    await().atMost(Duration.ofSeconds(10)).until(() ->
+        vms.getReport("web").getState() == AgentVmState.AGENT_VM_STATE_DEAD);
+    assertThat(vms.getReport("web").getReason()).contains("guest shut down");
+  }
+
+  private static VmSpec spec(String id) {
+    return VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(128).setImage("dev").build();
+  }
+
+  private static void copy(Path from, Path to) {
+    try {
+      Files.copy(from, to);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private String exec(String id, String... argv) throws Exception {
+    StdoutSink sink = new StdoutSink();
+    vms.exec(id, List.of(argv), Map.of(), false, false, sink);
+    return sink.await();
+  }
+}

@@ -1,0 +1,344 @@
+package dev.noid.agent.cloudhypervisor;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * The fake VMM's behaviour, per NOTES.md: one VM per process; states Created, Running, Paused,
+ * Shutdown; 404 when there is no VM, 400 for a configuration the VMM refuses, 500 with the
+ * error chain for everything else including a wrong state; snapshot needs Paused and an
+ * existing directory and writes config.json, state.json and memory-ranges (as large as RAM);
+ * restore needs a VMM without a VM; the VMM binds the serial and vsock sockets itself.
+ */
+final class FakeVmm {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** An HTTP answer: 204, 200 with JSON, or an error with the chain as a JSON array. */
+  record Answer(int status, byte[] body, boolean exitAfter) {
+    static Answer noContent() {
+      return new Answer(204, new byte[0], false);
+    }
+
+    static Answer json(JsonNode n) {
+      try {
+        return new Answer(200, JSON.writeValueAsBytes(n), false);
+      } catch (IOException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
+    static Answer error(int status, String... chain) {
+      ArrayNode a = JSON.createArrayNode();
+      for (String s : chain) {
+        a.add(s);
+      }
+      try {
+        return new Answer(status, JSON.writeValueAsBytes(a), false);
+      } catch (IOException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+
+  private static final class Refused extends Exception {
+    final int status;
+
+    Refused(int status, String message) {
+      super(message, null, false, false);
+      this.status = status;
+    }
+  }
+
+  private final FakeEvents events;
+  private ObjectNode config;
+  private String state;
+  private String guestHostname = "";
+  private FakeGuest guest;
+
+  FakeVmm(FakeEvents events) {
+    this.events = events;
+  }
+
+  FakeEvents events() {
+    return events;
+  }
+
+  synchronized Answer handle(String method, String call, byte[] body) {
+    try {
+      JsonNode json = body.length == 0 ? null : JSON.readTree(body);
+      return switch (method + " " + call) {
+        case "GET vmm.ping" -> Answer.json(JSON.createObjectNode().put("version", "v48.0.0")
+            .put("build_version", "fake").put("pid", ProcessHandle.current().pid()));
+        case "PUT vmm.shutdown" -> {
+          stopGuest();
+          yield new Answer(204, new byte[0], true);
+        }
+        case "PUT vm.create" -> create((ObjectNode) json);
+        case "PUT vm.boot" -> boot();
+        case "PUT vm.pause" -> transition("pause", "Running", "Paused", "pausing", "paused");
+        case "PUT vm.resume" -> transition("resume", "Paused", "Running", "resuming", "resumed");
+        case "PUT vm.shutdown" -> shutdown();
+        case "PUT vm.delete" -> delete();
+        case "PUT vm.snapshot" -> snapshot(json);
+        case "PUT vm.restore" -> restore(json);
+        case "GET vm.info" -> info();
+        case "GET vm.counters" -> counters();
+        default -> Answer.error(404, "no such endpoint in this fake: " + method + " " + call);
+      };
+    } catch (Refused r) {
+      return Answer.error(r.status, "Error from API", r.getMessage());
+    } catch (IOException e) {
+      return Answer.error(500, "Error from API", e.toString());
+    }
+  }
+
+  private Answer create(ObjectNode c) throws Refused {
+    if (config != null) {
+      throw new Refused(500, "The VM is already created");
+    }
+    validate(c);
+    config = c;
+    state = "Created";
+    guestHostname = hostnameFrom(c.path("payload").path("cmdline").asText());
+    events.emit("vm", "created");
+    return Answer.noContent();
+  }
+
+  // What VmConfig::validate refuses beyond the schema (NOTES.md).
+  private static void validate(JsonNode c) throws Refused {
+    JsonNode payload = c.path("payload");
+    if (!payload.has("kernel") && !payload.has("firmware") && !payload.has("igvm")) {
+      throw new Refused(400, "Invalid VmConfig: no kernel or firmware specified");
+    }
+    if (c.path("cpus").path("boot_vcpus").asInt(1) > c.path("cpus").path("max_vcpus").asInt(1)) {
+      throw new Refused(400, "Invalid VmConfig: max CPUs lower than boot CPUs");
+    }
+    if (c.has("memory") && c.path("memory").path("size").asLong() % 4096 != 0) {
+      throw new Refused(400, "Invalid VmConfig: memory size is not a multiple of the page size");
+    }
+    if ("Socket".equals(c.path("console").path("mode").asText())) {
+      throw new Refused(400, "Invalid VmConfig: Socket mode is only supported for the serial port");
+    }
+    if ("Socket".equals(c.path("serial").path("mode").asText()) && !c.path("serial").has("socket")) {
+      throw new Refused(400, "Invalid VmConfig: serial mode Socket needs a socket path");
+    }
+    Set<String> ids = new HashSet<>();
+    for (String list : new String[] {"disks", "net"}) {
+      for (JsonNode d : c.path(list)) {
+        if (d.has("id") && !ids.add(d.path("id").asText())) {
+          throw new Refused(400, "Invalid VmConfig: identifier " + d.path("id").asText() + " is not unique");
+        }
+      }
+    }
+    for (JsonNode d : c.path("disks")) {
+      if (d.has("path") && !Files.exists(Path.of(d.path("path").asText()))) {
+        throw new Refused(400, "Invalid VmConfig: disk " + d.path("path").asText() + " does not exist");
+      }
+    }
+  }
+
+  private Answer boot() throws Refused, IOException {
+    requireVm();
+    if (!state.equals("Created") && !state.equals("Shutdown")) {
+      throw invalidTransition("Running");
+    }
+    events.emit("vm", "booting");
+    startGuest(500);
+    state = "Running";
+    events.emit("vm", "booted");
+    return Answer.noContent();
+  }
+
+  private Answer transition(String action, String from, String to, String ing, String ed)
+      throws Refused {
+    requireVm();
+    if (!state.equals(from)) {
+      throw invalidTransition(to);
+    }
+    events.emit("vm", ing);
+    state = to;
+    if (guest != null) {
+      guest.setPaused(to.equals("Paused"));
+    }
+    events.emit("vm", ed);
+    return Answer.noContent();
+  }
+
+  private Answer shutdown() throws Refused {
+    requireVm();
+    if (!state.equals("Running") && !state.equals("Paused")) {
+      throw invalidTransition("Shutdown");
+    }
+    stopGuest();
+    state = "Shutdown";
+    events.emit("vm", "shutdown");
+    return Answer.noContent();
+  }
+
+  private Answer delete() {
+    if (config != null) {
+      stopGuest();
+      config = null;
+      state = null;
+      events.emit("vm", "deleted");
+    }
+    return Answer.noContent();
+  }
+
+  private Answer snapshot(JsonNode req) throws Refused, IOException {
+    requireVm();
+    if (state.equals("Running")) {
+      throw new Refused(500, "Trying to snapshot while VM is running");
+    }
+    if (!state.equals("Paused")) {
+      throw invalidTransition("Paused");
+    }
+    Path dir = fileUrl(req.path("destination_url").asText());
+    if (!Files.isDirectory(dir)) {
+      throw new Refused(500, "Error saving snapshot: directory " + dir + " does not exist");
+    }
+    events.emit("vm", "snapshotting");
+    JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), config);
+    ObjectNode st = JSON.createObjectNode();
+    st.putObject("guest").put("hostname", guestHostname);
+    st.put("vcpus", config.path("cpus").path("boot_vcpus").asInt(1));
+    JSON.writeValue(dir.resolve("state.json").toFile(), st);
+    try (RandomAccessFile ram = new RandomAccessFile(dir.resolve("memory-ranges").toFile(), "rw")) {
+      ram.setLength(memorySize(config)); // sparse: as large as RAM, costs no disk
+    }
+    events.emit("vm", "snapshotted");
+    return Answer.noContent();
+  }
+
+  private Answer restore(JsonNode req) throws Refused, IOException {
+    if (config != null) {
+      throw new Refused(500, "A VM is already created in this VMM: restore needs a fresh VMM");
+    }
+    boolean prefault = req.path("prefault").asBoolean(false);
+    String mode = req.path("memory_restore_mode").asText("Copy");
+    if (prefault && mode.equals("OnDemand")) {
+      throw new Refused(400, "Invalid RestoreConfig: prefault cannot be used with OnDemand");
+    }
+    Path dir = fileUrl(req.path("source_url").asText());
+    for (String f : new String[] {"config.json", "state.json", "memory-ranges"}) {
+      if (!Files.isRegularFile(dir.resolve(f))) {
+        throw new Refused(500, "Error restoring VM: cannot read " + dir.resolve(f));
+      }
+    }
+    ObjectNode c = (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
+    validate(c);
+    if (Files.size(dir.resolve("memory-ranges")) != memorySize(c)) {
+      throw new Refused(500, "Error restoring VM: memory-ranges does not match the memory size");
+    }
+    for (Path p : socketPaths(c)) {
+      if (FakeCloudHypervisor.exists(p)) {
+        throw new Refused(409, "Error restoring VM: socket path " + p + " is in use");
+      }
+    }
+    events.emit("vm", "restoring");
+    config = c;
+    guestHostname = JSON.readTree(dir.resolve("state.json").toFile()).path("guest")
+        .path("hostname").asText();
+    startGuest(0);
+    boolean resume = req.path("resume").asBoolean(false);
+    state = resume ? "Running" : "Paused";
+    guest.setPaused(!resume);
+    events.emit("vm", "restored");
+    if (resume) {
+      events.emit("vm", "resumed");
+    }
+    return Answer.noContent();
+  }
+
+  private Answer info() throws Refused {
+    requireVm();
+    ObjectNode n = JSON.createObjectNode();
+    n.set("config", config);
+    n.put("state", state).put("memory_actual_size", memorySize(config));
+    return Answer.json(n);
+  }
+
+  private Answer counters() throws Refused {
+    requireVm();
+    if (state.equals("Created")) {
+      throw new Refused(500, "VM is not running");
+    }
+    ObjectNode n = JSON.createObjectNode();
+    for (JsonNode d : config.path("disks")) {
+      long reads = guest == null ? 0 : guest.commandsRun();
+      n.putObject(d.path("id").asText("disk0")).put("read_bytes", reads * 4096)
+          .put("write_bytes", 0).put("read_ops", reads).put("write_ops", 0);
+    }
+    return Answer.json(n);
+  }
+
+  private void startGuest(long bootMillis) throws Refused, IOException {
+    for (Path p : socketPaths(config)) {
+      if (FakeCloudHypervisor.exists(p)) {
+        throw new Refused(500, "Error booting VM: socket " + p + " already exists (Address in use)");
+      }
+    }
+    Path serial = "Socket".equals(config.path("serial").path("mode").asText())
+        ? Path.of(config.path("serial").path("socket").asText()) : null;
+    Path vsock = config.has("vsock") ? Path.of(config.path("vsock").path("socket").asText()) : null;
+    guest = FakeGuest.start(serial, vsock, guestHostname, bootMillis, h -> guestHostname = h);
+  }
+
+  private void stopGuest() {
+    if (guest != null) {
+      guest.close();
+      guest = null;
+    }
+  }
+
+  private static Set<Path> socketPaths(JsonNode c) {
+    Set<Path> out = new HashSet<>();
+    if ("Socket".equals(c.path("serial").path("mode").asText())) {
+      out.add(Path.of(c.path("serial").path("socket").asText()));
+    }
+    if (c.has("vsock")) {
+      out.add(Path.of(c.path("vsock").path("socket").asText()));
+    }
+    return out;
+  }
+
+  private void requireVm() throws Refused {
+    if (config == null) {
+      throw new Refused(404, "VM is not created");
+    }
+  }
+
+  private Refused invalidTransition(String to) {
+    return new Refused(500, "Invalid VM state transition: " + state + " to " + to);
+  }
+
+  private static long memorySize(JsonNode c) {
+    return c.path("memory").path("size").asLong(512L << 20);
+  }
+
+  private static Path fileUrl(String url) throws Refused {
+    URI u = URI.create(url);
+    if (!"file".equals(u.getScheme())) {
+      throw new Refused(500, "Unsupported URL scheme in " + url);
+    }
+    return Path.of(u.getPath());
+  }
+
+  private static String hostnameFrom(String cmdline) {
+    for (String w : cmdline.split(" ")) {
+      if (w.startsWith("noid.hostname=")) {
+        return w.substring("noid.hostname=".length());
+      }
+    }
+    return "localhost";
+  }
+}
