@@ -18,6 +18,15 @@ public final class OpStats {
     this.name = name;
   }
 
+  /** Stats for something timed outside the load generator (a probe). */
+  public static OpStats named(String name) {
+    return new OpStats(name);
+  }
+
+  public void record(long nanos) {
+    ok(nanos);
+  }
+
   void ok(long nanos) {
     micros.recordValue(Math.max(1, nanos / 1000));
   }
