@@ -78,17 +78,29 @@ final class HollowAgent implements AutoCloseable {
     if (r.getHeartbeatIntervalMs() > 0) {
       intervalMs = r.getHeartbeatIntervalMs();
     }
-    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port),
+    // A port probed free can be taken by someone's outgoing connection before we bind it: then
+    // take another. The first heartbeat advertises the address really bound, as the agent's does.
+    for (int attempt = 1; ; attempt++) {
+      try {
+        server = serverOn(port).start();
+        break;
+      } catch (IOException e) {
+        if (attempt == 20) {
+          throw new UncheckedIOException("hollow agent " + node.name() + " cannot listen on 127.0.0.1", e);
+        }
+        port = freePort();
+        address = "127.0.0.1:" + port;
+      }
+    }
+  }
+
+  private Server serverOn(int port) {
+    return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port),
             tls.serverCredentials(TlsServerCredentials.ClientAuth.REQUIRE))
         .bossEventLoopGroup(shared.boss()).workerEventLoopGroup(shared.workers())
         .channelType(NioServerSocketChannel.class).executor(shared.executor())
         .addService(new HollowAgentService(node, shared.hypervisor()))
         .build();
-    try {
-      server.start();
-    } catch (IOException e) {
-      throw new UncheckedIOException("hollow agent " + node.name() + " cannot listen on " + address, e);
-    }
   }
 
   /** Heartbeats to {@code target} from now on, the first after {@code firstDelayMs}. */
