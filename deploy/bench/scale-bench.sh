@@ -13,10 +13,12 @@
 #
 # Other options go to dev.noid.controller.scale.ScaleBench: --users N, --mem-mib N,
 # --idle-seconds N (heartbeat CPU window), --mixed-seconds N (0 = none), --probes N,
+# --singles N (creates one at a time after each step, for the unloaded latency),
 # --controller-jvm "-Xmx1g -XX:StartFlightRecording=filename=/tmp/c.jfr" (controller JVM flags).
 #
-# Environment: JAVA_HOME (a JDK >= 21; else the newest found), NOID_BENCH_REBUILD=1 to rebuild
-# even when the jar exists, NOID_BENCH_KEEP=1 to keep the work directory (store, logs).
+# Environment: JAVA_HOME (a JDK >= 21; else the newest found), NOID_BENCH_JVM_OPTS (flags of the
+# benchmark JVM, e.g. a JFR recording), NOID_BENCH_KEEP=1 to keep the work directory (store,
+# logs). The controller and the benchmark are rebuilt (offline when possible) on every run.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -28,9 +30,9 @@ ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
   --curve) RUNS=("--nodes 10" "--nodes 100" "--nodes 1000"); shift ;;
-  --quick) RUNS=("--nodes 10 --vms 1000 --mixed-seconds 5 --idle-seconds 4"); shift ;;
+  --quick) RUNS=("--nodes 10 --vms 1000 --mixed-seconds 5 --idle-seconds 4 --singles 50"); shift ;;
   --nodes | --vms | --concurrency | --users | --mem-mib | --hypervisor-ms | --idle-seconds | \
-    --mixed-seconds | --probes | --controller-jvm)
+    --mixed-seconds | --probes | --singles | --controller-jvm)
     [ $# -ge 2 ] || die "$1 needs a value"
     ARGS+=("$1" "$2"); shift 2 ;;
   *) die "unknown option '$1' (see the header of $0)" ;;
@@ -56,12 +58,9 @@ trap cleanup EXIT INT TERM
 
 mvn() { (cd "$REPO" && ./mvnw -q -B "$@"); }
 JAR=$REPO/controller/target/noid-controller.jar
-BENCH_CLASS=$REPO/controller/target/test-classes/dev/noid/controller/scale/ScaleBench.class
 build=(package -DskipTests -pl controller -am dependency:build-classpath -Dmdep.includeScope=test
   "-Dmdep.outputFile=$WORK/classpath.txt")
-if [ "${NOID_BENCH_REBUILD:-0}" = 1 ] || [ ! -f "$JAR" ] || [ ! -f "$BENCH_CLASS" ]; then
-  say "building the controller and the benchmark (reactor build; nothing is installed)"
-fi
+say "building the controller and the benchmark (reactor build; nothing is installed)"
 # Always through the reactor: sibling modules resolve to their own target/ jars, never to
 # whatever SNAPSHOT another checkout installed in ~/.m2.
 mvn -o "${build[@]}" >/dev/null 2>&1 || mvn "${build[@]}" >/dev/null
@@ -77,7 +76,7 @@ printf '\nMachine: %s vCPU (nproc), %s, %s MiB memory, kernel %s, %s; load avera
   "$("$NOID_JAVA" -version 2>&1 | head -n 1)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 for run in "${RUNS[@]}"; do
-  # shellcheck disable=SC2086 # $run is a list of options on purpose
-  "$NOID_JAVA" --enable-native-access=ALL-UNNAMED -Xmx3g -XX:+UseG1GC -cp "$CLASSPATH" dev.noid.controller.scale.ScaleBench \
+  # shellcheck disable=SC2086 # $run and NOID_BENCH_JVM_OPTS are lists of words on purpose
+  "$NOID_JAVA" --enable-native-access=ALL-UNNAMED -Xmx3g -XX:+UseG1GC ${NOID_BENCH_JVM_OPTS:-} -cp "$CLASSPATH" dev.noid.controller.scale.ScaleBench \
     --controller-jar "$WORK/noid-controller.jar" --work-dir "$WORK/run-$RANDOM" $run "${ARGS[@]}"
 done

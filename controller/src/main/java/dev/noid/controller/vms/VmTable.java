@@ -15,6 +15,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -30,6 +31,9 @@ public final class VmTable {
   private final Clock clock;
   private final Map<String, VmEntry> byId = new ConcurrentHashMap<>();
   private final Map<String, String> idByOwnerName = new ConcurrentHashMap<>();
+  // Heartbeats ask "which VMs are on this node?" hundreds of times a second: answer from an
+  // index rather than a scan of every VM.
+  private final Map<String, Set<String>> idsByNode = new ConcurrentHashMap<>();
   private final AtomicLong revision = new AtomicLong();
   private final VmEvents events = new VmEvents(10_000);
 
@@ -40,6 +44,7 @@ public final class VmTable {
       VmEntry e = read(row.document());
       byId.put(e.id(), e);
       idByOwnerName.put(key(e.owner(), e.name()), e.id());
+      index(null, e);
       revision.accumulateAndGet(e.revision(), Math::max);
     }
   }
@@ -56,6 +61,7 @@ public final class VmTable {
     }
     byId.put(stamped.id(), stamped);
     idByOwnerName.put(key(e.owner(), e.name()), stamped.id());
+    index(null, stamped);
     events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.ADDED, stamped));
     return stamped;
   }
@@ -66,14 +72,14 @@ public final class VmTable {
     }
     VmEntry stamped = e.stamped(revision.incrementAndGet(), clock.instant());
     store.updateVm(row(stamped));
-    byId.put(stamped.id(), stamped);
+    index(byId.put(stamped.id(), stamped), stamped);
     events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.MODIFIED, stamped));
     return stamped;
   }
 
   public synchronized void delete(VmEntry e) {
     store.deleteVm(e.id());
-    byId.remove(e.id());
+    index(byId.remove(e.id()), null);
     idByOwnerName.remove(key(e.owner(), e.name()));
     events.publish(new VmEvents.Event(revision.incrementAndGet(), VmEvents.Type.DELETED, e));
   }
@@ -115,13 +121,49 @@ public final class VmTable {
     return out;
   }
 
+  /** Every VM in no particular order: for counting, where sorting {@link #all()} is waste. */
+  public java.util.Collection<VmEntry> view() {
+    return java.util.Collections.unmodifiableCollection(byId.values());
+  }
+
+  /** The VMs placed on {@code node}, in no particular order. */
+  public List<VmEntry> onNode(String node) {
+    Set<String> ids = idsByNode.get(node);
+    if (ids == null) {
+      return List.of();
+    }
+    List<VmEntry> out = new ArrayList<>(ids.size());
+    for (String id : ids) {
+      VmEntry e = byId.get(id);
+      if (e != null && e.node().equals(node)) {
+        out.add(e);
+      }
+    }
+    return out;
+  }
+
+  /** Moves {@code after}'s id from {@code before}'s node to its own (either may be null). */
+  private void index(VmEntry before, VmEntry after) {
+    String from = before == null ? "" : before.node();
+    String to = after == null ? "" : after.node();
+    if (before != null && !from.equals(to)) {
+      idsByNode.computeIfPresent(from, (k, ids) -> {
+        ids.remove(before.id());
+        return ids.isEmpty() ? null : ids;
+      });
+    }
+    if (after != null && !to.isEmpty()) {
+      idsByNode.computeIfAbsent(to, k -> ConcurrentHashMap.newKeySet()).add(after.id());
+    }
+  }
+
   public List<VmEntry> ownedBy(String owner) {
     return all().stream().filter(e -> e.owner().equals(owner)).toList();
   }
 
   public void forgetOwner(String owner) {
     for (VmEntry e : ownedBy(owner)) {
-      byId.remove(e.id());
+      index(byId.remove(e.id()), null);
       idByOwnerName.remove(key(e.owner(), e.name()));
     }
   }

@@ -67,7 +67,7 @@ class ScaleSmokeTest {
         .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList().stream()
         .filter(n -> n.getState() == NodeState.NODE_STATE_READY).count() == NODES);
 
-    LoadGenerator load = new LoadGenerator(users, 8, 128);
+    LoadGenerator load = new LoadGenerator("w", users, 8, 128);
     LoadGenerator.Phase fill = load.fill(200);
     assertThat(fill.failures()).isZero();
     assertThat(fill.count(Mix.Op.CREATE)).isEqualTo(200);

@@ -27,14 +27,17 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class LoadGenerator {
   private final List<NoidClient> users;
   private final int memMib;
+  private final String prefix;
   private final List<Worker> workers = new ArrayList<>();
 
-  public LoadGenerator(List<NoidClient> users, int concurrency, int memMib) {
+  /** VM names are {@code prefix} + worker + "-" + sequence: two generators need two prefixes. */
+  public LoadGenerator(String prefix, List<NoidClient> users, int concurrency, int memMib) {
     if (users.isEmpty() || concurrency < 1) {
       throw new IllegalArgumentException("need at least one user and one worker");
     }
     this.users = List.copyOf(users);
     this.memMib = memMib;
+    this.prefix = prefix;
     for (int w = 0; w < concurrency; w++) {
       workers.add(new Worker(w));
     }
@@ -156,7 +159,7 @@ public final class LoadGenerator {
     }
 
     void create(Map<Mix.Op, OpStats> stats) {
-      String name = "w" + index + "-" + sequence++;
+      String name = prefix + index + "-" + sequence++;
       boolean ok = timed(stats.get(Mix.Op.CREATE), () -> {
         Vm vm = client.createVm(CreateVmRequest.newBuilder().setName(name).setCpus(1)
             .setMemMib(memMib).build());
