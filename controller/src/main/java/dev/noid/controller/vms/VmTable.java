@@ -7,6 +7,7 @@ import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.VmRow;
+import dev.noid.controller.store.VmWrite;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
@@ -21,7 +22,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Every VM, in memory for fast reads and written through to the store before a change is
- * visible (desired state is durable before any agent is called). Each change gets the next
+ * visible (desired state is durable before any agent is called). Concurrent changes share
+ * store commits ({@link GroupCommit}). Each change gets the next
  * revision number, the order WatchVms replays in.
  */
 public final class VmTable {
@@ -36,10 +38,16 @@ public final class VmTable {
   private final Map<String, Set<String>> idsByNode = new ConcurrentHashMap<>();
   private final AtomicLong revision = new AtomicLong();
   private final VmEvents events = new VmEvents(10_000);
+  private final GroupCommit commits;
+  // Deletes queued but not yet committed: no update may slip in behind one (guarded by this).
+  private final Set<String> deleting = new java.util.HashSet<>();
+  // The newest revision applied in memory; newer ones are still committing (guarded by this).
+  private long applied;
 
   public VmTable(Store store, Clock clock) {
     this.store = store;
     this.clock = clock;
+    this.commits = new GroupCommit(store, this);
     for (VmRow row : store.vms()) {
       VmEntry e = read(row.document());
       byId.put(e.id(), e);
@@ -47,6 +55,7 @@ public final class VmTable {
       index(null, e);
       revision.accumulateAndGet(e.revision(), Math::max);
     }
+    applied = revision.get();
   }
 
   private static String key(String owner, String name) {
@@ -54,34 +63,70 @@ public final class VmTable {
   }
 
   /** Stores a new VM; ALREADY_EXISTS if the owner has one of that name. */
-  public synchronized VmEntry insert(VmEntry e) {
-    VmEntry stamped = e.stamped(revision.incrementAndGet(), clock.instant());
-    if (idByOwnerName.containsKey(key(e.owner(), e.name())) || !store.insertVm(row(stamped))) {
-      throw new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
+  public VmEntry insert(VmEntry e) {
+    String key = key(e.owner(), e.name());
+    VmEntry stamped;
+    GroupCommit.Pending p;
+    synchronized (this) {
+      if (idByOwnerName.containsKey(key)) {
+        throw alreadyExists(e);
+      }
+      stamped = e.stamped(revision.incrementAndGet(), clock.instant());
+      // The name is taken from now on; the VM itself is visible once it is stored.
+      idByOwnerName.put(key, stamped.id());
+      p = commits.submit(VmWrite.insert(row(stamped)), stored -> {
+        applied = stamped.revision();
+        if (stored) {
+          byId.put(stamped.id(), stamped);
+          index(null, stamped);
+          events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.ADDED, stamped));
+        } else {
+          idByOwnerName.remove(key, stamped.id());
+        }
+      }, () -> idByOwnerName.remove(key, stamped.id()));
     }
-    byId.put(stamped.id(), stamped);
-    idByOwnerName.put(key(e.owner(), e.name()), stamped.id());
-    index(null, stamped);
-    events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.ADDED, stamped));
+    if (!commits.await(p)) {
+      throw alreadyExists(e);
+    }
     return stamped;
   }
 
-  public synchronized VmEntry update(VmEntry e) {
-    if (!byId.containsKey(e.id())) {
-      throw NoidException.notFound("VM '" + e.name() + "' not found");
+  private static NoidException alreadyExists(VmEntry e) {
+    return new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
+  }
+
+  public VmEntry update(VmEntry e) {
+    VmEntry stamped;
+    GroupCommit.Pending p;
+    synchronized (this) {
+      if (!byId.containsKey(e.id()) || deleting.contains(e.id())) {
+        throw NoidException.notFound("VM '" + e.name() + "' not found");
+      }
+      stamped = e.stamped(revision.incrementAndGet(), clock.instant());
+      p = commits.submit(VmWrite.update(row(stamped)), stored -> {
+        applied = stamped.revision();
+        index(byId.put(stamped.id(), stamped), stamped);
+        events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.MODIFIED, stamped));
+      }, () -> { });
     }
-    VmEntry stamped = e.stamped(revision.incrementAndGet(), clock.instant());
-    store.updateVm(row(stamped));
-    index(byId.put(stamped.id(), stamped), stamped);
-    events.publish(new VmEvents.Event(stamped.revision(), VmEvents.Type.MODIFIED, stamped));
+    commits.await(p);
     return stamped;
   }
 
-  public synchronized void delete(VmEntry e) {
-    store.deleteVm(e.id());
-    index(byId.remove(e.id()), null);
-    idByOwnerName.remove(key(e.owner(), e.name()));
-    events.publish(new VmEvents.Event(revision.incrementAndGet(), VmEvents.Type.DELETED, e));
+  public void delete(VmEntry e) {
+    GroupCommit.Pending p;
+    synchronized (this) {
+      long rev = revision.incrementAndGet();
+      deleting.add(e.id());
+      p = commits.submit(VmWrite.delete(e.id()), stored -> {
+        applied = rev;
+        deleting.remove(e.id());
+        index(byId.remove(e.id()), null);
+        idByOwnerName.remove(key(e.owner(), e.name()));
+        events.publish(new VmEvents.Event(rev, VmEvents.Type.DELETED, e));
+      }, () -> deleting.remove(e.id()));
+    }
+    commits.await(p);
   }
 
   /** The watch primitive: a consistent snapshot or replay, then every later change. */
@@ -95,11 +140,11 @@ public final class VmTable {
     List<VmEvents.Event> replay = since > 0 ? events.replayAndSubscribe(since, subscriber) : null;
     if (replay == null) {
       if (since == 0) {
-        events.replayAndSubscribe(revision.get(), subscriber);
+        events.replayAndSubscribe(applied, subscriber);
       }
-      return new Watch(all(), List.of(), revision.get());
+      return new Watch(all(), List.of(), applied);
     }
-    return new Watch(null, replay, revision.get());
+    return new Watch(null, replay, applied);
   }
 
   public void unwatch(java.util.function.Consumer<VmEvents.Event> subscriber) {
