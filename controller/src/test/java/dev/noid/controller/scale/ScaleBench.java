@@ -121,18 +121,21 @@ public final class ScaleBench {
       // One create at a time: what the control plane adds to a create with no queue in front.
       LoadGenerator single = new LoadGenerator("s", users.subList(0, 1), 1, o.memMib());
       List<String> rows = new ArrayList<>();
-      rows.add(row(o, "0", "-", null, null, probe(o, controller, https, fleet, javaHome)));
+      Probe previous = probe(o, controller, https, fleet, javaHome);
+      rows.add(row(o, "0", "-", null, null, previous, previous));
       long held = 0;
       for (long step : o.steps()) {
         LoadGenerator.Phase fill = load.fill(step - held - o.singles());
         LoadGenerator.Phase alone = single.fill(o.singles());
         held = load.heldVms() + single.heldVms();
+        Probe now = probe(o, controller, https, fleet, javaHome);
         if (fill.failures() > 0) {
           System.err.println("scale-bench: failures in the fill: " + failures(fill));
         }
         rows.add(row(o, Long.toString(held), String.format(Locale.ROOT, "%.0f",
             fill.perSecond(Mix.Op.CREATE)), fill.ops().get(Mix.Op.CREATE),
-            alone.ops().get(Mix.Op.CREATE), probe(o, controller, https, fleet, javaHome)));
+            alone.ops().get(Mix.Op.CREATE), now, previous));
+        previous = now;
         System.err.println("scale-bench: " + rows.getLast());
       }
       printTable(o, rows);
@@ -149,7 +152,33 @@ public final class ScaleBench {
   }
 
   record Probe(OpStats health, OpStats metrics, long heapBytes, double heartbeatCpuMsPerNodeSecond,
-      double heartbeatCpuMsPerBeat) {}
+      double heartbeatCpuMsPerBeat, ServerTime createServerSide) {}
+
+  /** The controller's own count and total seconds of CreateVm calls, from its /metrics. */
+  record ServerTime(double count, double seconds) {
+    static final java.util.regex.Pattern LINE = java.util.regex.Pattern.compile(
+        "noid_api_request_duration_seconds_(count|sum)\\{[^}]*method=\"noid.v1.VmService/CreateVm\"[^}]*} (\\S+)");
+
+    static ServerTime parse(String metrics) {
+      double count = 0;
+      double sum = 0;
+      java.util.regex.Matcher m = LINE.matcher(metrics);
+      while (m.find()) {
+        if (m.group(1).equals("count")) {
+          count = Double.parseDouble(m.group(2));
+        } else {
+          sum = Double.parseDouble(m.group(2));
+        }
+      }
+      return new ServerTime(count, sum);
+    }
+
+    /** Mean ms per create between {@code earlier} and this. */
+    double meanMsSince(ServerTime earlier) {
+      double n = count - earlier.count;
+      return n <= 0 ? Double.NaN : (seconds - earlier.seconds) * 1000 / n;
+    }
+  }
 
   /** With the load stopped: endpoint latency, live heap, and controller CPU over an idle window. */
   private static Probe probe(Options o, ControllerProcess controller, HttpsProbe https,
@@ -165,13 +194,17 @@ public final class ScaleBench {
     double seconds = (System.nanoTime() - w0) / 1e9;
     long cpu = controller.cpuMillis() - cpu0;
     long beats = fleet.heartbeats().ok() - beats0;
-    return new Probe(health, metrics, heap, cpu / seconds / o.nodes(), beats == 0 ? 0 : (double) cpu / beats);
+    return new Probe(health, metrics, heap, cpu / seconds / o.nodes(), beats == 0 ? 0 : (double) cpu / beats,
+        ServerTime.parse(https.get("/metrics")));
   }
 
   private static String row(Options o, String vms, String createsPerSecond, OpStats loaded,
-      OpStats alone, Probe p) {
-    return String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %.2f / %.2f ms | %.1f / %.1f ms | %d MiB | %.3f ms | %.3f ms |",
-        o.nodes(), vms, createsPerSecond, latency(o, loaded), latency(o, alone), p.health().percentileMs(50),
+      OpStats alone, Probe p, Probe before) {
+    double serverMs = p.createServerSide().meanMsSince(before.createServerSide());
+    return String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %s | %.2f / %.2f ms | %.1f / %.1f ms | %d MiB | %.3f ms | %.3f ms |",
+        o.nodes(), vms, createsPerSecond, latency(o, loaded), latency(o, alone),
+        Double.isNaN(serverMs) ? "-" : String.format(Locale.ROOT, "%.2f ms", Math.max(0, serverMs - o.hypervisorMs())),
+        p.health().percentileMs(50),
         p.health().percentileMs(99), p.metrics().percentileMs(50), p.metrics().percentileMs(99),
         p.heapBytes() >> 20, p.heartbeatCpuMsPerNodeSecond(), p.heartbeatCpuMsPerBeat());
   }
@@ -191,9 +224,9 @@ public final class ScaleBench {
         + "simulated hypervisor %d ms per operation%n%n", o.nodes(), o.concurrency(), o.users(),
         o.memMib(), o.hypervisorMs());
     System.out.println("| nodes | VMs | creates/s (step) | create added p50 / p99, loaded "
-        + "| one at a time | /health p50 / p99 | /metrics p50 / p99 | heap after GC "
+        + "| one at a time | controller's mean | /health p50 / p99 | /metrics p50 / p99 | heap after GC "
         + "| heartbeat CPU per node per s | CPU per heartbeat |");
-    System.out.println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    System.out.println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     rows.forEach(System.out::println);
   }
 
