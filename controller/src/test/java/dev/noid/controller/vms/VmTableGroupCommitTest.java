@@ -53,6 +53,7 @@ class VmTableGroupCommitTest {
       }
       assertThat(table.all()).hasSize(180).allMatch(e -> e.state() == VmState.VM_STATE_RUNNING);
       assertThat(table.onNode("n1")).hasSize(180);
+      assertThat(table.ownedBy("alice")).hasSize(180).extracting(VmEntry::name).isSorted();
       assertThat(published).hasSize(420).isSorted().doesNotHaveDuplicates();
       VmTable reopened = new VmTable(store, Clock.systemUTC());
       assertThat(reopened.all()).containsExactlyInAnyOrderElementsOf(table.all());
