@@ -194,8 +194,9 @@ public final class VmTable {
   }
 
   /**
-   * Moves {@code after}'s id from {@code before}'s node to its own, and its count from one state
-   * to the other (either may be null: an insert or a delete).
+   * Keeps the indexes (owner, node) and the counts per state right for a change from
+   * {@code before} to {@code after} (either may be null: an insert or a delete). Called in the
+   * order changes are applied.
    */
   private void index(VmEntry before, VmEntry after) {
     if (before == null && after != null) {
