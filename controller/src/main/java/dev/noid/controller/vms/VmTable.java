@@ -172,14 +172,17 @@ public final class VmTable {
 
   /** The VMs placed on {@code node}, in no particular order. */
   public List<VmEntry> onNode(String node) {
-    Set<String> ids = idsByNode.get(node);
+    return entries(idsByNode.get(node), e -> e.node().equals(node));
+  }
+
+  private List<VmEntry> entries(Set<String> ids, java.util.function.Predicate<VmEntry> keep) {
     if (ids == null) {
-      return List.of();
+      return new ArrayList<>();
     }
     List<VmEntry> out = new ArrayList<>(ids.size());
     for (String id : ids) {
       VmEntry e = byId.get(id);
-      if (e != null && e.node().equals(node)) {
+      if (e != null && keep.test(e)) {
         out.add(e);
       }
     }
@@ -228,17 +231,7 @@ public final class VmTable {
 
   /** The owner's VMs by name; from an index, not a sort of every VM (ListVms calls this). */
   public List<VmEntry> ownedBy(String owner) {
-    Set<String> ids = idsByOwner.get(owner);
-    if (ids == null) {
-      return List.of();
-    }
-    List<VmEntry> out = new ArrayList<>(ids.size());
-    for (String id : ids) {
-      VmEntry e = byId.get(id);
-      if (e != null) {
-        out.add(e);
-      }
-    }
+    List<VmEntry> out = entries(idsByOwner.get(owner), e -> true);
     out.sort(Comparator.comparing(VmEntry::name));
     return out;
   }
