@@ -84,6 +84,11 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
     @Override
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
         ServerCallHandler<Q, R> next) {
+      // Only node registration reads the peer's name; asking the TLS session of every user
+      // call costs an exception each (users present no certificate).
+      if (!NodeRegistrationGrpc.SERVICE_NAME.equals(call.getMethodDescriptor().getServiceName())) {
+        return next.startCall(call, headers);
+      }
       SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
       String cn = null;
       if (session != null) {

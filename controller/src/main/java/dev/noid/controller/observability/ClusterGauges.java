@@ -5,6 +5,7 @@ import dev.noid.controller.nodes.NodeEntry;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -51,9 +52,10 @@ public final class ClusterGauges {
         {"noid_node_memory_allocated_bytes", "Memory reserved by VMs on the node"},
         {"noid_node_disk_bytes", "Size of the node's VM filesystem"},
         {"noid_node_disk_available_bytes", "Free space on the node's VM filesystem"}};
+    List<NodeEntry> nodes = cluster.nodes();
     for (String[] metric : perNode) {
       gauge(sb, metric[0], metric[1]);
-      for (NodeEntry n : cluster.nodes()) {
+      for (NodeEntry n : nodes) {
         sample(sb, metric[0], "node=\"" + n.name() + "\"", nodeValue(metric[0], n));
       }
     }

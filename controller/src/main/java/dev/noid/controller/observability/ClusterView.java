@@ -5,7 +5,6 @@ import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.Store;
-import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.VmTable;
 import jakarta.inject.Inject;
 import java.util.EnumMap;
@@ -40,9 +39,13 @@ public final class ClusterView {
 
   public Totals totals() {
     Map<VmState, Integer> byState = new EnumMap<>(VmState.class);
-    List<VmEntry> all = vms.all();
-    for (VmEntry e : all) {
-      byState.merge(e.state(), 1, Integer::sum);
+    // Kept by the table as VMs change: no walk over every VM on every /health and scrape.
+    int vmsTotal = 0;
+    for (Map.Entry<VmState, Long> c : vms.countByState().entrySet()) {
+      if (c.getValue() > 0) {
+        byState.put(c.getKey(), c.getValue().intValue());
+        vmsTotal += c.getValue().intValue();
+      }
     }
     int ready = 0;
     int cordoned = 0;
@@ -66,7 +69,7 @@ public final class ClusterView {
       diskTotal += n.diskBytes();
       diskFree += n.diskAvailableBytes();
     }
-    return new Totals(all.size(), byState, nodeList.size(), ready, cordoned, memUsed, memCap,
+    return new Totals(vmsTotal, byState, nodeList.size(), ready, cordoned, memUsed, memCap,
         memReserved, diskTotal, diskFree);
   }
 

@@ -35,19 +35,21 @@ public final class Scheduler {
     List<String> reasons = new ArrayList<>();
     NodeEntry best = null;
     double bestScore = Double.NEGATIVE_INFINITY;
-    for (NodeEntry n : nodes.stream().sorted(java.util.Comparator.comparing(NodeEntry::name)).toList()) {
+    // One pass, no sort: ties go to the first name in order, as if the nodes were sorted.
+    for (NodeEntry n : nodes) {
       String why = rejection(p, n);
       if (why != null) {
         reasons.add(n.name() + ": " + why);
         continue;
       }
       double score = score(n);
-      if (score > bestScore) {
+      if (score > bestScore || (score == bestScore && n.name().compareTo(best.name()) < 0)) {
         best = n;
         bestScore = score;
       }
     }
     if (best == null) {
+      reasons.sort(null);
       String detail = reasons.isEmpty() ? "no nodes have joined the cluster" : String.join("; ", reasons);
       throw new NoidException(Code.NO_CAPACITY, "no node can run this VM (" + p.cpus() + " cpus, "
           + p.memMib() + " MiB): " + detail);

@@ -256,6 +256,45 @@ abstract class JdbcStore implements Store {
 
 
   @Override
+  public List<Boolean> writeVms(List<VmWrite> writes) {
+    return tx("write " + writes.size() + " vm changes", c -> {
+      List<Boolean> out = new ArrayList<>(writes.size());
+      // ON CONFLICT DO NOTHING, not a caught violation: PostgreSQL aborts the whole
+      // transaction on an error, and one taken name must not fail its neighbours.
+      try (PreparedStatement insert = c.prepareStatement("INSERT INTO vms (id, owner, name, node, state,"
+          + " revision, document) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+          PreparedStatement update = c.prepareStatement(
+              "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?");
+          PreparedStatement delete = c.prepareStatement("DELETE FROM vms WHERE id = ?")) {
+        for (VmWrite w : writes) {
+          switch (w.kind()) {
+            case INSERT -> {
+              bindVm(insert, w.row());
+              out.add(insert.executeUpdate() == 1);
+            }
+            case UPDATE -> {
+              VmRow v = w.row();
+              update.setString(1, v.node());
+              update.setString(2, v.state());
+              update.setLong(3, v.revision());
+              update.setString(4, v.document());
+              update.setString(5, v.id());
+              update.executeUpdate();
+              out.add(true);
+            }
+            case DELETE -> {
+              delete.setString(1, w.id());
+              delete.executeUpdate();
+              out.add(true);
+            }
+          }
+        }
+      }
+      return out;
+    });
+  }
+
+  @Override
   public void deleteVm(String id) {
     write("delete vm", "DELETE FROM vms WHERE id = ?",
         id);

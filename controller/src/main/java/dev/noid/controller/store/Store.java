@@ -33,6 +33,29 @@ public interface Store extends AutoCloseable {
 
   void deleteVm(String id);
 
+  /**
+   * Applies {@code writes} in order, all or none: one transaction for many changes, which is
+   * how concurrent VM changes share one commit. For each write, false only for an insert whose
+   * (owner, name) was taken.
+   */
+  default java.util.List<Boolean> writeVms(java.util.List<VmWrite> writes) {
+    java.util.List<Boolean> out = new java.util.ArrayList<>(writes.size());
+    for (VmWrite w : writes) {
+      switch (w.kind()) {
+        case INSERT -> out.add(insertVm(w.row()));
+        case UPDATE -> {
+          updateVm(w.row());
+          out.add(true);
+        }
+        case DELETE -> {
+          deleteVm(w.id());
+          out.add(true);
+        }
+      }
+    }
+    return out;
+  }
+
   List<VmRow> vms();
 
   void putCheckpoint(CheckpointRow checkpoint);

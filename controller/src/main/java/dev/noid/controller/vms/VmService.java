@@ -661,7 +661,7 @@ public final class VmService {
     // can still show the VM as it was (CREATING, or absent), so recent changes are left alone
     // for one lease. UNKNOWN only comes from a lost lease, so any report after it is news.
     Instant settled = clock.instant().minus(nodes.lease());
-    for (VmEntry e : vms.all()) {
+    for (VmEntry e : vms.onNode(node)) {
       if (!e.node().equals(node) || locked(e.id())) {
         continue;
       }
@@ -755,7 +755,7 @@ public final class VmService {
 
   /** A node stopped reporting: its VMs are not known to be running, nor dead. */
   public void nodeLost(String node) {
-    for (VmEntry e : vms.all()) {
+    for (VmEntry e : vms.onNode(node)) {
       if (e.node().equals(node) && isSettled(e.state()) && e.state() != VmState.VM_STATE_UNKNOWN) {
         vms.update(e.with(VmState.VM_STATE_UNKNOWN, "node " + node + " is not reporting"));
       }

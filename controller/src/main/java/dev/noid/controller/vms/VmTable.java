@@ -3,10 +3,12 @@ package dev.noid.controller.vms;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.noid.api.v1.VmState;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.VmRow;
+import dev.noid.controller.store.VmWrite;
 import dev.noid.controller.watch.ChangeFeed;
 import dev.noid.controller.watch.Watchable;
 import java.io.IOException;
@@ -17,13 +19,15 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
  * Every VM, in memory for fast reads and written through to the store before a change is
- * visible (desired state is durable before any agent is called). Each change gets the next
+ * visible (desired state is durable before any agent is called). Concurrent changes share
+ * store commits ({@link GroupCommit}). Each change gets the next
  * revision number, the order WatchVms replays in.
  */
 public final class VmTable implements Watchable<VmEntry> {
@@ -33,18 +37,30 @@ public final class VmTable implements Watchable<VmEntry> {
   private final Clock clock;
   private final Map<String, VmEntry> byId = new ConcurrentHashMap<>();
   private final Map<String, String> idByOwnerName = new ConcurrentHashMap<>();
+  // Heartbeats ask "which VMs are on this node?" hundreds of times a second: answer from an
+  // index rather than a scan of every VM.
+  private final Map<String, Set<String>> idsByNode = new ConcurrentHashMap<>();
+  private final Map<String, Set<String>> idsByOwner = new ConcurrentHashMap<>();
+  // VMs per state, kept as changes are applied: /health and /metrics read counts, not 100k VMs.
+  private final Map<VmState, java.util.concurrent.atomic.LongAdder> byState = new ConcurrentHashMap<>();
   private final AtomicLong revision = new AtomicLong();
   private final ChangeFeed<VmEntry> events;
+  private final GroupCommit commits;
+  // Deletes queued but not yet committed: no update may slip in behind one (guarded by this).
+  private final Set<String> deleting = new java.util.HashSet<>();
 
   public VmTable(Store store, Clock clock) {
     this.store = store;
     this.clock = clock;
+    this.commits = new GroupCommit(store, this);
     for (VmRow row : store.vms()) {
       VmEntry e = read(row.document());
       byId.put(e.id(), e);
       idByOwnerName.put(key(e.owner(), e.name()), e.id());
+      index(null, e);
       revision.accumulateAndGet(e.revision(), Math::max);
     }
+    // Changes are applied (and published) under this table's monitor, in revision order.
     events = new ChangeFeed<>(10_000, revision.get());
   }
 
@@ -53,33 +69,67 @@ public final class VmTable implements Watchable<VmEntry> {
   }
 
   /** Stores a new VM; ALREADY_EXISTS if the owner has one of that name. */
-  public synchronized VmEntry insert(VmEntry e) {
-    VmEntry stamped = e.stamped(revision.incrementAndGet(), clock.instant());
-    if (idByOwnerName.containsKey(key(e.owner(), e.name())) || !store.insertVm(row(stamped))) {
-      throw new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
+  public VmEntry insert(VmEntry e) {
+    String key = key(e.owner(), e.name());
+    VmEntry stamped;
+    GroupCommit.Pending p;
+    synchronized (this) {
+      if (idByOwnerName.containsKey(key)) {
+        throw alreadyExists(e);
+      }
+      stamped = e.stamped(revision.incrementAndGet(), clock.instant());
+      // The name is taken from now on; the VM itself is visible once it is stored.
+      idByOwnerName.put(key, stamped.id());
+      p = commits.submit(VmWrite.insert(row(stamped)), stored -> {
+        if (stored) {
+          byId.put(stamped.id(), stamped);
+          index(null, stamped);
+          events.publish(new ChangeFeed.Event<>(stamped.revision(), ChangeFeed.Type.ADDED, stamped));
+        } else {
+          idByOwnerName.remove(key, stamped.id());
+        }
+      }, () -> idByOwnerName.remove(key, stamped.id()));
     }
-    byId.put(stamped.id(), stamped);
-    idByOwnerName.put(key(e.owner(), e.name()), stamped.id());
-    events.publish(new ChangeFeed.Event<>(stamped.revision(), ChangeFeed.Type.ADDED, stamped));
+    if (!commits.await(p)) {
+      throw alreadyExists(e);
+    }
     return stamped;
   }
 
-  public synchronized VmEntry update(VmEntry e) {
-    if (!byId.containsKey(e.id())) {
-      throw NoidException.notFound("VM '" + e.name() + "' not found");
+  private static NoidException alreadyExists(VmEntry e) {
+    return new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
+  }
+
+  public VmEntry update(VmEntry e) {
+    VmEntry stamped;
+    GroupCommit.Pending p;
+    synchronized (this) {
+      if (!byId.containsKey(e.id()) || deleting.contains(e.id())) {
+        throw NoidException.notFound("VM '" + e.name() + "' not found");
+      }
+      stamped = e.stamped(revision.incrementAndGet(), clock.instant());
+      p = commits.submit(VmWrite.update(row(stamped)), stored -> {
+        index(byId.put(stamped.id(), stamped), stamped);
+        events.publish(new ChangeFeed.Event<>(stamped.revision(), ChangeFeed.Type.MODIFIED, stamped));
+      }, () -> { });
     }
-    VmEntry stamped = e.stamped(revision.incrementAndGet(), clock.instant());
-    store.updateVm(row(stamped));
-    byId.put(stamped.id(), stamped);
-    events.publish(new ChangeFeed.Event<>(stamped.revision(), ChangeFeed.Type.MODIFIED, stamped));
+    commits.await(p);
     return stamped;
   }
 
-  public synchronized void delete(VmEntry e) {
-    store.deleteVm(e.id());
-    byId.remove(e.id());
-    idByOwnerName.remove(key(e.owner(), e.name()));
-    events.publish(new ChangeFeed.Event<>(revision.incrementAndGet(), ChangeFeed.Type.DELETED, e));
+  public void delete(VmEntry e) {
+    GroupCommit.Pending p;
+    synchronized (this) {
+      long rev = revision.incrementAndGet();
+      deleting.add(e.id());
+      p = commits.submit(VmWrite.delete(e.id()), stored -> {
+        deleting.remove(e.id());
+        index(byId.remove(e.id()), null);
+        idByOwnerName.remove(key(e.owner(), e.name()));
+        events.publish(new ChangeFeed.Event<>(rev, ChangeFeed.Type.DELETED, e));
+      }, () -> deleting.remove(e.id()));
+    }
+    commits.await(p);
   }
 
   @Override
@@ -108,13 +158,75 @@ public final class VmTable implements Watchable<VmEntry> {
     return out;
   }
 
-  public List<VmEntry> ownedBy(String owner) {
-    return all().stream().filter(e -> e.owner().equals(owner)).toList();
+  /** The VMs placed on {@code node}, in no particular order. */
+  public List<VmEntry> onNode(String node) {
+    return entries(idsByNode.get(node), e -> e.node().equals(node));
   }
 
-  public void forgetOwner(String owner) {
+  private List<VmEntry> entries(Set<String> ids, java.util.function.Predicate<VmEntry> keep) {
+    if (ids == null) {
+      return new ArrayList<>();
+    }
+    List<VmEntry> out = new ArrayList<>(ids.size());
+    for (String id : ids) {
+      VmEntry e = byId.get(id);
+      if (e != null && keep.test(e)) {
+        out.add(e);
+      }
+    }
+    return out;
+  }
+
+  /** How many VMs are in each state (states with none may be missing). */
+  public Map<VmState, Long> countByState() {
+    Map<VmState, Long> out = new java.util.EnumMap<>(VmState.class);
+    byState.forEach((state, n) -> out.put(state, n.sum()));
+    return out;
+  }
+
+  /**
+   * Keeps the indexes (owner, node) and the counts per state right for a change from
+   * {@code before} to {@code after} (either may be null: an insert or a delete). Called in the
+   * order changes are applied.
+   */
+  private void index(VmEntry before, VmEntry after) {
+    if (before == null && after != null) {
+      idsByOwner.computeIfAbsent(after.owner(), k -> ConcurrentHashMap.newKeySet()).add(after.id());
+    } else if (before != null && after == null) {
+      idsByOwner.computeIfPresent(before.owner(), (k, ids) -> {
+        ids.remove(before.id());
+        return ids.isEmpty() ? null : ids;
+      });
+    }
+    if (before != null) {
+      byState.computeIfAbsent(before.state(), k -> new java.util.concurrent.atomic.LongAdder()).decrement();
+    }
+    if (after != null) {
+      byState.computeIfAbsent(after.state(), k -> new java.util.concurrent.atomic.LongAdder()).increment();
+    }
+    String from = before == null ? "" : before.node();
+    String to = after == null ? "" : after.node();
+    if (before != null && !from.equals(to)) {
+      idsByNode.computeIfPresent(from, (k, ids) -> {
+        ids.remove(before.id());
+        return ids.isEmpty() ? null : ids;
+      });
+    }
+    if (after != null && !to.isEmpty()) {
+      idsByNode.computeIfAbsent(to, k -> ConcurrentHashMap.newKeySet()).add(after.id());
+    }
+  }
+
+  /** The owner's VMs by name; from an index, not a sort of every VM (ListVms calls this). */
+  public List<VmEntry> ownedBy(String owner) {
+    List<VmEntry> out = entries(idsByOwner.get(owner), e -> true);
+    out.sort(Comparator.comparing(VmEntry::name));
+    return out;
+  }
+
+  public synchronized void forgetOwner(String owner) {
     for (VmEntry e : ownedBy(owner)) {
-      byId.remove(e.id());
+      index(byId.remove(e.id()), null);
       idByOwnerName.remove(key(e.owner(), e.name()));
     }
   }

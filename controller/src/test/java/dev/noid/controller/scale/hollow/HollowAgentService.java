@@ -1,0 +1,217 @@
+package dev.noid.controller.scale.hollow;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Timestamp;
+import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.agent.v1.CreateCheckpointRequest;
+import dev.noid.agent.v1.CreateCheckpointResponse;
+import dev.noid.agent.v1.CreateVmRequest;
+import dev.noid.agent.v1.CreateVmResponse;
+import dev.noid.agent.v1.DeleteCheckpointRequest;
+import dev.noid.agent.v1.DeleteCheckpointResponse;
+import dev.noid.agent.v1.DestroyVmRequest;
+import dev.noid.agent.v1.DestroyVmResponse;
+import dev.noid.agent.v1.ExecExit;
+import dev.noid.agent.v1.ExecRequest;
+import dev.noid.agent.v1.ExecResponse;
+import dev.noid.agent.v1.GetNodeReportRequest;
+import dev.noid.agent.v1.GetNodeReportResponse;
+import dev.noid.agent.v1.GetVmRequest;
+import dev.noid.agent.v1.GetVmResponse;
+import dev.noid.agent.v1.ListCheckpointsRequest;
+import dev.noid.agent.v1.ListCheckpointsResponse;
+import dev.noid.agent.v1.ListVmsRequest;
+import dev.noid.agent.v1.ListVmsResponse;
+import dev.noid.agent.v1.PauseVmRequest;
+import dev.noid.agent.v1.PauseVmResponse;
+import dev.noid.agent.v1.RestoreCheckpointRequest;
+import dev.noid.agent.v1.RestoreCheckpointResponse;
+import dev.noid.agent.v1.ResumeVmRequest;
+import dev.noid.agent.v1.ResumeVmResponse;
+import dev.noid.agent.v1.StartVmRequest;
+import dev.noid.agent.v1.StartVmResponse;
+import dev.noid.agent.v1.StopVmRequest;
+import dev.noid.agent.v1.StopVmResponse;
+import dev.noid.agent.v1.VmReport;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+
+/**
+ * noid.agent.v1.Agent for a hollow node: the real protocol, answered from {@link HollowNode}'s
+ * memory, each VM operation taking the simulated hypervisor's time without holding a thread.
+ * Exec answers every command with its own words on stdout and exit code 0. Checkpoint export,
+ * import and the console are not simulated (UNIMPLEMENTED): moving checkpoints between nodes
+ * is file transfer, which a hollow node has no files for.
+ */
+final class HollowAgentService extends AgentGrpc.AgentImplBase {
+  private final HollowNode node;
+  private final SimulatedHypervisor hypervisor;
+
+  HollowAgentService(HollowNode node, SimulatedHypervisor hypervisor) {
+    this.node = node;
+    this.hypervisor = hypervisor;
+  }
+
+  /** Completes {@code out} with {@code work}'s answer after the simulated operation time. */
+  private <T> void simulated(StreamObserver<T> out, java.util.function.Supplier<T> work) {
+    hypervisor.operate(() -> answer(out, work));
+  }
+
+  private static <T> void answer(StreamObserver<T> out, java.util.function.Supplier<T> work) {
+    T result;
+    try {
+      result = work.get();
+    } catch (HollowNode.Refused e) {
+      out.onError(e.status().asRuntimeException());
+      return;
+    }
+    out.onNext(result);
+    out.onCompleted();
+  }
+
+  @Override
+  public void getNodeReport(GetNodeReportRequest request, StreamObserver<GetNodeReportResponse> out) {
+    answer(out, () -> GetNodeReportResponse.newBuilder().setNode(node.report()).build());
+  }
+
+  @Override
+  public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
+    try {
+      node.admit(request.getSpec());
+    } catch (HollowNode.Refused e) {
+      out.onError(e.status().asRuntimeException());
+      return;
+    }
+    simulated(out, () -> CreateVmResponse.newBuilder()
+        .setVm(node.setState(request.getSpec().getId(), AgentVmState.AGENT_VM_STATE_RUNNING)).build());
+  }
+
+  @Override
+  public void getVm(GetVmRequest request, StreamObserver<GetVmResponse> out) {
+    answer(out, () -> GetVmResponse.newBuilder().setVm(node.require(request.getId())).build());
+  }
+
+  @Override
+  public void listVms(ListVmsRequest request, StreamObserver<ListVmsResponse> out) {
+    answer(out, () -> ListVmsResponse.newBuilder().addAllVms(node.vms()).build());
+  }
+
+  @Override
+  public void stopVm(StopVmRequest request, StreamObserver<StopVmResponse> out) {
+    simulated(out, () -> StopVmResponse.newBuilder()
+        .setVm(node.setState(request.getId(), AgentVmState.AGENT_VM_STATE_STOPPED)).build());
+  }
+
+  @Override
+  public void startVm(StartVmRequest request, StreamObserver<StartVmResponse> out) {
+    simulated(out, () -> StartVmResponse.newBuilder()
+        .setVm(node.setState(request.getId(), AgentVmState.AGENT_VM_STATE_RUNNING)).build());
+  }
+
+  @Override
+  public void pauseVm(PauseVmRequest request, StreamObserver<PauseVmResponse> out) {
+    simulated(out, () -> PauseVmResponse.newBuilder()
+        .setVm(node.setState(request.getId(), AgentVmState.AGENT_VM_STATE_PAUSED)).build());
+  }
+
+  @Override
+  public void resumeVm(ResumeVmRequest request, StreamObserver<ResumeVmResponse> out) {
+    simulated(out, () -> ResumeVmResponse.newBuilder()
+        .setVm(node.setState(request.getId(), AgentVmState.AGENT_VM_STATE_RUNNING)).build());
+  }
+
+  @Override
+  public void destroyVm(DestroyVmRequest request, StreamObserver<DestroyVmResponse> out) {
+    simulated(out, () -> {
+      node.remove(request.getId());
+      return DestroyVmResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public StreamObserver<ExecRequest> exec(StreamObserver<ExecResponse> out) {
+    return new StreamObserver<>() {
+      private boolean started;
+
+      @Override
+      public void onNext(ExecRequest r) {
+        if (started || !r.hasStart()) {
+          return; // stdin, signals and resizes have nothing to reach in a hollow guest
+        }
+        started = true;
+        try {
+          VmReport vm = node.require(r.getStart().getVmId());
+          if (vm.getState() != AgentVmState.AGENT_VM_STATE_RUNNING) {
+            throw new HollowNode.Refused(Status.FAILED_PRECONDITION.withDescription(
+                "VM '" + vm.getId() + "' is not running"));
+          }
+        } catch (HollowNode.Refused e) {
+          out.onError(e.status().asRuntimeException());
+          return;
+        }
+        String echo = String.join(" ", r.getStart().getCommandList()) + "\n";
+        out.onNext(ExecResponse.newBuilder()
+            .setStdout(ByteString.copyFrom(echo, StandardCharsets.UTF_8)).build());
+        out.onNext(ExecResponse.newBuilder().setExit(ExecExit.newBuilder().setExitCode(0)).build());
+        out.onCompleted();
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        // the caller went away: nothing runs on a hollow guest to stop
+      }
+
+      @Override
+      public void onCompleted() {
+        if (!started) {
+          out.onError(Status.INVALID_ARGUMENT.withDescription("start: the first message must be start")
+              .asRuntimeException());
+        }
+      }
+    };
+  }
+
+  @Override
+  public void createCheckpoint(CreateCheckpointRequest request,
+      StreamObserver<CreateCheckpointResponse> out) {
+    simulated(out, () -> {
+      VmReport vm = node.require(request.getVmId());
+      Instant now = Instant.now();
+      CheckpointInfo info = CheckpointInfo.newBuilder().setId(request.getCheckpointId())
+          .setVmId(vm.getId()).setLabel(request.getLabel()).setSpec(vm.getSpec())
+          .setDurationMs(hypervisor.perOperation().toMillis())
+          .setHypervisor("HYPERVISOR_KIND_SIMULATED")
+          .setCreateTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
+          .build();
+      node.putCheckpoint(info);
+      return CreateCheckpointResponse.newBuilder().setCheckpoint(info).build();
+    });
+  }
+
+  @Override
+  public void listCheckpoints(ListCheckpointsRequest request,
+      StreamObserver<ListCheckpointsResponse> out) {
+    answer(out, () -> ListCheckpointsResponse.newBuilder()
+        .addAllCheckpoints(node.checkpoints(request.getVmId())).build());
+  }
+
+  @Override
+  public void deleteCheckpoint(DeleteCheckpointRequest request,
+      StreamObserver<DeleteCheckpointResponse> out) {
+    answer(out, () -> {
+      node.removeCheckpoint(request.getCheckpointId());
+      return DeleteCheckpointResponse.getDefaultInstance();
+    });
+  }
+
+  @Override
+  public void restoreCheckpoint(RestoreCheckpointRequest request,
+      StreamObserver<RestoreCheckpointResponse> out) {
+    simulated(out, () -> RestoreCheckpointResponse.newBuilder()
+        .setVm(node.restore(request.getCheckpointId(), request.getTarget())).build());
+  }
+}

@@ -1,0 +1,198 @@
+package dev.noid.controller.scale.load;
+
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.ListVmsRequest;
+import dev.noid.api.v1.Vm;
+import dev.noid.api.v1.VmState;
+import dev.noid.client.ExecResult;
+import dev.noid.client.NoidClient;
+import dev.noid.client.NoidException;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Drives the public API through the SDK as many users at once: {@code concurrency} workers on
+ * virtual threads, worker {@code w} acting as user {@code w % users} and only touching the VMs it
+ * created itself, so every outcome is checkable (a create must end RUNNING, an exec must echo
+ * its command, a get must find the VM) and nothing fails for a reason the load made up.
+ */
+public final class LoadGenerator {
+  private final List<NoidClient> users;
+  private final int memMib;
+  private final String prefix;
+  private final List<Worker> workers = new ArrayList<>();
+
+  /** VM names are {@code prefix} + worker + "-" + sequence: two generators need two prefixes. */
+  public LoadGenerator(String prefix, List<NoidClient> users, int concurrency, int memMib) {
+    if (users.isEmpty() || concurrency < 1) {
+      throw new IllegalArgumentException("need at least one user and one worker");
+    }
+    this.users = List.copyOf(users);
+    this.memMib = memMib;
+    this.prefix = prefix;
+    for (int w = 0; w < concurrency; w++) {
+      workers.add(new Worker(w));
+    }
+  }
+
+  /** What one phase did: per-operation latencies and failures, and how long it took. */
+  public record Phase(String name, Duration elapsed, Map<Mix.Op, OpStats> ops) {
+    public long count(Mix.Op op) {
+      OpStats s = ops.get(op);
+      return s == null ? 0 : s.count();
+    }
+
+    public long failures() {
+      return ops.values().stream().mapToLong(s -> s.failures() + s.wrongOutcomes()).sum();
+    }
+
+    /** Successful operations of {@code op} per second of the phase. */
+    public double perSecond(Mix.Op op) {
+      return count(op) / Math.max(1e-9, elapsed.toNanos() / 1e9);
+    }
+
+    public long total() {
+      return ops.values().stream().mapToLong(OpStats::count).sum();
+    }
+  }
+
+  /** Creates {@code vms} VMs (attempts, split among the workers) and waits for all of them. */
+  public Phase fill(long vms) {
+    AtomicLong left = new AtomicLong(vms);
+    return run("fill", (w, stats) -> {
+      while (left.getAndDecrement() > 0) {
+        w.create(stats);
+      }
+    });
+  }
+
+  /** Runs the mix until {@code maxOps} operations were started or {@code maxTime} has passed. */
+  public Phase mixed(Mix mix, long maxOps, Duration maxTime) {
+    AtomicLong left = new AtomicLong(maxOps);
+    long deadline = System.nanoTime() + maxTime.toNanos();
+    return run("mixed", (w, stats) -> {
+      while (left.getAndDecrement() > 0 && System.nanoTime() < deadline) {
+        w.perform(mix.pick(w.random), stats);
+      }
+    });
+  }
+
+  /** Every VM the workers hold now (created, not destroyed), by name. */
+  public long heldVms() {
+    return workers.stream().mapToLong(w -> w.vms.size()).sum();
+  }
+
+  private interface Work {
+    void run(Worker w, Map<Mix.Op, OpStats> stats);
+  }
+
+  private Phase run(String name, Work work) {
+    Map<Mix.Op, OpStats> stats = new EnumMap<>(Mix.Op.class);
+    for (Mix.Op op : Mix.Op.values()) {
+      stats.put(op, new OpStats(op.name().toLowerCase(java.util.Locale.ROOT)));
+    }
+    long start = System.nanoTime();
+    try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      for (Worker w : workers) {
+        pool.submit(() -> work.run(w, stats));
+      }
+    }
+    return new Phase(name, Duration.ofNanos(System.nanoTime() - start), stats);
+  }
+
+  private final class Worker {
+    private final int index;
+    private final NoidClient client;
+    private final List<String> vms = new ArrayList<>();
+    private final SplittableRandom random;
+    private long sequence;
+
+    Worker(int index) {
+      this.index = index;
+      this.client = users.get(index % users.size());
+      this.random = new SplittableRandom(index);
+    }
+
+    void perform(Mix.Op op, Map<Mix.Op, OpStats> stats) {
+      if (vms.isEmpty() && op != Mix.Op.LIST) {
+        op = Mix.Op.CREATE; // nothing of its own to act on yet
+      }
+      switch (op) {
+        case CREATE -> create(stats);
+        case DESTROY -> {
+          String vm = vms.remove(random.nextInt(vms.size()));
+          timed(stats.get(op), () -> {
+            client.destroyVm(vm);
+            return true;
+          });
+        }
+        case CHECKPOINT -> {
+          String vm = pick();
+          timed(stats.get(op), () -> client.checkpoint(vm, "load").getVm().equals(vm));
+        }
+        case LIST -> timed(stats.get(op), () -> client.vms().listVms(
+            ListVmsRequest.newBuilder().setPageSize(100).build()).getVmsCount() <= 100);
+        case EXEC -> {
+          String vm = pick();
+          timed(stats.get(op), () -> {
+            ExecResult r = client.exec(vm, List.of("echo", vm));
+            return r.exitCode() == 0 && r.stdoutText().equals("echo " + vm + "\n");
+          });
+        }
+        case GET -> {
+          String vm = pick();
+          timed(stats.get(op), () -> client.getVm(vm).getName().equals(vm));
+        }
+      }
+    }
+
+    private String pick() {
+      return vms.get(random.nextInt(vms.size()));
+    }
+
+    void create(Map<Mix.Op, OpStats> stats) {
+      String name = prefix + index + "-" + sequence++;
+      boolean ok = timed(stats.get(Mix.Op.CREATE), () -> {
+        Vm vm = client.createVm(CreateVmRequest.newBuilder().setName(name).setCpus(1)
+            .setMemMib(memMib).build());
+        return vm.getState() == VmState.VM_STATE_RUNNING;
+      });
+      if (ok) {
+        vms.add(name);
+      }
+    }
+
+    private interface Call {
+      boolean run();
+    }
+
+    /** Records the call's latency; false (and a failure) when it threw or its outcome was wrong. */
+    private boolean timed(OpStats stats, Call call) {
+      long start = System.nanoTime();
+      boolean right;
+      try {
+        right = call.run();
+      } catch (NoidException e) {
+        stats.failed(e.code());
+        return false;
+      } catch (RuntimeException e) {
+        stats.failed(Status.fromThrowable(e).getCode());
+        return false;
+      }
+      if (!right) {
+        stats.wrong();
+        return false;
+      }
+      stats.ok(System.nanoTime() - start);
+      return true;
+    }
+  }
+}
