@@ -682,9 +682,10 @@ public final class VmService {
         continue; // mid-operation on the node: its outcome will come as its own report
       } else {
         actual = fromAgent(r.getState());
+        // Only used when the state changes: then the old message (e.g. "not reporting") is stale.
         why = r.getState() == AgentVmState.AGENT_VM_STATE_DEAD ? "VMM died: " + r.getReason()
-            : isOrphanedTransition(e.state()) ? "reconciled: node " + node + " reports "
-                + stateName(actual) : e.statusMessage();
+            : !r.getReason().isEmpty() ? r.getReason()
+            : "reconciled: node " + node + " reports " + stateName(actual);
       }
       if (r != null && !withNetwork(e, r).equals(e)) {
         // A VM given an address after it was created (a cold start on a node that has a

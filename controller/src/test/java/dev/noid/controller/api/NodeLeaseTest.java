@@ -41,6 +41,7 @@ class NodeLeaseTest {
       c.vms.observe("node-a", List.of(report));
       assertThat(c.nodes.require("node-a").ready()).isTrue();
       assertThat(c.vms.get(alice, "one").state()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(c.vms.get(alice, "one").statusMessage()).isEqualTo("reconciled: node node-a reports RUNNING");
       assertThat(c.vms.get(alice, "two").state()).isEqualTo(VmState.VM_STATE_FAILED);
       assertThat(c.vms.get(alice, "two").statusMessage()).contains("no longer on node node-a");
       assertThat(c.scheduler.reservedMemMib("node-a")).isEqualTo(256);
