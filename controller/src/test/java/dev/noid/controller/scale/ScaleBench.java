@@ -249,7 +249,8 @@ public final class ScaleBench {
     StringBuilder sb = new StringBuilder();
     phase.ops().forEach((op, s) -> {
       if (s.failures() + s.wrongOutcomes() > 0) {
-        sb.append(op).append(' ').append(s.failuresByCode()).append(" wrong=").append(s.wrongOutcomes()).append("; ");
+        sb.append(op).append(' ').append(s.failuresByCode()).append(" wrong=").append(s.wrongOutcomes())
+            .append(' ').append(s.failureSamples()).append("; ");
       }
     });
     return sb.toString();

@@ -69,11 +69,11 @@ class ScaleSmokeTest {
 
     LoadGenerator load = new LoadGenerator("w", users, 8, 128);
     LoadGenerator.Phase fill = load.fill(200);
-    assertThat(fill.failures()).isZero();
+    assertThat(fill.failures()).as("%s", fill.failureSamples()).isZero();
     assertThat(fill.count(Mix.Op.CREATE)).isEqualTo(200);
 
     LoadGenerator.Phase mixed = load.mixed(Mix.DEFAULT, 300, Duration.ofMinutes(5));
-    assertThat(mixed.failures()).isZero();
+    assertThat(mixed.failures()).as("%s", mixed.failureSamples()).isZero();
     assertThat(mixed.total()).isEqualTo(300);
     for (Mix.Op op : Mix.Op.values()) {
       assertThat(mixed.count(op)).as(op.name()).isPositive();

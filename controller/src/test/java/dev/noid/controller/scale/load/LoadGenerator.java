@@ -54,6 +54,11 @@ public final class LoadGenerator {
       return ops.values().stream().mapToLong(s -> s.failures() + s.wrongOutcomes()).sum();
     }
 
+    /** Failure messages of every operation, for a report or an assertion's description. */
+    public java.util.List<String> failureSamples() {
+      return ops.values().stream().flatMap(s -> s.failureSamples().stream()).toList();
+    }
+
     /** Successful operations of {@code op} per second of the phase. */
     public double perSecond(Mix.Op op) {
       return count(op) / Math.max(1e-9, elapsed.toNanos() / 1e9);
@@ -160,11 +165,15 @@ public final class LoadGenerator {
 
     void create(Map<Mix.Op, OpStats> stats) {
       String name = prefix + index + "-" + sequence++;
+      Vm[] last = new Vm[1];
       boolean ok = timed(stats.get(Mix.Op.CREATE), () -> {
-        Vm vm = client.createVm(CreateVmRequest.newBuilder().setName(name).setCpus(1)
+        last[0] = client.createVm(CreateVmRequest.newBuilder().setName(name).setCpus(1)
             .setMemMib(memMib).build());
-        return vm.getState() == VmState.VM_STATE_RUNNING;
-      });
+        return last[0].getState() == VmState.VM_STATE_RUNNING;
+      }, "create " + name + " did not end RUNNING");
+      if (!ok && last[0] != null) {
+        stats.get(Mix.Op.CREATE).note(name + " ended " + last[0].getState() + ": " + last[0].getStatusMessage());
+      }
       if (ok) {
         vms.add(name);
       }
@@ -176,19 +185,23 @@ public final class LoadGenerator {
 
     /** Records the call's latency; false (and a failure) when it threw or its outcome was wrong. */
     private boolean timed(OpStats stats, Call call) {
+      return timed(stats, call, "");
+    }
+
+    private boolean timed(OpStats stats, Call call, String what) {
       long start = System.nanoTime();
       boolean right;
       try {
         right = call.run();
       } catch (NoidException e) {
-        stats.failed(e.code());
+        stats.failed(e.code(), e.getMessage());
         return false;
       } catch (RuntimeException e) {
-        stats.failed(Status.fromThrowable(e).getCode());
+        stats.failed(Status.fromThrowable(e).getCode(), String.valueOf(e.getMessage()));
         return false;
       }
       if (!right) {
-        stats.wrong();
+        stats.wrong(what);
         return false;
       }
       stats.ok(System.nanoTime() - start);

@@ -13,6 +13,9 @@ public final class OpStats {
   private final Histogram micros = new ConcurrentHistogram(600_000_000L, 3);
   private final Map<Status.Code, LongAdder> failures = new ConcurrentHashMap<>();
   private final LongAdder wrong = new LongAdder();
+  /** The first few failures' messages: a figure without its reason cannot be acted on. */
+  private final java.util.Queue<String> samples = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private static final int SAMPLES = 5;
 
   OpStats(String name) {
     this.name = name;
@@ -31,13 +34,31 @@ public final class OpStats {
     micros.recordValue(Math.max(1, nanos / 1000));
   }
 
-  void failed(Status.Code code) {
+  void failed(Status.Code code, String message) {
     failures.computeIfAbsent(code, k -> new LongAdder()).increment();
+    sample(code + ": " + message);
   }
 
   /** The call returned, but not what it should have (e.g. a create that did not end RUNNING). */
-  void wrong() {
+  void wrong(String what) {
     wrong.increment();
+    sample("wrong outcome: " + what);
+  }
+
+  /** More about the last failure (what state a wrong outcome left behind). */
+  void note(String detail) {
+    sample(detail);
+  }
+
+  private void sample(String message) {
+    if (samples.size() < SAMPLES) {
+      samples.add(message);
+    }
+  }
+
+  /** Up to five failure messages, in the order they happened. */
+  public java.util.List<String> failureSamples() {
+    return java.util.List.copyOf(samples);
   }
 
   public long wrongOutcomes() {
