@@ -189,8 +189,13 @@ public final class ScaleBench {
     long beats0 = fleet.heartbeats().ok();
     long cpu0 = controller.cpuMillis();
     long w0 = System.nanoTime();
-    // The window is the measurement itself: what the controller burns while only heartbeats arrive.
-    Thread.sleep(o.idleSeconds() * 1000L);
+    // The window is the measurement itself: what the controller burns while only heartbeats
+    // arrive. It ends when every node has sent about idleSeconds' worth of heartbeats (one per
+    // 2 s, the controller's default interval), however long that takes on a busy machine.
+    long window = (long) o.nodes() * Math.max(1, o.idleSeconds() / 2);
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(o.idleSeconds() * 10L + 60))
+        .pollInterval(java.time.Duration.ofMillis(100))
+        .until(() -> fleet.heartbeats().ok() - beats0 >= window);
     double seconds = (System.nanoTime() - w0) / 1e9;
     long cpu = controller.cpuMillis() - cpu0;
     long beats = fleet.heartbeats().ok() - beats0;
