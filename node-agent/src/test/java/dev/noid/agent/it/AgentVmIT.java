@@ -28,12 +28,10 @@ import dev.noid.common.tls.TlsFiles;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -81,42 +79,23 @@ class AgentVmIT {
 
   Exec exec(String vm, List<String> command, Map<String, String> env, int timeoutSeconds,
       long maxOutput) throws Exception {
-    CompletableFuture<Exec> done = new CompletableFuture<>();
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    StreamObserver<ExecRequest> requests = agent.asyncStub().exec(new StreamObserver<>() {
+    ExecOutput<ExecResponse, Exec> output = new ExecOutput<>() {
       @Override
       public void onNext(ExecResponse r) {
         switch (r.getMessageCase()) {
-          case STDOUT -> out.writeBytes(r.getStdout().toByteArray());
-          case STDERR -> err.writeBytes(r.getStderr().toByteArray());
-          case EXIT -> done.complete(new Exec(r.getExit().getExitCode(),
-              out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8),
+          case STDOUT -> stdout(r.getStdout().toByteArray());
+          case STDERR -> stderr(r.getStderr().toByteArray());
+          case EXIT -> exited(new Exec(r.getExit().getExitCode(), stdoutText(), stderrText(),
               r.getExit().getTimedOut(), r.getExit().getOutputTruncated()));
           default -> { }
         }
       }
-
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {
-        done.completeExceptionally(new AssertionError("stream ended without exit"));
-      }
-    });
+    };
+    StreamObserver<ExecRequest> requests = agent.asyncStub().exec(output);
     requests.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm)
         .addAllCommand(command).putAllEnv(env).setTimeoutSeconds(timeoutSeconds)
         .setMaxOutputBytes(maxOutput)).build());
-    try {
-      return done.get(120, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw (Exception) e.getCause();
-    } finally {
-      requests.onCompleted();
-    }
+    return output.await(requests);
   }
 
   Exec sh(String vm, String script) throws Exception {

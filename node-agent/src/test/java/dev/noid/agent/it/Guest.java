@@ -9,11 +9,7 @@ import dev.noid.agent.v1.VmSpec;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /** Commands in a guest through an agent's Exec call, for integration tests. */
@@ -31,41 +27,22 @@ final class Guest {
   }
 
   static Exec exec(AgentProcess agent, String vm, List<String> command) throws Exception {
-    CompletableFuture<Exec> done = new CompletableFuture<>();
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    ExecOutput<ExecResponse, Exec> output = new ExecOutput<>() {
+      @Override
+      public void onNext(ExecResponse r) {
+        switch (r.getMessageCase()) {
+          case STDOUT -> stdout(r.getStdout().toByteArray());
+          case STDERR -> stderr(r.getStderr().toByteArray());
+          case EXIT -> exited(new Exec(r.getExit().getExitCode(), stdoutText(), stderrText()));
+          default -> { }
+        }
+      }
+    };
     StreamObserver<ExecRequest> requests = agent.asyncStub().withDeadlineAfter(120, TimeUnit.SECONDS)
-        .exec(new StreamObserver<>() {
-          @Override
-          public void onNext(ExecResponse r) {
-            switch (r.getMessageCase()) {
-              case STDOUT -> out.writeBytes(r.getStdout().toByteArray());
-              case STDERR -> err.writeBytes(r.getStderr().toByteArray());
-              case EXIT -> done.complete(new Exec(r.getExit().getExitCode(),
-                  out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)));
-              default -> { }
-            }
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            done.completeExceptionally(t);
-          }
-
-          @Override
-          public void onCompleted() {
-            done.completeExceptionally(new AssertionError("stream ended without exit"));
-          }
-        });
+        .exec(output);
     requests.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm)
         .addAllCommand(command).setTimeoutSeconds(60)).build());
-    try {
-      return done.get(120, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      throw (Exception) e.getCause();
-    } finally {
-      requests.onCompleted();
-    }
+    return output.await(requests);
   }
 
   static VmReport get(AgentProcess agent, String id) throws Exception {
