@@ -23,10 +23,12 @@ MIN_MEM_MIB=96
 DISK_MIB=64
 
 # Modules the image needs (their dependencies are added from modinfo).
-# Optional ones may be missing from a kernel, or be built in.
+# Optional ones may be missing from a kernel, or be built in. vsock_loopback
+# lets the guest reach its own agent over vsock (noid-guest-agent probe), so the
+# vsock side can be checked where no host has a vsock device (QEMU here).
 REQUIRED_MODULES="virtio_ring virtio virtio_pci virtio_console virtio_blk virtio_net
   vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
-OPTIONAL_MODULES="virtio_pci_modern_dev virtio_pci_legacy_dev virtio_rng"
+OPTIONAL_MODULES="virtio_pci_modern_dev virtio_pci_legacy_dev virtio_rng vsock_loopback"
 
 log() { echo "build-dev-image: $*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -3,16 +3,29 @@
  *
  * The wire format and its semantics are specified in docs/guest-protocol.md;
  * this file implements that document and nothing else. In short: the host
- * talks to us over the virtio-serial port named "org.noid.agent.0" with
- * length-prefixed frames; it can run commands (EXEC), feed their stdin, send
- * them signals and resize their pty; we stream their stdout/stderr back and
- * report their exit status.
+ * talks to us over the virtio-serial port named "org.noid.agent.0" (QEMU) or
+ * a vsock connection to port 1024 (Cloud Hypervisor) with length-prefixed
+ * frames; it can run commands (EXEC), feed their stdin, send them signals and
+ * resize their pty; we stream their stdout/stderr back and report their exit
+ * status.
  *
  * Design notes (the WHY):
  *
- *  - One thread, one poll() loop. The port, every child's pipes and a SIGCHLD
- *    self-pipe are all non-blocking fds in one poll set. There are no locks,
- *    and every stream has its own pipes, so concurrent execs never mix output.
+ *  - One thread, one poll() loop. The port, the vsock listener and its
+ *    connection, every child's pipes and a SIGCHLD self-pipe are all
+ *    non-blocking fds in one poll set. There are no locks, and every stream
+ *    has its own pipes, so concurrent execs never mix output.
+ *
+ *  - Each transport is a connection of its own (struct conn) with its own
+ *    queues, and each stream belongs to the connection that started it: a
+ *    host on one transport never sees, or ends, another one's streams. Both
+ *    are served whenever both exist, which costs nothing and lets a guest
+ *    check its vsock side from a shell on the serial one (`probe`, below).
+ *
+ *  - vsock is one host connection at a time, like the port: a new connection
+ *    replaces the old one. After a snapshot restore the old connection's
+ *    peer is gone without a word (the VMM that held it is not running), so
+ *    the newest host is the one that is really there.
  *
  *  - The port fd is non-blocking for writes too, with an output queue. A
  *    blocking write to a virtio-serial port whose host side is disconnected
@@ -41,6 +54,15 @@
  *  - Children are session leaders (setsid) so that SIGNAL and the kill on
  *    disconnect reach the whole process group, not just argv[0].
  *
+ * Besides serving, the binary has two tool modes (docs/guest-protocol.md):
+ *   noid-guest-agent probe [--cid N] [--port P] [--unix PATH] [-- CMD...]
+ *     connects to an agent over vsock (default: this guest's own, CID 1,
+ *     port 1024), checks it answers RESET, and runs CMD there if given;
+ *   noid-guest-agent reseed HEX
+ *     credits HEX (host randomness) to the kernel's entropy pool and reseeds
+ *     the random generator at once, so that guests restored from one memory
+ *     image stop sharing a generator state now, not at the next timed reseed.
+ *
  * Build: gcc -static -O2 -Wall -Wextra -o noid-guest-agent noid-guest-agent.c
  */
 #define _GNU_SOURCE
@@ -54,14 +76,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/random.h>
+#include <linux/vm_sockets.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PORT_NAME "org.noid.agent.0"
+#define VSOCK_PORT 1024u
 #define AGENT_ID "noid-guest-agent/1"
 
 /* Frame types (docs/guest-protocol.md). */
@@ -92,6 +119,7 @@ enum {
 #define OUT_HIGH_WATER (1u << 20)  /* stop reading children above this */
 #define STDIN_LIMIT (16u << 20)    /* per-stream unwritten stdin cap */
 #define DISCONNECTED_TICK_MS 100
+#define PORT_SEARCH_MAX_MS 1000
 
 /* A growable byte queue: pending bytes are data[off, len). */
 struct bytes {
@@ -99,7 +127,21 @@ struct bytes {
 	size_t off, len, cap;
 };
 
+/* One host connection: the virtio-serial port, or an accepted socket. */
+struct conn {
+	const char *name;  /* for the log */
+	int fd;            /* -1: no port found yet / no socket accepted */
+	int is_socket;     /* EOF/HUP ends it for good and the fd is closed */
+	int connected;     /* a host is there */
+	int poisoned;      /* bad frame length: ignore input until HUP or RESET */
+	struct bytes outq; /* frames waiting to be written */
+	size_t head_left;  /* unwritten bytes of the frame at outq.off, 0 at a boundary */
+	uint8_t *inbuf;    /* partial input frame(s) from the host */
+	size_t inlen;
+};
+
 struct stream {
+	struct conn *conn; /* the connection that started it */
 	uint32_t id;
 	pid_t pgid;       /* == child pid; kept after reaping for SIGNAL */
 	int reaped;       /* child has been waited for */
@@ -113,17 +155,14 @@ struct stream {
 	struct bytes in;  /* stdin not yet accepted by the child */
 };
 
-static int port_fd = -1;
-static int connected;       /* host side of the port is connected */
+static struct conn serial = {.name = "serial port", .fd = -1};
+static struct conn vsock = {.name = "vsock", .fd = -1, .is_socket = 1};
+static int listen_fd = -1;  /* vsock (or, for tests, unix) listener */
 static int hello_sent;      /* HELLO goes to the first host connection only */
-static int poisoned;        /* bad frame length: ignore input until HUP or RESET */
-static struct bytes outq;   /* frames waiting to be written to the port */
-static size_t head_left;    /* unwritten bytes of the frame at outq.off, 0 at a boundary */
-static uint8_t *inbuf;      /* partial input frame(s) from the host */
-static size_t inlen;
 static const size_t incap = 4 + MAX_LEN;
 static struct stream *streams[MAX_STREAMS];
 static int nstreams;
+static unsigned long stream_epoch; /* bumped when a stream is added or removed */
 static int sigchld_pipe[2] = {-1, -1};
 
 static void logmsg(const char *fmt, ...)
@@ -210,18 +249,18 @@ static void write_header(uint8_t *p, uint8_t type, uint32_t stream, size_t body)
 
 /* Queue one frame for the host. Frames for a host that is gone are dropped:
  * nobody could interpret them on a later connection. */
-static void send_frame(uint8_t type, uint32_t stream, const void *body, size_t n)
+static void send_frame(struct conn *c, uint8_t type, uint32_t stream, const void *body, size_t n)
 {
-	if (!connected || poisoned)
+	if (!c->connected || c->poisoned)
 		return;
-	uint8_t *p = bytes_reserve(&outq, HDR_LEN + n);
+	uint8_t *p = bytes_reserve(&c->outq, HDR_LEN + n);
 	write_header(p, type, stream, n);
 	if (n)
 		memcpy(p + HDR_LEN, body, n);
-	outq.len += HDR_LEN + n;
+	c->outq.len += HDR_LEN + n;
 }
 
-static void send_error(uint32_t stream, const char *fmt, ...)
+static void send_error(struct conn *c, uint32_t stream, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -232,58 +271,63 @@ static void send_error(uint32_t stream, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof(msg))
 		n = sizeof(msg) - 1;
-	send_frame(T_ERROR, stream, msg, (size_t)n);
+	send_frame(c, T_ERROR, stream, msg, (size_t)n);
 }
 
 /* Advance past n written bytes, keeping track of frame boundaries so that
  * RESET can drop whole queued frames without cutting one in half. Frames
  * are always queued whole, so a header is complete at a boundary. */
-static void outq_consume(size_t n)
+static void outq_consume(struct conn *c, size_t n)
 {
 	while (n > 0) {
-		if (head_left == 0)
-			head_left = 4 + (size_t)get_u32(outq.data + outq.off);
-		size_t take = n < head_left ? n : head_left;
-		outq.off += take;
-		head_left -= take;
+		if (c->head_left == 0)
+			c->head_left = 4 + (size_t)get_u32(c->outq.data + c->outq.off);
+		size_t take = n < c->head_left ? n : c->head_left;
+		c->outq.off += take;
+		c->head_left -= take;
 		n -= take;
 	}
 }
 
 /* Drop queued output, except the rest of a frame already partly written:
  * the host is reading from the middle of it. */
-static void outq_drop_unsent(void)
+static void outq_drop_unsent(struct conn *c)
 {
-	outq.len = outq.off + head_left;
+	c->outq.len = c->outq.off + c->head_left;
 }
 
-/* Write as much of the output queue as the port takes without blocking. */
-static void flush_port(void)
+static void on_disconnect(struct conn *c);
+
+/* Write as much of the output queue as the connection takes without blocking. */
+static void flush_conn(struct conn *c)
 {
-	while (connected && bytes_pending(&outq) > 0) {
-		ssize_t n = write(port_fd, outq.data + outq.off, bytes_pending(&outq));
+	while (c->connected && bytes_pending(&c->outq) > 0) {
+		ssize_t n = write(c->fd, c->outq.data + c->outq.off, bytes_pending(&c->outq));
 		if (n > 0) {
-			outq_consume((size_t)n);
+			outq_consume(c, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		/* EAGAIN: the virtqueue is full (QEMU throttles the port while
-		 * its socket is full); poll() tells us when it drains. Any
-		 * other error is treated the same: POLLHUP will follow if the
-		 * host went away. */
+		/* A socket that fails a write (EPIPE, ECONNRESET) has lost its
+		 * host for good. On the port, EAGAIN means the virtqueue is
+		 * full (QEMU throttles the port while its socket is full) and
+		 * poll() tells us when it drains; any other error is treated
+		 * the same, as POLLHUP follows if the host went away. */
+		if (c->is_socket && n < 0 && errno != EAGAIN)
+			on_disconnect(c);
 		break;
 	}
-	if (bytes_pending(&outq) == 0)
-		bytes_clear(&outq);
+	if (bytes_pending(&c->outq) == 0)
+		bytes_clear(&c->outq);
 }
 
 /* ---------- streams ---------- */
 
-static struct stream *find_stream(uint32_t id)
+static struct stream *find_stream(struct conn *c, uint32_t id)
 {
 	for (int i = 0; i < nstreams; i++)
-		if (streams[i]->id == id)
+		if (streams[i]->conn == c && streams[i]->id == id)
 			return streams[i];
 	return NULL;
 }
@@ -298,6 +342,7 @@ static void close_fd(int *fd)
 
 static void remove_stream(struct stream *s)
 {
+	stream_epoch++;
 	for (int i = 0; i < nstreams; i++) {
 		if (streams[i] == s) {
 			streams[i] = streams[--nstreams];
@@ -328,19 +373,21 @@ static void maybe_finish(struct stream *s)
 		return;
 	uint8_t body[4];
 	put_u32(body, (uint32_t)s->status);
-	send_frame(T_EXIT, s->id, body, sizeof(body));
+	send_frame(s->conn, T_EXIT, s->id, body, sizeof(body));
 	remove_stream(s);
 }
 
 /* The host is gone (or reset us): output has nowhere to go, so end every
- * stream without EXIT. The children are reaped later by the generic
- * waitpid() loop. */
-static void kill_all_streams(void)
+ * stream of its connection without EXIT. The children are reaped later by
+ * the generic waitpid() loop. */
+static void kill_streams(struct conn *c)
 {
-	while (nstreams > 0) {
-		struct stream *s = streams[nstreams - 1];
+	for (int i = nstreams - 1; i >= 0; i--) {
+		struct stream *s = streams[i];
+		if (s->conn != c)
+			continue;
 		signal_stream(s, SIGKILL);
-		remove_stream(s);
+		remove_stream(s); /* moves the last stream to i: already seen */
 	}
 }
 
@@ -369,12 +416,13 @@ static void reap_children(void)
 /* Read one chunk of a child's output straight into the output queue. */
 static void read_child_output(struct stream *s, int *fd, uint8_t type)
 {
-	uint8_t *p = bytes_reserve(&outq, HDR_LEN + OUT_CHUNK);
+	struct conn *c = s->conn;
+	uint8_t *p = bytes_reserve(&c->outq, HDR_LEN + OUT_CHUNK);
 	ssize_t n = read(*fd, p + HDR_LEN, OUT_CHUNK);
 	if (n > 0) {
-		if (connected && !poisoned) {
+		if (c->connected && !c->poisoned) {
 			write_header(p, type, s->id, (size_t)n);
-			outq.len += HDR_LEN + (size_t)n;
+			c->outq.len += HDR_LEN + (size_t)n;
 		}
 		return;
 	}
@@ -554,17 +602,17 @@ static void child_exec(char **argv, char **env, const char *cwd, int tty, int in
 	_exit(err == ENOENT ? 127 : 126);
 }
 
-static void handle_exec(uint32_t id, const uint8_t *body, size_t n)
+static void handle_exec(struct conn *c, uint32_t id, const uint8_t *body, size_t n)
 {
 	if (id == 0) {
-		send_error(0, "EXEC on stream 0");
+		send_error(c, 0, "EXEC on stream 0");
 		return;
 	}
-	if (find_stream(id)) {
+	if (find_stream(c, id)) {
 		/* Reported on stream 0, not on the stream: an ERROR there would
 		 * end the running stream in the host's eyes while it goes on
 		 * running here. */
-		send_error(0, "EXEC: stream %u already in use", id);
+		send_error(c, 0, "EXEC: stream %u already in use", id);
 		return;
 	}
 	struct reader r = {body, n};
@@ -576,29 +624,29 @@ static void handle_exec(uint32_t id, const uint8_t *body, size_t n)
 	int master = -1, slave = -1;
 
 	if (!argv || !given || rd_u32(&r, &flags) < 0 || r.left != 0) {
-		send_error(id, "EXEC: malformed body");
+		send_error(c, id, "EXEC: malformed body");
 		goto out;
 	}
 	if (argc == 0) {
-		send_error(id, "EXEC: argc must be >= 1");
+		send_error(c, id, "EXEC: argc must be >= 1");
 		goto out;
 	}
 	if (flags & ~(FLAG_STDIN | FLAG_TTY)) {
-		send_error(id, "EXEC: unknown flags 0x%x", flags);
+		send_error(c, id, "EXEC: unknown flags 0x%x", flags);
 		goto out;
 	}
 	/* cwd is $HOME only if the host gave HOME; the default HOME is not. */
 	const char *cwd = "/";
 	for (char **e = given; *e; e++) {
 		if (**e == '=' || !strchr(*e, '=')) {
-			send_error(id, "EXEC: env entry is not KEY=VALUE");
+			send_error(c, id, "EXEC: env entry is not KEY=VALUE");
 			goto out;
 		}
 		if (strncmp(*e, "HOME=", 5) == 0)
 			cwd = *e + 5;
 	}
 	if (nstreams >= MAX_STREAMS) {
-		send_error(id, "EXEC: too many streams (max %d)", MAX_STREAMS);
+		send_error(c, id, "EXEC: too many streams (max %d)", MAX_STREAMS);
 		goto out;
 	}
 	int tty = (flags & FLAG_TTY) != 0;
@@ -613,7 +661,7 @@ static void handle_exec(uint32_t id, const uint8_t *body, size_t n)
 		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
 		    ptsname_r(master, name, sizeof(name)) != 0 ||
 		    (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-			send_error(id, "EXEC: cannot allocate a pty: %s", strerror(errno));
+			send_error(c, id, "EXEC: cannot allocate a pty: %s", strerror(errno));
 			goto out;
 		}
 		/* A sane size until the host sends RESIZE. */
@@ -621,13 +669,13 @@ static void handle_exec(uint32_t id, const uint8_t *body, size_t n)
 		ioctl(master, TIOCSWINSZ, &ws);
 	} else if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0 ||
 		   ((flags & FLAG_STDIN) && pipe2(in_pipe, O_CLOEXEC) < 0)) {
-		send_error(id, "EXEC: pipe: %s", strerror(errno));
+		send_error(c, id, "EXEC: pipe: %s", strerror(errno));
 		goto out;
 	}
 
 	pid_t pid = fork();
 	if (pid < 0) {
-		send_error(id, "EXEC: fork: %s", strerror(errno));
+		send_error(c, id, "EXEC: fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
@@ -638,6 +686,7 @@ static void handle_exec(uint32_t id, const uint8_t *body, size_t n)
 
 	struct stream *s = xrealloc(NULL, sizeof(*s));
 	memset(s, 0, sizeof(*s));
+	s->conn = c;
 	s->id = id;
 	s->pgid = pid;
 	s->tty = tty;
@@ -662,6 +711,7 @@ static void handle_exec(uint32_t id, const uint8_t *body, size_t n)
 			set_nonblock_cloexec(s->in_fd);
 	}
 	streams[nstreams++] = s;
+	stream_epoch++;
 
 out:
 	/* Closes the child's ends in the parent (and everything on failure). */
@@ -686,7 +736,7 @@ static void handle_stdin(struct stream *s, const uint8_t *body, size_t n)
 		/* Either the EXEC had no STDIN flag (a host bug, reported) or
 		 * the child already closed its stdin (a normal race: drop). */
 		if (!s->stdin_open)
-			send_error(0, "STDIN: stream %u has no open stdin", s->id);
+			send_error(s->conn, 0, "STDIN: stream %u has no open stdin", s->id);
 		return;
 	}
 	if (n == 0)
@@ -695,7 +745,7 @@ static void handle_stdin(struct stream *s, const uint8_t *body, size_t n)
 		/* The child is not reading. Blocking the port would also block
 		 * PING and SIGNAL, so end the stream instead; its EXIT (137)
 		 * follows. */
-		send_error(0, "STDIN: stream %u: child does not read its stdin, killed", s->id);
+		send_error(s->conn, 0, "STDIN: stream %u: child does not read its stdin, killed", s->id);
 		signal_stream(s, SIGKILL);
 		s->stdin_open = 0;
 		stdin_drop(s);
@@ -726,31 +776,31 @@ static void handle_stdin_close(struct stream *s)
 	write_child_stdin(s);
 }
 
-static void handle_frame(uint8_t type, uint32_t id, const uint8_t *body, size_t n)
+static void handle_frame(struct conn *c, uint8_t type, uint32_t id, const uint8_t *body, size_t n)
 {
 	struct stream *s = NULL;
 	switch (type) {
 	case T_PING:
 		if (id != 0 || n > PING_MAX) {
-			send_error(0, "PING: must be on stream 0 with at most %u bytes", PING_MAX);
+			send_error(c, 0, "PING: must be on stream 0 with at most %u bytes", PING_MAX);
 			return;
 		}
-		send_frame(T_PONG, 0, body, n);
+		send_frame(c, T_PONG, 0, body, n);
 		return;
 	case T_EXEC:
-		handle_exec(id, body, n);
+		handle_exec(c, id, body, n);
 		return;
 	case T_RESET:
 		if (id != 0 || n > PING_MAX) {
-			send_error(0, "RESET: must be on stream 0 with at most %u bytes", PING_MAX);
+			send_error(c, 0, "RESET: must be on stream 0 with at most %u bytes", PING_MAX);
 			return;
 		}
 		/* A host that (re)connected: whatever we were doing was for a
 		 * previous connection, which we may not have seen go away
 		 * (see on_disconnect). */
-		kill_all_streams();
-		outq_drop_unsent();
-		send_frame(T_PONG, 0, body, n);
+		kill_streams(c);
+		outq_drop_unsent(c);
+		send_frame(c, T_PONG, 0, body, n);
 		return;
 	case T_STDIN:
 	case T_STDIN_CLOSE:
@@ -758,12 +808,12 @@ static void handle_frame(uint8_t type, uint32_t id, const uint8_t *body, size_t 
 	case T_RESIZE:
 		break;
 	default:
-		send_error(0, "unknown frame type 0x%02x", type);
+		send_error(c, 0, "unknown frame type 0x%02x", type);
 		return;
 	}
 	/* Frames for streams we do not know are dropped silently: the host
 	 * may legitimately race with an EXIT we already sent. */
-	if (id == 0 || !(s = find_stream(id)))
+	if (id == 0 || !(s = find_stream(c, id)))
 		return;
 	switch (type) {
 	case T_STDIN:
@@ -774,7 +824,7 @@ static void handle_frame(uint8_t type, uint32_t id, const uint8_t *body, size_t 
 		break;
 	case T_SIGNAL:
 		if (n != 4 || get_u32(body) >= (uint32_t)NSIG) {
-			send_error(0, "SIGNAL: stream %u: bad body", id);
+			send_error(c, 0, "SIGNAL: stream %u: bad body", id);
 			break;
 		}
 		/* The group outlives the child if it left descendants behind;
@@ -783,7 +833,7 @@ static void handle_frame(uint8_t type, uint32_t id, const uint8_t *body, size_t 
 		break;
 	case T_RESIZE:
 		if (n != 4) {
-			send_error(0, "RESIZE: stream %u: bad body", id);
+			send_error(c, 0, "RESIZE: stream %u: bad body", id);
 			break;
 		}
 		if (s->tty && s->in_fd >= 0) {
@@ -797,53 +847,59 @@ static void handle_frame(uint8_t type, uint32_t id, const uint8_t *body, size_t 
 	}
 }
 
-/* ---------- the port and its connection state ---------- */
+/* ---------- connections ---------- */
 
-static void reset_connection_state(void)
+static void reset_connection_state(struct conn *c)
 {
-	kill_all_streams();
-	bytes_clear(&outq);
-	head_left = 0;
-	inlen = 0;
-	poisoned = 0;
+	kill_streams(c);
+	bytes_clear(&c->outq);
+	c->head_left = 0;
+	c->inlen = 0;
+	c->poisoned = 0;
 }
 
-static void on_connect(void)
+static void on_connect(struct conn *c)
 {
-	connected = 1;
+	c->connected = 1;
+	if (!c->inbuf)
+		c->inbuf = xrealloc(NULL, incap);
 	if (!hello_sent) {
 		char host[256] = "";
 		char msg[300];
 		gethostname(host, sizeof(host) - 1);
 		int m = snprintf(msg, sizeof(msg), "%s hostname=%s", AGENT_ID, host);
-		send_frame(T_HELLO, 0, msg, (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1);
+		send_frame(c, T_HELLO, 0, msg, (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1);
 		hello_sent = 1;
 	}
 }
 
-/* Is a host connected? The port signals POLLHUP while none is. */
+/* Is a host connected to the port? It signals POLLHUP while none is. */
 static int host_connected_now(void)
 {
-	struct pollfd p = {.fd = port_fd, .events = POLLIN | POLLOUT};
+	struct pollfd p = {.fd = serial.fd, .events = POLLIN | POLLOUT};
 	if (poll(&p, 1, 0) < 0)
-		return connected;
+		return serial.connected;
 	return !(p.revents & POLLHUP);
 }
 
-/* Seen only if the host stays away long enough: QEMU reports a close and a
- * quick reconnect back to back, and the guest driver keeps just the latest
- * state, so an immediate reconnect looks like nothing happened. That is why
- * the protocol has RESET. */
-static void on_disconnect(void)
+/* On the port this is seen only if the host stays away long enough: QEMU
+ * reports a close and a quick reconnect back to back, and the guest driver
+ * keeps just the latest state, so an immediate reconnect looks like nothing
+ * happened. That is why the protocol has RESET. A socket's end is final. */
+static void on_disconnect(struct conn *c)
 {
-	connected = 0;
-	reset_connection_state();
+	c->connected = 0;
+	reset_connection_state(c);
+	if (c->is_socket) {
+		close_fd(&c->fd);
+		return;
+	}
 	/* Drop what the old host sent that we had not read yet, so that the
 	 * next connection starts on a frame boundary; stop as soon as a new
 	 * host is there (its bytes are not junk). */
 	uint8_t junk[4096];
 	for (int i = 0; i < 1024 && !host_connected_now(); i++)
-		if (read(port_fd, junk, sizeof(junk)) <= 0)
+		if (read(c->fd, junk, sizeof(junk)) <= 0)
 			break;
 }
 
@@ -861,66 +917,121 @@ static ssize_t find_reset(const uint8_t *p, size_t n)
 }
 
 /* Drop the first n bytes of the input buffer. */
-static void inbuf_consume(size_t n)
+static void inbuf_consume(struct conn *c, size_t n)
 {
-	memmove(inbuf, inbuf + n, inlen - n);
-	inlen -= n;
+	memmove(c->inbuf, c->inbuf + n, c->inlen - n);
+	c->inlen -= n;
 }
 
-static void read_port(void)
+static void read_conn(struct conn *c)
 {
-	ssize_t n = read(port_fd, inbuf + inlen, incap - inlen);
+	ssize_t n = read(c->fd, c->inbuf + c->inlen, incap - c->inlen);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			on_disconnect();
+			on_disconnect(c);
 		return;
 	}
 	if (n == 0) {
 		/* EOF: the host went away between poll() and read(). */
-		on_disconnect();
+		on_disconnect(c);
 		return;
 	}
-	inlen += (size_t)n;
+	c->inlen += (size_t)n;
 	for (;;) {
-		if (poisoned) {
-			ssize_t at = find_reset(inbuf, inlen);
+		if (c->poisoned) {
+			ssize_t at = find_reset(c->inbuf, c->inlen);
 			if (at < 0) {
 				/* Keep a possible partial header for later. */
-				size_t keep = inlen < HDR_LEN - 1 ? inlen : HDR_LEN - 1;
-				inbuf_consume(inlen - keep);
+				size_t keep = c->inlen < HDR_LEN - 1 ? c->inlen : HDR_LEN - 1;
+				inbuf_consume(c, c->inlen - keep);
 				return;
 			}
-			inbuf_consume((size_t)at);
-			poisoned = 0;
+			inbuf_consume(c, (size_t)at);
+			c->poisoned = 0;
 		}
 		size_t off = 0;
-		while (inlen - off >= 4) {
-			uint32_t len = get_u32(inbuf + off);
+		/* A frame may end the connection (a failed write): stop then. */
+		while (c->connected && c->inlen - off >= 4) {
+			uint32_t len = get_u32(c->inbuf + off);
 			if (len < 5 || len > MAX_LEN)
 				break;
-			if (inlen - off < 4 + (size_t)len)
+			if (c->inlen - off < 4 + (size_t)len)
 				break;
-			const uint8_t *f = inbuf + off;
-			handle_frame(f[4], get_u32(f + 5), f + HDR_LEN, len - 5);
+			const uint8_t *f = c->inbuf + off;
+			handle_frame(c, f[4], get_u32(f + 5), f + HDR_LEN, len - 5);
 			off += 4 + (size_t)len;
 		}
-		if (inlen - off >= 4) {
-			uint32_t len = get_u32(inbuf + off);
+		if (!c->connected)
+			return;
+		if (c->inlen - off >= 4) {
+			uint32_t len = get_u32(c->inbuf + off);
 			if (len < 5 || len > MAX_LEN) {
 				/* Frame boundaries are lost. Tell the host, end its
 				 * streams and skip input until it reconnects or a
 				 * RESET shows up (possibly later in this buffer). */
-				send_error(0, "bad frame length %u: ignoring input until reconnect or RESET",
+				send_error(c, 0, "bad frame length %u: ignoring input until reconnect or RESET",
 					   len);
-				kill_all_streams();
-				poisoned = 1;
-				inbuf_consume(off + 1);
+				kill_streams(c);
+				c->poisoned = 1;
+				inbuf_consume(c, off + 1);
 				continue;
 			}
 		}
-		inbuf_consume(off);
+		inbuf_consume(c, off);
 		return;
 	}
+}
+
+/* A new host on the listener replaces the one before (see the top). */
+static void accept_host(void)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return; /* EAGAIN, or the peer gave up already */
+	if (vsock.fd >= 0) {
+		logmsg("new %s host: dropping the previous connection", vsock.name);
+		on_disconnect(&vsock);
+	}
+	vsock.fd = fd;
+	on_connect(&vsock);
+}
+
+/* The vsock listener on port 1024. A test on the host may ask for a unix
+ * socket path instead (NOID_AGENT_LISTEN): accept() and the rest of the
+ * connection handling are the same for both. */
+static int open_listener(void)
+{
+	const char *unix_path = getenv("NOID_AGENT_LISTEN");
+	int fd;
+	if (unix_path) {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		if (strlen(unix_path) >= sizeof(a.sun_path)) {
+			logmsg("NOID_AGENT_LISTEN: path longer than %zu bytes", sizeof(a.sun_path) - 1);
+			return -1;
+		}
+		strcpy(a.sun_path, unix_path);
+		unlink(unix_path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0)) {
+			logmsg("cannot listen on %s: %s", unix_path, strerror(errno));
+			close_fd(&fd);
+		}
+		vsock.name = "unix socket";
+		return fd;
+	}
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		/* A guest without vsock (a QEMU guest may have none): the port
+		 * alone serves. */
+		logmsg("no vsock listener: %s", strerror(errno));
+		return -1;
+	}
+	struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = VSOCK_PORT};
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0) {
+		logmsg("cannot listen on vsock port %u: %s", VSOCK_PORT, strerror(errno));
+		close_fd(&fd);
+	}
+	return fd;
 }
 
 /* Find /dev/<name> for the virtio port called PORT_NAME. */
@@ -962,6 +1073,13 @@ static void sleep_ms(long ms)
 		;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
 static void on_sigchld(int sig)
 {
 	(void)sig;
@@ -987,7 +1105,262 @@ static void ensure_std_fds(void)
 	}
 }
 
-int main(void)
+/* ---------- tool mode: probe ---------- */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int probe_send(int fd, uint8_t type, uint32_t stream, const void *body, size_t n)
+{
+	uint8_t *f = xrealloc(NULL, HDR_LEN + n);
+	write_header(f, type, stream, n);
+	if (n)
+		memcpy(f + HDR_LEN, body, n);
+	int r = write_all(fd, f, HDR_LEN + n);
+	free(f);
+	return r;
+}
+
+/* One whole frame; *body (NUL-terminated for printing) is the caller's. */
+static int probe_recv(int fd, uint8_t *type, uint32_t *stream, uint8_t **body, size_t *n)
+{
+	uint8_t h[HDR_LEN];
+	if (read_all(fd, h, HDR_LEN) < 0)
+		return -1;
+	uint32_t len = get_u32(h);
+	if (len < 5 || len > MAX_LEN)
+		return -1;
+	*type = h[4];
+	*stream = get_u32(h + 5);
+	*n = len - 5;
+	*body = xrealloc(NULL, *n + 1);
+	(*body)[*n] = 0;
+	return read_all(fd, *body, *n);
+}
+
+static int probe_connect(unsigned cid, unsigned port, const char *unix_path, char *where, size_t wl)
+{
+	int fd;
+	if (unix_path) {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", unix_path);
+		snprintf(where, wl, "unix socket %s", unix_path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+			close_fd(&fd);
+	} else {
+		struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port};
+		snprintf(where, wl, "vsock cid %u port %u", cid, port);
+		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+			close_fd(&fd);
+	}
+	return fd;
+}
+
+/* Checks that an agent answers (RESET -> PONG) and runs CMD there if given,
+ * passing on its output and exit status. For an operator in a guest, and for
+ * the image's test of the vsock side from the serial side. */
+static int run_probe(int argc, char **argv)
+{
+	unsigned cid = VMADDR_CID_LOCAL, port = VSOCK_PORT;
+	const char *unix_path = NULL;
+	int i = 2;
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(argv[i], "--cid") == 0 && i + 1 < argc) {
+			cid = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+			port = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--unix") == 0 && i + 1 < argc) {
+			unix_path = argv[++i];
+		} else {
+			logmsg("usage: noid-guest-agent probe [--cid N] [--port P] [--unix PATH] [-- CMD ARGS...]");
+			return 2;
+		}
+	}
+	char where[160];
+	int fd = probe_connect(cid, port, unix_path, where, sizeof(where));
+	if (fd < 0) {
+		logmsg("probe: cannot connect to %s: %s", where, strerror(errno));
+		return 1;
+	}
+	/* A dead agent must not hang the probe; a command may run long. */
+	struct timeval tv = {.tv_sec = 10};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char nonce[32];
+	int nl = snprintf(nonce, sizeof(nonce), "probe-%d", (int)getpid());
+	if (probe_send(fd, T_RESET, 0, nonce, (size_t)nl) < 0) {
+		logmsg("probe: %s: cannot send RESET: %s", where, strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		uint8_t type, *body;
+		uint32_t stream;
+		size_t n;
+		if (probe_recv(fd, &type, &stream, &body, &n) < 0) {
+			logmsg("probe: %s: no PONG to RESET (%s)", where, errno ? strerror(errno) : "closed");
+			return 1;
+		}
+		int pong = type == T_PONG && n == (size_t)nl && memcmp(body, nonce, n) == 0;
+		free(body); /* a HELLO may come first */
+		if (pong)
+			break;
+	}
+	if (i >= argc) {
+		printf("agent answers on %s\n", where);
+		return 0;
+	}
+	struct timeval none = {0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	struct bytes req = {0};
+	uint32_t cmdc = (uint32_t)(argc - i);
+	put_u32(bytes_reserve(&req, 4), cmdc);
+	req.len += 4;
+	for (int k = i; k < argc; k++) {
+		size_t l = strlen(argv[k]);
+		uint8_t *p = bytes_reserve(&req, 4 + l);
+		put_u32(p, (uint32_t)l);
+		memcpy(p + 4, argv[k], l);
+		req.len += 4 + l;
+	}
+	put_u32(bytes_reserve(&req, 8), 0);     /* no env */
+	put_u32(req.data + req.len + 4, 0);     /* no flags */
+	req.len += 8;
+	if (probe_send(fd, T_EXEC, 1, req.data, req.len) < 0) {
+		logmsg("probe: %s: cannot send EXEC: %s", where, strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		uint8_t type, *body;
+		uint32_t stream;
+		size_t n;
+		if (probe_recv(fd, &type, &stream, &body, &n) < 0) {
+			logmsg("probe: %s: connection ended before EXIT", where);
+			return 1;
+		}
+		int status = -1;
+		if (type == T_STDOUT && stream == 1)
+			write_all(1, body, n);
+		else if (type == T_STDERR && stream == 1)
+			write_all(2, body, n);
+		else if (type == T_EXIT && stream == 1 && n == 4)
+			status = (int)get_u32(body);
+		else if (type == T_ERROR) {
+			logmsg("probe: %s: agent error: %s", where, (char *)body);
+			status = 1;
+		}
+		free(body);
+		if (status >= 0)
+			return status;
+	}
+}
+
+/* ---------- tool mode: reseed ---------- */
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Writing to /dev/urandom only mixes bytes into the pool: the generator
+ * keeps its state until its next timed reseed, so two guests restored from
+ * one memory image would go on producing the same output until then.
+ * RNDADDENTROPY credits the bytes and RNDRESEEDCRNG makes the generator
+ * take its next key from the pool now. */
+static int run_reseed(int argc, char **argv)
+{
+	const size_t max = 512;
+	size_t len = argc == 3 ? strlen(argv[2]) : 0;
+	if (len == 0 || len % 2 != 0 || len / 2 > max) {
+		logmsg("usage: noid-guest-agent reseed HEX (an even number of hex digits, at most %zu bytes)",
+		       max);
+		return 2;
+	}
+	size_t n = len / 2;
+	struct rand_pool_info *info = xrealloc(NULL, sizeof(*info) + n);
+	info->entropy_count = (int)(n * 8);
+	info->buf_size = (int)n;
+	uint8_t *buf = (uint8_t *)info->buf;
+	for (size_t k = 0; k < n; k++) {
+		int hi = hexval(argv[2][2 * k]), lo = hexval(argv[2][2 * k + 1]);
+		if (hi < 0 || lo < 0) {
+			logmsg("reseed: not a hex digit at position %zu", hi < 0 ? 2 * k : 2 * k + 1);
+			return 2;
+		}
+		buf[k] = (uint8_t)(hi << 4 | lo);
+	}
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, RNDADDENTROPY, info) < 0) {
+		logmsg("reseed: cannot add entropy: %s", strerror(errno));
+		return 1;
+	}
+	if (ioctl(fd, RNDRESEEDCRNG) < 0) {
+		/* ENODATA: not seeded yet; its first seed comes from the pool,
+		 * which now holds these bytes. */
+		if (errno != ENODATA) {
+			logmsg("reseed: cannot reseed: %s", strerror(errno));
+			return 1;
+		}
+	}
+	memset(buf, 0, n);
+	free(info);
+	close(fd);
+	return 0;
+}
+
+/* ---------- serving ---------- */
+
+/* Socket connections end on EOF or error, which read() reports; the port's
+ * end is POLLHUP, and POLLIN there means data. */
+static void handle_conn_events(struct conn *c, short rev)
+{
+	if (!c->connected || !rev)
+		return;
+	if (!c->is_socket && (rev & POLLHUP)) {
+		on_disconnect(c);
+		return;
+	}
+	if (rev & (POLLIN | (c->is_socket ? POLLHUP | POLLERR : 0)))
+		read_conn(c);
+	if (c->connected && (rev & POLLOUT))
+		flush_conn(c);
+}
+
+static int serve(void)
 {
 	ensure_std_fds();
 	/* A write to a child's closed stdin must be an error, not our death. */
@@ -1002,50 +1375,71 @@ int main(void)
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGCHLD, &sa, NULL);
-	inbuf = xrealloc(NULL, incap);
 
-	/* The port appears once virtio_console has probed; init starts us
-	 * right after insmod, so look for it with a short, growing back-off. */
-	char path[300];
-	long backoff = 20;
-	int warned = 0;
+	listen_fd = open_listener();
+	if (listen_fd >= 0)
+		logmsg("listening on %s", getenv("NOID_AGENT_LISTEN") ? getenv("NOID_AGENT_LISTEN")
+								      : "vsock port 1024");
 	/* Test hook: run on the host against an inherited fd (e.g. one end of
 	 * a socketpair) instead of the virtio port. */
 	const char *test_fd = getenv("NOID_AGENT_FD");
 	if (test_fd) {
-		port_fd = atoi(test_fd);
-		set_nonblock_cloexec(port_fd);
-		snprintf(path, sizeof(path), "fd %d", port_fd);
+		serial.fd = atoi(test_fd);
+		set_nonblock_cloexec(serial.fd);
+		logmsg("using fd %d", serial.fd);
 	}
-	while (port_fd < 0 && (port_fd = open_port(path, sizeof(path))) < 0) {
-		if (!warned && backoff >= 1000) {
-			logmsg("waiting for virtio port %s", PORT_NAME);
-			warned = 1;
-		}
-		sleep_ms(backoff);
-		if (backoff < 1000)
-			backoff *= 2;
-	}
-	logmsg("using %s", path);
+	/* The port appears once virtio_console has probed, and init starts us
+	 * right after insmod: look for it with a short, growing back-off, in
+	 * the loop, so that vsock is served meanwhile. A Cloud Hypervisor guest
+	 * has no such port: the search ends when a host comes over vsock. */
+	int searching = serial.fd < 0 && !getenv("NOID_AGENT_LISTEN");
+	long backoff = 20, next_search = now_ms();
+	int warned = 0;
 
-	static struct pollfd pfd[2 + 3 * MAX_STREAMS];
-	static struct stream *owner[2 + 3 * MAX_STREAMS];
+	static struct pollfd pfd[4 + 3 * MAX_STREAMS];
+	static struct stream *owner[4 + 3 * MAX_STREAMS];
 	for (;;) {
-		if (!connected && host_connected_now())
-			on_connect();
-		flush_port();
+		if (searching && vsock.connected) {
+			logmsg("host came over vsock: not looking for virtio port %s any more", PORT_NAME);
+			searching = 0;
+		}
+		if (searching && now_ms() >= next_search) {
+			char path[300];
+			if ((serial.fd = open_port(path, sizeof(path))) >= 0) {
+				logmsg("using %s", path);
+				searching = 0;
+			} else {
+				if (!warned && backoff >= PORT_SEARCH_MAX_MS) {
+					logmsg("waiting for virtio port %s", PORT_NAME);
+					warned = 1;
+				}
+				next_search = now_ms() + backoff;
+				if (backoff < PORT_SEARCH_MAX_MS)
+					backoff *= 2;
+			}
+		}
+		if (serial.fd >= 0 && !serial.connected && host_connected_now())
+			on_connect(&serial);
+		flush_conn(&serial);
+		flush_conn(&vsock);
 
 		int np = 0;
 		pfd[np++] = (struct pollfd){.fd = sigchld_pipe[0], .events = POLLIN};
 		/* Without a host the port is always "ready" (POLLHUP), so leave
 		 * it out and re-check on a timer instead of spinning. */
 		pfd[np++] = (struct pollfd){
-			.fd = connected ? port_fd : -1,
-			.events = POLLIN | (bytes_pending(&outq) ? POLLOUT : 0),
+			.fd = serial.connected ? serial.fd : -1,
+			.events = POLLIN | (bytes_pending(&serial.outq) ? POLLOUT : 0),
 		};
-		int want_output = bytes_pending(&outq) < OUT_HIGH_WATER;
+		pfd[np++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+		pfd[np++] = (struct pollfd){
+			.fd = vsock.connected ? vsock.fd : -1,
+			.events = POLLIN | (bytes_pending(&vsock.outq) ? POLLOUT : 0),
+		};
+		const int first_stream = np;
 		for (int i = 0; i < nstreams; i++) {
 			struct stream *s = streams[i];
+			int want_output = bytes_pending(&s->conn->outq) < OUT_HIGH_WATER;
 			if (want_output && s->out_fd >= 0) {
 				owner[np] = s;
 				pfd[np++] = (struct pollfd){.fd = s->out_fd, .events = POLLIN};
@@ -1060,7 +1454,17 @@ int main(void)
 			}
 		}
 
-		int r = poll(pfd, (nfds_t)np, connected ? -1 : DISCONNECTED_TICK_MS);
+		long timeout = -1;
+		if (serial.fd >= 0 && !serial.connected)
+			timeout = DISCONNECTED_TICK_MS;
+		if (searching) {
+			long wait = next_search - now_ms();
+			if (wait < 0)
+				wait = 0;
+			if (timeout < 0 || wait < timeout)
+				timeout = wait;
+		}
+		int r = poll(pfd, (nfds_t)np, (int)timeout);
 		if (r < 0) {
 			if (errno != EINTR) {
 				logmsg("poll: %s", strerror(errno));
@@ -1075,21 +1479,20 @@ int main(void)
 				;
 		}
 
-		short pr = pfd[1].revents;
-		if (connected && (pr & POLLHUP)) {
-			on_disconnect();
-			continue; /* every stream is gone; owner[] is stale */
-		}
-		if (connected && (pr & POLLIN))
-			read_port();
-		if (connected && (pr & POLLOUT))
-			flush_port();
+		/* Host frames may end streams and start new ones (a new stream
+		 * can reuse a freed one's address and fds): then this round's
+		 * stream results are stale, and the next poll() reports again. */
+		unsigned long epoch = stream_epoch;
+		handle_conn_events(&serial, pfd[1].revents);
+		if (pfd[2].revents & POLLIN)
+			accept_host();
+		handle_conn_events(&vsock, pfd[3].revents);
 
-		/* Streams may end (and be freed) below; each pollfd is matched
-		 * back to a stream that still exists before it is used. */
-		for (int i = 2; i < np; i++) {
+		for (int i = first_stream; i < np && epoch == stream_epoch; i++) {
 			if (!pfd[i].revents)
 				continue;
+			/* Streams may end (and be freed) below; each pollfd is
+			 * matched back to a stream that still exists first. */
 			struct stream *s = owner[i];
 			int alive = 0;
 			for (int j = 0; j < nstreams; j++)
@@ -1105,4 +1508,17 @@ int main(void)
 		}
 		reap_children();
 	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "probe") == 0)
+		return run_probe(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "reseed") == 0)
+		return run_reseed(argc, argv);
+	if (argc >= 2) {
+		logmsg("usage: noid-guest-agent [probe ... | reseed HEX]");
+		return 2;
+	}
+	return serve();
 }

@@ -156,6 +156,20 @@ class AgentVmIT {
     assertThat(exec("vm1", List.of("no-such-command"), Map.of(), 30, 0).exitCode()).isEqualTo(127);
   }
 
+  /**
+   * The agent's vsock side, which Cloud Hypervisor hosts use, in a real guest kernel: QEMU here
+   * has no vsock device, so the guest reaches its own agent over the loopback transport (CID 1).
+   */
+  @Test
+  @Order(3)
+  void guestAgentAlsoServesVsockPort1024() throws Exception {
+    assertThat(sh("vm1", "noid-guest-agent probe").stdout())
+        .isEqualTo("agent answers on vsock cid 1 port 1024\n");
+    Exec viaVsock = sh("vm1", "noid-guest-agent probe -- sh -c 'hostname; exit 4'");
+    assertThat(viaVsock.stdout()).isEqualTo("vm1\n");
+    assertThat(viaVsock.exitCode()).isEqualTo(4);
+  }
+
   @Test
   @Order(4)
   void twoExecsAtOnceNeverMixOutput() throws Exception {

@@ -1,0 +1,188 @@
+package dev.noid.agent.guest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real guest agent (deploy/image/guest-agent), built for this host and listening on a unix
+ * socket: the one-connection-per-host transport that Cloud Hypervisor's hybrid vsock hands the
+ * node agent after CONNECT. Past bind(), accepting and serving are the same code for vsock and
+ * for unix sockets; binding vsock port 1024 itself is checked in a real guest by AgentVmIT.
+ */
+class GuestAgentSocketTest {
+  private static final Path SOURCE = Path.of("../deploy/image/guest-agent/noid-guest-agent.c");
+  private static final Duration WAIT = Duration.ofSeconds(20);
+  private static Path binary;
+
+  @TempDir Path tmp;
+  private Path socket;
+  private Process agent;
+  private final List<GuestConnection> connections = new ArrayList<>();
+
+  @BeforeAll
+  static void build(@TempDir Path buildDir) throws Exception {
+    binary = buildDir.resolve("noid-guest-agent");
+    Result gcc = run(List.of("gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
+        binary.toString(), SOURCE.toAbsolutePath().toString()), buildDir);
+    assertThat(gcc.status()).as("gcc: %s", gcc.stderr()).isZero();
+  }
+
+  @BeforeEach
+  void startAgent() throws IOException {
+    socket = tmp.resolve("agent.sock");
+    ProcessBuilder pb = new ProcessBuilder(binary.toString())
+        .redirectErrorStream(true).redirectOutput(tmp.resolve("agent.log").toFile());
+    pb.environment().put("NOID_AGENT_LISTEN", socket.toString());
+    agent = pb.start();
+    await().atMost(WAIT).until(() -> Files.exists(socket) || !agent.isAlive());
+    assertThat(agent.isAlive()).as("agent log: %s", log()).isTrue();
+  }
+
+  @AfterEach
+  void stopAgent() throws Exception {
+    connections.forEach(GuestConnection::close);
+    agent.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void aHostRunsCommandsWithTheirOutputAndStatus() throws Exception {
+    GuestConnection host = connect();
+    GuestCommand.Result r = GuestCommand.run(host,
+        List.of("sh", "-c", "echo out; echo err >&2; exit 3"), WAIT);
+    assertThat(r).isEqualTo(new GuestCommand.Result(3, "out\n", "err\n"));
+  }
+
+  @Test
+  void aNewHostReplacesTheOldOneAndEndsItsCommands() throws Exception {
+    GuestConnection old = connect();
+    CompletableFuture<String> oldCommand = startLongCommand(old, "6001");
+
+    GuestConnection replacement = connect();
+    assertThat(GuestCommand.run(replacement, List.of("echo", "second"), WAIT).stdout())
+        .isEqualTo("second\n");
+    await().atMost(WAIT).until(() -> oldCommand.isDone());
+    assertThat(oldCommand).isCompletedExceptionally();
+    await().atMost(WAIT).until(() -> !old.isOpen());
+    await().atMost(WAIT).until(() -> !sleeping("6001"));
+    assertThat(log()).contains("dropping the previous connection");
+  }
+
+  @Test
+  void aHostThatLeavesTakesItsCommandsWithIt() throws Exception {
+    GuestConnection leaving = connect();
+    startLongCommand(leaving, "6002");
+    await().atMost(WAIT).until(() -> sleeping("6002"));
+    leaving.close();
+    await().atMost(WAIT).until(() -> !sleeping("6002"));
+
+    assertThat(GuestCommand.run(connect(), List.of("echo", "next"), WAIT).stdout())
+        .isEqualTo("next\n");
+  }
+
+  @Test
+  void probeChecksTheAgentAndRunsACommandThere() throws Exception {
+    Result answers = probe("probe", "--unix", socket.toString());
+    assertThat(answers.stdout()).isEqualTo("agent answers on unix socket " + socket + "\n");
+    assertThat(answers.status()).isZero();
+
+    Result command = probe("probe", "--unix", socket.toString(), "--", "sh", "-c",
+        "echo out; echo err >&2; exit 5");
+    assertThat(command).isEqualTo(new Result(5, "out\n", "err\n"));
+
+    Result nobody = probe("probe", "--unix", tmp.resolve("nobody.sock").toString());
+    assertThat(nobody.status()).isEqualTo(1);
+    assertThat(nobody.stderr()).contains("cannot connect to unix socket");
+
+    assertThat(probe("probe", "--bogus").status()).isEqualTo(2);
+  }
+
+  @Test
+  void reseedTakesHostBytesAndRejectsWhatIsNotHex() throws Exception {
+    assertThat(probe("reseed", "00112233445566778899aabbccddeeff").status()).isZero();
+    Result notHex = probe("reseed", "0g");
+    assertThat(notHex.status()).isEqualTo(2);
+    assertThat(notHex.stderr()).contains("not a hex digit at position 1");
+    assertThat(probe("reseed", "abc").stderr()).contains("an even number of hex digits");
+    assertThat(probe("reseed", "00".repeat(513)).stderr()).contains("at most 512 bytes");
+  }
+
+  private GuestConnection connect() throws Exception {
+    GuestConnection c = GuestConnection.open(socket, "test");
+    connections.add(c);
+    c.ready().get(WAIT.toSeconds(), TimeUnit.SECONDS);
+    return c;
+  }
+
+  /** Starts {@code sleep N} (N marks it among this host's processes); completes when it ends. */
+  private static CompletableFuture<String> startLongCommand(GuestConnection host, String marker)
+      throws IOException {
+    CompletableFuture<String> done = new CompletableFuture<>();
+    host.exec(List.of("sleep", marker), Map.of(), false, false, new ExecSink() {
+      @Override
+      public void onStdout(byte[] data) {}
+
+      @Override
+      public void onStderr(byte[] data) {}
+
+      @Override
+      public void onExit(int status) {
+        done.complete("exit " + status);
+      }
+
+      @Override
+      public void onFailure(String message) {
+        done.completeExceptionally(new IOException(message));
+      }
+    });
+    return done;
+  }
+
+  private static boolean sleeping(String marker) {
+    return ProcessHandle.allProcesses().anyMatch(p -> p.info().command().orElse("")
+        .endsWith("sleep") && List.of(p.info().arguments().orElse(new String[0]))
+        .equals(List.of(marker)));
+  }
+
+  private Result probe(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(binary.toString()));
+    cmd.addAll(List.of(args));
+    return run(cmd, tmp);
+  }
+
+  private String log() throws IOException {
+    Path log = tmp.resolve("agent.log");
+    return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  record Result(int status, String stdout, String stderr) {}
+
+  private static Result run(List<String> cmd, Path dir) throws Exception {
+    Path out = Files.createTempFile(dir, "out", ".txt");
+    Path err = Files.createTempFile(dir, "err", ".txt");
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile())
+        .redirectOutput(out.toFile()).redirectError(err.toFile());
+    Process p = pb.start();
+    if (!p.waitFor(120, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError(cmd + " did not finish within 120 s");
+    }
+    return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+        Files.readString(err, StandardCharsets.UTF_8));
+  }
+}
