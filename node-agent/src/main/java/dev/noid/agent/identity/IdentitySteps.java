@@ -43,11 +43,13 @@ public final class IdentitySteps {
       "date -u -s @" + (now.plusMillis(500).getEpochSecond()) + " >/dev/null");
 
   /**
-   * Host randomness mixed into the guest's entropy pool: two guests restored from one memory
-   * image start with the same pool, and this makes the next reseed of their generators differ.
+   * Two guests restored from one memory image start with the same entropy pool and the same
+   * generator state. Bytes merely written to /dev/urandom would wait for the kernel's next timed
+   * reseed; the guest agent's {@code reseed} credits host randomness and reseeds at once, so the
+   * clone's random streams are its own before anything else runs in it.
    */
   static final IdentityStep ENTROPY = step("entropy", (spec, now) ->
-      "printf %s " + quote(randomHex(64)) + " >/dev/urandom");
+      "noid-guest-agent reseed " + randomHex(64));
 
   /** A new machine id where the image has one (systemd images); the dev image has none. */
   static final IdentityStep MACHINE_ID = step("machine-id", (spec, now) ->

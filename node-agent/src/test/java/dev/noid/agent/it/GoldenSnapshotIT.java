@@ -104,7 +104,7 @@ class GoldenSnapshotIT {
     assertThat(sh(agent, "g2", "hostname; cat /etc/hostname; grep 127.0.1.1 /etc/hosts")
         .stdout()).isEqualTo("g2\ng2\n127.0.1.1\tg2\n");
     assertThat(sh(agent, "g1", "hostname").stdout()).isEqualTo("g1\n");
-    // The same memory image, but different random streams once the pools were reseeded.
+    // The same memory image, but each generator was reseeded from host randomness at restore.
     String random = "head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'";
     assertThat(sh(agent, "g1", random).stdout()).isNotEqualTo(sh(agent, "g2", random).stdout());
     // Each has its own copy of the snapshot's disk.
