@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.NodeCapacity;
+import dev.noid.agent.vm.NodeLimits;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +32,7 @@ class GoldenSnapshotsTest {
   @TempDir Path dir;
   private final FakeGoldenBuilder builder = new FakeGoldenBuilder();
   private final FileDigests digests = new FileDigests();
+  private final NodeCapacity capacity = new NodeCapacity(new NodeLimits(4, 4096));
   private Image image;
   private GoldenStore store;
   private GoldenSnapshots goldens;
@@ -46,7 +49,7 @@ class GoldenSnapshotsTest {
   }
 
   private GoldenSnapshots goldens(String vmmVersion, Clock clock) {
-    return new GoldenSnapshots(GoldenMode.ON_DEMAND, store, builder, new ImageDigest(digests),
+    return new GoldenSnapshots(GoldenMode.ON_DEMAND, store, builder, capacity, new ImageDigest(digests),
         QEMU, vmmVersion, clock, Duration.ofSeconds(30), Duration.ofMinutes(10));
   }
 
@@ -187,7 +190,7 @@ class GoldenSnapshotsTest {
 
   @Test
   void offAndDisklessImagesNeverBuild() {
-    GoldenSnapshots off = new GoldenSnapshots(GoldenMode.OFF, store, builder,
+    GoldenSnapshots off = new GoldenSnapshots(GoldenMode.OFF, store, builder, capacity,
         new ImageDigest(digests), QEMU, "v", Clock.systemUTC(), Duration.ofSeconds(5),
         Duration.ofMinutes(10));
     assertThat(off.acquire(image, spec(1, 128))).isNull();
