@@ -19,7 +19,6 @@ import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
 import io.grpc.Status;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -53,11 +52,7 @@ class CreateDuringGoldenBuildTest {
   }
 
   private void node(long memoryMib) throws Exception {
-    Path img = Files.createDirectories(tmp.resolve("images/dev"));
-    Files.writeString(img.resolve("vmlinuz"), "kernel");
-    Files.writeString(img.resolve("disk.img"), "template disk");
-    Image image = new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.img"),
-        "console=ttyS0", 64);
+    Image image = TestImages.devWithDisk(tmp);
     FileDigests digests = new FileDigests();
     capacity = new NodeCapacity(new NodeLimits(2, memoryMib));
     goldens = new GoldenSnapshots(GoldenMode.ON_DEMAND, new GoldenStore(tmp.resolve("golden"),

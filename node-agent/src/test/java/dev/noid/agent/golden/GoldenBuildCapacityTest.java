@@ -9,7 +9,6 @@ import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -39,11 +38,7 @@ class GoldenBuildCapacityTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    Path img = Files.createDirectories(dir.resolve("images/dev"));
-    Files.writeString(img.resolve("vmlinuz"), "kernel");
-    Files.writeString(img.resolve("disk.ext4"), "disk");
-    image = new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.ext4"),
-        "console=ttyS0", 96);
+    image = TestImages.devWithDisk(dir);
   }
 
   private void node(long memoryMib, Duration buildWait) {

@@ -39,11 +39,7 @@ class GoldenSnapshotsTest {
 
   @BeforeEach
   void setUp() throws Exception {
-    Path img = Files.createDirectories(dir.resolve("images/dev"));
-    Files.writeString(img.resolve("vmlinuz"), "kernel 1");
-    Files.writeString(img.resolve("disk.ext4"), "empty disk");
-    image = new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.ext4"),
-        "console=ttyS0", 96);
+    image = TestImages.devWithDisk(dir);
     store = new GoldenStore(dir.resolve("golden"), digests);
     goldens = goldens("QEMU emulator version 7.2.22", Clock.systemUTC());
   }
