@@ -20,8 +20,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Lock;
@@ -72,8 +72,8 @@ public final class GoldenSnapshots implements AutoCloseable {
   private final Set<String> badBuilds = ConcurrentHashMap.newKeySet();
 
   public GoldenSnapshots(GoldenMode mode, GoldenStore store, GoldenBuilder builder,
-      NodeCapacity capacity, ImageDigest imageDigest, HypervisorKind hypervisor, String hypervisorVersion, Clock clock,
-      Duration buildWait, Duration retryAfterFailure) {
+      NodeCapacity capacity, ImageDigest imageDigest, HypervisorKind hypervisor,
+      String hypervisorVersion, Clock clock, Duration buildWait, Duration retryAfterFailure) {
     this.mode = mode;
     this.store = store;
     this.builder = builder;

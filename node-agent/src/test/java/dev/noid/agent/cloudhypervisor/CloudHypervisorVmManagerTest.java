@@ -65,8 +65,8 @@ class CloudHypervisorVmManagerTest {
     CloudHypervisorDriver driver = new CloudHypervisorDriver(
         FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
     vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
-        new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(), noGoldens(),
-        IdentityFix.standard(java.time.Clock.systemUTC()));
+        new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
+        noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
 
     VmReport created = vms.create(spec("web"), null);
     assertThat(created.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
@@ -99,8 +99,8 @@ class CloudHypervisorVmManagerTest {
     CloudHypervisorDriver driver = new CloudHypervisorDriver(
         FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
     vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
-        new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(), noGoldens(),
-        IdentityFix.standard(java.time.Clock.systemUTC()));
+        new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
+        noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
     vms.create(spec("web"), null);
 
     // What a guest's own poweroff does: the VM goes to Shutdown, its VMM lives on.

@@ -68,7 +68,8 @@ class GoldenBuildCapacityTest {
   // A create of spec(1, 256) waiting for its build, which is held at the builder's gate.
   private CompletableFuture<Boolean> createWaitingForItsBuild() throws InterruptedException {
     builder.gate = new CountDownLatch(1);
-    CompletableFuture<Boolean> create = CompletableFuture.supplyAsync(() -> restorable(spec(1, 256)));
+    CompletableFuture<Boolean> create =
+        CompletableFuture.supplyAsync(() -> restorable(spec(1, 256)));
     assertThat(builder.started.await(30, TimeUnit.SECONDS)).isTrue();
     return create;
   }

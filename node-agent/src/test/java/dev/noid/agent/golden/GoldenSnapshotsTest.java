@@ -45,8 +45,9 @@ class GoldenSnapshotsTest {
   }
 
   private GoldenSnapshots goldens(String vmmVersion, Clock clock) {
-    return new GoldenSnapshots(GoldenMode.ON_DEMAND, store, builder, capacity, new ImageDigest(digests),
-        QEMU, vmmVersion, clock, Duration.ofSeconds(30), Duration.ofMinutes(10));
+    return new GoldenSnapshots(GoldenMode.ON_DEMAND, store, builder, capacity,
+        new ImageDigest(digests), QEMU, vmmVersion, clock, Duration.ofSeconds(30),
+        Duration.ofMinutes(10));
   }
 
   @AfterEach
