@@ -31,6 +31,7 @@ import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.qemu.Accelerator;
 import dev.noid.agent.qemu.QemuDriver;
 import dev.noid.agent.tls.NodeCredentials;
+import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.common.http.HttpsEndpoint;
@@ -87,10 +88,16 @@ public final class AgentModule extends AbstractModule {
   @Provides
   @Singleton
   VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, ImageCatalog images,
-      NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
-    return new VmManager(cfg.vmsDir(), hypervisor, images,
-        new NodeLimits(cfg.cpus(), cfg.memoryMib()), Duration.ofSeconds(cfg.bootTimeoutSeconds()),
-        network, goldens, identity);
+      NodeCapacity capacity, NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
+    return new VmManager(cfg.vmsDir(), hypervisor, images, capacity,
+        Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity);
+  }
+
+  /** Shared by the VMs and the golden builds' throwaway VMs: both take the node's memory. */
+  @Provides
+  @Singleton
+  NodeCapacity capacity(AgentConfig cfg) {
+    return new NodeCapacity(new NodeLimits(cfg.cpus(), cfg.memoryMib()));
   }
 
   /** The identity a restored guest is given; its network address is set by the network part. */
@@ -102,12 +109,14 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  GoldenSnapshots goldenSnapshots(AgentConfig cfg, Hypervisor hypervisor, NodeNetwork network) {
+  GoldenSnapshots goldenSnapshots(AgentConfig cfg, Hypervisor hypervisor, NodeNetwork network,
+      NodeCapacity capacity) {
     Duration boot = Duration.ofSeconds(cfg.bootTimeoutSeconds());
     FileDigests digests = new FileDigests();
     return new GoldenSnapshots(cfg.golden(), new GoldenStore(cfg.goldenDir(), digests),
-        new ThrowawayVmBuilder(hypervisor, boot, network), new ImageDigest(digests), hypervisor.kind(),
-        hypervisor.version(), Clock.systemUTC(), boot.plusMinutes(2), Duration.ofMinutes(10));
+        new ThrowawayVmBuilder(hypervisor, boot, network), capacity, new ImageDigest(digests),
+        hypervisor.kind(), hypervisor.version(), Clock.systemUTC(), boot.plusMinutes(2),
+        Duration.ofMinutes(10));
   }
 
   // Depends on the credentials: joining the cluster is what assigns the node its subnet.

@@ -4,7 +4,9 @@ import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.Files2;
+import dev.noid.agent.vm.NodeCapacity;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -19,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Lock;
@@ -34,6 +37,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A snapshot being restored from is read-locked until the restore has read its files, so
  * a rebuild never swaps them under a running restore.
+ *
+ * <p>A build's throwaway VM takes the node's memory like any VM: it holds its shape's memory
+ * and vCPUs in the node's {@link NodeCapacity} from before it boots until the build has ended,
+ * however it ends. A build that does not fit in what is free is not started: its creates boot
+ * cold rather than fail or over-commit the node.
  */
 public final class GoldenSnapshots implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GoldenSnapshots.class);
@@ -49,6 +57,7 @@ public final class GoldenSnapshots implements AutoCloseable {
   private final GoldenMode mode;
   private final GoldenStore store;
   private final GoldenBuilder builder;
+  private final NodeCapacity capacity;
   private final ImageDigest imageDigest;
   private final HypervisorKind hypervisor;
   private final String hypervisorVersion;
@@ -63,11 +72,12 @@ public final class GoldenSnapshots implements AutoCloseable {
   private final Set<String> badBuilds = ConcurrentHashMap.newKeySet();
 
   public GoldenSnapshots(GoldenMode mode, GoldenStore store, GoldenBuilder builder,
-      ImageDigest imageDigest, HypervisorKind hypervisor, String hypervisorVersion, Clock clock,
-      Duration buildWait, Duration retryAfterFailure) {
+      NodeCapacity capacity, ImageDigest imageDigest, HypervisorKind hypervisor,
+      String hypervisorVersion, Clock clock, Duration buildWait, Duration retryAfterFailure) {
     this.mode = mode;
     this.store = store;
     this.builder = builder;
+    this.capacity = capacity;
     this.imageDigest = imageDigest;
     this.hypervisor = hypervisor;
     this.hypervisorVersion = hypervisorVersion;
@@ -160,18 +170,33 @@ public final class GoldenSnapshots implements AutoCloseable {
     }
   }
 
-  void prepare(List<GoldenKey> keys, ImageCatalog images) {
-    for (GoldenKey key : keys) {
-      try {
-        Image image = images.get(key.image());
-        GoldenVersion version = new GoldenVersion(imageDigest.of(image), hypervisorVersion);
-        if (!(store.find(key, version) instanceof GoldenStore.Found)) {
-          log.info("building golden snapshot {} ahead of use", key.dirName());
-          build(key, image, version);
+  // One build after the other, in the background: each throwaway VM holds its memory, and all
+  // at once would leave a node with room for one build with one snapshot and the rest skipped.
+  CompletableFuture<Void> prepare(List<GoldenKey> keys, ImageCatalog images) {
+    return CompletableFuture.runAsync(() -> {
+      for (GoldenKey key : keys) {
+        if (Thread.currentThread().isInterrupted()) {
+          return;
         }
-      } catch (RuntimeException e) {
-        log.warn("cannot prepare golden snapshot {}: {}", key.dirName(), e.getMessage());
+        prepareOne(key, images);
       }
+    }, background);
+  }
+
+  private void prepareOne(GoldenKey key, ImageCatalog images) {
+    try {
+      Image image = images.get(key.image());
+      GoldenVersion version = new GoldenVersion(imageDigest.of(image), hypervisorVersion);
+      if (!(store.find(key, version) instanceof GoldenStore.Found)) {
+        log.info("building golden snapshot {} ahead of use", key.dirName());
+        build(key, image, version).get();
+      }
+    } catch (ExecutionException e) {
+      // build() has logged why (a failed build, or no room for it)
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      log.warn("cannot prepare golden snapshot {}: {}", key.dirName(), e.getMessage());
     }
   }
 
@@ -192,24 +217,55 @@ public final class GoldenSnapshots implements AutoCloseable {
     }
   }
 
-  /** The build of {@code key} under way, or a new one: never two at once for one key. */
+  /**
+   * The build of {@code key} under way, or a new one: never two at once for one key. A new one
+   * only if its throwaway VM fits in the node's free memory, else one already failed with
+   * NO_CAPACITY (not a failure of the image: the next use of the shape tries again).
+   */
   CompletableFuture<Void> build(GoldenKey key, Image image, GoldenVersion version) {
     CompletableFuture<Void> mine = new CompletableFuture<>();
     CompletableFuture<Void> running = builds.putIfAbsent(key, mine);
     if (running != null) {
       return running;
     }
-    background.execute(() -> {
-      try {
-        buildNow(key, image, version);
-        builds.remove(key, mine);
-        mine.complete(null);
-      } catch (RuntimeException | IOException e) {
-        builds.remove(key, mine);
-        mine.completeExceptionally(e);
-      }
-    });
+    NodeCapacity.Hold hold;
+    try {
+      hold = capacity.hold("the golden-snapshot build of " + key.dirName(), key.cpus(),
+          key.memMib());
+    } catch (AgentException e) {
+      log.info("not building golden snapshot {} now: {}; creates of this shape boot cold until"
+          + " one finds room for the build", key.dirName(), e.getMessage());
+      settle(key, mine, null, e);
+      return mine;
+    }
+    try {
+      background.execute(() -> {
+        try {
+          buildNow(key, image, version);
+          settle(key, mine, hold, null);
+        } catch (RuntimeException | IOException | Error e) {
+          settle(key, mine, hold, e);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      settle(key, mine, hold, e);
+    }
     return mine;
+  }
+
+  // The throwaway VM is gone by now, so its memory is released before anyone waiting for the
+  // build is woken: a create that waited finds it free.
+  private void settle(GoldenKey key, CompletableFuture<Void> build, NodeCapacity.Hold hold,
+      Throwable failure) {
+    if (hold != null) {
+      hold.close();
+    }
+    builds.remove(key, build);
+    if (failure == null) {
+      build.complete(null);
+    } else {
+      build.completeExceptionally(failure);
+    }
   }
 
   private void buildNow(GoldenKey key, Image image, GoldenVersion version) throws IOException {

@@ -46,6 +46,13 @@ public final class VmMetrics implements AutoCloseable {
     Gauge.builder("noid.agent.memory.capacity.bytes", vms, v -> v.limits().memoryMib() << 20)
         .tags(node).register(registry);
     Gauge.builder("noid.agent.cpus", vms, v -> v.limits().cpus()).tags(node).register(registry);
+    Gauge.builder("noid.agent.memory.allocated.bytes", vms.capacity(),
+            c -> c.allocatedMemoryMib() << 20)
+        .description("Memory given out: to VMs, and held by golden-snapshot builds")
+        .tags(node).register(registry);
+    Gauge.builder("noid.agent.memory.held.bytes", vms.capacity(), c -> c.heldMemoryMib() << 20)
+        .description("The part of the allocated memory held by golden-snapshot builds' throwaway"
+            + " VMs").tags(node).register(registry);
     Gauge.builder("noid.agent.disk.capacity.bytes", config, c -> diskTotal()).tags(node).register(registry);
     Gauge.builder("noid.agent.disk.available.bytes", config, c -> diskFree()).tags(node).register(registry);
     refresh();

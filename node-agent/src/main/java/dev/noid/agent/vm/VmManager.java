@@ -54,20 +54,20 @@ public final class VmManager implements AutoCloseable {
   private final Path vmsDir;
   private final Hypervisor hypervisor;
   private final ImageCatalog images;
-  private final NodeLimits limits;
+  private final NodeCapacity capacity;
   private final Duration defaultBootTimeout;
   private final NodeNetwork network;
   private final GoldenSnapshots goldens;
   private final IdentityFix identity;
   private final Map<String, VmRecord> vms = new ConcurrentHashMap<>();
 
-  public VmManager(Path vmsDir, Hypervisor hypervisor, ImageCatalog images, NodeLimits limits,
+  public VmManager(Path vmsDir, Hypervisor hypervisor, ImageCatalog images, NodeCapacity capacity,
       Duration defaultBootTimeout, NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
     this.vmsDir = vmsDir;
     this.network = network;
     this.hypervisor = hypervisor;
     this.images = images;
-    this.limits = limits;
+    this.capacity = capacity;
     this.defaultBootTimeout = defaultBootTimeout;
     this.goldens = goldens;
     this.identity = identity;
@@ -82,7 +82,12 @@ public final class VmManager implements AutoCloseable {
   }
 
   public NodeLimits limits() {
-    return limits;
+    return capacity.limits();
+  }
+
+  /** What of the limits is given out, to VMs and to the agent's own (golden builds). */
+  public NodeCapacity capacity() {
+    return capacity;
   }
 
   // ---------------------------------------------------------------- create / start / stop
@@ -99,7 +104,7 @@ public final class VmManager implements AutoCloseable {
       if (vms.containsKey(spec.getId()) || Files.exists(vm.layout.dir())) {
         throw new AgentException(Code.ALREADY_EXISTS, "VM '" + spec.getId() + "' already exists");
       }
-      checkCapacity(spec);
+      capacity.admit(vm);
       vms.put(spec.getId(), vm);
     }
     vm.lock.lock();
@@ -139,10 +144,7 @@ public final class VmManager implements AutoCloseable {
           && vm.state != AgentVmState.AGENT_VM_STATE_DEAD) {
         throw wrongState(vm, "start", "STOPPED or DEAD");
       }
-      synchronized (vms) {
-        checkCapacity(vm.spec);
-        vm.state = AgentVmState.AGENT_VM_STATE_CREATING;
-      }
+      capacity.reactivate(vm, () -> vm.state = AgentVmState.AGENT_VM_STATE_CREATING);
       // A DEAD VM's VMM may still exist (wedged, not answering): two VMMs must never share a disk.
       stopVmm(vm);
       Image image = images.get(vm.spec.getImage());
@@ -252,16 +254,6 @@ public final class VmManager implements AutoCloseable {
     return get(id).layout.dir();
   }
 
-  public int allocatedCpus() {
-    return vms.values().stream().filter(VmRecord::holdsResources)
-        .mapToInt(v -> v.spec.getCpus()).sum();
-  }
-
-  public long allocatedMemoryMib() {
-    return vms.values().stream().filter(VmRecord::holdsResources)
-        .mapToLong(v -> v.spec.getMemMib()).sum();
-  }
-
   // ---------------------------------------------------------------- exec
 
   public ExecStream exec(String id, List<String> argv, Map<String, String> env, boolean stdin,
@@ -349,7 +341,7 @@ public final class VmManager implements AutoCloseable {
       if (vms.containsKey(spec.getId()) || Files.exists(vm.layout.dir())) {
         throw new AgentException(Code.ALREADY_EXISTS, "VM '" + spec.getId() + "' already exists");
       }
-      checkCapacity(spec);
+      capacity.admit(vm);
       vms.put(spec.getId(), vm);
     }
     vm.lock.lock();
@@ -634,6 +626,7 @@ public final class VmManager implements AutoCloseable {
     network.detach(vm.id);
     Files2.deleteTree(vm.layout.dir());
     vms.remove(vm.id);
+    capacity.forget(vm);
   }
 
   private VmRecord get(String id) {
@@ -662,23 +655,15 @@ public final class VmManager implements AutoCloseable {
     if (b.getImage().isEmpty()) {
       b.setImage("dev");
     }
-    if (b.getCpus() > limits.cpus()) {
+    if (b.getCpus() > capacity.limits().cpus()) {
       throw new AgentException(Code.NO_CAPACITY, "cpus " + b.getCpus()
-          + " exceeds this node's limit of " + limits.cpus() + " cpus");
+          + " exceeds this node's limit of " + capacity.limits().cpus() + " cpus");
     }
-    if (b.getMemMib() > limits.memoryMib()) {
+    if (b.getMemMib() > capacity.limits().memoryMib()) {
       throw new AgentException(Code.NO_CAPACITY, "mem_mib " + b.getMemMib()
-          + " exceeds this node's limit of " + limits.memoryMib() + " MiB");
+          + " exceeds this node's limit of " + capacity.limits().memoryMib() + " MiB");
     }
     return b.build();
-  }
-
-  private void checkCapacity(VmSpec spec) {
-    long freeMem = limits.memoryMib() - allocatedMemoryMib();
-    if (spec.getMemMib() > freeMem) {
-      throw new AgentException(Code.NO_CAPACITY, "mem_mib " + spec.getMemMib() + " exceeds the "
-          + freeMem + " MiB free on this node (limit " + limits.memoryMib() + " MiB)");
-    }
   }
 
   private static AgentException wrongState(VmRecord vm, String action, String needed) {
@@ -781,6 +766,7 @@ public final class VmManager implements AutoCloseable {
     VmRecord vm = new VmRecord(saved.getSpec(), layout);
     vm.restoredFrom = saved.getRestoredFromCheckpointId();
     vms.put(vm.id, vm);
+    capacity.adopt(vm);
     if (Files.exists(layout.stoppedMarker())) {
       vm.state = AgentVmState.AGENT_VM_STATE_STOPPED;
       vm.reason = Files.readString(layout.stoppedMarker()).strip();

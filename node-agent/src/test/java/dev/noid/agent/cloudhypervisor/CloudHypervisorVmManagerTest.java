@@ -8,6 +8,7 @@ import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.v1.AgentVmState;
 import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.agent.golden.FileDigests;
@@ -49,7 +50,8 @@ class CloudHypervisorVmManagerTest {
     FileDigests digests = new FileDigests();
     return new GoldenSnapshots(GoldenMode.OFF, new GoldenStore(tmp.resolve("golden"), digests),
         (key, image, dir) -> { throw new AssertionError("no golden builds with golden off"); },
-        new ImageDigest(digests), dev.noid.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
+        new NodeCapacity(new NodeLimits(4, 4096)), new ImageDigest(digests),
+        dev.noid.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
         "test", java.time.Clock.systemUTC(), Duration.ofSeconds(5), Duration.ofMinutes(10));
   }
 
@@ -63,8 +65,8 @@ class CloudHypervisorVmManagerTest {
     CloudHypervisorDriver driver = new CloudHypervisorDriver(
         FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
     vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
-        new NodeLimits(4, 4096), Duration.ofSeconds(60), new NoNetwork(), noGoldens(),
-        IdentityFix.standard(java.time.Clock.systemUTC()));
+        new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
+        noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
 
     VmReport created = vms.create(spec("web"), null);
     assertThat(created.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
@@ -97,8 +99,8 @@ class CloudHypervisorVmManagerTest {
     CloudHypervisorDriver driver = new CloudHypervisorDriver(
         FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
     vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
-        new NodeLimits(4, 4096), Duration.ofSeconds(60), new NoNetwork(), noGoldens(),
-        IdentityFix.standard(java.time.Clock.systemUTC()));
+        new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
+        noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
     vms.create(spec("web"), null);
 
     // What a guest's own poweroff does: the VM goes to Shutdown, its VMM lives on.

@@ -11,10 +11,10 @@ import java.nio.file.attribute.PosixFilePermissions;
  * {@link FakeCloudHypervisor} on this test's classpath, so the driver starts it exactly as it
  * starts the real binary (same flags, own process, own session).
  */
-final class FakeChBinary {
+public final class FakeChBinary {
   private FakeChBinary() {}
 
-  static Path write(Path dir) {
+  public static Path write(Path dir) {
     Path script = dir.resolve("cloud-hypervisor");
     String java = ProcessHandle.current().info().command().orElse("java");
     String text = "#!/bin/sh\n"

@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.NodeCapacity;
+import dev.noid.agent.vm.NodeLimits;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,24 +32,22 @@ class GoldenSnapshotsTest {
   @TempDir Path dir;
   private final FakeGoldenBuilder builder = new FakeGoldenBuilder();
   private final FileDigests digests = new FileDigests();
+  private final NodeCapacity capacity = new NodeCapacity(new NodeLimits(4, 4096));
   private Image image;
   private GoldenStore store;
   private GoldenSnapshots goldens;
 
   @BeforeEach
   void setUp() throws Exception {
-    Path img = Files.createDirectories(dir.resolve("images/dev"));
-    Files.writeString(img.resolve("vmlinuz"), "kernel 1");
-    Files.writeString(img.resolve("disk.ext4"), "empty disk");
-    image = new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.ext4"),
-        "console=ttyS0", 96);
+    image = TestImages.devWithDisk(dir);
     store = new GoldenStore(dir.resolve("golden"), digests);
     goldens = goldens("QEMU emulator version 7.2.22", Clock.systemUTC());
   }
 
   private GoldenSnapshots goldens(String vmmVersion, Clock clock) {
-    return new GoldenSnapshots(GoldenMode.ON_DEMAND, store, builder, new ImageDigest(digests),
-        QEMU, vmmVersion, clock, Duration.ofSeconds(30), Duration.ofMinutes(10));
+    return new GoldenSnapshots(GoldenMode.ON_DEMAND, store, builder, capacity,
+        new ImageDigest(digests), QEMU, vmmVersion, clock, Duration.ofSeconds(30),
+        Duration.ofMinutes(10));
   }
 
   @AfterEach
@@ -187,7 +187,7 @@ class GoldenSnapshotsTest {
 
   @Test
   void offAndDisklessImagesNeverBuild() {
-    GoldenSnapshots off = new GoldenSnapshots(GoldenMode.OFF, store, builder,
+    GoldenSnapshots off = new GoldenSnapshots(GoldenMode.OFF, store, builder, capacity,
         new ImageDigest(digests), QEMU, "v", Clock.systemUTC(), Duration.ofSeconds(5),
         Duration.ofMinutes(10));
     assertThat(off.acquire(image, spec(1, 128))).isNull();

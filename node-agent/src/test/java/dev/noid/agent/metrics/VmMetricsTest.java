@@ -1,0 +1,56 @@
+package dev.noid.agent.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.noid.agent.cloudhypervisor.CloudHypervisorDriver;
+import dev.noid.agent.cloudhypervisor.VmmApi;
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.config.NetworkConfig;
+import dev.noid.agent.golden.GoldenMode;
+import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.network.NoNetwork;
+import dev.noid.agent.vm.NodeCapacity;
+import dev.noid.agent.vm.NodeLimits;
+import dev.noid.agent.vm.VmManager;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The node's capacity gauges as Prometheus scrapes them (the text, not Micrometer's names). */
+class VmMetricsTest {
+  @TempDir Path dir;
+
+  @Test
+  void memoryHeldByAGoldenBuildIsAllocatedAndShownApart() {
+    NodeCapacity capacity = new NodeCapacity(new NodeLimits(2, 1024));
+    // No VM is made here: the driver's binary is never run.
+    VmManager vms = new VmManager(dir.resolve("vms"), new CloudHypervisorDriver("/nonexistent",
+        "test", VmmApi.MemoryRestoreMode.Copy), new ImageCatalog(Map.of()), capacity,
+        Duration.ofSeconds(5), new NoNetwork(), null, null);
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms), vms, config())) {
+      metrics.start(3600);
+      assertThat(registry.scrape()).contains("noid_agent_memory_allocated_bytes{node=\"n1\"} 0.0")
+          .contains("noid_agent_memory_held_bytes{node=\"n1\"} 0.0");
+
+      try (NodeCapacity.Hold hold = capacity.hold("a golden build", 1, 512)) {
+        assertThat(registry.scrape())
+            .contains("noid_agent_memory_allocated_bytes{node=\"n1\"} 5.36870912E8")
+            .contains("noid_agent_memory_held_bytes{node=\"n1\"} 5.36870912E8");
+      }
+      assertThat(registry.scrape()).contains("noid_agent_memory_held_bytes{node=\"n1\"} 0.0");
+    }
+  }
+
+  private AgentConfig config() {
+    return new AgentConfig("n1", "127.0.0.1", 0, 0, "", dir, dir.resolve("server.log"),
+        dir.resolve("audit.log"), false, "", "", null, Map.of(), List.of(), "qemu-system-x86_64",
+        "tcg", "qemu", "cloud-hypervisor", "copy", 2, 1024, 5, NetworkConfig.defaults(),
+        GoldenMode.OFF, List.of());
+  }
+}

@@ -1,0 +1,93 @@
+package dev.noid.agent.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.VmSpec;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** The node's one ledger of memory: VMs and the agent's own holds (golden builds) together. */
+class NodeCapacityTest {
+  private static final String BUILD = "the golden-snapshot build of dev-1cpu-512mib-qemu";
+  private final NodeCapacity capacity = new NodeCapacity(new NodeLimits(2, 1024));
+
+  private static VmRecord vm(String id, int memMib) {
+    return new VmRecord(VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(memMib).build(),
+        new VmLayout(Path.of("/nonexistent", id)));
+  }
+
+  private static AgentException.Code codeOf(Throwable t) {
+    return ((AgentException) t).code();
+  }
+
+  @Test
+  void aHoldTakesMemoryFromVmsAndTheRefusalNamesIt() {
+    capacity.admit(vm("a", 256));
+    NodeCapacity.Hold hold = capacity.hold(BUILD, 1, 512);
+
+    assertThat(capacity.allocatedMemoryMib()).isEqualTo(768);
+    assertThat(capacity.heldMemoryMib()).isEqualTo(512);
+    assertThat(capacity.allocatedCpus()).isEqualTo(2);
+    assertThatThrownBy(() -> capacity.admit(vm("b", 512)))
+        .isInstanceOf(AgentException.class)
+        .satisfies(e -> assertThat(codeOf(e)).isEqualTo(AgentException.Code.NO_CAPACITY))
+        .hasMessage("mem_mib 512 exceeds the 256 MiB free on this node (limit 1024 MiB, 512 MiB"
+            + " held by " + BUILD + ")");
+
+    hold.close();
+    capacity.admit(vm("b", 512));
+    assertThat(capacity.allocatedMemoryMib()).isEqualTo(768);
+  }
+
+  @Test
+  void aHoldThatDoesNotFitHoldsNothing() {
+    capacity.admit(vm("a", 768));
+    assertThatThrownBy(() -> capacity.hold(BUILD, 1, 512))
+        .satisfies(e -> assertThat(codeOf(e)).isEqualTo(AgentException.Code.NO_CAPACITY))
+        .hasMessage("512 MiB for " + BUILD + " exceeds the 256 MiB free on this node (limit"
+            + " 1024 MiB)");
+    assertThat(capacity.heldMemoryMib()).isZero();
+    assertThat(capacity.allocatedMemoryMib()).isEqualTo(768);
+  }
+
+  @Test
+  void closingAHoldTwiceReleasesItOnce() {
+    NodeCapacity.Hold first = capacity.hold(BUILD, 1, 512);
+    NodeCapacity.Hold second = capacity.hold(BUILD, 1, 512);
+    first.close();
+    first.close();
+    assertThat(capacity.heldMemoryMib()).isEqualTo(512);
+    second.close();
+    assertThat(capacity.heldMemoryMib()).isZero();
+  }
+
+  @Test
+  void aStoppedVmHoldsNothingAndStartsOnlyIfItFits() {
+    VmRecord stopped = vm("a", 512);
+    capacity.admit(stopped);
+    stopped.state = AgentVmState.AGENT_VM_STATE_STOPPED;
+    assertThat(capacity.allocatedMemoryMib()).isZero();
+
+    try (NodeCapacity.Hold hold = capacity.hold(BUILD, 1, 768)) {
+      assertThatThrownBy(() -> capacity.reactivate(stopped,
+          () -> stopped.state = AgentVmState.AGENT_VM_STATE_CREATING))
+          .hasMessageContaining("768 MiB held by " + BUILD);
+      assertThat(stopped.state).isEqualTo(AgentVmState.AGENT_VM_STATE_STOPPED);
+    }
+    capacity.reactivate(stopped, () -> stopped.state = AgentVmState.AGENT_VM_STATE_CREATING);
+    assertThat(capacity.allocatedMemoryMib()).isEqualTo(512);
+  }
+
+  @Test
+  void aForgottenVmFreesItsMemoryAndAnAdoptedOneCountsEvenOverTheLimit() {
+    VmRecord a = vm("a", 1024);
+    capacity.admit(a);
+    capacity.adopt(vm("found-at-start", 512));
+    assertThat(capacity.allocatedMemoryMib()).isEqualTo(1536);
+    capacity.forget(a);
+    assertThat(capacity.allocatedMemoryMib()).isEqualTo(512);
+  }
+}
