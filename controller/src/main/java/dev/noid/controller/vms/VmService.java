@@ -201,8 +201,8 @@ public final class VmService {
           return null;
         } catch (StatusRuntimeException ex) {
           NoidException ne = AgentClients.translate(e.node(), ex);
-          if (ex.getStatus().getCode() != io.grpc.Status.Code.UNAVAILABLE
-              || tried.size() >= MAX_PLACEMENT_ATTEMPTS) {
+          String why = retryElsewhere(ex.getStatus().getCode(), e.node());
+          if (why == null || tried.size() >= MAX_PLACEMENT_ATTEMPTS) {
             fail(creating, "create", ne.getMessage());
             return null;
           }
@@ -220,13 +220,26 @@ public final class VmService {
               e.name(), e.node(), ne.getMessage(), next);
           e = vms.update(creating.withRetry(creating.retryCount() + 1, "retry " + (creating.retryCount() + 1)
               + ": " + ne.getMessage() + "; placed on " + next).withNode(next).with(VmState.VM_STATE_SCHEDULED,
-              "retry " + (creating.retryCount() + 1) + ": " + e.node() + " unreachable; placed on " + next));
+              "retry " + (creating.retryCount() + 1) + ": " + why + "; placed on " + next));
         } catch (RuntimeException ex) {
           fail(creating, "create", ex.getMessage());
           return null;
         }
       }
     });
+  }
+
+  /**
+   * Why a create refused by its node may go to another one, or null when it may not. An
+   * unreachable node, or one without room the controller could not see (memory the agent holds
+   * for itself, such as a golden-snapshot build's throwaway VM), made nothing of the VM.
+   */
+  private static String retryElsewhere(io.grpc.Status.Code code, String node) {
+    return switch (code) {
+      case UNAVAILABLE -> node + " unreachable";
+      case RESOURCE_EXHAUSTED -> node + " has no room";
+      default -> null;
+    };
   }
 
   private void fail(VmEntry e, String operation, String reason) {

@@ -144,4 +144,41 @@ class ConcurrentCreateTest {
       ch.shutdownNow();
     }
   }
+
+  @Test
+  void aCreateRefusedForRoomTheControllerCannotSeeIsRetriedElsewhere() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("busy", 8192L, "node-b", 1024L))) {
+      c.agents.get("busy").hold(8192); // spread placement prefers the larger node
+      String token = c.users.add("alice", "user").token();
+      ManagedChannel ch = c.channel();
+      var vm = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(token))
+          .createVm(CreateVmRequest.newBuilder().setName("patient").setCpus(1).setMemMib(256).build()).getVm();
+      assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(vm.getNode()).isEqualTo("node-b");
+      assertThat(vm.getRetryCount()).isEqualTo(1);
+      assertThat(c.agents.get("busy").vms()).isEmpty();
+      assertThat(c.scheduler.reservedMemMib("busy")).isZero();
+      ch.shutdownNow();
+    }
+  }
+
+  @Test
+  void aCreateNoNodeHasRoomForFailsNamingEveryRefusal() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 1024L, "node-b", 1024L))) {
+      c.agents.get("node-a").hold(1024);
+      c.agents.get("node-b").hold(1024);
+      String token = c.users.add("alice", "user").token();
+      ManagedChannel ch = c.channel();
+      var vm = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(token))
+          .createVm(CreateVmRequest.newBuilder().setName("nowhere").setCpus(1).setMemMib(256).build()).getVm();
+      assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_FAILED);
+      assertThat(vm.getStatusMessage()).contains("held by a golden-snapshot build")
+          .contains("no other node");
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+      assertThat(c.scheduler.reservedMemMib("node-b")).isZero();
+      ch.shutdownNow();
+    }
+  }
 }
