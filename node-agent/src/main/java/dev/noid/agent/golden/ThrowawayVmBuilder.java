@@ -89,7 +89,9 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
       throw e;
     }
     try {
-      try (GuestConnection guest = GuestConnection.open(layout.agentSocket(), spec.getId())) {
+      // Through the hypervisor's own transport: Cloud Hypervisor's vsock needs a handshake.
+      try (GuestConnection guest = GuestConnection.open(
+          hypervisor.openGuestChannel(layout, bootTimeout), spec.getId())) {
         guest.ready().get(bootTimeout.toMillis(), TimeUnit.MILLISECONDS);
         GuestCommand.Result r = GuestCommand.run(guest, PREPARE, Duration.ofSeconds(180));
         if (r.status() != 0) {

@@ -16,6 +16,7 @@ import dev.noid.agent.golden.GoldenMode;
 import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.golden.GoldenStore;
 import dev.noid.agent.golden.ImageDigest;
+import dev.noid.agent.golden.ThrowawayVmBuilder;
 import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.network.NoNetwork;
 import java.io.IOException;
@@ -89,6 +90,41 @@ class CloudHypervisorVmManagerTest {
     assertThat(ProcessHandle.of(clonePid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
     assertThat(tmp.resolve("vms/web-2")).doesNotExist();
     assertThat(state.resolve("config.json")).as("checkpoint kept").exists();
+  }
+
+  @Test
+  void createsFromAGoldenSnapshotBuiltOnCloudHypervisor() throws Exception {
+    Path img = Files.createDirectories(tmp.resolve("images/dev"));
+    Files.writeString(img.resolve("vmlinuz"), "kernel");
+    Files.writeString(img.resolve("disk.img"), "template disk");
+    Image image = new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.img"),
+        "console=ttyS0", 64);
+    CloudHypervisorDriver driver = new CloudHypervisorDriver(
+        FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
+    NodeCapacity capacity = new NodeCapacity(new NodeLimits(4, 4096));
+    FileDigests digests = new FileDigests();
+    GoldenSnapshots goldens = new GoldenSnapshots(GoldenMode.ON_DEMAND,
+        new GoldenStore(tmp.resolve("golden"), digests),
+        new ThrowawayVmBuilder(driver, Duration.ofSeconds(60), new NoNetwork()), capacity,
+        new ImageDigest(digests), dev.noid.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
+        "test", java.time.Clock.systemUTC(), Duration.ofSeconds(60), Duration.ofMinutes(10));
+    vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+        capacity, Duration.ofSeconds(60), new NoNetwork(), goldens,
+        IdentityFix.standard(java.time.Clock.systemUTC()));
+
+    vms.create(spec("first"), null);
+    vms.create(spec("second"), null);
+
+    try (var snapshots = Files.list(tmp.resolve("golden"))) {
+      Path golden = snapshots.filter(Files::isDirectory).findFirst().orElseThrow();
+      assertThat(golden.resolve("manifest.json")).exists();
+      assertThat(golden.resolve("state/config.json")).as("the VMM's own snapshot").exists();
+    }
+    for (String id : new String[] {"first", "second"}) {
+      Path config = vms.vmDir(id).resolve("restore/config.json");
+      assertThat(config).as("%s restored from the golden snapshot", id).exists();
+      assertThat(exec(id, "hostname")).isEqualTo(id + "\n");
+    }
   }
 
   @Test
