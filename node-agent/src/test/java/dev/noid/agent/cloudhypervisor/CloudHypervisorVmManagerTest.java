@@ -58,13 +58,8 @@ class CloudHypervisorVmManagerTest {
 
   @Test
   void createExecCheckpointCloneAndDestroy() throws Exception {
-    Path img = Files.createDirectories(tmp.resolve("images/dev"));
-    Files.writeString(img.resolve("vmlinuz"), "kernel");
-    Files.writeString(img.resolve("disk.img"), "template disk");
-    Image image = new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.img"),
-        "console=ttyS0", 64);
-    CloudHypervisorDriver driver = new CloudHypervisorDriver(
-        FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
+    Image image = imageWithDisk();
+    CloudHypervisorDriver driver = fakeDriver();
     vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
         new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
         noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
@@ -94,13 +89,8 @@ class CloudHypervisorVmManagerTest {
 
   @Test
   void createsFromAGoldenSnapshotBuiltOnCloudHypervisor() throws Exception {
-    Path img = Files.createDirectories(tmp.resolve("images/dev"));
-    Files.writeString(img.resolve("vmlinuz"), "kernel");
-    Files.writeString(img.resolve("disk.img"), "template disk");
-    Image image = new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.img"),
-        "console=ttyS0", 64);
-    CloudHypervisorDriver driver = new CloudHypervisorDriver(
-        FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
+    Image image = imageWithDisk();
+    CloudHypervisorDriver driver = fakeDriver();
     NodeCapacity capacity = new NodeCapacity(new NodeLimits(4, 4096));
     FileDigests digests = new FileDigests();
     GoldenSnapshots goldens = new GoldenSnapshots(GoldenMode.ON_DEMAND,
@@ -132,8 +122,7 @@ class CloudHypervisorVmManagerTest {
     Path img = Files.createDirectories(tmp.resolve("images/dev"));
     Files.writeString(img.resolve("vmlinuz"), "kernel");
     Image image = new Image("dev", img.resolve("vmlinuz"), null, null, "console=ttyS0", 64);
-    CloudHypervisorDriver driver = new CloudHypervisorDriver(
-        FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy);
+    CloudHypervisorDriver driver = fakeDriver();
     vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
         new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
         noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
@@ -145,6 +134,19 @@ class CloudHypervisorVmManagerTest {
     await().atMost(Duration.ofSeconds(10)).until(() ->
         vms.getReport("web").getState() == AgentVmState.AGENT_VM_STATE_DEAD);
     assertThat(vms.getReport("web").getReason()).contains("guest shut down");
+  }
+
+  private Image imageWithDisk() throws IOException {
+    Path img = Files.createDirectories(tmp.resolve("images/dev"));
+    Files.writeString(img.resolve("vmlinuz"), "kernel");
+    Files.writeString(img.resolve("disk.img"), "template disk");
+    return new Image("dev", img.resolve("vmlinuz"), null, img.resolve("disk.img"),
+        "console=ttyS0", 64);
+  }
+
+  private CloudHypervisorDriver fakeDriver() throws IOException {
+    return new CloudHypervisorDriver(FakeChBinary.write(tmp.resolve("bin")).toString(), "test",
+        VmmApi.MemoryRestoreMode.Copy);
   }
 
   private static VmSpec spec(String id) {
