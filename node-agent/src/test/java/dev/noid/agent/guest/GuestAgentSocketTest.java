@@ -3,8 +3,9 @@ package dev.noid.agent.guest;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.noid.agent.network.HostCommand;
+import dev.noid.agent.network.HostCommand.Result;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,10 +37,10 @@ class GuestAgentSocketTest {
   private final List<GuestConnection> connections = new ArrayList<>();
 
   @BeforeAll
-  static void build(@TempDir Path buildDir) throws Exception {
+  static void build(@TempDir Path buildDir) {
     binary = buildDir.resolve("noid-guest-agent");
-    Result gcc = run(List.of("gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
-        binary.toString(), SOURCE.toAbsolutePath().toString()), buildDir);
+    Result gcc = new HostCommand().tryRun(List.of("gcc", "-O2", "-Wall", "-Wextra", "-Werror",
+        "-o", binary.toString(), SOURCE.toAbsolutePath().toString()), null);
     assertThat(gcc.status()).as("gcc: %s", gcc.stderr()).isZero();
   }
 
@@ -159,30 +160,14 @@ class GuestAgentSocketTest {
         .equals(List.of(marker)));
   }
 
-  private Result probe(String... args) throws Exception {
+  private static Result probe(String... args) {
     List<String> cmd = new ArrayList<>(List.of(binary.toString()));
     cmd.addAll(List.of(args));
-    return run(cmd, tmp);
+    return new HostCommand().tryRun(cmd, null);
   }
 
   private String log() throws IOException {
     Path log = tmp.resolve("agent.log");
     return Files.exists(log) ? Files.readString(log) : "";
-  }
-
-  record Result(int status, String stdout, String stderr) {}
-
-  private static Result run(List<String> cmd, Path dir) throws Exception {
-    Path out = Files.createTempFile(dir, "out", ".txt");
-    Path err = Files.createTempFile(dir, "err", ".txt");
-    ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile())
-        .redirectOutput(out.toFile()).redirectError(err.toFile());
-    Process p = pb.start();
-    if (!p.waitFor(120, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new AssertionError(cmd + " did not finish within 120 s");
-    }
-    return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-        Files.readString(err, StandardCharsets.UTF_8));
   }
 }
