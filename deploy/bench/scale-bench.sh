@@ -10,10 +10,12 @@
 #   deploy/bench/scale-bench.sh --curve                 # the same at 10, 100 and 1,000 nodes
 #   deploy/bench/scale-bench.sh --quick                 # 10 nodes, 1k VMs: a smoke run
 #   deploy/bench/scale-bench.sh --nodes 100 --vms 1000,5000 --concurrency 32 --hypervisor-ms 5
+#   deploy/bench/scale-bench.sh --batch 500 --concurrency 8   # fill through CreateVms, 500 a call
 #
 # Other options go to dev.noid.controller.scale.ScaleBench: --users N, --mem-mib N,
 # --idle-seconds N (heartbeat CPU window), --mixed-seconds N (0 = none), --probes N,
-# --singles N (creates one at a time after each step, for the unloaded latency),
+# --singles N (creates one at a time after each step, for the unloaded latency), --batch N (fill
+# through CreateVms, N VMs a call; 0 = one CreateVm per VM, the default),
 # --controller-jvm "-Xmx1g -XX:StartFlightRecording=filename=/tmp/c.jfr" (controller JVM flags).
 #
 # Environment: JAVA_HOME (a JDK >= 21; else the newest found), NOID_BENCH_JVM_OPTS (flags of the
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
   --curve) RUNS=("--nodes 10" "--nodes 100" "--nodes 1000"); shift ;;
   --quick) RUNS=("--nodes 10 --vms 1000 --mixed-seconds 5 --idle-seconds 4 --singles 50"); shift ;;
   --nodes | --vms | --concurrency | --users | --mem-mib | --hypervisor-ms | --idle-seconds | \
-    --mixed-seconds | --probes | --singles | --controller-jvm)
+    --mixed-seconds | --probes | --singles | --batch | --controller-jvm)
     [ $# -ge 2 ] || die "$1 needs a value"
     ARGS+=("$1" "$2"); shift 2 ;;
   *) die "unknown option '$1' (see the header of $0)" ;;

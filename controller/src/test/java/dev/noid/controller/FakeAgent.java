@@ -2,8 +2,12 @@ package dev.noid.controller;
 
 import dev.noid.agent.v1.AgentGrpc;
 import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.CallError;
 import dev.noid.agent.v1.CreateVmRequest;
 import dev.noid.agent.v1.CreateVmResponse;
+import dev.noid.agent.v1.CreateVmResult;
+import dev.noid.agent.v1.CreateVmsRequest;
+import dev.noid.agent.v1.CreateVmsResponse;
 import dev.noid.agent.v1.DestroyVmRequest;
 import dev.noid.agent.v1.DestroyVmResponse;
 import dev.noid.agent.v1.VmReport;
@@ -24,6 +28,11 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   private final Map<String, VmReport> vms = new ConcurrentHashMap<>();
   private volatile CountDownLatch hang;
   private volatile long heldMib;
+  private volatile boolean batchCreates = true;
+  private volatile CountDownLatch gate;
+  private final java.util.concurrent.atomic.AtomicInteger atGate = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger batchCalls = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger batchedCreates = new java.util.concurrent.atomic.AtomicInteger();
 
   public FakeAgent(long memoryMib) {
     this.memoryMib = memoryMib;
@@ -32,6 +41,24 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   /** From now on, create calls never answer until {@link #release()}. */
   public void hangCreates() {
     hang = new CountDownLatch(1);
+  }
+
+  /** From now on, create calls wait (then carry on normally) until {@link #openGate()}. */
+  public void closeGate() {
+    gate = new CountDownLatch(1);
+  }
+
+  public void openGate() {
+    CountDownLatch g = gate;
+    gate = null;
+    if (g != null) {
+      g.countDown();
+    }
+  }
+
+  /** Create calls waiting at the gate now. */
+  public int atGate() {
+    return atGate.get();
   }
 
   public void release() {
@@ -52,6 +79,71 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
 
   public Map<String, VmReport> vms() {
     return vms;
+  }
+
+  /** From now on, CreateVms is UNIMPLEMENTED, as on an agent from before it existed. */
+  public void withoutBatchCreates() {
+    batchCreates = false;
+  }
+
+  /** CreateVms calls answered so far, and the creates they carried. */
+  public int batchCalls() {
+    return batchCalls.get();
+  }
+
+  public int batchedCreates() {
+    return batchedCreates.get();
+  }
+
+  /** Each create exactly as {@link #createVm} would answer it alone, all at once. */
+  @Override
+  public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
+    if (!batchCreates) {
+      super.createVms(request, out);
+      return;
+    }
+    batchCalls.incrementAndGet();
+    batchedCreates.addAndGet(request.getCreatesCount());
+    CountDownLatch g = gate;
+    if (g != null) {
+      atGate.incrementAndGet();
+      try {
+        g.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        atGate.decrementAndGet();
+      }
+    }
+    java.util.List<java.util.concurrent.Future<CreateVmResult>> results = new java.util.ArrayList<>();
+    try (var each = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (CreateVmRequest r : request.getCreatesList()) {
+        results.add(each.submit(() -> {
+          java.util.concurrent.CompletableFuture<CreateVmResult> one = new java.util.concurrent.CompletableFuture<>();
+          createVm(r, new StreamObserver<>() {
+            @Override
+            public void onNext(CreateVmResponse v) {
+              one.complete(CreateVmResult.newBuilder().setVm(v.getVm()).build());
+            }
+
+            @Override
+            public void onError(Throwable t) {
+              Status s = Status.fromThrowable(t);
+              one.complete(CreateVmResult.newBuilder().setError(CallError.newBuilder()
+                  .setCode(s.getCode().value()).setMessage(String.valueOf(s.getDescription()))).build());
+            }
+
+            @Override
+            public void onCompleted() {}
+          });
+          return one.join();
+        }));
+      }
+    }
+    CreateVmsResponse.Builder answer = CreateVmsResponse.newBuilder();
+    results.forEach(f -> answer.addResults(f.resultNow()));
+    out.onNext(answer.build());
+    out.onCompleted();
   }
 
   @Override

@@ -33,6 +33,8 @@ final class VmCommands {
     @Option(names = "--node", description = "Place on this node.") String node;
     @Option(names = "--label", description = "KEY=VALUE label (repeatable).") Map<String, String> labels = new LinkedHashMap<>();
     @Option(names = "--no-wait", description = "Return once placed, without waiting for it to run.") boolean noWait;
+    @Option(names = "--count", defaultValue = "0", description = "Create this many alike, named NAME-0 to "
+        + "NAME-(count-1): all placed at once or none (at most 1000).") int count;
 
     @Override
     int run(NoidClient client) {
@@ -43,6 +45,17 @@ final class VmCommands {
       }
       if (node != null) {
         b.setNode(node);
+      }
+      if (count != 0) {
+        java.util.List<Vm> vms = Progress.run("creating " + count + " VMs " + name + "-*",
+            () -> client.createVms(b.build(), count));
+        if (json()) {
+          Output.json(System.out, vms.stream().map(Views::vm).toList());
+        } else {
+          vms.forEach(vm -> print(this, vm));
+        }
+        return vms.stream().anyMatch(vm -> vm.getState() == dev.noid.api.v1.VmState.VM_STATE_FAILED)
+            ? CliException.FAILURE : 0;
       }
       Vm vm = Progress.run("creating " + name, () -> client.createVm(b.build()));
       print(this, vm);

@@ -17,6 +17,7 @@ import dev.noid.api.v1.Checkpoint;
 import dev.noid.api.v1.ConsoleAttach;
 import dev.noid.api.v1.CreateCheckpointRequest;
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.CreateVmsRequest;
 import dev.noid.api.v1.DeleteCheckpointRequest;
 import dev.noid.api.v1.DestroyVmRequest;
 import dev.noid.api.v1.ExecCommandRequest;
@@ -245,6 +246,22 @@ public final class NoidClient implements AutoCloseable {
   /** Asynchronous {@link #createVm}. */
   public CompletableFuture<Vm> createVmAsync(CreateVmRequest request) {
     return async(futures().createVm(request), r -> r.getVm());
+  }
+
+  /**
+   * Creates {@code count} VMs alike, named {@code <template name>-0} onwards, and waits until each
+   * runs or fails (unless the template sets wait=false). All are placed at once or none is
+   * created. The answer is in index order; check each VM's state.
+   */
+  public List<Vm> createVms(CreateVmRequest template, int count) {
+    return call(() -> vms().createVms(CreateVmsRequest.newBuilder().setTemplate(template)
+        .setCount(count).build()).getVmsList());
+  }
+
+  /** Asynchronous {@link #createVms}. */
+  public CompletableFuture<List<Vm>> createVmsAsync(CreateVmRequest template, int count) {
+    return async(futures().createVms(CreateVmsRequest.newBuilder().setTemplate(template)
+        .setCount(count).build()), r -> r.getVmsList());
   }
 
   /** One of the caller's VMs by name. */

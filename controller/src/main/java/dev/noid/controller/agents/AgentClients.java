@@ -32,7 +32,8 @@ public final class AgentClients implements AutoCloseable {
 
   /** Channels over mutual TLS to each node's advertised address. */
   public static AgentClients mutualTls(TlsFiles tls, NodeRegistry registry) {
-    return new AgentClients(n -> Grpc.newChannelBuilder(n.address(), tls.mutualClientCredentials())
+    io.grpc.ChannelCredentials credentials = tls.sharedMutualClientCredentials();
+    return new AgentClients(n -> Grpc.newChannelBuilder(n.address(), credentials)
         .overrideAuthority(n.name())
         .keepAliveTime(30, TimeUnit.SECONDS)
         .build(), registry);
@@ -53,6 +54,10 @@ public final class AgentClients implements AutoCloseable {
   /** A blocking stub with a deadline; every call to an agent has one. */
   public AgentGrpc.AgentBlockingStub blocking(String node, long timeoutSeconds) {
     return AgentGrpc.newBlockingStub(channel(node)).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);
+  }
+
+  public AgentGrpc.AgentBlockingStub blocking(String node, long timeout, TimeUnit unit) {
+    return AgentGrpc.newBlockingStub(channel(node)).withDeadlineAfter(timeout, unit);
   }
 
   public AgentGrpc.AgentStub async(String node) {

@@ -6,6 +6,8 @@ import dev.noid.api.v1.CreateCheckpointRequest;
 import dev.noid.api.v1.CreateCheckpointResponse;
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.CreateVmResponse;
+import dev.noid.api.v1.CreateVmsRequest;
+import dev.noid.api.v1.CreateVmsResponse;
 import dev.noid.api.v1.DeleteCheckpointRequest;
 import dev.noid.api.v1.DeleteCheckpointResponse;
 import dev.noid.api.v1.DestroyVmRequest;
@@ -63,6 +65,13 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   public void createVm(CreateVmRequest r, StreamObserver<CreateVmResponse> out) {
     Calls.unary(out, () -> CreateVmResponse.newBuilder()
         .setVm(ProtoMapper.vm(vms.create(Principal.current(), r))).build());
+  }
+
+  @Override
+  public void createVms(CreateVmsRequest r, StreamObserver<CreateVmsResponse> out) {
+    Calls.unary(out, () -> CreateVmsResponse.newBuilder().addAllVms(vms.createMany(Principal.current(),
+        r.getTemplate(), Integer.toUnsignedLong(r.getCount()),
+        Integer.toUnsignedLong(r.getFirstIndex())).stream().map(ProtoMapper::vm).toList()).build());
   }
 
   @Override

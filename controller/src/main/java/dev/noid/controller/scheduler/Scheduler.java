@@ -58,6 +58,50 @@ public final class Scheduler {
     return best.name();
   }
 
+  /**
+   * Places {@code count} alike VMs in one atomic step: all of them, each on the node the one-by-one
+   * {@link #place} would have chosen, or none (NO_CAPACITY saying how many fit and why no node
+   * takes more). The filters run once per node, not once per VM: within one call only a node's
+   * free memory changes, so the best node comes off a heap ordered as {@link #place} orders.
+   */
+  public synchronized List<String> placeAll(Placement p, int count, Collection<NodeEntry> nodes) {
+    List<String> reasons = new ArrayList<>();
+    Map<String, Long> free = new HashMap<>();
+    java.util.PriorityQueue<NodeEntry> best = new java.util.PriorityQueue<>(
+        java.util.Comparator.comparingDouble((NodeEntry n) -> -score(n, free.get(n.name())))
+            .thenComparing(NodeEntry::name));
+    for (NodeEntry n : nodes) {
+      String why = rejection(p, n);
+      if (why != null) {
+        reasons.add(n.name() + ": " + why);
+        continue;
+      }
+      free.put(n.name(), n.memoryMib() - reserved.getOrDefault(n.name(), new Reserved(0, 0)).memMib());
+      best.add(n);
+    }
+    List<String> placed = new ArrayList<>(count);
+    while (placed.size() < count && !best.isEmpty()) {
+      NodeEntry n = best.poll();
+      placed.add(n.name());
+      long left = free.merge(n.name(), -(long) p.memMib(), Long::sum);
+      if (left >= p.memMib()) {
+        best.add(n);
+      } else {
+        reasons.add(n.name() + ": " + Math.max(0, left) + " MiB free < " + p.memMib() + " MiB asked");
+      }
+    }
+    if (placed.size() < count) {
+      reasons.sort(null);
+      String detail = reasons.isEmpty() ? "no nodes have joined the cluster" : String.join("; ", reasons);
+      throw new NoidException(Code.NO_CAPACITY, "room for only " + placed.size() + " of " + count
+          + " VMs (" + p.cpus() + " cpus, " + p.memMib() + " MiB each): " + detail);
+    }
+    for (String node : placed) {
+      reserveOn(node, p.cpus(), p.memMib());
+    }
+    return placed;
+  }
+
   /** Reserves on a given node without choosing (a restore in place, or re-adoption at start). */
   public synchronized void reserveOn(String node, int cpus, int memMib) {
     reserved.merge(node, new Reserved(cpus, memMib), (a, b) -> a.plus(b.cpus(), b.memMib()));
@@ -119,8 +163,10 @@ public final class Scheduler {
   }
 
   private double score(NodeEntry n) {
-    Reserved r = reserved.getOrDefault(n.name(), new Reserved(0, 0));
-    long freeMemMib = n.memoryMib() - r.memMib();
+    return score(n, n.memoryMib() - reserved.getOrDefault(n.name(), new Reserved(0, 0)).memMib());
+  }
+
+  private double score(NodeEntry n, long freeMemMib) {
     return strategy == Strategy.SPREAD ? freeMemMib : -freeMemMib;
   }
 }

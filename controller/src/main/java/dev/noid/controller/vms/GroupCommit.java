@@ -21,21 +21,22 @@ final class GroupCommit {
     private final VmWrite write;
     private final Consumer<Boolean> apply;
     private final Runnable undo;
+    private final Condition wake;
     private boolean done;
     private boolean ok;
     private RuntimeException failure;
 
-    Pending(VmWrite write, Consumer<Boolean> apply, Runnable undo) {
+    Pending(VmWrite write, Consumer<Boolean> apply, Runnable undo, Condition wake) {
       this.write = write;
       this.apply = apply;
       this.undo = undo;
+      this.wake = wake;
     }
   }
 
   private final Store store;
   private final Object monitor;
   private final ReentrantLock lock = new ReentrantLock();
-  private final Condition committed = lock.newCondition();
   private final List<Pending> queue = new ArrayList<>();
   private boolean committing;
 
@@ -46,7 +47,7 @@ final class GroupCommit {
 
   /** Queues a change; call in the order changes are made (the caller holds {@code monitor}). */
   Pending submit(VmWrite write, Consumer<Boolean> apply, Runnable undo) {
-    Pending p = new Pending(write, apply, undo);
+    Pending p = new Pending(write, apply, undo, lock.newCondition());
     lock.lock();
     try {
       queue.add(p);
@@ -63,7 +64,7 @@ final class GroupCommit {
       lock.lock();
       try {
         while (!p.done && committing) {
-          committed.awaitUninterruptibly();
+          p.wake.awaitUninterruptibly();
         }
         if (p.done) {
           if (p.failure != null) {
@@ -103,9 +104,17 @@ final class GroupCommit {
     }
     lock.lock();
     try {
-      batch.forEach(p -> p.done = true);
+      // Wake exactly the waiters this commit answered, not every waiter: under load thousands
+      // wait, and waking all of them per commit cost more than the commits.
+      for (Pending p : batch) {
+        p.done = true;
+        p.wake.signal();
+      }
       committing = false;
-      committed.signalAll();
+      // The oldest change still queued leads the next commit.
+      if (!queue.isEmpty()) {
+        queue.getFirst().wake.signal();
+      }
     } finally {
       lock.unlock();
     }

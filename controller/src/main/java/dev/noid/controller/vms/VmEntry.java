@@ -50,6 +50,13 @@ public record VmEntry(
         restoredFrom, revision, created, updated, ipAddress, macAddress);
   }
 
+  /** The same desired VM under another id and name (one of a batch). */
+  public VmEntry renamed(String newId, String newName) {
+    return new VmEntry(newId, owner, newName, cpus, memMib, diskMib, image, labels, nodeHint,
+        nodeSelector, nodeLossPolicy, state, desiredState, node, statusMessage, retryCount,
+        restoredFrom, revision, created, updated, ipAddress, macAddress);
+  }
+
   public VmEntry withDesired(VmState desired) {
     return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
         nodeSelector, nodeLossPolicy, state, desired, node, statusMessage, retryCount,

@@ -18,6 +18,7 @@ import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.VmState;
 import dev.noid.common.naming.ResourceNames;
 import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.agents.BatchedCreates;
 import dev.noid.controller.agents.CheckpointRelay;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
@@ -62,6 +63,7 @@ public final class VmService {
   private final Duration bootTimeout;
   private final OperationObserver observer;
   private final CheckpointRelay relay;
+  private final BatchedCreates creates;
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
   private final java.util.Set<String> strayDestroys = ConcurrentHashMap.newKeySet();
   private final java.util.Set<String> unknownReported = ConcurrentHashMap.newKeySet();
@@ -77,6 +79,7 @@ public final class VmService {
     this.bootTimeout = bootTimeout;
     this.observer = observer;
     this.relay = new CheckpointRelay(agents);
+    this.creates = new BatchedCreates(agents);
     for (VmEntry e : vms.all()) {
       if (e.holdsCapacity()) {
         scheduler.reserveOn(e.node(), e.cpus(), e.memMib());
@@ -127,6 +130,68 @@ public final class VmService {
     }
     drive(scheduled.id());
     return vms.byId(scheduled.id()).orElse(scheduled);
+  }
+
+  /** The most VMs one {@link #createMany} call may create. */
+  public static final int MAX_BATCH = 1000;
+
+  /**
+   * Creates {@code count} VMs alike, named {@code <template name>-<index>}: all placed in one
+   * scheduler step and stored in one commit before any is started, so either there is room for
+   * every one or nothing is created. Each then comes up on its node on its own, as a single
+   * create does (its own retries elsewhere, its own FAILED reason).
+   */
+  public List<VmEntry> createMany(Principal who, CreateVmRequest template, long requested,
+      long firstIndex) {
+    if (requested < 1 || requested > MAX_BATCH) {
+      throw NoidException.invalid("count must be 1 to " + MAX_BATCH + "; got " + requested);
+    }
+    int count = (int) requested;
+    if (firstIndex < 0) {
+      throw NoidException.invalid("first_index must not be negative; got " + firstIndex);
+    }
+    String prefixProblem = ResourceNames.problem("template.name", template.getName());
+    if (prefixProblem != null) {
+      throw NoidException.invalid(prefixProblem);
+    }
+    String longest = template.getName() + "-" + (firstIndex + count - 1);
+    String nameProblem = ResourceNames.problem("template.name plus '-<index>'", longest);
+    if (nameProblem != null) {
+      throw NoidException.invalid(nameProblem);
+    }
+    VmEntry shape = validate(who, template);
+    List<VmEntry> desired = new java.util.ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      desired.add(shape.renamed(newId(), template.getName() + "-" + (firstIndex + i)));
+    }
+    List<String> placed = scheduler.placeAll(new Placement(shape.cpus(), shape.memMib(), shape.image(),
+        shape.nodeHint(), shape.nodeSelector()), count, nodes.view());
+    List<VmEntry> scheduled = new java.util.ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      scheduled.add(desired.get(i).withNode(placed.get(i)).with(VmState.VM_STATE_SCHEDULED,
+          "placed on " + placed.get(i)));
+    }
+    List<VmEntry> stored;
+    try {
+      stored = vms.insertAll(scheduled);
+    } catch (RuntimeException e) {
+      // Nothing stored, nothing running: the request leaves no trace.
+      placed.forEach(n -> scheduler.release(n, shape.cpus(), shape.memMib()));
+      throw e;
+    }
+    log.atInfo().addKeyValue("user", who.name()).log("{} VMs {}-{}..{} accepted and placed", count,
+        template.getName(), firstIndex, firstIndex + count - 1);
+    Thread driver = Thread.ofVirtual().name("create-" + template.getName() + "-*").start(() -> driveAll(stored));
+    if (template.hasWait() && !template.getWait()) {
+      return stored;
+    }
+    try {
+      driver.join();
+    } catch (InterruptedException ie) {
+      // The call was cancelled; the VMs come up all the same, as after wait=false.
+      Thread.currentThread().interrupt();
+    }
+    return stored.stream().map(e -> vms.byId(e.id()).orElse(e)).toList();
   }
 
   private VmEntry validate(Principal who, CreateVmRequest r) {
@@ -183,50 +248,148 @@ public final class VmService {
         return null;
       }
       Instant start = clock.instant();
-      java.util.Set<String> tried = new java.util.LinkedHashSet<>();
-      while (true) {
-        tried.add(e.node());
-        VmEntry creating = vms.update(e.with(VmState.VM_STATE_CREATING, "booting on " + e.node()));
-        try {
-          VmReport report = agents.blocking(e.node(), agentDeadlineSeconds()).createVm(
-              dev.noid.agent.v1.CreateVmRequest.newBuilder().setSpec(spec(creating))
-                  .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm();
-          vms.update(withNetwork(creating, report)
-              .with(fromAgent(report.getState()), "running on " + e.node()));
-          Duration took = Duration.between(start, clock.instant());
-          observer.vmCreated(took);
-          log.atInfo().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
-              .addKeyValue("node", e.node()).addKeyValue("duration_ms", took.toMillis())
-              .log("VM created successfully");
-          return null;
-        } catch (StatusRuntimeException ex) {
-          NoidException ne = AgentClients.translate(e.node(), ex);
-          String why = retryElsewhere(ex.getStatus().getCode(), e.node());
-          if (why == null || tried.size() >= MAX_PLACEMENT_ATTEMPTS) {
-            fail(creating, "create", ne.getMessage());
-            return null;
-          }
-          scheduler.release(e.node(), e.cpus(), e.memMib());
-          String next;
+      bringUp(vms.update(e.with(VmState.VM_STATE_CREATING, "booting on " + e.node())),
+          new java.util.LinkedHashSet<>(), start, null);
+      return null;
+    });
+  }
+
+  /**
+   * Brings the SCHEDULED VMs of one batch up together: one commit for all their CREATING
+   * changes, one CreateVms call per node (several when a node has more than one call takes),
+   * one commit for all that came up. A VM its node refused goes on alone from there, through the
+   * same retries as a single create. Returns once every VM is RUNNING or FAILED.
+   */
+  private void driveAll(List<VmEntry> scheduled) {
+    List<ReentrantLock> held = new java.util.ArrayList<>(scheduled.size());
+    List<Thread> alone = new java.util.ArrayList<>();
+    try {
+      for (VmEntry e : scheduled) {
+        ReentrantLock lock = locks.computeIfAbsent(e.id(), k -> new ReentrantLock());
+        lock.lock();
+        held.add(lock);
+      }
+      Instant start = clock.instant();
+      List<VmEntry> creating = vms.updateAll(scheduled.stream()
+          .map(e -> e.with(VmState.VM_STATE_CREATING, "booting on " + e.node())).toList());
+      Map<String, List<VmEntry>> byNode = new java.util.LinkedHashMap<>();
+      creating.forEach(e -> byNode.computeIfAbsent(e.node(), n -> new java.util.ArrayList<>()).add(e));
+      Map<String, BatchedCreates.Answer> answers = new ConcurrentHashMap<>();
+      try (var perNode = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+        byNode.forEach((node, onNode) -> perNode.submit(() -> {
+          List<BatchedCreates.Answer> got;
           try {
-            next = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), e.nodeHint(),
-                e.nodeSelector()), nodes.view().stream().filter(n -> !tried.contains(n.name())).toList());
-          } catch (NoidException none) {
-            scheduler.reserveOn(e.node(), e.cpus(), e.memMib()); // fail() releases it again
-            fail(creating, "create", ne.getMessage() + "; no other node: " + none.getMessage());
-            return null;
+            got = creates.createAll(node, onNode.stream().map(this::agentRequest).toList(),
+                agentDeadlineSeconds());
+          } catch (RuntimeException ex) {
+            got = java.util.Collections.nCopies(onNode.size(), new BatchedCreates.Answer(null,
+                io.grpc.Status.INTERNAL.withDescription(String.valueOf(ex.getMessage())).asRuntimeException()));
           }
-          log.atWarn().addKeyValue("vm_name", e.name()).log("create of {} on {} failed ({}); retrying on {}",
-              e.name(), e.node(), ne.getMessage(), next);
-          e = vms.update(creating.withRetry(creating.retryCount() + 1, "retry " + (creating.retryCount() + 1)
-              + ": " + ne.getMessage() + "; placed on " + next).withNode(next).with(VmState.VM_STATE_SCHEDULED,
-              "retry " + (creating.retryCount() + 1) + ": " + why + "; placed on " + next));
-        } catch (RuntimeException ex) {
-          fail(creating, "create", ex.getMessage());
-          return null;
+          for (int i = 0; i < onNode.size(); i++) {
+            answers.put(onNode.get(i).id(), got.get(i));
+          }
+        }));
+      }
+      List<VmEntry> up = new java.util.ArrayList<>();
+      for (VmEntry e : creating) {
+        BatchedCreates.Answer a = answers.get(e.id());
+        if (a.report() != null) {
+          up.add(withNetwork(e, a.report()).with(fromAgent(a.report().getState()), "running on " + e.node()));
+        } else {
+          // Taken up by its own thread once this one lets go of the VM's lock.
+          alone.add(Thread.ofVirtual().name("create-" + e.name()).start(() -> withLock(e.id(), () -> {
+            VmEntry cur = vms.byId(e.id()).orElse(null);
+            if (cur != null && cur.revision() == e.revision()) {
+              bringUp(cur, new java.util.LinkedHashSet<>(), start, a);
+            }
+            return null;
+          })));
         }
       }
-    });
+      vms.updateAll(up);
+      Duration took = Duration.between(start, clock.instant());
+      for (VmEntry e : up) {
+        created(e, took);
+      }
+    } finally {
+      held.forEach(ReentrantLock::unlock);
+    }
+    for (Thread t : alone) {
+      try {
+        t.join();
+      } catch (InterruptedException ie) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private dev.noid.agent.v1.CreateVmRequest agentRequest(VmEntry creating) {
+    return dev.noid.agent.v1.CreateVmRequest.newBuilder().setSpec(spec(creating))
+        .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build();
+  }
+
+  private void created(VmEntry e, Duration took) {
+    observer.vmCreated(took);
+    log.atInfo().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
+        .addKeyValue("node", e.node()).addKeyValue("duration_ms", took.toMillis())
+        .log("VM created successfully");
+  }
+
+  /**
+   * Creates a CREATING VM on its node, placing it elsewhere while nodes cannot take it, until it
+   * is RUNNING or FAILED. {@code answer}, when not null, is its node's answer already in hand.
+   */
+  private void bringUp(VmEntry creating, java.util.Set<String> tried, Instant start,
+      BatchedCreates.Answer answer) {
+    while (true) {
+      tried.add(creating.node());
+      BatchedCreates.Answer a = answer != null ? answer : ask(creating);
+      answer = null;
+      if (a.report() != null) {
+        vms.update(withNetwork(creating, a.report())
+            .with(fromAgent(a.report().getState()), "running on " + creating.node()));
+        created(creating, Duration.between(start, clock.instant()));
+        return;
+      }
+      StatusRuntimeException ex = a.failure();
+      NoidException ne = AgentClients.translate(creating.node(), ex);
+      String why = retryElsewhere(ex.getStatus().getCode(), creating.node());
+      if (why == null || tried.size() >= MAX_PLACEMENT_ATTEMPTS) {
+        fail(creating, "create", ne.getMessage());
+        return;
+      }
+      scheduler.release(creating.node(), creating.cpus(), creating.memMib());
+      String next;
+      try {
+        next = scheduler.place(new Placement(creating.cpus(), creating.memMib(), creating.image(),
+            creating.nodeHint(), creating.nodeSelector()),
+            nodes.view().stream().filter(n -> !tried.contains(n.name())).toList());
+      } catch (NoidException none) {
+        scheduler.reserveOn(creating.node(), creating.cpus(), creating.memMib()); // fail() releases it again
+        fail(creating, "create", ne.getMessage() + "; no other node: " + none.getMessage());
+        return;
+      }
+      log.atWarn().addKeyValue("vm_name", creating.name()).log("create of {} on {} failed ({}); retrying on {}",
+          creating.name(), creating.node(), ne.getMessage(), next);
+      int retry = creating.retryCount() + 1;
+      VmEntry rescheduled = vms.update(creating.withRetry(retry, "retry " + retry + ": " + ne.getMessage()
+          + "; placed on " + next).withNode(next).with(VmState.VM_STATE_SCHEDULED,
+          "retry " + retry + ": " + why + "; placed on " + next));
+      creating = vms.update(rescheduled.with(VmState.VM_STATE_CREATING, "booting on " + next));
+    }
+  }
+
+  private BatchedCreates.Answer ask(VmEntry creating) {
+    try {
+      return new BatchedCreates.Answer(creates.create(creating.node(), agentRequest(creating),
+          agentDeadlineSeconds()), null);
+    } catch (StatusRuntimeException ex) {
+      return new BatchedCreates.Answer(null, ex);
+    } catch (RuntimeException ex) {
+      return new BatchedCreates.Answer(null, io.grpc.Status.INTERNAL.withDescription(String.valueOf(
+          ex.getMessage())).withCause(ex).asRuntimeException());
+    }
   }
 
   /**

@@ -96,6 +96,54 @@ public final class VmTable implements Watchable<VmEntry> {
     return stamped;
   }
 
+  /**
+   * Stores new VMs together: all of them or, if an owner already has one of the names, none
+   * (ALREADY_EXISTS naming it). They share one commit when nothing else is queued.
+   */
+  public List<VmEntry> insertAll(List<VmEntry> es) {
+    List<VmEntry> stamped = new ArrayList<>(es.size());
+    List<GroupCommit.Pending> pending = new ArrayList<>(es.size());
+    synchronized (this) {
+      java.util.Set<String> keys = new java.util.HashSet<>();
+      for (VmEntry e : es) {
+        if (idByOwnerName.containsKey(key(e.owner(), e.name())) || !keys.add(key(e.owner(), e.name()))) {
+          throw alreadyExists(e);
+        }
+      }
+      for (VmEntry e : es) {
+        VmEntry s = e.stamped(revision.incrementAndGet(), clock.instant());
+        String key = key(s.owner(), s.name());
+        idByOwnerName.put(key, s.id());
+        stamped.add(s);
+        pending.add(commits.submit(VmWrite.insert(row(s)), stored -> {
+          if (stored) {
+            byId.put(s.id(), s);
+            index(null, s);
+            events.publish(new ChangeFeed.Event<>(s.revision(), ChangeFeed.Type.ADDED, s));
+          } else {
+            idByOwnerName.remove(key, s.id());
+          }
+        }, () -> idByOwnerName.remove(key, s.id())));
+      }
+    }
+    VmEntry refused = null;
+    for (int i = 0; i < pending.size(); i++) {
+      if (!commits.await(pending.get(i)) && refused == null) {
+        refused = stamped.get(i);
+      }
+    }
+    if (refused != null) {
+      // Another writer of the store took a name between the check and the commit.
+      for (int i = 0; i < stamped.size(); i++) {
+        if (byId.containsKey(stamped.get(i).id())) {
+          delete(stamped.get(i));
+        }
+      }
+      throw alreadyExists(refused);
+    }
+    return stamped;
+  }
+
   private static NoidException alreadyExists(VmEntry e) {
     return new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
   }
@@ -114,6 +162,29 @@ public final class VmTable implements Watchable<VmEntry> {
       }, () -> { });
     }
     commits.await(p);
+    return stamped;
+  }
+
+  /** Stores changes to several VMs together (one commit when nothing else is queued). */
+  public List<VmEntry> updateAll(List<VmEntry> es) {
+    List<VmEntry> stamped = new ArrayList<>(es.size());
+    List<GroupCommit.Pending> pending = new ArrayList<>(es.size());
+    synchronized (this) {
+      for (VmEntry e : es) {
+        if (!byId.containsKey(e.id()) || deleting.contains(e.id())) {
+          throw NoidException.notFound("VM '" + e.name() + "' not found");
+        }
+      }
+      for (VmEntry e : es) {
+        VmEntry s = e.stamped(revision.incrementAndGet(), clock.instant());
+        stamped.add(s);
+        pending.add(commits.submit(VmWrite.update(row(s)), stored -> {
+          index(byId.put(s.id(), s), s);
+          events.publish(new ChangeFeed.Event<>(s.revision(), ChangeFeed.Type.MODIFIED, s));
+        }, () -> { }));
+      }
+    }
+    pending.forEach(commits::await);
     return stamped;
   }
 

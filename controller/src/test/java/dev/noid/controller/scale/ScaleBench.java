@@ -30,7 +30,7 @@ public final class ScaleBench {
 
   record Options(Path controllerJar, Path workDir, int nodes, long[] steps, int concurrency,
       int users, int memMib, long hypervisorMs, int idleSeconds, int mixedSeconds, int probes,
-      int singles, List<String> controllerJvm) {
+      int singles, int batch, List<String> controllerJvm) {
     static Options parse(String[] args) {
       Path jar = null;
       Path work = null;
@@ -44,6 +44,7 @@ public final class ScaleBench {
       int mixed = 20;
       int probes = 100;
       int singles = 200;
+      int batch = 0;
       List<String> jvm = List.of();
       for (int i = 0; i < args.length; i += 2) {
         if (i + 1 >= args.length) {
@@ -63,6 +64,7 @@ public final class ScaleBench {
           case "--mixed-seconds" -> mixed = Integer.parseInt(v);
           case "--probes" -> probes = positive(args[i], v);
           case "--singles" -> singles = positive(args[i], v);
+          case "--batch" -> batch = Integer.parseInt(v);
           case "--controller-jvm" -> jvm = v.isBlank() ? List.of() : List.of(v.trim().split("\\s+"));
           default -> throw new IllegalArgumentException("unknown option " + args[i]);
         }
@@ -70,7 +72,11 @@ public final class ScaleBench {
       if (jar == null || work == null) {
         throw new IllegalArgumentException("--controller-jar and --work-dir are required");
       }
-      return new Options(jar, work, nodes, steps, concurrency, users, mem, hyp, idle, mixed, probes, singles, jvm);
+      if (batch < 0 || batch > 1000) {
+        throw new IllegalArgumentException("--batch must be 0 (one VM per CreateVm) to 1000; got " + batch);
+      }
+      return new Options(jar, work, nodes, steps, concurrency, users, mem, hyp, idle, mixed, probes, singles,
+          batch, jvm);
     }
 
     private static int positive(String name, String v) {
@@ -125,15 +131,18 @@ public final class ScaleBench {
       rows.add(row(o, "0", "-", null, null, previous, previous));
       long held = 0;
       for (long step : o.steps()) {
-        LoadGenerator.Phase fill = load.fill(step - held - o.singles());
+        long loadHeld = load.heldVms();
+        LoadGenerator.Phase fill = o.batch() > 0 ? load.fillInBatches(step - held - o.singles(), o.batch())
+            : load.fill(step - held - o.singles());
+        double placedPerSecond = (load.heldVms() - loadHeld) / (fill.elapsed().toNanos() / 1e9);
         LoadGenerator.Phase alone = single.fill(o.singles());
         held = load.heldVms() + single.heldVms();
         Probe now = probe(o, controller, https, fleet, javaHome);
         if (fill.failures() > 0) {
           System.err.println("scale-bench: failures in the fill: " + failures(fill));
         }
-        rows.add(row(o, Long.toString(held), String.format(Locale.ROOT, "%.0f",
-            fill.perSecond(Mix.Op.CREATE)), fill.ops().get(Mix.Op.CREATE),
+        rows.add(row(o, Long.toString(held), String.format(Locale.ROOT, "%.0f", placedPerSecond),
+            fill.ops().get(o.batch() > 0 ? Mix.Op.CREATE_BATCH : Mix.Op.CREATE),
             alone.ops().get(Mix.Op.CREATE), now, previous));
         previous = now;
         System.err.println("scale-bench: " + rows.getLast());
@@ -225,10 +234,12 @@ public final class ScaleBench {
   }
 
   private static void printTable(Options o, List<String> rows) {
-    System.out.printf("%nScale: %d hollow nodes, %d concurrent creates from %d users, %d MiB VMs, "
-        + "simulated hypervisor %d ms per operation%n%n", o.nodes(), o.concurrency(), o.users(),
+    System.out.printf("%nScale: %d hollow nodes, %d concurrent %s from %d users, %d MiB VMs, "
+        + "simulated hypervisor %d ms per operation%n%n", o.nodes(), o.concurrency(),
+        o.batch() > 0 ? "CreateVms calls of " + o.batch() + " VMs" : "CreateVm calls", o.users(),
         o.memMib(), o.hypervisorMs());
-    System.out.println("| nodes | VMs | creates/s (step) | create added p50 / p99, loaded "
+    System.out.println("| nodes | VMs | VMs placed and running/s (step) | "
+        + (o.batch() > 0 ? "CreateVms call" : "create") + " added p50 / p99, loaded "
         + "| one at a time | controller's mean | /health p50 / p99 | /metrics p50 / p99 | heap after GC "
         + "| heartbeat CPU per node per s | CPU per heartbeat |");
     System.out.println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -240,7 +251,7 @@ public final class ScaleBench {
         mixed.elapsed().toMillis() / 1000.0, vms, o.nodes(), o.concurrency());
     System.out.println("| operation | n | per second | p50 | p99 | failures |");
     System.out.println("| --- | ---: | ---: | ---: | ---: | ---: |");
-    for (Mix.Op op : Mix.Op.values()) {
+    for (Mix.Op op : Mix.DEFAULT.weights().keySet().stream().sorted().toList()) {
       OpStats s = mixed.ops().get(op);
       System.out.printf(Locale.ROOT, "| %s | %d | %.0f | %.2f ms | %.2f ms | %d |%n", s.name(), s.count(),
           mixed.perSecond(op), s.percentileMs(50), s.percentileMs(99), s.failures() + s.wrongOutcomes());

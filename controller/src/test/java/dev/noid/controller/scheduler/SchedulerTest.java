@@ -288,4 +288,43 @@ class SchedulerTest {
       assertThat(threads.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
     }
   }
+
+  @Test
+  void placeAllChoosesWhatPlacingOneAtATimeWouldForBothStrategies() {
+    List<NodeEntry> nodes = List.of(node("a", 4, 1024), node("b", 4, 3072), node("c", 4, 2048),
+        node("d", 4, 2048), node("e", 4, 512));
+    for (Scheduler.Strategy strategy : Scheduler.Strategy.values()) {
+      Scheduler oneByOne = new Scheduler(strategy);
+      Scheduler batch = new Scheduler(strategy);
+      oneByOne.reserveOn("b", 1, 1024);
+      batch.reserveOn("b", 1, 1024);
+      List<String> expected = new ArrayList<>();
+      for (int i = 0; i < 30; i++) {
+        expected.add(oneByOne.place(SMALL, nodes));
+      }
+      assertThat(batch.placeAll(SMALL, 30, nodes)).as(strategy.name()).isEqualTo(expected);
+      for (NodeEntry n : nodes) {
+        assertThat(batch.reservedMemMib(n.name())).as(strategy + " " + n.name())
+            .isEqualTo(oneByOne.reservedMemMib(n.name()));
+      }
+    }
+  }
+
+  @Test
+  void placeAllPlacesNoneWhenNotAllFitAndSaysHowManyWould() {
+    Scheduler scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
+    List<NodeEntry> nodes = List.of(node("a", 4, 1024), node("b", 4, 512), node("c", 4, 4096, Map.of(), List.of()));
+    scheduler.reserveOn("c", 1, 4096);
+    assertThatThrownBy(() -> scheduler.placeAll(SMALL, 7, nodes))
+        .isInstanceOfSatisfying(NoidException.class, e -> {
+          assertThat(e.code()).isEqualTo(Code.NO_CAPACITY);
+          assertThat(e.getMessage()).contains("room for only 6 of 7 VMs (1 cpus, 256 MiB each)")
+              .contains("a: 0 MiB free < 256 MiB asked").contains("c: 0 MiB free < 256 MiB asked");
+        });
+    assertThat(scheduler.reservedMemMib("a")).isZero();
+    assertThat(scheduler.reservedMemMib("b")).isZero();
+    assertThat(scheduler.reservedMemMib("c")).isEqualTo(4096);
+    assertThat(scheduler.placeAll(SMALL, 6, nodes)).hasSize(6);
+    assertThat(scheduler.reservedMemMib("a") + scheduler.reservedMemMib("b")).isEqualTo(6 * 256);
+  }
 }

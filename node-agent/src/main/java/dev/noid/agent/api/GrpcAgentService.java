@@ -4,6 +4,7 @@ import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.node.NodeReporter;
 import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.agent.v1.CallError;
 import dev.noid.agent.v1.CheckpointChunk;
 import dev.noid.agent.v1.ConsoleRequest;
 import dev.noid.agent.v1.ConsoleResponse;
@@ -11,6 +12,9 @@ import dev.noid.agent.v1.CreateCheckpointRequest;
 import dev.noid.agent.v1.CreateCheckpointResponse;
 import dev.noid.agent.v1.CreateVmRequest;
 import dev.noid.agent.v1.CreateVmResponse;
+import dev.noid.agent.v1.CreateVmResult;
+import dev.noid.agent.v1.CreateVmsRequest;
+import dev.noid.agent.v1.CreateVmsResponse;
 import dev.noid.agent.v1.DeleteCheckpointRequest;
 import dev.noid.agent.v1.DeleteCheckpointResponse;
 import dev.noid.agent.v1.DestroyVmRequest;
@@ -42,6 +46,8 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.Supplier;
@@ -93,6 +99,41 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
     unary(out, () -> CreateVmResponse.newBuilder()
         .setVm(vms.create(request.getSpec(), seconds(request.getBootTimeoutSeconds()))).build());
+  }
+
+  /** The most creates one CreateVms call may carry. */
+  static final int MAX_CREATES_PER_CALL = 1000;
+
+  @Override
+  public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
+    if (request.getCreatesCount() > MAX_CREATES_PER_CALL) {
+      out.onError(io.grpc.Status.INVALID_ARGUMENT.withDescription("creates: at most "
+          + MAX_CREATES_PER_CALL + " per call; got " + request.getCreatesCount()).asRuntimeException());
+      return;
+    }
+    // Each create runs as if it had come alone, all at once, as concurrent CreateVm calls would.
+    List<java.util.concurrent.Future<CreateVmResult>> results = new ArrayList<>();
+    try (var each = Executors.newVirtualThreadPerTaskExecutor()) {
+      for (CreateVmRequest r : request.getCreatesList()) {
+        results.add(each.submit(() -> createOne(r)));
+      }
+    }
+    CreateVmsResponse.Builder answer = CreateVmsResponse.newBuilder();
+    for (var f : results) {
+      answer.addResults(f.resultNow());
+    }
+    out.onNext(answer.build());
+    out.onCompleted();
+  }
+
+  private CreateVmResult createOne(CreateVmRequest r) {
+    try {
+      return CreateVmResult.newBuilder().setVm(vms.create(r.getSpec(), seconds(r.getBootTimeoutSeconds()))).build();
+    } catch (RuntimeException e) {
+      io.grpc.Status status = GrpcErrors.toStatus(e).getStatus();
+      return CreateVmResult.newBuilder().setError(CallError.newBuilder().setCode(status.getCode().value())
+          .setMessage(status.getDescription() == null ? "" : status.getDescription())).build();
+    }
   }
 
   @Override

@@ -46,6 +46,23 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
     }
   }
 
+  /**
+   * Client credentials for mutual TLS that many channels can share: the key material is parsed
+   * and the TLS context built once here, where {@link #mutualClientCredentials} makes each
+   * channel build its own (about 10 ms of CPU each, which at 1,000 nodes is 10 s).
+   */
+  public ChannelCredentials sharedMutualClientCredentials() {
+    try {
+      return io.grpc.netty.shaded.io.grpc.netty.NettySslContextChannelCredentials.create(
+          io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+              .keyManager(certificate.toFile(), key.toFile())
+              .trustManager(trustedCa.toFile())
+              .build());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot load TLS material " + certificate + ", " + key, e);
+    }
+  }
+
   /** A JDK SSLContext serving this certificate (for the HTTPS endpoints). */
   public SSLContext sslContext() {
     KeyAndCertificate material = KeyAndCertificate.read(certificate, key);

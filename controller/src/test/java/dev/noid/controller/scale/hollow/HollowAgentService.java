@@ -4,11 +4,15 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
 import dev.noid.agent.v1.AgentGrpc;
 import dev.noid.agent.v1.AgentVmState;
+import dev.noid.agent.v1.CallError;
 import dev.noid.agent.v1.CheckpointInfo;
 import dev.noid.agent.v1.CreateCheckpointRequest;
 import dev.noid.agent.v1.CreateCheckpointResponse;
 import dev.noid.agent.v1.CreateVmRequest;
 import dev.noid.agent.v1.CreateVmResponse;
+import dev.noid.agent.v1.CreateVmResult;
+import dev.noid.agent.v1.CreateVmsRequest;
+import dev.noid.agent.v1.CreateVmsResponse;
 import dev.noid.agent.v1.DeleteCheckpointRequest;
 import dev.noid.agent.v1.DeleteCheckpointResponse;
 import dev.noid.agent.v1.DestroyVmRequest;
@@ -88,6 +92,28 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
     }
     simulated(out, () -> CreateVmResponse.newBuilder()
         .setVm(node.setState(request.getSpec().getId(), AgentVmState.AGENT_VM_STATE_RUNNING)).build());
+  }
+
+  /** Every create admitted or refused on its own; the admitted ones run in one simulated span. */
+  @Override
+  public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
+    CreateVmResult[] results = new CreateVmResult[request.getCreatesCount()];
+    for (int i = 0; i < results.length; i++) {
+      try {
+        node.admit(request.getCreates(i).getSpec());
+      } catch (HollowNode.Refused e) {
+        results[i] = CreateVmResult.newBuilder().setError(CallError.newBuilder()
+            .setCode(e.status().getCode().value()).setMessage(e.status().getDescription())).build();
+      }
+    }
+    simulated(out, () -> {
+      CreateVmsResponse.Builder answer = CreateVmsResponse.newBuilder();
+      for (int i = 0; i < results.length; i++) {
+        answer.addResults(results[i] != null ? results[i] : CreateVmResult.newBuilder().setVm(
+            node.setState(request.getCreates(i).getSpec().getId(), AgentVmState.AGENT_VM_STATE_RUNNING)).build());
+      }
+      return answer.build();
+    });
   }
 
   @Override

@@ -79,6 +79,20 @@ public final class LoadGenerator {
     });
   }
 
+  /**
+   * Creates {@code vms} VMs through CreateVms, each worker asking for up to {@code batch} at a
+   * time, and waits for all of them; each batch must come back whole and RUNNING.
+   */
+  public Phase fillInBatches(long vms, int batch) {
+    AtomicLong left = new AtomicLong(vms);
+    return run("fill", (w, stats) -> {
+      long before;
+      while ((before = left.getAndAdd(-batch)) > 0) {
+        w.createBatch((int) Math.min(batch, before), stats);
+      }
+    });
+  }
+
   /** Runs the mix until {@code maxOps} operations were started or {@code maxTime} has passed. */
   public Phase mixed(Mix mix, long maxOps, Duration maxTime) {
     AtomicLong left = new AtomicLong(maxOps);
@@ -177,6 +191,23 @@ public final class LoadGenerator {
       if (ok) {
         vms.add(name);
       }
+    }
+
+    void createBatch(int count, Map<Mix.Op, OpStats> stats) {
+      String name = prefix + index + "b" + sequence++;
+      List<String> names = java.util.stream.IntStream.range(0, count).mapToObj(i -> name + "-" + i).toList();
+      List<Vm> created = new ArrayList<>();
+      boolean ok = timed(stats.get(Mix.Op.CREATE_BATCH), () -> {
+        created.addAll(client.createVms(CreateVmRequest.newBuilder().setName(name).setCpus(1)
+            .setMemMib(memMib).build(), count));
+        return created.stream().map(Vm::getName).toList().equals(names)
+            && created.stream().allMatch(vm -> vm.getState() == VmState.VM_STATE_RUNNING);
+      }, "batch " + name + " did not come back whole and RUNNING");
+      if (!ok) {
+        created.stream().filter(vm -> vm.getState() != VmState.VM_STATE_RUNNING).limit(3).forEach(vm ->
+            stats.get(Mix.Op.CREATE_BATCH).note(vm.getName() + " ended " + vm.getState() + ": " + vm.getStatusMessage()));
+      }
+      created.stream().filter(vm -> vm.getState() == VmState.VM_STATE_RUNNING).forEach(vm -> vms.add(vm.getName()));
     }
 
     private interface Call {

@@ -6,7 +6,11 @@ import java.util.random.RandomGenerator;
 
 /** Relative weights of the operations in a mixed load; parsed from "create=20,destroy=20,...". */
 public record Mix(Map<Op, Integer> weights) {
-  public enum Op { CREATE, DESTROY, CHECKPOINT, LIST, EXEC, GET }
+  public enum Op {
+    CREATE, DESTROY, CHECKPOINT, LIST, EXEC, GET,
+    /** One CreateVms call (only in batch fills: a mix never picks it). */
+    CREATE_BATCH
+  }
 
   public static final Mix DEFAULT = parse("create=20,destroy=20,checkpoint=10,list=20,exec=20,get=10");
 
@@ -27,6 +31,9 @@ public record Mix(Map<Op, Integer> weights) {
       Op op;
       try {
         op = Op.valueOf(kv[0].trim().toUpperCase(java.util.Locale.ROOT));
+        if (op == Op.CREATE_BATCH) {
+          throw new IllegalArgumentException("not in a mix");
+        }
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("mix: unknown operation '" + kv[0] + "' (known: create, destroy,"
             + " checkpoint, list, exec, get)", e);
