@@ -192,8 +192,15 @@ public final class ScaleBench {
   /** With the load stopped: endpoint latency, live heap, and controller CPU over an idle window. */
   private static Probe probe(Options o, ControllerProcess controller, HttpsProbe https,
       HollowFleet fleet, Path javaHome) throws InterruptedException {
-    OpStats health = https.time("/health", o.probes());
-    OpStats metrics = https.time("/metrics", Math.max(10, o.probes() / 4));
+    OpStats health = https.timeWithCurl("/health", o.probes());
+    OpStats metrics = https.timeWithCurl("/metrics", Math.max(10, o.probes() / 4));
+    // The same through this JVM's HTTP client, for comparison with earlier runs.
+    OpStats healthJdk = https.time("/health", o.probes());
+    OpStats metricsJdk = https.time("/metrics", Math.max(10, o.probes() / 4));
+    System.err.printf(Locale.ROOT, "scale-bench: /health p50 / p99 %.2f / %.2f ms (curl), %.2f / %.2f ms "
+        + "(JDK client); /metrics %.1f / %.1f ms (curl), %.1f / %.1f ms (JDK client)%n",
+        health.percentileMs(50), health.percentileMs(99), healthJdk.percentileMs(50), healthJdk.percentileMs(99),
+        metrics.percentileMs(50), metrics.percentileMs(99), metricsJdk.percentileMs(50), metricsJdk.percentileMs(99));
     long heap = controller.heapAfterGcBytes(javaHome);
     long beats0 = fleet.heartbeats().ok();
     long cpu0 = controller.cpuMillis();

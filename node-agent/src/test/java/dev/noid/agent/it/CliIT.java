@@ -158,6 +158,23 @@ class CliIT {
   }
 
   @Test
+  @Order(6)
+  void createWithCountMakesABatchAndJsonListsEachVm() throws Exception {
+    Run batch = noid("create", "pool", "--count", "2", "--mem", "128", "-o", "json");
+    assertThat(batch.exit()).as(batch.err()).isZero();
+    var vms = JSON.readTree(batch.out());
+    assertThat(vms).hasSize(2);
+    assertThat(vms.get(0).get("name").asText()).isEqualTo("pool-0");
+    assertThat(vms.get(1).get("name").asText()).isEqualTo("pool-1");
+    assertThat(vms.findValuesAsText("state")).containsOnly("running");
+    Run tooMany = noid("create", "pool", "--count", "1001");
+    assertThat(tooMany.exit()).isEqualTo(6);
+    assertThat(tooMany.err()).isEqualTo("noid: count must be 1 to 1000; got 1001\n");
+    assertThat(noid("destroy", "pool-0").exit()).isZero();
+    assertThat(noid("destroy", "pool-1").exit()).isZero();
+  }
+
+  @Test
   @Order(7)
   void destroyRemovesTheVms() throws Exception {
     assertThat(noid("destroy", "box2").exit()).isZero();

@@ -399,4 +399,20 @@ class ClusterIT {
     assertThat(dir.resolve("node-b/vms")).satisfiesAnyOf(
         p -> assertThat(p).doesNotExist(), p -> assertThat(p).isEmptyDirectory());
   }
+
+  @Test
+  @Order(15)
+  void aBatchIsSpreadOverTheNodesAndEachVmRunsUnderItsOwnName() throws Exception {
+    List<Vm> pool = vms(adminToken).createVms(dev.noid.api.v1.CreateVmsRequest.newBuilder().setCount(2)
+        .setTemplate(CreateVmRequest.newBuilder().setName("pool").setCpus(1).setMemMib(128)).build())
+        .getVmsList();
+    assertThat(pool).extracting(Vm::getName).containsExactly("pool-0", "pool-1");
+    assertThat(pool).extracting(Vm::getState).containsOnly(VmState.VM_STATE_RUNNING);
+    assertThat(pool).extracting(Vm::getNode).containsExactlyInAnyOrder("node-a", "node-b");
+    for (Vm vm : pool) {
+      assertThat(exec(adminToken, vm.getName(), "hostname")).isEqualTo(new ApiExec.Result(0, vm.getName() + "\n", ""));
+      vms(adminToken).destroyVm(DestroyVmRequest.newBuilder().setName(vm.getName()).build());
+    }
+    assertThat(vms(adminToken).listVms(ListVmsRequest.getDefaultInstance()).getVmsList()).isEmpty();
+  }
 }
