@@ -66,9 +66,9 @@ final class HttpsProbe {
    */
   OpStats timeWithCurl(String path, int n) {
     List<String> cmd = new ArrayList<>(List.of("curl", "--silent", "--show-error", "--fail",
-        "--cacert", caFile.toString(), "--output", "/dev/null", "--write-out", "%{time_total}\\n"));
+        "--cacert", caFile.toString(), "--write-out", "%{time_total}\\n"));
     for (int i = 0; i < n + 3; i++) {
-      cmd.add(base + path);
+      cmd.addAll(List.of("--output", "/dev/null", base + path)); // --output counts for one URL
     }
     try {
       Process p = new ProcessBuilder(cmd).redirectErrorStream(false).start();

@@ -193,7 +193,7 @@ public final class ScaleBench {
   private static Probe probe(Options o, ControllerProcess controller, HttpsProbe https,
       HollowFleet fleet, Path javaHome) throws InterruptedException {
     OpStats health = https.timeWithCurl("/health", o.probes());
-    OpStats metrics = https.timeWithCurl("/metrics", Math.max(10, o.probes() / 4));
+    OpStats metrics = https.timeWithCurl("/metrics", o.probes());
     // The same through this JVM's HTTP client, for comparison with earlier runs.
     OpStats healthJdk = https.time("/health", o.probes());
     OpStats metricsJdk = https.time("/metrics", Math.max(10, o.probes() / 4));
