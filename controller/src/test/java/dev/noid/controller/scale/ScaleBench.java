@@ -189,18 +189,14 @@ public final class ScaleBench {
     }
   }
 
-  /** With the load stopped: endpoint latency, live heap, and controller CPU over an idle window. */
+  /**
+   * With the load stopped: the controller's live heap (after a full GC), its CPU over an idle
+   * window in which only heartbeats arrive, then endpoint latency. The endpoints come last so
+   * they are timed at the fleet's size in its steady state, not in the wake of the fill (the
+   * collections that promote what the fill made).
+   */
   private static Probe probe(Options o, ControllerProcess controller, HttpsProbe https,
       HollowFleet fleet, Path javaHome) throws InterruptedException {
-    OpStats health = https.timeWithCurl("/health", o.probes());
-    OpStats metrics = https.timeWithCurl("/metrics", o.probes());
-    // The same through this JVM's HTTP client, for comparison with earlier runs.
-    OpStats healthJdk = https.time("/health", o.probes());
-    OpStats metricsJdk = https.time("/metrics", Math.max(10, o.probes() / 4));
-    System.err.printf(Locale.ROOT, "scale-bench: /health p50 / p99 %.2f / %.2f ms (curl), %.2f / %.2f ms "
-        + "(JDK client); /metrics %.1f / %.1f ms (curl), %.1f / %.1f ms (JDK client)%n",
-        health.percentileMs(50), health.percentileMs(99), healthJdk.percentileMs(50), healthJdk.percentileMs(99),
-        metrics.percentileMs(50), metrics.percentileMs(99), metricsJdk.percentileMs(50), metricsJdk.percentileMs(99));
     long heap = controller.heapAfterGcBytes(javaHome);
     long beats0 = fleet.heartbeats().ok();
     long cpu0 = controller.cpuMillis();
@@ -215,6 +211,15 @@ public final class ScaleBench {
     double seconds = (System.nanoTime() - w0) / 1e9;
     long cpu = controller.cpuMillis() - cpu0;
     long beats = fleet.heartbeats().ok() - beats0;
+    OpStats health = https.timeWithCurl("/health", o.probes());
+    OpStats metrics = https.timeWithCurl("/metrics", o.probes());
+    // The same through this JVM's HTTP client, for comparison with earlier runs.
+    OpStats healthJdk = https.time("/health", o.probes());
+    OpStats metricsJdk = https.time("/metrics", Math.max(10, o.probes() / 4));
+    System.err.printf(Locale.ROOT, "scale-bench: /health p50 / p99 %.2f / %.2f ms (curl), %.2f / %.2f ms "
+        + "(JDK client); /metrics %.1f / %.1f ms (curl), %.1f / %.1f ms (JDK client)%n",
+        health.percentileMs(50), health.percentileMs(99), healthJdk.percentileMs(50), healthJdk.percentileMs(99),
+        metrics.percentileMs(50), metrics.percentileMs(99), metricsJdk.percentileMs(50), metricsJdk.percentileMs(99));
     return new Probe(health, metrics, heap, cpu / seconds / o.nodes(), beats == 0 ? 0 : (double) cpu / beats,
         ServerTime.parse(https.get("/metrics")));
   }

@@ -9,6 +9,7 @@ import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -16,7 +17,10 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
-/** One scheduling decision (filter every node, score, reserve) and its release, at fleet sizes. */
+/**
+ * One scheduling decision (filter every node, score, reserve) and its release, at fleet sizes;
+ * and one batch of 1,000 alike VMs placed in one step ({@code Scheduler.placeAll}) and released.
+ */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -45,4 +49,16 @@ public class SchedulerBench {
     fleet.scheduler.release(node, 1, 128);
     return node;
   }
+
+  @Benchmark
+  @OperationsPerInvocation(BATCH)
+  public java.util.List<String> placeBatchOf1000AndRelease() {
+    java.util.List<String> placed = fleet.scheduler.placeAll(placement, BATCH, view);
+    for (String node : placed) {
+      fleet.scheduler.release(node, 1, 128);
+    }
+    return placed;
+  }
+
+  private static final int BATCH = 1000;
 }
