@@ -155,21 +155,36 @@ public final class LoadGenerator {
         }
         case CHECKPOINT -> {
           String vm = pick();
-          timed(stats.get(op), () -> client.checkpoint(vm, "load").getVm().equals(vm));
+          if (!timed(stats.get(op), () -> client.checkpoint(vm, "load").getVm().equals(vm))) {
+            noteState(stats.get(op), vm);
+          }
         }
         case LIST -> timed(stats.get(op), () -> client.vms().listVms(
             ListVmsRequest.newBuilder().setPageSize(100).build()).getVmsCount() <= 100);
         case EXEC -> {
           String vm = pick();
-          timed(stats.get(op), () -> {
+          if (!timed(stats.get(op), () -> {
             ExecResult r = client.exec(vm, List.of("echo", vm));
             return r.exitCode() == 0 && r.stdoutText().equals("echo " + vm + "\n");
-          });
+          })) {
+            noteState(stats.get(op), vm);
+          }
         }
         case GET -> {
           String vm = pick();
           timed(stats.get(op), () -> client.getVm(vm).getName().equals(vm));
         }
+      }
+    }
+
+    /** Why an operation on a VM failed, as the VM itself tells: its state, status and node. */
+    private void noteState(OpStats stats, String vm) {
+      try {
+        Vm v = client.getVm(vm);
+        stats.note(vm + " is " + v.getState() + " on " + v.getNode() + " (retries " + v.getRetryCount()
+            + "): " + v.getStatusMessage());
+      } catch (RuntimeException e) {
+        stats.note(vm + ": " + e.getMessage());
       }
     }
 
