@@ -67,6 +67,9 @@ public final class VmService {
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
   private final java.util.Set<String> strayDestroys = ConcurrentHashMap.newKeySet();
   private final java.util.Set<String> unknownReported = ConcurrentHashMap.newKeySet();
+  // VMs a create call of this process has stored PENDING and not yet placed: the reconciler
+  // must not take them for the leftovers of a create that died with an earlier process.
+  private final java.util.Set<String> placing = ConcurrentHashMap.newKeySet();
 
   public VmService(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes, Scheduler scheduler,
       AgentClients agents, Clock clock, Duration bootTimeout, OperationObserver observer) {
@@ -109,20 +112,26 @@ public final class VmService {
 
   public VmEntry create(Principal who, CreateVmRequest r) {
     VmEntry desired = validate(who, r);
-    VmEntry stored = vms.insert(desired);
-    log.atInfo().addKeyValue("vm_name", stored.name()).addKeyValue("user", who.name())
-        .log("VM {} accepted", stored.name());
-    String node;
+    VmEntry scheduled;
+    placing.add(desired.id()); // before it is visible to the reconciler
     try {
-      node = scheduler.place(new Placement(stored.cpus(), stored.memMib(), stored.image(),
-          stored.nodeHint(), stored.nodeSelector()), nodes.view());
-    } catch (NoidException e) {
-      // Nothing reserved, nothing running: the request leaves no trace.
-      vms.delete(stored);
-      throw e;
+      VmEntry stored = vms.insert(desired);
+      log.atInfo().addKeyValue("vm_name", stored.name()).addKeyValue("user", who.name())
+          .log("VM {} accepted", stored.name());
+      String node;
+      try {
+        node = scheduler.place(new Placement(stored.cpus(), stored.memMib(), stored.image(),
+            stored.nodeHint(), stored.nodeSelector()), nodes.view());
+      } catch (NoidException e) {
+        // Nothing reserved, nothing running: the request leaves no trace.
+        vms.delete(stored);
+        throw e;
+      }
+      scheduled = vms.update(stored.withNode(node).with(VmState.VM_STATE_SCHEDULED,
+          "placed on " + node));
+    } finally {
+      placing.remove(desired.id());
     }
-    VmEntry scheduled = vms.update(stored.withNode(node).with(VmState.VM_STATE_SCHEDULED,
-        "placed on " + node));
     boolean wait = !r.hasWait() || r.getWait();
     if (!wait) {
       Thread.ofVirtual().name("create-" + scheduled.name()).start(() -> drive(scheduled.id()));
@@ -270,7 +279,10 @@ public final class VmService {
         held.add(lock);
       }
       Instant start = clock.instant();
-      List<VmEntry> creating = vms.updateAll(scheduled.stream()
+      // The reconciler may have driven some before this thread had their locks.
+      List<VmEntry> still = scheduled.stream().map(e -> vms.byId(e.id()).orElse(null))
+          .filter(e -> e != null && e.state() == VmState.VM_STATE_SCHEDULED).toList();
+      List<VmEntry> creating = vms.updateAll(still.stream()
           .map(e -> e.with(VmState.VM_STATE_CREATING, "booting on " + e.node())).toList());
       Map<String, List<VmEntry>> byNode = new java.util.LinkedHashMap<>();
       creating.forEach(e -> byNode.computeIfAbsent(e.node(), n -> new java.util.ArrayList<>()).add(e));
@@ -958,8 +970,15 @@ public final class VmService {
   private void reconcileOne(VmEntry e) {
     switch (e.state()) {
       case VM_STATE_PENDING -> {
-        // Never placed: the create call died with the controller; it left nothing anywhere.
-        vms.update(e.with(VmState.VM_STATE_FAILED, "the controller restarted before the VM was placed"));
+        // Never placed, and no create call of this process is placing it: the call died with
+        // an earlier controller process and left nothing anywhere. Checked in this order (the
+        // create leaves `placing` only once the VM is SCHEDULED), and on the VM as it is now,
+        // not on the copy this pass started from.
+        if (placing.contains(e.id())) {
+          return;
+        }
+        vms.byId(e.id()).filter(cur -> cur.state() == VmState.VM_STATE_PENDING).ifPresent(cur ->
+            vms.update(cur.with(VmState.VM_STATE_FAILED, "the controller restarted before the VM was placed")));
       }
       case VM_STATE_SCHEDULED -> drive(e.id());
       case VM_STATE_DESTROYING -> destroyEntry(e);
