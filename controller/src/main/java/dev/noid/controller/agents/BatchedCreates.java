@@ -53,22 +53,30 @@ public final class BatchedCreates {
 
   /** Creates several VMs on {@code node}; blocks until the node answered for each, in order. */
   public List<Answer> createAll(String node, List<CreateVmRequest> requests, long deadlineSeconds) {
-    List<Answer> answers = new ArrayList<>(requests.size());
     List<Pending> sent = unbatched.contains(node) ? List.of()
         : queues.computeIfAbsent(node, NodeQueue::new).submit(requests, deadlineSeconds);
-    for (int i = 0; i < requests.size(); i++) {
-      Pending p = sent.isEmpty() ? null : sent.get(i);
-      if (p != null && !p.sendAlone) {
-        answers.add(new Answer(p.report, p.failure == null ? null : p.failure.asRuntimeException()));
-        continue;
-      }
-      try {
-        answers.add(new Answer(agents.blocking(node, deadlineSeconds).createVm(requests.get(i)).getVm(), null));
-      } catch (StatusRuntimeException e) {
-        answers.add(new Answer(null, e));
+    List<java.util.concurrent.Future<Answer>> answers = new ArrayList<>(requests.size());
+    // Creates the node could not take in one call go as CreateVm calls, all at once, as
+    // concurrent single creates would.
+    try (var alone = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int i = 0; i < requests.size(); i++) {
+        Pending p = sent.isEmpty() ? null : sent.get(i);
+        if (p != null && !p.sendAlone) {
+          answers.add(java.util.concurrent.CompletableFuture.completedFuture(
+              new Answer(p.report, p.failure == null ? null : p.failure.asRuntimeException())));
+          continue;
+        }
+        CreateVmRequest request = requests.get(i);
+        answers.add(alone.submit(() -> {
+          try {
+            return new Answer(agents.blocking(node, deadlineSeconds).createVm(request).getVm(), null);
+          } catch (StatusRuntimeException e) {
+            return new Answer(null, e);
+          }
+        }));
       }
     }
-    return answers;
+    return answers.stream().map(java.util.concurrent.Future::resultNow).toList();
   }
 
   /** Creates waiting for a call to {@code node} (not yet sent). */
