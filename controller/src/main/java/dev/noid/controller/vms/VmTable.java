@@ -70,30 +70,7 @@ public final class VmTable implements Watchable<VmEntry> {
 
   /** Stores a new VM; ALREADY_EXISTS if the owner has one of that name. */
   public VmEntry insert(VmEntry e) {
-    String key = key(e.owner(), e.name());
-    VmEntry stamped;
-    GroupCommit.Pending p;
-    synchronized (this) {
-      if (idByOwnerName.containsKey(key)) {
-        throw alreadyExists(e);
-      }
-      stamped = e.stamped(revision.incrementAndGet(), clock.instant());
-      // The name is taken from now on; the VM itself is visible once it is stored.
-      idByOwnerName.put(key, stamped.id());
-      p = commits.submit(VmWrite.insert(row(stamped)), stored -> {
-        if (stored) {
-          byId.put(stamped.id(), stamped);
-          index(null, stamped);
-          events.publish(new ChangeFeed.Event<>(stamped.revision(), ChangeFeed.Type.ADDED, stamped));
-        } else {
-          idByOwnerName.remove(key, stamped.id());
-        }
-      }, () -> idByOwnerName.remove(key, stamped.id()));
-    }
-    if (!commits.await(p)) {
-      throw alreadyExists(e);
-    }
-    return stamped;
+    return insertAll(List.of(e)).getFirst();
   }
 
   /**
@@ -113,6 +90,7 @@ public final class VmTable implements Watchable<VmEntry> {
       for (VmEntry e : es) {
         VmEntry s = e.stamped(revision.incrementAndGet(), clock.instant());
         String key = key(s.owner(), s.name());
+        // The name is taken from now on; the VM itself is visible once it is stored.
         idByOwnerName.put(key, s.id());
         stamped.add(s);
         pending.add(commits.submit(VmWrite.insert(row(s)), stored -> {
@@ -149,20 +127,7 @@ public final class VmTable implements Watchable<VmEntry> {
   }
 
   public VmEntry update(VmEntry e) {
-    VmEntry stamped;
-    GroupCommit.Pending p;
-    synchronized (this) {
-      if (!byId.containsKey(e.id()) || deleting.contains(e.id())) {
-        throw NoidException.notFound("VM '" + e.name() + "' not found");
-      }
-      stamped = e.stamped(revision.incrementAndGet(), clock.instant());
-      p = commits.submit(VmWrite.update(row(stamped)), stored -> {
-        index(byId.put(stamped.id(), stamped), stamped);
-        events.publish(new ChangeFeed.Event<>(stamped.revision(), ChangeFeed.Type.MODIFIED, stamped));
-      }, () -> { });
-    }
-    commits.await(p);
-    return stamped;
+    return updateAll(List.of(e)).getFirst();
   }
 
   /** Stores changes to several VMs together (one commit when nothing else is queued). */
