@@ -55,6 +55,9 @@ public final class BatchedCreates {
   public List<Answer> createAll(String node, List<CreateVmRequest> requests, long deadlineSeconds) {
     List<Pending> sent = unbatched.contains(node) ? List.of()
         : queues.computeIfAbsent(node, NodeQueue::new).submit(requests, deadlineSeconds);
+    if (!sent.isEmpty() && sent.stream().noneMatch(p -> p.sendAlone)) {
+      return sent.stream().map(BatchedCreates::answer).toList();
+    }
     List<java.util.concurrent.Future<Answer>> answers = new ArrayList<>(requests.size());
     // Creates the node could not take in one call go as CreateVm calls, all at once, as
     // concurrent single creates would.
@@ -62,8 +65,7 @@ public final class BatchedCreates {
       for (int i = 0; i < requests.size(); i++) {
         Pending p = sent.isEmpty() ? null : sent.get(i);
         if (p != null && !p.sendAlone) {
-          answers.add(java.util.concurrent.CompletableFuture.completedFuture(
-              new Answer(p.report, p.failure == null ? null : p.failure.asRuntimeException())));
+          answers.add(java.util.concurrent.CompletableFuture.completedFuture(answer(p)));
           continue;
         }
         CreateVmRequest request = requests.get(i);
@@ -77,6 +79,10 @@ public final class BatchedCreates {
       }
     }
     return answers.stream().map(java.util.concurrent.Future::resultNow).toList();
+  }
+
+  private static Answer answer(Pending p) {
+    return new Answer(p.report, p.failure == null ? null : p.failure.asRuntimeException());
   }
 
   /** Creates waiting for a call to {@code node} (not yet sent). */
