@@ -67,9 +67,6 @@ public final class VmService {
   private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
   private final java.util.Set<String> strayDestroys = ConcurrentHashMap.newKeySet();
   private final java.util.Set<String> unknownReported = ConcurrentHashMap.newKeySet();
-  // VMs a create call of this process has stored PENDING and not yet placed: the reconciler
-  // must not take them for the leftovers of a create that died with an earlier process.
-  private final java.util.Set<String> placing = ConcurrentHashMap.newKeySet();
 
   public VmService(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes, Scheduler scheduler,
       AgentClients agents, Clock clock, Duration bootTimeout, OperationObserver observer) {
@@ -112,33 +109,15 @@ public final class VmService {
 
   public VmEntry create(Principal who, CreateVmRequest r) {
     VmEntry desired = validate(who, r);
-    VmEntry scheduled;
-    placing.add(desired.id()); // before it is visible to the reconciler
-    try {
-      VmEntry stored = vms.insert(desired);
-      log.atInfo().addKeyValue("vm_name", stored.name()).addKeyValue("user", who.name())
-          .log("VM {} accepted", stored.name());
-      String node;
-      try {
-        node = scheduler.place(new Placement(stored.cpus(), stored.memMib(), stored.image(),
-            stored.nodeHint(), stored.nodeSelector()), nodes.view());
-      } catch (NoidException e) {
-        // Nothing reserved, nothing running: the request leaves no trace.
-        vms.delete(stored);
-        throw e;
-      }
-      scheduled = vms.update(stored.withNode(node).with(VmState.VM_STATE_SCHEDULED,
-          "placed on " + node));
-    } finally {
-      placing.remove(desired.id());
-    }
+    refuseTakenNames(List.of(desired));
+    // Placed before it is stored: a request with no room leaves no trace at all.
+    String node = scheduler.place(new Placement(desired.cpus(), desired.memMib(), desired.image(),
+        desired.nodeHint(), desired.nodeSelector()), nodes.view());
     boolean wait = !r.hasWait() || r.getWait();
-    if (!wait) {
-      Thread.ofVirtual().name("create-" + scheduled.name()).start(() -> drive(scheduled.id()));
-      return scheduled;
-    }
-    drive(scheduled.id());
-    return vms.byId(scheduled.id()).orElse(scheduled);
+    VmEntry stored = launch(List.of(desired.withNode(node)), desired.name(), () ->
+        log.atInfo().addKeyValue("vm_name", desired.name()).addKeyValue("user", who.name())
+            .log("VM {} accepted and placed on {}", desired.name(), node), wait).getFirst();
+    return stored;
   }
 
   /** The most VMs one {@link #createMany} call may create. */
@@ -173,26 +152,79 @@ public final class VmService {
     for (int i = 0; i < count; i++) {
       desired.add(shape.renamed(newId(), template.getName() + "-" + (firstIndex + i)));
     }
+    refuseTakenNames(desired);
     List<String> placed = scheduler.placeAll(new Placement(shape.cpus(), shape.memMib(), shape.image(),
         shape.nodeHint(), shape.nodeSelector()), count, nodes.view());
-    List<VmEntry> scheduled = new java.util.ArrayList<>(count);
+    List<VmEntry> onNodes = new java.util.ArrayList<>(count);
     for (int i = 0; i < count; i++) {
-      scheduled.add(desired.get(i).withNode(placed.get(i)).with(VmState.VM_STATE_SCHEDULED,
-          "placed on " + placed.get(i)));
+      onNodes.add(desired.get(i).withNode(placed.get(i)));
     }
-    List<VmEntry> stored;
+    return launch(onNodes, template.getName() + "-*", () -> log.atInfo().addKeyValue("user", who.name())
+        .log("{} VMs {}-{}..{} accepted and placed", count, template.getName(), firstIndex,
+            firstIndex + count - 1), !template.hasWait() || template.getWait());
+  }
+
+  /** A taken name is the answer before a lack of room; the insert still decides races. */
+  private void refuseTakenNames(List<VmEntry> wanted) {
+    for (VmEntry e : wanted) {
+      if (vms.find(e.owner(), e.name()).isPresent()) {
+        throw new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
+      }
+    }
+  }
+
+  /**
+   * Stores placed VMs as CREATING and brings them up on their nodes. The thread that drives
+   * them takes their locks before they are stored, so nothing else (the reconciler, a
+   * heartbeat, a destroy) acts on them until their create is done, and the step from placed to
+   * creating needs no commit of its own. If they cannot be stored (a taken name), their
+   * placements are released and nothing is left. Returns the VMs as stored when {@code wait}
+   * is false, as they ended otherwise.
+   */
+  private List<VmEntry> launch(List<VmEntry> placed, String what, Runnable accepted, boolean wait) {
+    List<VmEntry> creating = placed.stream()
+        .map(e -> e.with(VmState.VM_STATE_CREATING, "booting on " + e.node())).toList();
+    java.util.concurrent.CompletableFuture<List<VmEntry>> stored = new java.util.concurrent.CompletableFuture<>();
+    Thread driver = Thread.ofVirtual().name("create-" + what).start(() -> {
+      List<ReentrantLock> held = new java.util.ArrayList<>(creating.size());
+      List<Thread> alone;
+      try {
+        for (VmEntry e : creating) {
+          ReentrantLock lock = locks.computeIfAbsent(e.id(), k -> new ReentrantLock());
+          lock.lock();
+          held.add(lock);
+        }
+        List<VmEntry> in;
+        try {
+          in = vms.insertAll(creating);
+        } catch (RuntimeException | Error ex) {
+          stored.completeExceptionally(ex);
+          return;
+        }
+        stored.complete(in);
+        alone = bringUpAll(in);
+      } finally {
+        held.forEach(ReentrantLock::unlock);
+      }
+      for (Thread t : alone) {
+        try {
+          t.join();
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    });
+    List<VmEntry> in;
     try {
-      stored = vms.insertAll(scheduled);
-    } catch (RuntimeException e) {
-      // Nothing stored, nothing running: the request leaves no trace.
-      placed.forEach(n -> scheduler.release(n, shape.cpus(), shape.memMib()));
-      throw e;
+      in = stored.join();
+    } catch (java.util.concurrent.CompletionException ce) {
+      placed.forEach(e -> scheduler.release(e.node(), e.cpus(), e.memMib()));
+      throw ce.getCause() instanceof RuntimeException re ? re : ce;
     }
-    log.atInfo().addKeyValue("user", who.name()).log("{} VMs {}-{}..{} accepted and placed", count,
-        template.getName(), firstIndex, firstIndex + count - 1);
-    Thread driver = Thread.ofVirtual().name("create-" + template.getName() + "-*").start(() -> driveAll(stored));
-    if (template.hasWait() && !template.getWait()) {
-      return stored;
+    accepted.run();
+    if (!wait) {
+      return in;
     }
     try {
       driver.join();
@@ -200,7 +232,7 @@ public final class VmService {
       // The call was cancelled; the VMs come up all the same, as after wait=false.
       Thread.currentThread().interrupt();
     }
-    return stored.stream().map(e -> vms.byId(e.id()).orElse(e)).toList();
+    return in.stream().map(e -> vms.byId(e.id()).orElse(e)).toList();
   }
 
   private VmEntry validate(Principal who, CreateVmRequest r) {
@@ -264,75 +296,57 @@ public final class VmService {
   }
 
   /**
-   * Brings the SCHEDULED VMs of one batch up together: one commit for all their CREATING
-   * changes, one CreateVms call per node (several when a node has more than one call takes),
-   * one commit for all that came up. A VM its node refused goes on alone from there, through the
-   * same retries as a single create. Returns once every VM is RUNNING or FAILED.
+   * Brings stored CREATING VMs up together, their locks held by the caller: one CreateVms call
+   * per node (several when a node has more than one call takes), one commit for all that came
+   * up. A VM its node refused goes on alone from there, through the same retries as a single
+   * create, on a thread returned here: it takes the VM's lock once the caller lets go of it.
    */
-  private void driveAll(List<VmEntry> scheduled) {
-    List<ReentrantLock> held = new java.util.ArrayList<>(scheduled.size());
-    List<Thread> alone = new java.util.ArrayList<>();
-    try {
-      for (VmEntry e : scheduled) {
-        ReentrantLock lock = locks.computeIfAbsent(e.id(), k -> new ReentrantLock());
-        lock.lock();
-        held.add(lock);
-      }
-      Instant start = clock.instant();
-      // The reconciler may have driven some before this thread had their locks.
-      List<VmEntry> still = scheduled.stream().map(e -> vms.byId(e.id()).orElse(null))
-          .filter(e -> e != null && e.state() == VmState.VM_STATE_SCHEDULED).toList();
-      List<VmEntry> creating = vms.updateAll(still.stream()
-          .map(e -> e.with(VmState.VM_STATE_CREATING, "booting on " + e.node())).toList());
-      Map<String, List<VmEntry>> byNode = new java.util.LinkedHashMap<>();
-      creating.forEach(e -> byNode.computeIfAbsent(e.node(), n -> new java.util.ArrayList<>()).add(e));
-      Map<String, BatchedCreates.Answer> answers = new ConcurrentHashMap<>();
+  private List<Thread> bringUpAll(List<VmEntry> creating) {
+    Instant start = clock.instant();
+    Map<String, List<VmEntry>> byNode = new java.util.LinkedHashMap<>();
+    creating.forEach(e -> byNode.computeIfAbsent(e.node(), n -> new java.util.ArrayList<>()).add(e));
+    Map<String, BatchedCreates.Answer> answers = new ConcurrentHashMap<>();
+    if (byNode.size() == 1) {
+      byNode.forEach((node, onNode) -> askAll(node, onNode, answers));
+    } else {
       try (var perNode = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
-        byNode.forEach((node, onNode) -> perNode.submit(() -> {
-          List<BatchedCreates.Answer> got;
-          try {
-            got = creates.createAll(node, onNode.stream().map(this::agentRequest).toList(),
-                agentDeadlineSeconds());
-          } catch (RuntimeException ex) {
-            got = java.util.Collections.nCopies(onNode.size(), new BatchedCreates.Answer(null,
-                io.grpc.Status.INTERNAL.withDescription(String.valueOf(ex.getMessage())).asRuntimeException()));
-          }
-          for (int i = 0; i < onNode.size(); i++) {
-            answers.put(onNode.get(i).id(), got.get(i));
-          }
-        }));
+        byNode.forEach((node, onNode) -> perNode.submit(() -> askAll(node, onNode, answers)));
       }
-      List<VmEntry> up = new java.util.ArrayList<>();
-      for (VmEntry e : creating) {
-        BatchedCreates.Answer a = answers.get(e.id());
-        if (a.report() != null) {
-          up.add(withNetwork(e, a.report()).with(fromAgent(a.report().getState()), "running on " + e.node()));
-        } else {
-          // Taken up by its own thread once this one lets go of the VM's lock.
-          alone.add(Thread.ofVirtual().name("create-" + e.name()).start(() -> withLock(e.id(), () -> {
-            VmEntry cur = vms.byId(e.id()).orElse(null);
-            if (cur != null && cur.revision() == e.revision()) {
-              bringUp(cur, new java.util.LinkedHashSet<>(), start, a);
-            }
-            return null;
-          })));
-        }
-      }
-      vms.updateAll(up);
-      Duration took = Duration.between(start, clock.instant());
-      for (VmEntry e : up) {
-        created(e, took);
-      }
-    } finally {
-      held.forEach(ReentrantLock::unlock);
     }
-    for (Thread t : alone) {
-      try {
-        t.join();
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-        return;
+    List<VmEntry> up = new java.util.ArrayList<>();
+    List<Thread> alone = new java.util.ArrayList<>();
+    for (VmEntry e : creating) {
+      BatchedCreates.Answer a = answers.get(e.id());
+      if (a.report() != null) {
+        up.add(withNetwork(e, a.report()).with(fromAgent(a.report().getState()), "running on " + e.node()));
+      } else {
+        alone.add(Thread.ofVirtual().name("create-" + e.name()).start(() -> withLock(e.id(), () -> {
+          VmEntry cur = vms.byId(e.id()).orElse(null);
+          if (cur != null && cur.revision() == e.revision()) {
+            bringUp(cur, new java.util.LinkedHashSet<>(), start, a);
+          }
+          return null;
+        })));
       }
+    }
+    vms.updateAll(up);
+    Duration took = Duration.between(start, clock.instant());
+    for (VmEntry e : up) {
+      created(e, took);
+    }
+    return alone;
+  }
+
+  private void askAll(String node, List<VmEntry> onNode, Map<String, BatchedCreates.Answer> answers) {
+    List<BatchedCreates.Answer> got;
+    try {
+      got = creates.createAll(node, onNode.stream().map(this::agentRequest).toList(), agentDeadlineSeconds());
+    } catch (RuntimeException ex) {
+      got = java.util.Collections.nCopies(onNode.size(), new BatchedCreates.Answer(null,
+          io.grpc.Status.INTERNAL.withDescription(String.valueOf(ex.getMessage())).asRuntimeException()));
+    }
+    for (int i = 0; i < onNode.size(); i++) {
+      answers.put(onNode.get(i).id(), got.get(i));
     }
   }
 
@@ -385,10 +399,9 @@ public final class VmService {
       log.atWarn().addKeyValue("vm_name", creating.name()).log("create of {} on {} failed ({}); retrying on {}",
           creating.name(), creating.node(), ne.getMessage(), next);
       int retry = creating.retryCount() + 1;
-      VmEntry rescheduled = vms.update(creating.withRetry(retry, "retry " + retry + ": " + ne.getMessage()
-          + "; placed on " + next).withNode(next).with(VmState.VM_STATE_SCHEDULED,
-          "retry " + retry + ": " + why + "; placed on " + next));
-      creating = vms.update(rescheduled.with(VmState.VM_STATE_CREATING, "booting on " + next));
+      creating = vms.update(creating.withRetry(retry, "retry " + retry + ": " + ne.getMessage())
+          .withNode(next).with(VmState.VM_STATE_CREATING,
+              "retry " + retry + ": " + why + "; booting on " + next));
     }
   }
 
@@ -969,21 +982,18 @@ public final class VmService {
 
   private void reconcileOne(VmEntry e) {
     switch (e.state()) {
-      case VM_STATE_PENDING -> {
-        // Never placed, and no create call of this process is placing it: the call died with
-        // an earlier controller process and left nothing anywhere. Checked in this order (the
-        // create leaves `placing` only once the VM is SCHEDULED), and on the VM as it is now,
-        // not on the copy this pass started from.
-        if (placing.contains(e.id())) {
-          return;
-        }
+      case VM_STATE_PENDING ->
+        // Creates of this version store a VM only once it is placed (CREATING, under its
+        // lock); a PENDING one was left by an earlier version whose create died unplaced.
         vms.byId(e.id()).filter(cur -> cur.state() == VmState.VM_STATE_PENDING).ifPresent(cur ->
             vms.update(cur.with(VmState.VM_STATE_FAILED, "the controller restarted before the VM was placed")));
-      }
       case VM_STATE_SCHEDULED -> drive(e.id());
       case VM_STATE_DESTROYING -> destroyEntry(e);
       case VM_STATE_CREATING, VM_STATE_STOPPING -> withLock(e.id(), () -> {
-        VmEntry cur = vms.byId(e.id()).orElseThrow();
+        VmEntry cur = vms.byId(e.id()).orElse(null);
+        if (cur == null || cur.state() != e.state()) {
+          return null; // the operation that held the lock finished it
+        }
         try {
           VmReport r = agents.blocking(cur.node(), 30).getVm(GetVmRequest.newBuilder().setId(cur.id()).build()).getVm();
           if (r.getState() == AgentVmState.AGENT_VM_STATE_CREATING) {

@@ -128,13 +128,24 @@ public final class ScaleBench {
       LoadGenerator single = new LoadGenerator("s", users.subList(0, 1), 1, o.memMib());
       List<String> rows = new ArrayList<>();
       Probe previous = probe(o, controller, https, fleet, javaHome);
-      rows.add(row(o, "0", "-", null, null, previous, previous));
+      rows.add(row(o, "0", "-", null, null, previous, previous, null));
       long held = 0;
       for (long step : o.steps()) {
         long loadHeld = load.heldVms();
+        long controllerCpu0 = controller.cpuMillis();
+        long ownCpu0 = ownCpuNanos();
+        long calls0 = fleet.creates().calls();
+        long carried0 = fleet.creates().vms();
         LoadGenerator.Phase fill = o.batch() > 0 ? load.fillInBatches(step - held - o.singles(), o.batch())
             : load.fill(step - held - o.singles());
-        double placedPerSecond = (load.heldVms() - loadHeld) / (fill.elapsed().toNanos() / 1e9);
+        long placed = load.heldVms() - loadHeld;
+        double placedPerSecond = placed / (fill.elapsed().toNanos() / 1e9);
+        FillCost cost = new FillCost((controller.cpuMillis() - controllerCpu0) * 1000.0 / placed,
+            (ownCpuNanos() - ownCpu0) / 1000.0 / placed,
+            (double) (fleet.creates().vms() - carried0) / Math.max(1, fleet.creates().calls() - calls0));
+        System.err.printf(Locale.ROOT, "scale-bench: fill CPU per VM: controller %.0f us, benchmark "
+            + "(hollow fleet and load) %.0f us; %.2f VMs per agent create call%n",
+            cost.controllerUsPerVm(), cost.benchUsPerVm(), cost.vmsPerAgentCall());
         LoadGenerator.Phase alone = single.fill(o.singles());
         held = load.heldVms() + single.heldVms();
         Probe now = probe(o, controller, https, fleet, javaHome);
@@ -143,7 +154,7 @@ public final class ScaleBench {
         }
         rows.add(row(o, Long.toString(held), String.format(Locale.ROOT, "%.0f", placedPerSecond),
             fill.ops().get(o.batch() > 0 ? Mix.Op.CREATE_BATCH : Mix.Op.CREATE),
-            alone.ops().get(Mix.Op.CREATE), now, previous));
+            alone.ops().get(Mix.Op.CREATE), now, previous, cost));
         previous = now;
         System.err.println("scale-bench: " + rows.getLast());
       }
@@ -224,11 +235,24 @@ public final class ScaleBench {
         ServerTime.parse(https.get("/metrics")));
   }
 
+  /**
+   * What placing the step's VMs cost: CPU per VM in the controller and in this JVM (the hollow
+   * fleet and the load generator), and VMs per create call the nodes answered.
+   */
+  record FillCost(double controllerUsPerVm, double benchUsPerVm, double vmsPerAgentCall) {}
+
+  private static long ownCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+        .getOperatingSystemMXBean()).getProcessCpuTime();
+  }
+
   private static String row(Options o, String vms, String createsPerSecond, OpStats loaded,
-      OpStats alone, Probe p, Probe before) {
+      OpStats alone, Probe p, Probe before, FillCost cost) {
     double serverMs = p.createServerSide().meanMsSince(before.createServerSide());
-    return String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %s | %.2f / %.2f ms | %.1f / %.1f ms | %d MiB | %.3f ms | %.3f ms |",
-        o.nodes(), vms, createsPerSecond, latency(o, loaded), latency(o, alone),
+    return String.format(Locale.ROOT, "| %d | %s | %s | %s | %s | %s | %s | %.2f / %.2f ms | %.1f / %.1f ms | %d MiB | %.3f ms | %.3f ms |",
+        o.nodes(), vms, createsPerSecond, cost == null ? "-" : String.format(Locale.ROOT,
+            "%.0f / %.0f us, %.2f", cost.controllerUsPerVm(), cost.benchUsPerVm(), cost.vmsPerAgentCall()),
+        latency(o, loaded), latency(o, alone),
         Double.isNaN(serverMs) ? "-" : String.format(Locale.ROOT, "%.2f ms", Math.max(0, serverMs - o.hypervisorMs())),
         p.health().percentileMs(50),
         p.health().percentileMs(99), p.metrics().percentileMs(50), p.metrics().percentileMs(99),
@@ -250,11 +274,12 @@ public final class ScaleBench {
         + "simulated hypervisor %d ms per operation%n%n", o.nodes(), o.concurrency(),
         o.batch() > 0 ? "CreateVms calls of " + o.batch() + " VMs" : "CreateVm calls", o.users(),
         o.memMib(), o.hypervisorMs());
-    System.out.println("| nodes | VMs | VMs placed and running/s (step) | "
+    System.out.println("| nodes | VMs | VMs placed and running/s (step) "
+        + "| CPU per VM: controller / hollow fleet and load; VMs per agent call | "
         + (o.batch() > 0 ? "CreateVms call" : "create") + " added p50 / p99, loaded "
         + "| one at a time | controller's mean | /health p50 / p99 | /metrics p50 / p99 | heap after GC "
         + "| heartbeat CPU per node per s | CPU per heartbeat |");
-    System.out.println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    System.out.println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     rows.forEach(System.out::println);
   }
 

@@ -54,10 +54,12 @@ import java.time.Instant;
 final class HollowAgentService extends AgentGrpc.AgentImplBase {
   private final HollowNode node;
   private final SimulatedHypervisor hypervisor;
+  private final CreateCallStats creates;
 
-  HollowAgentService(HollowNode node, SimulatedHypervisor hypervisor) {
+  HollowAgentService(HollowNode node, SimulatedHypervisor hypervisor, CreateCallStats creates) {
     this.node = node;
     this.hypervisor = hypervisor;
+    this.creates = creates;
   }
 
   /** Completes {@code out} with {@code work}'s answer after the simulated operation time. */
@@ -84,6 +86,7 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
 
   @Override
   public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
+    creates.call(1);
     try {
       node.admit(request.getSpec());
     } catch (HollowNode.Refused e) {
@@ -97,6 +100,7 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
   /** Every create admitted or refused on its own; the admitted ones run in one simulated span. */
   @Override
   public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
+    creates.call(request.getCreatesCount());
     CreateVmResult[] results = new CreateVmResult[request.getCreatesCount()];
     for (int i = 0; i < results.length; i++) {
       try {

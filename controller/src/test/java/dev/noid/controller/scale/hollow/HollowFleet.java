@@ -32,7 +32,8 @@ public final class HollowFleet implements AutoCloseable {
       int eventLoopThreads) {}
 
   record Shared(EventLoopGroup boss, EventLoopGroup workers, ScheduledExecutorService timer,
-      ExecutorService executor, SimulatedHypervisor hypervisor, HeartbeatStats stats) {}
+      ExecutorService executor, SimulatedHypervisor hypervisor, HeartbeatStats stats,
+      CreateCallStats creates) {}
 
   private final Shared shared;
   private final List<HollowAgent> agents = new ArrayList<>();
@@ -56,7 +57,8 @@ public final class HollowFleet implements AutoCloseable {
     Shared shared = new Shared(new NioEventLoopGroup(1, named("hollow-boss")),
         new NioEventLoopGroup(options.eventLoopThreads(), named("hollow-io")), timer,
         Executors.newFixedThreadPool(2, named("hollow-exec")),
-        new SimulatedHypervisor(options.perOperation(), timer), new HeartbeatStats());
+        new SimulatedHypervisor(options.perOperation(), timer), new HeartbeatStats(),
+        new CreateCallStats());
     HollowFleet fleet = new HollowFleet(shared);
     ManagedChannel joins;
     try {
@@ -107,6 +109,10 @@ public final class HollowFleet implements AutoCloseable {
 
   public HeartbeatStats heartbeats() {
     return shared.stats();
+  }
+
+  public CreateCallStats creates() {
+    return shared.creates();
   }
 
   @Override
