@@ -74,6 +74,11 @@ public final class ServeCommand implements Callable<Integer> {
       description = "A node with no heartbeat for this long is NOT_READY.")
   int leaseSeconds;
 
+  @Option(names = "--max-heartbeats-per-second", defaultValue = "200",
+      description = "Beyond this many heartbeats a second, agents are told to beat less often"
+          + " (and the lease grows alike); 0: no limit.")
+  int maxHeartbeatsPerSecond;
+
   @Option(names = "--cluster-cidr",
       description = "CIDR cut into one VM subnet per node (e.g. 10.88.0.0/16), sent at join;"
           + " default: none (nodes use their own 'network-subnet', if any).")
@@ -115,6 +120,10 @@ public final class ServeCommand implements Callable<Integer> {
     if (heartbeatIntervalMs < 100 || leaseSeconds < 1 || leaseSeconds * 1000L < 2L * heartbeatIntervalMs) {
       throw new ConfigException("'lease-seconds' must cover at least two 'heartbeat-interval-ms'");
     }
+    if (maxHeartbeatsPerSecond < 0) {
+      throw new ConfigException("'max-heartbeats-per-second' must be 0 (no limit) or more; got "
+          + maxHeartbeatsPerSecond);
+    }
     if (bootTimeoutSeconds < 1) {
       throw new ConfigException("'boot-timeout-seconds' must be at least 1");
     }
@@ -123,7 +132,7 @@ public final class ServeCommand implements Callable<Integer> {
         serverLog != null ? serverLog : data.resolve("server.log"),
         auditLog != null ? auditLog : data.resolve("audit.log"),
         logToStderr, tlsCert, tlsKey, tlsCa, tlsNames, storeUrl, scheduler, heartbeatIntervalMs,
-        leaseSeconds, bootTimeoutSeconds, clusterCidr(), nodeSubnetPrefix);
+        leaseSeconds, maxHeartbeatsPerSecond, bootTimeoutSeconds, clusterCidr(), nodeSubnetPrefix);
   }
 
   private Subnet clusterCidr() {

@@ -26,6 +26,7 @@ public record ControllerConfig(
     String scheduler,
     int heartbeatIntervalMs,
     int leaseSeconds,
+    int maxHeartbeatsPerSecond,
     int bootTimeoutSeconds,
     Subnet clusterCidr,
     int nodeSubnetPrefix) {

@@ -20,7 +20,6 @@ import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
-import java.time.Duration;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
@@ -35,15 +34,12 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
   private final JoinService joins;
   private final NodeRegistry registry;
   private final VmService vms;
-  private final Duration heartbeatInterval;
 
   @Inject
-  GrpcNodeRegistration(JoinService joins, NodeRegistry registry, VmService vms,
-      @HeartbeatInterval Duration heartbeatInterval) {
+  GrpcNodeRegistration(JoinService joins, NodeRegistry registry, VmService vms) {
     this.joins = joins;
     this.registry = registry;
     this.vms = vms;
-    this.heartbeatInterval = heartbeatInterval;
   }
 
   @Override
@@ -74,8 +70,9 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
       out.onError(GrpcStatusMapper.toStatus(e));
       return;
     }
-    out.onNext(HeartbeatResponse.newBuilder().setHeartbeatIntervalMs((int) heartbeatInterval.toMillis())
-        .setLeaseMs((int) registry.lease().toMillis()).build());
+    HeartbeatPacing.Pace pace = registry.promise(request.getNodeName());
+    out.onNext(HeartbeatResponse.newBuilder().setHeartbeatIntervalMs((int) pace.interval().toMillis())
+        .setLeaseMs((int) pace.lease().toMillis()).build());
     out.onCompleted();
   }
 

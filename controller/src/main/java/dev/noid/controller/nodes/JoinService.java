@@ -36,15 +36,12 @@ public final class JoinService {
   private final ClusterPki pki;
   private final NodeRegistry registry;
   private final Clock clock;
-  private final Duration heartbeatInterval;
 
-  public JoinService(Store store, ClusterPki pki, NodeRegistry registry, Clock clock,
-      Duration heartbeatInterval) {
+  public JoinService(Store store, ClusterPki pki, NodeRegistry registry, Clock clock) {
     this.store = store;
     this.pki = pki;
     this.registry = registry;
     this.clock = clock;
-    this.heartbeatInterval = heartbeatInterval;
   }
 
   /** Makes a join token valid for {@code ttl}; only its hash is stored. */
@@ -96,11 +93,12 @@ public final class JoinService {
     log.atInfo().addKeyValue("node", request.getNodeName())
         .log("node {} joined from {}{}", request.getNodeName(), request.getAgentAddress(),
             node.subnet().isEmpty() ? "" : " with VM subnet " + node.subnet());
+    HeartbeatPacing.Pace pace = registry.promise(request.getNodeName());
     return JoinResponse.newBuilder()
         .setCertificatePem(Pem.encode(cert))
         .setCaCertificatePem(Pem.encode(pki.authority().certificate()))
-        .setHeartbeatIntervalMs((int) heartbeatInterval.toMillis())
-        .setLeaseMs((int) registry.lease().toMillis())
+        .setHeartbeatIntervalMs((int) pace.interval().toMillis())
+        .setLeaseMs((int) pace.lease().toMillis())
         .setNodeSubnet(node.subnet())
         .build();
   }

@@ -38,22 +38,28 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
 
   private final Store store;
   private final Clock clock;
-  private final Duration lease;
+  private final HeartbeatPacing pacing;
   private final NodeSubnets subnets;
+  // The lease each node was last told of: it may beat that slowly even after the fleet shrank.
+  private final Map<String, Duration> promisedLease = new ConcurrentHashMap<>();
   private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
   private final List<Consumer<NodeEntry>> readinessListeners = new CopyOnWriteArrayList<>();
   private final ChangeFeed<NodeEntry> changes;
   private long revision;
 
   public NodeRegistry(Store store, Clock clock, Duration lease) {
-    this(store, clock, lease, NodeSubnets.none());
+    this(store, clock, HeartbeatPacing.unlimited(lease), NodeSubnets.none());
   }
 
   public NodeRegistry(Store store, Clock clock, Duration lease, NodeSubnets subnets) {
+    this(store, clock, HeartbeatPacing.unlimited(lease), subnets);
+  }
+
+  public NodeRegistry(Store store, Clock clock, HeartbeatPacing pacing, NodeSubnets subnets) {
     this.subnets = subnets;
     this.store = store;
     this.clock = clock;
-    this.lease = lease;
+    this.pacing = pacing;
     for (NodeRow row : store.nodes()) {
       NodeEntry e = read(row.document());
       revision = Math.max(revision, e.revision());
@@ -63,8 +69,26 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
     changes = new ChangeFeed<>(10_000, revision);
   }
 
+  /** The lease for the fleet as it is now. */
   public Duration lease() {
-    return lease;
+    return pace().lease();
+  }
+
+  /** Heartbeat interval and lease for the fleet as it is now. */
+  public HeartbeatPacing.Pace pace() {
+    return pacing.at(nodes.size());
+  }
+
+  /** The pace to tell {@code node} (at join, in each heartbeat's answer), remembered for it. */
+  public HeartbeatPacing.Pace promise(String node) {
+    HeartbeatPacing.Pace p = pace();
+    promisedLease.put(node, p.lease());
+    return p;
+  }
+
+  private Duration leaseOf(String node, Duration current) {
+    Duration promised = promisedLease.get(node);
+    return promised != null && promised.compareTo(current) > 0 ? promised : current;
   }
 
   public void onReadinessChange(Consumer<NodeEntry> listener) {
@@ -111,17 +135,20 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
 
   /** Marks nodes whose lease expired NOT_READY; called on a schedule. */
   public void expireLeases() {
-    Instant cutoff = clock.instant().minus(lease);
+    Instant now = clock.instant();
+    Duration current = lease();
     for (NodeEntry e : List.copyOf(nodes.values())) {
+      Duration lease = leaseOf(e.name(), current);
+      Instant cutoff = now.minus(lease);
       if (e.ready() && (e.lastHeartbeat() == null || e.lastHeartbeat().isBefore(cutoff))) {
         NodeEntry notReady;
         synchronized (this) {
-          NodeEntry now = nodes.get(e.name());
-          if (now == null || !now.ready() || (now.lastHeartbeat() != null
-              && !now.lastHeartbeat().isBefore(cutoff))) {
+          NodeEntry latest = nodes.get(e.name());
+          if (latest == null || !latest.ready() || (latest.lastHeartbeat() != null
+              && !latest.lastHeartbeat().isBefore(cutoff))) {
             continue; // a heartbeat or a removal got there first
           }
-          notReady = change(ChangeFeed.Type.MODIFIED, now.withReady(false));
+          notReady = change(ChangeFeed.Type.MODIFIED, latest.withReady(false));
         }
         log.atWarn().addKeyValue("node", e.name())
             .log("node {} is NOT_READY: no heartbeat for {} s", e.name(), lease.toSeconds());
@@ -156,6 +183,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
     NodeEntry e = require(name);
     store.deleteNode(name);
     nodes.remove(name);
+    promisedLease.remove(name);
     changes.publish(new ChangeFeed.Event<>(++revision, ChangeFeed.Type.DELETED, e));
   }
 

@@ -14,23 +14,16 @@ import java.time.Duration;
 public final class NodesModule extends AbstractModule {
   @Provides
   @Singleton
-  @HeartbeatInterval
-  Duration heartbeatInterval(ControllerConfig config) {
-    return Duration.ofMillis(config.heartbeatIntervalMs());
-  }
-
-  @Provides
-  @Singleton
   NodeRegistry registry(Store store, Clock clock, ControllerConfig config) {
-    return new NodeRegistry(store, clock, Duration.ofSeconds(config.leaseSeconds()),
+    return new NodeRegistry(store, clock, new HeartbeatPacing(Duration.ofMillis(config.heartbeatIntervalMs()),
+        Duration.ofSeconds(config.leaseSeconds()), config.maxHeartbeatsPerSecond()),
         new NodeSubnets(config.clusterCidr(), config.nodeSubnetPrefix()));
   }
 
   @Provides
   @Singleton
-  JoinService joins(Store store, ClusterPki pki, NodeRegistry registry, Clock clock,
-      @HeartbeatInterval Duration interval) {
-    return new JoinService(store, pki, registry, clock, interval);
+  JoinService joins(Store store, ClusterPki pki, NodeRegistry registry, Clock clock) {
+    return new JoinService(store, pki, registry, clock);
   }
 
   @Provides

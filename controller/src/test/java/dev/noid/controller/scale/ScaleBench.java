@@ -213,9 +213,9 @@ public final class ScaleBench {
     long cpu0 = controller.cpuMillis();
     long w0 = System.nanoTime();
     // The window is the measurement itself: what the controller burns while only heartbeats
-    // arrive. It ends when every node has sent about idleSeconds' worth of heartbeats (one per
-    // 2 s, the controller's default interval), however long that takes on a busy machine.
-    long window = (long) o.nodes() * Math.max(1, o.idleSeconds() / 2);
+    // arrive. It ends when every node has sent about idleSeconds' worth of heartbeats (at the
+    // interval the controller gives a fleet this size), however long that takes on a busy machine.
+    long window = (long) o.nodes() * Math.max(1, o.idleSeconds() * 1000L / fleet.heartbeatIntervalMs());
     org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(o.idleSeconds() * 10L + 60))
         .pollInterval(java.time.Duration.ofMillis(100))
         .until(() -> fleet.heartbeats().ok() - beats0 >= window);

@@ -103,6 +103,11 @@ final class HollowAgent implements AutoCloseable {
         .build();
   }
 
+  /** The heartbeat interval the controller last gave this node. */
+  long intervalMs() {
+    return intervalMs;
+  }
+
   /** Heartbeats to {@code target} from now on, the first after {@code firstDelayMs}. */
   void startHeartbeats(String target, long firstDelayMs) {
     controller = NettyChannelBuilder.forTarget(target, tls.mutualClientCredentials())

@@ -87,7 +87,8 @@ public final class HollowFleet implements AutoCloseable {
     } finally {
       joins.shutdownNow();
     }
-    long interval = 2000;
+    // Spread over the interval the controller gives a fleet this size (the last to join heard it).
+    long interval = fleet.heartbeatIntervalMs();
     for (int i = 0; i < fleet.agents.size(); i++) {
       fleet.agents.get(i).startHeartbeats(target, i * interval / fleet.agents.size());
     }
@@ -105,6 +106,11 @@ public final class HollowFleet implements AutoCloseable {
   /** VMs on every hollow node together, as the nodes themselves hold them. */
   public long vms() {
     return agents.stream().mapToLong(a -> a.node().vmCount()).sum();
+  }
+
+  /** The longest heartbeat interval the controller has given any node of the fleet, in ms. */
+  public long heartbeatIntervalMs() {
+    return agents.stream().mapToLong(HollowAgent::intervalMs).max().orElse(2000);
   }
 
   public HeartbeatStats heartbeats() {
