@@ -16,7 +16,8 @@
 # --idle-seconds N (heartbeat CPU window), --mixed-seconds N (0 = none), --probes N,
 # --singles N (creates one at a time after each step, for the unloaded latency), --batch N (fill
 # through CreateVms, N VMs a call; 0 = one CreateVm per VM, the default),
-# --controller-jvm "-Xmx1g -XX:StartFlightRecording=filename=/tmp/c.jfr" (controller JVM flags).
+# --controller-jvm "-Xmx1g -XX:StartFlightRecording=filename=/tmp/c.jfr" (controller JVM flags),
+# --controller-args "--max-heartbeats-per-second 0" (more flags for `noid-controller serve`).
 #
 # Environment: JAVA_HOME (a JDK >= 21; else the newest found), NOID_BENCH_JVM_OPTS (flags of the
 # benchmark JVM, e.g. a JFR recording), NOID_BENCH_KEEP=1 to keep the work directory (store,
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
   --curve) RUNS=("--nodes 10" "--nodes 100" "--nodes 1000"); shift ;;
   --quick) RUNS=("--nodes 10 --vms 1000 --mixed-seconds 5 --idle-seconds 4 --singles 50"); shift ;;
   --nodes | --vms | --concurrency | --users | --mem-mib | --hypervisor-ms | --idle-seconds | \
-    --mixed-seconds | --probes | --singles | --batch | --controller-jvm)
+    --mixed-seconds | --probes | --singles | --batch | --controller-jvm | --controller-args)
     [ $# -ge 2 ] || die "$1 needs a value"
     ARGS+=("$1" "$2"); shift 2 ;;
   *) die "unknown option '$1' (see the header of $0)" ;;

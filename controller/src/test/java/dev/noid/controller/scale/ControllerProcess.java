@@ -26,7 +26,8 @@ final class ControllerProcess implements AutoCloseable {
     this.dataDir = dataDir;
   }
 
-  static ControllerProcess start(Path java, Path jar, Path dataDir, List<String> jvmOptions) {
+  static ControllerProcess start(Path java, Path jar, Path dataDir, List<String> jvmOptions,
+      List<String> serveArgs) {
     int grpc = Ports.free();
     int https = Ports.free();
     List<String> command = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED"));
@@ -34,6 +35,7 @@ final class ControllerProcess implements AutoCloseable {
     command.addAll(List.of("-jar", jar.toString(), "serve", "--bind-address", "127.0.0.1",
         "--grpc-port", Integer.toString(grpc), "--https-port", Integer.toString(https),
         "--data-dir", dataDir.toString()));
+    command.addAll(serveArgs);
     try {
       Process p = new ProcessBuilder(command).redirectErrorStream(true)
           .redirectOutput(dataDir.resolve("controller.out").toFile()).start();

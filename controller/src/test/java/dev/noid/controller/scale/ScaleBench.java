@@ -30,7 +30,7 @@ public final class ScaleBench {
 
   record Options(Path controllerJar, Path workDir, int nodes, long[] steps, int concurrency,
       int users, int memMib, long hypervisorMs, int idleSeconds, int mixedSeconds, int probes,
-      int singles, int batch, List<String> controllerJvm) {
+      int singles, int batch, List<String> controllerJvm, List<String> controllerArgs) {
     static Options parse(String[] args) {
       Path jar = null;
       Path work = null;
@@ -46,6 +46,7 @@ public final class ScaleBench {
       int singles = 200;
       int batch = 0;
       List<String> jvm = List.of();
+      List<String> serveArgs = List.of();
       for (int i = 0; i < args.length; i += 2) {
         if (i + 1 >= args.length) {
           throw new IllegalArgumentException(args[i] + " needs a value");
@@ -66,6 +67,7 @@ public final class ScaleBench {
           case "--singles" -> singles = positive(args[i], v);
           case "--batch" -> batch = Integer.parseInt(v);
           case "--controller-jvm" -> jvm = v.isBlank() ? List.of() : List.of(v.trim().split("\\s+"));
+          case "--controller-args" -> serveArgs = v.isBlank() ? List.of() : List.of(v.trim().split("\\s+"));
           default -> throw new IllegalArgumentException("unknown option " + args[i]);
         }
       }
@@ -76,7 +78,7 @@ public final class ScaleBench {
         throw new IllegalArgumentException("--batch must be 0 (one VM per CreateVm) to 1000; got " + batch);
       }
       return new Options(jar, work, nodes, steps, concurrency, users, mem, hyp, idle, mixed, probes, singles,
-          batch, jvm);
+          batch, jvm, serveArgs);
     }
 
     private static int positive(String name, String v) {
@@ -99,7 +101,7 @@ public final class ScaleBench {
     long nodeMemMib = ((maxVms * 5 / 4) / o.nodes() + 2) * o.memMib();
     List<AutoCloseable> open = new ArrayList<>();
     try (ControllerProcess controller = ControllerProcess.start(javaHome.resolve("bin/java"),
-        o.controllerJar(), data, o.controllerJvm())) {
+        o.controllerJar(), data, o.controllerJvm(), o.controllerArgs())) {
       await().atMost(Duration.ofMinutes(2)).until(() -> {
         if (!controller.alive()) {
           throw new IllegalStateException("the controller exited; see " + data.resolve("controller.out"));

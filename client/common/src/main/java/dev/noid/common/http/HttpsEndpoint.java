@@ -18,6 +18,8 @@ import javax.net.ssl.SSLContext;
  * enough for a handful of read-only paths and brings no dependency.
  */
 public final class HttpsEndpoint implements AutoCloseable {
+  /** Handlers at once: probes and scrapes are few, and each answer takes milliseconds. */
+  static final int HANDLER_THREADS = 4;
   private final String what;
   private final InetSocketAddress address;
   private final SSLContext tls;
@@ -57,7 +59,11 @@ public final class HttpsEndpoint implements AutoCloseable {
     }
     server.setHttpsConfigurator(new HttpsConfigurator(tls));
     routes.forEach(server::createContext);
-    executor = Executors.newVirtualThreadPerTaskExecutor();
+    // Platform threads, not virtual ones: virtual threads are not preempted, so a probe on one
+    // would wait for a free carrier behind every busy gRPC handler (heartbeats, creates) and
+    // its latency would be the load's. The kernel schedules these threads fairly against them.
+    executor = Executors.newFixedThreadPool(HANDLER_THREADS,
+        Thread.ofPlatform().name(what.replace(' ', '-') + "-https-", 0).daemon().factory());
     server.setExecutor(executor);
     server.start();
   }
