@@ -108,11 +108,7 @@ class MonitoringIT {
     await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(1)).ignoreExceptions()
         .untilAsserted(() -> assertThat(query("up{job=\"noid-server\"}").get(0).path("value").get(1).asText())
             .isEqualTo("1"));
-    // After a controller restart a node counts as ready again only once it has heartbeated.
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(
-        NodeServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(token))
-            .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList())
-        .extracting(n -> n.getState()).containsExactly(NodeState.NODE_STATE_READY));
+    awaitNodeReady();
     VmServiceGrpc.VmServiceBlockingStub vms = VmServiceGrpc.newBlockingStub(channel)
         .withCallCredentials(ControllerProcess.bearer(token)).withDeadlineAfter(300, TimeUnit.SECONDS);
     List<String> names = List.of("mon-a", "mon-b");
@@ -140,8 +136,20 @@ class MonitoringIT {
     }
   }
 
+  /**
+   * A node counts as ready only once it has heartbeated: after it joins, and again after a
+   * controller restart. Until then the cluster is rightly unhealthy.
+   */
+  private void awaitNodeReady() {
+    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(
+        NodeServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(token))
+            .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList())
+        .extracting(n -> n.getState()).containsExactly(NodeState.NODE_STATE_READY));
+  }
+
   @Test
   void healthCheckScriptGivesTheGuidesExitCodes() throws Exception {
+    awaitNodeReady();
     Process ok = healthcheckProcess();
     String out = new String(ok.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(ok.waitFor(60, TimeUnit.SECONDS)).isTrue();
