@@ -7,6 +7,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.net.ConnectException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
@@ -18,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * QEMU Machine Protocol over the VM's unix socket: greeting, capabilities negotiation, then one
@@ -47,11 +49,13 @@ public final class QmpClient implements AutoCloseable {
     this.out = Channels.newOutputStream(channel);
   }
 
+  /** How long a control socket may refuse connections before that is an error. */
+  static final Duration LISTEN_WITHIN = Duration.ofSeconds(2);
+
   /** Connects and negotiates; each later command may take up to {@code timeout} to answer. */
   public static QmpClient connect(Path socket, Duration timeout) throws IOException {
-    SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+    SocketChannel ch = open(socket);
     try {
-      ch.connect(UnixDomainSocketAddress.of(socket));
       QmpClient client = new QmpClient(ch, timeout);
       JsonNode greeting = client.guarded("the greeting", client::readMessage);
       if (!greeting.has("QMP")) {
@@ -62,6 +66,32 @@ public final class QmpClient implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
+    }
+  }
+
+  /**
+   * QEMU binds its control socket (the file appears) a moment before it listens on it; until
+   * then a connection is refused. On a loaded host that moment can outlast the caller's wait
+   * for the file, so refusals are retried for {@link #LISTEN_WITHIN}.
+   */
+  private static SocketChannel open(Path socket) throws IOException {
+    long deadline = System.nanoTime() + LISTEN_WITHIN.toNanos();
+    while (true) {
+      SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+      try {
+        ch.connect(UnixDomainSocketAddress.of(socket));
+        return ch;
+      } catch (ConnectException refused) {
+        ch.close();
+        if (System.nanoTime() > deadline) {
+          throw new ConnectException("QEMU's control socket " + socket + " refused connections for "
+              + LISTEN_WITHIN.toSeconds() + " s");
+        }
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+      } catch (IOException | RuntimeException e) {
+        ch.close();
+        throw e;
+      }
     }
   }
 
