@@ -114,10 +114,9 @@ public final class VmService {
     String node = scheduler.place(new Placement(desired.cpus(), desired.memMib(), desired.image(),
         desired.nodeHint(), desired.nodeSelector()), nodes.view());
     boolean wait = !r.hasWait() || r.getWait();
-    VmEntry stored = launch(List.of(desired.withNode(node)), desired.name(), () ->
+    return launch(List.of(desired.withNode(node)), desired.name(), () ->
         log.atInfo().addKeyValue("vm_name", desired.name()).addKeyValue("user", who.name())
             .log("VM {} accepted and placed on {}", desired.name(), node), wait).getFirst();
-    return stored;
   }
 
   /** The most VMs one {@link #createMany} call may create. */
@@ -168,7 +167,7 @@ public final class VmService {
   private void refuseTakenNames(List<VmEntry> wanted) {
     for (VmEntry e : wanted) {
       if (vms.find(e.owner(), e.name()).isPresent()) {
-        throw new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
+        throw VmTable.alreadyExists(e);
       }
     }
   }

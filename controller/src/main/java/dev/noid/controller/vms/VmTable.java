@@ -122,7 +122,7 @@ public final class VmTable implements Watchable<VmEntry> {
     return stamped;
   }
 
-  private static NoidException alreadyExists(VmEntry e) {
+  static NoidException alreadyExists(VmEntry e) {
     return new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
   }
 
