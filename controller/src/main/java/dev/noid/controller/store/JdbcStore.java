@@ -62,6 +62,23 @@ abstract class JdbcStore implements Store {
   /** Returns a connection obtained from {@link #connection()}. */
   protected abstract void release(Connection c) throws SQLException;
 
+  /**
+   * A statement for {@code sql} on {@code c}, for the hot write path; hand it back with
+   * {@link #done(PreparedStatement)}, not close. Here a fresh one each time (PostgreSQL's
+   * driver caches prepared statements itself); an adapter may keep them.
+   */
+  protected PreparedStatement statement(Connection c, String sql) throws SQLException {
+    return c.prepareStatement(sql);
+  }
+
+  protected void done(PreparedStatement ps) throws SQLException {
+    ps.close();
+  }
+
+  /** Called after a transaction was rolled back, before the connection is released. */
+  protected void rolledBack(Connection c) {
+  }
+
   <T> T tx(String what, SqlWork<T> work) {
     Connection c = null;
     try {
@@ -73,6 +90,7 @@ abstract class JdbcStore implements Store {
         return result;
       } catch (SQLException | RuntimeException e) {
         c.rollback();
+        rolledBack(c);
         throw e;
       } finally {
         c.setAutoCommit(true);
@@ -261,11 +279,12 @@ abstract class JdbcStore implements Store {
       List<Boolean> out = new ArrayList<>(writes.size());
       // ON CONFLICT DO NOTHING, not a caught violation: PostgreSQL aborts the whole
       // transaction on an error, and one taken name must not fail its neighbours.
-      try (PreparedStatement insert = c.prepareStatement("INSERT INTO vms (id, owner, name, node, state,"
+      PreparedStatement insert = statement(c, "INSERT INTO vms (id, owner, name, node, state,"
           + " revision, document) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
-          PreparedStatement update = c.prepareStatement(
-              "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?");
-          PreparedStatement delete = c.prepareStatement("DELETE FROM vms WHERE id = ?")) {
+      PreparedStatement update = statement(c,
+          "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?");
+      PreparedStatement delete = statement(c, "DELETE FROM vms WHERE id = ?");
+      try {
         for (VmWrite w : writes) {
           switch (w.kind()) {
             case INSERT -> {
@@ -289,6 +308,10 @@ abstract class JdbcStore implements Store {
             }
           }
         }
+      } finally {
+        done(insert);
+        done(update);
+        done(delete);
       }
       return out;
     });

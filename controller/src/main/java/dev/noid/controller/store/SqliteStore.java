@@ -4,8 +4,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -15,6 +19,9 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class SqliteStore extends JdbcStore {
   private final Connection connection;
   private final ReentrantLock lock = new ReentrantLock();
+  // Compiled once, kept for the connection's life (guarded by lock): in a profile of batched
+  // creates, compiling SQL took a tenth of the store's time.
+  private final Map<String, PreparedStatement> statements = new HashMap<>();
 
   private SqliteStore(Connection connection) {
     this.connection = connection;
@@ -23,7 +30,12 @@ public final class SqliteStore extends JdbcStore {
   public static SqliteStore open(Path file) {
     try {
       Files.createDirectories(file.toAbsolutePath().getParent());
-      Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+      Properties props = new Properties();
+      // The driver otherwise matches every statement against an INSERT pattern and, for an
+      // insert, compiles and runs "SELECT last_insert_rowid()" for getGeneratedKeys(), which
+      // nothing here calls.
+      props.setProperty("jdbc.get_generated_keys", "false");
+      Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath(), props);
       try (Statement s = c.createStatement()) {
         s.execute("PRAGMA journal_mode=WAL");
         s.execute("PRAGMA synchronous=NORMAL");
@@ -56,9 +68,42 @@ public final class SqliteStore extends JdbcStore {
   }
 
   @Override
+  protected PreparedStatement statement(Connection c, String sql) throws SQLException {
+    PreparedStatement ps = statements.get(sql);
+    if (ps == null) {
+      ps = c.prepareStatement(sql);
+      statements.put(sql, ps);
+    }
+    return ps;
+  }
+
+  @Override
+  protected void done(PreparedStatement ps) {
+    // Kept for the next commit.
+  }
+
+  @Override
+  protected void rolledBack(Connection c) {
+    // A statement that failed mid-way is compiled afresh rather than trusted again.
+    closeStatements();
+  }
+
+  private void closeStatements() {
+    for (PreparedStatement ps : statements.values()) {
+      try {
+        ps.close();
+      } catch (SQLException e) {
+        // Closing a statement of a connection that is going away anyway.
+      }
+    }
+    statements.clear();
+  }
+
+  @Override
   public void close() {
     lock.lock();
     try {
+      closeStatements();
       connection.close();
     } catch (SQLException e) {
       throw new StoreException("closing the store failed", e);

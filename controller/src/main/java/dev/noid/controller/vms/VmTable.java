@@ -1,6 +1,8 @@
 package dev.noid.controller.vms;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.noid.api.v1.VmState;
@@ -32,6 +34,10 @@ import java.util.function.Consumer;
  */
 public final class VmTable implements Watchable<VmEntry> {
   static final ObjectMapper JSON = JsonMapper.builder().addModule(new JavaTimeModule()).build();
+  // Resolved once: every store write of a VM serialises one, and the mapper would look the
+  // serialiser up afresh each time.
+  private static final ObjectWriter WRITER = JSON.writerFor(VmEntry.class);
+  private static final ObjectReader READER = JSON.readerFor(VmEntry.class);
 
   private final Store store;
   private final Clock clock;
@@ -270,7 +276,7 @@ public final class VmTable implements Watchable<VmEntry> {
   private static VmRow row(VmEntry e) {
     try {
       return new VmRow(e.id(), e.owner(), e.name(), e.node(), e.state().name(), e.revision(),
-          JSON.writeValueAsString(e));
+          WRITER.writeValueAsString(e));
     } catch (IOException ex) {
       throw new UncheckedIOException(ex);
     }
@@ -278,7 +284,7 @@ public final class VmTable implements Watchable<VmEntry> {
 
   private static VmEntry read(String json) {
     try {
-      return JSON.readValue(json, VmEntry.class);
+      return READER.readValue(json);
     } catch (IOException ex) {
       throw new UncheckedIOException(ex);
     }

@@ -1,6 +1,7 @@
 package dev.noid.controller.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -180,6 +181,42 @@ abstract class StoreContract {
 
     assertThat(store.vms()).extracting(VmRow::id).containsExactly("vm-2");
     assertThat(store.insertVm(vm("vm-3", "alice", "web"))).isTrue();
+  }
+
+  @Test
+  void writeVmsAppliesEveryChangeInOrderAndAnswersFalseOnlyForATakenName() {
+    store.insertVm(vm("vm-1", "alice", "web"));
+    VmRow moved = new VmRow("vm-2", "alice", "db", "node-c", "RUNNING", 3, "{\"n\":2}");
+
+    List<Boolean> answers = store.writeVms(List.of(
+        VmWrite.insert(vm("vm-2", "alice", "db")),
+        VmWrite.insert(vm("vm-3", "alice", "web")),
+        VmWrite.update(moved),
+        VmWrite.delete("vm-1"),
+        VmWrite.insert(vm("vm-4", "alice", "web"))));
+
+    assertThat(answers).containsExactly(true, false, true, true, true);
+    assertThat(store.vms()).containsExactlyInAnyOrder(moved, vm("vm-4", "alice", "web"));
+  }
+
+  @Test
+  void aFailedWriteVmsKeepsNoneOfItsChangesAndTheNextOneIsApplied() {
+    store.insertVm(vm("vm-1", "alice", "web"));
+    store.insertVm(vm("vm-9", "alice", "cache"));
+    // state is NOT NULL: the third change fails after two succeeded in the same transaction.
+    VmRow broken = new VmRow("vm-9", "alice", "cache", "node-a", null, 2, "{}");
+
+    assertThatThrownBy(() -> store.writeVms(List.of(VmWrite.insert(vm("vm-2", "alice", "db")),
+        VmWrite.delete("vm-1"), VmWrite.update(broken))))
+        .isInstanceOf(StoreException.class);
+
+    assertThat(store.vms()).containsExactlyInAnyOrder(vm("vm-1", "alice", "web"),
+        vm("vm-9", "alice", "cache"));
+    VmRow stopped = new VmRow("vm-9", "alice", "cache", "node-a", "STOPPED", 2, "{}");
+    assertThat(store.writeVms(List.of(VmWrite.insert(vm("vm-2", "alice", "db")),
+        VmWrite.update(stopped), VmWrite.delete("vm-1"))))
+        .containsExactly(true, true, true);
+    assertThat(store.vms()).containsExactlyInAnyOrder(vm("vm-2", "alice", "db"), stopped);
   }
 
   // ------------------------------------------------------------------ checkpoints
