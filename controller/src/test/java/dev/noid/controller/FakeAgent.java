@@ -11,6 +11,7 @@ import dev.noid.agent.v1.CreateVmsResponse;
 import dev.noid.agent.v1.DestroyVmRequest;
 import dev.noid.agent.v1.DestroyVmResponse;
 import dev.noid.agent.v1.VmReport;
+import dev.noid.common.grpc.UnaryPerMessage;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.Map;
@@ -29,6 +30,10 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   private volatile CountDownLatch hang;
   private volatile long heldMib;
   private volatile boolean batchCreates = true;
+  private volatile boolean createStream = true;
+  private final java.util.concurrent.atomic.AtomicReference<Status> failNext = new java.util.concurrent.atomic.AtomicReference<>();
+  private final java.util.concurrent.atomic.AtomicInteger streamsOpened = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger streamedBatches = new java.util.concurrent.atomic.AtomicInteger();
   private volatile CountDownLatch gate;
   private final java.util.concurrent.atomic.AtomicInteger atGate = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.atomic.AtomicInteger batchCalls = new java.util.concurrent.atomic.AtomicInteger();
@@ -81,9 +86,45 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     return vms;
   }
 
-  /** From now on, CreateVms is UNIMPLEMENTED, as on an agent from before it existed. */
+  /**
+   * From now on, CreateVms and CreateVmsStream are UNIMPLEMENTED, as on an agent from before
+   * either existed.
+   */
   public void withoutBatchCreates() {
     batchCreates = false;
+  }
+
+  /** From now on, CreateVmsStream is UNIMPLEMENTED, as on an agent that has only CreateVms. */
+  public void withoutCreateStream() {
+    createStream = false;
+  }
+
+  /** The next CreateVms batch fails as a whole with {@code status}, creating nothing. */
+  public void failNextBatch(Status status) {
+    failNext.set(status);
+  }
+
+  /** CreateVmsStream calls opened so far. */
+  public int streamsOpened() {
+    return streamsOpened.get();
+  }
+
+  /** Batches that came over CreateVmsStream (each also counts as a CreateVms call). */
+  public int streamedBatches() {
+    return streamedBatches.get();
+  }
+
+  /** Each batch exactly as {@link #createVms} answers it, on one stream. */
+  @Override
+  public StreamObserver<CreateVmsRequest> createVmsStream(StreamObserver<CreateVmsResponse> out) {
+    if (!batchCreates || !createStream) {
+      return super.createVmsStream(out);
+    }
+    streamsOpened.incrementAndGet();
+    return UnaryPerMessage.serve(out, (request, answer) -> {
+      streamedBatches.incrementAndGet();
+      createVms(request, answer);
+    }, (request, answer) -> answer.toBuilder().setBatch(request.getBatch()).build());
   }
 
   /** CreateVms calls answered so far, and the creates they carried. */
@@ -104,6 +145,11 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     }
     batchCalls.incrementAndGet();
     batchedCreates.addAndGet(request.getCreatesCount());
+    Status failure = failNext.getAndSet(null);
+    if (failure != null) {
+      out.onError(failure.asRuntimeException());
+      return;
+    }
     CountDownLatch g = gate;
     if (g != null) {
       atGate.incrementAndGet();

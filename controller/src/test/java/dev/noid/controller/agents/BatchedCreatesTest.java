@@ -29,7 +29,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Creates for one node share CreateVms calls, and each caller still gets its own answer. */
+/**
+ * Creates for one node share batches, sent on the node's CreateVmsStream (or in CreateVms calls
+ * to an agent without it), and each caller still gets its own answer.
+ */
 class BatchedCreatesTest {
   @TempDir Path dir;
 
@@ -135,5 +138,62 @@ class BatchedCreatesTest {
     }
     assertThat(agent.batchCalls()).isZero();
     assertThat(agent.vms()).containsOnlyKeys("vm-0", "vm-1", "vm-2");
+  }
+
+  @Test
+  void batchesGoOneAfterAnotherOnOneStream() {
+    for (int i = 0; i < 3; i++) {
+      assertThat(creates.create("node-a", create("vm-" + i), 30).getSpec().getId()).isEqualTo("vm-" + i);
+    }
+
+    assertThat(agent.streamsOpened()).isEqualTo(1);
+    assertThat(agent.streamedBatches()).isEqualTo(3);
+    assertThat(agent.vms()).containsOnlyKeys("vm-0", "vm-1", "vm-2");
+  }
+
+  @Test
+  void aNodeWithoutTheStreamGetsCreateVmsCalls() {
+    agent.withoutCreateStream();
+    for (int i = 0; i < 3; i++) {
+      assertThat(creates.create("node-a", create("vm-" + i), 30).getSpec().getId()).isEqualTo("vm-" + i);
+    }
+
+    assertThat(agent.streamedBatches()).isZero();
+    assertThat(agent.batchCalls()).isEqualTo(3);
+    assertThat(agent.vms()).containsOnlyKeys("vm-0", "vm-1", "vm-2");
+  }
+
+  @Test
+  void aBatchNotAnsweredInTimeFailsAndTheNextGoesOnAFreshStream() {
+    creates.create("node-a", create("vm-0"), 30);
+    agent.closeGate();
+    StatusRuntimeException late = catchThrowableOfType(StatusRuntimeException.class,
+        () -> creates.create("node-a", create("vm-1"), 1));
+    // The stuck batch still holds its stream on the agent: the next one must not queue behind it.
+    StatusRuntimeException behind = catchThrowableOfType(StatusRuntimeException.class,
+        () -> creates.create("node-a", create("vm-2"), 1));
+
+    assertThat(late.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+    assertThat(late.getStatus().getDescription()).isEqualTo("node node-a did not answer a batch of creates in time");
+    assertThat(behind.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+    assertThat(agent.atGate()).isEqualTo(2);
+    assertThat(agent.streamsOpened()).isEqualTo(2);
+    agent.openGate();
+    assertThat(creates.create("node-a", create("vm-3"), 30).getSpec().getId()).isEqualTo("vm-3");
+    assertThat(agent.streamsOpened()).isEqualTo(3);
+  }
+
+  @Test
+  void aStreamEndedByTheNodeFailsItsBatchWithTheNodesStatusAndTheNextOpensAnother() {
+    agent.failNextBatch(Status.UNAVAILABLE.withDescription("agent shutting down"));
+    StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+        () -> creates.create("node-a", create("vm-0"), 30));
+
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(e.getStatus().getDescription()).isEqualTo("agent shutting down");
+    assertThat(agent.vms()).isEmpty();
+    assertThat(creates.create("node-a", create("vm-1"), 30).getSpec().getId()).isEqualTo("vm-1");
+    assertThat(agent.streamsOpened()).isEqualTo(2);
+    assertThat(agent.streamedBatches()).isEqualTo(2);
   }
 }

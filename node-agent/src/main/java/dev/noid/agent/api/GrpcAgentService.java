@@ -42,6 +42,7 @@ import dev.noid.agent.v1.StartVmResponse;
 import dev.noid.agent.v1.StopVmRequest;
 import dev.noid.agent.v1.StopVmResponse;
 import dev.noid.agent.vm.VmManager;
+import dev.noid.common.grpc.UnaryPerMessage;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
@@ -124,6 +125,13 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
     }
     out.onNext(answer.build());
     out.onCompleted();
+  }
+
+  /** Each batch exactly as {@link #createVms} answers it, on one stream. */
+  @Override
+  public StreamObserver<CreateVmsRequest> createVmsStream(StreamObserver<CreateVmsResponse> out) {
+    return UnaryPerMessage.serve(out, this::createVms,
+        (request, answer) -> answer.toBuilder().setBatch(request.getBatch()).build());
   }
 
   private CreateVmResult createOne(CreateVmRequest r) {

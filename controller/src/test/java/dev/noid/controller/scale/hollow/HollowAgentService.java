@@ -39,6 +39,7 @@ import dev.noid.agent.v1.StartVmResponse;
 import dev.noid.agent.v1.StopVmRequest;
 import dev.noid.agent.v1.StopVmResponse;
 import dev.noid.agent.v1.VmReport;
+import dev.noid.common.grpc.UnaryPerMessage;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
@@ -118,6 +119,13 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
       }
       return answer.build();
     });
+  }
+
+  /** Each batch exactly as {@link #createVms} answers it, on one stream. */
+  @Override
+  public StreamObserver<CreateVmsRequest> createVmsStream(StreamObserver<CreateVmsResponse> out) {
+    return UnaryPerMessage.serve(out, this::createVms,
+        (request, answer) -> answer.toBuilder().setBatch(request.getBatch()).build());
   }
 
   @Override
