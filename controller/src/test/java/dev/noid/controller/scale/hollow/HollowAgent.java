@@ -174,4 +174,11 @@ final class HollowAgent implements AutoCloseable {
       server.shutdownNow();
     }
   }
+
+  /** After {@link #close}: waits until the server has let go of every call it was serving. */
+  void awaitClosed() throws InterruptedException {
+    if (server != null) {
+      server.awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
 }

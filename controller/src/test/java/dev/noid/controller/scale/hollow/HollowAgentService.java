@@ -5,7 +5,10 @@ import com.google.protobuf.Timestamp;
 import dev.noid.agent.v1.AgentGrpc;
 import dev.noid.agent.v1.AgentVmState;
 import dev.noid.agent.v1.CallError;
+import dev.noid.agent.v1.CheckpointChunk;
 import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.agent.v1.ConsoleRequest;
+import dev.noid.agent.v1.ConsoleResponse;
 import dev.noid.agent.v1.CreateCheckpointRequest;
 import dev.noid.agent.v1.CreateCheckpointResponse;
 import dev.noid.agent.v1.CreateVmRequest;
@@ -20,10 +23,12 @@ import dev.noid.agent.v1.DestroyVmResponse;
 import dev.noid.agent.v1.ExecExit;
 import dev.noid.agent.v1.ExecRequest;
 import dev.noid.agent.v1.ExecResponse;
+import dev.noid.agent.v1.ExportCheckpointRequest;
 import dev.noid.agent.v1.GetNodeReportRequest;
 import dev.noid.agent.v1.GetNodeReportResponse;
 import dev.noid.agent.v1.GetVmRequest;
 import dev.noid.agent.v1.GetVmResponse;
+import dev.noid.agent.v1.ImportCheckpointResponse;
 import dev.noid.agent.v1.ListCheckpointsRequest;
 import dev.noid.agent.v1.ListCheckpointsResponse;
 import dev.noid.agent.v1.ListVmsRequest;
@@ -44,13 +49,14 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.List;
 
 /**
  * noid.agent.v1.Agent for a hollow node: the real protocol, answered from {@link HollowNode}'s
  * memory, each VM operation taking the simulated hypervisor's time without holding a thread.
- * Exec answers every command with its own words on stdout and exit code 0. Checkpoint export,
- * import and the console are not simulated (UNIMPLEMENTED): moving checkpoints between nodes
- * is file transfer, which a hollow node has no files for.
+ * Exec answers every command with its own words on stdout and exit code 0; the console echoes
+ * what is typed. A checkpoint exports as one file holding its record and imports with the real
+ * agent's checks ({@link HollowCheckpointFiles}).
  */
 final class HollowAgentService extends AgentGrpc.AgentImplBase {
   private final HollowNode node;
@@ -211,6 +217,80 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
         }
       }
     };
+  }
+
+  @Override
+  public StreamObserver<ConsoleRequest> console(StreamObserver<ConsoleResponse> out) {
+    return new StreamObserver<>() {
+      private boolean attached;
+      private boolean ended;
+
+      @Override
+      public void onNext(ConsoleRequest r) {
+        if (ended) {
+          return;
+        }
+        switch (r.getMessageCase()) {
+          case VM_ID -> {
+            try {
+              VmReport vm = node.require(r.getVmId());
+              if (vm.getState() != AgentVmState.AGENT_VM_STATE_RUNNING) {
+                throw new HollowNode.Refused(Status.FAILED_PRECONDITION.withDescription(
+                    "VM '" + vm.getId() + "' is not running"));
+              }
+              attached = true;
+            } catch (HollowNode.Refused e) {
+              end(e.status());
+            }
+          }
+          case INPUT -> {
+            if (!attached) {
+              end(Status.FAILED_PRECONDITION.withDescription("the first console request must be vm_id"));
+            } else {
+              out.onNext(ConsoleResponse.newBuilder().setOutput(r.getInput()).build());
+            }
+          }
+          case RESIZE -> { } // a hollow serial line has no window size either
+          default -> end(Status.INVALID_ARGUMENT.withDescription("empty console request"));
+        }
+      }
+
+      private void end(Status status) {
+        ended = true;
+        out.onError(status.asRuntimeException());
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        ended = true;
+      }
+
+      @Override
+      public void onCompleted() {
+        if (!ended) {
+          ended = true;
+          out.onCompleted();
+        }
+      }
+    };
+  }
+
+  @Override
+  public void exportCheckpoint(ExportCheckpointRequest request, StreamObserver<CheckpointChunk> out) {
+    List<CheckpointChunk> chunks;
+    try {
+      chunks = HollowCheckpointFiles.export(node.checkpoint(request.getCheckpointId()));
+    } catch (HollowNode.Refused e) {
+      out.onError(e.status().asRuntimeException());
+      return;
+    }
+    chunks.forEach(out::onNext);
+    out.onCompleted();
+  }
+
+  @Override
+  public StreamObserver<CheckpointChunk> importCheckpoint(StreamObserver<ImportCheckpointResponse> out) {
+    return HollowCheckpointFiles.receive(node, out);
   }
 
   @Override

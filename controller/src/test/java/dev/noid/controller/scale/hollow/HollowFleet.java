@@ -124,6 +124,16 @@ public final class HollowFleet implements AutoCloseable {
   @Override
   public void close() {
     agents.forEach(HollowAgent::close);
+    // Open calls (each node's create stream) are closed on the shared executor: keep it until
+    // every server has let go of them.
+    for (HollowAgent a : agents) {
+      try {
+        a.awaitClosed();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
     shared.timer().shutdownNow();
     shared.executor().shutdownNow();
     shared.boss().shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);

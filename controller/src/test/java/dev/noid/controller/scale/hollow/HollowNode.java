@@ -108,6 +108,21 @@ final class HollowNode {
     checkpoints.put(info.getId(), info);
   }
 
+  CheckpointInfo checkpoint(String id) {
+    CheckpointInfo ck = checkpoints.get(id);
+    if (ck == null) {
+      throw new Refused(Status.NOT_FOUND.withDescription("checkpoint '" + id + "' not found on this node"));
+    }
+    return ck;
+  }
+
+  /** A checkpoint received from another node; ALREADY_EXISTS if this node has one of its id. */
+  void importCheckpoint(CheckpointInfo info) {
+    if (checkpoints.putIfAbsent(info.getId(), info) != null) {
+      throw new Refused(Status.ALREADY_EXISTS.withDescription("checkpoint '" + info.getId() + "' already exists"));
+    }
+  }
+
   List<CheckpointInfo> checkpoints(String vmId) {
     return checkpoints.values().stream().filter(c -> vmId.isEmpty() || c.getVmId().equals(vmId)).toList();
   }
