@@ -36,6 +36,9 @@ public final class BatchedCreates {
   private final AgentClients agents;
   private final CreateStreams streams;
   private final Map<String, NodeQueue> queues = new ConcurrentHashMap<>();
+  // The fallbacks, per node, for agents from before each: no CreateVmsStream (CreateVms calls),
+  // and no CreateVms either (CreateVm calls).
+  private final Set<String> unstreamed = ConcurrentHashMap.newKeySet();
   private final Set<String> unbatched = ConcurrentHashMap.newKeySet();
 
   public BatchedCreates(AgentClients agents) {
@@ -206,7 +209,7 @@ public final class BatchedCreates {
     }
 
     private CreateVmsResponse call(CreateVmsRequest request, long deadline) {
-      if (streams.supported(node)) {
+      if (!unstreamed.contains(node)) {
         try {
           return streams.send(node, request, deadline);
         } catch (StatusRuntimeException e) {
@@ -214,6 +217,7 @@ public final class BatchedCreates {
             throw e;
           }
           // An agent from before CreateVmsStream, which created nothing: CreateVms calls.
+          unstreamed.add(node);
         }
       }
       return agents.blocking(node, deadline - System.nanoTime(), TimeUnit.NANOSECONDS).createVms(request);

@@ -9,7 +9,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -26,16 +25,9 @@ import java.util.concurrent.TimeoutException;
 final class CreateStreams {
   private final AgentClients agents;
   private final Map<String, NodeStream> streams = new ConcurrentHashMap<>();
-  // Nodes whose agent answered UNIMPLEMENTED: agents from before the stream existed.
-  private final Set<String> unsupported = ConcurrentHashMap.newKeySet();
 
   CreateStreams(AgentClients agents) {
     this.agents = agents;
-  }
-
-  /** False once {@code node} said it has no CreateVmsStream. */
-  boolean supported(String node) {
-    return !unsupported.contains(node);
   }
 
   /**
@@ -47,14 +39,7 @@ final class CreateStreams {
     ManagedChannel channel = agents.channel(node);
     NodeStream stream = streams.compute(node, (k, open) ->
         open != null && open.channel == channel && open.ended == null ? open : new NodeStream(node, channel));
-    try {
-      return stream.exchange(request, deadlineNanos);
-    } catch (StatusRuntimeException e) {
-      if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
-        unsupported.add(node);
-      }
-      throw e;
-    }
+    return stream.exchange(request, deadlineNanos);
   }
 
   private static final class NodeStream implements ClientResponseObserver<CreateVmsRequest, CreateVmsResponse> {
