@@ -146,7 +146,7 @@ public final class ScaleBench {
             (ownCpuNanos() - ownCpu0) / 1000.0 / placed,
             (double) (fleet.creates().vms() - carried0) / Math.max(1, fleet.creates().calls() - calls0));
         System.err.printf(Locale.ROOT, "scale-bench: fill CPU per VM: controller %.0f us, benchmark "
-            + "(hollow fleet and load) %.0f us; %.2f VMs per agent create call%n",
+            + "(hollow fleet and load) %.0f us; %.2f VMs per agent create batch%n",
             cost.controllerUsPerVm(), cost.benchUsPerVm(), cost.vmsPerAgentCall());
         LoadGenerator.Phase alone = single.fill(o.singles());
         held = load.heldVms() + single.heldVms();
@@ -277,7 +277,7 @@ public final class ScaleBench {
         o.batch() > 0 ? "CreateVms calls of " + o.batch() + " VMs" : "CreateVm calls", o.users(),
         o.memMib(), o.hypervisorMs());
     System.out.println("| nodes | VMs | VMs placed and running/s (step) "
-        + "| CPU per VM: controller / hollow fleet and load; VMs per agent call | "
+        + "| CPU per VM: controller / hollow fleet and load; VMs per agent batch | "
         + (o.batch() > 0 ? "CreateVms call" : "create") + " added p50 / p99, loaded "
         + "| one at a time | controller's mean | /health p50 / p99 | /metrics p50 / p99 | heap after GC "
         + "| heartbeat CPU per node per s | CPU per heartbeat |");
