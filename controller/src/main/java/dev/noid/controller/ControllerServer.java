@@ -8,7 +8,7 @@ import dev.noid.controller.http.HealthzHandler;
 import dev.noid.controller.server.PublicGrpcServer;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.store.Store;
-import dev.noid.controller.vms.VmService;
+import dev.noid.controller.vms.service.Reconciler;
 import jakarta.inject.Inject;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -26,14 +26,14 @@ public final class ControllerServer {
   private final HealthzHandler healthz;
 
   private final NodeRegistry nodes;
-  private final VmService vms;
+  private final Reconciler vms;
   private final Store store;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("controller-timers").daemon().factory());
 
   @Inject
   ControllerServer(ControllerConfig config, PublicGrpcServer grpc, HttpsEndpoint https,
-      HealthzHandler healthz, NodeRegistry nodes, VmService vms, Store store) {
+      HealthzHandler healthz, NodeRegistry nodes, Reconciler vms, Store store) {
     this.nodes = nodes;
     this.vms = vms;
     this.store = store;

@@ -4,7 +4,7 @@ import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import com.google.inject.multibindings.Multibinder;
-import dev.noid.controller.nodes.GrpcNodeRegistration;
+import dev.noid.controller.nodes.grpc.GrpcNodeRegistration;
 import dev.noid.controller.users.UserDirectory;
 import io.grpc.BindableService;
 

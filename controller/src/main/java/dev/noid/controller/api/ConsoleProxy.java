@@ -4,26 +4,26 @@ import dev.noid.agent.v1.ConsoleRequest;
 import dev.noid.agent.v1.ConsoleResponse;
 import dev.noid.api.v1.AttachConsoleRequest;
 import dev.noid.api.v1.AttachConsoleResponse;
-import dev.noid.api.v1.VmState;
-import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmService;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.vms.service.VmRecords;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 
 /** noid.v1 AttachConsole relayed to the VM's agent; ending the call detaches only. */
 final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
-  private final VmService vms;
+  private final VmRecords vms;
   private final AgentClients agents;
   private final Principal who;
   private final ServerCallStreamObserver<AttachConsoleResponse> out;
   private final StreamProxy<ConsoleResponse, AttachConsoleResponse, ConsoleRequest> proxy;
   private StreamObserver<ConsoleRequest> toAgent;
 
-  ConsoleProxy(VmService vms, AgentClients agents, Principal who,
+  ConsoleProxy(VmRecords vms, AgentClients agents, Principal who,
       ServerCallStreamObserver<AttachConsoleResponse> out) {
     this.vms = vms;
     this.agents = agents;
@@ -42,11 +42,7 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
       }
       VmEntry vm;
       try {
-        vm = vms.get(who, request.getAttach().getVm());
-        if (vm.state() != VmState.VM_STATE_RUNNING && vm.state() != VmState.VM_STATE_PAUSED) {
-          throw new NoidException(NoidException.Code.WRONG_STATE, "cannot attach to VM '"
-              + vm.name() + "': it is " + VmService.stateName(vm.state()) + ", needs RUNNING or PAUSED");
-        }
+        vm = vms.require(who, request.getAttach().getVm(), VmState.Action.CONSOLE);
       } catch (RuntimeException e) {
         out.onError(GrpcStatusMapper.toStatus(e));
         return;

@@ -6,24 +6,25 @@ import dev.noid.agent.v1.ExecStart;
 import dev.noid.api.v1.ExecCommandRequest;
 import dev.noid.api.v1.ExecCommandResponse;
 import dev.noid.api.v1.ExecExit;
-import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmService;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.vms.service.VmRecords;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 
 /** noid.v1 ExecCommand relayed to the VM's agent, message for message. */
 final class ExecProxy implements StreamObserver<ExecCommandRequest> {
-  private final VmService vms;
+  private final VmRecords vms;
   private final AgentClients agents;
   private final Principal who;
   private final ServerCallStreamObserver<ExecCommandResponse> out;
   private final StreamProxy<ExecResponse, ExecCommandResponse, ExecRequest> proxy;
   private StreamObserver<ExecRequest> toAgent;
 
-  ExecProxy(VmService vms, AgentClients agents, Principal who,
+  ExecProxy(VmRecords vms, AgentClients agents, Principal who,
       ServerCallStreamObserver<ExecCommandResponse> out) {
     this.vms = vms;
     this.agents = agents;
@@ -59,7 +60,7 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
       }
       VmEntry vm;
       try {
-        vm = vms.requireRunning(who, start.getVm(), "exec in");
+        vm = vms.require(who, start.getVm(), VmState.Action.EXEC);
       } catch (RuntimeException e) {
         out.onError(GrpcStatusMapper.toStatus(e));
         return;

@@ -18,7 +18,7 @@ import dev.noid.api.v1.UncordonNodeResponse;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
-import dev.noid.controller.vms.VmService;
+import dev.noid.controller.vms.service.Evacuation;
 import dev.noid.controller.vms.VmTable;
 import dev.noid.api.v1.WatchNodesRequest;
 import dev.noid.api.v1.WatchNodesResponse;
@@ -34,14 +34,14 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   private final NodeRegistry nodes;
   private final Scheduler scheduler;
   private final VmTable vms;
-  private final VmService vmService;
+  private final Evacuation evacuation;
 
   @Inject
-  GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms, VmService vmService) {
+  GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms, Evacuation evacuation) {
     this.nodes = nodes;
     this.scheduler = scheduler;
     this.vms = vms;
-    this.vmService = vmService;
+    this.evacuation = evacuation;
   }
 
   private dev.noid.api.v1.Node proto(NodeEntry n) {
@@ -74,7 +74,7 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
     try {
       nodes.require(r.getName());
       DrainSummary.Builder summary = DrainSummary.newBuilder();
-      vmService.drain(r.getName(), step -> {
+      evacuation.drain(r.getName(), step -> {
         DrainVmProgress p = DrainVmProgress.newBuilder().setVm(step.vm()).setOwner(step.owner())
             .setPhase(DrainVmProgress.Phase.valueOf("PHASE_" + step.phase()))
             .setTargetNode(step.target()).setMessage(step.message()).build();
@@ -95,7 +95,7 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   @Override
   public void removeNode(RemoveNodeRequest r, StreamObserver<RemoveNodeResponse> out) {
     Calls.unary(out, () -> {
-      vmService.removeNode(r.getName());
+      evacuation.removeNode(r.getName());
       return RemoveNodeResponse.getDefaultInstance();
     });
   }

@@ -28,7 +28,9 @@ public final class GrpcStatusMapper {
         case PERMISSION_DENIED -> Status.PERMISSION_DENIED;
         case NODE_UNAVAILABLE, STORE_UNAVAILABLE -> Status.UNAVAILABLE;
         case TIMEOUT -> Status.DEADLINE_EXCEEDED;
-        case INTERNAL -> Status.INTERNAL;
+        // The node was reached and the VMM failed there: retrying the same call elsewhere is
+        // the caller's choice, not a transport problem (docs/decisions.md).
+        case HYPERVISOR_FAILED, INTERNAL -> Status.INTERNAL;
       };
       return s.withDescription(e.getMessage()).asRuntimeException();
     }

@@ -14,23 +14,26 @@ import dev.noid.api.v1.WhoAmIRequest;
 import dev.noid.api.v1.WhoAmIResponse;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.users.UserDirectory;
-import dev.noid.controller.vms.VmService;
+import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.service.UserRemoval;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 
 /** noid.v1.UserService (admin only, except WhoAmI: enforced by the auth interceptor). */
 public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
   private final UserDirectory users;
-  private final VmService vms;
+  private final VmTable vms;
+  private final UserRemoval removal;
 
   @Inject
-  GrpcUserService(UserDirectory users, VmService vms) {
+  GrpcUserService(UserDirectory users, VmTable vms, UserRemoval removal) {
     this.users = users;
     this.vms = vms;
+    this.removal = removal;
   }
 
   private int vmCount(String user) {
-    return vms.table().ownedBy(user).size();
+    return vms.ownedBy(user).size();
   }
 
   @Override
@@ -47,7 +50,7 @@ public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
   public void removeUser(RemoveUserRequest r, StreamObserver<RemoveUserResponse> out) {
     Calls.unary(out, () -> {
       users.require(r.getName());
-      vms.removeOwner(r.getName());
+      removal.removeOwner(r.getName());
       users.remove(r.getName());
       return RemoveUserResponse.getDefaultInstance();
     });

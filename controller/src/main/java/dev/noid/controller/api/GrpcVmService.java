@@ -33,11 +33,14 @@ import dev.noid.api.v1.StopVmResponse;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.WatchVmsRequest;
 import dev.noid.api.v1.WatchVmsResponse;
-import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmService;
+import dev.noid.controller.vms.service.Checkpoints;
+import dev.noid.controller.vms.service.VmCreates;
+import dev.noid.controller.vms.service.VmRecords;
+import dev.noid.controller.vms.service.VmTransitions;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
@@ -46,31 +49,39 @@ import java.util.Base64;
 import java.util.List;
 
 /**
- * noid.v1.VmService: checks the request's shape, calls {@link VmService}, maps the answer.
+ * noid.v1.VmService: turns each request into the domain's terms, calls the use case, maps the
+ * answer.
  */
 public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   static final int DEFAULT_PAGE_SIZE = 100;
   static final int MAX_PAGE_SIZE = 1000;
 
-  private final VmService vms;
+  private final VmRecords vms;
+  private final VmCreates creates;
+  private final VmTransitions transitions;
+  private final Checkpoints checkpoints;
   private final AgentClients agents;
 
   @Inject
-  GrpcVmService(VmService vms, AgentClients agents) {
+  GrpcVmService(VmRecords vms, VmCreates creates, VmTransitions transitions, Checkpoints checkpoints,
+      AgentClients agents) {
     this.vms = vms;
+    this.creates = creates;
+    this.transitions = transitions;
+    this.checkpoints = checkpoints;
     this.agents = agents;
   }
 
   @Override
   public void createVm(CreateVmRequest r, StreamObserver<CreateVmResponse> out) {
     Calls.unary(out, () -> CreateVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(vms.create(Principal.current(), r))).build());
+        .setVm(ProtoMapper.vm(creates.create(Principal.current(), VmRequests.create(r)))).build());
   }
 
   @Override
   public void createVms(CreateVmsRequest r, StreamObserver<CreateVmsResponse> out) {
-    Calls.unary(out, () -> CreateVmsResponse.newBuilder().addAllVms(vms.createMany(Principal.current(),
-        r.getTemplate(), Integer.toUnsignedLong(r.getCount()),
+    Calls.unary(out, () -> CreateVmsResponse.newBuilder().addAllVms(creates.createMany(Principal.current(),
+        VmRequests.create(r.getTemplate()), Integer.toUnsignedLong(r.getCount()),
         Integer.toUnsignedLong(r.getFirstIndex())).stream().map(ProtoMapper::vm).toList()).build());
   }
 
@@ -88,8 +99,10 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
         throw NoidException.invalid("page_size " + size + " exceeds the limit of " + MAX_PAGE_SIZE);
       }
       String after = decodeToken(r.getPageToken());
+      java.util.Set<dev.noid.controller.domain.VmState> states = new java.util.HashSet<>();
+      r.getStatesList().forEach(s -> states.add(VmRequests.state(s)));
       List<VmEntry> matching = vms.list(Principal.current()).stream()
-          .filter(v -> r.getStatesCount() == 0 || r.getStatesList().contains(v.state()))
+          .filter(v -> r.getStatesCount() == 0 || states.contains(v.state()))
           .filter(v -> r.getNode().isEmpty() || r.getNode().equals(v.node()))
           .filter(v -> r.getLabelSelectorMap().entrySet().stream()
               .allMatch(l -> l.getValue().equals(v.labels().get(l.getKey()))))
@@ -138,7 +151,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void destroyVm(DestroyVmRequest r, StreamObserver<DestroyVmResponse> out) {
     Calls.unary(out, () -> {
-      vms.destroy(Principal.current(), r.getName());
+      transitions.destroy(Principal.current(), r.getName());
       return DestroyVmResponse.getDefaultInstance();
     });
   }
@@ -146,25 +159,25 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void stopVm(StopVmRequest r, StreamObserver<StopVmResponse> out) {
     Calls.unary(out, () -> StopVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(vms.stop(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(transitions.stop(Principal.current(), r.getName()))).build());
   }
 
   @Override
   public void startVm(StartVmRequest r, StreamObserver<StartVmResponse> out) {
     Calls.unary(out, () -> StartVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(vms.start(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(transitions.start(Principal.current(), r.getName()))).build());
   }
 
   @Override
   public void pauseVm(PauseVmRequest r, StreamObserver<PauseVmResponse> out) {
     Calls.unary(out, () -> PauseVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(vms.pause(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(transitions.pause(Principal.current(), r.getName()))).build());
   }
 
   @Override
   public void resumeVm(ResumeVmRequest r, StreamObserver<ResumeVmResponse> out) {
     Calls.unary(out, () -> ResumeVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(vms.resume(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(transitions.resume(Principal.current(), r.getName()))).build());
   }
 
   @Override
@@ -182,14 +195,14 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void createCheckpoint(CreateCheckpointRequest r, StreamObserver<CreateCheckpointResponse> out) {
     Calls.unary(out, () -> CreateCheckpointResponse.newBuilder().setCheckpoint(ProtoMapper.checkpoint(
-        vms.checkpoint(Principal.current(), r.getVm(), r.getLabel()))).build());
+        checkpoints.checkpoint(Principal.current(), r.getVm(), r.getLabel()))).build());
   }
 
   @Override
   public void listCheckpoints(ListCheckpointsRequest r, StreamObserver<ListCheckpointsResponse> out) {
     Calls.unary(out, () -> {
       ListCheckpointsResponse.Builder b = ListCheckpointsResponse.newBuilder();
-      vms.checkpoints(Principal.current(), r.getVm()).forEach(c -> b.addCheckpoints(ProtoMapper.checkpoint(c)));
+      checkpoints.list(Principal.current(), r.getVm()).forEach(c -> b.addCheckpoints(ProtoMapper.checkpoint(c)));
       return b.build();
     });
   }
@@ -197,7 +210,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void deleteCheckpoint(DeleteCheckpointRequest r, StreamObserver<DeleteCheckpointResponse> out) {
     Calls.unary(out, () -> {
-      vms.deleteCheckpoint(Principal.current(), r.getId());
+      checkpoints.delete(Principal.current(), r.getId());
       return DeleteCheckpointResponse.getDefaultInstance();
     });
   }
@@ -205,7 +218,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void restoreCheckpoint(RestoreCheckpointRequest r, StreamObserver<RestoreCheckpointResponse> out) {
     Calls.unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(ProtoMapper.vm(
-        vms.restore(Principal.current(), r.getVm(), r.getCheckpoint(), r.getAsName(), r.getNode())))
+        checkpoints.restore(Principal.current(), r.getVm(), r.getCheckpoint(), r.getAsName(), r.getNode())))
         .build());
   }
 }

@@ -29,8 +29,8 @@ final class ProtoMapper {
   }
 
   static Vm vm(VmEntry e) {
-    Vm.Builder b = Vm.newBuilder().setName(e.name()).setOwner(e.owner()).setState(e.state())
-        .setDesiredState(e.desiredState()).setNode(e.node()).setCpus(e.cpus()).setMemMib(e.memMib())
+    Vm.Builder b = Vm.newBuilder().setName(e.name()).setOwner(e.owner()).setState(VmRequests.state(e.state()))
+        .setDesiredState(VmRequests.state(e.desiredState())).setNode(e.node()).setCpus(e.cpus()).setMemMib(e.memMib())
         .setDiskMib(e.diskMib()).setImage(e.image()).putAllLabels(e.labels())
         .setStatusMessage(e.statusMessage()).setRetryCount(e.retryCount())
         .setRestoredFromCheckpointId(e.restoredFrom()).setRevision(e.revision())

@@ -2,7 +2,8 @@ package dev.noid.controller.domain;
 
 /**
  * Every failure of a controller operation that a client should understand. The code decides
- * the gRPC status in exactly one place ({@link dev.noid.controller.api.GrpcStatusMapper}).
+ * the gRPC status in exactly one place ({@link dev.noid.controller.api.GrpcStatusMapper}); an
+ * agent's status becomes one in exactly one place too (the agent adapter's {@code AgentStatus}).
  */
 public final class NoidException extends RuntimeException {
   public enum Code {
@@ -14,7 +15,10 @@ public final class NoidException extends RuntimeException {
     UNAUTHENTICATED,
     PERMISSION_DENIED,
     TOO_MANY_ATTEMPTS,
+    /** The node could not be reached (transport): nothing was done there. */
     NODE_UNAVAILABLE,
+    /** The node's hypervisor failed the operation (VMM crashed, guest never ready). */
+    HYPERVISOR_FAILED,
     TIMEOUT,
     STORE_UNAVAILABLE,
     INTERNAL
@@ -42,5 +46,15 @@ public final class NoidException extends RuntimeException {
 
   public static NoidException notFound(String message) {
     return new NoidException(Code.NOT_FOUND, message);
+  }
+
+  /**
+   * Whether a create its node refused may go to another node: that node made nothing of it
+   * because it could not be reached, or had no room the controller could not see (memory the
+   * agent holds for itself). A hypervisor failure is not retried elsewhere: it says nothing
+   * about the node, and the VM's status says what went wrong.
+   */
+  public boolean retryableElsewhere() {
+    return code == Code.NODE_UNAVAILABLE || code == Code.NO_CAPACITY;
   }
 }

@@ -3,7 +3,7 @@ package dev.noid.controller.nodes;
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
-import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.config.ControllerConfig;
 import dev.noid.controller.pki.ClusterPki;
 import dev.noid.controller.store.Store;

@@ -1,6 +1,6 @@
 package dev.noid.controller.observability;
 
-import dev.noid.api.v1.VmState;
+import dev.noid.controller.domain.VmState;
 import dev.noid.controller.nodes.NodeEntry;
 import jakarta.inject.Inject;
 import java.time.Clock;
@@ -30,13 +30,10 @@ public final class ClusterGauges {
     gauge(sb, "noid_vms_total", "Total number of VMs in the cluster");
     sample(sb, "noid_vms_total", "", t.vmsTotal());
     gauge(sb, "noid_vms_running", "Number of running VMs in the cluster");
-    sample(sb, "noid_vms_running", "", t.count(VmState.VM_STATE_RUNNING));
+    sample(sb, "noid_vms_running", "", t.count(VmState.RUNNING));
     gauge(sb, "noid_vms_by_state", "VMs per state");
     for (VmState s : VmState.values()) {
-      if (s == VmState.VM_STATE_UNSPECIFIED || s == VmState.UNRECOGNIZED) {
-        continue;
-      }
-      sample(sb, "noid_vms_by_state", "state=\"" + s.name().substring(9).toLowerCase(Locale.ROOT) + "\"",
+      sample(sb, "noid_vms_by_state", "state=\"" + s.name().toLowerCase(Locale.ROOT) + "\"",
           t.count(s));
     }
     gauge(sb, "noid_nodes", "Nodes per state");

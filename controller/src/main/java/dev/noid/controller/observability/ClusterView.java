@@ -1,6 +1,6 @@
 package dev.noid.controller.observability;
 
-import dev.noid.api.v1.VmState;
+import dev.noid.controller.domain.VmState;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;

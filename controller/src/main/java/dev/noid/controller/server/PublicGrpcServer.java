@@ -7,7 +7,7 @@ import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.config.ControllerConfig;
 import dev.noid.controller.observability.AuditLog;
 import dev.noid.controller.observability.CallObserver;
-import dev.noid.controller.nodes.GrpcNodeRegistration;
+import dev.noid.controller.nodes.grpc.GrpcNodeRegistration;
 import dev.noid.controller.pki.ClusterPki;
 import io.grpc.BindableService;
 import io.grpc.Server;

@@ -1,7 +1,7 @@
 package dev.noid.controller.vms;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import dev.noid.api.v1.VmState;
+import dev.noid.controller.domain.VmState;
 import java.time.Instant;
 import java.util.Map;
 
@@ -96,7 +96,6 @@ public record VmEntry(
 
   /** Holds a capacity reservation on its node (everything placed and not failed). */
   public boolean holdsCapacity() {
-    return !node.isEmpty() && state != VmState.VM_STATE_FAILED
-        && state != VmState.VM_STATE_PENDING;
+    return !node.isEmpty() && state.holdsCapacity();
   }
 }

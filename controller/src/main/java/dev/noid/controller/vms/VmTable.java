@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
-import dev.noid.api.v1.VmState;
+import dev.noid.controller.domain.VmState;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.store.Store;
@@ -128,7 +128,7 @@ public final class VmTable implements Watchable<VmEntry> {
     return stamped;
   }
 
-  static NoidException alreadyExists(VmEntry e) {
+  public static NoidException alreadyExists(VmEntry e) {
     return new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
   }
 
@@ -142,8 +142,14 @@ public final class VmTable implements Watchable<VmEntry> {
     List<GroupCommit.Pending> pending = new ArrayList<>(es.size());
     synchronized (this) {
       for (VmEntry e : es) {
-        if (!byId.containsKey(e.id()) || deleting.contains(e.id())) {
+        VmEntry before = byId.get(e.id());
+        if (before == null || deleting.contains(e.id())) {
           throw NoidException.notFound("VM '" + e.name() + "' not found");
+        }
+        if (!before.state().canBecome(e.state())) {
+          // A code path the state machine does not know: a bug, not something a user did.
+          throw new IllegalStateException("VM '" + e.name() + "' cannot go from " + before.state()
+              + " to " + e.state());
         }
       }
       for (VmEntry e : es) {
@@ -275,7 +281,7 @@ public final class VmTable implements Watchable<VmEntry> {
 
   private static VmRow row(VmEntry e) {
     try {
-      return new VmRow(e.id(), e.owner(), e.name(), e.node(), e.state().name(), e.revision(),
+      return new VmRow(e.id(), e.owner(), e.name(), e.node(), e.state().stored(), e.revision(),
           WRITER.writeValueAsString(e));
     } catch (IOException ex) {
       throw new UncheckedIOException(ex);

@@ -3,15 +3,25 @@ package dev.noid.controller.vms;
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
-import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.agents.grpc.AgentClients;
+import dev.noid.controller.agents.grpc.GrpcNodeAgents;
 import dev.noid.controller.config.ControllerConfig;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.Store;
+import dev.noid.controller.vms.service.Checkpoints;
+import dev.noid.controller.vms.service.Evacuation;
+import dev.noid.controller.vms.service.Reconciler;
+import dev.noid.controller.vms.service.UserRemoval;
+import dev.noid.controller.vms.service.VmCreates;
+import dev.noid.controller.vms.service.VmRecords;
+import dev.noid.controller.vms.service.VmServices;
+import dev.noid.controller.vms.service.VmTransitions;
 import java.time.Clock;
 import java.time.Duration;
 
-/** VMs, checkpoints and the scheduler that places them. */
+/** VMs, checkpoints, the scheduler that places them and the agents that run them. */
 public final class VmsModule extends AbstractModule {
   @Provides
   @Singleton
@@ -34,10 +44,49 @@ public final class VmsModule extends AbstractModule {
 
   @Provides
   @Singleton
-  VmService vmService(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes,
-      Scheduler scheduler, AgentClients agents, Clock clock, ControllerConfig config,
-      OperationObserver observer) {
-    return new VmService(vms, checkpoints, nodes, scheduler, agents, clock,
-        Duration.ofSeconds(config.bootTimeoutSeconds()), observer);
+  NodeAgents nodeAgents(AgentClients clients, ControllerConfig config) {
+    return new GrpcNodeAgents(clients, Duration.ofSeconds(config.bootTimeoutSeconds()));
+  }
+
+  @Provides
+  @Singleton
+  VmServices vmServices(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes,
+      Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer) {
+    return VmServices.wire(vms, checkpoints, nodes, scheduler, agents, clock, observer);
+  }
+
+  @Provides
+  VmRecords records(VmServices s) {
+    return s.records();
+  }
+
+  @Provides
+  VmCreates creates(VmServices s) {
+    return s.creates();
+  }
+
+  @Provides
+  VmTransitions transitions(VmServices s) {
+    return s.transitions();
+  }
+
+  @Provides
+  Checkpoints checkpoints(VmServices s) {
+    return s.checkpoints();
+  }
+
+  @Provides
+  Evacuation evacuation(VmServices s) {
+    return s.evacuation();
+  }
+
+  @Provides
+  Reconciler reconciler(VmServices s) {
+    return s.reconciler();
+  }
+
+  @Provides
+  UserRemoval userRemoval(VmServices s) {
+    return s.users();
   }
 }

@@ -60,22 +60,6 @@ class BatchCreateTest {
   }
 
   @Test
-  void aNodeFromBeforeCreateVmsStillGetsItsVmsOfABatchOneByOne() throws Exception {
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 8L * 256, "old", 8L * 256))) {
-      c.agents.get("old").withoutBatchCreates();
-      ManagedChannel ch = c.channel();
-      List<Vm> vms = stub(c, ch).createVms(batch("w", 6)).getVmsList();
-
-      assertThat(vms).hasSize(6).allSatisfy(vm -> assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_RUNNING));
-      assertThat(c.agents.get("old").vms()).hasSize(3);
-      assertThat(c.agents.get("old").batchCalls()).isZero();
-      assertThat(c.agents.get("node-a").batchCalls()).isEqualTo(1);
-      ch.shutdownNow();
-    }
-  }
-
-  @Test
   void aBatchThatDoesNotAllFitCreatesNothingAndSaysHowManyWould() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 8L * 256, "node-b", 8L * 256))) {

@@ -111,7 +111,7 @@ class ConcurrentCreateTest {
   void anAgentThatNeverAnswersEndsTheCreateWithDeadlineExceededAndTheVmSaysWhy() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(1),
         Map.of("node-a", 1024L))) {
-      c.agents.get("node-a").hangCreates();
+      c.agents.get("node-a").faults().hangCreates();
       String token = c.users.add("alice", "user").token();
       ManagedChannel ch = c.channel();
       VmServiceGrpc.VmServiceBlockingStub stub = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(token));
@@ -122,7 +122,7 @@ class ConcurrentCreateTest {
           .isEqualTo(VmState.VM_STATE_FAILED);
       // Its reservation was released: the whole node is free again.
       assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
-      c.agents.get("node-a").release();
+      c.agents.get("node-a").faults().release();
       ch.shutdownNow();
     }
   }
@@ -141,6 +141,31 @@ class ConcurrentCreateTest {
       assertThat(vm.getRetryCount()).isEqualTo(1);
       assertThat(c.scheduler.reservedMemMib("gone")).isZero();
       assertThat(c.scheduler.reservedMemMib("node-b")).isEqualTo(256);
+      ch.shutdownNow();
+    }
+  }
+
+  @Test
+  void aHypervisorFailureIsNotRetriedElsewhereAndTheVmFailsWithTheNodesReason() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("broken", 8192L, "node-b", 1024L))) {
+      // The larger node, which spread placement prefers, is reachable but its VMM fails.
+      c.agents.get("broken").faults().failCreates(io.grpc.Status.INTERNAL
+          .withDescription("hypervisor: QEMU exited with status 1"));
+      String token = c.users.add("alice", "user").token();
+      ManagedChannel ch = c.channel();
+      var vm = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(token))
+          .createVm(CreateVmRequest.newBuilder().setName("doomed").setCpus(1).setMemMib(256).build()).getVm();
+
+      assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_FAILED);
+      assertThat(vm.getNode()).isEqualTo("broken");
+      assertThat(vm.getRetryCount()).isZero();
+      assertThat(vm.getStatusMessage())
+          .isEqualTo("create failed: node broken: hypervisor: QEMU exited with status 1")
+          .doesNotContain("unavailable").doesNotContain("unreachable");
+      assertThat(c.agents.get("node-b").vms()).isEmpty();
+      assertThat(c.agents.get("node-b").batchCalls()).isZero();
+      assertThat(c.scheduler.reservedMemMib("broken")).isZero();
       ch.shutdownNow();
     }
   }

@@ -3,17 +3,23 @@ package dev.noid.controller.api;
 import dev.noid.agent.v1.HeartbeatRequest;
 import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.agent.v1.NodeReport;
-import dev.noid.controller.FakeAgent;
-import dev.noid.controller.agents.AgentClients;
+import dev.noid.agent.v1.VmReport;
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.controller.agents.grpc.AgentClients;
+import dev.noid.controller.agents.grpc.AgentMessages;
+import dev.noid.controller.agents.grpc.GrpcNodeAgents;
 import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scale.hollow.FakeAgent;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.SqliteStore;
 import dev.noid.controller.users.LoginLimiter;
 import dev.noid.controller.users.UserDirectory;
 import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.OperationObserver;
-import dev.noid.controller.vms.VmService;
+import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.service.VmServices;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -29,7 +35,7 @@ import java.util.Map;
 
 /**
  * The controller's real services, store and scheduler wired in-process, with {@link FakeAgent}
- * nodes reached over in-process gRPC: for tests about the controller's own logic at a scale
+ * nodes reached over in-process gRPC through the real agent adapter: for tests about the controller's own logic at a scale
  * or with faults that real guests cannot give cheaply.
  */
 final class InProcessController implements AutoCloseable {
@@ -37,7 +43,7 @@ final class InProcessController implements AutoCloseable {
   final UserDirectory users;
   final NodeRegistry nodes;
   final Scheduler scheduler;
-  final VmService vms;
+  final VmServices vms;
   final Map<String, FakeAgent> agents = new HashMap<>();
   private final Map<String, Server> servers = new HashMap<>();
   private Server api;
@@ -56,7 +62,7 @@ final class InProcessController implements AutoCloseable {
     nodes = new NodeRegistry(store, clock, lease);
     name = "controller-" + System.nanoTime();
     for (Map.Entry<String, Long> n : nodeMemoryMib.entrySet()) {
-      FakeAgent agent = new FakeAgent(n.getValue());
+      FakeAgent agent = FakeAgent.instant(n.getKey(), n.getValue());
       agents.put(n.getKey(), agent);
       servers.put(n.getKey(), InProcessServerBuilder.forName(name + "-" + n.getKey()).addService(agent).build().start());
       nodes.register(n.getKey(), "in-process", Map.of());
@@ -65,10 +71,10 @@ final class InProcessController implements AutoCloseable {
     scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
     AgentClients clients = new AgentClients(
         n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), nodes);
-    vms = new VmService(new VmTable(store, clock), new CheckpointTable(store), nodes, scheduler,
-        clients, clock, bootTimeout, OperationObserver.NONE);
-    vmApi = new GrpcVmService(vms, clients);
-    nodeApi = new GrpcNodeService(nodes, scheduler, vms.table(), vms);
+    vms = VmServices.wire(new VmTable(store, clock), new CheckpointTable(store), nodes, scheduler,
+        new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE);
+    vmApi = new GrpcVmService(vms.records(), vms.creates(), vms.transitions(), vms.checkpoints(), clients);
+    nodeApi = new GrpcNodeService(nodes, scheduler, vms.records().table(), vms.evacuation());
     startApi();
   }
 
@@ -76,6 +82,20 @@ final class InProcessController implements AutoCloseable {
     api = InProcessServerBuilder.forName(name).executor(java.util.concurrent.Executors.newFixedThreadPool(64))
         .addService(vmApi).addService(nodeApi)
         .intercept(new AuthInterceptor(users)).build().start();
+  }
+
+  /** Creates a VM as CreateVm does, without the API in between. */
+  VmEntry create(Principal who, CreateVmRequest r) {
+    return vms.creates().create(who, VmRequests.create(r));
+  }
+
+  VmEntry get(Principal who, String name) {
+    return vms.records().get(who, name);
+  }
+
+  /** What the controller does with a heartbeat's VM reports. */
+  void observe(String node, List<VmReport> reports) {
+    vms.reconciler().observe(node, reports.stream().map(AgentMessages::vm).toList());
   }
 
   /** The public API goes away (open calls fail UNAVAILABLE) while the services carry on. */
@@ -88,7 +108,7 @@ final class InProcessController implements AutoCloseable {
     startApi();
   }
 
-  static HeartbeatRequest heartbeat(String node, long memoryMib, List<dev.noid.agent.v1.VmReport> vms) {
+  static HeartbeatRequest heartbeat(String node, long memoryMib, List<VmReport> vms) {
     return HeartbeatRequest.newBuilder().setNodeName(node)
         .setNode(NodeReport.newBuilder().setNodeName(node).setCpus(64)
             .setMemoryBytes(memoryMib << 20).setHypervisor(HypervisorKind.HYPERVISOR_KIND_SIMULATED)

@@ -42,7 +42,7 @@ class ReconcileDuringCreatesTest {
       AtomicBoolean creating = new AtomicBoolean(true);
       Thread reconciler = Thread.ofPlatform().start(() -> {
         while (creating.get()) {
-          c.vms.reconcile();
+          c.vms.reconciler().reconcile();
         }
       });
       List<Future<?>> work = new ArrayList<>();
@@ -84,14 +84,14 @@ class ReconcileDuringCreatesTest {
         Map.of("node-a", 1024L))) {
       // As a create that died with an earlier controller process left it: stored, never placed.
       Instant now = Instant.now();
-      VmEntry orphan = c.vms.table().insert(new VmEntry("vm-0123456789ab", "alice", "orphan", 1, 128, 0,
-          "dev", Map.of(), "", Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED", VmState.VM_STATE_PENDING,
-          VmState.VM_STATE_RUNNING, "", "accepted", 0, "", 0, now, now, "", ""));
+      VmEntry orphan = c.vms.records().table().insert(new VmEntry("vm-0123456789ab", "alice", "orphan", 1, 128, 0,
+          "dev", Map.of(), "", Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED", dev.noid.controller.domain.VmState.PENDING,
+          dev.noid.controller.domain.VmState.RUNNING, "", "accepted", 0, "", 0, now, now, "", ""));
 
-      c.vms.reconcile();
+      c.vms.reconciler().reconcile();
 
-      VmEntry after = c.vms.table().byId(orphan.id()).orElseThrow();
-      assertThat(after.state()).isEqualTo(VmState.VM_STATE_FAILED);
+      VmEntry after = c.vms.records().table().byId(orphan.id()).orElseThrow();
+      assertThat(after.state()).isEqualTo(dev.noid.controller.domain.VmState.FAILED);
       assertThat(after.statusMessage()).isEqualTo("the controller restarted before the VM was placed");
     }
   }

@@ -49,7 +49,7 @@ class SdkWatchTest {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30), Map.of("node-a", 4096L))) {
       String token = c.users.add("alice", "user").token();
       Principal alice = new Principal("alice", false);
-      c.vms.create(alice, CreateVmRequest.newBuilder().setName("one").setCpus(1).setMemMib(256).build());
+      c.create(alice, CreateVmRequest.newBuilder().setName("one").setCpus(1).setMemMib(256).build());
       Recorder r = new Recorder();
       try (NoidClient noid = NoidClient.builder().token(token)
           .channel(InProcessChannelBuilder.forName(c.name()).build()).build();
@@ -59,8 +59,8 @@ class SdkWatchTest {
 
         c.stopApi();
         // Changes while the watcher is cut off: a create and a destroy.
-        c.vms.create(alice, CreateVmRequest.newBuilder().setName("two").setCpus(1).setMemMib(256).build());
-        c.vms.destroy(alice, "one");
+        c.create(alice, CreateVmRequest.newBuilder().setName("two").setCpus(1).setMemMib(256).build());
+        c.vms.transitions().destroy(alice, "one");
         c.restartApi();
 
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->

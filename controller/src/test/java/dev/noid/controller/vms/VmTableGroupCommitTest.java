@@ -1,9 +1,11 @@
 package dev.noid.controller.vms;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.noid.api.v1.VmState;
 import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.vms.service.NewVms;
 import dev.noid.controller.store.SqliteStore;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -25,9 +27,24 @@ class VmTableGroupCommitTest {
 
   private static VmEntry vm(String name) {
     Instant now = Instant.now();
-    return new VmEntry(VmService.newId(), "alice", name, 1, 128, 0, "dev", Map.of(), "", Map.of(),
-        "NODE_LOSS_POLICY_UNSPECIFIED", VmState.VM_STATE_PENDING, VmState.VM_STATE_RUNNING, "",
+    return new VmEntry(NewVms.newId(), "alice", name, 1, 128, 0, "dev", Map.of(), "", Map.of(),
+        "NODE_LOSS_POLICY_UNSPECIFIED", VmState.CREATING, VmState.RUNNING, "",
         "accepted", 0, "", 0, now, now, "", "");
+  }
+
+  @Test
+  void aChangeTheStateMachineDoesNotAllowIsRefusedAndNothingIsStored() {
+    try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"))) {
+      VmTable table = new VmTable(store, Clock.systemUTC());
+      VmEntry failed = table.update(table.insert(vm("web")).with(VmState.FAILED, "create failed: x"));
+
+      assertThatThrownBy(() -> table.update(failed.with(VmState.RUNNING, "?")))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessage("VM 'web' cannot go from FAILED to RUNNING");
+      assertThat(table.byId(failed.id()).orElseThrow().state()).isEqualTo(VmState.FAILED);
+      assertThat(new VmTable(store, Clock.systemUTC()).byId(failed.id()).orElseThrow().state())
+          .isEqualTo(VmState.FAILED);
+    }
   }
 
   @Test
@@ -42,7 +59,7 @@ class VmTableGroupCommitTest {
         String name = "vm-" + i;
         work.add(pool.submit(() -> {
           VmEntry e = table.insert(vm(name));
-          table.update(e.withNode("n1").with(VmState.VM_STATE_RUNNING, "running"));
+          table.update(e.withNode("n1").with(VmState.RUNNING, "running"));
           if (name.endsWith("0")) {
             table.delete(table.byId(e.id()).orElseThrow());
           }
@@ -51,7 +68,7 @@ class VmTableGroupCommitTest {
       for (Future<?> f : work) {
         f.get();
       }
-      assertThat(table.all()).hasSize(180).allMatch(e -> e.state() == VmState.VM_STATE_RUNNING);
+      assertThat(table.all()).hasSize(180).allMatch(e -> e.state() == VmState.RUNNING);
       assertThat(table.onNode("n1")).hasSize(180);
       assertThat(table.ownedBy("alice")).hasSize(180).extracting(VmEntry::name).isSorted();
       assertThat(published).hasSize(420).isSorted().doesNotHaveDuplicates();

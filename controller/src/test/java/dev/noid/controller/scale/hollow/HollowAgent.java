@@ -99,7 +99,7 @@ final class HollowAgent implements AutoCloseable {
             tls.serverCredentials(TlsServerCredentials.ClientAuth.REQUIRE))
         .bossEventLoopGroup(shared.boss()).workerEventLoopGroup(shared.workers())
         .channelType(NioServerSocketChannel.class).executor(shared.executor())
-        .addService(new HollowAgentService(node, shared.hypervisor(), shared.creates()))
+        .addService(new FakeAgent(node, shared.hypervisor(), shared.creates()))
         .build();
   }
 

@@ -38,6 +38,7 @@ final class HollowNode {
   private final Map<String, VmReport> vms = new ConcurrentHashMap<>();
   private final Map<String, CheckpointInfo> checkpoints = new ConcurrentHashMap<>();
   private long usedMemMib;
+  private long heldMib;
 
   HollowNode(String name, int cpus, long memoryMib) {
     this.name = name;
@@ -67,13 +68,19 @@ final class HollowNode {
     if (vms.containsKey(spec.getId())) {
       throw new Refused(Status.ALREADY_EXISTS.withDescription("VM '" + spec.getId() + "' already exists"));
     }
-    if (usedMemMib + spec.getMemMib() > memoryMib) {
+    if (usedMemMib + heldMib + spec.getMemMib() > memoryMib) {
       throw new Refused(Status.RESOURCE_EXHAUSTED.withDescription("spec.mem_mib " + spec.getMemMib()
-          + " exceeds the free memory of node " + name + " (" + (memoryMib - usedMemMib) + " MiB)"));
+          + " exceeds the free memory of node " + name + " (" + (memoryMib - usedMemMib - heldMib) + " MiB"
+          + (heldMib > 0 ? "; " + heldMib + " MiB held by a golden-snapshot build" : "") + ")"));
     }
     usedMemMib += spec.getMemMib();
     vms.put(spec.getId(), VmReport.newBuilder().setId(spec.getId()).setSpec(spec)
         .setState(AgentVmState.AGENT_VM_STATE_CREATING).setPid(vms.size() + 1000L).build());
+  }
+
+  /** Memory the agent keeps for itself (a golden-snapshot build), unknown to the controller. */
+  synchronized void hold(long mib) {
+    heldMib = mib;
   }
 
   VmReport require(String id) {

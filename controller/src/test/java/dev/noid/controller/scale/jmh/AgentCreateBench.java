@@ -1,13 +1,13 @@
 package dev.noid.controller.scale.jmh;
 
-import dev.noid.agent.v1.CreateVmRequest;
-import dev.noid.agent.v1.VmReport;
-import dev.noid.agent.v1.VmSpec;
-import dev.noid.controller.agents.AgentClients;
-import dev.noid.controller.agents.BatchedCreates;
+import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.agents.grpc.AgentClients;
+import dev.noid.controller.agents.grpc.GrpcNodeAgents;
+import dev.noid.controller.domain.VmState;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scale.hollow.HollowAgents;
 import dev.noid.controller.store.SqliteStore;
+import dev.noid.controller.vms.VmEntry;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.InsecureServerCredentials;
@@ -31,9 +31,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
- * Creates sent to nodes and answered over a real local socket (plaintext: TLS costs one record
- * each way in both modes): each as a batch on its node's CreateVmsStream, or as a CreateVms call
- * to an agent without the stream. Run with more threads than CPUs ({@code -t 16}): each thread
+ * Creates sent to nodes through the agent adapter and answered over a real local socket
+ * (plaintext: TLS costs one record each way): each as a batch on its node's CreateVmsStream, the
+ * one create transport. Run with more threads than CPUs ({@code -t 16}): each thread
  * drives its own node, one create after another, so the CPUs are saturated and the time per
  * create is the CPU both ends spend on it (controller and agent run here together).
  */
@@ -41,14 +41,11 @@ import org.openjdk.jmh.annotations.TearDown;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class AgentCreateBench {
-  @Param({"stream", "call"})
-  public String transport;
-
   private Path dir;
   private SqliteStore store;
   private Server server;
   private AgentClients clients;
-  private BatchedCreates creates;
+  private NodeAgents creates;
   private final java.util.concurrent.atomic.AtomicInteger threads = new java.util.concurrent.atomic.AtomicInteger();
 
   /** The node one benchmark thread drives. */
@@ -68,7 +65,7 @@ public class AgentCreateBench {
     dir = Files.createTempDirectory("noid-jmh");
     store = SqliteStore.open(dir.resolve("noid.db"));
     server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-        .addService(HollowAgents.instant("node", Long.MAX_VALUE / 2, transport.equals("stream"))).build().start();
+        .addService(HollowAgents.instant("node", Long.MAX_VALUE / 2)).build().start();
     NodeRegistry nodes = new NodeRegistry(store, Clock.systemUTC(), Duration.ofMinutes(5));
     // One hollow node answers for all of them: each has its own channel, as nodes do.
     for (int i = 0; i < 64; i++) {
@@ -76,7 +73,7 @@ public class AgentCreateBench {
     }
     clients = new AgentClients(n -> Grpc.newChannelBuilder(n.address(), InsecureChannelCredentials.create())
         .build(), nodes);
-    creates = new BatchedCreates(clients);
+    creates = new GrpcNodeAgents(clients, Duration.ofSeconds(30));
   }
 
   @TearDown(Level.Trial)
@@ -90,9 +87,11 @@ public class AgentCreateBench {
   }
 
   @Benchmark
-  public VmReport create(Driver d) {
+  public NodeAgents.CreateOutcome create(Driver d) {
     String id = d.node + "-vm-" + d.next++;
-    return creates.create(d.node, CreateVmRequest.newBuilder()
-        .setSpec(VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(1)).build(), 30);
+    java.time.Instant now = java.time.Instant.now();
+    return creates.createAll(d.node, java.util.List.of(new VmEntry(id, "bench", id, 1, 1, 0, "dev",
+        Map.of(), "", Map.of(), "", VmState.CREATING, VmState.RUNNING, d.node, "", 0, "", 0, now,
+        now, "", ""))).getFirst();
   }
 }

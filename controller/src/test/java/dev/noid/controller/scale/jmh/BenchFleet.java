@@ -6,16 +6,18 @@ import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.agent.v1.NodeReport;
 import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
-import dev.noid.api.v1.VmState;
-import dev.noid.controller.agents.AgentClients;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.agents.grpc.AgentClients;
+import dev.noid.controller.agents.grpc.GrpcNodeAgents;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.SqliteStore;
 import dev.noid.controller.vms.CheckpointTable;
 import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmService;
 import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.service.Reconciler;
+import dev.noid.controller.vms.service.VmServices;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -42,7 +44,7 @@ public final class BenchFleet implements AutoCloseable {
   public final NodeRegistry nodes;
   public final Scheduler scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
   public final VmTable vms;
-  public final VmService service;
+  public final Reconciler service;
   private final List<String> names = new ArrayList<>();
 
   public BenchFleet(int nodeCount, int vmCount) {
@@ -67,18 +69,18 @@ public final class BenchFleet implements AutoCloseable {
       for (int i = 0; i < vmCount; i++) {
         String node = names.get(i % nodeCount);
         VmEntry e = new VmEntry(String.format("vm-%012x", i), "bench", "vm-" + i, 1, 128, 0, "dev",
-            Map.of(), "", Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED", VmState.VM_STATE_RUNNING,
-            VmState.VM_STATE_RUNNING, node, "running on " + node, 0, "", 0, now, now, "", "");
+            Map.of(), "", Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED", VmState.RUNNING,
+            VmState.RUNNING, node, "running on " + node, 0, "", 0, now, now, "", "");
         pool.submit(() -> vms.insert(e));
       }
     }
     // Observations leave changes younger than a lease alone; this service's clock is an hour
     // ahead so that every VM counts as settled, as in a fleet that has been up for a while.
-    service = new VmService(vms, new CheckpointTable(store), nodes, scheduler,
-        new AgentClients(n -> {
+    service = VmServices.wire(vms, new CheckpointTable(store), nodes, scheduler,
+        new GrpcNodeAgents(new AgentClients(n -> {
           throw new IllegalStateException("benchmarks call no agent");
-        }, nodes), Clock.offset(clock, Duration.ofHours(1)), Duration.ofSeconds(120),
-        OperationObserver.NONE);
+        }, nodes), Duration.ofSeconds(120)), Clock.offset(clock, Duration.ofHours(1)),
+        OperationObserver.NONE).reconciler();
   }
 
   public List<String> nodeNames() {

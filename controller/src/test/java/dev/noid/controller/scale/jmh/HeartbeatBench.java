@@ -1,5 +1,7 @@
 package dev.noid.controller.scale.jmh;
 
+import dev.noid.controller.agents.grpc.AgentMessages;
+
 import dev.noid.agent.v1.HeartbeatRequest;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,7 +55,7 @@ public class HeartbeatBench {
   public Object heartbeat() {
     HeartbeatRequest hb = beats.get(next++ % beats.size());
     fleet.nodes.heartbeat(hb);
-    fleet.service.observe(hb.getNodeName(), hb.getVmsList());
+    fleet.service.observe(hb.getNodeName(), hb.getVmsList().stream().map(AgentMessages::vm).toList());
     return hb;
   }
 }

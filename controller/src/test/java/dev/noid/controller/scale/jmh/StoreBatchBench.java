@@ -1,6 +1,6 @@
 package dev.noid.controller.scale.jmh;
 
-import dev.noid.api.v1.VmState;
+import dev.noid.controller.domain.VmState;
 import dev.noid.controller.vms.VmEntry;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -55,13 +55,13 @@ public class StoreBatchBench {
     for (int i = 0; i < BATCH; i++) {
       long n = next++;
       creating.add(new VmEntry(String.format("new-%012x", n), "bench", "new-" + n, 1, 128, 0, "dev",
-          Map.of(), "", Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED", VmState.VM_STATE_CREATING,
-          VmState.VM_STATE_RUNNING, "node-00001", "", 0, "", 0, now, now, "", ""));
+          Map.of(), "", Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED", VmState.CREATING,
+          VmState.RUNNING, "node-00001", "", 0, "", 0, now, now, "", ""));
     }
     List<VmEntry> stored = fleet.vms.insertAll(creating);
     List<VmEntry> running = new ArrayList<>(BATCH);
     for (VmEntry e : stored) {
-      running.add(e.with(VmState.VM_STATE_RUNNING, "running on node-00001"));
+      running.add(e.with(VmState.RUNNING, "running on node-00001"));
     }
     return fleet.vms.updateAll(running);
   }

@@ -1,6 +1,6 @@
 package dev.noid.controller.scale.jmh;
 
-import dev.noid.api.v1.VmState;
+import dev.noid.controller.domain.VmState;
 import dev.noid.controller.vms.VmEntry;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -43,7 +43,7 @@ public class StoreBench {
   @Benchmark
   public VmEntry updateVm() {
     flip = !flip;
-    entry = fleet.vms.update(entry.with(flip ? VmState.VM_STATE_RUNNING : VmState.VM_STATE_PAUSED,
+    entry = fleet.vms.update(entry.with(flip ? VmState.RUNNING : VmState.PAUSED,
         flip ? "running" : "paused"));
     return entry;
   }

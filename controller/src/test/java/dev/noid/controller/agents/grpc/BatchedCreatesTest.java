@@ -1,4 +1,4 @@
-package dev.noid.controller.agents;
+package dev.noid.controller.agents.grpc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -8,8 +8,8 @@ import dev.noid.agent.v1.AgentVmState;
 import dev.noid.agent.v1.CreateVmRequest;
 import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
-import dev.noid.controller.FakeAgent;
 import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scale.hollow.FakeAgent;
 import dev.noid.controller.store.SqliteStore;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -30,13 +30,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Creates for one node share batches, sent on the node's CreateVmsStream (or in CreateVms calls
- * to an agent without it), and each caller still gets its own answer.
+ * Creates for one node share batches, sent on the node's CreateVmsStream, and each caller still
+ * gets its own answer.
  */
 class BatchedCreatesTest {
   @TempDir Path dir;
 
-  private final FakeAgent agent = new FakeAgent(64L * 256);
+  private final FakeAgent agent = FakeAgent.instant("node-a", 64L * 256);
   private SqliteStore store;
   private Server server;
   private AgentClients clients;
@@ -55,7 +55,7 @@ class BatchedCreatesTest {
 
   @AfterEach
   void stop() {
-    agent.openGate();
+    agent.faults().openGate();
     clients.close();
     server.shutdownNow();
     store.close();
@@ -72,15 +72,15 @@ class BatchedCreatesTest {
 
   @Test
   void createsQueuedBehindACallInFlightGoTogetherInTheNextOne() throws Exception {
-    agent.closeGate();
+    agent.faults().closeGate();
     CompletableFuture<VmReport> first = inBackground("vm-0", 30);
-    await().atMost(Duration.ofSeconds(10)).until(() -> agent.atGate() == 1);
+    await().atMost(Duration.ofSeconds(10)).until(() -> agent.faults().atGate() == 1);
     List<CompletableFuture<VmReport>> rest = new ArrayList<>();
     for (int i = 1; i <= 10; i++) {
       rest.add(inBackground("vm-" + i, 30));
     }
     await().atMost(Duration.ofSeconds(10)).until(() -> creates.queued("node-a") == 10);
-    agent.openGate();
+    agent.faults().openGate();
 
     assertThat(first.get(10, TimeUnit.SECONDS).getSpec().getId()).isEqualTo("vm-0");
     for (int i = 1; i <= 10; i++) {
@@ -96,13 +96,13 @@ class BatchedCreatesTest {
   @Test
   void eachCreateOfACallSucceedsOrFailsOnItsOwn() throws Exception {
     creates.create("node-a", create("taken"), 30);
-    agent.closeGate();
+    agent.faults().closeGate();
     CompletableFuture<VmReport> first = inBackground("vm-0", 30);
-    await().atMost(Duration.ofSeconds(10)).until(() -> agent.atGate() == 1);
+    await().atMost(Duration.ofSeconds(10)).until(() -> agent.faults().atGate() == 1);
     CompletableFuture<VmReport> dup = inBackground("taken", 30);
     CompletableFuture<VmReport> fine = inBackground("vm-1", 30);
     await().atMost(Duration.ofSeconds(10)).until(() -> creates.queued("node-a") == 2);
-    agent.openGate();
+    agent.faults().openGate();
 
     assertThat(first.get(10, TimeUnit.SECONDS).getSpec().getId()).isEqualTo("vm-0");
     assertThat(fine.get(10, TimeUnit.SECONDS).getSpec().getId()).isEqualTo("vm-1");
@@ -116,9 +116,9 @@ class BatchedCreatesTest {
 
   @Test
   void aCreateNeverWaitsInTheQueuePastItsDeadline() throws Exception {
-    agent.closeGate(); // the call in flight never comes back
+    agent.faults().closeGate(); // the call in flight never comes back
     CompletableFuture<VmReport> first = inBackground("vm-0", 2);
-    await().atMost(Duration.ofSeconds(10)).until(() -> agent.atGate() == 1);
+    await().atMost(Duration.ofSeconds(10)).until(() -> agent.faults().atGate() == 1);
     StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
         () -> creates.create("node-a", create("vm-1"), 1));
 
@@ -128,16 +128,6 @@ class BatchedCreatesTest {
     Throwable firstFailure = catchThrowableOfType(java.util.concurrent.ExecutionException.class,
         () -> first.get(30, TimeUnit.SECONDS)).getCause();
     assertThat(Status.fromThrowable(firstFailure).getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
-  }
-
-  @Test
-  void aNodeWithoutCreateVmsGetsOneCreateVmPerVm() {
-    agent.withoutBatchCreates();
-    for (int i = 0; i < 3; i++) {
-      assertThat(creates.create("node-a", create("vm-" + i), 30).getSpec().getId()).isEqualTo("vm-" + i);
-    }
-    assertThat(agent.batchCalls()).isZero();
-    assertThat(agent.vms()).containsOnlyKeys("vm-0", "vm-1", "vm-2");
   }
 
   @Test
@@ -152,21 +142,9 @@ class BatchedCreatesTest {
   }
 
   @Test
-  void aNodeWithoutTheStreamGetsCreateVmsCalls() {
-    agent.withoutCreateStream();
-    for (int i = 0; i < 3; i++) {
-      assertThat(creates.create("node-a", create("vm-" + i), 30).getSpec().getId()).isEqualTo("vm-" + i);
-    }
-
-    assertThat(agent.streamedBatches()).isZero();
-    assertThat(agent.batchCalls()).isEqualTo(3);
-    assertThat(agent.vms()).containsOnlyKeys("vm-0", "vm-1", "vm-2");
-  }
-
-  @Test
   void aBatchNotAnsweredInTimeFailsAndTheNextGoesOnAFreshStream() {
     creates.create("node-a", create("vm-0"), 30);
-    agent.closeGate();
+    agent.faults().closeGate();
     StatusRuntimeException late = catchThrowableOfType(StatusRuntimeException.class,
         () -> creates.create("node-a", create("vm-1"), 1));
     // The stuck batch still holds its stream on the agent: the next one must not queue behind it.
@@ -176,16 +154,16 @@ class BatchedCreatesTest {
     assertThat(late.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
     assertThat(late.getStatus().getDescription()).isEqualTo("node node-a did not answer a batch of creates in time");
     assertThat(behind.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
-    assertThat(agent.atGate()).isEqualTo(2);
+    assertThat(agent.faults().atGate()).isEqualTo(2);
     assertThat(agent.streamsOpened()).isEqualTo(2);
-    agent.openGate();
+    agent.faults().openGate();
     assertThat(creates.create("node-a", create("vm-3"), 30).getSpec().getId()).isEqualTo("vm-3");
     assertThat(agent.streamsOpened()).isEqualTo(3);
   }
 
   @Test
   void aStreamEndedByTheNodeFailsItsBatchWithTheNodesStatusAndTheNextOpensAnother() {
-    agent.failNextBatch(Status.UNAVAILABLE.withDescription("agent shutting down"));
+    agent.faults().failNextBatch(Status.UNAVAILABLE.withDescription("agent shutting down"));
     StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
         () -> creates.create("node-a", create("vm-0"), 30));
 

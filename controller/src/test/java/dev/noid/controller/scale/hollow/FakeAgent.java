@@ -48,25 +48,83 @@ import dev.noid.common.grpc.UnaryPerMessage;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
 /**
- * noid.agent.v1.Agent for a hollow node: the real protocol, answered from {@link HollowNode}'s
+ * The one fake node agent of the controller's tests and benchmarks (Cloud Hypervisor and real
+ * guests cannot run at this scale here): noid.agent.v1.Agent answered from {@link HollowNode}'s
  * memory, each VM operation taking the simulated hypervisor's time without holding a thread.
+ * It keeps the agent's contract where the controller relies on it (see {@link HollowNode}) and
+ * its error codes (docs/decisions.md): a hypervisor failure is INTERNAL "hypervisor: ...".
  * Exec answers every command with its own words on stdout and exit code 0; the console echoes
  * what is typed. A checkpoint exports as one file holding its record and imports with the real
  * agent's checks ({@link HollowCheckpointFiles}).
+ *
+ * <p>Tests can make it misbehave ({@link Faults}) and count what reached it.
  */
-final class HollowAgentService extends AgentGrpc.AgentImplBase {
+public final class FakeAgent extends AgentGrpc.AgentImplBase {
   private final HollowNode node;
   private final SimulatedHypervisor hypervisor;
   private final CreateCallStats creates;
+  private final Faults faults = new Faults();
+  private final java.util.concurrent.atomic.AtomicInteger streamsOpened = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger streamedBatches = new java.util.concurrent.atomic.AtomicInteger();
 
-  HollowAgentService(HollowNode node, SimulatedHypervisor hypervisor, CreateCallStats creates) {
+  FakeAgent(HollowNode node, SimulatedHypervisor hypervisor, CreateCallStats creates) {
     this.node = node;
     this.hypervisor = hypervisor;
     this.creates = creates;
+  }
+
+  /** A fake agent for one node with {@code memoryMib} and 64 vCPUs, answering at once. */
+  public static FakeAgent instant(String node, long memoryMib) {
+    return new FakeAgent(new HollowNode(node, 64, memoryMib), new SimulatedHypervisor(Duration.ZERO, null),
+        new CreateCallStats());
+  }
+
+  public Faults faults() {
+    return faults;
+  }
+
+  /** The VMs it holds now, by id, as it would report them. */
+  public java.util.Map<String, VmReport> vms() {
+    java.util.Map<String, VmReport> byId = new java.util.HashMap<>();
+    node.vms().forEach(v -> byId.put(v.getId(), v));
+    return byId;
+  }
+
+  /** Whether it holds the checkpoint's files. */
+  public boolean hasCheckpoint(String id) {
+    return node.checkpoints("").stream().anyMatch(c -> c.getId().equals(id));
+  }
+
+  /**
+   * Memory the agent uses for itself, as a golden-snapshot build's throwaway VM does: the
+   * controller's ledger does not know it, the agent's capacity check does.
+   */
+  public void hold(long mib) {
+    node.hold(mib);
+  }
+
+  /** Batches of creates answered so far (each CreateVms call or stream message), and the creates they carried. */
+  public int batchCalls() {
+    return (int) creates.calls();
+  }
+
+  public int batchedCreates() {
+    return (int) creates.vms();
+  }
+
+  /** CreateVmsStream calls opened so far. */
+  public int streamsOpened() {
+    return streamsOpened.get();
+  }
+
+  /** Batches that came over CreateVmsStream. */
+  public int streamedBatches() {
+    return streamedBatches.get();
   }
 
   /** Completes {@code out} with {@code work}'s answer after the simulated operation time. */
@@ -95,6 +153,7 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
   public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
     creates.call(1);
     try {
+      faults.refuseCreate();
       node.admit(request.getSpec());
     } catch (HollowNode.Refused e) {
       out.onError(e.status().asRuntimeException());
@@ -108,9 +167,15 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
     creates.call(request.getCreatesCount());
+    Status whole = faults.beforeBatch();
+    if (whole != null) {
+      out.onError(whole.asRuntimeException());
+      return;
+    }
     CreateVmResult[] results = new CreateVmResult[request.getCreatesCount()];
     for (int i = 0; i < results.length; i++) {
       try {
+        faults.refuseCreate();
         node.admit(request.getCreates(i).getSpec());
       } catch (HollowNode.Refused e) {
         results[i] = CreateVmResult.newBuilder().setError(CallError.newBuilder()
@@ -130,7 +195,11 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
   /** Each batch exactly as {@link #createVms} answers it, on one stream. */
   @Override
   public StreamObserver<CreateVmsRequest> createVmsStream(StreamObserver<CreateVmsResponse> out) {
-    return UnaryPerMessage.serve(out, this::createVms,
+    streamsOpened.incrementAndGet();
+    return UnaryPerMessage.serve(out, (request, answer) -> {
+      streamedBatches.incrementAndGet();
+      createVms(request, answer);
+    },
         (request, answer) -> answer.toBuilder().setBatch(request.getBatch()).build());
   }
 
@@ -329,7 +398,10 @@ final class HollowAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void restoreCheckpoint(RestoreCheckpointRequest request,
       StreamObserver<RestoreCheckpointResponse> out) {
-    simulated(out, () -> RestoreCheckpointResponse.newBuilder()
-        .setVm(node.restore(request.getCheckpointId(), request.getTarget())).build());
+    simulated(out, () -> {
+      faults.refuseRestore();
+      return RestoreCheckpointResponse.newBuilder()
+          .setVm(node.restore(request.getCheckpointId(), request.getTarget())).build();
+    });
   }
 }

@@ -1,4 +1,4 @@
-package dev.noid.controller.nodes;
+package dev.noid.controller.nodes.grpc;
 
 import dev.noid.agent.v1.HeartbeatRequest;
 import dev.noid.agent.v1.HeartbeatResponse;
@@ -7,7 +7,11 @@ import dev.noid.agent.v1.JoinResponse;
 import dev.noid.agent.v1.NodeRegistrationGrpc;
 import dev.noid.common.tls.Certificates;
 import dev.noid.controller.api.GrpcStatusMapper;
-import dev.noid.controller.vms.VmService;
+import dev.noid.controller.agents.grpc.AgentMessages;
+import dev.noid.controller.nodes.HeartbeatPacing;
+import dev.noid.controller.nodes.JoinService;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.vms.service.Reconciler;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Grpc;
@@ -33,10 +37,10 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
 
   private final JoinService joins;
   private final NodeRegistry registry;
-  private final VmService vms;
+  private final Reconciler vms;
 
   @Inject
-  GrpcNodeRegistration(JoinService joins, NodeRegistry registry, VmService vms) {
+  GrpcNodeRegistration(JoinService joins, NodeRegistry registry, Reconciler vms) {
     this.joins = joins;
     this.registry = registry;
     this.vms = vms;
@@ -65,7 +69,7 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
     }
     try {
       registry.heartbeat(request);
-      vms.observe(request.getNodeName(), request.getVmsList());
+      vms.observe(request.getNodeName(), request.getVmsList().stream().map(AgentMessages::vm).toList());
     } catch (RuntimeException e) {
       out.onError(GrpcStatusMapper.toStatus(e));
       return;

@@ -1,4 +1,4 @@
-package dev.noid.controller.agents;
+package dev.noid.controller.agents.grpc;
 
 import dev.noid.agent.v1.CheckpointChunk;
 import dev.noid.agent.v1.ExportCheckpointRequest;
@@ -23,16 +23,16 @@ import org.slf4j.LoggerFactory;
  * as the target accepts it, so nothing large is buffered here; the target verifies every
  * chunk's and every file's sha256 and keeps nothing if one differs.
  */
-public final class CheckpointRelay {
+final class CheckpointRelay {
   private static final Logger log = LoggerFactory.getLogger(CheckpointRelay.class);
   private final AgentClients agents;
 
-  public CheckpointRelay(AgentClients agents) {
+  CheckpointRelay(AgentClients agents) {
     this.agents = agents;
   }
 
   /** Copies {@code checkpointId} from {@code from} to {@code to}; returns when {@code to} has it. */
-  public void copy(String checkpointId, String from, String to) {
+  void copy(String checkpointId, String from, String to) {
     long start = System.nanoTime();
     CompletableFuture<ImportCheckpointResponse> done = new CompletableFuture<>();
     Semaphore writable = new Semaphore(0);
@@ -82,7 +82,7 @@ public final class CheckpointRelay {
           .log("checkpoint {} copied from {} to {} ({} bytes)", checkpointId, from, to, bytes);
     } catch (StatusRuntimeException e) {
       sink[0].cancel("export failed", e);
-      throw AgentClients.translate(from, e);
+      throw AgentStatus.toDomain(from, e);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof StatusRuntimeException sre) {
@@ -93,7 +93,7 @@ public final class CheckpointRelay {
           throw new NoidException(Code.INTERNAL, "checkpoint " + checkpointId
               + " failed its checksum on the way to " + to + ": " + sre.getStatus().getDescription());
         }
-        throw AgentClients.translate(to, sre);
+        throw AgentStatus.toDomain(to, sre);
       }
       throw new NoidException(Code.INTERNAL, "copying checkpoint " + checkpointId + " failed: " + cause, cause);
     } catch (java.util.concurrent.TimeoutException e) {

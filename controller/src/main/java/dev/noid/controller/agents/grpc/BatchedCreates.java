@@ -1,4 +1,4 @@
-package dev.noid.controller.agents;
+package dev.noid.controller.agents.grpc;
 
 import dev.noid.agent.v1.CreateVmRequest;
 import dev.noid.agent.v1.CreateVmResult;
@@ -10,7 +10,6 @@ import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -21,75 +20,39 @@ import java.util.concurrent.locks.ReentrantLock;
  * it queue, and the next batch carries them all (up to {@link #MAX_PER_CALL}). Alone, a create
  * goes at once. Under load, many creates share one round trip and its TLS records instead of each
  * paying for its own, as {@code GroupCommit} does for the store. A batch goes as one message on
- * the node's CreateVmsStream ({@link CreateStreams}), which costs less than a call of its own.
+ * the node's CreateVmsStream ({@link CreateStreams}), the one create transport: controller and
+ * agents ship together (docs/decisions.md), so there is no older agent to fall back to.
  *
- * <p>The caller sees exactly what a CreateVm call would have given it: the VM's report, or a
- * {@link StatusRuntimeException} with the status the agent gave that one VM. A create never
- * waits in the queue past its own deadline. A node without CreateVmsStream gets CreateVms calls,
- * and one without CreateVms either (UNIMPLEMENTED: an agent from before them) plain CreateVm calls,
- * from then on.
+ * <p>The caller gets, for each VM, the node's report or the status the node gave that one VM. A
+ * create never waits in the queue past its own deadline.
  */
-public final class BatchedCreates {
-  /** The most creates one call carries; the agent takes up to 1,000. */
+final class BatchedCreates {
+  /** The most creates one batch carries; the agent takes up to 1,000. */
   static final int MAX_PER_CALL = 256;
 
-  private final AgentClients agents;
   private final CreateStreams streams;
   private final Map<String, NodeQueue> queues = new ConcurrentHashMap<>();
-  // The fallbacks, per node, for agents from before each: no CreateVmsStream (CreateVms calls),
-  // and no CreateVms either (CreateVm calls).
-  private final Set<String> unstreamed = ConcurrentHashMap.newKeySet();
-  private final Set<String> unbatched = ConcurrentHashMap.newKeySet();
 
-  public BatchedCreates(AgentClients agents) {
-    this.agents = agents;
+  BatchedCreates(AgentClients agents) {
     this.streams = new CreateStreams(agents);
   }
 
-  /** A node's answer for one VM: its report, or the failure CreateVm would have thrown. */
-  public record Answer(VmReport report, StatusRuntimeException failure) {}
+  /** A node's answer for one VM: its report, or the status the node refused it with. */
+  record Answer(VmReport report, Status failure) {}
 
   /** Creates one VM on {@code node}; blocks until the node answered for it. */
-  public VmReport create(String node, CreateVmRequest request, long deadlineSeconds) {
+  VmReport create(String node, CreateVmRequest request, long deadlineSeconds) {
     Answer a = createAll(node, List.of(request), deadlineSeconds).getFirst();
     if (a.failure() != null) {
-      throw a.failure();
+      throw a.failure().asRuntimeException();
     }
     return a.report();
   }
 
   /** Creates several VMs on {@code node}; blocks until the node answered for each, in order. */
-  public List<Answer> createAll(String node, List<CreateVmRequest> requests, long deadlineSeconds) {
-    List<Pending> sent = unbatched.contains(node) ? List.of()
-        : queues.computeIfAbsent(node, NodeQueue::new).submit(requests, deadlineSeconds);
-    if (!sent.isEmpty() && sent.stream().noneMatch(p -> p.sendAlone)) {
-      return sent.stream().map(BatchedCreates::answer).toList();
-    }
-    List<java.util.concurrent.Future<Answer>> answers = new ArrayList<>(requests.size());
-    // Creates the node could not take in one call go as CreateVm calls, all at once, as
-    // concurrent single creates would.
-    try (var alone = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
-      for (int i = 0; i < requests.size(); i++) {
-        Pending p = sent.isEmpty() ? null : sent.get(i);
-        if (p != null && !p.sendAlone) {
-          answers.add(java.util.concurrent.CompletableFuture.completedFuture(answer(p)));
-          continue;
-        }
-        CreateVmRequest request = requests.get(i);
-        answers.add(alone.submit(() -> {
-          try {
-            return new Answer(agents.blocking(node, deadlineSeconds).createVm(request).getVm(), null);
-          } catch (StatusRuntimeException e) {
-            return new Answer(null, e);
-          }
-        }));
-      }
-    }
-    return answers.stream().map(java.util.concurrent.Future::resultNow).toList();
-  }
-
-  private static Answer answer(Pending p) {
-    return new Answer(p.report, p.failure == null ? null : p.failure.asRuntimeException());
+  List<Answer> createAll(String node, List<CreateVmRequest> requests, long deadlineSeconds) {
+    return queues.computeIfAbsent(node, NodeQueue::new).submit(requests, deadlineSeconds).stream()
+        .map(p -> new Answer(p.report, p.failure)).toList();
   }
 
   /** Creates waiting for a call to {@code node} (not yet sent). */
@@ -113,7 +76,6 @@ public final class BatchedCreates {
     final Condition wake;
     boolean taken;
     boolean done;
-    boolean sendAlone;
     VmReport report;
     Status failure;
 
@@ -175,7 +137,7 @@ public final class BatchedCreates {
               // Once taken into a call, that call's own deadline bounds the wait.
               wake.awaitNanos(open.taken ? TimeUnit.SECONDS.toNanos(1) : left);
             } catch (InterruptedException e) {
-              // The creates go on, as they would with CreateVm calls in flight.
+              // The creates go on: they are the node's now.
               interrupted = true;
             }
           }
@@ -208,21 +170,6 @@ public final class BatchedCreates {
       }
     }
 
-    private CreateVmsResponse call(CreateVmsRequest request, long deadline) {
-      if (!unstreamed.contains(node)) {
-        try {
-          return streams.send(node, request, deadline);
-        } catch (StatusRuntimeException e) {
-          if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
-            throw e;
-          }
-          // An agent from before CreateVmsStream, which created nothing: CreateVms calls.
-          unstreamed.add(node);
-        }
-      }
-      return agents.blocking(node, deadline - System.nanoTime(), TimeUnit.NANOSECONDS).createVms(request);
-    }
-
     private static Pending firstOpen(List<Pending> mine) {
       for (Pending p : mine) {
         if (!p.done) {
@@ -238,12 +185,12 @@ public final class BatchedCreates {
       p.done = true;
     }
 
-    /** Sends {@code batch} in one message or call, to be answered by {@code deadline} (nanoTime). */
+    /** Sends {@code batch} in one message, to be answered by {@code deadline} (nanoTime). */
     private void send(List<Pending> batch, long deadline) {
       CreateVmsResponse answer = null;
       Status failed = null;
       try {
-        answer = call(CreateVmsRequest.newBuilder()
+        answer = streams.send(node, CreateVmsRequest.newBuilder()
             .addAllCreates(batch.stream().map(b -> b.request).toList()).build(), deadline);
         if (answer.getResultsCount() != batch.size()) {
           failed = Status.INTERNAL.withDescription("node " + node + " answered " + answer.getResultsCount()
@@ -254,17 +201,11 @@ public final class BatchedCreates {
       } catch (RuntimeException e) {
         failed = Status.fromThrowable(e);
       }
-      boolean alone = failed != null && failed.getCode() == Status.Code.UNIMPLEMENTED;
-      if (alone) {
-        unbatched.add(node);
-      }
       lock.lock();
       try {
         for (int i = 0; i < batch.size(); i++) {
           Pending b = batch.get(i);
-          if (alone) {
-            b.sendAlone = true;
-          } else if (failed != null) {
+          if (failed != null) {
             b.failure = failed;
           } else {
             CreateVmResult r = answer.getResults(i);

@@ -1,4 +1,4 @@
-package dev.noid.controller.agents;
+package dev.noid.controller.agents.grpc;
 
 import dev.noid.agent.v1.AgentGrpc;
 import dev.noid.agent.v1.CreateVmsRequest;
@@ -33,7 +33,6 @@ final class CreateStreams {
   /**
    * Sends {@code request} on the node's stream and waits for its answer until
    * {@code deadlineNanos} ({@link System#nanoTime()}); throws what a CreateVms call would have.
-   * UNIMPLEMENTED means the node has no stream; nothing was created.
    */
   CreateVmsResponse send(String node, CreateVmsRequest request, long deadlineNanos) {
     ManagedChannel channel = agents.channel(node);

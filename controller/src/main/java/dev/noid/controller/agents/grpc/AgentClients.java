@@ -1,15 +1,11 @@
-package dev.noid.controller.agents;
+package dev.noid.controller.agents.grpc;
 
 import dev.noid.agent.v1.AgentGrpc;
 import dev.noid.common.tls.TlsFiles;
-import dev.noid.controller.domain.NoidException;
-import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -62,22 +58,6 @@ public final class AgentClients implements AutoCloseable {
 
   public AgentGrpc.AgentStub async(String node) {
     return AgentGrpc.newStub(channel(node));
-  }
-
-  /** Turns an agent's answer into the domain error the user should see. */
-  public static NoidException translate(String node, StatusRuntimeException e) {
-    Status s = e.getStatus();
-    String what = s.getDescription() != null ? s.getDescription() : s.getCode().name();
-    return switch (s.getCode()) {
-      case INVALID_ARGUMENT -> new NoidException(Code.INVALID_ARGUMENT, what);
-      case NOT_FOUND -> new NoidException(Code.NOT_FOUND, what);
-      case ALREADY_EXISTS -> new NoidException(Code.ALREADY_EXISTS, what);
-      case FAILED_PRECONDITION -> new NoidException(Code.WRONG_STATE, what);
-      case RESOURCE_EXHAUSTED -> new NoidException(Code.NO_CAPACITY, "node " + node + ": " + what);
-      case DEADLINE_EXCEEDED -> new NoidException(Code.TIMEOUT, "node " + node + " did not answer in time: " + what);
-      case UNAVAILABLE -> new NoidException(Code.NODE_UNAVAILABLE, "node " + node + " unavailable: " + what);
-      default -> new NoidException(Code.INTERNAL, "node " + node + ": " + s.getCode() + ": " + what);
-    };
   }
 
   @Override

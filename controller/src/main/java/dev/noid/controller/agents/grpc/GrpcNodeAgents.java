@@ -1,0 +1,141 @@
+package dev.noid.controller.agents.grpc;
+
+import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.agent.v1.CreateCheckpointRequest;
+import dev.noid.agent.v1.CreateVmRequest;
+import dev.noid.agent.v1.DeleteCheckpointRequest;
+import dev.noid.agent.v1.DestroyVmRequest;
+import dev.noid.agent.v1.GetVmRequest;
+import dev.noid.agent.v1.PauseVmRequest;
+import dev.noid.agent.v1.RestoreCheckpointRequest;
+import dev.noid.agent.v1.ResumeVmRequest;
+import dev.noid.agent.v1.StartVmRequest;
+import dev.noid.agent.v1.StopVmRequest;
+import dev.noid.agent.v1.VmReport;
+import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.vms.VmEntry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+/**
+ * {@link NodeAgents} over noid.agent.v1 with mutual TLS: domain records to protocol messages,
+ * every call with a deadline, and every failure through {@link AgentStatus}. Creates go in
+ * batches on each node's create stream ({@link BatchedCreates}).
+ */
+public final class GrpcNodeAgents implements NodeAgents {
+  private final AgentClients clients;
+  private final BatchedCreates creates;
+  private final CheckpointRelay relay;
+  private final Duration bootTimeout;
+
+  public GrpcNodeAgents(AgentClients clients, Duration bootTimeout) {
+    this.clients = clients;
+    this.creates = new BatchedCreates(clients);
+    this.relay = new CheckpointRelay(clients);
+    this.bootTimeout = bootTimeout;
+  }
+
+  // How much longer than the boot timeout a call to an agent may take (transfer, QMP, ...).
+  private long bootDeadlineSeconds() {
+    return bootTimeout.toSeconds() + Math.min(30, Math.max(1, bootTimeout.toSeconds()));
+  }
+
+  private <T> T call(String node, long deadlineSeconds, Function<AgentGrpc.AgentBlockingStub, T> rpc) {
+    try {
+      return rpc.apply(clients.blocking(node, deadlineSeconds));
+    } catch (RuntimeException e) {
+      throw AgentStatus.toDomain(node, e);
+    }
+  }
+
+  @Override
+  public List<CreateOutcome> createAll(String node, List<VmEntry> vms) {
+    List<CreateVmRequest> requests = new ArrayList<>(vms.size());
+    for (VmEntry e : vms) {
+      requests.add(CreateVmRequest.newBuilder().setSpec(AgentMessages.spec(e))
+          .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build());
+    }
+    List<BatchedCreates.Answer> answers;
+    try {
+      answers = creates.createAll(node, requests, bootDeadlineSeconds());
+    } catch (RuntimeException e) {
+      NoidException why = AgentStatus.toDomain(node, e);
+      return java.util.Collections.nCopies(vms.size(), CreateOutcome.failed(why));
+    }
+    return answers.stream().map(a -> a.report() != null
+        ? new CreateOutcome(AgentMessages.vm(a.report()), null)
+        : CreateOutcome.failed(AgentStatus.toDomain(node, a.failure()))).toList();
+  }
+
+  @Override
+  public NodeVm get(String node, String vmId) {
+    return vm(call(node, 30, a -> a.getVm(GetVmRequest.newBuilder().setId(vmId).build()).getVm()));
+  }
+
+  @Override
+  public NodeVm stop(String node, String vmId) {
+    return vm(call(node, 60, a -> a.stopVm(StopVmRequest.newBuilder().setId(vmId).build()).getVm()));
+  }
+
+  @Override
+  public NodeVm start(String node, String vmId) {
+    return vm(call(node, bootDeadlineSeconds(), a -> a.startVm(StartVmRequest.newBuilder().setId(vmId)
+        .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm()));
+  }
+
+  @Override
+  public NodeVm pause(String node, String vmId) {
+    return vm(call(node, 30, a -> a.pauseVm(PauseVmRequest.newBuilder().setId(vmId).build()).getVm()));
+  }
+
+  @Override
+  public NodeVm resume(String node, String vmId) {
+    return vm(call(node, 30, a -> a.resumeVm(ResumeVmRequest.newBuilder().setId(vmId).build()).getVm()));
+  }
+
+  @Override
+  public void destroy(String node, String vmId) {
+    call(node, 60, a -> a.destroyVm(DestroyVmRequest.newBuilder().setId(vmId).build()));
+  }
+
+  @Override
+  public NodeCheckpoint checkpoint(String node, String vmId, String checkpointId, String label) {
+    CheckpointInfo info = call(node, 600, a -> a.createCheckpoint(CreateCheckpointRequest.newBuilder()
+        .setVmId(vmId).setCheckpointId(checkpointId).setLabel(label).build()).getCheckpoint());
+    return new NodeCheckpoint(info.getSizeBytes(), info.getDurationMs());
+  }
+
+  @Override
+  public void deleteCheckpoint(String node, String checkpointId) {
+    call(node, 60, a -> a.deleteCheckpoint(DeleteCheckpointRequest.newBuilder()
+        .setCheckpointId(checkpointId).build()));
+  }
+
+  @Override
+  public void copyCheckpoint(String checkpointId, String from, String to) {
+    try {
+      relay.copy(checkpointId, from, to);
+    } catch (NoidException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new NoidException(Code.INTERNAL, "copying checkpoint " + checkpointId + " from " + from
+          + " to " + to + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public NodeVm restore(String node, String checkpointId, VmEntry vm) {
+    return vm(call(node, bootDeadlineSeconds(), a -> a.restoreCheckpoint(RestoreCheckpointRequest.newBuilder()
+        .setCheckpointId(checkpointId).setTarget(AgentMessages.spec(vm))
+        .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm()));
+  }
+
+  private static NodeVm vm(VmReport r) {
+    return AgentMessages.vm(r);
+  }
+}

@@ -1,0 +1,254 @@
+package dev.noid.controller.vms.service;
+
+import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.agents.NodeAgents.NodeCheckpoint;
+import dev.noid.controller.agents.NodeAgents.NodeVm;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.domain.VmState.Action;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Placement;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.CheckpointEntry;
+import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.vms.OperationObserver;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.VmTable;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Checkpoints of VMs: taking, listing and deleting them, and restoring one in place, as a new
+ * VM (a clone), or onto another node (a move). A checkpoint's files are copied to the node that
+ * restores it first when that node does not hold them (verified by sha256 on arrival).
+ */
+public final class Checkpoints {
+  private static final Logger log = LoggerFactory.getLogger(Checkpoints.class);
+  static final int MAX_LABEL = 128;
+
+  private final VmTable vms;
+  private final CheckpointTable checkpoints;
+  private final VmRecords records;
+  private final NewVms newVms;
+  private final NodeRegistry nodes;
+  private final Scheduler scheduler;
+  private final NodeAgents agents;
+  private final VmLocks locks;
+  private final VmTransitions transitions;
+  private final OperationObserver observer;
+  private final Clock clock;
+
+  public Checkpoints(VmRecords records, CheckpointTable checkpoints, NewVms newVms,
+      NodeRegistry nodes, Scheduler scheduler, NodeAgents agents, VmLocks locks,
+      VmTransitions transitions, OperationObserver observer, Clock clock) {
+    this.vms = records.table();
+    this.checkpoints = checkpoints;
+    this.records = records;
+    this.newVms = newVms;
+    this.nodes = nodes;
+    this.scheduler = scheduler;
+    this.agents = agents;
+    this.locks = locks;
+    this.transitions = transitions;
+    this.observer = observer;
+    this.clock = clock;
+  }
+
+  public CheckpointTable table() {
+    return checkpoints;
+  }
+
+  public CheckpointEntry checkpoint(Principal who, String vmName, String label) {
+    VmEntry e = records.get(who, vmName);
+    if (label.length() > MAX_LABEL) {
+      throw NoidException.invalid("label is " + label.length() + " characters; at most "
+          + MAX_LABEL + " are allowed");
+    }
+    return locks.withLock(e.id(), () -> {
+      VmEntry cur = records.current(e);
+      Action.CHECKPOINT.require(cur.name(), cur.state());
+      String id = NewVms.newCheckpointId();
+      Instant start = clock.instant();
+      NodeCheckpoint info;
+      try {
+        info = agents.checkpoint(cur.node(), cur.id(), id, label);
+      } catch (NoidException ne) {
+        observer.operationFailed("checkpoint");
+        throw ne;
+      }
+      CheckpointEntry ck = new CheckpointEntry(id, cur.owner(), cur.id(), cur.name(), label,
+          cur.node(), "READY", info.sizeBytes(), info.durationMs(), cur.cpus(), cur.memMib(),
+          cur.image(), "", clock.instant(), List.of());
+      checkpoints.put(ck);
+      observer.checkpointCreated(Duration.between(start, clock.instant()));
+      return ck;
+    });
+  }
+
+  public List<CheckpointEntry> list(Principal who, String vmName) {
+    if (vmName.isEmpty()) {
+      return checkpoints.ownedBy(who.name());
+    }
+    records.get(who, vmName);
+    return checkpoints.ownedBy(who.name()).stream().filter(c -> c.vmName().equals(vmName)).toList();
+  }
+
+  public void delete(Principal who, String id) {
+    CheckpointEntry ck = checkpoints.get(id).filter(c -> c.owner().equals(who.name()))
+        .orElseThrow(() -> NoidException.notFound("checkpoint '" + id + "' not found"));
+    for (String n : ck.nodes()) {
+      try {
+        agents.deleteCheckpoint(n, id);
+      } catch (NoidException ne) {
+        if (ne.code() != NoidException.Code.NOT_FOUND) {
+          throw ne;
+        }
+      }
+    }
+    checkpoints.delete(id);
+  }
+
+  /** Finds a checkpoint of the caller by id, or by label among {@code vmName}'s checkpoints. */
+  public CheckpointEntry find(Principal who, String vmName, String ref) {
+    if (ref.isEmpty()) {
+      throw NoidException.invalid("checkpoint is required (an id, or a label of the VM's checkpoints)");
+    }
+    return checkpoints.get(ref).filter(c -> c.owner().equals(who.name()))
+        .or(() -> checkpoints.ownedBy(who.name()).stream()
+            .filter(c -> c.label().equals(ref) && (vmName.isEmpty() || c.vmName().equals(vmName)))
+            .reduce((a, b) -> b))
+        .orElseThrow(() -> NoidException.notFound("checkpoint '" + ref + "' not found"));
+  }
+
+  /**
+   * Restores in place (no {@code asName}) or as a new VM (a clone), on {@code node} or, for a
+   * clone without one, where the scheduler places it. In place on another node is a move: the
+   * VM keeps running where it is until it runs on {@code node}.
+   */
+  public VmEntry restore(Principal who, String vmName, String ref, String asName, String node) {
+    CheckpointEntry ck = find(who, vmName, ref);
+    if (!node.isEmpty()) {
+      nodes.require(node);
+    }
+    if (!asName.isEmpty()) {
+      return cloneFrom(who, ck, asName, node);
+    }
+    VmEntry e = vms.byId(ck.vmId()).filter(v -> v.owner().equals(who.name()))
+        .orElseThrow(() -> NoidException.notFound("VM '" + ck.vmName()
+            + "' no longer exists: restore the checkpoint as a new VM (--as NAME)"));
+    if (node.isEmpty() || node.equals(e.node())) {
+      return restoreInPlace(e, ck);
+    }
+    scheduler.placeOn(new Placement(e.cpus(), e.memMib(), e.image(), node, Map.of()), nodes.require(node));
+    try {
+      return moveTo(e, ck, node);
+    } catch (NoidException ne) {
+      scheduler.release(node, e.cpus(), e.memMib());
+      throw ne;
+    }
+  }
+
+  /** Makes sure {@code target} holds the checkpoint's files. */
+  CheckpointEntry ensureOn(CheckpointEntry ck, String target) {
+    if (ck.nodes().contains(target)) {
+      return ck;
+    }
+    agents.copyCheckpoint(ck.id(), ck.node(), target);
+    CheckpointEntry updated = ck.withCopyOn(target);
+    checkpoints.put(updated);
+    return updated;
+  }
+
+  /** Restores {@code ck} into its VM on the node the VM is on. A failure leaves it FAILED. */
+  VmEntry restoreInPlace(VmEntry e, CheckpointEntry ck) {
+    return locks.withLock(e.id(), () -> {
+      VmEntry cur = records.current(e);
+      VmEntry restoring = vms.update(cur.withDesired(VmState.RUNNING)
+          .with(VmState.CREATING, "restoring checkpoint " + ck.id()));
+      try {
+        ensureOn(ck, cur.node());
+        NodeVm r = agents.restore(cur.node(), ck.id(), restoring);
+        return vms.update(VmRecords.reported(restoring.withRestoredFrom(ck.id()), r,
+            "restored from " + ck.id()));
+      } catch (NoidException ne) {
+        records.fail(restoring, "restore", ne.getMessage());
+        throw ne;
+      }
+    });
+  }
+
+  /**
+   * Moves the VM to {@code target} (its capacity there reserved by the caller): restores
+   * {@code ck} there, checks that the node runs it, and only then destroys the VM where it was.
+   * If the restore fails, nothing was taken away: the VM goes on where it was, as it was, and
+   * the error says why the move failed. The caller releases {@code target} then.
+   */
+  VmEntry moveTo(VmEntry e, CheckpointEntry ck, String target) {
+    return locks.withLock(e.id(), () -> {
+      VmEntry cur = records.current(e);
+      String source = cur.node();
+      VmEntry restoring = vms.update(cur.withDesired(VmState.RUNNING).with(VmState.CREATING,
+          "restoring checkpoint " + ck.id() + " on " + target));
+      NodeVm r;
+      try {
+        ensureOn(ck, target);
+        r = agents.restore(target, ck.id(), restoring);
+        if (!r.state().isSettled() || r.state() == VmState.UNKNOWN) {
+          transitions.destroyCopy(cur, target);
+          throw new NoidException(NoidException.Code.INTERNAL, "node " + target
+              + " reports the restored VM " + r.state().label() + (r.reason().isEmpty() ? "" : ": " + r.reason()));
+        }
+      } catch (NoidException ne) {
+        observer.operationFailed("restore");
+        vms.update(restoring.with(cur.state(), "move to " + target + " failed: " + ne.getMessage()));
+        throw ne;
+      }
+      VmEntry moved = vms.update(VmRecords.reported(restoring.withNode(target).withRestoredFrom(ck.id()),
+          r, "restored from " + ck.id() + " on " + target));
+      scheduler.release(source, cur.cpus(), cur.memMib());
+      try {
+        transitions.destroyCopy(cur, source);
+      } catch (NoidException ne) {
+        // Its node reports the copy left behind later; the heartbeat removes it then.
+        log.warn(
+            "VM {} moved to {}; its copy on {} is left for now: {}", cur.name(), target, source, ne.getMessage());
+      }
+      return moved;
+    });
+  }
+
+  private VmEntry cloneFrom(Principal who, CheckpointEntry ck, String asName, String node) {
+    VmEntry clone = vms.insert(newVms.clone(who, asName, node, ck.cpus(), ck.memMib(), ck.image(), ck.id()));
+    String target;
+    try {
+      Placement want = new Placement(clone.cpus(), clone.memMib(), clone.image(), node, Map.of());
+      if (node.isEmpty()) {
+        target = scheduler.place(want, nodes.view());
+      } else {
+        scheduler.placeOn(want, nodes.require(node));
+        target = node;
+      }
+    } catch (NoidException ex) {
+      vms.delete(clone);
+      throw ex;
+    }
+    VmEntry placed = vms.update(clone.withNode(target).with(VmState.CREATING,
+        "restoring checkpoint " + ck.id()));
+    return locks.withLock(placed.id(), () -> {
+      try {
+        ensureOn(ck, target);
+        NodeVm r = agents.restore(target, ck.id(), placed);
+        return vms.update(VmRecords.reported(placed, r, "cloned from " + ck.id()));
+      } catch (NoidException ne) {
+        records.fail(placed, "restore", ne.getMessage());
+        throw ne;
+      }
+    });
+  }
+}

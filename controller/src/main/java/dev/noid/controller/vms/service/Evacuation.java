@@ -1,0 +1,139 @@
+package dev.noid.controller.vms.service;
+
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.domain.VmState.Action;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Placement;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.CheckpointEntry;
+import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.VmTable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * VMs leaving a node: a drain moves each elsewhere (checkpoint, copy, restore there, destroy
+ * here), a removed node's VMs follow their node-loss policy, and a node that stops reporting
+ * leaves its VMs UNKNOWN until it reports again.
+ */
+public final class Evacuation {
+  private static final Logger log = LoggerFactory.getLogger(Evacuation.class);
+  static final String RESTORE_LAST_CHECKPOINT = "NODE_LOSS_POLICY_RESTORE_LAST_CHECKPOINT";
+
+  private final VmTable vms;
+  private final CheckpointTable checkpoints;
+  private final NodeRegistry nodes;
+  private final Scheduler scheduler;
+  private final Checkpoints checkpointing;
+
+  public Evacuation(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes,
+      Scheduler scheduler, Checkpoints checkpointing) {
+    this.vms = vms;
+    this.checkpoints = checkpoints;
+    this.nodes = nodes;
+    this.scheduler = scheduler;
+    this.checkpointing = checkpointing;
+  }
+
+  /** One VM's progress in a drain. */
+  public record DrainStep(String vm, String owner, String phase, String target, String message) {}
+
+  /**
+   * Cordons {@code node} and moves every VM off it: checkpoint, copy to a node the scheduler
+   * picks, restore there, and only then destroy here. Each VM keeps its name, owner and
+   * checkpoints; one that cannot be moved goes on running here. Returns the steps of every VM
+   * (also given to {@code progress} as they happen).
+   */
+  public List<DrainStep> drain(String node, Consumer<DrainStep> progress) {
+    nodes.setCordoned(node, true);
+    List<DrainStep> results = new ArrayList<>();
+    for (VmEntry e : vms.onNode(node).stream().filter(v -> v.node().equals(node)).toList()) {
+      results.add(moveOff(e, progress));
+    }
+    return results;
+  }
+
+  private DrainStep moveOff(VmEntry e, Consumer<DrainStep> progress) {
+    Principal owner = new Principal(e.owner(), false);
+    if (!Action.MOVE.allowedFrom(e.state())) {
+      DrainStep failed = new DrainStep(e.name(), e.owner(), "FAILED", "",
+          "only running or paused VMs can be moved; it is " + e.state().label());
+      progress.accept(failed);
+      return failed;
+    }
+    String target = "";
+    try {
+      // Place first: a VM with nowhere to go is not checkpointed for nothing.
+      target = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), "", e.nodeSelector()),
+          nodes.view());
+      progress.accept(new DrainStep(e.name(), e.owner(), "CHECKPOINTING", target, ""));
+      CheckpointEntry ck = checkpointing.checkpoint(owner, e.name(), "drain of " + e.node());
+      progress.accept(new DrainStep(e.name(), e.owner(), "TRANSFERRING", target, ""));
+      ck = checkpointing.ensureOn(ck, target);
+      progress.accept(new DrainStep(e.name(), e.owner(), "RESTORING", target, ""));
+      checkpointing.moveTo(e, ck, target);
+      DrainStep moved = new DrainStep(e.name(), e.owner(), "MOVED", target, "");
+      progress.accept(moved);
+      return moved;
+    } catch (NoidException ex) {
+      String placed = target;
+      if (!placed.isEmpty() && vms.byId(e.id()).map(v -> !v.node().equals(placed)).orElse(true)) {
+        scheduler.release(placed, e.cpus(), e.memMib());
+      }
+      DrainStep failed = new DrainStep(e.name(), e.owner(), "FAILED", target, ex.getMessage());
+      progress.accept(failed);
+      return failed;
+    }
+  }
+
+  /**
+   * Forgets a node. Its VMs follow their node-loss policy: restored elsewhere from their newest
+   * checkpoint that has a copy on another node, when asked for at create time; else FAILED.
+   */
+  public void removeNode(String node) {
+    nodes.remove(node);
+    for (VmEntry e : vms.all().stream().filter(v -> v.node().equals(node)).toList()) {
+      scheduler.release(node, e.cpus(), e.memMib());
+      // A VM being destroyed is not brought back.
+      boolean restore = RESTORE_LAST_CHECKPOINT.equals(e.nodeLossPolicy()) && e.state() != VmState.DESTROYING;
+      Optional<CheckpointEntry> ck = restore ? checkpoints.ownedBy(e.owner()).stream()
+          .filter(c -> c.vmId().equals(e.id()))
+          .filter(c -> c.nodes().stream().anyMatch(n -> !n.equals(node) && nodes.get(n).map(x -> x.ready()).orElse(false)))
+          .reduce((a, b) -> b) : Optional.empty();
+      if (ck.isEmpty()) {
+        vms.update(e.with(VmState.FAILED, "node " + node + " was removed"
+            + (restore ? "; no checkpoint of it is on another ready node" : "")));
+        continue;
+      }
+      String target = ck.get().nodes().stream().filter(n -> !n.equals(node)).findFirst().orElseThrow();
+      try {
+        scheduler.placeOn(new Placement(e.cpus(), e.memMib(), e.image(), target, Map.of()), nodes.require(target));
+        VmEntry moved = vms.update(e.withNode(target).with(VmState.CREATING,
+            "node " + node + " was removed; restoring " + ck.get().id() + " on " + target));
+        checkpointing.restoreInPlace(moved, ck.get());
+        log.atInfo().addKeyValue("vm_name", moved.name()).log("restored {} on {} after removing {}",
+            moved.name(), target, node);
+      } catch (NoidException ex) {
+        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.with(VmState.FAILED,
+            "node " + node + " was removed and the restore failed: " + ex.getMessage())));
+      }
+    }
+  }
+
+  /** A node stopped reporting: its VMs are not known to be running, nor dead. */
+  public void nodeLost(String node) {
+    for (VmEntry e : vms.onNode(node)) {
+      if (e.node().equals(node) && e.state().isSettled() && e.state() != VmState.UNKNOWN) {
+        vms.update(e.with(VmState.UNKNOWN, "node " + node + " is not reporting"));
+      }
+    }
+  }
+}

@@ -1,0 +1,185 @@
+package dev.noid.controller.vms.service;
+
+import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.agents.NodeAgents.NodeVm;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.vms.OperationObserver;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.VmTable;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Makes the table agree with the nodes: each heartbeat's VM reports update what no thread is
+ * changing, and {@link #reconcile()} drives whatever a crash left in a transitional state to a
+ * final one, recording retries and reasons.
+ */
+public final class Reconciler {
+  private static final Logger log = LoggerFactory.getLogger(Reconciler.class);
+
+  private final VmTable vms;
+  private final VmRecords records;
+  private final NodeRegistry nodes;
+  private final Scheduler scheduler;
+  private final NodeAgents agents;
+  private final VmLocks locks;
+  private final VmCreates creates;
+  private final VmTransitions transitions;
+  private final OperationObserver observer;
+  private final Clock clock;
+  private final Set<String> strayDestroys = ConcurrentHashMap.newKeySet();
+  private final Set<String> unknownReported = ConcurrentHashMap.newKeySet();
+
+  public Reconciler(VmRecords records, NodeRegistry nodes, Scheduler scheduler, NodeAgents agents,
+      VmLocks locks, VmCreates creates, VmTransitions transitions, OperationObserver observer,
+      Clock clock) {
+    this.vms = records.table();
+    this.records = records;
+    this.nodes = nodes;
+    this.scheduler = scheduler;
+    this.agents = agents;
+    this.locks = locks;
+    this.creates = creates;
+    this.transitions = transitions;
+    this.observer = observer;
+    this.clock = clock;
+  }
+
+  /** A node's heartbeat: actual states of its VMs. */
+  public void observe(String node, List<NodeVm> reports) {
+    Map<String, NodeVm> byId = new HashMap<>();
+    reports.forEach(r -> byId.put(r.id(), r));
+    // A heartbeat is a snapshot taken a moment before it arrives: right after an operation it
+    // can still show the VM as it was (CREATING, or absent), so recent changes are left alone
+    // for one lease. UNKNOWN only comes from a lost lease, so any report after it is news.
+    Instant settled = clock.instant().minus(nodes.lease());
+    for (VmEntry e : vms.onNode(node)) {
+      if (!e.node().equals(node) || locks.locked(e.id())) {
+        continue;
+      }
+      if (e.state() != VmState.UNKNOWN && e.updated() != null && e.updated().isAfter(settled)) {
+        continue;
+      }
+      boolean nodeDecides = e.state().isSettled() || e.state().isFinishedByNodeReport();
+      NodeVm r = byId.get(e.id());
+      VmState actual;
+      String why;
+      if (r == null) {
+        if (!nodeDecides) {
+          continue;
+        }
+        actual = VmState.FAILED;
+        why = "the VM is no longer on node " + node;
+      } else if (r.inProgress()) {
+        continue; // mid-operation on the node: its outcome will come as its own report
+      } else {
+        actual = r.state();
+        // Only used when the state changes: then the old message (e.g. "not reporting") is stale.
+        why = !r.reason().isEmpty() ? r.reason()
+            : "reconciled: node " + node + " reports " + actual.label();
+      }
+      if (r != null && !VmRecords.withNetwork(e, r).equals(e)) {
+        // A VM given an address after it was created (a cold start on a node that has a
+        // network now): the heartbeat is how the controller learns it.
+        e = vms.update(VmRecords.withNetwork(e, r));
+      }
+      if (actual != e.state() && nodeDecides) {
+        if (actual == VmState.FAILED) {
+          observer.operationFailed("run");
+          scheduler.release(e.node(), e.cpus(), e.memMib());
+        }
+        vms.update(e.with(actual, why));
+      }
+    }
+    removeStrays(node, reports, settled);
+  }
+
+  /**
+   * VMs a node runs that this controller has placed on another node (a create retried
+   * elsewhere after the node went silent, a move whose clean-up was cut short): destroyed
+   * there, so one VM never runs twice. VMs the controller has no record of at all are left
+   * alone and logged: a controller started on the wrong store must not wipe a fleet.
+   */
+  private void removeStrays(String node, List<NodeVm> reports, Instant settled) {
+    for (NodeVm r : reports) {
+      VmEntry e = vms.byId(r.id()).orElse(null);
+      if (e == null) {
+        if (unknownReported.add(r.id())) {
+          log.atWarn().addKeyValue("node", node).addKeyValue("vm_id", r.id())
+              .log("node {} runs VM {}, which this controller has no record of; left alone",
+                  node, r.id());
+        }
+      } else if (!e.node().equals(node) && !locks.locked(e.id()) && e.updated() != null
+          && e.updated().isBefore(settled) && strayDestroys.add(r.id())) {
+        Thread.ofVirtual().name("stray-" + r.id()).start(() -> {
+          try {
+            transitions.destroyCopy(e, node);
+            log.atWarn().addKeyValue("node", node).addKeyValue("vm_name", e.name())
+                .log("destroyed stray copy of VM {} on node {}; the VM lives on {}", e.name(), node, e.node());
+          } catch (RuntimeException ex) {
+            log.warn("could not destroy stray copy of VM {} on node {}: {}", e.name(), node, ex.getMessage());
+          } finally {
+            strayDestroys.remove(r.id());
+          }
+        });
+      }
+    }
+  }
+
+  /**
+   * Drives every VM left in a transitional state (after a controller crash) to a final one, by
+   * asking its node what is true. Safe to run at any time.
+   */
+  public void reconcile() {
+    for (VmEntry e : vms.all()) {
+      try {
+        reconcileOne(e);
+      } catch (RuntimeException ex) {
+        log.atWarn().addKeyValue("vm_name", e.name()).log("reconcile of {} failed: {}", e.name(), ex.toString());
+        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.withRetry(cur.retryCount() + 1,
+            "reconcile retry " + (cur.retryCount() + 1) + ": " + ex.getMessage())));
+      }
+    }
+  }
+
+  private void reconcileOne(VmEntry e) {
+    switch (e.state()) {
+      case PENDING ->
+        // Creates of this version store a VM only once it is placed (CREATING, under its
+        // lock); a PENDING one was left by an earlier version whose create died unplaced.
+        vms.byId(e.id()).filter(cur -> cur.state() == VmState.PENDING).ifPresent(cur ->
+            vms.update(cur.with(VmState.FAILED, "the controller restarted before the VM was placed")));
+      case SCHEDULED -> creates.drive(e.id());
+      case DESTROYING -> transitions.destroy(e);
+      case CREATING, STOPPING -> locks.withLock(e.id(), () -> {
+        VmEntry cur = vms.byId(e.id()).orElse(null);
+        if (cur == null || cur.state() != e.state()) {
+          return; // the operation that held the lock finished it
+        }
+        try {
+          NodeVm r = agents.get(cur.node(), cur.id());
+          if (r.inProgress()) {
+            return; // still booting there: its heartbeat report will finish it (observe)
+          }
+          vms.update(cur.with(r.state(), "reconciled: node " + cur.node() + " reports " + r.state().label()));
+        } catch (NoidException ex) {
+          if (ex.code() != NoidException.Code.NOT_FOUND) {
+            throw ex;
+          }
+          records.fail(cur, "create", "the VM was not found on node " + cur.node() + " after a controller restart");
+        }
+      });
+      default -> { }
+    }
+  }
+}

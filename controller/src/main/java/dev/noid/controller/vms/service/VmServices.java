@@ -1,0 +1,46 @@
+package dev.noid.controller.vms.service;
+
+import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.vms.OperationObserver;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.VmTable;
+import java.time.Clock;
+
+/**
+ * The VM use cases wired together, each on the shared pieces below it (records, locks, the
+ * agent port) and none on another's caller: creates, transitions, checkpoints, evacuation,
+ * reconciling and user removal.
+ */
+public record VmServices(VmRecords records, VmCreates creates, VmTransitions transitions,
+    Checkpoints checkpoints, Evacuation evacuation, Reconciler reconciler, UserRemoval users) {
+
+  public static VmServices wire(VmTable vms, CheckpointTable checkpointTable, NodeRegistry nodes,
+      Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer) {
+    // The reservations of the VMs already placed, before anything is placed next to them.
+    for (VmEntry e : vms.all()) {
+      if (e.holdsCapacity()) {
+        scheduler.reserveOn(e.node(), e.cpus(), e.memMib());
+      }
+    }
+    VmLocks locks = new VmLocks();
+    VmRecords records = new VmRecords(vms, scheduler, observer);
+    NewVms newVms = new NewVms(nodes, clock);
+    VmCreates creates = new VmCreates(records, newVms, nodes, scheduler, agents, locks, clock);
+    VmTransitions transitions = new VmTransitions(records, scheduler, agents, locks, observer);
+    Checkpoints checkpoints = new Checkpoints(records, checkpointTable, newVms, nodes, scheduler,
+        agents, locks, transitions, observer, clock);
+    Evacuation evacuation = new Evacuation(vms, checkpointTable, nodes, scheduler, checkpoints);
+    nodes.onReadinessChange(n -> {
+      if (!n.ready()) {
+        evacuation.nodeLost(n.name());
+      }
+    });
+    Reconciler reconciler = new Reconciler(records, nodes, scheduler, agents, locks, creates,
+        transitions, observer, clock);
+    UserRemoval users = new UserRemoval(vms, checkpointTable, agents, transitions);
+    return new VmServices(records, creates, transitions, checkpoints, evacuation, reconciler, users);
+  }
+}

@@ -1,0 +1,154 @@
+package dev.noid.controller.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.CheckpointEntry;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.service.Evacuation.DrainStep;
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Restores and drains against fake agents: a move restores on the target first and destroys
+ * the source only once the target runs the VM, so a failed restore leaves the VM running where
+ * it was.
+ */
+class MoveAndRestoreTest {
+  private static final Principal ALICE = new Principal("alice", false);
+
+  @TempDir Path dir;
+
+  private static VmEntry createOn(InProcessController c, String name, String node) {
+    return c.create(ALICE, CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256)
+        .setNode(node).build());
+  }
+
+  @Test
+  void aDrainMovesEachVmRestoringOnTheTargetThenDestroyingTheSource() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L))) {
+      VmEntry web = createOn(c, "web", "node-a");
+      List<DrainStep> steps = new ArrayList<>();
+
+      List<DrainStep> results = c.vms.evacuation().drain("node-a", steps::add);
+
+      assertThat(results).singleElement().satisfies(s -> {
+        assertThat(s.phase()).isEqualTo("MOVED");
+        assertThat(s.target()).isEqualTo("node-b");
+      });
+      assertThat(steps).extracting(DrainStep::phase)
+          .containsExactly("CHECKPOINTING", "TRANSFERRING", "RESTORING", "MOVED");
+      VmEntry moved = c.get(ALICE, "web");
+      assertThat(moved.id()).isEqualTo(web.id());
+      assertThat(moved.node()).isEqualTo("node-b");
+      assertThat(moved.state()).isEqualTo(VmState.RUNNING);
+      assertThat(c.agents.get("node-a").vms()).doesNotContainKey(web.id());
+      assertThat(c.agents.get("node-b").vms()).containsKey(web.id());
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+      assertThat(c.scheduler.reservedMemMib("node-b")).isEqualTo(256);
+      assertThat(c.nodes.require("node-a").cordoned()).isTrue();
+    }
+  }
+
+  @Test
+  void aDrainWhoseRestoreFailsLeavesTheVmRunningWhereItWas() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L))) {
+      VmEntry web = createOn(c, "web", "node-a");
+      c.agents.get("node-b").faults().failRestores(Status.INTERNAL
+          .withDescription("hypervisor: restore of the saved machine failed"));
+
+      List<DrainStep> results = c.vms.evacuation().drain("node-a", s -> { });
+
+      assertThat(results).singleElement().satisfies(s -> {
+        assertThat(s.phase()).isEqualTo("FAILED");
+        assertThat(s.message()).contains("hypervisor: restore of the saved machine failed");
+      });
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.node()).isEqualTo("node-a");
+      assertThat(after.state()).isEqualTo(VmState.RUNNING);
+      assertThat(after.statusMessage()).startsWith("move to node-b failed: ");
+      assertThat(c.agents.get("node-a").vms()).containsKey(web.id());
+      assertThat(c.agents.get("node-a").vms().get(web.id()).getState())
+          .isEqualTo(dev.noid.agent.v1.AgentVmState.AGENT_VM_STATE_RUNNING);
+      assertThat(c.agents.get("node-b").vms()).doesNotContainKey(web.id());
+      assertThat(c.scheduler.reservedMemMib("node-a")).isEqualTo(256);
+      assertThat(c.scheduler.reservedMemMib("node-b")).isZero();
+    }
+  }
+
+  @Test
+  void aRestoreOntoAnotherNodeThatFailsLeavesTheVmWhereItWasAndSaysWhy() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L))) {
+      VmEntry web = createOn(c, "web", "node-a");
+      CheckpointEntry ck = c.vms.checkpoints().checkpoint(ALICE, "web", "before");
+      c.agents.get("node-b").faults().failRestores(Status.INTERNAL.withDescription("hypervisor: boom"));
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.checkpoints().restore(ALICE, "web", ck.id(), "", "node-b"));
+
+      assertThat(e.code()).isEqualTo(NoidException.Code.HYPERVISOR_FAILED);
+      assertThat(e.getMessage()).isEqualTo("node node-b: hypervisor: boom");
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.node()).isEqualTo("node-a");
+      assertThat(after.state()).isEqualTo(VmState.RUNNING);
+      assertThat(c.agents.get("node-a").vms()).containsKey(web.id());
+      assertThat(c.scheduler.reservedMemMib("node-b")).isZero();
+    }
+  }
+
+  @Test
+  void aRestoreInPlaceAndACloneOnAnotherNodeBothRunFromTheCheckpoint() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L))) {
+      VmEntry web = createOn(c, "web", "node-a");
+      CheckpointEntry ck = c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
+
+      VmEntry restored = c.vms.checkpoints().restore(ALICE, "web", "v1", "", "");
+      VmEntry clone = c.vms.checkpoints().restore(ALICE, "web", ck.id(), "web-copy", "node-b");
+
+      assertThat(restored.state()).isEqualTo(VmState.RUNNING);
+      assertThat(restored.node()).isEqualTo("node-a");
+      assertThat(restored.restoredFrom()).isEqualTo(ck.id());
+      assertThat(restored.statusMessage()).isEqualTo("restored from " + ck.id());
+      assertThat(clone.state()).isEqualTo(VmState.RUNNING);
+      assertThat(clone.node()).isEqualTo("node-b");
+      assertThat(clone.restoredFrom()).isEqualTo(ck.id());
+      assertThat(c.agents.get("node-b").vms()).containsKey(clone.id());
+      // The checkpoint's files went to node-b first, and the controller knows both copies.
+      assertThat(c.agents.get("node-b").hasCheckpoint(ck.id())).isTrue();
+      assertThat(c.vms.checkpoints().table().get(ck.id()).orElseThrow().nodes())
+          .containsExactlyInAnyOrder("node-a", "node-b");
+      assertThat(c.agents.get("node-a").vms()).containsKey(web.id());
+    }
+  }
+
+  @Test
+  void aFailedRestoreInPlaceLeavesTheVmFailedWithTheReason() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L))) {
+      createOn(c, "web", "node-a");
+      c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
+      c.agents.get("node-a").faults().failRestores(Status.INTERNAL.withDescription("hypervisor: bad state"));
+
+      catchThrowableOfType(NoidException.class, () -> c.vms.checkpoints().restore(ALICE, "web", "v1", "", ""));
+
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.state()).isEqualTo(VmState.FAILED);
+      assertThat(after.statusMessage()).isEqualTo("restore failed: node node-a: hypervisor: bad state");
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+    }
+  }
+}

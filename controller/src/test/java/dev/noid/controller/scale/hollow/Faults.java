@@ -1,0 +1,110 @@
+package dev.noid.controller.scale.hollow;
+
+import io.grpc.Status;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * What a test tells a {@link FakeAgent} to get wrong: batches of creates that wait or never
+ * answer, and creates, batches or restores refused with a given status.
+ */
+public final class Faults {
+  private volatile CountDownLatch gate;
+  private volatile CountDownLatch hang;
+  private final AtomicInteger atGate = new AtomicInteger();
+  private final AtomicReference<Status> failNextBatch = new AtomicReference<>();
+  private volatile Status failCreates;
+  private volatile Status failRestores;
+
+  /** From now on, batches of creates wait (then carry on normally) until {@link #openGate()}. */
+  public void closeGate() {
+    gate = new CountDownLatch(1);
+  }
+
+  public void openGate() {
+    CountDownLatch g = gate;
+    gate = null;
+    if (g != null) {
+      g.countDown();
+    }
+  }
+
+  /** Batches of creates waiting at the gate now. */
+  public int atGate() {
+    return atGate.get();
+  }
+
+  /** From now on, batches of creates never answer until {@link #release()}, then fail CANCELLED. */
+  public void hangCreates() {
+    hang = new CountDownLatch(1);
+  }
+
+  public void release() {
+    CountDownLatch h = hang;
+    hang = null;
+    if (h != null) {
+      h.countDown();
+    }
+  }
+
+  /** The next batch of creates fails as a whole with {@code status}, creating nothing. */
+  public void failNextBatch(Status status) {
+    failNextBatch.set(status);
+  }
+
+  /** From now on, every create is refused with {@code status} (null: none is). */
+  public void failCreates(Status status) {
+    failCreates = status;
+  }
+
+  /** From now on, every restore is refused with {@code status} (null: none is). */
+  public void failRestores(Status status) {
+    failRestores = status;
+  }
+
+  /** Waits at the gate or hangs as told; the status the whole batch fails with, or null. */
+  Status beforeBatch() {
+    CountDownLatch h = hang;
+    if (h != null) {
+      await(h);
+      return Status.CANCELLED.withDescription("released");
+    }
+    Status failure = failNextBatch.getAndSet(null);
+    if (failure != null) {
+      return failure;
+    }
+    CountDownLatch g = gate;
+    if (g != null) {
+      atGate.incrementAndGet();
+      try {
+        await(g);
+      } finally {
+        atGate.decrementAndGet();
+      }
+    }
+    return null;
+  }
+
+  void refuseCreate() {
+    Status s = failCreates;
+    if (s != null) {
+      throw new HollowNode.Refused(s);
+    }
+  }
+
+  void refuseRestore() {
+    Status s = failRestores;
+    if (s != null) {
+      throw new HollowNode.Refused(s);
+    }
+  }
+
+  private static void await(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
