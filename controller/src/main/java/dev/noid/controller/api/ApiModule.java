@@ -1,5 +1,8 @@
 package dev.noid.controller.api;
 
+import dev.noid.controller.nodes.grpc.GrpcNodeService;
+import dev.noid.controller.users.grpc.GrpcUserService;
+import dev.noid.controller.vms.grpc.GrpcVmService;
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;

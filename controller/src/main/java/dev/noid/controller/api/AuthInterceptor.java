@@ -20,6 +20,18 @@ import java.util.Set;
  * authenticates with join tokens and certificates) do not take user tokens.
  */
 public final class AuthInterceptor implements ServerInterceptor {
+  /** The authenticated caller of the current call. */
+  public static final Context.Key<Principal> PRINCIPAL = Context.key("noid-principal");
+
+  /** The caller of the call this thread serves. */
+  public static Principal caller() {
+    Principal p = PRINCIPAL.get();
+    if (p == null) {
+      throw new IllegalStateException("no authenticated principal in this call");
+    }
+    return p;
+  }
+
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final Set<String> OPEN = Set.of(HealthGrpc.SERVICE_NAME,
@@ -62,7 +74,7 @@ public final class AuthInterceptor implements ServerInterceptor {
           new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    Context ctx = Context.current().withValue(Principal.KEY, principal);
+    Context ctx = Context.current().withValue(PRINCIPAL, principal);
     return Contexts.interceptCall(ctx, call, headers, next);
   }
 }

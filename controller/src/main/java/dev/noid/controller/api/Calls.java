@@ -4,10 +4,10 @@ import io.grpc.stub.StreamObserver;
 import java.util.function.Supplier;
 
 /** Runs a unary call's work and answers with its result or its mapped failure. */
-final class Calls {
+public final class Calls {
   private Calls() {}
 
-  static <T> void unary(StreamObserver<T> out, Supplier<T> work) {
+  public static <T> void unary(StreamObserver<T> out, Supplier<T> work) {
     T result;
     try {
       result = work.get();

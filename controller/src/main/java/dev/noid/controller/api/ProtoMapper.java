@@ -1,5 +1,6 @@
 package dev.noid.controller.api;
 
+import dev.noid.controller.vms.grpc.VmRequests;
 import com.google.protobuf.Timestamp;
 import dev.noid.api.v1.Checkpoint;
 import dev.noid.api.v1.CheckpointState;
@@ -20,15 +21,15 @@ import dev.noid.controller.vms.VmEntry;
 import java.time.Instant;
 
 /** Domain records to their noid.v1 messages. */
-final class ProtoMapper {
+public final class ProtoMapper {
   private ProtoMapper() {}
 
-  static Timestamp ts(Instant i) {
+  public static Timestamp ts(Instant i) {
     return i == null ? Timestamp.getDefaultInstance()
         : Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
   }
 
-  static Vm vm(VmEntry e) {
+  public static Vm vm(VmEntry e) {
     Vm.Builder b = Vm.newBuilder().setName(e.name()).setOwner(e.owner()).setState(VmRequests.state(e.state()))
         .setDesiredState(VmRequests.state(e.desiredState())).setNode(e.node()).setCpus(e.cpus()).setMemMib(e.memMib())
         .setDiskMib(e.diskMib()).setImage(e.image()).putAllLabels(e.labels())
@@ -44,7 +45,7 @@ final class ProtoMapper {
     return b.build();
   }
 
-  static Checkpoint checkpoint(CheckpointEntry c) {
+  public static Checkpoint checkpoint(CheckpointEntry c) {
     CheckpointState state;
     try {
       state = CheckpointState.valueOf("CHECKPOINT_STATE_" + c.state());
@@ -57,7 +58,7 @@ final class ProtoMapper {
         .setStatusMessage(c.statusMessage()).setCreateTime(ts(c.created())).build();
   }
 
-  static Node node(NodeEntry n, Scheduler scheduler, int vmCount) {
+  public static Node node(NodeEntry n, Scheduler scheduler, int vmCount) {
     long allocMem = scheduler.reservedMemMib(n.name()) << 20;
     int allocCpus = scheduler.reservedCpus(n.name());
     Hypervisor hv = switch (n.hypervisor()) {
@@ -80,7 +81,7 @@ final class ProtoMapper {
         .setAgentVersion(n.agentVersion()).setVmSubnet(n.subnet()).build();
   }
 
-  static User user(UserRow u, int vmCount) {
+  public static User user(UserRow u, int vmCount) {
     return User.newBuilder().setName(u.name())
         .setRole(UserDirectory.ROLE_ADMIN.equals(u.role()) ? Role.ROLE_ADMIN : Role.ROLE_USER)
         .setTokenPrefix(u.tokenPrefix()).setCreateTime(ts(u.created())).setVmCount(vmCount).build();

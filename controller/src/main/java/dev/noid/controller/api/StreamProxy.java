@@ -13,7 +13,7 @@ import java.util.function.Function;
  * the guest's output instead of filling the controller's memory. Cancelling either side
  * cancels the other.
  */
-final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> {
+public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> {
   private final ServerCallStreamObserver<U> user;
   private final Function<A, U> convert;
   private final AtomicBoolean done = new AtomicBoolean();
@@ -23,7 +23,7 @@ final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> {
    * Must be made before the service method returns: gRPC accepts the user call's handlers
    * only then, while the agent call starts later (on the first request message).
    */
-  StreamProxy(ServerCallStreamObserver<U> user, Function<A, U> convert) {
+  public StreamProxy(ServerCallStreamObserver<U> user, Function<A, U> convert) {
     this.user = user;
     this.convert = convert;
     user.setOnReadyHandler(() -> {
@@ -48,7 +48,7 @@ final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> {
     requestStream.disableAutoRequestWithInitial(1);
   }
 
-  ClientCallStreamObserver<Q> agentRequests() {
+  public ClientCallStreamObserver<Q> agentRequests() {
     return agent;
   }
 
@@ -87,7 +87,7 @@ final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> {
   }
 
   /** Ends the user's call with {@code status} and cancels the agent side. */
-  void fail(Status status) {
+  public void fail(Status status) {
     if (done.compareAndSet(false, true)) {
       ClientCallStreamObserver<Q> a = agent;
       if (a != null) {

@@ -21,11 +21,11 @@ import java.util.function.Predicate;
  * @param <T> the watched item, as the controller keeps it
  * @param <R> the response message of the call
  */
-final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
+public final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
   static final int QUEUE = 10_000;
 
   /** How one kind of item becomes the call's responses. */
-  interface Responses<T, R> {
+  public interface Responses<T, R> {
     R existing(T item);
 
     R change(ChangeFeed.Event<T> event);
@@ -43,7 +43,7 @@ final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
   private volatile boolean done;
   private volatile long lastQueued;
 
-  WatchStream(String name, Predicate<T> matches, Responses<T, R> responses,
+  public WatchStream(String name, Predicate<T> matches, Responses<T, R> responses,
       ServerCallStreamObserver<R> out, Watchable<T> source) {
     this.name = name;
     this.matches = matches;
@@ -54,7 +54,7 @@ final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
     out.setOnCancelHandler(this::stop);
   }
 
-  void start(long since) {
+  public void start(long since) {
     ChangeFeed.Watch<T> w = source.watch(since, this);
     // The snapshot/replay goes first; live events that arrived meanwhile wait in the queue,
     // which is safe because the source gave both atomically.

@@ -1,7 +1,5 @@
 package dev.noid.controller.nodes;
 
-import dev.noid.agent.v1.JoinRequest;
-import dev.noid.agent.v1.JoinResponse;
 import dev.noid.common.naming.ResourceNames;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.Pem;
@@ -53,54 +51,56 @@ public final class JoinService {
     return token;
   }
 
-  public JoinResponse join(JoinRequest request) {
-    String problem = ResourceNames.problem("node_name", request.getNodeName());
+  /** A node asking to join: its name, agent address, one-time token, CSR and labels. */
+  public record Request(String nodeName, String agentAddress, String joinToken, String csrPem,
+      java.util.Map<String, String> labels) {}
+
+  /** What a joined node is given: its certificate, the CA's, its pace and its VM subnet. */
+  public record Joined(String certificatePem, String caCertificatePem, HeartbeatPacing.Pace pace,
+      String nodeSubnet) {}
+
+  public Joined join(Request request) {
+    String problem = ResourceNames.problem("node_name", request.nodeName());
     if (problem != null) {
       throw NoidException.invalid(problem);
     }
-    if (request.getAgentAddress().isEmpty()) {
+    if (request.agentAddress().isEmpty()) {
       throw NoidException.invalid("agent_address is required (host:port of the agent API)");
     }
-    if (!store.consumeJoinToken(Tokens.sha256(request.getJoinToken()), clock.instant())) {
-      log.atWarn().addKeyValue("node", request.getNodeName())
-          .log("refused join of {}: join token unknown, already used or expired", request.getNodeName());
+    if (!store.consumeJoinToken(Tokens.sha256(request.joinToken()), clock.instant())) {
+      log.atWarn().addKeyValue("node", request.nodeName())
+          .log("refused join of {}: join token unknown, already used or expired", request.nodeName());
       throw new NoidException(Code.UNAUTHENTICATED,
           "join token unknown, already used or expired: make a new one with 'noid-controller join-token'");
     }
     PublicKey key;
     try {
-      PKCS10CertificationRequest csr = Pem.csr(request.getCsrPem());
+      PKCS10CertificationRequest csr = Pem.csr(request.csrPem());
       key = Certificates.verifiedKey(csr);
       String cn = csr.getSubject().toString().replaceFirst("^CN=", "");
-      if (!cn.equals(request.getNodeName())) {
+      if (!cn.equals(request.nodeName())) {
         throw NoidException.invalid("csr_pem subject CN '" + cn + "' must equal node_name '"
-            + request.getNodeName() + "'");
+            + request.nodeName() + "'");
       }
     } catch (IllegalArgumentException e) {
       throw NoidException.invalid("csr_pem: " + e.getMessage());
     }
-    List<String> names = new ArrayList<>(List.of(request.getNodeName()));
-    String host = hostOf(request.getAgentAddress());
+    List<String> names = new ArrayList<>(List.of(request.nodeName()));
+    String host = hostOf(request.agentAddress());
     if (!host.isEmpty()) {
       names.add(host);
     }
     names.add("localhost");
     names.add("127.0.0.1");
-    X509Certificate cert = Certificates.issue(pki.authority(), request.getNodeName(), key, names,
+    X509Certificate cert = Certificates.issue(pki.authority(), request.nodeName(), key, names,
         Duration.ofDays(365));
-    NodeEntry node = registry.register(request.getNodeName(), request.getAgentAddress(),
-        request.getLabelsMap());
-    log.atInfo().addKeyValue("node", request.getNodeName())
-        .log("node {} joined from {}{}", request.getNodeName(), request.getAgentAddress(),
+    NodeEntry node = registry.register(request.nodeName(), request.agentAddress(),
+        request.labels());
+    log.atInfo().addKeyValue("node", request.nodeName())
+        .log("node {} joined from {}{}", request.nodeName(), request.agentAddress(),
             node.subnet().isEmpty() ? "" : " with VM subnet " + node.subnet());
-    HeartbeatPacing.Pace pace = registry.promise(request.getNodeName());
-    return JoinResponse.newBuilder()
-        .setCertificatePem(Pem.encode(cert))
-        .setCaCertificatePem(Pem.encode(pki.authority().certificate()))
-        .setHeartbeatIntervalMs((int) pace.interval().toMillis())
-        .setLeaseMs((int) pace.lease().toMillis())
-        .setNodeSubnet(node.subnet())
-        .build();
+    HeartbeatPacing.Pace pace = registry.promise(request.nodeName());
+    return new Joined(Pem.encode(cert), Pem.encode(pki.authority().certificate()), pace, node.subnet());
   }
 
   static String hostOf(String address) {

@@ -3,8 +3,6 @@ package dev.noid.controller.nodes;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
-import dev.noid.agent.v1.HeartbeatRequest;
-import dev.noid.agent.v1.NodeReport;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.store.NodeRow;
 import dev.noid.controller.store.Store;
@@ -106,21 +104,24 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
     return change(previous == null ? ChangeFeed.Type.ADDED : ChangeFeed.Type.MODIFIED, e);
   }
 
-  /** Applies a heartbeat; returns the updated entry. */
-  public NodeEntry heartbeat(HeartbeatRequest hb) {
-    NodeEntry old = nodes.get(hb.getNodeName());
+  /**
+   * Applies a heartbeat: {@code r} is the node as it reports itself (an empty address or no
+   * labels: unchanged). What the controller decides (cordon, subnet) stays. Returns the
+   * updated entry.
+   */
+  public NodeEntry heartbeat(NodeEntry r) {
+    NodeEntry old = nodes.get(r.name());
     if (old == null) {
-      throw new NoidException(NoidException.Code.UNAUTHENTICATED, "node '" + hb.getNodeName()
+      throw new NoidException(NoidException.Code.UNAUTHENTICATED, "node '" + r.name()
           + "' has not joined this cluster");
     }
-    NodeReport r = hb.getNode();
     NodeEntry beat = new NodeEntry(old.name(),
-        hb.getAgentAddress().isEmpty() ? old.address() : hb.getAgentAddress(),
-        r.getLabelsMap().isEmpty() ? old.labels() : r.getLabelsMap(), old.cordoned(),
-        r.getHypervisor().name(), r.getAccelerator(), r.getHypervisorReason(), r.getCpus(),
-        r.getMemoryBytes(), r.getDiskBytes(), r.getDiskAvailableBytes(), r.getMemoryUsedBytes(),
-        r.getMaxVmCpus(), r.getMaxVmMemMib(), r.getImagesList(), r.getAgentVersion(),
-        hb.getAgentInstanceId(), clock.instant(), true, old.subnet(), old.revision());
+        r.address().isEmpty() ? old.address() : r.address(),
+        r.labels().isEmpty() ? old.labels() : r.labels(), old.cordoned(),
+        r.hypervisor(), r.accelerator(), r.hypervisorReason(), r.cpus(),
+        r.memoryBytes(), r.diskBytes(), r.diskAvailableBytes(), r.memoryUsedBytes(),
+        r.maxVmCpus(), r.maxVmMemMib(), r.images(), r.agentVersion(),
+        r.agentInstanceId(), clock.instant(), true, old.subnet(), old.revision());
     // The common case: only usage moved. Memory only, no store write, no watch event, as
     // long as nothing (a cordon, an expiry) changed the entry since it was read above.
     NodeEntry quiet = old.differsMateriallyFrom(beat) ? null

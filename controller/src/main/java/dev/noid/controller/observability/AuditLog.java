@@ -36,7 +36,7 @@ public final class AuditLog implements ServerInterceptor {
         || READ_ONLY.stream().anyMatch(method::contains)) {
       return next.startCall(call, headers);
     }
-    Principal who = Principal.KEY.get();
+    Principal who = dev.noid.controller.api.AuthInterceptor.PRINCIPAL.get();
     String requestId = UUID.randomUUID().toString().substring(0, 13);
     long start = System.nanoTime();
     String[] target = {""};

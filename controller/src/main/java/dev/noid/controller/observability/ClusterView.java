@@ -5,7 +5,7 @@ import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.Store;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import jakarta.inject.Inject;
 import java.util.EnumMap;
 import java.util.List;

@@ -14,44 +14,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The SQL both adapters share (SQLite and PostgreSQL agree on this subset, including
- * {@code ON CONFLICT}); subclasses say how to get a connection. Schema changes are numbered
- * migrations applied in order inside a transaction, recorded in {@code schema_version}.
+ * {@code ON CONFLICT}); subclasses say how to get a connection. The schema is {@link Schema}'s.
  */
 abstract class JdbcStore implements Store {
   private static final Logger log = LoggerFactory.getLogger(JdbcStore.class);
-
-  /** Never edit an applied migration: add a new one. */
-  static final List<String> MIGRATIONS = List.of(
-      """
-      CREATE TABLE users (
-        name TEXT PRIMARY KEY,
-        role TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE,
-        token_prefix TEXT NOT NULL,
-        created_ms BIGINT NOT NULL);
-      CREATE TABLE vms (
-        id TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        name TEXT NOT NULL,
-        node TEXT NOT NULL,
-        state TEXT NOT NULL,
-        revision BIGINT NOT NULL,
-        document TEXT NOT NULL,
-        UNIQUE (owner, name));
-      CREATE TABLE checkpoints (
-        id TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        vm_id TEXT NOT NULL,
-        node TEXT NOT NULL,
-        document TEXT NOT NULL);
-      CREATE TABLE nodes (
-        name TEXT PRIMARY KEY,
-        document TEXT NOT NULL);
-      CREATE TABLE join_tokens (
-        token_hash TEXT PRIMARY KEY,
-        expires_ms BIGINT NOT NULL,
-        used_ms BIGINT)
-      """);
 
   interface SqlWork<T> {
     T run(Connection c) throws SQLException;
@@ -121,26 +87,10 @@ abstract class JdbcStore implements Store {
     });
   }
 
+  /** Brings the schema up to {@link Schema#MIGRATIONS}' latest version. */
   void migrate() {
     tx("migration", c -> {
-      try (Statement s = c.createStatement()) {
-        s.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-        int current = 0;
-        try (ResultSet rs = s.executeQuery("SELECT MAX(version) FROM schema_version")) {
-          if (rs.next()) {
-            current = rs.getInt(1);
-          }
-        }
-        for (int v = current; v < MIGRATIONS.size(); v++) {
-          for (String statement : MIGRATIONS.get(v).split(";")) {
-            if (!statement.isBlank()) {
-              s.execute(statement);
-            }
-          }
-          s.execute("INSERT INTO schema_version (version) VALUES (" + (v + 1) + ")");
-          log.info("store schema migrated to version {}", v + 1);
-        }
-      }
+      Schema.migrate(c);
       return null;
     });
   }

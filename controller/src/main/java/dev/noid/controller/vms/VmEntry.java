@@ -81,7 +81,8 @@ public record VmEntry(
         checkpointId, revision, created, updated, ipAddress, macAddress);
   }
 
-  VmEntry stamped(long rev, Instant now) {
+  /** As the table stores it: with the change's revision and time. */
+  public VmEntry stamped(long rev, Instant now) {
     return new VmEntry(id, owner, name, cpus, memMib, diskMib, image, labels, nodeHint,
         nodeSelector, nodeLossPolicy, state, desiredState, node, statusMessage, retryCount,
         restoredFrom, rev, created, now, ipAddress, macAddress);

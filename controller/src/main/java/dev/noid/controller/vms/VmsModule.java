@@ -1,5 +1,7 @@
 package dev.noid.controller.vms;
 
+import dev.noid.controller.vms.store.CheckpointTable;
+import dev.noid.controller.vms.store.VmTable;
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;

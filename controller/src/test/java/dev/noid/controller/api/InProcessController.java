@@ -1,5 +1,9 @@
 package dev.noid.controller.api;
 
+import dev.noid.controller.nodes.grpc.GrpcNodeService;
+import dev.noid.controller.vms.grpc.GrpcVmService;
+import dev.noid.controller.vms.grpc.VmRequests;
+import dev.noid.controller.nodes.grpc.NodeReports;
 import dev.noid.agent.v1.HeartbeatRequest;
 import dev.noid.agent.v1.HypervisorKind;
 import dev.noid.agent.v1.NodeReport;
@@ -14,11 +18,11 @@ import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.SqliteStore;
 import dev.noid.controller.users.LoginLimiter;
 import dev.noid.controller.users.UserDirectory;
-import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.vms.store.CheckpointTable;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import dev.noid.controller.vms.service.VmServices;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -66,7 +70,7 @@ final class InProcessController implements AutoCloseable {
       agents.put(n.getKey(), agent);
       servers.put(n.getKey(), InProcessServerBuilder.forName(name + "-" + n.getKey()).addService(agent).build().start());
       nodes.register(n.getKey(), "in-process", Map.of());
-      nodes.heartbeat(heartbeat(n.getKey(), n.getValue(), List.of()));
+      nodes.heartbeat(NodeReports.reported(heartbeat(n.getKey(), n.getValue(), List.of())));
     }
     scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
     AgentClients clients = new AgentClients(

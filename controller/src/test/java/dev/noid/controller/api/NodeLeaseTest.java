@@ -1,5 +1,6 @@
 package dev.noid.controller.api;
 
+import dev.noid.controller.nodes.grpc.NodeReports;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.noid.api.v1.CreateVmRequest;
@@ -37,7 +38,7 @@ class NodeLeaseTest {
 
       // The node returns: "one" still runs there, "two" died while it was away.
       var report = c.agents.get("node-a").vms().get(one.id());
-      c.nodes.heartbeat(InProcessController.heartbeat("node-a", 2048, List.of(report)));
+      c.nodes.heartbeat(NodeReports.reported(InProcessController.heartbeat("node-a", 2048, List.of(report))));
       c.observe("node-a", List.of(report));
       assertThat(c.nodes.require("node-a").ready()).isTrue();
       assertThat(c.get(alice, "one").state()).isEqualTo(VmState.RUNNING);

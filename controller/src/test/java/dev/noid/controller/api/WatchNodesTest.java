@@ -1,5 +1,6 @@
 package dev.noid.controller.api;
 
+import dev.noid.controller.nodes.grpc.NodeReports;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.noid.api.v1.CordonNodeRequest;
@@ -61,7 +62,7 @@ class WatchNodesTest {
 
       // A heartbeat that only refreshes the lease is not news; the cordon after it is.
       clock.advance(Duration.ofSeconds(1));
-      c.nodes.heartbeat(InProcessController.heartbeat("node-a", 2048, List.of()));
+      c.nodes.heartbeat(NodeReports.reported(InProcessController.heartbeat("node-a", 2048, List.of())));
       nodes.cordonNode(CordonNodeRequest.newBuilder().setName("node-a").build());
       WatchNodesResponse cordoned = first.next();
       assertThat(cordoned.getType()).isEqualTo(EventType.EVENT_TYPE_MODIFIED);
@@ -70,7 +71,7 @@ class WatchNodesTest {
 
       // node-b misses its lease; node-a keeps beating.
       clock.advance(Duration.ofSeconds(10));
-      c.nodes.heartbeat(InProcessController.heartbeat("node-a", 2048, List.of()));
+      c.nodes.heartbeat(NodeReports.reported(InProcessController.heartbeat("node-a", 2048, List.of())));
       c.nodes.expireLeases();
       WatchNodesResponse lost = first.next();
       assertThat(lost.getNode().getName()).isEqualTo("node-b");
@@ -81,7 +82,7 @@ class WatchNodesTest {
 
       // While the watcher is away: node-a is uncordoned, node-b comes back, then is removed.
       nodes.uncordonNode(UncordonNodeRequest.newBuilder().setName("node-a").build());
-      c.nodes.heartbeat(InProcessController.heartbeat("node-b", 2048, List.of()));
+      c.nodes.heartbeat(NodeReports.reported(InProcessController.heartbeat("node-b", 2048, List.of())));
       nodes.removeNode(RemoveNodeRequest.newBuilder().setName("node-b").build());
 
       Recorder resumed = new Recorder();

@@ -1,5 +1,6 @@
 package dev.noid.controller.nodes;
 
+import dev.noid.controller.nodes.grpc.NodeReports;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -66,7 +67,7 @@ class HeartbeatPacingTest {
     for (String n : new String[] {"a", "b", "c"}) {
       registry.register(n, n + ":7660", Map.of());
     }
-    registry.heartbeat(beat("a"));
+    registry.heartbeat(NodeReports.reported(beat("a")));
     assertThat(registry.promise("a").lease()).isEqualTo(Duration.ofSeconds(15));
     registry.remove("b");
     registry.remove("c");

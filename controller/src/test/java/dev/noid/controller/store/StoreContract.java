@@ -350,7 +350,7 @@ abstract class StoreContract {
     assertThat(store.checkpoints()).containsExactly(checkpoint("ck-1", "alice", "vm-1"));
     assertThat(store.nodes()).containsExactly(new NodeRow("node-a", "{}"));
     assertThat(store.consumeJoinToken("join-1", NOW)).isTrue();
-    assertThat(appliedMigrations()).containsExactly(versionsUpTo(JdbcStore.MIGRATIONS.size()));
+    assertThat(appliedMigrations()).containsExactly(versionsUpTo(Schema.MIGRATIONS.size()));
   }
 
   private List<Integer> appliedMigrations() throws SQLException {

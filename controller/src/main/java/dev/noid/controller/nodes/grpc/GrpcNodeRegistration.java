@@ -50,7 +50,7 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
   public void join(JoinRequest request, StreamObserver<JoinResponse> out) {
     JoinResponse response;
     try {
-      response = joins.join(request);
+      response = NodeReports.joined(joins.join(NodeReports.join(request)));
     } catch (RuntimeException e) {
       out.onError(GrpcStatusMapper.toStatus(e));
       return;
@@ -68,7 +68,7 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
       return;
     }
     try {
-      registry.heartbeat(request);
+      registry.heartbeat(NodeReports.reported(request));
       vms.observe(request.getNodeName(), request.getVmsList().stream().map(AgentMessages::vm).toList());
     } catch (RuntimeException e) {
       out.onError(GrpcStatusMapper.toStatus(e));

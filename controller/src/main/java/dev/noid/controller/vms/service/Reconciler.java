@@ -8,7 +8,7 @@ import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.HashMap;

@@ -3,9 +3,9 @@ package dev.noid.controller.vms.service;
 import dev.noid.controller.agents.NodeAgents;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.vms.CheckpointEntry;
-import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.vms.store.CheckpointTable;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

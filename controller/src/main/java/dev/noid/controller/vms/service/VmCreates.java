@@ -10,7 +10,7 @@ import dev.noid.controller.scheduler.Placement;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

@@ -7,7 +7,7 @@ import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import java.time.Duration;
 import java.util.List;
 import org.slf4j.Logger;

@@ -3,10 +3,10 @@ package dev.noid.controller.vms.service;
 import dev.noid.controller.agents.NodeAgents;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
-import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.vms.store.CheckpointTable;
 import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import java.time.Clock;
 
 /**

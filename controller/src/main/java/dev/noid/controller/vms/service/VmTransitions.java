@@ -9,7 +9,7 @@ import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,5 +1,6 @@
 package dev.noid.controller.scale.jmh;
 
+import dev.noid.controller.nodes.grpc.NodeReports;
 import dev.noid.agent.v1.AgentVmState;
 import dev.noid.agent.v1.HeartbeatRequest;
 import dev.noid.agent.v1.HypervisorKind;
@@ -12,10 +13,10 @@ import dev.noid.controller.agents.grpc.GrpcNodeAgents;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.SqliteStore;
-import dev.noid.controller.vms.CheckpointTable;
+import dev.noid.controller.vms.store.CheckpointTable;
 import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import dev.noid.controller.vms.service.Reconciler;
 import dev.noid.controller.vms.service.VmServices;
 import java.io.IOException;
@@ -60,7 +61,7 @@ public final class BenchFleet implements AutoCloseable {
       String name = String.format("node-%05d", i);
       names.add(name);
       nodes.register(name, "127.0.0.1:1", Map.of());
-      nodes.heartbeat(heartbeat(name, List.of()));
+      nodes.heartbeat(NodeReports.reported(heartbeat(name, List.of())));
     }
     vms = new VmTable(store, clock);
     Instant now = clock.instant();

@@ -1,5 +1,6 @@
 package dev.noid.controller.scale.jmh;
 
+import dev.noid.controller.nodes.grpc.NodeReports;
 import dev.noid.controller.agents.grpc.AgentMessages;
 
 import dev.noid.agent.v1.HeartbeatRequest;
@@ -54,7 +55,7 @@ public class HeartbeatBench {
   @Benchmark
   public Object heartbeat() {
     HeartbeatRequest hb = beats.get(next++ % beats.size());
-    fleet.nodes.heartbeat(hb);
+    fleet.nodes.heartbeat(NodeReports.reported(hb));
     fleet.service.observe(hb.getNodeName(), hb.getVmsList().stream().map(AgentMessages::vm).toList());
     return hb;
   }

@@ -1,5 +1,7 @@
-package dev.noid.controller.api;
+package dev.noid.controller.vms.grpc;
 
+import dev.noid.controller.api.ProtoMapper;
+import dev.noid.controller.api.WatchStream;
 import dev.noid.api.v1.WatchVmsResponse;
 import dev.noid.api.v1.WatchVmsResponse.EventType;
 import dev.noid.controller.vms.VmEntry;

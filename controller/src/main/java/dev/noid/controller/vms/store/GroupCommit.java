@@ -1,4 +1,4 @@
-package dev.noid.controller.vms;
+package dev.noid.controller.vms.store;
 
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.VmWrite;

@@ -1,5 +1,6 @@
-package dev.noid.controller.vms;
+package dev.noid.controller.vms.store;
 
+import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.store.CheckpointRow;
 import dev.noid.controller.store.Store;
 import java.io.IOException;

@@ -1,5 +1,6 @@
-package dev.noid.controller.vms;
+package dev.noid.controller.vms.store;
 
+import dev.noid.controller.vms.VmEntry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,4 +1,4 @@
-package dev.noid.controller.api;
+package dev.noid.controller.vms.grpc;
 
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.controller.domain.VmState;
@@ -16,12 +16,12 @@ public final class VmRequests {
         !r.hasWait() || r.getWait());
   }
 
-  static dev.noid.api.v1.VmState state(VmState s) {
+  public static dev.noid.api.v1.VmState state(VmState s) {
     return dev.noid.api.v1.VmState.valueOf(PREFIX + s.name());
   }
 
   /** The domain state of a wire one; null for UNSPECIFIED (matches no VM). */
-  static VmState state(dev.noid.api.v1.VmState s) {
+  public static VmState state(dev.noid.api.v1.VmState s) {
     return switch (s) {
       case VM_STATE_UNSPECIFIED, UNRECOGNIZED -> null;
       default -> VmState.valueOf(s.name().substring(PREFIX.length()));

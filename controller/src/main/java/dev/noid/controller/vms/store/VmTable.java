@@ -1,5 +1,6 @@
-package dev.noid.controller.vms;
+package dev.noid.controller.vms.store;
 
+import dev.noid.controller.vms.VmEntry;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;

@@ -1,5 +1,8 @@
-package dev.noid.controller.api;
+package dev.noid.controller.users.grpc;
 
+import dev.noid.controller.api.AuthInterceptor;
+import dev.noid.controller.api.Calls;
+import dev.noid.controller.api.ProtoMapper;
 import dev.noid.api.v1.AddUserRequest;
 import dev.noid.api.v1.AddUserResponse;
 import dev.noid.api.v1.ListUsersRequest;
@@ -14,7 +17,7 @@ import dev.noid.api.v1.WhoAmIRequest;
 import dev.noid.api.v1.WhoAmIResponse;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.users.UserDirectory;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import dev.noid.controller.vms.service.UserRemoval;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
@@ -73,7 +76,7 @@ public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
   @Override
   public void whoAmI(WhoAmIRequest r, StreamObserver<WhoAmIResponse> out) {
     Calls.unary(out, () -> {
-      Principal p = Principal.current();
+      Principal p = AuthInterceptor.caller();
       return WhoAmIResponse.newBuilder()
           .setUser(ProtoMapper.user(users.require(p.name()), vmCount(p.name()))).build();
     });

@@ -1,5 +1,9 @@
-package dev.noid.controller.api;
+package dev.noid.controller.nodes.grpc;
 
+import dev.noid.controller.api.Calls;
+import dev.noid.controller.api.GrpcStatusMapper;
+import dev.noid.controller.api.ProtoMapper;
+import dev.noid.controller.api.WatchStream;
 import dev.noid.api.v1.CordonNodeRequest;
 import dev.noid.api.v1.DrainNodeRequest;
 import dev.noid.api.v1.DrainNodeResponse;
@@ -19,7 +23,7 @@ import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.vms.service.Evacuation;
-import dev.noid.controller.vms.VmTable;
+import dev.noid.controller.vms.store.VmTable;
 import dev.noid.api.v1.WatchNodesRequest;
 import dev.noid.api.v1.WatchNodesResponse;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -37,7 +41,7 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   private final Evacuation evacuation;
 
   @Inject
-  GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms, Evacuation evacuation) {
+  public GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms, Evacuation evacuation) {
     this.nodes = nodes;
     this.scheduler = scheduler;
     this.vms = vms;

@@ -1,5 +1,7 @@
-package dev.noid.controller.api;
+package dev.noid.controller.vms.grpc;
 
+import dev.noid.controller.api.GrpcStatusMapper;
+import dev.noid.controller.api.StreamProxy;
 import dev.noid.agent.v1.ConsoleRequest;
 import dev.noid.agent.v1.ConsoleResponse;
 import dev.noid.api.v1.AttachConsoleRequest;

@@ -1,5 +1,7 @@
-package dev.noid.controller.api;
+package dev.noid.controller.vms.grpc;
 
+import dev.noid.controller.api.GrpcStatusMapper;
+import dev.noid.controller.api.StreamProxy;
 import dev.noid.agent.v1.ExecRequest;
 import dev.noid.agent.v1.ExecResponse;
 import dev.noid.agent.v1.ExecStart;

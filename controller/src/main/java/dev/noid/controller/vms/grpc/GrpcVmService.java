@@ -1,5 +1,9 @@
-package dev.noid.controller.api;
+package dev.noid.controller.vms.grpc;
 
+import dev.noid.controller.api.AuthInterceptor;
+import dev.noid.controller.api.Calls;
+import dev.noid.controller.api.ProtoMapper;
+import dev.noid.controller.api.WatchStream;
 import dev.noid.api.v1.AttachConsoleRequest;
 import dev.noid.api.v1.AttachConsoleResponse;
 import dev.noid.api.v1.CreateCheckpointRequest;
@@ -63,7 +67,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   private final AgentClients agents;
 
   @Inject
-  GrpcVmService(VmRecords vms, VmCreates creates, VmTransitions transitions, Checkpoints checkpoints,
+  public GrpcVmService(VmRecords vms, VmCreates creates, VmTransitions transitions, Checkpoints checkpoints,
       AgentClients agents) {
     this.vms = vms;
     this.creates = creates;
@@ -75,12 +79,12 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void createVm(CreateVmRequest r, StreamObserver<CreateVmResponse> out) {
     Calls.unary(out, () -> CreateVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(creates.create(Principal.current(), VmRequests.create(r)))).build());
+        .setVm(ProtoMapper.vm(creates.create(AuthInterceptor.caller(), VmRequests.create(r)))).build());
   }
 
   @Override
   public void createVms(CreateVmsRequest r, StreamObserver<CreateVmsResponse> out) {
-    Calls.unary(out, () -> CreateVmsResponse.newBuilder().addAllVms(creates.createMany(Principal.current(),
+    Calls.unary(out, () -> CreateVmsResponse.newBuilder().addAllVms(creates.createMany(AuthInterceptor.caller(),
         VmRequests.create(r.getTemplate()), Integer.toUnsignedLong(r.getCount()),
         Integer.toUnsignedLong(r.getFirstIndex())).stream().map(ProtoMapper::vm).toList()).build());
   }
@@ -88,7 +92,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void getVm(GetVmRequest r, StreamObserver<GetVmResponse> out) {
     Calls.unary(out, () -> GetVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(vms.get(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(vms.get(AuthInterceptor.caller(), r.getName()))).build());
   }
 
   @Override
@@ -101,7 +105,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
       String after = decodeToken(r.getPageToken());
       java.util.Set<dev.noid.controller.domain.VmState> states = new java.util.HashSet<>();
       r.getStatesList().forEach(s -> states.add(VmRequests.state(s)));
-      List<VmEntry> matching = vms.list(Principal.current()).stream()
+      List<VmEntry> matching = vms.list(AuthInterceptor.caller()).stream()
           .filter(v -> r.getStatesCount() == 0 || states.contains(v.state()))
           .filter(v -> r.getNode().isEmpty() || r.getNode().equals(v.node()))
           .filter(v -> r.getLabelSelectorMap().entrySet().stream()
@@ -141,7 +145,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void watchVms(WatchVmsRequest r, StreamObserver<WatchVmsResponse> out) {
-    String owner = Principal.current().name();
+    String owner = AuthInterceptor.caller().name();
     var selector = r.getLabelSelectorMap();
     new WatchStream<>(owner, (VmEntry e) -> e.owner().equals(owner) && selector.entrySet().stream()
         .allMatch(l -> l.getValue().equals(e.labels().get(l.getKey()))), new VmWatchResponses(),
@@ -151,7 +155,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void destroyVm(DestroyVmRequest r, StreamObserver<DestroyVmResponse> out) {
     Calls.unary(out, () -> {
-      transitions.destroy(Principal.current(), r.getName());
+      transitions.destroy(AuthInterceptor.caller(), r.getName());
       return DestroyVmResponse.getDefaultInstance();
     });
   }
@@ -159,50 +163,50 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void stopVm(StopVmRequest r, StreamObserver<StopVmResponse> out) {
     Calls.unary(out, () -> StopVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(transitions.stop(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(transitions.stop(AuthInterceptor.caller(), r.getName()))).build());
   }
 
   @Override
   public void startVm(StartVmRequest r, StreamObserver<StartVmResponse> out) {
     Calls.unary(out, () -> StartVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(transitions.start(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(transitions.start(AuthInterceptor.caller(), r.getName()))).build());
   }
 
   @Override
   public void pauseVm(PauseVmRequest r, StreamObserver<PauseVmResponse> out) {
     Calls.unary(out, () -> PauseVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(transitions.pause(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(transitions.pause(AuthInterceptor.caller(), r.getName()))).build());
   }
 
   @Override
   public void resumeVm(ResumeVmRequest r, StreamObserver<ResumeVmResponse> out) {
     Calls.unary(out, () -> ResumeVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(transitions.resume(Principal.current(), r.getName()))).build());
+        .setVm(ProtoMapper.vm(transitions.resume(AuthInterceptor.caller(), r.getName()))).build());
   }
 
   @Override
   public StreamObserver<ExecCommandRequest> execCommand(StreamObserver<ExecCommandResponse> out) {
-    return new ExecProxy(vms, agents, Principal.current(),
+    return new ExecProxy(vms, agents, AuthInterceptor.caller(),
         (ServerCallStreamObserver<ExecCommandResponse>) out);
   }
 
   @Override
   public StreamObserver<AttachConsoleRequest> attachConsole(StreamObserver<AttachConsoleResponse> out) {
-    return new ConsoleProxy(vms, agents, Principal.current(),
+    return new ConsoleProxy(vms, agents, AuthInterceptor.caller(),
         (ServerCallStreamObserver<AttachConsoleResponse>) out);
   }
 
   @Override
   public void createCheckpoint(CreateCheckpointRequest r, StreamObserver<CreateCheckpointResponse> out) {
     Calls.unary(out, () -> CreateCheckpointResponse.newBuilder().setCheckpoint(ProtoMapper.checkpoint(
-        checkpoints.checkpoint(Principal.current(), r.getVm(), r.getLabel()))).build());
+        checkpoints.checkpoint(AuthInterceptor.caller(), r.getVm(), r.getLabel()))).build());
   }
 
   @Override
   public void listCheckpoints(ListCheckpointsRequest r, StreamObserver<ListCheckpointsResponse> out) {
     Calls.unary(out, () -> {
       ListCheckpointsResponse.Builder b = ListCheckpointsResponse.newBuilder();
-      checkpoints.list(Principal.current(), r.getVm()).forEach(c -> b.addCheckpoints(ProtoMapper.checkpoint(c)));
+      checkpoints.list(AuthInterceptor.caller(), r.getVm()).forEach(c -> b.addCheckpoints(ProtoMapper.checkpoint(c)));
       return b.build();
     });
   }
@@ -210,7 +214,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void deleteCheckpoint(DeleteCheckpointRequest r, StreamObserver<DeleteCheckpointResponse> out) {
     Calls.unary(out, () -> {
-      checkpoints.delete(Principal.current(), r.getId());
+      checkpoints.delete(AuthInterceptor.caller(), r.getId());
       return DeleteCheckpointResponse.getDefaultInstance();
     });
   }
@@ -218,7 +222,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void restoreCheckpoint(RestoreCheckpointRequest r, StreamObserver<RestoreCheckpointResponse> out) {
     Calls.unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(ProtoMapper.vm(
-        checkpoints.restore(Principal.current(), r.getVm(), r.getCheckpoint(), r.getAsName(), r.getNode())))
+        checkpoints.restore(AuthInterceptor.caller(), r.getVm(), r.getCheckpoint(), r.getAsName(), r.getNode())))
         .build());
   }
 }

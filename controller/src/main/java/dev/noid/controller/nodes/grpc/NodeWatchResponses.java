@@ -1,5 +1,6 @@
-package dev.noid.controller.api;
+package dev.noid.controller.nodes.grpc;
 
+import dev.noid.controller.api.WatchStream;
 import dev.noid.api.v1.Node;
 import dev.noid.api.v1.WatchNodesResponse;
 import dev.noid.api.v1.WatchNodesResponse.EventType;

@@ -1,0 +1,38 @@
+package dev.noid.controller.nodes.grpc;
+
+import dev.noid.agent.v1.HeartbeatRequest;
+import dev.noid.agent.v1.JoinRequest;
+import dev.noid.agent.v1.JoinResponse;
+import dev.noid.agent.v1.NodeReport;
+import dev.noid.controller.nodes.JoinService;
+import dev.noid.controller.nodes.NodeEntry;
+
+/** noid.agent.v1 registration messages to the nodes domain's terms and back. */
+public final class NodeReports {
+  private NodeReports() {}
+
+  /** The node as its heartbeat reports it; what the controller decides is left empty. */
+  public static NodeEntry reported(HeartbeatRequest hb) {
+    NodeReport r = hb.getNode();
+    return new NodeEntry(hb.getNodeName(), hb.getAgentAddress(), r.getLabelsMap(), false,
+        r.getHypervisor().name(), r.getAccelerator(), r.getHypervisorReason(), r.getCpus(),
+        r.getMemoryBytes(), r.getDiskBytes(), r.getDiskAvailableBytes(), r.getMemoryUsedBytes(),
+        r.getMaxVmCpus(), r.getMaxVmMemMib(), r.getImagesList(), r.getAgentVersion(),
+        hb.getAgentInstanceId(), null, true, "", 0);
+  }
+
+  static JoinService.Request join(JoinRequest r) {
+    return new JoinService.Request(r.getNodeName(), r.getAgentAddress(), r.getJoinToken(),
+        r.getCsrPem(), r.getLabelsMap());
+  }
+
+  static JoinResponse joined(JoinService.Joined j) {
+    return JoinResponse.newBuilder()
+        .setCertificatePem(j.certificatePem())
+        .setCaCertificatePem(j.caCertificatePem())
+        .setHeartbeatIntervalMs((int) j.pace().interval().toMillis())
+        .setLeaseMs((int) j.pace().lease().toMillis())
+        .setNodeSubnet(j.nodeSubnet())
+        .build();
+  }
+}

@@ -1,0 +1,73 @@
+package dev.noid.controller.store;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The store's tables, as numbered migrations applied in order inside one transaction and
+ * recorded in {@code schema_version}: SQLite and PostgreSQL both run them.
+ */
+final class Schema {
+  private static final Logger log = LoggerFactory.getLogger(Schema.class);
+
+  private Schema() {}
+
+  /** Never edit an applied migration: add a new one. */
+  static final List<String> MIGRATIONS = List.of(
+      """
+      CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        token_prefix TEXT NOT NULL,
+        created_ms BIGINT NOT NULL);
+      CREATE TABLE vms (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        node TEXT NOT NULL,
+        state TEXT NOT NULL,
+        revision BIGINT NOT NULL,
+        document TEXT NOT NULL,
+        UNIQUE (owner, name));
+      CREATE TABLE checkpoints (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        vm_id TEXT NOT NULL,
+        node TEXT NOT NULL,
+        document TEXT NOT NULL);
+      CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        document TEXT NOT NULL);
+      CREATE TABLE join_tokens (
+        token_hash TEXT PRIMARY KEY,
+        expires_ms BIGINT NOT NULL,
+        used_ms BIGINT)
+      """);
+
+  static void migrate(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+      int current = 0;
+      try (ResultSet rs = s.executeQuery("SELECT MAX(version) FROM schema_version")) {
+        if (rs.next()) {
+          current = rs.getInt(1);
+        }
+      }
+      for (int v = current; v < MIGRATIONS.size(); v++) {
+        for (String statement : MIGRATIONS.get(v).split(";")) {
+          if (!statement.isBlank()) {
+            s.execute(statement);
+          }
+        }
+        s.execute("INSERT INTO schema_version (version) VALUES (" + (v + 1) + ")");
+        log.info("store schema migrated to version {}", v + 1);
+      }
+    }
+  }
+}
