@@ -1,5 +1,7 @@
 package dev.noid.controller.scale;
 
+import dev.noid.controller.testing.ControllerProcess;
+
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.v1.ListNodesRequest;
@@ -100,19 +102,13 @@ public final class ScaleBench {
     // Room for every VM with a quarter to spare, as spread placement fills nodes evenly.
     long nodeMemMib = ((maxVms * 5 / 4) / o.nodes() + 2) * o.memMib();
     List<AutoCloseable> open = new ArrayList<>();
-    try (ControllerProcess controller = ControllerProcess.start(javaHome.resolve("bin/java"),
-        o.controllerJar(), data, o.controllerJvm(), o.controllerArgs())) {
-      await().atMost(Duration.ofMinutes(2)).until(() -> {
-        if (!controller.alive()) {
-          throw new IllegalStateException("the controller exited; see " + data.resolve("controller.out"));
-        }
-        return Files.exists(controller.caFile());
-      });
-      HttpsProbe https = new HttpsProbe(controller.caFile(), controller.httpsPort);
+    try (ControllerProcess controller = ControllerProcess.asOperatorsRunIt(javaHome.resolve("bin/java"),
+        o.controllerJar(), data, o.controllerJvm(), o.controllerArgs()).start()) {
+      HttpsProbe https = new HttpsProbe(controller.ca(), controller.httpsPort);
       await().atMost(Duration.ofMinutes(2)).ignoreExceptions().until(() -> https.get("/healthz") != null);
       long t0 = System.nanoTime();
       HollowFleet fleet = HollowFleet.start(new HollowFleet.Options(o.nodes(), 64, nodeMemMib,
-          Duration.ofMillis(o.hypervisorMs()), 2), controller.grpcTarget(), controller.caFile(),
+          Duration.ofMillis(o.hypervisorMs()), 2), controller.address(), controller.ca(),
           seed.joinTokens(), o.workDir().resolve("hollow"));
       open.add(fleet);
       NoidClient admin = client(controller, seed.adminToken(), open);
@@ -312,7 +308,7 @@ public final class ScaleBench {
   }
 
   private static NoidClient client(ControllerProcess c, String token, List<AutoCloseable> open) {
-    NoidClient client = NoidClient.builder().target(c.grpcTarget()).trustedCa(c.caFile()).token(token)
+    NoidClient client = NoidClient.builder().target(c.address()).trustedCa(c.ca()).token(token)
         .deadline(Duration.ofSeconds(120)).build();
     open.add(client);
     return client;

@@ -4,6 +4,7 @@ import dev.noid.api.v1.ExecCommandRequest;
 import dev.noid.api.v1.ExecCommandResponse;
 import dev.noid.api.v1.ExecStart;
 import dev.noid.api.v1.VmServiceGrpc;
+import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.util.List;

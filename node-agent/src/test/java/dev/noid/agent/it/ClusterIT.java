@@ -27,6 +27,7 @@ import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.VmState;
 import dev.noid.api.v1.WhoAmIRequest;
+import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;

@@ -11,6 +11,7 @@ import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.VmState;
+import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.ManagedChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -43,7 +44,7 @@ class ClusterNetworkIT {
   void start() throws Exception {
     ns = Netns.create(Netns.uniqueName("cl"));
     controller = new ControllerProcess(dir.resolve("controller"), dir, "--cluster-cidr",
-        "10.98.0.0/16").inNetns(ns).start();
+        "10.98.0.0/16").inNamespace(ns.prefix(), ns::forwardUnixSocket).start();
     token = controller.admin("users", "add", "dev", "--role", "admin");
     agent = new AgentProcess(dir.resolve("node-net"), dir, "--node-name", "node-net",
         "--controller", controller.address(), "--join-token", controller.admin("join-token"),

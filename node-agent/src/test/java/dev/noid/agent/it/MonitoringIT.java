@@ -11,6 +11,7 @@ import dev.noid.api.v1.ListNodesRequest;
 import dev.noid.api.v1.NodeServiceGrpc;
 import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.VmServiceGrpc;
+import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.ManagedChannel;
 import java.net.URI;
 import java.net.URLEncoder;
