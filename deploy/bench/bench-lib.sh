@@ -25,8 +25,9 @@ STATE_DIRS=()
 
 say() { printf '%s: %s\n' "$BENCH" "$*" >&2; }
 die() { printf '%s: %s\n' "$BENCH" "$*" >&2; exit 1; }
-# Under set -e a failing command would end the run without a word: name it.
-trap 'say "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
+# Under set -e a failing command would end the run without a word: name it (once: not again
+# from inside a command substitution, whose failure the outer command reports).
+trap 'bench_rc=$?; [ "$BASH_SUBSHELL" != 0 ] || say "failed (exit $bench_rc) at line $LINENO: $BASH_COMMAND"' ERR
 set -o errtrace
 
 # bench_java: NOID_JAVA (a JDK >= 21) and JAVA_HOME for Maven.
