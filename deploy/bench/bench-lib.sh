@@ -48,11 +48,19 @@ bench_build() {
   local build=(package -DskipTests -pl "$module" -am dependency:build-classpath
     -Dmdep.includeScope=test "-Dmdep.outputFile=$out")
   say "building $module and the benchmark (reactor build, nothing installed; log: $log)"
-  if ! bench_mvn -o "${build[@]}" >"$log" 2>&1; then
-    bench_mvn "${build[@]}" >>"$log" 2>&1 || {
-      tail -n 25 "$log" >&2
-      die "the build failed (above: the end of $log); try: ./mvnw -B -pl $module -am package -DskipTests"
-    }
+  local ok=0
+  bench_mvn -o "${build[@]}" >"$log" 2>&1 && ok=1
+  # Online only when the offline build was short of a download: a compile error stays one.
+  if [ $ok = 0 ] && grep -qiE "offline|could not resolve|not been downloaded" "$log"; then
+    say "the offline build is missing a download; building online"
+    bench_mvn "${build[@]}" >"$log" 2>&1 && ok=1
+  fi
+  if [ $ok = 0 ]; then
+    # Maven's errors up to its generic advice ("-> [Help 1]"), else the end of the log.
+    local errors
+    errors=$(awk '/^\[ERROR\] -> \[Help/ {exit} /^\[ERROR\] ./ {print}' "$log" | head -n 20)
+    if [ -n "$errors" ]; then printf '%s\n' "$errors" >&2; else tail -n 20 "$log" >&2; fi
+    die "the build failed (log: $log); try: ./mvnw -B -pl $module -am package -DskipTests"
   fi
   # With -am every module of the reactor writes the file; the module asked for comes last.
   [ -s "$out" ] || die "the build wrote no classpath for $module (log: $log)"
