@@ -1,14 +1,20 @@
 # shellcheck shell=bash
-# Shared by the agent benchmarks (sourced, not run): building what is missing, throwaway agents
-# on temporary state directories with free ports, and cleaning all of it up on the way out.
+# Shared by the benchmarks (sourced, not run). For all: the JDK, a reactor build of a module
+# and its test classpath that says why when it fails (bench_build), and a message naming the
+# command when anything else fails. For the agent benchmarks: throwaway agents on temporary
+# state directories with free ports, and cleaning all of it up on the way out.
 #
-# The sourcing script sets BENCH (its name, for messages) and BENCH_CLASS (the benchmark main
-# in node-agent's test classes, e.g. AgentBench), then calls bench_setup, bench_start_agent
-# (once per agent) and runs "$NOID_JAVA" -cp "$CLASSPATH" ... itself.
+# The sourcing script sets BENCH (its name, for messages). An agent benchmark also sets
+# BENCH_CLASS (the benchmark main in node-agent's test classes, e.g. AgentBench), then calls
+# bench_setup, bench_start_agent (once per agent) and runs "$NOID_JAVA" -cp "$CLASSPATH" ...
+# itself.
+#
+# Nothing is installed into the local Maven repository: the project's own modules always come
+# from this checkout's reactor (-pl MODULE -am), so a fresh clone builds and runs as it is.
 #
 # Environment: JAVA_HOME (a JDK >= 21; else the newest found), NOID_IMAGES_DIR (default
-# ~/.cache/noid/images), NOID_QEMU (default qemu-system-x86_64), NOID_BENCH_REBUILD=1 to
-# rebuild even when the jar exists, NOID_BENCH_KEEP=1 to keep the state and logs.
+# ~/.cache/noid/images), NOID_QEMU (default qemu-system-x86_64), NOID_BENCH_KEEP=1 to keep the
+# state and logs. Each run builds through the reactor (incremental: quick when up to date).
 
 # shellcheck disable=SC2153 # BENCH and BENCH_CLASS come from the sourcing script
 REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -19,6 +25,46 @@ STATE_DIRS=()
 
 say() { printf '%s: %s\n' "$BENCH" "$*" >&2; }
 die() { printf '%s: %s\n' "$BENCH" "$*" >&2; exit 1; }
+# Under set -e a failing command would end the run without a word: name it (once: not again
+# from inside a command substitution, whose failure the outer command reports).
+trap 'bench_rc=$?; [ "$BASH_SUBSHELL" != 0 ] || say "failed (exit $bench_rc) at line $LINENO: $BASH_COMMAND"' ERR
+set -o errtrace
+
+# bench_java: NOID_JAVA (a JDK >= 21) and JAVA_HOME for Maven.
+bench_java() {
+  # shellcheck source=/dev/null
+  source "$REPO/deploy/bin/noid-java"
+  noid_find_java
+  JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$NOID_JAVA")")")
+  export JAVA_HOME
+}
+
+# bench_build MODULE CLASSPATH_FILE: packages MODULE and what it needs through the reactor
+# (offline first: a built tree has everything; online only if something is missing) and
+# writes MODULE's test classpath to CLASSPATH_FILE. On failure, shows the end of Maven's log.
+bench_build() {
+  local module=$1 out=$2 log
+  log=$(dirname "$out")/build.log
+  local build=(package -DskipTests -pl "$module" -am dependency:build-classpath
+    -Dmdep.includeScope=test "-Dmdep.outputFile=$out")
+  say "building $module and the benchmark (reactor build, nothing installed; log: $log)"
+  local ok=0
+  bench_mvn -o "${build[@]}" >"$log" 2>&1 && ok=1
+  # Online only when the offline build was short of a download: a compile error stays one.
+  if [ $ok = 0 ] && grep -qiE "offline|could not resolve|not been downloaded" "$log"; then
+    say "the offline build is missing a download; building online"
+    bench_mvn "${build[@]}" >"$log" 2>&1 && ok=1
+  fi
+  if [ $ok = 0 ]; then
+    # Maven's errors up to its generic advice ("-> [Help 1]"), else the end of the log.
+    local errors
+    errors=$(awk '/^\[ERROR\] -> \[Help/ {exit} /^\[ERROR\] ./ {print}' "$log" | head -n 20)
+    if [ -n "$errors" ]; then printf '%s\n' "$errors" >&2; else tail -n 20 "$log" >&2; fi
+    die "the build failed (log: $log); try: ./mvnw -B -pl $module -am package -DskipTests"
+  fi
+  # With -am every module of the reactor writes the file; the module asked for comes last.
+  [ -s "$out" ] || die "the build wrote no classpath for $module (log: $log)"
+}
 
 bench_cleanup() {
   local rc=$?
@@ -46,32 +92,22 @@ bench_cleanup() {
   exit $rc
 }
 
-# Builds what is missing, makes $WORK and $CLASSPATH (copies: a build running meanwhile must
-# not swap classes under the run).
+# Builds the agent and the benchmark client, makes $WORK and $CLASSPATH (copies: a build
+# running meanwhile must not swap classes under the run).
 bench_setup() {
   command -v "$QEMU" >/dev/null 2>&1 || die "$QEMU not found (apt-get install qemu-system-x86)"
-  # shellcheck source=/dev/null
-  source "$REPO/deploy/bin/noid-java"
-  noid_find_java
-  JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$NOID_JAVA")")")
-  export JAVA_HOME
-  local agent_jar=$REPO/node-agent/target/noid-agent.jar
-  local bench_class=$REPO/node-agent/target/test-classes/dev/noid/agent/bench/$BENCH_CLASS.class
-  if [ "${NOID_BENCH_REBUILD:-0}" = 1 ] || [ ! -f "$agent_jar" ] || [ ! -f "$bench_class" ]; then
-    say "building the agent and the benchmark client"
-    # Offline first (a built tree has everything); online only if something is missing.
-    bench_mvn -o install -DskipTests -pl node-agent -am >/dev/null 2>&1 \
-      || bench_mvn install -DskipTests -pl node-agent -am
+  bench_java
+  if [ ! -f "$IMAGES/dev/image.json" ]; then
+    say "building the dev guest image in $IMAGES/dev"
+    "$REPO/deploy/image/build-dev-image.sh" "$IMAGES/dev" \
+      || die "could not build the dev guest image (deploy/image/build-dev-image.sh; 'deploy/dev/noid-dev up' installs what it needs)"
   fi
-  [ -f "$IMAGES/dev/image.json" ] || "$REPO/deploy/image/build-dev-image.sh" "$IMAGES/dev"
-
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/noid-bench.XXXXXX")
   trap bench_cleanup EXIT INT TERM
-  say "classpath of the benchmark client"
-  local classpath=(dependency:build-classpath -pl node-agent -Dmdep.includeScope=test
-    "-Dmdep.outputFile=$WORK/classpath.txt")
-  bench_mvn -o "${classpath[@]}" >/dev/null 2>&1 || bench_mvn "${classpath[@]}" >/dev/null
-  cp "$agent_jar" "$WORK/noid-agent.jar"
+  bench_build node-agent "$WORK/classpath.txt"
+  local bench_class=$REPO/node-agent/target/test-classes/dev/noid/agent/bench/$BENCH_CLASS.class
+  [ -f "$bench_class" ] || die "no benchmark class $BENCH_CLASS after the build ($bench_class)"
+  cp "$REPO/node-agent/target/noid-agent.jar" "$WORK/noid-agent.jar"
   cp -r "$REPO/node-agent/target/classes" "$WORK/classes"
   cp -r "$REPO/node-agent/target/test-classes" "$WORK/test-classes"
   # shellcheck disable=SC2034 # read by the sourcing script

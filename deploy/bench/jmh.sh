@@ -12,19 +12,19 @@
 # Environment: JAVA_HOME (a JDK >= 21; else the newest found).
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
-source "$REPO/deploy/bin/noid-java"
-noid_find_java
-JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$NOID_JAVA")")")
-export JAVA_HOME
+BENCH=jmh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
+bench_java
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/noid-jmh.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT INT TERM
-mvn() { (cd "$REPO" && ./mvnw -q -B "$@"); }
+cleanup() {
+  local rc=$?
+  if [ $rc -ne 0 ]; then say "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+  exit $rc
+}
+trap cleanup EXIT INT TERM
 # A reactor build (nothing installed): sibling modules resolve to their own target/ jars.
-build=(package -DskipTests -pl controller -am dependency:build-classpath -Dmdep.includeScope=test
-  "-Dmdep.outputFile=$WORK/classpath.txt")
-mvn -o "${build[@]}" >/dev/null 2>&1 || mvn "${build[@]}" >/dev/null
+bench_build controller "$WORK/classpath.txt"
 cp -r "$REPO/controller/target/test-classes" "$WORK/test-classes"
 cp -r "$REPO/controller/target/classes" "$WORK/classes"
 CLASSPATH="$WORK/test-classes:$WORK/classes:$(cat "$WORK/classpath.txt")"

@@ -24,9 +24,8 @@
 # logs). The controller and the benchmark are rebuilt (offline when possible) on every run.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
-say() { printf 'scale-bench: %s\n' "$*" >&2; }
-die() { printf 'scale-bench: %s\n' "$*" >&2; exit 1; }
+BENCH=scale-bench
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
 
 RUNS=("--nodes 1000")
 ARGS=()
@@ -42,10 +41,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-source "$REPO/deploy/bin/noid-java"
-noid_find_java
-JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$NOID_JAVA")")")
-export JAVA_HOME
+bench_java
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/noid-scale.XXXXXX")
 cleanup() {
@@ -59,14 +55,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-mvn() { (cd "$REPO" && ./mvnw -q -B "$@"); }
 JAR=$REPO/controller/target/noid-controller.jar
-build=(package -DskipTests -pl controller -am dependency:build-classpath -Dmdep.includeScope=test
-  "-Dmdep.outputFile=$WORK/classpath.txt")
-say "building the controller and the benchmark (reactor build; nothing is installed)"
 # Always through the reactor: sibling modules resolve to their own target/ jars, never to
 # whatever SNAPSHOT another checkout installed in ~/.m2.
-mvn -o "${build[@]}" >/dev/null 2>&1 || mvn "${build[@]}" >/dev/null
+bench_build controller "$WORK/classpath.txt"
 # Copies: a build running meanwhile must not swap classes under the run.
 cp "$JAR" "$WORK/noid-controller.jar"
 cp -r "$REPO/controller/target/test-classes" "$WORK/test-classes"

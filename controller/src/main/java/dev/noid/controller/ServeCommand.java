@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
     description = "Run the controller (gRPC API, HTTPS health and metrics).")
 public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--config", paramLabel = "FILE",
-      description = "Config file of 'key = value' lines; keys are these options' long names.")
+      description = "Config file of 'key = value' lines; keys are these options' long names"
+          + " (default: $NOID_CONTROLLER_CONFIG, else /etc/noid/controller.conf when it exists).")
   Path config;
 
   @Option(names = "--bind-address", defaultValue = "0.0.0.0", description = "Address to listen on.")

@@ -5,6 +5,7 @@ import dev.noid.controller.store.Store;
 import dev.noid.controller.store.UserRow;
 import dev.noid.controller.users.LoginLimiter;
 import dev.noid.controller.users.UserDirectory;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -22,12 +23,21 @@ import picocli.CommandLine.ParentCommand;
     subcommands = {UsersCommand.Add.class, UsersCommand.Remove.class, UsersCommand.Rotate.class,
         UsersCommand.ListUsers.class})
 public final class UsersCommand extends StoreCommand {
+  String connectLine(String token) {
+    ControllerConfigFile config = config();
+    String tlsCa = config.value("tls-ca");
+    return ConnectLine.of(config.list("tls-name"), config.intValue("grpc-port", 7655), token,
+        tlsCa != null ? Path.of(tlsCa) : dataDir().resolve("tls/ca.pem"));
+  }
+
   UserDirectory directory(Store store) {
     Clock clock = Clock.systemUTC();
     return new UserDirectory(store, new LoginLimiter(10, Duration.ofSeconds(60), clock), clock);
   }
 
-  @Command(name = "add", mixinStandardHelpOptions = true, description = "Add a user; prints their token once.")
+  @Command(name = "add", mixinStandardHelpOptions = true,
+      description = "Add a user; prints their token once, and on stderr the 'noid auth setup' line"
+          + " that connects another machine as them.")
   static final class Add implements Callable<Integer> {
     @ParentCommand UsersCommand parent;
     @Parameters(index = "0", description = "User name (DNS label).") String name;
@@ -42,6 +52,10 @@ public final class UsersCommand extends StoreCommand {
         if (tokenFile != null) {
           dev.noid.common.tls.Pem.write(tokenFile, added.token() + "\n", true);
         }
+        // The connect line goes to stderr, before the token: stdout stays the token alone
+        // (scripts take it with $(...)), and the token stays the last line either way.
+        System.err.println("Connect another machine as " + name + " (the token is shown only now):");
+        System.err.println(parent.connectLine(added.token()));
         System.out.println(added.token());
         return 0;
       } catch (NoidException e) {

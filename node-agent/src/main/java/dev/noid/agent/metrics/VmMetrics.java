@@ -1,6 +1,7 @@
 package dev.noid.agent.metrics;
 
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.VmManager;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -13,14 +14,16 @@ import java.nio.file.Files;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The seed's per-VM exporter: noid_memory_usage_bytes, noid_cpu_usage_percent and
- * noid_disk_usage_bytes, labelled vm and node, plus node capacity gauges. Figures are sampled
- * on a schedule (not per scrape) so that a scrape is cheap and CPU percent has an interval.
+ * noid_disk_usage_bytes, labelled vm (the VM's name), vm_id, user and node (see
+ * {@link VmLabels}), plus node capacity gauges. Figures are sampled on a schedule (not per
+ * scrape) so that a scrape is cheap and CPU percent has an interval.
  */
 @Singleton
 public final class VmMetrics implements AutoCloseable {
@@ -63,15 +66,27 @@ public final class VmMetrics implements AutoCloseable {
     sampler.refresh();
     Map<String, VmStatsSampler.Sample> samples = sampler.all();
     for (String id : samples.keySet()) {
-      perVm.computeIfAbsent(id, this::register);
+      if (!perVm.containsKey(id)) {
+        labels(id).ifPresent(labels -> perVm.put(id, register(labels)));
+      }
     }
     for (String gone : perVm.keySet().stream().filter(id -> !samples.containsKey(id)).toList()) {
       perVm.remove(gone).forEach(registry::remove);
     }
   }
 
-  private List<Meter> register(String id) {
-    Tags tags = Tags.of("vm", id, "node", config.nodeName());
+  // Empty when the VM went away since it was sampled: the next refresh forgets its sample.
+  private Optional<VmLabels> labels(String id) {
+    try {
+      return Optional.of(VmLabels.of(vms.getReport(id).getSpec()));
+    } catch (AgentException e) {
+      return Optional.empty();
+    }
+  }
+
+  private List<Meter> register(VmLabels labels) {
+    String id = labels.vmId();
+    Tags tags = labels.tags(config.nodeName());
     return List.of(
         Gauge.builder("noid.memory.usage.bytes", sampler, s -> s.sample(id).memoryBytes())
             .description("Resident memory of the VM's VMM process").tags(tags).register(registry),

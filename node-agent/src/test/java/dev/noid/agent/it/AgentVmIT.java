@@ -272,9 +272,11 @@ class AgentVmIT {
       String body = http.send(HttpRequest.newBuilder(
           URI.create("https://localhost:" + agent.metricsPort + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString()).body();
-      assertThat(body).containsPattern("noid_memory_usage_bytes\\{node=\"node-it\",vm=\"vm1\"} [1-9]");
-      assertThat(body).contains("noid_cpu_usage_percent{node=\"node-it\",vm=\"vm1\"}");
-      assertThat(body).containsPattern("noid_disk_usage_bytes\\{node=\"node-it\",vm=\"vm1\"} [1-9]");
+      // Created straight on the agent with no name or owner: named after its id, no user.
+      String labels = "node=\"node-it\",user=\"\",vm=\"vm1\",vm_id=\"vm1\"";
+      assertThat(body).containsPattern("noid_memory_usage_bytes\\{" + labels + "} [1-9]");
+      assertThat(body).contains("noid_cpu_usage_percent{" + labels + "}");
+      assertThat(body).containsPattern("noid_disk_usage_bytes\\{" + labels + "} [1-9]");
     });
   }
 

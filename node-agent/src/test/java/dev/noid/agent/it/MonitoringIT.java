@@ -128,8 +128,16 @@ class MonitoringIT {
             assertThat(s.path("value").get(1).asDouble()).isPositive();
             vmsWithMemory.add(s.path("metric").path("vm").asText());
           }
-          // Agent VM ids are the controller's; each running VM appears once.
-          assertThat(vmsWithMemory).hasSize(2);
+          // Grouped by the names the user gave, not the internal ids; each running VM once.
+          assertThat(vmsWithMemory).containsExactlyInAnyOrderElementsOf(names);
+          JsonNode cpu = query("noid_cpu_usage_percent");
+          assertThat(cpu.size()).isEqualTo(2);
+          for (JsonNode s : cpu) {
+            assertThat(s.path("metric").path("user").asText()).isEqualTo("ops");
+            assertThat(s.path("metric").path("node").asText()).isEqualTo("node-m");
+            assertThat(s.path("metric").path("vm_id").asText()).startsWith("vm-")
+                .isNotIn(names);
+          }
           assertThat(query("up{job=\"noid-vms\"}").get(0).path("value").get(1).asText()).isEqualTo("1");
         });
     for (String n : names) {

@@ -24,6 +24,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -203,5 +204,46 @@ class ProcessesIT {
         "--grpc-port", "" + controllerGrpc, "--https-port", "" + JarProcess.freePort());
     assertThat(p.waitForExit(Duration.ofSeconds(60))).isEqualTo(1);
     assertThat(p.output()).contains("gRPC port " + controllerGrpc + " is already in use");
+  }
+
+  // A one-shot command's own lines: without the JVM's warnings and JSON log lines.
+  private static List<String> ownLines(JarProcess p) {
+    return p.output().lines().filter(l -> !l.startsWith("WARNING") && !l.startsWith("{")
+        && !l.isBlank()).toList();
+  }
+
+  @Test
+  void hostUsersAddWithoutAStoreRefusesWithExitTwoAndCreatesNone() throws Exception {
+    Path none = dir.resolve("no-store");
+    JarProcess p = JarProcess.start("noid.controller.jar", dir.resolve("nostore.out"),
+        "users", "add", "alice", "--data-dir", none.toString());
+    assertThat(p.waitForExit(Duration.ofSeconds(60))).isEqualTo(2);
+    assertThat(ownLines(p)).containsExactly("noid-controller: no controller store at "
+        + none.resolve("noid.db") + ": pass --config or --data-dir");
+    assertThat(none).doesNotExist();
+  }
+
+  @Test
+  void hostUsersAddThroughServesConfigFileGivesATokenTheRunningControllerKnows()
+      throws Exception {
+    awaitServing(controllerGrpc, this::controllerCa, controller);
+    Path conf = dir.resolve("serve.conf");
+    Files.writeString(conf, "data-dir = " + dir.resolve("controller") + "\ngrpc-port = "
+        + controllerGrpc + "\nhttps-port = " + controllerHttps + "\n");
+    JarProcess p = JarProcess.start("noid.controller.jar", dir.resolve("useradd.out"),
+        "users", "add", "carol", "--role", "admin", "--config", conf.toString());
+    assertThat(p.waitForExit(Duration.ofSeconds(60))).as(p.output()).isZero();
+    List<String> lines = ownLines(p);
+    String token = lines.get(lines.size() - 1);
+    assertThat(lines).anySatisfy(l -> assertThat(l).startsWith("noid auth setup --url ")
+        .contains(":" + controllerGrpc + " --token " + token + " --ca-fingerprint sha256:"));
+    ManagedChannel ch = channel(controllerGrpc, controllerCa());
+    try {
+      assertThat(NodeServiceGrpc.newBlockingStub(ch).withCallCredentials(
+              ControllerProcess.bearer(token)).withDeadlineAfter(5, TimeUnit.SECONDS)
+          .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList()).isEmpty();
+    } finally {
+      ch.shutdownNow();
+    }
   }
 }

@@ -2,6 +2,7 @@ package dev.noid.agent.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.util.JsonFormat;
 import dev.noid.agent.cloudhypervisor.CloudHypervisorDriver;
 import dev.noid.agent.cloudhypervisor.VmmApi;
 import dev.noid.agent.config.AgentConfig;
@@ -9,11 +10,14 @@ import dev.noid.agent.config.NetworkConfig;
 import dev.noid.agent.golden.GoldenMode;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.network.NoNetwork;
+import dev.noid.agent.v1.VmReport;
+import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -21,7 +25,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The node's capacity gauges as Prometheus scrapes them (the text, not Micrometer's names). */
+/** The node's capacity and per-VM gauges as Prometheus scrapes them (the text, not Micrometer's names). */
 class VmMetricsTest {
   @TempDir Path dir;
 
@@ -45,6 +49,41 @@ class VmMetricsTest {
       }
       assertThat(registry.scrape()).contains("noid_agent_memory_held_bytes{node=\"n1\"} 0.0");
     }
+  }
+
+  @Test
+  void perVmSeriesAreLabelledWithTheVmsNameItsIdAndItsOwner() throws Exception {
+    // Two VMs as an agent restart finds them: one recorded with the name and owner the
+    // controller sends, one recorded before those existed.
+    record(VmSpec.newBuilder().setId("vm-3f9a").setHostname("web").setName("web")
+        .setOwner("alice").setMemMib(128).build());
+    record(VmSpec.newBuilder().setId("vm-old").setMemMib(128).build());
+    VmManager vms = new VmManager(dir.resolve("vms"), new CloudHypervisorDriver("/nonexistent",
+        "test", VmmApi.MemoryRestoreMode.Copy), new ImageCatalog(Map.of()),
+        new NodeCapacity(new NodeLimits(2, 1024)), Duration.ofSeconds(5), new NoNetwork(), null,
+        null);
+    vms.adoptAll();
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms), vms, config())) {
+      metrics.start(3600);
+      String scrape = registry.scrape();
+      for (String series : List.of("noid_memory_usage_bytes", "noid_cpu_usage_percent",
+          "noid_disk_usage_bytes")) {
+        assertThat(scrape)
+            .contains(series + "{node=\"n1\",user=\"alice\",vm=\"web\",vm_id=\"vm-3f9a\"}")
+            .contains(series + "{node=\"n1\",user=\"\",vm=\"vm-old\",vm_id=\"vm-old\"}");
+      }
+      assertThat(scrape).doesNotContain("vm=\"vm-3f9a\"");
+    }
+  }
+
+  // A VM's record (vm.json) as the agent writes it, marked stopped so no VMM is looked for.
+  private void record(VmSpec spec) throws Exception {
+    Path vmDir = dir.resolve("vms").resolve(spec.getId());
+    Files.createDirectories(vmDir);
+    Files.writeString(vmDir.resolve("vm.json"),
+        JsonFormat.printer().print(VmReport.newBuilder().setId(spec.getId()).setSpec(spec)));
+    Files.writeString(vmDir.resolve("stopped"), "stopped by the test");
   }
 
   private AgentConfig config() {

@@ -13,7 +13,8 @@ public final class AgentMessages {
   private AgentMessages() {}
 
   static VmSpec spec(VmEntry e) {
-    return VmSpec.newBuilder().setId(e.id()).setHostname(e.name()).setCpus(e.cpus())
+    return VmSpec.newBuilder().setId(e.id()).setHostname(e.name()).setName(e.name())
+        .setOwner(e.owner()).setCpus(e.cpus())
         .setMemMib(e.memMib()).setDiskMib(e.diskMib()).setImage(e.image())
         .putAllLabels(e.labels()).build();
   }
