@@ -39,7 +39,6 @@ import dev.noid.api.v1.WatchVmsRequest;
 import dev.noid.api.v1.WatchVmsResponse;
 import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.domain.NoidException;
-import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.service.Checkpoints;
 import dev.noid.controller.vms.service.VmCreates;
