@@ -103,7 +103,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
       }
       String after = decodeToken(r.getPageToken());
       java.util.Set<dev.noid.controller.domain.VmState> states = new java.util.HashSet<>();
-      r.getStatesList().forEach(s -> states.add(VmRequests.state(s)));
+      r.getStatesList().forEach(s -> states.add(ProtoMapper.state(s)));
       List<VmEntry> matching = vms.list(AuthInterceptor.caller()).stream()
           .filter(v -> r.getStatesCount() == 0 || states.contains(v.state()))
           .filter(v -> r.getNode().isEmpty() || r.getNode().equals(v.node()))
