@@ -1,6 +1,5 @@
 package dev.noid.controller.api;
 
-import dev.noid.controller.vms.grpc.VmRequests;
 import com.google.protobuf.Timestamp;
 import dev.noid.api.v1.Checkpoint;
 import dev.noid.api.v1.CheckpointState;
@@ -12,6 +11,7 @@ import dev.noid.api.v1.Resources;
 import dev.noid.api.v1.Role;
 import dev.noid.api.v1.User;
 import dev.noid.api.v1.Vm;
+import dev.noid.controller.domain.VmState;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.UserRow;
@@ -20,8 +20,10 @@ import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.vms.VmEntry;
 import java.time.Instant;
 
-/** Domain records to their noid.v1 messages. */
+/** Domain records to their noid.v1 messages (and VM states back, for filters). */
 public final class ProtoMapper {
+  private static final String STATE_PREFIX = "VM_STATE_";
+
   private ProtoMapper() {}
 
   public static Timestamp ts(Instant i) {
@@ -30,8 +32,8 @@ public final class ProtoMapper {
   }
 
   public static Vm vm(VmEntry e) {
-    Vm.Builder b = Vm.newBuilder().setName(e.name()).setOwner(e.owner()).setState(VmRequests.state(e.state()))
-        .setDesiredState(VmRequests.state(e.desiredState())).setNode(e.node()).setCpus(e.cpus()).setMemMib(e.memMib())
+    Vm.Builder b = Vm.newBuilder().setName(e.name()).setOwner(e.owner()).setState(state(e.state()))
+        .setDesiredState(state(e.desiredState())).setNode(e.node()).setCpus(e.cpus()).setMemMib(e.memMib())
         .setDiskMib(e.diskMib()).setImage(e.image()).putAllLabels(e.labels())
         .setStatusMessage(e.statusMessage()).setRetryCount(e.retryCount())
         .setRestoredFromCheckpointId(e.restoredFrom()).setRevision(e.revision())
@@ -85,5 +87,17 @@ public final class ProtoMapper {
     return User.newBuilder().setName(u.name())
         .setRole(UserDirectory.ROLE_ADMIN.equals(u.role()) ? Role.ROLE_ADMIN : Role.ROLE_USER)
         .setTokenPrefix(u.tokenPrefix()).setCreateTime(ts(u.created())).setVmCount(vmCount).build();
+  }
+
+  public static dev.noid.api.v1.VmState state(VmState s) {
+    return dev.noid.api.v1.VmState.valueOf(STATE_PREFIX + s.name());
+  }
+
+  /** The domain state of a wire one; null for UNSPECIFIED (matches no VM). */
+  public static VmState state(dev.noid.api.v1.VmState s) {
+    return switch (s) {
+      case VM_STATE_UNSPECIFIED, UNRECOGNIZED -> null;
+      default -> VmState.valueOf(s.name().substring(STATE_PREFIX.length()));
+    };
   }
 }

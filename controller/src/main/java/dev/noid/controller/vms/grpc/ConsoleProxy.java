@@ -7,7 +7,6 @@ import dev.noid.agent.v1.ConsoleResponse;
 import dev.noid.api.v1.AttachConsoleRequest;
 import dev.noid.api.v1.AttachConsoleResponse;
 import dev.noid.controller.agents.grpc.AgentClients;
-import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.domain.VmState;

@@ -39,7 +39,6 @@ import dev.noid.api.v1.WatchVmsRequest;
 import dev.noid.api.v1.WatchVmsResponse;
 import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.domain.NoidException;
-import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.service.Checkpoints;
 import dev.noid.controller.vms.service.VmCreates;
@@ -104,7 +103,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
       }
       String after = decodeToken(r.getPageToken());
       java.util.Set<dev.noid.controller.domain.VmState> states = new java.util.HashSet<>();
-      r.getStatesList().forEach(s -> states.add(VmRequests.state(s)));
+      r.getStatesList().forEach(s -> states.add(ProtoMapper.state(s)));
       List<VmEntry> matching = vms.list(AuthInterceptor.caller()).stream()
           .filter(v -> r.getStatesCount() == 0 || states.contains(v.state()))
           .filter(v -> r.getNode().isEmpty() || r.getNode().equals(v.node()))

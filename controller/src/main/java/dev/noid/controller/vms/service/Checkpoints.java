@@ -168,7 +168,7 @@ public final class Checkpoints {
   /** Restores {@code ck} into its VM on the node the VM is on. A failure leaves it FAILED. */
   VmEntry restoreInPlace(VmEntry e, CheckpointEntry ck) {
     return locks.withLock(e.id(), () -> {
-      VmEntry cur = records.current(e);
+      VmEntry cur = restorable(records.current(e));
       VmEntry restoring = vms.update(cur.withDesired(VmState.RUNNING)
           .with(VmState.CREATING, "restoring checkpoint " + ck.id()));
       try {
@@ -191,7 +191,7 @@ public final class Checkpoints {
    */
   VmEntry moveTo(VmEntry e, CheckpointEntry ck, String target) {
     return locks.withLock(e.id(), () -> {
-      VmEntry cur = records.current(e);
+      VmEntry cur = restorable(records.current(e));
       String source = cur.node();
       VmEntry restoring = vms.update(cur.withDesired(VmState.RUNNING).with(VmState.CREATING,
           "restoring checkpoint " + ck.id() + " on " + target));
@@ -221,6 +221,15 @@ public final class Checkpoints {
       }
       return moved;
     });
+  }
+
+  /** The VM, if a restore may start from its state (the state machine's CREATING). */
+  private static VmEntry restorable(VmEntry cur) {
+    if (!cur.state().canBecome(VmState.CREATING)) {
+      throw new NoidException(NoidException.Code.WRONG_STATE, "cannot restore VM '" + cur.name()
+          + "': it is " + cur.state().label());
+    }
+    return cur;
   }
 
   private VmEntry cloneFrom(Principal who, CheckpointEntry ck, String asName, String node) {
