@@ -41,6 +41,7 @@ import dev.noid.agent.v1.StartVmRequest;
 import dev.noid.agent.v1.StartVmResponse;
 import dev.noid.agent.v1.StopVmRequest;
 import dev.noid.agent.v1.StopVmResponse;
+import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.common.grpc.UnaryPerMessage;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -108,8 +109,8 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
     if (request.getCreatesCount() > MAX_CREATES_PER_CALL) {
-      out.onError(io.grpc.Status.INVALID_ARGUMENT.withDescription("creates: at most "
-          + MAX_CREATES_PER_CALL + " per call; got " + request.getCreatesCount()).asRuntimeException());
+      out.onError(GrpcErrors.toStatus(new AgentException(AgentException.Code.INVALID_ARGUMENT,
+          "creates: at most " + MAX_CREATES_PER_CALL + " per call; got " + request.getCreatesCount())));
       return;
     }
     // Each create runs as if it had come alone, all at once, as concurrent CreateVm calls would.

@@ -531,7 +531,7 @@ public final class VmManager implements AutoCloseable {
       vm.reason = "";
     } catch (TimeoutException | java.net.SocketTimeoutException e) {
       stopVmm(vm);
-      throw new AgentException(Code.TIMEOUT, "guest of VM '" + vm.id
+      throw new AgentException(Code.HYPERVISOR_FAILED, "guest of VM '" + vm.id
           + "' did not become ready within " + timeout.toSeconds() + " s; VMM stopped");
     } catch (ExecutionException | IOException e) {
       String why = vm.reason.isEmpty() ? String.valueOf(e.getCause() != null ? e.getCause() : e)
