@@ -3,6 +3,7 @@ package dev.noid.agent.api;
 import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.node.NodeReporter;
+import dev.noid.agent.node.VmReports;
 import dev.noid.agent.v1.AgentGrpc;
 import dev.noid.agent.v1.CallError;
 import dev.noid.agent.v1.CheckpointChunk;
@@ -100,7 +101,7 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
     unary(out, () -> CreateVmResponse.newBuilder()
-        .setVm(vms.create(request.getSpec(), seconds(request.getBootTimeoutSeconds()))).build());
+        .setVm(VmReports.toProto(vms.create(request.getSpec(), seconds(request.getBootTimeoutSeconds())))).build());
   }
 
   /** The most creates one CreateVms call may carry. */
@@ -137,7 +138,7 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
 
   private CreateVmResult createOne(CreateVmRequest r) {
     try {
-      return CreateVmResult.newBuilder().setVm(vms.create(r.getSpec(), seconds(r.getBootTimeoutSeconds()))).build();
+      return CreateVmResult.newBuilder().setVm(VmReports.toProto(vms.create(r.getSpec(), seconds(r.getBootTimeoutSeconds())))).build();
     } catch (RuntimeException e) {
       io.grpc.Status status = GrpcErrors.toStatus(e).getStatus();
       return CreateVmResult.newBuilder().setError(CallError.newBuilder().setCode(status.getCode().value())
@@ -147,7 +148,7 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
 
   @Override
   public void getVm(GetVmRequest request, StreamObserver<GetVmResponse> out) {
-    unary(out, () -> GetVmResponse.newBuilder().setVm(reporter.withUsage(vms.getReport(request.getId())))
+    unary(out, () -> GetVmResponse.newBuilder().setVm(reporter.withUsage(vms.status(request.getId())))
         .build());
   }
 
@@ -158,23 +159,23 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
 
   @Override
   public void stopVm(StopVmRequest request, StreamObserver<StopVmResponse> out) {
-    unary(out, () -> StopVmResponse.newBuilder().setVm(vms.stop(request.getId())).build());
+    unary(out, () -> StopVmResponse.newBuilder().setVm(VmReports.toProto(vms.stop(request.getId()))).build());
   }
 
   @Override
   public void startVm(StartVmRequest request, StreamObserver<StartVmResponse> out) {
     unary(out, () -> StartVmResponse.newBuilder()
-        .setVm(vms.start(request.getId(), seconds(request.getBootTimeoutSeconds()))).build());
+        .setVm(VmReports.toProto(vms.start(request.getId(), seconds(request.getBootTimeoutSeconds())))).build());
   }
 
   @Override
   public void pauseVm(PauseVmRequest request, StreamObserver<PauseVmResponse> out) {
-    unary(out, () -> PauseVmResponse.newBuilder().setVm(vms.pause(request.getId())).build());
+    unary(out, () -> PauseVmResponse.newBuilder().setVm(VmReports.toProto(vms.pause(request.getId()))).build());
   }
 
   @Override
   public void resumeVm(ResumeVmRequest request, StreamObserver<ResumeVmResponse> out) {
-    unary(out, () -> ResumeVmResponse.newBuilder().setVm(vms.resume(request.getId())).build());
+    unary(out, () -> ResumeVmResponse.newBuilder().setVm(VmReports.toProto(vms.resume(request.getId()))).build());
   }
 
   @Override
@@ -221,8 +222,8 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void restoreCheckpoint(RestoreCheckpointRequest request,
       StreamObserver<RestoreCheckpointResponse> out) {
-    unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(checkpoints.restore(
-        request.getCheckpointId(), request.getTarget(), seconds(request.getBootTimeoutSeconds())))
+    unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(VmReports.toProto(checkpoints.restore(
+        request.getCheckpointId(), request.getTarget(), seconds(request.getBootTimeoutSeconds()))))
         .build());
   }
 

@@ -1,7 +1,7 @@
 package dev.noid.agent.metrics;
 
 import dev.noid.agent.config.AgentConfig;
-import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.vm.NodeCapacity;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
 public final class VmMetrics implements AutoCloseable {
   private final MeterRegistry registry;
   private final VmStatsSampler sampler;
-  private final VmManager vms;
+  private final NodeCapacity capacity;
   private final AgentConfig config;
   private final Map<String, List<Meter>> perVm = new HashMap<>();
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
@@ -34,23 +34,23 @@ public final class VmMetrics implements AutoCloseable {
 
   @Inject
   VmMetrics(io.micrometer.prometheusmetrics.PrometheusMeterRegistry registry,
-      VmStatsSampler sampler, VmManager vms, AgentConfig config) {
+      VmStatsSampler sampler, NodeCapacity capacity, AgentConfig config) {
     this.registry = registry;
     this.sampler = sampler;
-    this.vms = vms;
+    this.capacity = capacity;
     this.config = config;
   }
 
   public void start(long intervalSeconds) {
     Tags node = Tags.of("node", config.nodeName());
-    Gauge.builder("noid.agent.memory.capacity.bytes", vms, v -> v.limits().memoryMib() << 20)
+    Gauge.builder("noid.agent.memory.capacity.bytes", capacity, c -> c.limits().memoryMib() << 20)
         .tags(node).register(registry);
-    Gauge.builder("noid.agent.cpus", vms, v -> v.limits().cpus()).tags(node).register(registry);
-    Gauge.builder("noid.agent.memory.allocated.bytes", vms.capacity(),
+    Gauge.builder("noid.agent.cpus", capacity, c -> c.limits().cpus()).tags(node).register(registry);
+    Gauge.builder("noid.agent.memory.allocated.bytes", capacity,
             c -> c.allocatedMemoryMib() << 20)
         .description("Memory given out: to VMs, and held by golden-snapshot builds")
         .tags(node).register(registry);
-    Gauge.builder("noid.agent.memory.held.bytes", vms.capacity(), c -> c.heldMemoryMib() << 20)
+    Gauge.builder("noid.agent.memory.held.bytes", capacity, c -> c.heldMemoryMib() << 20)
         .description("The part of the allocated memory held by golden-snapshot builds' throwaway"
             + " VMs").tags(node).register(registry);
     Gauge.builder("noid.agent.disk.capacity.bytes", config, c -> diskTotal()).tags(node).register(registry);

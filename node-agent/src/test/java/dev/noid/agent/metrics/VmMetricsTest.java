@@ -29,11 +29,12 @@ class VmMetricsTest {
   void memoryHeldByAGoldenBuildIsAllocatedAndShownApart() {
     NodeCapacity capacity = new NodeCapacity(new NodeLimits(2, 1024));
     // No VM is made here: the driver's binary is never run.
-    VmManager vms = new VmManager(dir.resolve("vms"), new CloudHypervisorDriver("/nonexistent",
-        "test", VmmApi.MemoryRestoreMode.Copy), new ImageCatalog(Map.of()), capacity,
+    CloudHypervisorDriver hypervisor = new CloudHypervisorDriver("/nonexistent", "test",
+        VmmApi.MemoryRestoreMode.Copy);
+    VmManager vms = VmManager.assemble(dir.resolve("vms"), hypervisor, new ImageCatalog(Map.of()), capacity,
         Duration.ofSeconds(5), new NoNetwork(), null, null);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms), vms, config())) {
+    try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms, hypervisor), capacity, config())) {
       metrics.start(3600);
       assertThat(registry.scrape()).contains("noid_agent_memory_allocated_bytes{node=\"n1\"} 0.0")
           .contains("noid_agent_memory_held_bytes{node=\"n1\"} 0.0");
