@@ -23,27 +23,24 @@ final class VmCreator {
   private static final Logger log = LoggerFactory.getLogger(VmCreator.class);
 
   private final Path vmsDir;
-  private final VmTable table;
+  private final NewVms newVms;
   private final VmSpecRules rules;
   private final ImageCatalog images;
   private final Hypervisor hypervisor;
   private final VmmSupervisor vmms;
   private final GuestSetup guests;
   private final GoldenSnapshots goldens;
-  private final VmDisposal disposal;
 
-  VmCreator(Path vmsDir, VmTable table, VmSpecRules rules, ImageCatalog images,
-      Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests, GoldenSnapshots goldens,
-      VmDisposal disposal) {
+  VmCreator(Path vmsDir, NewVms newVms, VmSpecRules rules, ImageCatalog images,
+      Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests, GoldenSnapshots goldens) {
     this.vmsDir = vmsDir;
-    this.table = table;
+    this.newVms = newVms;
     this.rules = rules;
     this.images = images;
     this.hypervisor = hypervisor;
     this.vmms = vmms;
     this.guests = guests;
     this.goldens = goldens;
-    this.disposal = disposal;
   }
 
   VmStatus create(VmSpec requested, Duration bootTimeout) {
@@ -51,34 +48,20 @@ final class VmCreator {
     Image image = images.get(spec.getImage());
     VmSpecRules.requireBoots(spec, image);
     VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
-    table.admit(vm);
-    vm.lock.lock();
-    try {
-      Files.createDirectories(vm.layout.dir());
-      Files.writeString(vm.layout.incompleteMarker(), "create");
-      vm.spec = guests.withNic(vm);
-      VmFiles.writeSpec(vm);
-      boolean restored = createFromGolden(vm, image, bootTimeout);
+    return newVms.make(vm, "create", v -> {
+      v.spec = guests.withNic(v);
+      VmFiles.writeSpec(v);
+      boolean restored = createFromGolden(v, image, bootTimeout);
       if (!restored) {
         if (image.disk() != null) {
-          Files2.copyDisk(image.disk(), vm.layout.disk());
+          Files2.copyDisk(image.disk(), v.layout.disk());
         }
-        vmms.bootAndWait(vm, bootTimeout, () -> hypervisor.boot(vm.layout, vm.spec, image));
+        vmms.bootAndWait(v, bootTimeout, () -> hypervisor.boot(v.layout, v.spec, image));
       }
-      Files.delete(vm.layout.incompleteMarker());
-      log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", vm.pid)
-          .log("VM {} is running ({})", vm.id, restored ? "restored from its golden snapshot"
+      log.atInfo().addKeyValue("vm_name", v.id).addKeyValue("pid", v.pid)
+          .log("VM {} is running ({})", v.id, restored ? "restored from its golden snapshot"
               : "booted cold");
-      return VmStatus.of(vm);
-    } catch (IOException e) {
-      disposal.discard(vm);
-      throw new AgentException(Code.INTERNAL, "cannot create VM directory: " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      disposal.discard(vm);
-      throw e;
-    } finally {
-      vm.lock.unlock();
-    }
+    });
   }
 
   /**

@@ -1,12 +1,14 @@
 package dev.noid.agent.vm;
 
 import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.function.Consumer;
 
 /** Moving existing VMs between their settled states: start, stop, pause, resume. */
 final class VmLifecycle {
@@ -66,23 +68,20 @@ final class VmLifecycle {
   }
 
   VmStatus pause(String id) {
-    VmRecord vm = table.lock(id);
-    try {
-      vm.requireCanMoveTo(VmState.PAUSED, "pause");
-      hypervisor.pause(vm.layout);
-      vm.moveTo(VmState.PAUSED, "");
-      return VmStatus.of(vm);
-    } finally {
-      vm.lock.unlock();
-    }
+    return moveVmm(id, "pause", VmState.PAUSED, hypervisor::pause);
   }
 
   VmStatus resume(String id) {
+    return moveVmm(id, "resume", VmState.RUNNING, hypervisor::resume);
+  }
+
+  // A move the VMM makes without being replaced: asked of it first, recorded once it is done.
+  private VmStatus moveVmm(String id, String action, VmState to, Consumer<VmLayout> call) {
     VmRecord vm = table.lock(id);
     try {
-      vm.requireCanMoveTo(VmState.RUNNING, "resume");
-      hypervisor.resume(vm.layout);
-      vm.moveTo(VmState.RUNNING, "");
+      vm.requireCanMoveTo(to, action);
+      call.accept(vm.layout);
+      vm.moveTo(to, "");
       return VmStatus.of(vm);
     } finally {
       vm.lock.unlock();

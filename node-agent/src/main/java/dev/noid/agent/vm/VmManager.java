@@ -53,10 +53,11 @@ public final class VmManager implements AutoCloseable {
     VmmSupervisor vmms = new VmmSupervisor(hypervisor, defaultBootTimeout);
     GuestSetup guests = new GuestSetup(network, identity);
     VmDisposal disposal = new VmDisposal(table, vmms, guests);
+    NewVms newVms = new NewVms(table, disposal);
     return new VmManager(table,
-        new VmCreator(vmsDir, table, rules, images, hypervisor, vmms, guests, goldens, disposal),
+        new VmCreator(vmsDir, newVms, rules, images, hypervisor, vmms, guests, goldens),
         new VmLifecycle(table, capacity, images, hypervisor, vmms, guests),
-        new VmSnapshots(vmsDir, table, rules, images, hypervisor, vmms, guests, disposal),
+        new VmSnapshots(vmsDir, table, newVms, rules, images, hypervisor, vmms, guests),
         disposal, new VmAdoption(vmsDir, table, hypervisor, vmms, network));
   }
 

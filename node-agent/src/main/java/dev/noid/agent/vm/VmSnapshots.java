@@ -24,23 +24,23 @@ final class VmSnapshots {
 
   private final Path vmsDir;
   private final VmTable table;
+  private final NewVms newVms;
   private final VmSpecRules rules;
   private final ImageCatalog images;
   private final Hypervisor hypervisor;
   private final VmmSupervisor vmms;
   private final GuestSetup guests;
-  private final VmDisposal disposal;
 
-  VmSnapshots(Path vmsDir, VmTable table, VmSpecRules rules, ImageCatalog images,
-      Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests, VmDisposal disposal) {
+  VmSnapshots(Path vmsDir, VmTable table, NewVms newVms, VmSpecRules rules, ImageCatalog images,
+      Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests) {
     this.vmsDir = vmsDir;
     this.table = table;
+    this.newVms = newVms;
     this.rules = rules;
     this.images = images;
     this.hypervisor = hypervisor;
     this.vmms = vmms;
     this.guests = guests;
-    this.disposal = disposal;
   }
 
   /**
@@ -87,33 +87,19 @@ final class VmSnapshots {
     VmSpec spec = rules.validate(target);
     Image image = images.get(spec.getImage());
     VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
-    table.admit(vm);
-    vm.lock.lock();
-    try {
-      Files.createDirectories(vm.layout.dir());
-      Files.writeString(vm.layout.incompleteMarker(), "restore");
-      vm.restoredFrom = checkpointId;
+    return newVms.make(vm, "restore", v -> {
+      v.restoredFrom = checkpointId;
       if (withNic) {
-        vm.spec = guests.withNic(vm);
+        v.spec = guests.withNic(v);
       }
-      VmFiles.writeSpec(vm);
+      VmFiles.writeSpec(v);
       if (Files.exists(disk)) {
-        Files2.copyDisk(disk, vm.layout.disk());
+        Files2.copyDisk(disk, v.layout.disk());
       }
-      vmms.bootAndWait(vm, bootTimeout,
-          () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
-      guests.fixIdentity(vm);
-      Files.delete(vm.layout.incompleteMarker());
-      return VmStatus.of(vm);
-    } catch (IOException e) {
-      disposal.discard(vm);
-      throw new AgentException(Code.INTERNAL, e.getMessage(), e);
-    } catch (RuntimeException e) {
-      disposal.discard(vm);
-      throw e;
-    } finally {
-      vm.lock.unlock();
-    }
+      vmms.bootAndWait(v, bootTimeout,
+          () -> hypervisor.restore(v.layout, v.spec, image, stateDir));
+      guests.fixIdentity(v);
+    });
   }
 
   private VmStatus restoreInPlace(VmRecord found, Path stateDir, Path disk, String checkpointId,
