@@ -80,6 +80,11 @@ class CloudHypervisorVmManagerTest {
     assertThat(exec("web-2", "hostname")).as("identity fixed after restore").isEqualTo("web-2\n");
     assertThat(exec("web", "hostname")).as("original unchanged").isEqualTo("web\n");
 
+    VmStatus inPlace = vms.restore(spec("web"), state, disk, "cp1", null);
+    assertThat(inPlace.state()).isEqualTo(VmState.RUNNING);
+    assertThat(inPlace.restoredFromCheckpointId()).isEqualTo("cp1");
+    assertThat(exec("web", "hostname")).as("restored in place").isEqualTo("web\n");
+
     long clonePid = clone.pid();
     vms.destroy("web-2");
     assertThat(ProcessHandle.of(clonePid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
