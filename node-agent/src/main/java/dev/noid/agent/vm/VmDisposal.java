@@ -1,6 +1,5 @@
 package dev.noid.agent.vm;
 
-import dev.noid.agent.vm.AgentException.Code;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,13 +17,13 @@ final class VmDisposal {
     this.guests = guests;
   }
 
-  /** Removes the VM: its VMM is stopped and its directory deleted. NOT_FOUND if it is gone. */
+  /**
+   * Removes the VM: its VMM is stopped and its directory deleted. NOT_FOUND if it is gone, also
+   * when another destroy finished while this one waited (whose directory could by then be a
+   * new VM's of the same id).
+   */
   void destroy(String id) {
-    VmRecord vm = table.find(id);
-    if (vm == null) {
-      throw new AgentException(Code.NOT_FOUND, "VM '" + id + "' not found");
-    }
-    vm.lock.lock();
+    VmRecord vm = table.lock(id);
     try {
       discard(vm);
       log.atInfo().addKeyValue("vm_name", id).log("VM {} destroyed", id);
