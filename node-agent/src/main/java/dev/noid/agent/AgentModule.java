@@ -89,7 +89,7 @@ public final class AgentModule extends AbstractModule {
   @Singleton
   VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, ImageCatalog images,
       NodeCapacity capacity, NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
-    return new VmManager(cfg.vmsDir(), hypervisor, images, capacity,
+    return VmManager.assemble(cfg.vmsDir(), hypervisor, images, capacity,
         Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity);
   }
 
@@ -98,6 +98,11 @@ public final class AgentModule extends AbstractModule {
   @Singleton
   NodeCapacity capacity(AgentConfig cfg) {
     return new NodeCapacity(new NodeLimits(cfg.cpus(), cfg.memoryMib()));
+  }
+
+  @Provides
+  NodeLimits limits(NodeCapacity capacity) {
+    return capacity.limits();
   }
 
   /** The identity a restored guest is given; its network address is set by the network part. */
@@ -140,8 +145,8 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  CheckpointService checkpoints(CheckpointStore store, VmManager vms) {
-    return new CheckpointService(store, vms);
+  CheckpointService checkpoints(CheckpointStore store, VmManager vms, Hypervisor hypervisor) {
+    return new CheckpointService(store, vms, hypervisor);
   }
 
   @Provides

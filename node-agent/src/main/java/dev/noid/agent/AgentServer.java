@@ -6,6 +6,9 @@ import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.metrics.VmMetrics;
 import dev.noid.agent.node.Heartbeater;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.agent.server.PeerCertificateInterceptor;
 import dev.noid.agent.tls.NodeCredentials;
@@ -41,6 +44,9 @@ public final class AgentServer {
   private final VmMetrics vmMetrics;
   private final Heartbeater heartbeater;
   private final GoldenSnapshots goldens;
+  private final Hypervisor hypervisor;
+  private final ImageCatalog images;
+  private final NodeNetwork network;
   private Server server;
   private ExecutorService executor;
 
@@ -48,7 +54,10 @@ public final class AgentServer {
   AgentServer(AgentConfig config, NodeCredentials credentials, Set<BindableService> services,
       HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
       CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater,
-      GoldenSnapshots goldens) {
+      GoldenSnapshots goldens, Hypervisor hypervisor, ImageCatalog images, NodeNetwork network) {
+    this.hypervisor = hypervisor;
+    this.images = images;
+    this.network = network;
     this.heartbeater = heartbeater;
     this.goldens = goldens;
     this.vms = vms;
@@ -66,11 +75,11 @@ public final class AgentServer {
   }
 
   public void start() {
-    log.info("hypervisor: {}", vms.hypervisor().reason());
+    log.info("hypervisor: {}", hypervisor.reason());
     checkpoints.cleanUpPartial();
     vms.adoptAll();
     vms.startNetwork();
-    goldens.start(config.goldenKeys(), vms.images(), vms.hasNetwork());
+    goldens.start(config.goldenKeys(), images, network.enabled());
     vmMetrics.start(5);
     executor = Executors.newVirtualThreadPerTaskExecutor();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(
@@ -96,7 +105,7 @@ public final class AgentServer {
     }
     // The process serves; the agent API is ready only when its hypervisor can start VMMs.
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
-    String unavailable = vms.hypervisor().unavailableReason();
+    String unavailable = hypervisor.unavailableReason();
     if (unavailable != null) {
       log.error("hypervisor unavailable: {}; the agent API reports NOT_SERVING", unavailable);
     }

@@ -4,6 +4,8 @@ import com.google.protobuf.ByteString;
 import dev.noid.agent.v1.ConsoleRequest;
 import dev.noid.agent.v1.ConsoleResponse;
 import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -45,8 +47,7 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
         case INPUT -> {
           SocketChannel s = socket;
           if (s == null) {
-            throw Status.FAILED_PRECONDITION.withDescription("the first console request must be vm_id")
-                .asRuntimeException();
+            throw new AgentException(Code.WRONG_STATE, "the first console request must be vm_id");
           }
           ByteBuffer buf = request.getInput().asReadOnlyByteBuffer();
           while (buf.hasRemaining()) {
@@ -54,11 +55,10 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
           }
         }
         case RESIZE -> { } // a serial line has no window size
-        default -> throw Status.INVALID_ARGUMENT.withDescription("empty console request")
-            .asRuntimeException();
+        default -> throw new AgentException(Code.INVALID_ARGUMENT, "empty console request");
       }
     } catch (IOException e) {
-      end(Status.UNAVAILABLE.withDescription("console connection failed: " + e.getMessage()));
+      end(serialFailed("console connection failed: ", e));
     } catch (RuntimeException e) {
       end(GrpcErrors.toStatus(e).getStatus());
     }
@@ -66,12 +66,11 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
 
   private void attach(String id) throws IOException {
     if (socket != null) {
-      throw Status.INVALID_ARGUMENT.withDescription("console already attached").asRuntimeException();
+      throw new AgentException(Code.INVALID_ARGUMENT, "console already attached");
     }
     Path path = vms.consoleSocket(id);
     if (!ATTACHED.add(id)) {
-      throw Status.FAILED_PRECONDITION.withDescription("a console is already attached to VM '"
-          + id + "'").asRuntimeException();
+      throw new AgentException(Code.WRONG_STATE, "a console is already attached to VM '" + id + "'");
     }
     vmId = id;
     SocketChannel s = SocketChannel.open(StandardProtocolFamily.UNIX);
@@ -99,9 +98,15 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
       end(null);
     } catch (IOException | RuntimeException e) {
       if (s.isOpen()) {
-        end(Status.UNAVAILABLE.withDescription("console closed: " + e.getMessage()));
+        end(serialFailed("console closed: ", e));
       }
     }
+  }
+
+  // The serial port is the VMM's: losing it is a hypervisor failure, not an unreachable node.
+  private static Status serialFailed(String what, Exception e) {
+    return GrpcErrors.toStatus(new AgentException(Code.HYPERVISOR_FAILED, what + e.getMessage(), e))
+        .getStatus();
   }
 
   private synchronized void detach() {

@@ -8,7 +8,8 @@ import dev.noid.agent.v1.ExecResponse;
 import dev.noid.agent.v1.ExecStart;
 import dev.noid.agent.vm.VmManager;
 import com.google.protobuf.ByteString;
-import io.grpc.Status;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -83,32 +84,31 @@ final class ExecCall implements StreamObserver<ExecRequest> {
         case SIGNAL -> requireStarted().signal(request.getSignal());
         case RESIZE -> requireStarted().resize(request.getResize().getRows(),
             request.getResize().getColumns());
-        default -> fail(Status.INVALID_ARGUMENT.withDescription("empty exec request"));
+        default -> fail(new AgentException(Code.INVALID_ARGUMENT, "empty exec request"));
       }
     } catch (IOException e) {
-      fail(Status.UNAVAILABLE.withDescription("guest channel failed: " + e.getMessage()));
+      fail(guestChannelFailed(e));
     } catch (RuntimeException e) {
-      fail(GrpcErrors.toStatus(e).getStatus());
+      fail(e);
     }
   }
 
   private ExecStream requireStarted() {
     ExecStream s = stream;
     if (s == null) {
-      throw Status.FAILED_PRECONDITION.withDescription("the first exec request must be 'start'")
-          .asRuntimeException();
+      throw new AgentException(Code.WRONG_STATE, "the first exec request must be 'start'");
     }
     return s;
   }
 
   private void start(ExecStart start) {
     if (stream != null) {
-      fail(Status.INVALID_ARGUMENT.withDescription("exec already started"));
+      fail(new AgentException(Code.INVALID_ARGUMENT, "exec already started"));
       return;
     }
     String problem = validate(start);
     if (problem != null) {
-      fail(Status.INVALID_ARGUMENT.withDescription(problem));
+      fail(new AgentException(Code.INVALID_ARGUMENT, problem));
       return;
     }
     maxOutput = start.getMaxOutputBytes() == 0 ? DEFAULT_MAX_OUTPUT_BYTES : start.getMaxOutputBytes();
@@ -127,7 +127,7 @@ final class ExecCall implements StreamObserver<ExecRequest> {
       try {
         stream.resize(start.getTerminalSize().getRows(), start.getTerminalSize().getColumns());
       } catch (IOException e) {
-        fail(Status.UNAVAILABLE.withDescription("guest channel failed: " + e.getMessage()));
+        fail(guestChannelFailed(e));
         return;
       }
     }
@@ -155,12 +155,17 @@ final class ExecCall implements StreamObserver<ExecRequest> {
     }
   }
 
-  private void fail(Status status) {
+  // The guest's channel belongs to the VM's VMM: its failure is the hypervisor's, not the node's.
+  private static AgentException guestChannelFailed(IOException e) {
+    return new AgentException(Code.HYPERVISOR_FAILED, "guest channel failed: " + e.getMessage(), e);
+  }
+
+  private void fail(RuntimeException failure) {
     if (finished.compareAndSet(false, true)) {
       kill();
       cancelTimer();
       synchronized (out) {
-        out.onError(status.asRuntimeException());
+        out.onError(GrpcErrors.toStatus(failure));
       }
     }
   }
@@ -228,7 +233,7 @@ final class ExecCall implements StreamObserver<ExecRequest> {
 
     @Override
     public void onFailure(String message) {
-      fail(Status.UNAVAILABLE.withDescription("exec failed in the guest: " + message));
+      fail(new AgentException(Code.HYPERVISOR_FAILED, "exec failed in the guest: " + message));
     }
   }
 }

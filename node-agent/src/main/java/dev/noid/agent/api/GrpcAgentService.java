@@ -3,6 +3,7 @@ package dev.noid.agent.api;
 import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.node.NodeReporter;
+import dev.noid.agent.node.VmReports;
 import dev.noid.agent.v1.AgentGrpc;
 import dev.noid.agent.v1.CallError;
 import dev.noid.agent.v1.CheckpointChunk;
@@ -41,6 +42,7 @@ import dev.noid.agent.v1.StartVmRequest;
 import dev.noid.agent.v1.StartVmResponse;
 import dev.noid.agent.v1.StopVmRequest;
 import dev.noid.agent.v1.StopVmResponse;
+import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.common.grpc.UnaryPerMessage;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -99,7 +101,7 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
     unary(out, () -> CreateVmResponse.newBuilder()
-        .setVm(vms.create(request.getSpec(), seconds(request.getBootTimeoutSeconds()))).build());
+        .setVm(VmReports.toProto(vms.create(request.getSpec(), seconds(request.getBootTimeoutSeconds())))).build());
   }
 
   /** The most creates one CreateVms call may carry. */
@@ -108,8 +110,8 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
     if (request.getCreatesCount() > MAX_CREATES_PER_CALL) {
-      out.onError(io.grpc.Status.INVALID_ARGUMENT.withDescription("creates: at most "
-          + MAX_CREATES_PER_CALL + " per call; got " + request.getCreatesCount()).asRuntimeException());
+      out.onError(GrpcErrors.toStatus(new AgentException(AgentException.Code.INVALID_ARGUMENT,
+          "creates: at most " + MAX_CREATES_PER_CALL + " per call; got " + request.getCreatesCount())));
       return;
     }
     // Each create runs as if it had come alone, all at once, as concurrent CreateVm calls would.
@@ -136,7 +138,7 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
 
   private CreateVmResult createOne(CreateVmRequest r) {
     try {
-      return CreateVmResult.newBuilder().setVm(vms.create(r.getSpec(), seconds(r.getBootTimeoutSeconds()))).build();
+      return CreateVmResult.newBuilder().setVm(VmReports.toProto(vms.create(r.getSpec(), seconds(r.getBootTimeoutSeconds())))).build();
     } catch (RuntimeException e) {
       io.grpc.Status status = GrpcErrors.toStatus(e).getStatus();
       return CreateVmResult.newBuilder().setError(CallError.newBuilder().setCode(status.getCode().value())
@@ -146,7 +148,7 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
 
   @Override
   public void getVm(GetVmRequest request, StreamObserver<GetVmResponse> out) {
-    unary(out, () -> GetVmResponse.newBuilder().setVm(reporter.withUsage(vms.getReport(request.getId())))
+    unary(out, () -> GetVmResponse.newBuilder().setVm(reporter.withUsage(vms.status(request.getId())))
         .build());
   }
 
@@ -157,23 +159,23 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
 
   @Override
   public void stopVm(StopVmRequest request, StreamObserver<StopVmResponse> out) {
-    unary(out, () -> StopVmResponse.newBuilder().setVm(vms.stop(request.getId())).build());
+    unary(out, () -> StopVmResponse.newBuilder().setVm(VmReports.toProto(vms.stop(request.getId()))).build());
   }
 
   @Override
   public void startVm(StartVmRequest request, StreamObserver<StartVmResponse> out) {
     unary(out, () -> StartVmResponse.newBuilder()
-        .setVm(vms.start(request.getId(), seconds(request.getBootTimeoutSeconds()))).build());
+        .setVm(VmReports.toProto(vms.start(request.getId(), seconds(request.getBootTimeoutSeconds())))).build());
   }
 
   @Override
   public void pauseVm(PauseVmRequest request, StreamObserver<PauseVmResponse> out) {
-    unary(out, () -> PauseVmResponse.newBuilder().setVm(vms.pause(request.getId())).build());
+    unary(out, () -> PauseVmResponse.newBuilder().setVm(VmReports.toProto(vms.pause(request.getId()))).build());
   }
 
   @Override
   public void resumeVm(ResumeVmRequest request, StreamObserver<ResumeVmResponse> out) {
-    unary(out, () -> ResumeVmResponse.newBuilder().setVm(vms.resume(request.getId())).build());
+    unary(out, () -> ResumeVmResponse.newBuilder().setVm(VmReports.toProto(vms.resume(request.getId()))).build());
   }
 
   @Override
@@ -220,8 +222,8 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void restoreCheckpoint(RestoreCheckpointRequest request,
       StreamObserver<RestoreCheckpointResponse> out) {
-    unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(checkpoints.restore(
-        request.getCheckpointId(), request.getTarget(), seconds(request.getBootTimeoutSeconds())))
+    unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(VmReports.toProto(checkpoints.restore(
+        request.getCheckpointId(), request.getTarget(), seconds(request.getBootTimeoutSeconds()))))
         .build());
   }
 

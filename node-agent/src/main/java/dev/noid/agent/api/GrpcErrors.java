@@ -6,8 +6,16 @@ import io.grpc.StatusRuntimeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The one table from agent failures to gRPC status: clients never see UNKNOWN for a known one. */
+/**
+ * The one table from agent failures to gRPC status: clients never see UNKNOWN for a known one.
+ * It follows the agent-to-controller contract: a hypervisor failure is INTERNAL with a
+ * description starting {@value #HYPERVISOR_PREFIX}, never UNAVAILABLE or DEADLINE_EXCEEDED,
+ * which the controller reads as "node unreachable" and retries elsewhere.
+ */
 public final class GrpcErrors {
+  /** What a hypervisor failure's description starts with; the controller relies on it. */
+  public static final String HYPERVISOR_PREFIX = "hypervisor: ";
+
   private static final Logger log = LoggerFactory.getLogger(GrpcErrors.class);
 
   private GrpcErrors() {}
@@ -17,20 +25,23 @@ public final class GrpcErrors {
       return sre;
     }
     if (t instanceof AgentException e) {
-      Status status = switch (e.code()) {
-        case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
-        case NOT_FOUND -> Status.NOT_FOUND;
-        case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
-        case WRONG_STATE -> Status.FAILED_PRECONDITION;
-        case NO_CAPACITY, DISK_FULL -> Status.RESOURCE_EXHAUSTED;
-        case CORRUPT -> Status.DATA_LOSS;
-        case TIMEOUT -> Status.DEADLINE_EXCEEDED;
-        case HYPERVISOR_FAILED -> Status.UNAVAILABLE;
-        case INTERNAL -> Status.INTERNAL;
-      };
-      return status.withDescription(e.getMessage()).asRuntimeException();
+      return status(e).asRuntimeException();
     }
     log.error("unexpected failure", t);
     return Status.INTERNAL.withDescription("internal error: " + t).withCause(t).asRuntimeException();
+  }
+
+  static Status status(AgentException e) {
+    String message = e.getMessage();
+    return switch (e.code()) {
+      case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT.withDescription(message);
+      case NOT_FOUND -> Status.NOT_FOUND.withDescription(message);
+      case ALREADY_EXISTS -> Status.ALREADY_EXISTS.withDescription(message);
+      case WRONG_STATE -> Status.FAILED_PRECONDITION.withDescription(message);
+      case NO_CAPACITY, DISK_FULL -> Status.RESOURCE_EXHAUSTED.withDescription(message);
+      case CORRUPT -> Status.DATA_LOSS.withDescription(message);
+      case HYPERVISOR_FAILED -> Status.INTERNAL.withDescription(HYPERVISOR_PREFIX + message);
+      case INTERNAL -> Status.INTERNAL.withDescription(message);
+    };
   }
 }

@@ -1,13 +1,14 @@
 package dev.noid.agent.checkpoint;
 
 import com.google.protobuf.Timestamp;
+import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;
 import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.vm.VmStatus;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,10 +28,12 @@ public final class CheckpointService {
 
   private final CheckpointStore store;
   private final VmManager vms;
+  private final Hypervisor hypervisor;
 
-  public CheckpointService(CheckpointStore store, VmManager vms) {
+  public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor) {
     this.store = store;
     this.vms = vms;
+    this.hypervisor = hypervisor;
   }
 
   public void cleanUpPartial() {
@@ -58,7 +61,7 @@ public final class CheckpointService {
           .setId(checkpointId).setVmId(vmId).setLabel(label)
           .setSizeBytes(Files2.allocatedBytes(partial))
           .setDurationMs(durationMs).setSpec(spec)
-          .setHypervisor(vms.hypervisor().kind().name())
+          .setHypervisor(hypervisor.kind().name())
           .setCreateTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
           .build();
       store.complete(checkpointId, info);
@@ -92,11 +95,11 @@ public final class CheckpointService {
    * Restores a checkpoint into {@code target}: the same VM (in place) or a new one (a clone).
    * Sizing comes from the checkpoint: a saved machine only restores into the same shape.
    */
-  public VmReport restore(String checkpointId, VmSpec target, Duration bootTimeout) {
+  public VmStatus restore(String checkpointId, VmSpec target, Duration bootTimeout) {
     CheckpointInfo info = get(checkpointId);
-    if (!info.getHypervisor().equals(vms.hypervisor().kind().name())) {
+    if (!info.getHypervisor().equals(hypervisor.kind().name())) {
       throw new AgentException(Code.WRONG_STATE, "checkpoint '" + checkpointId + "' was taken with "
-          + info.getHypervisor() + "; this node runs " + vms.hypervisor().kind().name());
+          + info.getHypervisor() + "; this node runs " + hypervisor.kind().name());
     }
     VmSpec saved = info.getSpec();
     VmSpec spec = target.toBuilder().setCpus(saved.getCpus()).setMemMib(saved.getMemMib())

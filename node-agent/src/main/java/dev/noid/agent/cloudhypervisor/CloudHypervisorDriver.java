@@ -187,7 +187,7 @@ public final class CloudHypervisorDriver implements Hypervisor {
         }
         if (System.nanoTime() > deadline) {
           p.destroyForcibly();
-          throw new AgentException(Code.TIMEOUT, binary + " did not answer vmm.ping within "
+          throw new AgentException(Code.HYPERVISOR_FAILED, binary + " did not answer vmm.ping within "
               + START_TIMEOUT.toSeconds() + " s");
         }
       }

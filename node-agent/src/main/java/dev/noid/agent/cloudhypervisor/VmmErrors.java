@@ -23,7 +23,7 @@ final class VmmErrors {
       StateProbe probe) {
     String what = action + " of VM '" + vm + "' failed: ";
     if (e instanceof UnixHttpClient.TimeoutException) {
-      return new AgentException(Code.TIMEOUT, what + "the VMM is not responding ("
+      return new AgentException(Code.HYPERVISOR_FAILED, what + "the VMM is not responding ("
           + e.getMessage() + ")", e);
     }
     if (!(e instanceof VmmApiException api)) {

@@ -103,7 +103,7 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
         hypervisor.saveState(layout, state);
       }
     } catch (TimeoutException e) {
-      throw new AgentException(Code.TIMEOUT, "the golden guest of " + key.dirName()
+      throw new AgentException(Code.HYPERVISOR_FAILED, "the golden guest of " + key.dirName()
           + " was not ready within " + bootTimeout.toSeconds() + " s");
     } catch (IOException | ExecutionException e) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "the golden guest of " + key.dirName()

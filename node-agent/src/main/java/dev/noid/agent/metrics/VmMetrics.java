@@ -2,6 +2,7 @@ package dev.noid.agent.metrics;
 
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.VmManager;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -30,6 +31,7 @@ public final class VmMetrics implements AutoCloseable {
   private final MeterRegistry registry;
   private final VmStatsSampler sampler;
   private final VmManager vms;
+  private final NodeCapacity capacity;
   private final AgentConfig config;
   private final Map<String, List<Meter>> perVm = new HashMap<>();
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
@@ -37,23 +39,24 @@ public final class VmMetrics implements AutoCloseable {
 
   @Inject
   VmMetrics(io.micrometer.prometheusmetrics.PrometheusMeterRegistry registry,
-      VmStatsSampler sampler, VmManager vms, AgentConfig config) {
+      VmStatsSampler sampler, VmManager vms, NodeCapacity capacity, AgentConfig config) {
     this.registry = registry;
     this.sampler = sampler;
     this.vms = vms;
+    this.capacity = capacity;
     this.config = config;
   }
 
   public void start(long intervalSeconds) {
     Tags node = Tags.of("node", config.nodeName());
-    Gauge.builder("noid.agent.memory.capacity.bytes", vms, v -> v.limits().memoryMib() << 20)
+    Gauge.builder("noid.agent.memory.capacity.bytes", capacity, c -> c.limits().memoryMib() << 20)
         .tags(node).register(registry);
-    Gauge.builder("noid.agent.cpus", vms, v -> v.limits().cpus()).tags(node).register(registry);
-    Gauge.builder("noid.agent.memory.allocated.bytes", vms.capacity(),
+    Gauge.builder("noid.agent.cpus", capacity, c -> c.limits().cpus()).tags(node).register(registry);
+    Gauge.builder("noid.agent.memory.allocated.bytes", capacity,
             c -> c.allocatedMemoryMib() << 20)
         .description("Memory given out: to VMs, and held by golden-snapshot builds")
         .tags(node).register(registry);
-    Gauge.builder("noid.agent.memory.held.bytes", vms.capacity(), c -> c.heldMemoryMib() << 20)
+    Gauge.builder("noid.agent.memory.held.bytes", capacity, c -> c.heldMemoryMib() << 20)
         .description("The part of the allocated memory held by golden-snapshot builds' throwaway"
             + " VMs").tags(node).register(registry);
     Gauge.builder("noid.agent.disk.capacity.bytes", config, c -> diskTotal()).tags(node).register(registry);
@@ -78,7 +81,7 @@ public final class VmMetrics implements AutoCloseable {
   // Empty when the VM went away since it was sampled: the next refresh forgets its sample.
   private Optional<VmLabels> labels(String id) {
     try {
-      return Optional.of(VmLabels.of(vms.getReport(id).getSpec()));
+      return Optional.of(VmLabels.of(vms.status(id).spec()));
     } catch (AgentException e) {
       return Optional.empty();
     }

@@ -1,5 +1,6 @@
 package dev.noid.agent.metrics;
 
+import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.vm.Files2;
 import dev.noid.agent.vm.VmManager;
@@ -31,20 +32,22 @@ public final class VmStatsSampler {
   private record CpuMark(long ticks, long nanos) {}
 
   private final VmManager vms;
+  private final Hypervisor hypervisor;
   private final Map<String, CpuMark> last = new ConcurrentHashMap<>();
   private final Map<String, CpuMark> lastVcpu = new ConcurrentHashMap<>();
   private final Map<String, Sample> latest = new ConcurrentHashMap<>();
 
   @Inject
-  public VmStatsSampler(VmManager vms) {
+  public VmStatsSampler(VmManager vms, Hypervisor hypervisor) {
     this.vms = vms;
+    this.hypervisor = hypervisor;
   }
 
   /** Takes a fresh sample of every VM (called by the metrics refresher). */
   public void refresh() {
     Map<String, Long> pids = vms.runningPids();
     for (var vm : vms.list()) {
-      String id = vm.getId();
+      String id = vm.id();
       Long pid = pids.get(id);
       long disk;
       try {
@@ -57,12 +60,12 @@ public final class VmStatsSampler {
         latest.put(id, new Sample(0, 0, disk, 0, 0, 0));
         continue;
       }
-      Map<String, Map<String, Long>> io = vms.hypervisor().ioCounters(new VmLayout(vms.vmDir(id)));
+      Map<String, Map<String, Long>> io = hypervisor.ioCounters(new VmLayout(vms.vmDir(id)));
       latest.put(id, new Sample(rss(pid), percent(last, id, cpuTicks(pid)), disk,
           percent(lastVcpu, id, ProcThreads.vcpuTicks(pid)), sum(io, "read_bytes"),
           sum(io, "write_bytes")));
     }
-    latest.keySet().retainAll(vms.list().stream().map(r -> r.getId()).toList());
+    latest.keySet().retainAll(vms.list().stream().map(r -> r.id()).toList());
     last.keySet().retainAll(pids.keySet());
     lastVcpu.keySet().retainAll(pids.keySet());
   }

@@ -48,7 +48,7 @@ public final class HostCommand {
       String out = drain(p.getInputStream());
       if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        throw new AgentException(Code.TIMEOUT, "'" + String.join(" ", argv) + "' did not finish"
+        throw new AgentException(Code.INTERNAL, "'" + String.join(" ", argv) + "' did not finish"
             + " within " + TIMEOUT_SECONDS + " s");
       }
       return new Result(p.exitValue(), out, err.join());

@@ -1,10 +1,14 @@
 package dev.noid.agent.node;
 
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.metrics.VmStatsSampler;
 import dev.noid.agent.v1.NodeReport;
 import dev.noid.agent.v1.VmReport;
+import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.vm.VmStatus;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.nio.file.FileStore;
@@ -16,12 +20,19 @@ public final class NodeReporter {
   private final AgentConfig config;
   private final VmManager vms;
   private final VmStatsSampler stats;
+  private final Hypervisor hypervisor;
+  private final ImageCatalog images;
+  private final NodeLimits limits;
 
   @Inject
-  NodeReporter(AgentConfig config, VmManager vms, VmStatsSampler stats) {
+  public NodeReporter(AgentConfig config, VmManager vms, VmStatsSampler stats, Hypervisor hypervisor,
+      ImageCatalog images, NodeLimits limits) {
     this.config = config;
     this.vms = vms;
     this.stats = stats;
+    this.hypervisor = hypervisor;
+    this.images = images;
+    this.limits = limits;
   }
 
   public NodeReport report() {
@@ -34,22 +45,22 @@ public final class NodeReporter {
     } catch (IOException e) {
       // reported as zero; the controller then has no disk to place on
     }
-    long memUsed = vms.list().stream().mapToLong(r -> stats.sample(r.getId()).memoryBytes()).sum();
+    long memUsed = vms.list().stream().mapToLong(r -> stats.sample(r.id()).memoryBytes()).sum();
     return NodeReport.newBuilder()
         .setNodeName(config.nodeName())
-        .setHypervisor(vms.hypervisor().kind())
-        .setAccelerator(vms.hypervisor().accelerator())
-        .setHypervisorReason(vms.hypervisor().reason())
-        .setCpus(vms.limits().cpus())
-        .setMemoryBytes(vms.limits().memoryMib() << 20)
+        .setHypervisor(hypervisor.kind())
+        .setAccelerator(hypervisor.accelerator())
+        .setHypervisorReason(hypervisor.reason())
+        .setCpus(limits.cpus())
+        .setMemoryBytes(limits.memoryMib() << 20)
         .setDiskBytes(diskTotal)
         .setDiskAvailableBytes(diskFree)
         .setMemoryUsedBytes(memUsed)
         .setAgentVersion(dev.noid.agent.Version.current())
-        .addAllImages(vms.images().names())
+        .addAllImages(images.names())
         .putAllLabels(config.labels())
-        .setMaxVmCpus(vms.limits().cpus())
-        .setMaxVmMemMib((int) Math.min(Integer.MAX_VALUE, vms.limits().memoryMib()))
+        .setMaxVmCpus(limits.cpus())
+        .setMaxVmMemMib((int) Math.min(Integer.MAX_VALUE, limits.memoryMib()))
         .build();
   }
 
@@ -57,9 +68,10 @@ public final class NodeReporter {
     return vms.list().stream().map(this::withUsage).toList();
   }
 
-  public VmReport withUsage(VmReport r) {
-    VmStatsSampler.Sample s = stats.sample(r.getId());
-    return r.toBuilder().setMemoryUsageBytes(s.memoryBytes()).setCpuUsagePercent(s.cpuPercent())
+  /** The VM as the wire reports it, with its latest figures. */
+  public VmReport withUsage(VmStatus vm) {
+    VmStatsSampler.Sample s = stats.sample(vm.id());
+    return VmReports.toProto(vm).toBuilder().setMemoryUsageBytes(s.memoryBytes()).setCpuUsagePercent(s.cpuPercent())
         .setDiskUsageBytes(s.diskBytes()).build();
   }
 }

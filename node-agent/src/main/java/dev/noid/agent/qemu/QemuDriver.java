@@ -157,7 +157,7 @@ public final class QemuDriver implements Hypervisor {
       String status;
       while ("inmigrate".equals(status = qmp.execute("query-status", null).path("status").asText())) {
         if (System.nanoTime() > deadline) {
-          throw new AgentException(Code.TIMEOUT, "restoring state took longer than " + CONTROL_TIMEOUT);
+          throw new AgentException(Code.HYPERVISOR_FAILED, "restoring state took longer than " + CONTROL_TIMEOUT);
         }
         waitBriefly(qmp);
       }
@@ -195,7 +195,7 @@ public final class QemuDriver implements Hypervisor {
         }
         if (System.nanoTime() > deadline) {
           p.destroyForcibly();
-          throw new AgentException(Code.TIMEOUT, "QEMU did not open its control socket within "
+          throw new AgentException(Code.HYPERVISOR_FAILED, "QEMU did not open its control socket within "
               + CONTROL_TIMEOUT);
         }
         p.waitFor(10, TimeUnit.MILLISECONDS);
@@ -260,7 +260,7 @@ public final class QemuDriver implements Hypervisor {
         }
         if (System.nanoTime() > deadline) {
           qmp.execute("migrate_cancel", null);
-          throw new AgentException(Code.TIMEOUT, "saving VM state took longer than 10 minutes");
+          throw new AgentException(Code.HYPERVISOR_FAILED, "saving VM state took longer than 10 minutes");
         }
         waitBriefly(qmp);
       }
@@ -354,7 +354,7 @@ public final class QemuDriver implements Hypervisor {
       String detail) {
     String vm = layout.dir().getFileName().toString();
     if (e instanceof QmpClient.QmpTimeoutException) {
-      return new AgentException(Code.TIMEOUT, action + " of VM '" + vm + "' failed: the VMM is"
+      return new AgentException(Code.HYPERVISOR_FAILED, action + " of VM '" + vm + "' failed: the VMM is"
           + " not responding (" + e.getMessage() + ")", e);
     }
     return new AgentException(Code.HYPERVISOR_FAILED, action + " of VM '" + vm + "' failed: "

@@ -1,18 +1,30 @@
 package dev.noid.agent.vm;
 
-/** A failure of an agent operation, with the code that decides the gRPC status clients see. */
+/**
+ * A failure of an agent operation, with the code that decides the status clients see. The
+ * domain throws only this (it knows nothing of gRPC); {@link dev.noid.agent.api.GrpcErrors} is
+ * the one place that turns it into a gRPC status, following the agent-to-controller error
+ * contract in docs/architecture.md.
+ */
 public final class AgentException extends RuntimeException {
-  /** One code per kind of failure; {@link dev.noid.agent.api.GrpcErrors} maps them to gRPC. */
+  /** One code per kind of failure, named for what went wrong rather than for a wire status. */
   public enum Code {
+    /** A request or spec field is wrong; the message names the field and the limit. */
     INVALID_ARGUMENT,
+    /** No such VM or checkpoint on this node. */
     NOT_FOUND,
     ALREADY_EXISTS,
+    /** The VM's state does not allow the operation (see {@link VmState}). */
     WRONG_STATE,
+    /** The node has not the memory (or vCPUs per VM) the request needs. */
     NO_CAPACITY,
     DISK_FULL,
     /** Data that does not match its checksum or declared size. */
     CORRUPT,
-    TIMEOUT,
+    /**
+     * The hypervisor or what runs in it failed: the VMM crashed, exited, refused, stopped
+     * answering, or its guest never became ready. Never "node unreachable": the node answered.
+     */
     HYPERVISOR_FAILED,
     INTERNAL
   }

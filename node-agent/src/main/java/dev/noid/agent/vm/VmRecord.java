@@ -2,22 +2,27 @@ package dev.noid.agent.vm;
 
 import dev.noid.agent.guest.GuestConnection;
 import dev.noid.agent.hypervisor.VmLayout;
-import dev.noid.agent.v1.AgentVmState;
 import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException.Code;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
 
 /**
  * What the agent knows of one VM. Mutable fields change only under {@link #lock}, which also
- * serialises lifecycle operations on the VM (create, stop, checkpoint, restore...).
+ * serialises lifecycle operations on the VM (create, stop, checkpoint, restore...). The state is
+ * the exception: a VMM's exit is noticed by a watcher that does not take the lock, so every
+ * state change is atomic and checked against {@link VmState}'s table.
  */
 final class VmRecord {
   final String id;
   final VmLayout layout;
   final ReentrantLock lock = new ReentrantLock();
   volatile VmSpec spec;
-  volatile AgentVmState state = AgentVmState.AGENT_VM_STATE_CREATING;
-  volatile String reason = "";
+  private VmState state; // guarded by this
+  private String reason = ""; // guarded by this
   volatile long pid;
   volatile Instant started;
   volatile String restoredFrom = "";
@@ -28,14 +33,65 @@ final class VmRecord {
   volatile long generation;
 
   VmRecord(VmSpec spec, VmLayout layout) {
+    this(spec, layout, VmState.CREATING, "");
+  }
+
+  /** A VM as found on disk at agent start: its state is what was found, not a move. */
+  VmRecord(VmSpec spec, VmLayout layout, VmState found, String reason) {
     this.id = spec.getId();
     this.spec = spec;
     this.layout = layout;
+    this.state = found;
+    this.reason = reason;
+  }
+
+  synchronized VmState state() {
+    return state;
+  }
+
+  synchronized String reason() {
+    return reason;
+  }
+
+  /**
+   * Moves to {@code next} (staying put is allowed and only updates the reason); WRONG_STATE if
+   * the table does not allow it, e.g. a VM that died meanwhile is not made RUNNING.
+   */
+  synchronized void moveTo(VmState next, String why) {
+    if (state != next && !state.canMoveTo(next)) {
+      throw new AgentException(Code.WRONG_STATE, "VM '" + id + "' is " + state
+          + (reason.isEmpty() ? "" : " (" + reason + ")") + ", it cannot become " + next);
+    }
+    state = next;
+    reason = why;
+  }
+
+  /** Moves to {@code next} if the VM is in a state {@code from} accepts; says whether it did. */
+  synchronized boolean moveIf(Predicate<VmState> from, VmState next, String why) {
+    if (!from.test(state) || !state.canMoveTo(next)) {
+      return false;
+    }
+    state = next;
+    reason = why;
+    return true;
+  }
+
+  /** WRONG_STATE, naming the states that would do, unless the VM's state is one {@code ok} accepts. */
+  synchronized void require(String action, Predicate<VmState> ok) {
+    if (!ok.test(state)) {
+      String needed = Arrays.stream(VmState.values()).filter(s -> s.isSettled() && ok.test(s))
+          .map(VmState::name).collect(Collectors.joining(" or "));
+      throw new AgentException(Code.WRONG_STATE, "cannot " + action + " VM '" + id + "': it is "
+          + state + ", needs " + needed);
+    }
+  }
+
+  /** WRONG_STATE unless the table allows the VM to move to {@code next} now. */
+  void requireCanMoveTo(VmState next, String action) {
+    require(action, s -> s.canMoveTo(next));
   }
 
   boolean holdsResources() {
-    return state == AgentVmState.AGENT_VM_STATE_CREATING
-        || state == AgentVmState.AGENT_VM_STATE_RUNNING
-        || state == AgentVmState.AGENT_VM_STATE_PAUSED;
+    return state().holdsResources();
   }
 }

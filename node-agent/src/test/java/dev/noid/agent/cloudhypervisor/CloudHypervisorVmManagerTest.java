@@ -5,12 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
-import dev.noid.agent.v1.AgentVmState;
-import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.vm.VmState;
+import dev.noid.agent.vm.VmStatus;
 import dev.noid.agent.golden.FileDigests;
 import dev.noid.agent.golden.GoldenMode;
 import dev.noid.agent.golden.GoldenSnapshots;
@@ -42,7 +42,7 @@ class CloudHypervisorVmManagerTest {
   @AfterEach
   void destroyAll() {
     if (vms != null) {
-      vms.list().forEach(r -> vms.destroy(r.getId()));
+      vms.list().forEach(r -> vms.destroy(r.id()));
     }
   }
 
@@ -60,27 +60,32 @@ class CloudHypervisorVmManagerTest {
   void createExecCheckpointCloneAndDestroy() throws Exception {
     Image image = imageWithDisk();
     CloudHypervisorDriver driver = fakeDriver();
-    vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+    vms = VmManager.assemble(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
         new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
         noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
 
-    VmReport created = vms.create(spec("web"), null);
-    assertThat(created.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    VmStatus created = vms.create(spec("web"), null);
+    assertThat(created.state()).isEqualTo(VmState.RUNNING);
     assertThat(exec("web", "hostname")).isEqualTo("web\n");
 
     Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
     Path disk = tmp.resolve("checkpoints/cp1/disk.img");
     vms.withPausedState("web", state, () -> copy(vms.diskOf("web"), disk));
-    assertThat(vms.getReport("web").getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    assertThat(vms.status("web").state()).isEqualTo(VmState.RUNNING);
     assertThat(state.resolve("memory-ranges")).exists();
 
-    VmReport clone = vms.restore(spec("web-2"), state, disk, "cp1", null);
-    assertThat(clone.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
-    assertThat(clone.getRestoredFromCheckpointId()).isEqualTo("cp1");
+    VmStatus clone = vms.restore(spec("web-2"), state, disk, "cp1", null);
+    assertThat(clone.state()).isEqualTo(VmState.RUNNING);
+    assertThat(clone.restoredFromCheckpointId()).isEqualTo("cp1");
     assertThat(exec("web-2", "hostname")).as("identity fixed after restore").isEqualTo("web-2\n");
     assertThat(exec("web", "hostname")).as("original unchanged").isEqualTo("web\n");
 
-    long clonePid = clone.getPid();
+    VmStatus inPlace = vms.restore(spec("web"), state, disk, "cp1", null);
+    assertThat(inPlace.state()).isEqualTo(VmState.RUNNING);
+    assertThat(inPlace.restoredFromCheckpointId()).isEqualTo("cp1");
+    assertThat(exec("web", "hostname")).as("restored in place").isEqualTo("web\n");
+
+    long clonePid = clone.pid();
     vms.destroy("web-2");
     assertThat(ProcessHandle.of(clonePid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
     assertThat(tmp.resolve("vms/web-2")).doesNotExist();
@@ -98,7 +103,7 @@ class CloudHypervisorVmManagerTest {
         new ThrowawayVmBuilder(driver, Duration.ofSeconds(60), new NoNetwork()), capacity,
         new ImageDigest(digests), dev.noid.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
         "test", java.time.Clock.systemUTC(), Duration.ofSeconds(60), Duration.ofMinutes(10));
-    vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+    vms = VmManager.assemble(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
         capacity, Duration.ofSeconds(60), new NoNetwork(), goldens,
         IdentityFix.standard(java.time.Clock.systemUTC()));
 
@@ -123,7 +128,7 @@ class CloudHypervisorVmManagerTest {
     Files.writeString(img.resolve("vmlinuz"), "kernel");
     Image image = new Image("dev", img.resolve("vmlinuz"), null, null, "console=ttyS0", 64);
     CloudHypervisorDriver driver = fakeDriver();
-    vms = new VmManager(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+    vms = VmManager.assemble(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
         new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
         noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
     vms.create(spec("web"), null);
@@ -132,8 +137,8 @@ class CloudHypervisorVmManagerTest {
     driver.shutdownGuest(new dev.noid.agent.hypervisor.VmLayout(vms.vmDir("web")));
 
     await().atMost(Duration.ofSeconds(10)).until(() ->
-        vms.getReport("web").getState() == AgentVmState.AGENT_VM_STATE_DEAD);
-    assertThat(vms.getReport("web").getReason()).contains("guest shut down");
+        vms.status("web").state() == VmState.DEAD);
+    assertThat(vms.status("web").reason()).contains("guest shut down");
   }
 
   private Image imageWithDisk() throws IOException {

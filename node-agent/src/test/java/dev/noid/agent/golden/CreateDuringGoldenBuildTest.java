@@ -11,13 +11,13 @@ import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.network.NoNetwork;
-import dev.noid.agent.v1.AgentVmState;
 import dev.noid.agent.v1.HypervisorKind;
-import dev.noid.agent.v1.VmReport;
 import dev.noid.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.vm.VmState;
+import dev.noid.agent.vm.VmStatus;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -59,7 +59,7 @@ class CreateDuringGoldenBuildTest {
         digests), builder, capacity, new ImageDigest(digests),
         HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR, "test", Clock.systemUTC(),
         Duration.ofSeconds(60), Duration.ofMinutes(10));
-    vms = new VmManager(tmp.resolve("vms"), new CloudHypervisorDriver(
+    vms = VmManager.assemble(tmp.resolve("vms"), new CloudHypervisorDriver(
         FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy),
         new ImageCatalog(Map.of("dev", image)), capacity, Duration.ofSeconds(60), new NoNetwork(),
         goldens, IdentityFix.standard(Clock.systemUTC()));
@@ -69,7 +69,7 @@ class CreateDuringGoldenBuildTest {
   void tearDown() {
     builder.gate.countDown();
     if (vms != null) {
-      vms.list().forEach(r -> vms.destroy(r.getId()));
+      vms.list().forEach(r -> vms.destroy(r.id()));
       goldens.close();
     }
   }
@@ -82,7 +82,7 @@ class CreateDuringGoldenBuildTest {
   void aCreateThatFitsOnlyWithoutTheThrowawayVmIsRefusedNamingTheBuild() throws Exception {
     node(1024);
     builder.fail = true;
-    CompletableFuture<VmReport> first = CompletableFuture.supplyAsync(
+    CompletableFuture<VmStatus> first = CompletableFuture.supplyAsync(
         () -> vms.create(spec("first", 512), null));
     assertThat(builder.started.await(60, TimeUnit.SECONDS)).isTrue();
 
@@ -94,22 +94,22 @@ class CreateDuringGoldenBuildTest {
             + " held by the golden-snapshot build of dev-1cpu-512mib-cloud_hypervisor)");
 
     builder.gate.countDown();
-    assertThat(first.get(60, TimeUnit.SECONDS).getState())
+    assertThat(first.get(60, TimeUnit.SECONDS).state())
         .as("the failed build costs the create nothing but a cold boot")
-        .isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+        .isEqualTo(VmState.RUNNING);
     assertThat(capacity.heldMemoryMib()).isZero();
-    assertThat(vms.create(spec("second", 256), null).getState())
+    assertThat(vms.create(spec("second", 256), null).state())
         .as("fits once the build has released its memory")
-        .isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+        .isEqualTo(VmState.RUNNING);
   }
 
   @Test
   void aBuildThatDoesNotFitIsSkippedAndTheCreateBootsCold() throws Exception {
     node(768);
 
-    VmReport created = vms.create(spec("only", 512), null);
+    VmStatus created = vms.create(spec("only", 512), null);
 
-    assertThat(created.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    assertThat(created.state()).isEqualTo(VmState.RUNNING);
     assertThat(builder.builds).as("no room for a 512 MiB throwaway VM next to it").hasValue(0);
     assertThat(capacity.heldMemoryMib()).isZero();
     assertThat(capacity.allocatedMemoryMib()).isEqualTo(512);

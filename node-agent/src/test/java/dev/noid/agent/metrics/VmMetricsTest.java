@@ -33,11 +33,13 @@ class VmMetricsTest {
   void memoryHeldByAGoldenBuildIsAllocatedAndShownApart() {
     NodeCapacity capacity = new NodeCapacity(new NodeLimits(2, 1024));
     // No VM is made here: the driver's binary is never run.
-    VmManager vms = new VmManager(dir.resolve("vms"), new CloudHypervisorDriver("/nonexistent",
-        "test", VmmApi.MemoryRestoreMode.Copy), new ImageCatalog(Map.of()), capacity,
+    CloudHypervisorDriver hypervisor = new CloudHypervisorDriver("/nonexistent", "test",
+        VmmApi.MemoryRestoreMode.Copy);
+    VmManager vms = VmManager.assemble(dir.resolve("vms"), hypervisor, new ImageCatalog(Map.of()), capacity,
         Duration.ofSeconds(5), new NoNetwork(), null, null);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms), vms, config())) {
+    try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms, hypervisor), vms, capacity,
+        config())) {
       metrics.start(3600);
       assertThat(registry.scrape()).contains("noid_agent_memory_allocated_bytes{node=\"n1\"} 0.0")
           .contains("noid_agent_memory_held_bytes{node=\"n1\"} 0.0");
@@ -58,13 +60,15 @@ class VmMetricsTest {
     record(VmSpec.newBuilder().setId("vm-3f9a").setHostname("web").setName("web")
         .setOwner("alice").setMemMib(128).build());
     record(VmSpec.newBuilder().setId("vm-old").setMemMib(128).build());
-    VmManager vms = new VmManager(dir.resolve("vms"), new CloudHypervisorDriver("/nonexistent",
-        "test", VmmApi.MemoryRestoreMode.Copy), new ImageCatalog(Map.of()),
-        new NodeCapacity(new NodeLimits(2, 1024)), Duration.ofSeconds(5), new NoNetwork(), null,
-        null);
+    NodeCapacity capacity = new NodeCapacity(new NodeLimits(2, 1024));
+    CloudHypervisorDriver hypervisor = new CloudHypervisorDriver("/nonexistent", "test",
+        VmmApi.MemoryRestoreMode.Copy);
+    VmManager vms = VmManager.assemble(dir.resolve("vms"), hypervisor, new ImageCatalog(Map.of()),
+        capacity, Duration.ofSeconds(5), new NoNetwork(), null, null);
     vms.adoptAll();
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms), vms, config())) {
+    try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms, hypervisor), vms,
+        capacity, config())) {
       metrics.start(3600);
       String scrape = registry.scrape();
       for (String series : List.of("noid_memory_usage_bytes", "noid_cpu_usage_percent",

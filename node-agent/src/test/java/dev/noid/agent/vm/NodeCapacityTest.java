@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.noid.agent.hypervisor.VmLayout;
-import dev.noid.agent.v1.AgentVmState;
 import dev.noid.agent.v1.VmSpec;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -68,16 +67,16 @@ class NodeCapacityTest {
   void aStoppedVmHoldsNothingAndStartsOnlyIfItFits() {
     VmRecord stopped = vm("a", 512);
     capacity.admit(stopped);
-    stopped.state = AgentVmState.AGENT_VM_STATE_STOPPED;
+    stopped.moveTo(VmState.STOPPED, "stopped on request");
     assertThat(capacity.allocatedMemoryMib()).isZero();
 
     try (NodeCapacity.Hold hold = capacity.hold(BUILD, 1, 768)) {
       assertThatThrownBy(() -> capacity.reactivate(stopped,
-          () -> stopped.state = AgentVmState.AGENT_VM_STATE_CREATING))
+          () -> stopped.moveTo(VmState.CREATING, "")))
           .hasMessageContaining("768 MiB held by " + BUILD);
-      assertThat(stopped.state).isEqualTo(AgentVmState.AGENT_VM_STATE_STOPPED);
+      assertThat(stopped.state()).isEqualTo(VmState.STOPPED);
     }
-    capacity.reactivate(stopped, () -> stopped.state = AgentVmState.AGENT_VM_STATE_CREATING);
+    capacity.reactivate(stopped, () -> stopped.moveTo(VmState.CREATING, ""));
     assertThat(capacity.allocatedMemoryMib()).isEqualTo(512);
   }
 

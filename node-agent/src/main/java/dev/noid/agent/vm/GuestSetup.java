@@ -1,0 +1,82 @@
+package dev.noid.agent.vm;
+
+import dev.noid.agent.guest.GuestCommand;
+import dev.noid.agent.identity.IdentityFix;
+import dev.noid.agent.network.GuestNetworkScript;
+import dev.noid.agent.network.NicNames;
+import dev.noid.agent.network.NodeNetwork;
+import dev.noid.agent.v1.VmNetwork;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A VM's place on the node's network and, for a guest restored from someone else's memory, its
+ * own identity: hostname, clock, entropy and address become its own before anyone uses it.
+ */
+final class GuestSetup {
+  private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
+
+  private final NodeNetwork network;
+  private final IdentityFix identity;
+
+  GuestSetup(NodeNetwork network, IdentityFix identity) {
+    this.network = network;
+    this.identity = identity;
+  }
+
+  /** The VM's spec with its NIC: none at all when the node has no network. */
+  VmSpec withNic(VmRecord vm) {
+    VmNetwork nic = network.attach(vm.id);
+    return NicNames.hasNic(nic) ? vm.spec.toBuilder().setNetwork(nic).build()
+        : vm.spec.toBuilder().clearNetwork().build();
+  }
+
+  /** Makes the VM's TAP ready again for a VM that keeps the NIC it has. */
+  void reattach(VmRecord vm) {
+    if (NicNames.hasNic(vm.spec.getNetwork())) {
+      network.attach(vm.id);
+    }
+  }
+
+  /** Frees the VM's TAP and address; only once its VMM is gone. */
+  void detach(VmRecord vm) {
+    network.detach(vm.id);
+  }
+
+  void fixIdentity(VmRecord vm) {
+    GuestCommand.Result r = run(vm, identity.command(vm.spec), "fixing the identity of");
+    if (r.status() != 0) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "fixing the identity of VM '" + vm.id
+          + "' failed: " + r.stderr().strip());
+    }
+    fixNetwork(vm);
+  }
+
+  /** Tells a restored guest its VM's MAC, address and gateway (see {@link GuestNetworkScript}). */
+  void fixNetwork(VmRecord vm) {
+    if (!NicNames.hasNic(vm.spec.getNetwork())) {
+      return;
+    }
+    GuestCommand.Result r = run(vm, GuestNetworkScript.argv(vm.spec.getNetwork()),
+        "setting the address of");
+    if (r.status() != 0) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "could not give VM '" + vm.id
+          + "' its address " + vm.spec.getNetwork().getIp() + ": " + r.stderr().strip());
+    }
+  }
+
+  private static GuestCommand.Result run(VmRecord vm, List<String> argv, String what) {
+    try {
+      return GuestCommand.run(vm.guest, argv, COMMAND_TIMEOUT);
+    } catch (IOException | TimeoutException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, what + " VM '" + vm.id + "' failed: " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AgentException(Code.INTERNAL, "interrupted", e);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+package dev.noid.agent.vm;
+
+import dev.noid.agent.guest.GuestConnection;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.network.NicNames;
+import dev.noid.agent.network.NodeNetwork;
+import dev.noid.common.config.StartupException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An agent (re)start: the VM table rebuilt from the state directory, and the node network
+ * brought up for the VMs found. VMMs outlive the agent, so a VM may be found running.
+ */
+final class VmAdoption {
+  private static final Logger log = LoggerFactory.getLogger(VmAdoption.class);
+
+  private final Path vmsDir;
+  private final VmTable table;
+  private final Hypervisor hypervisor;
+  private final VmmSupervisor vmms;
+  private final NodeNetwork network;
+
+  VmAdoption(Path vmsDir, VmTable table, Hypervisor hypervisor, VmmSupervisor vmms,
+      NodeNetwork network) {
+    this.vmsDir = vmsDir;
+    this.table = table;
+    this.hypervisor = hypervisor;
+    this.vmms = vmms;
+    this.network = network;
+  }
+
+  /**
+   * A VM whose VMM still answers is adopted with its guest channel; one stopped on purpose stays
+   * STOPPED; one whose VMM died while the agent was away is DEAD with that reason, never RUNNING.
+   */
+  void adoptAll() {
+    if (!Files.isDirectory(vmsDir)) {
+      return;
+    }
+    List<Path> dirs = new ArrayList<>();
+    try (Stream<Path> s = Files.list(vmsDir)) {
+      s.filter(Files::isDirectory).sorted().forEach(dirs::add);
+    } catch (IOException e) {
+      log.error("cannot list {}", vmsDir, e);
+      return;
+    }
+    for (Path dir : dirs) {
+      try {
+        adopt(new VmLayout(dir));
+      } catch (RuntimeException | IOException e) {
+        log.error("cannot adopt VM in {}", dir, e);
+      }
+    }
+  }
+
+  /**
+   * Brings up the node network for the VMs adopted here and clears what others left. A node
+   * configured for a network it cannot set up does not start: its VMs would have none.
+   */
+  void startNetwork() {
+    try {
+      network.start(table.all().stream().filter(v -> NicNames.hasNic(v.spec.getNetwork()))
+          .map(v -> v.id).collect(Collectors.toSet()));
+    } catch (AgentException e) {
+      throw new StartupException("cannot set up the VM network (" + network.describe() + "): "
+          + e.getMessage(), e);
+    }
+  }
+
+  private void adopt(VmLayout layout) throws IOException {
+    if (!Files.exists(layout.spec()) || Files.exists(layout.incompleteMarker())) {
+      // A create or clone cut short by the agent's death: its caller was told it failed, so
+      // this VM is nobody's. Its VMM (if it got that far) goes, then its files.
+      long pid = VmFiles.readPid(layout);
+      ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+          .ifPresent(h -> hypervisor.shutdown(layout, pid));
+      log.atWarn().addKeyValue("vm_dir", layout.dir().toString())
+          .log("removing half-made VM directory {}", layout.dir());
+      Files2.deleteTree(layout.dir());
+      return;
+    }
+    VmFiles.Saved saved = VmFiles.readSpec(layout);
+    if (Files.exists(layout.stoppedMarker())) {
+      found(saved, layout, VmState.STOPPED, Files.readString(layout.stoppedMarker()).strip());
+      return;
+    }
+    long pid = VmFiles.readPid(layout);
+    boolean alive = pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    if (!alive) {
+      VmRecord vm = found(saved, layout, VmState.DEAD, "VMM process " + (pid > 0 ? pid + " " : "")
+          + "exited while the agent was not running" + VmFiles.lastLine(layout.vmmLog()));
+      log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found dead: {}", vm.id, vm.reason());
+      return;
+    }
+    if (!hypervisor.responds(layout)) {
+      VmRecord vm = found(saved, layout, VmState.DEAD, "VMM process " + pid
+          + " is alive but does not answer on its control socket");
+      // Kept as the VM's pid so that destroying or starting it stops this VMM first.
+      vm.pid = pid;
+      log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found wedged: {}", vm.id, vm.reason());
+      return;
+    }
+    if (Files.exists(layout.savingMarker())) {
+      // Paused for a checkpoint that died with the previous agent (the checkpoint's partial
+      // files are swept separately): the VM goes back to how it was before.
+      if (Files.readString(layout.savingMarker()).strip().equals("running")) {
+        try {
+          hypervisor.resume(layout);
+          log.atWarn().addKeyValue("vm_dir", layout.dir().toString())
+              .log("VM in {} resumed: a checkpoint was interrupted by the agent's exit", layout.dir());
+        } catch (AgentException e) {
+          // Adopted PAUSED all the same: its VMM lives, and a resume may work later.
+          log.warn("VM in {}: cannot resume after an interrupted checkpoint: {}", layout.dir(),
+              e.getMessage());
+        }
+      }
+      Files.delete(layout.savingMarker());
+    }
+    VmRecord vm = found(saved, layout,
+        hypervisor.isPaused(layout) ? VmState.PAUSED : VmState.RUNNING, "");
+    vm.pid = pid;
+    vm.started = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
+    vmms.watch(vm, pid, ++vm.generation);
+    try {
+      vm.guest = GuestConnection.open(
+          hypervisor.openGuestChannel(layout, Duration.ofSeconds(5)), vm.id);
+    } catch (IOException e) {
+      log.warn("VM {}: guest channel not reachable after adoption: {}", vm.id, e.toString());
+    }
+    log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", pid)
+        .log("re-adopted VM {} ({})", vm.id, vm.state());
+  }
+
+  private VmRecord found(VmFiles.Saved saved, VmLayout layout, VmState state, String reason) {
+    VmRecord vm = new VmRecord(saved.spec(), layout, state, reason);
+    vm.restoredFrom = saved.restoredFrom();
+    table.adopt(vm);
+    return vm;
+  }
+}

@@ -1,0 +1,111 @@
+package dev.noid.agent.vm;
+
+import dev.noid.agent.golden.Golden;
+import dev.noid.agent.golden.GoldenSnapshots;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.image.Image;
+import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * New VMs: restored from their shape's golden snapshot when there is a good one, else booted
+ * cold from their image. A create that fails leaves nothing behind.
+ */
+final class VmCreator {
+  private static final Logger log = LoggerFactory.getLogger(VmCreator.class);
+
+  private final Path vmsDir;
+  private final NewVms newVms;
+  private final VmSpecRules rules;
+  private final ImageCatalog images;
+  private final Hypervisor hypervisor;
+  private final VmmSupervisor vmms;
+  private final GuestSetup guests;
+  private final GoldenSnapshots goldens;
+
+  VmCreator(Path vmsDir, NewVms newVms, VmSpecRules rules, ImageCatalog images,
+      Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests, GoldenSnapshots goldens) {
+    this.vmsDir = vmsDir;
+    this.newVms = newVms;
+    this.rules = rules;
+    this.images = images;
+    this.hypervisor = hypervisor;
+    this.vmms = vmms;
+    this.guests = guests;
+    this.goldens = goldens;
+  }
+
+  VmStatus create(VmSpec requested, Duration bootTimeout) {
+    VmSpec spec = rules.validate(requested);
+    Image image = images.get(spec.getImage());
+    VmSpecRules.requireBoots(spec, image);
+    VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
+    return newVms.make(vm, "create", v -> {
+      v.spec = guests.withNic(v);
+      VmFiles.writeSpec(v);
+      boolean restored = createFromGolden(v, image, bootTimeout);
+      if (!restored) {
+        if (image.disk() != null) {
+          Files2.copyDisk(image.disk(), v.layout.disk());
+        }
+        vmms.bootAndWait(v, bootTimeout, () -> hypervisor.boot(v.layout, v.spec, image));
+      }
+      log.atInfo().addKeyValue("vm_name", v.id).addKeyValue("pid", v.pid)
+          .log("VM {} is running ({})", v.id, restored ? "restored from its golden snapshot"
+              : "booted cold");
+    });
+  }
+
+  /**
+   * Restores the new VM from its shape's golden snapshot (the snapshot's disk, never the
+   * image's: the restored page cache expects it) and gives it its own identity. False, with
+   * nothing of the attempt left, when there is no snapshot or the restore failed; a failed
+   * snapshot is reported so that no other create uses it and it is rebuilt.
+   */
+  private boolean createFromGolden(VmRecord vm, Image image, Duration bootTimeout) {
+    GoldenSnapshots.Lease lease = goldens.acquire(image, vm.spec);
+    if (lease == null) {
+      return false;
+    }
+    Golden golden = lease.golden();
+    try (lease) {
+      Files2.copyDisk(golden.disk(), vm.layout.disk());
+      vmms.bootAndWait(vm, bootTimeout,
+          () -> hypervisor.restore(vm.layout, vm.spec, image, golden.dir()));
+    } catch (AgentException e) {
+      abandonRestore(vm);
+      // A full disk is this node's problem, not the snapshot's.
+      if (e.code() != Code.DISK_FULL) {
+        goldens.reportBroken(golden, image, e.getMessage());
+      }
+      return false;
+    }
+    try {
+      guests.fixIdentity(vm);
+      return true;
+    } catch (AgentException e) {
+      abandonRestore(vm);
+      goldens.reportBroken(golden, image, e.getMessage());
+      return false;
+    }
+  }
+
+  // Leaves the VM directory as a cold boot expects it: no VMM, no disk.
+  private void abandonRestore(VmRecord vm) {
+    vmms.stopForReplacement(vm, "its golden restore was abandoned");
+    try {
+      Files.deleteIfExists(vm.layout.disk());
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot remove " + vm.layout.disk() + ": "
+          + e.getMessage(), e);
+    }
+  }
+}

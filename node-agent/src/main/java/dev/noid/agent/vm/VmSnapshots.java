@@ -1,0 +1,153 @@
+package dev.noid.agent.vm;
+
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.image.Image;
+import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.network.NicNames;
+import dev.noid.agent.v1.VmSpec;
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A VM's machine state saved and brought back: saving it (paused) for a checkpoint, and
+ * restoring one into the same VM (in place) or into a new VM (a clone).
+ */
+final class VmSnapshots {
+  private static final Logger log = LoggerFactory.getLogger(VmSnapshots.class);
+
+  private final Path vmsDir;
+  private final VmTable table;
+  private final NewVms newVms;
+  private final VmSpecRules rules;
+  private final ImageCatalog images;
+  private final Hypervisor hypervisor;
+  private final VmmSupervisor vmms;
+  private final GuestSetup guests;
+
+  VmSnapshots(Path vmsDir, VmTable table, NewVms newVms, VmSpecRules rules, ImageCatalog images,
+      Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests) {
+    this.vmsDir = vmsDir;
+    this.table = table;
+    this.newVms = newVms;
+    this.rules = rules;
+    this.images = images;
+    this.hypervisor = hypervisor;
+    this.vmms = vmms;
+    this.guests = guests;
+  }
+
+  /**
+   * Saves the VM's VMM state into {@code stateDir} with the VM paused, runs {@code afterSave}
+   * (still paused: the disk copy matches the memory), then resumes it if it was running,
+   * whatever happened. Returns the VM's spec.
+   */
+  VmSpec withPausedState(String id, Path stateDir, Runnable afterSave) {
+    VmRecord vm = table.lock(id);
+    try {
+      vm.require("checkpoint", VmState::runsVmm);
+      boolean wasRunning = vm.state() == VmState.RUNNING;
+      Files2.writeMarker(vm.layout.savingMarker(), wasRunning ? "running" : "paused");
+      if (wasRunning) {
+        hypervisor.pause(vm.layout);
+      }
+      try {
+        hypervisor.saveState(vm.layout, stateDir);
+        afterSave.run();
+      } finally {
+        if (wasRunning) {
+          hypervisor.resume(vm.layout);
+        }
+        Files2.deleteMarker(vm.layout.savingMarker());
+      }
+      return vm.spec;
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  /**
+   * Replaces the VM's VMM with one restored from {@code stateDir} and {@code disk}: in place
+   * when the VM exists, else as a new VM (a clone) with {@code target}'s identity.
+   */
+  VmStatus restore(VmSpec target, Path stateDir, Path disk, String checkpointId,
+      Duration bootTimeout) {
+    VmRecord existing = table.find(target.getId());
+    if (existing != null) {
+      return restoreInPlace(existing, stateDir, disk, checkpointId, bootTimeout);
+    }
+    // A saved machine restores only into the same devices: a NIC exactly when the source had one.
+    boolean withNic = NicNames.hasNic(target.getNetwork());
+    VmSpec spec = rules.validate(target);
+    Image image = images.get(spec.getImage());
+    VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
+    return newVms.make(vm, "restore", v -> {
+      v.restoredFrom = checkpointId;
+      if (withNic) {
+        v.spec = guests.withNic(v);
+      }
+      VmFiles.writeSpec(v);
+      if (Files.exists(disk)) {
+        Files2.copyDisk(disk, v.layout.disk());
+      }
+      vmms.bootAndWait(v, bootTimeout,
+          () -> hypervisor.restore(v.layout, v.spec, image, stateDir));
+      guests.fixIdentity(v);
+    });
+  }
+
+  private VmStatus restoreInPlace(VmRecord found, Path stateDir, Path disk, String checkpointId,
+      Duration bootTimeout) {
+    VmRecord vm = table.lock(found.id);
+    Path staged = vm.layout.dir().resolve("disk.img.restore");
+    try {
+      Image image = images.get(vm.spec.getImage());
+      // What can fail without touching the running VM comes first: a disk too full for the
+      // checkpoint's disk image leaves the VM as it was.
+      boolean withDisk = Files.exists(disk);
+      if (withDisk) {
+        Files.deleteIfExists(staged);
+        Files2.copyDisk(disk, staged);
+      }
+      // From here the old VMM is gone, so a failure leaves the VM STOPPED (startable, with the
+      // reason), never reported RUNNING without a VMM.
+      try {
+        vmms.stopForReplacement(vm, "being restored from checkpoint '" + checkpointId + "'");
+        if (withDisk) {
+          Files.move(staged, vm.layout.disk(), StandardCopyOption.REPLACE_EXISTING,
+              StandardCopyOption.ATOMIC_MOVE);
+        }
+        Files.deleteIfExists(vm.layout.stoppedMarker());
+        vm.restoredFrom = checkpointId;
+        VmFiles.writeSpec(vm);
+        guests.reattach(vm);
+        vmms.bootAndWait(vm, bootTimeout,
+            () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
+        // The checkpoint may be another VM's (restore anywhere): its guest has that address.
+        guests.fixNetwork(vm);
+      } catch (IOException | RuntimeException e) {
+        vmms.stop(vm); // a guest that would not take its address must not run on unseen
+        VmFiles.markStopped(vm, "restore from checkpoint '" + checkpointId + "' failed: "
+            + e.getMessage());
+        throw e;
+      }
+      return VmStatus.of(vm);
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "restore of VM '" + vm.id + "' failed: "
+          + e.getMessage(), e);
+    } finally {
+      try {
+        Files.deleteIfExists(staged);
+      } catch (IOException e) {
+        log.warn("cannot remove {}", staged, e);
+      }
+      vm.lock.unlock();
+    }
+  }
+}

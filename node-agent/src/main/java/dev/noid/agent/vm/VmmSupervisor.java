@@ -1,0 +1,161 @@
+package dev.noid.agent.vm;
+
+import dev.noid.agent.guest.GuestConnection;
+import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A VM's VMM process: started until its guest says it is ready, watched for dying on its own,
+ * and stopped. Readiness is the guest agent's signal on its channel; nothing here sleeps.
+ */
+final class VmmSupervisor {
+  private static final Logger log = LoggerFactory.getLogger(VmmSupervisor.class);
+
+  private final Hypervisor hypervisor;
+  private final Duration defaultBootTimeout;
+
+  VmmSupervisor(Hypervisor hypervisor, Duration defaultBootTimeout) {
+    this.hypervisor = hypervisor;
+    this.defaultBootTimeout = defaultBootTimeout;
+  }
+
+  /**
+   * Starts the VM's VMM with {@code starter} (a boot or a restore, returning its pid) and waits
+   * for its guest's ready signal; the VM is RUNNING when this returns. Any failure stops the
+   * VMM and is a hypervisor failure: the VMM died, refused, or its guest never became ready.
+   */
+  void bootAndWait(VmRecord vm, Duration bootTimeout, Supplier<Long> starter) {
+    Duration timeout = bootTimeout == null || bootTimeout.isZero() ? defaultBootTimeout : bootTimeout;
+    vm.moveTo(VmState.CREATING, "");
+    long generation = ++vm.generation;
+    long pid = starter.get();
+    vm.pid = pid;
+    vm.started = Instant.now();
+    watchExit(vm, pid, generation);
+    watchVmm(vm, generation);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      GuestConnection guest = GuestConnection.open(
+          hypervisor.openGuestChannel(vm.layout, timeout), vm.id);
+      vm.guest = guest;
+      guest.ready().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException | SocketTimeoutException e) {
+      stop(vm);
+      throw new AgentException(Code.HYPERVISOR_FAILED, "guest of VM '" + vm.id
+          + "' did not become ready within " + timeout.toSeconds() + " s; VMM stopped");
+    } catch (ExecutionException | IOException e) {
+      String why = vm.reason().isEmpty()
+          ? String.valueOf(e.getCause() != null ? e.getCause() : e) : vm.reason();
+      stop(vm);
+      throw new AgentException(Code.HYPERVISOR_FAILED, "VM '" + vm.id
+          + "' failed before its guest was ready: " + why);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      stop(vm);
+      throw new AgentException(Code.INTERNAL, "interrupted while booting " + vm.id, e);
+    }
+    if (!vm.moveIf(VmState::isTransitional, VmState.RUNNING, "")) {
+      // Its VMM died between the guest's signal and now: the exit watcher made it DEAD.
+      String why = vm.reason();
+      stop(vm);
+      throw new AgentException(Code.HYPERVISOR_FAILED, "VM '" + vm.id
+          + "' failed as its guest became ready: " + why);
+    }
+  }
+
+  /**
+   * Watches an adopted VMM (one that outlived the previous agent) as if it had started it;
+   * {@code generation} is the VM's, bumped for this VMM.
+   */
+  void watch(VmRecord vm, long pid, long generation) {
+    watchExit(vm, pid, generation);
+    watchVmm(vm, generation);
+  }
+
+  private void watchExit(VmRecord vm, long pid, long generation) {
+    ProcessHandle.of(pid).ifPresent(h -> h.onExit().thenRun(() -> {
+      if (vm.generation != generation) {
+        return;
+      }
+      String why = "VMM process " + pid + " exited unexpectedly" + VmFiles.lastLine(vm.layout.vmmLog());
+      if (vm.moveIf(s -> s.holdsResources(), VmState.DEAD, why)) {
+        log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} is dead: {}", vm.id, why);
+        closeGuest(vm);
+      }
+    }));
+  }
+
+  // The VMM may change its VM's state on its own: a guest that powers off leaves a Cloud
+  // Hypervisor VMM running with nothing in it. Such a VM is DEAD (startable), not RUNNING.
+  private void watchVmm(VmRecord vm, long generation) {
+    closeWatch(vm);
+    vm.vmmWatch = hypervisor.watch(vm.layout, change -> {
+      if (vm.generation != generation || change != Hypervisor.StateChange.SHUTDOWN) {
+        return;
+      }
+      String why = "the guest shut down (reported by the VMM)";
+      if (vm.moveIf(VmState::runsVmm, VmState.DEAD, why)) {
+        log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} is dead: {}", vm.id, why);
+        closeGuest(vm);
+      }
+    });
+  }
+
+  /** Stops the VM's VMM, if it has one alive, and forgets it; the VM's state is the caller's. */
+  void stop(VmRecord vm) {
+    vm.generation++;
+    closeWatch(vm);
+    closeGuest(vm);
+    if (vm.pid > 0 && ProcessHandle.of(vm.pid).map(ProcessHandle::isAlive).orElse(false)) {
+      hypervisor.shutdown(vm.layout, vm.pid);
+    }
+    vm.pid = 0;
+  }
+
+  /**
+   * Stops the VM's VMM so that another can take its place (a restore, a cold boot after a
+   * failed golden restore): the VM is CREATING again, by way of STOPPED if its VMM ran, as the
+   * state table has it.
+   */
+  void stopForReplacement(VmRecord vm, String why) {
+    stop(vm);
+    vm.moveIf(VmState::runsVmm, VmState.STOPPED, why);
+    vm.moveTo(VmState.CREATING, "");
+  }
+
+  /** Closes the host's connections to the VM's VMM and leaves the VMM running. */
+  static void release(VmRecord vm) {
+    closeWatch(vm);
+    closeGuest(vm);
+  }
+
+  private static void closeWatch(VmRecord vm) {
+    AutoCloseable w = vm.vmmWatch;
+    vm.vmmWatch = null;
+    if (w != null) {
+      try {
+        w.close();
+      } catch (Exception e) {
+        log.debug("closing the VMM watch of {}", vm.id, e);
+      }
+    }
+  }
+
+  private static void closeGuest(VmRecord vm) {
+    GuestConnection g = vm.guest;
+    vm.guest = null;
+    if (g != null) {
+      g.close();
+    }
+  }
+}

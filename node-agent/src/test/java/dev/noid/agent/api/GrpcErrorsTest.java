@@ -1,0 +1,61 @@
+package dev.noid.agent.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import io.grpc.Status;
+import java.util.EnumMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The agent-to-controller error contract, code by code (docs/architecture.md). */
+class GrpcErrorsTest {
+  private static final Map<Code, Status.Code> CONTRACT = new EnumMap<>(Map.of(
+      Code.INVALID_ARGUMENT, Status.Code.INVALID_ARGUMENT,
+      Code.NOT_FOUND, Status.Code.NOT_FOUND,
+      Code.ALREADY_EXISTS, Status.Code.ALREADY_EXISTS,
+      Code.WRONG_STATE, Status.Code.FAILED_PRECONDITION,
+      Code.NO_CAPACITY, Status.Code.RESOURCE_EXHAUSTED,
+      Code.DISK_FULL, Status.Code.RESOURCE_EXHAUSTED,
+      Code.CORRUPT, Status.Code.DATA_LOSS,
+      Code.HYPERVISOR_FAILED, Status.Code.INTERNAL,
+      Code.INTERNAL, Status.Code.INTERNAL));
+
+  @ParameterizedTest
+  @EnumSource(Code.class)
+  void everyCodeHasItsStatusAndNoneSaysTheNodeIsUnreachable(Code code) {
+    Status status = GrpcErrors.toStatus(new AgentException(code, "what happened")).getStatus();
+
+    assertThat(status.getCode()).isEqualTo(CONTRACT.get(code))
+        .isNotIn(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED, Status.Code.UNKNOWN);
+    assertThat(status.getDescription()).endsWith("what happened");
+  }
+
+  @Test
+  void aHypervisorFailureIsInternalAndSaysSoFirst() {
+    Status status = GrpcErrors.toStatus(new AgentException(Code.HYPERVISOR_FAILED,
+        "QEMU exited with status 1")).getStatus();
+
+    assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
+    assertThat(status.getDescription()).isEqualTo("hypervisor: QEMU exited with status 1");
+  }
+
+  @Test
+  void onlyAHypervisorFailureCarriesTheHypervisorPrefix() {
+    Status status = GrpcErrors.toStatus(new AgentException(Code.INTERNAL, "cannot write vm.json"))
+        .getStatus();
+
+    assertThat(status.getDescription()).isEqualTo("cannot write vm.json");
+  }
+
+  @Test
+  void anUnexpectedFailureIsInternalNotUnknown() {
+    Status status = GrpcErrors.toStatus(new IllegalStateException("bug")).getStatus();
+
+    assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
+    assertThat(status.getDescription()).contains("bug");
+  }
+}
