@@ -23,6 +23,9 @@ import java.time.Instant;
 /** Domain records to their noid.v1 messages (and VM states back, for filters). */
 public final class ProtoMapper {
   private static final String STATE_PREFIX = "VM_STATE_";
+  private static final dev.noid.api.v1.VmState[] WIRE_STATES = java.util.Arrays.stream(VmState.values())
+      .map(s -> dev.noid.api.v1.VmState.valueOf(STATE_PREFIX + s.name()))
+      .toArray(dev.noid.api.v1.VmState[]::new);
 
   private ProtoMapper() {}
 
@@ -90,7 +93,7 @@ public final class ProtoMapper {
   }
 
   public static dev.noid.api.v1.VmState state(VmState s) {
-    return dev.noid.api.v1.VmState.valueOf(STATE_PREFIX + s.name());
+    return WIRE_STATES[s.ordinal()];
   }
 
   /** The domain state of a wire one; null for UNSPECIFIED (matches no VM). */

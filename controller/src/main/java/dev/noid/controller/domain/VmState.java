@@ -1,7 +1,7 @@
 package dev.noid.controller.domain;
 
-import com.fasterxml.jackson.annotation.JsonCreator;
-import com.fasterxml.jackson.annotation.JsonValue;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
@@ -23,23 +23,33 @@ import java.util.Set;
  */
 public enum VmState {
   /** Stored, not yet placed: only in stores written by earlier versions. */
+  @JsonProperty("VM_STATE_PENDING")
   PENDING,
   /** Placed with capacity reserved, create not yet sent: only in earlier stores. */
+  @JsonProperty("VM_STATE_SCHEDULED")
   SCHEDULED,
   /** Its node is booting or restoring it. */
+  @JsonProperty("VM_STATE_CREATING")
   CREATING,
+  @JsonProperty("VM_STATE_RUNNING")
   RUNNING,
+  @JsonProperty("VM_STATE_PAUSED")
   PAUSED,
+  @JsonProperty("VM_STATE_STOPPING")
   STOPPING,
+  @JsonProperty("VM_STATE_STOPPED")
   STOPPED,
   /** Being removed from its node; deleted from the table once the node confirms. */
+  @JsonProperty("VM_STATE_DESTROYING")
   DESTROYING,
   /** Given up on; the status message says why. Only a restore or a destroy leaves it. */
+  @JsonProperty("VM_STATE_FAILED")
   FAILED,
   /** Its node is not reporting: not known to be running, nor dead. */
+  @JsonProperty("VM_STATE_UNKNOWN")
   UNKNOWN;
 
-  private static final Map<VmState, Set<VmState>> NEXT = Map.of(
+  private static final Map<VmState, Set<VmState>> NEXT = new EnumMap<>(Map.of(
       PENDING, EnumSet.of(SCHEDULED, CREATING, FAILED, DESTROYING),
       SCHEDULED, EnumSet.of(CREATING, FAILED, DESTROYING),
       CREATING, EnumSet.of(RUNNING, PAUSED, STOPPED, FAILED, UNKNOWN, DESTROYING),
@@ -50,7 +60,7 @@ public enum VmState {
       UNKNOWN, EnumSet.of(RUNNING, PAUSED, STOPPED, CREATING, FAILED, DESTROYING),
       FAILED, EnumSet.of(CREATING, DESTROYING),
       // A destroy whose node was removed meanwhile can only end as FAILED.
-      DESTROYING, EnumSet.of(FAILED));
+      DESTROYING, EnumSet.of(FAILED)));
 
   /** Whether a VM in this state may be stored next in {@code next}. */
   public boolean canBecome(VmState next) {
@@ -133,16 +143,14 @@ public enum VmState {
     }
   }
 
-  /**
-   * The form kept in the store ("VM_STATE_RUNNING"): the one stores of earlier versions
-   * hold, so an upgraded controller reads them unchanged.
-   */
-  @JsonValue
+  // The form kept in the store ("VM_STATE_RUNNING", also in JSON: see @JsonProperty above):
+  // the one stores of earlier versions hold, so an upgraded controller reads them unchanged.
+  private final String stored = "VM_STATE_" + name();
+
   public String stored() {
-    return "VM_STATE_" + name();
+    return stored;
   }
 
-  @JsonCreator
   public static VmState fromStored(String s) {
     return valueOf(s.startsWith("VM_STATE_") ? s.substring("VM_STATE_".length()) : s);
   }
