@@ -9,6 +9,7 @@ import dev.noid.agent.v1.ListVmsRequest;
 import dev.noid.api.v1.ListNodesRequest;
 import dev.noid.api.v1.NodeServiceGrpc;
 import dev.noid.common.tls.TlsFiles;
+import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
