@@ -273,6 +273,13 @@ if rec is not None:
             err(f"recording-rules.yml: {want} missing")
     for r in rrules:
         check_metrics(f"recording-rules.yml: {r.get('record')}", str(r.get("expr")), recorded)
+    fleet = load_yaml("prometheus/federation/fleet-alerts.yml")
+    if fleet is not None:
+        for r in [r for g in fleet.get("groups", []) for r in g.get("rules", [])]:
+            if r.get("labels", {}).get("severity") not in ("warning", "critical") \
+                    or not r.get("annotations", {}).get("summary"):
+                err(f"fleet-alerts.yml: {r.get('alert')}: needs a severity and a summary")
+            check_metrics(f"fleet-alerts.yml: {r.get('alert')}", str(r.get("expr")), recorded)
 
 # ---- Grafana --------------------------------------------------------------------------
 ds = load_yaml("grafana/provisioning/datasources/noid.yml")
