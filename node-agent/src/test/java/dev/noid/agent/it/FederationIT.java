@@ -15,6 +15,7 @@ import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.controller.scale.hollow.HollowFleet;
 import dev.noid.controller.testing.ControllerProcess;
+import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -76,6 +77,7 @@ class FederationIT {
     final ControllerProcess controller;
     final AgentProcess agent;
     final String token;
+    final ManagedChannel channel;
     MonitoringServer prometheus;
 
     Site(String name) throws Exception {
@@ -84,6 +86,7 @@ class FederationIT {
       controller = new ControllerProcess(home.resolve("controller"), dir).start();
       started.add(controller);
       token = controller.admin("users", "add", "ops", "--role", "admin");
+      channel = controller.channel();
       agent = new AgentProcess(home.resolve("agent"), home, "--node-name", name + "-node",
           "--controller", controller.address(), "--join-token", controller.admin("join-token"),
           "--controller-ca", controller.ca().toString(), "--memory-mib", "1024").start();
@@ -106,19 +109,19 @@ class FederationIT {
       started.add(prometheus);
     }
 
-    VmServiceGrpc.VmServiceBlockingStub vms() throws Exception {
-      return VmServiceGrpc.newBlockingStub(controller.channel())
+    VmServiceGrpc.VmServiceBlockingStub vms() {
+      return VmServiceGrpc.newBlockingStub(channel)
           .withCallCredentials(ControllerProcess.bearer(token)).withDeadlineAfter(300, TimeUnit.SECONDS);
     }
 
     /** VMs as the controller itself reports them through its API. */
-    int vmCount() throws Exception {
+    int vmCount() {
       return vms().listVms(ListVmsRequest.getDefaultInstance()).getTotalSize();
     }
 
     void awaitReadyNodes(int n) {
       await().atMost(WAIT).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> assertThat(
-          NodeServiceGrpc.newBlockingStub(controller.channel())
+          NodeServiceGrpc.newBlockingStub(channel)
               .withCallCredentials(ControllerProcess.bearer(token))
               .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList())
           .extracting(x -> x.getState()).hasSize(n).containsOnly(NodeState.NODE_STATE_READY));
@@ -265,11 +268,7 @@ class FederationIT {
       assertThat(global.labels("ALERTS{alertname=\"ServerDown\",alertstate=\"firing\"}", "site"))
           .containsExactly("site-a");
       List<JsonNode> serverDown = new ArrayList<>();
-      for (JsonNode alert : alertmanager.alerts()) {
-        if ("ServerDown".equals(alert.path("labels").path("alertname").asText())) {
-          serverDown.add(alert.path("labels"));
-        }
-      }
+      alertmanager.amtoolQuery("alertname=ServerDown").forEach(alert -> serverDown.add(alert.path("labels")));
       // The global server's, per site, and site-a's own, per instance; none for site-b.
       assertThat(serverDown).extracting(l -> l.path("site").asText()).containsOnly("site-a");
       assertThat(serverDown).anySatisfy(l -> assertThat(l.path("prometheus").asText()).isEqualTo("global"));

@@ -104,11 +104,19 @@ final class MonitoringServer implements AutoCloseable {
     return values;
   }
 
-  /** Alertmanager: the alerts it holds (API v2), each with its labels. */
-  JsonNode alerts() throws Exception {
-    HttpResponse<String> r = get("/api/v2/alerts");
-    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-    return JSON.readTree(r.body());
+  /**
+   * Alertmanager: the alerts it holds that match {@code matchers} (e.g. alertname=ServerDown),
+   * as an operator lists them: {@code amtool alert query -o json}, each with its labels.
+   */
+  JsonNode amtoolQuery(String... matchers) throws Exception {
+    List<String> command = new ArrayList<>(List.of("amtool", "alert", "query",
+        "--alertmanager.url=" + url(), "-o", "json"));
+    command.addAll(List.of(matchers));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("amtool exited").isTrue();
+    assertThat(p.exitValue()).as("%s: %s", command, out).isZero();
+    return JSON.readTree(out);
   }
 
   String output() {
