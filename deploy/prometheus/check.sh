@@ -72,6 +72,10 @@ if need promtool prometheus; then
     promtool check rules "$here/federation/recording-rules.yml"
   check "promtool test rules federation/recording-rules_test.yml" \
     promtool test rules "$here/federation/recording-rules_test.yml"
+  check "promtool check rules federation/fleet-alerts.yml" \
+    promtool check rules "$here/federation/fleet-alerts.yml"
+  check "promtool test rules federation/fleet-alerts_test.yml" \
+    promtool test rules "$here/federation/fleet-alerts_test.yml"
 fi
 
 if need amtool prometheus-alertmanager; then
@@ -206,8 +210,8 @@ if fed is not None:
         targets = [t for s in j.get("static_configs", []) for t in s.get("targets", [])]
         if len(targets) < 2:
             err("federation/prometheus.yml: expected (at least) two site Prometheus targets")
-    if fed.get("rule_files") != ["recording-rules.yml"]:
-        err("federation/prometheus.yml: rule_files must be [recording-rules.yml]")
+    if fed.get("rule_files") != ["recording-rules.yml", "fleet-alerts.yml"]:
+        err("federation/prometheus.yml: rule_files must be [recording-rules.yml, fleet-alerts.yml]")
 
 # ---- alert rules: the seed's five, unchanged except HighMemoryUsage's expression --------
 SEED = {
@@ -269,6 +273,13 @@ if rec is not None:
             err(f"recording-rules.yml: {want} missing")
     for r in rrules:
         check_metrics(f"recording-rules.yml: {r.get('record')}", str(r.get("expr")), recorded)
+    fleet = load_yaml("prometheus/federation/fleet-alerts.yml")
+    if fleet is not None:
+        for r in [r for g in fleet.get("groups", []) for r in g.get("rules", [])]:
+            if r.get("labels", {}).get("severity") not in ("warning", "critical") \
+                    or not r.get("annotations", {}).get("summary"):
+                err(f"fleet-alerts.yml: {r.get('alert')}: needs a severity and a summary")
+            check_metrics(f"fleet-alerts.yml: {r.get('alert')}", str(r.get("expr")), recorded)
 
 # ---- Grafana --------------------------------------------------------------------------
 ds = load_yaml("grafana/provisioning/datasources/noid.yml")

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.DestroyVmRequest;
 import dev.noid.api.v1.ListNodesRequest;
@@ -13,11 +12,6 @@ import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.ManagedChannel;
-import java.net.URI;
-import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,17 +33,11 @@ import org.junit.jupiter.api.io.TempDir;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MonitoringIT {
   @TempDir static Path dir;
-  private static final ObjectMapper JSON = new ObjectMapper();
   private ControllerProcess controller;
   private AgentProcess agent;
-  private Process prometheus;
-  private int promPort;
+  private MonitoringServer prometheus;
   private ManagedChannel channel;
   private String token;
-
-  static Path repo() {
-    return Path.of(System.getProperty("noid.repo.dir", "..")).toAbsolutePath().normalize();
-  }
 
   @BeforeAll
   void start() throws Exception {
@@ -59,29 +47,18 @@ class MonitoringIT {
         "--controller", controller.address(), "--join-token", controller.admin("join-token"),
         "--controller-ca", controller.ca().toString(), "--memory-mib", "1024").start();
     channel = controller.channel();
-    promPort = JarProcess.freePort();
     Path conf = dir.resolve("prometheus");
-    Files.createDirectories(conf);
-    String yml = Files.readString(repo().resolve("deploy/prometheus/prometheus.yml"))
-        .replace("localhost:7654", "localhost:" + controller.httpsPort)
-        .replace("localhost:9091", "localhost:" + agent.metricsPort)
-        .replace("/etc/noid/tls/ca.pem", controller.ca().toString())
-        .replaceAll("scrape_interval: *15s", "scrape_interval: 1s")
-        .replaceAll("evaluation_interval: *15s", "evaluation_interval: 1s");
-    Files.writeString(conf.resolve("prometheus.yml"), yml);
-    Files.copy(repo().resolve("deploy/prometheus/alerts.yml"), conf.resolve("alerts.yml"));
-    prometheus = new ProcessBuilder("prometheus", "--config.file=" + conf.resolve("prometheus.yml"),
-        "--storage.tsdb.path=" + dir.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + promPort)
-        .redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.out").toFile()).start();
+    MonitoringConfig.shipped("deploy/prometheus/prometheus.yml").intervals("1s")
+        .targets("noid-server", List.of("localhost:" + controller.httpsPort))
+        .targets("noid-vms", List.of("localhost:" + agent.metricsPort))
+        .caFile(controller.ca()).writeTo(conf.resolve("prometheus.yml"));
+    Files.copy(MonitoringConfig.repo().resolve("deploy/prometheus/alerts.yml"), conf.resolve("alerts.yml"));
+    prometheus = MonitoringServer.prometheus(conf.resolve("prometheus.yml"), conf);
   }
 
   @AfterAll
   void stop() throws Exception {
-    if (prometheus != null) {
-      prometheus.destroy();
-      prometheus.waitFor(20, TimeUnit.SECONDS);
-    }
-    for (AutoCloseable c : new AutoCloseable[] {agent, controller}) {
+    for (AutoCloseable c : new AutoCloseable[] {prometheus, agent, controller}) {
       if (c != null) {
         c.close();
       }
@@ -89,15 +66,11 @@ class MonitoringIT {
   }
 
   private JsonNode query(String promql) throws Exception {
-    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-        "http://127.0.0.1:" + promPort + "/api/v1/query?query="
-            + URLEncoder.encode(promql, StandardCharsets.UTF_8))).build(), HttpResponse.BodyHandlers.ofString());
-    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
-    return JSON.readTree(r.body()).path("data").path("result");
+    return prometheus.query(promql);
   }
 
   private Process healthcheckProcess() throws Exception {
-    ProcessBuilder pb = new ProcessBuilder("bash", repo().resolve("deploy/scripts/noid-healthcheck.sh").toString())
+    ProcessBuilder pb = new ProcessBuilder("bash", MonitoringConfig.repo().resolve("deploy/scripts/noid-healthcheck.sh").toString())
         .redirectErrorStream(true);
     pb.environment().put("HEALTH_URL", "https://localhost:" + controller.httpsPort + "/health");
     pb.environment().put("NOID_CA_FILE", controller.ca().toString());
