@@ -7,6 +7,8 @@ import dev.noid.api.v1.DrainSummary;
 import dev.noid.api.v1.DrainVmProgress;
 import dev.noid.api.v1.RemoveNodeRequest;
 import dev.noid.api.v1.RemoveNodeResponse;
+import dev.noid.api.v1.RemovedNodeVm;
+import dev.noid.controller.vms.NodeLossOutcome;
 import dev.noid.api.v1.CordonNodeResponse;
 import dev.noid.api.v1.GetNodeRequest;
 import dev.noid.api.v1.GetNodeResponse;
@@ -95,8 +97,12 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   @Override
   public void removeNode(RemoveNodeRequest r, StreamObserver<RemoveNodeResponse> out) {
     Calls.unary(out, () -> {
-      vmService.removeNode(r.getName());
-      return RemoveNodeResponse.getDefaultInstance();
+      RemoveNodeResponse.Builder b = RemoveNodeResponse.newBuilder();
+      for (NodeLossOutcome o : vmService.removeNode(r.getName())) {
+        b.addVms(RemovedNodeVm.newBuilder().setVm(o.vm()).setOwner(o.owner()).setNode(o.node())
+            .setMessage(o.message()).setOutcome(dev.noid.api.v1.NodeLossOutcome.valueOf("NODE_LOSS_OUTCOME_" + o.kind().name())));
+      }
+      return b.build();
     });
   }
 

@@ -32,6 +32,7 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -755,19 +756,28 @@ public final class VmService {
   /**
    * Forgets a node. Its VMs follow their node-loss policy: restored elsewhere from their newest
    * checkpoint that has a copy on another node, when asked for at create time; else FAILED.
+   * VMs that were being destroyed are forgotten with it. Returns what happened to each VM.
    */
-  public void removeNode(String node) {
+  public List<NodeLossOutcome> removeNode(String node) {
     nodes.remove(node);
+    List<NodeLossOutcome> outcomes = new ArrayList<>();
     for (VmEntry e : vms.all().stream().filter(v -> v.node().equals(node)).toList()) {
       scheduler.release(node, e.cpus(), e.memMib());
+      if (e.state() == VmState.VM_STATE_DESTROYING) {
+        vms.delete(e);
+        outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.REMOVED, "", "was being destroyed"));
+        continue;
+      }
       boolean restore = "NODE_LOSS_POLICY_RESTORE_LAST_CHECKPOINT".equals(e.nodeLossPolicy());
       java.util.Optional<CheckpointEntry> ck = restore ? checkpoints.ownedBy(e.owner()).stream()
           .filter(c -> c.vmId().equals(e.id()))
           .filter(c -> c.nodes().stream().anyMatch(n -> !n.equals(node) && nodes.get(n).map(x -> x.ready()).orElse(false)))
           .reduce((a, b) -> b) : java.util.Optional.empty();
       if (ck.isEmpty()) {
-        vms.update(e.with(VmState.VM_STATE_FAILED, "node " + node + " was removed"
-            + (restore ? "; no checkpoint of it is on another ready node" : "")));
+        String why = "node " + node + " was removed"
+            + (restore ? "; no checkpoint of it is on another ready node" : "");
+        vms.update(e.with(VmState.VM_STATE_FAILED, why));
+        outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.FAILED, "", why));
         continue;
       }
       String target = ck.get().nodes().stream().filter(n -> !n.equals(node)).findFirst().orElseThrow();
@@ -778,11 +788,15 @@ public final class VmService {
         restoreInPlace(new Principal(e.owner(), false), ck.get(), target, true);
         log.atInfo().addKeyValue("vm_name", moved.name()).log("restored {} on {} after removing {}",
             moved.name(), target, node);
+        outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.RESTORED, target,
+            "restored checkpoint " + ck.get().id()));
       } catch (NoidException ex) {
-        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.with(VmState.VM_STATE_FAILED,
-            "node " + node + " was removed and the restore failed: " + ex.getMessage())));
+        String why = "node " + node + " was removed and the restore failed: " + ex.getMessage();
+        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.with(VmState.VM_STATE_FAILED, why)));
+        outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.FAILED, "", why));
       }
     }
+    return outcomes;
   }
 
   private void destroyOnNode(VmEntry e) {
