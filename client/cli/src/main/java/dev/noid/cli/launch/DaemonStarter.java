@@ -1,0 +1,55 @@
+package dev.noid.cli.launch;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/** Starts the daemon in the background and waits until it accepts connections. */
+public final class DaemonStarter {
+  private static final long WAIT_NANOS = TimeUnit.SECONDS.toNanos(60);
+
+  private DaemonStarter() {}
+
+  /** A connection to the newly started daemon, or null (said on {@code err}) when it did not come up. */
+  public static SocketChannel start(DaemonAddress address, PrintStream err) throws IOException {
+    address.secureDir();
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    List<String> cmd = new ArrayList<>(List.of(java.toString(), "-XX:+UseSerialGC", "-Xss1m",
+        "-XX:MaxRAMPercentage=25", "-Dnoid.daemon=true"));
+    if (Runtime.version().feature() >= 22) {
+      cmd.add("--enable-native-access=ALL-UNNAMED");
+    }
+    if (Runtime.version().feature() >= 23) {
+      cmd.add("--sun-misc-unsafe-memory-access=allow");
+    }
+    cmd.addAll(List.of("-cp", DaemonAddress.classPath(), "dev.noid.cli.daemon.DaemonServer"));
+    Process p = new ProcessBuilder(cmd)
+        .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(address.log().toFile()))
+        .redirectErrorStream(true)
+        .start();
+    long deadline = System.nanoTime() + WAIT_NANOS;
+    while (System.nanoTime() < deadline) {
+      SocketChannel ch = ThinClient.connect(address.socket());
+      if (ch != null) {
+        return ch;
+      }
+      if (!p.isAlive() && p.exitValue() != 0) {
+        err.println("noid: the daemon did not start (exit " + p.exitValue() + ", log " + address.log()
+            + "); running in this process");
+        return null;
+      }
+      // Another client's daemon may have won the lock and be about to listen: keep waiting.
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+    }
+    err.println("noid: the daemon did not listen on " + address.socket() + " within 60 s (log "
+        + address.log() + "); running in this process");
+    return null;
+  }
+
+}
