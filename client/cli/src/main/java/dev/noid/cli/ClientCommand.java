@@ -52,7 +52,12 @@ abstract class ClientCommand implements Callable<Integer> {
   @Override
   public final Integer call() {
     try (NoidClient client = needsClient() ? client() : null) {
-      return run(client);
+      Timing.mark("setup");
+      try {
+        return run(client);
+      } finally {
+        Timing.mark(Session.current().remote() ? "call" : "handshake+call");
+      }
     }
   }
 

@@ -16,6 +16,8 @@ import javax.net.ssl.SSLException;
 final class Errors {
   private static final String SETUP = "noid auth setup --url HOST:PORT --token TOKEN --ca-fingerprint sha256:HEX";
 
+  private static final String WHERE = "the address comes from NOID_URL or 'noid auth setup --url'";
+
   private Errors() {}
 
   static String describe(NoidException e, String target) {
@@ -23,8 +25,8 @@ final class Errors {
     switch (e.code()) {
       case UNAUTHENTICATED:
         return "the controller at " + at + " does not accept this token (" + e.getMessage()
-            + "): it is unknown or was revoked; ask an admin for a new one ('noid users rotate NAME')"
-            + " and save it with 'noid auth setup' or NOID_TOKEN";
+            + "): ask an admin for a new one ('noid users rotate NAME') and save it with "
+            + "'noid auth setup' or set NOID_TOKEN";
       case PERMISSION_DENIED:
         return e.getMessage() + " (ask an admin)";
       case UNAVAILABLE:
@@ -41,12 +43,12 @@ final class Errors {
     }
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof UnknownHostException) {
-        return "cannot connect to " + at + ": unknown host; check the address (--url or NOID_URL)";
+        return "cannot connect to " + at + ": unknown host; check the address (" + WHERE + ")";
       }
       if (t instanceof ConnectException || t instanceof NoRouteToHostException
           || String.valueOf(t.getMessage()).contains("Connection refused")) {
         return "cannot connect to " + at + ": connection refused; is the controller running, and is "
-            + "this its gRPC address and port (default 7655)? (--url or NOID_URL)";
+            + "this its gRPC address and port (default 7655)? (" + WHERE + ")";
       }
     }
     // The TLS exception wraps the trust manager's: look for the certificate problem first.
@@ -67,7 +69,7 @@ final class Errors {
       return "no answer from " + at + " in time: " + e.getMessage();
     }
     return "cannot reach " + at + ": " + firstLine(e.getMessage())
-        + " (is the controller running and the address right? --url or NOID_URL)";
+        + " (is the controller running and the address right? " + WHERE + ")";
   }
 
   /** A status the controller sent has no local cause; one made by our transport does. */

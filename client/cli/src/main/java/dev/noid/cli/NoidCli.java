@@ -32,6 +32,18 @@ public final class NoidCli implements Runnable {
    */
   public static int run(Session session, String... args) {
     Session.set(session);
+    Timing.start(session);
+    try {
+      return execute(session, args);
+    } finally {
+      String timing = Timing.report();
+      if (timing != null) {
+        session.err().println("noid-timing: " + (session.remote() ? "daemon " : "in-process ") + timing);
+      }
+    }
+  }
+
+  private static int execute(Session session, String... args) {
     CommandLine cmd = model(args);
     PrintWriter err = cmd.getErr();
     cmd.setParameterExceptionHandler((ex, a) -> {

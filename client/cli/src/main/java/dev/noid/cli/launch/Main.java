@@ -15,7 +15,11 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) throws IOException {
+    long mainAt = System.nanoTime();
     Map<String, String> env = System.getenv();
+    if (env.containsKey("NOID_TIMING")) {
+      ClientTiming.jvmStarted(env, mainAt);
+    }
     if ("0".equals(env.get("NOID_DAEMON"))) {
       dev.noid.cli.NoidCli.main(args);
       return;
@@ -37,8 +41,12 @@ public final class Main {
         return ThinClient.NO_DAEMON;
       }
     }
+    ClientTiming.mark("connect");
     try (SocketChannel c = ch) {
-      return ThinClient.run(c, args, env, ttys(env.get("NOID_TTY")));
+      int code = ThinClient.run(c, args, env, ttys(env.get("NOID_TTY")));
+      ClientTiming.mark("daemon");
+      ClientTiming.print();
+      return code;
     }
   }
 

@@ -26,7 +26,7 @@ final class ThinClient {
   static final int NO_DAEMON = -2;
 
   private static final List<String> FORWARDED_ENV = List.of("NOID_URL", "NOID_TOKEN", "NOID_CA_FILE",
-      "NOID_CONFIG_DIR", "HOME", "XDG_CONFIG_HOME", "COLUMNS", "NO_COLOR", "TERM");
+      "NOID_CONFIG_DIR", "HOME", "XDG_CONFIG_HOME", "COLUMNS", "NO_COLOR", "TERM", "NOID_TIMING");
 
   private ThinClient() {}
 
