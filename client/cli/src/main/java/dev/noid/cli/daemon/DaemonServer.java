@@ -60,9 +60,9 @@ public final class DaemonServer {
 
   private void serve() throws IOException {
     FileChannel lockFile = FileChannel.open(address.lock(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-    FileLock lock = lockFile.tryLock();
+    FileLock lock = waitForLock(lockFile);
     if (lock == null) {
-      System.out.println("another daemon holds " + address.lock() + "; leaving");
+      log("another daemon serves " + address.socket() + "; leaving");
       return;
     }
     Files.deleteIfExists(address.socket());  // left by a daemon that was killed: we hold the lock
@@ -87,6 +87,33 @@ public final class DaemonServer {
         }
       });
     }
+  }
+
+  /**
+   * The daemon lock, once the daemon holding it has left (one that was just told to stop
+   * still holds it for a moment); null when a live daemon holds it and answers.
+   */
+  private FileLock waitForLock(FileChannel lockFile) throws IOException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+    while (System.nanoTime() < deadline) {
+      FileLock lock = lockFile.tryLock();
+      if (lock != null) {
+        return lock;
+      }
+      try (var probe = java.nio.channels.SocketChannel.open(StandardProtocolFamily.UNIX)) {
+        probe.connect(UnixDomainSocketAddress.of(address.socket()));
+        return null;
+      } catch (IOException notYet) {
+        // starting or leaving: wait
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return null;
+      }
+    }
+    return null;
   }
 
   private String status() {

@@ -21,6 +21,7 @@ public final class Main {
       ClientTiming.jvmStarted(env, mainAt);
     }
     if ("0".equals(env.get("NOID_DAEMON"))) {
+      ClientTiming.print();  // launcher and JVM; the command prints its own set-up and call
       dev.noid.cli.NoidCli.main(args);
       return;
     }
