@@ -237,6 +237,34 @@ class CliIT {
   }
 
   @Test
+  @Order(5)
+  void theCClientRelaysAsTheJavaClientDoes() throws Exception {
+    Path source = Path.of(System.getProperty("noid.repo.dir"), "client/cli/src/main/c/noid-client.c");
+    Path binary = dir.resolve("noid-client");
+    Process cc = new ProcessBuilder("cc", "-O2", "-Wall", "-Werror", "-o", binary.toString(), source.toString())
+        .redirectErrorStream(true).start();
+    assertThat(cc.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(cc.exitValue()).as(new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isZero();
+    String[][] commands = {{"whoami"}, {"info", "nope"}, {"exec", "box", "--", "sh", "-c", "echo out; echo err >&2; exit 3"}};
+    for (String[] c : commands) {
+      List<String> cmd = new ArrayList<>(List.of(binary.toString()));
+      cmd.addAll(List.of(c));
+      ProcessBuilder pb = new ProcessBuilder(cmd);
+      pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
+      pb.environment().put("XDG_RUNTIME_DIR", dir.resolve("run").toString());
+      pb.environment().put("NOID_JAVA_HOME", System.getProperty("java.home"));
+      pb.environment().put("NOID_CP", classPath());
+      pb.environment().put("NOID_LAUNCHER", "/bin/false");  // a fallback would fail: it must not be needed
+      Path out = dir.resolve("c-out-" + System.nanoTime());
+      Path err = dir.resolve("c-err-" + System.nanoTime());
+      Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      Run viaC = new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+      assertThat(viaC).as(String.join(" ", c)).isEqualTo(noid(c));
+    }
+  }
+
+  @Test
   @Order(9)
   void theDaemonSocketIsInADirectoryOnlyItsUserCanEnter() throws Exception {
     Path socketDir = dir.resolve("run/noid");
