@@ -198,11 +198,11 @@ public final class NoidClient implements AutoCloseable {
       throw new UncheckedIOException("cannot read CA file " + trustedCa, e);
     }
     String addr = target.contains(":") ? target : target + ":7655";
-    return Grpc.newChannelBuilder(addr, tls)
-        .defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts))
-        .enableRetry()
-        .keepAliveTime(30, TimeUnit.SECONDS)
-        .build();
+    var builder = Grpc.newChannelBuilder(addr, tls).keepAliveTime(30, TimeUnit.SECONDS);
+    // gRPC refuses a retry policy of one attempt: no retry is no policy.
+    return maxAttempts > 1
+        ? builder.defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts)).enableRetry().build()
+        : builder.disableRetry().build();
   }
 
   // ---------------------------------------------------------------- stubs
