@@ -36,6 +36,10 @@ public final class Main {
   private static int viaDaemon(String[] args, Map<String, String> env) throws IOException {
     DaemonAddress address = DaemonAddress.of(env);
     SocketChannel ch = ThinClient.connect(address.socket());
+    if (ch == null && args.length == 2 && args[0].equals("daemon") && args[1].equals("stop")) {
+      System.out.println("no daemon running (" + address.socket() + ")");
+      return 0;  // not worth starting one to stop it
+    }
     if (ch == null) {
       ch = DaemonStarter.start(address, System.err);
       if (ch == null) {
