@@ -31,6 +31,7 @@ public final class DaemonServer {
   private final AtomicInteger running = new AtomicInteger();
   private final Instant started = Instant.now();
   private volatile Instant lastUsed = Instant.now();
+  private volatile FileLock lock;
   private final StreamSwitch out;
   private final StreamSwitch err;
   /** The daemon's log file (its stdout when started); System.out routes per request. */
@@ -60,10 +61,10 @@ public final class DaemonServer {
 
   private void serve() throws IOException {
     FileChannel lockFile = FileChannel.open(address.lock(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-    FileLock lock = waitForLock(lockFile);
+    lock = waitForLock(lockFile);
     if (lock == null) {
       log("another daemon serves " + address.socket() + "; leaving");
-      return;
+      Runtime.getRuntime().halt(0);  // and leaves no AOT cache of this short life
     }
     Files.deleteIfExists(address.socket());  // left by a daemon that was killed: we hold the lock
     ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -145,10 +146,12 @@ public final class DaemonServer {
     channels.closeAll();
     try {
       Files.deleteIfExists(address.socket());
+      lock.release();  // a successor may start now, while this JVM writes its AOT cache
     } catch (IOException e) {
-      // the next daemon deletes it
+      // the next daemon deletes the socket; the lock goes with this process
     }
-    Runtime.getRuntime().halt(0);
+    // exit, not halt: a daemon started with -XX:AOTCacheOutput writes its cache at exit.
+    System.exit(0);
   }
 
   static void log(String line) {
