@@ -14,12 +14,13 @@ import dev.noid.api.v1.User;
 import dev.noid.api.v1.WhoAmIRequest;
 import dev.noid.client.NoidClient;
 import dev.noid.client.NoidException;
+import java.security.cert.X509Certificate;
 import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** nodes ..., users ..., whoami, auth setup. */
+/** nodes ..., users ..., whoami. */
 final class AdminCommands {
   private AdminCommands() {}
 
@@ -36,7 +37,7 @@ final class AdminCommands {
 
   @Command(name = "nodes", mixinStandardHelpOptions = true, description = "Fleet nodes.",
       subcommands = {NodesList.class, NodesInfo.class, Cordon.class, Uncordon.class, Drain.class,
-          WatchCommands.Nodes.class})
+          NodesRemove.class, WatchCommands.Nodes.class})
   static final class Nodes {}
 
   static void printNode(ClientCommand c, Node n) {
@@ -47,6 +48,7 @@ final class AdminCommands {
     }
   }
 
+  @Calls("NodeService/ListNodes")
   @Command(name = "list", mixinStandardHelpOptions = true, description = "List nodes.")
   static final class NodesList extends ClientCommand {
     @Override
@@ -62,6 +64,7 @@ final class AdminCommands {
     }
   }
 
+  @Calls("NodeService/GetNode")
   @Command(name = "info", mixinStandardHelpOptions = true, description = "Show a node.")
   static final class NodesInfo extends ClientCommand {
     @Parameters(index = "0") String name;
@@ -73,6 +76,7 @@ final class AdminCommands {
     }
   }
 
+  @Calls("NodeService/CordonNode")
   @Command(name = "cordon", mixinStandardHelpOptions = true, description = "Stop placing new VMs on a node.")
   static final class Cordon extends ClientCommand {
     @Parameters(index = "0") String name;
@@ -85,6 +89,7 @@ final class AdminCommands {
     }
   }
 
+  @Calls("NodeService/UncordonNode")
   @Command(name = "uncordon", mixinStandardHelpOptions = true, description = "Allow placing VMs on a node again.")
   static final class Uncordon extends ClientCommand {
     @Parameters(index = "0") String name;
@@ -97,6 +102,7 @@ final class AdminCommands {
     }
   }
 
+  @Calls("NodeService/DrainNode")
   @Command(name = "drain", mixinStandardHelpOptions = true, description = "Move every VM off a node.")
   static final class Drain extends ClientCommand {
     @Parameters(index = "0") String name;
@@ -122,10 +128,58 @@ final class AdminCommands {
     }
   }
 
+  @Calls("NodeService/RemoveNode")
+  @Command(name = "remove", mixinStandardHelpOptions = true,
+      description = "Forget a node that is gone for good; its VMs follow their node-loss policy.")
+  static final class NodesRemove extends ClientCommand {
+    @Parameters(index = "0") String name;
+    @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation.") boolean yes;
+
+    @Override
+    int run(NoidClient client) {
+      if (!yes) {
+        Session session = Session.current();
+        if (!session.stdinTty()) {
+          throw new CliException(CliException.USAGE, "removing node " + name + " cannot be undone: "
+              + "pass --yes to confirm without a terminal");
+        }
+        session.requireLocalTerminal();
+        if (!Prompt.yes("Remove node " + name + "? Its VMs are restored elsewhere or marked FAILED, "
+            + "by their node-loss policy.")) {
+          throw new CliException(CliException.REFUSED, "not removed");
+        }
+      }
+      var r = rpc(() -> client.nodes().removeNode(dev.noid.api.v1.RemoveNodeRequest.newBuilder().setName(name).build()));
+      if (json()) {
+        Output.json(System.out, Output.map("node", name, "removed", true, "vms", r.getVmsList().stream()
+            .map(v -> Output.map("vm", v.getVm(), "owner", v.getOwner(), "outcome", outcome(v),
+                "node", v.getNode(), "message", v.getMessage())).toList()));
+        return 0;
+      }
+      for (var v : r.getVmsList()) {
+        System.out.println(v.getVm() + " (" + v.getOwner() + "): " + outcome(v)
+            + (v.getNode().isEmpty() ? "" : " on " + v.getNode())
+            + (v.getMessage().isEmpty() ? "" : " (" + v.getMessage() + ")"));
+      }
+      System.out.println(name + " removed" + (r.getVmsCount() == 0 ? " (it had no VMs)" : ""));
+      return 0;
+    }
+
+    private static String outcome(dev.noid.api.v1.RemovedNodeVm v) {
+      return switch (v.getOutcome()) {
+        case NODE_LOSS_OUTCOME_RESTORED -> "restored";
+        case NODE_LOSS_OUTCOME_FAILED -> "failed";
+        case NODE_LOSS_OUTCOME_REMOVED -> "removed";
+        default -> "unknown";
+      };
+    }
+  }
+
   @Command(name = "users", mixinStandardHelpOptions = true, description = "Users and tokens (admin).",
       subcommands = {UsersAdd.class, UsersRemove.class, UsersRotate.class, UsersList.class})
   static final class Users {}
 
+  @Calls("UserService/AddUser")
   @Command(name = "add", mixinStandardHelpOptions = true, description = "Add a user; prints their token once.")
   static final class UsersAdd extends ClientCommand {
     @Parameters(index = "0") String name;
@@ -135,15 +189,30 @@ final class AdminCommands {
     int run(NoidClient client) {
       var r = rpc(() -> client.users().addUser(AddUserRequest.newBuilder().setName(name)
           .setRole(admin ? Role.ROLE_ADMIN : Role.ROLE_USER).build()));
+      String connect = connectLine(r.getToken());
       if (json()) {
-        Output.json(System.out, Output.map("user", Views.user(r.getUser()), "token", r.getToken()));
+        Output.json(System.out, Output.map("user", Views.user(r.getUser()), "token", r.getToken(),
+            "connect", connect));
       } else {
+        // The token alone on stdout, as scripts read it; the line for a person on stderr.
         System.out.println(r.getToken());
+        System.err.println("On " + name + "'s machine, run:");
+        System.err.println("  " + connect);
       }
       return 0;
     }
+
+    /** The guide's contract 2: the command that connects another machine as this user. */
+    private String connectLine(String token) {
+      CliConfig c = config();
+      X509Certificate ca = c.caFile != null ? ControllerCertificates.readFirst(java.nio.file.Path.of(c.caFile))
+          : ControllerCertificates.topOf(ControllerCertificates.presentedChain(target));
+      return "noid auth setup --url " + target + " --token " + token + " --ca-fingerprint "
+          + ControllerCertificates.fingerprint(ca);
+    }
   }
 
+  @Calls("UserService/RemoveUser")
   @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove a user with their VMs and checkpoints.")
   static final class UsersRemove extends ClientCommand {
     @Parameters(index = "0") String name;
@@ -156,6 +225,7 @@ final class AdminCommands {
     }
   }
 
+  @Calls("UserService/RotateToken")
   @Command(name = "rotate", mixinStandardHelpOptions = true, description = "Issue a new token; the old one stops working.")
   static final class UsersRotate extends ClientCommand {
     @Parameters(index = "0") String name;
@@ -167,6 +237,7 @@ final class AdminCommands {
     }
   }
 
+  @Calls("UserService/ListUsers")
   @Command(name = "list", mixinStandardHelpOptions = true, description = "List users.")
   static final class UsersList extends ClientCommand {
     @Override
@@ -183,6 +254,7 @@ final class AdminCommands {
     }
   }
 
+  @Calls("UserService/WhoAmI")
   @Command(name = "whoami", mixinStandardHelpOptions = true, description = "Who the configured token belongs to.")
   static final class WhoAmI extends ClientCommand {
     @Override
@@ -193,37 +265,6 @@ final class AdminCommands {
       } else {
         System.out.println(u.getName() + " (" + u.getRole().name().substring(5).toLowerCase() + ")");
       }
-      return 0;
-    }
-  }
-
-  @Command(name = "auth", mixinStandardHelpOptions = true, description = "Configure access.",
-      subcommands = {AuthSetup.class})
-  static final class Auth {}
-
-  @Command(name = "setup", mixinStandardHelpOptions = true,
-      description = "Save the controller address, token and CA in ~/.noid/config.json (mode 0600).")
-  static final class AuthSetup extends ClientCommand {
-    @Option(names = "--url", required = true, description = "Controller gRPC address host:port.") String url;
-    @Option(names = "--token", required = true, description = "Your token (noid_tok_...).") String token;
-    @Option(names = "--ca-file", description = "The cluster CA (ca.pem).") String caFile;
-
-    @Override
-    boolean needsClient() {
-      return false;
-    }
-
-    @Override
-    int run(NoidClient ignored) {
-      if (!token.matches("noid_tok_[0-9a-f]{64}")) {
-        throw new CliException(CliException.USAGE, "--token must be 'noid_tok_' followed by 64 hex characters");
-      }
-      CliConfig c = CliConfig.load();
-      c.url = url.replaceFirst("^https?://", "");
-      c.token = token;
-      c.caFile = caFile == null ? null : java.nio.file.Path.of(caFile).toAbsolutePath().toString();
-      c.save();
-      System.out.println("saved " + CliConfig.file());
       return 0;
     }
   }

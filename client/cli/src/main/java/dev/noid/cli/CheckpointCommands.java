@@ -12,6 +12,7 @@ import picocli.CommandLine.Parameters;
 final class CheckpointCommands {
   private CheckpointCommands() {}
 
+  @Calls("VmService/CreateCheckpoint")
   @Command(name = "checkpoint", mixinStandardHelpOptions = true,
       description = "Checkpoint a VM: noid checkpoint [VM] [LABEL] [--label TEXT]")
   static final class Create extends ClientCommand {
@@ -36,6 +37,7 @@ final class CheckpointCommands {
     }
   }
 
+  @Calls("VmService/ListCheckpoints")
   @Command(name = "checkpoints", mixinStandardHelpOptions = true, description = "List checkpoints.")
   static final class ListCheckpoints extends ClientCommand {
     @Parameters(index = "0", arity = "0..1", description = "VM name (default: all of yours).") String name;
@@ -53,6 +55,7 @@ final class CheckpointCommands {
     }
   }
 
+  @Calls("VmService/RestoreCheckpoint")
   @Command(name = "restore", mixinStandardHelpOptions = true,
       description = "Restore a checkpoint in place, or --as a new VM: noid restore [VM] ID|LABEL")
   static final class Restore extends ClientCommand {
@@ -70,6 +73,7 @@ final class CheckpointCommands {
     }
   }
 
+  @Calls("VmService/DeleteCheckpoint")
   @Command(name = "delete-checkpoint", mixinStandardHelpOptions = true, description = "Delete a checkpoint by id.")
   static final class Delete extends ClientCommand {
     @Parameters(index = "0") String id;

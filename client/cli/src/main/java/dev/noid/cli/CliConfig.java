@@ -10,9 +10,11 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
- * ~/.noid/config.json: where the controller is, the token, the CA that signed it, and the
- * current VM. Written with mode 0600 (it holds a token). NOID_URL, NOID_TOKEN and NOID_CA_FILE
- * override it; NOID_CONFIG_DIR moves it.
+ * config.json: where the controller is, the token, the CA that signed it, and the current VM.
+ * Written with mode 0600 (it holds a token). Its directory is NOID_CONFIG_DIR, else
+ * $XDG_CONFIG_HOME/noid, else $HOME/.noid ($HOME from the environment: scripts that give each
+ * user its own HOME must get their own config, and Java's user.home comes from the password
+ * file). NOID_URL, NOID_TOKEN and NOID_CA_FILE override the file.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -24,9 +26,18 @@ public final class CliConfig {
   public String current;
 
   static Path dir() {
-    String env = System.getenv("NOID_CONFIG_DIR");
-    return env != null && !env.isEmpty() ? Path.of(env)
-        : Path.of(System.getProperty("user.home"), ".noid");
+    return dir(Session.current());
+  }
+
+  static Path dir(Session s) {
+    if (s.env("NOID_CONFIG_DIR") != null) {
+      return s.resolve(s.env("NOID_CONFIG_DIR"));
+    }
+    if (s.env("XDG_CONFIG_HOME") != null) {
+      return s.resolve(s.env("XDG_CONFIG_HOME")).resolve("noid");
+    }
+    String home = s.env("HOME") != null ? s.env("HOME") : System.getProperty("user.home");
+    return Path.of(home, ".noid");
   }
 
   static Path file() {
@@ -34,8 +45,32 @@ public final class CliConfig {
   }
 
   static CliConfig load() {
+    return load(Session.current());
+  }
+
+  /** The file as saved, with the environment's overrides applied: what commands connect with. */
+  static CliConfig load(Session s) {
+    CliConfig c = loadFile(s);
+    if (s.env("NOID_URL") != null) {
+      c.url = s.env("NOID_URL");
+    }
+    if (s.env("NOID_TOKEN") != null) {
+      c.token = s.env("NOID_TOKEN");
+    }
+    if (s.env("NOID_CA_FILE") != null) {
+      c.caFile = s.resolve(s.env("NOID_CA_FILE")).toString();
+    }
+    return c;
+  }
+
+  /** The file alone: what to change and {@link #save}, so overrides never end up in it. */
+  static CliConfig loadFile() {
+    return loadFile(Session.current());
+  }
+
+  static CliConfig loadFile(Session s) {
     CliConfig c = new CliConfig();
-    Path f = file();
+    Path f = dir(s).resolve("config.json");
     if (Files.isRegularFile(f)) {
       try {
         c = JSON.readValue(f.toFile(), CliConfig.class);
@@ -43,15 +78,6 @@ public final class CliConfig {
         throw new CliException(CliException.USAGE, "cannot read " + f + ": " + e.getMessage()
             + " (fix it or run 'noid auth setup' again)");
       }
-    }
-    if (System.getenv("NOID_URL") != null) {
-      c.url = System.getenv("NOID_URL");
-    }
-    if (System.getenv("NOID_TOKEN") != null) {
-      c.token = System.getenv("NOID_TOKEN");
-    }
-    if (System.getenv("NOID_CA_FILE") != null) {
-      c.caFile = System.getenv("NOID_CA_FILE");
     }
     return c;
   }

@@ -8,6 +8,8 @@ public final class CliException extends RuntimeException {
   public static final int AUTH = 4;
   public static final int UNAVAILABLE = 5;
   public static final int REFUSED = 6;
+  /** Like a shell's for a command ended by SIGINT (Ctrl-C). */
+  public static final int INTERRUPTED = 130;
 
   private final int exitCode;
 

@@ -2,7 +2,6 @@ package dev.noid.cli;
 
 import dev.noid.client.NoidClient;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Option;
 
@@ -13,6 +12,12 @@ abstract class ClientCommand implements Callable<Integer> {
   @Option(names = {"-o", "--output"}, defaultValue = "table", description = "table or json.")
   Format output;
 
+  /** Set by the daemon to its channel cache. */
+  static volatile Connections connections = Connections.FRESH;
+
+  /** The controller address this command talks to, for error messages. */
+  String target;
+
   CliConfig config() {
     return CliConfig.load();
   }
@@ -20,15 +25,12 @@ abstract class ClientCommand implements Callable<Integer> {
   NoidClient client() {
     CliConfig c = config();
     if (c.url == null || c.token == null) {
-      throw new CliException(CliException.AUTH,
-          "not configured: run 'noid auth setup --url HOST:7655 --token TOKEN --ca-file CA.pem'");
+      throw new CliException(CliException.AUTH, "not configured (no " + CliConfig.file() + ", no NOID_URL/"
+          + "NOID_TOKEN): run 'noid auth setup --url HOST:7655 --token TOKEN --ca-fingerprint sha256:HEX'");
     }
-    NoidClient.Builder b = NoidClient.builder().target(c.url).token(c.token)
-        .deadline(Duration.ofMinutes(10));
-    if (c.caFile != null && !c.caFile.isEmpty()) {
-      b.trustedCa(Path.of(c.caFile));
-    }
-    return b.build();
+    target = c.url.contains(":") ? c.url : c.url + ":7655";
+    return connections.client(c.url, c.token,
+        c.caFile != null && !c.caFile.isEmpty() ? Path.of(c.caFile) : null);
   }
 
   /** The named VM, or the current one set with 'noid use'. */
@@ -50,7 +52,12 @@ abstract class ClientCommand implements Callable<Integer> {
   @Override
   public final Integer call() {
     try (NoidClient client = needsClient() ? client() : null) {
-      return run(client);
+      Timing.mark("setup");
+      try {
+        return run(client);
+      } finally {
+        Timing.mark(Session.current().remote() ? "call" : "handshake+call");
+      }
     }
   }
 

@@ -13,6 +13,7 @@ import picocli.CommandLine.Parameters;
  * {@code noid console [VM]}: the VM's serial console on this terminal, in raw mode. Ctrl-]
  * detaches (the VM keeps running); the terminal is restored on every way out.
  */
+@Calls("VmService/AttachConsole")
 @Command(name = "console", mixinStandardHelpOptions = true,
     description = "Attach to a VM's serial console; Ctrl-] detaches.")
 final class ConsoleCommand extends ClientCommand {
@@ -22,6 +23,7 @@ final class ConsoleCommand extends ClientCommand {
 
   @Override
   int run(NoidClient client) {
+    Session.current().requireLocalTerminal();
     String vm = vm(name);
     CompletableFuture<NoidException> ended = new CompletableFuture<>();
     ConsoleSession session = client.console(vm, data -> {

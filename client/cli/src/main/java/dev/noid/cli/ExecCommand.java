@@ -4,12 +4,16 @@ import dev.noid.api.v1.ExecStart;
 import dev.noid.client.ExecListener;
 import dev.noid.client.NoidClient;
 import dev.noid.client.NoidException;
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -17,6 +21,7 @@ import picocli.CommandLine.Parameters;
  * {@code noid exec [VM] [-e K=V]... -- CMD...}: the guest's stdout and stderr go to ours as
  * they come, and we exit with the command's exit code.
  */
+@Calls("VmService/ExecCommand")
 @Command(name = "exec", mixinStandardHelpOptions = true,
     description = "Run a command in a VM: noid exec [VM] [-e KEY=VAL]... -- CMD [ARG...]")
 final class ExecCommand extends ClientCommand {
@@ -29,13 +34,36 @@ final class ExecCommand extends ClientCommand {
   @Parameters(description = "[VM] -- COMMAND [ARG...]")
   List<String> words = new ArrayList<>();
 
+  @Spec
+  CommandSpec spec;
+
+  private static final Set<String> VALUE_OPTIONS = Set.of("-e", "--env", "--timeout", "-o", "--output");
+
+  /** How many positional words came before "--" (-1: no "--"); picocli drops the "--" itself. */
+  static int positionalsBeforeDashDash(List<String> args) {
+    int start = args.indexOf("exec");
+    int dash = args.indexOf("--");
+    if (start < 0 || dash < 0 || dash < start) {
+      return -1;
+    }
+    int count = 0;
+    for (int i = start + 1; i < dash; i++) {
+      if (VALUE_OPTIONS.contains(args.get(i))) {
+        i++;
+      } else if (!args.get(i).startsWith("-")) {
+        count++;
+      }
+    }
+    return count;
+  }
+
   @Override
   int run(NoidClient client) {
     // picocli keeps "--" out of the list; the VM is the first word only when more follow it
     // and the user wrote it before "--": we detect that from the raw position of "--".
     List<String> before = new ArrayList<>();
     List<String> command = new ArrayList<>();
-    int dash = NoidCli.dashDashIndex;
+    int dash = positionalsBeforeDashDash(spec.commandLine().getParseResult().originalArgs());
     if (dash < 0) {
       throw new CliException(CliException.USAGE, "exec needs '--' before the command: noid exec [VM] -- CMD");
     }
@@ -49,28 +77,32 @@ final class ExecCommand extends ClientCommand {
       throw new CliException(CliException.USAGE, "no command after '--'");
     }
     String vm = vm(before.isEmpty() ? null : before.get(0));
+    // Output arrives on gRPC's threads: write to this command's streams (the daemon gives
+    // each request its own), taken here on the command's thread.
+    PrintStream out = Session.current().out();
+    PrintStream err = Session.current().err();
     CompletableFuture<Integer> done = new CompletableFuture<>();
     client.exec(ExecStart.newBuilder().setVm(vm).addAllCommand(command).putAllEnv(env)
         .setTimeoutSeconds(timeoutSeconds).build(), new ExecListener() {
           @Override
           public void onStdout(byte[] data) {
-            System.out.write(data, 0, data.length);
-            System.out.flush();
+            out.write(data, 0, data.length);
+            out.flush();
           }
 
           @Override
           public void onStderr(byte[] data) {
-            System.err.write(data, 0, data.length);
-            System.err.flush();
+            err.write(data, 0, data.length);
+            err.flush();
           }
 
           @Override
           public void onExit(int exitCode, boolean timedOut, boolean truncated) {
             if (timedOut) {
-              System.err.println("noid: command timed out and was killed");
+              err.println("noid: command timed out and was killed");
             }
             if (truncated) {
-              System.err.println("noid: output limit reached; command killed");
+              err.println("noid: output limit reached; command killed");
             }
             done.complete(exitCode);
           }

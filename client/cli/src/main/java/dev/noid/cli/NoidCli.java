@@ -2,9 +2,7 @@ package dev.noid.cli;
 
 import dev.noid.client.NoidException;
 import java.io.PrintWriter;
-import java.util.List;
-import java.util.Set;
-import picocli.AutoComplete;
+import java.util.Optional;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -15,26 +13,38 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "noid", mixinStandardHelpOptions = true, version = "noid 0.1.0",
     description = "Create, run, checkpoint and restore microVMs on a Noid fleet.",
-    subcommands = {AdminCommands.Auth.class, AdminCommands.WhoAmI.class, VmCommands.Current.class,
-        VmCommands.Use.class, VmCommands.Create.class, VmCommands.Destroy.class,
-        VmCommands.ListVms.class, VmCommands.Info.class, ExecCommand.class, ConsoleCommand.class,
-        CheckpointCommands.Create.class, CheckpointCommands.ListCheckpoints.class,
-        CheckpointCommands.Restore.class, CheckpointCommands.Delete.class, VmCommands.Stop.class,
-        VmCommands.Start.class, VmCommands.Pause.class, VmCommands.Resume.class,
-        AdminCommands.Nodes.class, AdminCommands.Users.class, WatchCommands.Vms.class, HealthProbeCommand.class,
-        AutoComplete.GenerateCompletion.class})
+    footer = {"", "Run 'noid COMMAND --help' for a command's options. Commands run in a per-user "
+        + "daemon that keeps connections warm; NOID_DAEMON=0 runs them in this process."})
 public final class NoidCli implements Runnable {
-  /** For exec: how many positional words came before "--" (-1: no "--"). */
-  static int dashDashIndex = -1;
-  private static final Set<String> EXEC_VALUE_OPTIONS = Set.of("-e", "--env", "--timeout", "-o", "--output");
 
   public static void main(String[] args) {
-    System.exit(run(args));
+    System.exit(run(Session.local(), args));
   }
 
-  static int run(String... args) {
-    dashDashIndex = positionalsBeforeDashDash(args);
-    CommandLine cmd = new CommandLine(new NoidCli());
+  /** Where commands get their clients from, for the rest of this process's life (the daemon's cache). */
+  public static void useConnections(Connections c) {
+    ClientCommand.connections = c;
+  }
+
+  /**
+   * Runs one command line as {@code session}'s caller; returns the exit code. Throws
+   * {@link Session.NeedsTerminal} when a remote session's command must run in the client.
+   */
+  public static int run(Session session, String... args) {
+    Session.set(session);
+    Timing.start(session);
+    try {
+      return execute(session, args);
+    } finally {
+      String timing = Timing.report();
+      if (timing != null) {
+        session.err().println("noid-timing: " + (session.remote() ? "daemon " : "in-process ") + timing);
+      }
+    }
+  }
+
+  private static int execute(Session session, String... args) {
+    CommandLine cmd = model(args);
     PrintWriter err = cmd.getErr();
     cmd.setParameterExceptionHandler((ex, a) -> {
       err.println("noid: " + ex.getMessage() + " (see 'noid " + commandPath(ex.getCommandLine()) + " --help')");
@@ -42,13 +52,17 @@ public final class NoidCli implements Runnable {
       return CliException.USAGE;
     });
     cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      if (ex instanceof Session.NeedsTerminal) {
+        throw ex;
+      }
       if (ex instanceof CliException c) {
         err.println("noid: " + c.getMessage());
         err.flush();
         return c.exitCode();
       }
       if (ex instanceof NoidException n) {
-        err.println("noid: " + n.getMessage() + hint(n));
+        String target = commandLine.getCommand() instanceof ClientCommand c ? c.target : null;
+        err.println("noid: " + Errors.describe(n, target));
         err.flush();
         return exitCode(n);
       }
@@ -57,21 +71,37 @@ public final class NoidCli implements Runnable {
     return cmd.execute(args);
   }
 
-  static int positionalsBeforeDashDash(String[] args) {
-    int start = List.of(args).indexOf("exec");
-    int dash = List.of(args).indexOf("--");
-    if (start < 0 || dash < 0 || dash < start) {
-      return -1;
+  /**
+   * The picocli model of the command that will run and of nothing else (building every
+   * subcommand's model by reflection was half of a command's start-up); all of them for help,
+   * no command or an unknown one.
+   */
+  static CommandLine model(String... args) {
+    CommandLine cmd = new CommandLine(new NoidCli());
+    Optional<CommandTable.Entry> only = firstWord(args).flatMap(CommandTable::find);
+    if (only.isPresent()) {
+      add(cmd, only.get());
+    } else {
+      CommandTable.GROUPS.forEach(g -> g.entries().forEach(e -> add(cmd, e)));
+      cmd.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_COMMAND_LIST_HEADING,
+          help -> "");
+      cmd.getHelpSectionMap().put(CommandLine.Model.UsageMessageSpec.SECTION_KEY_COMMAND_LIST,
+          new GroupedHelp());
     }
-    int count = 0;
-    for (int i = start + 1; i < dash; i++) {
-      if (EXEC_VALUE_OPTIONS.contains(args[i])) {
-        i++;
-      } else if (!args[i].startsWith("-")) {
-        count++;
+    return cmd;
+  }
+
+  private static void add(CommandLine cmd, CommandTable.Entry e) {
+    cmd.addSubcommand(e.name(), new CommandLine(e.type()), e.aliases());
+  }
+
+  private static Optional<String> firstWord(String[] args) {
+    for (String a : args) {
+      if (!a.startsWith("-")) {
+        return Optional.of(a);
       }
     }
-    return count;
+    return Optional.empty();
   }
 
   private static String commandPath(CommandLine c) {
@@ -85,21 +115,29 @@ public final class NoidCli implements Runnable {
       case UNAUTHENTICATED, PERMISSION_DENIED -> CliException.AUTH;
       case UNAVAILABLE, DEADLINE_EXCEEDED -> CliException.UNAVAILABLE;
       case INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS, RESOURCE_EXHAUSTED, OUT_OF_RANGE -> CliException.REFUSED;
+      case CANCELLED -> CliException.INTERRUPTED;
       default -> CliException.FAILURE;
-    };
-  }
-
-  private static String hint(NoidException e) {
-    return switch (e.code()) {
-      case UNAUTHENTICATED -> " (check your token: noid auth setup)";
-      case PERMISSION_DENIED -> " (ask an admin)";
-      case UNAVAILABLE -> " (is the controller running and the address in ~/.noid/config.json right?)";
-      default -> "";
     };
   }
 
   @Override
   public void run() {
     CommandLine.usage(this, System.out);
+  }
+
+  /** The command list of `noid --help`, in the groups of {@link CommandTable}. */
+  private static final class GroupedHelp implements CommandLine.IHelpSectionRenderer {
+    @Override
+    public String render(CommandLine.Help help) {
+      StringBuilder sb = new StringBuilder();
+      for (CommandTable.Group g : CommandTable.GROUPS) {
+        sb.append('\n').append(g.title()).append(":\n");
+        for (CommandTable.Entry e : g.entries()) {
+          String[] d = help.commandSpec().subcommands().get(e.name()).getCommandSpec().usageMessage().description();
+          sb.append(String.format("  %-20s %s%n", e.name(), d.length > 0 ? d[0] : ""));
+        }
+      }
+      return sb.toString();
+    }
   }
 }

@@ -14,18 +14,20 @@ final class Progress implements AutoCloseable {
   private final ScheduledExecutorService frames = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().daemon().factory());
 
+  private final java.io.PrintStream err = Session.current().err();
+
   private Progress(String message) {
     AtomicInteger i = new AtomicInteger();
     long start = System.nanoTime();
     frames.scheduleAtFixedRate(() -> {
-      System.err.printf("\r%c %s (%ds)", FRAMES[i.getAndIncrement() % FRAMES.length], message,
+      err.printf("\r%c %s (%ds)", FRAMES[i.getAndIncrement() % FRAMES.length], message,
           (System.nanoTime() - start) / 1_000_000_000L);
-      System.err.flush();
+      err.flush();
     }, 0, 120, TimeUnit.MILLISECONDS);
   }
 
   static Progress start(String message) {
-    return System.console() != null ? new Progress(message) : null;
+    return Session.current().stderrTty() ? new Progress(message) : null;
   }
 
   @Override
@@ -36,8 +38,8 @@ final class Progress implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    System.err.print("\r\033[K");
-    System.err.flush();
+    err.print("\r\033[K");
+    err.flush();
   }
 
   static <T> T run(String message, java.util.function.Supplier<T> work) {

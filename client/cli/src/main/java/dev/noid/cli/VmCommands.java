@@ -24,6 +24,7 @@ final class VmCommands {
     }
   }
 
+  @Calls({"VmService/CreateVm", "VmService/CreateVms"})
   @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a VM and wait until it runs.")
   static final class Create extends ClientCommand {
     @Parameters(index = "0", description = "VM name (a-z, 0-9, '-', 1-63 characters).") String name;
@@ -63,6 +64,7 @@ final class VmCommands {
     }
   }
 
+  @Calls({"VmService/DestroyVm"})
   @Command(name = "destroy", mixinStandardHelpOptions = true, description = "Destroy a VM and its files.")
   static final class Destroy extends ClientCommand {
     @Parameters(index = "0", arity = "0..1", description = "VM name (default: current).") String name;
@@ -79,7 +81,7 @@ final class VmCommands {
       } else {
         System.out.println(vm + " destroyed");
       }
-      CliConfig c = CliConfig.load();
+      CliConfig c = CliConfig.loadFile();
       if (vm.equals(c.current)) {
         c.current = null;
         c.save();
@@ -88,6 +90,7 @@ final class VmCommands {
     }
   }
 
+  @Calls({"VmService/ListVms"})
   @Command(name = "list", aliases = "ls", mixinStandardHelpOptions = true, description = "List your VMs.")
   static final class ListVms extends ClientCommand {
     @Override
@@ -103,6 +106,7 @@ final class VmCommands {
     }
   }
 
+  @Calls({"VmService/GetVm"})
   @Command(name = "info", mixinStandardHelpOptions = true, description = "Show one VM.")
   static final class Info extends ClientCommand {
     @Parameters(index = "0", arity = "0..1", description = "VM name (default: current).") String name;
@@ -131,6 +135,7 @@ final class VmCommands {
     }
   }
 
+  @Calls({"VmService/StopVm"})
   @Command(name = "stop", mixinStandardHelpOptions = true, description = "Stop a VM (its disk is kept).")
   static final class Stop extends Transition {
     Vm apply(NoidClient c, String vm) {
@@ -138,6 +143,7 @@ final class VmCommands {
     }
   }
 
+  @Calls({"VmService/StartVm"})
   @Command(name = "start", mixinStandardHelpOptions = true, description = "Start a stopped VM.")
   static final class Start extends Transition {
     Vm apply(NoidClient c, String vm) {
@@ -145,6 +151,7 @@ final class VmCommands {
     }
   }
 
+  @Calls({"VmService/PauseVm"})
   @Command(name = "pause", mixinStandardHelpOptions = true, description = "Pause a running VM.")
   static final class Pause extends Transition {
     Vm apply(NoidClient c, String vm) {
@@ -152,6 +159,7 @@ final class VmCommands {
     }
   }
 
+  @Calls({"VmService/ResumeVm"})
   @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume a paused VM.")
   static final class Resume extends Transition {
     Vm apply(NoidClient c, String vm) {
@@ -166,7 +174,7 @@ final class VmCommands {
     @Override
     int run(NoidClient client) {
       client.getVm(name);
-      CliConfig c = CliConfig.load();
+      CliConfig c = CliConfig.loadFile();
       c.current = name;
       c.save();
       System.out.println("current VM: " + name);

@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
 final class WatchCommands {
   private WatchCommands() {}
 
+  @Calls("VmService/WatchVms")
   @Command(name = "watch", mixinStandardHelpOptions = true,
       description = "Print your VMs, then every change to them, until interrupted.")
   static final class Vms extends ClientCommand {
@@ -35,6 +36,7 @@ final class WatchCommands {
     }
   }
 
+  @Calls("NodeService/WatchNodes")
   @Command(name = "watch", mixinStandardHelpOptions = true,
       description = "Print the nodes, then every change to them, until interrupted.")
   static final class Nodes extends ClientCommand {
@@ -54,6 +56,8 @@ final class WatchCommands {
     private final Function<T, String> line;
     private final Function<T, Map<String, Object>> view;
     private final CompletableFuture<NoidException> end = new CompletableFuture<>();
+    // Events arrive on gRPC's threads: print to the command's own stream, taken here.
+    private final java.io.PrintStream out = Session.current().out();
 
     Printer(ClientCommand command, Function<T, String> line, Function<T, Map<String, Object>> view) {
       this.command = command;
@@ -70,13 +74,13 @@ final class WatchCommands {
         if (e.item() != null) {
           out.put("item", view.apply(e.item()));
         }
-        Output.jsonLine(System.out, out);
+        Output.jsonLine(this.out, out);
       } else if (e.type() == WatchEvent.Type.SYNCED) {
-        System.out.println("-- synced at revision " + e.revision());
+        this.out.println("-- synced at revision " + e.revision());
       } else {
-        System.out.println(e.type() + " " + line.apply(e.item()) + " (revision " + e.revision() + ")");
+        this.out.println(e.type() + " " + line.apply(e.item()) + " (revision " + e.revision() + ")");
       }
-      System.out.flush();
+      this.out.flush();
     }
 
     @Override

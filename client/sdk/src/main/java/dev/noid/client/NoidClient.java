@@ -82,12 +82,15 @@ public final class NoidClient implements AutoCloseable {
   private final ManagedChannel channel;
   private final CallCredentials credentials;
   private final Duration deadline;
+  private final boolean ownsChannel;
   private ScheduledExecutorService timer;
 
-  private NoidClient(ManagedChannel channel, CallCredentials credentials, Duration deadline) {
+  private NoidClient(ManagedChannel channel, CallCredentials credentials, Duration deadline,
+      boolean ownsChannel) {
     this.channel = channel;
     this.credentials = credentials;
     this.deadline = deadline;
+    this.ownsChannel = ownsChannel;
   }
 
   /** Starts building a client. */
@@ -103,8 +106,19 @@ public final class NoidClient implements AutoCloseable {
     private Duration deadline = Duration.ofSeconds(300);
     private int maxAttempts = 4;
     private ManagedChannel channel;
+    private boolean ownsChannel = true;
 
     private Builder() {}
+
+    /**
+     * Uses {@code channel}, which the caller keeps open after this client closes: many
+     * clients (say, with different tokens) can share one connection.
+     */
+    public Builder sharedChannel(ManagedChannel channel) {
+      this.channel = channel;
+      this.ownsChannel = false;
+      return this;
+    }
 
     /**
      * Uses {@code channel} instead of making one from target and CA (a custom transport, an
@@ -161,27 +175,34 @@ public final class NoidClient implements AutoCloseable {
         }
       };
       if (channel != null) {
-        return new NoidClient(channel, creds, deadline);
+        return new NoidClient(channel, creds, deadline, ownsChannel);
       }
-      Objects.requireNonNull(target, "target is required");
-      ChannelCredentials tls;
-      try {
-        TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
-        if (trustedCa != null) {
-          b.trustManager(trustedCa.toFile());
-        }
-        tls = b.build();
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot read CA file " + trustedCa, e);
-      }
-      String addr = target.contains(":") ? target : target + ":7655";
-      ManagedChannel ch = Grpc.newChannelBuilder(addr, tls)
-          .defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts))
-          .enableRetry()
-          .keepAliveTime(30, TimeUnit.SECONDS)
-          .build();
-      return new NoidClient(ch, creds, deadline);
+      return new NoidClient(newChannel(target, trustedCa, maxAttempts), creds, deadline, true);
     }
+  }
+
+  /**
+   * A TLS channel to the controller at {@code target} (host or host:port, default port 7655)
+   * that trusts {@code trustedCa} (null: the JDK's trust store); the channel connects lazily.
+   */
+  public static ManagedChannel newChannel(String target, Path trustedCa, int maxAttempts) {
+    Objects.requireNonNull(target, "target is required");
+    ChannelCredentials tls;
+    try {
+      TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
+      if (trustedCa != null) {
+        b.trustManager(trustedCa.toFile());
+      }
+      tls = b.build();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read CA file " + trustedCa, e);
+    }
+    String addr = target.contains(":") ? target : target + ":7655";
+    var builder = Grpc.newChannelBuilder(addr, tls).keepAliveTime(30, TimeUnit.SECONDS);
+    // gRPC refuses a retry policy of one attempt: no retry is no policy.
+    return maxAttempts > 1
+        ? builder.defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts)).enableRetry().build()
+        : builder.disableRetry().build();
   }
 
   // ---------------------------------------------------------------- stubs
@@ -503,6 +524,9 @@ public final class NoidClient implements AutoCloseable {
       if (timer != null) {
         timer.shutdownNow();
       }
+    }
+    if (!ownsChannel) {
+      return;
     }
     channel.shutdownNow();
     try {

@@ -11,8 +11,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -44,6 +46,7 @@ class CliIT {
 
   @AfterAll
   void stop() throws Exception {
+    noid("daemon", "stop");
     for (AutoCloseable c : new AutoCloseable[] {agent, controller}) {
       if (c != null) {
         c.close();
@@ -52,20 +55,44 @@ class CliIT {
   }
 
   Run noid(String... args) throws Exception {
+    return noid(Map.of(), args);
+  }
+
+  /**
+   * Runs the CLI as the launcher does (thin client first on the class path, then noid.jar):
+   * commands go through this test's own daemon (XDG_RUNTIME_DIR in the temp dir), unless
+   * {@code env} says NOID_DAEMON=0.
+   */
+  Run noid(Map<String, String> env, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "--enable-native-access=ALL-UNNAMED", "-jar", JarProcess.jar("noid.cli.jar").toString()));
+        "--enable-native-access=ALL-UNNAMED", "-cp", classPath(), "dev.noid.cli.launch.Main"));
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
+    pb.environment().put("XDG_RUNTIME_DIR", dir.resolve("run").toString());
     pb.environment().remove("NOID_URL");
     pb.environment().remove("NOID_TOKEN");
+    pb.environment().remove("NOID_CA_FILE");
+    pb.environment().remove("NOID_DAEMON");
+    pb.environment().putAll(env);
     Path out = dir.resolve("out-" + System.nanoTime());
     Path err = dir.resolve("err-" + System.nanoTime());
-    Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    Process p = pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
     assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
     String errText = Files.readString(err, StandardCharsets.UTF_8).lines()
         .filter(l -> !l.startsWith("WARNING")).reduce("", (a, b) -> a + b + "\n");
     return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), errText);
+  }
+
+  /** The thin client's jar (built next to noid.jar), then noid.jar. */
+  static String classPath() throws Exception {
+    Path jar = JarProcess.jar("noid.cli.jar");
+    try (var files = Files.list(jar.getParent())) {
+      Path launch = files.filter(f -> f.getFileName().toString().matches("noid-cli-.*-launch\\.jar"))
+          .findFirst().orElseThrow(() -> new IllegalStateException("no launch jar next to " + jar));
+      return launch + ":" + jar;
+    }
   }
 
   @Test
@@ -138,24 +165,9 @@ class CliIT {
   @Test
   @Order(6)
   void aWrongTokenGivesTheAuthExitCode() throws Exception {
-    Run r = noidWithToken("noid_tok_" + "1".repeat(64), "list");
+    Run r = noid(Map.of("NOID_TOKEN", "noid_tok_" + "1".repeat(64)), "list");
     assertThat(r.exit()).isEqualTo(4);
     assertThat(r.err()).contains("unknown or revoked token");
-  }
-
-  Run noidWithToken(String t, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "--enable-native-access=ALL-UNNAMED", "-jar", JarProcess.jar("noid.cli.jar").toString()));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
-    pb.environment().put("NOID_TOKEN", t);
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).lines()
-        .filter(l -> !l.startsWith("WARNING")).reduce("", (a, b) -> a + b + "\n");
-    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-    return new Run(p.exitValue(), out, err);
   }
 
   @Test
@@ -187,10 +199,11 @@ class CliIT {
   @Order(8)
   void nodesWatchPrintsTheSnapshotThenEachChangeAsJsonLines() throws Exception {
     List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "--enable-native-access=ALL-UNNAMED", "-jar", JarProcess.jar("noid.cli.jar").toString(),
+        "--enable-native-access=ALL-UNNAMED", "-cp", classPath(), "dev.noid.cli.launch.Main",
         "nodes", "watch", "-o", "json"));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(dir.resolve("watch.err").toFile());
     pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
+    pb.environment().put("XDG_RUNTIME_DIR", dir.resolve("run").toString());
     Process watch = pb.start();
     try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(watch.getInputStream(),
         StandardCharsets.UTF_8))) {
@@ -207,5 +220,157 @@ class CliIT {
       watch.destroy();
       assertThat(noid("nodes", "uncordon", "node-cli").exit()).isZero();
     }
+  }
+
+  @Test
+  @Order(5)
+  void theDaemonAndTheInProcessPathPrintTheSameAndExitAlike() throws Exception {
+    String[][] commands = {{"whoami"}, {"list", "-o", "json"}, {"info", "nope"}, {"create", "Bad_Name"},
+        {"exec", "box", "--", "sh", "-c", "echo out; echo err >&2; exit 3"}, {"nodes", "frobnicate"}};
+    for (String[] c : commands) {
+      Run viaDaemon = noid(c);
+      Run inProcess = noid(Map.of("NOID_DAEMON", "0"), c);
+      assertThat(viaDaemon).as(String.join(" ", c)).isEqualTo(inProcess);
+    }
+    Run status = noid("daemon", "status");
+    assertThat(status.exit()).as(status.err()).isZero();
+    assertThat(status.out()).startsWith("daemon pid ").contains(dir.resolve("run/noid").toString());
+  }
+
+  @Test
+  @Order(5)
+  void theCClientRelaysAsTheJavaClientDoes() throws Exception {
+    Path source = Path.of(System.getProperty("noid.repo.dir"), "client/cli/src/main/c/noid-client.c");
+    Path binary = dir.resolve("noid-client");
+    Process cc = new ProcessBuilder("cc", "-O2", "-Wall", "-Werror", "-o", binary.toString(), source.toString())
+        .redirectErrorStream(true).start();
+    assertThat(cc.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(cc.exitValue()).as(new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isZero();
+    String[][] commands = {{"whoami"}, {"info", "nope"}, {"exec", "box", "--", "sh", "-c", "echo out; echo err >&2; exit 3"}};
+    for (String[] c : commands) {
+      List<String> cmd = new ArrayList<>(List.of(binary.toString()));
+      cmd.addAll(List.of(c));
+      ProcessBuilder pb = new ProcessBuilder(cmd);
+      pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
+      pb.environment().put("XDG_RUNTIME_DIR", dir.resolve("run").toString());
+      pb.environment().put("NOID_JAVA_HOME", System.getProperty("java.home"));
+      pb.environment().put("NOID_CP", classPath());
+      pb.environment().put("NOID_LAUNCHER", "/bin/false");  // a fallback would fail: it must not be needed
+      Path out = dir.resolve("c-out-" + System.nanoTime());
+      Path err = dir.resolve("c-err-" + System.nanoTime());
+      Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+      Run viaC = new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+      assertThat(viaC).as(String.join(" ", c)).isEqualTo(noid(c));
+    }
+  }
+
+  @Test
+  @Order(9)
+  void theDaemonSocketIsInADirectoryOnlyItsUserCanEnter() throws Exception {
+    Path socketDir = dir.resolve("run/noid");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socketDir))).isEqualTo("rwx------");
+    Path socket;
+    try (var files = Files.list(socketDir)) {
+      socket = files.filter(f -> f.toString().endsWith(".sock")).findFirst().orElseThrow();
+    }
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket))).isEqualTo("rw-------");
+    // Another user (nobody, through setpriv as root) cannot even reach the socket.
+    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root to act as another user");
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Files.setPosixFilePermissions(dir.resolve("run"), PosixFilePermissions.fromString("rwxr-xr-x"));
+    Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        "/usr/bin/python3", "-c", "import socket,sys\ns=socket.socket(socket.AF_UNIX)\n"
+        + "try:\n  s.connect(sys.argv[1]); print('connected')\nexcept PermissionError as e: print('denied')",
+        socket.toString()).redirectErrorStream(true).start();
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip()).isEqualTo("denied");
+  }
+
+  private String caFingerprint() throws Exception {
+    var cert = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+        .generateCertificate(Files.newInputStream(controller.ca()));
+    return "sha256:" + java.util.HexFormat.of().formatHex(
+        java.security.MessageDigest.getInstance("SHA-256").digest(cert.getEncoded()));
+  }
+
+  @Test
+  @Order(10)
+  void usersAddPrintsALineThatConnectsAFreshMachine() throws Exception {
+    Run add = noid("users", "add", "alice");
+    assertThat(add.exit()).as(add.err()).isZero();
+    String aliceToken = add.out().strip();
+    String line = add.err().lines().filter(l -> l.contains("noid auth setup")).findFirst().orElseThrow().strip();
+    assertThat(line).isEqualTo("noid auth setup --url " + controller.address() + " --token " + aliceToken
+        + " --ca-fingerprint " + caFingerprint());
+    // Pasted on a machine that has never seen the cluster: the CA comes from the handshake.
+    Map<String, String> fresh = Map.of("NOID_CONFIG_DIR", dir.resolve("alice-home").toString());
+    List<String> words = List.of(line.split(" "));
+    Run setup = noid(fresh, words.subList(1, words.size()).toArray(String[]::new));
+    assertThat(setup.exit()).as(setup.err()).isZero();
+    assertThat(Files.readString(dir.resolve("alice-home/ca.pem"))).contains("BEGIN CERTIFICATE");
+    assertThat(noid(fresh, "whoami").out()).isEqualTo("alice (user)\n");
+  }
+
+  @Test
+  @Order(10)
+  void aWrongFingerprintOrNoneWithoutATerminalIsRefusedAndSavesNothing() throws Exception {
+    Map<String, String> fresh = Map.of("NOID_CONFIG_DIR", dir.resolve("fresh").toString());
+    Run wrong = noid(fresh, "auth", "setup", "--url", controller.address(), "--token", token,
+        "--ca-fingerprint", "sha256:" + "0".repeat(64));
+    assertThat(wrong.exit()).isEqualTo(4);
+    assertThat(wrong.err()).contains(controller.address(), "does not present a CA with fingerprint sha256:0000");
+    Run none = noid(fresh, "auth", "setup", "--url", controller.address(), "--token", token);
+    assertThat(none.exit()).isEqualTo(2);
+    assertThat(none.err()).contains(controller.address(), "--ca-fingerprint", "--ca-file");
+    assertThat(dir.resolve("fresh/config.json")).doesNotExist();
+  }
+
+  @Test
+  @Order(10)
+  void connectionErrorsNameTheAddressAndTheLikelyFix() throws Exception {
+    int closed;
+    try (var s = new java.net.ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    Run refused = noid(Map.of("NOID_URL", "127.0.0.1:" + closed), "list");
+    assertThat(refused.exit()).isEqualTo(5);
+    assertThat(refused.err()).contains("127.0.0.1:" + closed, "connection refused", "NOID_URL")
+        .doesNotContain("Pipeline").hasLineCount(1);
+
+    Path otherCa = dir.resolve("other-ca.pem");
+    dev.noid.common.tls.Certificates.newCertificateAuthority("some other CA").write(otherCa, dir.resolve("other-ca-key.pem"));
+    Run untrusted = noid(Map.of("NOID_CA_FILE", otherCa.toString()), "list");
+    assertThat(untrusted.exit()).isEqualTo(5);
+    assertThat(untrusted.err()).contains(controller.address(), "does not verify against the trusted CA",
+        "--ca-fingerprint", "--ca-file").doesNotContain("Pipeline").hasLineCount(1);
+
+    String old = noid("users", "add", "rotated").out().strip();
+    assertThat(noid("users", "rotate", "rotated").exit()).isZero();
+    Run revoked = noid(Map.of("NOID_TOKEN", old), "whoami");
+    assertThat(revoked.exit()).isEqualTo(4);
+    assertThat(revoked.err()).contains(controller.address(), "does not accept this token", "noid auth setup")
+        .hasLineCount(1);
+  }
+
+  @Test
+  @Order(20)
+  void nodesRemoveOfANodeThatIsGoneSaysWhatHappenedToItsVms() throws Exception {
+    Run create = noid("create", "doomed", "--mem", "128");
+    assertThat(create.exit()).as(create.err()).isZero();
+    agent.kill();  // SIGKILL: the node is gone for good
+
+    Run unconfirmed = noid("nodes", "remove", "node-cli");
+    assertThat(unconfirmed.exit()).isEqualTo(2);
+    assertThat(unconfirmed.err()).contains("--yes");
+
+    Run removed = noid("nodes", "remove", "node-cli", "--yes");
+    assertThat(removed.exit()).as(removed.err()).isZero();
+    assertThat(removed.out()).isEqualTo("doomed (dev): failed (node node-cli was removed)\nnode-cli removed\n");
+    assertThat(JSON.readTree(noid("nodes", "list", "-o", "json").out())).isEmpty();
+    assertThat(JSON.readTree(noid("info", "doomed", "-o", "json").out()).path("state").asText()).isEqualTo("failed");
+
+    Run again = noid("nodes", "remove", "node-cli", "--yes");
+    assertThat(again.exit()).isEqualTo(3);
   }
 }

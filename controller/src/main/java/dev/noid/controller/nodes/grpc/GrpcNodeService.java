@@ -11,6 +11,8 @@ import dev.noid.api.v1.DrainSummary;
 import dev.noid.api.v1.DrainVmProgress;
 import dev.noid.api.v1.RemoveNodeRequest;
 import dev.noid.api.v1.RemoveNodeResponse;
+import dev.noid.api.v1.RemovedNodeVm;
+import dev.noid.controller.vms.NodeLossOutcome;
 import dev.noid.api.v1.CordonNodeResponse;
 import dev.noid.api.v1.GetNodeRequest;
 import dev.noid.api.v1.GetNodeResponse;
@@ -99,9 +101,21 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   @Override
   public void removeNode(RemoveNodeRequest r, StreamObserver<RemoveNodeResponse> out) {
     Calls.unary(out, () -> {
-      evacuation.removeNode(r.getName());
-      return RemoveNodeResponse.getDefaultInstance();
+      RemoveNodeResponse.Builder b = RemoveNodeResponse.newBuilder();
+      for (NodeLossOutcome o : evacuation.removeNode(r.getName())) {
+        b.addVms(RemovedNodeVm.newBuilder().setVm(o.vm()).setOwner(o.owner()).setNode(o.node())
+            .setMessage(o.message()).setOutcome(outcome(o.kind())));
+      }
+      return b.build();
     });
+  }
+
+  private static dev.noid.api.v1.NodeLossOutcome outcome(NodeLossOutcome.Kind kind) {
+    return switch (kind) {
+      case RESTORED -> dev.noid.api.v1.NodeLossOutcome.NODE_LOSS_OUTCOME_RESTORED;
+      case FAILED -> dev.noid.api.v1.NodeLossOutcome.NODE_LOSS_OUTCOME_FAILED;
+      case REMOVED -> dev.noid.api.v1.NodeLossOutcome.NODE_LOSS_OUTCOME_REMOVED;
+    };
   }
 
   @Override

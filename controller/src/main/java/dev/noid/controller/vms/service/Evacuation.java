@@ -9,6 +9,7 @@ import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.vms.store.CheckpointTable;
+import dev.noid.controller.vms.NodeLossOutcome;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.store.VmTable;
 import java.util.ArrayList;
@@ -97,20 +98,29 @@ public final class Evacuation {
   /**
    * Forgets a node. Its VMs follow their node-loss policy: restored elsewhere from their newest
    * checkpoint that has a copy on another node, when asked for at create time; else FAILED.
+   * VMs that were being destroyed are forgotten with it. Returns what happened to each VM.
    */
-  public void removeNode(String node) {
+  public List<NodeLossOutcome> removeNode(String node) {
     nodes.remove(node);
+    List<NodeLossOutcome> outcomes = new ArrayList<>();
     for (VmEntry e : vms.all().stream().filter(v -> v.node().equals(node)).toList()) {
       scheduler.release(node, e.cpus(), e.memMib());
-      // A VM being destroyed is not brought back.
-      boolean restore = RESTORE_LAST_CHECKPOINT.equals(e.nodeLossPolicy()) && e.state() != VmState.DESTROYING;
+      if (e.state() == VmState.DESTROYING) {
+        vms.delete(e);
+        outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.REMOVED, "",
+            "was being destroyed"));
+        continue;
+      }
+      boolean restore = RESTORE_LAST_CHECKPOINT.equals(e.nodeLossPolicy());
       Optional<CheckpointEntry> ck = restore ? checkpoints.ownedBy(e.owner()).stream()
           .filter(c -> c.vmId().equals(e.id()))
           .filter(c -> c.nodes().stream().anyMatch(n -> !n.equals(node) && nodes.get(n).map(x -> x.ready()).orElse(false)))
           .reduce((a, b) -> b) : Optional.empty();
       if (ck.isEmpty()) {
-        vms.update(e.with(VmState.FAILED, "node " + node + " was removed"
-            + (restore ? "; no checkpoint of it is on another ready node" : "")));
+        String why = "node " + node + " was removed"
+            + (restore ? "; no checkpoint of it is on another ready node" : "");
+        vms.update(e.with(VmState.FAILED, why));
+        outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.FAILED, "", why));
         continue;
       }
       String target = ck.get().nodes().stream().filter(n -> !n.equals(node)).findFirst().orElseThrow();
@@ -121,11 +131,15 @@ public final class Evacuation {
         checkpointing.restoreInPlace(moved, ck.get());
         log.atInfo().addKeyValue("vm_name", moved.name()).log("restored {} on {} after removing {}",
             moved.name(), target, node);
+        outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.RESTORED,
+            target, "restored checkpoint " + ck.get().id()));
       } catch (NoidException ex) {
-        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.with(VmState.FAILED,
-            "node " + node + " was removed and the restore failed: " + ex.getMessage())));
+        String why = "node " + node + " was removed and the restore failed: " + ex.getMessage();
+        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.with(VmState.FAILED, why)));
+        outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.FAILED, "", why));
       }
     }
+    return outcomes;
   }
 
   /** A node stopped reporting: its VMs are not known to be running, nor dead. */
