@@ -6,6 +6,7 @@ import dev.noid.controller.users.Principal;
 import dev.noid.controller.users.UserDirectory;
 import io.grpc.Context;
 import io.grpc.Contexts;
+import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -17,7 +18,8 @@ import java.util.Set;
 /**
  * Bearer-token authentication for the public API: the token in {@code authorization} becomes
  * a {@link Principal} in the call's Context. Health, reflection and node registration (which
- * authenticates with join tokens and certificates) do not take user tokens.
+ * authenticates with join tokens and certificates) do not take user tokens. Failed logins count
+ * against the caller's address ({@link CallerAddress}), never against a token.
  */
 public final class AuthInterceptor implements ServerInterceptor {
   /** The authenticated caller of the current call. */
@@ -60,7 +62,8 @@ public final class AuthInterceptor implements ServerInterceptor {
         throw new NoidException(NoidException.Code.UNAUTHENTICATED,
             "missing token: send 'authorization: Bearer noid_tok_...'");
       }
-      principal = users.authenticate(header.substring(7).strip());
+      principal = users.authenticate(header.substring(7).strip(),
+          CallerAddress.of(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR)));
     } catch (RuntimeException e) {
       call.close(GrpcStatusMapper.toStatus(e).getStatus(), new Metadata());
       return new ServerCall.Listener<>() {};

@@ -4,10 +4,17 @@ import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.store.StoreException;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.HexFormat;
+import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The one table from domain failures to gRPC status: clients never see UNKNOWN for a known one. */
+/**
+ * The one table from domain failures to gRPC status: clients never see UNKNOWN for a known one.
+ * A failure the client can do nothing about (a bug, a broken store) shows only an error id;
+ * its text, which may hold SQL, host paths or a stack's worth of detail, goes to the log under
+ * that id (docs/security.md, "Errors").
+ */
 public final class GrpcStatusMapper {
   private static final Logger log = LoggerFactory.getLogger(GrpcStatusMapper.class);
 
@@ -30,14 +37,23 @@ public final class GrpcStatusMapper {
         case TIMEOUT -> Status.DEADLINE_EXCEEDED;
         // The node was reached and the VMM failed there: retrying the same call elsewhere is
         // the caller's choice, not a transport problem (docs/decisions.md).
-        case HYPERVISOR_FAILED, INTERNAL -> Status.INTERNAL;
+        case HYPERVISOR_FAILED -> Status.INTERNAL;
+        // Its message may carry a cause's text: the client gets an id, the log the rest.
+        case INTERNAL -> null;
       };
-      return s.withDescription(e.getMessage()).asRuntimeException();
+      if (s != null) {
+        return s.withDescription(e.getMessage()).asRuntimeException();
+      }
     }
-    if (t instanceof StoreException e) {
-      return Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
+    if (t instanceof StoreException) {
+      return hidden(Status.UNAVAILABLE, "store unavailable", t);
     }
-    log.error("unexpected failure", t);
-    return Status.INTERNAL.withDescription("internal error: " + t).asRuntimeException();
+    return hidden(Status.INTERNAL, "internal error", t);
+  }
+
+  private static StatusRuntimeException hidden(Status status, String what, Throwable t) {
+    String id = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()).substring(0, 12);
+    log.error("{} (id {})", what, id, t);
+    return status.withDescription(what + " (id " + id + ")").asRuntimeException();
   }
 }

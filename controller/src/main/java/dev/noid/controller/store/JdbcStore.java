@@ -362,7 +362,6 @@ abstract class JdbcStore implements Store {
         hash, expires.toEpochMilli());
   }
 
-
   @Override
   public boolean consumeJoinToken(String hash, Instant now) {
     return tx("use join token", c -> {
@@ -372,7 +371,14 @@ abstract class JdbcStore implements Store {
         ps.setLong(1, now.toEpochMilli());
         ps.setString(2, hash);
         ps.setLong(3, now.toEpochMilli());
-        return ps.executeUpdate() == 1;
+        boolean won = ps.executeUpdate() == 1;
+        // Every join attempt clears the expired tokens, used or not, so the table holds only
+        // live ones (issue 19 L4).
+        try (PreparedStatement purge = c.prepareStatement("DELETE FROM join_tokens WHERE expires_ms <= ?")) {
+          purge.setLong(1, now.toEpochMilli());
+          purge.executeUpdate();
+        }
+        return won;
       }
     });
   }

@@ -4,51 +4,84 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Refuses a token prefix after too many failed logins in a sliding window, so guessing the
- * rest of a token is too slow to matter. Keyed by the presented token's first characters (not
- * by address: many clients share NATs; an attacker guessing one token has one prefix).
+ * Counts failed logins per caller (the peer's address, as the API edge names it) and over all
+ * callers, in a sliding window. It only ever throttles failures: a valid token is checked
+ * before the limiter is asked, so no one's failures can refuse someone else's token
+ * (docs/security.md). Memory is bounded: at most {@code maxCallers} callers are tracked, the
+ * least recently failing one is forgotten first, and each keeps at most {@code perCaller}
+ * instants. A caller that rotates addresses to escape its own count still meets the global one.
  */
 public final class LoginLimiter {
-  private final int maxFailures;
+  /** Defaults of the public API: 10 failures per caller and 1,000 overall per minute. */
+  public static final int PER_CALLER = 10;
+  public static final int GLOBAL = 1_000;
+  public static final int MAX_CALLERS = 10_000;
+
+  private final int perCaller;
   private final Duration window;
   private final Clock clock;
-  private final Map<String, Deque<Instant>> failures = new ConcurrentHashMap<>();
+  private final Failures global;
+  private final Map<String, Failures> callers;
 
-  public LoginLimiter(int maxFailures, Duration window, Clock clock) {
-    this.maxFailures = maxFailures;
+  public LoginLimiter(int perCaller, int global, Duration window, int maxCallers, Clock clock) {
+    this.perCaller = perCaller;
     this.window = window;
     this.clock = clock;
+    this.global = new Failures(global);
+    this.callers = new LinkedHashMap<>(16, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, Failures> eldest) {
+        return size() > maxCallers;
+      }
+    };
   }
 
-  /** True while {@code prefix} has {@code maxFailures} failures within the window. */
-  public boolean blocked(String prefix) {
-    Deque<Instant> d = failures.get(prefix);
-    if (d == null) {
-      return false;
-    }
-    synchronized (d) {
-      prune(d);
-      return d.size() >= maxFailures;
-    }
+  /** {@code perCaller} failures per caller per {@code window}, with the default global bound. */
+  public LoginLimiter(int perCaller, Duration window, Clock clock) {
+    this(perCaller, GLOBAL, window, MAX_CALLERS, clock);
   }
 
-  public void recordFailure(String prefix) {
-    Deque<Instant> d = failures.computeIfAbsent(prefix, k -> new ArrayDeque<>());
-    synchronized (d) {
-      prune(d);
-      d.addLast(clock.instant());
-    }
+  /** True while {@code caller}, or all callers together, reached their limit in the window. */
+  public synchronized boolean blocked(String caller) {
+    Instant since = clock.instant().minus(window);
+    Failures own = callers.get(caller);
+    return global.full(since) || (own != null && own.full(since));
   }
 
-  private void prune(Deque<Instant> d) {
-    Instant cutoff = clock.instant().minus(window);
-    while (!d.isEmpty() && !d.peekFirst().isAfter(cutoff)) {
-      d.pollFirst();
+  public synchronized void recordFailure(String caller) {
+    Instant now = clock.instant();
+    global.add(now);
+    callers.computeIfAbsent(caller, k -> new Failures(perCaller)).add(now);
+  }
+
+  /** How many callers are tracked now: never more than {@code maxCallers}. */
+  public synchronized int trackedCallers() {
+    return callers.size();
+  }
+
+  /** The last {@code limit} failure instants: the limit is reached when the oldest is recent. */
+  private static final class Failures {
+    private final int limit;
+    private final ArrayDeque<Instant> times;
+
+    Failures(int limit) {
+      this.limit = limit;
+      this.times = new ArrayDeque<>(Math.min(limit, 64));
+    }
+
+    void add(Instant t) {
+      if (times.size() == limit) {
+        times.pollFirst();
+      }
+      times.addLast(t);
+    }
+
+    boolean full(Instant since) {
+      return times.size() == limit && times.peekFirst().isAfter(since);
     }
   }
 }

@@ -65,26 +65,29 @@ public final class UserDirectory {
   }
 
   /**
-   * Who holds {@code token}. The lookup is by hash (an index, not a scan) and the stored hash is
-   * compared again in constant time; failures count against the token's prefix.
+   * Who holds {@code token}, presented by {@code caller} (the peer's address). A valid token
+   * always authenticates, whatever others (or this caller) failed before: the token is checked
+   * first, and the limiter only throttles failures. The lookup is by hash (an index, not a
+   * scan) and the stored hash is compared again in constant time.
    */
-  public Principal authenticate(String token) {
-    String prefix = token == null ? "" : Tokens.displayPrefix(token);
-    if (limiter.blocked(prefix)) {
-      throw new NoidException(Code.TOO_MANY_ATTEMPTS,
-          "too many failed logins for this token; try again in a minute");
+  public Principal authenticate(String token, String caller) {
+    if (Tokens.wellFormed(token)) {
+      String hash = Tokens.sha256(token);
+      Optional<UserRow> user = store.userByTokenHash(hash);
+      if (user.isPresent() && Tokens.sameHash(user.get().tokenHash(), hash)) {
+        return new Principal(user.get().name(), ROLE_ADMIN.equals(user.get().role()));
+      }
     }
+    // Refusals while blocked are not counted: the block ends one window after the failures.
+    if (limiter.blocked(caller)) {
+      throw new NoidException(Code.TOO_MANY_ATTEMPTS,
+          "too many failed logins from this address; try again in a minute");
+    }
+    limiter.recordFailure(caller);
     if (!Tokens.wellFormed(token)) {
-      limiter.recordFailure(prefix);
       throw new NoidException(Code.UNAUTHENTICATED, "invalid token: expected 'noid_tok_' + 64 hex"
           + " characters in 'authorization: Bearer <token>'");
     }
-    String hash = Tokens.sha256(token);
-    Optional<UserRow> user = store.userByTokenHash(hash);
-    if (user.isEmpty() || !Tokens.sameHash(user.get().tokenHash(), hash)) {
-      limiter.recordFailure(prefix);
-      throw new NoidException(Code.UNAUTHENTICATED, "unknown or revoked token");
-    }
-    return new Principal(user.get().name(), ROLE_ADMIN.equals(user.get().role()));
+    throw new NoidException(Code.UNAUTHENTICATED, "unknown or revoked token");
   }
 }

@@ -282,9 +282,34 @@ abstract class StoreContract {
     store.insertJoinToken("late", expires);
     store.insertJoinToken("just-in-time", expires);
 
+    assertThat(store.consumeJoinToken("just-in-time", expires.minusMillis(1))).isTrue();
     assertThat(store.consumeJoinToken("late", expires)).isFalse();
     assertThat(store.consumeJoinToken("late", expires.plusSeconds(60))).isFalse();
-    assertThat(store.consumeJoinToken("just-in-time", expires.minusMillis(1))).isTrue();
+  }
+
+  private List<String> joinTokensStored() throws SQLException {
+    List<String> hashes = new java.util.ArrayList<>();
+    try (Connection c = rawConnection(); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT token_hash FROM join_tokens ORDER BY token_hash")) {
+      while (rs.next()) {
+        hashes.add(rs.getString(1));
+      }
+    }
+    return hashes;
+  }
+
+  @Test
+  void aJoinAttemptPurgesExpiredTokensUsedOrNot() throws Exception {
+    store.insertJoinToken("expired-unused", NOW.minusSeconds(1));
+    store.insertJoinToken("expired-used", NOW.plusSeconds(10));
+    assertThat(store.consumeJoinToken("expired-used", NOW)).isTrue();
+    store.insertJoinToken("live", NOW.plus(Duration.ofMinutes(30)));
+
+    // The clock is the caller's (JoinService's injected Clock): 20 s later, a join with a bad token.
+    assertThat(store.consumeJoinToken("wrong", NOW.plusSeconds(20))).isFalse();
+
+    assertThat(joinTokensStored()).containsExactly("live");
+    assertThat(store.consumeJoinToken("live", NOW.plusSeconds(21))).isTrue();
   }
 
   @Test

@@ -21,12 +21,14 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** UserDirectory on a real SQLite store, with the login limit of production (10 per 60 s). */
+/** UserDirectory on a real SQLite store, with the login limit of production (10 per caller per 60 s). */
 class UserDirectoryTest {
   @TempDir
   Path dir;
 
   private final MutableClock clock = new MutableClock(Instant.parse("2026-05-01T10:00:00Z"));
+  private static final String ALICE = "192.0.2.10";
+  private static final String ATTACKER = "198.51.100.66";
   private Store store;
   private UserDirectory users;
 
@@ -62,8 +64,8 @@ class UserDirectoryTest {
     String adminToken = users.add("alice", UserDirectory.ROLE_ADMIN).token();
     String userToken = users.add("bob", UserDirectory.ROLE_USER).token();
 
-    assertThat(users.authenticate(adminToken)).isEqualTo(new Principal("alice", true));
-    assertThat(users.authenticate(userToken)).isEqualTo(new Principal("bob", false));
+    assertThat(users.authenticate(adminToken, ALICE)).isEqualTo(new Principal("alice", true));
+    assertThat(users.authenticate(userToken, ALICE)).isEqualTo(new Principal("bob", false));
   }
 
   @Test
@@ -112,7 +114,7 @@ class UserDirectoryTest {
 
     assertThat(e.code()).isEqualTo(Code.ALREADY_EXISTS);
     assertThat(e.getMessage()).contains("'alice'");
-    assertThat(users.authenticate(first)).isEqualTo(new Principal("alice", false));
+    assertThat(users.authenticate(first, ALICE)).isEqualTo(new Principal("alice", false));
   }
 
   // ------------------------------------------------------------------ authenticate
@@ -121,7 +123,7 @@ class UserDirectoryTest {
   void wrongTokenIsUnauthenticated() {
     users.add("alice", UserDirectory.ROLE_USER);
 
-    NoidException e = failure(() -> users.authenticate(Tokens.generate()));
+    NoidException e = failure(() -> users.authenticate(Tokens.generate(), ALICE));
 
     assertThat(e.code()).isEqualTo(Code.UNAUTHENTICATED);
     assertThat(e.getMessage()).isEqualTo("unknown or revoked token");
@@ -132,7 +134,7 @@ class UserDirectoryTest {
     users.add("alice", UserDirectory.ROLE_USER);
 
     for (String malformed : new String[] {"noid_tok_xyz", "Bearer noid_tok_", "", null}) {
-      NoidException e = failure(() -> users.authenticate(malformed));
+      NoidException e = failure(() -> users.authenticate(malformed, ALICE));
 
       assertThat(e.code()).as("%s", malformed).isEqualTo(Code.UNAUTHENTICATED);
       assertThat(e.getMessage()).as("%s", malformed).contains("'noid_tok_' + 64 hex");
@@ -140,59 +142,70 @@ class UserDirectoryTest {
   }
 
   @Test
-  void tenFailuresForAPrefixRefuseEvenTheRightTokenUntilTheWindowPasses() {
+  void tenFailuresFromACallerThrottleItsFurtherBadTokensButNeverTheRightOne() {
     String token = users.add("alice", UserDirectory.ROLE_USER).token();
     String guess = samePrefixOtherToken(token);
     for (int i = 0; i < 10; i++) {
-      assertThat(failure(() -> users.authenticate(guess)).code()).isEqualTo(Code.UNAUTHENTICATED);
+      assertThat(failure(() -> users.authenticate(guess, ATTACKER)).code())
+          .isEqualTo(Code.UNAUTHENTICATED);
     }
 
-    NoidException blocked = failure(() -> users.authenticate(token));
+    NoidException blocked = failure(() -> users.authenticate(guess, ATTACKER));
 
     assertThat(blocked.code()).isEqualTo(Code.TOO_MANY_ATTEMPTS);
     assertThat(GrpcStatusMapper.toStatus(blocked).getStatus().getCode())
         .isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    // The right token works from the throttled address itself (a user behind the same NAT)...
+    assertThat(users.authenticate(token, ATTACKER)).isEqualTo(new Principal("alice", false));
+    // ...and from anywhere else.
+    assertThat(users.authenticate(token, ALICE)).isEqualTo(new Principal("alice", false));
     clock.advance(Duration.ofSeconds(59));
-    assertThat(failure(() -> users.authenticate(token)).code()).isEqualTo(Code.TOO_MANY_ATTEMPTS);
+    assertThat(failure(() -> users.authenticate(guess, ATTACKER)).code())
+        .isEqualTo(Code.TOO_MANY_ATTEMPTS);
 
     clock.advance(Duration.ofSeconds(1));
 
-    assertThat(users.authenticate(token)).isEqualTo(new Principal("alice", false));
+    assertThat(failure(() -> users.authenticate(guess, ATTACKER)).code())
+        .isEqualTo(Code.UNAUTHENTICATED);
   }
 
   @Test
   void refusedAttemptsWhileBlockedDoNotExtendTheBlock() {
-    String token = users.add("alice", UserDirectory.ROLE_USER).token();
-    String guess = samePrefixOtherToken(token);
+    String guess = samePrefixOtherToken(users.add("alice", UserDirectory.ROLE_USER).token());
     for (int i = 0; i < 10; i++) {
-      failure(() -> users.authenticate(guess));
+      failure(() -> users.authenticate(guess, ATTACKER));
     }
     clock.advance(Duration.ofSeconds(30));
     for (int i = 0; i < 5; i++) {
-      assertThat(failure(() -> users.authenticate(guess)).code())
+      assertThat(failure(() -> users.authenticate(guess, ATTACKER)).code())
           .isEqualTo(Code.TOO_MANY_ATTEMPTS);
     }
 
     clock.advance(Duration.ofSeconds(30));
 
-    assertThat(users.authenticate(token)).isEqualTo(new Principal("alice", false));
+    assertThat(failure(() -> users.authenticate(guess, ATTACKER)).code())
+        .isEqualTo(Code.UNAUTHENTICATED);
   }
 
   @Test
-  void failuresForOneTokenPrefixDoNotBlockAnother() {
-    String alice = users.add("alice", UserDirectory.ROLE_USER).token();
-    String bob = users.add("bob", UserDirectory.ROLE_USER).token();
-    // Tokens are random, so make sure bob's token is not under alice's prefix by accident.
-    while (Tokens.displayPrefix(bob).equals(Tokens.displayPrefix(alice))) {
-      bob = users.rotate("bob");
-    }
-    String guess = samePrefixOtherToken(alice);
+  void oneCallersFailuresDoNotThrottleAnotherCallersBadTokens() {
+    String guess = samePrefixOtherToken(users.add("alice", UserDirectory.ROLE_USER).token());
     for (int i = 0; i < 10; i++) {
-      failure(() -> users.authenticate(guess));
+      failure(() -> users.authenticate(guess, ATTACKER));
     }
 
-    assertThat(users.authenticate(bob)).isEqualTo(new Principal("bob", false));
-    assertThat(failure(() -> users.authenticate(alice)).code()).isEqualTo(Code.TOO_MANY_ATTEMPTS);
+    assertThat(failure(() -> users.authenticate(guess, ALICE)).code())
+        .isEqualTo(Code.UNAUTHENTICATED);
+  }
+
+  @Test
+  void malformedTokensNeverCountAgainstAValidToken() {
+    String token = users.add("alice", UserDirectory.ROLE_USER).token();
+    for (int i = 0; i < 50; i++) {
+      failure(() -> users.authenticate(Tokens.displayPrefix(token), ALICE));
+    }
+
+    assertThat(users.authenticate(token, ALICE)).isEqualTo(new Principal("alice", false));
   }
 
   // ------------------------------------------------------------------ rotate, remove
@@ -205,8 +218,8 @@ class UserDirectoryTest {
 
     assertThat(fresh).isNotEqualTo(old);
     assertThat(Tokens.wellFormed(fresh)).isTrue();
-    assertThat(users.authenticate(fresh)).isEqualTo(new Principal("alice", true));
-    NoidException e = failure(() -> users.authenticate(old));
+    assertThat(users.authenticate(fresh, ALICE)).isEqualTo(new Principal("alice", true));
+    NoidException e = failure(() -> users.authenticate(old, ALICE));
     assertThat(e.code()).isEqualTo(Code.UNAUTHENTICATED);
     assertThat(store.user("alice").orElseThrow().tokenPrefix())
         .isEqualTo(Tokens.displayPrefix(fresh));
@@ -227,7 +240,7 @@ class UserDirectoryTest {
 
     users.remove("alice");
 
-    assertThat(failure(() -> users.authenticate(token)).code()).isEqualTo(Code.UNAUTHENTICATED);
+    assertThat(failure(() -> users.authenticate(token, ALICE)).code()).isEqualTo(Code.UNAUTHENTICATED);
     assertThat(users.list()).extracting(UserRow::name).containsExactly("bob");
     assertThat(failure(() -> users.remove("alice")).code()).isEqualTo(Code.NOT_FOUND);
   }

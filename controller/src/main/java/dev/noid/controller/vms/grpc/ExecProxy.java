@@ -1,5 +1,6 @@
 package dev.noid.controller.vms.grpc;
 
+import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.api.StreamProxy;
 import dev.noid.agent.v1.ExecRequest;
@@ -11,13 +12,14 @@ import dev.noid.api.v1.ExecExit;
 import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.vms.service.VmRecords;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 
-/** noid.v1 ExecCommand relayed to the VM's agent, message for message. */
+/** noid.v1 ExecCommand relayed to the VM's agent, message for message, numbers checked first. */
 final class ExecProxy implements StreamObserver<ExecCommandRequest> {
   private final VmRecords vms;
   private final AgentClients agents;
@@ -47,6 +49,28 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
     };
   }
 
+  private static void checkNumbers(dev.noid.api.v1.ExecStart start) {
+    FieldLimits.atMost("timeout_seconds", start.getTimeoutSeconds(), FieldLimits.MAX_EXEC_TIMEOUT_SECONDS);
+    FieldLimits.atMost("max_output_bytes", start.getMaxOutputBytes(), FieldLimits.MAX_EXEC_OUTPUT_BYTES);
+    checkSize("terminal_size", start.getTerminalSize());
+  }
+
+  private static void checkNumbers(ExecCommandRequest r) {
+    if (r.hasSignal() && (r.getSignal() == 0
+        || Integer.toUnsignedLong(r.getSignal()) > FieldLimits.MAX_SIGNAL)) {
+      throw NoidException.invalid("signal " + Integer.toUnsignedLong(r.getSignal())
+          + " is not a signal number: 1 to " + FieldLimits.MAX_SIGNAL);
+    }
+    if (r.hasResize()) {
+      checkSize("resize", r.getResize());
+    }
+  }
+
+  private static void checkSize(String field, dev.noid.api.v1.TerminalSize size) {
+    FieldLimits.atMost(field + ".rows", size.getRows(), FieldLimits.MAX_TERMINAL_CELLS);
+    FieldLimits.atMost(field + ".columns", size.getColumns(), FieldLimits.MAX_TERMINAL_CELLS);
+  }
+
   @Override
   public synchronized void onNext(ExecCommandRequest request) {
     if (toAgent == null) {
@@ -62,6 +86,7 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
       }
       VmEntry vm;
       try {
+        checkNumbers(start);
         vm = vms.require(who, start.getVm(), VmState.Action.EXEC);
       } catch (RuntimeException e) {
         out.onError(GrpcStatusMapper.toStatus(e));
@@ -78,6 +103,12 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
       return;
     }
     ExecRequest.Builder b = ExecRequest.newBuilder();
+    try {
+      checkNumbers(request);
+    } catch (RuntimeException e) {
+      proxy.fail(GrpcStatusMapper.toStatus(e).getStatus());
+      return;
+    }
     switch (request.getMessageCase()) {
       case STDIN -> b.setStdin(request.getStdin());
       case STDIN_CLOSE -> b.setStdinClose(request.getStdinClose());

@@ -2,6 +2,7 @@ package dev.noid.controller.vms.grpc;
 
 import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.api.Calls;
+import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.api.ProtoMapper;
 import dev.noid.controller.api.WatchStream;
 import dev.noid.api.v1.AttachConsoleRequest;
@@ -97,10 +98,8 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void listVms(ListVmsRequest r, StreamObserver<ListVmsResponse> out) {
     Calls.unary(out, () -> {
-      int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE : r.getPageSize();
-      if (size > MAX_PAGE_SIZE) {
-        throw NoidException.invalid("page_size " + size + " exceeds the limit of " + MAX_PAGE_SIZE);
-      }
+      int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE
+          : FieldLimits.atMost("page_size", r.getPageSize(), MAX_PAGE_SIZE);
       String after = decodeToken(r.getPageToken());
       java.util.Set<dev.noid.controller.domain.VmState> states = new java.util.HashSet<>();
       r.getStatesList().forEach(s -> states.add(ProtoMapper.state(s)));

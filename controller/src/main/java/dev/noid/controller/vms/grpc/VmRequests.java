@@ -1,14 +1,17 @@
 package dev.noid.controller.vms.grpc;
 
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.vms.service.VmRequest;
 
-/** noid.v1 VM requests to the domain's terms. */
+/** noid.v1 VM requests to the domain's terms, numbers checked against {@link FieldLimits}. */
 public final class VmRequests {
   private VmRequests() {}
 
   public static VmRequest create(CreateVmRequest r) {
-    return new VmRequest(r.getName(), r.getCpus(), r.getMemMib(), r.getDiskMib(), r.getImage(),
+    return new VmRequest(r.getName(), FieldLimits.atMost("cpus", r.getCpus(), FieldLimits.MAX_CPUS),
+        FieldLimits.atMost("mem_mib", r.getMemMib(), FieldLimits.MAX_MEM_MIB),
+        FieldLimits.atMost("disk_mib", r.getDiskMib(), FieldLimits.MAX_DISK_MIB), r.getImage(),
         r.getLabelsMap(), r.getNode(), r.getNodeSelectorMap(), r.getNodeLossPolicy().name(),
         !r.hasWait() || r.getWait());
   }

@@ -12,6 +12,7 @@ import dev.noid.controller.vms.store.VmTable;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,7 +39,8 @@ public final class Reconciler {
   private final OperationObserver observer;
   private final Clock clock;
   private final Set<String> strayDestroys = ConcurrentHashMap.newKeySet();
-  private final Set<String> unknownReported = ConcurrentHashMap.newKeySet();
+  /** Per node, the VMs it reports that this controller has no record of: logged once each. */
+  private final Map<String, Set<String>> unknownReported = new ConcurrentHashMap<>();
 
   public Reconciler(VmRecords records, NodeRegistry nodes, Scheduler scheduler, NodeAgents agents,
       VmLocks locks, VmCreates creates, VmTransitions transitions, OperationObserver observer,
@@ -111,10 +113,13 @@ public final class Reconciler {
    * alone and logged: a controller started on the wrong store must not wipe a fleet.
    */
   private void removeStrays(String node, List<NodeVm> reports, Instant settled) {
+    Set<String> knownUnknown = unknownReported.getOrDefault(node, Set.of());
+    Set<String> unknown = new HashSet<>();
     for (NodeVm r : reports) {
       VmEntry e = vms.byId(r.id()).orElse(null);
       if (e == null) {
-        if (unknownReported.add(r.id())) {
+        unknown.add(r.id());
+        if (!knownUnknown.contains(r.id())) {
           log.atWarn().addKeyValue("node", node).addKeyValue("vm_id", r.id())
               .log("node {} runs VM {}, which this controller has no record of; left alone",
                   node, r.id());
@@ -134,6 +139,18 @@ public final class Reconciler {
         });
       }
     }
+    // Only what the node reports now is kept: a VM that went away is forgotten, so the set
+    // is bounded by the nodes' current reports, not by every id ever seen.
+    if (unknown.isEmpty()) {
+      unknownReported.remove(node);
+    } else {
+      unknownReported.put(node, unknown);
+    }
+  }
+
+  /** How many unrecorded VMs the nodes report now (kept to log each once). */
+  public int unknownVmsTracked() {
+    return unknownReported.values().stream().mapToInt(Set::size).sum();
   }
 
   /**

@@ -24,7 +24,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
-import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -136,7 +135,7 @@ public final class VmCreates {
         .map(e -> e.with(VmState.CREATING, "booting on " + e.node())).toList();
     CompletableFuture<List<VmEntry>> stored = new CompletableFuture<>();
     Thread driver = Thread.ofVirtual().name("create-" + what).start(() -> {
-      List<ReentrantLock> held = new ArrayList<>(creating.size());
+      List<VmLocks.Held> held = new ArrayList<>(creating.size());
       List<Thread> alone;
       try {
         for (VmEntry e : creating) {
@@ -152,7 +151,7 @@ public final class VmCreates {
         stored.complete(in);
         alone = bringUpAll(in);
       } finally {
-        VmLocks.unlockAll(held);
+        locks.unlockAll(held);
       }
       for (Thread t : alone) {
         try {

@@ -9,22 +9,35 @@ import java.util.function.Supplier;
 /**
  * One lock per VM: whoever changes a VM (a create, a user's call, the reconciler) holds its
  * lock, and heartbeats leave a locked VM alone, since its state is about to change anyway.
+ * A VM's entry lives only while some thread holds or waits for its lock, so the map holds the
+ * VMs being changed now, not every VM ever touched (issue 19 L4).
  */
 public final class VmLocks {
-  private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+  private final Map<String, Held> locks = new ConcurrentHashMap<>();
+
+  /** A VM's lock and how many threads hold or wait for it (changed only inside the map's compute). */
+  static final class Held {
+    private final String id;
+    private final ReentrantLock lock = new ReentrantLock();
+    private int users;
+
+    private Held(String id) {
+      this.id = id;
+    }
+  }
 
   /** Whether some thread is changing the VM now. */
   public boolean locked(String id) {
-    ReentrantLock l = locks.get(id);
-    return l != null && l.isLocked();
+    Held h = locks.get(id);
+    return h != null && h.lock.isLocked();
   }
 
   public <T> T withLock(String id, Supplier<T> work) {
-    ReentrantLock lock = lock(id);
+    Held held = lock(id);
     try {
       return work.get();
     } finally {
-      lock.unlock();
+      unlock(held);
     }
   }
 
@@ -35,14 +48,28 @@ public final class VmLocks {
     });
   }
 
-  /** Takes the VM's lock and returns it, for a caller that holds many at once. */
-  ReentrantLock lock(String id) {
-    ReentrantLock lock = locks.computeIfAbsent(id, k -> new ReentrantLock());
-    lock.lock();
-    return lock;
+  /** Takes the VM's lock, for a caller that holds many at once and gives them to {@link #unlockAll}. */
+  Held lock(String id) {
+    Held held = locks.compute(id, (k, h) -> {
+      Held v = h == null ? new Held(k) : h;
+      v.users++;
+      return v;
+    });
+    held.lock.lock();
+    return held;
   }
 
-  static void unlockAll(List<ReentrantLock> held) {
-    held.forEach(ReentrantLock::unlock);
+  private void unlock(Held held) {
+    held.lock.unlock();
+    locks.computeIfPresent(held.id, (k, h) -> --h.users == 0 ? null : h);
+  }
+
+  void unlockAll(List<Held> held) {
+    held.forEach(this::unlock);
+  }
+
+  /** VMs whose lock is held or awaited now. */
+  int size() {
+    return locks.size();
   }
 }
