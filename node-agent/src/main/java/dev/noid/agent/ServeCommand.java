@@ -5,7 +5,7 @@ import dev.noid.agent.config.HostMemory;
 import dev.noid.agent.config.NetworkConfig;
 import dev.noid.agent.golden.GoldenKey;
 import dev.noid.agent.golden.GoldenMode;
-import dev.noid.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.HypervisorKind;
 import dev.noid.agent.hypervisor.HypervisorChoice;
 import dev.noid.common.config.ConfigChecks;
 import dev.noid.common.config.ConfigException;

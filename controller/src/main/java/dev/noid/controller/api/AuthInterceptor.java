@@ -1,6 +1,6 @@
 package dev.noid.controller.api;
 
-import dev.noid.agent.v1.NodeRegistrationGrpc;
+import dev.noid.api.agent.v1.NodeRegistrationGrpc;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.users.UserDirectory;

@@ -2,7 +2,7 @@ package dev.noid.controller.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.VmServiceGrpc;
 import java.nio.file.Path;

@@ -81,7 +81,7 @@ class MoveAndRestoreTest {
       assertThat(after.statusMessage()).startsWith("move to node-b failed: ");
       assertThat(c.agents.get("node-a").vms()).containsKey(web.id());
       assertThat(c.agents.get("node-a").vms().get(web.id()).getState())
-          .isEqualTo(dev.noid.agent.v1.AgentVmState.AGENT_VM_STATE_RUNNING);
+          .isEqualTo(dev.noid.api.agent.v1.AgentVmState.AGENT_VM_STATE_RUNNING);
       assertThat(c.agents.get("node-b").vms()).doesNotContainKey(web.id());
       assertThat(c.scheduler.reservedMemMib("node-a")).isEqualTo(256);
       assertThat(c.scheduler.reservedMemMib("node-b")).isZero();

@@ -2,8 +2,8 @@ package dev.noid.controller.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.noid.agent.v1.AgentVmState;
-import dev.noid.agent.v1.VmReport;
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.VmReport;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

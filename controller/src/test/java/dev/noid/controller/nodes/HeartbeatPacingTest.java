@@ -4,8 +4,8 @@ import dev.noid.controller.nodes.grpc.NodeReports;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.noid.agent.v1.HeartbeatRequest;
-import dev.noid.agent.v1.NodeReport;
+import dev.noid.api.agent.v1.HeartbeatRequest;
+import dev.noid.api.agent.v1.NodeReport;
 import dev.noid.controller.MutableClock;
 import dev.noid.controller.store.SqliteStore;
 import java.nio.file.Path;

@@ -1,8 +1,8 @@
 package dev.noid.agent.api;
 
 import com.google.protobuf.ByteString;
-import dev.noid.agent.v1.ConsoleRequest;
-import dev.noid.agent.v1.ConsoleResponse;
+import dev.noid.api.agent.v1.ConsoleRequest;
+import dev.noid.api.agent.v1.ConsoleResponse;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;

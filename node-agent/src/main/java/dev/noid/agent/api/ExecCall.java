@@ -2,10 +2,10 @@ package dev.noid.agent.api;
 
 import dev.noid.agent.guest.ExecSink;
 import dev.noid.agent.guest.ExecStream;
-import dev.noid.agent.v1.ExecExit;
-import dev.noid.agent.v1.ExecRequest;
-import dev.noid.agent.v1.ExecResponse;
-import dev.noid.agent.v1.ExecStart;
+import dev.noid.api.agent.v1.ExecExit;
+import dev.noid.api.agent.v1.ExecRequest;
+import dev.noid.api.agent.v1.ExecResponse;
+import dev.noid.api.agent.v1.ExecStart;
 import dev.noid.agent.vm.VmManager;
 import com.google.protobuf.ByteString;
 import dev.noid.agent.vm.AgentException;

@@ -2,7 +2,7 @@ package dev.noid.agent.api;
 
 import dev.noid.agent.checkpoint.CheckpointExport;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
-import dev.noid.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.CheckpointChunk;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import org.slf4j.Logger;

@@ -1,8 +1,8 @@
 package dev.noid.agent.api;
 
 import dev.noid.agent.checkpoint.CheckpointImport;
-import dev.noid.agent.v1.CheckpointChunk;
-import dev.noid.agent.v1.ImportCheckpointResponse;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.ImportCheckpointResponse;
 import io.grpc.stub.StreamObserver;
 
 /**

@@ -1,10 +1,10 @@
 package dev.noid.agent.checkpoint;
 
-import dev.noid.agent.v1.CheckpointChunk;
-import dev.noid.agent.v1.CheckpointFile;
-import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.CheckpointManifest;
-import dev.noid.agent.v1.FileChunk;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.CheckpointFile;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.CheckpointManifest;
+import dev.noid.api.agent.v1.FileChunk;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;

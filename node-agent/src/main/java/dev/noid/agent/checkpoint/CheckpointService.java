@@ -2,8 +2,8 @@ package dev.noid.agent.checkpoint;
 
 import com.google.protobuf.Timestamp;
 import dev.noid.agent.hypervisor.Hypervisor;
-import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;

@@ -2,7 +2,7 @@ package dev.noid.agent.checkpoint;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
-import dev.noid.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;

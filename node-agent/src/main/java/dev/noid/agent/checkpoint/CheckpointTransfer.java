@@ -1,8 +1,8 @@
 package dev.noid.agent.checkpoint;
 
-import dev.noid.agent.v1.CheckpointFile;
-import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.CheckpointManifest;
+import dev.noid.api.agent.v1.CheckpointFile;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.CheckpointManifest;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;

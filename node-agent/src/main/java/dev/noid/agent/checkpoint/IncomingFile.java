@@ -1,8 +1,8 @@
 package dev.noid.agent.checkpoint;
 
 import com.google.protobuf.ByteString;
-import dev.noid.agent.v1.CheckpointFile;
-import dev.noid.agent.v1.FileChunk;
+import dev.noid.api.agent.v1.CheckpointFile;
+import dev.noid.api.agent.v1.FileChunk;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;

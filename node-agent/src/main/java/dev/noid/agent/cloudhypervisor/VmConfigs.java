@@ -7,7 +7,7 @@ import dev.noid.agent.hypervisor.Hostnames;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.network.NicNames;
 import dev.noid.agent.image.Image;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package dev.noid.agent.golden;
 
-import dev.noid.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.HypervisorKind;
 import java.util.Locale;
 
 /**

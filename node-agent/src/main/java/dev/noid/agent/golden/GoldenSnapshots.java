@@ -2,8 +2,8 @@ package dev.noid.agent.golden;
 
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
-import dev.noid.agent.v1.HypervisorKind;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.Files2;
 import dev.noid.agent.vm.NodeCapacity;

@@ -6,7 +6,7 @@ import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;

@@ -1,6 +1,6 @@
 package dev.noid.agent.hypervisor;
 
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 
 /** The hostname a guest gets: the spec's, else the VM's id. */
 public final class Hostnames {

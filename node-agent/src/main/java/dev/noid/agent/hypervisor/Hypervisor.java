@@ -1,8 +1,8 @@
 package dev.noid.agent.hypervisor;
 
 import dev.noid.agent.image.Image;
-import dev.noid.agent.v1.HypervisorKind;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.VmSpec;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;

@@ -1,6 +1,6 @@
 package dev.noid.agent.identity;
 
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;

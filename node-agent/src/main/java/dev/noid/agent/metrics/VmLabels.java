@@ -1,6 +1,6 @@
 package dev.noid.agent.metrics;
 
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import io.micrometer.core.instrument.Tags;
 
 /**

@@ -2,7 +2,7 @@ package dev.noid.agent.network;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.noid.agent.v1.VmNetwork;
+import dev.noid.api.agent.v1.VmNetwork;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.common.network.Subnet;

@@ -15,7 +15,7 @@ public final class NicNames {
   private NicNames() {}
 
   /** Does this VM have a NIC (an empty message means the VM was made without a network). */
-  public static boolean hasNic(dev.noid.agent.v1.VmNetwork n) {
+  public static boolean hasNic(dev.noid.api.agent.v1.VmNetwork n) {
     return !n.getTap().isEmpty();
   }
 
@@ -43,7 +43,7 @@ public final class NicNames {
   }
 
   /** Kernel arguments the image's /init reads at cold boot (a restored guest is told over its agent). */
-  public static String bootArgs(dev.noid.agent.v1.VmNetwork net) {
+  public static String bootArgs(dev.noid.api.agent.v1.VmNetwork net) {
     return hasNic(net) ? " noid.ip=" + net.getIp() + "/" + net.getPrefixLength() + " noid.gw="
         + net.getGateway() : "";
   }

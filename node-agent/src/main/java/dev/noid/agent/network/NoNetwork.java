@@ -1,6 +1,6 @@
 package dev.noid.agent.network;
 
-import dev.noid.agent.v1.VmNetwork;
+import dev.noid.api.agent.v1.VmNetwork;
 import java.util.Set;
 
 /** A node without a subnet: VMs get no NIC, exactly as before networking existed. */

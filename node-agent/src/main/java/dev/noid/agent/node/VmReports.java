@@ -1,8 +1,8 @@
 package dev.noid.agent.node;
 
 import com.google.protobuf.Timestamp;
-import dev.noid.agent.v1.AgentVmState;
-import dev.noid.agent.v1.VmReport;
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.VmReport;
 import dev.noid.agent.vm.VmState;
 import dev.noid.agent.vm.VmStatus;
 

@@ -2,9 +2,9 @@ package dev.noid.agent.tls;
 
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.network.AssignedSubnet;
-import dev.noid.agent.v1.JoinRequest;
-import dev.noid.agent.v1.JoinResponse;
-import dev.noid.agent.v1.NodeRegistrationGrpc;
+import dev.noid.api.agent.v1.JoinRequest;
+import dev.noid.api.agent.v1.JoinResponse;
+import dev.noid.api.agent.v1.NodeRegistrationGrpc;
 import dev.noid.common.config.ConfigException;
 import dev.noid.common.config.StartupException;
 import dev.noid.common.tls.Certificates;

@@ -2,7 +2,7 @@ package dev.noid.agent.vm;
 
 import dev.noid.agent.guest.GuestConnection;
 import dev.noid.agent.hypervisor.VmLayout;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
 import java.time.Instant;
 import java.util.Arrays;

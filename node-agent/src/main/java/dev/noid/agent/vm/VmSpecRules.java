@@ -1,7 +1,7 @@
 package dev.noid.agent.vm;
 
 import dev.noid.agent.image.Image;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.common.naming.ResourceNames;
 

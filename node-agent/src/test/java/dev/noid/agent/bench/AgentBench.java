@@ -1,15 +1,15 @@
 package dev.noid.agent.bench;
 
-import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.CreateCheckpointRequest;
-import dev.noid.agent.v1.CreateVmRequest;
-import dev.noid.agent.v1.DeleteCheckpointRequest;
-import dev.noid.agent.v1.DestroyVmRequest;
-import dev.noid.agent.v1.ExecExit;
-import dev.noid.agent.v1.GetVmRequest;
-import dev.noid.agent.v1.NodeReport;
-import dev.noid.agent.v1.RestoreCheckpointRequest;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.CreateCheckpointRequest;
+import dev.noid.api.agent.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.DeleteCheckpointRequest;
+import dev.noid.api.agent.v1.DestroyVmRequest;
+import dev.noid.api.agent.v1.ExecExit;
+import dev.noid.api.agent.v1.GetVmRequest;
+import dev.noid.api.agent.v1.NodeReport;
+import dev.noid.api.agent.v1.RestoreCheckpointRequest;
+import dev.noid.api.agent.v1.VmSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,12 +1,12 @@
 package dev.noid.agent.bench;
 
-import dev.noid.agent.v1.AgentGrpc;
-import dev.noid.agent.v1.ExecExit;
-import dev.noid.agent.v1.ExecRequest;
-import dev.noid.agent.v1.ExecResponse;
-import dev.noid.agent.v1.ExecStart;
-import dev.noid.agent.v1.GetNodeReportRequest;
-import dev.noid.agent.v1.NodeReport;
+import dev.noid.api.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.ExecExit;
+import dev.noid.api.agent.v1.ExecRequest;
+import dev.noid.api.agent.v1.ExecResponse;
+import dev.noid.api.agent.v1.ExecStart;
+import dev.noid.api.agent.v1.GetNodeReportRequest;
+import dev.noid.api.agent.v1.NodeReport;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.Pem;

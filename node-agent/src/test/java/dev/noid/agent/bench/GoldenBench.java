@@ -1,9 +1,9 @@
 package dev.noid.agent.bench;
 
-import dev.noid.agent.v1.CreateVmRequest;
-import dev.noid.agent.v1.DestroyVmRequest;
-import dev.noid.agent.v1.NodeReport;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.DestroyVmRequest;
+import dev.noid.api.agent.v1.NodeReport;
+import dev.noid.api.agent.v1.VmSpec;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;

@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
-import dev.noid.agent.v1.CheckpointChunk;
-import dev.noid.agent.v1.CheckpointFile;
-import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.CheckpointManifest;
-import dev.noid.agent.v1.FileChunk;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.CheckpointFile;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.CheckpointManifest;
+import dev.noid.api.agent.v1.FileChunk;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;

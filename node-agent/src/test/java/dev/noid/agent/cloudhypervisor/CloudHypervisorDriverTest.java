@@ -10,7 +10,7 @@ import dev.noid.agent.hypervisor.Hypervisor.StateChange;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.ByteArrayOutputStream;

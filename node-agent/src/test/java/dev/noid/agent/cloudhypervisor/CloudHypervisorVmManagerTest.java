@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
@@ -52,7 +52,7 @@ class CloudHypervisorVmManagerTest {
     return new GoldenSnapshots(GoldenMode.OFF, new GoldenStore(tmp.resolve("golden"), digests),
         (key, image, dir) -> { throw new AssertionError("no golden builds with golden off"); },
         new NodeCapacity(new NodeLimits(4, 4096)), new ImageDigest(digests),
-        dev.noid.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
+        dev.noid.api.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
         "test", java.time.Clock.systemUTC(), Duration.ofSeconds(5), Duration.ofMinutes(10));
   }
 
@@ -101,7 +101,7 @@ class CloudHypervisorVmManagerTest {
     GoldenSnapshots goldens = new GoldenSnapshots(GoldenMode.ON_DEMAND,
         new GoldenStore(tmp.resolve("golden"), digests),
         new ThrowawayVmBuilder(driver, Duration.ofSeconds(60), new NoNetwork()), capacity,
-        new ImageDigest(digests), dev.noid.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
+        new ImageDigest(digests), dev.noid.api.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
         "test", java.time.Clock.systemUTC(), Duration.ofSeconds(60), Duration.ofMinutes(10));
     vms = VmManager.assemble(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
         capacity, Duration.ofSeconds(60), new NoNetwork(), goldens,

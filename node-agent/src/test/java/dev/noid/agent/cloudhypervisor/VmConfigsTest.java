@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,7 +3,7 @@ package dev.noid.agent.golden;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.noid.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.HypervisorKind;
 import org.junit.jupiter.api.Test;
 
 class GoldenKeyTest {

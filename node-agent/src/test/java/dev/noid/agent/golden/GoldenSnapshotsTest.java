@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.agent.image.Image;
-import dev.noid.agent.v1.HypervisorKind;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import java.io.RandomAccessFile;

@@ -2,7 +2,7 @@ package dev.noid.agent.identity;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;

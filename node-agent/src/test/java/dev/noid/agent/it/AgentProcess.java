@@ -1,6 +1,6 @@
 package dev.noid.agent.it;
 
-import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.AgentGrpc;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.Pem;

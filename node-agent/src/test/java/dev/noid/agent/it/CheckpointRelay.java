@@ -1,9 +1,9 @@
 package dev.noid.agent.it;
 
-import dev.noid.agent.v1.CheckpointChunk;
-import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.ExportCheckpointRequest;
-import dev.noid.agent.v1.ImportCheckpointResponse;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.ExportCheckpointRequest;
+import dev.noid.api.agent.v1.ImportCheckpointResponse;
 import io.grpc.Context;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;

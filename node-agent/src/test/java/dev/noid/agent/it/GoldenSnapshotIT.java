@@ -7,10 +7,10 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.noid.agent.v1.AgentVmState;
-import dev.noid.agent.v1.CreateVmRequest;
-import dev.noid.agent.v1.DestroyVmRequest;
-import dev.noid.agent.v1.VmReport;
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.DestroyVmRequest;
+import dev.noid.api.agent.v1.VmReport;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;

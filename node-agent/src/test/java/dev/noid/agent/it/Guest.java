@@ -1,11 +1,11 @@
 package dev.noid.agent.it;
 
-import dev.noid.agent.v1.ExecRequest;
-import dev.noid.agent.v1.ExecResponse;
-import dev.noid.agent.v1.ExecStart;
-import dev.noid.agent.v1.GetVmRequest;
-import dev.noid.agent.v1.VmReport;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.ExecRequest;
+import dev.noid.api.agent.v1.ExecResponse;
+import dev.noid.api.agent.v1.ExecStart;
+import dev.noid.api.agent.v1.GetVmRequest;
+import dev.noid.api.agent.v1.VmReport;
+import dev.noid.api.agent.v1.VmSpec;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;

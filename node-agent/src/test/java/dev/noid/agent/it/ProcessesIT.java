@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.noid.agent.v1.AgentGrpc;
-import dev.noid.agent.v1.ListVmsRequest;
+import dev.noid.api.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.ListVmsRequest;
 import dev.noid.api.v1.ListNodesRequest;
 import dev.noid.api.v1.NodeServiceGrpc;
 import dev.noid.common.tls.TlsFiles;

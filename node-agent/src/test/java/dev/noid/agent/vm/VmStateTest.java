@@ -10,7 +10,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.noid.agent.hypervisor.VmLayout;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.VmSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.noid.controller.agents.grpc;
 
-import dev.noid.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.AgentGrpc;
 import dev.noid.common.tls.TlsFiles;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;

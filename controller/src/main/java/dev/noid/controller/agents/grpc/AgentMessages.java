@@ -1,9 +1,9 @@
 package dev.noid.controller.agents.grpc;
 
-import dev.noid.agent.v1.AgentVmState;
-import dev.noid.agent.v1.VmNetwork;
-import dev.noid.agent.v1.VmReport;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.VmNetwork;
+import dev.noid.api.agent.v1.VmReport;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.controller.agents.NodeAgents.NodeVm;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.vms.VmEntry;

@@ -1,10 +1,10 @@
 package dev.noid.controller.agents.grpc;
 
-import dev.noid.agent.v1.CreateVmRequest;
-import dev.noid.agent.v1.CreateVmResult;
-import dev.noid.agent.v1.CreateVmsRequest;
-import dev.noid.agent.v1.CreateVmsResponse;
-import dev.noid.agent.v1.VmReport;
+import dev.noid.api.agent.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.CreateVmResult;
+import dev.noid.api.agent.v1.CreateVmsRequest;
+import dev.noid.api.agent.v1.CreateVmsResponse;
+import dev.noid.api.agent.v1.VmReport;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;

@@ -1,8 +1,8 @@
 package dev.noid.controller.agents.grpc;
 
-import dev.noid.agent.v1.CheckpointChunk;
-import dev.noid.agent.v1.ExportCheckpointRequest;
-import dev.noid.agent.v1.ImportCheckpointResponse;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.ExportCheckpointRequest;
+import dev.noid.api.agent.v1.ImportCheckpointResponse;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import io.grpc.Status;

@@ -1,8 +1,8 @@
 package dev.noid.controller.agents.grpc;
 
-import dev.noid.agent.v1.AgentGrpc;
-import dev.noid.agent.v1.CreateVmsRequest;
-import dev.noid.agent.v1.CreateVmsResponse;
+import dev.noid.api.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.CreateVmsRequest;
+import dev.noid.api.agent.v1.CreateVmsResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;

@@ -1,10 +1,10 @@
 package dev.noid.controller.nodes.grpc;
 
-import dev.noid.agent.v1.HeartbeatRequest;
-import dev.noid.agent.v1.HeartbeatResponse;
-import dev.noid.agent.v1.JoinRequest;
-import dev.noid.agent.v1.JoinResponse;
-import dev.noid.agent.v1.NodeRegistrationGrpc;
+import dev.noid.api.agent.v1.HeartbeatRequest;
+import dev.noid.api.agent.v1.HeartbeatResponse;
+import dev.noid.api.agent.v1.JoinRequest;
+import dev.noid.api.agent.v1.JoinResponse;
+import dev.noid.api.agent.v1.NodeRegistrationGrpc;
 import dev.noid.common.tls.Certificates;
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.agents.grpc.AgentMessages;

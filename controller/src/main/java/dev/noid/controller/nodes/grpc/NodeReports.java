@@ -1,9 +1,9 @@
 package dev.noid.controller.nodes.grpc;
 
-import dev.noid.agent.v1.HeartbeatRequest;
-import dev.noid.agent.v1.JoinRequest;
-import dev.noid.agent.v1.JoinResponse;
-import dev.noid.agent.v1.NodeReport;
+import dev.noid.api.agent.v1.HeartbeatRequest;
+import dev.noid.api.agent.v1.JoinRequest;
+import dev.noid.api.agent.v1.JoinResponse;
+import dev.noid.api.agent.v1.NodeReport;
 import dev.noid.controller.nodes.JoinService;
 import dev.noid.controller.nodes.NodeEntry;
 

@@ -2,8 +2,8 @@ package dev.noid.controller.vms.grpc;
 
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.api.StreamProxy;
-import dev.noid.agent.v1.ConsoleRequest;
-import dev.noid.agent.v1.ConsoleResponse;
+import dev.noid.api.agent.v1.ConsoleRequest;
+import dev.noid.api.agent.v1.ConsoleResponse;
 import dev.noid.api.v1.AttachConsoleRequest;
 import dev.noid.api.v1.AttachConsoleResponse;
 import dev.noid.controller.agents.grpc.AgentClients;

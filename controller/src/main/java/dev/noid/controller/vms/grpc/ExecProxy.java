@@ -3,9 +3,9 @@ package dev.noid.controller.vms.grpc;
 import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.api.StreamProxy;
-import dev.noid.agent.v1.ExecRequest;
-import dev.noid.agent.v1.ExecResponse;
-import dev.noid.agent.v1.ExecStart;
+import dev.noid.api.agent.v1.ExecRequest;
+import dev.noid.api.agent.v1.ExecResponse;
+import dev.noid.api.agent.v1.ExecStart;
 import dev.noid.api.v1.ExecCommandRequest;
 import dev.noid.api.v1.ExecCommandResponse;
 import dev.noid.api.v1.ExecExit;
@@ -97,7 +97,7 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
           .addAllCommand(start.getCommandList()).putAllEnv(start.getEnvMap())
           .setTimeoutSeconds(start.getTimeoutSeconds()).setMaxOutputBytes(start.getMaxOutputBytes())
           .setStdin(start.getStdin()).setTty(start.getTty())
-          .setTerminalSize(dev.noid.agent.v1.TerminalSize.newBuilder()
+          .setTerminalSize(dev.noid.api.agent.v1.TerminalSize.newBuilder()
               .setRows(start.getTerminalSize().getRows())
               .setColumns(start.getTerminalSize().getColumns()))).build());
       return;
@@ -113,7 +113,7 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
       case STDIN -> b.setStdin(request.getStdin());
       case STDIN_CLOSE -> b.setStdinClose(request.getStdinClose());
       case SIGNAL -> b.setSignal(request.getSignal());
-      case RESIZE -> b.setResize(dev.noid.agent.v1.TerminalSize.newBuilder()
+      case RESIZE -> b.setResize(dev.noid.api.agent.v1.TerminalSize.newBuilder()
           .setRows(request.getResize().getRows()).setColumns(request.getResize().getColumns()));
       default -> {
         proxy.fail(Status.INVALID_ARGUMENT.withDescription("exec already started"));

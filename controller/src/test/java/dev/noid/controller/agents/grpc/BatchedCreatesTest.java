@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.awaitility.Awaitility.await;
 
-import dev.noid.agent.v1.AgentVmState;
-import dev.noid.agent.v1.CreateVmRequest;
-import dev.noid.agent.v1.VmReport;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.VmReport;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scale.hollow.FakeAgent;
 import dev.noid.controller.store.SqliteStore;

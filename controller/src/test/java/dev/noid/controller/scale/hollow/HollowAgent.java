@@ -1,11 +1,11 @@
 package dev.noid.controller.scale.hollow;
 
 import com.google.protobuf.Timestamp;
-import dev.noid.agent.v1.HeartbeatRequest;
-import dev.noid.agent.v1.HeartbeatResponse;
-import dev.noid.agent.v1.JoinRequest;
-import dev.noid.agent.v1.JoinResponse;
-import dev.noid.agent.v1.NodeRegistrationGrpc;
+import dev.noid.api.agent.v1.HeartbeatRequest;
+import dev.noid.api.agent.v1.HeartbeatResponse;
+import dev.noid.api.agent.v1.JoinRequest;
+import dev.noid.api.agent.v1.JoinResponse;
+import dev.noid.api.agent.v1.NodeRegistrationGrpc;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.Pem;
 import dev.noid.common.tls.TlsFiles;

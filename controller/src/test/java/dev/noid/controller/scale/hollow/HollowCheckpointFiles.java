@@ -1,12 +1,12 @@
 package dev.noid.controller.scale.hollow;
 
 import com.google.protobuf.ByteString;
-import dev.noid.agent.v1.CheckpointChunk;
-import dev.noid.agent.v1.CheckpointFile;
-import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.CheckpointManifest;
-import dev.noid.agent.v1.FileChunk;
-import dev.noid.agent.v1.ImportCheckpointResponse;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.CheckpointFile;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.CheckpointManifest;
+import dev.noid.api.agent.v1.FileChunk;
+import dev.noid.api.agent.v1.ImportCheckpointResponse;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.security.MessageDigest;

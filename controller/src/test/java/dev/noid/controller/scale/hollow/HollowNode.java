@@ -1,11 +1,11 @@
 package dev.noid.controller.scale.hollow;
 
-import dev.noid.agent.v1.AgentVmState;
-import dev.noid.agent.v1.CheckpointInfo;
-import dev.noid.agent.v1.HypervisorKind;
-import dev.noid.agent.v1.NodeReport;
-import dev.noid.agent.v1.VmReport;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.NodeReport;
+import dev.noid.api.agent.v1.VmReport;
+import dev.noid.api.agent.v1.VmSpec;
 import io.grpc.Status;
 import java.util.List;
 import java.util.Map;

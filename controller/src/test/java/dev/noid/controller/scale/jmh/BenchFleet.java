@@ -1,12 +1,12 @@
 package dev.noid.controller.scale.jmh;
 
 import dev.noid.controller.nodes.grpc.NodeReports;
-import dev.noid.agent.v1.AgentVmState;
-import dev.noid.agent.v1.HeartbeatRequest;
-import dev.noid.agent.v1.HypervisorKind;
-import dev.noid.agent.v1.NodeReport;
-import dev.noid.agent.v1.VmReport;
-import dev.noid.agent.v1.VmSpec;
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.HeartbeatRequest;
+import dev.noid.api.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.NodeReport;
+import dev.noid.api.agent.v1.VmReport;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.agents.grpc.GrpcNodeAgents;

@@ -3,7 +3,7 @@ package dev.noid.controller.scale.jmh;
 import dev.noid.controller.nodes.grpc.NodeReports;
 import dev.noid.controller.agents.grpc.AgentMessages;
 
-import dev.noid.agent.v1.HeartbeatRequest;
+import dev.noid.api.agent.v1.HeartbeatRequest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
