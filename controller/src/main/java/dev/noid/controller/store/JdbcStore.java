@@ -378,6 +378,21 @@ abstract class JdbcStore implements Store {
   }
 
   @Override
+  public void recordNodeCertificate(String node, String serial, Instant issued) {
+    NodeCertificateRows.record(this, node, serial, issued);
+  }
+
+  @Override
+  public void revokeNodeCertificates(String node, Instant at) {
+    NodeCertificateRows.revoke(this, node, at);
+  }
+
+  @Override
+  public java.util.Set<String> revokedCertificateSerials() {
+    return NodeCertificateRows.revoked(this);
+  }
+
+  @Override
   public boolean ping() {
     try {
       return tx("ping", c -> {
