@@ -184,27 +184,46 @@ class JoinIdentityIT {
   }
 
   @Test
-  void aNodeSpeaksOnlyForItselfAndARemovedNodesCertificateStopsWorking() throws Exception {
+  void aNodeSpeaksOnlyForItself() throws Exception {
+    KeyPair key = Certificates.newKeyPair();
+    JoinResponse joined = join(controller.admin("join-token"), "node-s", "127.0.0.1:1", key);
+    var asNodeS = NodeRegistrationGrpc.newBlockingStub(toController(joined.getCertificatePem(), key));
+    asNodeS.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-s"));
+    assertRefused(() -> asNodeS.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-a")),
+        Status.Code.PERMISSION_DENIED, "node-a");
+  }
+
+  @Test
+  void aRemovedNodesCertificateStopsWorkingEvenAfterItsNameJoinsAgain() throws Exception {
     KeyPair key = Certificates.newKeyPair();
     JoinResponse joined = join(controller.admin("join-token"), "node-r", "127.0.0.1:1", key);
     var asNodeR = NodeRegistrationGrpc.newBlockingStub(toController(joined.getCertificatePem(), key));
     asNodeR.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-r"));
-    assertRefused(() -> asNodeR.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-a")),
-        Status.Code.PERMISSION_DENIED, "node-a");
 
     NodeServiceGrpc.newBlockingStub(controller.channel())
         .withCallCredentials(ControllerProcess.bearer(adminToken))
         .withDeadlineAfter(30, TimeUnit.SECONDS)
         .removeNode(RemoveNodeRequest.newBuilder().setName("node-r").build());
-    assertRefused(() -> asNodeR.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-r")),
-        Status.Code.PERMISSION_DENIED, "removed");
-
     // The name is free again, for a new key; the old certificate stays refused.
     KeyPair again = Certificates.newKeyPair();
     JoinResponse rejoined = join(controller.admin("join-token"), "node-r", "127.0.0.1:1", again);
     NodeRegistrationGrpc.newBlockingStub(toController(rejoined.getCertificatePem(), again))
         .withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-r"));
     assertRefused(() -> asNodeR.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-r")),
+        Status.Code.PERMISSION_DENIED, "removed");
+  }
+
+  @Test
+  void aRemovedNodesHeartbeatIsRefused() throws Exception {
+    KeyPair key = Certificates.newKeyPair();
+    JoinResponse joined = join(controller.admin("join-token"), "node-g", "127.0.0.1:1", key);
+    var asNodeG = NodeRegistrationGrpc.newBlockingStub(toController(joined.getCertificatePem(), key));
+    asNodeG.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-g"));
+    NodeServiceGrpc.newBlockingStub(controller.channel())
+        .withCallCredentials(ControllerProcess.bearer(adminToken))
+        .withDeadlineAfter(30, TimeUnit.SECONDS)
+        .removeNode(RemoveNodeRequest.newBuilder().setName("node-g").build());
+    assertRefused(() -> asNodeG.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-g")),
         Status.Code.PERMISSION_DENIED, "removed");
   }
 

@@ -6,9 +6,30 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.Set;
 
-/** The {@code node_certificates} table: the deny list of removed nodes' certificates. */
-final class NodeCertificateRows {
-  private NodeCertificateRows() {}
+/**
+ * Joining's tables: {@code join_tokens} (one-time, hashed) and {@code node_certificates} (the
+ * serials issued at join, revoked when the node is removed: the deny list).
+ */
+final class JoinRows {
+  private JoinRows() {}
+
+  static void insertToken(JdbcStore store, String hash, Instant expires) {
+    store.write("insert join token", "INSERT INTO join_tokens (token_hash, expires_ms) VALUES (?, ?)",
+        hash, expires.toEpochMilli());
+  }
+
+  static boolean consumeToken(JdbcStore store, String hash, Instant now) {
+    return store.tx("use join token", c -> {
+      // One UPDATE decides: two agents racing with the same token cannot both win.
+      try (PreparedStatement ps = c.prepareStatement(
+          "UPDATE join_tokens SET used_ms = ? WHERE token_hash = ? AND used_ms IS NULL AND expires_ms > ?")) {
+        ps.setLong(1, now.toEpochMilli());
+        ps.setString(2, hash);
+        ps.setLong(3, now.toEpochMilli());
+        return ps.executeUpdate() == 1;
+      }
+    });
+  }
 
   static void record(JdbcStore store, String node, String serial, Instant issued) {
     store.write("record node certificate",
