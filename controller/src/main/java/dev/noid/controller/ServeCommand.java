@@ -60,6 +60,12 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Extra DNS names or IPs for the generated server certificate.")
   List<String> tlsNames = new ArrayList<>();
 
+  @Option(names = "--node-dns-name", split = ",", defaultValue = "localhost",
+      description = "DNS names nodes may advertise (and get in their certificate): exact names,"
+          + " or suffixes with a leading dot (.nodes.example.com). IP literals are always allowed."
+          + " Default: localhost (for loopback agents).")
+  List<String> nodeDnsNames = new ArrayList<>();
+
   @Option(names = "--store-url", defaultValue = "",
       description = "jdbc:postgresql://... for a shared PostgreSQL store; default: SQLite in DATA_DIR/noid.db.")
   String storeUrl;
@@ -133,7 +139,8 @@ public final class ServeCommand implements Callable<Integer> {
         serverLog != null ? serverLog : data.resolve("server.log"),
         auditLog != null ? auditLog : data.resolve("audit.log"),
         logToStderr, tlsCert, tlsKey, tlsCa, tlsNames, storeUrl, scheduler, heartbeatIntervalMs,
-        leaseSeconds, maxHeartbeatsPerSecond, bootTimeoutSeconds, clusterCidr(), nodeSubnetPrefix);
+        leaseSeconds, maxHeartbeatsPerSecond, bootTimeoutSeconds, clusterCidr(), nodeSubnetPrefix,
+        nodeDnsNames);
   }
 
   private Subnet clusterCidr() {

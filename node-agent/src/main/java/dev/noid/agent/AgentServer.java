@@ -91,8 +91,7 @@ public final class AgentServer {
         .permitKeepAliveWithoutCalls(true)
         .addService(health.getHealthService());
     // A joined node takes API calls from the controller only, not from other nodes.
-    PeerCertificateInterceptor mtls = new PeerCertificateInterceptor(
-        credentials.joined() ? "noid-controller" : null);
+    PeerCertificateInterceptor mtls = new PeerCertificateInterceptor(credentials.joined());
     for (BindableService service : services) {
       builder.addService(ServerInterceptors.intercept(service, mtls));
     }

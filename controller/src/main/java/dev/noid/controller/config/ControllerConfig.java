@@ -29,12 +29,14 @@ public record ControllerConfig(
     int maxHeartbeatsPerSecond,
     int bootTimeoutSeconds,
     Subnet clusterCidr,
-    int nodeSubnetPrefix) {
+    int nodeSubnetPrefix,
+    List<String> nodeDnsNames) {
 
   public ControllerConfig {
     requireNonNull(bindAddress, "bindAddress is null");
     requireNonNull(dataDir, "dataDir is null");
     tlsNames = List.copyOf(tlsNames);
+    nodeDnsNames = List.copyOf(nodeDnsNames);
   }
 
   /** The store: a JDBC URL for PostgreSQL, else the embedded SQLite file in the data dir. */

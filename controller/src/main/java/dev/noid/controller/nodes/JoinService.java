@@ -2,6 +2,7 @@ package dev.noid.controller.nodes;
 
 import dev.noid.common.naming.ResourceNames;
 import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.Pem;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
@@ -16,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import org.bouncycastle.pkcs.PKCS10CertificationRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,16 +31,23 @@ public final class JoinService {
   private static final Logger log = LoggerFactory.getLogger(JoinService.class);
   public static final String TOKEN_PREFIX = "noid_join_";
   private static final SecureRandom RANDOM = new SecureRandom();
+  /** Names a node may not take: the controller's certificate CN, which older agents trusted. */
+  private static final Set<String> RESERVED_NAMES = Set.of(ClusterPki.CONTROLLER_CN);
 
   private final Store store;
   private final ClusterPki pki;
   private final NodeRegistry registry;
+  private final NodeCertificates certificates;
+  private final NodeAddresses addresses;
   private final Clock clock;
 
-  public JoinService(Store store, ClusterPki pki, NodeRegistry registry, Clock clock) {
+  public JoinService(Store store, ClusterPki pki, NodeRegistry registry,
+      NodeCertificates certificates, NodeAddresses addresses, Clock clock) {
     this.store = store;
     this.pki = pki;
     this.registry = registry;
+    this.certificates = certificates;
+    this.addresses = addresses;
     this.clock = clock;
   }
 
@@ -59,53 +68,58 @@ public final class JoinService {
   public record Joined(String certificatePem, String caCertificatePem, HeartbeatPacing.Pace pace,
       String nodeSubnet) {}
 
-  public Joined join(Request request) {
-    String problem = ResourceNames.problem("node_name", request.nodeName());
+  /**
+   * Checks everything in the request before it spends the token (a refused request leaves the
+   * token usable), then issues a certificate whose names are the CA's choice: the node's
+   * identity URI, a DNS name under {@code .invalid} that the controller verifies when it dials
+   * the node, and the agent address's host if allowed. Synchronized so that two joins cannot
+   * both take a free name.
+   */
+  public synchronized Joined join(Request request) {
+    String name = request.nodeName();
+    String problem = ResourceNames.problem("node_name", name);
     if (problem != null) {
       throw NoidException.invalid(problem);
     }
-    if (request.agentAddress().isEmpty()) {
-      throw NoidException.invalid("agent_address is required (host:port of the agent API)");
+    if (RESERVED_NAMES.contains(name)) {
+      throw NoidException.invalid("node_name '" + name + "' is reserved (it names the controller)");
+    }
+    List<String> names = new ArrayList<>(addresses.certificateNames(request.agentAddress()));
+    PublicKey key = verifiedKey(request);
+    if (registry.get(name).isPresent()) {
+      throw new NoidException(Code.ALREADY_EXISTS, "node_name '" + name + "' is a node of this"
+          + " cluster already: remove that node first (RemoveNode) to join again under its name");
     }
     if (!store.consumeJoinToken(Tokens.sha256(request.joinToken()), clock.instant())) {
-      log.atWarn().addKeyValue("node", request.nodeName())
-          .log("refused join of {}: join token unknown, already used or expired", request.nodeName());
+      log.atWarn().addKeyValue("node", name)
+          .log("refused join of {}: join token unknown, already used or expired", name);
       throw new NoidException(Code.UNAUTHENTICATED,
           "join token unknown, already used or expired: make a new one with 'noid-controller join-token'");
     }
-    PublicKey key;
+    names.add(ClusterIdentities.nodeDnsName(name));
+    X509Certificate cert = Certificates.issue(pki.authority(), name, key, names,
+        List.of(ClusterIdentities.nodeUri(name)), Duration.ofDays(365));
+    certificates.issued(name, cert);
+    NodeEntry node = registry.register(name, request.agentAddress(), request.labels());
+    log.atInfo().addKeyValue("node", name)
+        .log("node {} joined from {}{}", name, request.agentAddress(),
+            node.subnet().isEmpty() ? "" : " with VM subnet " + node.subnet());
+    HeartbeatPacing.Pace pace = registry.promise(name);
+    return new Joined(Pem.encode(cert), Pem.encode(pki.authority().certificate()), pace, node.subnet());
+  }
+
+  private static PublicKey verifiedKey(Request request) {
     try {
       PKCS10CertificationRequest csr = Pem.csr(request.csrPem());
-      key = Certificates.verifiedKey(csr);
+      PublicKey key = Certificates.verifiedKey(csr);
       String cn = csr.getSubject().toString().replaceFirst("^CN=", "");
       if (!cn.equals(request.nodeName())) {
         throw NoidException.invalid("csr_pem subject CN '" + cn + "' must equal node_name '"
             + request.nodeName() + "'");
       }
+      return key;
     } catch (IllegalArgumentException e) {
       throw NoidException.invalid("csr_pem: " + e.getMessage());
     }
-    List<String> names = new ArrayList<>(List.of(request.nodeName()));
-    String host = hostOf(request.agentAddress());
-    if (!host.isEmpty()) {
-      names.add(host);
-    }
-    names.add("localhost");
-    names.add("127.0.0.1");
-    X509Certificate cert = Certificates.issue(pki.authority(), request.nodeName(), key, names,
-        Duration.ofDays(365));
-    NodeEntry node = registry.register(request.nodeName(), request.agentAddress(),
-        request.labels());
-    log.atInfo().addKeyValue("node", request.nodeName())
-        .log("node {} joined from {}{}", request.nodeName(), request.agentAddress(),
-            node.subnet().isEmpty() ? "" : " with VM subnet " + node.subnet());
-    HeartbeatPacing.Pace pace = registry.promise(request.nodeName());
-    return new Joined(Pem.encode(cert), Pem.encode(pki.authority().certificate()), pace, node.subnet());
-  }
-
-  static String hostOf(String address) {
-    int colon = address.lastIndexOf(':');
-    String host = colon > 0 ? address.substring(0, colon) : address;
-    return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
   }
 }

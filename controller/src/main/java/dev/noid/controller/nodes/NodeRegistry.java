@@ -42,6 +42,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
   private final Map<String, Duration> promisedLease = new ConcurrentHashMap<>();
   private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
   private final List<Consumer<NodeEntry>> readinessListeners = new CopyOnWriteArrayList<>();
+  private final List<Consumer<String>> removalListeners = new CopyOnWriteArrayList<>();
   private final ChangeFeed<NodeEntry> changes;
   private long revision;
 
@@ -91,6 +92,11 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
 
   public void onReadinessChange(Consumer<NodeEntry> listener) {
     readinessListeners.add(listener);
+  }
+
+  /** {@code listener} runs before a node is forgotten; if it throws, the node stays. */
+  public void onRemoval(Consumer<String> listener) {
+    removalListeners.add(listener);
   }
 
   /** A node joined (or re-joined): known from now on, not ready until its first heartbeat. */
@@ -182,6 +188,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
 
   public synchronized void remove(String name) {
     NodeEntry e = require(name);
+    removalListeners.forEach(l -> l.accept(name));
     store.deleteNode(name);
     nodes.remove(name);
     promisedLease.remove(name);

@@ -22,13 +22,23 @@ public final class NodesModule extends AbstractModule {
 
   @Provides
   @Singleton
-  JoinService joins(Store store, ClusterPki pki, NodeRegistry registry, Clock clock) {
-    return new JoinService(store, pki, registry, clock);
+  NodeCertificates certificates(Store store, Clock clock, NodeRegistry registry) {
+    NodeCertificates certificates = new NodeCertificates(store, clock);
+    registry.onRemoval(certificates::revokeAll);
+    return certificates;
+  }
+
+  @Provides
+  @Singleton
+  JoinService joins(Store store, ClusterPki pki, NodeRegistry registry,
+      NodeCertificates certificates, Clock clock, ControllerConfig config) {
+    return new JoinService(store, pki, registry, certificates,
+        new NodeAddresses(config.nodeDnsNames()), clock);
   }
 
   @Provides
   @Singleton
   AgentClients agentClients(ClusterPki pki, NodeRegistry registry) {
-    return AgentClients.mutualTls(pki.serverFiles(), registry);
+    return AgentClients.mutualTls(pki.agentClientFiles(), registry);
   }
 }

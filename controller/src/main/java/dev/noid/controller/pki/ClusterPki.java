@@ -1,10 +1,12 @@
 package dev.noid.controller.pki;
 
 import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.TlsFiles;
 import dev.noid.controller.config.ControllerConfig;
 import java.nio.file.Path;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,15 +17,20 @@ import org.slf4j.LoggerFactory;
  */
 public final class ClusterPki {
   private static final Logger log = LoggerFactory.getLogger(ClusterPki.class);
+  /** The subject CN of the controller's certificate: a name, not an identity (see agents). */
+  public static final String CONTROLLER_CN = "noid-controller";
 
   private final Path dir;
   private final KeyAndCertificate ca;
   private final TlsFiles serverFiles;
+  private final TlsFiles agentClientFiles;
 
-  private ClusterPki(Path dir, KeyAndCertificate ca, TlsFiles serverFiles) {
+  private ClusterPki(Path dir, KeyAndCertificate ca, TlsFiles serverFiles,
+      TlsFiles agentClientFiles) {
     this.dir = dir;
     this.ca = ca;
     this.serverFiles = serverFiles;
+    this.agentClientFiles = agentClientFiles;
   }
 
   public static ClusterPki open(ControllerConfig config) {
@@ -38,17 +45,37 @@ public final class ClusterPki {
     KeyAndCertificate ca = KeyAndCertificate.read(caCert, caKey);
     if (config.tlsCert() != null) {
       // Operator-supplied server certificate; peers must trust its issuer through --tls-ca.
+      // Agents know the controller by the identity only the cluster CA gives: it calls them
+      // with a certificate of its own from that CA.
       Path trust = config.tlsCa() != null ? config.tlsCa() : caCert;
-      return new ClusterPki(dir, ca, new TlsFiles(config.tlsCert(), config.tlsKey(), trust));
+      Path identity = dir.resolve("controller-identity.pem");
+      Path identityKey = dir.resolve("controller-identity-key.pem");
+      ensureControllerCertificate(ca, identity, identityKey, List.of());
+      return new ClusterPki(dir, ca, new TlsFiles(config.tlsCert(), config.tlsKey(), trust),
+          new TlsFiles(identity, identityKey, caCert));
     }
     Path serverCert = dir.resolve("server.pem");
     Path serverKey = dir.resolve("server-key.pem");
-    if (!KeyAndCertificate.exists(serverCert, serverKey)) {
-      Certificates.newServerCertificate(ca, "noid-controller", config.tlsNames())
-          .write(serverCert, serverKey);
-      log.info("created the controller's server certificate {}", serverCert);
+    ensureControllerCertificate(ca, serverCert, serverKey, config.tlsNames());
+    TlsFiles server = new TlsFiles(serverCert, serverKey, caCert);
+    return new ClusterPki(dir, ca, server, server);
+  }
+
+  /**
+   * Creates the controller's certificate, or replaces one made before identities existed (no
+   * {@code urn:noid:controller}): same CA, so clients and agents need nothing new.
+   */
+  private static void ensureControllerCertificate(KeyAndCertificate ca, Path cert, Path key,
+      List<String> names) {
+    if (KeyAndCertificate.exists(cert, key)
+        && ClusterIdentities.isController(KeyAndCertificate.read(cert, key).certificate())) {
+      return;
     }
-    return new ClusterPki(dir, ca, new TlsFiles(serverCert, serverKey, caCert));
+    boolean rotated = KeyAndCertificate.exists(cert, key);
+    Certificates.newServerCertificate(ca, CONTROLLER_CN, names,
+        List.of(ClusterIdentities.CONTROLLER)).write(cert, key);
+    log.info("{} the controller's certificate {} (identity {})",
+        rotated ? "re-issued" : "created", cert, ClusterIdentities.CONTROLLER);
   }
 
   public KeyAndCertificate authority() {
@@ -61,5 +88,10 @@ public final class ClusterPki {
 
   public TlsFiles serverFiles() {
     return serverFiles;
+  }
+
+  /** What the controller presents to agents: a cluster-CA certificate naming its identity. */
+  public TlsFiles agentClientFiles() {
+    return agentClientFiles;
   }
 }

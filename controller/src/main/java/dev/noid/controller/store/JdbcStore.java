@@ -354,33 +354,31 @@ abstract class JdbcStore implements Store {
     });
   }
 
-  // ------------------------------------------------------------------ join tokens
+  // ------------------------------------------------------------------ joins (see JoinRows)
 
   @Override
   public void insertJoinToken(String hash, Instant expires) {
-    write("insert join token", "INSERT INTO join_tokens (token_hash, expires_ms) VALUES (?, ?)",
-        hash, expires.toEpochMilli());
+    JoinRows.insertToken(this, hash, expires);
   }
 
   @Override
   public boolean consumeJoinToken(String hash, Instant now) {
-    return tx("use join token", c -> {
-      // One UPDATE decides: two agents racing with the same token cannot both win.
-      try (PreparedStatement ps = c.prepareStatement(
-          "UPDATE join_tokens SET used_ms = ? WHERE token_hash = ? AND used_ms IS NULL AND expires_ms > ?")) {
-        ps.setLong(1, now.toEpochMilli());
-        ps.setString(2, hash);
-        ps.setLong(3, now.toEpochMilli());
-        boolean won = ps.executeUpdate() == 1;
-        // Every join attempt clears the expired tokens, used or not, so the table holds only
-        // live ones (issue 19 L4).
-        try (PreparedStatement purge = c.prepareStatement("DELETE FROM join_tokens WHERE expires_ms <= ?")) {
-          purge.setLong(1, now.toEpochMilli());
-          purge.executeUpdate();
-        }
-        return won;
-      }
-    });
+    return JoinRows.consumeToken(this, hash, now);
+  }
+
+  @Override
+  public void recordNodeCertificate(String node, String serial, Instant issued) {
+    JoinRows.record(this, node, serial, issued);
+  }
+
+  @Override
+  public void revokeNodeCertificates(String node, Instant at) {
+    JoinRows.revoke(this, node, at);
+  }
+
+  @Override
+  public java.util.Set<String> revokedCertificateSerials() {
+    return JoinRows.revoked(this);
   }
 
   @Override

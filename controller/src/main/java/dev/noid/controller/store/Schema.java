@@ -48,6 +48,14 @@ final class Schema {
         token_hash TEXT PRIMARY KEY,
         expires_ms BIGINT NOT NULL,
         used_ms BIGINT)
+      """,
+      // Serials of node certificates, so that a removed node's certificate can be refused.
+      """
+      CREATE TABLE node_certificates (
+        serial TEXT PRIMARY KEY,
+        node TEXT NOT NULL,
+        issued_ms BIGINT NOT NULL,
+        revoked_ms BIGINT)
       """);
 
   static void migrate(Connection c) throws SQLException {

@@ -77,6 +77,13 @@ public interface Store extends AutoCloseable {
   /** Marks the token used; true only the first time, and only before it expires. */
   boolean consumeJoinToken(String tokenHash, Instant now);
 
+  // node certificates: issued at join, revoked when the node is removed
+  void recordNodeCertificate(String node, String serial, Instant issued);
+
+  void revokeNodeCertificates(String node, Instant at);
+
+  java.util.Set<String> revokedCertificateSerials();
+
   /** A cheap round trip, for health. */
   boolean ping();
 

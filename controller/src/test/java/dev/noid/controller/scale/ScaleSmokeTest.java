@@ -62,7 +62,7 @@ class ScaleSmokeTest {
     int grpcPort = Ports.free();
     controller = ControllerServer.create(new ControllerConfig("127.0.0.1", grpcPort, Ports.free(),
         data, data.resolve("server.log"), data.resolve("audit.log"), false, null, null, null,
-        List.of(), "", "spread", 2000, 10, 200, 120, null, 24));
+        List.of(), "", "spread", 2000, 10, 200, 120, null, 24, List.of("localhost")));
     controller.start();
     String target = "localhost:" + grpcPort;
     Path ca = data.resolve("tls/ca.pem");

@@ -313,6 +313,19 @@ abstract class StoreContract {
   }
 
   @Test
+  void removingANodeRevokesEveryCertificateItWasGivenAndNoOther() {
+    store.recordNodeCertificate("node-a", "a1", NOW);
+    store.recordNodeCertificate("node-a", "a2", NOW);
+    store.recordNodeCertificate("node-b", "b1", NOW);
+    assertThat(store.revokedCertificateSerials()).isEmpty();
+
+    store.revokeNodeCertificates("node-a", NOW.plusSeconds(1));
+    store.recordNodeCertificate("node-a", "a3", NOW.plusSeconds(2));
+
+    assertThat(store.revokedCertificateSerials()).containsExactlyInAnyOrder("a1", "a2");
+  }
+
+  @Test
   void unknownJoinTokenIsRefused() {
     store.insertJoinToken("known", NOW.plus(Duration.ofHours(1)));
 

@@ -1,7 +1,9 @@
 package dev.noid.agent.tls;
 
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.common.config.StartupException;
 import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.Pem;
 import dev.noid.common.tls.TlsFiles;
@@ -34,6 +36,7 @@ public final class NodeCredentials {
     Path ca = dir.resolve("ca.pem");
     Path joinedMarker = dir.resolve("joined");
     if (KeyAndCertificate.exists(cert, key) && ca.toFile().isFile() && joinedMarker.toFile().isFile()) {
+      requireIdentity(config, cert);
       return new NodeCredentials(new TlsFiles(cert, key, ca), true);
     }
     if (config.joinToken() != null && config.controller() != null) {
@@ -52,6 +55,22 @@ public final class NodeCredentials {
         .write(cert, key);
     log.info("no cluster certificate yet: created standalone TLS material in {}", dir);
     return new NodeCredentials(new TlsFiles(cert, key, ca), false);
+  }
+
+  /**
+   * A certificate from before identities (SAN URIs) existed is refused by the controller and
+   * would refuse the controller in turn: say so now, with the way out, rather than heartbeat
+   * into PERMISSION_DENIED.
+   */
+  private static void requireIdentity(AgentConfig config, Path cert) {
+    String node = ClusterIdentities.nodeOf(Pem.certificate(Pem.read(cert)));
+    if (!config.nodeName().equals(node)) {
+      throw new StartupException("the cluster certificate " + cert + " does not carry this node's"
+          + " identity " + ClusterIdentities.nodeUri(config.nodeName()) + " (it predates"
+          + " identities, or belongs to another node): join again: remove the node"
+          + " from the cluster (admin RemoveNode), delete " + cert.getParent()
+          + " and start the agent with a new --join-token");
+    }
   }
 
   public TlsFiles files() {

@@ -88,6 +88,16 @@ public final class Certificates {
    */
   public static X509Certificate issue(KeyAndCertificate issuer, String commonName,
       PublicKey subjectKey, Collection<String> names, Duration validity) {
+    return issue(issuer, commonName, subjectKey, names, List.of(), validity);
+  }
+
+  /**
+   * As {@link #issue(KeyAndCertificate, String, PublicKey, Collection, Duration)}, with
+   * {@code uris} as URI subject alternative names: the identities of {@link ClusterIdentities},
+   * which only the issuer sets.
+   */
+  public static X509Certificate issue(KeyAndCertificate issuer, String commonName,
+      PublicKey subjectKey, Collection<String> names, Collection<String> uris, Duration validity) {
     try {
       JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
       X509v3CertificateBuilder builder = builder(
@@ -106,6 +116,9 @@ public final class Certificates {
             ? new GeneralName(GeneralName.iPAddress, name)
             : new GeneralName(GeneralName.dNSName, name));
       }
+      for (String uri : Set.copyOf(uris)) {
+        alt.add(new GeneralName(GeneralName.uniformResourceIdentifier, uri));
+      }
       if (!alt.isEmpty()) {
         builder.addExtension(Extension.subjectAlternativeName, false,
             new GeneralNames(alt.toArray(GeneralName[]::new)));
@@ -119,6 +132,12 @@ public final class Certificates {
   /** A server key and certificate for this host, signed by {@code issuer}. */
   public static KeyAndCertificate newServerCertificate(KeyAndCertificate issuer, String commonName,
       Collection<String> extraNames) {
+    return newServerCertificate(issuer, commonName, extraNames, List.of());
+  }
+
+  /** As above, carrying {@code uris} (the controller's identity, for its own certificate). */
+  public static KeyAndCertificate newServerCertificate(KeyAndCertificate issuer, String commonName,
+      Collection<String> extraNames, Collection<String> uris) {
     KeyPair pair = newKeyPair();
     List<String> names = new ArrayList<>(extraNames);
     names.addAll(List.of("localhost", "127.0.0.1", "::1"));
@@ -127,7 +146,7 @@ public final class Certificates {
     } catch (UnknownHostException e) {
       // a host without a resolvable name is still reachable as localhost or by address
     }
-    X509Certificate cert = issue(issuer, commonName, pair.getPublic(), names,
+    X509Certificate cert = issue(issuer, commonName, pair.getPublic(), names, uris,
         Duration.ofDays(825));
     return new KeyAndCertificate(pair.getPrivate(), List.of(cert, issuer.certificate()));
   }

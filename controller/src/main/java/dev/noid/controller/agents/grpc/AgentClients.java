@@ -1,6 +1,7 @@
 package dev.noid.controller.agents.grpc;
 
 import dev.noid.api.agent.v1.AgentGrpc;
+import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.TlsFiles;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
@@ -30,7 +31,7 @@ public final class AgentClients implements AutoCloseable {
   public static AgentClients mutualTls(TlsFiles tls, NodeRegistry registry) {
     io.grpc.ChannelCredentials credentials = tls.sharedMutualClientCredentials();
     return new AgentClients(n -> Grpc.newChannelBuilder(n.address(), credentials)
-        .overrideAuthority(n.name())
+        .overrideAuthority(ClusterIdentities.nodeDnsName(n.name()))
         .keepAliveTime(30, TimeUnit.SECONDS)
         .build(), registry);
   }

@@ -5,11 +5,13 @@ import dev.noid.api.agent.v1.HeartbeatResponse;
 import dev.noid.api.agent.v1.JoinRequest;
 import dev.noid.api.agent.v1.JoinResponse;
 import dev.noid.api.agent.v1.NodeRegistrationGrpc;
+import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.Certificates;
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.agents.grpc.AgentMessages;
 import dev.noid.controller.nodes.HeartbeatPacing;
 import dev.noid.controller.nodes.JoinService;
+import dev.noid.controller.nodes.NodeCertificates;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.vms.service.Reconciler;
 import io.grpc.Context;
@@ -29,20 +31,23 @@ import javax.net.ssl.SSLSession;
 
 /**
  * noid.agent.v1.NodeRegistration: Join (with a one-time token) and Heartbeat (with the node's
- * certificate: the certificate's name must be the node's name, so one node cannot speak for
- * another).
+ * certificate: its identity, {@code urn:noid:node:NAME}, must be the node's name, so one node
+ * cannot speak for another, and it must not be a removed node's).
  */
 public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistrationImplBase {
-  static final Context.Key<String> PEER_CN = Context.key("noid-peer-cn");
+  static final Context.Key<X509Certificate> PEER = Context.key("noid-peer-certificate");
 
   private final JoinService joins;
   private final NodeRegistry registry;
+  private final NodeCertificates certificates;
   private final Reconciler vms;
 
   @Inject
-  GrpcNodeRegistration(JoinService joins, NodeRegistry registry, Reconciler vms) {
+  GrpcNodeRegistration(JoinService joins, NodeRegistry registry, NodeCertificates certificates,
+      Reconciler vms) {
     this.joins = joins;
     this.registry = registry;
+    this.certificates = certificates;
     this.vms = vms;
   }
 
@@ -61,10 +66,9 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
 
   @Override
   public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> out) {
-    String cn = PEER_CN.get();
-    if (cn == null || !cn.equals(request.getNodeName())) {
-      out.onError(Status.UNAUTHENTICATED.withDescription("heartbeat for node '" + request.getNodeName()
-          + "' needs that node's cluster certificate").asRuntimeException());
+    Status refused = refusal(PEER.get(), request.getNodeName());
+    if (refused != null) {
+      out.onError(refused.asRuntimeException());
       return;
     }
     try {
@@ -80,7 +84,30 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
     out.onCompleted();
   }
 
-  /** Puts the verified client certificate's CN (if any) into the call's Context. */
+  /** Why {@code peer} may not speak for {@code node}, or null when it may. */
+  private Status refusal(X509Certificate peer, String node) {
+    if (peer == null) {
+      return Status.UNAUTHENTICATED.withDescription("heartbeat for node '" + node
+          + "' needs that node's cluster certificate");
+    }
+    String identity = ClusterIdentities.nodeOf(peer);
+    if (identity == null) {
+      return Status.PERMISSION_DENIED.withDescription("the client certificate carries no node"
+          + " identity (urn:noid:node:NAME; certificates from before identities have none):"
+          + " remove the node and join it again with a new join token");
+    }
+    if (!identity.equals(node)) {
+      return Status.PERMISSION_DENIED.withDescription("the client certificate is node '"
+          + identity + "''s; it cannot speak for node '" + node + "'");
+    }
+    if (certificates.isRevoked(peer)) {
+      return Status.PERMISSION_DENIED.withDescription("the client certificate of node '" + node
+          + "' was revoked when the node was removed: join again with a new join token");
+    }
+    return null;
+  }
+
+  /** Puts the verified client certificate (if any) into the call's Context. */
   public static final class PeerInterceptor implements ServerInterceptor {
     @Override
     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
@@ -91,18 +118,18 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
         return next.startCall(call, headers);
       }
       SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
-      String cn = null;
+      X509Certificate peer = null;
       if (session != null) {
         try {
           Certificate[] chain = session.getPeerCertificates();
           if (chain.length > 0 && chain[0] instanceof X509Certificate x) {
-            cn = Certificates.commonName(x);
+            peer = x;
           }
         } catch (SSLPeerUnverifiedException e) {
           // no client certificate: fine for Join, refused for Heartbeat
         }
       }
-      return Contexts.interceptCall(Context.current().withValue(PEER_CN, cn), call, headers, next);
+      return Contexts.interceptCall(Context.current().withValue(PEER, peer), call, headers, next);
     }
   }
 }
