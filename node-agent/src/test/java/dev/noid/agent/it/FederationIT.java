@@ -170,6 +170,12 @@ class FederationIT {
 
     a.awaitReadyNodes(1);
     b.awaitReadyNodes(2);
+    // rate() needs a sample from before the creates: until the global server holds each site's
+    // creation histogram at its starting count, a create could be its first sample, and the p95
+    // of a rate over one sample is NaN.
+    await().atMost(WAIT).pollInterval(Duration.ofMillis(500)).ignoreExceptions().untilAsserted(
+        () -> assertThat(global.query(
+            "noid_vm_creation_duration_seconds_bucket{le=\"+Inf\"} == 0")).hasSize(2));
     a.vms().createVm(CreateVmRequest.newBuilder().setName(GUEST).setCpus(1).setMemMib(128).build());
     for (String n : List.of("fed-b-1", "fed-b-2")) {
       b.vms().createVm(CreateVmRequest.newBuilder().setName(n).setCpus(1).setMemMib(512)
