@@ -78,7 +78,7 @@ class CheckpointTransferIT {
     // A's guest is not needed any more; two guests at most run on this machine.
     a.stub().destroyVm(DestroyVmRequest.newBuilder().setId("src").build());
 
-    CheckpointInfo imported = CheckpointRelay.copy(a, b, CK, UnaryOperator.identity());
+    CheckpointInfo imported = TamperingRelay.copy(a, b, CK, UnaryOperator.identity());
     assertThat(imported.getId()).isEqualTo(CK);
     assertThat(imported.getVmId()).isEqualTo("src");
     assertThat(imported.getLabel()).isEqualTo("to b");
@@ -98,7 +98,7 @@ class CheckpointTransferIT {
   @Test
   @Order(2)
   void importingACheckpointBTheNodeAlreadyHasIsAlreadyExists() throws Exception {
-    assertThatThrownBy(() -> CheckpointRelay.copy(a, b, CK, UnaryOperator.identity()))
+    assertThatThrownBy(() -> TamperingRelay.copy(a, b, CK, UnaryOperator.identity()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.ALREADY_EXISTS))
         .hasMessageContaining("'" + CK + "'");
     assertThat(b.stub().listCheckpoints(ListCheckpointsRequest.getDefaultInstance())
@@ -122,7 +122,7 @@ class CheckpointTransferIT {
           .build();
     };
 
-    assertThatThrownBy(() -> CheckpointRelay.copy(a, b, CK, flipOneByteOfTheThirdStateChunk))
+    assertThatThrownBy(() -> TamperingRelay.copy(a, b, CK, flipOneByteOfTheThirdStateChunk))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.DATA_LOSS))
         .hasMessageContaining("'vmstate'")
         .hasMessageContaining("offset " + 2 * (1 << 20));
@@ -137,7 +137,7 @@ class CheckpointTransferIT {
   @Order(4)
   void aTransferCutShortLeavesNothingOnB() throws Exception {
     Path partial = b.stateDir.resolve("checkpoints/" + CK + ".partial");
-    CheckpointRelay.cutShort(a, b, CK, 1 + 5, () -> await().atMost(Duration.ofSeconds(30))
+    TamperingRelay.cutShort(a, b, CK, 1 + 5, () -> await().atMost(Duration.ofSeconds(30))
         .until(() -> Files.exists(partial)));
 
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(entriesOnB()).isEmpty());

@@ -14,13 +14,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 
 /**
- * Copies a checkpoint from one agent to another as the controller will: the export stream of
- * the source fed into the import stream of the target, at the pace the target takes it (no
- * more than one chunk waits in this process), with an optional change to each message on
- * the way for tests that corrupt the transfer.
+ * Copies a checkpoint from one agent to another as the controller's
+ * {@code agents.grpc.CheckpointRelay} does (the export stream of the source fed into the import
+ * stream of the target, at the pace the target takes it), but with hooks the production relay
+ * must not have: a change to each message on the way, and a cut after N messages. That is how
+ * CheckpointTransferIT plays a corrupted or interrupted transfer against the agents' own checks
+ * and reads their raw gRPC codes, which the controller's relay turns into domain errors.
  */
-final class CheckpointRelay {
-  private CheckpointRelay() {}
+final class TamperingRelay {
+  private TamperingRelay() {}
 
   static CheckpointInfo copy(AgentProcess from, AgentProcess to, String checkpointId,
       UnaryOperator<CheckpointChunk> tamper) throws Exception {
