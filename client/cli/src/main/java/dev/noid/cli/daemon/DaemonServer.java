@@ -17,6 +17,8 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -74,7 +76,10 @@ public final class DaemonServer {
     System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
     NoidCli.useConnections(channels);
     DaemonControl.install(this::status, () -> exit("asked to stop"));
-    Thread.ofPlatform().daemon().name("idle-check").start(this::watchIdle);
+    // A periodic check, not a wait: the daemon leaves when idle or when its jar or Java changed.
+    String key = address.key();
+    Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("idle-check").factory())
+        .scheduleWithFixedDelay(() -> checkIdle(key), 5, 5, TimeUnit.SECONDS);
     log("listening on " + address.socket() + " (pid " + ProcessHandle.current().pid() + ")");
     while (true) {
       SocketChannel ch = server.accept();
@@ -123,21 +128,13 @@ public final class DaemonServer {
         + " open connection(s), idle timeout " + idle.toSeconds() + " s";
   }
 
-  private void watchIdle() {
-    String key = address.key();
-    while (true) {
-      try {
-        Thread.sleep(Duration.ofSeconds(5));
-      } catch (InterruptedException e) {
-        return;
-      }
-      boolean quiet = running.get() == 0;
-      if (quiet && Instant.now().isAfter(lastUsed.plus(idle))) {
-        exit("idle for " + idle.toSeconds() + " s");
-      }
-      if (quiet && !DaemonAddress.of(System.getenv()).key().equals(key)) {
-        exit("the jar or Java changed");
-      }
+  private void checkIdle(String key) {
+    boolean quiet = running.get() == 0;
+    if (quiet && Instant.now().isAfter(lastUsed.plus(idle))) {
+      exit("idle for " + idle.toSeconds() + " s");
+    }
+    if (quiet && !DaemonAddress.of(System.getenv()).key().equals(key)) {
+      exit("the jar or Java changed");
     }
   }
 
