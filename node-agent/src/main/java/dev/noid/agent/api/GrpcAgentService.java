@@ -12,7 +12,6 @@ import dev.noid.api.agent.v1.ConsoleResponse;
 import dev.noid.api.agent.v1.CreateCheckpointRequest;
 import dev.noid.api.agent.v1.CreateCheckpointResponse;
 import dev.noid.api.agent.v1.CreateVmRequest;
-import dev.noid.api.agent.v1.CreateVmResponse;
 import dev.noid.api.agent.v1.CreateVmResult;
 import dev.noid.api.agent.v1.CreateVmsRequest;
 import dev.noid.api.agent.v1.CreateVmsResponse;
@@ -98,23 +97,23 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
     unary(out, () -> GetNodeReportResponse.newBuilder().setNode(reporter.report()).build());
   }
 
+  /** The most creates one batch may carry. */
+  static final int MAX_CREATES_PER_BATCH = 1000;
+
+  /** Each batch answered on its own, as a unary call would answer it, on one stream. */
   @Override
-  public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
-    unary(out, () -> CreateVmResponse.newBuilder()
-        .setVm(VmReports.toProto(vms.create(request.getSpec(), seconds(request.getBootTimeoutSeconds())))).build());
+  public StreamObserver<CreateVmsRequest> createVmsStream(StreamObserver<CreateVmsResponse> out) {
+    return UnaryPerMessage.serve(out, this::createBatch,
+        (request, answer) -> answer.toBuilder().setBatch(request.getBatch()).build());
   }
 
-  /** The most creates one CreateVms call may carry. */
-  static final int MAX_CREATES_PER_CALL = 1000;
-
-  @Override
-  public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
-    if (request.getCreatesCount() > MAX_CREATES_PER_CALL) {
+  private void createBatch(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
+    if (request.getCreatesCount() > MAX_CREATES_PER_BATCH) {
       out.onError(GrpcErrors.toStatus(new AgentException(AgentException.Code.INVALID_ARGUMENT,
-          "creates: at most " + MAX_CREATES_PER_CALL + " per call; got " + request.getCreatesCount())));
+          "creates: at most " + MAX_CREATES_PER_BATCH + " per batch; got " + request.getCreatesCount())));
       return;
     }
-    // Each create runs as if it had come alone, all at once, as concurrent CreateVm calls would.
+    // Each create runs as if it had come alone, all at once.
     List<java.util.concurrent.Future<CreateVmResult>> results = new ArrayList<>();
     try (var each = Executors.newVirtualThreadPerTaskExecutor()) {
       for (CreateVmRequest r : request.getCreatesList()) {
@@ -127,13 +126,6 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
     }
     out.onNext(answer.build());
     out.onCompleted();
-  }
-
-  /** Each batch exactly as {@link #createVms} answers it, on one stream. */
-  @Override
-  public StreamObserver<CreateVmsRequest> createVmsStream(StreamObserver<CreateVmsResponse> out) {
-    return UnaryPerMessage.serve(out, this::createVms,
-        (request, answer) -> answer.toBuilder().setBatch(request.getBatch()).build());
   }
 
   private CreateVmResult createOne(CreateVmRequest r) {

@@ -15,6 +15,7 @@ import dev.noid.agent.golden.GoldenStore;
 import dev.noid.agent.golden.ImageDigest;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.identity.IdentityFix;
+import dev.noid.agent.it.AgentCreates;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.metrics.VmStatsSampler;
@@ -76,7 +77,7 @@ class HypervisorFailureStatusTest {
   void aQemuBinaryThatDoesNotExistIsAHypervisorFailure() throws Exception {
     AgentGrpc.AgentBlockingStub agent = agentOn(dir.resolve("no-such-qemu").toString());
 
-    assertThatThrownBy(() -> agent.createVm(create("vm1")))
+    assertThatThrownBy(() -> AgentCreates.create(agent, create("vm1")))
         .isInstanceOf(StatusRuntimeException.class)
         .satisfies(e -> assertThat(Status.fromThrowable(e).getCode()).isEqualTo(Status.Code.INTERNAL))
         .satisfies(e -> assertThat(Status.fromThrowable(e).getDescription())
@@ -94,13 +95,13 @@ class HypervisorFailureStatusTest {
     Files.setPosixFilePermissions(qemu, PosixFilePermissions.fromString("rwxr-xr-x"));
     AgentGrpc.AgentBlockingStub agent = agentOn(qemu.toString());
 
-    assertThatThrownBy(() -> agent.createVm(create("vm1")))
+    assertThatThrownBy(() -> AgentCreates.create(agent, create("vm1")))
         .satisfies(e -> assertThat(Status.fromThrowable(e).getCode()).isEqualTo(Status.Code.INTERNAL))
         .satisfies(e -> assertThat(Status.fromThrowable(e).getDescription())
             .startsWith("hypervisor: QEMU exited with status 3")
             .contains("could not load kernel"));
 
-    var batch = agent.createVms(CreateVmsRequest.newBuilder().addCreates(create("vm2")).build());
+    var batch = AgentCreates.batch(agent, CreateVmsRequest.newBuilder().addCreates(create("vm2")).build());
     assertThat(batch.getResults(0).getError().getCode()).isEqualTo(Status.Code.INTERNAL.value());
     assertThat(batch.getResults(0).getError().getMessage()).startsWith("hypervisor: QEMU exited");
   }

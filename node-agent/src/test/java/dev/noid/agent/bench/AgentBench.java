@@ -1,5 +1,6 @@
 package dev.noid.agent.bench;
 
+import dev.noid.agent.it.AgentCreates;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.api.agent.v1.CreateCheckpointRequest;
 import dev.noid.api.agent.v1.CreateVmRequest;
@@ -85,7 +86,7 @@ public final class AgentBench {
     String ck = "ck-bench-" + i;
     String copy = vm + "-clone";
     long t = System.nanoTime();
-    agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(spec(vm)).build());
+    AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec(vm)).build());
     agent.exec(vm, "true");
     create.add(seconds(t));
 
@@ -115,7 +116,7 @@ public final class AgentBench {
 
   private void execRoundTrips(int count) throws Exception {
     String vm = "bench-exec";
-    agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(spec(vm)).build());
+    AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec(vm)).build());
     for (int i = 0; i < EXEC_WARM_UP; i++) {
       agent.exec(vm, "true");
     }

@@ -1,5 +1,6 @@
 package dev.noid.agent.bench;
 
+import dev.noid.agent.it.AgentCreates;
 import dev.noid.api.agent.v1.CreateVmRequest;
 import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.NodeReport;
@@ -57,7 +58,7 @@ public final class GoldenBench {
     VmSpec spec = VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(memMib).setImage("dev")
         .build();
     long t = System.nanoTime();
-    agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(spec).build());
+    AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec).build());
     agent.exec(id, "true");
     double seconds = (System.nanoTime() - t) / 1e9;
     agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(id).build());

@@ -55,7 +55,7 @@ class AgentFaultsIT {
     Path images = writeNeverReadyImage(dir.resolve("images"));
     agent = new AgentProcess(state, dir, "--image-dir", images.toString(),
         "--boot-timeout-seconds", "" + BOOT_TIMEOUT_SECONDS).start();
-    agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(spec("vm1"))
+    AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec("vm1"))
         .setBootTimeoutSeconds(120).build());
   }
 
@@ -176,7 +176,7 @@ class AgentFaultsIT {
 
   @Test
   void aGuestThatNeverBecomesReadyIsAHypervisorFailureAndLeavesNothing() throws Exception {
-    assertThatThrownBy(() -> agent.stub().createVm(CreateVmRequest.newBuilder()
+    assertThatThrownBy(() -> AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
         .setSpec(spec("never").toBuilder().setImage("hang")).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.INTERNAL))
         .hasMessageContaining("hypervisor: ")
@@ -193,7 +193,7 @@ class AgentFaultsIT {
   @Test
   void creatingAnIdThatExistsIsAlreadyExistsAndLeavesTheVmAlone() throws Exception {
     long pid = get(agent, "vm1").getPid();
-    assertThatThrownBy(() -> agent.stub().createVm(CreateVmRequest.newBuilder()
+    assertThatThrownBy(() -> AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
         .setSpec(spec("vm1")).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.ALREADY_EXISTS))
         .hasMessageContaining("'vm1'");

@@ -51,7 +51,7 @@ class AgentRecoveryIT {
     run("mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", vmsDir.toString());
     mounted = true;
     agent = new AgentProcess(state, dir).start();
-    agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(spec("vm1")).build());
+    AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec("vm1")).build());
   }
 
   @AfterAll

@@ -136,7 +136,7 @@ class AgentVmIT {
   @Test
   @Order(2)
   void createBootsAGuestThatRunsCommands() throws Exception {
-    VmReport vm = agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(spec("vm1")).build()).getVm();
+    VmReport vm = AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec("vm1")).build());
     assertThat(vm.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
     assertThat(vm.getPid()).isPositive();
     Exec echo = exec("vm1", List.of("echo", "hello"), Map.of(), 30, 0);
@@ -311,19 +311,19 @@ class AgentVmIT {
   @Test
   @Order(13)
   void badCreateInputGetsTheRightStatus() {
-    assertThatThrownBy(() -> agent.stub().createVm(CreateVmRequest.newBuilder()
+    assertThatThrownBy(() -> AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
         .setSpec(spec("Bad_Name")).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.INVALID_ARGUMENT))
         .hasMessageContaining("DNS label");
-    assertThatThrownBy(() -> agent.stub().createVm(CreateVmRequest.newBuilder()
+    assertThatThrownBy(() -> AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
         .setSpec(spec("big").toBuilder().setMemMib(4096)).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.RESOURCE_EXHAUSTED))
         .hasMessageContaining("2048 MiB");
-    assertThatThrownBy(() -> agent.stub().createVm(CreateVmRequest.newBuilder()
+    assertThatThrownBy(() -> AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
         .setSpec(spec("many").toBuilder().setCpus(3)).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.RESOURCE_EXHAUSTED))
         .hasMessageContaining("2 cpus");
-    assertThatThrownBy(() -> agent.stub().createVm(CreateVmRequest.newBuilder()
+    assertThatThrownBy(() -> AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
         .setSpec(spec("noimg").toBuilder().setImage("nope")).build()))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.NOT_FOUND));
     assertThat(dir.resolve("state/vms/noimg")).doesNotExist();

@@ -71,7 +71,7 @@ class CheckpointTransferIT {
   @Test
   @Order(1)
   void aCheckpointTakenOnARestoresOnB() throws Exception {
-    a.stub().createVm(CreateVmRequest.newBuilder().setSpec(spec("src")).build());
+    AgentCreates.create(a.stub(), CreateVmRequest.newBuilder().setSpec(spec("src")).build());
     assertThat(sh(a, "src", "echo moved > /data/f; sync").exitCode()).isZero();
     CheckpointInfo taken = a.stub().createCheckpoint(CreateCheckpointRequest.newBuilder()
         .setVmId("src").setCheckpointId(CK).setLabel("to b").build()).getCheckpoint();

@@ -65,8 +65,8 @@ class GoldenSnapshotIT {
   }
 
   private VmReport create(String id) throws Exception {
-    VmReport vm = agent.stub().createVm(CreateVmRequest.newBuilder()
-        .setSpec(spec(id).toBuilder().setImage("gold")).build()).getVm();
+    VmReport vm = AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
+        .setSpec(spec(id).toBuilder().setImage("gold")).build());
     assertThat(vm.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
     assertThat(sh(agent, id, "echo ready").stdout()).isEqualTo("ready\n");
     return vm;

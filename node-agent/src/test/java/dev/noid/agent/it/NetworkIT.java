@@ -79,7 +79,7 @@ class NetworkIT {
   }
 
   private VmReport create(String id) throws Exception {
-    return agent.stub().createVm(CreateVmRequest.newBuilder().setSpec(Guest.spec(id)).build()).getVm();
+    return AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(Guest.spec(id)).build());
   }
 
   // (busybox 1.35 wget crashes when given -T: the exec call's own timeout bounds it instead.)

@@ -17,7 +17,7 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * One CreateVmsStream per node, opened when a batch first needs it and again after it ended.
- * A batch sent on it is answered exactly as a CreateVms call would be: the response, or the
+ * A batch sent on it is answered exactly as a unary call would be: the response, or the
  * status the call would have failed with. A batch not answered in time fails with
  * DEADLINE_EXCEEDED and the stream is cancelled, as a call past its deadline is, so that the
  * node's next batch does not queue behind the stuck one.
@@ -32,7 +32,7 @@ final class CreateStreams {
 
   /**
    * Sends {@code request} on the node's stream and waits for its answer until
-   * {@code deadlineNanos} ({@link System#nanoTime()}); throws what a CreateVms call would have.
+   * {@code deadlineNanos} ({@link System#nanoTime()}); throws what a unary call would have.
    */
   CreateVmsResponse send(String node, CreateVmsRequest request, long deadlineNanos) {
     ManagedChannel channel = agents.channel(node);

@@ -11,8 +11,6 @@ import dev.noid.api.agent.v1.ConsoleRequest;
 import dev.noid.api.agent.v1.ConsoleResponse;
 import dev.noid.api.agent.v1.CreateCheckpointRequest;
 import dev.noid.api.agent.v1.CreateCheckpointResponse;
-import dev.noid.api.agent.v1.CreateVmRequest;
-import dev.noid.api.agent.v1.CreateVmResponse;
 import dev.noid.api.agent.v1.CreateVmResult;
 import dev.noid.api.agent.v1.CreateVmsRequest;
 import dev.noid.api.agent.v1.CreateVmsResponse;
@@ -108,7 +106,7 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     node.hold(mib);
   }
 
-  /** Batches of creates answered so far (each CreateVms call or stream message), and the creates they carried. */
+  /** Batches of creates answered so far (each a stream message), and the creates they carried. */
   public int batchCalls() {
     return (int) creates.calls();
   }
@@ -149,23 +147,8 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     answer(out, () -> GetNodeReportResponse.newBuilder().setNode(node.report()).build());
   }
 
-  @Override
-  public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
-    creates.call(1);
-    try {
-      faults.refuseCreate();
-      node.admit(request.getSpec());
-    } catch (HollowNode.Refused e) {
-      out.onError(e.status().asRuntimeException());
-      return;
-    }
-    simulated(out, () -> CreateVmResponse.newBuilder()
-        .setVm(node.setState(request.getSpec().getId(), AgentVmState.AGENT_VM_STATE_RUNNING)).build());
-  }
-
   /** Every create admitted or refused on its own; the admitted ones run in one simulated span. */
-  @Override
-  public void createVms(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
+  private void createBatch(CreateVmsRequest request, StreamObserver<CreateVmsResponse> out) {
     creates.call(request.getCreatesCount());
     Status whole = faults.beforeBatch();
     if (whole != null) {
@@ -192,13 +175,13 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     });
   }
 
-  /** Each batch exactly as {@link #createVms} answers it, on one stream. */
+  /** Each batch answered on its own, as a unary call would answer it, on one stream. */
   @Override
   public StreamObserver<CreateVmsRequest> createVmsStream(StreamObserver<CreateVmsResponse> out) {
     streamsOpened.incrementAndGet();
     return UnaryPerMessage.serve(out, (request, answer) -> {
       streamedBatches.incrementAndGet();
-      createVms(request, answer);
+      createBatch(request, answer);
     },
         (request, answer) -> answer.toBuilder().setBatch(request.getBatch()).build());
   }
