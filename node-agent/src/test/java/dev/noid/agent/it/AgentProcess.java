@@ -105,7 +105,7 @@ final class AgentProcess implements AutoCloseable {
   private ServingStatus health() throws Exception {
     ManagedChannel ch = Grpc.newChannelBuilder(target(),
         TlsChannelCredentials.newBuilder().trustManager(stateDir.resolve("tls/ca.pem").toFile())
-            .build()).overrideAuthority("localhost").build();
+            .build()).overrideAuthority(authority()).build();
     try {
       return HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)
           .check(HealthCheckRequest.getDefaultInstance()).getStatus();
@@ -141,6 +141,12 @@ final class AgentProcess implements AutoCloseable {
           .overrideAuthority("localhost").build();
     }
     return channel;
+  }
+
+  // A joined node's certificate names the address it advertises (an IP literal), and
+  // localhost only when that address is a loopback one (docs/security.md, "Identities").
+  private String authority() {
+    return linkAddress != null ? linkAddress : "localhost";
   }
 
   private String target() {
