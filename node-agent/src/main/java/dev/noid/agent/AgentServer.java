@@ -1,5 +1,6 @@
 package dev.noid.agent;
 
+import dev.noid.common.grpc.MessageLimits;
 import com.google.inject.Guice;
 import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.config.AgentConfig;
@@ -86,6 +87,7 @@ public final class AgentServer {
             new InetSocketAddress(config.bindAddress(), config.grpcPort()),
             credentials.files().serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
         .executor(executor)
+        .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES)
         .keepAliveTime(30, TimeUnit.SECONDS)
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)

@@ -79,6 +79,11 @@ import java.util.function.Function;
  * are {@link NoidException}s carrying the gRPC code and the server's message.
  */
 public final class NoidClient implements AutoCloseable {
+  /**
+   * The largest answer this client reads: the controller's own inbound limit. ListVms pages
+   * end before 8 MiB (docs/api.md), so any page fits.
+   */
+  public static final int MAX_INBOUND_BYTES = 16 << 20;
   private final ManagedChannel channel;
   private final CallCredentials credentials;
   private final Duration deadline;
@@ -198,7 +203,8 @@ public final class NoidClient implements AutoCloseable {
       throw new UncheckedIOException("cannot read CA file " + trustedCa, e);
     }
     String addr = target.contains(":") ? target : target + ":7655";
-    var builder = Grpc.newChannelBuilder(addr, tls).keepAliveTime(30, TimeUnit.SECONDS);
+    var builder = Grpc.newChannelBuilder(addr, tls).keepAliveTime(30, TimeUnit.SECONDS)
+        .maxInboundMessageSize(MAX_INBOUND_BYTES);
     // gRPC refuses a retry policy of one attempt: no retry is no policy.
     return maxAttempts > 1
         ? builder.defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts)).enableRetry().build()

@@ -22,6 +22,15 @@ public final class FieldLimits {
   /** The highest Linux real-time signal. */
   public static final int MAX_SIGNAL = 64;
 
+  // Labels and node selectors (issue 19 H2): they travel in every agent spec and are stored with
+  // the VM, so each is bounded, not only their count.
+  /** Labels (or node selector entries) a VM may carry. */
+  public static final int MAX_LABELS = 64;
+  /** A label key: {@code [a-z0-9]([-a-z0-9_.]*[a-z0-9])?}, at most this many characters. */
+  public static final int MAX_LABEL_KEY_CHARS = 63;
+  /** A label value, in bytes of UTF-8. */
+  public static final int MAX_LABEL_VALUE_BYTES = 256;
+
   private FieldLimits() {}
 
   /** {@code value}, a uint32, if it is at most {@code limit}. */

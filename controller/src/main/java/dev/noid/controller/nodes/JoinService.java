@@ -56,6 +56,9 @@ public final class JoinService {
     byte[] bytes = new byte[24];
     RANDOM.nextBytes(bytes);
     String token = TOKEN_PREFIX + HexFormat.of().formatHex(bytes);
+    // Minting a token clears the expired ones too, so that a cluster that mints tokens but
+    // sees no join attempt (which also purges) keeps only live tokens (issue 19 L4).
+    store.purgeExpiredJoinTokens(clock.instant());
     store.insertJoinToken(Tokens.sha256(token), clock.instant().plus(ttl));
     return token;
   }

@@ -1,5 +1,6 @@
 package dev.noid.controller.server;
 
+import dev.noid.common.grpc.MessageLimits;
 import static java.util.Objects.requireNonNull;
 
 import dev.noid.common.grpc.GrpcServerRunner;
@@ -58,6 +59,7 @@ public final class PublicGrpcServer {
     var builder = NettyServerBuilder.forAddress(address(),
             pki.serverFiles().serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
         .executor(executor)
+        .maxInboundMessageSize(MessageLimits.CONTROLLER_INBOUND_BYTES)
         .keepAliveTime(30, TimeUnit.SECONDS)
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)

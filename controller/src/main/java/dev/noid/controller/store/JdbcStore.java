@@ -367,6 +367,11 @@ abstract class JdbcStore implements Store {
   }
 
   @Override
+  public void purgeExpiredJoinTokens(Instant now) {
+    JoinRows.purgeExpired(this, now);
+  }
+
+  @Override
   public void recordNodeCertificate(String node, String serial, Instant issued) {
     JoinRows.record(this, node, serial, issued);
   }

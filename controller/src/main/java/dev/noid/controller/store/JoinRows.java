@@ -38,6 +38,11 @@ final class JoinRows {
     });
   }
 
+  static void purgeExpired(JdbcStore store, Instant now) {
+    store.write("purge expired join tokens", "DELETE FROM join_tokens WHERE expires_ms <= ?",
+        now.toEpochMilli());
+  }
+
   static void record(JdbcStore store, String node, String serial, Instant issued) {
     store.write("record node certificate",
         "INSERT INTO node_certificates (serial, node, issued_ms) VALUES (?, ?, ?)",

@@ -77,6 +77,9 @@ public interface Store extends AutoCloseable {
   /** Marks the token used; true only the first time, and only before it expires. */
   boolean consumeJoinToken(String tokenHash, Instant now);
 
+  /** Deletes the join tokens expired at {@code now}, used or not (issue 19 L4). */
+  void purgeExpiredJoinTokens(Instant now);
+
   // node certificates: issued at join, revoked when the node is removed
   void recordNodeCertificate(String node, String serial, Instant issued);
 

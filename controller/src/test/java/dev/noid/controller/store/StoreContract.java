@@ -313,6 +313,19 @@ abstract class StoreContract {
   }
 
   @Test
+  void purgingExpiredJoinTokensKeepsOnlyLiveOnes() throws Exception {
+    store.insertJoinToken("expired-unused", NOW.minusSeconds(1));
+    store.insertJoinToken("used", NOW.plusSeconds(10));
+    assertThat(store.consumeJoinToken("used", NOW)).isTrue();
+    store.insertJoinToken("live", NOW.plus(Duration.ofMinutes(30)));
+
+    store.purgeExpiredJoinTokens(NOW.plusSeconds(20));
+
+    assertThat(joinTokensStored()).containsExactly("live");
+    assertThat(store.consumeJoinToken("live", NOW.plusSeconds(21))).isTrue();
+  }
+
+  @Test
   void removingANodeRevokesEveryCertificateItWasGivenAndNoOther() {
     store.recordNodeCertificate("node-a", "a1", NOW);
     store.recordNodeCertificate("node-a", "a2", NOW);

@@ -1,5 +1,6 @@
 package dev.noid.agent.node;
 
+import dev.noid.common.grpc.MessageLimits;
 import com.google.protobuf.Timestamp;
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.tls.NodeCredentials;
@@ -52,7 +53,8 @@ public final class Heartbeater implements AutoCloseable {
       return;
     }
     channel = Grpc.newChannelBuilder(config.controller(),
-        credentials.files().mutualClientCredentials()).build();
+        credentials.files().mutualClientCredentials())
+        .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES).build();
     scheduler.schedule(this::beat, 0, TimeUnit.MILLISECONDS);
   }
 
@@ -64,7 +66,7 @@ public final class Heartbeater implements AutoCloseable {
           .withDeadlineAfter(Math.max(2000, intervalMs), TimeUnit.MILLISECONDS)
           .heartbeat(HeartbeatRequest.newBuilder().setNodeName(config.nodeName())
               .setAgentAddress(config.advertiseAddress()).setNode(reporter.report())
-              .addAllVms(reporter.vmReports()).setSequence(++sequence)
+              .addAllVms(reporter.heartbeatVmReports()).setSequence(++sequence)
               .setAgentInstanceId(instanceId)
               .setSentTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
               .build());

@@ -68,6 +68,11 @@ public final class NodeReporter {
     return vms.list().stream().map(this::withUsage).toList();
   }
 
+  /** The VMs as a heartbeat reports them: no labels ({@link VmReports#forHeartbeat}). */
+  public List<VmReport> heartbeatVmReports() {
+    return vms.list().stream().map(this::withUsage).map(VmReports::forHeartbeat).toList();
+  }
+
   /** The VM as the wire reports it, with its latest figures. */
   public VmReport withUsage(VmStatus vm) {
     VmStatsSampler.Sample s = stats.sample(vm.id());

@@ -1,6 +1,7 @@
 package dev.noid.agent.node;
 
 import com.google.protobuf.Timestamp;
+import dev.noid.common.grpc.MessageLimits;
 import dev.noid.api.agent.v1.AgentVmState;
 import dev.noid.api.agent.v1.VmReport;
 import dev.noid.agent.vm.VmState;
@@ -15,13 +16,33 @@ public final class VmReports {
 
   public static VmReport toProto(VmStatus vm) {
     VmReport.Builder b = VmReport.newBuilder().setId(vm.id()).setState(toProto(vm.state()))
-        .setReason(vm.reason()).setSpec(vm.spec()).setPid(vm.pid())
+        .setReason(bounded(vm.reason())).setSpec(vm.spec()).setPid(vm.pid())
         .setRestoredFromCheckpointId(vm.restoredFromCheckpointId());
     if (vm.started() != null) {
       b.setStartedTime(Timestamp.newBuilder().setSeconds(vm.started().getEpochSecond())
           .setNanos(vm.started().getNano()));
     }
     return b.build();
+  }
+
+  /**
+   * The report as a heartbeat carries it: without the VM's labels, which the controller keeps
+   * in its store and the agent never uses, so that tenants' labels cannot make a node's
+   * heartbeat oversized (issue 19 H2).
+   */
+  public static VmReport forHeartbeat(VmReport report) {
+    return report.getSpec().getLabelsCount() == 0 ? report
+        : report.toBuilder().setSpec(report.getSpec().toBuilder().clearLabels()).build();
+  }
+
+  /** A reason cut to {@link MessageLimits#MAX_REASON_CHARS}: free text can come from a VMM's output. */
+  static String bounded(String reason) {
+    int max = MessageLimits.MAX_REASON_CHARS;
+    if (reason.length() <= max) {
+      return reason;
+    }
+    int end = Character.isHighSurrogate(reason.charAt(max - 2)) ? max - 2 : max - 1;
+    return reason.substring(0, end) + "\u2026";
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.noid.agent.tls;
 
+import dev.noid.common.grpc.MessageLimits;
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.network.AssignedSubnet;
 import dev.noid.api.agent.v1.JoinRequest;
@@ -38,7 +39,8 @@ final class ClusterJoin {
     ManagedChannel channel;
     try {
       channel = Grpc.newChannelBuilder(config.controller(), TlsChannelCredentials.newBuilder()
-          .trustManager(config.controllerCa().toFile()).build()).build();
+          .trustManager(config.controllerCa().toFile()).build())
+          .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES).build();
     } catch (IOException e) {
       throw new StartupException("cannot read 'controller-ca' " + config.controllerCa() + ": "
           + e.getMessage(), e);

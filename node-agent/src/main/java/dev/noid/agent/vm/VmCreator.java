@@ -47,14 +47,17 @@ final class VmCreator {
     VmSpec spec = rules.validate(requested);
     Image image = images.get(spec.getImage());
     VmSpecRules.requireBoots(spec, image);
+    long diskBytes = DiskSize.target(spec, image);
     VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
     return newVms.make(vm, "create", v -> {
       v.spec = guests.withNic(v);
       VmFiles.writeSpec(v);
-      boolean restored = createFromGolden(v, image, bootTimeout);
+      // A golden snapshot's guest knows its disk's size: a VM with a larger disk boots cold.
+      boolean restored = diskBytes < 0 && createFromGolden(v, image, bootTimeout);
       if (!restored) {
         if (image.disk() != null) {
           Files2.copyDisk(image.disk(), v.layout.disk());
+          DiskSize.grow(v.layout.disk(), diskBytes);
         }
         vmms.bootAndWait(v, bootTimeout, () -> hypervisor.boot(v.layout, v.spec, image));
       }

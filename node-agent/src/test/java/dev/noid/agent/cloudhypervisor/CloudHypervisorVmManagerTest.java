@@ -141,6 +141,29 @@ class CloudHypervisorVmManagerTest {
     assertThat(vms.status("web").reason()).contains("guest shut down");
   }
 
+  /** Issue 19 L5: disk_mib sizes the VM's disk; less than the image's is refused and leaves nothing. */
+  @Test
+  void aVmsDiskHasItsDiskMibAndASmallerOneIsRefused() throws Exception {
+    Image image = imageWithDisk();
+    vms = VmManager.assemble(tmp.resolve("vms"), fakeDriver(), new ImageCatalog(Map.of("dev", image)),
+        new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
+        noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
+
+    vms.create(spec("big").toBuilder().setDiskMib(512).build(), null);
+    vms.create(spec("plain"), null);
+
+    assertThat(Files.size(vms.diskOf("big"))).isEqualTo(512L << 20);
+    assertThat(Files.readString(vms.diskOf("big"))).startsWith("template disk");
+    assertThat(Files.size(vms.diskOf("plain"))).isEqualTo(Files.size(image.disk()));
+
+    Files.write(image.disk(), new byte[3 << 20]);
+    var e = org.assertj.core.api.Assertions.catchThrowableOfType(dev.noid.agent.vm.AgentException.class,
+        () -> vms.create(spec("small").toBuilder().setDiskMib(2).build(), null));
+    assertThat(e.code()).isEqualTo(dev.noid.agent.vm.AgentException.Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).isEqualTo("disk_mib 2 is below image 'dev' disk size of 3 MiB");
+    assertThat(tmp.resolve("vms/small")).doesNotExist();
+  }
+
   private Image imageWithDisk() throws IOException {
     Path img = Files.createDirectories(tmp.resolve("images/dev"));
     Files.writeString(img.resolve("vmlinuz"), "kernel");

@@ -1,5 +1,6 @@
 package dev.noid.controller.agents.grpc;
 
+import dev.noid.common.grpc.MessageLimits;
 import dev.noid.api.agent.v1.AgentGrpc;
 import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.TlsFiles;
@@ -33,6 +34,7 @@ public final class AgentClients implements AutoCloseable {
     return new AgentClients(n -> Grpc.newChannelBuilder(n.address(), credentials)
         .overrideAuthority(ClusterIdentities.nodeDnsName(n.name()))
         .keepAliveTime(30, TimeUnit.SECONDS)
+        .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES)
         .build(), registry);
   }
 

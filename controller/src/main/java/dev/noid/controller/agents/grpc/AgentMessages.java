@@ -4,6 +4,7 @@ import dev.noid.api.agent.v1.AgentVmState;
 import dev.noid.api.agent.v1.VmNetwork;
 import dev.noid.api.agent.v1.VmReport;
 import dev.noid.api.agent.v1.VmSpec;
+import dev.noid.common.grpc.MessageLimits;
 import dev.noid.controller.agents.NodeAgents.NodeVm;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.vms.VmEntry;
@@ -22,8 +23,11 @@ public final class AgentMessages {
   /** A VM as its node reported it (in a heartbeat or an answer). */
   public static NodeVm vm(VmReport r) {
     VmNetwork n = r.getSpec().getNetwork();
-    String reason = r.getState() == AgentVmState.AGENT_VM_STATE_DEAD ? "VMM died: " + r.getReason()
-        : r.getReason();
+    // Free text from the node is kept to a bounded length, as the agent bounds it (issue 19 H2).
+    String reported = r.getReason().length() <= MessageLimits.MAX_REASON_CHARS ? r.getReason()
+        : r.getReason().substring(0, MessageLimits.MAX_REASON_CHARS);
+    String reason = r.getState() == AgentVmState.AGENT_VM_STATE_DEAD ? "VMM died: " + reported
+        : reported;
     return new NodeVm(r.getId(), state(r.getState()), reason, n.getIp(), n.getMac());
   }
 

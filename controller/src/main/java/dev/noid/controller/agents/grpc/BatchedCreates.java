@@ -5,6 +5,7 @@ import dev.noid.api.agent.v1.CreateVmResult;
 import dev.noid.api.agent.v1.CreateVmsRequest;
 import dev.noid.api.agent.v1.CreateVmsResponse;
 import dev.noid.api.agent.v1.VmReport;
+import dev.noid.common.grpc.MessageLimits;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;
@@ -17,7 +18,8 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Sends creates to each node in batches. While a node has a batch in flight, further creates for
- * it queue, and the next batch carries them all (up to {@link #MAX_PER_CALL}). Alone, a create
+ * it queue, and the next batch carries them all (up to {@link #MAX_PER_CALL}, and up to
+ * {@link #MAX_BYTES_PER_CALL} of them). Alone, a create
  * goes at once. Under load, many creates share one round trip and its TLS records instead of each
  * paying for its own, as {@code GroupCommit} does for the store. A batch goes as one message on
  * the node's CreateVmsStream ({@link CreateStreams}), the one create transport: controller and
@@ -29,6 +31,8 @@ import java.util.concurrent.locks.ReentrantLock;
 final class BatchedCreates {
   /** The most creates one batch carries; the agent takes up to 1,000. */
   static final int MAX_PER_CALL = 256;
+  /** The most bytes of serialized creates one batch carries (issue 19 H2). */
+  static final int MAX_BYTES_PER_CALL = MessageLimits.AGENT_BATCH_BYTES;
 
   private final CreateStreams streams;
   private final Map<String, NodeQueue> queues = new ConcurrentHashMap<>();
@@ -73,6 +77,7 @@ final class BatchedCreates {
     final CreateVmRequest request;
     final long deadlineNanos;
     final long deadlineSeconds;
+    final int bytes;
     final Condition wake;
     boolean taken;
     boolean done;
@@ -81,6 +86,7 @@ final class BatchedCreates {
 
     Pending(CreateVmRequest request, long deadlineSeconds, Condition wake) {
       this.request = request;
+      this.bytes = request.getSerializedSize();
       this.wake = wake;
       this.deadlineSeconds = deadlineSeconds;
       this.deadlineNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(deadlineSeconds);
@@ -149,15 +155,24 @@ final class BatchedCreates {
           }
           batch = new ArrayList<>();
           long now = System.nanoTime();
+          long bytes = 0;
           while (!queue.isEmpty() && batch.size() < MAX_PER_CALL) {
-            Pending next = queue.removeFirst();
+            Pending next = queue.getFirst();
             if (next.deadlineNanos - now <= 0) {
+              queue.removeFirst();
               expire(next);
               next.wake.signal();
-            } else {
-              next.taken = true;
-              batch.add(next);
+              continue;
             }
+            // Bounded by bytes too, so that the batch fits the agent's inbound limit whatever
+            // the VMs' labels; one create larger than the bound still goes, alone.
+            bytes += next.bytes;
+            if (!batch.isEmpty() && bytes > MAX_BYTES_PER_CALL) {
+              break;
+            }
+            queue.removeFirst();
+            next.taken = true;
+            batch.add(next);
           }
           if (batch.isEmpty()) {
             continue;

@@ -59,6 +59,8 @@ import java.util.List;
 public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   static final int DEFAULT_PAGE_SIZE = 100;
   static final int MAX_PAGE_SIZE = 1000;
+  /** A ListVms page ends before its VMs take this many bytes (at least one VM per page). */
+  static final int MAX_PAGE_BYTES = 8 << 20;
 
   private final VmRecords vms;
   private final VmCreates creates;
@@ -112,9 +114,21 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
       List<VmEntry> page = matching.stream().filter(v -> v.name().compareTo(after) > 0)
           .limit(size + 1L).toList();
       ListVmsResponse.Builder b = ListVmsResponse.newBuilder().setTotalSize(matching.size());
-      page.stream().limit(size).forEach(v -> b.addVms(ProtoMapper.vm(v)));
-      if (page.size() > size) {
-        b.setNextPageToken(encodeToken(page.get(size - 1).name()));
+      // A page also ends before MAX_PAGE_BYTES, so that it fits the client's inbound limit
+      // (16 MiB, docs/api.md) whatever the VMs' labels: the token then resumes after it.
+      long bytes = 0;
+      int taken = 0;
+      for (VmEntry v : page.subList(0, Math.min(size, page.size()))) {
+        var vm = ProtoMapper.vm(v);
+        bytes += vm.getSerializedSize();
+        if (taken > 0 && bytes > MAX_PAGE_BYTES) {
+          break;
+        }
+        b.addVms(vm);
+        taken++;
+      }
+      if (page.size() > taken) {
+        b.setNextPageToken(encodeToken(page.get(taken - 1).name()));
       }
       return b.build();
     });

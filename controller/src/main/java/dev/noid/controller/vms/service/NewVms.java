@@ -54,6 +54,14 @@ public final class NewVms {
       throw NoidException.invalid("cpus " + cpus + " is more than any node has (largest: "
           + largestCpus + ")");
     }
+    long largestDiskMib = nodes.view().stream().mapToLong(NodeEntry::diskBytes).max().orElse(0) >> 20;
+    long diskMib = Integer.toUnsignedLong(r.diskMib());
+    if (largestDiskMib > 0 && diskMib > largestDiskMib) {
+      // Disks are sparse, so nodes are not charged for them; one larger than any node's whole
+      // disk cannot be meant (issue 19 L5). The node refuses one smaller than the image's.
+      throw NoidException.invalid("disk_mib " + diskMib + " is larger than any node's disk (largest: "
+          + largestDiskMib + " MiB)");
+    }
     if (r.labels().size() > MAX_LABELS) {
       throw NoidException.invalid("labels: at most " + MAX_LABELS + " are allowed; got " + r.labels().size());
     }

@@ -122,7 +122,9 @@ final class HollowAgent implements AutoCloseable {
     }
     Instant now = Instant.now();
     HeartbeatRequest request = HeartbeatRequest.newBuilder().setNodeName(node.name())
-        .setAgentAddress(address).setNode(node.report()).addAllVms(node.vms())
+        .setAgentAddress(address).setNode(node.report())
+        // As the real agent's heartbeat (VmReports.forHeartbeat): no labels.
+        .addAllVms(node.vms().stream().map(v -> v.toBuilder().setSpec(v.getSpec().toBuilder().clearLabels()).build()).toList())
         .setSequence(++sequence).setAgentInstanceId(instanceId)
         .setSentTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
         .build();
