@@ -39,8 +39,12 @@ public final class DiskCheck {
   }
 
   private static long usable(Path dir) {
+    Path existing = dir.toAbsolutePath();
+    while (existing.getParent() != null && !Files.exists(existing)) {
+      existing = existing.getParent();
+    }
     try {
-      return Files.getFileStore(dir).getUsableSpace();
+      return Files.getFileStore(existing).getUsableSpace();
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot read free space of " + dir, e);
     }
