@@ -21,7 +21,9 @@ public final class NoidException extends RuntimeException {
     HYPERVISOR_FAILED,
     TIMEOUT,
     STORE_UNAVAILABLE,
-    INTERNAL
+    INTERNAL,
+    /** A per-user quota would be exceeded; the message names the quota and its limit. */
+    QUOTA_EXCEEDED
   }
 
   private final Code code;

@@ -27,6 +27,8 @@ import org.slf4j.LoggerFactory;
 public final class CheckpointImport implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CheckpointImport.class);
   static final int MAX_FILES = 1000;
+  /** Free space an import must leave on the checkpoint file system. */
+  static final long DISK_RESERVE_BYTES = 64L << 20;
   private static final Pattern SHA256 = Pattern.compile("[0-9a-fA-F]{64}");
 
   private final CheckpointStore store;
@@ -90,6 +92,12 @@ public final class CheckpointImport implements AutoCloseable {
             + "' twice");
       }
     }
+    long declared = 0;
+    for (CheckpointFile f : manifest.getFilesList()) {
+      declared = declared > Long.MAX_VALUE - f.getSizeBytes() ? Long.MAX_VALUE
+          : declared + f.getSizeBytes();
+    }
+    DiskCheck.ofFileStore("(this agent)", DISK_RESERVE_BYTES).require(store.root(), declared);
     store.begin(id);
     claimed = true;
     info = manifest.getCheckpoint();

@@ -186,6 +186,23 @@ class CheckpointTransferTest {
   }
 
   @Test
+  void anImportDeclaringMoreThanTheFreeDiskIsRefusedBeforeAnythingIsWritten() throws IOException {
+    List<CheckpointChunk> huge = mapChunks(exported(), c -> {
+      if (!c.hasManifest()) {
+        return c;
+      }
+      CheckpointManifest.Builder m = c.getManifest().toBuilder();
+      m.setFiles(0, m.getFiles(0).toBuilder().setSizeBytes(Long.MAX_VALUE / 2));
+      return c.toBuilder().setManifest(m).build();
+    });
+
+    AgentException e = failure(() -> importAll(huge));
+    assertThat(e.code()).isEqualTo(Code.DISK_FULL);
+    assertThat(e.getMessage()).contains("not enough disk on node").contains("need ");
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  @Test
   void moreDataThanTheManifestSaysIsDataLoss() throws IOException {
     List<CheckpointChunk> lying = mapChunks(exported(), c -> {
       if (!c.hasManifest()) {
