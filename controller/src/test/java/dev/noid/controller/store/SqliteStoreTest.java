@@ -4,6 +4,9 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The store contract on the embedded SQLite store, one new database file per test. */
@@ -29,5 +32,19 @@ class SqliteStoreTest extends StoreContract {
   @Override
   protected Connection rawConnection() throws SQLException {
     return DriverManager.getConnection("jdbc:sqlite:" + file());
+  }
+
+  /**
+   * Issue 19, M6: a commit the client was told about must survive power loss. With WAL,
+   * synchronous=NORMAL (1) does not fsync at commit; FULL (2) does.
+   */
+  @Test
+  void everyCommitIsSyncedToDiskBeforeItReturns() {
+    SqliteStore store = SqliteStore.open(file());
+    try {
+      assertThat(store.synchronousLevel()).as("PRAGMA synchronous (2 = FULL)").isEqualTo(2);
+    } finally {
+      store.close();
+    }
   }
 }
