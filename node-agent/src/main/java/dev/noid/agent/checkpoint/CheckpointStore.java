@@ -5,6 +5,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.AtomicFiles;
 import dev.noid.agent.vm.Files2;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -83,7 +84,11 @@ public final class CheckpointStore {
   void complete(String id, CheckpointInfo info) throws IOException {
     Path partial = partialOf(id);
     Files.writeString(partial.resolve(META), JsonFormat.printer().print(info));
+    // Every file durable before the name appears, and the name durable before the caller is
+    // told the checkpoint exists (issue 19, M6).
+    AtomicFiles.syncTree(partial);
     Files.move(partial, root.resolve(id), StandardCopyOption.ATOMIC_MOVE);
+    AtomicFiles.syncDirectory(root);
   }
 
   /** Drops the partial directory of {@code id}; only for the writer that claimed it. */

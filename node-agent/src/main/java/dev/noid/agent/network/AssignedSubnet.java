@@ -1,5 +1,6 @@
 package dev.noid.agent.network;
 
+import dev.noid.agent.vm.AtomicFiles;
 import dev.noid.common.config.StartupException;
 import dev.noid.common.network.Subnet;
 import java.io.IOException;
@@ -19,7 +20,9 @@ public final class AssignedSubnet {
     Subnet.parse(cidr);
     try {
       Files.createDirectories(networkDir);
-      Files.writeString(networkDir.resolve(FILE), cidr + "\n");
+      // Replaced, never rewritten in place: a crash mid-write must not leave the node
+      // without its subnet.
+      AtomicFiles.writeString(networkDir.resolve(FILE), cidr + "\n");
     } catch (IOException e) {
       throw new StartupException("cannot record the assigned VM subnet in " + networkDir + ": "
           + e.getMessage(), e);

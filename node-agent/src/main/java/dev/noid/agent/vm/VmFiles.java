@@ -8,7 +8,6 @@ import dev.noid.api.agent.v1.VmSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,10 +28,7 @@ final class VmFiles {
   static void writeSpec(VmRecord vm) throws IOException {
     VmReport persisted = VmReport.newBuilder().setId(vm.id).setSpec(vm.spec)
         .setRestoredFromCheckpointId(vm.restoredFrom).build();
-    Path tmp = vm.layout.spec().resolveSibling("vm.json.tmp");
-    Files.writeString(tmp, JsonFormat.printer().print(persisted));
-    Files.move(tmp, vm.layout.spec(), StandardCopyOption.ATOMIC_MOVE,
-        StandardCopyOption.REPLACE_EXISTING);
+    AtomicFiles.writeString(vm.layout.spec(), JsonFormat.printer().print(persisted));
   }
 
   static Saved readSpec(VmLayout layout) throws IOException {

@@ -1,0 +1,60 @@
+package dev.noid.agent.vm;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.stream.Stream;
+
+/**
+ * Publishing files so that a crash or power loss leaves either the old content or the new,
+ * never a torn or empty file (issue 19, M6): write a sibling, fsync it, rename it over the
+ * target, fsync the directory so the rename itself is durable.
+ */
+public final class AtomicFiles {
+  private AtomicFiles() {}
+
+  public static void writeString(Path file, String content) throws IOException {
+    write(file, content.getBytes(StandardCharsets.UTF_8));
+  }
+
+  public static void write(Path file, byte[] content) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Path tmp = dir.resolve(file.getFileName() + ".tmp");
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE,
+        StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      ByteBuffer buf = ByteBuffer.wrap(content);
+      while (buf.hasRemaining()) {
+        ch.write(buf);
+      }
+      ch.force(true);
+    }
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    syncDirectory(dir);
+  }
+
+  /** Makes the files directly in {@code dir}, and its entries, durable. */
+  public static void syncTree(Path dir) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        if (Files.isRegularFile(f)) {
+          try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            ch.force(true);
+          }
+        }
+      }
+    }
+    syncDirectory(dir);
+  }
+
+  /** fsync of a directory: Linux allows it through a read-only descriptor. */
+  public static void syncDirectory(Path dir) throws IOException {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    }
+  }
+}
