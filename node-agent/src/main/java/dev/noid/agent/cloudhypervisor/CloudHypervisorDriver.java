@@ -10,6 +10,7 @@ import dev.noid.api.agent.v1.HypervisorKind;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.AtomicFiles;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
@@ -158,7 +159,7 @@ public final class CloudHypervisorDriver implements Hypervisor {
           .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.vmmLog().toFile()))
           .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
           .start();
-      Files.writeString(layout.pidFile(), p.pid() + "\n");
+      AtomicFiles.writeString(layout.pidFile(), p.pid() + "\n");
       awaitApi(layout, p);
       return p.pid();
     } catch (IOException e) {

@@ -39,7 +39,7 @@ public final class Files2 {
   /** Writes a small marker file; a node too full for even that cannot do the work it marks. */
   public static void writeMarker(Path marker, String content) {
     try {
-      Files.writeString(marker, content);
+      AtomicFiles.writeString(marker, content);
     } catch (IOException e) {
       Code code = String.valueOf(e.getMessage()).contains("No space left") ? Code.DISK_FULL : Code.INTERNAL;
       throw new AgentException(code, "cannot write " + marker + ": " + e.getMessage(), e);

@@ -29,7 +29,7 @@ final class NewVms {
     vm.lock.lock();
     try {
       Files.createDirectories(vm.layout.dir());
-      Files.writeString(vm.layout.incompleteMarker(), kind);
+      AtomicFiles.writeString(vm.layout.incompleteMarker(), kind);
       making.run(vm);
       Files.delete(vm.layout.incompleteMarker());
       return VmStatus.of(vm);

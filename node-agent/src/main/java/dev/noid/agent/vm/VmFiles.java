@@ -45,7 +45,7 @@ final class VmFiles {
   static void markStopped(VmRecord vm, String reason) {
     vm.moveTo(VmState.STOPPED, reason);
     try {
-      Files.writeString(vm.layout.stoppedMarker(), reason);
+      AtomicFiles.writeString(vm.layout.stoppedMarker(), reason);
     } catch (IOException e) {
       log.warn("cannot write {}", vm.layout.stoppedMarker(), e);
     }
