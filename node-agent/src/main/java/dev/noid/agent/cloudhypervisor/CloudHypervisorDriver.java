@@ -227,7 +227,7 @@ public final class CloudHypervisorDriver implements Hypervisor {
     } catch (IOException e) {
       log.debug("vmm.shutdown failed, killing pid {}", pid, e);
     }
-    VmmProcesses.awaitExitOrKill(pid);
+    VmmProcesses.awaitExitOrKill(pid, layout);
   }
 
   @Override

@@ -15,6 +15,16 @@ public final class VmmProcesses {
 
   private VmmProcesses() {}
 
+  /**
+   * As {@link #awaitExitOrKill(long)}, for a pid read back from a VM's directory: nothing is
+   * signalled unless the process is still that VM's VMM (issue 19, M7).
+   */
+  public static void awaitExitOrKill(long pid, VmLayout layout) {
+    if (VmmIdentity.isVmmOf(pid, layout)) {
+      awaitExitOrKill(pid);
+    }
+  }
+
   /** Gives an asked-to-quit VMM 5 s to exit, then kills it and waits until it is gone. */
   public static void awaitExitOrKill(long pid) {
     Optional<ProcessHandle> handle = ProcessHandle.of(pid);

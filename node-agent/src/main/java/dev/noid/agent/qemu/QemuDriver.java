@@ -311,7 +311,7 @@ public final class QemuDriver implements Hypervisor {
     } catch (IOException e) {
       log.debug("QMP quit failed, killing pid {}", pid, e);
     }
-    kill(pid);
+    VmmProcesses.awaitExitOrKill(pid, layout);
   }
 
   private static void kill(long pid) {

@@ -3,6 +3,7 @@ package dev.noid.agent.vm;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmIdentity;
 import dev.noid.api.agent.v1.VmReport;
 import dev.noid.api.agent.v1.VmSpec;
 import java.io.IOException;
@@ -51,9 +52,14 @@ final class VmFiles {
     }
   }
 
+  /**
+   * The pid of the VM's VMM, or 0 when none runs: a pid file whose process is gone, or is now
+   * some other process that reused the pid (issue 19, M7), names no VMM.
+   */
   static long readPid(VmLayout layout) {
     try {
-      return Long.parseLong(Files.readString(layout.pidFile()).strip());
+      long pid = Long.parseLong(Files.readString(layout.pidFile()).strip());
+      return VmmIdentity.isVmmOf(pid, layout) ? pid : 0;
     } catch (IOException | NumberFormatException e) {
       return 0;
     }
