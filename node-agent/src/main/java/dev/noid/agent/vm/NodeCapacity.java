@@ -71,6 +71,18 @@ public final class NodeCapacity {
     activate.run();
   }
 
+  /**
+   * Runs {@code transition}, which leaves {@code vm} holding resources, under this lock: at no
+   * cost when the VM holds them already (a running VM replaced in place), else NO_CAPACITY
+   * unless it fits, as for a start. No other admission sees a moment in between.
+   */
+  synchronized void keepOrReadmit(VmRecord vm, Runnable transition) {
+    if (!vm.holdsResources()) {
+      requireFree("mem_mib " + vm.spec.getMemMib(), vm.spec.getMemMib());
+    }
+    transition.run();
+  }
+
   synchronized void forget(VmRecord vm) {
     vms.remove(vm);
   }

@@ -50,7 +50,7 @@ public final class VmManager implements AutoCloseable {
       GoldenSnapshots goldens, IdentityFix identity) {
     VmTable table = new VmTable(capacity);
     VmSpecRules rules = new VmSpecRules(capacity.limits());
-    VmmSupervisor vmms = new VmmSupervisor(hypervisor, defaultBootTimeout);
+    VmmSupervisor vmms = new VmmSupervisor(hypervisor, defaultBootTimeout, capacity);
     GuestSetup guests = new GuestSetup(network, identity);
     VmDisposal disposal = new VmDisposal(table, vmms, guests);
     NewVms newVms = new NewVms(table, disposal);

@@ -23,9 +23,11 @@ final class VmmSupervisor {
 
   private final Hypervisor hypervisor;
   private final Duration defaultBootTimeout;
+  private final NodeCapacity capacity;
 
-  VmmSupervisor(Hypervisor hypervisor, Duration defaultBootTimeout) {
+  VmmSupervisor(Hypervisor hypervisor, Duration defaultBootTimeout, NodeCapacity capacity) {
     this.hypervisor = hypervisor;
+    this.capacity = capacity;
     this.defaultBootTimeout = defaultBootTimeout;
   }
 
@@ -129,8 +131,13 @@ final class VmmSupervisor {
    */
   void stopForReplacement(VmRecord vm, String why) {
     stop(vm);
-    vm.moveIf(VmState::runsVmm, VmState.STOPPED, why);
-    vm.moveTo(VmState.CREATING, "");
+    // The VM goes on holding its memory (or takes it back only if it fits: a stopped VM's
+    // memory may have gone to another VM meanwhile, issue 19 M1) without a moment in which
+    // a create could take it.
+    capacity.keepOrReadmit(vm, () -> {
+      vm.moveIf(VmState::runsVmm, VmState.STOPPED, why);
+      vm.moveTo(VmState.CREATING, "");
+    });
   }
 
   /** Closes the host's connections to the VM's VMM and leaves the VMM running. */
