@@ -30,6 +30,7 @@ public final class GrpcStatusMapper {
         case NOT_FOUND -> Status.NOT_FOUND;
         case ALREADY_EXISTS -> Status.ALREADY_EXISTS;
         case WRONG_STATE -> Status.FAILED_PRECONDITION;
+        case CONFLICT -> Status.ABORTED;
         case NO_CAPACITY, TOO_MANY_ATTEMPTS -> Status.RESOURCE_EXHAUSTED;
         case UNAUTHENTICATED -> Status.UNAUTHENTICATED;
         case PERMISSION_DENIED -> Status.PERMISSION_DENIED;

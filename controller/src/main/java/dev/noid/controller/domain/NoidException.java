@@ -11,6 +11,8 @@ public final class NoidException extends RuntimeException {
     NOT_FOUND,
     ALREADY_EXISTS,
     WRONG_STATE,
+    /** Another operation holds what this one needs; nothing was done, and a retry may succeed. */
+    CONFLICT,
     NO_CAPACITY,
     UNAUTHENTICATED,
     PERMISSION_DENIED,

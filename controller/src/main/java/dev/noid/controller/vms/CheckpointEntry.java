@@ -19,6 +19,29 @@ public record CheckpointEntry(String id, String owner, String vmId, String vmNam
     return all;
   }
 
+  public CheckpointEntry withState(String newState, String message) {
+    return new CheckpointEntry(id, owner, vmId, vmName, label, node, newState, sizeBytes,
+        durationMs, cpus, memMib, image, message, created, copies);
+  }
+
+  /**
+   * Forgets {@code gone}'s copy: another copy becomes the one restores copy from, and a
+   * checkpoint whose only copy it was is FAILED, saying so (issue 19 M3).
+   */
+  public CheckpointEntry withoutNode(String gone) {
+    java.util.List<String> left = new java.util.ArrayList<>(nodes());
+    left.remove(gone);
+    if (left.isEmpty()) {
+      return withState("FAILED", "its files were only on node " + gone + ", which was removed");
+    }
+    return new CheckpointEntry(id, owner, vmId, vmName, label, left.getFirst(), state, sizeBytes,
+        durationMs, cpus, memMib, image, statusMessage, created, left.subList(1, left.size()));
+  }
+
+  public boolean ready() {
+    return "READY".equals(state);
+  }
+
   public CheckpointEntry withCopyOn(String other) {
     java.util.List<String> more = new java.util.ArrayList<>(copies);
     if (!other.equals(node) && !more.contains(other)) {

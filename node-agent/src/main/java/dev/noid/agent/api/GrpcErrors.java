@@ -37,6 +37,7 @@ public final class GrpcErrors {
       case INVALID_ARGUMENT -> Status.INVALID_ARGUMENT.withDescription(message);
       case NOT_FOUND -> Status.NOT_FOUND.withDescription(message);
       case ALREADY_EXISTS -> Status.ALREADY_EXISTS.withDescription(message);
+      case BUSY -> Status.ABORTED.withDescription(message);
       case WRONG_STATE -> Status.FAILED_PRECONDITION.withDescription(message);
       case NO_CAPACITY, DISK_FULL -> Status.RESOURCE_EXHAUSTED.withDescription(message);
       case CORRUPT -> Status.DATA_LOSS.withDescription(message);

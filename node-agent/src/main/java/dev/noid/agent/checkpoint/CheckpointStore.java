@@ -72,8 +72,9 @@ public final class CheckpointStore {
       Files.createDirectories(root);
       Files.createDirectory(partial);
     } catch (FileAlreadyExistsException e) {
-      throw new AgentException(Code.ALREADY_EXISTS, "checkpoint '" + id
-          + "' already exists (it is being written)");
+      // Not ALREADY_EXISTS: that tells a copier the verified files are here (issue 19 M4).
+      throw new AgentException(Code.BUSY, "checkpoint '" + id
+          + "' is being written by another import; try again when it is done");
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot create " + partial + ": " + e.getMessage(), e);
     }

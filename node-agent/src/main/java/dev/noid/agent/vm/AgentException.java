@@ -14,6 +14,11 @@ public final class AgentException extends RuntimeException {
     /** No such VM or checkpoint on this node. */
     NOT_FOUND,
     ALREADY_EXISTS,
+    /**
+     * Another operation holds what this one needs (an import of the same checkpoint is being
+     * written): nothing was done, and the same request may succeed once that one ends.
+     */
+    BUSY,
     /** The VM's state does not allow the operation (see {@link VmState}). */
     WRONG_STATE,
     /** The node has not the memory (or vCPUs per VM) the request needs. */

@@ -18,6 +18,7 @@ class GrpcErrorsTest {
       Code.NOT_FOUND, Status.Code.NOT_FOUND,
       Code.ALREADY_EXISTS, Status.Code.ALREADY_EXISTS,
       Code.WRONG_STATE, Status.Code.FAILED_PRECONDITION,
+      Code.BUSY, Status.Code.ABORTED,
       Code.NO_CAPACITY, Status.Code.RESOURCE_EXHAUSTED,
       Code.DISK_FULL, Status.Code.RESOURCE_EXHAUSTED,
       Code.CORRUPT, Status.Code.DATA_LOSS,

@@ -280,7 +280,9 @@ class CheckpointTransferTest {
     first.accept(all.getFirst());
 
     AgentException e = failure(() -> importAll(all));
-    assertThat(e.code()).isEqualTo(Code.ALREADY_EXISTS);
+    // Issue 19 M4: ALREADY_EXISTS would tell the copier the verified files are here already.
+    assertThat(e.code()).isEqualTo(Code.BUSY);
+    assertThat(e.getMessage()).contains("is being written by another import");
     all.subList(1, all.size()).forEach(first::accept);
     assertThat(first.finish().getId()).isEqualTo("ck-1");
   }

@@ -26,6 +26,7 @@ final class AgentStatus {
       case INVALID_ARGUMENT -> new NoidException(Code.INVALID_ARGUMENT, what);
       case NOT_FOUND -> new NoidException(Code.NOT_FOUND, what);
       case ALREADY_EXISTS -> new NoidException(Code.ALREADY_EXISTS, what);
+      case ABORTED -> new NoidException(Code.CONFLICT, "node " + node + ": " + what);
       case FAILED_PRECONDITION -> new NoidException(Code.WRONG_STATE, what);
       case RESOURCE_EXHAUSTED -> new NoidException(Code.NO_CAPACITY, "node " + node + ": " + what);
       case DEADLINE_EXCEEDED -> new NoidException(Code.TIMEOUT, "node " + node + " did not answer in time: " + what);

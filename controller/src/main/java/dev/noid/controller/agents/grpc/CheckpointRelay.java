@@ -87,7 +87,9 @@ final class CheckpointRelay {
       Throwable cause = e.getCause();
       if (cause instanceof StatusRuntimeException sre) {
         if (sre.getStatus().getCode() == Status.Code.ALREADY_EXISTS) {
-          return; // a verified copy is already there
+          // A complete, verified copy is there; one being written is ABORTED instead, which
+          // is an error here, not a success (issue 19 M4).
+          return;
         }
         if (sre.getStatus().getCode() == Status.Code.DATA_LOSS) {
           throw new NoidException(Code.INTERNAL, "checkpoint " + checkpointId

@@ -43,6 +43,7 @@ public final class Checkpoints {
   private final VmTransitions transitions;
   private final OperationObserver observer;
   private final Clock clock;
+  private final CheckpointCopies copies;
 
   public Checkpoints(VmRecords records, CheckpointTable checkpoints, NewVms newVms,
       NodeRegistry nodes, Scheduler scheduler, NodeAgents agents, VmLocks locks,
@@ -58,6 +59,7 @@ public final class Checkpoints {
     this.transitions = transitions;
     this.observer = observer;
     this.clock = clock;
+    this.copies = new CheckpointCopies(checkpoints, nodes, agents);
   }
 
   public CheckpointTable table() {
@@ -99,8 +101,15 @@ public final class Checkpoints {
     return checkpoints.ownedBy(who.name()).stream().filter(c -> c.vmName().equals(vmName)).toList();
   }
 
+  /**
+   * Deletes the checkpoint's files on every node that holds them, then its record. It is
+   * DELETING first, so a copy that lands meanwhile is removed by its copier, not orphaned
+   * (issue 19 M4); a failure leaves it DELETING and a repeated delete carries on.
+   */
   public void delete(Principal who, String id) {
-    CheckpointEntry ck = checkpoints.get(id).filter(c -> c.owner().equals(who.name()))
+    checkpoints.get(id).filter(c -> c.owner().equals(who.name()))
+        .orElseThrow(() -> NoidException.notFound("checkpoint '" + id + "' not found"));
+    CheckpointEntry ck = checkpoints.markDeleting(id)
         .orElseThrow(() -> NoidException.notFound("checkpoint '" + id + "' not found"));
     for (String n : ck.nodes()) {
       try {
@@ -132,7 +141,7 @@ public final class Checkpoints {
    * VM keeps running where it is until it runs on {@code node}.
    */
   public VmEntry restore(Principal who, String vmName, String ref, String asName, String node) {
-    CheckpointEntry ck = find(who, vmName, ref);
+    CheckpointEntry ck = copies.usable(find(who, vmName, ref).id());
     if (!node.isEmpty()) {
       nodes.require(node);
     }
@@ -154,15 +163,14 @@ public final class Checkpoints {
     }
   }
 
-  /** Makes sure {@code target} holds the checkpoint's files. */
+  /** Makes sure {@code target} holds the checkpoint's files (see {@link CheckpointCopies}). */
   CheckpointEntry ensureOn(CheckpointEntry ck, String target) {
-    if (ck.nodes().contains(target)) {
-      return ck;
-    }
-    agents.copyCheckpoint(ck.id(), ck.node(), target);
-    CheckpointEntry updated = ck.withCopyOn(target);
-    checkpoints.put(updated);
-    return updated;
+    return copies.ensureOn(ck.id(), target);
+  }
+
+  /** Callers waiting for a copy of {@code checkpointId} to {@code target} that another started. */
+  public int copiesWaiting(String checkpointId, String target) {
+    return copies.waitingFor(checkpointId, target);
   }
 
   /** Restores {@code ck} into its VM on the node the VM is on. A failure leaves it FAILED. */

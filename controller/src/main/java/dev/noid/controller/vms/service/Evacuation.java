@@ -102,6 +102,8 @@ public final class Evacuation {
    */
   public List<NodeLossOutcome> removeNode(String node) {
     nodes.remove(node);
+    // Its copies of checkpoints went with it: restores copy from another node's (issue 19 M3).
+    checkpoints.forgetNode(node);
     List<NodeLossOutcome> outcomes = new ArrayList<>();
     for (VmEntry e : vms.all().stream().filter(v -> v.node().equals(node)).toList()) {
       scheduler.release(node, e.cpus(), e.memMib());
@@ -123,7 +125,8 @@ public final class Evacuation {
         outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.FAILED, "", why));
         continue;
       }
-      String target = ck.get().nodes().stream().filter(n -> !n.equals(node)).findFirst().orElseThrow();
+      String target = ck.get().nodes().stream()
+          .filter(n -> nodes.get(n).map(x -> x.ready()).orElse(false)).findFirst().orElseThrow();
       try {
         scheduler.placeOn(new Placement(e.cpus(), e.memMib(), e.image(), target, Map.of()), nodes.require(target));
         VmEntry moved = vms.update(e.withNode(target).with(VmState.CREATING,

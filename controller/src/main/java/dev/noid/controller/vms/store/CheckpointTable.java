@@ -11,7 +11,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** Checkpoints in memory, written through to the store. */
+/**
+ * Checkpoints in memory, written through to the store. Every change of a checkpoint is made
+ * under this table's lock from its current value, so two changes never lose one another
+ * (issue 19 M4: two copies recorded from the same stale entry kept only one of them).
+ */
 public final class CheckpointTable {
   private final Store store;
   private final Map<String, CheckpointEntry> byId = new ConcurrentHashMap<>();
@@ -28,7 +32,7 @@ public final class CheckpointTable {
     }
   }
 
-  public void put(CheckpointEntry e) {
+  public synchronized void put(CheckpointEntry e) {
     try {
       store.putCheckpoint(new CheckpointRow(e.id(), e.owner(), e.vmId(), e.node(),
           VmTable.JSON.writeValueAsString(e)));
@@ -38,9 +42,46 @@ public final class CheckpointTable {
     byId.put(e.id(), e);
   }
 
-  public void delete(String id) {
+  public synchronized void delete(String id) {
     store.deleteCheckpoint(id);
     byId.remove(id);
+  }
+
+  /**
+   * Records that {@code node} holds a copy of checkpoint {@code id}, unless it is gone or being
+   * deleted: then empty, and the copy is the caller's to remove.
+   */
+  public synchronized Optional<CheckpointEntry> addCopy(String id, String node) {
+    CheckpointEntry cur = byId.get(id);
+    if (cur == null || !cur.ready()) {
+      return Optional.empty();
+    }
+    CheckpointEntry updated = cur.withCopyOn(node);
+    put(updated);
+    return Optional.of(updated);
+  }
+
+  /**
+   * Marks checkpoint {@code id} DELETING (no copy is recorded from now on) and returns it with
+   * every node that holds it; empty if there is no such checkpoint.
+   */
+  public synchronized Optional<CheckpointEntry> markDeleting(String id) {
+    CheckpointEntry cur = byId.get(id);
+    if (cur == null) {
+      return Optional.empty();
+    }
+    CheckpointEntry deleting = cur.withState("DELETING", "delete in progress");
+    put(deleting);
+    return Optional.of(deleting);
+  }
+
+  /** Forgets the copies on a removed node (see {@link CheckpointEntry#withoutNode}). */
+  public synchronized void forgetNode(String node) {
+    for (CheckpointEntry e : List.copyOf(byId.values())) {
+      if (e.nodes().contains(node)) {
+        put(e.withoutNode(node));
+      }
+    }
   }
 
   public Optional<CheckpointEntry> get(String id) {

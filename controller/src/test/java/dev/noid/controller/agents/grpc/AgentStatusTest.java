@@ -47,6 +47,9 @@ class AgentStatusTest {
     assertThat(fromAgent(Status.NOT_FOUND).code()).isEqualTo(Code.NOT_FOUND);
     assertThat(fromAgent(Status.FAILED_PRECONDITION).code()).isEqualTo(Code.WRONG_STATE);
     assertThat(fromAgent(Status.ALREADY_EXISTS).code()).isEqualTo(Code.ALREADY_EXISTS);
+    assertThat(fromAgent(Status.ABORTED).code()).isEqualTo(Code.CONFLICT);
+    assertThat(GrpcStatusMapper.toStatus(fromAgent(Status.ABORTED)).getStatus().getCode())
+        .isEqualTo(Status.Code.ABORTED);
     assertThat(fromAgent(Status.INVALID_ARGUMENT).code()).isEqualTo(Code.INVALID_ARGUMENT);
     assertThat(fromAgent(Status.INTERNAL.withDescription("disk full")).code()).isEqualTo(Code.INTERNAL);
     assertThat(GrpcStatusMapper.toStatus(fromAgent(Status.UNAVAILABLE)).getStatus().getCode())

@@ -342,7 +342,7 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
 
   @Override
   public StreamObserver<CheckpointChunk> importCheckpoint(StreamObserver<ImportCheckpointResponse> out) {
-    return HollowCheckpointFiles.receive(node, out);
+    return HollowCheckpointFiles.receive(node, faults, out);
   }
 
   @Override

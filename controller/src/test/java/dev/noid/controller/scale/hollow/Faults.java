@@ -16,6 +16,9 @@ public final class Faults {
   private final AtomicReference<Status> failNextBatch = new AtomicReference<>();
   private volatile Status failCreates;
   private volatile Status failRestores;
+  private volatile CountDownLatch importGate;
+  private final AtomicInteger atImportGate = new AtomicInteger();
+  private final AtomicInteger imports = new AtomicInteger();
 
   /** From now on, batches of creates wait (then carry on normally) until {@link #openGate()}. */
   public void closeGate() {
@@ -61,6 +64,45 @@ public final class Faults {
   /** From now on, every restore is refused with {@code status} (null: none is). */
   public void failRestores(Status status) {
     failRestores = status;
+  }
+
+  /**
+   * From now on, a checkpoint import whose files all arrived waits before it is published,
+   * until {@link #openImports()}: a copy caught in flight.
+   */
+  public void holdImports() {
+    importGate = new CountDownLatch(1);
+  }
+
+  public void openImports() {
+    CountDownLatch g = importGate;
+    importGate = null;
+    if (g != null) {
+      g.countDown();
+    }
+  }
+
+  /** Imports waiting to be published now. */
+  public int importsHeld() {
+    return atImportGate.get();
+  }
+
+  /** Checkpoint imports this node has received since it started. */
+  public int imports() {
+    return imports.get();
+  }
+
+  void beforeImportPublished() {
+    imports.incrementAndGet();
+    CountDownLatch g = importGate;
+    if (g != null) {
+      atImportGate.incrementAndGet();
+      try {
+        await(g);
+      } finally {
+        atImportGate.decrementAndGet();
+      }
+    }
   }
 
   /** Waits at the gate or hangs as told; the status the whole batch fails with, or null. */

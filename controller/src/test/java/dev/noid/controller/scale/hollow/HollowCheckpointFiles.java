@@ -40,7 +40,8 @@ final class HollowCheckpointFiles {
   }
 
   /** Receives an import on {@code node}, answering on {@code out} once every file is whole. */
-  static StreamObserver<CheckpointChunk> receive(HollowNode node, StreamObserver<ImportCheckpointResponse> out) {
+  static StreamObserver<CheckpointChunk> receive(HollowNode node, Faults faults,
+      StreamObserver<ImportCheckpointResponse> out) {
     return new StreamObserver<>() {
       private CheckpointManifest manifest;
       private final Map<String, ByteString> received = new LinkedHashMap<>();
@@ -58,6 +59,13 @@ final class HollowCheckpointFiles {
             } else if (!message.getManifest().hasCheckpoint()) {
               fail(Status.INVALID_ARGUMENT, "manifest.checkpoint is required");
             } else {
+              try {
+                node.beginImport(message.getManifest().getCheckpoint().getId());
+              } catch (HollowNode.Refused e) {
+                ended = true;
+                out.onError(e.status().asRuntimeException());
+                return;
+              }
               manifest = message.getManifest();
               manifest.getFilesList().forEach(f -> received.put(f.getPath(), ByteString.EMPTY));
             }
@@ -88,6 +96,7 @@ final class HollowCheckpointFiles {
       @Override
       public void onError(Throwable t) {
         ended = true; // the sender went away: nothing was kept
+        abandon();
       }
 
       @Override
@@ -107,19 +116,21 @@ final class HollowCheckpointFiles {
             return;
           }
         }
-        try {
-          node.importCheckpoint(manifest.getCheckpoint());
-        } catch (HollowNode.Refused e) {
-          ended = true;
-          out.onError(e.status().asRuntimeException());
-          return;
-        }
+        faults.beforeImportPublished();
+        node.importCheckpoint(manifest.getCheckpoint());
         ended = true;
         out.onNext(ImportCheckpointResponse.newBuilder().setCheckpoint(manifest.getCheckpoint()).build());
         out.onCompleted();
       }
 
+      private void abandon() {
+        if (manifest != null) {
+          node.abandonImport(manifest.getCheckpoint().getId());
+        }
+      }
+
       private void fail(Status status, String why) {
+        abandon();
         ended = true;
         out.onError(status.withDescription(why).asRuntimeException());
       }

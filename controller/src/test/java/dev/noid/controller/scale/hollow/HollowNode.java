@@ -37,6 +37,7 @@ final class HollowNode {
   private final long memoryMib;
   private final Map<String, VmReport> vms = new ConcurrentHashMap<>();
   private final Map<String, CheckpointInfo> checkpoints = new ConcurrentHashMap<>();
+  private final java.util.Set<String> importing = new java.util.HashSet<>();
   private long usedMemMib;
   private long heldMib;
 
@@ -123,11 +124,28 @@ final class HollowNode {
     return ck;
   }
 
-  /** A checkpoint received from another node; ALREADY_EXISTS if this node has one of its id. */
-  void importCheckpoint(CheckpointInfo info) {
-    if (checkpoints.putIfAbsent(info.getId(), info) != null) {
-      throw new Refused(Status.ALREADY_EXISTS.withDescription("checkpoint '" + info.getId() + "' already exists"));
+  /**
+   * Claims {@code id} for an import, as the agent's checkpoint store does: ALREADY_EXISTS when
+   * the node has it complete, ABORTED while another import of it is being written.
+   */
+  synchronized void beginImport(String id) {
+    if (checkpoints.containsKey(id)) {
+      throw new Refused(Status.ALREADY_EXISTS.withDescription("checkpoint '" + id + "' already exists"));
     }
+    if (!importing.add(id)) {
+      throw new Refused(Status.ABORTED.withDescription("checkpoint '" + id
+          + "' is being written by another import; try again when it is done"));
+    }
+  }
+
+  synchronized void abandonImport(String id) {
+    importing.remove(id);
+  }
+
+  /** Publishes an import that {@link #beginImport} claimed. */
+  synchronized void importCheckpoint(CheckpointInfo info) {
+    importing.remove(info.getId());
+    checkpoints.put(info.getId(), info);
   }
 
   List<CheckpointInfo> checkpoints(String vmId) {
