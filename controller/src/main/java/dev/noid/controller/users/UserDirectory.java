@@ -51,6 +51,16 @@ public final class UserDirectory {
     return token;
   }
 
+  /**
+   * From now on no token authenticates as {@code name}: the first step of removing the user,
+   * which may take several tries while its VMs are destroyed (issue 19 M5).
+   */
+  public void revoke(String name) {
+    require(name);
+    String unknowable = Tokens.generate();
+    store.updateUserToken(name, Tokens.sha256(unknowable), Tokens.displayPrefix(unknowable));
+  }
+
   public void remove(String name) {
     require(name);
     store.deleteUser(name);

@@ -57,6 +57,19 @@ class UserDirectoryTest {
     return other;
   }
 
+  // ------------------------------------------------------------------ revoke
+
+  /** Issue 19 M5: a user being removed must lose access at once, even if the removal takes tries. */
+  @Test
+  void aRevokedUsersTokenNoLongerAuthenticatesThoughTheUserStillExists() {
+    String token = users.add("bob", UserDirectory.ROLE_USER).token();
+
+    users.revoke("bob");
+
+    assertThat(failure(() -> users.authenticate(token, ALICE)).code()).isEqualTo(Code.UNAUTHENTICATED);
+    assertThat(users.require("bob").name()).isEqualTo("bob");
+  }
+
   // ------------------------------------------------------------------ add
 
   @Test

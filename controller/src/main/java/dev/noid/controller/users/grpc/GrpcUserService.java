@@ -52,7 +52,7 @@ public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
   @Override
   public void removeUser(RemoveUserRequest r, StreamObserver<RemoveUserResponse> out) {
     Calls.unary(out, () -> {
-      users.require(r.getName());
+      users.revoke(r.getName());
       removal.removeOwner(r.getName());
       users.remove(r.getName());
       return RemoveUserResponse.getDefaultInstance();

@@ -109,8 +109,15 @@ public final class Checkpoints {
   public void delete(Principal who, String id) {
     checkpoints.get(id).filter(c -> c.owner().equals(who.name()))
         .orElseThrow(() -> NoidException.notFound("checkpoint '" + id + "' not found"));
-    CheckpointEntry ck = checkpoints.markDeleting(id)
-        .orElseThrow(() -> NoidException.notFound("checkpoint '" + id + "' not found"));
+    delete(id);
+  }
+
+  /** {@link #delete(Principal, String)} for whoever owns it; gone already is fine. */
+  void delete(String id) {
+    CheckpointEntry ck = checkpoints.markDeleting(id).orElse(null);
+    if (ck == null) {
+      return;
+    }
     for (String n : ck.nodes()) {
       try {
         agents.deleteCheckpoint(n, id);

@@ -40,7 +40,7 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     });
     Reconciler reconciler = new Reconciler(records, nodes, scheduler, agents, locks, creates,
         transitions, observer, clock);
-    UserRemoval users = new UserRemoval(vms, checkpointTable, agents, transitions);
+    UserRemoval users = new UserRemoval(vms, checkpointTable, checkpoints, transitions);
     return new VmServices(records, creates, transitions, checkpoints, evacuation, reconciler, users);
   }
 }

@@ -97,7 +97,4 @@ public final class CheckpointTable {
     return List.copyOf(byId.values());
   }
 
-  public void forgetOwner(String owner) {
-    byId.values().removeIf(c -> c.owner().equals(owner));
-  }
 }

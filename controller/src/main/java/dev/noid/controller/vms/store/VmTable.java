@@ -273,12 +273,6 @@ public final class VmTable implements Watchable<VmEntry> {
     return out;
   }
 
-  public synchronized void forgetOwner(String owner) {
-    for (VmEntry e : ownedBy(owner)) {
-      index(byId.remove(e.id()), null);
-      idByOwnerName.remove(key(e.owner(), e.name()));
-    }
-  }
 
   private static VmRow row(VmEntry e) {
     try {
