@@ -29,8 +29,14 @@ public final class CheckpointService {
   private final CheckpointStore store;
   private final VmManager vms;
   private final Hypervisor hypervisor;
+  private final DiskCheck disk;
 
   public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor) {
+    this(store, vms, hypervisor, DiskCheck.ofFileStore("(this agent)", CheckpointImport.DISK_RESERVE_BYTES));
+  }
+
+  public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor, DiskCheck disk) {
+    this.disk = disk;
     this.store = store;
     this.vms = vms;
     this.hypervisor = hypervisor;
@@ -47,6 +53,10 @@ public final class CheckpointService {
           + " characters long; at most 128 are allowed");
     }
     Path disk = vms.diskOf(vmId);
+    // Refused before anything is written, rather than filling the disk half way through the
+    // memory file (issue 19 M2): the guest's memory plus what its disk holds.
+    this.disk.require(store.root(), ((long) vms.status(vmId).spec().getMemMib() << 20)
+        + (Files.exists(disk) ? Files2.allocatedBytes(disk) : 0));
     long start = System.nanoTime();
     Path partial = store.begin(checkpointId);
     try {

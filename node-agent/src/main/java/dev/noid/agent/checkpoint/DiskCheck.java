@@ -10,8 +10,7 @@ import java.util.function.ToLongFunction;
 /**
  * Refuses a write that would fill the disk: before a checkpoint (guest memory + disk size) or an
  * import (declared size), free space must cover the need plus a reserve margin. Free space comes
- * from {@code FileStore.getUsableSpace} in production; tests inject the provider. Not yet called
- * from CheckpointService/CheckpointImport (see the lane report).
+ * from {@code FileStore.getUsableSpace} in production; tests inject the provider.
  */
 public final class DiskCheck {
   private final String node;
