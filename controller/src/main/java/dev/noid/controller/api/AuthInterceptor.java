@@ -40,7 +40,8 @@ public final class AuthInterceptor implements ServerInterceptor {
       NodeRegistrationGrpc.SERVICE_NAME, "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection");
   /** Methods of the user service every user may call; the rest of it is admin only. */
-  private static final Set<String> USER_METHODS = Set.of("noid.v1.UserService/WhoAmI");
+  private static final Set<String> USER_METHODS = Set.of("noid.v1.UserService/WhoAmI",
+      "noid.v1.UserService/GetQuota");
 
   private final UserDirectory users;
 

@@ -1,5 +1,7 @@
 package dev.noid.controller.quotas;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.OptionalLong;
 
 /**
@@ -16,4 +18,31 @@ public record QuotaLimits(
   public static final QuotaLimits UNLIMITED =
       new QuotaLimits(OptionalLong.empty(), OptionalLong.empty(), OptionalLong.empty(),
           OptionalLong.empty(), OptionalLong.empty());
+
+  /** The limits that are set, by their API name. */
+  public Map<String, Long> toMap() {
+    Map<String, Long> m = new LinkedHashMap<>();
+    put(m, "vms", vms);
+    put(m, "vcpus", vcpus);
+    put(m, "memory_mib", memoryMib);
+    put(m, "checkpoints", checkpoints);
+    put(m, "checkpoint_bytes", checkpointBytes);
+    return m;
+  }
+
+  public static QuotaLimits fromMap(Map<String, Long> m) {
+    return new QuotaLimits(get(m, "vms"), get(m, "vcpus"), get(m, "memory_mib"),
+        get(m, "checkpoints"), get(m, "checkpoint_bytes"));
+  }
+
+  private static void put(Map<String, Long> m, String name, OptionalLong v) {
+    if (v.isPresent()) {
+      m.put(name, v.getAsLong());
+    }
+  }
+
+  private static OptionalLong get(Map<String, Long> m, String name) {
+    Long v = m.get(name);
+    return v == null ? OptionalLong.empty() : OptionalLong.of(v);
+  }
 }

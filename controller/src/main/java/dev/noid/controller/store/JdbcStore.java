@@ -354,6 +354,16 @@ abstract class JdbcStore implements Store {
     });
   }
 
+  @Override
+  public boolean setUserQuota(String name, String document) {
+    return QuotaRows.set(this, name, document);
+  }
+
+  @Override
+  public java.util.Map<String, String> userQuotas() {
+    return QuotaRows.all(this);
+  }
+
   // ------------------------------------------------------------------ joins (see JoinRows)
 
   @Override

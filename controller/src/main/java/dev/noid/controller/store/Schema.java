@@ -56,6 +56,10 @@ final class Schema {
         node TEXT NOT NULL,
         issued_ms BIGINT NOT NULL,
         revoked_ms BIGINT)
+      """,
+      // Per-user quotas (issue 19 M2): a JSON document, NULL for none; removed with the user.
+      """
+      ALTER TABLE users ADD COLUMN quota TEXT
       """);
 
   static void migrate(Connection c) throws SQLException {

@@ -25,6 +25,12 @@ public interface Store extends AutoCloseable {
   /** Removes the user and, in the same transaction, their VMs and checkpoints. */
   void deleteUser(String name);
 
+  /** Sets the user's quota document (null: none); false if there is no such user. */
+  boolean setUserQuota(String name, String document);
+
+  /** Every user's quota document, by user name; users without one are absent. */
+  java.util.Map<String, String> userQuotas();
+
   // VMs and checkpoints: documents keyed by id, with the columns queries need
   /** @return false if (owner, name) is taken */
   boolean insertVm(VmRow vm);

@@ -1,5 +1,6 @@
 package dev.noid.controller.vms;
 
+import dev.noid.controller.quotas.Quotas;
 import dev.noid.controller.vms.store.CheckpointTable;
 import dev.noid.controller.vms.store.VmTable;
 import com.google.inject.AbstractModule;
@@ -34,14 +35,20 @@ public final class VmsModule extends AbstractModule {
 
   @Provides
   @Singleton
-  VmTable vmTable(Store store, Clock clock) {
-    return new VmTable(store, clock);
+  Quotas quotas(Store store) {
+    return new Quotas(store);
   }
 
   @Provides
   @Singleton
-  CheckpointTable checkpointTable(Store store) {
-    return new CheckpointTable(store);
+  VmTable vmTable(Store store, Clock clock, Quotas quotas) {
+    return new VmTable(store, clock, quotas);
+  }
+
+  @Provides
+  @Singleton
+  CheckpointTable checkpointTable(Store store, Quotas quotas) {
+    return new CheckpointTable(store, quotas);
   }
 
   @Provides

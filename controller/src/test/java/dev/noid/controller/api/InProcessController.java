@@ -1,6 +1,8 @@
 package dev.noid.controller.api;
 
 import dev.noid.controller.nodes.grpc.GrpcNodeService;
+import dev.noid.controller.quotas.Quotas;
+import dev.noid.controller.users.grpc.GrpcUserService;
 import dev.noid.controller.vms.grpc.GrpcVmService;
 import dev.noid.controller.vms.grpc.VmRequests;
 import dev.noid.controller.nodes.grpc.NodeReports;
@@ -48,11 +50,13 @@ final class InProcessController implements AutoCloseable {
   final NodeRegistry nodes;
   final Scheduler scheduler;
   final VmServices vms;
+  final Quotas quotas;
   final Map<String, FakeAgent> agents = new HashMap<>();
   private final Map<String, Server> servers = new HashMap<>();
   private Server api;
   private final GrpcVmService vmApi;
   private final GrpcNodeService nodeApi;
+  private final GrpcUserService userApi;
   private final String name;
 
   InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
@@ -75,16 +79,18 @@ final class InProcessController implements AutoCloseable {
     scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
     AgentClients clients = new AgentClients(
         n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), nodes);
-    vms = VmServices.wire(new VmTable(store, clock), new CheckpointTable(store), nodes, scheduler,
+    quotas = new Quotas(store);
+    vms = VmServices.wire(new VmTable(store, clock, quotas), new CheckpointTable(store, quotas), nodes, scheduler,
         new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE);
     vmApi = new GrpcVmService(vms.records(), vms.creates(), vms.transitions(), vms.checkpoints(), clients);
     nodeApi = new GrpcNodeService(nodes, scheduler, vms.records().table(), vms.evacuation());
+    userApi = new GrpcUserService(users, vms.records().table(), vms.users(), quotas, vms.checkpoints().table());
     startApi();
   }
 
   private void startApi() throws IOException {
     api = InProcessServerBuilder.forName(name).executor(java.util.concurrent.Executors.newFixedThreadPool(64))
-        .addService(vmApi).addService(nodeApi)
+        .addService(vmApi).addService(nodeApi).addService(userApi)
         .intercept(new AuthInterceptor(users)).build().start();
   }
 

@@ -1,6 +1,7 @@
 package dev.noid.controller.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.entry;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.sql.Connection;
@@ -111,6 +112,23 @@ abstract class StoreContract {
           assertThat(u.tokenPrefix()).isEqualTo("noid_tok_new");
           assertThat(u.created()).isEqualTo(CREATED);
         });
+  }
+
+  @Test
+  void aUsersQuotaIsStoredReplacedClearedAndGoesWithTheUser() {
+    store.insertUser(user("alice", "a1"));
+    store.insertUser(user("bob", "b2"));
+
+    assertThat(store.setUserQuota("alice", "{\"vms\":3}")).isTrue();
+    assertThat(store.setUserQuota("bob", "{\"vms\":1}")).isTrue();
+    assertThat(store.setUserQuota("carol", "{\"vms\":1}")).as("no such user").isFalse();
+    assertThat(store.setUserQuota("alice", "{\"vms\":5}")).isTrue();
+    assertThat(store.userQuotas()).containsOnly(entry("alice", "{\"vms\":5}"), entry("bob", "{\"vms\":1}"));
+
+    store.setUserQuota("bob", null);
+    store.deleteUser("alice");
+
+    assertThat(store.userQuotas()).isEmpty();
   }
 
   @Test

@@ -5,6 +5,8 @@ import dev.noid.controller.api.Calls;
 import dev.noid.controller.api.ProtoMapper;
 import dev.noid.api.v1.AddUserRequest;
 import dev.noid.api.v1.AddUserResponse;
+import dev.noid.api.v1.GetQuotaRequest;
+import dev.noid.api.v1.GetQuotaResponse;
 import dev.noid.api.v1.ListUsersRequest;
 import dev.noid.api.v1.ListUsersResponse;
 import dev.noid.api.v1.RemoveUserRequest;
@@ -12,10 +14,16 @@ import dev.noid.api.v1.RemoveUserResponse;
 import dev.noid.api.v1.Role;
 import dev.noid.api.v1.RotateTokenRequest;
 import dev.noid.api.v1.RotateTokenResponse;
+import dev.noid.api.v1.SetQuotaRequest;
+import dev.noid.api.v1.SetQuotaResponse;
 import dev.noid.api.v1.UserServiceGrpc;
 import dev.noid.api.v1.WhoAmIRequest;
 import dev.noid.api.v1.WhoAmIResponse;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.quotas.Quotas;
+import dev.noid.controller.quotas.Usage;
 import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.store.CheckpointTable;
 import dev.noid.controller.users.UserDirectory;
 import dev.noid.controller.vms.store.VmTable;
 import dev.noid.controller.vms.service.UserRemoval;
@@ -27,12 +35,21 @@ public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
   private final UserDirectory users;
   private final VmTable vms;
   private final UserRemoval removal;
+  private final Quotas quotas;
+  private final CheckpointTable checkpoints;
 
   @Inject
-  GrpcUserService(UserDirectory users, VmTable vms, UserRemoval removal) {
+  public GrpcUserService(UserDirectory users, VmTable vms, UserRemoval removal, Quotas quotas,
+      CheckpointTable checkpoints) {
     this.users = users;
     this.vms = vms;
     this.removal = removal;
+    this.quotas = quotas;
+    this.checkpoints = checkpoints;
+  }
+
+  private Usage held(String user) {
+    return vms.usageOf(user).plus(checkpoints.held(user));
   }
 
   private int vmCount(String user) {
@@ -55,6 +72,7 @@ public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
       users.revoke(r.getName());
       removal.removeOwner(r.getName());
       users.remove(r.getName());
+      quotas.forget(r.getName());
       return RemoveUserResponse.getDefaultInstance();
     });
   }
@@ -62,6 +80,32 @@ public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
   @Override
   public void rotateToken(RotateTokenRequest r, StreamObserver<RotateTokenResponse> out) {
     Calls.unary(out, () -> RotateTokenResponse.newBuilder().setToken(users.rotate(r.getName())).build());
+  }
+
+  @Override
+  public void setQuota(SetQuotaRequest r, StreamObserver<SetQuotaResponse> out) {
+    Calls.unary(out, () -> {
+      users.require(r.getName());
+      quotas.set(r.getName(), QuotaMessages.limits(r.getQuota()));
+      return SetQuotaResponse.newBuilder().setQuota(QuotaMessages.quota(quotas.limits(r.getName())))
+          .setUsage(QuotaMessages.usage(held(r.getName()))).build();
+    });
+  }
+
+  @Override
+  public void getQuota(GetQuotaRequest r, StreamObserver<GetQuotaResponse> out) {
+    Calls.unary(out, () -> {
+      Principal caller = AuthInterceptor.caller();
+      String name = r.getName().isEmpty() ? caller.name() : r.getName();
+      if (!caller.admin() && !name.equals(caller.name())) {
+        throw new NoidException(NoidException.Code.PERMISSION_DENIED,
+            "only admins may read another user's quota");
+      }
+      users.require(name);
+      return GetQuotaResponse.newBuilder().setName(name)
+          .setQuota(QuotaMessages.quota(quotas.limits(name)))
+          .setUsage(QuotaMessages.usage(held(name))).build();
+    });
   }
 
   @Override

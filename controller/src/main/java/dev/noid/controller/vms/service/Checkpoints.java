@@ -75,6 +75,7 @@ public final class Checkpoints {
     return locks.withLock(e.id(), () -> {
       VmEntry cur = records.current(e);
       Action.CHECKPOINT.require(cur.name(), cur.state());
+      checkpoints.requireRoomFor(cur.owner());
       String id = NewVms.newCheckpointId();
       Instant start = clock.instant();
       NodeCheckpoint info;
@@ -87,10 +88,24 @@ public final class Checkpoints {
       CheckpointEntry ck = new CheckpointEntry(id, cur.owner(), cur.id(), cur.name(), label,
           cur.node(), "READY", info.sizeBytes(), info.durationMs(), cur.cpus(), cur.memMib(),
           cur.image(), "", clock.instant(), List.of());
-      checkpoints.put(ck);
+      try {
+        checkpoints.add(ck);
+      } catch (NoidException ne) {
+        discard(cur.node(), id);
+        throw ne;
+      }
       observer.checkpointCreated(Duration.between(start, clock.instant()));
       return ck;
     });
+  }
+
+  // A checkpoint taken but not recorded (over quota) must not stay on its node unaccounted.
+  private void discard(String node, String id) {
+    try {
+      agents.deleteCheckpoint(node, id);
+    } catch (NoidException e) {
+      log.warn("checkpoint {} over quota could not be removed from {}: {}", id, node, e.getMessage());
+    }
   }
 
   public List<CheckpointEntry> list(Principal who, String vmName) {

@@ -2,6 +2,8 @@ package dev.noid.controller.vms.store;
 
 import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.store.CheckpointRow;
+import dev.noid.controller.quotas.QuotaCheck;
+import dev.noid.controller.quotas.Usage;
 import dev.noid.controller.store.Store;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -19,9 +21,15 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class CheckpointTable {
   private final Store store;
   private final Map<String, CheckpointEntry> byId = new ConcurrentHashMap<>();
+  private final QuotaCheck quotas;
 
   public CheckpointTable(Store store) {
+    this(store, QuotaCheck.NONE);
+  }
+
+  public CheckpointTable(Store store, QuotaCheck quotas) {
     this.store = store;
+    this.quotas = quotas;
     for (CheckpointRow row : store.checkpoints()) {
       try {
         CheckpointEntry e = VmTable.JSON.readValue(row.document(), CheckpointEntry.class);
@@ -30,6 +38,33 @@ public final class CheckpointTable {
         throw new UncheckedIOException(ex);
       }
     }
+  }
+
+  /**
+   * Before a checkpoint is taken: QUOTA_EXCEEDED unless the owner may hold one more (and at
+   * least one more byte). {@link #add} decides with the checkpoint's real size.
+   */
+  public synchronized void requireRoomFor(String owner) {
+    quotas.require(owner, held(owner), new Usage(0, 0, 0, 1, 1));
+  }
+
+  /** Records a new checkpoint, or QUOTA_EXCEEDED (and nothing recorded) if it does not fit. */
+  public synchronized void add(CheckpointEntry e) {
+    quotas.require(e.owner(), held(e.owner()), Usage.ofCheckpoint(e.sizeBytes()));
+    put(e);
+  }
+
+  /** How many checkpoints the owner holds, and their bytes (every copy counts once). */
+  public synchronized Usage held(String owner) {
+    long count = 0;
+    long bytes = 0;
+    for (CheckpointEntry c : byId.values()) {
+      if (c.owner().equals(owner)) {
+        count++;
+        bytes += c.sizeBytes();
+      }
+    }
+    return new Usage(0, 0, 0, count, bytes);
   }
 
   public synchronized void put(CheckpointEntry e) {

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.quotas.QuotaCheck;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.VmRow;
 import dev.noid.controller.store.VmWrite;
@@ -55,16 +56,25 @@ public final class VmTable implements Watchable<VmEntry> {
   private final GroupCommit commits;
   // Deletes queued but not yet committed: no update may slip in behind one (guarded by this).
   private final Set<String> deleting = new java.util.HashSet<>();
+  // Per-owner totals for quotas (issue 19 M2), guarded by this.
+  private final OwnerUsage usage = new OwnerUsage();
+  private final QuotaCheck quotas;
 
   public VmTable(Store store, Clock clock) {
+    this(store, clock, QuotaCheck.NONE);
+  }
+
+  public VmTable(Store store, Clock clock, QuotaCheck quotas) {
     this.store = store;
     this.clock = clock;
+    this.quotas = quotas;
     this.commits = new GroupCommit(store, this);
     for (VmRow row : store.vms()) {
       VmEntry e = read(row.document());
       byId.put(e.id(), e);
       idByOwnerName.put(key(e.owner(), e.name()), e.id());
       index(null, e);
+      usage.add(e);
       revision.accumulateAndGet(e.revision(), Math::max);
     }
     // Changes are applied (and published) under this table's monitor, in revision order.
@@ -94,11 +104,13 @@ public final class VmTable implements Watchable<VmEntry> {
           throw alreadyExists(e);
         }
       }
+      requireQuota(es);
       for (VmEntry e : es) {
         VmEntry s = e.stamped(revision.incrementAndGet(), clock.instant());
         String key = key(s.owner(), s.name());
         // The name is taken from now on; the VM itself is visible once it is stored.
         idByOwnerName.put(key, s.id());
+        usage.add(s);
         stamped.add(s);
         pending.add(commits.submit(VmWrite.insert(row(s)), stored -> {
           if (stored) {
@@ -106,9 +118,9 @@ public final class VmTable implements Watchable<VmEntry> {
             index(null, s);
             events.publish(new ChangeFeed.Event<>(s.revision(), ChangeFeed.Type.ADDED, s));
           } else {
-            idByOwnerName.remove(key, s.id());
+            forgetName(key, s);
           }
-        }, () -> idByOwnerName.remove(key, s.id())));
+        }, () -> forgetName(key, s)));
       }
     }
     VmEntry refused = null;
@@ -127,6 +139,27 @@ public final class VmTable implements Watchable<VmEntry> {
       throw alreadyExists(refused);
     }
     return stamped;
+  }
+
+  // Each owner's new VMs, together, against what the owner's VMs hold already.
+  private void requireQuota(List<VmEntry> es) {
+    Map<String, dev.noid.controller.quotas.Usage> asked = new java.util.HashMap<>();
+    for (VmEntry e : es) {
+      asked.merge(e.owner(), OwnerUsage.ask(e), dev.noid.controller.quotas.Usage::plus);
+    }
+    asked.forEach((owner, ask) -> quotas.require(owner, usage.of(owner), ask));
+  }
+
+  // A name taken for a VM that was never stored: neither the name nor its usage stays taken.
+  private synchronized void forgetName(String key, VmEntry s) {
+    if (idByOwnerName.remove(key, s.id())) {
+      usage.remove(s);
+    }
+  }
+
+  /** What the owner's VMs hold now, new ones being stored included. */
+  public synchronized dev.noid.controller.quotas.Usage usageOf(String owner) {
+    return usage.of(owner);
   }
 
   public static NoidException alreadyExists(VmEntry e) {
@@ -173,7 +206,11 @@ public final class VmTable implements Watchable<VmEntry> {
       deleting.add(e.id());
       p = commits.submit(VmWrite.delete(e.id()), stored -> {
         deleting.remove(e.id());
-        index(byId.remove(e.id()), null);
+        VmEntry gone = byId.remove(e.id());
+        index(gone, null);
+        if (gone != null) {
+          usage.remove(gone);
+        }
         idByOwnerName.remove(key(e.owner(), e.name()));
         events.publish(new ChangeFeed.Event<>(rev, ChangeFeed.Type.DELETED, e));
       }, () -> deleting.remove(e.id()));

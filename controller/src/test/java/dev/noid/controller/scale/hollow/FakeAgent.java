@@ -93,6 +93,11 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     return byId;
   }
 
+  /** How many checkpoints it holds. */
+  public int checkpointCount() {
+    return node.checkpoints("").size();
+  }
+
   /** Whether it holds the checkpoint's files. */
   public boolean hasCheckpoint(String id) {
     return node.checkpoints("").stream().anyMatch(c -> c.getId().equals(id));
@@ -354,6 +359,8 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
       CheckpointInfo info = CheckpointInfo.newBuilder().setId(request.getCheckpointId())
           .setVmId(vm.getId()).setLabel(request.getLabel()).setSpec(vm.getSpec())
           .setDurationMs(hypervisor.perOperation().toMillis())
+          // What a real one holds most of: the guest's memory.
+          .setSizeBytes((long) vm.getSpec().getMemMib() << 20)
           .setHypervisor("HYPERVISOR_KIND_SIMULATED")
           .setCreateTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
           .build();
