@@ -176,7 +176,8 @@ final class AdminCommands {
   }
 
   @Command(name = "users", mixinStandardHelpOptions = true, description = "Users and tokens (admin).",
-      subcommands = {UsersAdd.class, UsersRemove.class, UsersRotate.class, UsersList.class})
+      subcommands = {UsersAdd.class, UsersRemove.class, UsersRotate.class, UsersList.class,
+          QuotaCommands.Set.class})
   static final class Users {}
 
   @Calls("UserService/AddUser")

@@ -40,6 +40,7 @@ final class CommandTable {
       new Group("Settings", List.of(
           new Entry("auth", AuthCommands.Auth.class),
           new Entry("whoami", AdminCommands.WhoAmI.class),
+          new Entry("quota", QuotaCommands.Show.class),
           new Entry("daemon", DaemonCommand.class),
           new Entry("generate-completion", AutoComplete.GenerateCompletion.class))));
 

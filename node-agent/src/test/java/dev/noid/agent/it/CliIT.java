@@ -353,6 +353,28 @@ class CliIT {
         .hasLineCount(1);
   }
 
+  /** Issue 19 M2: a quota as an admin sets it and a user meets it, through the CLI. */
+  @Test
+  @Order(15)
+  void aQuotaIsSetShownAndRefusesTheCreatePastItUntilCleared() throws Exception {
+    Run shown = noid("quota", "-o", "json");
+    assertThat(shown.exit()).as(shown.err()).isZero();
+    long held = JSON.readTree(shown.out()).at("/usage/vms").asLong();
+    assertThat(JSON.readTree(shown.out()).at("/quota/vms").isNull()).as("unlimited at first").isTrue();
+
+    Run set = noid("users", "quota", "dev", "--vms", String.valueOf(held), "--vcpus", "64");
+    assertThat(set.exit()).as(set.err()).isZero();
+    assertThat(set.out()).contains("vms", String.valueOf(held), "unlimited");
+
+    Run refused = noid("create", "over-quota", "--mem", "128");
+    assertThat(refused.exit()).isNotZero();
+    assertThat(refused.err()).contains("quota vms exceeded: " + held + " held + 1 requested > limit " + held);
+    assertThat(noid("info", "over-quota").exit()).as("nothing was created").isNotZero();
+
+    assertThat(noid("users", "quota", "dev").exit()).isZero();
+    assertThat(JSON.readTree(noid("quota", "dev", "-o", "json").out()).at("/quota/vms").isNull()).isTrue();
+  }
+
   @Test
   @Order(20)
   void nodesRemoveOfANodeThatIsGoneSaysWhatHappenedToItsVms() throws Exception {
