@@ -1,5 +1,6 @@
 package dev.noid.agent.golden;
 
+import dev.noid.agent.vm.AtomicFiles;
 import dev.noid.agent.vm.Files2;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -126,8 +127,12 @@ public final class GoldenStore {
     sums.put(DISK, FileDigests.hash(buildDir.resolve(DISK)));
     GoldenManifest m = new GoldenManifest(buildId, createdAt, key, version, sums);
     m.write(buildDir);
+    // Durable before the name appears, as checkpoints are (issue 19 M6): a snapshot torn by a
+    // power cut would only fail its checksum, but costs every create a cold boot until rebuilt.
+    AtomicFiles.syncTree(buildDir);
     remove(key);
     Files.move(buildDir, slot(key), StandardCopyOption.ATOMIC_MOVE);
+    AtomicFiles.syncDirectory(root);
     return m;
   }
 
