@@ -24,6 +24,14 @@ public final class ApiModule extends AbstractModule {
 
   @Provides
   @Singleton
+  OpenStreams openStreams(UserDirectory users) {
+    OpenStreams streams = new OpenStreams();
+    users.onRevocation(streams::revoke);
+    return streams;
+  }
+
+  @Provides
+  @Singleton
   AuthInterceptor auth(UserDirectory users) {
     return new AuthInterceptor(users);
   }

@@ -36,7 +36,7 @@ public final class GrpcStatusMapper {
         case PERMISSION_DENIED -> Status.PERMISSION_DENIED;
         case NODE_UNAVAILABLE, STORE_UNAVAILABLE -> Status.UNAVAILABLE;
         case TIMEOUT -> Status.DEADLINE_EXCEEDED;
-        case QUOTA_EXCEEDED -> Status.RESOURCE_EXHAUSTED;
+        case QUOTA_EXCEEDED, LIMIT_EXCEEDED -> Status.RESOURCE_EXHAUSTED;
         // The node was reached and the VMM failed there: retrying the same call elsewhere is
         // the caller's choice, not a transport problem (docs/decisions.md).
         case HYPERVISOR_FAILED -> Status.INTERNAL;

@@ -18,6 +18,7 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
   private final Function<A, U> convert;
   private final AtomicBoolean done = new AtomicBoolean();
   private volatile ClientCallStreamObserver<Q> agent;
+  private volatile Runnable whenDone = () -> { };
 
   /**
    * Must be made before the service method returns: gRPC accepts the user call's handlers
@@ -38,6 +39,7 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
         if (a != null) {
           a.cancel("the client went away", null);
         }
+        whenDone.run();
       }
     });
   }
@@ -46,6 +48,14 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
   public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
     agent = requestStream;
     requestStream.disableAutoRequestWithInitial(1);
+  }
+
+  /** Runs {@code r} once the relay has ended, whichever side ended it (or now, if it has). */
+  public void whenDone(Runnable r) {
+    whenDone = r;
+    if (done.get()) {
+      r.run();
+    }
   }
 
   public ClientCallStreamObserver<Q> agentRequests() {
@@ -74,6 +84,7 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
             ? s.augmentDescription("the VM's node could not be reached").asRuntimeException()
             : s.asRuntimeException());
       }
+      whenDone.run();
     }
   }
 
@@ -83,6 +94,7 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
       synchronized (user) {
         user.onCompleted();
       }
+      whenDone.run();
     }
   }
 
@@ -96,6 +108,7 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
       synchronized (user) {
         user.onError(status.asRuntimeException());
       }
+      whenDone.run();
     }
   }
 }

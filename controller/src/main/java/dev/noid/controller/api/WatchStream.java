@@ -1,28 +1,31 @@
 package dev.noid.controller.api;
 
+import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.watch.ChangeFeed;
 import dev.noid.controller.watch.Watchable;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
  * One Watch call (WatchVms, WatchNodes): a snapshot (or the replay since a revision), a
- * SYNCED marker, then every matching change. Changes queue per watcher (bounded); one sender
- * thread writes them as the client can take them. A watcher too slow to keep up is ended
- * with RESOURCE_EXHAUSTED naming the revision to resume from, rather than holding memory
- * forever.
+ * SYNCED marker, then every matching change. One sender thread per call reads the source's
+ * history from the last revision it sent and writes as fast as the client takes it: nothing
+ * queues per watcher, and no watcher code runs when a change is published. A client too slow
+ * to keep up with the history (or not reading at all) is ended with RESOURCE_EXHAUSTED naming
+ * the revision to resume from, instead of being waited for (issue 19 H4). Each user has at
+ * most {@link OpenStreams.Kind#WATCH} watches open; revoking the user's token ends them.
  *
  * @param <T> the watched item, as the controller keeps it
  * @param <R> the response message of the call
  */
-public final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
-  static final int QUEUE = 10_000;
+public final class WatchStream<T, R> {
+  static final int BATCH = 256;
+  private static final long POLL_MILLIS = 1_000;
 
   /** How one kind of item becomes the call's responses. */
   public interface Responses<T, R> {
@@ -38,10 +41,9 @@ public final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
   private final Responses<T, R> responses;
   private final ServerCallStreamObserver<R> out;
   private final Watchable<T> source;
-  private final BlockingQueue<R> queue = new ArrayBlockingQueue<>(QUEUE);
   private final Semaphore ready = new Semaphore(0);
-  private volatile boolean done;
-  private volatile long lastQueued;
+  private volatile boolean ended;
+  private volatile long sent;
 
   public WatchStream(String name, Predicate<T> matches, Responses<T, R> responses,
       ServerCallStreamObserver<R> out, Watchable<T> source) {
@@ -51,35 +53,60 @@ public final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
     this.out = out;
     this.source = source;
     out.setOnReadyHandler(ready::release);
-    out.setOnCancelHandler(this::stop);
+    out.setOnCancelHandler(() -> {
+      ended = true;
+      ready.release();
+    });
   }
 
-  public void start(long since) {
-    ChangeFeed.Watch<T> w = source.watch(since, this);
-    // The snapshot/replay goes first; live events that arrived meanwhile wait in the queue,
-    // which is safe because the source gave both atomically.
-    Thread.ofVirtual().name("watch-" + name).start(() -> send(w));
-  }
-
-  @Override
-  public void accept(ChangeFeed.Event<T> e) {
-    if (done || !matches.test(e.item())) {
+  /** Starts the call for {@code user}, or ends it at once if they have as many watches open. */
+  public void start(long since, OpenStreams streams, String user) {
+    OpenStreams.Registration registration;
+    try {
+      registration = streams.open(user, OpenStreams.Kind.WATCH, this::end);
+    } catch (NoidException e) {
+      ended = true;
+      out.onError(GrpcStatusMapper.toStatus(e));
       return;
     }
-    if (!queue.offer(responses.change(e))) {
-      done = true;
-    } else {
-      lastQueued = e.revision();
+    ChangeFeed.Watch<T> w;
+    try {
+      w = source.watch(since);
+    } catch (RuntimeException e) {
+      registration.close();
+      throw e;
+    }
+    Thread.ofVirtual().name("watch-" + name).start(() -> {
+      try {
+        send(w);
+      } finally {
+        registration.close();
+      }
+    });
+  }
+
+  /** Ends the call with {@code status} (its user's token was revoked). */
+  void end(Status status) {
+    if (!ended) {
+      ended = true;
+      ready.release();
+      close(status);
     }
   }
 
   private void send(ChangeFeed.Watch<T> w) {
+    sent = w.revision();
     try {
       if (w.snapshot() != null) {
+        List<T> items = new ArrayList<>();
         for (T item : w.snapshot()) {
           if (matches.test(item)) {
-            write(responses.existing(item));
+            items.add(item);
           }
+        }
+        items.sort(source.order());
+        for (T item : items) {
+          write(responses.existing(item));
         }
       } else {
         for (ChangeFeed.Event<T> e : w.replay()) {
@@ -88,40 +115,55 @@ public final class WatchStream<T, R> implements Consumer<ChangeFeed.Event<T>> {
           }
         }
       }
-      // Everything up to this revision has been sent; the queue holds only later changes.
       write(responses.synced(w.revision()));
-      while (!out.isCancelled()) {
-        if (done && queue.isEmpty()) {
-          synchronized (out) {
-            out.onError(Status.RESOURCE_EXHAUSTED.withDescription(
-                "watch fell behind; resume with since_revision=" + lastQueued).asRuntimeException());
+      while (!ended) {
+        for (ChangeFeed.Event<T> e : source.changes().next(sent, BATCH, POLL_MILLIS)) {
+          if (matches.test(e.item())) {
+            write(responses.change(e));
           }
-          return;
+          sent = e.revision();
         }
-        R next = queue.poll(1, TimeUnit.SECONDS);
-        if (next != null) {
-          write(next);
-        }
+      }
+    } catch (ChangeFeed.FellBehind e) {
+      if (!ended) {
+        ended = true;
+        close(Status.RESOURCE_EXHAUSTED.withDescription(
+            "watch fell behind; resume with since_revision=" + sent));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (RuntimeException e) {
       // the call ended under us (cancelled); nothing left to tell the client
-    } finally {
-      stop();
     }
   }
 
-  private void write(R r) throws InterruptedException {
-    while (!out.isReady() && !out.isCancelled()) {
-      ready.tryAcquire(1, TimeUnit.SECONDS);
+  // Waits for the client to take more, but not past the point where the changes it has yet
+  // to see drop out of the history: then it could never catch up.
+  private void write(R r) throws InterruptedException, ChangeFeed.FellBehind {
+    while (!out.isReady()) {
+      if (ended) {
+        throw new IllegalStateException("ended");
+      }
+      if (source.changes().behind(sent)) {
+        throw new ChangeFeed.FellBehind(sent);
+      }
+      ready.tryAcquire(POLL_MILLIS, TimeUnit.MILLISECONDS);
+    }
+    if (ended) {
+      throw new IllegalStateException("ended");
     }
     synchronized (out) {
       out.onNext(r);
     }
   }
 
-  private void stop() {
-    source.unwatch(this);
+  private void close(Status status) {
+    synchronized (out) {
+      try {
+        out.onError(status.asRuntimeException());
+      } catch (IllegalStateException alreadyClosed) {
+        // cancelled by the client meanwhile
+      }
+    }
   }
 }

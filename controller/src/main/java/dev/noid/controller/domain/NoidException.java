@@ -24,6 +24,8 @@ public final class NoidException extends RuntimeException {
     TIMEOUT,
     STORE_UNAVAILABLE,
     INTERNAL,
+    /** A per-user limit on concurrent calls (streams) is reached; the message names it. */
+    LIMIT_EXCEEDED,
     /** A per-user quota would be exceeded; the message names the quota and its limit. */
     QUOTA_EXCEEDED
   }

@@ -196,14 +196,18 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
   }
 
   @Override
-  public synchronized ChangeFeed.Watch<NodeEntry> watch(long since,
-      Consumer<ChangeFeed.Event<NodeEntry>> subscriber) {
-    return changes.watch(since, this::all, subscriber);
+  public synchronized ChangeFeed.Watch<NodeEntry> watch(long since) {
+    return changes.watch(since, () -> new ArrayList<>(nodes.values()));
   }
 
   @Override
-  public void unwatch(Consumer<ChangeFeed.Event<NodeEntry>> subscriber) {
-    changes.unsubscribe(subscriber);
+  public ChangeFeed<NodeEntry> changes() {
+    return changes;
+  }
+
+  @Override
+  public Comparator<NodeEntry> order() {
+    return Comparator.comparing(NodeEntry::name);
   }
 
   /** A material change: stamped, stored, then visible and announced, in revision order. */

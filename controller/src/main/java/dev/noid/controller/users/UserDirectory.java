@@ -18,10 +18,25 @@ public final class UserDirectory {
   private final LoginLimiter limiter;
   private final Clock clock;
 
+  private final java.util.List<java.util.function.BiConsumer<String, String>> revocationListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
   public UserDirectory(Store store, LoginLimiter limiter, Clock clock) {
     this.store = store;
     this.limiter = limiter;
     this.clock = clock;
+  }
+
+  /**
+   * Calls {@code listener} with a user's name and why, whenever what their old token opened
+   * must end: on rotate, revoke and remove (issue 19 M5: streams outlived all three).
+   */
+  public void onRevocation(java.util.function.BiConsumer<String, String> listener) {
+    revocationListeners.add(listener);
+  }
+
+  private void revoked(String name, String why) {
+    revocationListeners.forEach(l -> l.accept(name, why));
   }
 
   /** The new user's token, shown once. */
@@ -48,6 +63,7 @@ public final class UserDirectory {
     require(name);
     String token = Tokens.generate();
     store.updateUserToken(name, Tokens.sha256(token), Tokens.displayPrefix(token));
+    revoked(name, "the token of user '" + name + "' was rotated");
     return token;
   }
 
@@ -59,11 +75,13 @@ public final class UserDirectory {
     require(name);
     String unknowable = Tokens.generate();
     store.updateUserToken(name, Tokens.sha256(unknowable), Tokens.displayPrefix(unknowable));
+    revoked(name, "user '" + name + "' is being removed");
   }
 
   public void remove(String name) {
     require(name);
     store.deleteUser(name);
+    revoked(name, "user '" + name + "' was removed");
   }
 
   public List<UserRow> list() {

@@ -1,11 +1,19 @@
 package dev.noid.controller.watch;
 
-import java.util.function.Consumer;
+import java.util.Comparator;
 
 /** Something whose changes can be watched: VMs, nodes. */
 public interface Watchable<T> {
-  /** See {@link ChangeFeed#watch}: a snapshot or a replay, atomically with the subscription. */
-  ChangeFeed.Watch<T> watch(long since, Consumer<ChangeFeed.Event<T>> subscriber);
+  /**
+   * See {@link ChangeFeed#watch}: a snapshot or a replay, and the revision live changes follow.
+   * The snapshot is an unsorted copy (taken under the owner's lock, so kept cheap); watchers
+   * sort it in {@link #order()} on their own time.
+   */
+  ChangeFeed.Watch<T> watch(long since);
 
-  void unwatch(Consumer<ChangeFeed.Event<T>> subscriber);
+  /** The history live changes are read from. */
+  ChangeFeed<T> changes();
+
+  /** The order a snapshot is sent in. */
+  Comparator<T> order();
 }

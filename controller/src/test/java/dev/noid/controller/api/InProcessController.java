@@ -51,6 +51,7 @@ final class InProcessController implements AutoCloseable {
   final Scheduler scheduler;
   final VmServices vms;
   final Quotas quotas;
+  final OpenStreams streams = new OpenStreams();
   final Map<String, FakeAgent> agents = new HashMap<>();
   private final Map<String, Server> servers = new HashMap<>();
   private Server api;
@@ -82,8 +83,10 @@ final class InProcessController implements AutoCloseable {
     quotas = new Quotas(store);
     vms = VmServices.wire(new VmTable(store, clock, quotas), new CheckpointTable(store, quotas), nodes, scheduler,
         new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE);
-    vmApi = new GrpcVmService(vms.records(), vms.creates(), vms.transitions(), vms.checkpoints(), clients);
-    nodeApi = new GrpcNodeService(nodes, scheduler, vms.records().table(), vms.evacuation());
+    users.onRevocation(streams::revoke);
+    vmApi = new GrpcVmService(vms.records(), vms.creates(), vms.transitions(), vms.checkpoints(), clients,
+        streams);
+    nodeApi = new GrpcNodeService(nodes, scheduler, vms.records().table(), vms.evacuation(), streams);
     userApi = new GrpcUserService(users, vms.records().table(), vms.users(), quotas, vms.checkpoints().table());
     startApi();
   }

@@ -1,6 +1,8 @@
 package dev.noid.controller.nodes.grpc;
 
+import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.api.Calls;
+import dev.noid.controller.api.OpenStreams;
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.api.ProtoMapper;
 import dev.noid.controller.api.WatchStream;
@@ -41,9 +43,12 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   private final Scheduler scheduler;
   private final VmTable vms;
   private final Evacuation evacuation;
+  private final OpenStreams streams;
 
   @Inject
-  public GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms, Evacuation evacuation) {
+  public GrpcNodeService(NodeRegistry nodes, Scheduler scheduler, VmTable vms, Evacuation evacuation,
+      OpenStreams streams) {
+    this.streams = streams;
     this.nodes = nodes;
     this.scheduler = scheduler;
     this.vms = vms;
@@ -51,7 +56,7 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   }
 
   private dev.noid.api.v1.Node proto(NodeEntry n) {
-    int count = (int) vms.all().stream().filter(v -> v.node().equals(n.name())).count();
+    int count = vms.countOnNode(n.name());
     return ProtoMapper.node(n, scheduler, count);
   }
 
@@ -121,7 +126,8 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
   @Override
   public void watchNodes(WatchNodesRequest r, StreamObserver<WatchNodesResponse> out) {
     new WatchStream<>("nodes", (NodeEntry n) -> true, new NodeWatchResponses(this::proto),
-        (ServerCallStreamObserver<WatchNodesResponse>) out, nodes).start(r.getSinceRevision());
+        (ServerCallStreamObserver<WatchNodesResponse>) out, nodes)
+        .start(r.getSinceRevision(), streams, AuthInterceptor.caller().name());
   }
 
   @Override

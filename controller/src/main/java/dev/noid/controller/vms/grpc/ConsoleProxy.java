@@ -1,6 +1,7 @@
 package dev.noid.controller.vms.grpc;
 
 import dev.noid.controller.api.GrpcStatusMapper;
+import dev.noid.controller.api.OpenStreams;
 import dev.noid.controller.api.StreamProxy;
 import dev.noid.api.agent.v1.ConsoleRequest;
 import dev.noid.api.agent.v1.ConsoleResponse;
@@ -19,15 +20,18 @@ import io.grpc.stub.StreamObserver;
 final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
   private final VmRecords vms;
   private final AgentClients agents;
+  private final OpenStreams streams;
   private final Principal who;
   private final ServerCallStreamObserver<AttachConsoleResponse> out;
   private final StreamProxy<ConsoleResponse, AttachConsoleResponse, ConsoleRequest> proxy;
   private StreamObserver<ConsoleRequest> toAgent;
+  private boolean refused;
 
-  ConsoleProxy(VmRecords vms, AgentClients agents, Principal who,
+  ConsoleProxy(VmRecords vms, AgentClients agents, OpenStreams streams, Principal who,
       ServerCallStreamObserver<AttachConsoleResponse> out) {
     this.vms = vms;
     this.agents = agents;
+    this.streams = streams;
     this.who = who;
     this.out = out;
     this.proxy = new StreamProxy<>(out, r -> AttachConsoleResponse.newBuilder().setOutput(r.getOutput()).build());
@@ -35,19 +39,27 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
 
   @Override
   public synchronized void onNext(AttachConsoleRequest request) {
+    if (refused) {
+      return;
+    }
     if (toAgent == null) {
+      refused = true; // until the attach below succeeds: one error per call
       if (!request.hasAttach()) {
         out.onError(Status.INVALID_ARGUMENT.withDescription("the first console message must be 'attach'")
             .asRuntimeException());
         return;
       }
       VmEntry vm;
+      OpenStreams.Registration registration;
       try {
         vm = vms.require(who, request.getAttach().getVm(), VmState.Action.CONSOLE);
+        registration = streams.open(who.name(), OpenStreams.Kind.CONSOLE, proxy::fail);
       } catch (RuntimeException e) {
         out.onError(GrpcStatusMapper.toStatus(e));
         return;
       }
+      refused = false;
+      proxy.whenDone(registration::close);
       toAgent = agents.async(vm.node()).console(proxy);
       toAgent.onNext(ConsoleRequest.newBuilder().setVmId(vm.id()).build());
       return;
@@ -68,7 +80,7 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
   public synchronized void onCompleted() {
     if (toAgent != null) {
       toAgent.onCompleted();
-    } else {
+    } else if (!refused) {
       out.onCompleted();
     }
   }

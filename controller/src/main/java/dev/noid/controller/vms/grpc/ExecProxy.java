@@ -2,6 +2,7 @@ package dev.noid.controller.vms.grpc;
 
 import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.api.GrpcStatusMapper;
+import dev.noid.controller.api.OpenStreams;
 import dev.noid.controller.api.StreamProxy;
 import dev.noid.api.agent.v1.ExecRequest;
 import dev.noid.api.agent.v1.ExecResponse;
@@ -23,15 +24,18 @@ import io.grpc.stub.StreamObserver;
 final class ExecProxy implements StreamObserver<ExecCommandRequest> {
   private final VmRecords vms;
   private final AgentClients agents;
+  private final OpenStreams streams;
   private final Principal who;
   private final ServerCallStreamObserver<ExecCommandResponse> out;
   private final StreamProxy<ExecResponse, ExecCommandResponse, ExecRequest> proxy;
   private StreamObserver<ExecRequest> toAgent;
+  private boolean refused;
 
-  ExecProxy(VmRecords vms, AgentClients agents, Principal who,
+  ExecProxy(VmRecords vms, AgentClients agents, OpenStreams streams, Principal who,
       ServerCallStreamObserver<ExecCommandResponse> out) {
     this.vms = vms;
     this.agents = agents;
+    this.streams = streams;
     this.who = who;
     this.out = out;
     this.proxy = new StreamProxy<>(out, ExecProxy::convert);
@@ -73,7 +77,11 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
 
   @Override
   public synchronized void onNext(ExecCommandRequest request) {
+    if (refused) {
+      return;
+    }
     if (toAgent == null) {
+      refused = true; // until the start below succeeds: one error per call
       if (!request.hasStart()) {
         out.onError(Status.INVALID_ARGUMENT.withDescription("the first exec message must be 'start'")
             .asRuntimeException());
@@ -85,13 +93,17 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
         return;
       }
       VmEntry vm;
+      OpenStreams.Registration registration;
       try {
         checkNumbers(start);
         vm = vms.require(who, start.getVm(), VmState.Action.EXEC);
+        registration = streams.open(who.name(), OpenStreams.Kind.EXEC, proxy::fail);
       } catch (RuntimeException e) {
         out.onError(GrpcStatusMapper.toStatus(e));
         return;
       }
+      refused = false;
+      proxy.whenDone(registration::close);
       toAgent = agents.async(vm.node()).exec(proxy);
       toAgent.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm.id())
           .addAllCommand(start.getCommandList()).putAllEnv(start.getEnvMap())

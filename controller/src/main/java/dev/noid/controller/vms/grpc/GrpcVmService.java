@@ -4,6 +4,7 @@ import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.api.Calls;
 import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.api.ProtoMapper;
+import dev.noid.controller.api.OpenStreams;
 import dev.noid.controller.api.WatchStream;
 import dev.noid.api.v1.AttachConsoleRequest;
 import dev.noid.api.v1.AttachConsoleResponse;
@@ -67,10 +68,12 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   private final VmTransitions transitions;
   private final Checkpoints checkpoints;
   private final AgentClients agents;
+  private final OpenStreams streams;
 
   @Inject
   public GrpcVmService(VmRecords vms, VmCreates creates, VmTransitions transitions, Checkpoints checkpoints,
-      AgentClients agents) {
+      AgentClients agents, OpenStreams streams) {
+    this.streams = streams;
     this.vms = vms;
     this.creates = creates;
     this.transitions = transitions;
@@ -161,7 +164,8 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
     var selector = r.getLabelSelectorMap();
     new WatchStream<>(owner, (VmEntry e) -> e.owner().equals(owner) && selector.entrySet().stream()
         .allMatch(l -> l.getValue().equals(e.labels().get(l.getKey()))), new VmWatchResponses(),
-        (ServerCallStreamObserver<WatchVmsResponse>) out, vms.table()).start(r.getSinceRevision());
+        (ServerCallStreamObserver<WatchVmsResponse>) out, vms.table())
+        .start(r.getSinceRevision(), streams, owner);
   }
 
   @Override
@@ -198,13 +202,13 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public StreamObserver<ExecCommandRequest> execCommand(StreamObserver<ExecCommandResponse> out) {
-    return new ExecProxy(vms, agents, AuthInterceptor.caller(),
+    return new ExecProxy(vms, agents, streams, AuthInterceptor.caller(),
         (ServerCallStreamObserver<ExecCommandResponse>) out);
   }
 
   @Override
   public StreamObserver<AttachConsoleRequest> attachConsole(StreamObserver<AttachConsoleResponse> out) {
-    return new ConsoleProxy(vms, agents, AuthInterceptor.caller(),
+    return new ConsoleProxy(vms, agents, streams, AuthInterceptor.caller(),
         (ServerCallStreamObserver<AttachConsoleResponse>) out);
   }
 

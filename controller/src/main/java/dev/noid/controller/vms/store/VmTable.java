@@ -41,6 +41,9 @@ public final class VmTable implements Watchable<VmEntry> {
   private static final ObjectWriter WRITER = JSON.writerFor(VmEntry.class);
   private static final ObjectReader READER = JSON.readerFor(VmEntry.class);
 
+  private static final Comparator<VmEntry> BY_OWNER_AND_NAME =
+      Comparator.comparing(VmEntry::owner).thenComparing(VmEntry::name);
+
   private final Store store;
   private final Clock clock;
   private final Map<String, VmEntry> byId = new ConcurrentHashMap<>();
@@ -219,14 +222,24 @@ public final class VmTable implements Watchable<VmEntry> {
   }
 
   @Override
-  public synchronized ChangeFeed.Watch<VmEntry> watch(long since,
-      Consumer<ChangeFeed.Event<VmEntry>> subscriber) {
-    return events.watch(since, this::all, subscriber);
+  public synchronized ChangeFeed.Watch<VmEntry> watch(long since) {
+    return events.watch(since, () -> new ArrayList<>(byId.values()));
   }
 
   @Override
-  public void unwatch(Consumer<ChangeFeed.Event<VmEntry>> subscriber) {
-    events.unsubscribe(subscriber);
+  public ChangeFeed<VmEntry> changes() {
+    return events;
+  }
+
+  @Override
+  public Comparator<VmEntry> order() {
+    return BY_OWNER_AND_NAME;
+  }
+
+  /** How many VMs are placed on {@code node}: from the index, without listing them. */
+  public int countOnNode(String node) {
+    Set<String> ids = idsByNode.get(node);
+    return ids == null ? 0 : ids.size();
   }
 
   public Optional<VmEntry> byId(String id) {
@@ -240,7 +253,7 @@ public final class VmTable implements Watchable<VmEntry> {
 
   public List<VmEntry> all() {
     List<VmEntry> out = new ArrayList<>(byId.values());
-    out.sort(Comparator.comparing(VmEntry::owner).thenComparing(VmEntry::name));
+    out.sort(BY_OWNER_AND_NAME);
     return out;
   }
 

@@ -237,11 +237,22 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   public StreamObserver<ExecRequest> exec(StreamObserver<ExecResponse> out) {
     return new StreamObserver<>() {
       private boolean started;
+      private boolean cat;
 
       @Override
       public void onNext(ExecRequest r) {
+        if (cat && r.hasStdin()) {
+          out.onNext(ExecResponse.newBuilder().setStdout(r.getStdin()).build());
+          return;
+        }
+        if (cat && r.hasStdinClose()) {
+          cat = false;
+          out.onNext(ExecResponse.newBuilder().setExit(ExecExit.newBuilder().setExitCode(0)).build());
+          out.onCompleted();
+          return;
+        }
         if (started || !r.hasStart()) {
-          return; // stdin, signals and resizes have nothing to reach in a hollow guest
+          return; // signals and resizes have nothing to reach in a hollow guest
         }
         started = true;
         try {
@@ -252,6 +263,10 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
           }
         } catch (HollowNode.Refused e) {
           out.onError(e.status().asRuntimeException());
+          return;
+        }
+        if (r.getStart().getStdin()) {
+          cat = true; // with stdin, the hollow guest is `cat`: it runs until stdin closes
           return;
         }
         String echo = String.join(" ", r.getStart().getCommandList()) + "\n";
