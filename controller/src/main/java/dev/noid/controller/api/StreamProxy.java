@@ -19,6 +19,7 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
   private final AtomicBoolean done = new AtomicBoolean();
   private volatile ClientCallStreamObserver<Q> agent;
   private volatile Runnable whenDone = () -> { };
+  private final AtomicBoolean wantInput = new AtomicBoolean();
 
   /**
    * Must be made before the service method returns: gRPC accepts the user call's handlers
@@ -27,6 +28,11 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
   public StreamProxy(ServerCallStreamObserver<U> user, Function<A, U> convert) {
     this.user = user;
     this.convert = convert;
+    // The user's input is read one message at a time, each only once the agent can take it
+    // (issue 19 H4): a client writing faster than the guest reads waits, the controller
+    // buffers nothing.
+    user.disableAutoRequest();
+    user.request(1);
     user.setOnReadyHandler(() -> {
       ClientCallStreamObserver<Q> a = agent;
       if (a != null && !done.get()) {
@@ -48,6 +54,20 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
   public void beforeStart(ClientCallStreamObserver<Q> requestStream) {
     agent = requestStream;
     requestStream.disableAutoRequestWithInitial(1);
+    requestStream.setOnReadyHandler(this::moreInput);
+  }
+
+  /** The caller handled one of the user's messages: the next is read when the agent can take it. */
+  public void nextInput() {
+    wantInput.set(true);
+    moreInput();
+  }
+
+  private void moreInput() {
+    ClientCallStreamObserver<Q> a = agent;
+    if (a != null && a.isReady() && !done.get() && wantInput.compareAndSet(true, false)) {
+      user.request(1);
+    }
   }
 
   /** Runs {@code r} once the relay has ended, whichever side ended it (or now, if it has). */

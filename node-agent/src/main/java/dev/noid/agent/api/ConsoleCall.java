@@ -32,11 +32,16 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
   private final ServerCallStreamObserver<ConsoleResponse> out;
   private volatile SocketChannel socket;
   private volatile String vmId;
+  private final java.util.concurrent.Semaphore writable = new java.util.concurrent.Semaphore(0);
 
   ConsoleCall(VmManager vms, ServerCallStreamObserver<ConsoleResponse> out) {
     this.vms = vms;
     this.out = out;
-    out.setOnCancelHandler(this::detach);
+    out.setOnReadyHandler(writable::release);
+    out.setOnCancelHandler(() -> {
+      detach();
+      writable.release();
+    });
   }
 
   @Override
@@ -91,6 +96,11 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
     try (InputStream in = Channels.newInputStream(s)) {
       int n;
       while ((n = in.read(buf)) > 0) {
+        // Read the serial line only as fast as the caller takes it (issue 19 H4): a client
+        // that stops reading stops this loop, not the agent's memory.
+        while (!out.isReady() && !out.isCancelled() && s.isOpen()) {
+          writable.tryAcquire(1, java.util.concurrent.TimeUnit.SECONDS);
+        }
         synchronized (out) {
           out.onNext(ConsoleResponse.newBuilder().setOutput(ByteString.copyFrom(buf, 0, n)).build());
         }
@@ -100,6 +110,9 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
       if (s.isOpen()) {
         end(serialFailed("console closed: ", e));
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      end(null);
     }
   }
 

@@ -28,6 +28,14 @@ import java.util.regex.Pattern;
 final class ExecCall implements StreamObserver<ExecRequest> {
   static final int DEFAULT_TIMEOUT_SECONDS = 300;
   static final long DEFAULT_MAX_OUTPUT_BYTES = 64L << 20;
+  /** The most max_output_bytes may ask for, as the controller's API limit. */
+  static final long MAX_OUTPUT_BYTES = 1L << 30;
+  /**
+   * Output written while the caller was not ready for it, past which the exec is ended: the
+   * guest's output arrives on the VM's one guest channel, which must not wait for one slow
+   * caller, so a caller that stops reading is cut off instead (issue 19 H4).
+   */
+  static final long MAX_UNREAD_BYTES = 8L << 20;
   private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final int SIGKILL = 9;
 
@@ -38,6 +46,7 @@ final class ExecCall implements StreamObserver<ExecRequest> {
   private final AtomicBoolean timedOut = new AtomicBoolean();
   private final AtomicBoolean truncated = new AtomicBoolean();
   private final AtomicLong outputBytes = new AtomicLong();
+  private final AtomicLong unread = new AtomicLong();
   private volatile ExecStream stream;
   private volatile ScheduledFuture<?> timeout;
   private long maxOutput;
@@ -48,6 +57,7 @@ final class ExecCall implements StreamObserver<ExecRequest> {
     this.vms = vms;
     this.out = out;
     this.timers = timers;
+    out.setOnReadyHandler(() -> unread.set(0));
     out.setOnCancelHandler(() -> {
       if (finished.compareAndSet(false, true)) {
         kill();
@@ -70,6 +80,10 @@ final class ExecCall implements StreamObserver<ExecRequest> {
     }
     if (start.getTimeoutSeconds() > 86_400) {
       return "timeout_seconds " + start.getTimeoutSeconds() + " exceeds the limit of 86400";
+    }
+    if (Long.compareUnsigned(start.getMaxOutputBytes(), MAX_OUTPUT_BYTES) > 0) {
+      return "max_output_bytes " + Long.toUnsignedString(start.getMaxOutputBytes())
+          + " exceeds the limit of " + MAX_OUTPUT_BYTES;
     }
     return null;
   }
@@ -211,6 +225,11 @@ final class ExecCall implements StreamObserver<ExecRequest> {
             : ExecResponse.newBuilder().setStderr(bytes).build();
         synchronized (out) {
           if (!finished.get()) {
+            if (!out.isReady() && unread.addAndGet(allowed) > MAX_UNREAD_BYTES) {
+              fail(new AgentException(Code.NO_CAPACITY, "the caller did not read "
+                  + MAX_UNREAD_BYTES + " bytes of output; exec killed"));
+              return;
+            }
             out.onNext(r);
           }
         }

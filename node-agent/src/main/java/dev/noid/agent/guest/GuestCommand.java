@@ -15,22 +15,46 @@ public final class GuestCommand {
   /** Exit status (-1 when the guest agent reported a failure instead), stdout and stderr. */
   public record Result(int status, String stdout, String stderr) {}
 
+  /**
+   * The most of each of stdout and stderr kept (issue 19 H4): these commands are the agent's
+   * own (identity, network), but the guest answering them is not trusted to be brief.
+   */
+  static final int MAX_KEPT_BYTES = 64 << 10;
+
   private GuestCommand() {}
+
+  /** Text kept up to {@link #MAX_KEPT_BYTES}; what comes after is counted, not kept. */
+  static final class Capped {
+    private final java.io.ByteArrayOutputStream kept = new java.io.ByteArrayOutputStream();
+    private long dropped;
+
+    synchronized void append(byte[] data) {
+      int room = Math.max(0, MAX_KEPT_BYTES - kept.size());
+      kept.write(data, 0, Math.min(room, data.length));
+      dropped += Math.max(0, data.length - room);
+    }
+
+    @Override
+    public synchronized String toString() {
+      String text = kept.toString(StandardCharsets.UTF_8);
+      return dropped == 0 ? text : text + "... (" + dropped + " more bytes not kept)";
+    }
+  }
 
   public static Result run(GuestConnection guest, List<String> argv, Duration timeout)
       throws IOException, TimeoutException, InterruptedException {
     CompletableFuture<Result> done = new CompletableFuture<>();
-    StringBuilder out = new StringBuilder();
-    StringBuilder err = new StringBuilder();
+    Capped out = new Capped();
+    Capped err = new Capped();
     guest.exec(argv, Map.of(), false, false, new ExecSink() {
       @Override
       public void onStdout(byte[] data) {
-        out.append(new String(data, StandardCharsets.UTF_8));
+        out.append(data);
       }
 
       @Override
       public void onStderr(byte[] data) {
-        err.append(new String(data, StandardCharsets.UTF_8));
+        err.append(data);
       }
 
       @Override

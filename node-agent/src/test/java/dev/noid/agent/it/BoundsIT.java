@@ -151,4 +151,49 @@ class BoundsIT {
     assertThat(cramped.getState()).isEqualTo(VmState.VM_STATE_FAILED);
     assertThat(cramped.getStatusMessage()).contains("disk_mib 32 is below image 'dev' disk size of 64 MiB");
   }
+
+  /**
+   * Issue 19 H4: a caller that stops reading an exec's output is cut off, and its command
+   * killed, once 8 MiB wait unread; before, the agent buffered whatever the guest wrote (here
+   * up to max_output_bytes, 1 GiB) while the command ran on.
+   */
+  @Test
+  @Order(5)
+  void anExecWhoseCallerStopsReadingIsEndedAndItsCommandKilled() throws Exception {
+    java.util.concurrent.CompletableFuture<io.grpc.Status> ended = new java.util.concurrent.CompletableFuture<>();
+    io.grpc.stub.ClientCallStreamObserver<dev.noid.api.v1.ExecCommandRequest>[] call =
+        new io.grpc.stub.ClientCallStreamObserver[1];
+    VmServiceGrpc.newStub(channel).withCallCredentials(ControllerProcess.bearer(alice)).execCommand(
+        new io.grpc.stub.ClientResponseObserver<dev.noid.api.v1.ExecCommandRequest, dev.noid.api.v1.ExecCommandResponse>() {
+          @Override
+          public void beforeStart(io.grpc.stub.ClientCallStreamObserver<dev.noid.api.v1.ExecCommandRequest> requests) {
+            call[0] = requests;
+            requests.disableAutoRequestWithInitial(0); // reads nothing
+          }
+
+          @Override
+          public void onNext(dev.noid.api.v1.ExecCommandResponse value) { }
+
+          @Override
+          public void onError(Throwable t) {
+            ended.complete(io.grpc.Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            ended.complete(io.grpc.Status.OK);
+          }
+        }).onNext(dev.noid.api.v1.ExecCommandRequest.newBuilder().setStart(dev.noid.api.v1.ExecStart.newBuilder()
+            .setVm("roomy").addCommand("yes").setMaxOutputBytes(1L << 30)).build());
+    await().atMost(Duration.ofSeconds(30)).until(() ->
+        ApiExec.run(channel, alice, "roomy", "pidof", "yes").exit() == 0);
+
+    await().atMost(Duration.ofSeconds(120)).until(() ->
+        ApiExec.run(channel, alice, "roomy", "pidof", "yes").exit() != 0);
+
+    call[0].request(Integer.MAX_VALUE);
+    io.grpc.Status s = ended.get(60, TimeUnit.SECONDS);
+    assertThat(s.getCode()).isEqualTo(io.grpc.Status.Code.RESOURCE_EXHAUSTED);
+    assertThat(s.getDescription()).contains("did not read 8388608 bytes of output; exec killed");
+  }
 }

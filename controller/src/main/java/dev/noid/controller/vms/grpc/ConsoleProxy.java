@@ -39,6 +39,11 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
 
   @Override
   public synchronized void onNext(AttachConsoleRequest request) {
+    relay(request);
+    proxy.nextInput();
+  }
+
+  private void relay(AttachConsoleRequest request) {
     if (refused) {
       return;
     }

@@ -77,6 +77,11 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
 
   @Override
   public synchronized void onNext(ExecCommandRequest request) {
+    relay(request);
+    proxy.nextInput();
+  }
+
+  private void relay(ExecCommandRequest request) {
     if (refused) {
       return;
     }
