@@ -103,7 +103,7 @@ public final class CloudHypervisorDriver implements Hypervisor {
 
   @Override
   public long restore(VmLayout layout, VmSpec spec, Image image, Path stateDir) {
-    Path dir = prepareRestoreDir(layout, spec, stateDir);
+    Path dir = prepareRestoreDir(layout, spec, image, stateDir);
     long pid = start(layout);
     try {
       api(layout, RESTORE_TIMEOUT).restore(dir, restoreMode, false, true);
@@ -119,7 +119,7 @@ public final class CloudHypervisorDriver implements Hypervisor {
 
   // The checkpoint stays as it was (it may be restored again, elsewhere): the rewritten
   // config.json goes into the VM's own directory, beside links to the state and memory.
-  private static Path prepareRestoreDir(VmLayout layout, VmSpec spec, Path stateDir) {
+  private static Path prepareRestoreDir(VmLayout layout, VmSpec spec, Image image, Path stateDir) {
     Path dir = restoreDir(layout);
     try {
       Path config = stateDir.resolve("config.json");
@@ -128,7 +128,8 @@ public final class CloudHypervisorDriver implements Hypervisor {
         throw new AgentException(Code.CORRUPT, "the saved state in " + stateDir + " is not a Cloud"
             + " Hypervisor snapshot (needs config.json, state.json and memory-ranges)");
       }
-      JsonNode rewritten = VmConfigs.forRestore(VmmApi.JSON.readTree(config.toFile()), layout, spec);
+      JsonNode rewritten = VmConfigs.forRestore(VmmApi.JSON.readTree(config.toFile()), layout, spec,
+          image);
       dev.noid.agent.vm.Files2.deleteTree(dir);
       Files.createDirectories(dir);
       VmmApi.JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(),

@@ -50,15 +50,19 @@ final class VmConfigs {
   }
 
   /**
-   * Rewrites a snapshot's config for {@code layout}: disk path, serial and vsock sockets point
-   * into the new VM's directory, and network devices get the new VM's tap and MAC (or lose
-   * the original's, when it has none). The VM's size must match the snapshot's: RAM and
-   * vCPU state cannot be resized by a restore.
+   * A snapshot's config for {@code layout}, after {@link RestoreConfigCheck} (issue 19 H3):
+   * the device shapes the saved state needs stay as saved, while everything the VMM opens on
+   * the host comes from this VM's spec and image: the payload (kernel, initramfs, cmdline),
+   * the disk, the entropy source, the serial and vsock sockets, and the tap and MAC (or none,
+   * when it has no NIC). The VM's size must match the snapshot's: RAM and vCPU state cannot
+   * be resized by a restore.
    */
-  static ObjectNode forRestore(JsonNode snapshotConfig, VmLayout layout, VmSpec spec) {
+  static ObjectNode forRestore(JsonNode snapshotConfig, VmLayout layout, VmSpec spec, Image image) {
     if (!(snapshotConfig instanceof ObjectNode original) || !original.has("payload")) {
       throw new AgentException(Code.CORRUPT, "the snapshot's config.json is not a VmConfig");
     }
+    RestoreConfigCheck.check(original);
+    ObjectNode fresh = forBoot(layout, spec, image);
     ObjectNode c = original.deepCopy();
     long bytes = c.path("memory").path("size").asLong();
     int cpus = c.path("cpus").path("boot_vcpus").asInt();
@@ -67,6 +71,8 @@ final class VmConfigs {
           + " cpus and " + (bytes >> 20) + " MiB; VM '" + spec.getId() + "' asks for "
           + spec.getCpus() + " cpus and " + spec.getMemMib() + " MiB");
     }
+    c.set("payload", fresh.get("payload"));
+    c.set("rng", fresh.get("rng"));
     if (c.path("disks") instanceof ArrayNode disks && !disks.isEmpty()) {
       ((ObjectNode) disks.get(0)).put("path", layout.disk().toString());
     }

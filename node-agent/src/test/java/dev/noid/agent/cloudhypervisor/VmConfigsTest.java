@@ -45,7 +45,7 @@ class VmConfigsTest {
         .put("id", "net0");
 
     VmLayout clone = layout("clone");
-    JsonNode c = VmConfigs.forRestore(snap, clone, vm("clone", 1, 128));
+    JsonNode c = VmConfigs.forRestore(snap, clone, vm("clone", 1, 128), image());
 
     assertThat(c.path("disks").get(0).path("path").asText()).isEqualTo(clone.disk().toString());
     assertThat(c.path("serial").path("socket").asText()).isEqualTo(clone.consoleSocket().toString());
@@ -61,10 +61,52 @@ class VmConfigsTest {
   void aCloneCannotChangeTheSnapshotsSize() {
     ObjectNode snap = VmConfigs.forBoot(layout("orig"), vm("orig", 1, 128), image());
 
-    assertThatThrownBy(() -> VmConfigs.forRestore(snap, layout("clone"), vm("clone", 1, 256)))
+    assertThatThrownBy(() -> VmConfigs.forRestore(snap, layout("clone"), vm("clone", 1, 256), image()))
         .isInstanceOf(AgentException.class)
         .hasMessageContaining("1 cpus and 128 MiB")
         .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.INVALID_ARGUMENT);
+  }
+
+  /** Issue 19 H3: what a forged config may not add, each named in the refusal. */
+  @Test
+  void aSnapshotConfigNamingHostResourcesIsRefusedNamingThem() throws Exception {
+    String[][] cases = {
+        {"pmem", "[{\"file\":\"/etc/shadow\"}]", "'pmem'"},
+        {"fs", "[{\"tag\":\"t\",\"socket\":\"/run/x\"}]", "'fs'"},
+        {"devices", "[{\"path\":\"/sys/bus/pci/devices/0000:00:01.0\"}]", "'devices'"},
+        {"tpm", "{\"socket\":\"/run/tpm\"}", "'tpm'"},
+        {"something_new", "{\"path\":\"/x\"}", "'something_new', which this agent does not configure"},
+        {"console", "{\"mode\":\"File\",\"file\":\"/etc/shadow\"}", "console mode File"},
+        {"serial", "{\"mode\":\"Tty\"}", "serial mode Tty"},
+        {"disks", "[{\"path\":\"/a\"},{\"path\":\"/etc/shadow\"}]", "'disks' with 2 entries; at most 1"},
+        {"disks", "[{\"vhost_user\":true,\"vhost_socket\":\"/run/v\"}]", "disks[0].vhost_user"},
+        {"net", "[{\"vhost_user\":true,\"vhost_socket\":\"/run/v\"}]", "net[0].vhost_user"},
+    };
+    for (String[] c : cases) {
+      ObjectNode snap = VmConfigs.forBoot(layout("orig"), vm("orig", 1, 128), image());
+      snap.set(c[0], VmmApi.JSON.readTree(c[1]));
+      assertThatThrownBy(() -> VmConfigs.forRestore(snap, layout("clone"), vm("clone", 1, 128), image()))
+          .as(c[0]).isInstanceOf(AgentException.class).hasMessageContaining(c[2])
+          .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.INVALID_ARGUMENT);
+    }
+    ObjectNode zoned = VmConfigs.forBoot(layout("orig"), vm("orig", 1, 128), image());
+    ((ObjectNode) zoned.get("memory")).set("zones", VmmApi.JSON.readTree("[{\"file\":\"/etc/shadow\"}]"));
+    assertThatThrownBy(() -> VmConfigs.forRestore(zoned, layout("clone"), vm("clone", 1, 128), image()))
+        .hasMessageContaining("memory.zones");
+  }
+
+  @Test
+  void harmlessDefaultsTheVmmWritesIntoItsSnapshotsAreAccepted() throws Exception {
+    ObjectNode snap = VmConfigs.forBoot(layout("orig"), vm("orig", 1, 128), image());
+    for (String none : new String[] {"pmem", "fs", "devices", "user_devices", "vdpa", "tpm",
+        "sgx_epc", "preserved_fds", "landlock_rules", "balloon", "numa"}) {
+      snap.putNull(none);
+    }
+    snap.put("iommu", false).put("watchdog", false).put("pvpanic", false);
+    snap.putObject("platform").put("num_pci_segments", 1);
+
+    assertThat(VmConfigs.forRestore(snap, layout("clone"), vm("clone", 1, 128), image())
+        .path("payload").path("kernel").asText()).isEqualTo(image().kernel().toString());
   }
 
   private VmLayout layout(String id) {
