@@ -74,7 +74,12 @@ public record Frame(int type, int stream, byte[] body) {
         ByteBuffer.allocate(4).putShort((short) rows).putShort((short) columns).array());
   }
 
-  public int exitStatus() {
+  /** An EXIT frame's status; a body of another size is a protocol error (found by fuzzing). */
+  public int exitStatus() throws IOException {
+    if (body.length != 4) {
+      throw new java.net.ProtocolException("EXIT frame with a body of " + body.length
+          + " bytes; 4 expected");
+    }
     return ByteBuffer.wrap(body).getInt();
   }
 

@@ -145,7 +145,7 @@ public final class GuestConnection implements AutoCloseable {
     }
   }
 
-  private void dispatch(Frame f) {
+  private void dispatch(Frame f) throws IOException {
     switch (f.type()) {
       // A HELLO within a connection: the guest agent restarted, its streams are gone.
       case Frame.HELLO -> failAll("the guest agent restarted");
