@@ -134,7 +134,8 @@ public final class AgentModule extends AbstractModule {
       return new NoNetwork();
     }
     return new BridgeNetwork(new HostCommand(), cfg.network().bridge(),
-        new Ipam(subnet, cfg.networkDir().resolve("leases.json")), cfg.network().nat());
+        new Ipam(subnet, cfg.networkDir().resolve("leases.json")), cfg.network().nat(),
+        java.util.Set.of(cfg.grpcPort(), cfg.metricsPort()));
   }
 
   @Provides

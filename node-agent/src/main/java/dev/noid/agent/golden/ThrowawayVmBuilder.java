@@ -75,7 +75,8 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
     // The snapshot's machine must have the NIC the VMs restored from it have; each of them
     // then gets its own TAP, MAC and address (told to the guest after the restore).
     if (key.nic()) {
-      shape.setNetwork(network.attach(shape.getId()));
+      // A user of its own: the throwaway VM reaches no user's VMs, nor they it.
+      shape.setNetwork(network.attach(shape.getId(), "noid:golden-build"));
     }
     VmSpec spec = shape.build();
     if (image.disk() != null) {

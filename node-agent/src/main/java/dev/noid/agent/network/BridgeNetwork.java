@@ -31,17 +31,24 @@ public final class BridgeNetwork implements NodeNetwork {
   private final Ipam ipam;
   private final NatRules nat;
   private final boolean natEnabled;
+  private final IsolationRules isolation;
+  // Each attached VM's port (by VM id), for the isolation rules. Guarded by this.
+  private final Map<String, IsolationRules.Port> ports = new java.util.HashMap<>();
 
-  public BridgeNetwork(HostCommand host, String bridge, Ipam ipam, boolean natEnabled) {
+  /** {@code hostPorts}: the agent's own TCP ports, which no VM may reach on this host. */
+  public BridgeNetwork(HostCommand host, String bridge, Ipam ipam, boolean natEnabled,
+      Set<Integer> hostPorts) {
     this.host = host;
     this.bridge = bridge;
     this.ipam = ipam;
     this.nat = new NatRules(host, bridge, ipam.subnet());
     this.natEnabled = natEnabled;
+    this.isolation = new IsolationRules(host, bridge, hostPorts);
   }
 
   @Override
-  public synchronized void start(Set<String> vmIds) {
+  public synchronized void start(Map<String, String> vmOwners) {
+    Set<String> vmIds = vmOwners.keySet();
     Subnet subnet = ipam.subnet();
     if (!host.tryRun(List.of("ip", "link", "show", "dev", bridge), null).ok()) {
       host.run("ip", "link", "add", "name", bridge, "type", "bridge");
@@ -70,16 +77,25 @@ public final class BridgeNetwork implements NodeNetwork {
         deleteTap(tap);
       }
     }
-    for (String vm : vmIds) {
-      attach(vm);
+    ports.clear();
+    isolation.install(ports.values());
+    for (Map.Entry<String, String> vm : vmOwners.entrySet()) {
+      attach(vm.getKey(), vm.getValue());
     }
     log.info("VM network up: {}", describe());
   }
 
   @Override
-  public synchronized VmNetwork attach(String vmId) {
+  public synchronized VmNetwork attach(String vmId, String owner) {
     int address = ipam.allocate(vmId);
     String tap = NicNames.tap(address);
+    // Its rules first: the TAP carries nothing before they hold.
+    IsolationRules.Port port = new IsolationRules.Port(tap, owner, Subnet.format(address),
+        NicNames.mac(address));
+    if (!port.equals(ports.get(vmId))) {
+      ports.put(vmId, port);
+      isolation.install(ports.values());
+    }
     if (!host.tryRun(List.of("ip", "link", "show", "dev", tap), null).ok()) {
       host.run("ip", "tuntap", "add", "dev", tap, "mode", "tap");
     }
@@ -97,6 +113,9 @@ public final class BridgeNetwork implements NodeNetwork {
       return;
     }
     deleteTap(NicNames.tap(address));
+    if (ports.remove(vmId) != null) {
+      isolation.install(ports.values());
+    }
     ipam.release(vmId);
   }
 
@@ -109,7 +128,8 @@ public final class BridgeNetwork implements NodeNetwork {
   public String describe() {
     return "bridge " + bridge + " on " + ipam.subnet() + " (gateway "
         + Subnet.format(ipam.subnet().gateway()) + "), NAT "
-        + (natEnabled ? "by nftables table ip " + nat.table() : "off");
+        + (natEnabled ? "by nftables table ip " + nat.table() : "off")
+        + ", users' VMs isolated by nftables tables bridge and inet " + nat.table();
   }
 
   private void deleteTap(String tap) {

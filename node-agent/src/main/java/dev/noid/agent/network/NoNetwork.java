@@ -1,15 +1,14 @@
 package dev.noid.agent.network;
 
 import dev.noid.api.agent.v1.VmNetwork;
-import java.util.Set;
 
 /** A node without a subnet: VMs get no NIC, exactly as before networking existed. */
 public final class NoNetwork implements NodeNetwork {
   @Override
-  public void start(Set<String> vmIds) {}
+  public void start(java.util.Map<String, String> vmOwners) {}
 
   @Override
-  public VmNetwork attach(String vmId) {
+  public VmNetwork attach(String vmId, String owner) {
     return VmNetwork.getDefaultInstance();
   }
 

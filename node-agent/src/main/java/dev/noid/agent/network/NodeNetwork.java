@@ -1,7 +1,6 @@
 package dev.noid.agent.network;
 
 import dev.noid.api.agent.v1.VmNetwork;
-import java.util.Set;
 
 /**
  * The node's VM network: a bridge, one TAP and one address per VM, NAT to the outside.
@@ -9,16 +8,18 @@ import java.util.Set;
  */
 public interface NodeNetwork {
   /**
-   * Brings up the bridge and NAT rules, and removes what VMs not in {@code vmIds} left behind
-   * (TAPs, leases); the VMs in {@code vmIds} keep their addresses and get their TAPs back.
+   * Brings up the bridge, NAT and isolation rules, and removes what VMs not in
+   * {@code vmOwners} (VM id to its user) left behind (TAPs, leases); those VMs keep their
+   * addresses and get their TAPs back.
    */
-  void start(Set<String> vmIds);
+  void start(java.util.Map<String, String> vmOwners);
 
   /**
    * The VM's address, MAC and TAP, made ready for its VMM to open: the ones it already has,
-   * else new ones. An empty message when the node has no network.
+   * else new ones, reaching only {@code owner}'s other VMs. An empty message when the node has
+   * no network.
    */
-  VmNetwork attach(String vmId);
+  VmNetwork attach(String vmId, String owner);
 
   /** Removes the VM's TAP and then frees its address; call once its VMM is gone. Idempotent. */
   void detach(String vmId);

@@ -30,7 +30,7 @@ final class GuestSetup {
 
   /** The VM's spec with its NIC: none at all when the node has no network. */
   VmSpec withNic(VmRecord vm) {
-    VmNetwork nic = network.attach(vm.id);
+    VmNetwork nic = network.attach(vm.id, vm.spec.getOwner());
     return NicNames.hasNic(nic) ? vm.spec.toBuilder().setNetwork(nic).build()
         : vm.spec.toBuilder().clearNetwork().build();
   }
@@ -38,7 +38,7 @@ final class GuestSetup {
   /** Makes the VM's TAP ready again for a VM that keeps the NIC it has. */
   void reattach(VmRecord vm) {
     if (NicNames.hasNic(vm.spec.getNetwork())) {
-      network.attach(vm.id);
+      network.attach(vm.id, vm.spec.getOwner());
     }
   }
 

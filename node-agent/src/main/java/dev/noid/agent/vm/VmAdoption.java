@@ -71,7 +71,7 @@ final class VmAdoption {
   void startNetwork() {
     try {
       network.start(table.all().stream().filter(v -> NicNames.hasNic(v.spec.getNetwork()))
-          .map(v -> v.id).collect(Collectors.toSet()));
+          .collect(Collectors.toMap(v -> v.id, v -> v.spec.getOwner())));
     } catch (AgentException e) {
       throw new StartupException("cannot set up the VM network (" + network.describe() + "): "
           + e.getMessage(), e);

@@ -197,4 +197,54 @@ class NetworkIT {
     assertThat(Files.readString(dir.resolve("state/network/leases.json")))
         .doesNotContain("net-a").doesNotContain("net-b").doesNotContain("net-c");
   }
+
+  private VmNetwork createFor(String id, String owner) throws Exception {
+    return AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
+        .setSpec(Guest.spec(id).toBuilder().setOwner(owner)).build()).getSpec().getNetwork();
+  }
+
+  private String reach(String vm, String ip) throws Exception {
+    return sh(vm, "if ping -c 1 -W 3 " + ip + " >/dev/null 2>&1; then echo reachable; else echo unreachable; fi").strip();
+  }
+
+  /**
+   * Issue 19 L3: VMs of different users on one node reach each other in neither direction, a
+   * user's own VMs still do, no VM reaches the agent's ports on the host, and a VM that takes
+   * another address sends nothing from it. Before, every VM shared one unfiltered bridge.
+   */
+  @Test
+  @Order(8)
+  void usersVmsAreIsolatedFromOthersAndFromTheHostAndCannotSpoof() throws Exception {
+    VmNetwork alice1 = createFor("alice-1", "alice");
+    VmNetwork alice2 = createFor("alice-2", "alice");
+    VmNetwork bob1 = createFor("bob-1", "bob");
+
+    assertThat(reach("alice-1", alice2.getIp())).isEqualTo("reachable");
+    assertThat(reach("alice-2", alice1.getIp())).isEqualTo("reachable");
+    assertThat(reach("alice-1", bob1.getIp())).isEqualTo("unreachable");
+    assertThat(reach("bob-1", alice1.getIp())).isEqualTo("unreachable");
+    assertThat(reach("bob-1", alice2.getIp())).isEqualTo("unreachable");
+    assertThat(sh("alice-1", "wget -q -O - http://" + OUTSIDE_IP + ":8080/hello.txt"))
+        .as("NAT to the outside still works").isEqualTo("hello from outside\n");
+
+    for (int port : new int[] {agent.grpcPort, agent.metricsPort}) {
+      assertThat(sh("bob-1", "if nc -w 3 " + alice1.getGateway() + " " + port
+          + " </dev/null >/dev/null 2>&1; then echo open; else echo closed; fi").strip())
+          .as("agent port %d on the host", port).isEqualTo("closed");
+    }
+
+    // alice-1 takes a second address (bob-1's neighbour's) and pings alice-2 from it.
+    String spoofed = alice1.getIp().substring(0, alice1.getIp().lastIndexOf('.') + 1) + "200";
+    assertThat(sh("alice-1", "ip addr add " + spoofed + "/24 dev eth0 && if ping -c 1 -W 3 -I "
+        + spoofed + " " + alice2.getIp() + " >/dev/null 2>&1; then echo sent; else echo dropped; fi").strip())
+        .isEqualTo("dropped");
+    assertThat(reach("alice-1", alice2.getIp())).as("its own address still works").isEqualTo("reachable");
+
+    assertThat(node.run("nft", "list", "table", "bridge", "noid_noidbr_t")).contains(bob1.getTap());
+    for (String vm : new String[] {"alice-1", "alice-2", "bob-1"}) {
+      agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
+    }
+    assertThat(node.run("nft", "list", "table", "bridge", "noid_noidbr_t"))
+        .as("a destroyed VM's rules go with it").doesNotContain(bob1.getTap());
+  }
 }

@@ -1,0 +1,96 @@
+package dev.noid.agent.network;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+/**
+ * The node's tenant isolation in nftables (issue 19 L3), replaced whole in one {@code nft -f}
+ * transaction whenever a VM's port comes or goes:
+ * <ul>
+ *   <li>bridge family, prerouting: a VM's frames must carry its own MAC, its IPv4 packets and
+ *       ARP its own address (no IPv6: guests here have none); anything else is dropped;
+ *   <li>bridge family, forward: a frame from one user's VM reaches only that user's VMs;
+ *   <li>inet family, input: nothing from the bridge reaches the agent's own ports on the host.
+ * </ul>
+ * The tables are named for the bridge, like {@link NatRules}'s, so agents sharing a host (and
+ * tests) never touch each other's rules.
+ */
+final class IsolationRules {
+  /** A VM's port on the bridge, as the rules know it. */
+  record Port(String tap, String owner, String ip, String mac) {}
+
+  private final HostCommand host;
+  private final String bridge;
+  private final String table;
+  private final Set<Integer> hostPorts;
+
+  IsolationRules(HostCommand host, String bridge, Set<Integer> hostPorts) {
+    this.host = host;
+    this.bridge = bridge;
+    this.table = NatRules.tableName(bridge);
+    this.hostPorts = new TreeSet<>(hostPorts);
+  }
+
+  String ruleset(Collection<Port> ports) {
+    StringBuilder b = new StringBuilder();
+    b.append("add table bridge ").append(table).append('\n')
+        .append("delete table bridge ").append(table).append('\n')
+        .append("table bridge ").append(table).append(" {\n")
+        .append("  chain prerouting {\n")
+        .append("    type filter hook prerouting priority -200; policy accept;\n");
+    for (Port p : sorted(ports)) {
+      String in = "    iifname \"" + p.tap() + "\" ";
+      b.append(in).append("ether saddr != ").append(p.mac()).append(" drop\n")
+          .append(in).append("meta protocol ip ip saddr != ").append(p.ip()).append(" drop\n")
+          .append(in).append("meta protocol arp arp saddr ip != ").append(p.ip()).append(" drop\n")
+          .append(in).append("meta protocol arp arp saddr ether != ").append(p.mac()).append(" drop\n")
+          .append(in).append("meta protocol ip6 drop\n");
+    }
+    b.append("  }\n")
+        .append("  chain forward {\n")
+        .append("    type filter hook forward priority 0; policy accept;\n");
+    for (Set<String> taps : byOwner(ports).values()) {
+      String set = taps.stream().map(t -> "\"" + t + "\"").collect(Collectors.joining(", ", "{ ", " }"));
+      b.append("    iifname ").append(set).append(" oifname != ").append(set).append(" drop\n");
+    }
+    b.append("  }\n}\n");
+    b.append("add table inet ").append(table).append('\n')
+        .append("delete table inet ").append(table).append('\n')
+        .append("table inet ").append(table).append(" {\n")
+        .append("  chain input {\n")
+        .append("    type filter hook input priority 0; policy accept;\n");
+    if (!hostPorts.isEmpty()) {
+      b.append("    iifname \"").append(bridge).append("\" tcp dport ")
+          .append(hostPorts.stream().map(String::valueOf).collect(Collectors.joining(", ", "{ ", " }")))
+          .append(" drop\n");
+    }
+    b.append("  }\n}\n");
+    return b.toString();
+  }
+
+  void install(Collection<Port> ports) {
+    host.run(List.of("nft", "-f", "-"), ruleset(ports));
+  }
+
+  void remove() {
+    host.tryRun(List.of("nft", "delete", "table", "bridge", table), null);
+    host.tryRun(List.of("nft", "delete", "table", "inet", table), null);
+  }
+
+  private static List<Port> sorted(Collection<Port> ports) {
+    return ports.stream().sorted(java.util.Comparator.comparing(Port::tap)).toList();
+  }
+
+  private static Map<String, Set<String>> byOwner(Collection<Port> ports) {
+    Map<String, Set<String>> out = new TreeMap<>();
+    for (Port p : ports) {
+      out.computeIfAbsent(p.owner(), o -> new TreeSet<>()).add(p.tap());
+    }
+    return out;
+  }
+}
