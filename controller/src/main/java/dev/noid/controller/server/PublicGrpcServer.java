@@ -1,5 +1,7 @@
 package dev.noid.controller.server;
 
+import dev.noid.controller.api.MalformedRequests;
+
 import dev.noid.common.grpc.MessageLimits;
 import static java.util.Objects.requireNonNull;
 
@@ -71,7 +73,7 @@ public final class PublicGrpcServer {
         .intercept(auth)
         .intercept(new GrpcNodeRegistration.PeerInterceptor())
         .intercept(callObserver);
-    services.forEach(builder::addService);
+    services.forEach(s -> builder.addService(MalformedRequests.refusedAsInvalid(s.bindService())));
     server = GrpcServerRunner.start("gRPC", config.grpcPort(), builder.build());
   }
 

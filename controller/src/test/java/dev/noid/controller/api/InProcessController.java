@@ -93,7 +93,9 @@ final class InProcessController implements AutoCloseable {
 
   private void startApi() throws IOException {
     api = InProcessServerBuilder.forName(name).executor(java.util.concurrent.Executors.newFixedThreadPool(64))
-        .addService(vmApi).addService(nodeApi).addService(userApi)
+        .addService(MalformedRequests.refusedAsInvalid(vmApi.bindService()))
+        .addService(MalformedRequests.refusedAsInvalid(nodeApi.bindService()))
+        .addService(MalformedRequests.refusedAsInvalid(userApi.bindService()))
         .intercept(new AuthInterceptor(users)).build().start();
   }
 
