@@ -8,7 +8,8 @@
 #   deploy/bench/fuzz.sh FrameFuzzTest PublicApiFuzzTest
 #
 # Targets: PublicApiFuzzTest (controller: every unary and server-streaming public RPC through
-# the real services, fake agents), ConfigFileFuzzTest (controller config file),
+# the real services, fake agents), PublicStreamsFuzzTest (controller: ExecCommand and
+# AttachConsole conversations), ConfigFileFuzzTest (controller config file),
 # FrameFuzzTest (agent: the guest protocol reader), CheckpointImportFuzzTest (agent: a
 # checkpoint import's manifest and chunks). A finding fails the run; Jazzer writes its input
 # as crash-<sha1> into the target's Inputs directory: fix the cause, rename the input to say
@@ -26,12 +27,12 @@ fi
 }
 
 declare -A MODULE=(
-  [PublicApiFuzzTest]=controller [ConfigFileFuzzTest]=controller
+  [PublicApiFuzzTest]=controller [PublicStreamsFuzzTest]=controller [ConfigFileFuzzTest]=controller
   [FrameFuzzTest]=node-agent [CheckpointImportFuzzTest]=node-agent
 )
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(FrameFuzzTest CheckpointImportFuzzTest ConfigFileFuzzTest PublicApiFuzzTest)
+  targets=(FrameFuzzTest CheckpointImportFuzzTest ConfigFileFuzzTest PublicApiFuzzTest PublicStreamsFuzzTest)
 fi
 for t in "${targets[@]}"; do
   if [ -z "${MODULE[$t]:-}" ]; then
