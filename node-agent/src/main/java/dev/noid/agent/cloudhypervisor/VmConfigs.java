@@ -71,6 +71,11 @@ final class VmConfigs {
           + " cpus and " + (bytes >> 20) + " MiB; VM '" + spec.getId() + "' asks for "
           + spec.getCpus() + " cpus and " + spec.getMemMib() + " MiB");
     }
+    if (c.path("cpus").path("max_vcpus").asInt(cpus) != cpus) {
+      // The agent boots with max_vcpus = boot_vcpus: a larger max only a forged config has.
+      throw new AgentException(Code.INVALID_ARGUMENT, "the snapshot's cpus.max_vcpus is "
+          + c.path("cpus").path("max_vcpus").asInt() + "; it must equal cpus.boot_vcpus (" + cpus + ")");
+    }
     c.set("payload", fresh.get("payload"));
     c.set("rng", fresh.get("rng"));
     if (c.path("disks") instanceof ArrayNode disks && !disks.isEmpty()) {

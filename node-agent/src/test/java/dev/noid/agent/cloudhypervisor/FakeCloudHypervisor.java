@@ -32,7 +32,7 @@ public final class FakeCloudHypervisor {
   private final ServerSocketChannel server;
 
   private FakeCloudHypervisor(Path apiSocket, Path eventMonitor) throws IOException {
-    this.vmm = new FakeVmm(new FakeEvents(eventMonitor));
+    this.vmm = new FakeVmm(new FakeEvents(eventMonitor), FakeVmm.openedLog(apiSocket));
     this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     server.bind(UnixDomainSocketAddress.of(apiSocket));
   }

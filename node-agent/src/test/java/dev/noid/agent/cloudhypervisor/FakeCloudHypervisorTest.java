@@ -76,6 +76,23 @@ class FakeCloudHypervisorTest {
   }
 
   @Test
+  void everyHostFileAConfigNamesIsOpenedAndMustExist() throws IOException {
+    Path pmem = Files.writeString(tmp.resolve("pmem.img"), "p");
+    UnixHttpClient.Response missing = put("vm.create", """
+        {"payload":{"kernel":"%s"},"pmem":[{"file":"%s"}]}""".formatted(kernel, tmp.resolve("none")));
+
+    assertThat(missing.status()).isEqualTo(400);
+    assertThat(chain(missing)).anyMatch(s -> s.contains(tmp.resolve("none") + " does not exist"));
+
+    UnixHttpClient.Response ok = put("vm.create", """
+        {"payload":{"kernel":"%s"},"pmem":[{"file":"%s"}]}""".formatted(kernel, pmem));
+
+    assertThat(ok.status()).isEqualTo(204);
+    assertThat(Files.readAllLines(FakeVmm.openedLog(tmp.resolve("api.sock"))))
+        .containsExactly(kernel.toString(), pmem.toString());
+  }
+
+  @Test
   void createWithoutABodyIsRejected() throws IOException {
     assertThat(http.send("PUT", "/api/v1/vm.create", null).status()).isEqualTo(400);
   }

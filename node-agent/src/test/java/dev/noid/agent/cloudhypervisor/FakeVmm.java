@@ -64,8 +64,17 @@ final class FakeVmm {
   private String guestHostname = "";
   private FakeGuest guest;
 
-  FakeVmm(FakeEvents events) {
+  /** Where every host file the VMM opens for a VM config is appended, one path a line. */
+  private final Path openedLog;
+
+  FakeVmm(FakeEvents events, Path openedLog) {
     this.events = events;
+    this.openedLog = openedLog;
+  }
+
+  /** The log, beside the API socket, of the host files a fake VMM opened (issue 19 H3). */
+  static Path openedLog(Path apiSocket) {
+    return apiSocket.resolveSibling("fake-ch-opened.log");
   }
 
   FakeEvents events() {
@@ -106,6 +115,7 @@ final class FakeVmm {
       throw new Refused(500, "The VM is already created");
     }
     validate(c);
+    open(c);
     config = c;
     state = "Created";
     guestHostname = hostnameFrom(c.path("payload").path("cmdline").asText());
@@ -143,6 +153,47 @@ final class FakeVmm {
       if (d.has("path") && !Files.exists(Path.of(d.path("path").asText()))) {
         throw new Refused(400, "Invalid VmConfig: disk " + d.path("path").asText() + " does not exist");
       }
+    }
+  }
+
+  /**
+   * Opens every host file or socket {@code c} names, as the real VMM does when it creates or
+   * restores a VM from it (a restore takes the whole config from the snapshot's config.json):
+   * refused when one does not exist, and logged, so a test sees what a config gave the VMM.
+   */
+  private void open(JsonNode c) throws Refused {
+    java.util.List<String> paths = new java.util.ArrayList<>();
+    JsonNode payload = c.path("payload");
+    for (String f : new String[] {"kernel", "initramfs", "firmware", "igvm"}) {
+      paths.add(payload.path(f).asText(null));
+    }
+    paths.add(c.path("rng").path("src").asText(null));
+    String[][] lists = {{"disks", "path"}, {"pmem", "file"}, {"fs", "socket"}, {"devices", "path"},
+        {"user_devices", "socket"}, {"vdpa", "path"}};
+    for (String[] l : lists) {
+      for (JsonNode d : c.path(l[0])) {
+        paths.add(d.path(l[1]).asText(null));
+      }
+    }
+    for (JsonNode z : c.path("memory").path("zones")) {
+      paths.add(z.path("file").asText(null));
+    }
+    paths.add(c.path("memory").path("file").asText(null));
+    paths.add(c.path("tpm").path("socket").asText(null));
+    for (String dev : new String[] {"serial", "console"}) {
+      paths.add(c.path(dev).path("file").asText(null));
+    }
+    paths.removeIf(java.util.Objects::isNull);
+    for (String p : paths) {
+      if (!Files.exists(Path.of(p))) {
+        throw new Refused(400, "Invalid VmConfig: " + p + " does not exist");
+      }
+    }
+    try {
+      Files.write(openedLog, paths, java.nio.file.StandardOpenOption.CREATE,
+          java.nio.file.StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new Refused(500, "Error opening VM files: " + e);
     }
   }
 
@@ -236,6 +287,7 @@ final class FakeVmm {
     }
     ObjectNode c = (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
     validate(c);
+    open(c);
     if (Files.size(dir.resolve("memory-ranges")) != memorySize(c)) {
       throw new Refused(500, "Error restoring VM: memory-ranges does not match the memory size");
     }

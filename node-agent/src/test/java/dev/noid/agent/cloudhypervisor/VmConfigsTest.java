@@ -67,6 +67,17 @@ class VmConfigsTest {
         .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.INVALID_ARGUMENT);
   }
 
+  @Test
+  void aSnapshotWithMoreMaxVcpusThanBootVcpusIsRefused() {
+    ObjectNode snap = VmConfigs.forBoot(layout("orig"), vm("orig", 1, 128), image());
+    ((ObjectNode) snap.get("cpus")).put("max_vcpus", 64);
+
+    assertThatThrownBy(() -> VmConfigs.forRestore(snap, layout("clone"), vm("clone", 1, 128), image()))
+        .isInstanceOf(AgentException.class)
+        .hasMessageContaining("cpus.max_vcpus is 64")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.INVALID_ARGUMENT);
+  }
+
   /** Issue 19 H3: what a forged config may not add, each named in the refusal. */
   @Test
   void aSnapshotConfigNamingHostResourcesIsRefusedNamingThem() throws Exception {
