@@ -11,7 +11,8 @@
 # the real services, fake agents), PublicStreamsFuzzTest (controller: ExecCommand and
 # AttachConsole conversations), ConfigFileFuzzTest (controller config file),
 # FrameFuzzTest (agent: the guest protocol reader), CheckpointImportFuzzTest (agent: a
-# checkpoint import's manifest and chunks). A finding fails the run; Jazzer writes its input
+# checkpoint import's manifest and chunks), GoldenManifestFuzzTest (agent: a golden snapshot's
+# manifest.json). A finding fails the run; Jazzer writes its input
 # as crash-<sha1> into the target's Inputs directory: fix the cause, rename the input to say
 # what it is, and commit it, so CI replays it from then on.
 set -euo pipefail
@@ -29,10 +30,12 @@ fi
 declare -A MODULE=(
   [PublicApiFuzzTest]=controller [PublicStreamsFuzzTest]=controller [ConfigFileFuzzTest]=controller
   [FrameFuzzTest]=node-agent [CheckpointImportFuzzTest]=node-agent
+  [GoldenManifestFuzzTest]=node-agent
 )
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(FrameFuzzTest CheckpointImportFuzzTest ConfigFileFuzzTest PublicApiFuzzTest PublicStreamsFuzzTest)
+  targets=(FrameFuzzTest CheckpointImportFuzzTest GoldenManifestFuzzTest ConfigFileFuzzTest PublicApiFuzzTest
+    PublicStreamsFuzzTest)
 fi
 for t in "${targets[@]}"; do
   if [ -z "${MODULE[$t]:-}" ]; then

@@ -25,8 +25,13 @@ public record GoldenManifest(String buildId, String createdAt, GoldenKey key,
     sha256 = Map.copyOf(sha256);
   }
 
+  /** A manifest missing its build id, key or version is refused here, as unreadable. */
   static GoldenManifest read(Path dir) throws IOException {
-    return JSON.readValue(dir.resolve(FILE).toFile(), GoldenManifest.class);
+    GoldenManifest m = JSON.readValue(dir.resolve(FILE).toFile(), GoldenManifest.class);
+    if (m == null || m.buildId == null || m.key == null || m.version == null) {
+      throw new IOException("incomplete " + FILE + ": it needs buildId, key and version");
+    }
+    return m;
   }
 
   /** Written last and atomically: a snapshot without a manifest is unfinished. */
