@@ -67,22 +67,6 @@ class PublicApiFuzzTest {
     controller.close();
   }
 
-  private static final MethodDescriptor.Marshaller<byte[]> RAW = new MethodDescriptor.Marshaller<>() {
-    @Override
-    public java.io.InputStream stream(byte[] v) {
-      return new ByteArrayInputStream(v);
-    }
-
-    @Override
-    public byte[] parse(java.io.InputStream in) {
-      try {
-        return in.readAllBytes();
-      } catch (java.io.IOException e) {
-        throw new java.io.UncheckedIOException(e);
-      }
-    }
-  };
-
   @FuzzTest(maxDuration = "3m")
   void anyRequestGetsAStatusAClientCanActOn(FuzzedDataProvider data) {
     MethodDescriptor<Object, Object> m = METHODS.get(data.consumeInt(0, METHODS.size() - 1));
@@ -98,7 +82,7 @@ class PublicApiFuzzTest {
       return;
     }
     // The bytes go as they are: the server parses them, as it would a hostile client's.
-    MethodDescriptor<byte[], byte[]> raw = m.toBuilder(RAW, RAW).build();
+    MethodDescriptor<byte[], byte[]> raw = RawRequests.of(m);
     CallOptions options = admin.withDeadlineAfter(10, TimeUnit.SECONDS);
     try {
       if (m.getType() == MethodDescriptor.MethodType.UNARY) {

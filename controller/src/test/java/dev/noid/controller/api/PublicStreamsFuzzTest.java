@@ -12,10 +12,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,21 +30,6 @@ import org.junit.jupiter.api.BeforeAll;
  * corpus in src/test/resources/dev/noid/controller/api/PublicStreamsFuzzTestInputs.
  */
 class PublicStreamsFuzzTest {
-  private static final MethodDescriptor.Marshaller<byte[]> RAW = new MethodDescriptor.Marshaller<>() {
-    @Override
-    public InputStream stream(byte[] v) {
-      return new ByteArrayInputStream(v);
-    }
-
-    @Override
-    public byte[] parse(InputStream in) {
-      try {
-        return in.readAllBytes();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-  };
   private static InProcessController controller;
   private static ManagedChannel channel;
   private static CallOptions user;
@@ -73,7 +55,7 @@ class PublicStreamsFuzzTest {
   void anyConversationEndsWithAStatusAClientCanActOn(FuzzedDataProvider data) throws Exception {
     MethodDescriptor<?, ?> method = data.consumeBoolean() ? VmServiceGrpc.getExecCommandMethod()
         : VmServiceGrpc.getAttachConsoleMethod();
-    MethodDescriptor<byte[], byte[]> raw = method.toBuilder(RAW, RAW).build();
+    MethodDescriptor<byte[], byte[]> raw = RawRequests.of(method);
     CompletableFuture<Status> ended = new CompletableFuture<>();
     ClientCall<byte[], byte[]> call = channel.newCall(raw, user.withDeadlineAfter(2, TimeUnit.SECONDS));
     StreamObserver<byte[]> requests = ClientCalls.asyncBidiStreamingCall(call, new StreamObserver<>() {
