@@ -77,7 +77,9 @@ public final class BridgeNetwork implements NodeNetwork {
         deleteTap(tap);
       }
     }
+    // Every adopted VM's rules in one nft run; the attaches below then find them in place.
     ports.clear();
+    vmOwners.forEach((vm, owner) -> ports.put(vm, port(ipam.allocate(vm), owner)));
     isolation.install(ports.values());
     for (Map.Entry<String, String> vm : vmOwners.entrySet()) {
       attach(vm.getKey(), vm.getValue());
@@ -90,8 +92,7 @@ public final class BridgeNetwork implements NodeNetwork {
     int address = ipam.allocate(vmId);
     String tap = NicNames.tap(address);
     // Its rules first: the TAP carries nothing before they hold.
-    IsolationRules.Port port = new IsolationRules.Port(tap, owner, Subnet.format(address),
-        NicNames.mac(address));
+    IsolationRules.Port port = port(address, owner);
     if (!port.equals(ports.get(vmId))) {
       ports.put(vmId, port);
       isolation.install(ports.values());
@@ -104,6 +105,11 @@ public final class BridgeNetwork implements NodeNetwork {
     return VmNetwork.newBuilder().setIp(Subnet.format(address))
         .setPrefixLength(subnet.prefixLength()).setGateway(Subnet.format(subnet.gateway()))
         .setMac(NicNames.mac(address)).setTap(tap).build();
+  }
+
+  private static IsolationRules.Port port(int address, String owner) {
+    return new IsolationRules.Port(NicNames.tap(address), owner, Subnet.format(address),
+        NicNames.mac(address));
   }
 
   @Override
