@@ -1,0 +1,139 @@
+package dev.noid.controller.images.importing;
+
+import dev.noid.controller.domain.NoidException;
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+
+/**
+ * Turns an image source into one ext4 root filesystem file that nodes can boot, or refuses it
+ * with a {@link NoidException} naming the source and the reason. The work happens in a scratch
+ * directory under the given work directory, removed whatever the outcome; only the ext4 file
+ * stays, and only on success. Runs as root so that unpacked files keep their owners.
+ */
+public final class ImageImporter {
+  private static final Duration DEFAULT_TOOL_TIMEOUT = Duration.ofMinutes(30);
+
+  private final long maxImageBytes;
+  private final Duration toolTimeout;
+
+  /** @param maxImageBytes the largest ext4 file an import may produce */
+  public ImageImporter(long maxImageBytes) {
+    this(maxImageBytes, DEFAULT_TOOL_TIMEOUT);
+  }
+
+  public ImageImporter(long maxImageBytes, Duration toolTimeout) {
+    if (maxImageBytes <= 0) {
+      throw new IllegalArgumentException("maxImageBytes must be positive");
+    }
+    this.maxImageBytes = maxImageBytes;
+    this.toolTimeout = toolTimeout;
+  }
+
+  public ImportedImage importImage(ImportSource source, Path workDir) {
+    Path scratch = null;
+    Path ext4 = null;
+    boolean done = false;
+    try {
+      Files.createDirectories(workDir);
+      scratch = Files.createTempDirectory(workDir, "import-");
+      ext4 = Files.createTempFile(workDir, "image-", ".ext4");
+      ToolRunner tools = new ToolRunner(toolTimeout, scratch);
+      Converted converted = convert(source, tools, scratch, ext4);
+      ImportedImage image = new ImportedImage(ext4, "sha256:" + Sha256.ofFile(ext4),
+          Files.size(ext4), converted.origin(), converted.architecture());
+      done = true;
+      return image;
+    } catch (IOException e) {
+      throw new NoidException(NoidException.Code.INTERNAL, "importing " + describe(source)
+          + ": " + e.getMessage(), e);
+    } finally {
+      deleteTree(scratch);
+      if (!done) {
+        deleteTree(ext4);
+      }
+    }
+  }
+
+  private record Converted(String origin, String architecture) {}
+
+  private Converted convert(ImportSource source, ToolRunner tools, Path scratch, Path ext4)
+      throws IOException {
+    OciUnpacker oci = new OciUnpacker(tools);
+    return switch (source) {
+      case ImportSource.OciLayout s -> fromDirectory(oci.fromLayout(s, scratch), tools, ext4);
+      case ImportSource.Archive s -> fromDirectory(oci.fromArchive(s, scratch), tools, ext4);
+      case ImportSource.Registry s -> fromDirectory(oci.fromRegistry(s, scratch), tools, ext4);
+      case ImportSource.RootfsTarball s -> {
+        String subject = describe(s);
+        Path rootfs = scratch.resolve("rootfs");
+        String fileHex = new TarballExtractor(tools).extract(subject, s, rootfs);
+        String architecture = InitCheck.check(subject, new DirectoryRootfs(rootfs));
+        new Ext4Writer(tools, maxImageBytes).write(subject, rootfs, ext4);
+        yield new Converted("rootfs tarball " + s.file().getFileName() + " sha256:" + fileHex,
+            architecture);
+      }
+      case ImportSource.Ext4File s -> fromExt4(s, tools, scratch, ext4);
+    };
+  }
+
+  private Converted fromDirectory(OciUnpacker.Unpacked unpacked, ToolRunner tools, Path ext4) {
+    InitCheck.check(unpacked.origin(), new DirectoryRootfs(unpacked.rootfs()));
+    new Ext4Writer(tools, maxImageBytes).write(unpacked.origin(), unpacked.rootfs(), ext4);
+    return new Converted(unpacked.origin(), unpacked.architecture());
+  }
+
+  /** The file is copied first and every check reads the copy: the source may change after. */
+  private Converted fromExt4(ImportSource.Ext4File s, ToolRunner tools, Path scratch, Path ext4)
+      throws IOException {
+    String subject = describe(s);
+    Ext4Writer.requireWithinBudget(subject, Files.size(s.file()), maxImageBytes);
+    Files.copy(s.file(), ext4, StandardCopyOption.REPLACE_EXISTING);
+    String fileHex = Sha256.ofFile(ext4);
+    Sha256.requireExpected(subject, s.expectedSha256(), fileHex);
+    Ext4Writer.check(subject, tools, ext4);
+    String architecture = InitCheck.check(subject, new Ext4Rootfs(subject, ext4, tools, scratch));
+    return new Converted("ext4 file " + s.file().getFileName() + " sha256:" + fileHex,
+        architecture);
+  }
+
+  private static String describe(ImportSource source) {
+    return switch (source) {
+      case ImportSource.OciLayout s -> "OCI layout " + s.dir();
+      case ImportSource.Archive s -> "image archive " + s.file();
+      case ImportSource.Registry s -> "oci://" + s.imageName();
+      case ImportSource.RootfsTarball s -> "rootfs tarball " + s.file();
+      case ImportSource.Ext4File s -> "ext4 file " + s.file();
+    };
+  }
+
+  private static void deleteTree(Path root) {
+    if (root == null || !Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try {
+      Files.walkFileTree(root, new SimpleFileVisitor<>() {
+        @Override
+        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+          Files.delete(file);
+          return FileVisitResult.CONTINUE;
+        }
+
+        @Override
+        public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+          Files.delete(dir);
+          return FileVisitResult.CONTINUE;
+        }
+      });
+    } catch (IOException e) {
+      // Leftovers in the work directory are the caller's to sweep; the import's answer stands.
+      System.getLogger(ImageImporter.class.getName()).log(System.Logger.Level.WARNING,
+          "could not remove " + root + ": " + e);
+    }
+  }
+}

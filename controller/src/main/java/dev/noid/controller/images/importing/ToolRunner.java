@@ -1,0 +1,102 @@
+package dev.noid.controller.images.importing;
+
+import dev.noid.controller.domain.NoidException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs one external tool (skopeo, umoci, tar, mkfs.ext4, debugfs) to completion and turns its
+ * failure into a {@link NoidException} that names the source being imported and the tool's own
+ * reason. Output goes to files, not pipes: a tool that writes more than a pipe holds must not
+ * block while nobody reads.
+ */
+final class ToolRunner {
+  /** The tail of stderr kept in an error message: enough for the reason, not a whole log. */
+  private static final int MAX_REASON_CHARS = 600;
+
+  private final Duration timeout;
+  private final Path scratch;
+
+  ToolRunner(Duration timeout, Path scratch) {
+    this.timeout = timeout;
+    this.scratch = scratch;
+  }
+
+  /**
+   * Runs the command and returns its standard output. A non-zero exit is the source's fault
+   * (the tools here fail on bad input), so it is INVALID_ARGUMENT; a missing tool or a timeout
+   * is not, and says so.
+   */
+  String run(String subject, List<String> command) {
+    Result result = runAllowingFailure(subject, command);
+    if (result.exitCode() != 0) {
+      throw NoidException.invalid(subject + ": " + command.getFirst() + " failed: "
+          + result.reason());
+    }
+    return result.stdout();
+  }
+
+  Result runAllowingFailure(String subject, List<String> command) {
+    Path out = null;
+    Path err = null;
+    Process process = null;
+    try {
+      out = Files.createTempFile(scratch, "tool-", ".out");
+      err = Files.createTempFile(scratch, "tool-", ".err");
+      process = new ProcessBuilder(command)
+          .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+          .redirectOutput(out.toFile())
+          .redirectError(err.toFile())
+          .start();
+      if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new NoidException(NoidException.Code.TIMEOUT, subject + ": " + command.getFirst()
+            + " did not finish within " + timeout.toSeconds() + " s");
+      }
+      return new Result(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
+          Files.readString(err, StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new NoidException(NoidException.Code.INTERNAL, subject + ": could not run "
+          + command.getFirst() + ": " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new NoidException(NoidException.Code.INTERNAL, subject + ": interrupted while "
+          + command.getFirst() + " ran", e);
+    } finally {
+      if (process != null && process.isAlive()) {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+      }
+      deleteQuietly(out);
+      deleteQuietly(err);
+    }
+  }
+
+  private static void deleteQuietly(Path file) {
+    if (file != null) {
+      try {
+        Files.deleteIfExists(file);
+      } catch (IOException ignored) {
+        // The scratch directory holding it is removed after the import anyway.
+      }
+    }
+  }
+
+  record Result(int exitCode, String stdout, String stderr) {
+    /** The tool's own words for what went wrong, trimmed to the end where tools put them. */
+    String reason() {
+      // Most tools explain on stderr; e2fsck prints a banner there and the problems on stdout.
+      String text = (stderr.strip() + "\n" + stdout.strip()).strip()
+          .replaceAll("\\s*\\n\\s*", "; ");
+      if (text.isEmpty()) {
+        return "exit status " + exitCode;
+      }
+      return text.length() <= MAX_REASON_CHARS
+          ? text : "..." + text.substring(text.length() - MAX_REASON_CHARS);
+    }
+  }
+}
