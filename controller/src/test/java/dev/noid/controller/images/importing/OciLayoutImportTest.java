@@ -1,0 +1,50 @@
+package dev.noid.controller.images.importing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OciLayoutImportTest {
+  private static final long BUDGET = 256L << 20;
+
+  @TempDir Path tmp;
+
+  @Test
+  void flattensLayersApplyingWhiteoutsAndOpaqueDirectories() throws Exception {
+    Path layout = OciImages.busyboxLayout(tmp.resolve("layout"), "1.0");
+    Path work = tmp.resolve("work");
+
+    ImportedImage image = new ImageImporter(BUDGET)
+        .importImage(new ImportSource.OciLayout(layout, "1.0"), work);
+
+    assertThat(image.ext4()).isRegularFile().hasParent(work);
+    assertThat(image.sizeBytes()).isEqualTo(Files.size(image.ext4()));
+    assertThat(image.digest()).isEqualTo("sha256:" + Sha256.ofFile(image.ext4()));
+    assertThat(image.architecture()).isEqualTo("amd64");
+    assertThat(image.origin()).isEqualTo("OCI layout " + layout + ":1.0@"
+        + OciImages.manifestDigest(layout));
+    assertThat(Ext4Contents.list(image.ext4(), "/etc")).containsOnlyKeys("hostname", "added");
+    assertThat(Ext4Contents.list(image.ext4(), "/data/old")).containsOnlyKeys("c");
+    assertThat(Ext4Contents.list(image.ext4(), "/bin")).containsOnlyKeys("busybox", "sh");
+    assertThat(Ext4Contents.list(image.ext4(), "/home").get("owned").uid()).isEqualTo(1000);
+    assertThat(Ext4Contents.list(image.ext4(), "/bin").get("busybox").mode() & 0777)
+        .isEqualTo(0755);
+    // The scratch directory is gone; only the image stays.
+    try (var left = Files.list(work)) {
+      assertThat(left).containsExactly(image.ext4());
+    }
+  }
+
+  @Test
+  void anEmptyRefTakesTheLayoutsOnlyManifest() {
+    Path layout = OciImages.busyboxLayout(tmp.resolve("layout"), "only");
+
+    ImportedImage image = new ImageImporter(BUDGET)
+        .importImage(new ImportSource.OciLayout(layout, ""), tmp.resolve("work"));
+
+    assertThat(image.ext4()).isRegularFile();
+  }
+}
