@@ -1,0 +1,235 @@
+package dev.noid.controller.images.importing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every refusal of the importer, each performed with a real image and the real tools. */
+class ImportRefusalsTest {
+  private static final long BUDGET = 256L << 20;
+
+  @TempDir Path tmp;
+
+  private Path work() {
+    return tmp.resolve("work");
+  }
+
+  /** Refused or not, an import leaves nothing behind in its work directory. */
+  @AfterEach
+  void workDirectoryIsEmpty() throws Exception {
+    if (Files.exists(work())) {
+      try (var left = Files.list(work())) {
+        assertThat(left).isEmpty();
+      }
+    }
+  }
+
+  private NoidException refusal(ImportSource source) {
+    return refusal(source, BUDGET);
+  }
+
+  private NoidException refusal(ImportSource source, long budget) {
+    Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+        () -> new ImageImporter(budget).importImage(source, work()));
+    assertThat(thrown).isInstanceOf(NoidException.class);
+    return (NoidException) thrown;
+  }
+
+  private Path layout(String architecture, LayerTar... layers) {
+    return OciImages.layout(tmp.resolve("layout"), "t", architecture, List.of(layers));
+  }
+
+  @Test
+  void anImageWithoutInitOrShellIsRefused() {
+    Path layout = layout("amd64", new LayerTar().dir("etc").file("etc/motd", "hi"));
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t"));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("image has no init: neither /sbin/init nor /bin/sh")
+        .contains(layout.toString());
+  }
+
+  @Test
+  void linksAreResolvedInsideTheImageNotOnTheHost() {
+    // The host has /usr/bin/busybox; the image does not, so this /bin/sh leads nowhere.
+    Path layout = layout("amd64", new LayerTar().dir("bin")
+        .symlink("bin/sh", "/usr/bin/busybox").symlink("bin/loop", "loop")
+        .dir("sbin").symlink("sbin/init", "../../../../bin/loop"));
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t"));
+
+    assertThat(e.getMessage()).contains(InitCheck.NO_INIT);
+  }
+
+  @Test
+  void aNonExecutableShellIsNoInit() {
+    Path layout = layout("amd64",
+        new LayerTar().dir("bin").file("bin/sh", OciImages.busybox(), 0644));
+
+    assertThat(refusal(new ImportSource.OciLayout(layout, "t")).getMessage())
+        .contains(InitCheck.NO_INIT);
+  }
+
+  @Test
+  void aConfigForAnotherArchitectureIsRefused() {
+    Path layout = layout("arm64", OciImages.baseLayer());
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t"));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("wrong architecture").contains("linux/arm64");
+  }
+
+  @Test
+  void anInitBuiltForAnotherMachineIsRefused() {
+    Path layout = layout("amd64", new LayerTar().dir("bin")
+        .file("bin/busybox", elfFor(0xB7), 0755).symlink("bin/sh", "busybox"));
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t"));
+
+    assertThat(e.getMessage()).contains("wrong architecture")
+        .contains("/bin/sh (/bin/busybox) is an ELF for arm64");
+  }
+
+  @Test
+  void aScriptInitIsJudgedByItsInterpreter() {
+    Path layout = layout("amd64", OciImages.baseLayer(), new LayerTar()
+        .dir("sbin").file("sbin/init", "#!/lib/ld-arm -x\nexec /bin/sh\n".getBytes(), 0755)
+        .dir("lib").file("lib/ld-arm", elfFor(0x28), 0755));
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t"));
+
+    assertThat(e.getMessage()).contains("/lib/ld-arm is an ELF for arm,");
+  }
+
+  @Test
+  void anAlteredLayerBlobIsRefusedNamingBothDigests() throws Exception {
+    Path layout = OciImages.busyboxLayout(tmp.resolve("layout"), "t");
+    Path blob = OciImages.lastLayerBlob(layout);
+    String claimed = "sha256:" + blob.getFileName();
+    byte[] bytes = Files.readAllBytes(blob);
+    bytes[bytes.length / 2] ^= 1;
+    Files.write(blob, bytes);
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t"));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains(claimed).contains("sha256:" + OciImages.sha256(bytes));
+  }
+
+  @Test
+  void anExpectedDigestThatDiffersIsRefusedNamingBoth() throws Exception {
+    Path tarball = tmp.resolve("rootfs.tar");
+    Files.write(tarball, OciImages.baseLayer().bytes());
+    String wrong = "ab".repeat(32);
+
+    NoidException e = refusal(new ImportSource.RootfsTarball(tarball, Optional.of(wrong)));
+
+    assertThat(e.getMessage()).contains("digest mismatch").contains("sha256:" + wrong)
+        .contains("sha256:" + Sha256.ofFile(tarball));
+  }
+
+  @Test
+  void anExpectedManifestDigestThatDiffersIsRefused() throws Exception {
+    Path layout = OciImages.busyboxLayout(tmp.resolve("layout"), "t");
+    String wrong = "sha256:" + "cd".repeat(32);
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t", Optional.of(wrong)));
+
+    assertThat(e.getMessage()).contains(wrong).contains(OciImages.manifestDigest(layout));
+  }
+
+  @Test
+  void garbageIsNotAnArchive() throws Exception {
+    Path garbage = tmp.resolve("image.tar");
+    Files.writeString(garbage, "this is not a tar file at all\n".repeat(40));
+
+    NoidException e = refusal(new ImportSource.Archive(garbage));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains(garbage.toString())
+        .contains("does not look like a tar archive");
+  }
+
+  @Test
+  void aTruncatedGzipTarballIsRefusedWithTarsReason() throws Exception {
+    byte[] gz = OciImages.gzip(OciImages.baseLayer().bytes());
+    Path truncated = tmp.resolve("rootfs.tar.gz");
+    Files.write(truncated, java.util.Arrays.copyOf(gz, gz.length / 2));
+
+    NoidException e = refusal(new ImportSource.RootfsTarball(truncated));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("rootfs tarball " + truncated)
+        .contains("unexpected end of file");
+  }
+
+  @Test
+  void aTarballMemberOutsideTheRootIsRefused() throws Exception {
+    Path tarball = tmp.resolve("rootfs.tar");
+    Files.write(tarball, OciImages.baseLayer().file("etc/../../escaped", "x").bytes());
+
+    NoidException e = refusal(new ImportSource.RootfsTarball(tarball));
+
+    assertThat(e.getMessage()).contains("'etc/../../escaped' would be written outside");
+    assertThat(tmp.resolve("escaped")).doesNotExist();
+  }
+
+  @Test
+  void aCorruptExt4FileIsRefused() throws Exception {
+    Path ext4 = tmp.resolve("root.ext4");
+    Files.write(ext4, new byte[4 << 20]);
+
+    NoidException e = refusal(new ImportSource.Ext4File(ext4));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("ext4 file " + ext4).contains("e2fsck failed");
+  }
+
+  @Test
+  void anImageOverTheBudgetIsRefusedBeforeItsExt4IsWritten() {
+    Path layout = OciImages.busyboxLayout(tmp.resolve("layout"), "t");
+    long budget = 8L << 20;
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t"), budget);
+
+    assertThat(e.code()).isEqualTo(Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).contains("over the limit of " + budget + " bytes")
+        .containsPattern("needs \\d+ bytes");
+  }
+
+  @Test
+  void anExt4FileOverTheBudgetIsRefused() throws Exception {
+    Path ext4 = tmp.resolve("root.ext4");
+    Files.write(ext4, new byte[2 << 20]);
+
+    NoidException e = refusal(new ImportSource.Ext4File(ext4), 1 << 20);
+
+    assertThat(e.code()).isEqualTo(Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).contains("needs " + (2 << 20) + " bytes");
+  }
+
+  /** Just enough of an ELF header for the check: 64-bit, little-endian, the given machine. */
+  private static byte[] elfFor(int machine) {
+    byte[] elf = new byte[64];
+    elf[0] = 0x7F;
+    elf[1] = 'E';
+    elf[2] = 'L';
+    elf[3] = 'F';
+    elf[4] = 2;
+    elf[5] = 1;
+    elf[18] = (byte) machine;
+    elf[19] = (byte) (machine >> 8);
+    return elf;
+  }
+}
