@@ -4,6 +4,7 @@ import com.google.inject.AbstractModule;
 import dev.noid.controller.api.ApiModule;
 import dev.noid.controller.config.ControllerConfig;
 import dev.noid.controller.http.HttpModule;
+import dev.noid.controller.images.ImagesModule;
 import dev.noid.controller.pki.PkiModule;
 import dev.noid.controller.server.ServerModule;
 import dev.noid.controller.nodes.NodesModule;
@@ -30,6 +31,7 @@ public final class ControllerModule extends AbstractModule {
     install(new UsersModule());
     install(new NodesModule());
     install(new VmsModule());
+    install(new ImagesModule());
     install(new ObservabilityModule());
     install(new ServerModule());
     install(new ApiModule());

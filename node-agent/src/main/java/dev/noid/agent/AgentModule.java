@@ -20,7 +20,10 @@ import dev.noid.agent.cloudhypervisor.CloudHypervisorDriver;
 import dev.noid.agent.cloudhypervisor.VmmApi;
 import dev.noid.agent.hypervisor.HypervisorChoice;
 import dev.noid.agent.hypervisor.HypervisorChoices;
+import dev.noid.agent.image.ImageCache;
 import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
+import dev.noid.agent.node.ControllerImageSource;
 import dev.noid.agent.metrics.MetricsHandler;
 import dev.noid.agent.network.AssignedSubnet;
 import dev.noid.agent.network.BridgeNetwork;
@@ -47,6 +50,9 @@ import java.time.Duration;
 
 /** The agent's object graph. */
 public final class AgentModule extends AbstractModule {
+  /** Fleet images a node keeps before the least recently used unused ones go. */
+  static final long IMAGE_CACHE_BYTES = 20L << 30;
+
   private final AgentConfig config;
 
   public AgentModule(AgentConfig config) {
@@ -81,16 +87,20 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  ImageCatalog images(AgentConfig cfg) {
-    return ImageCatalog.scan(cfg.imageDirs());
+  NodeImages images(AgentConfig cfg, NodeCredentials credentials) {
+    return new NodeImages(ImageCatalog.scan(cfg.imageDirs()),
+        new ImageCache(cfg.stateDir().resolve("images"),
+            new ControllerImageSource(cfg, credentials), IMAGE_CACHE_BYTES, Clock.systemUTC()));
   }
 
   @Provides
   @Singleton
-  VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, ImageCatalog images,
+  VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, NodeImages images,
       NodeCapacity capacity, NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
-    return VmManager.assemble(cfg.vmsDir(), hypervisor, images, capacity,
+    VmManager vms = VmManager.assemble(cfg.vmsDir(), hypervisor, images, capacity,
         Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity);
+    images.usedBy(() -> vms.list().stream().map(v -> v.spec().getImage()).toList());
+    return vms;
   }
 
   /** Shared by the VMs and the golden builds' throwaway VMs: both take the node's memory. */
@@ -140,8 +150,10 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  CheckpointStore checkpointStore(AgentConfig cfg) {
-    return new CheckpointStore(cfg.checkpointsDir());
+  CheckpointStore checkpointStore(AgentConfig cfg, NodeImages images) {
+    CheckpointStore store = new CheckpointStore(cfg.checkpointsDir());
+    images.usedBy(() -> store.list("").stream().map(c -> c.getSpec().getImage()).toList());
+    return store;
   }
 
   @Provides

@@ -8,7 +8,7 @@ import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.metrics.VmMetrics;
 import dev.noid.agent.node.Heartbeater;
 import dev.noid.agent.hypervisor.Hypervisor;
-import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.agent.server.PeerCertificateInterceptor;
@@ -46,7 +46,7 @@ public final class AgentServer {
   private final Heartbeater heartbeater;
   private final GoldenSnapshots goldens;
   private final Hypervisor hypervisor;
-  private final ImageCatalog images;
+  private final NodeImages images;
   private final NodeNetwork network;
   private Server server;
   private ExecutorService executor;
@@ -55,7 +55,7 @@ public final class AgentServer {
   AgentServer(AgentConfig config, NodeCredentials credentials, Set<BindableService> services,
       HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
       CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater,
-      GoldenSnapshots goldens, Hypervisor hypervisor, ImageCatalog images, NodeNetwork network) {
+      GoldenSnapshots goldens, Hypervisor hypervisor, NodeImages images, NodeNetwork network) {
     this.hypervisor = hypervisor;
     this.images = images;
     this.network = network;

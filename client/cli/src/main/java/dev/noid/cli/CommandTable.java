@@ -33,6 +33,8 @@ final class CommandTable {
           new Entry("checkpoints", CheckpointCommands.ListCheckpoints.class),
           new Entry("restore", CheckpointCommands.Restore.class),
           new Entry("delete-checkpoint", CheckpointCommands.Delete.class))),
+      new Group("Images", List.of(
+          new Entry("images", ImageCommands.Images.class))),
       new Group("Fleet administration", List.of(
           new Entry("nodes", AdminCommands.Nodes.class),
           new Entry("users", AdminCommands.Users.class),

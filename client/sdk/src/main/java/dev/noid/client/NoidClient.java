@@ -34,6 +34,9 @@ import dev.noid.api.v1.ResumeVmRequest;
 import dev.noid.api.v1.StartVmRequest;
 import dev.noid.api.v1.StopVmRequest;
 import dev.noid.api.v1.UserServiceGrpc;
+import dev.noid.api.v1.Image;
+import dev.noid.api.v1.ImageServiceGrpc;
+import dev.noid.api.v1.ImportImageStart;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
 import io.grpc.CallCredentials;
@@ -229,6 +232,23 @@ public final class NoidClient implements AutoCloseable {
   public UserServiceGrpc.UserServiceBlockingStub users() {
     return UserServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
         .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** The blocking image stub (import and remove need an admin token). */
+  public ImageServiceGrpc.ImageServiceBlockingStub images() {
+    return ImageServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Imports an image (admin): {@code start} names it and its source; {@code data} is the
+   * source's bytes (null for a registry source, which the controller pulls). No deadline: a
+   * large image takes minutes to send and convert. {@code sent} sees the bytes sent so far.
+   */
+  public Image importImage(ImportImageStart start, java.io.InputStream data,
+      java.util.function.LongConsumer sent) {
+    return call(() -> ImageUpload.run(ImageServiceGrpc.newStub(channel)
+        .withCallCredentials(credentials), start, data, sent));
   }
 
   private VmServiceGrpc.VmServiceFutureStub futures() {

@@ -1,5 +1,6 @@
 package dev.noid.controller.api;
 
+import dev.noid.controller.images.grpc.GrpcImageService;
 import dev.noid.controller.nodes.grpc.GrpcNodeService;
 import dev.noid.controller.users.grpc.GrpcUserService;
 import dev.noid.controller.vms.grpc.GrpcVmService;
@@ -19,6 +20,7 @@ public final class ApiModule extends AbstractModule {
     services.addBinding().to(GrpcVmService.class);
     services.addBinding().to(GrpcNodeService.class);
     services.addBinding().to(GrpcUserService.class);
+    services.addBinding().to(GrpcImageService.class);
     services.addBinding().to(GrpcNodeRegistration.class);
   }
 

@@ -72,7 +72,9 @@ public final class AuthInterceptor implements ServerInterceptor {
     String method = call.getMethodDescriptor().getFullMethodName();
     boolean adminOnly = (service.equals("noid.v1.UserService") && !USER_METHODS.contains(method))
         || (service.equals("noid.v1.NodeService") && !method.endsWith("/ListNodes")
-            && !method.endsWith("/GetNode") && !method.endsWith("/WatchNodes"));
+            && !method.endsWith("/GetNode") && !method.endsWith("/WatchNodes"))
+        || (service.equals("noid.v1.ImageService") && (method.endsWith("/ImportImage")
+            || method.endsWith("/RemoveImage")));
     if (adminOnly && !principal.admin()) {
       call.close(Status.PERMISSION_DENIED.withDescription(method + " is for admins only"),
           new Metadata());

@@ -42,7 +42,7 @@ public final class Scheduler {
         reasons.add(n.name() + ": " + why);
         continue;
       }
-      double score = score(n);
+      double score = score(n) + imageBonus(p, n);
       if (score > bestScore || (score == bestScore && n.name().compareTo(best.name()) < 0)) {
         best = n;
         bestScore = score;
@@ -68,7 +68,8 @@ public final class Scheduler {
     List<String> reasons = new ArrayList<>();
     Map<String, Long> free = new HashMap<>();
     java.util.PriorityQueue<NodeEntry> best = new java.util.PriorityQueue<>(
-        java.util.Comparator.comparingDouble((NodeEntry n) -> -score(n, free.get(n.name())))
+        java.util.Comparator.comparingDouble((NodeEntry n) -> -score(n, free.get(n.name()))
+            - imageBonus(p, n))
             .thenComparing(NodeEntry::name));
     for (NodeEntry n : nodes) {
       String why = rejection(p, n);
@@ -146,7 +147,9 @@ public final class Scheduler {
         return "label " + want.getKey() + "=" + want.getValue() + " missing";
       }
     }
-    if (!p.image().isEmpty() && !n.images().isEmpty() && !n.images().contains(p.image())) {
+    // A fleet image (NAME@sha256:HEX) can run anywhere: a node that lacks it pulls it.
+    if (!p.image().isEmpty() && !p.image().contains("@") && !n.images().isEmpty()
+        && !n.images().contains(p.image())) {
       return "image '" + p.image() + "' not available";
     }
     Reserved r = reserved.getOrDefault(n.name(), new Reserved(0, 0));
@@ -160,6 +163,33 @@ public final class Scheduler {
       return n.cpus() + " cpus < " + p.cpus() + " asked";
     }
     return null;
+  }
+
+  /**
+   * Nodes that hold the VM's fleet image rank above every node that would have to pull it
+   * first (seconds to minutes), whatever their free memory: the bonus is larger than any score.
+   */
+  private static double imageBonus(Placement p, NodeEntry n) {
+    return holdsImage(p, n) ? 1e15 : 0;
+  }
+
+  private static boolean holdsImage(Placement p, NodeEntry n) {
+    int at = p.image().indexOf('@');
+    return at >= 0 && n.images().contains(p.image().substring(at + 1));
+  }
+
+  /**
+   * Why {@code node} suits the VM as far as its image goes, for the VM's status and the log:
+   * empty for node-local images.
+   */
+  public static String imageNote(Placement p, NodeEntry node) {
+    int at = p.image().indexOf('@');
+    if (at < 0) {
+      return "";
+    }
+    String name = p.image().substring(0, at);
+    return holdsImage(p, node) ? node.name() + " holds image " + name
+        : node.name() + " will pull image " + name + " (no node that can take the VM holds it)";
   }
 
   private double score(NodeEntry n) {

@@ -355,6 +355,21 @@ abstract class JdbcStore implements Store {
   }
 
   @Override
+  public void putImage(ImageRow image) {
+    ImageRows.put(this, image);
+  }
+
+  @Override
+  public List<ImageRow> images() {
+    return ImageRows.all(this);
+  }
+
+  @Override
+  public boolean deleteImage(String name) {
+    return ImageRows.delete(this, name);
+  }
+
+  @Override
   public boolean setUserQuota(String name, String document) {
     return QuotaRows.set(this, name, document);
   }

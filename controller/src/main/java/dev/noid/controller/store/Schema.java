@@ -60,6 +60,16 @@ final class Schema {
       // Per-user quotas (issue 19 M2): a JSON document, NULL for none; removed with the user.
       """
       ALTER TABLE users ADD COLUMN quota TEXT
+      """,
+      // Fleet images (issue 20): a name points at one ext4 root filesystem, by its digest.
+      """
+      CREATE TABLE images (
+        name TEXT PRIMARY KEY,
+        digest TEXT NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        origin TEXT NOT NULL,
+        architecture TEXT NOT NULL,
+        created_ms BIGINT NOT NULL)
       """);
 
   static void migrate(Connection c) throws SQLException {

@@ -70,6 +70,15 @@ public interface Store extends AutoCloseable {
 
   List<CheckpointRow> checkpoints();
 
+  // images
+  /** Records the image, replacing any of the same name. */
+  void putImage(ImageRow image);
+
+  List<ImageRow> images();
+
+  /** @return false if there was no image of that name */
+  boolean deleteImage(String name);
+
   // nodes
   void putNode(NodeRow node);
 

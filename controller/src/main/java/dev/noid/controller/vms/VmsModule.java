@@ -20,6 +20,7 @@ import dev.noid.controller.vms.service.UserRemoval;
 import dev.noid.controller.vms.service.VmCreates;
 import dev.noid.controller.vms.service.VmRecords;
 import dev.noid.controller.vms.service.VmServices;
+import dev.noid.controller.images.FleetImages;
 import dev.noid.controller.vms.service.VmTransitions;
 import java.time.Clock;
 import java.time.Duration;
@@ -60,8 +61,9 @@ public final class VmsModule extends AbstractModule {
   @Provides
   @Singleton
   VmServices vmServices(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes,
-      Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer) {
-    return VmServices.wire(vms, checkpoints, nodes, scheduler, agents, clock, observer);
+      Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer,
+      FleetImages images) {
+    return VmServices.wire(vms, checkpoints, nodes, scheduler, agents, clock, observer, images);
   }
 
   @Provides

@@ -26,6 +26,12 @@ import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.store.VmTable;
 import dev.noid.controller.vms.service.VmServices;
+import dev.noid.controller.images.FleetImages;
+import dev.noid.controller.images.ImageBlobs;
+import dev.noid.controller.images.ImageImports;
+import dev.noid.controller.images.grpc.GrpcImageService;
+import dev.noid.controller.images.importing.ImageImporter;
+import dev.noid.controller.vms.service.VmImageUsers;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -58,6 +64,8 @@ final class InProcessController implements AutoCloseable {
   private final GrpcVmService vmApi;
   private final GrpcNodeService nodeApi;
   private final GrpcUserService userApi;
+  private final GrpcImageService imageApi;
+  final FleetImages images;
   private final String name;
 
   InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
@@ -81,8 +89,14 @@ final class InProcessController implements AutoCloseable {
     AgentClients clients = new AgentClients(
         n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), nodes);
     quotas = new Quotas(store);
-    vms = VmServices.wire(new VmTable(store, clock, quotas), new CheckpointTable(store, quotas), nodes, scheduler,
-        new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE);
+    VmTable vmTable = new VmTable(store, clock, quotas);
+    CheckpointTable checkpointTable = new CheckpointTable(store, quotas);
+    ImageBlobs blobs = new ImageBlobs(dir.resolve("images"));
+    images = new FleetImages(store, blobs, new VmImageUsers(vmTable, checkpointTable), nodes, clock);
+    vms = VmServices.wire(vmTable, checkpointTable, nodes, scheduler,
+        new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE, images);
+    imageApi = new GrpcImageService(images, new ImageImports(new ImageImporter(1L << 30), blobs,
+        images));
     users.onRevocation(streams::revoke);
     vmApi = new GrpcVmService(vms.records(), vms.creates(), vms.transitions(), vms.checkpoints(), clients,
         streams);
@@ -96,6 +110,7 @@ final class InProcessController implements AutoCloseable {
         .addService(MalformedRequests.refusedAsInvalid(vmApi.bindService()))
         .addService(MalformedRequests.refusedAsInvalid(nodeApi.bindService()))
         .addService(MalformedRequests.refusedAsInvalid(userApi.bindService()))
+        .addService(MalformedRequests.refusedAsInvalid(imageApi.bindService()))
         .intercept(new AuthInterceptor(users)).build().start();
   }
 

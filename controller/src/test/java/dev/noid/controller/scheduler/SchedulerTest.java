@@ -48,6 +48,35 @@ class SchedulerTest {
   // ------------------------------------------------------------------ scoring
 
   @Test
+  void aNodeHoldingTheFleetImageWinsOverEmptierNodesThatWouldPullIt() {
+    String digest = "sha256:" + "d".repeat(64);
+    Placement p = new Placement(1, 256, "debian-12@" + digest, "", Map.of());
+    NodeEntry holder = node("holder", 8, 2048, Map.of(), List.of("dev", digest));
+    NodeEntry empty = node("empty", 8, 8192, Map.of(), List.of("dev"));
+
+    for (Scheduler.Strategy s : Scheduler.Strategy.values()) {
+      assertThat(new Scheduler(s).place(p, List.of(empty, holder))).as(s.name()).isEqualTo("holder");
+      assertThat(new Scheduler(s).placeAll(p, 2, List.of(empty, holder))).as(s.name())
+          .containsExactly("holder", "holder");
+    }
+    assertThat(Scheduler.imageNote(p, holder)).isEqualTo("holder holds image debian-12");
+    assertThat(Scheduler.imageNote(p, empty)).startsWith("empty will pull image debian-12");
+  }
+
+  @Test
+  void aFleetImageNoNodeHoldsRunsAnywhereWhileANodeLocalImageNeedsANodeWithIt() {
+    Scheduler scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
+    List<NodeEntry> nodes = List.of(node("a", 8, 2048, Map.of(), List.of("dev")));
+
+    assertThat(scheduler.place(new Placement(1, 256, "debian-12@sha256:" + "e".repeat(64), "",
+        Map.of()), nodes)).isEqualTo("a");
+    assertThat(refusal(scheduler, new Placement(1, 256, "other", "", Map.of()), nodes))
+        .hasMessageContaining("a: image 'other' not available");
+    assertThat(Scheduler.imageNote(new Placement(1, 256, "dev", "", Map.of()), nodes.get(0)))
+        .isEmpty();
+  }
+
+  @Test
   void spreadPicksTheNodeWithTheMostFreeMemory() {
     Scheduler scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
     // small: 1024 of 2048 MiB free (half); big: 2048 of 8192 MiB free (a quarter)

@@ -422,6 +422,28 @@ abstract class StoreContract {
     assertThat(appliedMigrations()).containsExactly(versionsUpTo(Schema.MIGRATIONS.size()));
   }
 
+  @Test
+  void imagesAreRecordedReplacedListedByNameAndDeleted() {
+    ImageRow a = new ImageRow("debian-12", "sha256:" + "a".repeat(64), 300L << 20,
+        "ext4 file rootfs.ext4", "amd64", CREATED.toEpochMilli());
+    ImageRow b = new ImageRow("alpine", "sha256:" + "b".repeat(64), 8L << 20,
+        "oci://127.0.0.1:5000/alpine:3", "amd64", NOW.toEpochMilli());
+    store.putImage(a);
+    store.putImage(b);
+    assertThat(store.images()).containsExactly(b, a);
+
+    ImageRow a2 = new ImageRow("debian-12", "sha256:" + "c".repeat(64), 301L << 20, "again",
+        "amd64", NOW.toEpochMilli());
+    store.putImage(a2);
+    assertThat(store.images()).containsExactly(b, a2);
+
+    assertThat(store.deleteImage("alpine")).isTrue();
+    assertThat(store.deleteImage("alpine")).isFalse();
+    store.close();
+    store = open();
+    assertThat(store.images()).containsExactly(a2);
+  }
+
   private List<Integer> appliedMigrations() throws SQLException {
     List<Integer> versions = new ArrayList<>();
     try (Connection c = rawConnection(); Statement s = c.createStatement();

@@ -34,7 +34,13 @@ final class VmConfigs {
     c.putObject("cpus").put("boot_vcpus", spec.getCpus()).put("max_vcpus", spec.getCpus());
     c.putObject("memory").put("size", (long) spec.getMemMib() << 20);
     if (Files.exists(layout.disk())) {
-      c.putArray("disks").addObject().put("path", layout.disk().toString()).put("id", "disk0");
+      ObjectNode disk = c.putArray("disks").addObject().put("path", layout.disk().toString())
+          .put("id", "disk0");
+      // The format comes from the image, never from probing what a guest may have written.
+      disk.put("image_type", image.overlay() ? "Qcow2" : "Raw");
+      if (image.overlay()) {
+        disk.put("backing_files", true);
+      }
     }
     c.putObject("rng").put("src", "/dev/urandom");
     c.putObject("serial").put("mode", "Socket").put("socket", layout.consoleSocket().toString());
@@ -79,7 +85,11 @@ final class VmConfigs {
     c.set("payload", fresh.get("payload"));
     c.set("rng", fresh.get("rng"));
     if (c.path("disks") instanceof ArrayNode disks && !disks.isEmpty()) {
-      ((ObjectNode) disks.get(0)).put("path", layout.disk().toString());
+      ObjectNode disk = (ObjectNode) disks.get(0);
+      disk.put("path", layout.disk().toString());
+      // Format and backing files as this node's image says, whatever the snapshot claims.
+      disk.put("image_type", image.overlay() ? "Qcow2" : "Raw");
+      disk.put("backing_files", image.overlay());
     }
     if (c.path("serial") instanceof ObjectNode serial && "Socket".equals(serial.path("mode").asText())) {
       serial.put("socket", layout.consoleSocket().toString());

@@ -1,7 +1,7 @@
 package dev.noid.agent.golden;
 
 import dev.noid.agent.image.Image;
-import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.api.agent.v1.HypervisorKind;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
@@ -158,12 +158,12 @@ public final class GoldenSnapshots implements AutoCloseable {
    * At agent start: removes what a crash left half made and, in mode {@code ahead}, starts
    * building the snapshots of {@code keys} (IMAGE:CPUS:MEM_MIB) that are missing or stale.
    */
-  public void start(List<String> keys, ImageCatalog images) {
+  public void start(List<String> keys, NodeImages images) {
     start(keys, images, false);
   }
 
-  /** As {@link #start(List, ImageCatalog)}, for a node whose VMs get a NIC when {@code nic}. */
-  public void start(List<String> keys, ImageCatalog images, boolean nic) {
+  /** As {@link #start(List, NodeImages)}, for a node whose VMs get a NIC when {@code nic}. */
+  public void start(List<String> keys, NodeImages images, boolean nic) {
     store.cleanUpPartial();
     if (mode == GoldenMode.AHEAD) {
       prepare(keys.stream().map(k -> GoldenKey.parse(k, hypervisor).withNic(nic)).toList(), images);
@@ -172,7 +172,7 @@ public final class GoldenSnapshots implements AutoCloseable {
 
   // One build after the other, in the background: each throwaway VM holds its memory, and all
   // at once would leave a node with room for one build with one snapshot and the rest skipped.
-  CompletableFuture<Void> prepare(List<GoldenKey> keys, ImageCatalog images) {
+  CompletableFuture<Void> prepare(List<GoldenKey> keys, NodeImages images) {
     return CompletableFuture.runAsync(() -> {
       for (GoldenKey key : keys) {
         if (Thread.currentThread().isInterrupted()) {
@@ -183,7 +183,7 @@ public final class GoldenSnapshots implements AutoCloseable {
     }, background);
   }
 
-  private void prepareOne(GoldenKey key, ImageCatalog images) {
+  private void prepareOne(GoldenKey key, NodeImages images) {
     try {
       Image image = images.get(key.image());
       GoldenVersion version = new GoldenVersion(imageDigest.of(image), hypervisorVersion);

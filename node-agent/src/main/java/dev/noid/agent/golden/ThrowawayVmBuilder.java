@@ -9,6 +9,7 @@ import dev.noid.agent.image.Image;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.DiskOverlay;
 import dev.noid.agent.vm.Files2;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -79,7 +80,9 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
       shape.setNetwork(network.attach(shape.getId(), "noid:golden-build"));
     }
     VmSpec spec = shape.build();
-    if (image.disk() != null) {
+    if (image.overlay()) {
+      DiskOverlay.create(image.disk(), layout.disk(), -1);
+    } else if (image.disk() != null) {
       Files2.copyDisk(image.disk(), layout.disk());
     }
     long pid;

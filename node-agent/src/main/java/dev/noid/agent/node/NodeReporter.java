@@ -2,7 +2,7 @@ package dev.noid.agent.node;
 
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.hypervisor.Hypervisor;
-import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.metrics.VmStatsSampler;
 import dev.noid.api.agent.v1.NodeReport;
 import dev.noid.api.agent.v1.VmReport;
@@ -21,12 +21,12 @@ public final class NodeReporter {
   private final VmManager vms;
   private final VmStatsSampler stats;
   private final Hypervisor hypervisor;
-  private final ImageCatalog images;
+  private final NodeImages images;
   private final NodeLimits limits;
 
   @Inject
   public NodeReporter(AgentConfig config, VmManager vms, VmStatsSampler stats, Hypervisor hypervisor,
-      ImageCatalog images, NodeLimits limits) {
+      NodeImages images, NodeLimits limits) {
     this.config = config;
     this.vms = vms;
     this.stats = stats;

@@ -111,7 +111,10 @@ public final class QemuDriver implements Hypervisor {
     }
     if (Files.exists(layout.disk())) {
       cmd.addAll(List.of("-drive",
-          "file=" + layout.disk() + ",if=virtio,format=raw,cache=writeback,id=disk0"));
+          "file=" + layout.disk() + ",if=virtio,format="
+              // From the image, never probed: a guest can write any magic into a raw disk.
+              + (image.overlay() ? "qcow2" : "raw")
+              + ",cache=writeback,id=disk0"));
     }
     VmNetwork net = spec.getNetwork();
     if (NicNames.hasNic(net)) {

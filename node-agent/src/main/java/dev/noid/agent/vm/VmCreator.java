@@ -5,7 +5,7 @@ import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
-import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
@@ -25,13 +25,13 @@ final class VmCreator {
   private final Path vmsDir;
   private final NewVms newVms;
   private final VmSpecRules rules;
-  private final ImageCatalog images;
+  private final NodeImages images;
   private final Hypervisor hypervisor;
   private final VmmSupervisor vmms;
   private final GuestSetup guests;
   private final GoldenSnapshots goldens;
 
-  VmCreator(Path vmsDir, NewVms newVms, VmSpecRules rules, ImageCatalog images,
+  VmCreator(Path vmsDir, NewVms newVms, VmSpecRules rules, NodeImages images,
       Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests, GoldenSnapshots goldens) {
     this.vmsDir = vmsDir;
     this.newVms = newVms;
@@ -55,7 +55,9 @@ final class VmCreator {
       // A golden snapshot's guest knows its disk's size: a VM with a larger disk boots cold.
       boolean restored = diskBytes < 0 && createFromGolden(v, image, bootTimeout);
       if (!restored) {
-        if (image.disk() != null) {
+        if (image.overlay()) {
+          DiskOverlay.create(image.disk(), v.layout.disk(), diskBytes);
+        } else if (image.disk() != null) {
           Files2.copyDisk(image.disk(), v.layout.disk());
           DiskSize.grow(v.layout.disk(), diskBytes);
         }

@@ -3,7 +3,7 @@ package dev.noid.agent.vm;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
-import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,12 +14,12 @@ import java.util.function.Consumer;
 final class VmLifecycle {
   private final VmTable table;
   private final NodeCapacity capacity;
-  private final ImageCatalog images;
+  private final NodeImages images;
   private final Hypervisor hypervisor;
   private final VmmSupervisor vmms;
   private final GuestSetup guests;
 
-  VmLifecycle(VmTable table, NodeCapacity capacity, ImageCatalog images, Hypervisor hypervisor,
+  VmLifecycle(VmTable table, NodeCapacity capacity, NodeImages images, Hypervisor hypervisor,
       VmmSupervisor vmms, GuestSetup guests) {
     this.table = table;
     this.capacity = capacity;

@@ -6,7 +6,7 @@ import dev.noid.agent.guest.ExecStream;
 import dev.noid.agent.guest.GuestConnection;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.identity.IdentityFix;
-import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NodeNetwork;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
@@ -45,7 +45,7 @@ public final class VmManager implements AutoCloseable {
    * Wires the VM classes over the node's parts. {@code goldens} and {@code identity} may be null
    * where no VM is ever made (tests of other parts).
    */
-  public static VmManager assemble(Path vmsDir, Hypervisor hypervisor, ImageCatalog images,
+  public static VmManager assemble(Path vmsDir, Hypervisor hypervisor, NodeImages images,
       NodeCapacity capacity, Duration defaultBootTimeout, NodeNetwork network,
       GoldenSnapshots goldens, IdentityFix identity) {
     VmTable table = new VmTable(capacity);

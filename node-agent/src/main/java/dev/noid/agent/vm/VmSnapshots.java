@@ -3,7 +3,7 @@ package dev.noid.agent.vm;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
-import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NicNames;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
@@ -26,12 +26,12 @@ final class VmSnapshots {
   private final VmTable table;
   private final NewVms newVms;
   private final VmSpecRules rules;
-  private final ImageCatalog images;
+  private final NodeImages images;
   private final Hypervisor hypervisor;
   private final VmmSupervisor vmms;
   private final GuestSetup guests;
 
-  VmSnapshots(Path vmsDir, VmTable table, NewVms newVms, VmSpecRules rules, ImageCatalog images,
+  VmSnapshots(Path vmsDir, VmTable table, NewVms newVms, VmSpecRules rules, NodeImages images,
       Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests) {
     this.vmsDir = vmsDir;
     this.table = table;
@@ -95,6 +95,7 @@ final class VmSnapshots {
       VmFiles.writeSpec(v);
       if (Files.exists(disk)) {
         Files2.copyDisk(disk, v.layout.disk());
+        pointAtBase(v.layout.disk(), image);
       }
       vmms.bootAndWait(v, bootTimeout,
           () -> hypervisor.restore(v.layout, v.spec, image, stateDir));
@@ -114,6 +115,7 @@ final class VmSnapshots {
       if (withDisk) {
         Files.deleteIfExists(staged);
         Files2.copyDisk(disk, staged);
+        pointAtBase(staged, image);
       }
       // From here the old VMM is gone, so a failure leaves the VM STOPPED (startable, with the
       // reason), never reported RUNNING without a VMM.
@@ -148,6 +150,14 @@ final class VmSnapshots {
         log.warn("cannot remove {}", staged, e);
       }
       vm.lock.unlock();
+    }
+  }
+
+  // A checkpoint's overlay names its base by the path on the node that made it; here the base
+  // is this node's copy of the same image (pulled by images.get if it was missing).
+  private static void pointAtBase(Path disk, Image image) {
+    if (image.overlay()) {
+      DiskOverlay.rebase(disk, image.disk());
     }
   }
 }

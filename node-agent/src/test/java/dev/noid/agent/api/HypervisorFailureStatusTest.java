@@ -18,6 +18,7 @@ import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.it.AgentCreates;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.metrics.VmStatsSampler;
 import dev.noid.agent.network.NoNetwork;
 import dev.noid.agent.node.NodeReporter;
@@ -114,8 +115,8 @@ class HypervisorFailureStatusTest {
   private AgentGrpc.AgentBlockingStub agentOn(String qemuBinary) throws Exception {
     Hypervisor qemu = new QemuDriver(qemuBinary, new Accelerator("tcg", "test"), "test");
     Path kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
-    ImageCatalog images = new ImageCatalog(Map.of("dev",
-        new Image("dev", kernel, null, null, "console=ttyS0", 64)));
+    NodeImages images = NodeImages.local(new ImageCatalog(Map.of("dev",
+        new Image("dev", kernel, null, null, "console=ttyS0", 64))));
     NodeCapacity capacity = new NodeCapacity(new NodeLimits(2, 1024));
     FileDigests digests = new FileDigests();
     GoldenSnapshots goldens = new GoldenSnapshots(GoldenMode.OFF,

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
@@ -60,7 +61,7 @@ class CloudHypervisorVmManagerTest {
   void createExecCheckpointCloneAndDestroy() throws Exception {
     Image image = imageWithDisk();
     CloudHypervisorDriver driver = fakeDriver();
-    vms = VmManager.assemble(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+    vms = VmManager.assemble(tmp.resolve("vms"), driver, NodeImages.local(new ImageCatalog(Map.of("dev", image))),
         new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
         noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
 
@@ -103,7 +104,7 @@ class CloudHypervisorVmManagerTest {
         new ThrowawayVmBuilder(driver, Duration.ofSeconds(60), new NoNetwork()), capacity,
         new ImageDigest(digests), dev.noid.api.agent.v1.HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
         "test", java.time.Clock.systemUTC(), Duration.ofSeconds(60), Duration.ofMinutes(10));
-    vms = VmManager.assemble(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+    vms = VmManager.assemble(tmp.resolve("vms"), driver, NodeImages.local(new ImageCatalog(Map.of("dev", image))),
         capacity, Duration.ofSeconds(60), new NoNetwork(), goldens,
         IdentityFix.standard(java.time.Clock.systemUTC()));
 
@@ -128,7 +129,7 @@ class CloudHypervisorVmManagerTest {
     Files.writeString(img.resolve("vmlinuz"), "kernel");
     Image image = new Image("dev", img.resolve("vmlinuz"), null, null, "console=ttyS0", 64);
     CloudHypervisorDriver driver = fakeDriver();
-    vms = VmManager.assemble(tmp.resolve("vms"), driver, new ImageCatalog(Map.of("dev", image)),
+    vms = VmManager.assemble(tmp.resolve("vms"), driver, NodeImages.local(new ImageCatalog(Map.of("dev", image))),
         new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
         noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
     vms.create(spec("web"), null);
@@ -145,7 +146,7 @@ class CloudHypervisorVmManagerTest {
   @Test
   void aVmsDiskHasItsDiskMibAndASmallerOneIsRefused() throws Exception {
     Image image = imageWithDisk();
-    vms = VmManager.assemble(tmp.resolve("vms"), fakeDriver(), new ImageCatalog(Map.of("dev", image)),
+    vms = VmManager.assemble(tmp.resolve("vms"), fakeDriver(), NodeImages.local(new ImageCatalog(Map.of("dev", image))),
         new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
         noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
 

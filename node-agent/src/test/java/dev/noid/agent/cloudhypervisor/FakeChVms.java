@@ -8,6 +8,7 @@ import dev.noid.agent.golden.ImageDigest;
 import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NoNetwork;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.VmManager;
@@ -36,7 +37,7 @@ final class FakeChVms {
         (key, i, dir) -> { throw new AssertionError("no golden builds with golden off"); },
         capacity, new ImageDigest(digests), HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
         "test", Clock.systemUTC(), Duration.ofSeconds(5), Duration.ofMinutes(10));
-    return VmManager.assemble(tmp.resolve("vms"), driver(tmp), new ImageCatalog(Map.of("dev", image)),
+    return VmManager.assemble(tmp.resolve("vms"), driver(tmp), NodeImages.local(new ImageCatalog(Map.of("dev", image))),
         capacity, Duration.ofSeconds(60), new NoNetwork(), goldens, IdentityFix.standard(Clock.systemUTC()));
   }
 

@@ -10,6 +10,7 @@ import dev.noid.agent.cloudhypervisor.VmmApi;
 import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NoNetwork;
 import dev.noid.api.agent.v1.HypervisorKind;
 import dev.noid.api.agent.v1.VmSpec;
@@ -61,7 +62,7 @@ class CreateDuringGoldenBuildTest {
         Duration.ofSeconds(60), Duration.ofMinutes(10));
     vms = VmManager.assemble(tmp.resolve("vms"), new CloudHypervisorDriver(
         FakeChBinary.write(tmp.resolve("bin")).toString(), "test", VmmApi.MemoryRestoreMode.Copy),
-        new ImageCatalog(Map.of("dev", image)), capacity, Duration.ofSeconds(60), new NoNetwork(),
+        NodeImages.local(new ImageCatalog(Map.of("dev", image))), capacity, Duration.ofSeconds(60), new NoNetwork(),
         goldens, IdentityFix.standard(Clock.systemUTC()));
   }
 

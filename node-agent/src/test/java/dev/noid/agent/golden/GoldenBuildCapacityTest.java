@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.api.agent.v1.HypervisorKind;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.NodeCapacity;
@@ -144,7 +145,7 @@ class GoldenBuildCapacityTest {
     List<GoldenKey> keys = List.of(new GoldenKey("dev", 1, 256, QEMU),
         new GoldenKey("dev", 2, 256, QEMU), new GoldenKey("dev", 1, 512, QEMU));
 
-    goldens.prepare(keys, new ImageCatalog(Map.of("dev", image))).get(30, TimeUnit.SECONDS);
+    goldens.prepare(keys, NodeImages.local(new ImageCatalog(Map.of("dev", image)))).get(30, TimeUnit.SECONDS);
 
     assertThat(builder.builds).as("two that fit one at a time; none for 512 MiB").hasValue(2);
     assertThat(capacity.heldMemoryMib()).isZero();

@@ -9,6 +9,7 @@ import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.config.NetworkConfig;
 import dev.noid.agent.golden.GoldenMode;
 import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NoNetwork;
 import dev.noid.api.agent.v1.VmReport;
 import dev.noid.api.agent.v1.VmSpec;
@@ -35,7 +36,7 @@ class VmMetricsTest {
     // No VM is made here: the driver's binary is never run.
     CloudHypervisorDriver hypervisor = new CloudHypervisorDriver("/nonexistent", "test",
         VmmApi.MemoryRestoreMode.Copy);
-    VmManager vms = VmManager.assemble(dir.resolve("vms"), hypervisor, new ImageCatalog(Map.of()), capacity,
+    VmManager vms = VmManager.assemble(dir.resolve("vms"), hypervisor, NodeImages.local(new ImageCatalog(Map.of())), capacity,
         Duration.ofSeconds(5), new NoNetwork(), null, null);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     try (VmMetrics metrics = new VmMetrics(registry, new VmStatsSampler(vms, hypervisor), vms, capacity,
@@ -63,7 +64,7 @@ class VmMetricsTest {
     NodeCapacity capacity = new NodeCapacity(new NodeLimits(2, 1024));
     CloudHypervisorDriver hypervisor = new CloudHypervisorDriver("/nonexistent", "test",
         VmmApi.MemoryRestoreMode.Copy);
-    VmManager vms = VmManager.assemble(dir.resolve("vms"), hypervisor, new ImageCatalog(Map.of()),
+    VmManager vms = VmManager.assemble(dir.resolve("vms"), hypervisor, NodeImages.local(new ImageCatalog(Map.of())),
         capacity, Duration.ofSeconds(5), new NoNetwork(), null, null);
     vms.adoptAll();
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);

@@ -2,6 +2,8 @@ package dev.noid.controller.nodes.grpc;
 
 import dev.noid.api.agent.v1.HeartbeatRequest;
 import dev.noid.api.agent.v1.HeartbeatResponse;
+import dev.noid.api.agent.v1.ImageChunk;
+import dev.noid.api.agent.v1.PullImageRequest;
 import dev.noid.api.agent.v1.JoinRequest;
 import dev.noid.api.agent.v1.JoinResponse;
 import dev.noid.api.agent.v1.NodeRegistrationGrpc;
@@ -9,6 +11,7 @@ import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.Certificates;
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.agents.grpc.AgentMessages;
+import dev.noid.controller.images.grpc.ImagePulls;
 import dev.noid.controller.nodes.HeartbeatPacing;
 import dev.noid.controller.nodes.JoinService;
 import dev.noid.controller.nodes.NodeCertificates;
@@ -41,14 +44,16 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
   private final NodeRegistry registry;
   private final NodeCertificates certificates;
   private final Reconciler vms;
+  private final ImagePulls images;
 
   @Inject
   GrpcNodeRegistration(JoinService joins, NodeRegistry registry, NodeCertificates certificates,
-      Reconciler vms) {
+      Reconciler vms, ImagePulls images) {
     this.joins = joins;
     this.registry = registry;
     this.certificates = certificates;
     this.vms = vms;
+    this.images = images;
   }
 
   @Override
@@ -84,10 +89,20 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
     out.onCompleted();
   }
 
+  @Override
+  public void pullImage(PullImageRequest request, StreamObserver<ImageChunk> out) {
+    Status refused = refusal(PEER.get(), request.getNodeName());
+    if (refused != null) {
+      out.onError(refused.asRuntimeException());
+      return;
+    }
+    images.send(request.getDigest(), out);
+  }
+
   /** Why {@code peer} may not speak for {@code node}, or null when it may. */
   private Status refusal(X509Certificate peer, String node) {
     if (peer == null) {
-      return Status.UNAUTHENTICATED.withDescription("heartbeat for node '" + node
+      return Status.UNAUTHENTICATED.withDescription("a call for node '" + node
           + "' needs that node's cluster certificate");
     }
     String identity = ClusterIdentities.nodeOf(peer);

@@ -3,6 +3,7 @@ package dev.noid.controller.vms.service;
 import dev.noid.common.naming.ResourceNames;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.VmState;
+import dev.noid.controller.images.ImagePins;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.users.Principal;
@@ -22,10 +23,12 @@ public final class NewVms {
   static final int MAX_LABELS = 64;
 
   private final NodeRegistry nodes;
+  private final ImagePins images;
   private final Clock clock;
 
-  public NewVms(NodeRegistry nodes, Clock clock) {
+  public NewVms(NodeRegistry nodes, ImagePins images, Clock clock) {
     this.nodes = nodes;
+    this.images = images;
     this.clock = clock;
   }
 
@@ -67,7 +70,7 @@ public final class NewVms {
     }
     Instant now = clock.instant();
     return new VmEntry(newId(), who.name(), r.name(), cpus, mem, r.diskMib(),
-        r.image().isEmpty() ? DEFAULT_IMAGE : r.image(), r.labels(), r.node(),
+        images.pin(r.image().isEmpty() ? DEFAULT_IMAGE : r.image()), r.labels(), r.node(),
         r.nodeSelector(), r.nodeLossPolicy(), VmState.PENDING,
         VmState.RUNNING, "", "accepted", 0, "", 0, now, now, "", "");
   }

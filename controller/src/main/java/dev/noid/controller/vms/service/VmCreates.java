@@ -65,9 +65,15 @@ public final class VmCreates {
     VmEntry desired = newVms.entry(who, r);
     refuseTakenNames(List.of(desired));
     String node = scheduler.place(placement(desired), nodes.view());
-    return launch(List.of(desired.withNode(node)), desired.name(), () ->
+    String note = nodes.get(node).map(n -> Scheduler.imageNote(placement(desired), n)).orElse("");
+    VmEntry placed = desired.withNode(node);
+    if (!note.isEmpty()) {
+      placed = placed.with(placed.state(), "accepted: " + note);
+    }
+    return launch(List.of(placed), desired.name(), () ->
         log.atInfo().addKeyValue("vm_name", desired.name()).addKeyValue("user", who.name())
-            .log("VM {} accepted and placed on {}", desired.name(), node), r.waitForRunning()).getFirst();
+            .log("VM {} accepted and placed on {}{}", desired.name(), node,
+                note.isEmpty() ? "" : " (" + note + ")"), r.waitForRunning()).getFirst();
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.noid.controller.vms.service;
 
 import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.images.ImagePins;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.vms.store.CheckpointTable;
@@ -17,8 +18,15 @@ import java.time.Clock;
 public record VmServices(VmRecords records, VmCreates creates, VmTransitions transitions,
     Checkpoints checkpoints, Evacuation evacuation, Reconciler reconciler, UserRemoval users) {
 
+  /** Without fleet images: image names are taken as asked (node-local images). */
   public static VmServices wire(VmTable vms, CheckpointTable checkpointTable, NodeRegistry nodes,
       Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer) {
+    return wire(vms, checkpointTable, nodes, scheduler, agents, clock, observer, image -> image);
+  }
+
+  public static VmServices wire(VmTable vms, CheckpointTable checkpointTable, NodeRegistry nodes,
+      Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer,
+      ImagePins images) {
     // The reservations of the VMs already placed, before anything is placed next to them.
     for (VmEntry e : vms.all()) {
       if (e.holdsCapacity()) {
@@ -27,7 +35,7 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     }
     VmLocks locks = new VmLocks();
     VmRecords records = new VmRecords(vms, scheduler, observer);
-    NewVms newVms = new NewVms(nodes, clock);
+    NewVms newVms = new NewVms(nodes, images, clock);
     VmCreates creates = new VmCreates(records, newVms, nodes, scheduler, agents, locks, clock);
     VmTransitions transitions = new VmTransitions(records, scheduler, agents, locks, observer);
     Checkpoints checkpoints = new Checkpoints(records, checkpointTable, newVms, nodes, scheduler,

@@ -1,0 +1,145 @@
+package dev.noid.controller.images;
+
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.nodes.NodeEntry;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.store.ImageRow;
+import dev.noid.controller.store.Store;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The fleet's images: names recorded in the store, each pointing at a digest whose file
+ * {@link ImageBlobs} holds. Read on every create, so kept in memory as well (the store is
+ * written first).
+ */
+public final class FleetImages implements ImagePins {
+  private final Store store;
+  private final ImageBlobs blobs;
+  private final ImageUsers users;
+  private final NodeRegistry nodes;
+  private final Clock clock;
+  private final Map<String, FleetImage> byName = new ConcurrentHashMap<>();
+
+  public FleetImages(Store store, ImageBlobs blobs, ImageUsers users, NodeRegistry nodes,
+      Clock clock) {
+    this.store = store;
+    this.blobs = blobs;
+    this.users = users;
+    this.nodes = nodes;
+    this.clock = clock;
+    for (ImageRow r : store.images()) {
+      byName.put(r.name(), new FleetImage(r.name(), r.digest(), r.sizeBytes(), r.origin(),
+          r.architecture(), Instant.ofEpochMilli(r.createdMs())));
+    }
+  }
+
+  public List<FleetImage> list() {
+    return new TreeMap<>(byName).values().stream().toList();
+  }
+
+  public FleetImage get(String name) {
+    FleetImage image = byName.get(name);
+    if (image == null) {
+      throw notFound("image '" + name + "'");
+    }
+    return image;
+  }
+
+  public Optional<FleetImage> byDigest(String digest) {
+    return byName.values().stream().filter(i -> i.digest().equals(digest)).findFirst();
+  }
+
+  /** The nodes whose last report says they hold {@code digest}. */
+  public List<String> holders(String digest) {
+    return nodes.view().stream().filter(n -> n.images().contains(digest)).map(NodeEntry::name)
+        .sorted().toList();
+  }
+
+  /**
+   * Records {@code name} as the image whose file {@link ImageBlobs} now holds under
+   * {@code digest}. ALREADY_EXISTS for a name in use, unless {@code replace}.
+   */
+  public synchronized FleetImage record(String name, String digest, long sizeBytes, String origin,
+      String architecture, boolean replace) {
+    FleetImage old = byName.get(name);
+    if (old != null && !replace) {
+      throw new NoidException(NoidException.Code.ALREADY_EXISTS, "image '" + name
+          + "' exists (" + old.digest() + "): remove it first, or import with --replace");
+    }
+    FleetImage image = new FleetImage(name, digest, sizeBytes, origin, architecture,
+        clock.instant());
+    store.putImage(new ImageRow(name, digest, sizeBytes, origin, architecture,
+        image.created().toEpochMilli()));
+    byName.put(name, image);
+    if (old != null) {
+      dropFileIfUnused(old.digest());
+    }
+    return image;
+  }
+
+  /** Removes the name; its file too once no other name, VM or checkpoint needs it. */
+  public synchronized void remove(String name) {
+    FleetImage image = get(name);
+    List<String> using = users.using(image.digest());
+    if (!using.isEmpty()) {
+      throw new NoidException(NoidException.Code.WRONG_STATE, "image '" + name
+          + "' is in use by " + String.join(", ", using.subList(0, Math.min(10, using.size())))
+          + (using.size() > 10 ? " and " + (using.size() - 10) + " more" : "")
+          + ": destroy them first");
+    }
+    store.deleteImage(name);
+    byName.remove(name);
+    dropFileIfUnused(image.digest());
+  }
+
+  private void dropFileIfUnused(String digest) {
+    if (byDigest(digest).isEmpty() && users.using(digest).isEmpty()) {
+      blobs.delete(digest);
+    }
+  }
+
+  @Override
+  public String pin(String requested) {
+    if (requested.contains("@")) {
+      String digest = ImageRefs.digestOf(requested);
+      if (!ImageRefs.isDigest(digest) || !blobs.has(digest)) {
+        throw notFound("image '" + requested + "'");
+      }
+      return requested;
+    }
+    FleetImage image = byName.get(requested);
+    if (image != null) {
+      return image.pinned();
+    }
+    if (!nodeLocalNames().contains(requested) && reportsImages()) {
+      throw notFound("image '" + requested + "'");
+    }
+    return requested;
+  }
+
+  private boolean reportsImages() {
+    return nodes.view().stream().anyMatch(n -> !n.images().isEmpty());
+  }
+
+  private TreeSet<String> nodeLocalNames() {
+    TreeSet<String> names = new TreeSet<>();
+    for (NodeEntry n : nodes.view()) {
+      n.images().stream().filter(i -> !ImageRefs.isDigest(i)).forEach(names::add);
+    }
+    return names;
+  }
+
+  private NoidException notFound(String what) {
+    TreeSet<String> all = nodeLocalNames();
+    all.addAll(byName.keySet());
+    return NoidException.notFound(what + " not found (images: "
+        + (all.isEmpty() ? "none" : String.join(", ", all)) + ")");
+  }
+}

@@ -1,0 +1,89 @@
+package dev.noid.controller.images;
+
+import dev.noid.controller.domain.NoidException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.stream.Stream;
+
+/**
+ * Image files by digest, under {@code DIR/sha256/HEX.ext4}. A file is only ever moved in whole
+ * (from {@link #workDir()}, on the same filesystem), so a present file is a complete one.
+ */
+public final class ImageBlobs {
+  private final Path dir;
+
+  public ImageBlobs(Path dir) {
+    this.dir = dir;
+    try {
+      Files.createDirectories(dir.resolve("sha256"));
+      Path tmp = dir.resolve("tmp");
+      if (Files.isDirectory(tmp)) {
+        deleteTree(tmp); // what an import interrupted by a crash left
+      }
+      Files.createDirectories(tmp);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot prepare the image directory " + dir, e);
+    }
+  }
+
+  public Path path(String digest) {
+    if (!ImageRefs.isDigest(digest)) {
+      throw NoidException.invalid("digest must be sha256:<64 lowercase hex>; got '" + digest + "'");
+    }
+    return dir.resolve("sha256").resolve(digest.substring("sha256:".length()) + ".ext4");
+  }
+
+  public boolean has(String digest) {
+    return ImageRefs.isDigest(digest) && Files.isRegularFile(path(digest));
+  }
+
+  /** A new private directory for one import, on the same filesystem as the images. */
+  public Path workDir() {
+    try {
+      return Files.createTempDirectory(dir.resolve("tmp"), "import-");
+    } catch (IOException e) {
+      throw new NoidException(NoidException.Code.INTERNAL, "cannot make an import directory: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** Moves {@code file} in as {@code digest}'s (keeping an identical file already there). */
+  public void adopt(Path file, String digest) {
+    Path target = path(digest);
+    try {
+      if (Files.isRegularFile(target)) {
+        Files.delete(file);
+      } else {
+        Files.move(file, target, StandardCopyOption.ATOMIC_MOVE);
+      }
+    } catch (IOException e) {
+      throw new NoidException(NoidException.Code.INTERNAL, "cannot store image " + digest + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  public void delete(String digest) {
+    try {
+      Files.deleteIfExists(path(digest));
+    } catch (IOException e) {
+      throw new NoidException(NoidException.Code.INTERNAL, "cannot delete image " + digest + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  public static void deleteTree(Path root) {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete " + root, e);
+    }
+  }
+}

@@ -1,0 +1,256 @@
+package dev.noid.agent.image;
+
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Fleet images this node holds, by digest: {@code DIR/HEX.ext4}, each next to a {@code HEX.used}
+ * marker whose time is the last use (the image's own time must not change: golden snapshots
+ * key on its content, hashed once per file version). A missing image is pulled once however
+ * many creates want it at the same moment, checked against its digest, and only then moved in.
+ * Least recently used images that nothing on the node needs go when the cache is over budget.
+ */
+public final class ImageCache {
+  private static final Logger log = LoggerFactory.getLogger(ImageCache.class);
+  private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
+
+  private final Path dir;
+  private final ImageSource source;
+  private final long budgetBytes;
+  private final Clock clock;
+  private final ConcurrentHashMap<String, CompletableFuture<Path>> pulls = new ConcurrentHashMap<>();
+  private final AtomicLong joined = new AtomicLong();
+
+  public ImageCache(Path dir, ImageSource source, long budgetBytes, Clock clock) {
+    this.dir = dir;
+    this.source = source;
+    this.budgetBytes = budgetBytes;
+    this.clock = clock;
+    try {
+      Files.createDirectories(dir);
+      try (Stream<Path> parts = Files.list(dir)) {
+        for (Path p : parts.filter(f -> f.getFileName().toString().endsWith(".part")).toList()) {
+          Files.deleteIfExists(p); // a pull cut short by a crash
+        }
+      }
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot prepare the image cache " + dir + ": "
+          + e.getMessage(), e);
+    }
+  }
+
+  public static boolean isDigest(String s) {
+    return DIGEST.matcher(s).matches();
+  }
+
+  public Path path(String digest) {
+    if (!isDigest(digest)) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "image digest must be sha256:<64 hex>; got '"
+          + digest + "'");
+    }
+    return dir.resolve(hex(digest) + ".ext4");
+  }
+
+  public boolean has(String digest) {
+    return isDigest(digest) && Files.isRegularFile(path(digest));
+  }
+
+  /** The image's file, pulled first if this node lacks it; marks it used. */
+  public Path ensure(String digest, ImageSource.Progress progress) {
+    Path file = path(digest);
+    if (!Files.isRegularFile(file)) {
+      CompletableFuture<Path> mine = new CompletableFuture<>();
+      CompletableFuture<Path> pull = pulls.putIfAbsent(digest, mine);
+      if (pull == null) {
+        try {
+          mine.complete(pullNow(digest, file, progress));
+        } catch (RuntimeException e) {
+          mine.completeExceptionally(e);
+        } finally {
+          pulls.remove(digest, mine);
+        }
+        pull = mine;
+      } else {
+        joined.incrementAndGet();
+      }
+      try {
+        pull.join();
+      } catch (CompletionException e) {
+        throw e.getCause() instanceof AgentException a ? a
+            : new AgentException(Code.INTERNAL, "pull of image " + digest + " failed: "
+                + e.getCause(), e.getCause());
+      }
+    }
+    touch(digest);
+    return file;
+  }
+
+  /** How many pulls are running. */
+  public int pullsInFlight() {
+    return pulls.size();
+  }
+
+  /** How many callers waited on a pull another caller had started, since the agent started. */
+  public long joinedPulls() {
+    return joined.get();
+  }
+
+  private Path pullNow(String digest, Path file, ImageSource.Progress progress) {
+    Path part = dir.resolve(hex(digest) + ".part");
+    long started = System.nanoTime();
+    MessageDigest sha = sha256();
+    try (OutputStream out = new DigestOutputStream(Files.newOutputStream(part), sha)) {
+      source.fetch(digest, out, progress);
+    } catch (IOException e) {
+      deleteQuietly(part);
+      Code code = e.getMessage() != null && e.getMessage().contains("No space left")
+          ? Code.DISK_FULL : Code.INTERNAL;
+      throw new AgentException(code, "cannot write image " + digest + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      deleteQuietly(part);
+      throw e;
+    }
+    String got = "sha256:" + HexFormat.of().formatHex(sha.digest());
+    if (!got.equals(digest)) {
+      deleteQuietly(part);
+      throw new AgentException(Code.CORRUPT, "pulled image " + digest + " has digest " + got
+          + ": refused");
+    }
+    try {
+      Files.move(part, file, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      deleteQuietly(part);
+      throw new AgentException(Code.INTERNAL, "cannot store image " + digest + ": "
+          + e.getMessage(), e);
+    }
+    log.info("pulled image {} ({} bytes) in {} ms", digest, size(file),
+        (System.nanoTime() - started) / 1_000_000);
+    return file;
+  }
+
+  /** Digests of the images this node holds. */
+  public List<String> digests() {
+    List<String> out = new ArrayList<>();
+    for (Path p : files()) {
+      String name = p.getFileName().toString();
+      out.add("sha256:" + name.substring(0, name.length() - ".ext4".length()));
+    }
+    out.sort(null);
+    return out;
+  }
+
+  /**
+   * Removes least recently used images, none of {@code inUse}, until the cache fits its budget.
+   * Returns the digests removed.
+   */
+  public synchronized List<String> collect(Set<String> inUse) {
+    List<Path> files = files();
+    long total = files.stream().mapToLong(ImageCache::size).sum();
+    List<String> removed = new ArrayList<>();
+    files.sort(Comparator.comparing(this::lastUsed));
+    for (Path f : files) {
+      if (total <= budgetBytes) {
+        break;
+      }
+      String digest = "sha256:" + f.getFileName().toString().replace(".ext4", "");
+      if (inUse.contains(digest) || pulls.containsKey(digest)) {
+        continue;
+      }
+      long bytes = size(f);
+      deleteQuietly(f);
+      deleteQuietly(usedMarker(digest));
+      total -= bytes;
+      removed.add(digest);
+      log.info("removed image {} ({} bytes, least recently used) to keep the cache within {} bytes",
+          digest, bytes, budgetBytes);
+    }
+    return removed;
+  }
+
+  private List<Path> files() {
+    try (Stream<Path> all = Files.list(dir)) {
+      return new ArrayList<>(all.filter(p -> {
+        String n = p.getFileName().toString();
+        return n.endsWith(".ext4") && isDigest("sha256:" + n.substring(0, n.length() - 5));
+      }).toList());
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot list the image cache: " + e.getMessage(), e);
+    }
+  }
+
+  private void touch(String digest) {
+    Path marker = usedMarker(digest);
+    try {
+      if (!Files.exists(marker)) {
+        Files.createFile(marker);
+      }
+      Files.setLastModifiedTime(marker, FileTime.from(clock.instant()));
+    } catch (IOException e) {
+      log.warn("cannot mark image {} used: {}", digest, e.getMessage());
+    }
+  }
+
+  private FileTime lastUsed(Path image) {
+    String digest = "sha256:" + image.getFileName().toString().replace(".ext4", "");
+    try {
+      return Files.getLastModifiedTime(usedMarker(digest));
+    } catch (IOException e) {
+      return FileTime.fromMillis(0);
+    }
+  }
+
+  private Path usedMarker(String digest) {
+    return dir.resolve(hex(digest) + ".used");
+  }
+
+  private static String hex(String digest) {
+    return digest.substring("sha256:".length());
+  }
+
+  private static long size(Path p) {
+    try {
+      return Files.size(p);
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException e) {
+      log.warn("cannot delete {}: {}", p, e.getMessage());
+    }
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-256", e);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+package dev.noid.agent.node;
+
+import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.image.ImageSource;
+import dev.noid.agent.tls.NodeCredentials;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.api.agent.v1.ImageChunk;
+import dev.noid.api.agent.v1.NodeRegistrationGrpc;
+import dev.noid.api.agent.v1.PullImageRequest;
+import dev.noid.common.grpc.MessageLimits;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.Iterator;
+
+/**
+ * Pulls fleet images from the controller (PullImage), over the node's mutual-TLS identity. The
+ * channel is opened on first use: most creates find the image already cached.
+ */
+public final class ControllerImageSource implements ImageSource, AutoCloseable {
+  private final AgentConfig config;
+  private final NodeCredentials credentials;
+  private ManagedChannel channel;
+
+  public ControllerImageSource(AgentConfig config, NodeCredentials credentials) {
+    this.config = config;
+    this.credentials = credentials;
+  }
+
+  private synchronized ManagedChannel channel() {
+    if (channel == null) {
+      if (!credentials.joined() || config.controller() == null) {
+        throw new AgentException(Code.NOT_FOUND, "this node has not joined a cluster: it has no"
+            + " controller to pull images from");
+      }
+      channel = Grpc.newChannelBuilder(config.controller(),
+          credentials.files().mutualClientCredentials())
+          .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES).build();
+    }
+    return channel;
+  }
+
+  @Override
+  public void fetch(String digest, OutputStream out, Progress progress) {
+    long written = 0;
+    try {
+      Iterator<ImageChunk> chunks = NodeRegistrationGrpc.newBlockingStub(channel())
+          .pullImage(PullImageRequest.newBuilder().setNodeName(config.nodeName())
+              .setDigest(digest).build());
+      while (chunks.hasNext()) {
+        ImageChunk c = chunks.next();
+        if (c.getTotalBytes() > 0) {
+          progress.total(c.getTotalBytes());
+        }
+        c.getData().writeTo(out);
+        written += c.getData().size();
+        progress.done(written);
+      }
+    } catch (StatusRuntimeException e) {
+      Code code = e.getStatus().getCode() == Status.Code.NOT_FOUND ? Code.NOT_FOUND
+          : Code.INTERNAL;
+      throw new AgentException(code, "pull of image " + digest + " from the controller failed: "
+          + e.getStatus().getCode() + " " + e.getStatus().getDescription(), e);
+    } catch (IOException e) {
+      Code code = String.valueOf(e.getMessage()).contains("No space left") ? Code.DISK_FULL
+          : Code.INTERNAL;
+      throw new AgentException(code, "cannot write image " + digest + " after " + written + " bytes: "
+          + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+  }
+}

@@ -1,0 +1,46 @@
+package dev.noid.agent.image;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The controller's PullImage as the cache sees it: bytes by digest, with a gate that holds a
+ * transfer open so tests can pile creates onto it. (The real controller over mutual TLS is
+ * exercised by the cluster ITs; here the cache's own logic is under test.)
+ */
+final class FakeImageSource implements ImageSource {
+  final Map<String, byte[]> served = new ConcurrentHashMap<>();
+  final AtomicInteger fetches = new AtomicInteger();
+  final CountDownLatch started = new CountDownLatch(1);
+  volatile CountDownLatch gate = new CountDownLatch(0);
+
+  @Override
+  public void fetch(String digest, OutputStream out, Progress progress) {
+    fetches.incrementAndGet();
+    started.countDown();
+    try {
+      if (!gate.await(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the test never opened the gate");
+      }
+      byte[] bytes = served.get(digest);
+      if (bytes == null) {
+        throw new dev.noid.agent.vm.AgentException(dev.noid.agent.vm.AgentException.Code.NOT_FOUND,
+            "no image " + digest);
+      }
+      progress.total(bytes.length);
+      out.write(bytes);
+      progress.done(bytes.length);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,139 @@
+package dev.noid.agent.image;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.noid.agent.vm.AgentException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ImageCacheTest {
+  @TempDir Path dir;
+  private final FakeImageSource source = new FakeImageSource();
+
+  private static String digest(byte[] b) throws Exception {
+    return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+  }
+
+  private String serve(String content) throws Exception {
+    byte[] b = content.getBytes(StandardCharsets.UTF_8);
+    String d = digest(b);
+    source.served.put(d, b);
+    return d;
+  }
+
+  private ImageCache cache(long budget, Clock clock) {
+    return new ImageCache(dir.resolve("images"), source, budget, clock);
+  }
+
+  @Test
+  void concurrentCreatesOfAMissingImageShareOnePull() throws Exception {
+    String d = serve("root filesystem");
+    ImageCache cache = cache(1 << 20, Clock.systemUTC());
+    source.gate = new CountDownLatch(1);
+    var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+
+    CompletableFuture<Path> first = CompletableFuture.supplyAsync(() -> cache.ensure(d, ImageSource.Progress.NONE), threads);
+    assertThat(source.started.await(10, TimeUnit.SECONDS)).isTrue();
+    List<CompletableFuture<Path>> more = List.of(
+        CompletableFuture.supplyAsync(() -> cache.ensure(d, ImageSource.Progress.NONE), threads),
+        CompletableFuture.supplyAsync(() -> cache.ensure(d, ImageSource.Progress.NONE), threads));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (cache.joinedPulls() < 2 && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    assertThat(cache.joinedPulls()).as("both later creates wait on the first one's pull").isEqualTo(2);
+    assertThat(cache.pullsInFlight()).isEqualTo(1);
+    source.gate.countDown();
+
+    Path file = first.get(10, TimeUnit.SECONDS);
+    for (CompletableFuture<Path> f : more) {
+      assertThat(f.get(10, TimeUnit.SECONDS)).isEqualTo(file);
+    }
+    assertThat(source.fetches.get()).isEqualTo(1);
+    assertThat(Files.readString(file)).isEqualTo("root filesystem");
+    assertThat(cache.digests()).containsExactly(d);
+    assertThat(cache.ensure(d, ImageSource.Progress.NONE)).isEqualTo(file);
+    assertThat(source.fetches.get()).as("a cached image is not pulled again").isEqualTo(1);
+  }
+
+  @Test
+  void bytesThatDoNotMatchTheDigestAreRefusedAndNothingIsKept() throws Exception {
+    String claimed = serve("the real image");
+    source.served.put(claimed, "tampered in transit".getBytes(StandardCharsets.UTF_8));
+    ImageCache cache = cache(1 << 20, Clock.systemUTC());
+
+    assertThatThrownBy(() -> cache.ensure(claimed, ImageSource.Progress.NONE))
+        .isInstanceOf(AgentException.class).hasMessageContaining("has digest sha256:")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.CORRUPT);
+    assertThat(cache.has(claimed)).isFalse();
+    try (var files = Files.list(dir.resolve("images"))) {
+      assertThat(files.filter(p -> !p.toString().endsWith(".used")).toList()).isEmpty();
+    }
+  }
+
+  @Test
+  void overBudgetTheLeastRecentlyUsedUnusedImagesGo() throws Exception {
+    String a = serve("a".repeat(100));
+    String b = serve("b".repeat(100));
+    String c = serve("c".repeat(100));
+    MutableClock clock = new MutableClock();
+    ImageCache cache = cache(250, clock);
+    cache.ensure(a, ImageSource.Progress.NONE);
+    clock.advance();
+    cache.ensure(b, ImageSource.Progress.NONE);
+    clock.advance();
+    cache.ensure(c, ImageSource.Progress.NONE);
+    clock.advance();
+    cache.ensure(a, ImageSource.Progress.NONE); // a is now the most recently used
+
+    // b is the least recently used, but a VM runs on it: c goes instead.
+    assertThat(cache.collect(Set.of(b))).containsExactly(c);
+    assertThat(cache.digests()).containsExactlyInAnyOrder(a, b);
+    assertThat(cache.collect(Set.of(b))).as("within budget now").isEmpty();
+  }
+
+  @Test
+  void aDigestThatIsNotSha256IsRefusedBeforeAnythingIsFetched() {
+    ImageCache cache = cache(1 << 20, Clock.systemUTC());
+    assertThatThrownBy(() -> cache.ensure("sha256:../../etc/passwd", ImageSource.Progress.NONE))
+        .isInstanceOf(AgentException.class).hasMessageContaining("sha256:<64 hex>");
+    assertThat(source.fetches.get()).isZero();
+  }
+
+  private static final class MutableClock extends Clock {
+    private Instant now = Instant.parse("2026-12-04T00:00:00Z");
+
+    void advance() {
+      now = now.plusSeconds(60);
+    }
+
+    @Override
+    public ZoneOffset getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+}
