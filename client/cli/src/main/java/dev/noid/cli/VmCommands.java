@@ -32,6 +32,8 @@ final class VmCommands {
     @Option(names = "--mem", defaultValue = "256", description = "Memory in MiB (default 256).") int memMib;
     @Option(names = "--image", description = "Image name (default dev).") String image;
     @Option(names = "--node", description = "Place on this node.") String node;
+    @Option(names = "--disk", description = "Root disk size, e.g. 4G or 512M (default: the"
+        + " image's); the guest's root filesystem grows to it.") String disk;
     @Option(names = "--label", description = "KEY=VALUE label (repeatable).") Map<String, String> labels = new LinkedHashMap<>();
     @Option(names = "--no-wait", description = "Return once placed, without waiting for it to run.") boolean noWait;
     @Option(names = "--count", defaultValue = "0", description = "Create this many alike, named NAME-0 to "
@@ -46,6 +48,9 @@ final class VmCommands {
       }
       if (node != null) {
         b.setNode(node);
+      }
+      if (disk != null) {
+        b.setDiskMib(DiskSizes.mib("--disk", disk));
       }
       if (count != 0) {
         java.util.List<Vm> vms = Progress.run("creating " + count + " VMs " + name + "-*",

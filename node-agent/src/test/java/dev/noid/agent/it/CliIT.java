@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.noid.agent.it.CliRunner.Run;
 import dev.noid.controller.testing.ControllerProcess;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,10 +34,12 @@ class CliIT {
   private AgentProcess agent;
   private String token;
 
-  record Run(int exit, String out, String err) {}
+  private CliRunner cli;
+
 
   @BeforeAll
   void start() throws Exception {
+    cli = new CliRunner(dir);
     controller = new ControllerProcess(dir.resolve("controller"), dir).start();
     token = controller.admin("users", "add", "dev", "--role", "admin");
     agent = new AgentProcess(dir.resolve("node-cli"), dir, "--node-name", "node-cli",
@@ -55,44 +58,11 @@ class CliIT {
   }
 
   Run noid(String... args) throws Exception {
-    return noid(Map.of(), args);
+    return cli.noid(args);
   }
 
-  /**
-   * Runs the CLI as the launcher does (thin client first on the class path, then noid.jar):
-   * commands go through this test's own daemon (XDG_RUNTIME_DIR in the temp dir), unless
-   * {@code env} says NOID_DAEMON=0.
-   */
   Run noid(Map<String, String> env, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "--enable-native-access=ALL-UNNAMED", "-cp", classPath(), "dev.noid.cli.launch.Main"));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
-    pb.environment().put("XDG_RUNTIME_DIR", dir.resolve("run").toString());
-    pb.environment().remove("NOID_URL");
-    pb.environment().remove("NOID_TOKEN");
-    pb.environment().remove("NOID_CA_FILE");
-    pb.environment().remove("NOID_DAEMON");
-    pb.environment().putAll(env);
-    Path out = dir.resolve("out-" + System.nanoTime());
-    Path err = dir.resolve("err-" + System.nanoTime());
-    Process p = pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-        .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-    assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
-    String errText = Files.readString(err, StandardCharsets.UTF_8).lines()
-        .filter(l -> !l.startsWith("WARNING")).reduce("", (a, b) -> a + b + "\n");
-    return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), errText);
-  }
-
-  /** The thin client's jar (built next to noid.jar), then noid.jar. */
-  static String classPath() throws Exception {
-    Path jar = JarProcess.jar("noid.cli.jar");
-    try (var files = Files.list(jar.getParent())) {
-      Path launch = files.filter(f -> f.getFileName().toString().matches("noid-cli-.*-launch\\.jar"))
-          .findFirst().orElseThrow(() -> new IllegalStateException("no launch jar next to " + jar));
-      return launch + ":" + jar;
-    }
+    return cli.noid(env, args);
   }
 
   @Test
@@ -199,7 +169,7 @@ class CliIT {
   @Order(8)
   void nodesWatchPrintsTheSnapshotThenEachChangeAsJsonLines() throws Exception {
     List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-        "--enable-native-access=ALL-UNNAMED", "-cp", classPath(), "dev.noid.cli.launch.Main",
+        "--enable-native-access=ALL-UNNAMED", "-cp", CliRunner.classPath(), "dev.noid.cli.launch.Main",
         "nodes", "watch", "-o", "json"));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(dir.resolve("watch.err").toFile());
     pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
@@ -254,7 +224,7 @@ class CliIT {
       pb.environment().put("NOID_CONFIG_DIR", dir.resolve("home/.noid").toString());
       pb.environment().put("XDG_RUNTIME_DIR", dir.resolve("run").toString());
       pb.environment().put("NOID_JAVA_HOME", System.getProperty("java.home"));
-      pb.environment().put("NOID_CP", classPath());
+      pb.environment().put("NOID_CP", CliRunner.classPath());
       pb.environment().put("NOID_LAUNCHER", "/bin/false");  // a fallback would fail: it must not be needed
       Path out = dir.resolve("c-out-" + System.nanoTime());
       Path err = dir.resolve("c-err-" + System.nanoTime());
