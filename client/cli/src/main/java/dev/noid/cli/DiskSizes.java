@@ -6,7 +6,7 @@ import java.util.regex.Pattern;
 
 /** Sizes as people write them: 512M, 4G, 1T, or a plain number of MiB. */
 final class DiskSizes {
-  private static final Pattern SIZE = Pattern.compile("(\\d{1,12})\\s*([MGT]?)(?:i?B)?");
+  private static final Pattern SIZE = Pattern.compile("(\\d{1,12})\\s*([MGT]?)(?:I?B)?");
 
   private DiskSizes() {}
 
