@@ -68,6 +68,41 @@ class CloudHypervisorDriverTest {
   }
 
   @Test
+  void aFleetImageBootsFromItsOverlayWithBackingFilesOnAndItsBaseOpened() throws Exception {
+    Path base = tmp.resolve("base.ext4");
+    Files.write(base, new byte[1 << 20]);
+    VmLayout vm = layout("vm1");
+    dev.noid.agent.vm.DiskOverlay.create(base, vm.disk(), 4L << 20);
+    Image fleet = new Image("debian-12@sha256:" + "a".repeat(64), tmp.resolve("vmlinuz"), null,
+        base, "console=ttyS0 noid.root=/dev/vda", 64, true);
+
+    pids.add(driver.boot(vm, VmConfigsTest.vm("vm1", 1, 128), fleet));
+
+    JsonNode disk = driver.info(vm).path("config").path("disks").get(0);
+    assertThat(disk.path("image_type").asText()).isEqualTo("Qcow2");
+    assertThat(disk.path("backing_files").asBoolean()).isTrue();
+    assertThat(Files.readAllLines(FakeVmm.openedLog(vm.controlSocket()))).contains(base.toString());
+  }
+
+  @Test
+  void aRawImagesDiskIsOpenedRawWhateverTheGuestWroteIntoIt() throws Exception {
+    // The attack: a guest writes a qcow2 header naming a host file as backing file into its own
+    // raw disk; a VMM that probed the format would give the guest that file on the next boot.
+    Path secret = tmp.resolve("host-secret");
+    Files.writeString(secret, "host file a guest must never see");
+    VmLayout vm = layout("vm1");
+    dev.noid.agent.vm.DiskOverlay.create(secret, vm.disk(), 1L << 20);
+    Image raw = new Image("dev", tmp.resolve("vmlinuz"), null, tmp.resolve("template.ext4"),
+        "console=ttyS0", 64);
+
+    pids.add(driver.boot(vm, VmConfigsTest.vm("vm1", 1, 128), raw));
+
+    assertThat(driver.info(vm).path("config").path("disks").get(0).path("image_type").asText())
+        .isEqualTo("Raw");
+    assertThat(Files.readAllLines(FakeVmm.openedLog(vm.controlSocket()))).doesNotContain(secret.toString());
+  }
+
+  @Test
   void pausesAndResumes() {
     VmLayout vm = layout("vm1");
     boot(vm, "vm1");

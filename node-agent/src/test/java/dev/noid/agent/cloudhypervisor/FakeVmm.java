@@ -153,6 +153,32 @@ final class FakeVmm {
       if (d.has("path") && !Files.exists(Path.of(d.path("path").asText()))) {
         throw new Refused(400, "Invalid VmConfig: disk " + d.path("path").asText() + " does not exist");
       }
+      if (d.has("path")) {
+        checkDiskFormat(d);
+      }
+    }
+  }
+
+  /**
+   * As the real VMM: the format is the config's image_type, else probed; a qcow2 disk that names
+   * a backing file opens only with backing_files on, and then the backing file is opened too.
+   */
+  private static void checkDiskFormat(JsonNode d) throws Refused {
+    Path disk = Path.of(d.path("path").asText());
+    String backing = Qcow2Header.backingFile(disk);
+    boolean qcow2 = Qcow2Header.isQcow2(disk);
+    String type = d.path("image_type").asText(qcow2 ? "Qcow2" : "Raw");
+    if (type.equals("Qcow2") && !qcow2) {
+      throw new Refused(500, "Error booting VM: disk " + disk + " is not a qcow2 image");
+    }
+    if (type.equals("Qcow2") && backing != null) {
+      if (!d.path("backing_files").asBoolean(false)) {
+        throw new Refused(500, "Error booting VM: disk " + disk + " has a backing file and"
+            + " backing_files is off");
+      }
+      if (!Files.exists(Path.of(backing))) {
+        throw new Refused(500, "Error booting VM: backing file " + backing + " does not exist");
+      }
     }
   }
 
@@ -173,6 +199,13 @@ final class FakeVmm {
     for (String[] l : lists) {
       for (JsonNode d : c.path(l[0])) {
         paths.add(d.path(l[1]).asText(null));
+      }
+    }
+    for (JsonNode d : c.path("disks")) {
+      // checked by then: a backing file is only followed for a Qcow2 disk with backing_files on
+      if (d.has("path") && "Qcow2".equals(d.path("image_type").asText(
+          Qcow2Header.isQcow2(Path.of(d.path("path").asText())) ? "Qcow2" : "Raw"))) {
+        paths.add(Qcow2Header.backingFile(Path.of(d.path("path").asText())));
       }
     }
     for (JsonNode z : c.path("memory").path("zones")) {
