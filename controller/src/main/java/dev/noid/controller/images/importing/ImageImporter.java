@@ -72,7 +72,7 @@ public final class ImageImporter {
       case ImportSource.RootfsTarball s -> {
         String subject = describe(s);
         Path rootfs = scratch.resolve("rootfs");
-        String fileHex = new TarballExtractor(tools).extract(subject, s, rootfs);
+        String fileHex = new TarballExtractor(tools, maxImageBytes).extract(subject, s, rootfs);
         String architecture = InitCheck.check(subject, new DirectoryRootfs(rootfs));
         new Ext4Writer(tools, maxImageBytes).write(subject, rootfs, ext4);
         yield new Converted("rootfs tarball " + s.file().getFileName() + " sha256:" + fileHex,

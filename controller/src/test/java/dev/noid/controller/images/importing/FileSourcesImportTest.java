@@ -63,6 +63,7 @@ class FileSourcesImportTest {
     assertThat(Ext4Contents.list(image.ext4(), "/etc"))
         .containsOnlyKeys("hostname", "removed");
     assertThat(Ext4Contents.list(image.ext4(), "/home").get("owned").uid()).isEqualTo(1000);
+    assertThat(Ext4Contents.directoryMode(image.ext4(), "/")).isEqualTo(0755);
     assertThat(Ext4Contents.list(image.ext4(), "/sbin").get("init").mode() & 0777)
         .isEqualTo(0755);
   }

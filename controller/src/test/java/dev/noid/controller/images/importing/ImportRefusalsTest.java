@@ -209,6 +209,22 @@ class ImportRefusalsTest {
   }
 
   @Test
+  void aCompressedTarballIsMeasuredByWhatItUnpacksTo() throws Exception {
+    // 48 MiB of zeros compress to a few KiB (beside busybox): the listing's sizes decide, not the file's.
+    Path tarball = tmp.resolve("rootfs.tar.gz");
+    Files.write(tarball, OciImages.gzip(
+        OciImages.baseLayer().file("zeros", new byte[48 << 20], 0644).bytes()));
+    long budget = 32L << 20;
+
+    NoidException e = refusal(new ImportSource.RootfsTarball(tarball), budget);
+
+    assertThat(Files.size(tarball)).isLessThan(2 << 20);
+    assertThat(e.code()).isEqualTo(Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).contains("rootfs tarball " + tarball)
+        .contains("over the limit of " + budget + " bytes (32 MiB)");
+  }
+
+  @Test
   void anExt4FileOverTheBudgetIsRefused() throws Exception {
     Path ext4 = tmp.resolve("root.ext4");
     Files.write(ext4, new byte[2 << 20]);

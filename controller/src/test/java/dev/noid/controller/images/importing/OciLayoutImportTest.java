@@ -32,6 +32,7 @@ class OciLayoutImportTest {
     assertThat(Ext4Contents.list(image.ext4(), "/home").get("owned").uid()).isEqualTo(1000);
     assertThat(Ext4Contents.list(image.ext4(), "/bin").get("busybox").mode() & 0777)
         .isEqualTo(0755);
+    assertThat(Ext4Contents.directoryMode(image.ext4(), "/")).isEqualTo(0755);
     // The scratch directory is gone; only the image stays.
     try (var left = Files.list(work)) {
       assertThat(left).containsExactly(image.ext4());
