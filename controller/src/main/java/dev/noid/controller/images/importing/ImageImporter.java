@@ -65,12 +65,15 @@ public final class ImageImporter {
   private Converted convert(ImportSource source, ToolRunner tools, Path scratch, Path ext4)
       throws IOException {
     OciUnpacker oci = new OciUnpacker(tools);
+    String subject = describe(source);
     return switch (source) {
-      case ImportSource.OciLayout s -> fromDirectory(oci.fromLayout(s, scratch), tools, ext4);
-      case ImportSource.Archive s -> fromDirectory(oci.fromArchive(s, scratch), tools, ext4);
-      case ImportSource.Registry s -> fromDirectory(oci.fromRegistry(s, scratch), tools, ext4);
+      case ImportSource.OciLayout s ->
+          fromDirectory(subject, oci.fromLayout(subject, s, scratch), tools, ext4);
+      case ImportSource.Archive s ->
+          fromDirectory(subject, oci.fromArchive(subject, s, scratch), tools, ext4);
+      case ImportSource.Registry s ->
+          fromDirectory(subject, oci.fromRegistry(subject, s, scratch), tools, ext4);
       case ImportSource.RootfsTarball s -> {
-        String subject = describe(s);
         Path rootfs = scratch.resolve("rootfs");
         String fileHex = new TarballExtractor(tools, maxImageBytes).extract(subject, s, rootfs);
         String architecture = InitCheck.check(subject, new DirectoryRootfs(rootfs));
@@ -78,20 +81,20 @@ public final class ImageImporter {
         yield new Converted("rootfs tarball " + s.file().getFileName() + " sha256:" + fileHex,
             architecture);
       }
-      case ImportSource.Ext4File s -> fromExt4(s, tools, scratch, ext4);
+      case ImportSource.Ext4File s -> fromExt4(subject, s, tools, scratch, ext4);
     };
   }
 
-  private Converted fromDirectory(OciUnpacker.Unpacked unpacked, ToolRunner tools, Path ext4) {
-    InitCheck.check(unpacked.origin(), new DirectoryRootfs(unpacked.rootfs()));
-    new Ext4Writer(tools, maxImageBytes).write(unpacked.origin(), unpacked.rootfs(), ext4);
+  private Converted fromDirectory(String subject, OciUnpacker.Unpacked unpacked,
+      ToolRunner tools, Path ext4) {
+    InitCheck.check(subject, new DirectoryRootfs(unpacked.rootfs()));
+    new Ext4Writer(tools, maxImageBytes).write(subject, unpacked.rootfs(), ext4);
     return new Converted(unpacked.origin(), unpacked.architecture());
   }
 
   /** The file is copied first and every check reads the copy: the source may change after. */
-  private Converted fromExt4(ImportSource.Ext4File s, ToolRunner tools, Path scratch, Path ext4)
-      throws IOException {
-    String subject = describe(s);
+  private Converted fromExt4(String subject, ImportSource.Ext4File s, ToolRunner tools,
+      Path scratch, Path ext4) throws IOException {
     Ext4Writer.requireWithinBudget(subject, Files.size(s.file()), maxImageBytes);
     Files.copy(s.file(), ext4, StandardCopyOption.REPLACE_EXISTING);
     String fileHex = Sha256.ofFile(ext4);
@@ -102,9 +105,11 @@ public final class ImageImporter {
         architecture);
   }
 
+  /** The source as every message about it names it. */
   private static String describe(ImportSource source) {
     return switch (source) {
-      case ImportSource.OciLayout s -> "OCI layout " + s.dir();
+      case ImportSource.OciLayout s ->
+          "OCI layout " + s.dir() + (s.ref().isEmpty() ? "" : ":" + s.ref());
       case ImportSource.Archive s -> "image archive " + s.file();
       case ImportSource.Registry s -> "oci://" + s.imageName();
       case ImportSource.RootfsTarball s -> "rootfs tarball " + s.file();

@@ -225,6 +225,39 @@ class ImportRefusalsTest {
   }
 
   @Test
+  void anExt4FileIsInspectedWithoutMountingIt() throws Exception {
+    Path rootfs = Files.createDirectories(tmp.resolve("rootfs/bin"));
+    Files.write(rootfs.resolve("busybox"), elfFor(0x03));
+    Files.setPosixFilePermissions(rootfs.resolve("busybox"),
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    // A link target longer than 60 bytes is stored in a block, not in the inode.
+    Files.createSymbolicLink(rootfs.resolve("sh"), Path.of("/bin/./././././././././././././"
+        + "././././././././././././././busybox"));
+    Path ext4 = tmp.resolve("root.ext4");
+    FileSourcesImportTest.run("truncate", "-s", "16M", ext4.toString());
+    FileSourcesImportTest.run("mkfs.ext4", "-q", "-F", "-d", rootfs.getParent().toString(),
+        ext4.toString());
+
+    NoidException e = refusal(new ImportSource.Ext4File(ext4));
+
+    assertThat(e.getMessage()).contains("ext4 file " + ext4)
+        .contains("/bin/sh (/bin/busybox) is an ELF for 386 (i386), not amd64");
+  }
+
+  @Test
+  void anExt4FileWithoutInitIsRefused() throws Exception {
+    Path rootfs = Files.createDirectories(tmp.resolve("rootfs/sbin"));
+    Files.createSymbolicLink(rootfs.resolve("init"), Path.of("/sbin"));
+    Path ext4 = tmp.resolve("root.ext4");
+    FileSourcesImportTest.run("truncate", "-s", "16M", ext4.toString());
+    FileSourcesImportTest.run("mkfs.ext4", "-q", "-F", "-d", rootfs.getParent().toString(),
+        ext4.toString());
+
+    assertThat(refusal(new ImportSource.Ext4File(ext4)).getMessage())
+        .contains(InitCheck.NO_INIT);
+  }
+
+  @Test
   void anExt4FileOverTheBudgetIsRefused() throws Exception {
     Path ext4 = tmp.resolve("root.ext4");
     Files.write(ext4, new byte[2 << 20]);
