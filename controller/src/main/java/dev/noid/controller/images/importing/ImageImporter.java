@@ -4,6 +4,7 @@ import dev.noid.controller.domain.NoidException;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
@@ -66,6 +67,10 @@ public final class ImageImporter {
       throws IOException {
     OciUnpacker oci = new OciUnpacker(tools);
     String subject = describe(source);
+    requireReadable(subject, source);
+    if (!(source instanceof ImportSource.Ext4File)) {
+      requireRoot(subject);
+    }
     return switch (source) {
       case ImportSource.OciLayout s ->
           fromDirectory(subject, oci.fromLayout(subject, s, scratch), tools, ext4);
@@ -99,10 +104,40 @@ public final class ImageImporter {
     Files.copy(s.file(), ext4, StandardCopyOption.REPLACE_EXISTING);
     String fileHex = Sha256.ofFile(ext4);
     Sha256.requireExpected(subject, s.expectedSha256(), fileHex);
-    Ext4Writer.check(subject, tools, ext4);
+    try {
+      Ext4Writer.check(subject, tools, ext4);
+    } catch (NoidException e) {
+      // e2fsck names the file it read, which is the private copy; the admin knows the source.
+      throw new NoidException(e.code(), e.getMessage().replace(ext4.toString(),
+          s.file().toString()), e);
+    }
     String architecture = InitCheck.check(subject, new Ext4Rootfs(subject, ext4, tools, scratch));
     return new Converted("ext4 file " + s.file().getFileName() + " sha256:" + fileHex,
         architecture);
+  }
+
+  /** A missing source is the caller's mistake, not a failure of the import. */
+  private static void requireReadable(String subject, ImportSource source) {
+    Path path = switch (source) {
+      case ImportSource.OciLayout s -> s.dir();
+      case ImportSource.Archive s -> s.file();
+      case ImportSource.RootfsTarball s -> s.file();
+      case ImportSource.Ext4File s -> s.file();
+      case ImportSource.Registry s -> null;
+    };
+    boolean directory = source instanceof ImportSource.OciLayout;
+    if (path != null && !(directory ? Files.isDirectory(path) : Files.isRegularFile(path))) {
+      throw NoidException.invalid(subject + ": no such " + (directory ? "directory" : "file"));
+    }
+  }
+
+  /** Unpacking keeps the image's file owners, which only root can set; without it umoci and
+   * tar fail with reasons that do not say so. */
+  private static void requireRoot(String subject) throws IOException {
+    if (!Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {
+      throw new NoidException(NoidException.Code.INTERNAL, subject + ": importing an image"
+          + " needs the controller to run as root, to keep the image's file owners");
+    }
   }
 
   /** The source as every message about it names it. */
@@ -118,7 +153,7 @@ public final class ImageImporter {
   }
 
   private static void deleteTree(Path root) {
-    if (root == null || !Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    if (root == null || !Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
     try {

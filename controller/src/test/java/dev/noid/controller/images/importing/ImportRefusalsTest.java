@@ -193,7 +193,8 @@ class ImportRefusalsTest {
     NoidException e = refusal(new ImportSource.Ext4File(ext4));
 
     assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
-    assertThat(e.getMessage()).contains("ext4 file " + ext4).contains("e2fsck failed");
+    assertThat(e.getMessage()).contains("ext4 file " + ext4).contains("e2fsck failed")
+        .contains("while trying to open " + ext4).doesNotContain(work().toString());
   }
 
   @Test
@@ -255,6 +256,18 @@ class ImportRefusalsTest {
 
     assertThat(refusal(new ImportSource.Ext4File(ext4)).getMessage())
         .contains(InitCheck.NO_INIT);
+  }
+
+  @Test
+  void aMissingSourceIsTheCallersMistake() {
+    Path missing = tmp.resolve("missing.ext4");
+
+    NoidException e = refusal(new ImportSource.Ext4File(missing));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).isEqualTo("ext4 file " + missing + ": no such file");
+    assertThat(refusal(new ImportSource.OciLayout(tmp, "t")).getMessage())
+        .contains("cannot read index.json");
   }
 
   @Test
