@@ -36,7 +36,18 @@ public final class ImageImporter {
     this.toolTimeout = toolTimeout;
   }
 
+  /**
+   * Imports the source into a new ext4 file in {@code workDir}; the caller owns that file.
+   *
+   * @throws NoidException INVALID_ARGUMENT or LIMIT_EXCEEDED when the source is refused,
+   *     TIMEOUT when a tool overran, INTERNAL when the controller could not do the work
+   */
   public ImportedImage importImage(ImportSource source, Path workDir) {
+    if (workDir.toString().contains(":")) {
+      // skopeo and umoci read "PATH:TAG" and would cut such a path short.
+      throw new NoidException(NoidException.Code.INTERNAL, "the image work directory "
+          + workDir + " must not contain ':'");
+    }
     Path scratch = null;
     Path ext4 = null;
     boolean done = false;
