@@ -1,12 +1,14 @@
 package dev.noid.controller.images.importing;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
@@ -38,7 +40,7 @@ class ImportRefusalsTest {
   }
 
   private NoidException refusal(ImportSource source, long budget) {
-    Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+    Throwable thrown = catchThrowable(
         () -> new ImageImporter(budget).importImage(source, work()));
     assertThat(thrown).isInstanceOf(NoidException.class);
     return (NoidException) thrown;
@@ -165,7 +167,7 @@ class ImportRefusalsTest {
   void aTruncatedGzipTarballIsRefusedWithTarsReason() throws Exception {
     byte[] gz = OciImages.gzip(OciImages.baseLayer().bytes());
     Path truncated = tmp.resolve("rootfs.tar.gz");
-    Files.write(truncated, java.util.Arrays.copyOf(gz, gz.length / 2));
+    Files.write(truncated, Arrays.copyOf(gz, gz.length / 2));
 
     NoidException e = refusal(new ImportSource.RootfsTarball(truncated));
 
@@ -211,7 +213,8 @@ class ImportRefusalsTest {
 
   @Test
   void aCompressedTarballIsMeasuredByWhatItUnpacksTo() throws Exception {
-    // 48 MiB of zeros compress to a few KiB (beside busybox): the listing's sizes decide, not the file's.
+    // 48 MiB of zeros compress to a few KiB (beside busybox): the listing's sizes decide,
+    // not the file's.
     Path tarball = tmp.resolve("rootfs.tar.gz");
     Files.write(tarball, OciImages.gzip(
         OciImages.baseLayer().file("zeros", new byte[48 << 20], 0644).bytes()));
@@ -230,7 +233,7 @@ class ImportRefusalsTest {
     Path rootfs = Files.createDirectories(tmp.resolve("rootfs/bin"));
     Files.write(rootfs.resolve("busybox"), elfFor(0x03));
     Files.setPosixFilePermissions(rootfs.resolve("busybox"),
-        java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        PosixFilePermissions.fromString("rwxr-xr-x"));
     // A link target longer than 60 bytes is stored in a block, not in the inode.
     Files.createSymbolicLink(rootfs.resolve("sh"), Path.of("/bin/./././././././././././././"
         + "././././././././././././././busybox"));
