@@ -40,6 +40,11 @@ final class Ext4Writer {
     return (size + MIB - 1) / MIB * MIB;
   }
 
+  /** Bytes of whole blocks a file of this size takes (directories take one). */
+  static long blocksFor(long size) {
+    return Math.max(BLOCK, (size + BLOCK - 1) / BLOCK * BLOCK);
+  }
+
   void write(String subject, Path rootfs, Path ext4) {
     Content content = measure(subject, rootfs);
     long size = imageSize(content);
@@ -78,14 +83,14 @@ final class Ext4Writer {
       Files.walkFileTree(rootfs, new SimpleFileVisitor<>() {
         @Override
         public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
-          totals[0] += BLOCK;
+          totals[0] += blocksFor(0);
           totals[1]++;
           return FileVisitResult.CONTINUE;
         }
 
         @Override
         public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-          totals[0] += (attrs.size() + BLOCK - 1) / BLOCK * BLOCK;
+          totals[0] += blocksFor(attrs.size());
           totals[1]++;
           return FileVisitResult.CONTINUE;
         }

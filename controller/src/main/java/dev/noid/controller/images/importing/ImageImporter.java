@@ -4,6 +4,7 @@ import dev.noid.controller.domain.NoidException;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
@@ -35,7 +36,18 @@ public final class ImageImporter {
     this.toolTimeout = toolTimeout;
   }
 
+  /**
+   * Imports the source into a new ext4 file in {@code workDir}; the caller owns that file.
+   *
+   * @throws NoidException INVALID_ARGUMENT or LIMIT_EXCEEDED when the source is refused,
+   *     TIMEOUT when a tool overran, INTERNAL when the controller could not do the work
+   */
   public ImportedImage importImage(ImportSource source, Path workDir) {
+    if (workDir.toString().contains(":")) {
+      // skopeo and umoci read "PATH:TAG" and would cut such a path short.
+      throw new NoidException(NoidException.Code.INTERNAL, "the image work directory "
+          + workDir + " must not contain ':'");
+    }
     Path scratch = null;
     Path ext4 = null;
     boolean done = false;
@@ -65,46 +77,85 @@ public final class ImageImporter {
   private Converted convert(ImportSource source, ToolRunner tools, Path scratch, Path ext4)
       throws IOException {
     OciUnpacker oci = new OciUnpacker(tools);
+    String subject = describe(source);
+    requireReadable(subject, source);
+    if (!(source instanceof ImportSource.Ext4File)) {
+      requireRoot(subject);
+    }
     return switch (source) {
-      case ImportSource.OciLayout s -> fromDirectory(oci.fromLayout(s, scratch), tools, ext4);
-      case ImportSource.Archive s -> fromDirectory(oci.fromArchive(s, scratch), tools, ext4);
-      case ImportSource.Registry s -> fromDirectory(oci.fromRegistry(s, scratch), tools, ext4);
+      case ImportSource.OciLayout s ->
+          fromDirectory(subject, oci.fromLayout(subject, s, scratch), tools, ext4);
+      case ImportSource.Archive s ->
+          fromDirectory(subject, oci.fromArchive(subject, s, scratch), tools, ext4);
+      case ImportSource.Registry s ->
+          fromDirectory(subject, oci.fromRegistry(subject, s, scratch), tools, ext4);
       case ImportSource.RootfsTarball s -> {
-        String subject = describe(s);
         Path rootfs = scratch.resolve("rootfs");
-        String fileHex = new TarballExtractor(tools).extract(subject, s, rootfs);
+        String fileHex = new TarballExtractor(tools, maxImageBytes).extract(subject, s, rootfs);
         String architecture = InitCheck.check(subject, new DirectoryRootfs(rootfs));
         new Ext4Writer(tools, maxImageBytes).write(subject, rootfs, ext4);
         yield new Converted("rootfs tarball " + s.file().getFileName() + " sha256:" + fileHex,
             architecture);
       }
-      case ImportSource.Ext4File s -> fromExt4(s, tools, scratch, ext4);
+      case ImportSource.Ext4File s -> fromExt4(subject, s, tools, scratch, ext4);
     };
   }
 
-  private Converted fromDirectory(OciUnpacker.Unpacked unpacked, ToolRunner tools, Path ext4) {
-    InitCheck.check(unpacked.origin(), new DirectoryRootfs(unpacked.rootfs()));
-    new Ext4Writer(tools, maxImageBytes).write(unpacked.origin(), unpacked.rootfs(), ext4);
+  private Converted fromDirectory(String subject, OciUnpacker.Unpacked unpacked,
+      ToolRunner tools, Path ext4) {
+    InitCheck.check(subject, new DirectoryRootfs(unpacked.rootfs()));
+    new Ext4Writer(tools, maxImageBytes).write(subject, unpacked.rootfs(), ext4);
     return new Converted(unpacked.origin(), unpacked.architecture());
   }
 
   /** The file is copied first and every check reads the copy: the source may change after. */
-  private Converted fromExt4(ImportSource.Ext4File s, ToolRunner tools, Path scratch, Path ext4)
-      throws IOException {
-    String subject = describe(s);
+  private Converted fromExt4(String subject, ImportSource.Ext4File s, ToolRunner tools,
+      Path scratch, Path ext4) throws IOException {
     Ext4Writer.requireWithinBudget(subject, Files.size(s.file()), maxImageBytes);
     Files.copy(s.file(), ext4, StandardCopyOption.REPLACE_EXISTING);
     String fileHex = Sha256.ofFile(ext4);
     Sha256.requireExpected(subject, s.expectedSha256(), fileHex);
-    Ext4Writer.check(subject, tools, ext4);
+    try {
+      Ext4Writer.check(subject, tools, ext4);
+    } catch (NoidException e) {
+      // e2fsck names the file it read, which is the private copy; the admin knows the source.
+      throw new NoidException(e.code(), e.getMessage().replace(ext4.toString(),
+          s.file().toString()), e);
+    }
     String architecture = InitCheck.check(subject, new Ext4Rootfs(subject, ext4, tools, scratch));
     return new Converted("ext4 file " + s.file().getFileName() + " sha256:" + fileHex,
         architecture);
   }
 
+  /** A missing source is the caller's mistake, not a failure of the import. */
+  private static void requireReadable(String subject, ImportSource source) {
+    Path path = switch (source) {
+      case ImportSource.OciLayout s -> s.dir();
+      case ImportSource.Archive s -> s.file();
+      case ImportSource.RootfsTarball s -> s.file();
+      case ImportSource.Ext4File s -> s.file();
+      case ImportSource.Registry s -> null;
+    };
+    boolean directory = source instanceof ImportSource.OciLayout;
+    if (path != null && !(directory ? Files.isDirectory(path) : Files.isRegularFile(path))) {
+      throw NoidException.invalid(subject + ": no such " + (directory ? "directory" : "file"));
+    }
+  }
+
+  /** Unpacking keeps the image's file owners, which only root can set; without it umoci and
+   * tar fail with reasons that do not say so. */
+  private static void requireRoot(String subject) throws IOException {
+    if (!Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {
+      throw new NoidException(NoidException.Code.INTERNAL, subject + ": importing an image"
+          + " needs the controller to run as root, to keep the image's file owners");
+    }
+  }
+
+  /** The source as every message about it names it. */
   private static String describe(ImportSource source) {
     return switch (source) {
-      case ImportSource.OciLayout s -> "OCI layout " + s.dir();
+      case ImportSource.OciLayout s ->
+          "OCI layout " + s.dir() + (s.ref().isEmpty() ? "" : ":" + s.ref());
       case ImportSource.Archive s -> "image archive " + s.file();
       case ImportSource.Registry s -> "oci://" + s.imageName();
       case ImportSource.RootfsTarball s -> "rootfs tarball " + s.file();
@@ -113,7 +164,7 @@ public final class ImageImporter {
   }
 
   private static void deleteTree(Path root) {
-    if (root == null || !Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    if (root == null || !Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
     try {

@@ -1,6 +1,7 @@
 package dev.noid.controller.images.importing;
 
 import dev.noid.controller.domain.NoidException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,8 +23,7 @@ final class OciUnpacker {
 
   record Unpacked(Path rootfs, String origin, String architecture) {}
 
-  Unpacked fromLayout(ImportSource.OciLayout source, Path scratch) {
-    String subject = "OCI layout " + source.dir() + (source.ref().isEmpty() ? "" : ":" + source.ref());
+  Unpacked fromLayout(String subject, ImportSource.OciLayout source, Path scratch) {
     requireNoColon(subject, source.dir());
     String digest = OciLayoutReader.manifestDigest(subject, source.dir(), source.ref());
     Sha256.requireExpected(subject, source.expectedSha256(), hexOf(digest));
@@ -31,8 +31,7 @@ final class OciUnpacker {
     return copyAndUnpack(subject, from, List.of(), scratch, subject + "@" + digest);
   }
 
-  Unpacked fromArchive(ImportSource.Archive source, Path scratch) {
-    String subject = "image archive " + source.file();
+  Unpacked fromArchive(String subject, ImportSource.Archive source, Path scratch) {
     requireNoColon(subject, source.file());
     String fileHex = Sha256.ofFile(source.file());
     Sha256.requireExpected(subject, source.expectedSha256(), fileHex);
@@ -42,8 +41,7 @@ final class OciUnpacker {
     return copyAndUnpack(subject, kind + ":" + source.file(), List.of(), scratch, origin);
   }
 
-  Unpacked fromRegistry(ImportSource.Registry source, Path scratch) {
-    String subject = "oci://" + source.imageName();
+  Unpacked fromRegistry(String subject, ImportSource.Registry source, Path scratch) {
     List<String> tls = source.plainHttp() ? List.of("--tls-verify=false") : List.of();
     // Resolve a tag once, then copy by digest: the tag may move while the copy runs, and the
     // origin must name what was imported.
@@ -52,7 +50,7 @@ final class OciUnpacker {
     inspect.addAll(tls);
     inspect.add("docker://" + source.imageName());
     String digest = "sha256:" + Sha256.ofBytes(
-        tools.run(subject, inspect).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        tools.run(subject, inspect).getBytes(StandardCharsets.UTF_8));
     if (source.byDigest() && !digest.equals(source.reference())) {
       throw NoidException.invalid(subject + ": digest mismatch: the registry served a manifest"
           + " with " + digest);

@@ -4,7 +4,10 @@ import dev.noid.controller.domain.NoidException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Unpacks a root filesystem tarball (plain, gzip, xz or zstd: GNU tar recognises each by its
@@ -14,10 +17,15 @@ import java.util.List;
  * later member is written through one.
  */
 final class TarballExtractor {
-  private final ToolRunner tools;
+  /** A verbose listing line's size column ("maj,min" for devices, which hold no data). */
+  private static final Pattern SIZE = Pattern.compile("^\\S+\\s+\\S+\\s+(\\d+)\\s");
 
-  TarballExtractor(ToolRunner tools) {
+  private final ToolRunner tools;
+  private final long maxImageBytes;
+
+  TarballExtractor(ToolRunner tools, long maxImageBytes) {
     this.tools = tools;
+    this.maxImageBytes = maxImageBytes;
   }
 
   /** Extracts into {@code rootfs} and returns the tarball's sha256 (hex). */
@@ -30,8 +38,11 @@ final class TarballExtractor {
       throw NoidException.invalid(subject + ": the member '" + name
           + "' would be written outside the root filesystem");
     });
+    requireWithinBudget(subject, source.file());
     try {
       Files.createDirectories(rootfs);
+      // The image's root directory keeps this mode unless the tarball has a "./" entry.
+      Files.setPosixFilePermissions(rootfs, PosixFilePermissions.fromString("rwxr-xr-x"));
     } catch (IOException e) {
       throw new NoidException(NoidException.Code.INTERNAL, subject + ": cannot create "
           + rootfs + ": " + e.getMessage(), e);
@@ -39,6 +50,22 @@ final class TarballExtractor {
     tools.run(subject, List.of("tar", "-xf", source.file().toString(), "-C", rootfs.toString(),
         "--numeric-owner", "--same-owner", "--same-permissions", "--no-overwrite-dir"));
     return fileHex;
+  }
+
+  /** The listing's sizes bound what extraction writes: a tarball that would not fit the
+   * budget is refused before it can fill the disk. */
+  private void requireWithinBudget(String subject, Path file) {
+    long data = 0;
+    long inodes = 0;
+    for (String line : tools.run(subject, List.of("tar", "-tvPf", file.toString(),
+        "--numeric-owner")).lines().toList()) {
+      Matcher m = SIZE.matcher(line);
+      long size = m.find() ? Long.parseLong(m.group(1)) : 0;
+      data += Ext4Writer.blocksFor(size);
+      inodes++;
+    }
+    Ext4Writer.requireWithinBudget(subject,
+        Ext4Writer.imageSize(new Ext4Writer.Content(data, inodes)), maxImageBytes);
   }
 
   static boolean escapes(String name) {

@@ -14,8 +14,21 @@ final class Ext4Contents {
   /** One directory entry: {@code debugfs ls -p} prints /inode/mode/uid/gid/name/size/. */
   record Entry(String name, int mode, int uid) {}
 
+  /** The permission bits of the directory {@code dir} itself (its "." entry). */
+  static int directoryMode(Path ext4, String dir) throws IOException, InterruptedException {
+    return entries(ext4, dir).get(".").mode() & 07777;
+  }
+
   /** The entries of {@code dir} by name, without "." and "..". */
   static Map<String, Entry> list(Path ext4, String dir) throws IOException, InterruptedException {
+    Map<String, Entry> entries = entries(ext4, dir);
+    entries.remove(".");
+    entries.remove("..");
+    return entries;
+  }
+
+  private static Map<String, Entry> entries(Path ext4, String dir)
+      throws IOException, InterruptedException {
     Process p = new ProcessBuilder("debugfs", "-R", "ls -p " + dir, ext4.toString())
         .redirectError(ProcessBuilder.Redirect.DISCARD).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -25,7 +38,7 @@ final class Ext4Contents {
     Map<String, Entry> entries = new LinkedHashMap<>();
     for (String line : out.lines().toList()) {
       String[] f = line.split("/", -1);
-      if (f.length >= 7 && !f[5].equals(".") && !f[5].equals("..")) {
+      if (f.length >= 7) {
         entries.put(f[5], new Entry(f[5], Integer.parseInt(f[2], 8), Integer.parseInt(f[3])));
       }
     }

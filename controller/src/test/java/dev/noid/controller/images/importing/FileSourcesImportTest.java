@@ -1,7 +1,9 @@
 package dev.noid.controller.images.importing;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
+import dev.noid.controller.domain.NoidException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,6 +65,7 @@ class FileSourcesImportTest {
     assertThat(Ext4Contents.list(image.ext4(), "/etc"))
         .containsOnlyKeys("hostname", "removed");
     assertThat(Ext4Contents.list(image.ext4(), "/home").get("owned").uid()).isEqualTo(1000);
+    assertThat(Ext4Contents.directoryMode(image.ext4(), "/")).isEqualTo(0755);
     assertThat(Ext4Contents.list(image.ext4(), "/sbin").get("init").mode() & 0777)
         .isEqualTo(0755);
   }
@@ -76,11 +79,11 @@ class FileSourcesImportTest {
     Files.write(tarball, OciImages.baseLayer().symlink("escape", outside.toString())
         .file("escape/planted", "x").bytes());
 
-    Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+    Throwable thrown = catchThrowable(
         () -> importFrom(new ImportSource.RootfsTarball(tarball)));
 
     assertThat(outside.resolve("planted")).doesNotExist();
-    assertThat(thrown).isInstanceOf(dev.noid.controller.domain.NoidException.class)
+    assertThat(thrown).isInstanceOf(NoidException.class)
         .hasMessageContaining("escape/planted: Cannot open: Not a directory");
   }
 

@@ -1,12 +1,14 @@
 package dev.noid.controller.images.importing;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
@@ -38,7 +40,7 @@ class ImportRefusalsTest {
   }
 
   private NoidException refusal(ImportSource source, long budget) {
-    Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+    Throwable thrown = catchThrowable(
         () -> new ImageImporter(budget).importImage(source, work()));
     assertThat(thrown).isInstanceOf(NoidException.class);
     return (NoidException) thrown;
@@ -165,7 +167,7 @@ class ImportRefusalsTest {
   void aTruncatedGzipTarballIsRefusedWithTarsReason() throws Exception {
     byte[] gz = OciImages.gzip(OciImages.baseLayer().bytes());
     Path truncated = tmp.resolve("rootfs.tar.gz");
-    Files.write(truncated, java.util.Arrays.copyOf(gz, gz.length / 2));
+    Files.write(truncated, Arrays.copyOf(gz, gz.length / 2));
 
     NoidException e = refusal(new ImportSource.RootfsTarball(truncated));
 
@@ -193,7 +195,8 @@ class ImportRefusalsTest {
     NoidException e = refusal(new ImportSource.Ext4File(ext4));
 
     assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
-    assertThat(e.getMessage()).contains("ext4 file " + ext4).contains("e2fsck failed");
+    assertThat(e.getMessage()).contains("ext4 file " + ext4).contains("e2fsck failed")
+        .contains("while trying to open " + ext4).doesNotContain(work().toString());
   }
 
   @Test
@@ -206,6 +209,68 @@ class ImportRefusalsTest {
     assertThat(e.code()).isEqualTo(Code.LIMIT_EXCEEDED);
     assertThat(e.getMessage()).contains("over the limit of " + budget + " bytes")
         .containsPattern("needs \\d+ bytes");
+  }
+
+  @Test
+  void aCompressedTarballIsMeasuredByWhatItUnpacksTo() throws Exception {
+    // 48 MiB of zeros compress to a few KiB (beside busybox): the listing's sizes decide,
+    // not the file's.
+    Path tarball = tmp.resolve("rootfs.tar.gz");
+    Files.write(tarball, OciImages.gzip(
+        OciImages.baseLayer().file("zeros", new byte[48 << 20], 0644).bytes()));
+    long budget = 32L << 20;
+
+    NoidException e = refusal(new ImportSource.RootfsTarball(tarball), budget);
+
+    assertThat(Files.size(tarball)).isLessThan(2 << 20);
+    assertThat(e.code()).isEqualTo(Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).contains("rootfs tarball " + tarball)
+        .contains("over the limit of " + budget + " bytes (32 MiB)");
+  }
+
+  @Test
+  void anExt4FileIsInspectedWithoutMountingIt() throws Exception {
+    Path rootfs = Files.createDirectories(tmp.resolve("rootfs/bin"));
+    Files.write(rootfs.resolve("busybox"), elfFor(0x03));
+    Files.setPosixFilePermissions(rootfs.resolve("busybox"),
+        PosixFilePermissions.fromString("rwxr-xr-x"));
+    // A link target longer than 60 bytes is stored in a block, not in the inode.
+    Files.createSymbolicLink(rootfs.resolve("sh"), Path.of("/bin/./././././././././././././"
+        + "././././././././././././././busybox"));
+    Path ext4 = tmp.resolve("root.ext4");
+    FileSourcesImportTest.run("truncate", "-s", "16M", ext4.toString());
+    FileSourcesImportTest.run("mkfs.ext4", "-q", "-F", "-d", rootfs.getParent().toString(),
+        ext4.toString());
+
+    NoidException e = refusal(new ImportSource.Ext4File(ext4));
+
+    assertThat(e.getMessage()).contains("ext4 file " + ext4)
+        .contains("/bin/sh (/bin/busybox) is an ELF for 386 (i386), not amd64");
+  }
+
+  @Test
+  void anExt4FileWithoutInitIsRefused() throws Exception {
+    Path rootfs = Files.createDirectories(tmp.resolve("rootfs/sbin"));
+    Files.createSymbolicLink(rootfs.resolve("init"), Path.of("/sbin"));
+    Path ext4 = tmp.resolve("root.ext4");
+    FileSourcesImportTest.run("truncate", "-s", "16M", ext4.toString());
+    FileSourcesImportTest.run("mkfs.ext4", "-q", "-F", "-d", rootfs.getParent().toString(),
+        ext4.toString());
+
+    assertThat(refusal(new ImportSource.Ext4File(ext4)).getMessage())
+        .contains(InitCheck.NO_INIT);
+  }
+
+  @Test
+  void aMissingSourceIsTheCallersMistake() {
+    Path missing = tmp.resolve("missing.ext4");
+
+    NoidException e = refusal(new ImportSource.Ext4File(missing));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).isEqualTo("ext4 file " + missing + ": no such file");
+    assertThat(refusal(new ImportSource.OciLayout(tmp, "t")).getMessage())
+        .contains("cannot read index.json");
   }
 
   @Test

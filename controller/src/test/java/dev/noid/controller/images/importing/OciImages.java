@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.zip.GZIPOutputStream;
 
 /**
@@ -52,36 +53,64 @@ final class OciImages {
 
   static Path layout(Path dir, String tag, String architecture, List<LayerTar> layers) {
     try {
-      Files.createDirectories(dir.resolve("blobs/sha256"));
-      Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
-      ArrayNode layerDescriptors = JSON.createArrayNode();
-      ArrayNode diffIds = JSON.createArrayNode();
-      for (LayerTar layer : layers) {
-        byte[] tar = layer.bytes();
-        diffIds.add("sha256:" + sha256(tar));
-        layerDescriptors.add(writeBlob(dir, "application/vnd.oci.image.layer.v1.tar+gzip",
-            gzip(tar)));
-      }
-      ObjectNode config = JSON.createObjectNode().put("architecture", architecture)
-          .put("os", "linux");
-      config.putObject("config").putArray("Cmd").add("/bin/sh");
-      ObjectNode rootfs = config.putObject("rootfs").put("type", "layers");
-      rootfs.set("diff_ids", diffIds);
-      ObjectNode manifest = JSON.createObjectNode().put("schemaVersion", 2)
-          .put("mediaType", "application/vnd.oci.image.manifest.v1+json");
-      manifest.set("config", writeBlob(dir, "application/vnd.oci.image.config.v1+json",
-          JSON.writeValueAsBytes(config)));
-      manifest.set("layers", layerDescriptors);
-      ObjectNode manifestDescriptor = writeBlob(dir,
-          "application/vnd.oci.image.manifest.v1+json", JSON.writeValueAsBytes(manifest));
-      manifestDescriptor.putObject("annotations").put(OciLayoutReader.REF_NAME, tag);
-      ObjectNode index = JSON.createObjectNode().put("schemaVersion", 2);
-      index.putArray("manifests").add(manifestDescriptor);
-      Files.write(dir.resolve("index.json"), JSON.writeValueAsBytes(index));
-      return dir;
+      return tagged(dir, tag, image(dir, architecture, layers));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** A layout whose tag names an image index over one image per architecture given. */
+  static Path multiPlatformLayout(Path dir, String tag, Map<String, List<LayerTar>> images) {
+    try {
+      ObjectNode index = JSON.createObjectNode().put("schemaVersion", 2)
+          .put("mediaType", "application/vnd.oci.image.index.v1+json");
+      ArrayNode manifests = index.putArray("manifests");
+      for (Map.Entry<String, List<LayerTar>> image : images.entrySet()) {
+        ObjectNode descriptor = image(dir, image.getKey(), image.getValue());
+        descriptor.putObject("platform").put("architecture", image.getKey()).put("os", "linux");
+        manifests.add(descriptor);
+      }
+      return tagged(dir, tag, writeBlob(dir, "application/vnd.oci.image.index.v1+json",
+          JSON.writeValueAsBytes(index)));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Writes an image's blobs and returns its manifest's descriptor. */
+  private static ObjectNode image(Path dir, String architecture, List<LayerTar> layers)
+      throws IOException {
+    Files.createDirectories(dir.resolve("blobs/sha256"));
+    ArrayNode layerDescriptors = JSON.createArrayNode();
+    ArrayNode diffIds = JSON.createArrayNode();
+    for (LayerTar layer : layers) {
+      byte[] tar = layer.bytes();
+      diffIds.add("sha256:" + sha256(tar));
+      layerDescriptors.add(writeBlob(dir, "application/vnd.oci.image.layer.v1.tar+gzip",
+          gzip(tar)));
+    }
+    ObjectNode config = JSON.createObjectNode().put("architecture", architecture)
+        .put("os", "linux");
+    config.putObject("config").putArray("Cmd").add("/bin/sh");
+    ObjectNode rootfs = config.putObject("rootfs").put("type", "layers");
+    rootfs.set("diff_ids", diffIds);
+    ObjectNode manifest = JSON.createObjectNode().put("schemaVersion", 2)
+        .put("mediaType", "application/vnd.oci.image.manifest.v1+json");
+    manifest.set("config", writeBlob(dir, "application/vnd.oci.image.config.v1+json",
+        JSON.writeValueAsBytes(config)));
+    manifest.set("layers", layerDescriptors);
+    return writeBlob(dir, "application/vnd.oci.image.manifest.v1+json",
+        JSON.writeValueAsBytes(manifest));
+  }
+
+  /** index.json naming one descriptor under a tag, and the oci-layout marker. */
+  private static Path tagged(Path dir, String tag, ObjectNode descriptor) throws IOException {
+    Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+    descriptor.putObject("annotations").put(OciLayoutReader.REF_NAME, tag);
+    ObjectNode index = JSON.createObjectNode().put("schemaVersion", 2);
+    index.putArray("manifests").add(descriptor);
+    Files.write(dir.resolve("index.json"), JSON.writeValueAsBytes(index));
+    return dir;
   }
 
   /** The digest of the manifest a layout's index names first. */

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,10 +34,25 @@ class OciLayoutImportTest {
     assertThat(Ext4Contents.list(image.ext4(), "/home").get("owned").uid()).isEqualTo(1000);
     assertThat(Ext4Contents.list(image.ext4(), "/bin").get("busybox").mode() & 0777)
         .isEqualTo(0755);
+    assertThat(Ext4Contents.directoryMode(image.ext4(), "/")).isEqualTo(0755);
     // The scratch directory is gone; only the image stays.
     try (var left = Files.list(work)) {
       assertThat(left).containsExactly(image.ext4());
     }
+  }
+
+  @Test
+  void fromAMultiPlatformIndexTheAmd64ImageIsTaken() throws Exception {
+    // The arm64 image has no shell at all: taking it would be refused.
+    Path layout = OciImages.multiPlatformLayout(tmp.resolve("layout"), "multi", Map.of(
+        "arm64", List.of(new LayerTar().dir("etc").file("etc/arm", "arm")),
+        "amd64", List.of(OciImages.baseLayer(), OciImages.changeLayer())));
+
+    ImportedImage image = new ImageImporter(BUDGET)
+        .importImage(new ImportSource.OciLayout(layout, "multi"), tmp.resolve("work"));
+
+    assertThat(image.origin()).endsWith("@" + OciImages.manifestDigest(layout));
+    assertThat(Ext4Contents.list(image.ext4(), "/etc")).containsOnlyKeys("hostname", "added");
   }
 
   @Test

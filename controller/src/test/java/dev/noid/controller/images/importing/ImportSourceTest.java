@@ -4,11 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.noid.controller.domain.NoidException;
+import java.nio.file.Path;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-class RegistryUriTest {
+/** The registry reference parser and the expected-digest rules every source shares. */
+class ImportSourceTest {
   private static final String DIGEST = "sha256:" + "a1".repeat(32);
 
   @Test
@@ -53,11 +56,11 @@ class RegistryUriTest {
 
   @Test
   void anExpectedDigestMustBeSha256Hex() {
-    assertThatThrownBy(() -> new ImportSource.Ext4File(java.nio.file.Path.of("x"),
-        java.util.Optional.of("sha256:xyz")))
+    assertThatThrownBy(() -> new ImportSource.Ext4File(Path.of("x"),
+        Optional.of("sha256:xyz")))
         .isInstanceOf(NoidException.class).hasMessageContaining("not 64 hex digits");
-    assertThat(new ImportSource.Ext4File(java.nio.file.Path.of("x"),
-        java.util.Optional.of("SHA256:" + "AB".repeat(32))).expectedSha256())
+    assertThat(new ImportSource.Ext4File(Path.of("x"),
+        Optional.of("SHA256:" + "AB".repeat(32))).expectedSha256())
         .contains("ab".repeat(32));
   }
 }

@@ -1,0 +1,61 @@
+package dev.noid.controller.images.importing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.noid.controller.domain.NoidException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ToolRunnerTest {
+  @TempDir Path scratch;
+
+  private ToolRunner runner(Duration timeout) {
+    return new ToolRunner(timeout, scratch);
+  }
+
+  @Test
+  void aFailureQuotesTheToolsLastWordsAndNamesTheSubject() {
+    String script = "for i in $(seq 1 200); do echo noise $i >&2; done; echo the reason >&2;"
+        + " exit 3";
+
+    NoidException e = catchThrowableOfType(NoidException.class,
+        () -> runner(Duration.ofSeconds(30)).run("image x", List.of("sh", "-c", script)));
+
+    assertThat(e.code()).isEqualTo(NoidException.Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).startsWith("image x: sh failed: ...").endsWith("the reason")
+        .hasSizeLessThan(700);
+  }
+
+  @Test
+  void outputLargerThanAPipeDoesNotBlockTheTool() {
+    String out = runner(Duration.ofSeconds(30)).run("image x",
+        List.of("sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' a"));
+
+    assertThat(out).hasSize(1_000_000);
+  }
+
+  @Test
+  void aToolThatOverrunsItsTimeIsStoppedAndReportedAsTimeout() {
+    NoidException e = catchThrowableOfType(NoidException.class,
+        () -> runner(Duration.ofMillis(300)).run("image x", List.of("sleep", "60")));
+
+    assertThat(e.code()).isEqualTo(NoidException.Code.TIMEOUT);
+    assertThat(e.getMessage()).contains("image x: sleep did not finish");
+  }
+
+  @Test
+  void aMissingToolIsInternalNotTheSourcesFault() throws Exception {
+    NoidException e = catchThrowableOfType(NoidException.class,
+        () -> runner(Duration.ofSeconds(5)).run("image x", List.of("no-such-tool-here")));
+
+    assertThat(e.code()).isEqualTo(NoidException.Code.INTERNAL);
+    try (var left = Files.list(scratch)) {
+      assertThat(left).as("its output files are removed").isEmpty();
+    }
+  }
+}
