@@ -21,7 +21,7 @@ OUT_DIR="$(realpath -m "$OUT_DIR")"
 DEV_DIR="$(dirname "$OUT_DIR")/dev"
 NAME=debian-12
 SUITE=bookworm
-INCLUDE=procps,sysstat,iftop,iproute2,ca-certificates,netbase
+INCLUDE=procps,sysstat,iftop,iproute2,iputils-ping,ca-certificates,netbase
 CMDLINE="console=ttyS0 panic=-1 quiet noid.root=/dev/vda"
 # Measured: boots, runs the monitoring guide's commands at 80 MiB; 64 does not boot.
 MIN_MEM_MIB=96
