@@ -15,7 +15,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SCRIPT="$HERE/$(basename "${BASH_SOURCE[0]}")"
 INIT_SRC="$HERE/init"
-AGENT_SRC="$HERE/guest-agent/noid-guest-agent.c"
+ROOT_INIT_SRC="$HERE/root-init"
+AGENT_DIR="$HERE/guest-agent"
+AGENT_SRC="$AGENT_DIR/noid-guest-agent.c"
 OUT_DIR="${1:-${NOID_IMAGE_DIR:-$HOME/.cache/noid/images/dev}}"
 KERNEL_META=linux-image-cloud-amd64
 CMDLINE="console=ttyS0 panic=-1 quiet"
@@ -35,6 +37,7 @@ die() { log "error: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 [ -f "$INIT_SRC" ] || die "missing $INIT_SRC"
+[ -f "$ROOT_INIT_SRC" ] || die "missing $ROOT_INIT_SRC"
 [ -f "$AGENT_SRC" ] || die "missing $AGENT_SRC"
 
 apt_updated=0
@@ -105,7 +108,8 @@ INPUTS_SHA256="$(
 	{
 		echo "script $(sha256sum <"$SCRIPT" | cut -d' ' -f1)"
 		echo "init $(sha256sum <"$INIT_SRC" | cut -d' ' -f1)"
-		echo "agent $(sha256sum <"$AGENT_SRC" | cut -d' ' -f1)"
+		echo "root-init $(sha256sum <"$ROOT_INIT_SRC" | cut -d' ' -f1)"
+		(cd "$AGENT_DIR" && sha256sum -- *.c *.h)
 		echo "kernel $KERNEL_PKG=$KERNEL_PKG_VER"
 		echo "busybox-static $BUSYBOX_VER"
 	} | sha256sum | cut -d' ' -f1
@@ -246,10 +250,12 @@ done < <(/bin/busybox --list-full)
 log "busybox $BUSYBOX_VER: $nlinks applets"
 
 # The guest agent.
-gcc -static -O2 -Wall -Wextra -o "$ROOT/sbin/noid-guest-agent" "$AGENT_SRC"
+gcc -static -O2 -Wall -Wextra -o "$ROOT/sbin/noid-guest-agent" "$AGENT_DIR"/*.c
 strip "$ROOT/sbin/noid-guest-agent" 2>/dev/null || true
 
 install -m 0755 "$INIT_SRC" "$ROOT/init"
+# /init copies it onto a root disk's /run when booting one (noid.root=).
+install -m 0755 "$ROOT_INIT_SRC" "$ROOT/etc/noid/root-init"
 
 cat >"$ROOT/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh

@@ -62,8 +62,10 @@
  *     credits HEX (host randomness) to the kernel's entropy pool and reseeds
  *     the random generator at once, so that guests restored from one memory
  *     image stop sharing a generator state now, not at the next timed reseed.
+ *   noid-guest-agent growfs MOUNTPOINT
+ *     grows the ext4 file system at MOUNTPOINT to fill its device (growfs.c).
  *
- * Build: gcc -static -O2 -Wall -Wextra -o noid-guest-agent noid-guest-agent.c
+ * Build: gcc -static -O2 -Wall -Wextra -o noid-guest-agent noid-guest-agent.c growfs.c
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -86,6 +88,8 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "growfs.h"
 
 #define PORT_NAME "org.noid.agent.0"
 #define VSOCK_PORT 1024u
@@ -1516,8 +1520,10 @@ int main(int argc, char **argv)
 		return run_probe(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "reseed") == 0)
 		return run_reseed(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "growfs") == 0)
+		return run_growfs(argc, argv);
 	if (argc >= 2) {
-		logmsg("usage: noid-guest-agent [probe ... | reseed HEX]");
+		logmsg("usage: noid-guest-agent [probe ... | reseed HEX | growfs MOUNTPOINT]");
 		return 2;
 	}
 	return serve();
