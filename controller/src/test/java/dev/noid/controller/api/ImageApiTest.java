@@ -92,7 +92,7 @@ class ImageApiTest {
 
     assertThat(image.getDigest()).matches("sha256:[0-9a-f]{64}");
     assertThat(image.getSizeBytes()).isEqualTo(16L << 20);
-    assertThat(image.getOrigin()).startsWith("ext4 file");
+    assertThat(image.getOrigin()).startsWith("ext4 file busybox.ext4 sha256:");
     assertThat(alice.images().listImages(ListImagesRequest.getDefaultInstance()).getImagesList())
         .extracting(Image::getName).containsExactly("busy");
     assertThat(alice.images().getImage(GetImageRequest.newBuilder().setName("busy").build())

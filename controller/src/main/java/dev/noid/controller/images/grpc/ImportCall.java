@@ -79,13 +79,19 @@ final class ImportCall implements StreamObserver<ImportImageRequest> {
     }
     ImageMessages.uploadKind(s.getKind());
     workDir = imports.newWorkDir();
-    upload = workDir.resolve("source");
+    upload = workDir.resolve(uploadName(s.getReference()));
     try {
       sink = Files.newOutputStream(upload);
     } catch (IOException e) {
       throw new NoidException(NoidException.Code.INTERNAL, "cannot write the upload: "
           + e.getMessage(), e);
     }
+  }
+
+  /** The client's file name, for the image's origin, when it is a plain one. */
+  static String uploadName(String reference) {
+    String base = reference.substring(reference.lastIndexOf('/') + 1);
+    return base.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,99}") ? base : "upload";
   }
 
   private void write(byte[] data) {
