@@ -49,15 +49,7 @@ class DebianImageIT {
 
   @AfterAll
   void stop() throws Exception {
-    try {
-      if (agent != null) {
-        agent.close();
-      }
-    } finally {
-      if (node != null) {
-        node.close();
-      }
-    }
+    Netns.closeAll(agent, node);
   }
 
   private VmReport create(String id, int diskMib) throws Exception {
