@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -37,27 +38,30 @@ class DebianImageIT {
   private AgentProcess agent;
   private String gateway;
 
+  /** Why the tests skip, or null: said per test, since a skipped @BeforeAll shows up nowhere. */
+  private String missingImage;
+
   @BeforeAll
   void start() throws Exception {
     Path images = AgentProcess.imagesDir();
-    Assumptions.assumeTrue(Files.isRegularFile(images.resolve(IMAGE + "/image.json")),
-        "no " + IMAGE + " image in " + images + ": build it with deploy/image/build-debian-image.sh");
+    if (!Files.isRegularFile(images.resolve(IMAGE + "/image.json"))) {
+      missingImage = "no " + IMAGE + " image in " + images
+          + ": build it with deploy/image/build-debian-image.sh";
+      return;
+    }
     node = Netns.create(Netns.uniqueName("deb"));
     agent = new AgentProcess(dir.resolve("state"), dir, "--network-subnet", "10.99.12.0/24",
         "--network-bridge", "noidbr-deb").inNetns(node).start();
   }
 
+  @BeforeEach
+  void needsTheImage() {
+    Assumptions.assumeTrue(missingImage == null, missingImage);
+  }
+
   @AfterAll
   void stop() throws Exception {
-    try {
-      if (agent != null) {
-        agent.close();
-      }
-    } finally {
-      if (node != null) {
-        node.close();
-      }
-    }
+    Netns.closeAll(agent, node);
   }
 
   private VmReport create(String id, int diskMib) throws Exception {

@@ -127,6 +127,31 @@ final class Netns implements AutoCloseable {
   }
 
   /**
+   * Closes each of {@code all} in order, skipping nulls (what a failed start left unset) and going
+   * on past failures, so that the namespaces given last are removed even when an agent in them
+   * would not close; the first failure is thrown at the end.
+   */
+  static void closeAll(AutoCloseable... all) throws Exception {
+    Exception first = null;
+    for (AutoCloseable c : all) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  /**
    * Kills what still runs in the namespace (only processes this test started there) and removes
    * it; its virtual links (veth, bridge, TAPs) go with it.
    */

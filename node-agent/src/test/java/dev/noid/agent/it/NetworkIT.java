@@ -64,18 +64,7 @@ class NetworkIT {
 
   @AfterAll
   void stop() throws Exception {
-    try {
-      if (agent != null) {
-        agent.close();
-      }
-    } finally {
-      if (node != null) {
-        node.close();
-      }
-      if (outside != null) {
-        outside.close();
-      }
-    }
+    Netns.closeAll(agent, node, outside);
   }
 
   private VmReport create(String id) throws Exception {
