@@ -528,11 +528,15 @@ static char **rd_strv(struct reader *r, uint32_t *count)
 	return v;
 }
 
-/* Default environment overridden/extended by the host's KEY=VALUE entries. */
+/* Default environment overridden/extended by the host's KEY=VALUE entries.
+ * /run/noid comes last: a root-disk guest has this agent there (the host runs
+ * "noid-guest-agent reseed" by name), and it must never shadow the image's own
+ * commands. */
 static char **build_env(char **given, int tty)
 {
 	static const char *defaults[] = {
-		"PATH=/sbin:/bin:/usr/sbin:/usr/bin", "HOME=/root", NULL,
+		"PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin:/run/noid",
+		"HOME=/root", NULL,
 	};
 	size_t ngiven = 0;
 	while (given[ngiven])

@@ -9,11 +9,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * A VM's disk size ({@code disk_mib}, issue 19 L5): its copy of the image's disk is grown to it,
- * sparsely, so the guest sees a block device of that size and the node spends blocks only as the
- * guest writes. 0 means the image's disk size; less than that is refused, since the image's
- * filesystem would not fit. Growing the device does not grow the guest's filesystem: the guest
- * does that (resize2fs) if it wants the room.
+ * A VM's disk size ({@code disk_mib}, issue 19 L5): its copy of the image's disk (or its overlay
+ * on a fleet image) is that size, sparsely, so the guest sees a block device of that size and the
+ * node spends blocks only as the guest writes. 0 means the image's disk size; less than that is
+ * refused, since the image's filesystem would not fit. A root disk's filesystem is grown to the
+ * device at boot by the initramfs; the dev image's data disk is not (the guest runs resize2fs if
+ * it wants the room).
  */
 final class DiskSize {
   private static final long MIB = 1L << 20;
