@@ -51,7 +51,7 @@ bench_build() {
   local ok=0
   bench_mvn -o "${build[@]}" >"$log" 2>&1 && ok=1
   # Online only when the offline build was short of a download: a compile error stays one.
-  if [ $ok = 0 ] && grep -qiE "offline|could not resolve|not been downloaded" "$log"; then
+  if [ $ok = 0 ] && grep -qiE "offline|could not resolve|not been downloaded|no plugin found" "$log"; then
     say "the offline build is missing a download; building online"
     bench_mvn "${build[@]}" >"$log" 2>&1 && ok=1
   fi
@@ -126,6 +126,13 @@ bench_check_args() {
     local ok=0
     for k in "${known[@]}"; do [ "$1" = "$k" ] && ok=1; done
     [ $ok = 1 ] || die "unknown option '$1' (known: ${known[*]/%/ N})"
+    if [ "$1" = --image ]; then
+      [[ "${2:-}" =~ ^[a-z][a-z0-9-]*$ ]] || die "--image needs an image name"
+      [ -f "$IMAGES/$2/image.json" ] \
+        || die "no image '$2' in $IMAGES (deploy/image/build-debian-image.sh builds debian-12)"
+      shift 2
+      continue
+    fi
     [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive number"
     shift 2
   done

@@ -3,7 +3,7 @@
 # machine in one run, and prints a markdown table with both figures and the ratio
 # (docs/benchmarks.md has results).
 #
-#   deploy/bench/golden-bench.sh [--iterations 10] [--mem-mib 128]
+#   deploy/bench/golden-bench.sh [--iterations 10] [--mem-mib 128] [--image dev|debian-12]
 #
 # Builds what is missing (as agent-bench.sh), starts two agents on temporary state
 # directories: one with golden snapshots off (every create boots cold), one with them on
@@ -19,7 +19,7 @@ BENCH_CLASS=GoldenBench
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/bench-lib.sh"
 ARGS=("$@")
 
-bench_check_args --iterations --mem-mib -- "${ARGS[@]}"
+bench_check_args --iterations --mem-mib --image -- "${ARGS[@]}"
 
 bench_setup
 bench_start_agent cold --golden off

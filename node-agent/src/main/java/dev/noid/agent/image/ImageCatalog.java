@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Images by name, read from an images directory: each subdirectory holding an
  * {@code image.json} ({@code kernel}, {@code initramfs}, {@code disk}, {@code cmdline},
- * {@code min_mem_mib}, paths relative to it) is one image named after the directory.
+ * {@code min_mem_mib}, paths relative to it) is one image named after the directory. When the
+ * command line boots from the disk ({@code noid.root=/dev/vda}), the disk is a root filesystem
+ * and VMs get qcow2 overlays on it.
  */
 public final class ImageCatalog {
   private static final Logger log = LoggerFactory.getLogger(ImageCatalog.class);
@@ -54,11 +56,14 @@ public final class ImageCatalog {
     Path kernel = dir.resolve(m.path("kernel").asText("vmlinuz"));
     String initramfs = m.path("initramfs").asText("");
     String disk = m.path("disk").asText("");
+    String cmdline = m.path("cmdline").asText("console=ttyS0");
+    // An image that boots from its disk (a root filesystem) shares it as the base of each VM's
+    // overlay, as fleet images do; a data disk template is copied.
     return new Image(name, kernel,
         initramfs.isEmpty() ? null : dir.resolve(initramfs),
         disk.isEmpty() ? null : dir.resolve(disk),
-        m.path("cmdline").asText("console=ttyS0"),
-        m.path("min_mem_mib").asInt(64));
+        cmdline, m.path("min_mem_mib").asInt(64),
+        !disk.isEmpty() && cmdline.contains(NodeImages.ROOT_ARG.strip()));
   }
 
   public Image get(String name) {

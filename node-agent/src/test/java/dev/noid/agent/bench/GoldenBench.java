@@ -17,7 +17,7 @@ import java.util.Map;
  * both alike. Prints a markdown table with both figures and their ratio.
  *
  * <p>Arguments: --cold-address HOST:PORT --cold-state-dir DIR --golden-address HOST:PORT
- * --golden-state-dir DIR --work-dir DIR [--iterations 10] [--mem-mib 128]
+ * --golden-state-dir DIR --work-dir DIR [--iterations 10] [--mem-mib 128] [--image dev]
  * [--qemu-binary qemu-system-x86_64].
  */
 public final class GoldenBench {
@@ -27,6 +27,7 @@ public final class GoldenBench {
     Map<String, String> opts = BenchArgs.parse(args);
     int iterations = Integer.parseInt(opts.getOrDefault("iterations", "10"));
     int memMib = Integer.parseInt(opts.getOrDefault("mem-mib", "128"));
+    String image = opts.getOrDefault("image", "dev");
     Path work = Path.of(BenchArgs.required(opts, "work-dir"));
     Machine machine = Machine.describe(opts.getOrDefault("qemu-binary", "qemu-system-x86_64"));
     Samples first = new Samples("first create of the shape (builds its golden snapshot)", "s");
@@ -39,13 +40,13 @@ public final class GoldenBench {
       coldAgent.node();
       NodeReport node = goldenAgent.node();
       String loadBefore = Machine.loadAverage();
-      first.add(createToExecReady(goldenAgent, "bench-first", memMib));
+      first.add(createToExecReady(goldenAgent, "bench-first", memMib, image));
       for (int i = 1; i <= iterations; i++) {
-        cold.add(createToExecReady(coldAgent, "bench-cold-" + i, memMib));
-        golden.add(createToExecReady(goldenAgent, "bench-golden-" + i, memMib));
+        cold.add(createToExecReady(coldAgent, "bench-cold-" + i, memMib, image));
+        golden.add(createToExecReady(goldenAgent, "bench-golden-" + i, memMib, image));
         System.err.printf("golden-bench: iteration %d/%d done%n", i, iterations);
       }
-      System.out.print(report(machine, node, memMib, iterations, first, cold, golden));
+      System.out.print(report(machine, node, memMib, image, iterations, first, cold, golden));
       System.out.printf("%nLoad average (1, 5, 15 min) before: %s; after: %s%n", loadBefore,
           Machine.loadAverage());
     }
@@ -53,9 +54,9 @@ public final class GoldenBench {
 
   // Ends when a first `true` has exited in the guest: what a user waits for. The VM is
   // destroyed afterwards, outside the measurement, so at most one guest runs at a time.
-  private static double createToExecReady(BenchClient agent, String id, int memMib)
-      throws Exception {
-    VmSpec spec = VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(memMib).setImage("dev")
+  private static double createToExecReady(BenchClient agent, String id, int memMib,
+      String image) throws Exception {
+    VmSpec spec = VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(memMib).setImage(image)
         .build();
     long t = System.nanoTime();
     AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec).build());
@@ -65,8 +66,8 @@ public final class GoldenBench {
     return seconds;
   }
 
-  private static String report(Machine machine, NodeReport node, int memMib, int iterations,
-      Samples first, Samples cold, Samples golden) {
+  private static String report(Machine machine, NodeReport node, int memMib, String image,
+      int iterations, Samples first, Samples cold, Samples golden) {
     String accel = node.getAccelerator().toUpperCase(Locale.ROOT);
     String where = machine.label() + ", " + accel;
     StringBuilder out = new StringBuilder()
@@ -76,7 +77,7 @@ public final class GoldenBench {
         .append(machine.qemu()).append('\n')
         .append("Accelerator: ").append(accel).append(" (").append(node.getHypervisorReason())
         .append(")\n")
-        .append("Guest: ").append(memMib).append(" MiB, 1 vCPU, image dev; ").append(iterations)
+        .append("Guest: ").append(memMib).append(" MiB, 1 vCPU, image ").append(image).append("; ").append(iterations)
         .append(" creates of each kind, alternating\n\n")
         .append("| measurement | n | median | p90 | machine, accelerator |\n")
         .append("| --- | ---: | ---: | ---: | --- |\n");
