@@ -127,18 +127,6 @@ class ImageApiTest {
   }
 
   @Test
-  void aRemovedNodesPullsGoWithIt() throws Exception {
-    Image busy = importExt4(admin, "busy");
-    c.heartbeatPulling("node-a", dev.noid.api.agent.v1.ImagePull.newBuilder()
-        .setDigest(busy.getDigest()).setDoneBytes(1).build());
-    assertThat(c.pulls.of(busy.getDigest())).hasSize(1);
-
-    c.nodes.remove("node-a");
-
-    assertThat(c.pulls.of(busy.getDigest())).isEmpty();
-  }
-
-  @Test
   void usersMayNotImportOrRemoveImages() throws Exception {
     importExt4(admin, "busy");
 
