@@ -35,10 +35,14 @@ class ImagePullsInFlightTest {
     pulls = ImagePullsInFlight.of(nodes);
     for (String node : List.of("node-a", "node-b")) {
       nodes.register(node, "10.0.0.1:7443", Map.of());
-      nodes.heartbeat(NodeReports.reported(HeartbeatRequest.newBuilder().setNodeName(node)
-          .setNode(NodeReport.newBuilder().setNodeName(node)).build()));
+      beat(node);
       pulls.reported(node, List.of(new ImagePullsInFlight.Pull(node, D, 1, 2)));
     }
+  }
+
+  private void beat(String node) {
+    nodes.heartbeat(NodeReports.reported(HeartbeatRequest.newBuilder().setNodeName(node)
+        .setNode(NodeReport.newBuilder().setNodeName(node)).build()));
   }
 
   @AfterEach
@@ -49,8 +53,7 @@ class ImagePullsInFlightTest {
   @Test
   void aNodeThatStopsHeartbeatingLosesItsPullsWhenItGoesNotReady() {
     clock.advance(Duration.ofSeconds(11));
-    nodes.heartbeat(NodeReports.reported(HeartbeatRequest.newBuilder().setNodeName("node-b")
-        .setNode(NodeReport.newBuilder().setNodeName("node-b")).build()));
+    beat("node-b");
 
     nodes.expireLeases();
 
