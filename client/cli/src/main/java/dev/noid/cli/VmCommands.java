@@ -24,7 +24,7 @@ final class VmCommands {
     }
   }
 
-  @Calls({"VmService/CreateVm", "VmService/CreateVms", "ImageService/GetImage"})
+  @Calls({"VmService/CreateVm", "VmService/CreateVms", "VmService/GetVm", "ImageService/GetImage"})
   @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a VM and wait until it runs.")
   static final class Create extends ClientCommand {
     @Parameters(index = "0", description = "VM name (a-z, 0-9, '-', 1-63 characters).") String name;
