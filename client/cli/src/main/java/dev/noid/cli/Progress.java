@@ -15,12 +15,15 @@ final class Progress implements AutoCloseable {
       Thread.ofPlatform().daemon().factory());
 
   private final java.io.PrintStream err = Session.current().err();
+  private volatile String message;
 
   private Progress(String message) {
+    this.message = message;
     AtomicInteger i = new AtomicInteger();
     long start = System.nanoTime();
     frames.scheduleAtFixedRate(() -> {
-      err.printf("\r%c %s (%ds)", FRAMES[i.getAndIncrement() % FRAMES.length], message,
+      // Clears to the end of the line: a message may get shorter.
+      err.printf("\r%c %s (%ds)\033[K", FRAMES[i.getAndIncrement() % FRAMES.length], message,
           (System.nanoTime() - start) / 1_000_000_000L);
       err.flush();
     }, 0, 120, TimeUnit.MILLISECONDS);
@@ -43,9 +46,18 @@ final class Progress implements AutoCloseable {
   }
 
   static <T> T run(String message, java.util.function.Supplier<T> work) {
+    return run(message, show -> work.get());
+  }
+
+  /**
+   * Runs {@code work}, which may change the message as it learns more by calling the consumer
+   * it is given (which does nothing off a terminal).
+   */
+  static <T> T run(String message,
+      java.util.function.Function<java.util.function.Consumer<String>, T> work) {
     Progress p = start(message);
     try {
-      return work.get();
+      return work.apply(p == null ? m -> {} : m -> p.message = m);
     } finally {
       if (p != null) {
         p.close();

@@ -24,7 +24,7 @@ final class VmCommands {
     }
   }
 
-  @Calls({"VmService/CreateVm", "VmService/CreateVms"})
+  @Calls({"VmService/CreateVm", "VmService/CreateVms", "VmService/GetVm", "ImageService/GetImage"})
   @Command(name = "create", mixinStandardHelpOptions = true, description = "Create a VM and wait until it runs.")
   static final class Create extends ClientCommand {
     @Parameters(index = "0", description = "VM name (a-z, 0-9, '-', 1-63 characters).") String name;
@@ -53,8 +53,12 @@ final class VmCommands {
         b.setDiskMib(DiskSizes.mib("--disk", disk));
       }
       if (count != 0) {
-        java.util.List<Vm> vms = Progress.run("creating " + count + " VMs " + name + "-*",
-            () -> client.createVms(b.build(), count));
+        String creating = "creating " + count + " VMs " + name + "-*";
+        java.util.List<Vm> vms = Progress.run(creating, show -> {
+          try (PullProgress pulls = PullProgress.start(client, image, null, node, creating, show)) {
+            return client.createVms(b.build(), count);
+          }
+        });
         if (json()) {
           Output.json(System.out, vms.stream().map(Views::vm).toList());
         } else {
@@ -63,7 +67,12 @@ final class VmCommands {
         return vms.stream().anyMatch(vm -> vm.getState() == dev.noid.api.v1.VmState.VM_STATE_FAILED)
             ? CliException.FAILURE : 0;
       }
-      Vm vm = Progress.run("creating " + name, () -> client.createVm(b.build()));
+      Vm vm = Progress.run("creating " + name, show -> {
+        try (PullProgress pulls = PullProgress.start(client, image, name, node, "creating " + name,
+            show)) {
+          return client.createVm(b.build());
+        }
+      });
       print(this, vm);
       return vm.getState() == dev.noid.api.v1.VmState.VM_STATE_FAILED ? CliException.FAILURE : 0;
     }

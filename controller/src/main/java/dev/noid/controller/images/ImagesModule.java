@@ -32,6 +32,12 @@ public final class ImagesModule extends AbstractModule {
 
   @Provides
   @Singleton
+  ImagePullsInFlight pulls(NodeRegistry nodes) {
+    return ImagePullsInFlight.of(nodes);
+  }
+
+  @Provides
+  @Singleton
   ImageImports imports(ImageBlobs blobs, FleetImages images) {
     return new ImageImports(new ImageImporter(MAX_IMAGE_BYTES), blobs, images);
   }

@@ -7,6 +7,7 @@ import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.DestroyVmRequest;
 import dev.noid.api.v1.GetImageRequest;
 import dev.noid.api.v1.Image;
+import dev.noid.api.v1.ImagePull;
 import dev.noid.api.v1.ImageSourceKind;
 import dev.noid.api.v1.ImportImageStart;
 import dev.noid.api.v1.ListImagesRequest;
@@ -102,6 +103,27 @@ class ImageApiTest {
     assertThat(vm.getImage()).isEqualTo("busy@" + image.getDigest());
     assertThat(c.agents.get("node-a").vms().values()).singleElement()
         .extracting(r -> r.getSpec().getImage()).isEqualTo("busy@" + image.getDigest());
+  }
+
+  @Test
+  void anImageShowsTheNodesPullingItAsTheirHeartbeatsReportThemUntilThePullIsDone()
+      throws Exception {
+    Image busy = importExt4(admin, "busy");
+    c.heartbeatPulling("node-a", dev.noid.api.agent.v1.ImagePull.newBuilder()
+        .setDigest(busy.getDigest()).setDoneBytes(5L << 20).setTotalBytes(16L << 20).build(),
+        dev.noid.api.agent.v1.ImagePull.newBuilder().setDigest("sha256:" + "0".repeat(64))
+            .setDoneBytes(1).build());
+
+    ImagePull expected = ImagePull.newBuilder().setNode("node-a").setDoneBytes(5L << 20)
+        .setTotalBytes(16L << 20).build();
+    assertThat(alice.images().getImage(GetImageRequest.newBuilder().setName("busy").build())
+        .getImage().getPullsList()).as("only the pull of this image's digest").containsExactly(expected);
+    assertThat(alice.images().listImages(ListImagesRequest.getDefaultInstance()).getImages(0)
+        .getPullsList()).containsExactly(expected);
+
+    c.heartbeatPulling("node-a");
+    assertThat(alice.images().getImage(GetImageRequest.newBuilder().setName("busy").build())
+        .getImage().getPullsList()).as("the next heartbeat reports the pull done").isEmpty();
   }
 
   @Test

@@ -8,6 +8,7 @@ import dev.noid.controller.vms.grpc.VmRequests;
 import dev.noid.controller.nodes.grpc.NodeReports;
 import dev.noid.api.agent.v1.HeartbeatRequest;
 import dev.noid.api.agent.v1.HypervisorKind;
+import dev.noid.api.agent.v1.ImagePull;
 import dev.noid.api.agent.v1.NodeReport;
 import dev.noid.api.agent.v1.VmReport;
 import dev.noid.api.v1.CreateVmRequest;
@@ -29,6 +30,7 @@ import dev.noid.controller.vms.service.VmServices;
 import dev.noid.controller.images.FleetImages;
 import dev.noid.controller.images.ImageBlobs;
 import dev.noid.controller.images.ImageImports;
+import dev.noid.controller.images.ImagePullsInFlight;
 import dev.noid.controller.images.grpc.GrpcImageService;
 import dev.noid.controller.images.importing.ImageImporter;
 import dev.noid.controller.vms.service.VmImageUsers;
@@ -66,6 +68,7 @@ final class InProcessController implements AutoCloseable {
   private final GrpcUserService userApi;
   private final GrpcImageService imageApi;
   final FleetImages images;
+  final ImagePullsInFlight pulls;
   private final String name;
 
   InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
@@ -95,8 +98,9 @@ final class InProcessController implements AutoCloseable {
     images = new FleetImages(store, blobs, new VmImageUsers(vmTable, checkpointTable), nodes, clock);
     vms = VmServices.wire(vmTable, checkpointTable, nodes, scheduler,
         new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE, images);
+    pulls = ImagePullsInFlight.of(nodes);
     imageApi = new GrpcImageService(images, new ImageImports(new ImageImporter(1L << 30), blobs,
-        images));
+        images), pulls);
     users.onRevocation(streams::revoke);
     vmApi = new GrpcVmService(vms.records(), vms.creates(), vms.transitions(), vms.checkpoints(), clients,
         streams);
@@ -144,6 +148,14 @@ final class InProcessController implements AutoCloseable {
             .setMemoryBytes(memoryMib << 20).setHypervisor(HypervisorKind.HYPERVISOR_KIND_SIMULATED)
             .addImages("dev"))
         .addAllVms(vms).build();
+  }
+
+  /** A heartbeat from {@code node} reporting these image pulls, applied as the controller does. */
+  void heartbeatPulling(String node, ImagePull... running) {
+    HeartbeatRequest hb = heartbeat(node, 4096, List.of());
+    hb = hb.toBuilder().setNode(hb.getNode().toBuilder().addAllPulls(List.of(running))).build();
+    nodes.heartbeat(NodeReports.reported(hb));
+    pulls.reported(node, NodeReports.pulls(hb));
   }
 
   /** The node's agent goes away; the node stays registered and ready until its lease ends. */

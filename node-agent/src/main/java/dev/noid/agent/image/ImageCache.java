@@ -41,7 +41,7 @@ public final class ImageCache {
   private final ImageSource source;
   private final long budgetBytes;
   private final Clock clock;
-  private final ConcurrentHashMap<String, CompletableFuture<Path>> pulls = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, InFlight> pulls = new ConcurrentHashMap<>();
   private final AtomicLong joined = new AtomicLong();
 
   public ImageCache(Path dir, ImageSource source, long budgetBytes, Clock clock) {
@@ -82,13 +82,13 @@ public final class ImageCache {
   public Path ensure(String digest, ImageSource.Progress progress) {
     Path file = path(digest);
     if (!Files.isRegularFile(file)) {
-      CompletableFuture<Path> mine = new CompletableFuture<>();
-      CompletableFuture<Path> pull = pulls.putIfAbsent(digest, mine);
+      InFlight mine = new InFlight(digest, progress);
+      InFlight pull = pulls.putIfAbsent(digest, mine);
       if (pull == null) {
         try {
-          mine.complete(pullNow(digest, file, progress));
+          mine.file.complete(pullNow(digest, file, mine));
         } catch (RuntimeException e) {
-          mine.completeExceptionally(e);
+          mine.file.completeExceptionally(e);
         } finally {
           pulls.remove(digest, mine);
         }
@@ -97,7 +97,7 @@ public final class ImageCache {
         joined.incrementAndGet();
       }
       try {
-        pull.join();
+        pull.file.join();
       } catch (CompletionException e) {
         throw e.getCause() instanceof AgentException a ? a
             : new AgentException(Code.INTERNAL, "pull of image " + digest + " failed: "
@@ -106,6 +106,12 @@ public final class ImageCache {
     }
     touch(digest);
     return file;
+  }
+
+  /** How far each running pull got, for the node report. */
+  public List<Pull> pulls() {
+    return pulls.values().stream().map(p -> new Pull(p.digest, p.done, p.total))
+        .sorted(Comparator.comparing(Pull::digest)).toList();
   }
 
   /** How many pulls are running. */
@@ -251,6 +257,38 @@ public final class ImageCache {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JDK has SHA-256", e);
+    }
+  }
+
+  /** A running pull: {@code totalBytes} is 0 until the source has said how big the image is. */
+  public record Pull(String digest, long doneBytes, long totalBytes) {}
+
+  /**
+   * One pull, shared by every create that waits on it. It hears the transfer's progress to
+   * report it, and passes it on to the create that started the pull.
+   */
+  private static final class InFlight implements ImageSource.Progress {
+    final CompletableFuture<Path> file = new CompletableFuture<>();
+    final String digest;
+    final ImageSource.Progress starter;
+    volatile long done;
+    volatile long total;
+
+    InFlight(String digest, ImageSource.Progress starter) {
+      this.digest = digest;
+      this.starter = starter;
+    }
+
+    @Override
+    public void total(long bytes) {
+      total = bytes;
+      starter.total(bytes);
+    }
+
+    @Override
+    public void done(long bytes) {
+      done = bytes;
+      starter.done(bytes);
     }
   }
 }

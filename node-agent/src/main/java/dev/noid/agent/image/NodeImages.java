@@ -87,6 +87,11 @@ public final class NodeImages {
     return out;
   }
 
+  /** The fleet images being pulled now and how far each got, for the node report. */
+  public List<ImageCache.Pull> pulls() {
+    return cache == null ? List.of() : cache.pulls();
+  }
+
   /** Drops least recently used fleet images over the budget, except those in use. */
   public List<String> collect() {
     Set<String> inUse = new HashSet<>();

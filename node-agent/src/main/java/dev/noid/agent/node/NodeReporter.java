@@ -4,6 +4,7 @@ import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.metrics.VmStatsSampler;
+import dev.noid.api.agent.v1.ImagePull;
 import dev.noid.api.agent.v1.NodeReport;
 import dev.noid.api.agent.v1.VmReport;
 import dev.noid.agent.vm.NodeLimits;
@@ -58,6 +59,8 @@ public final class NodeReporter {
         .setMemoryUsedBytes(memUsed)
         .setAgentVersion(dev.noid.agent.Version.current())
         .addAllImages(images.names())
+        .addAllPulls(images.pulls().stream().map(p -> ImagePull.newBuilder().setDigest(p.digest())
+            .setDoneBytes(p.doneBytes()).setTotalBytes(p.totalBytes()).build()).toList())
         .putAllLabels(config.labels())
         .setMaxVmCpus(limits.cpus())
         .setMaxVmMemMib((int) Math.min(Integer.MAX_VALUE, limits.memoryMib()))

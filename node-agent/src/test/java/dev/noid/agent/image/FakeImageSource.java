@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The controller's PullImage as the cache sees it: bytes by digest, with a gate that holds a
- * transfer open so tests can pile creates onto it. (The real controller over mutual TLS is
+ * transfer open so tests can pile creates onto it, and another that holds it half way so they
+ * can see its progress. (The real controller over mutual TLS is
  * exercised by the cluster ITs; here the cache's own logic is under test.)
  */
 final class FakeImageSource implements ImageSource {
@@ -19,6 +20,8 @@ final class FakeImageSource implements ImageSource {
   final AtomicInteger fetches = new AtomicInteger();
   final CountDownLatch started = new CountDownLatch(1);
   volatile CountDownLatch gate = new CountDownLatch(0);
+  final CountDownLatch halfway = new CountDownLatch(1);
+  volatile CountDownLatch rest = new CountDownLatch(0);
 
   @Override
   public void fetch(String digest, OutputStream out, Progress progress) {
@@ -34,7 +37,14 @@ final class FakeImageSource implements ImageSource {
             "no image " + digest);
       }
       progress.total(bytes.length);
-      out.write(bytes);
+      int half = bytes.length / 2;
+      out.write(bytes, 0, half);
+      progress.done(half);
+      halfway.countDown();
+      if (!rest.await(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the test never let the rest through");
+      }
+      out.write(bytes, half, bytes.length - half);
       progress.done(bytes.length);
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -71,6 +71,35 @@ class ImageCacheTest {
   }
 
   @Test
+  void aPullInFlightReportsHowFarItGotAndTheCreateThatStartedItHearsTheSame() throws Exception {
+    String d = serve("0123456789");
+    ImageCache cache = cache(1 << 20, Clock.systemUTC());
+    source.rest = new CountDownLatch(1);
+    List<Long> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ImageSource.Progress starter = new ImageSource.Progress() {
+      @Override
+      public void total(long bytes) {
+        heard.add(-bytes);
+      }
+
+      @Override
+      public void done(long bytes) {
+        heard.add(bytes);
+      }
+    };
+    assertThat(cache.pulls()).isEmpty();
+
+    CompletableFuture<Path> create = CompletableFuture.supplyAsync(() -> cache.ensure(d, starter));
+    assertThat(source.halfway.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(cache.pulls()).containsExactly(new ImageCache.Pull(d, 5, 10));
+    source.rest.countDown();
+
+    create.get(10, TimeUnit.SECONDS);
+    assertThat(cache.pulls()).as("a finished pull is no longer reported").isEmpty();
+    assertThat(heard).containsExactly(-10L, 5L, 10L);
+  }
+
+  @Test
   void bytesThatDoNotMatchTheDigestAreRefusedAndNothingIsKept() throws Exception {
     String claimed = serve("the real image");
     source.served.put(claimed, "tampered in transit".getBytes(StandardCharsets.UTF_8));

@@ -13,6 +13,7 @@ import dev.noid.controller.api.Calls;
 import dev.noid.controller.images.FleetImage;
 import dev.noid.controller.images.FleetImages;
 import dev.noid.controller.images.ImageImports;
+import dev.noid.controller.images.ImagePullsInFlight;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 
@@ -20,11 +21,13 @@ import jakarta.inject.Inject;
 public final class GrpcImageService extends ImageServiceGrpc.ImageServiceImplBase {
   private final FleetImages images;
   private final ImageImports imports;
+  private final ImagePullsInFlight pulls;
 
   @Inject
-  public GrpcImageService(FleetImages images, ImageImports imports) {
+  public GrpcImageService(FleetImages images, ImageImports imports, ImagePullsInFlight pulls) {
     this.images = images;
     this.imports = imports;
+    this.pulls = pulls;
   }
 
   @Override
@@ -56,6 +59,6 @@ public final class GrpcImageService extends ImageServiceGrpc.ImageServiceImplBas
   }
 
   private dev.noid.api.v1.Image message(FleetImage i) {
-    return ImageMessages.image(i, images.holders(i.digest()));
+    return ImageMessages.image(i, images.holders(i.digest()), pulls.of(i.digest()));
   }
 }

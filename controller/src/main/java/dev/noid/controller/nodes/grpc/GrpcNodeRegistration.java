@@ -11,6 +11,7 @@ import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.Certificates;
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.agents.grpc.AgentMessages;
+import dev.noid.controller.images.ImagePullsInFlight;
 import dev.noid.controller.images.grpc.ImagePulls;
 import dev.noid.controller.nodes.HeartbeatPacing;
 import dev.noid.controller.nodes.JoinService;
@@ -45,15 +46,17 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
   private final NodeCertificates certificates;
   private final Reconciler vms;
   private final ImagePulls images;
+  private final ImagePullsInFlight pulls;
 
   @Inject
   GrpcNodeRegistration(JoinService joins, NodeRegistry registry, NodeCertificates certificates,
-      Reconciler vms, ImagePulls images) {
+      Reconciler vms, ImagePulls images, ImagePullsInFlight pulls) {
     this.joins = joins;
     this.registry = registry;
     this.certificates = certificates;
     this.vms = vms;
     this.images = images;
+    this.pulls = pulls;
   }
 
   @Override
@@ -78,6 +81,7 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
     }
     try {
       registry.heartbeat(NodeReports.reported(request));
+      pulls.reported(request.getNodeName(), NodeReports.pulls(request));
       vms.observe(request.getNodeName(), request.getVmsList().stream().map(AgentMessages::vm).toList());
     } catch (RuntimeException e) {
       out.onError(GrpcStatusMapper.toStatus(e));

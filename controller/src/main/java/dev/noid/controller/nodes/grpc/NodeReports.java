@@ -4,6 +4,8 @@ import dev.noid.api.agent.v1.HeartbeatRequest;
 import dev.noid.api.agent.v1.JoinRequest;
 import dev.noid.api.agent.v1.JoinResponse;
 import dev.noid.api.agent.v1.NodeReport;
+import java.util.List;
+import dev.noid.controller.images.ImagePullsInFlight;
 import dev.noid.controller.nodes.JoinService;
 import dev.noid.controller.nodes.NodeEntry;
 
@@ -19,6 +21,12 @@ public final class NodeReports {
         r.getMemoryBytes(), r.getDiskBytes(), r.getDiskAvailableBytes(), r.getMemoryUsedBytes(),
         r.getMaxVmCpus(), r.getMaxVmMemMib(), r.getImagesList(), r.getAgentVersion(),
         hb.getAgentInstanceId(), null, true, "", 0);
+  }
+
+  /** The image pulls the node's heartbeat reports running. */
+  public static List<ImagePullsInFlight.Pull> pulls(HeartbeatRequest hb) {
+    return hb.getNode().getPullsList().stream().map(p -> new ImagePullsInFlight.Pull(
+        hb.getNodeName(), p.getDigest(), p.getDoneBytes(), p.getTotalBytes())).toList();
   }
 
   static JoinService.Request join(JoinRequest r) {
