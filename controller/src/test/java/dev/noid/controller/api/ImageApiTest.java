@@ -14,6 +14,8 @@ import dev.noid.api.v1.ListImagesRequest;
 import dev.noid.api.v1.RemoveImageRequest;
 import dev.noid.client.NoidClient;
 import dev.noid.client.NoidException;
+import dev.noid.controller.images.importing.OciImages;
+import dev.noid.controller.images.importing.RegistryServer;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -124,6 +126,34 @@ class ImageApiTest {
     c.heartbeatPulling("node-a");
     assertThat(alice.images().getImage(GetImageRequest.newBuilder().setName("busy").build())
         .getImage().getPullsList()).as("the next heartbeat reports the pull done").isEmpty();
+  }
+
+  @Test
+  void anAdminImportsFromARealRegistryWhichTheControllerPullsItself() throws Exception {
+    try (RegistryServer registry = RegistryServer.start(Files.createDirectories(dir.resolve("registry")))) {
+      Path layout = OciImages.busyboxLayout(dir.resolve("layout"), "1");
+      run("skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+          "oci:" + layout + ":1", "docker://" + registry.address() + "/tools/busybox:1");
+
+      Image image = admin.importImage(ImportImageStart.newBuilder().setName("busybox")
+          .setKind(ImageSourceKind.IMAGE_SOURCE_KIND_REGISTRY)
+          .setReference("oci://" + registry.address() + "/tools/busybox:1").setPlainHttp(true)
+          .build(), null, b -> {});
+
+      assertThat(image.getOrigin()).startsWith("oci://" + registry.address() + "/tools/busybox:1@sha256:");
+      assertThat(image.getDigest()).matches("sha256:[0-9a-f]{64}");
+      assertThat(c.images.pin("busybox")).isEqualTo("busybox@" + image.getDigest());
+    }
+  }
+
+  @Test
+  void aRegistrySourceThatIsNotAnOciReferenceIsRefusedNamingTheField() {
+    NoidException e = catchThrowableOfType(NoidException.class, () -> admin.importImage(
+        ImportImageStart.newBuilder().setName("web").setKind(ImageSourceKind.IMAGE_SOURCE_KIND_REGISTRY)
+            .setReference("https://example.com/x").build(), null, b -> {}));
+
+    assertThat(e.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("start.reference must be oci://");
   }
 
   @Test

@@ -16,7 +16,7 @@ import java.util.zip.GZIPOutputStream;
  * OCI image layouts built by hand for the import tests: gzip'd layer blobs, a config with the
  * layers' diff_ids, a manifest, index.json and oci-layout, as the image spec describes them.
  */
-final class OciImages {
+public final class OciImages {
   static final Path HOST_BUSYBOX = Path.of("/bin/busybox");
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -47,7 +47,7 @@ final class OciImages {
   }
 
   /** The usual two-layer busybox image in a new layout at {@code dir}, tagged {@code tag}. */
-  static Path busyboxLayout(Path dir, String tag) {
+  public static Path busyboxLayout(Path dir, String tag) {
     return layout(dir, tag, "amd64", List.of(baseLayer(), changeLayer()));
   }
 

@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  * its blobs in a directory the test owns, so a test can push to it, pull from it and tamper
  * with what it stores.
  */
-final class RegistryServer implements AutoCloseable {
+public final class RegistryServer implements AutoCloseable {
   private final Process process;
   private final Path storage;
   private final int port;
@@ -29,7 +29,7 @@ final class RegistryServer implements AutoCloseable {
     this.port = port;
   }
 
-  static RegistryServer start(Path dir) throws IOException {
+  public static RegistryServer start(Path dir) throws IOException {
     int port;
     try (ServerSocket socket = new ServerSocket(0)) {
       port = socket.getLocalPort();
@@ -71,7 +71,7 @@ final class RegistryServer implements AutoCloseable {
         });
   }
 
-  String address() {
+  public String address() {
     return "127.0.0.1:" + port;
   }
 
