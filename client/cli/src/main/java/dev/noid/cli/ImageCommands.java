@@ -59,7 +59,10 @@ final class ImageCommands {
           List.of("size", Views.human(i.getSizeBytes()) + " (" + i.getSizeBytes() + " bytes)"),
           List.of("architecture", i.getArchitecture()), List.of("origin", i.getOrigin()),
           List.of("created", created(i)),
-          List.of("nodes", String.join(", ", i.getNodesList()))));
+          List.of("nodes", String.join(", ", i.getNodesList())),
+          List.of("pulling", String.join(", ", i.getPullsList().stream().map(p -> p.getNode()
+              + " " + Views.human(p.getDoneBytes())
+              + (p.getTotalBytes() > 0 ? "/" + Views.human(p.getTotalBytes()) : "")).toList()))));
       return 0;
     }
   }
@@ -122,7 +125,9 @@ final class ImageCommands {
   static Object view(Image i) {
     return Output.map("name", i.getName(), "digest", i.getDigest(), "size_bytes", i.getSizeBytes(),
         "architecture", i.getArchitecture(), "origin", i.getOrigin(), "created", created(i),
-        "nodes", i.getNodesList());
+        "nodes", i.getNodesList(), "pulls", i.getPullsList().stream().map(p -> Output.map(
+            "node", p.getNode(), "done_bytes", p.getDoneBytes(), "total_bytes", p.getTotalBytes()))
+            .toList());
   }
 
   private static String created(Image i) {
