@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
@@ -26,6 +27,7 @@ public final class FleetImages implements ImagePins {
   private final NodeRegistry nodes;
   private final Clock clock;
   private final Map<String, FleetImage> byName = new ConcurrentHashMap<>();
+  private volatile Set<String> knownLocal = Set.of();
 
   public FleetImages(Store store, ImageBlobs blobs, ImageUsers users, NodeRegistry nodes,
       Clock clock) {
@@ -118,7 +120,14 @@ public final class FleetImages implements ImagePins {
     if (image != null) {
       return image.pinned();
     }
-    if (!nodeLocalNames().contains(requested) && reportsImages()) {
+    // Every create of a node-local image comes here: the names nodes reported are looked at
+    // again only when one is not among those seen before (a scan of every node is O(nodes)).
+    if (knownLocal.contains(requested)) {
+      return requested;
+    }
+    TreeSet<String> local = nodeLocalNames();
+    knownLocal = Set.copyOf(local);
+    if (!local.contains(requested) && reportsImages()) {
       throw notFound("image '" + requested + "'");
     }
     return requested;
