@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * for unix sockets; binding vsock port 1024 itself is checked in a real guest by AgentVmIT.
  */
 class GuestAgentSocketTest {
-  private static final Path SOURCE = Path.of("../deploy/image/guest-agent/noid-guest-agent.c");
+  private static final Path SOURCES = Path.of("../deploy/image/guest-agent");
   private static final Duration WAIT = Duration.ofSeconds(20);
   private static Path binary;
 
@@ -40,7 +40,8 @@ class GuestAgentSocketTest {
   static void build(@TempDir Path buildDir) {
     binary = buildDir.resolve("noid-guest-agent");
     Result gcc = new HostCommand().tryRun(List.of("gcc", "-O2", "-Wall", "-Wextra", "-Werror",
-        "-o", binary.toString(), SOURCE.toAbsolutePath().toString()), null);
+        "-o", binary.toString(), SOURCES.resolve("noid-guest-agent.c").toAbsolutePath().toString(),
+        SOURCES.resolve("growfs.c").toAbsolutePath().toString()), null);
     assertThat(gcc.status()).as("gcc: %s", gcc.stderr()).isZero();
   }
 
