@@ -50,9 +50,6 @@ import java.time.Duration;
 
 /** The agent's object graph. */
 public final class AgentModule extends AbstractModule {
-  /** Fleet images a node keeps before the least recently used unused ones go. */
-  static final long IMAGE_CACHE_BYTES = 20L << 30;
-
   private final AgentConfig config;
 
   public AgentModule(AgentConfig config) {
@@ -90,7 +87,8 @@ public final class AgentModule extends AbstractModule {
   NodeImages images(AgentConfig cfg, NodeCredentials credentials) {
     return new NodeImages(ImageCatalog.scan(cfg.imageDirs()),
         new ImageCache(cfg.stateDir().resolve("images"),
-            new ControllerImageSource(cfg, credentials), IMAGE_CACHE_BYTES, Clock.systemUTC()));
+            new ControllerImageSource(cfg, credentials), cfg.imageCacheMib() << 20,
+            Clock.systemUTC()));
   }
 
   @Provides

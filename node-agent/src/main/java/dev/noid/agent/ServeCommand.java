@@ -135,6 +135,11 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Shapes whose golden snapshots --golden ahead builds at start.")
   List<String> goldenKeys = new ArrayList<>();
 
+  @Option(names = "--image-cache-mib", defaultValue = "20480",
+      description = "Most MiB of fleet images kept on this node; beyond it the least recently"
+          + " used ones that no VM or checkpoint here uses are removed after each pull.")
+  long imageCacheMib;
+
   @Override
   public Integer call() throws Exception {
     AgentConfig cfg = toConfig();
@@ -162,6 +167,9 @@ public final class ServeCommand implements Callable<Integer> {
     }
     Path state = stateDir.toAbsolutePath();
     String advertise = advertiseAddress != null ? advertiseAddress : "127.0.0.1:" + grpcPort;
+    if (imageCacheMib < 1) {
+      throw new ConfigException("'image-cache-mib' must be at least 1; got " + imageCacheMib);
+    }
     if (!List.of("auto", "kvm", "tcg").contains(accelerator)) {
       throw new ConfigException("'accelerator' must be auto, kvm or tcg; got '" + accelerator + "'");
     }
@@ -199,7 +207,7 @@ public final class ServeCommand implements Callable<Integer> {
         auditLog != null ? auditLog : state.resolve("audit.log"),
         logToStderr, controller, joinToken, controllerCa, labels, images, qemuBinary, accelerator,
         hypervisor, cloudHypervisorBinary, restoreMemory, offeredCpus, offeredMib, bootTimeoutSeconds,
-        networkConfig(), goldenMode, goldenKeys);
+        networkConfig(), goldenMode, goldenKeys, imageCacheMib);
   }
 
   private NetworkConfig networkConfig() {

@@ -46,4 +46,13 @@ class ServeCommandGoldenTest {
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("'golden-keys' is only used with 'golden = ahead'");
   }
+
+  @Test
+  void theImageCacheBudgetDefaultsTo20GibAndMustBePositive() {
+    assertThat(config().imageCacheMib()).isEqualTo(20480);
+    assertThat(config("--image-cache-mib", "4096").imageCacheMib()).isEqualTo(4096);
+    assertThatThrownBy(() -> config("--image-cache-mib", "0"))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("'image-cache-mib' must be at least 1; got 0");
+  }
 }

@@ -33,7 +33,24 @@ public record AgentConfig(
     int bootTimeoutSeconds,
     NetworkConfig network,
     GoldenMode golden,
-    List<String> goldenKeys) {
+    List<String> goldenKeys,
+    long imageCacheMib) {
+
+  /** The fleet image cache's budget when none is configured. */
+  public static final long DEFAULT_IMAGE_CACHE_MIB = 20 * 1024;
+
+  /** A config with the default image cache budget. */
+  public AgentConfig(String nodeName, String bindAddress, int grpcPort, int metricsPort,
+      String advertiseAddress, Path stateDir, Path serverLog, Path auditLog, boolean logToStderr,
+      String controller, String joinToken, Path controllerCa, Map<String, String> labels,
+      List<Path> imageDirs, String qemuBinary, String accelerator, String hypervisor,
+      String cloudHypervisorBinary, String restoreMemory, int cpus, long memoryMib,
+      int bootTimeoutSeconds, NetworkConfig network, GoldenMode golden, List<String> goldenKeys) {
+    this(nodeName, bindAddress, grpcPort, metricsPort, advertiseAddress, stateDir, serverLog,
+        auditLog, logToStderr, controller, joinToken, controllerCa, labels, imageDirs, qemuBinary,
+        accelerator, hypervisor, cloudHypervisorBinary, restoreMemory, cpus, memoryMib,
+        bootTimeoutSeconds, network, golden, goldenKeys, DEFAULT_IMAGE_CACHE_MIB);
+  }
 
   public AgentConfig {
     requireNonNull(nodeName, "nodeName is null");
