@@ -23,7 +23,8 @@ final class Progress implements AutoCloseable {
     long start = System.nanoTime();
     frames.scheduleAtFixedRate(() -> {
       // Clears to the end of the line: a message may get shorter.
-      err.printf("\r%c %s (%ds)\033[K", FRAMES[i.getAndIncrement() % FRAMES.length], message,
+      // this.message: the constructor's parameter would keep the first message for good.
+      err.printf("\r%c %s (%ds)\033[K", FRAMES[i.getAndIncrement() % FRAMES.length], this.message,
           (System.nanoTime() - start) / 1_000_000_000L);
       err.flush();
     }, 0, 120, TimeUnit.MILLISECONDS);
