@@ -49,7 +49,9 @@ public final class FleetImages implements ImagePins {
   public FleetImage get(String name) {
     FleetImage image = byName.get(name);
     if (image == null) {
-      throw notFound("image '" + name + "'");
+      // Only fleet images: node-local ones (such as dev) have no record to show.
+      throw NoidException.notFound("image '" + name + "' not found (fleet images: "
+          + (byName.isEmpty() ? "none" : String.join(", ", new TreeMap<>(byName).keySet())) + ")");
     }
     return image;
   }

@@ -45,7 +45,13 @@ public final class ImageImports {
       case ROOTFS_TARBALL -> new ImportSource.RootfsTarball(uploaded, expected);
       case EXT4 -> new ImportSource.Ext4File(uploaded, expected);
     };
-    return run(name, source, workDir, replace);
+    try {
+      return run(name, source, workDir, replace);
+    } catch (NoidException e) {
+      // The client knows its file by its own name, not by where the controller kept it.
+      throw new NoidException(e.code(), e.getMessage().replace(uploaded.toString(),
+          uploaded.getFileName().toString()), e);
+    }
   }
 
   /** Pulls {@code reference} (oci://HOST/REPO[:TAG|@sha256:HEX]) from its registry. */

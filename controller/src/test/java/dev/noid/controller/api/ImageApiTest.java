@@ -209,6 +209,8 @@ class ImageApiTest {
         new ByteArrayInputStream(garbage), b -> {}));
 
     assertThat(e.code()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).as("the controller's own paths stay its own")
+        .doesNotContain(dir.toString());
     assertThat(c.images.list()).isEmpty();
     try (var left = Files.list(dir.resolve("images").resolve("tmp"))) {
       assertThat(left.toList()).as("the upload is cleaned up").isEmpty();

@@ -99,7 +99,7 @@ class FleetImagesTest {
     add("alpine", D2, false);
 
     assertThatThrownBy(() -> images.get("ubuntu")).isInstanceOf(NoidException.class)
-        .hasMessageContaining("image 'ubuntu' not found (images: alpine, debian-12)")
+        .hasMessageContaining("image 'ubuntu' not found (fleet images: alpine, debian-12)")
         .extracting(e -> ((NoidException) e).code()).isEqualTo(NoidException.Code.NOT_FOUND);
     assertThatThrownBy(() -> images.pin("debian-12@sha256:" + "9".repeat(64)))
         .hasMessageContaining("not found (images: alpine, debian-12)");
