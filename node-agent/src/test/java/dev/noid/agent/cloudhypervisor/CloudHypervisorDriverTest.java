@@ -85,6 +85,32 @@ class CloudHypervisorDriverTest {
   }
 
   @Test
+  void aFleetImageCloneRestoresOnItsOwnOverlayWithTheSnapshotClaimingRawIgnored() throws Exception {
+    Path base = tmp.resolve("base.ext4");
+    Files.write(base, new byte[1 << 20]);
+    Image fleet = new Image("debian-12@sha256:" + "b".repeat(64), tmp.resolve("vmlinuz"), null,
+        base, "console=ttyS0 noid.root=/dev/vda", 64, true);
+    VmLayout orig = layout("orig");
+    dev.noid.agent.vm.DiskOverlay.create(base, orig.disk(), 4L << 20);
+    pids.add(driver.boot(orig, VmConfigsTest.vm("orig", 1, 128), fleet));
+    Path snap = Files.createDirectories(tmp.resolve("snap"));
+    driver.pause(orig);
+    driver.saveState(orig, snap);
+    // A checkpoint from elsewhere may say anything about its disk: here, that it is raw.
+    Path config = snap.resolve("config.json");
+    Files.writeString(config, Files.readString(config).replace("\"Qcow2\"", "\"Raw\""));
+
+    VmLayout clone = layout("clone");
+    dev.noid.agent.vm.DiskOverlay.create(base, clone.disk(), 4L << 20);
+    pids.add(driver.restore(clone, VmConfigsTest.vm("clone", 1, 128), fleet, snap));
+
+    JsonNode disk = driver.info(clone).path("config").path("disks").get(0);
+    assertThat(disk.path("path").asText()).isEqualTo(clone.disk().toString());
+    assertThat(disk.path("image_type").asText()).isEqualTo("Qcow2");
+    assertThat(disk.path("backing_files").asBoolean()).isTrue();
+  }
+
+  @Test
   void aRawImagesDiskIsOpenedRawWhateverTheGuestWroteIntoIt() throws Exception {
     // The attack: a guest writes a qcow2 header naming a host file as backing file into its own
     // raw disk; a VMM that probed the format would give the guest that file on the next boot.
