@@ -87,6 +87,7 @@ class ImagesIT {
     JsonNode image = image();
     assertThat(image.path("size_bytes").asLong()).isEqualTo(Files.size(rootfs));
     assertThat(image.path("origin").asText()).startsWith("ext4 file rootfs.ext4");
+    assertThat(image.path("kernel").asText()).as("its /boot is empty").isEqualTo("node default");
     assertThat(image.path("nodes")).isEmpty();
     assertThat(ok("images", "list").out()).contains("debian-12");
   }
