@@ -177,8 +177,34 @@ class ImagesIT {
         .isEqualTo(dir.resolve("node-a/images/" + hex + ".initramfs.cpio.gz").toString());
   }
 
-  /** The argv of the VMM running {@code vm}, read from /proc by the pid in its VM directory. */
+  @Test
+  @Order(6)
+  void aCheckpointOfItRestoresOnANodeThatPullsTheKernelWithTheImage() throws Exception {
+    String version = ok("exec", "kv", "--", "busybox", "uname", "-r").out().strip();
+    ok("checkpoint", "kv", "with-own-kernel");
+
+    ok("restore", "kv", "with-own-kernel", "--as", "kv2", "--node", "node-b");
+
+    assertThat(ok("exec", "kv2", "--", "busybox", "uname", "-r").out().strip())
+        .isEqualTo(version);
+    String hex = JSON.readTree(ok("images", "inspect", "own-kernel", "-o", "json").out())
+        .path("digest").asText().substring("sha256:".length());
+    // A restore boots nothing: its VMM is started with the kernel the checkpoint was made of.
+    assertThat(vmmCommandLines("node-b")).anySatisfy(argv ->
+        assertThat(argv.get(argv.indexOf("-kernel") + 1))
+            .isEqualTo(dir.resolve("node-b/images/" + hex + ".vmlinuz").toString()));
+  }
+
+  /** The argv of the VMM running {@code vm}, found by the hostname its kernel was given. */
   private List<String> vmmCommandLine(String node, String vm) throws Exception {
+    List<List<String>> running = vmmCommandLines(node);
+    return running.stream().filter(argv -> argv.stream()
+        .anyMatch(a -> a.contains("noid.hostname=" + vm + " ") || a.endsWith("noid.hostname=" + vm)))
+        .findFirst().orElseThrow(() -> new AssertionError("no VMM of " + vm + " among " + running));
+  }
+
+  /** The argv of each VMM running on {@code node}, read from /proc by the pid in its VM dir. */
+  private List<List<String>> vmmCommandLines(String node) throws Exception {
     List<List<String>> running = new ArrayList<>();
     try (var vms = Files.list(dir.resolve(node + "/vms"))) {
       for (Path pidFile : vms.map(d -> d.resolve("vmm.pid")).filter(Files::exists).toList()) {
@@ -189,8 +215,6 @@ class ImagesIT {
         }
       }
     }
-    return running.stream().filter(argv -> argv.stream()
-        .anyMatch(a -> a.contains("noid.hostname=" + vm + " ") || a.endsWith("noid.hostname=" + vm)))
-        .findFirst().orElseThrow(() -> new AssertionError("no VMM of " + vm + " among " + running));
+    return running;
   }
 }
