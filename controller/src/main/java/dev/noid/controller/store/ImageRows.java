@@ -13,7 +13,8 @@ final class ImageRows {
     store.tx("put image", c -> {
       try (PreparedStatement del = c.prepareStatement("DELETE FROM images WHERE name = ?");
           PreparedStatement ins = c.prepareStatement("INSERT INTO images (name, digest,"
-              + " size_bytes, origin, architecture, created_ms, kernel, kernel_sha256, modules_sha256)"
+              + " size_bytes, origin, architecture, created_ms, kernel, kernel_sha256,"
+              + " modules_sha256)"
               + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
         del.setString(1, r.name());
         del.executeUpdate();
