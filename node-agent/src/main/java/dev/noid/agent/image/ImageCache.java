@@ -203,7 +203,7 @@ public final class ImageCache {
    */
   public synchronized List<String> collect(Set<String> inUse) {
     List<Path> files = files();
-    long total = files.stream().mapToLong(ImageCache::size).sum();
+    long total = files.stream().mapToLong(this::imageBytes).sum();
     List<String> removed = new ArrayList<>();
     files.sort(Comparator.comparing(this::lastUsed));
     for (Path f : files) {
@@ -214,7 +214,7 @@ public final class ImageCache {
       if (inUse.contains(digest) || pulls.containsKey(digest)) {
         continue;
       }
-      long bytes = size(f);
+      long bytes = imageBytes(f);
       deleteQuietly(f);
       deleteQuietly(usedMarker(digest));
       kernels.delete(hex(digest));
@@ -224,6 +224,12 @@ public final class ImageCache {
           digest, bytes, budgetBytes);
     }
     return removed;
+  }
+
+  /** The ext4 file and the kernel's files beside it. */
+  private long imageBytes(Path ext4) {
+    String hex = ext4.getFileName().toString().replace(".ext4", "");
+    return size(ext4) + kernels.files(hex).stream().mapToLong(ImageCache::size).sum();
   }
 
   private List<Path> files() {

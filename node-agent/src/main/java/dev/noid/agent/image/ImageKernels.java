@@ -126,11 +126,15 @@ final class ImageKernels {
     }
   }
 
+  /** Every file kept for the image's kernel, present or not. */
+  List<Path> files(String hex) {
+    return List.of(".modules.cpio.gz", ".vmlinuz", ".initramfs.cpio.gz", ".no-kernel").stream()
+        .map(suffix -> dir.resolve(hex + suffix)).toList();
+  }
+
+  /** The modules file goes first: without it the kernel is no longer known to be whole. */
   void delete(String hex) {
-    for (String suffix : List.of(".modules.cpio.gz", ".vmlinuz", ".initramfs.cpio.gz",
-        ".no-kernel")) {
-      ImageCache.deleteQuietly(dir.resolve(hex + suffix));
-    }
+    files(hex).forEach(ImageCache::deleteQuietly);
   }
 
   private Path marker(String hex) {

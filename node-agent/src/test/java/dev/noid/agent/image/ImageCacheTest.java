@@ -198,9 +198,10 @@ class ImageCacheTest {
   }
 
   @Test
-  void anImageRemovedOverBudgetTakesItsKernelFilesWithIt() throws Exception {
-    String a = serveWithKernel("a".repeat(100), "bzImage", "modules");
-    String b = serve("b".repeat(200));
+  void anImagesKernelFilesCountAgainstTheBudgetAndGoWithIt() throws Exception {
+    // 200 bytes of ext4 files fit in 250; with a's kernel, modules and initramfs they do not.
+    String a = serveWithKernel("a".repeat(100), "k".repeat(100), "modules");
+    String b = serve("b".repeat(100));
     MutableClock clock = new MutableClock();
     ImageCache cache = cache(250, clock);
     cache.ensure(a, ImageSource.Progress.NONE);
