@@ -1,7 +1,7 @@
 package dev.noid.controller.images.importing;
 
+import dev.noid.controller.domain.NoidException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -15,7 +15,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import java.util.zip.GZIPInputStream;
 
 /**
  * Picks, from a kernel's module tree, the modules the guest init loads, with everything they
@@ -39,6 +38,9 @@ final class GuestModules {
       super(message);
     }
   }
+
+  /** Far above any real module (the largest are a few MiB). */
+  static final long MAX_MODULE_BYTES = 64L << 20;
 
   private final String subject;
   private final ToolRunner tools;
@@ -101,24 +103,33 @@ final class GuestModules {
     visited.put(name, true);
   }
 
-  private Path uncompressed(String name, Path source) throws IOException {
+  /**
+   * The module's file as insmod takes it. Decompression stops past {@link #MAX_MODULE_BYTES}:
+   * a small crafted .ko.xz could otherwise fill the controller's disk.
+   */
+  private Path uncompressed(String name, Path source) throws IOException, Missing {
     String fileName = source.getFileName().toString();
     Path target = out.resolve(name + ".ko");
-    if (fileName.endsWith(".ko.gz")) {
-      try (InputStream in = new GZIPInputStream(Files.newInputStream(source,
-          LinkOption.NOFOLLOW_LINKS))) {
-        Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
-      }
+    String suffix = fileName.substring(fileName.indexOf(".ko") + 3);
+    if (suffix.isEmpty()) {
+      Files.copy(source, target, LinkOption.NOFOLLOW_LINKS, StandardCopyOption.REPLACE_EXISTING);
       return target;
     }
-    String suffix = fileName.substring(fileName.indexOf(".ko") + 3);
-    Path copy = out.resolve(name + ".ko" + suffix);
-    Files.copy(source, copy, LinkOption.NOFOLLOW_LINKS, StandardCopyOption.REPLACE_EXISTING);
-    switch (suffix) {
-      case ".xz" -> tools.run(subject, List.of("xz", "-d", "-f", copy.toString()));
-      case ".zst" -> tools.run(subject, List.of("zstd", "-d", "-q", "-f", "--rm",
-          copy.toString()));
-      default -> { } // plain .ko
+    String decompress = switch (suffix) {
+      case ".xz" -> "xz -dc";
+      case ".zst" -> "zstd -dcq";
+      default -> "gzip -dc";
+    };
+    ToolRunner.Result result = tools.runAllowingFailure(subject, List.of("bash", "-c",
+        "set -o pipefail; " + decompress + " -- \"$1\" | head -c $2 > \"$3\"", "decompress",
+        source.toString(), String.valueOf(MAX_MODULE_BYTES + 1), target.toString()));
+    if (Files.size(target) > MAX_MODULE_BYTES) {
+      throw new Missing("its module " + name + " is over " + (MAX_MODULE_BYTES >> 20)
+          + " MiB uncompressed");
+    }
+    if (result.exitCode() != 0) {
+      throw NoidException.invalid(subject + ": cannot decompress the module " + fileName + ": "
+          + result.reason());
     }
     return target;
   }

@@ -120,6 +120,55 @@ class ImageKernelImportTest {
   }
 
   @Test
+  void compressedModulesAreStoredUncompressed() throws Exception {
+    Path root = rootWithShell("compressed");
+    Path kernelDir = root.resolve("lib/modules/" + fixture.version() + "/kernel");
+    Files.createDirectories(kernelDir);
+    Files.createDirectories(root.resolve("boot"));
+    Files.copy(fixtureRoot().resolve("boot/vmlinuz-" + fixture.version()),
+        root.resolve("boot/vmlinuz-" + fixture.version()));
+    // The modules the fixture's kernel needs, as xz and zstd by turns, as newer kernels ship.
+    Path unpacked = unpackCpio(image.modules());
+    int i = 0;
+    for (String line : Files.readAllLines(unpacked.resolve("etc/noid/modules"))) {
+      if (!line.startsWith("#")) {
+        String name = line.split(" ")[0];
+        Path ko = kernelDir.resolve(name + ".ko");
+        Files.copy(unpacked.resolve("lib/modules/" + name + ".ko"), ko);
+        // Both replace the .ko with the compressed file (xz does so by default).
+        if (i++ % 2 == 0) {
+          run("xz", "-q", ko.toString());
+        } else {
+          run("zstd", "-q", "--rm", ko.toString());
+        }
+      }
+    }
+
+    ImportedImage compressed = importFrom(new ImportSource.RootfsTarball(tar(root)));
+
+    assertThat(compressed.kernel().isOwn()).isTrue();
+    assertThat(compressed.modules()).hasSameBinaryContentAs(image.modules());
+  }
+
+  @Test
+  void aCompressedModuleThatUnpacksPastTheLimitIsNotUnpackedFurther() throws Exception {
+    Path root = rootWithShell("bomb");
+    Path kernelDir = root.resolve("lib/modules/" + fixture.version() + "/kernel");
+    Files.createDirectories(kernelDir);
+    Files.createDirectories(root.resolve("boot"));
+    Files.copy(fixtureRoot().resolve("boot/vmlinuz-" + fixture.version()),
+        root.resolve("boot/vmlinuz-" + fixture.version()));
+    run("sh", "-c", "head -c $(($2 + 4096)) /dev/zero | xz -0 -T1 > \"$1\"", "sh",
+        kernelDir.resolve("virtio_ring.ko.xz").toString(),
+        String.valueOf(GuestModules.MAX_MODULE_BYTES));
+
+    ImportedImage bomb = importFrom(new ImportSource.RootfsTarball(tar(root)));
+
+    assertThat(bomb.kernel().description()).isEqualTo("node default (its kernel "
+        + fixture.version() + ": its module virtio_ring is over 64 MiB uncompressed)");
+  }
+
+  @Test
   void anImageWithoutBootKeepsTheNodeDefault() throws Exception {
     ImportedImage plain = importFrom(new ImportSource.RootfsTarball(tar(rootWithShell("plain"))));
 
