@@ -61,6 +61,9 @@ public final class ImageImporter {
       ToolRunner tools = new ToolRunner(toolTimeout, scratch);
       Converted converted = convert(source, tools, scratch, ext4, kernelDir);
       KernelExtractor.Extracted kernel = converted.kernel();
+      if (!kernel.kernel().isOwn()) {
+        deleteTree(kernelDir); // what a kernel that could not serve left
+      }
       ImportedImage image = new ImportedImage(ext4, "sha256:" + Sha256.ofFile(ext4),
           Files.size(ext4), converted.origin(), converted.architecture(), kernel.kernel(),
           kernel.vmlinuz(), kernel.modules());

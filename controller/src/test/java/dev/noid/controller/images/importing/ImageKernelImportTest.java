@@ -107,11 +107,7 @@ class ImageKernelImportTest {
 
   @Test
   void aKernelWithoutTheGuestModulesKeepsTheNodeDefaultAndSaysWhich() throws Exception {
-    Path root = rootWithShell("bare");
-    Files.createDirectories(root.resolve("boot"));
-    Files.createDirectories(root.resolve("lib/modules/" + fixture.version()));
-    Files.copy(fixtureRoot().resolve("boot/vmlinuz-" + fixture.version()),
-        root.resolve("boot/vmlinuz-" + fixture.version()));
+    Path root = rootWithFixtureKernel("bare");
 
     ImportedImage bare = importFrom(new ImportSource.RootfsTarball(tar(root)));
 
@@ -121,12 +117,8 @@ class ImageKernelImportTest {
 
   @Test
   void compressedModulesAreStoredUncompressed() throws Exception {
-    Path root = rootWithShell("compressed");
+    Path root = rootWithFixtureKernel("compressed");
     Path kernelDir = root.resolve("lib/modules/" + fixture.version() + "/kernel");
-    Files.createDirectories(kernelDir);
-    Files.createDirectories(root.resolve("boot"));
-    Files.copy(fixtureRoot().resolve("boot/vmlinuz-" + fixture.version()),
-        root.resolve("boot/vmlinuz-" + fixture.version()));
     // The modules the fixture's kernel needs, as xz and zstd by turns, as newer kernels ship.
     Path unpacked = unpackCpio(image.modules());
     int i = 0;
@@ -152,12 +144,8 @@ class ImageKernelImportTest {
 
   @Test
   void aCompressedModuleThatUnpacksPastTheLimitIsNotUnpackedFurther() throws Exception {
-    Path root = rootWithShell("bomb");
+    Path root = rootWithFixtureKernel("bomb");
     Path kernelDir = root.resolve("lib/modules/" + fixture.version() + "/kernel");
-    Files.createDirectories(kernelDir);
-    Files.createDirectories(root.resolve("boot"));
-    Files.copy(fixtureRoot().resolve("boot/vmlinuz-" + fixture.version()),
-        root.resolve("boot/vmlinuz-" + fixture.version()));
     run("sh", "-c", "head -c $(($2 + 4096)) /dev/zero | xz -0 -T1 > \"$1\"", "sh",
         kernelDir.resolve("virtio_ring.ko.xz").toString(),
         String.valueOf(GuestModules.MAX_MODULE_BYTES));
@@ -188,6 +176,16 @@ class ImageKernelImportTest {
     Files.createDirectories(root.resolve("bin"));
     Files.copy(Path.of("/bin/busybox"), root.resolve("bin/busybox"));
     Files.createSymbolicLink(root.resolve("bin/sh"), Path.of("busybox"));
+    return root;
+  }
+
+  /** A root with the fixture's vmlinuz and an empty module tree for it. */
+  private Path rootWithFixtureKernel(String name) throws IOException {
+    Path root = rootWithShell(name);
+    Files.createDirectories(root.resolve("boot"));
+    Files.createDirectories(root.resolve("lib/modules/" + fixture.version() + "/kernel"));
+    Files.copy(fixtureRoot().resolve("boot/vmlinuz-" + fixture.version()),
+        root.resolve("boot/vmlinuz-" + fixture.version()));
     return root;
   }
 
