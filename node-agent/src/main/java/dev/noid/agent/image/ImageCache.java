@@ -33,6 +33,7 @@ import org.slf4j.LoggerFactory;
  * key on its content, hashed once per file version). A missing image is pulled once however
  * many creates want it at the same moment, checked against its digest, and only then moved in.
  * Least recently used images that nothing on the node needs go when the cache is over budget.
+ * An image's own kernel, if it has one, is kept beside it ({@link ImageKernels}).
  */
 public final class ImageCache {
   private static final Logger log = LoggerFactory.getLogger(ImageCache.class);

@@ -2,10 +2,10 @@ package dev.noid.agent.image;
 
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
