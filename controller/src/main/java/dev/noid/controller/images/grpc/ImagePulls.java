@@ -75,11 +75,11 @@ public final class ImagePulls {
    * What the import recorded; an image whose name is gone (its VMs and checkpoints keep the
    * files) has no record left, and the file itself is hashed.
    */
-  private String recordedSha256(String digest, ImagePart part, Path file) throws IOException {
+  private String recordedSha256(String digest, ImagePart part, Path file) {
     return images.byDigest(digest).map(i -> part == ImagePart.IMAGE_PART_KERNEL
             ? i.kernel().kernelSha256() : i.kernel().modulesSha256())
         .filter(s -> !s.isEmpty())
-        .orElse("sha256:" + Sha256.ofFile(file));
+        .orElseGet(() -> "sha256:" + Sha256.ofFile(file));
   }
 
   private static final class Pump implements Runnable {
