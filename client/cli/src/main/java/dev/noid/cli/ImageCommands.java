@@ -58,7 +58,7 @@ final class ImageCommands {
           List.of("name", i.getName()), List.of("digest", i.getDigest()),
           List.of("size", Views.human(i.getSizeBytes()) + " (" + i.getSizeBytes() + " bytes)"),
           List.of("architecture", i.getArchitecture()), List.of("origin", i.getOrigin()),
-          List.of("created", created(i)),
+          List.of("kernel", i.getKernel()), List.of("created", created(i)),
           List.of("nodes", String.join(", ", i.getNodesList())),
           List.of("pulling", String.join(", ", i.getPullsList().stream().map(p -> p.getNode()
               + " " + Views.human(p.getDoneBytes())
@@ -124,7 +124,8 @@ final class ImageCommands {
 
   static Object view(Image i) {
     return Output.map("name", i.getName(), "digest", i.getDigest(), "size_bytes", i.getSizeBytes(),
-        "architecture", i.getArchitecture(), "origin", i.getOrigin(), "created", created(i),
+        "architecture", i.getArchitecture(), "origin", i.getOrigin(), "kernel", i.getKernel(),
+        "created", created(i),
         "nodes", i.getNodesList(), "pulls", i.getPullsList().stream().map(p -> Output.map(
             "node", p.getNode(), "done_bytes", p.getDoneBytes(), "total_bytes", p.getTotalBytes()))
             .toList());

@@ -1,6 +1,7 @@
 package dev.noid.controller.images;
 
 import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.images.importing.ImageKernel;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.store.ImageRow;
@@ -38,7 +39,8 @@ public final class FleetImages implements ImagePins {
     this.clock = clock;
     for (ImageRow r : store.images()) {
       byName.put(r.name(), new FleetImage(r.name(), r.digest(), r.sizeBytes(), r.origin(),
-          r.architecture(), Instant.ofEpochMilli(r.createdMs())));
+          r.architecture(), Instant.ofEpochMilli(r.createdMs()),
+          new ImageKernel(r.kernel(), r.kernelSha256(), r.modulesSha256())));
     }
   }
 
@@ -71,16 +73,17 @@ public final class FleetImages implements ImagePins {
    * {@code digest}. ALREADY_EXISTS for a name in use, unless {@code replace}.
    */
   public synchronized FleetImage record(String name, String digest, long sizeBytes, String origin,
-      String architecture, boolean replace) {
+      String architecture, ImageKernel kernel, boolean replace) {
     FleetImage old = byName.get(name);
     if (old != null && !replace) {
       throw new NoidException(NoidException.Code.ALREADY_EXISTS, "image '" + name
           + "' exists (" + old.digest() + "): remove it first, or import with --replace");
     }
     FleetImage image = new FleetImage(name, digest, sizeBytes, origin, architecture,
-        clock.instant());
+        clock.instant(), kernel);
     store.putImage(new ImageRow(name, digest, sizeBytes, origin, architecture,
-        image.created().toEpochMilli()));
+        image.created().toEpochMilli(), kernel.description(), kernel.kernelSha256(),
+        kernel.modulesSha256()));
     byName.put(name, image);
     if (old != null) {
       dropFileIfUnused(old.digest());

@@ -9,10 +9,23 @@ import java.nio.file.StandardCopyOption;
 import java.util.stream.Stream;
 
 /**
- * Image files by digest, under {@code DIR/sha256/HEX.ext4}. A file is only ever moved in whole
- * (from {@link #workDir()}, on the same filesystem), so a present file is a complete one.
+ * Image files by digest, under {@code DIR/sha256/HEX.ext4}, and beside it an image's own kernel
+ * ({@code HEX.vmlinuz}) and the modules it needs ({@code HEX.modules.cpio.gz}). A file is only
+ * ever moved in whole (from {@link #workDir()}, on the same filesystem), so a present file is a
+ * complete one.
  */
 public final class ImageBlobs {
+  /** The files of one image. */
+  public enum Part {
+    EXT4(".ext4"), KERNEL(".vmlinuz"), MODULES(".modules.cpio.gz");
+
+    private final String suffix;
+
+    Part(String suffix) {
+      this.suffix = suffix;
+    }
+  }
+
   private final Path dir;
 
   public ImageBlobs(Path dir) {
@@ -30,10 +43,14 @@ public final class ImageBlobs {
   }
 
   public Path path(String digest) {
+    return path(digest, Part.EXT4);
+  }
+
+  public Path path(String digest, Part part) {
     if (!ImageRefs.isDigest(digest)) {
       throw NoidException.invalid("digest must be sha256:<64 lowercase hex>; got '" + digest + "'");
     }
-    return dir.resolve("sha256").resolve(digest.substring("sha256:".length()) + ".ext4");
+    return dir.resolve("sha256").resolve(digest.substring("sha256:".length()) + part.suffix);
   }
 
   public boolean has(String digest) {
@@ -51,8 +68,8 @@ public final class ImageBlobs {
   }
 
   /** Moves {@code file} in as {@code digest}'s (keeping an identical file already there). */
-  public void adopt(Path file, String digest) {
-    Path target = path(digest);
+  public void adopt(Path file, String digest, Part part) {
+    Path target = path(digest, part);
     try {
       if (Files.isRegularFile(target)) {
         Files.delete(file);
@@ -65,9 +82,12 @@ public final class ImageBlobs {
     }
   }
 
+  /** The ext4 file goes first, so that an interrupted delete leaves no half image behind. */
   public void delete(String digest) {
     try {
-      Files.deleteIfExists(path(digest));
+      for (Part part : Part.values()) {
+        Files.deleteIfExists(path(digest, part));
+      }
     } catch (IOException e) {
       throw new NoidException(NoidException.Code.INTERNAL, "cannot delete image " + digest + ": "
           + e.getMessage(), e);

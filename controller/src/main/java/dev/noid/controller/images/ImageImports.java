@@ -70,9 +70,14 @@ public final class ImageImports {
     try {
       requireFree(name, replace);
       ImportedImage done = importer.importImage(source, workDir);
-      blobs.adopt(done.ext4(), done.digest());
+      // The kernel files go in first: a present ext4 file means its image is whole.
+      if (done.kernel().isOwn()) {
+        blobs.adopt(done.vmlinuz(), done.digest(), ImageBlobs.Part.KERNEL);
+        blobs.adopt(done.modules(), done.digest(), ImageBlobs.Part.MODULES);
+      }
+      blobs.adopt(done.ext4(), done.digest(), ImageBlobs.Part.EXT4);
       return images.record(name, done.digest(), done.sizeBytes(), done.origin(),
-          done.architecture(), replace);
+          done.architecture(), done.kernel(), replace);
     } finally {
       discard(workDir);
     }

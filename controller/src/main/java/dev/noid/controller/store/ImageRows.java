@@ -13,7 +13,9 @@ final class ImageRows {
     store.tx("put image", c -> {
       try (PreparedStatement del = c.prepareStatement("DELETE FROM images WHERE name = ?");
           PreparedStatement ins = c.prepareStatement("INSERT INTO images (name, digest,"
-              + " size_bytes, origin, architecture, created_ms) VALUES (?, ?, ?, ?, ?, ?)")) {
+              + " size_bytes, origin, architecture, created_ms, kernel, kernel_sha256,"
+              + " modules_sha256)"
+              + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
         del.setString(1, r.name());
         del.executeUpdate();
         ins.setString(1, r.name());
@@ -22,6 +24,9 @@ final class ImageRows {
         ins.setString(4, r.origin());
         ins.setString(5, r.architecture());
         ins.setLong(6, r.createdMs());
+        ins.setString(7, r.kernel());
+        ins.setString(8, r.kernelSha256());
+        ins.setString(9, r.modulesSha256());
         ins.executeUpdate();
       }
       return null;
@@ -32,11 +37,13 @@ final class ImageRows {
     return store.tx("list images", c -> {
       List<ImageRow> out = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement("SELECT name, digest, size_bytes, origin,"
-              + " architecture, created_ms FROM images ORDER BY name");
+              + " architecture, created_ms, kernel, kernel_sha256, modules_sha256 FROM images"
+              + " ORDER BY name");
           ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           out.add(new ImageRow(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getString(4),
-              rs.getString(5), rs.getLong(6)));
+              rs.getString(5), rs.getLong(6), rs.getString(7), rs.getString(8),
+              rs.getString(9)));
         }
       }
       return out;

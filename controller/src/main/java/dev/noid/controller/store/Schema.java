@@ -70,6 +70,13 @@ final class Schema {
         origin TEXT NOT NULL,
         architecture TEXT NOT NULL,
         created_ms BIGINT NOT NULL)
+      """,
+      // An image's own kernel (issue 20): what its VMs boot, and the digests of the kernel and
+      // modules files nodes pull beside the ext4 file ('' when it boots the node's kernel).
+      """
+      ALTER TABLE images ADD COLUMN kernel TEXT NOT NULL DEFAULT 'node default';
+      ALTER TABLE images ADD COLUMN kernel_sha256 TEXT NOT NULL DEFAULT '';
+      ALTER TABLE images ADD COLUMN modules_sha256 TEXT NOT NULL DEFAULT ''
       """);
 
   static void migrate(Connection c) throws SQLException {

@@ -96,6 +96,7 @@ class ImageApiTest {
     assertThat(image.getDigest()).matches("sha256:[0-9a-f]{64}");
     assertThat(image.getSizeBytes()).isEqualTo(16L << 20);
     assertThat(image.getOrigin()).startsWith("ext4 file busybox.ext4 sha256:");
+    assertThat(image.getKernel()).as("no /boot: the node's kernel").isEqualTo("node default");
     assertThat(alice.images().listImages(ListImagesRequest.getDefaultInstance()).getImagesList())
         .extracting(Image::getName).containsExactly("busy");
     assertThat(alice.images().getImage(GetImageRequest.newBuilder().setName("busy").build())

@@ -1,5 +1,6 @@
 package dev.noid.controller.images;
 
+import dev.noid.controller.images.importing.ImageKernel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -48,8 +49,8 @@ class FleetImagesTest {
   private void add(String name, String digest, boolean replace) throws Exception {
     Path file = blobs.workDir().resolve("x.ext4");
     Files.writeString(file, name + digest);
-    blobs.adopt(file, digest);
-    images.record(name, digest, 42, "test", "amd64", replace);
+    blobs.adopt(file, digest, ImageBlobs.Part.EXT4);
+    images.record(name, digest, 42, "test", "amd64", ImageKernel.NODE_DEFAULT, replace);
   }
 
   @Test

@@ -433,7 +433,8 @@ abstract class StoreContract {
     assertThat(store.images()).containsExactly(b, a);
 
     ImageRow a2 = new ImageRow("debian-12", "sha256:" + "c".repeat(64), 301L << 20, "again",
-        "amd64", NOW.toEpochMilli());
+        "amd64", NOW.toEpochMilli(), "6.1.0-53-cloud-amd64 (the image's own)",
+        "sha256:" + "d".repeat(64), "sha256:" + "e".repeat(64));
     store.putImage(a2);
     assertThat(store.images()).containsExactly(b, a2);
 

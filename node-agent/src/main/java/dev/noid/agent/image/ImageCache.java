@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -32,6 +33,7 @@ import org.slf4j.LoggerFactory;
  * key on its content, hashed once per file version). A missing image is pulled once however
  * many creates want it at the same moment, checked against its digest, and only then moved in.
  * Least recently used images that nothing on the node needs go when the cache is over budget.
+ * An image's own kernel, if it has one, is kept beside it ({@link ImageKernels}).
  */
 public final class ImageCache {
   private static final Logger log = LoggerFactory.getLogger(ImageCache.class);
@@ -41,6 +43,7 @@ public final class ImageCache {
   private final ImageSource source;
   private final long budgetBytes;
   private final Clock clock;
+  private final ImageKernels kernels;
   private final ConcurrentHashMap<String, InFlight> pulls = new ConcurrentHashMap<>();
   private final AtomicLong joined = new AtomicLong();
 
@@ -49,6 +52,7 @@ public final class ImageCache {
     this.source = source;
     this.budgetBytes = budgetBytes;
     this.clock = clock;
+    this.kernels = new ImageKernels(dir, source);
     try {
       Files.createDirectories(dir);
       try (Stream<Path> parts = Files.list(dir)) {
@@ -74,14 +78,29 @@ public final class ImageCache {
     return dir.resolve(hex(digest) + ".ext4");
   }
 
+  /** Whether the node holds the image whole: its ext4 file, and its kernel's if it has one. */
   public boolean has(String digest) {
-    return isDigest(digest) && Files.isRegularFile(path(digest));
+    return isDigest(digest) && Files.isRegularFile(path(digest)) && kernels.known(hex(digest));
   }
+
+  /**
+   * The image's own kernel and the boot initramfs with its modules appended; empty for an image
+   * that boots the node's kernel. Only for an image {@link #ensure} made whole.
+   */
+  public Optional<OwnKernel> ownKernel(String digest, Path bootInitramfs) {
+    path(digest); // refuses what is not a digest
+    String hex = hex(digest);
+    return kernels.own(hex).map(own -> new OwnKernel(own.vmlinuz(),
+        kernels.initramfs(hex, own, bootInitramfs)));
+  }
+
+  /** What a VM of an image with its own kernel boots instead of the node's. */
+  public record OwnKernel(Path kernel, Path initramfs) {}
 
   /** The image's file, pulled first if this node lacks it; marks it used. */
   public Path ensure(String digest, ImageSource.Progress progress) {
     Path file = path(digest);
-    if (!Files.isRegularFile(file)) {
+    if (!has(digest)) {
       InFlight mine = new InFlight(digest, progress);
       InFlight pull = pulls.putIfAbsent(digest, mine);
       if (pull == null) {
@@ -124,7 +143,19 @@ public final class ImageCache {
     return joined.get();
   }
 
+  /**
+   * The ext4 file (unless an earlier pull, or one from before image kernels, left it), then the
+   * kernel's files: the image is whole, to {@link #has}, once both are in.
+   */
   private Path pullNow(String digest, Path file, ImageSource.Progress progress) {
+    if (!Files.isRegularFile(file)) {
+      pullExt4(digest, file, progress);
+    }
+    kernels.pull(digest, hex(digest));
+    return file;
+  }
+
+  private void pullExt4(String digest, Path file, ImageSource.Progress progress) {
     Path part = dir.resolve(hex(digest) + ".part");
     long started = System.nanoTime();
     MessageDigest sha = sha256();
@@ -154,7 +185,6 @@ public final class ImageCache {
     }
     log.info("pulled image {} ({} bytes) in {} ms", digest, size(file),
         (System.nanoTime() - started) / 1_000_000);
-    return file;
   }
 
   /** Digests of the images this node holds. */
@@ -174,7 +204,7 @@ public final class ImageCache {
    */
   public synchronized List<String> collect(Set<String> inUse) {
     List<Path> files = files();
-    long total = files.stream().mapToLong(ImageCache::size).sum();
+    long total = files.stream().mapToLong(this::imageBytes).sum();
     List<String> removed = new ArrayList<>();
     files.sort(Comparator.comparing(this::lastUsed));
     for (Path f : files) {
@@ -185,15 +215,22 @@ public final class ImageCache {
       if (inUse.contains(digest) || pulls.containsKey(digest)) {
         continue;
       }
-      long bytes = size(f);
+      long bytes = imageBytes(f);
       deleteQuietly(f);
       deleteQuietly(usedMarker(digest));
+      kernels.delete(hex(digest));
       total -= bytes;
       removed.add(digest);
       log.info("removed image {} ({} bytes, least recently used) to keep the cache within {} bytes",
           digest, bytes, budgetBytes);
     }
     return removed;
+  }
+
+  /** The ext4 file and the kernel's files beside it. */
+  private long imageBytes(Path ext4) {
+    String hex = ext4.getFileName().toString().replace(".ext4", "");
+    return size(ext4) + kernels.files(hex).stream().mapToLong(ImageCache::size).sum();
   }
 
   private List<Path> files() {
@@ -244,7 +281,7 @@ public final class ImageCache {
     }
   }
 
-  private static void deleteQuietly(Path p) {
+  static void deleteQuietly(Path p) {
     try {
       Files.deleteIfExists(p);
     } catch (IOException e) {
@@ -252,7 +289,7 @@ public final class ImageCache {
     }
   }
 
-  private static MessageDigest sha256() {
+  static MessageDigest sha256() {
     try {
       return MessageDigest.getInstance("SHA-256");
     } catch (NoSuchAlgorithmException e) {

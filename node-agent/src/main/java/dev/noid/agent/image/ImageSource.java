@@ -10,6 +10,18 @@ public interface ImageSource {
    */
   void fetch(String digest, OutputStream out, Progress progress);
 
+  /** The files an image may have besides its ext4 file: its own kernel and its modules. */
+  enum Part { KERNEL, MODULES }
+
+  /**
+   * Writes one of the image's other files to {@code out} and returns the sha256 the controller
+   * recorded for it ("sha256:HEX"), which the caller checks; empty when the image has no such
+   * file (it boots the node's kernel). A source that knows of none has none.
+   */
+  default java.util.Optional<String> fetchPart(String digest, Part part, OutputStream out) {
+    return java.util.Optional.empty();
+  }
+
   /** Observes a transfer. */
   interface Progress {
     void total(long bytes);

@@ -2,10 +2,12 @@ package dev.noid.agent.image;
 
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
@@ -13,8 +15,9 @@ import java.util.function.Supplier;
 /**
  * The images a VM can be made from on this node: node-local ones by name ({@link ImageCatalog})
  * and fleet images by {@code NAME@sha256:HEX} ({@link ImageCache}, pulled when missing). A
- * fleet image is only a root filesystem: it boots with the kernel and initramfs of the node's
- * boot image, whose init mounts it as the root and starts the guest agent in it.
+ * fleet image boots with the initramfs of the node's boot image, whose init mounts it as the
+ * root and starts the guest agent in it, and with the node's kernel, or the image's own when
+ * its /boot had one: then the image's modules are appended to that initramfs.
  */
 public final class NodeImages {
   /** The node-local image whose kernel and initramfs boot fleet images. */
@@ -62,7 +65,11 @@ public final class NodeImages {
           + " and initramfs of image '" + BOOT_IMAGE + "', which this node lacks", e);
     }
     boolean pulled = !cache.has(digest);
-    Image image = new Image(ref, boot.kernel(), boot.initramfs(), cache.ensure(digest, progress),
+    Path disk = cache.ensure(digest, progress);
+    Optional<ImageCache.OwnKernel> own = boot.initramfs() == null ? Optional.empty()
+        : cache.ownKernel(digest, boot.initramfs());
+    Image image = new Image(ref, own.map(ImageCache.OwnKernel::kernel).orElse(boot.kernel()),
+        own.map(ImageCache.OwnKernel::initramfs).orElse(boot.initramfs()), disk,
         boot.cmdline() + ROOT_ARG, boot.minMemMib(), true);
     if (pulled) {
       collect();

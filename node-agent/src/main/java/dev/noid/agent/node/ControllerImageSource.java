@@ -6,6 +6,7 @@ import dev.noid.agent.tls.NodeCredentials;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.api.agent.v1.ImageChunk;
+import dev.noid.api.agent.v1.ImagePart;
 import dev.noid.api.agent.v1.NodeRegistrationGrpc;
 import dev.noid.api.agent.v1.PullImageRequest;
 import dev.noid.common.grpc.MessageLimits;
@@ -16,6 +17,7 @@ import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Iterator;
+import java.util.Optional;
 
 /**
  * Pulls fleet images from the controller (PullImage), over the node's mutual-TLS identity. The
@@ -46,13 +48,32 @@ public final class ControllerImageSource implements ImageSource, AutoCloseable {
 
   @Override
   public void fetch(String digest, OutputStream out, Progress progress) {
+    pull(digest, ImagePart.IMAGE_PART_EXT4, out, progress);
+  }
+
+  @Override
+  public Optional<String> fetchPart(String digest, Part part, OutputStream out) {
+    ImageChunk first = pull(digest, part == Part.KERNEL ? ImagePart.IMAGE_PART_KERNEL
+        : ImagePart.IMAGE_PART_MODULES, out, Progress.NONE);
+    if (first == null || first.getAbsent()) {
+      return Optional.empty();
+    }
+    return Optional.of(first.getSha256());
+  }
+
+  /** Streams the part into {@code out}; returns its first chunk (null when there was none). */
+  private ImageChunk pull(String digest, ImagePart part, OutputStream out, Progress progress) {
     long written = 0;
+    ImageChunk first = null;
     try {
       Iterator<ImageChunk> chunks = NodeRegistrationGrpc.newBlockingStub(channel())
           .pullImage(PullImageRequest.newBuilder().setNodeName(config.nodeName())
-              .setDigest(digest).build());
+              .setDigest(digest).setPart(part).build());
       while (chunks.hasNext()) {
         ImageChunk c = chunks.next();
+        if (first == null) {
+          first = c;
+        }
         if (c.getTotalBytes() > 0) {
           progress.total(c.getTotalBytes());
         }
@@ -60,6 +81,7 @@ public final class ControllerImageSource implements ImageSource, AutoCloseable {
         written += c.getData().size();
         progress.done(written);
       }
+      return first;
     } catch (StatusRuntimeException e) {
       Code code = e.getStatus().getCode() == Status.Code.NOT_FOUND ? Code.NOT_FOUND
           : Code.INTERNAL;

@@ -17,11 +17,28 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class FakeImageSource implements ImageSource {
   final Map<String, byte[]> served = new ConcurrentHashMap<>();
+  /** An image's kernel and modules files by "DIGEST PART", with the sha256 announced for each. */
+  final Map<String, byte[]> parts = new ConcurrentHashMap<>();
+  final Map<String, String> announced = new ConcurrentHashMap<>();
   final AtomicInteger fetches = new AtomicInteger();
   final CountDownLatch started = new CountDownLatch(1);
   volatile CountDownLatch gate = new CountDownLatch(0);
   final CountDownLatch halfway = new CountDownLatch(1);
   volatile CountDownLatch rest = new CountDownLatch(0);
+
+  @Override
+  public java.util.Optional<String> fetchPart(String digest, Part part, OutputStream out) {
+    byte[] bytes = parts.get(digest + " " + part);
+    if (bytes == null) {
+      return java.util.Optional.empty();
+    }
+    try {
+      out.write(bytes);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return java.util.Optional.of(announced.get(digest + " " + part));
+  }
 
   @Override
   public void fetch(String digest, OutputStream out, Progress progress) {

@@ -135,6 +135,87 @@ class ImageCacheTest {
     assertThat(cache.collect(Set.of(b))).as("within budget now").isEmpty();
   }
 
+  private String serveWithKernel(String content, String kernel, String modules)
+      throws Exception {
+    String d = serve(content);
+    for (var p : java.util.Map.of(ImageSource.Part.KERNEL, kernel, ImageSource.Part.MODULES,
+        modules).entrySet()) {
+      byte[] b = p.getValue().getBytes(StandardCharsets.UTF_8);
+      source.parts.put(d + " " + p.getKey(), b);
+      source.announced.put(d + " " + p.getKey(), digest(b));
+    }
+    return d;
+  }
+
+  @Test
+  void anImageWithItsOwnKernelBootsItWithTheModulesAppendedToTheBootInitramfs()
+      throws Exception {
+    String d = serveWithKernel("root filesystem", "bzImage", "modules cpio");
+    Path boot = Files.writeString(dir.resolve("boot-initramfs"), "boot cpio;");
+    ImageCache cache = cache(1 << 20, Clock.systemUTC());
+
+    cache.ensure(d, ImageSource.Progress.NONE);
+    ImageCache.OwnKernel own = cache.ownKernel(d, boot).orElseThrow();
+
+    assertThat(Files.readString(own.kernel())).isEqualTo("bzImage");
+    assertThat(Files.readString(own.initramfs())).isEqualTo("boot cpio;modules cpio");
+    assertThat(cache.has(d)).isTrue();
+    // A rebuilt boot image is picked up: the combined file is made again.
+    Files.writeString(boot, "new boot cpio;");
+    assertThat(Files.readString(cache.ownKernel(d, boot).orElseThrow().initramfs()))
+        .isEqualTo("new boot cpio;modules cpio");
+  }
+
+  @Test
+  void anImageWithoutItsOwnKernelBootsTheNodesAndIsAskedOnce() throws Exception {
+    String d = serve("plain root filesystem");
+    ImageCache cache = cache(1 << 20, Clock.systemUTC());
+
+    cache.ensure(d, ImageSource.Progress.NONE);
+
+    assertThat(cache.ownKernel(d, dir.resolve("boot-initramfs"))).isEmpty();
+    assertThat(cache.has(d)).isTrue();
+  }
+
+  @Test
+  void aKernelPartThatDoesNotMatchItsSha256IsRefusedAndTheImageIsNotWhole() throws Exception {
+    String d = serveWithKernel("root filesystem", "bzImage", "modules cpio");
+    source.parts.put(d + " " + ImageSource.Part.KERNEL,
+        "tampered".getBytes(StandardCharsets.UTF_8));
+    ImageCache cache = cache(1 << 20, Clock.systemUTC());
+
+    assertThatThrownBy(() -> cache.ensure(d, ImageSource.Progress.NONE))
+        .isInstanceOf(AgentException.class).hasMessageContaining("KERNEL of image " + d)
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.CORRUPT);
+    assertThat(cache.has(d)).isFalse();
+    assertThat(dir.resolve("images/" + d.substring(7) + ".vmlinuz")).doesNotExist();
+
+    // Once the controller serves the right bytes, only the kernel's files are pulled again.
+    source.parts.put(d + " " + ImageSource.Part.KERNEL, "bzImage".getBytes(StandardCharsets.UTF_8));
+    cache.ensure(d, ImageSource.Progress.NONE);
+    assertThat(cache.has(d)).isTrue();
+    assertThat(source.fetches.get()).isEqualTo(1);
+  }
+
+  @Test
+  void anImagesKernelFilesCountAgainstTheBudgetAndGoWithIt() throws Exception {
+    // 200 bytes of ext4 files fit in 250; with a's kernel, modules and initramfs they do not.
+    String a = serveWithKernel("a".repeat(100), "k".repeat(100), "modules");
+    String b = serve("b".repeat(100));
+    MutableClock clock = new MutableClock();
+    ImageCache cache = cache(250, clock);
+    cache.ensure(a, ImageSource.Progress.NONE);
+    cache.ownKernel(a, Files.writeString(dir.resolve("boot-initramfs"), "boot;"));
+    clock.advance();
+    cache.ensure(b, ImageSource.Progress.NONE);
+
+    assertThat(cache.collect(Set.of())).containsExactly(a);
+    try (var files = Files.list(dir.resolve("images"))) {
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .noneMatch(n -> n.startsWith(a.substring(7)));
+    }
+  }
+
   @Test
   void aDigestThatIsNotSha256IsRefusedBeforeAnythingIsFetched() {
     ImageCache cache = cache(1 << 20, Clock.systemUTC());

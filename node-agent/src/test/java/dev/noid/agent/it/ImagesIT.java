@@ -7,9 +7,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.noid.agent.it.CliRunner.Run;
 import dev.noid.controller.testing.ControllerProcess;
+import dev.noid.controller.testing.KernelRootfs;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -22,7 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Fleet images with real processes and real QEMU guests: the debian-12 root filesystem imported
  * through the CLI, booted on one node (which pulls it), a checkpoint of it restored on the other
- * node (which lacks the image and pulls it during the restore), disks as overlays.
+ * node (which lacks the image and pulls it during the restore), disks as overlays; and an image
+ * that carries its own kernel (busybox plus the Debian cloud kernel package, another build than
+ * the dev image's), which its VM runs from the node's cache with the image's modules.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -87,6 +94,7 @@ class ImagesIT {
     JsonNode image = image();
     assertThat(image.path("size_bytes").asLong()).isEqualTo(Files.size(rootfs));
     assertThat(image.path("origin").asText()).startsWith("ext4 file rootfs.ext4");
+    assertThat(image.path("kernel").asText()).as("its /boot is empty").isEqualTo("node default");
     assertThat(image.path("nodes")).isEmpty();
     assertThat(ok("images", "list").out()).contains("debian-12");
   }
@@ -142,5 +150,71 @@ class ImagesIT {
     assertThat(unknown.exit()).isNotZero();
     assertThat(unknown.err()).contains("image 'ubuntu-24.04' not found").contains("debian-12")
         .contains("dev");
+  }
+
+  @Test
+  @Order(5)
+  void aVmOfAnImageWithItsOwnKernelRunsThatKernelFromTheNodesCache() throws Exception {
+    KernelRootfs.Built fixture = KernelRootfs.build(dir.resolve("fixture"));
+    ok("images", "import", "own-kernel", fixture.tarball().toString(), "--kind", "rootfs");
+    JsonNode image = JSON.readTree(ok("images", "inspect", "own-kernel", "-o", "json").out());
+    assertThat(image.path("kernel").asText()).isEqualTo(fixture.version() + " (the image's own)");
+    String hex = image.path("digest").asText().substring("sha256:".length());
+
+    ok("create", "kv", "--image", "own-kernel", "--node", "node-a");
+
+    assertThat(ok("exec", "kv", "--", "busybox", "uname", "-r").out().strip())
+        .isEqualTo(fixture.version());
+    // The guest reached its agent and its root disk through the image's own modules.
+    assertThat(ok("exec", "kv", "--", "busybox", "cat", "/proc/modules").out())
+        .contains("virtio_blk").contains("vmw_vsock_virtio_transport");
+    Path cached = dir.resolve("node-a/images/" + hex + ".vmlinuz");
+    assertThat(cached).hasSameBinaryContentAs(
+        dir.resolve("fixture/rootfs/boot/vmlinuz-" + fixture.version()));
+    List<String> vmm = vmmCommandLine("node-a", "kv");
+    assertThat(vmm.get(vmm.indexOf("-kernel") + 1)).isEqualTo(cached.toString());
+    assertThat(vmm.get(vmm.indexOf("-initrd") + 1))
+        .isEqualTo(dir.resolve("node-a/images/" + hex + ".initramfs.cpio.gz").toString());
+  }
+
+  @Test
+  @Order(6)
+  void aCheckpointOfItRestoresOnANodeThatPullsTheKernelWithTheImage() throws Exception {
+    String version = ok("exec", "kv", "--", "busybox", "uname", "-r").out().strip();
+    ok("checkpoint", "kv", "with-own-kernel");
+
+    ok("restore", "kv", "with-own-kernel", "--as", "kv2", "--node", "node-b");
+
+    assertThat(ok("exec", "kv2", "--", "busybox", "uname", "-r").out().strip())
+        .isEqualTo(version);
+    String hex = JSON.readTree(ok("images", "inspect", "own-kernel", "-o", "json").out())
+        .path("digest").asText().substring("sha256:".length());
+    // A restore boots nothing: its VMM is started with the kernel the checkpoint was made of.
+    assertThat(vmmCommandLines("node-b")).anySatisfy(argv ->
+        assertThat(argv.get(argv.indexOf("-kernel") + 1))
+            .isEqualTo(dir.resolve("node-b/images/" + hex + ".vmlinuz").toString()));
+  }
+
+  /** The argv of the VMM running {@code vm}, found by the hostname its kernel was given. */
+  private List<String> vmmCommandLine(String node, String vm) throws Exception {
+    List<List<String>> running = vmmCommandLines(node);
+    return running.stream().filter(argv -> argv.stream()
+        .anyMatch(a -> a.contains("noid.hostname=" + vm + " ") || a.endsWith("noid.hostname=" + vm)))
+        .findFirst().orElseThrow(() -> new AssertionError("no VMM of " + vm + " among " + running));
+  }
+
+  /** The argv of each VMM running on {@code node}, read from /proc by the pid in its VM dir. */
+  private List<List<String>> vmmCommandLines(String node) throws Exception {
+    List<List<String>> running = new ArrayList<>();
+    try (var vms = Files.list(dir.resolve(node + "/vms"))) {
+      for (Path pidFile : vms.map(d -> d.resolve("vmm.pid")).filter(Files::exists).toList()) {
+        Path cmdline = Path.of("/proc", Files.readString(pidFile).strip(), "cmdline");
+        if (Files.exists(cmdline)) {
+          running.add(Arrays.asList(Files.readString(cmdline, StandardCharsets.UTF_8)
+              .split("\0")));
+        }
+      }
+    }
+    return running;
   }
 }

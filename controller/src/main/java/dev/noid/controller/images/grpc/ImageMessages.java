@@ -17,6 +17,7 @@ final class ImageMessages {
   static Image image(FleetImage i, List<String> nodes, List<ImagePullsInFlight.Pull> pulls) {
     Image.Builder b = Image.newBuilder().setName(i.name()).setDigest(i.digest())
         .setSizeBytes(i.sizeBytes()).setOrigin(i.origin()).setArchitecture(i.architecture())
+        .setKernel(i.kernel().description())
         .setCreateTime(ProtoMapper.ts(i.created())).addAllNodes(nodes);
     for (ImagePullsInFlight.Pull p : pulls) {
       b.addPulls(ImagePull.newBuilder().setNode(p.node()).setDoneBytes(p.doneBytes())

@@ -9,7 +9,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
+import java.util.List;
 import java.util.Set;
+import java.util.stream.Stream;
 
 /** A root filesystem unpacked into a host directory, read without following its links. */
 final class DirectoryRootfs implements RootfsView {
@@ -54,7 +56,18 @@ final class DirectoryRootfs implements RootfsView {
     }
   }
 
-  private Path onHost(String path) {
+  @Override
+  public List<String> list(String path) {
+    try (Stream<Path> entries = Files.list(onHost(path))) {
+      return entries.map(p -> p.getFileName().toString()).sorted().toList();
+    } catch (IOException e) {
+      throw unreadable(path, e);
+    }
+  }
+
+  /** RootfsPaths resolved every component of {@code path}, so none is a link here. */
+  @Override
+  public Path onHost(String path) {
     return root.resolve(path.substring(1));
   }
 

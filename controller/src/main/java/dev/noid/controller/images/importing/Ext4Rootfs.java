@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -57,6 +58,38 @@ final class Ext4Rootfs implements RootfsView {
     } finally {
       deleteQuietly(copy);
     }
+  }
+
+  /** {@code ls -p} prints one "/INODE/MODE/UID/GID/NAME/SIZE/" line per entry. */
+  @Override
+  public List<String> list(String path) {
+    List<String> names = new ArrayList<>();
+    for (String line : debugfs("ls -p " + quoted(path)).split("\n")) {
+      String[] fields = line.split("/", -1);
+      if (fields.length >= 7 && !fields[5].equals(".") && !fields[5].equals("..")) {
+        names.add(fields[5]);
+      }
+    }
+    names.sort(null);
+    return names;
+  }
+
+  /** rdump copies a file or a tree, links as links, into a fresh directory of the scratch. */
+  @Override
+  public Path onHost(String path) {
+    Path dir = scratch.resolve("copy-" + System.nanoTime());
+    try {
+      Files.createDirectory(dir);
+    } catch (IOException e) {
+      throw new NoidException(NoidException.Code.INTERNAL, subject + ": cannot make " + dir
+          + ": " + e.getMessage(), e);
+    }
+    debugfs("rdump " + quoted(path) + " " + quoted(dir.toString()));
+    Path copy = dir.resolve(path.substring(path.lastIndexOf('/') + 1));
+    if (!Files.exists(copy, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      throw NoidException.invalid(subject + ": cannot copy " + path + " out of the ext4 file");
+    }
+    return copy;
   }
 
   /** rdump recreates a link as a host link, slow (long) links included, which stat does not

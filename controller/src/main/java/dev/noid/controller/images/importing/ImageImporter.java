@@ -15,7 +15,8 @@ import java.time.Duration;
  * Turns an image source into one ext4 root filesystem file that nodes can boot, or refuses it
  * with a {@link NoidException} naming the source and the reason. The work happens in a scratch
  * directory under the given work directory, removed whatever the outcome; only the ext4 file
- * stays, and only on success. Runs as root so that unpacked files keep their owners.
+ * stays (with the image's own kernel files, when it has one: {@link KernelExtractor}), and
+ * only on success. Runs as root so that unpacked files keep their owners.
  */
 public final class ImageImporter {
   private static final Duration DEFAULT_TOOL_TIMEOUT = Duration.ofMinutes(30);
@@ -50,15 +51,22 @@ public final class ImageImporter {
     }
     Path scratch = null;
     Path ext4 = null;
+    Path kernelDir = null;
     boolean done = false;
     try {
       Files.createDirectories(workDir);
       scratch = Files.createTempDirectory(workDir, "import-");
       ext4 = Files.createTempFile(workDir, "image-", ".ext4");
+      kernelDir = Files.createTempDirectory(workDir, "kernel-");
       ToolRunner tools = new ToolRunner(toolTimeout, scratch);
-      Converted converted = convert(source, tools, scratch, ext4);
+      Converted converted = convert(source, tools, scratch, ext4, kernelDir);
+      KernelExtractor.Extracted kernel = converted.kernel();
+      if (!kernel.kernel().isOwn()) {
+        deleteTree(kernelDir); // what a kernel that could not serve left
+      }
       ImportedImage image = new ImportedImage(ext4, "sha256:" + Sha256.ofFile(ext4),
-          Files.size(ext4), converted.origin(), converted.architecture());
+          Files.size(ext4), converted.origin(), converted.architecture(), kernel.kernel(),
+          kernel.vmlinuz(), kernel.modules());
       done = true;
       return image;
     } catch (IOException e) {
@@ -68,14 +76,16 @@ public final class ImageImporter {
       deleteTree(scratch);
       if (!done) {
         deleteTree(ext4);
+        deleteTree(kernelDir);
       }
     }
   }
 
-  private record Converted(String origin, String architecture) {}
+  private record Converted(String origin, String architecture,
+      KernelExtractor.Extracted kernel) {}
 
-  private Converted convert(ImportSource source, ToolRunner tools, Path scratch, Path ext4)
-      throws IOException {
+  private Converted convert(ImportSource source, ToolRunner tools, Path scratch, Path ext4,
+      Path kernelDir) throws IOException {
     OciUnpacker oci = new OciUnpacker(tools);
     String subject = describe(source);
     requireReadable(subject, source);
@@ -84,33 +94,37 @@ public final class ImageImporter {
     }
     return switch (source) {
       case ImportSource.OciLayout s ->
-          fromDirectory(subject, oci.fromLayout(subject, s, scratch), tools, ext4);
+          fromDirectory(subject, oci.fromLayout(subject, s, scratch), tools, ext4, kernelDir);
       case ImportSource.Archive s ->
-          fromDirectory(subject, oci.fromArchive(subject, s, scratch), tools, ext4);
+          fromDirectory(subject, oci.fromArchive(subject, s, scratch), tools, ext4, kernelDir);
       case ImportSource.Registry s ->
-          fromDirectory(subject, oci.fromRegistry(subject, s, scratch), tools, ext4);
+          fromDirectory(subject, oci.fromRegistry(subject, s, scratch), tools, ext4, kernelDir);
       case ImportSource.RootfsTarball s -> {
         Path rootfs = scratch.resolve("rootfs");
         String fileHex = new TarballExtractor(tools, maxImageBytes).extract(subject, s, rootfs);
-        String architecture = InitCheck.check(subject, new DirectoryRootfs(rootfs));
-        new Ext4Writer(tools, maxImageBytes).write(subject, rootfs, ext4);
-        yield new Converted("rootfs tarball " + s.file().getFileName() + " sha256:" + fileHex,
-            architecture);
+        // The architecture is the one InitCheck finds: a tarball has no config saying it.
+        OciUnpacker.Unpacked unpacked = new OciUnpacker.Unpacked(rootfs,
+            "rootfs tarball " + s.file().getFileName() + " sha256:" + fileHex, null);
+        yield fromDirectory(subject, unpacked, tools, ext4, kernelDir);
       }
-      case ImportSource.Ext4File s -> fromExt4(subject, s, tools, scratch, ext4);
+      case ImportSource.Ext4File s -> fromExt4(subject, s, tools, scratch, ext4, kernelDir);
     };
   }
 
   private Converted fromDirectory(String subject, OciUnpacker.Unpacked unpacked,
-      ToolRunner tools, Path ext4) {
-    InitCheck.check(subject, new DirectoryRootfs(unpacked.rootfs()));
+      ToolRunner tools, Path ext4, Path kernelDir) throws IOException {
+    DirectoryRootfs rootfs = new DirectoryRootfs(unpacked.rootfs());
+    String found = InitCheck.check(subject, rootfs);
+    KernelExtractor.Extracted kernel = new KernelExtractor(subject, tools)
+        .extract(rootfs, kernelDir);
     new Ext4Writer(tools, maxImageBytes).write(subject, unpacked.rootfs(), ext4);
-    return new Converted(unpacked.origin(), unpacked.architecture());
+    return new Converted(unpacked.origin(),
+        unpacked.architecture() != null ? unpacked.architecture() : found, kernel);
   }
 
   /** The file is copied first and every check reads the copy: the source may change after. */
   private Converted fromExt4(String subject, ImportSource.Ext4File s, ToolRunner tools,
-      Path scratch, Path ext4) throws IOException {
+      Path scratch, Path ext4, Path kernelDir) throws IOException {
     Ext4Writer.requireWithinBudget(subject, Files.size(s.file()), maxImageBytes);
     Files.copy(s.file(), ext4, StandardCopyOption.REPLACE_EXISTING);
     String fileHex = Sha256.ofFile(ext4);
@@ -122,9 +136,10 @@ public final class ImageImporter {
       throw new NoidException(e.code(), e.getMessage().replace(ext4.toString(),
           s.file().toString()), e);
     }
-    String architecture = InitCheck.check(subject, new Ext4Rootfs(subject, ext4, tools, scratch));
+    Ext4Rootfs rootfs = new Ext4Rootfs(subject, ext4, tools, scratch);
+    String architecture = InitCheck.check(subject, rootfs);
     return new Converted("ext4 file " + s.file().getFileName() + " sha256:" + fileHex,
-        architecture);
+        architecture, new KernelExtractor(subject, tools).extract(rootfs, kernelDir));
   }
 
   /** A missing source is the caller's mistake, not a failure of the import. */

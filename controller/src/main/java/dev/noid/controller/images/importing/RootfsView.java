@@ -12,6 +12,15 @@ interface RootfsView {
   /** The first {@code bytes} bytes of the regular file at {@code path} (fewer if it is shorter). */
   byte[] head(String path, int bytes);
 
+  /** The names in the directory at {@code path} (resolved), without "." and "..". */
+  java.util.List<String> list(String path);
+
+  /**
+   * The file or directory tree at {@code path} (resolved) as host files: the unpacked files
+   * themselves, or a copy. Links in it stay links, which the caller must not follow.
+   */
+  java.nio.file.Path onHost(String path);
+
   enum Kind { MISSING, DIRECTORY, SYMLINK, REGULAR, OTHER }
 
   record Node(Kind kind, String linkTarget, boolean executable) {

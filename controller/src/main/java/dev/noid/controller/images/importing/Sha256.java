@@ -11,10 +11,10 @@ import java.util.HexFormat;
 import java.util.Optional;
 
 /** sha256 of files and bytes, and the check of an admin's expected digest against one. */
-final class Sha256 {
+public final class Sha256 {
   private Sha256() {}
 
-  static String ofFile(Path file) {
+  public static String ofFile(Path file) {
     MessageDigest digest = newDigest();
     byte[] buffer = new byte[1 << 16];
     try (InputStream in = Files.newInputStream(file)) {

@@ -100,7 +100,7 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
       out.onError(refused.asRuntimeException());
       return;
     }
-    images.send(request.getDigest(), out);
+    images.send(request.getDigest(), request.getPart(), out);
   }
 
   /** Why {@code peer} may not speak for {@code node}, or null when it may. */
