@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ImageCache {
   private static final Logger log = LoggerFactory.getLogger(ImageCache.class);
+  /** How long after its last use an image is safe from collection, whatever uses it. */
+  static final java.time.Duration RECENT = java.time.Duration.ofMinutes(10);
   private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
 
   private final Path dir;
@@ -105,7 +107,9 @@ public final class ImageCache {
       InFlight pull = pulls.putIfAbsent(digest, mine);
       if (pull == null) {
         try {
-          mine.file.complete(pullNow(digest, file, mine));
+          Path pulled = pullNow(digest, file, mine);
+          touch(digest); // before it stops counting as in flight: collect() must see it used
+          mine.file.complete(pulled);
         } catch (RuntimeException e) {
           mine.file.completeExceptionally(e);
         } finally {
@@ -212,7 +216,10 @@ public final class ImageCache {
         break;
       }
       String digest = "sha256:" + f.getFileName().toString().replace(".ext4", "");
-      if (inUse.contains(digest) || pulls.containsKey(digest)) {
+      // Recently used: a create that has just been handed this image has not registered its
+      // VM yet, so no list of VMs shows it in use.
+      if (inUse.contains(digest) || pulls.containsKey(digest)
+          || lastUsed(f).toInstant().isAfter(clock.instant().minus(RECENT))) {
         continue;
       }
       long bytes = imageBytes(f);

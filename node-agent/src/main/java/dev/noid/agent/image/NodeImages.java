@@ -78,7 +78,7 @@ public final class NodeImages {
   }
 
   /**
-   * Registers what on this node uses images (VMs, checkpoints, golden snapshots): each supplies
+   * Registers what on this node uses images (VMs, checkpoints): each supplies
    * the image references it holds, and the cache never drops those.
    */
   public void usedBy(Supplier<Collection<String>> refs) {

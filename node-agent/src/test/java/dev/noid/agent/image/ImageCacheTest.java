@@ -128,11 +128,29 @@ class ImageCacheTest {
     cache.ensure(c, ImageSource.Progress.NONE);
     clock.advance();
     cache.ensure(a, ImageSource.Progress.NONE); // a is now the most recently used
+    assertThat(cache.collect(Set.of())).as("all used in the last minutes: none goes").isEmpty();
+    clock.advance(ImageCache.RECENT);
 
     // b is the least recently used, but a VM runs on it: c goes instead.
     assertThat(cache.collect(Set.of(b))).containsExactly(c);
     assertThat(cache.digests()).containsExactlyInAnyOrder(a, b);
     assertThat(cache.collect(Set.of(b))).as("within budget now").isEmpty();
+  }
+
+  @Test
+  void anImageJustHandedToACreateIsNotCollectedBeforeItsVmExists() throws Exception {
+    // The attack on the budget: images in use fill it, a create pulls one more. Its VM is not
+    // registered until the overlay is made, so "in use" cannot protect it yet.
+    String inUse = serve("u".repeat(200));
+    String fresh = serve("f".repeat(100));
+    MutableClock clock = new MutableClock();
+    ImageCache cache = cache(250, clock);
+    cache.ensure(inUse, ImageSource.Progress.NONE);
+    clock.advance(ImageCache.RECENT.multipliedBy(2));
+    cache.ensure(fresh, ImageSource.Progress.NONE);
+
+    assertThat(cache.collect(Set.of(inUse))).isEmpty();
+    assertThat(cache.has(fresh)).isTrue();
   }
 
   private String serveWithKernel(String content, String kernel, String modules)
@@ -208,6 +226,7 @@ class ImageCacheTest {
     cache.ownKernel(a, Files.writeString(dir.resolve("boot-initramfs"), "boot;"));
     clock.advance();
     cache.ensure(b, ImageSource.Progress.NONE);
+    clock.advance(ImageCache.RECENT);
 
     assertThat(cache.collect(Set.of())).containsExactly(a);
     try (var files = Files.list(dir.resolve("images"))) {
@@ -229,6 +248,10 @@ class ImageCacheTest {
 
     void advance() {
       now = now.plusSeconds(60);
+    }
+
+    void advance(java.time.Duration d) {
+      now = now.plus(d);
     }
 
     @Override
