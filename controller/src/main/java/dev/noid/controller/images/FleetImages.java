@@ -29,6 +29,13 @@ public final class FleetImages implements ImagePins {
   private final Clock clock;
   private final Map<String, FleetImage> byName = new ConcurrentHashMap<>();
   private volatile Set<String> knownLocal = Set.of();
+  /** When each digest was last pinned: a create's VM is stored a moment after its pin. */
+  private final Map<String, Instant> pinnedAt = new ConcurrentHashMap<>();
+  /** Digests no name points at whose files wait for creates that may have pinned them. */
+  private final Set<String> unreferenced = ConcurrentHashMap.newKeySet();
+
+  /** How long a pinned digest's file is kept although no name or stored VM uses it yet. */
+  static final java.time.Duration PIN_GRACE = java.time.Duration.ofMinutes(10);
 
   public FleetImages(Store store, ImageBlobs blobs, ImageUsers users, NodeRegistry nodes,
       Clock clock) {
@@ -41,6 +48,13 @@ public final class FleetImages implements ImagePins {
       byName.put(r.name(), new FleetImage(r.name(), r.digest(), r.sizeBytes(), r.origin(),
           r.architecture(), Instant.ofEpochMilli(r.createdMs()),
           new ImageKernel(r.kernel(), r.kernelSha256(), r.modulesSha256())));
+    }
+    // Files a crash left without a name (a remove deferred for a create's pin): the next
+    // record or remove takes those that nothing came to use.
+    for (String digest : blobs.digests()) {
+      if (byDigest(digest).isEmpty()) {
+        unreferenced.add(digest);
+      }
     }
   }
 
@@ -74,6 +88,7 @@ public final class FleetImages implements ImagePins {
    */
   public synchronized FleetImage record(String name, String digest, long sizeBytes, String origin,
       String architecture, ImageKernel kernel, boolean replace) {
+    sweep();
     FleetImage old = byName.get(name);
     if (old != null && !replace) {
       throw new NoidException(NoidException.Code.ALREADY_EXISTS, "image '" + name
@@ -106,10 +121,37 @@ public final class FleetImages implements ImagePins {
     dropFileIfUnused(image.digest());
   }
 
+  // A create may have pinned the digest and not stored its VM yet: such a file waits out the
+  // grace period; VMs and checkpoints may still use it. A later record or remove takes it
+  // once nothing does.
   private void dropFileIfUnused(String digest) {
-    if (byDigest(digest).isEmpty() && users.using(digest).isEmpty()) {
-      blobs.delete(digest);
+    unreferenced.add(digest);
+    sweep();
+  }
+
+  private void sweep() {
+    Instant graceStart = clock.instant().minus(PIN_GRACE);
+    for (String digest : List.copyOf(unreferenced)) {
+      if (byDigest(digest).isPresent()) {
+        unreferenced.remove(digest);
+      } else if (users.using(digest).isEmpty()
+          && pinnedAt.getOrDefault(digest, Instant.MIN).isBefore(graceStart)) {
+        blobs.delete(digest);
+        unreferenced.remove(digest);
+      }
     }
+  }
+
+  /**
+   * Runs {@code adopt} (which moves an imported image's files in under {@code digest}) and
+   * records the name, both under this object's lock: a remove of another name with the same
+   * digest must not drop the files in between.
+   */
+  public synchronized FleetImage adoptAndRecord(Runnable adopt, String name, String digest,
+      long sizeBytes, String origin, String architecture, ImageKernel kernel, boolean replace) {
+    adopt.run();
+    unreferenced.remove(digest);
+    return record(name, digest, sizeBytes, origin, architecture, kernel, replace);
   }
 
   @Override
@@ -119,10 +161,12 @@ public final class FleetImages implements ImagePins {
       if (!ImageRefs.isDigest(digest) || !blobs.has(digest)) {
         throw notFound("image '" + requested + "'");
       }
+      pinnedAt.put(digest, clock.instant());
       return requested;
     }
     FleetImage image = byName.get(requested);
     if (image != null) {
+      pinnedAt.put(image.digest(), clock.instant());
       return image.pinned();
     }
     // Every create of a node-local image comes here: the names nodes reported are looked at

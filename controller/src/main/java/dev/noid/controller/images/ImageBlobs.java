@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -51,6 +52,18 @@ public final class ImageBlobs {
       throw NoidException.invalid("digest must be sha256:<64 lowercase hex>; got '" + digest + "'");
     }
     return dir.resolve("sha256").resolve(digest.substring("sha256:".length()) + part.suffix);
+  }
+
+  /** The digests whose ext4 file is here. */
+  public List<String> digests() {
+    try (Stream<Path> files = Files.list(dir.resolve("sha256"))) {
+      return files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".ext4"))
+          .map(n -> "sha256:" + n.substring(0, n.length() - ".ext4".length()))
+          .filter(ImageRefs::isDigest).sorted().toList();
+    } catch (IOException e) {
+      throw new NoidException(NoidException.Code.INTERNAL, "cannot list the image files: "
+          + e.getMessage(), e);
+    }
   }
 
   public boolean has(String digest) {

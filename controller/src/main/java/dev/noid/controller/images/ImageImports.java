@@ -70,14 +70,15 @@ public final class ImageImports {
     try {
       requireFree(name, replace);
       ImportedImage done = importer.importImage(source, workDir);
-      // The kernel files go in first: a present ext4 file means its image is whole.
-      if (done.kernel().isOwn()) {
-        blobs.adopt(done.vmlinuz(), done.digest(), ImageBlobs.Part.KERNEL);
-        blobs.adopt(done.modules(), done.digest(), ImageBlobs.Part.MODULES);
-      }
-      blobs.adopt(done.ext4(), done.digest(), ImageBlobs.Part.EXT4);
-      return images.record(name, done.digest(), done.sizeBytes(), done.origin(),
-          done.architecture(), done.kernel(), replace);
+      return images.adoptAndRecord(() -> {
+        // The kernel files go in first: a present ext4 file means its image is whole.
+        if (done.kernel().isOwn()) {
+          blobs.adopt(done.vmlinuz(), done.digest(), ImageBlobs.Part.KERNEL);
+          blobs.adopt(done.modules(), done.digest(), ImageBlobs.Part.MODULES);
+        }
+        blobs.adopt(done.ext4(), done.digest(), ImageBlobs.Part.EXT4);
+      }, name, done.digest(), done.sizeBytes(), done.origin(), done.architecture(),
+          done.kernel(), replace);
     } finally {
       discard(workDir);
     }

@@ -4,6 +4,7 @@ import dev.noid.controller.images.importing.ImageKernel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.noid.controller.MutableClock;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.store.SqliteStore;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -27,6 +29,7 @@ class FleetImagesTest {
   private ImageBlobs blobs;
   private final List<String> users = new ArrayList<>();
   private FleetImages images;
+  private final MutableClock clock = new MutableClock(Instant.parse("2026-12-04T08:00:00Z"));
 
   @BeforeEach
   void setUp() throws Exception {
@@ -38,7 +41,7 @@ class FleetImagesTest {
   private FleetImages open() {
     return new FleetImages(store, blobs, digest -> users.stream()
         .filter(u -> u.endsWith(digest)).toList(),
-        new NodeRegistry(store, Clock.systemUTC(), Duration.ofMinutes(1)), Clock.systemUTC());
+        new NodeRegistry(store, Clock.systemUTC(), Duration.ofMinutes(1)), clock);
   }
 
   @AfterEach
@@ -49,8 +52,8 @@ class FleetImagesTest {
   private void add(String name, String digest, boolean replace) throws Exception {
     Path file = blobs.workDir().resolve("x.ext4");
     Files.writeString(file, name + digest);
-    blobs.adopt(file, digest, ImageBlobs.Part.EXT4);
-    images.record(name, digest, 42, "test", "amd64", ImageKernel.NODE_DEFAULT, replace);
+    images.adoptAndRecord(() -> blobs.adopt(file, digest, ImageBlobs.Part.EXT4), name, digest,
+        42, "test", "amd64", ImageKernel.NODE_DEFAULT, replace);
   }
 
   @Test
@@ -111,5 +114,38 @@ class FleetImagesTest {
   void aPlainNameNoFleetImageHasIsLeftToTheNodesThatReportIt() {
     // With no node reporting images there is nothing to check a node-local name against.
     assertThat(images.pin("dev")).isEqualTo("dev");
+  }
+
+  @Test
+  void aRemoveRacingACreateThatPinnedTheImageKeepsTheFileForTheCreate() throws Exception {
+    add("debian-12", D1, false);
+    images.pin("debian-12"); // a create has pinned it; its VM is not stored yet
+
+    images.remove("debian-12");
+    assertThat(blobs.has(D1)).as("the create's node can still pull it").isTrue();
+
+    users.add("VM alice/web " + D1); // the VM is stored
+    clock.advance(FleetImages.PIN_GRACE.plusMinutes(1));
+    add("other", D2, false); // a later record sweeps
+    assertThat(blobs.has(D1)).as("used by a VM").isTrue();
+
+    users.clear(); // the VM is destroyed
+    images.remove("other");
+    assertThat(blobs.has(D1)).as("unused and past the grace").isFalse();
+  }
+
+  @Test
+  void fileWithoutANameAtStartIsRemovedByTheNextChangeUnlessSomethingUsesIt() throws Exception {
+    add("debian-12", D1, false);
+    add("keep", D2, false);
+    store.deleteImage("debian-12"); // as a crash between a deferred remove and its sweep leaves it
+    store.deleteImage("keep");
+    users.add("VM alice/web " + D2);
+    images = open();
+
+    add("third", "sha256:" + "3".repeat(64), false);
+
+    assertThat(blobs.has(D1)).isFalse();
+    assertThat(blobs.has(D2)).isTrue();
   }
 }
