@@ -49,7 +49,7 @@ final class ImageSources {
         Process tar = new ProcessBuilder("tar", "-C", path.toString(), "-cf", "-", ".")
             .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         return new Source(ImageSourceKind.IMAGE_SOURCE_KIND_ARCHIVE, path.getFileName().toString(),
-            tar.getInputStream(), -1, tar);
+            new TarOutput(tar), -1, tar);
       }
       if (!Files.isRegularFile(path)) {
         throw usage("no such file or directory: " + source);
@@ -103,5 +103,44 @@ final class ImageSources {
 
   private static CliException usage(String message) {
     return new CliException(CliException.USAGE, message);
+  }
+
+  /**
+   * tar's output, whose end is only an end if tar succeeded: a tar that failed half-way (an
+   * unreadable blob) must not look like a whole, shorter archive.
+   */
+  static final class TarOutput extends java.io.FilterInputStream {
+    private final Process tar;
+
+    TarOutput(Process tar) {
+      super(tar.getInputStream());
+      this.tar = tar;
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      return b < 0 ? ended() : b;
+    }
+
+    @Override
+    public int read(byte[] buf, int off, int len) throws IOException {
+      int n = super.read(buf, off, len);
+      return n < 0 ? ended() : n;
+    }
+
+    private int ended() throws IOException {
+      try {
+        int status = tar.waitFor();
+        if (status != 0) {
+          throw new IOException("tar of the OCI layout failed (exit " + status + "; its message"
+              + " is above)");
+        }
+        return -1;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while waiting for tar", e);
+      }
+    }
   }
 }

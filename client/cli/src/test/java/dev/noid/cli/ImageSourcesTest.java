@@ -75,4 +75,19 @@ class ImageSourcesTest {
     assertThatThrownBy(() -> ImageSources.open(dir, "x.tar", "zip"))
         .hasMessageContaining("--kind must be archive, rootfs or ext4");
   }
+
+  @Test
+  void aTarThatFailsHalfWayIsAnErrorNotAShorterArchive() throws Exception {
+    Process failing = new ProcessBuilder("sh", "-c", "printf partial; exit 2").start();
+    try (var in = new ImageSources.TarOutput(failing)) {
+      byte[] buf = new byte[7];
+      assertThat(in.readNBytes(buf, 0, 7)).isEqualTo(7);
+      assertThatThrownBy(in::read).isInstanceOf(java.io.IOException.class)
+          .hasMessageContaining("tar of the OCI layout failed (exit 2");
+    }
+    Process ok = new ProcessBuilder("sh", "-c", "printf whole").start();
+    try (var in = new ImageSources.TarOutput(ok)) {
+      assertThat(new String(in.readAllBytes())).isEqualTo("whole");
+    }
+  }
 }

@@ -86,6 +86,9 @@ final class ImageUpload implements ClientResponseObserver<ImportImageRequest, Im
 
   @Override
   public void onCompleted() {
+    // A server that ends the call without an answer must not leave the caller waiting.
+    result.completeExceptionally(new IllegalStateException("the controller ended the import"
+        + " without an answer"));
     ready.release();
   }
 }

@@ -62,13 +62,18 @@ public final class DiskOverlay {
   private static String qemuImg(String... args) {
     List<String> cmd = new ArrayList<>(List.of("qemu-img"));
     cmd.addAll(List.of(args));
+    Path output = null;
     try {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      // Output to a file, not a pipe: reading a pipe to its end would wait out a hung qemu-img
+      // (a file it opens may block) before the timeout below could fire.
+      output = Files.createTempFile("noid-qemu-img", ".out");
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+          .redirectOutput(output.toFile()).start();
       if (!p.waitFor(60, TimeUnit.SECONDS)) {
         p.destroyForcibly();
         throw new AgentException(Code.INTERNAL, "qemu-img " + args[0] + " did not finish in 60 s");
       }
+      String out = Files.readString(output, StandardCharsets.UTF_8).strip();
       if (p.exitValue() != 0) {
         Code code = out.contains("No space left") ? Code.DISK_FULL : Code.INTERNAL;
         throw new AgentException(code, "qemu-img " + args[0] + " failed: " + out);
@@ -80,6 +85,14 @@ public final class DiskOverlay {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new AgentException(Code.INTERNAL, "interrupted while running qemu-img", e);
+    } finally {
+      if (output != null) {
+        try {
+          Files.deleteIfExists(output);
+        } catch (IOException e) {
+          // a temporary file left in /tmp
+        }
+      }
     }
   }
 }
