@@ -1,6 +1,7 @@
 package dev.noid.controller.images;
 
 import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.images.importing.ImageImporter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -35,7 +36,7 @@ public final class ImageBlobs {
       Files.createDirectories(dir.resolve("sha256"));
       Path tmp = dir.resolve("tmp");
       if (Files.isDirectory(tmp)) {
-        deleteTree(tmp); // what an import interrupted by a crash left
+        ImageImporter.deleteTree(tmp); // what an import interrupted by a crash left
       }
       Files.createDirectories(tmp);
     } catch (IOException e) {
@@ -104,19 +105,6 @@ public final class ImageBlobs {
     } catch (IOException e) {
       throw new NoidException(NoidException.Code.INTERNAL, "cannot delete image " + digest + ": "
           + e.getMessage(), e);
-    }
-  }
-
-  public static void deleteTree(Path root) {
-    if (!Files.exists(root)) {
-      return;
-    }
-    try (Stream<Path> all = Files.walk(root)) {
-      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot delete " + root, e);
     }
   }
 }

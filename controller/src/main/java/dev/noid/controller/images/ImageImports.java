@@ -32,7 +32,7 @@ public final class ImageImports {
   }
 
   public void discard(Path workDir) {
-    ImageBlobs.deleteTree(workDir);
+    ImageImporter.deleteTree(workDir);
   }
 
   /** Imports {@code uploaded} (a file in {@code workDir}), then removes the work directory. */

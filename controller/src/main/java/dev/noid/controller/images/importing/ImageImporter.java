@@ -178,7 +178,8 @@ public final class ImageImporter {
     };
   }
 
-  private static void deleteTree(Path root) {
+  /** Removes {@code root} and all under it (links not followed); a failure is only logged. */
+  public static void deleteTree(Path root) {
     if (root == null || !Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
       return;
     }
