@@ -14,6 +14,7 @@ import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.golden.GoldenStore;
 import dev.noid.agent.golden.ImageDigest;
 import dev.noid.agent.golden.ThrowawayVmBuilder;
+import dev.noid.agent.memory.MemoryBases;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.cloudhypervisor.CloudHypervisorDriver;
@@ -79,7 +80,12 @@ public final class AgentModule extends AbstractModule {
     }
     Accelerator acc = Accelerator.detect(cfg.accelerator(), Path.of("/dev/kvm"),
         Path.of("/proc/cpuinfo"));
-    return new QemuDriver(cfg.qemuBinary(), acc, choice.reason());
+    return new QemuDriver(cfg.qemuBinary(), acc, choice.reason(), memoryBases(cfg));
+  }
+
+  /** Where guest memory files live, by digest (see MemoryBases). */
+  public static MemoryBases memoryBases(AgentConfig cfg) {
+    return new MemoryBases(cfg.stateDir().resolve("memory"));
   }
 
   @Provides

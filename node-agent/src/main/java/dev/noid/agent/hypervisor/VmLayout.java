@@ -35,6 +35,14 @@ public record VmLayout(Path dir) {
     return dir.resolve("vmm.log");
   }
 
+  /**
+   * The digest of the memory base the VM's RAM is mapped from (restored VMs only): its next
+   * checkpoint stores what differs from that base, and the base is kept while this names it.
+   */
+  public Path memoryBase() {
+    return dir.resolve("memory-base");
+  }
+
   public Path disk() {
     return dir.resolve("disk.img");
   }

@@ -6,6 +6,10 @@ import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
+import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.memory.SavedMemory;
+import dev.noid.agent.vm.AtomicFiles;
+import dev.noid.agent.vm.Files2;
 import dev.noid.agent.network.NicNames;
 import dev.noid.api.agent.v1.HypervisorKind;
 import dev.noid.api.agent.v1.VmNetwork;
@@ -25,9 +29,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * QEMU behind the hypervisor port: one qemu-system process per VM in its own session (so it
- * outlives the agent), driven over QMP. Saved state is QEMU's migration stream written to a
- * file ({@code exec:cat}: QEMU 7.2 has no {@code file:} URI) and read back with
- * {@code -incoming}.
+ * outlives the agent), driven over QMP. Saved state is QEMU's migration stream, received by the
+ * agent and split ({@link QemuStateSave}): guest RAM goes to a memory base or, over a base,
+ * only the pages that differ; the rest is read back with {@code -incoming exec:cat} over the
+ * base mapped privately ({@code -mem-path}).
  */
 public final class QemuDriver implements Hypervisor {
   private static final Logger log = LoggerFactory.getLogger(QemuDriver.class);
@@ -44,16 +49,19 @@ public final class QemuDriver implements Hypervisor {
   private String version;
 
   private final String choiceReason;
+  private final MemoryBases bases;
 
-  public QemuDriver(String binary, Accelerator accelerator) {
-    this(binary, accelerator, "hypervisor=qemu");
+  public QemuDriver(String binary, Accelerator accelerator, MemoryBases bases) {
+    this(binary, accelerator, "hypervisor=qemu", bases);
   }
 
   /** {@code choiceReason}: why QEMU rather than Cloud Hypervisor (see HypervisorChoice). */
-  public QemuDriver(String binary, Accelerator accelerator, String choiceReason) {
+  public QemuDriver(String binary, Accelerator accelerator, String choiceReason,
+      MemoryBases bases) {
     this.binary = binary;
     this.accelerator = accelerator;
     this.choiceReason = choiceReason;
+    this.bases = bases;
   }
 
   @Override
@@ -146,12 +154,21 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public long boot(VmLayout layout, VmSpec spec, Image image) {
+    forgetBase(layout);
     return start(layout, commandLine(layout, spec, image));
   }
 
   @Override
   public long restore(VmLayout layout, VmSpec spec, Image image, Path stateDir) {
     List<String> cmd = commandLine(layout, spec, image);
+    if (SavedMemory.presentIn(stateDir)) {
+      // Guest RAM is the base file mapped privately: pages are read as the guest touches them
+      // and shared with every VM restored over the same base until one writes them.
+      String base = baseFor(layout, spec, stateDir);
+      cmd.addAll(List.of("-mem-path", bases.path(base).toString()));
+    } else {
+      forgetBase(layout); // a state from before memory bases holds all of its RAM
+    }
     cmd.addAll(List.of("-incoming", "exec:cat " + stateDir.resolve(STATE_FILE)));
     long pid = start(layout, cmd);
     try (QmpClient qmp = qmp(layout)) {
@@ -175,6 +192,43 @@ public final class QemuDriver implements Hypervisor {
     } catch (RuntimeException e) {
       kill(pid);
       throw e;
+    }
+  }
+
+  // Named in the VM's directory before QEMU maps it: from then on the collector keeps it.
+  private String baseFor(VmLayout layout, VmSpec spec, Path stateDir) {
+    SavedMemory m;
+    try {
+      m = SavedMemory.read(stateDir);
+    } catch (IOException e) {
+      throw new AgentException(Code.CORRUPT, "cannot restore VM '" + spec.getId() + "': "
+          + e.getMessage(), e);
+    }
+    long bytes = (long) spec.getMemMib() << 20;
+    if (m.memoryBytes() != bytes) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "saved memory holds " + m.memoryBytes()
+          + " bytes; VM '" + spec.getId() + "' has " + bytes);
+    }
+    if (!bases.has(m.base())) {
+      throw new AgentException(Code.NOT_FOUND, "memory base sha256:" + m.base() + " of the saved"
+          + " state of VM '" + spec.getId() + "' is not on this node");
+    }
+    try {
+      AtomicFiles.writeString(layout.memoryBase(), m.base());
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot write " + layout.memoryBase() + ": "
+          + e.getMessage(), e);
+    }
+    bases.touch(m.base());
+    return m.base();
+  }
+
+  private static void forgetBase(VmLayout layout) {
+    try {
+      Files.deleteIfExists(layout.memoryBase());
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot remove " + layout.memoryBase() + ": "
+          + e.getMessage(), e);
     }
   }
 
@@ -240,23 +294,26 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public void saveState(VmLayout layout, Path stateDir) {
-    Path file = stateDir.resolve(STATE_FILE);
-    long logMark = sizeOf(layout.vmmLog());
-    try (QmpClient qmp = qmp(layout)) {
-      qmp.execute("migrate", QmpClient.args().put("uri", "exec:cat > '" + file + "'"));
+    try (QemuStateSave save = new QemuStateSave(bases, layout, stateDir);
+        QmpClient qmp = qmp(layout)) {
+      qmp.execute("migrate", QmpClient.args().put("uri", save.uri()));
       long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
       while (true) {
         JsonNode m = qmp.execute("query-migrate", null);
         String status = m.path("status").asText();
         if ("completed".equals(status)) {
+          save.finish(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
           return;
         }
         if ("failed".equals(status) || "cancelled".equals(status)) {
-          String why = m.path("error-desc").asText(status);
-          if (noSpace(layout, logMark, file)) {
+          // The receiving side ends first when it cannot write: its reason is the real one.
+          IOException ours = save.failureIfAny();
+          String why = ours != null ? ours.getMessage() : m.path("error-desc").asText(status);
+          if (noSpace(why, stateDir)) {
             throw new AgentException(Code.DISK_FULL, "no space left on device: saving the VM state"
                 + " filled the filesystem of " + stateDir.getParent() + " after "
-                + (sizeOf(file) >> 20) + " MiB" + capacity(stateDir) + " (QEMU: " + why + ")");
+                + (Files2.allocatedBytes(stateDir) >> 20) + " MiB" + capacity(stateDir)
+                + " (" + why + ")");
           }
           throw new AgentException(Code.HYPERVISOR_FAILED, "saving VM state failed: " + why
               + tail(layout.vmmLog()));
@@ -267,35 +324,29 @@ public final class QemuDriver implements Hypervisor {
         }
         waitBriefly(qmp);
       }
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AgentException(Code.HYPERVISOR_FAILED, "writing the saved VM state took longer"
+          + " than 10 minutes");
     } catch (IOException e) {
+      if (noSpace(e.getMessage(), stateDir)) {
+        throw new AgentException(Code.DISK_FULL, "no space left on device: saving the VM state"
+            + " filled the filesystem of " + stateDir.getParent() + capacity(stateDir)
+            + " (" + e.getMessage() + ")", e);
+      }
       throw qmpFailed(layout, "saving VM state", e, "");
     }
   }
 
-  // The state file is written by a `cat` QEMU starts; when the disk fills, QEMU says only that
-  // the pipe broke. cat's own complaint lands in the VMM log; a full filesystem says it too.
-  private static boolean noSpace(VmLayout layout, long logMark, Path file) {
-    try {
-      byte[] log = Files.readAllBytes(layout.vmmLog());
-      int from = (int) Math.min(logMark, log.length);
-      if (new String(log, from, log.length - from, StandardCharsets.UTF_8).contains("No space left")) {
-        return true;
-      }
-    } catch (IOException e) {
-      // fall back to the filesystem's own figure
+  // The agent writes the state itself now: a full filesystem shows in its own error, or in
+  // what is left when QEMU saw only the receiving end go away.
+  private static boolean noSpace(String why, Path stateDir) {
+    if (why != null && why.contains("No space left")) {
+      return true;
     }
     try {
-      return Files.getFileStore(file.getParent()).getUsableSpace() < 1024 * 1024;
+      return Files.getFileStore(stateDir).getUsableSpace() < 1024 * 1024;
     } catch (IOException e) {
       return false;
-    }
-  }
-
-  private static long sizeOf(Path file) {
-    try {
-      return Files.size(file);
-    } catch (IOException e) {
-      return 0;
     }
   }
 

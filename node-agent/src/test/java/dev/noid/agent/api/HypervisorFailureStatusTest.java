@@ -113,7 +113,8 @@ class HypervisorFailureStatusTest {
   }
 
   private AgentGrpc.AgentBlockingStub agentOn(String qemuBinary) throws Exception {
-    Hypervisor qemu = new QemuDriver(qemuBinary, new Accelerator("tcg", "test"), "test");
+    Hypervisor qemu = new QemuDriver(qemuBinary, new Accelerator("tcg", "test"), "test",
+        new dev.noid.agent.memory.MemoryBases(dir.resolve("memory")));
     Path kernel = Files.writeString(dir.resolve("vmlinuz"), "kernel");
     NodeImages images = NodeImages.local(new ImageCatalog(Map.of("dev",
         new Image("dev", kernel, null, null, "console=ttyS0", 64))));

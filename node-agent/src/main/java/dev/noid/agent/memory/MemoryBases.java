@@ -1,0 +1,154 @@
+package dev.noid.agent.memory;
+
+import dev.noid.agent.vm.AtomicFiles;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's guest memory files, named by their SHA-256: the full memory of a golden snapshot
+ * or of a checkpoint that has no base. VMs restored from one map it privately (copy on write),
+ * so every clone shares its pages, and checkpoints of those VMs store only the pages that
+ * differ from it. A file is deleted only when no checkpoint, golden snapshot or VM names it
+ * and it has not been touched for a grace period, so a save or restore in flight keeps it.
+ */
+public final class MemoryBases {
+  private static final Logger log = LoggerFactory.getLogger(MemoryBases.class);
+  private static final Pattern DIGEST = Pattern.compile("[0-9a-f]{64}");
+  /** Long enough for any save or restore that read a name to have written its reference. */
+  public static final Duration GRACE = Duration.ofMinutes(10);
+
+  private final Path root;
+
+  public MemoryBases(Path root) {
+    this.root = root;
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  public static boolean isDigest(String s) {
+    return s != null && DIGEST.matcher(s).matches();
+  }
+
+  public Path path(String sha256) {
+    if (!isDigest(sha256)) {
+      throw new IllegalArgumentException("not a sha256: " + sha256);
+    }
+    return root.resolve(sha256);
+  }
+
+  public boolean has(String sha256) {
+    return isDigest(sha256) && Files.isRegularFile(root.resolve(sha256));
+  }
+
+  /** A new file to write a memory image into, on the same filesystem as the store. */
+  public Path newFile() throws IOException {
+    Files.createDirectories(root);
+    return root.resolve(".new-" + UUID.randomUUID());
+  }
+
+  /**
+   * Hashes {@code file}, makes it durable and moves it in under its digest (or drops it when
+   * that content is here already). Returns the digest.
+   */
+  public String adopt(Path file) throws IOException {
+    String sha = sha256(file);
+    adopt(file, sha);
+    return sha;
+  }
+
+  /** As {@link #adopt(Path)}, for a file whose digest was checked already. */
+  public void adopt(Path file, String sha) throws IOException {
+    Path target = path(sha);
+    if (Files.exists(target)) {
+      Files.delete(file);
+      touch(sha);
+      return;
+    }
+    try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+    Files.move(file, target, StandardCopyOption.ATOMIC_MOVE);
+    AtomicFiles.syncDirectory(root);
+  }
+
+  /** Marks a base as just used: the collector leaves it for another grace period. */
+  public void touch(String sha) {
+    try {
+      Files.setLastModifiedTime(path(sha), FileTime.from(Instant.now()));
+    } catch (IOException e) {
+      // a missing base is reported by whoever needs it
+    }
+  }
+
+  /**
+   * Deletes the bases not in {@code referenced} that are older than the grace period, and
+   * files a crash left half written. Returns the digests deleted.
+   */
+  public List<String> collect(Set<String> referenced, Instant now) {
+    List<String> deleted = new ArrayList<>();
+    if (!Files.isDirectory(root)) {
+      return deleted;
+    }
+    try (Stream<Path> files = Files.list(root)) {
+      for (Path f : files.toList()) {
+        String name = f.getFileName().toString();
+        boolean base = isDigest(name);
+        if ((base && referenced.contains(name)) || (!base && !name.startsWith(".new-"))) {
+          continue;
+        }
+        try {
+          if (Files.getLastModifiedTime(f).toInstant().plus(GRACE).isAfter(now)) {
+            continue;
+          }
+          Files.delete(f);
+          if (base) {
+            deleted.add(name);
+            log.info("deleted memory base {}: no checkpoint, golden snapshot or VM uses it", name);
+          }
+        } catch (NoSuchFileException e) {
+          // gone already
+        }
+      }
+    } catch (IOException e) {
+      log.warn("cannot collect memory bases in {}: {}", root, e.toString());
+    }
+    return deleted;
+  }
+
+  public static String sha256(Path file) throws IOException {
+    MessageDigest d;
+    try {
+      d = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-256", e);
+    }
+    byte[] buf = new byte[1 << 20];
+    try (InputStream in = Files.newInputStream(file)) {
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        d.update(buf, 0, n);
+      }
+    }
+    return HexFormat.of().formatHex(d.digest());
+  }
+}
