@@ -168,8 +168,8 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  CheckpointTransfer checkpointTransfer(CheckpointStore store) {
-    return new CheckpointTransfer(store);
+  CheckpointTransfer checkpointTransfer(AgentConfig cfg, CheckpointStore store) {
+    return new CheckpointTransfer(store, memoryBases(cfg));
   }
 
   @Provides

@@ -21,7 +21,7 @@ import java.util.List;
  * the manifest was made ends the export rather than send data the manifest does not vouch for.
  */
 public final class CheckpointExport implements AutoCloseable {
-  private final Path dir;
+  private final java.util.function.Function<String, Path> where;
   private final CheckpointManifest manifest;
   private final List<CheckpointFile> files;
   private boolean manifestSent;
@@ -32,8 +32,9 @@ public final class CheckpointExport implements AutoCloseable {
   private long bytesSent;
   private int chunksSent;
 
-  CheckpointExport(Path dir, CheckpointManifest manifest) {
-    this.dir = dir;
+  /** {@code where}: the file to read for a manifest path. */
+  CheckpointExport(java.util.function.Function<String, Path> where, CheckpointManifest manifest) {
+    this.where = where;
     this.manifest = manifest;
     this.files = manifest.getFilesList();
   }
@@ -52,7 +53,7 @@ public final class CheckpointExport implements AutoCloseable {
       while (index < files.size()) {
         CheckpointFile file = files.get(index);
         if (channel == null) {
-          channel = FileChannel.open(dir.resolve(file.getPath()));
+          channel = FileChannel.open(where.apply(file.getPath()));
           digest = Sha256.digest();
           offset = 0;
         }

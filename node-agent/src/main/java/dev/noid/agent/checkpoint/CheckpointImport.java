@@ -5,10 +5,13 @@ import dev.noid.api.agent.v1.CheckpointFile;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.api.agent.v1.CheckpointManifest;
 import dev.noid.api.agent.v1.FileChunk;
+import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -32,13 +35,15 @@ public final class CheckpointImport implements AutoCloseable {
   private static final Pattern SHA256 = Pattern.compile("[0-9a-fA-F]{64}");
 
   private final CheckpointStore store;
+  private final MemoryBases bases;
   private final Map<String, IncomingFile> files = new LinkedHashMap<>();
   private CheckpointInfo info;
   private boolean claimed;
   private boolean ended;
 
-  CheckpointImport(CheckpointStore store) {
+  CheckpointImport(CheckpointStore store, MemoryBases bases) {
     this.store = store;
+    this.bases = bases;
   }
 
   public synchronized void accept(CheckpointChunk message) {
@@ -86,6 +91,13 @@ public final class CheckpointImport implements AutoCloseable {
       if (f.getSizeBytes() < 0) {
         throw new AgentException(Code.INVALID_ARGUMENT, "manifest file '" + f.getPath()
             + "': size_bytes " + Long.toUnsignedString(f.getSizeBytes()) + " is too large");
+      }
+      if (f.getPath().startsWith(SavedMemory.TRANSFER_PREFIX)
+          && !(MemoryBases.isDigest(f.getSha256())
+              && f.getPath().equals(SavedMemory.TRANSFER_PREFIX + f.getSha256()))) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "manifest file '" + f.getPath()
+            + "': a memory base is named by its lowercase sha256, which the manifest gives as "
+            + f.getSha256());
       }
       if (planned.put(f.getPath(), new IncomingFile(f, target)) != null) {
         throw new AgentException(Code.INVALID_ARGUMENT, "manifest lists file '" + f.getPath()
@@ -158,6 +170,7 @@ public final class CheckpointImport implements AutoCloseable {
       for (IncomingFile f : files.values()) {
         f.complete();
       }
+      adoptBases();
       CheckpointInfo done = info.toBuilder()
           .setSizeBytes(Files2.allocatedBytes(store.partialOf(info.getId()))).build();
       store.complete(info.getId(), done);
@@ -173,6 +186,18 @@ public final class CheckpointImport implements AutoCloseable {
       abort();
       throw e;
     }
+  }
+
+  // A base arrived checked against its name: it joins the node's bases (or matches one there)
+  // before the checkpoint that needs it appears.
+  private void adoptBases() throws IOException {
+    Path partial = store.partialOf(info.getId());
+    for (String path : files.keySet()) {
+      if (path.startsWith(SavedMemory.TRANSFER_PREFIX)) {
+        bases.adopt(partial.resolve(path), path.substring(SavedMemory.TRANSFER_PREFIX.length()));
+      }
+    }
+    Files.deleteIfExists(partial.resolve(SavedMemory.TRANSFER_PREFIX));
   }
 
   /** Gives up: closes the files and removes the partial directory, if this import made it. */

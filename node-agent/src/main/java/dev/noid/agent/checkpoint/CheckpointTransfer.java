@@ -3,6 +3,8 @@ package dev.noid.agent.checkpoint;
 import dev.noid.api.agent.v1.CheckpointFile;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.api.agent.v1.CheckpointManifest;
+import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
@@ -25,9 +27,11 @@ public final class CheckpointTransfer {
   public static final int CHUNK_BYTES = 1 << 20;
 
   private final CheckpointStore store;
+  private final MemoryBases bases;
 
-  public CheckpointTransfer(CheckpointStore store) {
+  public CheckpointTransfer(CheckpointStore store, MemoryBases bases) {
     this.store = store;
+    this.bases = bases;
   }
 
   /** Opens a checkpoint for sending; hashes its files first, as the manifest comes first. */
@@ -37,18 +41,26 @@ public final class CheckpointTransfer {
     CheckpointManifest.Builder manifest = CheckpointManifest.newBuilder().setCheckpoint(info);
     try {
       for (Path file : files(dir)) {
-        manifest.addFiles(describe(dir, file));
+        manifest.addFiles(describe(dir.relativize(file).toString(), file));
+      }
+      // The memory base the checkpoint's state is restored over goes with it, under a name
+      // of its own: the target may have no VM or checkpoint that uses it.
+      if (SavedMemory.presentIn(dir)) {
+        String base = SavedMemory.read(dir).base();
+        manifest.addFiles(describe(SavedMemory.TRANSFER_PREFIX + base, bases.path(base)));
       }
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot read checkpoint '" + checkpointId + "': "
           + e.getMessage(), e);
     }
-    return new CheckpointExport(dir, manifest.build());
+    return new CheckpointExport(path -> path.startsWith(SavedMemory.TRANSFER_PREFIX)
+        ? bases.path(path.substring(SavedMemory.TRANSFER_PREFIX.length())) : dir.resolve(path),
+        manifest.build());
   }
 
   /** Starts receiving a checkpoint; the first message it accepts must be the manifest. */
   public CheckpointImport receive() {
-    return new CheckpointImport(store);
+    return new CheckpointImport(store, bases);
   }
 
   // checkpoint.json is not sent as a file: the manifest carries its content.
@@ -60,7 +72,7 @@ public final class CheckpointTransfer {
     }
   }
 
-  private static CheckpointFile describe(Path dir, Path file) throws IOException {
+  private static CheckpointFile describe(String name, Path file) throws IOException {
     MessageDigest digest = Sha256.digest();
     long size = 0;
     byte[] buf = new byte[CHUNK_BYTES];
@@ -71,7 +83,7 @@ public final class CheckpointTransfer {
         size += n;
       }
     }
-    return CheckpointFile.newBuilder().setPath(dir.relativize(file).toString())
+    return CheckpointFile.newBuilder().setPath(name)
         .setSizeBytes(size).setSha256(Sha256.hex(digest.digest())).build();
   }
 }

@@ -79,6 +79,7 @@ public final class MemoryBases {
   /** As {@link #adopt(Path)}, for a file whose digest was checked already. */
   public void adopt(Path file, String sha) throws IOException {
     Path target = path(sha);
+    Files.createDirectories(root);
     if (Files.exists(target)) {
       Files.delete(file);
       touch(sha);

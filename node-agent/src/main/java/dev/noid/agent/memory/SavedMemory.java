@@ -10,7 +10,8 @@ import java.nio.file.Path;
 /**
  * How a saved state's guest memory is stored, written as {@code memory.json} beside the state:
  * the base memory file (by digest) the state is restored over, and how many of the guest's
- * pages the state itself carries because they differ from the base. A state without this file
+ * pages the state itself carries because they differ from the base ({@code base_written}: this
+ * save made the base, from a VM that had none). A state without this file
  * holds all of its memory in the stream (the format before bases), and loads as it always has.
  */
 public record SavedMemory(
@@ -18,12 +19,16 @@ public record SavedMemory(
     @JsonProperty("base_sha256") String base,
     @JsonProperty("memory_bytes") long memoryBytes,
     @JsonProperty("pages") long pages,
-    @JsonProperty("diff_pages") long diffPages) {
+    @JsonProperty("diff_pages") long diffPages,
+    @JsonProperty("base_written") boolean baseWritten) {
 
   public static final String FILE = "memory.json";
   /** The one format this agent writes and reads; any other is refused, never guessed at. */
   public static final int FORMAT = 2;
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Where a transfer names a base: a path no checkpoint file can have otherwise. */
+  public static final String TRANSFER_PREFIX = "memory-base/";
 
   public static boolean presentIn(Path stateDir) {
     return Files.exists(stateDir.resolve(FILE));

@@ -71,7 +71,7 @@ final class QemuStateSave implements AutoCloseable {
         try (MemoryPages.Diff diff = new MemoryPages.Diff(bases.path(base))) {
           StateSplitter.Counts c = StateSplitter.split(in, out, diff, spill);
           return new SavedMemory(SavedMemory.FORMAT, base, c.mainBytes(), c.mainPages(),
-              c.keptPages());
+              c.keptPages(), false);
         }
       }
       fullFile = bases.newFile();
@@ -83,7 +83,7 @@ final class QemuStateSave implements AutoCloseable {
       out.flush();
       String sha = bases.adopt(fullFile);
       fullFile = null;
-      return new SavedMemory(SavedMemory.FORMAT, sha, c.mainBytes(), c.mainPages(), 0);
+      return new SavedMemory(SavedMemory.FORMAT, sha, c.mainBytes(), c.mainPages(), 0, true);
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }

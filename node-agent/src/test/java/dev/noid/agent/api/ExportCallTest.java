@@ -51,7 +51,8 @@ class ExportCallTest {
     }
     Files.writeString(dir.resolve("checkpoint.json"), JsonFormat.printer()
         .print(CheckpointInfo.newBuilder().setId("ck-big").setVmId("vm1").build()));
-    CheckpointTransfer transfer = new CheckpointTransfer(new CheckpointStore(tmp.resolve("checkpoints")));
+    CheckpointTransfer transfer = new CheckpointTransfer(new CheckpointStore(tmp.resolve("checkpoints")),
+        new dev.noid.agent.memory.MemoryBases(tmp.resolve("memory")));
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).addService(new AgentGrpc.AgentImplBase() {
       @Override

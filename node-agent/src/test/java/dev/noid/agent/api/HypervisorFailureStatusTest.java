@@ -131,7 +131,8 @@ class HypervisorFailureStatusTest {
     NodeReporter reporter = new NodeReporter(config(), vms, new VmStatsSampler(vms, qemu), qemu,
         images, capacity.limits());
     GrpcAgentService service = new GrpcAgentService(vms, new CheckpointService(store, vms, qemu),
-        new CheckpointTransfer(store), reporter);
+        new CheckpointTransfer(store, new dev.noid.agent.memory.MemoryBases(dir.resolve("memory"))),
+        reporter);
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();

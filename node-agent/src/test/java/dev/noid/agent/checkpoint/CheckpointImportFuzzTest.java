@@ -38,7 +38,7 @@ class CheckpointImportFuzzTest {
 
   @FuzzTest(maxDuration = "3m")
   void anImportFromAnotherNode(FuzzedDataProvider data) throws IOException {
-    CheckpointImport imp = new CheckpointTransfer(store).receive();
+    CheckpointImport imp = new CheckpointTransfer(store, new dev.noid.agent.memory.MemoryBases(store.root().resolveSibling("memory"))).receive();
     try {
       while (data.remainingBytes() > 0) {
         byte[] message = data.consumeBytes(data.consumeInt(0, 8192));

@@ -10,6 +10,8 @@ import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.api.agent.v1.CheckpointManifest;
 import dev.noid.api.agent.v1.FileChunk;
 import dev.noid.api.agent.v1.VmSpec;
+import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;
@@ -41,8 +43,8 @@ class CheckpointTransferTest {
   void checkpointOnTheSourceNode() throws IOException {
     source = new CheckpointStore(tmp.resolve("a"));
     target = new CheckpointStore(tmp.resolve("b"));
-    from = new CheckpointTransfer(source);
-    to = new CheckpointTransfer(target);
+    from = new CheckpointTransfer(source, new MemoryBases(tmp.resolve("a-memory")));
+    to = new CheckpointTransfer(target, new MemoryBases(tmp.resolve("b-memory")));
     Path dir = source.begin("ck-1");
     byte[] state = new byte[5 * MIB / 2];
     new Random(7).nextBytes(state);
@@ -61,7 +63,7 @@ class CheckpointTransferTest {
 
   private List<CheckpointChunk> exported() {
     List<CheckpointChunk> out = new ArrayList<>();
-    try (CheckpointExport e = from.export("ck-1")) {
+    try (CheckpointExport e = from.export(Files.exists(source.root().resolve("ck-2")) ? "ck-2" : "ck-1")) {
       CheckpointChunk c;
       while ((c = e.next()) != null) {
         out.add(c);
@@ -114,6 +116,59 @@ class CheckpointTransferTest {
     assertThat(Files.size(b.resolve("disk.img"))).isEqualTo(5 * MIB);
     assertThat(Files2.allocatedBytes(b.resolve("disk.img"))).isLessThanOrEqualTo(64 * 1024);
     assertThat(targetEntries()).containsExactly(b);
+  }
+
+  @Test
+  void theMemoryBaseTheStateNeedsTravelsWithItAndJoinsTheTargetsBases() throws IOException {
+    MemoryBases sourceBases = new MemoryBases(tmp.resolve("a-memory"));
+    Path file = sourceBases.newFile();
+    byte[] memory = new byte[2 * MIB];
+    new Random(3).nextBytes(memory);
+    Files.write(file, memory);
+    String base = sourceBases.adopt(file);
+    checkpointOver(base);
+
+    List<CheckpointChunk> sent = exported();
+    importAll(sent);
+
+    assertThat(sent.getFirst().getManifest().getFilesList()).extracting(CheckpointFile::getPath)
+        .contains(SavedMemory.TRANSFER_PREFIX + base);
+    MemoryBases targetBases = new MemoryBases(tmp.resolve("b-memory"));
+    assertThat(targetBases.has(base)).isTrue();
+    assertThat(Files.readAllBytes(targetBases.path(base))).isEqualTo(memory);
+    assertThat(target.directory("ck-2").resolve("memory-base")).doesNotExist();
+    assertThat(SavedMemory.read(target.directory("ck-2")).base()).isEqualTo(base);
+  }
+
+  @Test
+  void aBaseWhoseNameIsNotItsDigestIsRefusedBeforeAnythingIsWritten() throws IOException {
+    MemoryBases sourceBases = new MemoryBases(tmp.resolve("a-memory"));
+    Path file = sourceBases.newFile();
+    Files.write(file, new byte[4096]);
+    checkpointOver(sourceBases.adopt(file));
+    CheckpointManifest.Builder m = exported().getFirst().getManifest().toBuilder();
+    for (int i = 0; i < m.getFilesCount(); i++) {
+      if (m.getFiles(i).getPath().startsWith(SavedMemory.TRANSFER_PREFIX)) {
+        // A base named after other content would overwrite what another checkpoint needs.
+        m.setFiles(i, m.getFiles(i).toBuilder().setPath(SavedMemory.TRANSFER_PREFIX
+            + "0".repeat(64)));
+      }
+    }
+
+    AgentException e = failure(() -> to.receive().accept(CheckpointChunk.newBuilder()
+        .setManifest(m).build()));
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("named by its lowercase sha256");
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  private void checkpointOver(String base) throws IOException {
+    Path dir = source.begin("ck-2");
+    Files.write(dir.resolve("vmstate"), new byte[] {1, 2, 3});
+    new SavedMemory(SavedMemory.FORMAT, base, 2 * MIB, 512, 0, true).write(dir);
+    source.complete("ck-2", CheckpointInfo.newBuilder().setId("ck-2").setVmId("vm1")
+        .setHypervisor("HYPERVISOR_KIND_QEMU").setSpec(VmSpec.newBuilder().setId("vm1")).build());
+    from = new CheckpointTransfer(source, new MemoryBases(tmp.resolve("a-memory")));
   }
 
   @Test
@@ -300,7 +355,7 @@ class CheckpointTransferTest {
 
   @Test
   void aFileThatChangesDuringExportEndsTheExport() throws IOException {
-    try (CheckpointExport e = from.export("ck-1")) {
+    try (CheckpointExport e = from.export(Files.exists(source.root().resolve("ck-2")) ? "ck-2" : "ck-1")) {
       e.next();
       Files.writeString(source.directory("ck-1").resolve("disk.img"), "changed");
       AgentException failure = failure(() -> {
