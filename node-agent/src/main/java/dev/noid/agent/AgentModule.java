@@ -15,6 +15,7 @@ import dev.noid.agent.golden.GoldenStore;
 import dev.noid.agent.golden.ImageDigest;
 import dev.noid.agent.golden.ThrowawayVmBuilder;
 import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.memory.MemoryCollector;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.cloudhypervisor.CloudHypervisorDriver;
@@ -47,6 +48,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.List;
 import java.time.Duration;
 
 /** The agent's object graph. */
@@ -86,6 +88,13 @@ public final class AgentModule extends AbstractModule {
   /** Where guest memory files live, by digest (see MemoryBases). */
   public static MemoryBases memoryBases(AgentConfig cfg) {
     return new MemoryBases(cfg.stateDir().resolve("memory"));
+  }
+
+  @Provides
+  @Singleton
+  MemoryCollector memoryCollector(AgentConfig cfg) {
+    return new MemoryCollector(memoryBases(cfg), List.of(cfg.checkpointsDir(), cfg.goldenDir(),
+        cfg.vmsDir()), Clock.systemUTC());
   }
 
   @Provides

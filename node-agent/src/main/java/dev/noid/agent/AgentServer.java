@@ -2,6 +2,7 @@ package dev.noid.agent;
 
 import dev.noid.common.grpc.MessageLimits;
 import com.google.inject.Guice;
+import dev.noid.agent.memory.MemoryCollector;
 import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.golden.GoldenSnapshots;
@@ -48,6 +49,7 @@ public final class AgentServer {
   private final Hypervisor hypervisor;
   private final NodeImages images;
   private final NodeNetwork network;
+  private final MemoryCollector memory;
   private Server server;
   private ExecutorService executor;
 
@@ -55,7 +57,9 @@ public final class AgentServer {
   AgentServer(AgentConfig config, NodeCredentials credentials, Set<BindableService> services,
       HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
       CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater,
-      GoldenSnapshots goldens, Hypervisor hypervisor, NodeImages images, NodeNetwork network) {
+      GoldenSnapshots goldens, Hypervisor hypervisor, NodeImages images, NodeNetwork network,
+      MemoryCollector memory) {
+    this.memory = memory;
     this.hypervisor = hypervisor;
     this.images = images;
     this.network = network;
@@ -79,6 +83,7 @@ public final class AgentServer {
     log.info("hypervisor: {}", hypervisor.reason());
     checkpoints.cleanUpPartial();
     vms.adoptAll();
+    memory.start(); // after adoption: the running VMs' bases are named by then
     vms.startNetwork();
     goldens.start(config.goldenKeys(), images, network.enabled());
     vmMetrics.start(5);
@@ -133,6 +138,7 @@ public final class AgentServer {
     GrpcServerRunner.stop(server, 10);
     vmMetrics.close();
     goldens.close();
+    memory.close();
     vms.close();
     if (executor != null) {
       executor.shutdownNow();

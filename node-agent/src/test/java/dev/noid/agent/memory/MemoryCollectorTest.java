@@ -1,0 +1,65 @@
+package dev.noid.agent.memory;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MemoryCollectorTest {
+  @TempDir
+  Path tmp;
+
+  private final Instant now = Instant.parse("2026-12-04T10:00:00Z");
+
+  private String base(MemoryBases bases, int seed, Instant touched) throws IOException {
+    Path f = bases.newFile();
+    Files.write(f, new byte[] {(byte) seed});
+    String sha = bases.adopt(f);
+    Files.setLastModifiedTime(bases.path(sha), FileTime.from(touched));
+    return sha;
+  }
+
+  @Test
+  void aBaseIsDeletedOnlyWhenNothingNamesItAndItsGraceIsOver() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    Instant old = now.minus(MemoryBases.GRACE).minusSeconds(1);
+    String byCheckpoint = base(bases, 1, old);
+    String byVm = base(bases, 2, old);
+    String orphan = base(bases, 3, old);
+    String fresh = base(bases, 4, now.minusSeconds(5));
+    Path checkpoint = Files.createDirectories(tmp.resolve("checkpoints/ck-1"));
+    new SavedMemory(SavedMemory.FORMAT, byCheckpoint, 4096, 1, 0, true).write(checkpoint);
+    Path vm = Files.createDirectories(tmp.resolve("vms/vm1"));
+    Files.writeString(vm.resolve("memory-base"), byVm);
+
+    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints"),
+        tmp.resolve("golden"), tmp.resolve("vms")), Clock.fixed(now, ZoneOffset.UTC)).collect();
+
+    assertThat(deleted).containsExactly(orphan);
+    assertThat(bases.has(byCheckpoint)).isTrue();
+    assertThat(bases.has(byVm)).isTrue();
+    assertThat(bases.has(fresh)).as("a base a save just wrote, not yet named").isTrue();
+  }
+
+  @Test
+  void anUnreadableStateDeletesNothing() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    Path checkpoint = Files.createDirectories(tmp.resolve("checkpoints/ck-1"));
+    Files.writeString(checkpoint.resolve(SavedMemory.FILE), "{torn");
+
+    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
+        Clock.fixed(now, ZoneOffset.UTC)).collect();
+
+    assertThat(deleted).isEmpty();
+    assertThat(bases.has(sha)).isTrue();
+  }
+}
