@@ -97,9 +97,10 @@ public final class ServeCommand implements Callable<Integer> {
       description = "Cloud Hypervisor executable.")
   String cloudHypervisorBinary;
 
-  @Option(names = "--restore-memory", defaultValue = "copy",
+  @Option(names = "--restore-memory", defaultValue = "on-demand",
       description = "How Cloud Hypervisor restores guest RAM: copy (all before resuming) or"
-          + " on-demand (paged in on first touch via userfaultfd; the checkpoint must stay).")
+          + " on-demand (the default: paged in on first touch via userfaultfd, so a restore"
+          + " starts before its memory is read; issue 21).")
   String restoreMemory;
 
   @Option(names = "--cpus", defaultValue = "0", description = "vCPUs offered to VMs; 0 = host CPUs.")

@@ -28,6 +28,17 @@ class ServeCommandGoldenTest {
   }
 
   @Test
+  void cloudHypervisorRestoresMemoryOnDemandUnlessToldToCopy() {
+    // A restore starts the guest before its memory is read (issue 21).
+    assertThat(AgentModule.forConfig(config("--hypervisor", "cloud-hypervisor")))
+        .extracting("restoreMode").isEqualTo(
+            dev.noid.agent.cloudhypervisor.VmmApi.MemoryRestoreMode.OnDemand);
+    assertThat(AgentModule.forConfig(config("--hypervisor", "cloud-hypervisor",
+        "--restore-memory", "copy"))).extracting("restoreMode").isEqualTo(
+            dev.noid.agent.cloudhypervisor.VmmApi.MemoryRestoreMode.Copy);
+  }
+
+  @Test
   void aheadTakesTheShapesToBuild() {
     AgentConfig cfg = config("--golden", "ahead", "--golden-keys", "dev:1:128,dev:2:512");
     assertThat(cfg.golden()).isEqualTo(GoldenMode.AHEAD);

@@ -103,7 +103,7 @@ final class VmCreator {
       at[3] = System.nanoTime();
       guests.fixIdentity(vm);
       // Where a golden create's time goes, for whoever tunes it (docs/golden-snapshots.md).
-      log.info("VM {} from golden: disk {} ms, VMM restore {} ms, guest ready {} ms,"
+      log.debug("VM {} from golden: disk {} ms, VMM restore {} ms, guest ready {} ms,"
           + " identity {} ms", vm.id, ms(at[1] - at[0]), ms(at[2] - at[1]), ms(at[3] - at[2]),
           ms(System.nanoTime() - at[3]));
       return true;
