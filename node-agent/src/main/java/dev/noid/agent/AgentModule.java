@@ -143,8 +143,15 @@ public final class AgentModule extends AbstractModule {
     FileDigests digests = new FileDigests();
     return new GoldenSnapshots(cfg.golden(), new GoldenStore(cfg.goldenDir(), digests),
         new ThrowawayVmBuilder(hypervisor, boot, network), capacity, new ImageDigest(digests),
-        hypervisor.kind(), hypervisor.version(), Clock.systemUTC(), boot.plusMinutes(2),
+        hypervisor.kind(), goldenVersion(hypervisor), Clock.systemUTC(), boot.plusMinutes(2),
         Duration.ofMinutes(10));
+  }
+
+  // A snapshot saved in another state layout by the same VMM is stale too: rebuilt, not loaded.
+  static String goldenVersion(Hypervisor hypervisor) {
+    String format = hypervisor.stateFormat();
+    return format.isEmpty() ? hypervisor.version()
+        : hypervisor.version() + " (saved state: " + format + ")";
   }
 
   // Depends on the credentials: joining the cluster is what assigns the node its subnet.

@@ -39,6 +39,14 @@ class ServeCommandGoldenTest {
   }
 
   @Test
+  void goldenSnapshotsOfTheStateLayoutBeforeMemoryBasesAreStale() {
+    // The golden store compares this string with the one a snapshot was built under.
+    var qemu = AgentModule.forConfig(config("--hypervisor", "qemu"));
+    assertThat(AgentModule.goldenVersion(qemu)).isNotEqualTo(qemu.version())
+        .endsWith("(saved state: memory bases, format 2)");
+  }
+
+  @Test
   void aheadTakesTheShapesToBuild() {
     AgentConfig cfg = config("--golden", "ahead", "--golden-keys", "dev:1:128,dev:2:512");
     assertThat(cfg.golden()).isEqualTo(GoldenMode.AHEAD);

@@ -34,6 +34,14 @@ public interface Hypervisor {
     return kind().name();
   }
 
+  /**
+   * The layout of this driver's saved states where it changed without the VMM's version
+   * changing: golden snapshots of another layout are stale and rebuilt. Empty for the first.
+   */
+  default String stateFormat() {
+    return "";
+  }
+
   /** Null when VMs can be started, else what is missing (e.g. the VMM binary). */
   String unavailableReason();
 

@@ -99,6 +99,11 @@ public final class QemuDriver implements Hypervisor {
   }
 
   @Override
+  public String stateFormat() {
+    return "memory bases, format " + SavedMemory.FORMAT;
+  }
+
+  @Override
   public String unavailableReason() {
     return VmmProcesses.versionProblem(binary);
   }

@@ -110,10 +110,11 @@ class CheckpointTransferIT {
   void oneFlippedByteIsRefusedWithDataLossAndLeavesNothingOnB() throws Exception {
     b.stub().deleteCheckpoint(DeleteCheckpointRequest.newBuilder().setCheckpointId(CK).build());
     assertThat(entriesOnB()).isEmpty();
-    AtomicInteger vmstateChunks = new AtomicInteger();
-    UnaryOperator<CheckpointChunk> flipOneByteOfTheThirdStateChunk = m -> {
-      if (!m.hasChunk() || !m.getChunk().getPath().equals("vmstate")
-          || vmstateChunks.incrementAndGet() != 3) {
+    // The guest's memory travels as the checkpoint's memory base (the state holds devices).
+    AtomicInteger memoryChunks = new AtomicInteger();
+    UnaryOperator<CheckpointChunk> flipOneByteOfTheThirdMemoryChunk = m -> {
+      if (!m.hasChunk() || !m.getChunk().getPath().startsWith("memory-base/")
+          || memoryChunks.incrementAndGet() != 3) {
         return m;
       }
       byte[] data = m.getChunk().getData().toByteArray();
@@ -122,9 +123,9 @@ class CheckpointTransferIT {
           .build();
     };
 
-    assertThatThrownBy(() -> TamperingRelay.copy(a, b, CK, flipOneByteOfTheThirdStateChunk))
+    assertThatThrownBy(() -> TamperingRelay.copy(a, b, CK, flipOneByteOfTheThirdMemoryChunk))
         .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.DATA_LOSS))
-        .hasMessageContaining("'vmstate'")
+        .hasMessageContaining("'memory-base/")
         .hasMessageContaining("offset " + 2 * (1 << 20));
     assertThat(entriesOnB()).isEmpty();
     assertThat(b.stub().listCheckpoints(ListCheckpointsRequest.getDefaultInstance())
