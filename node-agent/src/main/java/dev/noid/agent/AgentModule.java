@@ -82,7 +82,9 @@ public final class AgentModule extends AbstractModule {
     }
     Accelerator acc = Accelerator.detect(cfg.accelerator(), Path.of("/dev/kvm"),
         Path.of("/proc/cpuinfo"));
-    return new QemuDriver(cfg.qemuBinary(), acc, choice.reason(), memoryBases(cfg));
+    // --restore-memory copy keeps the layout before memory bases (all RAM in the state).
+    return new QemuDriver(cfg.qemuBinary(), acc, choice.reason(),
+        "copy".equals(cfg.restoreMemory()) ? null : memoryBases(cfg));
   }
 
   /** Where guest memory files live, by digest (see MemoryBases). */

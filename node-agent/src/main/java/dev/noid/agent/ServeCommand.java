@@ -98,9 +98,10 @@ public final class ServeCommand implements Callable<Integer> {
   String cloudHypervisorBinary;
 
   @Option(names = "--restore-memory", defaultValue = "on-demand",
-      description = "How Cloud Hypervisor restores guest RAM: copy (all before resuming) or"
-          + " on-demand (the default: paged in on first touch via userfaultfd, so a restore"
-          + " starts before its memory is read; issue 21).")
+      description = "How guest RAM is restored: on-demand (the default: the guest runs before"
+          + " its memory is read; QEMU maps a memory base privately and saves only the pages that"
+          + " differ from it, Cloud Hypervisor pages in via userfaultfd) or copy (all of it is"
+          + " read before the guest resumes; QEMU keeps it in the saved state, as before).")
   String restoreMemory;
 
   @Option(names = "--cpus", defaultValue = "0", description = "vCPUs offered to VMs; 0 = host CPUs.")

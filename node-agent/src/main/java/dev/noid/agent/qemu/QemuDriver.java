@@ -51,6 +51,11 @@ public final class QemuDriver implements Hypervisor {
   private final String choiceReason;
   private final MemoryBases bases;
 
+  /**
+   * {@code bases}: where guest RAM is saved apart from device state and mapped back lazily;
+   * null keeps all of it in the state, loaded before the guest runs (the layout before issue
+   * 21, {@code --restore-memory copy}).
+   */
   public QemuDriver(String binary, Accelerator accelerator, MemoryBases bases) {
     this(binary, accelerator, "hypervisor=qemu", bases);
   }
@@ -100,7 +105,7 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public String stateFormat() {
-    return "memory bases, format " + SavedMemory.FORMAT;
+    return bases == null ? "" : "memory bases, format " + SavedMemory.FORMAT;
   }
 
   @Override
@@ -167,6 +172,10 @@ public final class QemuDriver implements Hypervisor {
   public long restore(VmLayout layout, VmSpec spec, Image image, Path stateDir) {
     List<String> cmd = commandLine(layout, spec, image);
     if (SavedMemory.presentIn(stateDir)) {
+      if (bases == null) {
+        throw new AgentException(Code.WRONG_STATE, "the saved state of VM '" + spec.getId()
+            + "' keeps its memory in a base; this agent runs with --restore-memory copy");
+      }
       // Guest RAM is the base file mapped privately: pages are read as the guest touches them
       // and shared with every VM restored over the same base until one writes them.
       String base = baseFor(layout, spec, stateDir);
@@ -299,67 +308,10 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public void saveState(VmLayout layout, Path stateDir) {
-    try (QemuStateSave save = new QemuStateSave(bases, layout, stateDir);
-        QmpClient qmp = qmp(layout)) {
-      qmp.execute("migrate", QmpClient.args().put("uri", save.uri()));
-      long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
-      while (true) {
-        JsonNode m = qmp.execute("query-migrate", null);
-        String status = m.path("status").asText();
-        if ("completed".equals(status)) {
-          save.finish(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-          return;
-        }
-        if ("failed".equals(status) || "cancelled".equals(status)) {
-          // The receiving side ends first when it cannot write: its reason is the real one.
-          IOException ours = save.failureIfAny();
-          String why = ours != null ? ours.getMessage() : m.path("error-desc").asText(status);
-          if (noSpace(why, stateDir)) {
-            throw new AgentException(Code.DISK_FULL, "no space left on device: saving the VM state"
-                + " filled the filesystem of " + stateDir.getParent() + " after "
-                + (Files2.allocatedBytes(stateDir) >> 20) + " MiB" + capacity(stateDir)
-                + " (" + why + ")");
-          }
-          throw new AgentException(Code.HYPERVISOR_FAILED, "saving VM state failed: " + why
-              + tail(layout.vmmLog()));
-        }
-        if (System.nanoTime() > deadline) {
-          qmp.execute("migrate_cancel", null);
-          throw new AgentException(Code.HYPERVISOR_FAILED, "saving VM state took longer than 10 minutes");
-        }
-        waitBriefly(qmp);
-      }
-    } catch (java.util.concurrent.TimeoutException e) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "writing the saved VM state took longer"
-          + " than 10 minutes");
+    try (QmpClient qmp = qmp(layout)) {
+      new QemuSaver(qmp, layout, stateDir, bases).save();
     } catch (IOException e) {
-      if (noSpace(e.getMessage(), stateDir)) {
-        throw new AgentException(Code.DISK_FULL, "no space left on device: saving the VM state"
-            + " filled the filesystem of " + stateDir.getParent() + capacity(stateDir)
-            + " (" + e.getMessage() + ")", e);
-      }
       throw qmpFailed(layout, "saving VM state", e, "");
-    }
-  }
-
-  // The agent writes the state itself now: a full filesystem shows in its own error, or in
-  // what is left when QEMU saw only the receiving end go away.
-  private static boolean noSpace(String why, Path stateDir) {
-    if (why != null && why.contains("No space left")) {
-      return true;
-    }
-    try {
-      return Files.getFileStore(stateDir).getUsableSpace() < 1024 * 1024;
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  private static String capacity(Path dir) {
-    try {
-      return " of its " + (Files.getFileStore(dir).getTotalSpace() >> 20) + " MiB";
-    } catch (IOException e) {
-      return "";
     }
   }
 
@@ -422,7 +374,7 @@ public final class QemuDriver implements Hypervisor {
 
   // The interval between two QMP status queries: QEMU 7.2 reports a migration's progress
   // only when asked (its MIGRATION events need a capability older builds lack).
-  private static void waitBriefly(QmpClient qmp) {
+  static void waitBriefly(QmpClient qmp) {
     try {
       TimeUnit.MILLISECONDS.sleep(20);
     } catch (InterruptedException e) {
@@ -431,7 +383,7 @@ public final class QemuDriver implements Hypervisor {
     }
   }
 
-  private static String tail(Path log) {
+  static String tail(Path log) {
     return VmmProcesses.tail(log);
   }
 }
