@@ -58,6 +58,9 @@
  *   noid-guest-agent probe [--cid N] [--port P] [--unix PATH] [-- CMD...]
  *     connects to an agent over vsock (default: this guest's own, CID 1,
  *     port 1024), checks it answers RESET, and runs CMD there if given;
+ *   noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX
+ *     a restored guest's own hostname (and /etc/hostname, /etc/hosts), clock,
+ *     entropy (as reseed) and, where the image has one, /etc/machine-id.
  *   noid-guest-agent reseed HEX
  *     credits HEX (host randomness) to the kernel's entropy pool and reseeds
  *     the random generator at once, so that guests restored from one memory
@@ -610,6 +613,9 @@ static void child_exec(char **argv, char **env, const char *cwd, int tty, int in
 	_exit(err == ENOENT ? 127 : 126);
 }
 
+static int apply_identity(char **argv, char *err, size_t errlen);
+static int is_identity(char **argv, uint32_t argc);
+
 static void handle_exec(struct conn *c, uint32_t id, const uint8_t *body, size_t n)
 {
 	if (id == 0) {
@@ -655,6 +661,20 @@ static void handle_exec(struct conn *c, uint32_t id, const uint8_t *body, size_t
 	}
 	if (nstreams >= MAX_STREAMS) {
 		send_error(c, id, "EXEC: too many streams (max %d)", MAX_STREAMS);
+		goto out;
+	}
+	if (is_identity(argv, argc) && flags == 0) {
+		/* In this process: nothing to fork on a create's critical path. */
+		char err[300] = "";
+		int status = apply_identity(argv, err, sizeof err - 1);
+		if (err[0]) {
+			char line[320];
+			int len = snprintf(line, sizeof line, "noid-guest-agent: %s\n", err);
+			send_frame(c, T_STDERR, id, line, (size_t)len);
+		}
+		uint8_t st[4];
+		put_u32(st, (uint32_t)status);
+		send_frame(c, T_EXIT, id, st, sizeof(st));
 		goto out;
 	}
 	int tty = (flags & FLAG_TTY) != 0;
@@ -1309,13 +1329,12 @@ static int hexval(char ch)
  * one memory image would go on producing the same output until then.
  * RNDADDENTROPY credits the bytes and RNDRESEEDCRNG makes the generator
  * take its next key from the pool now. */
-static int run_reseed(int argc, char **argv)
+static int reseed_hex(const char *hex)
 {
 	const size_t max = 512;
-	size_t len = argc == 3 ? strlen(argv[2]) : 0;
+	size_t len = hex ? strlen(hex) : 0;
 	if (len == 0 || len % 2 != 0 || len / 2 > max) {
-		logmsg("usage: noid-guest-agent reseed HEX (an even number of hex digits, at most %zu bytes)",
-		       max);
+		logmsg("reseed: HEX must be an even number of hex digits, at most %zu bytes", max);
 		return 2;
 	}
 	size_t n = len / 2;
@@ -1324,9 +1343,10 @@ static int run_reseed(int argc, char **argv)
 	info->buf_size = (int)n;
 	uint8_t *buf = (uint8_t *)info->buf;
 	for (size_t k = 0; k < n; k++) {
-		int hi = hexval(argv[2][2 * k]), lo = hexval(argv[2][2 * k + 1]);
+		int hi = hexval(hex[2 * k]), lo = hexval(hex[2 * k + 1]);
 		if (hi < 0 || lo < 0) {
 			logmsg("reseed: not a hex digit at position %zu", hi < 0 ? 2 * k : 2 * k + 1);
+			free(info);
 			return 2;
 		}
 		buf[k] = (uint8_t)(hi << 4 | lo);
@@ -1348,6 +1368,105 @@ static int run_reseed(int argc, char **argv)
 	free(info);
 	close(fd);
 	return 0;
+}
+
+static int run_reseed(int argc, char **argv)
+{
+	if (argc != 3) {
+		logmsg("usage: noid-guest-agent reseed HEX");
+		return 2;
+	}
+	return reseed_hex(argv[2]);
+}
+
+/* ---------- tool mode: identity ---------- */
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text), done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, text + done, len - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return close(fd);
+}
+
+/* Everything a guest restored from a snapshot makes its own, in one step
+ * list without a shell: right after a restore every code path the guest runs
+ * is cold (under TCG each is translated again), and a script's fork and exec
+ * of a shell, hostname, date and this tool cost most of a golden create. The
+ * agent runs it in its own process when asked to exec "noid-guest-agent
+ * identity ..." (handle_exec), so a create forks nothing. Steps as
+ * IdentitySteps.java names them; the first that fails ends it, its message
+ * (into err) naming it. Returns an exit status: 0, 1 (a step failed) or 2. */
+static int apply_identity(char **argv, char *err, size_t errlen)
+{
+	const char *host = argv[2];
+	char *end = NULL;
+	errno = 0;
+	long long ms = strtoll(argv[3], &end, 10);
+	if (errno || !end || *end || ms < 0 || strlen(host) == 0 || strlen(host) > 64) {
+		snprintf(err, errlen, "usage: noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX"
+			 " MACHINE_ID_HEX");
+		return 2;
+	}
+	char text[256];
+	snprintf(text, sizeof text, "%s\n", host);
+	if (sethostname(host, strlen(host)) < 0 || write_text("/etc/hostname", text) < 0) {
+		snprintf(err, errlen, "identity step hostname failed: %s", strerror(errno));
+		return 1;
+	}
+	snprintf(text, sizeof text, "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n", host);
+	if (write_text("/etc/hosts", text) < 0) {
+		snprintf(err, errlen, "identity step hostname failed: /etc/hosts: %s", strerror(errno));
+		return 1;
+	}
+	struct timespec now = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+	if (clock_settime(CLOCK_REALTIME, &now) < 0) {
+		snprintf(err, errlen, "identity step clock failed: %s", strerror(errno));
+		return 1;
+	}
+	if (reseed_hex(argv[4]) != 0) {
+		snprintf(err, errlen, "identity step entropy failed");
+		return 1;
+	}
+	if (access("/etc/machine-id", F_OK) == 0) {
+		snprintf(text, sizeof text, "%s\n", argv[5]);
+		if (write_text("/etc/machine-id", text) < 0) {
+			snprintf(err, errlen, "identity step machine-id failed: %s", strerror(errno));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int is_identity(char **argv, uint32_t argc)
+{
+	return argc == 6 && strcmp(argv[0], "noid-guest-agent") == 0 &&
+	       strcmp(argv[1], "identity") == 0;
+}
+
+static int run_identity(int argc, char **argv)
+{
+	char err[256] = "";
+	if (argc != 6) {
+		logmsg("usage: noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX");
+		return 2;
+	}
+	argv++; /* as the exec's argv: argv[0] is the tool */
+	int status = apply_identity(argv, err, sizeof err);
+	if (status != 0)
+		logmsg("%s", err);
+	return status;
 }
 
 /* ---------- serving ---------- */
@@ -1526,8 +1645,11 @@ int main(int argc, char **argv)
 		return run_reseed(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "growfs") == 0)
 		return run_growfs(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "identity") == 0)
+		return run_identity(argc, argv);
 	if (argc >= 2) {
-		logmsg("usage: noid-guest-agent [probe ... | reseed HEX | growfs MOUNTPOINT]");
+		logmsg("usage: noid-guest-agent [probe ... | reseed HEX | growfs MOUNTPOINT |"
+		       " identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX]");
 		return 2;
 	}
 	return serve();

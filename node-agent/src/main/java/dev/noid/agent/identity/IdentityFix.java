@@ -6,10 +6,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Gives a guest restored from a snapshot its own identity: one shell script run through the
- * guest agent, one step after the other, that stops at the first step that fails and names it
- * on stderr. One exec, not one per step, because each exec is a round trip on the
- * create path.
+ * Gives a guest restored from a snapshot its own identity. The standard steps run as one
+ * process, {@code noid-guest-agent identity}, started without a shell: right after a restore
+ * every code path in the guest is cold (under TCG, translated again), and a script's shell,
+ * {@code hostname} and {@code date} cost most of a golden create. Custom steps, and guests whose
+ * agent predates that tool (a checkpoint taken before it), get one shell script instead, one
+ * step after the other, that stops at the first step that fails and names it on stderr. Either
+ * way one exec, not one per step, because each exec is a round trip on the create path.
  */
 public final class IdentityFix {
   private final List<IdentityStep> steps;
@@ -26,6 +29,24 @@ public final class IdentityFix {
 
   /** The command to run in the guest now (the clock step reads the host's clock here). */
   public List<String> command(VmSpec spec) {
+    if (steps.equals(IdentitySteps.standard())) {
+      return List.of("noid-guest-agent", "identity", IdentitySteps.hostname(spec),
+          String.valueOf(clock.instant().toEpochMilli()), IdentitySteps.randomHex(64),
+          IdentitySteps.randomHex(16));
+    }
+    return script(spec);
+  }
+
+  /**
+   * True when {@code command}'s tool is older than this agent: it answered with its usage
+   * (exit 2) without doing anything, and {@link #script} does the same steps.
+   */
+  public static boolean olderGuestAgent(int status, String stderr) {
+    return status == 2 && stderr.contains("usage: noid-guest-agent [");
+  }
+
+  /** The steps as one shell script, for custom steps and older guest agents. */
+  public List<String> script(VmSpec spec) {
     List<String> lines = new ArrayList<>();
     for (IdentityStep s : steps) {
       lines.add("{ " + s.script(spec, clock.instant()) + "; } || { echo 'identity step "

@@ -183,9 +183,13 @@ public final class QemuDriver implements Hypervisor {
     } else {
       forgetBase(layout); // a state from before memory bases holds all of its RAM
     }
-    cmd.addAll(List.of("-incoming", "exec:cat " + stateDir.resolve(STATE_FILE)));
+    // Deferred, then started over QMP: QEMU answers QMP only once its machine is set up, and a
+    // load started from the command line waits for the same, later (~20 ms here).
+    cmd.addAll(List.of("-incoming", "defer"));
     long pid = start(layout, cmd);
     try (QmpClient qmp = qmp(layout)) {
+      qmp.execute("migrate-incoming", QmpClient.args().put("uri",
+          "exec:cat " + stateDir.resolve(STATE_FILE)));
       // The incoming migration runs in QEMU; its run state leaves "inmigrate" when it is done.
       long deadline = System.nanoTime() + CONTROL_TIMEOUT.toNanos();
       String status;
@@ -193,7 +197,8 @@ public final class QemuDriver implements Hypervisor {
         if (System.nanoTime() > deadline) {
           throw new AgentException(Code.HYPERVISOR_FAILED, "restoring state took longer than " + CONTROL_TIMEOUT);
         }
-        waitBriefly(qmp);
+        // A device-state load takes a few ms: a create waits on this loop.
+        pause(Duration.ofMillis(1));
       }
       if (!"paused".equals(status) && !"running".equals(status)) {
         throw new AgentException(Code.HYPERVISOR_FAILED, "restore ended in QEMU state " + status);
@@ -269,7 +274,7 @@ public final class QemuDriver implements Hypervisor {
           throw new AgentException(Code.HYPERVISOR_FAILED, "QEMU did not open its control socket within "
               + CONTROL_TIMEOUT);
         }
-        p.waitFor(10, TimeUnit.MILLISECONDS);
+        p.waitFor(2, TimeUnit.MILLISECONDS);
       }
       return p.pid();
     } catch (IOException e) {
@@ -375,8 +380,12 @@ public final class QemuDriver implements Hypervisor {
   // The interval between two QMP status queries: QEMU 7.2 reports a migration's progress
   // only when asked (its MIGRATION events need a capability older builds lack).
   static void waitBriefly(QmpClient qmp) {
+    pause(Duration.ofMillis(20));
+  }
+
+  private static void pause(Duration d) {
     try {
-      TimeUnit.MILLISECONDS.sleep(20);
+      TimeUnit.NANOSECONDS.sleep(d.toNanos());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new AgentException(Code.INTERNAL, "interrupted");

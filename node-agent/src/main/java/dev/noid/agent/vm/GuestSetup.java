@@ -49,6 +49,9 @@ final class GuestSetup {
 
   void fixIdentity(VmRecord vm) {
     GuestCommand.Result r = run(vm, identity.command(vm.spec), "fixing the identity of");
+    if (IdentityFix.olderGuestAgent(r.status(), r.stderr())) {
+      r = run(vm, identity.script(vm.spec), "fixing the identity of");
+    }
     if (r.status() != 0) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "fixing the identity of VM '" + vm.id
           + "' failed: " + r.stderr().strip());

@@ -16,7 +16,7 @@ class IdentityFixTest {
       Clock.fixed(Instant.parse("2026-11-24T10:00:00.700Z"), ZoneOffset.UTC));
 
   private String script(VmSpec spec) {
-    List<String> cmd = fix.command(spec);
+    List<String> cmd = fix.script(spec);
     assertThat(cmd.subList(0, 2)).containsExactly("sh", "-c");
     return cmd.get(2);
   }
@@ -43,6 +43,29 @@ class IdentityFixTest {
     assertThat(one).containsPattern("noid-guest-agent reseed [0-9a-f]{128}\\b")
         .contains("/etc/machine-id");
     assertThat(one).isNotEqualTo(two);
+  }
+
+  @Test
+  void theStandardStepsRunAsOneToolWithoutAShell() {
+    List<String> one = fix.command(VmSpec.newBuilder().setId("web-1").setHostname("front").build());
+    List<String> two = fix.command(VmSpec.newBuilder().setId("web-1").build());
+
+    assertThat(one.subList(0, 4)).containsExactly("noid-guest-agent", "identity", "front",
+        String.valueOf(Instant.parse("2026-11-24T10:00:00.700Z").toEpochMilli()));
+    assertThat(one.get(4)).matches("[0-9a-f]{128}");
+    assertThat(one.get(5)).matches("[0-9a-f]{32}");
+    assertThat(two.get(2)).isEqualTo("web-1");
+    assertThat(two.subList(4, 6)).doesNotContainAnyElementsOf(one.subList(4, 6));
+  }
+
+  @Test
+  void aGuestAgentWithoutTheToolIsToldApartFromAFailingStep() {
+    assertThat(IdentityFix.olderGuestAgent(2, "noid-guest-agent: usage: noid-guest-agent"
+        + " [probe ... | reseed HEX | growfs MOUNTPOINT]\n")).isTrue();
+    assertThat(IdentityFix.olderGuestAgent(1, "noid-guest-agent: identity step clock failed"))
+        .isFalse();
+    assertThat(IdentityFix.olderGuestAgent(2, "noid-guest-agent: usage: noid-guest-agent"
+        + " identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX")).isFalse();
   }
 
   @Test

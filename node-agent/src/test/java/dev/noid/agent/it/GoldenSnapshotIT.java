@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A real agent with golden snapshots on, creating real guests: the first create of a shape
  * builds its snapshot, later ones restore from it with their own identity; a corrupted or
  * stale snapshot means a cold boot and a rebuild. Whether a VM was restored is read from its
- * VMM's command line ({@code -incoming}), as an operator would see it in {@code ps}. Ordered,
+ * VMM's command line ({@code -incoming}, its RAM mapped from the snapshot's memory base), as an
+ * operator would see it in {@code ps}. Ordered,
  * to keep the number of (slow, emulated) boots small.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -76,9 +77,12 @@ class GoldenSnapshotIT {
     agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(id).build());
   }
 
-  private static boolean restoredFromGolden(VmReport vm) {
+  private boolean restoredFromGolden(VmReport vm) throws Exception {
     String cmd = ProcessHandle.of(vm.getPid()).orElseThrow().info().commandLine().orElseThrow();
-    return cmd.contains("-incoming") && cmd.contains("/golden/");
+    String base = JSON.readTree(golden.resolve("state/memory.json").toFile())
+        .path("base_sha256").asText();
+    return cmd.contains("-incoming") && cmd.contains("-mem-path " + dir.resolve("state/memory")
+        .resolve(base));
   }
 
   private JsonNode manifest() throws Exception {
