@@ -27,9 +27,15 @@ final class ExportCall {
   /** Starts sending; returns the export (to watch its progress), or null if it failed. */
   static CheckpointExport serve(CheckpointTransfer transfer, String checkpointId,
       StreamObserver<CheckpointChunk> out) {
+    return serve(transfer, checkpointId, java.util.Set.of(), out);
+  }
+
+  /** As above, leaving out the memory bases the receiver holds. */
+  static CheckpointExport serve(CheckpointTransfer transfer, String checkpointId,
+      java.util.Set<String> omitBases, StreamObserver<CheckpointChunk> out) {
     CheckpointExport export;
     try {
-      export = transfer.export(checkpointId);
+      export = transfer.export(checkpointId, omitBases);
     } catch (RuntimeException e) {
       out.onError(GrpcErrors.toStatus(e));
       return null;

@@ -22,6 +22,8 @@ import dev.noid.api.agent.v1.DestroyVmResponse;
 import dev.noid.api.agent.v1.ExecRequest;
 import dev.noid.api.agent.v1.ExecResponse;
 import dev.noid.api.agent.v1.ExportCheckpointRequest;
+import dev.noid.api.agent.v1.ListMemoryBasesRequest;
+import dev.noid.api.agent.v1.ListMemoryBasesResponse;
 import dev.noid.api.agent.v1.GetNodeReportRequest;
 import dev.noid.api.agent.v1.GetNodeReportResponse;
 import dev.noid.api.agent.v1.GetVmRequest;
@@ -221,7 +223,15 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
 
   @Override
   public void exportCheckpoint(ExportCheckpointRequest request, StreamObserver<CheckpointChunk> out) {
-    ExportCall.serve(transfer, request.getCheckpointId(), out);
+    ExportCall.serve(transfer, request.getCheckpointId(),
+        java.util.Set.copyOf(request.getOmitMemoryBasesList()), out);
+  }
+
+  @Override
+  public void listMemoryBases(ListMemoryBasesRequest request,
+      StreamObserver<ListMemoryBasesResponse> out) {
+    unary(out, () -> ListMemoryBasesResponse.newBuilder().addAllSha256(transfer.memoryBases())
+        .build());
   }
 
   @Override

@@ -198,6 +198,17 @@ public final class CheckpointImport implements AutoCloseable {
       }
     }
     Files.deleteIfExists(partial.resolve(SavedMemory.TRANSFER_PREFIX));
+    // Left out because this node held it when asked: it must still be here, and is marked
+    // used so that the collector's grace starts again now that a checkpoint names it.
+    if (SavedMemory.presentIn(partial)) {
+      String base = SavedMemory.read(partial).base();
+      if (!bases.has(base)) {
+        throw new AgentException(Code.WRONG_STATE, "checkpoint '" + info.getId() + "' needs"
+            + " memory base sha256:" + base + ", which this node does not hold and the"
+            + " transfer did not carry; send it again with the base");
+      }
+      bases.touch(base);
+    }
   }
 
   /** Gives up: closes the files and removes the partial directory, if this import made it. */

@@ -36,6 +36,14 @@ public final class CheckpointTransfer {
 
   /** Opens a checkpoint for sending; hashes its files first, as the manifest comes first. */
   public CheckpointExport export(String checkpointId) {
+    return export(checkpointId, java.util.Set.of());
+  }
+
+  /**
+   * As {@link #export(String)}, leaving out the memory bases in {@code omit} (the receiver
+   * holds them; it refuses the checkpoint if it turns out not to).
+   */
+  public CheckpointExport export(String checkpointId, java.util.Set<String> omit) {
     CheckpointInfo info = store.get(checkpointId);
     Path dir = store.directory(checkpointId);
     CheckpointManifest.Builder manifest = CheckpointManifest.newBuilder().setCheckpoint(info);
@@ -45,7 +53,7 @@ public final class CheckpointTransfer {
       }
       // The memory base the checkpoint's state is restored over goes with it, under a name
       // of its own: the target may have no VM or checkpoint that uses it.
-      if (SavedMemory.presentIn(dir)) {
+      if (SavedMemory.presentIn(dir) && !omit.contains(SavedMemory.read(dir).base())) {
         String base = SavedMemory.read(dir).base();
         manifest.addFiles(describe(SavedMemory.TRANSFER_PREFIX + base, bases.path(base)));
       }
@@ -56,6 +64,11 @@ public final class CheckpointTransfer {
     return new CheckpointExport(path -> path.startsWith(SavedMemory.TRANSFER_PREFIX)
         ? bases.path(path.substring(SavedMemory.TRANSFER_PREFIX.length())) : dir.resolve(path),
         manifest.build());
+  }
+
+  /** The memory bases this node holds: a sender need not send them. */
+  public List<String> memoryBases() {
+    return bases.digests();
   }
 
   /** Starts receiving a checkpoint; the first message it accepts must be the manifest. */

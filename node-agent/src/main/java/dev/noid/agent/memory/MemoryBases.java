@@ -60,6 +60,19 @@ public final class MemoryBases {
     return isDigest(sha256) && Files.isRegularFile(root.resolve(sha256));
   }
 
+  /** The digests of every base here. */
+  public List<String> digests() {
+    if (!Files.isDirectory(root)) {
+      return List.of();
+    }
+    try (Stream<Path> files = Files.list(root)) {
+      return files.map(f -> f.getFileName().toString()).filter(MemoryBases::isDigest).sorted()
+          .toList();
+    } catch (IOException e) {
+      return List.of(); // the sender then sends every base: slower, never wrong
+    }
+  }
+
   /** A new file to write a memory image into, on the same filesystem as the store. */
   public Path newFile() throws IOException {
     Files.createDirectories(root);

@@ -141,6 +141,61 @@ class CheckpointTransferTest {
   }
 
   @Test
+  void aBaseTheTargetHoldsIsLeftOutAndMarkedUsedThere() throws IOException {
+    MemoryBases sourceBases = new MemoryBases(tmp.resolve("a-memory"));
+    MemoryBases targetBases = new MemoryBases(tmp.resolve("b-memory"));
+    byte[] memory = new byte[MIB];
+    new Random(5).nextBytes(memory);
+    Path file = sourceBases.newFile();
+    Files.write(file, memory);
+    String base = sourceBases.adopt(file);
+    Path theirs = targetBases.newFile();
+    Files.write(theirs, memory);
+    targetBases.adopt(theirs);
+    Files.setLastModifiedTime(targetBases.path(base),
+        java.nio.file.attribute.FileTime.fromMillis(0));
+    checkpointOver(base);
+    assertThat(to.memoryBases()).containsExactly(base);
+
+    List<CheckpointChunk> sent = new ArrayList<>();
+    try (CheckpointExport e = from.export("ck-2", java.util.Set.copyOf(to.memoryBases()))) {
+      for (CheckpointChunk c; (c = e.next()) != null; ) {
+        sent.add(c);
+      }
+    }
+    importAll(sent);
+
+    assertThat(sent).noneMatch(c -> c.hasChunk()
+        && c.getChunk().getPath().startsWith(SavedMemory.TRANSFER_PREFIX));
+    assertThat(target.get("ck-2").getId()).isEqualTo("ck-2");
+    assertThat(Files.getLastModifiedTime(targetBases.path(base)).toMillis())
+        .as("its collection grace starts again").isPositive();
+  }
+
+  @Test
+  void aCheckpointWhoseBaseTheTargetLacksAndDidNotGetIsRefused() throws IOException {
+    MemoryBases sourceBases = new MemoryBases(tmp.resolve("a-memory"));
+    Path file = sourceBases.newFile();
+    Files.write(file, new byte[4096]);
+    String base = sourceBases.adopt(file);
+    checkpointOver(base);
+
+    List<CheckpointChunk> sent = new ArrayList<>();
+    // The target said it held the base, then dropped it.
+    try (CheckpointExport e = from.export("ck-2", java.util.Set.of(base))) {
+      for (CheckpointChunk c; (c = e.next()) != null; ) {
+        sent.add(c);
+      }
+    }
+    AgentException e = failure(() -> importAll(sent));
+
+    assertThat(e.code()).isEqualTo(Code.WRONG_STATE);
+    assertThat(e.getMessage()).contains("memory base sha256:" + base)
+        .contains("does not hold");
+    assertThat(targetEntries()).isEmpty();
+  }
+
+  @Test
   void aBaseWhoseNameIsNotItsDigestIsRefusedBeforeAnythingIsWritten() throws IOException {
     MemoryBases sourceBases = new MemoryBases(tmp.resolve("a-memory"));
     Path file = sourceBases.newFile();

@@ -2,6 +2,7 @@ package dev.noid.controller.agents.grpc;
 
 import dev.noid.api.agent.v1.CheckpointChunk;
 import dev.noid.api.agent.v1.ExportCheckpointRequest;
+import dev.noid.api.agent.v1.ListMemoryBasesRequest;
 import dev.noid.api.agent.v1.ImportCheckpointResponse;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
@@ -10,6 +11,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
@@ -31,8 +33,39 @@ final class CheckpointRelay {
     this.agents = agents;
   }
 
-  /** Copies {@code checkpointId} from {@code from} to {@code to}; returns when {@code to} has it. */
+  /**
+   * Copies {@code checkpointId} from {@code from} to {@code to}; returns when {@code to} has it.
+   * The checkpoint's memory base is left out when {@code to} holds it already; should {@code to}
+   * have dropped it since it said so, it refuses the copy and the copy is made again whole.
+   */
   void copy(String checkpointId, String from, String to) {
+    List<String> held = heldBases(to);
+    try {
+      copy(checkpointId, from, to, held);
+    } catch (NoidException e) {
+      if (held.isEmpty() || !e.getMessage().contains("memory base")) {
+        throw e;
+      }
+      log.info("node {} no longer holds a memory base of checkpoint {}: copying it whole", to,
+          checkpointId);
+      copy(checkpointId, from, to, List.of());
+    }
+  }
+
+  // An agent from before memory bases does not know the call: it holds none.
+  private List<String> heldBases(String node) {
+    try {
+      return agents.blocking(node, 30).listMemoryBases(ListMemoryBasesRequest.getDefaultInstance())
+          .getSha256List();
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
+        return List.of();
+      }
+      throw AgentStatus.toDomain(node, e);
+    }
+  }
+
+  private void copy(String checkpointId, String from, String to, List<String> omitBases) {
     long start = System.nanoTime();
     CompletableFuture<ImportCheckpointResponse> done = new CompletableFuture<>();
     Semaphore writable = new Semaphore(0);
@@ -64,7 +97,8 @@ final class CheckpointRelay {
     long bytes = 0;
     try {
       Iterator<CheckpointChunk> chunks = agents.blocking(from, 1800).exportCheckpoint(
-          ExportCheckpointRequest.newBuilder().setCheckpointId(checkpointId).build());
+          ExportCheckpointRequest.newBuilder().setCheckpointId(checkpointId)
+              .addAllOmitMemoryBases(omitBases).build());
       while (chunks.hasNext()) {
         CheckpointChunk c = chunks.next();
         while (!sink[0].isReady() && !done.isDone()) {
