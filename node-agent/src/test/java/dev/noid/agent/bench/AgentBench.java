@@ -116,6 +116,13 @@ public final class AgentBench {
     for (Samples s : List.of(execClient, execAgent, unary)) {
       out.append(Report.row(s.name() + " | new", s, 99, where));
     }
+    for (CheckpointCycle c : cycles) {
+      if (c.baseWrites() > 0) {
+        out.append("\n").append(c.method()).append(": ").append(c.baseWrites()).append(" of ")
+            .append(c.checkpoint.count()).append(" checkpoints wrote a memory base (their VM was"
+                + " not restored from golden: a cold create); those count the base on disk\n");
+      }
+    }
     return out.append('\n').append(GoldenReport.raw(raw, where)).toString();
   }
 

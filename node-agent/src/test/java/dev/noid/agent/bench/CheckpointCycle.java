@@ -28,6 +28,7 @@ final class CheckpointCycle {
   private final BenchClient agent;
   private final Path stateDir;
   private final int memMib;
+  private int baseWrites;
   final Samples first = new Samples("first create (builds the golden snapshot)", "s");
   final Samples create = new Samples("create (from golden) to exec-ready", "s");
   final Samples checkpoint = new Samples("checkpoint (pause, save state, copy disk, resume)", "s");
@@ -45,6 +46,15 @@ final class CheckpointCycle {
 
   String method() {
     return method;
+  }
+
+  /**
+   * Checkpoints that wrote a memory base: their VM had none, i.e. it was not restored from the
+   * golden snapshot (a golden build that failed, so the create booted cold). Said in the
+   * report because such a checkpoint costs the whole RAM on disk and skews the figures.
+   */
+  int baseWrites() {
+    return baseWrites;
   }
 
   /** In report order. */
@@ -113,6 +123,7 @@ final class CheckpointCycle {
     if (!m.path("base_written").asBoolean()) {
       return 0;
     }
+    baseWrites++;
     return Files2.allocatedBytes(stateDir.resolve("memory").resolve(m.path("base_sha256").asText()));
   }
 
