@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# agent-bench: times a real noid-agent booting, checkpointing, restoring and cloning real
-# guests, and exec round trips, and prints a markdown table (docs/benchmarks.md has results).
+# agent-bench: times real noid-agents creating, checkpointing, restoring and cloning real
+# guests under the old memory method (all RAM in the saved state, --restore-memory copy) and
+# the new one (RAM in memory bases, mapped on demand) in one run, exec round trips, and raw
+# QEMU saving and loading the same guest by hand; prints markdown tables (docs/benchmarks.md
+# has results).
 #
 #   deploy/bench/agent-bench.sh [--iterations 5] [--execs 100] [--mem-mib 128]
 #
 # Builds the agent (and the benchmark client, in node-agent's test classes) if they are
-# missing, builds the dev image if it is missing, starts an agent on a temporary state
-# directory with free ports, runs the benchmark client (dev.noid.agent.bench.AgentBench)
-# against it, and on the way out stops the agent and every VMM under that state directory
-# and removes it (NOID_BENCH_KEEP=1 keeps it, with the agent's log, for a look). The agent
-# runs with golden snapshots off: "create" here is a cold boot (golden-bench.sh compares).
+# missing, builds the dev image if it is missing, starts two agents ("old" and "new") on
+# temporary state directories with free ports, both with golden snapshots on demand (a
+# create restores the golden snapshot; cold creates are golden-bench.sh's), runs the
+# benchmark client (dev.noid.agent.bench.AgentBench) against them, and on the way out stops
+# the agents, every VMM under their state directories and the raw QEMUs, and removes it all
+# (NOID_BENCH_KEEP=1 keeps it, with the agents' logs, for a look).
 #
 # Environment: see deploy/bench/bench-lib.sh.
 set -euo pipefail
@@ -22,7 +26,11 @@ ARGS=("$@")
 bench_check_args --iterations --execs --mem-mib -- "${ARGS[@]}"
 
 bench_setup
-bench_start_agent bench --golden off
+bench_start_agent old --golden on-demand --restore-memory copy
+OLD_STATE=$AGENT_STATE
+OLD_PORT=$AGENT_PORT
+bench_start_agent new --golden on-demand
 "$NOID_JAVA" -cp "$CLASSPATH" dev.noid.agent.bench.AgentBench \
-  --address "localhost:$AGENT_PORT" --state-dir "$AGENT_STATE" --work-dir "$WORK" \
-  --qemu-binary "$QEMU" "${ARGS[@]}"
+  --old-address "localhost:$OLD_PORT" --old-state-dir "$OLD_STATE" \
+  --new-address "localhost:$AGENT_PORT" --new-state-dir "$AGENT_STATE" \
+  --work-dir "$WORK" --image-dir "$IMAGES" --qemu-binary "$QEMU" "${ARGS[@]}"

@@ -84,6 +84,14 @@ bench_cleanup() {
       fi
     done
   done
+  # Raw QEMUs (no agent) that the benchmark client started and, having died, did not stop.
+  for pidfile in "$WORK"/raw-qemu/*/qemu.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$WORK"; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
   if [ "${NOID_BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
     say "state and logs kept in $WORK"
   else

@@ -1,122 +1,83 @@
 package dev.noid.agent.bench;
 
 import dev.noid.agent.it.AgentCreates;
-import dev.noid.api.agent.v1.CheckpointInfo;
-import dev.noid.api.agent.v1.CreateCheckpointRequest;
 import dev.noid.api.agent.v1.CreateVmRequest;
-import dev.noid.api.agent.v1.DeleteCheckpointRequest;
 import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.ExecExit;
 import dev.noid.api.agent.v1.GetVmRequest;
 import dev.noid.api.agent.v1.NodeReport;
-import dev.noid.api.agent.v1.RestoreCheckpointRequest;
-import dev.noid.api.agent.v1.VmSpec;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
- * Times the agent's VM operations against a real agent (started by deploy/bench/agent-bench.sh)
- * and prints a markdown table. Every "to exec-ready" figure ends when a first `true` has run
- * in the guest, so it measures what a user waits for, not when the agent first answered.
+ * Times the agent's VM operations against two real agents of the same machine in the same run
+ * (started by deploy/bench/agent-bench.sh), both with golden snapshots on: "old" keeps all of
+ * a VM's RAM in its saved state (--restore-memory copy), "new" keeps it in memory bases mapped
+ * on demand. Iterations alternate between them. Then exec round trips on the new agent, and
+ * raw QEMU saving and loading the same guest by hand. Prints markdown tables.
  *
- * <p>Arguments: --address HOST:PORT --state-dir DIR (the agent's, for its CA) --work-dir DIR
- * [--iterations 5] [--execs 100] [--mem-mib 128] [--qemu-binary qemu-system-x86_64].
+ * <p>Arguments: --old-address, --new-address HOST:PORT; --old-state-dir, --new-state-dir DIR
+ * (the agents', for their CA and checkpoints); --work-dir DIR; --image-dir DIR; [--iterations 5]
+ * [--execs 100] [--mem-mib 128] [--qemu-binary qemu-system-x86_64].
  */
 public final class AgentBench {
-  private static final double MIB = 1 << 20;
   private static final int EXEC_WARM_UP = 5;
 
-  private final BenchClient agent;
-  private final Path stateDir;
-  private final int memMib;
-  private final Samples create = new Samples("cold create to exec-ready", "s");
-  private final Samples checkpoint = new Samples("checkpoint (pause, save state, copy disk, resume)", "s");
-  private final Samples checkpointSize = new Samples("checkpoint size on disk", "MiB");
-  private final Samples stateSize = new Samples("of which VM state (QEMU migration stream)", "MiB");
-  private final Samples restore = new Samples("restore in place to exec-ready", "s");
-  private final Samples clone = new Samples("clone (restore as a new VM) to exec-ready", "s");
   private final Samples execClient = new Samples("exec `true` round trip, client side (gRPC + mTLS)", "ms");
   private final Samples execAgent = new Samples("exec `true` in the agent (EXEC to EXIT, whole ms)", "ms");
   private final Samples unary = new Samples("GetVm round trip (the gRPC + mTLS floor)", "ms");
 
-  private AgentBench(BenchClient agent, Path stateDir, int memMib) {
-    this.agent = agent;
-    this.stateDir = stateDir;
-    this.memMib = memMib;
-  }
-
   public static void main(String[] args) throws Exception {
     Map<String, String> opts = BenchArgs.parse(args);
-    Path stateDir = Path.of(BenchArgs.required(opts, "state-dir"));
     int iterations = Integer.parseInt(opts.getOrDefault("iterations", "5"));
     int execs = Integer.parseInt(opts.getOrDefault("execs", "100"));
     int memMib = Integer.parseInt(opts.getOrDefault("mem-mib", "128"));
-    Machine machine = Machine.describe(opts.getOrDefault("qemu-binary", "qemu-system-x86_64"));
-    try (BenchClient client = BenchClient.connect(BenchArgs.required(opts, "address"), stateDir,
-        Path.of(BenchArgs.required(opts, "work-dir")))) {
-      NodeReport node = client.node();
+    String qemu = opts.getOrDefault("qemu-binary", "qemu-system-x86_64");
+    Path work = Path.of(BenchArgs.required(opts, "work-dir"));
+    Machine machine = Machine.describe(qemu);
+    Path oldState = Path.of(BenchArgs.required(opts, "old-state-dir"));
+    Path newState = Path.of(BenchArgs.required(opts, "new-state-dir"));
+    try (BenchClient oldAgent = BenchClient.connect(BenchArgs.required(opts, "old-address"),
+            oldState, work.resolve("old"));
+        BenchClient newAgent = BenchClient.connect(BenchArgs.required(opts, "new-address"),
+            newState, work.resolve("new"))) {
+      oldAgent.node();
+      NodeReport node = newAgent.node();
       String loadBefore = Machine.loadAverage();
-      AgentBench bench = new AgentBench(client, stateDir, memMib);
+      List<CheckpointCycle> cycles = List.of(
+          new CheckpointCycle("old", oldAgent, oldState, memMib),
+          new CheckpointCycle("new", newAgent, newState, memMib));
+      for (CheckpointCycle c : cycles) {
+        c.warmUp();
+      }
       for (int i = 1; i <= iterations; i++) {
-        bench.lifecycle(i);
+        for (CheckpointCycle c : cycles) {
+          c.run(i);
+        }
         progress("iteration %d/%d done", i, iterations);
       }
-      bench.execRoundTrips(execs);
-      System.out.print(bench.report(machine, node, iterations, execs));
+      AgentBench bench = new AgentBench();
+      bench.execRoundTrips(newAgent, cycles.get(1), execs);
+      progress("raw QEMU: booting the guest by hand");
+      Path raw = work.resolve("raw-qemu");
+      RawQemu.Guest guest = RawQemu.Guest.fromImage(qemu, node.getAccelerator(),
+          Path.of(BenchArgs.required(opts, "image-dir")).resolve("dev"), raw.resolve("disk.img"),
+          memMib);
+      List<RawQemuBench.Result> rawResults = List.of(
+          RawQemuBench.old(guest, raw.resolve("old"), iterations),
+          RawQemuBench.templated(guest, raw.resolve("new"), iterations));
+      System.out.print(bench.report(machine, node, memMib, iterations, execs, cycles, rawResults));
       // Other work on the machine skews every figure; say how busy it was.
       System.out.printf("%nLoad average (1, 5, 15 min) before: %s; after: %s%n", loadBefore,
           Machine.loadAverage());
     }
   }
 
-  private static double seconds(long startNanos) {
-    return (System.nanoTime() - startNanos) / 1e9;
-  }
-
-  private VmSpec spec(String id) {
-    return VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(memMib).setImage("dev").build();
-  }
-
-  // Create -> checkpoint -> restore in place -> clone, with at most two guests at a time.
-  private void lifecycle(int i) throws Exception {
-    String vm = "bench-" + i;
-    String ck = "ck-bench-" + i;
-    String copy = vm + "-clone";
-    long t = System.nanoTime();
-    AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec(vm)).build());
-    agent.exec(vm, "true");
-    create.add(seconds(t));
-
-    t = System.nanoTime();
-    CheckpointInfo info = agent.stub().createCheckpoint(CreateCheckpointRequest.newBuilder()
-        .setVmId(vm).setCheckpointId(ck).build()).getCheckpoint();
-    checkpoint.add(seconds(t));
-    checkpointSize.add(info.getSizeBytes() / MIB);
-    stateSize.add(Files.size(stateDir.resolve("checkpoints").resolve(ck).resolve("vmstate")) / MIB);
-
-    t = System.nanoTime();
-    agent.stub().restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setCheckpointId(ck)
-        .setTarget(VmSpec.newBuilder().setId(vm)).build());
-    agent.exec(vm, "true");
-    restore.add(seconds(t));
-
-    t = System.nanoTime();
-    agent.stub().restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setCheckpointId(ck)
-        .setTarget(VmSpec.newBuilder().setId(copy)).build());
-    agent.exec(copy, "true");
-    clone.add(seconds(t));
-
-    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(copy).build());
-    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
-    agent.stub().deleteCheckpoint(DeleteCheckpointRequest.newBuilder().setCheckpointId(ck).build());
-  }
-
-  private void execRoundTrips(int count) throws Exception {
+  private void execRoundTrips(BenchClient agent, CheckpointCycle cycle, int count)
+      throws Exception {
     String vm = "bench-exec";
-    AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec(vm)).build());
+    AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(cycle.spec(vm)).build());
     for (int i = 0; i < EXEC_WARM_UP; i++) {
       agent.exec(vm, "true");
     }
@@ -134,29 +95,35 @@ public final class AgentBench {
     agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
   }
 
-  private String report(Machine machine, NodeReport node, int iterations, int execs) {
-    String accel = node.getAccelerator().toUpperCase(Locale.ROOT);
-    String where = machine.label() + ", " + accel;
-    StringBuilder out = new StringBuilder();
-    out.append("Machine: ").append(machine.cpus()).append(" vCPU (nproc), ")
-        .append(machine.cpuModel()).append(", ").append(machine.memoryMib()).append(" MiB memory, ")
-        .append("kernel ").append(machine.kernel()).append(", ").append(machine.qemu()).append('\n')
-        .append("Accelerator: ").append(accel).append(" (").append(node.getHypervisorReason())
-        .append(")\n")
+  private String report(Machine machine, NodeReport node, int memMib, int iterations, int execs,
+      List<CheckpointCycle> cycles, List<RawQemuBench.Result> raw) {
+    String where = Report.where(machine, node);
+    StringBuilder out = new StringBuilder(Report.machineLines(machine, node))
         .append("Guest: ").append(memMib).append(" MiB, 1 vCPU, image dev; ").append(iterations)
-        .append(" iterations of create/checkpoint/restore/clone; ").append(execs)
-        .append(" exec round trips after ").append(EXEC_WARM_UP).append(" warm-up\n\n")
-        .append("| measurement | n | median | p99 | machine, accelerator |\n")
-        .append("| --- | ---: | ---: | ---: | --- |\n");
-    for (Samples s : List.of(create, checkpoint, checkpointSize, stateSize, restore, clone,
-        execClient, execAgent, unary)) {
-      String format = s.unit().equals("s") ? "%.2f %s" : "%.1f %s";
-      out.append("| ").append(s.name()).append(" | ").append(s.count()).append(" | ")
-          .append(String.format(Locale.ROOT, format, s.median(), s.unit())).append(" | ")
-          .append(String.format(Locale.ROOT, format, s.percentile(99), s.unit())).append(" | ")
-          .append(where).append(" |\n");
+        .append(" iterations of create/checkpoint/restore/clone per method, alternating; ")
+        .append(execs).append(" exec round trips (new method) after ").append(EXEC_WARM_UP)
+        .append(" warm-up\n\n")
+        .append("| measurement | method | n | median | p99 | machine, accelerator |\n")
+        .append("| --- | --- | ---: | ---: | ---: | --- |\n");
+    // Old and new of one figure on adjacent rows, so they read as a comparison.
+    int figures = cycles.get(0).figures().size();
+    for (int f = 0; f < figures; f++) {
+      for (CheckpointCycle c : cycles) {
+        Samples s = c.figures().get(f);
+        out.append(Report.row(s.name() + " | " + c.method(), s, 99, where));
+      }
     }
-    return out.toString();
+    for (Samples s : List.of(execClient, execAgent, unary)) {
+      out.append(Report.row(s.name() + " | new", s, 99, where));
+    }
+    for (CheckpointCycle c : cycles) {
+      if (c.baseWrites() > 0) {
+        out.append("\n").append(c.method()).append(": ").append(c.baseWrites()).append(" of ")
+            .append(c.checkpoint.count()).append(" checkpoints wrote a memory base (their VM was"
+                + " not restored from golden: a cold create); those count the base on disk\n");
+      }
+    }
+    return out.append('\n').append(GoldenReport.raw(raw, where)).toString();
   }
 
   private static void progress(String format, Object... args) {

@@ -6,19 +6,21 @@ import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.NodeReport;
 import dev.noid.api.agent.v1.VmSpec;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
- * Cold create against create from a golden snapshot, to exec-ready, on two agents of the same
- * machine in the same run (started by deploy/bench/golden-bench.sh): one with golden snapshots
- * off, one with them on. Creates alternate between the two so that load on the machine falls on
- * both alike. Prints a markdown table with both figures and their ratio.
+ * Cold create against create from a golden snapshot under the old memory method (all RAM in
+ * the saved state, loaded before the guest runs) and the new one (RAM mapped from a memory
+ * base, on demand), to exec-ready, on three agents of the same machine in the same run
+ * (started by deploy/bench/golden-bench.sh). Creates alternate among them so that load on the
+ * machine falls on all alike. Then host memory of idle clones on the old and new agents at
+ * once, and raw QEMU saving and loading the same guest by hand. Prints markdown tables.
  *
- * <p>Arguments: --cold-address HOST:PORT --cold-state-dir DIR --golden-address HOST:PORT
- * --golden-state-dir DIR --work-dir DIR [--iterations 10] [--mem-mib 128] [--image dev]
- * [--qemu-binary qemu-system-x86_64].
+ * <p>Arguments: --cold-address, --old-address, --new-address HOST:PORT; --cold-state-dir,
+ * --old-state-dir, --new-state-dir DIR; --work-dir DIR; --image-dir DIR; [--iterations 10]
+ * [--clones 5] [--mem-mib 128] [--image dev] [--qemu-binary qemu-system-x86_64].
  */
 public final class GoldenBench {
   private GoldenBench() {}
@@ -26,30 +28,66 @@ public final class GoldenBench {
   public static void main(String[] args) throws Exception {
     Map<String, String> opts = BenchArgs.parse(args);
     int iterations = Integer.parseInt(opts.getOrDefault("iterations", "10"));
+    int clones = Integer.parseInt(opts.getOrDefault("clones", "5"));
     int memMib = Integer.parseInt(opts.getOrDefault("mem-mib", "128"));
     String image = opts.getOrDefault("image", "dev");
+    String qemu = opts.getOrDefault("qemu-binary", "qemu-system-x86_64");
     Path work = Path.of(BenchArgs.required(opts, "work-dir"));
-    Machine machine = Machine.describe(opts.getOrDefault("qemu-binary", "qemu-system-x86_64"));
-    Samples first = new Samples("first create of the shape (builds its golden snapshot)", "s");
+    Machine machine = Machine.describe(qemu);
+    Samples firstOld = new Samples("first create, old (builds its golden snapshot)", "s");
+    Samples firstNew = new Samples("first create, new (builds its golden snapshot)", "s");
     Samples cold = new Samples("cold create to exec-ready", "s");
-    Samples golden = new Samples("create from golden snapshot to exec-ready", "s");
-    try (BenchClient coldAgent = BenchClient.connect(BenchArgs.required(opts, "cold-address"),
-            Path.of(BenchArgs.required(opts, "cold-state-dir")), work.resolve("cold"));
-        BenchClient goldenAgent = BenchClient.connect(BenchArgs.required(opts, "golden-address"),
-            Path.of(BenchArgs.required(opts, "golden-state-dir")), work.resolve("golden"))) {
+    Samples old = new Samples("golden create to exec-ready, old (RAM in the state)", "s");
+    Samples neu = new Samples("golden create to exec-ready, new (RAM on demand)", "s");
+    try (BenchClient coldAgent = connect(opts, "cold", work);
+        BenchClient oldAgent = connect(opts, "old", work);
+        BenchClient newAgent = connect(opts, "new", work)) {
       coldAgent.node();
-      NodeReport node = goldenAgent.node();
+      oldAgent.node();
+      NodeReport node = newAgent.node();
       String loadBefore = Machine.loadAverage();
-      first.add(createToExecReady(goldenAgent, "bench-first", memMib, image));
+      firstOld.add(createToExecReady(oldAgent, "bench-first", memMib, image));
+      firstNew.add(createToExecReady(newAgent, "bench-first", memMib, image));
       for (int i = 1; i <= iterations; i++) {
         cold.add(createToExecReady(coldAgent, "bench-cold-" + i, memMib, image));
-        golden.add(createToExecReady(goldenAgent, "bench-golden-" + i, memMib, image));
-        System.err.printf("golden-bench: iteration %d/%d done%n", i, iterations);
+        old.add(createToExecReady(oldAgent, "bench-old-" + i, memMib, image));
+        neu.add(createToExecReady(newAgent, "bench-new-" + i, memMib, image));
+        progress("create iteration %d/%d done", i, iterations);
       }
-      System.out.print(report(machine, node, memMib, image, iterations, first, cold, golden));
+      Map<String, BenchClient> goldenAgents = new LinkedHashMap<>();
+      goldenAgents.put("old", oldAgent);
+      goldenAgents.put("new", newAgent);
+      List<IdleClones.Figures> rss;
+      try (IdleClones idle = new IdleClones(goldenAgents)) {
+        idle.create(clones, memMib, image);
+        progress("%d idle clones per agent running; waiting for their memory to settle", clones);
+        rss = idle.measure();
+      }
+      progress("raw QEMU: booting the guest by hand");
+      Path raw = work.resolve("raw-qemu");
+      RawQemu.Guest guest = RawQemu.Guest.fromImage(qemu, node.getAccelerator(),
+          Path.of(BenchArgs.required(opts, "image-dir")).resolve(image), raw.resolve("disk.img"),
+          memMib);
+      RawQemuBench.Result rawOld = RawQemuBench.old(guest, raw.resolve("old"), iterations);
+      RawQemuBench.Result rawNew = RawQemuBench.templated(guest, raw.resolve("new"), iterations);
+      String where = Report.where(machine, node);
+      StringBuilder out = new StringBuilder(Report.machineLines(machine, node))
+          .append("Guest: ").append(memMib).append(" MiB, 1 vCPU, image ").append(image)
+          .append("; ").append(iterations).append(" creates of each kind, alternating; ")
+          .append(clones).append(" idle clones per golden agent\n\n");
+      out.append(GoldenReport.creates(cold, old, neu, firstOld, firstNew, where))
+          .append('\n').append(GoldenReport.memory(rss, memMib, where))
+          .append('\n').append(GoldenReport.raw(List.of(rawOld, rawNew), where));
+      System.out.print(out);
       System.out.printf("%nLoad average (1, 5, 15 min) before: %s; after: %s%n", loadBefore,
           Machine.loadAverage());
     }
+  }
+
+  private static BenchClient connect(Map<String, String> opts, String name, Path work)
+      throws Exception {
+    return BenchClient.connect(BenchArgs.required(opts, name + "-address"),
+        Path.of(BenchArgs.required(opts, name + "-state-dir")), work.resolve(name));
   }
 
   // Ends when a first `true` has exited in the guest: what a user waits for. The VM is
@@ -66,27 +104,7 @@ public final class GoldenBench {
     return seconds;
   }
 
-  private static String report(Machine machine, NodeReport node, int memMib, String image,
-      int iterations, Samples first, Samples cold, Samples golden) {
-    String accel = node.getAccelerator().toUpperCase(Locale.ROOT);
-    String where = machine.label() + ", " + accel;
-    StringBuilder out = new StringBuilder()
-        .append("Machine: ").append(machine.cpus()).append(" vCPU (nproc), ")
-        .append(machine.cpuModel()).append(", ").append(machine.memoryMib())
-        .append(" MiB memory, kernel ").append(machine.kernel()).append(", ")
-        .append(machine.qemu()).append('\n')
-        .append("Accelerator: ").append(accel).append(" (").append(node.getHypervisorReason())
-        .append(")\n")
-        .append("Guest: ").append(memMib).append(" MiB, 1 vCPU, image ").append(image).append("; ").append(iterations)
-        .append(" creates of each kind, alternating\n\n")
-        .append("| measurement | n | median | p90 | machine, accelerator |\n")
-        .append("| --- | ---: | ---: | ---: | --- |\n");
-    for (Samples s : List.of(cold, golden, first)) {
-      out.append(String.format(Locale.ROOT, "| %s | %d | %.2f s | %.2f s | %s |%n", s.name(),
-          s.count(), s.median(), s.percentile(90), where));
-    }
-    out.append(String.format(Locale.ROOT, "| ratio cold / golden | | %.1fx | %.1fx | %s |%n",
-        cold.median() / golden.median(), cold.percentile(90) / golden.percentile(90), where));
-    return out.toString();
+  private static void progress(String format, Object... args) {
+    System.err.printf("golden-bench: " + format + "%n", args);
   }
 }
