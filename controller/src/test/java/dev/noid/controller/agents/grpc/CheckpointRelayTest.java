@@ -1,0 +1,160 @@
+package dev.noid.controller.agents.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.noid.api.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.CheckpointFile;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.CheckpointManifest;
+import dev.noid.api.agent.v1.ExportCheckpointRequest;
+import dev.noid.api.agent.v1.ImportCheckpointResponse;
+import dev.noid.api.agent.v1.ListMemoryBasesRequest;
+import dev.noid.api.agent.v1.ListMemoryBasesResponse;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.store.SqliteStore;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A checkpoint copied between nodes leaves out the memory base the target says it holds, and is
+ * copied again whole when the target turns out not to hold it any more.
+ */
+class CheckpointRelayTest {
+  private static final String BASE = "ab".repeat(32);
+  @TempDir Path dir;
+
+  /** Sends a manifest naming the base as a file unless the request omits it. */
+  static final class FakeSource extends AgentGrpc.AgentImplBase {
+    final List<List<String>> omitted = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void exportCheckpoint(ExportCheckpointRequest request,
+        StreamObserver<CheckpointChunk> out) {
+      omitted.add(request.getOmitMemoryBasesList());
+      CheckpointManifest.Builder m = CheckpointManifest.newBuilder()
+          .setCheckpoint(CheckpointInfo.newBuilder().setId(request.getCheckpointId()));
+      if (!request.getOmitMemoryBasesList().contains(BASE)) {
+        m.addFiles(CheckpointFile.newBuilder().setPath("memory-base/" + BASE).setSha256(BASE));
+      }
+      out.onNext(CheckpointChunk.newBuilder().setManifest(m).build());
+      out.onCompleted();
+    }
+  }
+
+  /** Says it holds the base (or does not know the call), then may find it gone on import. */
+  static final class FakeTarget extends AgentGrpc.AgentImplBase {
+    final boolean knowsBases;
+    final boolean stillHoldsBase;
+
+    FakeTarget(boolean knowsBases, boolean stillHoldsBase) {
+      this.knowsBases = knowsBases;
+      this.stillHoldsBase = stillHoldsBase;
+    }
+
+    @Override
+    public void listMemoryBases(ListMemoryBasesRequest request,
+        StreamObserver<ListMemoryBasesResponse> out) {
+      if (!knowsBases) {
+        super.listMemoryBases(request, out);
+        return;
+      }
+      out.onNext(ListMemoryBasesResponse.newBuilder().addSha256(BASE).build());
+      out.onCompleted();
+    }
+
+    @Override
+    public StreamObserver<CheckpointChunk> importCheckpoint(
+        StreamObserver<ImportCheckpointResponse> out) {
+      return new StreamObserver<>() {
+        boolean carriesBase;
+
+        @Override
+        public void onNext(CheckpointChunk c) {
+          carriesBase |= c.hasManifest() && c.getManifest().getFilesList().stream()
+              .anyMatch(f -> f.getPath().equals("memory-base/" + BASE));
+        }
+
+        @Override
+        public void onError(Throwable t) {
+        }
+
+        @Override
+        public void onCompleted() {
+          if (!carriesBase && !stillHoldsBase) {
+            out.onError(Status.FAILED_PRECONDITION.withDescription("checkpoint 'ck' needs memory"
+                + " base sha256:" + BASE + ", which this node does not hold").asRuntimeException());
+            return;
+          }
+          out.onNext(ImportCheckpointResponse.getDefaultInstance());
+          out.onCompleted();
+        }
+      };
+    }
+  }
+
+  private SqliteStore store;
+  private final List<Server> servers = new CopyOnWriteArrayList<>();
+  private AgentClients clients;
+  private final FakeSource source = new FakeSource();
+
+  private CheckpointRelay relayTo(FakeTarget target) throws Exception {
+    store = SqliteStore.open(dir.resolve("noid.db"));
+    NodeRegistry nodes = new NodeRegistry(store, Clock.systemUTC(), Duration.ofMinutes(5));
+    String prefix = "relay-" + System.nanoTime() + "-";
+    for (var node : Map.of("node-a", (io.grpc.BindableService) source, "node-b", target)
+        .entrySet()) {
+      nodes.register(node.getKey(), "in-process", Map.of());
+      servers.add(InProcessServerBuilder.forName(prefix + node.getKey())
+          .addService(node.getValue()).build().start());
+    }
+    clients = new AgentClients(n -> InProcessChannelBuilder.forName(prefix + n.name()).build(),
+        nodes);
+    return new CheckpointRelay(clients);
+  }
+
+  @AfterEach
+  void stop() {
+    if (clients != null) {
+      clients.close();
+    }
+    servers.forEach(Server::shutdownNow);
+    if (store != null) {
+      store.close();
+    }
+  }
+
+  @Test
+  void aBaseTheTargetHoldsIsLeftOut() throws Exception {
+    relayTo(new FakeTarget(true, true)).copy("ck", "node-a", "node-b");
+
+    assertThat(source.omitted).containsExactly(List.of(BASE));
+  }
+
+  @Test
+  void aTargetThatDroppedTheBaseSinceGetsTheCheckpointWhole() throws Exception {
+    relayTo(new FakeTarget(true, false)).copy("ck", "node-a", "node-b");
+
+    assertThat(source.omitted).containsExactly(List.of(BASE), List.of());
+  }
+
+  @Test
+  void aTargetFromBeforeMemoryBasesGetsEverything() throws Exception {
+    relayTo(new FakeTarget(false, false)).copy("ck", "node-a", "node-b");
+
+    assertThat(source.omitted).containsExactly(List.of());
+  }
+}
