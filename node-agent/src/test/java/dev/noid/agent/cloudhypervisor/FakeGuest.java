@@ -200,8 +200,20 @@ final class FakeGuest implements AutoCloseable {
           stdout(out, stream, hostname + "\n");
         }
       }
+      case "noid-guest-agent" -> {
+        // The agent's identity fix after a restore, as the dev image's guest agent takes it:
+        // identity HOSTNAME EPOCH_MS SEED MACHINE_ID. Of it, this guest keeps the hostname.
+        if (argv.size() == 6 && argv.get(1).equals("identity")) {
+          hostname = argv.get(2);
+          hostnameSink.accept(hostname);
+        } else {
+          send(out, new Frame(Frame.STDERR, stream, "noid-guest-agent: usage: noid-guest-agent [...]\n"
+              .getBytes(StandardCharsets.UTF_8)));
+          status = 2;
+        }
+      }
       case "sh" -> {
-        // The agent's identity fix after a restore: a script; of it, this guest only takes
+        // The identity fix for guest agents without the tool: a script; of it, this guest only takes
         // the new hostname (what the tests check) and succeeds, as a busybox guest would.
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("hostname '([^']+)'")
             .matcher(argv.size() > 2 && argv.get(1).equals("-c") ? argv.get(2) : "");
