@@ -12,7 +12,8 @@
 # demand and --restore-memory copy, "new" with them on demand and the default memory method.
 # The first create on each golden agent builds its snapshot and is reported apart. The
 # benchmark client (dev.noid.agent.bench.GoldenBench) alternates creates among them, one guest
-# at a time; then keeps --clones idle clones alive on old and new at once and reads their
+# at a time (and a fourth agent, new with --warm-pool 1, whose creates take over a VM restored
+# ahead); then keeps --clones idle clones alive on old and new at once and reads their
 # VMMs' smaps_rollup; then boots the guest with QEMU directly (no agent) for the raw figures.
 # On the way out every agent, VMM and raw QEMU and their state are removed.
 #
@@ -33,8 +34,12 @@ COLD_PORT=$AGENT_PORT
 bench_start_agent old --golden on-demand --restore-memory copy
 OLD_STATE=$AGENT_STATE
 OLD_PORT=$AGENT_PORT
+bench_start_agent warm --golden on-demand --warm-pool 1
+WARM_STATE=$AGENT_STATE
+WARM_PORT=$AGENT_PORT
 bench_start_agent new --golden on-demand
 "$NOID_JAVA" -cp "$CLASSPATH" dev.noid.agent.bench.GoldenBench \
+  --warm-address "localhost:$WARM_PORT" --warm-state-dir "$WARM_STATE" \
   --cold-address "localhost:$COLD_PORT" --cold-state-dir "$COLD_STATE" \
   --old-address "localhost:$OLD_PORT" --old-state-dir "$OLD_STATE" \
   --new-address "localhost:$AGENT_PORT" --new-state-dir "$AGENT_STATE" \

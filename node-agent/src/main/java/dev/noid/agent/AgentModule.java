@@ -11,6 +11,7 @@ import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.golden.FileDigests;
 import dev.noid.agent.golden.GoldenSnapshots;
+import dev.noid.agent.golden.WarmPool;
 import dev.noid.agent.golden.GoldenStore;
 import dev.noid.agent.golden.ImageDigest;
 import dev.noid.agent.golden.ThrowawayVmBuilder;
@@ -112,8 +113,12 @@ public final class AgentModule extends AbstractModule {
   @Singleton
   VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, NodeImages images,
       NodeCapacity capacity, NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
+    // Warm VMs need a restore that reads no memory up front: QEMU with memory bases.
+    WarmPool warm = hypervisor.stateFormat().isEmpty() ? WarmPool.off()
+        : WarmPool.of(cfg.warmPool(), cfg.vmsDir(), hypervisor, goldens, capacity, identity,
+            Duration.ofSeconds(cfg.bootTimeoutSeconds()));
     VmManager vms = VmManager.assemble(cfg.vmsDir(), hypervisor, images, capacity,
-        Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity);
+        Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity, warm);
     images.usedBy(() -> vms.list().stream().map(v -> v.spec().getImage()).toList());
     return vms;
   }

@@ -104,6 +104,12 @@ public final class ServeCommand implements Callable<Integer> {
           + " read before the guest resumes; QEMU keeps it in the saved state, as before).")
   String restoreMemory;
 
+  @Option(names = "--warm-pool", defaultValue = "0",
+      description = "VMs per golden-snapshot shape (without a NIC) kept restored and idle, so that"
+          + " a create takes one over instead of restoring (QEMU with on-demand memory); each"
+          + " holds its shape's memory until a create needs the room. 0 = none.")
+  int warmPool;
+
   @Option(names = "--cpus", defaultValue = "0", description = "vCPUs offered to VMs; 0 = host CPUs.")
   int cpus;
 
@@ -209,7 +215,7 @@ public final class ServeCommand implements Callable<Integer> {
         auditLog != null ? auditLog : state.resolve("audit.log"),
         logToStderr, controller, joinToken, controllerCa, labels, images, qemuBinary, accelerator,
         hypervisor, cloudHypervisorBinary, restoreMemory, offeredCpus, offeredMib, bootTimeoutSeconds,
-        networkConfig(), goldenMode, goldenKeys, imageCacheMib);
+        networkConfig(), goldenMode, goldenKeys, imageCacheMib, warmPool);
   }
 
   private NetworkConfig networkConfig() {

@@ -34,7 +34,8 @@ public record AgentConfig(
     NetworkConfig network,
     GoldenMode golden,
     List<String> goldenKeys,
-    long imageCacheMib) {
+    long imageCacheMib,
+    int warmPool) {
 
   /** The fleet image cache's budget when none is configured. */
   public static final long DEFAULT_IMAGE_CACHE_MIB = 20 * 1024;
@@ -49,7 +50,7 @@ public record AgentConfig(
     this(nodeName, bindAddress, grpcPort, metricsPort, advertiseAddress, stateDir, serverLog,
         auditLog, logToStderr, controller, joinToken, controllerCa, labels, imageDirs, qemuBinary,
         accelerator, hypervisor, cloudHypervisorBinary, restoreMemory, cpus, memoryMib,
-        bootTimeoutSeconds, network, golden, goldenKeys, DEFAULT_IMAGE_CACHE_MIB);
+        bootTimeoutSeconds, network, golden, goldenKeys, DEFAULT_IMAGE_CACHE_MIB, 0);
   }
 
   public AgentConfig {

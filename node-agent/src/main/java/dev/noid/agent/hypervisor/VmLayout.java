@@ -43,6 +43,14 @@ public record VmLayout(Path dir) {
     return dir.resolve("memory-base");
   }
 
+  /**
+   * Where the VM's VMM was started when that was not this directory (a warm VM a create took
+   * over, whose directory was renamed): its command line names the sockets there.
+   */
+  public Path startedInMarker() {
+    return dir.resolve("vmm-started-in");
+  }
+
   public Path disk() {
     return dir.resolve("disk.img");
   }

@@ -20,6 +20,14 @@ public final class VmmIdentity {
 
   private VmmIdentity() {}
 
+  // The directory the VMM's command line names: the VM's own, unless it was renamed to it.
+  private static VmLayout startedAs(VmLayout layout) throws IOException {
+    if (!Files.exists(layout.startedInMarker())) {
+      return layout;
+    }
+    return new VmLayout(Path.of(Files.readString(layout.startedInMarker()).strip()));
+  }
+
   public static boolean isVmmOf(long pid, VmLayout layout) {
     if (pid <= 0) {
       return false;
@@ -31,7 +39,7 @@ public final class VmmIdentity {
     try {
       byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
       String cmdline = new String(raw, StandardCharsets.UTF_8).replace('\0', ' ');
-      if (!cmdline.contains(layout.controlSocket().toString())) {
+      if (!cmdline.contains(startedAs(layout).controlSocket().toString())) {
         return false;
       }
       Instant started = handle.info().startInstant().orElse(null);

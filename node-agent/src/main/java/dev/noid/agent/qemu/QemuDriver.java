@@ -257,6 +257,7 @@ public final class QemuDriver implements Hypervisor {
       Files.deleteIfExists(layout.agentSocket());
       Files.deleteIfExists(layout.consoleSocket());
       Files.deleteIfExists(layout.pidFile());
+      Files.deleteIfExists(layout.startedInMarker());
       Process p = new ProcessBuilder(cmd)
           .redirectErrorStream(true)
           .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.vmmLog().toFile()))

@@ -30,9 +30,12 @@ final class VmCreator {
   private final VmmSupervisor vmms;
   private final GuestSetup guests;
   private final GoldenSnapshots goldens;
+  private final WarmTakeover warm;
 
   VmCreator(Path vmsDir, NewVms newVms, VmSpecRules rules, NodeImages images,
-      Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests, GoldenSnapshots goldens) {
+      Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests, GoldenSnapshots goldens,
+      WarmTakeover warm) {
+    this.warm = warm;
     this.vmsDir = vmsDir;
     this.newVms = newVms;
     this.rules = rules;
@@ -49,6 +52,18 @@ final class VmCreator {
     VmSpecRules.requireBoots(spec, image);
     long diskBytes = DiskSize.target(spec, image);
     VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
+    try {
+      return make(vm, image, diskBytes, bootTimeout);
+    } catch (AgentException e) {
+      // Warm VMs hold memory the node would rather give a VM a caller asked for.
+      if (e.code() != Code.NO_CAPACITY || !warm.releaseAll()) {
+        throw e;
+      }
+      return make(new VmRecord(spec, vm.layout), image, diskBytes, bootTimeout);
+    }
+  }
+
+  private VmStatus make(VmRecord vm, Image image, long diskBytes, Duration bootTimeout) {
     return newVms.make(vm, "create", v -> {
       v.spec = guests.withNic(v);
       VmFiles.writeSpec(v);
@@ -76,6 +91,44 @@ final class VmCreator {
    * snapshot is reported so that no other create uses it and it is rebuilt.
    */
   private boolean createFromGolden(VmRecord vm, Image image, Duration bootTimeout) {
+    return warm.enabled() && takeWarm(vm, image, bootTimeout)
+        || restoreFromGolden(vm, image, bootTimeout);
+  }
+
+  /**
+   * Takes over a warm VM of the shape's current snapshot build, if the pool has one, and gives
+   * it the VM's identity; the pool is refilled in the background either way. False, with
+   * nothing of the attempt left, when there was none or it failed.
+   */
+  private boolean takeWarm(VmRecord vm, Image image, Duration bootTimeout) {
+    Golden golden;
+    try (GoldenSnapshots.Lease lease = goldens.acquire(image, vm.spec)) {
+      if (lease == null) {
+        return false;
+      }
+      golden = lease.golden();
+    }
+    try {
+      if (!warm.takeOver(vm, golden, bootTimeout)) {
+        return false;
+      }
+      try {
+        guests.fixIdentity(vm);
+        return true;
+      } catch (AgentException e) {
+        abandonRestore(vm);
+        return false;
+      }
+    } catch (AgentException e) {
+      log.warn("taking over a warm VM for {} failed: {}", vm.id, e.getMessage());
+      abandonRestore(vm);
+      return false;
+    } finally {
+      warm.refill(golden.key(), image);
+    }
+  }
+
+  private boolean restoreFromGolden(VmRecord vm, Image image, Duration bootTimeout) {
     GoldenSnapshots.Lease lease = goldens.acquire(image, vm.spec);
     if (lease == null) {
       return false;

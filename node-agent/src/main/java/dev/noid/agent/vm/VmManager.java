@@ -48,6 +48,14 @@ public final class VmManager implements AutoCloseable {
   public static VmManager assemble(Path vmsDir, Hypervisor hypervisor, NodeImages images,
       NodeCapacity capacity, Duration defaultBootTimeout, NodeNetwork network,
       GoldenSnapshots goldens, IdentityFix identity) {
+    return assemble(vmsDir, hypervisor, images, capacity, defaultBootTimeout, network, goldens,
+        identity, dev.noid.agent.golden.WarmPool.off());
+  }
+
+  /** As above, with creates taking over VMs of {@code warm} where it has one. */
+  public static VmManager assemble(Path vmsDir, Hypervisor hypervisor, NodeImages images,
+      NodeCapacity capacity, Duration defaultBootTimeout, NodeNetwork network,
+      GoldenSnapshots goldens, IdentityFix identity, dev.noid.agent.golden.WarmPool warm) {
     VmTable table = new VmTable(capacity);
     VmSpecRules rules = new VmSpecRules(capacity.limits());
     VmmSupervisor vmms = new VmmSupervisor(hypervisor, defaultBootTimeout, capacity);
@@ -55,7 +63,8 @@ public final class VmManager implements AutoCloseable {
     VmDisposal disposal = new VmDisposal(table, vmms, guests);
     NewVms newVms = new NewVms(table, disposal);
     return new VmManager(table,
-        new VmCreator(vmsDir, newVms, rules, images, hypervisor, vmms, guests, goldens),
+        new VmCreator(vmsDir, newVms, rules, images, hypervisor, vmms, guests, goldens,
+            new WarmTakeover(vmms, warm)),
         new VmLifecycle(table, capacity, images, hypervisor, vmms, guests),
         new VmSnapshots(vmsDir, table, newVms, rules, images, hypervisor, vmms, guests),
         disposal, new VmAdoption(vmsDir, table, hypervisor, vmms, network));

@@ -18,8 +18,8 @@ import java.util.Map;
  * machine falls on all alike. Then host memory of idle clones on the old and new agents at
  * once, and raw QEMU saving and loading the same guest by hand. Prints markdown tables.
  *
- * <p>Arguments: --cold-address, --old-address, --new-address HOST:PORT; --cold-state-dir,
- * --old-state-dir, --new-state-dir DIR; --work-dir DIR; --image-dir DIR; [--iterations 10]
+ * <p>Arguments: --cold-address, --old-address, --new-address, --warm-address HOST:PORT;
+ * --cold-state-dir, --old-state-dir, --new-state-dir, --warm-state-dir DIR; --work-dir DIR; --image-dir DIR; [--iterations 10]
  * [--clones 5] [--mem-mib 128] [--image dev] [--qemu-binary qemu-system-x86_64].
  */
 public final class GoldenBench {
@@ -39,19 +39,26 @@ public final class GoldenBench {
     Samples cold = new Samples("cold create to exec-ready", "s");
     Samples old = new Samples("golden create to exec-ready, old (RAM in the state)", "s");
     Samples neu = new Samples("golden create to exec-ready, new (RAM on demand)", "s");
+    Samples warm = new Samples("golden create to exec-ready, new, warm pool of 1 (--warm-pool 1)",
+        "s");
     try (BenchClient coldAgent = connect(opts, "cold", work);
         BenchClient oldAgent = connect(opts, "old", work);
-        BenchClient newAgent = connect(opts, "new", work)) {
+        BenchClient newAgent = connect(opts, "new", work);
+        BenchClient warmAgent = connect(opts, "warm", work)) {
       coldAgent.node();
       oldAgent.node();
+      warmAgent.node();
       NodeReport node = newAgent.node();
       String loadBefore = Machine.loadAverage();
       firstOld.add(createToExecReady(oldAgent, "bench-first", memMib, image));
       firstNew.add(createToExecReady(newAgent, "bench-first", memMib, image));
+      createToExecReady(warmAgent, "bench-first", memMib, image);
       for (int i = 1; i <= iterations; i++) {
         cold.add(createToExecReady(coldAgent, "bench-cold-" + i, memMib, image));
         old.add(createToExecReady(oldAgent, "bench-old-" + i, memMib, image));
         neu.add(createToExecReady(newAgent, "bench-new-" + i, memMib, image));
+        // The pool refills in the background while the other agents' creates run.
+        warm.add(createToExecReady(warmAgent, "bench-warm-" + i, memMib, image));
         progress("create iteration %d/%d done", i, iterations);
       }
       Map<String, BenchClient> goldenAgents = new LinkedHashMap<>();
@@ -76,6 +83,7 @@ public final class GoldenBench {
           .append("; ").append(iterations).append(" creates of each kind, alternating; ")
           .append(clones).append(" idle clones per golden agent\n\n");
       out.append(GoldenReport.creates(cold, old, neu, firstOld, firstNew, where))
+          .append(GoldenReport.warm(cold, warm, where))
           .append('\n').append(GoldenReport.memory(rss, memMib, where))
           .append('\n').append(GoldenReport.raw(List.of(rawOld, rawNew), where));
       System.out.print(out);

@@ -22,6 +22,13 @@ final class GoldenReport {
     return out.toString();
   }
 
+  /** Creates that took over a warm VM, against cold, as rows under the creates table. */
+  static String warm(Samples cold, Samples warm, String where) {
+    return Report.row(warm.name(), warm, 90, where)
+        + "| ratio cold / new with a warm pool | | " + Report.ratio(cold.median(), warm.median())
+        + " | " + Report.ratio(cold.percentile(90), warm.percentile(90)) + " | " + where + " |\n";
+  }
+
   /** Per idle clone, medians, in MiB and as a share of the guest's RAM. */
   static String memory(List<IdleClones.Figures> figures, int memMib, String where) {
     StringBuilder out = new StringBuilder(

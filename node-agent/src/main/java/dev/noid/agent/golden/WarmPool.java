@@ -1,0 +1,153 @@
+package dev.noid.agent.golden;
+
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.image.Image;
+import dev.noid.agent.vm.NodeCapacity;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Per golden-snapshot shape, up to {@code size} VMs restored ahead of use and left running,
+ * idle ({@code --warm-pool N}). A create of that shape takes one over instead of restoring: its
+ * VMM has started and its guest's code paths are warm, so what is left is the guest's identity
+ * and the first exec. Each warm VM holds its shape's memory in the node's capacity (shared
+ * copy-on-write with its siblings through the golden snapshot's memory base), and the pool lets
+ * them all go when a create finds no room. A warm VM made from an older build of the snapshot
+ * (a rebuilt image) is discarded, never handed out. Refilled in the background after a take.
+ */
+public final class WarmPool implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(WarmPool.class);
+
+  /** A running VM ready to be taken over: its directory, VMM and memory hold move to the VM. */
+  public record Warm(GoldenKey key, String buildId, VmLayout layout, long pid,
+      NodeCapacity.Hold hold) {}
+
+  /** A file in a warm VM's directory once it is in the pool. */
+  public static final String READY = "warm-ready";
+
+  private final int size;
+  private final WarmVms vms;
+  private final Map<GoldenKey, Deque<Warm>> ready = new HashMap<>();
+  private final Set<GoldenKey> filling = ConcurrentHashMap.newKeySet();
+  private final ExecutorService background = Executors.newThreadPerTaskExecutor(
+      Thread.ofVirtual().name("warm-pool-", 0).factory());
+
+  WarmPool(int size, WarmVms vms) {
+    this.size = size;
+    this.vms = vms;
+  }
+
+  /** {@code size} warm VMs per shape, restored into {@code vmsDir/.warm-*}. */
+  public static WarmPool of(int size, java.nio.file.Path vmsDir,
+      dev.noid.agent.hypervisor.Hypervisor hypervisor, GoldenSnapshots goldens,
+      NodeCapacity capacity, dev.noid.agent.identity.IdentityFix identity,
+      java.time.Duration bootTimeout) {
+    return size <= 0 ? off() : new WarmPool(size, new WarmVms(vmsDir, hypervisor, goldens,
+        capacity, identity, bootTimeout));
+  }
+
+  /** A pool that never holds a VM ({@code --warm-pool 0}, the default). */
+  public static WarmPool off() {
+    return new WarmPool(0, null);
+  }
+
+  public boolean enabled() {
+    return size > 0;
+  }
+
+  /** A warm VM of {@code key} made from build {@code buildId}, or null. */
+  public Warm take(GoldenKey key, String buildId) {
+    if (!enabled()) {
+      return null;
+    }
+    List<Warm> stale = new ArrayList<>();
+    Warm found = null;
+    synchronized (this) {
+      Deque<Warm> q = ready.getOrDefault(key, new ArrayDeque<>());
+      while (found == null && !q.isEmpty()) {
+        Warm w = q.poll();
+        if (w.buildId().equals(buildId) && ProcessHandle.of(w.pid()).map(ProcessHandle::isAlive)
+            .orElse(false)) {
+          found = w;
+        } else {
+          stale.add(w);
+        }
+      }
+    }
+    stale.forEach(this::discard);
+    return found;
+  }
+
+  /** Makes warm VMs of {@code key} in the background until there are {@code size}. */
+  public void refill(GoldenKey key, Image image) {
+    if (!enabled() || key.nic() || !filling.add(key)) {
+      return;
+    }
+    try {
+      background.execute(() -> {
+        try {
+          while (count(key) < size) {
+            Warm w = vms.make(key, image);
+            if (w == null) {
+              return;
+            }
+            synchronized (this) {
+              ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
+            }
+            // For whoever looks at the node's files: this one can be taken.
+            java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+          }
+        } catch (RuntimeException | java.io.IOException e) {
+          log.info("warm VM of {} not made: {}", key.dirName(), e.getMessage());
+        } finally {
+          filling.remove(key);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      filling.remove(key);
+    }
+  }
+
+  private synchronized int count(GoldenKey key) {
+    return ready.getOrDefault(key, new ArrayDeque<>()).size();
+  }
+
+  /** Lets every warm VM go; true if there was one (its memory is free now). */
+  public boolean releaseAll() {
+    List<Warm> all = new ArrayList<>();
+    synchronized (this) {
+      ready.values().forEach(all::addAll);
+      ready.clear();
+    }
+    all.forEach(this::discard);
+    return !all.isEmpty();
+  }
+
+  /** Stops a warm VM taken but not used. */
+  public void discard(Warm w) {
+    try {
+      vms.discard(w.layout(), w.pid(), w.hold());
+    } catch (RuntimeException e) {
+      log.warn("cannot discard warm VM in {}: {}", w.layout().dir(), e.getMessage());
+    }
+  }
+
+  @Override
+  public void close() {
+    background.shutdownNow();
+    if (enabled()) {
+      releaseAll();
+    }
+  }
+}

@@ -1,0 +1,86 @@
+package dev.noid.agent.vm;
+
+import dev.noid.agent.golden.Golden;
+import dev.noid.agent.golden.GoldenKey;
+import dev.noid.agent.golden.WarmPool;
+import dev.noid.agent.image.Image;
+import dev.noid.agent.network.NicNames;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A create taking over a warm VM ({@link WarmPool}): the warm VM's directory becomes the new
+ * VM's (renamed: its VMM's sockets, disk and logs are open or bound inside it and follow), the
+ * VM records where its VMM was started (its command line still names that directory, which is
+ * how an agent recognises its VMMs), and the VM is watched and connected to as after a restore.
+ */
+final class WarmTakeover {
+  private static final Logger log = LoggerFactory.getLogger(WarmTakeover.class);
+
+  private final VmmSupervisor vmms;
+  private final WarmPool pool;
+
+  WarmTakeover(VmmSupervisor vmms, WarmPool pool) {
+    this.vmms = vmms;
+    this.pool = pool;
+  }
+
+  boolean enabled() {
+    return pool.enabled();
+  }
+
+  boolean releaseAll() {
+    return pool.releaseAll();
+  }
+
+  void refill(GoldenKey key, Image image) {
+    pool.refill(key, image);
+  }
+
+  /**
+   * Makes a warm VM of {@code golden}'s build {@code vm}'s, running and with its guest ready;
+   * false, with {@code vm}'s directory as it was, when there is none to take.
+   */
+  boolean takeOver(VmRecord vm, Golden golden, Duration bootTimeout) {
+    if (NicNames.hasNic(vm.spec.getNetwork())) {
+      return false;
+    }
+    WarmPool.Warm warm = pool.take(golden.key(), golden.buildId());
+    if (warm == null) {
+      return false;
+    }
+    try {
+      // Only the files NewVms.make and the create wrote are here; they are written again.
+      Files2.deleteTree(vm.layout.dir());
+      Files.move(warm.layout().dir(), vm.layout.dir(), StandardCopyOption.ATOMIC_MOVE);
+      Files.deleteIfExists(vm.layout.dir().resolve(WarmPool.READY));
+      AtomicFiles.writeString(vm.layout.startedInMarker(), warm.layout().dir().toString());
+      AtomicFiles.writeString(vm.layout.incompleteMarker(), "create");
+      VmFiles.writeSpec(vm);
+    } catch (IOException | RuntimeException e) {
+      log.warn("cannot take over warm VM {} for {}: {}", warm.layout().dir(), vm.id, e.toString());
+      pool.discard(warm);
+      restoreDirectory(vm);
+      return false;
+    }
+    // From here the VMM is the VM's: a failure stops it as any failed restore's.
+    vmms.bootAndWait(vm, bootTimeout, warm::pid);
+    warm.hold().close(); // the VM was admitted with its own memory
+    return true;
+  }
+
+  private static void restoreDirectory(VmRecord vm) {
+    try {
+      Files.createDirectories(vm.layout.dir());
+      AtomicFiles.writeString(vm.layout.incompleteMarker(), "create");
+      VmFiles.writeSpec(vm);
+    } catch (IOException e) {
+      throw new AgentException(AgentException.Code.INTERNAL, "cannot write " + vm.layout.dir()
+          + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+package dev.noid.agent.it;
+
+import static dev.noid.agent.it.Guest.get;
+import static dev.noid.agent.it.Guest.sh;
+import static dev.noid.agent.it.Guest.spec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.DestroyVmRequest;
+import dev.noid.api.agent.v1.VmReport;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --warm-pool 1} with real QEMU guests: after a shape's first create, a VM is restored
+ * ahead and kept idle; the next create takes it over (its VMM's command line names the warm
+ * directory it started in), with its own identity, and the VM is an ordinary one afterwards:
+ * adopted by a restarted agent and destroyed with its VMM.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class WarmPoolIT {
+  @TempDir static Path dir;
+  private AgentProcess agent;
+  private Path vms;
+
+  @BeforeAll
+  void start() {
+    agent = new AgentProcess(dir.resolve("state"), dir, "--golden", "on-demand",
+        "--warm-pool", "1").start();
+    vms = dir.resolve("state/vms");
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (agent != null) {
+      agent.close();
+    }
+  }
+
+  private List<Path> warmReady() throws Exception {
+    try (Stream<Path> s = Files.list(vms)) {
+      return s.filter(d -> d.getFileName().toString().startsWith(".warm-"))
+          .filter(d -> Files.exists(d.resolve("warm-ready"))).toList();
+    }
+  }
+
+  private static String cmdline(long pid) {
+    return ProcessHandle.of(pid).orElseThrow().info().commandLine().orElseThrow();
+  }
+
+  private VmReport create(String id) throws Exception {
+    VmReport vm = AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec(id))
+        .build());
+    assertThat(vm.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    return vm;
+  }
+
+  @Test
+  void aCreateTakesOverAWarmVmThatIsThenAnOrdinaryVm() throws Exception {
+    VmReport first = create("w1");
+    assertThat(cmdline(first.getPid())).doesNotContain("/.warm-");
+    await().atMost(Duration.ofSeconds(120)).until(() -> warmReady().size() == 1);
+    Path warmDir = warmReady().getFirst();
+
+    VmReport taken = create("w2");
+
+    assertThat(cmdline(taken.getPid())).contains(warmDir.resolve("control.sock").toString());
+    assertThat(warmDir).doesNotExist();
+    assertThat(sh(agent, "w2", "hostname; cat /etc/hostname").stdout()).isEqualTo("w2\nw2\n");
+    assertThat(sh(agent, "w2", "cat /proc/sys/kernel/random/uuid").stdout())
+        .isNotEqualTo(sh(agent, "w1", "cat /proc/sys/kernel/random/uuid").stdout());
+
+    agent.kill();
+    agent.start();
+    VmReport adopted = get(agent, "w2");
+    assertThat(adopted.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    assertThat(adopted.getPid()).isEqualTo(taken.getPid());
+    assertThat(sh(agent, "w2", "echo back").stdout()).isEqualTo("back\n");
+
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("w2").build());
+    await().atMost(Duration.ofSeconds(30)).until(() -> ProcessHandle.of(taken.getPid())
+        .map(p -> !p.isAlive()).orElse(true));
+    assertThat(vms.resolve("w2")).doesNotExist();
+  }
+}
