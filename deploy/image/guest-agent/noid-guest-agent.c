@@ -1351,23 +1351,23 @@ static int reseed_hex(const char *hex)
 		}
 		buf[k] = (uint8_t)(hi << 4 | lo);
 	}
+	/* This runs inside the long-lived agent too (identity): nothing may leak. */
+	int status = 0;
 	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || ioctl(fd, RNDADDENTROPY, info) < 0) {
 		logmsg("reseed: cannot add entropy: %s", strerror(errno));
-		return 1;
-	}
-	if (ioctl(fd, RNDRESEEDCRNG) < 0) {
+		status = 1;
+	} else if (ioctl(fd, RNDRESEEDCRNG) < 0 && errno != ENODATA) {
 		/* ENODATA: not seeded yet; its first seed comes from the pool,
 		 * which now holds these bytes. */
-		if (errno != ENODATA) {
-			logmsg("reseed: cannot reseed: %s", strerror(errno));
-			return 1;
-		}
+		logmsg("reseed: cannot reseed: %s", strerror(errno));
+		status = 1;
 	}
 	memset(buf, 0, n);
 	free(info);
-	close(fd);
-	return 0;
+	if (fd >= 0)
+		close(fd);
+	return status;
 }
 
 static int run_reseed(int argc, char **argv)
@@ -1414,7 +1414,15 @@ static int apply_identity(char **argv, char *err, size_t errlen)
 	char *end = NULL;
 	errno = 0;
 	long long ms = strtoll(argv[3], &end, 10);
-	if (errno || !end || *end || ms < 0 || strlen(host) == 0 || strlen(host) > 64) {
+	int bad = errno || !end || end == argv[3] || *end || ms < 0 || strlen(host) == 0 ||
+		  strlen(host) > 64 || strlen(argv[5]) != 32;
+	/* Host-chosen values, checked anyway: a newline in a name would add lines to /etc/hosts. */
+	for (const char *p = host; !bad && *p; p++)
+		bad = !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			*p == '-' || *p == '.');
+	for (const char *p = argv[5]; !bad && *p; p++)
+		bad = hexval(*p) < 0;
+	if (bad) {
 		snprintf(err, errlen, "usage: noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX"
 			 " MACHINE_ID_HEX");
 		return 2;
@@ -1462,7 +1470,7 @@ static int run_identity(int argc, char **argv)
 		logmsg("usage: noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX");
 		return 2;
 	}
-	argv++; /* as the exec's argv: argv[0] is the tool */
+	/* argv is the exec's as handle_exec sees it: [tool, "identity", ...] */
 	int status = apply_identity(argv, err, sizeof err);
 	if (status != 0)
 		logmsg("%s", err);

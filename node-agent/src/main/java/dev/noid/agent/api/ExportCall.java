@@ -27,15 +27,16 @@ final class ExportCall {
   /** Starts sending; returns the export (to watch its progress), or null if it failed. */
   static CheckpointExport serve(CheckpointTransfer transfer, String checkpointId,
       StreamObserver<CheckpointChunk> out) {
-    return serve(transfer, checkpointId, java.util.Set.of(), out);
+    return serve(transfer, checkpointId, java.util.Set.of(), false, out);
   }
 
   /** As above, leaving out the memory bases the receiver holds. */
   static CheckpointExport serve(CheckpointTransfer transfer, String checkpointId,
-      java.util.Set<String> omitBases, StreamObserver<CheckpointChunk> out) {
+      java.util.Set<String> omitBases, boolean receiverLacksBases,
+      StreamObserver<CheckpointChunk> out) {
     CheckpointExport export;
     try {
-      export = transfer.export(checkpointId, omitBases);
+      export = transfer.export(checkpointId, omitBases, receiverLacksBases);
     } catch (RuntimeException e) {
       out.onError(GrpcErrors.toStatus(e));
       return null;

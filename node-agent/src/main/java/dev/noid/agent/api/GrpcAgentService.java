@@ -224,7 +224,8 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void exportCheckpoint(ExportCheckpointRequest request, StreamObserver<CheckpointChunk> out) {
     ExportCall.serve(transfer, request.getCheckpointId(),
-        java.util.Set.copyOf(request.getOmitMemoryBasesList()), out);
+        java.util.Set.copyOf(request.getOmitMemoryBasesList()),
+        request.getReceiverLacksMemoryBases(), out);
   }
 
   @Override

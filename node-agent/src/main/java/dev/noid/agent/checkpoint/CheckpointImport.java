@@ -202,12 +202,11 @@ public final class CheckpointImport implements AutoCloseable {
     // used so that the collector's grace starts again now that a checkpoint names it.
     if (SavedMemory.presentIn(partial)) {
       String base = SavedMemory.read(partial).base();
-      if (!bases.has(base)) {
+      if (!bases.holdIfPresent(base)) {
         throw new AgentException(Code.WRONG_STATE, "checkpoint '" + info.getId() + "' needs"
             + " memory base sha256:" + base + ", which this node does not hold and the"
             + " transfer did not carry; send it again with the base");
       }
-      bases.touch(base);
     }
   }
 

@@ -44,6 +44,17 @@ public final class CheckpointTransfer {
    * holds them; it refuses the checkpoint if it turns out not to).
    */
   public CheckpointExport export(String checkpointId, java.util.Set<String> omit) {
+    return export(checkpointId, omit, false);
+  }
+
+  /** As above; {@code receiverLacksBases}: refuse a checkpoint that has a memory base. */
+  public CheckpointExport export(String checkpointId, java.util.Set<String> omit,
+      boolean receiverLacksBases) {
+    if (receiverLacksBases && SavedMemory.presentIn(store.directory(checkpointId))) {
+      throw new AgentException(Code.WRONG_STATE, "checkpoint '" + checkpointId + "' keeps its"
+          + " memory in a memory base, which the receiving node's agent predates: upgrade it"
+          + " first");
+    }
     CheckpointInfo info = store.get(checkpointId);
     Path dir = store.directory(checkpointId);
     CheckpointManifest.Builder manifest = CheckpointManifest.newBuilder().setCheckpoint(info);

@@ -35,6 +35,13 @@ public final class MemoryBases {
   /** Long enough for any save or restore that read a name to have written its reference. */
   public static final Duration GRACE = Duration.ofMinutes(10);
 
+  /**
+   * Held by the collector around each decision to delete, and by whoever is about to name a
+   * base (adopting one that exists, an import relying on one held): one process, one store, and
+   * several MemoryBases objects over it (driver, transfers, collector), hence static.
+   */
+  private static final Object LOCK = new Object();
+
   private final Path root;
 
   public MemoryBases(Path root) {
@@ -93,16 +100,32 @@ public final class MemoryBases {
   public void adopt(Path file, String sha) throws IOException {
     Path target = path(sha);
     Files.createDirectories(root);
-    if (Files.exists(target)) {
-      Files.delete(file);
-      touch(sha);
-      return;
+    synchronized (LOCK) {
+      if (Files.exists(target)) {
+        Files.delete(file);
+        touch(sha);
+        return;
+      }
     }
     try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
       ch.force(true);
     }
     Files.move(file, target, StandardCopyOption.ATOMIC_MOVE);
     AtomicFiles.syncDirectory(root);
+  }
+
+  /**
+   * True if the base is here, marked as just used so that the collector keeps it for another
+   * grace period: for whoever is about to write a name for it.
+   */
+  public boolean holdIfPresent(String sha) {
+    synchronized (LOCK) {
+      if (!has(sha)) {
+        return false;
+      }
+      touch(sha);
+      return true;
+    }
   }
 
   /** Marks a base as just used: the collector leaves it for another grace period. */
@@ -131,10 +154,12 @@ public final class MemoryBases {
           continue;
         }
         try {
-          if (Files.getLastModifiedTime(f).toInstant().plus(GRACE).isAfter(now)) {
-            continue;
+          synchronized (LOCK) {
+            if (Files.getLastModifiedTime(f).toInstant().plus(GRACE).isAfter(now)) {
+              continue;
+            }
+            Files.delete(f);
           }
-          Files.delete(f);
           if (base) {
             deleted.add(name);
             log.info("deleted memory base {}: no checkpoint, golden snapshot or VM uses it", name);

@@ -46,27 +46,48 @@ public final class MemoryCollector implements AutoCloseable {
   public List<String> collect() {
     try {
       return bases.collect(referenced(), clock.instant());
-    } catch (IOException e) {
-      // Never delete on a partial view: a directory that could not be read may name a base.
-      log.warn("memory bases not collected: {}", e.toString());
+    } catch (IOException | RuntimeException e) {
+      // Never delete on a partial view, and never let one bad pass end the schedule.
+      log.warn("memory bases not collected this time: {}", e.toString());
       return List.of();
     }
   }
 
+  /**
+   * The bases named where saved states and VMs keep their names: {@code ROOT/*}{@code
+   * /memory.json} and {@code ROOT/*}{@code /state/memory.json} (checkpoints, golden snapshots,
+   * partial ones included), {@code ROOT/*}{@code /memory-base} (VMs, warm ones included).
+   * Entries that vanish while they are read (a checkpoint deleted, a directory renamed) name
+   * nothing; a name that cannot be read ends the pass without deleting anything.
+   */
   Set<String> referenced() throws IOException {
     Set<String> names = new HashSet<>();
     for (Path root : referencing) {
-      if (!Files.isDirectory(root)) {
+      List<Path> dirs;
+      try (Stream<Path> s = Files.list(root)) {
+        dirs = s.toList();
+      } catch (java.nio.file.NoSuchFileException e) {
         continue;
       }
-      try (Stream<Path> files = Files.walk(root, 4)) {
-        for (Path f : files.toList()) {
-          String name = f.getFileName().toString();
-          if (name.equals(SavedMemory.FILE)) {
-            names.add(SavedMemory.read(f.getParent()).base());
-          } else if (name.equals(VM_MARKER) && Files.isRegularFile(f)) {
-            names.add(Files.readString(f).strip());
+      for (Path d : dirs) {
+        for (Path state : List.of(d, d.resolve("state"))) {
+          try {
+            names.add(SavedMemory.read(state).base());
+          } catch (java.nio.file.NoSuchFileException | java.io.FileNotFoundException e) {
+            // no saved state here, or gone since the listing
+          } catch (com.fasterxml.jackson.core.JacksonException e) {
+            // Written atomically, so never torn: a damaged file restores nothing either.
+            log.warn("{} is not a saved memory record and names no base: {}", state,
+                e.getOriginalMessage());
           }
+        }
+        try {
+          String name = Files.readString(d.resolve(VM_MARKER)).strip();
+          if (MemoryBases.isDigest(name)) {
+            names.add(name);
+          }
+        } catch (java.nio.file.NoSuchFileException | java.nio.file.NotDirectoryException e) {
+          // not a VM's directory, or gone since the listing
         }
       }
     }

@@ -77,7 +77,9 @@ final class QemuSaver {
       if ("failed".equals(status) || "cancelled".equals(status)) {
         // The receiving side ends first when it cannot write: its reason is the real one.
         IOException ours = save == null ? null : save.failureIfAny();
-        String why = ours != null ? ours.getMessage() : m.path("error-desc").asText(status);
+        // Our end reading a stream QEMU cut short says less than QEMU's own reason.
+        String why = ours != null && !(ours instanceof java.io.EOFException) ? ours.getMessage()
+            : m.path("error-desc").asText(status);
         if (noSpace(why) || save == null && catSawNoSpace()) {
           throw new AgentException(Code.DISK_FULL, "no space left on device: saving the VM state"
               + " filled the filesystem of " + stateDir.getParent() + " after "

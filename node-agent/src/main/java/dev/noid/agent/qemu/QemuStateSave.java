@@ -32,7 +32,8 @@ final class QemuStateSave implements AutoCloseable {
   private final String base;
   private final ServerSocketChannel server;
   private final CompletableFuture<SavedMemory> result;
-  private Path fullFile;
+  private volatile SocketChannel qemu;
+  private volatile Path fullFile;
 
   QemuStateSave(MemoryBases bases, VmLayout layout, Path stateDir) throws IOException {
     this.bases = bases;
@@ -61,10 +62,11 @@ final class QemuStateSave implements AutoCloseable {
   }
 
   private SavedMemory receive() {
-    try (SocketChannel qemu = server.accept();
-        var in = new BufferedInputStream(Channels.newInputStream(qemu), 1 << 20);
+    try (SocketChannel accepted = server.accept();
+        var in = new BufferedInputStream(Channels.newInputStream(accepted), 1 << 20);
         OutputStream out = new BufferedOutputStream(
             Files.newOutputStream(stateDir.resolve(QemuDriver.STATE_FILE)), 1 << 20)) {
+      qemu = accepted;
       Path spill = stateDir.resolve(".pages");
       if (base != null) {
         bases.touch(base);
@@ -74,16 +76,21 @@ final class QemuStateSave implements AutoCloseable {
               c.keptPages(), false);
         }
       }
-      fullFile = bases.newFile();
-      StateSplitter.Counts c;
-      try (MemoryPages.Full full = new MemoryPages.Full(fullFile)) {
-        c = StateSplitter.split(in, out, full, spill);
-        full.finish(c.mainBytes());
+      Path file = bases.newFile();
+      fullFile = file;
+      try {
+        StateSplitter.Counts c;
+        try (MemoryPages.Full full = new MemoryPages.Full(file)) {
+          c = StateSplitter.split(in, out, full, spill);
+          full.finish(c.mainBytes());
+        }
+        out.flush();
+        String sha = bases.adopt(file);
+        return new SavedMemory(SavedMemory.FORMAT, sha, c.mainBytes(), c.mainPages(), 0, true);
+      } finally {
+        fullFile = null;
+        Files.deleteIfExists(file); // moved in by adopt, or half written
       }
-      out.flush();
-      String sha = bases.adopt(fullFile);
-      fullFile = null;
-      return new SavedMemory(SavedMemory.FORMAT, sha, c.mainBytes(), c.mainPages(), 0, true);
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
@@ -106,16 +113,21 @@ final class QemuStateSave implements AutoCloseable {
     }
   }
 
-  /** Why the receiving side failed, if it did (it ends first when the disk fills). */
+  /**
+   * Why the receiving side failed, if it did: it ends first when the disk fills, and QEMU then
+   * reports only that its socket closed. Waits a little for it to finish saying so.
+   */
   IOException failureIfAny() {
-    if (!result.isDone()) {
-      return null;
-    }
     try {
-      result.getNow(null);
+      result.get(5, TimeUnit.SECONDS);
       return null;
-    } catch (java.util.concurrent.CompletionException e) {
+    } catch (ExecutionException e) {
       return failure(e);
+    } catch (TimeoutException e) {
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
     }
   }
 
@@ -127,17 +139,30 @@ final class QemuStateSave implements AutoCloseable {
     return new IOException(c == null ? e.toString() : c.toString(), c);
   }
 
+  // Ends the receiver whatever it is doing (closing QEMU's socket ends its read), then waits
+  // for it, so that nothing is written into the state directory after the save is over.
   @Override
   public void close() {
     try {
       server.close();
+      SocketChannel q = qemu;
+      if (q != null && !result.isDone()) {
+        q.close();
+      }
+      result.handle((m, e) -> null).get(10, TimeUnit.SECONDS);
+    } catch (IOException | ExecutionException | TimeoutException e) {
+      // best effort: the collector removes a stray .new- file after its grace period
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
       Files.deleteIfExists(socket);
-      result.cancel(true);
-      if (fullFile != null) {
-        Files.deleteIfExists(fullFile);
+      Path f = fullFile;
+      if (f != null) {
+        Files.deleteIfExists(f);
       }
     } catch (IOException e) {
-      // best effort: the collector removes a stray .new- file after its grace period
+      // as above
     }
   }
 }

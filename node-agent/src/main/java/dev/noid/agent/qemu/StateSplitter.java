@@ -63,6 +63,7 @@ final class StateSplitter {
   private long keptPages;
   private String lastBlock;
   private final byte[] page = new byte[PAGE_SIZE];
+  private final java.util.BitSet seen = new java.util.BitSet();
 
   private StateSplitter(InputStream in, OutputStream out, MainPages main, Path spill) {
     this.in = new DataInputStream(in);
@@ -82,10 +83,15 @@ final class StateSplitter {
     try {
       s.run();
     } finally {
-      if (s.kept != null) {
-        s.kept.close();
+      try {
+        if (s.kept != null) {
+          s.kept.close(); // flushes: may fail as the write before it did, on a full disk
+        }
+      } catch (IOException e) {
+        // the failure that stopped the run is the one to report
+      } finally {
+        Files.deleteIfExists(spill);
       }
-      Files.deleteIfExists(spill);
     }
     return new Counts(s.mainBytes, s.mainPages, s.keptPages);
   }
@@ -183,6 +189,11 @@ final class StateSplitter {
       }
       boolean keep = true;
       if (MAIN_BLOCK.equals(lastBlock)) {
+        // Paused, QEMU sends each page once; a second copy would make a diff ambiguous.
+        long index = offset / PAGE_SIZE;
+        expect(offset + PAGE_SIZE <= mainBytes && index < Integer.MAX_VALUE
+            && !seen.get((int) index), "RAM page at " + offset + " out of range or sent twice");
+        seen.set((int) index);
         mainPages++;
         keep = main.accept(offset, page, zero);
         if (keep) {
@@ -202,6 +213,10 @@ final class StateSplitter {
   }
 
   private void writeEnd(int id) throws IOException {
+    // A stream that saved only part of the RAM would restore a guest with holes in it.
+    expect(mainBytes > 0, "no " + MAIN_BLOCK + " RAM block");
+    expect(seen.cardinality() == mainBytes / PAGE_SIZE, "RAM pages " + seen.cardinality()
+        + " of " + mainBytes / PAGE_SIZE + " saved");
     kept.close();
     kept = null;
     out.writeByte(SECTION_END);

@@ -196,6 +196,21 @@ class CheckpointTransferTest {
   }
 
   @Test
+  void aCheckpointWithABaseIsNotSentToAnAgentThatPredatesBases() throws IOException {
+    MemoryBases sourceBases = new MemoryBases(tmp.resolve("a-memory"));
+    Path file = sourceBases.newFile();
+    Files.write(file, new byte[4096]);
+    checkpointOver(sourceBases.adopt(file));
+
+    AgentException e = failure(() -> from.export("ck-2", java.util.Set.of(), true));
+
+    assertThat(e.code()).isEqualTo(Code.WRONG_STATE);
+    assertThat(e.getMessage()).contains("predates");
+    // One without a base still goes.
+    from.export("ck-1", java.util.Set.of(), true).close();
+  }
+
+  @Test
   void aBaseWhoseNameIsNotItsDigestIsRefusedBeforeAnythingIsWritten() throws IOException {
     MemoryBases sourceBases = new MemoryBases(tmp.resolve("a-memory"));
     Path file = sourceBases.newFile();

@@ -50,16 +50,30 @@ class MemoryCollectorTest {
   }
 
   @Test
-  void anUnreadableStateDeletesNothing() throws IOException {
+  void aStateOfAFormatThisAgentDoesNotKnowDeletesNothing() throws IOException {
     MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
     String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
     Path checkpoint = Files.createDirectories(tmp.resolve("checkpoints/ck-1"));
-    Files.writeString(checkpoint.resolve(SavedMemory.FILE), "{torn");
+    // A later agent's record may name bases in ways this one cannot read.
+    Files.writeString(checkpoint.resolve(SavedMemory.FILE), "{\"format\":3}");
 
     List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
         Clock.fixed(now, ZoneOffset.UTC)).collect();
 
     assertThat(deleted).isEmpty();
     assertThat(bases.has(sha)).isTrue();
+  }
+
+  @Test
+  void aDamagedRecordNamesNothingAndDoesNotStopCollection() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    Path checkpoint = Files.createDirectories(tmp.resolve("checkpoints/ck-1"));
+    Files.writeString(checkpoint.resolve(SavedMemory.FILE), "{torn");
+
+    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints"),
+        tmp.resolve("no-such-dir")), Clock.fixed(now, ZoneOffset.UTC)).collect();
+
+    assertThat(deleted).containsExactly(sha);
   }
 }

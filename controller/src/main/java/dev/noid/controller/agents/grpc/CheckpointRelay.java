@@ -40,32 +40,38 @@ final class CheckpointRelay {
    */
   void copy(String checkpointId, String from, String to) {
     List<String> held = heldBases(to);
+    if (held == null) {
+      copy(checkpointId, from, to, List.of(), true);
+      return;
+    }
     try {
-      copy(checkpointId, from, to, held);
+      copy(checkpointId, from, to, held, false);
     } catch (NoidException e) {
       if (held.isEmpty() || !e.getMessage().contains("memory base")) {
         throw e;
       }
       log.info("node {} no longer holds a memory base of checkpoint {}: copying it whole", to,
           checkpointId);
-      copy(checkpointId, from, to, List.of());
+      copy(checkpointId, from, to, List.of(), false);
     }
   }
 
-  // An agent from before memory bases does not know the call: it holds none.
+  // Null for an agent from before memory bases, which does not know the call: a checkpoint
+  // with a base must not go there (it would restore without its RAM).
   private List<String> heldBases(String node) {
     try {
       return agents.blocking(node, 30).listMemoryBases(ListMemoryBasesRequest.getDefaultInstance())
           .getSha256List();
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
-        return List.of();
+        return null;
       }
       throw AgentStatus.toDomain(node, e);
     }
   }
 
-  private void copy(String checkpointId, String from, String to, List<String> omitBases) {
+  private void copy(String checkpointId, String from, String to, List<String> omitBases,
+      boolean targetLacksBases) {
     long start = System.nanoTime();
     CompletableFuture<ImportCheckpointResponse> done = new CompletableFuture<>();
     Semaphore writable = new Semaphore(0);
@@ -98,7 +104,8 @@ final class CheckpointRelay {
     try {
       Iterator<CheckpointChunk> chunks = agents.blocking(from, 1800).exportCheckpoint(
           ExportCheckpointRequest.newBuilder().setCheckpointId(checkpointId)
-              .addAllOmitMemoryBases(omitBases).build());
+              .addAllOmitMemoryBases(omitBases).setReceiverLacksMemoryBases(targetLacksBases)
+              .build());
       while (chunks.hasNext()) {
         CheckpointChunk c = chunks.next();
         while (!sink[0].isReady() && !done.isDone()) {

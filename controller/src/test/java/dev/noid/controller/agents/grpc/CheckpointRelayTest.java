@@ -40,11 +40,13 @@ class CheckpointRelayTest {
   /** Sends a manifest naming the base as a file unless the request omits it. */
   static final class FakeSource extends AgentGrpc.AgentImplBase {
     final List<List<String>> omitted = new CopyOnWriteArrayList<>();
+    final List<Boolean> receiverLacksBases = new CopyOnWriteArrayList<>();
 
     @Override
     public void exportCheckpoint(ExportCheckpointRequest request,
         StreamObserver<CheckpointChunk> out) {
       omitted.add(request.getOmitMemoryBasesList());
+      receiverLacksBases.add(request.getReceiverLacksMemoryBases());
       CheckpointManifest.Builder m = CheckpointManifest.newBuilder()
           .setCheckpoint(CheckpointInfo.newBuilder().setId(request.getCheckpointId()));
       if (!request.getOmitMemoryBasesList().contains(BASE)) {
@@ -152,9 +154,11 @@ class CheckpointRelayTest {
   }
 
   @Test
-  void aTargetFromBeforeMemoryBasesGetsEverything() throws Exception {
+  void aTargetFromBeforeMemoryBasesIsNamedSoToTheSource() throws Exception {
     relayTo(new FakeTarget(false, false)).copy("ck", "node-a", "node-b");
 
     assertThat(source.omitted).containsExactly(List.of());
+    // The source refuses a checkpoint that has a base (CheckpointTransferTest).
+    assertThat(source.receiverLacksBases).containsExactly(true);
   }
 }
