@@ -141,6 +141,9 @@ public final class QemuDriver implements Hypervisor {
           "-netdev", "tap,id=net0,ifname=" + net.getTap() + ",script=no,downscript=no",
           "-device", "virtio-net-pci,netdev=net0,mac=" + net.getMac() + ",romfile="));
     }
+    // No device that discards guest RAM (virtio-balloon, free-page reporting, virtio-mem):
+    // QEMU 7.2 punches such ranges out of a -mem-path file even when it maps it privately,
+    // and a memory base is shared by every VM and checkpoint over it.
     cmd.addAll(List.of(
         "-chardev", "socket,id=ser0,path=" + layout.consoleSocket() + ",server=on,wait=off,logfile="
             + layout.serialLog() + ",logappend=on",
