@@ -139,7 +139,7 @@ final class VmCreator {
     try (lease) {
       Files2.copyDisk(golden.disk(), vm.layout.disk());
       at[1] = System.nanoTime();
-      vmms.bootAndWait(vm, bootTimeout, () -> {
+      vmms.bootAndWait(vm, restoreWait(bootTimeout), () -> {
         long pid = hypervisor.restore(vm.layout, vm.spec, image, golden.dir());
         at[2] = System.nanoTime();
         return pid;
@@ -176,6 +176,16 @@ final class VmCreator {
       throw new AgentException(Code.INTERNAL, "cannot remove " + vm.layout.disk() + ": "
           + e.getMessage(), e);
     }
+  }
+
+  /**
+   * How long a restored guest may take to answer: ~20 ms normally, so a guest that has not
+   * answered by then will not; the create boots cold rather than wait out a boot's timeout.
+   */
+  static Duration restoreWait(Duration bootTimeout) {
+    Duration limit = Duration.ofSeconds(20);
+    return bootTimeout == null || bootTimeout.isZero() || bootTimeout.compareTo(limit) > 0
+        ? limit : bootTimeout;
   }
 
   private static long ms(long nanos) {

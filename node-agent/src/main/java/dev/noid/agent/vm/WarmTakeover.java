@@ -68,7 +68,7 @@ final class WarmTakeover {
       return false;
     }
     // From here the VMM is the VM's: a failure stops it as any failed restore's.
-    vmms.bootAndWait(vm, bootTimeout, warm::pid);
+    vmms.bootAndWait(vm, VmCreator.restoreWait(bootTimeout), warm::pid);
     warm.hold().close(); // the VM was admitted with its own memory
     return true;
   }
