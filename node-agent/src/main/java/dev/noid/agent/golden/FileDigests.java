@@ -49,7 +49,8 @@ public final class FileDigests {
     return new Stamp(a.size(), a.lastModifiedTime(), Objects.requireNonNullElse(a.fileKey(), file));
   }
 
-  static String hash(Path file) throws IOException {
+  /** The SHA-256 of {@code file} as lowercase hex, read now. */
+  public static String hash(Path file) throws IOException {
     MessageDigest d;
     try {
       d = MessageDigest.getInstance("SHA-256");
