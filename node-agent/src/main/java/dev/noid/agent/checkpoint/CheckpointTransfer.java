@@ -36,18 +36,14 @@ public final class CheckpointTransfer {
 
   /** Opens a checkpoint for sending; hashes its files first, as the manifest comes first. */
   public CheckpointExport export(String checkpointId) {
-    return export(checkpointId, java.util.Set.of());
+    return export(checkpointId, java.util.Set.of(), false);
   }
 
   /**
    * As {@link #export(String)}, leaving out the memory bases in {@code omit} (the receiver
-   * holds them; it refuses the checkpoint if it turns out not to).
+   * holds them; it refuses the checkpoint if it turns out not to), and refusing a checkpoint
+   * that has a base when {@code receiverLacksBases} (an agent from before bases).
    */
-  public CheckpointExport export(String checkpointId, java.util.Set<String> omit) {
-    return export(checkpointId, omit, false);
-  }
-
-  /** As above; {@code receiverLacksBases}: refuse a checkpoint that has a memory base. */
   public CheckpointExport export(String checkpointId, java.util.Set<String> omit,
       boolean receiverLacksBases) {
     if (receiverLacksBases && SavedMemory.presentIn(store.directory(checkpointId))) {

@@ -62,8 +62,12 @@ class CheckpointTransferTest {
   }
 
   private List<CheckpointChunk> exported() {
+    return exported("ck-1", java.util.Set.of());
+  }
+
+  private List<CheckpointChunk> exported(String id, java.util.Set<String> omitBases) {
     List<CheckpointChunk> out = new ArrayList<>();
-    try (CheckpointExport e = from.export(Files.exists(source.root().resolve("ck-2")) ? "ck-2" : "ck-1")) {
+    try (CheckpointExport e = from.export(id, omitBases, false)) {
       CheckpointChunk c;
       while ((c = e.next()) != null) {
         out.add(c);
@@ -128,7 +132,7 @@ class CheckpointTransferTest {
     String base = sourceBases.adopt(file);
     checkpointOver(base);
 
-    List<CheckpointChunk> sent = exported();
+    List<CheckpointChunk> sent = exported("ck-2", java.util.Set.of());
     importAll(sent);
 
     assertThat(sent.getFirst().getManifest().getFilesList()).extracting(CheckpointFile::getPath)
@@ -157,12 +161,7 @@ class CheckpointTransferTest {
     checkpointOver(base);
     assertThat(to.memoryBases()).containsExactly(base);
 
-    List<CheckpointChunk> sent = new ArrayList<>();
-    try (CheckpointExport e = from.export("ck-2", java.util.Set.copyOf(to.memoryBases()))) {
-      for (CheckpointChunk c; (c = e.next()) != null; ) {
-        sent.add(c);
-      }
-    }
+    List<CheckpointChunk> sent = exported("ck-2", java.util.Set.copyOf(to.memoryBases()));
     importAll(sent);
 
     assertThat(sent).noneMatch(c -> c.hasChunk()
@@ -180,13 +179,8 @@ class CheckpointTransferTest {
     String base = sourceBases.adopt(file);
     checkpointOver(base);
 
-    List<CheckpointChunk> sent = new ArrayList<>();
     // The target said it held the base, then dropped it.
-    try (CheckpointExport e = from.export("ck-2", java.util.Set.of(base))) {
-      for (CheckpointChunk c; (c = e.next()) != null; ) {
-        sent.add(c);
-      }
-    }
+    List<CheckpointChunk> sent = exported("ck-2", java.util.Set.of(base));
     AgentException e = failure(() -> importAll(sent));
 
     assertThat(e.code()).isEqualTo(Code.WRONG_STATE);
@@ -216,7 +210,8 @@ class CheckpointTransferTest {
     Path file = sourceBases.newFile();
     Files.write(file, new byte[4096]);
     checkpointOver(sourceBases.adopt(file));
-    CheckpointManifest.Builder m = exported().getFirst().getManifest().toBuilder();
+    CheckpointManifest.Builder m = exported("ck-2", java.util.Set.of()).getFirst().getManifest()
+        .toBuilder();
     for (int i = 0; i < m.getFilesCount(); i++) {
       if (m.getFiles(i).getPath().startsWith(SavedMemory.TRANSFER_PREFIX)) {
         // A base named after other content would overwrite what another checkpoint needs.
@@ -425,7 +420,7 @@ class CheckpointTransferTest {
 
   @Test
   void aFileThatChangesDuringExportEndsTheExport() throws IOException {
-    try (CheckpointExport e = from.export(Files.exists(source.root().resolve("ck-2")) ? "ck-2" : "ck-1")) {
+    try (CheckpointExport e = from.export("ck-1")) {
       e.next();
       Files.writeString(source.directory("ck-1").resolve("disk.img"), "changed");
       AgentException failure = failure(() -> {
