@@ -140,7 +140,7 @@ struct conn {
 	int fd;            /* -1: no port found yet / no socket accepted */
 	int is_socket;     /* EOF/HUP ends it for good and the fd is closed */
 	int connected;     /* a host is there */
-	int poisoned;      /* bad frame length: ignore input until HUP or RESET */
+	int poisoned;      /* ignore input until a RESET: bad frame length, or host gone */
 	struct bytes outq; /* frames waiting to be written */
 	size_t head_left;  /* unwritten bytes of the frame at outq.off, 0 at a boundary */
 	uint8_t *inbuf;    /* partial input frame(s) from the host */
@@ -922,13 +922,14 @@ static void on_disconnect(struct conn *c)
 		close_fd(&c->fd);
 		return;
 	}
-	/* Drop what the old host sent that we had not read yet, so that the
-	 * next connection starts on a frame boundary; stop as soon as a new
-	 * host is there (its bytes are not junk). */
-	uint8_t junk[4096];
-	for (int i = 0; i < 1024 && !host_connected_now(); i++)
-		if (read(c->fd, junk, sizeof(junk)) <= 0)
-			break;
+	/* What the old host sent and we had not read yet may still be in the
+	 * port, ahead of the next host's RESET. Skip input up to a RESET
+	 * instead of reading the leftovers away now: the driver can show the
+	 * next host's bytes before it shows that host connected, and reading
+	 * "until a host is there" then swallowed that host's RESET, leaving
+	 * both ends waiting (a restored guest hears "host gone" from QEMU just
+	 * as the new host connects). */
+	c->poisoned = 1;
 }
 
 /* In the desynchronised state, look for the header of a RESET frame

@@ -39,6 +39,10 @@ public final class GuestConnection implements AutoCloseable {
   private final CompletableFuture<String> ready = new CompletableFuture<>();
   private final CompletableFuture<Void> closed = new CompletableFuture<>();
   private final Object writeLock = new Object();
+  // Short enough not to show in a create when the first RESET is lost; a booting guest that
+  // is not listening yet only finds a few RESETs queued.
+  private static final long RESET_RETRY_FIRST_MS = 100;
+  private static final long RESET_RETRY_MAX_MS = 1000;
 
   private GuestConnection(SocketChannel channel) throws IOException {
     this.channel = channel;
@@ -69,7 +73,43 @@ public final class GuestConnection implements AutoCloseable {
       conn.close();
       throw e;
     }
+    Thread.ofVirtual().name("guest-reset-" + vmId).start(() -> conn.resendReset(nonce));
     return conn;
+  }
+
+  /**
+   * Sends the RESET again until the guest answers. A virtio-serial guest can lose the first
+   * one: a restored guest hears "host gone" (QEMU replays the saved connection state) just as
+   * we connect, and its driver may show our bytes before it shows the new connection, so an
+   * agent that drops what a departed host left behind drops our RESET too. Each RESET carries
+   * the same nonce and the guest answers each; PONGs after the first are ignored.
+   */
+  private void resendReset(byte[] nonce) {
+    long waitMs = RESET_RETRY_FIRST_MS;
+    while (isOpen()) {
+      try {
+        ready.get(waitMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        return;
+      } catch (java.util.concurrent.TimeoutException e) {
+        waitMs = Math.min(waitMs * 2, RESET_RETRY_MAX_MS);
+      } catch (java.util.concurrent.ExecutionException e) {
+        return;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      synchronized (writeLock) {
+        if (ready.isDone()) {
+          return;
+        }
+        log.info("guest has not answered RESET yet: sending it again");
+        try {
+          send(new Frame(Frame.RESET, 0, nonce));
+        } catch (IOException e) {
+          return; // the reader sees the channel fail and reports it
+        }
+      }
+    }
   }
 
   public CompletableFuture<String> ready() {
