@@ -45,12 +45,17 @@ abstract class JdbcStore implements Store {
   protected void rolledBack(Connection c) {
   }
 
+  /** Runs first in every transaction: where a store refuses work (a fenced leader's). */
+  protected void beforeWork(Connection c) throws SQLException {
+  }
+
   <T> T tx(String what, SqlWork<T> work) {
     Connection c = null;
     try {
       c = connection();
       c.setAutoCommit(false);
       try {
+        beforeWork(c);
         T result = work.run(c);
         c.commit();
         return result;
@@ -62,7 +67,7 @@ abstract class JdbcStore implements Store {
         c.setAutoCommit(true);
       }
     } catch (SQLException e) {
-      throw new StoreException("store: " + what + " failed: " + e.getMessage(), e);
+      throw failed(what, e);
     } finally {
       if (c != null) {
         try {
@@ -72,6 +77,11 @@ abstract class JdbcStore implements Store {
         }
       }
     }
+  }
+
+  /** The exception for a failed transaction; a fencing store names the fence when it is why. */
+  protected StoreException failed(String what, SQLException e) {
+    return new StoreException("store: " + what + " failed: " + e.getMessage(), e);
   }
 
   /** One write statement in its own transaction; args bind in order (String or Long). */

@@ -4,10 +4,27 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** PostgreSQL, for fleets with several controllers sharing one store; a small connection pool. */
-public final class PostgresStore extends JdbcStore {
+/**
+ * PostgreSQL, for fleets with several controllers sharing one store; a small connection pool.
+ * It holds the controllers' lease and fences the leader's writes ({@link ControllerLease}).
+ */
+public final class PostgresStore extends JdbcStore implements ControllerLease {
+  private static final Logger log = LoggerFactory.getLogger(PostgresStore.class);
+  // Any constant: the key of the advisory lock that lets one controller migrate at a time.
+  private static final long MIGRATION_LOCK = 0x6e6f6964L;
   private final HikariDataSource pool;
+  private final Set<Connection> inUse = ConcurrentHashMap.newKeySet();
+  private volatile long fencedEpoch;
+  private volatile String deposed;
 
   private PostgresStore(HikariDataSource pool) {
     this.pool = pool;
@@ -32,12 +49,105 @@ public final class PostgresStore extends JdbcStore {
 
   @Override
   protected Connection connection() throws SQLException {
-    return pool.getConnection();
+    if (deposed != null) {
+      throw new FencedException(deposed);
+    }
+    Connection c = pool.getConnection();
+    inUse.add(c);
+    return c;
   }
 
   @Override
   protected void release(Connection c) throws SQLException {
+    inUse.remove(c);
     c.close();
+  }
+
+  @Override
+  protected void beforeWork(Connection c) throws SQLException {
+    if (deposed != null) {
+      throw new FencedException(deposed);
+    }
+    long epoch = fencedEpoch;
+    if (epoch == 0) {
+      return;
+    }
+    long current = PostgresLease.currentEpoch(c);
+    if (current != epoch) {
+      depose("controller lost the lead: epoch " + current + " holds the lease, this controller"
+          + " held epoch " + epoch);
+      throw new FencedException(deposed);
+    }
+  }
+
+  // Several controllers may start on an empty database at once: one migrates at a time.
+  @Override
+  void migrate() {
+    tx("migration", c -> {
+      try (Statement s = c.createStatement()) {
+        s.execute("SELECT pg_advisory_xact_lock(" + MIGRATION_LOCK + ")");
+      }
+      Schema.migrate(c);
+      return null;
+    });
+  }
+
+  @Override
+  protected StoreException failed(String what, SQLException e) {
+    String why = deposed;
+    if (why != null) {
+      return new FencedException(why + " (" + what + " not applied)");
+    }
+    return super.failed(what, e);
+  }
+
+  @Override
+  public Holder claim(String holder, String address, Duration ttl) {
+    return unfenced("lease claim", c -> PostgresLease.claim(c, holder, address, ttl));
+  }
+
+  @Override
+  public List<String> controllerAddresses(Duration recent) {
+    return unfenced("controller list", c -> PostgresLease.addresses(c, recent));
+  }
+
+  @Override
+  public void fence(long epoch) {
+    fencedEpoch = epoch;
+  }
+
+  @Override
+  public void depose(String why) {
+    if (deposed != null) {
+      return;
+    }
+    deposed = why;
+    log.error("store fenced: {}", why);
+    // Writes blocked on a cut link would wait for TCP to give up: end them now, with the fence.
+    Executor now = Runnable::run;
+    for (Connection c : List.copyOf(inUse)) {
+      try {
+        c.abort(now);
+      } catch (SQLException | RuntimeException e) {
+        log.debug("aborting a store connection", e);
+      }
+    }
+  }
+
+  @Override
+  public void release(String holder) {
+    unfenced("lease release", c -> {
+      PostgresLease.release(c, holder);
+      return null;
+    });
+  }
+
+  private <T> T unfenced(String what, SqlWork<T> work) {
+    try (Connection c = pool.getConnection()) {
+      return work.run(c);
+    } catch (SQLException e) {
+      throw new StoreException("store: " + what + " failed: " + e.getMessage(), e);
+    }
   }
 
   @Override

@@ -77,6 +77,20 @@ final class Schema {
       ALTER TABLE images ADD COLUMN kernel TEXT NOT NULL DEFAULT 'node default';
       ALTER TABLE images ADD COLUMN kernel_sha256 TEXT NOT NULL DEFAULT '';
       ALTER TABLE images ADD COLUMN modules_sha256 TEXT NOT NULL DEFAULT ''
+      """,
+      // Controller HA (issue 22): the leader's lease (one row) and every controller's address.
+      // Times are the database's clock in ms, so controllers' clocks never have to agree.
+      """
+      CREATE TABLE controller_lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        address TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL);
+      CREATE TABLE controllers (
+        holder TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        seen_ms BIGINT NOT NULL)
       """);
 
   static void migrate(Connection c) throws SQLException {

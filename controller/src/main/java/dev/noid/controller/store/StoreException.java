@@ -1,7 +1,7 @@
 package dev.noid.controller.store;
 
 /** The store failed (unreachable, corrupt); callers report UNAVAILABLE, never a made-up success. */
-public final class StoreException extends RuntimeException {
+public class StoreException extends RuntimeException {
   public StoreException(String message, Throwable cause) {
     super(message, cause);
   }
