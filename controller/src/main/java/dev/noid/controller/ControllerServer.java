@@ -44,7 +44,11 @@ public final class ControllerServer {
   }
 
   public static ControllerServer create(ControllerConfig config) {
-    Injector injector = Guice.createInjector(new ControllerModule(config));
+    return create(new ControllerModule(config));
+  }
+
+  static ControllerServer create(ControllerModule module) {
+    Injector injector = Guice.createInjector(module);
     return injector.getInstance(ControllerServer.class);
   }
 

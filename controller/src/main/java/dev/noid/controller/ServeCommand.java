@@ -5,6 +5,8 @@ import dev.noid.common.config.ConfigException;
 import dev.noid.common.logging.LogSetup;
 import dev.noid.common.network.Subnet;
 import dev.noid.controller.config.ControllerConfig;
+import dev.noid.controller.ha.HaConfig;
+import dev.noid.controller.ha.HaController;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -99,16 +101,66 @@ public final class ServeCommand implements Callable<Integer> {
       description = "How long a VM may take to boot before its create fails.")
   int bootTimeoutSeconds;
 
+  @Option(names = "--advertise-address", paramLabel = "HOST:PORT",
+      description = "With a PostgreSQL store: where clients and agents reach this controller's"
+          + " gRPC port, told to the others through the store (default: this host's name and"
+          + " --grpc-port).")
+  String advertiseAddress;
+
+  @Option(names = "--leader-lease-ms", defaultValue = "3000",
+      description = "With a PostgreSQL store: how long the leader's lease lasts without renewal;"
+          + " a killed leader is replaced after about this long.")
+  int leaderLeaseMs;
+
   @Override
   public Integer call() throws Exception {
     ControllerConfig cfg = toConfig();
     LogSetup.configure(cfg.serverLog(), cfg.auditLog(), cfg.logToStderr(),
         ConfigChecks.logLevel(logLevel));
+    if (cfg.effectiveStoreUrl().startsWith("jdbc:postgresql:")) {
+      return serveAmongOthers(cfg);
+    }
     ControllerServer server = ControllerServer.create(cfg);
     server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shutdown"));
     server.awaitTermination();
     return 0;
+  }
+
+  // Several controllers may share a PostgreSQL store: one leads, the others follow (issue 22).
+  private int serveAmongOthers(ControllerConfig cfg) throws Exception {
+    HaController ha = new HaController(cfg, haConfig(), (config, store, leadership) -> {
+      ControllerServer server = ControllerServer.create(
+          new ControllerModule(config, store, leadership));
+      server.start();
+      return server::stop;
+    });
+    ha.start();
+    Runtime.getRuntime().addShutdownHook(new Thread(ha::stop, "shutdown"));
+    return ha.awaitTermination();
+  }
+
+  HaConfig haConfig() {
+    if (leaderLeaseMs < 600) {
+      throw new ConfigException("'leader-lease-ms' must be at least 600; got " + leaderLeaseMs);
+    }
+    String advertise = advertiseAddress;
+    if (advertise == null || advertise.isBlank()) {
+      String host = bindAddress;
+      if (host.equals("0.0.0.0") || host.equals("::")) {
+        try {
+          host = java.net.InetAddress.getLocalHost().getCanonicalHostName();
+        } catch (java.net.UnknownHostException e) {
+          throw new ConfigException("'advertise-address' is needed: this host has no name ("
+              + e.getMessage() + ")");
+        }
+      }
+      advertise = host + ":" + grpcPort;
+    }
+    if (!advertise.matches("[^\\s:,]+:[0-9]{1,5}") && !advertise.matches("\\[[0-9a-fA-F:]+\\]:[0-9]{1,5}")) {
+      throw new ConfigException("'advertise-address' must be HOST:PORT; got '" + advertise + "'");
+    }
+    return new HaConfig(advertise, java.time.Duration.ofMillis(leaderLeaseMs));
   }
 
   ControllerConfig toConfig() {

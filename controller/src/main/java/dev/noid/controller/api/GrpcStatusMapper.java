@@ -47,6 +47,10 @@ public final class GrpcStatusMapper {
         return s.withDescription(e.getMessage()).asRuntimeException();
       }
     }
+    if (t instanceof dev.noid.controller.store.FencedException) {
+      // Says which controller leads now, and nothing about the store's internals.
+      return Status.UNAVAILABLE.withDescription(t.getMessage()).asRuntimeException();
+    }
     if (t instanceof StoreException) {
       return hidden(Status.UNAVAILABLE, "store unavailable", t);
     }

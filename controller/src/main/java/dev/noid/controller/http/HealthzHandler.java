@@ -14,7 +14,7 @@ public final class HealthzHandler implements HttpHandler {
   private final AtomicBoolean serving = new AtomicBoolean();
 
   @Inject
-  HealthzHandler() {}
+  public HealthzHandler() {}
 
   public void setServing(boolean value) {
     serving.set(value);

@@ -10,7 +10,7 @@ import java.io.IOException;
 /** {"version": "..."} of the running controller. */
 public final class VersionHandler implements HttpHandler {
   @Inject
-  VersionHandler() {}
+  public VersionHandler() {}
 
   @Override
   public void handle(HttpExchange exchange) throws IOException {

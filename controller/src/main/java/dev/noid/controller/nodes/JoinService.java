@@ -7,6 +7,7 @@ import dev.noid.common.tls.Pem;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.pki.ClusterPki;
+import dev.noid.controller.ha.Leadership;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.users.Tokens;
 import java.security.PublicKey;
@@ -41,8 +42,12 @@ public final class JoinService {
   private final NodeAddresses addresses;
   private final Clock clock;
 
+  private final Leadership leadership;
+
   public JoinService(Store store, ClusterPki pki, NodeRegistry registry,
-      NodeCertificates certificates, NodeAddresses addresses, Clock clock) {
+      NodeCertificates certificates, NodeAddresses addresses, Clock clock,
+      Leadership leadership) {
+    this.leadership = leadership;
     this.store = store;
     this.pki = pki;
     this.registry = registry;
@@ -68,8 +73,9 @@ public final class JoinService {
       java.util.Map<String, String> labels) {}
 
   /** What a joined node is given: its certificate, the CA's, its pace and its VM subnet. */
+  /** {@code controllers}: every controller's address, for an agent to follow the leader. */
   public record Joined(String certificatePem, String caCertificatePem, HeartbeatPacing.Pace pace,
-      String nodeSubnet) {}
+      String nodeSubnet, List<String> controllers) {}
 
   /**
    * Checks everything in the request before it spends the token (a refused request leaves the
@@ -108,7 +114,8 @@ public final class JoinService {
         .log("node {} joined from {}{}", name, request.agentAddress(),
             node.subnet().isEmpty() ? "" : " with VM subnet " + node.subnet());
     HeartbeatPacing.Pace pace = registry.promise(name);
-    return new Joined(Pem.encode(cert), Pem.encode(pki.authority().certificate()), pace, node.subnet());
+    return new Joined(Pem.encode(cert), Pem.encode(pki.authority().certificate()), pace,
+        node.subnet(), leadership.controllers());
   }
 
   private static PublicKey verifiedKey(Request request) {

@@ -31,9 +31,10 @@ public final class NodesModule extends AbstractModule {
   @Provides
   @Singleton
   JoinService joins(Store store, ClusterPki pki, NodeRegistry registry,
-      NodeCertificates certificates, Clock clock, ControllerConfig config) {
+      NodeCertificates certificates, Clock clock, ControllerConfig config,
+      dev.noid.controller.ha.Leadership leadership) {
     return new JoinService(store, pki, registry, certificates,
-        new NodeAddresses(config.nodeDnsNames()), clock);
+        new NodeAddresses(config.nodeDnsNames()), clock, leadership);
   }
 
   @Provides

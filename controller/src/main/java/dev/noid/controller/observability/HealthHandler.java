@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import dev.noid.controller.domain.VmState;
+import dev.noid.controller.ha.Leadership;
+import dev.noid.controller.ha.LeadershipFields;
 import dev.noid.common.http.Responses;
 import jakarta.inject.Inject;
 import java.io.IOException;
@@ -27,11 +29,13 @@ public final class HealthHandler implements HttpHandler {
   private final ClusterView cluster;
   private final Clock clock;
   private final Instant started;
+  private final Leadership leadership;
 
   @Inject
-  public HealthHandler(ClusterView cluster, Clock clock) {
+  public HealthHandler(ClusterView cluster, Clock clock, Leadership leadership) {
     this.cluster = cluster;
     this.clock = clock;
+    this.leadership = leadership;
     this.started = clock.instant();
   }
 
@@ -92,6 +96,7 @@ public final class HealthHandler implements HttpHandler {
     nodes.put("ready", t.nodesReady());
     nodes.put("cordoned", t.nodesCordoned());
     root.put("store", storeOk ? "ok" : "unreachable");
+    LeadershipFields.put(root, leadership.view());
     root.set("problems", problems);
     return root;
   }

@@ -35,6 +35,8 @@ import java.util.concurrent.TimeUnit;
  * agents with the certificate the cluster CA gave them.
  */
 public final class PublicGrpcServer {
+  /** The health service name that only the leading controller reports SERVING (issue 22). */
+  public static final String LEADER_SERVICE = "noid.leader";
   private final ControllerConfig config;
   private final ClusterPki pki;
   private final Set<BindableService> services;
@@ -94,6 +96,9 @@ public final class PublicGrpcServer {
   public void updateHealth(boolean storeOk, boolean anyNodeReady) {
     ServingStatus overall = storeOk ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, overall);
+    // This server runs only on the controller that leads (a follower has its own listeners):
+    // clients given several controllers route to whichever reports this service SERVING.
+    health.setStatus(LEADER_SERVICE, ServingStatus.SERVING);
     for (String name : serviceNames()) {
       boolean ok = storeOk && (!name.equals("noid.v1.VmService") || anyNodeReady);
       health.setStatus(name, ok ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);

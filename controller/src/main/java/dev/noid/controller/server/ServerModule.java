@@ -25,7 +25,9 @@ public final class ServerModule extends AbstractModule {
 
   @Provides
   @Singleton
-  PrometheusMeterRegistry meterRegistry() {
-    return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  PrometheusMeterRegistry meterRegistry(dev.noid.controller.ha.Leadership leadership) {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new dev.noid.controller.ha.HaMetrics(leadership).bindTo(registry);
+    return registry;
   }
 }

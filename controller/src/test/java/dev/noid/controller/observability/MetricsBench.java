@@ -34,7 +34,7 @@ public class MetricsBench {
     fleet = new BenchFleet(1000, vms);
     ClusterView view = new ClusterView(fleet.vms, fleet.nodes, fleet.scheduler, fleet.store);
     gauges = new ClusterGauges(view, Clock.systemUTC());
-    health = new HealthHandler(view, Clock.systemUTC());
+    health = new HealthHandler(view, Clock.systemUTC(), dev.noid.controller.ha.Leadership.alone("bench:7655"));
   }
 
   @TearDown(Level.Trial)

@@ -41,6 +41,7 @@ public final class NodeReports {
         .setHeartbeatIntervalMs((int) j.pace().interval().toMillis())
         .setLeaseMs((int) j.pace().lease().toMillis())
         .setNodeSubnet(j.nodeSubnet())
+        .addAllControllers(j.controllers())
         .build();
   }
 }

@@ -1,0 +1,124 @@
+package dev.noid.controller.ha;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import dev.noid.common.grpc.GrpcServerRunner;
+import dev.noid.common.http.HttpsEndpoint;
+import dev.noid.common.http.Responses;
+import dev.noid.controller.config.ControllerConfig;
+import dev.noid.controller.http.HealthzHandler;
+import dev.noid.controller.http.VersionHandler;
+import dev.noid.controller.pki.ClusterPki;
+import io.grpc.Server;
+import io.grpc.TlsServerCredentials;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A follower's listeners, on the ports the leader's would use: gRPC health (the overall service
+ * SERVING while the store answers, {@code noid.leader} NOT_SERVING) with every API method
+ * answered by {@link NotLeaderHandlers}, and HTTPS {@code /health} (role, leader, epoch),
+ * {@code /healthz}, {@code /metrics} (the HA metrics only: cluster figures come from the
+ * leader) and {@code /version}. They close when this controller becomes leader.
+ */
+final class FollowerServer {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final String LEADER_SERVICE = "noid.leader";
+
+  private final ControllerConfig config;
+  private final Leadership leadership;
+  private final BooleanSupplier storeOk;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private final PrometheusMeterRegistry registry =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Instant started = Instant.now();
+  private Server grpc;
+  private HttpsEndpoint https;
+
+  FollowerServer(ControllerConfig config, Leadership leadership, BooleanSupplier storeOk) {
+    this.config = config;
+    this.leadership = leadership;
+    this.storeOk = storeOk;
+    new HaMetrics(leadership).bindTo(registry);
+  }
+
+  void start(ClusterPki pki) {
+    health.setStatus(LEADER_SERVICE, ServingStatus.NOT_SERVING);
+    updateHealth();
+    grpc = GrpcServerRunner.start("gRPC (follower)", config.grpcPort(), NettyServerBuilder
+        .forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()),
+            pki.serverFiles().serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
+        .addService(health.getHealthService())
+        .fallbackHandlerRegistry(new NotLeaderHandlers(leadership))
+        .build());
+    HealthzHandler healthz = new HealthzHandler();
+    healthz.setServing(true);
+    https = new HttpsEndpoint("HTTPS (follower)",
+        new InetSocketAddress(config.bindAddress(), config.httpsPort()),
+        pki.serverFiles().sslContext())
+        .route("/health", this::health)
+        .route("/healthz", healthz)
+        .route("/metrics", exchange -> {
+          if (!Responses.rejectUnlessGet(exchange)) {
+            Responses.send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8",
+                registry.scrape());
+          }
+        })
+        .route("/version", new VersionHandler());
+    try {
+      https.start();
+    } catch (RuntimeException e) {
+      GrpcServerRunner.stop(grpc, 1);
+      throw e;
+    }
+  }
+
+  void updateHealth() {
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES,
+        storeOk.getAsBoolean() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+  }
+
+  private void health(HttpExchange exchange) throws IOException {
+    if (Responses.rejectUnlessGet(exchange)) {
+      return;
+    }
+    boolean store = storeOk.getAsBoolean();
+    Leadership.View v = leadership.view();
+    ObjectNode root = JSON.createObjectNode();
+    root.put("status", store ? "healthy" : "unhealthy");
+    root.put("uptime_seconds", Duration.between(started, Instant.now()).toSeconds());
+    LeadershipFields.put(root, v);
+    root.put("store", store ? "ok" : "unreachable");
+    var problems = root.putArray("problems");
+    if (!store) {
+      problems.add("store unreachable");
+    }
+    if (v.leaderAddress().isEmpty()) {
+      problems.add("no controller leads");
+    }
+    root.put("note", "a follower: the cluster's VMs, nodes and resources are on the leader's"
+        + " /health");
+    Responses.send(exchange, store ? 200 : 503, "application/json",
+        JSON.writeValueAsString(root) + "\n");
+  }
+
+  /** Closes the listeners (the leader's take the ports next). */
+  void stop() {
+    health.enterTerminalState();
+    if (https != null) {
+      https.close();
+    }
+    if (grpc != null) {
+      GrpcServerRunner.stop(grpc, 2);
+    }
+  }
+}

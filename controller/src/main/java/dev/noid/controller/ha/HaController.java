@@ -1,0 +1,132 @@
+package dev.noid.controller.ha;
+
+import dev.noid.controller.config.ControllerConfig;
+import dev.noid.controller.pki.ClusterPki;
+import dev.noid.controller.store.PostgresStore;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One controller among several on a shared PostgreSQL store (issue 22). It follows until it
+ * wins the lease, then runs the whole controller over the fenced store; the domain loads its
+ * state (VMs, reservations, nodes, the scheduler's view) from the store as it starts. A leader
+ * that loses the lease does not try to become a follower again in place: it refuses every write
+ * and exits with {@link #EXIT_DEPOSED}, and its supervisor starts it again as a follower, as
+ * Kubernetes' controller-manager does. Half-torn-down in-memory state never serves anything.
+ */
+public final class HaController {
+  private static final Logger log = LoggerFactory.getLogger(HaController.class);
+  /** EX_TEMPFAIL: start me again. */
+  public static final int EXIT_DEPOSED = 75;
+  private static final Duration RECENT = Duration.ofSeconds(30);
+
+  /** The part that runs while this controller leads: the whole controller, started. */
+  public interface LeaderServer {
+    void stop();
+  }
+
+  /** Builds and starts the leader's server over the fenced store. */
+  public interface LeaderStarter {
+    LeaderServer start(ControllerConfig config, PostgresStore store, Leadership leadership);
+  }
+
+  private final ControllerConfig config;
+  private final HaConfig ha;
+  private final LeaderStarter starter;
+  private final CountDownLatch done = new CountDownLatch(1);
+  private final ScheduledExecutorService claims = timer("lease-claims");
+  private final ScheduledExecutorService watchdog = timer("lease-watchdog");
+  private volatile int exitCode;
+  private PostgresStore store;
+  private Leadership leadership;
+  private FollowerServer follower;
+  private LeaderElection election;
+  private volatile LeaderServer leader;
+
+  public HaController(ControllerConfig config, HaConfig ha, LeaderStarter starter) {
+    this.config = config;
+    this.ha = ha;
+    this.starter = starter;
+  }
+
+  public void start() {
+    store = PostgresStore.open(config.effectiveStoreUrl());
+    leadership = Leadership.among(ha.advertiseAddress(),
+        () -> store.controllerAddresses(RECENT));
+    follower = new FollowerServer(config, leadership, store::ping);
+    follower.start(ClusterPki.open(config));
+    watchdog.scheduleWithFixedDelay(follower::updateHealth, 2, 2, TimeUnit.SECONDS);
+    String holder = ha.advertiseAddress() + "/" + UUID.randomUUID();
+    election = new LeaderElection(store, new LeaseTimes(ha.lease()), leadership, holder,
+        new LeaderElection.Transitions() {
+          @Override
+          public void elected(long epoch) {
+            // Off the claims thread: renewals go on while the controller starts.
+            Thread.ofPlatform().name("take-over").start(() -> takeOver(epoch));
+          }
+
+          @Override
+          public void deposed(String why) {
+            store.depose(why);
+            finish(EXIT_DEPOSED);
+          }
+        });
+    log.atInfo().addKeyValue("advertise", ha.advertiseAddress())
+        .log("controller {} follows until it wins the lease ({} ms)", ha.advertiseAddress(),
+            ha.lease().toMillis());
+    election.start(claims, watchdog);
+  }
+
+  private void takeOver(long epoch) {
+    store.fence(epoch);
+    follower.stop();
+    try {
+      leader = starter.start(config, store, leadership);
+      log.atWarn().addKeyValue("epoch", epoch).log("controller {} serves as leader (epoch {})",
+          ha.advertiseAddress(), epoch);
+    } catch (RuntimeException e) {
+      log.error("could not start as leader", e);
+      election.release();
+      finish(1);
+    }
+  }
+
+  private void finish(int code) {
+    exitCode = code;
+    done.countDown();
+  }
+
+  /** Blocks until this controller stops leading or fails; returns the process's exit code. */
+  public int awaitTermination() throws InterruptedException {
+    done.await();
+    return exitCode;
+  }
+
+  /** A clean stop hands the lease over at once instead of letting it expire. */
+  public void stop() {
+    claims.shutdownNow();
+    watchdog.shutdownNow();
+    if (election != null) {
+      election.release();
+    }
+    LeaderServer l = leader;
+    if (l != null) {
+      l.stop();
+    } else if (follower != null) {
+      follower.stop();
+      store.close();
+    }
+    done.countDown();
+  }
+
+  private static ScheduledExecutorService timer(String name) {
+    return Executors.newSingleThreadScheduledExecutor(
+        Thread.ofPlatform().name(name).daemon().factory());
+  }
+}

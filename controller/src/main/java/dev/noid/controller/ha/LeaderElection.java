@@ -1,0 +1,113 @@
+package dev.noid.controller.ha;
+
+import dev.noid.controller.store.ControllerLease;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Claims the lease every {@link LeaseTimes#renewEvery()}: a follower takes it once it expires, a
+ * leader renews it. A leader that has not renewed within {@link LeaseTimes#renewDeadline()}
+ * steps down before its lease can run out, so two leaders never believe they lead at once; the
+ * store's fence covers the rest (a paused process that wakes after a takeover).
+ */
+public final class LeaderElection {
+  private static final Logger log = LoggerFactory.getLogger(LeaderElection.class);
+
+  /** What the controller does when its role changes. */
+  public interface Transitions {
+    void elected(long epoch);
+
+    void deposed(String why);
+  }
+
+  private final ControllerLease lease;
+  private final LeaseTimes times;
+  private final Leadership leadership;
+  private final String holder;
+  private final Transitions transitions;
+  private volatile long lastRenewed;
+  private volatile boolean leading;
+  private final java.util.concurrent.atomic.AtomicBoolean over =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
+  public LeaderElection(ControllerLease lease, LeaseTimes times, Leadership leadership,
+      String holder, Transitions transitions) {
+    this.lease = lease;
+    this.times = times;
+    this.leadership = leadership;
+    this.holder = holder;
+    this.transitions = transitions;
+  }
+
+  /**
+   * Claims on {@code claims}; {@code watchdog} checks the renew deadline on its own thread,
+   * because a claim over a cut link can block far longer than the lease.
+   */
+  public void start(ScheduledExecutorService claims, ScheduledExecutorService watchdog) {
+    long every = times.renewEvery().toMillis();
+    claims.scheduleWithFixedDelay(this::round, 0, every, TimeUnit.MILLISECONDS);
+    watchdog.scheduleWithFixedDelay(this::checkDeadline, every, every / 2 + 1,
+        TimeUnit.MILLISECONDS);
+  }
+
+  void checkDeadline() {
+    long since = System.nanoTime() - lastRenewed;
+    if (leading && Duration.ofNanos(since).compareTo(times.renewDeadline()) > 0) {
+      stepDown("could not renew the lease within " + times.renewDeadline().toMillis() + " ms");
+    }
+  }
+
+  /** One claim; runs on the timer's single thread. */
+  void round() {
+    if (over.get()) {
+      return;
+    }
+    long now = System.nanoTime();
+    try {
+      ControllerLease.Holder h = lease.claim(holder, leadership.ownAddress(), times.lease());
+      if (h.mine()) {
+        lastRenewed = now;
+        if (!leading) {
+          leading = true;
+          leadership.lead(h.epoch());
+          log.atWarn().addKeyValue("epoch", h.epoch()).log("this controller leads (epoch {})",
+              h.epoch());
+          transitions.elected(h.epoch());
+        }
+        return;
+      }
+      if (leading) {
+        stepDown("controller " + h.address() + " holds the lease at epoch " + h.epoch());
+        return;
+      }
+      leadership.follow(h.address(), h.epoch());
+    } catch (RuntimeException e) { // StoreException, and anything else a claim throws
+      log.warn("lease claim failed: {}", e.getMessage());
+      checkDeadline();
+    }
+  }
+
+  private void stepDown(String why) {
+    if (!over.compareAndSet(false, true)) {
+      return;
+    }
+    leading = false;
+    leadership.stepDown();
+    log.error("this controller steps down: {}", why);
+    transitions.deposed(why);
+  }
+
+  /** Hands the lease over at once (a controller that stops cleanly). */
+  public void release() {
+    if (over.compareAndSet(false, true) && leading) {
+      try {
+        lease.release(holder);
+      } catch (RuntimeException e) {
+        log.warn("could not release the lease: {}", e.getMessage());
+      }
+    }
+  }
+}
