@@ -41,7 +41,6 @@ import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
 import io.grpc.CallCredentials;
 import io.grpc.ChannelCredentials;
-import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.TlsChannelCredentials;
@@ -217,29 +216,7 @@ public final class NoidClient implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read CA file " + trustedCa, e);
     }
-    return newChannelWith(target, tls, maxAttempts);
-  }
-
-  /** As above with any credentials: tests use plaintext or their own CA. */
-  static ManagedChannel newChannelWith(String target, ChannelCredentials credentials, int maxAttempts) {
-    // One address is passed on untouched, as before several controllers: it may be any gRPC
-    // target (dns:///..., an IPv6 literal).
-    List<HostPort> addresses = target.contains(",") ? ControllerAddresses.parse(target) : List.of();
-    var builder = (addresses.size() > 1
-        ? ControllerAddresses.channelBuilder(addresses, credentials, RetryPolicy.methodConfigs(maxAttempts, true))
-        : single(target, credentials, maxAttempts))
-        .keepAliveTime(30, TimeUnit.SECONDS)
-        .maxInboundMessageSize(MAX_INBOUND_BYTES);
-    // gRPC refuses a retry policy of one attempt: no retry is no policy.
-    return maxAttempts > 1 ? builder.enableRetry().build() : builder.disableRetry().build();
-  }
-
-  private static io.grpc.ManagedChannelBuilder<?> single(String target, ChannelCredentials credentials,
-      int maxAttempts) {
-    String addr = target.contains(",") ? ControllerAddresses.parse(target).get(0).toString()
-        : target.contains(":") ? target : target + ":7655";
-    var builder = Grpc.newChannelBuilder(addr, credentials);
-    return maxAttempts > 1 ? builder.defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts)) : builder;
+    return TargetChannels.build(target, tls, maxAttempts);
   }
 
   // ---------------------------------------------------------------- stubs

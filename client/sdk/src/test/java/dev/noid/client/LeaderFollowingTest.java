@@ -8,6 +8,8 @@ import dev.noid.api.v1.Vm;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.Pem;
+import io.grpc.ChannelCredentials;
+import io.grpc.Status;
 import io.grpc.TlsChannelCredentials;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -32,6 +34,8 @@ class LeaderFollowingTest {
   private static final KeyAndCertificate CA = Certificates.newCertificateAuthority("test CA");
   private final List<FakeController> controllers = new ArrayList<>();
   private NoidClient client;
+  private String target;
+  private ChannelCredentials tls;
 
   @BeforeEach
   void start() throws IOException {
@@ -39,12 +43,12 @@ class LeaderFollowingTest {
     for (String id : List.of("a", "b", "c")) {
       controllers.add(new FakeController(id, cert));
     }
-    String target = controllers.stream().map(c -> "localhost:" + c.port())
+    target = controllers.stream().map(c -> "localhost:" + c.port())
         .collect(Collectors.joining(","));
-    TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder().trustManager(
-        new ByteArrayInputStream(Pem.encode(CA.certificate()).getBytes(StandardCharsets.US_ASCII)));
+    tls = TlsChannelCredentials.newBuilder().trustManager(
+        new ByteArrayInputStream(Pem.encode(CA.certificate()).getBytes(StandardCharsets.US_ASCII))).build();
     client = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
-        .channel(NoidClient.newChannelWith(target, tls.build(), 4)).build();
+        .channel(TargetChannels.build(target, tls, 4)).build();
   }
 
   @AfterEach
@@ -97,12 +101,28 @@ class LeaderFollowingTest {
 
   @Test
   void aCallMadeWhileNoneLeadsWaitsForALeader() throws Exception {
-    CompletableFuture<Vm> pending = client.getVmAsync("x");
-    assertThat(pending).isNotDone();
+    // One attempt, so that a retry cannot pass for waiting.
+    try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
+        .channel(TargetChannels.build(target, tls, 1)).build()) {
+      // Exec does not wait for a leader: once it fails so, the channel knows that none leads.
+      await().atMost(Duration.ofSeconds(10)).until(() -> execFailsWith(once, Status.Code.UNAVAILABLE));
 
-    controller("c").lead();
+      CompletableFuture<Vm> pending = once.getVmAsync("x");
+      controller("c").lead();
 
-    assertThat(pending.get(10, TimeUnit.SECONDS).getName()).isEqualTo("c");
+      assertThat(pending.get(10, TimeUnit.SECONDS).getName()).isEqualTo("c");
+      // and exec, which would not wait, now reaches the leader (which does not implement it)
+      assertThat(execFailsWith(once, Status.Code.UNIMPLEMENTED)).isTrue();
+    }
+  }
+
+  private static boolean execFailsWith(NoidClient client, Status.Code code) {
+    try {
+      client.exec("x", List.of("true"));
+      return false;
+    } catch (NoidException e) {
+      return e.code() == code;
+    }
   }
 
   @Test
