@@ -36,6 +36,7 @@ import dev.noid.agent.network.NoNetwork;
 import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.qemu.Accelerator;
 import dev.noid.agent.qemu.QemuDriver;
+import dev.noid.agent.tls.KnownControllers;
 import dev.noid.agent.tls.NodeCredentials;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
@@ -105,7 +106,8 @@ public final class AgentModule extends AbstractModule {
   NodeImages images(AgentConfig cfg, NodeCredentials credentials) {
     return new NodeImages(ImageCatalog.scan(cfg.imageDirs()),
         new ImageCache(cfg.stateDir().resolve("images"),
-            new ControllerImageSource(cfg, credentials), cfg.imageCacheMib() << 20,
+            new ControllerImageSource(cfg, credentials, new KnownControllers(cfg)),
+            cfg.imageCacheMib() << 20,
             Clock.systemUTC()));
   }
 

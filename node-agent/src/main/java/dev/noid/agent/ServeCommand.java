@@ -64,7 +64,8 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--log-level", defaultValue = "INFO", description = "TRACE, DEBUG, INFO, WARN or ERROR.")
   String logLevel;
 
-  @Option(names = "--controller", description = "Controller gRPC address host:port.")
+  @Option(names = "--controller", description = "Controller gRPC address host:port, or a comma list"
+      + " of the controllers of the cluster (the agent follows the leader).")
   String controller;
 
   @Option(names = "--join-token", description = "One-time join token from 'noid-controller join-token'.")

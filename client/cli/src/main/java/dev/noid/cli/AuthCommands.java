@@ -27,7 +27,8 @@ final class AuthCommands {
   @Command(name = "setup", mixinStandardHelpOptions = true,
       description = "Save the controller address, token and CA in the config directory (mode 0600).")
   static final class Setup implements Callable<Integer> {
-    @Option(names = "--url", required = true, description = "Controller gRPC address host:port.") String url;
+    @Option(names = "--url", required = true, description = "Controller gRPC address host:port, or a comma list of every controller of the "
+        + "cluster (the CLI follows the leader).") String url;
     @Option(names = "--token", required = true, description = "Your token (noid_tok_...).") String token;
     @Option(names = "--ca-fingerprint", description = "sha256:HEX of the cluster CA, as 'noid users add' printed it.")
     String fingerprint;
@@ -46,7 +47,7 @@ final class AuthCommands {
             + "characters; got " + fingerprint);
       }
       Session session = Session.current();
-      String target = ControllerCertificates.HostPort.parse(url).toString();
+      String target = ControllerUrls.normalize(url);
       CliConfig c = CliConfig.loadFile();
       c.url = target;
       c.token = token;

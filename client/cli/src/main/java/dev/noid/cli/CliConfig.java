@@ -14,7 +14,8 @@ import java.nio.file.attribute.PosixFilePermissions;
  * Written with mode 0600 (it holds a token). Its directory is NOID_CONFIG_DIR, else
  * $XDG_CONFIG_HOME/noid, else $HOME/.noid ($HOME from the environment: scripts that give each
  * user its own HOME must get their own config, and Java's user.home comes from the password
- * file). NOID_URL, NOID_TOKEN and NOID_CA_FILE override the file.
+ * file). NOID_URL, NOID_TOKEN and NOID_CA_FILE override the file. The url may be a comma list
+ * of every controller of a cluster: see {@link ControllerUrls}.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -15,7 +15,7 @@ abstract class ClientCommand implements Callable<Integer> {
   /** Set by the daemon to its channel cache. */
   static volatile Connections connections = Connections.FRESH;
 
-  /** The controller address this command talks to, for error messages. */
+  /** The controller address (or comma list of them) this command talks to, for messages. */
   String target;
 
   CliConfig config() {
@@ -28,8 +28,8 @@ abstract class ClientCommand implements Callable<Integer> {
       throw new CliException(CliException.AUTH, "not configured (no " + CliConfig.file() + ", no NOID_URL/"
           + "NOID_TOKEN): run 'noid auth setup --url HOST:7655 --token TOKEN --ca-fingerprint sha256:HEX'");
     }
-    target = c.url.contains(":") ? c.url : c.url + ":7655";
-    return connections.client(c.url, c.token,
+    target = ControllerUrls.normalize(c.url);
+    return connections.client(target, c.token,
         c.caFile != null && !c.caFile.isEmpty() ? Path.of(c.caFile) : null);
   }
 

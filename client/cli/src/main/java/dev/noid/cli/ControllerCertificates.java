@@ -40,11 +40,26 @@ final class ControllerCertificates {
   }
 
   /**
-   * The chain the server at host:port presents, leaf first. Nothing is trusted here: the
-   * caller decides (fingerprint, CA file, or the user's yes) and verifies with {@link #verify}.
+   * The chain the server at host:port presents, leaf first; for a comma list of controllers,
+   * the first that answers (they share one cluster CA). Nothing is trusted here: the caller
+   * decides (fingerprint, CA file, or the user's yes) and verifies with {@link #verify}.
    */
   static List<X509Certificate> presentedChain(String target) {
-    HostPort hp = HostPort.parse(target);
+    CliException last = null;
+    for (String one : ControllerUrls.each(target)) {
+      try {
+        return presentedChainOf(HostPort.parse(one));
+      } catch (CliException e) {
+        if (e.exitCode() != CliException.UNAVAILABLE) {
+          throw e;
+        }
+        last = e;  // one controller that is down need not stop the setup
+      }
+    }
+    throw last;
+  }
+
+  private static List<X509Certificate> presentedChainOf(HostPort hp) {
     List<X509Certificate> seen = new ArrayList<>();
     X509TrustManager capture = new X509TrustManager() {
       @Override
@@ -148,7 +163,7 @@ final class ControllerCertificates {
 
     @Override
     public String toString() {
-      return host + ":" + port;
+      return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
     }
   }
 }

@@ -21,7 +21,9 @@ final class Errors {
   private Errors() {}
 
   static String describe(NoidException e, String target) {
-    String at = target == null ? "the controller" : target;
+    // With several controllers the call went to whichever led, or waited for one in vain.
+    String at = target == null ? "the controller"
+        : target.contains(",") ? "any of " + target.replace(",", ", ") : target;
     switch (e.code()) {
       case UNAUTHENTICATED:
         return "the controller at " + at + " does not accept this token (" + e.getMessage()

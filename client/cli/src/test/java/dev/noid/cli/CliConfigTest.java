@@ -86,4 +86,14 @@ class CliConfigTest {
     assertThat(c.url).isEqualTo("file:7655");
     assertThat(c.token).isEqualTo("file-token");
   }
+
+  @Test
+  void aCommaListOfControllersIsReadWholeFromTheFileAndTheEnvironment() throws IOException {
+    Path dir = tmp.resolve("conf");
+    write(dir, "c1:7655,c2:7655");
+    assertThat(CliConfig.load(session(env("NOID_CONFIG_DIR", dir.toString()))).url)
+        .isEqualTo("c1:7655,c2:7655");
+    assertThat(CliConfig.load(session(env("NOID_CONFIG_DIR", dir.toString(), "NOID_URL", "e1,e2:9"))).url)
+        .isEqualTo("e1,e2:9");
+  }
 }

@@ -41,7 +41,6 @@ import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
 import io.grpc.CallCredentials;
 import io.grpc.ChannelCredentials;
-import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.TlsChannelCredentials;
@@ -78,8 +77,16 @@ import java.util.function.Function;
  *
  * <p>Every call has a deadline (the builder's default unless a method takes its own). Calls
  * that are safe to repeat (reads, and idempotent state changes such as stop) are retried on
- * UNAVAILABLE through gRPC's service config; creates, restores and execs never are. Failures
- * are {@link NoidException}s carrying the gRPC code and the server's message.
+ * UNAVAILABLE through gRPC's service config; restores and execs never are. {@link #createVm}
+ * is retried too: it sets a random {@code request_id} on every request that has none, and the
+ * controller answers a repeated request id with the VM it already created. Callers of the raw
+ * {@link #vms()} stub must set a request id themselves for the same guarantee. Failures are
+ * {@link NoidException}s carrying the gRPC code and the server's message.
+ *
+ * <p>The target may name several controllers that share a store, {@code "c1:7655,c2,c3"}: calls
+ * then go to whichever leads, and during a failover wait (within their deadline) for the next
+ * leader; interactive streams (exec, console, image import) fail at once instead. See
+ * {@link ControllerAddresses}.
  */
 public final class NoidClient implements AutoCloseable {
   /**
@@ -137,7 +144,10 @@ public final class NoidClient implements AutoCloseable {
       return this;
     }
 
-    /** The controller's gRPC address, host:port (default port 7655). */
+    /**
+     * The controller's gRPC address, host:port (default port 7655), or a comma list of the
+     * addresses of several controllers, of which the client follows the leader.
+     */
     public Builder target(String target) {
       this.target = target;
       return this;
@@ -190,8 +200,9 @@ public final class NoidClient implements AutoCloseable {
   }
 
   /**
-   * A TLS channel to the controller at {@code target} (host or host:port, default port 7655)
-   * that trusts {@code trustedCa} (null: the JDK's trust store); the channel connects lazily.
+   * A TLS channel to the controller at {@code target} (host or host:port, default port 7655, or
+   * a comma list of several controllers, of which it follows the leader) that trusts
+   * {@code trustedCa} (null: the JDK's trust store); the channel connects lazily.
    */
   public static ManagedChannel newChannel(String target, Path trustedCa, int maxAttempts) {
     Objects.requireNonNull(target, "target is required");
@@ -205,13 +216,7 @@ public final class NoidClient implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read CA file " + trustedCa, e);
     }
-    String addr = target.contains(":") ? target : target + ":7655";
-    var builder = Grpc.newChannelBuilder(addr, tls).keepAliveTime(30, TimeUnit.SECONDS)
-        .maxInboundMessageSize(MAX_INBOUND_BYTES);
-    // gRPC refuses a retry policy of one attempt: no retry is no policy.
-    return maxAttempts > 1
-        ? builder.defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts)).enableRetry().build()
-        : builder.disableRetry().build();
+    return TargetChannels.build(target, tls, maxAttempts);
   }
 
   // ---------------------------------------------------------------- stubs
@@ -287,12 +292,12 @@ public final class NoidClient implements AutoCloseable {
 
   /** Creates a VM and waits until it runs (unless the request sets wait=false). */
   public Vm createVm(CreateVmRequest request) {
-    return call(() -> vms().createVm(request).getVm());
+    return call(() -> vms().createVm(RequestIds.ensure(request)).getVm());
   }
 
   /** Asynchronous {@link #createVm}. */
   public CompletableFuture<Vm> createVmAsync(CreateVmRequest request) {
-    return async(futures().createVm(request), r -> r.getVm());
+    return async(futures().createVm(RequestIds.ensure(request)), r -> r.getVm());
   }
 
   /**

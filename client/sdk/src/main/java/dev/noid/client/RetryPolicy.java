@@ -1,21 +1,56 @@
 package dev.noid.client;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 /**
  * gRPC service config that retries idempotent calls on UNAVAILABLE with exponential backoff.
- * Creates, restores, checkpoints and execs are left out: repeating them could do the work twice.
+ * Restores, checkpoints and execs are left out: repeating them could do the work twice. CreateVm
+ * is in because the SDK gives every create a request id, which the controller deduplicates.
  */
 final class RetryPolicy {
   static final List<String> IDEMPOTENT = List.of(
       "GetVm", "ListVms", "StopVm", "StartVm", "PauseVm", "ResumeVm", "DestroyVm",
-      "ListCheckpoints", "DeleteCheckpoint");
+      "ListCheckpoints", "DeleteCheckpoint", "CreateVm");
+
+  /**
+   * Interactive streams without a deadline: waiting for a leader could hang them for good, so
+   * they fail at once as with one controller. Watches do wait: they resume anyway.
+   */
+  static final List<Map<String, String>> FAIL_FAST = List.of(
+      Map.of("service", "noid.v1.VmService", "method", "ExecCommand"),
+      Map.of("service", "noid.v1.VmService", "method", "AttachConsole"),
+      Map.of("service", "noid.v1.ImageService", "method", "ImportImage"));
 
   private RetryPolicy() {}
 
   static Map<String, ?> serviceConfig(int maxAttempts) {
-    List<Map<String, String>> names = new java.util.ArrayList<>();
+    return Map.of("methodConfig", methodConfigs(maxAttempts, false));
+  }
+
+  /**
+   * The methodConfig entries; with several controllers also the streams that must not wait for
+   * a leader. One attempt means no retry policy: gRPC refuses a policy of one attempt.
+   */
+  static List<Map<String, ?>> methodConfigs(int maxAttempts, boolean severalControllers) {
+    List<Map<String, ?>> out = new ArrayList<>();
+    if (maxAttempts > 1) {
+      out.add(Map.of("name", retried(), "retryPolicy", Map.of(
+          "maxAttempts", (double) maxAttempts,
+          "initialBackoff", "0.2s",
+          "maxBackoff", "5s",
+          "backoffMultiplier", 2.0,
+          "retryableStatusCodes", List.of("UNAVAILABLE"))));
+    }
+    if (severalControllers) {
+      out.add(Map.of("name", FAIL_FAST, "waitForReady", Boolean.FALSE));
+    }
+    return out;
+  }
+
+  private static List<Map<String, String>> retried() {
+    List<Map<String, String>> names = new ArrayList<>();
     for (String m : IDEMPOTENT) {
       names.add(Map.of("service", "noid.v1.VmService", "method", m));
     }
@@ -23,12 +58,6 @@ final class RetryPolicy {
     names.add(Map.of("service", "noid.v1.NodeService", "method", "GetNode"));
     names.add(Map.of("service", "noid.v1.UserService", "method", "WhoAmI"));
     names.add(Map.of("service", "noid.v1.UserService", "method", "ListUsers"));
-    Map<String, Object> retry = Map.of(
-        "maxAttempts", (double) maxAttempts,
-        "initialBackoff", "0.2s",
-        "maxBackoff", "5s",
-        "backoffMultiplier", 2.0,
-        "retryableStatusCodes", List.of("UNAVAILABLE"));
-    return Map.of("methodConfig", List.of(Map.of("name", names, "retryPolicy", retry)));
+    return names;
   }
 }

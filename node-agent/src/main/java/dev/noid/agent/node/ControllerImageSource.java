@@ -2,6 +2,7 @@ package dev.noid.agent.node;
 
 import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.image.ImageSource;
+import dev.noid.agent.tls.KnownControllers;
 import dev.noid.agent.tls.NodeCredentials;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
@@ -10,7 +11,6 @@ import dev.noid.api.agent.v1.ImagePart;
 import dev.noid.api.agent.v1.NodeRegistrationGrpc;
 import dev.noid.api.agent.v1.PullImageRequest;
 import dev.noid.common.grpc.MessageLimits;
-import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -26,11 +26,14 @@ import java.util.Optional;
 public final class ControllerImageSource implements ImageSource, AutoCloseable {
   private final AgentConfig config;
   private final NodeCredentials credentials;
+  private final KnownControllers controllers;
   private ManagedChannel channel;
 
-  public ControllerImageSource(AgentConfig config, NodeCredentials credentials) {
+  public ControllerImageSource(AgentConfig config, NodeCredentials credentials,
+      KnownControllers controllers) {
     this.config = config;
     this.credentials = credentials;
+    this.controllers = controllers;
   }
 
   private synchronized ManagedChannel channel() {
@@ -39,8 +42,7 @@ public final class ControllerImageSource implements ImageSource, AutoCloseable {
         throw new AgentException(Code.NOT_FOUND, "this node has not joined a cluster: it has no"
             + " controller to pull images from");
       }
-      channel = Grpc.newChannelBuilder(config.controller(),
-          credentials.files().mutualClientCredentials())
+      channel = controllers.channelBuilder(credentials.files().mutualClientCredentials())
           .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES).build();
     }
     return channel;

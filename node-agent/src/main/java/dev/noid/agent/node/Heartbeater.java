@@ -3,11 +3,11 @@ package dev.noid.agent.node;
 import dev.noid.common.grpc.MessageLimits;
 import com.google.protobuf.Timestamp;
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.tls.KnownControllers;
 import dev.noid.agent.tls.NodeCredentials;
 import dev.noid.api.agent.v1.HeartbeatRequest;
 import dev.noid.api.agent.v1.HeartbeatResponse;
 import dev.noid.api.agent.v1.NodeRegistrationGrpc;
-import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import jakarta.inject.Inject;
@@ -20,7 +20,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reports this node and its VMs to the controller on a schedule, over mutual TLS. On failure
+ * Reports this node and its VMs to the controller on a schedule, over mutual TLS (to the
+ * leader when there are several controllers). On failure
  * it backs off exponentially (up to 10 s) and keeps trying; the controller's lease decides
  * when the node counts as lost.
  */
@@ -31,6 +32,7 @@ public final class Heartbeater implements AutoCloseable {
   private final AgentConfig config;
   private final NodeCredentials credentials;
   private final NodeReporter reporter;
+  private final KnownControllers controllers;
   private final String instanceId = UUID.randomUUID().toString();
   private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("heartbeat").daemon().factory());
@@ -40,10 +42,12 @@ public final class Heartbeater implements AutoCloseable {
   private long failures;
 
   @Inject
-  Heartbeater(AgentConfig config, NodeCredentials credentials, NodeReporter reporter) {
+  Heartbeater(AgentConfig config, NodeCredentials credentials, NodeReporter reporter,
+      KnownControllers controllers) {
     this.config = config;
     this.credentials = credentials;
     this.reporter = reporter;
+    this.controllers = controllers;
   }
 
   /** Starts heartbeating if this node has joined a cluster. */
@@ -52,8 +56,7 @@ public final class Heartbeater implements AutoCloseable {
       log.info("not joined to a cluster: no heartbeats (standalone)");
       return;
     }
-    channel = Grpc.newChannelBuilder(config.controller(),
-        credentials.files().mutualClientCredentials())
+    channel = controllers.channelBuilder(credentials.files().mutualClientCredentials())
         .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES).build();
     scheduler.schedule(this::beat, 0, TimeUnit.MILLISECONDS);
   }
@@ -82,7 +85,7 @@ public final class Heartbeater implements AutoCloseable {
       failures++;
       next = Math.min(MAX_BACKOFF_MS, intervalMs * (1L << Math.min(failures, 4)) / 2);
       if (failures == 1 || failures % 10 == 0) {
-        log.warn("heartbeat to {} failed ({} in a row): {}", config.controller(), failures, e.getMessage());
+        log.warn("heartbeat to {} failed ({} in a row): {}", controllers.describe(), failures, e.getMessage());
       }
     }
     if (!scheduler.isShutdown()) {

@@ -10,7 +10,6 @@ import dev.noid.common.config.ConfigException;
 import dev.noid.common.config.StartupException;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.Pem;
-import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
@@ -24,7 +23,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Joins the cluster once: a fresh key, a CSR for this node's name, the one-time join token,
  * over TLS that trusts only the cluster CA the operator gave us. The certificate that comes
- * back is this node's identity for mutual TLS from then on.
+ * back is this node's identity for mutual TLS from then on; the controllers the cluster lists
+ * in the answer are saved with it (see {@link KnownControllers}).
  */
 final class ClusterJoin {
   private static final Logger log = LoggerFactory.getLogger(ClusterJoin.class);
@@ -38,8 +38,9 @@ final class ClusterJoin {
     KeyPair pair = Certificates.newKeyPair();
     ManagedChannel channel;
     try {
-      channel = Grpc.newChannelBuilder(config.controller(), TlsChannelCredentials.newBuilder()
-          .trustManager(config.controllerCa().toFile()).build())
+      // Several configured controllers: the join goes to the leader, the only one that answers.
+      channel = KnownControllers.configuredChannelBuilder(config.controller(),
+              TlsChannelCredentials.newBuilder().trustManager(config.controllerCa().toFile()).build())
           .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES).build();
     } catch (IOException e) {
       throw new StartupException("cannot read 'controller-ca' " + config.controllerCa() + ": "
@@ -56,6 +57,7 @@ final class ClusterJoin {
       Pem.write(keyFile, Pem.encode(pair.getPrivate()), true);
       Pem.write(certFile, r.getCertificatePem(), false);
       Pem.write(caFile, r.getCaCertificatePem(), false);
+      new KnownControllers(config.controller(), certFile.getParent()).learn(r.getControllersList());
       if (!r.getNodeSubnet().isEmpty()) {
         AssignedSubnet.write(config.networkDir(), r.getNodeSubnet());
       }

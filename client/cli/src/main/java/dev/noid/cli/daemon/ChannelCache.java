@@ -10,7 +10,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 
 /**
- * Open TLS channels of the daemon, one per controller address and CA file (its content's
+ * Open TLS channels of the daemon, one per controller address (or comma list of the
+ * controllers of a cluster, followed to its leader by the one channel) and CA file (its content's
  * identity: path, size, modification time), shared by every command whatever its token: the
  * handshake and the certificate check happen once, not per command.
  */

@@ -1,0 +1,38 @@
+package dev.noid.client;
+
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The channel {@link NoidClient} makes from a target: to one controller, or following the
+ * leader of several. Apart from {@link NoidClient#newChannel} so tests can pass their own
+ * credentials.
+ */
+final class TargetChannels {
+  private TargetChannels() {}
+
+  static ManagedChannel build(String target, ChannelCredentials credentials, int maxAttempts) {
+    List<HostPort> addresses = target.contains(",") ? ControllerAddresses.parse(target) : List.of();
+    ManagedChannelBuilder<?> builder = addresses.size() > 1
+        ? ControllerAddresses.channelBuilder(addresses, credentials, RetryPolicy.methodConfigs(maxAttempts, true))
+        : single(addresses.isEmpty() ? target : addresses.get(0).toString(), credentials, maxAttempts);
+    builder.keepAliveTime(30, TimeUnit.SECONDS).maxInboundMessageSize(NoidClient.MAX_INBOUND_BYTES);
+    // gRPC refuses a retry policy of one attempt: no retry is no policy.
+    return maxAttempts > 1 ? builder.enableRetry().build() : builder.disableRetry().build();
+  }
+
+  /**
+   * One address is passed on as before several controllers existed: it may be any gRPC target
+   * (dns:///..., an IPv6 literal), so it is not parsed.
+   */
+  private static ManagedChannelBuilder<?> single(String target, ChannelCredentials credentials,
+      int maxAttempts) {
+    String addr = target.contains(":") ? target : target + ":7655";
+    ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(addr, credentials);
+    return maxAttempts > 1 ? builder.defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts)) : builder;
+  }
+}

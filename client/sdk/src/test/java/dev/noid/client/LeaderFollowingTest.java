@@ -1,0 +1,139 @@
+package dev.noid.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.Vm;
+import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.KeyAndCertificate;
+import dev.noid.common.tls.Pem;
+import io.grpc.ChannelCredentials;
+import io.grpc.Status;
+import io.grpc.TlsChannelCredentials;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A client given three controllers (real TLS servers on loopback, one CA) talks to the one
+ * whose {@code noid.leader} health is SERVING, and follows it when leadership moves.
+ */
+class LeaderFollowingTest {
+  private static final KeyAndCertificate CA = Certificates.newCertificateAuthority("test CA");
+  private final List<FakeController> controllers = new ArrayList<>();
+  private NoidClient client;
+  private String target;
+  private ChannelCredentials tls;
+
+  @BeforeEach
+  void start() throws IOException {
+    KeyAndCertificate cert = Certificates.newServerCertificate(CA, "controller", List.of());
+    for (String id : List.of("a", "b", "c")) {
+      controllers.add(new FakeController(id, cert));
+    }
+    target = controllers.stream().map(c -> "localhost:" + c.port())
+        .collect(Collectors.joining(","));
+    tls = TlsChannelCredentials.newBuilder().trustManager(
+        new ByteArrayInputStream(Pem.encode(CA.certificate()).getBytes(StandardCharsets.US_ASCII))).build();
+    client = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
+        .channel(TargetChannels.build(target, tls, 4)).build();
+  }
+
+  @AfterEach
+  void stop() {
+    client.close();
+    controllers.forEach(FakeController::close);
+  }
+
+  private FakeController controller(String id) {
+    return controllers.stream().filter(c -> c.id.equals(id)).findFirst().orElseThrow();
+  }
+
+  private Set<String> servedBy(int calls) {
+    Set<String> ids = new HashSet<>();
+    for (int i = 0; i < calls; i++) {
+      ids.add(client.getVm("x").getName());
+    }
+    return ids;
+  }
+
+  @Test
+  void callsGoOnlyToTheLeader() {
+    controller("b").lead();
+    assertThat(servedBy(12)).containsExactly("b");
+  }
+
+  @Test
+  void callsFollowTheLeaderWhenItStepsDown() {
+    controller("b").lead();
+    assertThat(servedBy(3)).containsExactly("b");
+
+    controller("b").follow();
+    controller("c").lead();
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> client.getVm("x").getName().equals("c"));
+    assertThat(servedBy(12)).containsExactly("c");
+  }
+
+  @Test
+  void callsFollowTheLeaderWhenItDies() {
+    controller("a").lead();
+    assertThat(servedBy(3)).containsExactly("a");
+
+    controller("a").close();
+    controller("b").lead();
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> client.getVm("x").getName().equals("b"));
+    assertThat(servedBy(12)).containsExactly("b");
+  }
+
+  @Test
+  void aCallMadeWhileNoneLeadsWaitsForALeader() throws Exception {
+    // One attempt, so that a retry cannot pass for waiting.
+    try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
+        .channel(TargetChannels.build(target, tls, 1)).build()) {
+      // Exec does not wait for a leader: once it fails so, the channel knows that none leads.
+      await().atMost(Duration.ofSeconds(10)).until(() -> execFailsWith(once, Status.Code.UNAVAILABLE));
+
+      CompletableFuture<Vm> pending = once.getVmAsync("x");
+      controller("c").lead();
+
+      assertThat(pending.get(10, TimeUnit.SECONDS).getName()).isEqualTo("c");
+      // and exec, which would not wait, now reaches the leader (which does not implement it)
+      assertThat(execFailsWith(once, Status.Code.UNIMPLEMENTED)).isTrue();
+    }
+  }
+
+  private static boolean execFailsWith(NoidClient client, Status.Code code) {
+    try {
+      client.exec("x", List.of("true"));
+      return false;
+    } catch (NoidException e) {
+      return e.code() == code;
+    }
+  }
+
+  @Test
+  void aCreateWithoutRequestIdGetsOneAndAGivenOneIsKept() {
+    controller("a").lead();
+
+    Vm first = client.createVm(CreateVmRequest.newBuilder().setName("v").build());
+    Vm second = client.createVm(CreateVmRequest.newBuilder().setName("v").build());
+    Vm given = client.createVm(CreateVmRequest.newBuilder().setName("v").setRequestId("mine").build());
+
+    assertThat(first.getImage()).isNotEmpty().isNotEqualTo(second.getImage());
+    assertThat(given.getImage()).isEqualTo("mine");
+  }
+}
