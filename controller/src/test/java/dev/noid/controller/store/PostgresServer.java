@@ -24,7 +24,7 @@ import java.util.stream.Stream;
  * the server's tools run through {@code runuser}. {@code pg_ctl -w} returns once the server
  * accepts connections.
  */
-final class PostgresServer implements AutoCloseable {
+public final class PostgresServer implements AutoCloseable {
   private static final Path INSTALL_ROOT = Path.of("/usr/lib/postgresql");
   private static final String SUPERUSER = "postgres";
 
@@ -46,7 +46,7 @@ final class PostgresServer implements AutoCloseable {
     this.stopOnExit = new Thread(this::stopQuietly, "postgres-test-server-stop");
   }
 
-  static PostgresServer start() throws IOException, InterruptedException {
+  public static PostgresServer start() throws IOException, InterruptedException {
     Path bin = binDirectory();
     Path base = Files.createTempDirectory("noid-pg-");
     boolean root = ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
@@ -69,7 +69,7 @@ final class PostgresServer implements AutoCloseable {
   }
 
   /** Creates an empty database and returns its JDBC URL. */
-  String createDatabase(String name) throws SQLException {
+  public String createDatabase(String name) throws SQLException {
     try (Connection c = DriverManager.getConnection(jdbcUrl("postgres"));
         Statement s = c.createStatement()) {
       s.execute("CREATE DATABASE " + name);

@@ -40,6 +40,7 @@ public final class ControllerProcess implements AutoCloseable {
   private final Path jar;
   private final List<String> jvmOptions;
   private final List<String> serveArgs;
+  private final List<String> moreServeArgs = new ArrayList<>();
   private List<String> prefix = List.of();
   private UnixSocketForwarder forwarding;
   private Process forwarder;
@@ -123,6 +124,17 @@ public final class ControllerProcess implements AutoCloseable {
     return this;
   }
 
+  /** Adds flags for {@code serve} from the next start on (ones that name this one's ports). */
+  public ControllerProcess withServeArgs(String... args) {
+    moreServeArgs.addAll(List.of(args));
+    return this;
+  }
+
+  /** Its process id, for signals. */
+  public long pid() {
+    return process.pid();
+  }
+
   public Path ca() {
     return dataDir.resolve("tls/ca.pem");
   }
@@ -155,6 +167,7 @@ public final class ControllerProcess implements AutoCloseable {
     List<String> args = new ArrayList<>(List.of("serve", "--data-dir", dataDir.toString(),
         "--grpc-port", "" + grpcPort, "--https-port", "" + httpsPort));
     args.addAll(serveArgs);
+    args.addAll(moreServeArgs);
     output = logDir.resolve("controller-" + (starts++) + ".out");
     process = run(command(args), output);
     if (forwarding != null && forwarder == null) {

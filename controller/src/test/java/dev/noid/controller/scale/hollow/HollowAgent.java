@@ -110,9 +110,11 @@ final class HollowAgent implements AutoCloseable {
 
   /** Heartbeats to {@code target} from now on, the first after {@code firstDelayMs}. */
   void startHeartbeats(String target, long firstDelayMs) {
-    controller = NettyChannelBuilder.forTarget(target, tls.mutualClientCredentials())
-        .eventLoopGroup(shared.workers()).channelType(NioSocketChannel.class)
-        .executor(shared.executor()).build();
+    controller = target.contains(",")
+        ? HollowFleet.leaderFollowing(target, tls.mutualClientCredentials())
+        : NettyChannelBuilder.forTarget(target, tls.mutualClientCredentials())
+            .eventLoopGroup(shared.workers()).channelType(NioSocketChannel.class)
+            .executor(shared.executor()).build();
     shared.timer().schedule(this::beat, firstDelayMs, TimeUnit.MILLISECONDS);
   }
 

@@ -62,9 +62,11 @@ public final class HollowFleet implements AutoCloseable {
     HollowFleet fleet = new HollowFleet(shared);
     ManagedChannel joins;
     try {
-      joins = NettyChannelBuilder.forTarget(target, TlsChannelCredentials.newBuilder()
-              .trustManager(caFile.toFile()).build())
-          .eventLoopGroup(shared.workers()).channelType(NioSocketChannel.class).build();
+      io.grpc.ChannelCredentials tls = TlsChannelCredentials.newBuilder()
+          .trustManager(caFile.toFile()).build();
+      joins = target.contains(",") ? leaderFollowing(target, tls)
+          : NettyChannelBuilder.forTarget(target, tls)
+              .eventLoopGroup(shared.workers()).channelType(NioSocketChannel.class).build();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the cluster CA " + caFile, e);
     }
@@ -93,6 +95,13 @@ public final class HollowFleet implements AutoCloseable {
       fleet.agents.get(i).startHeartbeats(target, i * interval / fleet.agents.size());
     }
     return fleet;
+  }
+
+  /** Several controllers: as the real agent does, a channel that follows the leader. */
+  static ManagedChannel leaderFollowing(String targets, io.grpc.ChannelCredentials tls) {
+    return dev.noid.client.ControllerAddresses.channelBuilder(
+        dev.noid.client.ControllerAddresses.parse(targets), tls, List.of())
+        .build();
   }
 
   private static ThreadFactory named(String prefix) {

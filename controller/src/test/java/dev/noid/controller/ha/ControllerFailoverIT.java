@@ -1,0 +1,226 @@
+package dev.noid.controller.ha;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.GetVmRequest;
+import dev.noid.api.v1.Vm;
+import dev.noid.api.v1.VmServiceGrpc;
+import dev.noid.api.v1.VmState;
+import dev.noid.client.NoidClient;
+import dev.noid.client.NoidException;
+import dev.noid.common.tls.TlsFiles;
+import dev.noid.controller.testing.ControllerProcess;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three controllers as real processes on one real PostgreSQL, hollow agents that follow the
+ * leader, and SDK clients given all three addresses (issue 22): one leads, the followers say
+ * who, and a SIGKILLed leader is replaced while 4 clients make 200 creates, every one of which
+ * ends exactly once.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ControllerFailoverIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir static Path dir;
+  private HaCluster cluster;
+
+  @BeforeAll
+  void start() throws Exception {
+    cluster = HaCluster.start(dir, 3);
+    cluster.joinNodes(4);
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private JsonNode health(ControllerProcess c) throws Exception {
+    HttpClient http = HttpClient.newBuilder().sslContext(TlsFiles.trusting(c.ca())).build();
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(
+        URI.create("https://localhost:" + c.httpsPort + "/health")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    return JSON.readTree(r.body());
+  }
+
+  @Test
+  @Order(1)
+  void oneControllerLeadsAndTheFollowersNameIt() throws Exception {
+    ControllerProcess leader = cluster.leader();
+    JsonNode leaderHealth = health(leader);
+    assertThat(leaderHealth.path("role").asText()).isEqualTo("leader");
+    assertThat(leaderHealth.path("leader").asText()).isEqualTo(leader.address());
+    assertThat(leaderHealth.path("epoch").asLong()).isPositive();
+    assertThat(leaderHealth.has("vms")).as("the guide's fields stay").isTrue();
+
+    for (ControllerProcess c : cluster.controllers) {
+      if (c == leader) {
+        continue;
+      }
+      JsonNode h = health(c);
+      assertThat(h.path("role").asText()).isEqualTo("follower");
+      assertThat(h.path("leader").asText()).isEqualTo(leader.address());
+      assertThat(h.path("epoch").asLong()).isEqualTo(leaderHealth.path("epoch").asLong());
+      // A client that talks to a follower directly is told where the leader is.
+      assertThatThrownBy(() -> VmServiceGrpc.newBlockingStub(c.channel())
+          .withCallCredentials(ControllerProcess.bearer(cluster.adminToken))
+          .getVm(GetVmRequest.newBuilder().setName("x").build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(e.getStatus().getDescription()).contains("the leader is " + leader.address());
+            assertThat(e.getTrailers().get(Metadata.Key.of("noid-leader",
+                Metadata.ASCII_STRING_MARSHALLER))).isEqualTo(leader.address());
+          });
+    }
+  }
+
+  /** What became of one create, as its client saw it. */
+  private record Outcome(String name, boolean ok, String error) {}
+
+  @Test
+  @Order(2)
+  void aKilledLeaderIsReplacedAndEveryCreateEndsExactlyOnce() throws Exception {
+    ControllerProcess leader = cluster.leader();
+    long epochBefore = health(leader).path("epoch").asLong();
+    int clients = 4;
+    int perClient = 50;
+    Map<String, Outcome> outcomes = new ConcurrentHashMap<>();
+    AtomicInteger done = new AtomicInteger();
+    CountDownLatch killAt = new CountDownLatch(40);
+    AtomicLong killedAt = new AtomicLong();
+    AtomicLong firstAfter = new AtomicLong();
+    List<Future<?>> runs = new ArrayList<>();
+    try (ExecutorService pool = Executors.newFixedThreadPool(clients)) {
+      for (int k = 0; k < clients; k++) {
+        NoidClient client = cluster.client();
+        int id = k;
+        runs.add(pool.submit(() -> {
+          for (int i = 0; i < perClient; i++) {
+            String name = "c" + id + "-" + i;
+            CreateVmRequest req = CreateVmRequest.newBuilder().setName(name).setCpus(1)
+                .setMemMib(128).setRequestId("req-" + name).build();
+            long started = System.nanoTime();
+            Outcome o = createWithRetries(client, req);
+            if (o.ok() && killedAt.get() != 0 && started > killedAt.get()) {
+              firstAfter.compareAndSet(0, System.nanoTime());
+            }
+            outcomes.put(name, o);
+            done.incrementAndGet();
+            killAt.countDown();
+          }
+          return null;
+        }));
+      }
+      killAt.await();
+      killedAt.set(System.nanoTime());
+      leader.kill();
+      for (Future<?> f : runs) {
+        f.get();
+      }
+    }
+    assertThat(outcomes).hasSize(clients * perClient);
+    System.out.printf("failover: first create accepted %d ms after SIGKILL; %d of %d creates"
+        + " OK; errors: %s%n", (firstAfter.get() - killedAt.get()) / 1_000_000,
+        outcomes.values().stream().filter(Outcome::ok).count(), outcomes.size(),
+        outcomes.values().stream().filter(o -> !o.ok()).map(Outcome::error).toList());
+
+    ControllerProcess next = await().atMost(Duration.ofSeconds(30))
+        .until(() -> cluster.controllers.stream().filter(c -> c.alive() && HaCluster.leads(c))
+            .findFirst().orElse(null), c -> c != null);
+    assertThat(health(next).path("epoch").asLong()).isGreaterThan(epochBefore);
+
+    NoidClient check = cluster.client();
+    // Nothing is left half made once the new leader has reconciled.
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(check.listVms())
+        .noneMatch(v -> isTransitional(v.getState())));
+    Map<String, Integer> seen = new HashMap<>();
+    Map<String, Vm> byName = new HashMap<>();
+    for (Vm v : check.listVms()) {
+      seen.merge(v.getName(), 1, Integer::sum);
+      byName.put(v.getName(), v);
+    }
+    for (Outcome o : outcomes.values()) {
+      if (o.ok()) {
+        assertThat(seen.get(o.name())).as("%s, answered OK, exists once", o.name()).isEqualTo(1);
+        assertThat(byName.get(o.name()).getState()).as(o.name()).isEqualTo(VmState.VM_STATE_RUNNING);
+      } else {
+        assertThat(seen.getOrDefault(o.name(), 0)).as("%s (%s) exists at most once", o.name(),
+            o.error()).isLessThanOrEqualTo(1);
+      }
+    }
+    assertThat(outcomes.values().stream().filter(Outcome::ok).count())
+        .as("creates answered OK").isGreaterThan(clients * perClient / 2);
+  }
+
+  private static boolean isTransitional(VmState s) {
+    return s == VmState.VM_STATE_PENDING || s == VmState.VM_STATE_SCHEDULED
+        || s == VmState.VM_STATE_CREATING || s == VmState.VM_STATE_STOPPING
+        || s == VmState.VM_STATE_DESTROYING;
+  }
+
+  // As a program using the SDK would: the same request (and request id) again after an error.
+  private static Outcome createWithRetries(NoidClient client, CreateVmRequest req) {
+    String last = "";
+    for (int attempt = 0; attempt < 5; attempt++) {
+      try {
+        client.createVm(req);
+        return new Outcome(req.getName(), true, "");
+      } catch (NoidException e) {
+        last = e.code() + ": " + e.getMessage();
+        if (e.code() != Status.Code.UNAVAILABLE && e.code() != Status.Code.DEADLINE_EXCEEDED
+            && e.code() != Status.Code.ABORTED) {
+          break;
+        }
+      }
+    }
+    return new Outcome(req.getName(), false, last);
+  }
+
+  @Test
+  @Order(3)
+  void theKilledControllerComesBackAsAFollower() throws Exception {
+    ControllerProcess dead = cluster.controllers.stream().filter(c -> !c.alive()).findFirst()
+        .orElseThrow();
+    dead.start();
+    ControllerProcess leader = cluster.leader();
+    assertThat(leader).isNotSameAs(dead);
+    JsonNode h = health(dead);
+    assertThat(h.path("role").asText()).isEqualTo("follower");
+    assertThat(h.path("leader").asText()).isEqualTo(leader.address());
+  }
+}
