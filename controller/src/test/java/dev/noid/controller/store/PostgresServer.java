@@ -47,6 +47,14 @@ public final class PostgresServer implements AutoCloseable {
   }
 
   public static PostgresServer start() throws IOException, InterruptedException {
+    return start(null);
+  }
+
+  /**
+   * As {@link #start()}, also listening on every address and trusting clients from
+   * {@code clientCidr} (e.g. a test's network namespaces), when not null.
+   */
+  public static PostgresServer start(String clientCidr) throws IOException, InterruptedException {
     Path bin = binDirectory();
     Path base = Files.createTempDirectory("noid-pg-");
     boolean root = ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
@@ -60,10 +68,16 @@ public final class PostgresServer implements AutoCloseable {
     PostgresServer server = new PostgresServer(bin, base, root, freePort());
     server.run("initdb", "-D", server.data.toString(), "--auth=trust", "-U", SUPERUSER,
         "-E", "UTF8", "--locale=C", "--no-sync");
+    String listen = "127.0.0.1";
+    if (clientCidr != null) {
+      listen = "'*'";
+      Files.writeString(server.data.resolve("pg_hba.conf"),
+          "host all all " + clientCidr + " trust\n", java.nio.file.StandardOpenOption.APPEND);
+    }
     // fsync off (-F): the data is thrown away after the test class.
     server.run("pg_ctl", "-D", server.data.toString(), "-l", base.resolve("server.log").toString(),
         "-w", "-t", "120", "-o",
-        "-F -p " + server.port + " -k " + sockets + " -c listen_addresses=127.0.0.1", "start");
+        "-F -p " + server.port + " -k " + sockets + " -c listen_addresses=" + listen, "start");
     Runtime.getRuntime().addShutdownHook(server.stopOnExit);
     return server;
   }
@@ -78,7 +92,12 @@ public final class PostgresServer implements AutoCloseable {
   }
 
   String jdbcUrl(String database) {
-    return "jdbc:postgresql://127.0.0.1:" + port + "/" + database + "?user=" + SUPERUSER;
+    return jdbcUrl("127.0.0.1", database);
+  }
+
+  /** The JDBC URL of {@code database} as a client reaches the server at {@code host}. */
+  public String jdbcUrl(String host, String database) {
+    return "jdbc:postgresql://" + host + ":" + port + "/" + database + "?user=" + SUPERUSER;
   }
 
   @Override

@@ -235,6 +235,11 @@ public final class ControllerProcess implements AutoCloseable {
     process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
   }
 
+  /** The exit status of the last run, once it ended. */
+  public int exitValue() {
+    return process.exitValue();
+  }
+
   public boolean alive() {
     return process != null && process.isAlive();
   }
