@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.CreateVmsRequest;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.VmState;
 import dev.noid.controller.domain.NoidException;
@@ -76,6 +77,23 @@ class CreateVmRequestIdTest {
             .isEqualTo(Status.Code.ALREADY_EXISTS);
       }
       assertThat(c.agents.get("node-a").batchedCreates()).isEqualTo(2);
+      ch.shutdownNow();
+    }
+  }
+
+  @Test
+  void aBatchKeepsNoRequestIdSoItsRetryIsAlreadyExists() throws Exception {
+    try (InProcessController c = controller(dir)) {
+      ManagedChannel ch = c.channel();
+      var alice = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(c.users.add("alice", "user").token()));
+      CreateVmsRequest batch = CreateVmsRequest.newBuilder().setTemplate(vm("pool", "req-1")).setCount(2).build();
+      alice.createVms(batch);
+
+      StatusRuntimeException again = catchThrowableOfType(StatusRuntimeException.class, () -> alice.createVms(batch));
+      assertThat(again.getStatus().getCode()).isEqualTo(Status.Code.ALREADY_EXISTS);
+      assertThat(c.vms.records().table().find("alice", "pool-0")).get()
+          .satisfies(e -> assertThat(e.requestId()).isEmpty());
+      assertThat(c.agents.get("node-a").vms()).hasSize(2);
       ch.shutdownNow();
     }
   }
