@@ -76,22 +76,11 @@ public final class VmCreates {
     if (made.isPresent()) {
       return retried(who, made.get(), r.waitForRunning());
     }
-    VmEntry desired = newVms.entry(who, r);
-    refuseTakenNames(List.of(desired));
-    String node = scheduler.place(placement(desired), nodes.view());
-    String note = nodes.get(node).map(n -> Scheduler.imageNote(placement(desired), n)).orElse("");
-    VmEntry placed = desired.withNode(node);
-    if (!note.isEmpty()) {
-      placed = placed.with(placed.state(), "accepted: " + note);
-    }
     try {
-      return launch(List.of(placed), desired.name(), () ->
-          log.atInfo().addKeyValue("vm_name", desired.name()).addKeyValue("user", who.name())
-              .log("VM {} accepted and placed on {}{}", desired.name(), node,
-                  note.isEmpty() ? "" : " (" + note + ")"), r.waitForRunning()).getFirst();
+      return createNew(who, r);
     } catch (NoidException ne) {
-      // Two tries of one request at once: the one that lost the insert answers as a retry. A
-      // VM whose insert is not yet committed is not found, and the loser gets ALREADY_EXISTS.
+      // Two tries of one request at once: the one that finds the name taken answers as a
+      // retry. A VM whose insert is not yet committed is not found: that try gets ALREADY_EXISTS.
       if (ne.code() == NoidException.Code.ALREADY_EXISTS) {
         made = retries.madeBefore(who.name(), r.name(), r.requestId());
         if (made.isPresent()) {
@@ -100,6 +89,21 @@ public final class VmCreates {
       }
       throw ne;
     }
+  }
+
+  private VmEntry createNew(Principal who, VmRequest r) {
+    VmEntry desired = newVms.entry(who, r);
+    refuseTakenNames(List.of(desired));
+    String node = scheduler.place(placement(desired), nodes.view());
+    String note = nodes.get(node).map(n -> Scheduler.imageNote(placement(desired), n)).orElse("");
+    VmEntry placed = desired.withNode(node);
+    if (!note.isEmpty()) {
+      placed = placed.with(placed.state(), "accepted: " + note);
+    }
+    return launch(List.of(placed), desired.name(), () ->
+        log.atInfo().addKeyValue("vm_name", desired.name()).addKeyValue("user", who.name())
+            .log("VM {} accepted and placed on {}{}", desired.name(), node,
+                note.isEmpty() ? "" : " (" + note + ")"), r.waitForRunning()).getFirst();
   }
 
   private VmEntry retried(Principal who, VmEntry made, boolean wait) {
