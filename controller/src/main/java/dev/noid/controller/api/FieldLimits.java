@@ -31,6 +31,9 @@ public final class FieldLimits {
   /** A label value, in bytes of UTF-8. */
   public static final int MAX_LABEL_VALUE_BYTES = 256;
 
+  /** A CreateVm's request_id: characters of [A-Za-z0-9._-] ({@link RequestIds}). */
+  public static final int MAX_REQUEST_ID_CHARS = 64;
+
   private FieldLimits() {}
 
   /** {@code value}, a uint32, if it is at most {@code limit}. */

@@ -90,6 +90,11 @@ public final class ChangeFeed<T> {
     return after(revision, max);
   }
 
+  /** The revision of the latest change: a waiter that read its item after this one misses none of its changes. */
+  public synchronized long revision() {
+    return last;
+  }
+
   /** Whether changes after {@code revision} have dropped out of the history. */
   public synchronized boolean behind(long revision) {
     return revision < replayableSince;

@@ -70,6 +70,9 @@ final class InProcessController implements AutoCloseable {
   final FleetImages images;
   final ImagePullsInFlight pulls;
   private final String name;
+  private final AgentClients clients;
+  private final Duration bootTimeout;
+  private final Clock clock;
 
   InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
     this(dir, bootTimeout, nodeMemoryMib, Clock.systemUTC(), Duration.ofMinutes(5));
@@ -89,7 +92,9 @@ final class InProcessController implements AutoCloseable {
       nodes.heartbeat(NodeReports.reported(heartbeat(n.getKey(), n.getValue(), List.of())));
     }
     scheduler = new Scheduler(Scheduler.Strategy.SPREAD);
-    AgentClients clients = new AgentClients(
+    this.bootTimeout = bootTimeout;
+    this.clock = clock;
+    clients = new AgentClients(
         n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), nodes);
     quotas = new Quotas(store);
     VmTable vmTable = new VmTable(store, clock, quotas);
@@ -116,6 +121,17 @@ final class InProcessController implements AutoCloseable {
         .addService(MalformedRequests.refusedAsInvalid(userApi.bindService()))
         .addService(MalformedRequests.refusedAsInvalid(imageApi.bindService()))
         .intercept(new AuthInterceptor(users)).build().start();
+  }
+
+  /**
+   * The VM services of a controller that took over from this one: a fresh table read from the
+   * same store (its own scheduler; the same nodes and agents). This one's services carry on.
+   */
+  VmServices takenOver() {
+    VmTable table = new VmTable(store, clock, quotas);
+    return VmServices.wire(table, new CheckpointTable(store, quotas), nodes,
+        new Scheduler(Scheduler.Strategy.SPREAD), new GrpcNodeAgents(clients, bootTimeout), clock,
+        OperationObserver.NONE, images);
   }
 
   /** Creates a VM as CreateVm does, without the API in between. */

@@ -3,6 +3,7 @@ package dev.noid.controller.vms.grpc;
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.api.LabelLimits;
+import dev.noid.controller.api.RequestIds;
 import dev.noid.controller.vms.service.VmRequest;
 
 /** noid.v1 VM requests to the domain's terms, numbers checked against {@link FieldLimits}. */
@@ -15,6 +16,6 @@ public final class VmRequests {
         FieldLimits.atMost("disk_mib", r.getDiskMib(), FieldLimits.MAX_DISK_MIB), r.getImage(),
         LabelLimits.check("labels", r.getLabelsMap()), r.getNode(),
         LabelLimits.check("node_selector", r.getNodeSelectorMap()), r.getNodeLossPolicy().name(),
-        !r.hasWait() || r.getWait());
+        !r.hasWait() || r.getWait(), RequestIds.check("request_id", r.getRequestId()));
   }
 }

@@ -72,7 +72,7 @@ public final class NewVms {
     return new VmEntry(newId(), who.name(), r.name(), cpus, mem, r.diskMib(),
         images.pin(r.image().isEmpty() ? DEFAULT_IMAGE : r.image()), r.labels(), r.node(),
         r.nodeSelector(), r.nodeLossPolicy(), VmState.PENDING,
-        VmState.RUNNING, "", "accepted", 0, "", 0, now, now, "", "");
+        VmState.RUNNING, "", "accepted", 0, "", 0, now, now, "", "", r.requestId());
   }
 
   /** A VM made from a checkpoint (a clone): the checkpoint's shape under a new name. */

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -48,6 +49,7 @@ public final class VmCreates {
   private final NodeAgents agents;
   private final VmLocks locks;
   private final Clock clock;
+  private final CreateRetries retries;
 
   public VmCreates(VmRecords records, NewVms newVms, NodeRegistry nodes, Scheduler scheduler,
       NodeAgents agents, VmLocks locks, Clock clock) {
@@ -59,9 +61,37 @@ public final class VmCreates {
     this.agents = agents;
     this.locks = locks;
     this.clock = clock;
+    this.retries = new CreateRetries(vms);
   }
 
+  /**
+   * Creates one VM. A name the owner has taken already is ALREADY_EXISTS, unless the VM under
+   * it was made by a create with this request's (non-empty) request id: then this is a retry,
+   * answered with that VM ({@link CreateRetries}).
+   */
   public VmEntry create(Principal who, VmRequest r) {
+    // Before the request is checked against the fleet: the retry is answered even if the
+    // nodes changed since the first try (a node that could take the VM then is gone).
+    Optional<VmEntry> made = retries.madeBefore(who.name(), r.name(), r.requestId());
+    if (made.isPresent()) {
+      return retried(who, made.get(), r.waitForRunning());
+    }
+    try {
+      return createNew(who, r);
+    } catch (NoidException ne) {
+      // Two tries of one request at once: the one that finds the name taken answers as a
+      // retry. A VM whose insert is not yet committed is not found: that try gets ALREADY_EXISTS.
+      if (ne.code() == NoidException.Code.ALREADY_EXISTS) {
+        made = retries.madeBefore(who.name(), r.name(), r.requestId());
+        if (made.isPresent()) {
+          return retried(who, made.get(), r.waitForRunning());
+        }
+      }
+      throw ne;
+    }
+  }
+
+  private VmEntry createNew(Principal who, VmRequest r) {
     VmEntry desired = newVms.entry(who, r);
     refuseTakenNames(List.of(desired));
     String node = scheduler.place(placement(desired), nodes.view());
@@ -76,11 +106,19 @@ public final class VmCreates {
                 note.isEmpty() ? "" : " (" + note + ")"), r.waitForRunning()).getFirst();
   }
 
+  private VmEntry retried(Principal who, VmEntry made, boolean wait) {
+    log.atInfo().addKeyValue("vm_name", made.name()).addKeyValue("user", who.name())
+        .log("create of {} retried with request id {}: answering the VM it made ({})", made.name(),
+            made.requestId(), made.id());
+    return retries.answer(made, wait);
+  }
+
   /**
    * Creates {@code count} VMs alike, named {@code <template name>-<index>}: all placed in one
    * scheduler step and stored in one commit before any is started, so either there is room for
    * every one or nothing is created. Each then comes up on its node on its own, as a single
-   * create does (its own retries elsewhere, its own FAILED reason).
+   * create does (its own retries elsewhere, its own FAILED reason). The template's request id
+   * is not kept: a batch is not made idempotent by one (a taken name is ALREADY_EXISTS).
    */
   public List<VmEntry> createMany(Principal who, VmRequest template, long requested, long firstIndex) {
     if (requested < 1 || requested > MAX_BATCH) {
