@@ -57,6 +57,11 @@ final class FollowerServer {
     grpc = GrpcServerRunner.start("gRPC (follower)", config.grpcPort(), NettyServerBuilder
         .forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()),
             pki.serverFiles().serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
+        // As the leader's listener: clients and agents keep their connections alive with
+        // pings, and a follower that refused them would drop the health watch they route by.
+        .keepAliveTime(30, java.util.concurrent.TimeUnit.SECONDS)
+        .permitKeepAliveTime(10, java.util.concurrent.TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
         .addService(health.getHealthService())
         .fallbackHandlerRegistry(new NotLeaderHandlers(leadership))
         .build());

@@ -49,6 +49,15 @@ public final class Leadership {
     return ownAddress;
   }
 
+  /**
+   * Where this leader's watch revisions start: above all a leader of an earlier epoch can have
+   * issued (2^40 changes per term), so revisions stay unique and ordered across failovers even
+   * for deletions, which the store does not keep. 0 without HA.
+   */
+  public long revisionFloor() {
+    return view.epoch() << 40;
+  }
+
   /** Times this controller took the lease over from another one. */
   public long takeovers() {
     return takeovers.get();

@@ -55,6 +55,12 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
   }
 
   public NodeRegistry(Store store, Clock clock, HeartbeatPacing pacing, NodeSubnets subnets) {
+    this(store, clock, pacing, subnets, 0);
+  }
+
+  /** {@code revisionFloor}: as {@link dev.noid.controller.vms.store.VmTable}'s. */
+  public NodeRegistry(Store store, Clock clock, HeartbeatPacing pacing, NodeSubnets subnets,
+      long revisionFloor) {
     this.subnets = subnets;
     this.store = store;
     this.clock = clock;
@@ -65,6 +71,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
       // Nobody has heard from it since this controller started: not ready until it beats.
       nodes.put(e.name(), e.withReady(false));
     }
+    revision = Math.max(revision, revisionFloor);
     changes = new ChangeFeed<>(10_000, revision);
   }
 

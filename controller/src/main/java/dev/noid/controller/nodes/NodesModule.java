@@ -14,10 +14,12 @@ import java.time.Duration;
 public final class NodesModule extends AbstractModule {
   @Provides
   @Singleton
-  NodeRegistry registry(Store store, Clock clock, ControllerConfig config) {
+  NodeRegistry registry(Store store, Clock clock, ControllerConfig config,
+      dev.noid.controller.ha.Leadership leadership) {
     return new NodeRegistry(store, clock, new HeartbeatPacing(Duration.ofMillis(config.heartbeatIntervalMs()),
         Duration.ofSeconds(config.leaseSeconds()), config.maxHeartbeatsPerSecond()),
-        new NodeSubnets(config.clusterCidr(), config.nodeSubnetPrefix()));
+        new NodeSubnets(config.clusterCidr(), config.nodeSubnetPrefix()),
+        leadership.revisionFloor());
   }
 
   @Provides

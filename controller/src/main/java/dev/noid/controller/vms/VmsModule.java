@@ -42,8 +42,9 @@ public final class VmsModule extends AbstractModule {
 
   @Provides
   @Singleton
-  VmTable vmTable(Store store, Clock clock, Quotas quotas) {
-    return new VmTable(store, clock, quotas);
+  VmTable vmTable(Store store, Clock clock, Quotas quotas,
+      dev.noid.controller.ha.Leadership leadership) {
+    return new VmTable(store, clock, quotas, leadership.revisionFloor());
   }
 
   @Provides

@@ -13,6 +13,8 @@ import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.VmState;
 import dev.noid.client.NoidClient;
 import dev.noid.client.NoidException;
+import dev.noid.client.WatchEvent;
+import dev.noid.client.WatchListener;
 import dev.noid.common.tls.TlsFiles;
 import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.Metadata;
@@ -125,6 +127,9 @@ class ControllerFailoverIT {
     AtomicLong killedAt = new AtomicLong();
     AtomicLong firstAfter = new AtomicLong();
     List<Future<?>> runs = new ArrayList<>();
+    WatchedView watched = new WatchedView();
+    cluster.client().watchVms(Map.of(), watched);
+    await().atMost(Duration.ofSeconds(30)).until(watched::synced);
     try (ExecutorService pool = Executors.newFixedThreadPool(clients)) {
       for (int k = 0; k < clients; k++) {
         NoidClient client = cluster.client();
@@ -168,6 +173,10 @@ class ControllerFailoverIT {
     // Nothing is left half made once the new leader has reconciled.
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(check.listVms())
         .noneMatch(v -> isTransitional(v.getState())));
+    // The watch opened before the kill resumed on the new leader: its view is the VMs' list.
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(watched.states())
+        .isEqualTo(states(check.listVms())));
+    assertThat(watched.disorder).as("changes out of revision order").isEmpty();
     Map<String, Integer> seen = new HashMap<>();
     Map<String, Vm> byName = new HashMap<>();
     for (Vm v : check.listVms()) {
@@ -185,6 +194,62 @@ class ControllerFailoverIT {
     }
     assertThat(outcomes.values().stream().filter(Outcome::ok).count())
         .as("creates answered OK").isGreaterThan(clients * perClient / 2);
+  }
+
+  private static Map<String, VmState> states(List<Vm> vms) {
+    Map<String, VmState> m = new HashMap<>();
+    vms.forEach(v -> m.put(v.getName(), v.getState()));
+    return m;
+  }
+
+  /** What a program keeping a view from a watch has: a snapshot replaces it (at SYNCED). */
+  private static final class WatchedView implements WatchListener<Vm> {
+    private final Map<String, VmState> view = new HashMap<>();
+    final List<String> disorder = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private Map<String, VmState> snapshot;
+    private boolean synced;
+    private long lastRevision;
+
+    @Override
+    public synchronized void onEvent(WatchEvent<Vm> e) {
+      switch (e.type()) {
+        case EXISTING -> {
+          if (snapshot == null) {
+            snapshot = new HashMap<>();
+          }
+          snapshot.put(e.item().getName(), e.item().getState());
+        }
+        case SYNCED -> {
+          if (snapshot != null || !synced) {
+            view.clear();
+            if (snapshot != null) {
+              view.putAll(snapshot);
+            }
+          }
+          snapshot = null;
+          synced = true;
+        }
+        case ADDED, MODIFIED -> {
+          if (e.revision() <= lastRevision) {
+            disorder.add(e.revision() + " after " + lastRevision);
+          }
+          lastRevision = e.revision();
+          view.put(e.item().getName(), e.item().getState());
+        }
+        case DELETED -> {
+          lastRevision = e.revision();
+          view.remove(e.item().getName());
+        }
+      }
+    }
+
+    synchronized boolean synced() {
+      return synced;
+    }
+
+    synchronized Map<String, VmState> states() {
+      return new HashMap<>(view);
+    }
   }
 
   private static boolean isTransitional(VmState s) {

@@ -40,6 +40,7 @@ final class HaCluster implements AutoCloseable {
 
   /** {@code count} controllers on a new database; the first one made the CA the others copy. */
   static HaCluster start(Path dir, int count) throws Exception {
+    Files.createDirectories(dir);
     PostgresServer pg = PostgresServer.start();
     String url = pg.createDatabase("noid_ha");
     List<ControllerProcess> made = new ArrayList<>();
@@ -80,7 +81,7 @@ final class HaCluster implements AutoCloseable {
     for (int i = 0; i < nodes; i++) {
       tokens.add(controllers.get(0).admin("join-token", "--store-url", storeUrl));
     }
-    fleet = HollowFleet.start(new HollowFleet.Options(nodes, 64, 64 * 1024,
+    fleet = HollowFleet.start(new HollowFleet.Options(nodes, 1024, 64 * 1024,
         Duration.ofMillis(20), 2), targets(), ca(), tokens, dir.resolve("hollow"));
     return fleet;
   }

@@ -68,6 +68,15 @@ public final class VmTable implements Watchable<VmEntry> {
   }
 
   public VmTable(Store store, Clock clock, QuotaCheck quotas) {
+    this(store, clock, quotas, 0);
+  }
+
+  /**
+   * {@code revisionFloor}: revisions this table issues start above it. A leader that took
+   * over (issue 22) starts above every revision an earlier leader may have issued, including
+   * deletions, which no row keeps: a watcher never sees one revision stand for two changes.
+   */
+  public VmTable(Store store, Clock clock, QuotaCheck quotas, long revisionFloor) {
     this.store = store;
     this.clock = clock;
     this.quotas = quotas;
@@ -80,6 +89,7 @@ public final class VmTable implements Watchable<VmEntry> {
       usage.add(e);
       revision.accumulateAndGet(e.revision(), Math::max);
     }
+    revision.accumulateAndGet(revisionFloor, Math::max);
     // Changes are applied (and published) under this table's monitor, in revision order.
     events = new ChangeFeed<>(10_000, revision.get());
   }
