@@ -30,7 +30,7 @@ import java.util.function.BooleanSupplier;
  * {@code /healthz}, {@code /metrics} (the HA metrics only: cluster figures come from the
  * leader) and {@code /version}. They close when this controller becomes leader.
  */
-final class FollowerServer {
+public final class FollowerServer {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final String LEADER_SERVICE = "noid.leader";
 
@@ -62,6 +62,9 @@ final class FollowerServer {
         .keepAliveTime(30, java.util.concurrent.TimeUnit.SECONDS)
         .permitKeepAliveTime(10, java.util.concurrent.TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
+        // The leader's listener binds this port while this one still listens (see
+        // HaController): clients reconnecting from here never find the port closed.
+        .withOption(REUSE_PORT, true)
         .addService(health.getHealthService())
         .fallbackHandlerRegistry(new NotLeaderHandlers(leadership))
         .build());
@@ -116,14 +119,33 @@ final class FollowerServer {
         JSON.writeValueAsString(root) + "\n");
   }
 
-  /** Closes the listeners (the leader's take the ports next). */
-  void stop() {
-    health.enterTerminalState();
+  /** Closes the HTTPS listener: the leader's binds its port next. */
+  void stopHttps() {
     if (https != null) {
       https.close();
-    }
-    if (grpc != null) {
-      GrpcServerRunner.stop(grpc, 2);
+      https = null;
     }
   }
+
+  /** Closes the gRPC listener, once the leader's listens on the same port. */
+  void stopGrpc() {
+    health.enterTerminalState();
+    if (grpc != null) {
+      // Health watches stay open for good: end them now, the clients reconnect to the leader.
+      GrpcServerRunner.stop(grpc, 0);
+      grpc = null;
+    }
+  }
+
+  void stop() {
+    stopHttps();
+    stopGrpc();
+  }
+
+  /**
+   * SO_REUSEPORT on the gRPC port (Linux, Netty's epoll transport), so that a follower's and
+   * the new leader's listeners overlap during a takeover. Only the same user may share it.
+   */
+  public static final io.grpc.netty.shaded.io.netty.channel.ChannelOption<Boolean> REUSE_PORT =
+      io.grpc.netty.shaded.io.netty.channel.epoll.EpollChannelOption.SO_REUSEPORT;
 }

@@ -85,9 +85,12 @@ public final class HaController {
 
   private void takeOver(long epoch) {
     store.fence(epoch);
-    follower.stop();
+    follower.stopHttps();
     try {
       leader = starter.start(config, store, leadership);
+      // Only now: the leader's gRPC listener shares the port, so a client that reconnects
+      // finds it open and gets the leader (a closed port would cost it a reconnect backoff).
+      follower.stopGrpc();
       log.atWarn().addKeyValue("epoch", epoch).log("controller {} serves as leader (epoch {})",
           ha.advertiseAddress(), epoch);
     } catch (RuntimeException e) {

@@ -45,6 +45,9 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
   private final List<Consumer<String>> removalListeners = new CopyOnWriteArrayList<>();
   private final ChangeFeed<NodeEntry> changes;
   private long revision;
+  private final long startedNanos = System.nanoTime();
+  private final Object settling = new Object();
+  private volatile boolean settled;
 
   public NodeRegistry(Store store, Clock clock, Duration lease) {
     this(store, clock, HeartbeatPacing.unlimited(lease), NodeSubnets.none());
@@ -143,8 +146,42 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
     if (!old.ready()) {
       log.atInfo().addKeyValue("node", e.name()).log("node {} is ready", e.name());
       readinessListeners.forEach(l -> l.accept(e));
+      if (!settled) {
+        synchronized (settling) {
+          settling.notifyAll();
+        }
+      }
     }
     return e;
+  }
+
+  /**
+   * Returns once every registered node has reported to this controller, or two heartbeat
+   * intervals after it started (a restart, or a takeover by a new leader), whichever is first;
+   * at once ever after. Until then a node is NOT_READY only because this controller has not
+   * heard from it yet, and a create placed then would be refused although it fits a moment
+   * later.
+   */
+  public void awaitSettled() {
+    if (settled) {
+      return;
+    }
+    long deadline = startedNanos + pace().interval().multipliedBy(2).toNanos();
+    synchronized (settling) {
+      while (!settled) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0 || nodes.values().stream().allMatch(NodeEntry::ready)) {
+          settled = true;
+          return;
+        }
+        try {
+          settling.wait(Math.max(1, left / 1_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
   }
 
   /** Marks nodes whose lease expired NOT_READY; called on a schedule. */

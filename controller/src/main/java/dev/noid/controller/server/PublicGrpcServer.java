@@ -47,9 +47,14 @@ public final class PublicGrpcServer {
   private final AuthInterceptor auth;
   private final CallObserver callObserver;
 
+  private final boolean sharesPort;
+
   @Inject
   PublicGrpcServer(ControllerConfig config, ClusterPki pki, Set<BindableService> services,
-      HealthStatusManager health, AuthInterceptor auth, CallObserver callObserver) {
+      HealthStatusManager health, AuthInterceptor auth, CallObserver callObserver,
+      dev.noid.controller.ha.Leadership leadership) {
+    // A leader among several (epoch > 0) binds its port while the follower it was listens.
+    this.sharesPort = leadership.view().epoch() > 0;
     this.auth = auth;
     this.callObserver = callObserver;
     this.config = requireNonNull(config, "config is null");
@@ -75,6 +80,9 @@ public final class PublicGrpcServer {
         .intercept(auth)
         .intercept(new GrpcNodeRegistration.PeerInterceptor())
         .intercept(callObserver);
+    if (sharesPort) {
+      builder.withOption(dev.noid.controller.ha.FollowerServer.REUSE_PORT, true);
+    }
     services.forEach(s -> builder.addService(MalformedRequests.refusedAsInvalid(s.bindService())));
     server = GrpcServerRunner.start("gRPC", config.grpcPort(), builder.build());
   }

@@ -68,6 +68,7 @@ public final class HaBench {
     List<Long> times = new ArrayList<>();
     try (HaCluster cluster = HaCluster.start(dir, controllers)) {
       cluster.joinNodes(4);
+      cluster.awaitNodesReady(4);
       NoidClient client = cluster.client();
       AtomicLong seq = new AtomicLong();
       for (int round = 0; round < kills; round++) {
@@ -128,6 +129,7 @@ public final class HaBench {
   private static double placements(Path dir, int controllers, int vms) throws Exception {
     try (HaCluster cluster = HaCluster.start(dir, controllers)) {
       cluster.joinNodes(10);
+      cluster.awaitNodesReady(10);
       NoidClient client = cluster.client();
       int batch = 250;
       int threads = 8;

@@ -86,6 +86,16 @@ final class HaCluster implements AutoCloseable {
     return fleet;
   }
 
+  /** Waits until {@code count} nodes are READY (their heartbeats reached the leader). */
+  void awaitNodesReady(int count) {
+    NoidClient c = client();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60))
+        .until(() -> c.nodes().listNodes(dev.noid.api.v1.ListNodesRequest.getDefaultInstance())
+            .getNodesList().stream()
+            .filter(n -> n.getState() == dev.noid.api.v1.NodeState.NODE_STATE_READY)
+            .count() == count);
+  }
+
   NoidClient client() {
     NoidClient c = NoidClient.builder().target(targets()).token(adminToken).trustedCa(ca())
         .deadline(Duration.ofSeconds(60)).build();

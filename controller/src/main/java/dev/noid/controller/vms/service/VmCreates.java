@@ -94,6 +94,7 @@ public final class VmCreates {
   private VmEntry createNew(Principal who, VmRequest r) {
     VmEntry desired = newVms.entry(who, r);
     refuseTakenNames(List.of(desired));
+    nodes.awaitSettled();
     String node = scheduler.place(placement(desired), nodes.view());
     String note = nodes.get(node).map(n -> Scheduler.imageNote(placement(desired), n)).orElse("");
     VmEntry placed = desired.withNode(node);
@@ -143,6 +144,7 @@ public final class VmCreates {
       desired.add(shape.renamed(NewVms.newId(), template.name() + "-" + (firstIndex + i)));
     }
     refuseTakenNames(desired);
+    nodes.awaitSettled();
     List<String> placed = scheduler.placeAll(placement(shape), count, nodes.view());
     List<VmEntry> onNodes = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
