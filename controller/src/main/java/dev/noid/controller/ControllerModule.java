@@ -4,6 +4,7 @@ import com.google.inject.AbstractModule;
 import dev.noid.controller.api.ApiModule;
 import dev.noid.controller.config.ControllerConfig;
 import dev.noid.controller.http.HttpModule;
+import dev.noid.controller.images.ImagesDir;
 import dev.noid.controller.images.ImagesModule;
 import dev.noid.controller.pki.PkiModule;
 import dev.noid.controller.server.ServerModule;
@@ -21,17 +22,23 @@ public final class ControllerModule extends AbstractModule {
   private final ControllerConfig config;
   private final Store store;
   private final Leadership leadership;
+  private final ImagesDir images;
 
   /** A controller on its own: it opens its store and always leads. */
   public ControllerModule(ControllerConfig config) {
-    this(config, null, Leadership.alone(config.bindAddress() + ":" + config.grpcPort()));
+    this(config, null, Leadership.alone(config.bindAddress() + ":" + config.grpcPort()), null);
   }
 
-  /** A controller that won the lease: {@code store} is open and fenced at its epoch. */
-  public ControllerModule(ControllerConfig config, Store store, Leadership leadership) {
+  /**
+   * {@code store}: open and fenced at the leader's epoch, or null to open the configured one;
+   * {@code imagesDir}: null for DATA_DIR/images.
+   */
+  public ControllerModule(ControllerConfig config, Store store, Leadership leadership,
+      java.nio.file.Path imagesDir) {
     this.config = config;
     this.store = store;
     this.leadership = leadership;
+    this.images = new ImagesDir(imagesDir != null ? imagesDir : config.dataDir().resolve("images"));
   }
 
   @Override
@@ -40,6 +47,7 @@ public final class ControllerModule extends AbstractModule {
     bind(Clock.class).toInstance(Clock.systemUTC());
     install(new PkiModule());
     bind(Leadership.class).toInstance(leadership);
+    bind(ImagesDir.class).toInstance(images);
     if (store == null) {
       install(new StoreModule());
     } else {

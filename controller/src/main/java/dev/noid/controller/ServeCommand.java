@@ -107,6 +107,12 @@ public final class ServeCommand implements Callable<Integer> {
           + " --grpc-port).")
   String advertiseAddress;
 
+  @Option(names = "--images-dir", paramLabel = "DIR",
+      description = "Fleet images' files (default: DATA_DIR/images). Controllers sharing a"
+          + " PostgreSQL store must share this directory (NFS, CephFS): any of them may lead and"
+          + " serve pulls.")
+  Path imagesDir;
+
   @Option(names = "--leader-lease-ms", defaultValue = "3000",
       description = "With a PostgreSQL store: how long the leader's lease lasts without renewal;"
           + " a killed leader is replaced after about this long.")
@@ -120,7 +126,9 @@ public final class ServeCommand implements Callable<Integer> {
     if (cfg.effectiveStoreUrl().startsWith("jdbc:postgresql:")) {
       return serveAmongOthers(cfg);
     }
-    ControllerServer server = ControllerServer.create(cfg);
+    ControllerServer server = ControllerServer.create(new ControllerModule(cfg, null,
+        dev.noid.controller.ha.Leadership.alone(cfg.bindAddress() + ":" + cfg.grpcPort()),
+        imagesDir()));
     server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shutdown"));
     server.awaitTermination();
@@ -131,13 +139,17 @@ public final class ServeCommand implements Callable<Integer> {
   private int serveAmongOthers(ControllerConfig cfg) throws Exception {
     HaController ha = new HaController(cfg, haConfig(), (config, store, leadership) -> {
       ControllerServer server = ControllerServer.create(
-          new ControllerModule(config, store, leadership));
+          new ControllerModule(config, store, leadership, imagesDir()));
       server.start();
       return server::stop;
     });
     ha.start();
     Runtime.getRuntime().addShutdownHook(new Thread(ha::stop, "shutdown"));
     return ha.awaitTermination();
+  }
+
+  private java.nio.file.Path imagesDir() {
+    return imagesDir == null ? null : imagesDir.toAbsolutePath();
   }
 
   HaConfig haConfig() {

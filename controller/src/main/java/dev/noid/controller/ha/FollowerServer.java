@@ -54,7 +54,7 @@ public final class FollowerServer {
   void start(ClusterPki pki) {
     health.setStatus(LEADER_SERVICE, ServingStatus.NOT_SERVING);
     updateHealth();
-    grpc = GrpcServerRunner.start("gRPC (follower)", config.grpcPort(), NettyServerBuilder
+    NettyServerBuilder builder = NettyServerBuilder
         .forAddress(new InetSocketAddress(config.bindAddress(), config.grpcPort()),
             pki.serverFiles().serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
         // As the leader's listener: clients and agents keep their connections alive with
@@ -64,10 +64,12 @@ public final class FollowerServer {
         .permitKeepAliveWithoutCalls(true)
         // The leader's listener binds this port while this one still listens (see
         // HaController): clients reconnecting from here never find the port closed.
-        .withOption(REUSE_PORT, true)
         .addService(health.getHealthService())
-        .fallbackHandlerRegistry(new NotLeaderHandlers(leadership))
-        .build());
+        .fallbackHandlerRegistry(new NotLeaderHandlers(leadership));
+    if (canSharePort()) {
+      builder.withOption(REUSE_PORT, true);
+    }
+    grpc = GrpcServerRunner.start("gRPC (follower)", config.grpcPort(), builder.build());
     HealthzHandler healthz = new HealthzHandler();
     healthz.setServing(true);
     https = new HttpsEndpoint("HTTPS (follower)",
@@ -117,6 +119,11 @@ public final class FollowerServer {
         + " /health");
     Responses.send(exchange, store ? 200 : 503, "application/json",
         JSON.writeValueAsString(root) + "\n");
+  }
+
+  /** Whether listeners can share a port: only Netty's native (epoll) transport sets it. */
+  public static boolean canSharePort() {
+    return io.grpc.netty.shaded.io.netty.channel.epoll.Epoll.isAvailable();
   }
 
   /** Closes the HTTPS listener: the leader's binds its port next. */

@@ -42,6 +42,8 @@ public final class HaController {
   private final CountDownLatch done = new CountDownLatch(1);
   private final ScheduledExecutorService claims = timer("lease-claims");
   private final ScheduledExecutorService watchdog = timer("lease-watchdog");
+  private final ScheduledExecutorService healthTimer = timer("follower-health");
+  private java.util.concurrent.ScheduledFuture<?> followerHealth;
   private volatile int exitCode;
   private PostgresStore store;
   private Leadership leadership;
@@ -61,7 +63,9 @@ public final class HaController {
         () -> store.controllerAddresses(RECENT));
     follower = new FollowerServer(config, leadership, store::ping);
     follower.start(ClusterPki.open(config));
-    watchdog.scheduleWithFixedDelay(follower::updateHealth, 2, 2, TimeUnit.SECONDS);
+    // Not on the election's threads: a ping over a cut link blocks.
+    followerHealth = healthTimer.scheduleWithFixedDelay(follower::updateHealth, 2, 2,
+        TimeUnit.SECONDS);
     String holder = ha.advertiseAddress() + "/" + UUID.randomUUID();
     election = new LeaderElection(store, new LeaseTimes(ha.lease()), leadership, holder,
         new LeaderElection.Transitions() {
@@ -84,8 +88,12 @@ public final class HaController {
   }
 
   private void takeOver(long epoch) {
+    followerHealth.cancel(false);
     store.fence(epoch);
     follower.stopHttps();
+    if (!FollowerServer.canSharePort()) {
+      follower.stopGrpc(); // the leader cannot bind the port while this listens
+    }
     try {
       leader = starter.start(config, store, leadership);
       // Only now: the leader's gRPC listener shares the port, so a client that reconnects
@@ -115,6 +123,7 @@ public final class HaController {
   public void stop() {
     claims.shutdownNow();
     watchdog.shutdownNow();
+    healthTimer.shutdownNow();
     if (election != null) {
       election.release();
     }

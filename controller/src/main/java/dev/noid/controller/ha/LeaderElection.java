@@ -29,6 +29,7 @@ public final class LeaderElection {
   private final String holder;
   private final Transitions transitions;
   private volatile long lastRenewed;
+  private volatile long heldEpoch;
   private volatile boolean leading;
   private final java.util.concurrent.atomic.AtomicBoolean over =
       new java.util.concurrent.atomic.AtomicBoolean();
@@ -47,6 +48,8 @@ public final class LeaderElection {
    * because a claim over a cut link can block far longer than the lease.
    */
   public void start(ScheduledExecutorService claims, ScheduledExecutorService watchdog) {
+    // Both executors must be this election's own: a task of someone else's that blocks on the
+    // store would hold the deadline check up with it.
     long every = times.renewEvery().toMillis();
     claims.scheduleWithFixedDelay(this::round, 0, every, TimeUnit.MILLISECONDS);
     watchdog.scheduleWithFixedDelay(this::checkDeadline, every, every / 2 + 1,
@@ -69,8 +72,16 @@ public final class LeaderElection {
     try {
       ControllerLease.Holder h = lease.claim(holder, leadership.ownAddress(), times.lease());
       if (h.mine()) {
+        if (leading && h.epoch() != heldEpoch) {
+          // Our lease ran out and we took it again after someone else held it: the store is
+          // fenced at our old epoch and what we know may be stale. Start over as a follower.
+          stepDown("the lease was held at epoch " + (h.epoch() - 1) + " since this controller's"
+              + " epoch " + heldEpoch);
+          return;
+        }
         lastRenewed = now;
         if (!leading) {
+          heldEpoch = h.epoch();
           leading = true;
           leadership.lead(h.epoch());
           log.atWarn().addKeyValue("epoch", h.epoch()).log("this controller leads (epoch {})",

@@ -19,8 +19,8 @@ public final class ImagesModule extends AbstractModule {
 
   @Provides
   @Singleton
-  ImageBlobs blobs(ControllerConfig config) {
-    return new ImageBlobs(config.dataDir().resolve("images"));
+  ImageBlobs blobs(ImagesDir dir) {
+    return new ImageBlobs(dir.path());
   }
 
   @Provides

@@ -48,13 +48,15 @@ public final class PublicGrpcServer {
   private final CallObserver callObserver;
 
   private final boolean sharesPort;
+  private final dev.noid.controller.ha.Leadership leadership;
 
   @Inject
   PublicGrpcServer(ControllerConfig config, ClusterPki pki, Set<BindableService> services,
       HealthStatusManager health, AuthInterceptor auth, CallObserver callObserver,
       dev.noid.controller.ha.Leadership leadership) {
     // A leader among several (epoch > 0) binds its port while the follower it was listens.
-    this.sharesPort = leadership.view().epoch() > 0;
+    this.leadership = leadership;
+    this.sharesPort = leadership.view().epoch() > 0 && dev.noid.controller.ha.FollowerServer.canSharePort();
     this.auth = auth;
     this.callObserver = callObserver;
     this.config = requireNonNull(config, "config is null");
@@ -106,7 +108,8 @@ public final class PublicGrpcServer {
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, overall);
     // This server runs only on the controller that leads (a follower has its own listeners):
     // clients given several controllers route to whichever reports this service SERVING.
-    health.setStatus(LEADER_SERVICE, ServingStatus.SERVING);
+    health.setStatus(LEADER_SERVICE, leadership.leads() ? ServingStatus.SERVING
+        : ServingStatus.NOT_SERVING);
     for (String name : serviceNames()) {
       boolean ok = storeOk && (!name.equals("noid.v1.VmService") || anyNodeReady);
       health.setStatus(name, ok ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);

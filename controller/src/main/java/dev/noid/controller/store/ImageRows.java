@@ -34,7 +34,7 @@ final class ImageRows {
   }
 
   static List<ImageRow> all(JdbcStore store) {
-    return store.tx("list images", c -> {
+    return store.read("list images", c -> {
       List<ImageRow> out = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement("SELECT name, digest, size_bytes, origin,"
               + " architecture, created_ms, kernel, kernel_sha256, modules_sha256 FROM images"

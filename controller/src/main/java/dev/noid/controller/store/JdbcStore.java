@@ -49,13 +49,28 @@ abstract class JdbcStore implements Store {
   protected void beforeWork(Connection c) throws SQLException {
   }
 
+  /** A transaction that changes state: a fencing store checks its fence first. */
   <T> T tx(String what, SqlWork<T> work) {
+    return run(what, work, true);
+  }
+
+  /**
+   * A transaction that only reads. Never fenced: a deposed leader's reads change nothing, and
+   * fencing every token lookup would put a lock on the lease row under every call.
+   */
+  <T> T read(String what, SqlWork<T> work) {
+    return run(what, work, false);
+  }
+
+  private <T> T run(String what, SqlWork<T> work, boolean writes) {
     Connection c = null;
     try {
       c = connection();
       c.setAutoCommit(false);
       try {
-        beforeWork(c);
+        if (writes) {
+          beforeWork(c);
+        }
         T result = work.run(c);
         c.commit();
         return result;
@@ -146,7 +161,7 @@ abstract class JdbcStore implements Store {
   }
 
   private Optional<UserRow> queryUser(String sql, String arg) {
-    return tx("read user", c -> {
+    return read("read user", c -> {
       try (PreparedStatement ps = c.prepareStatement(sql)) {
         ps.setString(1, arg);
         try (ResultSet rs = ps.executeQuery()) {
@@ -163,7 +178,7 @@ abstract class JdbcStore implements Store {
 
   @Override
   public List<UserRow> users() {
-    return tx("list users", c -> {
+    return read("list users", c -> {
       List<UserRow> out = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement(
           "SELECT name, role, token_hash, token_prefix, created_ms FROM users ORDER BY name");
@@ -286,7 +301,7 @@ abstract class JdbcStore implements Store {
 
   @Override
   public List<VmRow> vms() {
-    return tx("list vms", c -> {
+    return read("list vms", c -> {
       List<VmRow> out = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement(
           "SELECT id, owner, name, node, state, revision, document FROM vms");
@@ -319,7 +334,7 @@ abstract class JdbcStore implements Store {
 
   @Override
   public List<CheckpointRow> checkpoints() {
-    return tx("list checkpoints", c -> {
+    return read("list checkpoints", c -> {
       List<CheckpointRow> out = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement(
           "SELECT id, owner, vm_id, node, document FROM checkpoints");
@@ -352,7 +367,7 @@ abstract class JdbcStore implements Store {
 
   @Override
   public List<NodeRow> nodes() {
-    return tx("list nodes", c -> {
+    return read("list nodes", c -> {
       List<NodeRow> out = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement("SELECT name, document FROM nodes ORDER BY name");
           ResultSet rs = ps.executeQuery()) {
@@ -424,7 +439,7 @@ abstract class JdbcStore implements Store {
   @Override
   public boolean ping() {
     try {
-      return tx("ping", c -> {
+      return read("ping", c -> {
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT 1")) {
           return rs.next();
         }

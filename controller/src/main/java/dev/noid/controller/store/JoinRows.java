@@ -56,7 +56,7 @@ final class JoinRows {
   }
 
   static Set<String> revoked(JdbcStore store) {
-    return store.tx("list revoked node certificates", c -> {
+    return store.read("list revoked node certificates", c -> {
       Set<String> out = new HashSet<>();
       try (PreparedStatement ps = c.prepareStatement(
               "SELECT serial FROM node_certificates WHERE revoked_ms IS NOT NULL");

@@ -20,6 +20,8 @@ final class PostgresLease {
     long ttlMs = ttl.toMillis();
     c.setAutoCommit(false);
     try {
+      // Behind a lock a lost session still holds, wait less than a renewal round and retry.
+      update(c, "SET LOCAL lock_timeout = '" + Math.max(100, ttlMs / 6) + "ms'");
       update(c, "INSERT INTO controllers (holder, address, seen_ms) VALUES (?, ?, " + NOW_MS
           + ") ON CONFLICT (holder) DO UPDATE SET address = EXCLUDED.address,"
           + " seen_ms = EXCLUDED.seen_ms", holder, address);

@@ -22,29 +22,46 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
   // Any constant: the key of the advisory lock that lets one controller migrate at a time.
   private static final long MIGRATION_LOCK = 0x6e6f6964L;
   private final HikariDataSource pool;
+  // The lease's own connections: a claim never waits behind the API's transactions for one.
+  private final HikariDataSource leasePool;
   private final Set<Connection> inUse = ConcurrentHashMap.newKeySet();
   private volatile long fencedEpoch;
   private volatile String deposed;
 
-  private PostgresStore(HikariDataSource pool) {
+  private PostgresStore(HikariDataSource pool, HikariDataSource leasePool) {
     this.pool = pool;
+    this.leasePool = leasePool;
   }
 
   /** {@code url} is a JDBC URL, e.g. jdbc:postgresql://db:5432/noid?user=noid&password=... */
   public static PostgresStore open(String url) {
-    HikariConfig config = new HikariConfig();
-    config.setJdbcUrl(url);
-    config.setMaximumPoolSize(8);
-    config.setPoolName("noid-store");
-    config.setConnectionTimeout(5000);
-    config.setInitializationFailTimeout(10_000);
+    HikariDataSource pool = null;
     try {
-      PostgresStore store = new PostgresStore(new HikariDataSource(config));
+      pool = new HikariDataSource(config(url, "noid-store", 8, 5000));
+      HikariDataSource lease = new HikariDataSource(config(url, "noid-lease", 2, 1000));
+      PostgresStore store = new PostgresStore(pool, lease);
       store.migrate();
       return store;
     } catch (RuntimeException e) {
+      if (pool != null) {
+        pool.close();
+      }
       throw new StoreException("cannot open PostgreSQL store: " + e.getMessage(), e);
     }
+  }
+
+  private static HikariConfig config(String url, String name, int size, long connectTimeoutMs) {
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(url);
+    config.setMaximumPoolSize(size);
+    config.setPoolName(name);
+    config.setConnectionTimeout(connectTimeoutMs);
+    config.setInitializationFailTimeout(10_000);
+    // A controller that dies or is cut off inside a transaction leaves its session holding the
+    // lease row's lock until PostgreSQL ends it: make that seconds, not TCP's hours. Our
+    // transactions never wait on the client between statements for anywhere near this long.
+    config.setConnectionInitSql("SET idle_in_transaction_session_timeout = '5s'");
+    return config;
   }
 
   @Override
@@ -66,7 +83,7 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
   @Override
   protected void beforeWork(Connection c) throws SQLException {
     if (deposed != null) {
-      throw new FencedException(deposed);
+      throw new FencedException(deposed + " (not applied)");
     }
     long epoch = fencedEpoch;
     if (epoch == 0) {
@@ -76,7 +93,7 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
     if (current != epoch) {
       depose("controller lost the lead: epoch " + current + " holds the lease, this controller"
           + " held epoch " + epoch);
-      throw new FencedException(deposed);
+      throw new FencedException(deposed + " (not applied)");
     }
   }
 
@@ -96,7 +113,9 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
   protected StoreException failed(String what, SQLException e) {
     String why = deposed;
     if (why != null) {
-      return new FencedException(why + " (" + what + " not applied)");
+      // Aborted in flight: its commit may have reached the server just before.
+      return new FencedException(why + " (" + what + " was in flight: it may or may not have"
+          + " been applied; check on the leader before repeating it)");
     }
     return super.failed(what, e);
   }
@@ -143,7 +162,7 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
   }
 
   private <T> T unfenced(String what, SqlWork<T> work) {
-    try (Connection c = pool.getConnection()) {
+    try (Connection c = leasePool.getConnection()) {
       return work.run(c);
     } catch (SQLException e) {
       throw new StoreException("store: " + what + " failed: " + e.getMessage(), e);
@@ -153,5 +172,6 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
   @Override
   public void close() {
     pool.close();
+    leasePool.close();
   }
 }

@@ -20,7 +20,7 @@ final class QuotaRows {
   }
 
   static Map<String, String> all(JdbcStore store) {
-    return store.tx("list user quotas", c -> {
+    return store.read("list user quotas", c -> {
       Map<String, String> out = new HashMap<>();
       try (PreparedStatement ps = c.prepareStatement(
               "SELECT name, quota FROM users WHERE quota IS NOT NULL");
