@@ -122,6 +122,32 @@ bench_setup() {
   CLASSPATH="$WORK/test-classes:$WORK/classes:$(cat "$WORK/classpath.txt")"
 }
 
+# bench_controller_setup PREFIX: for the controller's benchmarks (scale, HA): makes $WORK (kept
+# on failure or with NOID_BENCH_KEEP=1), builds the controller jar and its test classes, copies
+# them (a build running meanwhile must not swap classes under the run) and sets $CLASSPATH.
+bench_controller_setup() {
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  trap bench_controller_cleanup EXIT INT TERM
+  # Always through the reactor: sibling modules resolve to their own target/ jars, never to
+  # whatever SNAPSHOT another checkout installed in ~/.m2.
+  bench_build controller "$WORK/classpath.txt"
+  cp "$REPO/controller/target/noid-controller.jar" "$WORK/noid-controller.jar"
+  cp -r "$REPO/controller/target/test-classes" "$WORK/test-classes"
+  cp -r "$REPO/controller/target/classes" "$WORK/classes"
+  # shellcheck disable=SC2034 # read by the sourcing script
+  CLASSPATH="$WORK/test-classes:$WORK/classes:$(cat "$WORK/classpath.txt")"
+}
+
+bench_controller_cleanup() {
+  local rc=$?
+  if [ "${NOID_BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+    say "work directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+
 # bench_check_args OPTION... -- ARG...: every ARG is one of the OPTIONs and a positive number.
 bench_check_args() {
   local known=()

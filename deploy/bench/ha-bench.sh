@@ -33,25 +33,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 
 bench_java
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/noid-ha.XXXXXX")
-cleanup() {
-  local rc=$?
-  if [ "${NOID_BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
-    say "work directory kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit $rc
-}
-trap cleanup EXIT INT TERM
-
-JAR=$REPO/controller/target/noid-controller.jar
-bench_build controller "$WORK/classpath.txt"
-# Copies: a build running meanwhile must not swap classes under the run.
-cp "$JAR" "$WORK/noid-controller.jar"
-cp -r "$REPO/controller/target/test-classes" "$WORK/test-classes"
-cp -r "$REPO/controller/target/classes" "$WORK/classes"
-CLASSPATH="$WORK/test-classes:$WORK/classes:$(cat "$WORK/classpath.txt")"
+bench_controller_setup noid-ha
 
 printf '\nMachine: %s vCPU (nproc), %s, %s MiB memory, kernel %s, %s, %s; load average before: %s\n' \
   "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \

@@ -232,7 +232,7 @@ SEED = {
                    {"summary": "Noid server is down"}),
 }
 ADDED = {"NoidNodeDown", "NoidNodeHeartbeatMissing", "NoidCheckpointFailures",
-         "NoidNodeDiskRunningOut", "NoidNodeDiskFillingUp", "NoidVmsExporterDown", "NoLeader"}
+         "NoidNodeDiskRunningOut", "NoidNodeDiskFillingUp", "NoidVmsExporterDown", "NoLeader", "NoidTwoLeaders"}
 alerts = load_yaml("prometheus/alerts.yml")
 if alerts is not None:
     groups = alerts.get("groups", [])
