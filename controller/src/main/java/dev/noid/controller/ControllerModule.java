@@ -26,7 +26,13 @@ public final class ControllerModule extends AbstractModule {
 
   /** A controller on its own: it opens its store and always leads. */
   public ControllerModule(ControllerConfig config) {
-    this(config, null, Leadership.alone(config.bindAddress() + ":" + config.grpcPort()), null);
+    this(config, null);
+  }
+
+  /** As {@link #ControllerModule(ControllerConfig)}, with its images in {@code imagesDir}. */
+  public ControllerModule(ControllerConfig config, java.nio.file.Path imagesDir) {
+    this(config, null, Leadership.alone(config.bindAddress() + ":" + config.grpcPort()),
+        imagesDir);
   }
 
   /**

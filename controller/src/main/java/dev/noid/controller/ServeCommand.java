@@ -126,9 +126,7 @@ public final class ServeCommand implements Callable<Integer> {
     if (cfg.effectiveStoreUrl().startsWith("jdbc:postgresql:")) {
       return serveAmongOthers(cfg);
     }
-    ControllerServer server = ControllerServer.create(new ControllerModule(cfg, null,
-        dev.noid.controller.ha.Leadership.alone(cfg.bindAddress() + ":" + cfg.grpcPort()),
-        imagesDir()));
+    ControllerServer server = ControllerServer.create(new ControllerModule(cfg, imagesDir()));
     server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shutdown"));
     server.awaitTermination();

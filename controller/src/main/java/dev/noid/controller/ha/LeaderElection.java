@@ -28,9 +28,8 @@ public final class LeaderElection {
   private final Leadership leadership;
   private final String holder;
   private final Transitions transitions;
+  // Whether this controller leads, and at which epoch, is the Leadership's view.
   private volatile long lastRenewed;
-  private volatile long heldEpoch;
-  private volatile boolean leading;
   private final java.util.concurrent.atomic.AtomicBoolean over =
       new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -58,7 +57,7 @@ public final class LeaderElection {
 
   void checkDeadline() {
     long since = System.nanoTime() - lastRenewed;
-    if (leading && Duration.ofNanos(since).compareTo(times.renewDeadline()) > 0) {
+    if (leadership.leads() && Duration.ofNanos(since).compareTo(times.renewDeadline()) > 0) {
       stepDown("could not renew the lease within " + times.renewDeadline().toMillis() + " ms");
     }
   }
@@ -72,7 +71,8 @@ public final class LeaderElection {
     try {
       ControllerLease.Holder h = lease.claim(holder, leadership.ownAddress(), times.lease());
       if (h.mine()) {
-        if (leading && h.epoch() != heldEpoch) {
+        long heldEpoch = leadership.view().epoch();
+        if (leadership.leads() && h.epoch() != heldEpoch) {
           // Our lease ran out and we took it again after someone else held it: the store is
           // fenced at our old epoch and what we know may be stale. Start over as a follower.
           stepDown("the lease was held at epoch " + (h.epoch() - 1) + " since this controller's"
@@ -80,9 +80,7 @@ public final class LeaderElection {
           return;
         }
         lastRenewed = now;
-        if (!leading) {
-          heldEpoch = h.epoch();
-          leading = true;
+        if (!leadership.leads()) {
           leadership.lead(h.epoch());
           log.atWarn().addKeyValue("epoch", h.epoch()).log("this controller leads (epoch {})",
               h.epoch());
@@ -90,7 +88,7 @@ public final class LeaderElection {
         }
         return;
       }
-      if (leading) {
+      if (leadership.leads()) {
         stepDown("controller " + h.address() + " holds the lease at epoch " + h.epoch());
         return;
       }
@@ -105,7 +103,6 @@ public final class LeaderElection {
     if (!over.compareAndSet(false, true)) {
       return;
     }
-    leading = false;
     leadership.stepDown();
     log.error("this controller steps down: {}", why);
     transitions.deposed(why);
@@ -113,7 +110,7 @@ public final class LeaderElection {
 
   /** Hands the lease over at once (a controller that stops cleanly). */
   public void release() {
-    if (over.compareAndSet(false, true) && leading) {
+    if (over.compareAndSet(false, true) && leadership.leads()) {
       try {
         lease.release(holder);
       } catch (RuntimeException e) {

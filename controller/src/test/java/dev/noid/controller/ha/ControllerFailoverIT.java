@@ -165,7 +165,7 @@ class ControllerFailoverIT {
         outcomes.values().stream().filter(o -> !o.ok()).map(Outcome::error).toList());
 
     ControllerProcess next = await().atMost(Duration.ofSeconds(30))
-        .until(() -> cluster.controllers.stream().filter(c -> c.alive() && HaCluster.leads(c))
+        .until(() -> cluster.controllers.stream().filter(c -> c.alive() && c.leads())
             .findFirst().orElse(null), c -> c != null);
     assertThat(health(next).path("epoch").asLong()).isGreaterThan(epochBefore);
 

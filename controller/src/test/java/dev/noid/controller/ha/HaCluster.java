@@ -6,17 +6,12 @@ import dev.noid.client.NoidClient;
 import dev.noid.controller.scale.hollow.HollowFleet;
 import dev.noid.controller.store.PostgresServer;
 import dev.noid.controller.testing.ControllerProcess;
-import io.grpc.ManagedChannel;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
-import io.grpc.health.v1.HealthGrpc;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Controllers as real processes on one real PostgreSQL (Debian's package) with one cluster CA,
@@ -107,24 +102,12 @@ final class HaCluster implements AutoCloseable {
   ControllerProcess leader() throws Exception {
     List<ControllerProcess> leading = new ArrayList<>();
     for (ControllerProcess c : controllers) {
-      if (c.alive() && leads(c)) {
+      if (c.alive() && c.leads()) {
         leading.add(c);
       }
     }
     assertThat(leading).as("controllers that lead").hasSize(1);
     return leading.get(0);
-  }
-
-  static boolean leads(ControllerProcess c) {
-    try {
-      ManagedChannel ch = c.channel();
-      ServingStatus s = HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)
-          .check(HealthCheckRequest.newBuilder().setService("noid.leader").build()).getStatus();
-      ch.shutdownNow();
-      return s == ServingStatus.SERVING;
-    } catch (Exception e) {
-      return false; // NOT_FOUND (a follower does not list it), or not reachable
-    }
   }
 
   @Override

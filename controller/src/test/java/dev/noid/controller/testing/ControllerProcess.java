@@ -195,6 +195,22 @@ public final class ControllerProcess implements AutoCloseable {
         .trustManager(ca().toFile()).build()).overrideAuthority("localhost").build();
   }
 
+  /** Whether it leads (issue 22): its gRPC health reports {@code noid.leader} SERVING. */
+  public boolean leads() {
+    try {
+      ManagedChannel ch = newChannel();
+      try {
+        return HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)
+            .check(HealthCheckRequest.newBuilder().setService("noid.leader").build())
+            .getStatus() == ServingStatus.SERVING;
+      } finally {
+        ch.shutdownNow();
+      }
+    } catch (IOException | io.grpc.StatusRuntimeException e) {
+      return false; // a follower that does not list it yet, or not reachable
+    }
+  }
+
   /** Runs a one-shot admin command (users ..., join-token) and returns its last stdout line. */
   public String admin(String... args) throws Exception {
     List<String> all = new ArrayList<>(List.of(args));

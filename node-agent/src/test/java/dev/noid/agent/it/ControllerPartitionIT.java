@@ -14,9 +14,6 @@ import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
-import io.grpc.health.v1.HealthGrpc;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -57,8 +54,7 @@ class ControllerPartitionIT {
     cut.withServeArgs("--advertise-address", island.innerAddress() + ":" + cut.grpcPort)
         .inNamespace(island.ns.prefix(), island.ns::forwardUnixSocket)
         .start();
-    ManagedChannel toCut = cut.channel();
-    await().atMost(Duration.ofSeconds(30)).until(() -> leads(toCut));
+    await().atMost(Duration.ofSeconds(30)).until(cut::leads);
     other = new ControllerProcess(dir.resolve("other"), dir,
         "--store-url", postgres.jdbcUrl("127.0.0.1", db));
     Path tls = Files.createDirectories(other.dataDir.resolve("tls"));
@@ -74,16 +70,6 @@ class ControllerPartitionIT {
   @AfterAll
   void stop() throws Exception {
     Netns.closeAll(cut, other, island, postgres);
-  }
-
-  private static boolean leads(ManagedChannel ch) {
-    try {
-      return HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)
-          .check(HealthCheckRequest.newBuilder().setService("noid.leader").build())
-          .getStatus() == ServingStatus.SERVING;
-    } catch (StatusRuntimeException e) {
-      return false;
-    }
   }
 
   private UserServiceGrpc.UserServiceBlockingStub users(ManagedChannel ch) {
@@ -114,7 +100,7 @@ class ControllerPartitionIT {
     assertThat(cut.exitValue()).as("exit code for its supervisor: start me again").isEqualTo(75);
 
     ManagedChannel toOther = other.channel();
-    await().atMost(Duration.ofSeconds(30)).until(() -> leads(toOther));
+    await().atMost(Duration.ofSeconds(30)).until(other::leads);
     assertThat(users(toOther).listUsers(ListUsersRequest.getDefaultInstance()).getUsersList())
         .extracting(User::getName).as("the refused write was not applied")
         .doesNotContain("during-the-cut");
