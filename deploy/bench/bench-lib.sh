@@ -74,9 +74,11 @@ bench_cleanup() {
     kill -KILL -- "-$pid" 2>/dev/null || true
   done
   # VMMs run in their own sessions (they outlive an agent on purpose): stop each by its pid
-  # file, VMs' and golden snapshot builds' alike.
+  # file, VMs', warm pool VMs' (vms/.warm-*, which * does not match) and golden snapshot
+  # builds' alike.
   for state in "${STATE_DIRS[@]}"; do
-    for pidfile in "$state"/vms/*/vmm.pid "$state"/golden/.build-*/vmm.pid; do
+    for pidfile in "$state"/vms/*/vmm.pid "$state"/vms/.warm-*/vmm.pid \
+      "$state"/golden/.build-*/vmm.pid; do
       [ -f "$pidfile" ] || continue
       pid=$(cat "$pidfile")
       if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$state"; then
