@@ -25,8 +25,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * A follower's listeners, on the ports the leader's would use: gRPC health (the overall service
- * SERVING while the store answers, {@code noid.leader} NOT_SERVING) with every API method
- * answered by {@link NotLeaderHandlers}, and HTTPS {@code /health} (role, leader, epoch),
+ * SERVING while the store answers, {@code noid.leader} NOT_SERVING), the VM reads
+ * ({@link FollowerReads}), every other API method answered by {@link NotLeaderHandlers}, and HTTPS {@code /health} (role, leader, epoch),
  * {@code /healthz}, {@code /metrics} (the HA metrics only: cluster figures come from the
  * leader) and {@code /version}. They close when this controller becomes leader.
  */
@@ -51,7 +51,8 @@ public final class FollowerServer {
     new HaMetrics(leadership).bindTo(registry);
   }
 
-  void start(ClusterPki pki) {
+  /** {@code reads}: the API methods a follower serves itself ({@link FollowerReads}). */
+  void start(ClusterPki pki, io.grpc.ServerServiceDefinition reads) {
     health.setStatus(LEADER_SERVICE, ServingStatus.NOT_SERVING);
     updateHealth();
     NettyServerBuilder builder = NettyServerBuilder
@@ -65,6 +66,7 @@ public final class FollowerServer {
         // The leader's listener binds this port while this one still listens (see
         // HaController): clients reconnecting from here never find the port closed.
         .addService(health.getHealthService())
+        .addService(reads)
         .fallbackHandlerRegistry(new NotLeaderHandlers(leadership));
     if (canSharePort()) {
       builder.withOption(REUSE_PORT, true);

@@ -43,6 +43,7 @@ public final class HaController {
   private final ScheduledExecutorService claims = timer("lease-claims");
   private final ScheduledExecutorService watchdog = timer("lease-watchdog");
   private final ScheduledExecutorService healthTimer = timer("follower-health");
+  private final ScheduledExecutorService readsTimer = timer("follower-reads");
   private java.util.concurrent.ScheduledFuture<?> followerHealth;
   private volatile int exitCode;
   private PostgresStore store;
@@ -62,7 +63,9 @@ public final class HaController {
     leadership = Leadership.among(ha.advertiseAddress(),
         () -> store.controllerAddresses(RECENT));
     follower = new FollowerServer(config, leadership, store::ping);
-    follower.start(ClusterPki.open(config));
+    FollowerReads reads = new FollowerReads(store, java.time.Clock.systemUTC());
+    follower.start(ClusterPki.open(config), reads.service());
+    reads.start(readsTimer);
     // Not on the election's threads: a ping over a cut link blocks.
     followerHealth = healthTimer.scheduleWithFixedDelay(follower::updateHealth, 2, 2,
         TimeUnit.SECONDS);
@@ -89,6 +92,7 @@ public final class HaController {
 
   private void takeOver(long epoch) {
     followerHealth.cancel(false);
+    readsTimer.shutdownNow();
     store.fence(epoch);
     follower.stopHttps();
     if (!FollowerServer.canSharePort()) {
@@ -124,6 +128,7 @@ public final class HaController {
     claims.shutdownNow();
     watchdog.shutdownNow();
     healthTimer.shutdownNow();
+    readsTimer.shutdownNow();
     if (election != null) {
       election.release();
     }

@@ -23,6 +23,9 @@ abstract class JdbcStore implements Store {
     T run(Connection c) throws SQLException;
   }
 
+  private final java.util.concurrent.atomic.AtomicLong logCommits =
+      new java.util.concurrent.atomic.AtomicLong();
+
   protected abstract Connection connection() throws SQLException;
 
   /** Returns a connection obtained from {@link #connection()}. */
@@ -120,7 +123,7 @@ abstract class JdbcStore implements Store {
     });
   }
 
-  private static boolean isUniqueViolation(SQLException e) {
+  static boolean isUniqueViolation(SQLException e) {
     String state = e.getSQLState();
     String msg = String.valueOf(e.getMessage());
     return "23505".equals(state) || msg.contains("UNIQUE constraint failed")
@@ -212,107 +215,60 @@ abstract class JdbcStore implements Store {
     });
   }
 
-  // ------------------------------------------------------------------ VMs
+  // ------------------------------------------------------------------ VMs (see VmRows)
+
+  /** Whether VM writes are also appended to the change log (issue 22): where controllers share the store. */
+  protected boolean keepsChangeLog() {
+    return false;
+  }
+
+  /** A read whose statements all see one snapshot of the store. */
+  protected <T> T snapshot(String what, SqlWork<T> work) {
+    return read(what, work);
+  }
 
   @Override
   public boolean insertVm(VmRow v) {
-    return tx("insert vm", c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "INSERT INTO vms (id, owner, name, node, state, revision, document) VALUES (?,?,?,?,?,?,?)")) {
-        bindVm(ps, v);
-        ps.executeUpdate();
-        return true;
-      } catch (SQLException e) {
-        if (isUniqueViolation(e)) {
-          return false;
-        }
-        throw e;
-      }
-    });
-  }
-
-  private static void bindVm(PreparedStatement ps, VmRow v) throws SQLException {
-    ps.setString(1, v.id());
-    ps.setString(2, v.owner());
-    ps.setString(3, v.name());
-    ps.setString(4, v.node());
-    ps.setString(5, v.state());
-    ps.setLong(6, v.revision());
-    ps.setString(7, v.document());
+    return VmRows.insert(this, v);
   }
 
   @Override
   public void updateVm(VmRow v) {
-    write("update vm", "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?",
-        v.node(), v.state(), v.revision(), v.document(), v.id());
+    VmRows.update(this, v);
   }
-
 
   @Override
   public List<Boolean> writeVms(List<VmWrite> writes) {
-    return tx("write " + writes.size() + " vm changes", c -> {
-      List<Boolean> out = new ArrayList<>(writes.size());
-      // ON CONFLICT DO NOTHING, not a caught violation: PostgreSQL aborts the whole
-      // transaction on an error, and one taken name must not fail its neighbours.
-      PreparedStatement insert = statement(c, "INSERT INTO vms (id, owner, name, node, state,"
-          + " revision, document) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
-      PreparedStatement update = statement(c,
-          "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?");
-      PreparedStatement delete = statement(c, "DELETE FROM vms WHERE id = ?");
-      try {
-        for (VmWrite w : writes) {
-          switch (w.kind()) {
-            case INSERT -> {
-              bindVm(insert, w.row());
-              out.add(insert.executeUpdate() == 1);
-            }
-            case UPDATE -> {
-              VmRow v = w.row();
-              update.setString(1, v.node());
-              update.setString(2, v.state());
-              update.setLong(3, v.revision());
-              update.setString(4, v.document());
-              update.setString(5, v.id());
-              update.executeUpdate();
-              out.add(true);
-            }
-            case DELETE -> {
-              delete.setString(1, w.id());
-              delete.executeUpdate();
-              out.add(true);
-            }
-          }
-        }
-      } finally {
-        done(insert);
-        done(update);
-        done(delete);
-      }
-      return out;
-    });
+    return VmRows.write(this, writes, keepsChangeLog() ? logCommits : null);
   }
 
   @Override
   public void deleteVm(String id) {
-    write("delete vm", "DELETE FROM vms WHERE id = ?",
-        id);
+    write("delete vm", "DELETE FROM vms WHERE id = ?", id);
   }
-
 
   @Override
   public List<VmRow> vms() {
-    return read("list vms", c -> {
-      List<VmRow> out = new ArrayList<>();
-      try (PreparedStatement ps = c.prepareStatement(
-          "SELECT id, owner, name, node, state, revision, document FROM vms");
-          ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(new VmRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-              rs.getString(5), rs.getLong(6), rs.getString(7)));
-        }
-      }
-      return out;
-    });
+    return read("list vms", VmRows::all);
+  }
+
+  @Override
+  public VmHistory vmHistory(int maxChanges) {
+    if (!keepsChangeLog()) {
+      List<VmRow> vms = vms();
+      return new VmHistory(vms, List.of(),
+          vms.stream().mapToLong(VmRow::revision).max().orElse(0));
+    }
+    return snapshot("read vms and their changes",
+        c -> VmChangeRows.latest(c, VmRows.all(c), maxChanges));
+  }
+
+  @Override
+  public VmChanges vmChangesAfter(long revision, int max) {
+    if (!keepsChangeLog()) {
+      return new VmChanges(List.of(), false);
+    }
+    return read("read vm changes", c -> VmChangeRows.after(c, revision, max));
   }
 
   // ------------------------------------------------------------------ checkpoints

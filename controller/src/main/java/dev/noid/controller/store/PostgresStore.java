@@ -97,6 +97,27 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
     }
   }
 
+  // Only here: several controllers share this store, and the others follow the leader's
+  // changes through the log (issue 22).
+  @Override
+  protected boolean keepsChangeLog() {
+    return true;
+  }
+
+  @Override
+  protected <T> T snapshot(String what, SqlWork<T> work) {
+    return read(what, c -> {
+      // The first statement fixes the snapshot; the level must be set before it.
+      c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+      try {
+        return work.run(c);
+      } finally {
+        c.rollback(); // it only read; the level can change only between transactions
+        c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+      }
+    });
+  }
+
   // Several controllers may start on an empty database at once: one migrates at a time.
   @Override
   void migrate() {

@@ -91,6 +91,18 @@ final class Schema {
         holder TEXT PRIMARY KEY,
         address TEXT NOT NULL,
         seen_ms BIGINT NOT NULL)
+      """,
+      // The VM change log (issue 22): what a new leader or a follower replays to watchers that
+      // resume. The horizon is the revision up to which changes are no longer kept; changes
+      // from before the log existed never were.
+      """
+      CREATE TABLE vm_changes (
+        revision BIGINT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        document TEXT NOT NULL);
+      CREATE TABLE vm_change_horizon (revision BIGINT NOT NULL);
+      INSERT INTO vm_change_horizon (revision) SELECT COALESCE(MAX(revision), 0) FROM vms
       """);
 
   static void migrate(Connection c) throws SQLException {

@@ -64,6 +64,16 @@ public interface Store extends AutoCloseable {
 
   List<VmRow> vms();
 
+  /**
+   * The VMs with up to {@code maxChanges} of the latest logged changes to them, read in one
+   * snapshot (issue 22): a new leader or a follower replays those to watchers that resume. A
+   * store that keeps no change log returns none, complete after its VMs' latest revision.
+   */
+  VmHistory vmHistory(int maxChanges);
+
+  /** Up to {@code max} logged VM changes after {@code revision}, oldest first. */
+  VmChanges vmChangesAfter(long revision, int max);
+
   void putCheckpoint(CheckpointRow checkpoint);
 
   void deleteCheckpoint(String id);

@@ -41,9 +41,22 @@ public final class ChangeFeed<T> {
   private long last;
 
   public ChangeFeed(int capacity, long startRevision) {
+    this(capacity, startRevision, List.of(), startRevision);
+  }
+
+  /**
+   * A feed whose history starts with {@code history} (oldest first: changes an earlier owner
+   * made, read back from the store), which holds every change after {@code completeAfter}:
+   * watchers that saw that revision or a later one are replayed what they missed. New changes
+   * follow {@code startRevision}.
+   */
+  public ChangeFeed(int capacity, long startRevision, List<Event<T>> history, long completeAfter) {
     this.capacity = capacity;
-    this.replayableSince = startRevision;
-    this.last = startRevision;
+    List<Event<T>> kept = history.subList(Math.max(0, history.size() - capacity), history.size());
+    long since = kept.size() < history.size() ? kept.getFirst().revision() - 1 : completeAfter;
+    events.addAll(kept);
+    this.last = Math.max(startRevision, kept.isEmpty() ? 0 : kept.getLast().revision());
+    this.replayableSince = Math.min(since, last);
   }
 
   /** Called by the owner, under its own lock, in revision order. Wakes waiting watchers. */

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.DestroyVmRequest;
 import dev.noid.api.v1.GetVmRequest;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
@@ -98,24 +99,70 @@ class ControllerFailoverIT {
       assertThat(h.path("role").asText()).isEqualTo("follower");
       assertThat(h.path("leader").asText()).isEqualTo(leader.address());
       assertThat(h.path("epoch").asLong()).isEqualTo(leaderHealth.path("epoch").asLong());
-      // A client that talks to a follower directly is told where the leader is.
+      // A client that writes to a follower directly is told where the leader is.
       assertThatThrownBy(() -> VmServiceGrpc.newBlockingStub(c.channel())
           .withCallCredentials(ControllerProcess.bearer(cluster.adminToken))
-          .getVm(GetVmRequest.newBuilder().setName("x").build()))
+          .destroyVm(DestroyVmRequest.newBuilder().setName("x").build()))
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
             assertThat(e.getStatus().getDescription()).contains("the leader is " + leader.address());
             assertThat(e.getTrailers().get(Metadata.Key.of("noid-leader",
                 Metadata.ASCII_STRING_MARSHALLER))).isEqualTo(leader.address());
           });
+      // Reads it answers itself, for authenticated callers only.
+      assertThatThrownBy(() -> VmServiceGrpc.newBlockingStub(c.channel())
+          .withCallCredentials(ControllerProcess.bearer(cluster.adminToken))
+          .getVm(GetVmRequest.newBuilder().setName("x").build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(
+              e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+      assertThatThrownBy(() -> VmServiceGrpc.newBlockingStub(c.channel())
+          .withCallCredentials(ControllerProcess.bearer("noid_tok_" + "0".repeat(64)))
+          .getVm(GetVmRequest.newBuilder().setName("x").build()))
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(
+              e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
     }
+  }
+
+  private ControllerProcess aFollower() throws Exception {
+    ControllerProcess leader = cluster.leader();
+    return cluster.controllers.stream().filter(c -> c != leader && c.alive()).findFirst()
+        .orElseThrow();
+  }
+
+  private NoidClient clientOf(ControllerProcess c) {
+    return cluster.client(c.address());
+  }
+
+  @Test
+  @Order(2)
+  void followersServeReadsAndWatchesOfWhatTheLeaderWrote() throws Exception {
+    NoidClient leaderClient = cluster.client();
+    NoidClient follower = clientOf(aFollower());
+    Vm made = leaderClient.createVm(CreateVmRequest.newBuilder().setName("read-1").setCpus(1)
+        .setMemMib(128).build());
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
+        follower.getVm("read-1").getNode()).isEqualTo(made.getNode()));
+    assertThat(follower.listVms()).extracting(Vm::getName).contains("read-1");
+
+    WatchedView onFollower = new WatchedView();
+    follower.watchVms(Map.of(), onFollower);
+    await().atMost(Duration.ofSeconds(10)).until(onFollower::synced);
+    assertThat(onFollower.states()).containsKey("read-1");
+    leaderClient.createVm(CreateVmRequest.newBuilder().setName("read-2").setCpus(1)
+        .setMemMib(128).build());
+    leaderClient.destroyVm("read-1");
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(onFollower.states())
+        .isEqualTo(states(leaderClient.listVms())));
+    assertThat(onFollower.added).contains("read-2");
+    assertThat(onFollower.disorder).isEmpty();
+    leaderClient.destroyVm("read-2");
   }
 
   /** What became of one create, as its client saw it. */
   private record Outcome(String name, boolean ok, String error) {}
 
   @Test
-  @Order(2)
+  @Order(3)
   void aKilledLeaderIsReplacedAndEveryCreateEndsExactlyOnce() throws Exception {
     ControllerProcess leader = cluster.leader();
     long epochBefore = health(leader).path("epoch").asLong();
@@ -173,10 +220,14 @@ class ControllerFailoverIT {
     // Nothing is left half made once the new leader has reconciled.
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(check.listVms())
         .noneMatch(v -> isTransitional(v.getState())));
-    // The watch opened before the kill resumed on the new leader: its view is the VMs' list.
+    // The watch opened before the kill resumed on the new leader: its view is the VMs' list,
+    // and it got there by replay of every change, not by starting over from a snapshot.
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(watched.states())
         .isEqualTo(states(check.listVms())));
     assertThat(watched.disorder).as("changes out of revision order").isEmpty();
+    assertThat(watched.resyncs).as("snapshots after the first").isZero();
+    assertThat(watched.added).as("every create answered OK was seen added")
+        .containsAll(outcomes.values().stream().filter(Outcome::ok).map(Outcome::name).toList());
     Map<String, Integer> seen = new HashMap<>();
     Map<String, Vm> byName = new HashMap<>();
     for (Vm v : check.listVms()) {
@@ -206,8 +257,10 @@ class ControllerFailoverIT {
   private static final class WatchedView implements WatchListener<Vm> {
     private final Map<String, VmState> view = new HashMap<>();
     final List<String> disorder = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final java.util.Set<String> added = ConcurrentHashMap.newKeySet();
     private Map<String, VmState> snapshot;
     private boolean synced;
+    int resyncs;
     private long lastRevision;
 
     @Override
@@ -216,6 +269,9 @@ class ControllerFailoverIT {
         case EXISTING -> {
           if (snapshot == null) {
             snapshot = new HashMap<>();
+            if (synced) {
+              resyncs++;
+            }
           }
           snapshot.put(e.item().getName(), e.item().getState());
         }
@@ -235,6 +291,9 @@ class ControllerFailoverIT {
           }
           lastRevision = e.revision();
           view.put(e.item().getName(), e.item().getState());
+          if (e.type() == WatchEvent.Type.ADDED) {
+            added.add(e.item().getName());
+          }
         }
         case DELETED -> {
           lastRevision = e.revision();
@@ -277,7 +336,7 @@ class ControllerFailoverIT {
   }
 
   @Test
-  @Order(3)
+  @Order(4)
   void theKilledControllerComesBackAsAFollower() throws Exception {
     ControllerProcess dead = cluster.controllers.stream().filter(c -> !c.alive()).findFirst()
         .orElseThrow();
@@ -287,5 +346,9 @@ class ControllerFailoverIT {
     JsonNode h = health(dead);
     assertThat(h.path("role").asText()).isEqualTo("follower");
     assertThat(h.path("leader").asText()).isEqualTo(leader.address());
+    // It serves reads again, from what the store holds now.
+    assertThat(clientOf(dead).listVms()).extracting(Vm::getName)
+        .containsExactlyInAnyOrderElementsOf(cluster.client().listVms().stream()
+            .map(Vm::getName).toList());
   }
 }

@@ -92,7 +92,12 @@ final class HaCluster implements AutoCloseable {
   }
 
   NoidClient client() {
-    NoidClient c = NoidClient.builder().target(targets()).token(adminToken).trustedCa(ca())
+    return client(targets());
+  }
+
+  /** A client of {@code target}: all controllers, or one of them. */
+  NoidClient client(String target) {
+    NoidClient c = NoidClient.builder().target(target).token(adminToken).trustedCa(ca())
         .deadline(Duration.ofSeconds(60)).build();
     open.add(c);
     return c;

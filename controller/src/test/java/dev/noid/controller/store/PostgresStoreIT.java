@@ -4,6 +4,11 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -44,5 +49,73 @@ class PostgresStoreIT extends StoreContract {
   @Override
   protected Connection rawConnection() throws SQLException {
     return DriverManager.getConnection(url);
+  }
+
+  // ------------------------------------------------------------------ the VM change log
+
+  @Test
+  void logsEveryCommittedVmChangeInRevisionOrder() {
+    store.writeVms(List.of(VmWrite.insert(vm("vm-1", "alice", "web", 1)),
+        VmWrite.insert(vm("vm-2", "alice", "db", 2))));
+    store.writeVms(List.of(VmWrite.update(vm("vm-1", "alice", "web", 3)),
+        VmWrite.delete(vm("vm-2", "alice", "db", 4))));
+
+    VmHistory h = store.vmHistory(100);
+    assertThat(h.changes()).extracting(VmChangeRow::revision, VmChangeRow::kind)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(1L, VmWrite.Kind.INSERT),
+            org.assertj.core.groups.Tuple.tuple(2L, VmWrite.Kind.INSERT),
+            org.assertj.core.groups.Tuple.tuple(3L, VmWrite.Kind.UPDATE),
+            org.assertj.core.groups.Tuple.tuple(4L, VmWrite.Kind.DELETE));
+    assertThat(h.changes().getLast().document()).isEqualTo(vm("vm-2", "alice", "db", 4).document());
+    assertThat(h.completeAfter()).isZero();
+    assertThat(h.vms()).containsExactly(vm("vm-1", "alice", "web", 3));
+
+    VmChanges after = store.vmChangesAfter(2, 100);
+    assertThat(after.complete()).isTrue();
+    assertThat(after.rows()).extracting(VmChangeRow::revision).containsExactly(3L, 4L);
+    assertThat(store.vmChangesAfter(4, 100).rows()).isEmpty();
+  }
+
+  @Test
+  void aRefusedInsertOrAFailedWriteLogsNothing() {
+    store.writeVms(List.of(VmWrite.insert(vm("vm-1", "alice", "web", 1))));
+    // The name is taken: refused, not logged.
+    assertThat(store.writeVms(List.of(VmWrite.insert(vm("vm-9", "alice", "web", 2)))))
+        .containsExactly(false);
+    // state is NOT NULL: the whole batch fails, its first change with it.
+    VmRow broken = new VmRow("vm-1", "alice", "web", "node-a", null, 4, "{}");
+    assertThatThrownBy(() -> store.writeVms(List.of(
+        VmWrite.insert(vm("vm-3", "alice", "db", 3)), VmWrite.update(broken))))
+        .isInstanceOf(StoreException.class);
+
+    assertThat(store.vmChangesAfter(0, 100).rows()).extracting(VmChangeRow::revision)
+        .containsExactly(1L);
+  }
+
+  @Test
+  void keepsTheLatestChangesAndSaysWhenOlderOnesAreGone() {
+    // Enough commits for a prune, with more changes than are kept.
+    long revision = 0;
+    int perCommit = 50;
+    for (int commit = 0; commit < 256; commit++) {
+      List<VmWrite> writes = new ArrayList<>();
+      for (int i = 0; i < perCommit; i++) {
+        revision++;
+        writes.add(revision <= perCommit
+            ? VmWrite.insert(vm("vm-" + i, "alice", "vm" + i, revision))
+            : VmWrite.update(vm("vm-" + i, "alice", "vm" + i, revision)));
+      }
+      store.writeVms(writes);
+    }
+    long last = revision;
+
+    VmHistory h = store.vmHistory(20_000);
+    assertThat(h.changes()).hasSizeLessThanOrEqualTo(10_000 + perCommit);
+    assertThat(h.changes().getLast().revision()).isEqualTo(last);
+    assertThat(h.completeAfter()).isEqualTo(h.changes().getFirst().revision() - 1);
+    assertThat(store.vmChangesAfter(0, 10).complete()).as("the oldest are gone").isFalse();
+    assertThat(store.vmChangesAfter(h.completeAfter(), 10).complete()).isTrue();
+    // Asked for fewer than are kept: complete only after the oldest of those.
+    assertThat(store.vmHistory(5).completeAfter()).isEqualTo(last - 5);
   }
 }

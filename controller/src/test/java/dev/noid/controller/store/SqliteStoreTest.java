@@ -47,4 +47,14 @@ class SqliteStoreTest extends StoreContract {
       store.close();
     }
   }
+
+  /** One controller: nothing follows its changes, so it logs none and says it has none. */
+  @Test
+  void keepsNoChangeLog() {
+    store.writeVms(java.util.List.of(VmWrite.insert(vm("vm-1", "alice", "web", 7))));
+
+    assertThat(store.vmHistory(100).changes()).isEmpty();
+    assertThat(store.vmHistory(100).completeAfter()).isEqualTo(7);
+    assertThat(store.vmChangesAfter(0, 100).complete()).isFalse();
+  }
 }

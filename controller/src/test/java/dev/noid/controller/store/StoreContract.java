@@ -58,7 +58,11 @@ abstract class StoreContract {
   }
 
   private static VmRow vm(String id, String owner, String name) {
-    return new VmRow(id, owner, name, "node-a", "RUNNING", 1, "{\"id\":\"" + id + "\"}");
+    return vm(id, owner, name, 1);
+  }
+
+  static VmRow vm(String id, String owner, String name, long revision) {
+    return new VmRow(id, owner, name, "node-a", "RUNNING", revision, "{\"id\":\"" + id + "\"}");
   }
 
   private static CheckpointRow checkpoint(String id, String owner, String vmId) {
@@ -207,14 +211,15 @@ abstract class StoreContract {
     VmRow moved = new VmRow("vm-2", "alice", "db", "node-c", "RUNNING", 3, "{\"n\":2}");
 
     List<Boolean> answers = store.writeVms(List.of(
-        VmWrite.insert(vm("vm-2", "alice", "db")),
-        VmWrite.insert(vm("vm-3", "alice", "web")),
-        VmWrite.update(moved),
-        VmWrite.delete("vm-1"),
-        VmWrite.insert(vm("vm-4", "alice", "web"))));
+        VmWrite.insert(vm("vm-2", "alice", "db", 2)),
+        VmWrite.insert(vm("vm-3", "alice", "web", 3)),
+        VmWrite.update(moved.withRevision(4)),
+        VmWrite.delete(vm("vm-1", "alice", "web", 5)),
+        VmWrite.insert(vm("vm-4", "alice", "web", 6))));
 
     assertThat(answers).containsExactly(true, false, true, true, true);
-    assertThat(store.vms()).containsExactlyInAnyOrder(moved, vm("vm-4", "alice", "web"));
+    assertThat(store.vms()).containsExactlyInAnyOrder(moved.withRevision(4),
+        vm("vm-4", "alice", "web", 6));
   }
 
   @Test
@@ -224,17 +229,29 @@ abstract class StoreContract {
     // state is NOT NULL: the third change fails after two succeeded in the same transaction.
     VmRow broken = new VmRow("vm-9", "alice", "cache", "node-a", null, 2, "{}");
 
-    assertThatThrownBy(() -> store.writeVms(List.of(VmWrite.insert(vm("vm-2", "alice", "db")),
-        VmWrite.delete("vm-1"), VmWrite.update(broken))))
+    assertThatThrownBy(() -> store.writeVms(List.of(VmWrite.insert(vm("vm-2", "alice", "db", 3)),
+        VmWrite.delete(vm("vm-1", "alice", "web", 4)), VmWrite.update(broken))))
         .isInstanceOf(StoreException.class);
 
     assertThat(store.vms()).containsExactlyInAnyOrder(vm("vm-1", "alice", "web"),
         vm("vm-9", "alice", "cache"));
-    VmRow stopped = new VmRow("vm-9", "alice", "cache", "node-a", "STOPPED", 2, "{}");
-    assertThat(store.writeVms(List.of(VmWrite.insert(vm("vm-2", "alice", "db")),
-        VmWrite.update(stopped), VmWrite.delete("vm-1"))))
+    VmRow stopped = new VmRow("vm-9", "alice", "cache", "node-a", "STOPPED", 6, "{}");
+    assertThat(store.writeVms(List.of(VmWrite.insert(vm("vm-2", "alice", "db", 5)),
+        VmWrite.update(stopped), VmWrite.delete(vm("vm-1", "alice", "web", 7)))))
         .containsExactly(true, true, true);
-    assertThat(store.vms()).containsExactlyInAnyOrder(vm("vm-2", "alice", "db"), stopped);
+    assertThat(store.vms()).containsExactlyInAnyOrder(vm("vm-2", "alice", "db", 5), stopped);
+  }
+
+  @Test
+  void vmHistoryHoldsEveryVmAndChangesNoOlderThanItSaysItIsCompleteAfter() {
+    store.writeVms(List.of(VmWrite.insert(vm("vm-1", "alice", "web", 7)),
+        VmWrite.insert(vm("vm-2", "bob", "db", 8))));
+
+    VmHistory h = store.vmHistory(100);
+
+    assertThat(h.vms()).containsExactlyInAnyOrder(vm("vm-1", "alice", "web", 7),
+        vm("vm-2", "bob", "db", 8));
+    assertThat(h.changes()).allMatch(c -> c.revision() > h.completeAfter());
   }
 
   // ------------------------------------------------------------------ checkpoints

@@ -91,4 +91,43 @@ class ChangeFeedTest {
     assertThat(feed.next(20, 2, 0)).extracting(Event::revision).containsExactly(21L, 22L);
     assertThat(feed.behind(17)).isTrue();
   }
+
+  private static List<Event<String>> history(long from, long to) {
+    List<Event<String>> out = new java.util.ArrayList<>();
+    for (long r = from; r <= to; r++) {
+      out.add(new Event<>(r, Type.MODIFIED, "item-" + r));
+    }
+    return out;
+  }
+
+  @Test
+  void aFeedStartedFromAnEarlierOwnersLoggedChangesReplaysThemAcrossTheRevisionJump()
+      throws Exception {
+    // A new leader (issue 22): the old one logged 5..7, complete after 4; the new one issues
+    // revisions from 1 << 40.
+    long floor = 1L << 40;
+    ChangeFeed<String> feed = new ChangeFeed<>(100, floor, history(5, 7), 4);
+
+    ChangeFeed.Watch<String> w = feed.watch(5, () -> snapshot);
+    assertThat(w.snapshot()).isNull();
+    assertThat(w.replay()).extracting(Event::revision).containsExactly(6L, 7L);
+    assertThat(w.revision()).isEqualTo(floor);
+    assertThat(feed.watch(4, () -> snapshot).replay()).extracting(Event::revision)
+        .containsExactly(5L, 6L, 7L);
+    assertThat(feed.watch(3, () -> snapshot).snapshot()).as("older than the log").isEqualTo(snapshot);
+
+    feed.publish(new Event<>(floor + 1, Type.ADDED, "new"));
+    assertThat(feed.watch(7, () -> snapshot).replay()).extracting(Event::revision)
+        .containsExactly(floor + 1);
+    assertThat(feed.next(w.revision(), 10, 0)).extracting(Event::item).containsExactly("new");
+  }
+
+  @Test
+  void aLoggedHistoryLongerThanTheFeedKeepsItsLatestAndNoMore() {
+    ChangeFeed<String> feed = new ChangeFeed<>(3, 100, history(1, 10), 0);
+
+    assertThat(feed.watch(7, () -> snapshot).replay()).extracting(Event::revision)
+        .containsExactly(8L, 9L, 10L);
+    assertThat(feed.watch(6, () -> snapshot).snapshot()).isEqualTo(snapshot);
+  }
 }

@@ -2,10 +2,8 @@ package dev.noid.controller.vms.grpc;
 
 import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.api.Calls;
-import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.api.ProtoMapper;
 import dev.noid.controller.api.OpenStreams;
-import dev.noid.controller.api.WatchStream;
 import dev.noid.api.v1.AttachConsoleRequest;
 import dev.noid.api.v1.AttachConsoleResponse;
 import dev.noid.api.v1.CreateCheckpointRequest;
@@ -40,8 +38,6 @@ import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.WatchVmsRequest;
 import dev.noid.api.v1.WatchVmsResponse;
 import dev.noid.controller.agents.grpc.AgentClients;
-import dev.noid.controller.domain.NoidException;
-import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.service.Checkpoints;
 import dev.noid.controller.vms.service.VmCreates;
 import dev.noid.controller.vms.service.VmRecords;
@@ -49,26 +45,19 @@ import dev.noid.controller.vms.service.VmTransitions;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
-import java.nio.charset.StandardCharsets;
-import java.util.Base64;
-import java.util.List;
 
 /**
  * noid.v1.VmService: turns each request into the domain's terms, calls the use case, maps the
  * answer.
  */
 public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
-  static final int DEFAULT_PAGE_SIZE = 100;
-  static final int MAX_PAGE_SIZE = 1000;
-  /** A ListVms page ends before its VMs take this many bytes (at least one VM per page). */
-  static final int MAX_PAGE_BYTES = 8 << 20;
-
   private final VmRecords vms;
   private final VmCreates creates;
   private final VmTransitions transitions;
   private final Checkpoints checkpoints;
   private final AgentClients agents;
   private final OpenStreams streams;
+  private final VmReads reads;
 
   @Inject
   public GrpcVmService(VmRecords vms, VmCreates creates, VmTransitions transitions, Checkpoints checkpoints,
@@ -79,6 +68,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
     this.transitions = transitions;
     this.checkpoints = checkpoints;
     this.agents = agents;
+    this.reads = new VmReads(vms.table(), streams);
   }
 
   @Override
@@ -96,76 +86,17 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
 
   @Override
   public void getVm(GetVmRequest r, StreamObserver<GetVmResponse> out) {
-    Calls.unary(out, () -> GetVmResponse.newBuilder()
-        .setVm(ProtoMapper.vm(vms.get(AuthInterceptor.caller(), r.getName()))).build());
+    reads.getVm(r, out);
   }
 
   @Override
   public void listVms(ListVmsRequest r, StreamObserver<ListVmsResponse> out) {
-    Calls.unary(out, () -> {
-      int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE
-          : FieldLimits.atMost("page_size", r.getPageSize(), MAX_PAGE_SIZE);
-      String after = decodeToken(r.getPageToken());
-      java.util.Set<dev.noid.controller.domain.VmState> states = new java.util.HashSet<>();
-      r.getStatesList().forEach(s -> states.add(ProtoMapper.state(s)));
-      List<VmEntry> matching = vms.list(AuthInterceptor.caller()).stream()
-          .filter(v -> r.getStatesCount() == 0 || states.contains(v.state()))
-          .filter(v -> r.getNode().isEmpty() || r.getNode().equals(v.node()))
-          .filter(v -> r.getLabelSelectorMap().entrySet().stream()
-              .allMatch(l -> l.getValue().equals(v.labels().get(l.getKey()))))
-          .toList();
-      List<VmEntry> page = matching.stream().filter(v -> v.name().compareTo(after) > 0)
-          .limit(size + 1L).toList();
-      ListVmsResponse.Builder b = ListVmsResponse.newBuilder().setTotalSize(matching.size());
-      // A page also ends before MAX_PAGE_BYTES, so that it fits the client's inbound limit
-      // (16 MiB, docs/api.md) whatever the VMs' labels: the token then resumes after it.
-      long bytes = 0;
-      int taken = 0;
-      for (VmEntry v : page.subList(0, Math.min(size, page.size()))) {
-        var vm = ProtoMapper.vm(v);
-        bytes += vm.getSerializedSize();
-        if (taken > 0 && bytes > MAX_PAGE_BYTES) {
-          break;
-        }
-        b.addVms(vm);
-        taken++;
-      }
-      if (page.size() > taken) {
-        b.setNextPageToken(encodeToken(page.get(taken - 1).name()));
-      }
-      return b.build();
-    });
-  }
-
-  // Page tokens name the last VM of the previous page: stable under inserts and deletes.
-  static String encodeToken(String lastName) {
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(
-        ("after:" + lastName).getBytes(StandardCharsets.UTF_8));
-  }
-
-  static String decodeToken(String token) {
-    if (token.isEmpty()) {
-      return "";
-    }
-    try {
-      String s = new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
-      if (s.startsWith("after:")) {
-        return s.substring(6);
-      }
-    } catch (IllegalArgumentException e) {
-      // fall through
-    }
-    throw NoidException.invalid("page_token is not one this server issued");
+    reads.listVms(r, out);
   }
 
   @Override
   public void watchVms(WatchVmsRequest r, StreamObserver<WatchVmsResponse> out) {
-    String owner = AuthInterceptor.caller().name();
-    var selector = r.getLabelSelectorMap();
-    new WatchStream<>(owner, (VmEntry e) -> e.owner().equals(owner) && selector.entrySet().stream()
-        .allMatch(l -> l.getValue().equals(e.labels().get(l.getKey()))), new VmWatchResponses(),
-        (ServerCallStreamObserver<WatchVmsResponse>) out, vms.table())
-        .start(r.getSinceRevision(), streams, owner);
+    reads.watchVms(r, out);
   }
 
   @Override

@@ -35,9 +35,7 @@ public final class VmRecords {
   }
 
   public VmEntry get(Principal who, String name) {
-    // Another user's VM is simply not there for this caller: NOT_FOUND, never PERMISSION_DENIED.
-    return vms.find(who.name(), name)
-        .orElseThrow(() -> NoidException.notFound("VM '" + name + "' not found"));
+    return vms.require(who.name(), name);
   }
 
   public List<VmEntry> list(Principal who) {

@@ -1,6 +1,7 @@
 package dev.noid.controller.vms.store;
 
 import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.VmView;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
@@ -11,10 +12,11 @@ import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.quotas.QuotaCheck;
 import dev.noid.controller.store.Store;
+import dev.noid.controller.store.VmChangeRow;
+import dev.noid.controller.store.VmHistory;
 import dev.noid.controller.store.VmRow;
 import dev.noid.controller.store.VmWrite;
 import dev.noid.controller.watch.ChangeFeed;
-import dev.noid.controller.watch.Watchable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Clock;
@@ -34,15 +36,18 @@ import java.util.function.Consumer;
  * store commits ({@link GroupCommit}). Each change gets the next
  * revision number, the order WatchVms replays in.
  */
-public final class VmTable implements Watchable<VmEntry> {
+public final class VmTable implements VmView {
   static final ObjectMapper JSON = JsonMapper.builder().addModule(new JavaTimeModule()).build();
   // Resolved once: every store write of a VM serialises one, and the mapper would look the
   // serialiser up afresh each time.
   private static final ObjectWriter WRITER = JSON.writerFor(VmEntry.class);
   private static final ObjectReader READER = JSON.readerFor(VmEntry.class);
 
-  private static final Comparator<VmEntry> BY_OWNER_AND_NAME =
+  static final Comparator<VmEntry> BY_OWNER_AND_NAME =
       Comparator.comparing(VmEntry::owner).thenComparing(VmEntry::name);
+
+  /** Changes kept for watchers that resume, here and in the store's log. */
+  static final int HISTORY = 10_000;
 
   private final Store store;
   private final Clock clock;
@@ -81,7 +86,8 @@ public final class VmTable implements Watchable<VmEntry> {
     this.clock = clock;
     this.quotas = quotas;
     this.commits = new GroupCommit(store, this);
-    for (VmRow row : store.vms()) {
+    VmHistory history = store.vmHistory(HISTORY);
+    for (VmRow row : history.vms()) {
       VmEntry e = read(row.document());
       byId.put(e.id(), e);
       idByOwnerName.put(key(e.owner(), e.name()), e.id());
@@ -90,8 +96,23 @@ public final class VmTable implements Watchable<VmEntry> {
       revision.accumulateAndGet(e.revision(), Math::max);
     }
     revision.accumulateAndGet(revisionFloor, Math::max);
-    // Changes are applied (and published) under this table's monitor, in revision order.
-    events = new ChangeFeed<>(10_000, revision.get());
+    // Changes are applied (and published) under this table's monitor, in revision order. The
+    // logged ones of an earlier leader let watchers resume here without a snapshot.
+    events = new ChangeFeed<>(HISTORY, revision.get(), events(history.changes()),
+        history.completeAfter());
+  }
+
+  /** Logged changes as watch events. */
+  public static List<ChangeFeed.Event<VmEntry>> events(List<VmChangeRow> rows) {
+    List<ChangeFeed.Event<VmEntry>> out = new ArrayList<>(rows.size());
+    for (VmChangeRow r : rows) {
+      out.add(new ChangeFeed.Event<>(r.revision(), switch (r.kind()) {
+        case INSERT -> ChangeFeed.Type.ADDED;
+        case UPDATE -> ChangeFeed.Type.MODIFIED;
+        case DELETE -> ChangeFeed.Type.DELETED;
+      }, read(r.document())));
+    }
+    return out;
   }
 
   private static String key(String owner, String name) {
@@ -217,7 +238,7 @@ public final class VmTable implements Watchable<VmEntry> {
     synchronized (this) {
       long rev = revision.incrementAndGet();
       deleting.add(e.id());
-      p = commits.submit(VmWrite.delete(e.id()), stored -> {
+      p = commits.submit(VmWrite.delete(row(e).withRevision(rev)), stored -> {
         deleting.remove(e.id());
         VmEntry gone = byId.remove(e.id());
         index(gone, null);
@@ -256,6 +277,7 @@ public final class VmTable implements Watchable<VmEntry> {
     return Optional.ofNullable(byId.get(id));
   }
 
+  @Override
   public Optional<VmEntry> find(String owner, String name) {
     String id = idByOwnerName.get(key(owner, name));
     return id == null ? Optional.empty() : Optional.ofNullable(byId.get(id));
@@ -327,6 +349,7 @@ public final class VmTable implements Watchable<VmEntry> {
   }
 
   /** The owner's VMs by name; from an index, not a sort of every VM (ListVms calls this). */
+  @Override
   public List<VmEntry> ownedBy(String owner) {
     List<VmEntry> out = entries(idsByOwner.get(owner), e -> true);
     out.sort(Comparator.comparing(VmEntry::name));
@@ -343,7 +366,7 @@ public final class VmTable implements Watchable<VmEntry> {
     }
   }
 
-  private static VmEntry read(String json) {
+  static VmEntry read(String json) {
     try {
       return READER.readValue(json);
     } catch (IOException ex) {

@@ -1,0 +1,105 @@
+package dev.noid.controller.ha;
+
+import dev.noid.controller.api.AuthInterceptor;
+import dev.noid.controller.api.MalformedRequests;
+import dev.noid.controller.api.OpenStreams;
+import dev.noid.controller.observability.AuditLog;
+import dev.noid.controller.store.Store;
+import dev.noid.controller.store.UserRow;
+import dev.noid.controller.users.LoginLimiter;
+import dev.noid.controller.users.UserDirectory;
+import dev.noid.controller.vms.grpc.VmReads;
+import dev.noid.controller.vms.store.VmReplica;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The reads a follower serves (issue 22): GetVm, ListVms and WatchVms, from a replica of the
+ * VMs kept by reading the store's change log every {@link #POLL}, for callers authenticated
+ * against the store's users as on the leader. A token rotated or revoked on the leader ends its
+ * user's watches here too, within a poll of the users. Everything else goes to the leader.
+ */
+final class FollowerReads {
+  private static final Logger log = LoggerFactory.getLogger(FollowerReads.class);
+  static final Duration POLL = Duration.ofMillis(200);
+  private static final Duration USERS_POLL = Duration.ofSeconds(1);
+  /** Past this without reaching the store, the replica refuses reads. */
+  static final Duration STALE = Duration.ofSeconds(5);
+
+  private final Store store;
+  private final VmReplica replica;
+  private final OpenStreams streams = new OpenStreams();
+  private final AuthInterceptor auth;
+  private Map<String, String> tokens;
+  private boolean failing;
+
+  FollowerReads(Store store, Clock clock) {
+    this.store = store;
+    this.replica = new VmReplica(store, clock, STALE);
+    this.auth = new AuthInterceptor(new UserDirectory(store, new LoginLimiter(
+        LoginLimiter.PER_CALLER, LoginLimiter.GLOBAL, Duration.ofSeconds(60),
+        LoginLimiter.MAX_CALLERS, clock), clock));
+    this.tokens = tokens();
+  }
+
+  /** The read services, authenticated and audited as the leader's are. */
+  ServerServiceDefinition service() {
+    ServerInterceptor[] chain = {new AuditLog(), auth};
+    return ServerInterceptors.intercept(
+        MalformedRequests.refusedAsInvalid(new VmReads(replica, streams).bindReadsOnly()), chain);
+  }
+
+  void start(ScheduledExecutorService timer) {
+    timer.scheduleWithFixedDelay(this::poll, POLL.toMillis(), POLL.toMillis(),
+        TimeUnit.MILLISECONDS);
+    timer.scheduleWithFixedDelay(this::checkTokens, USERS_POLL.toMillis(), USERS_POLL.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  private void poll() {
+    try {
+      replica.poll();
+      if (failing) {
+        failing = false;
+        log.info("follower reads the store's VM changes again");
+      }
+    } catch (RuntimeException e) {
+      if (!failing) {
+        failing = true;
+        log.warn("follower cannot read the store's VM changes: {}", e.getMessage());
+      }
+    }
+  }
+
+  private void checkTokens() {
+    try {
+      Map<String, String> now = tokens();
+      tokens.forEach((user, hash) -> {
+        if (!Objects.equals(now.get(user), hash)) {
+          streams.revoke(user, "the token of user '" + user + "' was rotated or revoked");
+        }
+      });
+      tokens = now;
+    } catch (RuntimeException e) {
+      log.debug("follower cannot read the users", e);
+    }
+  }
+
+  private Map<String, String> tokens() {
+    Map<String, String> out = new HashMap<>();
+    for (UserRow u : store.users()) {
+      out.put(u.name(), u.tokenHash());
+    }
+    return out;
+  }
+}
