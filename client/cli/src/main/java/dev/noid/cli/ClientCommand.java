@@ -14,6 +14,12 @@ abstract class ClientCommand implements Callable<Integer> {
 
   /** Set by the daemon to its channel cache. */
   static volatile Connections connections = Connections.FRESH;
+  /**
+   * With several controllers, how long a command waits for one to lead before it gives up: a
+   * failover takes about 4 s (docs/operations.md), and calls would otherwise wait for a leader
+   * until their 10-minute deadline when every controller is down.
+   */
+  static volatile java.time.Duration leaderWait = java.time.Duration.ofSeconds(30);
 
   /** The controller address (or comma list of them) this command talks to, for messages. */
   String target;
@@ -29,8 +35,29 @@ abstract class ClientCommand implements Callable<Integer> {
           + "NOID_TOKEN): run 'noid auth setup --url HOST:7655 --token TOKEN --ca-fingerprint sha256:HEX'");
     }
     target = ControllerUrls.normalize(c.url);
-    return connections.client(target, c.token,
+    NoidClient client = connections.client(target, c.token,
         c.caFile != null && !c.caFile.isEmpty() ? Path.of(c.caFile) : null);
+    if (target.contains(",")) {
+      awaitLeader(client);
+    }
+    return client;
+  }
+
+  private void awaitLeader(NoidClient client) {
+    boolean leads;
+    try {
+      leads = client.awaitConnected(leaderWait);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CliException(CliException.INTERRUPTED, "interrupted");
+    }
+    if (!leads) {
+      client.close();
+      throw new CliException(CliException.UNAVAILABLE, "no controller leads among "
+          + target.replace(",", ", ") + " (waited " + leaderWait.toSeconds() + " s): is any of"
+          + " them running, and are these their gRPC addresses? (the addresses come from"
+          + " NOID_URL or 'noid auth setup --url'; 'noid-dev status' shows a dev cluster's)");
+    }
   }
 
   /** The named VM, or the current one set with 'noid use'. */

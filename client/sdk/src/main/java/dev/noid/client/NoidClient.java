@@ -549,6 +549,28 @@ public final class NoidClient implements AutoCloseable {
   }
 
   /** Closes the connection; calls still running are cancelled. */
+  /**
+   * Waits up to {@code max} for the channel to be able to send calls: with one address, a
+   * connection; with several, a controller that leads. False if it could not within that time,
+   * so a caller can fail fast with its own message instead of a call waiting for a leader until
+   * its deadline (an interactive tool whose controllers are all down).
+   */
+  public boolean awaitConnected(Duration max) throws InterruptedException {
+    long end = System.nanoTime() + max.toNanos();
+    io.grpc.ConnectivityState state = channel.getState(true);
+    while (state != io.grpc.ConnectivityState.READY) {
+      long left = end - System.nanoTime();
+      if (left <= 0 || state == io.grpc.ConnectivityState.SHUTDOWN) {
+        return false;
+      }
+      java.util.concurrent.CountDownLatch changed = new java.util.concurrent.CountDownLatch(1);
+      channel.notifyWhenStateChanged(state, changed::countDown);
+      changed.await(left, TimeUnit.NANOSECONDS);
+      state = channel.getState(true);
+    }
+    return true;
+  }
+
   @Override
   public void close() {
     synchronized (this) {

@@ -136,4 +136,16 @@ class LeaderFollowingTest {
     assertThat(first.getImage()).isNotEmpty().isNotEqualTo(second.getImage());
     assertThat(given.getImage()).isEqualTo("mine");
   }
+
+  @Test
+  void awaitingAConnectionEndsWhenOneLeadsAndGivesUpWhenNoneDoes() throws Exception {
+    assertThat(client.awaitConnected(Duration.ofMillis(500))).as("nobody leads").isFalse();
+
+    controller("a").lead();
+
+    assertThat(client.awaitConnected(Duration.ofSeconds(10))).isTrue();
+    controllers.forEach(FakeController::close);
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> !client.awaitConnected(Duration.ofMillis(100)));
+  }
 }
