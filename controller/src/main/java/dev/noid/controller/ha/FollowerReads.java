@@ -3,15 +3,12 @@ package dev.noid.controller.ha;
 import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.api.MalformedRequests;
 import dev.noid.controller.api.OpenStreams;
-import dev.noid.controller.observability.AuditLog;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.UserRow;
 import dev.noid.controller.users.LoginLimiter;
 import dev.noid.controller.users.UserDirectory;
 import dev.noid.controller.vms.grpc.VmReads;
 import dev.noid.controller.vms.store.VmReplica;
-import io.grpc.ServerInterceptor;
-import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import java.time.Clock;
 import java.time.Duration;
@@ -52,11 +49,18 @@ final class FollowerReads {
     this.tokens = tokens();
   }
 
-  /** The read services, authenticated and audited as the leader's are. */
+  /** The read services. */
   ServerServiceDefinition service() {
-    ServerInterceptor[] chain = {new AuditLog(), auth};
-    return ServerInterceptors.intercept(
-        MalformedRequests.refusedAsInvalid(new VmReads(replica, streams).bindReadsOnly()), chain);
+    return MalformedRequests.refusedAsInvalid(new VmReads(replica, streams).bindReadsOnly());
+  }
+
+  /**
+   * Authentication against the store's users, for every call the follower takes (its reads and
+   * the calls it forwards: a bad token is refused here, and counted against its caller's address,
+   * before anything reaches the leader).
+   */
+  AuthInterceptor auth() {
+    return auth;
   }
 
   void start(ScheduledExecutorService timer) {

@@ -26,7 +26,8 @@ import java.util.function.BooleanSupplier;
 /**
  * A follower's listeners, on the ports the leader's would use: gRPC health (the overall service
  * SERVING while the store answers, {@code noid.leader} NOT_SERVING), the VM reads
- * ({@link FollowerReads}), every other API method answered by {@link NotLeaderHandlers}, and HTTPS {@code /health} (role, leader, epoch),
+ * ({@link FollowerReads}), every other API call forwarded to the leader
+ * ({@link LeaderForwarding}), and HTTPS {@code /health} (role, leader, epoch),
  * {@code /healthz}, {@code /metrics} (the HA metrics only: cluster figures come from the
  * leader) and {@code /version}. They close when this controller becomes leader.
  */
@@ -43,6 +44,7 @@ public final class FollowerServer {
   private final Instant started = Instant.now();
   private Server grpc;
   private HttpsEndpoint https;
+  private LeaderForwarding forwarding;
 
   FollowerServer(ControllerConfig config, Leadership leadership, BooleanSupplier storeOk) {
     this.config = config;
@@ -51,8 +53,9 @@ public final class FollowerServer {
     new HaMetrics(leadership).bindTo(registry);
   }
 
-  /** {@code reads}: the API methods a follower serves itself ({@link FollowerReads}). */
-  void start(ClusterPki pki, io.grpc.ServerServiceDefinition reads) {
+  /** {@code reads}: the API methods a follower serves itself, and who may call. */
+  void start(ClusterPki pki, FollowerReads reads) {
+    forwarding = new LeaderForwarding(leadership, pki.caCertificateFile());
     health.setStatus(LEADER_SERVICE, ServingStatus.NOT_SERVING);
     updateHealth();
     NettyServerBuilder builder = NettyServerBuilder
@@ -65,9 +68,13 @@ public final class FollowerServer {
         .permitKeepAliveWithoutCalls(true)
         // The leader's listener binds this port while this one still listens (see
         // HaController): clients reconnecting from here never find the port closed.
+        .maxInboundMessageSize(dev.noid.common.grpc.MessageLimits.CONTROLLER_INBOUND_BYTES)
         .addService(health.getHealthService())
-        .addService(reads)
-        .fallbackHandlerRegistry(new NotLeaderHandlers(leadership));
+        .addService(reads.service())
+        .fallbackHandlerRegistry(forwarding)
+        // Last added runs first: the caller is known before the audit log writes the call.
+        .intercept(new dev.noid.controller.observability.AuditLog())
+        .intercept(reads.auth());
     if (canSharePort()) {
       builder.withOption(REUSE_PORT, true);
     }
@@ -143,6 +150,9 @@ public final class FollowerServer {
       // Health watches stay open for good: end them now, the clients reconnect to the leader.
       GrpcServerRunner.stop(grpc, 0);
       grpc = null;
+    }
+    if (forwarding != null) {
+      forwarding.close();
     }
   }
 

@@ -64,7 +64,7 @@ public final class HaController {
         () -> store.controllerAddresses(RECENT));
     follower = new FollowerServer(config, leadership, store::ping);
     FollowerReads reads = new FollowerReads(store, java.time.Clock.systemUTC());
-    follower.start(ClusterPki.open(config), reads.service());
+    follower.start(ClusterPki.open(config), reads);
     reads.start(readsTimer);
     // Not on the election's threads: a ping over a cut link blocks.
     followerHealth = healthTimer.scheduleWithFixedDelay(follower::updateHealth, 2, 2,

@@ -12,9 +12,10 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 
 /**
- * What a follower answers for every API method: UNAVAILABLE, naming the leader in the message
- * and in the {@code noid-leader} trailer. Clients that route by the {@code noid.leader} health
- * status never get here; others (and humans) learn where to go.
+ * What a follower answers for the calls it neither serves nor forwards ({@link LeaderForwarding}:
+ * the node agents', and any while no controller leads): UNAVAILABLE, naming the leader in the
+ * message and in the {@code noid-leader} trailer. Agents route by the {@code noid.leader}
+ * health status and rarely get here; others (and humans) learn where to go.
  */
 final class NotLeaderHandlers extends HandlerRegistry {
   static final Metadata.Key<String> LEADER_TRAILER =
@@ -44,27 +45,35 @@ final class NotLeaderHandlers extends HandlerRegistry {
 
   @Override
   public ServerMethodDefinition<?, ?> lookupMethod(String methodName, String authority) {
-    MethodDescriptor<byte[], byte[]> method = MethodDescriptor.<byte[], byte[]>newBuilder()
+    MethodDescriptor<byte[], byte[]> method = bytesMethod(methodName);
+    ServerCallHandler<byte[], byte[]> refuse = (call, headers) -> refuse(call);
+    return ServerMethodDefinition.create(method, refuse);
+  }
+
+  /** Any method, its messages as bytes: what a handler that never parses them declares. */
+  static MethodDescriptor<byte[], byte[]> bytesMethod(String methodName) {
+    return MethodDescriptor.<byte[], byte[]>newBuilder()
         .setType(MethodDescriptor.MethodType.UNKNOWN)
         .setFullMethodName(methodName)
         .setRequestMarshaller(BYTES)
         .setResponseMarshaller(BYTES)
         .build();
-    ServerCallHandler<byte[], byte[]> refuse = (call, headers) -> {
-      Leadership.View v = leadership.view();
-      Metadata trailers = new Metadata();
-      String message;
-      if (v.leaderAddress().isEmpty()) {
-        message = "controller " + leadership.ownAddress() + " is a follower and no controller"
-            + " leads right now; retry shortly";
-      } else {
-        message = "controller " + leadership.ownAddress() + " is a follower; the leader is "
-            + v.leaderAddress() + " (epoch " + v.epoch() + ")";
-        trailers.put(LEADER_TRAILER, v.leaderAddress());
-      }
-      call.close(Status.UNAVAILABLE.withDescription(message), trailers);
-      return new io.grpc.ServerCall.Listener<>() {};
-    };
-    return ServerMethodDefinition.create(method, refuse);
+  }
+
+  /** Ends {@code call} with UNAVAILABLE naming the leader, if one leads. */
+  <Q, R> io.grpc.ServerCall.Listener<Q> refuse(io.grpc.ServerCall<Q, R> call) {
+    Leadership.View v = leadership.view();
+    Metadata trailers = new Metadata();
+    String message;
+    if (v.leaderAddress().isEmpty()) {
+      message = "controller " + leadership.ownAddress() + " is a follower and no controller"
+          + " leads right now; retry shortly";
+    } else {
+      message = "controller " + leadership.ownAddress() + " is a follower; the leader is "
+          + v.leaderAddress() + " (epoch " + v.epoch() + ")";
+      trailers.put(LEADER_TRAILER, v.leaderAddress());
+    }
+    call.close(Status.UNAVAILABLE.withDescription(message), trailers);
+    return new io.grpc.ServerCall.Listener<>() {};
   }
 }

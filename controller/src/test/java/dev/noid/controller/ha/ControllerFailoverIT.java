@@ -7,7 +7,6 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.noid.api.v1.CreateVmRequest;
-import dev.noid.api.v1.DestroyVmRequest;
 import dev.noid.api.v1.GetVmRequest;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
@@ -99,10 +98,16 @@ class ControllerFailoverIT {
       assertThat(h.path("role").asText()).isEqualTo("follower");
       assertThat(h.path("leader").asText()).isEqualTo(leader.address());
       assertThat(h.path("epoch").asLong()).isEqualTo(leaderHealth.path("epoch").asLong());
-      // A client that writes to a follower directly is told where the leader is.
-      assertThatThrownBy(() -> VmServiceGrpc.newBlockingStub(c.channel())
-          .withCallCredentials(ControllerProcess.bearer(cluster.adminToken))
-          .destroyVm(DestroyVmRequest.newBuilder().setName("x").build()))
+      // A client given only a follower can write too: the follower forwards to the leader.
+      NoidClient viaFollower = clientOf(c);
+      Vm made = viaFollower.createVm(CreateVmRequest.newBuilder().setName("via-" + c.grpcPort)
+          .setCpus(1).setMemMib(128).build());
+      assertThat(cluster.client().getVm(made.getName()).getNode()).isEqualTo(made.getNode());
+      viaFollower.destroyVm(made.getName());
+      // Agents' calls (their certificate is their identity) are not forwarded: the follower
+      // names the leader.
+      assertThatThrownBy(() -> dev.noid.api.agent.v1.NodeRegistrationGrpc.newBlockingStub(
+          c.channel()).heartbeat(dev.noid.api.agent.v1.HeartbeatRequest.getDefaultInstance()))
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
             assertThat(e.getStatus().getDescription()).contains("the leader is " + leader.address());
@@ -156,6 +161,15 @@ class ControllerFailoverIT {
     assertThat(onFollower.added).contains("read-2");
     assertThat(onFollower.disorder).isEmpty();
     leaderClient.destroyVm("read-2");
+
+    // A stream it does not serve itself (nodes) is relayed from the leader, message by message.
+    List<WatchEvent<dev.noid.api.v1.Node>> nodeEvents =
+        new java.util.concurrent.CopyOnWriteArrayList<>();
+    follower.watchNodes(0, nodeEvents::add);
+    await().atMost(Duration.ofSeconds(10)).until(() -> nodeEvents.stream()
+        .anyMatch(e -> e.type() == WatchEvent.Type.SYNCED));
+    assertThat(nodeEvents.stream().filter(e -> e.type() == WatchEvent.Type.EXISTING))
+        .hasSize(4);
   }
 
   /** What became of one create, as its client saw it. */
