@@ -187,8 +187,25 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  CheckpointService checkpoints(CheckpointStore store, VmManager vms, Hypervisor hypervisor) {
-    return new CheckpointService(store, vms, hypervisor);
+  CheckpointService checkpoints(CheckpointStore store, VmManager vms, Hypervisor hypervisor,
+      dev.noid.agent.archive.ArchiveUploads uploads) {
+    return new CheckpointService(store, vms, hypervisor, uploads);
+  }
+
+  @Provides
+  @Singleton
+  dev.noid.agent.archive.ArchiveUploads archiveUploads(AgentConfig cfg, CheckpointTransfer transfer,
+      PrometheusMeterRegistry registry) {
+    dev.noid.agent.archive.CheckpointArchive archive = cfg.checkpointArchive() == null
+        ? new dev.noid.agent.archive.NodeLocalArchive()
+        : dev.noid.agent.archive.ChunkedArchive.open(cfg.checkpointArchive(), transfer,
+            cfg.stateDir().resolve("chunk-cache"), cfg.chunkCacheMib() << 20);
+    dev.noid.agent.archive.ArchiveMetrics metrics =
+        new dev.noid.agent.archive.ArchiveMetrics(registry);
+    dev.noid.agent.archive.ArchiveUploads uploads = new dev.noid.agent.archive.ArchiveUploads(
+        archive, java.time.Clock.systemUTC(), metrics);
+    metrics.bind(uploads);
+    return uploads;
   }
 
   @Provides

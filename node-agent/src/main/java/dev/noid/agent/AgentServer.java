@@ -138,6 +138,7 @@ public final class AgentServer {
     GrpcServerRunner.stop(server, 10);
     vmMetrics.close();
     goldens.close();
+    checkpoints.close();
     memory.close();
     vms.close();
     if (executor != null) {

@@ -149,6 +149,22 @@ public final class ServeCommand implements Callable<Integer> {
           + " used ones that no VM or checkpoint here uses are removed after each pull.")
   long imageCacheMib;
 
+  @Option(names = "--checkpoint-archive", paramLabel = "URL",
+      description = "The cluster's checkpoint archive (issue 23):"
+          + " s3://BUCKET[/PREFIX][?endpoint=URL&region=NAME&path_style=true]. Checkpoints made"
+          + " here are uploaded to it, and any checkpoint in it can be restored here. Give every"
+          + " node the same one. Default: none (checkpoints stay on their nodes).")
+  String checkpointArchive;
+
+  @Option(names = "--checkpoint-archive-credentials", paramLabel = "FILE",
+      description = "AWS shared credentials file (profile default) for the archive; default:"
+          + " the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).")
+  Path checkpointArchiveCredentials;
+
+  @Option(names = "--chunk-cache-mib", defaultValue = "4096",
+      description = "Most MiB of archive chunks kept on this node for restores.")
+  long chunkCacheMib;
+
   @Override
   public Integer call() throws Exception {
     AgentConfig cfg = toConfig();
@@ -216,7 +232,31 @@ public final class ServeCommand implements Callable<Integer> {
         auditLog != null ? auditLog : state.resolve("audit.log"),
         logToStderr, controller, joinToken, controllerCa, labels, images, qemuBinary, accelerator,
         hypervisor, cloudHypervisorBinary, restoreMemory, offeredCpus, offeredMib, bootTimeoutSeconds,
-        networkConfig(), goldenMode, goldenKeys, imageCacheMib, warmPool);
+        networkConfig(), goldenMode, goldenKeys, imageCacheMib, warmPool, archive(),
+        chunkCacheMib);
+  }
+
+  private dev.noid.agent.archive.ArchiveSettings archive() {
+    if (chunkCacheMib < 1) {
+      throw new ConfigException("'chunk-cache-mib' must be at least 1; got " + chunkCacheMib);
+    }
+    if (checkpointArchive == null || checkpointArchive.isBlank()) {
+      if (checkpointArchiveCredentials != null) {
+        throw new ConfigException("'checkpoint-archive-credentials' needs 'checkpoint-archive'");
+      }
+      return null;
+    }
+    if (checkpointArchiveCredentials != null
+        && !java.nio.file.Files.isReadable(checkpointArchiveCredentials)) {
+      throw new ConfigException("'checkpoint-archive-credentials': cannot read "
+          + checkpointArchiveCredentials);
+    }
+    try {
+      return dev.noid.agent.archive.ArchiveSettings.parse(checkpointArchive,
+          checkpointArchiveCredentials);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(e.getMessage());
+    }
   }
 
   private NetworkConfig networkConfig() {

@@ -33,12 +33,23 @@ final class Views {
   static Map<String, Object> checkpoint(Checkpoint c) {
     return Output.map("id", c.getId(), "vm", c.getVm(), "label", c.getLabel(), "node", c.getNode(),
         "size_bytes", c.getSizeBytes(), "duration_ms", c.getDurationMs(),
-        "created", Instant.ofEpochSecond(c.getCreateTime().getSeconds()).toString());
+        "created", Instant.ofEpochSecond(c.getCreateTime().getSeconds()).toString(),
+        "durability", durability(c), "durability_message", c.getDurabilityMessage());
   }
 
   static List<String> checkpointRow(Checkpoint c) {
     return List.of(c.getId(), c.getVm(), c.getLabel(), c.getNode(), human(c.getSizeBytes()),
-        c.getDurationMs() + "ms");
+        c.getDurationMs() + "ms", durability(c));
+  }
+
+  /** local, uploading or durable (issue 23); an upload that keeps failing says so with a '!'. */
+  static String durability(Checkpoint c) {
+    String d = switch (c.getDurability()) {
+      case CHECKPOINT_DURABILITY_DURABLE -> "durable";
+      case CHECKPOINT_DURABILITY_UPLOADING -> "uploading";
+      default -> "local";
+    };
+    return c.getDurabilityMessage().isEmpty() ? d : d + "!";
   }
 
   static Map<String, Object> node(Node n) {

@@ -37,6 +37,12 @@ public interface NodeAgents {
   /** Deletes a checkpoint's files on {@code node}; NOT_FOUND when it holds none. */
   void deleteCheckpoint(String node, String checkpointId);
 
+  /**
+   * Has {@code node} bring a checkpoint from the cluster's checkpoint archive (issue 23);
+   * returns when it holds the files. WRONG_STATE if the node has no archive.
+   */
+  void fetchCheckpoint(String node, String checkpointId);
+
   /** Copies a checkpoint's files from {@code from} to {@code to}; returns when {@code to} has them. */
   void copyCheckpoint(String checkpointId, String from, String to);
 

@@ -60,7 +60,12 @@ public final class ProtoMapper {
     return Checkpoint.newBuilder().setId(c.id()).setVm(c.vmName()).setOwner(c.owner())
         .setLabel(c.label()).setNode(c.node()).setState(state).setSizeBytes(c.sizeBytes())
         .setDurationMs(c.durationMs()).setCpus(c.cpus()).setMemMib(c.memMib()).setImage(c.image())
-        .setStatusMessage(c.statusMessage()).setCreateTime(ts(c.created())).build();
+        .setStatusMessage(c.statusMessage()).setCreateTime(ts(c.created()))
+        .setDurability(switch (c.durability()) {
+          case CheckpointEntry.DURABLE -> dev.noid.api.v1.CheckpointDurability.CHECKPOINT_DURABILITY_DURABLE;
+          case CheckpointEntry.UPLOADING -> dev.noid.api.v1.CheckpointDurability.CHECKPOINT_DURABILITY_UPLOADING;
+          default -> dev.noid.api.v1.CheckpointDurability.CHECKPOINT_DURABILITY_LOCAL;
+        }).setDurabilityMessage(c.durabilityMessage()).build();
   }
 
   public static Node node(NodeEntry n, Scheduler scheduler, int vmCount) {

@@ -240,4 +240,15 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
       StreamObserver<ImportCheckpointResponse> out) {
     return new ImportCall(transfer.receive(), out);
   }
+
+  @Override
+  public void fetchCheckpoint(dev.noid.api.agent.v1.FetchCheckpointRequest request,
+      StreamObserver<dev.noid.api.agent.v1.FetchCheckpointResponse> out) {
+    unary(out, () -> {
+      var f = checkpoints.fetch(request.getCheckpointId());
+      return dev.noid.api.agent.v1.FetchCheckpointResponse.newBuilder()
+          .setCheckpoint(f.checkpoint()).setChunksFetched(f.chunksFetched())
+          .setChunksCached(f.chunksCached()).build();
+    });
+  }
 }

@@ -27,6 +27,10 @@ public final class GrpcErrors {
     if (t instanceof AgentException e) {
       return status(e).asRuntimeException();
     }
+    if (t instanceof dev.noid.agent.archive.ArchiveUnavailable e) {
+      // Not UNAVAILABLE: to the controller that means this node cannot be reached.
+      return Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException();
+    }
     log.error("unexpected failure", t);
     return Status.INTERNAL.withDescription("internal error: " + t).withCause(t).asRuntimeException();
   }

@@ -1,6 +1,8 @@
 package dev.noid.agent.checkpoint;
 
 import com.google.protobuf.Timestamp;
+import dev.noid.agent.archive.ArchiveUploads;
+import dev.noid.agent.archive.NodeLocalArchive;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.api.agent.v1.VmSpec;
@@ -30,20 +32,42 @@ public final class CheckpointService {
   private final VmManager vms;
   private final Hypervisor hypervisor;
   private final DiskCheck disk;
+  private final ArchiveUploads uploads;
 
+  /** Without an archive: checkpoints stay on this node. */
   public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor) {
-    this(store, vms, hypervisor, DiskCheck.ofFileStore("(this agent)", CheckpointImport.DISK_RESERVE_BYTES));
+    this(store, vms, hypervisor, nodeLocal());
   }
 
-  public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor, DiskCheck disk) {
+  public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor,
+      DiskCheck disk) {
+    this(store, vms, hypervisor, disk, nodeLocal());
+  }
+
+  private static ArchiveUploads nodeLocal() {
+    return new ArchiveUploads(new NodeLocalArchive(), java.time.Clock.systemUTC(),
+        ArchiveUploads.Observer.NONE);
+  }
+
+  public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor,
+      ArchiveUploads uploads) {
+    this(store, vms, hypervisor, DiskCheck.ofFileStore("(this agent)",
+        CheckpointImport.DISK_RESERVE_BYTES), uploads);
+  }
+
+  public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor,
+      DiskCheck disk, ArchiveUploads uploads) {
     this.disk = disk;
     this.store = store;
     this.vms = vms;
     this.hypervisor = hypervisor;
+    this.uploads = uploads;
   }
 
+  /** At start: what a crash left half written goes, and what the archive lacks is uploaded. */
   public void cleanUpPartial() {
     store.cleanUpPartial();
+    uploads.resume(store.list("").stream().map(CheckpointInfo::getId).toList());
   }
 
   public CheckpointInfo create(String vmId, String checkpointId, String label) {
@@ -75,6 +99,7 @@ public final class CheckpointService {
           .setCreateTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
           .build();
       store.complete(checkpointId, info);
+      uploads.submit(checkpointId);
       log.atInfo().addKeyValue("vm_name", vmId).addKeyValue("duration_ms", durationMs)
           .log("checkpoint {} of {} taken ({} bytes)", checkpointId, vmId, info.getSizeBytes());
       return info;
@@ -97,8 +122,40 @@ public final class CheckpointService {
     return store.get(checkpointId);
   }
 
+  /**
+   * Deletes the checkpoint here and from the archive; one the archive holds but this node does
+   * not is deleted from the archive. The archive goes first: if it cannot be reached nothing is
+   * deleted, and the delete can be repeated.
+   */
   public void delete(String checkpointId) {
-    store.delete(checkpointId);
+    boolean here = store.has(checkpointId);
+    boolean archived = uploads.archive().durable() && uploads.archive().holds(checkpointId);
+    if (!here && !archived) {
+      store.get(checkpointId); // NOT_FOUND, as before
+    }
+    uploads.deleted(checkpointId);
+    if (here) {
+      store.delete(checkpointId);
+    }
+  }
+
+  /** Stops uploading: what is not uploaded yet is, at the next start. */
+  public void close() {
+    uploads.close();
+  }
+
+  /** Brings a checkpoint this node lacks from the archive; one it has is answered as is. */
+  public dev.noid.agent.archive.CheckpointArchive.Fetch fetch(String checkpointId) {
+    CheckpointStore.checkId(checkpointId);
+    if (store.has(checkpointId)) {
+      return new dev.noid.agent.archive.CheckpointArchive.Fetch(store.get(checkpointId), 0, 0);
+    }
+    dev.noid.agent.archive.CheckpointArchive.Fetch f = uploads.archive().fetch(checkpointId);
+    uploads.resume(java.util.List.of(checkpointId));
+    log.atInfo().addKeyValue("checkpoint_id", checkpointId).log("checkpoint {} fetched from the"
+        + " archive: {} chunks read, {} from the cache", checkpointId, f.chunksFetched(),
+        f.chunksCached());
+    return f;
   }
 
   /**

@@ -105,6 +105,11 @@ public final class CheckpointStore {
     return root.resolve(id + PARTIAL);
   }
 
+  /** Whether a complete checkpoint {@code id} is here. */
+  public boolean has(String id) {
+    return ID.matcher(id).matches() && Files.isRegularFile(root.resolve(id).resolve(META));
+  }
+
   /** The directory of a complete checkpoint. */
   public Path directory(String id) {
     get(id);

@@ -35,10 +35,14 @@ public record AgentConfig(
     GoldenMode golden,
     List<String> goldenKeys,
     long imageCacheMib,
-    int warmPool) {
+    int warmPool,
+    dev.noid.agent.archive.ArchiveSettings checkpointArchive,
+    long chunkCacheMib) {
 
   /** The fleet image cache's budget when none is configured. */
   public static final long DEFAULT_IMAGE_CACHE_MIB = 20 * 1024;
+  /** The archive chunk cache's budget when none is configured. */
+  public static final long DEFAULT_CHUNK_CACHE_MIB = 4 * 1024;
 
   /** A config with the default image cache budget. */
   public AgentConfig(String nodeName, String bindAddress, int grpcPort, int metricsPort,
@@ -50,7 +54,8 @@ public record AgentConfig(
     this(nodeName, bindAddress, grpcPort, metricsPort, advertiseAddress, stateDir, serverLog,
         auditLog, logToStderr, controller, joinToken, controllerCa, labels, imageDirs, qemuBinary,
         accelerator, hypervisor, cloudHypervisorBinary, restoreMemory, cpus, memoryMib,
-        bootTimeoutSeconds, network, golden, goldenKeys, DEFAULT_IMAGE_CACHE_MIB, 0);
+        bootTimeoutSeconds, network, golden, goldenKeys, DEFAULT_IMAGE_CACHE_MIB, 0, null,
+        DEFAULT_CHUNK_CACHE_MIB);
   }
 
   public AgentConfig {

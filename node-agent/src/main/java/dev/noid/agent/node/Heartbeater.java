@@ -40,10 +40,12 @@ public final class Heartbeater implements AutoCloseable {
   private long sequence;
   private long intervalMs = 2000;
   private long failures;
+  private final dev.noid.agent.archive.ArchiveUploads uploads;
 
   @Inject
   Heartbeater(AgentConfig config, NodeCredentials credentials, NodeReporter reporter,
-      KnownControllers controllers) {
+      KnownControllers controllers, dev.noid.agent.archive.ArchiveUploads uploads) {
+    this.uploads = uploads;
     this.config = config;
     this.credentials = credentials;
     this.reporter = reporter;
@@ -71,6 +73,7 @@ public final class Heartbeater implements AutoCloseable {
               .setAgentAddress(config.advertiseAddress()).setNode(reporter.report())
               .addAllVms(reporter.heartbeatVmReports()).setSequence(++sequence)
               .setAgentInstanceId(instanceId)
+              .addAllCheckpointDurability(durability())
               .setSentTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
               .build());
       if (r.getHeartbeatIntervalMs() > 0) {
@@ -91,6 +94,17 @@ public final class Heartbeater implements AutoCloseable {
     if (!scheduler.isShutdown()) {
       scheduler.schedule(this::beat, next, TimeUnit.MILLISECONDS);
     }
+  }
+
+  // Each change is sent for a while, not once: the controller may not know the checkpoint yet.
+  private java.util.List<dev.noid.api.agent.v1.CheckpointDurability> durability() {
+    return uploads.recentChanges().stream().map(s -> dev.noid.api.agent.v1.CheckpointDurability
+        .newBuilder().setCheckpointId(s.checkpointId()).setMessage(s.message())
+        .setState(switch (s.state()) {
+          case LOCAL -> dev.noid.api.agent.v1.CheckpointDurability.State.STATE_LOCAL;
+          case UPLOADING -> dev.noid.api.agent.v1.CheckpointDurability.State.STATE_UPLOADING;
+          case DURABLE -> dev.noid.api.agent.v1.CheckpointDurability.State.STATE_DURABLE;
+        }).build()).toList();
   }
 
   @Override

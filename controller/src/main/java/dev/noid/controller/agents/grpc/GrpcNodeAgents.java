@@ -117,6 +117,12 @@ public final class GrpcNodeAgents implements NodeAgents {
   }
 
   @Override
+  public void fetchCheckpoint(String node, String checkpointId) {
+    call(node, 600, a -> a.fetchCheckpoint(dev.noid.api.agent.v1.FetchCheckpointRequest
+        .newBuilder().setCheckpointId(checkpointId).build()));
+  }
+
+  @Override
   public void copyCheckpoint(String checkpointId, String from, String to) {
     try {
       relay.copy(checkpointId, from, to);

@@ -47,10 +47,13 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
   private final Reconciler vms;
   private final ImagePulls images;
   private final ImagePullsInFlight pulls;
+  private final dev.noid.controller.vms.store.CheckpointTable checkpoints;
 
   @Inject
   GrpcNodeRegistration(JoinService joins, NodeRegistry registry, NodeCertificates certificates,
-      Reconciler vms, ImagePulls images, ImagePullsInFlight pulls) {
+      Reconciler vms, ImagePulls images, ImagePullsInFlight pulls,
+      dev.noid.controller.vms.store.CheckpointTable checkpoints) {
+    this.checkpoints = checkpoints;
     this.joins = joins;
     this.registry = registry;
     this.certificates = certificates;
@@ -83,6 +86,10 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
       registry.heartbeat(NodeReports.reported(request));
       pulls.reported(request.getNodeName(), NodeReports.pulls(request));
       vms.observe(request.getNodeName(), request.getVmsList().stream().map(AgentMessages::vm).toList());
+      for (var d : request.getCheckpointDurabilityList()) {
+        checkpoints.setDurability(d.getCheckpointId(), request.getNodeName(),
+            NodeReports.durability(d.getState()), d.getMessage());
+      }
     } catch (RuntimeException e) {
       out.onError(GrpcStatusMapper.toStatus(e));
       return;

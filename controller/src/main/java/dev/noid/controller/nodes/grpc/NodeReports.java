@@ -11,6 +11,16 @@ import dev.noid.controller.nodes.NodeEntry;
 
 /** noid.agent.v1 registration messages to the nodes domain's terms and back. */
 public final class NodeReports {
+
+  /** A checkpoint's durability as a node reports it, as the controller keeps it. */
+  static String durability(dev.noid.api.agent.v1.CheckpointDurability.State s) {
+    return switch (s) {
+      case STATE_DURABLE -> dev.noid.controller.vms.CheckpointEntry.DURABLE;
+      case STATE_UPLOADING -> dev.noid.controller.vms.CheckpointEntry.UPLOADING;
+      default -> dev.noid.controller.vms.CheckpointEntry.LOCAL;
+    };
+  }
+
   private NodeReports() {}
 
   /** The node as its heartbeat reports it; what the controller decides is left empty. */

@@ -17,7 +17,22 @@ final class QuotaMessages {
         q.hasVcpus() ? limit("quota.vcpus", q.getVcpus()) : OptionalLong.empty(),
         q.hasMemoryMib() ? limit("quota.memory_mib", q.getMemoryMib()) : OptionalLong.empty(),
         q.hasCheckpoints() ? limit("quota.checkpoints", q.getCheckpoints()) : OptionalLong.empty(),
-        q.hasCheckpointBytes() ? limit("quota.checkpoint_bytes", q.getCheckpointBytes()) : OptionalLong.empty());
+        q.hasCheckpointBytes() ? limit("quota.checkpoint_bytes", q.getCheckpointBytes()) : OptionalLong.empty(),
+        q.hasCheckpointKeepLast() ? atLeast("quota.checkpoint_keep_last",
+            q.getCheckpointKeepLast(), 1, "the newest checkpoint of each VM is always kept")
+            : OptionalLong.empty(),
+        q.hasCheckpointMaxAgeSeconds() ? atLeast("quota.checkpoint_max_age_seconds",
+            q.getCheckpointMaxAgeSeconds(), 60, "retention runs once a minute")
+            : OptionalLong.empty());
+  }
+
+  private static OptionalLong atLeast(String field, long value, long min, String why) {
+    OptionalLong v = limit(field, value);
+    if (v.getAsLong() < min) {
+      throw NoidException.invalid(field + " must be at least " + min + " (" + why + "); got "
+          + value);
+    }
+    return v;
   }
 
   // uint64 on the wire, a signed long here: the top half of the range is refused, not wrapped.
@@ -36,6 +51,8 @@ final class QuotaMessages {
     l.memoryMib().ifPresent(b::setMemoryMib);
     l.checkpoints().ifPresent(b::setCheckpoints);
     l.checkpointBytes().ifPresent(b::setCheckpointBytes);
+    l.checkpointKeepLast().ifPresent(b::setCheckpointKeepLast);
+    l.checkpointMaxAgeSeconds().ifPresent(b::setCheckpointMaxAgeSeconds);
     return b.build();
   }
 

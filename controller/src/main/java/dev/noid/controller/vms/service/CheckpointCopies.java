@@ -76,14 +76,21 @@ final class CheckpointCopies {
     }
   }
 
+  // From the archive when it is there (the nodes read it directly, the controller only asks),
+  // else from a ready node that holds it, through the controller.
   private CheckpointEntry copy(CheckpointEntry ck, String target) {
-    String source = ck.nodes().stream()
-        .filter(n -> nodes.get(n).map(NodeEntry::ready).orElse(false))
-        .findFirst()
-        .orElseThrow(() -> new NoidException(NoidException.Code.WRONG_STATE, "checkpoint '"
-            + ck.id() + "' cannot be copied to " + target + ": no ready node holds it (it is on "
-            + String.join(", ", ck.nodes()) + ")"));
-    agents.copyCheckpoint(ck.id(), source, target);
+    if (ck.durable()) {
+      agents.fetchCheckpoint(target, ck.id());
+    } else {
+      String source = ck.nodes().stream()
+          .filter(n -> nodes.get(n).map(NodeEntry::ready).orElse(false))
+          .findFirst()
+          .orElseThrow(() -> new NoidException(NoidException.Code.WRONG_STATE, "checkpoint '"
+              + ck.id() + "' cannot be copied to " + target + ": no ready node holds it (it is"
+              + " on " + String.join(", ", ck.nodes()) + ") and it is not in the checkpoint"
+              + " archive"));
+      agents.copyCheckpoint(ck.id(), source, target);
+    }
     return checkpoints.addCopy(ck.id(), target).orElseThrow(() -> {
       removeOrphan(ck.id(), target);
       return NoidException.notFound("checkpoint '" + ck.id() + "' was deleted while it was copied to "

@@ -133,7 +133,17 @@ public final class Checkpoints {
     if (ck == null) {
       return;
     }
-    for (String n : ck.nodes()) {
+    List<String> holders = ck.nodes();
+    if (holders.isEmpty() && ck.durable()) {
+      // Only the archive has it: any ready node can delete it there.
+      holders = nodes.view().stream().filter(dev.noid.controller.nodes.NodeEntry::ready)
+          .map(dev.noid.controller.nodes.NodeEntry::name).limit(1).toList();
+      if (holders.isEmpty()) {
+        throw new NoidException(NoidException.Code.WRONG_STATE, "checkpoint '" + id + "' is"
+            + " only in the checkpoint archive, and no ready node can delete it there now");
+      }
+    }
+    for (String n : holders) {
       try {
         agents.deleteCheckpoint(n, id);
       } catch (NoidException ne) {

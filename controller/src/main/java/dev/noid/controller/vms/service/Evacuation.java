@@ -115,20 +115,29 @@ public final class Evacuation {
       }
       boolean restore = RESTORE_LAST_CHECKPOINT.equals(e.nodeLossPolicy());
       Optional<CheckpointEntry> ck = restore ? checkpoints.ownedBy(e.owner()).stream()
-          .filter(c -> c.vmId().equals(e.id()))
-          .filter(c -> c.nodes().stream().anyMatch(n -> !n.equals(node) && nodes.get(n).map(x -> x.ready()).orElse(false)))
+          .filter(c -> c.vmId().equals(e.id()) && c.ready())
+          .filter(c -> c.durable() || c.nodes().stream().anyMatch(n -> !n.equals(node) && ready(n)))
           .reduce((a, b) -> b) : Optional.empty();
       if (ck.isEmpty()) {
         String why = "node " + node + " was removed"
-            + (restore ? "; no checkpoint of it is on another ready node" : "");
+            + (restore ? "; no checkpoint of it is on another ready node or in the checkpoint"
+                + " archive" : "");
         vms.update(e.with(VmState.FAILED, why));
         outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.FAILED, "", why));
         continue;
       }
-      String target = ck.get().nodes().stream()
-          .filter(n -> nodes.get(n).map(x -> x.ready()).orElse(false)).findFirst().orElseThrow();
+      // A ready node that holds it, or else (it is in the archive) wherever the VM fits.
+      Optional<String> holder = ck.get().nodes().stream().filter(this::ready).findFirst();
+      String target = "";
       try {
-        scheduler.placeOn(new Placement(e.cpus(), e.memMib(), e.image(), target, Map.of()), nodes.require(target));
+        if (holder.isPresent()) {
+          target = holder.get();
+          scheduler.placeOn(new Placement(e.cpus(), e.memMib(), e.image(), target, Map.of()),
+              nodes.require(target));
+        } else {
+          target = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), "",
+              e.nodeSelector()), nodes.view());
+        }
         VmEntry moved = vms.update(e.withNode(target).with(VmState.CREATING,
             "node " + node + " was removed; restoring " + ck.get().id() + " on " + target));
         checkpointing.restoreInPlace(moved, ck.get());
@@ -143,6 +152,10 @@ public final class Evacuation {
       }
     }
     return outcomes;
+  }
+
+  private boolean ready(String n) {
+    return nodes.get(n).map(x -> x.ready()).orElse(false);
   }
 
   /** A node stopped reporting: its VMs are not known to be running, nor dead. */

@@ -110,6 +110,23 @@ public final class CheckpointTable {
     return Optional.of(deleting);
   }
 
+  /**
+   * Records what {@code node} reported about checkpoint {@code id}'s durability; false if there
+   * is no such checkpoint (the report came before the controller recorded it, or after its
+   * deletion), {@code node} does not hold it (a node speaks only for its own checkpoints), or
+   * nothing changed.
+   */
+  public synchronized boolean setDurability(String id, String node, String durability,
+      String message) {
+    CheckpointEntry cur = byId.get(id);
+    if (cur == null || !cur.nodes().contains(node) || (cur.durability().equals(durability)
+        && cur.durabilityMessage().equals(message))) {
+      return false;
+    }
+    put(cur.withDurability(durability, message));
+    return true;
+  }
+
   /** Forgets the copies on a removed node (see {@link CheckpointEntry#withoutNode}). */
   public synchronized void forgetNode(String node) {
     for (CheckpointEntry e : List.copyOf(byId.values())) {

@@ -1,0 +1,190 @@
+package dev.noid.agent.archive;
+
+import dev.noid.agent.vm.AgentException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Puts this node's checkpoints into the archive after they are made, in the background, and
+ * knows each one's durability (issue 23): LOCAL (no archive), UPLOADING (with why the last try
+ * failed and when the next is), DURABLE. A failed upload never touches the VM or the local
+ * checkpoint; it is tried again with backoff (1 s doubling to 5 min) until it succeeds or the
+ * checkpoint is deleted. At start every local checkpoint the archive lacks is uploaded again,
+ * so a crash mid-upload only delays it.
+ */
+public final class ArchiveUploads implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ArchiveUploads.class);
+  static final Duration FIRST_RETRY = Duration.ofSeconds(1);
+  static final Duration MAX_RETRY = Duration.ofMinutes(5);
+  /** How long a change is repeated in heartbeats: the controller may not know the checkpoint yet. */
+  static final Duration REPORT_FOR = Duration.ofSeconds(30);
+
+  public enum State { LOCAL, UPLOADING, DURABLE }
+
+  /** One checkpoint's durability, and since when. */
+  public record Status(String checkpointId, State state, String message, Instant changed) {}
+
+  /** What uploads did, for the node's metrics. */
+  public interface Observer {
+    void uploaded(CheckpointArchive.Upload upload, Duration lag);
+
+    void failed();
+
+    Observer NONE = new Observer() {
+      @Override
+      public void uploaded(CheckpointArchive.Upload upload, Duration lag) {
+      }
+
+      @Override
+      public void failed() {
+      }
+    };
+  }
+
+  private final CheckpointArchive archive;
+  private final Clock clock;
+  private final Observer observer;
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("archive-uploads").daemon().factory());
+  private final Map<String, Status> states = new ConcurrentHashMap<>();
+  private final Map<String, Instant> queued = new ConcurrentHashMap<>();
+
+  public ArchiveUploads(CheckpointArchive archive, Clock clock, Observer observer) {
+    this.archive = archive;
+    this.clock = clock;
+    this.observer = observer;
+  }
+
+  /** The archive uploads go to. */
+  public CheckpointArchive archive() {
+    return archive;
+  }
+
+  /** At start: the local checkpoints, each DURABLE if the archive has it, else uploaded. */
+  public void resume(List<String> localCheckpoints) {
+    for (String id : localCheckpoints) {
+      if (!archive.durable()) {
+        set(id, State.LOCAL, "");
+        continue;
+      }
+      boolean held;
+      try {
+        held = archive.holds(id);
+      } catch (RuntimeException e) {
+        held = false;
+      }
+      if (held) {
+        set(id, State.DURABLE, "");
+      } else {
+        submit(id);
+      }
+    }
+  }
+
+  /** A checkpoint made here: uploaded in the background when there is an archive. */
+  public void submit(String id) {
+    if (!archive.durable()) {
+      set(id, State.LOCAL, "");
+      return;
+    }
+    queued.put(id, clock.instant());
+    set(id, State.UPLOADING, "");
+    timer.execute(() -> attempt(id, 0));
+  }
+
+  private void attempt(String id, int failures) {
+    Instant since = queued.get(id);
+    if (since == null) {
+      return; // deleted meanwhile
+    }
+    try {
+      CheckpointArchive.Upload up = archive.upload(id);
+      queued.remove(id);
+      set(id, State.DURABLE, "");
+      observer.uploaded(up, Duration.between(since, clock.instant()));
+      log.atInfo().addKeyValue("checkpoint_id", id).log("checkpoint {} is in the archive: {} of"
+          + " {} chunks new ({} of {} bytes)", id, up.chunksNew(), up.chunks(), up.bytesNew(),
+          up.bytes());
+    } catch (AgentException e) {
+      if (e.code() == AgentException.Code.NOT_FOUND) {
+        forget(id); // deleted here before it was uploaded
+        return;
+      }
+      retry(id, failures, e);
+    } catch (RuntimeException e) {
+      retry(id, failures, e);
+    }
+  }
+
+  private void retry(String id, int failures, RuntimeException e) {
+    observer.failed();
+    long ms = Math.min(MAX_RETRY.toMillis(), FIRST_RETRY.toMillis() << Math.min(failures, 20));
+    String why = "upload to " + archive.describe() + " failed (" + (failures + 1)
+        + (failures == 0 ? " try" : " tries") + "): " + e.getMessage() + "; next try in "
+        + Duration.ofMillis(ms).toSeconds() + " s";
+    log.atWarn().addKeyValue("checkpoint_id", id).log("checkpoint {}: {}", id, why);
+    if (queued.containsKey(id)) {
+      set(id, State.UPLOADING, why);
+      timer.schedule(() -> attempt(id, failures + 1), ms, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** A checkpoint deleted here: no more uploads of it, and its archived copy goes too. */
+  public void deleted(String id) {
+    forget(id);
+    if (archive.durable()) {
+      archive.delete(id);
+    }
+  }
+
+  private void forget(String id) {
+    queued.remove(id);
+    states.remove(id);
+  }
+
+  public Optional<Status> status(String id) {
+    return Optional.ofNullable(states.get(id));
+  }
+
+  /** Changes of the last {@link #REPORT_FOR}, for heartbeats. */
+  public List<Status> recentChanges() {
+    Instant after = clock.instant().minus(REPORT_FOR);
+    List<Status> out = new ArrayList<>();
+    for (Status s : states.values()) {
+      if (s.changed().isAfter(after)) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
+  /** Checkpoints waiting for their upload, and since when the oldest has. */
+  public int pending() {
+    return queued.size();
+  }
+
+  public Optional<Instant> oldestPending() {
+    return queued.values().stream().min(Instant::compareTo);
+  }
+
+  private void set(String id, State state, String message) {
+    states.put(id, new Status(id, state, message, clock.instant()));
+  }
+
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    archive.close();
+  }
+}

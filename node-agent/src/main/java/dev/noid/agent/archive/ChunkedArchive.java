@@ -1,0 +1,266 @@
+package dev.noid.agent.archive;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.noid.agent.checkpoint.CheckpointExport;
+import dev.noid.agent.checkpoint.CheckpointImport;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
+import dev.noid.agent.memory.SavedMemory;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.api.agent.v1.ArchiveManifest;
+import dev.noid.api.agent.v1.ArchivedFile;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.CheckpointFile;
+import dev.noid.api.agent.v1.CheckpointManifest;
+import dev.noid.api.agent.v1.FileChunk;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Checkpoints in an S3-compatible bucket as content-addressed chunks (issue 23): each file is
+ * cut into the transfer's fixed-size chunks ({@link CheckpointTransfer#CHUNK_BYTES}), each
+ * stored once under {@code chunks/SHA256} however many checkpoints and memory bases share it,
+ * and a manifest per checkpoint, {@code checkpoints/ID.manifest}, lists them in order. The
+ * manifest is written last, so a crash mid-upload leaves chunks nobody names (collected later)
+ * and never a manifest that names a missing chunk. A fetch reads the chunks the node lacks in
+ * parallel, verifies each against its digest, and feeds them to the same import a transfer
+ * from another node goes through, which checks every file again and publishes atomically.
+ */
+public final class ChunkedArchive implements CheckpointArchive {
+  static final String CHUNKS = "chunks/";
+  static final String MANIFESTS = "checkpoints/";
+  /** Chunks read or written at once: each is at most one chunk of memory. */
+  private static final int PARALLEL = 8;
+
+  private final ObjectStorage storage;
+  private final ArchiveSettings settings;
+  private final CheckpointTransfer transfer;
+  private final ChunkCache cache;
+  private final ExecutorService io = Executors.newVirtualThreadPerTaskExecutor();
+
+  ChunkedArchive(ObjectStorage storage, ArchiveSettings settings, CheckpointTransfer transfer,
+      ChunkCache cache) {
+    this.storage = storage;
+    this.settings = settings;
+    this.transfer = transfer;
+    this.cache = cache;
+  }
+
+  /** An archive in the bucket {@code settings} names, caching chunks under {@code cacheDir}. */
+  public static ChunkedArchive open(ArchiveSettings settings, CheckpointTransfer transfer,
+      java.nio.file.Path cacheDir, long cacheBytes) {
+    return new ChunkedArchive(new S3Storage(settings), settings, transfer,
+        new ChunkCache(cacheDir, cacheBytes));
+  }
+
+  @Override
+  public boolean durable() {
+    return true;
+  }
+
+  @Override
+  public String describe() {
+    return settings.toString();
+  }
+
+  private String chunkKey(String sha256) {
+    return settings.key(CHUNKS + sha256);
+  }
+
+  private String manifestKey(String checkpointId) {
+    return settings.key(MANIFESTS + checkpointId + ".manifest");
+  }
+
+  @Override
+  public Upload upload(String checkpointId) {
+    Map<String, List<String>> chunksOf = new LinkedHashMap<>();
+    AtomicInteger fresh = new AtomicInteger();
+    AtomicLong freshBytes = new AtomicLong();
+    int chunks = 0;
+    long bytes = 0;
+    CheckpointManifest manifest;
+    List<Future<?>> writes = new ArrayList<>();
+    Semaphore inFlight = new Semaphore(PARALLEL);
+    try (CheckpointExport export = transfer.export(checkpointId)) {
+      manifest = export.manifest();
+      export.next(); // the manifest: it goes into the archive's own, last
+      for (CheckpointChunk c = export.next(); c != null; c = export.next()) {
+        FileChunk chunk = c.getChunk();
+        chunksOf.computeIfAbsent(chunk.getPath(), p -> new ArrayList<>()).add(chunk.getSha256());
+        chunks++;
+        bytes += chunk.getData().size();
+        inFlight.acquireUninterruptibly();
+        writes.add(io.submit(() -> {
+          try {
+            String key = chunkKey(chunk.getSha256());
+            if (!storage.exists(key)) {
+              storage.put(key, chunk.getData().toByteArray());
+              fresh.incrementAndGet();
+              freshBytes.addAndGet(chunk.getData().size());
+            }
+          } finally {
+            inFlight.release();
+          }
+          return null;
+        }));
+      }
+      awaitAll(writes);
+    }
+    ArchiveManifest.Builder archived = ArchiveManifest.newBuilder().setCheckpoint(manifest)
+        .setChunkBytes(CheckpointTransfer.CHUNK_BYTES);
+    for (CheckpointFile f : manifest.getFilesList()) {
+      archived.addFiles(ArchivedFile.newBuilder().setPath(f.getPath())
+          .addAllChunks(chunksOf.getOrDefault(f.getPath(), List.of())));
+    }
+    storage.put(manifestKey(checkpointId), archived.build().toByteArray());
+    return new Upload(chunks, fresh.get(), bytes, freshBytes.get());
+  }
+
+  @Override
+  public boolean holds(String checkpointId) {
+    return storage.exists(manifestKey(checkpointId));
+  }
+
+  @Override
+  public Fetch fetch(String checkpointId) {
+    ArchiveManifest archived = manifest(checkpointId);
+    // A memory base this node holds already is not fetched again (as a transfer omits it).
+    Set<String> held = Set.copyOf(transfer.memoryBases());
+    List<CheckpointFile> wanted = new ArrayList<>();
+    Map<String, List<String>> chunksOf = new LinkedHashMap<>();
+    for (ArchivedFile f : archived.getFilesList()) {
+      chunksOf.put(f.getPath(), f.getChunksList());
+    }
+    for (CheckpointFile f : archived.getCheckpoint().getFilesList()) {
+      if (f.getPath().startsWith(SavedMemory.TRANSFER_PREFIX) && held.contains(f.getSha256())) {
+        continue;
+      }
+      if (!chunksOf.containsKey(f.getPath())) {
+        throw new AgentException(Code.CORRUPT, "archived checkpoint '" + checkpointId
+            + "': the manifest lists no chunks for file '" + f.getPath() + "'");
+      }
+      wanted.add(f);
+    }
+    Set<String> needed = new LinkedHashSet<>();
+    wanted.forEach(f -> needed.addAll(chunksOf.get(f.getPath())));
+    int cached = 0;
+    List<Future<?>> reads = new ArrayList<>();
+    Semaphore inFlight = new Semaphore(PARALLEL);
+    for (String sha : needed) {
+      if (cache.has(sha)) {
+        cached++;
+        continue;
+      }
+      inFlight.acquireUninterruptibly();
+      reads.add(io.submit(() -> {
+        try {
+          cache.put(sha, verified(checkpointId, sha));
+        } finally {
+          inFlight.release();
+        }
+        return null;
+      }));
+    }
+    awaitAll(reads);
+    CheckpointImport imported = transfer.receive();
+    try {
+      imported.accept(CheckpointChunk.newBuilder().setManifest(CheckpointManifest.newBuilder()
+          .setCheckpoint(archived.getCheckpoint().getCheckpoint()).addAllFiles(wanted)).build());
+      for (CheckpointFile f : wanted) {
+        long offset = 0;
+        for (String sha : chunksOf.get(f.getPath())) {
+          byte[] data = cache.get(sha).orElseGet(() -> verified(checkpointId, sha));
+          imported.accept(CheckpointChunk.newBuilder().setChunk(FileChunk.newBuilder()
+              .setPath(f.getPath()).setOffsetBytes(offset).setData(ByteString.copyFrom(data))
+              .setSha256(sha)).build());
+          offset += data.length;
+        }
+      }
+      return new Fetch(imported.finish(), needed.size() - cached, cached);
+    } catch (RuntimeException e) {
+      imported.abort();
+      throw e;
+    } finally {
+      cache.trim();
+    }
+  }
+
+  private ArchiveManifest manifest(String checkpointId) {
+    byte[] data = storage.get(manifestKey(checkpointId)).orElseThrow(() -> new AgentException(
+        Code.NOT_FOUND, "checkpoint '" + checkpointId + "' is not in the checkpoint archive "
+            + settings));
+    try {
+      return ArchiveManifest.parseFrom(data);
+    } catch (InvalidProtocolBufferException e) {
+      throw new AgentException(Code.CORRUPT, "archived checkpoint '" + checkpointId
+          + "': its manifest does not parse: " + e.getMessage(), e);
+    }
+  }
+
+  // A chunk from the archive, refused unless it hashes to the name it is stored under.
+  private byte[] verified(String checkpointId, String sha256) {
+    byte[] data = storage.get(chunkKey(sha256)).orElseThrow(() -> new AgentException(
+        Code.CORRUPT, "archived checkpoint '" + checkpointId + "': chunk " + sha256
+            + " is missing from the archive"));
+    String actual = sha256(data);
+    if (!actual.equals(sha256)) {
+      throw new AgentException(Code.CORRUPT, "archived checkpoint '" + checkpointId
+          + "': chunk " + sha256 + " read back with sha256 " + actual);
+    }
+    return data;
+  }
+
+  private static String sha256(byte[] data) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void awaitAll(List<Future<?>> work) {
+    RuntimeException first = null;
+    for (Future<?> f : work) {
+      try {
+        f.get();
+      } catch (ExecutionException e) {
+        if (first == null) {
+          first = e.getCause() instanceof RuntimeException re ? re
+              : new AgentException(Code.INTERNAL, String.valueOf(e.getCause()), e.getCause());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AgentException(Code.INTERNAL, "interrupted", e);
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  @Override
+  public void delete(String checkpointId) {
+    storage.delete(manifestKey(checkpointId));
+  }
+
+  @Override
+  public void close() {
+    io.shutdownNow();
+    storage.close();
+  }
+}

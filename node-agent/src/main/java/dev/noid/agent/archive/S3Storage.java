@@ -1,0 +1,129 @@
+package dev.noid.agent.archive;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.profiles.ProfileFile;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * An S3-compatible bucket through the AWS SDK for Java v2: AWS S3, MinIO, Ceph RGW, s3proxy.
+ * The SDK's URL-connection HTTP client keeps the agent free of a second Netty and of Apache
+ * HttpClient; its own retries (with backoff) cover a request's transient failures.
+ */
+final class S3Storage implements ObjectStorage {
+  private final S3Client s3;
+  private final ArchiveSettings settings;
+
+  S3Storage(ArchiveSettings settings) {
+    this.settings = settings;
+    var builder = S3Client.builder()
+        .httpClient(UrlConnectionHttpClient.create())
+        .region(Region.of(settings.region()))
+        .credentialsProvider(credentials(settings))
+        .forcePathStyle(settings.pathStyle())
+        // Checksums only where S3 requires them: the SDK's default since 2.30 (trailing CRC
+        // checksums in aws-chunked bodies) is refused by MinIO, Ceph RGW and s3proxy releases
+        // still in use. Chunks are verified by their sha256 on every read anyway.
+        .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+        .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
+    if (settings.endpoint() != null) {
+      builder.endpointOverride(settings.endpoint());
+    }
+    this.s3 = builder.build();
+  }
+
+  private static AwsCredentialsProvider credentials(ArchiveSettings settings) {
+    if (settings.credentialsFile() == null) {
+      return DefaultCredentialsProvider.builder().build();
+    }
+    return ProfileCredentialsProvider.builder()
+        .profileFile(ProfileFile.builder().content(settings.credentialsFile())
+            .type(ProfileFile.Type.CREDENTIALS).build())
+        .profileName("default").build();
+  }
+
+  @Override
+  public boolean exists(String key) {
+    try {
+      s3.headObject(b -> b.bucket(settings.bucket()).key(key));
+      return true;
+    } catch (NoSuchKeyException e) {
+      return false;
+    } catch (S3Exception e) {
+      if (e.statusCode() == 404) {
+        return false;
+      }
+      throw failed("look up " + key, e);
+    } catch (SdkException e) {
+      throw failed("look up " + key, e);
+    }
+  }
+
+  @Override
+  public void put(String key, byte[] data) {
+    try {
+      s3.putObject(b -> b.bucket(settings.bucket()).key(key), RequestBody.fromBytes(data));
+    } catch (SdkException e) {
+      throw failed("write " + key, e);
+    }
+  }
+
+  @Override
+  public Optional<byte[]> get(String key) {
+    try {
+      return Optional.of(s3.getObjectAsBytes(b -> b.bucket(settings.bucket()).key(key))
+          .asByteArray());
+    } catch (NoSuchKeyException e) {
+      return Optional.empty();
+    } catch (SdkException e) {
+      throw failed("read " + key, e);
+    }
+  }
+
+  @Override
+  public List<StoredObject> list(String prefix) {
+    List<StoredObject> out = new ArrayList<>();
+    try {
+      for (S3Object o : s3.listObjectsV2Paginator(ListObjectsV2Request.builder()
+          .bucket(settings.bucket()).prefix(prefix).build()).contents()) {
+        out.add(new StoredObject(o.key(), o.size(), o.lastModified()));
+      }
+    } catch (SdkException e) {
+      throw failed("list " + prefix, e);
+    }
+    return out;
+  }
+
+  @Override
+  public void delete(String key) {
+    try {
+      s3.deleteObject(b -> b.bucket(settings.bucket()).key(key));
+    } catch (SdkException e) {
+      throw failed("delete " + key, e);
+    }
+  }
+
+  private ArchiveUnavailable failed(String what, SdkException e) {
+    return new ArchiveUnavailable("checkpoint archive " + settings + ": cannot " + what + ": "
+        + e.getMessage(), e);
+  }
+
+  @Override
+  public void close() {
+    s3.close();
+  }
+}

@@ -1,0 +1,116 @@
+package dev.noid.agent.archive;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.agent.checkpoint.CheckpointStore;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
+import dev.noid.agent.checkpoint.TestCheckpoints;
+import dev.noid.agent.memory.MemoryBases;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Uploads in the background against a real S3 API server that is up, then down, then up again:
+ * a checkpoint is UPLOADING while the server is away, says why, and becomes DURABLE once it is
+ * back, without anyone asking again (issue 23).
+ */
+class ArchiveUploadsTest {
+  @TempDir Path tmp;
+  private S3Server server;
+  private ArchiveUploads uploads;
+  private final AtomicInteger failures = new AtomicInteger();
+  private final AtomicInteger uploaded = new AtomicInteger();
+
+  @AfterEach
+  void stop() throws Exception {
+    if (uploads != null) {
+      uploads.close();
+    }
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  private ArchiveUploads uploads(CheckpointStore store, ArchiveSettings settings) {
+    CheckpointTransfer transfer = new CheckpointTransfer(store, new MemoryBases(tmp.resolve("mem")));
+    return new ArchiveUploads(ChunkedArchive.open(settings, transfer, tmp.resolve("cache"),
+        1 << 26), Clock.systemUTC(), new ArchiveUploads.Observer() {
+          @Override
+          public void uploaded(CheckpointArchive.Upload upload, Duration lag) {
+            uploaded.incrementAndGet();
+          }
+
+          @Override
+          public void failed() {
+            failures.incrementAndGet();
+          }
+        });
+  }
+
+  private ArchiveUploads.State state(String id) {
+    return uploads.status(id).map(ArchiveUploads.Status::state).orElse(null);
+  }
+
+  @Test
+  void anUploadWaitsOutAnArchiveThatIsDownAndSaysWhyMeanwhile() throws Exception {
+    server = S3Server.start(tmp.resolve("s3"));
+    ArchiveSettings settings = server.settings("t");
+    server.stop();
+    CheckpointStore store = new CheckpointStore(tmp.resolve("ck"));
+    TestCheckpoints.make(store, "ck-1", Map.of("vmstate", new byte[4096]));
+    uploads = uploads(store, settings);
+
+    uploads.submit("ck-1");
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> failures.get() >= 1);
+    assertThat(state("ck-1")).isEqualTo(ArchiveUploads.State.UPLOADING);
+    assertThat(uploads.status("ck-1").orElseThrow().message())
+        .contains("upload to s3://" + S3Server.BUCKET).contains("next try in");
+    assertThat(uploads.pending()).isEqualTo(1);
+    assertThat(uploads.recentChanges()).extracting(ArchiveUploads.Status::checkpointId)
+        .containsExactly("ck-1");
+
+    server.close();
+    server = S3Server.restart(tmp.resolve("s3"), settings.endpoint().getPort());
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> state("ck-1") == ArchiveUploads.State.DURABLE);
+    assertThat(uploads.status("ck-1").orElseThrow().message()).isEmpty();
+    assertThat(uploads.pending()).isZero();
+    assertThat(uploaded.get()).isEqualTo(1);
+  }
+
+  @Test
+  void atStartWhatTheArchiveHasIsDurableAndTheRestIsUploaded() throws Exception {
+    server = S3Server.start(tmp.resolve("s3"));
+    CheckpointStore store = new CheckpointStore(tmp.resolve("ck"));
+    TestCheckpoints.make(store, "ck-1", Map.of("vmstate", new byte[4096]));
+    TestCheckpoints.make(store, "ck-2", Map.of("vmstate", new byte[8192]));
+    uploads = uploads(store, server.settings("t"));
+    uploads.archive().upload("ck-1");
+
+    uploads.resume(List.of("ck-1", "ck-2"));
+
+    assertThat(state("ck-1")).isEqualTo(ArchiveUploads.State.DURABLE);
+    await().atMost(Duration.ofSeconds(20)).until(() -> state("ck-2") == ArchiveUploads.State.DURABLE);
+    assertThat(uploaded.get()).as("ck-1 was not uploaded again").isEqualTo(1);
+  }
+
+  @Test
+  void withoutAnArchiveCheckpointsAreLocal() throws Exception {
+    uploads = new ArchiveUploads(new NodeLocalArchive(), Clock.systemUTC(),
+        ArchiveUploads.Observer.NONE);
+
+    uploads.submit("ck-1");
+
+    assertThat(state("ck-1")).isEqualTo(ArchiveUploads.State.LOCAL);
+    assertThat(uploads.pending()).isZero();
+  }
+}

@@ -1,0 +1,167 @@
+package dev.noid.agent.archive;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.noid.agent.checkpoint.CheckpointStore;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
+import dev.noid.agent.checkpoint.TestCheckpoints;
+import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.vm.AgentException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * The checkpoint archive against a real S3 API server (s3proxy on loopback): a checkpoint made
+ * on one node comes back whole on another, shared chunks are stored once, and a chunk that does
+ * not match its digest, or a missing manifest, is refused without leaving anything behind.
+ */
+class ChunkedArchiveTest {
+  private static final int MIB = 1 << 20;
+  @TempDir static Path serverDir;
+  private static S3Server server;
+  @TempDir Path tmp;
+  private CheckpointStore nodeA;
+  private CheckpointStore nodeB;
+  private ChunkedArchive archiveA;
+  private ChunkedArchive archiveB;
+  private String prefix;
+
+  @BeforeAll
+  static void startServer() throws Exception {
+    server = S3Server.start(serverDir);
+  }
+
+  @AfterAll
+  static void stopServer() throws Exception {
+    server.close();
+  }
+
+  @BeforeEach
+  void twoNodes(TestInfo test) {
+    // A prefix per test: one bucket, no test sees another's objects.
+    prefix = test.getTestMethod().orElseThrow().getName();
+    nodeA = new CheckpointStore(tmp.resolve("a"));
+    nodeB = new CheckpointStore(tmp.resolve("b"));
+    archiveA = archive(nodeA, "a");
+    archiveB = archive(nodeB, "b");
+  }
+
+  private ChunkedArchive archive(CheckpointStore store, String node) {
+    CheckpointTransfer transfer = new CheckpointTransfer(store,
+        new MemoryBases(tmp.resolve(node + "-memory")));
+    return ChunkedArchive.open(server.settings(prefix), transfer,
+        tmp.resolve(node + "-chunk-cache"), 64L * MIB);
+  }
+
+  private static byte[] random(int size, long seed) {
+    byte[] b = new byte[size];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  private List<S3Object> objects(String under) {
+    try (S3Client s3 = server.client()) {
+      return s3.listObjectsV2Paginator(b -> b.bucket(S3Server.BUCKET)
+          .prefix(prefix + "/" + under)).contents().stream().toList();
+    }
+  }
+
+  @Test
+  void aCheckpointUploadedFromOneNodeIsFetchedWholeOnAnother() throws Exception {
+    byte[] state = random(5 * MIB / 2, 1);
+    byte[] disk = random(3 * MIB, 2);
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("vmstate", state, "disk.img", disk,
+        "empty", new byte[0]));
+
+    CheckpointArchive.Upload up = archiveA.upload("ck-1");
+
+    assertThat(up.chunks()).isEqualTo(3 + 3);
+    assertThat(up.chunksNew()).isEqualTo(6);
+    assertThat(archiveB.holds("ck-1")).isTrue();
+    assertThat(objects(ChunkedArchive.CHUNKS)).hasSize(6);
+
+    CheckpointArchive.Fetch got = archiveB.fetch("ck-1");
+
+    assertThat(got.checkpoint().getId()).isEqualTo("ck-1");
+    assertThat(got.chunksFetched()).isEqualTo(6);
+    Path dir = nodeB.directory("ck-1");
+    assertThat(Files.readAllBytes(dir.resolve("vmstate"))).isEqualTo(state);
+    assertThat(Files.readAllBytes(dir.resolve("disk.img"))).isEqualTo(disk);
+    assertThat(Files.size(dir.resolve("empty"))).isZero();
+  }
+
+  @Test
+  void chunksSharedByCheckpointsAreStoredOnceAndFetchedOnce() throws Exception {
+    byte[] base = random(4 * MIB, 3);
+    byte[] changed = base.clone();
+    changed[MIB + 17] ^= 1; // one page differs: one chunk of four
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("memory", base));
+    TestCheckpoints.make(nodeA, "ck-2", Map.of("memory", changed));
+
+    archiveA.upload("ck-1");
+    CheckpointArchive.Upload second = archiveA.upload("ck-2");
+
+    assertThat(second.chunks()).isEqualTo(4);
+    assertThat(second.chunksNew()).as("only the chunk that differs").isEqualTo(1);
+    assertThat(objects(ChunkedArchive.CHUNKS)).hasSize(5);
+    assertThat(archiveB.fetch("ck-1").chunksFetched()).isEqualTo(4);
+    CheckpointArchive.Fetch f2 = archiveB.fetch("ck-2");
+    assertThat(f2.chunksFetched()).isEqualTo(1);
+    assertThat(f2.chunksCached()).isEqualTo(3);
+    assertThat(Files.readAllBytes(nodeB.directory("ck-2").resolve("memory"))).isEqualTo(changed);
+  }
+
+  @Test
+  void aChunkThatDoesNotMatchItsDigestIsRefusedAndNothingIsLeft() throws Exception {
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("vmstate", random(2 * MIB, 4)));
+    archiveA.upload("ck-1");
+    String victim = objects(ChunkedArchive.CHUNKS).getFirst().key();
+    try (S3Client s3 = server.client()) {
+      s3.putObject(b -> b.bucket(S3Server.BUCKET).key(victim),
+          RequestBody.fromBytes(random(MIB, 5)));
+    }
+
+    assertThatThrownBy(() -> archiveB.fetch("ck-1"))
+        .isInstanceOfSatisfying(AgentException.class, e -> {
+          assertThat(e.code()).isEqualTo(AgentException.Code.CORRUPT);
+          assertThat(e.getMessage()).contains(victim.substring(victim.lastIndexOf('/') + 1))
+              .contains("read back with sha256");
+        });
+    assertThat(nodeB.list("")).isEmpty();
+  }
+
+  @Test
+  void aCheckpointTheArchiveLacksIsNotFound() {
+    assertThat(archiveB.holds("ck-9")).isFalse();
+    assertThatThrownBy(() -> archiveB.fetch("ck-9"))
+        .isInstanceOfSatisfying(AgentException.class, e -> {
+          assertThat(e.code()).isEqualTo(AgentException.Code.NOT_FOUND);
+          assertThat(e.getMessage()).contains("'ck-9' is not in the checkpoint archive");
+        });
+  }
+
+  @Test
+  void aDeletedCheckpointLeavesTheArchiveButItsChunksStay() throws Exception {
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("vmstate", random(MIB, 6)));
+    archiveA.upload("ck-1");
+
+    archiveA.delete("ck-1");
+
+    assertThat(archiveB.holds("ck-1")).isFalse();
+    assertThat(objects(ChunkedArchive.MANIFESTS)).isEmpty();
+    assertThat(objects(ChunkedArchive.CHUNKS)).hasSize(1);
+  }
+}
