@@ -27,13 +27,18 @@ public final class ControllerServer {
 
   private final NodeRegistry nodes;
   private final Reconciler vms;
+  private final dev.noid.controller.vms.service.CheckpointRetention retention;
+  private final java.util.concurrent.atomic.AtomicBoolean retaining =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private final Store store;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("controller-timers").daemon().factory());
 
   @Inject
   ControllerServer(ControllerConfig config, PublicGrpcServer grpc, HttpsEndpoint https,
-      HealthzHandler healthz, NodeRegistry nodes, Reconciler vms, Store store) {
+      HealthzHandler healthz, NodeRegistry nodes, Reconciler vms, Store store,
+      dev.noid.controller.vms.service.CheckpointRetention retention) {
+    this.retention = retention;
     this.nodes = nodes;
     this.vms = vms;
     this.store = store;
@@ -67,6 +72,7 @@ public final class ControllerServer {
     // Work a crash left half done is finished once agents have had a lease to report in.
     timers.schedule(this::reconcile, nodes.lease().toMillis(), TimeUnit.MILLISECONDS);
     timers.scheduleWithFixedDelay(this::reconcile, 60, 60, TimeUnit.SECONDS);
+    timers.scheduleWithFixedDelay(this::applyRetention, 30, 60, TimeUnit.SECONDS);
     log.atInfo().addKeyValue("grpc_port", grpc.port()).addKeyValue("https_port", https.port())
         .addKeyValue("data_dir", config.dataDir().toString())
         .log("noid-controller {} serving", Version.current());
@@ -94,6 +100,22 @@ public final class ControllerServer {
     } catch (RuntimeException e) {
       log.warn("reconcile failed", e);
     }
+  }
+
+  // Off the timers' thread: deleting a checkpoint waits on its nodes.
+  private void applyRetention() {
+    if (!retaining.compareAndSet(false, true)) {
+      return; // the last pass is still deleting
+    }
+    Thread.ofVirtual().name("checkpoint-retention").start(() -> {
+      try {
+        retention.apply();
+      } catch (RuntimeException e) {
+        log.warn("checkpoint retention failed", e);
+      } finally {
+        retaining.set(false);
+      }
+    });
   }
 
   public void awaitTermination() throws InterruptedException {

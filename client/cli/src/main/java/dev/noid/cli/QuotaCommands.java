@@ -27,6 +27,14 @@ final class QuotaCommands {
     @Option(names = "--checkpoints", description = "Most checkpoints.") Long checkpoints;
     @Option(names = "--checkpoint-bytes", description = "Most bytes over all their checkpoints.")
     Long checkpointBytes;
+    @Option(names = "--keep-checkpoints", paramLabel = "N",
+        description = "Retention: keep each VM's newest N checkpoints (at least 1); older ones"
+            + " are deleted within a minute.")
+    Long keepCheckpoints;
+    @Option(names = "--checkpoint-max-age", paramLabel = "AGE",
+        description = "Retention: delete checkpoints older than AGE (e.g. 90m, 12h, 7d; at least"
+            + " 1m), except each VM's newest.")
+    String checkpointMaxAge;
 
     @Override
     int run(NoidClient client) {
@@ -45,6 +53,12 @@ final class QuotaCommands {
       }
       if (checkpointBytes != null) {
         q.setCheckpointBytes(checkpointBytes);
+      }
+      if (keepCheckpoints != null) {
+        q.setCheckpointKeepLast(keepCheckpoints);
+      }
+      if (checkpointMaxAge != null) {
+        q.setCheckpointMaxAgeSeconds(seconds(checkpointMaxAge));
       }
       var r = AdminCommands.rpc(() -> client.users().setQuota(SetQuotaRequest.newBuilder().setName(name)
           .setQuota(q).build()));
@@ -68,6 +82,23 @@ final class QuotaCommands {
     }
   }
 
+  /** 90s, 90m, 12h or 7d, in seconds. */
+  static long seconds(String age) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,9})([smhd])")
+        .matcher(age.strip());
+    if (!m.matches()) {
+      throw new CliException(CliException.USAGE, "--checkpoint-max-age takes a number and a"
+          + " unit, s, m, h or d (e.g. 12h, 7d); got '" + age + "'");
+    }
+    long n = Long.parseLong(m.group(1));
+    return switch (m.group(2)) {
+      case "s" -> n;
+      case "m" -> n * 60;
+      case "h" -> n * 3600;
+      default -> n * 86_400;
+    };
+  }
+
   private static void print(boolean json, String user, Quota q, QuotaUsage u) {
     List<Object[]> rows = List.of(
         new Object[] {"vms", q.hasVms() ? q.getVms() : null, u.getVms()},
@@ -75,7 +106,11 @@ final class QuotaCommands {
         new Object[] {"memory_mib", q.hasMemoryMib() ? q.getMemoryMib() : null, u.getMemoryMib()},
         new Object[] {"checkpoints", q.hasCheckpoints() ? q.getCheckpoints() : null, u.getCheckpoints()},
         new Object[] {"checkpoint_bytes", q.hasCheckpointBytes() ? q.getCheckpointBytes() : null,
-            u.getCheckpointBytes()});
+            u.getCheckpointBytes()},
+        new Object[] {"checkpoint_keep_last",
+            q.hasCheckpointKeepLast() ? q.getCheckpointKeepLast() : null, "-"},
+        new Object[] {"checkpoint_max_age_seconds",
+            q.hasCheckpointMaxAgeSeconds() ? q.getCheckpointMaxAgeSeconds() : null, "-"});
     if (json) {
       Map<String, Object> limits = new java.util.LinkedHashMap<>();
       Map<String, Object> used = new java.util.LinkedHashMap<>();

@@ -63,8 +63,15 @@ public final class VmsModule extends AbstractModule {
   @Singleton
   VmServices vmServices(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes,
       Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer,
-      FleetImages images) {
-    return VmServices.wire(vms, checkpoints, nodes, scheduler, agents, clock, observer, images);
+      FleetImages images, Quotas quotas) {
+    return VmServices.wire(vms, checkpoints, nodes, scheduler, agents, clock, observer, images,
+        quotas::limits);
+  }
+
+  @Provides
+  @Singleton
+  dev.noid.controller.vms.service.CheckpointRetention retention(VmServices s) {
+    return s.retention();
   }
 
   @Provides

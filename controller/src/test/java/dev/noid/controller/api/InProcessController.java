@@ -102,7 +102,8 @@ final class InProcessController implements AutoCloseable {
     ImageBlobs blobs = new ImageBlobs(dir.resolve("images"));
     images = new FleetImages(store, blobs, new VmImageUsers(vmTable, checkpointTable), nodes, clock);
     vms = VmServices.wire(vmTable, checkpointTable, nodes, scheduler,
-        new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE, images);
+        new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE, images,
+        quotas::limits);
     pulls = ImagePullsInFlight.of(nodes);
     imageApi = new GrpcImageService(images, new ImageImports(new ImageImporter(1L << 30), blobs,
         images), pulls);

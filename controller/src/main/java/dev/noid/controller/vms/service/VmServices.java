@@ -16,7 +16,8 @@ import java.time.Clock;
  * reconciling and user removal.
  */
 public record VmServices(VmRecords records, VmCreates creates, VmTransitions transitions,
-    Checkpoints checkpoints, Evacuation evacuation, Reconciler reconciler, UserRemoval users) {
+    Checkpoints checkpoints, Evacuation evacuation, Reconciler reconciler, UserRemoval users,
+    CheckpointRetention retention) {
 
   /** Without fleet images: image names are taken as asked (node-local images). */
   public static VmServices wire(VmTable vms, CheckpointTable checkpointTable, NodeRegistry nodes,
@@ -24,9 +25,19 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     return wire(vms, checkpointTable, nodes, scheduler, agents, clock, observer, image -> image);
   }
 
+  /** Without checkpoint retention: every user keeps every checkpoint. */
   public static VmServices wire(VmTable vms, CheckpointTable checkpointTable, NodeRegistry nodes,
       Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer,
       ImagePins images) {
+    return wire(vms, checkpointTable, nodes, scheduler, agents, clock, observer, images,
+        user -> dev.noid.controller.quotas.QuotaLimits.UNLIMITED);
+  }
+
+  /** {@code limits}: each user's quota, whose retention settings say which checkpoints go. */
+  public static VmServices wire(VmTable vms, CheckpointTable checkpointTable, NodeRegistry nodes,
+      Scheduler scheduler, NodeAgents agents, Clock clock, OperationObserver observer,
+      ImagePins images,
+      java.util.function.Function<String, dev.noid.controller.quotas.QuotaLimits> limits) {
     // The reservations of the VMs already placed, before anything is placed next to them.
     for (VmEntry e : vms.all()) {
       if (e.holdsCapacity()) {
@@ -49,6 +60,9 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     Reconciler reconciler = new Reconciler(records, nodes, scheduler, agents, locks, creates,
         transitions, observer, clock);
     UserRemoval users = new UserRemoval(vms, checkpointTable, checkpoints, transitions);
-    return new VmServices(records, creates, transitions, checkpoints, evacuation, reconciler, users);
+    CheckpointRetention retention = new CheckpointRetention(checkpointTable, checkpoints, limits,
+        clock);
+    return new VmServices(records, creates, transitions, checkpoints, evacuation, reconciler, users,
+        retention);
   }
 }

@@ -1,0 +1,92 @@
+package dev.noid.controller.vms.service;
+
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.quotas.QuotaLimits;
+import dev.noid.controller.vms.CheckpointEntry;
+import dev.noid.controller.vms.store.CheckpointTable;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Deletes the checkpoints a user's retention no longer keeps (issue 23): of each VM's ready
+ * checkpoints, those past the newest {@code checkpoint_keep_last} and those older than
+ * {@code checkpoint_max_age_seconds}, but never a VM's newest one, which its node-loss policy
+ * may need. Users without retention keep everything. A checkpoint that cannot be deleted now
+ * (its node is down) is tried again at the next pass.
+ */
+public final class CheckpointRetention {
+  private static final Logger log = LoggerFactory.getLogger(CheckpointRetention.class);
+
+  private final CheckpointTable checkpoints;
+  private final Checkpoints checkpointing;
+  private final Function<String, QuotaLimits> limits;
+  private final Clock clock;
+
+  public CheckpointRetention(CheckpointTable checkpoints, Checkpoints checkpointing,
+      Function<String, QuotaLimits> limits, Clock clock) {
+    this.checkpoints = checkpoints;
+    this.checkpointing = checkpointing;
+    this.limits = limits;
+    this.clock = clock;
+  }
+
+  /** One pass over every user's checkpoints; returns the ids deleted. */
+  public List<String> apply() {
+    Map<String, List<CheckpointEntry>> byOwner = new LinkedHashMap<>();
+    for (CheckpointEntry c : checkpoints.all()) {
+      byOwner.computeIfAbsent(c.owner(), o -> new ArrayList<>()).add(c);
+    }
+    List<String> deleted = new ArrayList<>();
+    byOwner.forEach((owner, theirs) -> {
+      QuotaLimits l = limits.apply(owner);
+      if (!l.retains()) {
+        return;
+      }
+      for (CheckpointEntry c : expired(theirs, l, clock.instant())) {
+        try {
+          checkpointing.delete(c.id());
+          deleted.add(c.id());
+          log.atInfo().addKeyValue("user", owner).addKeyValue("checkpoint_id", c.id())
+              .log("checkpoint {} of {} deleted by retention", c.id(), c.vmName());
+        } catch (NoidException e) {
+          log.warn("retention could not delete checkpoint {} of user {} yet: {}", c.id(), owner,
+              e.getMessage());
+        }
+      }
+    });
+    return deleted;
+  }
+
+  /** Of one user's checkpoints, those {@code l} does not keep at {@code now}. */
+  static List<CheckpointEntry> expired(List<CheckpointEntry> theirs, QuotaLimits l, Instant now) {
+    Map<String, List<CheckpointEntry>> byVm = new LinkedHashMap<>();
+    for (CheckpointEntry c : theirs) {
+      if (c.ready()) {
+        byVm.computeIfAbsent(c.vmId(), v -> new ArrayList<>()).add(c);
+      }
+    }
+    long keep = l.checkpointKeepLast().orElse(Long.MAX_VALUE);
+    Instant oldest = l.checkpointMaxAgeSeconds().isPresent()
+        ? now.minus(Duration.ofSeconds(l.checkpointMaxAgeSeconds().getAsLong())) : Instant.MIN;
+    List<CheckpointEntry> out = new ArrayList<>();
+    for (List<CheckpointEntry> ofVm : byVm.values()) {
+      ofVm.sort(Comparator.comparing(CheckpointEntry::created).reversed());
+      for (int i = 1; i < ofVm.size(); i++) {
+        CheckpointEntry c = ofVm.get(i);
+        if (i >= keep || c.created().isBefore(oldest)) {
+          out.add(c);
+        }
+      }
+    }
+    return out;
+  }
+}
