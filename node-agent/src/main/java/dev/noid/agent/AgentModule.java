@@ -205,6 +205,7 @@ public final class AgentModule extends AbstractModule {
     dev.noid.agent.archive.ArchiveUploads uploads = new dev.noid.agent.archive.ArchiveUploads(
         archive, java.time.Clock.systemUTC(), metrics);
     metrics.bind(uploads);
+    uploads.startCollecting(java.time.Duration.ofHours(1));
     return uploads;
   }
 

@@ -17,6 +17,11 @@ public final class ArchiveMetrics implements ArchiveUploads.Observer {
   private final Counter failures;
   private final Counter uploadedBytes;
   private final Counter storedBytes;
+  private final Counter collectedBytes;
+  private final java.util.concurrent.atomic.AtomicLong archiveBytes =
+      new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong logicalBytes =
+      new java.util.concurrent.atomic.AtomicLong();
 
   public ArchiveMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -30,6 +35,15 @@ public final class ArchiveMetrics implements ArchiveUploads.Observer {
     storedBytes = Counter.builder("noid.checkpoint.archive.stored.bytes")
         .description("Bytes of chunks the archive did not have yet (the rest were shared)")
         .register(registry);
+    collectedBytes = Counter.builder("noid.checkpoint.archive.collected.bytes")
+        .description("Bytes of chunks no checkpoint named, removed from the archive")
+        .register(registry);
+    Gauge.builder("noid.checkpoint.archive.bytes", archiveBytes, java.util.concurrent.atomic.AtomicLong::get)
+        .description("Bytes of chunks in the archive, at the last collection").register(registry);
+    Gauge.builder("noid.checkpoint.archive.logical.bytes", logicalBytes,
+            java.util.concurrent.atomic.AtomicLong::get)
+        .description("Bytes of the archived checkpoints' files, at the last collection; 1 -"
+            + " bytes / logical_bytes is the dedup ratio").register(registry);
   }
 
   /** The gauges that read the uploads' queue. */
@@ -53,5 +67,12 @@ public final class ArchiveMetrics implements ArchiveUploads.Observer {
   @Override
   public void failed() {
     failures.increment();
+  }
+
+  @Override
+  public void collected(CheckpointArchive.Collection c) {
+    collectedBytes.increment(c.bytesDeleted());
+    archiveBytes.set(c.storedBytes());
+    logicalBytes.set(c.logicalBytes());
   }
 }

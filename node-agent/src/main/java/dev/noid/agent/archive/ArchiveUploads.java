@@ -41,6 +41,9 @@ public final class ArchiveUploads implements AutoCloseable {
 
     void failed();
 
+    default void collected(CheckpointArchive.Collection c) {
+    }
+
     Observer NONE = new Observer() {
       @Override
       public void uploaded(CheckpointArchive.Upload upload, Duration lag) {
@@ -57,6 +60,9 @@ public final class ArchiveUploads implements AutoCloseable {
   private final Observer observer;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("archive-uploads").daemon().factory());
+  // Its own thread: a collection lists the whole bucket, and uploads must not wait for it.
+  private final ScheduledExecutorService collector = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("archive-collector").daemon().factory());
   private final Map<String, Status> states = new ConcurrentHashMap<>();
   private final Map<String, Instant> queued = new ConcurrentHashMap<>();
 
@@ -140,6 +146,38 @@ public final class ArchiveUploads implements AutoCloseable {
     }
   }
 
+  /**
+   * Collects the archive's unnamed chunks every {@code every} (first after a random part of
+   * it, so that a fleet's nodes do not all list the bucket at once), sparing those written
+   * within {@link #COLLECT_GRACE}. Every node may collect: deletes are idempotent.
+   */
+  public void startCollecting(Duration every) {
+    if (!archive.durable()) {
+      return;
+    }
+    long first = java.util.concurrent.ThreadLocalRandom.current().nextLong(every.toMillis()) + 1;
+    collector.scheduleWithFixedDelay(this::collectNow, first, every.toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Longer than any upload takes, and twice the age at which uploads refresh reused chunks. */
+  public static final Duration COLLECT_GRACE = ChunkedArchive.REFRESH_AFTER.multipliedBy(2);
+
+  /** One collection now; its result, also given to the observer. */
+  public CheckpointArchive.Collection collectNow() {
+    try {
+      CheckpointArchive.Collection c = archive.collect(COLLECT_GRACE);
+      observer.collected(c);
+      log.info("checkpoint archive collected: {} of {} chunks removed ({} bytes); {} manifests,"
+          + " {} bytes stored for {} bytes of checkpoints", c.chunksDeleted(), c.chunks(),
+          c.bytesDeleted(), c.manifests(), c.storedBytes(), c.logicalBytes());
+      return c;
+    } catch (RuntimeException e) {
+      log.warn("checkpoint archive collection failed: {}", e.getMessage());
+      return null;
+    }
+  }
+
   /** A checkpoint deleted here: no more uploads of it, and its archived copy goes too. */
   public void deleted(String id) {
     forget(id);
@@ -185,6 +223,7 @@ public final class ArchiveUploads implements AutoCloseable {
   @Override
   public void close() {
     timer.shutdownNow();
+    collector.shutdownNow();
     archive.close();
   }
 }

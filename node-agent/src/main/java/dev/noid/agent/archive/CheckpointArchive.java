@@ -1,6 +1,7 @@
 package dev.noid.agent.archive;
 
 import dev.noid.api.agent.v1.CheckpointInfo;
+import java.time.Duration;
 
 /**
  * Where checkpoints outlive the node that made them (issue 23): {@link NodeLocalArchive} when
@@ -34,6 +35,17 @@ public interface CheckpointArchive extends AutoCloseable {
 
   /** Forgets an archived checkpoint (its chunks go when nothing else names them). */
   void delete(String checkpointId);
+
+  /** What a collection found and removed; the archive's size and what it holds uncompressed. */
+  record Collection(int manifests, int chunks, int chunksDeleted, long bytesDeleted,
+      long storedBytes, long logicalBytes) {}
+
+  /**
+   * Removes the chunks no manifest names that were last written more than {@code grace} ago
+   * (an upload in progress names its chunks only at its end, and refreshes old chunks it
+   * reuses), marking from every manifest, then sweeping.
+   */
+  Collection collect(Duration grace);
 
   @Override
   void close();

@@ -15,6 +15,9 @@ import dev.noid.api.agent.v1.CheckpointFile;
 import dev.noid.api.agent.v1.CheckpointManifest;
 import dev.noid.api.agent.v1.FileChunk;
 import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -46,6 +49,8 @@ public final class ChunkedArchive implements CheckpointArchive {
   static final String MANIFESTS = "checkpoints/";
   /** Chunks read or written at once: each is at most one chunk of memory. */
   private static final int PARALLEL = 8;
+  /** A reused chunk older than this is written again: half of the collection's grace. */
+  static final Duration REFRESH_AFTER = Duration.ofMinutes(30);
 
   private final ObjectStorage storage;
   private final ArchiveSettings settings;
@@ -108,10 +113,15 @@ public final class ChunkedArchive implements CheckpointArchive {
         writes.add(io.submit(() -> {
           try {
             String key = chunkKey(chunk.getSha256());
-            if (!storage.exists(key)) {
+            Optional<Instant> written = storage.lastModified(key);
+            if (written.isEmpty()) {
               storage.put(key, chunk.getData().toByteArray());
               fresh.incrementAndGet();
               freshBytes.addAndGet(chunk.getData().size());
+            } else if (written.get().isBefore(Instant.now().minus(REFRESH_AFTER))) {
+              // Written again, so that a collection that sees it unnamed (its manifest is
+              // not written yet) finds it too young to delete.
+              storage.put(key, chunk.getData().toByteArray());
             }
           } finally {
             inFlight.release();
@@ -128,6 +138,17 @@ public final class ChunkedArchive implements CheckpointArchive {
           .addAllChunks(chunksOf.getOrDefault(f.getPath(), List.of())));
     }
     storage.put(manifestKey(checkpointId), archived.build().toByteArray());
+    // A collection that decided on a chunk before this upload refreshed it may still have
+    // removed it: the upload is durable only once every chunk it names is there.
+    Set<String> named = new LinkedHashSet<>();
+    chunksOf.values().forEach(named::addAll);
+    for (String sha : named) {
+      if (!storage.exists(chunkKey(sha))) {
+        throw new ArchiveUnavailable("checkpoint '" + checkpointId + "': chunk " + sha
+            + " went missing during the upload (a collection removed it); uploading again",
+            null);
+      }
+    }
     return new Upload(chunks, fresh.get(), bytes, freshBytes.get());
   }
 
@@ -251,6 +272,56 @@ public final class ChunkedArchive implements CheckpointArchive {
     if (first != null) {
       throw first;
     }
+  }
+
+  @Override
+  public Collection collect(Duration grace) {
+    Instant started = Instant.now();
+    // Chunks first, then manifests: a manifest written after the chunk listing names chunks
+    // that are either listed (and marked here) or written after it (and not candidates).
+    List<ObjectStorage.StoredObject> chunks = storage.list(settings.key(CHUNKS));
+    Set<String> marked = new java.util.HashSet<>();
+    long logical = 0;
+    List<ObjectStorage.StoredObject> manifests = storage.list(settings.key(MANIFESTS));
+    for (ObjectStorage.StoredObject m : manifests) {
+      Optional<byte[]> data = storage.get(m.key());
+      if (data.isEmpty()) {
+        continue; // deleted since the listing
+      }
+      try {
+        ArchiveManifest am = ArchiveManifest.parseFrom(data.get());
+        am.getFilesList().forEach(f -> marked.addAll(f.getChunksList()));
+        for (CheckpointFile f : am.getCheckpoint().getFilesList()) {
+          logical += f.getSizeBytes();
+        }
+      } catch (InvalidProtocolBufferException e) {
+        // Unreadable: nothing it might name may be deleted on its account.
+        throw new AgentException(Code.CORRUPT, "archive manifest " + m.key()
+            + " does not parse; not collecting: " + e.getMessage(), e);
+      }
+    }
+    Instant cutoff = started.minus(grace);
+    int deleted = 0;
+    long deletedBytes = 0;
+    long stored = 0;
+    for (ObjectStorage.StoredObject c : chunks) {
+      String sha = c.key().substring(c.key().lastIndexOf('/') + 1);
+      if (marked.contains(sha) || !c.lastModified().isBefore(cutoff)) {
+        stored += c.sizeBytes();
+        continue;
+      }
+      // Looked at again right before: an upload may have refreshed it since the listing.
+      Optional<Instant> now = storage.lastModified(c.key());
+      if (now.isPresent() && now.get().isBefore(cutoff)) {
+        storage.delete(c.key());
+        deleted++;
+        deletedBytes += c.sizeBytes();
+      } else if (now.isPresent()) {
+        stored += c.sizeBytes();
+      }
+    }
+    return new Collection(manifests.size(), chunks.size(), deleted, deletedBytes, stored,
+        logical);
   }
 
   @Override

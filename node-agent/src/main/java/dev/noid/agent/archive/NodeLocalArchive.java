@@ -40,6 +40,11 @@ public final class NodeLocalArchive implements CheckpointArchive {
   }
 
   @Override
+  public Collection collect(java.time.Duration grace) {
+    return new Collection(0, 0, 0, 0, 0, 0);
+  }
+
+  @Override
   public void close() {
   }
 }

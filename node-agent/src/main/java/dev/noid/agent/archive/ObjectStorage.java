@@ -14,6 +14,9 @@ interface ObjectStorage extends AutoCloseable {
 
   boolean exists(String key);
 
+  /** When the object was last written, or empty if there is none under {@code key}. */
+  Optional<Instant> lastModified(String key);
+
   void put(String key, byte[] data);
 
   /** The object's bytes, or empty if there is none under {@code key}. */

@@ -74,6 +74,22 @@ final class S3Storage implements ObjectStorage {
   }
 
   @Override
+  public Optional<java.time.Instant> lastModified(String key) {
+    try {
+      return Optional.of(s3.headObject(b -> b.bucket(settings.bucket()).key(key)).lastModified());
+    } catch (NoSuchKeyException e) {
+      return Optional.empty();
+    } catch (S3Exception e) {
+      if (e.statusCode() == 404) {
+        return Optional.empty();
+      }
+      throw failed("look up " + key, e);
+    } catch (SdkException e) {
+      throw failed("look up " + key, e);
+    }
+  }
+
+  @Override
   public void put(String key, byte[] data) {
     try {
       s3.putObject(b -> b.bucket(settings.bucket()).key(key), RequestBody.fromBytes(data));

@@ -164,4 +164,45 @@ class ChunkedArchiveTest {
     assertThat(objects(ChunkedArchive.MANIFESTS)).isEmpty();
     assertThat(objects(ChunkedArchive.CHUNKS)).hasSize(1);
   }
+
+  @Test
+  void aCollectionRemovesOnlyChunksNoManifestNamesOnceTheyArePastTheGrace() throws Exception {
+    byte[] shared = random(MIB, 7);
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("memory", shared, "disk", random(MIB, 8)));
+    TestCheckpoints.make(nodeA, "ck-2", Map.of("memory", shared, "disk", random(MIB, 9)));
+    archiveA.upload("ck-1");
+    archiveA.upload("ck-2");
+    assertThat(objects(ChunkedArchive.CHUNKS)).hasSize(3);
+
+    archiveA.delete("ck-1");
+    CheckpointArchive.Collection young = archiveA.collect(java.time.Duration.ofHours(1));
+    assertThat(young.chunksDeleted()).as("within the grace").isZero();
+
+    CheckpointArchive.Collection c = archiveA.collect(java.time.Duration.ZERO);
+
+    assertThat(c.manifests()).isEqualTo(1);
+    assertThat(c.chunksDeleted()).as("ck-1's own disk chunk").isEqualTo(1);
+    assertThat(c.storedBytes()).isEqualTo(2L * MIB);
+    assertThat(c.logicalBytes()).isEqualTo(2L * MIB);
+    assertThat(objects(ChunkedArchive.CHUNKS)).hasSize(2);
+    // What ck-2 names is all there: it comes back whole.
+    assertThat(Files.readAllBytes(nodeB.directory(archiveB.fetch("ck-2").checkpoint().getId())
+        .resolve("memory"))).isEqualTo(shared);
+  }
+
+  @Test
+  void uploadingAgainWritesBackAChunkThatWentMissing() throws Exception {
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("memory", random(2 * MIB, 10)));
+    archiveA.upload("ck-1");
+    String victim = objects(ChunkedArchive.CHUNKS).getFirst().key();
+    try (S3Client s3 = server.client()) {
+      s3.deleteObject(b -> b.bucket(S3Server.BUCKET).key(victim));
+    }
+
+    CheckpointArchive.Upload again = archiveA.upload("ck-1");
+
+    assertThat(again.chunksNew()).as("the missing one is written again").isEqualTo(1);
+    assertThat(objects(ChunkedArchive.CHUNKS)).hasSize(2);
+    assertThat(archiveB.fetch("ck-1").chunksFetched()).isEqualTo(2);
+  }
 }
