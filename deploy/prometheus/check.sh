@@ -120,9 +120,14 @@ noid_node_heartbeat_age_seconds noid_node_cpus noid_node_cpus_allocated noid_nod
 noid_node_memory_allocated_bytes noid_node_disk_bytes noid_node_disk_available_bytes
 noid_memory_usage_bytes noid_cpu_usage_percent noid_disk_usage_bytes noid_agent_vms
 noid_agent_disk_available_bytes noid_agent_disk_capacity_bytes
-noid_agent_memory_capacity_bytes noid_controller_leader noid_controller_epoch""".split()
+noid_agent_memory_capacity_bytes noid_controller_leader noid_controller_epoch
+noid_checkpoint_archive_pending noid_checkpoint_archive_upload_lag_seconds
+noid_checkpoint_archive_bytes noid_checkpoint_archive_logical_bytes""".split()
 COUNTERS = """noid_api_requests_total noid_api_errors_total noid_checkpoint_failures_total
-noid_vm_operation_failures_total noid_controller_failovers_total""".split()
+noid_vm_operation_failures_total noid_controller_failovers_total
+noid_checkpoint_archive_uploads_total noid_checkpoint_archive_upload_failures_total
+noid_checkpoint_archive_uploaded_bytes_total noid_checkpoint_archive_stored_bytes_total
+noid_checkpoint_archive_collected_bytes_total""".split()
 HISTOGRAMS = """noid_vm_creation_duration_seconds noid_checkpoint_creation_duration_seconds
 noid_api_request_duration_seconds""".split()
 KNOWN = set(GAUGES) | set(COUNTERS) | {"up", "node_memory_MemTotal_bytes"}
@@ -232,7 +237,8 @@ SEED = {
                    {"summary": "Noid server is down"}),
 }
 ADDED = {"NoidNodeDown", "NoidNodeHeartbeatMissing", "NoidCheckpointFailures",
-         "NoidNodeDiskRunningOut", "NoidNodeDiskFillingUp", "NoidVmsExporterDown", "NoLeader", "NoidTwoLeaders"}
+         "NoidNodeDiskRunningOut", "NoidNodeDiskFillingUp", "NoidVmsExporterDown", "NoLeader", "NoidTwoLeaders",
+         "CheckpointUploadsFailing"}
 alerts = load_yaml("prometheus/alerts.yml")
 if alerts is not None:
     groups = alerts.get("groups", [])
