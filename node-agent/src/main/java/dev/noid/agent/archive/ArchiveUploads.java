@@ -32,8 +32,12 @@ public final class ArchiveUploads implements AutoCloseable {
 
   public enum State { LOCAL, UPLOADING, DURABLE }
 
-  /** One checkpoint's durability, and since when. */
-  public record Status(String checkpointId, State state, String message, Instant changed) {}
+  /**
+   * One checkpoint's durability, since when, and whether a heartbeat the controller answered
+   * carried it.
+   */
+  public record Status(String checkpointId, State state, String message, Instant changed,
+      boolean acknowledged) {}
 
   /** What uploads did, for the node's metrics. */
   public interface Observer {
@@ -77,8 +81,16 @@ public final class ArchiveUploads implements AutoCloseable {
     return archive;
   }
 
-  /** At start: the local checkpoints, each DURABLE if the archive has it, else uploaded. */
+  /**
+   * At start: the local checkpoints, each DURABLE if the archive has it, else uploaded. On the
+   * upload thread: an archive that is slow or away must not hold up the agent's start.
+   */
   public void resume(List<String> localCheckpoints) {
+    List<String> ids = List.copyOf(localCheckpoints);
+    timer.execute(() -> resumeNow(ids));
+  }
+
+  private void resumeNow(List<String> localCheckpoints) {
     for (String id : localCheckpoints) {
       if (!archive.durable()) {
         set(id, State.LOCAL, "");
@@ -116,7 +128,17 @@ public final class ArchiveUploads implements AutoCloseable {
     }
     try {
       CheckpointArchive.Upload up = archive.upload(id);
-      queued.remove(id);
+      if (queued.remove(id) == null) {
+        // Deleted while it was uploading: the delete found no manifest yet; remove this one.
+        forget(id);
+        try {
+          archive.delete(id);
+        } catch (RuntimeException e) {
+          log.warn("checkpoint {} was deleted during its upload and its archived copy could"
+              + " not be removed: {}", id, e.getMessage());
+        }
+        return;
+      }
       set(id, State.DURABLE, "");
       observer.uploaded(up, Duration.between(since, clock.instant()));
       log.atInfo().addKeyValue("checkpoint_id", id).log("checkpoint {} is in the archive: {} of"
@@ -195,16 +217,28 @@ public final class ArchiveUploads implements AutoCloseable {
     return Optional.ofNullable(states.get(id));
   }
 
-  /** Changes of the last {@link #REPORT_FOR}, for heartbeats. */
+  /**
+   * What heartbeats carry: every change no answered heartbeat carried yet, and every change of
+   * the last {@link #REPORT_FOR} (the controller ignores a report of a checkpoint it has not
+   * recorded yet, so one delivery is not enough).
+   */
   public List<Status> recentChanges() {
     Instant after = clock.instant().minus(REPORT_FOR);
     List<Status> out = new ArrayList<>();
     for (Status s : states.values()) {
-      if (s.changed().isAfter(after)) {
+      if (!s.acknowledged() || s.changed().isAfter(after)) {
         out.add(s);
       }
     }
     return out;
+  }
+
+  /** The controller answered a heartbeat that carried {@code sent}. */
+  public void acknowledged(List<Status> sent) {
+    for (Status s : sent) {
+      states.replace(s.checkpointId(), s, new Status(s.checkpointId(), s.state(), s.message(),
+          s.changed(), true));
+    }
   }
 
   /** Checkpoints waiting for their upload, and since when the oldest has. */
@@ -217,7 +251,7 @@ public final class ArchiveUploads implements AutoCloseable {
   }
 
   private void set(String id, State state, String message) {
-    states.put(id, new Status(id, state, message, clock.instant()));
+    states.put(id, new Status(id, state, message, clock.instant(), false));
   }
 
   @Override

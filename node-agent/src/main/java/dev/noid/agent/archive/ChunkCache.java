@@ -1,7 +1,6 @@
 package dev.noid.agent.archive;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,17 +16,43 @@ import java.util.stream.Stream;
 /**
  * This node's copies of archive chunks, by sha256, so that restoring checkpoints that share
  * chunks (clones of one golden snapshot, a chain against one base) reads each from the archive
- * once. At most {@code capacityBytes}: the least recently used go first. A chunk is written
- * under a temporary name and renamed, so a crash never leaves a partial one under its digest;
- * every chunk was verified against its digest before it was put here.
+ * once. At most {@code capacityBytes}: a chunk that does not fit is not kept (a fetch larger
+ * than the cache never fills the disk with it), and the least recently used go first. A chunk
+ * is written under a temporary name and renamed, so a crash never leaves a partial one under
+ * its digest; every chunk was verified against its digest before it was put here. Caching is
+ * an optimisation: a chunk that cannot be written is simply not cached.
  */
 final class ChunkCache {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ChunkCache.class);
   private final Path dir;
   private final long capacityBytes;
+  private final java.util.concurrent.atomic.AtomicLong size =
+      new java.util.concurrent.atomic.AtomicLong();
 
   ChunkCache(Path dir, long capacityBytes) {
     this.dir = dir;
     this.capacityBytes = capacityBytes;
+    size.set(scan());
+  }
+
+  // Removes what a crash mid-write left, and returns the bytes the cache holds.
+  private long scan() {
+    if (!Files.isDirectory(dir)) {
+      return 0;
+    }
+    long total = 0;
+    try (Stream<Path> s = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        if (p.getFileName().toString().startsWith(".")) {
+          Files.deleteIfExists(p);
+        } else {
+          total += Files.size(p);
+        }
+      }
+    } catch (IOException e) {
+      log.warn("cannot scan the chunk cache {}: {}", dir, e.getMessage());
+    }
+    return total;
   }
 
   Optional<byte[]> get(String sha256) {
@@ -39,7 +64,9 @@ final class ChunkCache {
     } catch (java.nio.file.NoSuchFileException e) {
       return Optional.empty();
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read cached chunk " + p, e);
+      log.warn("cached chunk {} unreadable, read from the archive instead: {}", p,
+          e.getMessage());
+      return Optional.empty();
     }
   }
 
@@ -48,9 +75,14 @@ final class ChunkCache {
   }
 
   void put(String sha256, byte[] data) {
+    if (size.addAndGet(data.length) > capacityBytes) {
+      size.addAndGet(-data.length);
+      return;
+    }
+    Path tmp = null;
     try {
       Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, ".chunk-", ".tmp");
+      tmp = Files.createTempFile(dir, ".chunk-", ".tmp");
       Files.write(tmp, data);
       try {
         Files.move(tmp, dir.resolve(sha256), StandardCopyOption.ATOMIC_MOVE,
@@ -59,7 +91,15 @@ final class ChunkCache {
         Files.move(tmp, dir.resolve(sha256), StandardCopyOption.REPLACE_EXISTING);
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot cache chunk " + sha256 + " in " + dir, e);
+      size.addAndGet(-data.length);
+      log.warn("chunk {} not cached in {}: {}", sha256, dir, e.getMessage());
+      if (tmp != null) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // the next start removes it
+        }
+      }
     }
   }
 
@@ -78,6 +118,7 @@ final class ChunkCache {
         }
       }
       if (total <= capacityBytes) {
+        size.set(total);
         return;
       }
       chunks.sort(Comparator.comparing(ChunkCache::lastUsed));
@@ -88,8 +129,9 @@ final class ChunkCache {
         total -= Files.size(p);
         Files.deleteIfExists(p);
       }
+      size.set(total);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot trim the chunk cache " + dir, e);
+      log.warn("cannot trim the chunk cache {}: {}", dir, e.getMessage());
     }
   }
 

@@ -144,6 +144,8 @@ public final class ChunkedArchive implements CheckpointArchive {
     chunksOf.values().forEach(named::addAll);
     for (String sha : named) {
       if (!storage.exists(chunkKey(sha))) {
+        // Not left naming a missing chunk, even if this node stops before the next try.
+        storage.delete(manifestKey(checkpointId));
         throw new ArchiveUnavailable("checkpoint '" + checkpointId + "': chunk " + sha
             + " went missing during the upload (a collection removed it); uploading again",
             null);
@@ -162,62 +164,96 @@ public final class ChunkedArchive implements CheckpointArchive {
     ArchiveManifest archived = manifest(checkpointId);
     // A memory base this node holds already is not fetched again (as a transfer omits it).
     Set<String> held = Set.copyOf(transfer.memoryBases());
-    List<CheckpointFile> wanted = new ArrayList<>();
     Map<String, List<String>> chunksOf = new LinkedHashMap<>();
     for (ArchivedFile f : archived.getFilesList()) {
+      for (String sha : f.getChunksList()) {
+        requireDigest(checkpointId, sha);
+      }
       chunksOf.put(f.getPath(), f.getChunksList());
     }
+    List<CheckpointFile> wanted = new ArrayList<>();
+    List<String[]> order = new ArrayList<>(); // path, sha, in import order
     for (CheckpointFile f : archived.getCheckpoint().getFilesList()) {
       if (f.getPath().startsWith(SavedMemory.TRANSFER_PREFIX) && held.contains(f.getSha256())) {
         continue;
       }
-      if (!chunksOf.containsKey(f.getPath())) {
+      List<String> chunks = chunksOf.get(f.getPath());
+      if (chunks == null) {
         throw new AgentException(Code.CORRUPT, "archived checkpoint '" + checkpointId
             + "': the manifest lists no chunks for file '" + f.getPath() + "'");
       }
       wanted.add(f);
+      chunks.forEach(sha -> order.add(new String[] {f.getPath(), sha}));
     }
-    Set<String> needed = new LinkedHashSet<>();
-    wanted.forEach(f -> needed.addAll(chunksOf.get(f.getPath())));
-    int cached = 0;
-    List<Future<?>> reads = new ArrayList<>();
-    Semaphore inFlight = new Semaphore(PARALLEL);
-    for (String sha : needed) {
-      if (cache.has(sha)) {
-        cached++;
-        continue;
-      }
-      inFlight.acquireUninterruptibly();
-      reads.add(io.submit(() -> {
-        try {
-          cache.put(sha, verified(checkpointId, sha));
-        } finally {
-          inFlight.release();
-        }
-        return null;
-      }));
-    }
-    awaitAll(reads);
     CheckpointImport imported = transfer.receive();
+    AtomicInteger cached = new AtomicInteger();
+    AtomicInteger fetched = new AtomicInteger();
+    List<Future<byte[]>> ahead = new ArrayList<>();
     try {
+      // First: the import checks the checkpoint's id and the room on this node's disk.
       imported.accept(CheckpointChunk.newBuilder().setManifest(CheckpointManifest.newBuilder()
           .setCheckpoint(archived.getCheckpoint().getCheckpoint()).addAllFiles(wanted)).build());
-      for (CheckpointFile f : wanted) {
-        long offset = 0;
-        for (String sha : chunksOf.get(f.getPath())) {
-          byte[] data = cache.get(sha).orElseGet(() -> verified(checkpointId, sha));
-          imported.accept(CheckpointChunk.newBuilder().setChunk(FileChunk.newBuilder()
-              .setPath(f.getPath()).setOffsetBytes(offset).setData(ByteString.copyFrom(data))
-              .setSha256(sha)).build());
-          offset += data.length;
+      // Chunks read PARALLEL ahead of the one imported, in order: at most that many in memory.
+      String path = null;
+      long offset = 0;
+      for (int i = 0; i < order.size(); i++) {
+        while (ahead.size() < Math.min(order.size(), i + PARALLEL)) {
+          String sha = order.get(ahead.size())[1];
+          ahead.add(io.submit(() -> chunk(checkpointId, sha, cached, fetched)));
         }
+        byte[] data = await(ahead.get(i));
+        ahead.set(i, null);
+        String[] at = order.get(i);
+        if (!at[0].equals(path)) {
+          path = at[0];
+          offset = 0;
+        }
+        imported.accept(CheckpointChunk.newBuilder().setChunk(FileChunk.newBuilder()
+            .setPath(path).setOffsetBytes(offset).setData(ByteString.copyFrom(data))
+            .setSha256(at[1])).build());
+        offset += data.length;
       }
-      return new Fetch(imported.finish(), needed.size() - cached, cached);
+      return new Fetch(imported.finish(), fetched.get(), cached.get());
     } catch (RuntimeException e) {
+      ahead.stream().filter(java.util.Objects::nonNull).forEach(f -> f.cancel(true));
       imported.abort();
       throw e;
     } finally {
       cache.trim();
+    }
+  }
+
+  // One chunk: from this node's cache, or from the archive (verified, then cached if it fits).
+  private byte[] chunk(String checkpointId, String sha, AtomicInteger cached,
+      AtomicInteger fetched) {
+    Optional<byte[]> local = cache.get(sha);
+    if (local.isPresent()) {
+      cached.incrementAndGet();
+      return local.get();
+    }
+    byte[] data = verified(checkpointId, sha);
+    fetched.incrementAndGet();
+    cache.put(sha, data);
+    return data;
+  }
+
+  private static byte[] await(Future<byte[]> f) {
+    try {
+      return f.get();
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof RuntimeException re ? re
+          : new AgentException(Code.INTERNAL, String.valueOf(e.getCause()), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AgentException(Code.INTERNAL, "interrupted", e);
+    }
+  }
+
+  // A manifest comes from the bucket: its chunk names become file names in the cache.
+  private static void requireDigest(String checkpointId, String sha) {
+    if (!sha.matches("[0-9a-f]{64}")) {
+      throw new AgentException(Code.CORRUPT, "archived checkpoint '" + checkpointId
+          + "': its manifest names a chunk '" + sha + "' that is not a sha256");
     }
   }
 
@@ -226,7 +262,13 @@ public final class ChunkedArchive implements CheckpointArchive {
         Code.NOT_FOUND, "checkpoint '" + checkpointId + "' is not in the checkpoint archive "
             + settings));
     try {
-      return ArchiveManifest.parseFrom(data);
+      ArchiveManifest m = ArchiveManifest.parseFrom(data);
+      if (!m.getCheckpoint().getCheckpoint().getId().equals(checkpointId)) {
+        throw new AgentException(Code.CORRUPT, "archived checkpoint '" + checkpointId
+            + "': its manifest is of checkpoint '" + m.getCheckpoint().getCheckpoint().getId()
+            + "'");
+      }
+      return m;
     } catch (InvalidProtocolBufferException e) {
       throw new AgentException(Code.CORRUPT, "archived checkpoint '" + checkpointId
           + "': its manifest does not parse: " + e.getMessage(), e);

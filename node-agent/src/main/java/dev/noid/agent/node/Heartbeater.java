@@ -67,15 +67,17 @@ public final class Heartbeater implements AutoCloseable {
     long next;
     try {
       Instant now = Instant.now();
+      var reported = uploads.recentChanges();
       HeartbeatResponse r = NodeRegistrationGrpc.newBlockingStub(channel)
           .withDeadlineAfter(Math.max(2000, intervalMs), TimeUnit.MILLISECONDS)
           .heartbeat(HeartbeatRequest.newBuilder().setNodeName(config.nodeName())
               .setAgentAddress(config.advertiseAddress()).setNode(reporter.report())
               .addAllVms(reporter.heartbeatVmReports()).setSequence(++sequence)
               .setAgentInstanceId(instanceId)
-              .addAllCheckpointDurability(durability())
+              .addAllCheckpointDurability(durability(reported))
               .setSentTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
               .build());
+      uploads.acknowledged(reported);
       if (r.getHeartbeatIntervalMs() > 0) {
         intervalMs = r.getHeartbeatIntervalMs();
       }
@@ -97,8 +99,9 @@ public final class Heartbeater implements AutoCloseable {
   }
 
   // Each change is sent for a while, not once: the controller may not know the checkpoint yet.
-  private java.util.List<dev.noid.api.agent.v1.CheckpointDurability> durability() {
-    return uploads.recentChanges().stream().map(s -> dev.noid.api.agent.v1.CheckpointDurability
+  private java.util.List<dev.noid.api.agent.v1.CheckpointDurability> durability(
+      java.util.List<dev.noid.agent.archive.ArchiveUploads.Status> reported) {
+    return reported.stream().map(s -> dev.noid.api.agent.v1.CheckpointDurability
         .newBuilder().setCheckpointId(s.checkpointId()).setMessage(s.message())
         .setState(switch (s.state()) {
           case LOCAL -> dev.noid.api.agent.v1.CheckpointDurability.State.STATE_LOCAL;

@@ -98,7 +98,7 @@ class ArchiveUploadsTest {
 
     uploads.resume(List.of("ck-1", "ck-2"));
 
-    assertThat(state("ck-1")).isEqualTo(ArchiveUploads.State.DURABLE);
+    await().atMost(Duration.ofSeconds(20)).until(() -> state("ck-1") == ArchiveUploads.State.DURABLE);
     await().atMost(Duration.ofSeconds(20)).until(() -> state("ck-2") == ArchiveUploads.State.DURABLE);
     assertThat(uploaded.get()).as("ck-1 was not uploaded again").isEqualTo(1);
   }
@@ -112,5 +112,29 @@ class ArchiveUploadsTest {
 
     assertThat(state("ck-1")).isEqualTo(ArchiveUploads.State.LOCAL);
     assertThat(uploads.pending()).isZero();
+  }
+
+  @Test
+  void aChangeIsReportedUntilAHeartbeatCarriedItAndForHalfAMinuteAfterItHappened() {
+    dev.noid.controller.MutableClock clock =
+        new dev.noid.controller.MutableClock(java.time.Instant.parse("2026-12-04T12:00:00Z"));
+    uploads = new ArchiveUploads(new NodeLocalArchive(), clock, ArchiveUploads.Observer.NONE);
+    uploads.submit("ck-1");
+
+    // No heartbeat got through for a while: still reported.
+    clock.advance(Duration.ofMinutes(10));
+    List<ArchiveUploads.Status> sent = uploads.recentChanges();
+    assertThat(sent).extracting(ArchiveUploads.Status::checkpointId).containsExactly("ck-1");
+
+    uploads.acknowledged(sent);
+    assertThat(uploads.recentChanges()).isEmpty();
+
+    uploads.submit("ck-2");
+    List<ArchiveUploads.Status> next = uploads.recentChanges();
+    uploads.acknowledged(next);
+    assertThat(uploads.recentChanges()).as("carried, but only just changed")
+        .extracting(ArchiveUploads.Status::checkpointId).containsExactly("ck-2");
+    clock.advance(ArchiveUploads.REPORT_FOR.plusSeconds(1));
+    assertThat(uploads.recentChanges()).isEmpty();
   }
 }

@@ -205,4 +205,36 @@ class ChunkedArchiveTest {
     assertThat(objects(ChunkedArchive.CHUNKS)).hasSize(2);
     assertThat(archiveB.fetch("ck-1").chunksFetched()).isEqualTo(2);
   }
+
+  @Test
+  void aManifestFromTheBucketNamingAPathOrAnotherCheckpointIsRefused() throws Exception {
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("vmstate", random(MIB, 11)));
+    archiveA.upload("ck-1");
+    String key = prefix + "/" + ChunkedArchive.MANIFESTS + "ck-1.manifest";
+    dev.noid.api.agent.v1.ArchiveManifest good;
+    try (S3Client s3 = server.client()) {
+      good = dev.noid.api.agent.v1.ArchiveManifest.parseFrom(
+          s3.getObjectAsBytes(b -> b.bucket(S3Server.BUCKET).key(key)).asByteArray());
+      var traversal = good.toBuilder().setFiles(0, good.getFiles(0).toBuilder()
+          .setChunks(0, "../../../../etc/passwd")).build();
+      s3.putObject(b -> b.bucket(S3Server.BUCKET).key(key),
+          RequestBody.fromBytes(traversal.toByteArray()));
+    }
+    assertThatThrownBy(() -> archiveB.fetch("ck-1"))
+        .isInstanceOfSatisfying(AgentException.class, e -> {
+          assertThat(e.code()).isEqualTo(AgentException.Code.CORRUPT);
+          assertThat(e.getMessage()).contains("is not a sha256");
+        });
+
+    // ck-1's key holding ck-2's manifest: fetching ck-1 must not publish ck-2.
+    var other = good.toBuilder().setCheckpoint(good.getCheckpoint().toBuilder().setCheckpoint(
+        good.getCheckpoint().getCheckpoint().toBuilder().setId("ck-2"))).build();
+    try (S3Client s3 = server.client()) {
+      s3.putObject(b -> b.bucket(S3Server.BUCKET).key(key),
+          RequestBody.fromBytes(other.toByteArray()));
+    }
+    assertThatThrownBy(() -> archiveB.fetch("ck-1")).hasMessageContaining("its manifest is of"
+        + " checkpoint 'ck-2'");
+    assertThat(nodeB.list("")).isEmpty();
+  }
 }

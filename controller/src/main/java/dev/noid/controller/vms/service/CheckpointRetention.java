@@ -19,9 +19,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Deletes the checkpoints a user's retention no longer keeps (issue 23): of each VM's ready
  * checkpoints, those past the newest {@code checkpoint_keep_last} and those older than
- * {@code checkpoint_max_age_seconds}, but never a VM's newest one, which its node-loss policy
- * may need. Users without retention keep everything. A checkpoint that cannot be deleted now
- * (its node is down) is tried again at the next pass.
+ * {@code checkpoint_max_age_seconds}, but never a VM's newest one nor its newest durable one,
+ * which its node-loss policy may need. Users without retention keep everything. A delete that
+ * failed (its node or the archive was down) leaves the checkpoint DELETING, and the next pass
+ * carries it on.
  */
 public final class CheckpointRetention {
   private static final Logger log = LoggerFactory.getLogger(CheckpointRetention.class);
@@ -69,20 +70,24 @@ public final class CheckpointRetention {
   /** Of one user's checkpoints, those {@code l} does not keep at {@code now}. */
   static List<CheckpointEntry> expired(List<CheckpointEntry> theirs, QuotaLimits l, Instant now) {
     Map<String, List<CheckpointEntry>> byVm = new LinkedHashMap<>();
+    List<CheckpointEntry> out = new ArrayList<>();
     for (CheckpointEntry c : theirs) {
       if (c.ready()) {
         byVm.computeIfAbsent(c.vmId(), v -> new ArrayList<>()).add(c);
+      } else if ("DELETING".equals(c.state())) {
+        out.add(c); // a delete that failed before: carried on
       }
     }
     long keep = l.checkpointKeepLast().orElse(Long.MAX_VALUE);
     Instant oldest = l.checkpointMaxAgeSeconds().isPresent()
         ? now.minus(Duration.ofSeconds(l.checkpointMaxAgeSeconds().getAsLong())) : Instant.MIN;
-    List<CheckpointEntry> out = new ArrayList<>();
     for (List<CheckpointEntry> ofVm : byVm.values()) {
       ofVm.sort(Comparator.comparing(CheckpointEntry::created).reversed());
+      CheckpointEntry newestDurable = ofVm.stream().filter(CheckpointEntry::durable).findFirst()
+          .orElse(null);
       for (int i = 1; i < ofVm.size(); i++) {
         CheckpointEntry c = ofVm.get(i);
-        if (i >= keep || c.created().isBefore(oldest)) {
+        if (c != newestDurable && (i >= keep || c.created().isBefore(oldest))) {
           out.add(c);
         }
       }

@@ -135,13 +135,9 @@ public final class Checkpoints {
     }
     List<String> holders = ck.nodes();
     if (holders.isEmpty() && ck.durable()) {
-      // Only the archive has it: any ready node can delete it there.
-      holders = nodes.view().stream().filter(dev.noid.controller.nodes.NodeEntry::ready)
-          .map(dev.noid.controller.nodes.NodeEntry::name).limit(1).toList();
-      if (holders.isEmpty()) {
-        throw new NoidException(NoidException.Code.WRONG_STATE, "checkpoint '" + id + "' is"
-            + " only in the checkpoint archive, and no ready node can delete it there now");
-      }
+      deleteFromArchive(id);
+      checkpoints.delete(id);
+      return;
     }
     for (String n : holders) {
       try {
@@ -153,6 +149,27 @@ public final class Checkpoints {
       }
     }
     checkpoints.delete(id);
+  }
+
+  // Only the archive has it: a ready node with the archive deletes it there. A node without one
+  // answers NOT_FOUND, so each is asked until one deletes it or all say they have none.
+  private void deleteFromArchive(String id) {
+    List<String> ready = nodes.view().stream().filter(dev.noid.controller.nodes.NodeEntry::ready)
+        .map(dev.noid.controller.nodes.NodeEntry::name).toList();
+    if (ready.isEmpty()) {
+      throw new NoidException(NoidException.Code.WRONG_STATE, "checkpoint '" + id + "' is only"
+          + " in the checkpoint archive, and no ready node can delete it there now");
+    }
+    for (String n : ready) {
+      try {
+        agents.deleteCheckpoint(n, id);
+        return;
+      } catch (NoidException ne) {
+        if (ne.code() != NoidException.Code.NOT_FOUND) {
+          throw ne;
+        }
+      }
+    }
   }
 
   /** Finds a checkpoint of the caller by id, or by label among {@code vmName}'s checkpoints. */
