@@ -548,7 +548,6 @@ public final class NoidClient implements AutoCloseable {
     return timer;
   }
 
-  /** Closes the connection; calls still running are cancelled. */
   /**
    * Waits up to {@code max} for the channel to be able to send calls: with one address, a
    * connection; with several, a controller that leads. False if it could not within that time,
@@ -571,6 +570,7 @@ public final class NoidClient implements AutoCloseable {
     return true;
   }
 
+  /** Closes the connection; calls still running are cancelled. */
   @Override
   public void close() {
     synchronized (this) {

@@ -89,6 +89,18 @@ public final class OpenStreams {
     }
   }
 
+  /** Ends every open stream of every user with {@code status} (a follower that lost the store). */
+  public void endAll(Status status) {
+    List<Registration> ending;
+    synchronized (this) {
+      ending = open.values().stream().flatMap(Set::stream).toList();
+      open.clear();
+    }
+    for (Registration r : ending) {
+      r.end.accept(status);
+    }
+  }
+
   /** How many streams of {@code kind} the user has open. */
   public synchronized int count(String user, Kind kind) {
     Set<Registration> mine = open.get(user);

@@ -39,6 +39,7 @@ final class FollowerReads {
   private final AuthInterceptor auth;
   private Map<String, String> tokens;
   private boolean failing;
+  private boolean stale;
 
   FollowerReads(Store store, Clock clock) {
     this.store = store;
@@ -75,6 +76,7 @@ final class FollowerReads {
       replica.poll();
       if (failing) {
         failing = false;
+        stale = false;
         log.info("follower reads the store's VM changes again");
       }
     } catch (RuntimeException e) {
@@ -82,6 +84,21 @@ final class FollowerReads {
         failing = true;
         log.warn("follower cannot read the store's VM changes: {}", e.getMessage());
       }
+      endWatchesOnceStale();
+    }
+  }
+
+  // Watches would go silent: end them, so that their clients resume on a controller that
+  // reaches the store.
+  private void endWatchesOnceStale() {
+    if (stale) {
+      return;
+    }
+    try {
+      replica.requireCurrent();
+    } catch (RuntimeException notCurrent) {
+      stale = true;
+      streams.endAll(io.grpc.Status.UNAVAILABLE.withDescription(notCurrent.getMessage()));
     }
   }
 

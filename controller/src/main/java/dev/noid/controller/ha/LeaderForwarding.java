@@ -36,6 +36,7 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
   private final Path trustedCa;
   private final NotLeaderHandlers refusals;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private volatile String lastLeader = "";
 
   LeaderForwarding(Leadership leadership, Path trustedCa) {
     this.leadership = leadership;
@@ -54,7 +55,7 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
       if (leader.isEmpty() || leader.equals(leadership.ownAddress())) {
         return refusals.refuse(call);
       }
-      return new Relay(call, channel(leader).newCall(method, options())).start(headers);
+      return new Relay(call, channelTo(leader).newCall(method, options())).start(headers);
     };
     return ServerMethodDefinition.create(method, forward);
   }
@@ -62,6 +63,17 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
   private static CallOptions options() {
     Deadline deadline = Context.current().getDeadline();
     return deadline == null ? CallOptions.DEFAULT : CallOptions.DEFAULT.withDeadline(deadline);
+  }
+
+  // A new leader gets a fresh connection attempt at once: the channel to it may still be in
+  // the backoff it entered while that controller was down (a leader that came back).
+  private ManagedChannel channelTo(String leader) {
+    ManagedChannel c = channel(leader);
+    if (!leader.equals(lastLeader)) {
+      lastLeader = leader;
+      c.resetConnectBackoff();
+    }
+    return c;
   }
 
   private ManagedChannel channel(String leader) {
@@ -92,10 +104,17 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
     }
   }
 
-  /** One call relayed: the caller's messages to the leader, the leader's answers back. */
+  /**
+   * One call relayed: the caller's messages to the leader, the leader's answers back. Each side
+   * is asked for its next message only when the other can take it (grpc-java's proxy example):
+   * a slow caller slows the leader's stream down instead of being buffered for.
+   */
   private static final class Relay {
     private final ServerCall<byte[], byte[]> in;
     private final ClientCall<byte[], byte[]> out;
+    private final Object lock = new Object();
+    private boolean answerWanted;
+    private boolean requestWanted;
 
     Relay(ServerCall<byte[], byte[]> in, ClientCall<byte[], byte[]> out) {
       this.in = in;
@@ -112,8 +131,12 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
         @Override
         public void onMessage(byte[] message) {
           in.sendMessage(message);
-          if (in.isReady()) {
-            out.request(1);
+          synchronized (lock) {
+            if (in.isReady()) {
+              out.request(1);
+            } else {
+              answerWanted = true;
+            }
           }
         }
 
@@ -124,8 +147,11 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
 
         @Override
         public void onReady() {
-          if (out.isReady()) {
-            in.request(1);
+          synchronized (lock) {
+            if (requestWanted) {
+              requestWanted = false;
+              in.request(1);
+            }
           }
         }
       }, headers);
@@ -135,8 +161,12 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
         @Override
         public void onMessage(byte[] message) {
           out.sendMessage(message);
-          if (out.isReady()) {
-            in.request(1);
+          synchronized (lock) {
+            if (out.isReady()) {
+              in.request(1);
+            } else {
+              requestWanted = true;
+            }
           }
         }
 
@@ -152,8 +182,11 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
 
         @Override
         public void onReady() {
-          if (in.isReady()) {
-            out.request(1);
+          synchronized (lock) {
+            if (answerWanted) {
+              answerWanted = false;
+              out.request(1);
+            }
           }
         }
       };

@@ -109,12 +109,20 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
     return read(what, c -> {
       // The first statement fixes the snapshot; the level must be set before it.
       c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+      T result;
       try {
-        return work.run(c);
-      } finally {
-        c.rollback(); // it only read; the level can change only between transactions
-        c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+        result = work.run(c);
+      } catch (SQLException | RuntimeException e) {
+        try {
+          c.rollback();
+        } catch (SQLException | RuntimeException again) {
+          e.addSuppressed(again); // the read's own failure is the one to report
+        }
+        throw e;
       }
+      c.rollback(); // it only read; the level can change only between transactions
+      c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
+      return result;
     });
   }
 

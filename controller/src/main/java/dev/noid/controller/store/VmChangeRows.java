@@ -78,6 +78,13 @@ final class VmChangeRows {
     // is only sure to miss nothing from just before the oldest one read.
     long completeAfter = rows.size() < max || rows.isEmpty() ? horizon
         : Math.max(horizon, rows.getFirst().revision() - 1);
+    // A VM written after the last logged change was written by a controller that does not log
+    // (one of an older version, during an upgrade): nothing before it can be replayed.
+    long logged = rows.isEmpty() ? horizon : rows.getLast().revision();
+    long newest = vms.stream().mapToLong(VmRow::revision).max().orElse(0);
+    if (newest > logged) {
+      completeAfter = Math.max(completeAfter, newest);
+    }
     return new VmHistory(vms, rows, completeAfter);
   }
 

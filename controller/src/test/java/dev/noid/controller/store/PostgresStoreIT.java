@@ -118,4 +118,13 @@ class PostgresStoreIT extends StoreContract {
     // Asked for fewer than are kept: complete only after the oldest of those.
     assertThat(store.vmHistory(5).completeAfter()).isEqualTo(last - 5);
   }
+
+  @Test
+  void aVmWrittenWithoutLoggingMakesEarlierChangesUnreplayable() {
+    // As a controller of an older version would during an upgrade: the row, not the log.
+    store.writeVms(List.of(VmWrite.insert(vm("vm-1", "alice", "web", 1))));
+    store.insertVm(vm("vm-2", "alice", "db", 5));
+
+    assertThat(store.vmHistory(100).completeAfter()).isEqualTo(5);
+  }
 }

@@ -32,8 +32,9 @@ public final class VmReplica implements VmView {
   private final Store store;
   private final Clock clock;
   private final Duration stale;
-  // owner -> name -> VM: gets and lists read without a lock; changes apply under this.
-  private final Map<String, ConcurrentSkipListMap<String, VmEntry>> byOwner =
+  // owner -> name -> VM: gets and lists read without a lock; changes apply under this. A
+  // reload builds a new map and swaps it in, so a read never sees one half filled.
+  private volatile Map<String, ConcurrentSkipListMap<String, VmEntry>> byOwner =
       new ConcurrentHashMap<>();
   private volatile ChangeFeed<VmEntry> feed;
   private long applied;
@@ -49,13 +50,14 @@ public final class VmReplica implements VmView {
   private synchronized void load() {
     Instant started = clock.instant();
     VmHistory h = store.vmHistory(VmTable.HISTORY);
-    byOwner.clear();
+    Map<String, ConcurrentSkipListMap<String, VmEntry>> fresh = new ConcurrentHashMap<>();
     long revision = 0;
     for (VmRow row : h.vms()) {
       VmEntry e = VmTable.read(row.document());
-      put(e);
+      fresh.computeIfAbsent(e.owner(), k -> new ConcurrentSkipListMap<>()).put(e.name(), e);
       revision = Math.max(revision, e.revision());
     }
+    byOwner = fresh;
     List<ChangeFeed.Event<VmEntry>> events = VmTable.events(h.changes());
     if (!events.isEmpty()) {
       revision = Math.max(revision, events.getLast().revision());
@@ -136,8 +138,22 @@ public final class VmReplica implements VmView {
     return mine == null ? new ArrayList<>() : new ArrayList<>(mine.values());
   }
 
+  /**
+   * A watcher that saw a revision this replica has not reached yet (it comes from the leader,
+   * or from a follower that polled more recently) first has the replica catch up with the
+   * store: answering it with this replica's older snapshot would take its view back in time
+   * and repeat the changes in between. A revision still ahead after that was never committed,
+   * and gets a snapshot, as on the leader.
+   */
   @Override
-  public synchronized ChangeFeed.Watch<VmEntry> watch(long since) {
+  public ChangeFeed.Watch<VmEntry> watch(long since) {
+    if (since > feed.revision()) {
+      poll();
+    }
+    return watchNow(since);
+  }
+
+  private synchronized ChangeFeed.Watch<VmEntry> watchNow(long since) {
     return feed.watch(since, () -> {
       List<VmEntry> all = new ArrayList<>();
       byOwner.values().forEach(m -> all.addAll(m.values()));

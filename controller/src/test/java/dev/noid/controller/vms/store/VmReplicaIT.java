@@ -166,4 +166,23 @@ class VmReplicaIT {
     assertThatThrownBy(() -> replica.changes().next(w.revision(), 10, 0))
         .isInstanceOf(ChangeFeed.FellBehind.class);
   }
+
+  @Test
+  void aWatcherAheadOfTheReplicaIsCaughtUpNotSentBackToAnOlderSnapshot() throws Exception {
+    VmTable leader = new VmTable(leaderStore, clock, QuotaCheck.NONE, 1L << 40);
+    VmEntry a = leader.insert(vm("alice", "a"));
+    VmReplica replica = replica();
+    VmEntry b = leader.insert(vm("alice", "b"));
+    VmEntry c = leader.insert(vm("alice", "c"));
+
+    // It saw b on the leader; this replica has not polled since a.
+    ChangeFeed.Watch<VmEntry> w = replica.watch(b.revision());
+
+    assertThat(w.snapshot()).as("no snapshot: caught up, then replayed").isNull();
+    assertThat(w.replay()).extracting(e -> e.item().name()).containsExactly("c");
+    assertThat(replica.watch(a.revision()).replay()).extracting(e -> e.item().name())
+        .containsExactly("b", "c");
+    assertThat(replica.watch(c.revision() + 1000).snapshot()).as("never committed")
+        .extracting(VmEntry::name).containsExactlyInAnyOrder("a", "b", "c");
+  }
 }
