@@ -63,6 +63,30 @@ class CreateVmRequestIdTest {
   }
 
   @Test
+  void aRetryOfACreateWhoseVmFailedCreatesItAgain() throws Exception {
+    try (InProcessController c = controller(dir)) {
+      ManagedChannel ch = c.channel();
+      var alice = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(c.users.add("alice", "user").token()));
+      var first = alice.createVm(vm("web", "req-9")).getVm();
+      // As when the first try failed (cut off by a failover, or refused by its node).
+      var entry = c.vms.records().table().find("alice", "web").orElseThrow();
+      c.vms.records().table().update(entry.with(dev.noid.controller.domain.VmState.FAILED,
+          "the VM is no longer on node node-a"));
+
+      var again = alice.createVm(vm("web", "req-9")).getVm();
+
+      assertThat(again.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(again.getCreateTime()).isNotEqualTo(first.getCreateTime());
+      var now = c.vms.records().table().ownedBy("alice");
+      assertThat(now).hasSize(1);
+      assertThat(now.getFirst().id()).isNotEqualTo(entry.id());
+      assertThat(c.agents.get("node-a").vms()).as("the failed try's VM is gone from the node")
+          .containsOnlyKeys(now.getFirst().id());
+      ch.shutdownNow();
+    }
+  }
+
+  @Test
   void anotherOrNoRequestIdStillGetsAlreadyExists() throws Exception {
     try (InProcessController c = controller(dir)) {
       ManagedChannel ch = c.channel();

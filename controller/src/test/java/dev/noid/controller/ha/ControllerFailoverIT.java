@@ -251,7 +251,8 @@ class ControllerFailoverIT {
     for (Outcome o : outcomes.values()) {
       if (o.ok()) {
         assertThat(seen.get(o.name())).as("%s, answered OK, exists once", o.name()).isEqualTo(1);
-        assertThat(byName.get(o.name()).getState()).as(o.name()).isEqualTo(VmState.VM_STATE_RUNNING);
+        assertThat(byName.get(o.name()).getState()).as("%s: %s", o.name(),
+            byName.get(o.name()).getStatusMessage()).isEqualTo(VmState.VM_STATE_RUNNING);
       } else {
         assertThat(seen.getOrDefault(o.name(), 0)).as("%s (%s) exists at most once", o.name(),
             o.error()).isLessThanOrEqualTo(1);

@@ -74,7 +74,13 @@ public final class VmCreates {
     // nodes changed since the first try (a node that could take the VM then is gone).
     Optional<VmEntry> made = retries.madeBefore(who.name(), r.name(), r.requestId());
     if (made.isPresent()) {
-      return retried(who, made.get(), r.waitForRunning());
+      VmEntry answer = retried(who, made.get(), r.waitForRunning());
+      if (answer.state() != VmState.FAILED) {
+        return answer;
+      }
+      // The try it repeats failed: cut off by a controller failover before its node had the
+      // VM, say. A retry is the client asking again, so it tries again, under the same id.
+      forgetFailed(answer);
     }
     try {
       return createNew(who, r);
@@ -105,6 +111,28 @@ public final class VmCreates {
         log.atInfo().addKeyValue("vm_name", desired.name()).addKeyValue("user", who.name())
             .log("VM {} accepted and placed on {}{}", desired.name(), node,
                 note.isEmpty() ? "" : " (" + note + ")"), r.waitForRunning()).getFirst();
+  }
+
+  private void forgetFailed(VmEntry failed) {
+    locks.withLock(failed.id(), () -> {
+      VmEntry cur = vms.byId(failed.id()).orElse(null);
+      if (cur == null || cur.state() != VmState.FAILED) {
+        return;
+      }
+      if (!cur.node().isEmpty()) {
+        try {
+          agents.destroy(cur.node(), cur.id());
+        } catch (NoidException e) {
+          if (e.code() != NoidException.Code.NOT_FOUND) {
+            throw e;
+          }
+        }
+      }
+      vms.delete(cur);
+      log.atInfo().addKeyValue("vm_name", cur.name()).log("create of {} retried with request id"
+          + " {} after its earlier try failed ({}): creating it again", cur.name(),
+          cur.requestId(), cur.statusMessage());
+    });
   }
 
   private VmEntry retried(Principal who, VmEntry made, boolean wait) {
