@@ -145,8 +145,11 @@ class ControllerFailoverIT {
     NoidClient follower = clientOf(aFollower());
     Vm made = leaderClient.createVm(CreateVmRequest.newBuilder().setName("read-1").setCpus(1)
         .setMemMib(128).build());
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
-        follower.getVm("read-1").getNode()).isEqualTo(made.getNode()));
+    // A follower trails the leader by up to a poll: NOT_FOUND until it has read the change.
+    await().atMost(Duration.ofSeconds(10))
+        .ignoreException(NoidException.NotFoundException.class)
+        .untilAsserted(() -> assertThat(follower.getVm("read-1").getNode())
+            .isEqualTo(made.getNode()));
     assertThat(follower.listVms()).extracting(Vm::getName).contains("read-1");
 
     WatchedView onFollower = new WatchedView();
