@@ -110,6 +110,11 @@ public final class ArchiveUploads implements AutoCloseable {
     }
   }
 
+  /** A checkpoint this node just fetched from the archive: DURABLE, nothing to upload. */
+  public void fetched(String id) {
+    set(id, State.DURABLE, "");
+  }
+
   /** A checkpoint made here: uploaded in the background when there is an archive. */
   public void submit(String id) {
     if (!archive.durable()) {

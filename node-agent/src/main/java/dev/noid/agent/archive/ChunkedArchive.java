@@ -237,7 +237,7 @@ public final class ChunkedArchive implements CheckpointArchive {
     return data;
   }
 
-  private static byte[] await(Future<byte[]> f) {
+  private static <T> T await(Future<T> f) {
     try {
       return f.get();
     } catch (ExecutionException e) {
@@ -296,19 +296,19 @@ public final class ChunkedArchive implements CheckpointArchive {
     }
   }
 
+  // Every one finished (none left writing) before the first failure is thrown.
   private static void awaitAll(List<Future<?>> work) {
     RuntimeException first = null;
     for (Future<?> f : work) {
       try {
-        f.get();
-      } catch (ExecutionException e) {
+        await(f);
+      } catch (RuntimeException e) {
         if (first == null) {
-          first = e.getCause() instanceof RuntimeException re ? re
-              : new AgentException(Code.INTERNAL, String.valueOf(e.getCause()), e.getCause());
+          first = e;
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AgentException(Code.INTERNAL, "interrupted", e);
+        if (Thread.currentThread().isInterrupted()) {
+          throw e;
+        }
       }
     }
     if (first != null) {

@@ -24,12 +24,17 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * The SDK's URL-connection HTTP client keeps the agent free of a second Netty and of Apache
  * HttpClient; its own retries (with backoff) cover a request's transient failures.
  */
-final class S3Storage implements ObjectStorage {
+public final class S3Storage implements ObjectStorage {
   private final S3Client s3;
   private final ArchiveSettings settings;
 
   S3Storage(ArchiveSettings settings) {
     this.settings = settings;
+    this.s3 = client(settings);
+  }
+
+  /** A client of the bucket {@code settings} names, as the archive talks to it. */
+  public static S3Client client(ArchiveSettings settings) {
     var builder = S3Client.builder()
         .httpClient(UrlConnectionHttpClient.create())
         .region(Region.of(settings.region()))
@@ -43,7 +48,7 @@ final class S3Storage implements ObjectStorage {
     if (settings.endpoint() != null) {
       builder.endpointOverride(settings.endpoint());
     }
-    this.s3 = builder.build();
+    return builder.build();
   }
 
   private static AwsCredentialsProvider credentials(ArchiveSettings settings) {
@@ -58,19 +63,7 @@ final class S3Storage implements ObjectStorage {
 
   @Override
   public boolean exists(String key) {
-    try {
-      s3.headObject(b -> b.bucket(settings.bucket()).key(key));
-      return true;
-    } catch (NoSuchKeyException e) {
-      return false;
-    } catch (S3Exception e) {
-      if (e.statusCode() == 404) {
-        return false;
-      }
-      throw failed("look up " + key, e);
-    } catch (SdkException e) {
-      throw failed("look up " + key, e);
-    }
+    return lastModified(key).isPresent();
   }
 
   @Override

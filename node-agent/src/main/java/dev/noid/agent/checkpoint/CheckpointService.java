@@ -151,7 +151,7 @@ public final class CheckpointService {
       return new dev.noid.agent.archive.CheckpointArchive.Fetch(store.get(checkpointId), 0, 0);
     }
     dev.noid.agent.archive.CheckpointArchive.Fetch f = uploads.archive().fetch(checkpointId);
-    uploads.resume(java.util.List.of(checkpointId));
+    uploads.fetched(checkpointId);
     log.atInfo().addKeyValue("checkpoint_id", checkpointId).log("checkpoint {} fetched from the"
         + " archive: {} chunks read, {} from the cache", checkpointId, f.chunksFetched(),
         f.chunksCached());

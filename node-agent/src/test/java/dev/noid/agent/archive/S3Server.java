@@ -8,10 +8,6 @@ import org.gaul.s3proxy.AuthenticationType;
 import org.gaul.s3proxy.S3Proxy;
 import org.jclouds.ContextBuilder;
 import org.jclouds.blobstore.BlobStoreContext;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
@@ -87,15 +83,7 @@ public final class S3Server implements AutoCloseable {
 
   /** A plain client of the bucket, to look under the archive. */
   public S3Client client() {
-    return S3Client.builder().httpClient(UrlConnectionHttpClient.create())
-        .endpointOverride(endpoint()).region(Region.US_EAST_1).forcePathStyle(true)
-        .requestChecksumCalculation(
-            software.amazon.awssdk.core.checksums.RequestChecksumCalculation.WHEN_REQUIRED)
-        .responseChecksumValidation(
-            software.amazon.awssdk.core.checksums.ResponseChecksumValidation.WHEN_REQUIRED)
-        .credentialsProvider(StaticCredentialsProvider.create(
-            AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
-        .build();
+    return S3Storage.client(settings(""));
   }
 
   public void stop() throws Exception {

@@ -4,6 +4,7 @@ import dev.noid.agent.it.AgentCreates;
 import dev.noid.agent.archive.ArchiveSettings;
 import dev.noid.agent.archive.CheckpointArchive;
 import dev.noid.agent.archive.ChunkedArchive;
+import dev.noid.agent.archive.S3Storage;
 import dev.noid.agent.checkpoint.CheckpointStore;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.checkpoint.TestCheckpoints;
@@ -20,13 +21,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
-import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
-import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
-import software.amazon.awssdk.profiles.ProfileFile;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
@@ -71,7 +66,7 @@ public final class ArchiveBench {
     Samples fetch = new Samples("archive fetch onto another node", "MiB/s");
     byte[] data = new byte[sizeMib << 20];
     new Random(23).nextBytes(data);
-    try (S3Client s3 = client(endpoint, credentials)) {
+    try (S3Client s3 = client(bucket, endpoint, credentials)) {
       for (int r = 1; r <= rounds; r++) {
         // A prefix per round: every upload writes every chunk, as a first checkpoint does.
         ArchiveSettings settings = ArchiveSettings.parse("s3://" + bucket + "/throughput-" + r
@@ -196,16 +191,9 @@ public final class ArchiveBench {
     return mib / ((System.nanoTime() - startNanos) / 1e9);
   }
 
-  private static S3Client client(String endpoint, Path credentials) {
-    return S3Client.builder().httpClient(UrlConnectionHttpClient.create())
-        .endpointOverride(java.net.URI.create(endpoint)).region(Region.US_EAST_1)
-        .forcePathStyle(true)
-        .credentialsProvider(ProfileCredentialsProvider.builder().profileFile(ProfileFile
-            .builder().content(credentials).type(ProfileFile.Type.CREDENTIALS).build())
-            .profileName("default").build())
-        .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-        .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-        .build();
+  private static S3Client client(String bucket, String endpoint, Path credentials) {
+    return S3Storage.client(ArchiveSettings.parse("s3://" + bucket + "?endpoint=" + endpoint
+        + "&path_style=true", credentials));
   }
 
   private static void progress(String format, Object... args) {
