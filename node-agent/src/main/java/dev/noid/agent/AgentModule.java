@@ -38,6 +38,10 @@ import dev.noid.agent.qemu.Accelerator;
 import dev.noid.agent.qemu.QemuDriver;
 import dev.noid.agent.tls.KnownControllers;
 import dev.noid.agent.tls.NodeCredentials;
+import dev.noid.agent.transfer.GrantVerifier;
+import dev.noid.agent.transfer.PeerChannels;
+import dev.noid.agent.transfer.PeerPulls;
+import dev.noid.common.tls.Certificates;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
@@ -66,6 +70,28 @@ public final class AgentModule extends AbstractModule {
     bind(AgentConfig.class).toInstance(config);
     Multibinder<BindableService> services = Multibinder.newSetBinder(binder(), BindableService.class);
     services.addBinding().to(GrpcAgentService.class);
+    services.addBinding().to(dev.noid.agent.api.GrpcPeerService.class);
+  }
+
+  /** Grants checked against the CA this node trusts, which on a joined node is the cluster's. */
+  @Provides
+  @Singleton
+  GrantVerifier grantVerifier(AgentConfig cfg, NodeCredentials credentials) {
+    String pem;
+    try {
+      pem = java.nio.file.Files.readString(credentials.files().trustedCa());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot read " + credentials.files().trustedCa(), e);
+    }
+    return new GrantVerifier(cfg.nodeName(), Certificates.parseAll(pem), java.time.Clock.systemUTC());
+  }
+
+  @Provides
+  @Singleton
+  PeerPulls peerPulls(CheckpointTransfer transfer, NodeCredentials credentials) {
+    return new PeerPulls(transfer,
+        new PeerChannels(credentials.files().sharedMutualClientCredentials()),
+        java.time.Clock.systemUTC());
   }
 
   @Provides

@@ -50,6 +50,7 @@ public final class AgentServer {
   private final NodeImages images;
   private final NodeNetwork network;
   private final MemoryCollector memory;
+  private final dev.noid.agent.transfer.PeerPulls pulls;
   private Server server;
   private ExecutorService executor;
 
@@ -58,7 +59,8 @@ public final class AgentServer {
       HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
       CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater,
       GoldenSnapshots goldens, Hypervisor hypervisor, NodeImages images, NodeNetwork network,
-      MemoryCollector memory) {
+      MemoryCollector memory, dev.noid.agent.transfer.PeerPulls pulls) {
+    this.pulls = pulls;
     this.memory = memory;
     this.hypervisor = hypervisor;
     this.images = images;
@@ -138,6 +140,7 @@ public final class AgentServer {
     GrpcServerRunner.stop(server, 10);
     vmMetrics.close();
     goldens.close();
+    pulls.close();
     checkpoints.close();
     memory.close();
     vms.close();

@@ -102,7 +102,7 @@ final class InProcessController implements AutoCloseable {
     ImageBlobs blobs = new ImageBlobs(dir.resolve("images"));
     images = new FleetImages(store, blobs, new VmImageUsers(vmTable, checkpointTable), nodes, clock);
     vms = VmServices.wire(vmTable, checkpointTable, nodes, scheduler,
-        new GrpcNodeAgents(clients, bootTimeout), clock, OperationObserver.NONE, images,
+        new GrpcNodeAgents(clients, dev.noid.controller.testing.TestGrants.signer(clock), bootTimeout), clock, OperationObserver.NONE, images,
         quotas::limits);
     pulls = ImagePullsInFlight.of(nodes);
     imageApi = new GrpcImageService(images, new ImageImports(new ImageImporter(1L << 30), blobs,
@@ -131,7 +131,7 @@ final class InProcessController implements AutoCloseable {
   VmServices takenOver() {
     VmTable table = new VmTable(store, clock, quotas);
     return VmServices.wire(table, new CheckpointTable(store, quotas), nodes,
-        new Scheduler(Scheduler.Strategy.SPREAD), new GrpcNodeAgents(clients, bootTimeout), clock,
+        new Scheduler(Scheduler.Strategy.SPREAD), new GrpcNodeAgents(clients, dev.noid.controller.testing.TestGrants.signer(clock), bootTimeout), clock,
         OperationObserver.NONE, images);
   }
 

@@ -41,10 +41,15 @@ final class ExportCall {
       out.onError(GrpcErrors.toStatus(e));
       return null;
     }
+    serve(export, out);
+    return export;
+  }
+
+  /** Sends an export already opened (and, for a resumed transfer, positioned). */
+  static void serve(CheckpointExport export, StreamObserver<CheckpointChunk> out) {
     ExportCall call = new ExportCall(export, (ServerCallStreamObserver<CheckpointChunk>) out);
     call.out.setOnCancelHandler(export::close);
     call.out.setOnReadyHandler(call::pump);
-    return export;
   }
 
   // Ready handlers run one at a time for a call, so no two pumps overlap.

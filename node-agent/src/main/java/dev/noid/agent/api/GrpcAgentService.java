@@ -66,12 +66,14 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   private final CheckpointService checkpoints;
   private final CheckpointTransfer transfer;
   private final NodeReporter reporter;
+  private final dev.noid.agent.transfer.PeerPulls pulls;
   private final ScheduledExecutorService timers =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("exec-timers").daemon().factory());
 
   @Inject
   GrpcAgentService(VmManager vms, CheckpointService checkpoints, CheckpointTransfer transfer,
-      NodeReporter reporter) {
+      NodeReporter reporter, dev.noid.agent.transfer.PeerPulls pulls) {
+    this.pulls = pulls;
     this.vms = vms;
     this.checkpoints = checkpoints;
     this.transfer = transfer;
@@ -249,6 +251,18 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
       return dev.noid.api.agent.v1.FetchCheckpointResponse.newBuilder()
           .setCheckpoint(f.checkpoint()).setChunksFetched(f.chunksFetched())
           .setChunksCached(f.chunksCached()).build();
+    });
+  }
+
+  @Override
+  public void pullCheckpoint(dev.noid.api.agent.v1.PullCheckpointRequest request,
+      StreamObserver<dev.noid.api.agent.v1.PullCheckpointResponse> out) {
+    unary(out, () -> {
+      var pulled = pulls.pull(request.getCheckpointId(), request.getSourceNode(),
+          request.getSourceAddress(), request.getGrant());
+      return dev.noid.api.agent.v1.PullCheckpointResponse.newBuilder()
+          .setCheckpoint(pulled.checkpoint()).setBytesReceived(pulled.bytesReceived())
+          .setResumedFromBytes(pulled.resumedFromBytes()).build();
     });
   }
 }

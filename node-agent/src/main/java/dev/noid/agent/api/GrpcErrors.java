@@ -46,6 +46,9 @@ public final class GrpcErrors {
       case NO_CAPACITY, DISK_FULL -> Status.RESOURCE_EXHAUSTED.withDescription(message);
       case CORRUPT -> Status.DATA_LOSS.withDescription(message);
       case HYPERVISOR_FAILED -> Status.INTERNAL.withDescription(HYPERVISOR_PREFIX + message);
+      case PERMISSION_DENIED -> Status.PERMISSION_DENIED.withDescription(message);
+      // Not UNAVAILABLE: to the controller that means this node, not its peer, is unreachable.
+      case INTERRUPTED -> Status.ABORTED.withDescription(message);
       case INTERNAL -> Status.INTERNAL.withDescription(message);
     };
   }

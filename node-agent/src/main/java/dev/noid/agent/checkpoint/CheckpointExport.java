@@ -5,6 +5,7 @@ import dev.noid.api.agent.v1.CheckpointChunk;
 import dev.noid.api.agent.v1.CheckpointFile;
 import dev.noid.api.agent.v1.CheckpointManifest;
 import dev.noid.api.agent.v1.FileChunk;
+import dev.noid.api.agent.v1.ResumePoint;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
@@ -31,6 +32,7 @@ public final class CheckpointExport implements AutoCloseable {
   private long offset;
   private long bytesSent;
   private int chunksSent;
+  private final java.util.Map<String, Long> resumeAt = new java.util.HashMap<>();
 
   /** {@code where}: the file to read for a manifest path. */
   CheckpointExport(java.util.function.Function<String, Path> where, CheckpointManifest manifest) {
@@ -43,6 +45,29 @@ public final class CheckpointExport implements AutoCloseable {
     return manifest;
   }
 
+  /**
+   * Leaves out what the receiver already holds, verified, from a transfer that was cut off:
+   * each file from its resume point on (a file it holds whole is not read at all). Before the
+   * first {@link #next()}.
+   */
+  public synchronized void resumeAt(java.util.List<ResumePoint> points) {
+    java.util.Map<String, Long> sizes = new java.util.HashMap<>();
+    files.forEach(f -> sizes.put(f.getPath(), f.getSizeBytes()));
+    for (ResumePoint p : points) {
+      Long size = sizes.get(p.getPath());
+      if (size == null) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "resume point for '" + p.getPath()
+            + "': the checkpoint has no such file");
+      }
+      if (p.getOffsetBytes() < 0 || p.getOffsetBytes() > size) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "resume point for '" + p.getPath()
+            + "': offset_bytes " + Long.toUnsignedString(p.getOffsetBytes())
+            + " is beyond the file's " + size + " bytes");
+      }
+      resumeAt.put(p.getPath(), p.getOffsetBytes());
+    }
+  }
+
   /** The next message to send, or null when everything has been sent. */
   public synchronized CheckpointChunk next() {
     if (!manifestSent) {
@@ -53,9 +78,15 @@ public final class CheckpointExport implements AutoCloseable {
       while (index < files.size()) {
         CheckpointFile file = files.get(index);
         if (channel == null) {
+          long from = resumeAt.getOrDefault(file.getPath(), 0L);
+          if (from > 0 && from == file.getSizeBytes()) {
+            index++; // the receiver holds it whole, checked against the manifest
+            continue;
+          }
           channel = FileChannel.open(where.apply(file.getPath()));
           digest = Sha256.digest();
           offset = 0;
+          skipTo(from);
         }
         ByteBuffer buf = ByteBuffer.allocate(CheckpointTransfer.CHUNK_BYTES);
         while (buf.hasRemaining() && channel.read(buf) > 0) {
@@ -73,6 +104,22 @@ public final class CheckpointExport implements AutoCloseable {
       close();
       throw new AgentException(Code.INTERNAL, "cannot read checkpoint file '" + path
           + "' at offset " + offset + ": " + e.getMessage(), e);
+    }
+  }
+
+  // The part the receiver holds is not sent, but it is hashed: the whole file is still checked
+  // against the manifest when its last byte has been read.
+  private void skipTo(long from) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocate(CheckpointTransfer.CHUNK_BYTES);
+    while (offset < from) {
+      buf.clear().limit((int) Math.min(buf.capacity(), from - offset));
+      int n = channel.read(buf);
+      if (n < 0) {
+        break; // shorter than the manifest says: endOfFile reports it
+      }
+      buf.flip();
+      digest.update(buf);
+      offset += n;
     }
   }
 

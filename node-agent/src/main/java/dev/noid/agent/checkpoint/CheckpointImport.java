@@ -5,6 +5,7 @@ import dev.noid.api.agent.v1.CheckpointFile;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.api.agent.v1.CheckpointManifest;
 import dev.noid.api.agent.v1.FileChunk;
+import dev.noid.api.agent.v1.ResumePoint;
 import dev.noid.agent.memory.MemoryBases;
 import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
@@ -38,6 +39,8 @@ public final class CheckpointImport implements AutoCloseable {
   private final MemoryBases bases;
   private final Map<String, IncomingFile> files = new LinkedHashMap<>();
   private CheckpointInfo info;
+  private CheckpointManifest manifest;
+  private boolean suspended;
   private boolean claimed;
   private boolean ended;
 
@@ -67,6 +70,15 @@ public final class CheckpointImport implements AutoCloseable {
   }
 
   private void manifest(CheckpointManifest manifest) {
+    if (suspended) {
+      if (!manifest.equals(this.manifest)) {
+        throw new AgentException(Code.INTERRUPTED, "checkpoint '" + info.getId() + "': the"
+            + " sender's manifest differs from the one the part kept from the cut transfer was"
+            + " checked against; that part is dropped and the next try starts over");
+      }
+      suspended = false;
+      return;
+    }
     if (info != null) {
       throw new AgentException(Code.INVALID_ARGUMENT, "a second manifest: only the first"
           + " message may be one");
@@ -113,6 +125,7 @@ public final class CheckpointImport implements AutoCloseable {
     store.begin(id);
     claimed = true;
     info = manifest.getCheckpoint();
+    this.manifest = manifest;
     files.putAll(planned);
   }
 
@@ -146,7 +159,7 @@ public final class CheckpointImport implements AutoCloseable {
   }
 
   private void chunk(FileChunk chunk) throws IOException {
-    if (info == null) {
+    if (info == null || suspended) {
       throw new AgentException(Code.INVALID_ARGUMENT, "a chunk before the manifest: the first"
           + " message must be the manifest");
     }
@@ -158,8 +171,51 @@ public final class CheckpointImport implements AutoCloseable {
     file.write(chunk);
   }
 
+  /**
+   * Keeps what arrived, verified, after the stream was cut: {@link #resumePoints()} says where
+   * each file goes on, and the next stream must start with the same manifest. An import cut
+   * before its manifest has nothing to keep and is abandoned.
+   */
+  public synchronized void suspend() {
+    if (ended) {
+      return;
+    }
+    if (info == null) {
+      abort();
+      return;
+    }
+    suspended = true;
+    for (IncomingFile f : files.values()) {
+      try {
+        f.close();
+      } catch (IOException e) {
+        abort();
+        return;
+      }
+    }
+  }
+
+  /** True while the import holds data and may be carried on. */
+  public synchronized boolean resumable() {
+    return !ended && info != null;
+  }
+
+  /** How far each file has arrived, every chunk of it verified. */
+  public synchronized java.util.List<ResumePoint> resumePoints() {
+    return files.values().stream().filter(f -> f.received() > 0)
+        .map(f -> ResumePoint.newBuilder().setPath(f.path()).setOffsetBytes(f.received()).build())
+        .toList();
+  }
+
+  public synchronized long bytesHeld() {
+    return files.values().stream().mapToLong(IncomingFile::received).sum();
+  }
+
   /** Ends a complete stream: checks that every file arrived whole, then publishes. */
   public synchronized CheckpointInfo finish() {
+    if (suspended) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "the stream ended before the manifest");
+    }
     if (ended) {
       throw new AgentException(Code.INVALID_ARGUMENT, "the import has already ended");
     }

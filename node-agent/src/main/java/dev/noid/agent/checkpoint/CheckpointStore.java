@@ -162,7 +162,7 @@ public final class CheckpointStore {
     return b.build();
   }
 
-  static void checkId(String id) {
+  public static void checkId(String id) {
     if (id == null || !ID.matcher(id).matches()) {
       throw new AgentException(Code.INVALID_ARGUMENT, "checkpoint_id '" + id
           + "' must be 1-63 characters of a-z, 0-9 and '-'");

@@ -35,6 +35,10 @@ final class IncomingFile implements AutoCloseable {
     return expected.getPath();
   }
 
+  long received() {
+    return received;
+  }
+
   boolean isDone() {
     return done;
   }

@@ -1,6 +1,9 @@
 package dev.noid.agent.server;
 
 import dev.noid.common.tls.ClusterIdentities;
+import dev.noid.api.agent.v1.AgentPeerGrpc;
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -19,9 +22,13 @@ import javax.net.ssl.SSLSession;
  * grpc.health.v1 without one; every other call needs a certificate that the TLS layer already
  * verified against the cluster CA and, on a joined node, that names the controller's identity
  * ({@link ClusterIdentities#CONTROLLER}): the CA writes it only into the controller's own
- * certificate, whereas any node could ask for the controller's CN at join.
+ * certificate, whereas any node could ask for the controller's CN at join. The one exception
+ * is {@code noid.agent.v1.AgentPeer}, which other nodes call with their own identity and a
+ * grant the controller signed (issue 24).
  */
 public final class PeerCertificateInterceptor implements ServerInterceptor {
+  /** The verified certificate of the call's client, for handlers that decide by identity. */
+  public static final Context.Key<X509Certificate> PEER = Context.key("noid-peer-certificate");
   private final boolean controllerOnly;
 
   /** {@code controllerOnly}: refuse every client but the controller (else any certificate of the CA). */
@@ -41,12 +48,15 @@ public final class PeerCertificateInterceptor implements ServerInterceptor {
       return refuse(call, Status.UNAUTHENTICATED.withDescription(
           "the agent API requires a client certificate issued by the cluster CA"));
     }
-    if (controllerOnly && !ClusterIdentities.isController(peer)) {
+    // Other nodes may call the peer service alone, and each of its calls needs a grant.
+    boolean peerService = AgentPeerGrpc.SERVICE_NAME.equals(service)
+        && ClusterIdentities.nodeOf(peer) != null;
+    if (controllerOnly && !peerService && !ClusterIdentities.isController(peer)) {
       return refuse(call, Status.PERMISSION_DENIED.withDescription("the agent API takes calls"
           + " from the controller only: a cluster certificate naming "
           + ClusterIdentities.CONTROLLER));
     }
-    return next.startCall(call, headers);
+    return Contexts.interceptCall(Context.current().withValue(PEER, peer), call, headers, next);
   }
 
   private static <Q, R> ServerCall.Listener<Q> refuse(ServerCall<Q, R> call, Status status) {

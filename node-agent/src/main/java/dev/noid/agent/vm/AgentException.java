@@ -31,6 +31,13 @@ public final class AgentException extends RuntimeException {
      * answering, or its guest never became ready. Never "node unreachable": the node answered.
      */
     HYPERVISOR_FAILED,
+    /** The caller may not do this: a grant that does not hold (see GrantVerifier). */
+    PERMISSION_DENIED,
+    /**
+     * Cut off part way (a transfer whose link to the other node broke): what was verified is
+     * kept, and the same request, asked again, carries on from there.
+     */
+    INTERRUPTED,
     INTERNAL
   }
 

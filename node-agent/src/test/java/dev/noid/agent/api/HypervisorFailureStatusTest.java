@@ -130,9 +130,12 @@ class HypervisorFailureStatusTest {
     CheckpointStore store = new CheckpointStore(dir.resolve("checkpoints"));
     NodeReporter reporter = new NodeReporter(config(), vms, new VmStatsSampler(vms, qemu), qemu,
         images, capacity.limits());
+    CheckpointTransfer transfer =
+        new CheckpointTransfer(store, new dev.noid.agent.memory.MemoryBases(dir.resolve("memory")));
     GrpcAgentService service = new GrpcAgentService(vms, new CheckpointService(store, vms, qemu),
-        new CheckpointTransfer(store, new dev.noid.agent.memory.MemoryBases(dir.resolve("memory"))),
-        reporter);
+        transfer, reporter, new dev.noid.agent.transfer.PeerPulls(transfer,
+            new dev.noid.agent.transfer.PeerChannels(io.grpc.InsecureChannelCredentials.create()),
+            Clock.systemUTC()));
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();

@@ -50,6 +50,11 @@ public final class AgentClients implements AutoCloseable {
     return channels.computeIfAbsent(node, k -> connector.apply(n));
   }
 
+  /** Where {@code node}'s agent API listens, as the node advertises it. */
+  public String address(String node) {
+    return registry.require(node).address();
+  }
+
   /** A blocking stub with a deadline; every call to an agent has one. */
   public AgentGrpc.AgentBlockingStub blocking(String node, long timeoutSeconds) {
     return AgentGrpc.newBlockingStub(channel(node)).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);

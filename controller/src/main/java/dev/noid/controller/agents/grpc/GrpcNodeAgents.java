@@ -30,13 +30,13 @@ import java.util.function.Function;
 public final class GrpcNodeAgents implements NodeAgents {
   private final AgentClients clients;
   private final BatchedCreates creates;
-  private final CheckpointRelay relay;
+  private final DirectCopies copies;
   private final Duration bootTimeout;
 
-  public GrpcNodeAgents(AgentClients clients, Duration bootTimeout) {
+  public GrpcNodeAgents(AgentClients clients, TransferGrants grants, Duration bootTimeout) {
     this.clients = clients;
     this.creates = new BatchedCreates(clients);
-    this.relay = new CheckpointRelay(clients);
+    this.copies = new DirectCopies(clients, grants, new CheckpointRelay(clients));
     this.bootTimeout = bootTimeout;
   }
 
@@ -125,7 +125,7 @@ public final class GrpcNodeAgents implements NodeAgents {
   @Override
   public void copyCheckpoint(String checkpointId, String from, String to) {
     try {
-      relay.copy(checkpointId, from, to);
+      copies.copy(checkpointId, from, to);
     } catch (NoidException e) {
       throw e;
     } catch (RuntimeException e) {

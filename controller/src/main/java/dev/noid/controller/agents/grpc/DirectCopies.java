@@ -1,0 +1,64 @@
+package dev.noid.controller.agents.grpc;
+
+import dev.noid.api.agent.v1.PullCheckpointRequest;
+import dev.noid.api.agent.v1.PullCheckpointResponse;
+import dev.noid.controller.domain.NoidException;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Copies a checkpoint straight from the node that holds it to the node that needs it (issue
+ * 24): the controller signs a grant and asks the target to pull; the data never passes
+ * through here. A pull cut part way (ABORTED) is asked again with a new grant, and the target
+ * carries on from what it kept. Targets from before direct transfers (UNIMPLEMENTED) get the
+ * checkpoint through the controller, as before.
+ */
+final class DirectCopies {
+  private static final Logger log = LoggerFactory.getLogger(DirectCopies.class);
+  static final int ATTEMPTS = 3;
+  private final AgentClients agents;
+  private final TransferGrants grants;
+  private final CheckpointRelay relay;
+
+  DirectCopies(AgentClients agents, TransferGrants grants, CheckpointRelay relay) {
+    this.agents = agents;
+    this.grants = grants;
+    this.relay = relay;
+  }
+
+  void copy(String checkpointId, String from, String to) {
+    long start = System.nanoTime();
+    for (int attempt = 1; ; attempt++) {
+      PullCheckpointRequest request = PullCheckpointRequest.newBuilder()
+          .setCheckpointId(checkpointId).setSourceNode(from)
+          .setSourceAddress(agents.address(from))
+          .setGrant(grants.sign(checkpointId, from, to)).build();
+      try {
+        PullCheckpointResponse r = agents.blocking(to, 1800).pullCheckpoint(request);
+        log.atInfo().addKeyValue("duration_ms", (System.nanoTime() - start) / 1_000_000)
+            .log("checkpoint {} pulled by {} from {}: {} bytes{}", checkpointId, to, from,
+                r.getBytesReceived(), r.getResumedFromBytes() > 0
+                    ? " after " + r.getResumedFromBytes() + " bytes kept from a cut try" : "");
+        return;
+      } catch (StatusRuntimeException e) {
+        Status.Code code = e.getStatus().getCode();
+        if (code == Status.Code.UNIMPLEMENTED) {
+          log.info("node {} predates direct transfers: checkpoint {} goes through the controller",
+              to, checkpointId);
+          relay.copy(checkpointId, from, to);
+          return;
+        }
+        if (code != Status.Code.ABORTED || attempt == ATTEMPTS) {
+          NoidException why = AgentStatus.toDomain(to, e);
+          throw new NoidException(why.code(), "copying checkpoint " + checkpointId + " from "
+              + from + " to " + to + (attempt > 1 ? " (" + attempt + " tries)" : "") + ": "
+              + why.getMessage(), e);
+        }
+        log.warn("checkpoint {} from {} to {}: try {} of {} cut off, asking again: {}",
+            checkpointId, from, to, attempt, ATTEMPTS, e.getStatus().getDescription());
+      }
+    }
+  }
+}

@@ -1,0 +1,159 @@
+package dev.noid.agent.transfer;
+
+import dev.noid.agent.checkpoint.CheckpointImport;
+import dev.noid.agent.checkpoint.CheckpointStore;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.api.agent.v1.AgentPeerGrpc;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.api.agent.v1.SendCheckpointRequest;
+import dev.noid.api.agent.v1.TransferGrant;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The receiving side of a direct transfer (issue 24): this node asks the source node for the
+ * checkpoint, with the controller's grant, and imports what comes, verifying every chunk. When
+ * the stream is cut (the link, the source, a deadline), what arrived stays, parked for
+ * {@link #KEEP}; the next pull of the same checkpoint, with a new grant, asks the source for
+ * the rest only.
+ */
+public final class PeerPulls implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PeerPulls.class);
+  /** How long the verified part of a cut transfer is kept for a retry. */
+  static final Duration KEEP = Duration.ofMinutes(10);
+  private static final long DEADLINE_MINUTES = 30;
+  // What the source says when it will not send: the same grant or request will not do better.
+  private static final Set<Status.Code> REFUSALS = Set.of(Status.Code.PERMISSION_DENIED,
+      Status.Code.UNAUTHENTICATED, Status.Code.NOT_FOUND, Status.Code.INVALID_ARGUMENT,
+      Status.Code.FAILED_PRECONDITION, Status.Code.DATA_LOSS, Status.Code.UNIMPLEMENTED);
+
+  /** What one pull did. */
+  public record Pulled(CheckpointInfo checkpoint, long bytesReceived, long resumedFromBytes) {}
+
+  private record Parked(CheckpointImport work, long since) {}
+
+  private final CheckpointTransfer transfer;
+  private final PeerChannels channels;
+  private final Clock clock;
+  private final Map<String, Parked> parked = new ConcurrentHashMap<>();
+  private final Set<String> running = ConcurrentHashMap.newKeySet();
+
+  public PeerPulls(CheckpointTransfer transfer, PeerChannels channels, Clock clock) {
+    this.transfer = transfer;
+    this.channels = channels;
+    this.clock = clock;
+  }
+
+  public Pulled pull(String checkpointId, String sourceNode, String sourceAddress,
+      TransferGrant grant) {
+    CheckpointStore.checkId(checkpointId);
+    require("source_node", sourceNode);
+    require("source_address", sourceAddress);
+    if (grant.getBody().isEmpty() || grant.getSignature().isEmpty()) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "grant is required: the controller signs"
+          + " one for each transfer");
+    }
+    if (!running.add(checkpointId)) {
+      throw new AgentException(Code.BUSY, "checkpoint '" + checkpointId + "' is being pulled"
+          + " already");
+    }
+    try {
+      return pullOnce(checkpointId, sourceNode, sourceAddress, grant);
+    } finally {
+      running.remove(checkpointId);
+    }
+  }
+
+  private Pulled pullOnce(String id, String source, String address, TransferGrant grant) {
+    expireParked();
+    Parked kept = parked.remove(id);
+    CheckpointImport work = kept != null ? kept.work() : transfer.receive();
+    long resumedFrom = work.bytesHeld();
+    SendCheckpointRequest request = SendCheckpointRequest.newBuilder().setGrant(grant)
+        .addAllOmitMemoryBases(transfer.memoryBases())
+        .addAllResume(work.resumePoints()).build();
+    Context.CancellableContext call = Context.current().withCancellation();
+    Context previous = call.attach();
+    try {
+      Iterator<CheckpointChunk> stream = AgentPeerGrpc.newBlockingStub(channels.to(source, address))
+          .withDeadlineAfter(DEADLINE_MINUTES, TimeUnit.MINUTES).sendCheckpoint(request);
+      while (stream.hasNext()) {
+        work.accept(stream.next()); // a chunk that does not verify ends the import here
+      }
+    } catch (StatusRuntimeException e) {
+      throw cut(id, source, work, e);
+    } finally {
+      call.detach(previous);
+      call.cancel(null);
+    }
+    CheckpointInfo info = work.finish();
+    long received = work.bytesHeld() - resumedFrom;
+    log.atInfo().addKeyValue("vm_name", info.getVmId()).log("checkpoint {} pulled from {}: {}"
+        + " bytes received{}", id, source, received,
+        resumedFrom > 0 ? ", carrying on from " + resumedFrom + " bytes kept" : "");
+    return new Pulled(info, received, resumedFrom);
+  }
+
+  private AgentException cut(String id, String source, CheckpointImport work,
+      StatusRuntimeException e) {
+    Status status = e.getStatus();
+    String why = status.getCode() + (status.getDescription() == null ? ""
+        : ": " + status.getDescription());
+    if (REFUSALS.contains(status.getCode())) {
+      work.abort();
+      Code code = switch (status.getCode()) {
+        case PERMISSION_DENIED, UNAUTHENTICATED -> Code.PERMISSION_DENIED;
+        case NOT_FOUND -> Code.NOT_FOUND;
+        case DATA_LOSS -> Code.CORRUPT;
+        default -> Code.WRONG_STATE;
+      };
+      return new AgentException(code, "node " + source + " would not send checkpoint '" + id
+          + "': " + why, e);
+    }
+    work.suspend();
+    if (work.resumable()) {
+      parked.put(id, new Parked(work, clock.millis()));
+    }
+    return new AgentException(Code.INTERRUPTED, "the transfer of checkpoint '" + id + "' from"
+        + " node " + source + " was cut (" + why + "); " + work.bytesHeld() + " bytes arrived"
+        + " verified and are kept for " + KEEP.toMinutes() + " minutes: asked again, it carries"
+        + " on from there", e);
+  }
+
+  private void expireParked() {
+    long now = clock.millis();
+    parked.entrySet().removeIf(e -> {
+      if (now - e.getValue().since() < KEEP.toMillis()) {
+        return false;
+      }
+      e.getValue().work().abort();
+      return true;
+    });
+  }
+
+  private static void require(String field, String value) {
+    if (value == null || value.isBlank()) {
+      throw new AgentException(Code.INVALID_ARGUMENT, field + " is required");
+    }
+  }
+
+  @Override
+  public void close() {
+    parked.values().forEach(p -> p.work().abort());
+    parked.clear();
+    channels.close();
+  }
+}
