@@ -214,8 +214,8 @@ public final class AgentModule extends AbstractModule {
   @Provides
   @Singleton
   CheckpointService checkpoints(CheckpointStore store, VmManager vms, Hypervisor hypervisor,
-      dev.noid.agent.archive.ArchiveUploads uploads) {
-    return new CheckpointService(store, vms, hypervisor, uploads);
+      dev.noid.agent.archive.ArchiveUploads uploads, CheckpointTransfer transfer) {
+    return new CheckpointService(store, vms, hypervisor, uploads, transfer::hashSoon);
   }
 
   @Provides

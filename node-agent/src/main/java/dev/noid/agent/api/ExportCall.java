@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
  */
 final class ExportCall {
   private static final Logger log = LoggerFactory.getLogger(ExportCall.class);
+  static final int READY_THRESHOLD_BYTES = 4 << 20;
   private final CheckpointExport export;
   private final ServerCallStreamObserver<CheckpointChunk> out;
   private boolean done;
@@ -48,6 +49,10 @@ final class ExportCall {
   /** Sends an export already opened (and, for a resumed transfer, positioned). */
   static void serve(CheckpointExport export, StreamObserver<CheckpointChunk> out) {
     ExportCall call = new ExportCall(export, (ServerCallStreamObserver<CheckpointChunk>) out);
+    // Ready while a few chunks wait for the transport, not the default 32 KiB: else each 1 MiB
+    // chunk is read and hashed only once the one before it has been encrypted and sent, and the
+    // two never overlap (issue 24's throughput).
+    call.out.setOnReadyThreshold(READY_THRESHOLD_BYTES);
     call.out.setOnCancelHandler(export::close);
     call.out.setOnReadyHandler(call::pump);
   }

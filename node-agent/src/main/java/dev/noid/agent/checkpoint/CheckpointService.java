@@ -33,6 +33,7 @@ public final class CheckpointService {
   private final Hypervisor hypervisor;
   private final DiskCheck disk;
   private final ArchiveUploads uploads;
+  private final java.util.function.Consumer<String> created;
 
   /** Without an archive: checkpoints stay on this node. */
   public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor) {
@@ -55,8 +56,21 @@ public final class CheckpointService {
         CheckpointImport.DISK_RESERVE_BYTES), uploads);
   }
 
+  /** {@code created}: told of each checkpoint taken here, once it is complete. */
+  public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor,
+      ArchiveUploads uploads, java.util.function.Consumer<String> created) {
+    this(store, vms, hypervisor, DiskCheck.ofFileStore("(this agent)",
+        CheckpointImport.DISK_RESERVE_BYTES), uploads, created);
+  }
+
   public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor,
       DiskCheck disk, ArchiveUploads uploads) {
+    this(store, vms, hypervisor, disk, uploads, id -> { });
+  }
+
+  public CheckpointService(CheckpointStore store, VmManager vms, Hypervisor hypervisor,
+      DiskCheck disk, ArchiveUploads uploads, java.util.function.Consumer<String> created) {
+    this.created = created;
     this.disk = disk;
     this.store = store;
     this.vms = vms;
@@ -100,6 +114,7 @@ public final class CheckpointService {
           .build();
       store.complete(checkpointId, info);
       uploads.submit(checkpointId);
+      created.accept(checkpointId);
       log.atInfo().addKeyValue("vm_name", vmId).addKeyValue("duration_ms", durationMs)
           .log("checkpoint {} of {} taken ({} bytes)", checkpointId, vmId, info.getSizeBytes());
       return info;

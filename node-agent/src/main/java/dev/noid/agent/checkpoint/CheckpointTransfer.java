@@ -8,11 +8,9 @@ import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -28,6 +26,11 @@ public final class CheckpointTransfer {
 
   private final CheckpointStore store;
   private final MemoryBases bases;
+  private final FileHashes hashes = new FileHashes();
+  // One at a time, at low priority: it competes with the guests for the node's cores.
+  private final java.util.concurrent.Executor hashing = java.util.concurrent.Executors
+      .newSingleThreadExecutor(Thread.ofPlatform().name("checkpoint-hashing").daemon()
+          .priority(Thread.MIN_PRIORITY).factory());
 
   public CheckpointTransfer(CheckpointStore store, MemoryBases bases) {
     this.store = store;
@@ -54,23 +57,51 @@ public final class CheckpointTransfer {
     CheckpointInfo info = store.get(checkpointId);
     Path dir = store.directory(checkpointId);
     CheckpointManifest.Builder manifest = CheckpointManifest.newBuilder().setCheckpoint(info);
+    java.util.Map<String, FileHashes.Hashed> taken = new java.util.HashMap<>();
     try {
       for (Path file : files(dir)) {
-        manifest.addFiles(describe(dir.relativize(file).toString(), file));
+        String name = dir.relativize(file).toString();
+        FileHashes.Hashed h = hashes.of(file);
+        taken.put(name, h);
+        manifest.addFiles(CheckpointFile.newBuilder().setPath(name).setSizeBytes(h.size())
+            .setSha256(h.sha256()));
       }
       // The memory base the checkpoint's state is restored over goes with it, under a name
       // of its own: the target may have no VM or checkpoint that uses it.
       if (SavedMemory.presentIn(dir) && !omit.contains(SavedMemory.read(dir).base())) {
+        // A base is named by its sha256, checked when this node took it: not hashed again here
+        // (the export still hashes it as it sends it, and the receiver before it keeps it).
         String base = SavedMemory.read(dir).base();
-        manifest.addFiles(describe(SavedMemory.TRANSFER_PREFIX + base, bases.path(base)));
+        manifest.addFiles(CheckpointFile.newBuilder().setPath(SavedMemory.TRANSFER_PREFIX + base)
+            .setSizeBytes(Files.size(bases.path(base))).setSha256(base).build());
       }
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot read checkpoint '" + checkpointId + "': "
           + e.getMessage(), e);
     }
+    // A base never changes in place (it is named by its content); the receiver checks it too.
     return new CheckpointExport(path -> path.startsWith(SavedMemory.TRANSFER_PREFIX)
         ? bases.path(path.substring(SavedMemory.TRANSFER_PREFIX.length())) : dir.resolve(path),
+        path -> !taken.containsKey(path) || FileHashes.unchanged(dir.resolve(path), taken.get(path)),
         manifest.build());
+  }
+
+  /**
+   * Hashes a new checkpoint's files in the background, so that its first transfer need not
+   * read it all before the first chunk leaves (issue 24). Best effort: a transfer that comes
+   * first hashes what is not known yet itself.
+   */
+  public void hashSoon(String checkpointId) {
+    hashing.execute(() -> {
+      try {
+        Path dir = store.directory(checkpointId);
+        for (Path file : files(dir)) {
+          hashes.of(file);
+        }
+      } catch (IOException | RuntimeException e) {
+        // deleted meanwhile, or unreadable: the transfer says so if it comes
+      }
+    });
   }
 
   /** The memory bases this node holds: a sender need not send them. */
@@ -90,20 +121,5 @@ public final class CheckpointTransfer {
           .filter(p -> !p.equals(dir.resolve(CheckpointStore.META)))
           .sorted().toList();
     }
-  }
-
-  private static CheckpointFile describe(String name, Path file) throws IOException {
-    MessageDigest digest = Sha256.digest();
-    long size = 0;
-    byte[] buf = new byte[CHUNK_BYTES];
-    try (InputStream in = Files.newInputStream(file)) {
-      int n;
-      while ((n = in.read(buf)) > 0) {
-        digest.update(buf, 0, n);
-        size += n;
-      }
-    }
-    return CheckpointFile.newBuilder().setPath(name)
-        .setSizeBytes(size).setSha256(Sha256.hex(digest.digest())).build();
   }
 }

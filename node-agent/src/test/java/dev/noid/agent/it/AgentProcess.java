@@ -41,9 +41,14 @@ final class AgentProcess implements AutoCloseable {
   private int starts;
 
   AgentProcess(Path stateDir, Path logDir, String... extraArgs) {
+    this(stateDir, logDir, extraArgs, JarProcess.freePort());
+  }
+
+  /** As above, on a gRPC port chosen by the test (to put a relay in front of it). */
+  AgentProcess(Path stateDir, Path logDir, String[] extraArgs, int grpcPort) {
     this.stateDir = stateDir;
     this.logDir = logDir;
-    this.grpcPort = JarProcess.freePort();
+    this.grpcPort = grpcPort;
     this.metricsPort = JarProcess.freePort();
     this.extraArgs = List.of(extraArgs);
   }

@@ -1,0 +1,217 @@
+package dev.noid.agent.bench;
+
+import dev.noid.agent.api.GrpcPeerService;
+import dev.noid.agent.checkpoint.CheckpointStore;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
+import dev.noid.agent.checkpoint.TestCheckpoints;
+import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.server.PeerCertificateInterceptor;
+import dev.noid.agent.transfer.GrantVerifier;
+import dev.noid.agent.transfer.PeerChannels;
+import dev.noid.agent.transfer.PeerPulls;
+import dev.noid.api.agent.v1.CheckpointInfo;
+import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.ClusterIdentities;
+import dev.noid.common.tls.KeyAndCertificate;
+import dev.noid.common.tls.TlsFiles;
+import dev.noid.controller.agents.grpc.TransferGrants;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.TlsServerCredentials;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.SecureRandom;
+import java.security.cert.Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * Direct transfer throughput (issue 24) against a raw TLS copy between the same two endpoints,
+ * in one run: node-a serves the agent's real peer service (grant check, export, TLS through
+ * gRPC's Netty) on loopback, node-b pulls with the agent's real PeerPulls (verify every chunk
+ * and file, write to disk); the reference is a plain TLS socket between the same two node
+ * certificates copying the same file from disk to disk with 1 MiB buffers. Both ends run in
+ * this one process, as both agents share one host's cores in the dev cluster.
+ *
+ *   TransferBench --work-dir DIR [--size-mib 256] [--rounds 3]
+ */
+public final class TransferBench {
+  private static final int MIB = 1 << 20;
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> opts = BenchArgs.parse(args);
+    Path work = Path.of(BenchArgs.required(opts, "work-dir"));
+    int sizeMib = Integer.parseInt(opts.getOrDefault("size-mib", "256"));
+    int rounds = Integer.parseInt(opts.getOrDefault("rounds", "3"));
+
+    KeyAndCertificate ca = Certificates.newCertificateAuthority("bench cluster CA");
+    TlsFiles a = node(ca, "node-a", work.resolve("a-tls"));
+    TlsFiles b = node(ca, "node-b", work.resolve("b-tls"));
+    TransferGrants grants = new TransferGrants(Certificates.newServerCertificate(ca,
+        "noid-controller", List.of(), List.of(ClusterIdentities.CONTROLLER)), Clock.systemUTC());
+
+    CheckpointStore source = new CheckpointStore(work.resolve("a-checkpoints"));
+    Path file = checkpoint(source, sizeMib);
+    CheckpointTransfer from = new CheckpointTransfer(source, new MemoryBases(work.resolve("a-mem")));
+    CheckpointStore target = new CheckpointStore(work.resolve("b-checkpoints"));
+    CheckpointTransfer to = new CheckpointTransfer(target, new MemoryBases(work.resolve("b-mem")));
+
+    Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
+            a.serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
+        .addService(ServerInterceptors.intercept(new GrpcPeerService(new GrantVerifier("node-a",
+            List.of(ca.certificate()), Clock.systemUTC()), from),
+            new PeerCertificateInterceptor(true)))
+        .build().start();
+    String address = "127.0.0.1:" + server.getPort();
+    List<Double> first = new ArrayList<>();
+    List<Double> again = new ArrayList<>();
+    List<Double> raw = new ArrayList<>();
+    try (PeerPulls pulls = new PeerPulls(to, new PeerChannels(b.sharedMutualClientCredentials()),
+        Clock.systemUTC())) {
+      pull(pulls, grants, address, "ck-bench");
+      target.delete("ck-bench"); // warm-up: JIT, TLS session, page cache
+      for (int round = 1; round <= rounds; round++) {
+        // A checkpoint never sent before: its manifest hashes every file first.
+        String fresh = "ck-round-" + round;
+        TestCheckpoints.make(source, fresh, Map.of());
+        Files.copy(file, source.directory(fresh).resolve("vmstate"));
+        first.add(rateOf(sizeMib, pulls, grants, address, fresh));
+        target.delete(fresh);
+        again.add(rateOf(sizeMib, pulls, grants, address, fresh));
+        target.delete(fresh);
+        raw.add(rawCopy(a, b, file, work.resolve("raw-copy"), sizeMib));
+        source.delete(fresh);
+        System.err.printf("round %d: first %.1f, again %.1f, raw TLS %.1f MiB/s%n", round,
+            first.getLast(), again.getLast(), raw.getLast());
+      }
+    } finally {
+      server.shutdownNow();
+    }
+    double r = median(raw);
+    Machine machine = Machine.describe("qemu-system-x86_64");
+    System.out.printf("%n## transfer-bench (%s, load %s)%n%n", machine.label(), Machine.loadAverage());
+    System.out.printf("| %d MiB checkpoint, median of %d | MiB/s | vs raw TLS |%n", sizeMib, rounds);
+    System.out.println("|---|---|---|");
+    System.out.printf("| direct pull, first transfer of the checkpoint | %.1f | %.2fx |%n",
+        median(first), median(first) / r);
+    System.out.printf("| direct pull, again (file hashes remembered) | %.1f | %.2fx |%n",
+        median(again), median(again) / r);
+    System.out.printf("| raw TLS copy, same certificates, disk to disk, fsync | %.1f | 1.00x |%n", r);
+  }
+
+  private static double rateOf(int sizeMib, PeerPulls pulls, TransferGrants grants,
+      String address, String id) {
+    long t0 = System.nanoTime();
+    pull(pulls, grants, address, id);
+    return rate(sizeMib, t0);
+  }
+
+  private static void pull(PeerPulls pulls, TransferGrants grants, String address, String id) {
+    pulls.pull(id, "node-a", address, grants.sign(id, "node-a", "node-b"));
+  }
+
+  // A node certificate as the controller issues it: the node's DNS name, its address, its URI.
+  private static TlsFiles node(KeyAndCertificate ca, String name, Path dir) throws Exception {
+    Files.createDirectories(dir);
+    var pair = Certificates.newKeyPair();
+    KeyAndCertificate cert = new KeyAndCertificate(pair.getPrivate(), List.of(Certificates.issue(
+        ca, name, pair.getPublic(), List.of(ClusterIdentities.nodeDnsName(name), "127.0.0.1"),
+        List.of(ClusterIdentities.nodeUri(name)), Duration.ofDays(1))));
+    cert.write(dir.resolve("node.pem"), dir.resolve("node-key.pem"));
+    Files.writeString(dir.resolve("ca.pem"), ca.certificatePem());
+    return new TlsFiles(dir.resolve("node.pem"), dir.resolve("node-key.pem"), dir.resolve("ca.pem"));
+  }
+
+  // Random bytes: nothing a transfer could skip or compress.
+  private static Path checkpoint(CheckpointStore store, int sizeMib) throws Exception {
+    byte[] data = new byte[sizeMib * MIB];
+    new SecureRandom().nextBytes(data);
+    TestCheckpoints.make(store, "ck-bench", Map.of("vmstate", data));
+    return store.directory("ck-bench").resolve("vmstate");
+  }
+
+  private static double rawCopy(TlsFiles a, TlsFiles b, Path file, Path out, int sizeMib)
+      throws Exception {
+    SSLServerSocket listener = (SSLServerSocket) context(a).getServerSocketFactory()
+        .createServerSocket(0, 1, InetAddress.getLoopbackAddress());
+    listener.setNeedClientAuth(true);
+    Thread sender = Thread.ofPlatform().start(() -> {
+      try (SSLSocket s = (SSLSocket) listener.accept(); InputStream in = Files.newInputStream(file)) {
+        OutputStream o = s.getOutputStream();
+        byte[] buf = new byte[MIB];
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          o.write(buf, 0, n);
+        }
+        o.flush();
+        s.shutdownOutput();
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    long t0 = System.nanoTime();
+    try (SSLSocket s = (SSLSocket) context(b).getSocketFactory()
+        .createSocket(InetAddress.getLoopbackAddress(), listener.getLocalPort());
+        InputStream in = s.getInputStream();
+        java.nio.channels.FileChannel o = java.nio.channels.FileChannel.open(out,
+            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+      byte[] buf = new byte[MIB];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(buf, 0, n);
+        while (bb.hasRemaining()) {
+          o.write(bb);
+        }
+      }
+      o.force(true); // as an import does before it keeps a checkpoint
+    }
+    double rate = rate(sizeMib, t0);
+    sender.join();
+    listener.close();
+    if (Files.size(out) != (long) sizeMib * MIB) {
+      throw new IllegalStateException("raw copy carried " + Files.size(out) + " bytes");
+    }
+    Files.delete(out);
+    return rate;
+  }
+
+  private static SSLContext context(TlsFiles tls) throws Exception {
+    KeyAndCertificate material = KeyAndCertificate.read(tls.certificate(), tls.key());
+    KeyStore keys = KeyStore.getInstance("PKCS12");
+    keys.load(null, null);
+    keys.setKeyEntry("node", material.key(), new char[0], material.chain().toArray(Certificate[]::new));
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(keys, new char[0]);
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("ca", Certificates.parseAll(Files.readString(tls.trustedCa())).getFirst());
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    SSLContext context = SSLContext.getInstance("TLSv1.3");
+    context.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    return context;
+  }
+
+  private static double rate(int sizeMib, long startNanos) {
+    return sizeMib / ((System.nanoTime() - startNanos) / 1e9);
+  }
+
+  private static double median(List<Double> xs) {
+    List<Double> s = xs.stream().sorted().toList();
+    return s.size() % 2 == 1 ? s.get(s.size() / 2) : (s.get(s.size() / 2 - 1) + s.get(s.size() / 2)) / 2;
+  }
+}
