@@ -13,17 +13,20 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /** The agent-to-controller error contract, code by code (docs/architecture.md). */
 class GrpcErrorsTest {
-  private static final Map<Code, Status.Code> CONTRACT = new EnumMap<>(Map.of(
-      Code.INVALID_ARGUMENT, Status.Code.INVALID_ARGUMENT,
-      Code.NOT_FOUND, Status.Code.NOT_FOUND,
-      Code.ALREADY_EXISTS, Status.Code.ALREADY_EXISTS,
-      Code.WRONG_STATE, Status.Code.FAILED_PRECONDITION,
-      Code.BUSY, Status.Code.ABORTED,
-      Code.NO_CAPACITY, Status.Code.RESOURCE_EXHAUSTED,
-      Code.DISK_FULL, Status.Code.RESOURCE_EXHAUSTED,
-      Code.CORRUPT, Status.Code.DATA_LOSS,
-      Code.HYPERVISOR_FAILED, Status.Code.INTERNAL,
-      Code.INTERNAL, Status.Code.INTERNAL));
+  private static final Map<Code, Status.Code> CONTRACT = new EnumMap<>(Map.ofEntries(
+      Map.entry(Code.INVALID_ARGUMENT, Status.Code.INVALID_ARGUMENT),
+      Map.entry(Code.NOT_FOUND, Status.Code.NOT_FOUND),
+      Map.entry(Code.ALREADY_EXISTS, Status.Code.ALREADY_EXISTS),
+      Map.entry(Code.WRONG_STATE, Status.Code.FAILED_PRECONDITION),
+      Map.entry(Code.BUSY, Status.Code.ABORTED),
+      Map.entry(Code.NO_CAPACITY, Status.Code.RESOURCE_EXHAUSTED),
+      Map.entry(Code.DISK_FULL, Status.Code.RESOURCE_EXHAUSTED),
+      Map.entry(Code.CORRUPT, Status.Code.DATA_LOSS),
+      Map.entry(Code.HYPERVISOR_FAILED, Status.Code.INTERNAL),
+      Map.entry(Code.PERMISSION_DENIED, Status.Code.PERMISSION_DENIED),
+      // A transfer cut between two other nodes: this node answered, so not UNAVAILABLE.
+      Map.entry(Code.INTERRUPTED, Status.Code.ABORTED),
+      Map.entry(Code.INTERNAL, Status.Code.INTERNAL)));
 
   @ParameterizedTest
   @EnumSource(Code.class)
