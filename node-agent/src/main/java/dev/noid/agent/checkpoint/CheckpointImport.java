@@ -49,14 +49,23 @@ public final class CheckpointImport implements AutoCloseable {
     this.bases = bases;
   }
 
-  public synchronized void accept(CheckpointChunk message) {
+  public void accept(CheckpointChunk message) {
+    accept(message, null);
+  }
+
+  /**
+   * As {@link #accept(CheckpointChunk)}, with the sha256 of a chunk's data already computed
+   * from that data (on another thread, so that hashing overlaps writing; it is still compared
+   * with the chunk's own here).
+   */
+  public synchronized void accept(CheckpointChunk message, String dataSha256) {
     if (ended) {
       throw new AgentException(Code.INVALID_ARGUMENT, "the import has already ended");
     }
     try {
       switch (message.getMessageCase()) {
         case MANIFEST -> manifest(message.getManifest());
-        case CHUNK -> chunk(message.getChunk());
+        case CHUNK -> chunk(message.getChunk(), dataSha256);
         default -> throw new AgentException(Code.INVALID_ARGUMENT,
             "empty message: each must carry a manifest or a chunk");
       }
@@ -158,7 +167,7 @@ public final class CheckpointImport implements AutoCloseable {
     return p;
   }
 
-  private void chunk(FileChunk chunk) throws IOException {
+  private void chunk(FileChunk chunk, String dataSha256) throws IOException {
     if (info == null || suspended) {
       throw new AgentException(Code.INVALID_ARGUMENT, "a chunk before the manifest: the first"
           + " message must be the manifest");
@@ -168,7 +177,7 @@ public final class CheckpointImport implements AutoCloseable {
       throw new AgentException(Code.INVALID_ARGUMENT, "chunk of '" + chunk.getPath()
           + "' at offset " + chunk.getOffsetBytes() + ": the manifest lists no such file");
     }
-    file.write(chunk);
+    file.write(chunk, dataSha256);
   }
 
   /**

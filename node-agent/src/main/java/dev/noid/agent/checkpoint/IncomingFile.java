@@ -43,7 +43,8 @@ final class IncomingFile implements AutoCloseable {
     return done;
   }
 
-  void write(FileChunk chunk) throws IOException {
+  /** {@code dataSha256}: the hex sha256 of the chunk's data if already computed, else null. */
+  void write(FileChunk chunk, String dataSha256) throws IOException {
     ByteString data = chunk.getData();
     String where = "chunk of '" + path() + "' at offset " + chunk.getOffsetBytes();
     if (data.isEmpty() || data.size() > CheckpointTransfer.CHUNK_BYTES) {
@@ -58,7 +59,7 @@ final class IncomingFile implements AutoCloseable {
       throw new AgentException(Code.CORRUPT, where + " ends at " + (received + data.size())
           + ", beyond the file's size of " + expected.getSizeBytes() + " bytes in the manifest");
     }
-    String sha = Sha256.hex(data);
+    String sha = dataSha256 != null ? dataSha256 : Sha256.hex(data);
     if (!sha.equalsIgnoreCase(chunk.getSha256())) {
       throw new AgentException(Code.CORRUPT, where + " (" + data.size() + " bytes) has sha256 "
           + sha + ", the chunk says '" + chunk.getSha256() + "'");

@@ -6,7 +6,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /** SHA-256 as the transfer protocol writes it: lower-case hex. */
-final class Sha256 {
+public final class Sha256 {
   private static final HexFormat HEX = HexFormat.of();
 
   private Sha256() {}
@@ -23,7 +23,7 @@ final class Sha256 {
     return HEX.formatHex(digest);
   }
 
-  static String hex(ByteString data) {
+  public static String hex(ByteString data) {
     MessageDigest d = digest();
     d.update(data.asReadOnlyByteBuffer());
     return hex(d.digest());

@@ -86,18 +86,24 @@ public final class PeerPulls implements AutoCloseable {
         .addAllOmitMemoryBases(transfer.memoryBases())
         .addAllResume(work.resumePoints()).build();
     Context.CancellableContext call = Context.current().withCancellation();
-    Context previous = call.attach();
     try {
-      Iterator<CheckpointChunk> stream = AgentPeerGrpc.newBlockingStub(channels.to(source, address))
-          .withDeadlineAfter(DEADLINE_MINUTES, TimeUnit.MINUTES).sendCheckpoint(request);
-      while (stream.hasNext()) {
-        work.accept(stream.next()); // a chunk that does not verify ends the import here
+      Iterator<CheckpointChunk> stream = call.call(() -> AgentPeerGrpc.newBlockingStub(
+              channels.to(source, address)).withDeadlineAfter(DEADLINE_MINUTES, TimeUnit.MINUTES)
+          .sendCheckpoint(request));
+      try (ChunkPipe pipe = new ChunkPipe(stream)) {
+        ChunkPipe.Hashed next;
+        while ((next = pipe.take()) != null) {
+          work.accept(next.chunk(), next.dataSha256()); // a chunk that does not verify ends it
+        }
       }
     } catch (StatusRuntimeException e) {
       throw cut(id, source, work, e);
+    } catch (Exception e) {
+      work.abort();
+      throw e instanceof RuntimeException re ? re : new AgentException(Code.INTERNAL,
+          "pulling checkpoint '" + id + "' from " + source + ": " + e, e);
     } finally {
-      call.detach(previous);
-      call.cancel(null);
+      call.cancel(null); // ends the stream, and the pipe's reader with it, if it is still open
     }
     CheckpointInfo info = work.finish();
     long received = work.bytesHeld() - resumedFrom;

@@ -84,6 +84,7 @@ public final class TransferBench {
         Clock.systemUTC())) {
       pull(pulls, grants, address, "ck-bench");
       target.delete("ck-bench"); // warm-up: JIT, TLS session, page cache
+      rawCopy(a, b, file, work.resolve("raw-copy"), sizeMib); // and the reference's JIT
       for (int round = 1; round <= rounds; round++) {
         // A checkpoint never sent before: its manifest hashes every file first.
         String fresh = "ck-round-" + round;
