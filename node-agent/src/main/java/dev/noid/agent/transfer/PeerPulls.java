@@ -50,11 +50,16 @@ public final class PeerPulls implements AutoCloseable {
   private final Clock clock;
   private final Map<String, Parked> parked = new ConcurrentHashMap<>();
   private final Set<String> running = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.ScheduledExecutorService sweeper = java.util.concurrent
+      .Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("transfer-sweeper")
+          .daemon().factory());
 
   public PeerPulls(CheckpointTransfer transfer, PeerChannels channels, Clock clock) {
     this.transfer = transfer;
     this.channels = channels;
     this.clock = clock;
+    // What a cut transfer left is not kept past its time just because no pull came back.
+    sweeper.scheduleWithFixedDelay(this::expireParked, 1, 1, TimeUnit.MINUTES);
   }
 
   public Pulled pull(String checkpointId, String sourceNode, String sourceAddress,
@@ -139,14 +144,13 @@ public final class PeerPulls implements AutoCloseable {
         + " on from there", e);
   }
 
+  // Removed first, aborted only by whoever removed it: a pull taking it meanwhile keeps it.
   private void expireParked() {
     long now = clock.millis();
-    parked.entrySet().removeIf(e -> {
-      if (now - e.getValue().since() < KEEP.toMillis()) {
-        return false;
+    parked.forEach((id, p) -> {
+      if (now - p.since() >= KEEP.toMillis() && parked.remove(id, p)) {
+        p.work().abort();
       }
-      e.getValue().work().abort();
-      return true;
     });
   }
 
@@ -158,6 +162,7 @@ public final class PeerPulls implements AutoCloseable {
 
   @Override
   public void close() {
+    sweeper.shutdownNow();
     parked.values().forEach(p -> p.work().abort());
     parked.clear();
     channels.close();

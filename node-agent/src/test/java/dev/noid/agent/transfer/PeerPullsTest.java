@@ -1,0 +1,144 @@
+package dev.noid.agent.transfer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import dev.noid.agent.checkpoint.CheckpointExport;
+import dev.noid.agent.checkpoint.CheckpointStore;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
+import dev.noid.agent.checkpoint.TestCheckpoints;
+import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.api.agent.v1.AgentPeerGrpc;
+import dev.noid.api.agent.v1.CheckpointChunk;
+import dev.noid.api.agent.v1.ResumePoint;
+import dev.noid.api.agent.v1.SendCheckpointRequest;
+import dev.noid.api.agent.v1.TransferGrant;
+import dev.noid.controller.MutableClock;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The target side of a direct transfer over a real socket, against a source that can break
+ * the stream part way or refuse: a cut keeps the verified part and the next pull carries on
+ * from it; a kept part past its time is dropped, a refusal keeps nothing.
+ */
+class PeerPullsTest {
+  private static final int MIB = 1 << 20;
+  private static final TransferGrant GRANT = TransferGrant.newBuilder()
+      .setBody(ByteString.copyFromUtf8("b")).setSignature(ByteString.copyFromUtf8("s")).build();
+  @TempDir Path tmp;
+  private final MutableClock clock = new MutableClock(Instant.parse("2026-12-04T12:00:00Z"));
+  private CheckpointStore source;
+  private CheckpointStore target;
+  private Server server;
+  private PeerPulls pulls;
+  private final AtomicInteger cutAfterChunks = new AtomicInteger(-1);
+  private volatile Status refusal;
+  private final List<List<ResumePoint>> asked = new CopyOnWriteArrayList<>();
+
+  @BeforeEach
+  void start() throws Exception {
+    source = new CheckpointStore(tmp.resolve("a"));
+    target = new CheckpointStore(tmp.resolve("b"));
+    byte[] data = new byte[6 * MIB + 5];
+    new Random(3).nextBytes(data);
+    TestCheckpoints.make(source, "ck-1", Map.of("vmstate", data));
+    CheckpointTransfer from = new CheckpointTransfer(source, new MemoryBases(tmp.resolve("am")));
+    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(new AgentPeerGrpc.AgentPeerImplBase() {
+          @Override
+          public void sendCheckpoint(SendCheckpointRequest r, StreamObserver<CheckpointChunk> out) {
+            asked.add(r.getResumeList());
+            if (refusal != null) {
+              out.onError(refusal.asRuntimeException());
+              return;
+            }
+            try (CheckpointExport e = from.export("ck-1", Set.of(), false)) {
+              e.resumeAt(r.getResumeList());
+              int sent = 0;
+              int cutAt = cutAfterChunks.getAndSet(-1); // this call only
+              CheckpointChunk c;
+              while ((c = e.next()) != null) {
+                if (sent++ == cutAt) {
+                  out.onError(Status.UNAVAILABLE.withDescription("link down").asRuntimeException());
+                  return;
+                }
+                out.onNext(c);
+              }
+            }
+            out.onCompleted();
+          }
+        }).build().start();
+    pulls = new PeerPulls(new CheckpointTransfer(target, new MemoryBases(tmp.resolve("bm"))),
+        new PeerChannels(InsecureChannelCredentials.create()), clock);
+  }
+
+  @AfterEach
+  void stop() {
+    pulls.close();
+    server.shutdownNow();
+  }
+
+  private PeerPulls.Pulled pull() {
+    return pulls.pull("ck-1", "node-a", "127.0.0.1:" + server.getPort(), GRANT);
+  }
+
+  @Test
+  void aCutPullKeepsWhatArrivedAndTheNextCarriesOnFromThere() throws Exception {
+    cutAfterChunks.set(4); // the manifest and 3 chunks arrive
+    assertThatThrownBy(this::pull).isInstanceOfSatisfying(AgentException.class,
+        e -> assertThat(e.code()).isEqualTo(Code.INTERRUPTED));
+    PeerPulls.Pulled done = pull();
+
+    assertThat(asked.get(1)).extracting(ResumePoint::getOffsetBytes)
+        .containsExactly((long) 3 * MIB);
+    assertThat(done.resumedFromBytes()).isEqualTo(3L * MIB);
+    assertThat(done.bytesReceived()).isEqualTo(3L * MIB + 5);
+    assertThat(Files.mismatch(source.directory("ck-1").resolve("vmstate"),
+        target.directory("ck-1").resolve("vmstate"))).isEqualTo(-1);
+  }
+
+  @Test
+  void aKeptPartPastItsTimeIsDroppedAndTheNextPullStartsOver() {
+    cutAfterChunks.set(3);
+    assertThatThrownBy(this::pull).isInstanceOf(AgentException.class);
+    assertThat(Files.exists(tmp.resolve("b").resolve("ck-1.partial"))).isTrue();
+
+    clock.advance(PeerPulls.KEEP.plusSeconds(1));
+    PeerPulls.Pulled done = pull();
+    assertThat(asked.get(1)).isEmpty();
+    assertThat(done.resumedFromBytes()).isZero();
+  }
+
+  @Test
+  void aSourceThatRefusesLeavesNothingAndSaysWhy() {
+    cutAfterChunks.set(2);
+    assertThatThrownBy(this::pull).isInstanceOf(AgentException.class);
+    refusal = Status.PERMISSION_DENIED.withDescription("transfer grant refused: it expired");
+    assertThatThrownBy(this::pull).isInstanceOfSatisfying(AgentException.class, e -> {
+      assertThat(e.code()).isEqualTo(Code.PERMISSION_DENIED);
+      assertThat(e.getMessage()).contains("node-a would not send").contains("it expired");
+    });
+    assertThat(Files.exists(tmp.resolve("b").resolve("ck-1.partial"))).isFalse();
+  }
+}
