@@ -90,8 +90,7 @@ public final class AgentModule extends AbstractModule {
   @Singleton
   PeerPulls peerPulls(CheckpointTransfer transfer, NodeCredentials credentials) {
     return new PeerPulls(transfer,
-        new PeerChannels(credentials.files().sharedMutualClientCredentials()),
-        java.time.Clock.systemUTC());
+        new PeerChannels(credentials.files().sharedMutualClientCredentials()));
   }
 
   @Provides

@@ -15,6 +15,9 @@ import org.slf4j.LoggerFactory;
 public final class GrpcErrors {
   /** What a hypervisor failure's description starts with; the controller relies on it. */
   public static final String HYPERVISOR_PREFIX = "hypervisor: ";
+  /** What a cut transfer's description starts with: the controller asks again, then reports
+   * the source as unreachable from this node. */
+  public static final String INTERRUPTED_PREFIX = "interrupted: ";
 
   private static final Logger log = LoggerFactory.getLogger(GrpcErrors.class);
 
@@ -48,7 +51,9 @@ public final class GrpcErrors {
       case HYPERVISOR_FAILED -> Status.INTERNAL.withDescription(HYPERVISOR_PREFIX + message);
       case PERMISSION_DENIED -> Status.PERMISSION_DENIED.withDescription(message);
       // Not UNAVAILABLE: to the controller that means this node, not its peer, is unreachable.
-      case INTERRUPTED -> Status.ABORTED.withDescription(message);
+      case INTERRUPTED -> Status.ABORTED.withDescription(INTERRUPTED_PREFIX + message);
+      // What this node's caller falls back on (the controller relays the copy itself).
+      case PEER_UNSUPPORTED -> Status.UNIMPLEMENTED.withDescription(message);
       case INTERNAL -> Status.INTERNAL.withDescription(message);
     };
   }

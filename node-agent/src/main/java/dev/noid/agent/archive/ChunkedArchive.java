@@ -101,7 +101,7 @@ public final class ChunkedArchive implements CheckpointArchive {
     CheckpointManifest manifest;
     List<Future<?>> writes = new ArrayList<>();
     Semaphore inFlight = new Semaphore(PARALLEL);
-    try (CheckpointExport export = transfer.export(checkpointId)) {
+    try (CheckpointExport export = transfer.exportVerified(checkpointId)) {
       manifest = export.manifest();
       export.next(); // the manifest: it goes into the archive's own, last
       for (CheckpointChunk c = export.next(); c != null; c = export.next()) {
@@ -185,7 +185,7 @@ public final class ChunkedArchive implements CheckpointArchive {
       wanted.add(f);
       chunks.forEach(sha -> order.add(new String[] {f.getPath(), sha}));
     }
-    CheckpointImport imported = transfer.receive();
+    CheckpointImport imported = transfer.receive(checkpointId);
     AtomicInteger cached = new AtomicInteger();
     AtomicInteger fetched = new AtomicInteger();
     List<Future<byte[]>> ahead = new ArrayList<>();

@@ -37,6 +37,8 @@ public final class CheckpointImport implements AutoCloseable {
 
   private final CheckpointStore store;
   private final MemoryBases bases;
+  private final ParkedImports parked;
+  private final String expectedId;
   private final Map<String, IncomingFile> files = new LinkedHashMap<>();
   private CheckpointInfo info;
   private CheckpointManifest manifest;
@@ -44,9 +46,13 @@ public final class CheckpointImport implements AutoCloseable {
   private boolean claimed;
   private boolean ended;
 
-  CheckpointImport(CheckpointStore store, MemoryBases bases) {
+  /** {@code expectedId}: the checkpoint asked for, which the manifest must name; or null. */
+  CheckpointImport(CheckpointStore store, MemoryBases bases, ParkedImports parked,
+      String expectedId) {
     this.store = store;
     this.bases = bases;
+    this.parked = parked;
+    this.expectedId = expectedId;
   }
 
   public void accept(CheckpointChunk message) {
@@ -97,6 +103,11 @@ public final class CheckpointImport implements AutoCloseable {
     }
     String id = manifest.getCheckpoint().getId();
     CheckpointStore.checkId(id);
+    if (expectedId != null && !expectedId.equals(id)) {
+      // A sender that answers with another checkpoint than the one asked for (and granted).
+      throw new AgentException(Code.CORRUPT, "the sender sent checkpoint '" + id + "' when '"
+          + expectedId + "' was asked for; nothing is kept");
+    }
     if (manifest.getFilesCount() > MAX_FILES) {
       throw new AgentException(Code.INVALID_ARGUMENT, "manifest.files has "
           + manifest.getFilesCount() + " entries; at most " + MAX_FILES + " are allowed");
@@ -131,6 +142,7 @@ public final class CheckpointImport implements AutoCloseable {
           : declared + f.getSizeBytes();
     }
     DiskCheck.ofFileStore("(this agent)", DISK_RESERVE_BYTES).require(store.root(), declared);
+    parked.evict(id); // a cut transfer's kept part does not hold up a whole new import
     store.begin(id);
     claimed = true;
     info = manifest.getCheckpoint();
@@ -223,6 +235,7 @@ public final class CheckpointImport implements AutoCloseable {
   /** Ends a complete stream: checks that every file arrived whole, then publishes. */
   public synchronized CheckpointInfo finish() {
     if (suspended) {
+      abort(); // it holds the partial directory: not left behind
       throw new AgentException(Code.INVALID_ARGUMENT, "the stream ended before the manifest");
     }
     if (ended) {

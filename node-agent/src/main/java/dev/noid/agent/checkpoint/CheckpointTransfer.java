@@ -27,19 +27,31 @@ public final class CheckpointTransfer {
   private final CheckpointStore store;
   private final MemoryBases bases;
   private final FileHashes hashes = new FileHashes();
-  // One at a time, at low priority: it competes with the guests for the node's cores.
+  private final ParkedImports parked;
+  // One thread, so that it takes at most one of the node's cores from the guests (Java's
+  // thread priority is not honoured on Linux; the priority only says what it is for).
   private final java.util.concurrent.Executor hashing = java.util.concurrent.Executors
       .newSingleThreadExecutor(Thread.ofPlatform().name("checkpoint-hashing").daemon()
           .priority(Thread.MIN_PRIORITY).factory());
 
   public CheckpointTransfer(CheckpointStore store, MemoryBases bases) {
-    this.store = store;
-    this.bases = bases;
+    this(store, bases, java.time.Clock.systemUTC());
   }
 
-  /** Opens a checkpoint for sending; hashes its files first, as the manifest comes first. */
-  public CheckpointExport export(String checkpointId) {
-    return export(checkpointId, java.util.Set.of(), false);
+  /** {@code clock}: what the time a cut import is kept for is measured by. */
+  public CheckpointTransfer(CheckpointStore store, MemoryBases bases, java.time.Clock clock) {
+    this.store = store;
+    this.bases = bases;
+    this.parked = new ParkedImports(clock);
+  }
+
+  /**
+   * Opens a checkpoint for sending where nothing checks it on arrival (the archive): each
+   * file is hashed again as it is read, and a file whose bytes no longer match its sha256 ends
+   * the export, so that nothing unverified is ever called durable.
+   */
+  public CheckpointExport exportVerified(String checkpointId) {
+    return export(checkpointId, java.util.Set.of(), false, true);
   }
 
   /**
@@ -49,6 +61,11 @@ public final class CheckpointTransfer {
    */
   public CheckpointExport export(String checkpointId, java.util.Set<String> omit,
       boolean receiverLacksBases) {
+    return export(checkpointId, omit, receiverLacksBases, false);
+  }
+
+  private CheckpointExport export(String checkpointId, java.util.Set<String> omit,
+      boolean receiverLacksBases, boolean verify) {
     if (receiverLacksBases && SavedMemory.presentIn(store.directory(checkpointId))) {
       throw new AgentException(Code.WRONG_STATE, "checkpoint '" + checkpointId + "' keeps its"
           + " memory in a memory base, which the receiving node's agent predates: upgrade it"
@@ -70,7 +87,7 @@ public final class CheckpointTransfer {
       // of its own: the target may have no VM or checkpoint that uses it.
       if (SavedMemory.presentIn(dir) && !omit.contains(SavedMemory.read(dir).base())) {
         // A base is named by its sha256, checked when this node took it: not hashed again here
-        // (the export still hashes it as it sends it, and the receiver before it keeps it).
+        // (the receiver checks it before it keeps it, a verified export as it reads it).
         String base = SavedMemory.read(dir).base();
         manifest.addFiles(CheckpointFile.newBuilder().setPath(SavedMemory.TRANSFER_PREFIX + base)
             .setSizeBytes(Files.size(bases.path(base))).setSha256(base).build());
@@ -83,7 +100,7 @@ public final class CheckpointTransfer {
     return new CheckpointExport(path -> path.startsWith(SavedMemory.TRANSFER_PREFIX)
         ? bases.path(path.substring(SavedMemory.TRANSFER_PREFIX.length())) : dir.resolve(path),
         path -> !taken.containsKey(path) || FileHashes.unchanged(dir.resolve(path), taken.get(path)),
-        manifest.build());
+        manifest.build(), verify);
   }
 
   /**
@@ -111,7 +128,51 @@ public final class CheckpointTransfer {
 
   /** Starts receiving a checkpoint; the first message it accepts must be the manifest. */
   public CheckpointImport receive() {
-    return new CheckpointImport(store, bases);
+    return new CheckpointImport(store, bases, parked, null);
+  }
+
+  /** As {@link #receive()}, for a checkpoint asked for by id: the manifest must name it. */
+  public CheckpointImport receive(String checkpointId) {
+    return new CheckpointImport(store, bases, parked, checkpointId);
+  }
+
+  /** Whether this node holds checkpoint {@code id}, complete. */
+  public boolean holds(String id) {
+    return store.has(id);
+  }
+
+  public CheckpointInfo info(String id) {
+    return store.get(id);
+  }
+
+  /**
+   * Keeps an import whose stream was cut, for {@link ParkedImports#KEEP}: the next
+   * {@link #resumeOrReceive} of the same id carries it on.
+   */
+  public void park(String id, CheckpointImport work) {
+    if (work.resumable()) {
+      parked.park(id, work);
+    }
+  }
+
+  /** The import kept from a cut transfer of {@code id}, or a new one. */
+  public CheckpointImport resumeOrReceive(String id) {
+    CheckpointImport kept = parked.take(id);
+    return kept != null ? kept : receive(id);
+  }
+
+  /** Drops kept imports past their time. */
+  public void expireParked() {
+    parked.expire();
+  }
+
+  public void dropParked() {
+    parked.clear();
+  }
+
+  /** How long a cut import is kept. */
+  public static java.time.Duration keepsCutImportsFor() {
+    return ParkedImports.KEEP;
   }
 
   // checkpoint.json is not sent as a file: the manifest carries its content.

@@ -14,8 +14,8 @@ import java.util.Objects;
  * The sha256 of checkpoint files, remembered while the file is unchanged (same inode, size
  * and modification time): a checkpoint's files do not change once it is complete, and a
  * transfer's manifest would otherwise read and hash every byte once more before the first
- * chunk leaves (issue 24). Whatever this says is checked again: the sender hashes each file as
- * it sends it and the receiver before it keeps it.
+ * chunk leaves (issue 24). Whatever this says is checked again: by the receiving node before
+ * it keeps a file, and by the export itself as it reads each file for the archive.
  */
 final class FileHashes {
   private static final int MAX_ENTRIES = 4096;

@@ -2,7 +2,6 @@ package dev.noid.agent.transfer;
 
 import dev.noid.agent.checkpoint.Sha256;
 import dev.noid.api.agent.v1.CheckpointChunk;
-import io.grpc.StatusRuntimeException;
 import java.util.Iterator;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -42,7 +41,7 @@ final class ChunkPipe implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       return;
-    } catch (RuntimeException e) {
+    } catch (Throwable e) { // an Error too: the taker must not wait for a chunk never coming
       last = e;
     }
     try {
@@ -58,11 +57,14 @@ final class ChunkPipe implements AutoCloseable {
     if (next == END) {
       return null;
     }
-    if (next instanceof StatusRuntimeException e) {
-      throw e;
-    }
     if (next instanceof RuntimeException e) {
       throw e;
+    }
+    if (next instanceof Error e) {
+      throw e;
+    }
+    if (next instanceof Throwable t) {
+      throw new IllegalStateException("reading the transfer failed: " + t, t);
     }
     return (Hashed) next;
   }

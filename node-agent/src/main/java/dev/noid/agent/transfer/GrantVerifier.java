@@ -28,6 +28,11 @@ import java.util.Map;
 public final class GrantVerifier {
   /** The furthest ahead a grant may expire: bounds the nonces kept and a stolen grant's use. */
   static final Duration MAX_LIFETIME = Duration.ofMinutes(10);
+  /**
+   * How far the controller's clock and this node's may disagree: a grant is good this much past
+   * its expiry and may expire this much further ahead. Its nonce is kept as long.
+   */
+  static final Duration SKEW = Duration.ofSeconds(30);
 
   private final String self;
   private final List<X509Certificate> trustedCas;
@@ -60,16 +65,18 @@ public final class GrantVerifier {
           + " certificate names " + (caller == null ? "no node" : "'" + caller + "'"));
     }
     long now = clock.millis();
-    if (body.getExpiresUnixMs() <= now) {
-      throw denied("it expired " + (now - body.getExpiresUnixMs()) + " ms ago");
+    if (body.getExpiresUnixMs() + SKEW.toMillis() <= now) {
+      throw denied("it expired " + (now - body.getExpiresUnixMs()) + " ms ago (by this node's"
+          + " clock, allowing " + SKEW.toSeconds() + " s for clocks that disagree)");
     }
-    if (body.getExpiresUnixMs() > now + MAX_LIFETIME.toMillis()) {
+    if (body.getExpiresUnixMs() > now + MAX_LIFETIME.toMillis() + SKEW.toMillis()) {
       throw denied("it expires more than " + MAX_LIFETIME.toMinutes() + " minutes from now");
     }
     if (body.getNonce().size() < 16) {
       throw denied("its nonce has " + body.getNonce().size() + " bytes; at least 16 are needed");
     }
-    spend(HexFormat.of().formatHex(body.getNonce().toByteArray()), body.getExpiresUnixMs(), now);
+    spend(HexFormat.of().formatHex(body.getNonce().toByteArray()),
+        body.getExpiresUnixMs() + SKEW.toMillis(), now);
     return body;
   }
 
@@ -121,7 +128,7 @@ public final class GrantVerifier {
     try {
       Signature s = Signature.getInstance(GrantSignatures.algorithm(signer.getPublicKey()));
       s.initVerify(signer.getPublicKey());
-      s.update(grant.getBody().toByteArray());
+      s.update(GrantSignatures.signed(grant.getBody().toByteArray()));
       return s.verify(grant.getSignature().toByteArray());
     } catch (GeneralSecurityException | IllegalArgumentException e) {
       return false;

@@ -26,6 +26,8 @@ public final class PeerChannels implements AutoCloseable {
     this.credentials = credentials;
   }
 
+  // Never evicted: an idle channel closes its connection after idleTimeout and costs an object,
+  // one per node and address this node ever pulled from.
   ManagedChannel to(String node, String address) {
     return channels.computeIfAbsent(node + "@" + address, k ->
         NettyChannelBuilder.forTarget(address, credentials)

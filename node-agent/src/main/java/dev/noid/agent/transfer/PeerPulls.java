@@ -13,10 +13,7 @@ import dev.noid.api.agent.v1.TransferGrant;
 import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.Iterator;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -26,40 +23,34 @@ import org.slf4j.LoggerFactory;
 /**
  * The receiving side of a direct transfer (issue 24): this node asks the source node for the
  * checkpoint, with the controller's grant, and imports what comes, verifying every chunk. When
- * the stream is cut (the link, the source, a deadline), what arrived stays, parked for
- * {@link #KEEP}; the next pull of the same checkpoint, with a new grant, asks the source for
- * the rest only.
+ * the stream is cut (the link, the source, a deadline), what arrived stays, kept for
+ * {@link CheckpointTransfer#keepsCutImportsFor()}; the next pull of the same checkpoint, with a
+ * new grant, asks the source for the rest only.
  */
 public final class PeerPulls implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PeerPulls.class);
-  /** How long the verified part of a cut transfer is kept for a retry. */
-  static final Duration KEEP = Duration.ofMinutes(10);
   private static final long DEADLINE_MINUTES = 30;
   // What the source says when it will not send: the same grant or request will not do better.
   private static final Set<Status.Code> REFUSALS = Set.of(Status.Code.PERMISSION_DENIED,
       Status.Code.UNAUTHENTICATED, Status.Code.NOT_FOUND, Status.Code.INVALID_ARGUMENT,
-      Status.Code.FAILED_PRECONDITION, Status.Code.DATA_LOSS, Status.Code.UNIMPLEMENTED);
+      Status.Code.FAILED_PRECONDITION, Status.Code.DATA_LOSS, Status.Code.UNIMPLEMENTED,
+      Status.Code.RESOURCE_EXHAUSTED);
 
   /** What one pull did. */
   public record Pulled(CheckpointInfo checkpoint, long bytesReceived, long resumedFromBytes) {}
 
-  private record Parked(CheckpointImport work, long since) {}
-
   private final CheckpointTransfer transfer;
   private final PeerChannels channels;
-  private final Clock clock;
-  private final Map<String, Parked> parked = new ConcurrentHashMap<>();
   private final Set<String> running = ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.ScheduledExecutorService sweeper = java.util.concurrent
       .Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("transfer-sweeper")
           .daemon().factory());
 
-  public PeerPulls(CheckpointTransfer transfer, PeerChannels channels, Clock clock) {
+  public PeerPulls(CheckpointTransfer transfer, PeerChannels channels) {
     this.transfer = transfer;
     this.channels = channels;
-    this.clock = clock;
     // What a cut transfer left is not kept past its time just because no pull came back.
-    sweeper.scheduleWithFixedDelay(this::expireParked, 1, 1, TimeUnit.MINUTES);
+    sweeper.scheduleWithFixedDelay(transfer::expireParked, 1, 1, TimeUnit.MINUTES);
   }
 
   public Pulled pull(String checkpointId, String sourceNode, String sourceAddress,
@@ -76,6 +67,11 @@ public final class PeerPulls implements AutoCloseable {
           + " already");
     }
     try {
+      if (transfer.holds(checkpointId)) {
+        // A complete, verified copy is here already (an earlier try that ended after the
+        // controller stopped waiting, or a second restore from it): nothing to move.
+        return new Pulled(transfer.info(checkpointId), 0, 0);
+      }
       return pullOnce(checkpointId, sourceNode, sourceAddress, grant);
     } finally {
       running.remove(checkpointId);
@@ -83,9 +79,7 @@ public final class PeerPulls implements AutoCloseable {
   }
 
   private Pulled pullOnce(String id, String source, String address, TransferGrant grant) {
-    expireParked();
-    Parked kept = parked.remove(id);
-    CheckpointImport work = kept != null ? kept.work() : transfer.receive();
+    CheckpointImport work = transfer.resumeOrReceive(id);
     long resumedFrom = work.bytesHeld();
     SendCheckpointRequest request = SendCheckpointRequest.newBuilder().setGrant(grant)
         .addAllOmitMemoryBases(transfer.memoryBases())
@@ -129,29 +123,19 @@ public final class PeerPulls implements AutoCloseable {
         case PERMISSION_DENIED, UNAUTHENTICATED -> Code.PERMISSION_DENIED;
         case NOT_FOUND -> Code.NOT_FOUND;
         case DATA_LOSS -> Code.CORRUPT;
+        case UNIMPLEMENTED -> Code.PEER_UNSUPPORTED; // a source from before direct transfers
+        case RESOURCE_EXHAUSTED -> Code.NO_CAPACITY;
         default -> Code.WRONG_STATE;
       };
       return new AgentException(code, "node " + source + " would not send checkpoint '" + id
           + "': " + why, e);
     }
     work.suspend();
-    if (work.resumable()) {
-      parked.put(id, new Parked(work, clock.millis()));
-    }
+    transfer.park(id, work);
     return new AgentException(Code.INTERRUPTED, "the transfer of checkpoint '" + id + "' from"
         + " node " + source + " was cut (" + why + "); " + work.bytesHeld() + " bytes arrived"
-        + " verified and are kept for " + KEEP.toMinutes() + " minutes: asked again, it carries"
-        + " on from there", e);
-  }
-
-  // Removed first, aborted only by whoever removed it: a pull taking it meanwhile keeps it.
-  private void expireParked() {
-    long now = clock.millis();
-    parked.forEach((id, p) -> {
-      if (now - p.since() >= KEEP.toMillis() && parked.remove(id, p)) {
-        p.work().abort();
-      }
-    });
+        + " verified and are kept for " + CheckpointTransfer.keepsCutImportsFor().toMinutes() + " minutes:"
+        + " asked again, it carries on from there", e);
   }
 
   private static void require(String field, String value) {
@@ -163,8 +147,7 @@ public final class PeerPulls implements AutoCloseable {
   @Override
   public void close() {
     sweeper.shutdownNow();
-    parked.values().forEach(p -> p.work().abort());
-    parked.clear();
+    transfer.dropParked();
     channels.close();
   }
 }

@@ -38,6 +38,11 @@ public final class AgentException extends RuntimeException {
      * kept, and the same request, asked again, carries on from there.
      */
     INTERRUPTED,
+    /**
+     * The other node does not know the call (an agent from before it, during a rolling
+     * upgrade): the caller may take another route.
+     */
+    PEER_UNSUPPORTED,
     INTERNAL
   }
 

@@ -26,6 +26,8 @@ class GrpcErrorsTest {
       Map.entry(Code.PERMISSION_DENIED, Status.Code.PERMISSION_DENIED),
       // A transfer cut between two other nodes: this node answered, so not UNAVAILABLE.
       Map.entry(Code.INTERRUPTED, Status.Code.ABORTED),
+      // The controller takes another route (a copy through itself) for an UNIMPLEMENTED.
+      Map.entry(Code.PEER_UNSUPPORTED, Status.Code.UNIMPLEMENTED),
       Map.entry(Code.INTERNAL, Status.Code.INTERNAL)));
 
   @ParameterizedTest
@@ -61,5 +63,13 @@ class GrpcErrorsTest {
 
     assertThat(status.getCode()).isEqualTo(Status.Code.INTERNAL);
     assertThat(status.getDescription()).contains("bug");
+  }
+
+  @Test
+  void aCutTransferSaysSoFirstSoThatTheControllerCanTellItFromABusyOne() {
+    assertThat(GrpcErrors.toStatus(new AgentException(Code.INTERRUPTED, "cut")).getStatus()
+        .getDescription()).isEqualTo(GrpcErrors.INTERRUPTED_PREFIX + "cut");
+    assertThat(GrpcErrors.toStatus(new AgentException(Code.BUSY, "busy")).getStatus()
+        .getDescription()).isEqualTo("busy");
   }
 }

@@ -58,6 +58,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HypervisorFailureStatusTest {
   @TempDir Path dir;
   private Server server;
+  private dev.noid.agent.transfer.PeerPulls pulls;
   private ManagedChannel channel;
   private VmManager vms;
 
@@ -71,6 +72,9 @@ class HypervisorFailureStatusTest {
     }
     if (vms != null) {
       vms.close();
+    }
+    if (pulls != null) {
+      pulls.close();
     }
   }
 
@@ -133,9 +137,8 @@ class HypervisorFailureStatusTest {
     CheckpointTransfer transfer =
         new CheckpointTransfer(store, new dev.noid.agent.memory.MemoryBases(dir.resolve("memory")));
     GrpcAgentService service = new GrpcAgentService(vms, new CheckpointService(store, vms, qemu),
-        transfer, reporter, new dev.noid.agent.transfer.PeerPulls(transfer,
-            new dev.noid.agent.transfer.PeerChannels(io.grpc.InsecureChannelCredentials.create()),
-            Clock.systemUTC()));
+        transfer, reporter, pulls = new dev.noid.agent.transfer.PeerPulls(transfer,
+            new dev.noid.agent.transfer.PeerChannels(io.grpc.InsecureChannelCredentials.create())));
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();

@@ -55,9 +55,13 @@ class ChunkedArchiveTest {
     prefix = test.getTestMethod().orElseThrow().getName();
     nodeA = new CheckpointStore(tmp.resolve("a"));
     nodeB = new CheckpointStore(tmp.resolve("b"));
-    archiveA = archive(nodeA, "a");
+    transferA = new CheckpointTransfer(nodeA, new MemoryBases(tmp.resolve("a-memory")));
+    archiveA = ChunkedArchive.open(server.settings(prefix), transferA,
+        tmp.resolve("a-chunk-cache"), 64L * MIB);
     archiveB = archive(nodeB, "b");
   }
+
+  private CheckpointTransfer transferA;
 
   private ChunkedArchive archive(CheckpointStore store, String node) {
     CheckpointTransfer transfer = new CheckpointTransfer(store,
@@ -101,6 +105,26 @@ class ChunkedArchiveTest {
     assertThat(Files.readAllBytes(dir.resolve("vmstate"))).isEqualTo(state);
     assertThat(Files.readAllBytes(dir.resolve("disk.img"))).isEqualTo(disk);
     assertThat(Files.size(dir.resolve("empty"))).isZero();
+  }
+
+  @Test
+  void aFileWhoseBytesRottedSinceItWasHashedIsNeverUploadedAsDurable() throws Exception {
+    TestCheckpoints.make(nodeA, "ck-2", Map.of("vmstate", random(3 * MIB, 5)));
+    Path state = nodeA.directory("ck-2").resolve("vmstate");
+    transferA.export("ck-2", java.util.Set.of(), false).close(); // now its hash is remembered
+    java.nio.file.attribute.FileTime stamp = Files.getLastModifiedTime(state);
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(state.toFile(), "rw")) {
+      f.seek(MIB + 3);
+      f.write(f.read() ^ 1);
+    }
+    Files.setLastModifiedTime(state, stamp);
+
+    assertThatThrownBy(() -> archiveA.upload("ck-2")).isInstanceOfSatisfying(
+        AgentException.class, e -> {
+          assertThat(e.code()).isEqualTo(AgentException.Code.CORRUPT);
+          assertThat(e.getMessage()).contains("'vmstate' does not match its sha256");
+        });
+    assertThat(archiveB.holds("ck-2")).isFalse();
   }
 
   @Test

@@ -80,8 +80,7 @@ public final class TransferBench {
     List<Double> first = new ArrayList<>();
     List<Double> again = new ArrayList<>();
     List<Double> raw = new ArrayList<>();
-    try (PeerPulls pulls = new PeerPulls(to, new PeerChannels(b.sharedMutualClientCredentials()),
-        Clock.systemUTC())) {
+    try (PeerPulls pulls = new PeerPulls(to, new PeerChannels(b.sharedMutualClientCredentials()))) {
       pull(pulls, grants, address, "ck-bench");
       target.delete("ck-bench"); // warm-up: JIT, TLS session, page cache
       rawCopy(a, b, file, work.resolve("raw-copy"), sizeMib); // and the reference's JIT

@@ -420,7 +420,7 @@ class CheckpointTransferTest {
 
   @Test
   void aFileThatChangesDuringExportEndsTheExport() throws IOException {
-    try (CheckpointExport e = from.export("ck-1")) {
+    try (CheckpointExport e = from.export("ck-1", java.util.Set.of(), false)) {
       e.next();
       Files.writeString(source.directory("ck-1").resolve("disk.img"), "changed");
       AgentException failure = failure(() -> {
@@ -435,9 +435,62 @@ class CheckpointTransferTest {
 
   @Test
   void exportingAnUnknownCheckpointIsNotFound() {
-    assertThatThrownBy(() -> from.export("ck-nope"))
+    assertThatThrownBy(() -> from.exportVerified("ck-nope"))
         .isInstanceOfSatisfying(AgentException.class,
             e -> assertThat(e.code()).isEqualTo(Code.NOT_FOUND))
         .hasMessageContaining("'ck-nope'");
+  }
+
+  @Test
+  void aFileRewrittenWithTheSameSizeWhileItIsExportedEndsTheExport() throws IOException {
+    Path state = source.directory("ck-1").resolve("vmstate");
+    try (CheckpointExport e = from.export("ck-1", java.util.Set.of(), false)) {
+      e.next(); // the manifest, with the sha256 of the file as it was
+      Files.write(state, new byte[(int) Files.size(state)]); // same size and inode
+      Files.setLastModifiedTime(state, java.nio.file.attribute.FileTime.fromMillis(
+          Files.getLastModifiedTime(state).toMillis() + 5_000));
+      AgentException failure = failure(() -> {
+        while (e.next() != null) {
+          // drain
+        }
+      });
+      assertThat(failure.code()).isEqualTo(Code.CORRUPT);
+      assertThat(failure.getMessage()).contains("'vmstate' changed while it was exported")
+          .contains("written to after its sha256 was taken");
+    }
+  }
+
+  @Test
+  void aVerifiedExportCatchesBytesThatRottedUnderAnUnchangedStamp() throws IOException {
+    exported(); // its hashes are remembered now
+    Path state = source.directory("ck-1").resolve("vmstate");
+    java.nio.file.attribute.FileTime stamp = Files.getLastModifiedTime(state);
+    try (RandomAccessFile f = new RandomAccessFile(state.toFile(), "rw")) {
+      f.seek(MIB + 17);
+      f.write(f.read() ^ 0x40);
+    }
+    Files.setLastModifiedTime(state, stamp); // what a flipped bit on the disk looks like
+
+    // The plain export trusts the remembered hash (its receiver checks every file)...
+    assertThat(exported()).isNotEmpty();
+    // ...the verified one, for the archive where nothing checks on arrival, does not.
+    AgentException failure = failure(() -> {
+      try (CheckpointExport e = from.exportVerified("ck-1")) {
+        while (e.next() != null) {
+          // drain
+        }
+      }
+    });
+    assertThat(failure.code()).isEqualTo(Code.CORRUPT);
+    assertThat(failure.getMessage()).contains("'vmstate' does not match its sha256");
+  }
+
+  @Test
+  void anImportOfAnotherCheckpointThanTheOneAskedForKeepsNothing() throws IOException {
+    CheckpointImport imp = to.receive("ck-9");
+    AgentException e = failure(() -> imp.accept(exported().get(0)));
+    assertThat(e.code()).isEqualTo(Code.CORRUPT);
+    assertThat(e.getMessage()).contains("sent checkpoint 'ck-1' when 'ck-9' was asked for");
+    assertThat(targetEntries()).isEmpty();
   }
 }

@@ -151,4 +151,33 @@ class ResumedTransferTest {
       }
     }
   }
+
+  @Test
+  void aResumedStreamThatEndsBeforeItsManifestLeavesNoPartialDirectory() {
+    CheckpointImport work = to.receive("ck-1");
+    exported(List.of()).subList(0, 3).forEach(work::accept);
+    work.suspend();
+    assertThat(Files.exists(target.partialOf("ck-1"))).isTrue();
+
+    assertThatThrownBy(work::finish).isInstanceOfSatisfying(AgentException.class,
+        e -> assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT));
+    assertThat(work.resumable()).isFalse();
+    assertThat(Files.exists(target.partialOf("ck-1"))).isFalse();
+  }
+
+  @Test
+  void aWholeNewImportOfTheSameCheckpointTakesThePlaceOfAKeptPart() {
+    List<CheckpointChunk> whole = exported(List.of());
+    CheckpointImport cut = to.receive("ck-1");
+    whole.subList(0, 3).forEach(cut::accept);
+    cut.suspend();
+    to.park("ck-1", cut);
+
+    // An archive fetch or a copy through the controller is not refused as BUSY behind it.
+    CheckpointImport fresh = to.receive("ck-1");
+    whole.forEach(fresh::accept);
+    assertThat(fresh.finish().getId()).isEqualTo("ck-1");
+    assertThat(cut.resumable()).isFalse();
+    assertThat(to.resumeOrReceive("ck-1")).isNotSameAs(cut);
+  }
 }

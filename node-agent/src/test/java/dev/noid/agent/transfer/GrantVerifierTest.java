@@ -69,6 +69,15 @@ class GrantVerifierTest {
   }
 
   @Test
+  void aControllerWhoseClockRunsALittleBehindStillGrants() {
+    TransferGrants behind = new TransferGrants(controller,
+        Clock.fixed(NOW.minus(TransferGrants.LIFETIME).minusSeconds(10), ZoneOffset.UTC));
+    TransferGrant grant = behind.sign("ck-1", "node-a", "node-b");
+    assertThat(sourceA.verify(grant, "node-b").getCheckpointId()).isEqualTo("ck-1");
+    assertDenied(grant, "node-b", "used already"); // and its nonce is still remembered
+  }
+
+  @Test
   void aGrantValidFarIntoTheFutureIsRefused() {
     TransferGrants later = new TransferGrants(controller,
         Clock.fixed(NOW.plus(Duration.ofHours(1)), ZoneOffset.UTC));
@@ -107,6 +116,13 @@ class GrantVerifierTest {
     TransferGrant grant = signer.sign("ck-1", "node-a", "node-b");
     assertDenied(grant.toBuilder().clearSignerCertificate().build(), "node-b",
         "not an X.509 certificate");
+  }
+
+  @Test
+  void aSignatureTheControllersKeyMadeForAnythingElseIsNoGrant() throws Exception {
+    // The same key signs TLS handshakes: bytes it signed there, or anywhere without the grant
+    // context, must not pass as a grant even when they parse as one.
+    assertDenied(selfSigned(controller), "node-b", "signature does not verify");
   }
 
   // What node-b could make by itself: well-formed terms, signed with its own cluster key.

@@ -52,8 +52,10 @@ class PeerPullsTest {
   private CheckpointStore target;
   private Server server;
   private PeerPulls pulls;
+  private CheckpointTransfer received;
   private final AtomicInteger cutAfterChunks = new AtomicInteger(-1);
   private volatile Status refusal;
+  private volatile String sendInstead = "ck-1";
   private final List<List<ResumePoint>> asked = new CopyOnWriteArrayList<>();
 
   @BeforeEach
@@ -63,6 +65,7 @@ class PeerPullsTest {
     byte[] data = new byte[6 * MIB + 5];
     new Random(3).nextBytes(data);
     TestCheckpoints.make(source, "ck-1", Map.of("vmstate", data));
+    TestCheckpoints.make(source, "ck-2", Map.of("vmstate", new byte[] {1, 2, 3}));
     CheckpointTransfer from = new CheckpointTransfer(source, new MemoryBases(tmp.resolve("am")));
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(new AgentPeerGrpc.AgentPeerImplBase() {
@@ -73,7 +76,7 @@ class PeerPullsTest {
               out.onError(refusal.asRuntimeException());
               return;
             }
-            try (CheckpointExport e = from.export("ck-1", Set.of(), false)) {
+            try (CheckpointExport e = from.export(sendInstead, Set.of(), false)) {
               e.resumeAt(r.getResumeList());
               int sent = 0;
               int cutAt = cutAfterChunks.getAndSet(-1); // this call only
@@ -89,8 +92,8 @@ class PeerPullsTest {
             out.onCompleted();
           }
         }).build().start();
-    pulls = new PeerPulls(new CheckpointTransfer(target, new MemoryBases(tmp.resolve("bm"))),
-        new PeerChannels(InsecureChannelCredentials.create()), clock);
+    received = new CheckpointTransfer(target, new MemoryBases(tmp.resolve("bm")), clock);
+    pulls = new PeerPulls(received, new PeerChannels(InsecureChannelCredentials.create()));
   }
 
   @AfterEach
@@ -124,7 +127,7 @@ class PeerPullsTest {
     assertThatThrownBy(this::pull).isInstanceOf(AgentException.class);
     assertThat(Files.exists(tmp.resolve("b").resolve("ck-1.partial"))).isTrue();
 
-    clock.advance(PeerPulls.KEEP.plusSeconds(1));
+    clock.advance(CheckpointTransfer.keepsCutImportsFor().plusSeconds(1));
     PeerPulls.Pulled done = pull();
     assertThat(asked.get(1)).isEmpty();
     assertThat(done.resumedFromBytes()).isZero();
@@ -140,5 +143,44 @@ class PeerPullsTest {
       assertThat(e.getMessage()).contains("node-a would not send").contains("it expired");
     });
     assertThat(Files.exists(tmp.resolve("b").resolve("ck-1.partial"))).isFalse();
+  }
+
+  @Test
+  void theSweeperDropsAKeptPartPastItsTimeWithoutAnotherPull() {
+    cutAfterChunks.set(3);
+    assertThatThrownBy(this::pull).isInstanceOf(AgentException.class);
+    received.expireParked(); // what the sweeper runs each minute
+    assertThat(Files.exists(tmp.resolve("b").resolve("ck-1.partial"))).isTrue();
+
+    clock.advance(CheckpointTransfer.keepsCutImportsFor().plusSeconds(1));
+    received.expireParked();
+    assertThat(Files.exists(tmp.resolve("b").resolve("ck-1.partial"))).isFalse();
+  }
+
+  @Test
+  void aCheckpointThisNodeHoldsAlreadyIsNotAskedForAgain() {
+    pull();
+    PeerPulls.Pulled again = pull();
+    assertThat(again.checkpoint().getId()).isEqualTo("ck-1");
+    assertThat(again.bytesReceived()).isZero();
+    assertThat(asked).hasSize(1);
+  }
+
+  @Test
+  void aSourceFromBeforeDirectTransfersLetsTheControllerTakeAnotherRoute() {
+    refusal = Status.UNIMPLEMENTED.withDescription("Method not found: AgentPeer/SendCheckpoint");
+    assertThatThrownBy(this::pull).isInstanceOfSatisfying(AgentException.class,
+        e -> assertThat(e.code()).isEqualTo(Code.PEER_UNSUPPORTED));
+  }
+
+  @Test
+  void aSourceThatSendsAnotherCheckpointThanTheGrantedOneGetsNothingKept() {
+    sendInstead = "ck-2";
+    assertThatThrownBy(this::pull).isInstanceOfSatisfying(AgentException.class, e -> {
+      assertThat(e.code()).isEqualTo(Code.CORRUPT);
+      assertThat(e.getMessage()).contains("sent checkpoint 'ck-2' when 'ck-1' was asked for");
+    });
+    assertThat(target.has("ck-2")).isFalse();
+    assertThat(Files.exists(tmp.resolve("b").resolve("ck-2.partial"))).isFalse();
   }
 }

@@ -13,6 +13,8 @@ import io.grpc.StatusRuntimeException;
  */
 final class AgentStatus {
   static final String HYPERVISOR_PREFIX = "hypervisor: ";
+  /** A node's transfer from another node was cut: that other node could not be reached. */
+  static final String INTERRUPTED_PREFIX = "interrupted: ";
 
   private AgentStatus() {}
 
@@ -26,7 +28,9 @@ final class AgentStatus {
       case INVALID_ARGUMENT -> new NoidException(Code.INVALID_ARGUMENT, what);
       case NOT_FOUND -> new NoidException(Code.NOT_FOUND, what);
       case ALREADY_EXISTS -> new NoidException(Code.ALREADY_EXISTS, what);
-      case ABORTED -> new NoidException(Code.CONFLICT, "node " + node + ": " + what);
+      case ABORTED -> what.startsWith(INTERRUPTED_PREFIX)
+          ? new NoidException(Code.NODE_UNAVAILABLE, "node " + node + ": " + what)
+          : new NoidException(Code.CONFLICT, "node " + node + ": " + what);
       case FAILED_PRECONDITION -> new NoidException(Code.WRONG_STATE, what);
       case RESOURCE_EXHAUSTED -> new NoidException(Code.NO_CAPACITY, "node " + node + ": " + what);
       case DEADLINE_EXCEEDED -> new NoidException(Code.TIMEOUT, "node " + node + " did not answer in time: " + what);

@@ -5,15 +5,18 @@ import dev.noid.api.agent.v1.PullCheckpointResponse;
 import dev.noid.controller.domain.NoidException;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Copies a checkpoint straight from the node that holds it to the node that needs it (issue
  * 24): the controller signs a grant and asks the target to pull; the data never passes
- * through here. A pull cut part way (ABORTED) is asked again with a new grant, and the target
- * carries on from what it kept. Targets from before direct transfers (UNIMPLEMENTED) get the
- * checkpoint through the controller, as before.
+ * through here. A pull that was cut part way, or that waited behind another pull of the same
+ * checkpoint (both ABORTED), is asked again after a pause, with a new grant, and the target
+ * carries on from what it kept; a target that ends up holding the checkpoint is a success
+ * however it got there. When either node predates direct transfers (UNIMPLEMENTED) the
+ * checkpoint goes through the controller, as before.
  */
 final class DirectCopies {
   private static final Logger log = LoggerFactory.getLogger(DirectCopies.class);
@@ -21,11 +24,19 @@ final class DirectCopies {
   private final AgentClients agents;
   private final TransferGrants grants;
   private final CheckpointRelay relay;
+  private final Duration firstPause;
 
   DirectCopies(AgentClients agents, TransferGrants grants, CheckpointRelay relay) {
+    this(agents, grants, relay, Duration.ofSeconds(1));
+  }
+
+  /** {@code firstPause}: the wait before the second try, doubled before each later one. */
+  DirectCopies(AgentClients agents, TransferGrants grants, CheckpointRelay relay,
+      Duration firstPause) {
     this.agents = agents;
     this.grants = grants;
     this.relay = relay;
+    this.firstPause = firstPause;
   }
 
   void copy(String checkpointId, String from, String to) {
@@ -44,9 +55,12 @@ final class DirectCopies {
         return;
       } catch (StatusRuntimeException e) {
         Status.Code code = e.getStatus().getCode();
+        if (code == Status.Code.ALREADY_EXISTS) {
+          return; // a complete, verified copy is there (another import finished first)
+        }
         if (code == Status.Code.UNIMPLEMENTED) {
-          log.info("node {} predates direct transfers: checkpoint {} goes through the controller",
-              to, checkpointId);
+          log.info("node {} or {} predates direct transfers: checkpoint {} goes through the"
+              + " controller ({})", to, from, checkpointId, e.getStatus().getDescription());
           relay.copy(checkpointId, from, to);
           return;
         }
@@ -56,9 +70,22 @@ final class DirectCopies {
               + from + " to " + to + (attempt > 1 ? " (" + attempt + " tries)" : "") + ": "
               + why.getMessage(), e);
         }
-        log.warn("checkpoint {} from {} to {}: try {} of {} cut off, asking again: {}",
-            checkpointId, from, to, attempt, ATTEMPTS, e.getStatus().getDescription());
+        Duration pause = firstPause.multipliedBy(1L << (attempt - 1));
+        log.warn("checkpoint {} from {} to {}: try {} of {} did not finish, asking again in {}"
+            + " ms: {}", checkpointId, from, to, attempt, ATTEMPTS, pause.toMillis(),
+            e.getStatus().getDescription());
+        pause(pause);
       }
+    }
+  }
+
+  private static void pause(Duration d) {
+    try {
+      Thread.sleep(d);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new NoidException(NoidException.Code.INTERNAL, "interrupted while waiting to copy"
+          + " a checkpoint again");
     }
   }
 }

@@ -18,7 +18,7 @@ import java.time.Duration;
  * is worth one transfer to the node it names, for two minutes.
  */
 public final class TransferGrants {
-  static final Duration LIFETIME = Duration.ofMinutes(2);
+  public static final Duration LIFETIME = Duration.ofMinutes(2);
   private final KeyAndCertificate identity;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
@@ -39,7 +39,7 @@ public final class TransferGrants {
       Signature s = Signature.getInstance(
           GrantSignatures.algorithm(identity.certificate().getPublicKey()));
       s.initSign(identity.key());
-      s.update(body);
+      s.update(GrantSignatures.signed(body));
       return TransferGrant.newBuilder().setBody(ByteString.copyFrom(body))
           .setSignature(ByteString.copyFrom(s.sign()))
           .setSignerCertificate(ByteString.copyFrom(identity.certificate().getEncoded()))

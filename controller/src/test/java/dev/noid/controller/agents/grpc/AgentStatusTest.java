@@ -55,4 +55,14 @@ class AgentStatusTest {
     assertThat(GrpcStatusMapper.toStatus(fromAgent(Status.UNAVAILABLE)).getStatus().getCode())
         .isEqualTo(Status.Code.UNAVAILABLE);
   }
+
+  @Test
+  void aCutTransferFromAnotherNodeIsThatNodeBeingUnreachableNotAConflict() {
+    NoidException e = fromAgent(Status.ABORTED.withDescription("interrupted: the transfer of"
+        + " checkpoint 'ck' from node node-b was cut (UNAVAILABLE: io exception)"));
+    assertThat(e.code()).isEqualTo(Code.NODE_UNAVAILABLE);
+    assertThat(e.getMessage()).contains("from node node-b was cut");
+    assertThat(fromAgent(Status.ABORTED.withDescription("being pulled already")).code())
+        .isEqualTo(Code.CONFLICT);
+  }
 }

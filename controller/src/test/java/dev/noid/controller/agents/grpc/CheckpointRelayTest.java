@@ -11,18 +11,10 @@ import dev.noid.api.agent.v1.ExportCheckpointRequest;
 import dev.noid.api.agent.v1.ImportCheckpointResponse;
 import dev.noid.api.agent.v1.ListMemoryBasesRequest;
 import dev.noid.api.agent.v1.ListMemoryBasesResponse;
-import dev.noid.controller.nodes.NodeRegistry;
-import dev.noid.controller.store.SqliteStore;
-import io.grpc.Server;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -58,7 +50,7 @@ class CheckpointRelayTest {
   }
 
   /** Says it holds the base (or does not know the call), then may find it gone on import. */
-  static final class FakeTarget extends AgentGrpc.AgentImplBase {
+  static class FakeTarget extends AgentGrpc.AgentImplBase {
     final boolean knowsBases;
     final boolean stillHoldsBase;
 
@@ -108,34 +100,18 @@ class CheckpointRelayTest {
     }
   }
 
-  private SqliteStore store;
-  private final List<Server> servers = new CopyOnWriteArrayList<>();
-  private AgentClients clients;
+  private TwoFakeNodes nodes;
   private final FakeSource source = new FakeSource();
 
   private CheckpointRelay relayTo(FakeTarget target) throws Exception {
-    store = SqliteStore.open(dir.resolve("noid.db"));
-    NodeRegistry nodes = new NodeRegistry(store, Clock.systemUTC(), Duration.ofMinutes(5));
-    String prefix = "relay-" + System.nanoTime() + "-";
-    for (var node : Map.of("node-a", (io.grpc.BindableService) source, "node-b", target)
-        .entrySet()) {
-      nodes.register(node.getKey(), "in-process", Map.of());
-      servers.add(InProcessServerBuilder.forName(prefix + node.getKey())
-          .addService(node.getValue()).build().start());
-    }
-    clients = new AgentClients(n -> InProcessChannelBuilder.forName(prefix + n.name()).build(),
-        nodes);
-    return new CheckpointRelay(clients);
+    nodes = new TwoFakeNodes(dir, source, target);
+    return new CheckpointRelay(nodes.clients);
   }
 
   @AfterEach
   void stop() {
-    if (clients != null) {
-      clients.close();
-    }
-    servers.forEach(Server::shutdownNow);
-    if (store != null) {
-      store.close();
+    if (nodes != null) {
+      nodes.close();
     }
   }
 
