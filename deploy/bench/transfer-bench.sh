@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# transfer-bench: direct agent-to-agent checkpoint transfers (issue 24) against a raw TLS copy
+# transfer-bench: direct agent-to-agent checkpoint and image transfers (issue 24) against a raw TLS copy
 # between the same two endpoints, in one run:
 #   - direct: node-b pulls a --size-mib MiB checkpoint of random bytes from node-a with the
 #     agent's own code: a grant signed as the controller signs it, the peer service's grant
 #     check and export, gRPC over mutual TLS with the node certificates, every chunk and file
 #     verified and written to disk;
+#   - image: the same bytes as a fleet image node-a holds, taken by node-b's image cache from
+#     node-a's AgentPeer.SendImage with an image grant, sha256 checked against the digest;
 #   - raw: a plain TLS socket between the same two certificates copying the same file from
 #     disk to disk.
 # Both ends run in one JVM on loopback (the dev cluster's agents share one host too). Prints a

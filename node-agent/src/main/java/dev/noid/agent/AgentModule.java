@@ -88,9 +88,21 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  PeerPulls peerPulls(CheckpointTransfer transfer, NodeCredentials credentials) {
-    return new PeerPulls(transfer,
-        new PeerChannels(credentials.files().sharedMutualClientCredentials()));
+  PeerPulls peerPulls(CheckpointTransfer transfer, PeerChannels channels) {
+    return new PeerPulls(transfer, channels);
+  }
+
+  /** This node's channels to other nodes' agents: checkpoints and images come over them. */
+  @Provides
+  @Singleton
+  PeerChannels peerChannels(NodeCredentials credentials) {
+    return new PeerChannels(credentials.files().sharedMutualClientCredentials());
+  }
+
+  @Provides
+  @Singleton
+  dev.noid.agent.transfer.ImageOffers imageOffers() {
+    return new dev.noid.agent.transfer.ImageOffers(Clock.systemUTC());
   }
 
   @Provides
@@ -128,10 +140,12 @@ public final class AgentModule extends AbstractModule {
 
   @Provides
   @Singleton
-  NodeImages images(AgentConfig cfg, NodeCredentials credentials) {
+  NodeImages images(AgentConfig cfg, NodeCredentials credentials, PeerChannels peers,
+      dev.noid.agent.transfer.ImageOffers offers) {
     return new NodeImages(ImageCatalog.scan(cfg.imageDirs()),
         new ImageCache(cfg.stateDir().resolve("images"),
-            new ControllerImageSource(cfg, credentials, new KnownControllers(cfg)),
+            new dev.noid.agent.transfer.PeerFirstImageSource(offers, peers,
+                new ControllerImageSource(cfg, credentials, new KnownControllers(cfg))),
             cfg.imageCacheMib() << 20,
             Clock.systemUTC()));
   }

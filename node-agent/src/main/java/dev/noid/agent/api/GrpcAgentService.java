@@ -67,13 +67,16 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   private final CheckpointTransfer transfer;
   private final NodeReporter reporter;
   private final dev.noid.agent.transfer.PeerPulls pulls;
+  private final dev.noid.agent.transfer.ImageOffers imageOffers;
   private final ScheduledExecutorService timers =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("exec-timers").daemon().factory());
 
   @Inject
   GrpcAgentService(VmManager vms, CheckpointService checkpoints, CheckpointTransfer transfer,
-      NodeReporter reporter, dev.noid.agent.transfer.PeerPulls pulls) {
+      NodeReporter reporter, dev.noid.agent.transfer.PeerPulls pulls,
+      dev.noid.agent.transfer.ImageOffers imageOffers) {
     this.pulls = pulls;
+    this.imageOffers = imageOffers;
     this.vms = vms;
     this.checkpoints = checkpoints;
     this.transfer = transfer;
@@ -132,8 +135,19 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
     out.onCompleted();
   }
 
+  // A fleet image (NAME@sha256:HEX) this node may take from the other node the controller named.
+  private void offerImage(String image, dev.noid.api.agent.v1.ImagePeer peer) {
+    int at = image.indexOf('@');
+    if (at >= 0) {
+      imageOffers.offer(image.substring(at + 1), peer);
+    }
+  }
+
   private CreateVmResult createOne(CreateVmRequest r) {
     try {
+      if (r.hasImagePeer()) {
+        offerImage(r.getSpec().getImage(), r.getImagePeer());
+      }
       return CreateVmResult.newBuilder().setVm(VmReports.toProto(vms.create(r.getSpec(), seconds(r.getBootTimeoutSeconds())))).build();
     } catch (RuntimeException e) {
       io.grpc.Status status = GrpcErrors.toStatus(e).getStatus();
@@ -218,9 +232,14 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void restoreCheckpoint(RestoreCheckpointRequest request,
       StreamObserver<RestoreCheckpointResponse> out) {
-    unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(VmReports.toProto(checkpoints.restore(
-        request.getCheckpointId(), request.getTarget(), seconds(request.getBootTimeoutSeconds()))))
-        .build());
+    unary(out, () -> {
+      if (request.hasImagePeer()) {
+        offerImage(request.getTarget().getImage(), request.getImagePeer());
+      }
+      return RestoreCheckpointResponse.newBuilder().setVm(VmReports.toProto(checkpoints.restore(
+          request.getCheckpointId(), request.getTarget(), seconds(request.getBootTimeoutSeconds()))))
+          .build();
+    });
   }
 
   @Override

@@ -163,22 +163,39 @@ public final class ImageCache {
     Path part = dir.resolve(hex(digest) + ".part");
     long started = System.nanoTime();
     MessageDigest sha = sha256();
-    try (OutputStream out = new DigestOutputStream(Files.newOutputStream(part), sha)) {
-      source.fetch(digest, out, progress);
-    } catch (IOException e) {
+    // A second try when the first was cut part way or did not match the digest: the source
+    // may have been another node (issue 24), and the next try, its offer spent, goes to the
+    // controller.
+    for (int attempt = 1; ; attempt++) {
+      sha.reset();
+      try (OutputStream out = new DigestOutputStream(Files.newOutputStream(part), sha)) {
+        source.fetch(digest, out, progress);
+      } catch (IOException e) {
+        deleteQuietly(part);
+        Code code = e.getMessage() != null && e.getMessage().contains("No space left")
+            ? Code.DISK_FULL : Code.INTERNAL;
+        throw new AgentException(code, "cannot write image " + digest + ": " + e.getMessage(), e);
+      } catch (AgentException e) {
+        deleteQuietly(part);
+        if (e.code() != Code.INTERRUPTED || attempt > 1) {
+          throw e;
+        }
+        log.warn("{}; pulling it again", e.getMessage());
+        continue;
+      } catch (RuntimeException e) {
+        deleteQuietly(part);
+        throw e;
+      }
+      String got = "sha256:" + HexFormat.of().formatHex(sha.digest());
+      if (got.equals(digest)) {
+        break;
+      }
       deleteQuietly(part);
-      Code code = e.getMessage() != null && e.getMessage().contains("No space left")
-          ? Code.DISK_FULL : Code.INTERNAL;
-      throw new AgentException(code, "cannot write image " + digest + ": " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      deleteQuietly(part);
-      throw e;
-    }
-    String got = "sha256:" + HexFormat.of().formatHex(sha.digest());
-    if (!got.equals(digest)) {
-      deleteQuietly(part);
-      throw new AgentException(Code.CORRUPT, "pulled image " + digest + " has digest " + got
-          + ": refused");
+      if (attempt > 1) {
+        throw new AgentException(Code.CORRUPT, "pulled image " + digest + " has digest " + got
+            + ": refused");
+      }
+      log.warn("pulled image {} has digest {}: refused, pulling it again", digest, got);
     }
     try {
       Files.move(part, file, StandardCopyOption.ATOMIC_MOVE);

@@ -138,7 +138,8 @@ class HypervisorFailureStatusTest {
         new CheckpointTransfer(store, new dev.noid.agent.memory.MemoryBases(dir.resolve("memory")));
     GrpcAgentService service = new GrpcAgentService(vms, new CheckpointService(store, vms, qemu),
         transfer, reporter, pulls = new dev.noid.agent.transfer.PeerPulls(transfer,
-            new dev.noid.agent.transfer.PeerChannels(io.grpc.InsecureChannelCredentials.create())));
+            new dev.noid.agent.transfer.PeerChannels(io.grpc.InsecureChannelCredentials.create())),
+        new dev.noid.agent.transfer.ImageOffers(Clock.systemUTC()));
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor().addService(service).build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();

@@ -1,35 +1,33 @@
 package dev.noid.agent.bench;
 
-import dev.noid.agent.api.GrpcPeerService;
 import dev.noid.agent.checkpoint.CheckpointStore;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.checkpoint.TestCheckpoints;
 import dev.noid.agent.memory.MemoryBases;
-import dev.noid.agent.server.PeerCertificateInterceptor;
-import dev.noid.agent.transfer.GrantVerifier;
-import dev.noid.agent.transfer.PeerChannels;
 import dev.noid.agent.transfer.PeerPulls;
+import dev.noid.agent.transfer.TestPeers;
+import dev.noid.agent.image.ImageCatalog;
+import dev.noid.agent.image.NodeImages;
+import dev.noid.agent.image.ImageCache;
+import dev.noid.agent.image.ImageSource;
+import dev.noid.agent.transfer.ImageOffers;
+import dev.noid.agent.transfer.PeerChannels;
+import dev.noid.agent.transfer.PeerFirstImageSource;
+import dev.noid.api.agent.v1.ImagePeer;
+import java.time.Clock;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.common.tls.Certificates;
-import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.TlsFiles;
 import dev.noid.controller.agents.grpc.TransferGrants;
-import io.grpc.Server;
-import io.grpc.ServerInterceptors;
-import io.grpc.TlsServerCredentials;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.SecureRandom;
 import java.security.cert.Certificate;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -44,7 +42,9 @@ import javax.net.ssl.TrustManagerFactory;
  * in one run: node-a serves the agent's real peer service (grant check, export, TLS through
  * gRPC's Netty) on loopback, node-b pulls with the agent's real PeerPulls (verify every chunk
  * and file, write to disk); the reference is a plain TLS socket between the same two node
- * certificates copying the same file from disk to disk with 1 MiB buffers. Both ends run in
+ * certificates copying the same file from disk to disk with 1 MiB buffers. The same bytes also
+ * go as a fleet image from node-a's image cache into node-b's (PeerFirstImageSource, sha256
+ * checked by the cache). Both ends run in
  * this one process, as both agents share one host's cores in the dev cluster.
  *
  *   TransferBench --work-dir DIR [--size-mib 256] [--rounds 3]
@@ -58,11 +58,10 @@ public final class TransferBench {
     int sizeMib = Integer.parseInt(opts.getOrDefault("size-mib", "256"));
     int rounds = Integer.parseInt(opts.getOrDefault("rounds", "3"));
 
-    KeyAndCertificate ca = Certificates.newCertificateAuthority("bench cluster CA");
-    TlsFiles a = node(ca, "node-a", work.resolve("a-tls"));
-    TlsFiles b = node(ca, "node-b", work.resolve("b-tls"));
-    TransferGrants grants = new TransferGrants(Certificates.newServerCertificate(ca,
-        "noid-controller", List.of(), List.of(ClusterIdentities.CONTROLLER)), Clock.systemUTC());
+    TestPeers peers = new TestPeers(work);
+    TlsFiles a = peers.a;
+    TlsFiles b = peers.b;
+    TransferGrants grants = peers.grants;
 
     CheckpointStore source = new CheckpointStore(work.resolve("a-checkpoints"));
     Path file = checkpoint(source, sizeMib);
@@ -70,17 +69,29 @@ public final class TransferBench {
     CheckpointStore target = new CheckpointStore(work.resolve("b-checkpoints"));
     CheckpointTransfer to = new CheckpointTransfer(target, new MemoryBases(work.resolve("b-mem")));
 
-    Server server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0),
-            a.serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
-        .addService(ServerInterceptors.intercept(new GrpcPeerService(new GrantVerifier("node-a",
-            List.of(ca.certificate()), Clock.systemUTC()), from),
-            new PeerCertificateInterceptor(true)))
-        .build().start();
-    String address = "127.0.0.1:" + server.getPort();
+    // The same bytes as a fleet image node-a holds (one that boots the node's kernel).
+    ImageSource none = (digest, out, progress) -> {
+      throw new IllegalStateException("the benchmark takes images from node-a only");
+    };
+    ImageCache imagesA = new ImageCache(work.resolve("a-images"), none, 1L << 40,
+        Clock.systemUTC());
+    String digest = "sha256:" + sha256Of(file);
+    Files.createDirectories(work.resolve("a-images"));
+    Files.copy(file, imagesA.path(digest));
+    Files.createFile(work.resolve("a-images").resolve(digest.substring(7) + ".no-kernel"));
+    ImageOffers offers = new ImageOffers(Clock.systemUTC());
+    PeerChannels imageChannels = peers.channelsOfNodeB();
+    ImageCache imagesB = new ImageCache(work.resolve("b-images"),
+        new PeerFirstImageSource(offers, imageChannels, none), 1L << 40, Clock.systemUTC());
+
+    String address = peers.serveNodeA(from,
+        new NodeImages(ImageCatalog.scan(List.of()), imagesA));
     List<Double> first = new ArrayList<>();
     List<Double> again = new ArrayList<>();
+    List<Double> image = new ArrayList<>();
     List<Double> raw = new ArrayList<>();
-    try (PeerPulls pulls = new PeerPulls(to, new PeerChannels(b.sharedMutualClientCredentials()))) {
+    try (PeerPulls pulls = new PeerPulls(to, peers.channelsOfNodeB())) {
+      imageRate(sizeMib, offers, imagesB, grants, address, digest); // warm-up
       pull(pulls, grants, address, "ck-bench");
       target.delete("ck-bench"); // warm-up: JIT, TLS session, page cache
       rawCopy(a, b, file, work.resolve("raw-copy"), sizeMib); // and the reference's JIT
@@ -93,13 +104,15 @@ public final class TransferBench {
         target.delete(fresh);
         again.add(rateOf(sizeMib, pulls, grants, address, fresh));
         target.delete(fresh);
+        image.add(imageRate(sizeMib, offers, imagesB, grants, address, digest));
         raw.add(rawCopy(a, b, file, work.resolve("raw-copy"), sizeMib));
         source.delete(fresh);
-        System.err.printf("round %d: first %.1f, again %.1f, raw TLS %.1f MiB/s%n", round,
-            first.getLast(), again.getLast(), raw.getLast());
+        System.err.printf("round %d: first %.1f, again %.1f, image %.1f, raw TLS %.1f MiB/s%n",
+            round, first.getLast(), again.getLast(), image.getLast(), raw.getLast());
       }
     } finally {
-      server.shutdownNow();
+      imageChannels.close();
+      peers.close();
     }
     double r = median(raw);
     Machine machine = Machine.describe("qemu-system-x86_64");
@@ -110,7 +123,32 @@ public final class TransferBench {
         median(first), median(first) / r);
     System.out.printf("| direct pull, again (file hashes remembered) | %.1f | %.2fx |%n",
         median(again), median(again) / r);
+    System.out.printf("| image from node-a (same bytes, into node-b's image cache) | %.1f | %.2fx |%n",
+        median(image), median(image) / r);
     System.out.printf("| raw TLS copy, same certificates, disk to disk, fsync | %.1f | 1.00x |%n", r);
+  }
+
+  private static String sha256Of(Path file) throws Exception {
+    java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
+    try (InputStream in = Files.newInputStream(file)) {
+      byte[] buf = new byte[MIB];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        d.update(buf, 0, n);
+      }
+    }
+    return java.util.HexFormat.of().formatHex(d.digest());
+  }
+
+  // An image node-b lacks, offered from node-a as the controller offers it with a create.
+  private static double imageRate(int sizeMib, ImageOffers offers, ImageCache imagesB,
+      TransferGrants grants, String address, String digest) throws Exception {
+    Files.deleteIfExists(imagesB.path(digest));
+    offers.offer(digest, ImagePeer.newBuilder().setNode("node-a").setAddress(address)
+        .setGrant(grants.signImage(digest, "node-a", "node-b")).build());
+    long t0 = System.nanoTime();
+    imagesB.ensure(digest, ImageSource.Progress.NONE);
+    return rate(sizeMib, t0);
   }
 
   private static double rateOf(int sizeMib, PeerPulls pulls, TransferGrants grants,
@@ -122,18 +160,6 @@ public final class TransferBench {
 
   private static void pull(PeerPulls pulls, TransferGrants grants, String address, String id) {
     pulls.pull(id, "node-a", address, grants.sign(id, "node-a", "node-b"));
-  }
-
-  // A node certificate as the controller issues it: the node's DNS name, its address, its URI.
-  private static TlsFiles node(KeyAndCertificate ca, String name, Path dir) throws Exception {
-    Files.createDirectories(dir);
-    var pair = Certificates.newKeyPair();
-    KeyAndCertificate cert = new KeyAndCertificate(pair.getPrivate(), List.of(Certificates.issue(
-        ca, name, pair.getPublic(), List.of(ClusterIdentities.nodeDnsName(name), "127.0.0.1"),
-        List.of(ClusterIdentities.nodeUri(name)), Duration.ofDays(1))));
-    cert.write(dir.resolve("node.pem"), dir.resolve("node-key.pem"));
-    Files.writeString(dir.resolve("ca.pem"), ca.certificatePem());
-    return new TlsFiles(dir.resolve("node.pem"), dir.resolve("node-key.pem"), dir.resolve("ca.pem"));
   }
 
   // Random bytes: nothing a transfer could skip or compress.

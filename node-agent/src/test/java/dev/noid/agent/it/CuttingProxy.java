@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * way, as a failing link does: once armed, the first connection to carry more than the given
  * number of bytes back to its client is closed on both sides. TLS runs end to end through it.
  */
-final class CuttingProxy implements AutoCloseable {
+public final class CuttingProxy implements AutoCloseable {
   private final ServerSocket listener;
   private final int upstreamPort;
   private final List<Socket> open = new CopyOnWriteArrayList<>();
@@ -25,27 +25,27 @@ final class CuttingProxy implements AutoCloseable {
   private final AtomicLong bytesAfterCut = new AtomicLong();
   private volatile boolean closed;
 
-  CuttingProxy(int upstreamPort) throws IOException {
+  public CuttingProxy(int upstreamPort) throws IOException {
     this.upstreamPort = upstreamPort;
     this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     Thread.ofVirtual().start(this::accept);
   }
 
-  int port() {
+  public int port() {
     return listener.getLocalPort();
   }
 
   /** Breaks the next connection that carries more than {@code bytes} to its client. */
-  void cutAfter(long bytes) {
+  public void cutAfter(long bytes) {
     cutAfter.set(bytes);
   }
 
-  long cuts() {
+  public long cuts() {
     return cuts.get();
   }
 
   /** Bytes carried to clients since the cut, on every connection. */
-  long bytesAfterCut() {
+  public long bytesAfterCut() {
     return bytesAfterCut.get();
   }
 

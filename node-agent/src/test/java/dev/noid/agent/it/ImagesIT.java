@@ -135,6 +135,10 @@ class ImagesIT {
     assertThat(ok("exec", "deb2", "--", "cat", "/root/note").out()).isEqualTo("kept\n");
     String digest = image().path("digest").asText();
     assertThat(dir.resolve("node-b/images/" + digest.substring(7) + ".ext4")).exists();
+    // Straight from node-a, which holds it, not through the controller (issue 24).
+    assertThat(Files.readString(dir.resolve("node-b/server.log")))
+        .containsPattern("image " + digest + " taken from node node-a: " + Files.size(rootfs)
+            + " bytes");
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
         assertThat(image().path("nodes").toString()).contains("node-a").contains("node-b"));
   }

@@ -55,6 +55,17 @@ public final class AgentClients implements AutoCloseable {
     return registry.require(node).address();
   }
 
+  /** What the registry last heard from {@code node}, if it is a node of the cluster. */
+  public java.util.Optional<NodeEntry> node(String node) {
+    return registry.get(node);
+  }
+
+  /** The ready nodes whose last report says they hold fleet image {@code digest}. */
+  public java.util.List<NodeEntry> holders(String digest) {
+    return registry.view().stream().filter(n -> n.ready() && n.images().contains(digest))
+        .toList();
+  }
+
   /** A blocking stub with a deadline; every call to an agent has one. */
   public AgentGrpc.AgentBlockingStub blocking(String node, long timeoutSeconds) {
     return AgentGrpc.newBlockingStub(channel(node)).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);

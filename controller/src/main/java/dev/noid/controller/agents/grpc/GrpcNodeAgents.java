@@ -31,12 +31,14 @@ public final class GrpcNodeAgents implements NodeAgents {
   private final AgentClients clients;
   private final BatchedCreates creates;
   private final DirectCopies copies;
+  private final ImagePeers imagePeers;
   private final Duration bootTimeout;
 
   public GrpcNodeAgents(AgentClients clients, TransferGrants grants, Duration bootTimeout) {
     this.clients = clients;
     this.creates = new BatchedCreates(clients);
     this.copies = new DirectCopies(clients, grants, new CheckpointRelay(clients));
+    this.imagePeers = new ImagePeers(clients, grants);
     this.bootTimeout = bootTimeout;
   }
 
@@ -62,7 +64,7 @@ public final class GrpcNodeAgents implements NodeAgents {
     }
     List<BatchedCreates.Answer> answers;
     try {
-      answers = creates.createAll(node, requests, bootDeadlineSeconds());
+      answers = creates.createAll(node, imagePeers.name(node, requests), bootDeadlineSeconds());
     } catch (RuntimeException e) {
       NoidException why = AgentStatus.toDomain(node, e);
       return java.util.Collections.nCopies(vms.size(), CreateOutcome.failed(why));
@@ -136,9 +138,12 @@ public final class GrpcNodeAgents implements NodeAgents {
 
   @Override
   public NodeVm restore(String node, String checkpointId, VmEntry vm) {
-    return vm(call(node, bootDeadlineSeconds(), a -> a.restoreCheckpoint(RestoreCheckpointRequest.newBuilder()
+    RestoreCheckpointRequest.Builder request = RestoreCheckpointRequest.newBuilder()
         .setCheckpointId(checkpointId).setTarget(AgentMessages.spec(vm))
-        .setBootTimeoutSeconds((int) bootTimeout.toSeconds()).build()).getVm()));
+        .setBootTimeoutSeconds((int) bootTimeout.toSeconds());
+    imagePeers.forImage(node, request.getTarget().getImage()).ifPresent(request::setImagePeer);
+    return vm(call(node, bootDeadlineSeconds(), a -> a.restoreCheckpoint(request.build())
+        .getVm()));
   }
 
   private static NodeVm vm(VmReport r) {

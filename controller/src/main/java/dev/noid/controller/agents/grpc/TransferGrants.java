@@ -12,7 +12,7 @@ import java.time.Clock;
 import java.time.Duration;
 
 /**
- * Signs the grants that let one node take a checkpoint from another (issue 24), with the
+ * Signs the grants that let one node take a checkpoint or an image from another (issue 24), with the
  * controller's identity key: the source checks the signature against the cluster CA and the
  * caller against the target the grant names. Short-lived and single use, so a grant that leaks
  * is worth one transfer to the node it names, for two minutes.
@@ -29,10 +29,18 @@ public final class TransferGrants {
   }
 
   public TransferGrant sign(String checkpointId, String source, String target) {
+    return sign(TransferGrantBody.newBuilder().setCheckpointId(checkpointId), source, target);
+  }
+
+  /** A grant for the ext4 file of fleet image {@code digest} (sha256:HEX). */
+  public TransferGrant signImage(String digest, String source, String target) {
+    return sign(TransferGrantBody.newBuilder().setImageDigest(digest), source, target);
+  }
+
+  private TransferGrant sign(TransferGrantBody.Builder what, String source, String target) {
     byte[] nonce = new byte[16];
     random.nextBytes(nonce);
-    byte[] body = TransferGrantBody.newBuilder().setCheckpointId(checkpointId)
-        .setSourceNode(source).setTargetNode(target)
+    byte[] body = what.setSourceNode(source).setTargetNode(target)
         .setExpiresUnixMs(clock.millis() + LIFETIME.toMillis())
         .setNonce(ByteString.copyFrom(nonce)).build().toByteArray();
     try {

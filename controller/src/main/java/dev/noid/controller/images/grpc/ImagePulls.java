@@ -3,6 +3,7 @@ package dev.noid.controller.images.grpc;
 import com.google.protobuf.ByteString;
 import dev.noid.api.agent.v1.ImageChunk;
 import dev.noid.api.agent.v1.ImagePart;
+import dev.noid.common.grpc.ChunkedFileSender;
 import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.images.FleetImages;
@@ -18,8 +19,7 @@ import java.nio.file.Path;
 
 /**
  * Sends one of an image's files to an agent (PullImage), one chunk whenever the transport is
- * ready for it: an image is gigabytes, and queueing it all would hold it in the controller's
- * memory. A kernel or modules part is announced with the sha256 the import recorded, which the
+ * ready for it ({@link ChunkedFileSender}). A kernel or modules part is announced with the sha256 the import recorded, which the
  * agent checks as it checks the ext4 file against the image's digest.
  */
 public final class ImagePulls {
@@ -57,9 +57,15 @@ public final class ImagePulls {
           : new NoidException(NoidException.Code.INTERNAL, "cannot read image " + digest, e)));
       return;
     }
-    Pump pump = new Pump(in, total, sha256, out);
-    out.setOnCancelHandler(pump::close);
-    out.setOnReadyHandler(pump);
+    // The size and the part's sha256 go in the first chunk only.
+    long size = total;
+    String partSha256 = sha256;
+    ChunkedFileSender.start(in, CHUNK_BYTES, out, (data, first) -> first
+            ? ImageChunk.newBuilder().setData(ByteString.copyFrom(data)).setTotalBytes(size)
+                .setSha256(partSha256).build()
+            : ImageChunk.newBuilder().setData(ByteString.copyFrom(data)).build(),
+        e -> GrpcStatusMapper.toStatus(new NoidException(NoidException.Code.INTERNAL,
+            "cannot read the image: " + e.getMessage(), e)));
   }
 
   private static ImageBlobs.Part blobPart(ImagePart part) {
@@ -80,53 +86,5 @@ public final class ImagePulls {
             ? i.kernel().kernelSha256() : i.kernel().modulesSha256())
         .filter(s -> !s.isEmpty())
         .orElseGet(() -> "sha256:" + Sha256.ofFile(file));
-  }
-
-  private static final class Pump implements Runnable {
-    private final InputStream in;
-    private final ServerCallStreamObserver<ImageChunk> out;
-    private final String sha256;
-    private long total;
-    private boolean done;
-
-    Pump(InputStream in, long total, String sha256, ServerCallStreamObserver<ImageChunk> out) {
-      this.in = in;
-      this.total = total;
-      this.sha256 = sha256;
-      this.out = out;
-    }
-
-    @Override
-    public synchronized void run() {
-      try {
-        while (!done && out.isReady()) {
-          byte[] buf = in.readNBytes(CHUNK_BYTES);
-          if (buf.length == 0) {
-            close();
-            out.onCompleted();
-            return;
-          }
-          ImageChunk.Builder chunk = ImageChunk.newBuilder().setData(ByteString.copyFrom(buf));
-          if (total >= 0) {
-            chunk.setTotalBytes(total).setSha256(sha256); // only in the first chunk
-            total = -1;
-          }
-          out.onNext(chunk.build());
-        }
-      } catch (IOException e) {
-        close();
-        out.onError(GrpcStatusMapper.toStatus(new NoidException(NoidException.Code.INTERNAL,
-            "cannot read the image: " + e.getMessage(), e)));
-      }
-    }
-
-    synchronized void close() {
-      done = true;
-      try {
-        in.close();
-      } catch (IOException ignored) {
-        // nothing more is read from it
-      }
-    }
   }
 }

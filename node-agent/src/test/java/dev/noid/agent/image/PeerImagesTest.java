@@ -1,0 +1,169 @@
+package dev.noid.agent.image;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.noid.agent.checkpoint.CheckpointStore;
+import dev.noid.agent.checkpoint.CheckpointTransfer;
+import dev.noid.agent.checkpoint.TestCheckpoints;
+import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.transfer.ImageOffers;
+import dev.noid.agent.transfer.PeerChannels;
+import dev.noid.agent.transfer.PeerFirstImageSource;
+import dev.noid.agent.transfer.PeerPulls;
+import dev.noid.agent.transfer.TestPeers;
+import dev.noid.agent.vm.AgentException;
+import dev.noid.api.agent.v1.ImagePeer;
+import dev.noid.api.agent.v1.TransferGrant;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Fleet images from another node (issue 24), over real mutual TLS between two node
+ * certificates: node-b takes an image node-a holds with the controller's grant; a peer that
+ * refuses, lacks the image or sends other bytes leaves node-b with the image from the
+ * controller instead; a grant for one kind of transfer is worth nothing for the other.
+ */
+class PeerImagesTest {
+  private static final int MIB = 1 << 20;
+  @TempDir Path tmp;
+  private TestPeers peers;
+  private String address;
+  private byte[] image;
+  private String digest;
+  private final FakeImageSource controller = new FakeImageSource();
+  private final ImageOffers offers = new ImageOffers(Clock.systemUTC());
+  private PeerChannels channels;
+  private ImageCache nodeB;
+  private ImageCache nodeA;
+  private CheckpointStore checkpointsA;
+
+  @BeforeEach
+  void twoNodes() throws Exception {
+    image = new byte[3 * MIB + 11];
+    new Random(5).nextBytes(image);
+    digest = "sha256:" + HexFormat.of().formatHex(
+        MessageDigest.getInstance("SHA-256").digest(image));
+    controller.served.put(digest, image);
+    nodeA = new ImageCache(tmp.resolve("a-images"), controller, 1L << 30, Clock.systemUTC());
+    nodeA.ensure(digest, ImageSource.Progress.NONE); // node-a pulled it for a VM of its own
+    controller.fetches.set(0);
+    checkpointsA = new CheckpointStore(tmp.resolve("a-checkpoints"));
+    peers = new TestPeers(tmp);
+    address = peers.serveNodeA(new CheckpointTransfer(checkpointsA,
+        new MemoryBases(tmp.resolve("a-mem"))), new NodeImages(ImageCatalog.scan(List.of()), nodeA));
+    channels = peers.channelsOfNodeB();
+    nodeB = new ImageCache(tmp.resolve("b-images"),
+        new PeerFirstImageSource(offers, channels, controller), 1L << 30, Clock.systemUTC());
+  }
+
+  @AfterEach
+  void stop() {
+    channels.close();
+    peers.close();
+  }
+
+  private void offer(TransferGrant grant) {
+    offers.offer(digest, ImagePeer.newBuilder().setNode("node-a").setAddress(address)
+        .setGrant(grant).build());
+  }
+
+  @Test
+  void anOfferedImageComesFromTheOtherNodeAndNotFromTheController() throws Exception {
+    offer(peers.grants.signImage(digest, "node-a", "node-b"));
+    Path file = nodeB.ensure(digest, ImageSource.Progress.NONE);
+
+    assertThat(Files.readAllBytes(file)).isEqualTo(image);
+    assertThat(controller.fetches).hasValue(0);
+  }
+
+  @Test
+  void withoutAnOfferTheImageComesFromTheController() throws Exception {
+    Path file = nodeB.ensure(digest, ImageSource.Progress.NONE);
+    assertThat(Files.readAllBytes(file)).isEqualTo(image);
+    assertThat(controller.fetches).hasValue(1);
+  }
+
+  @Test
+  void aCheckpointsGrantDoesNotOpenAnImageAndTheControllerServesIt() throws Exception {
+    offer(peers.grants.sign("ck-1", "node-a", "node-b"));
+    Path file = nodeB.ensure(digest, ImageSource.Progress.NONE);
+
+    assertThat(Files.readAllBytes(file)).isEqualTo(image);
+    assertThat(controller.fetches).hasValue(1);
+  }
+
+  @Test
+  void anImagesGrantDoesNotOpenACheckpoint() throws Exception {
+    TestCheckpoints.make(checkpointsA, "ck-1", Map.of("vmstate", new byte[] {1}));
+    try (PeerPulls pulls = new PeerPulls(new CheckpointTransfer(
+        new CheckpointStore(tmp.resolve("b-checkpoints")), new MemoryBases(tmp.resolve("b-mem"))),
+        peers.channelsOfNodeB())) {
+      assertThatThrownBy(() -> pulls.pull("ck-1", "node-a", address,
+          peers.grants.signImage(digest, "node-a", "node-b")))
+          .isInstanceOfSatisfying(AgentException.class, e -> {
+            assertThat(e.code()).isEqualTo(AgentException.Code.PERMISSION_DENIED);
+            assertThat(e.getMessage()).contains("not a checkpoint");
+          });
+    }
+  }
+
+  @Test
+  void aPeerThatLacksTheImageIsPassedOverForTheController() throws Exception {
+    String other = "sha256:" + "0".repeat(64);
+    controller.served.put(other, new byte[0]);
+    offers.offer(other, ImagePeer.newBuilder().setNode("node-a").setAddress(address)
+        .setGrant(peers.grants.signImage(other, "node-a", "node-b")).build());
+
+    assertThatThrownBy(() -> nodeB.ensure(other, ImageSource.Progress.NONE))
+        .isInstanceOf(AgentException.class); // the empty file does not match: both tries
+    assertThat(controller.fetches).hasValue(2);
+  }
+
+  @Test
+  void aPeerThatSendsOtherBytesIsNotTrustedAndTheControllerIsAsked() throws Exception {
+    Path held = nodeA.path(digest);
+    byte[] rotten = image.clone();
+    rotten[MIB] ^= 1;
+    Files.write(held, rotten);
+    offer(peers.grants.signImage(digest, "node-a", "node-b"));
+
+    Path file = nodeB.ensure(digest, ImageSource.Progress.NONE);
+    assertThat(Files.readAllBytes(file)).isEqualTo(image);
+    assertThat(controller.fetches).hasValue(1);
+  }
+
+  @Test
+  void anotherNodeCannotUseTheGrantNodeBWasGiven() {
+    TransferGrant forC = peers.grants.signImage(digest, "node-a", "node-c");
+    offer(forC);
+    nodeB.ensure(digest, ImageSource.Progress.NONE);
+    assertThat(controller.fetches).hasValue(1); // refused by node-a: node-b is not node-c
+  }
+
+  @Test
+  void anImageCutPartWayFromThePeerIsPulledAgainFromTheController() throws Exception {
+    int port = Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
+    try (dev.noid.agent.it.CuttingProxy link = new dev.noid.agent.it.CuttingProxy(port)) {
+      link.cutAfter(MIB + MIB / 2); // TLS through the relay; some chunks have arrived
+      offers.offer(digest, ImagePeer.newBuilder().setNode("node-a")
+          .setAddress("127.0.0.1:" + link.port())
+          .setGrant(peers.grants.signImage(digest, "node-a", "node-b")).build());
+
+      nodeB.ensure(digest, ImageSource.Progress.NONE);
+      assertThat(link.cuts()).isEqualTo(1);
+    }
+    assertThat(Files.readAllBytes(nodeB.path(digest))).isEqualTo(image);
+    assertThat(controller.fetches).hasValue(1);
+  }
+}
