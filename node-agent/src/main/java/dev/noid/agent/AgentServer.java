@@ -51,6 +51,7 @@ public final class AgentServer {
   private final NodeNetwork network;
   private final MemoryCollector memory;
   private final dev.noid.agent.transfer.PeerPulls pulls;
+  private final dev.noid.agent.transfer.PeerChannels peers;
   private Server server;
   private ExecutorService executor;
 
@@ -59,8 +60,10 @@ public final class AgentServer {
       HealthStatusManager health, HttpsEndpoint metrics, VmManager vms,
       CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater,
       GoldenSnapshots goldens, Hypervisor hypervisor, NodeImages images, NodeNetwork network,
-      MemoryCollector memory, dev.noid.agent.transfer.PeerPulls pulls) {
+      MemoryCollector memory, dev.noid.agent.transfer.PeerPulls pulls,
+      dev.noid.agent.transfer.PeerChannels peers) {
     this.pulls = pulls;
+    this.peers = peers;
     this.memory = memory;
     this.hypervisor = hypervisor;
     this.images = images;
@@ -141,6 +144,7 @@ public final class AgentServer {
     vmMetrics.close();
     goldens.close();
     pulls.close();
+    peers.close(); // after every user of the channels: checkpoint pulls and image pulls
     checkpoints.close();
     memory.close();
     vms.close();

@@ -120,6 +120,13 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
           "creates: at most " + MAX_CREATES_PER_BATCH + " per batch; got " + request.getCreatesCount())));
       return;
     }
+    // The controller names an image's peer in one create of the batch: every create of that
+    // image must find the offer, whichever reaches the image cache first.
+    for (CreateVmRequest r : request.getCreatesList()) {
+      if (r.hasImagePeer()) {
+        offerImage(r.getSpec().getImage(), r.getImagePeer());
+      }
+    }
     // Each create runs as if it had come alone, all at once.
     List<java.util.concurrent.Future<CreateVmResult>> results = new ArrayList<>();
     try (var each = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -145,9 +152,6 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
 
   private CreateVmResult createOne(CreateVmRequest r) {
     try {
-      if (r.hasImagePeer()) {
-        offerImage(r.getSpec().getImage(), r.getImagePeer());
-      }
       return CreateVmResult.newBuilder().setVm(VmReports.toProto(vms.create(r.getSpec(), seconds(r.getBootTimeoutSeconds())))).build();
     } catch (RuntimeException e) {
       io.grpc.Status status = GrpcErrors.toStatus(e).getStatus();

@@ -36,6 +36,10 @@ import org.slf4j.LoggerFactory;
 public final class GrpcPeerService extends AgentPeerGrpc.AgentPeerImplBase {
   private static final Logger log = LoggerFactory.getLogger(GrpcPeerService.class);
   private static final int CHUNK_BYTES = 1 << 20;
+  /** Images sent at once: more would take this node's disk and network from its guests. */
+  static final int MAX_IMAGE_SENDS = 2;
+  private final java.util.concurrent.Semaphore imageSends =
+      new java.util.concurrent.Semaphore(MAX_IMAGE_SENDS);
   private final GrantVerifier grants;
   private final CheckpointTransfer transfer;
   private final NodeImages images;
@@ -69,9 +73,19 @@ public final class GrpcPeerService extends AgentPeerGrpc.AgentPeerImplBase {
       if (!images.cache().has(digest)) {
         throw new AgentException(Code.NOT_FOUND, "image " + digest + " is not on this node");
       }
-      Path file = images.cache().path(digest);
-      size = Files.size(file);
-      in = Files.newInputStream(file);
+      if (!imageSends.tryAcquire()) {
+        // The target takes it from the controller instead, at once.
+        throw new AgentException(Code.NO_CAPACITY, "this node is sending " + MAX_IMAGE_SENDS
+            + " images already");
+      }
+      try {
+        Path file = images.cache().path(digest);
+        size = Files.size(file);
+        in = Files.newInputStream(file);
+      } catch (IOException | RuntimeException e) {
+        imageSends.release();
+        throw e;
+      }
       log.info("sending image {} to node {}", digest, grant.getTargetNode());
     } catch (IOException e) {
       out.onError(GrpcErrors.toStatus(new AgentException(Code.NOT_FOUND, "image is not"
@@ -86,7 +100,7 @@ public final class GrpcPeerService extends AgentPeerGrpc.AgentPeerImplBase {
       ImageChunk.Builder c = ImageChunk.newBuilder().setData(ByteString.copyFrom(data));
       return (first ? c.setTotalBytes(size) : c).build();
     }, e -> GrpcErrors.toStatus(new AgentException(Code.INTERNAL, "cannot read image " + digest
-        + ": " + e.getMessage(), e)));
+        + ": " + e.getMessage(), e)), imageSends::release);
   }
 
   @Override

@@ -141,8 +141,8 @@ public final class CheckpointImport implements AutoCloseable {
       declared = declared > Long.MAX_VALUE - f.getSizeBytes() ? Long.MAX_VALUE
           : declared + f.getSizeBytes();
     }
+    parked.evict(id); // a cut transfer's kept part neither holds up nor takes room from this one
     DiskCheck.ofFileStore("(this agent)", DISK_RESERVE_BYTES).require(store.root(), declared);
-    parked.evict(id); // a cut transfer's kept part does not hold up a whole new import
     store.begin(id);
     claimed = true;
     info = manifest.getCheckpoint();
@@ -236,7 +236,8 @@ public final class CheckpointImport implements AutoCloseable {
   public synchronized CheckpointInfo finish() {
     if (suspended) {
       abort(); // it holds the partial directory: not left behind
-      throw new AgentException(Code.INVALID_ARGUMENT, "the stream ended before the manifest");
+      throw new AgentException(Code.INTERRUPTED, "the sender ended the stream before repeating"
+          + " its manifest; the part kept is dropped and the next try starts over");
     }
     if (ended) {
       throw new AgentException(Code.INVALID_ARGUMENT, "the import has already ended");

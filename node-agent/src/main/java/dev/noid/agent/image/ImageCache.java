@@ -163,13 +163,16 @@ public final class ImageCache {
     Path part = dir.resolve(hex(digest) + ".part");
     long started = System.nanoTime();
     MessageDigest sha = sha256();
-    // A second try when the first was cut part way or did not match the digest: the source
-    // may have been another node (issue 24), and the next try, its offer spent, goes to the
-    // controller.
+    // A second try when the first was cut part way or did not match the digest: the first may
+    // have come from another node (issue 24); the second comes from the controller only.
     for (int attempt = 1; ; attempt++) {
       sha.reset();
       try (OutputStream out = new DigestOutputStream(Files.newOutputStream(part), sha)) {
-        source.fetch(digest, out, progress);
+        if (attempt == 1) {
+          source.fetch(digest, out, progress);
+        } else {
+          source.fetchFromOrigin(digest, out, progress);
+        }
       } catch (IOException e) {
         deleteQuietly(part);
         Code code = e.getMessage() != null && e.getMessage().contains("No space left")

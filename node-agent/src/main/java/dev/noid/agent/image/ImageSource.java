@@ -10,6 +10,14 @@ public interface ImageSource {
    */
   void fetch(String digest, OutputStream out, Progress progress);
 
+  /**
+   * As {@link #fetch}, from where the image was imported (the controller) and nowhere else: a
+   * second try after the first, which may have come from another node, was cut or was wrong.
+   */
+  default void fetchFromOrigin(String digest, OutputStream out, Progress progress) {
+    fetch(digest, out, progress);
+  }
+
   /** The files an image may have besides its ext4 file: its own kernel and its modules. */
   enum Part { KERNEL, MODULES }
 

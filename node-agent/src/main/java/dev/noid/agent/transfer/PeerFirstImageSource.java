@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * Takes a fleet image's ext4 file from another node when the controller offered one with the
  * create (issue 24), else from the controller. A peer that fails before the first byte is
  * passed over for the controller at once; one cut part way ends this pull as INTERRUPTED, and
- * the cache's next try (the offer is spent) goes to the controller. The kernel and modules
+ * the cache's next try goes to the controller ({@link #fetchFromOrigin}). The kernel and modules
  * files, a few MB whose sha256 only the controller's import recorded, come from the controller.
  * The cache checks the ext4 file against its digest whichever node sent it.
  */
@@ -87,6 +87,11 @@ public final class PeerFirstImageSource implements ImageSource {
     } finally {
       call.cancel(null); // ends the stream if it is still open
     }
+  }
+
+  @Override
+  public void fetchFromOrigin(String digest, OutputStream out, Progress progress) {
+    controller.fetch(digest, out, progress);
   }
 
   @Override

@@ -73,6 +73,17 @@ public final class PeerPulls implements AutoCloseable {
         return new Pulled(transfer.info(checkpointId), 0, 0);
       }
       return pullOnce(checkpointId, sourceNode, sourceAddress, grant);
+    } catch (AgentException e) {
+      if (e.code() != Code.ALREADY_EXISTS) {
+        throw e;
+      }
+      // Another import published it meanwhile, or its directory is still being removed: only
+      // a complete copy here is a success.
+      if (transfer.holds(checkpointId)) {
+        return new Pulled(transfer.info(checkpointId), 0, 0);
+      }
+      throw new AgentException(Code.BUSY, "checkpoint '" + checkpointId + "' is being written"
+          + " or removed on this node; try again", e);
     } finally {
       running.remove(checkpointId);
     }
@@ -148,6 +159,6 @@ public final class PeerPulls implements AutoCloseable {
   public void close() {
     sweeper.shutdownNow();
     transfer.dropParked();
-    channels.close();
+    // The channels are shared (images come over them too): their owner closes them.
   }
 }

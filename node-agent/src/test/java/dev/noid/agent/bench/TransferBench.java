@@ -11,7 +11,6 @@ import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.image.ImageCache;
 import dev.noid.agent.image.ImageSource;
 import dev.noid.agent.transfer.ImageOffers;
-import dev.noid.agent.transfer.PeerChannels;
 import dev.noid.agent.transfer.PeerFirstImageSource;
 import dev.noid.api.agent.v1.ImagePeer;
 import java.time.Clock;
@@ -80,9 +79,8 @@ public final class TransferBench {
     Files.copy(file, imagesA.path(digest));
     Files.createFile(work.resolve("a-images").resolve(digest.substring(7) + ".no-kernel"));
     ImageOffers offers = new ImageOffers(Clock.systemUTC());
-    PeerChannels imageChannels = peers.channelsOfNodeB();
     ImageCache imagesB = new ImageCache(work.resolve("b-images"),
-        new PeerFirstImageSource(offers, imageChannels, none), 1L << 40, Clock.systemUTC());
+        new PeerFirstImageSource(offers, peers.channelsOfNodeB(), none), 1L << 40, Clock.systemUTC());
 
     String address = peers.serveNodeA(from,
         new NodeImages(ImageCatalog.scan(List.of()), imagesA));
@@ -111,7 +109,6 @@ public final class TransferBench {
             round, first.getLast(), again.getLast(), image.getLast(), raw.getLast());
       }
     } finally {
-      imageChannels.close();
       peers.close();
     }
     double r = median(raw);

@@ -160,7 +160,7 @@ class ResumedTransferTest {
     assertThat(Files.exists(target.partialOf("ck-1"))).isTrue();
 
     assertThatThrownBy(work::finish).isInstanceOfSatisfying(AgentException.class,
-        e -> assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT));
+        e -> assertThat(e.code()).isEqualTo(Code.INTERRUPTED));
     assertThat(work.resumable()).isFalse();
     assertThat(Files.exists(target.partialOf("ck-1"))).isFalse();
   }

@@ -85,6 +85,7 @@ class PeerImagesTest {
 
     assertThat(Files.readAllBytes(file)).isEqualTo(image);
     assertThat(controller.fetches).hasValue(0);
+    assertThat(peers.imagesSentByA).hasValue(1);
   }
 
   @Test
@@ -95,12 +96,23 @@ class PeerImagesTest {
   }
 
   @Test
-  void aCheckpointsGrantDoesNotOpenAnImageAndTheControllerServesIt() throws Exception {
-    offer(peers.grants.sign("ck-1", "node-a", "node-b"));
+  void aCheckpointsGrantDoesNotOpenAnImage() {
+    assertThatThrownBy(() -> peers.sendImageToNodeB(address,
+        peers.grants.sign("ck-1", "node-a", "node-b")))
+        .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.PERMISSION_DENIED);
+          assertThat(e.getStatus().getDescription()).contains("not an image");
+        });
+  }
+
+  @Test
+  void aRefusingPeerLeavesTheImageToTheController() throws Exception {
+    offer(peers.grants.sign("ck-1", "node-a", "node-b")); // not an image grant: refused
     Path file = nodeB.ensure(digest, ImageSource.Progress.NONE);
 
     assertThat(Files.readAllBytes(file)).isEqualTo(image);
     assertThat(controller.fetches).hasValue(1);
+    assertThat(peers.imagesSentByA).hasValue(0);
   }
 
   @Test
@@ -140,15 +152,21 @@ class PeerImagesTest {
 
     Path file = nodeB.ensure(digest, ImageSource.Progress.NONE);
     assertThat(Files.readAllBytes(file)).isEqualTo(image);
+    assertThat(peers.imagesSentByA).as("node-a sent its (rotten) bytes").hasValue(1);
     assertThat(controller.fetches).hasValue(1);
   }
 
   @Test
-  void anotherNodeCannotUseTheGrantNodeBWasGiven() {
-    TransferGrant forC = peers.grants.signImage(digest, "node-a", "node-c");
-    offer(forC);
-    nodeB.ensure(digest, ImageSource.Progress.NONE);
-    assertThat(controller.fetches).hasValue(1); // refused by node-a: node-b is not node-c
+  void aNodeCannotUseAGrantGivenToAnotherNode() {
+    assertThatThrownBy(() -> peers.sendImageToNodeB(address,
+        peers.grants.signImage(digest, "node-a", "node-c")))
+        .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.PERMISSION_DENIED);
+          assertThat(e.getStatus().getDescription())
+              .contains("it is for target node 'node-c', the caller's certificate names 'node-b'");
+        });
+    assertThat(peers.sendImageToNodeB(address, peers.grants.signImage(digest, "node-a",
+        "node-b"))).isNotEmpty(); // the same call with its own grant
   }
 
   @Test

@@ -53,6 +53,7 @@ class PeerPullsTest {
   private Server server;
   private PeerPulls pulls;
   private CheckpointTransfer received;
+  private PeerChannels channels;
   private final AtomicInteger cutAfterChunks = new AtomicInteger(-1);
   private volatile Status refusal;
   private volatile String sendInstead = "ck-1";
@@ -93,12 +94,14 @@ class PeerPullsTest {
           }
         }).build().start();
     received = new CheckpointTransfer(target, new MemoryBases(tmp.resolve("bm")), clock);
-    pulls = new PeerPulls(received, new PeerChannels(InsecureChannelCredentials.create()));
+    channels = new PeerChannels(InsecureChannelCredentials.create());
+    pulls = new PeerPulls(received, channels);
   }
 
   @AfterEach
   void stop() {
     pulls.close();
+    channels.close();
     server.shutdownNow();
   }
 
@@ -146,10 +149,10 @@ class PeerPullsTest {
   }
 
   @Test
-  void theSweeperDropsAKeptPartPastItsTimeWithoutAnotherPull() {
+  void expiringKeptPartsDropsOnlyThosePastTheirTimeWithoutAnotherPull() {
     cutAfterChunks.set(3);
     assertThatThrownBy(this::pull).isInstanceOf(AgentException.class);
-    received.expireParked(); // what the sweeper runs each minute
+    received.expireParked(); // what PeerPulls' sweeper runs each minute
     assertThat(Files.exists(tmp.resolve("b").resolve("ck-1.partial"))).isTrue();
 
     clock.advance(CheckpointTransfer.keepsCutImportsFor().plusSeconds(1));

@@ -33,6 +33,10 @@ public final class TestPeers implements AutoCloseable {
   public final TlsFiles a;
   public final TlsFiles b;
   private Server server;
+  /** SendImage calls node-a finished with OK: the bytes came from the peer. */
+  public final java.util.concurrent.atomic.AtomicInteger imagesSentByA =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private PeerChannels channelsOfB;
 
   public TestPeers(Path dir) throws Exception {
     a = node(ca, "node-a", dir.resolve("a-tls"));
@@ -45,14 +49,46 @@ public final class TestPeers implements AutoCloseable {
             a.serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
         .addService(ServerInterceptors.intercept(new GrpcPeerService(new GrantVerifier("node-a",
             List.of(ca.certificate()), Clock.systemUTC()), checkpoints, images),
-            new PeerCertificateInterceptor(true)))
+            new PeerCertificateInterceptor(true), countImagesSent()))
         .build().start();
     return "127.0.0.1:" + server.getPort();
   }
 
-  /** node-b's channels to other nodes, with its own certificate. */
-  public PeerChannels channelsOfNodeB() {
-    return new PeerChannels(b.sharedMutualClientCredentials());
+  /** node-b's channels to other nodes, with its own certificate; closed with this. */
+  public synchronized PeerChannels channelsOfNodeB() {
+    if (channelsOfB == null) {
+      channelsOfB = new PeerChannels(b.sharedMutualClientCredentials());
+    }
+    return channelsOfB;
+  }
+
+  /** What node-b gets when it calls node-a's SendImage itself with {@code grant}. */
+  public java.util.List<dev.noid.api.agent.v1.ImageChunk> sendImageToNodeB(String address,
+      dev.noid.api.agent.v1.TransferGrant grant) {
+    java.util.List<dev.noid.api.agent.v1.ImageChunk> got = new java.util.ArrayList<>();
+    dev.noid.api.agent.v1.AgentPeerGrpc.newBlockingStub(channelsOfNodeB().to("node-a", address))
+        .sendImage(dev.noid.api.agent.v1.SendImageRequest.newBuilder().setGrant(grant).build())
+        .forEachRemaining(got::add);
+    return got;
+  }
+
+  private io.grpc.ServerInterceptor countImagesSent() {
+    return new io.grpc.ServerInterceptor() {
+      @Override
+      public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call,
+          io.grpc.Metadata headers, io.grpc.ServerCallHandler<Q, R> next) {
+        return next.startCall(new io.grpc.ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void close(io.grpc.Status status, io.grpc.Metadata trailers) {
+            if (status.isOk() && call.getMethodDescriptor().getBareMethodName()
+                .equals("SendImage")) {
+              imagesSentByA.incrementAndGet();
+            }
+            super.close(status, trailers);
+          }
+        }, headers);
+      }
+    };
   }
 
   /** A node certificate as the controller issues it: its DNS name, its address, its URI. */
@@ -69,7 +105,10 @@ public final class TestPeers implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (channelsOfB != null) {
+      channelsOfB.close();
+    }
     if (server != null) {
       server.shutdownNow();
     }

@@ -23,11 +23,13 @@ public final class ChunkedFileSender<T> implements Runnable {
   private final ServerCallStreamObserver<T> out;
   private final Chunks<T> chunks;
   private final Function<IOException, Throwable> failed;
+  private final Runnable closed;
   private boolean first = true;
   private boolean done;
 
   private ChunkedFileSender(InputStream in, int chunkBytes, ServerCallStreamObserver<T> out,
-      Chunks<T> chunks, Function<IOException, Throwable> failed) {
+      Chunks<T> chunks, Function<IOException, Throwable> failed, Runnable closed) {
+    this.closed = closed;
     this.in = in;
     this.chunkBytes = chunkBytes;
     this.out = out;
@@ -41,7 +43,14 @@ public final class ChunkedFileSender<T> implements Runnable {
    */
   public static <T> void start(InputStream in, int chunkBytes, ServerCallStreamObserver<T> out,
       Chunks<T> chunks, Function<IOException, Throwable> failed) {
-    ChunkedFileSender<T> sender = new ChunkedFileSender<>(in, chunkBytes, out, chunks, failed);
+    start(in, chunkBytes, out, chunks, failed, () -> {});
+  }
+
+  /** As above; {@code closed} runs once, when the file is closed (sent, failed or cancelled). */
+  public static <T> void start(InputStream in, int chunkBytes, ServerCallStreamObserver<T> out,
+      Chunks<T> chunks, Function<IOException, Throwable> failed, Runnable closed) {
+    ChunkedFileSender<T> sender = new ChunkedFileSender<>(in, chunkBytes, out, chunks, failed,
+        closed);
     out.setOnCancelHandler(sender::close);
     out.setOnReadyHandler(sender);
   }
@@ -62,15 +71,23 @@ public final class ChunkedFileSender<T> implements Runnable {
     } catch (IOException e) {
       close();
       out.onError(failed.apply(e));
+    } catch (RuntimeException e) {
+      close(); // the call ends now, not at its deadline with the file still open
+      out.onError(io.grpc.Status.INTERNAL.withDescription("sending the file failed: " + e)
+          .asRuntimeException());
     }
   }
 
   private synchronized void close() {
+    if (done) {
+      return;
+    }
     done = true;
     try {
       in.close();
     } catch (IOException ignored) {
       // nothing more is read from it
     }
+    closed.run();
   }
 }

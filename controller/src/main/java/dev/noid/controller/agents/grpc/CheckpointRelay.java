@@ -106,8 +106,18 @@ final class CheckpointRelay {
           ExportCheckpointRequest.newBuilder().setCheckpointId(checkpointId)
               .addAllOmitMemoryBases(omitBases).setReceiverLacksMemoryBases(targetLacksBases)
               .build());
+      boolean first = true;
       while (chunks.hasNext()) {
         CheckpointChunk c = chunks.next();
+        if (first && !(c.hasManifest() && c.getManifest().getCheckpoint().getId()
+            .equals(checkpointId))) {
+          // The target imports whatever id the manifest names: a source must not choose it.
+          sink[0].cancel("the source sent another checkpoint", null);
+          throw new NoidException(Code.INTERNAL, "node " + from + " answered the export of"
+              + " checkpoint " + checkpointId + " with " + (c.hasManifest() ? "checkpoint "
+              + c.getManifest().getCheckpoint().getId() : "no manifest") + ": nothing copied");
+        }
+        first = false;
         while (!sink[0].isReady() && !done.isDone()) {
           writable.tryAcquire(1, TimeUnit.SECONDS);
         }

@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
  * through here. A pull that was cut part way, or that waited behind another pull of the same
  * checkpoint (both ABORTED), is asked again after a pause, with a new grant, and the target
  * carries on from what it kept; a target that ends up holding the checkpoint is a success
- * however it got there. When either node predates direct transfers (UNIMPLEMENTED) the
- * checkpoint goes through the controller, as before.
+ * however it got there. When either node predates direct transfers (UNIMPLEMENTED), or the
+ * source refuses this controller's grant (PERMISSION_DENIED: a version whose grants differ),
+ * the checkpoint goes through the controller, as before.
  */
 final class DirectCopies {
   private static final Logger log = LoggerFactory.getLogger(DirectCopies.class);
@@ -58,9 +59,11 @@ final class DirectCopies {
         if (code == Status.Code.ALREADY_EXISTS) {
           return; // a complete, verified copy is there (another import finished first)
         }
-        if (code == Status.Code.UNIMPLEMENTED) {
-          log.info("node {} or {} predates direct transfers: checkpoint {} goes through the"
-              + " controller ({})", to, from, checkpointId, e.getStatus().getDescription());
+        if (code == Status.Code.UNIMPLEMENTED || code == Status.Code.PERMISSION_DENIED) {
+          // A node from before direct transfers, or whose grant check differs from this
+          // controller's (a version in between): the controller may always copy it itself.
+          log.warn("checkpoint {} from {} to {} goes through the controller: {}", checkpointId,
+              from, to, e.getStatus().getDescription());
           relay.copy(checkpointId, from, to);
           return;
         }

@@ -7,6 +7,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Tells a node that lacks a create's fleet image which other node holds it, with a grant to
@@ -16,6 +19,7 @@ import java.util.Set;
  * of the batch's VMs use it.
  */
 final class ImagePeers {
+  private static final Logger log = LoggerFactory.getLogger(ImagePeers.class);
   private final AgentClients agents;
   private final TransferGrants grants;
 
@@ -47,11 +51,22 @@ final class ImagePeers {
     return agents.node(node).map(NodeEntry::images).orElse(List.of());
   }
 
+  // Any holder but the node itself, at random: one node does not serve the whole fleet. The
+  // peer only saves the controller work, so a failure here leaves it out.
   private Optional<ImagePeer> peer(String node, String digest) {
-    return agents.holders(digest).stream().filter(h -> !h.name().equals(node))
-        .min(java.util.Comparator.comparing(NodeEntry::name))
-        .map(h -> ImagePeer.newBuilder().setNode(h.name()).setAddress(h.address())
-            .setGrant(grants.signImage(digest, h.name(), node)).build());
+    try {
+      List<NodeEntry> holders = agents.holders(digest).stream()
+          .filter(h -> !h.name().equals(node)).toList();
+      if (holders.isEmpty()) {
+        return Optional.empty();
+      }
+      NodeEntry h = holders.get(ThreadLocalRandom.current().nextInt(holders.size()));
+      return Optional.of(ImagePeer.newBuilder().setNode(h.name()).setAddress(h.address())
+          .setGrant(grants.signImage(digest, h.name(), node)).build());
+    } catch (RuntimeException e) {
+      log.warn("no peer named for image {} on node {}: {}", digest, node, e.toString());
+      return Optional.empty();
+    }
   }
 
   // A fleet image is NAME@sha256:HEX; a node-local image has no digest and never moves.

@@ -33,6 +33,8 @@ class CheckpointRelayTest {
   static final class FakeSource extends AgentGrpc.AgentImplBase {
     final List<List<String>> omitted = new CopyOnWriteArrayList<>();
     final List<Boolean> receiverLacksBases = new CopyOnWriteArrayList<>();
+    /** The id its manifest names; null: the one asked for. */
+    volatile String answerWith;
 
     @Override
     public void exportCheckpoint(ExportCheckpointRequest request,
@@ -40,7 +42,8 @@ class CheckpointRelayTest {
       omitted.add(request.getOmitMemoryBasesList());
       receiverLacksBases.add(request.getReceiverLacksMemoryBases());
       CheckpointManifest.Builder m = CheckpointManifest.newBuilder()
-          .setCheckpoint(CheckpointInfo.newBuilder().setId(request.getCheckpointId()));
+          .setCheckpoint(CheckpointInfo.newBuilder().setId(answerWith != null ? answerWith
+              : request.getCheckpointId()));
       if (!request.getOmitMemoryBasesList().contains(BASE)) {
         m.addFiles(CheckpointFile.newBuilder().setPath("memory-base/" + BASE).setSha256(BASE));
       }
@@ -136,5 +139,16 @@ class CheckpointRelayTest {
     assertThat(source.omitted).containsExactly(List.of());
     // The source refuses a checkpoint that has a base (CheckpointTransferTest).
     assertThat(source.receiverLacksBases).containsExactly(true);
+  }
+
+  @Test
+  void aSourceThatAnswersWithAnotherCheckpointCopiesNothing() throws Exception {
+    source.answerWith = "ck-chosen-by-the-source";
+    CheckpointRelay relay = relayTo(new FakeTarget(true, true));
+
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> relay.copy("ck", "node-a", "node-b"))
+        .isInstanceOf(dev.noid.controller.domain.NoidException.class)
+        .hasMessageContaining("answered the export of checkpoint ck with checkpoint"
+            + " ck-chosen-by-the-source");
   }
 }

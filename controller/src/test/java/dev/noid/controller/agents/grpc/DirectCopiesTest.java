@@ -132,13 +132,26 @@ class DirectCopiesTest {
   }
 
   @Test
-  void aRefusalIsNotAskedAgain() throws Exception {
+  void aGrantTheSourceRefusesGetsTheCopyThroughTheControllerOnce() throws Exception {
+    // A source whose grant check differs from this controller's (another version).
     ScriptedTarget target = new ScriptedTarget(Status.PERMISSION_DENIED.withDescription(
         "node node-a would not send checkpoint 'ck': transfer grant refused"));
+    copiesTo(target).copy("ck", "node-a", "node-b");
+
+    assertThat(target.pulls).hasSize(1);
+    assertThat(source.omitted).hasSize(1);
+  }
+
+  @Test
+  void aCheckpointTheSourceLacksIsNotAskedForAgain() throws Exception {
+    ScriptedTarget target = new ScriptedTarget(Status.NOT_FOUND.withDescription(
+        "node node-a would not send checkpoint 'ck': NOT_FOUND"));
     DirectCopies copies = copiesTo(target);
 
     assertThatThrownBy(() -> copies.copy("ck", "node-a", "node-b"))
-        .isInstanceOf(NoidException.class).hasMessageContaining("grant refused");
+        .isInstanceOfSatisfying(NoidException.class,
+            e -> assertThat(e.code()).isEqualTo(Code.NOT_FOUND));
     assertThat(target.pulls).hasSize(1);
+    assertThat(source.omitted).isEmpty();
   }
 }
