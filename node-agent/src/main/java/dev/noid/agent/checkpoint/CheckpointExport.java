@@ -29,6 +29,8 @@ public final class CheckpointExport implements AutoCloseable {
   private final java.util.function.Function<String, Path> where;
   private final CheckpointManifest manifest;
   private final java.util.function.Predicate<String> unchanged;
+  private final java.util.function.Function<String, List<String>> chunkHashes;
+  private List<String> known;
   private final List<CheckpointFile> files;
   private boolean manifestSent;
   private int index;
@@ -45,8 +47,10 @@ public final class CheckpointExport implements AutoCloseable {
    * still as it was when the manifest's sha256 of it was taken (asked once it has been sent).
    */
   CheckpointExport(java.util.function.Function<String, Path> where,
-      java.util.function.Predicate<String> unchanged, CheckpointManifest manifest,
+      java.util.function.Predicate<String> unchanged,
+      java.util.function.Function<String, List<String>> chunkHashes, CheckpointManifest manifest,
       boolean verify) {
+    this.chunkHashes = chunkHashes;
     this.verify = verify;
     this.where = where;
     this.unchanged = unchanged;
@@ -102,6 +106,7 @@ public final class CheckpointExport implements AutoCloseable {
           channel = FileChannel.open(where.apply(file.getPath()));
           offset = 0;
           digest = verify ? Sha256.digest() : null;
+          known = chunkHashes.apply(file.getPath());
           skipTo(from);
         }
         ByteBuffer buf = ByteBuffer.allocate(CheckpointTransfer.CHUNK_BYTES);
@@ -136,11 +141,23 @@ public final class CheckpointExport implements AutoCloseable {
       digest.update(data.asReadOnlyByteBuffer());
     }
     FileChunk chunk = FileChunk.newBuilder().setPath(file.getPath()).setOffsetBytes(offset)
-        .setData(data).setSha256(Sha256.hex(data)).build();
+        .setData(data).setSha256(chunkSha256(data)).build();
     offset += data.size();
     bytesSent += data.size();
     chunksSent++;
     return CheckpointChunk.newBuilder().setChunk(chunk).build();
+  }
+
+  // Remembered when the file was hashed, for a chunk where that hashing cut one (a resume
+  // point is a chunk boundary); else hashed now. A file whose bytes changed since fails the
+  // receiver's check of the chunk, as it would fail its check of the file.
+  private String chunkSha256(ByteString data) {
+    long index = offset / CheckpointTransfer.CHUNK_BYTES;
+    if (known != null && offset % CheckpointTransfer.CHUNK_BYTES == 0 && index < known.size()
+        && (data.size() == CheckpointTransfer.CHUNK_BYTES || index == known.size() - 1)) {
+      return known.get((int) index);
+    }
+    return Sha256.hex(data);
   }
 
   private void endOfFile(CheckpointFile file) throws IOException {

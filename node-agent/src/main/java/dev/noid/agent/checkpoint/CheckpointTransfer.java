@@ -97,10 +97,14 @@ public final class CheckpointTransfer {
           + e.getMessage(), e);
     }
     // A base never changes in place (it is named by its content); the receiver checks it too.
+    // The chunk hashes remembered with a file's: what the receiver checks each chunk against,
+    // so the sender need not hash as it sends. Not for the archive, which names chunks by them.
+    java.util.function.Function<String, List<String>> chunkHashes = verify ? path -> null
+        : path -> taken.containsKey(path) ? taken.get(path).chunks() : null;
     return new CheckpointExport(path -> path.startsWith(SavedMemory.TRANSFER_PREFIX)
         ? bases.path(path.substring(SavedMemory.TRANSFER_PREFIX.length())) : dir.resolve(path),
         path -> !taken.containsKey(path) || FileHashes.unchanged(dir.resolve(path), taken.get(path)),
-        manifest.build(), verify);
+        chunkHashes, manifest.build(), verify);
   }
 
   /**
@@ -109,16 +113,22 @@ public final class CheckpointTransfer {
    * first hashes what is not known yet itself.
    */
   public void hashSoon(String checkpointId) {
-    hashing.execute(() -> {
-      try {
-        Path dir = store.directory(checkpointId);
-        for (Path file : files(dir)) {
-          hashes.of(file);
-        }
-      } catch (IOException | RuntimeException e) {
-        // deleted meanwhile, or unreadable: the transfer says so if it comes
+    hashing.execute(() -> hashNow(checkpointId));
+  }
+
+  /**
+   * What {@link #hashSoon} does, on this thread: each file and each of its chunks, so that an
+   * export of it hashes nothing as it sends.
+   */
+  public void hashNow(String checkpointId) {
+    try {
+      Path dir = store.directory(checkpointId);
+      for (Path file : files(dir)) {
+        hashes.of(file, true);
       }
-    });
+    } catch (IOException | RuntimeException e) {
+      // deleted meanwhile, or unreadable: the transfer says so if it comes
+    }
   }
 
   /** The memory bases this node holds: a sender need not send them. */

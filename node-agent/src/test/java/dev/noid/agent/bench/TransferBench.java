@@ -86,6 +86,7 @@ public final class TransferBench {
         new NodeImages(ImageCatalog.scan(List.of()), imagesA));
     List<Double> first = new ArrayList<>();
     List<Double> again = new ArrayList<>();
+    List<Double> background = new ArrayList<>();
     List<Double> image = new ArrayList<>();
     List<Double> raw = new ArrayList<>();
     try (PeerPulls pulls = new PeerPulls(to, peers.channelsOfNodeB())) {
@@ -102,11 +103,16 @@ public final class TransferBench {
         target.delete(fresh);
         again.add(rateOf(sizeMib, pulls, grants, address, fresh));
         target.delete(fresh);
+        // As an agent hashes a checkpoint it has just taken: files and chunks, in the background.
+        from.hashNow(fresh);
+        background.add(rateOf(sizeMib, pulls, grants, address, fresh));
+        target.delete(fresh);
         image.add(imageRate(sizeMib, offers, imagesB, grants, address, digest));
         raw.add(rawCopy(a, b, file, work.resolve("raw-copy"), sizeMib));
         source.delete(fresh);
-        System.err.printf("round %d: first %.1f, again %.1f, image %.1f, raw TLS %.1f MiB/s%n",
-            round, first.getLast(), again.getLast(), image.getLast(), raw.getLast());
+        System.err.printf("round %d: first %.1f, again %.1f, background-hashed %.1f, image %.1f,"
+            + " raw TLS %.1f MiB/s%n", round, first.getLast(), again.getLast(),
+            background.getLast(), image.getLast(), raw.getLast());
       }
     } finally {
       peers.close();
@@ -120,6 +126,8 @@ public final class TransferBench {
         median(first), median(first) / r);
     System.out.printf("| direct pull, again (file hashes remembered) | %.1f | %.2fx |%n",
         median(again), median(again) / r);
+    System.out.printf("| direct pull, hashed in the background as a new checkpoint is (files and"
+        + " chunks) | %.1f | %.2fx |%n", median(background), median(background) / r);
     System.out.printf("| image from node-a (same bytes, into node-b's image cache) | %.1f | %.2fx |%n",
         median(image), median(image) / r);
     System.out.printf("| raw TLS copy, same certificates, disk to disk, fsync | %.1f | 1.00x |%n", r);

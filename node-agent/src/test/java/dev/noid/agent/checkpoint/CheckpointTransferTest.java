@@ -493,4 +493,33 @@ class CheckpointTransferTest {
     assertThat(e.getMessage()).contains("sent checkpoint 'ck-1' when 'ck-9' was asked for");
     assertThat(targetEntries()).isEmpty();
   }
+
+  @Test
+  void aCheckpointHashedInTheBackgroundIsSentWithItsChunkHashesAsTheyWere() {
+    from.hashNow("ck-1");
+    List<CheckpointChunk> all = exported();
+
+    assertThat(all).filteredOn(CheckpointChunk::hasChunk).allSatisfy(c -> assertThat(
+        c.getChunk().getSha256()).isEqualTo(Sha256.hex(c.getChunk().getData())));
+    assertThat(importAll(all).getId()).isEqualTo("ck-1");
+  }
+
+  @Test
+  void bytesThatRottedAfterTheBackgroundHashAreRefusedAtTheirChunk() throws IOException {
+    from.hashNow("ck-1");
+    Path state = source.directory("ck-1").resolve("vmstate");
+    java.nio.file.attribute.FileTime stamp = Files.getLastModifiedTime(state);
+    try (RandomAccessFile f = new RandomAccessFile(state.toFile(), "rw")) {
+      f.seek(MIB + 5);
+      f.write(f.read() ^ 0x10);
+    }
+    Files.setLastModifiedTime(state, stamp);
+
+    CheckpointImport imp = to.receive("ck-1");
+    AgentException e = failure(() -> exported().forEach(imp::accept));
+    assertThat(e.code()).isEqualTo(Code.CORRUPT);
+    assertThat(e.getMessage()).contains("'vmstate'").contains("offset " + MIB)
+        .contains("the chunk says");
+    assertThat(targetEntries()).isEmpty();
+  }
 }

@@ -184,4 +184,34 @@ class PeerImagesTest {
     assertThat(Files.readAllBytes(nodeB.path(digest))).isEqualTo(image);
     assertThat(controller.fetches).hasValue(1);
   }
+
+  @Test
+  void aNodeSendsTwoImagesAtOnceAndRefusesAThirdUntilOneEnds() throws Exception {
+    // Larger than node-b's flow-control window: a send node-b does not read stays open.
+    byte[] big = new byte[48 * MIB];
+    new Random(9).nextBytes(big);
+    String bigDigest = "sha256:" + HexFormat.of().formatHex(
+        MessageDigest.getInstance("SHA-256").digest(big));
+    controller.served.put(bigDigest, big);
+    nodeA.ensure(bigDigest, ImageSource.Progress.NONE);
+    List<io.grpc.stub.ClientCallStreamObserver<?>> stalled = new java.util.ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      stalled.add(peers.stallSendImageToNodeB(address,
+          peers.grants.signImage(bigDigest, "node-a", "node-b")));
+    }
+
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+        .untilAsserted(() -> assertThatThrownBy(() -> peers.sendImageToNodeB(address,
+            peers.grants.signImage(digest, "node-a", "node-b")))
+            .isInstanceOfSatisfying(io.grpc.StatusRuntimeException.class, e -> {
+              assertThat(e.getStatus().getCode())
+                  .isEqualTo(io.grpc.Status.Code.RESOURCE_EXHAUSTED);
+              assertThat(e.getStatus().getDescription()).contains("sending 2 images already");
+            }));
+    stalled.getFirst().cancel("node-b gave up", null);
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+        .ignoreExceptions().untilAsserted(() -> assertThat(peers.sendImageToNodeB(address,
+            peers.grants.signImage(digest, "node-a", "node-b"))).isNotEmpty());
+    stalled.getLast().cancel("done", null);
+  }
 }

@@ -72,6 +72,34 @@ public final class TestPeers implements AutoCloseable {
     return got;
   }
 
+  /** Starts node-b's SendImage call to node-a and reads nothing of it; cancel it to end it. */
+  public io.grpc.stub.ClientCallStreamObserver<?> stallSendImageToNodeB(String address,
+      dev.noid.api.agent.v1.TransferGrant grant) {
+    java.util.concurrent.CompletableFuture<io.grpc.stub.ClientCallStreamObserver<?>> call =
+        new java.util.concurrent.CompletableFuture<>();
+    dev.noid.api.agent.v1.AgentPeerGrpc.newStub(channelsOfNodeB().to("node-a", address))
+        .sendImage(dev.noid.api.agent.v1.SendImageRequest.newBuilder().setGrant(grant).build(),
+            new io.grpc.stub.ClientResponseObserver<dev.noid.api.agent.v1.SendImageRequest,
+                dev.noid.api.agent.v1.ImageChunk>() {
+              @Override
+              public void beforeStart(io.grpc.stub.ClientCallStreamObserver<
+                  dev.noid.api.agent.v1.SendImageRequest> requests) {
+                requests.disableAutoRequestWithInitial(0);
+                call.complete(requests);
+              }
+
+              @Override
+              public void onNext(dev.noid.api.agent.v1.ImageChunk value) {}
+
+              @Override
+              public void onError(Throwable t) {}
+
+              @Override
+              public void onCompleted() {}
+            });
+    return call.join();
+  }
+
   private io.grpc.ServerInterceptor countImagesSent() {
     return new io.grpc.ServerInterceptor() {
       @Override
