@@ -15,13 +15,13 @@ import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.common.grpc.ChunkedFileSender;
+import dev.noid.common.tls.ClusterIdentities;
 import com.google.protobuf.ByteString;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import dev.noid.common.tls.ClusterIdentities;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 import java.security.cert.X509Certificate;
@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * noid.agent.v1.AgentPeer: sends a checkpoint, or a fleet image's ext4 file, straight to the
- * node a controller's grant names, and to no other (issue 24). The caller is known by its certificate, never by what it says.
+ * node a controller's grant names, and to no other (issue 24). The caller is known by its
+ * certificate, never by what it says.
  */
 public final class GrpcPeerService extends AgentPeerGrpc.AgentPeerImplBase {
   private static final Logger log = LoggerFactory.getLogger(GrpcPeerService.class);

@@ -57,6 +57,10 @@ public final class GrantVerifier {
     } catch (InvalidProtocolBufferException e) {
       throw denied("its body is not a TransferGrantBody");
     }
+    if (body.getCheckpointId().isEmpty() == body.getImageDigest().isEmpty()) {
+      throw denied("it must name one checkpoint or one image, and names "
+          + (body.getCheckpointId().isEmpty() ? "neither" : "both"));
+    }
     if (!self.equals(body.getSourceNode())) {
       throw denied("it is for source node '" + body.getSourceNode() + "', this is '" + self + "'");
     }

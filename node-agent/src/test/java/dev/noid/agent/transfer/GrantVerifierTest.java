@@ -112,6 +112,25 @@ class GrantVerifierTest {
   }
 
   @Test
+  void aGrantMustNameOneCheckpointOrOneImage() throws Exception {
+    TransferGrant grant = signer.sign("ck-1", "node-a", "node-b");
+    TransferGrantBody both = TransferGrantBody.parseFrom(grant.getBody()).toBuilder()
+        .setImageDigest("sha256:" + "ab".repeat(32)).build();
+    assertDenied(signedByController(both), "node-b", "names both");
+    assertDenied(signedByController(both.toBuilder().clearCheckpointId().clearImageDigest()
+        .build()), "node-b", "names neither");
+  }
+
+  private TransferGrant signedByController(TransferGrantBody body) throws Exception {
+    Signature s = Signature.getInstance("SHA256withECDSA");
+    s.initSign(controller.key());
+    s.update(dev.noid.common.tls.GrantSignatures.signed(body.toByteArray()));
+    return TransferGrant.newBuilder().setBody(body.toByteString())
+        .setSignature(ByteString.copyFrom(s.sign()))
+        .setSignerCertificate(ByteString.copyFrom(controller.certificate().getEncoded())).build();
+  }
+
+  @Test
   void aGrantWithoutASignerIsRefused() {
     TransferGrant grant = signer.sign("ck-1", "node-a", "node-b");
     assertDenied(grant.toBuilder().clearSignerCertificate().build(), "node-b",
