@@ -1,6 +1,7 @@
 package dev.noid.agent.node;
 
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.image.ImageChunkCopy;
 import dev.noid.agent.image.ImageSource;
 import dev.noid.agent.tls.KnownControllers;
 import dev.noid.agent.tls.NodeCredentials;
@@ -16,7 +17,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.util.Iterator;
 import java.util.Optional;
 
 /**
@@ -65,25 +65,11 @@ public final class ControllerImageSource implements ImageSource, AutoCloseable {
 
   /** Streams the part into {@code out}; returns its first chunk (null when there was none). */
   private ImageChunk pull(String digest, ImagePart part, OutputStream out, Progress progress) {
-    long written = 0;
-    ImageChunk first = null;
+    ImageChunkCopy copy = new ImageChunkCopy(out, progress);
     try {
-      Iterator<ImageChunk> chunks = NodeRegistrationGrpc.newBlockingStub(channel())
+      return copy.drain(NodeRegistrationGrpc.newBlockingStub(channel())
           .pullImage(PullImageRequest.newBuilder().setNodeName(config.nodeName())
-              .setDigest(digest).setPart(part).build());
-      while (chunks.hasNext()) {
-        ImageChunk c = chunks.next();
-        if (first == null) {
-          first = c;
-        }
-        if (c.getTotalBytes() > 0) {
-          progress.total(c.getTotalBytes());
-        }
-        c.getData().writeTo(out);
-        written += c.getData().size();
-        progress.done(written);
-      }
-      return first;
+              .setDigest(digest).setPart(part).build()));
     } catch (StatusRuntimeException e) {
       Code code = e.getStatus().getCode() == Status.Code.NOT_FOUND ? Code.NOT_FOUND
           : Code.INTERNAL;
@@ -92,8 +78,8 @@ public final class ControllerImageSource implements ImageSource, AutoCloseable {
     } catch (IOException e) {
       Code code = String.valueOf(e.getMessage()).contains("No space left") ? Code.DISK_FULL
           : Code.INTERNAL;
-      throw new AgentException(code, "cannot write image " + digest + " after " + written + " bytes: "
-          + e.getMessage(), e);
+      throw new AgentException(code, "cannot write image " + digest + " after " + copy.written()
+          + " bytes: " + e.getMessage(), e);
     }
   }
 

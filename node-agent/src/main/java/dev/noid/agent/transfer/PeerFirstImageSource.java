@@ -1,5 +1,6 @@
 package dev.noid.agent.transfer;
 
+import dev.noid.agent.image.ImageChunkCopy;
 import dev.noid.agent.image.ImageSource;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
@@ -47,40 +48,33 @@ public final class PeerFirstImageSource implements ImageSource {
     }
     ImagePeer p = peer.get();
     long started = System.nanoTime();
-    long written = 0;
+    ImageChunkCopy copy = new ImageChunkCopy(out, progress);
     Context.CancellableContext call = Context.current().withCancellation();
     try {
       Iterator<ImageChunk> chunks = call.call(() -> AgentPeerGrpc.newBlockingStub(
               channels.to(p.getNode(), p.getAddress()))
           .withDeadlineAfter(DEADLINE_MINUTES, TimeUnit.MINUTES)
           .sendImage(SendImageRequest.newBuilder().setGrant(p.getGrant()).build()));
-      while (chunks.hasNext()) {
-        ImageChunk c = chunks.next();
-        if (c.getTotalBytes() > 0) {
-          progress.total(c.getTotalBytes());
-        }
-        c.getData().writeTo(out);
-        written += c.getData().size();
-        progress.done(written);
-      }
-      log.info("image {} taken from node {}: {} bytes in {} ms", digest, p.getNode(), written,
+      copy.drain(chunks);
+      log.info("image {} taken from node {}: {} bytes in {} ms", digest, p.getNode(),
+          copy.written(),
           (System.nanoTime() - started) / 1_000_000);
     } catch (StatusRuntimeException e) {
       String why = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
           : ": " + e.getStatus().getDescription());
-      if (written == 0) {
+      if (copy.written() == 0) {
         log.warn("image {}: node {} did not send it ({}); taking it from the controller",
             digest, p.getNode(), why);
         controller.fetch(digest, out, progress);
         return;
       }
       throw new AgentException(Code.INTERRUPTED, "image " + digest + " from node "
-          + p.getNode() + " was cut after " + written + " bytes (" + why + ")", e);
+          + p.getNode() + " was cut after " + copy.written() + " bytes (" + why + ")", e);
     } catch (IOException e) {
       Code code = String.valueOf(e.getMessage()).contains("No space left") ? Code.DISK_FULL
           : Code.INTERNAL;
-      throw new AgentException(code, "cannot write image " + digest + " after " + written
-          + " bytes: " + e.getMessage(), e);
+      throw new AgentException(code, "cannot write image " + digest + " after "
+          + copy.written() + " bytes: " + e.getMessage(), e);
     } catch (Exception e) {
       throw e instanceof RuntimeException re ? re : new AgentException(Code.INTERNAL,
           "pulling image " + digest + " from node " + p.getNode() + ": " + e, e);

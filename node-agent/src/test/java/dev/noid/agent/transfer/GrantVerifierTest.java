@@ -122,12 +122,8 @@ class GrantVerifierTest {
   }
 
   private TransferGrant signedByController(TransferGrantBody body) throws Exception {
-    Signature s = Signature.getInstance("SHA256withECDSA");
-    s.initSign(controller.key());
-    s.update(dev.noid.common.tls.GrantSignatures.signed(body.toByteArray()));
-    return TransferGrant.newBuilder().setBody(body.toByteString())
-        .setSignature(ByteString.copyFrom(s.sign()))
-        .setSignerCertificate(ByteString.copyFrom(controller.certificate().getEncoded())).build();
+    return grant(controller, body.toByteArray(),
+        dev.noid.common.tls.GrantSignatures.signed(body.toByteArray()));
   }
 
   @Test
@@ -149,9 +145,15 @@ class GrantVerifierTest {
     byte[] body = TransferGrantBody.newBuilder().setCheckpointId("ck-1").setSourceNode("node-a")
         .setTargetNode("node-b").setExpiresUnixMs(NOW.toEpochMilli() + 60_000)
         .setNonce(ByteString.copyFrom(new byte[16])).build().toByteArray();
+    return grant(key, body, body); // without the grant context
+  }
+
+  // A grant with `body`, whose signature by `key` covers `signedBytes`.
+  private static TransferGrant grant(KeyAndCertificate key, byte[] body, byte[] signedBytes)
+      throws Exception {
     Signature s = Signature.getInstance("SHA256withECDSA");
     s.initSign(key.key());
-    s.update(body);
+    s.update(signedBytes);
     return TransferGrant.newBuilder().setBody(ByteString.copyFrom(body))
         .setSignature(ByteString.copyFrom(s.sign()))
         .setSignerCertificate(ByteString.copyFrom(key.certificate().getEncoded())).build();
