@@ -71,6 +71,7 @@ public final class AgentModule extends AbstractModule {
     Multibinder<BindableService> services = Multibinder.newSetBinder(binder(), BindableService.class);
     services.addBinding().to(GrpcAgentService.class);
     services.addBinding().to(dev.noid.agent.api.GrpcPeerService.class);
+    services.addBinding().to(dev.noid.agent.api.GrpcMigrationService.class);
   }
 
   /** Grants checked against the CA this node trusts, which on a joined node is the cluster's. */
@@ -153,13 +154,16 @@ public final class AgentModule extends AbstractModule {
   @Provides
   @Singleton
   VmManager vmManager(AgentConfig cfg, Hypervisor hypervisor, NodeImages images,
-      NodeCapacity capacity, NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity) {
+      NodeCapacity capacity, NodeNetwork network, GoldenSnapshots goldens, IdentityFix identity,
+      NodeCredentials credentials) {
     // Warm VMs need a restore that reads no memory up front: QEMU with memory bases.
     WarmPool warm = hypervisor.stateFormat().isEmpty() ? WarmPool.off()
         : WarmPool.of(cfg.warmPool(), cfg.vmsDir(), hypervisor, goldens, capacity, identity,
             Duration.ofSeconds(cfg.bootTimeoutSeconds()));
     VmManager vms = VmManager.assemble(cfg.vmsDir(), hypervisor, images, capacity,
-        Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity, warm);
+        Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity, warm,
+        credentials.joined() ? new dev.noid.agent.hypervisor.LiveMigration.Credentials(
+            cfg.tlsDir()) : null);
     images.usedBy(() -> vms.list().stream().map(v -> v.spec().getImage()).toList());
     return vms;
   }

@@ -103,20 +103,28 @@ final class AdminCommands {
   }
 
   @Calls("NodeService/DrainNode")
-  @Command(name = "drain", mixinStandardHelpOptions = true, description = "Move every VM off a node.")
+  @Command(name = "drain", mixinStandardHelpOptions = true,
+      description = "Move every VM off a node: live where it can, else by checkpoint.")
   static final class Drain extends ClientCommand {
     @Parameters(index = "0") String name;
+    @picocli.CommandLine.Option(names = "--parallel", description = "VMs moved at once (1-16; default 2).")
+    int parallel;
 
     @Override
     int run(NoidClient client) {
-      var it = rpc(() -> client.nodes().drainNode(dev.noid.api.v1.DrainNodeRequest.newBuilder().setName(name).build()));
+      var it = rpc(() -> client.nodes().drainNode(dev.noid.api.v1.DrainNodeRequest.newBuilder()
+          .setName(name).setParallelism(parallel).build()));
       try {
         it.forEachRemaining(r -> {
           if (r.hasProgress()) {
             var p = r.getProgress();
             System.out.println(p.getVm() + ": " + p.getPhase().name().substring("PHASE_".length()).toLowerCase()
                 + (p.getTargetNode().isEmpty() ? "" : " -> " + p.getTargetNode())
-                + (p.getMessage().isEmpty() ? "" : " (" + p.getMessage() + ")"));
+                + (p.hasReport() ? ": " + (p.getReport().getMethod()
+                    == dev.noid.api.v1.MigrationReport.Method.METHOD_LIVE
+                    ? "live, " + MigrateCommand.stats(p.getReport())
+                    : "by checkpoint (" + p.getReport().getFallbackReason() + ")")
+                    : p.getMessage().isEmpty() ? "" : " (" + p.getMessage() + ")"));
           } else if (r.hasSummary()) {
             System.out.println("moved: " + r.getSummary().getMovedCount() + ", failed: " + r.getSummary().getFailedCount());
           }

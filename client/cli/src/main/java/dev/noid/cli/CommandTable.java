@@ -24,6 +24,7 @@ final class CommandTable {
           new Entry("start", VmCommands.Start.class),
           new Entry("pause", VmCommands.Pause.class),
           new Entry("resume", VmCommands.Resume.class),
+          new Entry("migrate", MigrateCommand.class),
           new Entry("destroy", VmCommands.Destroy.class),
           new Entry("use", VmCommands.Use.class),
           new Entry("current", VmCommands.Current.class),

@@ -30,6 +30,8 @@ import dev.noid.api.v1.ListVmsResponse;
 import dev.noid.api.v1.NodeServiceGrpc;
 import dev.noid.api.v1.PauseVmRequest;
 import dev.noid.api.v1.RestoreCheckpointRequest;
+import dev.noid.api.v1.MigrateVmRequest;
+import dev.noid.api.v1.MigrateVmResponse;
 import dev.noid.api.v1.ResumeVmRequest;
 import dev.noid.api.v1.StartVmRequest;
 import dev.noid.api.v1.StopVmRequest;
@@ -368,6 +370,16 @@ public final class NoidClient implements AutoCloseable {
   /** Resumes a paused VM. */
   public Vm resumeVm(String name) {
     return call(() -> vms().resumeVm(ResumeVmRequest.newBuilder().setName(name).build()).getVm());
+  }
+
+  /**
+   * Moves a running VM to {@code node} (empty: where the scheduler places it) while it runs. If
+   * live migration cannot be used or fails, it moves by checkpoint, copy and restore unless
+   * {@code noFallback}; the report says which and why. Never retried: a move is not repeatable.
+   */
+  public MigrateVmResponse migrateVm(String name, String node, boolean noFallback) {
+    return call(() -> vms().migrateVm(MigrateVmRequest.newBuilder().setName(name).setNode(node)
+        .setNoFallback(noFallback).build()));
   }
 
   // ---------------------------------------------------------------- checkpoints

@@ -52,6 +52,9 @@ public interface NodeAgents {
    */
   NodeVm restore(String node, String checkpointId, VmEntry vm);
 
+  /** Live migration between these agents, one step per call. */
+  NodeMigrations live();
+
   /** A VM as its node reports it. {@code reason}: why it is so, when the node says. */
   record NodeVm(String id, dev.noid.controller.domain.VmState state, String reason,
       String ipAddress, String macAddress) {

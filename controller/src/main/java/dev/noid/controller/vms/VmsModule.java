@@ -99,6 +99,11 @@ public final class VmsModule extends AbstractModule {
   }
 
   @Provides
+  dev.noid.controller.vms.service.VmMoves moves(VmServices s) {
+    return s.moves();
+  }
+
+  @Provides
   Evacuation evacuation(VmServices s) {
     return s.evacuation();
   }

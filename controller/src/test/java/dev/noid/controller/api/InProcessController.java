@@ -109,7 +109,7 @@ final class InProcessController implements AutoCloseable {
         images), pulls);
     users.onRevocation(streams::revoke);
     vmApi = new GrpcVmService(vms.records(), vms.creates(), vms.transitions(), vms.checkpoints(), clients,
-        streams);
+        streams, vms.moves());
     nodeApi = new GrpcNodeService(nodes, scheduler, vms.records().table(), vms.evacuation(), streams);
     userApi = new GrpcUserService(users, vms.records().table(), vms.users(), quotas, vms.checkpoints().table());
     startApi();

@@ -48,7 +48,10 @@ class MoveAndRestoreTest {
         assertThat(s.target()).isEqualTo("node-b");
       });
       assertThat(steps).extracting(DrainStep::phase)
-          .containsExactly("CHECKPOINTING", "TRANSFERRING", "RESTORING", "MOVED");
+          .containsExactly("MIGRATING", "CHECKPOINTING", "TRANSFERRING", "RESTORING", "MOVED");
+      // The fake agents have no live migration: the move says it fell back, and why.
+      assertThat(results.get(0).report().live()).isFalse();
+      assertThat(results.get(0).report().fallbackReason()).contains("UNIMPLEMENTED");
       VmEntry moved = c.get(ALICE, "web");
       assertThat(moved.id()).isEqualTo(web.id());
       assertThat(moved.node()).isEqualTo("node-b");

@@ -53,7 +53,7 @@ public final class GrpcErrors {
       // Not UNAVAILABLE: to the controller that means this node, not its peer, is unreachable.
       case INTERRUPTED -> Status.ABORTED.withDescription(INTERRUPTED_PREFIX + message);
       // What this node's caller falls back on (the controller relays the copy itself).
-      case PEER_UNSUPPORTED -> Status.UNIMPLEMENTED.withDescription(message);
+      case PEER_UNSUPPORTED, UNIMPLEMENTED -> Status.UNIMPLEMENTED.withDescription(message);
       case INTERNAL -> Status.INTERNAL.withDescription(message);
     };
   }

@@ -42,6 +42,11 @@ public interface Hypervisor {
     return "";
   }
 
+  /** Moving a running VM to another node; {@link LiveMigration#NONE} where there is none. */
+  default LiveMigration liveMigration() {
+    return LiveMigration.NONE;
+  }
+
   /** Null when VMs can be started, else what is missing (e.g. the VMM binary). */
   String unavailableReason();
 

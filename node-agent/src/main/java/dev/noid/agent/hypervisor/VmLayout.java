@@ -75,4 +75,13 @@ public record VmLayout(Path dir) {
   public Path savingMarker() {
     return dir.resolve("saving");
   }
+
+  /**
+   * Set on the source while the VM migrates and after, naming the target: an agent that finds
+   * it at start resumes a VM whose migration had not finished, and leaves one that handed its
+   * guest over paused for the controller to decide.
+   */
+  public Path migratingMarker() {
+    return dir.resolve("migrating");
+  }
 }

@@ -3,6 +3,7 @@ package dev.noid.agent.qemu;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.noid.agent.hypervisor.Hostnames;
 import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.LiveMigration;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
@@ -50,6 +51,7 @@ public final class QemuDriver implements Hypervisor {
 
   private final String choiceReason;
   private final MemoryBases bases;
+  private final QemuLiveMigration migration = new QemuLiveMigration(this);
 
   /**
    * {@code bases}: where guest RAM is saved apart from device state and mapped back lazily;
@@ -114,10 +116,18 @@ public final class QemuDriver implements Hypervisor {
   }
 
   List<String> commandLine(VmLayout layout, VmSpec spec, Image image) {
+    return commandLine(layout, spec, image, "q35");
+  }
+
+  /**
+   * {@code machine}: "q35" (QEMU's newest q35), or the exact type of a VM migrating in, whose
+   * devices must be laid out as the source's were.
+   */
+  List<String> commandLine(VmLayout layout, VmSpec spec, Image image, String machine) {
     List<String> cmd = new ArrayList<>(List.of(
         "setsid", binary,
         "-name", spec.getId(),
-        "-machine", "q35,accel=" + accelerator.name(),
+        "-machine", machine + ",accel=" + accelerator.name(),
         "-cpu", "kvm".equals(accelerator.name()) ? "host" : "qemu64",
         "-smp", String.valueOf(spec.getCpus()),
         "-m", spec.getMemMib() + "M",
@@ -254,7 +264,7 @@ public final class QemuDriver implements Hypervisor {
     }
   }
 
-  private long start(VmLayout layout, List<String> cmd) {
+  long start(VmLayout layout, List<String> cmd) {
     try {
       Files.deleteIfExists(layout.controlSocket());
       Files.deleteIfExists(layout.agentSocket());
@@ -288,6 +298,11 @@ public final class QemuDriver implements Hypervisor {
       Thread.currentThread().interrupt();
       throw new AgentException(Code.INTERNAL, "interrupted while starting QEMU", e);
     }
+  }
+
+  @Override
+  public LiveMigration liveMigration() {
+    return migration;
   }
 
   @Override
@@ -365,12 +380,12 @@ public final class QemuDriver implements Hypervisor {
     }
   }
 
-  private static QmpClient qmp(VmLayout layout) throws IOException {
+  static QmpClient qmp(VmLayout layout) throws IOException {
     return QmpClient.connect(layout.controlSocket(), QMP_TIMEOUT);
   }
 
   // A VMM that does not answer in time is wedged, not merely failing: say which VM it is.
-  private static AgentException qmpFailed(VmLayout layout, String action, IOException e,
+  static AgentException qmpFailed(VmLayout layout, String action, IOException e,
       String detail) {
     String vm = layout.dir().getFileName().toString();
     if (e instanceof QmpClient.QmpTimeoutException) {

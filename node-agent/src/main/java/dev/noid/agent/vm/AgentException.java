@@ -43,6 +43,8 @@ public final class AgentException extends RuntimeException {
      * upgrade): the caller may take another route.
      */
     PEER_UNSUPPORTED,
+    /** This node cannot do it at all (live migration under a hypervisor without it). */
+    UNIMPLEMENTED,
     INTERNAL
   }
 

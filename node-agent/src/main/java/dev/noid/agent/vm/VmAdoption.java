@@ -127,8 +127,12 @@ final class VmAdoption {
       }
       Files.delete(layout.savingMarker());
     }
+    String reason = "";
+    if (Files.exists(layout.migratingMarker())) {
+      reason = adoptMigrating(layout);
+    }
     VmRecord vm = found(saved, layout,
-        hypervisor.isPaused(layout) ? VmState.PAUSED : VmState.RUNNING, "");
+        hypervisor.isPaused(layout) ? VmState.PAUSED : VmState.RUNNING, reason);
     vm.pid = pid;
     vm.started = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
     vmms.watch(vm, pid, ++vm.generation);
@@ -140,6 +144,33 @@ final class VmAdoption {
     }
     log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", pid)
         .log("re-adopted VM {} ({})", vm.id, vm.state());
+  }
+
+  /**
+   * A migration the previous agent was sending. Not yet handed over: the target was never
+   * started (it starts only after the source finished), so the VM resumes here. Handed over:
+   * only the controller knows whether the target was started, so the VM stays paused; the
+   * controller resumes or destroys it.
+   */
+  private String adoptMigrating(VmLayout layout) throws IOException {
+    String target = Files.readString(layout.migratingMarker()).strip();
+    if (hypervisor.liveMigration().handedOver(layout)) {
+      log.atWarn().addKeyValue("vm_dir", layout.dir().toString()).log("VM in {} was handed"
+          + " over to node {} when the agent stopped; left paused for the controller", layout.dir(),
+          target);
+      return "migrated to node " + target + "; the controller resumes it here or destroys it";
+    }
+    try {
+      hypervisor.resume(layout); // cancels what is left of the migration first
+      Files.delete(layout.migratingMarker());
+      log.atWarn().addKeyValue("vm_dir", layout.dir().toString())
+          .log("VM in {} resumed: its migration to node {} was cut by the agent's exit",
+              layout.dir(), target);
+      return "";
+    } catch (AgentException e) {
+      return "its migration to node " + target + " was cut and it could not be resumed: "
+          + e.getMessage();
+    }
   }
 
   private VmRecord found(VmFiles.Saved saved, VmLayout layout, VmState state, String reason) {

@@ -72,7 +72,11 @@ final class VmLifecycle {
   }
 
   VmStatus resume(String id) {
-    return moveVmm(id, "resume", VmState.RUNNING, hypervisor::resume);
+    // Also the failback of a migration that was never committed on its target.
+    return moveVmm(id, "resume", VmState.RUNNING, layout -> {
+      hypervisor.resume(layout);
+      Files2.deleteMarker(layout.migratingMarker());
+    });
   }
 
   // A move the VMM makes without being replaced: asked of it first, recorded once it is done.

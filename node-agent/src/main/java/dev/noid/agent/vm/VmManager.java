@@ -30,9 +30,11 @@ public final class VmManager implements AutoCloseable {
   private final VmSnapshots snapshots;
   private final VmDisposal disposal;
   private final VmAdoption adoption;
+  private final VmMigrations migrations;
 
   VmManager(VmTable table, VmCreator creator, VmLifecycle lifecycle, VmSnapshots snapshots,
-      VmDisposal disposal, VmAdoption adoption) {
+      VmDisposal disposal, VmAdoption adoption, VmMigrations migrations) {
+    this.migrations = migrations;
     this.table = table;
     this.creator = creator;
     this.lifecycle = lifecycle;
@@ -56,6 +58,18 @@ public final class VmManager implements AutoCloseable {
   public static VmManager assemble(Path vmsDir, Hypervisor hypervisor, NodeImages images,
       NodeCapacity capacity, Duration defaultBootTimeout, NodeNetwork network,
       GoldenSnapshots goldens, IdentityFix identity, dev.noid.agent.golden.WarmPool warm) {
+    return assemble(vmsDir, hypervisor, images, capacity, defaultBootTimeout, network, goldens,
+        identity, warm, null);
+  }
+
+  /**
+   * As above, with live migration authenticated by the node certificates {@code migration}
+   * names; null where the node has none of the cluster's (not joined), and migrations are refused.
+   */
+  public static VmManager assemble(Path vmsDir, Hypervisor hypervisor, NodeImages images,
+      NodeCapacity capacity, Duration defaultBootTimeout, NodeNetwork network,
+      GoldenSnapshots goldens, IdentityFix identity, dev.noid.agent.golden.WarmPool warm,
+      dev.noid.agent.hypervisor.LiveMigration.Credentials migration) {
     VmTable table = new VmTable(capacity);
     VmSpecRules rules = new VmSpecRules(capacity.limits());
     VmmSupervisor vmms = new VmmSupervisor(hypervisor, defaultBootTimeout, capacity);
@@ -67,7 +81,9 @@ public final class VmManager implements AutoCloseable {
             new WarmTakeover(vmms, warm)),
         new VmLifecycle(table, capacity, images, hypervisor, vmms, guests),
         new VmSnapshots(vmsDir, table, newVms, rules, images, hypervisor, vmms, guests),
-        disposal, new VmAdoption(vmsDir, table, hypervisor, vmms, network));
+        disposal, new VmAdoption(vmsDir, table, hypervisor, vmms, network),
+        new VmMigrations(vmsDir, table, rules, images, hypervisor, vmms, guests, disposal,
+            migration));
   }
 
   public VmStatus create(VmSpec requested, Duration bootTimeout) {
@@ -155,6 +171,11 @@ public final class VmManager implements AutoCloseable {
   public VmStatus restore(VmSpec target, Path stateDir, Path disk, String checkpointId,
       Duration bootTimeout) {
     return snapshots.restore(target, stateDir, disk, checkpointId, bootTimeout);
+  }
+
+  /** Live migrations to and from this node. */
+  public VmMigrations migrations() {
+    return migrations;
   }
 
   /** See {@link VmAdoption#adoptAll}. */

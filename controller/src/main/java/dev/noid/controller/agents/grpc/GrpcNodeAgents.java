@@ -33,9 +33,11 @@ public final class GrpcNodeAgents implements NodeAgents {
   private final DirectCopies copies;
   private final ImagePeers imagePeers;
   private final Duration bootTimeout;
+  private final GrpcNodeMigrations live;
 
   public GrpcNodeAgents(AgentClients clients, TransferGrants grants, Duration bootTimeout) {
     this.clients = clients;
+    this.live = new GrpcNodeMigrations(clients, grants, bootTimeout);
     this.creates = new BatchedCreates(clients);
     this.copies = new DirectCopies(clients, grants, new CheckpointRelay(clients));
     this.imagePeers = new ImagePeers(clients, grants);
@@ -144,6 +146,11 @@ public final class GrpcNodeAgents implements NodeAgents {
     imagePeers.forImage(node, request.getTarget().getImage()).ifPresent(request::setImagePeer);
     return vm(call(node, bootDeadlineSeconds(), a -> a.restoreCheckpoint(request.build())
         .getVm()));
+  }
+
+  @Override
+  public dev.noid.controller.agents.NodeMigrations live() {
+    return live;
   }
 
   private static NodeVm vm(VmReport r) {

@@ -85,10 +85,16 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
     try {
       nodes.require(r.getName());
       DrainSummary.Builder summary = DrainSummary.newBuilder();
-      evacuation.drain(r.getName(), step -> {
-        DrainVmProgress p = DrainVmProgress.newBuilder().setVm(step.vm()).setOwner(step.owner())
-            .setPhase(DrainVmProgress.Phase.valueOf("PHASE_" + step.phase()))
-            .setTargetNode(step.target()).setMessage(step.message()).build();
+      int parallelism = r.getParallelism() == 0 ? Evacuation.DEFAULT_PARALLELISM
+          : r.getParallelism();
+      evacuation.drain(r.getName(), parallelism, step -> {
+        DrainVmProgress.Builder b = DrainVmProgress.newBuilder().setVm(step.vm())
+            .setOwner(step.owner()).setPhase(DrainVmProgress.Phase.valueOf("PHASE_" + step.phase()))
+            .setTargetNode(step.target()).setMessage(step.message());
+        if (step.report() != null) {
+          b.setReport(dev.noid.controller.vms.grpc.MoveReports.proto(step.report()));
+        }
+        DrainVmProgress p = b.build();
         out.onNext(DrainNodeResponse.newBuilder().setProgress(p).build());
         if (step.phase().equals("MOVED")) {
           summary.addMoved(p);

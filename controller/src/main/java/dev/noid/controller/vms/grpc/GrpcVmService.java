@@ -1,5 +1,8 @@
 package dev.noid.controller.vms.grpc;
 
+import dev.noid.api.v1.MigrateVmRequest;
+import dev.noid.api.v1.MigrateVmResponse;
+
 import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.api.Calls;
 import dev.noid.controller.api.ProtoMapper;
@@ -39,7 +42,9 @@ import dev.noid.api.v1.WatchVmsRequest;
 import dev.noid.api.v1.WatchVmsResponse;
 import dev.noid.controller.agents.grpc.AgentClients;
 import dev.noid.controller.vms.service.Checkpoints;
+import dev.noid.controller.vms.service.MoveReport;
 import dev.noid.controller.vms.service.VmCreates;
+import dev.noid.controller.vms.service.VmMoves;
 import dev.noid.controller.vms.service.VmRecords;
 import dev.noid.controller.vms.service.VmTransitions;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -59,9 +64,12 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   private final OpenStreams streams;
   private final VmReads reads;
 
+  private final VmMoves moves;
+
   @Inject
   public GrpcVmService(VmRecords vms, VmCreates creates, VmTransitions transitions, Checkpoints checkpoints,
-      AgentClients agents, OpenStreams streams) {
+      AgentClients agents, OpenStreams streams, VmMoves moves) {
+    this.moves = moves;
     this.streams = streams;
     this.vms = vms;
     this.creates = creates;
@@ -171,5 +179,15 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
     Calls.unary(out, () -> RestoreCheckpointResponse.newBuilder().setVm(ProtoMapper.vm(
         checkpoints.restore(AuthInterceptor.caller(), r.getVm(), r.getCheckpoint(), r.getAsName(), r.getNode())))
         .build());
+  }
+
+  @Override
+  public void migrateVm(MigrateVmRequest r, StreamObserver<MigrateVmResponse> out) {
+    Calls.unary(out, () -> {
+      MoveReport.Moved m = moves.migrate(AuthInterceptor.caller(), r.getName(), r.getNode(),
+          r.getNoFallback());
+      return MigrateVmResponse.newBuilder().setVm(ProtoMapper.vm(m.vm()))
+          .setReport(MoveReports.proto(m.report())).build();
+    });
   }
 }

@@ -6,7 +6,6 @@ import dev.noid.controller.domain.VmState.Action;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Placement;
 import dev.noid.controller.scheduler.Scheduler;
-import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.vms.store.CheckpointTable;
 import dev.noid.controller.vms.NodeLossOutcome;
@@ -16,13 +15,18 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * VMs leaving a node: a drain moves each elsewhere (checkpoint, copy, restore there, destroy
- * here), a removed node's VMs follow their node-loss policy, and a node that stops reporting
+ * VMs leaving a node: a drain moves each elsewhere (live, or by checkpoint, copy and restore
+ * there, then destroyed here), a removed node's VMs follow their node-loss policy, and a node that stops reporting
  * leaves its VMs UNKNOWN until it reports again.
  */
 public final class Evacuation {
@@ -34,9 +38,11 @@ public final class Evacuation {
   private final NodeRegistry nodes;
   private final Scheduler scheduler;
   private final Checkpoints checkpointing;
+  private final VmMoves moves;
 
   public Evacuation(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes,
-      Scheduler scheduler, Checkpoints checkpointing) {
+      Scheduler scheduler, Checkpoints checkpointing, VmMoves moves) {
+    this.moves = moves;
     this.vms = vms;
     this.checkpoints = checkpoints;
     this.nodes = nodes;
@@ -44,26 +50,71 @@ public final class Evacuation {
     this.checkpointing = checkpointing;
   }
 
-  /** One VM's progress in a drain. */
-  public record DrainStep(String vm, String owner, String phase, String target, String message) {}
+  /**
+   * One VM's progress in a drain; {@code report} says how it moved (with phase MOVED only).
+   */
+  public record DrainStep(String vm, String owner, String phase, String target, String message,
+      MoveReport report) {
+    DrainStep(String vm, String owner, String phase, String target, String message) {
+      this(vm, owner, phase, target, message, null);
+    }
+  }
+
+  /** VMs a drain moves at once when the caller does not say. */
+  public static final int DEFAULT_PARALLELISM = 2;
+  public static final int MAX_PARALLELISM = 16;
+
+  /** As {@link #drain(String, int, Consumer)} with {@link #DEFAULT_PARALLELISM}. */
+  public List<DrainStep> drain(String node, Consumer<DrainStep> progress) {
+    return drain(node, DEFAULT_PARALLELISM, progress);
+  }
 
   /**
-   * Cordons {@code node} and moves every VM off it: checkpoint, copy to a node the scheduler
-   * picks, restore there, and only then destroy here. Each VM keeps its name, owner and
-   * checkpoints; one that cannot be moved goes on running here. Returns the steps of every VM
-   * (also given to {@code progress} as they happen).
+   * Cordons {@code node} and moves every VM off it, {@code parallelism} at a time: live where
+   * it can, else by checkpoint, copy and restore ({@link VmMoves}); each VM keeps its name, owner
+   * and checkpoints, and one that cannot be moved goes on running here. Returns the steps of
+   * every VM (also given to {@code progress}, one at a time, as they happen).
    */
-  public List<DrainStep> drain(String node, Consumer<DrainStep> progress) {
-    nodes.setCordoned(node, true);
-    List<DrainStep> results = new ArrayList<>();
-    for (VmEntry e : vms.onNode(node).stream().filter(v -> v.node().equals(node)).toList()) {
-      results.add(moveOff(e, progress));
+  public List<DrainStep> drain(String node, int parallelism, Consumer<DrainStep> progress) {
+    if (parallelism < 1 || parallelism > MAX_PARALLELISM) {
+      throw NoidException.invalid("parallelism: " + parallelism + " is out of range; 1 to "
+          + MAX_PARALLELISM + " VMs at once");
     }
-    return results;
+    nodes.setCordoned(node, true);
+    Consumer<DrainStep> serial = step -> {
+      synchronized (progress) {
+        progress.accept(step);
+      }
+    };
+    List<VmEntry> leaving = vms.onNode(node).stream().filter(v -> v.node().equals(node)).toList();
+    Semaphore slots = new Semaphore(parallelism);
+    List<Future<DrainStep>> moves = new ArrayList<>();
+    try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      for (VmEntry e : leaving) {
+        moves.add(pool.submit(() -> {
+          slots.acquire();
+          try {
+            return moveOff(e, serial);
+          } finally {
+            slots.release();
+          }
+        }));
+      }
+      List<DrainStep> results = new ArrayList<>();
+      for (Future<DrainStep> f : moves) {
+        results.add(f.get());
+      }
+      return results;
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+      throw new NoidException(NoidException.Code.INTERNAL, "drain of " + node + " interrupted");
+    } catch (ExecutionException ex) {
+      throw ex.getCause() instanceof RuntimeException r ? r
+          : new NoidException(NoidException.Code.INTERNAL, String.valueOf(ex.getCause()));
+    }
   }
 
   private DrainStep moveOff(VmEntry e, Consumer<DrainStep> progress) {
-    Principal owner = new Principal(e.owner(), false);
     if (!Action.MOVE.allowedFrom(e.state())) {
       DrainStep failed = new DrainStep(e.name(), e.owner(), "FAILED", "",
           "only running or paused VMs can be moved; it is " + e.state().label());
@@ -75,20 +126,14 @@ public final class Evacuation {
       // Place first: a VM with nowhere to go is not checkpointed for nothing.
       target = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), "", e.nodeSelector()),
           nodes.view());
-      progress.accept(new DrainStep(e.name(), e.owner(), "CHECKPOINTING", target, ""));
-      CheckpointEntry ck = checkpointing.checkpoint(owner, e.name(), "drain of " + e.node());
-      progress.accept(new DrainStep(e.name(), e.owner(), "TRANSFERRING", target, ""));
-      ck = checkpointing.ensureOn(ck, target);
-      progress.accept(new DrainStep(e.name(), e.owner(), "RESTORING", target, ""));
-      checkpointing.moveTo(e, ck, target);
-      DrainStep moved = new DrainStep(e.name(), e.owner(), "MOVED", target, "");
-      progress.accept(moved);
-      return moved;
+      String to = target;
+      MoveReport.Moved moved = moves.moveReserved(e, target, false, phase ->
+          progress.accept(new DrainStep(e.name(), e.owner(), phase.name(), to, "")));
+      DrainStep done = new DrainStep(e.name(), e.owner(), "MOVED", target,
+          moved.report().toString(), moved.report());
+      progress.accept(done);
+      return done;
     } catch (NoidException ex) {
-      String placed = target;
-      if (!placed.isEmpty() && vms.byId(e.id()).map(v -> !v.node().equals(placed)).orElse(true)) {
-        scheduler.release(placed, e.cpus(), e.memMib());
-      }
       DrainStep failed = new DrainStep(e.name(), e.owner(), "FAILED", target, ex.getMessage());
       progress.accept(failed);
       return failed;

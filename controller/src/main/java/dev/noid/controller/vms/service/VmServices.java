@@ -17,7 +17,7 @@ import java.time.Clock;
  */
 public record VmServices(VmRecords records, VmCreates creates, VmTransitions transitions,
     Checkpoints checkpoints, Evacuation evacuation, Reconciler reconciler, UserRemoval users,
-    CheckpointRetention retention) {
+    CheckpointRetention retention, VmMoves moves) {
 
   /** Without fleet images: image names are taken as asked (node-local images). */
   public static VmServices wire(VmTable vms, CheckpointTable checkpointTable, NodeRegistry nodes,
@@ -51,7 +51,10 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     VmTransitions transitions = new VmTransitions(records, scheduler, agents, locks, observer);
     Checkpoints checkpoints = new Checkpoints(records, checkpointTable, newVms, nodes, scheduler,
         agents, locks, transitions, observer, clock);
-    Evacuation evacuation = new Evacuation(vms, checkpointTable, nodes, scheduler, checkpoints);
+    VmMoves moves = new VmMoves(records, nodes, scheduler, checkpoints, new Migrations(records,
+        scheduler, agents, agents.live(), locks, transitions, java.time.Duration.ofSeconds(1)));
+    Evacuation evacuation = new Evacuation(vms, checkpointTable, nodes, scheduler, checkpoints,
+        moves);
     nodes.onReadinessChange(n -> {
       if (!n.ready()) {
         evacuation.nodeLost(n.name());
@@ -63,6 +66,6 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     CheckpointRetention retention = new CheckpointRetention(checkpointTable, checkpoints, limits,
         clock);
     return new VmServices(records, creates, transitions, checkpoints, evacuation, reconciler, users,
-        retention);
+        retention, moves);
   }
 }

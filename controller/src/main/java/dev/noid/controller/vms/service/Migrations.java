@@ -1,0 +1,206 @@
+package dev.noid.controller.vms.service;
+
+import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.agents.NodeMigrations;
+import dev.noid.controller.agents.NodeMigrations.Finished;
+import dev.noid.controller.agents.NodeMigrations.Prepared;
+import dev.noid.controller.agents.NodeMigrations.Sent;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.store.VmTable;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One VM moved live from its node to another (docs/live-migration.md, section 3), under the VM's
+ * lock: prepare the target, send from the source, start on the target. Starting on the target
+ * is the only commit: before it the source can take its guest back, after it the source's copy
+ * is only destroyed. Exactly one copy runs whatever fails: a target that cannot be asked
+ * whether it started is asked again until it answers; an undone target means the source runs.
+ */
+final class Migrations {
+  private static final Logger log = LoggerFactory.getLogger(Migrations.class);
+  /** Downtime the source VMM aims for, the pre-copy bound, and no bandwidth cap. */
+  static final NodeMigrations.Limits LIMITS = new NodeMigrations.Limits(200, 0, 120);
+  /** Tries to learn a target's outcome after its start could not be confirmed. */
+  private static final int DECIDE_TRIES = 6;
+
+  private final VmTable vms;
+  private final NodeAgents agents;
+  private final NodeMigrations live;
+  private final VmLocks locks;
+  private final VmRecords records;
+  private final VmTransitions transitions;
+  private final Duration firstPause;
+  private final Scheduler scheduler;
+
+  /** {@code firstPause}: the wait before asking an unreachable target again, doubled each time. */
+  Migrations(VmRecords records, Scheduler scheduler, NodeAgents agents, NodeMigrations live,
+      VmLocks locks, VmTransitions transitions, Duration firstPause) {
+    this.scheduler = scheduler;
+    this.vms = records.table();
+    this.records = records;
+    this.agents = agents;
+    this.live = live;
+    this.locks = locks;
+    this.transitions = transitions;
+    this.firstPause = firstPause;
+  }
+
+  /** A live migration that did not happen; the VM runs where it was. */
+  static final class NotMoved extends Exception {
+    NotMoved(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * Moves the VM to {@code target} (capacity reserved there by the caller) while it runs.
+   * Throws {@link NotMoved} when it runs on where it was, and NoidException when that is not
+   * known (a node that cannot be reached), with the VM's record saying so.
+   */
+  MoveReport.Moved move(VmEntry e, String target) throws NotMoved {
+    try {
+      return locks.withLock(e.id(), () -> {
+        try {
+          return moveLocked(records.current(e), target);
+        } catch (NotMoved n) {
+          throw new Wrapped(n);
+        }
+      });
+    } catch (Wrapped w) {
+      throw w.notMoved;
+    }
+  }
+
+  private static final class Wrapped extends RuntimeException {
+    final NotMoved notMoved;
+
+    Wrapped(NotMoved n) {
+      super(n.getMessage(), null, false, false);
+      this.notMoved = n;
+    }
+  }
+
+  private MoveReport.Moved moveLocked(VmEntry cur, String target) throws NotMoved {
+    if (cur.state() != VmState.RUNNING) {
+      throw new NotMoved("the VM is " + cur.state().label() + "; only a running VM moves live");
+    }
+    String source = cur.node();
+    Prepared at;
+    try {
+      at = live.prepare(source, target, cur);
+    } catch (NoidException ex) {
+      throw new NotMoved("node " + target + " could not take it: " + ex.getMessage());
+    }
+    Sent sent;
+    try {
+      sent = live.send(source, cur.id(), target, at, LIMITS);
+    } catch (NoidException ex) {
+      undo(target, cur);
+      if (unreachable(ex)) {
+        // The target was never started, so the source may run it again: its agent, or this.
+        resumeSource(source, target, cur, ex);
+      }
+      throw new NotMoved(ex.getMessage());
+    }
+    Finished done;
+    try {
+      done = live.finish(target, cur.id());
+    } catch (NoidException ex) {
+      if (!committed(target, cur, ex)) {
+        resumeSource(source, target, cur, ex);
+        throw new NotMoved("starting it on node " + target + " failed: " + ex.getMessage());
+      }
+      done = new Finished(agents.get(target, cur.id()), 0, -1);
+    }
+    VmEntry moved = vms.update(VmRecords.reported(cur.withNode(target), done.vm(),
+        "migrated live from " + source));
+    scheduler.release(source, cur.cpus(), cur.memMib());
+    try {
+      transitions.destroyCopy(cur, source);
+    } catch (NoidException ne) {
+      // Its node reports the paused copy later; the heartbeat removes it then.
+      log.warn("VM {} moved to {}; its copy on {} is left for now: {}", cur.name(), target,
+          source, ne.getMessage());
+    }
+    MoveReport report = MoveReport.live(source, target, sent, done);
+    log.atInfo().addKeyValue("vm_name", cur.name()).addKeyValue("user", cur.owner())
+        .log("VM {} migrated live from {} to {}: {}", cur.name(), source, target, report);
+    return new MoveReport.Moved(moved, report);
+  }
+
+  // Nothing of the VM may stay on the target; a failure here leaves a stray the heartbeat sees.
+  private void undo(String target, VmEntry cur) {
+    try {
+      live.abort(target, cur.id());
+    } catch (NoidException ex) {
+      log.warn("could not undo the migration of {} on {}: {}", cur.name(), target,
+          ex.getMessage());
+    }
+  }
+
+  /**
+   * Whether the target started the VM, asked until it answers. If it never does, the VM is
+   * left paused on the source and UNKNOWN here: running it there could make two copies.
+   */
+  private boolean committed(String target, VmEntry cur, NoidException why) {
+    return untilAnswered(() -> live.abort(target, cur.id()), ex -> "live migration to " + target
+        + " undecided: starting it there failed (" + why.getMessage() + ") and the node cannot"
+        + " say whether it runs it (" + ex.getMessage() + "); its copy on " + cur.node()
+        + " stays paused", cur);
+  }
+
+  /** Hands the guest back to the source, whose agent may be restarting; asked until it answers. */
+  private void resumeSource(String source, String target, VmEntry cur, NoidException why) {
+    untilAnswered(() -> {
+      try {
+        return agents.resume(source, cur.id());
+      } catch (NoidException ex) {
+        // Its restarted agent resumed it already (the migration had not been handed over).
+        NodeAgents.NodeVm now = agents.get(source, cur.id());
+        if (now.state() == VmState.RUNNING) {
+          return now;
+        }
+        throw ex;
+      }
+    }, ex -> "live migration to " + target + " failed (" + why.getMessage()
+        + ") and the VM could not be resumed on " + source + ": " + ex.getMessage(), cur);
+  }
+
+  private <T> T untilAnswered(java.util.function.Supplier<T> ask,
+      java.util.function.Function<NoidException, String> unanswered, VmEntry cur) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return ask.get();
+      } catch (NoidException ex) {
+        if (!unreachable(ex) || attempt == DECIDE_TRIES) {
+          String message = unanswered.apply(ex);
+          vms.update(cur.with(VmState.UNKNOWN, message));
+          throw new NoidException(unreachable(ex) ? Code.NODE_UNAVAILABLE : ex.code(), message,
+              ex);
+        }
+        pause(firstPause.multipliedBy(1L << (attempt - 1)));
+      }
+    }
+  }
+
+  private static boolean unreachable(NoidException ex) {
+    return ex.code() == Code.NODE_UNAVAILABLE || ex.code() == Code.TIMEOUT;
+  }
+
+  // Production backoff between questions to a node that did not answer; nothing else tells
+  // when it is back.
+  private static void pause(Duration d) {
+    try {
+      Thread.sleep(d);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new NoidException(Code.INTERNAL, "interrupted");
+    }
+  }
+}

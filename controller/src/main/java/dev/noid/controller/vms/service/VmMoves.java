@@ -1,0 +1,115 @@
+package dev.noid.controller.vms.service;
+
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.NoidException.Code;
+import dev.noid.controller.domain.VmState.Action;
+import dev.noid.controller.nodes.NodeEntry;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Placement;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.CheckpointEntry;
+import dev.noid.controller.vms.VmEntry;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moving a VM to another node, for {@code noid migrate} and drains: live when it runs and both
+ * nodes can (the guest runs on), else by checkpoint, copy and restore (the guest resumes from
+ * the checkpoint), and the result says which and why.
+ */
+public final class VmMoves {
+  private static final Logger log = LoggerFactory.getLogger(VmMoves.class);
+
+  /** Steps of a move as drains show them. */
+  public enum Phase { MIGRATING, CHECKPOINTING, TRANSFERRING, RESTORING }
+
+  private final VmRecords records;
+  private final NodeRegistry nodes;
+  private final Scheduler scheduler;
+  private final Checkpoints checkpoints;
+  private final Migrations migrations;
+
+  VmMoves(VmRecords records, NodeRegistry nodes, Scheduler scheduler, Checkpoints checkpoints,
+      Migrations migrations) {
+    this.records = records;
+    this.nodes = nodes;
+    this.scheduler = scheduler;
+    this.checkpoints = checkpoints;
+    this.migrations = migrations;
+  }
+
+  /**
+   * Moves the caller's VM to {@code node}, or where the scheduler places it (never its own
+   * node). With {@code noFallback}, a VM that cannot move live stays where it is and the
+   * error says why.
+   */
+  public MoveReport.Moved migrate(Principal who, String name, String node, boolean noFallback) {
+    VmEntry e = records.get(who, name);
+    Action.MOVE.require(e.name(), e.state());
+    if (node.equals(e.node())) {
+      throw NoidException.invalid("node: VM '" + name + "' already runs on node " + node);
+    }
+    String target = reserve(e, node);
+    return moveReserved(e, target, noFallback, p -> { });
+  }
+
+  /** Moves {@code e} to {@code target}, where its room is reserved; released if it does not move. */
+  MoveReport.Moved moveReserved(VmEntry e, String target, boolean noFallback,
+      Consumer<Phase> phases) {
+    try {
+      return move(e, target, noFallback, phases);
+    } catch (NoidException ex) {
+      boolean there = records.table().byId(e.id()).map(v -> v.node().equals(target))
+          .orElse(false);
+      if (!there) {
+        scheduler.release(target, e.cpus(), e.memMib());
+      }
+      throw ex;
+    }
+  }
+
+  /** Room for {@code e} on {@code node}, or on the node the scheduler picks other than its own. */
+  String reserve(VmEntry e, String node) {
+    Placement want = new Placement(e.cpus(), e.memMib(), e.image(), node,
+        node.isEmpty() ? e.nodeSelector() : Map.of());
+    if (!node.isEmpty()) {
+      scheduler.placeOn(want, nodes.require(node));
+      return node;
+    }
+    List<NodeEntry> others = nodes.view().stream().filter(n -> !n.name().equals(e.node()))
+        .toList();
+    return scheduler.place(want, others);
+  }
+
+  private MoveReport.Moved move(VmEntry e, String target, boolean noFallback,
+      Consumer<Phase> phases) {
+    long start = System.nanoTime();
+    String source = e.node();
+    String why;
+    try {
+      phases.accept(Phase.MIGRATING);
+      return migrations.move(e, target);
+    } catch (Migrations.NotMoved n) {
+      why = n.getMessage();
+    }
+    if (noFallback) {
+      throw new NoidException(Code.WRONG_STATE, "VM '" + e.name() + "' was not moved to node "
+          + target + ": live migration failed: " + why + "; it runs on at " + source);
+    }
+    log.atWarn().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
+        .log("VM {} moves to {} by checkpoint: live migration failed: {}", e.name(), target, why);
+    Principal owner = new Principal(e.owner(), false);
+    phases.accept(Phase.CHECKPOINTING);
+    CheckpointEntry ck = checkpoints.checkpoint(owner, e.name(), "move to " + target);
+    phases.accept(Phase.TRANSFERRING);
+    ck = checkpoints.ensureOn(ck, target);
+    phases.accept(Phase.RESTORING);
+    VmEntry moved = checkpoints.moveTo(records.current(e), ck, target);
+    return new MoveReport.Moved(moved, MoveReport.byCheckpoint(source, target, why,
+        (System.nanoTime() - start) / 1_000_000));
+  }
+}
