@@ -115,7 +115,7 @@ bench_setup() {
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/noid-bench.XXXXXX")
   trap bench_cleanup EXIT INT TERM
   bench_build node-agent "$WORK/classpath.txt"
-  local bench_class=$REPO/node-agent/target/test-classes/dev/noid/agent/bench/$BENCH_CLASS.class
+  local bench_class=$REPO/node-agent/target/test-classes/dev/noid/agent/${BENCH_PACKAGE:-bench}/$BENCH_CLASS.class
   [ -f "$bench_class" ] || die "no benchmark class $BENCH_CLASS after the build ($bench_class)"
   cp "$REPO/node-agent/target/noid-agent.jar" "$WORK/noid-agent.jar"
   cp -r "$REPO/node-agent/target/classes" "$WORK/classes"

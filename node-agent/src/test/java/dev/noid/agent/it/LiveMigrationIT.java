@@ -226,6 +226,9 @@ class LiveMigrationIT {
     });
     assertThat(vmms(a, id)).hasSize(1);
     assertThat(vmms(b, id)).isEmpty();
+    assertThat(Files.readString(a.stateDir.resolve("server.log")))
+        .as("node-a's new agent found the migration cut and resumed the VM")
+        .contains("its migration to node node-b was cut by the agent's exit");
     long c = count("src-kill");
     await().atMost(Duration.ofSeconds(30)).until(() -> count("src-kill") > c);
   }
@@ -260,6 +263,9 @@ class LiveMigrationIT {
     });
     await().atMost(Duration.ofSeconds(60)).until(() -> vmms(b, id).isEmpty());
     assertThat(vmms(a, id)).hasSize(1);
+    assertThat(Files.readString(b.stateDir.resolve("server.log")))
+        .as("node-b's new agent removed the copy that was never started")
+        .contains("removing half-made VM directory " + b.stateDir.resolve("vms").resolve(id));
     long c = count("tgt-kill");
     await().atMost(Duration.ofSeconds(30)).until(() -> count("tgt-kill") > c);
   }
