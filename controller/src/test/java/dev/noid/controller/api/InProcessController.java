@@ -87,7 +87,8 @@ final class InProcessController implements AutoCloseable {
     for (Map.Entry<String, Long> n : nodeMemoryMib.entrySet()) {
       FakeAgent agent = FakeAgent.instant(n.getKey(), n.getValue());
       agents.put(n.getKey(), agent);
-      servers.put(n.getKey(), InProcessServerBuilder.forName(name + "-" + n.getKey()).addService(agent).build().start());
+      servers.put(n.getKey(), InProcessServerBuilder.forName(name + "-" + n.getKey()).addService(agent)
+          .addService(agent.migration()).build().start());
       nodes.register(n.getKey(), "in-process", Map.of());
       nodes.heartbeat(NodeReports.reported(heartbeat(n.getKey(), n.getValue(), List.of())));
     }

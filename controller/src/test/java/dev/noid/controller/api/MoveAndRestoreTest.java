@@ -39,6 +39,9 @@ class MoveAndRestoreTest {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L, "node-b", 2048L))) {
       VmEntry web = createOn(c, "web", "node-a");
+      // A node that cannot migrate live: the drain moves the VM by checkpoint instead.
+      c.agents.get("node-a").migration().failSends(Status.UNIMPLEMENTED
+          .withDescription("this node's hypervisor has no live migration in Noid"));
       List<DrainStep> steps = new ArrayList<>();
 
       List<DrainStep> results = c.vms.evacuation().drain("node-a", steps::add);
@@ -51,7 +54,7 @@ class MoveAndRestoreTest {
           .containsExactly("MIGRATING", "CHECKPOINTING", "TRANSFERRING", "RESTORING", "MOVED");
       // The fake agents have no live migration: the move says it fell back, and why.
       assertThat(results.get(0).report().live()).isFalse();
-      assertThat(results.get(0).report().fallbackReason()).contains("UNIMPLEMENTED");
+      assertThat(results.get(0).report().fallbackReason()).contains("no live migration");
       VmEntry moved = c.get(ALICE, "web");
       assertThat(moved.id()).isEqualTo(web.id());
       assertThat(moved.node()).isEqualTo("node-b");
@@ -69,6 +72,8 @@ class MoveAndRestoreTest {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L, "node-b", 2048L))) {
       VmEntry web = createOn(c, "web", "node-a");
+      c.agents.get("node-a").migration().failSends(Status.INTERNAL
+          .withDescription("hypervisor: migration to node node-b failed"));
       c.agents.get("node-b").faults().failRestores(Status.INTERNAL
           .withDescription("hypervisor: restore of the saved machine failed"));
 

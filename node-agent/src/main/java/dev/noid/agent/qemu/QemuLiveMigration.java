@@ -167,6 +167,9 @@ final class QemuLiveMigration implements LiveMigration {
         qmp.execute("nbd-server-stop", null);
       }
       qmp.execute("cont", null);
+      // Left set, they would make the VM's next checkpoint (a local migration) ask for TLS.
+      qmp.execute("migrate-set-parameters", QmpClient.args().put("tls-creds", "")
+          .put("tls-authz", ""));
       QemuTls.forget(qmp);
     } catch (IOException e) {
       throw QemuDriver.qmpFailed(layout, "starting the migrated VM", e,

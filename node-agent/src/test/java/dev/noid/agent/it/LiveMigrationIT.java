@@ -175,6 +175,13 @@ class LiveMigrationIT {
     assertThat(run("web", "cat", "/root/after")).contains("written-after");
     await().atMost(Duration.ofSeconds(30)).until(() -> vmms(a, id).isEmpty());
     assertThat(vmms(b, id)).hasSize(1);
+    // Nothing of the migration is left in the moved VMM: it checkpoints and moves again.
+    vms().createCheckpoint(dev.noid.api.v1.CreateCheckpointRequest.newBuilder().setVm("web")
+        .setLabel("after-move").build());
+    assertThat(vms().migrateVm(MigrateVmRequest.newBuilder().setName("web").setNode("node-a")
+        .setNoFallback(true).build()).getReport().getMethod())
+        .isEqualTo(MigrationReport.Method.METHOD_LIVE);
+    assertThat(run("web", "cat", "/root/after")).contains("written-after");
     assertThat(Files.readString(b.stateDir.resolve("server.log")))
         .contains("VM " + id + " runs here after its migration");
   }

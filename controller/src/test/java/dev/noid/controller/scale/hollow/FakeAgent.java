@@ -82,6 +82,16 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
         new CreateCallStats());
   }
 
+  /** This node's AgentMigration, over the same VMs; served beside this service. */
+  public synchronized FakeAgentMigration migration() {
+    if (migration == null) {
+      migration = new FakeAgentMigration(node);
+    }
+    return migration;
+  }
+
+  private FakeAgentMigration migration;
+
   public Faults faults() {
     return faults;
   }

@@ -1,0 +1,175 @@
+package dev.noid.controller.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.service.Evacuation.DrainStep;
+import dev.noid.controller.vms.service.MoveReport;
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The controller's side of live migration against fake agents: the VM is recorded on the
+ * target only once the target runs it, and whatever step fails, exactly one node keeps it
+ * running (or, when that cannot be known, it is UNKNOWN and no copy is started).
+ */
+class LiveMoveTest {
+  private static final Principal ALICE = new Principal("alice", false);
+
+  @TempDir Path dir;
+
+  private InProcessController cluster() throws Exception {
+    return new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L));
+  }
+
+  private static VmEntry createOn(InProcessController c, String name, String node) {
+    return c.create(ALICE, CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256)
+        .setNode(node).build());
+  }
+
+  private static AgentVmState stateOn(InProcessController c, String node, String id) {
+    var r = c.agents.get(node).vms().get(id);
+    return r == null ? null : r.getState();
+  }
+
+  @Test
+  void aRunningVmMovesLiveAndTheSourceCopyGoesOnlyAfterTheTargetRunsIt() throws Exception {
+    try (InProcessController c = cluster()) {
+      VmEntry web = createOn(c, "web", "node-a");
+
+      MoveReport.Moved m = c.vms.moves().migrate(ALICE, "web", "", true);
+
+      assertThat(m.report().live()).isTrue();
+      assertThat(m.report().target()).as("never the node it is on").isEqualTo("node-b");
+      assertThat(m.report().downtimeMs()).as("guest clock offsets: 1.04 s after, 1.0 s before")
+          .isEqualTo(40);
+      assertThat(m.report().rounds()).isEqualTo(3);
+      assertThat(m.vm().node()).isEqualTo("node-b");
+      assertThat(m.vm().state()).isEqualTo(VmState.RUNNING);
+      assertThat(c.get(ALICE, "web").id()).isEqualTo(web.id());
+      assertThat(stateOn(c, "node-a", web.id())).isNull();
+      assertThat(stateOn(c, "node-b", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+      assertThat(c.scheduler.reservedMemMib("node-b")).isEqualTo(256);
+    }
+  }
+
+  @Test
+  void aFailedSendLeavesTheVmRunningOnTheSourceAndNothingOnTheTarget() throws Exception {
+    try (InProcessController c = cluster()) {
+      VmEntry web = createOn(c, "web", "node-a");
+      c.agents.get("node-a").migration().failSends(Status.INTERNAL
+          .withDescription("hypervisor: migration to node node-b failed: Unable to write to socket"));
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", true));
+
+      assertThat(e.getMessage()).contains("was not moved to node node-b")
+          .contains("Unable to write to socket").contains("runs on at node-a");
+      assertThat(c.get(ALICE, "web").node()).isEqualTo("node-a");
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
+      assertThat(stateOn(c, "node-a", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+      assertThat(stateOn(c, "node-b", web.id())).as("the prepared target undone").isNull();
+      assertThat(c.scheduler.reservedMemMib("node-b")).isZero();
+    }
+  }
+
+  @Test
+  void aFailedStartOnTheTargetHandsTheGuestBackToTheSource() throws Exception {
+    try (InProcessController c = cluster()) {
+      VmEntry web = createOn(c, "web", "node-a");
+      c.agents.get("node-b").migration().failFinishes(Status.INTERNAL
+          .withDescription("hypervisor: guest of VM did not become ready"), false);
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", true));
+
+      assertThat(e.getMessage()).contains("starting it on node node-b failed");
+      assertThat(stateOn(c, "node-a", web.id())).as("resumed")
+          .isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+      assertThat(stateOn(c, "node-b", web.id())).isNull();
+      assertThat(c.get(ALICE, "web").node()).isEqualTo("node-a");
+    }
+  }
+
+  @Test
+  void aLostAnswerFromATargetThatStartedTheVmStillRecordsItThere() throws Exception {
+    try (InProcessController c = cluster()) {
+      VmEntry web = createOn(c, "web", "node-a");
+      c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
+          .withDescription("connection reset"), true);
+
+      MoveReport.Moved m = c.vms.moves().migrate(ALICE, "web", "node-b", true);
+
+      assertThat(m.vm().node()).isEqualTo("node-b");
+      assertThat(m.report().downtimeMs()).as("the target's reading was lost").isEqualTo(-1);
+      assertThat(stateOn(c, "node-b", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+      assertThat(stateOn(c, "node-a", web.id())).as("never resumed: it would be a second copy")
+          .isNull();
+    }
+  }
+
+  @Test
+  void aTargetThatCannotSayWhetherItStartedTheVmLeavesItUnknownAndTheSourcePaused()
+      throws Exception {
+    try (InProcessController c = cluster()) {
+      VmEntry web = createOn(c, "web", "node-a");
+      c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
+          .withDescription("connection reset"), true);
+      c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false));
+
+      assertThat(e.getMessage()).contains("undecided");
+      VmEntry now = c.get(ALICE, "web");
+      assertThat(now.state()).isEqualTo(VmState.UNKNOWN);
+      assertThat(now.node()).isEqualTo("node-a");
+      assertThat(stateOn(c, "node-a", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_PAUSED);
+      assertThat(c.agents.get("node-a").checkpointCount()).as("no fallback: it could be two")
+          .isZero();
+    }
+  }
+
+  @Test
+  void aDrainMovesItsVmsLiveInParallelAndReportsEachOne() throws Exception {
+    try (InProcessController c = cluster()) {
+      for (String name : List.of("one", "two", "three")) {
+        createOn(c, name, "node-a");
+      }
+      List<DrainStep> steps = new ArrayList<>();
+
+      List<DrainStep> results = c.vms.evacuation().drain("node-a", 2, steps::add);
+
+      assertThat(results).hasSize(3).allSatisfy(s -> {
+        assertThat(s.phase()).isEqualTo("MOVED");
+        assertThat(s.report().live()).isTrue();
+        assertThat(s.report().memoryBytes()).isEqualTo(100L << 20);
+      });
+      assertThat(steps).extracting(DrainStep::phase).containsOnly("MIGRATING", "MOVED")
+          .hasSize(6);
+      assertThat(c.agents.get("node-a").vms()).isEmpty();
+      assertThatOutOfRange(c);
+    }
+  }
+
+  private static void assertThatOutOfRange(InProcessController c) {
+    NoidException e = catchThrowableOfType(NoidException.class,
+        () -> c.vms.evacuation().drain("node-b", 17, s -> { }));
+    assertThat(e.code()).isEqualTo(NoidException.Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("parallelism: 17").contains("1 to 16");
+  }
+}
