@@ -20,12 +20,16 @@ final class MigrateCommand extends ClientCommand {
   @Option(names = "--no-fallback",
       description = "Fail rather than move by checkpoint when live migration fails.")
   boolean noFallback;
+  @Option(names = "--timeout", description = "Seconds the live migration may take before it is"
+      + " cancelled (default 120).")
+  int timeoutSeconds;
 
   @Override
   int run(NoidClient client) {
     String vm = vm(name);
-    MigrateVmResponse r = Progress.run("moving " + vm, () -> client.migrateVm(vm, node,
-        noFallback));
+    MigrateVmResponse r = Progress.run("moving " + vm, () -> client.migrateVm(
+        dev.noid.api.v1.MigrateVmRequest.newBuilder().setName(vm).setNode(node)
+            .setNoFallback(noFallback).setTimeoutSeconds(timeoutSeconds).build()));
     MigrationReport m = r.getReport();
     if (json()) {
       Output.json(System.out, Map.of("vm", Views.vm(r.getVm()), "migration", view(m)));

@@ -378,8 +378,13 @@ public final class NoidClient implements AutoCloseable {
    * {@code noFallback}; the report says which and why. Never retried: a move is not repeatable.
    */
   public MigrateVmResponse migrateVm(String name, String node, boolean noFallback) {
-    return call(() -> vms().migrateVm(MigrateVmRequest.newBuilder().setName(name).setNode(node)
-        .setNoFallback(noFallback).build()));
+    return migrateVm(MigrateVmRequest.newBuilder().setName(name).setNode(node)
+        .setNoFallback(noFallback).build());
+  }
+
+  /** As above, with every field of the request (e.g. its timeout). */
+  public MigrateVmResponse migrateVm(MigrateVmRequest request) {
+    return call(() -> vms().migrateVm(request));
   }
 
   // ---------------------------------------------------------------- checkpoints

@@ -50,7 +50,7 @@ class LiveMoveTest {
     try (InProcessController c = cluster()) {
       VmEntry web = createOn(c, "web", "node-a");
 
-      MoveReport.Moved m = c.vms.moves().migrate(ALICE, "web", "", true);
+      MoveReport.Moved m = c.vms.moves().migrate(ALICE, "web", "", true, 0);
 
       assertThat(m.report().live()).isTrue();
       assertThat(m.report().target()).as("never the node it is on").isEqualTo("node-b");
@@ -75,7 +75,7 @@ class LiveMoveTest {
           .withDescription("hypervisor: migration to node node-b failed: Unable to write to socket"));
 
       NoidException e = catchThrowableOfType(NoidException.class,
-          () -> c.vms.moves().migrate(ALICE, "web", "node-b", true));
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", true, 0));
 
       assertThat(e.getMessage()).contains("was not moved to node node-b")
           .contains("Unable to write to socket").contains("runs on at node-a");
@@ -95,7 +95,7 @@ class LiveMoveTest {
           .withDescription("hypervisor: guest of VM did not become ready"), false);
 
       NoidException e = catchThrowableOfType(NoidException.class,
-          () -> c.vms.moves().migrate(ALICE, "web", "node-b", true));
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", true, 0));
 
       assertThat(e.getMessage()).contains("starting it on node node-b failed");
       assertThat(stateOn(c, "node-a", web.id())).as("resumed")
@@ -112,7 +112,7 @@ class LiveMoveTest {
       c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
           .withDescription("connection reset"), true);
 
-      MoveReport.Moved m = c.vms.moves().migrate(ALICE, "web", "node-b", true);
+      MoveReport.Moved m = c.vms.moves().migrate(ALICE, "web", "node-b", true, 0);
 
       assertThat(m.vm().node()).isEqualTo("node-b");
       assertThat(m.report().downtimeMs()).as("the target's reading was lost").isEqualTo(-1);
@@ -132,7 +132,7 @@ class LiveMoveTest {
       c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
 
       NoidException e = catchThrowableOfType(NoidException.class,
-          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false));
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false, 0));
 
       assertThat(e.getMessage()).contains("undecided");
       VmEntry now = c.get(ALICE, "web");

@@ -185,7 +185,7 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   public void migrateVm(MigrateVmRequest r, StreamObserver<MigrateVmResponse> out) {
     Calls.unary(out, () -> {
       MoveReport.Moved m = moves.migrate(AuthInterceptor.caller(), r.getName(), r.getNode(),
-          r.getNoFallback());
+          r.getNoFallback(), r.getTimeoutSeconds());
       return MigrateVmResponse.newBuilder().setVm(ProtoMapper.vm(m.vm()))
           .setReport(MoveReports.proto(m.report())).build();
     });

@@ -127,7 +127,7 @@ public final class Evacuation {
       target = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), "", e.nodeSelector()),
           nodes.view());
       String to = target;
-      MoveReport.Moved moved = moves.moveReserved(e, target, false, phase ->
+      MoveReport.Moved moved = moves.moveReserved(e, target, false, Migrations.LIMITS, phase ->
           progress.accept(new DrainStep(e.name(), e.owner(), phase.name(), to, "")));
       DrainStep done = new DrainStep(e.name(), e.owner(), "MOVED", target,
           moved.report().toString(), moved.report());

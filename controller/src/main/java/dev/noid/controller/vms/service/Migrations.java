@@ -63,11 +63,12 @@ final class Migrations {
    * Throws {@link NotMoved} when it runs on where it was, and NoidException when that is not
    * known (a node that cannot be reached), with the VM's record saying so.
    */
-  MoveReport.Moved move(VmEntry e, String target) throws NotMoved {
+  MoveReport.Moved move(VmEntry e, String target, NodeMigrations.Limits limits)
+      throws NotMoved {
     try {
       return locks.withLock(e.id(), () -> {
         try {
-          return moveLocked(records.current(e), target);
+          return moveLocked(records.current(e), target, limits);
         } catch (NotMoved n) {
           throw new Wrapped(n);
         }
@@ -86,7 +87,8 @@ final class Migrations {
     }
   }
 
-  private MoveReport.Moved moveLocked(VmEntry cur, String target) throws NotMoved {
+  private MoveReport.Moved moveLocked(VmEntry cur, String target, NodeMigrations.Limits limits)
+      throws NotMoved {
     if (cur.state() != VmState.RUNNING) {
       throw new NotMoved("the VM is " + cur.state().label() + "; only a running VM moves live");
     }
@@ -99,7 +101,7 @@ final class Migrations {
     }
     Sent sent;
     try {
-      sent = live.send(source, cur.id(), target, at, LIMITS);
+      sent = live.send(source, cur.id(), target, at, limits);
     } catch (NoidException ex) {
       undo(target, cur);
       if (unreachable(ex)) {

@@ -1,5 +1,6 @@
 package dev.noid.controller.vms.service;
 
+import dev.noid.controller.agents.NodeMigrations;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.domain.VmState.Action;
@@ -23,6 +24,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class VmMoves {
   private static final Logger log = LoggerFactory.getLogger(VmMoves.class);
+  static final int MAX_TIMEOUT_SECONDS = 3600;
 
   /** Steps of a move as drains show them. */
   public enum Phase { MIGRATING, CHECKPOINTING, TRANSFERRING, RESTORING }
@@ -47,21 +49,29 @@ public final class VmMoves {
    * node). With {@code noFallback}, a VM that cannot move live stays where it is and the
    * error says why.
    */
-  public MoveReport.Moved migrate(Principal who, String name, String node, boolean noFallback) {
+  public MoveReport.Moved migrate(Principal who, String name, String node, boolean noFallback,
+      int timeoutSeconds) {
+    if (timeoutSeconds < 0 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
+      throw NoidException.invalid("timeout_seconds: " + timeoutSeconds + " is out of range; 0"
+          + " (the default, " + Migrations.LIMITS.timeoutSeconds() + ") to " + MAX_TIMEOUT_SECONDS);
+    }
+    NodeMigrations.Limits limits = timeoutSeconds == 0 ? Migrations.LIMITS
+        : new NodeMigrations.Limits(Migrations.LIMITS.downtimeMs(),
+            Migrations.LIMITS.maxBandwidthBytes(), timeoutSeconds);
     VmEntry e = records.get(who, name);
     Action.MOVE.require(e.name(), e.state());
     if (node.equals(e.node())) {
       throw NoidException.invalid("node: VM '" + name + "' already runs on node " + node);
     }
     String target = reserve(e, node);
-    return moveReserved(e, target, noFallback, p -> { });
+    return moveReserved(e, target, noFallback, limits, p -> { });
   }
 
   /** Moves {@code e} to {@code target}, where its room is reserved; released if it does not move. */
   MoveReport.Moved moveReserved(VmEntry e, String target, boolean noFallback,
-      Consumer<Phase> phases) {
+      NodeMigrations.Limits limits, Consumer<Phase> phases) {
     try {
-      return move(e, target, noFallback, phases);
+      return move(e, target, noFallback, limits, phases);
     } catch (NoidException ex) {
       boolean there = records.table().byId(e.id()).map(v -> v.node().equals(target))
           .orElse(false);
@@ -86,13 +96,13 @@ public final class VmMoves {
   }
 
   private MoveReport.Moved move(VmEntry e, String target, boolean noFallback,
-      Consumer<Phase> phases) {
+      NodeMigrations.Limits limits, Consumer<Phase> phases) {
     long start = System.nanoTime();
     String source = e.node();
     String why;
     try {
       phases.accept(Phase.MIGRATING);
-      return migrations.move(e, target);
+      return migrations.move(e, target, limits);
     } catch (Migrations.NotMoved n) {
       why = n.getMessage();
     }

@@ -1,0 +1,141 @@
+package dev.noid.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.GetVmRequest;
+import dev.noid.api.v1.ListNodesRequest;
+import dev.noid.api.v1.MigrateVmRequest;
+import dev.noid.api.v1.NodeServiceGrpc;
+import dev.noid.api.v1.NodeState;
+import dev.noid.api.v1.Vm;
+import dev.noid.api.v1.VmServiceGrpc;
+import dev.noid.api.v1.VmState;
+import dev.noid.controller.testing.ControllerProcess;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A live migration whose link breaks in the middle (issue 24): node-b runs in a network
+ * namespace joined to the host by a veth pair, which the test takes down while the VM's memory
+ * is on its way. The migration is cancelled at its timeout, the VM runs on node-a only, and the
+ * copy node-b was never told to start is removed once node-b is seen again.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class MigrationLinkCutIT {
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS) static Path dir;
+  private VethLink island;
+  private ControllerProcess controller;
+  private AgentProcess a;
+  private AgentProcess b;
+  private String admin;
+  private ManagedChannel channel;
+
+  @BeforeAll
+  void start() throws Exception {
+    island = VethLink.create();
+    controller = new ControllerProcess(dir.resolve("controller"), dir,
+        "--tls-name", island.hostAddress()).start();
+    admin = controller.admin("users", "add", "admin", "--role", "admin");
+    channel = controller.channel();
+    a = new AgentProcess(dir.resolve("node-a"), dir, agentArgs("node-a", controller.address()))
+        .start();
+    b = new AgentProcess(dir.resolve("node-b"), dir, agentArgs("node-b",
+        island.hostAddress() + ":" + controller.grpcPort))
+        .inNetns(island.ns, island.innerAddress()).start();
+    awaitReady();
+  }
+
+  private void awaitReady() {
+    await().atMost(Duration.ofSeconds(90)).until(() -> NodeServiceGrpc.newBlockingStub(channel)
+        .withCallCredentials(ControllerProcess.bearer(admin))
+        .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList().stream()
+        .filter(n -> n.getState() == NodeState.NODE_STATE_READY).count() == 2);
+  }
+
+  private String[] agentArgs(String name, String controllerAddress) throws Exception {
+    return new String[] {"--node-name", name, "--controller", controllerAddress,
+        "--join-token", controller.admin("join-token"),
+        "--controller-ca", controller.ca().toString(), "--memory-mib", "1024"};
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    for (AutoCloseable c : new AutoCloseable[] {b, a, controller, island}) {
+      if (c != null) {
+        c.close();
+      }
+    }
+  }
+
+  private VmServiceGrpc.VmServiceBlockingStub vms() {
+    return VmServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(admin))
+        .withDeadlineAfter(300, TimeUnit.SECONDS);
+  }
+
+  private long count() throws Exception {
+    ApiExec.Result r = ApiExec.run(channel, admin, "cut", "cat", "/root/count");
+    assertThat(r.exit()).as(r.err()).isZero();
+    return Long.parseLong(r.out().strip());
+  }
+
+  private static List<ProcessHandle> vmms(AgentProcess agent) {
+    return ProcessHandle.allProcesses().filter(p -> {
+      String cmd = p.info().commandLine().orElse("");
+      return cmd.contains("qemu-system") && cmd.contains(agent.stateDir.toString());
+    }).toList();
+  }
+
+  @Test
+  void aLinkCutMidMigrationLeavesTheVmRunningOnTheSourceOnly() throws Exception {
+    vms().createVm(CreateVmRequest.newBuilder().setName("cut").setCpus(1).setMemMib(256)
+        .setNode("node-a").setWait(true).build());
+    ApiExec.run(channel, admin, "cut", "sh", "-c", "setsid sh -c 'i=0; while true; do"
+        + " i=$((i+1)); echo $i > /root/count; sleep 0.05; done' </dev/null >/dev/null 2>&1 &");
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> count() > 0);
+    Path migrating;
+    try (var dirs = Files.list(a.stateDir.resolve("vms"))) {
+      migrating = dirs.filter(Files::isDirectory).findFirst().orElseThrow().resolve("migrating");
+    }
+    CompletableFuture<Object> move = CompletableFuture.supplyAsync(() -> {
+      try {
+        return vms().migrateVm(MigrateVmRequest.newBuilder().setName("cut").setNode("node-b")
+            .setNoFallback(true).setTimeoutSeconds(15).build());
+      } catch (StatusRuntimeException e) {
+        return e;
+      }
+    });
+    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(5))
+        .until(() -> Files.exists(migrating) || move.isDone());
+    island.cut();
+
+    Object outcome = move.get(300, TimeUnit.SECONDS);
+    assertThat(outcome).as("not moved, and no fallback asked")
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(
+            e.getStatus().getDescription()).contains("runs on at node-a"));
+    Vm vm = vms().getVm(GetVmRequest.newBuilder().setName("cut").build()).getVm();
+    assertThat(vm.getNode()).isEqualTo("node-a");
+    assertThat(vm.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+    assertThat(vmms(a)).hasSize(1);
+    long c = count();
+    await().atMost(Duration.ofSeconds(30)).until(() -> count() > c);
+
+    island.restore();
+    awaitReady();
+    await().atMost(Duration.ofSeconds(120)).until(() -> vmms(b).isEmpty());
+    assertThat(vmms(a)).hasSize(1);
+  }
+}
