@@ -83,7 +83,8 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
     this.reporter = reporter;
   }
 
-  private static <T> void unary(StreamObserver<T> out, Supplier<T> work) {
+  /** One answer, or the failure as its gRPC status (shared by this node's unary services). */
+  static <T> void unary(StreamObserver<T> out, Supplier<T> work) {
     T result;
     try {
       result = work.get();

@@ -24,7 +24,6 @@ import dev.noid.api.agent.v1.PrepareIncomingResponse;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
 import java.time.Duration;
-import java.util.function.Supplier;
 
 /**
  * noid.agent.v1.AgentMigration: a thin adapter over {@link VmMigrations}. The controller calls
@@ -56,22 +55,10 @@ public final class GrpcMigrationService extends AgentMigrationGrpc.AgentMigratio
     return h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
   }
 
-  private static <T> void unary(StreamObserver<T> out, Supplier<T> work) {
-    T result;
-    try {
-      result = work.get();
-    } catch (RuntimeException e) {
-      out.onError(GrpcErrors.toStatus(e));
-      return;
-    }
-    out.onNext(result);
-    out.onCompleted();
-  }
-
   @Override
   public void describeMigration(DescribeMigrationRequest request,
       StreamObserver<DescribeMigrationResponse> out) {
-    unary(out, () -> {
+    GrpcAgentService.unary(out, () -> {
       VmMigrations.Described d = migrations.describe(request.getId());
       LiveMigration.Shape s = d.shape();
       return DescribeMigrationResponse.newBuilder().setSpec(d.spec())
@@ -86,7 +73,7 @@ public final class GrpcMigrationService extends AgentMigrationGrpc.AgentMigratio
   @Override
   public void prepareIncoming(PrepareIncomingRequest request,
       StreamObserver<PrepareIncomingResponse> out) {
-    unary(out, () -> {
+    GrpcAgentService.unary(out, () -> {
       MigrationShape s = request.getShape();
       if (s.getHypervisor() != hypervisor.kind()) {
         throw new AgentException(Code.WRONG_STATE, "the VM runs under " + s.getHypervisor()
@@ -112,7 +99,7 @@ public final class GrpcMigrationService extends AgentMigrationGrpc.AgentMigratio
 
   @Override
   public void migrateVm(MigrateVmRequest request, StreamObserver<MigrateVmResponse> out) {
-    unary(out, () -> {
+    GrpcAgentService.unary(out, () -> {
       if (request.getTargetNode().isEmpty() || request.getHost().isEmpty()
           || request.getMigrationPort() == 0) {
         throw new AgentException(Code.INVALID_ARGUMENT, "target_node, host and migration_port"
@@ -138,7 +125,7 @@ public final class GrpcMigrationService extends AgentMigrationGrpc.AgentMigratio
   @Override
   public void finishIncoming(FinishIncomingRequest request,
       StreamObserver<FinishIncomingResponse> out) {
-    unary(out, () -> {
+    GrpcAgentService.unary(out, () -> {
       VmMigrations.Finished f = migrations.finish(request.getId(),
           Duration.ofSeconds(request.getBootTimeoutSeconds()));
       return FinishIncomingResponse.newBuilder().setVm(VmReports.toProto(f.vm()))
@@ -150,7 +137,7 @@ public final class GrpcMigrationService extends AgentMigrationGrpc.AgentMigratio
   @Override
   public void abortIncoming(AbortIncomingRequest request,
       StreamObserver<AbortIncomingResponse> out) {
-    unary(out, () -> AbortIncomingResponse.newBuilder()
+    GrpcAgentService.unary(out, () -> AbortIncomingResponse.newBuilder()
         .setCommitted(migrations.abort(request.getId())).build());
   }
 }

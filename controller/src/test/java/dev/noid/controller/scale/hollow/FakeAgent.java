@@ -145,7 +145,7 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     hypervisor.operate(() -> answer(out, work));
   }
 
-  private static <T> void answer(StreamObserver<T> out, java.util.function.Supplier<T> work) {
+  static <T> void answer(StreamObserver<T> out, java.util.function.Supplier<T> work) {
     T result;
     try {
       result = work.get();

@@ -19,7 +19,6 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Supplier;
 
 /**
  * A node agent's AgentMigration as the controller sees it, over a {@link FakeAgent}'s VMs: the
@@ -57,18 +56,6 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
     failAborts = status;
   }
 
-  private static <T> void answer(StreamObserver<T> out, Supplier<T> work) {
-    T result;
-    try {
-      result = work.get();
-    } catch (HollowNode.Refused e) {
-      out.onError(e.status().asRuntimeException());
-      return;
-    }
-    out.onNext(result);
-    out.onCompleted();
-  }
-
   private static void refuse(Status status) {
     if (status != null) {
       throw new HollowNode.Refused(status);
@@ -78,7 +65,7 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
   @Override
   public void describeMigration(DescribeMigrationRequest request,
       StreamObserver<DescribeMigrationResponse> out) {
-    answer(out, () -> {
+    FakeAgent.answer(out, () -> {
       VmReport vm = running(request.getId());
       return DescribeMigrationResponse.newBuilder().setSpec(vm.getSpec())
           .setShape(MigrationShape.newBuilder().setHypervisor(HypervisorKind.HYPERVISOR_KIND_QEMU)
@@ -98,7 +85,7 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
   @Override
   public void prepareIncoming(PrepareIncomingRequest request,
       StreamObserver<PrepareIncomingResponse> out) {
-    answer(out, () -> {
+    FakeAgent.answer(out, () -> {
       node.admit(request.getSpec());
       incoming.add(request.getSpec().getId());
       return PrepareIncomingResponse.newBuilder().setHost("127.0.0.1").setMigrationPort(49152)
@@ -108,7 +95,7 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
 
   @Override
   public void migrateVm(MigrateVmRequest request, StreamObserver<MigrateVmResponse> out) {
-    answer(out, () -> {
+    FakeAgent.answer(out, () -> {
       running(request.getId());
       refuse(failSends);
       node.setState(request.getId(), AgentVmState.AGENT_VM_STATE_PAUSED);
@@ -121,7 +108,7 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
   @Override
   public void finishIncoming(FinishIncomingRequest request,
       StreamObserver<FinishIncomingResponse> out) {
-    answer(out, () -> {
+    FakeAgent.answer(out, () -> {
       String id = request.getId();
       if (!incoming.contains(id)) {
         throw new HollowNode.Refused(Status.NOT_FOUND.withDescription("VM '" + id
@@ -143,7 +130,7 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
   @Override
   public void abortIncoming(AbortIncomingRequest request,
       StreamObserver<AbortIncomingResponse> out) {
-    answer(out, () -> {
+    FakeAgent.answer(out, () -> {
       refuse(failAborts);
       String id = request.getId();
       if (incoming.remove(id)) {
