@@ -279,8 +279,14 @@ class ClusterIT {
     dev.noid.api.v1.DrainSummary summary = steps.get(steps.size() - 1).getSummary();
     assertThat(summary.getFailedList()).isEmpty();
     assertThat(summary.getMovedList()).extracting(p -> p.getVm()).containsExactlyInAnyOrderElementsOf(onFrom);
+    // Running VMs move live: each step says so, with what moved and the guest's downtime.
     assertThat(steps).filteredOn(r -> r.hasProgress()).extracting(r -> r.getProgress().getPhase().name())
-        .contains("PHASE_CHECKPOINTING", "PHASE_TRANSFERRING", "PHASE_RESTORING", "PHASE_MOVED");
+        .contains("PHASE_MIGRATING", "PHASE_MOVED").doesNotContain("PHASE_CHECKPOINTING");
+    assertThat(summary.getMovedList()).allSatisfy(p -> {
+      assertThat(p.getReport().getMethod()).isEqualTo(dev.noid.api.v1.MigrationReport.Method.METHOD_LIVE);
+      assertThat(p.getReport().getMemoryBytes()).isPositive();
+      assertThat(p.getReport().getDowntimeMs()).isGreaterThanOrEqualTo(0);
+    });
     for (String name : onFrom) {
       Vm moved = vms(adminToken).getVm(GetVmRequest.newBuilder().setName(name).build()).getVm();
       assertThat(moved.getNode()).isEqualTo(to);
