@@ -97,6 +97,11 @@ final class Migrations {
     try {
       at = live.prepare(source, target, cur);
     } catch (NoidException ex) {
+      // A prepare cut off after the target made the VM leaves it there: a fallback restore
+      // onto that node would find the id taken.
+      if (unreachable(ex)) {
+        undo(target, cur);
+      }
       throw new NotMoved("node " + target + " could not take it: " + ex.getMessage());
     }
     Sent sent;
