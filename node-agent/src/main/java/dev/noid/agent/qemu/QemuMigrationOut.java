@@ -69,6 +69,8 @@ final class QemuMigrationOut {
         mirrored = false;
       }
       qmp.execute("migrate-continue", QmpClient.args().put("state", "pre-switchover"));
+      // Past the switchover only device state is left: the pre-copy bound no longer applies.
+      deadline = System.nanoTime() + QemuDriver.QMP_TIMEOUT.toNanos();
       m = awaitStatus(Set.of("completed"), deadline);
       // The first answer after "completed" can miss the totals (QEMU's bookkeeping races it).
       while (m.path("total-time").asLong() <= 0 && System.nanoTime() < deadline) {
@@ -216,12 +218,18 @@ final class QemuMigrationOut {
 
   // A later checkpoint is a local migration too: it must not stop at pre-switchover or use TLS.
   private void cleanUp() {
+    // Each on its own: one refused (a cancel still ending) must not leave the others set.
     try {
       setPauseBeforeSwitchover(false);
+    } catch (IOException | RuntimeException e) {
+      log.warn("{}: pause-before-switchover left on: {}", layout.dir().getFileName(), e.toString());
+    }
+    try {
       qmp.execute("migrate-set-parameters", QmpClient.args().put("tls-creds", "")
           .put("tls-hostname", ""));
     } catch (IOException | RuntimeException e) {
-      // A VM handed over is destroyed next; one that runs on is checked by its next save.
+      log.warn("{}: migration TLS parameters left set: {}", layout.dir().getFileName(),
+          e.toString());
     }
     QemuTls.forget(qmp);
   }

@@ -33,6 +33,7 @@ public final class VmMigrations {
   private static final Logger log = LoggerFactory.getLogger(VmMigrations.class);
   /** How long the target waits for the rest of the stream once the source says it is done. */
   private static final Duration STREAM_END = Duration.ofSeconds(30);
+  private static final String INCOMING = "incoming migration from ";
 
   private final Path vmsDir;
   private final VmTable table;
@@ -91,8 +92,7 @@ public final class VmMigrations {
     vm.lock.lock();
     try {
       Files.createDirectories(vm.layout.dir());
-      AtomicFiles.writeString(vm.layout.incompleteMarker(), "incoming migration from "
-          + sourceNode);
+      AtomicFiles.writeString(vm.layout.incompleteMarker(), INCOMING + sourceNode);
       if (withNic) {
         vm.spec = guests.withNic(vm);
       }
@@ -152,7 +152,14 @@ public final class VmMigrations {
       try {
         outcome = migration.send(vm.layout, targetNode, to, limits, credentials);
       } catch (RuntimeException e) {
-        Files2.deleteMarker(vm.layout.migratingMarker());
+        if (handedOver(migration, vm)) {
+          // Failed after the switchover: the guest is stopped here for good unless the
+          // controller resumes it; never reported running meanwhile.
+          vm.moveTo(VmState.PAUSED, "migration to node " + targetNode + " failed after its"
+              + " switchover: " + e.getMessage());
+        } else {
+          Files2.deleteMarker(vm.layout.migratingMarker());
+        }
         throw e;
       }
       vm.moveTo(VmState.PAUSED, "migrated to node " + targetNode
@@ -171,6 +178,10 @@ public final class VmMigrations {
   public Finished finish(String id, Duration bootTimeout) {
     VmRecord vm = table.lock(id);
     try {
+      if (Files.exists(vm.layout.incompleteMarker()) && !incoming(vm)) {
+        throw new AgentException(Code.WRONG_STATE, "VM '" + id + "' is being made here, not"
+            + " migrated in");
+      }
       if (!Files.exists(vm.layout.incompleteMarker())) {
         vm.require("finish the migration of", s -> s == VmState.RUNNING);
         return new Finished(VmStatus.of(vm), GuestClock.Offset.UNKNOWN); // asked again
@@ -215,11 +226,33 @@ public final class VmMigrations {
       if (!Files.exists(vm.layout.incompleteMarker())) {
         return true;
       }
+      if (!incoming(vm)) {
+        throw new AgentException(Code.WRONG_STATE, "VM '" + id + "' is being made here, not"
+            + " migrated in: not undone");
+      }
       disposal.discard(vm);
       log.atInfo().addKeyValue("vm_name", id).log("incoming migration of VM {} undone", id);
       return false;
     } finally {
       vm.lock.unlock();
+    }
+  }
+
+  private static boolean handedOver(LiveMigration migration, VmRecord vm) {
+    try {
+      return migration.handedOver(vm.layout);
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  // The incomplete marker also marks creates and clones under way: only an incoming migration's
+  // may be finished or undone here.
+  private static boolean incoming(VmRecord vm) {
+    try {
+      return Files.readString(vm.layout.incompleteMarker()).startsWith(INCOMING);
+    } catch (IOException e) {
+      return false;
     }
   }
 

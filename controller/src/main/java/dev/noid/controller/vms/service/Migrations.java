@@ -109,11 +109,10 @@ final class Migrations {
       sent = live.send(source, cur.id(), target, at, limits);
     } catch (NoidException ex) {
       undo(target, cur);
-      if (unreachable(ex)) {
-        // The target was never started, so the source may run it again: its agent, or this.
-        resumeSource(source, target, cur, ex);
-      }
-      throw new NotMoved(ex.getMessage());
+      // The target was never started, so the source may run the VM again. A source that
+      // failed after handing the guest over holds it paused; one that runs answers at once.
+      resumeSource(source, target, cur, ex);
+      throw new NotMoved("sending it from node " + source + " failed: " + ex.getMessage());
     }
     Finished done;
     try {

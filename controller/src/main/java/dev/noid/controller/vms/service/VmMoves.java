@@ -72,7 +72,7 @@ public final class VmMoves {
       NodeMigrations.Limits limits, Consumer<Phase> phases) {
     try {
       return move(e, target, noFallback, limits, phases);
-    } catch (NoidException ex) {
+    } catch (RuntimeException ex) { // any failure, a cancelled caller's too, frees the room
       boolean there = records.table().byId(e.id()).map(v -> v.node().equals(target))
           .orElse(false);
       if (!there) {
