@@ -60,6 +60,13 @@ public interface LiveMigration {
   /** Waits for the stream to end and starts the guest: the commit point of a migration. */
   void commit(VmLayout layout, Duration timeout);
 
+  /**
+   * Removes what an outgoing migration cut short (its agent died) left in the VMM, so that its
+   * next checkpoint and migration start clean; nothing where nothing is left.
+   */
+  default void scrub(VmLayout layout) {
+  }
+
   /** True if this VMM handed its guest to another node (it must never run again on its own). */
   boolean handedOver(VmLayout layout);
 

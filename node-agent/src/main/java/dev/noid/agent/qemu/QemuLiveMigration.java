@@ -178,6 +178,15 @@ final class QemuLiveMigration implements LiveMigration {
   }
 
   @Override
+  public void scrub(VmLayout layout) {
+    try (QmpClient qmp = QemuDriver.qmp(layout)) {
+      QemuMigrationOut.scrub(qmp, layout);
+    } catch (IOException e) {
+      throw QemuDriver.qmpFailed(layout, "clearing a cut migration", e, "");
+    }
+  }
+
+  @Override
   public boolean handedOver(VmLayout layout) {
     try (QmpClient qmp = QemuDriver.qmp(layout)) {
       return "postmigrate".equals(qmp.execute("query-status", null).path("status").asText());

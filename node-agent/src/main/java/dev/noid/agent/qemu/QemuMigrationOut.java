@@ -234,6 +234,25 @@ final class QemuMigrationOut {
     QemuTls.forget(qmp);
   }
 
+  /** The disk mirror and migration settings of a migration whose agent died, each step alone. */
+  static void scrub(QmpClient qmp, VmLayout layout) throws IOException {
+    QemuMigrationOut left = new QemuMigrationOut(qmp, layout, new Endpoint("", 0, 0), "", null);
+    try {
+      if (left.mirrorJob() != null) {
+        qmp.execute("block-job-cancel", QmpClient.args().put("device",
+            QemuLiveMigration.EXPORT_ID).put("force", true));
+        long deadline = System.nanoTime() + QemuDriver.QMP_TIMEOUT.toNanos();
+        while (left.mirrorJob() != null && System.nanoTime() < deadline) {
+          tick();
+        }
+      }
+      qmp.execute("blockdev-del", QmpClient.args().put("node-name", TARGET_NODE));
+    } catch (QmpClient.QmpException e) {
+      // no mirror was started
+    }
+    left.cleanUp();
+  }
+
   private void setPauseBeforeSwitchover(boolean on) throws IOException {
     qmp.execute("migrate-set-capabilities", QmpClient.args().set("capabilities",
         QmpClient.args().arrayNode().add(QmpClient.args().put("capability",

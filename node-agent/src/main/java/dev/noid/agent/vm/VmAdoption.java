@@ -162,6 +162,8 @@ final class VmAdoption {
     }
     try {
       hypervisor.resume(layout); // cancels what is left of the migration first
+      // Else its next checkpoint would stop at pre-switchover or ask for TLS.
+      hypervisor.liveMigration().scrub(layout);
       Files.delete(layout.migratingMarker());
       log.atWarn().addKeyValue("vm_dir", layout.dir().toString())
           .log("VM in {} resumed: its migration to node {} was cut by the agent's exit",
