@@ -3,7 +3,9 @@ package dev.noid.agent.cloudhypervisor;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.KvmProbe;
+import dev.noid.agent.hypervisor.LiveMigration;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmIdentity;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
 import dev.noid.api.agent.v1.HypervisorKind;
@@ -43,6 +45,7 @@ public final class CloudHypervisorDriver implements Hypervisor {
   private final String binary;
   private final String reason;
   private final VmmApi.MemoryRestoreMode restoreMode;
+  private final ChLiveMigration migration = new ChLiveMigration(this);
 
   public CloudHypervisorDriver(String binary, String reason, VmmApi.MemoryRestoreMode restoreMode) {
     this.binary = binary;
@@ -63,6 +66,11 @@ public final class CloudHypervisorDriver implements Hypervisor {
   @Override
   public String reason() {
     return "Cloud Hypervisor (" + binary + "): " + reason;
+  }
+
+  @Override
+  public LiveMigration liveMigration() {
+    return migration;
   }
 
   @Override
@@ -144,7 +152,7 @@ public final class CloudHypervisorDriver implements Hypervisor {
     }
   }
 
-  private long start(VmLayout layout) {
+  long start(VmLayout layout) {
     try {
       // The VMM binds the serial and vsock sockets itself and fails if they exist. The event
       // file is the history of one VMM: a watcher replays it whole, so none of an earlier
@@ -207,7 +215,21 @@ public final class CloudHypervisorDriver implements Hypervisor {
 
   @Override
   public void resume(VmLayout layout) {
+    if (migration.release(layout)) {
+      return; // stopped at a migration's handover; it resumed its guest on its own
+    }
+    if (Files.exists(layout.migratingMarker()) && isRunning(layout)) {
+      return; // its migration broke off and it resumed its guest on its own
+    }
     call(layout, "resume", Set.of("Paused"), VmmApi::resume);
+  }
+
+  private static boolean isRunning(VmLayout layout) {
+    try {
+      return "Running".equals(api(layout, API_TIMEOUT).state());
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   @Override
@@ -223,6 +245,12 @@ public final class CloudHypervisorDriver implements Hypervisor {
 
   @Override
   public void shutdown(VmLayout layout, long pid) {
+    migration.forget(layout);
+    if (VmmIdentity.isVmmOf(pid, layout) && ChLiveMigration.stopped(pid)) {
+      // Stopped at a migration's handover: it answers nothing, and must never run the guest.
+      VmmProcesses.awaitExitOrKill(killNow(pid));
+      return;
+    }
     try {
       api(layout, API_TIMEOUT).shutdownVmm();
     } catch (IOException e) {
@@ -233,6 +261,9 @@ public final class CloudHypervisorDriver implements Hypervisor {
 
   @Override
   public boolean responds(VmLayout layout) {
+    if (ChLiveMigration.stopped(pid(layout))) {
+      return true; // held at a migration's handover: it answers again once released
+    }
     try {
       api(layout, API_TIMEOUT).ping();
       return true;
@@ -243,6 +274,9 @@ public final class CloudHypervisorDriver implements Hypervisor {
 
   @Override
   public boolean isPaused(VmLayout layout) {
+    if (ChLiveMigration.stopped(pid(layout))) {
+      return true; // its guest paused at a migration's handover (and its API cannot answer)
+    }
     VmmApi api = api(layout, API_TIMEOUT);
     try {
       return "Paused".equals(api.state());
@@ -274,6 +308,10 @@ public final class CloudHypervisorDriver implements Hypervisor {
   @Override
   public SocketChannel openGuestChannel(VmLayout layout, Duration timeout) throws IOException {
     long pid = readPid(layout);
+    if (ChLiveMigration.stopped(pid)) {
+      throw new IOException("the VMM is held at a migration's handover; its guest answers once"
+          + " it is resumed");
+    }
     return HybridVsock.connect(layout.agentSocket(), GUEST_AGENT_PORT, timeout,
         () -> VmmProcesses.alive(pid));
   }
@@ -316,6 +354,10 @@ public final class CloudHypervisorDriver implements Hypervisor {
   private static long killNow(long pid) {
     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
     return pid;
+  }
+
+  long pid(VmLayout layout) {
+    return readPid(layout);
   }
 
   private static long readPid(VmLayout layout) {

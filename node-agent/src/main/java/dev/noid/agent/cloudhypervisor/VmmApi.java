@@ -69,6 +69,21 @@ public final class VmmApi {
     put("vm.restore", body);
   }
 
+  /**
+   * Starts sending the running VM to {@code url} ({@code unix:PATH}); the VMM answers at once and
+   * migrates in the background. Past {@code timeoutS} it cancels and keeps the VM.
+   */
+  public void sendMigration(String url, long downtimeMs, long timeoutS) throws IOException {
+    put("vm.send-migration", JSON.createObjectNode().put("destination_url", url)
+        .put("downtime_ms", Math.max(1, downtimeMs)).put("timeout_s", Math.max(1, timeoutS))
+        .put("timeout_strategy", "Cancel"));
+  }
+
+  /** Needs a VMM without a VM; answers once the whole migration is in (or has failed). */
+  public void receiveMigration(String url) throws IOException {
+    put("vm.receive-migration", JSON.createObjectNode().put("receiver_url", url));
+  }
+
   public void shutdown() throws IOException {
     put("vm.shutdown", null);
   }

@@ -68,23 +68,24 @@ final class VmLifecycle {
   }
 
   VmStatus pause(String id) {
-    return moveVmm(id, "pause", VmState.PAUSED, hypervisor::pause);
+    return moveVmm(id, "pause", VmState.PAUSED, vm -> hypervisor.pause(vm.layout));
   }
 
   VmStatus resume(String id) {
     // Also the failback of a migration that was never committed on its target.
-    return moveVmm(id, "resume", VmState.RUNNING, layout -> {
-      hypervisor.resume(layout);
-      Files2.deleteMarker(layout.migratingMarker());
+    return moveVmm(id, "resume", VmState.RUNNING, vm -> {
+      hypervisor.resume(vm.layout);
+      Files2.deleteMarker(vm.layout.migratingMarker());
+      vmms.reconnectGuest(vm);
     });
   }
 
   // A move the VMM makes without being replaced: asked of it first, recorded once it is done.
-  private VmStatus moveVmm(String id, String action, VmState to, Consumer<VmLayout> call) {
+  private VmStatus moveVmm(String id, String action, VmState to, Consumer<VmRecord> call) {
     VmRecord vm = table.lock(id);
     try {
       vm.requireCanMoveTo(to, action);
-      call.accept(vm.layout);
+      call.accept(vm);
       vm.moveTo(to, "");
       return VmStatus.of(vm);
     } finally {

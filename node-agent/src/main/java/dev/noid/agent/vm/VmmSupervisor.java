@@ -19,6 +19,7 @@ import org.slf4j.LoggerFactory;
  * and stopped. Readiness is the guest agent's signal on its channel; nothing here sleeps.
  */
 final class VmmSupervisor {
+  private static final Duration RECONNECT = Duration.ofSeconds(5);
   private static final Logger log = LoggerFactory.getLogger(VmmSupervisor.class);
 
   private final Hypervisor hypervisor;
@@ -155,6 +156,26 @@ final class VmmSupervisor {
       } catch (Exception e) {
         log.debug("closing the VMM watch of {}", vm.id, e);
       }
+    }
+  }
+
+  /**
+   * Opens the guest channel of a VM whose VMM could not serve one before (held stopped at a
+   * migration's handover, then resumed), and waits up to 5 s for the guest's answer.
+   */
+  void reconnectGuest(VmRecord vm) {
+    if (vm.guest != null && vm.guest.isOpen()) {
+      return;
+    }
+    try {
+      GuestConnection guest = GuestConnection.open(
+          hypervisor.openGuestChannel(vm.layout, RECONNECT), vm.id);
+      vm.guest = guest;
+      guest.ready().get(RECONNECT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (IOException | ExecutionException | TimeoutException e) {
+      log.warn("VM {}: guest channel not reachable after resume: {}", vm.id, e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

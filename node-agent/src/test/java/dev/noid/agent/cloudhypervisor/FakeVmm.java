@@ -63,6 +63,8 @@ final class FakeVmm {
   private String state;
   private String guestHostname = "";
   private FakeGuest guest;
+  /** vm.info's answer while a migration is being sent: taken at its start, as the real VMM does. */
+  private ObjectNode migratingInfo;
 
   /** Where every host file the VMM opens for a VM config is appended, one path a line. */
   private final Path openedLog;
@@ -84,6 +86,9 @@ final class FakeVmm {
   synchronized Answer handle(String method, String call, byte[] body) {
     try {
       JsonNode json = body.length == 0 ? null : JSON.readTree(body);
+      if (migratingInfo != null && method.equals("PUT") && !call.equals("vmm.shutdown")) {
+        throw new Refused(500, "VM is migrating: " + call + " refused");
+      }
       return switch (method + " " + call) {
         case "GET vmm.ping" -> Answer.json(JSON.createObjectNode().put("version", "v48.0.0")
             .put("build_version", "fake").put("pid", ProcessHandle.current().pid()));
@@ -101,6 +106,8 @@ final class FakeVmm {
         case "PUT vm.restore" -> restore(json);
         case "GET vm.info" -> info();
         case "GET vm.counters" -> counters();
+        case "PUT vm.send-migration" -> sendMigration(json);
+        case "PUT vm.receive-migration" -> receiveMigration(json);
         default -> Answer.error(404, "no such endpoint in this fake: " + method + " " + call);
       };
     } catch (Refused r) {
@@ -344,7 +351,132 @@ final class FakeVmm {
     return Answer.noContent();
   }
 
+  private Answer sendMigration(JsonNode req) throws Refused, IOException {
+    if (config == null) {
+      throw new Refused(500, "VM is not running");
+    }
+    if (!state.equals("Running") && !state.equals("Paused")) {
+      throw new Refused(500, "VM is not running or paused: " + state);
+    }
+    if (req.path("local").asBoolean(false)) {
+      throw new Refused(500, "Local migration requires shared memory or hugepages enabled");
+    }
+    Path socket = FakeMigration.unixPath(req.path("destination_url").asText());
+    boolean wasRunning = state.equals("Running");
+    ObjectNode c = config.deepCopy();
+    long memory = memorySize(config);
+    String hostname = guestHostname;
+    int vcpus = config.path("cpus").path("boot_vcpus").asInt(1);
+    migratingInfo = (ObjectNode) JSON.readTree(info().body());
+    Thread.ofPlatform().name("migration-worker").start(() -> {
+      try {
+        FakeMigration.send(socket, c, memory, hostname, vcpus, wasRunning,
+            this::pauseForMigration);
+        migrated();
+      } catch (IOException | RuntimeException e) {
+        System.err.println("fake cloud-hypervisor: Migration failed: " + e.getMessage());
+        migrationFailed(wasRunning);
+      }
+    });
+    return Answer.noContent();
+  }
+
+  private synchronized void pauseForMigration() {
+    events.emit("vm", "pausing");
+    state = "Paused";
+    guest.setPaused(true);
+    events.emit("vm", "paused");
+  }
+
+  // A late failure may leave the guest paused: resumed if it was running (check_migration).
+  private synchronized void migrationFailed(boolean wasRunning) {
+    migratingInfo = null;
+    if (wasRunning && "Paused".equals(state)) {
+      state = "Running";
+      guest.setPaused(false);
+      events.emit("vm", "resumed");
+    }
+  }
+
+  // The VM lives on at the destination: shut down here, and the VMM exits.
+  private synchronized void migrated() {
+    stopGuest();
+    events.emit("vm", "shutdown");
+    events.emit("vmm", "shutdown");
+    System.exit(0);
+  }
+
+  private Answer receiveMigration(JsonNode req) throws Refused, IOException {
+    if (config != null) {
+      throw new Refused(500, "Can't receive a migration when a VM is already created");
+    }
+    Path socket = FakeMigration.unixPath(req.path("receiver_url").asText());
+    if (FakeCloudHypervisor.exists(socket)) {
+      throw new Refused(500, "Error binding to UNIX socket " + socket + ": Address in use");
+    }
+    FakeMigration.Received in;
+    try {
+      in = FakeMigration.receive(socket, new FakeMigration.Target() {
+        @Override
+        public void configure(ObjectNode c) throws IOException {
+          // Only the memory and the serial console are made now; devices (disks) at State.
+          if ("Socket".equals(c.path("serial").path("mode").asText())
+              && FakeCloudHypervisor.exists(Path.of(c.path("serial").path("socket").asText()))) {
+            throw new IOException("Error creating console devices: serial socket in use");
+          }
+        }
+
+        @Override
+        public void restore(ObjectNode c, String hostname) throws IOException {
+          refusedAsIo(() -> {
+            validate(c);
+            open(c);
+            config = c;
+            guestHostname = hostname;
+            startGuest(0);
+          });
+          state = "Paused";
+          guest.setPaused(true);
+          events.emit("vm", "restored");
+        }
+
+        @Override
+        public void complete(boolean resume) {
+          if (resume) {
+            state = "Running";
+            guest.setPaused(false);
+            events.emit("vm", "resumed");
+          }
+        }
+      });
+    } catch (IOException e) {
+      in = null;
+    }
+    if (in == null) {
+      stopGuest();
+      config = null;
+      state = null;
+      throw new Refused(500, "Migration was aborted");
+    }
+    return Answer.noContent();
+  }
+
+  private interface Step {
+    void run() throws Refused, IOException;
+  }
+
+  private static void refusedAsIo(Step step) throws IOException {
+    try {
+      step.run();
+    } catch (Refused r) {
+      throw new IOException(r.getMessage());
+    }
+  }
+
   private Answer info() throws Refused {
+    if (migratingInfo != null) {
+      return Answer.json(migratingInfo);
+    }
     requireVm();
     ObjectNode n = JSON.createObjectNode();
     n.set("config", config);

@@ -10,8 +10,10 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
@@ -65,6 +67,23 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
 
   /** A JDK SSLContext serving this certificate (for the HTTPS endpoints). */
   public SSLContext sslContext() {
+    return context(keyManagers(), null, certificate);
+  }
+
+  /**
+   * A JDK SSLContext for mutual TLS over a plain socket: this certificate, and peers only of
+   * the trusted CA (agent to agent streams that are not gRPC).
+   */
+  public SSLContext mutualSslContext() {
+    return context(keyManagers(), trustManagers(trustedCa), certificate);
+  }
+
+  /** An SSLContext that trusts only {@code caFile} (for HTTPS clients and tests). */
+  public static SSLContext trusting(Path caFile) {
+    return context(null, trustManagers(caFile), caFile);
+  }
+
+  private KeyManager[] keyManagers() {
     KeyAndCertificate material = KeyAndCertificate.read(certificate, key);
     try {
       KeyStore store = KeyStore.getInstance("PKCS12");
@@ -74,16 +93,13 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
           material.chain().toArray(Certificate[]::new));
       KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
       kmf.init(store, password);
-      SSLContext context = SSLContext.getInstance("TLS");
-      context.init(kmf.getKeyManagers(), null, null);
-      return context;
+      return kmf.getKeyManagers();
     } catch (GeneralSecurityException | IOException e) {
       throw new IllegalStateException("cannot build an SSL context from " + certificate, e);
     }
   }
 
-  /** An SSLContext that trusts only {@code caFile} (for HTTPS clients and tests). */
-  public static SSLContext trusting(Path caFile) {
+  private static TrustManager[] trustManagers(Path caFile) {
     try {
       KeyStore store = KeyStore.getInstance("PKCS12");
       store.load(null, null);
@@ -94,11 +110,19 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
       TrustManagerFactory tmf =
           TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(store);
-      SSLContext context = SSLContext.getInstance("TLS");
-      context.init(null, tmf.getTrustManagers(), null);
-      return context;
+      return tmf.getTrustManagers();
     } catch (GeneralSecurityException | IOException e) {
       throw new IllegalStateException("cannot trust " + caFile, e);
+    }
+  }
+
+  private static SSLContext context(KeyManager[] keys, TrustManager[] trust, Path what) {
+    try {
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(keys, trust, null);
+      return context;
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot build an SSL context from " + what, e);
     }
   }
 }
