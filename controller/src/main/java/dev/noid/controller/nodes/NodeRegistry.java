@@ -19,8 +19,12 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +45,8 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
   // The lease each node was last told of: it may beat that slowly even after the fleet shrank.
   private final Map<String, Duration> promisedLease = new ConcurrentHashMap<>();
   private final Map<String, NodeEntry> nodes = new ConcurrentHashMap<>();
+  /** Callers waiting for a node's next heartbeat, one future per node, done when it comes. */
+  private final Map<String, CompletableFuture<Void>> nextBeats = new ConcurrentHashMap<>();
   private final List<Consumer<NodeEntry>> readinessListeners = new CopyOnWriteArrayList<>();
   private final List<Consumer<String>> removalListeners = new CopyOnWriteArrayList<>();
   private final ChangeFeed<NodeEntry> changes;
@@ -143,6 +149,10 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
     NodeEntry quiet = old.differsMateriallyFrom(beat) ? null
         : nodes.computeIfPresent(beat.name(), (k, now) -> now.revision() == old.revision() ? beat : now);
     NodeEntry e = quiet == beat ? beat : changeWithLatestCordon(beat);
+    CompletableFuture<Void> waiting = nextBeats.remove(e.name());
+    if (waiting != null) {
+      waiting.complete(null);
+    }
     if (!old.ready()) {
       log.atInfo().addKeyValue("node", e.name()).log("node {} is ready", e.name());
       readinessListeners.forEach(l -> l.accept(e));
@@ -153,6 +163,18 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
       }
     }
     return e;
+  }
+
+  /**
+   * Returns at {@code node}'s next heartbeat (it is reachable again), or after {@code max}.
+   */
+  public void awaitHeartbeat(String node, Duration max) throws InterruptedException {
+    try {
+      nextBeats.computeIfAbsent(node, k -> new CompletableFuture<>())
+          .get(max.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException | ExecutionException e) {
+      // no heartbeat within max: the caller asks again all the same
+    }
   }
 
   /**

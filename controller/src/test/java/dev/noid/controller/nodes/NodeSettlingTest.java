@@ -59,4 +59,26 @@ class NodeSettlingTest {
       assertThat(restarted.require("gone").ready()).isFalse();
     }
   }
+
+  /** A controller asking an unreachable node again asks as soon as it reports, not later. */
+  @Test
+  void aWaitForANodesNextHeartbeatEndsWhenItReports() throws Exception {
+    try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"))) {
+      NodeRegistry nodes = new NodeRegistry(store, Clock.systemUTC(), Duration.ofMinutes(10));
+      nodes.register("node-a", "127.0.0.1:7660", Map.of());
+      CompletableFuture<Void> waiting = CompletableFuture.runAsync(() -> {
+        try {
+          nodes.awaitHeartbeat("node-a", Duration.ofMinutes(10));
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      // The wait is ten minutes: ending here at all shows a heartbeat ended it.
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> {
+        nodes.heartbeat(beat("node-a"));
+        return waiting.isDone();
+      });
+      assertThat(waiting).isCompleted();
+    }
+  }
 }

@@ -8,6 +8,7 @@ import dev.noid.controller.agents.NodeMigrations.Sent;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.domain.VmState;
+import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.store.VmTable;
@@ -37,10 +38,12 @@ final class Migrations {
   private final VmTransitions transitions;
   private final Duration firstPause;
   private final Scheduler scheduler;
+  private final NodeRegistry nodes;
 
   /** {@code firstPause}: the wait before asking an unreachable target again, doubled each time. */
-  Migrations(VmRecords records, Scheduler scheduler, NodeAgents agents, NodeMigrations live,
-      VmLocks locks, VmTransitions transitions, Duration firstPause) {
+  Migrations(VmRecords records, Scheduler scheduler, NodeRegistry nodes, NodeAgents agents,
+      NodeMigrations live, VmLocks locks, VmTransitions transitions, Duration firstPause) {
+    this.nodes = nodes;
     this.scheduler = scheduler;
     this.vms = records.table();
     this.records = records;
@@ -52,7 +55,7 @@ final class Migrations {
   }
 
   /** A live migration that did not happen; the VM runs where it was. */
-  static final class NotMoved extends Exception {
+  static final class NotMoved extends RuntimeException {
     NotMoved(String message) {
       super(message);
     }
@@ -65,26 +68,7 @@ final class Migrations {
    */
   MoveReport.Moved move(VmEntry e, String target, NodeMigrations.Limits limits)
       throws NotMoved {
-    try {
-      return locks.withLock(e.id(), () -> {
-        try {
-          return moveLocked(records.current(e), target, limits);
-        } catch (NotMoved n) {
-          throw new Wrapped(n);
-        }
-      });
-    } catch (Wrapped w) {
-      throw w.notMoved;
-    }
-  }
-
-  private static final class Wrapped extends RuntimeException {
-    final NotMoved notMoved;
-
-    Wrapped(NotMoved n) {
-      super(n.getMessage(), null, false, false);
-      this.notMoved = n;
-    }
+    return locks.withLock(e.id(), () -> moveLocked(records.current(e), target, limits));
   }
 
   private MoveReport.Moved moveLocked(VmEntry cur, String target, NodeMigrations.Limits limits)
@@ -155,7 +139,7 @@ final class Migrations {
    * left paused on the source and UNKNOWN here: running it there could make two copies.
    */
   private boolean committed(String target, VmEntry cur, NoidException why) {
-    return untilAnswered(() -> live.abort(target, cur.id()), ex -> "live migration to " + target
+    return untilAnswered(target, () -> live.abort(target, cur.id()), ex -> "live migration to " + target
         + " undecided: starting it there failed (" + why.getMessage() + ") and the node cannot"
         + " say whether it runs it (" + ex.getMessage() + "); its copy on " + cur.node()
         + " stays paused", cur);
@@ -163,7 +147,7 @@ final class Migrations {
 
   /** Hands the guest back to the source, whose agent may be restarting; asked until it answers. */
   private void resumeSource(String source, String target, VmEntry cur, NoidException why) {
-    untilAnswered(() -> {
+    untilAnswered(source, () -> {
       try {
         return agents.resume(source, cur.id());
       } catch (NoidException ex) {
@@ -178,7 +162,7 @@ final class Migrations {
         + ") and the VM could not be resumed on " + source + ": " + ex.getMessage(), cur);
   }
 
-  private <T> T untilAnswered(java.util.function.Supplier<T> ask,
+  private <T> T untilAnswered(String node, java.util.function.Supplier<T> ask,
       java.util.function.Function<NoidException, String> unanswered, VmEntry cur) {
     for (int attempt = 1; ; attempt++) {
       try {
@@ -190,7 +174,7 @@ final class Migrations {
           throw new NoidException(unreachable(ex) ? Code.NODE_UNAVAILABLE : ex.code(), message,
               ex);
         }
-        pause(firstPause.multipliedBy(1L << (attempt - 1)));
+        awaitHeartbeat(node, firstPause.multipliedBy(1L << (attempt - 1)));
       }
     }
   }
@@ -199,11 +183,10 @@ final class Migrations {
     return ex.code() == Code.NODE_UNAVAILABLE || ex.code() == Code.TIMEOUT;
   }
 
-  // Production backoff between questions to a node that did not answer; nothing else tells
-  // when it is back.
-  private static void pause(Duration d) {
+  // Asked again as soon as the node reports (it is back), and at the latest after the backoff.
+  private void awaitHeartbeat(String node, Duration max) {
     try {
-      Thread.sleep(d);
+      nodes.awaitHeartbeat(node, max);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new NoidException(Code.INTERNAL, "interrupted");
