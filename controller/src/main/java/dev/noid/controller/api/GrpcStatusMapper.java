@@ -40,6 +40,7 @@ public final class GrpcStatusMapper {
         // The node was reached and the VMM failed there: retrying the same call elsewhere is
         // the caller's choice, not a transport problem (docs/decisions.md).
         case HYPERVISOR_FAILED -> Status.INTERNAL;
+        case UNSUPPORTED -> Status.UNIMPLEMENTED;
         // Its message may carry a cause's text: the client gets an id, the log the rest.
         case INTERNAL -> null;
       };

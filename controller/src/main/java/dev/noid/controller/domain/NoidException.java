@@ -21,6 +21,8 @@ public final class NoidException extends RuntimeException {
     NODE_UNAVAILABLE,
     /** The node's hypervisor failed the operation (VMM crashed, guest never ready). */
     HYPERVISOR_FAILED,
+    /** The node cannot do this at all (its hypervisor lacks the feature); asking again won't help. */
+    UNSUPPORTED,
     TIMEOUT,
     STORE_UNAVAILABLE,
     INTERNAL,

@@ -79,11 +79,31 @@ class LiveMoveTest {
 
       assertThat(e.getMessage()).contains("was not moved to node node-b")
           .contains("Unable to write to socket").contains("runs on at node-a");
+      assertThat(e.code()).as("the cause's own code, not a precondition")
+          .isEqualTo(NoidException.Code.HYPERVISOR_FAILED);
       assertThat(c.get(ALICE, "web").node()).isEqualTo("node-a");
       assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
       assertThat(stateOn(c, "node-a", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
       assertThat(stateOn(c, "node-b", web.id())).as("the prepared target undone").isNull();
       assertThat(c.scheduler.reservedMemMib("node-b")).isZero();
+    }
+  }
+
+  @Test
+  void withoutFallbackANodeThatCannotMigrateLiveSaysUnimplemented() throws Exception {
+    try (InProcessController c = cluster()) {
+      createOn(c, "web", "node-a");
+      c.agents.get("node-a").migration().failSends(Status.UNIMPLEMENTED
+          .withDescription("this node's hypervisor has no live migration in Noid"));
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", true, 0));
+
+      assertThat(e.code()).isEqualTo(NoidException.Code.UNSUPPORTED);
+      assertThat(GrpcStatusMapper.toStatus(e).getStatus().getCode())
+          .isEqualTo(Status.Code.UNIMPLEMENTED);
+      assertThat(e.getMessage()).contains("no live migration").contains("runs on at node-a");
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
     }
   }
 

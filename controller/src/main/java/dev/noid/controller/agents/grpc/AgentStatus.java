@@ -35,6 +35,7 @@ final class AgentStatus {
       case RESOURCE_EXHAUSTED -> new NoidException(Code.NO_CAPACITY, "node " + node + ": " + what);
       case DEADLINE_EXCEEDED -> new NoidException(Code.TIMEOUT, "node " + node + " did not answer in time: " + what);
       case UNAVAILABLE -> new NoidException(Code.NODE_UNAVAILABLE, "node " + node + " unavailable: " + what);
+      case UNIMPLEMENTED -> new NoidException(Code.UNSUPPORTED, "node " + node + ": " + what);
       case INTERNAL -> what.startsWith(HYPERVISOR_PREFIX)
           ? new NoidException(Code.HYPERVISOR_FAILED, "node " + node + ": " + what)
           : new NoidException(Code.INTERNAL, "node " + node + ": INTERNAL: " + what);

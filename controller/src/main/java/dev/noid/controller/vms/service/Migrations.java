@@ -56,8 +56,12 @@ final class Migrations {
 
   /** A live migration that did not happen; the VM runs where it was. */
   static final class NotMoved extends RuntimeException {
-    NotMoved(String message) {
+    /** What kept it from moving, for a caller that reports it instead of falling back. */
+    final Code cause;
+
+    NotMoved(Code cause, String message) {
       super(message);
+      this.cause = cause;
     }
   }
 
@@ -74,7 +78,8 @@ final class Migrations {
   private MoveReport.Moved moveLocked(VmEntry cur, String target, NodeMigrations.Limits limits)
       throws NotMoved {
     if (cur.state() != VmState.RUNNING) {
-      throw new NotMoved("the VM is " + cur.state().label() + "; only a running VM moves live");
+      throw new NotMoved(Code.WRONG_STATE, "the VM is " + cur.state().label()
+          + "; only a running VM moves live");
     }
     String source = cur.node();
     Prepared at;
@@ -86,7 +91,8 @@ final class Migrations {
       if (unreachable(ex)) {
         undo(target, cur);
       }
-      throw new NotMoved("node " + target + " could not take it: " + ex.getMessage());
+      throw new NotMoved(ex.code(), "node " + target + " could not take it: "
+          + ex.getMessage());
     }
     Sent sent;
     try {
@@ -96,7 +102,8 @@ final class Migrations {
       // The target was never started, so the source may run the VM again. A source that
       // failed after handing the guest over holds it paused; one that runs answers at once.
       resumeSource(source, target, cur, ex);
-      throw new NotMoved("sending it from node " + source + " failed: " + ex.getMessage());
+      throw new NotMoved(ex.code(), "sending it from node " + source + " failed: "
+          + ex.getMessage());
     }
     Finished done;
     try {
@@ -104,7 +111,8 @@ final class Migrations {
     } catch (NoidException ex) {
       if (!committed(target, cur, ex)) {
         resumeSource(source, target, cur, ex);
-        throw new NotMoved("starting it on node " + target + " failed: " + ex.getMessage());
+        throw new NotMoved(ex.code(), "starting it on node " + target + " failed: "
+            + ex.getMessage());
       }
       done = new Finished(agents.get(target, cur.id()), 0, -1);
     }

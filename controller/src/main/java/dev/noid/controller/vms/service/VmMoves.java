@@ -100,14 +100,17 @@ public final class VmMoves {
     long start = System.nanoTime();
     String source = e.node();
     String why;
+    Code cause;
     try {
       phases.accept(Phase.MIGRATING);
       return migrations.move(e, target, limits);
     } catch (Migrations.NotMoved n) {
       why = n.getMessage();
+      // An agent's internal error keeps its message: it says why the VM did not move.
+      cause = n.cause == Code.INTERNAL ? Code.HYPERVISOR_FAILED : n.cause;
     }
     if (noFallback) {
-      throw new NoidException(Code.WRONG_STATE, "VM '" + e.name() + "' was not moved to node "
+      throw new NoidException(cause, "VM '" + e.name() + "' was not moved to node "
           + target + ": live migration failed: " + why + "; it runs on at " + source);
     }
     log.atWarn().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
