@@ -164,6 +164,34 @@ class LiveMoveTest {
     }
   }
 
+  /** The target did start it: its report decides, and its running copy is no stray. */
+  @Test
+  void anUndecidedMigrationIsDecidedByTheTargetsReport() throws Exception {
+    try (InProcessController c = cluster()) {
+      VmEntry web = createOn(c, "web", "node-a");
+      c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
+          .withDescription("connection reset"), true);
+      c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
+      catchThrowableOfType(NoidException.class,
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false, 0));
+      c.agents.get("node-b").migration().failAborts(null);
+
+      // The source's heartbeat shows its paused copy: that does not settle it.
+      c.observe("node-a", List.copyOf(c.agents.get("node-a").vms().values()));
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.UNKNOWN);
+
+      c.observe("node-b", List.copyOf(c.agents.get("node-b").vms().values()));
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
+          .until(() -> c.get(ALICE, "web").node().equals("node-b"));
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
+      assertThat(stateOn(c, "node-b", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
+          .until(() -> stateOn(c, "node-a", web.id()) == null);
+      assertThat(c.scheduler.reservedMemMib("node-b")).isEqualTo(256);
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+    }
+  }
+
   @Test
   void aDrainMovesItsVmsLiveInParallelAndReportsEachOne() throws Exception {
     try (InProcessController c = cluster()) {

@@ -147,10 +147,10 @@ final class Migrations {
    * left paused on the source and UNKNOWN here: running it there could make two copies.
    */
   private boolean committed(String target, VmEntry cur, NoidException why) {
-    return untilAnswered(target, () -> live.abort(target, cur.id()), ex -> "live migration to " + target
-        + " undecided: starting it there failed (" + why.getMessage() + ") and the node cannot"
-        + " say whether it runs it (" + ex.getMessage() + "); its copy on " + cur.node()
-        + " stays paused", cur);
+    return untilAnswered(target, () -> live.abort(target, cur.id()), ex ->
+        UndecidedMigrations.message(target, "starting it there failed (" + why.getMessage()
+            + ") and the node cannot say whether it runs it (" + ex.getMessage() + "); its copy"
+            + " on " + cur.node() + " stays paused until node " + target + " tells"), cur);
   }
 
   /** Hands the guest back to the source, whose agent may be restarting; asked until it answers. */

@@ -38,6 +38,7 @@ public final class Reconciler {
   private final VmTransitions transitions;
   private final OperationObserver observer;
   private final Clock clock;
+  private final UndecidedMigrations undecided;
   private final Set<String> strayDestroys = ConcurrentHashMap.newKeySet();
   /** Per node, the VMs it reports that this controller has no record of: logged once each. */
   private final Map<String, Set<String>> unknownReported = new ConcurrentHashMap<>();
@@ -45,6 +46,8 @@ public final class Reconciler {
   public Reconciler(VmRecords records, NodeRegistry nodes, Scheduler scheduler, NodeAgents agents,
       VmLocks locks, VmCreates creates, VmTransitions transitions, OperationObserver observer,
       Clock clock) {
+    this.undecided = new UndecidedMigrations(records.table(), nodes, scheduler, agents, locks,
+        transitions);
     this.vms = records.table();
     this.records = records;
     this.nodes = nodes;
@@ -70,6 +73,13 @@ public final class Reconciler {
         continue;
       }
       if (e.state() != VmState.UNKNOWN && e.updated() != null && e.updated().isAfter(settled)) {
+        continue;
+      }
+      if (undecided.waitsForTarget(e)) {
+        // Its copy here is paused whether or not the target started it: the target decides.
+        if (e.updated() == null || e.updated().isBefore(settled)) {
+          undecided.ask(e);
+        }
         continue;
       }
       boolean nodeDecides = e.state().isSettled() || e.state().isFinishedByNodeReport();
@@ -124,6 +134,8 @@ public final class Reconciler {
               .log("node {} runs VM {}, which this controller has no record of; left alone",
                   node, r.id());
         }
+      } else if (!e.node().equals(node) && undecided.heardFrom(node, e, r)) {
+        continue; // the target of its undecided migration: its report decides, it is no stray
       } else if (!e.node().equals(node) && !locks.locked(e.id()) && e.updated() != null
           && e.updated().isBefore(settled) && strayDestroys.add(r.id())) {
         Thread.ofVirtual().name("stray-" + r.id()).start(() -> {

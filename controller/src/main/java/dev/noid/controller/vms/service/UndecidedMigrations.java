@@ -1,0 +1,144 @@
+package dev.noid.controller.vms.service;
+
+import dev.noid.controller.agents.NodeAgents;
+import dev.noid.controller.agents.NodeAgents.NodeVm;
+import dev.noid.controller.domain.NoidException;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.nodes.NodeRegistry;
+import dev.noid.controller.scheduler.Scheduler;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.store.VmTable;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * VMs that a live migration left UNKNOWN because its target could not say whether it started
+ * them ({@link Migrations}): only the target knows, so its word decides, never the source's
+ * report of its paused copy. The target runs it: the migration was committed, the VM is
+ * recorded there and the source's copy goes. The target does not have it: it was not, and the
+ * source's reports decide again (its copy is paused until the user resumes it). Until then
+ * the target's copy is not a stray.
+ */
+final class UndecidedMigrations {
+  private static final Logger log = LoggerFactory.getLogger(UndecidedMigrations.class);
+  private static final String PREFIX = "live migration to ";
+  private static final String MARK = " undecided";
+
+  private final VmTable vms;
+  private final NodeRegistry nodes;
+  private final Scheduler scheduler;
+  private final NodeAgents agents;
+  private final VmLocks locks;
+  private final VmTransitions transitions;
+  private final Set<String> deciding = ConcurrentHashMap.newKeySet();
+
+  UndecidedMigrations(VmTable vms, NodeRegistry nodes, Scheduler scheduler, NodeAgents agents,
+      VmLocks locks, VmTransitions transitions) {
+    this.vms = vms;
+    this.nodes = nodes;
+    this.scheduler = scheduler;
+    this.agents = agents;
+    this.locks = locks;
+    this.transitions = transitions;
+  }
+
+  /** The UNKNOWN message that marks the VM as waiting for {@code target}'s word. */
+  static String message(String target, String detail) {
+    return PREFIX + target + MARK + ": " + detail;
+  }
+
+  /** The node whose word decides {@code e}, or null when no undecided migration marks it. */
+  static String target(VmEntry e) {
+    String m = e.statusMessage();
+    if (e.state() != VmState.UNKNOWN || m == null || !m.startsWith(PREFIX)) {
+      return null;
+    }
+    int end = m.indexOf(MARK + ":", PREFIX.length());
+    return end < 0 ? null : m.substring(PREFIX.length(), end);
+  }
+
+  /** True while {@code e} waits for a target that is still in the cluster. */
+  boolean waitsForTarget(VmEntry e) {
+    String target = target(e);
+    return target != null && nodes.get(target).isPresent();
+  }
+
+  /**
+   * {@code node} reports {@code r}, a VM recorded on another node: true when that is the target
+   * of its undecided migration (then it is no stray), and a report of it running or paused
+   * there decides that the migration was committed.
+   */
+  boolean heardFrom(String node, VmEntry e, NodeVm r) {
+    if (!node.equals(target(e))) {
+      return false;
+    }
+    if (!r.inProgress() && (r.state() == VmState.RUNNING || r.state() == VmState.PAUSED)) {
+      decide(e.id(), node);
+    }
+    return true;
+  }
+
+  /** Asks the target itself, for a VM whose target's heartbeats have not told. */
+  void ask(VmEntry e) {
+    String target = target(e);
+    if (target != null) {
+      decide(e.id(), target);
+    }
+  }
+
+  private void decide(String id, String target) {
+    if (!deciding.add(id)) {
+      return;
+    }
+    Thread.ofVirtual().name("undecided-" + id).start(() -> {
+      try {
+        locks.withLock(id, () -> decideLocked(id, target));
+      } catch (RuntimeException ex) {
+        log.warn("VM {}: could not learn the outcome of its migration to {}: {}", id, target,
+            ex.getMessage());
+      } finally {
+        deciding.remove(id);
+      }
+    });
+  }
+
+  private void decideLocked(String id, String target) {
+    VmEntry cur = vms.byId(id).orElse(null);
+    if (cur == null || !target.equals(target(cur))) {
+      return; // decided meanwhile
+    }
+    NodeVm there;
+    try {
+      there = agents.get(target, id);
+    } catch (NoidException ex) {
+      if (ex.code() == NoidException.Code.NOT_FOUND) {
+        vms.update(cur.with(VmState.UNKNOWN, "live migration to " + target + " was not"
+            + " committed (node " + target + " does not have the VM); its copy on " + cur.node()
+            + " is paused: resume it there"));
+        log.atWarn().addKeyValue("vm_name", cur.name()).log("VM {}: its migration to {} was"
+            + " not committed; it stays on {}", cur.name(), target, cur.node());
+      }
+      return; // not reachable: asked again at a later heartbeat
+    }
+    if (there.inProgress()
+        || (there.state() != VmState.RUNNING && there.state() != VmState.PAUSED)) {
+      return;
+    }
+    String source = cur.node();
+    scheduler.reserveOn(target, cur.cpus(), cur.memMib());
+    scheduler.release(source, cur.cpus(), cur.memMib());
+    vms.update(VmRecords.reported(cur.withNode(target), there, "migrated live from " + source
+        + "; node " + target + " had started it when it could not say so"));
+    log.atWarn().addKeyValue("vm_name", cur.name()).log("VM {}: its migration to {} was"
+        + " committed after all; its copy on {} goes", cur.name(), target, source);
+    try {
+      transitions.destroyCopy(cur, source);
+    } catch (NoidException ex) {
+      // Recorded on the target now: the source's heartbeat shows its copy as a stray later.
+      log.warn("VM {}: its paused copy on {} is left for now: {}", cur.name(), source,
+          ex.getMessage());
+    }
+  }
+}
