@@ -52,7 +52,7 @@ final class QemuMigrationOut {
       qmp.execute("object-add", QemuTls.credentials(credentials, "client"));
       // Stop at pre-switchover: the disk mirror is ended while the guest is stopped, before the
       // source hands its images over; without it they go inactive under a live mirror.
-      setPauseBeforeSwitchover(true);
+      setPauseBeforeSwitchover(qmp, true);
       if (to.diskPort() > 0) {
         mirrored = true;
         mirrorDisk(hostname, deadline);
@@ -108,7 +108,7 @@ final class QemuMigrationOut {
         .put("device", "disk0").put("target", TARGET_NODE).put("sync", overlay ? "top" : "full")
         .put("copy-mode", "write-blocking"));
     while (true) {
-      JsonNode job = mirrorJob();
+      JsonNode job = mirrorJob(qmp);
       if (job == null) {
         throw new AgentException(Code.HYPERVISOR_FAILED, "the disk mirror to node " + targetNode
             + " ended before it was in step" + QemuDriver.tail(layout.vmmLog()));
@@ -124,7 +124,7 @@ final class QemuMigrationOut {
     }
   }
 
-  private JsonNode mirrorJob() throws IOException {
+  private static JsonNode mirrorJob(QmpClient qmp) throws IOException {
     for (JsonNode j : qmp.execute("query-block-jobs", null)) {
       if (QemuLiveMigration.EXPORT_ID.equals(j.path("device").asText())) {
         return j;
@@ -135,14 +135,14 @@ final class QemuMigrationOut {
 
   // A READY mirror cancelled finishes without pivoting: the target keeps an exact copy.
   private void endMirror() throws IOException {
-    JsonNode job = mirrorJob();
+    JsonNode job = mirrorJob(qmp);
     if (job != null) {
       diskBytes = job.path("offset").asLong();
       qmp.execute("block-job-cancel", QmpClient.args().put("device",
           QemuLiveMigration.EXPORT_ID));
     }
     long deadline = System.nanoTime() + QemuDriver.QMP_TIMEOUT.toNanos();
-    while (mirrorJob() != null) {
+    while (mirrorJob(qmp) != null) {
       if (System.nanoTime() > deadline) {
         throw new AgentException(Code.HYPERVISOR_FAILED, "the disk mirror did not end");
       }
@@ -189,20 +189,8 @@ final class QemuMigrationOut {
           tick();
         }
       }
-      if (mirrored && mirrorJob() != null) {
-        qmp.execute("block-job-cancel", QmpClient.args().put("device",
-            QemuLiveMigration.EXPORT_ID).put("force", true));
-        long deadline = System.nanoTime() + QemuDriver.QMP_TIMEOUT.toNanos();
-        while (mirrorJob() != null && System.nanoTime() < deadline) {
-          tick();
-        }
-      }
       if (mirrored) {
-        try {
-          qmp.execute("blockdev-del", QmpClient.args().put("node-name", TARGET_NODE));
-        } catch (QmpClient.QmpException e) {
-          // never added
-        }
+        dropMirror(qmp);
       }
       // A failure at pre-switchover leaves the guest stopped; QEMU restarts it only sometimes.
       JsonNode s = qmp.execute("query-status", null);
@@ -216,11 +204,32 @@ final class QemuMigrationOut {
     }
   }
 
-  // A later checkpoint is a local migration too: it must not stop at pre-switchover or use TLS.
+  // Cancelled with force, a mirror ends without pivoting; then the export's node goes.
+  private static void dropMirror(QmpClient qmp) throws IOException {
+    if (mirrorJob(qmp) != null) {
+      qmp.execute("block-job-cancel", QmpClient.args().put("device",
+          QemuLiveMigration.EXPORT_ID).put("force", true));
+      long deadline = System.nanoTime() + QemuDriver.QMP_TIMEOUT.toNanos();
+      while (mirrorJob(qmp) != null && System.nanoTime() < deadline) {
+        tick();
+      }
+    }
+    try {
+      qmp.execute("blockdev-del", QmpClient.args().put("node-name", TARGET_NODE));
+    } catch (QmpClient.QmpException e) {
+      // never added
+    }
+  }
+
   private void cleanUp() {
+    cleanUp(qmp, layout);
+  }
+
+  // A later checkpoint is a local migration too: it must not stop at pre-switchover or use TLS.
+  private static void cleanUp(QmpClient qmp, VmLayout layout) {
     // Each on its own: one refused (a cancel still ending) must not leave the others set.
     try {
-      setPauseBeforeSwitchover(false);
+      setPauseBeforeSwitchover(qmp, false);
     } catch (IOException | RuntimeException e) {
       log.warn("{}: pause-before-switchover left on: {}", layout.dir().getFileName(), e.toString());
     }
@@ -236,24 +245,15 @@ final class QemuMigrationOut {
 
   /** The disk mirror and migration settings of a migration whose agent died, each step alone. */
   static void scrub(QmpClient qmp, VmLayout layout) throws IOException {
-    QemuMigrationOut left = new QemuMigrationOut(qmp, layout, new Endpoint("", 0, 0), "", null);
     try {
-      if (left.mirrorJob() != null) {
-        qmp.execute("block-job-cancel", QmpClient.args().put("device",
-            QemuLiveMigration.EXPORT_ID).put("force", true));
-        long deadline = System.nanoTime() + QemuDriver.QMP_TIMEOUT.toNanos();
-        while (left.mirrorJob() != null && System.nanoTime() < deadline) {
-          tick();
-        }
-      }
-      qmp.execute("blockdev-del", QmpClient.args().put("node-name", TARGET_NODE));
+      dropMirror(qmp);
     } catch (QmpClient.QmpException e) {
       // no mirror was started
     }
-    left.cleanUp();
+    cleanUp(qmp, layout);
   }
 
-  private void setPauseBeforeSwitchover(boolean on) throws IOException {
+  private static void setPauseBeforeSwitchover(QmpClient qmp, boolean on) throws IOException {
     qmp.execute("migrate-set-capabilities", QmpClient.args().set("capabilities",
         QmpClient.args().arrayNode().add(QmpClient.args().put("capability",
             "pause-before-switchover").put("state", on))));

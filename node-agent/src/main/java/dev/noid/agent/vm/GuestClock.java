@@ -31,25 +31,39 @@ public final class GuestClock {
   }
 
   private static final Pattern NOW = Pattern.compile("now at (\\d+) nsecs");
-  private static final List<String> READ = List.of("head", "-n", "3", "/proc/timer_list");
+  /** What the guest runs: its CLOCK_MONOTONIC as "now at N nsecs". */
+  public static final List<String> COMMAND = List.of("head", "-n", "3", "/proc/timer_list");
   private static final int SAMPLES = 3;
   private static final Duration TIMEOUT = Duration.ofSeconds(5);
 
   private GuestClock() {}
+
+  /** One run of {@link #COMMAND} in the guest: its output, or null when it failed. */
+  public interface Sample {
+    String run() throws Exception;
+  }
 
   /** The offset, or {@link Offset#UNKNOWN} when the guest cannot tell (no /proc/timer_list). */
   public static Offset read(GuestConnection guest) {
     if (guest == null) {
       return Offset.UNKNOWN;
     }
+    return best(() -> {
+      GuestCommand.Result r = GuestCommand.run(guest, COMMAND, TIMEOUT);
+      return r.status() == 0 ? r.stdout() : null;
+    });
+  }
+
+  /** The best of three samples by round trip, each taken through {@code sample}. */
+  public static Offset best(Sample sample) {
     Offset best = Offset.UNKNOWN;
     for (int i = 0; i < SAMPLES; i++) {
       try {
         long t0 = nowNs();
-        GuestCommand.Result r = GuestCommand.run(guest, READ, TIMEOUT);
+        String out = sample.run();
         long t1 = nowNs();
-        Matcher m = NOW.matcher(r.stdout());
-        if (r.status() != 0 || !m.find()) {
+        Matcher m = NOW.matcher(out == null ? "" : out);
+        if (!m.find()) {
           return best;
         }
         Offset o = new Offset((t0 + t1) / 2 - Long.parseLong(m.group(1)), (t1 - t0) / 2);

@@ -23,16 +23,31 @@ final class NewVms {
     this.disposal = disposal;
   }
 
+  /** A step of making that the caller's next step builds on. */
+  interface Step<T> {
+    T run(VmRecord vm) throws IOException;
+  }
+
   /** ALREADY_EXISTS, NO_CAPACITY, or whatever {@code making} fails with; {@code kind} names it. */
   VmStatus make(VmRecord vm, String kind, Making making) {
+    return begin(vm, kind, kind, v -> {
+      making.run(v);
+      Files.delete(v.layout.incompleteMarker());
+      return VmStatus.of(v);
+    });
+  }
+
+  /**
+   * The same frame, but the VM stays incomplete (marked {@code marker}) when {@code step}
+   * returns: a later call completes it or discards it (an incoming migration).
+   */
+  <T> T begin(VmRecord vm, String marker, String kind, Step<T> step) {
     table.admit(vm);
     vm.lock.lock();
     try {
       Files.createDirectories(vm.layout.dir());
-      AtomicFiles.writeString(vm.layout.incompleteMarker(), kind);
-      making.run(vm);
-      Files.delete(vm.layout.incompleteMarker());
-      return VmStatus.of(vm);
+      AtomicFiles.writeString(vm.layout.incompleteMarker(), marker);
+      return step.run(vm);
     } catch (IOException e) {
       disposal.discard(vm);
       throw new AgentException(Code.INTERNAL, kind + " of VM '" + vm.id + "' failed: "

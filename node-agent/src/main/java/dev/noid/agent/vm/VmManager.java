@@ -82,7 +82,7 @@ public final class VmManager implements AutoCloseable {
         new VmLifecycle(table, capacity, images, hypervisor, vmms, guests),
         new VmSnapshots(vmsDir, table, newVms, rules, images, hypervisor, vmms, guests),
         disposal, new VmAdoption(vmsDir, table, hypervisor, vmms, network),
-        new VmMigrations(vmsDir, table, rules, images, hypervisor, vmms, guests, disposal,
+        new VmMigrations(vmsDir, table, rules, images, hypervisor, vmms, guests, disposal, newVms,
             migration));
   }
 

@@ -43,11 +43,13 @@ public final class VmMigrations {
   private final VmmSupervisor vmms;
   private final GuestSetup guests;
   private final VmDisposal disposal;
+  private final NewVms newVms;
   private final Credentials credentials;
 
   VmMigrations(Path vmsDir, VmTable table, VmSpecRules rules, NodeImages images,
       Hypervisor hypervisor, VmmSupervisor vmms, GuestSetup guests, VmDisposal disposal,
-      Credentials credentials) {
+      NewVms newVms, Credentials credentials) {
+    this.newVms = newVms;
     this.vmsDir = vmsDir;
     this.table = table;
     this.rules = rules;
@@ -87,12 +89,8 @@ public final class VmMigrations {
     boolean withNic = NicNames.hasNic(requested.getNetwork());
     VmSpec spec = rules.validate(requested);
     Image image = images.get(spec.getImage());
-    VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
-    table.admit(vm);
-    vm.lock.lock();
-    try {
-      Files.createDirectories(vm.layout.dir());
-      AtomicFiles.writeString(vm.layout.incompleteMarker(), INCOMING + sourceNode);
+    VmRecord record = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
+    return newVms.begin(record, INCOMING + sourceNode, "preparing the migration", vm -> {
       if (withNic) {
         vm.spec = guests.withNic(vm);
       }
@@ -108,16 +106,7 @@ public final class VmMigrations {
           + " node {} on {}:{}", vm.id, sourceNode, in.endpoint().host(),
           in.endpoint().migrationPort());
       return in.endpoint();
-    } catch (IOException e) {
-      disposal.discard(vm);
-      throw new AgentException(Code.INTERNAL, "preparing the migration of VM '" + vm.id
-          + "' failed: " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      disposal.discard(vm);
-      throw e;
-    } finally {
-      vm.lock.unlock();
-    }
+    });
   }
 
   // The mirror writes into a disk of exactly the source's size: an overlay on this node's copy
@@ -192,9 +181,18 @@ public final class VmMigrations {
           migration().commit(vm.layout, STREAM_END);
           return pid;
         });
-        GuestClock.Offset after = GuestClock.read(vm.guest);
-        guests.fixNetwork(vm);
+        // Committed, and its guest answers: it is this node's VM now, whatever follows. A
+        // failure to give it its new address is reported on the VM, not undone by discarding
+        // the only running copy (and what its guest wrote here since).
         Files.delete(vm.layout.incompleteMarker());
+        GuestClock.Offset after = GuestClock.read(vm.guest);
+        try {
+          guests.fixNetwork(vm);
+        } catch (AgentException e) {
+          log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} runs here after its migration"
+              + " without its new address: {}", vm.id, e.getMessage());
+          vm.moveTo(VmState.RUNNING, "migrated here, but " + e.getMessage());
+        }
         log.atInfo().addKeyValue("vm_name", vm.id).log("VM {} runs here after its migration",
             vm.id);
         return new Finished(VmStatus.of(vm), after);

@@ -17,12 +17,9 @@ import io.grpc.ManagedChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * migration-bench (deploy/bench/migration-bench.sh): an idle guest moved between two real
@@ -32,7 +29,6 @@ import java.util.regex.Pattern;
  * exec API (best of three by round trip), and the whole move's time as its caller sees it.
  */
 public final class MigrationBench {
-  private static final Pattern NOW = Pattern.compile("now at (\\d+) nsecs");
 
   private final ManagedChannel channel;
   private final String token;
@@ -145,27 +141,14 @@ public final class MigrationBench {
   }
 
   /** {host ns - guest monotonic ns, half the round trip}, the best of three. */
-  private long[] offset() throws Exception {
-    long[] best = null;
-    for (int i = 0; i < 3; i++) {
-      long t0 = nowNs();
-      ApiExec.Result r = ApiExec.run(channel, token, "idle", "head", "-n", "3", "/proc/timer_list");
-      long t1 = nowNs();
-      Matcher m = NOW.matcher(r.out());
-      if (!m.find()) {
-        throw new IllegalStateException("the guest has no /proc/timer_list: " + r.err());
-      }
-      long[] o = {(t0 + t1) / 2 - Long.parseLong(m.group(1)), (t1 - t0) / 2};
-      if (best == null || o[1] < best[1]) {
-        best = o;
-      }
+  private long[] offset() {
+    dev.noid.agent.vm.GuestClock.Offset o = dev.noid.agent.vm.GuestClock.best(() ->
+        ApiExec.run(channel, token, "idle",
+            dev.noid.agent.vm.GuestClock.COMMAND.toArray(String[]::new)).out());
+    if (!o.known()) {
+      throw new IllegalStateException("the guest's clock could not be read (/proc/timer_list)");
     }
-    return best;
-  }
-
-  private static long nowNs() {
-    Instant now = Instant.now();
-    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    return new long[] {o.offsetNs(), o.errorNs()};
   }
 
   private static Row median(List<Row> rows) {
