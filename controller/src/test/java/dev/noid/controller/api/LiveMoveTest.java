@@ -192,6 +192,33 @@ class LiveMoveTest {
     }
   }
 
+  /** The target never started it: once heartbeats have settled, the source's copy runs on. */
+  @Test
+  void anUndecidedMigrationTheTargetNeverStartedResumesTheSource() throws Exception {
+    dev.noid.controller.MutableClock clock = new dev.noid.controller.MutableClock(
+        java.time.Instant.parse("2026-12-05T00:00:00Z"));
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L), clock, Duration.ofMinutes(5))) {
+      VmEntry web = createOn(c, "web", "node-a");
+      c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
+          .withDescription("connection reset"), false);
+      c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
+      catchThrowableOfType(NoidException.class,
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false, 0));
+      c.agents.get("node-b").migration().failAborts(null);
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.UNKNOWN);
+
+      clock.advance(Duration.ofMinutes(6)); // one lease: the heartbeats have settled
+      c.observe("node-a", List.copyOf(c.agents.get("node-a").vms().values()));
+
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
+          .until(() -> c.get(ALICE, "web").state() == VmState.RUNNING);
+      assertThat(c.get(ALICE, "web").node()).isEqualTo("node-a");
+      assertThat(stateOn(c, "node-a", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+      assertThat(stateOn(c, "node-b", web.id())).isNull();
+    }
+  }
+
   @Test
   void aDrainMovesItsVmsLiveInParallelAndReportsEachOne() throws Exception {
     try (InProcessController c = cluster()) {

@@ -27,7 +27,7 @@ final class Migrations {
   private static final Logger log = LoggerFactory.getLogger(Migrations.class);
   /** Downtime the source VMM aims for, the pre-copy bound, and no bandwidth cap. */
   static final NodeMigrations.Limits LIMITS = new NodeMigrations.Limits(200, 0, 120);
-  /** Tries to learn a target's outcome after its start could not be confirmed. */
+  /** Backoff steps (1, 2, 4, 8, 16 x firstPause) that bound the time spent asking a node. */
   private static final int DECIDE_TRIES = 6;
 
   private final VmTable vms;
@@ -170,19 +170,26 @@ final class Migrations {
         + ") and the VM could not be resumed on " + source + ": " + ex.getMessage(), cur);
   }
 
+  // Asked at each of the node's heartbeats (at the latest after 1, 2, 4, 8, 16 s) for as long as
+  // those waits add up to: a node that reports often is asked often, never for longer.
   private <T> T untilAnswered(String node, java.util.function.Supplier<T> ask,
       java.util.function.Function<NoidException, String> unanswered, VmEntry cur) {
-    for (int attempt = 1; ; attempt++) {
+    long deadline = System.nanoTime()
+        + firstPause.multipliedBy((1L << (DECIDE_TRIES - 1)) - 1).toNanos();
+    Duration wait = firstPause;
+    while (true) {
       try {
         return ask.get();
       } catch (NoidException ex) {
-        if (!unreachable(ex) || attempt == DECIDE_TRIES) {
+        long left = deadline - System.nanoTime();
+        if (!unreachable(ex) || left <= 0) {
           String message = unanswered.apply(ex);
           vms.update(cur.with(VmState.UNKNOWN, message));
           throw new NoidException(unreachable(ex) ? Code.NODE_UNAVAILABLE : ex.code(), message,
               ex);
         }
-        awaitHeartbeat(node, firstPause.multipliedBy(1L << (attempt - 1)));
+        awaitHeartbeat(node, Duration.ofNanos(Math.min(wait.toNanos(), left)));
+        wait = wait.multipliedBy(2);
       }
     }
   }

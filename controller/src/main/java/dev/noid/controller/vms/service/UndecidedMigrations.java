@@ -104,6 +104,31 @@ final class UndecidedMigrations {
     });
   }
 
+  // Not committed: the source's paused copy is the VM, and it runs on there.
+  private void resumeSource(VmEntry cur, String target) {
+    String source = cur.node();
+    String why = "live migration to " + target + " was not committed (node " + target
+        + " does not have the VM)";
+    NodeVm now;
+    try {
+      now = agents.resume(source, cur.id());
+    } catch (NoidException ex) {
+      try {
+        now = agents.get(source, cur.id()); // its restarted agent may have resumed it already
+      } catch (NoidException gone) {
+        now = null;
+      }
+      if (now == null || now.state() != VmState.RUNNING) {
+        vms.update(cur.with(VmState.UNKNOWN, why + "; resuming it on " + source + " failed: "
+            + ex.getMessage()));
+        return;
+      }
+    }
+    vms.update(VmRecords.reported(cur, now, why + "; it runs on at " + source));
+    log.atWarn().addKeyValue("vm_name", cur.name()).log("VM {}: its migration to {} was not"
+        + " committed; it runs on at {}", cur.name(), target, source);
+  }
+
   private void decideLocked(String id, String target) {
     VmEntry cur = vms.byId(id).orElse(null);
     if (cur == null || !target.equals(target(cur))) {
@@ -114,11 +139,7 @@ final class UndecidedMigrations {
       there = agents.get(target, id);
     } catch (NoidException ex) {
       if (ex.code() == NoidException.Code.NOT_FOUND) {
-        vms.update(cur.with(VmState.UNKNOWN, "live migration to " + target + " was not"
-            + " committed (node " + target + " does not have the VM); its copy on " + cur.node()
-            + " is paused: resume it there"));
-        log.atWarn().addKeyValue("vm_name", cur.name()).log("VM {}: its migration to {} was"
-            + " not committed; it stays on {}", cur.name(), target, cur.node());
+        resumeSource(cur, target);
       }
       return; // not reachable: asked again at a later heartbeat
     }
