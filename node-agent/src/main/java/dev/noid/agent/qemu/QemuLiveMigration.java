@@ -58,6 +58,12 @@ final class QemuLiveMigration implements LiveMigration {
   @Override
   public Incoming listen(VmLayout layout, VmSpec spec, Image image, Shape shape,
       String sourceNode, String bindHost, Credentials credentials) {
+    if (!shape.machineType().startsWith("pc")) {
+      // Another hypervisor's VM (Cloud Hypervisor names itself): QEMU's stream only.
+      throw new AgentException(Code.WRONG_STATE, "the VM runs on " + shape.machineType()
+          + " on node " + sourceNode + "; this node runs QEMU: a live migration needs the same"
+          + " hypervisor on both");
+    }
     List<String> cmd = new ArrayList<>(driver.commandLine(layout, spec, image,
         shape.machineType()));
     // Paused after the stream is in: the NBD export must go before the guest may write, and
