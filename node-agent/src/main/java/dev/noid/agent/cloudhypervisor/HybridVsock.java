@@ -6,6 +6,8 @@ import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -30,7 +32,7 @@ public final class HybridVsock {
     IOException last = null;
     while (true) {
       try {
-        return connectOnce(socket, port);
+        return connectOnce(socket, port, deadline);
       } catch (IOException e) {
         last = e;
       }
@@ -48,12 +50,13 @@ public final class HybridVsock {
     }
   }
 
-  static SocketChannel connectOnce(Path socket, int port) throws IOException {
+  static SocketChannel connectOnce(Path socket, int port, long deadlineNanos)
+      throws IOException {
     SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
     try {
       ch.connect(UnixDomainSocketAddress.of(socket));
       ch.write(ByteBuffer.wrap(("CONNECT " + port + "\n").getBytes(StandardCharsets.US_ASCII)));
-      String answer = readLine(ch);
+      String answer = readLine(ch, deadlineNanos);
       if (!answer.startsWith("OK ")) {
         throw new IOException("vsock port " + port + ": the VMM answered '" + answer + "'");
       }
@@ -64,14 +67,38 @@ public final class HybridVsock {
     }
   }
 
-  // Byte by byte: whatever follows the newline already belongs to the guest's stream.
-  private static String readLine(SocketChannel ch) throws IOException {
+  // Byte by byte: whatever follows the newline already belongs to the guest's stream. Bounded
+  // by the deadline: a VMM that accepts but never answers (stopped, wedged) must not hold the
+  // caller forever.
+  private static String readLine(SocketChannel ch, long deadlineNanos) throws IOException {
+    ch.configureBlocking(false);
+    String line;
+    try (Selector selector = Selector.open()) {
+      ch.register(selector, SelectionKey.OP_READ);
+      line = readLine(ch, selector, deadlineNanos);
+    }
+    ch.configureBlocking(true);
+    return line;
+  }
+
+  private static String readLine(SocketChannel ch, Selector selector, long deadlineNanos)
+      throws IOException {
     ByteArrayOutputStream line = new ByteArrayOutputStream();
     ByteBuffer one = ByteBuffer.allocate(1);
     while (line.size() < 64) {
       one.clear();
-      if (ch.read(one) < 0) {
+      int n = ch.read(one);
+      if (n < 0) {
         throw new IOException("vsock connection closed before the VMM answered CONNECT");
+      }
+      if (n == 0) {
+        long leftMs = (deadlineNanos - System.nanoTime()) / 1_000_000;
+        if (leftMs <= 0) {
+          throw new SocketTimeoutException("the VMM did not answer CONNECT in time");
+        }
+        selector.select(leftMs);
+        selector.selectedKeys().clear();
+        continue;
       }
       if (one.get(0) == '\n') {
         return line.toString(StandardCharsets.US_ASCII);
