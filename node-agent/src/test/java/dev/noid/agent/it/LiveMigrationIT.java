@@ -5,12 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.GetVmRequest;
-import dev.noid.api.v1.ListNodesRequest;
 import dev.noid.api.v1.MigrateVmRequest;
 import dev.noid.api.v1.MigrateVmResponse;
 import dev.noid.api.v1.MigrationReport;
-import dev.noid.api.v1.NodeServiceGrpc;
-import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.PauseVmRequest;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
@@ -57,16 +54,11 @@ class LiveMigrationIT {
   }
 
   private void awaitReady(int count) {
-    await().atMost(Duration.ofSeconds(90)).until(() -> NodeServiceGrpc.newBlockingStub(channel)
-        .withCallCredentials(ControllerProcess.bearer(admin))
-        .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList().stream()
-        .filter(n -> n.getState() == NodeState.NODE_STATE_READY).count() == count);
+    ClusterApi.awaitReady(channel, admin, count);
   }
 
   private String[] agentArgs(String name) throws Exception {
-    return new String[] {"--node-name", name, "--controller", controller.address(),
-        "--join-token", controller.admin("join-token"),
-        "--controller-ca", controller.ca().toString(), "--memory-mib", "1024"};
+    return ClusterApi.joinArgs(controller, controller.address(), name);
   }
 
   @AfterAll
@@ -79,8 +71,7 @@ class LiveMigrationIT {
   }
 
   private VmServiceGrpc.VmServiceBlockingStub vms() {
-    return VmServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(admin))
-        .withDeadlineAfter(300, TimeUnit.SECONDS);
+    return ClusterApi.vms(channel, admin);
   }
 
   private String run(String vm, String... command) throws Exception {

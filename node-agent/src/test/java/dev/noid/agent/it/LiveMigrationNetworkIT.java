@@ -4,18 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.v1.CreateVmRequest;
-import dev.noid.api.v1.ListNodesRequest;
 import dev.noid.api.v1.MigrateVmRequest;
 import dev.noid.api.v1.MigrationReport;
-import dev.noid.api.v1.NodeServiceGrpc;
-import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.ManagedChannel;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -53,17 +49,12 @@ class LiveMigrationNetworkIT {
     b = new AgentProcess(dir.resolve("node-b"), dir.resolve("logs-b"), agentArgs("node-b",
         "noidbr-mb")).inNetns(ns).start();
     channel = controller.channel();
-    await().atMost(Duration.ofSeconds(90)).until(() -> NodeServiceGrpc.newBlockingStub(channel)
-        .withCallCredentials(ControllerProcess.bearer(admin))
-        .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList().stream()
-        .filter(n -> n.getState() == NodeState.NODE_STATE_READY).count() == 2);
+    ClusterApi.awaitReady(channel, admin, 2);
   }
 
   private String[] agentArgs(String name, String bridge) throws Exception {
-    return new String[] {"--node-name", name, "--controller", controller.address(),
-        "--join-token", controller.admin("join-token"),
-        "--controller-ca", controller.ca().toString(), "--memory-mib", "1024",
-        "--network-bridge", bridge};
+    return ClusterApi.joinArgs(controller, controller.address(), name,
+        "--network-bridge", bridge);
   }
 
   @AfterAll
@@ -89,8 +80,7 @@ class LiveMigrationNetworkIT {
 
   @Test
   void theMovedVmTakesAnAddressOfTheTargetsSubnetAndReachesItsGateway() throws Exception {
-    VmServiceGrpc.VmServiceBlockingStub vms = VmServiceGrpc.newBlockingStub(channel)
-        .withCallCredentials(ControllerProcess.bearer(admin)).withDeadlineAfter(300, TimeUnit.SECONDS);
+    VmServiceGrpc.VmServiceBlockingStub vms = ClusterApi.vms(channel, admin);
     Vm before = vms.createVm(CreateVmRequest.newBuilder().setName("web").setCpus(1)
         .setMemMib(256).setNode("node-a").setWait(true).build()).getVm();
     String oldIp = before.getIpAddress();

@@ -5,10 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.GetVmRequest;
-import dev.noid.api.v1.ListNodesRequest;
 import dev.noid.api.v1.MigrateVmRequest;
-import dev.noid.api.v1.NodeServiceGrpc;
-import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.VmState;
@@ -60,16 +57,11 @@ class MigrationLinkCutIT {
   }
 
   private void awaitReady() {
-    await().atMost(Duration.ofSeconds(90)).until(() -> NodeServiceGrpc.newBlockingStub(channel)
-        .withCallCredentials(ControllerProcess.bearer(admin))
-        .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList().stream()
-        .filter(n -> n.getState() == NodeState.NODE_STATE_READY).count() == 2);
+    ClusterApi.awaitReady(channel, admin, 2);
   }
 
   private String[] agentArgs(String name, String controllerAddress) throws Exception {
-    return new String[] {"--node-name", name, "--controller", controllerAddress,
-        "--join-token", controller.admin("join-token"),
-        "--controller-ca", controller.ca().toString(), "--memory-mib", "1024"};
+    return ClusterApi.joinArgs(controller, controllerAddress, name);
   }
 
   @AfterAll
@@ -82,8 +74,7 @@ class MigrationLinkCutIT {
   }
 
   private VmServiceGrpc.VmServiceBlockingStub vms() {
-    return VmServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(admin))
-        .withDeadlineAfter(300, TimeUnit.SECONDS);
+    return ClusterApi.vms(channel, admin);
   }
 
   private long count() throws Exception {

@@ -2,7 +2,6 @@ package dev.noid.agent.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.agent.v1.AgentGrpc;
 import dev.noid.api.agent.v1.AgentPeerGrpc;
@@ -12,9 +11,6 @@ import dev.noid.api.agent.v1.TransferGrant;
 import dev.noid.api.v1.Checkpoint;
 import dev.noid.api.v1.CreateCheckpointRequest;
 import dev.noid.api.v1.CreateVmRequest;
-import dev.noid.api.v1.ListNodesRequest;
-import dev.noid.api.v1.NodeServiceGrpc;
-import dev.noid.api.v1.NodeState;
 import dev.noid.api.v1.RestoreCheckpointRequest;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
@@ -27,7 +23,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -64,16 +59,11 @@ class PeerTransferIT {
     a = new AgentProcess(dir.resolve("node-a"), dir, withAdvertised(agentArgs("node-a"),
         "127.0.0.1:" + toA.port()), portOfA).start();
     b = new AgentProcess(dir.resolve("node-b"), dir, agentArgs("node-b")).start();
-    await().atMost(Duration.ofSeconds(90)).until(() -> NodeServiceGrpc.newBlockingStub(channel)
-        .withCallCredentials(ControllerProcess.bearer(admin))
-        .listNodes(ListNodesRequest.getDefaultInstance()).getNodesList().stream()
-        .filter(n -> n.getState() == NodeState.NODE_STATE_READY).count() == 2);
+    ClusterApi.awaitReady(channel, admin, 2);
   }
 
   private String[] agentArgs(String name) throws Exception {
-    return new String[] {"--node-name", name, "--controller", controller.address(),
-        "--join-token", controller.admin("join-token"),
-        "--controller-ca", controller.ca().toString(), "--memory-mib", "1024"};
+    return ClusterApi.joinArgs(controller, controller.address(), name);
   }
 
   private static String[] withAdvertised(String[] args, String address) {
@@ -92,8 +82,7 @@ class PeerTransferIT {
   }
 
   private VmServiceGrpc.VmServiceBlockingStub vms() {
-    return VmServiceGrpc.newBlockingStub(channel).withCallCredentials(ControllerProcess.bearer(admin))
-        .withDeadlineAfter(300, TimeUnit.SECONDS);
+    return ClusterApi.vms(channel, admin);
   }
 
   private String run(String vm, String... command) throws Exception {
