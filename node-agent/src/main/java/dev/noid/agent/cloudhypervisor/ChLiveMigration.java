@@ -87,7 +87,8 @@ final class ChLiveMigration implements LiveMigration {
       Path socket = layout.dir().resolve("migrate-in.sock");
       Files.deleteIfExists(socket);
       DiskReceiver disk = shape.hasDisk()
-          ? new DiskReceiver(layout.disk(), shape.diskOverlay() ? image.disk() : null) : null;
+          ? new DiskReceiver(layout.disk(), shape.diskOverlay() ? image.disk() : null,
+              DiskReceiver.limitFor(shape.diskBytes())) : null;
       MigrationIn relay = new MigrationIn(server, sourceNode, socket,
           config -> forThisNode(config, layout, spec, image), disk);
       in = relay;

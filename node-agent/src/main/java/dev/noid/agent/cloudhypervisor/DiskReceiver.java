@@ -15,13 +15,23 @@ import java.nio.file.Path;
 final class DiskReceiver implements AutoCloseable {
   private final Path disk;
   private final Path imageBase;
+  private final long maxBytes;
   private RandomAccessFile file;
   private long size = -1;
 
-  /** {@code imageBase} is this node's image file when the disk is an overlay on it, else null. */
-  DiskReceiver(Path disk, Path imageBase) {
+  /**
+   * {@code imageBase} is this node's image file when the disk is an overlay on it, else null;
+   * the file may not grow past {@code maxBytes}.
+   */
+  DiskReceiver(Path disk, Path imageBase, long maxBytes) {
     this.disk = disk;
     this.imageBase = imageBase;
+    this.maxBytes = maxBytes;
+  }
+
+  /** The most a disk file of {@code diskBytes} may take: a qcow2 overlay adds its metadata. */
+  static long limitFor(long diskBytes) {
+    return diskBytes + diskBytes / 8 + (64L << 20);
   }
 
   /** Applies one disk frame; true at a pass's end. */
@@ -33,8 +43,9 @@ final class DiskReceiver implements AutoCloseable {
           file = new RandomAccessFile(disk.toFile(), "rw");
           file.setLength(0); // the source sends no chunk of zeros in its first pass
         }
-        if (next < 0) {
-          throw new IOException("a disk of " + Long.toUnsignedString(next) + " bytes");
+        if (next < 0 || next > maxBytes) {
+          throw new IOException("a disk file of " + Long.toUnsignedString(next) + " bytes is"
+              + " over this VM's limit of " + maxBytes);
         }
         file.setLength(next);
         size = next;

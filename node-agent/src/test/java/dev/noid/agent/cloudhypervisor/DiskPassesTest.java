@@ -39,7 +39,7 @@ class DiskPassesTest {
         PipedInputStream atTarget = new PipedInputStream(toTarget, 4 * MIB);
         PipedOutputStream answers = new PipedOutputStream();
         PipedInputStream atSource = new PipedInputStream(answers);
-        DiskReceiver receiver = new DiskReceiver(target, null)) {
+        DiskReceiver receiver = new DiskReceiver(target, null, 64L << 20)) {
       CompletableFuture<Void> serving = CompletableFuture.runAsync(() -> {
         try {
           while (true) {
@@ -75,9 +75,9 @@ class DiskPassesTest {
   }
 
   @Test
-  void aChunkBeyondTheAnnouncedSizeIsRefused() throws Exception {
+  void aDiskOverItsLimitOrAChunkBeyondTheAnnouncedSizeIsRefused() throws Exception {
     Path target = tmp.resolve("target");
-    try (DiskReceiver receiver = new DiskReceiver(target, null)) {
+    try (DiskReceiver receiver = new DiskReceiver(target, null, 64L << 20)) {
       byte[] size = MigrationWire.u64(100);
       receiver.apply(Header.of(MigrationWire.DISK_SIZE, 8), new java.io.ByteArrayInputStream(size));
       byte[] chunk = new byte[8 + 64];
