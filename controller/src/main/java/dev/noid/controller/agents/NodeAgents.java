@@ -28,6 +28,28 @@ public interface NodeAgents {
 
   NodeVm resume(String node, String vmId);
 
+  /**
+   * Resumes the source copy of a migration that did not happen. A copy that already runs there
+   * counts as resumed: its restarted agent resumed it, the migration not yet handed over.
+   * Otherwise the resume's error.
+   */
+  default NodeVm resumeOrRunning(String node, String vmId) {
+    try {
+      return resume(node, vmId);
+    } catch (NoidException ex) {
+      NodeVm now;
+      try {
+        now = get(node, vmId);
+      } catch (NoidException unknown) {
+        throw ex;
+      }
+      if (now.state() == dev.noid.controller.domain.VmState.RUNNING) {
+        return now;
+      }
+      throw ex;
+    }
+  }
+
   /** Removes the VM from {@code node}; NOT_FOUND when the node has no such VM. */
   void destroy(String node, String vmId);
 

@@ -155,18 +155,7 @@ final class Migrations {
 
   /** Hands the guest back to the source, whose agent may be restarting; asked until it answers. */
   private void resumeSource(String source, String target, VmEntry cur, NoidException why) {
-    untilAnswered(source, () -> {
-      try {
-        return agents.resume(source, cur.id());
-      } catch (NoidException ex) {
-        // Its restarted agent resumed it already (the migration had not been handed over).
-        NodeAgents.NodeVm now = agents.get(source, cur.id());
-        if (now.state() == VmState.RUNNING) {
-          return now;
-        }
-        throw ex;
-      }
-    }, ex -> "live migration to " + target + " failed (" + why.getMessage()
+    untilAnswered(source, () -> agents.resumeOrRunning(source, cur.id()), ex -> "live migration to " + target + " failed (" + why.getMessage()
         + ") and the VM could not be resumed on " + source + ": " + ex.getMessage(), cur);
   }
 

@@ -111,18 +111,11 @@ final class UndecidedMigrations {
         + " does not have the VM)";
     NodeVm now;
     try {
-      now = agents.resume(source, cur.id());
+      now = agents.resumeOrRunning(source, cur.id());
     } catch (NoidException ex) {
-      try {
-        now = agents.get(source, cur.id()); // its restarted agent may have resumed it already
-      } catch (NoidException gone) {
-        now = null;
-      }
-      if (now == null || now.state() != VmState.RUNNING) {
-        vms.update(cur.with(VmState.UNKNOWN, why + "; resuming it on " + source + " failed: "
-            + ex.getMessage()));
-        return;
-      }
+      vms.update(cur.with(VmState.UNKNOWN, why + "; resuming it on " + source + " failed: "
+          + ex.getMessage()));
+      return;
     }
     vms.update(VmRecords.reported(cur, now, why + "; it runs on at " + source));
     log.atWarn().addKeyValue("vm_name", cur.name()).log("VM {}: its migration to {} was not"
