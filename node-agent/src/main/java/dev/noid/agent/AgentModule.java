@@ -159,7 +159,7 @@ public final class AgentModule extends AbstractModule {
     // Warm VMs need a restore that reads no memory up front: QEMU with memory bases.
     WarmPool warm = hypervisor.stateFormat().isEmpty() ? WarmPool.off()
         : WarmPool.of(cfg.warmPool(), cfg.vmsDir(), hypervisor, goldens, capacity, identity,
-            Duration.ofSeconds(cfg.bootTimeoutSeconds()));
+            Duration.ofSeconds(cfg.bootTimeoutSeconds()), network);
     VmManager vms = VmManager.assemble(cfg.vmsDir(), hypervisor, images, capacity,
         Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity, warm,
         credentials.joined() ? new dev.noid.agent.hypervisor.LiveMigration.Credentials(

@@ -103,10 +103,14 @@ public final class GoldenSnapshots implements AutoCloseable {
    * caller then boots cold.
    */
   public Lease acquire(Image image, VmSpec spec) {
+    return acquire(image, keyOf(spec));
+  }
+
+  /** As {@link #acquire(Image, VmSpec)}, for a shape given by its key. */
+  public Lease acquire(Image image, GoldenKey key) {
     if (mode == GoldenMode.OFF || image.disk() == null) {
       return null;
     }
-    GoldenKey key = keyOf(spec);
     GoldenVersion version = new GoldenVersion(imageDigest.of(image), hypervisorVersion);
     Attempt first = tryLease(key, image, version);
     if (!first.missing() || recentlyFailed(key) || !awaitBuild(key, image, version)) {

@@ -29,9 +29,12 @@ import org.slf4j.LoggerFactory;
 public final class WarmPool implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WarmPool.class);
 
-  /** A running VM ready to be taken over: its directory, VMM and memory hold move to the VM. */
+  /**
+   * A running VM ready to be taken over: its directory, VMM and memory hold move to the VM, and
+   * so does the address leased as {@code lease} (null for a shape without a NIC).
+   */
   public record Warm(GoldenKey key, String buildId, VmLayout layout, long pid,
-      NodeCapacity.Hold hold) {}
+      NodeCapacity.Hold hold, String lease) {}
 
   /** A file in a warm VM's directory once it is in the pool. */
   public static final String READY = "warm-ready";
@@ -52,9 +55,9 @@ public final class WarmPool implements AutoCloseable {
   public static WarmPool of(int size, java.nio.file.Path vmsDir,
       dev.noid.agent.hypervisor.Hypervisor hypervisor, GoldenSnapshots goldens,
       NodeCapacity capacity, dev.noid.agent.identity.IdentityFix identity,
-      java.time.Duration bootTimeout) {
+      java.time.Duration bootTimeout, dev.noid.agent.network.NodeNetwork network) {
     return size <= 0 ? off() : new WarmPool(size, new WarmVms(vmsDir, hypervisor, goldens,
-        capacity, identity, bootTimeout));
+        capacity, identity, bootTimeout, network));
   }
 
   /** A pool that never holds a VM ({@code --warm-pool 0}, the default). */
@@ -91,7 +94,7 @@ public final class WarmPool implements AutoCloseable {
 
   /** Makes warm VMs of {@code key} in the background until there are {@code size}. */
   public void refill(GoldenKey key, Image image) {
-    if (!enabled() || key.nic() || !filling.add(key)) {
+    if (!enabled() || !filling.add(key)) {
       return;
     }
     try {
@@ -137,7 +140,7 @@ public final class WarmPool implements AutoCloseable {
   /** Stops a warm VM taken but not used. */
   public void discard(Warm w) {
     try {
-      vms.discard(w.layout(), w.pid(), w.hold());
+      vms.discard(w.layout(), w.pid(), w.hold(), w.lease());
     } catch (RuntimeException e) {
       log.warn("cannot discard warm VM in {}: {}", w.layout().dir(), e.getMessage());
     }

@@ -6,10 +6,13 @@ import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.image.Image;
+import dev.noid.agent.network.GuestNetworkScript;
+import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.agent.vm.Files2;
 import dev.noid.agent.vm.NodeCapacity;
+import dev.noid.api.agent.v1.VmNetwork;
 import dev.noid.api.agent.v1.VmSpec;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,6 +29,10 @@ import java.util.concurrent.TimeoutException;
  * guest given a throwaway identity and one {@code true} run, so that the code paths a create
  * then needs are already translated (under TCG, each restored VMM starts with none), and left
  * running, idle, with no guest connection. A create takes it over (see {@link WarmPool}).
+ *
+ * <p>A shape with a NIC gets its own address, TAP and MAC, leased under the warm directory's
+ * name (which no VM id can be) and owned by nobody else, so no VM reaches it; its guest is told
+ * the address now, and a create takes the address over with the VM.
  */
 final class WarmVms {
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
@@ -36,9 +43,11 @@ final class WarmVms {
   private final NodeCapacity capacity;
   private final IdentityFix identity;
   private final Duration bootTimeout;
+  private final NodeNetwork network;
 
   WarmVms(Path vmsDir, Hypervisor hypervisor, GoldenSnapshots goldens, NodeCapacity capacity,
-      IdentityFix identity, Duration bootTimeout) {
+      IdentityFix identity, Duration bootTimeout, NodeNetwork network) {
+    this.network = network;
     this.vmsDir = vmsDir;
     this.hypervisor = hypervisor;
     this.goldens = goldens;
@@ -56,11 +65,17 @@ final class WarmVms {
     NodeCapacity.Hold hold = capacity.hold("a warm VM of " + key.dirName(), key.cpus(),
         key.memMib());
     long pid = -1;
+    String address = key.nic() ? name : null;
     try {
+      VmNetwork nic = null;
+      if (address != null) {
+        nic = network.attach(address, "noid:warm:" + name);
+        spec = spec.toBuilder().setNetwork(nic).build();
+      }
       String buildId;
       try (GoldenSnapshots.Lease lease = goldens.acquire(image, spec)) {
         if (lease == null) {
-          hold.close();
+          discard(layout, pid, hold, address);
           return null;
         }
         Files.createDirectories(layout.dir());
@@ -73,16 +88,19 @@ final class WarmVms {
         // A restored guest answers in ~20 ms; one that has not in 20 s will not.
         guest.ready().get(Math.min(bootTimeout.toMillis(), 20_000), TimeUnit.MILLISECONDS);
         run(guest, identity.command(spec));
+        if (nic != null) {
+          run(guest, GuestNetworkScript.argv(nic));
+        }
         run(guest, List.of("true"));
       }
-      return new WarmPool.Warm(key, buildId, layout, pid, hold);
+      return new WarmPool.Warm(key, buildId, layout, pid, hold, address);
     } catch (IOException | RuntimeException | ExecutionException | TimeoutException e) {
-      discard(layout, pid, hold);
+      discard(layout, pid, hold, address);
       throw new AgentException(Code.HYPERVISOR_FAILED, "warming a VM of " + key.dirName()
           + " failed: " + e, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      discard(layout, pid, hold);
+      discard(layout, pid, hold, address);
       throw new AgentException(Code.INTERNAL, "interrupted while warming a VM", e);
     }
   }
@@ -95,11 +113,17 @@ final class WarmVms {
     }
   }
 
-  /** Stops a warm VM's VMM, releases its memory and removes its directory. */
-  void discard(VmLayout layout, long pid, NodeCapacity.Hold hold) {
+  /**
+   * Stops a warm VM's VMM, releases its memory, its address ({@code lease}, null without a
+   * NIC) once the VMM is gone, and removes its directory.
+   */
+  void discard(VmLayout layout, long pid, NodeCapacity.Hold hold, String lease) {
     try {
       if (pid > 0) {
         hypervisor.shutdown(layout, pid);
+      }
+      if (lease != null) {
+        network.detach(lease);
       }
     } finally {
       hold.close();

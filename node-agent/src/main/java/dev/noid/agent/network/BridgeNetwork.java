@@ -101,10 +101,24 @@ public final class BridgeNetwork implements NodeNetwork {
       host.run("ip", "tuntap", "add", "dev", tap, "mode", "tap");
     }
     host.run("ip", "link", "set", "dev", tap, "master", bridge, "up");
+    return network(address);
+  }
+
+  @Override
+  public synchronized VmNetwork transfer(String fromVmId, String toVmId, String owner) {
+    int address = ipam.transfer(fromVmId, toVmId);
+    ports.remove(fromVmId);
+    ports.put(toVmId, port(address, owner));
+    // The TAP is the new owner's only once these hold; the create returns after.
+    isolation.install(ports.values());
+    return network(address);
+  }
+
+  private VmNetwork network(int address) {
     Subnet subnet = ipam.subnet();
     return VmNetwork.newBuilder().setIp(Subnet.format(address))
         .setPrefixLength(subnet.prefixLength()).setGateway(Subnet.format(subnet.gateway()))
-        .setMac(NicNames.mac(address)).setTap(tap).build();
+        .setMac(NicNames.mac(address)).setTap(NicNames.tap(address)).build();
   }
 
   private static IsolationRules.Port port(int address, String owner) {

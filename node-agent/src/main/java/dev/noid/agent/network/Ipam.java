@@ -66,6 +66,24 @@ public final class Ipam {
         + " (" + leases.size() + " VMs hold all of them)");
   }
 
+  /**
+   * Gives {@code fromVmId}'s address to {@code toVmId}, which holds none (persisted before
+   * return): the address, its TAP and what its guest was told move together.
+   */
+  public synchronized int transfer(String fromVmId, String toVmId) {
+    Integer address = leases.get(fromVmId);
+    if (address == null) {
+      throw new AgentException(Code.NOT_FOUND, "'" + fromVmId + "' holds no address to hand over");
+    }
+    if (leases.containsKey(toVmId)) {
+      throw new AgentException(Code.ALREADY_EXISTS, "VM '" + toVmId + "' holds an address already");
+    }
+    leases.remove(fromVmId);
+    leases.put(toVmId, address);
+    save();
+    return address;
+  }
+
   /** Frees the VM's address; call only once nothing uses it any more. */
   public synchronized void release(String vmId) {
     if (leases.remove(vmId) != null) {

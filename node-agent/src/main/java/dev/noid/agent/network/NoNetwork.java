@@ -13,6 +13,11 @@ public final class NoNetwork implements NodeNetwork {
   }
 
   @Override
+  public VmNetwork transfer(String fromVmId, String toVmId, String owner) {
+    return VmNetwork.getDefaultInstance();
+  }
+
+  @Override
   public void detach(String vmId) {}
 
   @Override

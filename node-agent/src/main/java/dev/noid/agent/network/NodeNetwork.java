@@ -21,6 +21,13 @@ public interface NodeNetwork {
    */
   VmNetwork attach(String vmId, String owner);
 
+  /**
+   * Hands {@code fromVmId}'s address, MAC and TAP, with its VMM still on them, to
+   * {@code toVmId}, which has none: a warm VM taken over by a create. The isolation rules
+   * become {@code owner}'s before this returns.
+   */
+  VmNetwork transfer(String fromVmId, String toVmId, String owner);
+
   /** Removes the VM's TAP and then frees its address; call once its VMM is gone. Idempotent. */
   void detach(String vmId);
 

@@ -35,6 +35,20 @@ final class GuestSetup {
         : vm.spec.toBuilder().clearNetwork().build();
   }
 
+  /** Whether VMs here get a NIC, and so restore from snapshots saved with one. */
+  boolean nics() {
+    return network.enabled();
+  }
+
+  /**
+   * Gives the VM the address, MAC and TAP leased as {@code lease} (a warm VM's, whose guest
+   * uses them already), owned by the VM's owner from now on.
+   */
+  void takeNic(VmRecord vm, String lease) {
+    vm.spec = vm.spec.toBuilder().setNetwork(network.transfer(lease, vm.id, vm.spec.getOwner()))
+        .build();
+  }
+
   /** Makes the VM's TAP ready again for a VM that keeps the NIC it has. */
   void reattach(VmRecord vm) {
     if (NicNames.hasNic(vm.spec.getNetwork())) {
@@ -48,6 +62,12 @@ final class GuestSetup {
   }
 
   void fixIdentity(VmRecord vm) {
+    fixIdentityOnly(vm);
+    fixNetwork(vm);
+  }
+
+  /** Hostname, clock, entropy: for a guest that has its own address already. */
+  void fixIdentityOnly(VmRecord vm) {
     GuestCommand.Result r = run(vm, identity.command(vm.spec), "fixing the identity of");
     if (IdentityFix.olderGuestAgent(r.status(), r.stderr())) {
       r = run(vm, identity.script(vm.spec), "fixing the identity of");
@@ -56,7 +76,6 @@ final class GuestSetup {
       throw new AgentException(Code.HYPERVISOR_FAILED, "fixing the identity of VM '" + vm.id
           + "' failed: " + r.stderr().strip());
     }
-    fixNetwork(vm);
   }
 
   /** Tells a restored guest its VM's MAC, address and gateway (see {@link GuestNetworkScript}). */

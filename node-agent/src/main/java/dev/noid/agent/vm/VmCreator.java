@@ -1,6 +1,7 @@
 package dev.noid.agent.vm;
 
 import dev.noid.agent.golden.Golden;
+import dev.noid.agent.golden.GoldenKey;
 import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
@@ -65,10 +66,14 @@ final class VmCreator {
 
   private VmStatus make(VmRecord vm, Image image, long diskBytes, Duration bootTimeout) {
     return newVms.make(vm, "create", v -> {
-      v.spec = guests.withNic(v);
-      VmFiles.writeSpec(v);
       // A golden snapshot's guest knows its disk's size: a VM with a larger disk boots cold.
-      boolean restored = diskBytes < 0 && createFromGolden(v, image, bootTimeout);
+      // A warm VM brings its own NIC; every other VM gets one here.
+      boolean restored = diskBytes < 0 && warm.enabled() && takeWarm(v, image, bootTimeout);
+      if (!restored) {
+        v.spec = guests.withNic(v);
+        VmFiles.writeSpec(v);
+        restored = diskBytes < 0 && restoreFromGolden(v, image, bootTimeout);
+      }
       if (!restored) {
         if (image.overlay()) {
           DiskOverlay.create(image.disk(), v.layout.disk(), diskBytes);
@@ -85,24 +90,14 @@ final class VmCreator {
   }
 
   /**
-   * Restores the new VM from its shape's golden snapshot (the snapshot's disk, never the
-   * image's: the restored page cache expects it) and gives it its own identity. False, with
-   * nothing of the attempt left, when there is no snapshot or the restore failed; a failed
-   * snapshot is reported so that no other create uses it and it is rebuilt.
-   */
-  private boolean createFromGolden(VmRecord vm, Image image, Duration bootTimeout) {
-    return warm.enabled() && takeWarm(vm, image, bootTimeout)
-        || restoreFromGolden(vm, image, bootTimeout);
-  }
-
-  /**
    * Takes over a warm VM of the shape's current snapshot build, if the pool has one, and gives
    * it the VM's identity; the pool is refilled in the background either way. False, with
    * nothing of the attempt left, when there was none or it failed.
    */
   private boolean takeWarm(VmRecord vm, Image image, Duration bootTimeout) {
     Golden golden;
-    try (GoldenSnapshots.Lease lease = goldens.acquire(image, vm.spec)) {
+    GoldenKey key = goldens.keyOf(vm.spec).withNic(guests.nics());
+    try (GoldenSnapshots.Lease lease = goldens.acquire(image, key)) {
       if (lease == null) {
         return false;
       }
@@ -113,7 +108,7 @@ final class VmCreator {
         return false;
       }
       try {
-        guests.fixIdentity(vm);
+        guests.fixIdentityOnly(vm);
         return true;
       } catch (AgentException e) {
         abandonRestore(vm);
@@ -128,6 +123,12 @@ final class VmCreator {
     }
   }
 
+  /**
+   * Restores the new VM from its shape's golden snapshot (the snapshot's disk, never the
+   * image's: the restored page cache expects it) and gives it its own identity. False, with
+   * nothing of the attempt left, when there is no snapshot or the restore failed; a failed
+   * snapshot is reported so that no other create uses it and it is rebuilt.
+   */
   private boolean restoreFromGolden(VmRecord vm, Image image, Duration bootTimeout) {
     GoldenSnapshots.Lease lease = goldens.acquire(image, vm.spec);
     if (lease == null) {

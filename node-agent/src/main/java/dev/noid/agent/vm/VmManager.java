@@ -78,7 +78,7 @@ public final class VmManager implements AutoCloseable {
     NewVms newVms = new NewVms(table, disposal);
     return new VmManager(table,
         new VmCreator(vmsDir, newVms, rules, images, hypervisor, vmms, guests, goldens,
-            new WarmTakeover(vmms, warm)),
+            new WarmTakeover(vmms, warm, guests)),
         new VmLifecycle(table, capacity, images, hypervisor, vmms, guests),
         new VmSnapshots(vmsDir, table, newVms, rules, images, hypervisor, vmms, guests),
         disposal, new VmAdoption(vmsDir, table, hypervisor, vmms, network),

@@ -4,7 +4,6 @@ import dev.noid.agent.golden.Golden;
 import dev.noid.agent.golden.GoldenKey;
 import dev.noid.agent.golden.WarmPool;
 import dev.noid.agent.image.Image;
-import dev.noid.agent.network.NicNames;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
@@ -17,16 +16,19 @@ import org.slf4j.LoggerFactory;
  * VM's (renamed: its VMM's sockets, disk and logs are open or bound inside it and follow), the
  * VM records where its VMM was started (its command line still names that directory, which is
  * how an agent recognises its VMMs), and the VM is watched and connected to as after a restore.
+ * A warm VM with a NIC hands its address, MAC and TAP to the VM (its guest has them already).
  */
 final class WarmTakeover {
   private static final Logger log = LoggerFactory.getLogger(WarmTakeover.class);
 
   private final VmmSupervisor vmms;
   private final WarmPool pool;
+  private final GuestSetup guests;
 
-  WarmTakeover(VmmSupervisor vmms, WarmPool pool) {
+  WarmTakeover(VmmSupervisor vmms, WarmPool pool, GuestSetup guests) {
     this.vmms = vmms;
     this.pool = pool;
+    this.guests = guests;
   }
 
   boolean enabled() {
@@ -46,9 +48,6 @@ final class WarmTakeover {
    * false, with {@code vm}'s directory as it was, when there is none to take.
    */
   boolean takeOver(VmRecord vm, Golden golden, Duration bootTimeout) {
-    if (NicNames.hasNic(vm.spec.getNetwork())) {
-      return false;
-    }
     WarmPool.Warm warm = pool.take(golden.key(), golden.buildId());
     if (warm == null) {
       return false;
@@ -60,6 +59,10 @@ final class WarmTakeover {
       Files.deleteIfExists(vm.layout.dir().resolve(WarmPool.READY));
       AtomicFiles.writeString(vm.layout.startedInMarker(), warm.layout().dir().toString());
       AtomicFiles.writeString(vm.layout.incompleteMarker(), "create");
+      if (warm.lease() != null) {
+        // From here the address is the VM's: a failed create frees it with the VM.
+        guests.takeNic(vm, warm.lease());
+      }
       VmFiles.writeSpec(vm);
     } catch (IOException | RuntimeException e) {
       log.warn("cannot take over warm VM {} for {}: {}", warm.layout().dir(), vm.id, e.toString());

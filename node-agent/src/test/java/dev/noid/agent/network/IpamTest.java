@@ -50,6 +50,33 @@ class IpamTest {
   }
 
   @Test
+  void aTransferMovesTheAddressToTheNewHolderAndPersistsIt() {
+    Ipam ipam = ipam();
+    int warm = ipam.allocate(".warm-1");
+    int other = ipam.allocate("other");
+
+    assertThat(ipam.transfer(".warm-1", "vm")).isEqualTo(warm);
+
+    assertThat(ipam.leases()).containsEntry("vm", warm).doesNotContainKey(".warm-1");
+    assertThat(ipam().leases()).as("read back from its file")
+        .containsEntry("vm", warm).containsEntry("other", other).doesNotContainKey(".warm-1");
+    assertThat(ipam.allocate("vm")).isEqualTo(warm);
+  }
+
+  @Test
+  void aTransferFromNoLeaseOrToAVmThatHasOneChangesNothing() {
+    Ipam ipam = ipam();
+    int a = ipam.allocate("a");
+    int b = ipam.allocate("b");
+    assertThatThrownBy(() -> ipam.transfer("nobody", "c"))
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.NOT_FOUND);
+    assertThatThrownBy(() -> ipam.transfer("a", "b"))
+        .hasMessageContaining("VM 'b' holds an address already")
+        .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.ALREADY_EXISTS);
+    assertThat(ipam().leases()).containsEntry("a", a).containsEntry("b", b).hasSize(2);
+  }
+
+  @Test
   void aFreedAddressIsNotReusedWhileOthersAreFree() {
     Ipam ipam = ipam();
     int a = ipam.allocate("a");

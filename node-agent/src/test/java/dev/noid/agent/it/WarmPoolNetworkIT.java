@@ -1,0 +1,149 @@
+package dev.noid.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.noid.api.agent.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.DestroyVmRequest;
+import dev.noid.api.agent.v1.VmNetwork;
+import dev.noid.api.agent.v1.VmReport;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --warm-pool 1} on a node with a VM network, with real QEMU guests inside a network
+ * namespace: a warm VM has an address, TAP and MAC of its own that no user's VM reaches; a create
+ * takes them over with the VM, whose guest uses them at once and reaches its owner's VMs and no
+ * one else's; the lease is the VM's; and a restarted agent removes a warm VM's address and TAP.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class WarmPoolNetworkIT {
+  private static final String SUBNET = "10.99.9.0/24";
+  private static final String BRIDGE = "noidbr-w";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir static Path dir;
+  private Netns node;
+  private AgentProcess agent;
+  private Path vms;
+  private Path leases;
+
+  @BeforeAll
+  void start() throws Exception {
+    node = Netns.create(Netns.uniqueName("warmnet"));
+    agent = new AgentProcess(dir.resolve("state"), dir, "--golden", "on-demand",
+        "--warm-pool", "1", "--network-subnet", SUBNET, "--network-bridge", BRIDGE)
+        .inNetns(node).start();
+    vms = dir.resolve("state/vms");
+    leases = dir.resolve("state/network/leases.json");
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    Netns.closeAll(agent, node);
+  }
+
+  private VmReport create(String id, String owner) throws Exception {
+    return AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
+        .setSpec(Guest.spec(id).toBuilder().setOwner(owner)).build());
+  }
+
+  private Path awaitWarmVm() throws Exception {
+    await().atMost(Duration.ofSeconds(120)).until(() -> warmReady().size() == 1);
+    return warmReady().getFirst();
+  }
+
+  private List<Path> warmReady() throws Exception {
+    try (Stream<Path> s = Files.list(vms)) {
+      return s.filter(d -> d.getFileName().toString().startsWith(".warm-"))
+          .filter(d -> Files.exists(d.resolve("warm-ready"))).toList();
+    }
+  }
+
+  private JsonNode leases() throws Exception {
+    return JSON.readTree(leases.toFile()).path("leases");
+  }
+
+  private String sh(String vm, String script) throws Exception {
+    Guest.Exec r = Guest.sh(agent, vm, script);
+    assertThat(r.exitCode()).as("'%s' in %s: %s", script, vm, r).isZero();
+    return r.stdout();
+  }
+
+  private String reach(String vm, String ip) throws Exception {
+    return sh(vm, "if ping -c 1 -W 3 " + ip + " >/dev/null 2>&1; then echo reachable;"
+        + " else echo unreachable; fi").strip();
+  }
+
+  private boolean linkExists(String name) throws Exception {
+    return node.tryRun("ip", "link", "show", "dev", name).status() == 0;
+  }
+
+  private static String cmdline(long pid) {
+    return ProcessHandle.of(pid).orElseThrow().info().commandLine().orElseThrow();
+  }
+
+  @Test
+  void aCreateTakesOverAWarmVmWithItsAddressAndItsOwnersIsolation() throws Exception {
+    VmReport alice1 = create("alice-1", "alice");
+    Path warm = awaitWarmVm();
+    String warmLease = warm.getFileName().toString();
+    String warmIp = leases().path(warmLease).asText();
+    assertThat(warmIp).as("the warm VM's own lease").startsWith("10.99.9.")
+        .isNotEqualTo(alice1.getSpec().getNetwork().getIp());
+    assertThat(reach("alice-1", warmIp)).as("a warm VM belongs to no user").isEqualTo("unreachable");
+
+    VmReport alice2 = create("alice-2", "alice");
+
+    assertThat(cmdline(alice2.getPid())).contains(warm.resolve("control.sock").toString());
+    VmNetwork net = alice2.getSpec().getNetwork();
+    assertThat(net.getIp()).isEqualTo(warmIp);
+    assertThat(leases().path("alice-2").asText()).isEqualTo(warmIp);
+    assertThat(leases().has(warmLease)).isFalse();
+    assertThat(sh("alice-2", "hostname; ip -4 addr show dev eth0; cat /sys/class/net/eth0/address"))
+        .startsWith("alice-2\n").contains(net.getIp() + "/24").endsWith(net.getMac() + "\n");
+    assertThat(reach("alice-2", alice1.getSpec().getNetwork().getIp())).isEqualTo("reachable");
+    assertThat(reach("alice-1", net.getIp())).isEqualTo("reachable");
+
+    Path refilled = awaitWarmVm();
+    VmReport bob1 = create("bob-1", "bob");
+    assertThat(cmdline(bob1.getPid())).contains(refilled.resolve("control.sock").toString());
+    assertThat(reach("bob-1", net.getIp())).isEqualTo("unreachable");
+    assertThat(reach("alice-2", bob1.getSpec().getNetwork().getIp())).isEqualTo("unreachable");
+    assertThat(reach("bob-1", bob1.getSpec().getNetwork().getGateway())).isEqualTo("reachable");
+
+    for (String vm : new String[] {"alice-1", "alice-2", "bob-1"}) {
+      agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
+    }
+    assertThat(linkExists(net.getTap())).isFalse();
+    assertThat(linkExists(bob1.getSpec().getNetwork().getTap())).isFalse();
+
+    Path left = awaitWarmVm();
+    String leftTap = "nt" + String.format("%08x", ipv4(leases().path(left.getFileName().toString())
+        .asText()));
+    assertThat(linkExists(leftTap)).isTrue();
+    agent.kill();
+    agent.start();
+    assertThat(left).doesNotExist();
+    assertThat(leases().fieldNames()).toIterable().noneMatch(k -> k.startsWith(".warm-"));
+    assertThat(linkExists(leftTap)).isFalse();
+  }
+
+  private static long ipv4(String dotted) {
+    long v = 0;
+    for (String part : dotted.split("\\.")) {
+      v = (v << 8) | Integer.parseInt(part);
+    }
+    return v;
+  }
+}
