@@ -34,7 +34,7 @@ public final class WarmPool implements AutoCloseable {
    * so does the address leased as {@code lease} (null for a shape without a NIC).
    */
   public record Warm(GoldenKey key, String buildId, VmLayout layout, long pid,
-      NodeCapacity.Hold hold, String lease) {}
+      NodeCapacity.Hold hold, String lease, dev.noid.agent.guest.GuestConnection guest) {}
 
   /** A file in a warm VM's directory once it is in the pool. */
   public static final String READY = "warm-ready";
@@ -80,8 +80,8 @@ public final class WarmPool implements AutoCloseable {
       Deque<Warm> q = ready.getOrDefault(key, new ArrayDeque<>());
       while (found == null && !q.isEmpty()) {
         Warm w = q.poll();
-        if (w.buildId().equals(buildId) && ProcessHandle.of(w.pid()).map(ProcessHandle::isAlive)
-            .orElse(false)) {
+        if (w.buildId().equals(buildId) && w.guest().isReady()
+            && ProcessHandle.of(w.pid()).map(ProcessHandle::isAlive).orElse(false)) {
           found = w;
         } else {
           stale.add(w);
@@ -140,7 +140,7 @@ public final class WarmPool implements AutoCloseable {
   /** Stops a warm VM taken but not used. */
   public void discard(Warm w) {
     try {
-      vms.discard(w.layout(), w.pid(), w.hold(), w.lease());
+      vms.discard(w.layout(), w.pid(), w.hold(), w.lease(), w.guest());
     } catch (RuntimeException e) {
       log.warn("cannot discard warm VM in {}: {}", w.layout().dir(), e.getMessage());
     }

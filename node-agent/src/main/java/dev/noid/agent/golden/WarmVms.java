@@ -28,7 +28,8 @@ import java.util.concurrent.TimeoutException;
  * Makes one warm VM: restored from its shape's golden snapshot into {@code vms/.warm-*}, its
  * guest given a throwaway identity and one {@code true} run, so that the code paths a create
  * then needs are already translated (under TCG, each restored VMM starts with none), and left
- * running, idle, with no guest connection. A create takes it over (see {@link WarmPool}).
+ * running, idle, with its guest connection open: a create takes both over (see
+ * {@link WarmPool}), so the guest never sees the host go and come back.
  *
  * <p>A shape with a NIC gets its own address, TAP and MAC, leased under the warm directory's
  * name (which no VM id can be) and owned by nobody else, so no VM reaches it; its guest is told
@@ -66,6 +67,7 @@ final class WarmVms {
         key.memMib());
     long pid = -1;
     String address = key.nic() ? name : null;
+    GuestConnection guest = null;
     try {
       VmNetwork nic = null;
       if (address != null) {
@@ -75,7 +77,7 @@ final class WarmVms {
       String buildId;
       try (GoldenSnapshots.Lease lease = goldens.acquire(image, spec)) {
         if (lease == null) {
-          discard(layout, pid, hold, address);
+          discard(layout, pid, hold, address, null);
           return null;
         }
         Files.createDirectories(layout.dir());
@@ -83,24 +85,23 @@ final class WarmVms {
         pid = hypervisor.restore(layout, spec, image, lease.golden().dir());
         buildId = lease.golden().buildId();
       }
-      try (GuestConnection guest = GuestConnection.open(
-          hypervisor.openGuestChannel(layout, bootTimeout), spec.getId())) {
-        // A restored guest answers in ~20 ms; one that has not in 20 s will not.
-        guest.ready().get(Math.min(bootTimeout.toMillis(), 20_000), TimeUnit.MILLISECONDS);
-        run(guest, identity.command(spec));
-        if (nic != null) {
-          run(guest, GuestNetworkScript.argv(nic));
-        }
-        run(guest, List.of("true"));
+      guest = GuestConnection.open(hypervisor.openGuestChannel(layout, bootTimeout),
+          spec.getId());
+      // A restored guest answers in ~20 ms; one that has not in 20 s will not.
+      guest.ready().get(Math.min(bootTimeout.toMillis(), 20_000), TimeUnit.MILLISECONDS);
+      run(guest, identity.command(spec));
+      if (nic != null) {
+        run(guest, GuestNetworkScript.argv(nic));
       }
-      return new WarmPool.Warm(key, buildId, layout, pid, hold, address);
+      run(guest, List.of("true"));
+      return new WarmPool.Warm(key, buildId, layout, pid, hold, address, guest);
     } catch (IOException | RuntimeException | ExecutionException | TimeoutException e) {
-      discard(layout, pid, hold, address);
+      discard(layout, pid, hold, address, guest);
       throw new AgentException(Code.HYPERVISOR_FAILED, "warming a VM of " + key.dirName()
           + " failed: " + e, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      discard(layout, pid, hold, address);
+      discard(layout, pid, hold, address, guest);
       throw new AgentException(Code.INTERNAL, "interrupted while warming a VM", e);
     }
   }
@@ -114,11 +115,15 @@ final class WarmVms {
   }
 
   /**
-   * Stops a warm VM's VMM, releases its memory, its address ({@code lease}, null without a
-   * NIC) once the VMM is gone, and removes its directory.
+   * Closes a warm VM's guest connection (if any), stops its VMM, releases its memory, its
+   * address ({@code lease}, null without a NIC) once the VMM is gone, and removes its directory.
    */
-  void discard(VmLayout layout, long pid, NodeCapacity.Hold hold, String lease) {
+  void discard(VmLayout layout, long pid, NodeCapacity.Hold hold, String lease,
+      GuestConnection guest) {
     try {
+      if (guest != null) {
+        guest.close();
+      }
       if (pid > 0) {
         hypervisor.shutdown(layout, pid);
       }

@@ -68,7 +68,7 @@ final class VmCreator {
     return newVms.make(vm, "create", v -> {
       // A golden snapshot's guest knows its disk's size: a VM with a larger disk boots cold.
       // A warm VM brings its own NIC; every other VM gets one here.
-      boolean restored = diskBytes < 0 && warm.enabled() && takeWarm(v, image, bootTimeout);
+      boolean restored = diskBytes < 0 && warm.enabled() && takeWarm(v, image);
       if (!restored) {
         v.spec = guests.withNic(v);
         VmFiles.writeSpec(v);
@@ -94,7 +94,7 @@ final class VmCreator {
    * it the VM's identity; the pool is refilled in the background either way. False, with
    * nothing of the attempt left, when there was none or it failed.
    */
-  private boolean takeWarm(VmRecord vm, Image image, Duration bootTimeout) {
+  private boolean takeWarm(VmRecord vm, Image image) {
     Golden golden;
     GoldenKey key = goldens.keyOf(vm.spec).withNic(guests.nics());
     try (GoldenSnapshots.Lease lease = goldens.acquire(image, key)) {
@@ -104,7 +104,7 @@ final class VmCreator {
       golden = lease.golden();
     }
     try {
-      if (!warm.takeOver(vm, golden, bootTimeout)) {
+      if (!warm.takeOver(vm, golden)) {
         return false;
       }
       try {

@@ -67,6 +67,31 @@ final class VmmSupervisor {
       stop(vm);
       throw new AgentException(Code.INTERNAL, "interrupted while booting " + vm.id, e);
     }
+    markRunning(vm);
+  }
+
+  /**
+   * Makes a VMM that runs already, its guest ready on {@code guest}, the VM's (a warm VM taken
+   * over): watched as if started here, with no new connection for the guest to notice, and
+   * RUNNING when this returns. A failure stops the VMM.
+   */
+  void takeOver(VmRecord vm, long pid, GuestConnection guest) {
+    vm.moveTo(VmState.CREATING, "");
+    long generation = ++vm.generation;
+    vm.pid = pid;
+    vm.started = Instant.now();
+    vm.guest = guest;
+    watchExit(vm, pid, generation);
+    watchVmm(vm, generation);
+    if (!guest.isReady() || !guest.isOpen()) {
+      stop(vm);
+      throw new AgentException(Code.HYPERVISOR_FAILED, "the guest connection of the VMM taken"
+          + " over for VM '" + vm.id + "' is closed");
+    }
+    markRunning(vm);
+  }
+
+  private void markRunning(VmRecord vm) {
     if (!vm.moveIf(VmState::isTransitional, VmState.RUNNING, "")) {
       // Its VMM died between the guest's signal and now: the exit watcher made it DEAD.
       String why = vm.reason();

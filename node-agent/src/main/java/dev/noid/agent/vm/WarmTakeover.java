@@ -7,7 +7,6 @@ import dev.noid.agent.image.Image;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
-import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * A create taking over a warm VM ({@link WarmPool}): the warm VM's directory becomes the new
  * VM's (renamed: its VMM's sockets, disk and logs are open or bound inside it and follow), the
  * VM records where its VMM was started (its command line still names that directory, which is
- * how an agent recognises its VMMs), and the VM is watched and connected to as after a restore.
+ * how an agent recognises its VMMs), and the VM is watched as after a restore and keeps the
+ * warm VM's open guest connection.
  * A warm VM with a NIC hands its address, MAC and TAP to the VM (its guest has them already).
  */
 final class WarmTakeover {
@@ -47,7 +47,7 @@ final class WarmTakeover {
    * Makes a warm VM of {@code golden}'s build {@code vm}'s, running and with its guest ready;
    * false, with {@code vm}'s directory as it was, when there is none to take.
    */
-  boolean takeOver(VmRecord vm, Golden golden, Duration bootTimeout) {
+  boolean takeOver(VmRecord vm, Golden golden) {
     WarmPool.Warm warm = pool.take(golden.key(), golden.buildId());
     if (warm == null) {
       return false;
@@ -71,7 +71,7 @@ final class WarmTakeover {
       return false;
     }
     // From here the VMM is the VM's: a failure stops it as any failed restore's.
-    vmms.bootAndWait(vm, VmCreator.restoreWait(bootTimeout), warm::pid);
+    vmms.takeOver(vm, warm.pid(), warm.guest());
     warm.hold().close(); // the VM was admitted with its own memory
     return true;
   }
