@@ -142,7 +142,10 @@ public final class QemuDriver implements Hypervisor {
           "file=" + layout.disk() + ",if=virtio,format="
               // From the image, never probed: a guest can write any magic into a raw disk.
               + (image.overlay() ? "qcow2" : "raw")
-              + ",cache=writeback,id=disk0"));
+              // Never reopened by path: the directory of a warm VM's VMM is renamed when a
+              // create takes it over, and with auto-read-only QEMU reopens the file read-only
+              // by its path at a save's end (bdrv_inactivate_all() failed (-1)).
+              + ",cache=writeback,id=disk0,file.auto-read-only=off"));
     }
     VmNetwork net = spec.getNetwork();
     if (NicNames.hasNic(net)) {

@@ -7,9 +7,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.agent.v1.CreateCheckpointRequest;
 import dev.noid.api.agent.v1.CreateVmRequest;
 import dev.noid.api.agent.v1.DestroyVmRequest;
+import dev.noid.api.agent.v1.RestoreCheckpointRequest;
 import dev.noid.api.agent.v1.VmReport;
+import dev.noid.api.agent.v1.VmSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -79,6 +82,15 @@ class WarmPoolIT {
     assertThat(sh(agent, "w2", "hostname; cat /etc/hostname").stdout()).isEqualTo("w2\nw2\n");
     assertThat(sh(agent, "w2", "cat /proc/sys/kernel/random/uuid").stdout())
         .isNotEqualTo(sh(agent, "w1", "cat /proc/sys/kernel/random/uuid").stdout());
+
+    // Its VMM's files were renamed under it: a save must not reopen the disk by its old path.
+    sh(agent, "w2", "echo kept > /root/mark; sync");
+    agent.stub().createCheckpoint(CreateCheckpointRequest.newBuilder().setVmId("w2")
+        .setCheckpointId("w2-ck").build());
+    agent.stub().restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setCheckpointId("w2-ck")
+        .setTarget(VmSpec.newBuilder().setId("w3")).build());
+    assertThat(sh(agent, "w3", "cat /root/mark").stdout()).isEqualTo("kept\n");
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("w3").build());
 
     agent.kill();
     agent.start();
