@@ -15,6 +15,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,10 +47,13 @@ class QmpClientConnectTest {
     Path socket = refusingSocket();
     Thread qemu = Thread.ofVirtual().start(() -> {
       try {
-        // Replace the refusing file by a listening QMP endpoint, as QEMU's listen() does.
-        Files.delete(socket);
+        // The refusing file turns into a listening QMP endpoint, as at QEMU's listen(). Java
+        // binds and listens in one step, so listen elsewhere and rename over the refusing file:
+        // the path never goes missing, which QEMU's never does either.
+        Path listening = dir.resolve("listening.sock");
         try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
-          server.bind(UnixDomainSocketAddress.of(socket));
+          server.bind(UnixDomainSocketAddress.of(listening));
+          Files.move(listening, socket, StandardCopyOption.ATOMIC_MOVE);
           try (SocketChannel c = server.accept()) {
             OutputStream out = Channels.newOutputStream(c);
             BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(c),
