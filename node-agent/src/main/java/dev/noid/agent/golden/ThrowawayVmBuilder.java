@@ -75,9 +75,12 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
         .setImage(key.image()).setCpus(key.cpus()).setMemMib(key.memMib());
     // The snapshot's machine must have the NIC the VMs restored from it have; each of them
     // then gets its own TAP, MAC and address (told to the guest after the restore).
+    // The lease is keyed by the build directory's name (".build-..."): no VM id starts with a
+    // dot, so no VM can share the throwaway VM's address and TAP, nor lose its own to the build.
+    String lease = buildDir.getFileName().toString();
     if (key.nic()) {
       // A user of its own: the throwaway VM reaches no user's VMs, nor they it.
-      shape.setNetwork(network.attach(shape.getId(), "noid:golden-build"));
+      shape.setNetwork(network.attach(lease, "noid:golden-build"));
     }
     VmSpec spec = shape.build();
     if (image.overlay()) {
@@ -89,7 +92,7 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
     try {
       pid = hypervisor.boot(layout, spec, image);
     } catch (RuntimeException e) {
-      network.detach(spec.getId());
+      network.detach(lease);
       throw e;
     }
     try {
@@ -117,7 +120,7 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
       throw new AgentException(Code.INTERNAL, "interrupted while building " + key.dirName(), e);
     } finally {
       hypervisor.shutdown(layout, pid);
-      network.detach(spec.getId());
+      network.detach(lease);
     }
     if (!Files.exists(layout.disk())) {
       throw new AgentException(Code.INTERNAL, "image '" + key.image() + "' has no disk: golden"

@@ -16,8 +16,11 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -27,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * one else's; the lease is the VM's; and a restarted agent removes a warm VM's address and TAP.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WarmPoolNetworkIT {
   private static final String SUBNET = "10.99.9.0/24";
   private static final String BRIDGE = "noidbr-w";
@@ -94,6 +98,7 @@ class WarmPoolNetworkIT {
   }
 
   @Test
+  @Order(1)
   void aCreateTakesOverAWarmVmWithItsAddressAndItsOwnersIsolation() throws Exception {
     VmReport alice1 = create("alice-1", "alice");
     Path warm = awaitWarmVm();
@@ -137,6 +142,31 @@ class WarmPoolNetworkIT {
     assertThat(left).doesNotExist();
     assertThat(leases().fieldNames()).toIterable().noneMatch(k -> k.startsWith(".warm-"));
     assertThat(linkExists(leftTap)).isFalse();
+  }
+
+  /**
+   * A golden build's throwaway VM holds an address while it boots. Its lease was keyed
+   * {@code golden-<shape>}, a name a VM can have: the build took that VM's lease, moved its TAP
+   * into the build's isolation group and deleted the TAP when the build ended.
+   */
+  @Test
+  @Order(2)
+  void aVmNamedLikeAGoldenBuildKeepsItsNetworkThroughThatBuild() throws Exception {
+    String lookalike = "golden-dev-1cpu-192mib-qemu-nic";
+    VmNetwork mallory = create(lookalike, "mallory").getSpec().getNetwork();
+    VmReport alice = AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
+        .setSpec(Guest.spec("alice-192").toBuilder().setMemMib(192).setOwner("alice")).build());
+    assertThat(dir.resolve("state/golden/dev-1cpu-192mib-qemu-nic/state"))
+        .as("the 192 MiB shape's golden snapshot was built").isDirectory();
+
+    assertThat(Guest.get(agent, lookalike).getSpec().getNetwork()).isEqualTo(mallory);
+    assertThat(linkExists(mallory.getTap())).isTrue();
+    assertThat(leases().path(lookalike).asText()).isEqualTo(mallory.getIp());
+    assertThat(reach(lookalike, mallory.getGateway())).isEqualTo("reachable");
+    assertThat(reach(lookalike, alice.getSpec().getNetwork().getIp())).isEqualTo("unreachable");
+    for (String vm : new String[] {lookalike, "alice-192"}) {
+      agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
+    }
   }
 
   private static long ipv4(String dotted) {
