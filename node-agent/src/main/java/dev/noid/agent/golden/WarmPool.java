@@ -34,7 +34,12 @@ public final class WarmPool implements AutoCloseable {
    * so does the address leased as {@code lease} (null for a shape without a NIC).
    */
   public record Warm(GoldenKey key, String buildId, VmLayout layout, long pid,
-      NodeCapacity.Hold hold, String lease, dev.noid.agent.guest.GuestConnection guest) {}
+      NodeCapacity.Hold hold, String lease, dev.noid.agent.guest.GuestConnection guest) {
+    /** The same warm VM after its directory was renamed to {@code to}'s. */
+    public Warm movedTo(VmLayout to) {
+      return new Warm(key, buildId, to, pid, hold, lease, guest);
+    }
+  }
 
   /** A file in a warm VM's directory once it is in the pool. */
   public static final String READY = "warm-ready";
@@ -105,11 +110,17 @@ public final class WarmPool implements AutoCloseable {
             if (w == null) {
               return;
             }
+            // For whoever looks at the node's files: this one can be taken. Written before it
+            // is published: once it is, a take may rename its directory at any moment.
+            try {
+              java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+            } catch (java.io.IOException e) {
+              discard(w);
+              throw e;
+            }
             synchronized (this) {
               ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
             }
-            // For whoever looks at the node's files: this one can be taken.
-            java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
           }
         } catch (RuntimeException | java.io.IOException e) {
           log.info("warm VM of {} not made: {}", key.dirName(), e.getMessage());

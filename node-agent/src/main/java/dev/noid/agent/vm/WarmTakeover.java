@@ -52,27 +52,35 @@ final class WarmTakeover {
     if (warm == null) {
       return false;
     }
+    WarmPool.Warm here = warm;
     try {
       // Only the files NewVms.make and the create wrote are here; they are written again.
       Files2.deleteTree(vm.layout.dir());
       Files.move(warm.layout().dir(), vm.layout.dir(), StandardCopyOption.ATOMIC_MOVE);
-      Files.deleteIfExists(vm.layout.dir().resolve(WarmPool.READY));
+      // From here its VMM's sockets are under the VM's directory, and a discard must look there.
+      here = warm.movedTo(vm.layout);
       AtomicFiles.writeString(vm.layout.startedInMarker(), warm.layout().dir().toString());
+      Files.deleteIfExists(vm.layout.dir().resolve(WarmPool.READY));
       AtomicFiles.writeString(vm.layout.incompleteMarker(), "create");
       if (warm.lease() != null) {
-        // From here the address is the VM's: a failed create frees it with the VM.
+        // From here the address is the VM's (the discard below leaves it, its TAP included):
+        // the create goes on with it, and a failed create frees it with the VM.
         guests.takeNic(vm, warm.lease());
       }
       VmFiles.writeSpec(vm);
     } catch (IOException | RuntimeException e) {
       log.warn("cannot take over warm VM {} for {}: {}", warm.layout().dir(), vm.id, e.toString());
-      pool.discard(warm);
+      // Stops its VMM wherever its directory is now, and removes that directory.
+      pool.discard(here);
       restoreDirectory(vm);
       return false;
     }
-    // From here the VMM is the VM's: a failure stops it as any failed restore's.
-    vmms.takeOver(vm, warm.pid(), warm.guest());
-    warm.hold().close(); // the VM was admitted with its own memory
+    try {
+      // From here the VMM is the VM's: a failure stops it as any failed restore's.
+      vmms.takeOver(vm, warm.pid(), warm.guest());
+    } finally {
+      warm.hold().close(); // the VM was admitted with its own memory
+    }
     return true;
   }
 

@@ -20,8 +20,11 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -31,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * adopted by a restarted agent and destroyed with its VMM.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WarmPoolIT {
   @TempDir static Path dir;
   private AgentProcess agent;
@@ -69,6 +73,7 @@ class WarmPoolIT {
   }
 
   @Test
+  @Order(1)
   void aCreateTakesOverAWarmVmThatIsThenAnOrdinaryVm() throws Exception {
     VmReport first = create("w1");
     assertThat(cmdline(first.getPid())).doesNotContain("/.warm-");
@@ -103,5 +108,35 @@ class WarmPoolIT {
     await().atMost(Duration.ofSeconds(30)).until(() -> ProcessHandle.of(taken.getPid())
         .map(p -> !p.isAlive()).orElse(true));
     assertThat(vms.resolve("w2")).doesNotExist();
+  }
+
+  /**
+   * A take-over that fails after the warm directory was renamed to the VM's (here the VM's
+   * spec cannot be written: a directory stands where {@code vm.json} goes). Before, the pool
+   * discarded the warm VM by its old path: its VMM ran on, unrecognised, and the VM's
+   * directory kept the warm VM's files, so the create failed. Now the VMM is stopped where it
+   * is, its files go, and the create restores from the golden snapshot instead.
+   */
+  @Test
+  @Order(2)
+  void aTakeOverThatFailsAfterTheRenameStopsTheWarmVmmAndTheCreateRestoresInstead()
+      throws Exception {
+    create("f1"); // a refill: after the restart in the test before, the pool is empty
+    await().atMost(Duration.ofSeconds(120)).until(() -> warmReady().size() == 1);
+    Path warmDir = warmReady().getFirst();
+    long warmPid = Long.parseLong(Files.readString(warmDir.resolve("vmm.pid")).strip());
+    Files.createDirectories(warmDir.resolve("vm.json/in-the-way"));
+
+    VmReport f2 = create("f2");
+
+    assertThat(cmdline(f2.getPid())).doesNotContain("/.warm-");
+    assertThat(ProcessHandle.of(warmPid).map(ProcessHandle::isAlive).orElse(false))
+        .as("the warm VMM the failed take-over renamed").isFalse();
+    assertThat(vms.resolve("f2/vm.json")).isRegularFile();
+    assertThat(vms.resolve("f2/vmm-started-in")).doesNotExist();
+    assertThat(sh(agent, "f2", "hostname").stdout()).isEqualTo("f2\n");
+    for (String vm : new String[] {"f1", "f2"}) {
+      agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
+    }
   }
 }
