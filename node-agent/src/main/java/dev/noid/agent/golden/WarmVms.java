@@ -127,12 +127,17 @@ final class WarmVms {
       if (pid > 0) {
         hypervisor.shutdown(layout, pid);
       }
-      if (lease != null) {
-        network.detach(lease);
-      }
     } finally {
-      hold.close();
-      Files2.deleteTree(layout.dir());
+      try {
+        // Even if the VMM would not stop: the TAP goes with the lease, so nothing it sends
+        // reaches the bridge, and no address stays leased to nobody.
+        if (lease != null) {
+          network.detach(lease);
+        }
+      } finally {
+        hold.close();
+        Files2.deleteTree(layout.dir());
+      }
     }
   }
 }

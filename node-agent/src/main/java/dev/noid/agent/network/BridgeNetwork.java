@@ -107,10 +107,22 @@ public final class BridgeNetwork implements NodeNetwork {
   @Override
   public synchronized VmNetwork transfer(String fromVmId, String toVmId, String owner) {
     int address = ipam.transfer(fromVmId, toVmId);
-    ports.remove(fromVmId);
+    IsolationRules.Port before = ports.remove(fromVmId);
     ports.put(toVmId, port(address, owner));
     // The TAP is the new owner's only once these hold; the create returns after.
-    isolation.install(ports.values());
+    try {
+      isolation.install(ports.values());
+    } catch (RuntimeException e) {
+      // nft applies its input whole or not at all: the old rules hold, so the lease and ports
+      // go back to match them (else a later attach would find its port recorded and not
+      // install the rules it lacks).
+      ports.remove(toVmId);
+      if (before != null) {
+        ports.put(fromVmId, before);
+      }
+      ipam.transfer(toVmId, fromVmId);
+      throw e;
+    }
     return network(address);
   }
 
