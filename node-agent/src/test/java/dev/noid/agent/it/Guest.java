@@ -1,5 +1,7 @@
 package dev.noid.agent.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.noid.api.agent.v1.ExecRequest;
 import dev.noid.api.agent.v1.ExecResponse;
 import dev.noid.api.agent.v1.ExecStart;
@@ -24,6 +26,19 @@ final class Guest {
 
   static Exec sh(AgentProcess agent, String vm, String script) throws Exception {
     return exec(agent, vm, List.of("sh", "-c", script));
+  }
+
+  /** The script's output; it must exit 0. */
+  static String shOk(AgentProcess agent, String vm, String script) throws Exception {
+    Exec r = sh(agent, vm, script);
+    assertThat(r.exitCode()).as("'%s' in %s: %s", script, vm, r).isZero();
+    return r.stdout();
+  }
+
+  /** "reachable" or "unreachable": whether {@code vm} gets an answer to one ping of {@code ip}. */
+  static String reach(AgentProcess agent, String vm, String ip) throws Exception {
+    return shOk(agent, vm, "if ping -c 1 -W 3 " + ip + " >/dev/null 2>&1; then echo reachable;"
+        + " else echo unreachable; fi").strip();
   }
 
   static Exec exec(AgentProcess agent, String vm, List<String> command) throws Exception {

@@ -88,6 +88,10 @@ final class Netns implements AutoCloseable {
 
   record Result(int status, String output) {}
 
+  boolean hasLink(String name) throws Exception {
+    return tryRun("ip", "link", "show", "dev", name).status() == 0;
+  }
+
   /** Starts a long-running command in the namespace (a server), output to {@code log}. */
   Process spawn(Path log, String... command) throws IOException {
     List<String> argv = new ArrayList<>(prefix());

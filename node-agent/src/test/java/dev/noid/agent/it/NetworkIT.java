@@ -1,5 +1,6 @@
 package dev.noid.agent.it;
 
+import static dev.noid.agent.it.Guest.reach;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -73,19 +74,13 @@ class NetworkIT {
 
   // (busybox 1.35 wget crashes when given -T: the exec call's own timeout bounds it instead.)
   private String sh(String vm, String script) throws Exception {
-    Guest.Exec r = Guest.sh(agent, vm, script);
-    assertThat(r.exitCode()).as("'%s' in %s: %s", script, vm, r).isZero();
-    return r.stdout();
-  }
-
-  private boolean linkExists(String name) throws Exception {
-    return node.tryRun("ip", "link", "show", "dev", name).status() == 0;
+    return Guest.shOk(agent, vm, script);
   }
 
   @Test
   @Order(1)
   void agentStartRemovesTapsLeftByVmsThatNoLongerExist() throws Exception {
-    assertThat(linkExists(LEFTOVER_TAP)).isFalse();
+    assertThat(node.hasLink(LEFTOVER_TAP)).isFalse();
     assertThat(node.run("ip", "-4", "addr", "show", "dev", BRIDGE)).contains("10.99.7.1/24");
   }
 
@@ -166,8 +161,8 @@ class NetworkIT {
     agent.start();
 
     assertThat(Guest.get(agent, "net-b").getSpec().getNetwork()).isEqualTo(before);
-    assertThat(linkExists(LEFTOVER_TAP)).isFalse();
-    assertThat(linkExists(before.getTap())).isTrue();
+    assertThat(node.hasLink(LEFTOVER_TAP)).isFalse();
+    assertThat(node.hasLink(before.getTap())).isTrue();
     assertThat(node.run("nft", "list", "table", "ip", "noid_noidbr_t")).doesNotContain("192.0.2.0");
     await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() ->
         assertThat(sh("net-a", "ping -c 1 -W 10 " + before.getIp())).contains("1 packets received"));
@@ -178,9 +173,9 @@ class NetworkIT {
   void destroyLeavesNoTapAndFreesTheAddress() throws Exception {
     for (String vm : new String[] {"net-a", "net-b", "net-c"}) {
       String tap = Guest.get(agent, vm).getSpec().getNetwork().getTap();
-      assertThat(linkExists(tap)).isTrue();
+      assertThat(node.hasLink(tap)).isTrue();
       agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
-      assertThat(linkExists(tap)).as("TAP %s of destroyed %s", tap, vm).isFalse();
+      assertThat(node.hasLink(tap)).as("TAP %s of destroyed %s", tap, vm).isFalse();
     }
     assertThat(node.run("ip", "link", "show", "type", "tun")).doesNotContain("nt0a6307");
     assertThat(Files.readString(dir.resolve("state/network/leases.json")))
@@ -190,10 +185,6 @@ class NetworkIT {
   private VmNetwork createFor(String id, String owner) throws Exception {
     return AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder()
         .setSpec(Guest.spec(id).toBuilder().setOwner(owner)).build()).getSpec().getNetwork();
-  }
-
-  private String reach(String vm, String ip) throws Exception {
-    return sh(vm, "if ping -c 1 -W 3 " + ip + " >/dev/null 2>&1; then echo reachable; else echo unreachable; fi").strip();
   }
 
   /**
@@ -208,11 +199,11 @@ class NetworkIT {
     VmNetwork alice2 = createFor("alice-2", "alice");
     VmNetwork bob1 = createFor("bob-1", "bob");
 
-    assertThat(reach("alice-1", alice2.getIp())).isEqualTo("reachable");
-    assertThat(reach("alice-2", alice1.getIp())).isEqualTo("reachable");
-    assertThat(reach("alice-1", bob1.getIp())).isEqualTo("unreachable");
-    assertThat(reach("bob-1", alice1.getIp())).isEqualTo("unreachable");
-    assertThat(reach("bob-1", alice2.getIp())).isEqualTo("unreachable");
+    assertThat(reach(agent, "alice-1", alice2.getIp())).isEqualTo("reachable");
+    assertThat(reach(agent, "alice-2", alice1.getIp())).isEqualTo("reachable");
+    assertThat(reach(agent, "alice-1", bob1.getIp())).isEqualTo("unreachable");
+    assertThat(reach(agent, "bob-1", alice1.getIp())).isEqualTo("unreachable");
+    assertThat(reach(agent, "bob-1", alice2.getIp())).isEqualTo("unreachable");
     assertThat(sh("alice-1", "wget -q -O - http://" + OUTSIDE_IP + ":8080/hello.txt"))
         .as("NAT to the outside still works").isEqualTo("hello from outside\n");
 
@@ -227,7 +218,7 @@ class NetworkIT {
     assertThat(sh("alice-1", "ip addr add " + spoofed + "/24 dev eth0 && if ping -c 1 -W 3 -I "
         + spoofed + " " + alice2.getIp() + " >/dev/null 2>&1; then echo sent; else echo dropped; fi").strip())
         .isEqualTo("dropped");
-    assertThat(reach("alice-1", alice2.getIp())).as("its own address still works").isEqualTo("reachable");
+    assertThat(reach(agent, "alice-1", alice2.getIp())).as("its own address still works").isEqualTo("reachable");
 
     assertThat(node.run("nft", "list", "table", "bridge", "noid_noidbr_t")).contains(bob1.getTap());
     for (String vm : new String[] {"alice-1", "alice-2", "bob-1"}) {

@@ -3,6 +3,7 @@ package dev.noid.agent.it;
 import static dev.noid.agent.it.Guest.get;
 import static dev.noid.agent.it.Guest.sh;
 import static dev.noid.agent.it.Guest.spec;
+import static dev.noid.agent.it.WarmPoolFiles.cmdline;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -16,8 +17,6 @@ import dev.noid.api.agent.v1.VmSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -54,17 +53,6 @@ class WarmPoolIT {
     }
   }
 
-  private List<Path> warmReady() throws Exception {
-    try (Stream<Path> s = Files.list(vms)) {
-      return s.filter(d -> d.getFileName().toString().startsWith(".warm-"))
-          .filter(d -> Files.exists(d.resolve("warm-ready"))).toList();
-    }
-  }
-
-  private static String cmdline(long pid) {
-    return ProcessHandle.of(pid).orElseThrow().info().commandLine().orElseThrow();
-  }
-
   private VmReport create(String id) throws Exception {
     VmReport vm = AgentCreates.create(agent.stub(), CreateVmRequest.newBuilder().setSpec(spec(id))
         .build());
@@ -77,8 +65,8 @@ class WarmPoolIT {
   void aCreateTakesOverAWarmVmThatIsThenAnOrdinaryVm() throws Exception {
     VmReport first = create("w1");
     assertThat(cmdline(first.getPid())).doesNotContain("/.warm-");
-    await().atMost(Duration.ofSeconds(120)).until(() -> warmReady().size() == 1);
-    Path warmDir = warmReady().getFirst();
+    await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 1);
+    Path warmDir = WarmPoolFiles.ready(vms).getFirst();
 
     VmReport taken = create("w2");
 
@@ -122,8 +110,8 @@ class WarmPoolIT {
   void aTakeOverThatFailsAfterTheRenameStopsTheWarmVmmAndTheCreateRestoresInstead()
       throws Exception {
     create("f1"); // a refill: after the restart in the test before, the pool is empty
-    await().atMost(Duration.ofSeconds(120)).until(() -> warmReady().size() == 1);
-    Path warmDir = warmReady().getFirst();
+    await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 1);
+    Path warmDir = WarmPoolFiles.ready(vms).getFirst();
     long warmPid = Long.parseLong(Files.readString(warmDir.resolve("vmm.pid")).strip());
     Files.createDirectories(warmDir.resolve("vm.json/in-the-way"));
 

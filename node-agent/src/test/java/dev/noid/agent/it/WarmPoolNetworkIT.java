@@ -1,5 +1,8 @@
 package dev.noid.agent.it;
 
+import static dev.noid.agent.it.Guest.reach;
+import static dev.noid.agent.it.Guest.shOk;
+import static dev.noid.agent.it.WarmPoolFiles.cmdline;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -12,8 +15,6 @@ import dev.noid.api.agent.v1.VmReport;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -63,38 +64,12 @@ class WarmPoolNetworkIT {
   }
 
   private Path awaitWarmVm() throws Exception {
-    await().atMost(Duration.ofSeconds(120)).until(() -> warmReady().size() == 1);
-    return warmReady().getFirst();
-  }
-
-  private List<Path> warmReady() throws Exception {
-    try (Stream<Path> s = Files.list(vms)) {
-      return s.filter(d -> d.getFileName().toString().startsWith(".warm-"))
-          .filter(d -> Files.exists(d.resolve("warm-ready"))).toList();
-    }
+    await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 1);
+    return WarmPoolFiles.ready(vms).getFirst();
   }
 
   private JsonNode leases() throws Exception {
     return JSON.readTree(leases.toFile()).path("leases");
-  }
-
-  private String sh(String vm, String script) throws Exception {
-    Guest.Exec r = Guest.sh(agent, vm, script);
-    assertThat(r.exitCode()).as("'%s' in %s: %s", script, vm, r).isZero();
-    return r.stdout();
-  }
-
-  private String reach(String vm, String ip) throws Exception {
-    return sh(vm, "if ping -c 1 -W 3 " + ip + " >/dev/null 2>&1; then echo reachable;"
-        + " else echo unreachable; fi").strip();
-  }
-
-  private boolean linkExists(String name) throws Exception {
-    return node.tryRun("ip", "link", "show", "dev", name).status() == 0;
-  }
-
-  private static String cmdline(long pid) {
-    return ProcessHandle.of(pid).orElseThrow().info().commandLine().orElseThrow();
   }
 
   @Test
@@ -106,7 +81,7 @@ class WarmPoolNetworkIT {
     String warmIp = leases().path(warmLease).asText();
     assertThat(warmIp).as("the warm VM's own lease").startsWith("10.99.9.")
         .isNotEqualTo(alice1.getSpec().getNetwork().getIp());
-    assertThat(reach("alice-1", warmIp)).as("a warm VM belongs to no user").isEqualTo("unreachable");
+    assertThat(reach(agent, "alice-1", warmIp)).as("a warm VM belongs to no user").isEqualTo("unreachable");
 
     VmReport alice2 = create("alice-2", "alice");
 
@@ -115,33 +90,33 @@ class WarmPoolNetworkIT {
     assertThat(net.getIp()).isEqualTo(warmIp);
     assertThat(leases().path("alice-2").asText()).isEqualTo(warmIp);
     assertThat(leases().has(warmLease)).isFalse();
-    assertThat(sh("alice-2", "hostname; ip -4 addr show dev eth0; cat /sys/class/net/eth0/address"))
+    assertThat(shOk(agent, "alice-2", "hostname; ip -4 addr show dev eth0; cat /sys/class/net/eth0/address"))
         .startsWith("alice-2\n").contains(net.getIp() + "/24").endsWith(net.getMac() + "\n");
-    assertThat(reach("alice-2", alice1.getSpec().getNetwork().getIp())).isEqualTo("reachable");
-    assertThat(reach("alice-1", net.getIp())).isEqualTo("reachable");
+    assertThat(reach(agent, "alice-2", alice1.getSpec().getNetwork().getIp())).isEqualTo("reachable");
+    assertThat(reach(agent, "alice-1", net.getIp())).isEqualTo("reachable");
 
     Path refilled = awaitWarmVm();
     VmReport bob1 = create("bob-1", "bob");
     assertThat(cmdline(bob1.getPid())).contains(refilled.resolve("control.sock").toString());
-    assertThat(reach("bob-1", net.getIp())).isEqualTo("unreachable");
-    assertThat(reach("alice-2", bob1.getSpec().getNetwork().getIp())).isEqualTo("unreachable");
-    assertThat(reach("bob-1", bob1.getSpec().getNetwork().getGateway())).isEqualTo("reachable");
+    assertThat(reach(agent, "bob-1", net.getIp())).isEqualTo("unreachable");
+    assertThat(reach(agent, "alice-2", bob1.getSpec().getNetwork().getIp())).isEqualTo("unreachable");
+    assertThat(reach(agent, "bob-1", bob1.getSpec().getNetwork().getGateway())).isEqualTo("reachable");
 
     for (String vm : new String[] {"alice-1", "alice-2", "bob-1"}) {
       agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
     }
-    assertThat(linkExists(net.getTap())).isFalse();
-    assertThat(linkExists(bob1.getSpec().getNetwork().getTap())).isFalse();
+    assertThat(node.hasLink(net.getTap())).isFalse();
+    assertThat(node.hasLink(bob1.getSpec().getNetwork().getTap())).isFalse();
 
     Path left = awaitWarmVm();
     String leftTap = "nt" + String.format("%08x", ipv4(leases().path(left.getFileName().toString())
         .asText()));
-    assertThat(linkExists(leftTap)).isTrue();
+    assertThat(node.hasLink(leftTap)).isTrue();
     agent.kill();
     agent.start();
     assertThat(left).doesNotExist();
     assertThat(leases().fieldNames()).toIterable().noneMatch(k -> k.startsWith(".warm-"));
-    assertThat(linkExists(leftTap)).isFalse();
+    assertThat(node.hasLink(leftTap)).isFalse();
   }
 
   /**
@@ -160,10 +135,10 @@ class WarmPoolNetworkIT {
         .as("the 192 MiB shape's golden snapshot was built").isDirectory();
 
     assertThat(Guest.get(agent, lookalike).getSpec().getNetwork()).isEqualTo(mallory);
-    assertThat(linkExists(mallory.getTap())).isTrue();
+    assertThat(node.hasLink(mallory.getTap())).isTrue();
     assertThat(leases().path(lookalike).asText()).isEqualTo(mallory.getIp());
-    assertThat(reach(lookalike, mallory.getGateway())).isEqualTo("reachable");
-    assertThat(reach(lookalike, alice.getSpec().getNetwork().getIp())).isEqualTo("unreachable");
+    assertThat(reach(agent, lookalike, mallory.getGateway())).isEqualTo("reachable");
+    assertThat(reach(agent, lookalike, alice.getSpec().getNetwork().getIp())).isEqualTo("unreachable");
     for (String vm : new String[] {lookalike, "alice-192"}) {
       agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
     }
