@@ -93,9 +93,15 @@ public final class BridgeNetwork implements NodeNetwork {
     String tap = NicNames.tap(address);
     // Its rules first: the TAP carries nothing before they hold.
     IsolationRules.Port port = port(address, owner);
-    if (!port.equals(ports.get(vmId))) {
+    IsolationRules.Port before = ports.get(vmId);
+    if (!port.equals(before)) {
       ports.put(vmId, port);
-      isolation.install(ports.values());
+      try {
+        isolation.install(ports.values());
+      } catch (RuntimeException e) {
+        restorePort(vmId, before);
+        throw e;
+      }
     }
     if (!host.tryRun(List.of("ip", "link", "show", "dev", tap), null).ok()) {
       host.run("ip", "tuntap", "add", "dev", tap, "mode", "tap");
@@ -117,13 +123,21 @@ public final class BridgeNetwork implements NodeNetwork {
       // go back to match them (else a later attach would find its port recorded and not
       // install the rules it lacks).
       ports.remove(toVmId);
-      if (before != null) {
-        ports.put(fromVmId, before);
-      }
+      restorePort(fromVmId, before);
       ipam.transfer(toVmId, fromVmId);
       throw e;
     }
     return network(address);
+  }
+
+  // After nft refused a ruleset (it applies all or nothing): the ports go back to what the
+  // rules in force hold, so that the next attach installs what this one could not.
+  private void restorePort(String vmId, IsolationRules.Port before) {
+    if (before == null) {
+      ports.remove(vmId);
+    } else {
+      ports.put(vmId, before);
+    }
   }
 
   private VmNetwork network(int address) {

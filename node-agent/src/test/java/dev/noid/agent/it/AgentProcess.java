@@ -39,6 +39,7 @@ final class AgentProcess implements AutoCloseable {
   private Process forwarder;
   private ManagedChannel channel;
   private int starts;
+  private Path pathFirst;
 
   AgentProcess(Path stateDir, Path logDir, String... extraArgs) {
     this(stateDir, logDir, extraArgs, JarProcess.freePort());
@@ -81,6 +82,15 @@ final class AgentProcess implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Puts {@code dir} first on the agent's PATH, so that a test's wrapper of a host tool (one
+   * that fails on demand) runs in its place.
+   */
+  AgentProcess withPathFirst(Path dir) {
+    this.pathFirst = dir;
+    return this;
+  }
+
   AgentProcess start() {
     List<String> args = new ArrayList<>(List.of("serve", "--node-name", "node-it",
         "--state-dir", stateDir.toString(), "--grpc-port", "" + grpcPort,
@@ -94,7 +104,11 @@ final class AgentProcess implements AutoCloseable {
     if (linkAddress != null) {
       args.addAll(List.of("--advertise-address", linkAddress + ":" + grpcPort));
     }
-    process = JarProcess.start(netns == null ? List.of() : netns.prefix(), "noid.agent.jar",
+    List<String> prefix = new ArrayList<>(netns == null ? List.of() : netns.prefix());
+    if (pathFirst != null) {
+      prefix.addAll(List.of("env", "PATH=" + pathFirst + ":" + System.getenv("PATH")));
+    }
+    process = JarProcess.start(prefix, "noid.agent.jar",
         logDir.resolve("agent-" + (starts++) + ".out"), args.toArray(String[]::new));
     if (netns != null && linkAddress == null && forwarder == null) {
       forwarder = netns.forwardUnixSocket(logDir.resolve("agent-grpc.sock"), grpcPort);

@@ -4,6 +4,7 @@ import static dev.noid.agent.it.Guest.reach;
 import static dev.noid.agent.it.Guest.shOk;
 import static dev.noid.agent.it.WarmPoolFiles.cmdline;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,9 +13,12 @@ import dev.noid.api.agent.v1.CreateVmRequest;
 import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.VmNetwork;
 import dev.noid.api.agent.v1.VmReport;
+import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -42,15 +46,29 @@ class WarmPoolNetworkIT {
   private AgentProcess agent;
   private Path vms;
   private Path leases;
+  private Path nftRefuses;
 
   @BeforeAll
   void start() throws Exception {
     node = Netns.create(Netns.uniqueName("warmnet"));
+    nftRefuses = dir.resolve("nft-refuses");
     agent = new AgentProcess(dir.resolve("state"), dir, "--golden", "on-demand",
         "--warm-pool", "1", "--network-subnet", SUBNET, "--network-bridge", BRIDGE)
-        .inNetns(node).start();
+        .inNetns(node).withPathFirst(nftThatRefusesOnDemand()).start();
     vms = dir.resolve("state/vms");
     leases = dir.resolve("state/network/leases.json");
+  }
+
+  /** A directory with an {@code nft} that fails while {@link #nftRefuses} exists. */
+  private Path nftThatRefusesOnDemand() throws Exception {
+    Path realNft = Stream.of(System.getenv("PATH").split(":")).map(d -> Path.of(d, "nft"))
+        .filter(Files::isExecutable).findFirst().orElseThrow();
+    Path tools = Files.createDirectories(dir.resolve("tools"));
+    Path nft = tools.resolve("nft");
+    Files.writeString(nft, "#!/bin/sh\nif [ -e " + nftRefuses + " ]; then\n"
+        + "  echo 'nft refused by the test' >&2; exit 1\nfi\nexec " + realNft + " \"$@\"\n");
+    Files.setPosixFilePermissions(nft, PosixFilePermissions.fromString("rwxr-xr-x"));
+    return tools;
   }
 
   @AfterAll
@@ -140,6 +158,35 @@ class WarmPoolNetworkIT {
     assertThat(reach(agent, lookalike, mallory.getGateway())).isEqualTo("reachable");
     assertThat(reach(agent, lookalike, alice.getSpec().getNetwork().getIp())).isEqualTo("unreachable");
     for (String vm : new String[] {lookalike, "alice-192"}) {
+      agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
+    }
+  }
+
+  /**
+   * nft refuses the isolation rules while a create takes a warm VM over (a wrapper on the
+   * agent's PATH fails on demand). The handover gives the lease back and the create fails with
+   * nft's error. Before, the lease stayed moved while nft still had the warm VM's rules: the VM
+   * ran in the warm VM's isolation group, cut off from its owner's VMs, and the create said it
+   * succeeded. Once nft works again the same create succeeds and reaches its owner's VM.
+   */
+  @Test
+  @Order(3)
+  void aNicHandoverThatNftRefusesFailsTheCreateAndLeavesNoLease() throws Exception {
+    VmNetwork carol1 = create("carol-1", "carol").getSpec().getNetwork();
+    // One warm VM of each shape made so far (128 and 192 MiB): the next create can take one.
+    await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 2);
+
+    Files.writeString(nftRefuses, "");
+    Throwable refused = catchThrowable(() -> create("carol-2", "carol"));
+    Files.delete(nftRefuses);
+
+    assertThat(refused).isInstanceOf(StatusRuntimeException.class)
+        .hasMessageContaining("nft refused by the test");
+    assertThat(leases().has("carol-2")).isFalse();
+    VmNetwork carol2 = create("carol-2", "carol").getSpec().getNetwork();
+    assertThat(reach(agent, "carol-2", carol1.getIp())).isEqualTo("reachable");
+    assertThat(reach(agent, "carol-1", carol2.getIp())).isEqualTo("reachable");
+    for (String vm : new String[] {"carol-1", "carol-2"}) {
       agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
     }
   }
