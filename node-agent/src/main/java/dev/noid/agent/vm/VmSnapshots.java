@@ -5,6 +5,7 @@ import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NicNames;
+import dev.noid.api.agent.v1.VmNetwork;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
@@ -80,7 +81,8 @@ final class VmSnapshots {
       Duration bootTimeout) {
     VmRecord existing = table.find(target.getId());
     if (existing != null) {
-      return restoreInPlace(existing, stateDir, disk, checkpointId, bootTimeout);
+      return restoreInPlace(existing, stateDir, disk, checkpointId, bootTimeout,
+          target.getNetwork());
     }
     // A saved machine restores only into the same devices: a NIC exactly when the source had one.
     boolean withNic = NicNames.hasNic(target.getNetwork());
@@ -103,8 +105,9 @@ final class VmSnapshots {
     });
   }
 
+  /** {@code savedNetwork}: the NIC the checkpoint's source had when it was taken. */
   private VmStatus restoreInPlace(VmRecord found, Path stateDir, Path disk, String checkpointId,
-      Duration bootTimeout) {
+      Duration bootTimeout, VmNetwork savedNetwork) {
     VmRecord vm = table.lock(found.id);
     Path staged = vm.layout.dir().resolve("disk.img.restore");
     try {
@@ -131,8 +134,13 @@ final class VmSnapshots {
         guests.reattach(vm);
         vmms.bootAndWait(vm, bootTimeout,
             () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
-        // The checkpoint may be another VM's (restore anywhere): its guest has that address.
-        guests.fixNetwork(vm);
+        // The checkpoint may be another VM's, or this one's from before a move (restore
+        // anywhere): its guest has that address. A checkpoint of this VM as it is has this
+        // one's address, MAC and gateway already, and telling it again costs the guest a
+        // shell and six commands, on a cold TCG guest about as long as the restore itself.
+        if (!savedNetwork.equals(vm.spec.getNetwork())) {
+          guests.fixNetwork(vm);
+        }
       } catch (IOException | RuntimeException e) {
         vmms.stop(vm); // a guest that would not take its address must not run on unseen
         VmFiles.markStopped(vm, "restore from checkpoint '" + checkpointId + "' failed: "
