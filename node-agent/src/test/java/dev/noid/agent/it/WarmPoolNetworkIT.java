@@ -65,8 +65,10 @@ class WarmPoolNetworkIT {
         .filter(Files::isExecutable).findFirst().orElseThrow();
     Path tools = Files.createDirectories(dir.resolve("tools"));
     Path nft = tools.resolve("nft");
+    // It reads the ruleset first, as nft does: exiting before would fail the agent's write.
     Files.writeString(nft, "#!/bin/sh\nif [ -e " + nftRefuses + " ]; then\n"
-        + "  echo 'nft refused by the test' >&2; exit 1\nfi\nexec " + realNft + " \"$@\"\n");
+        + "  cat >/dev/null; echo 'nft refused by the test' >&2; exit 1\nfi\nexec " + realNft
+        + " \"$@\"\n");
     Files.setPosixFilePermissions(nft, PosixFilePermissions.fromString("rwxr-xr-x"));
     return tools;
   }
