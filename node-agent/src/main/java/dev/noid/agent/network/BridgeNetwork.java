@@ -93,15 +93,10 @@ public final class BridgeNetwork implements NodeNetwork {
     String tap = NicNames.tap(address);
     // Its rules first: the TAP carries nothing before they hold.
     IsolationRules.Port port = port(address, owner);
-    IsolationRules.Port before = ports.get(vmId);
-    if (!port.equals(before)) {
-      ports.put(vmId, port);
-      try {
-        isolation.install(ports.values());
-      } catch (RuntimeException e) {
-        restorePort(vmId, before);
-        throw e;
-      }
+    if (!port.equals(ports.get(vmId))) {
+      Map<String, IsolationRules.Port> next = new java.util.HashMap<>(ports);
+      next.put(vmId, port);
+      install(next);
     }
     if (!host.tryRun(List.of("ip", "link", "show", "dev", tap), null).ok()) {
       host.run("ip", "tuntap", "add", "dev", tap, "mode", "tap");
@@ -113,31 +108,28 @@ public final class BridgeNetwork implements NodeNetwork {
   @Override
   public synchronized VmNetwork transfer(String fromVmId, String toVmId, String owner) {
     int address = ipam.transfer(fromVmId, toVmId);
-    IsolationRules.Port before = ports.remove(fromVmId);
-    ports.put(toVmId, port(address, owner));
+    Map<String, IsolationRules.Port> next = new java.util.HashMap<>(ports);
+    next.remove(fromVmId);
+    next.put(toVmId, port(address, owner));
     // The TAP is the new owner's only once these hold; the create returns after.
     try {
-      isolation.install(ports.values());
+      install(next);
     } catch (RuntimeException e) {
-      // nft applies its input whole or not at all: the old rules hold, so the lease and ports
-      // go back to match them (else a later attach would find its port recorded and not
-      // install the rules it lacks).
-      ports.remove(toVmId);
-      restorePort(fromVmId, before);
-      ipam.transfer(toVmId, fromVmId);
+      ipam.transfer(toVmId, fromVmId); // the old rules hold, and so does the old lease
       throw e;
     }
     return network(address);
   }
 
-  // After nft refused a ruleset (it applies all or nothing): the ports go back to what the
-  // rules in force hold, so that the next attach installs what this one could not.
-  private void restorePort(String vmId, IsolationRules.Port before) {
-    if (before == null) {
-      ports.remove(vmId);
-    } else {
-      ports.put(vmId, before);
-    }
+  /**
+   * Installs the rules for {@code next} and only then records it as the ports in force: nft
+   * applies its input whole or not at all, so after a refusal {@link #ports} still matches the
+   * rules that hold, and the next attach installs what this one could not.
+   */
+  private void install(Map<String, IsolationRules.Port> next) {
+    isolation.install(next.values());
+    ports.clear();
+    ports.putAll(next);
   }
 
   private VmNetwork network(int address) {
