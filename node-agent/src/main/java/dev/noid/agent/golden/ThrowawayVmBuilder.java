@@ -83,19 +83,17 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
       shape.setNetwork(network.attach(lease, "noid:golden-build"));
     }
     VmSpec spec = shape.build();
-    if (image.overlay()) {
-      DiskOverlay.create(image.disk(), layout.disk(), -1);
-    } else if (image.disk() != null) {
-      Files2.copyDisk(image.disk(), layout.disk());
-    }
-    long pid;
+    long pid = -1;
+    // From the attach on, whatever fails (a full disk at the copy, the VMM, the guest) gives the
+    // address and TAP back: the build directory's name is never leased again, so a lease kept
+    // here would stay until the agent restarts.
     try {
+      if (image.overlay()) {
+        DiskOverlay.create(image.disk(), layout.disk(), -1);
+      } else if (image.disk() != null) {
+        Files2.copyDisk(image.disk(), layout.disk());
+      }
       pid = hypervisor.boot(layout, spec, image);
-    } catch (RuntimeException e) {
-      network.detach(lease);
-      throw e;
-    }
-    try {
       // Through the hypervisor's own transport: Cloud Hypervisor's vsock needs a handshake.
       try (GuestConnection guest = GuestConnection.open(
           hypervisor.openGuestChannel(layout, bootTimeout), spec.getId())) {
@@ -119,8 +117,13 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
       Thread.currentThread().interrupt();
       throw new AgentException(Code.INTERNAL, "interrupted while building " + key.dirName(), e);
     } finally {
-      hypervisor.shutdown(layout, pid);
-      network.detach(lease);
+      try {
+        if (pid > 0) {
+          hypervisor.shutdown(layout, pid);
+        }
+      } finally {
+        network.detach(lease);
+      }
     }
     if (!Files.exists(layout.disk())) {
       throw new AgentException(Code.INTERNAL, "image '" + key.image() + "' has no disk: golden"

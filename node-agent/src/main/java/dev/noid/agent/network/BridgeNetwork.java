@@ -89,20 +89,34 @@ public final class BridgeNetwork implements NodeNetwork {
 
   @Override
   public synchronized VmNetwork attach(String vmId, String owner) {
+    // A VM that held its address before (adopted, restored in place) keeps it whatever fails
+    // here; an address leased by this call is given back with its TAP, so no caller has to.
+    boolean fresh = !ipam.leases().containsKey(vmId);
     int address = ipam.allocate(vmId);
-    String tap = NicNames.tap(address);
-    // Its rules first: the TAP carries nothing before they hold.
-    IsolationRules.Port port = port(address, owner);
-    if (!port.equals(ports.get(vmId))) {
-      Map<String, IsolationRules.Port> next = new java.util.HashMap<>(ports);
-      next.put(vmId, port);
-      install(next);
+    try {
+      String tap = NicNames.tap(address);
+      // Its rules first: the TAP carries nothing before they hold.
+      IsolationRules.Port port = port(address, owner);
+      if (!port.equals(ports.get(vmId))) {
+        Map<String, IsolationRules.Port> next = new java.util.HashMap<>(ports);
+        next.put(vmId, port);
+        install(next);
+      }
+      if (!host.tryRun(List.of("ip", "link", "show", "dev", tap), null).ok()) {
+        host.run("ip", "tuntap", "add", "dev", tap, "mode", "tap");
+      }
+      host.run("ip", "link", "set", "dev", tap, "master", bridge, "up");
+      return network(address);
+    } catch (RuntimeException e) {
+      if (fresh) {
+        try {
+          detach(vmId);
+        } catch (RuntimeException undo) {
+          e.addSuppressed(undo);
+        }
+      }
+      throw e;
     }
-    if (!host.tryRun(List.of("ip", "link", "show", "dev", tap), null).ok()) {
-      host.run("ip", "tuntap", "add", "dev", tap, "mode", "tap");
-    }
-    host.run("ip", "link", "set", "dev", tap, "master", bridge, "up");
-    return network(address);
   }
 
   @Override
@@ -115,7 +129,11 @@ public final class BridgeNetwork implements NodeNetwork {
     try {
       install(next);
     } catch (RuntimeException e) {
-      ipam.transfer(toVmId, fromVmId); // the old rules hold, and so does the old lease
+      try {
+        ipam.transfer(toVmId, fromVmId); // the old rules hold, and so does the old lease
+      } catch (RuntimeException undo) {
+        e.addSuppressed(undo); // nft's refusal is what the caller must see
+      }
       throw e;
     }
     return network(address);

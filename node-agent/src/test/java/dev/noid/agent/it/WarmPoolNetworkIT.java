@@ -9,15 +9,21 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.noid.agent.network.NicNames;
 import dev.noid.api.agent.v1.CreateVmRequest;
 import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.VmNetwork;
 import dev.noid.api.agent.v1.VmReport;
+import dev.noid.common.network.Subnet;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,30 +53,39 @@ class WarmPoolNetworkIT {
   private Path vms;
   private Path leases;
   private Path nftRefuses;
+  private Path cpRefuses;
 
   @BeforeAll
   void start() throws Exception {
     node = Netns.create(Netns.uniqueName("warmnet"));
     nftRefuses = dir.resolve("nft-refuses");
+    cpRefuses = dir.resolve("cp-refuses");
+    Path tools = Files.createDirectories(dir.resolve("tools"));
+    // It reads the ruleset first, as nft does: exiting before would fail the agent's write.
+    refusingOnDemand(tools, "nft", nftRefuses, "", "cat >/dev/null; ");
+    // A disk copy failing as on a full disk (the copy after a golden build's lease).
+    refusingOnDemand(tools, "cp", cpRefuses, "", "echo 'No space left on device' >&2; ");
     agent = new AgentProcess(dir.resolve("state"), dir, "--golden", "on-demand",
         "--warm-pool", "1", "--network-subnet", SUBNET, "--network-bridge", BRIDGE)
-        .inNetns(node).withPathFirst(nftThatRefusesOnDemand()).start();
+        .inNetns(node).withPathFirst(tools).start();
     vms = dir.resolve("state/vms");
     leases = dir.resolve("state/network/leases.json");
   }
 
-  /** A directory with an {@code nft} that fails while {@link #nftRefuses} exists. */
-  private Path nftThatRefusesOnDemand() throws Exception {
-    Path realNft = Stream.of(System.getenv("PATH").split(":")).map(d -> Path.of(d, "nft"))
+  /**
+   * Puts in {@code tools} a {@code tool} that fails, saying "TOOL refused by the test", while
+   * {@code flag} exists and its first argument is {@code command} (any, if empty), after running
+   * {@code before}; otherwise it is the real one.
+   */
+  private static void refusingOnDemand(Path tools, String tool, Path flag, String command,
+      String before) throws Exception {
+    Path real = Stream.of(System.getenv("PATH").split(":")).map(d -> Path.of(d, tool))
         .filter(Files::isExecutable).findFirst().orElseThrow();
-    Path tools = Files.createDirectories(dir.resolve("tools"));
-    Path nft = tools.resolve("nft");
-    // It reads the ruleset first, as nft does: exiting before would fail the agent's write.
-    Files.writeString(nft, "#!/bin/sh\nif [ -e " + nftRefuses + " ]; then\n"
-        + "  cat >/dev/null; echo 'nft refused by the test' >&2; exit 1\nfi\nexec " + realNft
-        + " \"$@\"\n");
-    Files.setPosixFilePermissions(nft, PosixFilePermissions.fromString("rwxr-xr-x"));
-    return tools;
+    Path wrapper = tools.resolve(tool);
+    String when = "[ -e " + flag + " ]" + (command.isEmpty() ? "" : " && [ \"$1\" = " + command + " ]");
+    Files.writeString(wrapper, "#!/bin/sh\nif " + when + "; then\n  " + before + "echo '" + tool
+        + " refused by the test' >&2; exit 1\nfi\nexec " + real + " \"$@\"\n");
+    Files.setPosixFilePermissions(wrapper, PosixFilePermissions.fromString("rwxr-xr-x"));
   }
 
   @AfterAll
@@ -129,7 +144,7 @@ class WarmPoolNetworkIT {
     assertThat(node.hasLink(bob1.getSpec().getNetwork().getTap())).isFalse();
 
     Path left = awaitWarmVm();
-    String leftTap = "nt" + String.format("%08x", ipv4(leases().path(left.getFileName().toString())
+    String leftTap = NicNames.tap(Subnet.parseAddress(leases().path(left.getFileName().toString())
         .asText()));
     assertThat(node.hasLink(leftTap)).isTrue();
     agent.kill();
@@ -193,11 +208,52 @@ class WarmPoolNetworkIT {
     }
   }
 
-  private static long ipv4(String dotted) {
-    long v = 0;
-    for (String part : dotted.split("\\.")) {
-      v = (v << 8) | Integer.parseInt(part);
+  /**
+   * A golden build's throwaway VM leases an address under its build directory's name, which is
+   * never leased again: a build that failed after the lease and before its VMM ran kept it, and
+   * its TAP, until the agent restarted. Here nft refuses the build's rules (inside the attach),
+   * then its disk copy fails as on a full disk (after it); each create fails, and no lease or TAP is left.
+   */
+  @Test
+  @Order(4)
+  void aGoldenBuildThatFailsBeforeItsVmmRunsLeavesNoLeaseNorTap() throws Exception {
+    // The pool full (one warm VM per shape so far), so that no refill meets the faults below.
+    await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 2);
+    Files.writeString(nftRefuses, "");
+    Throwable refused = catchThrowable(() -> AgentCreates.create(agent.stub(),
+        CreateVmRequest.newBuilder().setSpec(Guest.spec("dave-160").toBuilder().setMemMib(160)
+            .setOwner("dave")).build()));
+    Files.delete(nftRefuses);
+    assertThat(refused).isInstanceOf(StatusRuntimeException.class)
+        .hasMessageContaining("nft refused by the test");
+    assertThat(dir.resolve("state/golden/dev-1cpu-160mib-qemu-nic/state")).doesNotExist();
+    assertNoLeaseButTheWarmVms();
+
+    Files.writeString(cpRefuses, "");
+    refused = catchThrowable(() -> AgentCreates.create(agent.stub(),
+        CreateVmRequest.newBuilder().setSpec(Guest.spec("dave-224").toBuilder().setMemMib(224)
+            .setOwner("dave")).build()));
+    Files.delete(cpRefuses);
+    assertThat(refused).isInstanceOf(StatusRuntimeException.class)
+        .hasMessageContaining("cp refused by the test");
+    assertThat(dir.resolve("state/golden/dev-1cpu-224mib-qemu-nic/state")).doesNotExist();
+    assertNoLeaseButTheWarmVms();
+  }
+
+  // Only warm VMs hold addresses (no VM is left), and every TAP is one of theirs (a warm VM
+  // being made holds its lease a moment before its TAP exists).
+  private void assertNoLeaseButTheWarmVms() throws Exception {
+    List<String> holders = new ArrayList<>();
+    leases().fieldNames().forEachRemaining(holders::add);
+    assertThat(holders).allMatch(k -> k.startsWith(".warm-"), "only warm VMs hold a lease");
+    Set<String> taps = new HashSet<>();
+    leases().forEach(ip -> taps.add(NicNames.tap(Subnet.parseAddress(ip.asText()))));
+    Set<String> present = new HashSet<>();
+    for (String line : node.run("ip", "-o", "link", "show", "type", "tun").split("\n")) {
+      if (!line.isBlank()) {
+        present.add(line.split(":")[1].strip().split("@")[0]);
+      }
     }
-    return v;
+    assertThat(taps).containsAll(present);
   }
 }
