@@ -110,16 +110,21 @@ public final class WarmPool implements AutoCloseable {
             if (w == null) {
               return;
             }
-            // For whoever looks at the node's files: this one can be taken. Written before it
-            // is published: once it is, a take may rename its directory at any moment.
-            try {
-              java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
-            } catch (java.io.IOException e) {
-              discard(w);
-              throw e;
-            }
+            // For whoever looks at the node's files: this one can be taken. Written under the
+            // lock a take holds, with the publication: the file is there exactly while a take
+            // can find the VM (after, a take may rename its directory at any moment).
+            java.io.IOException unmarked = null;
             synchronized (this) {
-              ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
+              try {
+                java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+                ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
+              } catch (java.io.IOException e) {
+                unmarked = e;
+              }
+            }
+            if (unmarked != null) {
+              discard(w);
+              throw unmarked;
             }
           }
         } catch (RuntimeException | java.io.IOException e) {

@@ -10,6 +10,7 @@ import dev.noid.agent.network.GuestNetworkScript;
 import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.AtomicFiles;
 import dev.noid.agent.vm.Files2;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.api.agent.v1.VmNetwork;
@@ -85,6 +86,10 @@ final class WarmVms {
         pid = hypervisor.restore(layout, spec, image, lease.golden().dir());
         buildId = lease.golden().buildId();
       }
+      // Where its VMM's command line says it was started, written while that is this very
+      // directory: the marker moves with it when a create takes it over, so the VMM is known
+      // for this VM's wherever the take stops.
+      AtomicFiles.writeString(layout.startedInMarker(), layout.dir().toString());
       guest = GuestConnection.open(hypervisor.openGuestChannel(layout, bootTimeout),
           spec.getId());
       // A restored guest answers in ~20 ms; one that has not in 20 s will not.

@@ -12,10 +12,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A create taking over a warm VM ({@link WarmPool}): the warm VM's directory becomes the new
- * VM's (renamed: its VMM's sockets, disk and logs are open or bound inside it and follow), the
- * VM records where its VMM was started (its command line still names that directory, which is
- * how an agent recognises its VMMs), and the VM is watched as after a restore and keeps the
- * warm VM's open guest connection.
+ * VM's (renamed: its VMM's sockets, disk and logs are open or bound inside it and follow, and
+ * so does the marker that names where its VMM was started, which its command line still names
+ * and by which an agent recognises its VMMs), and the VM is watched as after a restore and
+ * keeps the warm VM's open guest connection.
  * A warm VM with a NIC hands its address, MAC and TAP to the VM (its guest has them already).
  */
 final class WarmTakeover {
@@ -59,7 +59,6 @@ final class WarmTakeover {
       Files.move(warm.layout().dir(), vm.layout.dir(), StandardCopyOption.ATOMIC_MOVE);
       // From here its VMM's sockets are under the VM's directory, and a discard must look there.
       here = warm.movedTo(vm.layout);
-      AtomicFiles.writeString(vm.layout.startedInMarker(), warm.layout().dir().toString());
       Files.deleteIfExists(vm.layout.dir().resolve(WarmPool.READY));
       AtomicFiles.writeString(vm.layout.incompleteMarker(), "create");
       if (warm.lease() != null) {
