@@ -34,6 +34,9 @@ public final class BridgeNetwork implements NodeNetwork {
   private final IsolationRules isolation;
   // Each attached VM's port (by VM id), for the isolation rules. Guarded by this.
   private final Map<String, IsolationRules.Port> ports = new java.util.HashMap<>();
+  // Detached VMs whose address nft's rules still name (it refused the rules without them):
+  // their leases are freed by the next install nft accepts. Guarded by this.
+  private final Set<String> retired = new java.util.HashSet<>();
 
   /** {@code hostPorts}: the agent's own TCP ports, which no VM may reach on this host. */
   public BridgeNetwork(HostCommand host, String bridge, Ipam ipam, boolean natEnabled,
@@ -91,6 +94,8 @@ public final class BridgeNetwork implements NodeNetwork {
   public synchronized VmNetwork attach(String vmId, String owner) {
     // A VM that held its address before (adopted, restored in place) keeps it whatever fails
     // here; an address leased by this call is given back with its TAP, so no caller has to.
+    // A VM that takes back an address it was detached from: its own rules replace the old ones.
+    retired.remove(vmId);
     boolean fresh = !ipam.leases().containsKey(vmId);
     int address = ipam.allocate(vmId);
     try {
@@ -148,6 +153,15 @@ public final class BridgeNetwork implements NodeNetwork {
     isolation.install(next.values());
     ports.clear();
     ports.putAll(next);
+    // No rule names a retired VM's TAP any more: its address can go to another VM.
+    for (String vmId : retired) {
+      try {
+        ipam.release(vmId);
+      } catch (RuntimeException e) {
+        log.warn("cannot free the address of detached VM {}: {}", vmId, e.getMessage());
+      }
+    }
+    retired.clear();
   }
 
   private VmNetwork network(int address) {
@@ -165,12 +179,23 @@ public final class BridgeNetwork implements NodeNetwork {
   @Override
   public synchronized void detach(String vmId) {
     Integer address = ipam.leases().get(vmId);
-    if (address == null) {
-      return;
+    if (address == null || retired.contains(vmId)) {
+      return; // already detached; its lease goes with the next install nft accepts
     }
     deleteTap(NicNames.tap(address));
-    if (ports.remove(vmId) != null) {
-      isolation.install(ports.values());
+    if (ports.containsKey(vmId)) {
+      Map<String, IsolationRules.Port> next = new java.util.HashMap<>(ports);
+      next.remove(vmId);
+      try {
+        install(next);
+      } catch (RuntimeException e) {
+        // nft still names the TAP with this VM's owner's group: another VM given the address
+        // now would land in that group. Later installs leave the port out, and the first one
+        // nft accepts frees the lease.
+        ports.remove(vmId);
+        retired.add(vmId);
+        throw e;
+      }
     }
     ipam.release(vmId);
   }

@@ -192,6 +192,7 @@ class WarmPoolNetworkIT {
     VmNetwork carol1 = create("carol-1", "carol").getSpec().getNetwork();
     // One warm VM of each shape made so far (128 and 192 MiB): the next create can take one.
     await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 2);
+    List<Path> warmBefore = WarmPoolFiles.ready(vms);
 
     Files.writeString(nftRefuses, "");
     Throwable refused = catchThrowable(() -> create("carol-2", "carol"));
@@ -201,6 +202,12 @@ class WarmPoolNetworkIT {
         .hasMessageContaining("nft refused by the test");
     assertThat(leases().has("carol-2")).isFalse();
     VmNetwork carol2 = create("carol-2", "carol").getSpec().getNetwork();
+    // The warm VM the failed create gave back was discarded while nft refused to drop its
+    // rules: its address was held back, and is free once the rules nft then accepted dropped it.
+    List<String> discarded = warmBefore.stream().filter(d -> !Files.exists(d))
+        .map(d -> d.getFileName().toString()).toList();
+    assertThat(discarded).as("the warm VM the failed create gave back").isNotEmpty();
+    assertThat(discarded).noneMatch(leases()::has);
     assertThat(reach(agent, "carol-2", carol1.getIp())).isEqualTo("reachable");
     assertThat(reach(agent, "carol-1", carol2.getIp())).isEqualTo("reachable");
     for (String vm : new String[] {"carol-1", "carol-2"}) {
