@@ -1,5 +1,6 @@
 package dev.noid.agent.vm;
 
+import dev.noid.agent.guest.ExecSink;
 import dev.noid.agent.guest.GuestCommand;
 import dev.noid.agent.identity.IdentityFix;
 import dev.noid.agent.network.GuestNetworkScript;
@@ -11,21 +12,44 @@ import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A VM's place on the node's network and, for a guest restored from someone else's memory, its
  * own identity: hostname, clock, entropy and address become its own before anyone uses it.
  */
 final class GuestSetup {
+  private static final Logger log = LoggerFactory.getLogger(GuestSetup.class);
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
+  private static final ExecSink IGNORED = new ExecSink() {
+    @Override
+    public void onStdout(byte[] data) {}
+
+    @Override
+    public void onStderr(byte[] data) {}
+
+    @Override
+    public void onExit(int status) {}
+
+    @Override
+    public void onFailure(String message) {}
+  };
 
   private final NodeNetwork network;
   private final IdentityFix identity;
+  private final boolean warmUpAfterRestore;
 
-  GuestSetup(NodeNetwork network, IdentityFix identity) {
+  /**
+   * {@code warmUpAfterRestore}: whether a guest restored into a new VMM runs one command ahead
+   * of its caller's (see {@link #warmUp}); for VMMs that translate guest code (QEMU's TCG).
+   */
+  GuestSetup(NodeNetwork network, IdentityFix identity, boolean warmUpAfterRestore) {
     this.network = network;
     this.identity = identity;
+    this.warmUpAfterRestore = warmUpAfterRestore;
   }
 
   /** The VM's spec with its NIC: none at all when the node has no network. */
@@ -88,6 +112,25 @@ final class GuestSetup {
     if (r.status() != 0) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "could not give VM '" + vm.id
           + "' its address " + vm.spec.getNetwork().getIp() + ": " + r.stderr().strip());
+    }
+  }
+
+  /**
+   * Starts one {@code true} in a guest just restored into a new VMM, and does not wait for it.
+   * Under TCG such a VMM has translated none of the guest kernel's fork, exec and exit paths,
+   * and the first command after a restore pays ~90 ms for that here (docs/benchmarks.md). Run
+   * now, while the answer travels back to the caller, the caller's first command finds them
+   * translated, or in translation.
+   */
+  void warmUp(VmRecord vm) {
+    if (!warmUpAfterRestore || vm.guest == null) {
+      return;
+    }
+    try {
+      vm.guest.exec(List.of("true"), Map.of(), false, false, IGNORED);
+    } catch (IOException e) {
+      // The connection broke: the caller's own command reports that.
+      log.debug("VM {}: warm-up command not sent: {}", vm.id, e.toString());
     }
   }
 

@@ -160,6 +160,7 @@ final class VmCreator {
       log.debug("VM {} from golden: disk {} ms, VMM restore {} ms, guest ready {} ms,"
           + " identity {} ms", vm.id, ms(at[1] - at[0]), ms(at[2] - at[1]), ms(at[3] - at[2]),
           ms(System.nanoTime() - at[3]));
+      guests.warmUp(vm);
       return true;
     } catch (AgentException e) {
       abandonRestore(vm);

@@ -73,7 +73,7 @@ public final class VmManager implements AutoCloseable {
     VmTable table = new VmTable(capacity);
     VmSpecRules rules = new VmSpecRules(capacity.limits());
     VmmSupervisor vmms = new VmmSupervisor(hypervisor, defaultBootTimeout, capacity);
-    GuestSetup guests = new GuestSetup(network, identity);
+    GuestSetup guests = new GuestSetup(network, identity, "tcg".equals(hypervisor.accelerator()));
     VmDisposal disposal = new VmDisposal(table, vmms, guests);
     NewVms newVms = new NewVms(table, disposal);
     return new VmManager(table,

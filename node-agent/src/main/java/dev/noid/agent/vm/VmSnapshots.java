@@ -102,6 +102,7 @@ final class VmSnapshots {
       vmms.bootAndWait(v, bootTimeout,
           () -> hypervisor.restore(v.layout, v.spec, image, stateDir));
       guests.fixIdentity(v);
+      guests.warmUp(v);
     });
   }
 
@@ -141,6 +142,7 @@ final class VmSnapshots {
         if (!savedNetwork.equals(vm.spec.getNetwork())) {
           guests.fixNetwork(vm);
         }
+        guests.warmUp(vm);
       } catch (IOException | RuntimeException e) {
         vmms.stop(vm); // a guest that would not take its address must not run on unseen
         VmFiles.markStopped(vm, "restore from checkpoint '" + checkpointId + "' failed: "
