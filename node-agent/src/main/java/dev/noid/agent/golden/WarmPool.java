@@ -111,8 +111,8 @@ public final class WarmPool implements AutoCloseable {
               return;
             }
             // For whoever looks at the node's files: this one can be taken. Written under the
-            // lock a take holds, with the publication: the file is there exactly while a take
-            // can find the VM (after, a take may rename its directory at any moment).
+            // lock a take holds, with the publication: it is never there before a take can find
+            // the VM (after, a take may rename its directory at any moment).
             java.io.IOException unmarked = null;
             synchronized (this) {
               try {
