@@ -55,9 +55,13 @@ public final class Ipam {
         candidate = subnet.firstVmAddress();
       }
       if (!leases.containsValue(candidate)) {
+        int before = next;
         leases.put(vmId, candidate);
         next = candidate + 1;
-        save();
+        saveOrUndo(() -> {
+          leases.remove(vmId);
+          next = before;
+        });
         return candidate;
       }
       candidate++;
@@ -80,7 +84,10 @@ public final class Ipam {
     }
     leases.remove(fromVmId);
     leases.put(toVmId, address);
-    save();
+    saveOrUndo(() -> {
+      leases.remove(toVmId);
+      leases.put(fromVmId, address);
+    });
     return address;
   }
 
@@ -121,6 +128,19 @@ public final class Ipam {
       // Handing out addresses without knowing which are taken would duplicate them.
       throw new AgentException(Code.INTERNAL, "cannot read the address leases in " + file + ": "
           + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A lease that is not on disk must not be in memory either: the caller sees the write fail and
+   * never uses the address, so nothing would ever release it.
+   */
+  private void saveOrUndo(Runnable undo) {
+    try {
+      save();
+    } catch (RuntimeException e) {
+      undo.run();
+      throw e;
     }
   }
 

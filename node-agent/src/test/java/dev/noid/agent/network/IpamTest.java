@@ -113,4 +113,31 @@ class IpamTest {
     assertThatThrownBy(this::ipam).isInstanceOf(AgentException.class)
         .hasMessageContaining("cannot read the address leases");
   }
+  @Test
+  void aLeaseThatCannotBeWrittenIsNotHeldInMemoryEither() throws Exception {
+    // The lease file's directory cannot be made while a plain file has its name (a full or
+    // broken state disk fails the same write).
+    Path stateDir = dir.resolve("state");
+    Path leases = stateDir.resolve("leases.json");
+    Ipam ipam = new Ipam(SMALL, leases);
+    int a = ipam.allocate("a");
+    byte[] written = Files.readAllBytes(leases);
+    Files.delete(leases);
+    Files.delete(stateDir);
+    Files.writeString(stateDir, "in the way");
+
+    assertThatThrownBy(() -> ipam.allocate("b")).isInstanceOf(AgentException.class)
+        .hasMessageContaining("cannot write the address leases");
+    assertThatThrownBy(() -> ipam.transfer("a", "c")).isInstanceOf(AgentException.class)
+        .hasMessageContaining("cannot write the address leases");
+
+    Files.delete(stateDir);
+    Files.createDirectories(stateDir);
+    Files.write(leases, written);
+    assertThat(ipam.leases()).containsOnlyKeys("a");
+    assertThat(ipam.allocate("d")).as("the address b never got is handed out next").isEqualTo(a + 1);
+    assertThat(ipam.leases()).containsOnlyKeys("a", "d");
+    assertThat(new Ipam(SMALL, leases).leases())
+        .containsEntry("a", a).containsEntry("d", a + 1).hasSize(2);
+  }
 }
