@@ -87,6 +87,7 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
     // From the attach on, whatever fails (a full disk at the copy, the VMM, the guest) gives the
     // address and TAP back: the build directory's name is never leased again, so a lease kept
     // here would stay until the agent restarts.
+    RuntimeException failure = null;
     try {
       if (image.overlay()) {
         DiskOverlay.create(image.disk(), layout.disk(), -1);
@@ -108,26 +109,45 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
         hypervisor.saveState(layout, state);
       }
     } catch (TimeoutException e) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "the golden guest of " + key.dirName()
+      failure = new AgentException(Code.HYPERVISOR_FAILED, "the golden guest of " + key.dirName()
           + " was not ready within " + bootTimeout.toSeconds() + " s");
     } catch (IOException | ExecutionException e) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "the golden guest of " + key.dirName()
+      failure = new AgentException(Code.HYPERVISOR_FAILED, "the golden guest of " + key.dirName()
           + " failed: " + e.getMessage(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new AgentException(Code.INTERNAL, "interrupted while building " + key.dirName(), e);
-    } finally {
-      try {
-        if (pid > 0) {
-          hypervisor.shutdown(layout, pid);
-        }
-      } finally {
-        network.detach(lease);
-      }
+      failure = new AgentException(Code.INTERNAL, "interrupted while building " + key.dirName(), e);
+    } catch (RuntimeException e) {
+      failure = e;
+    }
+    long started = pid;
+    if (started > 0) {
+      failure = attempt(() -> hypervisor.shutdown(layout, started), failure);
+    }
+    failure = attempt(() -> network.detach(lease), failure);
+    if (failure != null) {
+      throw failure;
     }
     if (!Files.exists(layout.disk())) {
       throw new AgentException(Code.INTERNAL, "image '" + key.image() + "' has no disk: golden"
           + " snapshots need one");
+    }
+  }
+
+  /**
+   * Runs a clean-up {@code step} whatever failed before it. The build's own failure stays the
+   * one reported (a full disk, not the nft refusal that followed it); the step's is suppressed.
+   */
+  private static RuntimeException attempt(Runnable step, RuntimeException failure) {
+    try {
+      step.run();
+      return failure;
+    } catch (RuntimeException e) {
+      if (failure == null) {
+        return e;
+      }
+      failure.addSuppressed(e);
+      return failure;
     }
   }
 }

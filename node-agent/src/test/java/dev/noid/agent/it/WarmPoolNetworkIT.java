@@ -2,7 +2,7 @@ package dev.noid.agent.it;
 
 import static dev.noid.agent.it.Guest.reach;
 import static dev.noid.agent.it.Guest.shOk;
-import static dev.noid.agent.it.WarmPoolFiles.cmdline;
+import static dev.noid.agent.it.Vmms.cmdline;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
@@ -54,17 +54,21 @@ class WarmPoolNetworkIT {
   private Path leases;
   private Path nftRefuses;
   private Path cpRefuses;
+  private Path nftAfterCp;
 
   @BeforeAll
   void start() throws Exception {
     node = Netns.create(Netns.uniqueName("warmnet"));
     nftRefuses = dir.resolve("nft-refuses");
     cpRefuses = dir.resolve("cp-refuses");
+    nftAfterCp = dir.resolve("nft-refuses-after-cp");
     Path tools = Files.createDirectories(dir.resolve("tools"));
     // It reads the ruleset first, as nft does: exiting before would fail the agent's write.
     refusingOnDemand(tools, "nft", nftRefuses, "", "cat >/dev/null; ");
     // A disk copy failing as on a full disk (the copy after a golden build's lease).
-    refusingOnDemand(tools, "cp", cpRefuses, "", "echo 'No space left on device' >&2; ");
+    // With nftAfterCp, nft refuses from then on (the cleanup that follows the copy).
+    refusingOnDemand(tools, "cp", cpRefuses, "", "[ -e " + nftAfterCp + " ] && : >" + nftRefuses
+        + "; echo 'No space left on device' >&2; ");
     agent = new AgentProcess(dir.resolve("state"), dir, "--golden", "on-demand",
         "--warm-pool", "1", "--network-subnet", SUBNET, "--network-bridge", BRIDGE)
         .inNetns(node).withPathFirst(tools).start();
@@ -219,40 +223,88 @@ class WarmPoolNetworkIT {
    * A golden build's throwaway VM leases an address under its build directory's name, which is
    * never leased again: a build that failed after the lease and before its VMM ran kept it, and
    * its TAP, until the agent restarted. Here nft refuses the build's rules (inside the attach),
-   * then its disk copy fails as on a full disk (after it); each create fails, and no lease or TAP is left.
+   * then its disk copy fails as on a full disk (after it); each build fails, and so does the
+   * create (its cold boot meets the same fault), and no lease or TAP is left.
    */
   @Test
   @Order(4)
   void aGoldenBuildThatFailsBeforeItsVmmRunsLeavesNoLeaseNorTap() throws Exception {
     // The pool full (one warm VM per shape so far), so that no refill meets the faults below.
-    await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 2);
-    Files.writeString(nftRefuses, "");
-    Throwable refused = catchThrowable(() -> AgentCreates.create(agent.stub(),
-        CreateVmRequest.newBuilder().setSpec(Guest.spec("dave-160").toBuilder().setMemMib(160)
-            .setOwner("dave")).build()));
-    Files.delete(nftRefuses);
-    assertThat(refused).isInstanceOf(StatusRuntimeException.class)
-        .hasMessageContaining("nft refused by the test");
-    assertThat(dir.resolve("state/golden/dev-1cpu-160mib-qemu-nic/state")).doesNotExist();
+    awaitFullPool();
+    failGoldenBuild(160, "nft refused by the test", nftRefuses);
     assertNoLeaseButTheWarmVms();
 
-    Files.writeString(cpRefuses, "");
-    refused = catchThrowable(() -> AgentCreates.create(agent.stub(),
-        CreateVmRequest.newBuilder().setSpec(Guest.spec("dave-224").toBuilder().setMemMib(224)
-            .setOwner("dave")).build()));
-    Files.delete(cpRefuses);
-    assertThat(refused).isInstanceOf(StatusRuntimeException.class)
-        .hasMessageContaining("cp refused by the test");
-    assertThat(dir.resolve("state/golden/dev-1cpu-224mib-qemu-nic/state")).doesNotExist();
+    failGoldenBuild(224, "cp refused by the test", cpRefuses);
     assertNoLeaseButTheWarmVms();
   }
 
-  // Only warm VMs hold addresses (no VM is left), and every TAP is one of theirs (a warm VM
-  // being made holds its lease a moment before its TAP exists).
+  /**
+   * The copy fails, then nft refuses the rules that drop the build's port while the build
+   * cleans up. The build reports the copy's failure, the cause, not the cleanup's; the address
+   * is held back until nft accepts rules again, then freed.
+   */
+  @Test
+  @Order(5)
+  void aGoldenBuildReportsItsOwnFailureWhenItsCleanupFailsToo() throws Exception {
+    awaitFullPool();
+    failGoldenBuild(208, "cp refused by the test", cpRefuses, nftAfterCp);
+
+    VmNetwork erin = create("erin-1", "erin").getSpec().getNetwork(); // rules nft accepts
+    assertThat(leases().path("erin-1").asText()).isEqualTo(erin.getIp());
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("erin-1").build());
+    awaitFullPool();
+    assertNoLeaseButTheWarmVms();
+  }
+
+  /**
+   * A create of a new {@code memMib} shape while {@code faults} are on: its golden build must
+   * fail with {@code error} (as the agent logs it), and so must the create; no snapshot is left.
+   */
+  private void failGoldenBuild(int memMib, String error, Path... faults) throws Exception {
+    String shape = "dev-1cpu-" + memMib + "mib-qemu-nic";
+    for (Path fault : faults) {
+      Files.writeString(fault, "");
+    }
+    Throwable refused = catchThrowable(() -> AgentCreates.create(agent.stub(),
+        CreateVmRequest.newBuilder().setSpec(Guest.spec("dave-" + memMib).toBuilder()
+            .setMemMib(memMib).setOwner("dave")).build()));
+    for (Path fault : faults) {
+      Files.deleteIfExists(fault);
+    }
+    Files.deleteIfExists(nftRefuses); // made by cp under nftAfterCp
+    assertThat(refused).isInstanceOf(StatusRuntimeException.class);
+    assertThat(buildFailure(shape)).as("the agent's log of the build").contains(error);
+    assertThat(dir.resolve("state/golden/" + shape + "/state")).doesNotExist();
+  }
+
+  /** What the agent's server log gives as the reason the build of {@code shape} failed. */
+  private String buildFailure(String shape) throws Exception {
+    String marker = "building golden snapshot " + shape + " failed: ";
+    Path log = dir.resolve("state/server.log");
+    List<String> reasons = new ArrayList<>();
+    for (String line : Files.readAllLines(log)) {
+      String message = JSON.readTree(line).path("message").asText();
+      if (message.startsWith(marker)) {
+        reasons.add(message.substring(marker.length()));
+      }
+    }
+    assertThat(reasons).as("the agent logged in %s that the build of %s failed", log, shape)
+        .hasSize(1);
+    return reasons.getFirst();
+  }
+
+  private void awaitFullPool() {
+    await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 2);
+  }
+
+  // Only the pool's warm VMs hold addresses (no VM is left), and every TAP is one of theirs.
   private void assertNoLeaseButTheWarmVms() throws Exception {
-    List<String> holders = new ArrayList<>();
+    awaitFullPool();
+    Set<String> warm = new HashSet<>();
+    WarmPoolFiles.ready(vms).forEach(d -> warm.add(d.getFileName().toString()));
+    Set<String> holders = new HashSet<>();
     leases().fieldNames().forEachRemaining(holders::add);
-    assertThat(holders).allMatch(k -> k.startsWith(".warm-"), "only warm VMs hold a lease");
+    assertThat(holders).as("only the pool's warm VMs hold a lease").isEqualTo(warm);
     Set<String> taps = new HashSet<>();
     leases().forEach(ip -> taps.add(NicNames.tap(Subnet.parseAddress(ip.asText()))));
     Set<String> present = new HashSet<>();
@@ -261,6 +313,6 @@ class WarmPoolNetworkIT {
         present.add(line.split(":")[1].strip().split("@")[0]);
       }
     }
-    assertThat(taps).containsAll(present);
+    assertThat(present).isEqualTo(taps);
   }
 }
