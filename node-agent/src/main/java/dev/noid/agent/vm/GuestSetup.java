@@ -24,19 +24,6 @@ import org.slf4j.LoggerFactory;
 final class GuestSetup {
   private static final Logger log = LoggerFactory.getLogger(GuestSetup.class);
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
-  private static final ExecSink IGNORED = new ExecSink() {
-    @Override
-    public void onStdout(byte[] data) {}
-
-    @Override
-    public void onStderr(byte[] data) {}
-
-    @Override
-    public void onExit(int status) {}
-
-    @Override
-    public void onFailure(String message) {}
-  };
 
   private final NodeNetwork network;
   private final IdentityFix identity;
@@ -127,7 +114,7 @@ final class GuestSetup {
       return;
     }
     try {
-      vm.guest.exec(List.of("true"), Map.of(), false, false, IGNORED);
+      vm.guest.exec(List.of("true"), Map.of(), false, false, ExecSink.ignoring());
     } catch (IOException e) {
       // The connection broke: the caller's own command reports that.
       log.debug("VM {}: warm-up command not sent: {}", vm.id, e.toString());

@@ -74,19 +74,7 @@ class GuestConnectionTest {
       assertThatThrownBy(() -> guest.ready().get()).isInstanceOf(ExecutionException.class)
           .hasMessageContaining("closed before the guest was ready");
       await().atMost(Duration.ofSeconds(10)).until(() -> !guest.isOpen());
-      ExecSink ignored = new ExecSink() {
-        @Override
-        public void onStdout(byte[] data) {}
-
-        @Override
-        public void onStderr(byte[] data) {}
-
-        @Override
-        public void onExit(int status) {}
-
-        @Override
-        public void onFailure(String message) {}
-      };
+      ExecSink ignored = ExecSink.ignoring();
       assertThatThrownBy(() -> guest.exec(List.of("true"), Map.of(), false, false, ignored))
           .isInstanceOf(java.io.IOException.class);
     }
