@@ -194,10 +194,7 @@ final class AgentProcess implements AutoCloseable {
 
   /** Kills every VMM left under the state directory (tests must not leak guests). */
   void killLeftoverVmms() {
-    List<ProcessHandle> vmms = ProcessHandle.allProcesses()
-        .filter(p -> p.info().commandLine().orElse("").contains(stateDir.toString())
-            && p.info().commandLine().orElse("").contains("qemu-system"))
-        .toList();
+    List<ProcessHandle> vmms = Vmms.qemu(stateDir.toString());
     vmms.forEach(ProcessHandle::destroyForcibly);
     // Gone, not just signalled: a test may unmount the filesystem their files are on next.
     for (ProcessHandle vmm : vmms) {

@@ -157,8 +157,7 @@ class FleetFaultsIT {
 
   private static long vmms(String node) {
     String stateDir = dir.resolve(node).toString() + "/";
-    return ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("").contains(stateDir)
-        && p.info().commandLine().orElse("").contains("qemu-system")).count();
+    return Vmms.qemu(stateDir).size();
   }
 
   @Test

@@ -78,7 +78,7 @@ class GoldenSnapshotIT {
   }
 
   private boolean restoredFromGolden(VmReport vm) throws Exception {
-    String cmd = ProcessHandle.of(vm.getPid()).orElseThrow().info().commandLine().orElseThrow();
+    String cmd = Vmms.cmdline(vm.getPid());
     String base = JSON.readTree(golden.resolve("state/memory.json").toFile())
         .path("base_sha256").asText();
     return cmd.contains("-incoming") && cmd.contains("-mem-path " + dir.resolve("state/memory")

@@ -81,7 +81,7 @@ class InstantStateIT {
 
   /** The base a VM's RAM is mapped from, or null when its RAM is its own (a cold boot). */
   private static String baseOf(VmReport vm) {
-    String cmd = ProcessHandle.of(vm.getPid()).orElseThrow().info().commandLine().orElseThrow();
+    String cmd = Vmms.cmdline(vm.getPid());
     Matcher m = MEM_PATH.matcher(cmd);
     return m.find() ? m.group(2) : null;
   }

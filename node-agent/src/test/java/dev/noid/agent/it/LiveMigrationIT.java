@@ -106,11 +106,7 @@ class LiveMigrationIT {
 
   /** QEMU processes of the VM under the agent's state directory. */
   private static List<ProcessHandle> vmms(AgentProcess agent, String vmId) {
-    return ProcessHandle.allProcesses().filter(p -> {
-      String cmd = p.info().commandLine().orElse("");
-      return cmd.contains("qemu-system") && cmd.contains(agent.stateDir.toString())
-          && cmd.contains("-name " + vmId + " ");
-    }).toList();
+    return Vmms.qemu(agent.stateDir.toString(), "-name " + vmId + " ");
   }
 
   // Started detached: an exec's children die when the agent's connection to the guest goes.

@@ -84,10 +84,7 @@ class MigrationLinkCutIT {
   }
 
   private static List<ProcessHandle> vmms(AgentProcess agent) {
-    return ProcessHandle.allProcesses().filter(p -> {
-      String cmd = p.info().commandLine().orElse("");
-      return cmd.contains("qemu-system") && cmd.contains(agent.stateDir.toString());
-    }).toList();
+    return Vmms.qemu(agent.stateDir.toString());
   }
 
   @Test

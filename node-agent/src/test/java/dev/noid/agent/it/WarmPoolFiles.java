@@ -5,7 +5,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 
-/** What an agent's warm pool leaves on disk and in its VMMs' command lines, for the ITs. */
+/** What an agent's warm pool leaves on disk, for the ITs. */
 final class WarmPoolFiles {
   private WarmPoolFiles() {}
 
@@ -15,10 +15,5 @@ final class WarmPoolFiles {
       return s.filter(d -> d.getFileName().toString().startsWith(".warm-"))
           .filter(d -> Files.exists(d.resolve("warm-ready"))).toList();
     }
-  }
-
-  /** A VMM's command line: it names the directory the VMM started in. */
-  static String cmdline(long pid) {
-    return ProcessHandle.of(pid).orElseThrow().info().commandLine().orElseThrow();
   }
 }

@@ -3,7 +3,7 @@ package dev.noid.agent.it;
 import static dev.noid.agent.it.Guest.get;
 import static dev.noid.agent.it.Guest.sh;
 import static dev.noid.agent.it.Guest.spec;
-import static dev.noid.agent.it.WarmPoolFiles.cmdline;
+import static dev.noid.agent.it.Vmms.cmdline;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
