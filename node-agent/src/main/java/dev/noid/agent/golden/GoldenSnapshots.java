@@ -290,7 +290,8 @@ public final class GoldenSnapshots implements AutoCloseable {
           (System.nanoTime() - t) / 1_000_000, buildId);
     } catch (RuntimeException | IOException e) {
       failedAt.put(key, clock.instant());
-      log.warn("building golden snapshot {} failed: {}", key.dirName(), e.getMessage());
+      // With the throwable: a clean-up that failed too is in it, suppressed.
+      log.warn("building golden snapshot {} failed: {}", key.dirName(), e.getMessage(), e);
       Files2.deleteTree(dir);
       throw e;
     }

@@ -87,7 +87,7 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
     // From the attach on, whatever fails (a full disk at the copy, the VMM, the guest) gives the
     // address and TAP back: the build directory's name is never leased again, so a lease kept
     // here would stay until the agent restarts.
-    RuntimeException failure = null;
+    Throwable failure = null;
     try {
       if (image.overlay()) {
         DiskOverlay.create(image.disk(), layout.disk(), -1);
@@ -117,16 +117,19 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       failure = new AgentException(Code.INTERNAL, "interrupted while building " + key.dirName(), e);
-    } catch (RuntimeException e) {
-      failure = e;
+    } catch (RuntimeException | Error e) {
+      failure = e; // an Error too: the VMM and the lease must not outlive the build
     }
     long started = pid;
     if (started > 0) {
       failure = attempt(() -> hypervisor.shutdown(layout, started), failure);
     }
     failure = attempt(() -> network.detach(lease), failure);
+    if (failure instanceof Error error) {
+      throw error;
+    }
     if (failure != null) {
-      throw failure;
+      throw (RuntimeException) failure;
     }
     if (!Files.exists(layout.disk())) {
       throw new AgentException(Code.INTERNAL, "image '" + key.image() + "' has no disk: golden"
@@ -138,11 +141,11 @@ public final class ThrowawayVmBuilder implements GoldenBuilder {
    * Runs a clean-up {@code step} whatever failed before it. The build's own failure stays the
    * one reported (a full disk, not the nft refusal that followed it); the step's is suppressed.
    */
-  private static RuntimeException attempt(Runnable step, RuntimeException failure) {
+  private static Throwable attempt(Runnable step, Throwable failure) {
     try {
       step.run();
       return failure;
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       if (failure == null) {
         return e;
       }
