@@ -135,7 +135,7 @@ public final class BridgeNetwork implements NodeNetwork {
       install(next);
     } catch (RuntimeException e) {
       try {
-        ipam.transfer(toVmId, fromVmId); // the old rules hold, and so does the old lease
+        ipam.untransfer(fromVmId, toVmId); // the old rules hold, and so does the old lease
       } catch (RuntimeException undo) {
         e.addSuppressed(undo); // nft's refusal is what the caller must see
       }

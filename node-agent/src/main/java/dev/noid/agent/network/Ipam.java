@@ -91,6 +91,21 @@ public final class Ipam {
     return address;
   }
 
+  /**
+   * Undoes {@link #transfer} after its caller could not use the address under {@code toVmId}:
+   * in memory whatever the write does, so the address is {@code fromVmId}'s again and its clean-up
+   * finds it. A failed write is thrown after; the file names {@code toVmId}, which nothing uses,
+   * until the next write, and an agent started on it frees that lease as one of no VM.
+   */
+  public synchronized void untransfer(String fromVmId, String toVmId) {
+    Integer address = leases.remove(toVmId);
+    if (address == null) {
+      throw new AgentException(Code.NOT_FOUND, "'" + toVmId + "' holds no address to give back");
+    }
+    leases.put(fromVmId, address);
+    save();
+  }
+
   /** Frees the VM's address; call only once nothing uses it any more. */
   public synchronized void release(String vmId) {
     if (leases.remove(vmId) != null) {

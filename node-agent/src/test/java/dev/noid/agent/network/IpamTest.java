@@ -140,4 +140,21 @@ class IpamTest {
     assertThat(new Ipam(SMALL, leases).leases())
         .containsEntry("a", a).containsEntry("d", a + 1).hasSize(2);
   }
+  @Test
+  void anUndoneTransferGivesTheAddressBackInMemoryEvenWhenItsWriteFails() throws Exception {
+    Path stateDir = dir.resolve("state");
+    Path leases = stateDir.resolve("leases.json");
+    Ipam ipam = new Ipam(SMALL, leases);
+    int warm = ipam.allocate(".warm-1");
+    ipam.transfer(".warm-1", "vm");
+    Files.delete(leases);
+    Files.delete(stateDir);
+    Files.writeString(stateDir, "in the way");
+
+    assertThatThrownBy(() -> ipam.untransfer(".warm-1", "vm")).isInstanceOf(AgentException.class)
+        .hasMessageContaining("cannot write the address leases");
+
+    // The warm VM's clean-up finds its address, so it frees it and its TAP.
+    assertThat(ipam.leases()).containsOnlyKeys(".warm-1").containsEntry(".warm-1", warm);
+  }
 }
