@@ -9,12 +9,14 @@ import dev.noid.agent.vm.AtomicFiles;
 import dev.noid.agent.vm.Files2;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.UUID;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -32,6 +34,8 @@ public final class CheckpointStore {
   private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
   static final String META = "checkpoint.json";
   private static final String PARTIAL = ".partial";
+  /** A checkpoint being deleted: out of sight at once, removed file by file after. */
+  private static final String DELETING = ".deleting-";
 
   private final Path root;
 
@@ -43,13 +47,14 @@ public final class CheckpointStore {
     return root;
   }
 
-  /** Removes what a crash mid-write left behind. */
+  /** Removes what a crash mid-write or mid-delete left behind. */
   public void cleanUpPartial() {
     if (!Files.isDirectory(root)) {
       return;
     }
     try (Stream<Path> s = Files.list(root)) {
-      s.filter(p -> p.getFileName().toString().endsWith(PARTIAL)).forEach(p -> {
+      s.filter(p -> p.getFileName().toString().endsWith(PARTIAL)
+          || p.getFileName().toString().contains(DELETING)).forEach(p -> {
         log.warn("removing unfinished checkpoint {}", p);
         Files2.deleteTree(p);
       });
@@ -131,7 +136,10 @@ public final class CheckpointStore {
       return out;
     }
     try (Stream<Path> s = Files.list(root)) {
-      for (Path p : s.filter(p -> Files.isRegularFile(p.resolve(META))).toList()) {
+      // Only published names: a partial one holds checkpoint.json a moment before its rename,
+      // and one being deleted until its files are gone.
+      for (Path p : s.filter(p -> ID.matcher(p.getFileName().toString()).matches()
+          && Files.isRegularFile(p.resolve(META))).toList()) {
         CheckpointInfo info = read(p);
         if (vmId.isEmpty() || vmId.equals(info.getVmId())) {
           out.add(info);
@@ -145,9 +153,31 @@ public final class CheckpointStore {
     return out;
   }
 
+  /**
+   * Deletes checkpoint {@code id}. It is renamed out of sight first, in one step: a delete cut
+   * short (a killed agent, an error half-way) must not leave a checkpoint that lists, restores
+   * or uploads with some of its files gone (an in-place restore without its disk would run the
+   * checkpoint's memory over the VM's current disk). What is left is removed at the next start.
+   */
   public void delete(String id) {
     get(id);
-    Files2.deleteTree(root.resolve(id));
+    Path doomed = root.resolve(id + DELETING + UUID.randomUUID().toString().substring(0, 8));
+    try {
+      Files.move(root.resolve(id), doomed, StandardCopyOption.ATOMIC_MOVE);
+      AtomicFiles.syncDirectory(root);
+    } catch (NoSuchFileException e) {
+      throw new AgentException(Code.NOT_FOUND, "checkpoint '" + id + "' not found on this node");
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot delete checkpoint '" + id + "': "
+          + e.getMessage(), e);
+    }
+    try {
+      Files2.deleteTree(doomed);
+    } catch (AgentException e) {
+      // The checkpoint is gone already; only its space comes back later.
+      log.warn("checkpoint {} deleted; its files in {} are removed at the next start: {}", id,
+          doomed, e.getMessage());
+    }
   }
 
   private static CheckpointInfo read(Path p) {
