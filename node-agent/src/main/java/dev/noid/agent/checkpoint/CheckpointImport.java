@@ -7,6 +7,7 @@ import dev.noid.api.agent.v1.CheckpointManifest;
 import dev.noid.api.agent.v1.FileChunk;
 import dev.noid.api.agent.v1.ResumePoint;
 import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.memory.MemoryCollector;
 import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
@@ -176,6 +177,11 @@ public final class CheckpointImport implements AutoCloseable {
       throw new AgentException(Code.INVALID_ARGUMENT, "file path '" + path
           + "' is reserved for the checkpoint's record");
     }
+    // A checkpoint names its base in its top-level memory.json only, read and checked below.
+    if (MemoryCollector.readsBasesFrom(p) && !p.equals(Path.of(SavedMemory.FILE))) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "file path '" + path
+          + "' is reserved: a checkpoint names its memory base in " + SavedMemory.FILE + " only");
+    }
     return p;
   }
 
@@ -280,7 +286,13 @@ public final class CheckpointImport implements AutoCloseable {
     // Left out because this node held it when asked: it must still be here, and is marked
     // used so that the collector's grace starts again now that a checkpoint names it.
     if (SavedMemory.presentIn(partial)) {
-      String base = SavedMemory.read(partial).base();
+      String base;
+      try {
+        base = SavedMemory.read(partial).base();
+      } catch (IOException e) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "checkpoint '" + info.getId() + "': "
+            + SavedMemory.FILE + " cannot be read here: " + e.getMessage(), e);
+      }
       if (!bases.holdIfPresent(base)) {
         throw new AgentException(Code.WRONG_STATE, "checkpoint '" + info.getId() + "' needs"
             + " memory base sha256:" + base + ", which this node does not hold and the"

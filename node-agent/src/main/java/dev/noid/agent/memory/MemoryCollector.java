@@ -25,6 +25,16 @@ public final class MemoryCollector implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MemoryCollector.class);
   private static final String VM_MARKER = "memory-base";
 
+  /**
+   * Whether the collector reads base names from {@code path} inside a directory it scans: a
+   * checkpoint that arrives from elsewhere must not bring such a file it never reads itself (one
+   * this agent cannot read stops every deletion; one naming a base keeps it for ever).
+   */
+  public static boolean readsBasesFrom(Path path) {
+    return path.equals(Path.of(SavedMemory.FILE)) || path.equals(Path.of("state", SavedMemory.FILE))
+        || path.equals(Path.of(VM_MARKER));
+  }
+
   private final MemoryBases bases;
   private final List<Path> referencing;
   private final Clock clock;

@@ -227,6 +227,31 @@ class CheckpointTransferTest {
     assertThat(targetEntries()).isEmpty();
   }
 
+  /**
+   * A peer's checkpoint that carries a file the memory collector reads base names from (beside
+   * the top-level memory.json) is refused: one this agent cannot read stopped every deletion of
+   * unused bases on the node, and one naming a base would have kept it for ever.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"state/memory.json", "memory-base"})
+  void aFileTheMemoryCollectorReadsIsRefusedUnlessItIsTheCheckpointsOwnRecord(String path)
+      throws IOException {
+    Path dir = source.begin("ck-3");
+    Files.write(dir.resolve("vmstate"), new byte[] {1, 2, 3});
+    Files.createDirectories(dir.resolve(path).getParent() == null ? dir
+        : dir.resolve(path).getParent());
+    Files.writeString(dir.resolve(path), "{\"format\":3}");
+    source.complete("ck-3", CheckpointInfo.newBuilder().setId("ck-3").setVmId("vm1")
+        .setHypervisor("HYPERVISOR_KIND_QEMU").setSpec(VmSpec.newBuilder().setId("vm1")).build());
+    List<CheckpointChunk> messages = exported("ck-3", java.util.Set.of());
+
+    AgentException e = failure(() -> importAll(messages));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("'" + path + "' is reserved");
+    assertThat(targetEntries()).isEmpty();
+  }
+
   private void checkpointOver(String base) throws IOException {
     Path dir = source.begin("ck-2");
     Files.write(dir.resolve("vmstate"), new byte[] {1, 2, 3});
