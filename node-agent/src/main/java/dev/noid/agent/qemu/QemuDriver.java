@@ -244,7 +244,10 @@ public final class QemuDriver implements Hypervisor {
       throw new AgentException(Code.INVALID_ARGUMENT, "saved memory holds " + m.memoryBytes()
           + " bytes; VM '" + spec.getId() + "' has " + bytes);
     }
-    if (!bases.has(m.base())) {
+    // Checked and marked used in one step under the collector's lock: checked, then named, a
+    // base whose last checkpoint was being deleted could go in between, and QEMU given a
+    // missing -mem-path creates it, all zeros, under the base's real digest.
+    if (!bases.holdIfPresent(m.base())) {
       throw new AgentException(Code.NOT_FOUND, "memory base sha256:" + m.base() + " of the saved"
           + " state of VM '" + spec.getId() + "' is not on this node");
     }
@@ -254,7 +257,6 @@ public final class QemuDriver implements Hypervisor {
       throw new AgentException(Code.INTERNAL, "cannot write " + layout.memoryBase() + ": "
           + e.getMessage(), e);
     }
-    bases.touch(m.base());
     return m.base();
   }
 
