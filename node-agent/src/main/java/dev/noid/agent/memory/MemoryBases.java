@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -37,6 +38,13 @@ public final class MemoryBases {
    * several MemoryBases objects over it (driver, transfers, collector), hence static.
    */
   private static final Object LOCK = new Object();
+  /**
+   * New files a save is still writing or hashing, by absolute path (static for the same reason
+   * as {@link #LOCK}): the collector leaves them whatever their age. Hashing a large memory image
+   * on slow storage can outlast the grace period and does not touch the file. Only what a crash
+   * left behind is collected by age.
+   */
+  private static final Set<Path> WRITING = ConcurrentHashMap.newKeySet();
 
   private final Path root;
 
@@ -79,7 +87,18 @@ public final class MemoryBases {
   /** A new file to write a memory image into, on the same filesystem as the store. */
   public Path newFile() throws IOException {
     Files.createDirectories(root);
-    return root.resolve(".new-" + UUID.randomUUID());
+    Path file = root.resolve(".new-" + UUID.randomUUID());
+    WRITING.add(file.toAbsolutePath());
+    return file;
+  }
+
+  /** Removes a file from {@link #newFile()} unless {@link #adopt} moved it in already. */
+  public void drop(Path file) throws IOException {
+    try {
+      Files.deleteIfExists(file);
+    } finally {
+      WRITING.remove(file.toAbsolutePath());
+    }
   }
 
   /**
@@ -146,7 +165,8 @@ public final class MemoryBases {
       for (Path f : files.toList()) {
         String name = f.getFileName().toString();
         boolean base = isDigest(name);
-        if ((base && referenced.contains(name)) || (!base && !name.startsWith(".new-"))) {
+        if ((base && referenced.contains(name)) || (!base && !name.startsWith(".new-"))
+            || WRITING.contains(f.toAbsolutePath())) {
           continue;
         }
         try {

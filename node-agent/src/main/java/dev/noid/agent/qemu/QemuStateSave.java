@@ -89,7 +89,7 @@ final class QemuStateSave implements AutoCloseable {
         return new SavedMemory(SavedMemory.FORMAT, sha, c.mainBytes(), c.mainPages(), 0, true);
       } finally {
         fullFile = null;
-        Files.deleteIfExists(file); // moved in by adopt, or half written
+        bases.drop(file); // moved in by adopt, or half written
       }
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);

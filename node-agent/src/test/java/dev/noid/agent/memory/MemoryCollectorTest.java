@@ -76,4 +76,24 @@ class MemoryCollectorTest {
 
     assertThat(deleted).containsExactly(sha);
   }
+  @Test
+  void aNewFileStillBeingHashedStaysHoweverOldAndOneACrashLeftGoes() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    Instant old = now.minus(MemoryBases.GRACE).minusSeconds(60);
+    Path hashing = bases.newFile();
+    Files.write(hashing, new byte[] {1});
+    Files.setLastModifiedTime(hashing, FileTime.from(old));
+    // What a crashed agent left: no live save knows it.
+    Path leftover = Files.write(tmp.resolve("memory/.new-left-by-a-crash"), new byte[] {2});
+    Files.setLastModifiedTime(leftover, FileTime.from(old));
+    MemoryCollector collector = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
+        Clock.fixed(now, ZoneOffset.UTC));
+
+    collector.collect();
+
+    assertThat(hashing).as("a save is still hashing it").exists();
+    assertThat(leftover).doesNotExist();
+    bases.drop(hashing);
+    assertThat(hashing).doesNotExist();
+  }
 }
