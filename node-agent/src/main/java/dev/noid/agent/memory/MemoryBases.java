@@ -125,7 +125,12 @@ public final class MemoryBases {
     try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
       ch.force(true);
     }
-    Files.move(file, target, StandardCopyOption.ATOMIC_MOVE);
+    synchronized (LOCK) {
+      Files.move(file, target, StandardCopyOption.ATOMIC_MOVE);
+      // Fresh under its name: nothing names it until its saver writes memory.json, and the file's
+      // own time is the end of its writing, which a long hash may have left beyond the grace.
+      touch(sha);
+    }
     AtomicFiles.syncDirectory(root);
   }
 

@@ -91,6 +91,9 @@ public final class MemoryCollector implements AutoCloseable {
                 e.getOriginalMessage());
           }
         }
+        if (Files.isDirectory(d.resolve(VM_MARKER))) {
+          continue; // an import's memory-base/SHA: the base itself, not a name of one
+        }
         try {
           String name = Files.readString(d.resolve(VM_MARKER)).strip();
           if (MemoryBases.isDigest(name)) {

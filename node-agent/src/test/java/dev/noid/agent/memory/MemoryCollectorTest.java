@@ -77,6 +77,36 @@ class MemoryCollectorTest {
     assertThat(deleted).containsExactly(sha);
   }
   @Test
+  void aNewBaseIsFreshUnderItsNameHoweverLongItsHashTook() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    Path file = bases.newFile();
+    Files.write(file, new byte[] {7});
+    Files.setLastModifiedTime(file, FileTime.from(Instant.now().minus(MemoryBases.GRACE)
+        .minusSeconds(60)));
+
+    String sha = bases.adopt(file);
+    bases.drop(file);
+
+    // Its saver has not written the memory.json that names it yet.
+    assertThat(bases.collect(java.util.Set.of(), Instant.now())).doesNotContain(sha);
+    assertThat(bases.has(sha)).isTrue();
+  }
+
+  @Test
+  void anImportCarryingItsBaseDoesNotStopCollection() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    String orphan = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    // A transfer writes the base it carries at memory-base/SHA in the partial checkpoint.
+    Path partial = Files.createDirectories(tmp.resolve("checkpoints/ck-1.partial/memory-base"));
+    Files.write(partial.resolve("a".repeat(64)), new byte[] {9});
+
+    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
+        Clock.fixed(now, ZoneOffset.UTC)).collect();
+
+    assertThat(deleted).containsExactly(orphan);
+  }
+
+  @Test
   void aNewFileStillBeingHashedStaysHoweverOldAndOneACrashLeftGoes() throws IOException {
     MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
     Instant old = now.minus(MemoryBases.GRACE).minusSeconds(60);
