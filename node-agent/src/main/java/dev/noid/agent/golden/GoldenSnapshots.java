@@ -288,7 +288,7 @@ public final class GoldenSnapshots implements AutoCloseable {
       failedAt.remove(key);
       log.info("golden snapshot {} built in {} ms (build {})", key.dirName(),
           (System.nanoTime() - t) / 1_000_000, buildId);
-    } catch (RuntimeException | IOException e) {
+    } catch (RuntimeException | IOException | Error e) {
       failedAt.put(key, clock.instant());
       // With the throwable: a clean-up that failed too is in it, suppressed.
       log.warn("building golden snapshot {} failed: {}", key.dirName(), e.getMessage(), e);

@@ -20,6 +20,8 @@ final class FakeGoldenBuilder implements GoldenBuilder {
   final CountDownLatch started = new CountDownLatch(1);
   volatile CountDownLatch gate = new CountDownLatch(0);
   volatile boolean fail;
+  /** Thrown, once the build has written into its directory, when set. */
+  volatile Error error;
 
   @Override
   public void build(GoldenKey key, Image image, Path buildDir) {
@@ -35,6 +37,14 @@ final class FakeGoldenBuilder implements GoldenBuilder {
     }
     if (fail) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "the guest did not boot");
+    }
+    if (error != null) {
+      try {
+        Files.writeString(buildDir.resolve("disk.img"), "half a disk");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      throw error;
     }
     try {
       Files.createDirectories(buildDir.resolve("state"));

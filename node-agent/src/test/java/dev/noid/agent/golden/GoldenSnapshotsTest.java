@@ -116,6 +116,15 @@ class GoldenSnapshotsTest {
   }
 
   @Test
+  void aBuildEndedByAnErrorLeavesNoBuildDirectoryAndIsNotRetriedAtOnce() {
+    builder.error = new AssertionError("the builder broke");
+    assertThat(acquire(goldens, spec(1, 128))).isNull();
+    assertThat(acquire(goldens, spec(1, 128))).isNull();
+    assertThat(builder.builds).hasValue(1);
+    assertThat(dir.resolve("golden")).isEmptyDirectory();
+  }
+
+  @Test
   void aFailedBuildIsRetriedAfterTheBackOff() {
     Instant now = Instant.parse("2026-11-24T00:00:00Z");
     GoldenSnapshots early = goldens("v1", Clock.fixed(now, ZoneOffset.UTC));
