@@ -164,12 +164,17 @@ public final class CheckpointStore {
     Path doomed = root.resolve(id + DELETING + UUID.randomUUID().toString().substring(0, 8));
     try {
       Files.move(root.resolve(id), doomed, StandardCopyOption.ATOMIC_MOVE);
-      AtomicFiles.syncDirectory(root);
     } catch (NoSuchFileException e) {
       throw new AgentException(Code.NOT_FOUND, "checkpoint '" + id + "' not found on this node");
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot delete checkpoint '" + id + "': "
           + e.getMessage(), e);
+    }
+    try {
+      AtomicFiles.syncDirectory(root);
+    } catch (IOException e) {
+      // Gone from view already: a crash before the rename is durable brings it back whole.
+      log.warn("checkpoint {} deleted; the rename may not survive a crash: {}", id, e.toString());
     }
     try {
       Files2.deleteTree(doomed);

@@ -9,6 +9,7 @@ import dev.noid.api.agent.v1.CheckpointInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,6 +53,41 @@ class CheckpointStoreTest {
     assertThat(entries()).containsExactly("ck-2");
     assertThatThrownBy(() -> store.delete("ck-1")).isInstanceOf(AgentException.class)
         .extracting(e -> ((AgentException) e).code()).isEqualTo(AgentException.Code.NOT_FOUND);
+  }
+
+  @Test
+  void aDeleteThatCannotRemoveEveryFileStillTakesTheCheckpointAwayWhole() throws Exception {
+    CheckpointStore store = store();
+    write(store, "ck-1");
+    // A file not even root may remove, as a failing disk or an attribute leaves it.
+    Path locked = store.directory("ck-1").resolve("state/state");
+    Assumptions.assumeTrue(chattr("+i", locked), "this filesystem has no immutable attribute");
+    try {
+      store.delete("ck-1");
+
+      assertThat(store.has("ck-1")).isFalse();
+      assertThat(store.list("")).isEmpty();
+      assertThat(entries()).singleElement().asString().startsWith("ck-1.deleting-");
+    } finally {
+      unlockAll(); // wherever the delete left it
+    }
+    store.cleanUpPartial();
+    assertThat(entries()).isEmpty();
+  }
+
+  private void unlockAll() throws Exception {
+    try (Stream<Path> s = Files.walk(root)) {
+      for (Path f : s.filter(Files::isRegularFile).toList()) {
+        chattr("-i", f);
+      }
+    }
+  }
+
+  private static boolean chattr(String flag, Path file) throws Exception {
+    Process p = new ProcessBuilder("chattr", flag, file.toString()).redirectErrorStream(true)
+        .start();
+    p.getInputStream().readAllBytes();
+    return p.waitFor() == 0;
   }
 
   @Test
