@@ -161,7 +161,6 @@ public final class ArchiveUploads implements AutoCloseable {
   }
 
   private void retry(String id, int failures, RuntimeException e) {
-    observer.failed();
     long ms = Math.min(MAX_RETRY.toMillis(), FIRST_RETRY.toMillis() << Math.min(failures, 20));
     String why = "upload to " + archive.describe() + " failed (" + (failures + 1)
         + (failures == 0 ? " try" : " tries") + "): " + e.getMessage() + "; next try in "
@@ -171,6 +170,8 @@ public final class ArchiveUploads implements AutoCloseable {
       set(id, State.UPLOADING, why);
       timer.schedule(() -> attempt(id, failures + 1), ms, TimeUnit.MILLISECONDS);
     }
+    // Last: whoever counts the failure finds the checkpoint's status already saying why.
+    observer.failed();
   }
 
   /**
