@@ -24,6 +24,8 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,6 +57,8 @@ class WarmPoolNetworkIT {
   private Path nftRefuses;
   private Path cpRefuses;
   private Path nftAfterCp;
+  private Path fillsDisk;
+  private Path networkState;
 
   @BeforeAll
   void start() throws Exception {
@@ -62,9 +66,15 @@ class WarmPoolNetworkIT {
     nftRefuses = dir.resolve("nft-refuses");
     cpRefuses = dir.resolve("cp-refuses");
     nftAfterCp = dir.resolve("nft-refuses-after-cp");
+    fillsDisk = dir.resolve("nft-fills-the-disk");
+    // The lease file on a small disk of its own, which test 6 fills.
+    networkState = Files.createDirectories(dir.resolve("state/network"));
+    hostRun("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", networkState.toString());
     Path tools = Files.createDirectories(dir.resolve("tools"));
     // It reads the ruleset first, as nft does: exiting before would fail the agent's write.
-    refusingOnDemand(tools, "nft", nftRefuses, "", "cat >/dev/null; ");
+    // With fillsDisk, it fills the lease file's disk as it refuses.
+    refusingOnDemand(tools, "nft", nftRefuses, "", "cat >/dev/null; [ -e " + fillsDisk
+        + " ] && dd if=/dev/zero of=" + networkState.resolve("filler") + " bs=64k 2>/dev/null; ");
     // A disk copy failing as on a full disk (the copy after a golden build's lease).
     // With nftAfterCp, nft refuses from then on (the cleanup that follows the copy).
     refusingOnDemand(tools, "cp", cpRefuses, "", "[ -e " + nftAfterCp + " ] && : >" + nftRefuses
@@ -94,7 +104,17 @@ class WarmPoolNetworkIT {
 
   @AfterAll
   void stop() throws Exception {
-    Netns.closeAll(agent, node);
+    try {
+      Netns.closeAll(agent, node);
+    } finally {
+      hostRun("umount", networkState.toString());
+    }
+  }
+
+  private static void hostRun(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor()).as("%s: %s", String.join(" ", command), out).isZero();
   }
 
   private VmReport create(String id, String owner) throws Exception {
@@ -264,6 +284,39 @@ class WarmPoolNetworkIT {
     agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("erin-1").build());
     awaitFullPool();
     assertNoLeaseButTheWarmVms();
+  }
+
+  /**
+   * nft refuses the rules of a warm VM's handover and, as it does, the disk of the lease file
+   * fills, so the lease's move back to the warm VM cannot be written. It moves back in memory
+   * all the same: the discarded warm VM's detach finds it and takes its port out of the rules.
+   * Before, the lease stayed on the VM that never got it, the warm VM's detach found none, and
+   * its port stayed in every ruleset the agent installed after, naming a TAP no lease has.
+   */
+  @Test
+  @Order(6)
+  void aHandoverWhoseUndoCannotBeWrittenLeavesNoRuleBehind() throws Exception {
+    awaitFullPool();
+    Files.writeString(fillsDisk, "");
+    Files.writeString(nftRefuses, "");
+    Throwable refused = catchThrowable(() -> create("frank-1", "frank"));
+    Files.delete(nftRefuses);
+    Files.delete(fillsDisk);
+    assertThat(networkState.resolve("filler")).as("nft filled the lease file's disk").exists();
+    Files.delete(networkState.resolve("filler"));
+    assertThat(refused).isInstanceOf(StatusRuntimeException.class);
+
+    create("frank-2", "frank"); // rules nft accepts, without the discarded warm VM's port
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("frank-2").build());
+    assertNoLeaseButTheWarmVms();
+    Set<String> ruled = new HashSet<>();
+    Matcher m = Pattern.compile("\"(nt[0-9a-f]{8})\"").matcher(node.run("nft", "list", "ruleset"));
+    while (m.find()) {
+      ruled.add(m.group(1));
+    }
+    Set<String> leased = new HashSet<>();
+    leases().forEach(ip -> leased.add(NicNames.tap(Subnet.parseAddress(ip.asText()))));
+    assertThat(ruled).as("the TAPs the rules name are the leased ones").isEqualTo(leased);
   }
 
   /**
