@@ -14,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +48,11 @@ public final class WarmPool implements AutoCloseable {
   private final int size;
   private final WarmVms vms;
   private final Map<GoldenKey, Deque<Warm>> ready = new HashMap<>();
+  /**
+   * Guards {@link #ready}. Not {@code synchronized}: the refill writes a file while it holds it,
+   * from a virtual thread, which a monitor pins to its carrier on JDK 21 to 23.
+   */
+  private final ReentrantLock lock = new ReentrantLock();
   private final Set<GoldenKey> filling = ConcurrentHashMap.newKeySet();
   private final ExecutorService background = Executors.newThreadPerTaskExecutor(
       Thread.ofVirtual().name("warm-pool-", 0).factory());
@@ -81,7 +87,8 @@ public final class WarmPool implements AutoCloseable {
     }
     List<Warm> stale = new ArrayList<>();
     Warm found = null;
-    synchronized (this) {
+    lock.lock();
+    try {
       Deque<Warm> q = ready.getOrDefault(key, new ArrayDeque<>());
       while (found == null && !q.isEmpty()) {
         Warm w = q.poll();
@@ -92,6 +99,8 @@ public final class WarmPool implements AutoCloseable {
           stale.add(w);
         }
       }
+    } finally {
+      lock.unlock();
     }
     stale.forEach(this::discard);
     return found;
@@ -114,13 +123,14 @@ public final class WarmPool implements AutoCloseable {
             // lock a take holds, with the publication: it is never there before a take can find
             // the VM (after, a take may rename its directory at any moment).
             java.io.IOException unmarked = null;
-            synchronized (this) {
-              try {
-                java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
-                ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
-              } catch (java.io.IOException e) {
-                unmarked = e;
-              }
+            lock.lock();
+            try {
+              java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+              ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
+            } catch (java.io.IOException e) {
+              unmarked = e;
+            } finally {
+              lock.unlock();
             }
             if (unmarked != null) {
               discard(w);
@@ -138,16 +148,24 @@ public final class WarmPool implements AutoCloseable {
     }
   }
 
-  private synchronized int count(GoldenKey key) {
-    return ready.getOrDefault(key, new ArrayDeque<>()).size();
+  private int count(GoldenKey key) {
+    lock.lock();
+    try {
+      return ready.getOrDefault(key, new ArrayDeque<>()).size();
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** Lets every warm VM go; true if there was one (its memory is free now). */
   public boolean releaseAll() {
     List<Warm> all = new ArrayList<>();
-    synchronized (this) {
+    lock.lock();
+    try {
       ready.values().forEach(all::addAll);
       ready.clear();
+    } finally {
+      lock.unlock();
     }
     all.forEach(this::discard);
     return !all.isEmpty();
