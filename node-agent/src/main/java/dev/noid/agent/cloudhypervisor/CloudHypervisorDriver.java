@@ -157,8 +157,9 @@ public final class CloudHypervisorDriver implements Hypervisor {
       // The VMM binds the serial and vsock sockets itself and fails if they exist. The event
       // file is the history of one VMM: a watcher replays it whole, so none of an earlier
       // VMM's events (an old guest power-off) may be left in it.
+      // The note of where a warm VM's VMM started goes too: this VMM starts here.
       for (Path p : List.of(layout.controlSocket(), layout.agentSocket(), layout.consoleSocket(),
-          layout.pidFile(), eventsFile(layout))) {
+          layout.pidFile(), eventsFile(layout), layout.startedInMarker())) {
         Files.deleteIfExists(p);
       }
       Process p = new ProcessBuilder("setsid", binary,

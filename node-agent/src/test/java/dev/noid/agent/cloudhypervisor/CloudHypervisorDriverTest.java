@@ -67,6 +67,22 @@ class CloudHypervisorDriverTest {
     assertThat(Files.readString(vm.pidFile()).strip()).isEqualTo(String.valueOf(pid));
   }
 
+  /**
+   * A VM that took a warm VM over keeps the note of the directory its first VMM started in. A
+   * new VMM started in the VM's own directory (a restore in place, a start) must be recognised
+   * as the VM's: before, the note stayed, and a restarted agent took the running VM for DEAD.
+   */
+  @Test
+  void aNewVmmInAWarmVmsOldDirectoryIsRecognisedAsTheVms() throws IOException {
+    VmLayout vm = layout("vm1");
+    Files.createDirectories(vm.dir());
+    Files.writeString(vm.startedInMarker(), tmp.resolve("vms/.warm-0a1b2c3d").toString());
+
+    long pid = boot(vm, "vm1");
+
+    assertThat(dev.noid.agent.hypervisor.VmmIdentity.isVmmOf(pid, vm)).isTrue();
+  }
+
   @Test
   void aFleetImageBootsFromItsOverlayWithBackingFilesOnAndItsBaseOpened() throws Exception {
     Path base = tmp.resolve("base.ext4");
