@@ -56,7 +56,12 @@ public final class CheckpointStore {
       s.filter(p -> p.getFileName().toString().endsWith(PARTIAL)
           || p.getFileName().toString().contains(DELETING)).forEach(p -> {
         log.warn("removing unfinished checkpoint {}", p);
-        Files2.deleteTree(p);
+        try {
+          Files2.deleteTree(p);
+        } catch (AgentException e) {
+          // Out of sight whatever is left of it: not a reason for the agent not to start.
+          log.warn("cannot remove {} (tried again at the next start): {}", p, e.getMessage());
+        }
       });
     } catch (IOException e) {
       log.warn("cannot scan {}", root, e);

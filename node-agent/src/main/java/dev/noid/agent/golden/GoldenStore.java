@@ -179,7 +179,12 @@ public final class GoldenStore {
         if (name.startsWith(BUILD_PREFIX) || name.startsWith(OLD_PREFIX)) {
           log.info("removing unfinished golden snapshot directory {}", d);
           stopOrphanVmm(d);
-          Files2.deleteTree(d);
+          try {
+            Files2.deleteTree(d);
+          } catch (dev.noid.agent.vm.AgentException e) {
+            // Out of use whatever is left of it: not a reason for the agent not to start.
+            log.warn("cannot remove {} (tried again at the next start): {}", d, e.getMessage());
+          }
         }
       }
     } catch (IOException e) {

@@ -75,6 +75,25 @@ class CheckpointStoreTest {
     assertThat(entries()).isEmpty();
   }
 
+  @Test
+  void aLeftoverThatCannotBeRemovedDoesNotStopTheStartAndGoesLater() throws Exception {
+    CheckpointStore store = store();
+    write(store, "ck-1");
+    Path cut = root.resolve("ck-1.deleting-0a1b2c3d");
+    Files.move(root.resolve("ck-1"), cut);
+    Assumptions.assumeTrue(chattr("+i", cut.resolve("disk.img")),
+        "this filesystem has no immutable attribute");
+    try {
+      store.cleanUpPartial(); // at agent start: must not throw
+
+      assertThat(entries()).containsExactly("ck-1.deleting-0a1b2c3d");
+    } finally {
+      unlockAll();
+    }
+    store.cleanUpPartial();
+    assertThat(entries()).isEmpty();
+  }
+
   private void unlockAll() throws Exception {
     try (Stream<Path> s = Files.walk(root)) {
       for (Path f : s.filter(Files::isRegularFile).toList()) {
