@@ -98,6 +98,8 @@ final class VmAdoption {
     long pid = VmFiles.readPid(layout);
     boolean alive = pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     if (!alive) {
+      // Its save died with it: nothing is left to resume.
+      Files.deleteIfExists(layout.savingMarker());
       VmRecord vm = found(saved, layout, VmState.DEAD, "VMM process " + (pid > 0 ? pid + " " : "")
           + "exited while the agent was not running" + VmFiles.lastLine(layout.vmmLog()));
       log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found dead: {}", vm.id, vm.reason());

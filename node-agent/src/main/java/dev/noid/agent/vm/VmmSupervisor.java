@@ -40,6 +40,9 @@ final class VmmSupervisor {
   void bootAndWait(VmRecord vm, Duration bootTimeout, Supplier<Long> starter) {
     Duration timeout = bootTimeout == null || bootTimeout.isZero() ? defaultBootTimeout : bootTimeout;
     vm.moveTo(VmState.CREATING, "");
+    // No save of an earlier VMM can be under way now: a marker one left (it died mid-save)
+    // would make a later agent start resume this VMM even after its user paused it.
+    Files2.deleteMarker(vm.layout.savingMarker());
     long generation = ++vm.generation;
     long pid = starter.get();
     vm.pid = pid;

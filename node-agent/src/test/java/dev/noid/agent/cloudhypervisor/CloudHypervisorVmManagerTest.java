@@ -93,6 +93,42 @@ class CloudHypervisorVmManagerTest {
     assertThat(state.resolve("config.json")).as("checkpoint kept").exists();
   }
 
+  /**
+   * A checkpoint's "saving" marker outlived a VMM that died mid-save (the node went down). Once
+   * the VM has a new VMM the marker is stale: before, it stayed, and a later agent start resumed
+   * a VM its user had paused since.
+   */
+  @Test
+  void aCheckpointMarkerLeftByADeadVmmNeverResumesAVmPausedLater() throws Exception {
+    Image image = imageWithDisk();
+    CloudHypervisorDriver driver = fakeDriver();
+    vms = manager(driver, image);
+    long pid = vms.create(spec("web"), null).pid();
+    Files.writeString(tmp.resolve("vms/web/saving"), "running");
+    ProcessHandle vmm = ProcessHandle.of(pid).orElseThrow();
+    vmm.destroyForcibly();
+    vmm.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    vms.close();
+
+    vms = manager(driver, image);
+    assertThat(vms.status("web").state()).isEqualTo(VmState.DEAD);
+    assertThat(vms.start("web", null).state()).isEqualTo(VmState.RUNNING);
+    assertThat(vms.pause("web").state()).isEqualTo(VmState.PAUSED);
+    vms.close();
+
+    vms = manager(driver, image);
+    assertThat(vms.status("web").state()).isEqualTo(VmState.PAUSED);
+  }
+
+  private VmManager manager(CloudHypervisorDriver driver, Image image) {
+    VmManager m = VmManager.assemble(tmp.resolve("vms"), driver,
+        NodeImages.local(new ImageCatalog(Map.of("dev", image))),
+        new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
+        noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
+    m.adoptAll();
+    return m;
+  }
+
   @Test
   void createsFromAGoldenSnapshotBuiltOnCloudHypervisor() throws Exception {
     Image image = imageWithDisk();
