@@ -77,6 +77,20 @@ public record VmLayout(Path dir) {
   }
 
   /**
+   * Set, naming the checkpoint, while the VM is restored in place: from the old VMM's stop until
+   * the guest has its address, nothing else says the VMM and disk are half replaced. An agent
+   * that finds it at start stops the VM, with the reason.
+   */
+  public Path restoringMarker() {
+    return dir.resolve("restoring");
+  }
+
+  /** The checkpoint's disk, copied beside the VM's before a restore in place swaps it in. */
+  public Path stagedRestoreDisk() {
+    return dir.resolve("disk.img.restore");
+  }
+
+  /**
    * Set on the source while the VM migrates and after, naming the target: an agent that finds
    * it at start resumes a VM whose migration had not finished, and leaves one that handed its
    * guest over paused for the controller to decide.

@@ -78,6 +78,27 @@ final class VmAdoption {
     }
   }
 
+  /**
+   * A restore in place cut short by the agent's exit: the VMM it may have started runs the
+   * checkpoint's guest, possibly with the checkpoint's own address and before its disk was
+   * swapped in, so it must not be adopted as running. Stopped, with the reason; a start boots
+   * the VM from its disk, and the restore can be asked again.
+   */
+  private void stopInterruptedRestore(VmLayout layout) throws IOException {
+    String checkpoint = Files.readString(layout.restoringMarker()).strip();
+    long pid = VmFiles.readPid(layout);
+    if (pid > 0) {
+      hypervisor.shutdown(layout, pid);
+    }
+    Files.deleteIfExists(layout.stagedRestoreDisk());
+    Files2.writeMarker(layout.stoppedMarker(), "the restore from checkpoint '" + checkpoint
+        + "' was cut short by the agent's exit; start the VM, or restore it again");
+    Files.delete(layout.restoringMarker());
+    log.atWarn().addKeyValue("vm_dir", layout.dir().toString())
+        .log("VM in {} stopped: its restore from checkpoint {} was cut short", layout.dir(),
+            checkpoint);
+  }
+
   private void adopt(VmLayout layout) throws IOException {
     if (!Files.exists(layout.spec()) || Files.exists(layout.incompleteMarker())) {
       // A create or clone cut short by the agent's death: its caller was told it failed, so
@@ -91,6 +112,9 @@ final class VmAdoption {
       return;
     }
     VmFiles.Saved saved = VmFiles.readSpec(layout);
+    if (Files.exists(layout.restoringMarker())) {
+      stopInterruptedRestore(layout);
+    }
     if (Files.exists(layout.stoppedMarker())) {
       found(saved, layout, VmState.STOPPED, Files.readString(layout.stoppedMarker()).strip());
       return;

@@ -110,7 +110,7 @@ final class VmSnapshots {
   private VmStatus restoreInPlace(VmRecord found, Path stateDir, Path disk, String checkpointId,
       Duration bootTimeout, VmNetwork savedNetwork) {
     VmRecord vm = table.lock(found.id);
-    Path staged = vm.layout.dir().resolve("disk.img.restore");
+    Path staged = vm.layout.stagedRestoreDisk();
     try {
       Image image = images.get(vm.spec.getImage());
       // What can fail without touching the running VM comes first: a disk too full for the
@@ -124,6 +124,7 @@ final class VmSnapshots {
       // From here the old VMM is gone, so a failure leaves the VM STOPPED (startable, with the
       // reason), never reported RUNNING without a VMM.
       try {
+        Files2.writeMarker(vm.layout.restoringMarker(), checkpointId);
         vmms.stopForReplacement(vm, "being restored from checkpoint '" + checkpointId + "'");
         if (withDisk) {
           Files.move(staged, vm.layout.disk(), StandardCopyOption.REPLACE_EXISTING,
@@ -143,10 +144,16 @@ final class VmSnapshots {
           guests.fixNetwork(vm);
         }
         guests.warmUp(vm);
+        Files2.deleteMarker(vm.layout.restoringMarker());
       } catch (IOException | RuntimeException e) {
         vmms.stop(vm); // a guest that would not take its address must not run on unseen
         VmFiles.markStopped(vm, "restore from checkpoint '" + checkpointId + "' failed: "
             + e.getMessage());
+        try {
+          Files2.deleteMarker(vm.layout.restoringMarker());
+        } catch (RuntimeException undo) {
+          e.addSuppressed(undo); // STOPPED either way: adoption reads the marker as that too
+        }
         throw e;
       }
       return VmStatus.of(vm);

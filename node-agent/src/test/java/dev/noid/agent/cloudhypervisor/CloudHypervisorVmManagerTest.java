@@ -120,6 +120,37 @@ class CloudHypervisorVmManagerTest {
     assertThat(vms.status("web").state()).isEqualTo(VmState.PAUSED);
   }
 
+  /**
+   * An agent killed while it restored a VM in place: the VMM it had started runs the checkpoint's
+   * guest (its address is not yet the VM's). Before, the next start adopted that VM as RUNNING.
+   * Here the kill is stood in for by the files it leaves: the restore's marker and staged disk.
+   */
+  @Test
+  void aRestoreInPlaceCutShortIsStoppedWithTheReasonAtTheNextStart() throws Exception {
+    Image image = imageWithDisk();
+    CloudHypervisorDriver driver = fakeDriver();
+    vms = manager(driver, image);
+    long pid = vms.create(spec("web"), null).pid();
+    Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
+    Path disk = tmp.resolve("checkpoints/cp1/disk.img");
+    vms.withPausedState("web", state, () -> copy(vms.diskOf("web"), disk));
+    long restored = vms.restore(spec("web"), state, disk, "cp1", null).pid();
+    assertThat(tmp.resolve("vms/web/restoring")).as("gone once the restore is done").doesNotExist();
+    assertThat(restored).isNotEqualTo(pid);
+
+    Files.writeString(tmp.resolve("vms/web/restoring"), "cp1");
+    Files.writeString(tmp.resolve("vms/web/disk.img.restore"), "half a disk");
+    vms.close();
+    vms = manager(driver, image);
+
+    assertThat(vms.status("web").state()).isEqualTo(VmState.STOPPED);
+    assertThat(vms.status("web").reason()).contains("restore from checkpoint 'cp1' was cut short");
+    assertThat(ProcessHandle.of(restored).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    assertThat(tmp.resolve("vms/web/restoring")).doesNotExist();
+    assertThat(tmp.resolve("vms/web/disk.img.restore")).doesNotExist();
+    assertThat(vms.start("web", null).state()).isEqualTo(VmState.RUNNING);
+  }
+
   private VmManager manager(CloudHypervisorDriver driver, Image image) {
     VmManager m = VmManager.assemble(tmp.resolve("vms"), driver,
         NodeImages.local(new ImageCatalog(Map.of("dev", image))),
