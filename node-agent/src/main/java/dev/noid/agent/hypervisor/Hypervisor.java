@@ -54,6 +54,14 @@ public interface Hypervisor {
   long boot(VmLayout layout, VmSpec spec, Image image);
 
   /**
+   * Refuses, before any VMM is touched, a saved state in {@code stateDir} that {@link #restore}
+   * would refuse for {@code spec} (its memory base is not on this node, its memory is another
+   * size): a restore in place stops the running VMM first, and must not for a state that cannot
+   * load.
+   */
+  default void checkRestorable(VmSpec spec, Path stateDir) {}
+
+  /**
    * Starts a VMM from a saved state in {@code stateDir} (with the disk already in place in
    * {@code layout}), running when this returns; returns its pid.
    */

@@ -188,10 +188,7 @@ public final class QemuDriver implements Hypervisor {
   public long restore(VmLayout layout, VmSpec spec, Image image, Path stateDir) {
     List<String> cmd = commandLine(layout, spec, image);
     if (SavedMemory.presentIn(stateDir)) {
-      if (bases == null) {
-        throw new AgentException(Code.WRONG_STATE, "the saved state of VM '" + spec.getId()
-            + "' keeps its memory in a base; this agent runs with --restore-memory copy");
-      }
+      requireBases(spec);
       // Guest RAM is the base file mapped privately: pages are read as the guest touches them
       // and shared with every VM restored over the same base until one writes them.
       String base = baseFor(layout, spec, stateDir);
@@ -230,8 +227,26 @@ public final class QemuDriver implements Hypervisor {
     }
   }
 
-  // Named in the VM's directory before QEMU maps it: from then on the collector keeps it.
-  private String baseFor(VmLayout layout, VmSpec spec, Path stateDir) {
+  @Override
+  public void checkRestorable(VmSpec spec, Path stateDir) {
+    if (!SavedMemory.presentIn(stateDir)) {
+      return; // a state from before memory bases holds all of its RAM
+    }
+    requireBases(spec);
+    SavedMemory m = savedMemory(spec, stateDir);
+    if (!bases.has(m.base())) {
+      throw baseMissing(spec, m);
+    }
+  }
+
+  private void requireBases(VmSpec spec) {
+    if (bases == null) {
+      throw new AgentException(Code.WRONG_STATE, "the saved state of VM '" + spec.getId()
+          + "' keeps its memory in a base; this agent runs with --restore-memory copy");
+    }
+  }
+
+  private static SavedMemory savedMemory(VmSpec spec, Path stateDir) {
     SavedMemory m;
     try {
       m = SavedMemory.read(stateDir);
@@ -244,12 +259,22 @@ public final class QemuDriver implements Hypervisor {
       throw new AgentException(Code.INVALID_ARGUMENT, "saved memory holds " + m.memoryBytes()
           + " bytes; VM '" + spec.getId() + "' has " + bytes);
     }
+    return m;
+  }
+
+  private static AgentException baseMissing(VmSpec spec, SavedMemory m) {
+    return new AgentException(Code.NOT_FOUND, "memory base sha256:" + m.base() + " of the saved"
+        + " state of VM '" + spec.getId() + "' is not on this node");
+  }
+
+  // Named in the VM's directory before QEMU maps it: from then on the collector keeps it.
+  private String baseFor(VmLayout layout, VmSpec spec, Path stateDir) {
+    SavedMemory m = savedMemory(spec, stateDir);
     // Checked and marked used in one step under the collector's lock: checked, then named, a
     // base whose last checkpoint was being deleted could go in between, and QEMU given a
     // missing -mem-path creates it, all zeros, under the base's real digest.
     if (!bases.holdIfPresent(m.base())) {
-      throw new AgentException(Code.NOT_FOUND, "memory base sha256:" + m.base() + " of the saved"
-          + " state of VM '" + spec.getId() + "' is not on this node");
+      throw baseMissing(spec, m);
     }
     try {
       AtomicFiles.writeString(layout.memoryBase(), m.base());

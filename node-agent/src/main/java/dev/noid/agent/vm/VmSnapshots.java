@@ -115,6 +115,7 @@ final class VmSnapshots {
       Image image = images.get(vm.spec.getImage());
       // What can fail without touching the running VM comes first: a disk too full for the
       // checkpoint's disk image leaves the VM as it was.
+      hypervisor.checkRestorable(vm.spec, stateDir);
       boolean withDisk = Files.exists(disk);
       if (withDisk) {
         Files.deleteIfExists(staged);

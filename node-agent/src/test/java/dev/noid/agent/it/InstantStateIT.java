@@ -213,6 +213,35 @@ class InstantStateIT {
     }
   }
 
+  /**
+   * A checkpoint whose memory base is gone (removed by hand) cannot be restored. Restored in
+   * place onto its running VM, that is found before the VM's VMM is stopped, so the VM runs on
+   * untouched. Before, the check came after the stop, and the VM was left STOPPED.
+   */
+  @Test
+  @Order(6)
+  void aRestoreInPlaceThatCannotLoadLeavesTheRunningVmAsItWas() throws Exception {
+    VmReport keep = create(spec("keep").toBuilder().setDiskMib(128).build());
+    out("keep", "echo kept > /tmp/k");
+    checkpoint("keep", "ck-keep");
+    Files.delete(dir.resolve("state/memory").resolve(savedMemory("ck-keep").path("base_sha256")
+        .asText()));
+
+    Throwable refused = org.assertj.core.api.Assertions.catchThrowable(() -> agent.stub()
+        .restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setCheckpointId("ck-keep")
+            .setTarget(VmSpec.newBuilder().setId("keep")).build()));
+
+    assertThat(refused).isInstanceOf(io.grpc.StatusRuntimeException.class)
+        .hasMessageContaining("is not on this node");
+    assertThat(((io.grpc.StatusRuntimeException) refused).getStatus().getCode())
+        .isEqualTo(io.grpc.Status.Code.NOT_FOUND);
+    VmReport after = Guest.get(agent, "keep");
+    assertThat(after.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    assertThat(after.getPid()).as("the same VMM").isEqualTo(keep.getPid());
+    assertThat(out("keep", "cat /tmp/k")).isEqualTo("kept\n");
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("keep").build());
+  }
+
   // What QEMU's TCG has translated in this VMM ("TB count" of the monitor's "info jit").
   private static long translatedBlocks(Path control) throws Exception {
     try (QmpClient qmp = QmpClient.connect(control, Duration.ofSeconds(10))) {
