@@ -39,6 +39,9 @@ import org.junit.jupiter.api.io.TempDir;
 class CloudHypervisorVmManagerTest {
   @TempDir Path tmp;
   private VmManager vms;
+  // What manager() assembles over vms/ again, as an agent restarting would.
+  private Image adoptingImage;
+  private CloudHypervisorDriver adoptingDriver;
 
   @AfterEach
   void destroyAll() {
@@ -100,23 +103,20 @@ class CloudHypervisorVmManagerTest {
    */
   @Test
   void aCheckpointMarkerLeftByADeadVmmNeverResumesAVmPausedLater() throws Exception {
-    Image image = imageWithDisk();
-    CloudHypervisorDriver driver = fakeDriver();
-    vms = manager(driver, image);
-    long pid = vms.create(spec("web"), null).pid();
+    long pid = startWeb();
     Files.writeString(tmp.resolve("vms/web/saving"), "running");
     ProcessHandle vmm = ProcessHandle.of(pid).orElseThrow();
     vmm.destroyForcibly();
     vmm.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
     vms.close();
 
-    vms = manager(driver, image);
+    vms = manager();
     assertThat(vms.status("web").state()).isEqualTo(VmState.DEAD);
     assertThat(vms.start("web", null).state()).isEqualTo(VmState.RUNNING);
     assertThat(vms.pause("web").state()).isEqualTo(VmState.PAUSED);
     vms.close();
 
-    vms = manager(driver, image);
+    vms = manager();
     assertThat(vms.status("web").state()).isEqualTo(VmState.PAUSED);
   }
 
@@ -127,10 +127,7 @@ class CloudHypervisorVmManagerTest {
    */
   @Test
   void aRestoreInPlaceCutShortIsStoppedWithTheReasonAtTheNextStart() throws Exception {
-    Image image = imageWithDisk();
-    CloudHypervisorDriver driver = fakeDriver();
-    vms = manager(driver, image);
-    long pid = vms.create(spec("web"), null).pid();
+    long pid = startWeb();
     Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
     Path disk = tmp.resolve("checkpoints/cp1/disk.img");
     vms.withPausedState("web", state, () -> copy(vms.diskOf("web"), disk));
@@ -141,7 +138,7 @@ class CloudHypervisorVmManagerTest {
     Files.writeString(tmp.resolve("vms/web/restoring"), "cp1");
     Files.writeString(tmp.resolve("vms/web/disk.img.restore"), "half a disk");
     vms.close();
-    vms = manager(driver, image);
+    vms = manager();
 
     assertThat(vms.status("web").state()).isEqualTo(VmState.STOPPED);
     assertThat(vms.status("web").reason()).contains("restore from checkpoint 'cp1' was cut short");
@@ -151,9 +148,17 @@ class CloudHypervisorVmManagerTest {
     assertThat(vms.start("web", null).state()).isEqualTo(VmState.RUNNING);
   }
 
-  private VmManager manager(CloudHypervisorDriver driver, Image image) {
-    VmManager m = VmManager.assemble(tmp.resolve("vms"), driver,
-        NodeImages.local(new ImageCatalog(Map.of("dev", image))),
+  /** A manager adopting what is in vms/, as an agent (re)starting over it, and VM web in it. */
+  private long startWeb() throws Exception {
+    adoptingImage = imageWithDisk();
+    adoptingDriver = fakeDriver();
+    vms = manager();
+    return vms.create(spec("web"), null).pid();
+  }
+
+  private VmManager manager() {
+    VmManager m = VmManager.assemble(tmp.resolve("vms"), adoptingDriver,
+        NodeImages.local(new ImageCatalog(Map.of("dev", adoptingImage))),
         new NodeCapacity(new NodeLimits(4, 4096)), Duration.ofSeconds(60), new NoNetwork(),
         noGoldens(), IdentityFix.standard(java.time.Clock.systemUTC()));
     m.adoptAll();

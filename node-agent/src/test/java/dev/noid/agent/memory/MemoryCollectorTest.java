@@ -76,6 +76,7 @@ class MemoryCollectorTest {
 
     assertThat(deleted).containsExactly(sha);
   }
+
   @Test
   void aNewBaseIsFreshUnderItsNameHoweverLongItsHashTook() throws IOException {
     MemoryBases bases = new MemoryBases(tmp.resolve("memory"));

@@ -113,18 +113,15 @@ class IpamTest {
     assertThatThrownBy(this::ipam).isInstanceOf(AgentException.class)
         .hasMessageContaining("cannot read the address leases");
   }
+
   @Test
   void aLeaseThatCannotBeWrittenIsNotHeldInMemoryEither() throws Exception {
-    // The lease file's directory cannot be made while a plain file has its name (a full or
-    // broken state disk fails the same write).
     Path stateDir = dir.resolve("state");
     Path leases = stateDir.resolve("leases.json");
     Ipam ipam = new Ipam(SMALL, leases);
     int a = ipam.allocate("a");
     byte[] written = Files.readAllBytes(leases);
-    Files.delete(leases);
-    Files.delete(stateDir);
-    Files.writeString(stateDir, "in the way");
+    blockWrites(stateDir);
 
     assertThatThrownBy(() -> ipam.allocate("b")).isInstanceOf(AgentException.class)
         .hasMessageContaining("cannot write the address leases");
@@ -140,6 +137,7 @@ class IpamTest {
     assertThat(new Ipam(SMALL, leases).leases())
         .containsEntry("a", a).containsEntry("d", a + 1).hasSize(2);
   }
+
   @Test
   void anUndoneTransferGivesTheAddressBackInMemoryEvenWhenItsWriteFails() throws Exception {
     Path stateDir = dir.resolve("state");
@@ -147,14 +145,26 @@ class IpamTest {
     Ipam ipam = new Ipam(SMALL, leases);
     int warm = ipam.allocate(".warm-1");
     ipam.transfer(".warm-1", "vm");
-    Files.delete(leases);
-    Files.delete(stateDir);
-    Files.writeString(stateDir, "in the way");
+    blockWrites(stateDir);
 
     assertThatThrownBy(() -> ipam.untransfer(".warm-1", "vm")).isInstanceOf(AgentException.class)
         .hasMessageContaining("cannot write the address leases");
 
     // The warm VM's clean-up finds its address, so it frees it and its TAP.
     assertThat(ipam.leases()).containsOnlyKeys(".warm-1").containsEntry(".warm-1", warm);
+  }
+
+  /**
+   * Makes every later write of the lease file fail: its directory cannot be made while a plain
+   * file has its name (a full or broken state disk fails the same write).
+   */
+  private static void blockWrites(Path stateDir) throws Exception {
+    try (var files = Files.list(stateDir)) {
+      for (Path f : files.toList()) {
+        Files.delete(f);
+      }
+    }
+    Files.delete(stateDir);
+    Files.writeString(stateDir, "in the way");
   }
 }
