@@ -157,8 +157,21 @@ final class VmAdoption {
     if (Files.exists(layout.migratingMarker())) {
       reason = adoptMigrating(layout);
     }
-    VmRecord vm = found(saved, layout,
-        hypervisor.isPaused(layout) ? VmState.PAUSED : VmState.RUNNING, reason);
+    boolean paused;
+    try {
+      paused = hypervisor.isPaused(layout);
+    } catch (AgentException e) {
+      // A VMM that answers but holds no VM (an agent killed between the VMM's start and its
+      // create or restore). Left out, the VM's id would be stuck: unknown to get and destroy,
+      // taken for a create. Kept as its pid, so that a start or destroy stops that VMM first.
+      VmRecord vm = found(saved, layout, VmState.DEAD, "VMM process " + pid
+          + " runs no VM: " + e.getMessage());
+      vm.pid = pid;
+      log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found without a VM in its VMM: {}",
+          vm.id, vm.reason());
+      return;
+    }
+    VmRecord vm = found(saved, layout, paused ? VmState.PAUSED : VmState.RUNNING, reason);
     vm.pid = pid;
     vm.started = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
     vmms.watch(vm, pid, ++vm.generation);

@@ -148,6 +148,32 @@ class CloudHypervisorVmManagerTest {
     assertThat(vms.start("web", null).state()).isEqualTo(VmState.RUNNING);
   }
 
+  /**
+   * An agent killed between starting a VM's new VMM and creating or restoring the VM in it
+   * leaves a VMM that answers but holds no VM. Before, adoption failed on it and left the VM
+   * out: unknown to get and destroy, its id taken for a create. It is DEAD now, and destroyable.
+   */
+  @Test
+  void aVmmThatHoldsNoVmLeavesItsVmDeadAndDestroyable() throws Exception {
+    long pid = startWeb();
+    ProcessHandle old = ProcessHandle.of(pid).orElseThrow();
+    old.destroyForcibly();
+    old.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    vms.close();
+    long empty = adoptingDriver.start(new dev.noid.agent.hypervisor.VmLayout(tmp.resolve("vms/web")));
+    try {
+      vms = manager();
+
+      assertThat(vms.status("web").state()).isEqualTo(VmState.DEAD);
+      assertThat(vms.status("web").reason()).contains("runs no VM");
+      vms.destroy("web");
+      assertThat(ProcessHandle.of(empty).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+      assertThat(tmp.resolve("vms/web")).doesNotExist();
+    } finally {
+      ProcessHandle.of(empty).ifPresent(ProcessHandle::destroyForcibly); // if the test failed
+    }
+  }
+
   /** A manager adopting what is in vms/, as an agent (re)starting over it, and VM web in it. */
   private long startWeb() throws Exception {
     adoptingImage = imageWithDisk();
