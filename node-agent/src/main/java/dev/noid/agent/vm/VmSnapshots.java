@@ -125,7 +125,9 @@ final class VmSnapshots {
       // From here the old VMM is gone, so a failure leaves the VM STOPPED (startable, with the
       // reason), never reported RUNNING without a VMM.
       try {
-        Files2.writeMarker(vm.layout.restoringMarker(), checkpointId);
+        // Not synced: it guards against the agent's exit, which the page cache outlives; a node
+        // that crashes takes the VMM with it. A restore waits on no fsync for it.
+        Files.writeString(vm.layout.restoringMarker(), checkpointId);
         vmms.stopForReplacement(vm, "being restored from checkpoint '" + checkpointId + "'");
         if (withDisk) {
           Files.move(staged, vm.layout.disk(), StandardCopyOption.REPLACE_EXISTING,
