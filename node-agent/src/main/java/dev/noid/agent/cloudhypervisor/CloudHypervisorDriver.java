@@ -1,10 +1,12 @@
 package dev.noid.agent.cloudhypervisor;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.KvmProbe;
 import dev.noid.agent.hypervisor.LiveMigration;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmRunState;
 import dev.noid.agent.hypervisor.VmmIdentity;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
@@ -125,19 +127,35 @@ public final class CloudHypervisorDriver implements Hypervisor {
     }
   }
 
+  @Override
+  public void checkRestorable(VmSpec spec, Path stateDir) {
+    VmConfigs.checkRestorable(snapshotConfig(spec, stateDir), spec);
+  }
+
+  private static JsonNode snapshotConfig(VmSpec spec, Path stateDir) {
+    Path config = stateDir.resolve("config.json");
+    if (!Files.isRegularFile(config) || !Files.isRegularFile(stateDir.resolve("state.json"))
+        || !Files.isRegularFile(stateDir.resolve("memory-ranges"))) {
+      throw new AgentException(Code.CORRUPT, "the saved state in " + stateDir + " is not a Cloud"
+          + " Hypervisor snapshot (needs config.json, state.json and memory-ranges)");
+    }
+    try {
+      return VmmApi.JSON.readTree(config.toFile());
+    } catch (JsonProcessingException e) {
+      throw new AgentException(Code.CORRUPT, "the snapshot's config.json is not JSON: "
+          + e.getOriginalMessage(), e);
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot read the snapshot config of VM '"
+          + spec.getId() + "': " + e.getMessage(), e);
+    }
+  }
+
   // The checkpoint stays as it was (it may be restored again, elsewhere): the rewritten
   // config.json goes into the VM's own directory, beside links to the state and memory.
   private static Path prepareRestoreDir(VmLayout layout, VmSpec spec, Image image, Path stateDir) {
     Path dir = restoreDir(layout);
+    JsonNode rewritten = VmConfigs.forRestore(snapshotConfig(spec, stateDir), layout, spec, image);
     try {
-      Path config = stateDir.resolve("config.json");
-      if (!Files.isRegularFile(config) || !Files.isRegularFile(stateDir.resolve("state.json"))
-          || !Files.isRegularFile(stateDir.resolve("memory-ranges"))) {
-        throw new AgentException(Code.CORRUPT, "the saved state in " + stateDir + " is not a Cloud"
-            + " Hypervisor snapshot (needs config.json, state.json and memory-ranges)");
-      }
-      JsonNode rewritten = VmConfigs.forRestore(VmmApi.JSON.readTree(config.toFile()), layout, spec,
-          image);
       dev.noid.agent.vm.Files2.deleteTree(dir);
       Files.createDirectories(dir);
       VmmApi.JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(),
@@ -274,16 +292,24 @@ public final class CloudHypervisorDriver implements Hypervisor {
   }
 
   @Override
-  public boolean isPaused(VmLayout layout) {
+  public VmmRunState runState(VmLayout layout) {
     if (ChLiveMigration.stopped(pid(layout))) {
-      return true; // its guest paused at a migration's handover (and its API cannot answer)
+      // its guest paused at a migration's handover (and its API cannot answer)
+      return VmmRunState.paused("stopped at a migration's handover");
     }
     VmmApi api = api(layout, API_TIMEOUT);
+    String state;
     try {
-      return "Paused".equals(api.state());
+      state = api.state();
     } catch (IOException e) {
       throw VmmErrors.map("vm.info", vmName(layout), e, Set.of(), null);
     }
+    // The spec's states: Created (never booted), Running, Shutdown, Paused, BreakPoint.
+    return switch (state) {
+      case "Running" -> VmmRunState.running(state);
+      case "Paused", "BreakPoint" -> VmmRunState.paused(state);
+      default -> VmmRunState.halted(state);
+    };
   }
 
   /** {@code vm.info} as the VMM reports it. */

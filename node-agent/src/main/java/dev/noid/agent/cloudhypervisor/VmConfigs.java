@@ -56,7 +56,32 @@ final class VmConfigs {
   }
 
   /**
-   * A snapshot's config for {@code layout}, after {@link RestoreConfigCheck} (issue 19 H3):
+   * Refuses a snapshot config that {@link #forRestore} would: not a VmConfig, a device
+   * {@link RestoreConfigCheck} forbids, or a size other than {@code spec}'s. Needs no VM
+   * directory, so a restore in place runs it before it stops the running VMM.
+   */
+  static void checkRestorable(JsonNode snapshotConfig, VmSpec spec) {
+    if (!(snapshotConfig instanceof ObjectNode original) || !original.has("payload")) {
+      throw new AgentException(Code.CORRUPT, "the snapshot's config.json is not a VmConfig");
+    }
+    RestoreConfigCheck.check(original);
+    long bytes = original.path("memory").path("size").asLong();
+    int cpus = original.path("cpus").path("boot_vcpus").asInt();
+    if (bytes != (long) spec.getMemMib() << 20 || cpus != spec.getCpus()) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "the snapshot is of a VM with " + cpus
+          + " cpus and " + (bytes >> 20) + " MiB; VM '" + spec.getId() + "' asks for "
+          + spec.getCpus() + " cpus and " + spec.getMemMib() + " MiB");
+    }
+    if (original.path("cpus").path("max_vcpus").asInt(cpus) != cpus) {
+      // The agent boots with max_vcpus = boot_vcpus: a larger max only a forged config has.
+      throw new AgentException(Code.INVALID_ARGUMENT, "the snapshot's cpus.max_vcpus is "
+          + original.path("cpus").path("max_vcpus").asInt() + "; it must equal cpus.boot_vcpus ("
+          + cpus + ")");
+    }
+  }
+
+  /**
+   * A snapshot's config for {@code layout}, after {@link #checkRestorable} (issue 19 H3):
    * the device shapes the saved state needs stay as saved, while everything the VMM opens on
    * the host comes from this VM's spec and image: the payload (kernel, initramfs, cmdline),
    * the disk, the entropy source, the serial and vsock sockets, and the tap and MAC (or none,
@@ -64,24 +89,9 @@ final class VmConfigs {
    * be resized by a restore.
    */
   static ObjectNode forRestore(JsonNode snapshotConfig, VmLayout layout, VmSpec spec, Image image) {
-    if (!(snapshotConfig instanceof ObjectNode original) || !original.has("payload")) {
-      throw new AgentException(Code.CORRUPT, "the snapshot's config.json is not a VmConfig");
-    }
-    RestoreConfigCheck.check(original);
+    checkRestorable(snapshotConfig, spec);
     ObjectNode fresh = forBoot(layout, spec, image);
-    ObjectNode c = original.deepCopy();
-    long bytes = c.path("memory").path("size").asLong();
-    int cpus = c.path("cpus").path("boot_vcpus").asInt();
-    if (bytes != (long) spec.getMemMib() << 20 || cpus != spec.getCpus()) {
-      throw new AgentException(Code.INVALID_ARGUMENT, "the snapshot is of a VM with " + cpus
-          + " cpus and " + (bytes >> 20) + " MiB; VM '" + spec.getId() + "' asks for "
-          + spec.getCpus() + " cpus and " + spec.getMemMib() + " MiB");
-    }
-    if (c.path("cpus").path("max_vcpus").asInt(cpus) != cpus) {
-      // The agent boots with max_vcpus = boot_vcpus: a larger max only a forged config has.
-      throw new AgentException(Code.INVALID_ARGUMENT, "the snapshot's cpus.max_vcpus is "
-          + c.path("cpus").path("max_vcpus").asInt() + "; it must equal cpus.boot_vcpus (" + cpus + ")");
-    }
+    ObjectNode c = snapshotConfig.deepCopy();
     c.set("payload", fresh.get("payload"));
     c.set("rng", fresh.get("rng"));
     if (c.path("disks") instanceof ArrayNode disks && !disks.isEmpty()) {

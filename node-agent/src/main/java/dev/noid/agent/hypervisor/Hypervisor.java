@@ -83,8 +83,13 @@ public interface Hypervisor {
   /** True if the VMM at {@code pid} answers on its control socket. */
   boolean responds(VmLayout layout);
 
+  /** What the VMM says its VM is doing. */
+  VmmRunState runState(VmLayout layout);
+
   /** Is the guest paused, as the VMM sees it. */
-  boolean isPaused(VmLayout layout);
+  default boolean isPaused(VmLayout layout) {
+    return runState(layout).phase() == VmmRunState.Phase.PAUSED;
+  }
 
   /**
    * Opens the host end of the guest-agent channel (docs/guest-protocol.md), waiting up to

@@ -5,6 +5,7 @@ import dev.noid.agent.hypervisor.Hostnames;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.LiveMigration;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmRunState;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.memory.MemoryBases;
@@ -394,12 +395,21 @@ public final class QemuDriver implements Hypervisor {
   }
 
   @Override
-  public boolean isPaused(VmLayout layout) {
+  public VmmRunState runState(VmLayout layout) {
+    String status;
     try (QmpClient qmp = qmp(layout)) {
-      return !qmp.execute("query-status", null).path("running").asBoolean();
+      status = qmp.execute("query-status", null).path("status").asText();
     } catch (IOException e) {
       throw qmpFailed(layout, "query-status", e, "");
     }
+    // QMP's RunState: never started (waiting for its state or its first cont), or over; every
+    // other state but running is a pause that a cont can end.
+    return switch (status) {
+      case "running" -> VmmRunState.running(status);
+      case "prelaunch", "inmigrate", "shutdown", "guest-panicked", "internal-error" ->
+          VmmRunState.halted(status);
+      default -> VmmRunState.paused(status);
+    };
   }
 
   private void control(VmLayout layout, String command) {

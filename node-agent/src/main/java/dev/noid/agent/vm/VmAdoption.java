@@ -3,6 +3,7 @@ package dev.noid.agent.vm;
 import dev.noid.agent.guest.GuestConnection;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmRunState;
 import dev.noid.agent.network.NicNames;
 import dev.noid.agent.network.NodeNetwork;
 import dev.noid.common.config.StartupException;
@@ -130,11 +131,7 @@ final class VmAdoption {
       return;
     }
     if (!hypervisor.responds(layout)) {
-      VmRecord vm = found(saved, layout, VmState.DEAD, "VMM process " + pid
-          + " is alive but does not answer on its control socket");
-      // Kept as the VM's pid so that destroying or starting it stops this VMM first.
-      vm.pid = pid;
-      log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found wedged: {}", vm.id, vm.reason());
+      deadWithVmm(saved, layout, pid, "is alive but does not answer on its control socket");
       return;
     }
     if (Files.exists(layout.savingMarker())) {
@@ -157,20 +154,24 @@ final class VmAdoption {
     if (Files.exists(layout.migratingMarker())) {
       reason = adoptMigrating(layout);
     }
-    boolean paused;
+    VmmRunState state;
     try {
-      paused = hypervisor.isPaused(layout);
+      state = hypervisor.runState(layout);
     } catch (AgentException e) {
       // A VMM that answers but holds no VM (an agent killed between the VMM's start and its
       // create or restore). Left out, the VM's id would be stuck: unknown to get and destroy,
-      // taken for a create. Kept as its pid, so that a start or destroy stops that VMM first.
-      VmRecord vm = found(saved, layout, VmState.DEAD, "VMM process " + pid
-          + " runs no VM: " + e.getMessage());
-      vm.pid = pid;
-      log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found without a VM in its VMM: {}",
-          vm.id, vm.reason());
+      // taken for a create.
+      deadWithVmm(saved, layout, pid, "runs no VM: " + e.getMessage());
       return;
     }
+    if (state.phase() == VmmRunState.Phase.HALTED) {
+      // Booted never (an agent killed between the VMM's create and boot) or shut down while the
+      // agent was away: a VMM answers, but no guest runs, and a resume cannot start one.
+      deadWithVmm(saved, layout, pid, "holds the VM in state '" + state.reported()
+          + "', not running; start the VM to boot it again");
+      return;
+    }
+    boolean paused = state.phase() == VmmRunState.Phase.PAUSED;
     VmRecord vm = found(saved, layout, paused ? VmState.PAUSED : VmState.RUNNING, reason);
     vm.pid = pid;
     vm.started = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
@@ -212,6 +213,16 @@ final class VmAdoption {
       return "its migration to node " + target + " was cut and it could not be resumed: "
           + e.getMessage();
     }
+  }
+
+  /**
+   * A VM whose VMM lives but runs no guest. Kept as the VM's pid, so that destroying or
+   * starting it stops that VMM first.
+   */
+  private void deadWithVmm(VmFiles.Saved saved, VmLayout layout, long pid, String what) {
+    VmRecord vm = found(saved, layout, VmState.DEAD, "VMM process " + pid + " " + what);
+    vm.pid = pid;
+    log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found dead: {}", vm.id, vm.reason());
   }
 
   private VmRecord found(VmFiles.Saved saved, VmLayout layout, VmState state, String reason) {

@@ -3,6 +3,7 @@ package dev.noid.agent.cloudhypervisor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.image.NodeImages;
@@ -172,6 +173,72 @@ class CloudHypervisorVmManagerTest {
     } finally {
       ProcessHandle.of(empty).ifPresent(ProcessHandle::destroyForcibly); // if the test failed
     }
+  }
+
+  /**
+   * A VMM holding a VM that does not run: created but never booted (an agent killed between
+   * vm.create and vm.boot), or shut down while no agent watched. Before, adoption called both
+   * RUNNING, as it did any state but Paused. DEAD now, with the VMM's state, and a start boots
+   * the VM in a new VMM.
+   */
+  @Test
+  void aVmmWhoseVmDoesNotRunIsAdoptedDeadAndStartable() throws Exception {
+    long first = startWeb();
+    ProcessHandle old = ProcessHandle.of(first).orElseThrow();
+    old.destroyForcibly();
+    old.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    vms.close();
+    VmLayout layout = new VmLayout(tmp.resolve("vms/web"));
+    long created = adoptingDriver.start(layout);
+    try {
+      new VmmApi(layout.controlSocket(), Duration.ofSeconds(5))
+          .create(VmConfigs.forBoot(layout, spec("web"), adoptingImage));
+      vms = manager();
+
+      assertThat(vms.status("web").state()).isEqualTo(VmState.DEAD);
+      assertThat(vms.status("web").reason()).contains("'Created'").contains("not running");
+      VmStatus started = vms.start("web", null);
+      assertThat(started.state()).isEqualTo(VmState.RUNNING);
+      assertThat(ProcessHandle.of(created).map(ProcessHandle::isAlive).orElse(false))
+          .as("the VMM that held the unbooted VM was stopped first").isFalse();
+      assertThat(exec("web", "hostname")).isEqualTo("web\n");
+
+      // A guest that powers off while no agent runs: its VMM lives on, in Shutdown.
+      vms.close();
+      adoptingDriver.shutdownGuest(layout);
+      vms = manager();
+      assertThat(vms.status("web").state()).isEqualTo(VmState.DEAD);
+      assertThat(vms.status("web").reason()).contains("'Shutdown'");
+    } finally {
+      ProcessHandle.of(created).ifPresent(ProcessHandle::destroyForcibly); // if the test failed
+    }
+  }
+
+  /**
+   * A restore in place of a checkpoint whose config the driver refuses (here: another memory
+   * size). Before, the refusal came after the running VMM was stopped, and the VM was left
+   * STOPPED; now the VM runs on, in the same VMM.
+   */
+  @Test
+  void aRestoreInPlaceOfARefusedConfigLeavesTheVmRunning() throws Exception {
+    long pid = startWeb();
+    Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
+    Path disk = tmp.resolve("checkpoints/cp1/disk.img");
+    vms.withPausedState("web", state, () -> copy(vms.diskOf("web"), disk));
+    Path config = state.resolve("config.json");
+    var c = (com.fasterxml.jackson.databind.node.ObjectNode) VmmApi.JSON.readTree(config.toFile());
+    ((com.fasterxml.jackson.databind.node.ObjectNode) c.get("memory")).put("size", 256L << 20);
+    VmmApi.JSON.writeValue(config.toFile(), c);
+
+    var e = org.assertj.core.api.Assertions.catchThrowableOfType(
+        dev.noid.agent.vm.AgentException.class,
+        () -> vms.restore(spec("web"), state, disk, "cp1", null));
+
+    assertThat(e.code()).isEqualTo(dev.noid.agent.vm.AgentException.Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("256 MiB").contains("128 MiB");
+    assertThat(vms.status("web").state()).isEqualTo(VmState.RUNNING);
+    assertThat(vms.status("web").pid()).as("the same VMM").isEqualTo(pid);
+    assertThat(exec("web", "hostname")).isEqualTo("web\n");
   }
 
   /** A manager adopting what is in vms/, as an agent (re)starting over it, and VM web in it. */
