@@ -10,7 +10,6 @@ import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.memory.MemoryBases;
 import dev.noid.agent.memory.SavedMemory;
-import dev.noid.agent.vm.AtomicFiles;
 import dev.noid.agent.vm.Files2;
 import dev.noid.agent.network.NicNames;
 import dev.noid.api.agent.v1.HypervisorKind;
@@ -52,6 +51,7 @@ public final class QemuDriver implements Hypervisor {
 
   private final String choiceReason;
   private final MemoryBases bases;
+  private final QemuMemoryBacking memory;
   private final QemuLiveMigration migration = new QemuLiveMigration(this);
 
   /**
@@ -70,6 +70,7 @@ public final class QemuDriver implements Hypervisor {
     this.accelerator = accelerator;
     this.choiceReason = choiceReason;
     this.bases = bases;
+    this.memory = new QemuMemoryBacking(bases);
   }
 
   @Override
@@ -181,22 +182,14 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public long boot(VmLayout layout, VmSpec spec, Image image) {
-    forgetBase(layout);
+    QemuMemoryBacking.forgetBase(layout);
     return start(layout, commandLine(layout, spec, image));
   }
 
   @Override
   public long restore(VmLayout layout, VmSpec spec, Image image, Path stateDir) {
     List<String> cmd = commandLine(layout, spec, image);
-    if (SavedMemory.presentIn(stateDir)) {
-      requireBases(spec);
-      // Guest RAM is the base file mapped privately: pages are read as the guest touches them
-      // and shared with every VM restored over the same base until one writes them.
-      String base = baseFor(layout, spec, stateDir);
-      cmd.addAll(List.of("-mem-path", bases.path(base).toString()));
-    } else {
-      forgetBase(layout); // a state from before memory bases holds all of its RAM
-    }
+    cmd.addAll(memory.argsFor(layout, spec, stateDir));
     // Deferred, then started over QMP: QEMU answers QMP only once its machine is set up, and a
     // load started from the command line waits for the same, later (~20 ms here).
     cmd.addAll(List.of("-incoming", "defer"));
@@ -230,69 +223,7 @@ public final class QemuDriver implements Hypervisor {
 
   @Override
   public void checkRestorable(VmSpec spec, Path stateDir) {
-    if (!SavedMemory.presentIn(stateDir)) {
-      return; // a state from before memory bases holds all of its RAM
-    }
-    requireBases(spec);
-    SavedMemory m = savedMemory(spec, stateDir);
-    if (!bases.has(m.base())) {
-      throw baseMissing(spec, m);
-    }
-  }
-
-  private void requireBases(VmSpec spec) {
-    if (bases == null) {
-      throw new AgentException(Code.WRONG_STATE, "the saved state of VM '" + spec.getId()
-          + "' keeps its memory in a base; this agent runs with --restore-memory copy");
-    }
-  }
-
-  private static SavedMemory savedMemory(VmSpec spec, Path stateDir) {
-    SavedMemory m;
-    try {
-      m = SavedMemory.read(stateDir);
-    } catch (IOException e) {
-      throw new AgentException(Code.CORRUPT, "cannot restore VM '" + spec.getId() + "': "
-          + e.getMessage(), e);
-    }
-    long bytes = (long) spec.getMemMib() << 20;
-    if (m.memoryBytes() != bytes) {
-      throw new AgentException(Code.INVALID_ARGUMENT, "saved memory holds " + m.memoryBytes()
-          + " bytes; VM '" + spec.getId() + "' has " + bytes);
-    }
-    return m;
-  }
-
-  private static AgentException baseMissing(VmSpec spec, SavedMemory m) {
-    return new AgentException(Code.NOT_FOUND, "memory base sha256:" + m.base() + " of the saved"
-        + " state of VM '" + spec.getId() + "' is not on this node");
-  }
-
-  // Named in the VM's directory before QEMU maps it: from then on the collector keeps it.
-  private String baseFor(VmLayout layout, VmSpec spec, Path stateDir) {
-    SavedMemory m = savedMemory(spec, stateDir);
-    // Checked and marked used in one step under the collector's lock: checked, then named, a
-    // base whose last checkpoint was being deleted could go in between, and QEMU given a
-    // missing -mem-path creates it, all zeros, under the base's real digest.
-    if (!bases.holdIfPresent(m.base())) {
-      throw baseMissing(spec, m);
-    }
-    try {
-      AtomicFiles.writeString(layout.memoryBase(), m.base());
-    } catch (IOException e) {
-      throw new AgentException(Code.INTERNAL, "cannot write " + layout.memoryBase() + ": "
-          + e.getMessage(), e);
-    }
-    return m.base();
-  }
-
-  private static void forgetBase(VmLayout layout) {
-    try {
-      Files.deleteIfExists(layout.memoryBase());
-    } catch (IOException e) {
-      throw new AgentException(Code.INTERNAL, "cannot remove " + layout.memoryBase() + ": "
-          + e.getMessage(), e);
-    }
+    memory.check(spec, stateDir);
   }
 
   long start(VmLayout layout, List<String> cmd) {
