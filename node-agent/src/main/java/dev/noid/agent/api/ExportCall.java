@@ -28,16 +28,20 @@ final class ExportCall {
   /** Starts sending; returns the export (to watch its progress), or null if it failed. */
   static CheckpointExport serve(CheckpointTransfer transfer, String checkpointId,
       StreamObserver<CheckpointChunk> out) {
-    return serve(transfer, checkpointId, java.util.Set.of(), false, out);
+    return serve(transfer, checkpointId, java.util.Set.of(), false,
+        com.google.protobuf.ByteString.EMPTY, out);
   }
 
-  /** As above, leaving out the memory bases the receiver holds. */
+  /**
+   * As above, leaving out the memory bases the receiver holds, proved held with its
+   * {@code challenge}.
+   */
   static CheckpointExport serve(CheckpointTransfer transfer, String checkpointId,
       java.util.Set<String> omitBases, boolean receiverLacksBases,
-      StreamObserver<CheckpointChunk> out) {
+      com.google.protobuf.ByteString challenge, StreamObserver<CheckpointChunk> out) {
     CheckpointExport export;
     try {
-      export = transfer.export(checkpointId, omitBases, receiverLacksBases);
+      export = transfer.export(checkpointId, omitBases, receiverLacksBases, challenge);
     } catch (RuntimeException e) {
       out.onError(GrpcErrors.toStatus(e));
       return null;

@@ -251,14 +251,14 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   public void exportCheckpoint(ExportCheckpointRequest request, StreamObserver<CheckpointChunk> out) {
     ExportCall.serve(transfer, request.getCheckpointId(),
         java.util.Set.copyOf(request.getOmitMemoryBasesList()),
-        request.getReceiverLacksMemoryBases(), out);
+        request.getReceiverLacksMemoryBases(), request.getMemoryBaseChallenge(), out);
   }
 
   @Override
   public void listMemoryBases(ListMemoryBasesRequest request,
       StreamObserver<ListMemoryBasesResponse> out) {
     unary(out, () -> ListMemoryBasesResponse.newBuilder().addAllSha256(transfer.memoryBases())
-        .build());
+        .setChallenge(transfer.memoryBaseChallenge()).build());
   }
 
   @Override

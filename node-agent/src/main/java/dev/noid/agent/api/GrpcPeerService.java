@@ -115,7 +115,7 @@ public final class GrpcPeerService extends AgentPeerGrpc.AgentPeerImplBase {
             + " image " + grant.getImageDigest() + ", not a checkpoint");
       }
       export = transfer.export(grant.getCheckpointId(),
-          Set.copyOf(request.getOmitMemoryBasesList()), false);
+          Set.copyOf(request.getOmitMemoryBasesList()), false, request.getMemoryBaseChallenge());
       export.resumeAt(request.getResumeList());
       log.info("sending checkpoint {} to node {}{}", grant.getCheckpointId(), caller,
           request.getResumeCount() > 0 ? " (carrying on a cut transfer)" : "");

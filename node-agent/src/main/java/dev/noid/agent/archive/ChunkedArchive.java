@@ -185,7 +185,7 @@ public final class ChunkedArchive implements CheckpointArchive {
       wanted.add(f);
       chunks.forEach(sha -> order.add(new String[] {f.getPath(), sha}));
     }
-    CheckpointImport imported = transfer.receive(checkpointId);
+    CheckpointImport imported = transfer.receiveArchived(checkpointId);
     AtomicInteger cached = new AtomicInteger();
     AtomicInteger fetched = new AtomicInteger();
     List<Future<byte[]>> ahead = new ArrayList<>();

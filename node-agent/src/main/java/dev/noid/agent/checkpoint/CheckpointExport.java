@@ -33,6 +33,7 @@ public final class CheckpointExport implements AutoCloseable {
   private List<String> known;
   private final List<CheckpointFile> files;
   private boolean manifestSent;
+  private dev.noid.api.agent.v1.MemoryBaseProof proof;
   private int index;
   private FileChannel channel;
   private long offset;
@@ -44,12 +45,14 @@ public final class CheckpointExport implements AutoCloseable {
 
   /**
    * {@code where}: the file to read for a manifest path; {@code unchanged}: whether that file is
-   * still as it was when the manifest's sha256 of it was taken (asked once it has been sent).
+   * still as it was when the manifest's sha256 of it was taken (asked once it has been sent);
+   * {@code proof}: sent right after the manifest, or null.
    */
   CheckpointExport(java.util.function.Function<String, Path> where,
       java.util.function.Predicate<String> unchanged,
       java.util.function.Function<String, List<String>> chunkHashes, CheckpointManifest manifest,
-      boolean verify) {
+      dev.noid.api.agent.v1.MemoryBaseProof proof, boolean verify) {
+    this.proof = proof;
     this.chunkHashes = chunkHashes;
     this.verify = verify;
     this.where = where;
@@ -93,6 +96,11 @@ public final class CheckpointExport implements AutoCloseable {
     if (!manifestSent) {
       manifestSent = true;
       return CheckpointChunk.newBuilder().setManifest(manifest).build();
+    }
+    if (proof != null) {
+      CheckpointChunk c = CheckpointChunk.newBuilder().setBaseProof(proof).build();
+      proof = null;
+      return c;
     }
     try {
       while (index < files.size()) {

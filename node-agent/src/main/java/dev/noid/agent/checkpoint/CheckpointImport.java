@@ -40,6 +40,8 @@ public final class CheckpointImport implements AutoCloseable {
   private final MemoryBases bases;
   private final ParkedImports parked;
   private final String expectedId;
+  private final BaseProofs proofs;
+  private dev.noid.api.agent.v1.MemoryBaseProof baseProof;
   private final Map<String, IncomingFile> files = new LinkedHashMap<>();
   private CheckpointInfo info;
   private CheckpointManifest manifest;
@@ -47,9 +49,14 @@ public final class CheckpointImport implements AutoCloseable {
   private boolean claimed;
   private boolean ended;
 
-  /** {@code expectedId}: the checkpoint asked for, which the manifest must name; or null. */
+  /**
+   * {@code expectedId}: the checkpoint asked for, which the manifest must name; or null.
+   * {@code proofs}: what a base the sender left out is checked with; null where this node chose
+   * to leave it out itself (an archive fetch).
+   */
   CheckpointImport(CheckpointStore store, MemoryBases bases, ParkedImports parked,
-      String expectedId) {
+      String expectedId, BaseProofs proofs) {
+    this.proofs = proofs;
     this.store = store;
     this.bases = bases;
     this.parked = parked;
@@ -73,6 +80,7 @@ public final class CheckpointImport implements AutoCloseable {
       switch (message.getMessageCase()) {
         case MANIFEST -> manifest(message.getManifest());
         case CHUNK -> chunk(message.getChunk(), dataSha256);
+        case BASE_PROOF -> baseProof(message.getBaseProof());
         default -> throw new AgentException(Code.INVALID_ARGUMENT,
             "empty message: each must carry a manifest or a chunk");
       }
@@ -183,6 +191,16 @@ public final class CheckpointImport implements AutoCloseable {
           + "' is reserved: a checkpoint names its memory base in " + SavedMemory.FILE + " only");
     }
     return p;
+  }
+
+  // Checked at the end, against the base the checkpoint's memory.json names; a resumed stream
+  // brings its own, for the challenge the receiver issued for it.
+  private void baseProof(dev.noid.api.agent.v1.MemoryBaseProof proof) {
+    if (info == null || suspended) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "a base proof before the manifest: the"
+          + " first message must be the manifest");
+    }
+    baseProof = proof;
   }
 
   private void chunk(FileChunk chunk, String dataSha256) throws IOException {
@@ -297,6 +315,9 @@ public final class CheckpointImport implements AutoCloseable {
         throw new AgentException(Code.WRONG_STATE, "checkpoint '" + info.getId() + "' needs"
             + " memory base sha256:" + base + ", which this node does not hold and the"
             + " transfer did not carry; send it again with the base");
+      }
+      if (proofs != null && !files.containsKey(SavedMemory.TRANSFER_PREFIX + base)) {
+        proofs.verify(info.getId(), base, baseProof, bases.path(base));
       }
     }
   }

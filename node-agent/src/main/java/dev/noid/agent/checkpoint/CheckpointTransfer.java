@@ -1,8 +1,10 @@
 package dev.noid.agent.checkpoint;
 
+import com.google.protobuf.ByteString;
 import dev.noid.api.agent.v1.CheckpointFile;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.api.agent.v1.CheckpointManifest;
+import dev.noid.api.agent.v1.MemoryBaseProof;
 import dev.noid.agent.memory.MemoryBases;
 import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
@@ -28,6 +30,7 @@ public final class CheckpointTransfer {
   private final MemoryBases bases;
   private final FileHashes hashes = new FileHashes();
   private final ParkedImports parked;
+  private final BaseProofs proofs;
   // One thread, so that it takes at most one of the node's cores from the guests (Java's
   // thread priority is not honoured on Linux; the priority only says what it is for).
   private final java.util.concurrent.Executor hashing = java.util.concurrent.Executors
@@ -43,6 +46,7 @@ public final class CheckpointTransfer {
     this.store = store;
     this.bases = bases;
     this.parked = new ParkedImports(clock);
+    this.proofs = new BaseProofs(clock);
   }
 
   /**
@@ -51,21 +55,27 @@ public final class CheckpointTransfer {
    * the export, so that nothing unverified is ever called durable.
    */
   public CheckpointExport exportVerified(String checkpointId) {
-    return export(checkpointId, java.util.Set.of(), false, true);
+    return export(checkpointId, java.util.Set.of(), false, ByteString.EMPTY, true);
   }
 
   /**
    * As {@link #export(String)}, leaving out the memory bases in {@code omit} (the receiver
    * holds them; it refuses the checkpoint if it turns out not to), and refusing a checkpoint
-   * that has a base when {@code receiverLacksBases} (an agent from before bases).
+   * that has a base when {@code receiverLacksBases} (an agent from before bases). A base left
+   * out is proved held with the receiver's {@code challenge} (BaseProofs); without one, the
+   * receiver refuses it unless it predates proofs.
    */
   public CheckpointExport export(String checkpointId, java.util.Set<String> omit,
-      boolean receiverLacksBases) {
-    return export(checkpointId, omit, receiverLacksBases, false);
+      boolean receiverLacksBases, ByteString challenge) {
+    return export(checkpointId, omit, receiverLacksBases, challenge, false);
   }
 
   private CheckpointExport export(String checkpointId, java.util.Set<String> omit,
-      boolean receiverLacksBases, boolean verify) {
+      boolean receiverLacksBases, ByteString challenge, boolean verify) {
+    if (!challenge.isEmpty() && challenge.size() != 32) {
+      throw new AgentException(Code.INVALID_ARGUMENT, "memory_base_challenge has "
+          + challenge.size() + " bytes; a receiver issues 32");
+    }
     if (receiverLacksBases && SavedMemory.presentIn(store.directory(checkpointId))) {
       throw new AgentException(Code.WRONG_STATE, "checkpoint '" + checkpointId + "' keeps its"
           + " memory in a memory base, which the receiving node's agent predates: upgrade it"
@@ -75,6 +85,7 @@ public final class CheckpointTransfer {
     Path dir = store.directory(checkpointId);
     CheckpointManifest.Builder manifest = CheckpointManifest.newBuilder().setCheckpoint(info);
     java.util.Map<String, FileHashes.Hashed> taken = new java.util.HashMap<>();
+    MemoryBaseProof proof = null;
     try {
       for (Path file : files(dir)) {
         String name = dir.relativize(file).toString();
@@ -85,12 +96,14 @@ public final class CheckpointTransfer {
       }
       // The memory base the checkpoint's state is restored over goes with it, under a name
       // of its own: the target may have no VM or checkpoint that uses it.
-      if (SavedMemory.presentIn(dir) && !omit.contains(SavedMemory.read(dir).base())) {
+      String base = SavedMemory.presentIn(dir) ? SavedMemory.read(dir).base() : null;
+      if (base != null && !omit.contains(base)) {
         // A base is named by its sha256, checked when this node took it: not hashed again here
         // (the receiver checks it before it keeps it, a verified export as it reads it).
-        String base = SavedMemory.read(dir).base();
         manifest.addFiles(CheckpointFile.newBuilder().setPath(SavedMemory.TRANSFER_PREFIX + base)
             .setSizeBytes(Files.size(bases.path(base))).setSha256(base).build());
+      } else if (base != null && !challenge.isEmpty()) {
+        proof = BaseProofs.prove(challenge, base, bases.path(base));
       }
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot read checkpoint '" + checkpointId + "': "
@@ -104,7 +117,15 @@ public final class CheckpointTransfer {
     return new CheckpointExport(path -> path.startsWith(SavedMemory.TRANSFER_PREFIX)
         ? bases.path(path.substring(SavedMemory.TRANSFER_PREFIX.length())) : dir.resolve(path),
         path -> !taken.containsKey(path) || FileHashes.unchanged(dir.resolve(path), taken.get(path)),
-        chunkHashes, manifest.build(), verify);
+        chunkHashes, manifest.build(), proof, verify);
+  }
+
+  /**
+   * A challenge to send with a list of this node's bases (ListMemoryBases, a pull): a sender that
+   * leaves one of them out answers it (BaseProofs). Good for one import.
+   */
+  public ByteString memoryBaseChallenge() {
+    return proofs.issue();
   }
 
   /**
@@ -136,14 +157,26 @@ public final class CheckpointTransfer {
     return bases.digests();
   }
 
-  /** Starts receiving a checkpoint; the first message it accepts must be the manifest. */
+  /**
+   * Starts receiving a checkpoint from another node; the first message it accepts must be the
+   * manifest. A memory base it leaves out must come with a proof that its sender holds it.
+   */
   public CheckpointImport receive() {
-    return new CheckpointImport(store, bases, parked, null);
+    return new CheckpointImport(store, bases, parked, null, proofs);
   }
 
   /** As {@link #receive()}, for a checkpoint asked for by id: the manifest must name it. */
   public CheckpointImport receive(String checkpointId) {
-    return new CheckpointImport(store, bases, parked, checkpointId);
+    return new CheckpointImport(store, bases, parked, checkpointId, proofs);
+  }
+
+  /**
+   * As {@link #receive(String)}, from the archive: a base it leaves out is one this node chose
+   * not to fetch because it holds it, which no sender can prove; the archive's own trust is
+   * docs/security.md's.
+   */
+  public CheckpointImport receiveArchived(String checkpointId) {
+    return new CheckpointImport(store, bases, parked, checkpointId, null);
   }
 
   /** Whether this node holds checkpoint {@code id}, complete. */

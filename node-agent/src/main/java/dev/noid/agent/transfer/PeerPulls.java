@@ -94,6 +94,7 @@ public final class PeerPulls implements AutoCloseable {
     long resumedFrom = work.bytesHeld();
     SendCheckpointRequest request = SendCheckpointRequest.newBuilder().setGrant(grant)
         .addAllOmitMemoryBases(transfer.memoryBases())
+        .setMemoryBaseChallenge(transfer.memoryBaseChallenge())
         .addAllResume(work.resumePoints()).build();
     Context.CancellableContext call = Context.current().withCancellation();
     try {

@@ -3,6 +3,7 @@ package dev.noid.agent.archive;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.protobuf.ByteString;
 import dev.noid.agent.checkpoint.CheckpointStore;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.checkpoint.TestCheckpoints;
@@ -111,7 +112,7 @@ class ChunkedArchiveTest {
   void aFileWhoseBytesRottedSinceItWasHashedIsNeverUploadedAsDurable() throws Exception {
     TestCheckpoints.make(nodeA, "ck-2", Map.of("vmstate", random(3 * MIB, 5)));
     Path state = nodeA.directory("ck-2").resolve("vmstate");
-    transferA.export("ck-2", java.util.Set.of(), false).close(); // now its hash is remembered
+    transferA.export("ck-2", java.util.Set.of(), false, ByteString.EMPTY).close(); // now its hash is remembered
     java.nio.file.attribute.FileTime stamp = Files.getLastModifiedTime(state);
     try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(state.toFile(), "rw")) {
       f.seek(MIB + 3);

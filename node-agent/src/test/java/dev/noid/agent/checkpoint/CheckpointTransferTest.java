@@ -66,8 +66,13 @@ class CheckpointTransferTest {
   }
 
   private List<CheckpointChunk> exported(String id, java.util.Set<String> omitBases) {
+    return exported(id, omitBases, ByteString.EMPTY);
+  }
+
+  private List<CheckpointChunk> exported(String id, java.util.Set<String> omitBases,
+      ByteString challenge) {
     List<CheckpointChunk> out = new ArrayList<>();
-    try (CheckpointExport e = from.export(id, omitBases, false)) {
+    try (CheckpointExport e = from.export(id, omitBases, false, challenge)) {
       CheckpointChunk c;
       while ((c = e.next()) != null) {
         out.add(c);
@@ -161,7 +166,8 @@ class CheckpointTransferTest {
     checkpointOver(base);
     assertThat(to.memoryBases()).containsExactly(base);
 
-    List<CheckpointChunk> sent = exported("ck-2", java.util.Set.copyOf(to.memoryBases()));
+    List<CheckpointChunk> sent = exported("ck-2", java.util.Set.copyOf(to.memoryBases()),
+        to.memoryBaseChallenge());
     importAll(sent);
 
     assertThat(sent).noneMatch(c -> c.hasChunk()
@@ -196,12 +202,12 @@ class CheckpointTransferTest {
     Files.write(file, new byte[4096]);
     checkpointOver(sourceBases.adopt(file));
 
-    AgentException e = failure(() -> from.export("ck-2", java.util.Set.of(), true));
+    AgentException e = failure(() -> from.export("ck-2", java.util.Set.of(), true, ByteString.EMPTY));
 
     assertThat(e.code()).isEqualTo(Code.WRONG_STATE);
     assertThat(e.getMessage()).contains("predates");
     // One without a base still goes.
-    from.export("ck-1", java.util.Set.of(), true).close();
+    from.export("ck-1", java.util.Set.of(), true, ByteString.EMPTY).close();
   }
 
   @Test
@@ -445,7 +451,7 @@ class CheckpointTransferTest {
 
   @Test
   void aFileThatChangesDuringExportEndsTheExport() throws IOException {
-    try (CheckpointExport e = from.export("ck-1", java.util.Set.of(), false)) {
+    try (CheckpointExport e = from.export("ck-1", java.util.Set.of(), false, ByteString.EMPTY)) {
       e.next();
       Files.writeString(source.directory("ck-1").resolve("disk.img"), "changed");
       AgentException failure = failure(() -> {
@@ -469,7 +475,7 @@ class CheckpointTransferTest {
   @Test
   void aFileRewrittenWithTheSameSizeWhileItIsExportedEndsTheExport() throws IOException {
     Path state = source.directory("ck-1").resolve("vmstate");
-    try (CheckpointExport e = from.export("ck-1", java.util.Set.of(), false)) {
+    try (CheckpointExport e = from.export("ck-1", java.util.Set.of(), false, ByteString.EMPTY)) {
       e.next(); // the manifest, with the sha256 of the file as it was
       Files.write(state, new byte[(int) Files.size(state)]); // same size and inode
       Files.setLastModifiedTime(state, java.nio.file.attribute.FileTime.fromMillis(

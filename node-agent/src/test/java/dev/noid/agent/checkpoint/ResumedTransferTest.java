@@ -3,6 +3,7 @@ package dev.noid.agent.checkpoint;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.protobuf.ByteString;
 import dev.noid.agent.memory.MemoryBases;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
@@ -56,7 +57,7 @@ class ResumedTransferTest {
   /** Every message of an export positioned at {@code resume}, and the data bytes in them. */
   private List<CheckpointChunk> exported(List<ResumePoint> resume) {
     List<CheckpointChunk> out = new ArrayList<>();
-    try (CheckpointExport e = from.export("ck-1", Set.of(), false)) {
+    try (CheckpointExport e = from.export("ck-1", Set.of(), false, ByteString.EMPTY)) {
       e.resumeAt(resume);
       CheckpointChunk c;
       while ((c = e.next()) != null) {
@@ -143,7 +144,7 @@ class ResumedTransferTest {
     for (ResumePoint bad : List.of(
         ResumePoint.newBuilder().setPath("nope").setOffsetBytes(1).build(),
         ResumePoint.newBuilder().setPath("vmstate").setOffsetBytes(5L * MIB).build())) {
-      try (CheckpointExport e = from.export("ck-1", Set.of(), false)) {
+      try (CheckpointExport e = from.export("ck-1", Set.of(), false, ByteString.EMPTY)) {
         assertThatThrownBy(() -> e.resumeAt(List.of(bad)))
             .isInstanceOfSatisfying(AgentException.class,
                 ex -> assertThat(ex.code()).isEqualTo(Code.INVALID_ARGUMENT))

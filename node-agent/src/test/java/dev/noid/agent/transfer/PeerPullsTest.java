@@ -58,26 +58,34 @@ class PeerPullsTest {
   private volatile Status refusal;
   private volatile String sendInstead = "ck-1";
   private final List<List<ResumePoint>> asked = new CopyOnWriteArrayList<>();
+  private final List<SendCheckpointRequest> requests = new CopyOnWriteArrayList<>();
+  private MemoryBases sourceBases;
+  private MemoryBases targetBases;
 
   @BeforeEach
   void start() throws Exception {
     source = new CheckpointStore(tmp.resolve("a"));
     target = new CheckpointStore(tmp.resolve("b"));
+    sourceBases = new MemoryBases(tmp.resolve("am"));
+    targetBases = new MemoryBases(tmp.resolve("bm"));
     byte[] data = new byte[6 * MIB + 5];
     new Random(3).nextBytes(data);
     TestCheckpoints.make(source, "ck-1", Map.of("vmstate", data));
     TestCheckpoints.make(source, "ck-2", Map.of("vmstate", new byte[] {1, 2, 3}));
-    CheckpointTransfer from = new CheckpointTransfer(source, new MemoryBases(tmp.resolve("am")));
+    CheckpointTransfer from = new CheckpointTransfer(source, sourceBases);
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(new AgentPeerGrpc.AgentPeerImplBase() {
           @Override
           public void sendCheckpoint(SendCheckpointRequest r, StreamObserver<CheckpointChunk> out) {
             asked.add(r.getResumeList());
+            requests.add(r);
             if (refusal != null) {
               out.onError(refusal.asRuntimeException());
               return;
             }
-            try (CheckpointExport e = from.export(sendInstead, Set.of(), false)) {
+            // As GrpcPeerService: the bases the target holds are left out, proved held.
+            try (CheckpointExport e = from.export(sendInstead,
+                Set.copyOf(r.getOmitMemoryBasesList()), false, r.getMemoryBaseChallenge())) {
               e.resumeAt(r.getResumeList());
               int sent = 0;
               int cutAt = cutAfterChunks.getAndSet(-1); // this call only
@@ -93,7 +101,7 @@ class PeerPullsTest {
             out.onCompleted();
           }
         }).build().start();
-    received = new CheckpointTransfer(target, new MemoryBases(tmp.resolve("bm")), clock);
+    received = new CheckpointTransfer(target, targetBases, clock);
     channels = new PeerChannels(InsecureChannelCredentials.create());
     pulls = new PeerPulls(received, channels);
   }
@@ -122,6 +130,48 @@ class PeerPullsTest {
     assertThat(done.bytesReceived()).isEqualTo(3L * MIB + 5);
     assertThat(Files.mismatch(source.directory("ck-1").resolve("vmstate"),
         target.directory("ck-1").resolve("vmstate"))).isEqualTo(-1);
+  }
+
+  /**
+   * A checkpoint over a memory base both nodes hold: the target offers the base to be left
+   * out with a challenge of its own, and the source proves it holds the base. A cut pull's
+   * next try brings a new challenge, and the resumed stream a new proof.
+   */
+  @Test
+  void aBaseBothHoldIsLeftOutWithAProofEvenAcrossACut() throws Exception {
+    byte[] memory = new byte[3 * MIB];
+    new Random(4).nextBytes(memory);
+    String base = adopt(sourceBases, memory);
+    adopt(targetBases, memory);
+    byte[] state = new byte[4 * MIB];
+    new Random(5).nextBytes(state);
+    source.delete("ck-1");
+    TestCheckpoints.make(source, "ck-1", Map.of("vmstate", state));
+    new dev.noid.agent.memory.SavedMemory(dev.noid.agent.memory.SavedMemory.FORMAT, base,
+        3 * MIB, 768, 0, true).write(source.directory("ck-1"));
+
+    cutAfterChunks.set(4); // the manifest, the proof, memory.json and 1 MiB of vmstate arrive
+    assertThatThrownBy(this::pull).isInstanceOf(AgentException.class);
+    PeerPulls.Pulled done = pull();
+
+    assertThat(requests).allSatisfy(r -> {
+      assertThat(r.getOmitMemoryBasesList()).containsExactly(base);
+      assertThat(r.getMemoryBaseChallenge().size()).isEqualTo(32);
+    });
+    assertThat(requests.get(0).getMemoryBaseChallenge())
+        .isNotEqualTo(requests.get(1).getMemoryBaseChallenge());
+    long memoryJson = Files.size(source.directory("ck-1").resolve("memory.json"));
+    assertThat(done.resumedFromBytes()).isEqualTo(memoryJson + MIB);
+    assertThat(done.resumedFromBytes() + done.bytesReceived()).as("the base was not sent")
+        .isEqualTo(memoryJson + 4L * MIB);
+    assertThat(dev.noid.agent.memory.SavedMemory.read(target.directory("ck-1")).base())
+        .isEqualTo(base);
+  }
+
+  private static String adopt(MemoryBases bases, byte[] content) throws Exception {
+    Path f = bases.newFile();
+    Files.write(f, content);
+    return bases.adopt(f);
   }
 
   @Test

@@ -1,8 +1,10 @@
 package dev.noid.controller.agents.grpc;
 
+import com.google.protobuf.ByteString;
 import dev.noid.api.agent.v1.CheckpointChunk;
 import dev.noid.api.agent.v1.ExportCheckpointRequest;
 import dev.noid.api.agent.v1.ListMemoryBasesRequest;
+import dev.noid.api.agent.v1.ListMemoryBasesResponse;
 import dev.noid.api.agent.v1.ImportCheckpointResponse;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.NoidException.Code;
@@ -36,32 +38,34 @@ final class CheckpointRelay {
   /**
    * Copies {@code checkpointId} from {@code from} to {@code to}; returns when {@code to} has it.
    * The checkpoint's memory base is left out when {@code to} holds it already; should {@code to}
-   * have dropped it since it said so, it refuses the copy and the copy is made again whole.
+   * have dropped it since it said so, or the source not prove that it holds it, {@code to}
+   * refuses the copy and the copy is made again whole.
    */
   void copy(String checkpointId, String from, String to) {
-    List<String> held = heldBases(to);
+    ListMemoryBasesResponse held = heldBases(to);
     if (held == null) {
-      copy(checkpointId, from, to, List.of(), true);
+      copy(checkpointId, from, to, List.of(), ByteString.EMPTY, true);
       return;
     }
     try {
-      copy(checkpointId, from, to, held, false);
+      // The target's challenge goes to the source, which proves with it that it holds a base
+      // it leaves out; the target refuses the checkpoint otherwise.
+      copy(checkpointId, from, to, held.getSha256List(), held.getChallenge(), false);
     } catch (NoidException e) {
-      if (held.isEmpty() || !e.getMessage().contains("memory base")) {
+      if (held.getSha256Count() == 0 || !e.getMessage().contains("memory base")) {
         throw e;
       }
-      log.info("node {} no longer holds a memory base of checkpoint {}: copying it whole", to,
-          checkpointId);
-      copy(checkpointId, from, to, List.of(), false);
+      log.info("node {} took checkpoint {} without its memory base left out ({}): copying it"
+          + " whole", to, checkpointId, e.getMessage());
+      copy(checkpointId, from, to, List.of(), ByteString.EMPTY, false);
     }
   }
 
   // Null for an agent from before memory bases, which does not know the call: a checkpoint
   // with a base must not go there (it would restore without its RAM).
-  private List<String> heldBases(String node) {
+  private ListMemoryBasesResponse heldBases(String node) {
     try {
-      return agents.blocking(node, 30).listMemoryBases(ListMemoryBasesRequest.getDefaultInstance())
-          .getSha256List();
+      return agents.blocking(node, 30).listMemoryBases(ListMemoryBasesRequest.getDefaultInstance());
     } catch (StatusRuntimeException e) {
       if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
         return null;
@@ -71,7 +75,7 @@ final class CheckpointRelay {
   }
 
   private void copy(String checkpointId, String from, String to, List<String> omitBases,
-      boolean targetLacksBases) {
+      ByteString challenge, boolean targetLacksBases) {
     long start = System.nanoTime();
     CompletableFuture<ImportCheckpointResponse> done = new CompletableFuture<>();
     Semaphore writable = new Semaphore(0);
@@ -104,7 +108,8 @@ final class CheckpointRelay {
     try {
       Iterator<CheckpointChunk> chunks = agents.blocking(from, 1800).exportCheckpoint(
           ExportCheckpointRequest.newBuilder().setCheckpointId(checkpointId)
-              .addAllOmitMemoryBases(omitBases).setReceiverLacksMemoryBases(targetLacksBases)
+              .addAllOmitMemoryBases(omitBases).setMemoryBaseChallenge(challenge)
+              .setReceiverLacksMemoryBases(targetLacksBases)
               .build());
       boolean first = true;
       while (chunks.hasNext()) {
