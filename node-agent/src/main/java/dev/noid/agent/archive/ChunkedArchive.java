@@ -172,9 +172,11 @@ public final class ChunkedArchive implements CheckpointArchive {
       chunksOf.put(f.getPath(), f.getChunksList());
     }
     List<CheckpointFile> wanted = new ArrayList<>();
+    Set<String> skipped = new java.util.HashSet<>();
     List<String[]> order = new ArrayList<>(); // path, sha, in import order
     for (CheckpointFile f : archived.getCheckpoint().getFilesList()) {
       if (f.getPath().startsWith(SavedMemory.TRANSFER_PREFIX) && held.contains(f.getSha256())) {
+        skipped.add(f.getSha256());
         continue;
       }
       List<String> chunks = chunksOf.get(f.getPath());
@@ -185,7 +187,7 @@ public final class ChunkedArchive implements CheckpointArchive {
       wanted.add(f);
       chunks.forEach(sha -> order.add(new String[] {f.getPath(), sha}));
     }
-    CheckpointImport imported = transfer.receiveArchived(checkpointId);
+    CheckpointImport imported = transfer.receiveArchived(checkpointId, skipped);
     AtomicInteger cached = new AtomicInteger();
     AtomicInteger fetched = new AtomicInteger();
     List<Future<byte[]>> ahead = new ArrayList<>();

@@ -74,7 +74,8 @@ final class BaseProofs {
    * Refuses, with PERMISSION_DENIED, checkpoint {@code checkpointId} that left out base
    * {@code sha256} (this node's copy at {@code file}) unless {@code proof} is of that base,
    * answers a challenge this node issued and has not seen answered, and matches this node's
-   * copy. The challenge is spent either way.
+   * copy. A challenge is spent once a proof of the right base answers it, whether it matches or
+   * not.
    */
   void verify(String checkpointId, String sha256, MemoryBaseProof proof, Path file) {
     if (proof == null) {

@@ -41,6 +41,7 @@ public final class CheckpointImport implements AutoCloseable {
   private final ParkedImports parked;
   private final String expectedId;
   private final BaseProofs proofs;
+  private final java.util.Set<String> skippedHere;
   private dev.noid.api.agent.v1.MemoryBaseProof baseProof;
   private final Map<String, IncomingFile> files = new LinkedHashMap<>();
   private CheckpointInfo info;
@@ -51,12 +52,14 @@ public final class CheckpointImport implements AutoCloseable {
 
   /**
    * {@code expectedId}: the checkpoint asked for, which the manifest must name; or null.
-   * {@code proofs}: what a base the sender left out is checked with; null where this node chose
-   * to leave it out itself (an archive fetch).
+   * {@code proofs}: what a base the sender left out is checked with; null where no sender
+   * leaves one out, only this node ({@code skippedHere}, the bases an archive fetch did not
+   * fetch because it holds them).
    */
   CheckpointImport(CheckpointStore store, MemoryBases bases, ParkedImports parked,
-      String expectedId, BaseProofs proofs) {
+      String expectedId, BaseProofs proofs, java.util.Set<String> skippedHere) {
     this.proofs = proofs;
+    this.skippedHere = skippedHere;
     this.store = store;
     this.bases = bases;
     this.parked = parked;
@@ -82,7 +85,7 @@ public final class CheckpointImport implements AutoCloseable {
         case CHUNK -> chunk(message.getChunk(), dataSha256);
         case BASE_PROOF -> baseProof(message.getBaseProof());
         default -> throw new AgentException(Code.INVALID_ARGUMENT,
-            "empty message: each must carry a manifest or a chunk");
+            "empty message: each must carry a manifest, a chunk or a base proof");
       }
     } catch (IOException e) {
       abort();
@@ -101,6 +104,7 @@ public final class CheckpointImport implements AutoCloseable {
             + " checked against; that part is dropped and the next try starts over");
       }
       suspended = false;
+      baseProof = null; // the new stream answers its own challenge
       return;
     }
     if (info != null) {
@@ -311,15 +315,28 @@ public final class CheckpointImport implements AutoCloseable {
         throw new AgentException(Code.INVALID_ARGUMENT, "checkpoint '" + info.getId() + "': "
             + SavedMemory.FILE + " cannot be read here: " + e.getMessage(), e);
       }
-      if (!bases.holdIfPresent(base)) {
-        throw new AgentException(Code.WRONG_STATE, "checkpoint '" + info.getId() + "' needs"
-            + " memory base sha256:" + base + ", which this node does not hold and the"
-            + " transfer did not carry; send it again with the base");
+      if (!bases.has(base)) {
+        throw lacking(base);
       }
-      if (proofs != null && !files.containsKey(SavedMemory.TRANSFER_PREFIX + base)) {
+      // Checked before the base is marked used: a refused sender must not keep another
+      // user's base from being collected.
+      if (!files.containsKey(SavedMemory.TRANSFER_PREFIX + base) && !skippedHere.contains(base)) {
+        if (proofs == null) {
+          throw new AgentException(Code.PERMISSION_DENIED, "checkpoint '" + info.getId()
+              + "' names memory base sha256:" + base + ", which its manifest does not carry");
+        }
         proofs.verify(info.getId(), base, baseProof, bases.path(base));
       }
+      if (!bases.holdIfPresent(base)) {
+        throw lacking(base);
+      }
     }
+  }
+
+  private AgentException lacking(String base) {
+    return new AgentException(Code.WRONG_STATE, "checkpoint '" + info.getId() + "' needs"
+        + " memory base sha256:" + base + ", which this node does not hold and the"
+        + " transfer did not carry; send it again with the base");
   }
 
   /** Gives up: closes the files and removes the partial directory, if this import made it. */

@@ -162,21 +162,22 @@ public final class CheckpointTransfer {
    * manifest. A memory base it leaves out must come with a proof that its sender holds it.
    */
   public CheckpointImport receive() {
-    return new CheckpointImport(store, bases, parked, null, proofs);
+    return new CheckpointImport(store, bases, parked, null, proofs, java.util.Set.of());
   }
 
   /** As {@link #receive()}, for a checkpoint asked for by id: the manifest must name it. */
   public CheckpointImport receive(String checkpointId) {
-    return new CheckpointImport(store, bases, parked, checkpointId, proofs);
+    return new CheckpointImport(store, bases, parked, checkpointId, proofs, java.util.Set.of());
   }
 
   /**
-   * As {@link #receive(String)}, from the archive: a base it leaves out is one this node chose
-   * not to fetch because it holds it, which no sender can prove; the archive's own trust is
+   * As {@link #receive(String)}, from the archive: no sender proves anything, so the only base
+   * that may be missing from the manifest is one the archived manifest lists and this node did
+   * not fetch because it holds it ({@code skipped}). The archive's own trust is
    * docs/security.md's.
    */
-  public CheckpointImport receiveArchived(String checkpointId) {
-    return new CheckpointImport(store, bases, parked, checkpointId, null);
+  public CheckpointImport receiveArchived(String checkpointId, java.util.Set<String> skipped) {
+    return new CheckpointImport(store, bases, parked, checkpointId, null, skipped);
   }
 
   /** Whether this node holds checkpoint {@code id}, complete. */

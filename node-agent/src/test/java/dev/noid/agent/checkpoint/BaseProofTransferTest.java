@@ -213,11 +213,68 @@ class BaseProofTransferTest {
     holding(targetBases, memory);
     checkpointOver(base);
 
-    CheckpointImport imp = to.receiveArchived("ck-2");
+    CheckpointImport imp = to.receiveArchived("ck-2", Set.of(base));
     exported(Set.of(base), ByteString.EMPTY).forEach(imp::accept);
     imp.finish();
 
     assertThat(target.has("ck-2")).isTrue();
+  }
+
+  /**
+   * The same attack through the archive, which every node can write: a manifest whose
+   * memory.json names a base the fetching node holds, without listing that base at all.
+   */
+  @Test
+  void anArchivedManifestThatNeverListedTheBaseIsRefused() throws IOException {
+    String victims = holding(targetBases, memory);
+    checkpointOver(victims);
+
+    CheckpointImport imp = to.receiveArchived("ck-2", Set.of());
+    List<CheckpointChunk> sent = exported(Set.of(victims), ByteString.EMPTY);
+    AgentException e = catchThrowableOfType(AgentException.class, () -> {
+      sent.forEach(imp::accept);
+      imp.finish();
+    });
+
+    assertThat(e.code()).isEqualTo(Code.PERMISSION_DENIED);
+    assertThat(e.getMessage()).contains("does not carry");
+    assertThat(target.has("ck-2")).isFalse();
+  }
+
+  /** A refused sender must not keep another user's base from being collected. */
+  @Test
+  void aRefusedImportDoesNotMarkTheBaseUsed() throws IOException {
+    String victims = holding(targetBases, memory);
+    java.nio.file.attribute.FileTime old = java.nio.file.attribute.FileTime.fromMillis(0);
+    Files.setLastModifiedTime(targetBases.path(victims), old);
+    checkpointOver(victims);
+
+    refused(exported(Set.of(victims), ByteString.EMPTY));
+
+    assertThat(Files.getLastModifiedTime(targetBases.path(victims))).isEqualTo(old);
+  }
+
+  /** A cut stream's proof answered that stream's challenge: the resumed one must bring its own. */
+  @Test
+  void aResumedStreamWithoutAProofIsRefusedThoughTheCutOneHadOne() throws IOException {
+    String base = holding(sourceBases, memory);
+    holding(targetBases, memory);
+    checkpointOver(base);
+    List<CheckpointChunk> first = exported(Set.of(base), to.memoryBaseChallenge());
+    CheckpointImport imp = to.receive("ck-2");
+    imp.accept(first.get(0));
+    imp.accept(first.get(1));
+    imp.suspend();
+
+    List<CheckpointChunk> again = exported(Set.of(base), ByteString.EMPTY);
+    AgentException e = catchThrowableOfType(AgentException.class, () -> {
+      again.forEach(imp::accept);
+      imp.finish();
+    });
+
+    assertThat(first.get(1).hasBaseProof()).isTrue();
+    assertThat(e.code()).isEqualTo(Code.PERMISSION_DENIED);
+    assertThat(e.getMessage()).contains("no proof");
   }
 
   @Test
