@@ -8,7 +8,10 @@
 #   - image: the same bytes as a fleet image node-a holds, taken by node-b's image cache from
 #     node-a's AgentPeer.SendImage with an image grant, sha256 checked against the digest;
 #   - raw: a plain TLS socket between the same two certificates copying the same file from
-#     disk to disk.
+#     disk to disk;
+#   - memory base: a 1 MiB checkpoint over a --size-mib MiB memory base, pulled once when
+#     node-b lacks the base (carried) and once when it holds it (left out, the source proving
+#     with an HMAC of the base that it holds it), in seconds.
 # Both ends run in one JVM on loopback (the dev cluster's agents share one host too). Prints a
 # markdown table (docs/benchmarks.md has results).
 #

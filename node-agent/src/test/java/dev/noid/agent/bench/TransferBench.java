@@ -4,6 +4,7 @@ import dev.noid.agent.checkpoint.CheckpointStore;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.checkpoint.TestCheckpoints;
 import dev.noid.agent.memory.MemoryBases;
+import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.transfer.PeerPulls;
 import dev.noid.agent.transfer.TestPeers;
 import dev.noid.agent.image.ImageCatalog;
@@ -64,9 +65,15 @@ public final class TransferBench {
 
     CheckpointStore source = new CheckpointStore(work.resolve("a-checkpoints"));
     Path file = checkpoint(source, sizeMib);
-    CheckpointTransfer from = new CheckpointTransfer(source, new MemoryBases(work.resolve("a-mem")));
+    MemoryBases basesA = new MemoryBases(work.resolve("a-mem"));
+    MemoryBases basesB = new MemoryBases(work.resolve("b-mem"));
+    CheckpointTransfer from = new CheckpointTransfer(source, basesA);
     CheckpointStore target = new CheckpointStore(work.resolve("b-checkpoints"));
-    CheckpointTransfer to = new CheckpointTransfer(target, new MemoryBases(work.resolve("b-mem")));
+    CheckpointTransfer to = new CheckpointTransfer(target, basesB);
+    // The same bytes as a memory base on node-a, for checkpoints that are a small diff over it.
+    Path baseCopy = basesA.newFile();
+    Files.copy(file, baseCopy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    String base = basesA.adopt(baseCopy);
 
     // The same bytes as a fleet image node-a holds (one that boots the node's kernel).
     ImageSource none = (digest, out, progress) -> {
@@ -89,6 +96,8 @@ public final class TransferBench {
     List<Double> background = new ArrayList<>();
     List<Double> image = new ArrayList<>();
     List<Double> raw = new ArrayList<>();
+    List<Double> baseCarried = new ArrayList<>();
+    List<Double> baseProved = new ArrayList<>();
     try (PeerPulls pulls = new PeerPulls(to, peers.channelsOfNodeB())) {
       imageRate(sizeMib, offers, imagesB, grants, address, digest); // warm-up
       pull(pulls, grants, address, "ck-bench");
@@ -110,6 +119,19 @@ public final class TransferBench {
         image.add(imageRate(sizeMib, offers, imagesB, grants, address, digest));
         raw.add(rawCopy(a, b, file, work.resolve("raw-copy"), sizeMib));
         source.delete(fresh);
+        // A 1 MiB diff over the base: node-b lacks the base, then holds it (left out, proved).
+        String based = "ck-based-" + round;
+        byte[] diff = new byte[MIB];
+        new SecureRandom().nextBytes(diff);
+        TestCheckpoints.make(source, based, Map.of("vmstate", diff));
+        new SavedMemory(SavedMemory.FORMAT, base, (long) sizeMib * MIB, sizeMib * 256L, 256, false)
+            .write(source.directory(based));
+        Files.deleteIfExists(basesB.path(base));
+        baseCarried.add(secondsOf(pulls, grants, address, based));
+        target.delete(based);
+        baseProved.add(secondsOf(pulls, grants, address, based));
+        target.delete(based);
+        source.delete(based);
         System.err.printf("round %d: first %.1f, again %.1f, background-hashed %.1f, image %.1f,"
             + " raw TLS %.1f MiB/s%n", round, first.getLast(), again.getLast(),
             background.getLast(), image.getLast(), raw.getLast());
@@ -131,6 +153,20 @@ public final class TransferBench {
     System.out.printf("| image from node-a (same bytes, into node-b's image cache) | %.1f | %.2fx |%n",
         median(image), median(image) / r);
     System.out.printf("| raw TLS copy, same certificates, disk to disk, fsync | %.1f | 1.00x |%n", r);
+    double carried = median(baseCarried);
+    System.out.printf("%n| 1 MiB diff over a %d MiB memory base, median of %d | seconds | vs base"
+        + " carried |%n", sizeMib, rounds);
+    System.out.println("|---|---|---|");
+    System.out.printf("| base carried (the target lacks it) | %.3f | 1.00x |%n", carried);
+    System.out.printf("| base left out, the source proving it holds it (HMAC of the base on"
+        + " each side) | %.3f | %.2fx |%n", median(baseProved), median(baseProved) / carried);
+  }
+
+  private static double secondsOf(PeerPulls pulls, TransferGrants grants, String address,
+      String id) {
+    long t0 = System.nanoTime();
+    pull(pulls, grants, address, id);
+    return (System.nanoTime() - t0) / 1e9;
   }
 
   private static String sha256Of(Path file) throws Exception {

@@ -14,13 +14,15 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A TCP relay on loopback in front of one agent's port, which can break one connection part
  * way, as a failing link does: once armed, the first connection to carry more than the given
- * number of bytes back to its client is closed on both sides. TLS runs end to end through it.
+ * number of bytes back to its client from then on is closed on both sides (what a reused
+ * connection carried before does not count). TLS runs end to end through it.
  */
 public final class CuttingProxy implements AutoCloseable {
   private final ServerSocket listener;
   private final int upstreamPort;
   private final List<Socket> open = new CopyOnWriteArrayList<>();
   private final AtomicLong cutAfter = new AtomicLong(Long.MAX_VALUE);
+  private final AtomicLong armings = new AtomicLong();
   private final AtomicLong cuts = new AtomicLong();
   private final AtomicLong bytesAfterCut = new AtomicLong();
   private volatile boolean closed;
@@ -35,8 +37,9 @@ public final class CuttingProxy implements AutoCloseable {
     return listener.getLocalPort();
   }
 
-  /** Breaks the next connection that carries more than {@code bytes} to its client. */
+  /** Breaks the next connection that carries more than {@code bytes} to its client from now. */
   public void cutAfter(long bytes) {
+    armings.incrementAndGet();
     cutAfter.set(bytes);
   }
 
@@ -71,12 +74,17 @@ public final class CuttingProxy implements AutoCloseable {
   private void pump(Socket from, Socket to, boolean toClient) {
     byte[] buf = new byte[64 << 10];
     long carried = 0;
+    long arming = armings.get();
     try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
       int n;
       while ((n = in.read(buf)) > 0) {
         out.write(buf, 0, n);
         if (!toClient) {
           continue;
+        }
+        if (arming != armings.get()) {
+          arming = armings.get();
+          carried = 0; // counted from the arming on
         }
         carried += n;
         if (cuts.get() > 0) {

@@ -118,6 +118,48 @@ class PeerTransferIT {
             + " received, carrying on from [1-9][0-9]* bytes kept");
   }
 
+  /**
+   * A checkpoint over a memory base the target holds already: the base is left out, and the
+   * source proves it holds it by answering the target's challenge (BaseProofs). Only the diff
+   * and the disk travel; without a valid proof the pull would be refused and the copy made
+   * whole through the controller, and node-a would log no direct pull.
+   */
+  @Test
+  void aBaseTheTargetHoldsIsLeftOutOnceTheSourceProvesItHoldsIt() throws Exception {
+    vms().createVm(CreateVmRequest.newBuilder().setName("based").setCpus(1).setMemMib(128)
+        .setNode("node-a").setWait(true).build());
+    run("based", "sh", "-c", "echo one > /root/mark && sync");
+    Checkpoint first = vms().createCheckpoint(CreateCheckpointRequest.newBuilder()
+        .setVm("based").setLabel("to-b").build()).getCheckpoint();
+    // node-b gets the checkpoint with its base; the clone there runs over that base.
+    vms().restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setVm("based")
+        .setCheckpoint(first.getId()).setAsName("based-b").setNode("node-b").build());
+    run("based-b", "sh", "-c", "echo two > /root/mark && sync");
+    Checkpoint second = vms().createCheckpoint(CreateCheckpointRequest.newBuilder()
+        .setVm("based-b").setLabel("back-to-a").build()).getCheckpoint();
+
+    vms().restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setVm("based-b")
+        .setCheckpoint(second.getId()).setAsName("based-back").setNode("node-a").build());
+
+    assertThat(run("based-back", "cat", "/root/mark")).isEqualTo("two\n");
+    long withBase = pulledBytes(b, first.getId(), "node-a");
+    long withoutBase = pulledBytes(a, second.getId(), "node-b");
+    assertThat(withoutBase).as("pulled directly, the proof taken, without the 128 MiB base")
+        .isLessThan(withBase - (96L << 20));
+    for (String vm : List.of("based", "based-b", "based-back")) {
+      vms().destroyVm(dev.noid.api.v1.DestroyVmRequest.newBuilder().setName(vm).build());
+    }
+  }
+
+  private static long pulledBytes(AgentProcess node, String checkpoint, String from)
+      throws Exception {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("checkpoint " + checkpoint
+        + " pulled from " + from + ": ([0-9]+) bytes received")
+        .matcher(java.nio.file.Files.readString(node.stateDir.resolve("server.log")));
+    assertThat(m.find()).as("checkpoint %s pulled directly from %s", checkpoint, from).isTrue();
+    return Long.parseLong(m.group(1));
+  }
+
   @Test
   void aNodeCannotTakeAnotherNodesCheckpointWithoutAGrant() throws Exception {
     Path tls = b.stateDir.resolve("tls");
