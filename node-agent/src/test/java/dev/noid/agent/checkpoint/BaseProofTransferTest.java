@@ -9,9 +9,8 @@ import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.api.agent.v1.CheckpointChunk;
-import dev.noid.api.agent.v1.CheckpointInfo;
 import dev.noid.api.agent.v1.MemoryBaseProof;
-import dev.noid.api.agent.v1.VmSpec;
+import dev.noid.controller.MutableClock;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,7 +44,8 @@ class BaseProofTransferTest {
   private MemoryBases targetBases;
   private CheckpointTransfer from;
   private CheckpointTransfer to;
-  private Instant now = Instant.parse("2026-12-05T12:00:00Z");
+  private final Instant now = Instant.parse("2026-12-05T12:00:00Z");
+  private final MutableClock clock = new MutableClock(now);
   private byte[] memory;
 
   @BeforeEach
@@ -55,22 +55,6 @@ class BaseProofTransferTest {
     sourceBases = new MemoryBases(tmp.resolve("a-memory"));
     targetBases = new MemoryBases(tmp.resolve("b-memory"));
     from = new CheckpointTransfer(source, sourceBases);
-    Clock clock = new Clock() {
-      @Override
-      public ZoneOffset getZone() {
-        return ZoneOffset.UTC;
-      }
-
-      @Override
-      public Clock withZone(java.time.ZoneId zone) {
-        return this;
-      }
-
-      @Override
-      public Instant instant() {
-        return now;
-      }
-    };
     to = new CheckpointTransfer(target, targetBases, clock);
     memory = new byte[2 * MIB + 123];
     new Random(11).nextBytes(memory);
@@ -83,11 +67,7 @@ class BaseProofTransferTest {
   }
 
   private void checkpointOver(String base) throws IOException {
-    Path dir = source.begin("ck-2");
-    Files.write(dir.resolve("vmstate"), new byte[] {1, 2, 3});
-    new SavedMemory(SavedMemory.FORMAT, base, 2 * MIB, 512, 0, true).write(dir);
-    source.complete("ck-2", CheckpointInfo.newBuilder().setId("ck-2").setVmId("vm1")
-        .setHypervisor("HYPERVISOR_KIND_QEMU").setSpec(VmSpec.newBuilder().setId("vm1")).build());
+    TestCheckpoints.over(source, "ck-2", base);
   }
 
   private List<CheckpointChunk> exported(Set<String> omit, ByteString challenge) {
@@ -192,7 +172,7 @@ class BaseProofTransferTest {
     AgentException unissued = refused(exported(Set.of(base), ByteString.copyFrom(mine)));
     ByteString late = to.memoryBaseChallenge();
     List<CheckpointChunk> answeredLate = exported(Set.of(base), late);
-    now = now.plus(BaseProofs.VALID).plusSeconds(1);
+    clock.advance(BaseProofs.VALID.plusSeconds(1));
     AgentException expired = refused(answeredLate);
     List<CheckpointChunk> once = exported(Set.of(base), to.memoryBaseChallenge());
     CheckpointImport first = to.receive();

@@ -259,11 +259,7 @@ class CheckpointTransferTest {
   }
 
   private void checkpointOver(String base) throws IOException {
-    Path dir = source.begin("ck-2");
-    Files.write(dir.resolve("vmstate"), new byte[] {1, 2, 3});
-    new SavedMemory(SavedMemory.FORMAT, base, 2 * MIB, 512, 0, true).write(dir);
-    source.complete("ck-2", CheckpointInfo.newBuilder().setId("ck-2").setVmId("vm1")
-        .setHypervisor("HYPERVISOR_KIND_QEMU").setSpec(VmSpec.newBuilder().setId("vm1")).build());
+    TestCheckpoints.over(source, "ck-2", base);
     from = new CheckpointTransfer(source, new MemoryBases(tmp.resolve("a-memory")));
   }
 

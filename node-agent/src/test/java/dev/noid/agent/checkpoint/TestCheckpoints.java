@@ -11,6 +11,19 @@ import java.util.Map;
 public final class TestCheckpoints {
   private TestCheckpoints() {}
 
+  /**
+   * Publishes checkpoint {@code id} in {@code store} whose saved state (3 bytes of device state
+   * and a memory.json) is restored over memory base {@code base}: a QEMU checkpoint's shape.
+   */
+  public static void over(CheckpointStore store, String id, String base) throws IOException {
+    Path dir = store.begin(id);
+    Files.write(dir.resolve("vmstate"), new byte[] {1, 2, 3});
+    new dev.noid.agent.memory.SavedMemory(dev.noid.agent.memory.SavedMemory.FORMAT, base,
+        2L << 20, 512, 0, true).write(dir);
+    store.complete(id, CheckpointInfo.newBuilder().setId(id).setVmId("vm1")
+        .setHypervisor("HYPERVISOR_KIND_QEMU").setSpec(VmSpec.newBuilder().setId("vm1")).build());
+  }
+
   /** Publishes checkpoint {@code id} in {@code store} with {@code files} (name to content). */
   public static void make(CheckpointStore store, String id, Map<String, byte[]> files)
       throws IOException {

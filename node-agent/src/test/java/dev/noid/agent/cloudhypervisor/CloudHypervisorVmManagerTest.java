@@ -129,9 +129,8 @@ class CloudHypervisorVmManagerTest {
   @Test
   void aRestoreInPlaceCutShortIsStoppedWithTheReasonAtTheNextStart() throws Exception {
     long pid = startWeb();
-    Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
-    Path disk = tmp.resolve("checkpoints/cp1/disk.img");
-    vms.withPausedState("web", state, () -> copy(vms.diskOf("web"), disk));
+    Path state = checkpointWeb();
+    Path disk = state.resolveSibling("disk.img");
     long restored = vms.restore(spec("web"), state, disk, "cp1", null).pid();
     assertThat(tmp.resolve("vms/web/restoring")).as("gone once the restore is done").doesNotExist();
     assertThat(restored).isNotEqualTo(pid);
@@ -156,11 +155,7 @@ class CloudHypervisorVmManagerTest {
    */
   @Test
   void aVmmThatHoldsNoVmLeavesItsVmDeadAndDestroyable() throws Exception {
-    long pid = startWeb();
-    ProcessHandle old = ProcessHandle.of(pid).orElseThrow();
-    old.destroyForcibly();
-    old.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
-    vms.close();
+    killVmmWithTheAgentAway(startWeb());
     long empty = adoptingDriver.start(new dev.noid.agent.hypervisor.VmLayout(tmp.resolve("vms/web")));
     try {
       vms = manager();
@@ -183,11 +178,7 @@ class CloudHypervisorVmManagerTest {
    */
   @Test
   void aVmmWhoseVmDoesNotRunIsAdoptedDeadAndStartable() throws Exception {
-    long first = startWeb();
-    ProcessHandle old = ProcessHandle.of(first).orElseThrow();
-    old.destroyForcibly();
-    old.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
-    vms.close();
+    killVmmWithTheAgentAway(startWeb());
     VmLayout layout = new VmLayout(tmp.resolve("vms/web"));
     long created = adoptingDriver.start(layout);
     try {
@@ -222,9 +213,8 @@ class CloudHypervisorVmManagerTest {
   @Test
   void aRestoreInPlaceOfARefusedConfigLeavesTheVmRunning() throws Exception {
     long pid = startWeb();
-    Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
-    Path disk = tmp.resolve("checkpoints/cp1/disk.img");
-    vms.withPausedState("web", state, () -> copy(vms.diskOf("web"), disk));
+    Path state = checkpointWeb();
+    Path disk = state.resolveSibling("disk.img");
     Path config = state.resolve("config.json");
     var c = (com.fasterxml.jackson.databind.node.ObjectNode) VmmApi.JSON.readTree(config.toFile());
     ((com.fasterxml.jackson.databind.node.ObjectNode) c.get("memory")).put("size", 256L << 20);
@@ -239,6 +229,22 @@ class CloudHypervisorVmManagerTest {
     assertThat(vms.status("web").state()).isEqualTo(VmState.RUNNING);
     assertThat(vms.status("web").pid()).as("the same VMM").isEqualTo(pid);
     assertThat(exec("web", "hostname")).isEqualTo("web\n");
+  }
+
+  /** Checkpoint cp1 of VM web: its saved state directory, with disk.img beside it. */
+  private Path checkpointWeb() throws Exception {
+    Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
+    Path disk = tmp.resolve("checkpoints/cp1/disk.img");
+    vms.withPausedState("web", state, () -> copy(vms.diskOf("web"), disk));
+    return state;
+  }
+
+  /** The VMM at {@code pid} dies and the agent stops: what the next start finds. */
+  private void killVmmWithTheAgentAway(long pid) throws Exception {
+    ProcessHandle old = ProcessHandle.of(pid).orElseThrow();
+    old.destroyForcibly();
+    old.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    vms.close();
   }
 
   /** A manager adopting what is in vms/, as an agent (re)starting over it, and VM web in it. */
