@@ -175,11 +175,16 @@ public final class ChunkedArchive implements CheckpointArchive {
     Set<String> skipped = new java.util.HashSet<>();
     List<String[]> order = new ArrayList<>(); // path, sha, in import order
     for (CheckpointFile f : archived.getCheckpoint().getFilesList()) {
-      if (f.getPath().startsWith(SavedMemory.TRANSFER_PREFIX) && held.contains(f.getSha256())) {
+      List<String> chunks = chunksOf.get(f.getPath());
+      // Skipped only when listed with the chunks of this node's own copy: every node can write
+      // the archive, and a manifest naming a base its writer never held (another user's, held
+      // here) would otherwise be restored over that base. Its writer can list those chunks
+      // only if it had the bytes, or read them from the archive, which then holds them anyway.
+      if (f.getPath().startsWith(SavedMemory.TRANSFER_PREFIX) && held.contains(f.getSha256())
+          && chunks != null && chunks.equals(transfer.memoryBaseChunks(f.getSha256()))) {
         skipped.add(f.getSha256());
         continue;
       }
-      List<String> chunks = chunksOf.get(f.getPath());
       if (chunks == null) {
         throw new AgentException(Code.CORRUPT, "archived checkpoint '" + checkpointId
             + "': the manifest lists no chunks for file '" + f.getPath() + "'");

@@ -92,6 +92,10 @@ final class BaseProofs {
     byte[] mine;
     try {
       mine = hmac(proof.getChallenge(), sha256, file);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new AgentException(Code.WRONG_STATE, "checkpoint '" + checkpointId + "' needs"
+          + " memory base sha256:" + sha256 + ", which this node no longer holds and the"
+          + " transfer did not carry; send it again with the base", e);
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot read memory base sha256:" + sha256
           + " to check the proof of checkpoint '" + checkpointId + "': " + e.getMessage(), e);

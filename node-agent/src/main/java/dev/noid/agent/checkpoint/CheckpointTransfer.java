@@ -152,6 +152,21 @@ public final class CheckpointTransfer {
     }
   }
 
+  /**
+   * The sha256 of each {@link #CHUNK_BYTES} chunk of memory base {@code sha256} as this node
+   * holds it, in order (remembered while the file is unchanged); null if it holds no such base.
+   */
+  public List<String> memoryBaseChunks(String sha256) {
+    try {
+      return hashes.of(bases.path(sha256), true).chunks();
+    } catch (java.nio.file.NoSuchFileException e) {
+      return null;
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot read memory base sha256:" + sha256 + ": "
+          + e.getMessage(), e);
+    }
+  }
+
   /** The memory bases this node holds: a sender need not send them. */
   public List<String> memoryBases() {
     return bases.digests();

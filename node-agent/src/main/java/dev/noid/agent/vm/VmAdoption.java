@@ -168,7 +168,8 @@ final class VmAdoption {
       // Booted never (an agent killed between the VMM's create and boot) or shut down while the
       // agent was away: a VMM answers, but no guest runs, and a resume cannot start one.
       deadWithVmm(saved, layout, pid, "holds the VM in state '" + state.reported()
-          + "', not running; start the VM to boot it again");
+          + "', not running; start the VM to boot it again"
+          + (reason.isEmpty() ? "" : " (" + reason + ")"));
       return;
     }
     boolean paused = state.phase() == VmmRunState.Phase.PAUSED;

@@ -262,4 +262,57 @@ class ChunkedArchiveTest {
         + " checkpoint 'ck-2'");
     assertThat(nodeB.list("")).isEmpty();
   }
+
+  private String baseOn(String node, byte[] memory) throws Exception {
+    MemoryBases bases = new MemoryBases(tmp.resolve(node + "-memory"));
+    Path f = bases.newFile();
+    Files.write(f, memory);
+    return bases.adopt(f);
+  }
+
+  @Test
+  void aBaseTheFetchingNodeHoldsIsNotFetchedAgain() throws Exception {
+    byte[] memory = random(3 * MIB, 21);
+    String base = baseOn("a", memory);
+    baseOn("b", memory);
+    TestCheckpoints.over(nodeA, "ck-1", base);
+    archiveA.upload("ck-1");
+
+    CheckpointArchive.Fetch got = archiveB.fetch("ck-1");
+
+    assertThat(got.chunksFetched()).as("vmstate and memory.json, not the base's 3 chunks")
+        .isEqualTo(2);
+    assertThat(dev.noid.agent.memory.SavedMemory.read(nodeB.directory("ck-1")).base())
+        .isEqualTo(base);
+  }
+
+  /**
+   * Every node can write the archive: a manifest that lists a base its writer never held
+   * (another user's, held by the fetching node) cannot give that base's chunks, only others.
+   * Before, the fetching node skipped any base it held and restored the checkpoint over it.
+   */
+  @Test
+  void aManifestListingAHeldBaseWithChunksNotOfItIsNotTrustedWithIt() throws Exception {
+    byte[] memory = random(3 * MIB, 22);
+    String base = baseOn("a", memory);
+    baseOn("b", memory);
+    TestCheckpoints.over(nodeA, "ck-1", base);
+    archiveA.upload("ck-1");
+    String key = prefix + "/" + ChunkedArchive.MANIFESTS + "ck-1.manifest";
+    try (S3Client s3 = server.client()) {
+      var m = dev.noid.api.agent.v1.ArchiveManifest.parseFrom(
+          s3.getObjectAsBytes(b -> b.bucket(S3Server.BUCKET).key(key)).asByteArray()).toBuilder();
+      for (int i = 0; i < m.getFilesCount(); i++) {
+        if (m.getFiles(i).getPath().equals("memory-base/" + base)) {
+          m.setFiles(i, m.getFiles(i).toBuilder().clearChunks()
+              .addChunks("0".repeat(64)).addChunks("1".repeat(64)).addChunks("2".repeat(64)));
+        }
+      }
+      s3.putObject(b -> b.bucket(S3Server.BUCKET).key(key),
+          RequestBody.fromBytes(m.build().toByteArray()));
+    }
+
+    assertThatThrownBy(() -> archiveB.fetch("ck-1")).isInstanceOf(AgentException.class);
+    assertThat(nodeB.list("")).isEmpty();
+  }
 }
