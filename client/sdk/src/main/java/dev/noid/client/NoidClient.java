@@ -11,17 +11,12 @@ import com.google.common.util.concurrent.FutureCallback;
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 import com.google.common.util.concurrent.MoreExecutors;
-import dev.noid.api.v1.AttachConsoleRequest;
-import dev.noid.api.v1.AttachConsoleResponse;
 import dev.noid.api.v1.Checkpoint;
-import dev.noid.api.v1.ConsoleAttach;
 import dev.noid.api.v1.CreateCheckpointRequest;
 import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.CreateVmsRequest;
 import dev.noid.api.v1.DeleteCheckpointRequest;
 import dev.noid.api.v1.DestroyVmRequest;
-import dev.noid.api.v1.ExecCommandRequest;
-import dev.noid.api.v1.ExecCommandResponse;
 import dev.noid.api.v1.ExecStart;
 import dev.noid.api.v1.GetVmRequest;
 import dev.noid.api.v1.ListCheckpointsRequest;
@@ -44,10 +39,7 @@ import dev.noid.api.v1.VmServiceGrpc;
 import io.grpc.CallCredentials;
 import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
 import io.grpc.TlsChannelCredentials;
-import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -57,7 +49,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -185,15 +176,7 @@ public final class NoidClient implements AutoCloseable {
     /** Builds the client; the connection is made lazily on the first call. */
     public NoidClient build() {
       Objects.requireNonNull(token, "token is required");
-      String header = "Bearer " + token;
-      CallCredentials creds = new CallCredentials() {
-        @Override
-        public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
-          Metadata m = new Metadata();
-          m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), header);
-          applier.apply(m);
-        }
-      };
+      CallCredentials creds = new BearerToken(token);
       if (channel != null) {
         return new NoidClient(channel, creds, deadline, ownsChannel);
       }
@@ -431,91 +414,22 @@ public final class NoidClient implements AutoCloseable {
 
   /** Runs a command (with env, timeout, ...) to completion. */
   public ExecResult exec(ExecStart start) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    CompletableFuture<ExecResult> done = new CompletableFuture<>();
-    exec(start, new ExecListener() {
-      @Override
-      public void onStdout(byte[] data) {
-        out.writeBytes(data);
-      }
-
-      @Override
-      public void onStderr(byte[] data) {
-        err.writeBytes(data);
-      }
-
-      @Override
-      public void onExit(int exitCode, boolean timedOut, boolean truncated) {
-        done.complete(new ExecResult(exitCode, out.toByteArray(), err.toByteArray(), timedOut, truncated));
-      }
-
-      @Override
-      public void onError(NoidException error) {
-        done.completeExceptionally(error);
-      }
-    });
-    try {
-      return done.join();
-    } catch (java.util.concurrent.CompletionException e) {
-      throw NoidException.from(e.getCause());
-    }
+    return StreamCalls.execToEnd(streams(), start);
   }
 
   /** Starts a command and streams its output to {@code listener} as it comes. */
   public ExecSession exec(ExecStart start, ExecListener listener) {
-    StreamObserver<ExecCommandRequest> requests = VmServiceGrpc.newStub(channel)
-        .withCallCredentials(credentials)
-        .execCommand(new StreamObserver<>() {
-          @Override
-          public void onNext(ExecCommandResponse r) {
-            switch (r.getMessageCase()) {
-              case STDOUT -> listener.onStdout(r.getStdout().toByteArray());
-              case STDERR -> listener.onStderr(r.getStderr().toByteArray());
-              case EXIT -> listener.onExit(r.getExit().getExitCode(), r.getExit().getTimedOut(),
-                  r.getExit().getOutputTruncated());
-              default -> { }
-            }
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            listener.onError(NoidException.from(t));
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
-    requests.onNext(ExecCommandRequest.newBuilder().setStart(start).build());
-    ExecSession session = new ExecSession(requests);
-    if (!start.getStdin()) {
-      session.halfClose();
-    }
-    return session;
+    return StreamCalls.exec(streams(), start, listener);
   }
 
   /** Attaches to a VM's serial console; output goes to {@code output}, the end to {@code onEnd}. */
   public ConsoleSession console(String vm, Consumer<byte[]> output, Consumer<NoidException> onEnd) {
-    StreamObserver<AttachConsoleRequest> requests = VmServiceGrpc.newStub(channel)
-        .withCallCredentials(credentials)
-        .attachConsole(new StreamObserver<AttachConsoleResponse>() {
-          @Override
-          public void onNext(AttachConsoleResponse r) {
-            output.accept(r.getOutput().toByteArray());
-          }
+    return StreamCalls.console(streams(), vm, output, onEnd);
+  }
 
-          @Override
-          public void onError(Throwable t) {
-            onEnd.accept(NoidException.from(t));
-          }
-
-          @Override
-          public void onCompleted() {
-            onEnd.accept(null);
-          }
-        });
-    requests.onNext(AttachConsoleRequest.newBuilder().setAttach(ConsoleAttach.newBuilder().setVm(vm)).build());
-    return new ConsoleSession(requests);
+  // Streams have no deadline: a command or a console session lasts as long as it lasts.
+  private VmServiceGrpc.VmServiceStub streams() {
+    return VmServiceGrpc.newStub(channel).withCallCredentials(credentials);
   }
 
   // ---------------------------------------------------------------- watches
@@ -572,19 +486,7 @@ public final class NoidClient implements AutoCloseable {
    * its deadline (an interactive tool whose controllers are all down).
    */
   public boolean awaitConnected(Duration max) throws InterruptedException {
-    long end = System.nanoTime() + max.toNanos();
-    io.grpc.ConnectivityState state = channel.getState(true);
-    while (state != io.grpc.ConnectivityState.READY) {
-      long left = end - System.nanoTime();
-      if (left <= 0 || state == io.grpc.ConnectivityState.SHUTDOWN) {
-        return false;
-      }
-      java.util.concurrent.CountDownLatch changed = new java.util.concurrent.CountDownLatch(1);
-      channel.notifyWhenStateChanged(state, changed::countDown);
-      changed.await(left, TimeUnit.NANOSECONDS);
-      state = channel.getState(true);
-    }
-    return true;
+    return TargetChannels.awaitReady(channel, max);
   }
 
   /** Closes the connection; calls still running are cancelled. */

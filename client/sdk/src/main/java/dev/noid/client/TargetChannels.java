@@ -35,4 +35,25 @@ final class TargetChannels {
     ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(addr, credentials);
     return maxAttempts > 1 ? builder.defaultServiceConfig(RetryPolicy.serviceConfig(maxAttempts)) : builder;
   }
+
+  /**
+   * Waits up to {@code max} for {@code channel} to be able to send calls: with one address, a
+   * connection; with several, a controller that leads. False if it could not within that time.
+   */
+  static boolean awaitReady(ManagedChannel channel, java.time.Duration max)
+      throws InterruptedException {
+    long end = System.nanoTime() + max.toNanos();
+    io.grpc.ConnectivityState state = channel.getState(true);
+    while (state != io.grpc.ConnectivityState.READY) {
+      long left = end - System.nanoTime();
+      if (left <= 0 || state == io.grpc.ConnectivityState.SHUTDOWN) {
+        return false;
+      }
+      java.util.concurrent.CountDownLatch changed = new java.util.concurrent.CountDownLatch(1);
+      channel.notifyWhenStateChanged(state, changed::countDown);
+      changed.await(left, TimeUnit.NANOSECONDS);
+      state = channel.getState(true);
+    }
+    return true;
+  }
 }
