@@ -86,11 +86,6 @@ public interface Hypervisor {
   /** What the VMM says its VM is doing. */
   VmmRunState runState(VmLayout layout);
 
-  /** Is the guest paused, as the VMM sees it. */
-  default boolean isPaused(VmLayout layout) {
-    return runState(layout).phase() == VmmRunState.Phase.PAUSED;
-  }
-
   /**
    * Opens the host end of the guest-agent channel (docs/guest-protocol.md), waiting up to
    * {@code timeout} for the guest where the transport needs it to listen first. QEMU's

@@ -270,13 +270,19 @@ class ChunkedArchiveTest {
     return bases.adopt(f);
   }
 
-  @Test
-  void aBaseTheFetchingNodeHoldsIsNotFetchedAgain() throws Exception {
-    byte[] memory = random(3 * MIB, 21);
+  /** Checkpoint ck-1 over a 3 MiB memory base both nodes hold, uploaded from node-a. */
+  private String uploadedOverABaseBothHold(long seed) throws Exception {
+    byte[] memory = random(3 * MIB, seed);
     String base = baseOn("a", memory);
     baseOn("b", memory);
     TestCheckpoints.over(nodeA, "ck-1", base);
     archiveA.upload("ck-1");
+    return base;
+  }
+
+  @Test
+  void aBaseTheFetchingNodeHoldsIsNotFetchedAgain() throws Exception {
+    String base = uploadedOverABaseBothHold(21);
 
     CheckpointArchive.Fetch got = archiveB.fetch("ck-1");
 
@@ -293,11 +299,7 @@ class ChunkedArchiveTest {
    */
   @Test
   void aManifestListingAHeldBaseWithChunksNotOfItIsNotTrustedWithIt() throws Exception {
-    byte[] memory = random(3 * MIB, 22);
-    String base = baseOn("a", memory);
-    baseOn("b", memory);
-    TestCheckpoints.over(nodeA, "ck-1", base);
-    archiveA.upload("ck-1");
+    String base = uploadedOverABaseBothHold(22);
     String key = prefix + "/" + ChunkedArchive.MANIFESTS + "ck-1.manifest";
     try (S3Client s3 = server.client()) {
       var m = dev.noid.api.agent.v1.ArchiveManifest.parseFrom(
