@@ -286,7 +286,9 @@ public final class QemuDriver implements Hypervisor {
         }
         waitBriefly(qmp);
       }
-      qmp.execute("cont", null);
+      // A guest that put itself to sleep in ACPI S3 ignores cont; a wake-up resumes it.
+      boolean asleep = "suspended".equals(qmp.execute("query-status", null).path("status").asText());
+      qmp.execute(asleep ? "system_wakeup" : "cont", null);
     } catch (IOException e) {
       throw qmpFailed(layout, "QMP cont", e, "");
     }
