@@ -106,6 +106,24 @@ final class VmSnapshots {
     });
   }
 
+  /**
+   * Marks a restore in place under way, before its old VMM is stopped: a disk too full even for
+   * this leaves the VM running. Not synced: it guards against the agent's exit, which the page
+   * cache outlives; a node that crashes takes the VMM with it.
+   */
+  private static void writeRestoringMarker(VmRecord vm, String checkpointId) throws IOException {
+    try {
+      Files.writeString(vm.layout.restoringMarker(), checkpointId);
+    } catch (IOException e) {
+      try {
+        Files.deleteIfExists(vm.layout.restoringMarker());
+      } catch (IOException undo) {
+        e.addSuppressed(undo);
+      }
+      throw e;
+    }
+  }
+
   /** {@code savedNetwork}: the NIC the checkpoint's source had when it was taken. */
   private VmStatus restoreInPlace(VmRecord found, Path stateDir, Path disk, String checkpointId,
       Duration bootTimeout, VmNetwork savedNetwork) {
@@ -122,12 +140,10 @@ final class VmSnapshots {
         Files2.copyDisk(disk, staged);
         pointAtBase(staged, image);
       }
+      writeRestoringMarker(vm, checkpointId);
       // From here the old VMM is gone, so a failure leaves the VM STOPPED (startable, with the
       // reason), never reported RUNNING without a VMM.
       try {
-        // Not synced: it guards against the agent's exit, which the page cache outlives; a node
-        // that crashes takes the VMM with it. A restore waits on no fsync for it.
-        Files.writeString(vm.layout.restoringMarker(), checkpointId);
         vmms.stopForReplacement(vm, "being restored from checkpoint '" + checkpointId + "'");
         if (withDisk) {
           Files.move(staged, vm.layout.disk(), StandardCopyOption.REPLACE_EXISTING,

@@ -130,6 +130,23 @@ class AgentRecoveryIT {
 
   @Test
   @Order(3)
+  void aRestoreWhoseMarkerCannotBeWrittenLeavesTheRunningVmUntouched() throws Exception {
+    long pid = get(agent, "vm1").getPid();
+    // The marker's write fails, as on a disk with not one block left: its name is taken.
+    Path marker = Files.createDirectory(vmsDir.resolve("vm1/restoring"));
+
+    assertThatThrownBy(() -> agent.stub().restoreCheckpoint(RestoreCheckpointRequest.newBuilder()
+        .setCheckpointId("ck-1").setTarget(VmSpec.newBuilder().setId("vm1")).build()))
+        .satisfies(t -> assertThat(code(t)).isEqualTo(Status.Code.INTERNAL))
+        .hasMessageContainingAll("restore of VM 'vm1' failed", "restoring");
+    assertThat(get(agent, "vm1").getPid()).isEqualTo(pid);
+    assertThat(marker).doesNotExist();
+    assertThat(vmsDir.resolve("vm1/disk.img.restore")).doesNotExist();
+    assertVm1RunsCommands();
+  }
+
+  @Test
+  @Order(4)
   void aRestoreThatFailsAfterTheOldVmmIsGoneLeavesTheVmStoppedAndStartable() throws Exception {
     Path state = agent.stateDir.resolve("checkpoints/ck-1/vmstate");
     try (RandomAccessFile f = new RandomAccessFile(state.toFile(), "rw")) {
@@ -151,7 +168,7 @@ class AgentRecoveryIT {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void anAgentStartingBesideAWedgedVmmStillServesAndStartsTheVmAfresh() throws Exception {
     long wedged = get(agent, "vm1").getPid();
     signal(wedged, "STOP");
