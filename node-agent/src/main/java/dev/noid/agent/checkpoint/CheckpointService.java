@@ -148,6 +148,9 @@ public final class CheckpointService {
     if (!here && !archived) {
       store.get(checkpointId); // NOT_FOUND, as before
     }
+    if (here) {
+      store.checkNotHeld(checkpointId); // before the archive's copy goes: nothing deleted
+    }
     uploads.deleted(checkpointId);
     if (here) {
       store.delete(checkpointId);
@@ -188,7 +191,9 @@ public final class CheckpointService {
         .setImage(saved.getImage()).setDiskMib(saved.getDiskMib())
         // Only whether the source had a NIC counts: the restored VM gets its own address.
         .setNetwork(saved.getNetwork()).build();
-    Path p = store.directory(checkpointId);
-    return vms.restore(spec, p, p.resolve(DISK), checkpointId, bootTimeout);
+    try (CheckpointStore.Hold reading = store.hold(checkpointId)) {
+      Path p = store.directory(checkpointId);
+      return vms.restore(spec, p, p.resolve(DISK), checkpointId, bootTimeout);
+    }
   }
 }

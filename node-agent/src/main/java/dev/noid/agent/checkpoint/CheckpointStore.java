@@ -15,7 +15,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -38,6 +40,14 @@ public final class CheckpointStore {
   private static final String DELETING = ".deleting-";
 
   private final Path root;
+  /** Checkpoints being restored, and by how many restores: a delete waits for none of them. */
+  private final Map<String, Integer> reading = new HashMap<>();
+
+  /** Keeps a checkpoint from being deleted while it is read; closing gives it back. */
+  public interface Hold extends AutoCloseable {
+    @Override
+    void close();
+  }
 
   public CheckpointStore(Path root) {
     this.root = root;
@@ -165,15 +175,17 @@ public final class CheckpointStore {
    * checkpoint's memory over the VM's current disk). What is left is removed at the next start.
    */
   public void delete(String id) {
-    get(id);
     Path doomed = root.resolve(id + DELETING + UUID.randomUUID().toString().substring(0, 8));
-    try {
-      Files.move(root.resolve(id), doomed, StandardCopyOption.ATOMIC_MOVE);
-    } catch (NoSuchFileException e) {
-      throw new AgentException(Code.NOT_FOUND, "checkpoint '" + id + "' not found on this node");
-    } catch (IOException e) {
-      throw new AgentException(Code.INTERNAL, "cannot delete checkpoint '" + id + "': "
-          + e.getMessage(), e);
+    synchronized (this) {
+      checkNotHeld(id);
+      try {
+        Files.move(root.resolve(id), doomed, StandardCopyOption.ATOMIC_MOVE);
+      } catch (NoSuchFileException e) {
+        throw new AgentException(Code.NOT_FOUND, "checkpoint '" + id + "' not found on this node");
+      } catch (IOException e) {
+        throw new AgentException(Code.INTERNAL, "cannot delete checkpoint '" + id + "': "
+            + e.getMessage(), e);
+      }
     }
     try {
       AtomicFiles.syncDirectory(root);
@@ -187,6 +199,30 @@ public final class CheckpointStore {
       // The checkpoint is gone already; only its space comes back later.
       log.warn("checkpoint {} deleted; its files in {} are removed at the next start: {}", id,
           doomed, e.getMessage());
+    }
+  }
+
+  /**
+   * Holds checkpoint {@code id} against deletion until the hold is closed. A restore reads the
+   * checkpoint's files after it has stopped the VM it restores into: a delete in between would
+   * leave that VM stopped, over the checkpoint's disk, with the checkpoint gone.
+   */
+  public synchronized Hold hold(String id) {
+    get(id);
+    reading.merge(id, 1, Integer::sum);
+    return () -> release(id);
+  }
+
+  private synchronized void release(String id) {
+    reading.computeIfPresent(id, (k, n) -> n == 1 ? null : n - 1);
+  }
+
+  /** BUSY while a restore reads checkpoint {@code id}; NOT_FOUND when there is none. */
+  public synchronized void checkNotHeld(String id) {
+    get(id);
+    if (reading.containsKey(id)) {
+      throw new AgentException(Code.BUSY, "checkpoint '" + id + "' is being restored; delete it"
+          + " once the restore has finished");
     }
   }
 

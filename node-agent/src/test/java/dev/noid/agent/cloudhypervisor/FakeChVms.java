@@ -6,6 +6,7 @@ import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.golden.GoldenStore;
 import dev.noid.agent.golden.ImageDigest;
 import dev.noid.agent.identity.IdentityFix;
+import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.image.NodeImages;
@@ -26,6 +27,11 @@ final class FakeChVms {
   private FakeChVms() {}
 
   static VmManager manager(Path tmp, NodeCapacity capacity) throws IOException {
+    return manager(tmp, capacity, driver(tmp));
+  }
+
+  static VmManager manager(Path tmp, NodeCapacity capacity, Hypervisor hypervisor)
+      throws IOException {
     Path img = Files.createDirectories(tmp.resolve("images/dev"));
     Files.writeString(img.resolve("vmlinuz"), "kernel");
     Files.writeString(img.resolve("disk.img"), "template disk");
@@ -37,7 +43,7 @@ final class FakeChVms {
         (key, i, dir) -> { throw new AssertionError("no golden builds with golden off"); },
         capacity, new ImageDigest(digests), HypervisorKind.HYPERVISOR_KIND_CLOUD_HYPERVISOR,
         "test", Clock.systemUTC(), Duration.ofSeconds(5), Duration.ofMinutes(10));
-    return VmManager.assemble(tmp.resolve("vms"), driver(tmp), NodeImages.local(new ImageCatalog(Map.of("dev", image))),
+    return VmManager.assemble(tmp.resolve("vms"), hypervisor, NodeImages.local(new ImageCatalog(Map.of("dev", image))),
         capacity, Duration.ofSeconds(60), new NoNetwork(), goldens, IdentityFix.standard(Clock.systemUTC()));
   }
 
