@@ -40,8 +40,6 @@ import io.grpc.CallCredentials;
 import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.TlsChannelCredentials;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -191,16 +189,11 @@ public final class NoidClient implements AutoCloseable {
    */
   public static ManagedChannel newChannel(String target, Path trustedCa, int maxAttempts) {
     Objects.requireNonNull(target, "target is required");
-    ChannelCredentials tls;
-    try {
-      TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
-      if (trustedCa != null) {
-        b.trustManager(trustedCa.toFile());
-      }
-      tls = b.build();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read CA file " + trustedCa, e);
+    TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
+    if (trustedCa != null) {
+      b.trustManager(ControllerTrust.of(trustedCa));
     }
+    ChannelCredentials tls = b.build();
     return TargetChannels.build(target, tls, maxAttempts);
   }
 

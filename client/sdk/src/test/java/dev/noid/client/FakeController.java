@@ -9,7 +9,10 @@ import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.Pem;
 import io.grpc.Grpc;
+import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.TlsServerCredentials;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -17,13 +20,19 @@ import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A TLS gRPC server on a loopback port standing in for one controller: its health service
  * says whether it leads, and its VmService answers with its own id so tests see who served.
  */
 final class FakeController implements AutoCloseable {
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   final String id;
+  /** The authorization headers of the calls it received: what a stand-in would steal. */
+  final List<String> authorizations = new CopyOnWriteArrayList<>();
   private final HealthStatusManager health = new HealthStatusManager();
   private final Server server;
 
@@ -34,9 +43,23 @@ final class FakeController implements AutoCloseable {
         new ByteArrayInputStream(Pem.encode(cert.key()).getBytes(StandardCharsets.US_ASCII)));
     server = Grpc.newServerBuilderForPort(0, tls.build())
         .addService(health.getHealthService())
-        .addService(new Vms())
+        .addService(ServerInterceptors.intercept(new Vms(), recordAuthorization()))
         .build().start();
     follow();
+  }
+
+  private ServerInterceptor recordAuthorization() {
+    return new ServerInterceptor() {
+      @Override
+      public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call,
+          Metadata headers, io.grpc.ServerCallHandler<Q, R> next) {
+        String authorization = headers.get(AUTHORIZATION);
+        if (authorization != null) {
+          authorizations.add(authorization);
+        }
+        return next.startCall(call, headers);
+      }
+    };
   }
 
   int port() {

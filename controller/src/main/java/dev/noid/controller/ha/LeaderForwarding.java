@@ -14,8 +14,8 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.Status;
+import dev.noid.client.ControllerTrust;
 import io.grpc.TlsChannelCredentials;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -80,11 +80,12 @@ final class LeaderForwarding extends HandlerRegistry implements AutoCloseable {
     return channels.computeIfAbsent(leader, address -> {
       try {
         return Grpc.newChannelBuilder(address,
-            TlsChannelCredentials.newBuilder().trustManager(trustedCa.toFile()).build())
+            // It passes the caller's token on: only to the controller, never to a node.
+            TlsChannelCredentials.newBuilder().trustManager(ControllerTrust.of(trustedCa)).build())
             // As any client's: the leader's answers (a page of VMs) may be this large.
             .maxInboundMessageSize(MessageLimits.CONTROLLER_INBOUND_BYTES)
             .build();
-      } catch (IOException e) {
+      } catch (java.io.UncheckedIOException | IllegalArgumentException e) {
         throw Status.INTERNAL.withDescription("cannot read the cluster CA " + trustedCa)
             .withCause(e).asRuntimeException();
       }

@@ -42,7 +42,7 @@ public final class ControllerImageSource implements ImageSource, AutoCloseable {
         throw new AgentException(Code.NOT_FOUND, "this node has not joined a cluster: it has no"
             + " controller to pull images from");
       }
-      channel = controllers.channelBuilder(credentials.files().mutualClientCredentials())
+      channel = controllers.channelBuilder(credentials.controllerCredentials())
           .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES).build();
     }
     return channel;

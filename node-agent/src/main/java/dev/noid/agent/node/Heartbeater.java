@@ -58,7 +58,7 @@ public final class Heartbeater implements AutoCloseable {
       log.info("not joined to a cluster: no heartbeats (standalone)");
       return;
     }
-    channel = controllers.channelBuilder(credentials.files().mutualClientCredentials())
+    channel = controllers.channelBuilder(credentials.controllerCredentials())
         .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES).build();
     scheduler.schedule(this::beat, 0, TimeUnit.MILLISECONDS);
   }

@@ -1,12 +1,17 @@
 package dev.noid.agent.tls;
 
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.client.ControllerTrust;
 import dev.noid.common.config.StartupException;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.Pem;
 import dev.noid.common.tls.TlsFiles;
+import io.grpc.ChannelCredentials;
+import io.grpc.TlsChannelCredentials;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.List;
 import org.slf4j.Logger;
@@ -75,6 +80,21 @@ public final class NodeCredentials {
 
   public TlsFiles files() {
     return files;
+  }
+
+  /**
+   * Mutual TLS to the controller: this node's certificate, and a server that is not a node (any
+   * node's certificate names its agent's address, which may be the controller's too).
+   */
+  public ChannelCredentials controllerCredentials() {
+    try {
+      return TlsChannelCredentials.newBuilder()
+          .keyManager(files.certificate().toFile(), files.key().toFile())
+          .trustManager(ControllerTrust.of(files.trustedCa()))
+          .build();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot load TLS material " + files.certificate(), e);
+    }
   }
 
   public boolean joined() {
