@@ -57,11 +57,25 @@ final class VmAdoption {
       return;
     }
     for (Path dir : dirs) {
+      if (dir.getFileName().toString().startsWith(VmDisposal.DESTROYING)) {
+        finishDestroy(dir);
+        continue;
+      }
       try {
         adopt(new VmLayout(dir));
       } catch (RuntimeException | IOException e) {
         log.error("cannot adopt VM in {}", dir, e);
       }
+    }
+  }
+
+  /** A destroy cut short after its VMM stopped: the rest of its files go. */
+  private static void finishDestroy(Path dir) {
+    log.warn("removing the rest of destroyed VM directory {}", dir);
+    try {
+      Files2.deleteTree(dir);
+    } catch (AgentException e) {
+      log.error("cannot remove destroyed VM directory {}: {}", dir, e.getMessage());
     }
   }
 

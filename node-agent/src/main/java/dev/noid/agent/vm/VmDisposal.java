@@ -1,11 +1,20 @@
 package dev.noid.agent.vm;
 
+import dev.noid.agent.vm.AgentException.Code;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** Removing VMs: their VMM, their address, their directory and their place in the table. */
 final class VmDisposal {
   private static final Logger log = LoggerFactory.getLogger(VmDisposal.class);
+  /** A destroyed VM's directory, set aside under this prefix before its files are deleted. */
+  static final String DESTROYING = ".destroying-";
 
   private final VmTable table;
   private final VmmSupervisor vmms;
@@ -38,7 +47,44 @@ final class VmDisposal {
     vm.moveTo(VmState.DESTROYED, "");
     // After the VMM is gone: its address is not free while its TAP could still carry traffic.
     guests.detach(vm);
-    Files2.deleteTree(vm.layout.dir());
+    Path doomed = setAside(vm);
     table.remove(vm);
+    if (doomed == null) {
+      return;
+    }
+    try {
+      Files2.deleteTree(doomed);
+    } catch (AgentException e) {
+      // Destroyed already: only its space comes back later, at the next start.
+      log.warn("VM {} destroyed; its files in {} are removed at the next start: {}", vm.id,
+          doomed, e.getMessage());
+    }
+  }
+
+  /**
+   * Moves the VM's directory out of sight in one step: a destroy cut short (a killed agent, a
+   * file that will not go) must not leave a directory that the next start adopts as a VM with
+   * some of its files gone, nor keep the VM's name taken. Null when there is no directory (a
+   * create that failed before it made one).
+   */
+  private static Path setAside(VmRecord vm) {
+    Path dir = vm.layout.dir();
+    Path doomed = dir.resolveSibling(DESTROYING + vm.id + "-"
+        + UUID.randomUUID().toString().substring(0, 8));
+    try {
+      Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+    } catch (NoSuchFileException e) {
+      return null;
+    } catch (IOException e) {
+      throw new AgentException(Code.INTERNAL, "cannot destroy VM '" + vm.id + "': "
+          + e.getMessage(), e);
+    }
+    try {
+      AtomicFiles.syncDirectory(dir.getParent());
+    } catch (IOException e) {
+      // Gone from view already; a crash before the rename is durable brings it back as DEAD.
+      log.warn("VM {} destroyed; the rename may not survive a crash: {}", vm.id, e.toString());
+    }
+    return doomed;
   }
 }
