@@ -4,6 +4,7 @@ import dev.noid.agent.config.AgentConfig;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.vm.VmState;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -59,6 +61,14 @@ public final class VmMetrics implements AutoCloseable {
     Gauge.builder("noid.agent.memory.held.bytes", capacity, c -> c.heldMemoryMib() << 20)
         .description("The part of the allocated memory held by golden-snapshot builds' throwaway"
             + " VMs").tags(node).register(registry);
+    for (VmState state : VmState.values()) {
+      if (state != VmState.DESTROYED) { // a destroyed VM leaves the table at once
+        Gauge.builder("noid.agent.vms", vms, m -> m.list().stream()
+                .filter(v -> v.state() == state).count())
+            .description("VMs on this node per state")
+            .tags(node.and("state", state.name().toLowerCase(Locale.ROOT))).register(registry);
+      }
+    }
     Gauge.builder("noid.agent.disk.capacity.bytes", config, c -> diskTotal()).tags(node).register(registry);
     Gauge.builder("noid.agent.disk.available.bytes", config, c -> diskFree()).tags(node).register(registry);
     refresh();

@@ -277,6 +277,9 @@ class AgentVmIT {
       assertThat(body).containsPattern("noid_memory_usage_bytes\\{" + labels + "} [1-9]");
       assertThat(body).contains("noid_cpu_usage_percent{" + labels + "}");
       assertThat(body).containsPattern("noid_disk_usage_bytes\\{" + labels + "} [1-9]");
+      // vm1 runs (test 8 destroyed its clone); nothing is stopped.
+      assertThat(body).contains("noid_agent_vms{node=\"node-it\",state=\"running\"} 1.0")
+          .contains("noid_agent_vms{node=\"node-it\",state=\"stopped\"} 0.0");
     });
   }
 

@@ -79,6 +79,13 @@ class VmMetricsTest {
             .contains(series + "{node=\"n1\",user=\"\",vm=\"vm-old\",vm_id=\"vm-old\"}");
       }
       assertThat(scrape).doesNotContain("vm=\"vm-3f9a\"");
+      // Both were recorded stopped; the count follows the table, not the moment of start().
+      assertThat(scrape).contains("noid_agent_vms{node=\"n1\",state=\"stopped\"} 2.0")
+          .contains("noid_agent_vms{node=\"n1\",state=\"running\"} 0.0")
+          .doesNotContain("state=\"destroyed\"");
+      vms.destroy("vm-old");
+      assertThat(registry.scrape())
+          .contains("noid_agent_vms{node=\"n1\",state=\"stopped\"} 1.0");
     }
   }
 
