@@ -18,9 +18,9 @@ import java.util.stream.Stream;
  * chunks (clones of one golden snapshot, a chain against one base) reads each from the archive
  * once. At most {@code capacityBytes}: a chunk that does not fit is not kept (a fetch larger
  * than the cache never fills the disk with it), and the least recently used go first. A chunk
- * is written under a temporary name and renamed, so a crash never leaves a partial one under
- * its digest; every chunk was verified against its digest before it was put here. Caching is
- * an optimisation: a chunk that cannot be written is simply not cached.
+ * is written under a temporary name and renamed, not synced (a cache need not survive a crash):
+ * every chunk was verified against its digest before it was put here, and is again when it is
+ * read. Caching is an optimisation: a chunk that cannot be written is simply not cached.
  */
 final class ChunkCache {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ChunkCache.class);
@@ -55,10 +55,21 @@ final class ChunkCache {
     return total;
   }
 
+  /**
+   * The chunk, checked against its digest: an entry a crash tore (the rename reached the disk,
+   * its data did not) is removed and read from the archive again, never passed on.
+   */
   Optional<byte[]> get(String sha256) {
     Path p = dir.resolve(sha256);
     try {
       byte[] data = Files.readAllBytes(p);
+      if (!ChunkedArchive.sha256(data).equals(sha256)) {
+        log.warn("cached chunk {} does not match its digest: removed, read from the archive", p);
+        if (Files.deleteIfExists(p)) {
+          size.addAndGet(-data.length);
+        }
+        return Optional.empty();
+      }
       Files.setLastModifiedTime(p, FileTime.from(Instant.now()));
       return Optional.of(data);
     } catch (java.nio.file.NoSuchFileException e) {

@@ -295,7 +295,7 @@ public final class ChunkedArchive implements CheckpointArchive {
     return data;
   }
 
-  private static String sha256(byte[] data) {
+  static String sha256(byte[] data) {
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
     } catch (NoSuchAlgorithmException e) {

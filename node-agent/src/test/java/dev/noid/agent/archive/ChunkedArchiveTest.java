@@ -149,6 +149,32 @@ class ChunkedArchiveTest {
     assertThat(Files.readAllBytes(nodeB.directory("ck-2").resolve("memory"))).isEqualTo(changed);
   }
 
+  /**
+   * A cached chunk torn by a crash (renamed into place, its data never written). Before, the
+   * cache passed it on, every fetch of a checkpoint with that chunk failed as CORRUPT, and each
+   * failed read marked the bad entry as just used, so it was never evicted.
+   */
+  @Test
+  void aTornCachedChunkIsReadFromTheArchiveAgain() throws Exception {
+    byte[] memory = random(2 * MIB, 6);
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("memory", memory));
+    archiveA.upload("ck-1");
+    archiveB.fetch("ck-1");
+    nodeB.delete("ck-1");
+    Path torn;
+    try (var cached = Files.list(tmp.resolve("b-chunk-cache"))) {
+      torn = cached.findFirst().orElseThrow();
+    }
+    Files.write(torn, new byte[0]);
+
+    CheckpointArchive.Fetch again = archiveB.fetch("ck-1");
+
+    assertThat(again.chunksFetched()).isEqualTo(1);
+    assertThat(Files.readAllBytes(nodeB.directory("ck-1").resolve("memory"))).isEqualTo(memory);
+    assertThat(ChunkedArchive.sha256(Files.readAllBytes(torn)))
+        .isEqualTo(torn.getFileName().toString());
+  }
+
   @Test
   void aChunkThatDoesNotMatchItsDigestIsRefusedAndNothingIsLeft() throws Exception {
     TestCheckpoints.make(nodeA, "ck-1", Map.of("vmstate", random(2 * MIB, 4)));
