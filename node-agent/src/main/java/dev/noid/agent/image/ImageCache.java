@@ -2,11 +2,11 @@ package dev.noid.agent.image;
 
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.AtomicFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
@@ -201,7 +201,7 @@ public final class ImageCache {
       log.warn("pulled image {} has digest {}: refused, pulling it again", digest, got);
     }
     try {
-      Files.move(part, file, StandardCopyOption.ATOMIC_MOVE);
+      AtomicFiles.publish(part, file);
     } catch (IOException e) {
       deleteQuietly(part);
       throw new AgentException(Code.INTERNAL, "cannot store image " + digest + ": "

@@ -2,6 +2,7 @@ package dev.noid.agent.image;
 
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
+import dev.noid.agent.vm.AtomicFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -89,7 +90,7 @@ final class ImageKernels {
           + " has digest " + got + ", not " + expected.get() + ": refused");
     }
     try {
-      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+      AtomicFiles.publish(tmp, file);
     } catch (IOException e) {
       ImageCache.deleteQuietly(tmp);
       throw new AgentException(Code.INTERNAL, "cannot store the " + part + " of image " + digest

@@ -37,6 +37,19 @@ public final class AtomicFiles {
     syncDirectory(dir);
   }
 
+  /**
+   * Publishes {@code written}, a finished sibling of {@code file}, as {@code file}: its data is
+   * made durable before the rename, and the rename after it. A file named by its digest and
+   * trusted by that name from then on (an image) must never be found torn under it.
+   */
+  public static void publish(Path written, Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(written, StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+    Files.move(written, file, StandardCopyOption.ATOMIC_MOVE);
+    syncDirectory(file.toAbsolutePath().getParent());
+  }
+
   /** Makes the files directly in {@code dir}, and its entries, durable. */
   public static void syncTree(Path dir) throws IOException {
     try (Stream<Path> files = Files.list(dir)) {
