@@ -129,6 +129,11 @@ final class VmAdoption {
     VmFiles.Saved saved = VmFiles.readSpec(layout);
     if (Files.exists(layout.restoringMarker())) {
       stopInterruptedRestore(layout);
+    } else if (Files.deleteIfExists(layout.stagedRestoreDisk())) {
+      // A restore in place killed while it copied the checkpoint's disk, before it touched
+      // the VM: only the copy (a whole disk's worth) is left to go.
+      log.atWarn().addKeyValue("vm_dir", layout.dir().toString())
+          .log("removed the disk a cut-short restore had staged in {}", layout.dir());
     }
     if (Files.exists(layout.stoppedMarker())) {
       found(saved, layout, VmState.STOPPED, Files.readString(layout.stoppedMarker()).strip());

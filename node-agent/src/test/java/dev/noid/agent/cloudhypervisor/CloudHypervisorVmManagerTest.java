@@ -239,6 +239,24 @@ class CloudHypervisorVmManagerTest {
     return state;
   }
 
+  /**
+   * An agent killed while a restore in place copied the checkpoint's disk: the VM was not
+   * touched yet, and the copy, a whole disk's worth, lay beside it. Before, it stayed for good.
+   */
+  @Test
+  void aDiskStagedByARestoreCutShortGoesAtTheNextStartAndTheVmRunsOn() throws Exception {
+    long pid = startWeb();
+    Path staged = new VmLayout(tmp.resolve("vms/web")).stagedRestoreDisk();
+    Files.writeString(staged, "part of a checkpoint's disk");
+    vms.close();
+
+    vms = manager();
+
+    assertThat(staged).doesNotExist();
+    assertThat(vms.status("web").state()).isEqualTo(VmState.RUNNING);
+    assertThat(vms.status("web").pid()).isEqualTo(pid);
+  }
+
   /** The VMM at {@code pid} dies and the agent stops: what the next start finds. */
   private void killVmmWithTheAgentAway(long pid) throws Exception {
     ProcessHandle old = ProcessHandle.of(pid).orElseThrow();
