@@ -187,7 +187,12 @@ public final class CloudHypervisorDriver implements Hypervisor {
           .redirectOutput(ProcessBuilder.Redirect.appendTo(layout.vmmLog().toFile()))
           .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
           .start();
-      AtomicFiles.writeString(layout.pidFile(), p.pid() + "\n");
+      try {
+        AtomicFiles.writeString(layout.pidFile(), p.pid() + "\n");
+      } catch (IOException e) {
+        p.destroyForcibly(); // without its pid on disk, nothing would ever find it again
+        throw e;
+      }
       awaitApi(layout, p);
       return p.pid();
     } catch (IOException e) {
