@@ -200,7 +200,11 @@ public final class Reconciler {
           if (r.inProgress()) {
             return; // still booting there: its heartbeat report will finish it (observe)
           }
-          vms.update(cur.with(r.state(), "reconciled: node " + cur.node() + " reports " + r.state().label()));
+          VmEntry now = vms.update(cur.with(r.state(), "reconciled: node " + cur.node()
+              + " reports " + r.state().label()));
+          if (cur.holdsCapacity() && !now.holdsCapacity()) {
+            scheduler.release(cur.node(), cur.cpus(), cur.memMib()); // its VMM died there
+          }
         } catch (NoidException ex) {
           if (ex.code() != NoidException.Code.NOT_FOUND) {
             throw ex;

@@ -90,6 +90,11 @@ public final class VmTransitions {
       }
       VmEntry destroying = vms.update(cur.withDesired(VmState.DESTROYING)
           .with(VmState.DESTROYING, "destroy in progress"));
+      if (!cur.holdsCapacity() && destroying.holdsCapacity()) {
+        // A FAILED VM gave its capacity back; DESTROYING holds it (as a leader's start counts
+        // it), so a destroy that fails and is retried releases it once, not twice.
+        scheduler.reserveOn(cur.node(), cur.cpus(), cur.memMib());
+      }
       if (!cur.node().isEmpty()) {
         try {
           agents.destroy(cur.node(), cur.id());
@@ -101,9 +106,7 @@ public final class VmTransitions {
             throw ne;
           }
         }
-        if (cur.holdsCapacity()) {
-          scheduler.release(cur.node(), cur.cpus(), cur.memMib());
-        }
+        scheduler.release(cur.node(), cur.cpus(), cur.memMib());
       }
       vms.delete(destroying);
       log.atInfo().addKeyValue("vm_name", cur.name()).addKeyValue("user", cur.owner())

@@ -96,6 +96,11 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     return faults;
   }
 
+  /** VM {@code id}'s VMM exits on its own: the node reports it DEAD from now on. */
+  public void vmmDied(String id) {
+    node.setState(id, AgentVmState.AGENT_VM_STATE_DEAD);
+  }
+
   /** The VMs it holds now, by id, as it would report them. */
   public java.util.Map<String, VmReport> vms() {
     java.util.Map<String, VmReport> byId = new java.util.HashMap<>();
@@ -238,6 +243,7 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   @Override
   public void destroyVm(DestroyVmRequest request, StreamObserver<DestroyVmResponse> out) {
     simulated(out, () -> {
+      faults.refuseDestroy();
       node.remove(request.getId());
       return DestroyVmResponse.getDefaultInstance();
     });

@@ -16,6 +16,7 @@ public final class Faults {
   private final AtomicReference<Status> failNextBatch = new AtomicReference<>();
   private volatile Status failCreates;
   private volatile Status failRestores;
+  private volatile Status failDestroys;
   private volatile CountDownLatch importGate;
   private final AtomicInteger atImportGate = new AtomicInteger();
   private final AtomicInteger imports = new AtomicInteger();
@@ -64,6 +65,11 @@ public final class Faults {
   /** From now on, every restore is refused with {@code status} (null: none is). */
   public void failRestores(Status status) {
     failRestores = status;
+  }
+
+  /** From now on, every destroy is refused with {@code status} (null: none is). */
+  public void failDestroys(Status status) {
+    failDestroys = status;
   }
 
   /**
@@ -130,6 +136,13 @@ public final class Faults {
 
   void refuseCreate() {
     Status s = failCreates;
+    if (s != null) {
+      throw new HollowNode.Refused(s);
+    }
+  }
+
+  void refuseDestroy() {
+    Status s = failDestroys;
     if (s != null) {
       throw new HollowNode.Refused(s);
     }

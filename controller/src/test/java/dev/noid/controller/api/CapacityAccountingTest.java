@@ -1,0 +1,80 @@
+package dev.noid.controller.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.VmEntry;
+import io.grpc.Status;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the scheduler holds for a node while its VMs fail and are destroyed, against fake
+ * agents: every VM that holds capacity is counted once, and none that does not.
+ */
+class CapacityAccountingTest {
+  private static final Principal ALICE = new Principal("alice", false);
+
+  @TempDir Path dir;
+
+  private static CreateVmRequest on(String name, String node) {
+    return CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256).setNode(node)
+        .build();
+  }
+
+  /**
+   * A FAILED VM has given its capacity back. Before, a destroy of it that the node refused left
+   * it DESTROYING, a state that holds capacity, and the retry released it a second time: from
+   * the VM beside it.
+   */
+  @Test
+  void aFailedVmWhoseDestroyIsRetriedReleasesNothingTwice() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L))) {
+      c.create(ALICE, on("web", "node-a"));
+      c.agents.get("node-a").faults().failCreates(Status.INTERNAL
+          .withDescription("hypervisor: the VMM would not start"));
+      catchThrowable(() -> c.create(ALICE, on("bad", "node-a")));
+      c.agents.get("node-a").faults().failCreates(null);
+      assertThat(c.get(ALICE, "bad").state()).isEqualTo(VmState.FAILED);
+      assertThat(c.scheduler.reservedMemMib("node-a")).as("web only").isEqualTo(256);
+
+      c.agents.get("node-a").faults().failDestroys(Status.UNAVAILABLE
+          .withDescription("node-a is restarting"));
+      assertThat(catchThrowable(() -> c.vms.transitions().destroy(ALICE, "bad"))).isNotNull();
+      assertThat(c.get(ALICE, "bad").state()).isEqualTo(VmState.DESTROYING);
+      c.agents.get("node-a").faults().failDestroys(null);
+      c.vms.transitions().destroy(ALICE, "bad");
+
+      assertThat(c.scheduler.reservedMemMib("node-a")).as("web only").isEqualTo(256);
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
+    }
+  }
+
+  /**
+   * A VM a new leader finds CREATING (it counts its capacity) whose VMM died on its node before
+   * the create finished. Before, the reconciler stored it FAILED and kept its capacity reserved
+   * until the next leader's start.
+   */
+  @Test
+  void aCreatingVmItsNodeReportsDeadGivesItsCapacityBack() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L))) {
+      VmEntry web = c.create(ALICE, on("web", "node-a"));
+      // As a leader that took over mid-create finds it: CREATING, its capacity counted.
+      c.vms.records().table().update(web.with(VmState.CREATING, "creating"));
+      c.agents.get("node-a").vmmDied(web.id());
+
+      c.vms.reconciler().reconcile();
+
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.FAILED);
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+    }
+  }
+}
