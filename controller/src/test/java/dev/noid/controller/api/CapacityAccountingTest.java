@@ -77,4 +77,38 @@ class CapacityAccountingTest {
       assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
     }
   }
+
+  /** As a VM whose VMM died is left: FAILED, its capacity given back (VmRecords.fail). */
+  private static VmEntry failed(InProcessController c, VmEntry e) {
+    c.scheduler.release(e.node(), e.cpus(), e.memMib());
+    return c.vms.records().table().update(e.with(VmState.FAILED, "run failed: VMM exited"));
+  }
+
+  /**
+   * A FAILED VM restored from its checkpoint runs again and holds its capacity again. Before,
+   * the restore reserved nothing: the VM ran uncounted, and its destroy later released what
+   * other VMs held; a restore onto another node released the source a second time.
+   */
+  @Test
+  void aFailedVmRestoredInPlaceOrOnAnotherNodeHoldsItsCapacityOnce() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L))) {
+      c.create(ALICE, on("other", "node-a"));
+      VmEntry web = c.create(ALICE, on("web", "node-a"));
+      c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
+      failed(c, c.get(ALICE, "web"));
+      assertThat(c.scheduler.reservedMemMib("node-a")).as("other only").isEqualTo(256);
+
+      c.vms.checkpoints().restore(ALICE, "web", "v1", "", "");
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
+      assertThat(c.scheduler.reservedMemMib("node-a")).as("other and web").isEqualTo(512);
+
+      failed(c, c.get(ALICE, "web"));
+      c.vms.checkpoints().restore(ALICE, "web", "v1", "", "node-b");
+      assertThat(c.get(ALICE, "web").node()).isEqualTo("node-b");
+      assertThat(c.scheduler.reservedMemMib("node-a")).as("other only").isEqualTo(256);
+      assertThat(c.scheduler.reservedMemMib("node-b")).as("web").isEqualTo(256);
+      assertThat(web.id()).isEqualTo(c.get(ALICE, "web").id());
+    }
+  }
 }

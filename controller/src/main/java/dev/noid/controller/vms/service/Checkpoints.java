@@ -228,6 +228,11 @@ public final class Checkpoints {
       VmEntry cur = restorable(records.current(e));
       VmEntry restoring = vms.update(cur.withDesired(VmState.RUNNING)
           .with(VmState.CREATING, "restoring checkpoint " + ck.id()));
+      if (!cur.holdsCapacity()) {
+        // A FAILED VM gave its capacity back; its restore takes it again (the node refuses
+        // the restore if it has no room), and a failure gives it back once more.
+        scheduler.reserveOn(cur.node(), cur.cpus(), cur.memMib());
+      }
       try {
         ensureOn(ck, cur.node());
         NodeVm r = agents.restore(cur.node(), ck.id(), restoring);
@@ -268,7 +273,9 @@ public final class Checkpoints {
       }
       VmEntry moved = vms.update(VmRecords.reported(restoring.withNode(target).withRestoredFrom(ck.id()),
           r, "restored from " + ck.id() + " on " + target));
-      scheduler.release(source, cur.cpus(), cur.memMib());
+      if (cur.holdsCapacity()) { // a FAILED VM held nothing on its source
+        scheduler.release(source, cur.cpus(), cur.memMib());
+      }
       try {
         transitions.destroyCopy(cur, source);
       } catch (NoidException ne) {
