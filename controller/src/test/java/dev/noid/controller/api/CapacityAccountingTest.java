@@ -2,14 +2,19 @@ package dev.noid.controller.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.controller.MutableClock;
 import dev.noid.controller.domain.VmState;
+import dev.noid.controller.scale.hollow.FakeAgent;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -109,6 +114,34 @@ class CapacityAccountingTest {
       assertThat(c.scheduler.reservedMemMib("node-a")).as("other only").isEqualTo(256);
       assertThat(c.scheduler.reservedMemMib("node-b")).as("web").isEqualTo(256);
       assertThat(web.id()).isEqualTo(c.get(ALICE, "web").id());
+    }
+  }
+
+  /**
+   * A create the controller gave up on (its node did not answer in time) that the node then
+   * finished. Before, the VM stayed FAILED while it ran on the node, its memory counted
+   * nowhere, so later placements filled the node past its size.
+   */
+  @Test
+  void aCreateTheNodeFinishedAfterTheControllerGaveUpLeavesNoUncountedVm() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(1),
+        Map.of("node-a", 2048L), clock, Duration.ofSeconds(30))) {
+      FakeAgent node = c.agents.get("node-a");
+      node.faults().closeGate();
+      VmEntry slow = c.create(ALICE, on("slow", "node-a"));
+      assertThat(slow.state()).isEqualTo(VmState.FAILED);
+      assertThat(slow.statusMessage()).contains("did not answer in time");
+      node.faults().openGate();
+      await("the node to finish the create").atMost(Duration.ofSeconds(30))
+          .until(() -> node.vms().containsKey(slow.id()));
+
+      clock.advance(Duration.ofMinutes(1));
+      c.observe("node-a", List.copyOf(node.vms().values()));
+
+      assertThat(node.vms()).doesNotContainKey(slow.id());
+      assertThat(c.get(ALICE, "slow").state()).isEqualTo(VmState.FAILED);
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
     }
   }
 }

@@ -60,6 +60,29 @@ public final class Reconciler {
     this.clock = clock;
   }
 
+  /**
+   * A VM the controller failed (its node did not answer a create or restore in time) that the
+   * node went on to run. Its user was told it failed and its capacity is counted nowhere, so
+   * the copy goes, as a stray's would; the VM stays FAILED, to restore or destroy.
+   */
+  private void removeRunningCopyOfFailed(VmEntry e, String node, NodeVm r) {
+    log.atWarn().addKeyValue("vm_name", e.name()).addKeyValue("user", e.owner())
+        .log("VM {} is FAILED ({}) but node {} runs it ({}): removing that copy", e.name(),
+            e.statusMessage(), node, r.state().label());
+    locks.withLock(e.id(), () -> {
+      VmEntry cur = vms.byId(e.id()).orElse(null);
+      if (cur == null || cur.state() != VmState.FAILED || !cur.node().equals(node)) {
+        return; // a restore or destroy got there first
+      }
+      try {
+        transitions.destroyCopy(cur, node);
+      } catch (NoidException ne) {
+        log.warn("cannot remove the copy of failed VM {} on {} yet: {}", e.name(), node,
+            ne.getMessage());
+      }
+    });
+  }
+
   /** A node's heartbeat: actual states of its VMs. */
   public void observe(String node, List<NodeVm> reports) {
     Map<String, NodeVm> byId = new HashMap<>();
@@ -84,6 +107,11 @@ public final class Reconciler {
       }
       boolean nodeDecides = e.state().isSettled() || e.state().isFinishedByNodeReport();
       NodeVm r = byId.get(e.id());
+      if (e.state() == VmState.FAILED && r != null && !r.inProgress()
+          && (r.state() == VmState.RUNNING || r.state() == VmState.PAUSED)) {
+        removeRunningCopyOfFailed(e, node, r);
+        continue;
+      }
       VmState actual;
       String why;
       if (r == null) {
