@@ -156,18 +156,22 @@ public final class FleetImages implements ImagePins {
 
   @Override
   public String pin(String requested) {
-    if (requested.contains("@")) {
-      String digest = ImageRefs.digestOf(requested);
-      if (!ImageRefs.isDigest(digest) || !blobs.has(digest)) {
-        throw notFound("image '" + requested + "'");
+    // The lookup and the pin are one step under remove's lock: a remove in between would find
+    // the file unpinned and unused, and delete it under the create that was handed its digest.
+    synchronized (this) {
+      if (requested.contains("@")) {
+        String digest = ImageRefs.digestOf(requested);
+        if (!ImageRefs.isDigest(digest) || !blobs.has(digest)) {
+          throw notFound("image '" + requested + "'");
+        }
+        pinnedAt.put(digest, clock.instant());
+        return requested;
       }
-      pinnedAt.put(digest, clock.instant());
-      return requested;
-    }
-    FleetImage image = byName.get(requested);
-    if (image != null) {
-      pinnedAt.put(image.digest(), clock.instant());
-      return image.pinned();
+      FleetImage image = byName.get(requested);
+      if (image != null) {
+        pinnedAt.put(image.digest(), clock.instant());
+        return image.pinned();
+      }
     }
     // Every create of a node-local image comes here: the names nodes reported are looked at
     // again only when one is not among those seen before (a scan of every node is O(nodes)).
