@@ -33,10 +33,11 @@ final class TarballExtractor {
     String fileHex = Sha256.ofFile(source.file());
     Sha256.requireExpected(subject, source.expectedSha256(), fileHex);
     // -P lists names as they are stored, not with tar's repairs applied.
-    String listing = tools.run(subject, List.of("tar", "-tPf", source.file().toString()));
-    listing.lines().filter(TarballExtractor::escapes).findFirst().ifPresent(name -> {
-      throw NoidException.invalid(subject + ": the member '" + name
-          + "' would be written outside the root filesystem");
+    tools.runLines(subject, List.of("tar", "-tPf", source.file().toString()), name -> {
+      if (escapes(name)) {
+        throw NoidException.invalid(subject + ": the member '" + name
+            + "' would be written outside the root filesystem");
+      }
     });
     requireWithinBudget(subject, source.file());
     try {
@@ -55,17 +56,15 @@ final class TarballExtractor {
   /** The listing's sizes bound what extraction writes: a tarball that would not fit the
    * budget is refused before it can fill the disk. */
   private void requireWithinBudget(String subject, Path file) {
-    long data = 0;
-    long inodes = 0;
-    for (String line : tools.run(subject, List.of("tar", "-tvPf", file.toString(),
-        "--numeric-owner")).lines().toList()) {
+    long[] dataAndInodes = new long[2];
+    tools.runLines(subject, List.of("tar", "-tvPf", file.toString(), "--numeric-owner"), line -> {
       Matcher m = SIZE.matcher(line);
       long size = m.find() ? Long.parseLong(m.group(1)) : 0;
-      data += Ext4Writer.blocksFor(size);
-      inodes++;
-    }
-    Ext4Writer.requireWithinBudget(subject,
-        Ext4Writer.imageSize(new Ext4Writer.Content(data, inodes)), maxImageBytes);
+      dataAndInodes[0] += Ext4Writer.blocksFor(size);
+      dataAndInodes[1]++;
+    });
+    Ext4Writer.requireWithinBudget(subject, Ext4Writer.imageSize(
+        new Ext4Writer.Content(dataAndInodes[0], dataAndInodes[1])), maxImageBytes);
   }
 
   static boolean escapes(String name) {

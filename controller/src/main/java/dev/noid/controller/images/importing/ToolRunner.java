@@ -1,13 +1,18 @@
 package dev.noid.controller.images.importing;
 
 import dev.noid.controller.domain.NoidException;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Runs one external tool (skopeo, umoci, tar, mkfs.ext4, debugfs) to completion and turns its
@@ -42,6 +47,46 @@ final class ToolRunner {
   }
 
   Result runAllowingFailure(String subject, List<String> command) {
+    return execute(subject, command, (exitCode, out, err) -> new Result(exitCode,
+        Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8)));
+  }
+
+  /**
+   * As {@link #run}, handing each line of standard output to {@code line} as it is read back
+   * from its file: a listing of a tarball with millions of entries, or very long names, is
+   * never held whole in the controller's memory.
+   */
+  void runLines(String subject, List<String> command, Consumer<String> line) {
+    execute(subject, command, (exitCode, out, err) -> {
+      if (exitCode != 0) {
+        throw NoidException.invalid(subject + ": " + command.getFirst() + " failed: "
+            + new Result(exitCode, tail(out), tail(err)).reason());
+      }
+      try (BufferedReader lines = Files.newBufferedReader(out, StandardCharsets.UTF_8)) {
+        for (String l = lines.readLine(); l != null; l = lines.readLine()) {
+          line.accept(l);
+        }
+      }
+      return null;
+    });
+  }
+
+  /** What a finished tool left: its exit code and its output files, read before they go. */
+  private interface Outcome<T> {
+    T of(int exitCode, Path out, Path err) throws IOException;
+  }
+
+  // The end of a file, where tools put their reasons: never more than a few KiB of it.
+  private static String tail(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long from = Math.max(0, ch.size() - 4 * MAX_REASON_CHARS);
+      ByteBuffer buf = ByteBuffer.allocate((int) (ch.size() - from));
+      ch.read(buf, from);
+      return new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8);
+    }
+  }
+
+  private <T> T execute(String subject, List<String> command, Outcome<T> outcome) {
     Path out = null;
     Path err = null;
     Process process = null;
@@ -57,8 +102,7 @@ final class ToolRunner {
         throw new NoidException(NoidException.Code.TIMEOUT, subject + ": " + command.getFirst()
             + " did not finish within " + timeout.toSeconds() + " s");
       }
-      return new Result(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-          Files.readString(err, StandardCharsets.UTF_8));
+      return outcome.of(process.exitValue(), out, err);
     } catch (IOException e) {
       throw new NoidException(NoidException.Code.INTERNAL, subject + ": could not run "
           + command.getFirst() + ": " + e.getMessage(), e);

@@ -39,6 +39,36 @@ class ToolRunnerTest {
     assertThat(out).hasSize(1_000_000);
   }
 
+  /**
+   * A listing read line by line: the lines of a tarball with hundreds of thousands of long
+   * names never sit in memory together (before, the whole listing was read into one String,
+   * and copied again into a list, which a small tarball could make gigabytes long).
+   */
+  @Test
+  void aListingIsHandedOverLineByLine() {
+    long[] linesAndLongest = new long[2];
+    runner(Duration.ofSeconds(30)).runLines("image x", List.of("sh", "-c",
+        "seq 1 300000 | sed 's/$/-some-long-member-name-of-the-tarball/'"), l -> {
+          linesAndLongest[0]++;
+          linesAndLongest[1] = Math.max(linesAndLongest[1], l.length());
+        });
+
+    assertThat(linesAndLongest[0]).isEqualTo(300_000);
+    assertThat(linesAndLongest[1]).isEqualTo("300000-some-long-member-name-of-the-tarball".length());
+  }
+
+  @Test
+  void aListingToolThatFailsGivesItsReasonAndNoLines() {
+    long[] lines = new long[1];
+    NoidException e = catchThrowableOfType(NoidException.class,
+        () -> runner(Duration.ofSeconds(30)).runLines("image x", List.of("sh", "-c",
+            "echo a-line; echo tar: not a tar archive >&2; exit 2"), l -> lines[0]++));
+
+    assertThat(e.code()).isEqualTo(NoidException.Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).startsWith("image x: sh failed: ").contains("not a tar archive");
+    assertThat(lines[0]).isZero();
+  }
+
   @Test
   void aToolThatOverrunsItsTimeIsStoppedAndReportedAsTimeout() {
     NoidException e = catchThrowableOfType(NoidException.class,
