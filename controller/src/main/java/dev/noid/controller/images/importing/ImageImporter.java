@@ -86,7 +86,7 @@ public final class ImageImporter {
 
   private Converted convert(ImportSource source, ToolRunner tools, Path scratch, Path ext4,
       Path kernelDir) throws IOException {
-    OciUnpacker oci = new OciUnpacker(tools);
+    OciUnpacker oci = new OciUnpacker(tools, maxImageBytes);
     String subject = describe(source);
     requireReadable(subject, source);
     if (!(source instanceof ImportSource.Ext4File)) {

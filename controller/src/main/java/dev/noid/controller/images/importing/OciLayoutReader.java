@@ -47,6 +47,16 @@ final class OciLayoutReader {
         config.path("variant").asText(""));
   }
 
+  /** The layer blobs of the single image manifest a ref names, bottom first. */
+  static List<Path> layerBlobs(String subject, Path layout, String ref) {
+    JsonNode manifest = blob(subject, layout, manifestDigest(subject, layout, ref));
+    List<Path> blobs = new ArrayList<>();
+    for (JsonNode layer : manifest.path("layers")) {
+      blobs.add(blobPath(subject, layout, layer.path("digest").asText()));
+    }
+    return blobs;
+  }
+
   record Platform(String os, String architecture, String variant) {
     @Override
     public String toString() {
@@ -55,10 +65,14 @@ final class OciLayoutReader {
   }
 
   private static JsonNode blob(String subject, Path layout, String digest) {
+    return read(subject, blobPath(subject, layout, digest));
+  }
+
+  private static Path blobPath(String subject, Path layout, String digest) {
     if (!digest.matches("sha256:[0-9a-f]{64}")) {
       throw NoidException.invalid(subject + ": unsupported blob digest '" + digest + "'");
     }
-    return read(subject, layout.resolve("blobs").resolve("sha256").resolve(digest.substring(7)));
+    return layout.resolve("blobs").resolve("sha256").resolve(digest.substring(7));
   }
 
   private static JsonNode read(String subject, Path file) {

@@ -14,11 +14,14 @@ import java.util.List;
  */
 final class OciUnpacker {
   private static final String LOCAL_TAG = "image";
+  private static final long MIB = 1L << 20;
 
   private final ToolRunner tools;
+  private final long maxImageBytes;
 
-  OciUnpacker(ToolRunner tools) {
+  OciUnpacker(ToolRunner tools, long maxImageBytes) {
     this.tools = tools;
+    this.maxImageBytes = maxImageBytes;
   }
 
   record Unpacked(Path rootfs, String origin, String architecture) {}
@@ -78,9 +81,35 @@ final class OciUnpacker {
       throw NoidException.invalid(subject + ": wrong architecture: the image is for " + platform
           + ", not linux/amd64");
     }
+    requireLayersWithinBudget(subject, layout);
     tools.run(subject, List.of("umoci", "raw", "unpack", "--image", layout + ":" + LOCAL_TAG,
         rootfs.toString()));
     return new Unpacked(rootfs, origin, platform.architecture());
+  }
+
+  /**
+   * What unpacking writes is at most every layer's content: a later layer may delete what an
+   * earlier one added, so the sum overstates the image, but the disk holds the sum while umoci
+   * works. Refused before unpacking when that is over twice the image limit: a small
+   * compressed layer must not fill the controller's disk (its store lives there too).
+   */
+  private void requireLayersWithinBudget(String subject, Path layout) {
+    long[] dataAndInodes = new long[2];
+    for (Path layer : OciLayoutReader.layerBlobs(subject, layout, LOCAL_TAG)) {
+      // tar recognises gzip, zstd and plain layers by their first bytes.
+      tools.runLines(subject, List.of("tar", "-tvf", layer.toString(), "--numeric-owner"),
+          line -> {
+            dataAndInodes[0] += Ext4Writer.blocksFor(TarballExtractor.memberSize(line));
+            dataAndInodes[1]++;
+          });
+    }
+    long unpacked = Ext4Writer.imageSize(new Ext4Writer.Content(dataAndInodes[0],
+        dataAndInodes[1]));
+    if (unpacked > 2 * maxImageBytes) {
+      throw new NoidException(NoidException.Code.LIMIT_EXCEEDED, subject + ": its layers unpack"
+          + " to " + unpacked / MIB + " MiB, over twice the image limit of "
+          + maxImageBytes / MIB + " MiB");
+    }
   }
 
   /** docker save writes manifest.json at the top; an OCI archive is a layout with oci-layout. */

@@ -58,13 +58,17 @@ final class TarballExtractor {
   private void requireWithinBudget(String subject, Path file) {
     long[] dataAndInodes = new long[2];
     tools.runLines(subject, List.of("tar", "-tvPf", file.toString(), "--numeric-owner"), line -> {
-      Matcher m = SIZE.matcher(line);
-      long size = m.find() ? Long.parseLong(m.group(1)) : 0;
-      dataAndInodes[0] += Ext4Writer.blocksFor(size);
+      dataAndInodes[0] += Ext4Writer.blocksFor(memberSize(line));
       dataAndInodes[1]++;
     });
     Ext4Writer.requireWithinBudget(subject, Ext4Writer.imageSize(
         new Ext4Writer.Content(dataAndInodes[0], dataAndInodes[1])), maxImageBytes);
+  }
+
+  /** A member's size in a line of {@code tar -tv --numeric-owner}; 0 when it has none. */
+  static long memberSize(String line) {
+    Matcher m = SIZE.matcher(line);
+    return m.find() ? Long.parseLong(m.group(1)) : 0;
   }
 
   static boolean escapes(String name) {

@@ -1,7 +1,9 @@
 package dev.noid.controller.images.importing;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import dev.noid.controller.domain.NoidException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,6 +40,29 @@ class OciLayoutImportTest {
     // The scratch directory is gone; only the image stays.
     try (var left = Files.list(work)) {
       assertThat(left).containsExactly(image.ext4());
+    }
+  }
+
+  /**
+   * A layer that is small compressed but large unpacked, over twice the image limit: refused
+   * before umoci writes it out. Before, umoci unpacked every layer onto the controller's disk
+   * first, and only the ext4 step measured the tree.
+   */
+  @Test
+  void layersThatWouldUnpackToMoreThanTwiceTheLimitAreRefusedBeforeUnpacking() throws Exception {
+    long limit = 16L << 20;
+    Path layout = OciImages.layout(tmp.resolve("layout"), "big", "amd64", List.of(
+        OciImages.baseLayer(), new LayerTar().dir("data").file("data/zeros", new byte[48 << 20], 0644)));
+
+    NoidException e = catchThrowableOfType(NoidException.class, () -> new ImageImporter(limit)
+        .importImage(new ImportSource.OciLayout(layout, "big"), tmp.resolve("work")));
+
+    assertThat(e).isNotNull();
+    assertThat(e.code()).isEqualTo(NoidException.Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).contains("its layers unpack to").contains("over twice the image"
+        + " limit of 16 MiB");
+    try (var left = Files.list(tmp.resolve("work"))) {
+      assertThat(left).as("nothing kept").isEmpty();
     }
   }
 
