@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.Timestamp;
 import dev.noid.agent.vm.AgentException;
+import dev.noid.agent.vm.ImmutableFiles;
 import dev.noid.api.agent.v1.CheckpointInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,7 +62,8 @@ class CheckpointStoreTest {
     write(store, "ck-1");
     // A file not even root may remove, as a failing disk or an attribute leaves it.
     Path locked = store.directory("ck-1").resolve("state/state");
-    Assumptions.assumeTrue(chattr("+i", locked), "this filesystem has no immutable attribute");
+    Assumptions.assumeTrue(ImmutableFiles.lock(locked),
+        "this filesystem has no immutable attribute");
     try {
       store.delete("ck-1");
 
@@ -81,7 +83,7 @@ class CheckpointStoreTest {
     write(store, "ck-1");
     Path cut = root.resolve("ck-1.deleting-0a1b2c3d");
     Files.move(root.resolve("ck-1"), cut);
-    Assumptions.assumeTrue(chattr("+i", cut.resolve("disk.img")),
+    Assumptions.assumeTrue(ImmutableFiles.lock(cut.resolve("disk.img")),
         "this filesystem has no immutable attribute");
     try {
       store.cleanUpPartial(); // at agent start: must not throw
@@ -95,18 +97,7 @@ class CheckpointStoreTest {
   }
 
   private void unlockAll() throws Exception {
-    try (Stream<Path> s = Files.walk(root)) {
-      for (Path f : s.filter(Files::isRegularFile).toList()) {
-        chattr("-i", f);
-      }
-    }
-  }
-
-  private static boolean chattr(String flag, Path file) throws Exception {
-    Process p = new ProcessBuilder("chattr", flag, file.toString()).redirectErrorStream(true)
-        .start();
-    p.getInputStream().readAllBytes();
-    return p.waitFor() == 0;
+    ImmutableFiles.unlockAll(root);
   }
 
   @Test

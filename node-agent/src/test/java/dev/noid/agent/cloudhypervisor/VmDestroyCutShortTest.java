@@ -2,6 +2,7 @@ package dev.noid.agent.cloudhypervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.noid.agent.vm.ImmutableFiles;
 import dev.noid.agent.vm.NodeCapacity;
 import dev.noid.agent.vm.NodeLimits;
 import dev.noid.agent.vm.VmManager;
@@ -47,23 +48,8 @@ class VmDestroyCutShortTest {
     }
   }
 
-  /** The only way to get a file that root cannot delete here. */
-  private static boolean chattr(String flag, Path file) throws Exception {
-    Process p = new ProcessBuilder("chattr", flag, file.toString()).redirectErrorStream(true)
-        .start();
-    p.getInputStream().readAllBytes();
-    return p.waitFor() == 0;
-  }
-
   private void unlockAll() throws Exception {
-    if (!Files.isDirectory(tmp.resolve("vms"))) {
-      return;
-    }
-    try (Stream<Path> files = Files.walk(tmp.resolve("vms"))) {
-      for (Path f : files.filter(Files::isRegularFile).toList()) {
-        chattr("-i", f);
-      }
-    }
+    ImmutableFiles.unlockAll(tmp.resolve("vms"));
   }
 
   @Test
@@ -71,7 +57,7 @@ class VmDestroyCutShortTest {
     vms = manager();
     vms.create(FakeChVms.spec("web", 256), null);
     Path stuck = Files.writeString(tmp.resolve("vms/web/stuck"), "cannot go");
-    Assumptions.assumeTrue(chattr("+i", stuck), "this filesystem has no immutable attribute");
+    Assumptions.assumeTrue(ImmutableFiles.lock(stuck), "this filesystem has no immutable attribute");
 
     vms.destroy("web");
 
