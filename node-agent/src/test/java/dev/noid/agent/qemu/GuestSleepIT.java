@@ -9,6 +9,7 @@ import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.memory.MemoryBases;
 import dev.noid.api.agent.v1.VmSpec;
+import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -18,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,14 +76,29 @@ class GuestSleepIT {
   /**
    * Types a line at the console. The connection stays open: QEMU drops what it has not yet fed
    * the guest's UART when its client hangs up. The leading newline answers the shell's first
-   * cursor query.
+   * cursor query. What the guest prints is read and dropped (serial.log has it): QEMU writes it
+   * to the client a byte at a time, so a few hundred unread bytes fill the socket's buffer, and
+   * then the guest's UART stops sending and its kernel drops console output.
    */
   private void type(String line) throws Exception {
     if (console == null) {
       console = SocketChannel.open(StandardProtocolFamily.UNIX);
       console.connect(UnixDomainSocketAddress.of(layout.consoleSocket()));
+      SocketChannel open = console;
+      Thread.ofVirtual().name("console-reader").start(() -> drain(open));
     }
     console.write(ByteBuffer.wrap(("\n" + line + "\n").getBytes(StandardCharsets.UTF_8)));
+  }
+
+  private static void drain(SocketChannel open) {
+    ByteBuffer buffer = ByteBuffer.allocate(8192);
+    try {
+      while (open.read(buffer.clear()) >= 0) {
+        // serial.log holds the same bytes
+      }
+    } catch (IOException e) {
+      // closed by stop()
+    }
   }
 
   /**
@@ -92,8 +109,14 @@ class GuestSleepIT {
     String begin = "<" + tag + "-B>";
     String end = "<" + tag + "-E>";
     type("echo \"<" + tag + "-\"\"B>\"; " + script + "; echo \"<" + tag + "-\"\"E>\"");
-    await(tag + " at the console").atMost(BOOT).pollInterval(Duration.ofMillis(100))
-        .until(() -> serial().contains(end));
+    try {
+      await(tag + " at the console").atMost(BOOT).pollInterval(Duration.ofMillis(100))
+          .until(() -> serial().contains(end));
+    } catch (ConditionTimeoutException e) {
+      String log = serial();
+      throw new AssertionError(e.getMessage() + "; the console's last output:\n"
+          + log.substring(Math.max(0, log.length() - 2000)), e);
+    }
     String log = serial();
     return log.substring(log.lastIndexOf(begin) + begin.length(), log.lastIndexOf(end)).strip();
   }
