@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.stream.Stream;
 
 /**
@@ -64,6 +65,18 @@ public final class ImageBlobs {
     } catch (IOException e) {
       throw new NoidException(NoidException.Code.INTERNAL, "cannot list the image files: "
           + e.getMessage(), e);
+    }
+  }
+
+  /** The size of {@code digest}'s ext4 file here, which is what this controller would serve. */
+  public OptionalLong ext4Bytes(String digest) {
+    if (!ImageRefs.isDigest(digest)) {
+      return OptionalLong.empty();
+    }
+    try {
+      return OptionalLong.of(Files.size(path(digest)));
+    } catch (IOException e) {
+      return OptionalLong.empty();
     }
   }
 

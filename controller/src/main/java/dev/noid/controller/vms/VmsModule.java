@@ -56,11 +56,12 @@ public final class VmsModule extends AbstractModule {
   @Provides
   @Singleton
   NodeAgents nodeAgents(AgentClients clients, ControllerConfig config,
-      dev.noid.controller.pki.ClusterPki pki, Clock clock) {
+      dev.noid.controller.pki.ClusterPki pki, Clock clock,
+      dev.noid.controller.images.ImageBlobs blobs) {
     dev.noid.common.tls.TlsFiles identity = pki.agentClientFiles();
     return new GrpcNodeAgents(clients, new dev.noid.controller.agents.grpc.TransferGrants(
         dev.noid.common.tls.KeyAndCertificate.read(identity.certificate(), identity.key()), clock),
-        Duration.ofSeconds(config.bootTimeoutSeconds()));
+        blobs::ext4Bytes, Duration.ofSeconds(config.bootTimeoutSeconds()));
   }
 
   @Provides

@@ -73,6 +73,7 @@ final class InProcessController implements AutoCloseable {
   private final AgentClients clients;
   private final Duration bootTimeout;
   private final Clock clock;
+  private final ImageBlobs blobs;
 
   InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
     this(dir, bootTimeout, nodeMemoryMib, Clock.systemUTC(), Duration.ofMinutes(5));
@@ -100,10 +101,10 @@ final class InProcessController implements AutoCloseable {
     quotas = new Quotas(store);
     VmTable vmTable = new VmTable(store, clock, quotas);
     CheckpointTable checkpointTable = new CheckpointTable(store, quotas);
-    ImageBlobs blobs = new ImageBlobs(dir.resolve("images"));
+    blobs = new ImageBlobs(dir.resolve("images"));
     images = new FleetImages(store, blobs, new VmImageUsers(vmTable, checkpointTable), nodes, clock);
     vms = VmServices.wire(vmTable, checkpointTable, nodes, scheduler,
-        new GrpcNodeAgents(clients, dev.noid.controller.testing.TestGrants.signer(clock), bootTimeout), clock, OperationObserver.NONE, images,
+        new GrpcNodeAgents(clients, dev.noid.controller.testing.TestGrants.signer(clock), blobs::ext4Bytes, bootTimeout), clock, OperationObserver.NONE, images,
         quotas::limits);
     pulls = ImagePullsInFlight.of(nodes);
     imageApi = new GrpcImageService(images, new ImageImports(new ImageImporter(1L << 30), blobs,
@@ -132,7 +133,7 @@ final class InProcessController implements AutoCloseable {
   VmServices takenOver() {
     VmTable table = new VmTable(store, clock, quotas);
     return VmServices.wire(table, new CheckpointTable(store, quotas), nodes,
-        new Scheduler(Scheduler.Strategy.SPREAD), new GrpcNodeAgents(clients, dev.noid.controller.testing.TestGrants.signer(clock), bootTimeout), clock,
+        new Scheduler(Scheduler.Strategy.SPREAD), new GrpcNodeAgents(clients, dev.noid.controller.testing.TestGrants.signer(clock), blobs::ext4Bytes, bootTimeout), clock,
         OperationObserver.NONE, images);
   }
 

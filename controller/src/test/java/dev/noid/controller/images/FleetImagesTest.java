@@ -66,6 +66,15 @@ class FleetImagesTest {
   }
 
   @Test
+  void anImagesSizeForItsPeersIsThatOfTheFileThisControllerHolds() throws Exception {
+    add("debian-12", D1, false);
+
+    assertThat(blobs.ext4Bytes(D1)).hasValue(("debian-12" + D1).length());
+    assertThat(blobs.ext4Bytes(D2)).isEmpty();
+    assertThat(blobs.ext4Bytes("sha256:../../etc/passwd")).isEmpty();
+  }
+
+  @Test
   void reImportingANameNeedsReplaceAndLeavesPinnedVmsOnTheOldFile() throws Exception {
     add("debian-12", D1, false);
     users.add("VM alice/web " + D1);

@@ -22,14 +22,29 @@ public final class ImageChunkCopy {
 
   /** Copies every chunk; returns the first (null when there was none). */
   public ImageChunk drain(Iterator<ImageChunk> chunks) throws IOException {
+    return drain(chunks, Long.MAX_VALUE);
+  }
+
+  /**
+   * Copies every chunk as long as they add up to at most {@code limit} bytes, and stops at the
+   * first that would pass it, unwritten ({@link TooLong}): the sender's own total is not
+   * believed then.
+   */
+  public ImageChunk drain(Iterator<ImageChunk> chunks, long limit) throws IOException {
     ImageChunk first = null;
+    if (limit != Long.MAX_VALUE) {
+      progress.total(limit);
+    }
     while (chunks.hasNext()) {
       ImageChunk c = chunks.next();
       if (first == null) {
         first = c;
       }
-      if (c.getTotalBytes() > 0) {
+      if (c.getTotalBytes() > 0 && limit == Long.MAX_VALUE) {
         progress.total(c.getTotalBytes());
+      }
+      if (c.getData().size() > limit - written) {
+        throw new TooLong(limit);
       }
       c.getData().writeTo(out);
       written += c.getData().size();
@@ -40,5 +55,12 @@ public final class ImageChunkCopy {
 
   public long written() {
     return written;
+  }
+
+  /** The stream went on past the size its receiver was told to expect. */
+  public static final class TooLong extends IOException {
+    TooLong(long limit) {
+      super("more than the image's " + limit + " bytes");
+    }
   }
 }

@@ -24,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * passed over for the controller at once; one cut part way ends this pull as INTERRUPTED, and
  * the cache's next try goes to the controller ({@link #fetchFromOrigin}). The kernel and modules
  * files, a few MB whose sha256 only the controller's import recorded, come from the controller.
- * The cache checks the ext4 file against its digest whichever node sent it.
+ * The cache checks the ext4 file against its digest whichever node sent it; as that check comes
+ * at the end, a peer is held to the size the controller put in its offer, and an offer without
+ * one (from a controller older than that field) is passed over.
  */
 public final class PeerFirstImageSource implements ImageSource {
   private static final Logger log = LoggerFactory.getLogger(PeerFirstImageSource.class);
@@ -42,7 +44,11 @@ public final class PeerFirstImageSource implements ImageSource {
   @Override
   public void fetch(String digest, OutputStream out, Progress progress) {
     Optional<ImagePeer> peer = offers.take(digest);
-    if (peer.isEmpty()) {
+    if (peer.isPresent() && peer.get().getImageBytes() == 0) {
+      log.warn("image {}: the offer of node {} has no size to hold it to; taking it from the "
+          + "controller", digest, peer.get().getNode());
+    }
+    if (peer.isEmpty() || peer.get().getImageBytes() == 0) {
       controller.fetch(digest, out, progress);
       return;
     }
@@ -55,7 +61,7 @@ public final class PeerFirstImageSource implements ImageSource {
               channels.to(p.getNode(), p.getAddress()))
           .withDeadlineAfter(DEADLINE_MINUTES, TimeUnit.MINUTES)
           .sendImage(SendImageRequest.newBuilder().setGrant(p.getGrant()).build()));
-      copy.drain(chunks);
+      copy.drain(chunks, p.getImageBytes());
       log.info("image {} taken from node {}: {} bytes in {} ms", digest, p.getNode(),
           copy.written(),
           (System.nanoTime() - started) / 1_000_000);
@@ -70,6 +76,10 @@ public final class PeerFirstImageSource implements ImageSource {
       }
       throw new AgentException(Code.INTERRUPTED, "image " + digest + " from node "
           + p.getNode() + " was cut after " + copy.written() + " bytes (" + why + ")", e);
+    } catch (ImageChunkCopy.TooLong e) {
+      // Cut like a broken link, so that the cache starts over from the controller.
+      throw new AgentException(Code.INTERRUPTED, "image " + digest + " from node " + p.getNode()
+          + ": stopped after " + copy.written() + " bytes, as it sent " + e.getMessage(), e);
     } catch (IOException e) {
       Code code = String.valueOf(e.getMessage()).contains("No space left") ? Code.DISK_FULL
           : Code.INTERNAL;

@@ -186,7 +186,8 @@ public final class TransferBench {
       TransferGrants grants, String address, String digest) throws Exception {
     Files.deleteIfExists(imagesB.path(digest));
     offers.offer(digest, ImagePeer.newBuilder().setNode("node-a").setAddress(address)
-        .setGrant(grants.signImage(digest, "node-a", "node-b")).build());
+        .setGrant(grants.signImage(digest, "node-a", "node-b"))
+        .setImageBytes((long) sizeMib << 20).build());
     long t0 = System.nanoTime();
     imagesB.ensure(digest, ImageSource.Progress.NONE);
     return rate(sizeMib, t0);

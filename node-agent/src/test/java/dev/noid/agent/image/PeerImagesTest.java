@@ -75,7 +75,7 @@ class PeerImagesTest {
 
   private void offer(TransferGrant grant) {
     offers.offer(digest, ImagePeer.newBuilder().setNode("node-a").setAddress(address)
-        .setGrant(grant).build());
+        .setGrant(grant).setImageBytes(image.length).build());
   }
 
   @Test
@@ -135,7 +135,7 @@ class PeerImagesTest {
     String other = "sha256:" + "0".repeat(64);
     controller.served.put(other, new byte[0]);
     offers.offer(other, ImagePeer.newBuilder().setNode("node-a").setAddress(address)
-        .setGrant(peers.grants.signImage(other, "node-a", "node-b")).build());
+        .setGrant(peers.grants.signImage(other, "node-a", "node-b")).setImageBytes(1).build());
 
     assertThatThrownBy(() -> nodeB.ensure(other, ImageSource.Progress.NONE))
         .isInstanceOf(AgentException.class); // the empty file does not match: both tries
@@ -153,6 +153,48 @@ class PeerImagesTest {
     Path file = nodeB.ensure(digest, ImageSource.Progress.NONE);
     assertThat(Files.readAllBytes(file)).isEqualTo(image);
     assertThat(peers.imagesSentByA).as("node-a sent its (rotten) bytes").hasValue(1);
+    assertThat(controller.fetches).hasValue(1);
+  }
+
+  /**
+   * The attack: node-a holds a file under the image's digest that goes on for 32 MiB more, as
+   * a node sending without end would. node-b checks the digest only at the end, so before the
+   * controller named the image's size it wrote all of it.
+   */
+  @Test
+  void aPeerThatSendsMoreThanTheImageIsStoppedAtItsSizeAndTheControllerIsAsked()
+      throws Exception {
+    byte[] endless = java.util.Arrays.copyOf(image, image.length + 32 * MIB);
+    Files.write(nodeA.path(digest), endless);
+    offer(peers.grants.signImage(digest, "node-a", "node-b"));
+    List<Long> written = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ImageSource.Progress progress = new ImageSource.Progress() {
+      @Override
+      public void total(long bytes) {}
+
+      @Override
+      public void done(long bytes) {
+        written.add(bytes);
+      }
+    };
+
+    Path file = nodeB.ensure(digest, progress);
+    assertThat(written).as("node-a's chunks, then the controller's half and whole")
+        .hasSizeGreaterThan(2);
+    assertThat(written.stream().mapToLong(Long::longValue).max().orElseThrow())
+        .as("bytes node-b took from one source").isEqualTo(image.length);
+    assertThat(Files.readAllBytes(file)).isEqualTo(image);
+    assertThat(controller.fetches).hasValue(1);
+  }
+
+  @Test
+  void anOfferWithoutTheImagesSizeIsPassedOverForTheController() throws Exception {
+    offers.offer(digest, ImagePeer.newBuilder().setNode("node-a").setAddress(address)
+        .setGrant(peers.grants.signImage(digest, "node-a", "node-b")).build());
+    Path file = nodeB.ensure(digest, ImageSource.Progress.NONE);
+
+    assertThat(Files.readAllBytes(file)).isEqualTo(image);
+    assertThat(peers.imagesSentByA).hasValue(0);
     assertThat(controller.fetches).hasValue(1);
   }
 
@@ -176,7 +218,8 @@ class PeerImagesTest {
       link.cutAfter(MIB + MIB / 2); // TLS through the relay; some chunks have arrived
       offers.offer(digest, ImagePeer.newBuilder().setNode("node-a")
           .setAddress("127.0.0.1:" + link.port())
-          .setGrant(peers.grants.signImage(digest, "node-a", "node-b")).build());
+          .setGrant(peers.grants.signImage(digest, "node-a", "node-b"))
+          .setImageBytes(image.length).build());
 
       nodeB.ensure(digest, ImageSource.Progress.NONE);
       assertThat(link.cuts()).isEqualTo(1);

@@ -35,12 +35,13 @@ public final class GrpcNodeAgents implements NodeAgents {
   private final Duration bootTimeout;
   private final GrpcNodeMigrations live;
 
-  public GrpcNodeAgents(AgentClients clients, TransferGrants grants, Duration bootTimeout) {
+  public GrpcNodeAgents(AgentClients clients, TransferGrants grants, ImageSizes imageSizes,
+      Duration bootTimeout) {
     this.clients = clients;
-    this.live = new GrpcNodeMigrations(clients, grants, bootTimeout);
+    this.live = new GrpcNodeMigrations(clients, grants, imageSizes, bootTimeout);
     this.creates = new BatchedCreates(clients);
     this.copies = new DirectCopies(clients, grants, new CheckpointRelay(clients));
-    this.imagePeers = new ImagePeers(clients, grants);
+    this.imagePeers = new ImagePeers(clients, grants, imageSizes);
     this.bootTimeout = bootTimeout;
   }
 

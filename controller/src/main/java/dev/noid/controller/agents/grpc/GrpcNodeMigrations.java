@@ -25,9 +25,10 @@ public final class GrpcNodeMigrations implements NodeMigrations {
   private final ImagePeers imagePeers;
   private final Duration bootTimeout;
 
-  public GrpcNodeMigrations(AgentClients clients, TransferGrants grants, Duration bootTimeout) {
+  public GrpcNodeMigrations(AgentClients clients, TransferGrants grants, ImageSizes imageSizes,
+      Duration bootTimeout) {
     this.clients = clients;
-    this.imagePeers = new ImagePeers(clients, grants);
+    this.imagePeers = new ImagePeers(clients, grants, imageSizes);
     this.bootTimeout = bootTimeout;
   }
 

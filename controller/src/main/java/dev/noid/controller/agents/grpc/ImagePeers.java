@@ -6,6 +6,7 @@ import dev.noid.controller.nodes.NodeEntry;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
@@ -22,10 +23,12 @@ final class ImagePeers {
   private static final Logger log = LoggerFactory.getLogger(ImagePeers.class);
   private final AgentClients agents;
   private final TransferGrants grants;
+  private final ImageSizes sizes;
 
-  ImagePeers(AgentClients agents, TransferGrants grants) {
+  ImagePeers(AgentClients agents, TransferGrants grants, ImageSizes sizes) {
     this.agents = agents;
     this.grants = grants;
+    this.sizes = sizes;
   }
 
   /** {@code requests} with a peer named where {@code node} lacks the image and a peer has it. */
@@ -52,9 +55,14 @@ final class ImagePeers {
   }
 
   // Any holder but the node itself, at random: one node does not serve the whole fleet. The
-  // peer only saves the controller work, so a failure here leaves it out.
+  // peer only saves the controller work, so a failure here leaves it out, as does an image
+  // whose size this controller cannot vouch for (its receiver would take no limit).
   private Optional<ImagePeer> peer(String node, String digest) {
     try {
+      OptionalLong size = sizes.ext4Bytes(digest);
+      if (size.isEmpty()) {
+        return Optional.empty();
+      }
       List<NodeEntry> holders = agents.holders(digest).stream()
           .filter(h -> !h.name().equals(node)).toList();
       if (holders.isEmpty()) {
@@ -62,7 +70,8 @@ final class ImagePeers {
       }
       NodeEntry h = holders.get(ThreadLocalRandom.current().nextInt(holders.size()));
       return Optional.of(ImagePeer.newBuilder().setNode(h.name()).setAddress(h.address())
-          .setGrant(grants.signImage(digest, h.name(), node)).build());
+          .setGrant(grants.signImage(digest, h.name(), node)).setImageBytes(size.getAsLong())
+          .build());
     } catch (RuntimeException e) {
       log.warn("no peer named for image {} on node {}: {}", digest, node, e.toString());
       return Optional.empty();

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,11 +25,13 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Which other node a create is told to take its image from (issue 24): one that reported
  * holding it, with a grant for exactly that image from that node to this one, once per batch
- * and image; nothing when the node holds it already, no other node has it, or the image is
- * the node's own.
+ * and image, with the size the receiver takes no more than; nothing when the node holds it
+ * already, no other node has it, the image is the node's own, or this controller cannot say
+ * the image's size.
  */
 class ImagePeersTest {
   private static final String DIGEST = "sha256:" + "ab".repeat(32);
+  private static final long IMAGE_BYTES = 64L << 20;
   @TempDir Path dir;
   private SqliteStore store;
   private NodeRegistry nodes;
@@ -46,7 +49,8 @@ class ImagePeersTest {
     beat("node-a", List.of(DIGEST));
     beat("node-b", List.of());
     AgentClients clients = new AgentClients(n -> (ManagedChannel) null, nodes);
-    peers = new ImagePeers(clients, TestGrants.signer(Clock.systemUTC()));
+    peers = new ImagePeers(clients, TestGrants.signer(Clock.systemUTC()),
+        d -> d.equals(DIGEST) ? OptionalLong.of(IMAGE_BYTES) : OptionalLong.empty());
   }
 
   @AfterEach
@@ -71,6 +75,7 @@ class ImagePeersTest {
 
     assertThat(named.get(0).getImagePeer().getNode()).isEqualTo("node-a");
     assertThat(named.get(0).getImagePeer().getAddress()).isEqualTo("node-a:7660");
+    assertThat(named.get(0).getImagePeer().getImageBytes()).isEqualTo(IMAGE_BYTES);
     TransferGrantBody grant = TransferGrantBody.parseFrom(
         named.get(0).getImagePeer().getGrant().getBody());
     assertThat(grant.getImageDigest()).isEqualTo(DIGEST);
@@ -99,5 +104,15 @@ class ImagePeersTest {
     assertThat(nodes.require("node-a").images()).contains(DIGEST);
     assertThat(peers.name("node-c", List.of(create("vm1", "web@" + DIGEST))).getFirst()
         .hasImagePeer()).isFalse();
+  }
+
+  @Test
+  void anImageWhoseSizeThisControllerCannotSayGetsNoPeer() {
+    String unsized = "sha256:" + "ef".repeat(32);
+    beat("node-a", List.of(DIGEST, unsized));
+    assertThat(peers.name("node-b", List.of(create("vm1", "web@" + unsized))).getFirst()
+        .hasImagePeer()).isFalse();
+    assertThat(peers.forImage("node-b", "web@" + unsized)).isEmpty();
+    assertThat(peers.forImage("node-b", "web@" + DIGEST)).isPresent();
   }
 }

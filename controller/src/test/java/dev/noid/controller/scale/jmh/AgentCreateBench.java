@@ -72,7 +72,8 @@ public class AgentCreateBench {
     }
     clients = new AgentClients(n -> Grpc.newChannelBuilder(n.address(), InsecureChannelCredentials.create())
         .build(), nodes);
-    creates = new GrpcNodeAgents(clients, dev.noid.controller.testing.TestGrants.signer(java.time.Clock.systemUTC()), Duration.ofSeconds(30));
+    creates = new GrpcNodeAgents(clients, dev.noid.controller.testing.TestGrants.signer(java.time.Clock.systemUTC()),
+        dev.noid.controller.agents.grpc.ImageSizes.UNKNOWN, Duration.ofSeconds(30));
   }
 
   @TearDown(Level.Trial)

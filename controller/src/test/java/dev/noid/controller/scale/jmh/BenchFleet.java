@@ -80,7 +80,8 @@ public final class BenchFleet implements AutoCloseable {
     service = VmServices.wire(vms, new CheckpointTable(store), nodes, scheduler,
         new GrpcNodeAgents(new AgentClients(n -> {
           throw new IllegalStateException("benchmarks call no agent");
-        }, nodes), dev.noid.controller.testing.TestGrants.signer(clock), Duration.ofSeconds(120)), Clock.offset(clock, Duration.ofHours(1)),
+        }, nodes), dev.noid.controller.testing.TestGrants.signer(clock),
+        dev.noid.controller.agents.grpc.ImageSizes.UNKNOWN, Duration.ofSeconds(120)), Clock.offset(clock, Duration.ofHours(1)),
         OperationObserver.NONE).reconciler();
   }
 
