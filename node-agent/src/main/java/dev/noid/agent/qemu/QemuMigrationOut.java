@@ -204,11 +204,22 @@ final class QemuMigrationOut {
     }
   }
 
-  // Cancelled with force, a mirror ends without pivoting; then the export's node goes.
+  /**
+   * Cancelled with force, a mirror ends without pivoting; then the export's node goes. Its
+   * connection is yanked first: over a link that went away without a reset, the mirror's
+   * writes (and with write-blocking every guest write they hold) wait for as long as TCP
+   * retries, about 15 minutes, and the mirror cannot end before they do. Yanked, they fail at
+   * once; the target's copy is given up anyway.
+   */
   private static void dropMirror(QmpClient qmp) throws IOException {
+    yank(qmp, TARGET_NODE);
     if (mirrorJob(qmp) != null) {
-      qmp.execute("block-job-cancel", QmpClient.args().put("device",
-          QemuLiveMigration.EXPORT_ID).put("force", true));
+      try {
+        qmp.execute("block-job-cancel", QmpClient.args().put("device",
+            QemuLiveMigration.EXPORT_ID).put("force", true));
+      } catch (QmpClient.QmpException e) {
+        // ended meanwhile, failed by the yank
+      }
       long deadline = System.nanoTime() + QemuDriver.QMP_TIMEOUT.toNanos();
       while (mirrorJob(qmp) != null && System.nanoTime() < deadline) {
         tick();
@@ -218,6 +229,16 @@ final class QemuMigrationOut {
       qmp.execute("blockdev-del", QmpClient.args().put("node-name", TARGET_NODE));
     } catch (QmpClient.QmpException e) {
       // never added
+    }
+  }
+
+  private static void yank(QmpClient qmp, String node) throws IOException {
+    com.fasterxml.jackson.databind.node.ObjectNode args = QmpClient.args();
+    args.putArray("instances").addObject().put("type", "block-node").put("node-name", node);
+    try {
+      qmp.execute("yank", args);
+    } catch (QmpClient.QmpException e) {
+      // never added: the mirror did not get that far
     }
   }
 

@@ -9,7 +9,6 @@ import dev.noid.api.v1.MigrateVmRequest;
 import dev.noid.api.v1.Vm;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.VmState;
-import dev.noid.controller.testing.ControllerProcess;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
@@ -34,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class MigrationLinkCutIT {
   @TempDir(cleanup = CleanupMode.ON_SUCCESS) static Path dir;
+  private IslandCluster cluster;
   private VethLink island;
-  private ControllerProcess controller;
   private AgentProcess a;
   private AgentProcess b;
   private String admin;
@@ -43,38 +42,27 @@ class MigrationLinkCutIT {
 
   @BeforeAll
   void start() throws Exception {
-    island = VethLink.create();
-    controller = new ControllerProcess(dir.resolve("controller"), dir,
-        "--tls-name", island.hostAddress()).start();
-    admin = controller.admin("users", "add", "admin", "--role", "admin");
-    channel = controller.channel();
-    a = new AgentProcess(dir.resolve("node-a"), dir, agentArgs("node-a", controller.address()))
-        .start();
-    b = new AgentProcess(dir.resolve("node-b"), dir, agentArgs("node-b",
-        island.hostAddress() + ":" + controller.grpcPort))
-        .inNetns(island.ns, island.innerAddress()).start();
-    awaitReady();
-  }
-
-  private void awaitReady() {
-    ClusterApi.awaitReady(channel, admin, 2);
-  }
-
-  private String[] agentArgs(String name, String controllerAddress) throws Exception {
-    return ClusterApi.joinArgs(controller, controllerAddress, name);
+    cluster = IslandCluster.start(dir);
+    island = cluster.island;
+    a = cluster.a;
+    b = cluster.b;
+    admin = cluster.admin;
+    channel = cluster.channel;
   }
 
   @AfterAll
   void stop() throws Exception {
-    for (AutoCloseable c : new AutoCloseable[] {b, a, controller, island}) {
-      if (c != null) {
-        c.close();
-      }
+    if (cluster != null) {
+      cluster.close();
     }
   }
 
+  private void awaitReady() {
+    cluster.awaitReady();
+  }
+
   private VmServiceGrpc.VmServiceBlockingStub vms() {
-    return ClusterApi.vms(channel, admin);
+    return cluster.vms();
   }
 
   private long count() throws Exception {
@@ -84,7 +72,7 @@ class MigrationLinkCutIT {
   }
 
   private static List<ProcessHandle> vmms(AgentProcess agent) {
-    return Vmms.qemu(agent.stateDir.toString());
+    return IslandCluster.vmms(agent);
   }
 
   @Test
