@@ -83,6 +83,8 @@ class LiveMoveTest {
           .isEqualTo(NoidException.Code.HYPERVISOR_FAILED);
       assertThat(c.get(ALICE, "web").node()).isEqualTo("node-a");
       assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
+      assertThat(c.get(ALICE, "web").statusMessage()).as("no migration in flight any more")
+          .isEqualTo(web.statusMessage());
       assertThat(stateOn(c, "node-a", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
       assertThat(stateOn(c, "node-b", web.id())).as("the prepared target undone").isNull();
       assertThat(c.scheduler.reservedMemMib("node-b")).isZero();

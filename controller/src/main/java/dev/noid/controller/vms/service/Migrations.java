@@ -94,6 +94,10 @@ final class Migrations {
       throw new NotMoved(ex.code(), "node " + target + " could not take it: "
           + ex.getMessage());
     }
+    // From here the target may end up running the VM: a leader that dies before it records
+    // the outcome leaves this mark, so the next one asks the target instead of taking the
+    // target's copy for a stray (UndecidedMigrations).
+    VmEntry marked = vms.update(cur.with(VmState.RUNNING, UndecidedMigrations.inFlight(target)));
     Sent sent;
     try {
       sent = live.send(source, cur.id(), target, at, limits);
@@ -102,6 +106,7 @@ final class Migrations {
       // The target was never started, so the source may run the VM again. A source that
       // failed after handing the guest over holds it paused; one that runs answers at once.
       resumeSource(source, target, cur, ex);
+      unmark(marked, cur);
       throw new NotMoved(ex.code(), "sending it from node " + source + " failed: "
           + ex.getMessage());
     }
@@ -111,6 +116,7 @@ final class Migrations {
     } catch (NoidException ex) {
       if (!committed(target, cur, ex)) {
         resumeSource(source, target, cur, ex);
+        unmark(marked, cur);
         throw new NotMoved(ex.code(), "starting it on node " + target + " failed: "
             + ex.getMessage());
       }
@@ -130,6 +136,11 @@ final class Migrations {
     log.atInfo().addKeyValue("vm_name", cur.name()).addKeyValue("user", cur.owner())
         .log("VM {} migrated live from {} to {}: {}", cur.name(), source, target, report);
     return new MoveReport.Moved(moved, report);
+  }
+
+  // The VM runs where it was, as it was: its message says so again, not "in progress".
+  private void unmark(VmEntry marked, VmEntry before) {
+    vms.update(marked.with(VmState.RUNNING, before.statusMessage()));
   }
 
   // Nothing of the VM may stay on the target; a failure here leaves a stray the heartbeat sees.

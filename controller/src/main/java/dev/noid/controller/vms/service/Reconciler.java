@@ -47,7 +47,7 @@ public final class Reconciler {
       VmLocks locks, VmCreates creates, VmTransitions transitions, OperationObserver observer,
       Clock clock) {
     this.undecided = new UndecidedMigrations(records.table(), nodes, scheduler, agents, locks,
-        transitions);
+        transitions, clock);
     this.vms = records.table();
     this.records = records;
     this.nodes = nodes;

@@ -8,6 +8,7 @@ import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.store.VmTable;
+import java.time.Clock;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -25,6 +26,7 @@ final class UndecidedMigrations {
   private static final Logger log = LoggerFactory.getLogger(UndecidedMigrations.class);
   private static final String PREFIX = "live migration to ";
   private static final String MARK = " undecided";
+  private static final String IN_FLIGHT = " in progress";
 
   private final VmTable vms;
   private final NodeRegistry nodes;
@@ -32,10 +34,12 @@ final class UndecidedMigrations {
   private final NodeAgents agents;
   private final VmLocks locks;
   private final VmTransitions transitions;
+  private final Clock clock;
   private final Set<String> deciding = ConcurrentHashMap.newKeySet();
 
   UndecidedMigrations(VmTable vms, NodeRegistry nodes, Scheduler scheduler, NodeAgents agents,
-      VmLocks locks, VmTransitions transitions) {
+      VmLocks locks, VmTransitions transitions, Clock clock) {
+    this.clock = clock;
     this.vms = vms;
     this.nodes = nodes;
     this.scheduler = scheduler;
@@ -49,10 +53,28 @@ final class UndecidedMigrations {
     return PREFIX + target + MARK + ": " + detail;
   }
 
-  /** The node whose word decides {@code e}, or null when no undecided migration marks it. */
+  /**
+   * The RUNNING message a live migration stores before it sends the VM. Its controller replaces
+   * it with the outcome; one that finds it left by a leader that died mid-way asks the target.
+   */
+  static String inFlight(String target) {
+    return PREFIX + target + IN_FLIGHT;
+  }
+
+  /**
+   * The node whose word decides {@code e}, or null when no undecided migration marks it, nor a
+   * migration in flight.
+   */
   static String target(VmEntry e) {
     String m = e.statusMessage();
-    if (e.state() != VmState.UNKNOWN || m == null || !m.startsWith(PREFIX)) {
+    if (m == null || !m.startsWith(PREFIX)) {
+      return null;
+    }
+    if (e.state() == VmState.RUNNING) {
+      return m.endsWith(IN_FLIGHT) ? m.substring(PREFIX.length(), m.length() - IN_FLIGHT.length())
+          : null;
+    }
+    if (e.state() != VmState.UNKNOWN) {
       return null;
     }
     int end = m.indexOf(MARK + ":", PREFIX.length());
@@ -106,9 +128,12 @@ final class UndecidedMigrations {
 
   // Not committed: the source's paused copy is the VM, and it runs on there.
   private void resumeSource(VmEntry cur, String target) {
+    resumeSource(cur, target, "live migration to " + target + " was not committed (node "
+        + target + " does not have the VM)");
+  }
+
+  private void resumeSource(VmEntry cur, String target, String why) {
     String source = cur.node();
-    String why = "live migration to " + target + " was not committed (node " + target
-        + " does not have the VM)";
     NodeVm now;
     try {
       now = agents.resumeOrRunning(source, cur.id());
@@ -120,6 +145,28 @@ final class UndecidedMigrations {
     vms.update(VmRecords.reported(cur, now, why + "; it runs on at " + source));
     log.atWarn().addKeyValue("vm_name", cur.name()).log("VM {}: its migration to {} was not"
         + " committed; it runs on at {}", cur.name(), target, source);
+  }
+
+  /**
+   * A migration in flight whose mark is two leases old: the controller that ran it is gone (this
+   * one holds the VM's lock), and the target has not started the VM, so nothing will.
+   */
+  private boolean cutOff(VmEntry cur) {
+    return cur.updated() != null
+        && cur.updated().isBefore(clock.instant().minus(nodes.lease().multipliedBy(2)));
+  }
+
+  // The target's copy (never started) goes; the source's, paused at most, is the VM again.
+  private void abandon(VmEntry cur, String target) {
+    try {
+      transitions.destroyCopy(cur, target);
+    } catch (NoidException ex) {
+      log.warn("VM {}: its migration to {} was cut off, and that copy could not be removed yet:"
+          + " {}", cur.name(), target, ex.getMessage());
+      return;
+    }
+    resumeSource(cur, target, "live migration to " + target + " was cut off with the controller"
+        + " that ran it, before node " + target + " started the VM");
   }
 
   private void decideLocked(String id, String target) {
@@ -138,6 +185,9 @@ final class UndecidedMigrations {
     }
     if (there.inProgress()
         || (there.state() != VmState.RUNNING && there.state() != VmState.PAUSED)) {
+      if (cur.state() == VmState.RUNNING && cutOff(cur)) {
+        abandon(cur, target);
+      }
       return;
     }
     String source = cur.node();

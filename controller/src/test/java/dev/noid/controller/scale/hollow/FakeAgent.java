@@ -42,6 +42,7 @@ import dev.noid.api.agent.v1.StartVmResponse;
 import dev.noid.api.agent.v1.StopVmRequest;
 import dev.noid.api.agent.v1.StopVmResponse;
 import dev.noid.api.agent.v1.VmReport;
+import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.common.grpc.UnaryPerMessage;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -94,6 +95,20 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
 
   public Faults faults() {
     return faults;
+  }
+
+  /**
+   * The node holds VM {@code spec} in {@code state}, however it got there (a live migration a
+   * test stands in for), and reports it so from now on.
+   */
+  public void holds(VmSpec spec, AgentVmState state) {
+    node.admit(spec);
+    node.setState(spec.getId(), state);
+  }
+
+  /** The node's copy of VM {@code id} is in {@code state} from now on. */
+  public void vmIs(String id, AgentVmState state) {
+    node.setState(id, state);
   }
 
   /** VM {@code id}'s VMM exits on its own: the node reports it DEAD from now on. */

@@ -1,0 +1,103 @@
+package dev.noid.controller.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.controller.MutableClock;
+import dev.noid.controller.domain.VmState;
+import dev.noid.controller.scale.hollow.FakeAgent;
+import dev.noid.controller.users.Principal;
+import dev.noid.controller.vms.VmEntry;
+import dev.noid.api.agent.v1.VmSpec;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A live migration whose controller died before it recorded the outcome, against fake agents:
+ * the next leader finds the mark the migration stores before it sends the VM, and the target's
+ * word decides. Before, nothing was stored until the end: the next leader saw the VM on its
+ * source (paused there) and took the target's running copy for a stray, and destroyed it.
+ */
+class MigrationFailoverTest {
+  private static final Principal ALICE = new Principal("alice", false);
+  private static final Duration LEASE = Duration.ofSeconds(30);
+
+  @TempDir Path dir;
+
+  private static VmSpec specOf(VmEntry e) {
+    return VmSpec.newBuilder().setId(e.id()).setCpus(e.cpus()).setMemMib(e.memMib()).build();
+  }
+
+  private static void heartbeats(InProcessController c, String... nodes) {
+    for (String n : nodes) {
+      c.observe(n, List.copyOf(c.agents.get(n).vms().values()));
+    }
+  }
+
+  /** The VM as the dying leader left it: on node-a, marked as moving to node-b. */
+  private static VmEntry inFlight(InProcessController c) {
+    VmEntry web = c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1)
+        .setMemMib(256).setNode("node-a").build());
+    return c.vms.records().table().update(
+        web.with(VmState.RUNNING, "live migration to node-b in progress"));
+  }
+
+  @Test
+  void aMigrationTheTargetStartedBeforeItsControllerDiedEndsOnTheTarget() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L), clock, LEASE)) {
+      VmEntry web = inFlight(c);
+      FakeAgent a = c.agents.get("node-a");
+      FakeAgent b = c.agents.get("node-b");
+      b.holds(specOf(web), AgentVmState.AGENT_VM_STATE_RUNNING);
+      a.vmIs(web.id(), AgentVmState.AGENT_VM_STATE_PAUSED);
+
+      clock.advance(LEASE.multipliedBy(2));
+      heartbeats(c, "node-a", "node-b");
+
+      await("the VM recorded on node-b").atMost(Duration.ofSeconds(30))
+          .until(() -> c.get(ALICE, "web").node().equals("node-b"));
+      assertThat(b.vms()).containsKey(web.id());
+      await("node-a's paused copy gone").atMost(Duration.ofSeconds(30))
+          .until(() -> !a.vms().containsKey(web.id()));
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
+      assertThat(c.scheduler.reservedMemMib("node-b")).isEqualTo(256);
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+    }
+  }
+
+  @Test
+  void aMigrationCutOffBeforeTheTargetStartedTheVmRunsOnAtTheSource() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L), clock, LEASE)) {
+      VmEntry web = inFlight(c);
+      FakeAgent a = c.agents.get("node-a");
+      FakeAgent b = c.agents.get("node-b");
+      // node-b's VMM still waits for the stream that stopped with the controller.
+      b.holds(specOf(web), AgentVmState.AGENT_VM_STATE_CREATING);
+      a.vmIs(web.id(), AgentVmState.AGENT_VM_STATE_PAUSED);
+
+      clock.advance(LEASE.multipliedBy(3));
+      heartbeats(c, "node-a", "node-b");
+
+      await("node-b's copy gone").atMost(Duration.ofSeconds(30))
+          .until(() -> !b.vms().containsKey(web.id()));
+      await("the VM running on node-a").atMost(Duration.ofSeconds(30))
+          .until(() -> c.get(ALICE, "web").statusMessage().contains("cut off"));
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.node()).isEqualTo("node-a");
+      assertThat(after.state()).isEqualTo(VmState.RUNNING);
+      assertThat(a.vms().get(web.id()).getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+      assertThat(c.scheduler.reservedMemMib("node-a")).isEqualTo(256);
+    }
+  }
+}
