@@ -100,4 +100,29 @@ class MigrationFailoverTest {
       assertThat(c.scheduler.reservedMemMib("node-a")).isEqualTo(256);
     }
   }
+
+  @Test
+  void aMigrationWhoseControllerDiedAndWhoseTargetCannotBeReachedIsUnknown() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L), clock, LEASE)) {
+      VmEntry web = inFlight(c);
+      FakeAgent b = c.agents.get("node-b");
+      b.holds(specOf(web), AgentVmState.AGENT_VM_STATE_RUNNING);
+      c.agents.get("node-a").vmIs(web.id(), AgentVmState.AGENT_VM_STATE_PAUSED);
+      c.stopAgent("node-b");
+
+      clock.advance(LEASE.multipliedBy(2));
+      heartbeats(c, "node-a");
+
+      // Not RUNNING: its copy on node-a is paused, and node-b may run it.
+      await("the VM unknown").atMost(Duration.ofSeconds(30))
+          .until(() -> c.get(ALICE, "web").state() == VmState.UNKNOWN);
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.node()).isEqualTo("node-a");
+      assertThat(after.statusMessage()).contains("live migration to node-b undecided")
+          .contains("cannot say");
+      assertThat(b.vms()).containsKey(web.id());
+    }
+  }
 }

@@ -138,9 +138,13 @@ final class Migrations {
     return new MoveReport.Moved(moved, report);
   }
 
-  // The VM runs where it was, as it was: its message says so again, not "in progress".
+  // The VM runs where it was, as it was: its message says so again, not "in progress". Only
+  // a record that still holds the mark: a lost node's VM made UNKNOWN or FAILED meanwhile
+  // (Evacuation, without this lock) says what is known now.
   private void unmark(VmEntry marked, VmEntry before) {
-    vms.update(marked.with(VmState.RUNNING, before.statusMessage()));
+    vms.byId(marked.id()).filter(now -> now.state() == VmState.RUNNING
+            && marked.statusMessage().equals(now.statusMessage()))
+        .ifPresent(now -> vms.update(now.with(VmState.RUNNING, before.statusMessage())));
   }
 
   // Nothing of the VM may stay on the target; a failure here leaves a stray the heartbeat sees.

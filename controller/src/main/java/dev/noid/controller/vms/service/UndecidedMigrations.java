@@ -27,6 +27,7 @@ final class UndecidedMigrations {
   private static final String PREFIX = "live migration to ";
   private static final String MARK = " undecided";
   private static final String IN_FLIGHT = " in progress";
+  private static final String ORPHANED = "the controller that ran it stopped";
 
   private final VmTable vms;
   private final NodeRegistry nodes;
@@ -180,12 +181,20 @@ final class UndecidedMigrations {
     } catch (NoidException ex) {
       if (ex.code() == NoidException.Code.NOT_FOUND) {
         resumeSource(cur, target);
+      } else if (cur.state() == VmState.RUNNING) {
+        // A mark met under the VM's lock has lost its controller. Running is no longer known:
+        // the source's copy may be paused, the target's running.
+        vms.update(cur.with(VmState.UNKNOWN, message(target, ORPHANED
+            + " before it recorded the outcome, and node " + target + " cannot say"
+            + " whether it runs the VM (" + ex.getMessage() + ")")));
       }
       return; // not reachable: asked again at a later heartbeat
     }
     if (there.inProgress()
         || (there.state() != VmState.RUNNING && there.state() != VmState.PAUSED)) {
-      if (cur.state() == VmState.RUNNING && cutOff(cur)) {
+      boolean lostItsController = cur.state() == VmState.RUNNING
+          || cur.statusMessage().contains(ORPHANED);
+      if (lostItsController && cutOff(cur)) {
         abandon(cur, target);
       }
       return;
