@@ -192,14 +192,20 @@ final class QemuMigrationOut {
       if (mirrored) {
         dropMirror(qmp);
       }
+    } catch (IOException | RuntimeException e) {
+      // The caller's error stands; whether the guest runs is checked by the caller.
+      log.warn("migration of {} to node {} failed and was not fully undone: {}",
+          layout.dir().getFileName(), targetNode, e.toString());
+    }
+    // On its own: a mirror that would not go must not keep a stopped guest stopped.
+    try {
       // A failure at pre-switchover leaves the guest stopped; QEMU restarts it only sometimes.
       JsonNode s = qmp.execute("query-status", null);
       if (!s.path("running").asBoolean() && !"postmigrate".equals(s.path("status").asText())) {
         qmp.execute("cont", null);
       }
     } catch (IOException | RuntimeException e) {
-      // The caller's error stands; whether the guest runs is checked by the caller.
-      log.warn("migration of {} to node {} failed and was not fully undone: {}",
+      log.warn("migration of {} to node {} failed and its guest could not be restarted: {}",
           layout.dir().getFileName(), targetNode, e.toString());
     }
   }

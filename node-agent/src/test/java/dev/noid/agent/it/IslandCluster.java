@@ -47,12 +47,22 @@ final class IslandCluster implements AutoCloseable {
       cluster.awaitReady();
       return cluster;
     } catch (Exception | Error e) {
-      for (AutoCloseable c : new AutoCloseable[] {b, a, controller, island}) {
-        if (c != null) {
-          c.close();
-        }
-      }
+      closeAll(e, b, a, controller, island);
       throw e;
+    }
+  }
+
+  // Each one whatever the others do, so that no namespace or veth pair is left behind.
+  private static void closeAll(Throwable first, AutoCloseable... all) {
+    for (AutoCloseable c : all) {
+      if (c == null) {
+        continue;
+      }
+      try {
+        c.close();
+      } catch (Exception e) {
+        first.addSuppressed(e);
+      }
     }
   }
 
@@ -70,8 +80,10 @@ final class IslandCluster implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    for (AutoCloseable c : new AutoCloseable[] {b, a, controller, island}) {
-      c.close();
+    Exception failed = new Exception("closing the island cluster failed");
+    closeAll(failed, b, a, controller, island);
+    if (failed.getSuppressed().length > 0) {
+      throw failed;
     }
   }
 }

@@ -54,8 +54,8 @@ class MigrationDiskCutIT {
     return Long.parseLong(r.out().strip());
   }
 
-  // node-a's QEMU holds two connections to node-b while it migrates: the disk mirror's, once
-  // the mirror is in step, and the memory's.
+  // node-a's QEMU holds two connections to node-b once the memory goes: the disk mirror's
+  // (open from its blockdev-add) and the memory's, which starts once the mirror is in step.
   private long vmmConnectionsToB() throws Exception {
     return Netns.host("ss", "-tnpH", "state", "established", "dst",
         cluster.island.innerAddress()).lines().filter(l -> l.contains("qemu-system")).count();
@@ -69,6 +69,12 @@ class MigrationDiskCutIT {
         + " while true; do i=$((i+1)); echo $i > /root/count; sync; done' </dev/null"
         + " >/dev/null 2>&1 &");
     await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> count() > 0);
+    // 100 MB of memory that is not zero, so that sending the memory takes long enough to be
+    // cut while it is under way, not after.
+    ApiExec.Result fill = ApiExec.run(cluster.channel, cluster.admin, "writer", "sh", "-c",
+        "mkdir -p /run/fill && mount -t tmpfs -o size=110m fill /run/fill"
+            + " && dd if=/dev/urandom of=/run/fill/x bs=1M count=100 2>&1");
+    assertThat(fill.exit()).as(fill.out() + fill.err()).isZero();
     CompletableFuture<Object> move = CompletableFuture.supplyAsync(() -> {
       try {
         return vms().migrateVm(MigrateVmRequest.newBuilder().setName("writer").setNode("node-b")
@@ -77,7 +83,7 @@ class MigrationDiskCutIT {
         return e;
       }
     });
-    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(5))
+    await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(10))
         .until(() -> vmmConnectionsToB() >= 2 || move.isDone());
     assertThat(move).as("still migrating when the link was cut").isNotDone();
     cluster.island.cut();
