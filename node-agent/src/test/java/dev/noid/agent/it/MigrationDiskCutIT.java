@@ -69,12 +69,6 @@ class MigrationDiskCutIT {
         + " while true; do i=$((i+1)); echo $i > /root/count; sync; done' </dev/null"
         + " >/dev/null 2>&1 &");
     await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> count() > 0);
-    // 100 MB of memory that is not zero, so that sending the memory takes long enough to be
-    // cut while it is under way, not after.
-    ApiExec.Result fill = ApiExec.run(cluster.channel, cluster.admin, "writer", "sh", "-c",
-        "mkdir -p /run/fill && mount -t tmpfs -o size=110m fill /run/fill"
-            + " && dd if=/dev/urandom of=/run/fill/x bs=1M count=100 2>&1");
-    assertThat(fill.exit()).as(fill.out() + fill.err()).isZero();
     CompletableFuture<Object> move = CompletableFuture.supplyAsync(() -> {
       try {
         return vms().migrateVm(MigrateVmRequest.newBuilder().setName("writer").setNode("node-b")
