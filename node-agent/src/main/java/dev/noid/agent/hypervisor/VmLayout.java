@@ -19,6 +19,14 @@ public record VmLayout(Path dir) {
     return dir.resolve("control.sock");
   }
 
+  /**
+   * QEMU's second control socket, kept for out-of-band commands: a migration negotiates them
+   * there before it starts, to yank its connections if QEMU's main loop stops answering.
+   */
+  public Path outOfBandSocket() {
+    return dir.resolve("control-oob.sock");
+  }
+
   public Path agentSocket() {
     return dir.resolve("agent.sock");
   }

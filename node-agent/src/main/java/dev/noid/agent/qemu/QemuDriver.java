@@ -8,6 +8,7 @@ import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.hypervisor.VmmRunState;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
+import dev.noid.agent.network.HostCommand;
 import dev.noid.agent.memory.MemoryBases;
 import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.Files2;
@@ -52,7 +53,7 @@ public final class QemuDriver implements Hypervisor {
   private final String choiceReason;
   private final MemoryBases bases;
   private final QemuMemoryBacking memory;
-  private final QemuLiveMigration migration = new QemuLiveMigration(this);
+  private final QemuLiveMigration migration = new QemuLiveMigration(this, new HostCommand());
 
   /**
    * {@code bases}: where guest RAM is saved apart from device state and mapped back lazily;
@@ -167,6 +168,7 @@ public final class QemuDriver implements Hypervisor {
         "-chardev", "socket,id=agent0,path=" + layout.agentSocket() + ",server=on,wait=off",
         "-device", "virtserialport,bus=vser0.0,chardev=agent0,name=org.noid.agent.0",
         "-device", "virtio-rng-pci",
+        "-qmp", "unix:" + layout.outOfBandSocket() + ",server=on,wait=off",
         "-qmp", "unix:" + layout.controlSocket() + ",server=on,wait=off",
         "-pidfile", layout.pidFile().toString()));
     return cmd;
@@ -229,6 +231,7 @@ public final class QemuDriver implements Hypervisor {
   long start(VmLayout layout, List<String> cmd) {
     try {
       Files.deleteIfExists(layout.controlSocket());
+      Files.deleteIfExists(layout.outOfBandSocket());
       Files.deleteIfExists(layout.agentSocket());
       Files.deleteIfExists(layout.consoleSocket());
       Files.deleteIfExists(layout.pidFile());

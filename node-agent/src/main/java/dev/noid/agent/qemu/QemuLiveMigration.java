@@ -5,6 +5,7 @@ import dev.noid.agent.hypervisor.LiveMigration;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.image.Image;
+import dev.noid.agent.network.HostCommand;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import dev.noid.api.agent.v1.VmSpec;
@@ -29,9 +30,11 @@ final class QemuLiveMigration implements LiveMigration {
   private static final int PORT_TRIES = 5;
 
   private final QemuDriver driver;
+  private final HostCommand host;
 
-  QemuLiveMigration(QemuDriver driver) {
+  QemuLiveMigration(QemuDriver driver, HostCommand host) {
     this.driver = driver;
+    this.host = host;
   }
 
   @Override
@@ -138,8 +141,10 @@ final class QemuLiveMigration implements LiveMigration {
   public Outcome send(VmLayout layout, String targetNode, Endpoint to, Limits limits,
       Credentials credentials) {
     // The QMP exchange itself is short; the migration's own bound is the caller's timeout.
-    try (QmpClient qmp = QemuDriver.qmp(layout)) {
-      return new QemuMigrationOut(qmp, layout, to, targetNode, limits).run(credentials);
+    // The out-of-band connection first, while QEMU is sure to answer its negotiation.
+    try (MigrationYank yank = MigrationYank.open(layout, host);
+        QmpClient qmp = QemuDriver.qmp(layout)) {
+      return new QemuMigrationOut(qmp, yank, layout, to, targetNode, limits).run(credentials);
     } catch (IOException e) {
       throw QemuDriver.qmpFailed(layout, "migrating to node " + targetNode, e,
           QemuDriver.tail(layout.vmmLog()));

@@ -28,16 +28,20 @@ final class QemuMigrationOut {
   private static final Set<String> UNDER_WAY = Set.of("setup", "active", "device",
       "wait-unplug", "pre-switchover", "cancelling");
 
-  private final QmpClient qmp;
+  /** Replaced when QEMU left a command unanswered and its connection was closed under it. */
+  private QmpClient qmp;
+  private boolean reopened;
+  private final MigrationYank yank;
   private final VmLayout layout;
   private final Endpoint to;
   private final String targetNode;
   private final Limits limits;
   private long diskBytes;
 
-  QemuMigrationOut(QmpClient qmp, VmLayout layout, Endpoint to, String targetNode,
-      Limits limits) {
+  QemuMigrationOut(QmpClient qmp, MigrationYank yank, VmLayout layout, Endpoint to,
+      String targetNode, Limits limits) {
     this.qmp = qmp;
+    this.yank = yank;
     this.layout = layout;
     this.to = to;
     this.targetNode = targetNode;
@@ -86,6 +90,17 @@ final class QemuMigrationOut {
       throw e;
     } finally {
       cleanUp();
+      if (reopened) {
+        qmp.close();
+      }
+    }
+  }
+
+  // After the yank QEMU answers again, on a new connection.
+  private void reopenIfClosed() throws IOException {
+    if (!qmp.isOpen()) {
+      qmp = QemuDriver.qmp(layout);
+      reopened = true;
     }
   }
 
@@ -178,9 +193,18 @@ final class QemuMigrationOut {
         + " memory faster than it can be sent?); cancelled, the VM runs on here");
   }
 
-  /** Ends whatever part of the migration is under way; the guest runs here again. */
+  /**
+   * Ends whatever part of the migration is under way; the guest runs here again. Its
+   * connections are yanked out of band first: if QEMU's main loop waits on a cut link, nothing
+   * below is answered until they are gone. The target's copy is given up either way.
+   */
   private void takeBack(boolean mirrored) {
+    if (mirrored) {
+      yank.mirror(TARGET_NODE);
+    }
+    yank.stream(to);
     try {
+      reopenIfClosed();
       if (UNDER_WAY.contains(qmp.execute("query-migrate", null).path("status").asText())) {
         qmp.execute("migrate_cancel", null);
         long deadline = System.nanoTime() + QemuDriver.QMP_TIMEOUT.toNanos();
@@ -199,6 +223,7 @@ final class QemuMigrationOut {
     }
     // On its own: a mirror that would not go must not keep a stopped guest stopped.
     try {
+      reopenIfClosed();
       // A failure at pre-switchover leaves the guest stopped; QEMU restarts it only sometimes.
       JsonNode s = qmp.execute("query-status", null);
       if (!s.path("running").asBoolean() && !"postmigrate".equals(s.path("status").asText())) {
@@ -249,6 +274,13 @@ final class QemuMigrationOut {
   }
 
   private void cleanUp() {
+    try {
+      reopenIfClosed();
+    } catch (IOException e) {
+      log.warn("{}: migration settings left set, QEMU does not answer: {}",
+          layout.dir().getFileName(), e.toString());
+      return;
+    }
     cleanUp(qmp, layout);
   }
 

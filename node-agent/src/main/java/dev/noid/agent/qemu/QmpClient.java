@@ -40,6 +40,7 @@ public final class QmpClient implements AutoCloseable {
   private final OutputStream out;
   private final Duration timeout;
   private volatile boolean timedOut;
+  private long outOfBandSent;
 
   private QmpClient(SocketChannel channel, Duration timeout) throws IOException {
     this.channel = channel;
@@ -54,6 +55,20 @@ public final class QmpClient implements AutoCloseable {
 
   /** Connects and negotiates; each later command may take up to {@code timeout} to answer. */
   public static QmpClient connect(Path socket, Duration timeout) throws IOException {
+    return connect(socket, timeout, false);
+  }
+
+  /**
+   * Connects and negotiates out-of-band execution, for {@link #executeOutOfBand}. QEMU runs
+   * those commands in its monitor thread, so they are answered while its main loop stands still;
+   * the negotiation itself needs the main loop, so it must happen before they are needed.
+   */
+  public static QmpClient connectOutOfBand(Path socket, Duration timeout) throws IOException {
+    return connect(socket, timeout, true);
+  }
+
+  private static QmpClient connect(Path socket, Duration timeout, boolean outOfBand)
+      throws IOException {
     SocketChannel ch = open(socket);
     try {
       QmpClient client = new QmpClient(ch, timeout);
@@ -61,7 +76,19 @@ public final class QmpClient implements AutoCloseable {
       if (!greeting.has("QMP")) {
         throw new IOException("not a QMP greeting: " + greeting);
       }
-      client.execute("qmp_capabilities", null);
+      ObjectNode capabilities = null;
+      if (outOfBand) {
+        boolean offered = false;
+        for (JsonNode c : greeting.path("QMP").path("capabilities")) {
+          offered |= "oob".equals(c.asText());
+        }
+        if (!offered) {
+          throw new IOException("QEMU offers no out-of-band execution on " + socket);
+        }
+        capabilities = args();
+        capabilities.putArray("enable").add("oob");
+      }
+      client.execute("qmp_capabilities", capabilities);
       return client;
     } catch (IOException | RuntimeException e) {
       ch.close();
@@ -97,16 +124,32 @@ public final class QmpClient implements AutoCloseable {
 
   /** Runs a command; returns its "return" value or throws {@link QmpException} with QEMU's error. */
   public JsonNode execute(String command, ObjectNode arguments) throws IOException {
-    ObjectNode request = JSON.createObjectNode().put("execute", command);
+    return exchange(JSON.createObjectNode().put("execute", command), command, arguments);
+  }
+
+  /**
+   * Runs a command out of band, on a connection from {@link #connectOutOfBand}: QEMU answers
+   * it even while its main loop is stuck. Only commands QEMU allows out of band (such as
+   * {@code yank}) are accepted.
+   */
+  public JsonNode executeOutOfBand(String command, ObjectNode arguments) throws IOException {
+    return exchange(JSON.createObjectNode().put("exec-oob", command)
+        .put("id", "oob-" + (++outOfBandSent)), command, arguments);
+  }
+
+  // Replies to out-of-band commands can overtake others: a request with an id takes only its own.
+  private JsonNode exchange(ObjectNode request, String command, ObjectNode arguments)
+      throws IOException {
     if (arguments != null) {
       request.set("arguments", arguments);
     }
+    JsonNode id = request.get("id");
     return guarded("'" + command + "'", () -> {
       out.write((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
       out.flush();
       while (true) {
         JsonNode reply = readMessage();
-        if (reply.has("event")) {
+        if (reply.has("event") || (id != null && !id.equals(reply.get("id")))) {
           continue;
         }
         if (reply.has("error")) {
@@ -157,6 +200,11 @@ public final class QmpClient implements AutoCloseable {
       throw new IOException("QMP connection closed");
     }
     return JSON.readTree(line);
+  }
+
+  /** False once closed, by the caller or because QEMU did not answer in time. */
+  public boolean isOpen() {
+    return channel.isOpen();
   }
 
   @Override

@@ -4,12 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.DestroyVmRequest;
 import dev.noid.api.v1.GetVmRequest;
 import dev.noid.api.v1.MigrateVmRequest;
 import dev.noid.api.v1.VmServiceGrpc;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -48,54 +50,90 @@ class MigrationDiskCutIT {
     return cluster.vms();
   }
 
-  private long count() throws Exception {
-    ApiExec.Result r = ApiExec.run(cluster.channel, cluster.admin, "writer", "cat", "/root/count");
+  private long count(String vm) throws Exception {
+    ApiExec.Result r = ApiExec.run(cluster.channel, cluster.admin, vm, "cat", "/root/count");
     assertThat(r.exit()).as(r.err()).isZero();
     return Long.parseLong(r.out().strip());
   }
 
-  // node-a's QEMU holds two connections to node-b once the memory goes: the disk mirror's
-  // (open from its blockdev-add) and the memory's, which starts once the mirror is in step.
-  private long vmmConnectionsToB() throws Exception {
+  // The ports on node-b that node-a's QEMU is connected to: the disk mirror's (open from its
+  // blockdev-add), then also the memory's, which starts once the mirror is in step.
+  private List<String> vmmPortsOnB() throws Exception {
     return Netns.host("ss", "-tnpH", "state", "established", "dst",
-        cluster.island.innerAddress()).lines().filter(l -> l.contains("qemu-system")).count();
+        cluster.island.innerAddress()).lines().filter(l -> l.contains("qemu-system"))
+        .map(l -> l.trim().split("\\s+")[3]).map(peer -> peer.substring(peer.lastIndexOf(':') + 1))
+        .toList();
+  }
+
+  private interface Cut {
+    void apply(String diskPort) throws Exception;
   }
 
   @Test
   void aLinkCutWhileTheGuestWritesItsDiskLeavesTheDiskWorkingOnTheSource() throws Exception {
-    vms().createVm(CreateVmRequest.newBuilder().setName("writer").setCpus(1).setMemMib(256)
+    migrateAndCut("writer", 0, port -> cluster.island.cut());
+  }
+
+  /**
+   * Only the disk's connection goes: the memory still flows, the migration reaches its end and
+   * QEMU stops the guest for the switchover. That stop waits for the guest's write the mirror
+   * holds, with QEMU's main loop standing still, so no ordinary QMP command is answered; the
+   * connection must be yanked out of band. The guest's memory is filled first, so that its
+   * copy lasts long enough for a disk write to be under way when the guest is stopped.
+   */
+  @Test
+  void aDiskLinkCutAtTheSwitchoverLeavesTheGuestRunningOnTheSource() throws Exception {
+    migrateAndCut("stopper", 100, port -> cluster.island.cutPort(Integer.parseInt(port)));
+  }
+
+  private void migrateAndCut(String vm, int fillMb, Cut cut) throws Exception {
+    vms().createVm(CreateVmRequest.newBuilder().setName(vm).setCpus(1).setMemMib(256)
         .setNode("node-a").setWait(true).build());
-    ApiExec.run(cluster.channel, cluster.admin, "writer", "sh", "-c", "setsid sh -c 'i=0;"
+    ApiExec.run(cluster.channel, cluster.admin, vm, "sh", "-c", "setsid sh -c 'i=0;"
         + " while true; do i=$((i+1)); echo $i > /root/count; sync; done' </dev/null"
         + " >/dev/null 2>&1 &");
-    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> count() > 0);
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> count(vm) > 0);
+    if (fillMb > 0) {
+      ApiExec.Result fill = ApiExec.run(cluster.channel, cluster.admin, vm, "sh", "-c",
+          "mkdir -p /run/fill && mount -t tmpfs -o size=" + (fillMb + 10) + "m fill /run/fill"
+              + " && dd if=/dev/urandom of=/run/fill/x bs=1M count=" + fillMb + " 2>&1");
+      assertThat(fill.exit()).as(fill.out() + fill.err()).isZero();
+    }
     CompletableFuture<Object> move = CompletableFuture.supplyAsync(() -> {
       try {
-        return vms().migrateVm(MigrateVmRequest.newBuilder().setName("writer").setNode("node-b")
+        return vms().migrateVm(MigrateVmRequest.newBuilder().setName(vm).setNode("node-b")
             .setNoFallback(true).setTimeoutSeconds(15).build());
       } catch (StatusRuntimeException e) {
         return e;
       }
     });
+    // The mirror copies the whole disk before the memory starts: its connection is seen alone.
+    List<String> first = await().atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(10)).until(this::vmmPortsOnB,
+            p -> !p.isEmpty() || move.isDone());
+    assertThat(first).as("node-a's QEMU's first connection to node-b, the disk mirror's")
+        .hasSize(1);
     await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(10))
-        .until(() -> vmmConnectionsToB() >= 2 || move.isDone());
+        .until(() -> vmmPortsOnB().size() >= 2 || move.isDone());
     assertThat(move).as("still migrating when the link was cut").isNotDone();
-    cluster.island.cut();
     try {
+      cut.apply(first.get(0));
       Object outcome = move.get(300, TimeUnit.SECONDS);
       assertThat(outcome).as("not moved, and no fallback asked")
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(
               e.getStatus().getDescription()).contains("runs on at node-a"));
-      assertThat(vms().getVm(GetVmRequest.newBuilder().setName("writer").build()).getVm()
+      assertThat(vms().getVm(GetVmRequest.newBuilder().setName(vm).build()).getVm()
           .getNode()).isEqualTo("node-a");
-      long c = count();
+      long c = count(vm);
       await("the guest writing its disk again").atMost(Duration.ofSeconds(30))
-          .until(() -> count() > c);
+          .until(() -> count(vm) > c);
     } finally {
       cluster.island.restore();
     }
     cluster.awaitReady();
     await().atMost(Duration.ofSeconds(120)).until(() -> IslandCluster.vmms(cluster.b).isEmpty());
     assertThat(IslandCluster.vmms(cluster.a)).hasSize(1);
+    vms().destroyVm(DestroyVmRequest.newBuilder().setName(vm).build());
+    await().atMost(Duration.ofSeconds(60)).until(() -> IslandCluster.vmms(cluster.a).isEmpty());
   }
 }

@@ -47,8 +47,20 @@ final class VethLink implements AutoCloseable {
     Netns.host("ip", "link", "set", hostIf, "down");
   }
 
+  /**
+   * Drops, on the namespace's side, every packet to or from its TCP port {@code port}: the
+   * connections on that port go silent, without a reset, while the rest of the link stays.
+   */
+  void cutPort(int port) throws Exception {
+    ns.run("nft", "add table inet cut { chain in { type filter hook input priority 0; tcp dport "
+        + port + " drop; }; chain out { type filter hook output priority 0; tcp sport " + port
+        + " drop; }; }");
+  }
+
+  /** Brings the link and every port cut back. */
   void restore() throws Exception {
     Netns.host("ip", "link", "set", hostIf, "up");
+    ns.tryRun("nft", "delete", "table", "inet", "cut");
   }
 
   @Override

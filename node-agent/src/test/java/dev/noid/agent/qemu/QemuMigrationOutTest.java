@@ -89,8 +89,9 @@ class QemuMigrationOutTest {
   private Outcome send(Source source, FakeQmp qmp, Limits limits) throws Exception {
     VmLayout layout = new VmLayout(dir);
     Files.writeString(layout.vmmLog(), "");
-    try (QmpClient client = QmpClient.connect(layout.controlSocket(), Duration.ofSeconds(5))) {
-      return new QemuMigrationOut(client, layout, TARGET, "node-b", limits)
+    try (QmpClient client = QmpClient.connect(layout.controlSocket(), Duration.ofSeconds(5));
+        MigrationYank yank = MigrationYank.open(layout, new dev.noid.agent.network.HostCommand())) {
+      return new QemuMigrationOut(client, yank, layout, TARGET, "node-b", limits)
           .run(new dev.noid.agent.hypervisor.LiveMigration.Credentials(tlsDir()));
     }
   }

@@ -1,0 +1,112 @@
+package dev.noid.agent.qemu;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.noid.agent.hypervisor.LiveMigration.Endpoint;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.network.HostCommand;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.List;
+
+/**
+ * Cuts an outgoing migration's connections to its target, whatever state QEMU is in.
+ *
+ * <p>Over a link that went away without a reset, QEMU waits on those connections for as long
+ * as TCP retries, about 15 minutes, and some of its waits hold its main loop: the guest's stop
+ * before the switchover drains the disk, whose writes the mirror holds, and the last memory and
+ * the device state are written with the main loop held. No ordinary QMP command is answered
+ * then, so the guest, its agent and every exec stand still.
+ *
+ * <ul>
+ *   <li>An out-of-band {@code yank} is answered by QEMU's monitor thread and shuts the disk
+ *       mirror's connection down. Out-of-band execution is negotiated when the migration
+ *       starts, because the negotiation itself needs the main loop.
+ *   <li>QEMU 7.2 registers no yank for a migration stream under TLS (later versions do), so
+ *       that connection is also destroyed in the kernel ({@code ss -K}, SOCK_DESTROY): the
+ *       write waiting on it fails at once.
+ * </ul>
+ */
+final class MigrationYank implements AutoCloseable {
+  private static final org.slf4j.Logger log =
+      org.slf4j.LoggerFactory.getLogger(MigrationYank.class);
+  /** Null when the VM's QEMU has no out-of-band socket (started by an older agent). */
+  private final QmpClient qmp;
+  private final VmLayout layout;
+  private final HostCommand host;
+
+  private MigrationYank(QmpClient qmp, VmLayout layout, HostCommand host) {
+    this.qmp = qmp;
+    this.layout = layout;
+    this.host = host;
+  }
+
+  /**
+   * Connects while QEMU still answers. A QEMU without the socket, or one that cannot negotiate,
+   * leaves the ordinary yank and the kernel's; the migration goes on as before that socket.
+   */
+  static MigrationYank open(VmLayout layout, HostCommand host) {
+    if (!Files.exists(layout.outOfBandSocket())) {
+      log.info("{}: QEMU has no out-of-band control socket (started by an older agent); a cut"
+          + " link can hold its disk until TCP gives up", layout.dir().getFileName());
+      return new MigrationYank(null, layout, host);
+    }
+    try {
+      return new MigrationYank(QmpClient.connectOutOfBand(layout.outOfBandSocket(),
+          QemuDriver.QMP_TIMEOUT), layout, host);
+    } catch (IOException e) {
+      log.warn("{}: no out-of-band control of QEMU for this migration: {}",
+          layout.dir().getFileName(), e.toString());
+      return new MigrationYank(null, layout, host);
+    }
+  }
+
+  /** The disk mirror's NBD connection to the target, opened as block node {@code node}. */
+  void mirror(String node) {
+    yank(QmpClient.args().put("type", "block-node").put("node-name", node));
+  }
+
+  /** The migration stream's connection to the target's port. */
+  void stream(Endpoint to) {
+    yank(QmpClient.args().put("type", "migration"));
+    List<String> argv = List.of("ss", "-K", "-tnH", "dst", to.host(), "dport", "=",
+        String.valueOf(to.migrationPort()));
+    try {
+      HostCommand.Result r = host.tryRun(argv, null);
+      if (!r.ok()) {
+        log.warn("{}: '{}' failed ({}): {}", layout.dir().getFileName(), String.join(" ", argv),
+            r.status(), r.stderr().strip());
+      }
+    } catch (RuntimeException e) {
+      log.warn("{}: '{}' failed: {}", layout.dir().getFileName(), String.join(" ", argv),
+          e.toString());
+    }
+  }
+
+  // One instance per yank: QEMU refuses the whole list when one of them is not there.
+  private void yank(ObjectNode instance) {
+    if (qmp == null) {
+      return;
+    }
+    ObjectNode args = QmpClient.args();
+    args.putArray("instances").add(instance);
+    try {
+      qmp.executeOutOfBand("yank", args);
+    } catch (QmpClient.QmpException e) {
+      if (!"DeviceNotFound".equals(e.errorClass())) {
+        log.warn("{}: out-of-band yank of {} refused: {}", layout.dir().getFileName(), instance,
+            e.getMessage());
+      }
+      // else not there: never opened, or already closed
+    } catch (IOException e) {
+      log.warn("{}: out-of-band yank of {} failed: {}", layout.dir().getFileName(), instance,
+          e.toString());
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (qmp != null) {
+      qmp.close();
+    }
+  }
+}

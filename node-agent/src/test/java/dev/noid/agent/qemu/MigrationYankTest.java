@@ -1,0 +1,79 @@
+package dev.noid.agent.qemu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.agent.hypervisor.LiveMigration.Endpoint;
+import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.network.HostCommand;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The migration stream's cut, on a real connection: a writer blocked on a peer that reads
+ * nothing, as QEMU's migration thread is on a link that dropped without a reset (there with
+ * its main loop held), is freed at once.
+ */
+class MigrationYankTest {
+  @TempDir Path dir;
+
+  @Test
+  void aWriteBlockedOnTheTargetsPortFailsOnceTheStreamIsCut() throws Exception {
+    // IPv4 sockets, as QEMU opens for an IPv4 target (Java's default ones are IPv6, mapped).
+    try (ServerSocketChannel target = ServerSocketChannel.open(StandardProtocolFamily.INET)
+            .bind(new InetSocketAddress("127.0.0.1", 0), 1);
+        SocketChannel source = SocketChannel.open(StandardProtocolFamily.INET);
+        SocketChannel accepted = connect(source, target);
+        MigrationYank yank = MigrationYank.open(new VmLayout(dir), new HostCommand())) {
+      AtomicLong written = new AtomicLong();
+      // On a thread of its own: HostCommand drains stderr on the common pool, which has a
+      // single thread on two cores.
+      CompletableFuture<IOException> writer = new CompletableFuture<>();
+      Thread.ofPlatform().daemon().start(() -> {
+        try {
+          while (true) {
+            written.addAndGet(source.write(ByteBuffer.allocate(64 * 1024)));
+          }
+        } catch (IOException e) {
+          writer.complete(e);
+        }
+      });
+      // Bytes queued unsent: the peer's window is closed, and the writer waits on it once its
+      // own buffer is full.
+      await().atMost(Duration.ofSeconds(30)).until(() -> unsent(port(target)) > 0);
+      assertThat(writer).as("blocked on the silent peer").isNotDone();
+
+      yank.stream(new Endpoint("127.0.0.1", port(target), 0));
+
+      IOException failure = writer.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(failure).as("the blocked write ended by the cut").isNotNull();
+      assertThat(accepted.isOpen()).as("the target's side is not touched").isTrue();
+    }
+  }
+
+  private static SocketChannel connect(SocketChannel source, ServerSocketChannel target)
+      throws IOException {
+    source.connect(target.getLocalAddress());
+    return target.accept();
+  }
+
+  private static int port(ServerSocketChannel target) throws IOException {
+    return ((InetSocketAddress) target.getLocalAddress()).getPort();
+  }
+
+  private static long unsent(int port) {
+    String line = new HostCommand().run("ss", "-tnH", "state", "established", "dst",
+        "127.0.0.1", "dport", "=", String.valueOf(port)).strip();
+    return line.isEmpty() ? 0 : Long.parseLong(line.split("\\s+")[1]);
+  }
+}
