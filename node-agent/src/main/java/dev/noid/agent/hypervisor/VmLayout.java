@@ -24,7 +24,7 @@ public record VmLayout(Path dir) {
    * there before it starts, to yank its connections if QEMU's main loop stops answering.
    */
   public Path outOfBandSocket() {
-    return dir.resolve("control-oob.sock");
+    return dir.resolve("qmp-oob.sock");
   }
 
   public Path agentSocket() {

@@ -23,7 +23,7 @@ import java.util.List;
  *       starts, because the negotiation itself needs the main loop.
  *   <li>QEMU 7.2 registers no yank for a migration stream under TLS (later versions do), so
  *       that connection is also destroyed in the kernel ({@code ss -K}, SOCK_DESTROY): the
- *       write waiting on it fails at once.
+ *       write waiting on it fails at once. Only QEMU's own connection to the target's port is.
  * </ul>
  */
 final class MigrationYank implements AutoCloseable {
@@ -65,20 +65,61 @@ final class MigrationYank implements AutoCloseable {
     yank(QmpClient.args().put("type", "block-node").put("node-name", node));
   }
 
-  /** The migration stream's connection to the target's port. */
+  /**
+   * The migration stream's connection to the target's port. In the kernel it is found as the
+   * one this VM's QEMU holds to that port, and destroyed by its two ports: no address to
+   * format or resolve, and no other process's connection to the same port.
+   */
   void stream(Endpoint to) {
     yank(QmpClient.args().put("type", "migration"));
-    List<String> argv = List.of("ss", "-K", "-tnH", "dst", to.host(), "dport", "=",
-        String.valueOf(to.migrationPort()));
+    long pid = vmmPid();
+    if (pid <= 0) {
+      return;
+    }
+    String port = String.valueOf(to.migrationPort());
     try {
-      HostCommand.Result r = host.tryRun(argv, null);
-      if (!r.ok()) {
-        log.warn("{}: '{}' failed ({}): {}", layout.dir().getFileName(), String.join(" ", argv),
-            r.status(), r.stderr().strip());
+      for (String local : localPorts(pid, port)) {
+        HostCommand.Result r = host.tryRun(List.of("ss", "-K", "-tnH", "sport", "=", ":" + local,
+            "dport", "=", ":" + port), null);
+        if (!r.ok()) {
+          log.warn("{}: ss -K of the migration stream failed ({}): {}",
+              layout.dir().getFileName(), r.status(), r.stderr().strip());
+        }
+      }
+      // ss skips a socket the kernel will not destroy and still exits 0.
+      if (!localPorts(pid, port).isEmpty()) {
+        log.warn("{}: the migration stream to port {} is still open after ss -K (a kernel"
+            + " without CONFIG_INET_DIAG_DESTROY?)", layout.dir().getFileName(), port);
       }
     } catch (RuntimeException e) {
-      log.warn("{}: '{}' failed: {}", layout.dir().getFileName(), String.join(" ", argv),
+      log.warn("{}: the migration stream could not be cut: {}", layout.dir().getFileName(),
           e.toString());
+    }
+  }
+
+  // ss -tnpH: state, queues, local address:port, peer address:port, owning processes.
+  private List<String> localPorts(long pid, String peerPort) {
+    HostCommand.Result r = host.tryRun(List.of("ss", "-tnpH"), null);
+    if (!r.ok()) {
+      throw new IllegalStateException("ss -tnpH failed: " + r.stderr().strip());
+    }
+    return r.stdout().lines().map(l -> l.trim().split("\\s+"))
+        .filter(f -> f.length > 5 && portOf(f[4]).equals(peerPort)
+            && String.join(" ", f).contains("pid=" + pid + ","))
+        .map(f -> portOf(f[3])).toList();
+  }
+
+  private static String portOf(String addressAndPort) {
+    return addressAndPort.substring(addressAndPort.lastIndexOf(':') + 1);
+  }
+
+  private long vmmPid() {
+    try {
+      return Long.parseLong(Files.readString(layout.pidFile()).strip());
+    } catch (IOException | NumberFormatException e) {
+      log.warn("{}: no QEMU pid to find the migration stream by: {}", layout.dir().getFileName(),
+          e.toString());
+      return -1;
     }
   }
 

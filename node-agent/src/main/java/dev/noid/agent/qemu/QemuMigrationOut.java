@@ -31,6 +31,9 @@ final class QemuMigrationOut {
   /** Replaced when QEMU left a command unanswered and its connection was closed under it. */
   private QmpClient qmp;
   private boolean reopened;
+  /** Set when a new connection was not answered either: the rest of the clean-up is skipped. */
+  private IOException unanswered;
+  private boolean streamStarted;
   private final MigrationYank yank;
   private final VmLayout layout;
   private final Endpoint to;
@@ -65,6 +68,7 @@ final class QemuMigrationOut {
           .put("tls-creds", QemuLiveMigration.TLS_ID).put("tls-hostname", hostname)
           .put("downtime-limit", limits.downtime().toMillis())
           .put("max-bandwidth", limits.maxBandwidth()));
+      streamStarted = true;
       qmp.execute("migrate", QmpClient.args().put("uri", "tcp:" + to.host() + ":"
           + to.migrationPort()));
       JsonNode m = awaitStatus(Set.of("pre-switchover"), deadline);
@@ -89,18 +93,39 @@ final class QemuMigrationOut {
       takeBack(mirrored);
       throw e;
     } finally {
-      cleanUp();
-      if (reopened) {
-        qmp.close();
+      try {
+        cleanUp();
+      } finally {
+        if (reopened) {
+          closeQuietly(qmp);
+        }
       }
     }
   }
 
+  private static void closeQuietly(QmpClient client) {
+    try {
+      client.close();
+    } catch (IOException e) {
+      // closing is all that is wanted
+    }
+  }
+
   // After the yank QEMU answers again, on a new connection.
+  // One attempt: each waits the whole QMP timeout, with the VM's lock held.
   private void reopenIfClosed() throws IOException {
-    if (!qmp.isOpen()) {
+    if (qmp.isOpen()) {
+      return;
+    }
+    if (unanswered != null) {
+      throw unanswered;
+    }
+    try {
       qmp = QemuDriver.qmp(layout);
       reopened = true;
+    } catch (IOException e) {
+      unanswered = e;
+      throw e;
     }
   }
 
@@ -202,7 +227,9 @@ final class QemuMigrationOut {
     if (mirrored) {
       yank.mirror(TARGET_NODE);
     }
-    yank.stream(to);
+    if (streamStarted) {
+      yank.stream(to);
+    }
     try {
       reopenIfClosed();
       if (UNDER_WAY.contains(qmp.execute("query-migrate", null).path("status").asText())) {

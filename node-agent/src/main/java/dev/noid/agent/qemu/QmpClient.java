@@ -40,7 +40,7 @@ public final class QmpClient implements AutoCloseable {
   private final OutputStream out;
   private final Duration timeout;
   private volatile boolean timedOut;
-  private long outOfBandSent;
+  private long sent;
 
   private QmpClient(SocketChannel channel, Duration timeout) throws IOException {
     this.channel = channel;
@@ -124,7 +124,8 @@ public final class QmpClient implements AutoCloseable {
 
   /** Runs a command; returns its "return" value or throws {@link QmpException} with QEMU's error. */
   public JsonNode execute(String command, ObjectNode arguments) throws IOException {
-    return exchange(JSON.createObjectNode().put("execute", command), command, arguments);
+    return exchange(JSON.createObjectNode().put("execute", command)
+        .put("id", "c-" + (++sent)), command, arguments);
   }
 
   /**
@@ -134,10 +135,12 @@ public final class QmpClient implements AutoCloseable {
    */
   public JsonNode executeOutOfBand(String command, ObjectNode arguments) throws IOException {
     return exchange(JSON.createObjectNode().put("exec-oob", command)
-        .put("id", "oob-" + (++outOfBandSent)), command, arguments);
+        .put("id", "oob-" + (++sent)), command, arguments);
   }
 
-  // Replies to out-of-band commands can overtake others: a request with an id takes only its own.
+  // Each request takes only the reply with its id. Out-of-band replies can overtake others, and
+  // the monitor (not the connection) owns a command's reply: one this client gave up on, its
+  // connection closed, still reaches the next connection when QEMU gets to it.
   private JsonNode exchange(ObjectNode request, String command, ObjectNode arguments)
       throws IOException {
     if (arguments != null) {
@@ -149,7 +152,7 @@ public final class QmpClient implements AutoCloseable {
       out.flush();
       while (true) {
         JsonNode reply = readMessage();
-        if (reply.has("event") || (id != null && !id.equals(reply.get("id")))) {
+        if (reply.has("event") || (reply.has("id") && !id.equals(reply.get("id")))) {
           continue;
         }
         if (reply.has("error")) {

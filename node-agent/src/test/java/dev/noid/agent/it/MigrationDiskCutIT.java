@@ -109,7 +109,7 @@ class MigrationDiskCutIT {
     });
     // The mirror copies the whole disk before the memory starts: its connection is seen alone.
     List<String> first = await().atMost(Duration.ofSeconds(120))
-        .pollInterval(Duration.ofMillis(10)).until(this::vmmPortsOnB,
+        .pollInterval(Duration.ofMillis(2)).until(this::vmmPortsOnB,
             p -> !p.isEmpty() || move.isDone());
     assertThat(first).as("node-a's QEMU's first connection to node-b, the disk mirror's")
         .hasSize(1);

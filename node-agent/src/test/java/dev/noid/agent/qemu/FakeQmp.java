@@ -28,6 +28,11 @@ final class FakeQmp implements AutoCloseable {
   private final Function<JsonNode, String> script;
   private final List<JsonNode> commands = new CopyOnWriteArrayList<>();
   private final Thread loop;
+  private final java.util.concurrent.atomic.AtomicInteger connections =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /** A script's answer for "QEMU does not answer this command", as with its main loop held. */
+  static final String SILENT = "(no answer)";
 
   FakeQmp(Path socket, Function<JsonNode, String> script) throws Exception {
     this.script = script;
@@ -39,6 +44,7 @@ final class FakeQmp implements AutoCloseable {
   private void serve() {
     while (server.isOpen()) {
       try (SocketChannel c = server.accept()) {
+        connections.incrementAndGet();
         OutputStream out = Channels.newOutputStream(c);
         BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(c),
             StandardCharsets.UTF_8));
@@ -57,12 +63,19 @@ final class FakeQmp implements AutoCloseable {
             reply = answer != null ? answer : "{\"error\": {\"class\": \"CommandNotFound\","
                 + " \"desc\": \"The command " + command + " has not been found\"}}";
           }
-          out.write((reply + "\n").getBytes(StandardCharsets.UTF_8));
+          if (!SILENT.equals(reply)) {
+            out.write((reply + "\n").getBytes(StandardCharsets.UTF_8));
+          }
         }
       } catch (Exception e) {
         return; // closed
       }
     }
+  }
+
+  /** How many connections were accepted so far. */
+  int connections() {
+    return connections.get();
   }
 
   /** The commands received so far, in order, with their arguments. */

@@ -12,6 +12,7 @@ import java.net.StandardProtocolFamily;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -33,8 +34,8 @@ class MigrationYankTest {
     try (ServerSocketChannel target = ServerSocketChannel.open(StandardProtocolFamily.INET)
             .bind(new InetSocketAddress("127.0.0.1", 0), 1);
         SocketChannel source = SocketChannel.open(StandardProtocolFamily.INET);
-        SocketChannel accepted = connect(source, target);
-        MigrationYank yank = MigrationYank.open(new VmLayout(dir), new HostCommand())) {
+        SocketChannel silentEnd = connect(source, target);
+        MigrationYank yank = MigrationYank.open(layout(), new HostCommand())) {
       AtomicLong written = new AtomicLong();
       // On a thread of its own: HostCommand drains stderr on the common pool, which has a
       // single thread on two cores.
@@ -57,8 +58,14 @@ class MigrationYankTest {
 
       IOException failure = writer.get(30, java.util.concurrent.TimeUnit.SECONDS);
       assertThat(failure).as("the blocked write ended by the cut").isNotNull();
-      assertThat(accepted.isOpen()).as("the target's side is not touched").isTrue();
     }
+  }
+
+  // This JVM stands for QEMU: the stream is found as the connection its pid holds.
+  private VmLayout layout() throws IOException {
+    VmLayout layout = new VmLayout(dir);
+    Files.writeString(layout.pidFile(), ProcessHandle.current().pid() + "\n");
+    return layout;
   }
 
   private static SocketChannel connect(SocketChannel source, ServerSocketChannel target)

@@ -87,9 +87,13 @@ class QemuMigrationOutTest {
   }
 
   private Outcome send(Source source, FakeQmp qmp, Limits limits) throws Exception {
+    return send(limits, Duration.ofSeconds(5));
+  }
+
+  private Outcome send(Limits limits, Duration qmpTimeout) throws Exception {
     VmLayout layout = new VmLayout(dir);
     Files.writeString(layout.vmmLog(), "");
-    try (QmpClient client = QmpClient.connect(layout.controlSocket(), Duration.ofSeconds(5));
+    try (QmpClient client = QmpClient.connect(layout.controlSocket(), qmpTimeout);
         MigrationYank yank = MigrationYank.open(layout, new dev.noid.agent.network.HostCommand())) {
       return new QemuMigrationOut(client, yank, layout, TARGET, "node-b", limits)
           .run(new dev.noid.agent.hypervisor.LiveMigration.Credentials(tlsDir()));
@@ -177,6 +181,33 @@ class QemuMigrationOutTest {
     try (FakeQmp qmp = new FakeQmp(dir.resolve("control.sock"), source::answer)) {
       assertThatThrownBy(() -> send(source, qmp, LIMITS)).hasMessageContaining("blockdev-add refused");
       assertThat(qmp.names()).doesNotContain("migrate", "blockdev-mirror");
+    }
+  }
+
+  @Test
+  void aQemuThatStopsAnsweringIsAskedAgainOnANewConnectionAndGetsItsGuestBack() throws Exception {
+    Source source = new Source() {
+      private boolean held;
+
+      @Override
+      String answer(JsonNode request) {
+        // The main loop held once the memory is under way: that status query goes unanswered.
+        if (request.path("execute").asText().equals("query-migrate")
+            && status.get().equals("active") && !held) {
+          held = true;
+          return FakeQmp.SILENT;
+        }
+        return super.answer(request);
+      }
+    };
+    try (FakeQmp qmp = new FakeQmp(dir.resolve("control.sock"), source::answer)) {
+      assertThatThrownBy(() -> send(LIMITS, Duration.ofSeconds(1)))
+          .isInstanceOf(QmpClient.QmpTimeoutException.class)
+          .hasMessageContaining("'query-migrate'");
+      assertThat(qmp.connections()).as("the closed connection replaced").isEqualTo(2);
+      assertThat(qmp.names()).containsSubsequence("migrate", "query-migrate", "query-migrate",
+          "migrate_cancel", "block-job-cancel", "blockdev-del", "query-status", "cont",
+          "migrate-set-capabilities");
     }
   }
 

@@ -32,7 +32,7 @@ class QmpOutOfBandTest {
   @BeforeEach
   void start() throws Exception {
     control = dir.resolve("control.sock");
-    outOfBand = dir.resolve("control-oob.sock");
+    outOfBand = dir.resolve("qmp-oob.sock");
     qemu = new ProcessBuilder("qemu-system-x86_64", "-machine", "none", "-nographic",
         "-display", "none", "-S",
         "-qmp", "unix:" + outOfBand + ",server=on,wait=off",
