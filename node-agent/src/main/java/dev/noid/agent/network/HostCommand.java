@@ -39,8 +39,10 @@ public final class HostCommand {
   public Result tryRun(List<String> argv, String input) {
     try {
       Process p = new ProcessBuilder(argv).start();
-      // Both streams drained at once: a full stderr pipe would stall the process.
-      CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> drain(p.getErrorStream()));
+      // Both streams drained at once: a full stderr pipe would stall the process. Not on the
+      // common pool, which has one thread on two cores: a task blocked there would stall this.
+      CompletableFuture<String> err = CompletableFuture.supplyAsync(
+          () -> drain(p.getErrorStream()), r -> Thread.ofVirtual().start(r));
       if (input != null) {
         p.getOutputStream().write(input.getBytes(StandardCharsets.UTF_8));
       }

@@ -37,8 +37,7 @@ class MigrationYankTest {
         SocketChannel silentEnd = connect(source, target);
         MigrationYank yank = MigrationYank.open(layout(), new HostCommand())) {
       AtomicLong written = new AtomicLong();
-      // On a thread of its own: HostCommand drains stderr on the common pool, which has a
-      // single thread on two cores.
+      // A thread of its own for a write that blocks.
       CompletableFuture<IOException> writer = new CompletableFuture<>();
       Thread.ofPlatform().daemon().start(() -> {
         try {
