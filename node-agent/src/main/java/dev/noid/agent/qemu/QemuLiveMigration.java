@@ -81,7 +81,7 @@ final class QemuLiveMigration implements LiveMigration {
       int diskPort = shape.hasDisk() ? exportDisk(qmp, bindHost) : 0;
       qmp.execute("migrate-set-parameters", QmpClient.args().put("tls-creds", TLS_ID)
           .put("tls-authz", AUTHZ_ID));
-      qmp.execute("migrate-incoming", QmpClient.args().put("uri", "tcp:" + bindHost + ":0"));
+      qmp.execute("migrate-incoming", QmpClient.args().put("uri", tcpUri(bindHost, 0)));
       int port = qmp.execute("query-migrate", null).path("socket-address").path(0)
           .path("port").asInt();
       if (port <= 0) {
@@ -129,6 +129,11 @@ final class QemuLiveMigration implements LiveMigration {
           .put("node-name", node).put("name", "disk0").put("writable", true));
       return port;
     }
+  }
+
+  /** QEMU's migration URI: an IPv6 literal goes in brackets, or its colons read as the port's. */
+  static String tcpUri(String host, int port) {
+    return "tcp:" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
   }
 
   private static int freePort(String bindHost) throws IOException {

@@ -69,8 +69,8 @@ final class QemuMigrationOut {
           .put("downtime-limit", limits.downtime().toMillis())
           .put("max-bandwidth", limits.maxBandwidth()));
       streamStarted = true;
-      qmp.execute("migrate", QmpClient.args().put("uri", "tcp:" + to.host() + ":"
-          + to.migrationPort()));
+      qmp.execute("migrate", QmpClient.args().put("uri",
+          QemuLiveMigration.tcpUri(to.host(), to.migrationPort())));
       JsonNode m = awaitStatus(Set.of("pre-switchover"), deadline);
       if (mirrored) {
         endMirror();

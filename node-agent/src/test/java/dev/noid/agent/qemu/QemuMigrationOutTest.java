@@ -91,11 +91,15 @@ class QemuMigrationOutTest {
   }
 
   private Outcome send(Limits limits, Duration qmpTimeout) throws Exception {
+    return send(TARGET, limits, qmpTimeout);
+  }
+
+  private Outcome send(Endpoint target, Limits limits, Duration qmpTimeout) throws Exception {
     VmLayout layout = new VmLayout(dir);
     Files.writeString(layout.vmmLog(), "");
     try (QmpClient client = QmpClient.connect(layout.controlSocket(), qmpTimeout);
         MigrationYank yank = MigrationYank.open(layout, new dev.noid.agent.network.HostCommand())) {
-      return new QemuMigrationOut(client, yank, layout, TARGET, "node-b", limits)
+      return new QemuMigrationOut(client, yank, layout, target, "node-b", limits)
           .run(new dev.noid.agent.hypervisor.LiveMigration.Credentials(tlsDir()));
     }
   }
@@ -181,6 +185,19 @@ class QemuMigrationOutTest {
     try (FakeQmp qmp = new FakeQmp(dir.resolve("control.sock"), source::answer)) {
       assertThatThrownBy(() -> send(source, qmp, LIMITS)).hasMessageContaining("blockdev-add refused");
       assertThat(qmp.names()).doesNotContain("migrate", "blockdev-mirror");
+    }
+  }
+
+  @Test
+  void anIpv6TargetIsBracketedInTheMigrationUri() throws Exception {
+    Source source = new Source();
+    try (FakeQmp qmp = new FakeQmp(dir.resolve("control.sock"), source::answer)) {
+      send(new Endpoint("fd00::2", 4444, 5555), LIMITS, Duration.ofSeconds(5));
+
+      // A bare literal is refused: "address resolution failed for fd00::2:4444".
+      assertThat(command(qmp, "migrate").path("uri").asText()).isEqualTo("tcp:[fd00::2]:4444");
+      assertThat(command(qmp, "blockdev-add").path("server").path("host").asText())
+          .isEqualTo("fd00::2");
     }
   }
 
