@@ -40,7 +40,8 @@ public final class HostCommand {
     try {
       Process p = new ProcessBuilder(argv).start();
       // Both streams drained at once: a full stderr pipe would stall the process. Not on the
-      // common pool, which has one thread on two cores: a task blocked there would stall this.
+      // common pool: on two cores it has one thread (JDK 25), and a task blocked there would
+      // stall every command.
       CompletableFuture<String> err = CompletableFuture.supplyAsync(
           () -> drain(p.getErrorStream()), r -> Thread.ofVirtual().start(r));
       if (input != null) {

@@ -67,8 +67,8 @@ final class MigrationYank implements AutoCloseable {
 
   /**
    * The migration stream's connection to the target's port. In the kernel it is found as the
-   * one this VM's QEMU holds to that port, and destroyed by its two ports: no address to
-   * format or resolve, and no other process's connection to the same port.
+   * one this VM's QEMU holds to that port, and destroyed by both its ends as {@code ss} printed
+   * them (numeric): no name to resolve, and no other process's connection touched.
    */
   void stream(Endpoint to) {
     yank(QmpClient.args().put("type", "migration"));
@@ -76,18 +76,24 @@ final class MigrationYank implements AutoCloseable {
     if (pid <= 0) {
       return;
     }
-    String port = String.valueOf(to.migrationPort());
+    int port = to.migrationPort();
     try {
-      for (String local : localPorts(pid, port)) {
-        HostCommand.Result r = host.tryRun(List.of("ss", "-K", "-tnH", "sport", "=", ":" + local,
-            "dport", "=", ":" + port), null);
+      List<Stream> streams = streams(pid, port);
+      if (streams.isEmpty()) {
+        log.info("{}: QEMU holds no connection to the migration port {}",
+            layout.dir().getFileName(), port);
+        return;
+      }
+      for (Stream st : streams) {
+        HostCommand.Result r = host.tryRun(List.of("ss", "-K", "-tnH", "src", st.local(),
+            "dst", st.peer()), null);
         if (!r.ok()) {
           log.warn("{}: ss -K of the migration stream failed ({}): {}",
               layout.dir().getFileName(), r.status(), r.stderr().strip());
         }
       }
       // ss skips a socket the kernel will not destroy and still exits 0.
-      if (!localPorts(pid, port).isEmpty()) {
+      if (!streams(pid, port).isEmpty()) {
         log.warn("{}: the migration stream to port {} is still open after ss -K (a kernel"
             + " without CONFIG_INET_DIAG_DESTROY?)", layout.dir().getFileName(), port);
       }
@@ -97,20 +103,27 @@ final class MigrationYank implements AutoCloseable {
     }
   }
 
-  // ss -tnpH: state, queues, local address:port, peer address:port, owning processes.
-  private List<String> localPorts(long pid, String peerPort) {
+  /** A TCP connection's two ends as {@code ss -n} prints them: {@code addr:port}, {@code [v6]:port}. */
+  record Stream(String local, String peer) {}
+
+  private List<Stream> streams(long pid, int peerPort) {
     HostCommand.Result r = host.tryRun(List.of("ss", "-tnpH"), null);
     if (!r.ok()) {
       throw new IllegalStateException("ss -tnpH failed: " + r.stderr().strip());
     }
-    return r.stdout().lines().map(l -> l.trim().split("\\s+"))
-        .filter(f -> f.length > 5 && portOf(f[4]).equals(peerPort)
-            && String.join(" ", f).contains("pid=" + pid + ","))
-        .map(f -> portOf(f[3])).toList();
+    return streamsOf(r.stdout(), pid, peerPort);
   }
 
-  private static String portOf(String addressAndPort) {
-    return addressAndPort.substring(addressAndPort.lastIndexOf(':') + 1);
+  /**
+   * The connections process {@code pid} holds to port {@code peerPort}, from {@code ss -tnpH}:
+   * state, queues, local end, peer end, then the processes holding the socket.
+   */
+  static List<Stream> streamsOf(String ss, long pid, int peerPort) {
+    String port = ":" + peerPort;
+    return ss.lines().map(l -> l.trim().split("\\s+"))
+        .filter(f -> f.length > 5 && f[4].endsWith(port)
+            && String.join(" ", List.of(f).subList(5, f.length)).contains("pid=" + pid + ","))
+        .map(f -> new Stream(f[3], f[4])).toList();
   }
 
   private long vmmPid() {

@@ -31,7 +31,7 @@ final class QemuMigrationOut {
   /** Replaced when QEMU left a command unanswered and its connection was closed under it. */
   private QmpClient qmp;
   private boolean reopened;
-  /** Set when a new connection was not answered either: the rest of the clean-up is skipped. */
+  /** Set once QEMU did not answer a new connection either: the rest of the clean-up is skipped. */
   private IOException unanswered;
   private boolean streamStarted;
   private final MigrationYank yank;
@@ -112,10 +112,15 @@ final class QemuMigrationOut {
   }
 
   // After the yank QEMU answers again, on a new connection.
-  // One attempt: each waits the whole QMP timeout, with the VM's lock held.
+  // One new connection per migration: each attempt can wait the whole QMP timeout with the
+  // VM's lock held.
   private void reopenIfClosed() throws IOException {
     if (qmp.isOpen()) {
       return;
+    }
+    if (unanswered == null && reopened) {
+      unanswered = new QmpClient.QmpTimeoutException("QEMU did not answer on a new QMP"
+          + " connection either");
     }
     if (unanswered != null) {
       throw unanswered;

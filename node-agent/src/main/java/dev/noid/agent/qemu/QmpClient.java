@@ -40,7 +40,9 @@ public final class QmpClient implements AutoCloseable {
   private final OutputStream out;
   private final Duration timeout;
   private volatile boolean timedOut;
-  private long sent;
+  /** Process-wide: a late reply reaching a later connection never carries a live id. */
+  private static final java.util.concurrent.atomic.AtomicLong SENT =
+      new java.util.concurrent.atomic.AtomicLong();
 
   private QmpClient(SocketChannel channel, Duration timeout) throws IOException {
     this.channel = channel;
@@ -125,7 +127,7 @@ public final class QmpClient implements AutoCloseable {
   /** Runs a command; returns its "return" value or throws {@link QmpException} with QEMU's error. */
   public JsonNode execute(String command, ObjectNode arguments) throws IOException {
     return exchange(JSON.createObjectNode().put("execute", command)
-        .put("id", "c-" + (++sent)), command, arguments);
+        .put("id", "c-" + SENT.incrementAndGet()), command, arguments);
   }
 
   /**
@@ -135,7 +137,7 @@ public final class QmpClient implements AutoCloseable {
    */
   public JsonNode executeOutOfBand(String command, ObjectNode arguments) throws IOException {
     return exchange(JSON.createObjectNode().put("exec-oob", command)
-        .put("id", "oob-" + (++sent)), command, arguments);
+        .put("id", "oob-" + SENT.incrementAndGet()), command, arguments);
   }
 
   // Each request takes only the reply with its id. Out-of-band replies can overtake others, and

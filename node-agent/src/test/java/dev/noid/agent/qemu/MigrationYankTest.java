@@ -60,6 +60,22 @@ class MigrationYankTest {
     }
   }
 
+  @Test
+  void theStreamIsTheConnectionQemusPidHoldsToThePort() {
+    String ss = String.join("\n",
+        "ESTAB 0 0 10.0.0.1:40000 10.0.0.2:4444 users:((\"qemu-system-x86\",pid=123,fd=86))",
+        "ESTAB 0 0 10.0.0.1:40001 10.0.0.3:4444 users:((\"qemu-system-x86\",pid=1234,fd=9))",
+        "ESTAB 0 0 10.0.0.1:40002 10.0.0.2:44444 users:((\"qemu-system-x86\",pid=123,fd=87))",
+        "ESTAB 0 0 10.0.0.1:40003 10.0.0.2:4444",
+        "ESTAB 0 0 [fd00::1]:40004 [fd00::2]:4444 users:((\"sshd\",pid=7,fd=3),"
+            + "(\"qemu-system-x86\",pid=123,fd=88))",
+        "SYN-SENT 0 1 10.0.0.1:40005 10.0.0.9:4444 users:((\"qemu-system-x86\",pid=12,fd=5))");
+
+    assertThat(MigrationYank.streamsOf(ss, 123, 4444)).containsExactly(
+        new MigrationYank.Stream("10.0.0.1:40000", "10.0.0.2:4444"),
+        new MigrationYank.Stream("[fd00::1]:40004", "[fd00::2]:4444"));
+  }
+
   // This JVM stands for QEMU: the stream is found as the connection its pid holds.
   private VmLayout layout() throws IOException {
     VmLayout layout = new VmLayout(dir);

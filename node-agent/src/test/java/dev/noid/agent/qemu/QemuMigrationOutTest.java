@@ -218,13 +218,36 @@ class QemuMigrationOutTest {
       }
     };
     try (FakeQmp qmp = new FakeQmp(dir.resolve("control.sock"), source::answer)) {
-      assertThatThrownBy(() -> send(LIMITS, Duration.ofSeconds(1)))
+      assertThatThrownBy(() -> send(LIMITS, Duration.ofSeconds(3)))
           .isInstanceOf(QmpClient.QmpTimeoutException.class)
           .hasMessageContaining("'query-migrate'");
       assertThat(qmp.connections()).as("the closed connection replaced").isEqualTo(2);
       assertThat(qmp.names()).containsSubsequence("migrate", "query-migrate", "query-migrate",
           "migrate_cancel", "block-job-cancel", "blockdev-del", "query-status", "cont",
           "migrate-set-capabilities");
+    }
+  }
+
+  @Test
+  void aQemuThatDoesNotAnswerTheNewConnectionEitherIsNotAskedAThirdTime() throws Exception {
+    Source source = new Source() {
+      @Override
+      String answer(JsonNode request) {
+        // Held for good once the memory is under way.
+        if (request.path("execute").asText().equals("query-migrate")
+            && !status.get().equals("none")) {
+          return FakeQmp.SILENT;
+        }
+        return super.answer(request);
+      }
+    };
+    try (FakeQmp qmp = new FakeQmp(dir.resolve("control.sock"), source::answer)) {
+      assertThatThrownBy(() -> send(LIMITS, Duration.ofSeconds(3)))
+          .isInstanceOf(QmpClient.QmpTimeoutException.class)
+          .hasMessageContaining("'query-migrate'");
+      assertThat(qmp.connections()).as("one new connection, not one per clean-up step")
+          .isEqualTo(2);
+      assertThat(qmp.names()).doesNotContain("migrate_cancel", "cont");
     }
   }
 
