@@ -41,6 +41,17 @@ class MigrationFailoverTest {
     }
   }
 
+  private InProcessController controller(MutableClock clock) throws Exception {
+    return new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L), clock, LEASE);
+  }
+
+  /** node-b's copy in {@code target}, node-a's paused at the switchover. */
+  private static void copies(InProcessController c, VmEntry web, AgentVmState target) {
+    c.agents.get("node-b").holds(specOf(web), target);
+    c.agents.get("node-a").vmIs(web.id(), AgentVmState.AGENT_VM_STATE_PAUSED);
+  }
+
   /** The VM as the dying leader left it: on node-a, marked as moving to node-b. */
   private static VmEntry inFlight(InProcessController c) {
     VmEntry web = c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1)
@@ -52,13 +63,11 @@ class MigrationFailoverTest {
   @Test
   void aMigrationTheTargetStartedBeforeItsControllerDiedEndsOnTheTarget() throws Exception {
     MutableClock clock = new MutableClock(Instant.now());
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 2048L, "node-b", 2048L), clock, LEASE)) {
+    try (InProcessController c = controller(clock)) {
       VmEntry web = inFlight(c);
       FakeAgent a = c.agents.get("node-a");
       FakeAgent b = c.agents.get("node-b");
-      b.holds(specOf(web), AgentVmState.AGENT_VM_STATE_RUNNING);
-      a.vmIs(web.id(), AgentVmState.AGENT_VM_STATE_PAUSED);
+      copies(c, web, AgentVmState.AGENT_VM_STATE_RUNNING);
 
       clock.advance(LEASE.multipliedBy(2));
       heartbeats(c, "node-a", "node-b");
@@ -77,14 +86,12 @@ class MigrationFailoverTest {
   @Test
   void aMigrationCutOffBeforeTheTargetStartedTheVmRunsOnAtTheSource() throws Exception {
     MutableClock clock = new MutableClock(Instant.now());
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 2048L, "node-b", 2048L), clock, LEASE)) {
+    try (InProcessController c = controller(clock)) {
       VmEntry web = inFlight(c);
       FakeAgent a = c.agents.get("node-a");
       FakeAgent b = c.agents.get("node-b");
       // node-b's VMM still waits for the stream that stopped with the controller.
-      b.holds(specOf(web), AgentVmState.AGENT_VM_STATE_CREATING);
-      a.vmIs(web.id(), AgentVmState.AGENT_VM_STATE_PAUSED);
+      copies(c, web, AgentVmState.AGENT_VM_STATE_CREATING);
 
       clock.advance(LEASE.multipliedBy(3));
       heartbeats(c, "node-a", "node-b");
@@ -104,12 +111,10 @@ class MigrationFailoverTest {
   @Test
   void aMigrationWhoseControllerDiedAndWhoseTargetCannotBeReachedIsUnknown() throws Exception {
     MutableClock clock = new MutableClock(Instant.now());
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 2048L, "node-b", 2048L), clock, LEASE)) {
+    try (InProcessController c = controller(clock)) {
       VmEntry web = inFlight(c);
       FakeAgent b = c.agents.get("node-b");
-      b.holds(specOf(web), AgentVmState.AGENT_VM_STATE_RUNNING);
-      c.agents.get("node-a").vmIs(web.id(), AgentVmState.AGENT_VM_STATE_PAUSED);
+      copies(c, web, AgentVmState.AGENT_VM_STATE_RUNNING);
       c.stopAgent("node-b");
 
       clock.advance(LEASE.multipliedBy(2));

@@ -201,26 +201,33 @@ class QemuMigrationOutTest {
     }
   }
 
-  @Test
-  void aQemuThatStopsAnsweringIsAskedAgainOnANewConnectionAndGetsItsGuestBack() throws Exception {
-    Source source = new Source() {
-      private boolean held;
-
+  /** A QEMU that leaves {@code query-migrate} unanswered once {@code held} says so. */
+  private static Source heldAt(java.util.function.Predicate<String> held) {
+    return new Source() {
       @Override
       String answer(JsonNode request) {
-        // The main loop held once the memory is under way: that status query goes unanswered.
-        if (request.path("execute").asText().equals("query-migrate")
-            && status.get().equals("active") && !held) {
-          held = true;
+        if (request.path("execute").asText().equals("query-migrate") && held.test(status.get())) {
           return FakeQmp.SILENT;
         }
         return super.answer(request);
       }
     };
+  }
+
+  private void assertTimesOutOnQueryMigrate() {
+    assertThatThrownBy(() -> send(LIMITS, Duration.ofSeconds(3)))
+        .isInstanceOf(QmpClient.QmpTimeoutException.class)
+        .hasMessageContaining("'query-migrate'");
+  }
+
+  @Test
+  void aQemuThatStopsAnsweringIsAskedAgainOnANewConnectionAndGetsItsGuestBack() throws Exception {
+    // The main loop held once the memory is under way: one status query goes unanswered.
+    java.util.concurrent.atomic.AtomicBoolean first =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    Source source = heldAt(status -> status.equals("active") && first.getAndSet(false));
     try (FakeQmp qmp = new FakeQmp(dir.resolve("control.sock"), source::answer)) {
-      assertThatThrownBy(() -> send(LIMITS, Duration.ofSeconds(3)))
-          .isInstanceOf(QmpClient.QmpTimeoutException.class)
-          .hasMessageContaining("'query-migrate'");
+      assertTimesOutOnQueryMigrate();
       assertThat(qmp.connections()).as("the closed connection replaced").isEqualTo(2);
       assertThat(qmp.names()).containsSubsequence("migrate", "query-migrate", "query-migrate",
           "migrate_cancel", "block-job-cancel", "blockdev-del", "query-status", "cont",
@@ -230,21 +237,10 @@ class QemuMigrationOutTest {
 
   @Test
   void aQemuThatDoesNotAnswerTheNewConnectionEitherIsNotAskedAThirdTime() throws Exception {
-    Source source = new Source() {
-      @Override
-      String answer(JsonNode request) {
-        // Held for good once the memory is under way.
-        if (request.path("execute").asText().equals("query-migrate")
-            && !status.get().equals("none")) {
-          return FakeQmp.SILENT;
-        }
-        return super.answer(request);
-      }
-    };
+    // Held for good once the memory is under way.
+    Source source = heldAt(status -> !status.equals("none"));
     try (FakeQmp qmp = new FakeQmp(dir.resolve("control.sock"), source::answer)) {
-      assertThatThrownBy(() -> send(LIMITS, Duration.ofSeconds(3)))
-          .isInstanceOf(QmpClient.QmpTimeoutException.class)
-          .hasMessageContaining("'query-migrate'");
+      assertTimesOutOnQueryMigrate();
       assertThat(qmp.connections()).as("one new connection, not one per clean-up step")
           .isEqualTo(2);
       assertThat(qmp.names()).doesNotContain("migrate_cancel", "cont");
