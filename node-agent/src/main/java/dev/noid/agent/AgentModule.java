@@ -163,7 +163,7 @@ public final class AgentModule extends AbstractModule {
     VmManager vms = VmManager.assemble(cfg.vmsDir(), hypervisor, images, capacity,
         Duration.ofSeconds(cfg.bootTimeoutSeconds()), network, goldens, identity, warm,
         credentials.joined() ? new dev.noid.agent.hypervisor.LiveMigration.Credentials(
-            cfg.tlsDir()) : null);
+            cfg.tlsDir(), credentials.revocations()) : null);
     images.usedBy(() -> vms.list().stream().map(v -> v.spec().getImage()).toList());
     return vms;
   }

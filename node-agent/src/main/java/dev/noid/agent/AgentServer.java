@@ -103,7 +103,8 @@ public final class AgentServer {
         .permitKeepAliveWithoutCalls(true)
         .addService(health.getHealthService());
     // A joined node takes API calls from the controller only, not from other nodes.
-    PeerCertificateInterceptor mtls = new PeerCertificateInterceptor(credentials.joined());
+    PeerCertificateInterceptor mtls = new PeerCertificateInterceptor(credentials.joined(),
+        credentials.revocations());
     for (BindableService service : services) {
       builder.addService(ServerInterceptors.intercept(service, mtls));
     }

@@ -24,8 +24,8 @@ public final class NodesModule extends AbstractModule {
 
   @Provides
   @Singleton
-  NodeCertificates certificates(Store store, Clock clock, NodeRegistry registry) {
-    NodeCertificates certificates = new NodeCertificates(store, clock);
+  NodeCertificates certificates(Store store, Clock clock, NodeRegistry registry, ClusterPki pki) {
+    NodeCertificates certificates = new NodeCertificates(store, clock, pki.authority());
     registry.onRemoval(certificates::revokeAll);
     return certificates;
   }
@@ -41,7 +41,8 @@ public final class NodesModule extends AbstractModule {
 
   @Provides
   @Singleton
-  AgentClients agentClients(ClusterPki pki, NodeRegistry registry) {
-    return AgentClients.mutualTls(pki.agentClientFiles(), registry);
+  AgentClients agentClients(ClusterPki pki, NodeRegistry registry, NodeCertificates revoked) {
+    // A removed node's certificate cannot pose as the agent at an address it takes over.
+    return AgentClients.mutualTls(pki.agentClientFiles().refusing(revoked), registry);
   }
 }

@@ -92,6 +92,6 @@ final class MigrationLink {
   private static SSLContext context(Credentials credentials) {
     return new TlsFiles(credentials.tlsDir().resolve("node.pem"),
         credentials.tlsDir().resolve("node-key.pem"), credentials.tlsDir().resolve("ca.pem"))
-        .mutualSslContext();
+        .refusing(credentials.revoked()).mutualSslContext();
   }
 }

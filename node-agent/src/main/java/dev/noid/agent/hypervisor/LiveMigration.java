@@ -35,9 +35,15 @@ public interface LiveMigration {
 
   /**
    * The node's certificate files ({@code node.pem}, {@code node-key.pem}, {@code ca.pem}),
-   * which the VMM reads to authenticate the other end.
+   * which the VMM reads to authenticate the other end, and the removed nodes' certificates it
+   * must refuse (kept in the same directory as a CRL, which QEMU reads).
    */
-  record Credentials(Path tlsDir) {}
+  record Credentials(Path tlsDir, dev.noid.common.tls.RevokedCertificates revoked) {
+    /** Credentials that refuse no certificate of the CA (a node that never learnt of removals). */
+    public Credentials(Path tlsDir) {
+      this(tlsDir, dev.noid.common.tls.RevokedCertificates.NONE);
+    }
+  }
 
   Shape shape(VmLayout layout);
 

@@ -75,9 +75,11 @@ public final class Heartbeater implements AutoCloseable {
               .addAllVms(reporter.heartbeatVmReports()).setSequence(++sequence)
               .setAgentInstanceId(instanceId)
               .addAllCheckpointDurability(durability(reported))
+              .setRevocationListNumber(credentials.revocations().number())
               .setSentTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
               .build());
       uploads.acknowledged(reported);
+      adoptRevocations(r);
       if (r.getHeartbeatIntervalMs() > 0) {
         intervalMs = r.getHeartbeatIntervalMs();
       }
@@ -95,6 +97,18 @@ public final class Heartbeater implements AutoCloseable {
     }
     if (!scheduler.isShutdown()) {
       scheduler.schedule(this::beat, next, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void adoptRevocations(HeartbeatResponse r) {
+    if (r.getNodeRevocationList().isEmpty()) {
+      return;
+    }
+    try {
+      credentials.revocations().adopt(r.getNodeRevocationList().toByteArray());
+    } catch (java.security.GeneralSecurityException | java.io.IOException
+        | java.io.UncheckedIOException e) {
+      log.warn("ignoring the controller's node revocation list: {}", e.getMessage());
     }
   }
 

@@ -20,12 +20,17 @@ import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 
 /**
  * The node's certificate as QEMU's {@code tls-creds-x509} reads it: fixed file names in one
- * directory, links to the node's own certificate files and its key rewritten for GnuTLS, both
- * done again for each migration so that a renewed certificate is what the next one uses. The objects live only for one migration.
+ * directory, links to the node's own certificate files (and the CA's list of removed nodes'
+ * certificates) and its key rewritten for GnuTLS, both done again for each migration so that a
+ * renewed certificate or a newer list is what the next one uses. The objects live only for one
+ * migration.
  */
 final class QemuTls {
+  // ca-crl.pem: QEMU loads it if it resolves (a dangling link counts as absent), so the link is
+  // there before the agent learns of any removed node.
   private static final Map<String, String> LINKS = Map.of(
-      "ca-cert.pem", "ca.pem", "server-cert.pem", "node.pem", "client-cert.pem", "node.pem");
+      "ca-cert.pem", "ca.pem", "server-cert.pem", "node.pem", "client-cert.pem", "node.pem",
+      "ca-crl.pem", dev.noid.agent.tls.NodeRevocations.FILE);
   private static final String[] KEYS = {"server-key.pem", "client-key.pem"};
 
   private QemuTls() {}

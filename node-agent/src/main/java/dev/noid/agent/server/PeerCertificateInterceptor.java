@@ -1,6 +1,7 @@
 package dev.noid.agent.server;
 
 import dev.noid.common.tls.ClusterIdentities;
+import dev.noid.common.tls.RevokedCertificates;
 import dev.noid.api.agent.v1.AgentPeerGrpc;
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -30,10 +31,16 @@ public final class PeerCertificateInterceptor implements ServerInterceptor {
   /** The verified certificate of the call's client, for handlers that decide by identity. */
   public static final Context.Key<X509Certificate> PEER = Context.key("noid-peer-certificate");
   private final boolean controllerOnly;
+  private final RevokedCertificates revoked;
 
-  /** {@code controllerOnly}: refuse every client but the controller (else any certificate of the CA). */
-  public PeerCertificateInterceptor(boolean controllerOnly) {
+  /**
+   * {@code controllerOnly}: refuse every client but the controller (else any certificate of the
+   * CA). {@code revoked}: certificates refused even on a connection made before they were
+   * revoked (the TLS layer refuses them on new ones).
+   */
+  public PeerCertificateInterceptor(boolean controllerOnly, RevokedCertificates revoked) {
     this.controllerOnly = controllerOnly;
+    this.revoked = revoked;
   }
 
   @Override
@@ -47,6 +54,10 @@ public final class PeerCertificateInterceptor implements ServerInterceptor {
     if (peer == null) {
       return refuse(call, Status.UNAUTHENTICATED.withDescription(
           "the agent API requires a client certificate issued by the cluster CA"));
+    }
+    if (revoked.isRevoked(peer)) {
+      return refuse(call, Status.PERMISSION_DENIED.withDescription("the client certificate was"
+          + " revoked by the cluster CA: its node was removed from the cluster"));
     }
     // Other nodes may call the peer service alone, and each of its calls needs a grant.
     boolean peerService = AgentPeerGrpc.SERVICE_NAME.equals(service)

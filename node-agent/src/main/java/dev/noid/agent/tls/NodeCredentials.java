@@ -28,9 +28,11 @@ public final class NodeCredentials {
 
   private final TlsFiles files;
   private final boolean joined;
+  private final NodeRevocations revocations;
 
   private NodeCredentials(TlsFiles files, boolean joined) {
-    this.files = files;
+    this.revocations = NodeRevocations.open(files.certificate().getParent());
+    this.files = files.refusing(revocations);
     this.joined = joined;
   }
 
@@ -78,8 +80,13 @@ public final class NodeCredentials {
     }
   }
 
+  /** This node's files; other nodes' certificates the cluster CA revoked are refused. */
   public TlsFiles files() {
     return files;
+  }
+
+  public NodeRevocations revocations() {
+    return revocations;
   }
 
   /**

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.AgentPeerGrpc;
+import dev.noid.api.agent.v1.SendImageRequest;
 import dev.noid.api.agent.v1.ExportCheckpointRequest;
 import dev.noid.api.agent.v1.HeartbeatRequest;
 import dev.noid.api.agent.v1.JoinRequest;
@@ -211,6 +213,47 @@ class JoinIdentityIT {
         .withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-r"));
     assertRefused(() -> asNodeR.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-r")),
         Status.Code.PERMISSION_DENIED, "removed");
+  }
+
+  /**
+   * A removed node keeps its key and certificate. Other agents must stop taking it for that
+   * node, on the connection it already holds and on any new one, while a node still in the
+   * cluster gets through as before; the name joined again with a new key works.
+   */
+  @Test
+  void aRemovedNodesCertificateIsRefusedByOtherAgents() throws Exception {
+    KeyPair key = Certificates.newKeyPair();
+    JoinResponse removed = join(controller.admin("join-token"), "node-x", "127.0.0.1:1", key);
+    KeyPair other = Certificates.newKeyPair();
+    JoinResponse staying = join(controller.admin("join-token"), "node-y", "127.0.0.1:1", other);
+    ManagedChannel held = toAgent(removed.getCertificatePem(), key);
+    // Before: the agent takes the certificate for node-x's and asks for a grant.
+    assertRefused(() -> askForAnImage(held), Status.Code.PERMISSION_DENIED, "grant");
+
+    NodeServiceGrpc.newBlockingStub(controller.channel())
+        .withCallCredentials(ControllerProcess.bearer(adminToken))
+        .withDeadlineAfter(30, TimeUnit.SECONDS)
+        .removeNode(RemoveNodeRequest.newBuilder().setName("node-x").build());
+    KeyPair again = Certificates.newKeyPair();
+    JoinResponse rejoined = join(controller.admin("join-token"), "node-x", "127.0.0.1:1", again);
+
+    // node-a learns of it with its next heartbeats (every 500 ms here).
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertRefused(
+        () -> askForAnImage(held), Status.Code.PERMISSION_DENIED, "revoked"));
+    assertRefused(() -> askForAnImage(toAgent(removed.getCertificatePem(), key)),
+        Status.Code.UNAVAILABLE);
+    assertRefused(() -> askForAnImage(toAgent(staying.getCertificatePem(), other)),
+        Status.Code.PERMISSION_DENIED, "grant");
+    assertRefused(() -> askForAnImage(toAgent(rejoined.getCertificatePem(), again)),
+        Status.Code.PERMISSION_DENIED, "grant");
+    // Kept for QEMU's migration TLS, and for the agent's next start.
+    assertThat(Files.readString(agent.stateDir.resolve("tls").resolve("revoked-nodes.pem")))
+        .contains("BEGIN X509 CRL");
+  }
+
+  private static void askForAnImage(ManagedChannel ch) {
+    AgentPeerGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
+        .sendImage(SendImageRequest.getDefaultInstance()).hasNext();
   }
 
   @Test

@@ -4,6 +4,7 @@ import dev.noid.agent.api.GrpcPeerService;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.server.PeerCertificateInterceptor;
+import dev.noid.common.tls.RevokedCertificates;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.ClusterIdentities;
 import dev.noid.common.tls.KeyAndCertificate;
@@ -49,7 +50,7 @@ public final class TestPeers implements AutoCloseable {
             a.serverCredentials(TlsServerCredentials.ClientAuth.OPTIONAL))
         .addService(ServerInterceptors.intercept(new GrpcPeerService(new GrantVerifier("node-a",
             List.of(ca.certificate()), Clock.systemUTC()), checkpoints, images),
-            new PeerCertificateInterceptor(true), countImagesSent()))
+            new PeerCertificateInterceptor(true, RevokedCertificates.NONE), countImagesSent()))
         .build().start();
     return "127.0.0.1:" + server.getPort();
   }

@@ -15,12 +15,23 @@ import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * The TLS material of one process on disk (certificate chain, key, and the CA that it trusts
- * for peers), turned into gRPC credentials and a JDK SSLContext.
+ * for peers), turned into gRPC credentials and a JDK SSLContext. Peers' certificates that
+ * {@code revoked} names are refused at the handshake, as an expired one would be.
  */
-public record TlsFiles(Path certificate, Path key, Path trustedCa) {
+public record TlsFiles(Path certificate, Path key, Path trustedCa, RevokedCertificates revoked) {
+
+  public TlsFiles(Path certificate, Path key, Path trustedCa) {
+    this(certificate, key, trustedCa, RevokedCertificates.NONE);
+  }
+
+  /** The same files, refusing also the peers {@code list} names. */
+  public TlsFiles refusing(RevokedCertificates list) {
+    return new TlsFiles(certificate, key, trustedCa, list);
+  }
 
   /** gRPC server credentials; {@code clientAuth} decides whether peers must show a certificate. */
   public ServerCredentials serverCredentials(TlsServerCredentials.ClientAuth clientAuth) {
@@ -28,7 +39,11 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
       TlsServerCredentials.Builder builder = TlsServerCredentials.newBuilder()
           .keyManager(certificate.toFile(), key.toFile());
       if (trustedCa != null) {
-        builder.trustManager(trustedCa.toFile());
+        if (revoked == RevokedCertificates.NONE) {
+          builder.trustManager(trustedCa.toFile());
+        } else {
+          builder.trustManager(trustManagers(trustedCa, revoked));
+        }
       }
       return builder.clientAuth(clientAuth).build();
     } catch (IOException e) {
@@ -39,10 +54,14 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
   /** gRPC client credentials presenting this process's certificate (mutual TLS). */
   public ChannelCredentials mutualClientCredentials() {
     try {
-      return TlsChannelCredentials.newBuilder()
-          .keyManager(certificate.toFile(), key.toFile())
-          .trustManager(trustedCa.toFile())
-          .build();
+      TlsChannelCredentials.Builder builder = TlsChannelCredentials.newBuilder()
+          .keyManager(certificate.toFile(), key.toFile());
+      if (revoked == RevokedCertificates.NONE) {
+        builder.trustManager(trustedCa.toFile());
+      } else {
+        builder.trustManager(trustManagers(trustedCa, revoked));
+      }
+      return builder.build();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot load TLS material " + certificate + ", " + key, e);
     }
@@ -55,11 +74,15 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
    */
   public ChannelCredentials sharedMutualClientCredentials() {
     try {
+      var builder = io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+          .keyManager(certificate.toFile(), key.toFile());
+      if (revoked == RevokedCertificates.NONE) {
+        builder.trustManager(trustedCa.toFile());
+      } else {
+        builder.trustManager(trustManagers(trustedCa, revoked)[0]);
+      }
       return io.grpc.netty.shaded.io.grpc.netty.NettySslContextChannelCredentials.create(
-          io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
-              .keyManager(certificate.toFile(), key.toFile())
-              .trustManager(trustedCa.toFile())
-              .build());
+          builder.build());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot load TLS material " + certificate + ", " + key, e);
     }
@@ -75,12 +98,12 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
    * the trusted CA (agent to agent streams that are not gRPC).
    */
   public SSLContext mutualSslContext() {
-    return context(keyManagers(), trustManagers(trustedCa), certificate);
+    return context(keyManagers(), trustManagers(trustedCa, revoked), certificate);
   }
 
   /** An SSLContext that trusts only {@code caFile} (for HTTPS clients and tests). */
   public static SSLContext trusting(Path caFile) {
-    return context(null, trustManagers(caFile), caFile);
+    return context(null, trustManagers(caFile, RevokedCertificates.NONE), caFile);
   }
 
   private KeyManager[] keyManagers() {
@@ -99,7 +122,7 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
     }
   }
 
-  private static TrustManager[] trustManagers(Path caFile) {
+  private static TrustManager[] trustManagers(Path caFile, RevokedCertificates revoked) {
     try {
       KeyStore store = KeyStore.getInstance("PKCS12");
       store.load(null, null);
@@ -110,7 +133,13 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa) {
       TrustManagerFactory tmf =
           TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(store);
-      return tmf.getTrustManagers();
+      TrustManager[] managers = tmf.getTrustManagers();
+      for (int j = 0; j < managers.length; j++) {
+        if (revoked != RevokedCertificates.NONE && managers[j] instanceof X509ExtendedTrustManager x) {
+          managers[j] = new RevocationTrustManager(x, revoked);
+        }
+      }
+      return managers;
     } catch (GeneralSecurityException | IOException e) {
       throw new IllegalStateException("cannot trust " + caFile, e);
     }

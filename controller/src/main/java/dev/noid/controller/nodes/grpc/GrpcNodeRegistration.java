@@ -95,8 +95,15 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
       return;
     }
     HeartbeatPacing.Pace pace = registry.promise(request.getNodeName());
-    out.onNext(HeartbeatResponse.newBuilder().setHeartbeatIntervalMs((int) pace.interval().toMillis())
-        .setLeaseMs((int) pace.lease().toMillis()).build());
+    HeartbeatResponse.Builder response = HeartbeatResponse.newBuilder()
+        .setHeartbeatIntervalMs((int) pace.interval().toMillis())
+        .setLeaseMs((int) pace.lease().toMillis());
+    NodeCertificates.SignedList newer =
+        certificates.listNewerThan(request.getRevocationListNumber());
+    if (newer != null) {
+      response.setNodeRevocationList(com.google.protobuf.ByteString.copyFrom(newer.der()));
+    }
+    out.onNext(response.build());
     out.onCompleted();
   }
 
