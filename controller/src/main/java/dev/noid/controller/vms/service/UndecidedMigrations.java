@@ -129,7 +129,7 @@ final class UndecidedMigrations {
 
   // Not committed: the source's paused copy is the VM, and it runs on there.
   private void resumeSource(VmEntry cur, String target) {
-    resumeSource(cur, target, "live migration to " + target + " was not committed (node "
+    resumeSource(cur, target, PREFIX + target + " was not committed (node "
         + target + " does not have the VM)");
   }
 
@@ -166,7 +166,7 @@ final class UndecidedMigrations {
           + " {}", cur.name(), target, ex.getMessage());
       return;
     }
-    resumeSource(cur, target, "live migration to " + target + " was cut off with the controller"
+    resumeSource(cur, target, PREFIX + target + " was cut off with the controller"
         + " that ran it, before node " + target + " started the VM");
   }
 
