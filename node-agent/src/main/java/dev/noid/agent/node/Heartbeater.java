@@ -106,9 +106,9 @@ public final class Heartbeater implements AutoCloseable {
     }
     try {
       credentials.revocations().adopt(r.getNodeRevocationList().toByteArray());
-    } catch (java.security.GeneralSecurityException | java.io.IOException
-        | java.io.UncheckedIOException e) {
-      log.warn("ignoring the controller's node revocation list: {}", e.getMessage());
+    } catch (java.security.GeneralSecurityException | java.io.IOException | RuntimeException e) {
+      // Never out of beat(): the next beat must be scheduled whatever the list holds.
+      log.warn("the controller's node revocation list: {}", e.toString());
     }
   }
 

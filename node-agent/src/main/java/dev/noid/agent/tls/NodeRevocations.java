@@ -13,7 +13,9 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509CRL;
 import java.security.cert.X509CRLEntry;
 import java.security.cert.X509Certificate;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.bouncycastle.asn1.ASN1Integer;
 import org.bouncycastle.asn1.x509.Extension;
@@ -23,18 +25,32 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The node certificates the cluster CA revoked (their nodes were removed), as the controller
- * last sent them with a heartbeat. Every connection from or to another node is checked against
- * it: the JDK's through {@link RevokedCertificates}, QEMU's migration TLS through the same
- * list written as {@code revoked-nodes.pem}, which its credentials directory links as
+ * sent them with heartbeats. Every connection from or to another node is checked against it:
+ * the JDK's through {@link RevokedCertificates}, QEMU's migration TLS through the same lists
+ * written as {@code revoked-nodes.pem}, which its credentials directory links as
  * {@code ca-crl.pem}. Kept on disk, so a restarted agent refuses them before its first heartbeat.
+ *
+ * <p>A revocation is never undone, so what is refused is the union of every list the CA signed
+ * that reached this agent, and a list is dropped only when a later one covers it. The order in
+ * which lists arrive then does not matter: a list replayed from before, or one from a store
+ * restored from a backup, takes nothing away, and removals after it still arrive (the number
+ * reported back is the last list's, so the controller sends its own when they differ).
  */
 public final class NodeRevocations implements RevokedCertificates {
   private static final Logger log = LoggerFactory.getLogger(NodeRevocations.class);
   /** Beside node.pem; QEMU's credentials directory links it as ca-crl.pem. */
   public static final String FILE = "revoked-nodes.pem";
 
-  private record Held(long number, X509CRL crl, Set<BigInteger> serials) {
-    static final Held NONE = new Held(0, null, Set.of());
+  /** One verified list: its CRL number and serials. */
+  private record Signed(long number, X509CRL crl, Set<BigInteger> serials) {}
+
+  /** The lists kept, the last one received last; and the union of their serials. */
+  private record Held(List<Signed> lists, Set<BigInteger> serials) {
+    static final Held NONE = new Held(List.of(), Set.of());
+
+    long number() {
+      return lists.isEmpty() ? 0 : lists.getLast().number;
+    }
   }
 
   private final Path file;
@@ -46,47 +62,93 @@ public final class NodeRevocations implements RevokedCertificates {
     this.ca = ca;
   }
 
-  /** The list kept in {@code tlsDir}, checked against the CA there; none if absent. */
+  /** The lists kept in {@code tlsDir}, checked against the CA there; none if absent. */
   public static NodeRevocations open(Path tlsDir) {
     NodeRevocations revocations = new NodeRevocations(tlsDir.resolve(FILE),
         Pem.certificate(Pem.read(tlsDir.resolve("ca.pem"))));
     if (Files.isRegularFile(revocations.file)) {
       try {
-        revocations.held = revocations.verified(Pem.read(revocations.file)
-            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        List<Signed> lists = new ArrayList<>();
+        try (java.io.InputStream in = Files.newInputStream(revocations.file)) {
+          for (java.security.cert.CRL crl : CertificateFactory.getInstance("X.509")
+              .generateCRLs(in)) {
+            lists.add(revocations.verified((X509CRL) crl));
+          }
+        }
+        revocations.held = Held.NONE;
+        for (Signed list : lists) {
+          revocations.held = with(revocations.held, list);
+        }
       } catch (GeneralSecurityException | IOException | RuntimeException e) {
-        // Another CA's list (the node joined again) or a damaged file: the next heartbeat
-        // brings the controller's.
-        log.warn("ignoring {}: {}", revocations.file, e.getMessage());
+        // Another CA's lists (the node joined another cluster) or a damaged file: moved aside,
+        // as QEMU would load it through ca-crl.pem; the next heartbeat brings the controller's.
+        log.warn("setting aside {}: {}", revocations.file, e.getMessage());
+        revocations.held = Held.NONE;
+        try {
+          Files.move(revocations.file, revocations.file.resolveSibling(FILE + ".rejected"),
+              java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException moveFailed) {
+          log.warn("cannot move {} aside: {}", revocations.file, moveFailed.getMessage());
+        }
       }
     }
     return revocations;
   }
 
-  /** The CRL number held, 0 for none: what the heartbeat tells the controller. */
+  /** The CRL number of the last list received, 0 for none: what the heartbeat reports. */
   public long number() {
-    return held.number;
+    return held.number();
   }
 
   /**
-   * Takes the controller's list if the cluster CA signed it and it is newer than the one held.
+   * Takes the controller's list if the cluster CA signed it. It is refused from the moment it
+   * is taken; keeping it on disk comes after, and its failure is reported but changes nothing
+   * in memory.
    *
    * @throws GeneralSecurityException if it is not a CRL of the cluster CA
+   * @throws IOException if it could not be kept on disk
    */
   public synchronized void adopt(byte[] der) throws GeneralSecurityException, IOException {
-    Held next = verified(der);
-    if (next.number <= held.number) {
-      return;
+    Signed list;
+    try {
+      list = verified((X509CRL) CertificateFactory.getInstance("X.509")
+          .generateCRL(new ByteArrayInputStream(der)));
+    } catch (RuntimeException e) {
+      throw new CRLException("not a readable CRL: " + e.getMessage(), e);
     }
-    Pem.write(file, Pem.encode(next.crl), false);
+    Held before = held;
+    Held next = with(before, list);
     held = next;
-    log.info("node revocation list {}: {} certificate(s) of removed nodes refused", next.number,
-        next.serials.size());
+    if (next.serials.size() > before.serials.size()) {
+      log.info("node revocation list {}: {} certificate(s) of removed nodes refused",
+          list.number, next.serials.size());
+    }
+    StringBuilder pem = new StringBuilder();
+    for (Signed kept : next.lists) {
+      pem.append(Pem.encode(kept.crl));
+    }
+    try {
+      Pem.write(file, pem.toString(), false);
+    } catch (java.io.UncheckedIOException e) {
+      throw e.getCause();
+    }
   }
 
-  private Held verified(byte[] encoded) throws GeneralSecurityException, IOException {
-    X509CRL crl = (X509CRL) CertificateFactory.getInstance("X.509")
-        .generateCRL(new ByteArrayInputStream(encoded));
+  /** {@code held} and {@code list}, the lists that {@code list} covers dropped. */
+  private static Held with(Held held, Signed list) {
+    List<Signed> lists = new ArrayList<>();
+    for (Signed kept : held.lists) {
+      if (!list.serials.containsAll(kept.serials)) {
+        lists.add(kept);
+      }
+    }
+    lists.add(list);
+    Set<BigInteger> union = new HashSet<>(held.serials);
+    union.addAll(list.serials);
+    return new Held(List.copyOf(lists), Set.copyOf(union));
+  }
+
+  private Signed verified(X509CRL crl) throws GeneralSecurityException {
     if (!crl.getIssuerX500Principal().equals(ca.getSubjectX500Principal())) {
       throw new CRLException("the list is " + crl.getIssuerX500Principal() + "'s, not the cluster"
           + " CA's");
@@ -102,15 +164,17 @@ public final class NodeRevocations implements RevokedCertificates {
         serials.add(entry.getSerialNumber());
       }
     }
-    return new Held(ASN1Integer.getInstance(JcaX509ExtensionUtils.parseExtensionValue(number))
-        .longValueExact(), crl, Set.copyOf(serials));
+    try {
+      return new Signed(ASN1Integer.getInstance(JcaX509ExtensionUtils.parseExtensionValue(number))
+          .longValueExact(), crl, Set.copyOf(serials));
+    } catch (IOException | RuntimeException e) {
+      throw new CRLException("the list's CRL number is unreadable: " + e.getMessage(), e);
+    }
   }
 
   @Override
   public boolean isRevoked(X509Certificate cert) {
-    Held current = held;
-    return current.crl != null
-        && cert.getIssuerX500Principal().equals(current.crl.getIssuerX500Principal())
-        && current.serials.contains(cert.getSerialNumber());
+    return held.serials.contains(cert.getSerialNumber())
+        && cert.getIssuerX500Principal().equals(ca.getSubjectX500Principal());
   }
 }

@@ -81,14 +81,54 @@ class NodeRevocationsTest {
     assertThat(revocations.isRevoked(staying)).isFalse();
   }
 
+  /**
+   * A list replayed from before, or signed over a store restored from an older backup, takes
+   * nothing away; a removal after it still arrives, and all of it survives a restart.
+   */
   @Test
-  void anOlderListDoesNotReplaceANewerOne() throws Exception {
+  void whatWasOnceRevokedStaysRevokedWhateverTheOrderOfTheLists() throws Exception {
+    X509Certificate third = node("node-z");
     NodeRevocations revocations = NodeRevocations.open(tls);
     revocations.adopt(RevocationLists.sign(ca, List.of(hex(removed), hex(staying)), 2,
         Instant.now()));
+
     revocations.adopt(RevocationLists.sign(ca, List.of(hex(removed)), 1, Instant.now()));
-    assertThat(revocations.number()).isEqualTo(2);
     assertThat(revocations.isRevoked(staying)).isTrue();
+    assertThat(revocations.number()).as("the controller's, so it stops resending it")
+        .isEqualTo(1);
+
+    revocations.adopt(RevocationLists.sign(ca, List.of(hex(removed), hex(third)), 2,
+        Instant.now()));
+    assertThat(revocations.isRevoked(third)).as("the restored store's next removal").isTrue();
+    assertThat(revocations.isRevoked(staying)).isTrue();
+
+    NodeRevocations restarted = NodeRevocations.open(tls);
+    assertThat(restarted.isRevoked(removed)).isTrue();
+    assertThat(restarted.isRevoked(staying)).isTrue();
+    assertThat(restarted.isRevoked(third)).isTrue();
+    assertThat(restarted.number()).isEqualTo(2);
+  }
+
+  @Test
+  void aListThatCoversTheOnesHeldReplacesThemOnDisk() throws Exception {
+    NodeRevocations revocations = NodeRevocations.open(tls);
+    revocations.adopt(RevocationLists.sign(ca, List.of(hex(removed)), 1, Instant.now()));
+    revocations.adopt(RevocationLists.sign(ca, List.of(hex(removed), hex(staying)), 2,
+        Instant.now()));
+    assertThat(Files.readString(tls.resolve(NodeRevocations.FILE)))
+        .containsOnlyOnce("BEGIN X509 CRL");
+  }
+
+  @Test
+  void aListThatCannotBeKeptOnDiskIsStillRefusedFromThenOn() throws Exception {
+    NodeRevocations revocations = NodeRevocations.open(tls);
+    Files.createDirectory(tls.resolve(NodeRevocations.FILE + ".tmp")); // the write's temp file
+    Files.createFile(tls.resolve(NodeRevocations.FILE + ".tmp").resolve("blocker"));
+    assertThatThrownBy(() -> revocations.adopt(
+        RevocationLists.sign(ca, List.of(hex(removed)), 1, Instant.now())))
+        .isInstanceOf(java.io.IOException.class);
+    assertThat(revocations.isRevoked(removed)).isTrue();
+    assertThat(revocations.number()).isEqualTo(1);
   }
 
   @Test
@@ -101,5 +141,8 @@ class NodeRevocationsTest {
     NodeRevocations revocations = NodeRevocations.open(tls);
     assertThat(revocations.number()).as("the controller sends its list at the next beat").isZero();
     assertThat(revocations.isRevoked(staying)).isFalse();
+    assertThat(tls.resolve(NodeRevocations.FILE)).as("QEMU would read it through ca-crl.pem")
+        .doesNotExist();
+    assertThat(tls.resolve(NodeRevocations.FILE + ".rejected")).exists();
   }
 }

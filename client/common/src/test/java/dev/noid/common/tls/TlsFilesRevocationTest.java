@@ -100,4 +100,63 @@ class TlsFilesRevocationTest {
     names.add("node-x");
     assertThat(handshake(server, revoked)).isInstanceOf(IOException.class);
   }
+
+  /** What a node's gRPC channels and listener use (Netty's TLS, not the JDK's sockets). */
+  @Test
+  void grpcChannelsAndServersRefuseARevokedCertificateAndStillCheckTheServersName()
+      throws Exception {
+    TlsFiles nodeY = named("node-y", "node-y.test");
+    TlsFiles nodeX = named("node-x", "node-x.test");
+    Set<java.math.BigInteger> serials = Set.of(
+        Pem.certificate(Pem.read(nodeX.certificate())).getSerialNumber());
+    RevokedCertificates xRevoked = cert -> serials.contains(cert.getSerialNumber());
+    io.grpc.Server y = serve(nodeY.refusing(xRevoked));
+    io.grpc.Server x = serve(nodeX);
+    try {
+      TlsFiles client = named("node-c", "node-c.test").refusing(xRevoked);
+      assertThat(check(y, "node-y.test", client)).isEqualTo(io.grpc.Status.Code.OK);
+      assertThat(check(y, "node-x.test", client)).as("another node's name")
+          .isEqualTo(io.grpc.Status.Code.UNAVAILABLE);
+      assertThat(check(x, "node-x.test", client)).as("a revoked server")
+          .isEqualTo(io.grpc.Status.Code.UNAVAILABLE);
+      assertThat(check(x, "node-x.test", named("node-d", "node-d.test")))
+          .as("the same server, to a client without the list").isEqualTo(io.grpc.Status.Code.OK);
+      assertThat(check(y, "node-y.test", nodeX)).as("a revoked client")
+          .isEqualTo(io.grpc.Status.Code.UNAVAILABLE);
+    } finally {
+      y.shutdownNow();
+      x.shutdownNow();
+    }
+  }
+
+  private TlsFiles named(String name, String dnsName) {
+    Certificates.newServerCertificate(ca, name, List.of(dnsName))
+        .write(dir.resolve(name + ".pem"), dir.resolve(name + "-key.pem"));
+    return new TlsFiles(dir.resolve(name + ".pem"), dir.resolve(name + "-key.pem"),
+        dir.resolve("ca.pem"));
+  }
+
+  private static io.grpc.Server serve(TlsFiles files) throws IOException {
+    return io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(
+            new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+            files.serverCredentials(io.grpc.TlsServerCredentials.ClientAuth.REQUIRE))
+        .addService(new io.grpc.protobuf.services.HealthStatusManager().getHealthService())
+        .build().start();
+  }
+
+  private static io.grpc.Status.Code check(io.grpc.Server server, String authority,
+      TlsFiles client) {
+    io.grpc.ManagedChannel channel = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+        .forTarget("127.0.0.1:" + server.getPort(), client.sharedMutualClientCredentials())
+        .overrideAuthority(authority).build();
+    try {
+      io.grpc.health.v1.HealthGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
+          .check(io.grpc.health.v1.HealthCheckRequest.getDefaultInstance());
+      return io.grpc.Status.Code.OK;
+    } catch (io.grpc.StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    } finally {
+      channel.shutdownNow();
+    }
+  }
 }
