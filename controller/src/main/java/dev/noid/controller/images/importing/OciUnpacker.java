@@ -73,7 +73,10 @@ final class OciUnpacker {
         "--override-os", "linux", "--override-arch", "amd64", "copy", "--quiet", "--src-no-creds"));
     copy.addAll(sourceFlags);
     copy.addAll(List.of(from, "oci:" + layout + ":" + LOCAL_TAG));
-    tools.run(subject, copy);
+    // The layers are checked against the budget once they are here (below); a source that
+    // sends more than any image within it could hold must not fill the disk before that.
+    tools.runWithin(subject, copy, layout, 2 * maxImageBytes,
+        "twice the image limit of " + maxImageBytes / MIB + " MiB");
     // The override picked amd64 from a multi-platform index; a single-platform image is copied
     // whatever it is, so its config decides.
     OciLayoutReader.Platform platform = OciLayoutReader.platform(subject, layout, LOCAL_TAG);

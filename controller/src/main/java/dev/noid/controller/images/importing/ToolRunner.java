@@ -23,6 +23,11 @@ import java.util.function.Consumer;
 final class ToolRunner {
   /** The tail of stderr kept in an error message: enough for the reason, not a whole log. */
   private static final int MAX_REASON_CHARS = 600;
+  /** How often a bounded tool's writes are added up. */
+  private static final long WATCH_MS = 250;
+  /** 128 + SIGXFSZ: the kernel's answer to a write past RLIMIT_FSIZE. */
+  private static final int KILLED_BY_SIGXFSZ = 128 + 25;
+  private static final long MIB = 1L << 20;
 
   private final Duration timeout;
   private final Path scratch;
@@ -47,8 +52,66 @@ final class ToolRunner {
   }
 
   Result runAllowingFailure(String subject, List<String> command) {
-    return execute(subject, command, (exitCode, out, err) -> new Result(exitCode,
+    return execute(subject, command, null, (exitCode, out, err) -> new Result(exitCode,
         Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8)));
+  }
+
+  /**
+   * As {@link #run}, for a tool that writes what an untrusted source sends into {@code writes}:
+   * no file it writes may grow past {@code maxBytes} (RLIMIT_FSIZE, through prlimit: the
+   * kernel stops the write), and the tool is stopped once everything under {@code writes} is
+   * past it (looked at every {@value #WATCH_MS} ms, and at the end). Either is LIMIT_EXCEEDED.
+   */
+  String runWithin(String subject, List<String> command, Path writes, long maxBytes,
+      String limit) {
+    List<String> limited = new java.util.ArrayList<>(List.of("prlimit", "--fsize=" + maxBytes,
+        "--"));
+    limited.addAll(command);
+    WriteBudget budget = new WriteBudget(writes, maxBytes);
+    Result result = execute(subject, limited, budget, (exitCode, out, err) -> new Result(exitCode,
+        tail(out), tail(err)));
+    if (budget.exceeded() || result.exitCode() == KILLED_BY_SIGXFSZ
+        || result.stderr().contains("file too large")) {
+      throw new NoidException(NoidException.Code.LIMIT_EXCEEDED, subject + ": "
+          + command.getFirst() + " was stopped: what it downloads is over " + maxBytes / MIB
+          + " MiB (" + limit + ")");
+    }
+    if (result.exitCode() != 0) {
+      throw NoidException.invalid(subject + ": " + command.getFirst() + " failed: "
+          + result.reason());
+    }
+    return result.stdout();
+  }
+
+  /** Bytes under a directory a tool writes, against a bound. */
+  private static final class WriteBudget {
+    private final Path dir;
+    private final long maxBytes;
+    private boolean exceeded;
+
+    WriteBudget(Path dir, long maxBytes) {
+      this.dir = dir;
+      this.maxBytes = maxBytes;
+    }
+
+    boolean check() {
+      long total = 0;
+      try (var files = Files.walk(dir)) {
+        for (Path f : (Iterable<Path>) files::iterator) {
+          if (Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            total += Files.size(f);
+          }
+        }
+      } catch (IOException | java.io.UncheckedIOException e) {
+        return exceeded; // a file renamed or removed while walking: the next look counts it
+      }
+      exceeded |= total > maxBytes;
+      return exceeded;
+    }
+
+    boolean exceeded() {
+      return exceeded;
+    }
   }
 
   /**
@@ -57,7 +120,7 @@ final class ToolRunner {
    * never held whole in the controller's memory.
    */
   void runLines(String subject, List<String> command, Consumer<String> line) {
-    execute(subject, command, (exitCode, out, err) -> {
+    execute(subject, command, null, (exitCode, out, err) -> {
       if (exitCode != 0) {
         throw NoidException.invalid(subject + ": " + command.getFirst() + " failed: "
             + new Result(exitCode, tail(out), tail(err)).reason());
@@ -86,7 +149,8 @@ final class ToolRunner {
     }
   }
 
-  private <T> T execute(String subject, List<String> command, Outcome<T> outcome) {
+  private <T> T execute(String subject, List<String> command, WriteBudget budget,
+      Outcome<T> outcome) {
     Path out = null;
     Path err = null;
     Process process = null;
@@ -98,10 +162,22 @@ final class ToolRunner {
           .redirectOutput(out.toFile())
           .redirectError(err.toFile())
           .start();
-      if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        throw new NoidException(NoidException.Code.TIMEOUT, subject + ": " + command.getFirst()
-            + " did not finish within " + timeout.toSeconds() + " s");
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (!process.waitFor(budget == null ? timeout.toMillis() : WATCH_MS,
+          TimeUnit.MILLISECONDS)) {
+        if (budget != null && budget.check()) {
+          stop(process);
+          break;
+        }
+        if (System.nanoTime() - deadline >= 0) {
+          throw new NoidException(NoidException.Code.TIMEOUT, subject + ": "
+              + command.getFirst() + " did not finish within " + timeout.toSeconds() + " s");
+        }
       }
+      if (budget != null) {
+        budget.check();
+      }
+      process.waitFor();
       return outcome.of(process.exitValue(), out, err);
     } catch (IOException e) {
       throw new NoidException(NoidException.Code.INTERNAL, subject + ": could not run "
@@ -112,12 +188,16 @@ final class ToolRunner {
           + command.getFirst() + " ran", e);
     } finally {
       if (process != null && process.isAlive()) {
-        process.descendants().forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
+        stop(process);
       }
       deleteQuietly(out);
       deleteQuietly(err);
     }
+  }
+
+  private static void stop(Process process) {
+    process.descendants().forEach(ProcessHandle::destroyForcibly);
+    process.destroyForcibly();
   }
 
   private static void deleteQuietly(Path file) {

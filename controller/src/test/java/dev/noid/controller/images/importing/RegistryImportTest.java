@@ -65,6 +65,59 @@ class RegistryImportTest {
     assertThat(image.architecture()).isEqualTo("amd64");
   }
 
+  /**
+   * A layer far bigger than any image within the limit could need: the download is stopped
+   * before it is all on the controller's disk, not refused once it is (the layer check runs
+   * only after the copy). Random bytes, so that compression cannot shrink it.
+   */
+  @Test
+  void aDownloadOverTwiceTheImageLimitIsStoppedWhileItRuns() throws Exception {
+    byte[] noise = new byte[24 << 20];
+    new java.util.Random(7).nextBytes(noise);
+    Path big = OciImages.layout(shared.resolve("big"), "1", "amd64",
+        List.of(OciImages.baseLayer(), new LayerTar().file("noise", noise, 0644)));
+    push(big, "fixture/big:1");
+    long limit = 4L << 20;
+    Path work = tmp.resolve("work");
+    java.util.concurrent.atomic.AtomicLong largest = new java.util.concurrent.atomic.AtomicLong();
+    Thread watcher = Thread.ofVirtual().start(() -> {
+      while (!Thread.currentThread().isInterrupted()) {
+        largest.accumulateAndGet(largestFile(work), Math::max);
+        Thread.yield();
+      }
+    });
+
+    NoidException e;
+    try {
+      e = catchThrowableOfType(NoidException.class, () -> new ImageImporter(limit).importImage(
+          ImportSource.Registry.parse("oci://" + registry.address() + "/fixture/big:1", true),
+          work));
+    } finally {
+      watcher.interrupt();
+      watcher.join();
+    }
+
+    assertThat(e.code()).isEqualTo(NoidException.Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).contains("fixture/big:1").contains("over 8 MiB")
+        .contains("twice the image limit of 4 MiB");
+    assertThat(largest.get()).as("no file written past the bound")
+        .isLessThanOrEqualTo(2 * limit).isPositive();
+  }
+
+  private static long largestFile(Path dir) {
+    try (var files = Files.walk(dir)) {
+      return files.filter(Files::isRegularFile).mapToLong(f -> {
+        try {
+          return Files.size(f);
+        } catch (java.io.IOException gone) {
+          return 0;
+        }
+      }).max().orElse(0);
+    } catch (java.io.IOException | java.io.UncheckedIOException gone) {
+      return 0;
+    }
+  }
+
   @Test
   void aDigestReferenceIsPulledAsItIs() {
     String uri = "oci://" + registry.address() + "/fixture/busybox@" + manifestDigest;
