@@ -73,6 +73,15 @@ public interface LiveMigration {
   default void scrub(VmLayout layout) {
   }
 
+  /**
+   * Cuts, in the kernel, the network connections of a VMM an outgoing migration's agent left
+   * behind (it died) and that no longer answers: a link cut without a reset can hold the VMM's
+   * main loop for as long as TCP retries. True if any was cut, so that it is worth asking again.
+   */
+  default boolean cutLinks(VmLayout layout) {
+    return false;
+  }
+
   /** True if this VMM handed its guest to another node (it must never run again on its own). */
   boolean handedOver(VmLayout layout);
 

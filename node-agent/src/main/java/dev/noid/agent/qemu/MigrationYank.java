@@ -29,6 +29,7 @@ import java.util.List;
 final class MigrationYank implements AutoCloseable {
   private static final org.slf4j.Logger log =
       org.slf4j.LoggerFactory.getLogger(MigrationYank.class);
+  static final int ANY_PORT = -1;
   /** Null when the VM's QEMU has no out-of-band socket (started by an older agent). */
   private final QmpClient qmp;
   private final VmLayout layout;
@@ -84,27 +85,55 @@ final class MigrationYank implements AutoCloseable {
             layout.dir().getFileName(), port);
         return;
       }
-      for (Stream st : streams) {
-        HostCommand.Result r = host.tryRun(List.of("ss", "-K", "-tnH", "src", st.local(),
-            "dst", st.peer()), null);
-        if (!r.ok()) {
-          log.warn("{}: ss -K of the migration stream failed ({}): {}",
-              layout.dir().getFileName(), r.status(), r.stderr().strip());
-        }
-      }
-      // ss skips a socket the kernel will not destroy and still exits 0.
-      if (!streams(pid, port).isEmpty()) {
-        log.warn("{}: the migration stream to port {} is still open after ss -K (a kernel"
-            + " without CONFIG_INET_DIAG_DESTROY?)", layout.dir().getFileName(), port);
-      }
+      destroy(streams, pid, port);
     } catch (RuntimeException e) {
       log.warn("{}: the migration stream could not be cut: {}", layout.dir().getFileName(),
           e.toString());
     }
   }
 
+  /**
+   * Destroys in the kernel every TCP connection the VM's QEMU holds, for a QEMU left
+   * mid-migration by an agent that died: out-of-band yanks need a connection negotiated while
+   * QEMU still answered, which died with that agent. QEMU's only TCP connections are a
+   * migration's (the stream and the disk mirror; its monitors, serial and guest channel are
+   * unix sockets, its NIC a tap). Returns how many it destroyed.
+   */
+  static int cutEveryConnection(VmLayout layout, HostCommand host) {
+    MigrationYank kernelOnly = new MigrationYank(null, layout, host);
+    long pid = kernelOnly.vmmPid();
+    if (pid <= 0) {
+      return 0;
+    }
+    try {
+      return kernelOnly.destroy(kernelOnly.streams(pid, ANY_PORT), pid, ANY_PORT);
+    } catch (RuntimeException e) {
+      log.warn("{}: QEMU's connections could not be cut: {}", layout.dir().getFileName(),
+          e.toString());
+      return 0;
+    }
+  }
+
   /** A TCP connection's two ends as {@code ss -n} prints them: {@code addr:port}, {@code [v6]:port}. */
   record Stream(String local, String peer) {}
+
+  private int destroy(List<Stream> streams, long pid, int port) {
+    for (Stream st : streams) {
+      HostCommand.Result r = host.tryRun(List.of("ss", "-K", "-tnH", "src", st.local(),
+          "dst", st.peer()), null);
+      if (!r.ok()) {
+        log.warn("{}: ss -K of {} -> {} failed ({}): {}", layout.dir().getFileName(),
+            st.local(), st.peer(), r.status(), r.stderr().strip());
+      }
+    }
+    // ss skips a socket the kernel will not destroy and still exits 0.
+    List<Stream> left = streams.isEmpty() ? List.of() : streams(pid, port);
+    if (!left.isEmpty()) {
+      log.warn("{}: {} still open after ss -K (a kernel without CONFIG_INET_DIAG_DESTROY?)",
+          layout.dir().getFileName(), left);
+    }
+    return streams.size() - left.size();
+  }
 
   private List<Stream> streams(long pid, int peerPort) {
     HostCommand.Result r = host.tryRun(List.of("ss", "-tnpH"), null);
@@ -115,13 +144,14 @@ final class MigrationYank implements AutoCloseable {
   }
 
   /**
-   * The connections process {@code pid} holds to port {@code peerPort}, from {@code ss -tnpH}:
-   * state, queues, local end, peer end, then the processes holding the socket.
+   * The connections process {@code pid} holds to port {@code peerPort} ({@link #ANY_PORT}: to
+   * any), from {@code ss -tnpH}: state, queues, local end, peer end, then the processes holding
+   * the socket.
    */
   static List<Stream> streamsOf(String ss, long pid, int peerPort) {
     String port = ":" + peerPort;
     return ss.lines().map(l -> l.trim().split("\\s+"))
-        .filter(f -> f.length > 5 && f[4].endsWith(port)
+        .filter(f -> f.length > 5 && (peerPort == ANY_PORT || f[4].endsWith(port))
             && String.join(" ", List.of(f).subList(5, f.length)).contains("pid=" + pid + ","))
         .map(f -> new Stream(f[3], f[4])).toList();
   }

@@ -203,6 +203,11 @@ final class QemuLiveMigration implements LiveMigration {
   }
 
   @Override
+  public boolean cutLinks(VmLayout layout) {
+    return MigrationYank.cutEveryConnection(layout, host) > 0;
+  }
+
+  @Override
   public boolean handedOver(VmLayout layout) {
     try (QmpClient qmp = QemuDriver.qmp(layout)) {
       return "postmigrate".equals(qmp.execute("query-status", null).path("status").asText());

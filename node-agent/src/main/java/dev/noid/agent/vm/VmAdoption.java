@@ -149,7 +149,7 @@ final class VmAdoption {
       log.atWarn().addKeyValue("vm_name", vm.id).log("VM {} found dead: {}", vm.id, vm.reason());
       return;
     }
-    if (!hypervisor.responds(layout)) {
+    if (!hypervisor.responds(layout) && !respondsOnceUnheld(layout)) {
       deadWithVmm(saved, layout, pid, "is alive but does not answer on its control socket");
       return;
     }
@@ -204,6 +204,21 @@ final class VmAdoption {
     }
     log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", pid)
         .log("re-adopted VM {} ({})", vm.id, vm.state());
+  }
+
+  /**
+   * A VMM left mid-migration that does not answer may be held by the migration's cut link, not
+   * wedged: the stop before the switchover waits on the disk mirror's writes with QEMU's main
+   * loop held. Its connections are cut and it is asked again, so that its guest is taken back
+   * rather than killed.
+   */
+  private boolean respondsOnceUnheld(VmLayout layout) {
+    if (!Files.exists(layout.migratingMarker()) || !hypervisor.liveMigration().cutLinks(layout)) {
+      return false;
+    }
+    log.atWarn().addKeyValue("vm_dir", layout.dir().toString()).log("VM in {} did not answer"
+        + " while migrating: its connections to the target were cut", layout.dir());
+    return hypervisor.responds(layout);
   }
 
   /**

@@ -89,20 +89,6 @@ class LiveMigrationIT {
     return vms().getVm(GetVmRequest.newBuilder().setName(name).build()).getVm();
   }
 
-  /** The VM's id, from its directory on the agent that runs it. */
-  private static String idOn(AgentProcess agent, String name) throws Exception {
-    java.util.regex.Pattern named = java.util.regex.Pattern.compile(
-        "\"name\"\\s*:\\s*\"" + name + "\"");
-    try (var dirs = Files.list(agent.stateDir.resolve("vms"))) {
-      for (Path d : dirs.toList()) {
-        Path spec = d.resolve("vm.json");
-        if (Files.exists(spec) && named.matcher(Files.readString(spec)).find()) {
-          return d.getFileName().toString();
-        }
-      }
-    }
-    throw new AssertionError("no VM " + name + " on " + agent.stateDir);
-  }
 
   /** QEMU processes of the VM under the agent's state directory. */
   private static List<ProcessHandle> vmms(AgentProcess agent, String vmId) {
@@ -124,7 +110,7 @@ class LiveMigrationIT {
   @Test
   void aRunningVmMovesLiveWithItsDiskAndItsProcessesKeepRunning() throws Exception {
     Vm before = create("web");
-    String id = idOn(a, "web");
+    String id = Vmms.idOn(a, "web");
     run("web", "sh", "-c", "head -c 8m /dev/urandom > /root/blob && sha256sum /root/blob"
         + " > /root/blob.sha && sync");
     String sha = run("web", "cat", "/root/blob.sha");
@@ -146,7 +132,7 @@ class LiveMigrationIT {
     assertThat(m.getDowntimeMs()).as("measured in the guest").isGreaterThanOrEqualTo(0);
     System.out.printf("live migration: %s%n", m);
     Vm after = r.getVm();
-    assertThat(idOn(b, "web")).isEqualTo(id);
+    assertThat(Vmms.idOn(b, "web")).isEqualTo(id);
     assertThat(after.getNode()).isEqualTo("node-b");
     assertThat(after.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
     assertThat(get("web").getNode()).isEqualTo("node-b");
@@ -176,7 +162,7 @@ class LiveMigrationIT {
   @Test
   void aPausedVmMovesByCheckpointAndTheReportSaysWhy() throws Exception {
     Vm before = create("paused");
-    String id = idOn(a, "paused");
+    String id = Vmms.idOn(a, "paused");
     run("paused", "sh", "-c", "echo kept > /root/kept && sync");
     vms().pauseVm(PauseVmRequest.newBuilder().setName("paused").build());
 
@@ -193,7 +179,7 @@ class LiveMigrationIT {
   @Test
   void aSourceAgentKilledMidMigrationLeavesTheVmRunningThereOnly() throws Exception {
     create("src-kill");
-    String id = idOn(a, "src-kill");
+    String id = Vmms.idOn(a, "src-kill");
     startCounter("src-kill");
     Path marker = a.stateDir.resolve("vms").resolve(id).resolve("migrating");
     CompletableFuture<Object> move = CompletableFuture.supplyAsync(() -> {
@@ -236,7 +222,7 @@ class LiveMigrationIT {
   @Test
   void aTargetAgentKilledMidMigrationLeavesTheVmRunningOnTheSourceOnly() throws Exception {
     create("tgt-kill");
-    String id = idOn(a, "tgt-kill");
+    String id = Vmms.idOn(a, "tgt-kill");
     startCounter("tgt-kill");
     Path marker = a.stateDir.resolve("vms").resolve(id).resolve("migrating");
     CompletableFuture<Object> move = CompletableFuture.supplyAsync(() -> {

@@ -7,6 +7,8 @@ import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.DestroyVmRequest;
 import dev.noid.api.v1.GetVmRequest;
 import dev.noid.api.v1.MigrateVmRequest;
+import dev.noid.api.v1.Vm;
+import dev.noid.api.v1.VmState;
 import dev.noid.api.v1.VmServiceGrpc;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -86,8 +88,90 @@ class MigrationDiskCutIT {
     migrateAndCut("stopper", 100, port -> cluster.island.cutPort(Integer.parseInt(port)));
   }
 
-  private void migrateAndCut(String vm, int fillMb, Cut cut) throws Exception {
+  /**
+   * As above, with node-a's agent killed (and the controller held still) while QEMU's stop
+   * waits on the cut disk link: the agent that starts next finds a QEMU that answers no QMP
+   * command, and no out-of-band connection (that one died with the agent that negotiated it).
+   * It must take the guest back, in the same QEMU, not take that QEMU for a dead one.
+   */
+  @Test
+  void anAgentRestartedWhileTheSwitchoverWaitsOnACutDiskLinkTakesItsGuestBack() throws Exception {
+    String vm = "restarted";
     int vmmsBefore = IslandCluster.vmms(cluster.a).size();
+    Moving moving = startMigrating(vm, 100);
+    Path control = cluster.a.stateDir.resolve("vms").resolve(Vmms.idOn(cluster.a, vm))
+        .resolve("control.sock");
+    List<ProcessHandle> qemu = IslandCluster.vmms(cluster.a);
+    try {
+      cluster.island.cutPort(Integer.parseInt(moving.diskPort()));
+      // Held still meanwhile: it would undo node-b's side at once, whose reset would end the
+      // migration before QEMU stops the guest for the switchover.
+      signal(cluster.controller.pid(), "STOP");
+      try {
+        cluster.a.kill();
+        await("QEMU held by the cut link").atMost(Duration.ofSeconds(120))
+            .pollInterval(Duration.ofMillis(500)).until(() -> !answersQmp(control));
+      } finally {
+        signal(cluster.controller.pid(), "CONT");
+      }
+      cluster.a.start();
+      assertThat(moving.move().get(300, TimeUnit.SECONDS)).as("not moved")
+          .isInstanceOf(StatusRuntimeException.class);
+      cluster.awaitReady();
+      await().atMost(Duration.ofSeconds(120)).ignoreExceptions().untilAsserted(() -> {
+        Vm now = vms().getVm(GetVmRequest.newBuilder().setName(vm).build()).getVm();
+        assertThat(now.getNode()).isEqualTo("node-a");
+        assertThat(now.getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+      });
+      assertThat(IslandCluster.vmms(cluster.a)).as("the same QEMU").isEqualTo(qemu);
+      awaitWritingOnA(vm);
+    } finally {
+      cluster.island.restore();
+    }
+    awaitCleanAndDestroy(vm, vmmsBefore);
+  }
+
+  private static void signal(long pid, String signal) throws Exception {
+    assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor())
+        .as("kill -%s %d", signal, pid).isZero();
+  }
+
+  /** Whether QEMU answers a QMP negotiation on {@code control} within two seconds. */
+  private static boolean answersQmp(Path control) throws Exception {
+    try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(
+        java.net.UnixDomainSocketAddress.of(control))) {
+      CompletableFuture<Boolean> answered = CompletableFuture.supplyAsync(() -> {
+        try {
+          java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+              java.nio.channels.Channels.newInputStream(ch),
+              java.nio.charset.StandardCharsets.UTF_8));
+          if (in.readLine() == null) { // the greeting
+            return false;
+          }
+          ch.write(java.nio.ByteBuffer.wrap("{\"execute\":\"qmp_capabilities\"}\n"
+              .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+          String reply = in.readLine();
+          return reply != null && reply.contains("\"return\"");
+        } catch (java.io.IOException e) {
+          return false;
+        }
+      }, r -> Thread.ofVirtual().start(r));
+      try {
+        return answered.get(2, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        return false;
+      }
+    }
+  }
+
+  private record Moving(CompletableFuture<Object> move, String diskPort) {}
+
+  /**
+   * Creates {@code vm} on node-a with a guest that writes its disk without end, fills
+   * {@code fillMb} of its memory, and starts moving it to node-b; returns once both of QEMU's
+   * connections to node-b are open, with the disk mirror's port.
+   */
+  private Moving startMigrating(String vm, int fillMb) throws Exception {
     vms().createVm(CreateVmRequest.newBuilder().setName(vm).setCpus(1).setMemMib(256)
         .setNode("node-a").setWait(true).build());
     // Renamed into place: a read between the truncation and the write of "> count" is empty.
@@ -118,25 +202,39 @@ class MigrationDiskCutIT {
     await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(10))
         .until(() -> vmmPortsOnB().size() >= 2 || move.isDone());
     assertThat(move).as("still migrating when the link was cut").isNotDone();
-    try {
-      cut.apply(first.get(0));
-      Object outcome = move.get(300, TimeUnit.SECONDS);
-      assertThat(outcome).as("not moved, and no fallback asked")
-          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(
-              e.getStatus().getDescription()).contains("runs on at node-a"));
-      assertThat(vms().getVm(GetVmRequest.newBuilder().setName(vm).build()).getVm()
-          .getNode()).isEqualTo("node-a");
-      long c = count(vm);
-      await("the guest writing its disk again").atMost(Duration.ofSeconds(30))
-          .until(() -> count(vm) > c);
-    } finally {
-      cluster.island.restore();
-    }
+    return new Moving(move, first.get(0));
+  }
+
+  private void awaitWritingOnA(String vm) throws Exception {
+    assertThat(vms().getVm(GetVmRequest.newBuilder().setName(vm).build()).getVm()
+        .getNode()).isEqualTo("node-a");
+    long c = count(vm);
+    await("the guest writing its disk again").atMost(Duration.ofSeconds(30))
+        .until(() -> count(vm) > c);
+  }
+
+  private void awaitCleanAndDestroy(String vm, int vmmsBefore) throws Exception {
     cluster.awaitReady();
     await().atMost(Duration.ofSeconds(120)).until(() -> IslandCluster.vmms(cluster.b).isEmpty());
     assertThat(IslandCluster.vmms(cluster.a)).hasSize(vmmsBefore + 1);
     vms().destroyVm(DestroyVmRequest.newBuilder().setName(vm).build());
     await().atMost(Duration.ofSeconds(60))
         .until(() -> IslandCluster.vmms(cluster.a).size() == vmmsBefore);
+  }
+
+  private void migrateAndCut(String vm, int fillMb, Cut cut) throws Exception {
+    int vmmsBefore = IslandCluster.vmms(cluster.a).size();
+    Moving moving = startMigrating(vm, fillMb);
+    try {
+      cut.apply(moving.diskPort());
+      Object outcome = moving.move().get(300, TimeUnit.SECONDS);
+      assertThat(outcome).as("not moved, and no fallback asked")
+          .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(
+              e.getStatus().getDescription()).contains("runs on at node-a"));
+      awaitWritingOnA(vm);
+    } finally {
+      cluster.island.restore();
+    }
+    awaitCleanAndDestroy(vm, vmmsBefore);
   }
 }

@@ -1,5 +1,7 @@
 package dev.noid.agent.it;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -26,5 +28,20 @@ final class Vmms {
       String cmd = p.info().commandLine().orElse("");
       return Stream.of(parts).allMatch(cmd::contains);
     }).toList();
+  }
+
+  /** The id of VM {@code name}, from its directory on the agent that runs it. */
+  static String idOn(AgentProcess agent, String name) throws java.io.IOException {
+    java.util.regex.Pattern named = java.util.regex.Pattern.compile(
+        "\"name\"\\s*:\\s*\"" + name + "\"");
+    try (var dirs = Files.list(agent.stateDir.resolve("vms"))) {
+      for (Path d : dirs.toList()) {
+        Path spec = d.resolve("vm.json");
+        if (Files.exists(spec) && named.matcher(Files.readString(spec)).find()) {
+          return d.getFileName().toString();
+        }
+      }
+    }
+    throw new AssertionError("no VM " + name + " on " + agent.stateDir);
   }
 }

@@ -74,6 +74,11 @@ class MigrationYankTest {
     assertThat(MigrationYank.streamsOf(ss, 123, 4444)).containsExactly(
         new MigrationYank.Stream("10.0.0.1:40000", "10.0.0.2:4444"),
         new MigrationYank.Stream("[fd00::1]:40004", "[fd00::2]:4444"));
+    // An agent that restarts into a stuck migration cuts all of them, whatever the port.
+    assertThat(MigrationYank.streamsOf(ss, 123, MigrationYank.ANY_PORT)).containsExactly(
+        new MigrationYank.Stream("10.0.0.1:40000", "10.0.0.2:4444"),
+        new MigrationYank.Stream("10.0.0.1:40002", "10.0.0.2:44444"),
+        new MigrationYank.Stream("[fd00::1]:40004", "[fd00::2]:4444"));
   }
 
   // This JVM stands for QEMU: the stream is found as the connection its pid holds.
