@@ -130,4 +130,45 @@ class MigrationFailoverTest {
       assertThat(b.vms()).containsKey(web.id());
     }
   }
+
+  /**
+   * Within a lease of the leader's death nothing has decided the migration yet. A user's pause,
+   * stop, checkpoint, restore or move would replace the mark that says to ask node-b, and
+   * node-b's running copy would then be taken for a stray: each is refused, naming the
+   * migration, and the migration is decided as before.
+   */
+  @Test
+  void anOperationOnAVmWhoseMigrationIsUndecidedIsRefusedAndKeepsTheMark() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = controller(clock)) {
+      VmEntry web = c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1)
+          .setMemMib(256).setNode("node-a").build());
+      var ck = c.vms.checkpoints().checkpoint(ALICE, "web", "before");
+      c.vms.records().table().update(c.get(ALICE, "web").with(VmState.RUNNING,
+          "live migration to node-b in progress"));
+      copies(c, web, AgentVmState.AGENT_VM_STATE_RUNNING);
+
+      List<org.assertj.core.api.ThrowableAssert.ThrowingCallable> operations = List.of(
+          () -> c.vms.transitions().pause(ALICE, "web"),
+          () -> c.vms.transitions().stop(ALICE, "web"),
+          () -> c.vms.checkpoints().checkpoint(ALICE, "web", "after"),
+          () -> c.vms.checkpoints().restore(ALICE, "web", ck.id(), "", ""),
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", true, 0));
+      for (var operation : operations) {
+        assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(
+            dev.noid.controller.domain.NoidException.class, operation))
+            .satisfies(e -> assertThat(e.code())
+                .isEqualTo(dev.noid.controller.domain.NoidException.Code.WRONG_STATE))
+            .hasMessageContaining("live migration to node-b is not known yet");
+      }
+      assertThat(c.get(ALICE, "web").statusMessage())
+          .isEqualTo("live migration to node-b in progress");
+
+      clock.advance(LEASE.multipliedBy(2));
+      heartbeats(c, "node-a", "node-b");
+      await("the VM recorded on node-b").atMost(Duration.ofSeconds(30))
+          .until(() -> c.get(ALICE, "web").node().equals("node-b"));
+      assertThat(c.agents.get("node-b").vms()).containsKey(web.id());
+    }
+  }
 }

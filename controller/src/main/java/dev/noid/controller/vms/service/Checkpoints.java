@@ -75,6 +75,7 @@ public final class Checkpoints {
     return locks.withLock(e.id(), () -> {
       VmEntry cur = records.current(e);
       Action.CHECKPOINT.require(cur.name(), cur.state());
+      UndecidedMigrations.requireDecided(cur, Action.CHECKPOINT.verb());
       checkpoints.requireRoomFor(cur.owner());
       String id = NewVms.newCheckpointId();
       Instant start = clock.instant();
@@ -293,6 +294,7 @@ public final class Checkpoints {
       throw new NoidException(NoidException.Code.WRONG_STATE, "cannot restore VM '" + cur.name()
           + "': it is " + cur.state().label());
     }
+    UndecidedMigrations.requireDecided(cur, "restore");
     return cur;
   }
 

@@ -81,6 +81,7 @@ final class Migrations {
       throw new NotMoved(Code.WRONG_STATE, "the VM is " + cur.state().label()
           + "; only a running VM moves live");
     }
+    UndecidedMigrations.requireDecided(cur, "move");
     String source = cur.node();
     Prepared at;
     try {

@@ -82,6 +82,22 @@ final class UndecidedMigrations {
     return end < 0 ? null : m.substring(PREFIX.length(), end);
   }
 
+  /**
+   * Refuses to {@code verb} a VM whose live migration has no known outcome. Only a controller
+   * that died mid-way leaves one (a running migration holds the VM's lock), and the operation
+   * would replace the mark that says whom to ask: the target's copy, perhaps the one that
+   * runs, would then be taken for a stray and destroyed. Destroying the VM stays allowed.
+   */
+  static void requireDecided(VmEntry cur, String verb) {
+    String target = target(cur);
+    if (target != null) {
+      throw new NoidException(NoidException.Code.WRONG_STATE, "cannot " + verb + " VM '"
+          + cur.name() + "': the outcome of its live migration to " + target + " is not known"
+          + " yet (the controller that ran it stopped); node " + target + " is asked whether"
+          + " it runs the VM, and the migration is decided then");
+    }
+  }
+
   /** True while {@code e} waits for a target that is still in the cluster. */
   boolean waitsForTarget(VmEntry e) {
     String target = target(e);

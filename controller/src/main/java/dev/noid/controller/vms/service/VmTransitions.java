@@ -63,6 +63,7 @@ public final class VmTransitions {
     return locks.withLock(e.id(), () -> {
       VmEntry cur = records.current(e);
       action.require(cur.name(), cur.state());
+      UndecidedMigrations.requireDecided(cur, action.verb());
       VmEntry stored = vms.update(cur.withDesired(desired));
       if (during != null) {
         stored = vms.update(stored.with(during, action.verb() + " in progress"));
