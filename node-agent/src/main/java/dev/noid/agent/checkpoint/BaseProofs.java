@@ -35,7 +35,8 @@ final class BaseProofs {
   static final Duration VALID = Duration.ofMinutes(40);
   /** Challenges kept at most: one per list or pull; the oldest go first beyond this. */
   static final int MAX_OUTSTANDING = 4096;
-  private static final int CHALLENGE_BYTES = 32;
+  /** The size of every challenge a receiver issues: a sender refuses any other. */
+  static final int CHALLENGE_BYTES = 32;
   private static final String MAC = "HmacSHA256";
 
   private final Clock clock;

@@ -72,9 +72,9 @@ public final class CheckpointTransfer {
 
   private CheckpointExport export(String checkpointId, java.util.Set<String> omit,
       boolean receiverLacksBases, ByteString challenge, boolean verify) {
-    if (!challenge.isEmpty() && challenge.size() != 32) {
+    if (!challenge.isEmpty() && challenge.size() != BaseProofs.CHALLENGE_BYTES) {
       throw new AgentException(Code.INVALID_ARGUMENT, "memory_base_challenge has "
-          + challenge.size() + " bytes; a receiver issues 32");
+          + challenge.size() + " bytes; a receiver issues " + BaseProofs.CHALLENGE_BYTES);
     }
     if (receiverLacksBases && SavedMemory.presentIn(store.directory(checkpointId))) {
       throw new AgentException(Code.WRONG_STATE, "checkpoint '" + checkpointId + "' keeps its"

@@ -44,12 +44,8 @@ class QemuRevocationTest {
     ca = Certificates.newCertificateAuthority("noid cluster CA");
     target = node("node-a");
     control = dir.resolve("control.sock");
-    qemu = new ProcessBuilder("qemu-system-x86_64", "-machine", "none", "-nographic",
-        "-display", "none", "-incoming", "defer",
-        "-qmp", "unix:" + control + ",server=on,wait=off")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()).start();
-    await().atMost(TIMEOUT).until(() -> Files.exists(control) || !qemu.isAlive());
-    assertThat(qemu.isAlive()).as("QEMU started").isTrue();
+    qemu = BareQemu.start(dir, control, "-incoming", "defer",
+        "-qmp", "unix:" + control + ",server=on,wait=off");
   }
 
   @AfterEach

@@ -7,7 +7,6 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -33,13 +32,9 @@ class QmpOutOfBandTest {
   void start() throws Exception {
     control = dir.resolve("control.sock");
     outOfBand = dir.resolve("qmp-oob.sock");
-    qemu = new ProcessBuilder("qemu-system-x86_64", "-machine", "none", "-nographic",
-        "-display", "none", "-S",
+    qemu = BareQemu.start(dir, control, "-S",
         "-qmp", "unix:" + outOfBand + ",server=on,wait=off",
-        "-qmp", "unix:" + control + ",server=on,wait=off")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()).start();
-    await().atMost(TIMEOUT).until(() -> Files.exists(control) || !qemu.isAlive());
-    assertThat(qemu.isAlive()).as("QEMU started").isTrue();
+        "-qmp", "unix:" + control + ",server=on,wait=off");
   }
 
   @AfterEach
