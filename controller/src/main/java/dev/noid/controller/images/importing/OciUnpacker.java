@@ -75,7 +75,7 @@ final class OciUnpacker {
     copy.addAll(List.of(from, "oci:" + layout + ":" + LOCAL_TAG));
     // The layers are checked against the budget once they are here (below); a source that
     // sends more than any image within it could hold must not fill the disk before that.
-    tools.runWithin(subject, copy, layout, 2 * maxImageBytes,
+    tools.runWithin(subject, copy, layout, scratch.resolve("skopeo-tmp"), 2 * maxImageBytes,
         "twice the image limit of " + maxImageBytes / MIB + " MiB");
     // The override picked amd64 from a multi-platform index; a single-platform image is copied
     // whatever it is, so its config decides.

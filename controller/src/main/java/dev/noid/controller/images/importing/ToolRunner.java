@@ -25,8 +25,6 @@ final class ToolRunner {
   private static final int MAX_REASON_CHARS = 600;
   /** How often a bounded tool's writes are added up. */
   private static final long WATCH_MS = 250;
-  /** 128 + SIGXFSZ: the kernel's answer to a write past RLIMIT_FSIZE. */
-  private static final int KILLED_BY_SIGXFSZ = 128 + 25;
   private static final long MIB = 1L << 20;
 
   private final Duration timeout;
@@ -57,21 +55,31 @@ final class ToolRunner {
   }
 
   /**
-   * As {@link #run}, for a tool that writes what an untrusted source sends into {@code writes}:
-   * no file it writes may grow past {@code maxBytes} (RLIMIT_FSIZE, through prlimit: the
-   * kernel stops the write), and the tool is stopped once everything under {@code writes} is
-   * past it (looked at every {@value #WATCH_MS} ms, and at the end). Either is LIMIT_EXCEEDED.
+   * As {@link #run}, for a tool that writes what an untrusted source sends into {@code writes}
+   * (and its temporary files, TMPDIR, into {@code temporary}, which counts too): no file it
+   * writes may grow past {@code maxBytes} (RLIMIT_FSIZE, through prlimit: the kernel refuses
+   * the write, and the tool fails), and the tool is stopped once everything under both is past
+   * it (looked at every {@value #WATCH_MS} ms, and at the end). Either is LIMIT_EXCEEDED.
    */
-  String runWithin(String subject, List<String> command, Path writes, long maxBytes,
-      String limit) {
+  String runWithin(String subject, List<String> command, Path writes, Path temporary,
+      long maxBytes, String limit) {
     List<String> limited = new java.util.ArrayList<>(List.of("prlimit", "--fsize=" + maxBytes,
-        "--"));
+        "--", "env", "TMPDIR=" + temporary));
     limited.addAll(command);
-    WriteBudget budget = new WriteBudget(writes, maxBytes);
+    WriteBudget budget = new WriteBudget(List.of(writes, temporary), maxBytes);
+    try {
+      Files.createDirectories(temporary);
+    } catch (IOException e) {
+      throw new NoidException(NoidException.Code.INTERNAL, subject + ": cannot create "
+          + temporary + ": " + e.getMessage(), e);
+    }
     Result result = execute(subject, limited, budget, (exitCode, out, err) -> new Result(exitCode,
         tail(out), tail(err)));
-    if (budget.exceeded() || result.exitCode() == KILLED_BY_SIGXFSZ
-        || result.stderr().contains("file too large")) {
+    // The kernel's refusal (EFBIG) is seen as a file held at the bound, when the tool left it,
+    // or in the tool's words ("file too large"); a source that puts those words in an error of
+    // its own gets LIMIT_EXCEEDED instead of INVALID_ARGUMENT, a refusal all the same.
+    if (budget.exceeded() || (result.exitCode() != 0 && (budget.largestFile() >= maxBytes
+        || result.stderr().contains("file too large")))) {
       throw new NoidException(NoidException.Code.LIMIT_EXCEEDED, subject + ": "
           + command.getFirst() + " was stopped: what it downloads is over " + maxBytes / MIB
           + " MiB (" + limit + ")");
@@ -83,27 +91,32 @@ final class ToolRunner {
     return result.stdout();
   }
 
-  /** Bytes under a directory a tool writes, against a bound. */
+  /** Bytes under the directories a tool writes, against a bound. */
   private static final class WriteBudget {
-    private final Path dir;
+    private final List<Path> dirs;
     private final long maxBytes;
     private boolean exceeded;
+    private long largest;
 
-    WriteBudget(Path dir, long maxBytes) {
-      this.dir = dir;
+    WriteBudget(List<Path> dirs, long maxBytes) {
+      this.dirs = dirs;
       this.maxBytes = maxBytes;
     }
 
     boolean check() {
       long total = 0;
-      try (var files = Files.walk(dir)) {
-        for (Path f : (Iterable<Path>) files::iterator) {
-          if (Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            total += Files.size(f);
+      for (Path dir : dirs) {
+        try (var files = Files.walk(dir)) {
+          for (Path f : (Iterable<Path>) files::iterator) {
+            if (Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+              long size = Files.size(f);
+              total += size;
+              largest = Math.max(largest, size);
+            }
           }
+        } catch (IOException | java.io.UncheckedIOException e) {
+          // not there yet, or a file renamed or removed while walking: the next look counts it
         }
-      } catch (IOException | java.io.UncheckedIOException e) {
-        return exceeded; // a file renamed or removed while walking: the next look counts it
       }
       exceeded |= total > maxBytes;
       return exceeded;
@@ -111,6 +124,10 @@ final class ToolRunner {
 
     boolean exceeded() {
       return exceeded;
+    }
+
+    long largestFile() {
+      return largest;
     }
   }
 
