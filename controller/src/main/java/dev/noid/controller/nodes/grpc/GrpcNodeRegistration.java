@@ -98,9 +98,10 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
     HeartbeatResponse.Builder response = HeartbeatResponse.newBuilder()
         .setHeartbeatIntervalMs((int) pace.interval().toMillis())
         .setLeaseMs((int) pace.lease().toMillis());
-    NodeCertificates.SignedList list = certificates.listFor(request.getRevocationListNumber());
-    if (list != null) {
-      response.setNodeRevocationList(com.google.protobuf.ByteString.copyFrom(list.der()));
+    NodeCertificates.SignedList newer =
+        certificates.listNewerThan(request.getRevocationListNumber());
+    if (newer != null) {
+      response.setNodeRevocationList(com.google.protobuf.ByteString.copyFrom(newer.der()));
     }
     out.onNext(response.build());
     out.onCompleted();
