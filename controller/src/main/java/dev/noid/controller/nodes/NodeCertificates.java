@@ -65,8 +65,11 @@ public final class NodeCertificates implements RevokedCertificates {
     return revoked.contains(serial(cert));
   }
 
-  /** The signed list, for an agent that holds list number {@code held}; null when it is current. */
-  public SignedList listNewerThan(long held) {
+  /**
+   * The signed list, for an agent whose last list is number {@code held}; null when that is
+   * this one. Any other number gets it, lower or higher: the agent keeps every list it took.
+   */
+  public SignedList listFor(long held) {
     SignedList current = list;
     return current.number() == held ? null : current;
   }

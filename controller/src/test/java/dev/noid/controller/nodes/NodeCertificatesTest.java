@@ -34,11 +34,11 @@ class NodeCertificatesTest {
       X509Certificate staying = node("node-y");
       certificates.issued("node-x", removed);
       certificates.issued("node-y", staying);
-      assertThat(certificates.listNewerThan(0)).as("nothing revoked: nothing to send").isNull();
+      assertThat(certificates.listFor(0)).as("nothing revoked: nothing to send").isNull();
 
       certificates.revokeAll("node-x");
 
-      NodeCertificates.SignedList list = certificates.listNewerThan(0);
+      NodeCertificates.SignedList list = certificates.listFor(0);
       assertThat(list.number()).isEqualTo(1);
       X509CRL crl = (X509CRL) CertificateFactory.getInstance("X.509")
           .generateCRL(new ByteArrayInputStream(list.der()));
@@ -46,15 +46,15 @@ class NodeCertificatesTest {
       assertThat(crl.isRevoked(removed)).isTrue();
       assertThat(crl.isRevoked(staying)).isFalse();
       assertThat(crl.getNextUpdate()).as("GnuTLS would refuse every peer past it").isNull();
-      assertThat(certificates.listNewerThan(1)).as("the agent's list is current").isNull();
+      assertThat(certificates.listFor(1)).as("the agent's list is current").isNull();
       assertThat(certificates.isRevoked(removed)).isTrue();
       assertThat(certificates.isRevoked(staying)).isFalse();
 
       // A controller that takes over the lead loads the same list from the store.
       NodeCertificates next = new NodeCertificates(store, Clock.systemUTC(), ca);
       assertThat(next.isRevoked(removed)).isTrue();
-      assertThat(next.listNewerThan(1)).isNull();
-      assertThat(next.listNewerThan(0).number()).isEqualTo(1);
+      assertThat(next.listFor(1)).isNull();
+      assertThat(next.listFor(0).number()).isEqualTo(1);
     }
   }
 }

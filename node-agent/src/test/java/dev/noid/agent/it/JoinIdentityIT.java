@@ -107,6 +107,13 @@ class JoinIdentityIT {
         presenting(certificatePem, key).build()).build());
   }
 
+  private void removeNode(String name) throws Exception {
+    NodeServiceGrpc.newBlockingStub(controller.channel())
+        .withCallCredentials(ControllerProcess.bearer(adminToken))
+        .withDeadlineAfter(30, TimeUnit.SECONDS)
+        .removeNode(RemoveNodeRequest.newBuilder().setName(name).build());
+  }
+
   private static void assertRefused(ThrowingCallable call, Status.Code code, String... words) {
     assertThatThrownBy(call).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
       assertThat(e.getStatus().getCode()).as("%s", e.getStatus()).isEqualTo(code);
@@ -202,10 +209,7 @@ class JoinIdentityIT {
     var asNodeR = NodeRegistrationGrpc.newBlockingStub(toController(joined.getCertificatePem(), key));
     asNodeR.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-r"));
 
-    NodeServiceGrpc.newBlockingStub(controller.channel())
-        .withCallCredentials(ControllerProcess.bearer(adminToken))
-        .withDeadlineAfter(30, TimeUnit.SECONDS)
-        .removeNode(RemoveNodeRequest.newBuilder().setName("node-r").build());
+    removeNode("node-r");
     // The name is free again, for a new key; the old certificate stays refused.
     KeyPair again = Certificates.newKeyPair();
     JoinResponse rejoined = join(controller.admin("join-token"), "node-r", "127.0.0.1:1", again);
@@ -230,10 +234,7 @@ class JoinIdentityIT {
     // Before: the agent takes the certificate for node-x's and asks for a grant.
     assertRefused(() -> askForAnImage(held), Status.Code.PERMISSION_DENIED, "grant");
 
-    NodeServiceGrpc.newBlockingStub(controller.channel())
-        .withCallCredentials(ControllerProcess.bearer(adminToken))
-        .withDeadlineAfter(30, TimeUnit.SECONDS)
-        .removeNode(RemoveNodeRequest.newBuilder().setName("node-x").build());
+    removeNode("node-x");
     KeyPair again = Certificates.newKeyPair();
     JoinResponse rejoined = join(controller.admin("join-token"), "node-x", "127.0.0.1:1", again);
 
@@ -262,10 +263,7 @@ class JoinIdentityIT {
     JoinResponse joined = join(controller.admin("join-token"), "node-g", "127.0.0.1:1", key);
     var asNodeG = NodeRegistrationGrpc.newBlockingStub(toController(joined.getCertificatePem(), key));
     asNodeG.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-g"));
-    NodeServiceGrpc.newBlockingStub(controller.channel())
-        .withCallCredentials(ControllerProcess.bearer(adminToken))
-        .withDeadlineAfter(30, TimeUnit.SECONDS)
-        .removeNode(RemoveNodeRequest.newBuilder().setName("node-g").build());
+    removeNode("node-g");
     assertRefused(() -> asNodeG.withDeadlineAfter(10, TimeUnit.SECONDS).heartbeat(beat("node-g")),
         Status.Code.PERMISSION_DENIED, "removed");
   }

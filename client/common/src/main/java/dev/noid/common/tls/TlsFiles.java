@@ -39,11 +39,7 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa, RevokedCertif
       TlsServerCredentials.Builder builder = TlsServerCredentials.newBuilder()
           .keyManager(certificate.toFile(), key.toFile());
       if (trustedCa != null) {
-        if (revoked == RevokedCertificates.NONE) {
-          builder.trustManager(trustedCa.toFile());
-        } else {
-          builder.trustManager(trustManagers(trustedCa, revoked));
-        }
+        builder.trustManager(trustManagers(trustedCa, revoked));
       }
       return builder.clientAuth(clientAuth).build();
     } catch (IOException e) {
@@ -54,14 +50,10 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa, RevokedCertif
   /** gRPC client credentials presenting this process's certificate (mutual TLS). */
   public ChannelCredentials mutualClientCredentials() {
     try {
-      TlsChannelCredentials.Builder builder = TlsChannelCredentials.newBuilder()
-          .keyManager(certificate.toFile(), key.toFile());
-      if (revoked == RevokedCertificates.NONE) {
-        builder.trustManager(trustedCa.toFile());
-      } else {
-        builder.trustManager(trustManagers(trustedCa, revoked));
-      }
-      return builder.build();
+      return TlsChannelCredentials.newBuilder()
+          .keyManager(certificate.toFile(), key.toFile())
+          .trustManager(trustManagers(trustedCa, revoked))
+          .build();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot load TLS material " + certificate + ", " + key, e);
     }
@@ -74,15 +66,11 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa, RevokedCertif
    */
   public ChannelCredentials sharedMutualClientCredentials() {
     try {
-      var builder = io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
-          .keyManager(certificate.toFile(), key.toFile());
-      if (revoked == RevokedCertificates.NONE) {
-        builder.trustManager(trustedCa.toFile());
-      } else {
-        builder.trustManager(trustManagers(trustedCa, revoked)[0]);
-      }
       return io.grpc.netty.shaded.io.grpc.netty.NettySslContextChannelCredentials.create(
-          builder.build());
+          io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+              .keyManager(certificate.toFile(), key.toFile())
+              .trustManager(trustManagers(trustedCa, revoked)[0])
+              .build());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot load TLS material " + certificate + ", " + key, e);
     }
@@ -134,9 +122,11 @@ public record TlsFiles(Path certificate, Path key, Path trustedCa, RevokedCertif
           TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(store);
       TrustManager[] managers = tmf.getTrustManagers();
-      for (int j = 0; j < managers.length; j++) {
-        if (revoked != RevokedCertificates.NONE && managers[j] instanceof X509ExtendedTrustManager x) {
-          managers[j] = new RevocationTrustManager(x, revoked);
+      if (revoked != RevokedCertificates.NONE) {
+        for (int j = 0; j < managers.length; j++) {
+          if (managers[j] instanceof X509ExtendedTrustManager x) {
+            managers[j] = new RevocationTrustManager(x, revoked);
+          }
         }
       }
       return managers;

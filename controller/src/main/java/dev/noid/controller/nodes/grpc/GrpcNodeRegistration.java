@@ -98,10 +98,9 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
     HeartbeatResponse.Builder response = HeartbeatResponse.newBuilder()
         .setHeartbeatIntervalMs((int) pace.interval().toMillis())
         .setLeaseMs((int) pace.lease().toMillis());
-    NodeCertificates.SignedList newer =
-        certificates.listNewerThan(request.getRevocationListNumber());
-    if (newer != null) {
-      response.setNodeRevocationList(com.google.protobuf.ByteString.copyFrom(newer.der()));
+    NodeCertificates.SignedList list = certificates.listFor(request.getRevocationListNumber());
+    if (list != null) {
+      response.setNodeRevocationList(com.google.protobuf.ByteString.copyFrom(list.der()));
     }
     out.onNext(response.build());
     out.onCompleted();
