@@ -3,6 +3,7 @@ package dev.noid.agent.golden;
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.vm.NodeCapacity;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -14,6 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +32,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class WarmPool implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WarmPool.class);
+  private static final Duration FIRST_RETRY = Duration.ofSeconds(1);
+  private static final Duration LAST_RETRY = Duration.ofMinutes(1);
 
   /**
    * A running VM ready to be taken over: its directory, VMM and memory hold move to the VM, and
@@ -56,6 +61,10 @@ public final class WarmPool implements AutoCloseable {
   private final Set<GoldenKey> filling = ConcurrentHashMap.newKeySet();
   private final ExecutorService background = Executors.newThreadPerTaskExecutor(
       Thread.ofVirtual().name("warm-pool-", 0).factory());
+  private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("warm-pool-retry").daemon().factory());
+  /** Per shape, the wait before the next try after failed refills: doubles, reset on success. */
+  private final Map<GoldenKey, Duration> retryDelay = new ConcurrentHashMap<>();
 
   WarmPool(int size, WarmVms vms) {
     this.size = size;
@@ -137,8 +146,12 @@ public final class WarmPool implements AutoCloseable {
               throw unmarked;
             }
           }
+          retryDelay.remove(key);
         } catch (RuntimeException | java.io.IOException e) {
-          log.info("warm VM of {} not made: {}", key.dirName(), e.getMessage());
+          Duration delay = retryDelay.merge(key, FIRST_RETRY, (was, first) -> doubled(was));
+          log.info("warm VM of {} not made: {}; trying again in {} s", key.dirName(),
+              e.getMessage(), delay.toSeconds());
+          retryAfter(delay, key, image);
         } finally {
           filling.remove(key);
         }
@@ -146,6 +159,23 @@ public final class WarmPool implements AutoCloseable {
     } catch (RejectedExecutionException e) {
       filling.remove(key);
     }
+  }
+
+  /**
+   * A failed refill asks again later: nothing else would until the next create of the shape,
+   * and a take while a doomed refill runs finds it running and asks for none.
+   */
+  private void retryAfter(Duration delay, GoldenKey key, Image image) {
+    try {
+      retries.schedule(() -> refill(key, image), delay.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException closed) {
+      // the pool is closing
+    }
+  }
+
+  private static Duration doubled(Duration delay) {
+    Duration twice = delay.multipliedBy(2);
+    return twice.compareTo(LAST_RETRY) > 0 ? LAST_RETRY : twice;
   }
 
   private int count(GoldenKey key) {
@@ -182,6 +212,7 @@ public final class WarmPool implements AutoCloseable {
 
   @Override
   public void close() {
+    retries.shutdownNow();
     background.shutdownNow();
     if (enabled()) {
       releaseAll();

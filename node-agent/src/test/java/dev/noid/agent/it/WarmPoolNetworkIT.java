@@ -320,6 +320,32 @@ class WarmPoolNetworkIT {
   }
 
   /**
+   * The refill after a take fails (its disk copy fails as on a full disk) and the disk is fine
+   * again: the pool is refilled without another create. Before, a failed refill was not tried
+   * again, and a take while a doomed refill ran asked for none: the pool stayed short, and every
+   * create of the shape restored cold, until the next create of that shape.
+   */
+  @Test
+  @Order(7)
+  void aRefillThatFailsIsTriedAgainUntilThePoolIsFull() throws Exception {
+    awaitFullPool();
+    String notMade = "warm VM of dev-1cpu-128mib-qemu-nic not made";
+    int before = logged(notMade).size();
+    Files.writeString(cpRefuses, "");
+    try {
+      create("gina-1", "gina"); // takes a warm VM over: no copy
+      await().atMost(Duration.ofSeconds(60)).until(() -> logged(notMade).size() > before);
+    } finally {
+      Files.delete(cpRefuses);
+    }
+    assertThat(logged(notMade).get(before).path("message").asText())
+        .contains("cp refused by the test");
+    awaitFullPool();
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("gina-1").build());
+    assertNoLeaseButTheWarmVms();
+  }
+
+  /**
    * A create of a new {@code memMib} shape while {@code faults} are on: its golden build must
    * fail with {@code error} (as the agent logs it), and so must the create; no snapshot is left.
    */
@@ -345,23 +371,28 @@ class WarmPoolNetworkIT {
 
   /** The agent's server-log event saying the build of {@code shape} failed. */
   private JsonNode buildFailure(String shape) throws Exception {
-    String marker = "building golden snapshot " + shape + " failed: ";
     Path log = dir.resolve("state/server.log");
+    List<JsonNode> events = logged("building golden snapshot " + shape + " failed: ");
+    assertThat(events).as("the agent logged in %s that the build of %s failed", log, shape)
+        .hasSize(1);
+    return events.getFirst();
+  }
+
+  /** The agent's server-log events whose message starts with {@code prefix}. */
+  private List<JsonNode> logged(String prefix) throws Exception {
     List<JsonNode> events = new ArrayList<>();
-    for (String line : Files.readAllLines(log)) {
+    for (String line : Files.readAllLines(dir.resolve("state/server.log"))) {
       JsonNode event;
       try {
         event = JSON.readTree(line);
       } catch (com.fasterxml.jackson.core.JacksonException torn) {
-        continue; // the last line of the agent test 1 killed may be cut short
+        continue; // the last line of the agent test 1 killed, or one being written
       }
-      if (event.path("message").asText().startsWith(marker)) {
+      if (event.path("message").asText().startsWith(prefix)) {
         events.add(event);
       }
     }
-    assertThat(events).as("the agent logged in %s that the build of %s failed", log, shape)
-        .hasSize(1);
-    return events.getFirst();
+    return events;
   }
 
   private void awaitFullPool() {
