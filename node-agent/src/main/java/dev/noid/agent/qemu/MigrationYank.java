@@ -3,6 +3,7 @@ package dev.noid.agent.qemu;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.noid.agent.hypervisor.LiveMigration.Endpoint;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmIdentity;
 import dev.noid.agent.network.HostCommand;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -103,6 +104,12 @@ final class MigrationYank implements AutoCloseable {
     MigrationYank kernelOnly = new MigrationYank(null, layout, host);
     long pid = kernelOnly.vmmPid();
     if (pid <= 0) {
+      return 0;
+    }
+    // The pid file outlives a VMM that died; its pid may be any process's by now.
+    if (!VmmIdentity.isVmmOf(pid, layout)) {
+      log.warn("{}: pid {} is no longer its QEMU: no connection cut", layout.dir().getFileName(),
+          pid);
       return 0;
     }
     try {

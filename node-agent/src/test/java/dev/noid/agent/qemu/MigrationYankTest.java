@@ -81,6 +81,45 @@ class MigrationYankTest {
         new MigrationYank.Stream("[fd00::1]:40004", "[fd00::2]:4444"));
   }
 
+  /**
+   * An agent restarted into a stuck migration cuts every connection of the VMM its pid file
+   * names, and of nothing else: a pid file left by a VMM that died may name a process that took
+   * the pid over since.
+   */
+  @Test
+  void aRestartedAgentCutsTheVmmsConnectionsAndNotAStrangersAtItsPid() throws Exception {
+    VmLayout layout = new VmLayout(dir);
+    try (ServerSocketChannel peer = ServerSocketChannel.open(StandardProtocolFamily.INET)
+        .bind(new InetSocketAddress("127.0.0.1", 0), 2)) {
+      // Each holds a connection to the peer until it ends; the VMM's command line names its
+      // control socket, as QEMU's does.
+      Process stranger = holdingConnection(port(peer), "not-a-vmm");
+      Process vmm = holdingConnection(port(peer), layout.controlSocket().toString());
+      try (SocketChannel strangers = peer.accept(); SocketChannel vmms = peer.accept()) {
+        Files.writeString(layout.pidFile(), stranger.pid() + "\n");
+        assertThat(MigrationYank.cutEveryConnection(layout, new HostCommand())).isZero();
+        assertThat(stranger.isAlive()).as("the stranger's connection left alone").isTrue();
+
+        Files.writeString(layout.pidFile(), vmm.pid() + "\n");
+        assertThat(MigrationYank.cutEveryConnection(layout, new HostCommand())).isEqualTo(1);
+        assertThat(vmm.waitFor(30, java.util.concurrent.TimeUnit.SECONDS))
+            .as("the VMM's read ended by the cut").isTrue();
+        assertThat(stranger.isAlive()).isTrue();
+      } finally {
+        stranger.destroyForcibly();
+        vmm.destroyForcibly();
+      }
+    }
+  }
+
+  // A process that connects to 127.0.0.1:port and reads until the connection ends, with
+  // {@code arg} on its command line.
+  private static Process holdingConnection(int port, String arg) throws IOException {
+    return new ProcessBuilder("bash", "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/$1 && read -r -u 3 line", "holder", String.valueOf(port), arg)
+        .redirectErrorStream(true).start();
+  }
+
   // This JVM stands for QEMU: the stream is found as the connection its pid holds.
   private VmLayout layout() throws IOException {
     VmLayout layout = new VmLayout(dir);
