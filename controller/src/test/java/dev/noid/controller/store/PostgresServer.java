@@ -2,7 +2,6 @@ package dev.noid.controller.store;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -185,10 +184,8 @@ public final class PostgresServer implements AutoCloseable {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+  private static int freePort() {
+    return dev.noid.controller.testing.FreePorts.next();
   }
 
   private static void deleteTree(Path root) throws IOException {

@@ -13,7 +13,6 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -107,11 +106,7 @@ public final class ControllerProcess implements AutoCloseable {
   }
 
   static int freePort() {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return FreePorts.next();
   }
 
   /**
@@ -173,9 +168,11 @@ public final class ControllerProcess implements AutoCloseable {
     if (forwarding != null && forwarder == null) {
       forwarder = forwarding.forward(logDir.resolve("controller-grpc.sock"), grpcPort);
     }
+    // A controller that exited will not serve: say why at once rather than after the wait.
     await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+        .failFast("the controller exited", () ->
+            assertThat(process.isAlive()).as("controller alive: %s", output()).isTrue())
         .untilAsserted(() -> {
-          assertThat(process.isAlive()).as("controller alive: %s", output()).isTrue();
           ManagedChannel ch = newChannel();
           try {
             assertThat(HealthGrpc.newBlockingStub(ch).withDeadlineAfter(3, TimeUnit.SECONDS)

@@ -113,11 +113,11 @@ final class AgentProcess implements AutoCloseable {
     if (netns != null && linkAddress == null && forwarder == null) {
       forwarder = netns.forwardUnixSocket(logDir.resolve("agent-grpc.sock"), grpcPort);
     }
+    // An agent that exited will not serve: say why at once rather than after the wait.
     await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
-        .untilAsserted(() -> {
-          assertThat(process.isAlive()).as("agent alive: %s", process.output()).isTrue();
-          assertThat(health()).isEqualTo(ServingStatus.SERVING);
-        });
+        .failFast("the agent exited", () ->
+            assertThat(process.isAlive()).as("agent alive: %s", process.output()).isTrue())
+        .untilAsserted(() -> assertThat(health()).isEqualTo(ServingStatus.SERVING));
     return this;
   }
 
