@@ -94,7 +94,13 @@ final class WarmVms {
           spec.getId());
       // A restored guest answers in ~20 ms; one that has not in 20 s will not.
       guest.ready().get(Math.min(bootTimeout.toMillis(), 20_000), TimeUnit.MILLISECONDS);
-      run(guest, identity.command(spec));
+      GuestCommand.Result fixed = GuestCommand.run(guest, identity.command(spec),
+          COMMAND_TIMEOUT);
+      if (IdentityFix.olderGuestAgent(fixed.status(), fixed.stderr())) {
+        // An image made with an older agent: the same steps as a script, as a create does.
+        fixed = GuestCommand.run(guest, identity.script(spec), COMMAND_TIMEOUT);
+      }
+      requireOk(fixed, "the identity fix");
       if (nic != null) {
         run(guest, GuestNetworkScript.argv(nic));
       }
@@ -113,9 +119,12 @@ final class WarmVms {
 
   private static void run(GuestConnection guest, List<String> argv) throws IOException,
       TimeoutException, InterruptedException {
-    GuestCommand.Result r = GuestCommand.run(guest, argv, COMMAND_TIMEOUT);
+    requireOk(GuestCommand.run(guest, argv, COMMAND_TIMEOUT), argv.get(0));
+  }
+
+  private static void requireOk(GuestCommand.Result r, String what) throws IOException {
     if (r.status() != 0) {
-      throw new IOException(argv.get(0) + " exited " + r.status() + ": " + r.stderr().strip());
+      throw new IOException(what + " exited " + r.status() + ": " + r.stderr().strip());
     }
   }
 
