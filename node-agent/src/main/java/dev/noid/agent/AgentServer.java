@@ -143,6 +143,7 @@ public final class AgentServer {
     metrics.close();
     GrpcServerRunner.stop(server, 10);
     vmMetrics.close();
+    vms.closeWarmPool();
     goldens.close();
     pulls.close();
     peers.close(); // after every user of the channels: checkpoint pulls and image pulls

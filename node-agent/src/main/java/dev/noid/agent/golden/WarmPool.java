@@ -2,8 +2,8 @@ package dev.noid.agent.golden;
 
 import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
+import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.NodeCapacity;
-import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -15,8 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,8 +30,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class WarmPool implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WarmPool.class);
-  private static final Duration FIRST_RETRY = Duration.ofSeconds(1);
-  private static final Duration LAST_RETRY = Duration.ofMinutes(1);
 
   /**
    * A running VM ready to be taken over: its directory, VMM and memory hold move to the VM, and
@@ -61,10 +57,8 @@ public final class WarmPool implements AutoCloseable {
   private final Set<GoldenKey> filling = ConcurrentHashMap.newKeySet();
   private final ExecutorService background = Executors.newThreadPerTaskExecutor(
       Thread.ofVirtual().name("warm-pool-", 0).factory());
-  private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(
-      Thread.ofPlatform().name("warm-pool-retry").daemon().factory());
-  /** Per shape, the wait before the next try after failed refills: doubles, reset on success. */
-  private final Map<GoldenKey, Duration> retryDelay = new ConcurrentHashMap<>();
+  private final RefillRetries retries = new RefillRetries();
+  private volatile boolean closed;
 
   WarmPool(int size, WarmVms vms) {
     this.size = size;
@@ -115,45 +109,41 @@ public final class WarmPool implements AutoCloseable {
     return found;
   }
 
-  /** Makes warm VMs of {@code key} in the background until there are {@code size}. */
+  /**
+   * Makes warm VMs of {@code key} in the background until there are {@code size}; a create of
+   * the shape asks, so a fault's tries start over.
+   */
   public void refill(GoldenKey key, Image image) {
-    if (!enabled() || !filling.add(key)) {
+    if (enabled()) {
+      retries.reset(key);
+      fill(key, image);
+    }
+  }
+
+  private void fill(GoldenKey key, Image image) {
+    if (closed || !filling.add(key)) {
       return;
     }
     try {
       background.execute(() -> {
+        boolean full = false;
+        Exception failure = null;
         try {
-          while (count(key) < size) {
-            Warm w = vms.make(key, image);
-            if (w == null) {
-              return;
-            }
-            // For whoever looks at the node's files: this one can be taken. Written under the
-            // lock a take holds, with the publication: it is never there before a take can find
-            // the VM (after, a take may rename its directory at any moment).
-            java.io.IOException unmarked = null;
-            lock.lock();
-            try {
-              java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
-              ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
-            } catch (java.io.IOException e) {
-              unmarked = e;
-            } finally {
-              lock.unlock();
-            }
-            if (unmarked != null) {
-              discard(w);
-              throw unmarked;
-            }
-          }
-          retryDelay.remove(key);
+          full = makeUntilFull(key, image);
         } catch (RuntimeException | java.io.IOException e) {
-          Duration delay = retryDelay.merge(key, FIRST_RETRY, (was, first) -> doubled(was));
-          log.info("warm VM of {} not made: {}; trying again in {} s", key.dirName(),
-              e.getMessage(), delay.toSeconds());
-          retryAfter(delay, key, image);
+          failure = e;
         } finally {
           filling.remove(key);
+        }
+        if (failure != null) {
+          failed(key, image, failure);
+        } else if (full) {
+          retries.reset(key);
+          // A take between the last count and the end of this run found it running and
+          // asked for nothing.
+          if (count(key) < size) {
+            fill(key, image);
+          }
         }
       });
     } catch (RejectedExecutionException e) {
@@ -161,21 +151,46 @@ public final class WarmPool implements AutoCloseable {
     }
   }
 
-  /**
-   * A failed refill asks again later: nothing else would until the next create of the shape,
-   * and a take while a doomed refill runs finds it running and asks for none.
-   */
-  private void retryAfter(Duration delay, GoldenKey key, Image image) {
-    try {
-      retries.schedule(() -> refill(key, image), delay.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException closed) {
-      // the pool is closing
+  /** True once the pool holds {@code size} of {@code key}; false without a golden snapshot. */
+  private boolean makeUntilFull(GoldenKey key, Image image) throws java.io.IOException {
+    while (count(key) < size) {
+      Warm w = vms.make(key, image);
+      if (w == null) {
+        return false;
+      }
+      // For whoever looks at the node's files: this one can be taken. Written under the lock a
+      // take holds, with the publication: it is never there before a take can find the VM
+      // (after, a take may rename its directory at any moment).
+      boolean published = false;
+      lock.lock();
+      try {
+        if (!closed) {
+          java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+          ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
+          published = true;
+        }
+      } finally {
+        lock.unlock();
+        if (!published) {
+          discard(w); // the pool closed, or its file could not be written (thrown)
+        }
+      }
+      if (!published) {
+        return false;
+      }
     }
+    return true;
   }
 
-  private static Duration doubled(Duration delay) {
-    Duration twice = delay.multipliedBy(2);
-    return twice.compareTo(LAST_RETRY) > 0 ? LAST_RETRY : twice;
+  private void failed(GoldenKey key, Image image, Exception e) {
+    // A full node is not a fault that passes: a create that finds no room lets the pool go,
+    // and the next create of the shape asks again.
+    boolean noRoom = e instanceof AgentException a && a.code() == AgentException.Code.NO_CAPACITY;
+    java.time.Duration wait = closed || noRoom ? null
+        : retries.failed(key, () -> fill(key, image));
+    log.info("warm VM of {} not made: {}; {}", key.dirName(), e.getMessage(), wait == null
+        ? "not tried again before the next create of that shape"
+        : "trying again in " + wait.toSeconds() + " s");
   }
 
   private int count(GoldenKey key) {
@@ -212,7 +227,8 @@ public final class WarmPool implements AutoCloseable {
 
   @Override
   public void close() {
-    retries.shutdownNow();
+    closed = true;
+    retries.close();
     background.shutdownNow();
     if (enabled()) {
       releaseAll();

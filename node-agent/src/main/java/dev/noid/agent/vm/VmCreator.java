@@ -47,6 +47,10 @@ final class VmCreator {
     this.goldens = goldens;
   }
 
+  void close() {
+    warm.close();
+  }
+
   VmStatus create(VmSpec requested, Duration bootTimeout) {
     VmSpec spec = rules.validate(requested);
     Image image = images.get(spec.getImage());

@@ -43,6 +43,10 @@ final class WarmTakeover {
     pool.refill(key, image);
   }
 
+  void close() {
+    pool.close();
+  }
+
   /**
    * Makes a warm VM of {@code golden}'s build {@code vm}'s, running and with its guest ready;
    * false, with {@code vm}'s directory as it was, when there is none to take.

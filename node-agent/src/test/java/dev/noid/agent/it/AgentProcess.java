@@ -178,6 +178,13 @@ final class AgentProcess implements AutoCloseable {
     return process.output();
   }
 
+  /** SIGTERM, as systemd stops it: its shutdown hook runs; waits until it exited. */
+  void stop() throws Exception {
+    closeChannel();
+    process.close();
+    assertThat(process.isAlive()).isFalse();
+  }
+
   /** SIGKILL, as a crash would: no shutdown hook runs. */
   void kill() throws Exception {
     closeChannel();

@@ -127,4 +127,29 @@ class WarmPoolIT {
       agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId(vm).build());
     }
   }
+
+  /**
+   * An agent that stops stops its warm VMs, which no one would take over (a restarted agent
+   * removes them), and leaves the user's VMs running. Before, the pool was never closed: its
+   * VMMs ran on, holding memory, for as long as the agent was away.
+   */
+  @Test
+  @Order(3)
+  void aStoppedAgentStopsItsWarmVmsAndLeavesTheUsersRunning() throws Exception {
+    VmReport user = create("s1");
+    await().atMost(Duration.ofSeconds(120)).until(() -> WarmPoolFiles.ready(vms).size() == 1);
+    Path warmDir = WarmPoolFiles.ready(vms).getFirst();
+    long warmPid = Long.parseLong(Files.readString(warmDir.resolve("vmm.pid")).strip());
+
+    agent.stop();
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> ProcessHandle.of(warmPid)
+        .map(p -> !p.isAlive()).orElse(true));
+    assertThat(warmDir).doesNotExist();
+    assertThat(ProcessHandle.of(user.getPid()).map(ProcessHandle::isAlive).orElse(false))
+        .as("the user's VM outlives the agent").isTrue();
+    agent.start();
+    assertThat(sh(agent, "s1", "echo back").stdout()).isEqualTo("back\n");
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("s1").build());
+  }
 }
