@@ -96,6 +96,35 @@ class MoveAndRestoreTest {
     }
   }
 
+  /**
+   * A restore that names a VM and gives a checkpoint id of another of the user's VMs is refused
+   * before any agent is asked. Before, the id alone decided: {@code restore web <db's id>}
+   * rolled {@code db} back in place.
+   */
+  @Test
+  void aRestoreNamingOneVmWithAnotherVmsCheckpointIsRefused() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L))) {
+      createOn(c, "web", "node-a");
+      createOn(c, "db", "node-a");
+      CheckpointEntry ofDb = c.vms.checkpoints().checkpoint(ALICE, "db", "");
+      // Any restore that reaches the agent fails, and says so.
+      c.agents.get("node-a").faults().failRestores(Status.INTERNAL
+          .withDescription("hypervisor: the restore reached the agent"));
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.checkpoints().restore(ALICE, "web", ofDb.id(), "", ""));
+
+      assertThat(e.code()).isEqualTo(NoidException.Code.INVALID_ARGUMENT);
+      assertThat(e.getMessage()).contains("of VM 'db', not 'web'");
+      assertThat(c.get(ALICE, "db").state()).isEqualTo(VmState.RUNNING);
+      // Naming the checkpoint's own VM, or none, reaches the agent.
+      assertThat(catchThrowableOfType(NoidException.class,
+          () -> c.vms.checkpoints().restore(ALICE, "db", ofDb.id(), "", "")).getMessage())
+          .contains("the restore reached the agent");
+    }
+  }
+
   @Test
   void aRestoreOntoAnotherNodeThatFailsLeavesTheVmWhereItWasAndSaysWhy() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),

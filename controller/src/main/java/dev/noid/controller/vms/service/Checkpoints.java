@@ -173,16 +173,25 @@ public final class Checkpoints {
     }
   }
 
-  /** Finds a checkpoint of the caller by id, or by label among {@code vmName}'s checkpoints. */
+  /**
+   * Finds a checkpoint of the caller by id, or by label among {@code vmName}'s checkpoints. A
+   * named VM must be the checkpoint's: a restore of {@code web} given an id of {@code db}'s
+   * checkpoint would otherwise roll {@code db} back.
+   */
   public CheckpointEntry find(Principal who, String vmName, String ref) {
     if (ref.isEmpty()) {
       throw NoidException.invalid("checkpoint is required (an id, or a label of the VM's checkpoints)");
     }
-    return checkpoints.get(ref).filter(c -> c.owner().equals(who.name()))
+    CheckpointEntry found = checkpoints.get(ref).filter(c -> c.owner().equals(who.name()))
         .or(() -> checkpoints.ownedBy(who.name()).stream()
             .filter(c -> c.label().equals(ref) && (vmName.isEmpty() || c.vmName().equals(vmName)))
             .reduce((a, b) -> b))
         .orElseThrow(() -> NoidException.notFound("checkpoint '" + ref + "' not found"));
+    if (!vmName.isEmpty() && !found.vmName().equals(vmName)) {
+      throw NoidException.invalid("checkpoint '" + ref + "' was taken of VM '" + found.vmName()
+          + "', not '" + vmName + "': name that VM, or none");
+    }
+    return found;
   }
 
   /**
