@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class GrpcStatusMapper {
   private static final Logger log = LoggerFactory.getLogger(GrpcStatusMapper.class);
+  static final int MAX_DESCRIPTION = 1024;
 
   private GrpcStatusMapper() {}
 
@@ -45,7 +46,7 @@ public final class GrpcStatusMapper {
         case INTERNAL -> null;
       };
       if (s != null) {
-        return s.withDescription(e.getMessage()).asRuntimeException();
+        return s.withDescription(bounded(e.getMessage())).asRuntimeException();
       }
     }
     if (t instanceof dev.noid.controller.store.FencedException) {
@@ -56,6 +57,19 @@ public final class GrpcStatusMapper {
       return hidden(Status.UNAVAILABLE, "store unavailable", t);
     }
     return hidden(Status.INTERNAL, "internal error", t);
+  }
+
+  /**
+   * A message cut to {@link #MAX_DESCRIPTION} characters. Messages quote what the caller sent (a
+   * name not found, say), and the description travels in a trailer, which a client refuses past
+   * 8 KiB, and in the audit log, one line per call.
+   */
+  public static String bounded(String message) {
+    if (message == null || message.length() <= MAX_DESCRIPTION) {
+      return message;
+    }
+    return message.substring(0, MAX_DESCRIPTION) + "... (" + (message.length() - MAX_DESCRIPTION)
+        + " more characters)";
   }
 
   private static StatusRuntimeException hidden(Status status, String what, Throwable t) {

@@ -3,6 +3,7 @@ package dev.noid.controller.observability;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
 import dev.noid.common.logging.LogSetup;
+import dev.noid.controller.api.GrpcStatusMapper;
 import dev.noid.controller.users.Principal;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
@@ -26,6 +27,8 @@ public final class AuditLog implements ServerInterceptor {
   private static final Logger audit = LoggerFactory.getLogger(LogSetup.AUDIT_LOGGER);
   private static final List<String> READ_ONLY = List.of("/Get", "/List", "/Watch", "/WhoAmI", "/Check");
   private static final List<String> TARGET_FIELDS = List.of("name", "vm", "id", "checkpoint", "as_name");
+  /** Names are at most 63 characters; a call may still send megabytes, one log line per call. */
+  static final int MAX_TARGET = 128;
 
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
@@ -49,7 +52,8 @@ public final class AuditLog implements ServerInterceptor {
             .addKeyValue("result", status.getCode().name()).addKeyValue("duration_ms", ms)
             .addKeyValue("request_id", requestId)
             .log("{} {} {}: {}", who == null ? "-" : who.name(), method, target[0],
-                status.isOk() ? "OK" : status.getCode() + " " + status.getDescription());
+                status.isOk() ? "OK" : status.getCode() + " "
+                    + GrpcStatusMapper.bounded(status.getDescription()));
         super.close(status, trailers);
       }
     };
@@ -95,7 +99,8 @@ public final class AuditLog implements ServerInterceptor {
     for (String name : TARGET_FIELDS) {
       FieldDescriptor f = m.getDescriptorForType().findFieldByName(name);
       if (f != null && f.getType() == FieldDescriptor.Type.STRING && !((String) m.getField(f)).isEmpty()) {
-        return (String) m.getField(f);
+        String t = (String) m.getField(f);
+        return t.length() <= MAX_TARGET ? t : t.substring(0, MAX_TARGET) + "...";
       }
     }
     return "";

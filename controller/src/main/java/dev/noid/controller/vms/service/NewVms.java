@@ -4,6 +4,7 @@ import dev.noid.common.naming.ResourceNames;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.images.ImagePins;
+import dev.noid.controller.images.ImageRefs;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.users.Principal;
@@ -64,6 +65,10 @@ public final class NewVms {
       // disk cannot be meant (issue 19 L5). The node refuses one smaller than the image's.
       throw NoidException.invalid("disk_mib " + diskMib + " is larger than any node's disk (largest: "
           + largestDiskMib + " MiB)");
+    }
+    String imageProblem = r.image().isEmpty() ? null : ImageRefs.problem("image", r.image());
+    if (imageProblem != null) {
+      throw NoidException.invalid(imageProblem);
     }
     if (r.labels().size() > MAX_LABELS) {
       throw NoidException.invalid("labels: at most " + MAX_LABELS + " are allowed; got " + r.labels().size());

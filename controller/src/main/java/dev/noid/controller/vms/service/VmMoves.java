@@ -52,7 +52,9 @@ public final class VmMoves {
   public MoveReport.Moved migrate(Principal who, String name, String node, boolean noFallback,
       int timeoutSeconds) {
     if (timeoutSeconds < 0 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
-      throw NoidException.invalid("timeout_seconds: " + timeoutSeconds + " is out of range; 0"
+      // A uint32 on the wire: 4000000000 arrives as a negative int.
+      throw NoidException.invalid("timeout_seconds: " + Integer.toUnsignedLong(timeoutSeconds)
+          + " is out of range; 0"
           + " (the default, " + Migrations.LIMITS.timeoutSeconds() + ") to " + MAX_TIMEOUT_SECONDS);
     }
     NodeMigrations.Limits limits = timeoutSeconds == 0 ? Migrations.LIMITS
