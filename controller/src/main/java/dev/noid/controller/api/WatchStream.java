@@ -73,8 +73,12 @@ public final class WatchStream<T, R> {
     try {
       w = source.watch(since);
     } catch (RuntimeException e) {
+      // A follower catching up on a revision ahead of it reads the store, which may fail:
+      // through the one mapper, not as grpc's bare UNKNOWN.
       registration.close();
-      throw e;
+      ended = true;
+      out.onError(GrpcStatusMapper.toStatus(e));
+      return;
     }
     Thread.ofVirtual().name("watch-" + name).start(() -> {
       try {
