@@ -58,21 +58,37 @@ final class VmCreator {
     long diskBytes = DiskSize.target(spec, image);
     VmRecord vm = new VmRecord(spec, new VmLayout(vmsDir.resolve(spec.getId())));
     try {
-      return make(vm, image, diskBytes, bootTimeout);
+      return make(vm, image, diskBytes, bootTimeout, warm.none());
     } catch (AgentException e) {
-      // Warm VMs hold memory the node would rather give a VM a caller asked for.
-      if (e.code() != Code.NO_CAPACITY || !warm.releaseAll()) {
+      if (e.code() != Code.NO_CAPACITY || !warm.enabled()) {
         throw e;
       }
-      return make(new VmRecord(spec, vm.layout), image, diskBytes, bootTimeout);
+      // Warm VMs hold memory the node would rather give a VM a caller asked for. The one this
+      // create would take over is kept for it, its memory let go, so that the VM is admitted in
+      // its place; the others go.
+      try (WarmTakeover.Reservation mine = diskBytes < 0 ? reserveWarm(spec, image)
+          : warm.none()) {
+        if (!warm.releaseAll() && mine.isEmpty()) {
+          throw e;
+        }
+        return make(new VmRecord(spec, vm.layout), image, diskBytes, bootTimeout, mine);
+      }
     }
   }
 
-  private VmStatus make(VmRecord vm, Image image, long diskBytes, Duration bootTimeout) {
+  private WarmTakeover.Reservation reserveWarm(VmSpec spec, Image image) {
+    try (GoldenSnapshots.Lease lease = goldens.acquire(image,
+        goldens.keyOf(spec).withNic(guests.nics()))) {
+      return lease == null ? warm.none() : warm.reserve(lease.golden());
+    }
+  }
+
+  private VmStatus make(VmRecord vm, Image image, long diskBytes, Duration bootTimeout,
+      WarmTakeover.Reservation reserved) {
     return newVms.make(vm, "create", v -> {
       // A golden snapshot's guest knows its disk's size: a VM with a larger disk boots cold.
       // A warm VM brings its own NIC; every other VM gets one here.
-      boolean restored = diskBytes < 0 && warm.enabled() && takeWarm(v, image);
+      boolean restored = diskBytes < 0 && warm.enabled() && takeWarm(v, image, reserved);
       if (!restored) {
         v.spec = guests.withNic(v);
         VmFiles.writeSpec(v);
@@ -98,7 +114,7 @@ final class VmCreator {
    * it the VM's identity; the pool is refilled in the background either way. False, with
    * nothing of the attempt left, when there was none or it failed.
    */
-  private boolean takeWarm(VmRecord vm, Image image) {
+  private boolean takeWarm(VmRecord vm, Image image, WarmTakeover.Reservation reserved) {
     Golden golden;
     GoldenKey key = goldens.keyOf(vm.spec).withNic(guests.nics());
     try (GoldenSnapshots.Lease lease = goldens.acquire(image, key)) {
@@ -108,7 +124,7 @@ final class VmCreator {
       golden = lease.golden();
     }
     try {
-      if (!warm.takeOver(vm, golden)) {
+      if (!warm.takeOver(vm, golden, reserved)) {
         return false;
       }
       try {

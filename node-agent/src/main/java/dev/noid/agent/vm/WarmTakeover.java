@@ -48,11 +48,62 @@ final class WarmTakeover {
   }
 
   /**
+   * A warm VM held out of the pool for one create on a full node: its memory is let go, so that
+   * the create is admitted in its place, and the create takes it over. Discarded on close if the
+   * create did not.
+   */
+  final class Reservation implements AutoCloseable {
+    private WarmPool.Warm warm;
+
+    private Reservation(WarmPool.Warm warm) {
+      this.warm = warm;
+    }
+
+    boolean isEmpty() {
+      return warm == null;
+    }
+
+    /** The warm VM if it is of {@code golden}'s build, once; null otherwise. */
+    private WarmPool.Warm take(Golden golden) {
+      WarmPool.Warm w = warm;
+      if (w != null && w.buildId().equals(golden.buildId())) {
+        warm = null;
+        return w;
+      }
+      return null;
+    }
+
+    @Override
+    public void close() {
+      if (warm != null) {
+        pool.discard(warm);
+        warm = null;
+      }
+    }
+  }
+
+  /** Reserves a warm VM of {@code golden}'s build, if the pool has one. */
+  Reservation reserve(Golden golden) {
+    WarmPool.Warm w = pool.take(golden.key(), golden.buildId());
+    if (w != null) {
+      w.hold().close();
+    }
+    return new Reservation(w);
+  }
+
+  Reservation none() {
+    return new Reservation(null);
+  }
+
+  /**
    * Makes a warm VM of {@code golden}'s build {@code vm}'s, running and with its guest ready;
    * false, with {@code vm}'s directory as it was, when there is none to take.
    */
-  boolean takeOver(VmRecord vm, Golden golden) {
-    WarmPool.Warm warm = pool.take(golden.key(), golden.buildId());
+  boolean takeOver(VmRecord vm, Golden golden, Reservation reserved) {
+    WarmPool.Warm warm = reserved.take(golden);
+    if (warm == null) {
+      warm = pool.take(golden.key(), golden.buildId());
+    }
     if (warm == null) {
       return false;
     }
@@ -82,7 +133,7 @@ final class WarmTakeover {
       // From here the VMM is the VM's: a failure stops it as any failed restore's.
       vmms.takeOver(vm, warm.pid(), warm.guest());
     } finally {
-      warm.hold().close(); // the VM was admitted with its own memory
+      warm.hold().close(); // the VM was admitted with its own memory (a reserved one's: closed)
     }
     return true;
   }

@@ -95,7 +95,10 @@ final class AgentProcess implements AutoCloseable {
     List<String> args = new ArrayList<>(List.of("serve", "--node-name", "node-it",
         "--state-dir", stateDir.toString(), "--grpc-port", "" + grpcPort,
         "--metrics-port", "" + metricsPort, "--image-dir", imagesDir().toString(),
-        "--memory-mib", "2048", "--cpus", "2"));
+        "--cpus", "2"));
+    if (!extraArgs.contains("--memory-mib")) {
+      args.addAll(List.of("--memory-mib", "2048"));
+    }
     // Golden snapshots cost a throwaway boot per VM shape: only the tests about them pay it.
     if (!extraArgs.contains("--golden")) {
       args.addAll(List.of("--golden", "off"));
