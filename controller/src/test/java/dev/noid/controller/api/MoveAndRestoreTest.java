@@ -125,6 +125,26 @@ class MoveAndRestoreTest {
     }
   }
 
+  /** A stop the node refuses leaves the VM as it was, its goal included, and says why. */
+  @Test
+  void aStopTheNodeRefusesLeavesTheVmsStateAndGoalAsTheyWere() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L))) {
+      createOn(c, "web", "node-a");
+      c.agents.get("node-a").faults().failStops(Status.INTERNAL
+          .withDescription("hypervisor: the VMM did not stop"));
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.transitions().stop(ALICE, "web"));
+
+      assertThat(e.code()).isEqualTo(NoidException.Code.HYPERVISOR_FAILED);
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.state()).isEqualTo(VmState.RUNNING);
+      assertThat(after.desiredState()).as("the goal of the stop that failed").isEqualTo(VmState.RUNNING);
+      assertThat(after.statusMessage()).startsWith("stop failed: ");
+    }
+  }
+
   @Test
   void aRestoreOntoAnotherNodeThatFailsLeavesTheVmWhereItWasAndSaysWhy() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),

@@ -72,7 +72,10 @@ public final class VmTransitions {
         return vms.update(VmRecords.reported(stored, call.apply(cur), action.verb() + " done"));
       } catch (NoidException ne) {
         observer.operationFailed(action.verb());
-        vms.update(stored.with(cur.state(), action.verb() + " failed: " + ne.getMessage()));
+        // Back to what it was, the goal included: nothing drives the VM toward a goal whose
+        // operation failed, and the record would say it did.
+        vms.update(stored.withDesired(cur.desiredState()).with(cur.state(),
+            action.verb() + " failed: " + ne.getMessage()));
         throw ne;
       }
     });

@@ -233,8 +233,11 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
 
   @Override
   public void stopVm(StopVmRequest request, StreamObserver<StopVmResponse> out) {
-    simulated(out, () -> StopVmResponse.newBuilder()
-        .setVm(node.setState(request.getId(), AgentVmState.AGENT_VM_STATE_STOPPED)).build());
+    simulated(out, () -> {
+      faults.refuseStop();
+      return StopVmResponse.newBuilder()
+          .setVm(node.setState(request.getId(), AgentVmState.AGENT_VM_STATE_STOPPED)).build();
+    });
   }
 
   @Override

@@ -16,6 +16,7 @@ public final class Faults {
   private final AtomicReference<Status> failNextBatch = new AtomicReference<>();
   private volatile Status failCreates;
   private volatile Status failRestores;
+  private volatile Status failStops;
   private volatile Status failDestroys;
   private volatile CountDownLatch importGate;
   private final AtomicInteger atImportGate = new AtomicInteger();
@@ -65,6 +66,11 @@ public final class Faults {
   /** From now on, every restore is refused with {@code status} (null: none is). */
   public void failRestores(Status status) {
     failRestores = status;
+  }
+
+  /** From now on, every stop is refused with {@code status} (null: none is). */
+  public void failStops(Status status) {
+    failStops = status;
   }
 
   /** From now on, every destroy is refused with {@code status} (null: none is). */
@@ -143,6 +149,13 @@ public final class Faults {
 
   void refuseDestroy() {
     Status s = failDestroys;
+    if (s != null) {
+      throw new HollowNode.Refused(s);
+    }
+  }
+
+  void refuseStop() {
+    Status s = failStops;
     if (s != null) {
       throw new HollowNode.Refused(s);
     }
