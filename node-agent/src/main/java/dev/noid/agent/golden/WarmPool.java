@@ -4,6 +4,8 @@ import dev.noid.agent.hypervisor.VmLayout;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.NodeCapacity;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -130,7 +132,7 @@ public final class WarmPool implements AutoCloseable {
         Exception failure = null;
         try {
           full = makeUntilFull(key, image);
-        } catch (RuntimeException | java.io.IOException e) {
+        } catch (RuntimeException | IOException e) {
           failure = e;
         } finally {
           filling.remove(key);
@@ -152,7 +154,7 @@ public final class WarmPool implements AutoCloseable {
   }
 
   /** True once the pool holds {@code size} of {@code key}; false without a golden snapshot. */
-  private boolean makeUntilFull(GoldenKey key, Image image) throws java.io.IOException {
+  private boolean makeUntilFull(GoldenKey key, Image image) throws IOException {
     while (count(key) < size) {
       Warm w = vms.make(key, image);
       if (w == null) {
@@ -165,7 +167,7 @@ public final class WarmPool implements AutoCloseable {
       lock.lock();
       try {
         if (!closed) {
-          java.nio.file.Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+          Files.writeString(w.layout().dir().resolve(READY), w.buildId());
           ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
           published = true;
         }

@@ -94,13 +94,9 @@ final class WarmVms {
           spec.getId());
       // A restored guest answers in ~20 ms; one that has not in 20 s will not.
       guest.ready().get(Math.min(bootTimeout.toMillis(), 20_000), TimeUnit.MILLISECONDS);
-      GuestCommand.Result fixed = GuestCommand.run(guest, identity.command(spec),
-          COMMAND_TIMEOUT);
-      if (IdentityFix.olderGuestAgent(fixed.status(), fixed.stderr())) {
-        // An image made with an older agent: the same steps as a script, as a create does.
-        fixed = GuestCommand.run(guest, identity.script(spec), COMMAND_TIMEOUT);
-      }
-      requireOk(fixed, "the identity fix");
+      GuestConnection to = guest;
+      requireOk(identity.applyTo(spec, argv -> GuestCommand.run(to, argv, COMMAND_TIMEOUT)),
+          "the identity fix");
       if (nic != null) {
         run(guest, GuestNetworkScript.argv(nic));
       }

@@ -1,9 +1,12 @@
 package dev.noid.agent.identity;
 
+import dev.noid.agent.guest.GuestCommand;
 import dev.noid.api.agent.v1.VmSpec;
+import java.io.IOException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Gives a guest restored from a snapshot its own identity. The standard steps run as one
@@ -35,6 +38,23 @@ public final class IdentityFix {
           IdentitySteps.randomHex(16));
     }
     return script(spec);
+  }
+
+  /** How {@link #applyTo} runs one command in the guest. */
+  @FunctionalInterface
+  public interface Guest {
+    GuestCommand.Result run(List<String> argv)
+        throws IOException, TimeoutException, InterruptedException;
+  }
+
+  /**
+   * Runs the fix in {@code guest}: the one tool, or the script where the guest's agent predates
+   * it. The result is the last command's.
+   */
+  public GuestCommand.Result applyTo(VmSpec spec, Guest guest)
+      throws IOException, TimeoutException, InterruptedException {
+    GuestCommand.Result r = guest.run(command(spec));
+    return olderGuestAgent(r.status(), r.stderr()) ? guest.run(script(spec)) : r;
   }
 
   /**

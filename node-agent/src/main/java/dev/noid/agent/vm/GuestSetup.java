@@ -79,10 +79,8 @@ final class GuestSetup {
 
   /** Hostname, clock, entropy: for a guest that has its own address already. */
   void fixIdentityOnly(VmRecord vm) {
-    GuestCommand.Result r = run(vm, identity.command(vm.spec), "fixing the identity of");
-    if (IdentityFix.olderGuestAgent(r.status(), r.stderr())) {
-      r = run(vm, identity.script(vm.spec), "fixing the identity of");
-    }
+    GuestCommand.Result r = guarded(vm, "fixing the identity of", () -> identity.applyTo(vm.spec,
+        argv -> GuestCommand.run(vm.guest, argv, COMMAND_TIMEOUT)));
     if (r.status() != 0) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "fixing the identity of VM '" + vm.id
           + "' failed: " + r.stderr().strip());
@@ -122,8 +120,17 @@ final class GuestSetup {
   }
 
   private static GuestCommand.Result run(VmRecord vm, List<String> argv, String what) {
+    return guarded(vm, what, () -> GuestCommand.run(vm.guest, argv, COMMAND_TIMEOUT));
+  }
+
+  private interface GuestCall {
+    GuestCommand.Result call() throws IOException, TimeoutException, InterruptedException;
+  }
+
+  /** The call's result, its failures as the agent's errors naming {@code what} was done. */
+  private static GuestCommand.Result guarded(VmRecord vm, String what, GuestCall call) {
     try {
-      return GuestCommand.run(vm.guest, argv, COMMAND_TIMEOUT);
+      return call.call();
     } catch (IOException | TimeoutException e) {
       throw new AgentException(Code.HYPERVISOR_FAILED, what + " VM '" + vm.id + "' failed: " + e, e);
     } catch (InterruptedException e) {

@@ -1,7 +1,6 @@
 package dev.noid.agent.vm;
 
 import dev.noid.agent.golden.Golden;
-import dev.noid.agent.golden.GoldenKey;
 import dev.noid.agent.golden.GoldenSnapshots;
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
@@ -77,9 +76,15 @@ final class VmCreator {
   }
 
   private WarmTakeover.Reservation reserveWarm(VmSpec spec, Image image) {
+    Golden golden = currentGolden(spec, image);
+    return golden == null ? warm.none() : warm.reserve(golden);
+  }
+
+  /** The shape's current snapshot build, the one its warm VMs are made from; null if none. */
+  private Golden currentGolden(VmSpec spec, Image image) {
     try (GoldenSnapshots.Lease lease = goldens.acquire(image,
         goldens.keyOf(spec).withNic(guests.nics()))) {
-      return lease == null ? warm.none() : warm.reserve(lease.golden());
+      return lease == null ? null : lease.golden();
     }
   }
 
@@ -115,13 +120,9 @@ final class VmCreator {
    * nothing of the attempt left, when there was none or it failed.
    */
   private boolean takeWarm(VmRecord vm, Image image, WarmTakeover.Reservation reserved) {
-    Golden golden;
-    GoldenKey key = goldens.keyOf(vm.spec).withNic(guests.nics());
-    try (GoldenSnapshots.Lease lease = goldens.acquire(image, key)) {
-      if (lease == null) {
-        return false;
-      }
-      golden = lease.golden();
+    Golden golden = currentGolden(vm.spec, image);
+    if (golden == null) {
+      return false;
     }
     try {
       if (!warm.takeOver(vm, golden, reserved)) {

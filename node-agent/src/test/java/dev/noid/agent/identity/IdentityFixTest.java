@@ -2,11 +2,13 @@ package dev.noid.agent.identity;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.noid.agent.guest.GuestCommand;
 import dev.noid.api.agent.v1.VmSpec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -66,6 +68,28 @@ class IdentityFixTest {
         .isFalse();
     assertThat(IdentityFix.olderGuestAgent(2, "noid-guest-agent: usage: noid-guest-agent"
         + " identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX")).isFalse();
+  }
+
+  @Test
+  void anOlderGuestAgentGetsTheScriptAndANewerOneOnlyTheTool() throws Exception {
+    VmSpec spec = VmSpec.newBuilder().setId("web-1").build();
+    String usage = "noid-guest-agent: usage: noid-guest-agent [probe ... | reseed HEX]\n";
+    List<List<String>> older = new ArrayList<>();
+    GuestCommand.Result last = fix.applyTo(spec, argv -> {
+      older.add(argv);
+      return argv.get(0).equals("sh") ? new GuestCommand.Result(0, "", "")
+          : new GuestCommand.Result(2, "", usage);
+    });
+    List<List<String>> newer = new ArrayList<>();
+    fix.applyTo(spec, argv -> {
+      newer.add(argv);
+      return new GuestCommand.Result(0, "", "");
+    });
+
+    assertThat(older).extracting(argv -> argv.get(0)).containsExactly("noid-guest-agent", "sh");
+    assertThat(older.get(1).get(2)).contains("hostname 'web-1'");
+    assertThat(last.status()).isZero();
+    assertThat(newer).extracting(argv -> argv.get(0)).containsExactly("noid-guest-agent");
   }
 
   @Test
