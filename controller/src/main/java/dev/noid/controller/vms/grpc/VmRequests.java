@@ -7,6 +7,7 @@ import dev.noid.controller.api.FieldLimits;
 import dev.noid.controller.api.LabelLimits;
 import dev.noid.controller.api.RequestIds;
 import dev.noid.controller.vms.service.VmRequest;
+import java.util.Arrays;
 
 /** noid.v1 VM requests to the domain's terms, numbers checked against {@link FieldLimits}. */
 public final class VmRequests {
@@ -17,7 +18,7 @@ public final class VmRequests {
   private static String nodeLossPolicy(CreateVmRequest r) {
     if (r.getNodeLossPolicy() == NodeLossPolicy.UNRECOGNIZED) {
       throw NoidException.invalid("node_loss_policy " + r.getNodeLossPolicyValue()
-          + " is not a known policy; known: " + java.util.Arrays.stream(NodeLossPolicy.values())
+          + " is not a known policy; known: " + Arrays.stream(NodeLossPolicy.values())
               .filter(p -> p != NodeLossPolicy.UNRECOGNIZED).map(Enum::name).toList());
     }
     return r.getNodeLossPolicy().name();
