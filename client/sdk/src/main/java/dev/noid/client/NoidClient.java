@@ -20,6 +20,7 @@ import dev.noid.api.v1.DestroyVmRequest;
 import dev.noid.api.v1.ExecStart;
 import dev.noid.api.v1.GetVmRequest;
 import dev.noid.api.v1.ListCheckpointsRequest;
+import dev.noid.api.v1.ListCheckpointsResponse;
 import dev.noid.api.v1.ListVmsRequest;
 import dev.noid.api.v1.ListVmsResponse;
 import dev.noid.api.v1.NodeServiceGrpc;
@@ -377,10 +378,22 @@ public final class NoidClient implements AutoCloseable {
         .setLabel(label == null ? "" : label).build()), r -> r.getCheckpoint());
   }
 
-  /** Checkpoints of one VM, or of all the caller's VMs when {@code vm} is empty. */
+  /**
+   * Checkpoints of one VM, or of all the caller's VMs when {@code vm} is empty: oldest first,
+   * following pages.
+   */
   public List<Checkpoint> checkpoints(String vm) {
-    return call(() -> vms().listCheckpoints(ListCheckpointsRequest.newBuilder()
-        .setVm(vm == null ? "" : vm).build()).getCheckpointsList());
+    List<Checkpoint> all = new ArrayList<>();
+    String token = "";
+    do {
+      String t = token;
+      ListCheckpointsResponse page = call(() -> vms().listCheckpoints(
+          ListCheckpointsRequest.newBuilder().setVm(vm == null ? "" : vm).setPageSize(1000)
+              .setPageToken(t).build()));
+      all.addAll(page.getCheckpointsList());
+      token = page.getNextPageToken();
+    } while (!token.isEmpty());
+    return all;
   }
 
   /** Deletes a checkpoint by id. */

@@ -8,6 +8,7 @@ import dev.noid.controller.api.Calls;
 import dev.noid.controller.api.ProtoMapper;
 import dev.noid.controller.api.OpenStreams;
 import dev.noid.api.v1.AttachConsoleRequest;
+import dev.noid.api.v1.Checkpoint;
 import dev.noid.api.v1.AttachConsoleResponse;
 import dev.noid.api.v1.CreateCheckpointRequest;
 import dev.noid.api.v1.CreateCheckpointResponse;
@@ -41,6 +42,7 @@ import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.WatchVmsRequest;
 import dev.noid.api.v1.WatchVmsResponse;
 import dev.noid.controller.agents.grpc.AgentClients;
+import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.vms.service.Checkpoints;
 import dev.noid.controller.vms.service.MoveReport;
 import dev.noid.controller.vms.service.VmCreates;
@@ -50,6 +52,7 @@ import dev.noid.controller.vms.service.VmTransitions;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
+import java.util.Comparator;
 
 /**
  * noid.v1.VmService: turns each request into the domain's terms, calls the use case, maps the
@@ -160,10 +163,21 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
   @Override
   public void listCheckpoints(ListCheckpointsRequest r, StreamObserver<ListCheckpointsResponse> out) {
     Calls.unary(out, () -> {
-      ListCheckpointsResponse.Builder b = ListCheckpointsResponse.newBuilder();
-      checkpoints.list(AuthInterceptor.caller(), r.getVm()).forEach(c -> b.addCheckpoints(ProtoMapper.checkpoint(c)));
-      return b.build();
+      Pages.Page<Checkpoint> page = Pages.of(checkpoints.list(AuthInterceptor.caller(), r.getVm())
+          .stream().sorted(Comparator.comparing(GrpcVmService::pageKey)).toList(),
+          GrpcVmService::pageKey, ProtoMapper::checkpoint, r.getPageSize(), r.getPageToken());
+      return ListCheckpointsResponse.newBuilder().addAllCheckpoints(page.items())
+          .setNextPageToken(page.nextToken()).build();
     });
+  }
+
+  /**
+   * Oldest first, as before paging: the time it was taken, of fixed width so that the text's
+   * order is the time's, then the id.
+   */
+  private static String pageKey(CheckpointEntry c) {
+    return String.format("%019d%09d/%s", c.created().getEpochSecond(), c.created().getNano(),
+        c.id());
   }
 
   @Override
