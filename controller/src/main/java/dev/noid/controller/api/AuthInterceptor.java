@@ -6,6 +6,7 @@ import dev.noid.controller.users.Principal;
 import dev.noid.controller.users.UserDirectory;
 import io.grpc.Context;
 import io.grpc.Contexts;
+import io.grpc.ForwardingServerCallListener;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -14,6 +15,7 @@ import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthGrpc;
 import java.util.Set;
+import java.util.function.BooleanSupplier;
 
 /**
  * Bearer-token authentication for the public API: the token in {@code authorization} becomes
@@ -57,13 +59,16 @@ public final class AuthInterceptor implements ServerInterceptor {
       return next.startCall(call, headers);
     }
     String header = headers.get(AUTHORIZATION);
+    long revocations = users.revocations();
+    String token;
     Principal principal;
     try {
       if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
         throw new NoidException(NoidException.Code.UNAUTHENTICATED,
             "missing token: send 'authorization: Bearer noid_tok_...'");
       }
-      principal = users.authenticate(header.substring(7).strip(),
+      token = header.substring(7).strip();
+      principal = users.authenticate(token,
           CallerAddress.of(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR)));
     } catch (RuntimeException e) {
       call.close(GrpcStatusMapper.toStatus(e).getStatus(), new Metadata());
@@ -81,6 +86,64 @@ public final class AuthInterceptor implements ServerInterceptor {
       return new ServerCall.Listener<>() {};
     }
     Context ctx = Context.current().withValue(PRINCIPAL, principal);
-    return Contexts.interceptCall(ctx, call, headers, next);
+    return new TokenStillHolds<>(Contexts.interceptCall(ctx, call, headers, next), call,
+        () -> users.revocations() == revocations || users.stillAuthenticates(token, principal));
+  }
+
+  /**
+   * Checks the token again when the call's first message arrives, which a client may hold back
+   * for as long as it likes: a call opened before its token was rotated, or its user removed
+   * (and the name perhaps given to someone else), must not run as the old principal. Streams
+   * past their first message are registered in {@link OpenStreams}, which the revocation ends.
+   */
+  private static final class TokenStillHolds<Q, R>
+      extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
+    private final ServerCall<Q, R> call;
+    private final BooleanSupplier holds;
+    private boolean checked;
+    private boolean refused;
+
+    TokenStillHolds(ServerCall.Listener<Q> delegate, ServerCall<Q, R> call, BooleanSupplier holds) {
+      super(delegate);
+      this.call = call;
+      this.holds = holds;
+    }
+
+    @Override
+    public void onMessage(Q message) {
+      if (!checked) {
+        checked = true;
+        boolean ok;
+        try {
+          ok = holds.getAsBoolean();
+        } catch (RuntimeException e) {
+          refused = true;
+          call.close(GrpcStatusMapper.toStatus(e).getStatus(), new Metadata());
+          return;
+        }
+        if (!ok) {
+          refused = true;
+          call.close(Status.UNAUTHENTICATED.withDescription("the token this call was opened"
+              + " with was rotated or revoked before its request arrived"), new Metadata());
+        }
+      }
+      if (!refused) {
+        super.onMessage(message);
+      }
+    }
+
+    @Override
+    public void onHalfClose() {
+      if (!refused) {
+        super.onHalfClose();
+      }
+    }
+
+    @Override
+    public void onReady() {
+      if (!refused) {
+        super.onReady();
+      }
+    }
   }
 }

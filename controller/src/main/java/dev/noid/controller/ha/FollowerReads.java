@@ -24,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * The reads a follower serves (issue 22): GetVm, ListVms and WatchVms, from a replica of the
  * VMs kept by reading the store's change log every {@link #POLL}, for callers authenticated
  * against the store's users as on the leader. A token rotated or revoked on the leader ends its
- * user's watches here too, within a poll of the users. Everything else goes to the leader.
+ * user's watches here too, and the calls it opened whose request is yet to come, within a
+ * poll of the users. Everything else goes to the leader.
  */
 final class FollowerReads {
   private static final Logger log = LoggerFactory.getLogger(FollowerReads.class);
@@ -36,6 +37,7 @@ final class FollowerReads {
   private final Store store;
   private final VmReplica replica;
   private final OpenStreams streams = new OpenStreams();
+  private final UserDirectory users;
   private final AuthInterceptor auth;
   private Map<String, String> tokens;
   private boolean failing;
@@ -44,9 +46,10 @@ final class FollowerReads {
   FollowerReads(Store store, Clock clock) {
     this.store = store;
     this.replica = new VmReplica(store, clock, STALE);
-    this.auth = new AuthInterceptor(new UserDirectory(store, new LoginLimiter(
-        LoginLimiter.PER_CALLER, LoginLimiter.GLOBAL, Duration.ofSeconds(60),
-        LoginLimiter.MAX_CALLERS, clock), clock));
+    this.users = new UserDirectory(store, new LoginLimiter(LoginLimiter.PER_CALLER,
+        LoginLimiter.GLOBAL, Duration.ofSeconds(60), LoginLimiter.MAX_CALLERS, clock), clock);
+    users.onRevocation(streams::revoke);
+    this.auth = new AuthInterceptor(users);
     this.tokens = tokens();
   }
 
@@ -107,7 +110,8 @@ final class FollowerReads {
       Map<String, String> now = tokens();
       tokens.forEach((user, hash) -> {
         if (!Objects.equals(now.get(user), hash)) {
-          streams.revoke(user, "the token of user '" + user + "' was rotated or revoked");
+          users.changedElsewhere(user, "the token of user '" + user
+              + "' was rotated or revoked");
         }
       });
       tokens = now;

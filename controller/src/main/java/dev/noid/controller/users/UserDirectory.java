@@ -8,6 +8,7 @@ import dev.noid.controller.store.UserRow;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** Users and their tokens: add, remove, rotate, list, and authenticate a presented token. */
 public final class UserDirectory {
@@ -20,6 +21,8 @@ public final class UserDirectory {
 
   private final java.util.List<java.util.function.BiConsumer<String, String>> revocationListeners =
       new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** Rotations, revocations and removals so far: see {@link #revocations()}. */
+  private final AtomicLong revocations = new AtomicLong();
 
   public UserDirectory(Store store, LoginLimiter limiter, Clock clock) {
     this.store = store;
@@ -36,6 +39,7 @@ public final class UserDirectory {
   }
 
   private void revoked(String name, String why) {
+    revocations.incrementAndGet();
     revocationListeners.forEach(l -> l.accept(name, why));
   }
 
@@ -84,12 +88,42 @@ public final class UserDirectory {
     revoked(name, "user '" + name + "' was removed");
   }
 
+  /**
+   * A user's token changed in the store behind this directory (on the leader, seen by a
+   * follower's poll): what the old token opened ends, as if rotated here.
+   */
+  public void changedElsewhere(String name, String why) {
+    revoked(name, why);
+  }
+
   public List<UserRow> list() {
     return store.users();
   }
 
   public UserRow require(String name) {
     return store.user(name).orElseThrow(() -> NoidException.notFound("user '" + name + "' not found"));
+  }
+
+  /**
+   * Counts this directory's rotations, revocations and removals. A call authenticated when it
+   * opened, whose request comes later, is checked again ({@link #stillAuthenticates}) only if
+   * this moved in between: read before {@link #authenticate}, it cannot miss one.
+   */
+  public long revocations() {
+    return revocations.get();
+  }
+
+  /**
+   * Whether {@code token} still authenticates as {@code who}: for a call whose request came
+   * after it was authenticated. Not a login, so not counted by the limiter.
+   */
+  public boolean stillAuthenticates(String token, Principal who) {
+    if (!Tokens.wellFormed(token)) {
+      return false;
+    }
+    String hash = Tokens.sha256(token);
+    return store.userByTokenHash(hash).filter(u -> Tokens.sameHash(u.tokenHash(), hash)
+        && u.name().equals(who.name()) && ROLE_ADMIN.equals(u.role()) == who.admin()).isPresent();
   }
 
   /**
