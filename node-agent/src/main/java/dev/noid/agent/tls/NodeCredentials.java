@@ -26,6 +26,8 @@ import org.slf4j.LoggerFactory;
 public final class NodeCredentials {
   private static final Logger log = LoggerFactory.getLogger(NodeCredentials.class);
 
+  private static final String STANDALONE_CA_KEY = "standalone-ca-key.pem";
+
   private final TlsFiles files;
   private final boolean joined;
   private final NodeRevocations revocations;
@@ -52,12 +54,21 @@ public final class NodeCredentials {
       return new NodeCredentials(new TlsFiles(cert, key, ca), true);
     }
     if (KeyAndCertificate.exists(cert, key) && ca.toFile().isFile()) {
+      // Without the marker, only this node's own standalone material may serve without a
+      // cluster: a join cut short after writing the cluster's certificate and CA would
+      // otherwise take every node's certificate as a caller of its full API.
+      if (!dir.resolve(STANDALONE_CA_KEY).toFile().isFile()) {
+        throw new StartupException("the cluster certificate in " + dir + " is from a join that"
+            + " did not finish (no " + joinedMarker.getFileName() + " marker): remove the node"
+            + " from the cluster if it was added (admin RemoveNode), delete " + dir
+            + " and start the agent with a new --join-token");
+      }
       return new NodeCredentials(new TlsFiles(cert, key, ca), false);
     }
     KeyAndCertificate localCa = Certificates.newCertificateAuthority(
         "noid standalone CA " + config.nodeName());
     Pem.write(ca, Pem.encode(localCa.certificate()), false);
-    Pem.write(dir.resolve("standalone-ca-key.pem"), Pem.encode(localCa.key()), true);
+    Pem.write(dir.resolve(STANDALONE_CA_KEY), Pem.encode(localCa.key()), true);
     Certificates.newServerCertificate(localCa, config.nodeName(), List.of(config.nodeName()))
         .write(cert, key);
     log.info("no cluster certificate yet: created standalone TLS material in {}", dir);
