@@ -8,6 +8,7 @@ import dev.noid.controller.http.HealthzHandler;
 import dev.noid.controller.server.PublicGrpcServer;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.store.Store;
+import dev.noid.controller.users.UserDirectory;
 import dev.noid.controller.vms.service.Reconciler;
 import jakarta.inject.Inject;
 import java.util.concurrent.Executors;
@@ -31,14 +32,16 @@ public final class ControllerServer {
   private final java.util.concurrent.atomic.AtomicBoolean retaining =
       new java.util.concurrent.atomic.AtomicBoolean();
   private final Store store;
+  private final UserDirectory users;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("controller-timers").daemon().factory());
 
   @Inject
   ControllerServer(ControllerConfig config, PublicGrpcServer grpc, HttpsEndpoint https,
       HealthzHandler healthz, NodeRegistry nodes, Reconciler vms, Store store,
-      dev.noid.controller.vms.service.CheckpointRetention retention) {
+      dev.noid.controller.vms.service.CheckpointRetention retention, UserDirectory users) {
     this.retention = retention;
+    this.users = users;
     this.nodes = nodes;
     this.vms = vms;
     this.store = store;
@@ -69,6 +72,7 @@ public final class ControllerServer {
     healthz.setServing(true);
     timers.scheduleWithFixedDelay(this::updateHealth, 2, 2, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
+    timers.scheduleWithFixedDelay(this::checkTokens, 0, 1, TimeUnit.SECONDS);
     // Work a crash left half done is finished once agents have had a lease to report in.
     timers.schedule(this::reconcile, nodes.lease().toMillis(), TimeUnit.MILLISECONDS);
     timers.scheduleWithFixedDelay(this::reconcile, 60, 60, TimeUnit.SECONDS);
@@ -91,6 +95,15 @@ public final class ControllerServer {
       nodes.expireLeases();
     } catch (RuntimeException e) {
       log.warn("lease check failed", e);
+    }
+  }
+
+  // A host command beside this controller (`users rotate`) changes a token in the store only.
+  private void checkTokens() {
+    try {
+      users.checkForChangesElsewhere();
+    } catch (RuntimeException e) {
+      log.debug("token check failed", e);
     }
   }
 

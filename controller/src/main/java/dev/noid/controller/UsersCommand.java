@@ -65,7 +65,7 @@ public final class UsersCommand extends StoreCommand {
     }
   }
 
-  @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove a user, their VMs and checkpoints from the store.")
+  @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove a user who owns no VM or checkpoint (one who does: UserService/RemoveUser).")
   static final class Remove implements Callable<Integer> {
     @ParentCommand UsersCommand parent;
     @Parameters(index = "0") String name;

@@ -4,7 +4,6 @@ import dev.noid.controller.api.AuthInterceptor;
 import dev.noid.controller.api.MalformedRequests;
 import dev.noid.controller.api.OpenStreams;
 import dev.noid.controller.store.Store;
-import dev.noid.controller.store.UserRow;
 import dev.noid.controller.users.LoginLimiter;
 import dev.noid.controller.users.UserDirectory;
 import dev.noid.controller.vms.grpc.VmReads;
@@ -12,9 +11,6 @@ import dev.noid.controller.vms.store.VmReplica;
 import io.grpc.ServerServiceDefinition;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -39,7 +35,6 @@ final class FollowerReads {
   private final OpenStreams streams = new OpenStreams();
   private final UserDirectory users;
   private final AuthInterceptor auth;
-  private Map<String, String> tokens;
   private boolean failing;
   private boolean stale;
 
@@ -50,7 +45,7 @@ final class FollowerReads {
         LoginLimiter.GLOBAL, Duration.ofSeconds(60), LoginLimiter.MAX_CALLERS, clock), clock);
     users.onRevocation(streams::revoke);
     this.auth = new AuthInterceptor(users);
-    this.tokens = tokens();
+    users.checkForChangesElsewhere();
   }
 
   /** The read services. */
@@ -107,24 +102,10 @@ final class FollowerReads {
 
   private void checkTokens() {
     try {
-      Map<String, String> now = tokens();
-      tokens.forEach((user, hash) -> {
-        if (!Objects.equals(now.get(user), hash)) {
-          users.changedElsewhere(user, "the token of user '" + user
-              + "' was rotated or revoked");
-        }
-      });
-      tokens = now;
+      users.checkForChangesElsewhere();
     } catch (RuntimeException e) {
       log.debug("follower cannot read the users", e);
     }
   }
 
-  private Map<String, String> tokens() {
-    Map<String, String> out = new HashMap<>();
-    for (UserRow u : store.users()) {
-      out.put(u.name(), u.tokenHash());
-    }
-    return out;
-  }
 }

@@ -202,16 +202,24 @@ abstract class JdbcStore implements Store {
 
 
   @Override
-  public void deleteUser(String name) {
-    tx("delete user", c -> {
-      for (String sql : List.of("DELETE FROM checkpoints WHERE owner = ?",
-          "DELETE FROM vms WHERE owner = ?", "DELETE FROM users WHERE name = ?")) {
+  public boolean deleteUser(String name) {
+    return tx("delete user", c -> {
+      for (String sql : List.of("SELECT 1 FROM vms WHERE owner = ? LIMIT 1",
+          "SELECT 1 FROM checkpoints WHERE owner = ? LIMIT 1")) {
         try (PreparedStatement ps = c.prepareStatement(sql)) {
           ps.setString(1, name);
-          ps.executeUpdate();
+          try (ResultSet rs = ps.executeQuery()) {
+            if (rs.next()) {
+              return false;
+            }
+          }
         }
       }
-      return null;
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM users WHERE name = ?")) {
+        ps.setString(1, name);
+        ps.executeUpdate();
+      }
+      return true;
     });
   }
 

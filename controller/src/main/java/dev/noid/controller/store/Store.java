@@ -22,8 +22,11 @@ public interface Store extends AutoCloseable {
 
   void updateUserToken(String name, String tokenHash, String tokenPrefix);
 
-  /** Removes the user and, in the same transaction, their VMs and checkpoints. */
-  void deleteUser(String name);
+  /**
+   * Removes the user; false, removing nothing, while they own a VM or checkpoint: those run or
+   * lie on nodes, which only the controller's removal (UserService/RemoveUser) reaches.
+   */
+  boolean deleteUser(String name);
 
   /** Sets the user's quota document (null: none); false if there is no such user. */
   boolean setUserQuota(String name, String document);

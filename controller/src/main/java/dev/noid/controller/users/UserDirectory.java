@@ -6,7 +6,11 @@ import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.UserRow;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -23,6 +27,10 @@ public final class UserDirectory {
       new java.util.concurrent.CopyOnWriteArrayList<>();
   /** Rotations, revocations and removals so far: see {@link #revocations()}. */
   private final AtomicLong revocations = new AtomicLong();
+  /** Guards {@link #known} with the store writes it follows. */
+  private final Object tokensLock = new Object();
+  /** Each user's token hash as last seen or written here; null before the first check. */
+  private Map<String, String> known;
 
   public UserDirectory(Store store, LoginLimiter limiter, Clock clock) {
     this.store = store;
@@ -57,8 +65,11 @@ public final class UserDirectory {
     String token = Tokens.generate();
     UserRow row = new UserRow(name, role, Tokens.sha256(token), Tokens.displayPrefix(token),
         clock.instant());
-    if (!store.insertUser(row)) {
-      throw new NoidException(Code.ALREADY_EXISTS, "user '" + name + "' already exists");
+    synchronized (tokensLock) {
+      if (!store.insertUser(row)) {
+        throw new NoidException(Code.ALREADY_EXISTS, "user '" + name + "' already exists");
+      }
+      written(name, row.tokenHash());
     }
     return new Added(row, token);
   }
@@ -66,9 +77,50 @@ public final class UserDirectory {
   public String rotate(String name) {
     require(name);
     String token = Tokens.generate();
-    store.updateUserToken(name, Tokens.sha256(token), Tokens.displayPrefix(token));
+    replaceToken(name, token);
     revoked(name, "the token of user '" + name + "' was rotated");
     return token;
+  }
+
+  private void replaceToken(String name, String token) {
+    synchronized (tokensLock) {
+      store.updateUserToken(name, Tokens.sha256(token), Tokens.displayPrefix(token));
+      written(name, Tokens.sha256(token));
+    }
+  }
+
+  /** What this directory wrote itself, so that {@link #checkForChangesElsewhere} skips it. */
+  private void written(String name, String tokenHash) {
+    if (known != null) {
+      if (tokenHash == null) {
+        known.remove(name);
+      } else {
+        known.put(name, tokenHash);
+      }
+    }
+  }
+
+  /**
+   * Ends what old tokens opened when a user's token changed in the store without this
+   * directory: by a host command ({@code noid-controller users rotate}) beside a running
+   * controller, or on the leader, for a follower. Called every second; the first call only
+   * learns the tokens.
+   */
+  public void checkForChangesElsewhere() {
+    List<String> changed = new ArrayList<>();
+    synchronized (tokensLock) {
+      Map<String, String> now = new HashMap<>();
+      store.users().forEach(u -> now.put(u.name(), u.tokenHash()));
+      if (known != null) {
+        known.forEach((user, hash) -> {
+          if (!Objects.equals(now.get(user), hash)) {
+            changed.add(user);
+          }
+        });
+      }
+      known = now;
+    }
+    changed.forEach(u -> revoked(u, "the token of user '" + u + "' was rotated or revoked"));
   }
 
   /**
@@ -77,23 +129,25 @@ public final class UserDirectory {
    */
   public void revoke(String name) {
     require(name);
-    String unknowable = Tokens.generate();
-    store.updateUserToken(name, Tokens.sha256(unknowable), Tokens.displayPrefix(unknowable));
+    replaceToken(name, Tokens.generate());
     revoked(name, "user '" + name + "' is being removed");
   }
 
+  /**
+   * Removes the user, who must own no VM or checkpoint (WRONG_STATE naming the way that
+   * removes those too: theirs run or lie on nodes that only the controller reaches).
+   */
   public void remove(String name) {
     require(name);
-    store.deleteUser(name);
+    synchronized (tokensLock) {
+      if (!store.deleteUser(name)) {
+        throw new NoidException(Code.WRONG_STATE, "user '" + name + "' still owns VMs or"
+            + " checkpoints: remove the user through the API (UserService/RemoveUser), which"
+            + " destroys them on their nodes first");
+      }
+      written(name, null);
+    }
     revoked(name, "user '" + name + "' was removed");
-  }
-
-  /**
-   * A user's token changed in the store behind this directory (on the leader, seen by a
-   * follower's poll): what the old token opened ends, as if rotated here.
-   */
-  public void changedElsewhere(String name, String why) {
-    revoked(name, why);
   }
 
   public List<UserRow> list() {

@@ -11,10 +11,13 @@ import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.store.SqliteStore;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.UserRow;
+import dev.noid.controller.store.VmRow;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -55,6 +58,59 @@ class UserDirectoryTest {
         + "0".repeat(token.length() - Tokens.DISPLAY_PREFIX_LENGTH);
     assertThat(other).isNotEqualTo(token);
     return other;
+  }
+
+  // ------------------------------------------------------------------ changes elsewhere
+
+  /** The host command {@code noid-controller users rotate} is a second directory on the store. */
+  private UserDirectory hostCommand() {
+    return new UserDirectory(store, new LoginLimiter(10, Duration.ofSeconds(60), clock), clock);
+  }
+
+  @Test
+  void aTokenRotatedBesideTheControllerEndsWhatItOpenedAtTheNextCheck() {
+    users.add("bob", "user");
+    users.add("carol", "user");
+    List<String> ended = new ArrayList<>();
+    users.onRevocation((name, why) -> ended.add(name + ": " + why));
+    users.checkForChangesElsewhere();
+    long before = users.revocations();
+
+    hostCommand().rotate("bob");
+    users.checkForChangesElsewhere();
+    users.checkForChangesElsewhere();
+
+    assertThat(ended).containsExactly("bob: the token of user 'bob' was rotated or revoked");
+    assertThat(users.revocations()).isGreaterThan(before);
+  }
+
+  @Test
+  void whatThisDirectoryChangedItselfIsNotEndedAgainByTheCheck() {
+    users.add("bob", "user");
+    List<String> ended = new ArrayList<>();
+    users.onRevocation((name, why) -> ended.add(name));
+    users.checkForChangesElsewhere();
+
+    users.rotate("bob");
+    users.add("dave", "user");
+    users.checkForChangesElsewhere();
+
+    assertThat(ended).containsExactly("bob");
+  }
+
+  @Test
+  void aUserWhoStillOwnsAVmIsNotRemovedAndTheErrorSaysHowToRemoveThem() {
+    users.add("bob", "user");
+    store.insertVm(new VmRow("vm-1", "bob", "web", "node-a", "RUNNING", 1, "{\"id\":\"vm-1\"}"));
+
+    NoidException e = failure(() -> hostCommand().remove("bob"));
+
+    assertThat(e.code()).isEqualTo(Code.WRONG_STATE);
+    assertThat(e.getMessage()).isEqualTo("user 'bob' still owns VMs or checkpoints: remove the"
+        + " user through the API (UserService/RemoveUser), which destroys them on their nodes"
+        + " first");
+    assertThat(users.list()).extracting(UserRow::name).containsExactly("bob");
+    assertThat(store.vms()).hasSize(1);
   }
 
   // ------------------------------------------------------------------ revoke
