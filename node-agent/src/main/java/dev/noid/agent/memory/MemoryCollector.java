@@ -4,8 +4,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -54,8 +56,18 @@ public final class MemoryCollector implements AutoCloseable {
 
   /** One pass: what no file names and has not been touched within the grace period goes. */
   public List<String> collect() {
+    return collect(() -> { });
+  }
+
+  /** {@link #collect()}, running {@code midPass} between the listings and the reads. */
+  List<String> collect(Runnable midPass) {
     try {
-      return bases.collect(referenced(), clock.instant());
+      Set<String> names = referenced(midPass);
+      if (names == null) {
+        log.debug("memory bases not collected this time: entries moved during the pass");
+        return List.of();
+      }
+      return bases.collect(names, clock.instant());
     } catch (IOException | RuntimeException e) {
       // Never delete on a partial view, and never let one bad pass end the schedule.
       log.warn("memory bases not collected this time: {}", e.toString());
@@ -68,18 +80,20 @@ public final class MemoryCollector implements AutoCloseable {
    * /memory.json} and {@code ROOT/*}{@code /state/memory.json} (checkpoints, golden snapshots,
    * partial ones included), {@code ROOT/*}{@code /memory-base} (VMs, warm ones included).
    * Entries that vanish while they are read (a checkpoint deleted, a directory renamed) name
-   * nothing; a name that cannot be read ends the pass without deleting anything.
+   * nothing; a name that cannot be read ends the pass without deleting anything. Null when the
+   * entries changed between the listing and the end of the reads: one renamed meanwhile (a
+   * checkpoint published from {@code ID.partial} to {@code ID}, a warm VM taken over) was read
+   * under neither name, and its base would look unused.
    */
-  Set<String> referenced() throws IOException {
+  Set<String> referenced(Runnable midPass) throws IOException {
     Set<String> names = new HashSet<>();
+    Map<Path, Set<Path>> listed = new HashMap<>();
     for (Path root : referencing) {
-      List<Path> dirs;
-      try (Stream<Path> s = Files.list(root)) {
-        dirs = s.toList();
-      } catch (java.nio.file.NoSuchFileException e) {
-        continue;
-      }
-      for (Path d : dirs) {
+      listed.put(root, list(root));
+    }
+    midPass.run();
+    for (Path root : referencing) {
+      for (Path d : listed.get(root)) {
         for (Path state : List.of(d, d.resolve("state"))) {
           try {
             names.add(SavedMemory.read(state).base());
@@ -104,7 +118,20 @@ public final class MemoryCollector implements AutoCloseable {
         }
       }
     }
+    for (Path root : referencing) {
+      if (!list(root).equals(listed.get(root))) {
+        return null;
+      }
+    }
     return names;
+  }
+
+  private static Set<Path> list(Path root) throws IOException {
+    try (Stream<Path> s = Files.list(root)) {
+      return s.collect(java.util.stream.Collectors.toSet());
+    } catch (java.nio.file.NoSuchFileException e) {
+      return Set.of();
+    }
   }
 
   @Override

@@ -3,8 +3,10 @@ package dev.noid.agent.memory;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Clock;
 import java.time.Instant;
@@ -47,6 +49,35 @@ class MemoryCollectorTest {
     assertThat(bases.has(byCheckpoint)).isTrue();
     assertThat(bases.has(byVm)).isTrue();
     assertThat(bases.has(fresh)).as("a base a save just wrote, not yet named").isTrue();
+  }
+
+  /**
+   * A pass listed {@code ck-1.partial}, the checkpoint was published as {@code ck-1}, and the
+   * pass then found no record under the name it listed: the base named by neither looked
+   * unused, and a checkpoint taken over a slow disk copy (its base marked used at the save,
+   * more than the grace period before) lost its memory as it appeared.
+   */
+  @Test
+  void aCheckpointPublishedDuringThePassKeepsItsBase() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    Path partial = Files.createDirectories(tmp.resolve("checkpoints/ck-1.partial"));
+    new SavedMemory(SavedMemory.FORMAT, sha, 4096, 1, 0, true).write(partial);
+    MemoryCollector collector = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
+        Clock.fixed(now, ZoneOffset.UTC));
+
+    List<String> deleted = collector.collect(() -> {
+      try {
+        Files.move(partial, tmp.resolve("checkpoints/ck-1"), StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+
+    assertThat(deleted).isEmpty();
+    assertThat(bases.has(sha)).isTrue();
+    assertThat(collector.collect()).as("the next pass reads it under its new name").isEmpty();
+    assertThat(bases.has(sha)).isTrue();
   }
 
   @Test
