@@ -139,8 +139,10 @@ public final class CheckpointService {
 
   /**
    * Deletes the checkpoint here and from the archive; one the archive holds but this node does
-   * not is deleted from the archive. The archive goes first: if it cannot be reached nothing is
-   * deleted, and the delete can be repeated.
+   * not is deleted from the archive. The copy here goes out of sight first, in the step that
+   * refuses it while a restore reads it (BUSY, nothing deleted); then the archive's copy goes.
+   * If the archive cannot be reached, the copy here comes back and is uploaded again, and the
+   * delete can be repeated.
    */
   public void delete(String checkpointId) {
     boolean here = store.has(checkpointId);
@@ -148,12 +150,17 @@ public final class CheckpointService {
     if (!here && !archived) {
       store.get(checkpointId); // NOT_FOUND, as before
     }
-    if (here) {
-      store.checkNotHeld(checkpointId); // before the archive's copy goes: nothing deleted
+    CheckpointStore.Hidden hidden = here ? store.hide(checkpointId) : null;
+    try {
+      uploads.deleted(checkpointId);
+    } catch (RuntimeException e) {
+      if (hidden != null && hidden.putBack()) {
+        uploads.submit(checkpointId);
+      }
+      throw e;
     }
-    uploads.deleted(checkpointId);
-    if (here) {
-      store.delete(checkpointId);
+    if (hidden != null) {
+      hidden.remove();
     }
   }
 

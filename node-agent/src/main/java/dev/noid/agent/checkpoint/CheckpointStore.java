@@ -175,6 +175,15 @@ public final class CheckpointStore {
    * checkpoint's memory over the VM's current disk). What is left is removed at the next start.
    */
   public void delete(String id) {
+    hide(id).remove();
+  }
+
+  /**
+   * The first step of {@link #delete}: checkpoint {@code id} out of sight, refused (BUSY) while
+   * a restore reads it. The caller then removes it, or puts it back if the rest of its delete
+   * (the archive's copy) failed.
+   */
+  public Hidden hide(String id) {
     Path doomed = root.resolve(id + DELETING + UUID.randomUUID().toString().substring(0, 8));
     synchronized (this) {
       checkNotHeld(id);
@@ -193,12 +202,41 @@ public final class CheckpointStore {
       // Gone from view already: a crash before the rename is durable brings it back whole.
       log.warn("checkpoint {} deleted; the rename may not survive a crash: {}", id, e.toString());
     }
-    try {
-      Files2.deleteTree(doomed);
-    } catch (AgentException e) {
-      // The checkpoint is gone already; only its space comes back later.
-      log.warn("checkpoint {} deleted; its files in {} are removed at the next start: {}", id,
-          doomed, e.getMessage());
+    return new Hidden(id, doomed);
+  }
+
+  /** A checkpoint out of sight, on its way to deletion. */
+  public final class Hidden {
+    private final String id;
+    private final Path doomed;
+
+    private Hidden(String id, Path doomed) {
+      this.id = id;
+      this.doomed = doomed;
+    }
+
+    /** Deletes its files; what cannot be deleted now goes at the next start. */
+    public void remove() {
+      try {
+        Files2.deleteTree(doomed);
+      } catch (AgentException e) {
+        // The checkpoint is gone already; only its space comes back later.
+        log.warn("checkpoint {} deleted; its files in {} are removed at the next start: {}", id,
+            doomed, e.getMessage());
+      }
+    }
+
+    /** Brings it back under its name; false (it stays hidden, deleted at the next start) if not. */
+    public boolean putBack() {
+      try {
+        Files.move(doomed, root.resolve(id), StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.syncDirectory(root);
+        return true;
+      } catch (IOException e) {
+        log.warn("checkpoint {} could not be put back after its delete failed: {}", id,
+            e.toString());
+        return false;
+      }
     }
   }
 

@@ -1,8 +1,10 @@
 package dev.noid.agent.archive;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
+import dev.noid.agent.checkpoint.CheckpointService;
 import dev.noid.agent.checkpoint.CheckpointStore;
 import dev.noid.agent.checkpoint.CheckpointTransfer;
 import dev.noid.agent.checkpoint.TestCheckpoints;
@@ -101,6 +103,78 @@ class ArchiveUploadsTest {
     await().atMost(Duration.ofSeconds(20)).until(() -> state("ck-1") == ArchiveUploads.State.DURABLE);
     await().atMost(Duration.ofSeconds(20)).until(() -> state("ck-2") == ArchiveUploads.State.DURABLE);
     assertThat(uploaded.get()).as("ck-1 was not uploaded again").isEqualTo(1);
+  }
+
+  /** A delete while the archive is away deletes nothing, and the upload goes on. */
+  @Test
+  void aDeleteTheArchiveCannotTakeLeavesTheCheckpointHereAndItsUploadGoingOn() throws Exception {
+    server = S3Server.start(tmp.resolve("s3"));
+    ArchiveSettings settings = server.settings("t");
+    server.stop();
+    CheckpointStore store = new CheckpointStore(tmp.resolve("ck"));
+    TestCheckpoints.make(store, "ck-1", Map.of("vmstate", new byte[4096]));
+    uploads = uploads(store, settings);
+    CheckpointService checkpoints = new CheckpointService(store, null, null, uploads);
+    uploads.submit("ck-1");
+    await().atMost(Duration.ofSeconds(20)).until(() -> failures.get() >= 1);
+
+    Throwable refused = catchThrowable(() -> checkpoints.delete("ck-1"));
+
+    assertThat(refused).as("the delete fails while the archive is away").isNotNull();
+    assertThat(store.has("ck-1")).isTrue();
+    server.close();
+    server = S3Server.restart(tmp.resolve("s3"), settings.endpoint().getPort());
+    await().atMost(Duration.ofSeconds(30)).until(() -> state("ck-1") == ArchiveUploads.State.DURABLE);
+    assertThat(uploads.archive().holds("ck-1")).isTrue();
+
+    // Once the archive answers, the delete goes through, here and there.
+    checkpoints.delete("ck-1");
+    assertThat(store.has("ck-1")).isFalse();
+    assertThat(uploads.archive().holds("ck-1")).isFalse();
+  }
+
+  /**
+   * A restore that begins while a delete removes the archive's copy. The delete checked for
+   * restores, deleted the archive's copy, and only then found the restore's hold (BUSY): the
+   * checkpoint stayed here, refused as deleted, with its archived copy gone and no upload to
+   * bring it back, while the controller still took it for durable. Now it is gone from both or
+   * kept in both.
+   */
+  @Test
+  void aRestoreThatBeginsDuringADeleteNeverLeavesTheCheckpointHereWithoutItsArchivedCopy()
+      throws Exception {
+    server = S3Server.start(tmp.resolve("s3"));
+    CheckpointStore store = new CheckpointStore(tmp.resolve("ck"));
+    TestCheckpoints.make(store, "ck-1", Map.of("vmstate", new byte[4096]));
+    List<Throwable> restores = new java.util.ArrayList<>();
+    CheckpointTransfer transfer = new CheckpointTransfer(store, new MemoryBases(tmp.resolve("mem")));
+    CheckpointArchive real = ChunkedArchive.open(server.settings("t"), transfer,
+        tmp.resolve("cache"), 1 << 26);
+    CheckpointArchive restoreAtDelete = (CheckpointArchive) java.lang.reflect.Proxy
+        .newProxyInstance(CheckpointArchive.class.getClassLoader(),
+            new Class<?>[] {CheckpointArchive.class}, (proxy, method, args) -> {
+              if (method.getName().equals("delete")) {
+                restores.add(catchThrowable(() -> store.hold("ck-1")));
+              }
+              try {
+                return method.invoke(real, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
+    uploads = new ArchiveUploads(restoreAtDelete, Clock.systemUTC(), ArchiveUploads.Observer.NONE);
+    uploads.submit("ck-1");
+    await().atMost(Duration.ofSeconds(20)).until(() -> state("ck-1") == ArchiveUploads.State.DURABLE);
+
+    Throwable deleted = catchThrowable(() -> new CheckpointService(store, null, null, uploads)
+        .delete("ck-1"));
+
+    assertThat(restores).hasSize(1);
+    assertThat(store.has("ck-1")).as("here, the delete having failed with %s", deleted)
+        .isEqualTo(real.holds("ck-1"));
+    assertThat(deleted).isNull();
+    assertThat(restores.getFirst()).as("the restore finds it being deleted")
+        .hasMessageContaining("checkpoint 'ck-1' not found");
   }
 
   @Test
