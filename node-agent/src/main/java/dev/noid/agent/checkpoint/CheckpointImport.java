@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -127,8 +128,15 @@ public final class CheckpointImport implements AutoCloseable {
     }
     Path partial = store.partialOf(id);
     Map<String, IncomingFile> planned = new LinkedHashMap<>();
+    Map<Path, String> spelled = new HashMap<>();
     for (CheckpointFile f : manifest.getFilesList()) {
       Path target = partial.resolve(relative(f.getPath()));
+      // One file under two spellings ("a/b", "a//b") would be written by two entries.
+      String other = spelled.putIfAbsent(target, f.getPath());
+      if (other != null) {
+        throw new AgentException(Code.INVALID_ARGUMENT, "manifest lists file '" + f.getPath()
+            + "' twice (also as '" + other + "')");
+      }
       if (!SHA256.matcher(f.getSha256()).matches()) {
         throw new AgentException(Code.INVALID_ARGUMENT, "manifest file '" + f.getPath()
             + "': sha256 '" + f.getSha256() + "' is not 64 hex digits");
@@ -144,10 +152,7 @@ public final class CheckpointImport implements AutoCloseable {
             + "': a memory base is named by its lowercase sha256, which the manifest gives as "
             + f.getSha256());
       }
-      if (planned.put(f.getPath(), new IncomingFile(f, target)) != null) {
-        throw new AgentException(Code.INVALID_ARGUMENT, "manifest lists file '" + f.getPath()
-            + "' twice");
-      }
+      planned.put(f.getPath(), new IncomingFile(f, target));
     }
     long declared = 0;
     for (CheckpointFile f : manifest.getFilesList()) {

@@ -382,6 +382,27 @@ class CheckpointTransferTest {
     assertThat(targetEntries()).isEmpty();
   }
 
+  /**
+   * "vmstate" and "vmstate/" (or "a//b" and "a/b") are two manifest entries and one file: both
+   * writers filled it, each passed its own check, and the file kept matched neither entry.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"vmstate/", "vmstate//"})
+  void oneFileListedUnderTwoSpellingsIsRefusedBeforeAnythingIsWritten(String alias)
+      throws IOException {
+    CheckpointChunk manifest = exported().getFirst();
+    CheckpointManifest.Builder m = manifest.getManifest().toBuilder();
+    CheckpointFile vmstate = m.getFilesList().stream().filter(f -> f.getPath().equals("vmstate"))
+        .findFirst().orElseThrow();
+    m.addFiles(vmstate.toBuilder().setPath(alias));
+
+    AgentException e = failure(() -> to.receive().accept(CheckpointChunk.newBuilder()
+        .setManifest(m).build()));
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("twice");
+    assertThat(targetEntries()).isEmpty();
+  }
+
   @Test
   void malformedStreamsAreInvalidArgumentAndLeaveNothing() throws IOException {
     List<CheckpointChunk> all = exported();
