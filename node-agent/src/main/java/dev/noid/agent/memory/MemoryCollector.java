@@ -26,6 +26,8 @@ import org.slf4j.LoggerFactory;
 public final class MemoryCollector implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MemoryCollector.class);
   private static final String VM_MARKER = "memory-base";
+  /** A checkpoint being written ({@code CheckpointStore}'s suffix). */
+  private static final String PARTIAL = ".partial";
 
   /**
    * Whether the collector reads base names from {@code path} inside a directory it scans: a
@@ -103,6 +105,13 @@ public final class MemoryCollector implements AutoCloseable {
             // Written atomically, so never torn: a damaged file restores nothing either.
             log.warn("{} is not a saved memory record and names no base: {}", state,
                 e.getOriginalMessage());
+          } catch (IOException e) {
+            if (!d.getFileName().toString().endsWith(PARTIAL)) {
+              throw e;
+            }
+            // An import still arriving, from a sender whose record this agent cannot read:
+            // the import refuses it when it ends, and it must not stop collection meanwhile.
+            log.debug("{} names no base this agent reads: {}", state, e.getMessage());
           }
         }
         if (Files.isDirectory(d.resolve(VM_MARKER))) {

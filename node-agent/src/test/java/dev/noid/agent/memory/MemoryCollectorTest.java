@@ -95,6 +95,24 @@ class MemoryCollectorTest {
     assertThat(bases.has(sha)).isTrue();
   }
 
+  /**
+   * A sender's record of a format this agent cannot read, in an import still arriving, ended
+   * every pass (as a finished checkpoint's must) for as long as the import ran or lay parked,
+   * though the import refuses that record when it ends.
+   */
+  @Test
+  void anUnreadableRecordInAnImportStillArrivingDoesNotStopCollection() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    Path arriving = Files.createDirectories(tmp.resolve("checkpoints/ck-1.partial"));
+    Files.writeString(arriving.resolve(SavedMemory.FILE), "{\"format\":3}");
+
+    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
+        Clock.fixed(now, ZoneOffset.UTC)).collect();
+
+    assertThat(deleted).containsExactly(sha);
+  }
+
   @Test
   void aDamagedRecordNamesNothingAndDoesNotStopCollection() throws IOException {
     MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
