@@ -325,8 +325,7 @@ final class QemuMigrationOut {
       log.warn("{}: pause-before-switchover left on: {}", layout.dir().getFileName(), e.toString());
     }
     try {
-      qmp.execute("migrate-set-parameters", QmpClient.args().put("tls-creds", "")
-          .put("tls-hostname", ""));
+      clearTls(qmp);
     } catch (IOException | RuntimeException e) {
       log.warn("{}: migration TLS parameters left set: {}", layout.dir().getFileName(),
           e.toString());
@@ -344,7 +343,13 @@ final class QemuMigrationOut {
     cleanUp(qmp, layout);
   }
 
-  private static void setPauseBeforeSwitchover(QmpClient qmp, boolean on) throws IOException {
+  /** No TLS for the next migration: a checkpoint's is into a local file. */
+  static void clearTls(QmpClient qmp) throws IOException {
+    qmp.execute("migrate-set-parameters", QmpClient.args().put("tls-creds", "")
+        .put("tls-hostname", ""));
+  }
+
+  static void setPauseBeforeSwitchover(QmpClient qmp, boolean on) throws IOException {
     qmp.execute("migrate-set-capabilities", QmpClient.args().set("capabilities",
         QmpClient.args().arrayNode().add(QmpClient.args().put("capability",
             "pause-before-switchover").put("state", on))));

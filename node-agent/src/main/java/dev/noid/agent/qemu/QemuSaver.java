@@ -36,6 +36,10 @@ final class QemuSaver {
   }
 
   void save() throws IOException {
+    // A live migration out sets these and clears them when it ends; if QEMU refused the clear,
+    // a save would stop at pre-switchover until its limit, or fail on TLS.
+    QemuMigrationOut.setPauseBeforeSwitchover(qmp, false);
+    QemuMigrationOut.clearTls(qmp);
     if (bases == null) {
       Path file = stateDir.resolve(QemuDriver.STATE_FILE);
       qmp.execute("migrate", QmpClient.args().put("uri", "exec:cat > '" + file + "'"));

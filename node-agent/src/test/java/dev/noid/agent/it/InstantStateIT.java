@@ -242,6 +242,33 @@ class InstantStateIT {
     agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("keep").build());
   }
 
+  /**
+   * A live migration out turns on pause-before-switchover and clears it when it ends; QEMU can
+   * refuse the clear (a cancel still ending), and the agent only logs that. The next
+   * checkpoint, itself a migration into a file, then stopped at pre-switchover and sat paused
+   * for its whole 10-minute limit before failing.
+   */
+  @Test
+  @Order(7)
+  void aCheckpointAfterAMigrationLeftItsSettingsBehindIsTakenAsAnyOther() throws Exception {
+    create(spec("left"));
+    try (QmpClient qmp = QmpClient.connect(dir.resolve("state/vms/left/control.sock"),
+        Duration.ofSeconds(10))) {
+      qmp.execute("migrate-set-capabilities", QmpClient.args().set("capabilities",
+          QmpClient.args().arrayNode().add(QmpClient.args().put("capability",
+              "pause-before-switchover").put("state", true))));
+    }
+
+    CheckpointInfo ck = agent.stub().withDeadlineAfter(90, java.util.concurrent.TimeUnit.SECONDS)
+        .createCheckpoint(CreateCheckpointRequest.newBuilder().setVmId("left")
+            .setCheckpointId("ck-left").build()).getCheckpoint();
+
+    assertThat(ck.getId()).isEqualTo("ck-left");
+    assertThat(Guest.get(agent, "left").getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    assertThat(out("left", "echo alive")).isEqualTo("alive\n");
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("left").build());
+  }
+
   // What QEMU's TCG has translated in this VMM ("TB count" of the monitor's "info jit").
   private static long translatedBlocks(Path control) throws Exception {
     try (QmpClient qmp = QmpClient.connect(control, Duration.ofSeconds(10))) {
