@@ -22,6 +22,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,102 +37,94 @@ class ListCheckpointsPagingTest {
   private static final Principal BOB = new Principal("bob", false);
 
   @TempDir Path dir;
+  private InProcessController c;
+  private ManagedChannel ch;
+  private VmServiceGrpc.VmServiceBlockingStub alice;
+  private String aliceToken;
+
+  @BeforeEach
+  void start() throws Exception {
+    c = new InProcessController(dir, Duration.ofSeconds(30), Map.of("node-a", 4096L));
+    ch = c.channel();
+    aliceToken = c.users.add("alice", "user").token();
+    alice = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(bearer(aliceToken));
+  }
+
+  @AfterEach
+  void stop() {
+    ch.shutdownNow();
+    c.close();
+  }
 
   @Test
   void checkpointsComeInPagesOfTheAskedSizeOldestFirstAndOnlyTheCallers() throws Exception {
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 4096L))) {
-      ManagedChannel ch = c.channel();
-      var alice = VmServiceGrpc.newBlockingStub(ch)
-          .withCallCredentials(bearer(c.users.add("alice", "user").token()));
-      c.users.add("bob", "user");
-      c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
-      c.create(BOB, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
-      List<String> taken = new ArrayList<>();
-      for (int i = 0; i < 7; i++) {
-        taken.add(c.vms.checkpoints().checkpoint(ALICE, "web", "v" + i).id());
-      }
-      c.vms.checkpoints().checkpoint(BOB, "web", "bobs");
-
-      List<String> seen = new ArrayList<>();
-      List<Integer> sizes = new ArrayList<>();
-      String token = "";
-      do {
-        ListCheckpointsResponse page = alice.listCheckpoints(ListCheckpointsRequest.newBuilder()
-            .setPageSize(3).setPageToken(token).build());
-        page.getCheckpointsList().forEach(ck -> seen.add(ck.getId()));
-        sizes.add(page.getCheckpointsCount());
-        token = page.getNextPageToken();
-      } while (!token.isEmpty());
-
-      assertThat(sizes).containsExactly(3, 3, 1);
-      assertThat(seen).isEqualTo(taken);
-      ch.shutdownNow();
+    c.users.add("bob", "user");
+    c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
+    c.create(BOB, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
+    List<String> taken = new ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      taken.add(c.vms.checkpoints().checkpoint(ALICE, "web", "v" + i).id());
     }
+    c.vms.checkpoints().checkpoint(BOB, "web", "bobs");
+
+    List<String> seen = new ArrayList<>();
+    List<Integer> sizes = new ArrayList<>();
+    String token = "";
+    do {
+      ListCheckpointsResponse page = alice.listCheckpoints(ListCheckpointsRequest.newBuilder()
+          .setPageSize(3).setPageToken(token).build());
+      page.getCheckpointsList().forEach(ck -> seen.add(ck.getId()));
+      sizes.add(page.getCheckpointsCount());
+      token = page.getNextPageToken();
+    } while (!token.isEmpty());
+
+    assertThat(sizes).containsExactly(3, 3, 1);
+    assertThat(seen).isEqualTo(taken);
   }
 
   @Test
   void aBadPageSizeOrTokenIsRefusedNamingTheField() throws Exception {
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 4096L))) {
-      ManagedChannel ch = c.channel();
-      var alice = VmServiceGrpc.newBlockingStub(ch)
-          .withCallCredentials(bearer(c.users.add("alice", "user").token()));
+    Status size = refusal(() -> alice.listCheckpoints(ListCheckpointsRequest.newBuilder()
+        .setPageSize(1001).build()));
+    Status token = refusal(() -> alice.listCheckpoints(ListCheckpointsRequest.newBuilder()
+        .setPageToken("not-a-token").build()));
 
-      Status size = refusal(() -> alice.listCheckpoints(ListCheckpointsRequest.newBuilder()
-          .setPageSize(1001).build()));
-      Status token = refusal(() -> alice.listCheckpoints(ListCheckpointsRequest.newBuilder()
-          .setPageToken("not-a-token").build()));
-
-      assertThat(size.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-      assertThat(size.getDescription()).contains("page_size").contains("1000");
-      assertThat(token.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-      assertThat(token.getDescription()).contains("page_token");
-      ch.shutdownNow();
-    }
+    assertThat(size.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(size.getDescription()).contains("page_size").contains("1000");
+    assertThat(token.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(token.getDescription()).contains("page_token");
   }
 
   @Test
   void theSdkReadsEveryPage() throws Exception {
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 4096L))) {
-      String token = c.users.add("alice", "user").token();
-      c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
-      // One more than the SDK asks for in a page.
-      for (int i = 0; i < 1001; i++) {
-        c.vms.checkpoints().checkpoint(ALICE, "web", "");
-      }
+    c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
+    // One more than the SDK asks for in a page.
+    for (int i = 0; i < 1001; i++) {
+      c.vms.checkpoints().checkpoint(ALICE, "web", "");
+    }
 
-      try (NoidClient noid = NoidClient.builder().token(token)
-          .channel(InProcessChannelBuilder.forName(c.name()).build()).build()) {
-        List<Checkpoint> all = noid.checkpoints("web");
+    try (NoidClient noid = NoidClient.builder().token(aliceToken)
+        .channel(InProcessChannelBuilder.forName(c.name()).build()).build()) {
+      List<Checkpoint> all = noid.checkpoints("web");
 
-        assertThat(all).hasSize(1001);
-        assertThat(all.stream().map(Checkpoint::getId).distinct()).hasSize(1001);
-      }
+      assertThat(all).hasSize(1001);
+      assertThat(all.stream().map(Checkpoint::getId).distinct()).hasSize(1001);
     }
   }
 
   @Test
   void aLabelSelectorOutsideTheLabelBoundsIsRefusedNamingIt() throws Exception {
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 4096L))) {
-      ManagedChannel ch = c.channel();
-      var alice = VmServiceGrpc.newBlockingStub(ch)
-          .withCallCredentials(bearer(c.users.add("alice", "user").token()));
-      Map<String, String> huge = Map.of("app", "v".repeat(1 << 20));
+    Map<String, String> huge = Map.of("app", "v".repeat(1 << 20));
 
-      Status list = refusal(() -> alice.listVms(ListVmsRequest.newBuilder()
-          .putAllLabelSelector(huge).build()));
-      Status watch = refusal(() -> alice.watchVms(WatchVmsRequest.newBuilder()
-          .putAllLabelSelector(huge).build()).hasNext());
+    Status list = refusal(() -> alice.listVms(ListVmsRequest.newBuilder()
+        .putAllLabelSelector(huge).build()));
+    Status watch = refusal(() -> alice.watchVms(WatchVmsRequest.newBuilder()
+        .putAllLabelSelector(huge).build()).hasNext());
 
-      assertThat(list.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-      assertThat(list.getDescription()).startsWith("label_selector[\"app\"]: the value is 1048576 bytes");
-      assertThat(watch.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-      assertThat(watch.getDescription()).startsWith("label_selector[\"app\"]");
-      ch.shutdownNow();
-    }
+    assertThat(list.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(list.getDescription()).startsWith("label_selector[\"app\"]: the value is 1048576 bytes");
+    assertThat(watch.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(watch.getDescription()).startsWith("label_selector[\"app\"]");
   }
 
   private static Status refusal(Runnable call) {
