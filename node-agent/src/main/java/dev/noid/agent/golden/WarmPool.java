@@ -6,6 +6,7 @@ import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.NodeCapacity;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -17,6 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +47,9 @@ public final class WarmPool implements AutoCloseable {
     }
   }
 
+  /** How long a create that found no room waits for warm VMs being made to end. */
+  static final Duration MAKE_WAIT = Duration.ofSeconds(20);
+
   /** A file in a warm VM's directory once it is in the pool. */
   public static final String READY = "warm-ready";
 
@@ -56,6 +61,12 @@ public final class WarmPool implements AutoCloseable {
    * from a virtual thread, which a monitor pins to its carrier on JDK 21 to 23.
    */
   private final ReentrantLock lock = new ReentrantLock();
+  /** Signalled as each make ends, for {@link #releaseAll} waiting on makes under way. */
+  private final Condition settled = lock.newCondition();
+  /** Warm VMs being made, each holding its memory (under {@link #lock}). */
+  private int making;
+  /** Set by {@link #releaseAll}: no make starts until a create asks again (under {@link #lock}). */
+  private boolean yielding;
   private final Set<GoldenKey> filling = ConcurrentHashMap.newKeySet();
   private final ExecutorService background = Executors.newThreadPerTaskExecutor(
       Thread.ofVirtual().name("warm-pool-", 0).factory());
@@ -71,7 +82,7 @@ public final class WarmPool implements AutoCloseable {
   public static WarmPool of(int size, java.nio.file.Path vmsDir,
       dev.noid.agent.hypervisor.Hypervisor hypervisor, GoldenSnapshots goldens,
       NodeCapacity capacity, dev.noid.agent.identity.IdentityFix identity,
-      java.time.Duration bootTimeout, dev.noid.agent.network.NodeNetwork network) {
+      Duration bootTimeout, dev.noid.agent.network.NodeNetwork network) {
     return size <= 0 ? off() : new WarmPool(size, new WarmVms(vmsDir, hypervisor, goldens,
         capacity, identity, bootTimeout, network));
   }
@@ -117,6 +128,12 @@ public final class WarmPool implements AutoCloseable {
    */
   public void refill(GoldenKey key, Image image) {
     if (enabled()) {
+      lock.lock();
+      try {
+        yielding = false;
+      } finally {
+        lock.unlock();
+      }
       retries.reset(key);
       fill(key, image);
     }
@@ -153,42 +170,59 @@ public final class WarmPool implements AutoCloseable {
     }
   }
 
-  /** True once the pool holds {@code size} of {@code key}; false without a golden snapshot. */
+  /**
+   * True once the pool holds {@code size} of {@code key}; false without a golden snapshot, or
+   * when the pool was closed or let go meanwhile.
+   */
   private boolean makeUntilFull(GoldenKey key, Image image) throws IOException {
-    while (count(key) < size) {
-      Warm w = vms.make(key, image);
-      if (w == null) {
-        return false;
-      }
-      // For whoever looks at the node's files: this one can be taken. Written under the lock a
-      // take holds, with the publication: it is never there before a take can find the VM
-      // (after, a take may rename its directory at any moment).
-      boolean published = false;
+    while (true) {
       lock.lock();
       try {
-        if (!closed) {
-          Files.writeString(w.layout().dir().resolve(READY), w.buildId());
-          ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
-          published = true;
+        if (closed || yielding) {
+          return false;
         }
+        if (count(key) >= size) {
+          return true;
+        }
+        making++;
       } finally {
         lock.unlock();
-        if (!published) {
-          discard(w); // the pool closed, or its file could not be written (thrown)
+      }
+      Warm w = null;
+      boolean published = false;
+      try {
+        w = vms.make(key, image);
+      } finally {
+        // For whoever looks at the node's files: this one can be taken. Written under the lock
+        // a take holds, with the publication: it is never there before a take can find the VM
+        // (after, a take may rename its directory at any moment).
+        lock.lock();
+        try {
+          if (w != null && !closed) {
+            Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+            ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
+            published = true;
+          }
+        } finally {
+          making--;
+          settled.signalAll();
+          lock.unlock();
+          if (w != null && !published) {
+            discard(w); // the pool closed, or its file could not be written (thrown)
+          }
         }
       }
       if (!published) {
         return false;
       }
     }
-    return true;
   }
 
   private void failed(GoldenKey key, Image image, Exception e) {
     // A full node is not a fault that passes: a create that finds no room lets the pool go,
     // and the next create of the shape asks again.
     boolean noRoom = e instanceof AgentException a && a.code() == AgentException.Code.NO_CAPACITY;
-    java.time.Duration wait = closed || noRoom ? null
+    Duration wait = closed || noRoom ? null
         : retries.failed(key, () -> fill(key, image));
     log.info("warm VM of {} not made: {}; {}", key.dirName(), e.getMessage(), wait == null
         ? "not tried again before the next create of that shape"
@@ -204,18 +238,38 @@ public final class WarmPool implements AutoCloseable {
     }
   }
 
-  /** Lets every warm VM go; true if there was one (its memory is free now). */
+  /**
+   * Lets every warm VM go, for a create that found no room: those being made first finish (a
+   * make holds its memory from its start), and no other starts until a create asks again.
+   * True if there was one (its memory is free now).
+   */
   public boolean releaseAll() {
+    return release(MAKE_WAIT);
+  }
+
+  private boolean release(Duration waitForMakes) {
     List<Warm> all = new ArrayList<>();
+    boolean waited = false;
     lock.lock();
     try {
+      yielding = true;
+      waited = making > 0;
+      long left = waitForMakes.toNanos();
+      while (making > 0 && left > 0) {
+        left = settled.awaitNanos(left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
       ready.values().forEach(all::addAll);
       ready.clear();
-    } finally {
       lock.unlock();
     }
+    if (waited) {
+      log.info("warm VMs let go for a create that found no room, after those being made ended");
+    }
     all.forEach(this::discard);
-    return !all.isEmpty();
+    return !all.isEmpty() || waited;
   }
 
   /** Stops a warm VM taken but not used. */
@@ -233,7 +287,7 @@ public final class WarmPool implements AutoCloseable {
     retries.close();
     background.shutdownNow();
     if (enabled()) {
-      releaseAll();
+      release(Duration.ZERO); // a make that ends after this discards its VM itself
     }
   }
 }
