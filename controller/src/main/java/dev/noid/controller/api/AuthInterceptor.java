@@ -15,7 +15,6 @@ import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.health.v1.HealthGrpc;
 import java.util.Set;
-import java.util.function.BooleanSupplier;
 
 /**
  * Bearer-token authentication for the public API: the token in {@code authorization} becomes
@@ -86,55 +85,47 @@ public final class AuthInterceptor implements ServerInterceptor {
       return new ServerCall.Listener<>() {};
     }
     Context ctx = Context.current().withValue(PRINCIPAL, principal);
-    return new TokenStillHolds<>(Contexts.interceptCall(ctx, call, headers, next), call,
-        () -> users.revocations() == revocations || users.stillAuthenticates(token, principal));
+    return new TokenStillHolds<>(Contexts.interceptCall(ctx, call, headers, next), call, users,
+        token, principal, revocations);
   }
 
   /**
-   * Checks the token again when the call's first message arrives, which a client may hold back
-   * for as long as it likes: a call opened before its token was rotated, or its user removed
-   * (and the name perhaps given to someone else), must not run as the old principal. Streams
-   * past their first message are registered in {@link OpenStreams}, which the revocation ends.
+   * Checks the token again as the call's request and its half-close arrive, which a client may
+   * hold back for as long as it likes (a unary or server-streaming call runs at its half-close):
+   * a call opened before its token was rotated, or its user removed (and the name perhaps
+   * given to someone else), must not run as the old principal. Only when a rotation,
+   * revocation or removal happened since the last check does this read the store. A stream
+   * past its start is registered in {@link OpenStreams}, which the revocation ends.
    */
   private static final class TokenStillHolds<Q, R>
       extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
     private final ServerCall<Q, R> call;
-    private final BooleanSupplier holds;
-    private boolean checked;
+    private final UserDirectory users;
+    private final String token;
+    private final Principal principal;
+    private long checkedAt;
     private boolean refused;
 
-    TokenStillHolds(ServerCall.Listener<Q> delegate, ServerCall<Q, R> call, BooleanSupplier holds) {
+    TokenStillHolds(ServerCall.Listener<Q> delegate, ServerCall<Q, R> call, UserDirectory users,
+        String token, Principal principal, long checkedAt) {
       super(delegate);
       this.call = call;
-      this.holds = holds;
+      this.users = users;
+      this.token = token;
+      this.principal = principal;
+      this.checkedAt = checkedAt;
     }
 
     @Override
     public void onMessage(Q message) {
-      if (!checked) {
-        checked = true;
-        boolean ok;
-        try {
-          ok = holds.getAsBoolean();
-        } catch (RuntimeException e) {
-          refused = true;
-          call.close(GrpcStatusMapper.toStatus(e).getStatus(), new Metadata());
-          return;
-        }
-        if (!ok) {
-          refused = true;
-          call.close(Status.UNAUTHENTICATED.withDescription("the token this call was opened"
-              + " with was rotated or revoked before its request arrived"), new Metadata());
-        }
-      }
-      if (!refused) {
+      if (holds()) {
         super.onMessage(message);
       }
     }
 
     @Override
     public void onHalfClose() {
-      if (!refused) {
+      if (holds()) {
         super.onHalfClose();
       }
     }
@@ -144,6 +135,28 @@ public final class AuthInterceptor implements ServerInterceptor {
       if (!refused) {
         super.onReady();
       }
+    }
+
+    private boolean holds() {
+      if (refused) {
+        return false;
+      }
+      long now = users.revocations();
+      if (now == checkedAt) {
+        return true;
+      }
+      try {
+        if (users.stillAuthenticates(token, principal)) {
+          checkedAt = now;
+          return true;
+        }
+        call.close(Status.UNAUTHENTICATED.withDescription("the token this call was opened with"
+            + " was rotated or revoked before its request arrived"), new Metadata());
+      } catch (RuntimeException e) {
+        call.close(GrpcStatusMapper.toStatus(e).getStatus(), new Metadata());
+      }
+      refused = true;
+      return false;
     }
   }
 }

@@ -83,6 +83,9 @@ public final class UserDirectory {
   }
 
   private void replaceToken(String name, String token) {
+    // Counted before the write too: a call authenticated after this count but before the
+    // write must not pass its later check on a count that moves no more.
+    revocations.incrementAndGet();
     synchronized (tokensLock) {
       store.updateUserToken(name, Tokens.sha256(token), Tokens.displayPrefix(token));
       written(name, Tokens.sha256(token));
@@ -139,6 +142,7 @@ public final class UserDirectory {
    */
   public void remove(String name) {
     require(name);
+    revocations.incrementAndGet(); // as in replaceToken
     synchronized (tokensLock) {
       if (!store.deleteUser(name)) {
         throw new NoidException(Code.WRONG_STATE, "user '" + name + "' still owns VMs or"
