@@ -49,6 +49,8 @@ public final class NodeCredentials {
       return new NodeCredentials(new TlsFiles(cert, key, ca), true);
     }
     if (config.joinToken() != null && config.controller() != null) {
+      // A node that ran standalone first: its own CA goes before the cluster's is written.
+      deleteIfExists(dir.resolve(STANDALONE_CA_KEY));
       ClusterJoin.join(config, cert, key, ca);
       Pem.write(joinedMarker, config.controller() + "\n", false);
       return new NodeCredentials(new TlsFiles(cert, key, ca), true);
@@ -57,7 +59,7 @@ public final class NodeCredentials {
       // Without the marker, only this node's own standalone material may serve without a
       // cluster: a join cut short after writing the cluster's certificate and CA would
       // otherwise take every node's certificate as a caller of its full API.
-      if (!dir.resolve(STANDALONE_CA_KEY).toFile().isFile()) {
+      if (!standaloneCa(ca, dir.resolve(STANDALONE_CA_KEY))) {
         throw new StartupException("the cluster certificate in " + dir + " is from a join that"
             + " did not finish (no " + joinedMarker.getFileName() + " marker): remove the node"
             + " from the cluster if it was added (admin RemoveNode), delete " + dir
@@ -73,6 +75,34 @@ public final class NodeCredentials {
         .write(cert, key);
     log.info("no cluster certificate yet: created standalone TLS material in {}", dir);
     return new NodeCredentials(new TlsFiles(cert, key, ca), false);
+  }
+
+  /** Whether {@code ca} is the certificate of the standalone CA whose key is {@code caKey}. */
+  private static boolean standaloneCa(Path ca, Path caKey) {
+    if (!caKey.toFile().isFile()) {
+      return false;
+    }
+    try {
+      java.security.Signature sign = java.security.Signature.getInstance("SHA256withECDSA");
+      sign.initSign(Pem.privateKey(Pem.read(caKey)));
+      byte[] probe = "noid standalone CA".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      sign.update(probe);
+      byte[] signature = sign.sign();
+      java.security.Signature verify = java.security.Signature.getInstance("SHA256withECDSA");
+      verify.initVerify(Pem.certificate(Pem.read(ca)).getPublicKey());
+      verify.update(probe);
+      return verify.verify(signature);
+    } catch (java.security.GeneralSecurityException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static void deleteIfExists(Path file) {
+    try {
+      java.nio.file.Files.deleteIfExists(file);
+    } catch (IOException e) {
+      throw new StartupException("cannot remove " + file + " before joining: " + e.getMessage());
+    }
   }
 
   /**

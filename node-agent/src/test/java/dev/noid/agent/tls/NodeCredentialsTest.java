@@ -49,6 +49,22 @@ class NodeCredentialsTest {
         .hasMessageContaining("--join-token");
   }
 
+  /** A node that ran standalone before it joined still has its standalone CA's key. */
+  @Test
+  void aJoinCutShortOnANodeThatRanStandaloneBeforeDoesNotServeAsStandalone() throws Exception {
+    NodeCredentials.open(config());
+    Path tls = config().tlsDir();
+    KeyAndCertificate clusterCa = Certificates.newCertificateAuthority("noid cluster CA");
+    Pem.write(tls.resolve("ca.pem"), Pem.encode(clusterCa.certificate()), false);
+    Certificates.newServerCertificate(clusterCa, "n1", List.of(), List.of(
+        ClusterIdentities.nodeUri("n1"))).write(tls.resolve("node.pem"), tls.resolve("node-key.pem"));
+    assertThat(tls.resolve("standalone-ca-key.pem")).isRegularFile();
+
+    assertThatThrownBy(() -> NodeCredentials.open(config()))
+        .isInstanceOf(StartupException.class)
+        .hasMessageContaining("is from a join that did not finish");
+  }
+
   @Test
   void aStandaloneNodeStartsAgainOnItsOwnMaterial() {
     NodeCredentials first = NodeCredentials.open(config());
