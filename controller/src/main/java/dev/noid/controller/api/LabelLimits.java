@@ -43,6 +43,32 @@ public final class LabelLimits {
     return labels;
   }
 
+  /**
+   * A selector of labels ({@code label_selector}): the count, and each key's and value's size,
+   * but not the key's syntax, so that labels stored before the syntax was enforced can still be
+   * selected.
+   */
+  public static Map<String, String> checkSelector(String field, Map<String, String> selector) {
+    if (selector.size() > FieldLimits.MAX_LABELS) {
+      throw NoidException.invalid(field + ": at most " + FieldLimits.MAX_LABELS
+          + " are allowed; got " + selector.size());
+    }
+    for (Map.Entry<String, String> e : selector.entrySet()) {
+      String entry = field + "[\"" + quote(e.getKey()) + "\"]";
+      bounded(entry + ": the key", e.getKey());
+      bounded(entry + ": the value", e.getValue());
+    }
+    return selector;
+  }
+
+  private static void bounded(String what, String text) {
+    int bytes = text.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > FieldLimits.MAX_LABEL_VALUE_BYTES) {
+      throw NoidException.invalid(what + " is " + bytes + " bytes; at most "
+          + FieldLimits.MAX_LABEL_VALUE_BYTES + " are allowed");
+    }
+  }
+
   /** The key as an error may show it: cut short, and with quotes and controls escaped. */
   private static String quote(String key) {
     String cut = key.length() > QUOTED_CHARS ? key.substring(0, QUOTED_CHARS) + "..." : key;

@@ -82,6 +82,20 @@ class ListCheckpointsPagingTest {
     assertThat(seen).isEqualTo(taken);
   }
 
+  /** A client from before paging asks no size and follows no token: it still gets them all. */
+  @Test
+  void aCallerThatAsksNoPageSizeGetsEveryCheckpointThatFits() throws Exception {
+    c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
+    for (int i = 0; i < 150; i++) {
+      c.vms.checkpoints().checkpoint(ALICE, "web", "");
+    }
+
+    ListCheckpointsResponse all = alice.listCheckpoints(ListCheckpointsRequest.getDefaultInstance());
+
+    assertThat(all.getCheckpointsCount()).isEqualTo(150);
+    assertThat(all.getNextPageToken()).isEmpty();
+  }
+
   @Test
   void aBadPageSizeOrTokenIsRefusedNamingTheField() throws Exception {
     Status size = refusal(() -> alice.listCheckpoints(ListCheckpointsRequest.newBuilder()
@@ -125,6 +139,15 @@ class ListCheckpointsPagingTest {
     assertThat(list.getDescription()).startsWith("label_selector[\"app\"]: the value is 1048576 bytes");
     assertThat(watch.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(watch.getDescription()).startsWith("label_selector[\"app\"]");
+  }
+
+  /** Keys stored before their syntax was enforced (capitals, '/') can still be selected. */
+  @Test
+  void aSelectorKeyOutsideTheKeySyntaxIsStillAQuestion() throws Exception {
+    var page = alice.listVms(ListVmsRequest.newBuilder()
+        .putLabelSelector("Team/App", "web").build());
+
+    assertThat(page.getVmsCount()).isZero();
   }
 
   private static Status refusal(Runnable call) {

@@ -165,7 +165,8 @@ public final class GrpcVmService extends VmServiceGrpc.VmServiceImplBase {
     Calls.unary(out, () -> {
       Pages.Page<Checkpoint> page = Pages.of(checkpoints.list(AuthInterceptor.caller(), r.getVm())
           .stream().sorted(Comparator.comparing(GrpcVmService::pageKey)).toList(),
-          GrpcVmService::pageKey, ProtoMapper::checkpoint, r.getPageSize(), r.getPageToken());
+          GrpcVmService::pageKey, ProtoMapper::checkpoint, r.getPageSize(), Pages.ALL_THAT_FIT,
+          r.getPageToken());
       return ListCheckpointsResponse.newBuilder().addAllCheckpoints(page.items())
           .setNextPageToken(page.nextToken()).build();
     });

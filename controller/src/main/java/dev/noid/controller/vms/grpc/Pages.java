@@ -17,6 +17,11 @@ import java.util.function.Function;
  */
 final class Pages {
   static final int DEFAULT_PAGE_SIZE = 100;
+  /**
+   * ListCheckpoints' page for a client that asks no size: every checkpoint up to the byte
+   * bound, as before it paged, so that a client that never pages misses none while they fit.
+   */
+  static final int ALL_THAT_FIT = Integer.MAX_VALUE - 1;
   static final int MAX_PAGE_SIZE = 1000;
   static final int MAX_PAGE_BYTES = 8 << 20;
 
@@ -27,11 +32,11 @@ final class Pages {
 
   /**
    * The page after {@code token} of {@code items}, which are in ascending {@code key} order;
-   * {@code pageSize} 0 is {@link #DEFAULT_PAGE_SIZE}.
+   * {@code pageSize} 0 is {@code unasked}.
    */
   static <T, M extends MessageLite> Page<M> of(List<T> items, Function<T, String> key,
-      Function<T, M> toProto, int pageSize, String token) {
-    int size = pageSize == 0 ? DEFAULT_PAGE_SIZE
+      Function<T, M> toProto, int pageSize, int unasked, String token) {
+    int size = pageSize == 0 ? unasked
         : FieldLimits.atMost("page_size", pageSize, MAX_PAGE_SIZE);
     String after = decodeToken(token);
     List<T> page = items.stream().filter(t -> key.apply(t).compareTo(after) > 0)

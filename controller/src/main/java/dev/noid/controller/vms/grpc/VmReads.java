@@ -65,7 +65,7 @@ public final class VmReads {
   void listVms(ListVmsRequest r, StreamObserver<ListVmsResponse> out) {
     Calls.unary(out, () -> {
       vms.requireCurrent();
-      Map<String, String> selector = LabelLimits.check("label_selector", r.getLabelSelectorMap());
+      Map<String, String> selector = LabelLimits.checkSelector("label_selector", r.getLabelSelectorMap());
       Set<VmState> states = new HashSet<>();
       r.getStatesList().forEach(s -> states.add(ProtoMapper.state(s)));
       List<VmEntry> matching = vms.ownedBy(AuthInterceptor.caller().name()).stream()
@@ -74,7 +74,7 @@ public final class VmReads {
           .filter(v -> matches(selector, v))
           .toList();
       Pages.Page<Vm> page = Pages.of(matching, VmEntry::name, ProtoMapper::vm, r.getPageSize(),
-          r.getPageToken());
+          Pages.DEFAULT_PAGE_SIZE, r.getPageToken());
       return ListVmsResponse.newBuilder().setTotalSize(matching.size()).addAllVms(page.items())
           .setNextPageToken(page.nextToken()).build();
     });
@@ -89,7 +89,7 @@ public final class VmReads {
     Map<String, String> selector;
     try {
       vms.requireCurrent();
-      selector = LabelLimits.check("label_selector", r.getLabelSelectorMap());
+      selector = LabelLimits.checkSelector("label_selector", r.getLabelSelectorMap());
     } catch (NoidException e) {
       out.onError(GrpcStatusMapper.toStatus(e));
       return;
