@@ -3,6 +3,7 @@ package dev.noid.agent.memory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -26,6 +27,8 @@ import org.slf4j.LoggerFactory;
 public final class MemoryCollector implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(MemoryCollector.class);
   private static final String VM_MARKER = "memory-base";
+  /** Passes tried before giving up until the next run, when entries keep moving. */
+  private static final int TRIES = 3;
   /** A checkpoint being written ({@code CheckpointStore}'s suffix). */
   private static final String PARTIAL = ".partial";
 
@@ -58,18 +61,27 @@ public final class MemoryCollector implements AutoCloseable {
 
   /** One pass: what no file names and has not been touched within the grace period goes. */
   public List<String> collect() {
-    return collect(() -> { });
+    return collect(() -> { }, () -> { });
   }
 
-  /** {@link #collect()}, running {@code midPass} between the listings and the reads. */
-  List<String> collect(Runnable midPass) {
+  /**
+   * {@link #collect()}, its first pass running {@code afterListing} between the listings and
+   * the reads, and {@code afterReads} between the reads and the second listings.
+   */
+  List<String> collect(Runnable afterListing, Runnable afterReads) {
     try {
-      Set<String> names = referenced(midPass);
-      if (names == null) {
-        log.debug("memory bases not collected this time: entries moved during the pass");
-        return List.of();
+      // A node that creates and destroys all the time moves entries during some passes: the
+      // next try, a moment later, usually finds them still.
+      for (int attempt = 0; attempt < TRIES; attempt++) {
+        boolean first = attempt == 0;
+        Set<String> names = referenced(first ? afterListing : () -> { },
+            first ? afterReads : () -> { });
+        if (names != null) {
+          return bases.collect(names, clock.instant());
+        }
       }
-      return bases.collect(names, clock.instant());
+      log.debug("memory bases not collected this time: entries moved during each pass");
+      return List.of();
     } catch (IOException | RuntimeException e) {
       // Never delete on a partial view, and never let one bad pass end the schedule.
       log.warn("memory bases not collected this time: {}", e.toString());
@@ -87,15 +99,15 @@ public final class MemoryCollector implements AutoCloseable {
    * checkpoint published from {@code ID.partial} to {@code ID}, a warm VM taken over) was read
    * under neither name, and its base would look unused.
    */
-  Set<String> referenced(Runnable midPass) throws IOException {
+  Set<String> referenced(Runnable afterListing, Runnable afterReads) throws IOException {
     Set<String> names = new HashSet<>();
-    Map<Path, Set<Path>> listed = new HashMap<>();
+    Map<Path, Listing> listed = new HashMap<>();
     for (Path root : referencing) {
       listed.put(root, list(root));
     }
-    midPass.run();
+    afterListing.run();
     for (Path root : referencing) {
-      for (Path d : listed.get(root)) {
+      for (Path d : listed.get(root).entries()) {
         for (Path state : List.of(d, d.resolve("state"))) {
           try {
             names.add(SavedMemory.read(state).base());
@@ -127,6 +139,7 @@ public final class MemoryCollector implements AutoCloseable {
         }
       }
     }
+    afterReads.run();
     for (Path root : referencing) {
       if (!list(root).equals(listed.get(root))) {
         return null;
@@ -135,11 +148,18 @@ public final class MemoryCollector implements AutoCloseable {
     return names;
   }
 
-  private static Set<Path> list(Path root) throws IOException {
+  /**
+   * A directory's entries and its modification time: a rename away and back within a pass (a
+   * checkpoint hidden for a delete, then put back) leaves the same names, not the same time.
+   */
+  private record Listing(Set<Path> entries, FileTime modified) {}
+
+  private static Listing list(Path root) throws IOException {
     try (Stream<Path> s = Files.list(root)) {
-      return s.collect(java.util.stream.Collectors.toSet());
+      FileTime modified = Files.getLastModifiedTime(root);
+      return new Listing(s.collect(java.util.stream.Collectors.toSet()), modified);
     } catch (java.nio.file.NoSuchFileException e) {
-      return Set.of();
+      return new Listing(Set.of(), null);
     }
   }
 

@@ -21,6 +21,14 @@ class MemoryCollectorTest {
 
   private final Instant now = Instant.parse("2026-12-04T10:00:00Z");
 
+  private static void move(Path from, Path to) {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   private String base(MemoryBases bases, int seed, Instant touched) throws IOException {
     Path f = bases.newFile();
     Files.write(f, new byte[] {(byte) seed});
@@ -66,17 +74,35 @@ class MemoryCollectorTest {
     MemoryCollector collector = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
         Clock.fixed(now, ZoneOffset.UTC));
 
-    List<String> deleted = collector.collect(() -> {
-      try {
-        Files.move(partial, tmp.resolve("checkpoints/ck-1"), StandardCopyOption.ATOMIC_MOVE);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
+    List<String> deleted = collector.collect(() -> move(partial, tmp.resolve("checkpoints/ck-1")),
+        () -> { });
 
     assertThat(deleted).isEmpty();
     assertThat(bases.has(sha)).isTrue();
     assertThat(collector.collect()).as("the next pass reads it under its new name").isEmpty();
+    assertThat(bases.has(sha)).isTrue();
+  }
+
+  /**
+   * A delete hides a checkpoint (a rename away), the archive refuses, and the checkpoint is put
+   * back: within one pass, the same names before and after, and its record read under neither.
+   */
+  @Test
+  void aCheckpointHiddenAndPutBackDuringThePassKeepsItsBase() throws IOException {
+    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
+    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    Path root = Files.createDirectories(tmp.resolve("checkpoints"));
+    Path ck = Files.createDirectories(root.resolve("ck-1"));
+    new SavedMemory(SavedMemory.FORMAT, sha, 4096, 1, 0, true).write(ck);
+    Files.setLastModifiedTime(root, FileTime.from(now.minusSeconds(3600)));
+    MemoryCollector collector = new MemoryCollector(bases, List.of(root),
+        Clock.fixed(now, ZoneOffset.UTC));
+    Path hidden = root.resolve("ck-1.deleting-x");
+
+    List<String> deleted = collector.collect(() -> move(ck, hidden), () -> move(hidden, ck));
+
+    assertThat(ck).isDirectory();
+    assertThat(deleted).isEmpty();
     assertThat(bases.has(sha)).isTrue();
   }
 
