@@ -12,7 +12,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 
 /** Users and their tokens: add, remove, rotate, list, and authenticate a presented token. */
 public final class UserDirectory {
@@ -23,8 +25,8 @@ public final class UserDirectory {
   private final LoginLimiter limiter;
   private final Clock clock;
 
-  private final java.util.List<java.util.function.BiConsumer<String, String>> revocationListeners =
-      new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<BiConsumer<String, String>> revocationListeners =
+      new CopyOnWriteArrayList<>();
   /** Rotations, revocations and removals so far: see {@link #revocations()}. */
   private final AtomicLong revocations = new AtomicLong();
   /** Guards {@link #known} with the store writes it follows. */
@@ -42,7 +44,7 @@ public final class UserDirectory {
    * Calls {@code listener} with a user's name and why, whenever what their old token opened
    * must end: on rotate, revoke and remove (issue 19 M5: streams outlived all three).
    */
-  public void onRevocation(java.util.function.BiConsumer<String, String> listener) {
+  public void onRevocation(BiConsumer<String, String> listener) {
     revocationListeners.add(listener);
   }
 
@@ -86,9 +88,10 @@ public final class UserDirectory {
     // Counted before the write too: a call authenticated after this count but before the
     // write must not pass its later check on a count that moves no more.
     revocations.incrementAndGet();
+    String hash = Tokens.sha256(token);
     synchronized (tokensLock) {
-      store.updateUserToken(name, Tokens.sha256(token), Tokens.displayPrefix(token));
-      written(name, Tokens.sha256(token));
+      store.updateUserToken(name, hash, Tokens.displayPrefix(token));
+      written(name, hash);
     }
   }
 
