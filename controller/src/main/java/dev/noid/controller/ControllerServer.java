@@ -9,11 +9,13 @@ import dev.noid.controller.server.PublicGrpcServer;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.users.UserDirectory;
+import dev.noid.controller.vms.service.CheckpointRetention;
 import dev.noid.controller.vms.service.Reconciler;
 import jakarta.inject.Inject;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,18 +30,23 @@ public final class ControllerServer {
 
   private final NodeRegistry nodes;
   private final Reconciler vms;
-  private final dev.noid.controller.vms.service.CheckpointRetention retention;
-  private final java.util.concurrent.atomic.AtomicBoolean retaining =
-      new java.util.concurrent.atomic.AtomicBoolean();
+  private final CheckpointRetention retention;
+  private final AtomicBoolean retaining = new AtomicBoolean();
   private final Store store;
   private final UserDirectory users;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("controller-timers").daemon().factory());
+  // Their own threads: a reconcile that waits on slow nodes must delay neither lease expiry
+  // and health nor ending a rotated token's streams.
+  private final ScheduledExecutorService tokenChecks = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("controller-token-checks").daemon().factory());
+  private final ScheduledExecutorService reconciles = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().name("controller-reconcile").daemon().factory());
 
   @Inject
   ControllerServer(ControllerConfig config, PublicGrpcServer grpc, HttpsEndpoint https,
       HealthzHandler healthz, NodeRegistry nodes, Reconciler vms, Store store,
-      dev.noid.controller.vms.service.CheckpointRetention retention, UserDirectory users) {
+      CheckpointRetention retention, UserDirectory users) {
     this.retention = retention;
     this.users = users;
     this.nodes = nodes;
@@ -72,10 +79,10 @@ public final class ControllerServer {
     healthz.setServing(true);
     timers.scheduleWithFixedDelay(this::updateHealth, 2, 2, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::expireLeases, 1, 1, TimeUnit.SECONDS);
-    timers.scheduleWithFixedDelay(this::checkTokens, 0, 1, TimeUnit.SECONDS);
+    tokenChecks.scheduleWithFixedDelay(this::checkTokens, 0, 1, TimeUnit.SECONDS);
     // Work a crash left half done is finished once agents have had a lease to report in.
-    timers.schedule(this::reconcile, nodes.lease().toMillis(), TimeUnit.MILLISECONDS);
-    timers.scheduleWithFixedDelay(this::reconcile, 60, 60, TimeUnit.SECONDS);
+    reconciles.schedule(this::reconcile, nodes.lease().toMillis(), TimeUnit.MILLISECONDS);
+    reconciles.scheduleWithFixedDelay(this::reconcile, 60, 60, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::applyRetention, 30, 60, TimeUnit.SECONDS);
     log.atInfo().addKeyValue("grpc_port", grpc.port()).addKeyValue("https_port", https.port())
         .addKeyValue("data_dir", config.dataDir().toString())
@@ -139,6 +146,8 @@ public final class ControllerServer {
     log.info("noid-controller stopping");
     healthz.setServing(false);
     timers.shutdownNow();
+    tokenChecks.shutdownNow();
+    reconciles.shutdownNow();
     https.close();
     grpc.stop();
     store.close();
