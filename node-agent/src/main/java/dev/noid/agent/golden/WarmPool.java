@@ -176,46 +176,64 @@ public final class WarmPool implements AutoCloseable {
    */
   private boolean makeUntilFull(GoldenKey key, Image image) throws IOException {
     while (true) {
-      lock.lock();
-      try {
-        if (closed || yielding) {
-          return false;
-        }
-        if (count(key) >= size) {
-          return true;
-        }
-        making++;
-      } finally {
-        lock.unlock();
+      Next next = startMake(key);
+      if (next != Next.MAKE) {
+        return next == Next.FULL;
       }
-      Warm w = null;
-      boolean published = false;
+      Warm w;
       try {
         w = vms.make(key, image);
-      } finally {
-        // For whoever looks at the node's files: this one can be taken. Written under the lock
-        // a take holds, with the publication: it is never there before a take can find the VM
-        // (after, a take may rename its directory at any moment).
-        lock.lock();
-        try {
-          if (w != null && !closed) {
-            Files.writeString(w.layout().dir().resolve(READY), w.buildId());
-            ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
-            published = true;
-          }
-        } finally {
-          making--;
-          settled.signalAll();
-          lock.unlock();
-          if (w != null && !published) {
-            discard(w); // the pool closed, or its file could not be written (thrown)
-          }
-        }
+      } catch (RuntimeException | IOException e) {
+        endMake(key, null);
+        throw e;
       }
-      if (!published) {
+      if (!endMake(key, w)) {
         return false;
       }
     }
+  }
+
+  private enum Next { MAKE, FULL, STOP }
+
+  /** What a fill does next; MAKE counts the make under way until {@link #endMake}. */
+  private Next startMake(GoldenKey key) {
+    lock.lock();
+    try {
+      if (closed || yielding) {
+        return Next.STOP;
+      }
+      if (count(key) >= size) {
+        return Next.FULL;
+      }
+      making++;
+      return Next.MAKE;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Ends a make, publishing {@code w} (null when it failed); true if it joined the pool. */
+  private boolean endMake(GoldenKey key, Warm w) throws IOException {
+    boolean published = false;
+    // For whoever looks at the node's files: this one can be taken. Written under the lock a
+    // take holds, with the publication: it is never there before a take can find the VM
+    // (after, a take may rename its directory at any moment).
+    lock.lock();
+    try {
+      if (w != null && !closed) {
+        Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+        ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
+        published = true;
+      }
+    } finally {
+      making--;
+      settled.signalAll();
+      lock.unlock();
+      if (w != null && !published) {
+        discard(w); // the pool closed, or its file could not be written (thrown)
+      }
+    }
+    return published;
   }
 
   private void failed(GoldenKey key, Image image, Exception e) {
