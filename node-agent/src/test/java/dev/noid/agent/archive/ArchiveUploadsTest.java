@@ -28,6 +28,7 @@ class ArchiveUploadsTest {
   @TempDir Path tmp;
   private S3Server server;
   private ArchiveUploads uploads;
+  private CheckpointStore store;
   private final AtomicInteger failures = new AtomicInteger();
   private final AtomicInteger uploaded = new AtomicInteger();
 
@@ -57,22 +58,30 @@ class ArchiveUploadsTest {
         });
   }
 
+  /**
+   * {@code ck-1} in {@link #store}, its upload submitted to an archive that is down and failed
+   * once; the settings bring the archive back on the same port.
+   */
+  private ArchiveSettings ck1UploadingWhileTheArchiveIsDown() throws Exception {
+    server = S3Server.start(tmp.resolve("s3"));
+    ArchiveSettings settings = server.settings("t");
+    server.stop();
+    store = new CheckpointStore(tmp.resolve("ck"));
+    TestCheckpoints.make(store, "ck-1", Map.of("vmstate", new byte[4096]));
+    uploads = uploads(store, settings);
+    uploads.submit("ck-1");
+    await().atMost(Duration.ofSeconds(20)).until(() -> failures.get() >= 1);
+    return settings;
+  }
+
   private ArchiveUploads.State state(String id) {
     return uploads.status(id).map(ArchiveUploads.Status::state).orElse(null);
   }
 
   @Test
   void anUploadWaitsOutAnArchiveThatIsDownAndSaysWhyMeanwhile() throws Exception {
-    server = S3Server.start(tmp.resolve("s3"));
-    ArchiveSettings settings = server.settings("t");
-    server.stop();
-    CheckpointStore store = new CheckpointStore(tmp.resolve("ck"));
-    TestCheckpoints.make(store, "ck-1", Map.of("vmstate", new byte[4096]));
-    uploads = uploads(store, settings);
+    ArchiveSettings settings = ck1UploadingWhileTheArchiveIsDown();
 
-    uploads.submit("ck-1");
-
-    await().atMost(Duration.ofSeconds(20)).until(() -> failures.get() >= 1);
     assertThat(state("ck-1")).isEqualTo(ArchiveUploads.State.UPLOADING);
     assertThat(uploads.status("ck-1").orElseThrow().message())
         .contains("upload to s3://" + S3Server.BUCKET).contains("next try in");
@@ -108,15 +117,8 @@ class ArchiveUploadsTest {
   /** A delete while the archive is away deletes nothing, and the upload goes on. */
   @Test
   void aDeleteTheArchiveCannotTakeLeavesTheCheckpointHereAndItsUploadGoingOn() throws Exception {
-    server = S3Server.start(tmp.resolve("s3"));
-    ArchiveSettings settings = server.settings("t");
-    server.stop();
-    CheckpointStore store = new CheckpointStore(tmp.resolve("ck"));
-    TestCheckpoints.make(store, "ck-1", Map.of("vmstate", new byte[4096]));
-    uploads = uploads(store, settings);
+    ArchiveSettings settings = ck1UploadingWhileTheArchiveIsDown();
     CheckpointService checkpoints = new CheckpointService(store, null, null, uploads);
-    uploads.submit("ck-1");
-    await().atMost(Duration.ofSeconds(20)).until(() -> failures.get() >= 1);
 
     Throwable refused = catchThrowable(() -> checkpoints.delete("ck-1"));
 

@@ -12,6 +12,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +21,21 @@ class MemoryCollectorTest {
   Path tmp;
 
   private final Instant now = Instant.parse("2026-12-04T10:00:00Z");
+  private MemoryBases bases;
+
+  @BeforeEach
+  void bases() {
+    bases = new MemoryBases(tmp.resolve("memory"));
+  }
+
+  private MemoryCollector collector(Path... roots) {
+    return new MemoryCollector(bases, List.of(roots), Clock.fixed(now, ZoneOffset.UTC));
+  }
+
+  /** A base past its grace period, kept only if something names it. */
+  private String oldBase(int seed) throws IOException {
+    return base(seed, now.minus(MemoryBases.GRACE).minusSeconds(60));
+  }
 
   private static void move(Path from, Path to) {
     try {
@@ -29,7 +45,13 @@ class MemoryCollectorTest {
     }
   }
 
-  private String base(MemoryBases bases, int seed, Instant touched) throws IOException {
+  /** {@code dir}, made, with a saved state's record naming base {@code sha}. */
+  private static Path naming(Path dir, String sha) throws IOException {
+    new SavedMemory(SavedMemory.FORMAT, sha, 4096, 1, 0, true).write(Files.createDirectories(dir));
+    return dir;
+  }
+
+  private String base(int seed, Instant touched) throws IOException {
     Path f = bases.newFile();
     Files.write(f, new byte[] {(byte) seed});
     String sha = bases.adopt(f);
@@ -39,19 +61,17 @@ class MemoryCollectorTest {
 
   @Test
   void aBaseIsDeletedOnlyWhenNothingNamesItAndItsGraceIsOver() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
     Instant old = now.minus(MemoryBases.GRACE).minusSeconds(1);
-    String byCheckpoint = base(bases, 1, old);
-    String byVm = base(bases, 2, old);
-    String orphan = base(bases, 3, old);
-    String fresh = base(bases, 4, now.minusSeconds(5));
-    Path checkpoint = Files.createDirectories(tmp.resolve("checkpoints/ck-1"));
-    new SavedMemory(SavedMemory.FORMAT, byCheckpoint, 4096, 1, 0, true).write(checkpoint);
+    String byCheckpoint = base(1, old);
+    String byVm = base(2, old);
+    String orphan = base(3, old);
+    String fresh = base(4, now.minusSeconds(5));
+    naming(tmp.resolve("checkpoints/ck-1"), byCheckpoint);
     Path vm = Files.createDirectories(tmp.resolve("vms/vm1"));
     Files.writeString(vm.resolve("memory-base"), byVm);
 
-    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints"),
-        tmp.resolve("golden"), tmp.resolve("vms")), Clock.fixed(now, ZoneOffset.UTC)).collect();
+    List<String> deleted = collector(tmp.resolve("checkpoints"), tmp.resolve("golden"),
+        tmp.resolve("vms")).collect();
 
     assertThat(deleted).containsExactly(orphan);
     assertThat(bases.has(byCheckpoint)).isTrue();
@@ -67,12 +87,9 @@ class MemoryCollectorTest {
    */
   @Test
   void aCheckpointPublishedDuringThePassKeepsItsBase() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
-    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
-    Path partial = Files.createDirectories(tmp.resolve("checkpoints/ck-1.partial"));
-    new SavedMemory(SavedMemory.FORMAT, sha, 4096, 1, 0, true).write(partial);
-    MemoryCollector collector = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
-        Clock.fixed(now, ZoneOffset.UTC));
+    String sha = oldBase(1);
+    Path partial = naming(tmp.resolve("checkpoints/ck-1.partial"), sha);
+    MemoryCollector collector = collector(tmp.resolve("checkpoints"));
 
     List<String> deleted = collector.collect(() -> move(partial, tmp.resolve("checkpoints/ck-1")),
         () -> { });
@@ -89,14 +106,11 @@ class MemoryCollectorTest {
    */
   @Test
   void aCheckpointHiddenAndPutBackDuringThePassKeepsItsBase() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
-    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    String sha = oldBase(1);
     Path root = Files.createDirectories(tmp.resolve("checkpoints"));
-    Path ck = Files.createDirectories(root.resolve("ck-1"));
-    new SavedMemory(SavedMemory.FORMAT, sha, 4096, 1, 0, true).write(ck);
+    Path ck = naming(root.resolve("ck-1"), sha);
     Files.setLastModifiedTime(root, FileTime.from(now.minusSeconds(3600)));
-    MemoryCollector collector = new MemoryCollector(bases, List.of(root),
-        Clock.fixed(now, ZoneOffset.UTC));
+    MemoryCollector collector = collector(root);
     Path hidden = root.resolve("ck-1.deleting-x");
 
     List<String> deleted = collector.collect(() -> move(ck, hidden), () -> move(hidden, ck));
@@ -108,14 +122,12 @@ class MemoryCollectorTest {
 
   @Test
   void aStateOfAFormatThisAgentDoesNotKnowDeletesNothing() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
-    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    String sha = oldBase(1);
     Path checkpoint = Files.createDirectories(tmp.resolve("checkpoints/ck-1"));
     // A later agent's record may name bases in ways this one cannot read.
     Files.writeString(checkpoint.resolve(SavedMemory.FILE), "{\"format\":3}");
 
-    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
-        Clock.fixed(now, ZoneOffset.UTC)).collect();
+    List<String> deleted = collector(tmp.resolve("checkpoints")).collect();
 
     assertThat(deleted).isEmpty();
     assertThat(bases.has(sha)).isTrue();
@@ -128,33 +140,29 @@ class MemoryCollectorTest {
    */
   @Test
   void anUnreadableRecordInAnImportStillArrivingDoesNotStopCollection() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
-    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    String sha = oldBase(1);
     Path arriving = Files.createDirectories(tmp.resolve("checkpoints/ck-1.partial"));
     Files.writeString(arriving.resolve(SavedMemory.FILE), "{\"format\":3}");
 
-    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
-        Clock.fixed(now, ZoneOffset.UTC)).collect();
+    List<String> deleted = collector(tmp.resolve("checkpoints")).collect();
 
     assertThat(deleted).containsExactly(sha);
   }
 
   @Test
   void aDamagedRecordNamesNothingAndDoesNotStopCollection() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
-    String sha = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    String sha = oldBase(1);
     Path checkpoint = Files.createDirectories(tmp.resolve("checkpoints/ck-1"));
     Files.writeString(checkpoint.resolve(SavedMemory.FILE), "{torn");
 
-    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints"),
-        tmp.resolve("no-such-dir")), Clock.fixed(now, ZoneOffset.UTC)).collect();
+    List<String> deleted = collector(tmp.resolve("checkpoints"),
+        tmp.resolve("no-such-dir")).collect();
 
     assertThat(deleted).containsExactly(sha);
   }
 
   @Test
   void aNewBaseIsFreshUnderItsNameHoweverLongItsHashTook() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
     Path file = bases.newFile();
     Files.write(file, new byte[] {7});
     Files.setLastModifiedTime(file, FileTime.from(Instant.now().minus(MemoryBases.GRACE)
@@ -170,21 +178,18 @@ class MemoryCollectorTest {
 
   @Test
   void anImportCarryingItsBaseDoesNotStopCollection() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
-    String orphan = base(bases, 1, now.minus(MemoryBases.GRACE).minusSeconds(60));
+    String orphan = oldBase(1);
     // A transfer writes the base it carries at memory-base/SHA in the partial checkpoint.
     Path partial = Files.createDirectories(tmp.resolve("checkpoints/ck-1.partial/memory-base"));
     Files.write(partial.resolve("a".repeat(64)), new byte[] {9});
 
-    List<String> deleted = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
-        Clock.fixed(now, ZoneOffset.UTC)).collect();
+    List<String> deleted = collector(tmp.resolve("checkpoints")).collect();
 
     assertThat(deleted).containsExactly(orphan);
   }
 
   @Test
   void aNewFileStillBeingHashedStaysHoweverOldAndOneACrashLeftGoes() throws IOException {
-    MemoryBases bases = new MemoryBases(tmp.resolve("memory"));
     Instant old = now.minus(MemoryBases.GRACE).minusSeconds(60);
     Path hashing = bases.newFile();
     Files.write(hashing, new byte[] {1});
@@ -192,8 +197,7 @@ class MemoryCollectorTest {
     // What a crashed agent left: no live save knows it.
     Path leftover = Files.write(tmp.resolve("memory/.new-left-by-a-crash"), new byte[] {2});
     Files.setLastModifiedTime(leftover, FileTime.from(old));
-    MemoryCollector collector = new MemoryCollector(bases, List.of(tmp.resolve("checkpoints")),
-        Clock.fixed(now, ZoneOffset.UTC));
+    MemoryCollector collector = collector(tmp.resolve("checkpoints"));
 
     collector.collect();
 
