@@ -6,11 +6,14 @@ import dev.noid.api.agent.v1.CheckpointFile;
 import dev.noid.api.agent.v1.CheckpointManifest;
 import dev.noid.api.agent.v1.FileChunk;
 import dev.noid.api.agent.v1.ResumePoint;
+import dev.noid.agent.memory.SavedMemory;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -128,6 +131,15 @@ public final class CheckpointExport implements AutoCloseable {
         endOfFile(file);
       }
       return null;
+    } catch (NoSuchFileException e) {
+      String path = files.get(index).getPath();
+      close();
+      if (path.startsWith(SavedMemory.TRANSFER_PREFIX)) {
+        throw new AgentException(Code.INTERNAL, "memory base of checkpoint '"
+            + manifest.getCheckpoint().getId() + "' is missing: " + e.getMessage(), e);
+      }
+      throw new AgentException(Code.NOT_FOUND, "checkpoint '" + manifest.getCheckpoint().getId()
+          + "' was deleted while it was being sent", e);
     } catch (IOException e) {
       String path = files.get(index).getPath();
       close();
@@ -175,6 +187,10 @@ public final class CheckpointExport implements AutoCloseable {
       throw changed(file, offset + " bytes, the manifest says " + file.getSizeBytes());
     }
     if (!unchanged.test(file.getPath())) {
+      Path now = where.apply(file.getPath());
+      if (Files.notExists(now)) {
+        throw new NoSuchFileException(now.toString()); // deleted, not changed
+      }
       throw changed(file, "it was written to after its sha256 was taken");
     }
     if (digest != null && !Sha256.hex(digest.digest()).equals(file.getSha256())) {

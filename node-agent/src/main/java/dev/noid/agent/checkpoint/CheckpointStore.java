@@ -155,7 +155,15 @@ public final class CheckpointStore {
       // and one being deleted until its files are gone.
       for (Path p : s.filter(p -> ID.matcher(p.getFileName().toString()).matches()
           && Files.isRegularFile(p.resolve(META))).toList()) {
-        CheckpointInfo info = read(p);
+        CheckpointInfo info;
+        try {
+          info = read(p);
+        } catch (AgentException e) {
+          if (e.code() == Code.NOT_FOUND) {
+            continue; // deleted since it was listed
+          }
+          throw e;
+        }
         if (vmId.isEmpty() || vmId.equals(info.getVmId())) {
           out.add(info);
         }
@@ -270,6 +278,10 @@ public final class CheckpointStore {
       JsonFormat.parser().ignoringUnknownFields().merge(Files.readString(p.resolve(META)), b);
     } catch (InvalidProtocolBufferException e) {
       throw new AgentException(Code.INTERNAL, "unreadable checkpoint " + p, e);
+    } catch (NoSuchFileException e) {
+      // Renamed away by a delete since its caller found it.
+      throw new AgentException(Code.NOT_FOUND, "checkpoint '" + p.getFileName()
+          + "' not found on this node", e);
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot read " + p + ": " + e.getMessage(), e);
     }

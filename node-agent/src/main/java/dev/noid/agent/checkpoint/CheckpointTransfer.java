@@ -12,6 +12,7 @@ import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
@@ -105,6 +106,9 @@ public final class CheckpointTransfer {
       } else if (base != null && !challenge.isEmpty()) {
         proof = BaseProofs.prove(challenge, base, bases.path(base));
       }
+    } catch (NoSuchFileException e) {
+      throw new AgentException(Code.NOT_FOUND, "checkpoint '" + checkpointId + "' was deleted"
+          + " while it was being read", e);
     } catch (IOException e) {
       throw new AgentException(Code.INTERNAL, "cannot read checkpoint '" + checkpointId + "': "
           + e.getMessage(), e);

@@ -130,4 +130,36 @@ class CheckpointStoreTest {
     assertThat(store.list("")).isEmpty();
     assertThat(store.has("ck-1")).isFalse();
   }
+
+  /**
+   * A listing that found a checkpoint's record, then read it after a delete renamed it away,
+   * failed as a whole (INTERNAL): ListCheckpoints failed whenever any checkpoint on the node
+   * was being deleted. Deletes race listings here until one such interleaving has happened.
+   */
+  @Test
+  void aListingSkipsCheckpointsDeletedWhileItRuns() throws Exception {
+    CheckpointStore store = store();
+    int count = 300;
+    for (int i = 0; i < count; i++) {
+      write(store, "ck-" + i);
+    }
+    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread deleter = Thread.ofPlatform().start(() -> {
+      for (int i = 0; i < count; i++) {
+        store.delete("ck-" + i);
+      }
+      done.set(true);
+    });
+    int listings = 0;
+    try {
+      while (!done.get()) {
+        assertThat(store.list("")).allSatisfy(c -> assertThat(c.getId()).startsWith("ck-"));
+        listings++;
+      }
+    } finally {
+      deleter.join();
+    }
+    assertThat(listings).as("listings ran while deletes did").isPositive();
+    assertThat(store.list("")).isEmpty();
+  }
 }

@@ -258,6 +258,29 @@ class CheckpointTransferTest {
     assertThat(targetEntries()).isEmpty();
   }
 
+  /**
+   * A delete while a peer or the archive reads the checkpoint: the export's next file is gone.
+   * That was INTERNAL, an agent fault to the controller; the checkpoint was deleted, and the
+   * reader is told so.
+   */
+  @Test
+  void aCheckpointDeletedWhileItIsSentEndsTheExportAsNotFound() {
+    try (CheckpointExport e = from.export("ck-1", java.util.Set.of(), false, ByteString.EMPTY)) {
+      assertThat(e.next().hasManifest()).isTrue();
+      assertThat(e.next().getChunk().getPath()).isEqualTo("disk.img");
+
+      source.delete("ck-1");
+
+      AgentException failed = failure(() -> {
+        while (e.next() != null) {
+          // the file already open is read to its end; the next one is gone
+        }
+      });
+      assertThat(failed.code()).isEqualTo(Code.NOT_FOUND);
+      assertThat(failed.getMessage()).contains("'ck-1' was deleted while it was being sent");
+    }
+  }
+
   private void checkpointOver(String base) throws IOException {
     TestCheckpoints.over(source, "ck-2", base);
     from = new CheckpointTransfer(source, new MemoryBases(tmp.resolve("a-memory")));
