@@ -5,9 +5,12 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -50,18 +53,27 @@ public final class AtomicFiles {
     syncDirectory(file.toAbsolutePath().getParent());
   }
 
-  /** Makes the files directly in {@code dir}, and its entries, durable. */
+  /**
+   * Makes every file under {@code dir}, at any depth, and every directory's entries durable:
+   * a saved state keeps its files in subdirectories ({@code state/vmstate}).
+   */
   public static void syncTree(Path dir) throws IOException {
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path f : (Iterable<Path>) files::iterator) {
-        if (Files.isRegularFile(f)) {
+    List<Path> dirs = new ArrayList<>();
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path f : (Iterable<Path>) all::iterator) {
+        if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
           try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
             ch.force(true);
           }
+        } else if (Files.isDirectory(f, LinkOption.NOFOLLOW_LINKS)) {
+          dirs.add(f);
         }
       }
     }
-    syncDirectory(dir);
+    // Deepest first: a directory's entry in its parent is made durable after its own entries.
+    for (Path d : dirs.reversed()) {
+      syncDirectory(d);
+    }
   }
 
   /** fsync of a directory: Linux allows it through a read-only descriptor. */
