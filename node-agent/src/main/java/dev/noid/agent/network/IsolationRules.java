@@ -15,6 +15,10 @@ import java.util.stream.Collectors;
  *   <li>bridge family, prerouting: a VM's frames must carry its own MAC, its IPv4 packets and
  *       ARP its own address (no IPv6: guests here have none); anything else is dropped;
  *   <li>bridge family, forward: a frame from one user's VM reaches only that user's VMs;
+ *   <li>bridge family, input: what a VM sends to the host itself is marked {@link #FROM_GUEST};
+ *   <li>inet family, forward: a marked packet is never routed back onto the bridge. A guest
+ *       that routes another user's address via the gateway otherwise had the host forward its
+ *       packets to that VM, past the bridge's per-user rule, which sees only switched frames;
  *   <li>inet family, input: nothing from the bridge reaches the agent's own ports on the host.
  * </ul>
  * The tables are named for the bridge, like {@link NatRules}'s, so agents sharing a host (and
@@ -23,6 +27,9 @@ import java.util.stream.Collectors;
 final class IsolationRules {
   /** A VM's port on the bridge, as the rules know it. */
   record Port(String tap, String owner, String ip, String mac) {}
+
+  /** One bit of the packet mark, set on what VMs send to the host (routed or for the host). */
+  static final String FROM_GUEST = "0x00100000";
 
   private final HostCommand host;
   private final String bridge;
@@ -55,13 +62,25 @@ final class IsolationRules {
         .append("  chain forward {\n")
         .append("    type filter hook forward priority 0; policy accept;\n");
     for (Set<String> taps : byOwner(ports).values()) {
-      String set = taps.stream().map(t -> "\"" + t + "\"").collect(Collectors.joining(", ", "{ ", " }"));
+      String set = quoted(taps);
       b.append("    iifname ").append(set).append(" oifname != ").append(set).append(" drop\n");
+    }
+    b.append("  }\n")
+        .append("  chain input {\n")
+        .append("    type filter hook input priority 0; policy accept;\n");
+    if (!ports.isEmpty()) {
+      b.append("    iifname ").append(taps(ports)).append(" meta mark set meta mark | ")
+          .append(FROM_GUEST).append('\n');
     }
     b.append("  }\n}\n");
     b.append("add table inet ").append(table).append('\n')
         .append("delete table inet ").append(table).append('\n')
         .append("table inet ").append(table).append(" {\n")
+        .append("  chain forward {\n")
+        .append("    type filter hook forward priority 0; policy accept;\n")
+        .append("    meta mark & ").append(FROM_GUEST).append(" == ").append(FROM_GUEST)
+        .append(" oifname \"").append(bridge).append("\" drop\n")
+        .append("  }\n")
         .append("  chain input {\n")
         .append("    type filter hook input priority 0; policy accept;\n");
     if (!hostPorts.isEmpty()) {
@@ -80,6 +99,14 @@ final class IsolationRules {
   void remove() {
     host.tryRun(List.of("nft", "delete", "table", "bridge", table), null);
     host.tryRun(List.of("nft", "delete", "table", "inet", table), null);
+  }
+
+  private static String taps(Collection<Port> ports) {
+    return quoted(ports.stream().map(Port::tap).collect(Collectors.toCollection(TreeSet::new)));
+  }
+
+  private static String quoted(Set<String> taps) {
+    return taps.stream().map(t -> "\"" + t + "\"").collect(Collectors.joining(", ", "{ ", " }"));
   }
 
   private static List<Port> sorted(Collection<Port> ports) {

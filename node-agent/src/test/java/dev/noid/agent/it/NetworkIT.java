@@ -223,6 +223,19 @@ class NetworkIT {
           .as("agent port %d on the host", port).isEqualTo("closed");
     }
 
+    // alice-1 routes bob-1's address via the gateway: the host would forward its packets to
+    // bob-1, past the bridge's per-user rule. Counted by bob-1's kernel (echo requests
+    // received); the host's own ping afterwards, down the same path, is the one that counts.
+    String echos = "awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == \"InEchos\") c = i;"
+        + " h = 1 } else print $c }' /proc/net/snmp";
+    long before = Long.parseLong(sh("bob-1", echos).strip());
+    sh("alice-1", "ip route add " + bob1.getIp() + "/32 via " + alice1.getGateway()
+        + " && ping -c 3 -W 1 " + bob1.getIp() + " >/dev/null 2>&1; ip route del "
+        + bob1.getIp() + "/32; true");
+    node.run("busybox", "ping", "-c", "1", "-W", "3", bob1.getIp());
+    assertThat(Long.parseLong(sh("bob-1", echos).strip()) - before)
+        .as("echo requests bob-1 received: the host's only").isEqualTo(1);
+
     // alice-1 takes a second address (bob-1's neighbour's) and pings alice-2 from it.
     String spoofed = alice1.getIp().substring(0, alice1.getIp().lastIndexOf('.') + 1) + "200";
     assertThat(sh("alice-1", "ip addr add " + spoofed + "/24 dev eth0 && if ping -c 1 -W 3 -I "

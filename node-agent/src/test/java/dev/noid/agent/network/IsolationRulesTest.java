@@ -24,7 +24,10 @@ class IsolationRulesTest {
         .contains("    iifname \"nt0a630703\" meta protocol ip6 drop\n")
         .contains("    iifname { \"nt0a630702\", \"nt0a630704\" } oifname != { \"nt0a630702\", \"nt0a630704\" } drop\n")
         .contains("    iifname { \"nt0a630703\" } oifname != { \"nt0a630703\" } drop\n")
+        .contains("    iifname { \"nt0a630702\", \"nt0a630703\", \"nt0a630704\" } meta mark set"
+            + " meta mark | 0x00100000\n")
         .contains("table inet noid_noidbr0 {\n")
+        .contains("    meta mark & 0x00100000 == 0x00100000 oifname \"noidbr0\" drop\n")
         .contains("    iifname \"noidbr0\" tcp dport { 7660, 9091 } drop\n");
   }
 
