@@ -20,6 +20,8 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
   private volatile ClientCallStreamObserver<Q> agent;
   private volatile Runnable whenDone = () -> { };
   private final AtomicBoolean wantInput = new AtomicBoolean();
+  /** Why {@link #fail} ended the relay: said to an agent call that starts after. */
+  private volatile String endedWhy;
 
   /**
    * Must be made before the service method returns: gRPC accepts the user call's handlers
@@ -55,6 +57,17 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
     agent = requestStream;
     requestStream.disableAutoRequestWithInitial(1);
     requestStream.setOnReadyHandler(this::moreInput);
+    String why = endedWhy;
+    if (done.get()) {
+      // Ended (a revoked token, the user gone) while the agent call was being made: its fail
+      // or cancel found no agent call to cancel, and the command must not start unseen.
+      requestStream.cancel(why == null ? "the client went away" : why, null);
+    }
+  }
+
+  /** Whether the relay has ended: a start not yet sent to the agent must not be. */
+  public boolean ended() {
+    return done.get();
   }
 
   /** The caller handled one of the user's messages: the next is read when the agent can take it. */
@@ -120,6 +133,7 @@ public final class StreamProxy<A, U, Q> implements ClientResponseObserver<Q, A> 
 
   /** Ends the user's call with {@code status} and cancels the agent side. */
   public void fail(Status status) {
+    endedWhy = status.getDescription();
     if (done.compareAndSet(false, true)) {
       ClientCallStreamObserver<Q> a = agent;
       if (a != null) {

@@ -37,9 +37,10 @@ class StreamProxyFlowTest {
   /** The agent's side: ready or not as the test says, and its ready handler to call. */
   static final class FakeAgentCall extends ClientCallStreamObserver<String> {
     boolean ready;
+    String cancelled;
     Runnable onReady = () -> { };
 
-    @Override public void cancel(String m, Throwable c) { }
+    @Override public void cancel(String m, Throwable c) { cancelled = m; }
     @Override public boolean isReady() { return ready; }
     @Override public void setOnReadyHandler(Runnable r) { onReady = r; }
     @Override public void disableAutoInboundFlowControl() { }
@@ -76,5 +77,23 @@ class StreamProxyFlowTest {
     agent.ready = true;
     agent.onReady.run();
     assertThat(user.requested).isEqualTo(3);
+  }
+
+  /**
+   * A token rotation ends the relay (fail) between the user's start passing its checks and the
+   * agent call being made: the agent call then started the command anyway, with no caller and
+   * outside the user's stream limit, until its own timeout.
+   */
+  @Test
+  void anAgentCallMadeAfterTheRelayEndedIsCancelledAtOnce() {
+    FakeUserCall user = new FakeUserCall();
+    StreamProxy<String, String, String> proxy = new StreamProxy<>(user, s -> s);
+    proxy.fail(io.grpc.Status.UNAUTHENTICATED.withDescription("token rotated"));
+
+    FakeAgentCall agent = new FakeAgentCall();
+    proxy.beforeStart(agent);
+
+    assertThat(agent.cancelled).isEqualTo("token rotated");
+    assertThat(proxy.ended()).isTrue();
   }
 }

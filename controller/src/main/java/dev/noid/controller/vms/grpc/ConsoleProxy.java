@@ -66,6 +66,9 @@ final class ConsoleProxy implements StreamObserver<AttachConsoleRequest> {
       refused = false;
       proxy.whenDone(registration::close);
       toAgent = agents.async(vm.node()).console(proxy);
+      if (proxy.ended()) {
+        return; // ended as the agent call was made, which it cancelled
+      }
       toAgent.onNext(ConsoleRequest.newBuilder().setVmId(vm.id()).build());
       return;
     }

@@ -110,6 +110,9 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
       refused = false;
       proxy.whenDone(registration::close);
       toAgent = agents.async(vm.node()).exec(proxy);
+      if (proxy.ended()) {
+        return; // ended as the agent call was made, which it cancelled
+      }
       toAgent.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm.id())
           .addAllCommand(start.getCommandList()).putAllEnv(start.getEnvMap())
           .setTimeoutSeconds(start.getTimeoutSeconds()).setMaxOutputBytes(start.getMaxOutputBytes())
