@@ -2,6 +2,7 @@ package dev.noid.agent.api;
 
 import dev.noid.agent.guest.ExecSink;
 import dev.noid.agent.guest.ExecStream;
+import dev.noid.agent.guest.Frame;
 import dev.noid.api.agent.v1.ExecExit;
 import dev.noid.api.agent.v1.ExecRequest;
 import dev.noid.api.agent.v1.ExecResponse;
@@ -23,7 +24,8 @@ import java.util.regex.Pattern;
 /**
  * One exec: the first request starts the command, later ones feed it; the guest's stdout and
  * stderr go out as they arrive and one exit ends the call. The timeout, the output cap and a
- * client going away all end in SIGKILL of the command's process group in the guest.
+ * client going away all end in SIGKILL of the command's process group in the guest; after the
+ * first two the call ends within {@link #EXIT_GRACE_SECONDS}, whatever the guest reports.
  */
 final class ExecCall implements StreamObserver<ExecRequest> {
   static final int DEFAULT_TIMEOUT_SECONDS = 300;
@@ -38,6 +40,13 @@ final class ExecCall implements StreamObserver<ExecRequest> {
   static final long MAX_UNREAD_BYTES = 8L << 20;
   private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final int SIGKILL = 9;
+  /**
+   * After the timeout's or the output cap's SIGKILL, the longest the call waits for the guest
+   * to report the exit. The guest reports it once the command's output pipes close, which a
+   * process that left the process group ({@code setsid cmd &}) can hold open for as long as it
+   * runs; a stopped guest never reports. Past this the call ends as SIGKILL would end it.
+   */
+  static final long EXIT_GRACE_SECONDS = 10;
 
   private final VmManager vms;
   private final ServerCallStreamObserver<ExecResponse> out;
@@ -49,6 +58,8 @@ final class ExecCall implements StreamObserver<ExecRequest> {
   private final AtomicLong unread = new AtomicLong();
   private volatile ExecStream stream;
   private volatile ScheduledFuture<?> timeout;
+  private volatile ScheduledFuture<?> exitGrace;
+  private final AtomicBoolean killing = new AtomicBoolean();
   private long maxOutput;
   private long startNanos;
 
@@ -78,8 +89,15 @@ final class ExecCall implements StreamObserver<ExecRequest> {
         return "env name '" + name + "' is invalid: use [A-Za-z_][A-Za-z0-9_]*";
       }
     }
-    if (start.getTimeoutSeconds() > 86_400) {
-      return "timeout_seconds " + start.getTimeoutSeconds() + " exceeds the limit of 86400";
+    // uint32 on the wire: past 2^31 a Java int is negative, which a signed check would pass.
+    long timeout = Integer.toUnsignedLong(start.getTimeoutSeconds());
+    if (timeout > 86_400) {
+      return "timeout_seconds " + timeout + " exceeds the limit of 86400";
+    }
+    long frame = Frame.execBodyBytes(start.getCommandList(), start.getEnvMap());
+    if (frame > Frame.MAX_BODY) {
+      return "command and env take " + frame + " bytes in the guest protocol; at most "
+          + Frame.MAX_BODY + " are allowed";
     }
     if (Long.compareUnsigned(start.getMaxOutputBytes(), MAX_OUTPUT_BYTES) > 0) {
       return "max_output_bytes " + Long.toUnsignedString(start.getMaxOutputBytes())
@@ -147,8 +165,19 @@ final class ExecCall implements StreamObserver<ExecRequest> {
     }
     timeout = timers.schedule(() -> {
       timedOut.set(true);
-      kill();
+      killThenEnd();
     }, timeoutSeconds, TimeUnit.SECONDS);
+  }
+
+  /** SIGKILL for a timeout or the output cap: the call ends within EXIT_GRACE_SECONDS. */
+  private void killThenEnd() {
+    if (!killing.compareAndSet(false, true)) {
+      return;
+    }
+    exitGrace = timers.schedule(() -> finish(128 + SIGKILL), EXIT_GRACE_SECONDS, TimeUnit.SECONDS);
+    // Not on this thread (the node's one exec timer, or the VM's guest channel reader): a
+    // guest that stopped reading blocks the send, and would hold every other exec's timer.
+    Thread.ofVirtual().name("exec-kill").start(this::kill);
   }
 
   private void kill() {
@@ -163,9 +192,23 @@ final class ExecCall implements StreamObserver<ExecRequest> {
   }
 
   private void cancelTimer() {
-    ScheduledFuture<?> t = timeout;
-    if (t != null) {
-      t.cancel(false);
+    for (ScheduledFuture<?> t : new ScheduledFuture<?>[] {timeout, exitGrace}) {
+      if (t != null) {
+        t.cancel(false);
+      }
+    }
+  }
+
+  private void finish(int status) {
+    if (finished.compareAndSet(false, true)) {
+      cancelTimer();
+      ExecExit exit = ExecExit.newBuilder().setExitCode(status).setTimedOut(timedOut.get())
+          .setOutputTruncated(truncated.get())
+          .setDurationMs((System.nanoTime() - startNanos) / 1_000_000).build();
+      synchronized (out) {
+        out.onNext(ExecResponse.newBuilder().setExit(exit).build());
+        out.onCompleted();
+      }
     }
   }
 
@@ -217,7 +260,7 @@ final class ExecCall implements StreamObserver<ExecRequest> {
       if (total > maxOutput) {
         allowed = (int) Math.max(0, data.length - (total - maxOutput));
         truncated.set(true);
-        kill();
+        killThenEnd();
       }
       if (allowed > 0) {
         ByteString bytes = ByteString.copyFrom(data, 0, allowed);
@@ -238,16 +281,7 @@ final class ExecCall implements StreamObserver<ExecRequest> {
 
     @Override
     public void onExit(int status) {
-      if (finished.compareAndSet(false, true)) {
-        cancelTimer();
-        ExecExit exit = ExecExit.newBuilder().setExitCode(status).setTimedOut(timedOut.get())
-            .setOutputTruncated(truncated.get())
-            .setDurationMs((System.nanoTime() - startNanos) / 1_000_000).build();
-        synchronized (out) {
-          out.onNext(ExecResponse.newBuilder().setExit(exit).build());
-          out.onCompleted();
-        }
-      }
+      finish(status);
     }
 
     @Override

@@ -11,7 +11,9 @@ import java.util.Map;
 
 /** One frame of the guest agent protocol (docs/guest-protocol.md): u32 len, u8 type, u32 stream, body. */
 public record Frame(int type, int stream, byte[] body) {
-  public static final int MAX_LENGTH = (1 << 20) + 5;
+  /** The largest body either side accepts (the guest agent's MAX_BODY). */
+  public static final int MAX_BODY = 1 << 20;
+  public static final int MAX_LENGTH = MAX_BODY + 5;
 
   // host -> guest
   public static final int PING = 0x01;
@@ -55,7 +57,26 @@ public record Frame(int type, int stream, byte[] body) {
     return new Frame(type, stream, body);
   }
 
+  /**
+   * The size of an EXEC frame's body for {@code argv} and {@code env}. Past {@link #MAX_BODY}
+   * the guest takes the frame for a broken stream and ignores everything after it.
+   */
+  public static long execBodyBytes(List<String> argv, Map<String, String> env) {
+    long n = 12;
+    for (String a : argv) {
+      n += 4 + a.getBytes(StandardCharsets.UTF_8).length;
+    }
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      n += 5 + e.getKey().getBytes(StandardCharsets.UTF_8).length
+          + e.getValue().getBytes(StandardCharsets.UTF_8).length;
+    }
+    return n;
+  }
+
   public static Frame exec(int stream, List<String> argv, Map<String, String> env, int flags) {
+    if (execBodyBytes(argv, env) > MAX_BODY) {
+      throw new IllegalArgumentException("an EXEC frame holds at most " + MAX_BODY + " bytes");
+    }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     writeInt(out, argv.size());
     argv.forEach(a -> writeString(out, a));

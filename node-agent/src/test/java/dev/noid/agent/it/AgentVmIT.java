@@ -191,6 +191,14 @@ class AgentVmIT {
         Map.of(), 60, 1000);
     assertThat(big.truncated()).isTrue();
     assertThat(big.stdout()).hasSize(1000);
+    // A process out of the command's group holds its output open, so the guest never reports
+    // the exit: the call lasted as long as that process (or for ever) and never said timed out.
+    Exec escaped = exec("vm1", List.of("sh", "-c", "setsid sleep 600 & echo started"), Map.of(),
+        1, 0);
+    assertThat(escaped.timedOut()).isTrue();
+    assertThat(escaped.exitCode()).isEqualTo(137);
+    assertThat(escaped.stdout()).isEqualTo("started\n");
+    assertThat(sh("vm1", "pkill -f 'sleep 600'; echo done").stdout()).isEqualTo("done\n");
   }
 
   @Test
