@@ -46,7 +46,7 @@ public final class GuestCommand {
     CompletableFuture<Result> done = new CompletableFuture<>();
     Capped out = new Capped();
     Capped err = new Capped();
-    guest.exec(argv, Map.of(), false, false, new ExecSink() {
+    ExecStream stream = guest.exec(argv, Map.of(), false, false, new ExecSink() {
       @Override
       public void onStdout(byte[] data) {
         out.append(data);
@@ -71,6 +71,18 @@ public final class GuestCommand {
       return done.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       throw new IOException(e.getCause());
+    } catch (TimeoutException e) {
+      // Not left running in the guest: its caller gives up on it (the guest then reports the
+      // exit, which also drops its sink here). Sent aside: a guest that stopped reading blocks
+      // the send, and the caller is owed its timeout now.
+      Thread.ofVirtual().name("guest-command-kill").start(() -> {
+        try {
+          stream.signal(9);
+        } catch (IOException gone) {
+          // the channel is gone, and the command with it
+        }
+      });
+      throw e;
     }
   }
 }

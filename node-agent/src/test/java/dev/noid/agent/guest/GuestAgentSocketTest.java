@@ -70,6 +70,19 @@ class GuestAgentSocketTest {
     assertThat(r).isEqualTo(new GuestCommand.Result(3, "out\n", "err\n"));
   }
 
+  /** An agent's own command that outlived its timeout ran on in the guest, unseen. */
+  @Test
+  void aCommandWhoseCallerTimedOutIsKilled() throws Exception {
+    GuestConnection host = connect();
+
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> GuestCommand.run(host,
+        List.of("sleep", "6004"), Duration.ofMillis(500)))
+        .isInstanceOf(java.util.concurrent.TimeoutException.class);
+
+    await().atMost(WAIT).until(() -> !sleeping("6004"));
+    assertThat(GuestCommand.run(host, List.of("echo", "next"), WAIT).stdout()).isEqualTo("next\n");
+  }
+
   @Test
   void aNewHostReplacesTheOldOneAndEndsItsCommands() throws Exception {
     GuestConnection old = connect();
