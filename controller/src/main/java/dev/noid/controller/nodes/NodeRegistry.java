@@ -49,6 +49,12 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
   private final Map<String, CompletableFuture<Void>> nextBeats = new ConcurrentHashMap<>();
   private final List<Consumer<NodeEntry>> readinessListeners = new CopyOnWriteArrayList<>();
   private final List<Consumer<String>> removalListeners = new CopyOnWriteArrayList<>();
+  /**
+   * Nodes loaded at start that have not reported to this controller yet, with when it started.
+   * They were never ready here, so no ready-to-not-ready change will announce their loss: one
+   * that stays silent for a lease from the start is announced lost by {@link #expireLeases}.
+   */
+  private final Map<String, Instant> unheardSince = new ConcurrentHashMap<>();
   private final ChangeFeed<NodeEntry> changes;
   private long revision;
   private final long startedNanos = System.nanoTime();
@@ -79,6 +85,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
       revision = Math.max(revision, e.revision());
       // Nobody has heard from it since this controller started: not ready until it beats.
       nodes.put(e.name(), e.withReady(false));
+      unheardSince.put(e.name(), clock.instant());
     }
     revision = Math.max(revision, revisionFloor);
     changes = new ChangeFeed<>(10_000, revision);
@@ -154,6 +161,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
       waiting.complete(null);
     }
     if (!old.ready()) {
+      unheardSince.remove(e.name());
       log.atInfo().addKeyValue("node", e.name()).log("node {} is ready", e.name());
       readinessListeners.forEach(l -> l.accept(e));
       if (!settled) {
@@ -228,6 +236,28 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
         readinessListeners.forEach(l -> l.accept(notReady));
       }
     }
+    announceUnheard(now, current);
+  }
+
+  private void announceUnheard(Instant now, Duration current) {
+    for (Map.Entry<String, Instant> u : List.copyOf(unheardSince.entrySet())) {
+      Duration lease = leaseOf(u.getKey(), current);
+      if (u.getValue().plus(lease).isAfter(now)) {
+        continue;
+      }
+      NodeEntry lost;
+      synchronized (this) {
+        // Under the monitor a heartbeat's readiness change takes: it came first, or it comes
+        // after this and its report reconciles what the announcement marks.
+        lost = unheardSince.remove(u.getKey(), u.getValue()) ? nodes.get(u.getKey()) : null;
+      }
+      if (lost != null && !lost.ready()) {
+        log.atWarn().addKeyValue("node", lost.name()).log(
+            "node {} is NOT_READY: no heartbeat for {} s since this controller started",
+            lost.name(), lease.toSeconds());
+        readinessListeners.forEach(l -> l.accept(lost));
+      }
+    }
   }
 
   public synchronized NodeEntry setCordoned(String name, boolean cordoned) {
@@ -257,6 +287,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
     removalListeners.forEach(l -> l.accept(name));
     store.deleteNode(name);
     nodes.remove(name);
+    unheardSince.remove(name);
     promisedLease.remove(name);
     changes.publish(new ChangeFeed.Event<>(++revision, ChangeFeed.Type.DELETED, e));
   }

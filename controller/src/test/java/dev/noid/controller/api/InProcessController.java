@@ -137,6 +137,24 @@ final class InProcessController implements AutoCloseable {
         OperationObserver.NONE, images);
   }
 
+  /** A controller started again on this one's store: its own node registry and VM services. */
+  record Restarted(NodeRegistry nodes, VmServices vms) {}
+
+  /**
+   * As a restart (or a takeover) finds the fleet: nodes and VMs read from the store, no node
+   * heard from yet. The agents are reached as this controller reaches them.
+   */
+  Restarted restarted(Duration lease) {
+    NodeRegistry again = new NodeRegistry(store, clock, lease);
+    AgentClients reach = new AgentClients(
+        n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), again);
+    VmServices services = VmServices.wire(new VmTable(store, clock, quotas),
+        new CheckpointTable(store, quotas), again, new Scheduler(Scheduler.Strategy.SPREAD),
+        new GrpcNodeAgents(reach, dev.noid.controller.testing.TestGrants.signer(clock),
+            blobs::ext4Bytes, bootTimeout), clock, OperationObserver.NONE, images);
+    return new Restarted(again, services);
+  }
+
   /** Creates a VM as CreateVm does, without the API in between. */
   VmEntry create(Principal who, CreateVmRequest r) {
     return vms.creates().create(who, VmRequests.create(r));
