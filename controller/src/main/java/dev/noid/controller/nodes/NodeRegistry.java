@@ -163,7 +163,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
     if (!old.ready()) {
       unheardSince.remove(e.name());
       log.atInfo().addKeyValue("node", e.name()).log("node {} is ready", e.name());
-      readinessListeners.forEach(l -> l.accept(e));
+      announce(e);
       if (!settled) {
         synchronized (settling) {
           settling.notifyAll();
@@ -233,7 +233,7 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
         }
         log.atWarn().addKeyValue("node", e.name())
             .log("node {} is NOT_READY: no heartbeat for {} s", e.name(), lease.toSeconds());
-        readinessListeners.forEach(l -> l.accept(notReady));
+        announce(notReady);
       }
     }
     announceUnheard(now, current);
@@ -255,7 +255,19 @@ public final class NodeRegistry implements Watchable<NodeEntry> {
         log.atWarn().addKeyValue("node", lost.name()).log(
             "node {} is NOT_READY: no heartbeat for {} s since this controller started",
             lost.name(), lease.toSeconds());
-        readinessListeners.forEach(l -> l.accept(lost));
+        announce(lost);
+      }
+    }
+  }
+
+  // Each listener on its own: one that throws must not keep the others from hearing of it.
+  private void announce(NodeEntry e) {
+    for (Consumer<NodeEntry> l : readinessListeners) {
+      try {
+        l.accept(e);
+      } catch (RuntimeException ex) {
+        log.atWarn().addKeyValue("node", e.name()).setCause(ex).log(
+            "a listener to node {} becoming {} failed", e.name(), e.ready() ? "ready" : "NOT_READY");
       }
     }
   }

@@ -145,11 +145,16 @@ final class InProcessController implements AutoCloseable {
    * heard from yet. The agents are reached as this controller reaches them.
    */
   Restarted restarted(Duration lease) {
-    NodeRegistry again = new NodeRegistry(store, clock, lease);
+    return restarted(store, lease);
+  }
+
+  /** As {@link #restarted(Duration)}, reading and writing through {@code through}. */
+  Restarted restarted(dev.noid.controller.store.Store through, Duration lease) {
+    NodeRegistry again = new NodeRegistry(through, clock, lease);
     AgentClients reach = new AgentClients(
         n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), again);
-    VmServices services = VmServices.wire(new VmTable(store, clock, quotas),
-        new CheckpointTable(store, quotas), again, new Scheduler(Scheduler.Strategy.SPREAD),
+    VmServices services = VmServices.wire(new VmTable(through, clock, quotas),
+        new CheckpointTable(through, quotas), again, new Scheduler(Scheduler.Strategy.SPREAD),
         new GrpcNodeAgents(reach, dev.noid.controller.testing.TestGrants.signer(clock),
             blobs::ext4Bytes, bootTimeout), clock, OperationObserver.NONE, images);
     return new Restarted(again, services);

@@ -15,6 +15,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -39,10 +41,14 @@ public final class Evacuation {
   private final Scheduler scheduler;
   private final Checkpoints checkpointing;
   private final VmMoves moves;
+  private final VmLocks locks;
+  /** Lost nodes some of whose VMs are not marked UNKNOWN yet. */
+  private final Set<String> unfinished = ConcurrentHashMap.newKeySet();
 
   public Evacuation(VmTable vms, CheckpointTable checkpoints, NodeRegistry nodes,
-      Scheduler scheduler, Checkpoints checkpointing, VmMoves moves) {
+      Scheduler scheduler, Checkpoints checkpointing, VmMoves moves, VmLocks locks) {
     this.moves = moves;
+    this.locks = locks;
     this.vms = vms;
     this.checkpoints = checkpoints;
     this.nodes = nodes;
@@ -203,12 +209,56 @@ public final class Evacuation {
     return nodes.get(n).map(x -> x.ready()).orElse(false);
   }
 
-  /** A node stopped reporting: its VMs are not known to be running, nor dead. */
+  /**
+   * A node stopped reporting: its VMs are not known to be running, nor dead. Each VM on its
+   * own, under its lock: one that cannot be marked now (an operation holds it, the store
+   * failed) does not stop the others, and leaves the node to {@link #retryLostNodes}, since
+   * the node is NOT_READY already and nothing else would announce its loss again.
+   */
   public void nodeLost(String node) {
+    boolean all = true;
     for (VmEntry e : vms.onNode(node)) {
-      if (e.node().equals(node) && e.state().isSettled() && e.state() != VmState.UNKNOWN) {
-        vms.update(e.with(VmState.UNKNOWN, "node " + node + " is not reporting"));
+      all &= markUnknown(e, node);
+    }
+    if (all) {
+      unfinished.remove(node);
+    } else {
+      unfinished.add(node);
+    }
+  }
+
+  /** Marks what {@link #nodeLost} could not, for nodes still NOT_READY; safe at any time. */
+  public void retryLostNodes() {
+    for (String node : List.copyOf(unfinished)) {
+      if (nodes.get(node).map(n -> n.ready()).orElse(true)) {
+        unfinished.remove(node); // back (its reports reconcile its VMs) or removed
+      } else {
+        nodeLost(node);
       }
+    }
+  }
+
+  private boolean markUnknown(VmEntry e, String node) {
+    try {
+      return locks.tryWithLock(e.id(), () -> {
+        VmEntry cur = vms.byId(e.id()).orElse(null);
+        // Gone, moved or mid-operation meanwhile: whoever changed it decides its state.
+        if (cur != null && cur.node().equals(node) && cur.state().isSettled()
+            && cur.state() != VmState.UNKNOWN) {
+          vms.update(cur.with(VmState.UNKNOWN, "node " + node + " is not reporting"));
+        }
+      });
+    } catch (NoidException ex) {
+      if (ex.code() == NoidException.Code.NOT_FOUND) {
+        return true; // destroyed meanwhile
+      }
+      log.atWarn().addKeyValue("vm_name", e.name()).log("cannot mark VM {} UNKNOWN yet: {}",
+          e.name(), ex.getMessage());
+      return false;
+    } catch (RuntimeException ex) {
+      log.atWarn().addKeyValue("vm_name", e.name()).log("cannot mark VM {} UNKNOWN yet: {}",
+          e.name(), ex.toString());
+      return false;
     }
   }
 }

@@ -42,10 +42,13 @@ public final class Reconciler {
   private final Set<String> strayDestroys = ConcurrentHashMap.newKeySet();
   /** Per node, the VMs it reports that this controller has no record of: logged once each. */
   private final Map<String, Set<String>> unknownReported = new ConcurrentHashMap<>();
+  /** Marks the VMs of lost nodes that could not be marked UNKNOWN when the loss was announced. */
+  private final Runnable lostNodes;
 
   public Reconciler(VmRecords records, NodeRegistry nodes, Scheduler scheduler, NodeAgents agents,
       VmLocks locks, VmCreates creates, VmTransitions transitions, OperationObserver observer,
-      Clock clock) {
+      Clock clock, Runnable lostNodes) {
+    this.lostNodes = lostNodes;
     this.undecided = new UndecidedMigrations(records.table(), nodes, scheduler, agents, locks,
         transitions, clock);
     this.vms = records.table();
@@ -195,9 +198,11 @@ public final class Reconciler {
 
   /**
    * Drives every VM left in a transitional state (after a controller crash) to a final one, by
-   * asking its node what is true. Safe to run at any time.
+   * asking its node what is true, and marks UNKNOWN what a lost node's announcement could not.
+   * Safe to run at any time.
    */
   public void reconcile() {
+    lostNodes.run();
     for (VmEntry e : vms.all()) {
       try {
         reconcileOne(e);

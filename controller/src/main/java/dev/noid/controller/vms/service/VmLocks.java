@@ -48,6 +48,28 @@ public final class VmLocks {
     });
   }
 
+  /**
+   * Runs {@code work} under the VM's lock if no other thread holds it; false, without running
+   * it, if one does: for callers that must not wait on a long operation and come back later.
+   */
+  public boolean tryWithLock(String id, Runnable work) {
+    Held held = locks.compute(id, (k, h) -> {
+      Held v = h == null ? new Held(k) : h;
+      v.users++;
+      return v;
+    });
+    if (!held.lock.tryLock()) {
+      locks.computeIfPresent(held.id, (k, h) -> --h.users == 0 ? null : h);
+      return false;
+    }
+    try {
+      work.run();
+      return true;
+    } finally {
+      unlock(held);
+    }
+  }
+
   /** Takes the VM's lock, for a caller that holds many at once and gives them to {@link #unlockAll}. */
   Held lock(String id) {
     Held held = locks.compute(id, (k, h) -> {

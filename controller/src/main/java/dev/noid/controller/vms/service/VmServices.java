@@ -54,14 +54,14 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     VmMoves moves = new VmMoves(records, nodes, scheduler, checkpoints, new Migrations(records,
         scheduler, nodes, agents, agents.live(), locks, transitions, java.time.Duration.ofSeconds(1)));
     Evacuation evacuation = new Evacuation(vms, checkpointTable, nodes, scheduler, checkpoints,
-        moves);
+        moves, locks);
     nodes.onReadinessChange(n -> {
       if (!n.ready()) {
         evacuation.nodeLost(n.name());
       }
     });
     Reconciler reconciler = new Reconciler(records, nodes, scheduler, agents, locks, creates,
-        transitions, observer, clock);
+        transitions, observer, clock, evacuation::retryLostNodes);
     UserRemoval users = new UserRemoval(vms, checkpointTable, checkpoints, transitions);
     CheckpointRetention retention = new CheckpointRetention(checkpointTable, checkpoints, limits,
         clock);

@@ -35,6 +35,22 @@ class VmLocksTest {
   }
 
   @Test
+  void aTryWhileAnotherThreadHoldsTheLockRunsNothingAndLeavesNoEntry() throws Exception {
+    ExecutorService other = Executors.newSingleThreadExecutor();
+    VmLocks.Held held = other.submit(() -> locks.lock("vm-1")).get();
+    other.shutdown();
+    boolean[] ran = new boolean[1];
+
+    assertThat(locks.tryWithLock("vm-1", () -> ran[0] = true)).isFalse();
+    assertThat(ran[0]).isFalse();
+    assertThat(locks.size()).as("the holder's entry only").isEqualTo(1);
+    assertThat(locks.tryWithLock("vm-2", () -> ran[0] = true)).isTrue();
+    assertThat(ran[0]).isTrue();
+    assertThat(locks.size()).isEqualTo(1);
+    assertThat(held).isNotNull();
+  }
+
+  @Test
   void manyLocksHeldAtOnceAreAllReleased() {
     List<VmLocks.Held> held = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
