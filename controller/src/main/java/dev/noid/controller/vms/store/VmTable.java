@@ -245,7 +245,9 @@ public final class VmTable implements VmView {
         if (gone != null) {
           usage.remove(gone);
         }
-        idByOwnerName.remove(key(e.owner(), e.name()));
+        // Only if the name is still this VM's: a late delete of an old VM must not take the
+        // name from a newer VM that was given it since.
+        idByOwnerName.remove(key(e.owner(), e.name()), e.id());
         events.publish(new ChangeFeed.Event<>(rev, ChangeFeed.Type.DELETED, e));
       }, () -> deleting.remove(e.id()));
     }
