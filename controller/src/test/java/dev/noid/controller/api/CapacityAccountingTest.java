@@ -5,7 +5,11 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.VmReport;
 import dev.noid.controller.MutableClock;
+import dev.noid.controller.agents.grpc.AgentMessages;
+import dev.noid.controller.nodes.grpc.NodeReports;
+import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.scale.hollow.FakeAgent;
 import dev.noid.controller.users.Principal;
@@ -16,6 +20,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -80,6 +87,64 @@ class CapacityAccountingTest {
 
       assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.FAILED);
       assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+    }
+  }
+
+  /**
+   * A heartbeat that finds a VM gone from its node while its user destroys it. Before, the
+   * reconciler acted on what it had read, without the VM's lock: the destroy finished in
+   * between, and both gave the VM's capacity back, the second time from the VM beside it.
+   */
+  @Test
+  void aVmDestroyedWhileAHeartbeatReportsItGoneReleasesItsCapacityOnce() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L), clock, Duration.ofSeconds(10))) {
+      c.create(ALICE, on("web", "node-a"));
+      VmEntry doomed = c.create(ALICE, on("doomed", "node-a"));
+      CountDownLatch failing = new CountDownLatch(1);
+      CountDownLatch goOn = new CountDownLatch(1);
+      // Holds the heartbeat at the moment it counts the VM's failure.
+      OperationObserver pausing = new OperationObserver() {
+        @Override
+        public void vmCreated(Duration duration) {}
+
+        @Override
+        public void checkpointCreated(Duration duration) {}
+
+        @Override
+        public void operationFailed(String operation) {
+          if (failing.getCount() > 0) {
+            failing.countDown();
+            try {
+              goOn.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+        }
+      };
+      InProcessController.Restarted r = c.restarted(c.store, Duration.ofSeconds(10), pausing);
+      List<VmReport> reports = c.agents.get("node-a").vms().values().stream()
+          .filter(v -> !v.getId().equals(doomed.id())).toList();
+      r.nodes().heartbeat(NodeReports.reported(
+          InProcessController.heartbeat("node-a", 2048, reports)));
+      assertThat(r.scheduler().reservedMemMib("node-a")).isEqualTo(512);
+      clock.advance(Duration.ofMinutes(1));
+
+      CompletableFuture<Void> heartbeat = CompletableFuture.runAsync(() -> r.vms().reconciler()
+          .observe("node-a", reports.stream().map(AgentMessages::vm).toList()));
+      assertThat(failing.await(30, TimeUnit.SECONDS)).as("the heartbeat saw it gone").isTrue();
+      try {
+        r.vms().transitions().destroy(ALICE, "doomed");
+      } finally {
+        goOn.countDown();
+      }
+      catchThrowable(() -> heartbeat.get(30, TimeUnit.SECONDS));
+
+      assertThat(r.vms().records().table().find("alice", "doomed")).isEmpty();
+      assertThat(r.vms().records().get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
+      assertThat(r.scheduler().reservedMemMib("node-a")).as("web only").isEqualTo(256);
     }
   }
 

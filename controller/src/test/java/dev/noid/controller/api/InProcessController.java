@@ -138,7 +138,7 @@ final class InProcessController implements AutoCloseable {
   }
 
   /** A controller started again on this one's store: its own node registry and VM services. */
-  record Restarted(NodeRegistry nodes, VmServices vms) {}
+  record Restarted(NodeRegistry nodes, VmServices vms, Scheduler scheduler) {}
 
   /**
    * As a restart (or a takeover) finds the fleet: nodes and VMs read from the store, no node
@@ -150,14 +150,21 @@ final class InProcessController implements AutoCloseable {
 
   /** As {@link #restarted(Duration)}, reading and writing through {@code through}. */
   Restarted restarted(dev.noid.controller.store.Store through, Duration lease) {
+    return restarted(through, lease, OperationObserver.NONE);
+  }
+
+  /** As {@link #restarted(Duration)}, its operations told to {@code observer}. */
+  Restarted restarted(dev.noid.controller.store.Store through, Duration lease,
+      OperationObserver observer) {
     NodeRegistry again = new NodeRegistry(through, clock, lease);
     AgentClients reach = new AgentClients(
         n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), again);
+    Scheduler placing = new Scheduler(Scheduler.Strategy.SPREAD);
     VmServices services = VmServices.wire(new VmTable(through, clock, quotas),
-        new CheckpointTable(through, quotas), again, new Scheduler(Scheduler.Strategy.SPREAD),
+        new CheckpointTable(through, quotas), again, placing,
         new GrpcNodeAgents(reach, dev.noid.controller.testing.TestGrants.signer(clock),
-            blobs::ext4Bytes, bootTimeout), clock, OperationObserver.NONE, images);
-    return new Restarted(again, services);
+            blobs::ext4Bytes, bootTimeout), clock, observer, images);
+    return new Restarted(again, services, placing);
   }
 
   /** Creates a VM as CreateVm does, without the API in between. */

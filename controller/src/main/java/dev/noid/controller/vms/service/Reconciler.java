@@ -131,20 +131,41 @@ public final class Reconciler {
         why = !r.reason().isEmpty() ? r.reason()
             : "reconciled: node " + node + " reports " + actual.label();
       }
-      if (r != null && !VmRecords.withNetwork(e, r).equals(e)) {
-        // A VM given an address after it was created (a cold start on a node that has a
-        // network now): the heartbeat is how the controller learns it.
-        e = vms.update(VmRecords.withNetwork(e, r));
-      }
-      if (actual != e.state() && nodeDecides) {
-        if (actual == VmState.FAILED) {
-          observer.operationFailed("run");
-          scheduler.release(e.node(), e.cpus(), e.memMib());
-        }
-        vms.update(e.with(actual, why));
+      // A VM given an address after it was created (a cold start on a node that has a
+      // network now): the heartbeat is how the controller learns it.
+      boolean network = r != null && !VmRecords.withNetwork(e, r).equals(e);
+      boolean state = actual != e.state() && nodeDecides;
+      if ((network || state) && apply(e, r, network, state ? actual : null, why)
+          && actual == VmState.FAILED) {
+        observer.operationFailed("run");
       }
     }
     removeStrays(node, reports, settled);
+  }
+
+  /**
+   * Stores what a report says of {@code seen}, under its lock, only if nothing changed it since
+   * it was read: a destroy or another operation that finished meanwhile decided its state, and
+   * its capacity is not released twice. A held lock or a change leaves it to the next report.
+   * Whether the state was changed.
+   */
+  private boolean apply(VmEntry seen, NodeVm r, boolean network, VmState actual, String why) {
+    boolean[] changed = new boolean[1];
+    locks.tryWithLock(seen.id(), () -> {
+      VmEntry cur = vms.byId(seen.id()).orElse(null);
+      if (cur == null || cur.revision() != seen.revision()) {
+        return;
+      }
+      VmEntry now = network ? vms.update(VmRecords.withNetwork(cur, r)) : cur;
+      if (actual != null) {
+        VmEntry stored = vms.update(now.with(actual, why));
+        changed[0] = true;
+        if (now.holdsCapacity() && !stored.holdsCapacity()) {
+          scheduler.release(now.node(), now.cpus(), now.memMib()); // once it is stored FAILED
+        }
+      }
+    });
+    return changed[0];
   }
 
   /**
