@@ -124,12 +124,26 @@ final class VmSnapshots {
     }
   }
 
+  /**
+   * A VM still incomplete here (an incoming migration waits for its stream or its finish) is
+   * not restored over: the restore would run with the marker that makes the next agent start
+   * discard the VM, disk and all, and the migration's own finish or undo would act on it.
+   */
+  private static void requireComplete(VmRecord vm) throws IOException {
+    if (Files.exists(vm.layout.incompleteMarker())) {
+      throw new AgentException(Code.BUSY, "VM '" + vm.id + "' is not complete on this node ("
+          + Files.readString(vm.layout.incompleteMarker()).strip() + "); restore it once that"
+          + " has finished or been undone");
+    }
+  }
+
   /** {@code savedNetwork}: the NIC the checkpoint's source had when it was taken. */
   private VmStatus restoreInPlace(VmRecord found, Path stateDir, Path disk, String checkpointId,
       Duration bootTimeout, VmNetwork savedNetwork) {
     VmRecord vm = table.lock(found.id);
     Path staged = vm.layout.stagedRestoreDisk();
     try {
+      requireComplete(vm);
       Image image = images.get(vm.spec.getImage());
       // What can fail without touching the running VM comes first: a disk too full for the
       // checkpoint's disk image leaves the VM as it was.

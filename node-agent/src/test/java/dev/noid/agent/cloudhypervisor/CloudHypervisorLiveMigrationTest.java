@@ -134,6 +134,30 @@ class CloudHypervisorLiveMigrationTest {
     assertThat(ChLiveMigration.stopped(a.status("web").pid())).isFalse();
   }
 
+  /**
+   * A controller whose live migration failed, and whose undo did not reach the target, falls
+   * back on a checkpoint restored on that target. It was restored over the prepared incoming VM
+   * and kept its "incomplete" marker: the next agent start deleted the VM and its disk.
+   */
+  @Test
+  void aRestoreOverAnIncomingMigrationIsRefusedAndTheMigrationCanStillBeUndone()
+      throws Exception {
+    a.create(spec("web", 128), null);
+    Path ck = Files.createDirectories(tmp.resolve("ck"));
+    a.withPausedState("web", ck, () -> { });
+    VmMigrations.Described d = a.migrations().describe("web");
+    b.migrations().prepare(d.spec(), d.shape(), "node-a", "127.0.0.1");
+
+    AgentException refused = catchThrowableOfType(AgentException.class, () -> b.restore(d.spec(),
+        ck, ck.resolve("disk.img"), "ck-1", Duration.ofSeconds(30)));
+
+    assertThat(refused).isNotNull();
+    assertThat(refused.code()).isEqualTo(AgentException.Code.BUSY);
+    assertThat(refused.getMessage()).contains("incoming migration from node-a");
+    assertThat(b.migrations().abort("web")).as("never committed").isFalse();
+    assertThat(b.list()).isEmpty();
+  }
+
   @Test
   void aTargetThatRefusesTheConfigLeavesTheSourceRunning() throws Exception {
     a.create(spec("web", 128), null);
