@@ -101,7 +101,8 @@ final class OciUnpacker {
     for (Path layer : OciLayoutReader.layerBlobs(subject, layout, LOCAL_TAG)) {
       // tar recognises gzip, zstd and plain layers by their first bytes.
       tools.runLines(subject, List.of("tar", "-tvf", layer.toString(), "--numeric-owner"),
-          line -> {
+          TarballExtractor.listingBound(2 * maxImageBytes),
+          TarballExtractor.listingLimit(2 * maxImageBytes), line -> {
             dataAndInodes[0] += Ext4Writer.blocksFor(TarballExtractor.memberSize(line));
             dataAndInodes[1]++;
           });
@@ -117,12 +118,18 @@ final class OciUnpacker {
 
   /** docker save writes manifest.json at the top; an OCI archive is a layout with oci-layout. */
   private String archiveKind(String subject, Path file) {
-    List<String> members = tools.run(subject, List.of("tar", "-tf", file.toString()))
-        .lines().map(m -> m.startsWith("./") ? m.substring(2) : m).toList();
-    if (members.contains("oci-layout")) {
+    boolean[] ociAndDocker = new boolean[2];
+    tools.runLines(subject, List.of("tar", "-tf", file.toString()),
+        TarballExtractor.listingBound(maxImageBytes), TarballExtractor.listingLimit(maxImageBytes),
+        m -> {
+          String member = m.startsWith("./") ? m.substring(2) : m;
+          ociAndDocker[0] |= member.equals("oci-layout");
+          ociAndDocker[1] |= member.equals("manifest.json");
+        });
+    if (ociAndDocker[0]) {
       return "oci-archive";
     }
-    if (members.contains("manifest.json")) {
+    if (ociAndDocker[1]) {
       return "docker-archive";
     }
     throw NoidException.invalid(subject + ": neither a docker save archive (no manifest.json)"

@@ -33,7 +33,8 @@ final class TarballExtractor {
     String fileHex = Sha256.ofFile(source.file());
     Sha256.requireExpected(subject, source.expectedSha256(), fileHex);
     // -P lists names as they are stored, not with tar's repairs applied.
-    tools.runLines(subject, List.of("tar", "-tPf", source.file().toString()), name -> {
+    tools.runLines(subject, List.of("tar", "-tPf", source.file().toString()),
+        listingBound(maxImageBytes), listingLimit(maxImageBytes), name -> {
       if (escapes(name)) {
         throw NoidException.invalid(subject + ": the member '" + name
             + "' would be written outside the root filesystem");
@@ -57,12 +58,28 @@ final class TarballExtractor {
    * budget is refused before it can fill the disk. */
   private void requireWithinBudget(String subject, Path file) {
     long[] dataAndInodes = new long[2];
-    tools.runLines(subject, List.of("tar", "-tvPf", file.toString(), "--numeric-owner"), line -> {
+    tools.runLines(subject, List.of("tar", "-tvPf", file.toString(), "--numeric-owner"),
+        listingBound(maxImageBytes), listingLimit(maxImageBytes), line -> {
       dataAndInodes[0] += Ext4Writer.blocksFor(memberSize(line));
       dataAndInodes[1]++;
     });
     Ext4Writer.requireWithinBudget(subject, Ext4Writer.imageSize(
         new Ext4Writer.Content(dataAndInodes[0], dataAndInodes[1])), maxImageBytes);
+  }
+
+  /**
+   * The most of a tar listing kept for an archive that may unpack to {@code budget} bytes. Each
+   * member costs the ext4 file at least 512 bytes and takes a line of about 60 plus its name, so
+   * no archive within the budget lists more than the budget unless its names run to hundreds of
+   * bytes each; a small archive of long (PAX) names would otherwise list gigabytes.
+   */
+  static long listingBound(long budget) {
+    return Math.max(ToolRunner.MAX_OUTPUT_BYTES, budget);
+  }
+
+  static String listingLimit(long budget) {
+    return "a listing may be as long as the image limit allows, " + budget / (1L << 20)
+        + " MiB, and at least " + ToolRunner.MAX_OUTPUT_BYTES / (1L << 20) + " MiB";
   }
 
   /** A member's size in a line of {@code tar -tv --numeric-owner}; 0 when it has none. */

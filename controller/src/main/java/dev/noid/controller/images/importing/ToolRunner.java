@@ -3,6 +3,8 @@ package dev.noid.controller.images.importing;
 import dev.noid.controller.domain.NoidException;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -17,8 +19,10 @@ import java.util.function.Consumer;
 /**
  * Runs one external tool (skopeo, umoci, tar, mkfs.ext4, debugfs) to completion and turns its
  * failure into a {@link NoidException} that names the source being imported and the tool's own
- * reason. Output goes to files, not pipes: a tool that writes more than a pipe holds must not
- * block while nobody reads.
+ * reason. Output is copied off its pipes into files as it comes, so a tool that writes more
+ * than a pipe holds does not block, and no more than a bound of it is kept: a tool reading an
+ * untrusted source (tar listing a layer of long names) can write gigabytes, which must fill
+ * neither the controller's disk nor, read back, its heap.
  */
 final class ToolRunner {
   /** The tail of stderr kept in an error message: enough for the reason, not a whole log. */
@@ -26,6 +30,9 @@ final class ToolRunner {
   /** How often a bounded tool's writes are added up. */
   private static final long WATCH_MS = 250;
   private static final long MIB = 1L << 20;
+  /** What any tool may write to stdout or stderr unless told more: manifests, modinfo, debugfs
+   * stats and reasons are far smaller, and {@link #run} holds stdout in memory. */
+  static final long MAX_OUTPUT_BYTES = 64 * MIB;
 
   private final Duration timeout;
   private final Path scratch;
@@ -50,7 +57,8 @@ final class ToolRunner {
   }
 
   Result runAllowingFailure(String subject, List<String> command) {
-    return execute(subject, command, null, (exitCode, out, err) -> new Result(exitCode,
+    return execute(subject, command, null, MAX_OUTPUT_BYTES, "the output limit",
+        (exitCode, out, err) -> new Result(exitCode,
         Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8)));
   }
 
@@ -73,8 +81,8 @@ final class ToolRunner {
       throw new NoidException(NoidException.Code.INTERNAL, subject + ": cannot create "
           + temporary + ": " + e.getMessage(), e);
     }
-    Result result = execute(subject, limited, budget, (exitCode, out, err) -> new Result(exitCode,
-        tail(out), tail(err)));
+    Result result = execute(subject, limited, budget, MAX_OUTPUT_BYTES, "the output limit",
+        (exitCode, out, err) -> new Result(exitCode, tail(out), tail(err)));
     // The kernel's refusal (EFBIG) is seen as a file held at the bound, when the tool left it,
     // or in the tool's words ("file too large"); a source that puts those words in an error of
     // its own gets LIMIT_EXCEEDED instead of INVALID_ARGUMENT, a refusal all the same.
@@ -134,10 +142,17 @@ final class ToolRunner {
   /**
    * As {@link #run}, handing each line of standard output to {@code line} as it is read back
    * from its file: a listing of a tarball with millions of entries, or very long names, is
-   * never held whole in the controller's memory.
+   * never held whole in the controller's memory; nor on its disk past {@code maxBytes}, where
+   * the tool is stopped (LIMIT_EXCEEDED, naming {@code limit}).
    */
   void runLines(String subject, List<String> command, Consumer<String> line) {
-    execute(subject, command, null, (exitCode, out, err) -> {
+    runLines(subject, command, MAX_OUTPUT_BYTES, "the output limit", line);
+  }
+
+  /** As {@link #runLines(String, List, Consumer)}, with a bound of the caller's. */
+  void runLines(String subject, List<String> command, long maxBytes, String limit,
+      Consumer<String> line) {
+    execute(subject, command, null, maxBytes, limit, (exitCode, out, err) -> {
       if (exitCode != 0) {
         throw NoidException.invalid(subject + ": " + command.getFirst() + " failed: "
             + new Result(exitCode, tail(out), tail(err)).reason());
@@ -167,7 +182,7 @@ final class ToolRunner {
   }
 
   private <T> T execute(String subject, List<String> command, WriteBudget budget,
-      Outcome<T> outcome) {
+      long maxOutputBytes, String limit, Outcome<T> outcome) {
     Path out = null;
     Path err = null;
     Process process = null;
@@ -176,9 +191,9 @@ final class ToolRunner {
       err = Files.createTempFile(scratch, "tool-", ".err");
       process = new ProcessBuilder(command)
           .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-          .redirectOutput(out.toFile())
-          .redirectError(err.toFile())
           .start();
+      Capture stdout = new Capture(process, process.getInputStream(), out, maxOutputBytes);
+      Capture stderr = new Capture(process, process.getErrorStream(), err, maxOutputBytes);
       long deadline = System.nanoTime() + timeout.toNanos();
       while (!process.waitFor(budget == null ? timeout.toMillis() : WATCH_MS,
           TimeUnit.MILLISECONDS)) {
@@ -195,6 +210,21 @@ final class ToolRunner {
         budget.check();
       }
       process.waitFor();
+      // Until both copies are done the files may still grow, and a tool's last words be missing.
+      for (Capture capture : List.of(stdout, stderr)) {
+        if (!capture.thread.join(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())))) {
+          throw new NoidException(NoidException.Code.TIMEOUT, subject + ": the output of "
+              + command.getFirst() + " did not end within " + timeout.toSeconds() + " s");
+        }
+        if (capture.exceeded) {
+          throw new NoidException(NoidException.Code.LIMIT_EXCEEDED, subject + ": "
+              + command.getFirst() + " was stopped: its output is over " + maxOutputBytes / MIB
+              + " MiB (" + limit + ")");
+        }
+        if (capture.failure != null) {
+          throw capture.failure;
+        }
+      }
       return outcome.of(process.exitValue(), out, err);
     } catch (IOException e) {
       throw new NoidException(NoidException.Code.INTERNAL, subject + ": could not run "
@@ -209,6 +239,39 @@ final class ToolRunner {
       }
       deleteQuietly(out);
       deleteQuietly(err);
+    }
+  }
+
+  /**
+   * Copies one output stream of a tool into a file while the tool runs; past the bound, stops
+   * the tool rather than read on, so neither the file nor the time spent grows with the
+   * source. Failing to write stops it too: a tool nobody reads would block until its timeout.
+   */
+  private static final class Capture {
+    private final Thread thread;
+    private volatile boolean exceeded;
+    private volatile IOException failure;
+
+    Capture(Process process, InputStream from, Path to, long maxBytes) {
+      thread = Thread.ofPlatform().daemon().name("tool-output").start(() -> {
+        try (from; OutputStream file = Files.newOutputStream(to)) {
+          byte[] buf = new byte[64 * 1024];
+          long written = 0;
+          for (int n = from.read(buf); n != -1; n = from.read(buf)) {
+            int kept = (int) Math.min(n, maxBytes - written);
+            file.write(buf, 0, kept);
+            written += kept;
+            if (kept < n) {
+              exceeded = true;
+              stop(process);
+              return;
+            }
+          }
+        } catch (IOException e) {
+          failure = e;
+          stop(process);
+        }
+      });
     }
   }
 

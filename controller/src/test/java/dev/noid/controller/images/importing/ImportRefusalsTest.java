@@ -213,6 +213,36 @@ class ImportRefusalsTest {
         .containsPattern("needs \\d+ bytes");
   }
 
+  /**
+   * 72 members of 1 MiB (PAX) names compress to a few hundred KiB and list to 72 MiB: the
+   * listing, before the sizes in it are added up, must not grow with the names.
+   */
+  private static LayerTar longNames() {
+    return LayerTar.longNames(72, 1 << 20);
+  }
+
+  @Test
+  void aTarballOfLongNamesIsStoppedWhileListed() throws Exception {
+    Path tarball = tmp.resolve("rootfs.tar.gz");
+    Files.write(tarball, OciImages.gzip(longNames().bytes()));
+
+    NoidException e = refusal(new ImportSource.RootfsTarball(tarball), 16L << 20);
+
+    assertThat(Files.size(tarball)).isLessThan(2 << 20);
+    assertThat(e.code()).isEqualTo(Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).contains("tar was stopped: its output is over 64 MiB");
+  }
+
+  @Test
+  void aLayerOfLongNamesIsStoppedWhileListed() {
+    Path layout = layout("amd64", longNames());
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t"), 16L << 20);
+
+    assertThat(e.code()).isEqualTo(Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).contains("tar was stopped: its output is over 64 MiB");
+  }
+
   @Test
   void aCompressedTarballIsMeasuredByWhatItUnpacksTo() throws Exception {
     // 48 MiB of zeros compress to a few KiB (beside busybox): the listing's sizes decide,

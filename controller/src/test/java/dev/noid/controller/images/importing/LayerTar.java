@@ -17,6 +17,58 @@ final class LayerTar {
       int uid) {}
 
   private final List<Entry> entries = new ArrayList<>();
+  private byte[] written;
+
+  /**
+   * {@code count} empty files, each named by a PAX header {@code length} characters long,
+   * written by hand: commons-compress takes time quadratic in a name's length to write one.
+   */
+  static LayerTar longNames(int count, int length) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (int i = 0; i < count; i++) {
+      String record = " path=" + i + "a".repeat(length) + "\n";
+      int total = record.length() + 1;
+      while (String.valueOf(total).length() + record.length() != total) {
+        total++;
+      }
+      byte[] pax = (total + record).getBytes(StandardCharsets.UTF_8);
+      out.writeBytes(ustarHeader("PaxHeader/" + i, 'x', pax.length));
+      out.writeBytes(pax);
+      out.writeBytes(new byte[(512 - pax.length % 512) % 512]);
+      out.writeBytes(ustarHeader("f" + i, '0', 0));
+    }
+    out.writeBytes(new byte[1024]);
+    LayerTar tar = new LayerTar();
+    tar.written = out.toByteArray();
+    return tar;
+  }
+
+  private static byte[] ustarHeader(String name, char type, long size) {
+    byte[] h = new byte[512];
+    put(h, 0, name);
+    put(h, 100, "0000644");
+    put(h, 108, "0000000");
+    put(h, 116, "0000000");
+    put(h, 124, String.format("%011o", size));
+    put(h, 136, "00000000000");
+    put(h, 148, "        ");
+    h[156] = (byte) type;
+    put(h, 257, "ustar");
+    put(h, 263, "00");
+    int sum = 0;
+    for (byte b : h) {
+      sum += b & 0xff;
+    }
+    put(h, 148, String.format("%06o", sum));
+    h[154] = 0;
+    h[155] = ' ';
+    return h;
+  }
+
+  private static void put(byte[] header, int at, String text) {
+    byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
+    System.arraycopy(bytes, 0, header, at, bytes.length);
+  }
 
   LayerTar dir(String name) {
     entries.add(new Entry(name.endsWith("/") ? name : name + "/", TarConstants.LF_DIR,
@@ -53,6 +105,9 @@ final class LayerTar {
   }
 
   byte[] bytes() {
+    if (written != null) {
+      return written;
+    }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     try (TarArchiveOutputStream tar = new TarArchiveOutputStream(out)) {
       tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);

@@ -1,6 +1,7 @@
 package dev.noid.controller.images.importing;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.noid.controller.domain.NoidException;
@@ -55,6 +56,30 @@ class ToolRunnerTest {
 
     assertThat(linesAndLongest[0]).isEqualTo(300_000);
     assertThat(linesAndLongest[1]).isEqualTo("300000-some-long-member-name-of-the-tarball".length());
+  }
+
+  /**
+   * A tool that writes past the output bound (tar listing a small layer of long names) is
+   * stopped there: before, its output went to an unbounded file that was then read whole.
+   * The tool counts the MiB it got out into a file of its own, which it cannot do once stopped.
+   */
+  @Test
+  void aToolWritingPastTheOutputBoundIsStoppedThereAndRefused() throws Exception {
+    Path written = scratch.resolve("written");
+    long bound = 64; // MiB, what any tool may write unless told more
+    String script = "i=0; while [ $i -lt " + (bound + 32) + " ]; do"
+        + " yes aaaaaaa | head -c 1048576 || exit 1; i=$((i+1)); echo $i > \"$1\"; done";
+
+    Throwable thrown = catchThrowable(() -> runner(Duration.ofSeconds(120)).run("image x",
+        List.of("sh", "-c", script, "writer", written.toString())));
+
+    assertThat(thrown).isInstanceOf(NoidException.class);
+    NoidException e = (NoidException) thrown;
+    assertThat(e.code()).isEqualTo(NoidException.Code.LIMIT_EXCEEDED);
+    assertThat(e.getMessage()).startsWith("image x: sh was stopped: its output is over "
+        + bound + " MiB");
+    assertThat(Long.parseLong(Files.readString(written).strip()))
+        .as("MiB the tool wrote").isLessThanOrEqualTo(bound + 1);
   }
 
   @Test
