@@ -59,9 +59,7 @@ public final class ImageImports {
       String expectedSha256, boolean replace) {
     Optional<String> expected = expectedSha256.isBlank() ? Optional.empty()
         : Optional.of(expectedSha256);
-    ImportSource.Registry parsed = ImportSource.Registry.parse(reference, plainHttp);
-    ImportSource source = new ImportSource.Registry(parsed.host(), parsed.repository(),
-        parsed.reference(), plainHttp, expected);
+    ImportSource source = ImportSource.Registry.parse(reference, plainHttp, expected);
     return run(name, source, newWorkDir(), replace);
   }
 

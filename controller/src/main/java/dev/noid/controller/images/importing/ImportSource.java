@@ -1,6 +1,8 @@
 package dev.noid.controller.images.importing;
 
 import dev.noid.controller.domain.NoidException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Objects;
@@ -43,7 +45,12 @@ public sealed interface ImportSource {
     }
   }
 
-  /** An image in an OCI distribution registry; reference is a tag or "sha256:HEX". */
+  /**
+   * An image in an OCI distribution registry; reference is a tag or "sha256:HEX". Plain HTTP
+   * is given to skopeo as no TLS verification, which is also HTTPS taking any certificate: off
+   * the host, a man in the middle could answer the tag with a manifest of its own. So it needs
+   * the image pinned (an expected sha256, or a digest reference) unless the host is loopback.
+   */
   record Registry(String host, String repository, String reference, boolean plainHttp,
       Optional<String> expectedSha256) implements ImportSource {
     public Registry {
@@ -51,6 +58,13 @@ public sealed interface ImportSource {
       Objects.requireNonNull(repository, "repository");
       Objects.requireNonNull(reference, "reference");
       expectedSha256 = normalise(expectedSha256);
+      if (plainHttp && expectedSha256.isEmpty() && !reference.startsWith("sha256:")
+          && !isLoopback(host)) {
+        throw NoidException.invalid("plain_http (--plain-http) for " + host + ", not a loopback"
+            + " registry, needs the image's digest (sha256, --sha256, or @sha256: in the"
+            + " reference): without TLS verification anyone on the way could serve another"
+            + " image under the tag");
+      }
     }
 
     public Registry(String host, String repository, String reference, boolean plainHttp) {
@@ -59,7 +73,34 @@ public sealed interface ImportSource {
 
     /** Parses {@code oci://HOST[:PORT]/REPO[:TAG|@sha256:HEX]}; no tag means "latest". */
     public static Registry parse(String uri, boolean plainHttp) {
-      return RegistryUri.parse(uri, plainHttp);
+      return parse(uri, plainHttp, Optional.empty());
+    }
+
+    public static Registry parse(String uri, boolean plainHttp, Optional<String> expectedSha256) {
+      return RegistryUri.parse(uri, plainHttp, expectedSha256);
+    }
+
+    /** localhost, 127.0.0.0/8 or ::1, by name or literal address, never by a lookup. */
+    static boolean isLoopback(String hostPort) {
+      int close = hostPort.indexOf(']');
+      String host = hostPort.startsWith("[") && close > 0
+          ? hostPort.substring(1, close) : hostPort.replaceFirst(":[0-9]+$", "");
+      if (host.equalsIgnoreCase("localhost")) {
+        return true;
+      }
+      // Only the dotted quad: "2130706433" is a literal to Java but a name to a resolver.
+      if (host.matches("127(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){3}")) {
+        return true;
+      }
+      if (!host.contains(":")) {
+        return false;
+      }
+      try {
+        // With a colon it is parsed as IPv6, never looked up.
+        return InetAddress.getByName(host).isLoopbackAddress();
+      } catch (UnknownHostException e) {
+        return false;
+      }
     }
 
     public boolean byDigest() {

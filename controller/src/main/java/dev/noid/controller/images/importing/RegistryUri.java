@@ -1,6 +1,7 @@
 package dev.noid.controller.images.importing;
 
 import dev.noid.controller.domain.NoidException;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -18,7 +19,8 @@ final class RegistryUri {
 
   private RegistryUri() {}
 
-  static ImportSource.Registry parse(String uri, boolean plainHttp) {
+  static ImportSource.Registry parse(String uri, boolean plainHttp,
+      Optional<String> expectedSha256) {
     if (uri == null || !uri.startsWith(SCHEME)) {
       throw invalid(uri, "it must start with " + SCHEME);
     }
@@ -50,7 +52,7 @@ final class RegistryUri {
       throw invalid(uri, "the repository '" + path + "' is not a valid repository name"
           + " (lower-case letters, digits, separators . _ - and /)");
     }
-    return new ImportSource.Registry(host, path, reference, plainHttp);
+    return new ImportSource.Registry(host, path, reference, plainHttp, expectedSha256);
   }
 
   private static String host(String uri, String hostPort) {

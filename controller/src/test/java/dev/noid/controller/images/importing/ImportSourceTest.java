@@ -35,6 +35,44 @@ class ImportSourceTest {
     assertThat(r.imageName()).isEqualTo("[::1]:5000/app@" + DIGEST);
   }
 
+  /**
+   * plain_http turns TLS verification off, which for a registry off the host also takes any
+   * certificate: a man in the middle answers the tag. Before the fix it was taken for any host.
+   */
+  @Test
+  void plainHttpToARegistryOffTheHostIsRefusedUnlessTheImageIsPinned() {
+    assertThatThrownBy(() -> ImportSource.Registry.parse("oci://registry.example:5000/app:1",
+        true))
+        .isInstanceOf(NoidException.class)
+        .hasMessageContaining("plain_http")
+        .hasMessageContaining("registry.example:5000")
+        .extracting(e -> ((NoidException) e).code()).isEqualTo(NoidException.Code.INVALID_ARGUMENT);
+    assertThatThrownBy(() -> new ImportSource.Registry("10.0.0.1:5000", "app", "1", true))
+        .hasMessageContaining("plain_http");
+
+    assertThat(new ImportSource.Registry("registry.example:5000", "app", "1", true,
+        Optional.of(DIGEST)).plainHttp()).isTrue();
+    assertThat(ImportSource.Registry.parse("oci://registry.example:5000/app@" + DIGEST, true)
+        .plainHttp()).isTrue();
+    assertThat(ImportSource.Registry.parse("oci://registry.example:5000/app:1", false)
+        .plainHttp()).isFalse();
+  }
+
+  @ParameterizedTest
+  @CsvSource({"127.0.0.1:5000", "127.1.2.3", "localhost:5000", "LOCALHOST", "[::1]:5000",
+      "[0:0:0:0:0:0:0:1]"})
+  void plainHttpToALoopbackRegistryNeedsNoDigest(String host) {
+    assertThat(new ImportSource.Registry(host, "app", "1", true).plainHttp()).isTrue();
+  }
+
+  @ParameterizedTest
+  @CsvSource({"2130706433:5000", "127.0.0.1.example", "localhost.example", "[::2]:5000",
+      "128.0.0.1", "127.0.0.256", "[::ffff:10.0.0.1]"})
+  void plainHttpToAnythingElseNeedsADigest(String host) {
+    assertThatThrownBy(() -> new ImportSource.Registry(host, "app", "1", true))
+        .hasMessageContaining("plain_http");
+  }
+
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
       "docker://host/app:1 | must start with oci://",
