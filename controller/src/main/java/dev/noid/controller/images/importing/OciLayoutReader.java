@@ -19,7 +19,10 @@ final class OciLayoutReader {
 
   private OciLayoutReader() {}
 
-  /** The index.json entry a ref names; an empty ref needs the layout to hold exactly one. */
+  /**
+   * The index.json entry a ref names, its blob checked against it; an empty ref needs the
+   * layout to hold exactly one.
+   */
   static String manifestDigest(String subject, Path layout, String ref) {
     JsonNode manifests = read(subject, layout.resolve("index.json")).path("manifests");
     List<JsonNode> matching = new ArrayList<>();
@@ -36,7 +39,15 @@ final class OciLayoutReader {
       throw NoidException.invalid(subject + ": " + matching.size() + " manifests"
           + (ref.isEmpty() ? "; name one with a ref" : " tagged '" + ref + "'"));
     }
-    return matching.getFirst().path("digest").asText();
+    String digest = matching.getFirst().path("digest").asText();
+    // index.json only names the manifest: a pinned digest means nothing unless the blob read
+    // as the manifest (here and by skopeo) is the one that hashes to it.
+    String found = "sha256:" + Sha256.ofFile(blobPath(subject, layout, digest));
+    if (!found.equals(digest)) {
+      throw NoidException.invalid(subject + ": digest mismatch: index.json names the manifest "
+          + digest + ", its blob hashes to " + found);
+    }
+    return digest;
   }
 
   /** "os/architecture[/variant]" of the single image manifest a ref names. */

@@ -151,6 +151,28 @@ class ImportRefusalsTest {
     assertThat(e.getMessage()).contains(wrong).contains(OciImages.manifestDigest(layout));
   }
 
+  /**
+   * The layout's index.json names the digest the admin pinned, but the manifest blob under it
+   * is another image's (here: without its last layer). Before the fix only index.json's digest
+   * string was compared, and the other image was imported under the pinned digest.
+   */
+  @Test
+  void aManifestBlobThatIsNotWhatIndexJsonNamesIsRefused() throws Exception {
+    Path layout = OciImages.busyboxLayout(tmp.resolve("layout"), "t");
+    String pinned = OciImages.manifestDigest(layout);
+    Path blob = layout.resolve("blobs/sha256/" + pinned.substring(7));
+    String manifest = Files.readString(blob);
+    String other = manifest.replaceFirst(",\\{[^{}]*\\}\\]", "]");
+    assertThat(other).isNotEqualTo(manifest);
+    Files.writeString(blob, other);
+
+    NoidException e = refusal(new ImportSource.OciLayout(layout, "t", Optional.of(pinned)));
+
+    assertThat(e.code()).isEqualTo(Code.INVALID_ARGUMENT);
+    assertThat(e.getMessage()).contains("digest mismatch").contains(pinned)
+        .contains("sha256:" + Sha256.ofFile(blob));
+  }
+
   @Test
   void garbageIsNotAnArchive() throws Exception {
     Path garbage = tmp.resolve("image.tar");
