@@ -29,15 +29,21 @@ final class AuthCommands {
   static final class Setup implements Callable<Integer> {
     @Option(names = "--url", required = true, description = "Controller gRPC address host:port, or a comma list of every controller of the "
         + "cluster (the CLI follows the leader).") String url;
-    @Option(names = "--token", required = true, description = "Your token (noid_tok_...).") String token;
+    @Option(names = "--token", description = "Your token (noid_tok_...). Seen by other local users"
+        + " in the process list while this runs: prefer --token-file.") String token;
+    @Option(names = "--token-file", description = "A file holding your token, as"
+        + " 'noid-controller users add --token-file' writes it.") String tokenFile;
     @Option(names = "--ca-fingerprint", description = "sha256:HEX of the cluster CA, as 'noid users add' printed it.")
     String fingerprint;
     @Option(names = "--ca-file", description = "The cluster CA (ca.pem), instead of a fingerprint.") String caFile;
 
     @Override
     public Integer call() {
-      if (!token.matches("noid_tok_[0-9a-f]{64}")) {
-        throw new CliException(CliException.USAGE, "--token must be 'noid_tok_' followed by 64 hex characters");
+      Session session = Session.current();
+      String presented = token(session);
+      if (!presented.matches("noid_tok_[0-9a-f]{64}")) {
+        throw new CliException(CliException.USAGE, (tokenFile == null ? "--token" : "the token in "
+            + tokenFile) + " must be 'noid_tok_' followed by 64 hex characters");
       }
       if (fingerprint != null && caFile != null) {
         throw new CliException(CliException.USAGE, "give --ca-fingerprint or --ca-file, not both");
@@ -46,11 +52,10 @@ final class AuthCommands {
         throw new CliException(CliException.USAGE, "--ca-fingerprint must be 'sha256:' followed by 64 hex "
             + "characters; got " + fingerprint);
       }
-      Session session = Session.current();
       String target = ControllerUrls.normalize(url);
       CliConfig c = CliConfig.loadFile();
       c.url = target;
-      c.token = token;
+      c.token = presented;
       if (caFile != null) {
         Path ca = session.resolve(caFile);
         ControllerCertificates.readFirst(ca);  // fail now, not at the first command
@@ -61,6 +66,21 @@ final class AuthCommands {
       c.save();
       System.out.println("saved " + CliConfig.file());
       return 0;
+    }
+
+    private String token(Session session) {
+      if ((token == null) == (tokenFile == null)) {
+        throw new CliException(CliException.USAGE, "give --token or --token-file (one of them)");
+      }
+      if (token != null) {
+        return token;
+      }
+      try {
+        return Files.readString(session.resolve(tokenFile)).strip();
+      } catch (IOException e) {
+        throw new CliException(CliException.USAGE, "cannot read --token-file " + tokenFile + ": "
+            + e.getMessage());
+      }
     }
 
     private X509Certificate trustedCa(Session session, String target) {

@@ -282,6 +282,27 @@ class CliIT {
     assertThat(noid(fresh, "whoami").out()).isEqualTo("alice (user)\n");
   }
 
+  /** --token puts the token in the process list, where every local user can read it. */
+  @Test
+  @Order(10)
+  void theTokenCanComeFromAFileAndOneOfTheTwoIsRequired() throws Exception {
+    Map<String, String> fresh = Map.of("NOID_CONFIG_DIR", dir.resolve("from-file").toString());
+    Path file = dir.resolve("token.txt");
+    Files.writeString(file, token + "\n");
+    Run saved = noid(fresh, "auth", "setup", "--url", controller.address(), "--token-file",
+        file.toString(), "--ca-file", controller.ca().toString());
+    assertThat(saved.exit()).as(saved.err()).isZero();
+    assertThat(noid(fresh, "whoami").out()).isEqualTo("dev (admin)\n");
+
+    Run neither = noid(fresh, "auth", "setup", "--url", controller.address(), "--ca-file",
+        controller.ca().toString());
+    assertThat(neither.exit()).isEqualTo(2);
+    assertThat(neither.err()).contains("--token or --token-file");
+    Run both = noid(fresh, "auth", "setup", "--url", controller.address(), "--token", token,
+        "--token-file", file.toString(), "--ca-file", controller.ca().toString());
+    assertThat(both.exit()).isEqualTo(2);
+  }
+
   @Test
   @Order(10)
   void aWrongFingerprintOrNoneWithoutATerminalIsRefusedAndSavesNothing() throws Exception {
