@@ -180,6 +180,8 @@ public final class Evacuation {
       // A ready node that holds it, or else (it is in the archive) wherever the VM fits.
       Optional<String> holder = ck.get().nodes().stream().filter(this::ready).findFirst();
       String target = "";
+      boolean reserved = false;
+      boolean onTarget = false;
       try {
         if (holder.isPresent()) {
           target = holder.get();
@@ -189,8 +191,10 @@ public final class Evacuation {
           target = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), "",
               e.nodeSelector()), nodes.view());
         }
+        reserved = true;
         VmEntry moved = vms.update(e.withNode(target).with(VmState.CREATING,
             "node " + node + " was removed; restoring " + ck.get().id() + " on " + target));
+        onTarget = true;
         checkpointing.restoreInPlace(moved, ck.get());
         log.atInfo().addKeyValue("vm_name", moved.name()).log("restored {} on {} after removing {}",
             moved.name(), target, node);
@@ -198,11 +202,32 @@ public final class Evacuation {
             target, "restored checkpoint " + ck.get().id()));
       } catch (NoidException ex) {
         String why = "node " + node + " was removed and the restore failed: " + ex.getMessage();
-        vms.byId(e.id()).ifPresent(cur -> vms.update(cur.with(VmState.FAILED, why)));
+        failRestore(e, reserved, onTarget, target, why);
         outcomes.add(new NodeLossOutcome(e.name(), e.owner(), NodeLossOutcome.Kind.FAILED, "", why));
       }
     }
     return outcomes;
+  }
+
+  /**
+   * A restore after a node's removal failed: the VM is FAILED, and what was reserved for it on
+   * {@code target} is given back once. A restore that failed on the node gave it back already
+   * (its VM is FAILED there); a VM destroyed meanwhile gives it back if it had reached the
+   * target, and never held it if not.
+   */
+  private void failRestore(VmEntry e, boolean reserved, boolean onTarget, String target,
+      String why) {
+    VmEntry cur = vms.byId(e.id()).orElse(null);
+    if (cur != null && cur.state() == VmState.DESTROYING) {
+      return; // being destroyed meanwhile: the destroy gives back what its node holds
+    }
+    boolean held = cur != null && cur.node().equals(target) && cur.holdsCapacity();
+    if (cur != null && cur.state() != VmState.FAILED) {
+      vms.update(cur.with(VmState.FAILED, why));
+    }
+    if (reserved && (held || !onTarget)) {
+      scheduler.release(target, e.cpus(), e.memMib());
+    }
   }
 
   private boolean ready(String n) {
