@@ -169,6 +169,10 @@ final class VmSnapshots {
         guests.reattach(vm);
         vmms.bootAndWait(vm, bootTimeout,
             () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
+        // A fresh seed and the time, as for a clone: the same state restored twice would hand
+        // out the same random bytes (TLS nonces, keys) twice, with the clock of the save. And
+        // the hostname, for a checkpoint of another VM's.
+        guests.fixIdentityOnly(vm);
         // The checkpoint may be another VM's, or this one's from before a move (restore
         // anywhere): its guest has that address. A checkpoint of this VM as it is has this
         // one's address, MAC and gateway already, and telling it again costs the guest a

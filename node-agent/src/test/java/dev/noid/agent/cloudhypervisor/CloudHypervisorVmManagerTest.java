@@ -89,6 +89,15 @@ class CloudHypervisorVmManagerTest {
     assertThat(inPlace.state()).isEqualTo(VmState.RUNNING);
     assertThat(inPlace.restoredFromCheckpointId()).isEqualTo("cp1");
     assertThat(exec("web", "hostname")).as("restored in place").isEqualTo("web\n");
+    // A restore in place tells the guest who it is again, with a fresh seed and the time: the
+    // same state restored twice otherwise hands out the same random bytes (nonces) twice, and
+    // this one, web-2's, would run as web-2.
+    Path state2 = Files.createDirectories(tmp.resolve("checkpoints/cp2/state"));
+    Path disk2 = tmp.resolve("checkpoints/cp2/disk.img");
+    vms.withPausedState("web-2", state2, () -> copy(vms.diskOf("web-2"), disk2));
+    vms.restore(spec("web"), state2, disk2, "cp2", null);
+    assertThat(exec("web", "hostname")).as("identity fixed after a restore in place")
+        .isEqualTo("web\n");
 
     long clonePid = clone.pid();
     vms.destroy("web-2");
