@@ -59,11 +59,21 @@ public final class GrpcUserService extends UserServiceGrpc.UserServiceImplBase {
   @Override
   public void addUser(AddUserRequest r, StreamObserver<AddUserResponse> out) {
     Calls.unary(out, () -> {
-      UserDirectory.Added added = users.add(r.getName(),
-          r.getRole() == Role.ROLE_ADMIN ? UserDirectory.ROLE_ADMIN : UserDirectory.ROLE_USER);
+      UserDirectory.Added added = users.add(r.getName(), role(r));
       return AddUserResponse.newBuilder().setUser(ProtoMapper.user(added.user(), 0))
           .setToken(added.token()).build();
     });
+  }
+
+  // A role this controller does not know (a newer client's narrower one) is refused, not
+  // granted as a full user.
+  private static String role(AddUserRequest r) {
+    return switch (r.getRole()) {
+      case ROLE_ADMIN -> UserDirectory.ROLE_ADMIN;
+      case ROLE_USER, ROLE_UNSPECIFIED -> UserDirectory.ROLE_USER;
+      default -> throw NoidException.invalid("role " + r.getRoleValue() + " is not a role this"
+          + " controller knows: use ROLE_USER or ROLE_ADMIN");
+    };
   }
 
   @Override
