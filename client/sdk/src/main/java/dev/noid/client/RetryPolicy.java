@@ -8,10 +8,13 @@ import java.util.Map;
  * gRPC service config that retries idempotent calls on UNAVAILABLE with exponential backoff.
  * Restores, checkpoints and execs are left out: repeating them could do the work twice. CreateVm
  * is in because the SDK gives every create a request id, which the controller deduplicates.
+ * DestroyVm is out: it names the VM, and a leader that went away as it committed one leaves a
+ * repeat to destroy whatever VM of that name was made meanwhile. (A call that never left the
+ * client is still sent again: gRPC's transparent retry does that for any method.)
  */
 final class RetryPolicy {
   static final List<String> IDEMPOTENT = List.of(
-      "GetVm", "ListVms", "StopVm", "StartVm", "PauseVm", "ResumeVm", "DestroyVm",
+      "GetVm", "ListVms", "StopVm", "StartVm", "PauseVm", "ResumeVm",
       "ListCheckpoints", "DeleteCheckpoint", "CreateVm");
 
   /**

@@ -33,6 +33,9 @@ final class FakeController implements AutoCloseable {
   final String id;
   /** The authorization headers of the calls it received: what a stand-in would steal. */
   final List<String> authorizations = new CopyOnWriteArrayList<>();
+  /** DestroyVm calls received; each is answered as a leader that died before answering. */
+  final java.util.concurrent.atomic.AtomicInteger destroys =
+      new java.util.concurrent.atomic.AtomicInteger();
   private final HealthStatusManager health = new HealthStatusManager();
   private final Server server;
 
@@ -84,6 +87,14 @@ final class FakeController implements AutoCloseable {
     public void getVm(GetVmRequest request, StreamObserver<GetVmResponse> out) {
       out.onNext(GetVmResponse.newBuilder().setVm(Vm.newBuilder().setName(id)).build());
       out.onCompleted();
+    }
+
+    @Override
+    public void destroyVm(dev.noid.api.v1.DestroyVmRequest request,
+        StreamObserver<dev.noid.api.v1.DestroyVmResponse> out) {
+      destroys.incrementAndGet();
+      out.onError(io.grpc.Status.UNAVAILABLE.withDescription("the leader stepped down as it"
+          + " committed: it may or may not have been applied").asRuntimeException());
     }
 
     @Override

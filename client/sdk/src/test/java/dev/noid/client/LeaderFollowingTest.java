@@ -69,6 +69,21 @@ class LeaderFollowingTest {
     return ids;
   }
 
+  /**
+   * A destroy the leader may have applied before it went away is not sent again: the VM is
+   * looked up by name, and a VM of that name made meanwhile (CI runners reuse names) was the
+   * one the repeat destroyed.
+   */
+  @Test
+  void aDestroyThatMayHaveBeenAppliedIsNotRepeated() {
+    controller("a").lead();
+
+    Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> client.destroyVm("web"));
+
+    assertThat(t).isNotNull();
+    assertThat(controller("a").destroys.get()).isEqualTo(1);
+  }
+
   @Test
   void callsGoOnlyToTheLeader() {
     controller("b").lead();
