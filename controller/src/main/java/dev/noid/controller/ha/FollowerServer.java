@@ -55,7 +55,9 @@ public final class FollowerServer {
 
   /** {@code reads}: the API methods a follower serves itself, and who may call. */
   void start(ClusterPki pki, FollowerReads reads) {
-    forwarding = new LeaderForwarding(leadership, pki.caCertificateFile());
+    // The leader presents what this controller presents: with an operator's certificate, one
+    // the operator's CA (--tls-ca) signed, not the cluster CA.
+    forwarding = new LeaderForwarding(leadership, pki.serverFiles().trustedCa());
     health.setStatus(LEADER_SERVICE, ServingStatus.NOT_SERVING);
     updateHealth();
     NettyServerBuilder builder = NettyServerBuilder
