@@ -35,8 +35,8 @@ final class FollowerReads {
   private final OpenStreams streams = new OpenStreams();
   private final UserDirectory users;
   private final AuthInterceptor auth;
-  private boolean failing;
-  private boolean stale;
+  private volatile boolean failing;
+  private volatile boolean stale;
 
   FollowerReads(Store store, Clock clock) {
     this.store = store;
@@ -62,19 +62,26 @@ final class FollowerReads {
     return auth;
   }
 
-  void start(ScheduledExecutorService timer) {
-    timer.scheduleWithFixedDelay(this::poll, POLL.toMillis(), POLL.toMillis(),
+  /**
+   * {@code polls} reads the store's changes; {@code checks} the users and the replica's age. Two
+   * threads: a poll that hangs on a cut link throws nothing, and must stop neither the end of
+   * watches gone stale nor that of a rotated token's streams.
+   */
+  void start(ScheduledExecutorService polls, ScheduledExecutorService checks) {
+    polls.scheduleWithFixedDelay(this::poll, POLL.toMillis(), POLL.toMillis(),
         TimeUnit.MILLISECONDS);
-    timer.scheduleWithFixedDelay(this::checkTokens, USERS_POLL.toMillis(), USERS_POLL.toMillis(),
+    checks.scheduleWithFixedDelay(this::checkTokens, USERS_POLL.toMillis(), USERS_POLL.toMillis(),
+        TimeUnit.MILLISECONDS);
+    checks.scheduleWithFixedDelay(this::endWatchesOnceStale, POLL.toMillis(), POLL.toMillis(),
         TimeUnit.MILLISECONDS);
   }
 
-  private void poll() {
+  void poll() {
     try {
       replica.poll();
+      stale = false;
       if (failing) {
         failing = false;
-        stale = false;
         log.info("follower reads the store's VM changes again");
       }
     } catch (RuntimeException e) {
@@ -88,7 +95,7 @@ final class FollowerReads {
 
   // Watches would go silent: end them, so that their clients resume on a controller that
   // reaches the store.
-  private void endWatchesOnceStale() {
+  void endWatchesOnceStale() {
     if (stale) {
       return;
     }

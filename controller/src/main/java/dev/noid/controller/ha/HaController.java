@@ -44,6 +44,7 @@ public final class HaController {
   private final ScheduledExecutorService watchdog = timer("lease-watchdog");
   private final ScheduledExecutorService healthTimer = timer("follower-health");
   private final ScheduledExecutorService readsTimer = timer("follower-reads");
+  private final ScheduledExecutorService readChecks = timer("follower-read-checks");
   private java.util.concurrent.ScheduledFuture<?> followerHealth;
   private volatile int exitCode;
   private PostgresStore store;
@@ -65,7 +66,7 @@ public final class HaController {
     follower = new FollowerServer(config, leadership, store::ping);
     FollowerReads reads = new FollowerReads(store, java.time.Clock.systemUTC());
     follower.start(ClusterPki.open(config), reads);
-    reads.start(readsTimer);
+    reads.start(readsTimer, readChecks);
     // Not on the election's threads: a ping over a cut link blocks.
     followerHealth = healthTimer.scheduleWithFixedDelay(follower::updateHealth, 2, 2,
         TimeUnit.SECONDS);
@@ -93,6 +94,7 @@ public final class HaController {
   private void takeOver(long epoch) {
     followerHealth.cancel(false);
     readsTimer.shutdownNow();
+    readChecks.shutdownNow();
     store.fence(epoch);
     follower.stopHttps();
     if (!FollowerServer.canSharePort()) {
@@ -129,6 +131,7 @@ public final class HaController {
     watchdog.shutdownNow();
     healthTimer.shutdownNow();
     readsTimer.shutdownNow();
+    readChecks.shutdownNow();
     if (election != null) {
       election.release();
     }
