@@ -26,7 +26,6 @@ import dev.noid.api.v1.UncordonNodeResponse;
 import dev.noid.controller.nodes.NodeEntry;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
-import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.vms.service.Evacuation;
 import dev.noid.controller.vms.store.VmTable;
 import dev.noid.api.v1.WatchNodesRequest;
@@ -86,13 +85,9 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
     try {
       nodes.require(r.getName());
       DrainSummary.Builder summary = DrainSummary.newBuilder();
-      // uint32: quoted as sent, not as the negative int Java reads past 2^31.
-      long asked = Integer.toUnsignedLong(r.getParallelism());
-      if (asked > Evacuation.MAX_PARALLELISM) {
-        throw NoidException.invalid("parallelism: " + asked + " is out of range; 1 to "
-            + Evacuation.MAX_PARALLELISM + " VMs at once");
-      }
-      int parallelism = asked == 0 ? Evacuation.DEFAULT_PARALLELISM : (int) asked;
+      // uint32: as sent, not as the negative int Java reads past 2^31.
+      long parallelism = r.getParallelism() == 0 ? Evacuation.DEFAULT_PARALLELISM
+          : Integer.toUnsignedLong(r.getParallelism());
       evacuation.drain(r.getName(), parallelism, step -> {
         DrainVmProgress.Builder b = DrainVmProgress.newBuilder().setVm(step.vm())
             .setOwner(step.owner()).setPhase(DrainVmProgress.Phase.valueOf("PHASE_" + step.phase()))

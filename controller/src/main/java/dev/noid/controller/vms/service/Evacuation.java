@@ -81,7 +81,7 @@ public final class Evacuation {
    * and checkpoints, and one that cannot be moved goes on running here. Returns the steps of
    * every VM (also given to {@code progress}, one at a time, as they happen).
    */
-  public List<DrainStep> drain(String node, int parallelism, Consumer<DrainStep> progress) {
+  public List<DrainStep> drain(String node, long parallelism, Consumer<DrainStep> progress) {
     if (parallelism < 1 || parallelism > MAX_PARALLELISM) {
       throw NoidException.invalid("parallelism: " + parallelism + " is out of range; 1 to "
           + MAX_PARALLELISM + " VMs at once");
@@ -93,7 +93,7 @@ public final class Evacuation {
       }
     };
     List<VmEntry> leaving = vms.onNode(node).stream().filter(v -> v.node().equals(node)).toList();
-    Semaphore slots = new Semaphore(parallelism);
+    Semaphore slots = new Semaphore((int) parallelism);
     List<Future<DrainStep>> moves = new ArrayList<>();
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
       for (VmEntry e : leaving) {
