@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
-import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.agent.v1.VmReport;
 import dev.noid.controller.MutableClock;
 import dev.noid.controller.agents.grpc.AgentMessages;
@@ -35,11 +34,6 @@ class CapacityAccountingTest {
 
   @TempDir Path dir;
 
-  private static CreateVmRequest on(String name, String node) {
-    return CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256).setNode(node)
-        .build();
-  }
-
   /**
    * A FAILED VM has given its capacity back. Before, a destroy of it that the node refused left
    * it DESTROYING, a state that holds capacity, and the retry released it a second time: from
@@ -49,10 +43,10 @@ class CapacityAccountingTest {
   void aFailedVmWhoseDestroyIsRetriedReleasesNothingTwice() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L))) {
-      c.create(ALICE, on("web", "node-a"));
+      c.create(ALICE, InProcessController.onNode("web", "node-a"));
       c.agents.get("node-a").faults().failCreates(Status.INTERNAL
           .withDescription("hypervisor: the VMM would not start"));
-      catchThrowable(() -> c.create(ALICE, on("bad", "node-a")));
+      catchThrowable(() -> c.create(ALICE, InProcessController.onNode("bad", "node-a")));
       c.agents.get("node-a").faults().failCreates(null);
       assertThat(c.get(ALICE, "bad").state()).isEqualTo(VmState.FAILED);
       assertThat(c.scheduler.reservedMemMib("node-a")).as("web only").isEqualTo(256);
@@ -78,7 +72,7 @@ class CapacityAccountingTest {
   void aCreatingVmItsNodeReportsDeadGivesItsCapacityBack() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L))) {
-      VmEntry web = c.create(ALICE, on("web", "node-a"));
+      VmEntry web = c.create(ALICE, InProcessController.onNode("web", "node-a"));
       // As a leader that took over mid-create finds it: CREATING, its capacity counted.
       c.vms.records().table().update(web.with(VmState.CREATING, "creating"));
       c.agents.get("node-a").vmmDied(web.id());
@@ -100,8 +94,8 @@ class CapacityAccountingTest {
     MutableClock clock = new MutableClock(Instant.now());
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L), clock, Duration.ofSeconds(10))) {
-      c.create(ALICE, on("web", "node-a"));
-      VmEntry doomed = c.create(ALICE, on("doomed", "node-a"));
+      c.create(ALICE, InProcessController.onNode("web", "node-a"));
+      VmEntry doomed = c.create(ALICE, InProcessController.onNode("doomed", "node-a"));
       CountDownLatch failing = new CountDownLatch(1);
       CountDownLatch goOn = new CountDownLatch(1);
       // Holds the heartbeat at the moment it counts the VM's failure.
@@ -163,8 +157,8 @@ class CapacityAccountingTest {
   void aFailedVmRestoredInPlaceOrOnAnotherNodeHoldsItsCapacityOnce() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L, "node-b", 2048L))) {
-      c.create(ALICE, on("other", "node-a"));
-      VmEntry web = c.create(ALICE, on("web", "node-a"));
+      c.create(ALICE, InProcessController.onNode("other", "node-a"));
+      VmEntry web = c.create(ALICE, InProcessController.onNode("web", "node-a"));
       c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
       failed(c, c.get(ALICE, "web"));
       assertThat(c.scheduler.reservedMemMib("node-a")).as("other only").isEqualTo(256);
@@ -194,7 +188,7 @@ class CapacityAccountingTest {
         Map.of("node-a", 2048L), clock, Duration.ofSeconds(30))) {
       FakeAgent node = c.agents.get("node-a");
       node.faults().closeGate();
-      VmEntry slow = c.create(ALICE, on("slow", "node-a"));
+      VmEntry slow = c.create(ALICE, InProcessController.onNode("slow", "node-a"));
       assertThat(slow.state()).isEqualTo(VmState.FAILED);
       assertThat(slow.statusMessage()).contains("did not answer in time");
       node.faults().openGate();

@@ -226,4 +226,10 @@ final class InProcessController implements AutoCloseable {
     servers.values().forEach(Server::shutdownNow);
     store.close();
   }
+
+  /** A 1-CPU, 256 MiB VM asked for on {@code node}: what the capacity and node-loss tests use. */
+  static CreateVmRequest onNode(String name, String node) {
+    return CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256).setNode(node)
+        .build();
+  }
 }

@@ -2,7 +2,6 @@ package dev.noid.controller.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.controller.MutableClock;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.nodes.NodeEntry;
@@ -29,18 +28,13 @@ class NodeLostStoreFailureTest {
 
   @TempDir Path dir;
 
-  private static CreateVmRequest on(String name, String node) {
-    return CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256).setNode(node)
-        .build();
-  }
-
   @Test
   void vmsALostNodesHandlingCouldNotMarkAreMarkedUnknownOnceTheStoreIsBack() throws Exception {
     MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L), clock, LEASE)) {
-      c.create(ALICE, on("one", "node-a"));
-      c.create(ALICE, on("two", "node-a"));
+      c.create(ALICE, InProcessController.onNode("one", "node-a"));
+      c.create(ALICE, InProcessController.onNode("two", "node-a"));
       AtomicBoolean broken = new AtomicBoolean();
       InProcessController.Restarted r = c.restarted(FakeBrokenStore.failingWhile(c.store,
           "writeVms", broken::get, () -> new IllegalStateException("database is locked")), LEASE);

@@ -2,7 +2,6 @@ package dev.noid.controller.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.controller.MutableClock;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.nodes.grpc.NodeReports;
@@ -27,19 +26,14 @@ class SilentAfterRestartTest {
 
   @TempDir Path dir;
 
-  private static CreateVmRequest on(String name, String node) {
-    return CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256).setNode(node)
-        .build();
-  }
-
   @Test
   void aNodeSilentForALeaseAfterARestartLeavesItsVmsUnknownAndOneThatReportsDoesNot()
       throws Exception {
     MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L, "node-b", 2048L), clock, LEASE)) {
-      VmEntry silent = c.create(ALICE, on("silent", "node-a"));
-      VmEntry kept = c.create(ALICE, on("kept", "node-b"));
+      VmEntry silent = c.create(ALICE, InProcessController.onNode("silent", "node-a"));
+      VmEntry kept = c.create(ALICE, InProcessController.onNode("kept", "node-b"));
       assertThat(silent.state()).isEqualTo(VmState.RUNNING);
 
       InProcessController.Restarted r = c.restarted(LEASE);
