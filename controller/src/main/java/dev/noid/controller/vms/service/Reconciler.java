@@ -150,22 +150,21 @@ public final class Reconciler {
    * Whether the state was changed.
    */
   private boolean apply(VmEntry seen, NodeVm r, boolean network, VmState actual, String why) {
-    boolean[] changed = new boolean[1];
-    locks.tryWithLock(seen.id(), () -> {
+    return locks.tryWithLock(seen.id(), () -> {
       VmEntry cur = vms.byId(seen.id()).orElse(null);
       if (cur == null || cur.revision() != seen.revision()) {
-        return;
+        return false;
       }
       VmEntry now = network ? vms.update(VmRecords.withNetwork(cur, r)) : cur;
-      if (actual != null) {
-        VmEntry stored = vms.update(now.with(actual, why));
-        changed[0] = true;
-        if (now.holdsCapacity() && !stored.holdsCapacity()) {
-          scheduler.release(now.node(), now.cpus(), now.memMib()); // once it is stored FAILED
-        }
+      if (actual == null) {
+        return false;
       }
-    });
-    return changed[0];
+      VmEntry stored = vms.update(now.with(actual, why));
+      if (now.holdsCapacity() && !stored.holdsCapacity()) {
+        scheduler.release(now.node(), now.cpus(), now.memMib()); // once it is stored FAILED
+      }
+      return true;
+    }).orElse(false);
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.noid.controller.vms.service;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
@@ -53,6 +54,14 @@ public final class VmLocks {
    * it, if one does: for callers that must not wait on a long operation and come back later.
    */
   public boolean tryWithLock(String id, Runnable work) {
+    return tryWithLock(id, () -> {
+      work.run();
+      return true;
+    }).isPresent();
+  }
+
+  /** As {@link #tryWithLock(String, Runnable)}, with work's result; empty if another holds the lock. */
+  public <T> Optional<T> tryWithLock(String id, Supplier<T> work) {
     Held held = locks.compute(id, (k, h) -> {
       Held v = h == null ? new Held(k) : h;
       v.users++;
@@ -60,11 +69,10 @@ public final class VmLocks {
     });
     if (!held.lock.tryLock()) {
       locks.computeIfPresent(held.id, (k, h) -> --h.users == 0 ? null : h);
-      return false;
+      return Optional.empty();
     }
     try {
-      work.run();
-      return true;
+      return Optional.of(work.get());
     } finally {
       unlock(held);
     }

@@ -41,10 +41,14 @@ class VmLocksTest {
     other.shutdown();
     boolean[] ran = new boolean[1];
 
-    assertThat(locks.tryWithLock("vm-1", () -> ran[0] = true)).isFalse();
+    assertThat(locks.tryWithLock("vm-1", () -> {
+      ran[0] = true;
+    })).isFalse();
     assertThat(ran[0]).isFalse();
     assertThat(locks.size()).as("the holder's entry only").isEqualTo(1);
-    assertThat(locks.tryWithLock("vm-2", () -> ran[0] = true)).isTrue();
+    assertThat(locks.tryWithLock("vm-2", () -> {
+      ran[0] = true;
+    })).isTrue();
     assertThat(ran[0]).isTrue();
     assertThat(locks.size()).isEqualTo(1);
     assertThat(held).isNotNull();
