@@ -54,7 +54,8 @@ public final class WarmPool implements AutoCloseable {
   public static final String READY = "warm-ready";
 
   private final int size;
-  private final WarmVms vms;
+  private final WarmMaker vms;
+  private final Duration makeWait;
   private final Map<GoldenKey, Deque<Warm>> ready = new HashMap<>();
   /**
    * Guards {@link #ready}. Not {@code synchronized}: the refill writes a file while it holds it,
@@ -73,9 +74,10 @@ public final class WarmPool implements AutoCloseable {
   private final RefillRetries retries = new RefillRetries();
   private volatile boolean closed;
 
-  WarmPool(int size, WarmVms vms) {
+  WarmPool(int size, WarmMaker vms, Duration makeWait) {
     this.size = size;
     this.vms = vms;
+    this.makeWait = makeWait;
   }
 
   /** {@code size} warm VMs per shape, restored into {@code vmsDir/.warm-*}. */
@@ -84,12 +86,12 @@ public final class WarmPool implements AutoCloseable {
       NodeCapacity capacity, dev.noid.agent.identity.IdentityFix identity,
       Duration bootTimeout, dev.noid.agent.network.NodeNetwork network) {
     return size <= 0 ? off() : new WarmPool(size, new WarmVms(vmsDir, hypervisor, goldens,
-        capacity, identity, bootTimeout, network));
+        capacity, identity, bootTimeout, network), MAKE_WAIT);
   }
 
   /** A pool that never holds a VM ({@code --warm-pool 0}, the default). */
   public static WarmPool off() {
-    return new WarmPool(0, null);
+    return new WarmPool(0, null, Duration.ZERO);
   }
 
   public boolean enabled() {
@@ -212,25 +214,39 @@ public final class WarmPool implements AutoCloseable {
     }
   }
 
-  /** Ends a make, publishing {@code w} (null when it failed); true if it joined the pool. */
+  /**
+   * Ends a make, publishing {@code w} (null when it failed); true if it joined the pool. A make
+   * that ends after {@link #releaseAll} let the pool go is discarded, not published: the create
+   * that asked for its memory may not have waited for it, and the pool is not to grow again
+   * until a create asks.
+   */
   private boolean endMake(GoldenKey key, Warm w) throws IOException {
     boolean published = false;
-    // For whoever looks at the node's files: this one can be taken. Written under the lock a
-    // take holds, with the publication: it is never there before a take can find the VM
-    // (after, a take may rename its directory at any moment).
-    lock.lock();
     try {
-      if (w != null && !closed) {
-        Files.writeString(w.layout().dir().resolve(READY), w.buildId());
-        ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
-        published = true;
+      // For whoever looks at the node's files: this one can be taken. Written under the lock a
+      // take holds, with the publication: it is never there before a take can find the VM
+      // (after, a take may rename its directory at any moment).
+      lock.lock();
+      try {
+        if (w != null && !closed && !yielding) {
+          Files.writeString(w.layout().dir().resolve(READY), w.buildId());
+          ready.computeIfAbsent(key, k -> new ArrayDeque<>()).add(w);
+          published = true;
+        }
+      } finally {
+        lock.unlock();
       }
     } finally {
-      making--;
-      settled.signalAll();
-      lock.unlock();
       if (w != null && !published) {
-        discard(w); // the pool closed, or its file could not be written (thrown)
+        discard(w); // let go, closed, or its file could not be written (thrown)
+      }
+      // Counted as ended only now: a releaseAll waiting on this make finds its memory free.
+      lock.lock();
+      try {
+        making--;
+        settled.signalAll();
+      } finally {
+        lock.unlock();
       }
     }
     return published;
@@ -262,7 +278,7 @@ public final class WarmPool implements AutoCloseable {
    * True if there was one (its memory is free now).
    */
   public boolean releaseAll() {
-    return release(MAKE_WAIT);
+    return release(makeWait);
   }
 
   private boolean release(Duration waitForMakes) {
@@ -293,7 +309,7 @@ public final class WarmPool implements AutoCloseable {
   /** Stops a warm VM taken but not used. */
   public void discard(Warm w) {
     try {
-      vms.discard(w.layout(), w.pid(), w.hold(), w.lease(), w.guest());
+      vms.discard(w);
     } catch (RuntimeException e) {
       log.warn("cannot discard warm VM in {}: {}", w.layout().dir(), e.getMessage());
     }

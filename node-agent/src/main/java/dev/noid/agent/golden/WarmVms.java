@@ -36,7 +36,7 @@ import java.util.concurrent.TimeoutException;
  * name (which no VM id can be) and owned by nobody else, so no VM reaches it; its guest is told
  * the address now, and a create takes the address over with the VM.
  */
-final class WarmVms {
+final class WarmVms implements WarmMaker {
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
 
   private final Path vmsDir;
@@ -58,8 +58,8 @@ final class WarmVms {
     this.bootTimeout = bootTimeout;
   }
 
-  /** A warm VM of {@code key}, or null when its golden snapshot is not there (yet). */
-  WarmPool.Warm make(GoldenKey key, Image image) throws IOException {
+  @Override
+  public WarmPool.Warm make(GoldenKey key, Image image) throws IOException {
     String name = ".warm-" + UUID.randomUUID().toString().substring(0, 8);
     VmLayout layout = new VmLayout(vmsDir.resolve(name));
     VmSpec spec = VmSpec.newBuilder().setId(name.substring(1)).setHostname("noid-warm")
@@ -122,6 +122,11 @@ final class WarmVms {
     if (r.status() != 0) {
       throw new IOException(what + " exited " + r.status() + ": " + r.stderr().strip());
     }
+  }
+
+  @Override
+  public void discard(WarmPool.Warm w) {
+    discard(w.layout(), w.pid(), w.hold(), w.lease(), w.guest());
   }
 
   /**

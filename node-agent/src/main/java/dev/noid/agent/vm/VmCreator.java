@@ -122,6 +122,7 @@ final class VmCreator {
   private boolean takeWarm(VmRecord vm, Image image, WarmTakeover.Reservation reserved) {
     Golden golden = currentGolden(vm.spec, image);
     if (golden == null) {
+      reserved.close(); // runs uncounted: not kept while the create boots cold
       return false;
     }
     try {

@@ -63,13 +63,17 @@ final class WarmTakeover {
       return warm == null;
     }
 
-    /** The warm VM if it is of {@code golden}'s build, once; null otherwise. */
+    /**
+     * The warm VM if it is of {@code golden}'s build, once; null otherwise, and one of another
+     * build is discarded now: its memory is no longer counted, and the create goes on without it.
+     */
     private WarmPool.Warm take(Golden golden) {
       WarmPool.Warm w = warm;
       if (w != null && w.buildId().equals(golden.buildId())) {
         warm = null;
         return w;
       }
+      close();
       return null;
     }
 
