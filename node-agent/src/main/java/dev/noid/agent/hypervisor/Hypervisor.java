@@ -4,8 +4,6 @@ import dev.noid.agent.image.Image;
 import dev.noid.api.agent.v1.HypervisorKind;
 import dev.noid.api.agent.v1.VmSpec;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -92,14 +90,7 @@ public interface Hypervisor {
    * virtio-serial socket accepts at once; Cloud Hypervisor's hybrid vsock needs a handshake.
    */
   default SocketChannel openGuestChannel(VmLayout layout, Duration timeout) throws IOException {
-    SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-    try {
-      ch.connect(UnixDomainSocketAddress.of(layout.agentSocket()));
-      return ch;
-    } catch (IOException e) {
-      ch.close();
-      throw e;
-    }
+    return UnixSockets.connect(layout.agentSocket(), timeout);
   }
 
   /** What the VMM itself reports about its VM, when it changes without the agent asking. */

@@ -3,13 +3,13 @@ package dev.noid.agent.qemu;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.noid.agent.hypervisor.UnixSockets;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.ConnectException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
+import java.net.SocketTimeoutException;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -26,10 +26,11 @@ import java.util.concurrent.locks.LockSupport;
  * command at a time. Asynchronous events interleaved with replies are skipped. Not thread-safe:
  * callers hold the VM's lock.
  *
- * <p>Every exchange has a time limit. A wedged QEMU (stopped, or stuck in a syscall) still
- * accepts connections, because the kernel queues them, and then never answers; without a limit
- * the caller would wait forever holding the VM's lock. When the limit passes, the socket is
- * closed under the blocked read, which then fails with {@link QmpTimeoutException}.
+ * <p>Every exchange has a time limit, the connect included. A wedged QEMU (stopped, or stuck in
+ * a syscall) still completes connects while the kernel can queue them (two, for QEMU's backlog
+ * of one) and then never answers; past that the connect itself blocks. Without a limit the
+ * caller would wait forever holding the VM's lock. When the limit passes, the socket is closed
+ * under the blocked call, which then fails with {@link QmpTimeoutException}.
  */
 public final class QmpClient implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -71,7 +72,7 @@ public final class QmpClient implements AutoCloseable {
 
   private static QmpClient connect(Path socket, Duration timeout, boolean outOfBand)
       throws IOException {
-    SocketChannel ch = open(socket);
+    SocketChannel ch = open(socket, timeout);
     try {
       QmpClient client = new QmpClient(ch, timeout);
       JsonNode greeting = client.guarded("the greeting", client::readMessage);
@@ -101,25 +102,23 @@ public final class QmpClient implements AutoCloseable {
   /**
    * QEMU binds its control socket (the file appears) a moment before it listens on it; until
    * then a connection is refused. On a loaded host that moment can outlast the caller's wait
-   * for the file, so refusals are retried for {@link #LISTEN_WITHIN}.
+   * for the file, so refusals are retried for {@link #LISTEN_WITHIN}. A wedged QEMU accepts
+   * nothing, and a connect to its full queue blocks: each try is limited to {@code timeout}.
    */
-  private static SocketChannel open(Path socket) throws IOException {
+  private static SocketChannel open(Path socket, Duration timeout) throws IOException {
     long deadline = System.nanoTime() + LISTEN_WITHIN.toNanos();
     while (true) {
-      SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
       try {
-        ch.connect(UnixDomainSocketAddress.of(socket));
-        return ch;
+        return UnixSockets.connect(socket, timeout);
       } catch (ConnectException refused) {
-        ch.close();
         if (System.nanoTime() > deadline) {
           throw new ConnectException("QEMU's control socket " + socket + " refused connections for "
               + LISTEN_WITHIN.toSeconds() + " s");
         }
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
-      } catch (IOException | RuntimeException e) {
-        ch.close();
-        throw e;
+      } catch (SocketTimeoutException e) {
+        throw new QmpTimeoutException("QEMU accepted no QMP connection within "
+            + timeout.toSeconds() + " s on " + socket);
       }
     }
   }

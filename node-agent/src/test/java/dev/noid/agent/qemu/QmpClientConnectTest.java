@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class QmpClientConnectTest {
@@ -72,5 +73,24 @@ class QmpClientConnectTest {
       assertThat(client).isNotNull();
     }
     qemu.join();
+  }
+
+  /**
+   * A wedged QEMU's control socket: listening with QEMU's backlog of one and accepting nothing.
+   * Every connect that gave up leaves its connection queued; once the queue is full a connect
+   * blocks, and must still end.
+   */
+  @Test
+  @Timeout(60)
+  void aWedgedQemuWhoseQueueIsFullTimesOutTheConnect() throws Exception {
+    Path socket = dir.resolve("wedged.sock");
+    try (ServerSocketChannel wedged = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      wedged.bind(UnixDomainSocketAddress.of(socket), 1);
+      for (int i = 0; i < 4; i++) {
+        assertThatThrownBy(() -> QmpClient.connect(socket, Duration.ofMillis(200)))
+            .as("connect %d", i)
+            .isInstanceOf(QmpClient.QmpTimeoutException.class);
+      }
+    }
   }
 }

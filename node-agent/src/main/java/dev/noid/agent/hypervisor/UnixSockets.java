@@ -1,0 +1,70 @@
+package dev.noid.agent.hypervisor;
+
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Connects to a VMM's unix socket within a time limit. QEMU listens on its sockets with a
+ * backlog of one: while its main loop is stuck nothing is accepted, and once the queue holds
+ * two (a caller that gave up leaves its connection there) a plain connect blocks for good,
+ * holding the caller's VM lock. Past the limit the socket is closed under the blocked connect.
+ */
+public final class UnixSockets {
+  private static final ScheduledExecutorService WATCHDOG =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().name("unix-connect-watchdog").daemon().factory());
+
+  private UnixSockets() {}
+
+  /**
+   * A channel connected to {@code socket}; {@link SocketTimeoutException} if the connect has not
+   * completed within {@code within}. A refusal is thrown as it comes.
+   */
+  public static SocketChannel connect(Path socket, Duration within) throws IOException {
+    SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+    AtomicBoolean expired = new AtomicBoolean();
+    ScheduledFuture<?> alarm = WATCHDOG.schedule(() -> {
+      expired.set(true);
+      closeQuietly(ch);
+    }, within.toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      ch.connect(UnixDomainSocketAddress.of(socket));
+    } catch (IOException | RuntimeException e) {
+      closeQuietly(ch);
+      if (expired.get()) {
+        throw timedOut(socket, within);
+      }
+      throw e;
+    } finally {
+      alarm.cancel(false);
+    }
+    if (expired.get()) { // the alarm fired as the connect completed
+      closeQuietly(ch);
+      throw timedOut(socket, within);
+    }
+    return ch;
+  }
+
+  private static SocketTimeoutException timedOut(Path socket, Duration within) {
+    return new SocketTimeoutException(socket + " accepted no connection within "
+        + within.toMillis() + " ms");
+  }
+
+  private static void closeQuietly(SocketChannel ch) {
+    try {
+      ch.close();
+    } catch (IOException e) {
+      // closing is all that is wanted: it ends a blocked connect
+    }
+  }
+}
