@@ -21,6 +21,8 @@ import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The seed's per-VM exporter: noid_memory_usage_bytes, noid_cpu_usage_percent and
@@ -30,6 +32,7 @@ import java.util.concurrent.TimeUnit;
  */
 @Singleton
 public final class VmMetrics implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(VmMetrics.class);
   private final MeterRegistry registry;
   private final VmStatsSampler sampler;
   private final VmManager vms;
@@ -72,7 +75,15 @@ public final class VmMetrics implements AutoCloseable {
     Gauge.builder("noid.agent.disk.capacity.bytes", config, c -> diskTotal()).tags(node).register(registry);
     Gauge.builder("noid.agent.disk.available.bytes", config, c -> diskFree()).tags(node).register(registry);
     refresh();
-    scheduler.scheduleWithFixedDelay(this::refresh, intervalSeconds, intervalSeconds, TimeUnit.SECONDS);
+    // A periodic task that throws is never run again: one bad refresh would freeze every VM's
+    // figures, and the heartbeat's usage with them, until the agent restarts.
+    scheduler.scheduleWithFixedDelay(() -> {
+      try {
+        refresh();
+      } catch (RuntimeException e) {
+        log.warn("VM metrics not refreshed this time: {}", e.toString());
+      }
+    }, intervalSeconds, intervalSeconds, TimeUnit.SECONDS);
   }
 
   synchronized void refresh() {

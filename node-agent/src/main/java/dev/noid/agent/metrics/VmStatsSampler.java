@@ -48,26 +48,28 @@ public final class VmStatsSampler {
     Map<String, Long> pids = vms.runningPids();
     for (var vm : vms.list()) {
       String id = vm.id();
-      Long pid = pids.get(id);
-      long disk;
       try {
-        disk = Files2.allocatedBytes(vms.vmDir(id));
+        latest.put(id, sample(id, vms.vmDir(id), pids.get(id)));
       } catch (RuntimeException e) {
-        continue; // destroyed meanwhile
+        // Destroyed meanwhile (its directory left the table), or its process went as it was
+        // read: the next refresh forgets or samples it, and the other VMs are sampled now.
       }
-      if (pid == null || pid <= 0) {
-        last.remove(id);
-        latest.put(id, new Sample(0, 0, disk, 0, 0, 0));
-        continue;
-      }
-      Map<String, Map<String, Long>> io = hypervisor.ioCounters(new VmLayout(vms.vmDir(id)));
-      latest.put(id, new Sample(rss(pid), percent(last, id, cpuTicks(pid)), disk,
-          percent(lastVcpu, id, ProcThreads.vcpuTicks(pid)), sum(io, "read_bytes"),
-          sum(io, "write_bytes")));
     }
     latest.keySet().retainAll(vms.list().stream().map(r -> r.id()).toList());
     last.keySet().retainAll(pids.keySet());
     lastVcpu.keySet().retainAll(pids.keySet());
+  }
+
+  private Sample sample(String id, Path dir, Long pid) {
+    long disk = Files2.allocatedBytes(dir);
+    if (pid == null || pid <= 0) {
+      last.remove(id);
+      return new Sample(0, 0, disk, 0, 0, 0);
+    }
+    Map<String, Map<String, Long>> io = hypervisor.ioCounters(new VmLayout(dir));
+    return new Sample(rss(pid), percent(last, id, cpuTicks(pid)), disk,
+        percent(lastVcpu, id, ProcThreads.vcpuTicks(pid)), sum(io, "read_bytes"),
+        sum(io, "write_bytes"));
   }
 
   public Sample sample(String id) {
