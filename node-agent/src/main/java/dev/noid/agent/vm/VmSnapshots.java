@@ -2,6 +2,7 @@ package dev.noid.agent.vm;
 
 import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmRunState;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NicNames;
@@ -55,21 +56,43 @@ final class VmSnapshots {
       vm.require("checkpoint", VmState::runsVmm);
       boolean wasRunning = vm.state() == VmState.RUNNING;
       Files2.writeMarker(vm.layout.savingMarker(), wasRunning ? "running" : "paused");
-      if (wasRunning) {
-        hypervisor.pause(vm.layout);
-      }
+      // The marker goes whatever fails: left behind, it would have an agent restart resume
+      // this VM after its user paused it.
       try {
-        hypervisor.saveState(vm.layout, stateDir);
-        afterSave.run();
-      } finally {
         if (wasRunning) {
-          hypervisor.resume(vm.layout);
+          hypervisor.pause(vm.layout);
         }
+        try {
+          hypervisor.saveState(vm.layout, stateDir);
+          afterSave.run();
+        } finally {
+          if (wasRunning) {
+            resumeAfterSave(vm);
+          }
+        }
+      } finally {
         Files2.deleteMarker(vm.layout.savingMarker());
       }
       return vm.spec;
     } finally {
       vm.lock.unlock();
+    }
+  }
+
+  /** A VM its VMM left paused after a failed resume is reported PAUSED, so a resume can be asked. */
+  private void resumeAfterSave(VmRecord vm) {
+    try {
+      hypervisor.resume(vm.layout);
+    } catch (RuntimeException e) {
+      try {
+        if (hypervisor.runState(vm.layout).phase() == VmmRunState.Phase.PAUSED) {
+          vm.moveIf(s -> s == VmState.RUNNING, VmState.PAUSED,
+              "left paused: resuming it after a checkpoint failed: " + e.getMessage());
+        }
+      } catch (RuntimeException unknown) {
+        e.addSuppressed(unknown); // its VMM does not answer: the VM's watch decides
+      }
+      throw e;
     }
   }
 

@@ -1,9 +1,11 @@
 package dev.noid.agent.cloudhypervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.image.Image;
 import dev.noid.agent.image.ImageCatalog;
 import dev.noid.agent.image.NodeImages;
@@ -272,6 +274,22 @@ class CloudHypervisorVmManagerTest {
     old.destroyForcibly();
     old.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
     vms.close();
+  }
+
+  /**
+   * A checkpoint whose pause the VMM refuses (here: it was paused behind the agent's back) must
+   * not leave its "saving" marker: an agent restart would read it as "resume this VM".
+   */
+  @Test
+  void aCheckpointWhosePauseFailsLeavesNoSavingMarker() throws Exception {
+    startWeb();
+    VmLayout layout = new VmLayout(tmp.resolve("vms/web"));
+    adoptingDriver.pause(layout);
+    Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
+
+    assertThatThrownBy(() -> vms.withPausedState("web", state, () -> { }))
+        .isInstanceOf(AgentException.class);
+    assertThat(layout.savingMarker()).doesNotExist();
   }
 
   /** A manager adopting what is in vms/, as an agent (re)starting over it, and VM web in it. */
