@@ -20,6 +20,10 @@ import javax.net.ssl.SSLContext;
 public final class HttpsEndpoint implements AutoCloseable {
   /** Handlers at once: probes and scrapes are few, and each answer takes milliseconds. */
   static final int HANDLER_THREADS = 4;
+  /** The longest a connection may take from its first byte to a whole request. */
+  static final int MAX_REQUEST_SECONDS = 5;
+  /** The longest an answer may take to send: a scrape of /metrics takes milliseconds. */
+  static final int MAX_RESPONSE_SECONDS = 30;
   private final String what;
   private final InetSocketAddress address;
   private final SSLContext tls;
@@ -31,8 +35,18 @@ public final class HttpsEndpoint implements AutoCloseable {
     // The JDK server writes headers and body separately; with Nagle's algorithm on, the body
     // then waits for the client's delayed ACK (~40 ms a response, measured on /metrics). The
     // server reads this property once, when its first instance is made.
-    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-      System.setProperty("sun.net.httpserver.nodelay", "true");
+    setIfUnset("sun.net.httpserver.nodelay", "true");
+    // A connection is handed to a handler thread once it is readable, and the TLS handshake and
+    // the request are then read with blocking reads that by default never time out: four
+    // connections that send one byte and stall held every thread, and /health, /healthz and
+    // /metrics went silent for good. Past these (seconds) the server closes the connection.
+    setIfUnset("sun.net.httpserver.maxReqTime", String.valueOf(MAX_REQUEST_SECONDS));
+    setIfUnset("sun.net.httpserver.maxRspTime", String.valueOf(MAX_RESPONSE_SECONDS));
+  }
+
+  private static void setIfUnset(String property, String value) {
+    if (System.getProperty(property) == null) {
+      System.setProperty(property, value);
     }
   }
 
