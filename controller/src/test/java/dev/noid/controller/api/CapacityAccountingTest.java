@@ -142,6 +142,31 @@ class CapacityAccountingTest {
     }
   }
 
+  /**
+   * A restore in place the node refuses: a running VM goes on running and holds its capacity
+   * once, not twice and not none; a FAILED one, whose capacity the restore took again, gives
+   * it back and stays FAILED even while its node still reports it running.
+   */
+  @Test
+  void aRefusedRestoreInPlaceKeepsWhatTheVmHeldBefore() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L))) {
+      c.create(ALICE, InProcessController.onNode("web", "node-a"));
+      c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
+      c.agents.get("node-a").faults().failRestores(Status.FAILED_PRECONDITION
+          .withDescription("memory base sha256:ab is not on this node"));
+
+      catchThrowable(() -> c.vms.checkpoints().restore(ALICE, "web", "v1", "", ""));
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.RUNNING);
+      assertThat(c.scheduler.reservedMemMib("node-a")).as("web, once").isEqualTo(256);
+
+      failed(c, c.get(ALICE, "web"));
+      catchThrowable(() -> c.vms.checkpoints().restore(ALICE, "web", "v1", "", ""));
+      assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.FAILED);
+      assertThat(c.scheduler.reservedMemMib("node-a")).as("nothing").isZero();
+    }
+  }
+
   /** As a VM whose VMM died is left: FAILED, its capacity given back (VmRecords.fail). */
   private static VmEntry failed(InProcessController c, VmEntry e) {
     c.scheduler.release(e.node(), e.cpus(), e.memMib());

@@ -4,15 +4,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.agent.v1.AgentVmState;
+import dev.noid.controller.MutableClock;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.nodes.grpc.NodeReports;
+import dev.noid.controller.scale.hollow.FakeAgent;
 import dev.noid.controller.vms.service.Evacuation.DrainStep;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -192,13 +197,113 @@ class MoveAndRestoreTest {
     }
   }
 
+  /**
+   * A restore the node refused before it touched the VM (a missing base, a full disk, the
+   * checkpoint gone) leaves it running there. Before, the controller stored it FAILED and
+   * released its capacity, and one lease later that node's heartbeat, reporting it RUNNING,
+   * had the reconciler destroy the user's running VM as a failed VM's leftover copy.
+   */
   @Test
-  void aFailedRestoreInPlaceLeavesTheVmFailedWithTheReason() throws Exception {
+  void aRestoreInPlaceTheNodeRefusesBeforeTouchingTheVmLeavesItRunning() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L), clock, Duration.ofSeconds(30))) {
+      VmEntry web = createOn(c, "web", "node-a");
+      CheckpointEntry ck = c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
+      FakeAgent node = c.agents.get("node-a");
+      node.faults().failRestores(Status.RESOURCE_EXHAUSTED
+          .withDescription("no space left to stage the checkpoint's disk"));
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.checkpoints().restore(ALICE, "web", "v1", "", ""));
+      clock.advance(Duration.ofMinutes(1));
+      c.observe("node-a", List.copyOf(node.vms().values()));
+
+      assertThat(e.code()).as("the node's own answer").isEqualTo(NoidException.Code.NO_CAPACITY);
+      assertThat(e.getMessage()).contains("no space left to stage the checkpoint's disk");
+      assertThat(node.vms()).as("the user's VM").containsKey(web.id());
+      assertThat(node.vms().get(web.id()).getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.state()).isEqualTo(VmState.RUNNING);
+      assertThat(after.desiredState()).isEqualTo(VmState.RUNNING);
+      assertThat(after.statusMessage()).isEqualTo("restore from checkpoint " + ck.id()
+          + " failed: node node-a: no space left to stage the checkpoint's disk;"
+          + " the VM was left as it was");
+      assertThat(c.scheduler.reservedMemMib("node-a")).isEqualTo(256);
+    }
+  }
+
+  /** As above for a paused VM: it stays PAUSED, and so does its goal. */
+  @Test
+  void aPausedVmWhoseRestoreInPlaceTheNodeRefusesStaysPaused() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L))) {
       createOn(c, "web", "node-a");
       c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
-      c.agents.get("node-a").faults().failRestores(Status.INTERNAL.withDescription("hypervisor: bad state"));
+      c.vms.transitions().pause(ALICE, "web");
+      c.agents.get("node-a").faults().failRestores(Status.NOT_FOUND
+          .withDescription("checkpoint 'v1' not found"));
+
+      catchThrowableOfType(NoidException.class,
+          () -> c.vms.checkpoints().restore(ALICE, "web", "v1", "", ""));
+
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.state()).isEqualTo(VmState.PAUSED);
+      assertThat(after.desiredState()).isEqualTo(VmState.PAUSED);
+      assertThat(after.statusMessage()).startsWith("restore from checkpoint ");
+      assertThat(c.scheduler.reservedMemMib("node-a")).isEqualTo(256);
+    }
+  }
+
+  /**
+   * The checkpoint is only on a node that is not ready and not in the archive: the restore
+   * cannot start, and the VM, on another node, is not touched. Before, it was stored FAILED
+   * first, and the heartbeat of its own node then had its running copy destroyed.
+   */
+  @Test
+  void aRestoreInPlaceWhoseCheckpointCannotReachTheNodeLeavesTheVmUntouched() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L), clock, Duration.ofSeconds(30))) {
+      VmEntry web = createOn(c, "web", "node-a");
+      CheckpointEntry ck = c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
+      c.vms.moves().migrate(ALICE, "web", "node-b", true, 0);
+      VmEntry before = c.get(ALICE, "web");
+      assertThat(before.node()).isEqualTo("node-b");
+      // node-a goes silent; node-b keeps its lease.
+      clock.advance(Duration.ofMinutes(1));
+      c.nodes.heartbeat(NodeReports.reported(InProcessController.heartbeat("node-b", 2048L, List.of())));
+      c.nodes.expireLeases();
+      assertThat(c.nodes.require("node-a").ready()).isFalse();
+
+      NoidException e = catchThrowableOfType(NoidException.class,
+          () -> c.vms.checkpoints().restore(ALICE, "web", ck.id(), "", ""));
+      clock.advance(Duration.ofMinutes(1));
+      c.observe("node-b", List.copyOf(c.agents.get("node-b").vms().values()));
+
+      assertThat(e.code()).isEqualTo(NoidException.Code.WRONG_STATE);
+      assertThat(e.getMessage()).contains("no ready node holds it");
+      assertThat(c.agents.get("node-b").vms()).as("the user's VM").containsKey(web.id());
+      VmEntry after = c.get(ALICE, "web");
+      assertThat(after.node()).isEqualTo("node-b");
+      assertThat(after.state()).isEqualTo(VmState.RUNNING);
+      assertThat(after.statusMessage()).isEqualTo(before.statusMessage());
+      assertThat(c.scheduler.reservedMemMib("node-b")).isEqualTo(256);
+    }
+  }
+
+  /**
+   * A restore that failed after the node stopped the VM (the agent leaves it STOPPED then):
+   * the VM's machine is not as it was, so it is FAILED with the reason, to restore again.
+   */
+  @Test
+  void aRestoreInPlaceThatFailsAfterTheNodeStoppedTheVmLeavesItFailedWithTheReason() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L))) {
+      createOn(c, "web", "node-a");
+      c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
+      c.agents.get("node-a").faults().failRestoresAfterStopping(Status.INTERNAL
+          .withDescription("hypervisor: bad state"));
 
       catchThrowableOfType(NoidException.class, () -> c.vms.checkpoints().restore(ALICE, "web", "v1", "", ""));
 

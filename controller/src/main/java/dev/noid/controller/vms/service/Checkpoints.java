@@ -232,10 +232,20 @@ public final class Checkpoints {
     return copies.waitingFor(checkpointId, target);
   }
 
-  /** Restores {@code ck} into its VM on the node the VM is on. A failure leaves it FAILED. */
+  /**
+   * Restores {@code ck} into its VM on the node the VM is on. A failure before the node has
+   * the checkpoint's files changes nothing. A failure of the node's restore leaves the VM as
+   * the node then reports it, if RUNNING or PAUSED (see {@link #afterFailedRestore}); else FAILED.
+   */
   VmEntry restoreInPlace(VmEntry e, CheckpointEntry ck) {
     return locks.withLock(e.id(), () -> {
       VmEntry cur = restorable(records.current(e));
+      try {
+        ensureOn(ck, cur.node());
+      } catch (NoidException ne) {
+        observer.operationFailed("restore");
+        throw ne;
+      }
       VmEntry restoring = vms.update(cur.withDesired(VmState.RUNNING)
           .with(VmState.CREATING, "restoring checkpoint " + ck.id()));
       if (!cur.holdsCapacity()) {
@@ -244,15 +254,49 @@ public final class Checkpoints {
         scheduler.reserveOn(cur.node(), cur.cpus(), cur.memMib());
       }
       try {
-        ensureOn(ck, cur.node());
         NodeVm r = agents.restore(cur.node(), ck.id(), restoring);
         return vms.update(VmRecords.reported(restoring.withRestoredFrom(ck.id()), r,
             "restored from " + ck.id()));
       } catch (NoidException ne) {
-        records.fail(restoring, "restore", ne.getMessage());
+        afterFailedRestore(cur, restoring, ck, ne);
         throw ne;
       }
     });
+  }
+
+  /**
+   * The agent checks and stages everything before it stops the old VMM, and a failure after
+   * that leaves the VM STOPPED (docs/architecture.md): so a VM its node reports RUNNING or
+   * PAUSED, settled, is the one the user had, and goes on as it was. Stored FAILED instead,
+   * its next heartbeat would have it destroyed as a failed VM's leftover copy. Only a VM that
+   * ran there before can be left as it was: a FAILED or STOPPED one, or one being restored
+   * there after its node's removal (CREATING), is FAILED, as is one its node cannot report.
+   */
+  private void afterFailedRestore(VmEntry cur, VmEntry restoring, CheckpointEntry ck,
+      NoidException failure) {
+    NodeVm now = null;
+    if (cur.state() == VmState.RUNNING || cur.state() == VmState.PAUSED
+        || cur.state() == VmState.UNKNOWN) {
+      try {
+        now = agents.get(cur.node(), cur.id());
+      } catch (NoidException unknown) {
+        log.warn("VM {}: its restore failed and node {} cannot say how it left it: {}",
+            cur.name(), cur.node(), unknown.getMessage());
+      }
+    }
+    if (now == null || now.inProgress()
+        || (now.state() != VmState.RUNNING && now.state() != VmState.PAUSED)) {
+      records.fail(restoring, "restore", failure.getMessage());
+      return;
+    }
+    observer.operationFailed("restore");
+    // A restore that ran past its deadline may have finished since: the VM runs either way.
+    String left = failure.code() == NoidException.Code.TIMEOUT
+        ? "; node " + cur.node() + " runs the VM, restored or as it was"
+        : "; the VM was left as it was";
+    // Capacity: the VM held it before and holds it still; the restore reserved none.
+    vms.update(VmRecords.reported(restoring.withDesired(cur.desiredState()), now,
+        "restore from checkpoint " + ck.id() + " failed: " + failure.getMessage() + left));
   }
 
   /**

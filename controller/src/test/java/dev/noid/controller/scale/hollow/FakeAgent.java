@@ -438,6 +438,10 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   public void restoreCheckpoint(RestoreCheckpointRequest request,
       StreamObserver<RestoreCheckpointResponse> out) {
     simulated(out, () -> {
+      String id = request.getTarget().getId();
+      if (faults.restoresStopFirst() && vms().containsKey(id)) {
+        node.setState(id, AgentVmState.AGENT_VM_STATE_STOPPED);
+      }
       faults.refuseRestore();
       return RestoreCheckpointResponse.newBuilder()
           .setVm(node.restore(request.getCheckpointId(), request.getTarget())).build();

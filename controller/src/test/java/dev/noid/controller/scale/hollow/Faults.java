@@ -16,6 +16,7 @@ public final class Faults {
   private final AtomicReference<Status> failNextBatch = new AtomicReference<>();
   private volatile Status failCreates;
   private volatile Status failRestores;
+  private volatile boolean restoresStopFirst;
   private volatile Status failStops;
   private volatile Status failDestroys;
   private volatile CountDownLatch importGate;
@@ -66,6 +67,16 @@ public final class Faults {
   /** From now on, every restore is refused with {@code status} (null: none is). */
   public void failRestores(Status status) {
     failRestores = status;
+    restoresStopFirst = false;
+  }
+
+  /**
+   * From now on, every restore in place stops the VM and then fails with {@code status}: the
+   * agent's failure after the old VMM is stopped, which leaves the VM STOPPED.
+   */
+  public void failRestoresAfterStopping(Status status) {
+    failRestores = status;
+    restoresStopFirst = true;
   }
 
   /** From now on, every stop is refused with {@code status} (null: none is). */
@@ -166,6 +177,11 @@ public final class Faults {
     if (s != null) {
       throw new HollowNode.Refused(s);
     }
+  }
+
+  /** Whether a refused restore stops the VM it was to restore into first. */
+  boolean restoresStopFirst() {
+    return failRestores != null && restoresStopFirst;
   }
 
   private static void await(CountDownLatch latch) {
