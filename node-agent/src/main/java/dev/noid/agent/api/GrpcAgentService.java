@@ -46,6 +46,7 @@ import dev.noid.api.agent.v1.StopVmResponse;
 import dev.noid.agent.vm.AgentException;
 import dev.noid.agent.vm.VmManager;
 import dev.noid.common.grpc.UnaryPerMessage;
+import io.grpc.Context;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import jakarta.inject.Inject;
@@ -214,8 +215,10 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void createCheckpoint(CreateCheckpointRequest request,
       StreamObserver<CreateCheckpointResponse> out) {
+    Context call = Context.current(); // cancelled past its deadline, or when the caller goes
     unary(out, () -> CreateCheckpointResponse.newBuilder().setCheckpoint(
-        checkpoints.create(request.getVmId(), request.getCheckpointId(), request.getLabel())).build());
+        checkpoints.create(request.getVmId(), request.getCheckpointId(), request.getLabel(),
+            call::isCancelled)).build());
   }
 
   @Override

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,6 +86,17 @@ public final class CheckpointService {
   }
 
   public CheckpointInfo create(String vmId, String checkpointId, String label) {
+    return create(vmId, checkpointId, label, () -> false);
+  }
+
+  /**
+   * As {@link #create(String, String, String)}, discarded instead of published if
+   * {@code callerGone} holds once it is written: the controller records a checkpoint only from
+   * this call's answer, so one finished after its deadline, or after the controller that asked
+   * went away, would lie on this node (and in the archive) for good, listed by nobody.
+   */
+  public CheckpointInfo create(String vmId, String checkpointId, String label,
+      BooleanSupplier callerGone) {
     CheckpointStore.checkId(checkpointId);
     if (label.length() > 128) {
       throw new AgentException(Code.INVALID_ARGUMENT, "label is " + label.length()
@@ -112,6 +124,13 @@ public final class CheckpointService {
           .setHypervisor(hypervisor.kind().name())
           .setCreateTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
           .build();
+      if (callerGone.getAsBoolean()) {
+        store.abandon(checkpointId);
+        log.atWarn().addKeyValue("vm_name", vmId).log("checkpoint {} of {} discarded: its caller"
+            + " gave up before it was written", checkpointId, vmId);
+        throw new AgentException(Code.INTERRUPTED, "checkpoint " + checkpointId
+            + " discarded: the caller gave up before it was written");
+      }
       store.complete(checkpointId, info);
       uploads.submit(checkpointId);
       created.accept(checkpointId);

@@ -66,4 +66,25 @@ class CheckpointDiskCheckTest {
 
     assertThat(checkpoints.create("web", "ck-1", "fits").getId()).isEqualTo("ck-1");
   }
+
+  /** The controller records a checkpoint from the call's answer only: one nobody waits for goes. */
+  @Test
+  void aCheckpointWhoseCallerGaveUpIsDiscardedNotPublished() throws Exception {
+    vms = FakeChVms.manager(tmp, new NodeCapacity(new NodeLimits(4, 4096)));
+    vms.create(FakeChVms.spec("web", 256), null);
+    CheckpointStore store = new CheckpointStore(Files.createDirectories(tmp.resolve("checkpoints")));
+    CheckpointService checkpoints = new CheckpointService(store, vms, FakeChVms.driver(tmp),
+        new DiskCheck("node-a", 64L << 20, p -> 1L << 30));
+
+    AgentException e = catchThrowableOfType(AgentException.class,
+        () -> checkpoints.create("web", "ck-1", "late", () -> true));
+
+    assertThat(e).isNotNull();
+    assertThat(e.code()).isEqualTo(AgentException.Code.INTERRUPTED);
+    assertThat(store.has("ck-1")).isFalse();
+    try (Stream<Path> left = Files.list(store.root())) {
+      assertThat(left).as("no directory left, partial or published").isEmpty();
+    }
+    assertThat(vms.status("web").state()).isEqualTo(VmState.RUNNING);
+  }
 }
