@@ -26,6 +26,9 @@ public final class AuthInterceptor implements ServerInterceptor {
   /** The authenticated caller of the current call. */
   public static final Context.Key<Principal> PRINCIPAL = Context.key("noid-principal");
 
+  /** The call's token, for a stream to check again once it is registered ({@link OpenStreams}). */
+  static final Context.Key<TokenCheck> TOKEN_CHECK = Context.key("noid-token-check");
+
   /** The caller of the call this thread serves. */
   public static Principal caller() {
     Principal p = PRINCIPAL.get();
@@ -84,9 +87,9 @@ public final class AuthInterceptor implements ServerInterceptor {
           new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    Context ctx = Context.current().withValue(PRINCIPAL, principal);
-    return new TokenStillHolds<>(Contexts.interceptCall(ctx, call, headers, next), call, users,
-        token, principal, revocations);
+    TokenCheck check = new TokenCheck(users, token, principal, revocations);
+    Context ctx = Context.current().withValue(PRINCIPAL, principal).withValue(TOKEN_CHECK, check);
+    return new TokenStillHolds<>(Contexts.interceptCall(ctx, call, headers, next), call, check);
   }
 
   /**
@@ -100,20 +103,13 @@ public final class AuthInterceptor implements ServerInterceptor {
   private static final class TokenStillHolds<Q, R>
       extends ForwardingServerCallListener.SimpleForwardingServerCallListener<Q> {
     private final ServerCall<Q, R> call;
-    private final UserDirectory users;
-    private final String token;
-    private final Principal principal;
-    private long checkedAt;
+    private final TokenCheck check;
     private boolean refused;
 
-    TokenStillHolds(ServerCall.Listener<Q> delegate, ServerCall<Q, R> call, UserDirectory users,
-        String token, Principal principal, long checkedAt) {
+    TokenStillHolds(ServerCall.Listener<Q> delegate, ServerCall<Q, R> call, TokenCheck check) {
       super(delegate);
       this.call = call;
-      this.users = users;
-      this.token = token;
-      this.principal = principal;
-      this.checkedAt = checkedAt;
+      this.check = check;
     }
 
     @Override
@@ -141,13 +137,8 @@ public final class AuthInterceptor implements ServerInterceptor {
       if (refused) {
         return false;
       }
-      long now = users.revocations();
-      if (now == checkedAt) {
-        return true;
-      }
       try {
-        if (users.stillAuthenticates(token, principal)) {
-          checkedAt = now;
+        if (check.stillHolds()) {
           return true;
         }
         call.close(Status.UNAUTHENTICATED.withDescription("the token this call was opened with"

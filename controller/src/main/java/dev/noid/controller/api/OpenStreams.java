@@ -61,7 +61,27 @@ public final class OpenStreams {
    * Registers a stream of {@code user}; {@code end} ends it with a status if it is revoked.
    * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED) naming the limit when the user has as many open.
    */
-  public synchronized Registration open(String user, Kind kind, Consumer<Status> end) {
+  public Registration open(String user, Kind kind, Consumer<Status> end) {
+    Registration r = register(user, kind, end);
+    // Checked after registering: a rotation this check does not see revokes after the
+    // registration, and ends the stream. Checked before, one in between left it running.
+    TokenCheck token = AuthInterceptor.TOKEN_CHECK.get();
+    boolean holds = false;
+    try {
+      holds = token == null || token.stillHolds();
+    } finally {
+      if (!holds) {
+        r.close();
+      }
+    }
+    if (!holds) {
+      throw new NoidException(NoidException.Code.UNAUTHENTICATED, "the token this call was"
+          + " opened with was rotated or revoked before its stream started");
+    }
+    return r;
+  }
+
+  private synchronized Registration register(String user, Kind kind, Consumer<Status> end) {
     Set<Registration> mine = open.computeIfAbsent(user, u -> new LinkedHashSet<>());
     long same = mine.stream().filter(r -> r.kind == kind).count();
     if (same >= kind.perUser) {
