@@ -1,7 +1,9 @@
 package dev.noid.controller.store;
 
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.Set;
@@ -19,6 +21,11 @@ final class JoinRows {
   }
 
   static boolean consumeToken(JdbcStore store, String hash, Instant now) {
+    // Anyone may try a join: an unknown token (a guess) costs a read, not a write transaction
+    // (a fenced one, on PostgreSQL) on the store every VM operation shares.
+    if (!store.read("check join token", c -> usable(c, hash, now))) {
+      return false;
+    }
     return store.tx("use join token", c -> {
       // One UPDATE decides: two agents racing with the same token cannot both win.
       try (PreparedStatement ps = c.prepareStatement(
@@ -27,8 +34,8 @@ final class JoinRows {
         ps.setString(2, hash);
         ps.setLong(3, now.toEpochMilli());
         boolean won = ps.executeUpdate() == 1;
-        // Every join attempt clears the expired tokens, used or not, so the table holds only
-        // live ones (issue 19 L4).
+        // Every join that spends a token clears the expired ones, used or not, so the table
+        // holds only live ones (issue 19 L4; minting a token clears them too).
         try (PreparedStatement purge = c.prepareStatement("DELETE FROM join_tokens WHERE expires_ms <= ?")) {
           purge.setLong(1, now.toEpochMilli());
           purge.executeUpdate();
@@ -36,6 +43,17 @@ final class JoinRows {
         return won;
       }
     });
+  }
+
+  private static boolean usable(Connection c, String hash, Instant now) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(
+        "SELECT 1 FROM join_tokens WHERE token_hash = ? AND used_ms IS NULL AND expires_ms > ?")) {
+      ps.setString(1, hash);
+      ps.setLong(2, now.toEpochMilli());
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
   }
 
   static void purgeExpired(JdbcStore store, Instant now) {

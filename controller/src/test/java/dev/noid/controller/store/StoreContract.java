@@ -340,16 +340,20 @@ abstract class StoreContract {
   }
 
   @Test
-  void aJoinAttemptPurgesExpiredTokensUsedOrNot() throws Exception {
+  void aJoinThatSpendsATokenPurgesExpiredTokensUsedOrNot() throws Exception {
     store.insertJoinToken("expired-unused", NOW.minusSeconds(1));
     store.insertJoinToken("expired-used", NOW.plusSeconds(10));
     assertThat(store.consumeJoinToken("expired-used", NOW)).isTrue();
     store.insertJoinToken("live", NOW.plus(Duration.ofMinutes(30)));
+    store.insertJoinToken("spent", NOW.plus(Duration.ofMinutes(30)));
 
-    // The clock is the caller's (JoinService's injected Clock): 20 s later, a join with a bad token.
+    // A guess writes nothing (JoinTokenPurgeTest); the clock is the caller's (JoinService's).
     assertThat(store.consumeJoinToken("wrong", NOW.plusSeconds(20))).isFalse();
+    assertThat(joinTokensStored()).containsExactly("expired-used", "live", "spent");
+    // 20 s later, a join that spends a token.
+    assertThat(store.consumeJoinToken("spent", NOW.plusSeconds(20))).isTrue();
 
-    assertThat(joinTokensStored()).containsExactly("live");
+    assertThat(joinTokensStored()).containsExactly("live", "spent");
     assertThat(store.consumeJoinToken("live", NOW.plusSeconds(21))).isTrue();
   }
 
