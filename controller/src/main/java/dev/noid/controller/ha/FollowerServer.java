@@ -57,7 +57,7 @@ public final class FollowerServer {
   void start(ClusterPki pki, FollowerReads reads) {
     // The leader presents what this controller presents: with an operator's certificate, one
     // the operator's CA (--tls-ca) signed, not the cluster CA.
-    forwarding = new LeaderForwarding(leadership, pki.serverFiles().trustedCa());
+    forwarding = new LeaderForwarding(leadership, pki.serverTrust());
     health.setStatus(LEADER_SERVICE, ServingStatus.NOT_SERVING);
     updateHealth();
     NettyServerBuilder builder = NettyServerBuilder

@@ -23,13 +23,15 @@ public final class ClusterPki {
   private final Path dir;
   private final KeyAndCertificate ca;
   private final TlsFiles serverFiles;
+  private final Path serverTrust;
   private final TlsFiles agentClientFiles;
 
-  private ClusterPki(Path dir, KeyAndCertificate ca, TlsFiles serverFiles,
+  private ClusterPki(Path dir, KeyAndCertificate ca, TlsFiles serverFiles, Path serverTrust,
       TlsFiles agentClientFiles) {
     this.dir = dir;
     this.ca = ca;
     this.serverFiles = serverFiles;
+    this.serverTrust = serverTrust;
     this.agentClientFiles = agentClientFiles;
   }
 
@@ -46,19 +48,21 @@ public final class ClusterPki {
     if (config.tlsCert() != null) {
       // Operator-supplied server certificate; peers must trust its issuer through --tls-ca.
       // Agents know the controller by the identity only the cluster CA gives: it calls them
-      // with a certificate of its own from that CA.
-      Path trust = config.tlsCa() != null ? config.tlsCa() : caCert;
+      // with a certificate of its own from that CA. Client certificates stay the cluster CA's
+      // alone: it is the only issuer of node identities, and the operator's CA (a corporate
+      // one, say) may have issued others carrying urn:noid:node:NAME that no revocation knows.
       Path identity = dir.resolve("controller-identity.pem");
       Path identityKey = dir.resolve("controller-identity-key.pem");
       ensureControllerCertificate(ca, identity, identityKey, List.of());
-      return new ClusterPki(dir, ca, new TlsFiles(config.tlsCert(), config.tlsKey(), trust),
+      return new ClusterPki(dir, ca, new TlsFiles(config.tlsCert(), config.tlsKey(), caCert),
+          config.tlsCa() != null ? config.tlsCa() : caCert,
           new TlsFiles(identity, identityKey, caCert));
     }
     Path serverCert = dir.resolve("server.pem");
     Path serverKey = dir.resolve("server-key.pem");
     ensureControllerCertificate(ca, serverCert, serverKey, config.tlsNames());
     TlsFiles server = new TlsFiles(serverCert, serverKey, caCert);
-    return new ClusterPki(dir, ca, server, server);
+    return new ClusterPki(dir, ca, server, caCert, server);
   }
 
   /**
@@ -86,8 +90,21 @@ public final class ClusterPki {
     return dir.resolve("ca.pem");
   }
 
+  /**
+   * What the controller's listeners present, verifying client certificates (nodes') against
+   * the cluster CA whichever certificate they present.
+   */
   public TlsFiles serverFiles() {
     return serverFiles;
+  }
+
+  /**
+   * The CA file that vouches for {@link #serverFiles()}'s certificate (--tls-ca with an
+   * operator's certificate): what a follower trusts when it forwards to the leader, as clients
+   * do. Not for client certificates: those only the cluster CA issues.
+   */
+  public Path serverTrust() {
+    return serverTrust;
   }
 
   /** What the controller presents to agents: a cluster-CA certificate naming its identity. */

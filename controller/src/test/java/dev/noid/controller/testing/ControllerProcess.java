@@ -46,6 +46,7 @@ public final class ControllerProcess implements AutoCloseable {
   private Process process;
   private Path output;
   private int starts;
+  private Path serverCa;
   private final List<ManagedChannel> channels = new ArrayList<>();
 
   /** Runs a command that forwards a unix socket to a port inside the controller's namespace. */
@@ -125,6 +126,15 @@ public final class ControllerProcess implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Trusts {@code ca} for the controller's own certificate instead of the cluster CA: the CA
+   * of an operator's certificate ({@code --tls-cert}, {@code --tls-ca}).
+   */
+  public ControllerProcess trustingServer(Path ca) {
+    this.serverCa = ca;
+    return this;
+  }
+
   /** Its process id, for signals. */
   public long pid() {
     return process.pid();
@@ -188,8 +198,9 @@ public final class ControllerProcess implements AutoCloseable {
   private ManagedChannel newChannel() throws IOException {
     String target = forwarding == null ? address()
         : "unix://" + logDir.resolve("controller-grpc.sock").toAbsolutePath();
+    Path trusted = serverCa != null ? serverCa : ca();
     return Grpc.newChannelBuilder(target, TlsChannelCredentials.newBuilder()
-        .trustManager(ca().toFile()).build()).overrideAuthority("localhost").build();
+        .trustManager(trusted.toFile()).build()).overrideAuthority("localhost").build();
   }
 
   /** Whether it leads (issue 22): its gRPC health reports {@code noid.leader} SERVING. */
