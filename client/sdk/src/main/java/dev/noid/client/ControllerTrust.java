@@ -39,16 +39,18 @@ public final class ControllerTrust extends X509ExtendedTrustManager {
   }
 
   /**
-   * Trust in controllers whose certificates {@code caFile} (PEM, one or more CA certificates)
-   * issued; UncheckedIOException when it cannot be read.
+   * Trust in controllers whose certificates any of {@code caFiles} (PEM, one or more CA
+   * certificates each) issued; UncheckedIOException when one cannot be read.
    */
-  public static TrustManager of(Path caFile) {
-    try (InputStream in = Files.newInputStream(caFile)) {
+  public static TrustManager of(Path... caFiles) {
+    try {
       KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
       store.load(null, null);
       int i = 0;
-      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-        store.setCertificateEntry("ca" + i++, c);
+      for (Path caFile : caFiles) {
+        for (Certificate c : certificates(caFile)) {
+          store.setCertificateEntry("ca" + i++, c);
+        }
       }
       TrustManagerFactory tmf =
           TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
@@ -58,10 +60,21 @@ public final class ControllerTrust extends X509ExtendedTrustManager {
           return new ControllerTrust(x);
         }
       }
-      throw new IllegalStateException("no X.509 trust manager for " + caFile);
+      throw new IllegalStateException("no X.509 trust manager for " + List.of(caFiles));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot build trust from " + List.of(caFiles), e);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalArgumentException("CA files " + List.of(caFiles)
+          + " hold no usable certificate: " + e.getMessage(), e);
+    }
+  }
+
+  private static Collection<? extends Certificate> certificates(Path caFile) {
+    try (InputStream in = Files.newInputStream(caFile)) {
+      return CertificateFactory.getInstance("X.509").generateCertificates(in);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read CA file " + caFile, e);
-    } catch (GeneralSecurityException e) {
+    } catch (CertificateException e) {
       throw new IllegalArgumentException("CA file " + caFile + " holds no usable certificate: "
           + e.getMessage(), e);
     }

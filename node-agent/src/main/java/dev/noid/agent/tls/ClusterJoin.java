@@ -22,9 +22,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Joins the cluster once: a fresh key, a CSR for this node's name, the one-time join token,
- * over TLS that trusts only the cluster CA the operator gave us. The certificate that comes
- * back is this node's identity for mutual TLS from then on; the controllers the cluster lists
- * in the answer are saved with it (see {@link KnownControllers}).
+ * over TLS that trusts only the CA the operator gave us for the controller (the cluster CA, or
+ * the CA of the operator's own controller certificate). The certificate that comes back is
+ * this node's identity for mutual TLS from then on; the controllers the cluster lists in the
+ * answer are saved with it (see {@link KnownControllers}).
  */
 final class ClusterJoin {
   private static final Logger log = LoggerFactory.getLogger(ClusterJoin.class);
@@ -33,7 +34,8 @@ final class ClusterJoin {
 
   static void join(AgentConfig config, Path certFile, Path keyFile, Path caFile) {
     if (config.controllerCa() == null) {
-      throw new ConfigException("'controller-ca' is required to join (the cluster CA file)");
+      throw new ConfigException("'controller-ca' is required to join (the CA file that signed"
+          + " the controller's certificate)");
     }
     KeyPair pair = Certificates.newKeyPair();
     ManagedChannel channel;

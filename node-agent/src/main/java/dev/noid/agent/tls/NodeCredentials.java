@@ -21,12 +21,15 @@ import org.slf4j.LoggerFactory;
  * The node's key, its certificate and the CA it trusts for peers. A joined node holds a
  * certificate from the cluster CA (see the join flow); a node that has not joined runs
  * standalone with a CA of its own, so its listeners are still TLS and its agent API still
- * refuses callers without a certificate from that CA.
+ * refuses callers without a certificate from that CA. It also keeps the CA bundle it was given
+ * for the controller ({@code --controller-ca}): a controller serving an operator's certificate
+ * ({@code --tls-cert}) is not vouched for by the cluster CA.
  */
 public final class NodeCredentials {
   private static final Logger log = LoggerFactory.getLogger(NodeCredentials.class);
 
   private static final String STANDALONE_CA_KEY = "standalone-ca-key.pem";
+  static final String CONTROLLER_CA = "controller-ca.pem";
 
   private final TlsFiles files;
   private final boolean joined;
@@ -46,12 +49,14 @@ public final class NodeCredentials {
     Path joinedMarker = dir.resolve("joined");
     if (KeyAndCertificate.exists(cert, key) && ca.toFile().isFile() && joinedMarker.toFile().isFile()) {
       requireIdentity(config, cert);
+      keepControllerCa(config, dir.resolve(CONTROLLER_CA));
       return new NodeCredentials(new TlsFiles(cert, key, ca), true);
     }
     if (config.joinToken() != null && config.controller() != null) {
       // A node that ran standalone first: its own CA goes before the cluster's is written.
       deleteIfExists(dir.resolve(STANDALONE_CA_KEY));
       ClusterJoin.join(config, cert, key, ca);
+      keepControllerCa(config, dir.resolve(CONTROLLER_CA));
       Pem.write(joinedMarker, config.controller() + "\n", false);
       return new NodeCredentials(new TlsFiles(cert, key, ca), true);
     }
@@ -75,6 +80,25 @@ public final class NodeCredentials {
         .write(cert, key);
     log.info("no cluster certificate yet: created standalone TLS material in {}", dir);
     return new NodeCredentials(new TlsFiles(cert, key, ca), false);
+  }
+
+  /**
+   * Saves {@code --controller-ca} as {@code kept}, so that later starts trust the controller
+   * without it; given again, it replaces the copy (the operator's certificate changed CAs). One
+   * that cannot be used leaves the copy as it was rather than stop a joined node.
+   */
+  private static void keepControllerCa(AgentConfig config, Path kept) {
+    Path given = config.controllerCa();
+    if (given == null) {
+      return;
+    }
+    try {
+      ControllerTrust.of(given);
+      Pem.write(kept, java.nio.file.Files.readString(given), false);
+    } catch (IOException | RuntimeException e) {
+      log.warn("cannot use 'controller-ca' {} ({}): trusting the controller as before", given,
+          e.getMessage());
+    }
   }
 
   /** Whether {@code ca} is the certificate of the standalone CA whose key is {@code caKey}. */
@@ -132,13 +156,17 @@ public final class NodeCredentials {
 
   /**
    * Mutual TLS to the controller: this node's certificate, and a server that is not a node (any
-   * node's certificate names its agent's address, which may be the controller's too).
+   * node's certificate names its agent's address, which may be the controller's too), vouched
+   * for by the cluster CA or by the CA given for the controller (nodes joined before it was
+   * kept have only the former).
    */
   public ChannelCredentials controllerCredentials() {
+    Path given = files.certificate().resolveSibling(CONTROLLER_CA);
     try {
       return TlsChannelCredentials.newBuilder()
           .keyManager(files.certificate().toFile(), files.key().toFile())
-          .trustManager(ControllerTrust.of(files.trustedCa()))
+          .trustManager(given.toFile().isFile() ? ControllerTrust.of(files.trustedCa(), given)
+              : ControllerTrust.of(files.trustedCa()))
           .build();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot load TLS material " + files.certificate(), e);
