@@ -28,12 +28,15 @@ final class GuestSetup {
   private final NodeNetwork network;
   private final IdentityFix identity;
   private final boolean warmUpAfterRestore;
+  private final VmmSupervisor vmms;
 
   /**
    * {@code warmUpAfterRestore}: whether a guest restored into a new VMM runs one command ahead
    * of its caller's (see {@link #warmUp}); for VMMs that translate guest code (QEMU's TCG).
    */
-  GuestSetup(NodeNetwork network, IdentityFix identity, boolean warmUpAfterRestore) {
+  GuestSetup(NodeNetwork network, IdentityFix identity, boolean warmUpAfterRestore,
+      VmmSupervisor vmms) {
+    this.vmms = vmms;
     this.network = network;
     this.identity = identity;
     this.warmUpAfterRestore = warmUpAfterRestore;
@@ -80,7 +83,7 @@ final class GuestSetup {
   /** Hostname, clock, entropy: for a guest that has its own address already. */
   void fixIdentityOnly(VmRecord vm) {
     GuestCommand.Result r = guarded(vm, "fixing the identity of", () -> identity.applyTo(vm.spec,
-        argv -> GuestCommand.run(vm.guest, argv, COMMAND_TIMEOUT)));
+        argv -> GuestCommand.run(vmms.workingGuest(vm), argv, COMMAND_TIMEOUT)));
     if (r.status() != 0) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "fixing the identity of VM '" + vm.id
           + "' failed: " + r.stderr().strip());
@@ -119,8 +122,8 @@ final class GuestSetup {
     }
   }
 
-  private static GuestCommand.Result run(VmRecord vm, List<String> argv, String what) {
-    return guarded(vm, what, () -> GuestCommand.run(vm.guest, argv, COMMAND_TIMEOUT));
+  private GuestCommand.Result run(VmRecord vm, List<String> argv, String what) {
+    return guarded(vm, what, () -> GuestCommand.run(vmms.workingGuest(vm), argv, COMMAND_TIMEOUT));
   }
 
   private interface GuestCall {

@@ -197,10 +197,11 @@ final class VmAdoption {
     vm.started = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
     vmms.watch(vm, pid, ++vm.generation);
     try {
-      vm.guest = GuestConnection.open(
-          hypervisor.openGuestChannel(layout, Duration.ofSeconds(5)), vm.id);
+      VmmSupervisor.attachGuest(vm, GuestConnection.open(
+          hypervisor.openGuestChannel(layout, Duration.ofSeconds(5)), vm.id));
     } catch (IOException e) {
-      log.warn("VM {}: guest channel not reachable after adoption: {}", vm.id, e.toString());
+      log.warn("VM {}: guest channel not reachable after adoption (tried again at its next"
+          + " command or resume): {}", vm.id, e.toString());
     }
     log.atInfo().addKeyValue("vm_name", vm.id).addKeyValue("pid", pid)
         .log("re-adopted VM {} ({})", vm.id, vm.state());

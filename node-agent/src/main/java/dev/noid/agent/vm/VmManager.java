@@ -31,10 +31,12 @@ public final class VmManager implements AutoCloseable {
   private final VmDisposal disposal;
   private final VmAdoption adoption;
   private final VmMigrations migrations;
+  private final VmmSupervisor vmms;
 
   VmManager(VmTable table, VmCreator creator, VmLifecycle lifecycle, VmSnapshots snapshots,
-      VmDisposal disposal, VmAdoption adoption, VmMigrations migrations) {
+      VmDisposal disposal, VmAdoption adoption, VmMigrations migrations, VmmSupervisor vmms) {
     this.migrations = migrations;
+    this.vmms = vmms;
     this.table = table;
     this.creator = creator;
     this.lifecycle = lifecycle;
@@ -73,7 +75,8 @@ public final class VmManager implements AutoCloseable {
     VmTable table = new VmTable(capacity);
     VmSpecRules rules = new VmSpecRules(capacity.limits());
     VmmSupervisor vmms = new VmmSupervisor(hypervisor, defaultBootTimeout, capacity);
-    GuestSetup guests = new GuestSetup(network, identity, "tcg".equals(hypervisor.accelerator()));
+    GuestSetup guests = new GuestSetup(network, identity, "tcg".equals(hypervisor.accelerator()),
+        vmms);
     VmDisposal disposal = new VmDisposal(table, vmms, guests);
     NewVms newVms = new NewVms(table, disposal);
     return new VmManager(table,
@@ -83,7 +86,7 @@ public final class VmManager implements AutoCloseable {
         new VmSnapshots(vmsDir, table, newVms, rules, images, hypervisor, vmms, guests),
         disposal, new VmAdoption(vmsDir, table, hypervisor, vmms, network),
         new VmMigrations(vmsDir, table, rules, images, hypervisor, vmms, guests, disposal, newVms,
-            migration));
+            migration), vmms);
   }
 
   public VmStatus create(VmSpec requested, Duration bootTimeout) {
@@ -143,16 +146,28 @@ public final class VmManager implements AutoCloseable {
     VmRecord vm = table.get(id);
     vm.require("exec", s -> s == VmState.RUNNING);
     GuestConnection guest = vm.guest;
-    if (guest == null || !guest.isReady()) {
+    if (guest == null || !guest.isOpen()) {
+      guest = vmms.reopenGuest(vm);
+    }
+    if (!guest.isReady()) {
       throw new AgentException(Code.WRONG_STATE, "VM '" + id + "' has no working guest agent"
-          + " connection" + (guest == null ? "" : guest.isOpen()
+          + " connection" + (guest.isOpen()
               ? " (the guest agent has not answered yet)" : " (the channel closed)"));
     }
     try {
       return guest.exec(argv, env, stdin, tty, sink);
     } catch (IOException e) {
-      throw new AgentException(Code.HYPERVISOR_FAILED, "cannot reach the guest agent of '" + id
-          + "': " + e.getMessage(), e);
+      // The channel closed under the send (its reader had not seen the end yet). A send that
+      // failed left no whole EXEC frame, and the guest agent runs only whole ones: sent again
+      // on a reopened channel, the command still runs once.
+      guest.close();
+      try {
+        return vmms.reopenGuest(vm).exec(argv, env, stdin, tty, sink);
+      } catch (IOException again) {
+        again.addSuppressed(e);
+        throw new AgentException(Code.HYPERVISOR_FAILED, "cannot reach the guest agent of '" + id
+            + "': " + again.getMessage(), again);
+      }
     }
   }
 

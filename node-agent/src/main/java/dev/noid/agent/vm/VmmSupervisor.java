@@ -53,7 +53,7 @@ final class VmmSupervisor {
     try {
       GuestConnection guest = GuestConnection.open(
           hypervisor.openGuestChannel(vm.layout, timeout), vm.id);
-      vm.guest = guest;
+      attachGuest(vm, guest);
       guest.ready().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (TimeoutException | SocketTimeoutException e) {
       stop(vm);
@@ -83,7 +83,7 @@ final class VmmSupervisor {
     long generation = ++vm.generation;
     vm.pid = pid;
     vm.started = Instant.now();
-    vm.guest = guest;
+    attachGuest(vm, guest);
     watchExit(vm, pid, generation);
     watchVmm(vm, generation);
     if (!guest.isReady() || !guest.isOpen()) {
@@ -147,7 +147,7 @@ final class VmmSupervisor {
     vm.generation++;
     closeWatch(vm);
     closeGuest(vm);
-    if (vm.pid > 0 && ProcessHandle.of(vm.pid).map(ProcessHandle::isAlive).orElse(false)) {
+    if (alive(vm.pid)) {
       hypervisor.shutdown(vm.layout, vm.pid);
     }
     vm.pid = 0;
@@ -198,12 +198,110 @@ final class VmmSupervisor {
     try {
       GuestConnection guest = GuestConnection.open(
           hypervisor.openGuestChannel(vm.layout, RECONNECT), vm.id);
-      vm.guest = guest;
+      attachGuest(vm, guest);
       guest.ready().get(RECONNECT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (IOException | ExecutionException | TimeoutException e) {
       log.warn("VM {}: guest channel not reachable after resume: {}", vm.id, e.toString());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * The VM's guest connection for a caller that does not hold the VM's lock (an exec), opened
+   * again if it closed under a VMM that runs on (see {@link #workingGuest}). The lock is waited
+   * for, within the same few seconds: a stop, pause, restore or migration holding it decides
+   * what becomes of the VMM, and no connection is opened behind its back.
+   */
+  GuestConnection reopenGuest(VmRecord vm) {
+    long deadline = System.nanoTime() + RECONNECT.toNanos();
+    try {
+      if (!vm.lock.tryLock(RECONNECT.toNanos(), TimeUnit.NANOSECONDS)) {
+        throw noGuest(vm, "the channel closed; another operation on the VM holds it, try again");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AgentException(Code.INTERNAL, "interrupted while reconnecting to " + vm.id, e);
+    }
+    try {
+      return workingGuest(vm, deadline);
+    } finally {
+      vm.lock.unlock();
+    }
+  }
+
+  /**
+   * The VM's open guest connection; one that closed while the VM runs on in the same VMM (the
+   * guest agent restarted, or something in the guest connected to it: the newest connection
+   * wins, docs/guest-protocol.md) is opened again, waiting a few seconds at most for the guest's
+   * answer. The caller holds the VM's lock. WRONG_STATE when no connection can be had.
+   */
+  GuestConnection workingGuest(VmRecord vm) {
+    return workingGuest(vm, System.nanoTime() + RECONNECT.toNanos());
+  }
+
+  private GuestConnection workingGuest(VmRecord vm, long deadline) {
+    GuestConnection old = vm.guest;
+    if (old != null && old.isOpen()) {
+      return old; // still working, or reopened by a caller that held the lock first
+    }
+    long generation = vm.generation;
+    if (vm.state() != VmState.RUNNING || !alive(vm.pid)) {
+      throw noGuest(vm, "the VM is " + vm.state());
+    }
+    GuestConnection guest = null;
+    try {
+      guest = GuestConnection.open(hypervisor.openGuestChannel(vm.layout,
+          Duration.ofNanos(Math.max(1, deadline - System.nanoTime()))), vm.id);
+      guest.ready().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (IOException | ExecutionException | TimeoutException e) {
+      closeQuietly(guest);
+      throw noGuest(vm, "the channel closed and could not be opened again: " + e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      closeQuietly(guest);
+      throw new AgentException(Code.INTERNAL, "interrupted while reconnecting to " + vm.id, e);
+    }
+    attachGuest(vm, guest);
+    // The exit watcher takes no lock: a VMM that died meanwhile has its VM DEAD, and the
+    // connection goes with it whichever of the two got here first.
+    if (vm.state() != VmState.RUNNING || vm.generation != generation) {
+      if (vm.guest == guest) {
+        closeGuest(vm);
+      }
+      guest.close();
+      throw noGuest(vm, "the VM is " + vm.state());
+    }
+    log.atInfo().addKeyValue("vm_name", vm.id).log("VM {}: guest channel opened again", vm.id);
+    return guest;
+  }
+
+  private static AgentException noGuest(VmRecord vm, String why) {
+    return new AgentException(Code.WRONG_STATE, "VM '" + vm.id + "' has no working guest agent"
+        + " connection (" + why + ")");
+  }
+
+  /**
+   * Makes {@code guest} the VM's. Its closing is logged unless the agent closed it: nothing else
+   * tells that the guest agent went away, and the next command opens the channel again.
+   */
+  static void attachGuest(VmRecord vm, GuestConnection guest) {
+    vm.guest = guest;
+    guest.closed().thenRun(() -> {
+      if (vm.guest == guest && vm.state() == VmState.RUNNING) {
+        log.atWarn().addKeyValue("vm_name", vm.id).log("VM {}: the guest agent closed its"
+            + " channel; it is opened again for the next command", vm.id);
+      }
+    });
+  }
+
+  private static boolean alive(long pid) {
+    return pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+  }
+
+  private static void closeQuietly(GuestConnection guest) {
+    if (guest != null) {
+      guest.close();
     }
   }
 

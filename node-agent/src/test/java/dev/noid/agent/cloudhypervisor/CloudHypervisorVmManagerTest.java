@@ -242,6 +242,31 @@ class CloudHypervisorVmManagerTest {
     assertThat(exec("web", "hostname")).isEqualTo("web\n");
   }
 
+  /**
+   * Something in the guest connects to its guest agent (`noid-guest-agent probe` over vsock
+   * loopback; a respawned agent ends the old connection alike): on vsock the newest connection
+   * wins and the host's is closed. Before, the VM stayed RUNNING with every exec refused ("the
+   * channel closed") until a pause and resume or an agent restart. The next exec opens the
+   * channel again.
+   */
+  @Test
+  void anExecAfterTheGuestAgentDroppedTheHostsConnectionOpensItAgain() throws Exception {
+    long pid = startWeb();
+    VmLayout layout = new VmLayout(tmp.resolve("vms/web"));
+    try (java.nio.channels.SocketChannel ch = HybridVsock.connect(layout.agentSocket(),
+            CloudHypervisorDriver.GUEST_AGENT_PORT, Duration.ofSeconds(5), () -> true);
+        dev.noid.agent.guest.GuestConnection other =
+            dev.noid.agent.guest.GuestConnection.open(ch, "in-guest")) {
+      // Answered: the guest agent serves this connection and has closed the host's.
+      other.ready().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    assertThat(exec("web", "hostname")).isEqualTo("web\n");
+    assertThat(exec("web", "echo", "again")).isEqualTo("again\n");
+    assertThat(vms.status("web").state()).isEqualTo(VmState.RUNNING);
+    assertThat(vms.status("web").pid()).as("the same VMM").isEqualTo(pid);
+  }
+
   /** Checkpoint cp1 of VM web: its saved state directory, with disk.img beside it. */
   private Path checkpointWeb() throws Exception {
     Path state = Files.createDirectories(tmp.resolve("checkpoints/cp1/state"));
