@@ -5,13 +5,13 @@ import dev.noid.controller.quotas.QuotaLimits;
 import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.vms.store.CheckpointTable;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,11 +48,16 @@ public final class CheckpointRetention {
     }
     List<String> deleted = new ArrayList<>();
     byOwner.forEach((owner, theirs) -> {
-      QuotaLimits l = limits.apply(owner);
-      if (!l.retains()) {
+      List<CheckpointEntry> expired;
+      try {
+        QuotaLimits l = limits.apply(owner);
+        expired = l.retains() ? expired(theirs, l, clock.instant()) : List.of();
+      } catch (RuntimeException e) {
+        // One user's limits must not stop the pass for the users after them.
+        log.warn("retention skipped user {} this time: {}", owner, e.toString());
         return;
       }
-      for (CheckpointEntry c : expired(theirs, l, clock.instant())) {
+      for (CheckpointEntry c : expired) {
         try {
           checkpointing.delete(c.id());
           deleted.add(c.id());
@@ -67,6 +72,18 @@ public final class CheckpointRetention {
     return deleted;
   }
 
+  /**
+   * The oldest creation time a maximum age keeps. An age reaching past {@link Instant#MIN} (an
+   * admin's "forever", up to 2^63 - 1 s) keeps everything; {@code now.minus} would throw.
+   */
+  private static Instant oldestKept(Instant now, OptionalLong maxAgeSeconds) {
+    if (maxAgeSeconds.isEmpty()
+        || maxAgeSeconds.getAsLong() >= now.getEpochSecond() - Instant.MIN.getEpochSecond()) {
+      return Instant.MIN;
+    }
+    return now.minusSeconds(maxAgeSeconds.getAsLong());
+  }
+
   /** Of one user's checkpoints, those {@code l} does not keep at {@code now}. */
   static List<CheckpointEntry> expired(List<CheckpointEntry> theirs, QuotaLimits l, Instant now) {
     Map<String, List<CheckpointEntry>> byVm = new LinkedHashMap<>();
@@ -79,8 +96,7 @@ public final class CheckpointRetention {
       }
     }
     long keep = l.checkpointKeepLast().orElse(Long.MAX_VALUE);
-    Instant oldest = l.checkpointMaxAgeSeconds().isPresent()
-        ? now.minus(Duration.ofSeconds(l.checkpointMaxAgeSeconds().getAsLong())) : Instant.MIN;
+    Instant oldest = oldestKept(now, l.checkpointMaxAgeSeconds());
     for (List<CheckpointEntry> ofVm : byVm.values()) {
       ofVm.sort(Comparator.comparing(CheckpointEntry::created).reversed());
       CheckpointEntry newestDurable = ofVm.stream().filter(CheckpointEntry::durable).findFirst()

@@ -43,4 +43,17 @@ class RetentionChoiceTest {
     assertThat(CheckpointRetention.expired(theirs, keepLast(5), T0.plusSeconds(600)))
         .extracting(CheckpointEntry::id).containsExactly("ck-1");
   }
+
+  /** SetQuota takes up to 2^63 - 1 s as an admin's "forever": it keeps, and does not throw. */
+  @Test
+  void aMaximumAgeReachingPastTheStartOfTimeKeepsEverything() {
+    List<CheckpointEntry> theirs = List.of(
+        ck("ck-1", 0, "READY", CheckpointEntry.LOCAL),
+        ck("ck-2", 1, "READY", CheckpointEntry.LOCAL));
+    QuotaLimits forever = new QuotaLimits(OptionalLong.empty(), OptionalLong.empty(),
+        OptionalLong.empty(), OptionalLong.empty(), OptionalLong.empty(), OptionalLong.empty(),
+        OptionalLong.of(Long.MAX_VALUE));
+
+    assertThat(CheckpointRetention.expired(theirs, forever, T0.plusSeconds(600))).isEmpty();
+  }
 }
