@@ -352,23 +352,27 @@ public final class Checkpoints {
   }
 
   private VmEntry cloneFrom(Principal who, CheckpointEntry ck, String asName, String node) {
-    VmEntry clone = vms.insert(newVms.clone(who, asName, node, ck.cpus(), ck.memMib(), ck.image(), ck.id()));
-    String target;
-    try {
-      Placement want = new Placement(clone.cpus(), clone.memMib(), clone.image(), node, Map.of());
-      if (node.isEmpty()) {
-        target = scheduler.place(want, nodes.view());
-      } else {
-        scheduler.placeOn(want, nodes.require(node));
-        target = node;
+    VmEntry fresh = newVms.clone(who, asName, node, ck.cpus(), ck.memMib(), ck.image(), ck.id());
+    // Under its lock from before it is stored, as a create's: a destroy, or the reconciler's
+    // look at an unplaced (PENDING) VM, meets it only once its restore has ended. Before, one
+    // in between left the target's reservation counted, or overwrote the clone's CREATING.
+    return locks.withLock(fresh.id(), () -> {
+      VmEntry clone = vms.insert(fresh);
+      String target;
+      try {
+        Placement want = new Placement(clone.cpus(), clone.memMib(), clone.image(), node, Map.of());
+        if (node.isEmpty()) {
+          target = scheduler.place(want, nodes.view());
+        } else {
+          scheduler.placeOn(want, nodes.require(node));
+          target = node;
+        }
+      } catch (NoidException ex) {
+        vms.delete(clone);
+        throw ex;
       }
-    } catch (NoidException ex) {
-      vms.delete(clone);
-      throw ex;
-    }
-    VmEntry placed = vms.update(clone.withNode(target).with(VmState.CREATING,
-        "restoring checkpoint " + ck.id()));
-    return locks.withLock(placed.id(), () -> {
+      VmEntry placed = vms.update(clone.withNode(target).with(VmState.CREATING,
+          "restoring checkpoint " + ck.id()));
       try {
         ensureOn(ck, target);
         NodeVm r = agents.restore(target, ck.id(), placed);

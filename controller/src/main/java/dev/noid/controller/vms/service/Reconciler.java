@@ -237,10 +237,12 @@ public final class Reconciler {
   private void reconcileOne(VmEntry e) {
     switch (e.state()) {
       case PENDING ->
-        // Creates of this version store a VM only once it is placed (CREATING, under its
-        // lock); a PENDING one was left by an earlier version whose create died unplaced.
-        vms.byId(e.id()).filter(cur -> cur.state() == VmState.PENDING).ifPresent(cur ->
-            vms.update(cur.with(VmState.FAILED, "the controller restarted before the VM was placed")));
+        // A create stores a VM only once it is placed (CREATING), a clone under its lock from
+        // before it is stored: a PENDING one whose lock is free was left by a create or clone
+        // that died unplaced (an earlier version's, or a controller's that stopped).
+        locks.tryWithLock(e.id(), () -> vms.byId(e.id())
+            .filter(cur -> cur.state() == VmState.PENDING).ifPresent(cur -> vms.update(
+                cur.with(VmState.FAILED, "the controller restarted before the VM was placed"))));
       case SCHEDULED -> creates.drive(e.id());
       case DESTROYING -> transitions.destroy(e);
       case CREATING, STOPPING -> locks.withLock(e.id(), () -> {
