@@ -91,7 +91,17 @@ final class VmRecord {
     require(action, s -> s.canMoveTo(next));
   }
 
+  /**
+   * Whether the VM's memory and vCPUs count on the node. A DEAD VM whose VMM still lives (one
+   * adopted wedged, not answering) holds its guest's memory until a start or destroy stops it:
+   * left uncounted, the node would admit VMs into memory that is not free.
+   */
   boolean holdsResources() {
-    return state().holdsResources();
+    VmState s = state();
+    if (s == VmState.DEAD) {
+      long p = pid;
+      return p > 0 && ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false);
+    }
+    return s.holdsResources();
   }
 }

@@ -89,4 +89,24 @@ class NodeCapacityTest {
     capacity.forget(a);
     assertThat(capacity.allocatedMemoryMib()).isEqualTo(512);
   }
+
+  /** Adopted DEAD because its VMM stopped answering: that VMM still holds the guest's memory. */
+  @Test
+  void aDeadVmWhoseVmmStillLivesCountsUntilThatVmmIsGone() throws Exception {
+    Process vmm = new ProcessBuilder("sleep", "600").start();
+    try {
+      VmRecord dead = new VmRecord(VmSpec.newBuilder().setId("wedged").setCpus(1).setMemMib(512)
+          .build(), new VmLayout(Path.of("/nonexistent", "wedged")), VmState.DEAD,
+          "VMM process is alive but does not answer");
+      dead.pid = vmm.pid();
+      capacity.adopt(dead);
+
+      assertThat(capacity.allocatedMemoryMib()).isEqualTo(512);
+      assertThatThrownBy(() -> capacity.admit(vm("b", 768)))
+          .satisfies(e -> assertThat(codeOf(e)).isEqualTo(AgentException.Code.NO_CAPACITY));
+    } finally {
+      vmm.destroyForcibly().waitFor();
+    }
+    assertThat(capacity.allocatedMemoryMib()).isZero();
+  }
 }
