@@ -52,15 +52,15 @@ import java.util.Map;
  * nodes reached over in-process gRPC through the real agent adapter: for tests about the controller's own logic at a scale
  * or with faults that real guests cannot give cheaply.
  */
-final class InProcessController implements AutoCloseable {
+public final class InProcessController implements AutoCloseable {
   final SqliteStore store;
   final UserDirectory users;
   final NodeRegistry nodes;
-  final Scheduler scheduler;
-  final VmServices vms;
+  public final Scheduler scheduler;
+  public final VmServices vms;
   final Quotas quotas;
   final OpenStreams streams = new OpenStreams();
-  final Map<String, FakeAgent> agents = new HashMap<>();
+  public final Map<String, FakeAgent> agents = new HashMap<>();
   private final Map<String, Server> servers = new HashMap<>();
   private Server api;
   private final GrpcVmService vmApi;
@@ -75,7 +75,8 @@ final class InProcessController implements AutoCloseable {
   private final Clock clock;
   private final ImageBlobs blobs;
 
-  InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib) throws IOException {
+  public InProcessController(Path dir, Duration bootTimeout, Map<String, Long> nodeMemoryMib)
+      throws IOException {
     this(dir, bootTimeout, nodeMemoryMib, Clock.systemUTC(), Duration.ofMinutes(5));
   }
 
@@ -168,11 +169,11 @@ final class InProcessController implements AutoCloseable {
   }
 
   /** Creates a VM as CreateVm does, without the API in between. */
-  VmEntry create(Principal who, CreateVmRequest r) {
+  public VmEntry create(Principal who, CreateVmRequest r) {
     return vms.creates().create(who, VmRequests.create(r));
   }
 
-  VmEntry get(Principal who, String name) {
+  public VmEntry get(Principal who, String name) {
     return vms.records().get(who, name);
   }
 

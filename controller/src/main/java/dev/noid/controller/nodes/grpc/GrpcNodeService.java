@@ -88,7 +88,11 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
       // uint32: as sent, not as the negative int Java reads past 2^31.
       long parallelism = r.getParallelism() == 0 ? Evacuation.DEFAULT_PARALLELISM
           : Integer.toUnsignedLong(r.getParallelism());
-      evacuation.drain(r.getName(), parallelism, step -> {
+      // The call's context, cancelled when the client goes away (Ctrl-C) or its deadline
+      // passes: the drain starts no further moves then, so one run again does not race it.
+      io.grpc.Context call = io.grpc.Context.current();
+      evacuation.drain(r.getName(), parallelism, Integer.toUnsignedLong(r.getTimeoutSeconds()),
+          call::isCancelled, step -> {
         DrainVmProgress.Builder b = DrainVmProgress.newBuilder().setVm(step.vm())
             .setOwner(step.owner()).setPhase(DrainVmProgress.Phase.valueOf("PHASE_" + step.phase()))
             .setTargetNode(step.target()).setMessage(step.message());

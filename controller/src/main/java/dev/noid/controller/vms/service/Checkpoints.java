@@ -215,10 +215,13 @@ public final class Checkpoints {
     }
     scheduler.placeOn(new Placement(e.cpus(), e.memMib(), e.image(), node, Map.of()), nodes.require(node));
     try {
-      return moveTo(e, ck, node);
+      return moveTo(e, ck, "", node);
     } catch (NoidException ne) {
       scheduler.release(node, e.cpus(), e.memMib());
       throw ne;
+    } catch (MovedMeanwhile m) { // a move took it to that node since: restore it there
+      scheduler.release(node, e.cpus(), e.memMib());
+      return restoreInPlace(e, ck);
     }
   }
 
@@ -303,11 +306,14 @@ public final class Checkpoints {
    * Moves the VM to {@code target} (its capacity there reserved by the caller): restores
    * {@code ck} there, checks that the node runs it, and only then destroys the VM where it was.
    * If the restore fails, nothing was taken away: the VM goes on where it was, as it was, and
-   * the error says why the move failed. The caller releases {@code target} then.
+   * the error says why the move failed. The caller releases {@code target} then, and also
+   * on {@link MovedMeanwhile}: the VM is on {@code target} already or no longer on {@code from}
+   * (empty: anywhere) and is left as it is.
    */
-  VmEntry moveTo(VmEntry e, CheckpointEntry ck, String target) {
+  VmEntry moveTo(VmEntry e, CheckpointEntry ck, String from, String target) {
     return locks.withLock(e.id(), () -> {
       VmEntry cur = restorable(records.current(e));
+      MovedMeanwhile.check(cur, from, target); // else the "source copy" could be the VM itself
       String source = cur.node();
       VmEntry restoring = vms.update(cur.withDesired(VmState.RUNNING).with(VmState.CREATING,
           "restoring checkpoint " + ck.id() + " on " + target));

@@ -22,6 +22,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,10 +71,17 @@ public final class Evacuation {
   /** VMs a drain moves at once when the caller does not say. */
   public static final int DEFAULT_PARALLELISM = 2;
   public static final int MAX_PARALLELISM = 16;
+  /** The longest deadline a drain takes: a day. */
+  public static final long MAX_TIMEOUT_SECONDS = 86_400;
 
-  /** As {@link #drain(String, int, Consumer)} with {@link #DEFAULT_PARALLELISM}. */
+  /** As {@link #drain(String, long, Consumer)} with {@link #DEFAULT_PARALLELISM}. */
   public List<DrainStep> drain(String node, Consumer<DrainStep> progress) {
     return drain(node, DEFAULT_PARALLELISM, progress);
+  }
+
+  /** As {@link #drain(String, long, long, BooleanSupplier, Consumer)}: no deadline, not cancelled. */
+  public List<DrainStep> drain(String node, long parallelism, Consumer<DrainStep> progress) {
+    return drain(node, parallelism, 0, () -> false, progress);
   }
 
   /**
@@ -80,12 +89,26 @@ public final class Evacuation {
    * it can, else by checkpoint, copy and restore ({@link VmMoves}); each VM keeps its name, owner
    * and checkpoints, and one that cannot be moved goes on running here. Returns the steps of
    * every VM (also given to {@code progress}, one at a time, as they happen).
+   *
+   * <p>Once {@code cancelled} says so (the caller went away), or {@code timeoutSeconds} (0: no
+   * deadline) have passed, no further move starts: the VMs not started yet are FAILED with
+   * "drain cancelled" or "drain timed out" and run on here. Moves under way finish, since
+   * stopping one halfway would leave the VM in neither place. A drain run again after a
+   * cancelled one then overlaps it by those moves at most; a VM either took is not moved twice
+   * ({@link #moveOff}).
    */
-  public List<DrainStep> drain(String node, long parallelism, Consumer<DrainStep> progress) {
+  public List<DrainStep> drain(String node, long parallelism, long timeoutSeconds,
+      BooleanSupplier cancelled, Consumer<DrainStep> progress) {
     if (parallelism < 1 || parallelism > MAX_PARALLELISM) {
       throw NoidException.invalid("parallelism: " + parallelism + " is out of range; 1 to "
           + MAX_PARALLELISM + " VMs at once");
     }
+    if (timeoutSeconds < 0 || timeoutSeconds > MAX_TIMEOUT_SECONDS) {
+      throw NoidException.invalid("timeout_seconds: " + timeoutSeconds + " is out of range; 0"
+          + " (no deadline) to " + MAX_TIMEOUT_SECONDS);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+    BooleanSupplier late = () -> timeoutSeconds > 0 && System.nanoTime() - deadline >= 0;
     nodes.setCordoned(node, true);
     Consumer<DrainStep> serial = step -> {
       synchronized (progress) {
@@ -98,11 +121,21 @@ public final class Evacuation {
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
       for (VmEntry e : leaving) {
         moves.add(pool.submit(() -> {
-          slots.acquire();
+          // A deadline bounds the wait for a slot too: at it, the VMs still waiting are told.
+          boolean slot = timeoutSeconds == 0 ? acquire(slots)
+              : slots.tryAcquire(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
           try {
-            return moveOff(e, serial);
+            if (cancelled.getAsBoolean()) {
+              return notStarted(e, node, "drain cancelled", serial);
+            }
+            if (!slot || late.getAsBoolean()) {
+              return notStarted(e, node, "drain timed out after " + timeoutSeconds + " s", serial);
+            }
+            return moveOff(e, node, serial);
           } finally {
-            slots.release();
+            if (slot) {
+              slots.release();
+            }
           }
         }));
       }
@@ -120,30 +153,73 @@ public final class Evacuation {
     }
   }
 
-  private DrainStep moveOff(VmEntry e, Consumer<DrainStep> progress) {
-    if (!Action.MOVE.allowedFrom(e.state())) {
-      DrainStep failed = new DrainStep(e.name(), e.owner(), "FAILED", "",
-          "only running or paused VMs can be moved; it is " + e.state().label());
-      progress.accept(failed);
-      return failed;
-    }
+  private static boolean acquire(Semaphore slots) throws InterruptedException {
+    slots.acquire();
+    return true;
+  }
+
+  private static DrainStep notStarted(VmEntry e, String node, String why,
+      Consumer<DrainStep> progress) {
+    DrainStep left = new DrainStep(e.name(), e.owner(), "FAILED", "",
+        why + "; it was not moved and runs on at node " + node);
+    progress.accept(left);
+    return left;
+  }
+
+  /**
+   * Moves one listed VM off {@code node}. The listing may be stale by now: a drain run again,
+   * or a MigrateVm, may have taken the VM off already. Its record is read again under its lock
+   * before room is reserved, and the move itself checks again under the lock, so a VM another
+   * move took off {@code node} is not moved a second time. It counts as MOVED, with no report
+   * and a message saying so: it is off the node, which is what the drain is for
+   * (docs/decisions.md).
+   */
+  private DrainStep moveOff(VmEntry listed, String node, Consumer<DrainStep> progress) {
     String target = "";
     try {
+      Optional<VmEntry> still = locks.withLock(listed.id(), () -> {
+        VmEntry cur = vms.byId(listed.id()).orElseThrow(() -> NoidException.notFound(
+            "VM '" + listed.name() + "' was destroyed meanwhile"));
+        if (!cur.node().equals(node)) {
+          return Optional.<VmEntry>empty();
+        }
+        if (!Action.MOVE.allowedFrom(cur.state())) {
+          throw new NoidException(NoidException.Code.WRONG_STATE,
+              "only running or paused VMs can be moved; it is " + cur.state().label());
+        }
+        return Optional.of(cur);
+      });
+      if (still.isEmpty()) {
+        return movedMeanwhile(listed, node, vms.byId(listed.id()).map(VmEntry::node).orElse(""),
+            progress);
+      }
+      VmEntry e = still.get();
       // Place first: a VM with nowhere to go is not checkpointed for nothing.
       target = scheduler.place(new Placement(e.cpus(), e.memMib(), e.image(), "", e.nodeSelector()),
           nodes.view());
       String to = target;
-      MoveReport.Moved moved = moves.moveReserved(e, target, false, Migrations.LIMITS, phase ->
-          progress.accept(new DrainStep(e.name(), e.owner(), phase.name(), to, "")));
+      MoveReport.Moved moved = moves.moveReserved(e, node, target, false, Migrations.LIMITS,
+          phase -> progress.accept(new DrainStep(e.name(), e.owner(), phase.name(), to, "")));
       DrainStep done = new DrainStep(e.name(), e.owner(), "MOVED", target,
           moved.report().toString(), moved.report());
       progress.accept(done);
       return done;
+    } catch (MovedMeanwhile m) {
+      return movedMeanwhile(listed, node, m.node(), progress);
     } catch (NoidException ex) {
-      DrainStep failed = new DrainStep(e.name(), e.owner(), "FAILED", target, ex.getMessage());
+      DrainStep failed = new DrainStep(listed.name(), listed.owner(), "FAILED", target,
+          ex.getMessage());
       progress.accept(failed);
       return failed;
     }
+  }
+
+  private static DrainStep movedMeanwhile(VmEntry e, String node, String now,
+      Consumer<DrainStep> progress) {
+    DrainStep done = new DrainStep(e.name(), e.owner(), "MOVED", now, "another move took it off"
+        + " node " + node + " meanwhile" + (now.isEmpty() ? "" : "; it runs on node " + now));
+    progress.accept(done);
+    return done;
   }
 
   /**

@@ -66,17 +66,22 @@ final class Migrations {
   }
 
   /**
-   * Moves the VM to {@code target} (capacity reserved there by the caller) while it runs.
-   * Throws {@link NotMoved} when it runs on where it was, and NoidException when that is not
-   * known (a node that cannot be reached), with the VM's record saying so.
+   * Moves the VM off {@code from} (empty: wherever it runs) to {@code target} (capacity
+   * reserved there by the caller) while it runs. Throws {@link NotMoved} when it runs on where
+   * it was, {@link MovedMeanwhile} when another move took it to {@code target} or off
+   * {@code from} first, and NoidException when that is not known (a node that cannot be
+   * reached), with the VM's record saying so.
    */
-  MoveReport.Moved move(VmEntry e, String target, NodeMigrations.Limits limits)
+  MoveReport.Moved move(VmEntry e, String from, String target, NodeMigrations.Limits limits)
       throws NotMoved {
-    return locks.withLock(e.id(), () -> moveLocked(records.current(e), target, limits));
+    return locks.withLock(e.id(), () -> moveLocked(records.current(e), from, target, limits));
   }
 
-  private MoveReport.Moved moveLocked(VmEntry cur, String target, NodeMigrations.Limits limits)
-      throws NotMoved {
+  private MoveReport.Moved moveLocked(VmEntry cur, String from, String target,
+      NodeMigrations.Limits limits) throws NotMoved {
+    // Where it is now, not where the caller read it: with source and target one node, the
+    // source copy destroyed at the end would be the VM itself.
+    MovedMeanwhile.check(cur, from, target);
     if (cur.state() != VmState.RUNNING) {
       throw new NotMoved(Code.WRONG_STATE, "the VM is " + cur.state().label()
           + "; only a running VM moves live");

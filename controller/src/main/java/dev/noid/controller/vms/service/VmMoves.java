@@ -34,20 +34,23 @@ public final class VmMoves {
   private final Scheduler scheduler;
   private final Checkpoints checkpoints;
   private final Migrations migrations;
+  private final VmLocks locks;
 
   VmMoves(VmRecords records, NodeRegistry nodes, Scheduler scheduler, Checkpoints checkpoints,
-      Migrations migrations) {
+      Migrations migrations, VmLocks locks) {
     this.records = records;
     this.nodes = nodes;
     this.scheduler = scheduler;
     this.checkpoints = checkpoints;
     this.migrations = migrations;
+    this.locks = locks;
   }
 
   /**
    * Moves the caller's VM to {@code node}, or where the scheduler places it (never its own
    * node). With {@code noFallback}, a VM that cannot move live stays where it is and the
-   * error says why.
+   * error says why. WRONG_STATE for a VM that runs on {@code node} already, also when another
+   * move (a drain) takes it there while this one waits for it.
    */
   public MoveReport.Moved migrate(Principal who, String name, String node, boolean noFallback,
       int timeoutSeconds) {
@@ -61,19 +64,38 @@ public final class VmMoves {
         : new NodeMigrations.Limits(Migrations.LIMITS.downtimeMs(),
             Migrations.LIMITS.maxBandwidthBytes(), timeoutSeconds);
     VmEntry e = records.get(who, name);
-    Action.MOVE.require(e.name(), e.state());
-    if (node.equals(e.node())) {
-      throw NoidException.invalid("node: VM '" + name + "' already runs on node " + node);
+    // Its node read under its lock: one read before may be one another move has since taken
+    // it off, and the scheduler would then pick the node it now runs on.
+    String target = locks.withLock(e.id(), () -> {
+      VmEntry cur = records.current(e);
+      Action.MOVE.require(cur.name(), cur.state());
+      if (node.equals(cur.node())) {
+        throw new NoidException(Code.WRONG_STATE, "VM '" + name + "' already runs on node "
+            + node);
+      }
+      return reserve(cur, node);
+    });
+    try {
+      return moveReserved(e, "", target, noFallback, limits, p -> { });
+    } catch (MovedMeanwhile m) { // between the reservation and the move
+      throw new NoidException(Code.WRONG_STATE, m.getMessage());
     }
-    String target = reserve(e, node);
-    return moveReserved(e, target, noFallback, limits, p -> { });
   }
 
-  /** Moves {@code e} to {@code target}, where its room is reserved; released if it does not move. */
-  MoveReport.Moved moveReserved(VmEntry e, String target, boolean noFallback,
+  /**
+   * Moves {@code e} off {@code from} (empty: wherever it runs) to {@code target}, where its
+   * room is reserved; released if it does not move. {@link MovedMeanwhile} when another move
+   * took it to {@code target} or off {@code from} first: it is left as it is.
+   */
+  MoveReport.Moved moveReserved(VmEntry e, String from, String target, boolean noFallback,
       NodeMigrations.Limits limits, Consumer<Phase> phases) {
     try {
-      return move(e, target, noFallback, limits, phases);
+      return move(e, from, target, noFallback, limits, phases);
+    } catch (MovedMeanwhile m) {
+      // The VM may well be on target, holding room there that the move that took it there
+      // reserved: this reservation is the caller's alone, so it goes back, once.
+      scheduler.release(target, e.cpus(), e.memMib());
+      throw m;
     } catch (RuntimeException ex) { // any failure, a cancelled caller's too, frees the room
       boolean there = records.table().byId(e.id()).map(v -> v.node().equals(target))
           .orElse(false);
@@ -97,15 +119,15 @@ public final class VmMoves {
     return scheduler.place(want, others);
   }
 
-  private MoveReport.Moved move(VmEntry e, String target, boolean noFallback,
+  private MoveReport.Moved move(VmEntry e, String from, String target, boolean noFallback,
       NodeMigrations.Limits limits, Consumer<Phase> phases) {
     long start = System.nanoTime();
-    String source = e.node();
+    String source = from.isEmpty() ? records.current(e).node() : from;
     String why;
     Code cause;
     try {
       phases.accept(Phase.MIGRATING);
-      return migrations.move(e, target, limits);
+      return migrations.move(e, from, target, limits);
     } catch (Migrations.NotMoved n) {
       why = n.getMessage();
       // An agent's internal error keeps its message: it says why the VM did not move.
@@ -123,7 +145,7 @@ public final class VmMoves {
     phases.accept(Phase.TRANSFERRING);
     ck = checkpoints.ensureOn(ck, target);
     phases.accept(Phase.RESTORING);
-    VmEntry moved = checkpoints.moveTo(records.current(e), ck, target);
+    VmEntry moved = checkpoints.moveTo(records.current(e), ck, from, target);
     return new MoveReport.Moved(moved, MoveReport.byCheckpoint(source, target, why,
         (System.nanoTime() - start) / 1_000_000));
   }

@@ -52,7 +52,8 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     Checkpoints checkpoints = new Checkpoints(records, checkpointTable, newVms, nodes, scheduler,
         agents, locks, transitions, observer, clock);
     VmMoves moves = new VmMoves(records, nodes, scheduler, checkpoints, new Migrations(records,
-        scheduler, nodes, agents, agents.live(), locks, transitions, java.time.Duration.ofSeconds(1)));
+        scheduler, nodes, agents, agents.live(), locks, transitions, java.time.Duration.ofSeconds(1)),
+        locks);
     Evacuation evacuation = new Evacuation(vms, checkpointTable, nodes, scheduler, checkpoints,
         moves, locks);
     nodes.onReadinessChange(n -> {

@@ -33,6 +33,9 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
   private volatile Status failFinishes;
   private volatile boolean commitThenFail;
   private volatile Status failAborts;
+  private volatile java.util.concurrent.CountDownLatch sendGate;
+  private final java.util.concurrent.atomic.AtomicInteger sendsHeld =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   FakeAgentMigration(HollowNode node) {
     this.node = node;
@@ -50,6 +53,24 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
   public void failFinishes(Status status, boolean committed) {
     failFinishes = status;
     commitThenFail = committed;
+  }
+
+  /** From now on MigrateVm waits (then carries on as usual) until {@link #openSends()}. */
+  public void holdSends() {
+    sendGate = new java.util.concurrent.CountDownLatch(1);
+  }
+
+  public void openSends() {
+    java.util.concurrent.CountDownLatch g = sendGate;
+    sendGate = null;
+    if (g != null) {
+      g.countDown();
+    }
+  }
+
+  /** MigrateVm calls waiting at the gate now. */
+  public int sendsHeld() {
+    return sendsHeld.get();
   }
 
   public void failAborts(Status status) {
@@ -95,6 +116,17 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
 
   @Override
   public void migrateVm(MigrateVmRequest request, StreamObserver<MigrateVmResponse> out) {
+    java.util.concurrent.CountDownLatch g = sendGate;
+    if (g != null) {
+      sendsHeld.incrementAndGet();
+      try {
+        g.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        sendsHeld.decrementAndGet();
+      }
+    }
     FakeAgent.answer(out, () -> {
       running(request.getId());
       refuse(failSends);
