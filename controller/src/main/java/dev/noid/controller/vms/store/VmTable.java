@@ -157,20 +157,32 @@ public final class VmTable implements VmView {
         }, () -> forgetName(key, s)));
       }
     }
+    // Each awaited: another thread's commit may take and fail some while the rest wait queued,
+    // to be stored by the next commit after the create answered UNAVAILABLE and freed their room.
     VmEntry refused = null;
+    RuntimeException failure = null;
     for (int i = 0; i < pending.size(); i++) {
-      if (!commits.await(pending.get(i)) && refused == null) {
-        refused = stamped.get(i);
+      try {
+        if (!commits.await(pending.get(i)) && refused == null) {
+          refused = stamped.get(i);
+        }
+      } catch (RuntimeException e) {
+        failure = failure == null ? e : failure;
       }
     }
-    if (refused != null) {
-      // Another writer of the store took a name between the check and the commit.
-      for (int i = 0; i < stamped.size(); i++) {
-        if (byId.containsKey(stamped.get(i).id())) {
-          delete(stamped.get(i));
+    if (refused != null || failure != null) {
+      // A name taken by another writer since the check, or a store failure: all or none.
+      RuntimeException thrown = failure != null ? failure : alreadyExists(refused);
+      for (VmEntry e : stamped) {
+        if (byId.containsKey(e.id())) {
+          try {
+            delete(e);
+          } catch (RuntimeException stillFailing) {
+            thrown.addSuppressed(stillFailing);
+          }
         }
       }
-      throw alreadyExists(refused);
+      throw thrown;
     }
     return stamped;
   }
@@ -229,7 +241,17 @@ public final class VmTable implements VmView {
         }, () -> { }));
       }
     }
-    pending.forEach(commits::await);
+    RuntimeException failure = null;
+    for (GroupCommit.Pending p : pending) {
+      try {
+        commits.await(p); // each: one failed batch must not leave the rest unwaited in the queue
+      } catch (RuntimeException e) {
+        failure = failure == null ? e : failure;
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
     return stamped;
   }
 
