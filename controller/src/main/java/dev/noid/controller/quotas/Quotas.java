@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.store.Store;
+import dev.noid.controller.users.UserDirectory;
 import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -26,6 +27,17 @@ public final class Quotas implements QuotaCheck {
     store.userQuotas().forEach((user, doc) -> limits.put(user, read(doc)));
   }
 
+  /**
+   * Quotas read again for each user whose token changes: a user removed on the host
+   * ({@code noid-controller users remove}) takes its quota out of the store only, and a user
+   * added again under that name must not inherit the old limits.
+   */
+  public static Quotas following(Store store, UserDirectory users) {
+    Quotas quotas = new Quotas(store);
+    users.onRevocation((user, why) -> quotas.reload(user));
+    return quotas;
+  }
+
   public QuotaLimits limits(String user) {
     return limits.getOrDefault(user, QuotaLimits.UNLIMITED);
   }
@@ -46,6 +58,16 @@ public final class Quotas implements QuotaCheck {
   /** Forgets a removed user's quota (the store drops it with the user). */
   public void forget(String user) {
     limits.remove(user);
+  }
+
+  /** Reads the user's quota again from the store: none if the user is gone. */
+  public void reload(String user) {
+    String doc = store.userQuotas().get(user);
+    if (doc == null) {
+      limits.remove(user);
+    } else {
+      limits.put(user, read(doc));
+    }
   }
 
   @Override

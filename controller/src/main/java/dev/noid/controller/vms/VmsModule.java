@@ -13,6 +13,7 @@ import dev.noid.controller.config.ControllerConfig;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.store.Store;
+import dev.noid.controller.users.UserDirectory;
 import dev.noid.controller.vms.service.Checkpoints;
 import dev.noid.controller.vms.service.Evacuation;
 import dev.noid.controller.vms.service.Reconciler;
@@ -36,8 +37,8 @@ public final class VmsModule extends AbstractModule {
 
   @Provides
   @Singleton
-  Quotas quotas(Store store) {
-    return new Quotas(store);
+  Quotas quotas(Store store, UserDirectory users) {
+    return Quotas.following(store, users);
   }
 
   @Provides

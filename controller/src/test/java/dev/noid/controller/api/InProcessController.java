@@ -99,7 +99,7 @@ public final class InProcessController implements AutoCloseable {
     this.clock = clock;
     clients = new AgentClients(
         n -> InProcessChannelBuilder.forName(name + "-" + n.name()).build(), nodes);
-    quotas = new Quotas(store);
+    quotas = Quotas.following(store, users);
     VmTable vmTable = new VmTable(store, clock, quotas);
     CheckpointTable checkpointTable = new CheckpointTable(store, quotas);
     blobs = new ImageBlobs(dir.resolve("images"));

@@ -15,6 +15,8 @@ import dev.noid.api.v1.SetQuotaRequest;
 import dev.noid.api.v1.UserServiceGrpc;
 import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.controller.quotas.Quotas;
+import dev.noid.controller.users.LoginLimiter;
+import dev.noid.controller.users.UserDirectory;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -109,6 +111,26 @@ class QuotaTest {
     assertThat(mine.getUsage().getVms()).isEqualTo(1);
     assertThat(mine.getUsage().getVcpus()).isEqualTo(2);
     assertThat(mine.getUsage().getMemoryMib()).isEqualTo(128);
+  }
+
+  /** As `noid-controller users remove` and `users add` on the host, beside the controller. */
+  @Test
+  void aUserRemovedOnTheHostAndAddedAgainDoesNotInheritTheOldQuota() {
+    setQuota(Quota.newBuilder().setVcpus(3).build());
+    c.users.checkForChangesElsewhere();
+    UserDirectory host = new UserDirectory(c.store,
+        new LoginLimiter(10, Duration.ofSeconds(60), java.time.Clock.systemUTC()),
+        java.time.Clock.systemUTC());
+
+    host.revoke("bob");
+    host.remove("bob");
+    c.users.checkForChangesElsewhere();
+    String token = host.add("bob", "user").token();
+
+    GetQuotaResponse q = UserServiceGrpc.newBlockingStub(ch)
+        .withCallCredentials(ConcurrentCreateTest.bearer(token))
+        .getQuota(GetQuotaRequest.getDefaultInstance());
+    assertThat(q.getQuota().hasVcpus()).as("the new bob is unlimited").isFalse();
   }
 
   @Test
