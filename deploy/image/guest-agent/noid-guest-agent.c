@@ -58,9 +58,10 @@
  *   noid-guest-agent probe [--cid N] [--port P] [--unix PATH] [-- CMD...]
  *     connects to an agent over vsock (default: this guest's own, CID 1,
  *     port 1024), checks it answers RESET, and runs CMD there if given;
- *   noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX
+ *   noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX|keep
  *     a restored guest's own hostname (and /etc/hostname, /etc/hosts), clock,
- *     entropy (as reseed) and, where the image has one, /etc/machine-id.
+ *     entropy (as reseed) and, where the image has one, /etc/machine-id
+ *     (left as it is with "keep": a VM restored from its own checkpoint).
  *   noid-guest-agent reseed HEX
  *     credits HEX (host randomness) to the kernel's entropy pool and reseeds
  *     the random generator at once, so that guests restored from one memory
@@ -1415,17 +1416,19 @@ static int apply_identity(char **argv, char *err, size_t errlen)
 	char *end = NULL;
 	errno = 0;
 	long long ms = strtoll(argv[3], &end, 10);
+	/* "keep": the guest is the same machine again (its own checkpoint restored), not a copy. */
+	int keep = strcmp(argv[5], "keep") == 0;
 	int bad = errno || !end || end == argv[3] || *end || ms < 0 || strlen(host) == 0 ||
-		  strlen(host) > 64 || strlen(argv[5]) != 32;
+		  strlen(host) > 64 || (!keep && strlen(argv[5]) != 32);
 	/* Host-chosen values, checked anyway: a newline in a name would add lines to /etc/hosts. */
 	for (const char *p = host; !bad && *p; p++)
 		bad = !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
 			*p == '-' || *p == '.');
-	for (const char *p = argv[5]; !bad && *p; p++)
+	for (const char *p = argv[5]; !bad && !keep && *p; p++)
 		bad = hexval(*p) < 0;
 	if (bad) {
 		snprintf(err, errlen, "usage: noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX"
-			 " MACHINE_ID_HEX");
+			 " MACHINE_ID_HEX|keep");
 		return 2;
 	}
 	char text[256];
@@ -1448,7 +1451,7 @@ static int apply_identity(char **argv, char *err, size_t errlen)
 		snprintf(err, errlen, "identity step entropy failed");
 		return 1;
 	}
-	if (access("/etc/machine-id", F_OK) == 0) {
+	if (!keep && access("/etc/machine-id", F_OK) == 0) {
 		snprintf(text, sizeof text, "%s\n", argv[5]);
 		if (write_text("/etc/machine-id", text) < 0) {
 			snprintf(err, errlen, "identity step machine-id failed: %s", strerror(errno));
@@ -1658,7 +1661,7 @@ int main(int argc, char **argv)
 		return run_identity(argc, argv);
 	if (argc >= 2) {
 		logmsg("usage: noid-guest-agent [probe ... | reseed HEX | growfs MOUNTPOINT |"
-		       " identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX]");
+		       " identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX|keep]");
 		return 2;
 	}
 	return serve();

@@ -219,7 +219,9 @@ public final class CheckpointService {
         .setNetwork(saved.getNetwork()).build();
     try (CheckpointStore.Hold reading = store.hold(checkpointId)) {
       Path p = store.directory(checkpointId);
-      return vms.restore(spec, p, p.resolve(DISK), checkpointId, bootTimeout);
+      // Taken of this very VM: the guest is that machine again, and keeps its machine id.
+      return vms.restore(spec, p, p.resolve(DISK), checkpointId, bootTimeout,
+          info.getVmId().equals(target.getId()));
     }
   }
 }

@@ -32,12 +32,20 @@ public final class IdentityFix {
 
   /** The command to run in the guest now (the clock step reads the host's clock here). */
   public List<String> command(VmSpec spec) {
+    return command(spec, false);
+  }
+
+  /**
+   * As {@link #command(VmSpec)}; with {@code sameMachine} (the VM restored from its own
+   * checkpoint) the guest keeps its machine id: it is that machine again, not a copy of it.
+   */
+  public List<String> command(VmSpec spec, boolean sameMachine) {
     if (steps.equals(IdentitySteps.standard())) {
       return List.of("noid-guest-agent", "identity", IdentitySteps.hostname(spec),
           String.valueOf(clock.instant().toEpochMilli()), IdentitySteps.randomHex(64),
-          IdentitySteps.randomHex(16));
+          sameMachine ? "keep" : IdentitySteps.randomHex(16));
     }
-    return script(spec);
+    return script(spec, sameMachine);
   }
 
   /** How {@link #applyTo} runs one command in the guest. */
@@ -53,8 +61,20 @@ public final class IdentityFix {
    */
   public GuestCommand.Result applyTo(VmSpec spec, Guest guest)
       throws IOException, TimeoutException, InterruptedException {
-    GuestCommand.Result r = guest.run(command(spec));
-    return olderGuestAgent(r.status(), r.stderr()) ? guest.run(script(spec)) : r;
+    return applyTo(spec, false, guest);
+  }
+
+  /**
+   * As {@link #applyTo(VmSpec, Guest)}, keeping the machine id with {@code sameMachine}. A tool
+   * from before "keep" refuses it with its usage: the script, without that step, runs instead.
+   */
+  public GuestCommand.Result applyTo(VmSpec spec, boolean sameMachine, Guest guest)
+      throws IOException, TimeoutException, InterruptedException {
+    GuestCommand.Result r = guest.run(command(spec, sameMachine));
+    boolean older = olderGuestAgent(r.status(), r.stderr())
+        || (sameMachine && r.status() == 2 && r.stderr().contains(
+            "usage: noid-guest-agent identity") && !r.stderr().contains("|keep"));
+    return older ? guest.run(script(spec, sameMachine)) : r;
   }
 
   /**
@@ -67,8 +87,15 @@ public final class IdentityFix {
 
   /** The steps as one shell script, for custom steps and older guest agents. */
   public List<String> script(VmSpec spec) {
+    return script(spec, false);
+  }
+
+  private List<String> script(VmSpec spec, boolean sameMachine) {
     List<String> lines = new ArrayList<>();
     for (IdentityStep s : steps) {
+      if (sameMachine && s.name().equals(IdentitySteps.MACHINE_ID.name())) {
+        continue;
+      }
       lines.add("{ " + s.script(spec, clock.instant()) + "; } || { echo 'identity step "
           + s.name() + " failed' >&2; exit 1; }");
     }

@@ -76,14 +76,23 @@ final class GuestSetup {
   }
 
   void fixIdentity(VmRecord vm) {
-    fixIdentityOnly(vm);
+    fixIdentity(vm, false);
+  }
+
+  /** With {@code sameMachine} (its own checkpoint) the guest keeps its machine id. */
+  void fixIdentity(VmRecord vm, boolean sameMachine) {
+    fixIdentityOnly(vm, sameMachine);
     fixNetwork(vm);
   }
 
-  /** Hostname, clock, entropy: for a guest that has its own address already. */
+  /** Hostname, clock, entropy, machine id: for a guest that has its own address already. */
   void fixIdentityOnly(VmRecord vm) {
+    fixIdentityOnly(vm, false);
+  }
+
+  void fixIdentityOnly(VmRecord vm, boolean sameMachine) {
     GuestCommand.Result r = guarded(vm, "fixing the identity of", () -> identity.applyTo(vm.spec,
-        argv -> GuestCommand.run(vmms.workingGuest(vm), argv, COMMAND_TIMEOUT)));
+        sameMachine, argv -> GuestCommand.run(vmms.workingGuest(vm), argv, COMMAND_TIMEOUT)));
     if (r.status() != 0) {
       throw new AgentException(Code.HYPERVISOR_FAILED, "fixing the identity of VM '" + vm.id
           + "' failed: " + r.stderr().strip());

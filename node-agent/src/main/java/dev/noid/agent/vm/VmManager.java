@@ -185,7 +185,17 @@ public final class VmManager implements AutoCloseable {
   /** See {@link VmSnapshots#restore}. */
   public VmStatus restore(VmSpec target, Path stateDir, Path disk, String checkpointId,
       Duration bootTimeout) {
-    return snapshots.restore(target, stateDir, disk, checkpointId, bootTimeout);
+    return restore(target, stateDir, disk, checkpointId, bootTimeout, false);
+  }
+
+  /**
+   * As {@link #restore(VmSpec, Path, Path, String, Duration)}; {@code sameMachine} when the
+   * checkpoint was taken of this very VM (in place, or a move's restore on another node): the
+   * guest keeps its machine id, as the machine it is, while a copy gets its own.
+   */
+  public VmStatus restore(VmSpec target, Path stateDir, Path disk, String checkpointId,
+      Duration bootTimeout, boolean sameMachine) {
+    return snapshots.restore(target, stateDir, disk, checkpointId, bootTimeout, sameMachine);
   }
 
   /** Live migrations to and from this node. */

@@ -101,11 +101,11 @@ final class VmSnapshots {
    * when the VM exists, else as a new VM (a clone) with {@code target}'s identity.
    */
   VmStatus restore(VmSpec target, Path stateDir, Path disk, String checkpointId,
-      Duration bootTimeout) {
+      Duration bootTimeout, boolean sameMachine) {
     VmRecord existing = table.find(target.getId());
     if (existing != null) {
       return restoreInPlace(existing, stateDir, disk, checkpointId, bootTimeout,
-          target.getNetwork());
+          target.getNetwork(), sameMachine);
     }
     // A saved machine restores only into the same devices: a NIC exactly when the source had one.
     boolean withNic = NicNames.hasNic(target.getNetwork());
@@ -124,7 +124,7 @@ final class VmSnapshots {
       }
       vmms.bootAndWait(v, bootTimeout,
           () -> hypervisor.restore(v.layout, v.spec, image, stateDir));
-      guests.fixIdentity(v);
+      guests.fixIdentity(v, sameMachine);
       guests.warmUp(v);
     });
   }
@@ -162,7 +162,7 @@ final class VmSnapshots {
 
   /** {@code savedNetwork}: the NIC the checkpoint's source had when it was taken. */
   private VmStatus restoreInPlace(VmRecord found, Path stateDir, Path disk, String checkpointId,
-      Duration bootTimeout, VmNetwork savedNetwork) {
+      Duration bootTimeout, VmNetwork savedNetwork, boolean sameMachine) {
     VmRecord vm = table.lock(found.id);
     Path staged = vm.layout.stagedRestoreDisk();
     try {
@@ -194,8 +194,8 @@ final class VmSnapshots {
             () -> hypervisor.restore(vm.layout, vm.spec, image, stateDir));
         // A fresh seed and the time, as for a clone: the same state restored twice would hand
         // out the same random bytes (TLS nonces, keys) twice, with the clock of the save. And
-        // the hostname, for a checkpoint of another VM's.
-        guests.fixIdentityOnly(vm);
+        // the hostname and machine id, for a checkpoint of another VM's.
+        guests.fixIdentityOnly(vm, sameMachine);
         // The checkpoint may be another VM's, or this one's from before a move (restore
         // anywhere): its guest has that address. A checkpoint of this VM as it is has this
         // one's address, MAC and gateway already, and telling it again costs the guest a

@@ -92,6 +92,31 @@ class IdentityFixTest {
     assertThat(newer).extracting(argv -> argv.get(0)).containsExactly("noid-guest-agent");
   }
 
+  /**
+   * A VM restored from its own checkpoint keeps its machine id: "keep" to the tool, and where
+   * the tool predates "keep" (it answers its identity usage), the script without that step.
+   */
+  @Test
+  void theSameMachineKeepsItsMachineIdWithTheToolOrWithoutIt() throws Exception {
+    VmSpec spec = VmSpec.newBuilder().setId("web-1").build();
+    assertThat(fix.command(spec, true).get(5)).isEqualTo("keep");
+
+    String usage = "noid-guest-agent: usage: noid-guest-agent identity HOSTNAME EPOCH_MS"
+        + " SEED_HEX MACHINE_ID_HEX\n";
+    List<List<String>> ran = new ArrayList<>();
+    GuestCommand.Result last = fix.applyTo(spec, true, argv -> {
+      ran.add(argv);
+      return argv.get(0).equals("sh") ? new GuestCommand.Result(0, "", "")
+          : new GuestCommand.Result(2, "", usage);
+    });
+
+    assertThat(ran).extracting(argv -> argv.get(0)).containsExactly("noid-guest-agent", "sh");
+    assertThat(ran.get(1).get(2)).contains("hostname 'web-1'").contains("reseed")
+        .doesNotContain("machine-id");
+    assertThat(last.status()).isZero();
+    assertThat(script(spec)).as("a copy still gets a new one").contains("/etc/machine-id");
+  }
+
   @Test
   void aFailingStepStopsTheScriptAndNamesItself() {
     IdentityFix custom = new IdentityFix(List.of(new IdentityStep() {

@@ -56,6 +56,7 @@ import org.junit.jupiter.api.io.TempDir;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class AgentVmIT {
+  private static final String MACHINE_ID = "0123456789abcdef0123456789abcdef";
   @TempDir static Path dir;
   private AgentProcess agent;
 
@@ -214,6 +215,9 @@ class AgentVmIT {
   @Test
   @Order(7)
   void checkpointThenRestoreInPlaceUndoesLaterWrites() throws Exception {
+    // A machine id, as a systemd image has (the dev image has none): the VM restored from its
+    // own checkpoint is that machine again and keeps it; a clone gets its own (order 8).
+    assertThat(sh("vm1", "echo " + MACHINE_ID + " > /etc/machine-id").exitCode()).isZero();
     assertThat(sh("vm1", "echo before > /data/f; echo mem > /tmp/m; sync").exitCode()).isZero();
     CheckpointInfo ck = agent.stub().createCheckpoint(CreateCheckpointRequest.newBuilder()
         .setVmId("vm1").setCheckpointId("ck-1").setLabel("first").build()).getCheckpoint();
@@ -228,6 +232,7 @@ class AgentVmIT {
     assertThat(restored.getRestoredFromCheckpointId()).isEqualTo("ck-1");
     assertThat(sh("vm1", "cat /data/f /tmp/m").stdout()).isEqualTo("before\nmem\n");
     assertThat(sh("vm1", "test -e /data/g").exitCode()).isEqualTo(1);
+    assertThat(sh("vm1", "cat /etc/machine-id").stdout()).isEqualTo(MACHINE_ID + "\n");
     assertThat(agent.stub().listCheckpoints(ListCheckpointsRequest.newBuilder().setVmId("vm1").build())
         .getCheckpointsList()).extracting(CheckpointInfo::getId).containsExactly("ck-1");
   }
@@ -240,6 +245,8 @@ class AgentVmIT {
     assertThat(clone.getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
     assertThat(clone.getPid()).isNotEqualTo(get("vm1").getPid());
     assertThat(sh("vm1-clone", "hostname; cat /data/f").stdout()).isEqualTo("vm1-clone\nbefore\n");
+    assertThat(sh("vm1-clone", "cat /etc/machine-id").stdout()).matches("[0-9a-f]{32}\n")
+        .isNotEqualTo(MACHINE_ID + "\n");
     assertThat(sh("vm1", "hostname").stdout()).isEqualTo("vm1\n");
     // Separate disks: a write in the clone is not seen by the original.
     assertThat(sh("vm1-clone", "echo clone > /data/f; sync").exitCode()).isZero();
