@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.agent.v1.AgentVmState;
-import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.DrainNodeRequest;
 import dev.noid.api.v1.DrainNodeResponse;
 import dev.noid.api.v1.DrainVmProgress;
@@ -23,7 +22,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -43,13 +41,11 @@ class DrainOverlapTest {
   @TempDir Path dir;
 
   private InProcessController cluster() throws Exception {
-    return new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 2048L, "node-b", 2048L));
+    return InProcessController.twoNodes(dir);
   }
 
   private static VmEntry createOn(InProcessController c, String name, String node) {
-    return c.create(ALICE, CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256)
-        .setNode(node).build());
+    return c.createOn(ALICE, name, node);
   }
 
   // A thread of its own: the common pool may have one thread on a small machine, and a second

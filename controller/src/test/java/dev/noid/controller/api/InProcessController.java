@@ -228,8 +228,19 @@ public final class InProcessController implements AutoCloseable {
     store.close();
   }
 
+  /** Nodes a and b, 2 GiB each: what the move and drain tests use. */
+  public static InProcessController twoNodes(Path dir) throws Exception {
+    return new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L));
+  }
+
+  /** Creates {@link #onNode} for {@code who}, as CreateVm does. */
+  public VmEntry createOn(Principal who, String name, String node) {
+    return create(who, onNode(name, node));
+  }
+
   /** A 1-CPU, 256 MiB VM asked for on {@code node}: what the capacity and node-loss tests use. */
-  static CreateVmRequest onNode(String name, String node) {
+  public static CreateVmRequest onNode(String name, String node) {
     return CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256).setNode(node)
         .build();
   }

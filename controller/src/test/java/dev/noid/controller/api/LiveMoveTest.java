@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.noid.api.agent.v1.AgentVmState;
-import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.users.Principal;
@@ -31,13 +30,11 @@ class LiveMoveTest {
   @TempDir Path dir;
 
   private InProcessController cluster() throws Exception {
-    return new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 2048L, "node-b", 2048L));
+    return InProcessController.twoNodes(dir);
   }
 
   private static VmEntry createOn(InProcessController c, String name, String node) {
-    return c.create(ALICE, CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256)
-        .setNode(node).build());
+    return c.createOn(ALICE, name, node);
   }
 
   private static AgentVmState stateOn(InProcessController c, String node, String id) {

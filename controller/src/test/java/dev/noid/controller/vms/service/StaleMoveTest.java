@@ -4,15 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.noid.api.agent.v1.AgentVmState;
-import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.controller.api.InProcessController;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.vms.VmEntry;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,13 +26,11 @@ class StaleMoveTest {
   @TempDir Path dir;
 
   private InProcessController cluster() throws Exception {
-    return new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 2048L, "node-b", 2048L));
+    return InProcessController.twoNodes(dir);
   }
 
   private static VmEntry createOn(InProcessController c, String name, String node) {
-    return c.create(ALICE, CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256)
-        .setNode(node).build());
+    return c.createOn(ALICE, name, node);
   }
 
   private static void assertRunsOnceOnB(InProcessController c, VmEntry web) {
