@@ -56,6 +56,10 @@ public final class BridgeNetwork implements NodeNetwork {
     if (!host.tryRun(List.of("ip", "link", "show", "dev", bridge), null).ok()) {
       host.run("ip", "link", "add", "name", bridge, "type", "bridge");
     }
+    // The gateway's MAC, fixed: a bridge left to choose takes its lowest port's, and changed
+    // it whenever that TAP went (a destroy, a warm VM or a golden build's throwaway VM), while
+    // every guest kept the old one cached, and lost the gateway until its ARP entry expired.
+    host.run("ip", "link", "set", "dev", bridge, "address", NicNames.mac(subnet.gateway()));
     host.run("ip", "addr", "replace", Subnet.format(subnet.gateway()) + "/" + subnet.prefixLength(),
         "dev", bridge);
     host.run("ip", "link", "set", "dev", bridge, "up");

@@ -52,11 +52,14 @@ final class IsolationRules {
         .append("    type filter hook prerouting priority -200; policy accept;\n");
     for (Port p : sorted(ports)) {
       String in = "    iifname \"" + p.tap() + "\" ";
+      // Only the ethertypes a guest needs, as they are on the wire: a VLAN-tagged frame shows
+      // 0x8100 here (nft rebuilds a tag the kernel took aside), while `meta protocol` would see
+      // the inner type of a double-tagged ARP, which the rules below would then never check.
       b.append(in).append("ether saddr != ").append(p.mac()).append(" drop\n")
+          .append(in).append("ether type != { ip, arp } drop\n")
           .append(in).append("meta protocol ip ip saddr != ").append(p.ip()).append(" drop\n")
           .append(in).append("meta protocol arp arp saddr ip != ").append(p.ip()).append(" drop\n")
-          .append(in).append("meta protocol arp arp saddr ether != ").append(p.mac()).append(" drop\n")
-          .append(in).append("meta protocol ip6 drop\n");
+          .append(in).append("meta protocol arp arp saddr ether != ").append(p.mac()).append(" drop\n");
     }
     b.append("  }\n")
         .append("  chain forward {\n")

@@ -84,6 +84,25 @@ class NetworkIT {
     assertThat(node.run("ip", "-4", "addr", "show", "dev", BRIDGE)).contains("10.99.7.1/24");
   }
 
+  /**
+   * Guests cache the gateway's MAC. A bridge left to choose its own takes its lowest port's,
+   * and changes it when that port goes: the gateway's MAC is fixed instead, derived from its
+   * address as a VM's is, whatever TAPs come and go.
+   */
+  @Test
+  @Order(1)
+  void theGatewaysMacStaysWhatEveryTapComesAndGoes() throws Exception {
+    String gatewayMac = "link/ether 02:6e:0a:63:07:01 ";
+    assertThat(node.run("ip", "link", "show", "dev", BRIDGE)).contains(gatewayMac);
+    node.run("ip", "tuntap", "add", "dev", "ntlowmac", "mode", "tap");
+    node.run("ip", "link", "set", "dev", "ntlowmac", "address", "02:00:00:00:00:01");
+    node.run("ip", "link", "set", "dev", "ntlowmac", "master", BRIDGE);
+    node.run("ip", "link", "set", "dev", "ntlowmac", "up");
+    assertThat(node.run("ip", "link", "show", "dev", BRIDGE)).contains(gatewayMac);
+    node.run("ip", "link", "del", "dev", "ntlowmac");
+    assertThat(node.run("ip", "link", "show", "dev", BRIDGE)).contains(gatewayMac);
+  }
+
   @Test
   @Order(2)
   void twoVmsOnOneNodeReachEachOther() throws Exception {

@@ -10,6 +10,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.noid.agent.network.NicNames;
+import dev.noid.api.agent.v1.AgentVmState;
 import dev.noid.api.agent.v1.CreateVmRequest;
 import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.VmNetwork;
@@ -343,6 +344,28 @@ class WarmPoolNetworkIT {
     awaitFullPool();
     agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("gina-1").build());
     assertNoLeaseButTheWarmVms();
+  }
+
+  /**
+   * A destroy whose network clean-up nft refuses still destroys the VM: it used to stay in the
+   * agent's table as DESTROYED with its directory, so the id could not be used again and the
+   * next agent start adopted the destroyed VM back as DEAD.
+   */
+  @Test
+  @Order(8)
+  void aDestroyWhoseRulesNftRefusesStillLeavesNoVmBehind() throws Exception {
+    awaitFullPool();
+    create("hank-1", "hank");
+    Files.writeString(nftRefuses, "");
+    try {
+      agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("hank-1").build());
+    } finally {
+      Files.delete(nftRefuses);
+    }
+    assertThat(vms.resolve("hank-1")).doesNotExist();
+
+    assertThat(create("hank-1", "hank").getState()).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    agent.stub().destroyVm(DestroyVmRequest.newBuilder().setId("hank-1").build());
   }
 
   /**

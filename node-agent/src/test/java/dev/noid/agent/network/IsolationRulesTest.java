@@ -21,7 +21,7 @@ class IsolationRulesTest {
         .contains("    iifname \"nt0a630702\" ether saddr != 52:54:0a:63:07:02 drop\n")
         .contains("    iifname \"nt0a630702\" meta protocol ip ip saddr != 10.99.7.2 drop\n")
         .contains("    iifname \"nt0a630702\" meta protocol arp arp saddr ip != 10.99.7.2 drop\n")
-        .contains("    iifname \"nt0a630703\" meta protocol ip6 drop\n")
+        .contains("    iifname \"nt0a630703\" ether type != { ip, arp } drop\n")
         .contains("    iifname { \"nt0a630702\", \"nt0a630704\" } oifname != { \"nt0a630702\", \"nt0a630704\" } drop\n")
         .contains("    iifname { \"nt0a630703\" } oifname != { \"nt0a630703\" } drop\n")
         .contains("    iifname { \"nt0a630702\", \"nt0a630703\", \"nt0a630704\" } meta mark set"
