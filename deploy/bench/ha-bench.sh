@@ -28,6 +28,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$KILLS" =~ ^[1-9][0-9]*$ ]] || die "--kills must be a positive number; got '$KILLS'"
 [[ "$VMS" =~ ^[1-9][0-9]*$ ]] || die "--vms must be a positive number; got '$VMS'"
+# The bench places VMs in batches of 250: anything else would be rounded down, to nothing below it.
+(( VMS % 250 == 0 )) || die "--vms must be a multiple of 250 (the bench's batch); got $VMS"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
   || die "needs PostgreSQL's server binaries (Debian: apt-get install postgresql)"
 
