@@ -1,0 +1,60 @@
+package dev.noid.controller.observability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.ServerCalls;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/** What the API's request and error counters say, as Prometheus scrapes them. */
+class CallObserverTest {
+  private static final String CHECK = "grpc.health.v1.Health/Check";
+
+  @Test
+  void aFailureIsAnErrorAndAClientsOwnCancelIsNot() throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    AtomicReference<Status> answer = new AtomicReference<>();
+    ServerServiceDefinition health = ServerServiceDefinition.builder(HealthGrpc.SERVICE_NAME)
+        .addMethod(HealthGrpc.getCheckMethod(), ServerCalls.asyncUnaryCall(
+            (HealthCheckRequest r, io.grpc.stub.StreamObserver<HealthCheckResponse> out) ->
+                out.onError(answer.get().asRuntimeException())))
+        .build();
+    String name = InProcessServerBuilder.generateName();
+    Server server = InProcessServerBuilder.forName(name).directExecutor()
+        .addService(ServerInterceptors.intercept(health, new CallObserver(registry))).build()
+        .start();
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).directExecutor().build();
+    try {
+      for (Status s : new Status[] {Status.UNAVAILABLE, Status.CANCELLED}) {
+        answer.set(s);
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+            () -> HealthGrpc.newBlockingStub(ch).check(HealthCheckRequest.getDefaultInstance()));
+        assertThat(e.getStatus().getCode()).isEqualTo(s.getCode());
+      }
+    } finally {
+      ch.shutdownNow();
+      server.shutdownNow();
+    }
+
+    String scrape = registry.scrape();
+    assertThat(scrape)
+        .contains("noid_api_requests_total{code=\"UNAVAILABLE\",method=\"" + CHECK + "\"} 1.0")
+        .contains("noid_api_requests_total{code=\"CANCELLED\",method=\"" + CHECK + "\"} 1.0")
+        .contains("noid_api_errors_total{code=\"UNAVAILABLE\",method=\"" + CHECK + "\"} 1.0")
+        .doesNotContain("noid_api_errors_total{code=\"CANCELLED\"");
+  }
+}
