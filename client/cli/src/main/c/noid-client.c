@@ -210,7 +210,13 @@ int main(int argc, char **argv) {
       if (read_full(fd, buf, n) != 0) {
         return 1;
       }
-      write_full(out, buf, n);
+      if (write_full(out, buf, n) != 0) {
+        /* The reader went (`noid watch | head -1`, SIGPIPE ignored): hanging up ends the
+         * command in the daemon, which would otherwise run on unread. 141: as a shell
+         * reports SIGPIPE. */
+        close(fd);
+        return 141;
+      }
       len -= (uint32_t)n;
     }
   }

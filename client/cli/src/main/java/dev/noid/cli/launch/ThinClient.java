@@ -7,6 +7,7 @@ import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
@@ -69,8 +70,16 @@ final class ThinClient {
       }
       int len = in.readInt();
       switch (type) {
-        case Frames.STDOUT -> copy(in, len, buf, System.out);
-        case Frames.STDERR -> copy(in, len, buf, System.err);
+        case Frames.STDOUT, Frames.STDERR -> {
+          PrintStream to = type == Frames.STDOUT ? System.out : System.err;
+          copy(in, len, buf, to);
+          if (to.checkError()) {
+            // The reader went (`noid watch | head -1`): hanging up ends the command in the
+            // daemon, which would otherwise run on (a watch, or an exec in the guest) unread.
+            ch.close();
+            return CLOSED_PIPE;
+          }
+        }
         case Frames.EXIT -> {
           return in.readInt();
         }
@@ -81,6 +90,9 @@ final class ThinClient {
       }
     }
   }
+
+  /** The exit code of a command whose output's reader went away, as a shell reports SIGPIPE. */
+  static final int CLOSED_PIPE = 141;
 
   private static void copy(DataInputStream in, int len, byte[] buf, OutputStream to) throws IOException {
     while (len > 0) {
