@@ -62,12 +62,16 @@ public final class NodeCapacity {
   }
 
   /**
-   * For a counted VM that holds nothing now (stopped or dead) and starts again: NO_CAPACITY
+   * For a counted VM that starts again (stopped or dead): NO_CAPACITY
    * unless it fits, else {@code activate} runs under this lock, so nothing takes the memory
    * between the check and the VM holding it.
    */
   synchronized void reactivate(VmRecord vm, Runnable activate) {
-    requireFree("mem_mib " + vm.spec.getMemMib(), vm.spec.getMemMib());
+    // A DEAD VM whose VMM still lives counts already (VmRecord.holdsResources): its start
+    // replaces that VMM, and must not find its own memory free a second time.
+    if (!vm.holdsResources()) {
+      requireFree("mem_mib " + vm.spec.getMemMib(), vm.spec.getMemMib());
+    }
     activate.run();
   }
 

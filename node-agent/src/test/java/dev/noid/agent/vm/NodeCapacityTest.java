@@ -109,4 +109,28 @@ class NodeCapacityTest {
     }
     assertThat(capacity.allocatedMemoryMib()).isZero();
   }
+
+  /**
+   * A VM whose guest powered off (Cloud Hypervisor keeps its VMM) is DEAD and still counted:
+   * on a node it fills, its start replaces that VMM rather than asking for its memory again.
+   */
+  @Test
+  void aDeadVmWhoseVmmStillLivesStartsOnANodeItFills() throws Exception {
+    Process vmm = new ProcessBuilder("sleep", "600").start();
+    try {
+      capacity.admit(vm("other", 512));
+      VmRecord dead = new VmRecord(VmSpec.newBuilder().setId("off").setCpus(1).setMemMib(512)
+          .build(), new VmLayout(Path.of("/nonexistent", "off")), VmState.DEAD, "powered off");
+      dead.pid = vmm.pid();
+      capacity.adopt(dead);
+      boolean[] started = new boolean[1];
+
+      capacity.reactivate(dead, () -> started[0] = true);
+
+      assertThat(started[0]).isTrue();
+      assertThat(capacity.allocatedMemoryMib()).isEqualTo(1024);
+    } finally {
+      vmm.destroyForcibly().waitFor();
+    }
+  }
 }
