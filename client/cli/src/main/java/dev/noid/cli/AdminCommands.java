@@ -112,8 +112,11 @@ final class AdminCommands {
 
     @Override
     int run(NoidClient client) {
-      var it = rpc(() -> client.nodes().drainNode(dev.noid.api.v1.DrainNodeRequest.newBuilder()
-          .setName(name).setParallelism(parallel).build()));
+      // No deadline: a drain of many VMs outlasts any fixed one, and its end at the deadline
+      // would hide the steps still to come. Ctrl-C cancels it (no further move starts).
+      var it = rpc(() -> client.nodes().withDeadline(null).drainNode(
+          dev.noid.api.v1.DrainNodeRequest.newBuilder().setName(name).setParallelism(parallel)
+              .build()));
       try {
         it.forEachRemaining(r -> {
           if (r.hasProgress()) {

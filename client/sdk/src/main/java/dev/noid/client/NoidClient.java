@@ -361,7 +361,12 @@ public final class NoidClient implements AutoCloseable {
 
   /** As above, with every field of the request (e.g. its timeout). */
   public MigrateVmResponse migrateVm(MigrateVmRequest request) {
-    return call(() -> vms().migrateVm(request));
+    // Its live timeout (default 120 s) and a fallback's checkpoint, copy and restore: a shorter
+    // deadline reports a move still under way as failed, and invites a second one.
+    long live = request.getTimeoutSeconds() == 0 ? 120
+        : Integer.toUnsignedLong(request.getTimeoutSeconds());
+    long waitMs = Math.max(deadline.toMillis(), TimeUnit.SECONDS.toMillis(live + 1800));
+    return call(() -> vms().withDeadlineAfter(waitMs, TimeUnit.MILLISECONDS).migrateVm(request));
   }
 
   // ---------------------------------------------------------------- checkpoints

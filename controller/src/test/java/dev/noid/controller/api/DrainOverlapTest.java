@@ -190,6 +190,42 @@ class DrainOverlapTest {
     }
   }
 
+  /**
+   * The client's call deadline passing is not a cancel: the client reports DEADLINE_EXCEEDED,
+   * and the drain goes on and moves every VM (its own bound is timeout_seconds).
+   */
+  @Test
+  void aDrainWhoseClientsDeadlinePassedGoesOn() throws Exception {
+    try (InProcessController c = cluster()) {
+      for (String name : List.of("one", "two")) {
+        createOn(c, name, "node-a");
+      }
+      ManagedChannel ch = c.channel();
+      String token = c.users.add("root", "admin").token();
+      c.agents.get("node-a").migration().holdSends();
+      AtomicReference<Throwable> ended = new AtomicReference<>();
+      NodeServiceGrpc.newStub(ch).withCallCredentials(bearer(token))
+          .withDeadlineAfter(2, TimeUnit.SECONDS)
+          .drainNode(DrainNodeRequest.newBuilder().setName("node-a").setParallelism(1).build(),
+              new StreamObserver<DrainNodeResponse>() {
+                @Override public void onNext(DrainNodeResponse value) { }
+                @Override public void onError(Throwable t) {
+                  ended.set(t);
+                }
+                @Override public void onCompleted() { }
+              });
+      await().atMost(Duration.ofSeconds(30)).until(() -> ended.get() != null);
+      assertThat(io.grpc.Status.fromThrowable(ended.get()).getCode())
+          .isEqualTo(io.grpc.Status.Code.DEADLINE_EXCEEDED);
+      c.agents.get("node-a").migration().openSends();
+
+      await().atMost(Duration.ofSeconds(30))
+          .until(() -> c.agents.get("node-b").vms().size() == 2);
+      assertThat(c.agents.get("node-a").vms()).isEmpty();
+      ch.shutdownNow();
+    }
+  }
+
   @Test
   void aDrainPastItsTimeoutStartsNoFurtherMovesAndSaysWhichItLeft() throws Exception {
     try (InProcessController c = cluster()) {

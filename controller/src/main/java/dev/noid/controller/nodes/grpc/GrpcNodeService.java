@@ -88,11 +88,14 @@ public final class GrpcNodeService extends NodeServiceGrpc.NodeServiceImplBase {
       // uint32: as sent, not as the negative int Java reads past 2^31.
       long parallelism = r.getParallelism() == 0 ? Evacuation.DEFAULT_PARALLELISM
           : Integer.toUnsignedLong(r.getParallelism());
-      // The call's context, cancelled when the client goes away (Ctrl-C) or its deadline
-      // passes: the drain starts no further moves then, so one run again does not race it.
+      // Cancelled by the client (Ctrl-C): the drain starts no further moves, so one run again
+      // does not race it. A call deadline that passes is not a cancel: the drain goes on, as
+      // its caller's own timeout_seconds, not its client's deadline, bounds it.
       io.grpc.Context call = io.grpc.Context.current();
       evacuation.drain(r.getName(), parallelism, Integer.toUnsignedLong(r.getTimeoutSeconds()),
-          call::isCancelled, step -> {
+          () -> call.isCancelled()
+              && !(call.cancellationCause() instanceof java.util.concurrent.TimeoutException),
+          step -> {
         DrainVmProgress.Builder b = DrainVmProgress.newBuilder().setVm(step.vm())
             .setOwner(step.owner()).setPhase(DrainVmProgress.Phase.valueOf("PHASE_" + step.phase()))
             .setTargetNode(step.target()).setMessage(step.message());
