@@ -38,6 +38,11 @@ public final class ControllerTrust extends X509ExtendedTrustManager {
     this.ca = ca;
   }
 
+  /** As {@link #of(Path...)} with one file: kept for callers compiled against it. */
+  public static TrustManager of(Path caFile) {
+    return of(new Path[] {caFile});
+  }
+
   /**
    * Trust in controllers whose certificates any of {@code caFiles} (PEM, one or more CA
    * certificates each) issued; UncheckedIOException when one cannot be read.

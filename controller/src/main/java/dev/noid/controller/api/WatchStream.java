@@ -1,6 +1,5 @@
 package dev.noid.controller.api;
 
-import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.watch.ChangeFeed;
 import dev.noid.controller.watch.Watchable;
 import io.grpc.Status;
@@ -64,9 +63,10 @@ public final class WatchStream<T, R> {
     OpenStreams.Registration registration;
     try {
       registration = streams.open(user, OpenStreams.Kind.WATCH, this::end);
-    } catch (NoidException e) {
-      ended = true;
-      out.onError(GrpcStatusMapper.toStatus(e));
+    } catch (RuntimeException e) {
+      // Refused (its limit, its token), or the store failed the token's check: through the
+      // one mapper. A revoke that ended it while it registered has answered already.
+      end(GrpcStatusMapper.toStatus(e).getStatus());
       return;
     }
     ChangeFeed.Watch<T> w;

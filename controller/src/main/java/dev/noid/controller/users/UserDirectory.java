@@ -50,7 +50,16 @@ public final class UserDirectory {
 
   private void revoked(String name, String why) {
     revocations.incrementAndGet();
-    revocationListeners.forEach(l -> l.accept(name, why));
+    // Each on its own: one that fails (a store read) must not keep the others, ending the old
+    // token's streams among them, from running, nor fail the rotation that is done already.
+    for (BiConsumer<String, String> l : revocationListeners) {
+      try {
+        l.accept(name, why);
+      } catch (RuntimeException e) {
+        org.slf4j.LoggerFactory.getLogger(UserDirectory.class).warn(
+            "after the token change of user {}: {}", name, e.toString());
+      }
+    }
   }
 
   /** The new user's token, shown once. */

@@ -40,15 +40,15 @@ public final class UnixSockets {
     try {
       ch.connect(UnixDomainSocketAddress.of(socket));
     } catch (IOException | RuntimeException e) {
+      alarm.cancel(false);
       closeQuietly(ch);
       if (expired.get()) {
         throw timedOut(socket, within);
       }
       throw e;
-    } finally {
-      alarm.cancel(false);
     }
-    if (expired.get()) { // the alarm fired as the connect completed
+    // Not cancelled: the alarm has run or is running, and closes this channel, if not yet.
+    if (!alarm.cancel(false) || expired.get()) {
       closeQuietly(ch);
       throw timedOut(socket, within);
     }

@@ -41,7 +41,15 @@ public final class Main {
       return 0;  // not worth starting one to stop it
     }
     if (ch == null) {
-      ch = DaemonStarter.start(address, System.err);
+      try {
+        ch = DaemonStarter.start(address, System.err);
+      } catch (IOException e) {
+        // Its directory cannot be made (a HOME that is not writable, say): the command still
+        // runs, in this process, as NOID_DAEMON=0 would run it.
+        System.err.println("noid: cannot start the daemon (" + e.getMessage()
+            + "); running in this process");
+        return ThinClient.NO_DAEMON;
+      }
       if (ch == null) {
         return ThinClient.NO_DAEMON;
       }
