@@ -88,11 +88,16 @@ public final class CliConfig {
     try {
       Files.createDirectories(f.getParent(), PosixFilePermissions.asFileAttribute(
           PosixFilePermissions.fromString("rwx------")));
-      Path tmp = f.resolveSibling("config.json.tmp");
-      Files.deleteIfExists(tmp);
-      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-      JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), this);
-      Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      // A name of its own: the daemon runs commands side by side, and two saving at once
+      // through one fixed name failed one of them (FileAlreadyExists) or mixed their writes.
+      Path tmp = Files.createTempFile(f.getParent(), "config.json.", ".tmp",
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      try {
+        JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), this);
+        Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } finally {
+        Files.deleteIfExists(tmp);
+      }
     } catch (IOException e) {
       throw new CliException(CliException.FAILURE, "cannot write " + f + ": " + e.getMessage());
     }
