@@ -29,13 +29,6 @@ class LiveMoveTest {
 
   @TempDir Path dir;
 
-  private InProcessController cluster() throws Exception {
-    return InProcessController.twoNodes(dir);
-  }
-
-  private static VmEntry createOn(InProcessController c, String name, String node) {
-    return c.createOn(ALICE, name, node);
-  }
 
   private static AgentVmState stateOn(InProcessController c, String node, String id) {
     var r = c.agents.get(node).vms().get(id);
@@ -44,8 +37,8 @@ class LiveMoveTest {
 
   @Test
   void aRunningVmMovesLiveAndTheSourceCopyGoesOnlyAfterTheTargetRunsIt() throws Exception {
-    try (InProcessController c = cluster()) {
-      VmEntry web = createOn(c, "web", "node-a");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
 
       MoveReport.Moved m = c.vms.moves().migrate(ALICE, "web", "", true, 0);
 
@@ -66,8 +59,8 @@ class LiveMoveTest {
 
   @Test
   void aFailedSendLeavesTheVmRunningOnTheSourceAndNothingOnTheTarget() throws Exception {
-    try (InProcessController c = cluster()) {
-      VmEntry web = createOn(c, "web", "node-a");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
       c.agents.get("node-a").migration().failSends(Status.INTERNAL
           .withDescription("hypervisor: migration to node node-b failed: Unable to write to socket"));
 
@@ -90,8 +83,8 @@ class LiveMoveTest {
 
   @Test
   void withoutFallbackANodeThatCannotMigrateLiveSaysUnimplemented() throws Exception {
-    try (InProcessController c = cluster()) {
-      createOn(c, "web", "node-a");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      c.createOn(ALICE, "web", "node-a");
       c.agents.get("node-a").migration().failSends(Status.UNIMPLEMENTED
           .withDescription("this node's hypervisor has no live migration in Noid"));
 
@@ -108,8 +101,8 @@ class LiveMoveTest {
 
   @Test
   void aFailedStartOnTheTargetHandsTheGuestBackToTheSource() throws Exception {
-    try (InProcessController c = cluster()) {
-      VmEntry web = createOn(c, "web", "node-a");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
       c.agents.get("node-b").migration().failFinishes(Status.INTERNAL
           .withDescription("hypervisor: guest of VM did not become ready"), false);
 
@@ -126,8 +119,8 @@ class LiveMoveTest {
 
   @Test
   void aLostAnswerFromATargetThatStartedTheVmStillRecordsItThere() throws Exception {
-    try (InProcessController c = cluster()) {
-      VmEntry web = createOn(c, "web", "node-a");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
       c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
           .withDescription("connection reset"), true);
 
@@ -144,8 +137,8 @@ class LiveMoveTest {
   @Test
   void aTargetThatCannotSayWhetherItStartedTheVmLeavesItUnknownAndTheSourcePaused()
       throws Exception {
-    try (InProcessController c = cluster()) {
-      VmEntry web = createOn(c, "web", "node-a");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
       c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
           .withDescription("connection reset"), true);
       c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
@@ -166,8 +159,8 @@ class LiveMoveTest {
   /** The target did start it: its report decides, and its running copy is no stray. */
   @Test
   void anUndecidedMigrationIsDecidedByTheTargetsReport() throws Exception {
-    try (InProcessController c = cluster()) {
-      VmEntry web = createOn(c, "web", "node-a");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
       c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
           .withDescription("connection reset"), true);
       c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
@@ -198,7 +191,7 @@ class LiveMoveTest {
         java.time.Instant.parse("2026-12-05T00:00:00Z"));
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L, "node-b", 2048L), clock, Duration.ofMinutes(5))) {
-      VmEntry web = createOn(c, "web", "node-a");
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
       c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
           .withDescription("connection reset"), false);
       c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
@@ -220,9 +213,9 @@ class LiveMoveTest {
 
   @Test
   void aDrainMovesItsVmsLiveInParallelAndReportsEachOne() throws Exception {
-    try (InProcessController c = cluster()) {
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
       for (String name : List.of("one", "two", "three")) {
-        createOn(c, name, "node-a");
+        c.createOn(ALICE, name, "node-a");
       }
       List<DrainStep> steps = new ArrayList<>();
 

@@ -2,6 +2,7 @@ package dev.noid.agent.vm;
 
 import dev.noid.agent.guest.GuestConnection;
 import dev.noid.agent.hypervisor.VmLayout;
+import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.api.agent.v1.VmSpec;
 import dev.noid.agent.vm.AgentException.Code;
 import java.time.Instant;
@@ -99,8 +100,7 @@ final class VmRecord {
   boolean holdsResources() {
     VmState s = state();
     if (s == VmState.DEAD) {
-      long p = pid;
-      return p > 0 && ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false);
+      return VmmProcesses.alive(pid);
     }
     return s.holdsResources();
   }

@@ -2,6 +2,7 @@ package dev.noid.agent.vm;
 
 import dev.noid.agent.guest.GuestConnection;
 import dev.noid.agent.hypervisor.Hypervisor;
+import dev.noid.agent.hypervisor.VmmProcesses;
 import dev.noid.agent.vm.AgentException.Code;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
@@ -147,7 +148,7 @@ final class VmmSupervisor {
     vm.generation++;
     closeWatch(vm);
     closeGuest(vm);
-    if (alive(vm.pid)) {
+    if (VmmProcesses.alive(vm.pid)) {
       hypervisor.shutdown(vm.layout, vm.pid);
     }
     vm.pid = 0;
@@ -246,7 +247,7 @@ final class VmmSupervisor {
       return old; // still working, or reopened by a caller that held the lock first
     }
     long generation = vm.generation;
-    if (vm.state() != VmState.RUNNING || !alive(vm.pid)) {
+    if (vm.state() != VmState.RUNNING || !VmmProcesses.alive(vm.pid)) {
       throw noGuest(vm, "the VM is " + vm.state());
     }
     GuestConnection guest = null;
@@ -293,10 +294,6 @@ final class VmmSupervisor {
             + " channel; it is opened again for the next command", vm.id);
       }
     });
-  }
-
-  private static boolean alive(long pid) {
-    return pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
   }
 
   private static void closeQuietly(GuestConnection guest) {

@@ -25,13 +25,6 @@ class StaleMoveTest {
 
   @TempDir Path dir;
 
-  private InProcessController cluster() throws Exception {
-    return InProcessController.twoNodes(dir);
-  }
-
-  private static VmEntry createOn(InProcessController c, String name, String node) {
-    return c.createOn(ALICE, name, node);
-  }
 
   private static void assertRunsOnceOnB(InProcessController c, VmEntry web) {
     var onB = c.agents.get("node-b").vms().get(web.id());
@@ -47,8 +40,8 @@ class StaleMoveTest {
 
   @Test
   void aSecondDrainsStaleEntryDoesNotMoveTheVmOntoTheNodeItRunsOn() throws Exception {
-    try (InProcessController c = cluster()) {
-      VmEntry listed = createOn(c, "web", "node-a");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry listed = c.createOn(ALICE, "web", "node-a");
       c.vms.moves().migrate(ALICE, "web", "node-b", false, 0); // the first drain's move
       // The second drain, with what it listed: node-a is cordoned, so node-b is reserved.
       String target = c.vms.moves().reserve(listed, "");
@@ -66,8 +59,8 @@ class StaleMoveTest {
 
   @Test
   void aCheckpointMoveOntoTheNodeTheVmRunsOnIsRefusedBeforeTouchingIt() throws Exception {
-    try (InProcessController c = cluster()) {
-      VmEntry web = createOn(c, "web", "node-b");
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-b");
       CheckpointEntry ck = c.vms.checkpoints().checkpoint(ALICE, "web", "");
       c.scheduler.reserveOn("node-b", 1, 256); // what the caller of a move reserves
 
