@@ -102,9 +102,9 @@ public final class ServeCommand implements Callable<Integer> {
   int bootTimeoutSeconds;
 
   @Option(names = "--advertise-address", paramLabel = "HOST:PORT",
-      description = "With a PostgreSQL store: where clients and agents reach this controller's"
-          + " gRPC port, told to the others through the store (default: this host's name and"
-          + " --grpc-port).")
+      description = "Where clients and agents reach this controller's gRPC port: named as the"
+          + " leader in /health and, with a PostgreSQL store, told to the others through it"
+          + " (default: this host's name and --grpc-port).")
   String advertiseAddress;
 
   @Option(names = "--images-dir", paramLabel = "DIR",
@@ -126,7 +126,8 @@ public final class ServeCommand implements Callable<Integer> {
     if (cfg.effectiveStoreUrl().startsWith("jdbc:postgresql:")) {
       return serveAmongOthers(cfg);
     }
-    ControllerServer server = ControllerServer.create(new ControllerModule(cfg, imagesDir()));
+    ControllerServer server = ControllerServer.create(new ControllerModule(cfg, null,
+        dev.noid.controller.ha.Leadership.alone(ownAddress()), imagesDir()));
     server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "shutdown"));
     server.awaitTermination();
@@ -154,6 +155,27 @@ public final class ServeCommand implements Callable<Integer> {
     if (leaderLeaseMs < 600) {
       throw new ConfigException("'leader-lease-ms' must be at least 600; got " + leaderLeaseMs);
     }
+    return new HaConfig(advertise(), java.time.Duration.ofMillis(leaderLeaseMs));
+  }
+
+  // On its own, a controller whose host has no name still starts: /health then names the bind
+  // address, as it did before it named hosts.
+  String ownAddress() {
+    try {
+      return advertise();
+    } catch (ConfigException e) {
+      if (advertiseAddress != null && !advertiseAddress.isBlank()) {
+        throw e;
+      }
+      return bindAddress + ":" + grpcPort;
+    }
+  }
+
+  /**
+   * Where clients reach this controller: what {@code /health} names as the leader, and with
+   * PostgreSQL what the others are told. A wildcard bind address names no reachable host.
+   */
+  String advertise() {
     String advertise = advertiseAddress;
     if (advertise == null || advertise.isBlank()) {
       String host = bindAddress;
@@ -170,7 +192,7 @@ public final class ServeCommand implements Callable<Integer> {
     if (!advertise.matches("[^\\s:,]+:[0-9]{1,5}") && !advertise.matches("\\[[0-9a-fA-F:]+\\]:[0-9]{1,5}")) {
       throw new ConfigException("'advertise-address' must be HOST:PORT; got '" + advertise + "'");
     }
-    return new HaConfig(advertise, java.time.Duration.ofMillis(leaderLeaseMs));
+    return advertise;
   }
 
   ControllerConfig toConfig() {
