@@ -1,16 +1,10 @@
 package dev.noid.client;
 
 import dev.noid.api.v1.Node;
-import dev.noid.api.v1.WatchNodesRequest;
 import dev.noid.api.v1.WatchNodesResponse;
-import dev.noid.api.v1.WatchVmsRequest;
 import dev.noid.api.v1.WatchVmsResponse;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import com.google.common.util.concurrent.FutureCallback;
-import com.google.common.util.concurrent.Futures;
-import com.google.common.util.concurrent.ListenableFuture;
-import com.google.common.util.concurrent.MoreExecutors;
 import dev.noid.api.v1.Checkpoint;
 import dev.noid.api.v1.CreateCheckpointRequest;
 import dev.noid.api.v1.CreateVmRequest;
@@ -41,16 +35,15 @@ import io.grpc.CallCredentials;
 import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.TlsChannelCredentials;
+import io.grpc.stub.AbstractStub;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.function.Function;
 
 /**
  * The Java SDK for a Noid controller: create VMs, run commands in them, checkpoint, restore,
@@ -202,26 +195,22 @@ public final class NoidClient implements AutoCloseable {
 
   /** The blocking VM stub with this client's token and deadline, for calls not wrapped here. */
   public VmServiceGrpc.VmServiceBlockingStub vms() {
-    return VmServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
-        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    return bound(VmServiceGrpc.newBlockingStub(channel));
   }
 
   /** The blocking node stub (admin calls need an admin token). */
   public NodeServiceGrpc.NodeServiceBlockingStub nodes() {
-    return NodeServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
-        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    return bound(NodeServiceGrpc.newBlockingStub(channel));
   }
 
   /** The blocking user stub. */
   public UserServiceGrpc.UserServiceBlockingStub users() {
-    return UserServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
-        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    return bound(UserServiceGrpc.newBlockingStub(channel));
   }
 
   /** The blocking image stub (import and remove need an admin token). */
   public ImageServiceGrpc.ImageServiceBlockingStub images() {
-    return ImageServiceGrpc.newBlockingStub(channel).withCallCredentials(credentials)
-        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    return bound(ImageServiceGrpc.newBlockingStub(channel));
   }
 
   /**
@@ -231,52 +220,30 @@ public final class NoidClient implements AutoCloseable {
    */
   public Image importImage(ImportImageStart start, java.io.InputStream data,
       java.util.function.LongConsumer sent) {
-    return call(() -> ImageUpload.run(ImageServiceGrpc.newStub(channel)
+    return Calls.call(() -> ImageUpload.run(ImageServiceGrpc.newStub(channel)
         .withCallCredentials(credentials), start, data, sent));
   }
 
-  private VmServiceGrpc.VmServiceFutureStub futures() {
-    return VmServiceGrpc.newFutureStub(channel).withCallCredentials(credentials)
+  // Unary calls carry the token and the client's deadline.
+  private <S extends AbstractStub<S>> S bound(S stub) {
+    return stub.withCallCredentials(credentials)
         .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  private static <T> T call(java.util.function.Supplier<T> work) {
-    try {
-      return work.get();
-    } catch (RuntimeException e) {
-      if (NoidException.isGrpc(e)) {
-        throw NoidException.from(e);
-      }
-      throw e;
-    }
-  }
-
-  private static <A, B> CompletableFuture<B> async(ListenableFuture<A> f, Function<A, B> map) {
-    CompletableFuture<B> out = new CompletableFuture<>();
-    Futures.addCallback(f, new FutureCallback<A>() {
-      @Override
-      public void onSuccess(A result) {
-        out.complete(map.apply(result));
-      }
-
-      @Override
-      public void onFailure(Throwable t) {
-        out.completeExceptionally(NoidException.from(t));
-      }
-    }, MoreExecutors.directExecutor());
-    return out;
+  private VmServiceGrpc.VmServiceFutureStub futures() {
+    return bound(VmServiceGrpc.newFutureStub(channel));
   }
 
   // ---------------------------------------------------------------- VMs
 
   /** Creates a VM and waits until it runs (unless the request sets wait=false). */
   public Vm createVm(CreateVmRequest request) {
-    return call(() -> vms().createVm(RequestIds.ensure(request)).getVm());
+    return Calls.call(() -> vms().createVm(RequestIds.ensure(request)).getVm());
   }
 
   /** Asynchronous {@link #createVm}. */
   public CompletableFuture<Vm> createVmAsync(CreateVmRequest request) {
-    return async(futures().createVm(RequestIds.ensure(request)), r -> r.getVm());
+    return Calls.async(futures().createVm(RequestIds.ensure(request)), r -> r.getVm());
   }
 
   /**
@@ -285,68 +252,60 @@ public final class NoidClient implements AutoCloseable {
    * created. The answer is in index order; check each VM's state.
    */
   public List<Vm> createVms(CreateVmRequest template, int count) {
-    return call(() -> vms().createVms(CreateVmsRequest.newBuilder().setTemplate(template)
+    return Calls.call(() -> vms().createVms(CreateVmsRequest.newBuilder().setTemplate(template)
         .setCount(count).build()).getVmsList());
   }
 
   /** Asynchronous {@link #createVms}. */
   public CompletableFuture<List<Vm>> createVmsAsync(CreateVmRequest template, int count) {
-    return async(futures().createVms(CreateVmsRequest.newBuilder().setTemplate(template)
+    return Calls.async(futures().createVms(CreateVmsRequest.newBuilder().setTemplate(template)
         .setCount(count).build()), r -> r.getVmsList());
   }
 
   /** One of the caller's VMs by name. */
   public Vm getVm(String name) {
-    return call(() -> vms().getVm(GetVmRequest.newBuilder().setName(name).build()).getVm());
+    return Calls.call(() -> vms().getVm(GetVmRequest.newBuilder().setName(name).build()).getVm());
   }
 
   /** Asynchronous {@link #getVm}. */
   public CompletableFuture<Vm> getVmAsync(String name) {
-    return async(futures().getVm(GetVmRequest.newBuilder().setName(name).build()), r -> r.getVm());
+    return Calls.async(futures().getVm(GetVmRequest.newBuilder().setName(name).build()), r -> r.getVm());
   }
 
   /** Every VM of the caller, following pages. */
   public List<Vm> listVms() {
-    List<Vm> all = new ArrayList<>();
-    String token = "";
-    do {
-      String t = token;
-      ListVmsResponse page = call(() -> vms().listVms(ListVmsRequest.newBuilder()
-          .setPageSize(1000).setPageToken(t).build()));
-      all.addAll(page.getVmsList());
-      token = page.getNextPageToken();
-    } while (!token.isEmpty());
-    return all;
+    return Calls.allPages(t -> vms().listVms(ListVmsRequest.newBuilder().setPageSize(1000)
+        .setPageToken(t).build()), ListVmsResponse::getVmsList, ListVmsResponse::getNextPageToken);
   }
 
   /** Destroys a VM: its VMM stops and its files are removed. */
   public void destroyVm(String name) {
-    call(() -> vms().destroyVm(DestroyVmRequest.newBuilder().setName(name).build()));
+    Calls.call(() -> vms().destroyVm(DestroyVmRequest.newBuilder().setName(name).build()));
   }
 
   /** Asynchronous {@link #destroyVm}. */
   public CompletableFuture<Void> destroyVmAsync(String name) {
-    return async(futures().destroyVm(DestroyVmRequest.newBuilder().setName(name).build()), r -> null);
+    return Calls.async(futures().destroyVm(DestroyVmRequest.newBuilder().setName(name).build()), r -> null);
   }
 
   /** Stops a VM (its disk is kept). */
   public Vm stopVm(String name) {
-    return call(() -> vms().stopVm(StopVmRequest.newBuilder().setName(name).build()).getVm());
+    return Calls.call(() -> vms().stopVm(StopVmRequest.newBuilder().setName(name).build()).getVm());
   }
 
   /** Starts a stopped VM. */
   public Vm startVm(String name) {
-    return call(() -> vms().startVm(StartVmRequest.newBuilder().setName(name).build()).getVm());
+    return Calls.call(() -> vms().startVm(StartVmRequest.newBuilder().setName(name).build()).getVm());
   }
 
   /** Pauses a running VM. */
   public Vm pauseVm(String name) {
-    return call(() -> vms().pauseVm(PauseVmRequest.newBuilder().setName(name).build()).getVm());
+    return Calls.call(() -> vms().pauseVm(PauseVmRequest.newBuilder().setName(name).build()).getVm());
   }
 
   /** Resumes a paused VM. */
   public Vm resumeVm(String name) {
-    return call(() -> vms().resumeVm(ResumeVmRequest.newBuilder().setName(name).build()).getVm());
+    return Calls.call(() -> vms().resumeVm(ResumeVmRequest.newBuilder().setName(name).build()).getVm());
   }
 
   /**
@@ -366,20 +325,20 @@ public final class NoidClient implements AutoCloseable {
     long live = request.getTimeoutSeconds() == 0 ? 120
         : Integer.toUnsignedLong(request.getTimeoutSeconds());
     long waitMs = Math.max(deadline.toMillis(), TimeUnit.SECONDS.toMillis(live + 1800));
-    return call(() -> vms().withDeadlineAfter(waitMs, TimeUnit.MILLISECONDS).migrateVm(request));
+    return Calls.call(() -> vms().withDeadlineAfter(waitMs, TimeUnit.MILLISECONDS).migrateVm(request));
   }
 
   // ---------------------------------------------------------------- checkpoints
 
   /** Checkpoints a running or paused VM; the label is optional free text. */
   public Checkpoint checkpoint(String vm, String label) {
-    return call(() -> vms().createCheckpoint(CreateCheckpointRequest.newBuilder().setVm(vm)
+    return Calls.call(() -> vms().createCheckpoint(CreateCheckpointRequest.newBuilder().setVm(vm)
         .setLabel(label == null ? "" : label).build()).getCheckpoint());
   }
 
   /** Asynchronous {@link #checkpoint}. */
   public CompletableFuture<Checkpoint> checkpointAsync(String vm, String label) {
-    return async(futures().createCheckpoint(CreateCheckpointRequest.newBuilder().setVm(vm)
+    return Calls.async(futures().createCheckpoint(CreateCheckpointRequest.newBuilder().setVm(vm)
         .setLabel(label == null ? "" : label).build()), r -> r.getCheckpoint());
   }
 
@@ -388,22 +347,14 @@ public final class NoidClient implements AutoCloseable {
    * following pages.
    */
   public List<Checkpoint> checkpoints(String vm) {
-    List<Checkpoint> all = new ArrayList<>();
-    String token = "";
-    do {
-      String t = token;
-      ListCheckpointsResponse page = call(() -> vms().listCheckpoints(
-          ListCheckpointsRequest.newBuilder().setVm(vm == null ? "" : vm).setPageSize(1000)
-              .setPageToken(t).build()));
-      all.addAll(page.getCheckpointsList());
-      token = page.getNextPageToken();
-    } while (!token.isEmpty());
-    return all;
+    return Calls.allPages(t -> vms().listCheckpoints(ListCheckpointsRequest.newBuilder()
+            .setVm(vm == null ? "" : vm).setPageSize(1000).setPageToken(t).build()),
+        ListCheckpointsResponse::getCheckpointsList, ListCheckpointsResponse::getNextPageToken);
   }
 
   /** Deletes a checkpoint by id. */
   public void deleteCheckpoint(String id) {
-    call(() -> vms().deleteCheckpoint(DeleteCheckpointRequest.newBuilder().setId(id).build()));
+    Calls.call(() -> vms().deleteCheckpoint(DeleteCheckpointRequest.newBuilder().setId(id).build()));
   }
 
   /**
@@ -411,7 +362,7 @@ public final class NoidClient implements AutoCloseable {
    * in place, or, with {@code asName}, into a new VM; {@code node} picks where (may be empty).
    */
   public Vm restore(String vm, String checkpoint, String asName, String node) {
-    return call(() -> vms().restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setVm(vm)
+    return Calls.call(() -> vms().restoreCheckpoint(RestoreCheckpointRequest.newBuilder().setVm(vm)
         .setCheckpoint(checkpoint).setAsName(asName == null ? "" : asName)
         .setNode(node == null ? "" : node).build()).getVm());
   }
@@ -457,26 +408,13 @@ public final class NoidClient implements AutoCloseable {
   /** As {@link #watchVms(Map, WatchListener)}, resuming from a revision a previous watch reached. */
   public Watch<WatchVmsResponse, Vm> watchVms(Map<String, String> labelSelector, long sinceRevision,
       WatchListener<Vm> listener) {
-    VmServiceGrpc.VmServiceStub stub = VmServiceGrpc.newStub(channel).withCallCredentials(credentials);
-    Watch<WatchVmsResponse, Vm> w = new Watch<>((since, out) -> stub.watchVms(WatchVmsRequest.newBuilder()
-        .putAllLabelSelector(labelSelector).setSinceRevision(since).build(), out),
-        r -> new WatchEvent<>(WatchEvent.Type.valueOf(r.getType().name().substring("EVENT_TYPE_".length())),
-            r.hasVm() ? r.getVm() : null, r.getRevision()),
-        listener, timer(), sinceRevision);
-    w.start();
-    return w;
+    return Watches.vms(streams(), labelSelector, sinceRevision, listener, timer());
   }
 
   /** Watches the fleet's nodes: readiness, cordons, capacity, joins and removals. */
   public Watch<WatchNodesResponse, Node> watchNodes(long sinceRevision, WatchListener<Node> listener) {
-    NodeServiceGrpc.NodeServiceStub stub = NodeServiceGrpc.newStub(channel).withCallCredentials(credentials);
-    Watch<WatchNodesResponse, Node> w = new Watch<>((since, out) -> stub.watchNodes(
-        WatchNodesRequest.newBuilder().setSinceRevision(since).build(), out),
-        r -> new WatchEvent<>(WatchEvent.Type.valueOf(r.getType().name().substring("EVENT_TYPE_".length())),
-            r.hasNode() ? r.getNode() : null, r.getRevision()),
-        listener, timer(), sinceRevision);
-    w.start();
-    return w;
+    return Watches.nodes(NodeServiceGrpc.newStub(channel).withCallCredentials(credentials),
+        sinceRevision, listener, timer());
   }
 
   private synchronized ScheduledExecutorService timer() {
