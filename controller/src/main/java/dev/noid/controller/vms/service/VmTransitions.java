@@ -62,6 +62,10 @@ public final class VmTransitions {
       Function<VmEntry, NodeVm> call) {
     return locks.withLock(e.id(), () -> {
       VmEntry cur = records.current(e);
+      if (cur.state() == desired && cur.desiredState() == desired) {
+        // Asked again (an SDK retry after a leader that did it died before answering): done.
+        return cur;
+      }
       action.require(cur.name(), cur.state());
       UndecidedMigrations.requireDecided(cur, action.verb());
       VmEntry stored = vms.update(cur.withDesired(desired));
