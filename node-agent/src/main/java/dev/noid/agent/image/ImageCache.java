@@ -102,30 +102,36 @@ public final class ImageCache {
   /** The image's file, pulled first if this node lacks it; marks it used. */
   public Path ensure(String digest, ImageSource.Progress progress) {
     Path file = path(digest);
-    if (!has(digest)) {
-      InFlight mine = new InFlight(digest, progress);
-      InFlight pull = pulls.putIfAbsent(digest, mine);
-      if (pull == null) {
-        try {
-          Path pulled = pullNow(digest, file, mine);
-          touch(digest); // before it stops counting as in flight: collect() must see it used
-          mine.file.complete(pulled);
-        } catch (RuntimeException e) {
-          mine.file.completeExceptionally(e);
-        } finally {
-          pulls.remove(digest, mine);
-        }
-        pull = mine;
-      } else {
-        joined.incrementAndGet();
+    // Found and marked used under collect()'s lock: a collection between the two would delete
+    // the file this returns (and its kernel, so the VM would boot the node's).
+    synchronized (this) {
+      if (has(digest)) {
+        touch(digest);
+        return file;
       }
+    }
+    InFlight mine = new InFlight(digest, progress);
+    InFlight pull = pulls.putIfAbsent(digest, mine);
+    if (pull == null) {
       try {
-        pull.file.join();
-      } catch (CompletionException e) {
-        throw e.getCause() instanceof AgentException a ? a
-            : new AgentException(Code.INTERNAL, "pull of image " + digest + " failed: "
-                + e.getCause(), e.getCause());
+        Path pulled = pullNow(digest, file, mine);
+        touch(digest); // before it stops counting as in flight: collect() must see it used
+        mine.file.complete(pulled);
+      } catch (RuntimeException e) {
+        mine.file.completeExceptionally(e);
+      } finally {
+        pulls.remove(digest, mine);
       }
+      pull = mine;
+    } else {
+      joined.incrementAndGet();
+    }
+    try {
+      pull.file.join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof AgentException a ? a
+          : new AgentException(Code.INTERNAL, "pull of image " + digest + " failed: "
+              + e.getCause(), e.getCause());
     }
     touch(digest);
     return file;

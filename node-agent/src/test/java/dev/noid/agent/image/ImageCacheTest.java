@@ -2,6 +2,7 @@ package dev.noid.agent.image;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.noid.agent.vm.AgentException;
 import java.nio.charset.StandardCharsets;
@@ -241,6 +242,62 @@ class ImageCacheTest {
     assertThatThrownBy(() -> cache.ensure("sha256:../../etc/passwd", ImageSource.Progress.NONE))
         .isInstanceOf(AgentException.class).hasMessageContaining("sha256:<64 hex>");
     assertThat(source.fetches.get()).isZero();
+  }
+
+  @Test
+  void aCollectionAsACreateIsHandedACachedImageDoesNotDeleteIt() throws Exception {
+    String cached = serve("o".repeat(200));
+    HookClock clock = new HookClock();
+    ImageCache cache = cache(100, clock);
+    cache.ensure(cached, ImageSource.Progress.NONE);
+    clock.now = clock.now.plus(ImageCache.RECENT.multipliedBy(2)); // unused, over budget
+
+    // The create has found the image and is about to mark it used (which reads the clock): a
+    // collection, say after another create's pull, runs right then.
+    CompletableFuture<List<String>> collected = new CompletableFuture<>();
+    clock.next(Thread.currentThread(), () -> {
+      Thread collector = new Thread(() -> collected.complete(cache.collect(Set.of())));
+      collector.start();
+      // It ends, or it waits for the create to finish with the image.
+      await().atMost(java.time.Duration.ofSeconds(30))
+          .until(() -> collected.isDone() || collector.getState() == Thread.State.BLOCKED);
+    });
+    Path file = cache.ensure(cached, ImageSource.Progress.NONE);
+
+    assertThat(collected.get(30, TimeUnit.SECONDS)).as("collected").doesNotContain(cached);
+    assertThat(file).as("the file the create boots").exists();
+    assertThat(cache.has(cached)).isTrue();
+  }
+
+  /** A clock that runs a hook the next time a given thread reads it. */
+  private static final class HookClock extends Clock {
+    volatile Instant now = Instant.parse("2026-12-04T00:00:00Z");
+    private volatile Thread on;
+    private volatile Runnable hook;
+
+    void next(Thread thread, Runnable r) {
+      hook = r;
+      on = thread;
+    }
+
+    @Override
+    public ZoneOffset getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      if (Thread.currentThread() == on) {
+        on = null;
+        hook.run();
+      }
+      return now;
+    }
   }
 
   private static final class MutableClock extends Clock {
