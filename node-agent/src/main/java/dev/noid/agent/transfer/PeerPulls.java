@@ -55,6 +55,16 @@ public final class PeerPulls implements AutoCloseable {
 
   public Pulled pull(String checkpointId, String sourceNode, String sourceAddress,
       TransferGrant grant) {
+    return pull(checkpointId, sourceNode, sourceAddress, grant, () -> false);
+  }
+
+  /**
+   * As {@link #pull(String, String, String, TransferGrant)}, discarded instead of published if
+   * {@code callerGone} holds once it all arrived: the controller records the copy only from
+   * this call's answer. A copy that was here before the call is answered as is.
+   */
+  public Pulled pull(String checkpointId, String sourceNode, String sourceAddress,
+      TransferGrant grant, java.util.function.BooleanSupplier callerGone) {
     CheckpointStore.checkId(checkpointId);
     require("source_node", sourceNode);
     require("source_address", sourceAddress);
@@ -68,11 +78,11 @@ public final class PeerPulls implements AutoCloseable {
     }
     try {
       if (transfer.holds(checkpointId)) {
-        // A complete, verified copy is here already (an earlier try that ended after the
-        // controller stopped waiting, or a second restore from it): nothing to move.
+        // A complete, verified copy is here already (an earlier try whose answer was lost
+        // after it was published, or a second restore from it): nothing to move.
         return new Pulled(transfer.info(checkpointId), 0, 0);
       }
-      return pullOnce(checkpointId, sourceNode, sourceAddress, grant);
+      return pullOnce(checkpointId, sourceNode, sourceAddress, grant, callerGone);
     } catch (AgentException e) {
       if (e.code() != Code.ALREADY_EXISTS) {
         throw e;
@@ -89,7 +99,8 @@ public final class PeerPulls implements AutoCloseable {
     }
   }
 
-  private Pulled pullOnce(String id, String source, String address, TransferGrant grant) {
+  private Pulled pullOnce(String id, String source, String address, TransferGrant grant,
+      java.util.function.BooleanSupplier callerGone) {
     CheckpointImport work = transfer.resumeOrReceive(id);
     long resumedFrom = work.bytesHeld();
     SendCheckpointRequest request = SendCheckpointRequest.newBuilder().setGrant(grant)
@@ -116,7 +127,7 @@ public final class PeerPulls implements AutoCloseable {
     } finally {
       call.cancel(null); // ends the stream, and the pipe's reader with it, if it is still open
     }
-    CheckpointInfo info = work.finish();
+    CheckpointInfo info = work.finish(callerGone);
     long received = work.bytesHeld() - resumedFrom;
     log.atInfo().addKeyValue("vm_name", info.getVmId()).log("checkpoint {} pulled from {}: {}"
         + " bytes received{}", id, source, received,
