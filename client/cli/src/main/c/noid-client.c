@@ -8,8 +8,14 @@
  * it with NOID_LAUNCHER, NOID_JAVA_HOME and NOID_CP set. When there is no daemon to talk to,
  * it runs the launcher again with NOID_CLIENT=java (the Java thin client starts the daemon);
  * when the daemon says the command needs this terminal, with NOID_DAEMON=0 (in-process).
+ *
+ * Whoever listens on the socket gets the command line and NOID_TOKEN and writes what the user
+ * sees, so the client connects only through a directory that is the user's own and closed to
+ * others (private_dir); else it runs the command in-process, which needs no socket.
  */
+#define _GNU_SOURCE /* O_PATH */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +25,10 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef O_PATH
+#define O_PATH O_RDONLY /* without it, a working directory we can read */
+#endif
 
 #define MAGIC 0x4e4f4931u /* "NOI1", as Frames.MAGIC */
 #define STDOUT_FRAME 1
@@ -53,7 +63,8 @@ static uint64_t fnv(uint64_t h, const char *s) {
   return h;
 }
 
-static int socket_path(char *out, size_t size) {
+/* The daemon's directory (as DaemonAddress.of) and its socket's name in it (as socket()). */
+static int daemon_address(char *dir, size_t dir_size, char *name, size_t name_size) {
   const char *home = getenv("NOID_JAVA_HOME"), *cp = getenv("NOID_CP");
   if (home == NULL || cp == NULL) {
     return -1;
@@ -72,10 +83,69 @@ static int socket_path(char *out, size_t size) {
   }
   free(jars);
   const char *runtime = getenv("XDG_RUNTIME_DIR"), *user_home = getenv("HOME");
-  int n = runtime && *runtime ? snprintf(out, size, "%s/noid/d-%llx.sock", runtime, (unsigned long long)h)
-                              : snprintf(out, size, "%s/.cache/noid/daemon/d-%llx.sock",
-                                         user_home ? user_home : "/", (unsigned long long)h);
-  return n > 0 && (size_t)n < size ? 0 : -1;
+  int n = runtime && *runtime ? snprintf(dir, dir_size, "%s/noid", runtime)
+                              : snprintf(dir, dir_size, "%s/.cache/noid/daemon", user_home ? user_home : "/");
+  int m = snprintf(name, name_size, "d-%llx.sock", (unsigned long long)h);
+  return n > 0 && (size_t)n < dir_size && m > 0 && (size_t)m < name_size ? 0 : -1;
+}
+
+/*
+ * The daemon's directory, open, when it is a directory (not a symbolic link) owned by this
+ * user that no one else can enter: only then can no one else have put the socket there. -1
+ * when it does not exist (the Java client makes it); else says why on stderr and runs the
+ * command in-process. Held open, so that the socket is looked up in the directory checked, not
+ * in one put in its place since. Stricter than DaemonAddress.secureDir, which makes a too-open
+ * directory of the user's 0700: a socket another user made in it while it was open stays.
+ */
+static int private_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    return -1;
+  }
+  char why[128];
+  struct stat st;
+  if (fd < 0) {
+    int e = errno;
+    snprintf(why, sizeof why, "%s", lstat(dir, &st) != 0 ? strerror(e) : S_ISLNK(st.st_mode) ? "a symbolic link"
+                                    : !S_ISDIR(st.st_mode) ? "not a directory" : strerror(e));
+  } else if (fstat(fd, &st) != 0) {
+    snprintf(why, sizeof why, "%s", strerror(errno));
+  } else if (st.st_uid != geteuid()) {
+    snprintf(why, sizeof why, "owned by uid %ld, not %ld", (long)st.st_uid, (long)geteuid());
+  } else if ((st.st_mode & 077) != 0) {
+    snprintf(why, sizeof why, "mode %03o: other users can enter it", (unsigned)(st.st_mode & 0777));
+  } else {
+    return fd;
+  }
+  fprintf(stderr, "noid: not using the daemon socket in %s (%s; remove it and noid makes a private one); "
+                  "running in this process\n", dir, why);
+  relaunch("NOID_DAEMON", "0");
+  return -1;
+}
+
+/* Connects to NAME in the directory DIR_FD; the working directory is the caller's again after. */
+static int connect_in(int dir_fd, const char *name) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", name);
+  int here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (here < 0 || fd < 0) {
+    close(here);
+    close(fd);
+    return -1;
+  }
+  /* A relative name is looked up from the working directory: the directory held open. */
+  int ok = fchdir(dir_fd) == 0 && connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+  if (fchdir(here) != 0) {
+    fprintf(stderr, "noid: cannot return to the working directory: %s\n", strerror(errno));
+    exit(1);
+  }
+  close(here);
+  if (!ok) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 /* A growable request buffer in the big-endian layout of DataOutputStream. */
@@ -141,19 +211,17 @@ static double now_ms(void) {
 int main(int argc, char **argv) {
   double started = now_ms();
   args = argv;
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  if (socket_path(addr.sun_path, sizeof addr.sun_path) != 0) {
+  char dir[4096], name[64], cwd[4096];
+  if (daemon_address(dir, sizeof dir, name, sizeof name) != 0 || getcwd(cwd, sizeof cwd) == NULL) {
     relaunch("NOID_CLIENT", "java");
   }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+  int dir_fd = private_dir(dir);
+  int fd = dir_fd < 0 ? -1 : connect_in(dir_fd, name);
+  if (fd < 0) {
     relaunch("NOID_CLIENT", "java"); /* no daemon yet: the Java client starts it */
   }
+  close(dir_fd);
   double connected = now_ms();
-  char cwd[4096];
-  if (getcwd(cwd, sizeof cwd) == NULL) {
-    relaunch("NOID_CLIENT", "java");
-  }
   put_int(MAGIC);
   put_int((uint32_t)(argc - 1));
   for (int i = 1; i < argc; i++) {
