@@ -94,8 +94,8 @@ static int daemon_address(char *dir, size_t dir_size, char *name, size_t name_si
  * user that no one else can enter: only then can no one else have put the socket there. -1
  * when it does not exist (the Java client makes it); else says why on stderr and runs the
  * command in-process. Held open, so that the socket is looked up in the directory checked, not
- * in one put in its place since. Stricter than DaemonAddress.secureDir, which makes a too-open
- * directory of the user's 0700: a socket another user made in it while it was open stays.
+ * in one put in its place since. The same check as DaemonAddress.distrust: a too-open directory
+ * is refused, not repaired, as a socket another user made in it while it was open would stay.
  */
 static int private_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

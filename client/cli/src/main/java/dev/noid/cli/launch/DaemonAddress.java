@@ -3,11 +3,13 @@ package dev.noid.cli.launch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -70,8 +72,36 @@ public record DaemonAddress(Path dir, String key) {
   }
 
   /**
-   * Makes the directory (mode 0700) or checks that the existing one is ours and closed to
-   * others: a directory another user made or can enter must not carry our commands.
+   * Why the directory must not carry our commands, or empty when it is ours and closed to
+   * others (or not there yet). Whoever listens in it gets the command line and NOID_TOKEN and
+   * writes what the user sees: a directory another user made or can enter may hold their
+   * socket. Checked before every connect, as the C client does.
+   */
+  public Optional<String> distrust() throws IOException {
+    PosixFileAttributes a;
+    try {
+      a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    }
+    String me = System.getProperty("user.name"); // looked up from this process's uid
+    if (a.isSymbolicLink()) {
+      return Optional.of("a symbolic link");
+    } else if (!a.isDirectory()) {
+      return Optional.of("not a directory");
+    } else if (!a.owner().getName().equals(me)) {
+      return Optional.of("owned by " + a.owner().getName() + ", not " + me);
+    } else if (a.permissions().stream().anyMatch(p -> !OWNER_ONLY.contains(p))) {
+      return Optional.of("mode " + PosixFilePermissions.toString(a.permissions())
+          + ": other users can enter it");
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Makes the directory (mode 0700), or checks that the existing one is ours and closed to
+   * others. One that is not is refused, not repaired: a socket another user put in it while it
+   * was open would stay.
    */
   public void secureDir() throws IOException {
     Files.createDirectories(dir.getParent());
@@ -80,13 +110,9 @@ public record DaemonAddress(Path dir, String key) {
     } catch (java.nio.file.FileAlreadyExistsException e) {
       // checked below
     }
-    PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    // user.name is looked up from this process's uid, as the owner's name is from the file's.
-    if (!a.isDirectory() || !a.owner().getName().equals(System.getProperty("user.name"))) {
-      throw new IOException(dir + " is not a directory owned by " + System.getProperty("user.name"));
-    }
-    if (!a.permissions().equals(OWNER_ONLY)) {
-      Files.setPosixFilePermissions(dir, OWNER_ONLY);
+    Optional<String> why = distrust();
+    if (why.isPresent()) {
+      throw new IOException(dir + " is " + why.get() + "; remove it and noid makes a private one");
     }
   }
 }

@@ -33,8 +33,14 @@ public final class Main {
     System.exit(code);
   }
 
-  private static int viaDaemon(String[] args, Map<String, String> env) throws IOException {
+  static int viaDaemon(String[] args, Map<String, String> env) throws IOException {
     DaemonAddress address = DaemonAddress.of(env);
+    java.util.Optional<String> distrust = address.distrust();
+    if (distrust.isPresent()) {
+      System.err.println("noid: not using the daemon socket in " + address.dir() + " ("
+          + distrust.get() + "; remove it and noid makes a private one); running in this process");
+      return ThinClient.NO_DAEMON;
+    }
     SocketChannel ch = ThinClient.connect(address.socket());
     if (ch == null && args.length == 2 && args[0].equals("daemon") && args[1].equals("stop")) {
       System.out.println("no daemon running (" + address.socket() + ")");
