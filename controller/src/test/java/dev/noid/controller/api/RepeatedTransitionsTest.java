@@ -25,8 +25,12 @@ import org.junit.jupiter.api.io.TempDir;
 class RepeatedTransitionsTest {
   @TempDir Path dir;
 
-  @Test
-  void aTransitionAskedAgainAnswersWithTheVmWhereItLeads() throws Exception {
+  interface WithVm {
+    void run(InProcessController c, NoidClient noid) throws Exception;
+  }
+
+  /** Alice's running VM "web" on one node, and her SDK client. */
+  private void withVm(WithVm test) throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 4096L))) {
       String token = c.users.add("alice", "user").token();
@@ -34,36 +38,36 @@ class RepeatedTransitionsTest {
           CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
       try (NoidClient noid = NoidClient.builder().token(token)
           .channel(InProcessChannelBuilder.forName(c.name()).build()).build()) {
-        assertThat(noid.pauseVm("web").getState()).isEqualTo(VmState.VM_STATE_PAUSED);
-        assertThat(noid.pauseVm("web").getState()).isEqualTo(VmState.VM_STATE_PAUSED);
-        assertThat(noid.resumeVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
-        assertThat(noid.resumeVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
-        assertThat(noid.stopVm("web").getState()).isEqualTo(VmState.VM_STATE_STOPPED);
-        assertThat(noid.stopVm("web").getState()).isEqualTo(VmState.VM_STATE_STOPPED);
-        assertThat(noid.startVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
-        assertThat(noid.startVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
-        assertThat(c.agents.get("node-a").vms().values()).singleElement()
-            .satisfies(v -> assertThat(v.getState().name()).isEqualTo("AGENT_VM_STATE_RUNNING"));
+        test.run(c, noid);
       }
     }
   }
 
   @Test
-  void aTransitionFromAStateThatCannotLeadThereIsStillRefused() throws Exception {
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 4096L))) {
-      String token = c.users.add("alice", "user").token();
-      c.create(new Principal("alice", false),
-          CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
-      try (NoidClient noid = NoidClient.builder().token(token)
-          .channel(InProcessChannelBuilder.forName(c.name()).build()).build()) {
-        noid.stopVm("web");
+  void aTransitionAskedAgainAnswersWithTheVmWhereItLeads() throws Exception {
+    withVm((c, noid) -> {
+      assertThat(noid.pauseVm("web").getState()).isEqualTo(VmState.VM_STATE_PAUSED);
+      assertThat(noid.pauseVm("web").getState()).isEqualTo(VmState.VM_STATE_PAUSED);
+      assertThat(noid.resumeVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(noid.resumeVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(noid.stopVm("web").getState()).isEqualTo(VmState.VM_STATE_STOPPED);
+      assertThat(noid.stopVm("web").getState()).isEqualTo(VmState.VM_STATE_STOPPED);
+      assertThat(noid.startVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(noid.startVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
+      assertThat(c.agents.get("node-a").vms().values()).singleElement()
+          .satisfies(v -> assertThat(v.getState().name()).isEqualTo("AGENT_VM_STATE_RUNNING"));
+    });
+  }
 
-        NoidException e = catchThrowableOfType(NoidException.class, () -> noid.pauseVm("web"));
-        assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-        assertThat(e).hasMessageContaining("cannot pause VM 'web': it is STOPPED, needs RUNNING");
-        assertThat(noid.getVm("web").getState()).isEqualTo(VmState.VM_STATE_STOPPED);
-      }
-    }
+  @Test
+  void aTransitionFromAStateThatCannotLeadThereIsStillRefused() throws Exception {
+    withVm((c, noid) -> {
+      noid.stopVm("web");
+
+      NoidException e = catchThrowableOfType(NoidException.class, () -> noid.pauseVm("web"));
+      assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(e).hasMessageContaining("cannot pause VM 'web': it is STOPPED, needs RUNNING");
+      assertThat(noid.getVm("web").getState()).isEqualTo(VmState.VM_STATE_STOPPED);
+    });
   }
 }

@@ -247,10 +247,10 @@ class ImageCacheTest {
   @Test
   void aCollectionAsACreateIsHandedACachedImageDoesNotDeleteIt() throws Exception {
     String cached = serve("o".repeat(200));
-    HookClock clock = new HookClock();
+    MutableClock clock = new MutableClock();
     ImageCache cache = cache(100, clock);
     cache.ensure(cached, ImageSource.Progress.NONE);
-    clock.now = clock.now.plus(ImageCache.RECENT.multipliedBy(2)); // unused, over budget
+    clock.advance(ImageCache.RECENT.multipliedBy(2)); // unused, over budget
 
     // The create has found the image and is about to mark it used (which reads the clock): a
     // collection, say after another create's pull, runs right then.
@@ -269,9 +269,9 @@ class ImageCacheTest {
     assertThat(cache.has(cached)).isTrue();
   }
 
-  /** A clock that runs a hook the next time a given thread reads it. */
-  private static final class HookClock extends Clock {
-    volatile Instant now = Instant.parse("2026-12-04T00:00:00Z");
+  /** A clock the test moves, which can run a hook the next time a given thread reads it. */
+  private static final class MutableClock extends Clock {
+    private volatile Instant now = Instant.parse("2026-12-04T00:00:00Z");
     private volatile Thread on;
     private volatile Runnable hook;
 
@@ -279,29 +279,6 @@ class ImageCacheTest {
       hook = r;
       on = thread;
     }
-
-    @Override
-    public ZoneOffset getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      if (Thread.currentThread() == on) {
-        on = null;
-        hook.run();
-      }
-      return now;
-    }
-  }
-
-  private static final class MutableClock extends Clock {
-    private Instant now = Instant.parse("2026-12-04T00:00:00Z");
 
     void advance() {
       now = now.plusSeconds(60);
@@ -323,6 +300,10 @@ class ImageCacheTest {
 
     @Override
     public Instant instant() {
+      if (Thread.currentThread() == on) {
+        on = null;
+        hook.run();
+      }
       return now;
     }
   }
