@@ -155,7 +155,9 @@ final class ExecCall implements StreamObserver<ExecRequest> {
       kill();
       return;
     }
-    if (start.getTty() && start.hasTerminalSize()) {
+    // A size of nothing (a caller that set the message, not its fields) keeps the pty's 24x80.
+    if (start.getTty() && start.hasTerminalSize() && start.getTerminalSize().getRows() > 0
+        && start.getTerminalSize().getColumns() > 0) {
       try {
         stream.resize(start.getTerminalSize().getRows(), start.getTerminalSize().getColumns());
       } catch (IOException e) {

@@ -113,13 +113,16 @@ final class ExecProxy implements StreamObserver<ExecCommandRequest> {
       if (proxy.ended()) {
         return; // ended as the agent call was made, which it cancelled
       }
-      toAgent.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm.id())
+      ExecStart.Builder toNode = ExecStart.newBuilder().setVmId(vm.id())
           .addAllCommand(start.getCommandList()).putAllEnv(start.getEnvMap())
           .setTimeoutSeconds(start.getTimeoutSeconds()).setMaxOutputBytes(start.getMaxOutputBytes())
-          .setStdin(start.getStdin()).setTty(start.getTty())
-          .setTerminalSize(dev.noid.api.agent.v1.TerminalSize.newBuilder()
-              .setRows(start.getTerminalSize().getRows())
-              .setColumns(start.getTerminalSize().getColumns()))).build());
+          .setStdin(start.getStdin()).setTty(start.getTty());
+      if (start.hasTerminalSize()) { // none: the guest's pty keeps its 24x80
+        toNode.setTerminalSize(dev.noid.api.agent.v1.TerminalSize.newBuilder()
+            .setRows(start.getTerminalSize().getRows())
+            .setColumns(start.getTerminalSize().getColumns()));
+      }
+      toAgent.onNext(ExecRequest.newBuilder().setStart(toNode).build());
       return;
     }
     ExecRequest.Builder b = ExecRequest.newBuilder();

@@ -70,6 +70,8 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   private final Faults faults = new Faults();
   private final java.util.concurrent.atomic.AtomicInteger streamsOpened = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.atomic.AtomicInteger streamedBatches = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.List<dev.noid.api.agent.v1.ExecStart> execStarts =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
 
   FakeAgent(HollowNode node, SimulatedHypervisor hypervisor, CreateCallStats creates) {
     this.node = node;
@@ -151,6 +153,11 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   }
 
   /** CreateVmsStream calls opened so far. */
+  /** Every command start that reached this agent, as the controller sent it. */
+  public java.util.List<dev.noid.api.agent.v1.ExecStart> execStarts() {
+    return java.util.List.copyOf(execStarts);
+  }
+
   public int streamsOpened() {
     return streamsOpened.get();
   }
@@ -289,6 +296,7 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
           return; // signals and resizes have nothing to reach in a hollow guest
         }
         started = true;
+        execStarts.add(r.getStart());
         try {
           VmReport vm = node.require(r.getStart().getVmId());
           if (vm.getState() != AgentVmState.AGENT_VM_STATE_RUNNING) {
