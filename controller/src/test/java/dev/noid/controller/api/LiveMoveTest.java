@@ -156,6 +156,42 @@ class LiveMoveTest {
     }
   }
 
+  /**
+   * Destroy is the one operation an undecided migration allows, and the target may be where
+   * the VM runs: its copy goes too. Before, only the source's paused copy went, and the
+   * target's, running, had no record any more: left alone for good as a VM the controller
+   * does not know, holding its memory on the node.
+   */
+  @Test
+  void destroyingAVmWhoseMigrationIsUndecidedRemovesTheTargetsCopyToo() throws Exception {
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
+      c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
+          .withDescription("connection reset"), true);
+      c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
+      catchThrowableOfType(NoidException.class,
+          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false, 0));
+      assertThat(stateOn(c, "node-b", web.id())).as("the target did start it")
+          .isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+
+      // The target cannot be reached: the destroy fails, and the record still says whom to ask.
+      c.agents.get("node-b").faults().failDestroys(Status.UNAVAILABLE.withDescription("down"));
+      NoidException refused = catchThrowableOfType(NoidException.class,
+          () -> c.vms.transitions().destroy(ALICE, "web"));
+      assertThat(refused.getMessage()).contains("its copy on node node-b", "undecided", "down");
+      assertThat(c.get(ALICE, "web").statusMessage()).contains("undecided");
+
+      c.agents.get("node-b").faults().failDestroys(null);
+      c.vms.transitions().destroy(ALICE, "web");
+
+      assertThat(stateOn(c, "node-a", web.id())).isNull();
+      assertThat(stateOn(c, "node-b", web.id())).as("no copy left running").isNull();
+      assertThat(c.vms.records().table().byId(web.id())).isEmpty();
+      assertThat(c.scheduler.reservedMemMib("node-a")).isZero();
+      assertThat(c.scheduler.reservedMemMib("node-b")).isZero();
+    }
+  }
+
   /** The target did start it: its report decides, and its running copy is no stray. */
   @Test
   void anUndecidedMigrationIsDecidedByTheTargetsReport() throws Exception {

@@ -96,6 +96,20 @@ public final class VmTransitions {
       if (cur == null) {
         return;
       }
+      // Its live migration is undecided: the target may be where it runs. That copy goes first,
+      // while the record still names the target; if it cannot, the destroy fails and the mark
+      // stays for a retry (a removed target answers NOT_FOUND: nothing of it is left).
+      String undecided = UndecidedMigrations.target(cur);
+      if (undecided != null && !undecided.equals(cur.node())) {
+        try {
+          destroyCopy(cur, undecided);
+        } catch (NoidException ne) {
+          observer.operationFailed("destroy");
+          throw new NoidException(ne.code(), "cannot destroy VM '" + cur.name() + "' yet: its"
+              + " copy on node " + undecided + ", the target of its undecided live migration,"
+              + " could not be removed (" + ne.getMessage() + ")", ne);
+        }
+      }
       VmEntry destroying = vms.update(cur.withDesired(VmState.DESTROYING)
           .with(VmState.DESTROYING, "destroy in progress"));
       if (!cur.holdsCapacity() && destroying.holdsCapacity()) {
