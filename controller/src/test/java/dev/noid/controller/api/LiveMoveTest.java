@@ -192,6 +192,27 @@ class LiveMoveTest {
     }
   }
 
+  /**
+   * A target that started the VM but could not give its guest the new address says why; the
+   * record keeps it. Before, "migrated live from node-a" replaced it: RUNNING, the new address
+   * shown, a guest that no one could reach, and nothing said so.
+   */
+  @Test
+  void whatTheTargetSaysAboutAMovedVmIsKeptInItsStatus() throws Exception {
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      c.createOn(ALICE, "web", "node-a");
+      c.agents.get("node-b").migration().finishWithReason("migrated here, but could not give"
+          + " VM 'web' its address: the guest's network script timed out");
+
+      c.vms.moves().migrate(ALICE, "web", "node-b", false, 0);
+
+      VmEntry now = c.get(ALICE, "web");
+      assertThat(now.node()).isEqualTo("node-b");
+      assertThat(now.statusMessage()).contains("migrated live from node-a",
+          "could not give VM 'web' its address");
+    }
+  }
+
   /** The target did start it: its report decides, and its running copy is no stray. */
   @Test
   void anUndecidedMigrationIsDecidedByTheTargetsReport() throws Exception {

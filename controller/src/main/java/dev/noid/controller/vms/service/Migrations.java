@@ -128,7 +128,7 @@ final class Migrations {
       }
       done = new Finished(agents.get(target, cur.id()), 0, -1);
     }
-    VmEntry moved = vms.update(VmRecords.reported(cur.withNode(target), done.vm(),
+    VmEntry moved = vms.update(VmRecords.reportedWithReason(cur.withNode(target), done.vm(),
         "migrated live from " + source));
     scheduler.release(source, cur.cpus(), cur.memMib());
     try {

@@ -218,8 +218,8 @@ final class UndecidedMigrations {
     String source = cur.node();
     scheduler.reserveOn(target, cur.cpus(), cur.memMib());
     scheduler.release(source, cur.cpus(), cur.memMib());
-    vms.update(VmRecords.reported(cur.withNode(target), there, "migrated live from " + source
-        + "; node " + target + " had started it when it could not say so"));
+    vms.update(VmRecords.reportedWithReason(cur.withNode(target), there, "migrated live from "
+        + source + "; node " + target + " had started it when it could not say so"));
     log.atWarn().addKeyValue("vm_name", cur.name()).log("VM {}: its migration to {} was"
         + " committed after all; its copy on {} goes", cur.name(), target, source);
     try {

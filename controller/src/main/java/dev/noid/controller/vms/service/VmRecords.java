@@ -75,6 +75,15 @@ public final class VmRecords {
     return withNetwork(e, r).with(r.state(), message);
   }
 
+  /**
+   * As {@link #reported(VmEntry, NodeVm, String)}, with what the node said about it after
+   * {@code message}: a moved VM's target that could not give the guest its address says so.
+   */
+  static VmEntry reportedWithReason(VmEntry e, NodeVm r, String message) {
+    String reason = r.reason() == null ? "" : r.reason();
+    return reported(e, r, reason.isBlank() ? message : message + "; " + reason);
+  }
+
   static VmEntry withNetwork(VmEntry e, NodeVm r) {
     return r.ipAddress().equals(e.ipAddress()) && r.macAddress().equals(e.macAddress()) ? e
         : e.withNetwork(r.ipAddress(), r.macAddress());

@@ -33,6 +33,7 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
   private volatile Status failFinishes;
   private volatile boolean commitThenFail;
   private volatile Status failAborts;
+  private volatile String finishReason;
   private volatile java.util.concurrent.CountDownLatch sendGate;
   private final java.util.concurrent.atomic.AtomicInteger sendsHeld =
       new java.util.concurrent.atomic.AtomicInteger();
@@ -53,6 +54,14 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
   public void failFinishes(Status status, boolean committed) {
     failFinishes = status;
     commitThenFail = committed;
+  }
+
+  /**
+   * FinishIncoming commits and answers the VM RUNNING with {@code reason}, as a real target does
+   * when it could not give the guest its address.
+   */
+  public void finishWithReason(String reason) {
+    finishReason = reason;
   }
 
   /** From now on MigrateVm waits (then carries on as usual) until {@link #openSends()}. */
@@ -153,6 +162,9 @@ public final class FakeAgentMigration extends AgentMigrationGrpc.AgentMigrationI
       }
       incoming.remove(id);
       VmReport vm = node.setState(id, AgentVmState.AGENT_VM_STATE_RUNNING);
+      if (finishReason != null) {
+        vm = vm.toBuilder().setReason(finishReason).build();
+      }
       refuse(failFinishes);
       return FinishIncomingResponse.newBuilder().setVm(vm).setGuestOffsetNs(1_040_000_000L)
           .setGuestOffsetErrorNs(5_000_000).build();
