@@ -200,10 +200,13 @@ public final class AgentModule extends AbstractModule {
   }
 
   // A snapshot saved in another state layout by the same VMM is stale too: rebuilt, not loaded.
+  // So is one saved under another accelerator (KVM's -cpu host against TCG's qemu64: /dev/kvm
+  // can come or go between agent starts), which might load and leave a guest calibrated for
+  // another CPU.
   static String goldenVersion(Hypervisor hypervisor) {
     String format = hypervisor.stateFormat();
-    return format.isEmpty() ? hypervisor.version()
-        : hypervisor.version() + " (saved state: " + format + ")";
+    String vmm = hypervisor.version() + " on " + hypervisor.accelerator();
+    return format.isEmpty() ? vmm : vmm + " (saved state: " + format + ")";
   }
 
   // Depends on the credentials: joining the cluster is what assigns the node its subnet.

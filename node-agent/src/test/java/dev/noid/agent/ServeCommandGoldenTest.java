@@ -47,6 +47,17 @@ class ServeCommandGoldenTest {
   }
 
   @Test
+  void goldenSnapshotsSavedUnderAnotherAcceleratorAreStale() {
+    var bases = new dev.noid.agent.memory.MemoryBases(java.nio.file.Path.of("/nonexistent"));
+    var tcg = new dev.noid.agent.qemu.QemuDriver("/nonexistent/qemu",
+        new dev.noid.agent.qemu.Accelerator("tcg", "test"), bases);
+    var kvm = new dev.noid.agent.qemu.QemuDriver("/nonexistent/qemu",
+        new dev.noid.agent.qemu.Accelerator("kvm", "test"), bases);
+    assertThat(AgentModule.goldenVersion(tcg)).contains(" on tcg")
+        .isNotEqualTo(AgentModule.goldenVersion(kvm));
+  }
+
+  @Test
   void aheadTakesTheShapesToBuild() {
     AgentConfig cfg = config("--golden", "ahead", "--golden-keys", "dev:1:128,dev:2:512");
     assertThat(cfg.golden()).isEqualTo(GoldenMode.AHEAD);
