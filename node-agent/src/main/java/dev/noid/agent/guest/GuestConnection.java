@@ -39,13 +39,15 @@ public final class GuestConnection implements AutoCloseable {
   private final CompletableFuture<String> ready = new CompletableFuture<>();
   private final CompletableFuture<Void> closed = new CompletableFuture<>();
   private final Object writeLock = new Object();
+  private final GuestNotices notices;
   // Short enough not to show in a create when the first RESET is lost; a booting guest that
   // is not listening yet only finds a few RESETs queued.
   private static final long RESET_RETRY_FIRST_MS = 100;
   private static final long RESET_RETRY_MAX_MS = 1000;
 
-  private GuestConnection(SocketChannel channel) throws IOException {
+  private GuestConnection(SocketChannel channel, String vmId) throws IOException {
     this.channel = channel;
+    this.notices = new GuestNotices(vmId, java.time.Clock.systemUTC());
     this.out = Channels.newOutputStream(channel);
   }
 
@@ -63,7 +65,7 @@ public final class GuestConnection implements AutoCloseable {
 
   /** Starts the protocol on a channel already connected to the guest agent's transport. */
   public static GuestConnection open(SocketChannel ch, String vmId) throws IOException {
-    GuestConnection conn = new GuestConnection(ch);
+    GuestConnection conn = new GuestConnection(ch, vmId);
     byte[] nonce = new byte[16];
     RANDOM.nextBytes(nonce);
     Thread.ofVirtual().name("guest-" + vmId).start(() -> conn.readLoop(nonce));
@@ -203,10 +205,10 @@ public final class GuestConnection implements AutoCloseable {
         if (s != null) {
           s.onFailure(f.text());
         } else {
-          log.warn("guest agent error: {}", f.text());
+          notices.notice("guest agent error: " + f.text());
         }
       }
-      default -> log.warn("unknown frame type {} from guest", f.type());
+      default -> notices.notice("unknown frame type " + f.type() + " from the guest");
     }
   }
 
