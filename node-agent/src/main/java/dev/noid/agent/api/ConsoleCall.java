@@ -1,6 +1,7 @@
 package dev.noid.agent.api;
 
 import com.google.protobuf.ByteString;
+import dev.noid.agent.guest.BoundedWrite;
 import dev.noid.api.agent.v1.ConsoleRequest;
 import dev.noid.api.agent.v1.ConsoleResponse;
 import dev.noid.agent.vm.VmManager;
@@ -13,12 +14,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * A console session: bytes between the client and the VM's serial port. Detaching (the client
@@ -28,15 +30,23 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ConsoleCall implements StreamObserver<ConsoleRequest> {
   private static final Set<String> ATTACHED = ConcurrentHashMap.newKeySet();
 
-  private final VmManager vms;
+  /** The VM's serial port socket, by VM id; refuses a VM that has no VMM running. */
+  private final Function<String, Path> consoleSockets;
   private final ServerCallStreamObserver<ConsoleResponse> out;
+  private final Duration writeLimit;
   private volatile SocketChannel socket;
   private volatile String vmId;
   private final java.util.concurrent.Semaphore writable = new java.util.concurrent.Semaphore(0);
 
   ConsoleCall(VmManager vms, ServerCallStreamObserver<ConsoleResponse> out) {
-    this.vms = vms;
+    this(vms::consoleSocket, out, BoundedWrite.GUEST_WRITE_LIMIT);
+  }
+
+  ConsoleCall(Function<String, Path> consoleSockets, ServerCallStreamObserver<ConsoleResponse> out,
+      Duration writeLimit) {
+    this.consoleSockets = consoleSockets;
     this.out = out;
+    this.writeLimit = writeLimit;
     out.setOnReadyHandler(writable::release);
     out.setOnCancelHandler(() -> {
       detach();
@@ -54,10 +64,11 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
           if (s == null) {
             throw new AgentException(Code.WRONG_STATE, "the first console request must be vm_id");
           }
-          ByteBuffer buf = request.getInput().asReadOnlyByteBuffer();
-          while (buf.hasRemaining()) {
-            s.write(buf);
-          }
+          // Bounded: a guest that does not read its serial line would block this callback for
+          // good, and the call's cancel handler, which detaches, runs only after it returns.
+          // Past the limit the session ends and the console is free for the next one.
+          BoundedWrite.fully(s, request.getInput().asReadOnlyByteBuffer(), writeLimit,
+              "the VM's serial port");
         }
         case RESIZE -> { } // a serial line has no window size
         default -> throw new AgentException(Code.INVALID_ARGUMENT, "empty console request");
@@ -73,7 +84,7 @@ final class ConsoleCall implements StreamObserver<ConsoleRequest> {
     if (socket != null) {
       throw new AgentException(Code.INVALID_ARGUMENT, "console already attached");
     }
-    Path path = vms.consoleSocket(id);
+    Path path = consoleSockets.apply(id);
     if (!ATTACHED.add(id)) {
       throw new AgentException(Code.WRONG_STATE, "a console is already attached to VM '" + id + "'");
     }

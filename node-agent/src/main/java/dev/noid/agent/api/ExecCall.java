@@ -177,19 +177,25 @@ final class ExecCall implements StreamObserver<ExecRequest> {
       return;
     }
     exitGrace = timers.schedule(() -> finish(128 + SIGKILL), EXIT_GRACE_SECONDS, TimeUnit.SECONDS);
-    // Not on this thread (the node's one exec timer, or the VM's guest channel reader): a
-    // guest that stopped reading blocks the send, and would hold every other exec's timer.
-    Thread.ofVirtual().name("exec-kill").start(this::kill);
+    kill();
   }
 
+  /**
+   * SIGKILL, sent on a thread of its own: a guest that stopped reading holds a send for up to
+   * its channel's write limit (BoundedWrite), and none of the threads that ask for a kill may
+   * wait that long: the node's one exec timer, gRPC's callback thread (a cancel), or the VM's
+   * guest channel reader (the unread-output cap), which would stop all the VM's output.
+   */
   private void kill() {
     ExecStream s = stream;
     if (s != null) {
-      try {
-        s.signal(SIGKILL);
-      } catch (IOException e) {
-        // the guest channel is gone; so is the command's output
-      }
+      Thread.ofVirtual().name("exec-kill").start(() -> {
+        try {
+          s.signal(SIGKILL);
+        } catch (IOException e) {
+          // the guest channel is gone; so is the command's output
+        }
+      });
     }
   }
 

@@ -3,18 +3,23 @@ package dev.noid.agent.guest;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.OutputStream;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,23 +37,32 @@ public final class GuestConnection implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(GuestConnection.class);
 
   private final SocketChannel channel;
-  private final OutputStream out;
+  /** The longest one frame's write may take before the channel is closed (BoundedWrite). */
+  private final Duration writeLimit;
   private final Map<Integer, ExecSink> streams = new ConcurrentHashMap<>();
   private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
   private final AtomicInteger nextStream = new AtomicInteger(1);
   private final CompletableFuture<String> ready = new CompletableFuture<>();
   private final CompletableFuture<Void> closed = new CompletableFuture<>();
-  private final Object writeLock = new Object();
   private final GuestNotices notices;
+  // Fair: a sender waits for those before it, never for a stream of later ones (a busy stdin).
+  private final ReentrantLock writeLock = new ReentrantLock(true);
+  /**
+   * How much longer than the write limit a sender waits for the channel. The write ahead of it
+   * ends within the limit, by the watchdog closing the channel if need be; the grace lets that
+   * close land, so the sender sees "closed". Only a queue of writes that each end in time can
+   * keep it waiting longer, and then it gives up alone: the channel is slow, not stopped.
+   */
+  private static final Duration LOCK_GRACE = Duration.ofSeconds(1);
   // Short enough not to show in a create when the first RESET is lost; a booting guest that
   // is not listening yet only finds a few RESETs queued.
   private static final long RESET_RETRY_FIRST_MS = 100;
   private static final long RESET_RETRY_MAX_MS = 1000;
 
-  private GuestConnection(SocketChannel channel, String vmId) throws IOException {
+  private GuestConnection(SocketChannel channel, String vmId, Duration writeLimit) {
     this.channel = channel;
+    this.writeLimit = writeLimit;
     this.notices = new GuestNotices(vmId, java.time.Clock.systemUTC());
-    this.out = Channels.newOutputStream(channel);
   }
 
   /** Connects to the VMM's end of the channel and starts reading. */
@@ -65,7 +79,13 @@ public final class GuestConnection implements AutoCloseable {
 
   /** Starts the protocol on a channel already connected to the guest agent's transport. */
   public static GuestConnection open(SocketChannel ch, String vmId) throws IOException {
-    GuestConnection conn = new GuestConnection(ch, vmId);
+    return open(ch, vmId, BoundedWrite.GUEST_WRITE_LIMIT);
+  }
+
+  /** As {@link #open(SocketChannel, String)}, with a write limit other than the node's (tests). */
+  static GuestConnection open(SocketChannel ch, String vmId, Duration writeLimit)
+      throws IOException {
+    GuestConnection conn = new GuestConnection(ch, vmId, writeLimit);
     byte[] nonce = new byte[16];
     RANDOM.nextBytes(nonce);
     Thread.ofVirtual().name("guest-" + vmId).start(() -> conn.readLoop(nonce));
@@ -100,16 +120,21 @@ public final class GuestConnection implements AutoCloseable {
         Thread.currentThread().interrupt();
         return;
       }
-      synchronized (writeLock) {
+      try {
+        lockForWrite();
+      } catch (IOException e) {
+        return; // the reader sees the channel fail and reports it
+      }
+      try {
         if (ready.isDone()) {
           return;
         }
         log.info("guest has not answered RESET yet: sending it again");
-        try {
-          send(new Frame(Frame.RESET, 0, nonce));
-        } catch (IOException e) {
-          return; // the reader sees the channel fail and reports it
-        }
+        send(new Frame(Frame.RESET, 0, nonce));
+      } catch (IOException e) {
+        return; // the reader sees the channel fail and reports it
+      } finally {
+        writeLock.unlock();
       }
     }
   }
@@ -137,11 +162,36 @@ public final class GuestConnection implements AutoCloseable {
     return new ExecStream(this, id);
   }
 
+  /**
+   * Sends one frame whole, or fails. A guest that stops reading (its agent SIGSTOPped by root in
+   * the guest) must not hold this channel's writers for good: the VM's lock is held around some
+   * of them (a migration reading the guest's clock), which a destroy or drain then waits for.
+   * So a frame not written within the write limit closes the channel, failing every stream on it
+   * (the next command opens it again), and no sender waits for its turn much past that limit.
+   */
   void send(Frame frame) throws IOException {
-    byte[] bytes = frame.encode();
-    synchronized (writeLock) {
-      out.write(bytes);
-      out.flush();
+    ByteBuffer bytes = ByteBuffer.wrap(frame.encode());
+    lockForWrite();
+    try {
+      BoundedWrite.fully(channel, bytes, writeLimit, "the guest channel");
+    } catch (SocketTimeoutException e) {
+      log.warn("{}; its commands fail and the next one opens it again", e.getMessage());
+      throw e;
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  private void lockForWrite() throws IOException {
+    try {
+      if (!writeLock.tryLock(writeLimit.plus(LOCK_GRACE).toNanos(), TimeUnit.NANOSECONDS)) {
+        throw new SocketTimeoutException("the guest channel took no frame from this sender"
+            + " within " + writeLimit.plus(LOCK_GRACE).toMillis() + " ms: the writes ahead of it"
+            + " are slow");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted waiting to write to the guest channel");
     }
   }
 
