@@ -27,6 +27,16 @@
  *    peer is gone without a word (the VMM that held it is not running), so
  *    the newest host is the one that is really there.
  *
+ *  - Only a host may connect over vsock: the peer must be the host (CID 2)
+ *    or, from inside this guest (vsock_loopback, CID 1, or our own CID), a
+ *    privileged source port, which only root (CAP_NET_BIND_SERVICE) can
+ *    bind. Whoever connects runs commands as root and replaces the host's
+ *    connection, and every image loads vsock_loopback, so without this any
+ *    unprivileged process in the guest could become root and cut off the
+ *    host. A refused peer is closed at once and never touches the host's
+ *    connection. The virtio-serial port needs no such check: only the VMM
+ *    is at its other end (and its device node is root's).
+ *
  *  - The port fd is non-blocking for writes too, with an output queue. A
  *    blocking write to a virtio-serial port whose host side is disconnected
  *    blocks until a host connects again and then delivers the rest of a frame
@@ -57,7 +67,8 @@
  * Besides serving, the binary has two tool modes (docs/guest-protocol.md):
  *   noid-guest-agent probe [--cid N] [--port P] [--unix PATH] [-- CMD...]
  *     connects to an agent over vsock (default: this guest's own, CID 1,
- *     port 1024), checks it answers RESET, and runs CMD there if given;
+ *     port 1024) from a privileged port (root only: see below), checks it
+ *     answers RESET, and runs CMD there if given;
  *   noid-guest-agent identity HOSTNAME EPOCH_MS SEED_HEX MACHINE_ID_HEX|keep
  *     a restored guest's own hostname (and /etc/hostname, /etc/hosts), clock,
  *     entropy (as reseed) and, where the image has one, /etc/machine-id
@@ -97,6 +108,10 @@
 
 #define PORT_NAME "org.noid.agent.0"
 #define VSOCK_PORT 1024u
+/* vsock ports up to this one need CAP_NET_BIND_SERVICE to bind (the kernel's
+ * LAST_RESERVED_PORT in af_vsock.c); connect() without bind() takes a higher
+ * one. */
+#define VSOCK_LAST_PRIVILEGED_PORT 1023u
 #define AGENT_ID "noid-guest-agent/1"
 
 /* Frame types (docs/guest-protocol.md). */
@@ -1012,12 +1027,49 @@ static void read_conn(struct conn *c)
 	}
 }
 
-/* A new host on the listener replaces the one before (see the top). */
+/* Whether the listener is vsock (the peer check applies) rather than the
+ * unix socket of a host-side test (NOID_AGENT_LISTEN). */
+static int listen_vsock;
+static unsigned long refused_peers;
+
+/* The host (CID 2: Cloud Hypervisor's vsock device, like vhost-vsock, sends
+ * the host's packets from it, and nothing in the guest can), or root in this
+ * guest: a local peer (the loopback transport's CID 1, or our own CID) whose
+ * source port is privileged. Anything else could be any process. */
+static int vsock_peer_is_host(int fd, const struct sockaddr_vm *peer)
+{
+	if (peer->svm_cid == VMADDR_CID_HOST)
+		return 1;
+	int local = peer->svm_cid == VMADDR_CID_LOCAL;
+	struct sockaddr_vm self;
+	socklen_t sl = sizeof(self);
+	if (!local && getsockname(fd, (struct sockaddr *)&self, &sl) == 0 && sl >= sizeof(self))
+		local = self.svm_cid == peer->svm_cid;
+	return local && peer->svm_port <= VSOCK_LAST_PRIVILEGED_PORT;
+}
+
+/* A new host on the listener replaces the one before (see the top); a peer
+ * that is not a host is closed before it can send a byte. */
 static void accept_host(void)
 {
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct sockaddr_vm peer = {0};
+	socklen_t pl = sizeof(peer);
+	int fd = accept4(listen_fd, listen_vsock ? (struct sockaddr *)&peer : NULL,
+			 listen_vsock ? &pl : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return; /* EAGAIN, or the peer gave up already */
+	if (listen_vsock && (pl < sizeof(peer) || peer.svm_family != AF_VSOCK ||
+			     !vsock_peer_is_host(fd, &peer))) {
+		close_fd(&fd);
+		/* Logged at the 1st, 2nd, 4th, ... refusal: a process that
+		 * keeps trying cannot flood the console. */
+		refused_peers++;
+		if ((refused_peers & (refused_peers - 1)) == 0)
+			logmsg("refused vsock connection from cid %u port %u (%lu so far): "
+			       "only the host (cid 2) or root in this guest (a source port <= %u)",
+			       peer.svm_cid, peer.svm_port, refused_peers, VSOCK_LAST_PRIVILEGED_PORT);
+		return;
+	}
 	if (vsock.fd >= 0) {
 		logmsg("new %s host: dropping the previous connection", vsock.name);
 		on_disconnect(&vsock);
@@ -1061,6 +1113,7 @@ static int open_listener(void)
 		logmsg("cannot listen on vsock port %u: %s", VSOCK_PORT, strerror(errno));
 		close_fd(&fd);
 	}
+	listen_vsock = fd >= 0;
 	return fd;
 }
 
@@ -1207,6 +1260,24 @@ static int probe_connect(unsigned cid, unsigned port, const char *unix_path, cha
 		struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port};
 		snprintf(where, wl, "vsock cid %u port %u", cid, port);
 		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* The agent serves a peer in its own guest only from a
+		 * privileged port (see the top), so take the highest free one.
+		 * Without one (not root) connect anyway: the agent says no,
+		 * and an old agent would not. */
+		unsigned p = VSOCK_LAST_PRIVILEGED_PORT;
+		for (; fd >= 0 && p > 0; p--) {
+			struct sockaddr_vm me = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = p};
+			if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0)
+				break;
+			if (errno != EADDRINUSE) {
+				logmsg("probe: cannot bind a privileged vsock port (%s): an agent refuses "
+				       "a connection from its own guest without one", strerror(errno));
+				break;
+			}
+		}
+		if (fd >= 0 && p == 0)
+			logmsg("probe: every privileged vsock port is taken: an agent refuses "
+			       "a connection from its own guest without one");
 		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 			close_fd(&fd);
 	}
@@ -1242,6 +1313,9 @@ static int run_probe(int argc, char **argv)
 		logmsg("probe: cannot connect to %s: %s", where, strerror(errno));
 		return 1;
 	}
+	/* An agent that refused us has closed the socket: a write must fail
+	 * with EPIPE (and say so), not kill the probe. */
+	signal(SIGPIPE, SIG_IGN);
 	/* A dead agent must not hang the probe; a command may run long. */
 	struct timeval tv = {.tv_sec = 10};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -1251,6 +1325,7 @@ static int run_probe(int argc, char **argv)
 		logmsg("probe: %s: cannot send RESET: %s", where, strerror(errno));
 		return 1;
 	}
+	errno = 0; /* read() at EOF sets none: "closed" below, not an old error */
 	for (;;) {
 		uint8_t type, *body;
 		uint32_t stream;

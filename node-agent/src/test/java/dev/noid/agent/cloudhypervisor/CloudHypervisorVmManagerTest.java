@@ -243,7 +243,7 @@ class CloudHypervisorVmManagerTest {
   }
 
   /**
-   * Something in the guest connects to its guest agent (`noid-guest-agent probe` over vsock
+   * Root in the guest connects to its guest agent (`noid-guest-agent probe` over vsock
    * loopback; a respawned agent ends the old connection alike): on vsock the newest connection
    * wins and the host's is closed. Before, the VM stayed RUNNING with every exec refused ("the
    * channel closed") until a pause and resume or an agent restart. The next exec opens the

@@ -171,6 +171,36 @@ class AgentVmIT {
     assertThat(viaVsock.exitCode()).isEqualTo(4);
   }
 
+  /**
+   * Every guest loads vsock_loopback, so any process in it can reach the agent, which runs
+   * commands as root: an unprivileged one (here nobody) got root, and its connection replaced
+   * the one a host held, ending that host's commands. The agent now serves a local peer only
+   * from a privileged vsock port (binding one takes CAP_NET_BIND_SERVICE), as root's probe
+   * uses. The guest script waits for conditions, never for a set time (its short sleeps poll a
+   * file): the held command marks that it runs, then waits for the go file the script writes
+   * after nobody's attempt, so that attempt comes while root's connection is open.
+   */
+  @Test
+  @Order(3)
+  void anUnprivilegedGuestProcessGetsNoCommandRunOverVsock() throws Exception {
+    Exec r = sh("vm1", String.join("\n",
+        "rm -f /tmp/held /tmp/go",
+        "noid-guest-agent probe -- sh -c"
+            + " 'touch /tmp/held; until [ -e /tmp/go ]; do sleep 0.1; done; echo kept'"
+            + " > /tmp/held.out 2>&1 &",
+        "held=$!",
+        "until [ -e /tmp/held ]; do sleep 0.1; done",
+        "su -s /bin/sh nobody -c '/sbin/noid-guest-agent probe -- id -u'",
+        "echo \"nobody's probe: $?\"",
+        "touch /tmp/go",
+        "wait $held",
+        "echo \"held probe: $?\"",
+        "cat /tmp/held.out"));
+
+    // Before: "0" (nobody ran id as root), nobody's probe 0, and the held probe ended early.
+    assertThat(r.stdout()).isEqualTo("nobody's probe: 1\nheld probe: 0\nkept\n");
+  }
+
   @Test
   @Order(4)
   void twoExecsAtOnceNeverMixOutput() throws Exception {
