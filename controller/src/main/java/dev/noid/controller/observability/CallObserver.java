@@ -1,6 +1,7 @@
 package dev.noid.controller.observability;
 
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
+import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -13,6 +14,7 @@ import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Counts every RPC by method and status code, errors too (a client's own cancel is not one),
@@ -37,28 +39,46 @@ public final class CallObserver implements ServerInterceptor {
       ServerCallHandler<Q, R> next) {
     String method = call.getMethodDescriptor().getFullMethodName();
     long start = System.nanoTime();
-    return next.startCall(new SimpleForwardingServerCall<>(call) {
+    // Once per call: a call its client cancels is often never closed by its handler (a stream
+    // proxy that ends on the cancel), so the cancel counts it; one closed first is counted then.
+    AtomicBoolean counted = new AtomicBoolean();
+    ServerCall.Listener<Q> listener = next.startCall(new SimpleForwardingServerCall<>(call) {
       @Override
       public void close(Status status, Metadata trailers) {
-        String code = status.getCode().name();
-        String key = method + " " + code;
-        requests.computeIfAbsent(key, k -> Counter.builder("noid.api.requests")
-            .description("API requests by method and status code")
-            .tags("method", method, "code", code).register(registry)).increment();
-        // A call its client cancelled (`noid exec ... | head`, a closed watch) is counted as
-        // a request, not as an error: the guide's HighErrorRate alert reads the errors.
-        if (!status.isOk() && status.getCode() != Status.Code.CANCELLED) {
-          errors.computeIfAbsent(key, k -> Counter.builder("noid.api.errors")
-              .description("API requests that failed, by method and code")
-              .tags("method", method, "code", code).register(registry)).increment();
+        if (counted.compareAndSet(false, true)) {
+          record(method, status.getCode(), start);
         }
-        timers.computeIfAbsent(method, m -> Timer.builder("noid.api.request.duration")
-            .description("API request latency").tags("method", method).publishPercentileHistogram(false)
-            .serviceLevelObjectives(Duration.ofMillis(5), Duration.ofMillis(25), Duration.ofMillis(100),
-                Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(60))
-            .register(registry)).record(Duration.ofNanos(System.nanoTime() - start));
         super.close(status, trailers);
       }
     }, headers);
+    return new SimpleForwardingServerCallListener<>(listener) {
+      @Override
+      public void onCancel() {
+        if (counted.compareAndSet(false, true)) {
+          record(method, Status.Code.CANCELLED, start);
+        }
+        super.onCancel();
+      }
+    };
+  }
+
+  private void record(String method, Status.Code status, long start) {
+    String code = status.name();
+    String key = method + " " + code;
+    requests.computeIfAbsent(key, k -> Counter.builder("noid.api.requests")
+        .description("API requests by method and status code")
+        .tags("method", method, "code", code).register(registry)).increment();
+    // A call its client cancelled (`noid exec ... | head`, a closed watch) is counted as a
+    // request, not as an error: the guide's HighErrorRate alert reads the errors.
+    if (status != Status.Code.OK && status != Status.Code.CANCELLED) {
+      errors.computeIfAbsent(key, k -> Counter.builder("noid.api.errors")
+          .description("API requests that failed, by method and code")
+          .tags("method", method, "code", code).register(registry)).increment();
+    }
+    timers.computeIfAbsent(method, m -> Timer.builder("noid.api.request.duration")
+        .description("API request latency").tags("method", method).publishPercentileHistogram(false)
+        .serviceLevelObjectives(Duration.ofMillis(5), Duration.ofMillis(25), Duration.ofMillis(100),
+            Duration.ofMillis(500), Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(60))
+        .register(registry)).record(Duration.ofNanos(System.nanoTime() - start));
   }
 }

@@ -57,4 +57,52 @@ class CallObserverTest {
         .contains("noid_api_errors_total{code=\"UNAVAILABLE\",method=\"" + CHECK + "\"} 1.0")
         .doesNotContain("noid_api_errors_total{code=\"CANCELLED\"");
   }
+
+  /**
+   * A stream its client cancels, whose handler never closes it (a watch, an exec proxy that
+   * ends on the cancel): counted once, as CANCELLED. Before, only a close counted a call.
+   */
+  @Test
+  void aStreamItsClientCancelsIsCountedOnce() throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+    ServerServiceDefinition health = ServerServiceDefinition.builder(HealthGrpc.SERVICE_NAME)
+        .addMethod(HealthGrpc.getWatchMethod(), ServerCalls.asyncServerStreamingCall(
+            (HealthCheckRequest r, io.grpc.stub.StreamObserver<HealthCheckResponse> out) ->
+                started.countDown())) // streams until the client goes, never closed here
+        .build();
+    String name = InProcessServerBuilder.generateName();
+    Server server = InProcessServerBuilder.forName(name)
+        .addService(ServerInterceptors.intercept(health, new CallObserver(registry))).build()
+        .start();
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
+    String watch = "grpc.health.v1.Health/Watch";
+    try {
+      io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+      call.run(() -> HealthGrpc.newStub(ch).watch(HealthCheckRequest.getDefaultInstance(),
+          new io.grpc.stub.StreamObserver<>() {
+            @Override
+            public void onNext(HealthCheckResponse value) {}
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onCompleted() {}
+          }));
+      assertThat(started.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      call.cancel(null);
+
+      // The duration is recorded last.
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+          .until(() -> registry.scrape().contains(
+              "noid_api_request_duration_seconds_count{method=\"" + watch + "\"} 1"));
+      assertThat(registry.scrape())
+          .contains("noid_api_requests_total{code=\"CANCELLED\",method=\"" + watch + "\"} 1.0")
+          .doesNotContain("noid_api_errors_total");
+    } finally {
+      ch.shutdownNow();
+      server.shutdownNow();
+    }
+  }
 }
