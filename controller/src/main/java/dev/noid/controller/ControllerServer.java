@@ -143,6 +143,15 @@ public final class ControllerServer {
   }
 
   public void stop() {
+    stopServing();
+    store.close();
+  }
+
+  /**
+   * Everything {@link #stop()} does but close the store: a leader among several still renews its
+   * lease through it while the calls under way finish, and releases the lease after.
+   */
+  public void stopServing() {
     log.info("noid-controller stopping");
     healthz.setServing(false);
     timers.shutdownNow();
@@ -150,6 +159,5 @@ public final class ControllerServer {
     reconciles.shutdownNow();
     https.close();
     grpc.stop();
-    store.close();
   }
 }

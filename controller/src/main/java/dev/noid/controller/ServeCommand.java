@@ -140,7 +140,7 @@ public final class ServeCommand implements Callable<Integer> {
       ControllerServer server = ControllerServer.create(
           new ControllerModule(config, store, leadership, imagesDir()));
       server.start();
-      return server::stop;
+      return server::stopServing;
     });
     ha.start();
     Runtime.getRuntime().addShutdownHook(new Thread(ha::stop, "shutdown"));

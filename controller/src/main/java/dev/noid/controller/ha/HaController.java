@@ -125,21 +125,36 @@ public final class HaController {
     return exitCode;
   }
 
-  /** A clean stop hands the lease over at once instead of letting it expire. */
+  /**
+   * A clean stop (SIGTERM: an upgrade, a restart) lets the calls under way finish while this
+   * controller still holds the lease, then hands the lease over at once instead of letting it
+   * expire. Released first, a follower took over within a claim while they ran on: each of
+   * their writes failed as a lost lead, and their calls to agents raced the new leader's.
+   */
   public void stop() {
-    claims.shutdownNow();
-    watchdog.shutdownNow();
     healthTimer.shutdownNow();
     readsTimer.shutdownNow();
     readChecks.shutdownNow();
-    if (election != null) {
-      election.release();
-    }
     LeaderServer l = leader;
     if (l != null) {
+      // Claims renew the lease meanwhile, and the watchdog still steps down a leader that
+      // cannot renew it: the calls draining never write past the lease.
       l.stop();
     } else if (follower != null) {
       follower.stop();
+    }
+    claims.shutdown();
+    try {
+      // A claim under way when the lease is released would take it again.
+      claims.awaitTermination(ha.lease().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    watchdog.shutdownNow();
+    if (election != null) {
+      election.release();
+    }
+    if (store != null) {
       store.close();
     }
     done.countDown();

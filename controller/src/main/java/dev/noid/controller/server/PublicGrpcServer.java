@@ -37,6 +37,7 @@ import java.util.concurrent.TimeUnit;
 public final class PublicGrpcServer {
   /** The health service name that only the leading controller reports SERVING (issue 22). */
   public static final String LEADER_SERVICE = "noid.leader";
+  static final long GRACE_SECONDS = 10;
   private final ControllerConfig config;
   private final ClusterPki pki;
   private final Set<BindableService> services;
@@ -49,11 +50,13 @@ public final class PublicGrpcServer {
 
   private final boolean sharesPort;
   private final dev.noid.controller.ha.Leadership leadership;
+  private final dev.noid.controller.api.OpenStreams streams;
 
   @Inject
   PublicGrpcServer(ControllerConfig config, ClusterPki pki, Set<BindableService> services,
       HealthStatusManager health, AuthInterceptor auth, CallObserver callObserver,
-      dev.noid.controller.ha.Leadership leadership) {
+      dev.noid.controller.ha.Leadership leadership, dev.noid.controller.api.OpenStreams streams) {
+    this.streams = requireNonNull(streams, "streams is null");
     // A leader among several (epoch > 0) binds its port while the follower it was listens.
     this.leadership = leadership;
     this.sharesPort = leadership.view().epoch() > 0 && dev.noid.controller.ha.FollowerServer.canSharePort();
@@ -124,9 +127,19 @@ public final class PublicGrpcServer {
     server.awaitTermination();
   }
 
+  /**
+   * Refuses new calls and lets those under way finish, for up to {@value #GRACE_SECONDS} s. A
+   * leader among several still holds its lease meanwhile (HaController), so their writes land.
+   * Watches, execs and consoles never finish on their own: they end now, UNAVAILABLE, and their
+   * clients resume on the next leader instead of holding the hand-over up for the whole grace.
+   */
   public void stop() {
     health.enterTerminalState();
-    GrpcServerRunner.stop(server, 10);
+    if (server != null) {
+      server.shutdown();
+    }
+    streams.endAll(io.grpc.Status.UNAVAILABLE.withDescription("the controller is stopping"));
+    GrpcServerRunner.stop(server, GRACE_SECONDS);
     if (executor != null) {
       executor.shutdownNow();
     }

@@ -254,6 +254,11 @@ public final class ControllerProcess implements AutoCloseable {
     };
   }
 
+  /** SIGTERM, as systemd stops it: its shutdown hook runs. Returns at once. */
+  public void terminate() {
+    process.destroy();
+  }
+
   /** SIGKILL: no shutdown hook runs, as in a crash. */
   public void kill() throws InterruptedException {
     process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);

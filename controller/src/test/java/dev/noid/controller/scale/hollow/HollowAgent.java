@@ -45,11 +45,17 @@ final class HollowAgent implements AutoCloseable {
   private volatile long intervalMs = 2000;
   private long sequence;
   private volatile boolean closed;
+  private final FakeAgent agent;
 
   HollowAgent(HollowNode node, Path tlsDir, HollowFleet.Shared shared) {
     this.node = node;
     this.tlsDir = tlsDir;
     this.shared = shared;
+    this.agent = new FakeAgent(node, shared.hypervisor(), shared.creates());
+  }
+
+  Faults faults() {
+    return agent.faults();
   }
 
   HollowNode node() {
@@ -98,7 +104,7 @@ final class HollowAgent implements AutoCloseable {
             tls.serverCredentials(TlsServerCredentials.ClientAuth.REQUIRE))
         .bossEventLoopGroup(shared.boss()).workerEventLoopGroup(shared.workers())
         .channelType(NioServerSocketChannel.class).executor(shared.executor())
-        .addService(new FakeAgent(node, shared.hypervisor(), shared.creates()))
+        .addService(agent)
         .build();
   }
 

@@ -122,6 +122,11 @@ public final class HollowFleet implements AutoCloseable {
     return agents.stream().mapToLong(HollowAgent::intervalMs).max().orElse(2000);
   }
 
+  /** What the test tells the {@code i}th node to get wrong. */
+  public Faults faults(int i) {
+    return agents.get(i).faults();
+  }
+
   public HeartbeatStats heartbeats() {
     return shared.stats();
   }
