@@ -58,6 +58,32 @@ class LiveMoveTest {
   }
 
   @Test
+  void aStoreFailureMarkingTheMoveUndoesTheTargetsPreparation() throws Exception {
+    try (InProcessController c = InProcessController.twoNodes(dir)) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
+      java.util.concurrent.atomic.AtomicBoolean broken =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      InProcessController.Restarted r = c.restarted(FakeBrokenStore.failingWhile(c.store,
+          "writeVms", broken::get, () -> new dev.noid.controller.store.StoreException(
+              "controller lost the lead: epoch 3 holds the lease", null)),
+          Duration.ofSeconds(10));
+      for (String node : List.of("node-a", "node-b")) {
+        r.nodes().heartbeat(dev.noid.controller.nodes.grpc.NodeReports.reported(InProcessController.heartbeat(node, 2048,
+            List.copyOf(c.agents.get(node).vms().values()))));
+      }
+      // The first write of a move is its in-flight mark, after the target's prepare.
+      broken.set(true);
+
+      Throwable e = org.assertj.core.api.Assertions.catchThrowable(
+          () -> r.vms().moves().migrate(ALICE, "web", "node-b", true, 0));
+
+      assertThat(e).hasMessageContaining("controller lost the lead");
+      assertThat(stateOn(c, "node-b", web.id())).as("the prepared target undone").isNull();
+      assertThat(stateOn(c, "node-a", web.id())).isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
+    }
+  }
+
+  @Test
   void aFailedSendLeavesTheVmRunningOnTheSourceAndNothingOnTheTarget() throws Exception {
     try (InProcessController c = InProcessController.twoNodes(dir)) {
       VmEntry web = c.createOn(ALICE, "web", "node-a");

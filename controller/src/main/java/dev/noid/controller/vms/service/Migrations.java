@@ -103,7 +103,15 @@ final class Migrations {
     // From here the target may end up running the VM: a leader that dies before it records
     // the outcome leaves this mark, so the next one asks the target instead of taking the
     // target's copy for a stray (UndecidedMigrations).
-    VmEntry marked = vms.update(cur.with(VmState.RUNNING, UndecidedMigrations.inFlight(target)));
+    VmEntry marked;
+    try {
+      marked = vms.update(cur.with(VmState.RUNNING, UndecidedMigrations.inFlight(target)));
+    } catch (RuntimeException ex) {
+      // A store failure (a lost lead among them) is no NoidException: without the mark nobody
+      // would ask the target, whose prepared copy would wait there for a stray sweep.
+      undo(target, cur);
+      throw ex;
+    }
     Sent sent;
     try {
       sent = live.send(source, cur.id(), target, at, limits);
