@@ -56,6 +56,19 @@ public final class OpenStreams {
   }
 
   private final Map<String, Set<Registration>> open = new HashMap<>();
+  private final Runnable stillServes;
+
+  public OpenStreams() {
+    this(() -> { });
+  }
+
+  /**
+   * {@code stillServes} throws when no stream may start any more (a follower whose replica went
+   * stale); it runs after each registration, as the token's check does, and for the same reason.
+   */
+  public OpenStreams(Runnable stillServes) {
+    this.stillServes = stillServes;
+  }
 
   /**
    * Registers a stream of {@code user}; {@code end} ends it with a status if it is revoked.
@@ -65,20 +78,21 @@ public final class OpenStreams {
     Registration r = register(user, kind, end);
     // Checked after registering: a rotation this check does not see revokes after the
     // registration, and ends the stream. Checked before, one in between left it running.
-    TokenCheck token = AuthInterceptor.TOKEN_CHECK.get();
-    boolean holds = false;
+    boolean started = false;
     try {
-      holds = token == null || token.stillHolds();
+      TokenCheck token = AuthInterceptor.TOKEN_CHECK.get();
+      if (token != null && !token.stillHolds()) {
+        throw new NoidException(NoidException.Code.UNAUTHENTICATED, "the token this call was"
+            + " opened with was rotated or revoked before its stream started");
+      }
+      stillServes.run();
+      started = true;
+      return r;
     } finally {
-      if (!holds) {
+      if (!started) {
         r.close();
       }
     }
-    if (!holds) {
-      throw new NoidException(NoidException.Code.UNAUTHENTICATED, "the token this call was"
-          + " opened with was rotated or revoked before its stream started");
-    }
-    return r;
   }
 
   private synchronized Registration register(String user, Kind kind, Consumer<Status> end) {

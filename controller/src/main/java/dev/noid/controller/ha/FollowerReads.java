@@ -32,7 +32,7 @@ final class FollowerReads {
 
   private final Store store;
   private final VmReplica replica;
-  private final OpenStreams streams = new OpenStreams();
+  private final OpenStreams streams;
   private final UserDirectory users;
   private final AuthInterceptor auth;
   private volatile boolean failing;
@@ -41,6 +41,9 @@ final class FollowerReads {
   FollowerReads(Store store, Clock clock) {
     this.store = store;
     this.replica = new VmReplica(store, clock, STALE);
+    // A watch that passed its check as the replica went stale, and registered after the open
+    // ones were ended, would otherwise sit silent for the whole outage.
+    this.streams = new OpenStreams(replica::requireCurrent);
     this.users = new UserDirectory(store, new LoginLimiter(LoginLimiter.PER_CALLER,
         LoginLimiter.GLOBAL, Duration.ofSeconds(60), LoginLimiter.MAX_CALLERS, clock), clock);
     users.onRevocation(streams::revoke);
