@@ -188,7 +188,10 @@ public final class ArchiveUploads implements AutoCloseable {
         TimeUnit.MILLISECONDS);
   }
 
-  /** Longer than any upload takes, and twice the age at which uploads refresh reused chunks. */
+  /**
+   * Twice the age no chunk a manifest names may have when it is written: a collection that
+   * missed the manifest cannot find those chunks past its grace (see ChunkedArchive.upload).
+   */
   public static final Duration COLLECT_GRACE = ChunkedArchive.REFRESH_AFTER.multipliedBy(2);
 
   /** One collection now; its result, also given to the observer. */

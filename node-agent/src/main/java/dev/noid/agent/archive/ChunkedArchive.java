@@ -22,7 +22,6 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -49,17 +48,35 @@ public final class ChunkedArchive implements CheckpointArchive {
   static final String MANIFESTS = "checkpoints/";
   /** Chunks read or written at once: each is at most one chunk of memory. */
   private static final int PARALLEL = 8;
-  /** A reused chunk older than this is written again: half of the collection's grace. */
+  /**
+   * No chunk a manifest names is older than this when the manifest is written: half of the
+   * collection's grace (see {@link #upload}).
+   */
   static final Duration REFRESH_AFTER = Duration.ofMinutes(30);
+  /**
+   * A reused chunk older than this is written again as the upload reaches it, so that an
+   * upload shorter than the difference to {@link #REFRESH_AFTER} never reads its checkpoint
+   * a second time to write chunks that aged past it meanwhile.
+   */
+  static final Duration REFRESH_EARLY = REFRESH_AFTER.minus(Duration.ofMinutes(5));
+  /** Passes over the checkpoint to write again what aged: each is shorter than the last. */
+  private static final int REFRESH_PASSES = 4;
 
   private final ObjectStorage storage;
   private final ArchiveSettings settings;
   private final CheckpointTransfer transfer;
   private final ChunkCache cache;
+  private final java.time.Clock clock;
   private final ExecutorService io = Executors.newVirtualThreadPerTaskExecutor();
 
   ChunkedArchive(ObjectStorage storage, ArchiveSettings settings, CheckpointTransfer transfer,
       ChunkCache cache) {
+    this(storage, settings, transfer, cache, java.time.Clock.systemUTC());
+  }
+
+  ChunkedArchive(ObjectStorage storage, ArchiveSettings settings, CheckpointTransfer transfer,
+      ChunkCache cache, java.time.Clock clock) {
+    this.clock = clock;
     this.storage = storage;
     this.settings = settings;
     this.transfer = transfer;
@@ -91,9 +108,23 @@ public final class ChunkedArchive implements CheckpointArchive {
     return settings.key(MANIFESTS + checkpointId + ".manifest");
   }
 
+  /**
+   * Chunks first, then the manifest. Every chunk the manifest names was last written no more
+   * than {@link #REFRESH_AFTER} before the moment M the manifest is about to be written (known
+   * from the HEAD or the PUT this upload made of it; what aged past that is written again). A
+   * collection that starts at S deletes a chunk only when no manifest it read names it and the
+   * chunk was last written before S - grace, grace being 2 x REFRESH_AFTER. Not having read
+   * this manifest, it listed manifests before the manifest was written: S < M + the manifest's
+   * PUT. Deleting the chunk needs M - REFRESH_AFTER <= written < S - 2 x REFRESH_AFTER, so
+   * S > M + REFRESH_AFTER. Both hold only if that PUT took longer than REFRESH_AFTER, which is
+   * refused below. Judging a chunk's age only as the upload reaches it left the upload's own
+   * length out: one longer than REFRESH_AFTER named chunks a running collection still deleted.
+   */
   @Override
   public Upload upload(String checkpointId) {
     Map<String, List<String>> chunksOf = new LinkedHashMap<>();
+    // Each chunk's last write as far as this upload knows it: never later than the real one.
+    Map<String, Instant> written = new java.util.concurrent.ConcurrentHashMap<>();
     AtomicInteger fresh = new AtomicInteger();
     AtomicLong freshBytes = new AtomicLong();
     int chunks = 0;
@@ -113,15 +144,17 @@ public final class ChunkedArchive implements CheckpointArchive {
         writes.add(io.submit(() -> {
           try {
             String key = chunkKey(chunk.getSha256());
-            Optional<Instant> written = storage.lastModified(key);
-            if (written.isEmpty()) {
-              storage.put(key, chunk.getData().toByteArray());
+            // Only saves a second read later: the check before the manifest bounds the age.
+            Instant asked = clock.instant();
+            Optional<Instant> before = storage.lastModified(key);
+            if (before.isEmpty()) {
+              write(key, chunk, written);
               fresh.incrementAndGet();
               freshBytes.addAndGet(chunk.getData().size());
-            } else if (written.get().isBefore(Instant.now().minus(REFRESH_AFTER))) {
-              // Written again, so that a collection that sees it unnamed (its manifest is
-              // not written yet) finds it too young to delete.
-              storage.put(key, chunk.getData().toByteArray());
+            } else if (before.get().isBefore(asked.minus(REFRESH_EARLY))) {
+              write(key, chunk, written);
+            } else {
+              written.merge(chunk.getSha256(), before.get(), ChunkedArchive::later);
             }
           } finally {
             inFlight.release();
@@ -137,12 +170,36 @@ public final class ChunkedArchive implements CheckpointArchive {
       archived.addFiles(ArchivedFile.newBuilder().setPath(f.getPath())
           .addAllChunks(chunksOf.getOrDefault(f.getPath(), List.of())));
     }
+    Instant judged = clock.instant();
+    for (int pass = 0; ; pass++) {
+      Instant oldest = judged.minus(REFRESH_AFTER);
+      Set<String> aged = new java.util.HashSet<>();
+      written.forEach((sha, at) -> {
+        if (at.isBefore(oldest)) {
+          aged.add(sha);
+        }
+      });
+      if (aged.isEmpty()) {
+        break;
+      }
+      if (pass == REFRESH_PASSES) {
+        throw new ArchiveUnavailable("checkpoint '" + checkpointId + "': " + aged.size()
+            + " chunks aged past " + REFRESH_AFTER + " again while they were written again;"
+            + " uploading again", null);
+      }
+      rewrite(checkpointId, aged, written);
+      judged = clock.instant();
+    }
     storage.put(manifestKey(checkpointId), archived.build().toByteArray());
-    // A collection that decided on a chunk before this upload refreshed it may still have
-    // removed it: the upload is durable only once every chunk it names is there.
-    Set<String> named = new LinkedHashSet<>();
-    chunksOf.values().forEach(named::addAll);
-    for (String sha : named) {
+    if (clock.instant().isAfter(judged.plus(REFRESH_AFTER))) {
+      storage.delete(manifestKey(checkpointId));
+      throw new ArchiveUnavailable("checkpoint '" + checkpointId + "': writing its manifest"
+          + " took longer than " + REFRESH_AFTER + ", so a collection may have removed chunks"
+          + " it names; uploading again", null);
+    }
+    // A collector that stalled between its HEAD of a chunk and its DELETE may still have
+    // removed one: the upload is durable only once every chunk it names is there.
+    for (String sha : written.keySet()) {
       if (!storage.exists(chunkKey(sha))) {
         // Not left naming a missing chunk, even if this node stops before the next try.
         storage.delete(manifestKey(checkpointId));
@@ -152,6 +209,46 @@ public final class ChunkedArchive implements CheckpointArchive {
       }
     }
     return new Upload(chunks, fresh.get(), bytes, freshBytes.get());
+  }
+
+  // The clock is read before the PUT: the object's last write is no earlier than that.
+  private void write(String key, FileChunk chunk, Map<String, Instant> written) {
+    Instant at = clock.instant();
+    storage.put(key, chunk.getData().toByteArray());
+    written.merge(chunk.getSha256(), at, ChunkedArchive::later);
+  }
+
+  private static Instant later(Instant a, Instant b) {
+    return a.isAfter(b) ? a : b;
+  }
+
+  // The chunks the upload wrote or found long enough ago to have aged past REFRESH_AFTER by
+  // now, read again from the checkpoint (the upload keeps no chunk in memory) and written.
+  private void rewrite(String checkpointId, Set<String> aged, Map<String, Instant> written) {
+    Set<String> left = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    left.addAll(aged);
+    List<Future<?>> writes = new ArrayList<>();
+    Semaphore inFlight = new Semaphore(PARALLEL);
+    // Read to its end even once every aged chunk is written: a file is verified at its end.
+    try (CheckpointExport export = transfer.exportVerified(checkpointId)) {
+      export.next();
+      for (CheckpointChunk c = export.next(); c != null; c = export.next()) {
+        FileChunk chunk = c.getChunk();
+        if (!left.remove(chunk.getSha256())) {
+          continue;
+        }
+        inFlight.acquireUninterruptibly();
+        writes.add(io.submit(() -> {
+          try {
+            write(chunkKey(chunk.getSha256()), chunk, written);
+          } finally {
+            inFlight.release();
+          }
+          return null;
+        }));
+      }
+      awaitAll(writes);
+    }
   }
 
   @Override
@@ -325,7 +422,7 @@ public final class ChunkedArchive implements CheckpointArchive {
 
   @Override
   public Collection collect(Duration grace) {
-    Instant started = Instant.now();
+    Instant started = clock.instant();
     // Chunks first, then manifests: a manifest written after the chunk listing names chunks
     // that are either listed (and marked here) or written after it (and not candidates).
     List<ObjectStorage.StoredObject> chunks = storage.list(settings.key(CHUNKS));

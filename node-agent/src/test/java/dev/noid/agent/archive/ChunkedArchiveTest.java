@@ -343,4 +343,158 @@ class ChunkedArchiveTest {
     assertThatThrownBy(() -> archiveB.fetch("ck-1")).isInstanceOf(AgentException.class);
     assertThat(nodeB.list("")).isEmpty();
   }
+
+  /**
+   * The bucket as seen at a time the test sets: every write through any of these storages is
+   * stamped with {@code clock}'s time, so that an upload and a collection agree on ages that
+   * span an hour without waiting one.
+   */
+  private static final class TimedStorage implements ObjectStorage {
+    final ObjectStorage bucket;
+    final java.util.concurrent.atomic.AtomicReference<java.time.Instant> now;
+    final Map<String, java.time.Instant> writes;
+    Runnable onHead = () -> { };
+    Runnable beforeManifestPut = () -> { };
+    Runnable afterManifestList = () -> { };
+
+    TimedStorage(ObjectStorage bucket,
+        java.util.concurrent.atomic.AtomicReference<java.time.Instant> now,
+        Map<String, java.time.Instant> writes) {
+      this.bucket = bucket;
+      this.now = now;
+      this.writes = writes;
+    }
+
+    @Override
+    public boolean exists(String key) {
+      return bucket.exists(key);
+    }
+
+    @Override
+    public java.util.Optional<java.time.Instant> lastModified(String key) {
+      java.util.Optional<java.time.Instant> at = bucket.lastModified(key).map(real -> writes.get(key));
+      onHead.run();
+      return at;
+    }
+
+    @Override
+    public void put(String key, byte[] data) {
+      if (key.contains("/" + ChunkedArchive.MANIFESTS)) {
+        beforeManifestPut.run();
+      }
+      writes.put(key, now.get());
+      bucket.put(key, data);
+    }
+
+    @Override
+    public java.util.Optional<byte[]> get(String key) {
+      return bucket.get(key);
+    }
+
+    @Override
+    public List<StoredObject> list(String prefix) {
+      List<StoredObject> out = bucket.list(prefix).stream().map(o -> new StoredObject(o.key(),
+          o.sizeBytes(), writes.get(o.key()))).toList();
+      if (prefix.endsWith(ChunkedArchive.MANIFESTS)) {
+        afterManifestList.run();
+      }
+      return out;
+    }
+
+    @Override
+    public void delete(String key) {
+      bucket.delete(key);
+    }
+
+    @Override
+    public void close() {
+      bucket.close();
+    }
+  }
+
+  private static void awaitLatch(java.util.concurrent.CountDownLatch latch) {
+    try {
+      assertThat(latch.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * An upload that takes longer than the refresh age, of a chunk it found young enough to reuse,
+   * while a collection that listed manifests just before the upload's manifest was written
+   * deletes that chunk after the upload checked it was there. Before, the upload judged the
+   * chunk's age only when it reached it: it reported the checkpoint durable, and the chunk was
+   * gone (a fetch failed CORRUPT). Now the chunk is written again before the manifest.
+   */
+  @Test
+  void aChunkReusedEarlyInALongUploadIsNotCollectedUnderItsManifest() throws Exception {
+    byte[] memory = random(MIB, 31);
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("memory", memory));
+    var now = new java.util.concurrent.atomic.AtomicReference<>(java.time.Instant.now());
+    java.time.Instant start = now.get();
+    // The thread that asked the chunk's age stays at the moment it asked; all else goes on.
+    var judging = new java.util.concurrent.atomic.AtomicReference<Thread>();
+    java.time.Instant asked = start.plus(java.time.Duration.ofMinutes(20));
+    java.time.Clock clock = new java.time.Clock() {
+      @Override
+      public java.time.ZoneId getZone() {
+        return java.time.ZoneOffset.UTC;
+      }
+
+      @Override
+      public java.time.Clock withZone(java.time.ZoneId zone) {
+        return this;
+      }
+
+      @Override
+      public java.time.Instant instant() {
+        return Thread.currentThread() == judging.get() ? asked : now.get();
+      }
+    };
+    Map<String, java.time.Instant> writes = new java.util.concurrent.ConcurrentHashMap<>();
+    TimedStorage uploader = new TimedStorage(new S3Storage(server.settings(prefix)), now, writes);
+    TimedStorage collector = new TimedStorage(new S3Storage(server.settings(prefix)), now,
+        writes);
+    // The chunk as an earlier checkpoint left it, no longer named by any manifest.
+    uploader.put(server.settings(prefix).key(ChunkedArchive.CHUNKS + ChunkedArchive.sha256(
+        memory)), memory);
+    ChunkedArchive uploading = new ChunkedArchive(uploader, server.settings(prefix), transferA,
+        new ChunkCache(tmp.resolve("u-cache"), 0), clock);
+    ChunkedArchive collecting = new ChunkedArchive(collector, server.settings(prefix),
+        transferA, new ChunkCache(tmp.resolve("c-cache"), 0), clock);
+
+    // The upload finds the chunk 20 minutes old, and then takes 42 minutes more.
+    now.set(asked);
+    uploader.onHead = () -> {
+      uploader.onHead = () -> { };
+      judging.set(Thread.currentThread());
+      now.set(start.plus(java.time.Duration.ofMinutes(62)));
+    };
+    var listed = new java.util.concurrent.CountDownLatch(1);
+    var uploaded = new java.util.concurrent.CountDownLatch(1);
+    collector.afterManifestList = () -> {
+      listed.countDown();
+      awaitLatch(uploaded);
+    };
+    var collection = new java.util.concurrent.CompletableFuture<CheckpointArchive.Collection>();
+    uploader.beforeManifestPut = () -> {
+      Thread.ofVirtual().start(() -> {
+        try {
+          collection.complete(collecting.collect(ArchiveUploads.COLLECT_GRACE));
+        } catch (Throwable t) {
+          collection.completeExceptionally(t);
+        }
+      });
+      awaitLatch(listed);
+    };
+
+    CheckpointArchive.Upload up = uploading.upload("ck-1");
+    uploaded.countDown();
+    collection.get(30, java.util.concurrent.TimeUnit.SECONDS);
+
+    assertThat(up.chunks()).isEqualTo(1);
+    assertThat(archiveB.fetch("ck-1").checkpoint().getId()).isEqualTo("ck-1");
+    assertThat(Files.readAllBytes(nodeB.directory("ck-1").resolve("memory"))).isEqualTo(memory);
+  }
 }
