@@ -16,8 +16,9 @@ import java.util.stream.Stream;
 /**
  * This node's copies of archive chunks, by sha256, so that restoring checkpoints that share
  * chunks (clones of one golden snapshot, a chain against one base) reads each from the archive
- * once. At most {@code capacityBytes}: a chunk that does not fit is not kept (a fetch larger
- * than the cache never fills the disk with it), and the least recently used go first. A chunk
+ * once. At most {@code capacityBytes}: the least recently used chunks are removed to make room
+ * for a new one, so a fetch larger than the cache never fills the disk and the chunks fetched
+ * last are the ones kept. A chunk
  * is written under a temporary name and renamed, not synced (a cache need not survive a crash):
  * every chunk was verified against its digest before it was put here, and is again when it is
  * read. Caching is an optimisation: a chunk that cannot be written is simply not cached.
@@ -85,24 +86,32 @@ final class ChunkCache {
     return Files.exists(dir.resolve(sha256));
   }
 
-  void put(String sha256, byte[] data) {
-    if (size.addAndGet(data.length) > capacityBytes) {
-      size.addAndGet(-data.length);
+  /**
+   * Keeps the chunk, removing the least recently used ones to make room. Under the cache's lock,
+   * so that two fetches of the same chunk count its file once and eviction sees one total.
+   */
+  synchronized void put(String sha256, byte[] data) {
+    if (data.length > capacityBytes) {
       return;
     }
+    Path target = dir.resolve(sha256);
     Path tmp = null;
     try {
       Files.createDirectories(dir);
+      long replaced = Files.exists(target) ? Files.size(target) : 0;
+      if (!makeRoom(data.length - replaced, target)) {
+        return;
+      }
       tmp = Files.createTempFile(dir, ".chunk-", ".tmp");
       Files.write(tmp, data);
       try {
-        Files.move(tmp, dir.resolve(sha256), StandardCopyOption.ATOMIC_MOVE,
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
       } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, dir.resolve(sha256), StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
       }
+      size.addAndGet(data.length - replaced);
     } catch (IOException e) {
-      size.addAndGet(-data.length);
       log.warn("chunk {} not cached in {}: {}", sha256, dir, e.getMessage());
       if (tmp != null) {
         try {
@@ -114,8 +123,65 @@ final class ChunkCache {
     }
   }
 
+  // Oldest first as of evictableSince; a put takes from it instead of listing the directory
+  // for every chunk once the cache is full.
+  private final java.util.ArrayDeque<Path> evictable = new java.util.ArrayDeque<>();
+  private FileTime evictableSince = FileTime.fromMillis(0);
+
+  // Whether {@code bytes} more now fit, after removing least recently used chunks but not
+  // {@code keep}. A chunk read since the list was made is passed over: it is no longer among
+  // the least recently used.
+  private boolean makeRoom(long bytes, Path keep) throws IOException {
+    boolean listed = false;
+    while (size.get() + bytes > capacityBytes) {
+      if (evictable.isEmpty()) {
+        if (listed) {
+          return false; // all that is left is in use or the chunk itself
+        }
+        listOldestFirst();
+        listed = true;
+        continue;
+      }
+      Path p = evictable.poll();
+      if (p.equals(keep) || lastUsed(p).compareTo(evictableSince) > 0) {
+        continue;
+      }
+      try {
+        long n = Files.size(p);
+        Files.delete(p);
+        size.addAndGet(-n);
+      } catch (java.nio.file.NoSuchFileException gone) {
+        // removed as torn, or by trim
+      }
+    }
+    return true;
+  }
+
+  // Also sets the total from what is on disk, which outside changes may have moved.
+  private void listOldestFirst() throws IOException {
+    evictable.clear();
+    evictableSince = FileTime.from(Instant.now());
+    List<Path> chunks = new ArrayList<>();
+    long total = 0;
+    try (Stream<Path> s = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        if (!p.getFileName().toString().startsWith(".")) {
+          try {
+            total += Files.size(p);
+            chunks.add(p);
+          } catch (java.nio.file.NoSuchFileException gone) {
+            // removed as torn meanwhile
+          }
+        }
+      }
+    }
+    chunks.sort(Comparator.comparing(ChunkCache::lastUsed));
+    evictable.addAll(chunks);
+    size.set(total);
+  }
+
   /** Removes the least recently used chunks until the cache fits its capacity. */
-  void trim() {
+  synchronized void trim() {
     if (!Files.isDirectory(dir)) {
       return;
     }

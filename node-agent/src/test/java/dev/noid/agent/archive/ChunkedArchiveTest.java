@@ -497,4 +497,33 @@ class ChunkedArchiveTest {
     assertThat(archiveB.fetch("ck-1").checkpoint().getId()).isEqualTo("ck-1");
     assertThat(Files.readAllBytes(nodeB.directory("ck-1").resolve("memory"))).isEqualTo(memory);
   }
+
+  /**
+   * A full cache makes room by removing what was used least recently. Before, a chunk that did
+   * not fit was never kept, so once full the cache never took another chunk, and the second
+   * fetch of B read every chunk from the archive again.
+   */
+  @Test
+  void aFullChunkCacheKeepsTheChunksFetchedLast() throws Exception {
+    TestCheckpoints.make(nodeA, "ck-a", Map.of("memory", random(3 * MIB, 41)));
+    TestCheckpoints.make(nodeA, "ck-b", Map.of("memory", random(3 * MIB, 42)));
+    archiveA.upload("ck-a");
+    archiveA.upload("ck-b");
+    CheckpointTransfer transfer = new CheckpointTransfer(nodeB,
+        new MemoryBases(tmp.resolve("b-memory")));
+    try (ChunkedArchive small = ChunkedArchive.open(server.settings(prefix), transfer,
+        tmp.resolve("small-chunk-cache"), 3L * MIB)) {
+      assertThat(small.fetch("ck-a").chunksFetched()).isEqualTo(3);
+      assertThat(small.fetch("ck-b").chunksFetched()).isEqualTo(3);
+      nodeB.delete("ck-b");
+
+      CheckpointArchive.Fetch again = small.fetch("ck-b");
+
+      assertThat(again.chunksCached()).isEqualTo(3);
+      assertThat(again.chunksFetched()).isZero();
+    }
+    try (var cached = Files.list(tmp.resolve("small-chunk-cache"))) {
+      assertThat(cached.count()).isEqualTo(3);
+    }
+  }
 }
