@@ -184,8 +184,14 @@ public final class ArchiveUploads implements AutoCloseable {
       return;
     }
     long first = java.util.concurrent.ThreadLocalRandom.current().nextLong(every.toMillis()) + 1;
-    collector.scheduleWithFixedDelay(this::collectNow, first, every.toMillis(),
-        TimeUnit.MILLISECONDS);
+    collector.scheduleWithFixedDelay(() -> {
+      try {
+        collectNow();
+      } catch (Throwable t) {
+        // A periodic task that throws is never run again: this node would stop collecting.
+        log.error("checkpoint archive collection failed", t);
+      }
+    }, first, every.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /**

@@ -59,6 +59,11 @@ public final class ChunkedArchive implements CheckpointArchive {
    * a second time to write chunks that aged past it meanwhile.
    */
   static final Duration REFRESH_EARLY = REFRESH_AFTER.minus(Duration.ofMinutes(5));
+  /**
+   * The largest manifest read: one names about 67 bytes per chunk, so this covers checkpoints
+   * of about a TiB. Every node can write the bucket, and reads every manifest in collections.
+   */
+  static final int MANIFEST_MAX_BYTES = 64 << 20;
   /** Passes over the checkpoint to write again what aged: each is shorter than the last. */
   private static final int REFRESH_PASSES = 4;
 
@@ -190,7 +195,14 @@ public final class ChunkedArchive implements CheckpointArchive {
       rewrite(checkpointId, aged, written);
       judged = clock.instant();
     }
-    storage.put(manifestKey(checkpointId), archived.build().toByteArray());
+    byte[] manifestBytes = archived.build().toByteArray();
+    if (manifestBytes.length > MANIFEST_MAX_BYTES) {
+      // Written, it would be refused by every read: never reported durable.
+      throw new AgentException(Code.INVALID_ARGUMENT, "checkpoint '" + checkpointId + "' is too"
+          + " large for the archive: its manifest would be " + manifestBytes.length
+          + " bytes, over the limit of " + MANIFEST_MAX_BYTES);
+    }
+    storage.put(manifestKey(checkpointId), manifestBytes);
     if (clock.instant().isAfter(judged.plus(REFRESH_AFTER))) {
       storage.delete(manifestKey(checkpointId));
       throw new ArchiveUnavailable("checkpoint '" + checkpointId + "': writing its manifest"
@@ -362,7 +374,7 @@ public final class ChunkedArchive implements CheckpointArchive {
   }
 
   private ArchiveManifest manifest(String checkpointId) {
-    byte[] data = storage.get(manifestKey(checkpointId)).orElseThrow(() -> new AgentException(
+    byte[] data = storage.get(manifestKey(checkpointId), MANIFEST_MAX_BYTES).orElseThrow(() -> new AgentException(
         Code.NOT_FOUND, "checkpoint '" + checkpointId + "' is not in the checkpoint archive "
             + settings));
     try {
@@ -381,7 +393,7 @@ public final class ChunkedArchive implements CheckpointArchive {
 
   // A chunk from the archive, refused unless it hashes to the name it is stored under.
   private byte[] verified(String checkpointId, String sha256) {
-    byte[] data = storage.get(chunkKey(sha256)).orElseThrow(() -> new AgentException(
+    byte[] data = storage.get(chunkKey(sha256), CheckpointTransfer.CHUNK_BYTES).orElseThrow(() -> new AgentException(
         Code.CORRUPT, "archived checkpoint '" + checkpointId + "': chunk " + sha256
             + " is missing from the archive"));
     String actual = sha256(data);
@@ -430,7 +442,7 @@ public final class ChunkedArchive implements CheckpointArchive {
     long logical = 0;
     List<ObjectStorage.StoredObject> manifests = storage.list(settings.key(MANIFESTS));
     for (ObjectStorage.StoredObject m : manifests) {
-      Optional<byte[]> data = storage.get(m.key());
+      Optional<byte[]> data = storage.get(m.key(), MANIFEST_MAX_BYTES);
       if (data.isEmpty()) {
         continue; // deleted since the listing
       }

@@ -19,8 +19,12 @@ interface ObjectStorage extends AutoCloseable {
 
   void put(String key, byte[] data);
 
-  /** The object's bytes, or empty if there is none under {@code key}. */
-  Optional<byte[]> get(String key);
+  /**
+   * The object's bytes, or empty if there is none under {@code key}. One larger than
+   * {@code maxBytes} is refused (CORRUPT) without being read: every node can write the bucket,
+   * and what it puts there must not run the reading node out of memory.
+   */
+  Optional<byte[]> get(String key, int maxBytes);
 
   /** Every object whose key starts with {@code prefix}. */
   List<StoredObject> list(String prefix);

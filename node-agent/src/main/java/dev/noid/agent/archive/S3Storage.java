@@ -1,11 +1,13 @@
 package dev.noid.agent.archive;
 
+import dev.noid.agent.vm.AgentException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
+import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -14,6 +16,7 @@ import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.profiles.ProfileFile;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -92,15 +95,35 @@ public final class S3Storage implements ObjectStorage {
   }
 
   @Override
-  public Optional<byte[]> get(String key) {
-    try {
-      return Optional.of(s3.getObjectAsBytes(b -> b.bucket(settings.bucket()).key(key))
-          .asByteArray());
+  public Optional<byte[]> get(String key, int maxBytes) {
+    try (ResponseInputStream<GetObjectResponse> in =
+        s3.getObject(b -> b.bucket(settings.bucket()).key(key))) {
+      Long length = in.response().contentLength();
+      if (length != null && length > maxBytes) {
+        in.abort(); // not drained: the rest of the object is never read
+        throw tooLarge(key, length + " bytes", maxBytes);
+      }
+      // Also without a length, or with a false one: never more than the limit in memory.
+      byte[] data = in.readNBytes(maxBytes + 1);
+      if (data.length > maxBytes) {
+        in.abort();
+        throw tooLarge(key, "more than " + maxBytes + " bytes", maxBytes);
+      }
+      return Optional.of(data);
     } catch (NoSuchKeyException e) {
       return Optional.empty();
     } catch (SdkException e) {
       throw failed("read " + key, e);
+    } catch (java.io.IOException e) {
+      throw new ArchiveUnavailable("checkpoint archive " + settings + ": cannot read " + key
+          + ": " + e.getMessage(), e);
     }
+  }
+
+  private AgentException tooLarge(String key, String size, int maxBytes) {
+    return new AgentException(AgentException.Code.CORRUPT, "checkpoint archive " + settings
+        + ": object " + key + " is " + size + ", over the limit of " + maxBytes
+        + " bytes for what is stored there; refused unread");
   }
 
   @Override

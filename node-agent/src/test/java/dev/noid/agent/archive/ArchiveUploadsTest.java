@@ -213,4 +213,61 @@ class ArchiveUploadsTest {
     clock.advance(ArchiveUploads.REPORT_FOR.plusSeconds(1));
     assertThat(uploads.recentChanges()).isEmpty();
   }
+
+  /**
+   * A collection that ends in an Error (out of heap reading what another node put in the
+   * bucket) is logged and the next one still runs. Before, the scheduled task died with it,
+   * and the node never collected again.
+   */
+  @Test
+  void collectionGoesOnAfterOneEndsInAnError() {
+    AtomicInteger collections = new AtomicInteger();
+    CheckpointArchive archive = new CheckpointArchive() {
+      @Override
+      public boolean durable() {
+        return true;
+      }
+
+      @Override
+      public String describe() {
+        return "test";
+      }
+
+      @Override
+      public Upload upload(String checkpointId) {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public boolean holds(String checkpointId) {
+        return false;
+      }
+
+      @Override
+      public Fetch fetch(String checkpointId, java.util.function.BooleanSupplier callerGone) {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public void delete(String checkpointId) {
+      }
+
+      @Override
+      public Collection collect(Duration grace) {
+        if (collections.incrementAndGet() == 1) {
+          throw new OutOfMemoryError("Java heap space");
+        }
+        return new Collection(0, 0, 0, 0, 0, 0);
+      }
+
+      @Override
+      public void close() {
+      }
+    };
+    uploads = new ArchiveUploads(archive, Clock.systemUTC(), ArchiveUploads.Observer.NONE);
+
+    uploads.startCollecting(Duration.ofMillis(20));
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> collections.get() >= 2);
+  }
 }

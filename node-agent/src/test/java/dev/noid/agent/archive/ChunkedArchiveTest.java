@@ -387,8 +387,8 @@ class ChunkedArchiveTest {
     }
 
     @Override
-    public java.util.Optional<byte[]> get(String key) {
-      return bucket.get(key);
+    public java.util.Optional<byte[]> get(String key, int maxBytes) {
+      return bucket.get(key, maxBytes);
     }
 
     @Override
@@ -524,6 +524,49 @@ class ChunkedArchiveTest {
     }
     try (var cached = Files.list(tmp.resolve("small-chunk-cache"))) {
       assertThat(cached.count()).isEqualTo(3);
+    }
+  }
+
+  /**
+   * Every node can write the bucket: an object under a chunk's name larger than a chunk is
+   * refused from its length, never read into memory. Before, it was read whole first (a
+   * multi-GB one ran the fetching node, or every node's collection, out of heap).
+   */
+  @Test
+  void anObjectLargerThanAChunkUnderAChunksNameIsRefusedUnread() throws Exception {
+    TestCheckpoints.make(nodeA, "ck-1", Map.of("vmstate", random(MIB, 51)));
+    archiveA.upload("ck-1");
+    String victim = objects(ChunkedArchive.CHUNKS).getFirst().key();
+    try (S3Client s3 = server.client()) {
+      s3.putObject(b -> b.bucket(S3Server.BUCKET).key(victim),
+          RequestBody.fromBytes(random(CheckpointTransfer.CHUNK_BYTES + 1, 52)));
+    }
+
+    assertThatThrownBy(() -> archiveB.fetch("ck-1"))
+        .isInstanceOfSatisfying(AgentException.class, e -> {
+          assertThat(e.code()).isEqualTo(AgentException.Code.CORRUPT);
+          assertThat(e.getMessage()).contains(victim)
+              .contains((CheckpointTransfer.CHUNK_BYTES + 1) + " bytes")
+              .contains("limit of " + CheckpointTransfer.CHUNK_BYTES);
+        });
+    assertThat(nodeB.list("")).isEmpty();
+  }
+
+  /** The same for a manifest, which a collection on every node reads. */
+  @Test
+  void anObjectLargerThanItsLimitIsRefusedByItsLength() throws Exception {
+    String key = server.settings(prefix).key(ChunkedArchive.MANIFESTS + "ck-1.manifest");
+    try (S3Client s3 = server.client()) {
+      s3.putObject(b -> b.bucket(S3Server.BUCKET).key(key), RequestBody.fromBytes(new byte[1001]));
+    }
+    try (S3Storage storage = new S3Storage(server.settings(prefix))) {
+      assertThat(storage.get(key, 1001)).get().extracting(d -> d.length).isEqualTo(1001);
+      assertThatThrownBy(() -> storage.get(key, 1000))
+          .isInstanceOfSatisfying(AgentException.class, e -> {
+            assertThat(e.code()).isEqualTo(AgentException.Code.CORRUPT);
+            assertThat(e.getMessage()).contains(key).contains("1001 bytes")
+                .contains("limit of 1000");
+          });
     }
   }
 }
