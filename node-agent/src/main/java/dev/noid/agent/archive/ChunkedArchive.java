@@ -25,7 +25,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -167,7 +166,7 @@ public final class ChunkedArchive implements CheckpointArchive {
           return null;
         }));
       }
-      awaitAll(writes);
+      ArchiveWork.awaitAll(writes);
     }
     ArchiveManifest.Builder archived = ArchiveManifest.newBuilder().setCheckpoint(manifest)
         .setChunkBytes(CheckpointTransfer.CHUNK_BYTES);
@@ -259,7 +258,7 @@ public final class ChunkedArchive implements CheckpointArchive {
           return null;
         }));
       }
-      awaitAll(writes);
+      ArchiveWork.awaitAll(writes);
     }
   }
 
@@ -317,7 +316,7 @@ public final class ChunkedArchive implements CheckpointArchive {
           String sha = order.get(ahead.size())[1];
           ahead.add(io.submit(() -> chunk(checkpointId, sha, cached, fetched)));
         }
-        byte[] data = await(ahead.get(i));
+        byte[] data = ArchiveWork.await(ahead.get(i));
         ahead.set(i, null);
         String[] at = order.get(i);
         if (!at[0].equals(path)) {
@@ -351,18 +350,6 @@ public final class ChunkedArchive implements CheckpointArchive {
     fetched.incrementAndGet();
     cache.put(sha, data);
     return data;
-  }
-
-  private static <T> T await(Future<T> f) {
-    try {
-      return f.get();
-    } catch (ExecutionException e) {
-      throw e.getCause() instanceof RuntimeException re ? re
-          : new AgentException(Code.INTERNAL, String.valueOf(e.getCause()), e.getCause());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AgentException(Code.INTERNAL, "interrupted", e);
-    }
   }
 
   // A manifest comes from the bucket: its chunk names become file names in the cache.
@@ -412,74 +399,9 @@ public final class ChunkedArchive implements CheckpointArchive {
     }
   }
 
-  // Every one finished (none left writing) before the first failure is thrown.
-  private static void awaitAll(List<Future<?>> work) {
-    RuntimeException first = null;
-    for (Future<?> f : work) {
-      try {
-        await(f);
-      } catch (RuntimeException e) {
-        if (first == null) {
-          first = e;
-        }
-        if (Thread.currentThread().isInterrupted()) {
-          throw e;
-        }
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
-  }
-
   @Override
   public Collection collect(Duration grace) {
-    Instant started = clock.instant();
-    // Chunks first, then manifests: a manifest written after the chunk listing names chunks
-    // that are either listed (and marked here) or written after it (and not candidates).
-    List<ObjectStorage.StoredObject> chunks = storage.list(settings.key(CHUNKS));
-    Set<String> marked = new java.util.HashSet<>();
-    long logical = 0;
-    List<ObjectStorage.StoredObject> manifests = storage.list(settings.key(MANIFESTS));
-    for (ObjectStorage.StoredObject m : manifests) {
-      Optional<byte[]> data = storage.get(m.key(), MANIFEST_MAX_BYTES);
-      if (data.isEmpty()) {
-        continue; // deleted since the listing
-      }
-      try {
-        ArchiveManifest am = ArchiveManifest.parseFrom(data.get());
-        am.getFilesList().forEach(f -> marked.addAll(f.getChunksList()));
-        for (CheckpointFile f : am.getCheckpoint().getFilesList()) {
-          logical += f.getSizeBytes();
-        }
-      } catch (InvalidProtocolBufferException e) {
-        // Unreadable: nothing it might name may be deleted on its account.
-        throw new AgentException(Code.CORRUPT, "archive manifest " + m.key()
-            + " does not parse; not collecting: " + e.getMessage(), e);
-      }
-    }
-    Instant cutoff = started.minus(grace);
-    int deleted = 0;
-    long deletedBytes = 0;
-    long stored = 0;
-    for (ObjectStorage.StoredObject c : chunks) {
-      String sha = c.key().substring(c.key().lastIndexOf('/') + 1);
-      if (marked.contains(sha) || !c.lastModified().isBefore(cutoff)) {
-        stored += c.sizeBytes();
-        continue;
-      }
-      // Looked at again right before: an upload may have refreshed it since the listing.
-      Optional<Instant> now = storage.lastModified(c.key());
-      if (now.isPresent() && now.get().isBefore(cutoff)) {
-        storage.delete(c.key());
-        deleted++;
-        deletedBytes += c.sizeBytes();
-      } else if (now.isPresent()) {
-        stored += c.sizeBytes();
-      }
-    }
-    return new Collection(manifests.size(), chunks.size(), deleted, deletedBytes, stored,
-        logical);
+    return ChunkCollection.run(storage, settings, clock, grace);
   }
 
   @Override
