@@ -267,16 +267,14 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public StreamObserver<CheckpointChunk> importCheckpoint(
       StreamObserver<ImportCheckpointResponse> out) {
-    Context call = Context.current(); // cancelled past its deadline, or when the caller goes
-    return new ImportCall(transfer.receive(), out, call::isCancelled);
+    return new ImportCall(transfer.receive(), out);
   }
 
   @Override
   public void fetchCheckpoint(dev.noid.api.agent.v1.FetchCheckpointRequest request,
       StreamObserver<dev.noid.api.agent.v1.FetchCheckpointResponse> out) {
-    Context call = Context.current(); // cancelled past its deadline, or when the caller goes
     unary(out, () -> {
-      var f = checkpoints.fetch(request.getCheckpointId(), call::isCancelled);
+      var f = checkpoints.fetch(request.getCheckpointId());
       return dev.noid.api.agent.v1.FetchCheckpointResponse.newBuilder()
           .setCheckpoint(f.checkpoint()).setChunksFetched(f.chunksFetched())
           .setChunksCached(f.chunksCached()).build();
@@ -286,10 +284,9 @@ public final class GrpcAgentService extends AgentGrpc.AgentImplBase {
   @Override
   public void pullCheckpoint(dev.noid.api.agent.v1.PullCheckpointRequest request,
       StreamObserver<dev.noid.api.agent.v1.PullCheckpointResponse> out) {
-    Context call = Context.current(); // cancelled past its deadline, or when the caller goes
     unary(out, () -> {
       var pulled = pulls.pull(request.getCheckpointId(), request.getSourceNode(),
-          request.getSourceAddress(), request.getGrant(), call::isCancelled);
+          request.getSourceAddress(), request.getGrant());
       return dev.noid.api.agent.v1.PullCheckpointResponse.newBuilder()
           .setCheckpoint(pulled.checkpoint()).setBytesReceived(pulled.bytesReceived())
           .setResumedFromBytes(pulled.resumedFromBytes()).build();

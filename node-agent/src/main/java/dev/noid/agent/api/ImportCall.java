@@ -8,20 +8,16 @@ import io.grpc.stub.StreamObserver;
 /**
  * One checkpoint import: each message goes to the {@link CheckpointImport}, which verifies and
  * writes it; the first failure ends the call with its status (the import has removed what it
- * wrote by then), and a client that goes away aborts the import, as does one that went away
- * after its last message but before the checkpoint was published.
+ * wrote by then), and a client that goes away aborts the import.
  */
 final class ImportCall implements StreamObserver<CheckpointChunk> {
   private final CheckpointImport work;
   private final StreamObserver<ImportCheckpointResponse> out;
-  private final java.util.function.BooleanSupplier callerGone;
   private boolean ended;
 
-  ImportCall(CheckpointImport work, StreamObserver<ImportCheckpointResponse> out,
-      java.util.function.BooleanSupplier callerGone) {
+  ImportCall(CheckpointImport work, StreamObserver<ImportCheckpointResponse> out) {
     this.work = work;
     this.out = out;
-    this.callerGone = callerGone;
   }
 
   @Override
@@ -51,8 +47,7 @@ final class ImportCall implements StreamObserver<CheckpointChunk> {
     ended = true;
     ImportCheckpointResponse response;
     try {
-      response = ImportCheckpointResponse.newBuilder().setCheckpoint(work.finish(callerGone))
-          .build();
+      response = ImportCheckpointResponse.newBuilder().setCheckpoint(work.finish()).build();
     } catch (RuntimeException e) {
       out.onError(GrpcErrors.toStatus(e));
       return;

@@ -31,15 +31,7 @@ public interface CheckpointArchive extends AutoCloseable {
   boolean holds(String checkpointId);
 
   /** Brings an archived checkpoint onto this node; NOT_FOUND if the archive has none. */
-  default Fetch fetch(String checkpointId) {
-    return fetch(checkpointId, () -> false);
-  }
-
-  /**
-   * As {@link #fetch(String)}, discarded instead of published if {@code callerGone} holds once
-   * it is all here (INTERRUPTED): nobody would record it.
-   */
-  Fetch fetch(String checkpointId, java.util.function.BooleanSupplier callerGone);
+  Fetch fetch(String checkpointId);
 
   /** Forgets an archived checkpoint (its chunks go when nothing else names them). */
   void delete(String checkpointId);

@@ -268,7 +268,7 @@ public final class ChunkedArchive implements CheckpointArchive {
   }
 
   @Override
-  public Fetch fetch(String checkpointId, java.util.function.BooleanSupplier callerGone) {
+  public Fetch fetch(String checkpointId) {
     ArchiveManifest archived = manifest(checkpointId);
     // A memory base this node holds already is not fetched again (as a transfer omits it).
     Set<String> held = Set.copyOf(transfer.memoryBases());
@@ -328,7 +328,7 @@ public final class ChunkedArchive implements CheckpointArchive {
             .setSha256(at[1])).build());
         offset += data.length;
       }
-      return new Fetch(imported.finish(callerGone), fetched.get(), cached.get());
+      return new Fetch(imported.finish(), fetched.get(), cached.get());
     } catch (RuntimeException e) {
       ahead.stream().filter(java.util.Objects::nonNull).forEach(f -> f.cancel(true));
       imported.abort();

@@ -25,7 +25,7 @@ public final class NodeLocalArchive implements CheckpointArchive {
   }
 
   @Override
-  public Fetch fetch(String checkpointId, java.util.function.BooleanSupplier callerGone) {
+  public Fetch fetch(String checkpointId) {
     throw none();
   }
 

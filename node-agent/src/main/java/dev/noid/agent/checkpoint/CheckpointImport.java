@@ -266,17 +266,7 @@ public final class CheckpointImport implements AutoCloseable {
   }
 
   /** Ends a complete stream: checks that every file arrived whole, then publishes. */
-  public CheckpointInfo finish() {
-    return finish(() -> false);
-  }
-
-  /**
-   * As {@link #finish()}, discarded instead of published if {@code callerGone} holds once every
-   * file checked out: the controller records a copy on this node only from the answer of the
-   * call that brought it, so one published after that call was given up (its deadline, its
-   * controller gone) would be missed by every later delete of the checkpoint.
-   */
-  public synchronized CheckpointInfo finish(java.util.function.BooleanSupplier callerGone) {
+  public synchronized CheckpointInfo finish() {
     if (suspended) {
       abort(); // it holds the partial directory: not left behind
       throw new AgentException(Code.INTERRUPTED, "the sender ended the stream before repeating"
@@ -293,12 +283,6 @@ public final class CheckpointImport implements AutoCloseable {
         f.complete();
       }
       adoptBases();
-      // A base adopted above stays: a retry of the call finds it here, and if none comes it
-      // is unnamed, so the collector removes it after its grace.
-      if (callerGone.getAsBoolean()) {
-        throw new AgentException(Code.INTERRUPTED, "checkpoint '" + info.getId() + "'"
-            + " discarded: the caller gave up before it was written");
-      }
       CheckpointInfo done = info.toBuilder()
           .setSizeBytes(Files2.allocatedBytes(store.partialOf(info.getId()))).build();
       store.complete(info.getId(), done);

@@ -190,23 +190,11 @@ public final class CheckpointService {
 
   /** Brings a checkpoint this node lacks from the archive; one it has is answered as is. */
   public dev.noid.agent.archive.CheckpointArchive.Fetch fetch(String checkpointId) {
-    return fetch(checkpointId, () -> false);
-  }
-
-  /**
-   * As {@link #fetch(String)}, discarded instead of published if {@code callerGone} holds once
-   * it is all here, as {@link #create(String, String, String, BooleanSupplier)} is. One that was
-   * here before the call is answered as is, whatever {@code callerGone} says: its copy was
-   * recorded by whoever brought it.
-   */
-  public dev.noid.agent.archive.CheckpointArchive.Fetch fetch(String checkpointId,
-      BooleanSupplier callerGone) {
     CheckpointStore.checkId(checkpointId);
     if (store.has(checkpointId)) {
       return new dev.noid.agent.archive.CheckpointArchive.Fetch(store.get(checkpointId), 0, 0);
     }
-    dev.noid.agent.archive.CheckpointArchive.Fetch f = uploads.archive().fetch(checkpointId,
-        callerGone);
+    dev.noid.agent.archive.CheckpointArchive.Fetch f = uploads.archive().fetch(checkpointId);
     uploads.fetched(checkpointId);
     log.atInfo().addKeyValue("checkpoint_id", checkpointId).log("checkpoint {} fetched from the"
         + " archive: {} chunks read, {} from the cache", checkpointId, f.chunksFetched(),

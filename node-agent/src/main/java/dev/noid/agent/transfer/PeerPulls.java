@@ -55,16 +55,6 @@ public final class PeerPulls implements AutoCloseable {
 
   public Pulled pull(String checkpointId, String sourceNode, String sourceAddress,
       TransferGrant grant) {
-    return pull(checkpointId, sourceNode, sourceAddress, grant, () -> false);
-  }
-
-  /**
-   * As {@link #pull(String, String, String, TransferGrant)}, discarded instead of published if
-   * {@code callerGone} holds once it all arrived: the controller records the copy only from
-   * this call's answer. A copy that was here before the call is answered as is.
-   */
-  public Pulled pull(String checkpointId, String sourceNode, String sourceAddress,
-      TransferGrant grant, java.util.function.BooleanSupplier callerGone) {
     CheckpointStore.checkId(checkpointId);
     require("source_node", sourceNode);
     require("source_address", sourceAddress);
@@ -78,11 +68,11 @@ public final class PeerPulls implements AutoCloseable {
     }
     try {
       if (transfer.holds(checkpointId)) {
-        // A complete, verified copy is here already (an earlier try whose answer was lost
-        // after it was published, or a second restore from it): nothing to move.
+        // A complete, verified copy is here already (an earlier try that ended after the
+        // controller stopped waiting, or a second restore from it): nothing to move.
         return new Pulled(transfer.info(checkpointId), 0, 0);
       }
-      return pullOnce(checkpointId, sourceNode, sourceAddress, grant, callerGone);
+      return pullOnce(checkpointId, sourceNode, sourceAddress, grant);
     } catch (AgentException e) {
       if (e.code() != Code.ALREADY_EXISTS) {
         throw e;
@@ -99,8 +89,7 @@ public final class PeerPulls implements AutoCloseable {
     }
   }
 
-  private Pulled pullOnce(String id, String source, String address, TransferGrant grant,
-      java.util.function.BooleanSupplier callerGone) {
+  private Pulled pullOnce(String id, String source, String address, TransferGrant grant) {
     CheckpointImport work = transfer.resumeOrReceive(id);
     long resumedFrom = work.bytesHeld();
     SendCheckpointRequest request = SendCheckpointRequest.newBuilder().setGrant(grant)
@@ -127,7 +116,7 @@ public final class PeerPulls implements AutoCloseable {
     } finally {
       call.cancel(null); // ends the stream, and the pipe's reader with it, if it is still open
     }
-    CheckpointInfo info = work.finish(callerGone);
+    CheckpointInfo info = work.finish();
     long received = work.bytesHeld() - resumedFrom;
     log.atInfo().addKeyValue("vm_name", info.getVmId()).log("checkpoint {} pulled from {}: {}"
         + " bytes received{}", id, source, received,

@@ -244,7 +244,7 @@ class ArchiveUploadsTest {
       }
 
       @Override
-      public Fetch fetch(String checkpointId, java.util.function.BooleanSupplier callerGone) {
+      public Fetch fetch(String checkpointId) {
         throw new UnsupportedOperationException();
       }
 

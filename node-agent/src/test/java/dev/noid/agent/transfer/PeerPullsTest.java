@@ -236,29 +236,4 @@ class PeerPullsTest {
     assertThat(target.has("ck-2")).isFalse();
     assertThat(Files.exists(tmp.resolve("b").resolve("ck-2.partial"))).isFalse();
   }
-
-  /**
-   * The controller records a copy only from the pull's answer: one that arrived whole after
-   * the call was given up (its deadline, its controller gone) is discarded, not published.
-   */
-  @Test
-  void aPullWhoseCallerGaveUpIsDiscardedNotPublished() throws Exception {
-    assertThatThrownBy(() -> pulls.pull("ck-1", "node-a", "127.0.0.1:" + server.getPort(), GRANT,
-        () -> true)).isInstanceOfSatisfying(AgentException.class,
-            e -> assertThat(e.code()).isEqualTo(Code.INTERRUPTED));
-
-    assertThat(target.has("ck-1")).isFalse();
-    try (java.util.stream.Stream<Path> left = Files.list(target.root())) {
-      assertThat(left).as("no directory left, partial or published").isEmpty();
-    }
-  }
-
-  @Test
-  void aCheckpointThisNodeHeldBeforeIsKeptWhenThePullsCallerGaveUp() {
-    pull();
-    PeerPulls.Pulled again = pulls.pull("ck-1", "node-a", "127.0.0.1:" + server.getPort(), GRANT,
-        () -> true);
-    assertThat(again.checkpoint().getId()).isEqualTo("ck-1");
-    assertThat(target.has("ck-1")).isTrue();
-  }
 }
