@@ -14,6 +14,7 @@ import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -55,11 +56,20 @@ public final class CallObserver implements ServerInterceptor {
       @Override
       public void onCancel() {
         if (counted.compareAndSet(false, true)) {
-          record(method, Status.Code.CANCELLED, start);
+          record(method, cancelled(), start);
         }
         super.onCancel();
       }
     };
+  }
+
+  // A cancel within a second of the call's deadline is that deadline passing (the client's
+  // timer fires a moment before the server's): a call too slow for its caller, an error, not
+  // the caller's own choice. Run in the call's context, which carries its deadline.
+  private static Status.Code cancelled() {
+    io.grpc.Deadline deadline = io.grpc.Context.current().getDeadline();
+    return deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) < 1000
+        ? Status.Code.DEADLINE_EXCEEDED : Status.Code.CANCELLED;
   }
 
   private void record(String method, Status.Code status, long start) {

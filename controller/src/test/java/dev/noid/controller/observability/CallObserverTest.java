@@ -105,4 +105,43 @@ class CallObserverTest {
       server.shutdownNow();
     }
   }
+
+  /**
+   * A call that never answers within its caller's deadline (a wedged node under a create): the
+   * client's deadline cancels it, and it counts as DEADLINE_EXCEEDED, an error, not as the
+   * client's own cancel, which the guide's HighErrorRate alert leaves out.
+   */
+  @Test
+  void aCallCancelledByItsDeadlineIsAnError() throws Exception {
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    java.util.List<io.grpc.stub.StreamObserver<HealthCheckResponse>> unanswered =
+        new java.util.concurrent.CopyOnWriteArrayList<>();
+    ServerServiceDefinition health = ServerServiceDefinition.builder(HealthGrpc.SERVICE_NAME)
+        .addMethod(HealthGrpc.getCheckMethod(), ServerCalls.asyncUnaryCall(
+            (HealthCheckRequest r, io.grpc.stub.StreamObserver<HealthCheckResponse> out) ->
+                unanswered.add(out)))
+        .build();
+    String name = InProcessServerBuilder.generateName();
+    Server server = InProcessServerBuilder.forName(name)
+        .addService(ServerInterceptors.intercept(health, new CallObserver(registry))).build()
+        .start();
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
+    try {
+      StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+          () -> HealthGrpc.newBlockingStub(ch).withDeadlineAfter(300,
+              java.util.concurrent.TimeUnit.MILLISECONDS).check(HealthCheckRequest.getDefaultInstance()));
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+          .until(() -> registry.scrape().contains(
+              "noid_api_request_duration_seconds_count{method=\"" + CHECK + "\"} 1"));
+      assertThat(registry.scrape())
+          .contains("noid_api_errors_total{code=\"DEADLINE_EXCEEDED\",method=\"" + CHECK
+              + "\"} 1.0")
+          .doesNotContain("code=\"CANCELLED\"");
+    } finally {
+      ch.shutdownNow();
+      server.shutdownNow();
+    }
+  }
 }
