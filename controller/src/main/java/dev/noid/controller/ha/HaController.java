@@ -52,6 +52,8 @@ public final class HaController {
   private FollowerServer follower;
   private LeaderElection election;
   private volatile LeaderServer leader;
+  private final Object transition = new Object();
+  private boolean stopping; // guarded by transition
 
   public HaController(ControllerConfig config, HaConfig ha, LeaderStarter starter) {
     this.config = config;
@@ -92,6 +94,17 @@ public final class HaController {
   }
 
   private void takeOver(long epoch) {
+    // Under the lock stop() reads the leader with: a controller that is stopping does not start
+    // leading (the lease it won goes with stop's release), and one that started is stopped.
+    synchronized (transition) {
+      if (stopping) {
+        return;
+      }
+      takeOverLocked(epoch);
+    }
+  }
+
+  private void takeOverLocked(long epoch) {
     followerHealth.cancel(false);
     readsTimer.shutdownNow();
     readChecks.shutdownNow();
@@ -135,7 +148,11 @@ public final class HaController {
     healthTimer.shutdownNow();
     readsTimer.shutdownNow();
     readChecks.shutdownNow();
-    LeaderServer l = leader;
+    LeaderServer l;
+    synchronized (transition) {
+      stopping = true;
+      l = leader;
+    }
     if (l != null) {
       // Claims renew the lease meanwhile, and the watchdog still steps down a leader that
       // cannot renew it: the calls draining never write past the lease.
