@@ -1,5 +1,6 @@
 package dev.noid.agent.cloudhypervisor;
 
+import dev.noid.agent.hypervisor.ChannelAlarm;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,11 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * HTTP/1.1 over a unix socket, one request per connection ({@code Connection: close}), which is
@@ -29,8 +25,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * blocked read, which then fails with {@link TimeoutException}.
  */
 public final class UnixHttpClient {
-  private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(
-      Thread.ofPlatform().name("vmm-api-watchdog").daemon().factory());
   private static final int MAX_HEADER_BYTES = 64 * 1024;
   private static final int MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -51,11 +45,7 @@ public final class UnixHttpClient {
 
   public Response send(String method, String path, byte[] body) throws IOException {
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-      AtomicBoolean expired = new AtomicBoolean();
-      ScheduledFuture<?> alarm = WATCHDOG.schedule(() -> {
-        expired.set(true);
-        closeQuietly(ch);
-      }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+      ChannelAlarm alarm = ChannelAlarm.arm(ch, timeout);
       try {
         ch.connect(UnixDomainSocketAddress.of(socket));
         OutputStream out = Channels.newOutputStream(ch);
@@ -75,13 +65,13 @@ public final class UnixHttpClient {
         out.flush();
         return read(new java.io.BufferedInputStream(Channels.newInputStream(ch)));
       } catch (IOException e) {
-        if (expired.get()) {
+        if (alarm.expired()) {
           throw new TimeoutException("the VMM did not answer " + method + " " + path + " within "
               + timeout.toMillis() + " ms");
         }
         throw e;
       } finally {
-        alarm.cancel(false);
+        alarm.disarm();
       }
     }
   }
@@ -135,14 +125,6 @@ public final class UnixHttpClient {
     }
     String s = line.toString(StandardCharsets.ISO_8859_1);
     return s.endsWith("\r") ? s.substring(0, s.length() - 1) : s;
-  }
-
-  private static void closeQuietly(SocketChannel ch) {
-    try {
-      ch.close();
-    } catch (IOException e) {
-      // closing is all that is wanted: it ends the blocked read
-    }
   }
 
   /** The VMM did not answer in time: it is wedged, and the connection has been closed. */

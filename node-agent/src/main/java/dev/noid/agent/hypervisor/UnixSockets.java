@@ -7,11 +7,6 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Connects to a VMM's unix socket within a time limit. QEMU listens on its sockets with a
@@ -20,10 +15,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * holding the caller's VM lock. Past the limit the socket is closed under the blocked connect.
  */
 public final class UnixSockets {
-  private static final ScheduledExecutorService WATCHDOG =
-      Executors.newSingleThreadScheduledExecutor(
-          Thread.ofPlatform().name("unix-connect-watchdog").daemon().factory());
-
   private UnixSockets() {}
 
   /**
@@ -32,24 +23,20 @@ public final class UnixSockets {
    */
   public static SocketChannel connect(Path socket, Duration within) throws IOException {
     SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
-    AtomicBoolean expired = new AtomicBoolean();
-    ScheduledFuture<?> alarm = WATCHDOG.schedule(() -> {
-      expired.set(true);
-      closeQuietly(ch);
-    }, within.toMillis(), TimeUnit.MILLISECONDS);
+    ChannelAlarm alarm = ChannelAlarm.arm(ch, within);
     try {
       ch.connect(UnixDomainSocketAddress.of(socket));
     } catch (IOException | RuntimeException e) {
-      alarm.cancel(false);
-      closeQuietly(ch);
-      if (expired.get()) {
+      alarm.disarm();
+      ChannelAlarm.closeQuietly(ch);
+      if (alarm.expired()) {
         throw timedOut(socket, within);
       }
       throw e;
     }
-    // Not cancelled: the alarm has run or is running, and closes this channel, if not yet.
-    if (!alarm.cancel(false) || expired.get()) {
-      closeQuietly(ch);
+    // Not stopped in time: the alarm has run or is running, and closes this channel.
+    if (!alarm.disarm()) {
+      ChannelAlarm.closeQuietly(ch);
       throw timedOut(socket, within);
     }
     return ch;
@@ -58,13 +45,5 @@ public final class UnixSockets {
   private static SocketTimeoutException timedOut(Path socket, Duration within) {
     return new SocketTimeoutException(socket + " accepted no connection within "
         + within.toMillis() + " ms");
-  }
-
-  private static void closeQuietly(SocketChannel ch) {
-    try {
-      ch.close();
-    } catch (IOException e) {
-      // closing is all that is wanted: it ends a blocked connect
-    }
   }
 }
