@@ -244,4 +244,26 @@ public final class InProcessController implements AutoCloseable {
     return CreateVmRequest.newBuilder().setName(name).setCpus(1).setMemMib(256).setNode(node)
         .build();
   }
+
+  /** What runs against {@link #withAlicesVm}. */
+  public interface WithVm {
+    void run(InProcessController c, dev.noid.client.NoidClient alice) throws Exception;
+  }
+
+  /**
+   * One node, alice's running VM "web" on it, and alice's SDK client over the public API: what
+   * the tests of single-VM calls through the SDK use.
+   */
+  public static void withAlicesVm(Path dir, WithVm test) throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 4096L))) {
+      String token = c.users.add("alice", "user").token();
+      c.create(new Principal("alice", false),
+          CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
+      try (dev.noid.client.NoidClient noid = dev.noid.client.NoidClient.builder().token(token)
+          .channel(InProcessChannelBuilder.forName(c.name()).build()).build()) {
+        test.run(c, noid);
+      }
+    }
+  }
 }

@@ -30,6 +30,18 @@ class LiveMoveTest {
   @TempDir Path dir;
 
 
+  /**
+   * Migrates alice's "web" to node-b, whose finish fails UNAVAILABLE after ({@code committed})
+   * or before starting the VM and whose abort fails too: the move ends undecided.
+   */
+  private static void leaveUndecided(InProcessController c, boolean committed) {
+    c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
+        .withDescription("connection reset"), committed);
+    c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
+    catchThrowableOfType(NoidException.class,
+        () -> c.vms.moves().migrate(ALICE, "web", "node-b", false, 0));
+  }
+
   private static AgentVmState stateOn(InProcessController c, String node, String id) {
     var r = c.agents.get(node).vms().get(id);
     return r == null ? null : r.getState();
@@ -192,11 +204,7 @@ class LiveMoveTest {
   void destroyingAVmWhoseMigrationIsUndecidedRemovesTheTargetsCopyToo() throws Exception {
     try (InProcessController c = InProcessController.twoNodes(dir)) {
       VmEntry web = c.createOn(ALICE, "web", "node-a");
-      c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
-          .withDescription("connection reset"), true);
-      c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
-      catchThrowableOfType(NoidException.class,
-          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false, 0));
+      leaveUndecided(c, true);
       assertThat(stateOn(c, "node-b", web.id())).as("the target did start it")
           .isEqualTo(AgentVmState.AGENT_VM_STATE_RUNNING);
 
@@ -244,11 +252,7 @@ class LiveMoveTest {
   void anUndecidedMigrationIsDecidedByTheTargetsReport() throws Exception {
     try (InProcessController c = InProcessController.twoNodes(dir)) {
       VmEntry web = c.createOn(ALICE, "web", "node-a");
-      c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
-          .withDescription("connection reset"), true);
-      c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
-      catchThrowableOfType(NoidException.class,
-          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false, 0));
+      leaveUndecided(c, true);
       c.agents.get("node-b").migration().failAborts(null);
 
       // The source's heartbeat shows its paused copy: that does not settle it.
@@ -275,11 +279,7 @@ class LiveMoveTest {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
         Map.of("node-a", 2048L, "node-b", 2048L), clock, Duration.ofMinutes(5))) {
       VmEntry web = c.createOn(ALICE, "web", "node-a");
-      c.agents.get("node-b").migration().failFinishes(Status.UNAVAILABLE
-          .withDescription("connection reset"), false);
-      c.agents.get("node-b").migration().failAborts(Status.INTERNAL.withDescription("disk error"));
-      catchThrowableOfType(NoidException.class,
-          () -> c.vms.moves().migrate(ALICE, "web", "node-b", false, 0));
+      leaveUndecided(c, false);
       c.agents.get("node-b").migration().failAborts(null);
       assertThat(c.get(ALICE, "web").state()).isEqualTo(VmState.UNKNOWN);
 

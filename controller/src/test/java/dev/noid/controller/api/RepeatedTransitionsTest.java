@@ -3,16 +3,11 @@ package dev.noid.controller.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-import dev.noid.api.v1.CreateVmRequest;
 import dev.noid.api.v1.VmState;
 import dev.noid.client.NoidClient;
 import dev.noid.client.NoidException;
-import dev.noid.controller.users.Principal;
 import io.grpc.Status;
-import io.grpc.inprocess.InProcessChannelBuilder;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,27 +20,9 @@ import org.junit.jupiter.api.io.TempDir;
 class RepeatedTransitionsTest {
   @TempDir Path dir;
 
-  interface WithVm {
-    void run(InProcessController c, NoidClient noid) throws Exception;
-  }
-
-  /** Alice's running VM "web" on one node, and her SDK client. */
-  private void withVm(WithVm test) throws Exception {
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 4096L))) {
-      String token = c.users.add("alice", "user").token();
-      c.create(new Principal("alice", false),
-          CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256).build());
-      try (NoidClient noid = NoidClient.builder().token(token)
-          .channel(InProcessChannelBuilder.forName(c.name()).build()).build()) {
-        test.run(c, noid);
-      }
-    }
-  }
-
   @Test
   void aTransitionAskedAgainAnswersWithTheVmWhereItLeads() throws Exception {
-    withVm((c, noid) -> {
+    InProcessController.withAlicesVm(dir, (c, noid) -> {
       assertThat(noid.pauseVm("web").getState()).isEqualTo(VmState.VM_STATE_PAUSED);
       assertThat(noid.pauseVm("web").getState()).isEqualTo(VmState.VM_STATE_PAUSED);
       assertThat(noid.resumeVm("web").getState()).isEqualTo(VmState.VM_STATE_RUNNING);
@@ -61,7 +38,7 @@ class RepeatedTransitionsTest {
 
   @Test
   void aTransitionFromAStateThatCannotLeadThereIsStillRefused() throws Exception {
-    withVm((c, noid) -> {
+    InProcessController.withAlicesVm(dir, (c, noid) -> {
       noid.stopVm("web");
 
       NoidException e = catchThrowableOfType(NoidException.class, () -> noid.pauseVm("web"));

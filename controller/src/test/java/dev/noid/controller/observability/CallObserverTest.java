@@ -24,6 +24,29 @@ import org.junit.jupiter.api.Test;
 class CallObserverTest {
   private static final String CHECK = "grpc.health.v1.Health/Check";
 
+  /** {@code service} behind a CallObserver on an in-process server, and a channel to it. */
+  private record Served(Server server, ManagedChannel ch) implements AutoCloseable {
+    static Served of(ServerServiceDefinition service, PrometheusMeterRegistry registry,
+        boolean direct) throws java.io.IOException {
+      String name = InProcessServerBuilder.generateName();
+      InProcessServerBuilder sb = InProcessServerBuilder.forName(name);
+      InProcessChannelBuilder cb = InProcessChannelBuilder.forName(name);
+      if (direct) {
+        sb.directExecutor();
+        cb.directExecutor();
+      }
+      Server server = sb.addService(ServerInterceptors.intercept(service,
+          new CallObserver(registry))).build().start();
+      return new Served(server, cb.build());
+    }
+
+    @Override
+    public void close() {
+      ch.shutdownNow();
+      server.shutdownNow();
+    }
+  }
+
   @Test
   void aFailureIsAnErrorAndAClientsOwnCancelIsNot() throws Exception {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -33,21 +56,14 @@ class CallObserverTest {
             (HealthCheckRequest r, io.grpc.stub.StreamObserver<HealthCheckResponse> out) ->
                 out.onError(answer.get().asRuntimeException())))
         .build();
-    String name = InProcessServerBuilder.generateName();
-    Server server = InProcessServerBuilder.forName(name).directExecutor()
-        .addService(ServerInterceptors.intercept(health, new CallObserver(registry))).build()
-        .start();
-    ManagedChannel ch = InProcessChannelBuilder.forName(name).directExecutor().build();
-    try {
+    try (Served served = Served.of(health, registry, true)) {
+      ManagedChannel ch = served.ch();
       for (Status s : new Status[] {Status.UNAVAILABLE, Status.CANCELLED}) {
         answer.set(s);
         StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
             () -> HealthGrpc.newBlockingStub(ch).check(HealthCheckRequest.getDefaultInstance()));
         assertThat(e.getStatus().getCode()).isEqualTo(s.getCode());
       }
-    } finally {
-      ch.shutdownNow();
-      server.shutdownNow();
     }
 
     String scrape = registry.scrape();
@@ -71,13 +87,9 @@ class CallObserverTest {
             (HealthCheckRequest r, io.grpc.stub.StreamObserver<HealthCheckResponse> out) ->
                 started.countDown())) // streams until the client goes, never closed here
         .build();
-    String name = InProcessServerBuilder.generateName();
-    Server server = InProcessServerBuilder.forName(name)
-        .addService(ServerInterceptors.intercept(health, new CallObserver(registry))).build()
-        .start();
-    ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
     String watch = "grpc.health.v1.Health/Watch";
-    try {
+    try (Served served = Served.of(health, registry, false)) {
+      ManagedChannel ch = served.ch();
       io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
       call.run(() -> HealthGrpc.newStub(ch).watch(HealthCheckRequest.getDefaultInstance(),
           new io.grpc.stub.StreamObserver<>() {
@@ -100,9 +112,6 @@ class CallObserverTest {
       assertThat(registry.scrape())
           .contains("noid_api_requests_total{code=\"CANCELLED\",method=\"" + watch + "\"} 1.0")
           .doesNotContain("noid_api_errors_total");
-    } finally {
-      ch.shutdownNow();
-      server.shutdownNow();
     }
   }
 
@@ -121,12 +130,8 @@ class CallObserverTest {
             (HealthCheckRequest r, io.grpc.stub.StreamObserver<HealthCheckResponse> out) ->
                 unanswered.add(out)))
         .build();
-    String name = InProcessServerBuilder.generateName();
-    Server server = InProcessServerBuilder.forName(name)
-        .addService(ServerInterceptors.intercept(health, new CallObserver(registry))).build()
-        .start();
-    ManagedChannel ch = InProcessChannelBuilder.forName(name).build();
-    try {
+    try (Served served = Served.of(health, registry, false)) {
+      ManagedChannel ch = served.ch();
       StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
           () -> HealthGrpc.newBlockingStub(ch).withDeadlineAfter(300,
               java.util.concurrent.TimeUnit.MILLISECONDS).check(HealthCheckRequest.getDefaultInstance()));
@@ -139,9 +144,6 @@ class CallObserverTest {
           .contains("noid_api_errors_total{code=\"DEADLINE_EXCEEDED\",method=\"" + CHECK
               + "\"} 1.0")
           .doesNotContain("code=\"CANCELLED\"");
-    } finally {
-      ch.shutdownNow();
-      server.shutdownNow();
     }
   }
 }
