@@ -70,7 +70,8 @@ import java.util.function.Consumer;
  *
  * <p>The target may name several controllers that share a store, {@code "c1:7655,c2,c3"}: calls
  * then go to whichever leads, and during a failover wait (within their deadline) for the next
- * leader; interactive streams (exec, console, image import) fail at once instead. See
+ * leader; interactive streams (exec, console, image import), which have no deadline, wait up
+ * to 30 s and then end UNAVAILABLE. See
  * {@link ControllerAddresses}.
  */
 public final class NoidClient implements AutoCloseable {

@@ -17,26 +17,14 @@ final class RetryPolicy {
       "GetVm", "ListVms", "StopVm", "StartVm", "PauseVm", "ResumeVm",
       "ListCheckpoints", "DeleteCheckpoint", "CreateVm");
 
-  /**
-   * Interactive streams without a deadline: waiting for a leader could hang them for good, so
-   * they fail at once as with one controller. Watches do wait: they resume anyway.
-   */
-  static final List<Map<String, String>> FAIL_FAST = List.of(
-      Map.of("service", "noid.v1.VmService", "method", "ExecCommand"),
-      Map.of("service", "noid.v1.VmService", "method", "AttachConsole"),
-      Map.of("service", "noid.v1.ImageService", "method", "ImportImage"));
-
   private RetryPolicy() {}
 
   static Map<String, ?> serviceConfig(int maxAttempts) {
-    return Map.of("methodConfig", methodConfigs(maxAttempts, false));
+    return Map.of("methodConfig", methodConfigs(maxAttempts));
   }
 
-  /**
-   * The methodConfig entries; with several controllers also the streams that must not wait for
-   * a leader. One attempt means no retry policy: gRPC refuses a policy of one attempt.
-   */
-  static List<Map<String, ?>> methodConfigs(int maxAttempts, boolean severalControllers) {
+  /** The methodConfig entries. One attempt means none: gRPC refuses a policy of one attempt. */
+  static List<Map<String, ?>> methodConfigs(int maxAttempts) {
     List<Map<String, ?>> out = new ArrayList<>();
     if (maxAttempts > 1) {
       out.add(Map.of("name", retried(), "retryPolicy", Map.of(
@@ -45,9 +33,6 @@ final class RetryPolicy {
           "maxBackoff", "5s",
           "backoffMultiplier", 2.0,
           "retryableStatusCodes", List.of("UNAVAILABLE"))));
-    }
-    if (severalControllers) {
-      out.add(Map.of("name", FAIL_FAST, "waitForReady", Boolean.FALSE));
     }
     return out;
   }

@@ -4,6 +4,7 @@ import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -15,11 +16,28 @@ import java.util.concurrent.TimeUnit;
 final class TargetChannels {
   private TargetChannels() {}
 
+  /**
+   * How long an interactive stream waits for a controller to lead (with several): as long as
+   * the CLI waits before any command, and several times a failover's usual 4 s.
+   */
+  static final Duration LEADER_WAIT = Duration.ofSeconds(30);
+
   static ManagedChannel build(String target, ChannelCredentials credentials, int maxAttempts) {
+    return build(target, credentials, maxAttempts, LEADER_WAIT);
+  }
+
+  static ManagedChannel build(String target, ChannelCredentials credentials, int maxAttempts,
+      Duration leaderWait) {
     List<HostPort> addresses = target.contains(",") ? ControllerAddresses.parse(target) : List.of();
-    ManagedChannelBuilder<?> builder = addresses.size() > 1
-        ? ControllerAddresses.channelBuilder(addresses, credentials, RetryPolicy.methodConfigs(maxAttempts, true))
-        : single(addresses.isEmpty() ? target : addresses.get(0).toString(), credentials, maxAttempts);
+    ManagedChannelBuilder<?> builder;
+    if (addresses.size() > 1) {
+      builder = ControllerAddresses.channelBuilder(addresses, credentials,
+          RetryPolicy.methodConfigs(maxAttempts))
+          .intercept(new LeaderWait(leaderWait, ControllerAddresses.join(addresses)));
+    } else {
+      builder = single(addresses.isEmpty() ? target : addresses.get(0).toString(), credentials,
+          maxAttempts);
+    }
     builder.keepAliveTime(30, TimeUnit.SECONDS).maxInboundMessageSize(NoidClient.MAX_INBOUND_BYTES);
     // gRPC refuses a retry policy of one attempt: no retry is no policy.
     return maxAttempts > 1 ? builder.enableRetry().build() : builder.disableRetry().build();

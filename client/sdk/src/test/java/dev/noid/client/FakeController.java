@@ -97,6 +97,30 @@ final class FakeController implements AutoCloseable {
           + " committed: it may or may not have been applied").asRuntimeException());
     }
 
+    /** Prints the controller's id and exits 0, so a test sees which controller ran it. */
+    @Override
+    public StreamObserver<dev.noid.api.v1.ExecCommandRequest> execCommand(
+        StreamObserver<dev.noid.api.v1.ExecCommandResponse> out) {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(dev.noid.api.v1.ExecCommandRequest r) {
+          if (r.hasStart()) {
+            out.onNext(dev.noid.api.v1.ExecCommandResponse.newBuilder()
+                .setStdout(com.google.protobuf.ByteString.copyFromUtf8(id)).build());
+            out.onNext(dev.noid.api.v1.ExecCommandResponse.newBuilder()
+                .setExit(dev.noid.api.v1.ExecExit.getDefaultInstance()).build());
+            out.onCompleted();
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) {}
+
+        @Override
+        public void onCompleted() {}
+      };
+    }
+
     @Override
     public void createVm(CreateVmRequest request, StreamObserver<CreateVmResponse> out) {
       // The request id comes back as the image so the test can see what was sent.

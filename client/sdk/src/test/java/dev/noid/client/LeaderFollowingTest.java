@@ -1,14 +1,18 @@
 package dev.noid.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import dev.noid.api.v1.CreateVmRequest;
+import dev.noid.api.v1.ExecStart;
 import dev.noid.api.v1.Vm;
 import dev.noid.common.tls.Certificates;
 import dev.noid.common.tls.KeyAndCertificate;
 import dev.noid.common.tls.Pem;
 import io.grpc.ChannelCredentials;
+import io.grpc.ConnectivityState;
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.TlsChannelCredentials;
 import java.io.ByteArrayInputStream;
@@ -114,29 +118,84 @@ class LeaderFollowingTest {
     assertThat(servedBy(12)).containsExactly("b");
   }
 
+  /** A channel of one attempt (a retry cannot pass for waiting) that knows none leads. */
+  private ManagedChannel noLeaderKnown(Duration leaderWait) {
+    ManagedChannel ch = TargetChannels.build(target, tls, 1, leaderWait);
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> ch.getState(true) == ConnectivityState.TRANSIENT_FAILURE);
+    return ch;
+  }
+
   @Test
   void aCallMadeWhileNoneLeadsWaitsForALeader() throws Exception {
-    // One attempt, so that a retry cannot pass for waiting.
     try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
-        .channel(TargetChannels.build(target, tls, 1)).build()) {
-      // Exec does not wait for a leader: once it fails so, the channel knows that none leads.
-      await().atMost(Duration.ofSeconds(10)).until(() -> execFailsWith(once, Status.Code.UNAVAILABLE));
-
+        .channel(noLeaderKnown(Duration.ofSeconds(30))).build()) {
       CompletableFuture<Vm> pending = once.getVmAsync("x");
       controller("c").lead();
 
       assertThat(pending.get(10, TimeUnit.SECONDS).getName()).isEqualTo("c");
-      // and exec, which would not wait, now reaches the leader (which does not implement it)
-      assertThat(execFailsWith(once, Status.Code.UNIMPLEMENTED)).isTrue();
     }
   }
 
-  private static boolean execFailsWith(NoidClient client, Status.Code code) {
-    try {
-      client.exec("x", List.of("true"));
-      return false;
-    } catch (NoidException e) {
-      return e.code() == code;
+  /**
+   * An exec has no deadline, yet started in a failover's seconds it waits for the next leader
+   * as other calls do (it used to fail at once: `noid exec` right after the leader died).
+   */
+  @Test
+  void anExecStartedWhileNoneLeadsWaitsForALeader() throws Exception {
+    try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
+        .channel(noLeaderKnown(Duration.ofSeconds(30))).build()) {
+      CompletableFuture<String> ran = new CompletableFuture<>();
+      StringBuilder out = new StringBuilder();
+      once.exec(ExecStart.newBuilder().setVm("x").addCommand("true").build(), new ExecListener() {
+        @Override
+        public void onStdout(byte[] data) {
+          out.append(new String(data, StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void onStderr(byte[] data) {}
+
+        @Override
+        public void onExit(int exitCode, boolean timedOut, boolean truncated) {
+          ran.complete(out.toString());
+        }
+
+        @Override
+        public void onError(NoidException error) {
+          ran.completeExceptionally(error);
+        }
+      });
+      controller("c").lead();
+
+      assertThat(ran.get(10, TimeUnit.SECONDS)).isEqualTo("c");
+    }
+  }
+
+  /** ... but not for good: a stream has no deadline to end that wait. */
+  @Test
+  void anExecGivesUpWhenNoneLeadsWithinTheLeaderWait() {
+    try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
+        .channel(noLeaderKnown(Duration.ofMillis(700))).build()) {
+      Throwable t = catchThrowable(() -> once.exec("x", List.of("true")));
+
+      assertThat(t).isInstanceOfSatisfying(NoidException.class, e -> {
+        assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(e.getMessage()).contains("no controller leads").contains("0.7 s");
+      });
+    }
+  }
+
+  @Test
+  void aConsoleAttachedWhileNoneLeadsWaitsForALeader() throws Exception {
+    try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
+        .channel(noLeaderKnown(Duration.ofSeconds(30))).build()) {
+      CompletableFuture<NoidException> ended = new CompletableFuture<>();
+      once.console("x", b -> { }, ended::complete);
+      controller("c").lead();
+
+      // The fake leader has no console: that it answered so shows the call reached it.
+      assertThat(ended.get(10, TimeUnit.SECONDS).code()).isEqualTo(Status.Code.UNIMPLEMENTED);
     }
   }
 
