@@ -70,6 +70,15 @@ final class Errors {
     if (e.code() == io.grpc.Status.Code.DEADLINE_EXCEEDED) {
       return "no answer from " + at + " in time: " + e.getMessage();
     }
+    // Reached, then lost: a controller that died as the call went out (a failover's first
+    // moment) resets the connection. Whether it had begun the work cannot be known here.
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.io.IOException) {
+        return "the connection to " + at + " broke during the call (" + firstLine(t.getMessage())
+            + "): it may or may not have been carried out; if a controller just stopped, another"
+            + " leads within seconds (check, then run it again)";
+      }
+    }
     return "cannot reach " + at + ": " + firstLine(e.getMessage())
         + " (is the controller running and the address right? " + WHERE + ")";
   }
