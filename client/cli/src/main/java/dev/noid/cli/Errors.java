@@ -73,10 +73,11 @@ final class Errors {
     // Reached, then lost: a controller that died as the call went out (a failover's first
     // moment) resets the connection. Whether it had begun the work cannot be known here.
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof java.io.IOException) {
+      if (t instanceof java.io.IOException && String.valueOf(t.getMessage()).contains("reset")) {
         return "the connection to " + at + " broke during the call (" + firstLine(t.getMessage())
-            + "): it may or may not have been carried out; if a controller just stopped, another"
-            + " leads within seconds (check, then run it again)";
+            + "): it may or may not have been carried out; check, then run it again"
+            + (at.startsWith("any of ") ? " (if a controller just stopped, another leads within"
+            + " seconds)" : "");
       }
     }
     return "cannot reach " + at + ": " + firstLine(e.getMessage())

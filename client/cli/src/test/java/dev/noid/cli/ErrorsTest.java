@@ -26,7 +26,24 @@ class ErrorsTest {
 
     assertThat(line).startsWith("the connection to any of c1:7655, c2:7655 broke during the call")
         .contains("Connection reset by peer").contains("may or may not have been carried out")
-        .doesNotContain("cannot reach");
+        .contains("another leads within seconds").doesNotContain("cannot reach");
+  }
+
+  @Test
+  void aResetFromTheOnlyControllerDoesNotSpeakOfAnother() {
+    String line = Errors.describe(
+        transport("io exception", new IOException("Connection reset by peer")), "c1:7655");
+
+    assertThat(line).startsWith("the connection to c1:7655 broke").doesNotContain("another");
+  }
+
+  @Test
+  void anUnreachableNetworkIsNotACallThatBroke() {
+    String line = Errors.describe(
+        transport("io exception", new java.net.SocketException("Network is unreachable")),
+        "c1:7655");
+
+    assertThat(line).startsWith("cannot reach c1:7655: io exception");
   }
 
   @Test

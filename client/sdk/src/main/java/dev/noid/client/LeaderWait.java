@@ -1,9 +1,11 @@
 package dev.noid.client;
 
+import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.ClientInterceptor;
+import io.grpc.ClientStreamTracer;
 import io.grpc.ForwardingClientCall;
 import io.grpc.ForwardingClientCallListener;
 import io.grpc.Metadata;
@@ -20,8 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * With several controllers, the interactive streams (exec, console, image import) wait for a
  * leader as every other call does, but not for good: they have no deadline to end the wait.
  * One that no controller has taken within {@code max} ends UNAVAILABLE, naming the wait. A
- * stream counts as taken once gRPC has it on a controller's connection (its first onReady), or
- * once anything comes back.
+ * stream counts as taken once gRPC has created it on a controller's connection.
  */
 final class LeaderWait implements ClientInterceptor {
   static final Set<String> BOUNDED = Set.of(
@@ -55,8 +56,11 @@ final class LeaderWait implements ClientInterceptor {
   @Override
   public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method,
       CallOptions options, Channel next) {
-    ClientCall<Q, R> call = next.newCall(method, options);
-    return BOUNDED.contains(method.getFullMethodName()) ? new Bounded<>(call) : call;
+    if (!BOUNDED.contains(method.getFullMethodName())) {
+      return next.newCall(method, options);
+    }
+    Wait wait = new Wait();
+    return new Bounded<>(next.newCall(method, options.withStreamTracerFactory(wait)), wait);
   }
 
   private String reason() {
@@ -67,63 +71,115 @@ final class LeaderWait implements ClientInterceptor {
         + " s): is any of them running?";
   }
 
-  private final class Bounded<Q, R> extends ForwardingClientCall.SimpleForwardingClientCall<Q, R> {
+  /**
+   * One call's wait. gRPC makes a tracer for each attempt and tells it when the attempt's
+   * stream is created on a connection: that is the call taken. (Not onReady: a stream with
+   * over 32 KiB of input queued is not ready when it is created, and may stay so for as long
+   * as a slow command reads its stdin.)
+   */
+  private final class Wait extends ClientStreamTracer.Factory {
     private static final int WAITING = 0;
     private static final int TAKEN = 1;
     private static final int GAVE_UP = 2;
     private final AtomicInteger state = new AtomicInteger(WAITING);
+    /** Held by the caller's sends and by the give-up's state change, never while gRPC calls us. */
+    final Object sends = new Object();
+    private final AtomicInteger armings = new AtomicInteger();
     private volatile ScheduledFuture<?> alarm;
+    private volatile Runnable onGiveUp;
 
-    Bounded(ClientCall<Q, R> call) {
+    void start(Runnable giveUp) {
+      onGiveUp = giveUp;
+      arm();
+    }
+
+    private void arm() {
+      int arming = armings.incrementAndGet();
+      alarm = ALARMS.schedule(() -> giveUp(arming), max.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info,
+        Metadata headers) {
+      // A transparent retry (a controller that refused the stream as it stopped) waits for a
+      // controller again, and again not for good.
+      if (info.isTransparentRetry() && state.compareAndSet(TAKEN, WAITING)) {
+        arm();
+      }
+      return new ClientStreamTracer() {
+        @Override
+        public void streamCreated(Attributes transportAttrs, Metadata h) {
+          taken();
+        }
+      };
+    }
+
+    void taken() {
+      ScheduledFuture<?> a = alarm;
+      if (state.compareAndSet(WAITING, TAKEN) && a != null) {
+        a.cancel(false);
+      }
+    }
+
+    // An alarm of an earlier arming (before a transparent retry) does nothing.
+    private void giveUp(int arming) {
+      synchronized (sends) {
+        if (arming != armings.get() || !state.compareAndSet(WAITING, GAVE_UP)) {
+          return;
+        }
+      }
+      onGiveUp.run();
+    }
+
+    boolean gaveUp() {
+      return state.get() == GAVE_UP;
+    }
+  }
+
+  /**
+   * The call, cancelled by its wait's alarm. What the caller sends after that is dropped (gRPC
+   * refuses a send on a cancelled call with an IllegalStateException); the caller learns of the
+   * end from onClose, UNAVAILABLE with the reason.
+   */
+  private final class Bounded<Q, R> extends ForwardingClientCall.SimpleForwardingClientCall<Q, R> {
+    private final Wait wait;
+
+    Bounded(ClientCall<Q, R> call, Wait wait) {
       super(call);
+      this.wait = wait;
     }
 
     @Override
     public void start(Listener<R> listener, Metadata headers) {
-      alarm = ALARMS.schedule(this::giveUp, max.toNanos(), TimeUnit.NANOSECONDS);
+      wait.start(() -> delegate().cancel(reason(), null));
       super.start(new ForwardingClientCallListener.SimpleForwardingClientCallListener<>(listener) {
         @Override
-        public void onReady() {
-          taken();
-          super.onReady();
-        }
-
-        @Override
-        public void onHeaders(Metadata h) {
-          taken();
-          super.onHeaders(h);
-        }
-
-        @Override
-        public void onMessage(R message) {
-          taken();
-          super.onMessage(message);
-        }
-
-        @Override
         public void onClose(Status status, Metadata trailers) {
-          if (state.get() == GAVE_UP && status.getCode() == Status.Code.CANCELLED) {
+          if (wait.gaveUp() && status.getCode() == Status.Code.CANCELLED) {
             status = Status.UNAVAILABLE.withDescription(reason());
           } else {
-            taken();
+            wait.taken();
           }
           super.onClose(status, trailers);
         }
       }, headers);
     }
 
-    private void taken() {
-      if (state.compareAndSet(WAITING, TAKEN)) {
-        ScheduledFuture<?> a = alarm;
-        if (a != null) {
-          a.cancel(false);
+    @Override
+    public void sendMessage(Q message) {
+      synchronized (wait.sends) {
+        if (!wait.gaveUp()) {
+          super.sendMessage(message);
         }
       }
     }
 
-    private void giveUp() {
-      if (state.compareAndSet(WAITING, GAVE_UP)) {
-        delegate().cancel(reason(), null);
+    @Override
+    public void halfClose() {
+      synchronized (wait.sends) {
+        if (!wait.gaveUp()) {
+          super.halfClose();
+        }
       }
     }
   }

@@ -97,20 +97,34 @@ final class FakeController implements AutoCloseable {
           + " committed: it may or may not have been applied").asRuntimeException());
     }
 
-    /** Prints the controller's id and exits 0, so a test sees which controller ran it. */
+    /**
+     * Prints the controller's id and exits 0, so a test sees which controller ran it. The
+     * command {@code slow MS} instead reads nothing after its start (the caller's input queues
+     * up, as before a command that does not read it) and exits 0 after MS milliseconds.
+     */
     @Override
     public StreamObserver<dev.noid.api.v1.ExecCommandRequest> execCommand(
         StreamObserver<dev.noid.api.v1.ExecCommandResponse> out) {
+      io.grpc.stub.ServerCallStreamObserver<dev.noid.api.v1.ExecCommandResponse> call =
+          (io.grpc.stub.ServerCallStreamObserver<dev.noid.api.v1.ExecCommandResponse>) out;
+      call.disableAutoRequest();
+      call.request(1);
       return new StreamObserver<>() {
         @Override
         public void onNext(dev.noid.api.v1.ExecCommandRequest r) {
-          if (r.hasStart()) {
-            out.onNext(dev.noid.api.v1.ExecCommandResponse.newBuilder()
-                .setStdout(com.google.protobuf.ByteString.copyFromUtf8(id)).build());
-            out.onNext(dev.noid.api.v1.ExecCommandResponse.newBuilder()
-                .setExit(dev.noid.api.v1.ExecExit.getDefaultInstance()).build());
-            out.onCompleted();
+          if (!r.hasStart()) {
+            return;
           }
+          List<String> command = r.getStart().getCommandList();
+          if (command.size() == 2 && command.get(0).equals("slow")) {
+            java.util.concurrent.CompletableFuture.delayedExecutor(
+                Long.parseLong(command.get(1)), java.util.concurrent.TimeUnit.MILLISECONDS)
+                .execute(() -> exit(out));
+            return;
+          }
+          out.onNext(dev.noid.api.v1.ExecCommandResponse.newBuilder()
+              .setStdout(com.google.protobuf.ByteString.copyFromUtf8(id)).build());
+          exit(out);
         }
 
         @Override
@@ -119,6 +133,12 @@ final class FakeController implements AutoCloseable {
         @Override
         public void onCompleted() {}
       };
+    }
+
+    private static void exit(StreamObserver<dev.noid.api.v1.ExecCommandResponse> out) {
+      out.onNext(dev.noid.api.v1.ExecCommandResponse.newBuilder()
+          .setExit(dev.noid.api.v1.ExecExit.getDefaultInstance()).build());
+      out.onCompleted();
     }
 
     @Override

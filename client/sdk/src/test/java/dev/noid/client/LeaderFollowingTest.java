@@ -186,6 +186,63 @@ class LeaderFollowingTest {
     }
   }
 
+  /**
+   * A stream a controller took is not given up, even when it is not "ready": a command that
+   * does not read its input for longer than the wait, with megabytes of it queued.
+   */
+  @Test
+  void anExecALeaderTookIsNotGivenUpWhileItsInputWaits() throws Exception {
+    controller("c").lead();
+    ManagedChannel ch = TargetChannels.build(target, tls, 1, Duration.ofMillis(300));
+    try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
+        .channel(ch).build()) {
+      assertThat(once.awaitConnected(Duration.ofSeconds(10))).isTrue();
+      CompletableFuture<Integer> exited = new CompletableFuture<>();
+      ExecSession session = once.exec(ExecStart.newBuilder().setVm("x").addCommand("slow")
+          .addCommand("1500").setStdin(true).build(), exitOnly(exited));
+      byte[] chunk = new byte[64 * 1024];
+      for (int i = 0; i < 48; i++) {
+        session.stdin(chunk);
+      }
+
+      assertThat(exited.get(10, TimeUnit.SECONDS)).isZero();
+    }
+  }
+
+  /** What the caller sends after the wait gave up is dropped, not thrown at it. */
+  @Test
+  void aConsoleGivenUpTakesInputAndDetachQuietly() throws Exception {
+    try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
+        .channel(noLeaderKnown(Duration.ofMillis(300))).build()) {
+      CompletableFuture<NoidException> ended = new CompletableFuture<>();
+      ConsoleSession console = once.console("x", b -> { }, ended::complete);
+
+      assertThat(ended.get(10, TimeUnit.SECONDS).getMessage()).contains("no controller leads");
+      console.send("ls\n".getBytes(StandardCharsets.UTF_8));
+      console.detach();
+    }
+  }
+
+  private static ExecListener exitOnly(CompletableFuture<Integer> exited) {
+    return new ExecListener() {
+      @Override
+      public void onStdout(byte[] data) {}
+
+      @Override
+      public void onStderr(byte[] data) {}
+
+      @Override
+      public void onExit(int exitCode, boolean timedOut, boolean truncated) {
+        exited.complete(exitCode);
+      }
+
+      @Override
+      public void onError(NoidException error) {
+        exited.completeExceptionally(error);
+      }
+    };
+  }
+
   @Test
   void aConsoleAttachedWhileNoneLeadsWaitsForALeader() throws Exception {
     try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
