@@ -51,9 +51,13 @@ public final class NoidCli implements Runnable {
       err.flush();
       return CliException.USAGE;
     });
+    // picocli catches what this handler throws (printing it, exit 1): the hand-back to the
+    // client is kept aside and thrown once execute() has returned.
+    Session.NeedsTerminal[] handBack = {null};
     cmd.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-      if (ex instanceof Session.NeedsTerminal) {
-        throw ex;
+      if (ex instanceof Session.NeedsTerminal nt) {
+        handBack[0] = nt;
+        return CliException.FAILURE;
       }
       if (ex instanceof CliException c) {
         err.println("noid: " + c.getMessage());
@@ -68,7 +72,11 @@ public final class NoidCli implements Runnable {
       }
       throw ex;
     });
-    return cmd.execute(args);
+    int code = cmd.execute(args);
+    if (handBack[0] != null) {
+      throw handBack[0];
+    }
+    return code;
   }
 
   /**
