@@ -38,8 +38,4 @@ public final class ExecSession {
   public synchronized void cancel() {
     requests.onError(io.grpc.Status.CANCELLED.withDescription("cancelled by the client").asRuntimeException());
   }
-
-  synchronized void halfClose() {
-    requests.onCompleted();
-  }
 }

@@ -74,11 +74,9 @@ final class StreamCalls {
       public void onCompleted() {}
     });
     requests.onNext(ExecCommandRequest.newBuilder().setStart(start).build());
-    ExecSession session = new ExecSession(requests);
-    if (!start.getStdin()) {
-      session.halfClose();
-    }
-    return session;
+    // Not half-closed without stdin: signals and resizes still go this way (a half-closed
+    // call refuses them), and the agent reads no input the start did not ask for.
+    return new ExecSession(requests);
   }
 
   /** Attaches to a VM's serial console. */

@@ -100,7 +100,8 @@ final class FakeController implements AutoCloseable {
     /**
      * Prints the controller's id and exits 0, so a test sees which controller ran it. The
      * command {@code slow MS} instead reads nothing after its start (the caller's input queues
-     * up, as before a command that does not read it) and exits 0 after MS milliseconds.
+     * up, as before a command that does not read it) and exits 0 after MS milliseconds;
+     * {@code await-signal} exits with the number of the first signal it is sent.
      */
     @Override
     public StreamObserver<dev.noid.api.v1.ExecCommandRequest> execCommand(
@@ -112,10 +113,18 @@ final class FakeController implements AutoCloseable {
       return new StreamObserver<>() {
         @Override
         public void onNext(dev.noid.api.v1.ExecCommandRequest r) {
+          if (r.hasSignal()) {
+            exit(out, r.getSignal());
+            return;
+          }
           if (!r.hasStart()) {
             return;
           }
           List<String> command = r.getStart().getCommandList();
+          if (command.size() == 1 && command.get(0).equals("await-signal")) {
+            call.request(1);
+            return;
+          }
           if (command.size() == 2 && command.get(0).equals("slow")) {
             java.util.concurrent.CompletableFuture.delayedExecutor(
                 Long.parseLong(command.get(1)), java.util.concurrent.TimeUnit.MILLISECONDS)
@@ -136,8 +145,12 @@ final class FakeController implements AutoCloseable {
     }
 
     private static void exit(StreamObserver<dev.noid.api.v1.ExecCommandResponse> out) {
+      exit(out, 0);
+    }
+
+    private static void exit(StreamObserver<dev.noid.api.v1.ExecCommandResponse> out, int code) {
       out.onNext(dev.noid.api.v1.ExecCommandResponse.newBuilder()
-          .setExit(dev.noid.api.v1.ExecExit.getDefaultInstance()).build());
+          .setExit(dev.noid.api.v1.ExecExit.newBuilder().setExitCode(code)).build());
       out.onCompleted();
     }
 

@@ -209,6 +209,19 @@ class LeaderFollowingTest {
     }
   }
 
+  /** A command started without stdin can still be signalled (the call is not half-closed). */
+  @Test
+  void aCommandWithoutStdinCanBeSignalled() throws Exception {
+    controller("a").lead();
+    CompletableFuture<Integer> exited = new CompletableFuture<>();
+    ExecSession session = client.exec(ExecStart.newBuilder().setVm("x")
+        .addCommand("await-signal").build(), exitOnly(exited));
+
+    session.signal(15);
+
+    assertThat(exited.get(10, TimeUnit.SECONDS)).isEqualTo(15);
+  }
+
   /** What the caller sends after the wait gave up is dropped, not thrown at it. */
   @Test
   void aConsoleGivenUpTakesInputAndDetachQuietly() throws Exception {
