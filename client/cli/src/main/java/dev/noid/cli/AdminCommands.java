@@ -117,6 +117,7 @@ final class AdminCommands {
       var it = rpc(() -> client.nodes().withDeadline(null).drainNode(
           dev.noid.api.v1.DrainNodeRequest.newBuilder().setName(name).setParallelism(parallel)
               .build()));
+      java.util.List<String> left = new java.util.ArrayList<>();
       try {
         it.forEachRemaining(r -> {
           if (r.hasProgress()) {
@@ -130,10 +131,17 @@ final class AdminCommands {
                     : p.getMessage().isEmpty() ? "" : " (" + p.getMessage() + ")"));
           } else if (r.hasSummary()) {
             System.out.println("moved: " + r.getSummary().getMovedCount() + ", failed: " + r.getSummary().getFailedCount());
+            left.addAll(r.getSummary().getFailedList().stream().map(p -> p.getVm()).toList());
           }
         });
       } catch (io.grpc.StatusRuntimeException e) {
         throw NoidException.from(e);
+      }
+      // `drain && poweroff` must not go on with VMs still on the node.
+      if (!left.isEmpty()) {
+        throw new CliException(CliException.FAILURE, left.size() + " VM" + (left.size() == 1 ? "" : "s")
+            + " could not move off " + name + " (" + String.join(", ", left) + "; see above): they"
+            + " go on running there");
       }
       return 0;
     }

@@ -1,0 +1,101 @@
+package dev.noid.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.noid.api.v1.DrainNodeRequest;
+import dev.noid.api.v1.DrainNodeResponse;
+import dev.noid.api.v1.DrainSummary;
+import dev.noid.api.v1.DrainVmProgress;
+import dev.noid.api.v1.NodeServiceGrpc;
+import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.KeyAndCertificate;
+import dev.noid.common.tls.Pem;
+import io.grpc.Grpc;
+import io.grpc.Server;
+import io.grpc.TlsServerCredentials;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * `noid nodes drain` in a maintenance script (`drain && poweroff`): a drain that left VMs on
+ * the node must not exit 0. A TLS server on loopback plays the controller's DrainNode.
+ */
+class DrainExitTest {
+  @TempDir
+  Path home;
+  private Server server;
+
+  @AfterEach
+  void stop() {
+    if (server != null) {
+      server.shutdownNow();
+    }
+  }
+
+  private Map<String, String> controllerThatDrains(List<String> moved, List<String> failed)
+      throws Exception {
+    KeyAndCertificate ca = Certificates.newCertificateAuthority("test CA");
+    KeyAndCertificate cert = Certificates.newServerCertificate(ca, "controller", List.of());
+    server = Grpc.newServerBuilderForPort(0, TlsServerCredentials.newBuilder().keyManager(
+            new ByteArrayInputStream(cert.certificatePem().getBytes(StandardCharsets.US_ASCII)),
+            new ByteArrayInputStream(Pem.encode(cert.key()).getBytes(StandardCharsets.US_ASCII)))
+            .build())
+        .addService(new NodeServiceGrpc.NodeServiceImplBase() {
+          @Override
+          public void drainNode(DrainNodeRequest r, StreamObserver<DrainNodeResponse> out) {
+            DrainSummary.Builder summary = DrainSummary.newBuilder();
+            moved.forEach(vm -> summary.addMoved(DrainVmProgress.newBuilder().setVm(vm)));
+            failed.forEach(vm -> summary.addFailed(DrainVmProgress.newBuilder().setVm(vm)
+                .setMessage("no node has room")));
+            out.onNext(DrainNodeResponse.newBuilder().setSummary(summary).build());
+            out.onCompleted();
+          }
+        }).build().start();
+    Path caFile = home.resolve("ca.pem");
+    Files.writeString(caFile, ca.certificatePem());
+    return Map.of("HOME", home.toString(), "NOID_URL", "localhost:" + server.getPort(),
+        "NOID_TOKEN", "noid_tok_test", "NOID_CA_FILE", caFile.toString());
+  }
+
+  private int drain(Map<String, String> env, ByteArrayOutputStream err) {
+    PrintStream sink = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+    PrintStream errors = new PrintStream(err, true, StandardCharsets.UTF_8);
+    // The error line goes to System.err, which the daemon routes per command.
+    PrintStream saved = System.err;
+    System.setErr(errors);
+    try {
+      return NoidCli.run(new Session(env, home, false, false, false, false, sink, errors),
+          "nodes", "drain", "node-a");
+    } finally {
+      System.setErr(saved);
+    }
+  }
+
+  @Test
+  void aDrainThatLeftVmsOnTheNodeFails() throws Exception {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    int code = drain(controllerThatDrains(List.of("web"), List.of("db", "cache")), err);
+
+    assertThat(code).isEqualTo(CliException.FAILURE);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("2 VMs could not move off node-a").contains("db").contains("cache");
+  }
+
+  @Test
+  void aDrainThatMovedEverythingSucceeds() throws Exception {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    assertThat(drain(controllerThatDrains(List.of("web", "db"), List.of()), err)).isZero();
+  }
+}
