@@ -106,6 +106,7 @@ bench_cleanup() {
 # running meanwhile must not swap classes under the run).
 bench_setup() {
   command -v "$QEMU" >/dev/null 2>&1 || die "$QEMU not found (apt-get install qemu-system-x86)"
+  command -v python3 >/dev/null 2>&1 || die "python3 not found (apt-get install python3): free_port needs it"
   bench_java
   if [ ! -f "$IMAGES/dev/image.json" ]; then
     say "building the dev guest image in $IMAGES/dev"
