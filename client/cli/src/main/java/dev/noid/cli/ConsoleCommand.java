@@ -32,31 +32,27 @@ final class ConsoleCommand extends ClientCommand {
     }, ended::complete);
     Terminal terminal = Terminal.raw();
     Runtime.getRuntime().addShutdownHook(new Thread(terminal::restore));
+    // Input is pumped on a thread of its own: a session the controller ends (the VM stopped or
+    // moved, the token rotated) must give the terminal back at once, not at the next key.
+    CompletableFuture<Void> over = new CompletableFuture<>();
+    ended.whenComplete((e, t) -> over.complete(null));
     try {
       if (System.console() != null) {
         System.err.print("attached to " + vm + "; Ctrl-] detaches\r\n");
       }
       InputStream in = System.in;
-      byte[] buf = new byte[1024];
-      while (!ended.isDone()) {
-        int n = in.read(buf);
-        if (n < 0) {
-          break;
+      Thread.ofPlatform().daemon().name("noid-console-input").start(() -> {
+        try {
+          pump(in, session);
+          over.complete(null);
+        } catch (IOException e) {
+          over.completeExceptionally(
+              new CliException(CliException.FAILURE, "console input failed: " + e.getMessage()));
         }
-        for (int i = 0; i < n; i++) {
-          if (buf[i] == DETACH) {
-            if (i > 0) {
-              session.send(java.util.Arrays.copyOf(buf, i));
-            }
-            session.detach();
-            return 0;
-          }
-        }
-        session.send(java.util.Arrays.copyOf(buf, n));
-      }
-      session.detach();
-    } catch (IOException e) {
-      throw new CliException(CliException.FAILURE, "console input failed: " + e.getMessage());
+      });
+      over.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw (RuntimeException) e.getCause();
     } finally {
       terminal.restore();
     }
@@ -65,6 +61,25 @@ final class ConsoleCommand extends ClientCommand {
       throw error;
     }
     return 0;
+  }
+
+  /** Sends what is typed until Ctrl-] or the end of input, then detaches. */
+  private static void pump(InputStream in, ConsoleSession session) throws IOException {
+    byte[] buf = new byte[1024];
+    int n;
+    while ((n = in.read(buf)) >= 0) {
+      for (int i = 0; i < n; i++) {
+        if (buf[i] == DETACH) {
+          if (i > 0) {
+            session.send(java.util.Arrays.copyOf(buf, i));
+          }
+          session.detach();
+          return;
+        }
+      }
+      session.send(java.util.Arrays.copyOf(buf, n));
+    }
+    session.detach();
   }
 
   /** The controlling terminal's mode, saved with stty and put back exactly once. */

@@ -7,18 +7,10 @@ import dev.noid.api.v1.DrainNodeResponse;
 import dev.noid.api.v1.DrainSummary;
 import dev.noid.api.v1.DrainVmProgress;
 import dev.noid.api.v1.NodeServiceGrpc;
-import dev.noid.common.tls.Certificates;
-import dev.noid.common.tls.KeyAndCertificate;
-import dev.noid.common.tls.Pem;
-import io.grpc.Grpc;
-import io.grpc.Server;
-import io.grpc.TlsServerCredentials;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -28,43 +20,34 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * `noid nodes drain` in a maintenance script (`drain && poweroff`): a drain that left VMs on
- * the node must not exit 0. A TLS server on loopback plays the controller's DrainNode.
+ * the node must not exit 0.
  */
 class DrainExitTest {
   @TempDir
   Path home;
-  private Server server;
+  private TlsController server;
 
   @AfterEach
   void stop() {
     if (server != null) {
-      server.shutdownNow();
+      server.close();
     }
   }
 
   private Map<String, String> controllerThatDrains(List<String> moved, List<String> failed)
       throws Exception {
-    KeyAndCertificate ca = Certificates.newCertificateAuthority("test CA");
-    KeyAndCertificate cert = Certificates.newServerCertificate(ca, "controller", List.of());
-    server = Grpc.newServerBuilderForPort(0, TlsServerCredentials.newBuilder().keyManager(
-            new ByteArrayInputStream(cert.certificatePem().getBytes(StandardCharsets.US_ASCII)),
-            new ByteArrayInputStream(Pem.encode(cert.key()).getBytes(StandardCharsets.US_ASCII)))
-            .build())
-        .addService(new NodeServiceGrpc.NodeServiceImplBase() {
-          @Override
-          public void drainNode(DrainNodeRequest r, StreamObserver<DrainNodeResponse> out) {
-            DrainSummary.Builder summary = DrainSummary.newBuilder();
-            moved.forEach(vm -> summary.addMoved(DrainVmProgress.newBuilder().setVm(vm)));
-            failed.forEach(vm -> summary.addFailed(DrainVmProgress.newBuilder().setVm(vm)
-                .setMessage("no node has room")));
-            out.onNext(DrainNodeResponse.newBuilder().setSummary(summary).build());
-            out.onCompleted();
-          }
-        }).build().start();
-    Path caFile = home.resolve("ca.pem");
-    Files.writeString(caFile, ca.certificatePem());
-    return Map.of("HOME", home.toString(), "NOID_URL", "localhost:" + server.getPort(),
-        "NOID_TOKEN", "noid_tok_test", "NOID_CA_FILE", caFile.toString());
+    server = new TlsController(home, new NodeServiceGrpc.NodeServiceImplBase() {
+      @Override
+      public void drainNode(DrainNodeRequest r, StreamObserver<DrainNodeResponse> out) {
+        DrainSummary.Builder summary = DrainSummary.newBuilder();
+        moved.forEach(vm -> summary.addMoved(DrainVmProgress.newBuilder().setVm(vm)));
+        failed.forEach(vm -> summary.addFailed(DrainVmProgress.newBuilder().setVm(vm)
+            .setMessage("no node has room")));
+        out.onNext(DrainNodeResponse.newBuilder().setSummary(summary).build());
+        out.onCompleted();
+      }
+    });
+    return server.env;
   }
 
   private int drain(Map<String, String> env, ByteArrayOutputStream err) {
