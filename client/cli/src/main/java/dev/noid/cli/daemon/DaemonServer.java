@@ -34,16 +34,16 @@ public final class DaemonServer {
   private final Instant started = Instant.now();
   private volatile Instant lastUsed = Instant.now();
   private volatile FileLock lock;
-  private final StreamSwitch out;
-  private final StreamSwitch err;
+  private final RoutedPrintStream out;
+  private final RoutedPrintStream err;
   /** The daemon's log file (its stdout when started); System.out routes per request. */
   private static final PrintStream LOG = System.out;
 
   private DaemonServer(DaemonAddress address, Duration idle) {
     this.address = address;
     this.idle = idle;
-    this.out = new StreamSwitch(System.out);
-    this.err = new StreamSwitch(System.err);
+    this.out = new RoutedPrintStream(System.out);
+    this.err = new RoutedPrintStream(System.err);
   }
 
   public static void main(String[] args) throws IOException {
@@ -72,8 +72,8 @@ public final class DaemonServer {
     ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     server.bind(UnixDomainSocketAddress.of(address.socket()));
     Files.setPosixFilePermissions(address.socket(), PosixFilePermissions.fromString("rw-------"));
-    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    System.setOut(out);
+    System.setErr(err);
     NoidCli.useConnections(channels);
     DaemonControl.install(this::status, () -> exit("asked to stop"));
     // A periodic check, not a wait: the daemon leaves when idle or when its jar or Java changed.

@@ -26,10 +26,10 @@ import jdk.net.ExtendedSocketOptions;
  */
 final class RequestRunner {
   private final SocketChannel ch;
-  private final StreamSwitch out;
-  private final StreamSwitch err;
+  private final RoutedPrintStream out;
+  private final RoutedPrintStream err;
 
-  RequestRunner(SocketChannel ch, StreamSwitch out, StreamSwitch err) {
+  RequestRunner(SocketChannel ch, RoutedPrintStream out, RoutedPrintStream err) {
     this.ch = ch;
     this.out = out;
     this.err = err;
@@ -84,8 +84,8 @@ final class RequestRunner {
         worker.interrupt();
       }
     });
-    out.route(stdout);
-    err.route(stderr);
+    out.route(o);
+    err.route(e);
     try {
       return ctx.call(() -> NoidCli.run(session, r.args().toArray(String[]::new)));
     } catch (Session.NeedsTerminal nt) {
