@@ -35,8 +35,15 @@ abstract class ClientCommand implements Callable<Integer> {
           + "NOID_TOKEN): run 'noid auth setup --url HOST:7655 --token TOKEN --ca-fingerprint sha256:HEX'");
     }
     target = ControllerUrls.normalize(c.url);
-    NoidClient client = connections.client(target, c.token,
-        c.caFile != null && !c.caFile.isEmpty() ? Path.of(c.caFile) : null);
+    NoidClient client;
+    try {
+      client = connections.client(target, c.token,
+          c.caFile != null && !c.caFile.isEmpty() ? Path.of(c.caFile) : null);
+    } catch (java.io.UncheckedIOException e) {
+      // A CA file gone with the cluster that made it (a wiped dev cluster): say which and why.
+      throw new CliException(CliException.AUTH, e.getMessage() + " (" + e.getCause() + "): it"
+          + " comes from NOID_CA_FILE or " + CliConfig.file() + "; run 'noid auth setup' again");
+    }
     if (target.contains(",")) {
       awaitLeader(client);
     }
