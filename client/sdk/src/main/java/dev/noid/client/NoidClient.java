@@ -3,8 +3,6 @@ package dev.noid.client;
 import dev.noid.api.v1.Node;
 import dev.noid.api.v1.WatchNodesResponse;
 import dev.noid.api.v1.WatchVmsResponse;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import dev.noid.api.v1.Checkpoint;
 import dev.noid.api.v1.CreateCheckpointRequest;
 import dev.noid.api.v1.CreateVmRequest;
@@ -84,7 +82,7 @@ public final class NoidClient implements AutoCloseable {
   private final CallCredentials credentials;
   private final Duration deadline;
   private final boolean ownsChannel;
-  private ScheduledExecutorService timer;
+  private final Watches watches = new Watches();
 
   private NoidClient(ManagedChannel channel, CallCredentials credentials, Duration deadline,
       boolean ownsChannel) {
@@ -409,24 +407,13 @@ public final class NoidClient implements AutoCloseable {
   /** As {@link #watchVms(Map, WatchListener)}, resuming from a revision a previous watch reached. */
   public Watch<WatchVmsResponse, Vm> watchVms(Map<String, String> labelSelector, long sinceRevision,
       WatchListener<Vm> listener) {
-    return Watches.vms(streams(), labelSelector, sinceRevision, listener, timer());
+    return watches.vms(streams(), labelSelector, sinceRevision, listener);
   }
 
   /** Watches the fleet's nodes: readiness, cordons, capacity, joins and removals. */
   public Watch<WatchNodesResponse, Node> watchNodes(long sinceRevision, WatchListener<Node> listener) {
-    return Watches.nodes(NodeServiceGrpc.newStub(channel).withCallCredentials(credentials),
-        sinceRevision, listener, timer());
-  }
-
-  private synchronized ScheduledExecutorService timer() {
-    if (timer == null) {
-      timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "noid-watch-backoff");
-        t.setDaemon(true);
-        return t;
-      });
-    }
-    return timer;
+    return watches.nodes(NodeServiceGrpc.newStub(channel).withCallCredentials(credentials),
+        sinceRevision, listener);
   }
 
   /**
@@ -439,14 +426,13 @@ public final class NoidClient implements AutoCloseable {
     return TargetChannels.awaitReady(channel, max);
   }
 
-  /** Closes the connection; calls still running are cancelled. */
+  /**
+   * Closes the connection; calls still running are cancelled, and open watches end (their
+   * listeners' onEnd gets null), also on a shared channel.
+   */
   @Override
   public void close() {
-    synchronized (this) {
-      if (timer != null) {
-        timer.shutdownNow();
-      }
-    }
+    watches.close();
     if (!ownsChannel) {
       return;
     }

@@ -5,6 +5,7 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
@@ -36,6 +37,7 @@ public final class Watch<R, T> implements AutoCloseable {
   private long resumeFrom;
   private boolean synced;
   private Duration backoff = FIRST_BACKOFF;
+  private Runnable finished = () -> { }; // guarded by this
 
   Watch(BiConsumer<Long, StreamObserver<R>> call, Function<R, WatchEvent<T>> events,
       WatchListener<T> listener, ScheduledExecutorService timer, long since) {
@@ -52,6 +54,10 @@ public final class Watch<R, T> implements AutoCloseable {
     }
     Context.CancellableContext ctx = Context.current().withCancellation();
     current = ctx;
+    if (closed) {
+      ctx.cancel(null);  // closed while this start was on its way: close() cancelled the last
+      return;
+    }
     synced = false;
     ctx.run(() -> call.accept(resumeFrom, new StreamObserver<R>() {
       @Override
@@ -94,12 +100,28 @@ public final class Watch<R, T> implements AutoCloseable {
     }
     if (!RESUMABLE.contains(status.getCode())) {
       closed = true;
+      finished.run();
       listener.onEnd(NoidException.from(t != null ? t : status.asRuntimeException()));
       return;
     }
     Duration wait = backoff;
     backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
-    timer.schedule(this::start, wait.toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      timer.schedule(this::start, wait.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // The client is closed: no reconnect will come, so this is the end.
+      closed = true;
+      finished.run();
+      listener.onEnd(null);
+    }
+  }
+
+  /** Runs {@code r} once this watch has ended for good (at once if it has). */
+  synchronized void whenFinished(Runnable r) {
+    finished = r;
+    if (closed) {
+      r.run();
+    }
   }
 
   /** The revision a new watch could resume from to carry on where this one is. */
@@ -120,6 +142,7 @@ public final class Watch<R, T> implements AutoCloseable {
         return;
       }
       closed = true;
+      finished.run();
     }
     Context.CancellableContext ctx = current;
     if (ctx != null) {

@@ -36,6 +36,9 @@ final class FakeController implements AutoCloseable {
   /** DestroyVm calls received; each is answered as a leader that died before answering. */
   final java.util.concurrent.atomic.AtomicInteger destroys =
       new java.util.concurrent.atomic.AtomicInteger();
+  /** VM watches the client cancelled. */
+  final java.util.concurrent.atomic.AtomicInteger watchesCancelled =
+      new java.util.concurrent.atomic.AtomicInteger();
   private final HealthStatusManager health = new HealthStatusManager();
   private final Server server;
 
@@ -152,6 +155,17 @@ final class FakeController implements AutoCloseable {
       out.onNext(dev.noid.api.v1.ExecCommandResponse.newBuilder()
           .setExit(dev.noid.api.v1.ExecExit.newBuilder().setExitCode(code)).build());
       out.onCompleted();
+    }
+
+    /** An empty fleet: SYNCED at revision 1, then nothing until the client goes. */
+    @Override
+    public void watchVms(dev.noid.api.v1.WatchVmsRequest request,
+        StreamObserver<dev.noid.api.v1.WatchVmsResponse> out) {
+      ((io.grpc.stub.ServerCallStreamObserver<dev.noid.api.v1.WatchVmsResponse>) out)
+          .setOnCancelHandler(watchesCancelled::incrementAndGet);
+      out.onNext(dev.noid.api.v1.WatchVmsResponse.newBuilder()
+          .setType(dev.noid.api.v1.WatchVmsResponse.EventType.EVENT_TYPE_SYNCED).setRevision(1)
+          .build());
     }
 
     @Override

@@ -1,0 +1,93 @@
+package dev.noid.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.noid.api.v1.Vm;
+import dev.noid.common.tls.Certificates;
+import dev.noid.common.tls.KeyAndCertificate;
+import dev.noid.common.tls.Pem;
+import io.grpc.ChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.TlsChannelCredentials;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Closing the client ends its watches: their listeners hear it (a program waiting for onEnd
+ * used to wait for good), and on a shared channel the streams stop (they ran on).
+ */
+class WatchCloseTest {
+  private static final KeyAndCertificate CA = Certificates.newCertificateAuthority("test CA");
+  private FakeController controller;
+  private ManagedChannel channel;
+
+  @BeforeEach
+  void start() throws Exception {
+    controller = new FakeController("a",
+        Certificates.newServerCertificate(CA, "controller", List.of()));
+    ChannelCredentials tls = TlsChannelCredentials.newBuilder().trustManager(
+        new ByteArrayInputStream(Pem.encode(CA.certificate()).getBytes(StandardCharsets.US_ASCII)))
+        .build();
+    channel = TargetChannels.build("localhost:" + controller.port(), tls, 4);
+  }
+
+  @AfterEach
+  void stop() {
+    channel.shutdownNow();
+    controller.close();
+  }
+
+  /** A listener that records the sync and the end. */
+  private static final class Listener implements WatchListener<Vm> {
+    final CountDownLatch synced = new CountDownLatch(1);
+    final CompletableFuture<Optional<NoidException>> ended = new CompletableFuture<>();
+
+    @Override
+    public void onEvent(WatchEvent<Vm> e) {
+      if (e.type() == WatchEvent.Type.SYNCED) {
+        synced.countDown();
+      }
+    }
+
+    @Override
+    public void onEnd(NoidException error) {
+      ended.complete(Optional.ofNullable(error));
+    }
+  }
+
+  @Test
+  void closingTheClientEndsItsWatch() throws Exception {
+    NoidClient client = NoidClient.builder().token("t").channel(channel).build();
+    Listener listener = new Listener();
+    client.watchVms(Map.of(), listener);
+    assertThat(listener.synced.await(10, TimeUnit.SECONDS)).isTrue();
+
+    client.close();
+
+    assertThat(listener.ended.get(10, TimeUnit.SECONDS)).isEmpty();
+  }
+
+  @Test
+  void closingAClientOfASharedChannelEndsItsWatchStream() throws Exception {
+    NoidClient client = NoidClient.builder().token("t").sharedChannel(channel).build();
+    Listener listener = new Listener();
+    client.watchVms(Map.of(), listener);
+    assertThat(listener.synced.await(10, TimeUnit.SECONDS)).isTrue();
+
+    client.close();
+
+    assertThat(listener.ended.get(10, TimeUnit.SECONDS)).isEmpty();
+    await().atMost(Duration.ofSeconds(10)).until(() -> controller.watchesCancelled.get() == 1);
+  }
+}
