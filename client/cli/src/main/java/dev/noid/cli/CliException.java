@@ -10,6 +10,8 @@ public final class CliException extends RuntimeException {
   public static final int REFUSED = 6;
   /** Like a shell's for a command ended by SIGINT (Ctrl-C). */
   public static final int INTERRUPTED = 130;
+  /** Like a shell's for a command ended by SIGPIPE: its output's reader went away. */
+  public static final int READER_GONE = 141;
 
   private final int exitCode;
 

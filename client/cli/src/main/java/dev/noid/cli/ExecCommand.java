@@ -2,6 +2,7 @@ package dev.noid.cli;
 
 import dev.noid.api.v1.ExecStart;
 import dev.noid.client.ExecListener;
+import dev.noid.client.ExecSession;
 import dev.noid.client.NoidClient;
 import dev.noid.client.NoidException;
 import java.io.PrintStream;
@@ -82,18 +83,26 @@ final class ExecCommand extends ClientCommand {
     PrintStream out = Session.current().out();
     PrintStream err = Session.current().err();
     CompletableFuture<Integer> done = new CompletableFuture<>();
-    client.exec(ExecStart.newBuilder().setVm(vm).addAllCommand(command).putAllEnv(env)
-        .setTimeoutSeconds(timeoutSeconds).build(), new ExecListener() {
+    ExecSession session = client.exec(ExecStart.newBuilder().setVm(vm).addAllCommand(command)
+        .putAllEnv(env).setTimeoutSeconds(timeoutSeconds).build(), new ExecListener() {
           @Override
           public void onStdout(byte[] data) {
-            out.write(data, 0, data.length);
-            out.flush();
+            write(out, data);
           }
 
           @Override
           public void onStderr(byte[] data) {
-            err.write(data, 0, data.length);
-            err.flush();
+            write(err, data);
+          }
+
+          // A PrintStream keeps a write error to itself (the JVM ignores SIGPIPE): `noid exec
+          // ... | head` run in-process would leave the command running until its timeout.
+          private void write(PrintStream to, byte[] data) {
+            to.write(data, 0, data.length);
+            to.flush();
+            if (to.checkError()) {
+              done.complete(CliException.READER_GONE);
+            }
           }
 
           @Override
@@ -113,7 +122,11 @@ final class ExecCommand extends ClientCommand {
           }
         });
     try {
-      return done.join();
+      int code = done.join();
+      if (code == CliException.READER_GONE) {
+        session.cancel();  // the command is killed, as it would be by SIGPIPE
+      }
+      return code;
     } catch (java.util.concurrent.CompletionException e) {
       throw (RuntimeException) e.getCause();
     }

@@ -56,6 +56,7 @@ final class WatchCommands {
     private final Function<T, String> line;
     private final Function<T, Map<String, Object>> view;
     private final CompletableFuture<NoidException> end = new CompletableFuture<>();
+    private volatile boolean readerGone;
     // Events arrive on gRPC's threads: print to the command's own stream, taken here.
     private final java.io.PrintStream out = Session.current().out();
 
@@ -81,6 +82,12 @@ final class WatchCommands {
         this.out.println(e.type() + " " + line.apply(e.item()) + " (revision " + e.revision() + ")");
       }
       this.out.flush();
+      // A PrintStream keeps a write error to itself (the JVM ignores SIGPIPE): `noid watch |
+      // head -1` run in-process would watch on for good once head has gone.
+      if (this.out.checkError()) {
+        readerGone = true;
+        end.complete(null);
+      }
     }
 
     @Override
@@ -94,7 +101,7 @@ final class WatchCommands {
         if (error != null) {
           throw error;
         }
-        return 0;
+        return readerGone ? CliException.READER_GONE : 0;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return 130;
