@@ -8,6 +8,7 @@ import java.util.Set;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 
@@ -31,13 +32,17 @@ public final class Watch<R, T> implements AutoCloseable {
   private final Function<R, WatchEvent<T>> events;
   private final WatchListener<T> listener;
   private final ScheduledExecutorService timer;
-  private volatile boolean closed;
+  /**
+   * Set once, by whichever ends the watch first. Never waited for under the lock: close() must
+   * not wait on a listener that is running (it may be the one closing the client).
+   */
+  private final AtomicBoolean closed = new AtomicBoolean();
   private volatile Context.CancellableContext current;
   /** The revision the listener's view is complete up to; 0 = nothing yet, a snapshot is due. */
   private long resumeFrom;
   private boolean synced;
   private Duration backoff = FIRST_BACKOFF;
-  private Runnable finished = () -> { }; // guarded by this
+  private volatile Runnable finished = () -> { };
 
   Watch(BiConsumer<Long, StreamObserver<R>> call, Function<R, WatchEvent<T>> events,
       WatchListener<T> listener, ScheduledExecutorService timer, long since) {
@@ -49,12 +54,12 @@ public final class Watch<R, T> implements AutoCloseable {
   }
 
   void start() {
-    if (closed) {
+    if (closed.get()) {
       return;
     }
     Context.CancellableContext ctx = Context.current().withCancellation();
     current = ctx;
-    if (closed) {
+    if (closed.get()) {
       ctx.cancel(null);  // closed while this start was on its way: close() cancelled the last
       return;
     }
@@ -78,7 +83,7 @@ public final class Watch<R, T> implements AutoCloseable {
   }
 
   private synchronized void deliver(WatchEvent<T> e) {
-    if (closed) {
+    if (closed.get()) {
       return;
     }
     switch (e.type()) {
@@ -95,13 +100,14 @@ public final class Watch<R, T> implements AutoCloseable {
   }
 
   private synchronized void ended(Status status, Throwable t) {
-    if (closed) {
+    if (closed.get()) {
       return;
     }
     if (!RESUMABLE.contains(status.getCode())) {
-      closed = true;
-      finished.run();
-      listener.onEnd(NoidException.from(t != null ? t : status.asRuntimeException()));
+      if (closed.compareAndSet(false, true)) {
+        finished.run();
+        listener.onEnd(NoidException.from(t != null ? t : status.asRuntimeException()));
+      }
       return;
     }
     Duration wait = backoff;
@@ -110,16 +116,17 @@ public final class Watch<R, T> implements AutoCloseable {
       timer.schedule(this::start, wait.toMillis(), TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       // The client is closed: no reconnect will come, so this is the end.
-      closed = true;
-      finished.run();
-      listener.onEnd(null);
+      if (closed.compareAndSet(false, true)) {
+        finished.run();
+        listener.onEnd(null);
+      }
     }
   }
 
   /** Runs {@code r} once this watch has ended for good (at once if it has). */
-  synchronized void whenFinished(Runnable r) {
+  void whenFinished(Runnable r) {
     finished = r;
-    if (closed) {
+    if (closed.get()) {
       r.run();
     }
   }
@@ -134,16 +141,16 @@ public final class Watch<R, T> implements AutoCloseable {
     return synced;
   }
 
-  /** Stops watching; the listener's onEnd gets null. */
+  /**
+   * Stops watching; the listener's onEnd gets null. An event being delivered meanwhile on
+   * another thread may still reach the listener; none starts after.
+   */
   @Override
   public void close() {
-    synchronized (this) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      finished.run();
+    if (!closed.compareAndSet(false, true)) {
+      return;
     }
+    finished.run();
     Context.CancellableContext ctx = current;
     if (ctx != null) {
       ctx.cancel(null);

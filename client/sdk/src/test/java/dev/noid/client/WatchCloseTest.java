@@ -90,4 +90,40 @@ class WatchCloseTest {
     assertThat(listener.ended.get(10, TimeUnit.SECONDS)).isEmpty();
     await().atMost(Duration.ofSeconds(10)).until(() -> controller.watchesCancelled.get() == 1);
   }
+
+  /**
+   * A listener still busy with an event (blocked on the program's queue, or calling back into
+   * the client) does not hold close() up: close used to wait on the watch's lock it held.
+   */
+  @Test
+  void closingTheClientDoesNotWaitForABusyListener() throws Exception {
+    NoidClient client = NoidClient.builder().token("t").channel(channel).build();
+    CountDownLatch inEvent = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    CompletableFuture<Optional<NoidException>> ended = new CompletableFuture<>();
+    client.watchVms(Map.of(), new WatchListener<>() {
+      @Override
+      public void onEvent(WatchEvent<Vm> e) {
+        inEvent.countDown();
+        try {
+          release.await(20, TimeUnit.SECONDS);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      @Override
+      public void onEnd(NoidException error) {
+        ended.complete(Optional.ofNullable(error));
+      }
+    });
+    assertThat(inEvent.await(10, TimeUnit.SECONDS)).isTrue();
+    try {
+      CompletableFuture.runAsync(client::close).get(10, TimeUnit.SECONDS);
+
+      assertThat(ended.get(10, TimeUnit.SECONDS)).isEmpty();
+    } finally {
+      release.countDown();
+    }
+  }
 }
