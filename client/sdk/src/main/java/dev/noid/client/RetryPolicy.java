@@ -46,6 +46,9 @@ final class RetryPolicy {
     names.add(Map.of("service", "noid.v1.NodeService", "method", "GetNode"));
     names.add(Map.of("service", "noid.v1.UserService", "method", "WhoAmI"));
     names.add(Map.of("service", "noid.v1.UserService", "method", "ListUsers"));
+    names.add(Map.of("service", "noid.v1.UserService", "method", "GetQuota"));
+    names.add(Map.of("service", "noid.v1.ImageService", "method", "ListImages"));
+    names.add(Map.of("service", "noid.v1.ImageService", "method", "GetImage"));
     return names;
   }
 }
