@@ -19,13 +19,16 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
 cd "$REPO"
-if [ -z "${JAVA_HOME:-}" ] && [ -d /usr/lib/jvm/temurin-25-jdk-amd64 ]; then
-  export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64
-fi
-"${JAVA_HOME:+$JAVA_HOME/bin/}java" -version 2>&1 | grep -q 'version "2[5-9]' || {
-  echo "fuzz.sh: needs Java 25 or newer (set JAVA_HOME); found: $("${JAVA_HOME:+$JAVA_HOME/bin/}java" -version 2>&1 | head -n1)" >&2
+# The JDK the launchers and the other scripts pick (JAVA_HOME, the usual JVM folders, PATH).
+# shellcheck source=/dev/null
+source "$REPO/deploy/bin/noid-java"
+noid_find_java
+[ "$NOID_JAVA_VERSION" -ge 25 ] || {
+  echo "fuzz.sh: needs Java 25 or newer (set JAVA_HOME); the newest found is $NOID_JAVA_VERSION ($NOID_JAVA)" >&2
   exit 2
 }
+JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$NOID_JAVA")")")
+export JAVA_HOME
 
 declare -A MODULE=(
   [PublicApiFuzzTest]=controller [PublicStreamsFuzzTest]=controller [ConfigFileFuzzTest]=controller
