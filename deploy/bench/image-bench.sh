@@ -88,6 +88,7 @@ for i in $(seq 1 "$N"); do
   digest=$("$noid" images inspect "bench-ext4-$i" -o json | jq -r .digest)
 
   # node-a pulls the new image; then node-a creates it again from its cache.
+  before=$(ls -d "$DEV"/node-a/vms/*/ 2>/dev/null | sort || true)
   vms+=("bench-pull-$i")
   t=$(date +%s%N); ok "$noid" create "bench-pull-$i" --image "bench-ext4-$i" --node node-a --disk 512M; ms "$t" >>"$tmp/pullcreate"
   vms+=("bench-cached-$i")
@@ -95,7 +96,9 @@ for i in $(seq 1 "$N"); do
   grep -h "pulled image $digest" "$DEV"/node-a/*.log 2>/dev/null | grep -o 'in [0-9]* ms' | tail -n 1 \
     | grep -o '[0-9]*' >>"$tmp/pull" || true
 
-  overlay=$(du -k "$DEV"/node-a/vms/*/disk.img 2>/dev/null | sort -n | tail -n 1 | cut -f1)
+  # Only this round's VMs: the user's own VMs on node-a are not the benchmark's overlay.
+  overlay=$(comm -13 <(printf '%s\n' "$before") <(ls -d "$DEV"/node-a/vms/*/ 2>/dev/null | sort) \
+    | while read -r d; do if [ -f "$d/disk.img" ]; then du -k "$d/disk.img"; fi; done | sort -n | tail -n 1 | cut -f1)
   for v in "bench-pull-$i" "bench-cached-$i"; do "$noid" destroy "$v" >/dev/null 2>&1 || true; done
   vms=()
   rm -f "$file"
