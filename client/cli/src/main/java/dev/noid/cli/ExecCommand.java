@@ -5,6 +5,7 @@ import dev.noid.client.ExecListener;
 import dev.noid.client.ExecSession;
 import dev.noid.client.NoidClient;
 import dev.noid.client.NoidException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -31,6 +32,10 @@ final class ExecCommand extends ClientCommand {
 
   @Option(names = "--timeout", description = "Seconds before the command is killed (default 300).")
   int timeoutSeconds;
+
+  @Option(names = {"-i", "--stdin"},
+      description = "Send this standard input to the command, until its end (EOF).")
+  boolean stdin;
 
   @Parameters(description = "[VM] -- COMMAND [ARG...]")
   List<String> words = new ArrayList<>();
@@ -78,13 +83,17 @@ final class ExecCommand extends ClientCommand {
       throw new CliException(CliException.USAGE, "no command after '--'");
     }
     String vm = vm(before.isEmpty() ? null : before.get(0));
+    if (stdin) {
+      Session.current().requireLocalTerminal();  // the daemon does not have the caller's stdin
+    }
     // Output arrives on gRPC's threads: write to this command's streams (the daemon gives
     // each request its own), taken here on the command's thread.
     PrintStream out = Session.current().out();
     PrintStream err = Session.current().err();
     CompletableFuture<Integer> done = new CompletableFuture<>();
     ExecSession session = client.exec(ExecStart.newBuilder().setVm(vm).addAllCommand(command)
-        .putAllEnv(env).setTimeoutSeconds(timeoutSeconds).build(), new ExecListener() {
+        .putAllEnv(env).setTimeoutSeconds(timeoutSeconds).setStdin(stdin).build(),
+        new ExecListener() {
           @Override
           public void onStdout(byte[] data) {
             write(out, data);
@@ -121,6 +130,10 @@ final class ExecCommand extends ClientCommand {
             done.completeExceptionally(error);
           }
         });
+    if (stdin) {
+      InputStream in = System.in;
+      Thread.ofPlatform().daemon().name("noid-exec-stdin").start(() -> feed(in, session, done));
+    }
     try {
       int code = done.join();
       if (code == CliException.READER_GONE) {
@@ -129,6 +142,35 @@ final class ExecCommand extends ClientCommand {
       return code;
     } catch (java.util.concurrent.CompletionException e) {
       throw (RuntimeException) e.getCause();
+    }
+  }
+
+  /**
+   * Sends {@code in} to the command until its end, then closes the command's stdin. Waits for
+   * gRPC's flow control between chunks, so a large input is not read ahead into memory.
+   */
+  private static void feed(InputStream in, ExecSession session, CompletableFuture<Integer> done) {
+    byte[] buf = new byte[64 * 1024];
+    try {
+      int n;
+      while ((n = in.read(buf)) >= 0) {
+        while (!session.awaitWritable(java.time.Duration.ofSeconds(1))) {
+          if (done.isDone()) {
+            return;
+          }
+        }
+        session.stdin(java.util.Arrays.copyOf(buf, n));
+      }
+      session.closeStdin();
+    } catch (java.io.IOException | RuntimeException e) {
+      // Input that cannot be read, or a call already over: the command sees its stdin end.
+      try {
+        session.closeStdin();
+      } catch (RuntimeException ignored) {
+        // the call is over
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 }

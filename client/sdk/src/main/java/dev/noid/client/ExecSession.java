@@ -8,9 +8,22 @@ import io.grpc.stub.StreamObserver;
 /** A running command: feed it input, signal it, resize its terminal, or cancel it. */
 public final class ExecSession {
   private final StreamObserver<ExecCommandRequest> requests;
+  private final Writable writable;
 
-  ExecSession(StreamObserver<ExecCommandRequest> requests) {
+  ExecSession(StreamObserver<ExecCommandRequest> requests, Writable writable) {
     this.requests = requests;
+    this.writable = writable;
+  }
+
+  /**
+   * Waits up to {@code max} until the call can take more input without queueing it in this
+   * process (gRPC's flow control), or has ended. {@link #stdin} itself never waits: a caller
+   * feeding a large input waits here between chunks, so memory stays bounded.
+   *
+   * @return true when input may be sent now, false on time out or once the call has ended
+   */
+  public boolean awaitWritable(java.time.Duration max) throws InterruptedException {
+    return writable.await(max);
   }
 
   /** Sends bytes to the command's standard input (start it with stdin enabled). */
@@ -37,5 +50,37 @@ public final class ExecSession {
   /** Abandons the command; the server kills it. */
   public synchronized void cancel() {
     requests.onError(io.grpc.Status.CANCELLED.withDescription("cancelled by the client").asRuntimeException());
+  }
+
+  /** Whether the call takes more input now; woken by gRPC's onReady and by the call's end. */
+  static final class Writable {
+    private io.grpc.stub.ClientCallStreamObserver<?> call; // guarded by this
+    private boolean ended; // guarded by this
+
+    synchronized void watch(io.grpc.stub.ClientCallStreamObserver<?> c) {
+      call = c;
+      c.setOnReadyHandler(this::changed);
+    }
+
+    synchronized void ended() {
+      ended = true;
+      notifyAll();
+    }
+
+    private synchronized void changed() {
+      notifyAll();
+    }
+
+    synchronized boolean await(java.time.Duration max) throws InterruptedException {
+      long end = System.nanoTime() + max.toNanos();
+      while (!ended && (call == null || !call.isReady())) {
+        long left = end - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+      }
+      return !ended;
+    }
   }
 }

@@ -7,6 +7,8 @@ import dev.noid.api.v1.ExecCommandRequest;
 import dev.noid.api.v1.ExecCommandResponse;
 import dev.noid.api.v1.ExecStart;
 import dev.noid.api.v1.VmServiceGrpc;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
 import java.util.concurrent.CompletableFuture;
@@ -53,30 +55,40 @@ final class StreamCalls {
   /** Starts a command; its output goes to {@code listener} as it comes. */
   static ExecSession exec(VmServiceGrpc.VmServiceStub stub, ExecStart start,
       ExecListener listener) {
-    StreamObserver<ExecCommandRequest> requests = stub.execCommand(new StreamObserver<>() {
-      @Override
-      public void onNext(ExecCommandResponse r) {
-        switch (r.getMessageCase()) {
-          case STDOUT -> listener.onStdout(r.getStdout().toByteArray());
-          case STDERR -> listener.onStderr(r.getStderr().toByteArray());
-          case EXIT -> listener.onExit(r.getExit().getExitCode(), r.getExit().getTimedOut(),
-              r.getExit().getOutputTruncated());
-          default -> { }
-        }
-      }
+    ExecSession.Writable writable = new ExecSession.Writable();
+    StreamObserver<ExecCommandRequest> requests = stub.execCommand(
+        new ClientResponseObserver<ExecCommandRequest, ExecCommandResponse>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<ExecCommandRequest> call) {
+            writable.watch(call);
+          }
 
-      @Override
-      public void onError(Throwable t) {
-        listener.onError(NoidException.from(t));
-      }
+          @Override
+          public void onNext(ExecCommandResponse r) {
+            switch (r.getMessageCase()) {
+              case STDOUT -> listener.onStdout(r.getStdout().toByteArray());
+              case STDERR -> listener.onStderr(r.getStderr().toByteArray());
+              case EXIT -> listener.onExit(r.getExit().getExitCode(), r.getExit().getTimedOut(),
+                  r.getExit().getOutputTruncated());
+              default -> { }
+            }
+          }
 
-      @Override
-      public void onCompleted() {}
-    });
+          @Override
+          public void onError(Throwable t) {
+            writable.ended();
+            listener.onError(NoidException.from(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            writable.ended();
+          }
+        });
     requests.onNext(ExecCommandRequest.newBuilder().setStart(start).build());
     // Not half-closed without stdin: signals and resizes still go this way (a half-closed
     // call refuses them), and the agent reads no input the start did not ask for.
-    return new ExecSession(requests);
+    return new ExecSession(requests, writable);
   }
 
   /** Attaches to a VM's serial console. */

@@ -222,6 +222,28 @@ class LeaderFollowingTest {
     assertThat(exited.get(10, TimeUnit.SECONDS)).isEqualTo(15);
   }
 
+  /**
+   * A caller feeding a large input can wait for room between chunks (stdin itself never
+   * waits): with megabytes queued and the command reading none, there is none.
+   */
+  @Test
+  void awaitWritableSaysWhenTheQueuedInputIsNotBeingRead() throws Exception {
+    controller("a").lead();
+    CompletableFuture<Integer> exited = new CompletableFuture<>();
+    ExecSession session = client.exec(ExecStart.newBuilder().setVm("x").addCommand("slow")
+        .addCommand("2000").setStdin(true).build(), exitOnly(exited));
+    assertThat(session.awaitWritable(Duration.ofSeconds(10))).as("room for the first input").isTrue();
+
+    byte[] chunk = new byte[64 * 1024];
+    for (int i = 0; i < 48; i++) {
+      session.stdin(chunk);
+    }
+
+    assertThat(session.awaitWritable(Duration.ofMillis(300))).as("3 MiB queued, none read").isFalse();
+    assertThat(exited.get(10, TimeUnit.SECONDS)).isZero();
+    assertThat(session.awaitWritable(Duration.ofSeconds(1))).as("the call is over").isFalse();
+  }
+
   /** What the caller sends after the wait gave up is dropped, not thrown at it. */
   @Test
   void aConsoleGivenUpTakesInputAndDetachQuietly() throws Exception {
