@@ -9,6 +9,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 
@@ -43,6 +44,12 @@ public final class Watch<R, T> implements AutoCloseable {
   private boolean synced;
   private Duration backoff = FIRST_BACKOFF;
   private volatile Runnable finished = () -> { };
+  /**
+   * Held while the listener is called and the resume state changes. close() never waits for
+   * it: it leaves its onEnd to whoever holds it, so onEnd still comes once and last.
+   */
+  private final ReentrantLock delivery = new ReentrantLock();
+  private final AtomicBoolean endPending = new AtomicBoolean();
 
   Watch(BiConsumer<Long, StreamObserver<R>> call, Function<R, WatchEvent<T>> events,
       WatchListener<T> listener, ScheduledExecutorService timer, long since) {
@@ -82,24 +89,40 @@ public final class Watch<R, T> implements AutoCloseable {
     }));
   }
 
-  private synchronized void deliver(WatchEvent<T> e) {
-    if (closed.get()) {
-      return;
-    }
-    switch (e.type()) {
-      case SYNCED -> {
-        synced = true;
-        backoff = FIRST_BACKOFF;
-        resumeFrom = e.revision();
+  private void deliver(WatchEvent<T> e) {
+    delivery.lock();
+    try {
+      if (closed.get()) {
+        return;
       }
-      case ADDED, MODIFIED, DELETED -> resumeFrom = e.revision();
-      // Snapshot items carry their own (older) revisions: the view is complete only at SYNCED.
-      case EXISTING -> { }
+      switch (e.type()) {
+        case SYNCED -> {
+          synced = true;
+          backoff = FIRST_BACKOFF;
+          resumeFrom = e.revision();
+        }
+        case ADDED, MODIFIED, DELETED -> resumeFrom = e.revision();
+        // Snapshot items carry their own (older) revisions: the view is complete only at SYNCED.
+        case EXISTING -> { }
+      }
+      listener.onEvent(e);
+    } finally {
+      delivery.unlock();
     }
-    listener.onEvent(e);
+    endIfPending();
   }
 
-  private synchronized void ended(Status status, Throwable t) {
+  private void ended(Status status, Throwable t) {
+    delivery.lock();
+    try {
+      endedLocked(status, t);
+    } finally {
+      delivery.unlock();
+    }
+    endIfPending();
+  }
+
+  private void endedLocked(Status status, Throwable t) {
     if (closed.get()) {
       return;
     }
@@ -132,18 +155,28 @@ public final class Watch<R, T> implements AutoCloseable {
   }
 
   /** The revision a new watch could resume from to carry on where this one is. */
-  public synchronized long revision() {
-    return resumeFrom;
+  public long revision() {
+    delivery.lock();
+    try {
+      return resumeFrom;
+    } finally {
+      delivery.unlock();
+    }
   }
 
   /** Whether the current connection has delivered its snapshot or replay. */
-  public synchronized boolean isSynced() {
-    return synced;
+  public boolean isSynced() {
+    delivery.lock();
+    try {
+      return synced;
+    } finally {
+      delivery.unlock();
+    }
   }
 
   /**
-   * Stops watching; the listener's onEnd gets null. An event being delivered meanwhile on
-   * another thread may still reach the listener; none starts after.
+   * Stops watching; the listener's onEnd gets null, after any event being delivered meanwhile
+   * (by that delivery's thread then: close does not wait for it).
    */
   @Override
   public void close() {
@@ -155,6 +188,22 @@ public final class Watch<R, T> implements AutoCloseable {
     if (ctx != null) {
       ctx.cancel(null);
     }
-    listener.onEnd(null);
+    endPending.set(true);
+    endIfPending();
+  }
+
+  // Every holder of the delivery lock calls this after releasing it, so a pending end is never
+  // left: either close() gets the lock, or the holder it found does. Not from inside the
+  // listener (a close from onEvent): its delivery ends it once onEvent returns.
+  private void endIfPending() {
+    while (endPending.get() && !delivery.isHeldByCurrentThread() && delivery.tryLock()) {
+      try {
+        if (endPending.compareAndSet(true, false)) {
+          listener.onEnd(null);
+        }
+      } finally {
+        delivery.unlock();
+      }
+    }
   }
 }

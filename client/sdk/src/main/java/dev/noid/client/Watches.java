@@ -47,10 +47,12 @@ final class Watches {
     open.add(w);
     w.whenFinished(() -> open.remove(w));
     w.start();
+    boolean clientClosed;
     synchronized (this) {
-      if (closed) {
-        w.close();  // the client was closed while this one started
-      }
+      clientClosed = closed;
+    }
+    if (clientClosed) {
+      w.close();  // the client was closed while this one started (its onEnd runs unlocked)
     }
     return w;
   }
