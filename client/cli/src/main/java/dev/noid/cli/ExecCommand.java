@@ -34,7 +34,8 @@ final class ExecCommand extends ClientCommand {
   int timeoutSeconds;
 
   @Option(names = {"-i", "--stdin"},
-      description = "Send this standard input to the command, until its end (EOF).")
+      description = "Send this standard input to the command, until its end (EOF). The guest"
+          + " holds up to 16 MiB the command has not read yet; a command further behind is killed.")
   boolean stdin;
 
   @Parameters(description = "[VM] -- COMMAND [ARG...]")
@@ -136,6 +137,11 @@ final class ExecCommand extends ClientCommand {
     }
     try {
       int code = done.join();
+      if (stdin && code == 137) {
+        // The guest agent's reason goes to the node's log, not to this call.
+        err.println("noid: the command was killed (SIGKILL); with -i that is also what the guest"
+            + " does to a command more than 16 MiB behind reading its input");
+      }
       if (code == CliException.READER_GONE) {
         session.cancel();  // the command is killed, as it would be by SIGPIPE
       }
