@@ -182,6 +182,18 @@ final class MigrationOut implements AutoCloseable {
 
   private void stopVmm() throws IOException {
     signal(pid, "STOP");
+    // kill returns once the signal is sent; the VMM stops when it is next scheduled, which on
+    // a loaded host can be a while. Handed over must mean stopped (state T, what handedOver
+    // reads after an agent restart): wait for it. A VMM that died meanwhile cannot resume
+    // either, and the target has its whole state.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!ChLiveMigration.stopped(pid)
+        && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+      if (System.nanoTime() > deadline) {
+        throw new IOException("the VMM (pid " + pid + ") did not stop within 10 s of SIGSTOP");
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+    }
   }
 
   /**
