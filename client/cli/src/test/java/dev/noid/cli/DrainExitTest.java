@@ -53,15 +53,8 @@ class DrainExitTest {
   private int drain(Map<String, String> env, ByteArrayOutputStream err) {
     PrintStream sink = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
     PrintStream errors = new PrintStream(err, true, StandardCharsets.UTF_8);
-    // The error line goes to System.err, which the daemon routes per command.
-    PrintStream saved = System.err;
-    System.setErr(errors);
-    try {
-      return NoidCli.run(new Session(env, home, false, false, false, false, sink, errors),
-          "nodes", "drain", "node-a");
-    } finally {
-      System.setErr(saved);
-    }
+    return InProcess.run(new Session(env, home, false, false, false, false, sink, errors),
+        "nodes", "drain", "node-a");
   }
 
   @Test

@@ -27,14 +27,7 @@ class MissingCaFileTest {
     Session s = new Session(Map.of("HOME", home.toString(), "NOID_URL", "localhost:1",
         "NOID_TOKEN", "noid_tok_test", "NOID_CA_FILE", gone.toString()), home, false, false, false,
         false, sink, errors);
-    PrintStream saved = System.err;
-    System.setErr(errors);
-    int code;
-    try {
-      code = NoidCli.run(s, "list");
-    } finally {
-      System.setErr(saved);
-    }
+    int code = InProcess.run(s, "list");
 
     assertThat(code).isEqualTo(CliException.AUTH);
     String line = err.toString(StandardCharsets.UTF_8);

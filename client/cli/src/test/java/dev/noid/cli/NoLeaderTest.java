@@ -43,14 +43,7 @@ class NoLeaderTest {
         "NOID_TOKEN", "noid_tok_" + "0".repeat(64)), dir, false, false, false, false,
         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), errs);
 
-    PrintStream saved = System.err;
-    System.setErr(errs);
-    int code;
-    try {
-      code = NoidCli.run(s, "list");
-    } finally {
-      System.setErr(saved);
-    }
+    int code = InProcess.run(s, "list");
 
     assertThat(code).isEqualTo(CliException.UNAVAILABLE);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("no controller leads among "

@@ -145,30 +145,12 @@ class LeaderFollowingTest {
   void anExecStartedWhileNoneLeadsWaitsForALeader() throws Exception {
     try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
         .channel(noLeaderKnown(Duration.ofSeconds(30))).build()) {
-      CompletableFuture<String> ran = new CompletableFuture<>();
-      StringBuilder out = new StringBuilder();
-      once.exec(ExecStart.newBuilder().setVm("x").addCommand("true").build(), new ExecListener() {
-        @Override
-        public void onStdout(byte[] data) {
-          out.append(new String(data, StandardCharsets.UTF_8));
-        }
-
-        @Override
-        public void onStderr(byte[] data) {}
-
-        @Override
-        public void onExit(int exitCode, boolean timedOut, boolean truncated) {
-          ran.complete(out.toString());
-        }
-
-        @Override
-        public void onError(NoidException error) {
-          ran.completeExceptionally(error);
-        }
-      });
+      Recorder ran = new Recorder();
+      once.exec(ExecStart.newBuilder().setVm("x").addCommand("true").build(), ran);
       controller("c").lead();
 
-      assertThat(ran.get(10, TimeUnit.SECONDS)).isEqualTo("c");
+      assertThat(ran.exited.get(10, TimeUnit.SECONDS)).isZero();
+      assertThat(ran.out()).isEqualTo("c");
     }
   }
 
@@ -197,15 +179,15 @@ class LeaderFollowingTest {
     try (NoidClient once = NoidClient.builder().token("t").deadline(Duration.ofSeconds(20))
         .channel(ch).build()) {
       assertThat(once.awaitConnected(Duration.ofSeconds(10))).isTrue();
-      CompletableFuture<Integer> exited = new CompletableFuture<>();
+      Recorder ran = new Recorder();
       ExecSession session = once.exec(ExecStart.newBuilder().setVm("x").addCommand("slow")
-          .addCommand("1500").setStdin(true).build(), exitOnly(exited));
+          .addCommand("1500").setStdin(true).build(), ran);
       byte[] chunk = new byte[64 * 1024];
       for (int i = 0; i < 48; i++) {
         session.stdin(chunk);
       }
 
-      assertThat(exited.get(10, TimeUnit.SECONDS)).isZero();
+      assertThat(ran.exited.get(10, TimeUnit.SECONDS)).isZero();
     }
   }
 
@@ -213,13 +195,13 @@ class LeaderFollowingTest {
   @Test
   void aCommandWithoutStdinCanBeSignalled() throws Exception {
     controller("a").lead();
-    CompletableFuture<Integer> exited = new CompletableFuture<>();
+    Recorder ran = new Recorder();
     ExecSession session = client.exec(ExecStart.newBuilder().setVm("x")
-        .addCommand("await-signal").build(), exitOnly(exited));
+        .addCommand("await-signal").build(), ran);
 
     session.signal(15);
 
-    assertThat(exited.get(10, TimeUnit.SECONDS)).isEqualTo(15);
+    assertThat(ran.exited.get(10, TimeUnit.SECONDS)).isEqualTo(15);
   }
 
   /**
@@ -229,9 +211,9 @@ class LeaderFollowingTest {
   @Test
   void awaitWritableSaysWhenTheQueuedInputIsNotBeingRead() throws Exception {
     controller("a").lead();
-    CompletableFuture<Integer> exited = new CompletableFuture<>();
+    Recorder ran = new Recorder();
     ExecSession session = client.exec(ExecStart.newBuilder().setVm("x").addCommand("slow")
-        .addCommand("2000").setStdin(true).build(), exitOnly(exited));
+        .addCommand("2000").setStdin(true).build(), ran);
     assertThat(session.awaitWritable(Duration.ofSeconds(10))).as("room for the first input").isTrue();
 
     byte[] chunk = new byte[64 * 1024];
@@ -240,7 +222,7 @@ class LeaderFollowingTest {
     }
 
     assertThat(session.awaitWritable(Duration.ofMillis(300))).as("3 MiB queued, none read").isFalse();
-    assertThat(exited.get(10, TimeUnit.SECONDS)).isZero();
+    assertThat(ran.exited.get(10, TimeUnit.SECONDS)).isZero();
     assertThat(session.awaitWritable(Duration.ofSeconds(1))).as("the call is over").isFalse();
   }
 
@@ -258,24 +240,32 @@ class LeaderFollowingTest {
     }
   }
 
-  private static ExecListener exitOnly(CompletableFuture<Integer> exited) {
-    return new ExecListener() {
-      @Override
-      public void onStdout(byte[] data) {}
+  /** Keeps a command's stdout and completes with its exit code. */
+  private static final class Recorder implements ExecListener {
+    final CompletableFuture<Integer> exited = new CompletableFuture<>();
+    private final StringBuffer out = new StringBuffer();
 
-      @Override
-      public void onStderr(byte[] data) {}
+    String out() {
+      return out.toString();
+    }
 
-      @Override
-      public void onExit(int exitCode, boolean timedOut, boolean truncated) {
-        exited.complete(exitCode);
-      }
+    @Override
+    public void onStdout(byte[] data) {
+      out.append(new String(data, StandardCharsets.UTF_8));
+    }
 
-      @Override
-      public void onError(NoidException error) {
-        exited.completeExceptionally(error);
-      }
-    };
+    @Override
+    public void onStderr(byte[] data) {}
+
+    @Override
+    public void onExit(int exitCode, boolean timedOut, boolean truncated) {
+      exited.complete(exitCode);
+    }
+
+    @Override
+    public void onError(NoidException error) {
+      exited.completeExceptionally(error);
+    }
   }
 
   @Test

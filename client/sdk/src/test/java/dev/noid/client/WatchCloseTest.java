@@ -66,12 +66,17 @@ class WatchCloseTest {
     }
   }
 
-  @Test
-  void closingTheClientEndsItsWatch() throws Exception {
-    NoidClient client = NoidClient.builder().token("t").channel(channel).build();
+  private static Listener syncedWatch(NoidClient client) throws InterruptedException {
     Listener listener = new Listener();
     client.watchVms(Map.of(), listener);
     assertThat(listener.synced.await(10, TimeUnit.SECONDS)).isTrue();
+    return listener;
+  }
+
+  @Test
+  void closingTheClientEndsItsWatch() throws Exception {
+    NoidClient client = NoidClient.builder().token("t").channel(channel).build();
+    Listener listener = syncedWatch(client);
 
     client.close();
 
@@ -81,9 +86,7 @@ class WatchCloseTest {
   @Test
   void closingAClientOfASharedChannelEndsItsWatchStream() throws Exception {
     NoidClient client = NoidClient.builder().token("t").sharedChannel(channel).build();
-    Listener listener = new Listener();
-    client.watchVms(Map.of(), listener);
-    assertThat(listener.synced.await(10, TimeUnit.SECONDS)).isTrue();
+    Listener listener = syncedWatch(client);
 
     client.close();
 
