@@ -93,6 +93,12 @@ public final class AgentModule extends AbstractModule {
     return new PeerPulls(transfer, channels);
   }
 
+  @Provides
+  @Singleton
+  dev.noid.agent.server.ControllerEpochFloor controllerEpochs(AgentConfig cfg) {
+    return dev.noid.agent.server.ControllerEpochFloor.open(cfg.tlsDir());
+  }
+
   /** This node's channels to other nodes' agents: checkpoints and images come over them. */
   @Provides
   @Singleton

@@ -12,10 +12,13 @@ import dev.noid.agent.hypervisor.Hypervisor;
 import dev.noid.agent.image.NodeImages;
 import dev.noid.agent.network.NodeNetwork;
 import dev.noid.agent.vm.VmManager;
+import dev.noid.agent.server.ControllerEpochFence;
+import dev.noid.agent.server.ControllerEpochFloor;
 import dev.noid.agent.server.PeerCertificateInterceptor;
 import dev.noid.agent.tls.NodeCredentials;
 import dev.noid.common.grpc.GrpcServerRunner;
 import dev.noid.common.http.HttpsEndpoint;
+import dev.noid.api.agent.v1.AgentPeerGrpc;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -52,6 +55,7 @@ public final class AgentServer {
   private final MemoryCollector memory;
   private final dev.noid.agent.transfer.PeerPulls pulls;
   private final dev.noid.agent.transfer.PeerChannels peers;
+  private final ControllerEpochFloor epochs;
   private Server server;
   private ExecutorService executor;
 
@@ -61,7 +65,8 @@ public final class AgentServer {
       CheckpointService checkpoints, VmMetrics vmMetrics, Heartbeater heartbeater,
       GoldenSnapshots goldens, Hypervisor hypervisor, NodeImages images, NodeNetwork network,
       MemoryCollector memory, dev.noid.agent.transfer.PeerPulls pulls,
-      dev.noid.agent.transfer.PeerChannels peers) {
+      dev.noid.agent.transfer.PeerChannels peers, ControllerEpochFloor epochs) {
+    this.epochs = epochs;
     this.pulls = pulls;
     this.peers = peers;
     this.memory = memory;
@@ -105,8 +110,14 @@ public final class AgentServer {
     // A joined node takes API calls from the controller only, not from other nodes.
     PeerCertificateInterceptor mtls = new PeerCertificateInterceptor(credentials.joined(),
         credentials.revocations());
+    // Controller-only services also refuse a deposed leader; nodes call the peer service.
+    ControllerEpochFence fence = new ControllerEpochFence(epochs);
     for (BindableService service : services) {
-      builder.addService(ServerInterceptors.intercept(service, mtls));
+      boolean peerService = AgentPeerGrpc.SERVICE_NAME.equals(
+          service.bindService().getServiceDescriptor().getName());
+      // The last interceptor runs first: mutual TLS, then the fence.
+      builder.addService(peerService ? ServerInterceptors.intercept(service, mtls)
+          : ServerInterceptors.intercept(service, fence, mtls));
     }
     server = GrpcServerRunner.start("agent gRPC", config.grpcPort(), builder.build());
     try {

@@ -73,13 +73,15 @@ public final class LeaderElection {
       if (h.mine()) {
         long heldEpoch = leadership.view().epoch();
         if (leadership.leads() && h.epoch() != heldEpoch) {
-          // Our lease ran out and we took it again after someone else held it: the store is
-          // fenced at our old epoch and what we know may be stale. Start over as a follower.
-          stepDown("the lease was held at epoch " + (h.epoch() - 1) + " since this controller's"
-              + " epoch " + heldEpoch);
+          // Our lease ran out and we took it again after someone else held it, or the epoch was
+          // raised past ours (Leadership.outranked): the store is fenced at our old epoch and
+          // what we know may be stale. Start over as a follower.
+          stepDown("the lease moved on from this controller's epoch " + heldEpoch + " to epoch "
+              + h.epoch());
           return;
         }
         lastRenewed = now;
+        leadership.renewedUntil(now + times.renewDeadline().toNanos());
         if (!leadership.leads()) {
           leadership.lead(h.epoch());
           log.atWarn().addKeyValue("epoch", h.epoch()).log("this controller leads (epoch {})",

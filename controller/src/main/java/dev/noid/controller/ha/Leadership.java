@@ -2,6 +2,7 @@ package dev.noid.controller.ha;
 
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -20,21 +21,35 @@ public final class Leadership {
   private final Supplier<List<String>> controllers;
   private volatile View view;
   private final AtomicLong takeovers = new AtomicLong();
+  private final boolean leased;
+  private final LongConsumer raiseEpoch;
+  private final AtomicLong raisedTo = new AtomicLong();
+  // System.nanoTime() by which the lease must have been renewed again for this leader to act.
+  private volatile long renewBy;
 
-  private Leadership(String ownAddress, View initial, Supplier<List<String>> controllers) {
+  private Leadership(String ownAddress, View initial, Supplier<List<String>> controllers,
+      boolean leased, LongConsumer raiseEpoch) {
     this.ownAddress = ownAddress;
     this.view = initial;
     this.controllers = controllers;
+    this.leased = leased;
+    this.raiseEpoch = raiseEpoch;
   }
 
   /** A controller that leads alone: no lease, epoch 0. */
   public static Leadership alone(String ownAddress) {
-    return new Leadership(ownAddress, new View(Role.LEADER, ownAddress, 0), List::of);
+    return new Leadership(ownAddress, new View(Role.LEADER, ownAddress, 0), List::of, false,
+        epoch -> { });
   }
 
-  /** A controller among others, a follower until it wins the lease. */
-  public static Leadership among(String ownAddress, Supplier<List<String>> controllers) {
-    return new Leadership(ownAddress, new View(Role.FOLLOWER, "", 0), controllers);
+  /**
+   * A controller among others, a follower until it wins the lease. {@code raiseEpoch} moves
+   * the lease's epoch up to one that agents have seen (see {@link #outranked}).
+   */
+  public static Leadership among(String ownAddress, Supplier<List<String>> controllers,
+      LongConsumer raiseEpoch) {
+    return new Leadership(ownAddress, new View(Role.FOLLOWER, "", 0), controllers, true,
+        raiseEpoch);
   }
 
   public View view() {
@@ -43,6 +58,33 @@ public final class Leadership {
 
   public boolean leads() {
     return view.role() == Role.LEADER;
+  }
+
+  /**
+   * Whether this controller may act on nodes now: it leads and, among others, renewed its lease
+   * recently enough that no one else can have taken it. A process that wakes from a pause longer
+   * than the lease learns here, before its next call to an agent, what its election thread
+   * would tell it a moment later.
+   */
+  public boolean mayAct() {
+    return leads() && (!leased || System.nanoTime() - renewBy < 0);
+  }
+
+  /**
+   * An agent refused this leader's call: it has heard of {@code epoch}, newer than this
+   * leader's. Normally a newer leader exists and this one is already deposed. If not (the
+   * store was restored from a backup whose lease epoch is behind the fleet's), the lease's
+   * epoch is raised to it: this leader is then fenced and steps down, and the next leader
+   * takes the lease above every epoch agents know, instead of every agent refusing it forever.
+   */
+  public void outranked(long epoch) {
+    if (epoch > view.epoch() && raisedTo.getAndAccumulate(epoch, Math::max) < epoch) {
+      raiseEpoch.accept(epoch);
+    }
+  }
+
+  void renewedUntil(long nanos) {
+    renewBy = nanos;
   }
 
   public String ownAddress() {

@@ -41,8 +41,10 @@ public final class NodesModule extends AbstractModule {
 
   @Provides
   @Singleton
-  AgentClients agentClients(ClusterPki pki, NodeRegistry registry, NodeCertificates revoked) {
+  AgentClients agentClients(ClusterPki pki, NodeRegistry registry, NodeCertificates revoked,
+      dev.noid.controller.ha.Leadership leadership) {
     // A removed node's certificate cannot pose as the agent at an address it takes over.
-    return AgentClients.mutualTls(pki.agentClientFiles().refusing(revoked), registry);
+    return AgentClients.mutualTls(pki.agentClientFiles().refusing(revoked), registry,
+        new dev.noid.controller.agents.grpc.LeaderStamp(leadership));
   }
 }

@@ -75,6 +75,11 @@ final class PostgresLease {
     return out;
   }
 
+  static void raiseEpoch(Connection c, long epoch) throws SQLException {
+    update(c, "UPDATE controller_lease SET epoch = ? WHERE name = ? AND epoch < ?", epoch, ROW,
+        epoch);
+  }
+
   static void release(Connection c, String holder) throws SQLException {
     update(c, "UPDATE controller_lease SET expires_ms = 0 WHERE name = ? AND holder = ?", ROW,
         holder);

@@ -183,6 +183,14 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
   }
 
   @Override
+  public void raiseEpoch(long epoch) {
+    unfenced("lease epoch raise", c -> {
+      PostgresLease.raiseEpoch(c, epoch);
+      return null;
+    });
+  }
+
+  @Override
   public void release(String holder) {
     unfenced("lease release", c -> {
       PostgresLease.release(c, holder);

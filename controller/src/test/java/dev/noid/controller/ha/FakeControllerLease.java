@@ -62,6 +62,11 @@ final class FakeControllerLease implements ControllerLease {
   public void depose(String why) {}
 
   @Override
+  public synchronized void raiseEpoch(long e) {
+    epoch = Math.max(epoch, e);
+  }
+
+  @Override
   public synchronized void release(String who) {
     if (who.equals(holder)) {
       expiresNanos = System.nanoTime() - 1;

@@ -3,6 +3,7 @@ package dev.noid.controller.ha;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.noid.controller.store.ControllerLease;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -28,7 +29,7 @@ class LeaderElectionTest {
   }
 
   private Leadership start(String me) {
-    Leadership l = Leadership.among(me + ":7655", List::of);
+    Leadership l = Leadership.among(me + ":7655", List::of, lease::raiseEpoch);
     new LeaderElection(lease, TIMES, l, me, new LeaderElection.Transitions() {
       @Override
       public void elected(long epoch) {
@@ -69,8 +70,23 @@ class LeaderElectionTest {
     lease.heldMeanwhileBy("b"); // a paused longer than its lease; b took over and died
 
     await().atMost(Duration.ofSeconds(10)).until(() -> transitions.size() == 2);
-    assertThat(transitions.get(1)).contains("since this controller's epoch 1");
+    assertThat(transitions.get(1)).contains("moved on from this controller's epoch 1 to epoch 3");
     assertThat(l.leads()).isFalse();
+  }
+
+  @Test
+  void aLeaderOutrankedByAnAgentStepsDownAndTheNextLeaderComesAfterThatEpoch() {
+    Leadership l = start("a");
+    await().atMost(Duration.ofSeconds(10)).until(l::leads);
+    l.outranked(7); // an agent has seen epoch 7: the store was restored from a backup
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> transitions.size() == 2);
+    assertThat(transitions.get(1)).contains("moved on from this controller's epoch 1 to epoch 7");
+    assertThat(l.leads()).isFalse();
+    ControllerLease.Holder next = await().atMost(Duration.ofSeconds(10))
+        .until(() -> lease.claim("b", "b:7655", Duration.ofMinutes(1)),
+            ControllerLease.Holder::mine);
+    assertThat(next.epoch()).isEqualTo(8);
   }
 
   @Test

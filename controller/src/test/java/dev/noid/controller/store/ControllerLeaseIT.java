@@ -112,6 +112,24 @@ class ControllerLeaseIT {
   }
 
   @Test
+  void anEpochRaisedToWhatAgentsSawFencesTheHolderAndTheNextTakeoverComesAfterIt()
+      throws Exception {
+    String url = newDatabase();
+    PostgresStore a = store(url);
+    PostgresStore b = store(url);
+    a.fence(a.claim("a", "a:7655", LONG).epoch()); // epoch 1, as after a restore from backup
+
+    a.raiseEpoch(7);
+    a.raiseEpoch(5); // never down
+    assertThatThrownBy(() -> a.insertUser(user("stale")))
+        .isInstanceOf(FencedException.class).hasMessageContaining("epoch 7 holds the lease");
+    assertThat(a.claim("a", "a:7655", LONG).epoch()).as("what the election steps down on")
+        .isEqualTo(7);
+    a.release("a");
+    assertThat(b.claim("b", "b:7655", LONG).epoch()).isEqualTo(8);
+  }
+
+  @Test
   void aReleasedLeaseIsTakenAtOnce() throws Exception {
     String url = newDatabase();
     PostgresStore a = store(url);

@@ -3,6 +3,7 @@ package dev.noid.agent.node;
 import dev.noid.common.grpc.MessageLimits;
 import com.google.protobuf.Timestamp;
 import dev.noid.agent.config.AgentConfig;
+import dev.noid.agent.server.ControllerEpochFloor;
 import dev.noid.agent.tls.KnownControllers;
 import dev.noid.agent.tls.NodeCredentials;
 import dev.noid.api.agent.v1.HeartbeatRequest;
@@ -41,10 +42,13 @@ public final class Heartbeater implements AutoCloseable {
   private long intervalMs = 2000;
   private long failures;
   private final dev.noid.agent.archive.ArchiveUploads uploads;
+  private final ControllerEpochFloor epochs;
 
   @Inject
   Heartbeater(AgentConfig config, NodeCredentials credentials, NodeReporter reporter,
-      KnownControllers controllers, dev.noid.agent.archive.ArchiveUploads uploads) {
+      KnownControllers controllers, dev.noid.agent.archive.ArchiveUploads uploads,
+      ControllerEpochFloor epochs) {
+    this.epochs = epochs;
     this.uploads = uploads;
     this.config = config;
     this.credentials = credentials;
@@ -80,6 +84,8 @@ public final class Heartbeater implements AutoCloseable {
               .build());
       uploads.acknowledged(reported);
       adoptRevocations(r);
+      // A new leader fences its predecessor here too, before it calls this node itself.
+      epochs.raise(r.getControllerEpoch());
       if (r.getHeartbeatIntervalMs() > 0) {
         intervalMs = r.getHeartbeatIntervalMs();
       }

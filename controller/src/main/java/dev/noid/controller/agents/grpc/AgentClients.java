@@ -28,11 +28,12 @@ public final class AgentClients implements AutoCloseable {
     this.registry = registry;
   }
 
-  /** Channels over mutual TLS to each node's advertised address. */
-  public static AgentClients mutualTls(TlsFiles tls, NodeRegistry registry) {
+  /** Channels over mutual TLS to each node's advertised address, each call stamped. */
+  public static AgentClients mutualTls(TlsFiles tls, NodeRegistry registry, LeaderStamp stamp) {
     io.grpc.ChannelCredentials credentials = tls.sharedMutualClientCredentials();
     return new AgentClients(n -> Grpc.newChannelBuilder(n.address(), credentials)
         .overrideAuthority(ClusterIdentities.nodeDnsName(n.name()))
+        .intercept(stamp)
         .keepAliveTime(30, TimeUnit.SECONDS)
         .maxInboundMessageSize(MessageLimits.AGENT_INBOUND_BYTES)
         .build(), registry);

@@ -48,11 +48,14 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
   private final ImagePulls images;
   private final ImagePullsInFlight pulls;
   private final dev.noid.controller.vms.store.CheckpointTable checkpoints;
+  private final dev.noid.controller.ha.Leadership leadership;
 
   @Inject
   GrpcNodeRegistration(JoinService joins, NodeRegistry registry, NodeCertificates certificates,
       Reconciler vms, ImagePulls images, ImagePullsInFlight pulls,
-      dev.noid.controller.vms.store.CheckpointTable checkpoints) {
+      dev.noid.controller.vms.store.CheckpointTable checkpoints,
+      dev.noid.controller.ha.Leadership leadership) {
+    this.leadership = leadership;
     this.checkpoints = checkpoints;
     this.joins = joins;
     this.registry = registry;
@@ -97,7 +100,8 @@ public final class GrpcNodeRegistration extends NodeRegistrationGrpc.NodeRegistr
     HeartbeatPacing.Pace pace = registry.promise(request.getNodeName());
     HeartbeatResponse.Builder response = HeartbeatResponse.newBuilder()
         .setHeartbeatIntervalMs((int) pace.interval().toMillis())
-        .setLeaseMs((int) pace.lease().toMillis());
+        .setLeaseMs((int) pace.lease().toMillis())
+        .setControllerEpoch(leadership.view().epoch());
     NodeCertificates.SignedList list = certificates.listFor(request.getRevocationListNumber());
     if (list != null) {
       response.setNodeRevocationList(com.google.protobuf.ByteString.copyFrom(list.der()));
