@@ -80,7 +80,6 @@ public final class FollowerServer {
     if (canSharePort()) {
       builder.withOption(REUSE_PORT, true);
     }
-    grpc = GrpcServerRunner.start("gRPC (follower)", config.grpcPort(), builder.build());
     HealthzHandler healthz = new HealthzHandler();
     healthz.setServing(true);
     https = new HttpsEndpoint("HTTPS (follower)",
@@ -95,10 +94,13 @@ public final class FollowerServer {
           }
         })
         .route("/version", new VersionHandler());
+    // HTTPS first: whoever sees the gRPC listener serve (a probe, a test) finds /health too.
+    https.start();
     try {
-      https.start();
+      grpc = GrpcServerRunner.start("gRPC (follower)", config.grpcPort(), builder.build());
     } catch (RuntimeException e) {
-      GrpcServerRunner.stop(grpc, 1);
+      https.close();
+      https = null;
       throw e;
     }
   }
