@@ -63,9 +63,11 @@ public final class HaController {
 
   public void start() {
     store = PostgresStore.open(config.effectiveStoreUrl());
+    EpochRaises raises = new EpochRaises(store::raiseEpoch, System::nanoTime);
     // On the claims thread: the next claim after the raise sees it and steps this leader down.
     leadership = Leadership.among(ha.advertiseAddress(),
-        () -> store.controllerAddresses(RECENT), epoch -> claims.execute(() -> raise(epoch)));
+        () -> store.controllerAddresses(RECENT),
+        epoch -> claims.execute(() -> raises.raiseTo(leadership.outrankedBy())));
     follower = new FollowerServer(config, leadership, store::ping);
     FollowerReads reads = new FollowerReads(store, java.time.Clock.systemUTC());
     follower.start(ClusterPki.open(config), reads);
@@ -94,16 +96,6 @@ public final class HaController {
     election.start(claims, watchdog);
   }
 
-  private void raise(long epoch) {
-    try {
-      store.raiseEpoch(epoch);
-      log.error("an agent has seen controller epoch {}, newer than any this store's lease knew"
-          + " (was the store restored from a backup?): the lease's epoch is raised to it, and"
-          + " this controller steps down so that the next leader comes after it", epoch);
-    } catch (RuntimeException e) {
-      log.warn("could not raise the lease's epoch to {}: {}", epoch, e.getMessage());
-    }
-  }
 
   private void takeOver(long epoch) {
     // Under the lock stop() reads the leader with: a controller that is stopping does not start

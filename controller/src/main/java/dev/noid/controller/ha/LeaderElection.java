@@ -113,6 +113,9 @@ public final class LeaderElection {
   /** Hands the lease over at once (a controller that stops cleanly). */
   public void release() {
     if (over.compareAndSet(false, true) && leadership.leads()) {
+      // Before the lease goes: nothing left in this process may call an agent once a follower
+      // can lead (agents hear of its epoch only at their next heartbeat).
+      leadership.stepDown();
       try {
         lease.release(holder);
       } catch (RuntimeException e) {

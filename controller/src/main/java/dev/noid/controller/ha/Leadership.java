@@ -23,7 +23,7 @@ public final class Leadership {
   private final AtomicLong takeovers = new AtomicLong();
   private final boolean leased;
   private final LongConsumer raiseEpoch;
-  private final AtomicLong raisedTo = new AtomicLong();
+  private final AtomicLong outrankedBy = new AtomicLong();
   // System.nanoTime() by which the lease must have been renewed again for this leader to act.
   private volatile long renewBy;
 
@@ -78,10 +78,20 @@ public final class Leadership {
    * takes the lease above every epoch agents know, instead of every agent refusing it forever.
    */
   public void outranked(long epoch) {
-    if (epoch > view.epoch() && raisedTo.getAndAccumulate(epoch, Math::max) < epoch) {
-      raiseEpoch.accept(epoch);
+    if (epoch <= view.epoch() || epoch > MAX_EPOCH) {
+      return; // not newer; or past what revisions can take (revisionFloor), so not of ours
     }
+    outrankedBy.accumulateAndGet(epoch, Math::max);
+    raiseEpoch.accept(epoch);
   }
+
+  /** The newest epoch agents have refused this controller for; 0 when none did. */
+  public long outrankedBy() {
+    return outrankedBy.get();
+  }
+
+  /** The largest epoch whose revisions ({@code epoch << 40}) fit a long. */
+  static final long MAX_EPOCH = (1L << 23) - 1;
 
   void renewedUntil(long nanos) {
     renewBy = nanos;

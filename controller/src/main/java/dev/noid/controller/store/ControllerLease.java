@@ -36,9 +36,9 @@ public interface ControllerLease {
   /**
    * Moves the lease's epoch up to {@code epoch} if it is behind (never down): agents have seen
    * that epoch, so a leader below it is refused by them. Whoever holds the lease is fenced by
-   * the change; the next takeover comes after {@code epoch}.
+   * the change; the next takeover comes after {@code epoch}. Whether the epoch moved.
    */
-  void raiseEpoch(long epoch);
+  boolean raiseEpoch(long epoch);
 
   /** Ends the lease at once if {@code holder} has it: a controller that stops hands over. */
   void release(String holder);

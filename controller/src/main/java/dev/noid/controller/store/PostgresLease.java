@@ -75,9 +75,9 @@ final class PostgresLease {
     return out;
   }
 
-  static void raiseEpoch(Connection c, long epoch) throws SQLException {
-    update(c, "UPDATE controller_lease SET epoch = ? WHERE name = ? AND epoch < ?", epoch, ROW,
-        epoch);
+  static boolean raiseEpoch(Connection c, long epoch) throws SQLException {
+    return update(c, "UPDATE controller_lease SET epoch = ? WHERE name = ? AND epoch < ?", epoch,
+        ROW, epoch) > 0;
   }
 
   static void release(Connection c, String holder) throws SQLException {
@@ -96,12 +96,12 @@ final class PostgresLease {
     }
   }
 
-  private static void update(Connection c, String sql, Object... args) throws SQLException {
+  private static int update(Connection c, String sql, Object... args) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       for (int i = 0; i < args.length; i++) {
         ps.setObject(i + 1, args[i]);
       }
-      ps.executeUpdate();
+      return ps.executeUpdate();
     }
   }
 }

@@ -183,11 +183,8 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
   }
 
   @Override
-  public void raiseEpoch(long epoch) {
-    unfenced("lease epoch raise", c -> {
-      PostgresLease.raiseEpoch(c, epoch);
-      return null;
-    });
+  public boolean raiseEpoch(long epoch) {
+    return unfenced("lease epoch raise", c -> PostgresLease.raiseEpoch(c, epoch));
   }
 
   @Override

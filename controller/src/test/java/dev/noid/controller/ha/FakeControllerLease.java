@@ -62,8 +62,10 @@ final class FakeControllerLease implements ControllerLease {
   public void depose(String why) {}
 
   @Override
-  public synchronized void raiseEpoch(long e) {
+  public synchronized boolean raiseEpoch(long e) {
+    boolean moved = e > epoch;
     epoch = Math.max(epoch, e);
+    return moved;
   }
 
   @Override

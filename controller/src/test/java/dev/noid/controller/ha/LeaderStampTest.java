@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.noid.api.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.CreateVmsRequest;
+import dev.noid.api.agent.v1.CreateVmsResponse;
 import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.DestroyVmResponse;
 import dev.noid.common.grpc.ControllerEpochHeaders;
@@ -36,6 +38,7 @@ import org.junit.jupiter.api.Test;
 class LeaderStampTest {
   private final List<String> stamps = new CopyOnWriteArrayList<>();
   private final List<Long> raises = new CopyOnWriteArrayList<>();
+  private final List<Long> batches = new CopyOnWriteArrayList<>();
   private volatile long agentsNewest; // 0: the agent takes every call
   private Server agent;
   private ManagedChannel channel;
@@ -58,6 +61,26 @@ class LeaderStampTest {
       }
       stamps.add(String.valueOf(stamp));
       return next.startCall(call, headers);
+    }
+
+    @Override
+    public StreamObserver<CreateVmsRequest> createVmsStream(
+        StreamObserver<CreateVmsResponse> out) {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(CreateVmsRequest batch) {
+          batches.add(batch.getBatch());
+          out.onNext(CreateVmsResponse.newBuilder().setBatch(batch.getBatch()).build());
+        }
+
+        @Override
+        public void onError(Throwable t) {}
+
+        @Override
+        public void onCompleted() {
+          out.onCompleted();
+        }
+      };
     }
 
     @Override
@@ -115,14 +138,56 @@ class LeaderStampTest {
   }
 
   @Test
-  void aRefusalNamingANewerEpochRaisesTheLeaseOnce() {
+  void aRefusalNamingANewerEpochGoesToTheLease() {
     Leadership restored = leaderAt(6, Duration.ofMinutes(1)); // a store restored from a backup
     agentsNewest = 7;
-    for (int i = 0; i < 3; i++) {
-      assertThatThrownBy(() -> destroy(restored)).isInstanceOf(StatusRuntimeException.class)
-          .hasMessageContaining("FAILED_PRECONDITION");
-    }
+    assertThatThrownBy(() -> destroy(restored)).isInstanceOf(StatusRuntimeException.class)
+        .hasMessageContaining("FAILED_PRECONDITION");
     assertThat(raises).containsExactly(7L);
+    assertThat(restored.outrankedBy()).isEqualTo(7);
+  }
+
+  @Test
+  void anEpochPastWhatRevisionsTakeIsNotOurs() {
+    Leadership leader = leaderAt(6, Duration.ofMinutes(1));
+    leader.outranked(1L << 23); // a lying node: epoch << 40 would overflow
+    leader.outranked(Long.MAX_VALUE);
+    assertThat(raises).isEmpty();
+  }
+
+  /**
+   * The create stream to each node lives as long as its leader: a leader that wakes from a
+   * pause with its lease overdue must not send the next batch on it.
+   */
+  @Test
+  void aStreamOfALeaderThatMayNoLongerLeadEndsAtItsNextMessage() throws Exception {
+    Leadership leader = leaderAt(3, Duration.ofMinutes(1));
+    java.util.concurrent.LinkedBlockingQueue<Object> answers =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    StreamObserver<CreateVmsRequest> stream = AgentGrpc.newStub(channel)
+        .withInterceptors(new LeaderStamp(leader)).createVmsStream(new StreamObserver<>() {
+          @Override
+          public void onNext(CreateVmsResponse r) {
+            answers.add(r.getBatch());
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            answers.add(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    stream.onNext(CreateVmsRequest.newBuilder().setBatch(1).build());
+    assertThat(answers.poll(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1L);
+
+    leader.renewedUntil(System.nanoTime() - 1); // paused past the lease
+    stream.onNext(CreateVmsRequest.newBuilder().setBatch(2).build());
+    assertThat(answers.poll(10, java.util.concurrent.TimeUnit.SECONDS))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(
+            e.getStatus().getDescription()).contains("may no longer lead (epoch 3)"));
+    assertThat(batches).as("the agent got the first batch only").containsExactly(1L);
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.noid.agent.server;
 
 import dev.noid.common.grpc.ControllerEpochHeaders;
+import io.grpc.ForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -34,14 +35,42 @@ public final class ControllerEpochFence implements ServerInterceptor {
     }
     long newest = floor.newest();
     if (epoch < newest) {
-      Metadata trailers = new Metadata();
-      trailers.put(ControllerEpochHeaders.NEWEST, Long.toString(newest));
-      return refuse(call, Status.FAILED_PRECONDITION.withDescription("this node takes calls"
-          + " from controller epoch " + newest + " on, and this call came from epoch " + epoch
-          + ": its controller lost the lead"), trailers);
+      return refuse(call, refusal(epoch, newest), outranked(newest));
     }
     floor.raise(epoch);
-    return next.startCall(call, headers);
+    // A stream lives on after its start (a leader's create stream to this node, an exec): each
+    // of its messages is checked again, and a newer epoch ends the stream.
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(
+        next.startCall(call, headers)) {
+      private boolean refused;
+
+      @Override
+      public void onMessage(Q message) {
+        long now = floor.newest();
+        if (!refused && epoch < now) {
+          refused = true;
+          call.close(refusal(epoch, now), outranked(now));
+        }
+        if (!refused) {
+          super.onMessage(message);
+        }
+      }
+    };
+  }
+
+  private Status refusal(long epoch, long newest) {
+    String why = epoch == 0
+        ? ": a controller alone, or one older than this agent; if this cluster's controllers"
+            + " were replaced by one, delete " + floor.file() + " on this node"
+        : ": its controller lost the lead";
+    return Status.FAILED_PRECONDITION.withDescription("this node takes calls from controller"
+        + " epoch " + newest + " on, and this call came from epoch " + epoch + why);
+  }
+
+  private static Metadata outranked(long newest) {
+    Metadata trailers = new Metadata();
+    trailers.put(ControllerEpochHeaders.NEWEST, Long.toString(newest));
+    return trailers;
   }
 
   private static <Q, R> ServerCall.Listener<Q> refuse(ServerCall<Q, R> call, Status status,

@@ -46,6 +46,11 @@ public final class ControllerEpochFloor {
     return newest;
   }
 
+  /** Where the floor is kept: what an operator deletes when a cluster's controllers change. */
+  public Path file() {
+    return file;
+  }
+
   /**
    * Records {@code epoch} when it is newer than any seen. It is written through before it
    * counts, so that no call is admitted at an epoch a restart would forget; when the write

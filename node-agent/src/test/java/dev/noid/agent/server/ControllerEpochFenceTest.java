@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.noid.api.agent.v1.AgentGrpc;
+import dev.noid.api.agent.v1.CreateVmsRequest;
+import dev.noid.api.agent.v1.CreateVmsResponse;
 import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.DestroyVmResponse;
 import dev.noid.common.grpc.ControllerEpochHeaders;
@@ -36,9 +38,30 @@ class ControllerEpochFenceTest {
   private final List<String> destroyed = new CopyOnWriteArrayList<>();
   private Server server;
   private ManagedChannel channel;
+  private ControllerEpochFloor floor;
 
-  /** What the fence guards: the agent API's handlers, here recording each destroy they run. */
+  /** What the fence guards: the agent API's handlers, here recording what they ran. */
   private final class FakeAgent extends AgentGrpc.AgentImplBase {
+    @Override
+    public StreamObserver<CreateVmsRequest> createVmsStream(
+        StreamObserver<CreateVmsResponse> out) {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(CreateVmsRequest batch) {
+          destroyed.add("batch " + batch.getBatch());
+          out.onNext(CreateVmsResponse.newBuilder().setBatch(batch.getBatch()).build());
+        }
+
+        @Override
+        public void onError(Throwable t) {}
+
+        @Override
+        public void onCompleted() {
+          out.onCompleted();
+        }
+      };
+    }
+
     @Override
     public void destroyVm(DestroyVmRequest request, StreamObserver<DestroyVmResponse> out) {
       destroyed.add(request.getId());
@@ -62,7 +85,7 @@ class ControllerEpochFenceTest {
     stop();
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .addService(ServerInterceptors.intercept(new FakeAgent(),
-            new ControllerEpochFence(ControllerEpochFloor.open(tls))))
+            new ControllerEpochFence(floor = ControllerEpochFloor.open(tls))))
         .build().start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext()
         .build();
@@ -94,6 +117,47 @@ class ControllerEpochFenceTest {
         });
     assertThat(destroyed).as("the deposed leader's destroy never ran")
         .containsExactly("web-1", "web-2");
+  }
+
+  /**
+   * A leader's create stream to a node lives as long as it leads, and was checked only when it
+   * started: a leader that wakes from a pause must not create VMs on it after a takeover.
+   */
+  @Test
+  void aStreamOfTheDeposedLeaderEndsAtItsNextMessage() throws Exception {
+    startAgent();
+    Metadata stamp = new Metadata();
+    stamp.put(ControllerEpochHeaders.EPOCH, "1");
+    java.util.concurrent.LinkedBlockingQueue<Object> answers =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    StreamObserver<CreateVmsRequest> stream = AgentGrpc.newStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(stamp))
+        .createVmsStream(new StreamObserver<>() {
+          @Override
+          public void onNext(CreateVmsResponse r) {
+            answers.add(r.getBatch());
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            answers.add(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    stream.onNext(CreateVmsRequest.newBuilder().setBatch(1).build());
+    assertThat(answers.poll(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1L);
+
+    floor.raise(2); // the new leader's heartbeat answer
+    stream.onNext(CreateVmsRequest.newBuilder().setBatch(2).build());
+    assertThat(answers.poll(10, java.util.concurrent.TimeUnit.SECONDS))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+          assertThat(e.getTrailers().get(ControllerEpochHeaders.NEWEST)).isEqualTo("2");
+        });
+    assertThat(destroyed).as("the second batch never reached the handler")
+        .containsExactly("batch 1");
   }
 
   @Test
@@ -129,7 +193,8 @@ class ControllerEpochFenceTest {
     destroyAs("4", "web-2");
 
     assertThatThrownBy(() -> destroyAs(null, "web-3"))
-        .isInstanceOf(StatusRuntimeException.class).hasMessageContaining("came from epoch 0");
+        .isInstanceOf(StatusRuntimeException.class).hasMessageContaining("came from epoch 0")
+        .hasMessageContaining("delete " + tls.resolve(ControllerEpochFloor.FILE));
     assertThat(destroyed).containsExactly("web-1", "web-2");
   }
 

@@ -33,9 +33,8 @@ public final class LeaderStamp implements ClientInterceptor {
   public <Q, R> ClientCall<Q, R> interceptCall(MethodDescriptor<Q, R> method,
       CallOptions options, Channel next) {
     if (!leadership.mayAct()) {
-      return new RefusedCall<>(options.getExecutor(), Status.UNAVAILABLE.withDescription("controller "
-          + leadership.ownAddress() + " may no longer lead (epoch " + epoch + "): it makes no"
-          + " more calls to agents"));
+      return new RefusedCall<>(options.getExecutor(),
+          Status.UNAVAILABLE.withDescription(noLonger()));
     }
     return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
       @Override
@@ -45,22 +44,42 @@ public final class LeaderStamp implements ClientInterceptor {
             listener) {
           @Override
           public void onClose(Status status, Metadata trailers) {
-            String newest = trailers.get(ControllerEpochHeaders.NEWEST);
-            if (status.getCode() == Status.Code.FAILED_PRECONDITION && newest != null) {
-              outranked(newest);
+            try {
+              String newest = trailers.get(ControllerEpochHeaders.NEWEST);
+              if (status.getCode() == Status.Code.FAILED_PRECONDITION && newest != null) {
+                outranked(newest);
+              }
+            } finally {
+              super.onClose(status, trailers);
             }
-            super.onClose(status, trailers);
           }
         }, headers);
       }
+
+      // A stream outlives its start (the create stream to each node, an exec): every message
+      // is checked again, and a leader that may no longer lead ends the stream instead.
+      @Override
+      public void sendMessage(Q message) {
+        if (!leadership.mayAct()) {
+          cancel(noLonger(), null);
+          return;
+        }
+        super.sendMessage(message);
+      }
     };
+  }
+
+  private String noLonger() {
+    return "controller " + leadership.ownAddress() + " may no longer lead (epoch " + epoch
+        + "): it makes no more calls to agents";
   }
 
   private void outranked(String newest) {
     try {
       leadership.outranked(Long.parseLong(newest));
-    } catch (NumberFormatException e) {
-      // Not an agent of ours: its refusal reaches the caller as it is.
+    } catch (RuntimeException e) {
+      // Not a number (not an agent of ours), or the controller is stopping: the refusal
+      // reaches the caller as it is.
     }
   }
 
@@ -70,15 +89,22 @@ public final class LeaderStamp implements ClientInterceptor {
     private final Status status;
 
     RefusedCall(java.util.concurrent.Executor executor, Status status) {
-      // The call's own executor when it has one: a blocking stub waits for its callbacks there.
-      this.executor = executor != null ? executor : Thread::startVirtualThread;
+      this.executor = executor;
       this.status = status;
     }
 
     @Override
     public void start(Listener<R> listener, Metadata headers) {
-      // Not from inside start(): callers (the stubs' observers) expect callbacks after it.
-      executor.execute(() -> listener.onClose(status, new Metadata()));
+      // Never from inside start(), which callers do not expect (a direct executor would run
+      // it here): from a thread of its own, through the call's executor when it has one (a
+      // blocking stub waits for its callbacks there).
+      Runnable close = () -> listener.onClose(status, new Metadata());
+      Thread.startVirtualThread(executor == null ? close : () -> executor.execute(close));
+    }
+
+    @Override
+    public boolean isReady() {
+      return false;
     }
 
     @Override
