@@ -129,6 +129,7 @@ enum {
 	T_STDERR = 0x83,
 	T_EXIT = 0x84,
 	T_ERROR = 0x85,
+	T_STDIN_ACK = 0x86,
 };
 
 #define HDR_LEN 9u               /* u32 len + u8 type + u32 stream */
@@ -138,9 +139,11 @@ enum {
 #define PING_MAX 64u
 #define FLAG_STDIN 0x1u
 #define FLAG_TTY 0x2u
+#define FLAG_STDIN_ACK 0x4u
 #define MAX_STREAMS 256          /* protocol promises at least 64 */
 #define OUT_HIGH_WATER (1u << 20)  /* stop reading children above this */
 #define STDIN_LIMIT (16u << 20)    /* per-stream unwritten stdin cap */
+#define ACK_EVERY (64u * 1024u)    /* STDIN_ACK once this much was taken */
 #define DISCONNECTED_TICK_MS 100
 #define PORT_SEARCH_MAX_MS 1000
 
@@ -176,6 +179,9 @@ struct stream {
 	int stdin_open;   /* host may still send STDIN */
 	int close_after_drain; /* STDIN_CLOSE arrived while stdin was pending */
 	struct bytes in;  /* stdin not yet accepted by the child */
+	int ack;          /* FLAG_STDIN_ACK: report stdin taken */
+	size_t taken;     /* host bytes taken (or dropped) since the last report */
+	size_t own;       /* bytes of ours queued in `in` (VEOF): never reported */
 };
 
 static struct conn serial = {.name = "serial port", .fd = -1};
@@ -457,8 +463,38 @@ static void read_child_output(struct stream *s, int *fd, uint8_t type)
 	maybe_finish(s);
 }
 
+/* Counts n bytes of `in` as gone to the child (or dropped); the agent's
+ * own bytes in the queue are not the host's to count. */
+static void count_taken(struct stream *s, size_t n)
+{
+	size_t own = n < s->own ? n : s->own;
+	s->own -= own;
+	s->taken += n - own;
+}
+
+/* STDIN_ACK: the host keeps at most a window of stdin in flight, so it
+ * hears of every byte that left our queue, in chunks, and of the rest as
+ * soon as the queue is empty (else a host at its window would wait on a
+ * report that never comes). */
+static void report_taken(struct stream *s, int force)
+{
+	if (!s->ack || s->taken == 0)
+		return;
+	if (!force && s->taken < ACK_EVERY && bytes_pending(&s->in) > 0)
+		return;
+	uint8_t body[4];
+	put_u32(body, (uint32_t)s->taken);
+	send_frame(s->conn, T_STDIN_ACK, s->id, body, sizeof(body));
+	s->taken = 0;
+}
+
 static void stdin_drop(struct stream *s)
 {
+	/* What the child will never read is taken as far as the host's
+	 * window goes: later STDIN is dropped the same way. */
+	count_taken(s, bytes_pending(&s->in));
+	report_taken(s, 1);
+	s->own = 0;
 	bytes_free(&s->in);
 	s->close_after_drain = 0;
 	if (!s->tty)
@@ -471,17 +507,21 @@ static void write_child_stdin(struct stream *s)
 		ssize_t n = write(s->in_fd, s->in.data + s->in.off, bytes_pending(&s->in));
 		if (n > 0) {
 			s->in.off += (size_t)n;
+			count_taken(s, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN) {
+			report_taken(s, 0);
 			return;
+		}
 		/* EPIPE/EIO: the child closed its end; the rest is moot. */
 		stdin_drop(s);
 		return;
 	}
 	bytes_clear(&s->in);
+	report_taken(s, 0);
 	if (s->close_after_drain) {
 		s->close_after_drain = 0;
 		close_fd(&s->in_fd);
@@ -661,8 +701,12 @@ static void handle_exec(struct conn *c, uint32_t id, const uint8_t *body, size_t
 		send_error(c, id, "EXEC: argc must be >= 1");
 		goto out;
 	}
-	if (flags & ~(FLAG_STDIN | FLAG_TTY)) {
+	if (flags & ~(FLAG_STDIN | FLAG_TTY | FLAG_STDIN_ACK)) {
 		send_error(c, id, "EXEC: unknown flags 0x%x", flags);
+		goto out;
+	}
+	if ((flags & FLAG_STDIN_ACK) && !(flags & FLAG_STDIN)) {
+		send_error(c, id, "EXEC: flag STDIN_ACK needs STDIN");
 		goto out;
 	}
 	/* cwd is $HOME only if the host gave HOME; the default HOME is not. */
@@ -756,6 +800,14 @@ static void handle_exec(struct conn *c, uint32_t id, const uint8_t *body, size_t
 	}
 	streams[nstreams++] = s;
 	stream_epoch++;
+	if (flags & FLAG_STDIN_ACK) {
+		/* The first report, of nothing, tells the host we pace: until
+		 * it comes the host sends no STDIN, since an agent from before
+		 * STDIN_ACK answers ERROR and never starts the stream. */
+		s->ack = 1;
+		uint8_t zero[4] = {0};
+		send_frame(c, T_STDIN_ACK, id, zero, sizeof(zero));
+	}
 
 out:
 	/* Closes the child's ends in the parent (and everything on failure). */
@@ -779,8 +831,12 @@ static void handle_stdin(struct stream *s, const uint8_t *body, size_t n)
 	if (!s->stdin_open || s->in_fd < 0) {
 		/* Either the EXEC had no STDIN flag (a host bug, reported) or
 		 * the child already closed its stdin (a normal race: drop). */
-		if (!s->stdin_open)
+		if (!s->stdin_open) {
 			send_error(s->conn, 0, "STDIN: stream %u has no open stdin", s->id);
+		} else {
+			count_taken(s, n);
+			report_taken(s, 1);
+		}
 		return;
 	}
 	if (n == 0)
@@ -814,6 +870,7 @@ static void handle_stdin_close(struct stream *s)
 			eof = t.c_cc[VEOF];
 		*bytes_reserve(&s->in, 1) = eof;
 		s->in.len++;
+		s->own++;
 	} else {
 		s->close_after_drain = 1;
 	}

@@ -34,8 +34,9 @@ final class ExecCommand extends ClientCommand {
   int timeoutSeconds;
 
   @Option(names = {"-i", "--stdin"},
-      description = "Send this standard input to the command, until its end (EOF). The guest"
-          + " holds up to 16 MiB the command has not read yet; a command further behind is killed.")
+      description = "Send this standard input to the command, until its end (EOF), as fast as"
+          + " the command reads it. (A VM booted from an image older than paced input holds up to"
+          + " 16 MiB the command has not read, and kills a command further behind.)")
   boolean stdin;
 
   @Parameters(description = "[VM] -- COMMAND [ARG...]")
@@ -139,8 +140,9 @@ final class ExecCommand extends ClientCommand {
       int code = done.join();
       if (stdin && code == 137) {
         // The guest agent's reason goes to the node's log, not to this call.
-        err.println("noid: the command was killed (SIGKILL); with -i that is also what the guest"
-            + " does to a command more than 16 MiB behind reading its input");
+        err.println("noid: the command was killed (SIGKILL); with -i that is also what a guest"
+            + " agent older than paced input does to a command more than 16 MiB behind reading"
+            + " it");
       }
       if (code == CliException.READER_GONE) {
         session.cancel();  // the command is killed, as it would be by SIGPIPE

@@ -68,6 +68,11 @@ final class ExecCall implements StreamObserver<ExecRequest> {
     this.vms = vms;
     this.out = out;
     this.timers = timers;
+    // Requests are read one at a time: stdin only as fast as the guest's command takes it
+    // (ExecStream.whenStdinRoom), so a fast sender waits in gRPC's flow control, back to the
+    // user's client, instead of in the guest agent's buffer.
+    out.disableAutoRequest();
+    out.request(1);
     out.setOnReadyHandler(() -> unread.set(0));
     out.setOnCancelHandler(() -> {
       if (finished.compareAndSet(false, true)) {
@@ -118,10 +123,20 @@ final class ExecCall implements StreamObserver<ExecRequest> {
             request.getResize().getColumns());
         default -> fail(new AgentException(Code.INVALID_ARGUMENT, "empty exec request"));
       }
+      ExecStream s = stream;
+      if (!finished.get() && s != null) {
+        s.whenStdinRoom(this::readNext);
+      }
     } catch (IOException e) {
       fail(guestChannelFailed(e));
     } catch (RuntimeException e) {
       fail(e);
+    }
+  }
+
+  private void readNext() {
+    if (!finished.get()) {
+      out.request(1);
     }
   }
 

@@ -6,13 +6,24 @@ import java.io.IOException;
 public final class ExecStream {
   private final GuestConnection connection;
   private final int id;
+  private final StdinCredit credit;
 
-  ExecStream(GuestConnection connection, int id) {
+  ExecStream(GuestConnection connection, int id, StdinCredit credit) {
     this.connection = connection;
     this.id = id;
+    this.credit = credit;
+  }
+
+  /**
+   * Runs {@code next} once the command may be sent more stdin: at once for a command without
+   * stdin or a guest that does not pace it, else when the guest's reports leave room.
+   */
+  public void whenStdinRoom(Runnable next) {
+    credit.whenRoom(next);
   }
 
   public void stdin(byte[] data) throws IOException {
+    credit.sent(data.length);
     for (int off = 0; off < data.length; off += 32768) {
       int n = Math.min(32768, data.length - off);
       byte[] chunk = java.util.Arrays.copyOfRange(data, off, off + n);

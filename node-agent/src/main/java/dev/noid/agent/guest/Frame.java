@@ -30,9 +30,11 @@ public record Frame(int type, int stream, byte[] body) {
   public static final int STDERR = 0x83;
   public static final int EXIT = 0x84;
   public static final int ERROR = 0x85;
+  public static final int STDIN_ACK = 0x86;
 
   public static final int FLAG_STDIN = 1;
   public static final int FLAG_TTY = 2;
+  public static final int FLAG_STDIN_ACK = 4;
 
   public byte[] encode() {
     ByteBuffer buf = ByteBuffer.allocate(4 + 5 + body.length);
@@ -102,6 +104,15 @@ public record Frame(int type, int stream, byte[] body) {
           + " bytes; 4 expected");
     }
     return ByteBuffer.wrap(body).getInt();
+  }
+
+  /** A STDIN_ACK frame's count of stdin bytes the command took (u32). */
+  public long takenBytes() throws IOException {
+    if (body.length != 4) {
+      throw new java.net.ProtocolException("STDIN_ACK frame with a body of " + body.length
+          + " bytes; 4 expected");
+    }
+    return Integer.toUnsignedLong(ByteBuffer.wrap(body).getInt());
   }
 
   public String text() {

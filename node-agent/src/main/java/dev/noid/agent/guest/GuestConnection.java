@@ -151,15 +151,65 @@ public final class GuestConnection implements AutoCloseable {
   public ExecStream exec(List<String> argv, Map<String, String> env, boolean stdin, boolean tty,
       ExecSink sink) throws IOException {
     int id = nextStream.getAndUpdate(i -> i == Integer.MAX_VALUE ? 1 : i + 1);
-    streams.put(id, sink);
-    int flags = (stdin ? Frame.FLAG_STDIN : 0) | (tty ? Frame.FLAG_TTY : 0);
+    int flags = (stdin ? Frame.FLAG_STDIN | Frame.FLAG_STDIN_ACK : 0) | (tty ? Frame.FLAG_TTY : 0);
+    StdinCredit credit = stdin ? StdinCredit.paced() : StdinCredit.none();
+    streams.put(id, stdin ? new Paced(sink, credit,
+        Frame.exec(id, argv, env, flags & ~Frame.FLAG_STDIN_ACK)) : sink);
     try {
       send(Frame.exec(id, argv, env, flags));
     } catch (IOException e) {
       streams.remove(id);
       throw e;
     }
-    return new ExecStream(this, id);
+    return new ExecStream(this, id, credit);
+  }
+
+  /** A stream with paced stdin: its sink, its credit, and its start for an older agent. */
+  private record Paced(ExecSink sink, StdinCredit credit, Frame unpacedStart)
+      implements ExecSink {
+    @Override
+    public void onStdout(byte[] data) {
+      sink.onStdout(data);
+    }
+
+    @Override
+    public void onStderr(byte[] data) {
+      sink.onStderr(data);
+    }
+
+    @Override
+    public void onExit(int status) {
+      sink.onExit(status);
+    }
+
+    @Override
+    public void onFailure(String message) {
+      sink.onFailure(message);
+    }
+
+    /** An agent from before STDIN_ACK refused the flag; the stream was never started. */
+    boolean refusedPacing(String error) {
+      return credit.unconfirmed() && error.startsWith("EXEC: unknown flags");
+    }
+  }
+
+  /**
+   * Starts a refused paced stream again as such an agent was always fed (VMs and checkpoints
+   * keep the agent they booted with). On a thread of its own: this is the reader's, and a send
+   * may wait for the channel. No stdin was sent meanwhile: the credit had not been confirmed.
+   */
+  private void startUnpaced(int id, Paced stream) {
+    streams.put(id, stream);
+    Thread.ofVirtual().name("guest-exec-unpaced").start(() -> {
+      try {
+        send(stream.unpacedStart());
+        stream.credit().unpaced();
+      } catch (IOException e) {
+        if (streams.remove(id, stream)) {
+          stream.onFailure("guest channel failed: " + e.getMessage());
+        }
+      }
+    });
   }
 
   /**
@@ -250,9 +300,17 @@ public final class GuestConnection implements AutoCloseable {
           s.onExit(f.exitStatus());
         }
       }
+      case Frame.STDIN_ACK -> {
+        long taken = f.takenBytes();
+        if (streams.get(f.stream()) instanceof Paced p) {
+          p.credit().taken(taken);
+        }
+      }
       case Frame.ERROR -> {
         ExecSink s = f.stream() == 0 ? null : streams.remove(f.stream());
-        if (s != null) {
+        if (s instanceof Paced p && p.refusedPacing(f.text())) {
+          startUnpaced(f.stream(), p);
+        } else if (s != null) {
           s.onFailure(f.text());
         } else {
           notices.notice("guest agent error: " + f.text());

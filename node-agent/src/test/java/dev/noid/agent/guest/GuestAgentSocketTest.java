@@ -137,6 +137,75 @@ class GuestAgentSocketTest {
     assertThat(probe("reseed", "00".repeat(513)).stderr()).contains("at most 512 bytes");
   }
 
+  /**
+   * {@code tar c ... | noid exec -i vm -- sh -c 'sleep 1; tar x'}: 40 MiB for a command that
+   * reads nothing for a while. The agent held up to 16 MiB of unread stdin and then killed the
+   * command (137); paced by its reports, the host waits instead, and every byte arrives.
+   */
+  @Test
+  void stdinForACommandThatReadsLateIsPacedNotKilled() throws Exception {
+    GuestConnection host = connect();
+    Collected out = new Collected();
+    ExecStream s = host.exec(List.of("sh", "-c", "sleep 1; wc -c"), Map.of(), true, false, out);
+    feed(s, 40);
+    s.closeStdin();
+
+    assertThat(out.exit.get(WAIT.toSeconds(), TimeUnit.SECONDS)).as("agent log: %s", log())
+        .isZero();
+    assertThat(out.stdout().strip()).isEqualTo(String.valueOf(40L << 20));
+  }
+
+  /** Stdin for a command that closed it is dropped, and reported taken: the host never waits. */
+  @Test
+  void stdinForACommandThatClosedItNeverHoldsTheHost() throws Exception {
+    GuestConnection host = connect();
+    Collected out = new Collected();
+    ExecStream s = host.exec(List.of("sh", "-c", "head -c 5 >/dev/null; exec 0<&-; sleep 3600"),
+        Map.of(), true, false, out);
+    feed(s, 8); // past the window: only the reports of what was dropped let this through
+    s.signal(9);
+    assertThat(out.exit.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isEqualTo(128 + 9);
+  }
+
+  /** Sends {@code mib} MiB, a MiB at a time, each once the stream has room, as ExecCall does. */
+  private static void feed(ExecStream s, int mib) throws Exception {
+    byte[] chunk = new byte[1 << 20];
+    for (int i = 0; i < mib; i++) {
+      CompletableFuture<Void> room = new CompletableFuture<>();
+      s.whenStdinRoom(() -> room.complete(null));
+      room.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+      s.stdin(chunk);
+    }
+  }
+
+  /** A command's stdout and exit status. */
+  private static final class Collected implements ExecSink {
+    private final java.io.ByteArrayOutputStream stdout = new java.io.ByteArrayOutputStream();
+    final CompletableFuture<Integer> exit = new CompletableFuture<>();
+
+    synchronized String stdout() {
+      return stdout.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public synchronized void onStdout(byte[] data) {
+      stdout.writeBytes(data);
+    }
+
+    @Override
+    public void onStderr(byte[] data) {}
+
+    @Override
+    public void onExit(int status) {
+      exit.complete(status);
+    }
+
+    @Override
+    public void onFailure(String message) {
+      exit.completeExceptionally(new IOException(message));
+    }
+  }
+
   private GuestConnection connect() throws Exception {
     GuestConnection c = GuestConnection.open(socket, "test");
     connections.add(c);

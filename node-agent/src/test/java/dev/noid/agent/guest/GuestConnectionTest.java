@@ -79,4 +79,58 @@ class GuestConnectionTest {
           .isInstanceOf(java.io.IOException.class);
     }
   }
+
+  /**
+   * A VM booted with a guest agent from before STDIN_ACK (VMs and checkpoints keep theirs): it
+   * refuses the flag, exactly as that agent's code does, and never starts the stream. The host
+   * starts it again unpaced, and no stdin was sent before that, so none is lost.
+   */
+  @Test
+  void aGuestAgentFromBeforePacingGetsTheCommandStartedUnpaced() throws Exception {
+    Path socket = tmp.resolve("agent.sock");
+    try (ServerSocketChannel vmm = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      vmm.bind(UnixDomainSocketAddress.of(socket));
+      GuestConnection guest = GuestConnection.open(socket, "vm1");
+      try (SocketChannel accepted = vmm.accept()) {
+        java.io.DataInputStream in = new java.io.DataInputStream(
+            java.nio.channels.Channels.newInputStream(accepted));
+        Frame reset = Frame.read(in);
+        write(accepted, new Frame(Frame.PONG, 0, reset.body()));
+        guest.ready().get(10, java.util.concurrent.TimeUnit.SECONDS);
+
+        java.util.concurrent.CompletableFuture<Void> room =
+            new java.util.concurrent.CompletableFuture<>();
+        ExecStream stream = guest.exec(List.of("cat"), Map.of(), true, false,
+            ExecSink.ignoring());
+        stream.whenStdinRoom(() -> room.complete(null));
+        Frame paced = Frame.read(in);
+        assertThat(paced.type()).isEqualTo(Frame.EXEC);
+        int flags = java.nio.ByteBuffer.wrap(paced.body(), paced.body().length - 4, 4).getInt();
+        assertThat(flags).isEqualTo(Frame.FLAG_STDIN | Frame.FLAG_STDIN_ACK);
+        assertThat(room).as("no stdin before the guest answers the flag").isNotDone();
+
+        write(accepted, new Frame(Frame.ERROR, paced.stream(),
+            ("EXEC: unknown flags 0x" + Integer.toHexString(flags)).getBytes()));
+        Frame again = Frame.read(in);
+        assertThat(again.type()).isEqualTo(Frame.EXEC);
+        assertThat(again.stream()).isEqualTo(paced.stream());
+        assertThat(java.nio.ByteBuffer.wrap(again.body(), again.body().length - 4, 4).getInt())
+            .isEqualTo(Frame.FLAG_STDIN);
+        room.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        stream.stdin("abc".getBytes());
+        Frame input = Frame.read(in);
+        assertThat(input.type()).isEqualTo(Frame.STDIN);
+        assertThat(input.body()).isEqualTo("abc".getBytes());
+      } finally {
+        guest.close();
+      }
+    }
+  }
+
+  private static void write(SocketChannel ch, Frame f) throws java.io.IOException {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(f.encode());
+    while (b.hasRemaining()) {
+      ch.write(b);
+    }
+  }
 }
