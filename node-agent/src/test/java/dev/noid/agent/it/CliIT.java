@@ -91,6 +91,27 @@ class CliIT {
     assertThat(free.out()).contains("Mem:");
   }
 
+  /**
+   * {@code noid exec -i} with 40 MiB for a command that reads nothing for its first 3 s: the
+   * guest agent held up to 16 MiB unread and killed the command (137). Paced, it all arrives.
+   */
+  @Test
+  @Order(3)
+  void execStdinIsPacedByTheCommandsReading() throws Exception {
+    Path input = dir.resolve("input.bin");
+    byte[] mib = new byte[1 << 20];
+    new java.util.Random(7).nextBytes(mib);
+    try (var out = Files.newOutputStream(input)) {
+      for (int i = 0; i < 40; i++) {
+        out.write(mib);
+      }
+    }
+    Run exec = cli.noid(Map.of(), input, "exec", "-i", "box", "--", "sh", "-c",
+        "sleep 3; wc -c");
+    assertThat(exec.exit()).as(exec.err()).isZero();
+    assertThat(exec.out().strip()).isEqualTo(String.valueOf(40L << 20));
+  }
+
   @Test
   @Order(3)
   void checkpointWithPositionalLabelThenRestoreAsANewVm() throws Exception {

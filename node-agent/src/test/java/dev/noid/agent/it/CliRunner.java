@@ -30,6 +30,11 @@ final class CliRunner {
    * {@code env} says NOID_DAEMON=0.
    */
   Run noid(Map<String, String> env, String... args) throws Exception {
+    return noid(env, Path.of("/dev/null"), args);
+  }
+
+  /** As above, with {@code input} as the CLI's standard input. */
+  Run noid(Map<String, String> env, Path input, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
         "--enable-native-access=ALL-UNNAMED", "-cp", classPath(), "dev.noid.cli.launch.Main"));
     cmd.addAll(List.of(args));
@@ -43,7 +48,7 @@ final class CliRunner {
     pb.environment().putAll(env);
     Path out = dir.resolve("out-" + System.nanoTime());
     Path err = dir.resolve("err-" + System.nanoTime());
-    Process p = pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+    Process p = pb.redirectInput(ProcessBuilder.Redirect.from(input.toFile()))
         .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
     assertThat(p.waitFor(300, TimeUnit.SECONDS)).isTrue();
     String errText = Files.readString(err, StandardCharsets.UTF_8).lines()
