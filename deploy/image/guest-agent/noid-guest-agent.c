@@ -848,6 +848,7 @@ static void handle_stdin(struct stream *s, const uint8_t *body, size_t n)
 		send_error(s->conn, 0, "STDIN: stream %u: child does not read its stdin, killed", s->id);
 		signal_stream(s, SIGKILL);
 		s->stdin_open = 0;
+		count_taken(s, n); /* dropped with the rest below */
 		stdin_drop(s);
 		return;
 	}

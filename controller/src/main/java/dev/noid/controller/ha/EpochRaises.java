@@ -42,9 +42,11 @@ final class EpochRaises {
       return;
     }
     raisedTo = epoch;
-    lastRaise = now;
-    raisedOnce = true;
     if (moved) {
+      // Only a raise that moved the lease counts against the next: a deposed leader's
+      // refusals (the lease was already past) must not delay a real one.
+      lastRaise = now;
+      raisedOnce = true;
       log.error("an agent has seen controller epoch {}, newer than any this store's lease knew"
           + " (was the store restored from a backup?): the lease's epoch is raised to it, and"
           + " this controller steps down so that the next leader comes after it", epoch);

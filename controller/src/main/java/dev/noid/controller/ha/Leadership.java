@@ -78,8 +78,12 @@ public final class Leadership {
    * takes the lease above every epoch agents know, instead of every agent refusing it forever.
    */
   public void outranked(long epoch) {
-    if (epoch <= view.epoch() || epoch > MAX_EPOCH) {
-      return; // not newer; or past what revisions can take (revisionFloor), so not of ours
+    long own = view.epoch();
+    if (epoch <= own || epoch >= MAX_EPOCH || epoch - own > MAX_JUMP) {
+      // Not newer; or not an epoch of ours: one a next takeover could not go past without
+      // overflowing revisions (revisionFloor), or further ahead than failovers since any
+      // backup could have gone (a node that lies, bounded so it cannot spend the range).
+      return;
     }
     outrankedBy.accumulateAndGet(epoch, Math::max);
     raiseEpoch.accept(epoch);
@@ -92,6 +96,9 @@ public final class Leadership {
 
   /** The largest epoch whose revisions ({@code epoch << 40}) fit a long. */
   static final long MAX_EPOCH = (1L << 23) - 1;
+
+  /** How far ahead of this leader's epoch an agent's may be and still be taken as real. */
+  static final long MAX_JUMP = 1000;
 
   void renewedUntil(long nanos) {
     renewBy = nanos;

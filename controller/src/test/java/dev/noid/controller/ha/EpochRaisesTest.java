@@ -41,6 +41,17 @@ class EpochRaisesTest {
   }
 
   @Test
+  void aRaiseThatMovedNothingDoesNotDelayTheNext() {
+    EpochRaises deposed = new EpochRaises(epoch -> {
+      raised.add(epoch);
+      return epoch > 8; // the lease is at 8 already: raising to 8 moves nothing
+    }, now::get);
+    deposed.raiseTo(8);
+    deposed.raiseTo(12);
+    assertThat(raised).containsExactly(8L, 12L);
+  }
+
+  @Test
   void aRaiseThatFailedIsTriedAgainByTheNextRefusal() {
     storeDown = true;
     raises.raiseTo(7);

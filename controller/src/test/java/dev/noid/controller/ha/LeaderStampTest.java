@@ -148,11 +148,14 @@ class LeaderStampTest {
   }
 
   @Test
-  void anEpochPastWhatRevisionsTakeIsNotOurs() {
+  void anEpochTooFarAheadIsNotOurs() {
     Leadership leader = leaderAt(6, Duration.ofMinutes(1));
-    leader.outranked(1L << 23); // a lying node: epoch << 40 would overflow
+    leader.outranked(Leadership.MAX_EPOCH); // the next takeover's << 40 would overflow
     leader.outranked(Long.MAX_VALUE);
+    leader.outranked(6 + Leadership.MAX_JUMP + 1); // further ahead than failovers could go
     assertThat(raises).isEmpty();
+    leader.outranked(6 + Leadership.MAX_JUMP);
+    assertThat(raises).containsExactly(6 + Leadership.MAX_JUMP);
   }
 
   /**

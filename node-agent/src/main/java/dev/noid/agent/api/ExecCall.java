@@ -57,6 +57,7 @@ final class ExecCall implements StreamObserver<ExecRequest> {
   private final AtomicLong outputBytes = new AtomicLong();
   private final AtomicLong unread = new AtomicLong();
   private volatile ExecStream stream;
+  private volatile PacedInput input;
   private volatile ScheduledFuture<?> timeout;
   private volatile ScheduledFuture<?> exitGrace;
   private final AtomicBoolean killing = new AtomicBoolean();
@@ -68,9 +69,9 @@ final class ExecCall implements StreamObserver<ExecRequest> {
     this.vms = vms;
     this.out = out;
     this.timers = timers;
-    // Requests are read one at a time: stdin only as fast as the guest's command takes it
-    // (ExecStream.whenStdinRoom), so a fast sender waits in gRPC's flow control, back to the
-    // user's client, instead of in the guest agent's buffer.
+    // Requests are read one at a time, and stdin handed on only as fast as the guest's command
+    // takes it (ExecStream.whenStdinRoom): a fast sender waits in gRPC's flow control, back to
+    // the user's client, instead of in the guest agent's buffer.
     out.disableAutoRequest();
     out.request(1);
     out.setOnReadyHandler(() -> unread.set(0));
@@ -113,30 +114,42 @@ final class ExecCall implements StreamObserver<ExecRequest> {
 
   @Override
   public void onNext(ExecRequest request) {
-    try {
-      switch (request.getMessageCase()) {
-        case START -> start(request.getStart());
-        case STDIN -> requireStarted().stdin(request.getStdin().toByteArray());
-        case STDIN_CLOSE -> requireStarted().closeStdin();
-        case SIGNAL -> requireStarted().signal(request.getSignal());
-        case RESIZE -> requireStarted().resize(request.getResize().getRows(),
-            request.getResize().getColumns());
-        default -> fail(new AgentException(Code.INVALID_ARGUMENT, "empty exec request"));
+    ExecRequest.MessageCase kind = request.getMessageCase();
+    if (kind == ExecRequest.MessageCase.STDIN || kind == ExecRequest.MessageCase.STDIN_CLOSE) {
+      PacedInput in = input;
+      if (in == null) {
+        fail(new AgentException(Code.WRONG_STATE, "the first exec request must be 'start'"));
+        return;
       }
-      ExecStream s = stream;
-      if (!finished.get() && s != null) {
-        s.whenStdinRoom(this::readNext);
-      }
-    } catch (IOException e) {
-      fail(guestChannelFailed(e));
-    } catch (RuntimeException e) {
-      fail(e);
+      in.offer(request); // it reads the next request when input may be read ahead
+      return;
     }
+    handle(request);
   }
 
   private void readNext() {
     if (!finished.get()) {
       out.request(1);
+    }
+  }
+
+  /** A request other than input; then the next is read, whatever it is. */
+  private void handle(ExecRequest request) {
+    try {
+      switch (request.getMessageCase()) {
+        case START -> start(request.getStart());
+        case SIGNAL -> requireStarted().signal(request.getSignal());
+        case RESIZE -> requireStarted().resize(request.getResize().getRows(),
+            request.getResize().getColumns());
+        default -> fail(new AgentException(Code.INVALID_ARGUMENT, "empty exec request"));
+      }
+      if (!finished.get() && stream != null) {
+        out.request(1);
+      }
+    } catch (IOException e) {
+      fail(guestChannelFailed(e));
+    } catch (RuntimeException e) {
+      fail(e);
     }
   }
 
@@ -164,6 +177,8 @@ final class ExecCall implements StreamObserver<ExecRequest> {
     startNanos = System.nanoTime();
     stream = vms.exec(start.getVmId(), start.getCommandList(), start.getEnvMap(), start.getStdin(),
         start.getTty(), new Sink());
+    input = new PacedInput(stream, this::readNext, e -> fail(e instanceof IOException io
+        ? guestChannelFailed(io) : (RuntimeException) e));
     if (finished.get()) {
       // The client went away while the command was being started: its cancel handler found
       // no stream to kill, so kill it here rather than let it run unseen until its timeout.

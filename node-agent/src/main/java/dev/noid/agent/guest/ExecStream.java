@@ -22,6 +22,11 @@ public final class ExecStream {
     credit.whenRoom(next);
   }
 
+  /** Whether stdin sent now would be within what the guest lets be in flight. */
+  public boolean hasStdinRoom() {
+    return credit.hasRoom();
+  }
+
   public void stdin(byte[] data) throws IOException {
     credit.sent(data.length);
     for (int off = 0; off < data.length; off += 32768) {
@@ -36,10 +41,10 @@ public final class ExecStream {
   }
 
   public void signal(int signal) throws IOException {
-    connection.send(Frame.signal(id, signal));
+    connection.sendToStream(id, Frame.signal(id, signal));
   }
 
   public void resize(int rows, int columns) throws IOException {
-    connection.send(Frame.resize(id, rows, columns));
+    connection.sendToStream(id, Frame.resize(id, rows, columns));
   }
 }

@@ -153,7 +153,7 @@ public final class GuestConnection implements AutoCloseable {
     int id = nextStream.getAndUpdate(i -> i == Integer.MAX_VALUE ? 1 : i + 1);
     int flags = (stdin ? Frame.FLAG_STDIN | Frame.FLAG_STDIN_ACK : 0) | (tty ? Frame.FLAG_TTY : 0);
     StdinCredit credit = stdin ? StdinCredit.paced() : StdinCredit.none();
-    streams.put(id, stdin ? new Paced(sink, credit,
+    streams.put(id, stdin ? new PacedStream(sink, credit,
         Frame.exec(id, argv, env, flags & ~Frame.FLAG_STDIN_ACK)) : sink);
     try {
       send(Frame.exec(id, argv, env, flags));
@@ -164,45 +164,19 @@ public final class GuestConnection implements AutoCloseable {
     return new ExecStream(this, id, credit);
   }
 
-  /** A stream with paced stdin: its sink, its credit, and its start for an older agent. */
-  private record Paced(ExecSink sink, StdinCredit credit, Frame unpacedStart)
-      implements ExecSink {
-    @Override
-    public void onStdout(byte[] data) {
-      sink.onStdout(data);
-    }
-
-    @Override
-    public void onStderr(byte[] data) {
-      sink.onStderr(data);
-    }
-
-    @Override
-    public void onExit(int status) {
-      sink.onExit(status);
-    }
-
-    @Override
-    public void onFailure(String message) {
-      sink.onFailure(message);
-    }
-
-    /** An agent from before STDIN_ACK refused the flag; the stream was never started. */
-    boolean refusedPacing(String error) {
-      return credit.unconfirmed() && error.startsWith("EXEC: unknown flags");
-    }
-  }
-
   /**
    * Starts a refused paced stream again as such an agent was always fed (VMs and checkpoints
    * keep the agent they booted with). On a thread of its own: this is the reader's, and a send
    * may wait for the channel. No stdin was sent meanwhile: the credit had not been confirmed.
    */
-  private void startUnpaced(int id, Paced stream) {
+  private void startUnpaced(int id, PacedStream stream) {
     streams.put(id, stream);
     Thread.ofVirtual().name("guest-exec-unpaced").start(() -> {
       try {
         send(stream.unpacedStart());
+        for (Frame f : stream.restart()) {
+          send(f);
+        }
         stream.credit().unpaced();
       } catch (IOException e) {
         if (streams.remove(id, stream)) {
@@ -210,6 +184,14 @@ public final class GuestConnection implements AutoCloseable {
         }
       }
     });
+  }
+
+  /** Sends a frame for stream {@code id} (a signal, a resize). */
+  void sendToStream(int id, Frame frame) throws IOException {
+    if (streams.get(id) instanceof PacedStream p) {
+      p.sending(frame);
+    }
+    send(frame);
   }
 
   /**
@@ -254,7 +236,13 @@ public final class GuestConnection implements AutoCloseable {
       ready.complete("reset");
       Frame f;
       while ((f = Frame.read(in)) != null) {
-        dispatch(f);
+        try {
+          dispatch(f);
+        } catch (RuntimeException e) {
+          // One stream's handler must not end the channel every stream of the VM shares.
+          log.warn("guest frame type {} on stream {}: its handler failed", f.type(), f.stream(),
+              e);
+        }
       }
     } catch (IOException e) {
       if (channel.isOpen()) {
@@ -302,13 +290,13 @@ public final class GuestConnection implements AutoCloseable {
       }
       case Frame.STDIN_ACK -> {
         long taken = f.takenBytes();
-        if (streams.get(f.stream()) instanceof Paced p) {
+        if (streams.get(f.stream()) instanceof PacedStream p) {
           p.credit().taken(taken);
         }
       }
       case Frame.ERROR -> {
         ExecSink s = f.stream() == 0 ? null : streams.remove(f.stream());
-        if (s instanceof Paced p && p.refusedPacing(f.text())) {
+        if (s instanceof PacedStream p && p.refusedPacing(f.text())) {
           startUnpaced(f.stream(), p);
         } else if (s != null) {
           s.onFailure(f.text());

@@ -67,6 +67,10 @@ final class StdinCredit {
     return paced && !confirmed;
   }
 
+  synchronized boolean hasRoom() {
+    return room();
+  }
+
   /** Runs {@code next} once more stdin may be sent: now, or on the report that makes room. */
   void whenRoom(Runnable next) {
     synchronized (this) {

@@ -19,6 +19,7 @@ class FrameFuzzTest {
       while ((f = Frame.read(in)) != null) {
         switch (f.type()) {
           case Frame.EXIT -> f.exitStatus();
+          case Frame.STDIN_ACK -> f.takenBytes();
           case Frame.ERROR, Frame.STDOUT, Frame.STDERR -> f.text();
           default -> { }
         }

@@ -83,7 +83,9 @@ class GuestConnectionTest {
   /**
    * A VM booted with a guest agent from before STDIN_ACK (VMs and checkpoints keep theirs): it
    * refuses the flag, exactly as that agent's code does, and never starts the stream. The host
-   * starts it again unpaced, and no stdin was sent before that, so none is lost.
+   * starts it again unpaced, and no stdin was sent before that, so none is lost; the signal
+   * and terminal size it dropped meanwhile are sent again (else a cancel's SIGKILL was lost,
+   * and the command ran on unseen).
    */
   @Test
   void aGuestAgentFromBeforePacingGetsTheCommandStartedUnpaced() throws Exception {
@@ -94,7 +96,7 @@ class GuestConnectionTest {
       try (SocketChannel accepted = vmm.accept()) {
         java.io.DataInputStream in = new java.io.DataInputStream(
             java.nio.channels.Channels.newInputStream(accepted));
-        Frame reset = Frame.read(in);
+        Frame reset = next(in);
         write(accepted, new Frame(Frame.PONG, 0, reset.body()));
         guest.ready().get(10, java.util.concurrent.TimeUnit.SECONDS);
 
@@ -103,28 +105,48 @@ class GuestConnectionTest {
         ExecStream stream = guest.exec(List.of("cat"), Map.of(), true, false,
             ExecSink.ignoring());
         stream.whenStdinRoom(() -> room.complete(null));
-        Frame paced = Frame.read(in);
+        Frame paced = next(in);
         assertThat(paced.type()).isEqualTo(Frame.EXEC);
         int flags = java.nio.ByteBuffer.wrap(paced.body(), paced.body().length - 4, 4).getInt();
         assertThat(flags).isEqualTo(Frame.FLAG_STDIN | Frame.FLAG_STDIN_ACK);
         assertThat(room).as("no stdin before the guest answers the flag").isNotDone();
+        // Sent before the refusal arrives: the old agent drops them (no such stream).
+        stream.resize(40, 120);
+        stream.signal(15);
+        assertThat(next(in).type()).isEqualTo(Frame.RESIZE);
+        assertThat(next(in).type()).isEqualTo(Frame.SIGNAL);
 
         write(accepted, new Frame(Frame.ERROR, paced.stream(),
             ("EXEC: unknown flags 0x" + Integer.toHexString(flags)).getBytes()));
-        Frame again = Frame.read(in);
+        Frame again = next(in);
         assertThat(again.type()).isEqualTo(Frame.EXEC);
         assertThat(again.stream()).isEqualTo(paced.stream());
         assertThat(java.nio.ByteBuffer.wrap(again.body(), again.body().length - 4, 4).getInt())
             .isEqualTo(Frame.FLAG_STDIN);
+        Frame resize = next(in);
+        assertThat(resize.type()).as("sent again for the started stream").isEqualTo(Frame.RESIZE);
+        assertThat(resize.body()).isEqualTo(Frame.resize(paced.stream(), 40, 120).body());
+        assertThat(next(in).type()).isEqualTo(Frame.SIGNAL);
         room.get(10, java.util.concurrent.TimeUnit.SECONDS);
         stream.stdin("abc".getBytes());
-        Frame input = Frame.read(in);
+        Frame input = next(in);
         assertThat(input.type()).isEqualTo(Frame.STDIN);
         assertThat(input.body()).isEqualTo("abc".getBytes());
       } finally {
         guest.close();
       }
     }
+  }
+
+  /** The next frame the host sent, within 10 s: a frame that never comes fails, not hangs. */
+  private static Frame next(java.io.DataInputStream in) throws Exception {
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return Frame.read(in);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }).get(10, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   private static void write(SocketChannel ch, Frame f) throws java.io.IOException {

@@ -80,7 +80,16 @@ class AgentVmIT {
 
   Exec exec(String vm, List<String> command, Map<String, String> env, int timeoutSeconds,
       long maxOutput) throws Exception {
-    ExecOutput<ExecResponse, Exec> output = new ExecOutput<>() {
+    ExecOutput<ExecResponse, Exec> output = output();
+    StreamObserver<ExecRequest> requests = agent.asyncStub().exec(output);
+    requests.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm)
+        .addAllCommand(command).putAllEnv(env).setTimeoutSeconds(timeoutSeconds)
+        .setMaxOutputBytes(maxOutput)).build());
+    return output.await(requests);
+  }
+
+  private static ExecOutput<ExecResponse, Exec> output() {
+    return new ExecOutput<>() {
       @Override
       public void onNext(ExecResponse r) {
         switch (r.getMessageCase()) {
@@ -92,11 +101,6 @@ class AgentVmIT {
         }
       }
     };
-    StreamObserver<ExecRequest> requests = agent.asyncStub().exec(output);
-    requests.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId(vm)
-        .addAllCommand(command).putAllEnv(env).setTimeoutSeconds(timeoutSeconds)
-        .setMaxOutputBytes(maxOutput)).build());
-    return output.await(requests);
   }
 
   Exec sh(String vm, String script) throws Exception {
@@ -230,6 +234,30 @@ class AgentVmIT {
     assertThat(escaped.exitCode()).isEqualTo(137);
     assertThat(escaped.stdout()).isEqualTo("started\n");
     assertThat(sh("vm1", "pkill -f 'sleep 600'; echo done").stdout()).isEqualTo("done\n");
+  }
+
+  /**
+   * Input waits for the guest's command to read it, and a signal sent behind input must not:
+   * SIGTERM for a command that reads none of the 4 MiB it was sent reaches it at once.
+   */
+  @Test
+  @Order(5)
+  void aSignalGetsThroughWhileInputWaitsForTheCommand() throws Exception {
+    ExecOutput<ExecResponse, Exec> output = output();
+    StreamObserver<ExecRequest> requests = agent.asyncStub().exec(output);
+    requests.onNext(ExecRequest.newBuilder().setStart(ExecStart.newBuilder().setVmId("vm1")
+        .addAllCommand(List.of("sh", "-c",
+            "trap 'echo got TERM; exit 5' TERM; while :; do sleep 1; done"))
+        .setStdin(true).setTimeoutSeconds(60)).build());
+    com.google.protobuf.ByteString mib = com.google.protobuf.ByteString.copyFrom(new byte[1 << 20]);
+    for (int i = 0; i < 4; i++) {
+      requests.onNext(ExecRequest.newBuilder().setStdin(mib).build());
+    }
+    requests.onNext(ExecRequest.newBuilder().setSignal(15).build());
+    Exec e = output.await(requests);
+    assertThat(e.timedOut()).as("the signal waited behind the input").isFalse();
+    assertThat(e.exitCode()).isEqualTo(5);
+    assertThat(e.stdout()).isEqualTo("got TERM\n");
   }
 
   @Test

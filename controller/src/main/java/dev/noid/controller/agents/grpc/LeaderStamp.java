@@ -37,6 +37,10 @@ public final class LeaderStamp implements ClientInterceptor {
           Status.UNAVAILABLE.withDescription(noLonger()));
     }
     return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+      // Once the stamp cancelled the call its caller may still use it (half-close a unary
+      // call, send the next batch); gRPC would throw for that, so those go nowhere.
+      private volatile boolean cancelled;
+
       @Override
       public void start(Listener<R> listener, Metadata headers) {
         headers.put(ControllerEpochHeaders.EPOCH, epoch);
@@ -60,11 +64,27 @@ public final class LeaderStamp implements ClientInterceptor {
       // is checked again, and a leader that may no longer lead ends the stream instead.
       @Override
       public void sendMessage(Q message) {
-        if (!leadership.mayAct()) {
+        if (!cancelled && !leadership.mayAct()) {
+          cancelled = true;
           cancel(noLonger(), null);
-          return;
         }
-        super.sendMessage(message);
+        if (!cancelled) {
+          super.sendMessage(message);
+        }
+      }
+
+      @Override
+      public void halfClose() {
+        if (!cancelled) {
+          super.halfClose();
+        }
+      }
+
+      @Override
+      public void request(int numMessages) {
+        if (!cancelled) {
+          super.request(numMessages);
+        }
       }
     };
   }
