@@ -29,33 +29,18 @@ class GuestConnectionTest {
    */
   @Test
   void aGuestThatLostTheFirstResetIsAskedAgain() throws Exception {
-    Path socket = tmp.resolve("agent.sock");
-    try (ServerSocketChannel vmm = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
-      vmm.bind(UnixDomainSocketAddress.of(socket));
-      GuestConnection guest = GuestConnection.open(socket, "vm1");
-      try (SocketChannel accepted = vmm.accept()) {
-        java.io.DataInputStream in = new java.io.DataInputStream(
-            java.nio.channels.Channels.newInputStream(accepted));
-        Frame lost = Frame.read(in);
-        assertThat(lost.type()).isEqualTo(Frame.RESET);
-        Frame again = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-          try {
-            return Frame.read(in);
-          } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-          }
-        }).get(10, java.util.concurrent.TimeUnit.SECONDS);
-        assertThat(again.type()).isEqualTo(Frame.RESET);
-        assertThat(again.body()).isEqualTo(lost.body());
-        accepted.write(java.nio.ByteBuffer.wrap(
-            new Frame(Frame.PONG, 0, again.body()).encode()));
+    onChannel((guest, accepted, in) -> {
+      Frame lost = Frame.read(in);
+      assertThat(lost.type()).isEqualTo(Frame.RESET);
+      Frame again = next(in);
+      assertThat(again.type()).isEqualTo(Frame.RESET);
+      assertThat(again.body()).isEqualTo(lost.body());
+      accepted.write(java.nio.ByteBuffer.wrap(
+          new Frame(Frame.PONG, 0, again.body()).encode()));
 
-        assertThat(guest.ready().get(10, java.util.concurrent.TimeUnit.SECONDS)).isNotNull();
-        assertThat(guest.isReady()).isTrue();
-      } finally {
-        guest.close();
-      }
-    }
+      assertThat(guest.ready().get(10, java.util.concurrent.TimeUnit.SECONDS)).isNotNull();
+      assertThat(guest.isReady()).isTrue();
+    });
   }
 
   @Test
@@ -89,49 +74,60 @@ class GuestConnectionTest {
    */
   @Test
   void aGuestAgentFromBeforePacingGetsTheCommandStartedUnpaced() throws Exception {
+    onChannel((guest, accepted, in) -> {
+      Frame reset = next(in);
+      write(accepted, new Frame(Frame.PONG, 0, reset.body()));
+      guest.ready().get(10, java.util.concurrent.TimeUnit.SECONDS);
+
+      java.util.concurrent.CompletableFuture<Void> room =
+          new java.util.concurrent.CompletableFuture<>();
+      ExecStream stream = guest.exec(List.of("cat"), Map.of(), true, false,
+          ExecSink.ignoring());
+      stream.whenStdinRoom(() -> room.complete(null));
+      Frame paced = next(in);
+      assertThat(paced.type()).isEqualTo(Frame.EXEC);
+      int flags = java.nio.ByteBuffer.wrap(paced.body(), paced.body().length - 4, 4).getInt();
+      assertThat(flags).isEqualTo(Frame.FLAG_STDIN | Frame.FLAG_STDIN_ACK);
+      assertThat(room).as("no stdin before the guest answers the flag").isNotDone();
+      // Sent before the refusal arrives: the old agent drops them (no such stream).
+      stream.resize(40, 120);
+      stream.signal(15);
+      assertThat(next(in).type()).isEqualTo(Frame.RESIZE);
+      assertThat(next(in).type()).isEqualTo(Frame.SIGNAL);
+
+      write(accepted, new Frame(Frame.ERROR, paced.stream(),
+          ("EXEC: unknown flags 0x" + Integer.toHexString(flags)).getBytes()));
+      Frame again = next(in);
+      assertThat(again.type()).isEqualTo(Frame.EXEC);
+      assertThat(again.stream()).isEqualTo(paced.stream());
+      assertThat(java.nio.ByteBuffer.wrap(again.body(), again.body().length - 4, 4).getInt())
+          .isEqualTo(Frame.FLAG_STDIN);
+      Frame resize = next(in);
+      assertThat(resize.type()).as("sent again for the started stream").isEqualTo(Frame.RESIZE);
+      assertThat(resize.body()).isEqualTo(Frame.resize(paced.stream(), 40, 120).body());
+      assertThat(next(in).type()).isEqualTo(Frame.SIGNAL);
+      room.get(10, java.util.concurrent.TimeUnit.SECONDS);
+      stream.stdin("abc".getBytes());
+      Frame input = next(in);
+      assertThat(input.type()).isEqualTo(Frame.STDIN);
+      assertThat(input.body()).isEqualTo("abc".getBytes());
+    });
+  }
+
+  /** What a test does as the VMM's end of a new guest channel, with the host's end. */
+  private interface Scenario {
+    void run(GuestConnection guest, SocketChannel accepted, java.io.DataInputStream in)
+        throws Exception;
+  }
+
+  private void onChannel(Scenario scenario) throws Exception {
     Path socket = tmp.resolve("agent.sock");
     try (ServerSocketChannel vmm = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
       vmm.bind(UnixDomainSocketAddress.of(socket));
       GuestConnection guest = GuestConnection.open(socket, "vm1");
       try (SocketChannel accepted = vmm.accept()) {
-        java.io.DataInputStream in = new java.io.DataInputStream(
-            java.nio.channels.Channels.newInputStream(accepted));
-        Frame reset = next(in);
-        write(accepted, new Frame(Frame.PONG, 0, reset.body()));
-        guest.ready().get(10, java.util.concurrent.TimeUnit.SECONDS);
-
-        java.util.concurrent.CompletableFuture<Void> room =
-            new java.util.concurrent.CompletableFuture<>();
-        ExecStream stream = guest.exec(List.of("cat"), Map.of(), true, false,
-            ExecSink.ignoring());
-        stream.whenStdinRoom(() -> room.complete(null));
-        Frame paced = next(in);
-        assertThat(paced.type()).isEqualTo(Frame.EXEC);
-        int flags = java.nio.ByteBuffer.wrap(paced.body(), paced.body().length - 4, 4).getInt();
-        assertThat(flags).isEqualTo(Frame.FLAG_STDIN | Frame.FLAG_STDIN_ACK);
-        assertThat(room).as("no stdin before the guest answers the flag").isNotDone();
-        // Sent before the refusal arrives: the old agent drops them (no such stream).
-        stream.resize(40, 120);
-        stream.signal(15);
-        assertThat(next(in).type()).isEqualTo(Frame.RESIZE);
-        assertThat(next(in).type()).isEqualTo(Frame.SIGNAL);
-
-        write(accepted, new Frame(Frame.ERROR, paced.stream(),
-            ("EXEC: unknown flags 0x" + Integer.toHexString(flags)).getBytes()));
-        Frame again = next(in);
-        assertThat(again.type()).isEqualTo(Frame.EXEC);
-        assertThat(again.stream()).isEqualTo(paced.stream());
-        assertThat(java.nio.ByteBuffer.wrap(again.body(), again.body().length - 4, 4).getInt())
-            .isEqualTo(Frame.FLAG_STDIN);
-        Frame resize = next(in);
-        assertThat(resize.type()).as("sent again for the started stream").isEqualTo(Frame.RESIZE);
-        assertThat(resize.body()).isEqualTo(Frame.resize(paced.stream(), 40, 120).body());
-        assertThat(next(in).type()).isEqualTo(Frame.SIGNAL);
-        room.get(10, java.util.concurrent.TimeUnit.SECONDS);
-        stream.stdin("abc".getBytes());
-        Frame input = next(in);
-        assertThat(input.type()).isEqualTo(Frame.STDIN);
-        assertThat(input.body()).isEqualTo("abc".getBytes());
+        scenario.run(guest, accepted, new java.io.DataInputStream(
+            java.nio.channels.Channels.newInputStream(accepted)));
       } finally {
         guest.close();
       }
