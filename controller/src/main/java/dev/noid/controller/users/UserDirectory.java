@@ -207,7 +207,8 @@ public final class UserDirectory {
       String hash = Tokens.sha256(token);
       Optional<UserRow> user = store.userByTokenHash(hash);
       if (user.isPresent() && Tokens.sameHash(user.get().tokenHash(), hash)) {
-        return new Principal(user.get().name(), ROLE_ADMIN.equals(user.get().role()));
+        return new Principal(user.get().name(), ROLE_ADMIN.equals(user.get().role()),
+            user.get().created());
       }
     }
     // Refusals while blocked are not counted: the block ends one window after the failures.

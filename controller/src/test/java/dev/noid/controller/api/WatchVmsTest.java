@@ -69,4 +69,51 @@ class WatchVmsTest {
       ch.shutdownNow();
     }
   }
+  /**
+   * A user removed and added again under the same name is a new user: a watch resumed from a
+   * revision before that must not replay the earlier holder's VMs (their names, labels, nodes).
+   * Before, the feed matched owners by name and replayed them.
+   */
+  @Test
+  void aNewUserUnderARemovedUsersNameIsNotReplayedTheEarlierHoldersVms() throws Exception {
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30), Map.of("node-a", 4096L))) {
+      ManagedChannel ch = c.channel();
+      String bob = c.users.add("bob", "user").token();
+      VmServiceGrpc.newBlockingStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(bob))
+          .createVm(CreateVmRequest.newBuilder().setName("b1").setCpus(1).setMemMib(256).build());
+      String oldAlice = c.users.add("alice", "user").token();
+      Recorder before = new Recorder();
+      var call = io.grpc.Context.current().withCancellation();
+      call.run(() -> VmServiceGrpc.newStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(oldAlice))
+          .watchVms(WatchVmsRequest.getDefaultInstance(), before));
+      long seen = before.next().getRevision();
+      call.cancel(null);
+      var oldVms = VmServiceGrpc.newBlockingStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(oldAlice));
+      oldVms.createVm(CreateVmRequest.newBuilder().setName("payroll-db").setCpus(1).setMemMib(256)
+          .putLabels("team", "finance").build());
+      oldVms.destroyVm(DestroyVmRequest.newBuilder().setName("payroll-db").build());
+      c.users.revoke("alice");
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+          .until(() -> {
+            c.users.remove("alice");
+            return true;
+          });
+
+      String newAlice = c.users.add("alice", "user").token();
+      VmServiceGrpc.newBlockingStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(newAlice))
+          .createVm(CreateVmRequest.newBuilder().setName("mine").setCpus(1).setMemMib(256).build());
+      Recorder resumed = new Recorder();
+      VmServiceGrpc.newStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(newAlice))
+          .watchVms(WatchVmsRequest.newBuilder().setSinceRevision(seen).build(), resumed);
+      List<WatchVmsResponse> replay = new java.util.ArrayList<>();
+      WatchVmsResponse r;
+      while ((r = resumed.next()).getType() != EventType.EVENT_TYPE_SYNCED) {
+        replay.add(r);
+      }
+      assertThat(replay).as("a replay, not a snapshot").isNotEmpty()
+          .allSatisfy(e -> assertThat(e.getType()).isNotEqualTo(EventType.EVENT_TYPE_EXISTING));
+      assertThat(replay).extracting(e -> e.getVm().getName()).containsOnly("mine");
+      ch.shutdownNow();
+    }
+  }
 }

@@ -133,8 +133,8 @@ class UserDirectoryTest {
     String adminToken = users.add("alice", UserDirectory.ROLE_ADMIN).token();
     String userToken = users.add("bob", UserDirectory.ROLE_USER).token();
 
-    assertThat(users.authenticate(adminToken, ALICE)).isEqualTo(new Principal("alice", true));
-    assertThat(users.authenticate(userToken, ALICE)).isEqualTo(new Principal("bob", false));
+    assertThat(users.authenticate(adminToken, ALICE)).isEqualTo(principal("alice", true));
+    assertThat(users.authenticate(userToken, ALICE)).isEqualTo(principal("bob", false));
   }
 
   @Test
@@ -183,7 +183,7 @@ class UserDirectoryTest {
 
     assertThat(e.code()).isEqualTo(Code.ALREADY_EXISTS);
     assertThat(e.getMessage()).contains("'alice'");
-    assertThat(users.authenticate(first, ALICE)).isEqualTo(new Principal("alice", false));
+    assertThat(users.authenticate(first, ALICE)).isEqualTo(principal("alice", false));
   }
 
   // ------------------------------------------------------------------ authenticate
@@ -225,9 +225,9 @@ class UserDirectoryTest {
     assertThat(GrpcStatusMapper.toStatus(blocked).getStatus().getCode())
         .isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     // The right token works from the throttled address itself (a user behind the same NAT)...
-    assertThat(users.authenticate(token, ATTACKER)).isEqualTo(new Principal("alice", false));
+    assertThat(users.authenticate(token, ATTACKER)).isEqualTo(principal("alice", false));
     // ...and from anywhere else.
-    assertThat(users.authenticate(token, ALICE)).isEqualTo(new Principal("alice", false));
+    assertThat(users.authenticate(token, ALICE)).isEqualTo(principal("alice", false));
     clock.advance(Duration.ofSeconds(59));
     assertThat(failure(() -> users.authenticate(guess, ATTACKER)).code())
         .isEqualTo(Code.TOO_MANY_ATTEMPTS);
@@ -274,7 +274,7 @@ class UserDirectoryTest {
       failure(() -> users.authenticate(Tokens.displayPrefix(token), ALICE));
     }
 
-    assertThat(users.authenticate(token, ALICE)).isEqualTo(new Principal("alice", false));
+    assertThat(users.authenticate(token, ALICE)).isEqualTo(principal("alice", false));
   }
 
   // ------------------------------------------------------------------ rotate, remove
@@ -287,7 +287,7 @@ class UserDirectoryTest {
 
     assertThat(fresh).isNotEqualTo(old);
     assertThat(Tokens.wellFormed(fresh)).isTrue();
-    assertThat(users.authenticate(fresh, ALICE)).isEqualTo(new Principal("alice", true));
+    assertThat(users.authenticate(fresh, ALICE)).isEqualTo(principal("alice", true));
     NoidException e = failure(() -> users.authenticate(old, ALICE));
     assertThat(e.code()).isEqualTo(Code.UNAUTHENTICATED);
     assertThat(store.user("alice").orElseThrow().tokenPrefix())
@@ -312,5 +312,10 @@ class UserDirectoryTest {
     assertThat(failure(() -> users.authenticate(token, ALICE)).code()).isEqualTo(Code.UNAUTHENTICATED);
     assertThat(users.list()).extracting(UserRow::name).containsExactly("bob");
     assertThat(failure(() -> users.remove("alice")).code()).isEqualTo(Code.NOT_FOUND);
+  }
+
+  /** The principal a token of {@code name} should authenticate as: with the user's creation. */
+  private Principal principal(String name, boolean admin) {
+    return new Principal(name, admin, users.require(name).created());
   }
 }

@@ -17,6 +17,7 @@ import dev.noid.controller.api.ProtoMapper;
 import dev.noid.controller.api.WatchStream;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.VmState;
+import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.VmView;
 import io.grpc.ServerServiceDefinition;
@@ -85,7 +86,8 @@ public final class VmReads {
   }
 
   void watchVms(WatchVmsRequest r, StreamObserver<WatchVmsResponse> out) {
-    String owner = AuthInterceptor.caller().name();
+    Principal caller = AuthInterceptor.caller();
+    String owner = caller.name();
     Map<String, String> selector;
     try {
       vms.requireCurrent();
@@ -94,7 +96,8 @@ public final class VmReads {
       out.onError(GrpcStatusMapper.toStatus(e));
       return;
     }
-    new WatchStream<>(owner, (VmEntry e) -> e.owner().equals(owner) && matches(selector, e),
+    // By creation too: the history may hold VMs of a removed user who had the same name.
+    new WatchStream<>(owner, (VmEntry e) -> caller.owns(e.owner(), e.created()) && matches(selector, e),
         new VmWatchResponses(),
         (ServerCallStreamObserver<WatchVmsResponse>) out, vms)
         .start(r.getSinceRevision(), streams, owner);

@@ -73,7 +73,7 @@ public final class NewVms {
     if (r.labels().size() > MAX_LABELS) {
       throw NoidException.invalid("labels: at most " + MAX_LABELS + " are allowed; got " + r.labels().size());
     }
-    Instant now = clock.instant();
+    Instant now = who.newVmCreated(clock.instant());
     return new VmEntry(newId(), who.name(), r.name(), cpus, mem, r.diskMib(),
         images.pin(r.image().isEmpty() ? DEFAULT_IMAGE : r.image()), r.labels(), r.node(),
         r.nodeSelector(), r.nodeLossPolicy(), VmState.PENDING,
@@ -86,7 +86,7 @@ public final class NewVms {
     if (problem != null) {
       throw NoidException.invalid(problem);
     }
-    Instant now = clock.instant();
+    Instant now = who.newVmCreated(clock.instant());
     return new VmEntry(newId(), who.name(), asName, cpus, memMib, 0, image, java.util.Map.of(), nodeHint,
         java.util.Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED", VmState.PENDING, VmState.RUNNING, "",
         "clone of " + checkpointId, 0, checkpointId, 0, now, now, "", "");
