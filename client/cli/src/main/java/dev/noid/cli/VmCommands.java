@@ -29,7 +29,8 @@ final class VmCommands {
   static final class Create extends ClientCommand {
     @Parameters(index = "0", description = "VM name (a-z, 0-9, '-', 1-63 characters).") String name;
     @Option(names = "--cpus", defaultValue = "1", description = "vCPUs (default 1).") int cpus;
-    @Option(names = "--mem", defaultValue = "256", description = "Memory in MiB (default 256).") int memMib;
+    @Option(names = "--mem", defaultValue = "256", description = "Memory, e.g. 512M or 2G; a"
+        + " plain number is MiB (default 256).") String mem;
     @Option(names = "--image", description = "Image name (default dev).") String image;
     @Option(names = "--node", description = "Place on this node.") String node;
     @Option(names = "--disk", description = "Root disk size, e.g. 4G or 512M (default: the"
@@ -41,7 +42,8 @@ final class VmCommands {
 
     @Override
     int run(NoidClient client) {
-      CreateVmRequest.Builder b = CreateVmRequest.newBuilder().setName(name).setCpus(cpus).setMemMib(memMib)
+      CreateVmRequest.Builder b = CreateVmRequest.newBuilder().setName(name).setCpus(cpus)
+          .setMemMib(Sizes.mib("--mem", mem))
           .putAllLabels(labels).setWait(!noWait);
       if (image != null) {
         b.setImage(image);
@@ -50,7 +52,7 @@ final class VmCommands {
         b.setNode(node);
       }
       if (disk != null) {
-        b.setDiskMib(DiskSizes.mib("--disk", disk));
+        b.setDiskMib(Sizes.mib("--disk", disk));
       }
       if (count != 0) {
         String creating = "creating " + count + " VMs " + name + "-*";

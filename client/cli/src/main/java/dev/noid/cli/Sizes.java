@@ -5,10 +5,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Sizes as people write them: 512M, 4G, 1T, or a plain number of MiB. */
-final class DiskSizes {
+final class Sizes {
   private static final Pattern SIZE = Pattern.compile("(\\d{1,12})\\s*([MGT]?)(?:I?B)?");
 
-  private DiskSizes() {}
+  private Sizes() {}
 
   static int mib(String option, String text) {
     Matcher m = SIZE.matcher(text.strip().toUpperCase(Locale.ROOT));
