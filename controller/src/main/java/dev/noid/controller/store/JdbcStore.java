@@ -52,6 +52,13 @@ abstract class JdbcStore implements Store {
   protected void beforeWork(Connection c) throws SQLException {
   }
 
+  /**
+   * Keeps VMs and checkpoints from being added until this transaction ends, so that a user's
+   * removal sees every one committed before it (a create in flight). SQLite has one writer.
+   */
+  protected void holdOwnedRows(Connection c) throws SQLException {
+  }
+
   /** A transaction that changes state: a fencing store checks its fence first. */
   <T> T tx(String what, SqlWork<T> work) {
     return run(what, work, true);
@@ -130,68 +137,26 @@ abstract class JdbcStore implements Store {
         || msg.contains("SQLITE_CONSTRAINT");
   }
 
-  // ------------------------------------------------------------------ users
+  // ------------------------------------------------------------------ users (see UserRows)
 
   @Override
   public boolean insertUser(UserRow u) {
-    return tx("insert user", c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "INSERT INTO users (name, role, token_hash, token_prefix, created_ms) VALUES (?,?,?,?,?)")) {
-        ps.setString(1, u.name());
-        ps.setString(2, u.role());
-        ps.setString(3, u.tokenHash());
-        ps.setString(4, u.tokenPrefix());
-        ps.setLong(5, u.created().toEpochMilli());
-        ps.executeUpdate();
-        return true;
-      } catch (SQLException e) {
-        if (isUniqueViolation(e)) {
-          return false;
-        }
-        throw e;
-      }
-    });
+    return UserRows.insert(this, u);
   }
 
   @Override
   public Optional<UserRow> user(String name) {
-    return queryUser("SELECT name, role, token_hash, token_prefix, created_ms FROM users WHERE name = ?", name);
+    return UserRows.byName(this, name);
   }
 
   @Override
   public Optional<UserRow> userByTokenHash(String hash) {
-    return queryUser("SELECT name, role, token_hash, token_prefix, created_ms FROM users WHERE token_hash = ?", hash);
-  }
-
-  private Optional<UserRow> queryUser(String sql, String arg) {
-    return read("read user", c -> {
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        ps.setString(1, arg);
-        try (ResultSet rs = ps.executeQuery()) {
-          return rs.next() ? Optional.of(userRow(rs)) : Optional.<UserRow>empty();
-        }
-      }
-    });
-  }
-
-  private static UserRow userRow(ResultSet rs) throws SQLException {
-    return new UserRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
-        Instant.ofEpochMilli(rs.getLong(5)));
+    return UserRows.byTokenHash(this, hash);
   }
 
   @Override
   public List<UserRow> users() {
-    return read("list users", c -> {
-      List<UserRow> out = new ArrayList<>();
-      try (PreparedStatement ps = c.prepareStatement(
-          "SELECT name, role, token_hash, token_prefix, created_ms FROM users ORDER BY name");
-          ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(userRow(rs));
-        }
-      }
-      return out;
-    });
+    return UserRows.all(this);
   }
 
   @Override
@@ -200,27 +165,9 @@ abstract class JdbcStore implements Store {
         hash, prefix, name);
   }
 
-
   @Override
   public boolean deleteUser(String name) {
-    return tx("delete user", c -> {
-      for (String sql : List.of("SELECT 1 FROM vms WHERE owner = ? LIMIT 1",
-          "SELECT 1 FROM checkpoints WHERE owner = ? LIMIT 1")) {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-          ps.setString(1, name);
-          try (ResultSet rs = ps.executeQuery()) {
-            if (rs.next()) {
-              return false;
-            }
-          }
-        }
-      }
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM users WHERE name = ?")) {
-        ps.setString(1, name);
-        ps.executeUpdate();
-      }
-      return true;
-    });
+    return UserRows.delete(this, name);
   }
 
   // ------------------------------------------------------------------ VMs (see VmRows)

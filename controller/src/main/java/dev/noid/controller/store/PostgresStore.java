@@ -64,6 +64,17 @@ public final class PostgresStore extends JdbcStore implements ControllerLease {
     return config;
   }
 
+  /**
+   * READ COMMITTED would let a user's removal miss a VM whose insert commits after its check:
+   * SHARE waits for the writes under way and holds off new ones for the removal's few ms.
+   */
+  @Override
+  protected void holdOwnedRows(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute("LOCK TABLE vms, checkpoints IN SHARE MODE");
+    }
+  }
+
   @Override
   protected Connection connection() throws SQLException {
     if (deposed != null) {

@@ -51,6 +51,42 @@ class PostgresStoreIT extends StoreContract {
     return DriverManager.getConnection(url);
   }
 
+  // ------------------------------------------------------------------ users
+
+  /**
+   * The host's `users remove` racing a create already in flight: the check for the user's VMs
+   * ran under READ COMMITTED while the VM's insert was not committed yet, so the user went and
+   * the VM stayed with an owner no one was. Whoever was added under the name next owned it.
+   */
+  @Test
+  void aUsersVmCommittedWhileTheUserIsRemovedKeepsTheUser() throws Exception {
+    store.insertUser(user("alice", "a1"));
+    var removal = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+    java.util.concurrent.Future<Boolean> removed;
+    try (Connection create = rawConnection(); Connection look = rawConnection()) {
+      create.setAutoCommit(false);
+      try (Statement s = create.createStatement()) {
+        s.execute("INSERT INTO vms (id, owner, name, node, state, revision, document)"
+            + " VALUES ('vm-1', 'alice', 'web', 'node-a', 'PENDING', 1, '{}')");
+      }
+      removed = removal.submit(() -> store.deleteUser("alice"));
+      // Until the removal has answered or waits for the create's transaction.
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+          .until(() -> removed.isDone() || waitsForALock(look));
+      create.commit();
+    }
+    assertThat(removed.get(10, java.util.concurrent.TimeUnit.SECONDS)).as("removed").isFalse();
+    assertThat(store.user("alice")).isPresent();
+    removal.close();
+  }
+
+  private static boolean waitsForALock(Connection c) throws SQLException {
+    try (Statement s = c.createStatement();
+        var rs = s.executeQuery("SELECT count(*) FROM pg_locks WHERE NOT granted")) {
+      return rs.next() && rs.getLong(1) > 0;
+    }
+  }
+
   // ------------------------------------------------------------------ the VM change log
 
   @Test

@@ -53,7 +53,7 @@ abstract class StoreContract {
     }
   }
 
-  private static UserRow user(String name, String hash) {
+  static UserRow user(String name, String hash) {
     return new UserRow(name, "user", hash, "noid_tok_" + name, CREATED);
   }
 
