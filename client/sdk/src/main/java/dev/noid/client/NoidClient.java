@@ -351,9 +351,20 @@ public final class NoidClient implements AutoCloseable {
         ListCheckpointsResponse::getCheckpointsList, ListCheckpointsResponse::getNextPageToken);
   }
 
-  /** Deletes a checkpoint by id. */
+  /**
+   * Deletes a checkpoint by id. A retry that finds it gone after an attempt whose answer was
+   * lost returns normally: that attempt deleted it, or it was not there; either way it is gone.
+   */
   public void deleteCheckpoint(String id) {
-    Calls.call(() -> vms().deleteCheckpoint(DeleteCheckpointRequest.newBuilder().setId(id).build()));
+    RetriedAttempts attempts = new RetriedAttempts();
+    try {
+      Calls.call(() -> vms().withInterceptors(attempts)
+          .deleteCheckpoint(DeleteCheckpointRequest.newBuilder().setId(id).build()));
+    } catch (NoidException e) {
+      if (e.code() != io.grpc.Status.Code.NOT_FOUND || !attempts.retried()) {
+        throw e;
+      }
+    }
   }
 
   /**

@@ -36,6 +36,8 @@ final class FakeController implements AutoCloseable {
   /** DestroyVm calls received; each is answered as a leader that died before answering. */
   final java.util.concurrent.atomic.AtomicInteger destroys =
       new java.util.concurrent.atomic.AtomicInteger();
+  /** Checkpoint ids it holds; DeleteCheckpoint removes one and answers as a dying leader. */
+  final java.util.Set<String> checkpoints = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** VM watches the client cancelled. */
   final java.util.concurrent.atomic.AtomicInteger watchesCancelled =
       new java.util.concurrent.atomic.AtomicInteger();
@@ -166,6 +168,19 @@ final class FakeController implements AutoCloseable {
       out.onNext(dev.noid.api.v1.WatchVmsResponse.newBuilder()
           .setType(dev.noid.api.v1.WatchVmsResponse.EventType.EVENT_TYPE_SYNCED).setRevision(1)
           .build());
+    }
+
+    /** Deletes what it holds, then answers as a leader that died before answering. */
+    @Override
+    public void deleteCheckpoint(dev.noid.api.v1.DeleteCheckpointRequest request,
+        StreamObserver<dev.noid.api.v1.DeleteCheckpointResponse> out) {
+      if (!checkpoints.remove(request.getId())) {
+        out.onError(io.grpc.Status.NOT_FOUND.withDescription("checkpoint '" + request.getId()
+            + "' not found").asRuntimeException());
+        return;
+      }
+      out.onError(io.grpc.Status.UNAVAILABLE.withDescription("the leader stepped down as it"
+          + " committed: it may or may not have been applied").asRuntimeException());
     }
 
     @Override

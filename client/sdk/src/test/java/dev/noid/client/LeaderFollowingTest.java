@@ -88,6 +88,31 @@ class LeaderFollowingTest {
     assertThat(controller("a").destroys.get()).isEqualTo(1);
   }
 
+  /**
+   * A delete retried after its answer was lost finds the checkpoint gone: that is what the
+   * caller asked for, not NOT_FOUND (which sent scripts after a checkpoint already deleted).
+   */
+  @Test
+  void aDeleteRetriedAfterItsAnswerWasLostSucceeds() {
+    controller("a").lead();
+    controller("a").checkpoints.add("ck-1");
+
+    client.deleteCheckpoint("ck-1");
+
+    assertThat(controller("a").checkpoints).isEmpty();
+  }
+
+  /** Without a lost attempt before it, NOT_FOUND is the answer: no such checkpoint. */
+  @Test
+  void aDeleteOfACheckpointThatIsNotThereIsNotFound() {
+    controller("a").lead();
+
+    Throwable t = catchThrowable(() -> client.deleteCheckpoint("ck-typo"));
+
+    assertThat(t).isInstanceOf(NoidException.class);
+    assertThat(((NoidException) t).code()).isEqualTo(Status.Code.NOT_FOUND);
+  }
+
   @Test
   void callsGoOnlyToTheLeader() {
     controller("b").lead();
