@@ -35,7 +35,7 @@ public interface Store extends AutoCloseable {
   java.util.Map<String, String> userQuotas();
 
   // VMs and checkpoints: documents keyed by id, with the columns queries need
-  /** @return false if (owner, name) is taken */
+  /** @return false if (owner, name) is taken, or the owner is no user (removed meanwhile) */
   boolean insertVm(VmRow vm);
 
   void updateVm(VmRow vm);
@@ -45,7 +45,7 @@ public interface Store extends AutoCloseable {
   /**
    * Applies {@code writes} in order, all or none: one transaction for many changes, which is
    * how concurrent VM changes share one commit. For each write, false only for an insert whose
-   * (owner, name) was taken.
+   * (owner, name) was taken or whose owner is no user.
    */
   default java.util.List<Boolean> writeVms(java.util.List<VmWrite> writes) {
     java.util.List<Boolean> out = new java.util.ArrayList<>(writes.size());

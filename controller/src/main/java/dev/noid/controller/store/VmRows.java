@@ -10,20 +10,23 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /** The {@code vms} table, and its change log where the store keeps one ({@link VmChangeRows}). */
 final class VmRows {
+  /**
+   * Only for an owner who is a user still: a create that was under way as its user was removed
+   * must not leave a VM owned by a name no one holds, which the next user of the name would get.
+   * ON CONFLICT DO NOTHING, not a caught violation: PostgreSQL aborts the whole transaction on an
+   * error, and one taken name must not fail its neighbours in a group commit.
+   */
+  private static final String INSERT = "INSERT INTO vms (id, owner, name, node, state, revision,"
+      + " document) SELECT ?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM users WHERE name = ?)"
+      + " ON CONFLICT DO NOTHING";
+
   private VmRows() {}
 
   static boolean insert(JdbcStore store, VmRow v) {
     return store.tx("insert vm", c -> {
-      try (PreparedStatement ps = c.prepareStatement(
-          "INSERT INTO vms (id, owner, name, node, state, revision, document) VALUES (?,?,?,?,?,?,?)")) {
+      try (PreparedStatement ps = c.prepareStatement(INSERT)) {
         bind(ps, v);
-        ps.executeUpdate();
-        return true;
-      } catch (SQLException e) {
-        if (JdbcStore.isUniqueViolation(e)) {
-          return false;
-        }
-        throw e;
+        return ps.executeUpdate() == 1;
       }
     });
   }
@@ -56,10 +59,7 @@ final class VmRows {
   private static List<Boolean> apply(JdbcStore store, Connection c, List<VmWrite> writes)
       throws SQLException {
     List<Boolean> out = new ArrayList<>(writes.size());
-    // ON CONFLICT DO NOTHING, not a caught violation: PostgreSQL aborts the whole
-    // transaction on an error, and one taken name must not fail its neighbours.
-    PreparedStatement insert = store.statement(c, "INSERT INTO vms (id, owner, name, node, state,"
-        + " revision, document) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING");
+    PreparedStatement insert = store.statement(c, INSERT);
     PreparedStatement update = store.statement(c,
         "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?");
     PreparedStatement delete = store.statement(c, "DELETE FROM vms WHERE id = ?");
@@ -116,5 +116,6 @@ final class VmRows {
     ps.setString(5, v.state());
     ps.setLong(6, v.revision());
     ps.setString(7, v.document());
+    ps.setString(8, v.owner());
   }
 }

@@ -84,6 +84,7 @@ class ReconcileDuringCreatesTest {
         Map.of("node-a", 1024L))) {
       // As a create that died with an earlier controller process left it: stored, never placed.
       Instant now = Instant.now();
+      c.users.add("alice", "user");
       VmEntry orphan = c.vms.records().table().insert(new VmEntry("vm-0123456789ab", "alice", "orphan", 1, 128, 0,
           "dev", Map.of(), "", Map.of(), "NODE_LOSS_POLICY_UNSPECIFIED", dev.noid.controller.domain.VmState.PENDING,
           dev.noid.controller.domain.VmState.RUNNING, "", "accepted", 0, "", 0, now, now, "", ""));

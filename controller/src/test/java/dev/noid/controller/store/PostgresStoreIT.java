@@ -91,6 +91,7 @@ class PostgresStoreIT extends StoreContract {
 
   @Test
   void logsEveryCommittedVmChangeInRevisionOrder() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     store.writeVms(List.of(VmWrite.insert(vm("vm-1", "alice", "web", 1)),
         VmWrite.insert(vm("vm-2", "alice", "db", 2))));
     store.writeVms(List.of(VmWrite.update(vm("vm-1", "alice", "web", 3)),
@@ -114,6 +115,7 @@ class PostgresStoreIT extends StoreContract {
 
   @Test
   void aRefusedInsertOrAFailedWriteLogsNothing() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     store.writeVms(List.of(VmWrite.insert(vm("vm-1", "alice", "web", 1))));
     // The name is taken: refused, not logged.
     assertThat(store.writeVms(List.of(VmWrite.insert(vm("vm-9", "alice", "web", 2)))))
@@ -157,6 +159,7 @@ class PostgresStoreIT extends StoreContract {
 
   @Test
   void aVmWrittenWithoutLoggingMakesEarlierChangesUnreplayable() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     // As a controller of an older version would during an upgrade: the row, not the log.
     store.writeVms(List.of(VmWrite.insert(vm("vm-1", "alice", "web", 1))));
     store.insertVm(vm("vm-2", "alice", "db", 5));

@@ -51,6 +51,7 @@ class SqliteStoreTest extends StoreContract {
   /** One controller: nothing follows its changes, so it logs none and says it has none. */
   @Test
   void keepsNoChangeLog() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     store.writeVms(java.util.List.of(VmWrite.insert(vm("vm-1", "alice", "web", 7))));
 
     assertThat(store.vmHistory(100).changes()).isEmpty();

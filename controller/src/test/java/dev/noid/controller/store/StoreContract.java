@@ -164,6 +164,7 @@ abstract class StoreContract {
 
   @Test
   void insertedVmIsListedWithEveryColumn() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     VmRow web = new VmRow("vm-1", "alice", "web", "node-b", "CREATING", 7, "{\"cpus\":2}");
 
     assertThat(store.insertVm(web)).isTrue();
@@ -173,6 +174,7 @@ abstract class StoreContract {
 
   @Test
   void insertVmRefusesATakenOwnerAndNameWithFalse() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     store.insertVm(vm("vm-1", "alice", "web"));
 
     assertThat(store.insertVm(vm("vm-2", "alice", "web"))).isFalse();
@@ -180,8 +182,24 @@ abstract class StoreContract {
     assertThat(store.vms()).extracting(VmRow::id).containsExactly("vm-1");
   }
 
+  /**
+   * A create under way as its user was removed: the store keeps no VM owned by a name no user
+   * holds (the next user of the name would get it), alone or in a group commit.
+   */
+  @Test
+  void aVmWhoseOwnerIsNoUserIsNotStored() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
+
+    assertThat(store.insertVm(vm("vm-1", "gone", "web"))).isFalse();
+    assertThat(store.writeVms(List.of(VmWrite.insert(vm("vm-2", "gone", "db")),
+        VmWrite.insert(vm("vm-3", "alice", "db"))))).containsExactly(false, true);
+
+    assertThat(store.vms()).extracting(VmRow::id).containsExactly("vm-3");
+  }
+
   @Test
   void anotherOwnerMayUseTheSameVmName() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice", "bob");
     store.insertVm(vm("vm-1", "alice", "web"));
 
     assertThat(store.insertVm(vm("vm-2", "bob", "web"))).isTrue();
@@ -191,6 +209,7 @@ abstract class StoreContract {
 
   @Test
   void updateVmReplacesNodeStateRevisionAndDocument() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     store.insertVm(vm("vm-1", "alice", "web"));
     store.insertVm(vm("vm-2", "alice", "db"));
     VmRow moved = new VmRow("vm-1", "alice", "web", "node-c", "STOPPED", 2, "{\"moved\":true}");
@@ -202,6 +221,7 @@ abstract class StoreContract {
 
   @Test
   void deleteVmRemovesOnlyThatVmAndFreesItsName() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     store.insertVm(vm("vm-1", "alice", "web"));
     store.insertVm(vm("vm-2", "alice", "db"));
 
@@ -213,6 +233,7 @@ abstract class StoreContract {
 
   @Test
   void writeVmsAppliesEveryChangeInOrderAndAnswersFalseOnlyForATakenName() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     store.insertVm(vm("vm-1", "alice", "web"));
     VmRow moved = new VmRow("vm-2", "alice", "db", "node-c", "RUNNING", 3, "{\"n\":2}");
 
@@ -230,6 +251,7 @@ abstract class StoreContract {
 
   @Test
   void aFailedWriteVmsKeepsNoneOfItsChangesAndTheNextOneIsApplied() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
     store.insertVm(vm("vm-1", "alice", "web"));
     store.insertVm(vm("vm-9", "alice", "cache"));
     // state is NOT NULL: the third change fails after two succeeded in the same transaction.
@@ -250,6 +272,7 @@ abstract class StoreContract {
 
   @Test
   void vmHistoryHoldsEveryVmAndChangesNoOlderThanItSaysItIsCompleteAfter() {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice", "bob");
     store.writeVms(List.of(VmWrite.insert(vm("vm-1", "alice", "web", 7)),
         VmWrite.insert(vm("vm-2", "bob", "db", 8))));
 

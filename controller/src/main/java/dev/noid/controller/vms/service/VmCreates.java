@@ -10,6 +10,7 @@ import dev.noid.controller.scheduler.Placement;
 import dev.noid.controller.scheduler.Scheduler;
 import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.VmEntry;
+import dev.noid.controller.vms.store.InsertRefusals;
 import dev.noid.controller.vms.store.VmTable;
 import java.time.Clock;
 import java.time.Duration;
@@ -191,7 +192,7 @@ public final class VmCreates {
   private void refuseTakenNames(List<VmEntry> wanted) {
     for (VmEntry e : wanted) {
       if (vms.find(e.owner(), e.name()).isPresent()) {
-        throw VmTable.alreadyExists(e);
+        throw InsertRefusals.alreadyExists(e);
       }
     }
   }

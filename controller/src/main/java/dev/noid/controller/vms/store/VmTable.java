@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.noid.controller.domain.VmState;
 import dev.noid.controller.domain.NoidException;
-import dev.noid.controller.domain.NoidException.Code;
 import dev.noid.controller.quotas.QuotaCheck;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.store.VmChangeRow;
@@ -119,7 +118,7 @@ public final class VmTable implements VmView {
     return owner + "/" + name;
   }
 
-  /** Stores a new VM; ALREADY_EXISTS if the owner has one of that name. */
+  /** Stores a new VM; ALREADY_EXISTS if the owner has one of that name ({@link InsertRefusals}). */
   public VmEntry insert(VmEntry e) {
     return insertAll(List.of(e)).getFirst();
   }
@@ -135,7 +134,7 @@ public final class VmTable implements VmView {
       java.util.Set<String> keys = new java.util.HashSet<>();
       for (VmEntry e : es) {
         if (idByOwnerName.containsKey(key(e.owner(), e.name())) || !keys.add(key(e.owner(), e.name()))) {
-          throw alreadyExists(e);
+          throw InsertRefusals.alreadyExists(e);
         }
       }
       requireQuota(es);
@@ -171,8 +170,9 @@ public final class VmTable implements VmView {
       }
     }
     if (refused != null || failure != null) {
-      // A name taken by another writer since the check, or a store failure: all or none.
-      RuntimeException thrown = failure != null ? failure : alreadyExists(refused);
+      // A name taken by another writer since the check, an owner removed meanwhile, or a
+      // store failure: all or none.
+      RuntimeException thrown = failure != null ? failure : InsertRefusals.of(store, refused);
       for (VmEntry e : stamped) {
         if (byId.containsKey(e.id())) {
           try {
@@ -206,10 +206,6 @@ public final class VmTable implements VmView {
   /** What the owner's VMs hold now, new ones being stored included. */
   public synchronized dev.noid.controller.quotas.Usage usageOf(String owner) {
     return usage.of(owner);
-  }
-
-  public static NoidException alreadyExists(VmEntry e) {
-    return new NoidException(Code.ALREADY_EXISTS, "VM '" + e.name() + "' already exists");
   }
 
   public VmEntry update(VmEntry e) {

@@ -63,6 +63,7 @@ public final class BenchFleet implements AutoCloseable {
       nodes.register(name, "127.0.0.1:1", Map.of());
       nodes.heartbeat(NodeReports.reported(heartbeat(name, List.of())));
     }
+    dev.noid.controller.testing.StoreUsers.add(store, "bench");
     vms = new VmTable(store, clock);
     Instant now = clock.instant();
     // Many at once, so that they share commits: 100,000 one by one would take minutes.

@@ -57,6 +57,7 @@ class VmReplicaIT {
     }
     leaderStore = PostgresStore.open(url);
     followerStore = PostgresStore.open(url);
+    dev.noid.controller.testing.StoreUsers.add(leaderStore, "alice", "bob");
   }
 
   @AfterEach

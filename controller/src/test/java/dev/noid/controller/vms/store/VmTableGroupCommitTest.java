@@ -36,6 +36,7 @@ class VmTableGroupCommitTest {
   @Test
   void aChangeTheStateMachineDoesNotAllowIsRefusedAndNothingIsStored() {
     try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"))) {
+      dev.noid.controller.testing.StoreUsers.add(store, "alice");
       VmTable table = new VmTable(store, Clock.systemUTC());
       VmEntry failed = table.update(table.insert(vm("web")).with(VmState.FAILED, "create failed: x"));
 
@@ -53,6 +54,7 @@ class VmTableGroupCommitTest {
     List<Long> published = new ArrayList<>();
     try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"));
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      dev.noid.controller.testing.StoreUsers.add(store, "alice");
       VmTable table = new VmTable(store, Clock.systemUTC());
       long from = table.watch(0).revision();
       List<Future<?>> work = new ArrayList<>();
@@ -84,6 +86,7 @@ class VmTableGroupCommitTest {
     AtomicInteger refused = new AtomicInteger();
     try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"));
         ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      dev.noid.controller.testing.StoreUsers.add(store, "alice");
       VmTable table = new VmTable(store, Clock.systemUTC());
       List<Future<?>> work = new ArrayList<>();
       for (int i = 0; i < 50; i++) {

@@ -53,6 +53,7 @@ class VmTableNodeCountTest {
   void perNodeCountsEqualAFullScanThroughCreatesMovesAndDestroys() {
     Random random = new Random(19);
     try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"))) {
+      dev.noid.controller.testing.StoreUsers.add(store, "alice");
       VmTable table = new VmTable(store, Clock.systemUTC());
       List<VmEntry> live = new ArrayList<>();
       for (int step = 0; step < 300; step++) {

@@ -35,6 +35,7 @@ class VmTableRequestIdTest {
   @Test
   void theRequestIdSurvivesItsUpdatesAndAReload() throws Exception {
     try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"))) {
+      dev.noid.controller.testing.StoreUsers.add(store, "alice");
       VmTable table = new VmTable(store, Clock.systemUTC());
       VmEntry in = table.insert(vm("web", "req-1"));
       table.update(in.with(VmState.RUNNING, "running on node-a"));
@@ -49,6 +50,7 @@ class VmTableRequestIdTest {
   @Test
   void aDocumentWithoutARequestIdReadsAsNone() throws Exception {
     try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"))) {
+      dev.noid.controller.testing.StoreUsers.add(store, "alice");
       VmEntry old = vm("web", "req-1").stamped(1, Instant.now());
       ObjectNode doc = VmTable.JSON.valueToTree(old);
       doc.remove("requestId");

@@ -31,6 +31,7 @@ class VmTableStaleDeleteTest {
   @Test
   void aStaleDeleteOfAnOldVmLeavesTheNewOneOfThatNameAlone() {
     try (SqliteStore store = SqliteStore.open(dir.resolve("noid.db"))) {
+      dev.noid.controller.testing.StoreUsers.add(store, "alice");
       VmTable table = new VmTable(store, Clock.systemUTC());
       VmEntry old = table.insert(vm("web"));
       table.delete(old);
