@@ -22,6 +22,20 @@ class WatchVmsTest {
 
   static final class Recorder extends StreamRecorder<WatchVmsResponse> {}
 
+  /** What a watch resumed by {@code token}'s user from {@code since} sends before SYNCED. */
+  private static List<WatchVmsResponse> replayUntilSynced(ManagedChannel ch, String token,
+      long since) throws Exception {
+    Recorder resumed = new Recorder();
+    VmServiceGrpc.newStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(token))
+        .watchVms(WatchVmsRequest.newBuilder().setSinceRevision(since).build(), resumed);
+    List<WatchVmsResponse> replay = new java.util.ArrayList<>();
+    WatchVmsResponse r;
+    while ((r = resumed.next()).getType() != EventType.EVENT_TYPE_SYNCED) {
+      replay.add(r);
+    }
+    return replay;
+  }
+
   @Test
   void snapshotThenSyncedThenChangesAndResumeMissesNothing() throws Exception {
     try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30), Map.of("node-a", 4096L))) {
@@ -52,14 +66,7 @@ class WatchVmsTest {
 
       // While disconnected: a2 changes state and is destroyed.
       aliceVms.destroyVm(DestroyVmRequest.newBuilder().setName("a2").build());
-      Recorder resumed = new Recorder();
-      VmServiceGrpc.newStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(alice))
-          .watchVms(WatchVmsRequest.newBuilder().setSinceRevision(seen).build(), resumed);
-      List<WatchVmsResponse> replay = new java.util.ArrayList<>();
-      WatchVmsResponse r;
-      while ((r = resumed.next()).getType() != EventType.EVENT_TYPE_SYNCED) {
-        replay.add(r);
-      }
+      List<WatchVmsResponse> replay = replayUntilSynced(ch, alice, seen);
       assertThat(replay).allSatisfy(e -> {
         assertThat(e.getVm().getName()).isEqualTo("a2");
         assertThat(e.getRevision()).isGreaterThan(seen);
@@ -102,14 +109,7 @@ class WatchVmsTest {
       String newAlice = c.users.add("alice", "user").token();
       VmServiceGrpc.newBlockingStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(newAlice))
           .createVm(CreateVmRequest.newBuilder().setName("mine").setCpus(1).setMemMib(256).build());
-      Recorder resumed = new Recorder();
-      VmServiceGrpc.newStub(ch).withCallCredentials(ConcurrentCreateTest.bearer(newAlice))
-          .watchVms(WatchVmsRequest.newBuilder().setSinceRevision(seen).build(), resumed);
-      List<WatchVmsResponse> replay = new java.util.ArrayList<>();
-      WatchVmsResponse r;
-      while ((r = resumed.next()).getType() != EventType.EVENT_TYPE_SYNCED) {
-        replay.add(r);
-      }
+      List<WatchVmsResponse> replay = replayUntilSynced(ch, newAlice, seen);
       assertThat(replay).as("a replay, not a snapshot").isNotEmpty()
           .allSatisfy(e -> assertThat(e.getType()).isNotEqualTo(EventType.EVENT_TYPE_EXISTING));
       assertThat(replay).extracting(e -> e.getVm().getName()).containsOnly("mine");
