@@ -169,16 +169,20 @@ public final class Reconciler {
 
   /**
    * VMs a node runs that this controller has placed on another node (a create retried
-   * elsewhere after the node went silent, a move whose clean-up was cut short): destroyed
-   * there, so one VM never runs twice. VMs the controller has no record of at all are left
-   * alone and logged: a controller started on the wrong store must not wipe a fleet.
+   * elsewhere after the node went silent, a move whose clean-up was cut short), or has deleted
+   * since: destroyed there, so one VM never runs twice and none runs unseen (a removed user's,
+   * in the network group the next user of the name gets). VMs the controller has no record of
+   * at all are left alone and logged: a controller started on the wrong store must not wipe a
+   * fleet.
    */
   private void removeStrays(String node, List<NodeVm> reports, Instant settled) {
     Set<String> knownUnknown = unknownReported.getOrDefault(node, Set.of());
     Set<String> unknown = new HashSet<>();
     for (NodeVm r : reports) {
       VmEntry e = vms.byId(r.id()).orElse(null);
-      if (e == null) {
+      if (e == null && vms.deletedAt(r.id()).filter(t -> t.isBefore(settled)).isPresent()) {
+        destroyStray(r.id(), node, "VM " + r.id() + ", destroyed before");
+      } else if (e == null) {
         unknown.add(r.id());
         if (!knownUnknown.contains(r.id())) {
           log.atWarn().addKeyValue("node", node).addKeyValue("vm_id", r.id())
@@ -188,18 +192,8 @@ public final class Reconciler {
       } else if (!e.node().equals(node) && undecided.heardFrom(node, e, r)) {
         continue; // the target of its undecided migration: its report decides, it is no stray
       } else if (!e.node().equals(node) && !locks.locked(e.id()) && e.updated() != null
-          && e.updated().isBefore(settled) && strayDestroys.add(r.id())) {
-        Thread.ofVirtual().name("stray-" + r.id()).start(() -> {
-          try {
-            transitions.destroyCopy(e, node);
-            log.atWarn().addKeyValue("node", node).addKeyValue("vm_name", e.name())
-                .log("destroyed stray copy of VM {} on node {}; the VM lives on {}", e.name(), node, e.node());
-          } catch (RuntimeException ex) {
-            log.warn("could not destroy stray copy of VM {} on node {}: {}", e.name(), node, ex.getMessage());
-          } finally {
-            strayDestroys.remove(r.id());
-          }
-        });
+          && e.updated().isBefore(settled)) {
+        destroyStray(e.id(), node, "VM " + e.name() + ", which lives on " + e.node());
       }
     }
     // Only what the node reports now is kept: a VM that went away is forgotten, so the set
@@ -209,6 +203,23 @@ public final class Reconciler {
     } else {
       unknownReported.put(node, unknown);
     }
+  }
+
+  private void destroyStray(String id, String node, String what) {
+    if (!strayDestroys.add(id)) {
+      return; // under way
+    }
+    Thread.ofVirtual().name("stray-" + id).start(() -> {
+      try {
+        transitions.destroyCopy(id, node);
+        log.atWarn().addKeyValue("node", node).addKeyValue("vm_id", id)
+            .log("destroyed stray copy of {} on node {}", what, node);
+      } catch (RuntimeException ex) {
+        log.warn("could not destroy stray copy of {} on node {}: {}", what, node, ex.getMessage());
+      } finally {
+        strayDestroys.remove(id);
+      }
+    });
   }
 
   /** How many unrecorded VMs the nodes report now (kept to log each once). */

@@ -138,8 +138,13 @@ public final class VmTransitions {
 
   /** Removes the VM from {@code node}, where it is not (or no longer) meant to be; gone is fine. */
   void destroyCopy(VmEntry e, String node) {
+    destroyCopy(e.id(), node);
+  }
+
+  /** Destroys VM {@code id}'s copy on {@code node}; one already gone is fine. */
+  void destroyCopy(String id, String node) {
     try {
-      agents.destroy(node, e.id());
+      agents.destroy(node, id);
     } catch (NoidException ne) {
       if (ne.code() != NoidException.Code.NOT_FOUND) {
         throw ne;

@@ -58,7 +58,7 @@ public final class VmReplica implements VmView {
       revision = Math.max(revision, e.revision());
     }
     byOwner = fresh;
-    List<ChangeFeed.Event<VmEntry>> events = VmTable.events(h.changes());
+    List<ChangeFeed.Event<VmEntry>> events = VmChangeEvents.of(h.changes());
     if (!events.isEmpty()) {
       revision = Math.max(revision, events.getLast().revision());
     }
@@ -82,7 +82,7 @@ public final class VmReplica implements VmView {
           load();
           return;
         }
-        for (ChangeFeed.Event<VmEntry> e : VmTable.events(changes.rows())) {
+        for (ChangeFeed.Event<VmEntry> e : VmChangeEvents.of(changes.rows())) {
           if (e.revision() > applied) {
             apply(e);
             feed.publish(e);

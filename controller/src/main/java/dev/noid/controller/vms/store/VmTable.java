@@ -11,7 +11,6 @@ import dev.noid.controller.domain.VmState;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.quotas.QuotaCheck;
 import dev.noid.controller.store.Store;
-import dev.noid.controller.store.VmChangeRow;
 import dev.noid.controller.store.VmHistory;
 import dev.noid.controller.store.VmRow;
 import dev.noid.controller.store.VmWrite;
@@ -66,6 +65,7 @@ public final class VmTable implements VmView {
   // Per-owner totals for quotas (issue 19 M2), guarded by this.
   private final OwnerUsage usage = new OwnerUsage();
   private final QuotaCheck quotas;
+  private final DeletedVms deleted = new DeletedVms();
 
   public VmTable(Store store, Clock clock) {
     this(store, clock, QuotaCheck.NONE);
@@ -97,21 +97,8 @@ public final class VmTable implements VmView {
     revision.accumulateAndGet(revisionFloor, Math::max);
     // Changes are applied (and published) under this table's monitor, in revision order. The
     // logged ones of an earlier leader let watchers resume here without a snapshot.
-    events = new ChangeFeed<>(HISTORY, revision.get(), events(history.changes()),
+    events = new ChangeFeed<>(HISTORY, revision.get(), VmChangeEvents.of(history.changes()),
         history.completeAfter());
-  }
-
-  /** Logged changes as watch events. */
-  public static List<ChangeFeed.Event<VmEntry>> events(List<VmChangeRow> rows) {
-    List<ChangeFeed.Event<VmEntry>> out = new ArrayList<>(rows.size());
-    for (VmChangeRow r : rows) {
-      out.add(new ChangeFeed.Event<>(r.revision(), switch (r.kind()) {
-        case INSERT -> ChangeFeed.Type.ADDED;
-        case UPDATE -> ChangeFeed.Type.MODIFIED;
-        case DELETE -> ChangeFeed.Type.DELETED;
-      }, read(r.document())));
-    }
-    return out;
   }
 
   private static String key(String owner, String name) {
@@ -266,10 +253,16 @@ public final class VmTable implements VmView {
         // Only if the name is still this VM's: a late delete of an old VM must not take the
         // name from a newer VM that was given it since.
         idByOwnerName.remove(key(e.owner(), e.name()), e.id());
+        deleted.add(e.id(), clock.instant());
         events.publish(new ChangeFeed.Event<>(rev, ChangeFeed.Type.DELETED, e));
       }, () -> deleting.remove(e.id()));
     }
     commits.await(p);
+  }
+
+  /** When this controller deleted VM {@code id}, if it did, recently ({@link DeletedVms}). */
+  public Optional<java.time.Instant> deletedAt(String id) {
+    return deleted.when(id);
   }
 
   @Override
