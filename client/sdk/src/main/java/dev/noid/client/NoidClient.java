@@ -361,7 +361,7 @@ public final class NoidClient implements AutoCloseable {
       Calls.call(() -> vms().withInterceptors(attempts)
           .deleteCheckpoint(DeleteCheckpointRequest.newBuilder().setId(id).build()));
     } catch (NoidException e) {
-      if (e.code() != io.grpc.Status.Code.NOT_FOUND || !attempts.retried()) {
+      if (e.code() != io.grpc.Status.Code.NOT_FOUND || !attempts.mayHaveBeenApplied()) {
         throw e;
       }
     }

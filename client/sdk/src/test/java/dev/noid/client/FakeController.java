@@ -38,6 +38,8 @@ final class FakeController implements AutoCloseable {
       new java.util.concurrent.atomic.AtomicInteger();
   /** Checkpoint ids it holds; DeleteCheckpoint removes one and answers as a dying leader. */
   final java.util.Set<String> checkpoints = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.Set<String> refusedOnce =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** VM watches the client cancelled. */
   final java.util.concurrent.atomic.AtomicInteger watchesCancelled =
       new java.util.concurrent.atomic.AtomicInteger();
@@ -170,10 +172,21 @@ final class FakeController implements AutoCloseable {
           .build());
     }
 
-    /** Deletes what it holds, then answers as a leader that died before answering. */
+    /**
+     * Deletes what it holds, then answers as a leader that died before answering. The first
+     * delete of a {@code refused-} id is refused as a controller without a leader refuses it.
+     */
     @Override
     public void deleteCheckpoint(dev.noid.api.v1.DeleteCheckpointRequest request,
         StreamObserver<dev.noid.api.v1.DeleteCheckpointResponse> out) {
+      if (request.getId().startsWith("refused-") && refusedOnce.add(request.getId())) {
+        Metadata trailers = new Metadata();
+        trailers.put(Metadata.Key.of("noid-not-applied", Metadata.ASCII_STRING_MARSHALLER),
+            "follower");
+        out.onError(io.grpc.Status.UNAVAILABLE.withDescription("no controller leads right now;"
+            + " retry shortly").asRuntimeException(trailers));
+        return;
+      }
       if (!checkpoints.remove(request.getId())) {
         out.onError(io.grpc.Status.NOT_FOUND.withDescription("checkpoint '" + request.getId()
             + "' not found").asRuntimeException());

@@ -113,6 +113,20 @@ class LeaderFollowingTest {
     assertThat(((NoidException) t).code()).isEqualTo(Status.Code.NOT_FOUND);
   }
 
+  /**
+   * A first attempt the controller refused before doing anything (no leader yet) leaves no
+   * doubt: the retry's NOT_FOUND means there was no such checkpoint.
+   */
+  @Test
+  void aDeleteRetriedAfterARefusalThatDidNothingIsNotFound() {
+    controller("a").lead();
+
+    Throwable t = catchThrowable(() -> client.deleteCheckpoint("refused-ck"));
+
+    assertThat(t).isInstanceOf(NoidException.class);
+    assertThat(((NoidException) t).code()).isEqualTo(Status.Code.NOT_FOUND);
+  }
+
   @Test
   void callsGoOnlyToTheLeader() {
     controller("b").lead();

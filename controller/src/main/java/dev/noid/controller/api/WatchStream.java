@@ -43,6 +43,7 @@ public final class WatchStream<T, R> {
   private final Semaphore ready = new Semaphore(0);
   private volatile boolean ended;
   private volatile long sent;
+  private Predicate<T> replayed = item -> true;
 
   public WatchStream(String name, Predicate<T> matches, Responses<T, R> responses,
       ServerCallStreamObserver<R> out, Watchable<T> source) {
@@ -56,6 +57,16 @@ public final class WatchStream<T, R> {
       ended = true;
       ready.release();
     });
+  }
+
+  /**
+   * Narrows a replay (the history a resumed watch is sent) beyond {@code matches}: history may
+   * hold items that matched an earlier holder of the caller's name. Nothing later can: the
+   * caller existed when the watch started. Before {@link #start}.
+   */
+  public WatchStream<T, R> replaying(Predicate<T> also) {
+    this.replayed = also;
+    return this;
   }
 
   /** Starts the call for {@code user}, or ends it at once if they have as many watches open. */
@@ -114,7 +125,7 @@ public final class WatchStream<T, R> {
         }
       } else {
         for (ChangeFeed.Event<T> e : w.replay()) {
-          if (matches.test(e.item())) {
+          if (matches.test(e.item()) && replayed.test(e.item())) {
             write(responses.change(e));
           }
         }

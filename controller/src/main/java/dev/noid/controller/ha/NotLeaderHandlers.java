@@ -20,6 +20,12 @@ import java.io.UncheckedIOException;
 final class NotLeaderHandlers extends HandlerRegistry {
   static final Metadata.Key<String> LEADER_TRAILER =
       Metadata.Key.of("noid-leader", Metadata.ASCII_STRING_MARSHALLER);
+  /**
+   * On every refusal: nothing of the call was done, so a client may repeat it without asking
+   * whether the first try was carried out (the SDK's checkpoint deletion: docs/api.md).
+   */
+  static final Metadata.Key<String> NOT_APPLIED_TRAILER =
+      Metadata.Key.of("noid-not-applied", Metadata.ASCII_STRING_MARSHALLER);
   private static final MethodDescriptor.Marshaller<byte[]> BYTES =
       new MethodDescriptor.Marshaller<>() {
         @Override
@@ -64,6 +70,7 @@ final class NotLeaderHandlers extends HandlerRegistry {
   <Q, R> io.grpc.ServerCall.Listener<Q> refuse(io.grpc.ServerCall<Q, R> call) {
     Leadership.View v = leadership.view();
     Metadata trailers = new Metadata();
+    trailers.put(NOT_APPLIED_TRAILER, "follower");
     String message;
     if (v.leaderAddress().isEmpty()) {
       message = "controller " + leadership.ownAddress() + " is a follower and no controller"

@@ -113,6 +113,8 @@ class ControllerFailoverIT {
             assertThat(e.getStatus().getDescription()).contains("the leader is " + leader.address());
             assertThat(e.getTrailers().get(Metadata.Key.of("noid-leader",
                 Metadata.ASCII_STRING_MARSHALLER))).isEqualTo(leader.address());
+            assertThat(e.getTrailers().containsKey(Metadata.Key.of("noid-not-applied",
+                Metadata.ASCII_STRING_MARSHALLER))).as("refused before anything was done").isTrue();
           });
       // Reads it answers itself, for authenticated callers only.
       assertThatThrownBy(() -> VmServiceGrpc.newBlockingStub(c.channel())

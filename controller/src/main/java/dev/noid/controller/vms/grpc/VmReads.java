@@ -96,10 +96,11 @@ public final class VmReads {
       out.onError(GrpcStatusMapper.toStatus(e));
       return;
     }
-    // By creation too: the history may hold VMs of a removed user who had the same name.
-    new WatchStream<>(owner, (VmEntry e) -> caller.owns(e.owner(), e.created()) && matches(selector, e),
+    new WatchStream<>(owner, (VmEntry e) -> e.owner().equals(owner) && matches(selector, e),
         new VmWatchResponses(),
         (ServerCallStreamObserver<WatchVmsResponse>) out, vms)
+        // By creation too: the history may hold VMs of a removed user who had the same name.
+        .replaying(e -> caller.owns(e.owner(), e.created()))
         .start(r.getSinceRevision(), streams, owner);
   }
 }

@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -180,8 +181,11 @@ public final class Reconciler {
     Set<String> unknown = new HashSet<>();
     for (NodeVm r : reports) {
       VmEntry e = vms.byId(r.id()).orElse(null);
-      if (e == null && vms.deletedAt(r.id()).filter(t -> t.isBefore(settled)).isPresent()) {
-        destroyStray(r.id(), node, "VM " + r.id() + ", destroyed before");
+      Optional<Instant> deleted = e == null ? vms.deletedAt(r.id()) : Optional.empty();
+      if (deleted.isPresent()) {
+        if (deleted.get().isBefore(settled)) {
+          destroyStray(r.id(), "", node, "VM " + r.id() + ", destroyed before");
+        } // else: a report from before the destroy, or a stray to destroy a lease from now
       } else if (e == null) {
         unknown.add(r.id());
         if (!knownUnknown.contains(r.id())) {
@@ -193,7 +197,7 @@ public final class Reconciler {
         continue; // the target of its undecided migration: its report decides, it is no stray
       } else if (!e.node().equals(node) && !locks.locked(e.id()) && e.updated() != null
           && e.updated().isBefore(settled)) {
-        destroyStray(e.id(), node, "VM " + e.name() + ", which lives on " + e.node());
+        destroyStray(e.id(), e.name(), node, "VM " + e.name() + ", which lives on " + e.node());
       }
     }
     // Only what the node reports now is kept: a VM that went away is forgotten, so the set
@@ -205,14 +209,16 @@ public final class Reconciler {
     }
   }
 
-  private void destroyStray(String id, String node, String what) {
+  // name: the VM's, for the log's vm_name key; empty for one no longer recorded.
+  private void destroyStray(String id, String name, String node, String what) {
     if (!strayDestroys.add(id)) {
       return; // under way
     }
     Thread.ofVirtual().name("stray-" + id).start(() -> {
       try {
         transitions.destroyCopy(id, node);
-        log.atWarn().addKeyValue("node", node).addKeyValue("vm_id", id)
+        var line = log.atWarn().addKeyValue("node", node).addKeyValue("vm_id", id);
+        (name.isEmpty() ? line : line.addKeyValue("vm_name", name))
             .log("destroyed stray copy of {} on node {}", what, node);
       } catch (RuntimeException ex) {
         log.warn("could not destroy stray copy of {} on node {}: {}", what, node, ex.getMessage());
