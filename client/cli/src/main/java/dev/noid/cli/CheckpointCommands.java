@@ -26,7 +26,12 @@ final class CheckpointCommands {
       }
       String vm = vm(args.isEmpty() ? null : args.get(0));
       String text = label != null ? label : args.size() == 2 ? args.get(1) : "";
-      Checkpoint c = Progress.run("checkpointing " + vm, () -> client.checkpoint(vm, text));
+      Checkpoint c;
+      try {
+        c = Progress.run("checkpointing " + vm, () -> client.checkpoint(vm, text));
+      } catch (dev.noid.client.NoidException e) {
+        throw misread(vm, e);
+      }
       if (json()) {
         Output.json(System.out, Views.checkpoint(c));
       } else {
@@ -35,6 +40,24 @@ final class CheckpointCommands {
       }
       return 0;
     }
+  }
+
+  /** Words people try after "checkpoint", which read as a VM name that usually is none. */
+  private static final java.util.Map<String, String> SUBCOMMAND_LIKE = java.util.Map.of(
+      "delete", "to delete a checkpoint: noid delete-checkpoint ID",
+      "rm", "to delete a checkpoint: noid delete-checkpoint ID",
+      "remove", "to delete a checkpoint: noid delete-checkpoint ID",
+      "list", "to list checkpoints: noid checkpoints [VM]",
+      "ls", "to list checkpoints: noid checkpoints [VM]",
+      "restore", "to restore one: noid restore [VM] ID|LABEL");
+
+  // "noid checkpoint delete ck-..." said only "VM 'delete' not found".
+  private static RuntimeException misread(String vm, dev.noid.client.NoidException e) {
+    String hint = SUBCOMMAND_LIKE.get(vm);
+    if (hint == null || e.code() != io.grpc.Status.Code.NOT_FOUND) {
+      return e;
+    }
+    return new CliException(CliException.NOT_FOUND, e.getMessage() + " (" + hint + ")");
   }
 
   @Calls("VmService/ListCheckpoints")
