@@ -47,7 +47,10 @@ public final class NoidCli implements Runnable {
     CommandLine cmd = model(args);
     PrintWriter err = cmd.getErr();
     cmd.setParameterExceptionHandler((ex, a) -> {
-      err.println("noid: " + ex.getMessage() + " (see 'noid " + commandPath(ex.getCommandLine()) + " --help')");
+      String unknown = UnknownCommands.describe(ex);
+      String path = commandPath(ex.getCommandLine());
+      err.println("noid: " + (unknown != null ? unknown
+          : ex.getMessage() + " (see 'noid " + (path.isEmpty() ? "" : path + " ") + "--help')"));
       err.flush();
       return CliException.USAGE;
     });
