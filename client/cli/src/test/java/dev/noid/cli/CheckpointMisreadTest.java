@@ -8,7 +8,6 @@ import dev.noid.api.v1.VmServiceGrpc;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
@@ -44,10 +43,7 @@ class CheckpointMisreadTest {
   }
 
   private int noid(String... args) {
-    PrintStream sink = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-    PrintStream errors = new PrintStream(err, true, StandardCharsets.UTF_8);
-    return InProcess.run(new Session(server.env, home, false, false, false, false, sink, errors),
-        args);
+    return InProcess.run(server.env, home, err, args);
   }
 
   @Test

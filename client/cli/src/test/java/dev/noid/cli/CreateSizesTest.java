@@ -9,7 +9,6 @@ import dev.noid.api.v1.VmServiceGrpc;
 import dev.noid.api.v1.VmState;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -46,10 +45,7 @@ class CreateSizesTest {
   }
 
   private int noid(String... args) {
-    PrintStream sink = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-    PrintStream errors = new PrintStream(err, true, StandardCharsets.UTF_8);
-    return InProcess.run(new Session(server.env, home, false, false, false, false, sink, errors),
-        args);
+    return InProcess.run(server.env, home, err, args);
   }
 
   @Test

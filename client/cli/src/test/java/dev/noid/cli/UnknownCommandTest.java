@@ -3,7 +3,6 @@ package dev.noid.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
@@ -17,10 +16,7 @@ class UnknownCommandTest {
   private final ByteArrayOutputStream err = new ByteArrayOutputStream();
 
   private int noid(String... args) {
-    PrintStream sink = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-    PrintStream errors = new PrintStream(err, true, StandardCharsets.UTF_8);
-    return InProcess.run(new Session(Map.of("HOME", home.toString()), home, false, false, false,
-        false, sink, errors), args);
+    return InProcess.run(Map.of("HOME", home.toString()), home, err, args);
   }
 
   @Test

@@ -107,8 +107,10 @@ class LeaderFollowingTest {
   void aDeleteOfACheckpointThatIsNotThereIsNotFound() {
     controller("a").lead();
 
-    Throwable t = catchThrowable(() -> client.deleteCheckpoint("ck-typo"));
+    assertNotFound(catchThrowable(() -> client.deleteCheckpoint("ck-typo")));
+  }
 
+  private static void assertNotFound(Throwable t) {
     assertThat(t).isInstanceOf(NoidException.class);
     assertThat(((NoidException) t).code()).isEqualTo(Status.Code.NOT_FOUND);
   }
@@ -121,10 +123,7 @@ class LeaderFollowingTest {
   void aDeleteRetriedAfterARefusalThatDidNothingIsNotFound() {
     controller("a").lead();
 
-    Throwable t = catchThrowable(() -> client.deleteCheckpoint("refused-ck"));
-
-    assertThat(t).isInstanceOf(NoidException.class);
-    assertThat(((NoidException) t).code()).isEqualTo(Status.Code.NOT_FOUND);
+    assertNotFound(catchThrowable(() -> client.deleteCheckpoint("refused-ck")));
   }
 
   @Test
