@@ -10,6 +10,7 @@ import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.store.Store;
 import dev.noid.controller.users.UserDirectory;
 import dev.noid.controller.vms.service.CheckpointRetention;
+import dev.noid.controller.vms.service.UnrecordedCheckpoints;
 import dev.noid.controller.vms.service.Reconciler;
 import jakarta.inject.Inject;
 import java.util.concurrent.Executors;
@@ -32,6 +33,7 @@ public final class ControllerServer {
   private final Reconciler vms;
   private final CheckpointRetention retention;
   private final AtomicBoolean retaining = new AtomicBoolean();
+  private final UnrecordedCheckpoints unrecorded;
   private final Store store;
   private final UserDirectory users;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
@@ -46,8 +48,9 @@ public final class ControllerServer {
   @Inject
   ControllerServer(ControllerConfig config, PublicGrpcServer grpc, HttpsEndpoint https,
       HealthzHandler healthz, NodeRegistry nodes, Reconciler vms, Store store,
-      CheckpointRetention retention, UserDirectory users) {
+      CheckpointRetention retention, UnrecordedCheckpoints unrecorded, UserDirectory users) {
     this.retention = retention;
+    this.unrecorded = unrecorded;
     this.users = users;
     this.nodes = nodes;
     this.vms = vms;
@@ -84,6 +87,8 @@ public final class ControllerServer {
     reconciles.schedule(this::reconcile, nodes.lease().toMillis(), TimeUnit.MILLISECONDS);
     reconciles.scheduleWithFixedDelay(this::reconcile, 60, 60, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::applyRetention, 30, 60, TimeUnit.SECONDS);
+    // Each pass lists every ready node's checkpoints: seldom, since what it mends is rare.
+    reconciles.scheduleWithFixedDelay(this::sweepCheckpoints, 5, 10, TimeUnit.MINUTES);
     log.atInfo().addKeyValue("grpc_port", grpc.port()).addKeyValue("https_port", https.port())
         .addKeyValue("data_dir", config.dataDir().toString())
         .log("noid-controller {} serving", Version.current());
@@ -119,6 +124,14 @@ public final class ControllerServer {
       vms.reconcile();
     } catch (RuntimeException e) {
       log.warn("reconcile failed", e);
+    }
+  }
+
+  private void sweepCheckpoints() {
+    try {
+      unrecorded.sweep();
+    } catch (RuntimeException e) {
+      log.warn("checkpoint sweep failed", e);
     }
   }
 

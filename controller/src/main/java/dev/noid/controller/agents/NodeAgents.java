@@ -56,6 +56,9 @@ public interface NodeAgents {
   /** Saves the VM's memory and disk on its node as {@code checkpointId}. */
   NodeCheckpoint checkpoint(String node, String vmId, String checkpointId, String label);
 
+  /** The checkpoints whose files {@code node} holds, complete ones only. */
+  List<HeldCheckpoint> checkpointsOn(String node);
+
   /** Deletes a checkpoint's files on {@code node}; NOT_FOUND when it holds none. */
   void deleteCheckpoint(String node, String checkpointId);
 
@@ -95,4 +98,8 @@ public interface NodeAgents {
 
   /** A checkpoint as its node took it. */
   record NodeCheckpoint(long sizeBytes, long durationMs) {}
+
+  /** A checkpoint whose files a node holds, as the node describes it. */
+  record HeldCheckpoint(String id, String vmId, String label, long sizeBytes, long durationMs,
+      java.time.Instant created) {}
 }

@@ -81,6 +81,12 @@ public final class VmsModule extends AbstractModule {
   }
 
   @Provides
+  @Singleton
+  dev.noid.controller.vms.service.UnrecordedCheckpoints unrecordedCheckpoints(VmServices s) {
+    return s.unrecorded();
+  }
+
+  @Provides
   VmRecords records(VmServices s) {
     return s.records();
   }

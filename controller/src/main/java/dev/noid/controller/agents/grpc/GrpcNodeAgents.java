@@ -7,6 +7,7 @@ import dev.noid.api.agent.v1.CreateVmRequest;
 import dev.noid.api.agent.v1.DeleteCheckpointRequest;
 import dev.noid.api.agent.v1.DestroyVmRequest;
 import dev.noid.api.agent.v1.GetVmRequest;
+import dev.noid.api.agent.v1.ListCheckpointsRequest;
 import dev.noid.api.agent.v1.PauseVmRequest;
 import dev.noid.api.agent.v1.RestoreCheckpointRequest;
 import dev.noid.api.agent.v1.ResumeVmRequest;
@@ -113,6 +114,14 @@ public final class GrpcNodeAgents implements NodeAgents {
     CheckpointInfo info = call(node, 600, a -> a.createCheckpoint(CreateCheckpointRequest.newBuilder()
         .setVmId(vmId).setCheckpointId(checkpointId).setLabel(label).build()).getCheckpoint());
     return new NodeCheckpoint(info.getSizeBytes(), info.getDurationMs());
+  }
+
+  @Override
+  public List<HeldCheckpoint> checkpointsOn(String node) {
+    return call(node, 60, a -> a.listCheckpoints(ListCheckpointsRequest.getDefaultInstance()))
+        .getCheckpointsList().stream().map(c -> new HeldCheckpoint(c.getId(), c.getVmId(),
+            c.getLabel(), c.getSizeBytes(), c.getDurationMs(), java.time.Instant.ofEpochSecond(
+                c.getCreateTime().getSeconds(), c.getCreateTime().getNanos()))).toList();
   }
 
   @Override

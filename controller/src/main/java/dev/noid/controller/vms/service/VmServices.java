@@ -17,7 +17,7 @@ import java.time.Clock;
  */
 public record VmServices(VmRecords records, VmCreates creates, VmTransitions transitions,
     Checkpoints checkpoints, Evacuation evacuation, Reconciler reconciler, UserRemoval users,
-    CheckpointRetention retention, VmMoves moves) {
+    CheckpointRetention retention, VmMoves moves, UnrecordedCheckpoints unrecorded) {
 
   /** Without fleet images: image names are taken as asked (node-local images). */
   public static VmServices wire(VmTable vms, CheckpointTable checkpointTable, NodeRegistry nodes,
@@ -67,6 +67,6 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     CheckpointRetention retention = new CheckpointRetention(checkpointTable, checkpoints, limits,
         clock);
     return new VmServices(records, creates, transitions, checkpoints, evacuation, reconciler, users,
-        retention, moves);
+        retention, moves, new UnrecordedCheckpoints(checkpointTable, vms, nodes, agents, locks));
   }
 }

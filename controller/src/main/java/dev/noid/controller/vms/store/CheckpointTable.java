@@ -22,6 +22,7 @@ public final class CheckpointTable {
   private final Store store;
   private final Map<String, CheckpointEntry> byId = new ConcurrentHashMap<>();
   private final QuotaCheck quotas;
+  private final DeletedIds deleted = new DeletedIds();
 
   public CheckpointTable(Store store) {
     this(store, QuotaCheck.NONE);
@@ -80,6 +81,12 @@ public final class CheckpointTable {
   public synchronized void delete(String id) {
     store.deleteCheckpoint(id);
     byId.remove(id);
+    deleted.add(id, java.time.Instant.now());
+  }
+
+  /** Whether this controller deleted checkpoint {@code id}, recently ({@link DeletedIds}). */
+  public boolean deletedRecently(String id) {
+    return deleted.when(id).isPresent();
   }
 
   /**

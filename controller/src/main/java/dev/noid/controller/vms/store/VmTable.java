@@ -65,7 +65,7 @@ public final class VmTable implements VmView {
   // Per-owner totals for quotas (issue 19 M2), guarded by this.
   private final OwnerUsage usage = new OwnerUsage();
   private final QuotaCheck quotas;
-  private final DeletedVms deleted = new DeletedVms();
+  private final DeletedIds deleted = new DeletedIds();
 
   public VmTable(Store store, Clock clock) {
     this(store, clock, QuotaCheck.NONE);
@@ -260,7 +260,7 @@ public final class VmTable implements VmView {
     commits.await(p);
   }
 
-  /** When this controller deleted VM {@code id}, if it did, recently ({@link DeletedVms}). */
+  /** When this controller deleted VM {@code id}, if it did, recently ({@link DeletedIds}). */
   public Optional<java.time.Instant> deletedAt(String id) {
     return deleted.when(id);
   }

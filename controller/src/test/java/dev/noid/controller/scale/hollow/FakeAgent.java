@@ -130,6 +130,11 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
     return node.checkpoints("").size();
   }
 
+  /** The node holds checkpoint {@code info}'s files, however they got there. */
+  public void holdsCheckpoint(dev.noid.api.agent.v1.CheckpointInfo info) {
+    node.putCheckpoint(info);
+  }
+
   /** Whether it holds the checkpoint's files. */
   public boolean hasCheckpoint(String id) {
     return node.checkpoints("").stream().anyMatch(c -> c.getId().equals(id));
@@ -422,6 +427,7 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
           .setCreateTime(Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()))
           .build();
       node.putCheckpoint(info);
+      faults.beforeCheckpointAnswer();
       return CreateCheckpointResponse.newBuilder().setCheckpoint(info).build();
     });
   }

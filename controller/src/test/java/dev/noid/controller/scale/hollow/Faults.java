@@ -20,6 +20,10 @@ public final class Faults {
   private volatile Status failStops;
   private volatile Status failDestroys;
   private volatile CountDownLatch importGate;
+  private volatile Status loseImportAnswers;
+  private volatile Status loseCheckpointAnswers;
+  private volatile CountDownLatch checkpointAnswerGate;
+  private final AtomicInteger atCheckpointAnswerGate = new AtomicInteger();
   private final AtomicInteger atImportGate = new AtomicInteger();
   private final AtomicInteger imports = new AtomicInteger();
 
@@ -103,6 +107,63 @@ public final class Faults {
     if (g != null) {
       g.countDown();
     }
+  }
+
+  /**
+   * From now on, a checkpoint import is published and its answer lost, ending {@code status}
+   * instead (null: answered): the caller gave up, or the connection broke, just after.
+   */
+  public void loseImportAnswers(Status status) {
+    loseImportAnswers = status;
+  }
+
+  /**
+   * From now on, a checkpoint is taken and published and its answer lost, ending {@code
+   * status} instead (null: answered).
+   */
+  public void loseCheckpointAnswers(Status status) {
+    loseCheckpointAnswers = status;
+  }
+
+  /**
+   * From now on, a checkpoint is published and its answer waits until {@link
+   * #openCheckpointAnswers()}: a checkpoint caught between its node and its record.
+   */
+  public void holdCheckpointAnswers() {
+    checkpointAnswerGate = new CountDownLatch(1);
+  }
+
+  public void openCheckpointAnswers() {
+    CountDownLatch g = checkpointAnswerGate;
+    checkpointAnswerGate = null;
+    if (g != null) {
+      g.countDown();
+    }
+  }
+
+  /** Checkpoint answers waiting now. */
+  public int checkpointAnswersHeld() {
+    return atCheckpointAnswerGate.get();
+  }
+
+  void beforeCheckpointAnswer() {
+    CountDownLatch g = checkpointAnswerGate;
+    if (g != null) {
+      atCheckpointAnswerGate.incrementAndGet();
+      try {
+        await(g);
+      } finally {
+        atCheckpointAnswerGate.decrementAndGet();
+      }
+    }
+    Status s = loseCheckpointAnswers;
+    if (s != null) {
+      throw new HollowNode.Refused(s);
+    }
+  }
+
+  Status importAnswerLost() {
+    return loseImportAnswers;
   }
 
   /** Imports waiting to be published now. */

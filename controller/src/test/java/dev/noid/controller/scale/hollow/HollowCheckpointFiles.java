@@ -119,6 +119,11 @@ final class HollowCheckpointFiles {
         faults.beforeImportPublished();
         node.importCheckpoint(manifest.getCheckpoint());
         ended = true;
+        Status lost = faults.importAnswerLost();
+        if (lost != null) {
+          out.onError(lost.asRuntimeException());
+          return;
+        }
         out.onNext(ImportCheckpointResponse.newBuilder().setCheckpoint(manifest.getCheckpoint()).build());
         out.onCompleted();
       }
