@@ -8,6 +8,12 @@ public final class CliException extends RuntimeException {
   public static final int AUTH = 4;
   public static final int UNAVAILABLE = 5;
   public static final int REFUSED = 6;
+  /**
+   * Every failure of {@code noid exec} itself (usage, not found, refused, unreachable), as ssh
+   * exits: the guest command's own codes (0-255) are its, and a script must tell "the VM is
+   * not there" (3 elsewhere) from a command that exited 3.
+   */
+  public static final int EXEC_FAILED = 255;
   /** Like a shell's for a command ended by SIGINT (Ctrl-C). */
   public static final int INTERRUPTED = 130;
   /** Like a shell's for a command ended by SIGPIPE: its output's reader went away. */

@@ -21,11 +21,13 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code noid exec [VM] [-e K=V]... -- CMD...}: the guest's stdout and stderr go to ours as
- * they come, and we exit with the command's exit code.
+ * they come, and we exit with the command's exit code (our own failures: 255, see NoidCli).
  */
 @Calls("VmService/ExecCommand")
 @Command(name = "exec", mixinStandardHelpOptions = true,
-    description = "Run a command in a VM: noid exec [VM] [-e KEY=VAL]... -- CMD [ARG...]")
+    description = "Run a command in a VM: noid exec [VM] [-e KEY=VAL]... -- CMD [ARG...]",
+    footer = {"", "Exits with the command's exit code, or 255 when noid itself failed (the VM"
+        + " not found, the controller unreachable, ...: the message says which)."})
 final class ExecCommand extends ClientCommand {
   @Option(names = {"-e", "--env"}, description = "KEY=VALUE for the command (repeatable).")
   Map<String, String> env = new LinkedHashMap<>();

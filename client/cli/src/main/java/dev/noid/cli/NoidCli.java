@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
 /**
  * {@code noid}: the command-line client. Errors are one line on stderr, with exit codes
  * 2 usage, 3 not found, 4 auth, 5 unavailable, 6 refused (bad input, wrong state, exists),
- * 1 anything else; {@code exec} exits with the guest command's code.
+ * 1 anything else; {@code exec} exits with the guest command's code, and 255 when it failed
+ * itself ({@link CliException#EXEC_FAILED}).
  */
 @Command(name = "noid", mixinStandardHelpOptions = true, version = "noid 0.1.0",
     description = "Create, run, checkpoint and restore microVMs on a Noid fleet.",
@@ -52,7 +53,7 @@ public final class NoidCli implements Runnable {
       err.println("noid: " + (unknown != null ? unknown
           : ex.getMessage() + " (see 'noid " + (path.isEmpty() ? "" : path + " ") + "--help')"));
       err.flush();
-      return CliException.USAGE;
+      return ofCommand(ex.getCommandLine(), CliException.USAGE);
     });
     // picocli catches what this handler throws (printing it, exit 1): the hand-back to the
     // client is kept aside and thrown once execute() has returned.
@@ -65,13 +66,13 @@ public final class NoidCli implements Runnable {
       if (ex instanceof CliException c) {
         err.println("noid: " + c.getMessage());
         err.flush();
-        return c.exitCode();
+        return ofCommand(commandLine, c.exitCode());
       }
       if (ex instanceof NoidException n) {
         String target = commandLine.getCommand() instanceof ClientCommand c ? c.target : null;
         err.println("noid: " + Errors.describe(n, target));
         err.flush();
-        return exitCode(n);
+        return ofCommand(commandLine, exitCode(n));
       }
       throw ex;
     });
@@ -80,6 +81,11 @@ public final class NoidCli implements Runnable {
       throw handBack[0];
     }
     return code;
+  }
+
+  // exec's own failures must not pass for its command's exit codes; a signal's (128+) stand.
+  private static int ofCommand(CommandLine c, int code) {
+    return c.getCommand() instanceof ExecCommand && code < 128 ? CliException.EXEC_FAILED : code;
   }
 
   /**

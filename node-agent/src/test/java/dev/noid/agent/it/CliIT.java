@@ -144,7 +144,7 @@ class CliIT {
     Run usage = noid("create");
     assertThat(usage.exit()).isEqualTo(2);
     assertThat(usage.err().lines()).hasSize(1);
-    assertThat(noid("exec", "box", "true").exit()).isEqualTo(2);
+    assertThat(noid("exec", "box", "true").exit()).as("exec's own failures: 255").isEqualTo(255);
     Run missing = noid("info", "nope");
     assertThat(missing.exit()).isEqualTo(3);
     assertThat(missing.err()).isEqualTo("noid: VM 'nope' not found\n");
