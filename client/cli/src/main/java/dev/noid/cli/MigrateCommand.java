@@ -8,13 +8,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code noid migrate VM [--node N]}: a running VM moved to another node while it runs. */
+/** {@code noid migrate VM [NODE | --node N]}: a running VM moved to another node while it runs. */
 @Calls("VmService/MigrateVm")
 @Command(name = "migrate", mixinStandardHelpOptions = true,
     description = "Move a VM to another node while it runs (live migration); by checkpoint if"
         + " that cannot be done.")
 final class MigrateCommand extends ClientCommand {
   @Parameters(index = "0", arity = "0..1", description = "VM name (default: current).") String name;
+  // `noid migrate web node-b` is how people write it (virsh migrate DOMAIN DEST too).
+  @Parameters(index = "1", arity = "0..1", paramLabel = "NODE",
+      description = "Target node, as --node.") String nodeWord;
   @Option(names = "--node", description = "Target node (default: where the scheduler places it).")
   String node = "";
   @Option(names = "--no-fallback",
@@ -27,6 +30,7 @@ final class MigrateCommand extends ClientCommand {
   @Override
   int run(NoidClient client) {
     String vm = vm(name);
+    String node = target();
     MigrateVmResponse r = Progress.run("moving " + vm, () -> client.migrateVm(
         dev.noid.api.v1.MigrateVmRequest.newBuilder().setName(vm).setNode(node)
             .setNoFallback(noFallback).setTimeoutSeconds(timeoutSeconds).build()));
@@ -37,6 +41,17 @@ final class MigrateCommand extends ClientCommand {
     }
     System.out.println(describe(vm, m));
     return 0;
+  }
+
+  private String target() {
+    if (nodeWord == null) {
+      return node;
+    }
+    if (!node.isEmpty() && !node.equals(nodeWord)) {
+      throw new CliException(CliException.USAGE, "two target nodes: '" + nodeWord + "' and --node "
+          + node + "; give one");
+    }
+    return nodeWord;
   }
 
   static String describe(String vm, MigrationReport m) {
