@@ -34,6 +34,7 @@ public final class ControllerServer {
   private final CheckpointRetention retention;
   private final AtomicBoolean retaining = new AtomicBoolean();
   private final UnrecordedCheckpoints unrecorded;
+  private final AtomicBoolean sweeping = new AtomicBoolean();
   private final Store store;
   private final UserDirectory users;
   private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
@@ -88,7 +89,7 @@ public final class ControllerServer {
     reconciles.scheduleWithFixedDelay(this::reconcile, 60, 60, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::applyRetention, 30, 60, TimeUnit.SECONDS);
     // Each pass lists every ready node's checkpoints: seldom, since what it mends is rare.
-    reconciles.scheduleWithFixedDelay(this::sweepCheckpoints, 5, 10, TimeUnit.MINUTES);
+    timers.scheduleWithFixedDelay(this::sweepCheckpoints, 5, 10, TimeUnit.MINUTES);
     log.atInfo().addKeyValue("grpc_port", grpc.port()).addKeyValue("https_port", https.port())
         .addKeyValue("data_dir", config.dataDir().toString())
         .log("noid-controller {} serving", Version.current());
@@ -127,12 +128,20 @@ public final class ControllerServer {
     }
   }
 
+  // Off the timers' thread too: a node that does not answer holds a pass up to its deadline.
   private void sweepCheckpoints() {
-    try {
-      unrecorded.sweep();
-    } catch (RuntimeException e) {
-      log.warn("checkpoint sweep failed", e);
+    if (!sweeping.compareAndSet(false, true)) {
+      return;
     }
+    Thread.ofVirtual().name("checkpoint-sweep").start(() -> {
+      try {
+        unrecorded.sweep();
+      } catch (RuntimeException e) {
+        log.warn("checkpoint sweep failed", e);
+      } finally {
+        sweeping.set(false);
+      }
+    });
   }
 
   // Off the timers' thread: deleting a checkpoint waits on its nodes.

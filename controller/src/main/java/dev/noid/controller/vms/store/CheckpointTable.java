@@ -80,8 +80,9 @@ public final class CheckpointTable {
 
   public synchronized void delete(String id) {
     store.deleteCheckpoint(id);
-    byId.remove(id);
+    // Marked deleted before it leaves the map: a reader never sees neither.
     deleted.add(id, java.time.Instant.now());
+    byId.remove(id);
   }
 
   /** Whether this controller deleted checkpoint {@code id}, recently ({@link DeletedIds}). */
@@ -94,8 +95,18 @@ public final class CheckpointTable {
    * deleted: then empty, and the copy is the caller's to remove.
    */
   public synchronized Optional<CheckpointEntry> addCopy(String id, String node) {
+    return addCopy(id, node, n -> true);
+  }
+
+  /**
+   * As {@link #addCopy(String, String)}, and empty if {@code nodeKnown} says the node is gone:
+   * asked under the lock {@link #forgetNode} takes, so a node removed after its copy landed is
+   * either refused here or forgotten there.
+   */
+  public synchronized Optional<CheckpointEntry> addCopy(String id, String node,
+      java.util.function.Predicate<String> nodeKnown) {
     CheckpointEntry cur = byId.get(id);
-    if (cur == null || !cur.ready()) {
+    if (cur == null || !cur.ready() || !nodeKnown.test(node)) {
       return Optional.empty();
     }
     CheckpointEntry updated = cur.withCopyOn(node);

@@ -22,8 +22,6 @@ public final class Faults {
   private volatile CountDownLatch importGate;
   private volatile Status loseImportAnswers;
   private volatile Status loseCheckpointAnswers;
-  private volatile CountDownLatch checkpointAnswerGate;
-  private final AtomicInteger atCheckpointAnswerGate = new AtomicInteger();
   private final AtomicInteger atImportGate = new AtomicInteger();
   private final AtomicInteger imports = new AtomicInteger();
 
@@ -125,37 +123,7 @@ public final class Faults {
     loseCheckpointAnswers = status;
   }
 
-  /**
-   * From now on, a checkpoint is published and its answer waits until {@link
-   * #openCheckpointAnswers()}: a checkpoint caught between its node and its record.
-   */
-  public void holdCheckpointAnswers() {
-    checkpointAnswerGate = new CountDownLatch(1);
-  }
-
-  public void openCheckpointAnswers() {
-    CountDownLatch g = checkpointAnswerGate;
-    checkpointAnswerGate = null;
-    if (g != null) {
-      g.countDown();
-    }
-  }
-
-  /** Checkpoint answers waiting now. */
-  public int checkpointAnswersHeld() {
-    return atCheckpointAnswerGate.get();
-  }
-
   void beforeCheckpointAnswer() {
-    CountDownLatch g = checkpointAnswerGate;
-    if (g != null) {
-      atCheckpointAnswerGate.incrementAndGet();
-      try {
-        await(g);
-      } finally {
-        atCheckpointAnswerGate.decrementAndGet();
-      }
-    }
     Status s = loseCheckpointAnswers;
     if (s != null) {
       throw new HollowNode.Refused(s);
