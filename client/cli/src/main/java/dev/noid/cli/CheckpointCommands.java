@@ -71,7 +71,7 @@ final class CheckpointCommands {
       if (json()) {
         Output.json(System.out, all.stream().map(Views::checkpoint).toList());
       } else {
-        Output.table(System.out, List.of("ID", "VM", "LABEL", "NODE", "SIZE", "TOOK", "DURABILITY"),
+        Output.table(System.out, List.of("ID", "VM", "LABEL", "STATE", "NODE", "SIZE", "TOOK", "DURABILITY"),
             all.stream().map(Views::checkpointRow).toList());
       }
       return 0;

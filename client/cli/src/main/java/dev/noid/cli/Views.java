@@ -31,15 +31,22 @@ final class Views {
   }
 
   static Map<String, Object> checkpoint(Checkpoint c) {
-    return Output.map("id", c.getId(), "vm", c.getVm(), "label", c.getLabel(), "node", c.getNode(),
+    return Output.map("id", c.getId(), "vm", c.getVm(), "label", c.getLabel(),
+        "state", state(c), "status_message", c.getStatusMessage(), "node", c.getNode(),
         "size_bytes", c.getSizeBytes(), "duration_ms", c.getDurationMs(),
         "created", Instant.ofEpochSecond(c.getCreateTime().getSeconds()).toString(),
         "durability", durability(c), "durability_message", c.getDurabilityMessage());
   }
 
   static List<String> checkpointRow(Checkpoint c) {
-    return List.of(c.getId(), c.getVm(), c.getLabel(), c.getNode(), human(c.getSizeBytes()),
-        c.getDurationMs() + "ms", durability(c));
+    return List.of(c.getId(), c.getVm(), c.getLabel(), state(c), c.getNode(),
+        human(c.getSizeBytes()), c.getDurationMs() + "ms", durability(c));
+  }
+
+  /** ready, creating, deleting or failed: only a ready one restores. */
+  static String state(Checkpoint c) {
+    return c.getState() == dev.noid.api.v1.CheckpointState.CHECKPOINT_STATE_UNSPECIFIED ? "unknown"
+        : c.getState().name().substring("CHECKPOINT_STATE_".length()).toLowerCase();
   }
 
   /** local, uploading or durable (issue 23); an upload that keeps failing says so with a '!'. */
