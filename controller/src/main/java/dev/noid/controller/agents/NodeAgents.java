@@ -57,7 +57,12 @@ public interface NodeAgents {
   NodeCheckpoint checkpoint(String node, String vmId, String checkpointId, String label);
 
   /** The checkpoints whose files {@code node} holds, complete ones only. */
-  List<HeldCheckpoint> checkpointsOn(String node);
+  default List<HeldCheckpoint> checkpointsOn(String node) {
+    return checkpointsOn(node, "");
+  }
+
+  /** As {@link #checkpointsOn(String)}, of VM {@code vmId} only (empty: of every VM). */
+  List<HeldCheckpoint> checkpointsOn(String node, String vmId);
 
   /** Deletes a checkpoint's files on {@code node}; NOT_FOUND when it holds none. */
   void deleteCheckpoint(String node, String checkpointId);

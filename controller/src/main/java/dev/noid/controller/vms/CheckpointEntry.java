@@ -16,6 +16,7 @@ public record CheckpointEntry(String id, String owner, String vmId, String vmNam
     String node, String state, long sizeBytes, long durationMs, int cpus, int memMib,
     String image, String statusMessage, Instant created, List<String> copies,
     String durability, String durabilityMessage) {
+  public static final String CREATING = "CREATING";
   public static final String LOCAL = "LOCAL";
   public static final String UPLOADING = "UPLOADING";
   public static final String DURABLE = "DURABLE";
@@ -79,6 +80,17 @@ public record CheckpointEntry(String id, String owner, String vmId, String vmNam
 
   public boolean ready() {
     return "READY".equals(state);
+  }
+
+  /** Being taken: recorded before its node was asked, so that a lost answer is found again. */
+  public boolean creating() {
+    return CREATING.equals(state);
+  }
+
+  /** This CREATING checkpoint, taken: READY, {@code sizeBytes} on its node. */
+  public CheckpointEntry taken(long bytes, long tookMs) {
+    return new CheckpointEntry(id, owner, vmId, vmName, label, node, "READY", bytes, tookMs, cpus,
+        memMib, image, "", created, copies, durability, durabilityMessage);
   }
 
   public CheckpointEntry withCopyOn(String other) {

@@ -19,10 +19,10 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Checkpoint files a node holds that their records do not account for: a copy whose answer was
- * lost after the node published it (the caller gave up, the connection broke). Before, it
- * stayed on its node for good, out of its checkpoint's delete's reach. A checkpoint no record
- * names is never recorded nor removed on a guess.
+ * Checkpoints and copies whose answer was lost after their node took them (the caller gave up,
+ * the connection broke). Before, they stayed on their node for good with no record: out of
+ * every delete's reach, and a checkpoint unseen by its owner. A checkpoint no record names is
+ * never recorded nor removed on a guess.
  */
 @Timeout(60)
 class UnrecordedCheckpointsTest {
@@ -36,10 +36,14 @@ class UnrecordedCheckpointsTest {
         Map.of("node-a", 4096L, "node-b", 4096L));
   }
 
-  /** alice's checkpoint of web on node-a, and a copy on node-b whose answer was lost. */
-  private static CheckpointEntry checkpointWithALostCopy(InProcessController c) {
+  private static void createWeb(InProcessController c) {
     c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256)
         .setNode("node-a").build());
+  }
+
+  /** alice's checkpoint of web on node-a, and a copy on node-b whose answer was lost. */
+  private static CheckpointEntry checkpointWithALostCopy(InProcessController c) {
+    createWeb(c);
     CheckpointEntry ck = c.vms.checkpoints().checkpoint(ALICE, "web", "v1");
     c.agents.get("node-b").faults().loseImportAnswers(LOST);
     assertThatThrownBy(() -> c.vms.checkpoints().restore(ALICE, "web", ck.id(), "clone", "node-b"))
@@ -55,8 +59,8 @@ class UnrecordedCheckpointsTest {
       assertThat(c.vms.checkpoints().table().get(ck.id()).orElseThrow().nodes())
           .containsExactly("node-a");
 
-      assertThat(c.vms.unrecorded().sweep()).isEqualTo(new Outcome(1, 0, 0));
-      assertThat(c.vms.unrecorded().sweep()).as("once").isEqualTo(new Outcome(0, 0, 0));
+      assertThat(c.vms.unrecorded().sweep()).isEqualTo(new Outcome(0, 1, 0, 0));
+      assertThat(c.vms.unrecorded().sweep()).as("once").isEqualTo(new Outcome(0, 0, 0, 0));
 
       assertThat(c.vms.checkpoints().table().get(ck.id()).orElseThrow().nodes())
           .containsExactly("node-a", "node-b");
@@ -74,7 +78,7 @@ class UnrecordedCheckpointsTest {
       assertThat(c.agents.get("node-b").hasCheckpoint(ck.id())).as("out of the delete's reach")
           .isTrue();
 
-      assertThat(c.vms.unrecorded().sweep()).isEqualTo(new Outcome(0, 1, 0));
+      assertThat(c.vms.unrecorded().sweep()).isEqualTo(new Outcome(0, 0, 1, 0));
 
       assertThat(c.agents.get("node-b").hasCheckpoint(ck.id())).isFalse();
       assertThat(c.vms.checkpoints().table().get(ck.id())).as("not brought back").isEmpty();
@@ -89,7 +93,7 @@ class UnrecordedCheckpointsTest {
       VmServices next = c.takenOver();
 
       assertThat(next.unrecorded().sweep()).as("no record, and no memory of the delete")
-          .isEqualTo(new Outcome(0, 0, 1));
+          .isEqualTo(new Outcome(0, 0, 0, 1));
 
       assertThat(next.checkpoints().list(ALICE, "")).isEmpty();
       assertThat(c.agents.get("node-b").hasCheckpoint(ck.id())).as("left alone").isTrue();
@@ -97,18 +101,94 @@ class UnrecordedCheckpointsTest {
   }
 
   @Test
-  void aCheckpointWhoseAnswerWasLostIsLeftAlone() throws Exception {
+  void aCheckpointWhoseAnswerWasLostIsFoundOnItsNode() throws Exception {
     try (InProcessController c = twoNodes(dir)) {
-      c.create(ALICE, CreateVmRequest.newBuilder().setName("web").setCpus(1).setMemMib(256)
-          .setNode("node-a").build());
+      createWeb(c);
       c.agents.get("node-a").faults().loseCheckpointAnswers(LOST);
-      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
-          .isInstanceOf(NoidException.class);
 
-      assertThat(c.vms.unrecorded().sweep()).isEqualTo(new Outcome(0, 0, 1));
+      CheckpointEntry ck = c.vms.checkpoints().checkpoint(ALICE, "web", "nightly");
+
+      assertThat(ck.ready()).isTrue();
+      assertThat(ck.sizeBytes()).as("as the node has it").isEqualTo(256L << 20);
+      assertThat(c.vms.checkpoints().list(ALICE, "web")).containsExactly(ck);
+    }
+  }
+
+  @Test
+  void aCheckpointTheNodeRefusedLeavesNoRecord() throws Exception {
+    try (InProcessController c = twoNodes(dir)) {
+      createWeb(c);
+      c.agents.get("node-a").faults().failCheckpoints(Status.INTERNAL.withDescription("disk full"));
+
+      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
+          .isInstanceOf(NoidException.class).hasMessageContaining("disk full");
 
       assertThat(c.vms.checkpoints().list(ALICE, "web")).isEmpty();
-      assertThat(c.agents.get("node-a").checkpointCount()).isEqualTo(1);
+      assertThat(c.vms.checkpoints().table().held("alice").checkpoints()).isZero();
+    }
+  }
+
+  @Test
+  void aCheckpointWhoseNodeCannotSayStaysCreatingUntilTheSweepFindsIt() throws Exception {
+    try (InProcessController c = twoNodes(dir)) {
+      createWeb(c);
+      CheckpointEntry first = c.vms.checkpoints().checkpoint(ALICE, "web", "nightly");
+      c.agents.get("node-a").faults().loseCheckpointAnswers(LOST);
+      c.agents.get("node-a").faults().failCheckpointLists(LOST);
+
+      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
+          .isInstanceOf(NoidException.class);
+      CheckpointEntry pending = c.vms.checkpoints().list(ALICE, "web").getLast();
+      assertThat(pending.creating()).isTrue();
+      assertThat(pending.statusMessage()).contains("did not answer");
+      assertThat(c.vms.checkpoints().find(ALICE, "web", "nightly").id())
+          .as("a label names the newest that restores").isEqualTo(first.id());
+
+      assertThat(c.vms.unrecorded().sweep()).as("the node cannot say yet")
+          .isEqualTo(new Outcome(0, 0, 0, 0));
+      c.agents.get("node-a").faults().failCheckpointLists(null);
+      assertThat(c.vms.unrecorded().sweep()).isEqualTo(new Outcome(1, 0, 0, 0));
+
+      CheckpointEntry now = c.vms.checkpoints().table().get(pending.id()).orElseThrow();
+      assertThat(now.ready()).isTrue();
+      assertThat(now.sizeBytes()).isEqualTo(256L << 20);
+      assertThat(c.vms.checkpoints().find(ALICE, "web", "nightly").id()).isEqualTo(pending.id());
+    }
+  }
+
+  @Test
+  void aCheckpointNeverTakenWhoseNodeCouldNotSayGoesOnceItCan() throws Exception {
+    try (InProcessController c = twoNodes(dir)) {
+      createWeb(c);
+      c.agents.get("node-a").faults().failCheckpoints(LOST);
+      c.agents.get("node-a").faults().failCheckpointLists(LOST);
+      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
+          .isInstanceOf(NoidException.class);
+      assertThat(c.vms.checkpoints().list(ALICE, "web")).singleElement()
+          .matches(CheckpointEntry::creating);
+
+      c.agents.get("node-a").faults().failCheckpointLists(null);
+      assertThat(c.vms.unrecorded().sweep()).isEqualTo(new Outcome(1, 0, 0, 0));
+
+      assertThat(c.vms.checkpoints().list(ALICE, "web")).isEmpty();
+    }
+  }
+
+  @Test
+  void aCheckpointAnotherControllerLeftCreatingIsSettledByTheNext() throws Exception {
+    try (InProcessController c = twoNodes(dir)) {
+      createWeb(c);
+      c.agents.get("node-a").faults().loseCheckpointAnswers(LOST);
+      c.agents.get("node-a").faults().failCheckpointLists(LOST);
+      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
+          .isInstanceOf(NoidException.class);
+      c.agents.get("node-a").faults().failCheckpointLists(null);
+
+      VmServices next = c.takenOver();
+      assertThat(next.unrecorded().sweep()).isEqualTo(new Outcome(1, 0, 0, 0));
+
+      assertThat(next.checkpoints().list(ALICE, "web")).singleElement()
+          .matches(CheckpointEntry::ready);
     }
   }
 
@@ -119,7 +199,7 @@ class UnrecordedCheckpointsTest {
           .setId("ck-00000000000000ab").setVmId("vm-00000000abcd").setLabel("theirs").build());
 
       assertThat(c.vms.unrecorded().sweep()).as("perhaps a wrong store's: neither taken nor removed")
-          .isEqualTo(new Outcome(0, 0, 1));
+          .isEqualTo(new Outcome(0, 0, 0, 1));
 
       assertThat(c.agents.get("node-b").hasCheckpoint("ck-00000000000000ab")).isTrue();
       assertThat(c.vms.checkpoints().table().get("ck-00000000000000ab")).isEmpty();

@@ -117,8 +117,9 @@ public final class GrpcNodeAgents implements NodeAgents {
   }
 
   @Override
-  public List<HeldCheckpoint> checkpointsOn(String node) {
-    return call(node, 60, a -> a.listCheckpoints(ListCheckpointsRequest.getDefaultInstance()))
+  public List<HeldCheckpoint> checkpointsOn(String node, String vmId) {
+    return call(node, 60, a -> a.listCheckpoints(ListCheckpointsRequest.newBuilder()
+            .setVmId(vmId).build()))
         .getCheckpointsList().stream().map(c -> new HeldCheckpoint(c.getId(), c.getVmId(),
             c.getLabel(), c.getSizeBytes(), c.getDurationMs(), java.time.Instant.ofEpochSecond(
                 c.getCreateTime().getSeconds(), c.getCreateTime().getNanos()))).toList();

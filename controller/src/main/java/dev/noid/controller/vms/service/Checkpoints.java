@@ -1,11 +1,9 @@
 package dev.noid.controller.vms.service;
 
 import dev.noid.controller.agents.NodeAgents;
-import dev.noid.controller.agents.NodeAgents.NodeCheckpoint;
 import dev.noid.controller.agents.NodeAgents.NodeVm;
 import dev.noid.controller.domain.NoidException;
 import dev.noid.controller.domain.VmState;
-import dev.noid.controller.domain.VmState.Action;
 import dev.noid.controller.nodes.NodeRegistry;
 import dev.noid.controller.scheduler.Placement;
 import dev.noid.controller.scheduler.Scheduler;
@@ -16,8 +14,6 @@ import dev.noid.controller.vms.OperationObserver;
 import dev.noid.controller.vms.VmEntry;
 import dev.noid.controller.vms.store.VmTable;
 import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -30,7 +26,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Checkpoints {
   private static final Logger log = LoggerFactory.getLogger(Checkpoints.class);
-  static final int MAX_LABEL = 128;
 
   private final VmTable vms;
   private final CheckpointTable checkpoints;
@@ -44,6 +39,7 @@ public final class Checkpoints {
   private final OperationObserver observer;
   private final Clock clock;
   private final CheckpointCopies copies;
+  private final CheckpointTaking taking;
 
   public Checkpoints(VmRecords records, CheckpointTable checkpoints, NewVms newVms,
       NodeRegistry nodes, Scheduler scheduler, NodeAgents agents, VmLocks locks,
@@ -60,53 +56,21 @@ public final class Checkpoints {
     this.observer = observer;
     this.clock = clock;
     this.copies = new CheckpointCopies(checkpoints, nodes, agents);
+    this.taking = new CheckpointTaking(records, checkpoints, nodes, agents, locks, observer, clock);
   }
 
   public CheckpointTable table() {
     return checkpoints;
   }
 
+  /** Checkpoints a running or paused VM (see {@link CheckpointTaking}). */
   public CheckpointEntry checkpoint(Principal who, String vmName, String label) {
-    VmEntry e = records.get(who, vmName);
-    if (label.length() > MAX_LABEL) {
-      throw NoidException.invalid("label is " + label.length() + " characters; at most "
-          + MAX_LABEL + " are allowed");
-    }
-    return locks.withLock(e.id(), () -> {
-      VmEntry cur = records.current(e);
-      Action.CHECKPOINT.require(cur.name(), cur.state());
-      UndecidedMigrations.requireDecided(cur, Action.CHECKPOINT.verb());
-      checkpoints.requireRoomFor(cur.owner());
-      String id = NewVms.newCheckpointId();
-      Instant start = clock.instant();
-      NodeCheckpoint info;
-      try {
-        info = agents.checkpoint(cur.node(), cur.id(), id, label);
-      } catch (NoidException ne) {
-        observer.operationFailed("checkpoint");
-        throw ne;
-      }
-      CheckpointEntry ck = new CheckpointEntry(id, cur.owner(), cur.id(), cur.name(), label,
-          cur.node(), "READY", info.sizeBytes(), info.durationMs(), cur.cpus(), cur.memMib(),
-          cur.image(), "", clock.instant(), List.of());
-      try {
-        checkpoints.add(ck);
-      } catch (NoidException ne) {
-        discard(cur.node(), id);
-        throw ne;
-      }
-      observer.checkpointCreated(Duration.between(start, clock.instant()));
-      return ck;
-    });
+    return taking.take(who, vmName, label);
   }
 
-  // A checkpoint taken but not recorded (over quota) must not stay on its node unaccounted.
-  private void discard(String node, String id) {
-    try {
-      agents.deleteCheckpoint(node, id);
-    } catch (NoidException e) {
-      log.warn("checkpoint {} over quota could not be removed from {}: {}", id, node, e.getMessage());
-    }
+  /** Settles a checkpoint a lost answer left CREATING; false if it cannot be now. */
+  boolean settleCreating(CheckpointEntry creating) {
+    return taking.settle(creating);
   }
 
   public List<CheckpointEntry> list(Principal who, String vmName) {
@@ -185,7 +149,8 @@ public final class Checkpoints {
     CheckpointEntry found = checkpoints.get(ref).filter(c -> c.owner().equals(who.name()))
         .or(() -> checkpoints.ownedBy(who.name()).stream()
             .filter(c -> c.label().equals(ref) && (vmName.isEmpty() || c.vmName().equals(vmName)))
-            .reduce((a, b) -> b))
+            // The newest that restores: not tonight's "nightly" while it is still being taken.
+            .reduce((a, b) -> b.ready() || !a.ready() ? b : a))
         .orElseThrow(() -> NoidException.notFound("checkpoint '" + ref + "' not found"));
     if (!vmName.isEmpty() && !found.vmName().equals(vmName)) {
       throw NoidException.invalid("checkpoint '" + ref + "' was taken of VM '" + found.vmName()

@@ -19,12 +19,13 @@ import org.slf4j.LoggerFactory;
  * copy fetched, pulled or relayed for a caller that gave up (kept so that a retry finds it) is
  * recorded on its checkpoint, so that the checkpoint's delete removes it too; a copy that landed
  * after its checkpoint's delete began, or ended, is removed. Before, each stayed on its node for
- * good, out of every delete's reach.
+ * good, out of every delete's reach. And a checkpoint whose answer was lost, left CREATING
+ * (see {@link CheckpointTaking}), is settled from what its node holds once the node answers.
  *
  * <p>A checkpoint no record names is left alone, as unknown VMs are: it may be a wrong store's,
  * one deleted before this controller started (recording it would bring back what its owner
- * deleted), or one whose answer was lost (removing it could wipe what a store restored from a
- * backup does not know). Each pass logs how many a node holds.
+ * deleted), or one a store restored from a backup does not know (removing it could wipe what
+ * was taken since). Each pass logs how many a node holds.
  */
 public final class UnrecordedCheckpoints {
   private static final Logger log = LoggerFactory.getLogger(UnrecordedCheckpoints.class);
@@ -32,23 +33,41 @@ public final class UnrecordedCheckpoints {
   private final CheckpointTable checkpoints;
   private final NodeRegistry nodes;
   private final NodeAgents agents;
+  private final java.util.function.Predicate<CheckpointEntry> creating;
 
-  UnrecordedCheckpoints(CheckpointTable checkpoints, NodeRegistry nodes, NodeAgents agents) {
+  /**
+   * {@code creating} settles a checkpoint a lost answer left CREATING, true if it could now
+   * ({@link Checkpoints#settleCreating}).
+   */
+  UnrecordedCheckpoints(CheckpointTable checkpoints, NodeRegistry nodes, NodeAgents agents,
+      java.util.function.Predicate<CheckpointEntry> creating) {
+    this.creating = creating;
     this.checkpoints = checkpoints;
     this.nodes = nodes;
     this.agents = agents;
   }
 
   /**
-   * What one pass did: copies of recorded checkpoints recorded, copies removed, and checkpoints
-   * no record names, left alone.
+   * What one pass did: checkpoints left CREATING by a lost answer settled (ready or gone),
+   * copies of recorded checkpoints recorded, copies removed, and checkpoints no record names,
+   * left alone.
    */
-  public record Outcome(int copiesRecorded, int removed, int unknown) {}
+  public record Outcome(int settled, int copiesRecorded, int removed, int unknown) {}
 
   private enum Done { NOTHING, COPY_RECORDED, REMOVED, UNKNOWN }
 
   /** One pass over every ready node; a node that does not answer is skipped until the next. */
   public Outcome sweep() {
+    int settled = 0;
+    for (CheckpointEntry c : checkpoints.all()) {
+      try {
+        if (c.creating() && creating.test(c)) {
+          settled++;
+        }
+      } catch (NoidException e) {
+        log.warn("checkpoint {} left CREATING this time: {}", c.id(), e.getMessage());
+      }
+    }
     Map<Done, Integer> all = new EnumMap<>(Done.class);
     for (NodeEntry n : nodes.view()) {
       if (!n.ready()) {
@@ -77,7 +96,8 @@ public final class UnrecordedCheckpoints {
       }
       here.forEach((k, v) -> all.merge(k, v, Integer::sum));
     }
-    return new Outcome(all.getOrDefault(Done.COPY_RECORDED, 0), all.getOrDefault(Done.REMOVED, 0),
+    return new Outcome(settled, all.getOrDefault(Done.COPY_RECORDED, 0),
+        all.getOrDefault(Done.REMOVED, 0),
         all.getOrDefault(Done.UNKNOWN, 0));
   }
 

@@ -67,6 +67,7 @@ public record VmServices(VmRecords records, VmCreates creates, VmTransitions tra
     CheckpointRetention retention = new CheckpointRetention(checkpointTable, checkpoints, limits,
         clock);
     return new VmServices(records, creates, transitions, checkpoints, evacuation, reconciler, users,
-        retention, moves, new UnrecordedCheckpoints(checkpointTable, nodes, agents));
+        retention, moves, new UnrecordedCheckpoints(checkpointTable, nodes, agents,
+        checkpoints::settleCreating));
   }
 }

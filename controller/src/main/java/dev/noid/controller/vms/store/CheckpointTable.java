@@ -55,12 +55,35 @@ public final class CheckpointTable {
     put(e);
   }
 
+  /**
+   * Records that checkpoint {@code id}, CREATING, was taken: READY with its size and duration,
+   * checked against the owner's quota with its real size (QUOTA_EXCEEDED, and it stays
+   * CREATING). Empty if it is CREATING no more (deleted meanwhile, or its node removed): the
+   * caller removes its files. What else changed meanwhile (a durability its node reported) is
+   * kept.
+   */
+  public synchronized Optional<CheckpointEntry> complete(String id, long sizeBytes,
+      long durationMs) {
+    CheckpointEntry cur = byId.get(id);
+    if (cur == null || !cur.creating()) {
+      return Optional.empty();
+    }
+    quotas.require(cur.owner(), heldBesides(cur.owner(), id), Usage.ofCheckpoint(sizeBytes));
+    CheckpointEntry ready = cur.taken(sizeBytes, durationMs);
+    put(ready);
+    return Optional.of(ready);
+  }
+
   /** How many checkpoints the owner holds, and their bytes (every copy counts once). */
   public synchronized Usage held(String owner) {
+    return heldBesides(owner, null);
+  }
+
+  private Usage heldBesides(String owner, String exceptId) {
     long count = 0;
     long bytes = 0;
     for (CheckpointEntry c : byId.values()) {
-      if (c.owner().equals(owner)) {
+      if (c.owner().equals(owner) && !c.id().equals(exceptId)) {
         count++;
         bytes += c.sizeBytes();
       }

@@ -417,6 +417,7 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
       StreamObserver<CreateCheckpointResponse> out) {
     simulated(out, () -> {
       VmReport vm = node.require(request.getVmId());
+      faults.refuseCheckpoint();
       Instant now = Instant.now();
       CheckpointInfo info = CheckpointInfo.newBuilder().setId(request.getCheckpointId())
           .setVmId(vm.getId()).setLabel(request.getLabel()).setSpec(vm.getSpec())
@@ -435,8 +436,11 @@ public final class FakeAgent extends AgentGrpc.AgentImplBase {
   @Override
   public void listCheckpoints(ListCheckpointsRequest request,
       StreamObserver<ListCheckpointsResponse> out) {
-    answer(out, () -> ListCheckpointsResponse.newBuilder()
-        .addAllCheckpoints(node.checkpoints(request.getVmId())).build());
+    answer(out, () -> {
+      faults.refuseCheckpointList();
+      return ListCheckpointsResponse.newBuilder()
+          .addAllCheckpoints(node.checkpoints(request.getVmId())).build();
+    });
   }
 
   @Override

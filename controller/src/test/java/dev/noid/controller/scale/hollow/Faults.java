@@ -22,6 +22,8 @@ public final class Faults {
   private volatile CountDownLatch importGate;
   private volatile Status loseImportAnswers;
   private volatile Status loseCheckpointAnswers;
+  private volatile Status failCheckpoints;
+  private volatile Status failCheckpointLists;
   private final AtomicInteger atImportGate = new AtomicInteger();
   private final AtomicInteger imports = new AtomicInteger();
 
@@ -121,6 +123,30 @@ public final class Faults {
    */
   public void loseCheckpointAnswers(Status status) {
     loseCheckpointAnswers = status;
+  }
+
+  /** From now on, a checkpoint is refused with {@code status} before anything is taken. */
+  public void failCheckpoints(Status status) {
+    failCheckpoints = status;
+  }
+
+  /** From now on, listing the node's checkpoints fails with {@code status} (null: it works). */
+  public void failCheckpointLists(Status status) {
+    failCheckpointLists = status;
+  }
+
+  void refuseCheckpoint() {
+    Status s = failCheckpoints;
+    if (s != null) {
+      throw new HollowNode.Refused(s);
+    }
+  }
+
+  void refuseCheckpointList() {
+    Status s = failCheckpointLists;
+    if (s != null) {
+      throw new HollowNode.Refused(s);
+    }
   }
 
   void beforeCheckpointAnswer() {
