@@ -88,8 +88,10 @@ public final class ControllerServer {
     reconciles.schedule(this::reconcile, nodes.lease().toMillis(), TimeUnit.MILLISECONDS);
     reconciles.scheduleWithFixedDelay(this::reconcile, 60, 60, TimeUnit.SECONDS);
     timers.scheduleWithFixedDelay(this::applyRetention, 30, 60, TimeUnit.SECONDS);
-    // Each pass lists every ready node's checkpoints: seldom, since what it mends is rare.
-    timers.scheduleWithFixedDelay(this::sweepCheckpoints, 5, 10, TimeUnit.MINUTES);
+    // Each pass lists every ready node's checkpoints: seldom, since what it mends is rare; the
+    // first once agents have reported in, for checkpoints a stopped leader left CREATING.
+    timers.scheduleWithFixedDelay(this::sweepCheckpoints, nodes.lease().toMillis(),
+        TimeUnit.MINUTES.toMillis(10), TimeUnit.MILLISECONDS);
     log.atInfo().addKeyValue("grpc_port", grpc.port()).addKeyValue("https_port", https.port())
         .addKeyValue("data_dir", config.dataDir().toString())
         .log("noid-controller {} serving", Version.current());

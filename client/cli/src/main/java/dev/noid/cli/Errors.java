@@ -16,6 +16,8 @@ import javax.net.ssl.SSLException;
 final class Errors {
   private static final String SETUP = "noid auth setup --url HOST:PORT --token TOKEN --ca-fingerprint sha256:HEX";
 
+  private static final String NETWORK_CLOSED = "Network closed for unknown reason";
+
   private static final String WHERE = "the address comes from NOID_URL or 'noid auth setup --url'";
 
   private Errors() {}
@@ -41,7 +43,9 @@ final class Errors {
 
   private static String transport(NoidException e, String at) {
     if (!fromTransport(e)) {
-      return e.getMessage();  // the controller's own answer, e.g. a node it cannot reach
+      // gRPC's own word for a connection that closed under an open call carries no cause.
+      return NETWORK_CLOSED.equals(e.getMessage()) ? broke(at, e.getMessage())
+          : e.getMessage();  // the controller's own answer, e.g. a node it cannot reach
     }
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof UnknownHostException) {
@@ -74,14 +78,17 @@ final class Errors {
     // moment) resets the connection. Whether it had begun the work cannot be known here.
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof java.io.IOException && String.valueOf(t.getMessage()).contains("reset")) {
-        return "the connection to " + at + " broke during the call (" + firstLine(t.getMessage())
-            + "): it may or may not have been carried out; check, then run it again"
-            + (at.startsWith("any of ") ? " (if a controller just stopped, another leads within"
-            + " seconds)" : "");
+        return broke(at, firstLine(t.getMessage()));
       }
     }
     return "cannot reach " + at + ": " + firstLine(e.getMessage())
         + " (is the controller running and the address right? " + WHERE + ")";
+  }
+
+  private static String broke(String at, String detail) {
+    return "the connection to " + at + " broke during the call (" + detail + "): it may or may"
+        + " not have been carried out; check, then run it again" + (at.startsWith("any of ")
+        ? " (if a controller just stopped, another leads within seconds)" : "");
   }
 
   /** A status the controller sent has no local cause; one made by our transport does. */

@@ -29,6 +29,25 @@ class ErrorsTest {
         .contains("another leads within seconds").doesNotContain("cannot reach");
   }
 
+  /** A controller killed mid-call, as gRPC tells it: no cause, only this description. */
+  @Test
+  void aConnectionClosedUnderTheCallIsACallThatBroke() {
+    String line = Errors.describe(NoidException.from(Status.UNAVAILABLE
+        .withDescription("Network closed for unknown reason").asRuntimeException()), "c1:7655");
+
+    assertThat(line).startsWith("the connection to c1:7655 broke during the call")
+        .contains("may or may not have been carried out");
+  }
+
+  @Test
+  void theControllersOwnUnavailableIsToldAsItSaidIt() {
+    String line = Errors.describe(NoidException.from(Status.UNAVAILABLE
+        .withDescription("node node-a: Network closed for unknown reason").asRuntimeException()),
+        "c1:7655");
+
+    assertThat(line).isEqualTo("node node-a: Network closed for unknown reason");
+  }
+
   @Test
   void aResetFromTheOnlyControllerDoesNotSpeakOfAnother() {
     String line = Errors.describe(
