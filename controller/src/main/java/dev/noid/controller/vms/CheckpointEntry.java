@@ -67,6 +67,11 @@ public record CheckpointEntry(String id, String owner, String vmId, String vmNam
    * saying so, if not (issue 19 M3).
    */
   public CheckpointEntry withoutNode(String gone) {
+    if (creating()) {
+      // Nobody can say any more whether it was taken: never restorable, its owner deletes it.
+      return withState("FAILED", "it was being taken on node " + gone + ", which was removed"
+          + " before it answered");
+    }
     List<String> left = new ArrayList<>(nodes());
     left.remove(gone);
     if (left.isEmpty() && !durable()) {

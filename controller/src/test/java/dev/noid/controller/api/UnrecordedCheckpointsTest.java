@@ -10,6 +10,7 @@ import dev.noid.controller.users.Principal;
 import dev.noid.controller.vms.CheckpointEntry;
 import dev.noid.controller.vms.service.UnrecordedCheckpoints.Outcome;
 import dev.noid.controller.vms.service.VmServices;
+import io.grpc.Context;
 import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -171,6 +172,39 @@ class UnrecordedCheckpointsTest {
       assertThat(c.vms.unrecorded().sweep()).isEqualTo(new Outcome(1, 0, 0, 0));
 
       assertThat(c.vms.checkpoints().list(ALICE, "web")).isEmpty();
+    }
+  }
+
+  @Test
+  void aCallerWhoGaveUpLeavesNoCheckpointBeingTaken() throws Exception {
+    try (InProcessController c = twoNodes(dir)) {
+      createWeb(c);
+      Context.CancellableContext gaveUp = Context.current().withCancellation();
+      gaveUp.cancel(null);
+
+      assertThatThrownBy(() -> gaveUp.call(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "x")))
+          .isInstanceOf(NoidException.class);
+
+      assertThat(c.vms.checkpoints().list(ALICE, "web"))
+          .as("the node, asked apart from the cancelled call, holds none").isEmpty();
+      assertThat(c.agents.get("node-a").checkpointCount()).isZero();
+    }
+  }
+
+  @Test
+  void aCheckpointBeingTakenOnARemovedNodeFailsSayingSo() throws Exception {
+    try (InProcessController c = twoNodes(dir)) {
+      createWeb(c);
+      c.agents.get("node-a").faults().loseCheckpointAnswers(LOST);
+      c.agents.get("node-a").faults().failCheckpointLists(LOST);
+      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
+          .isInstanceOf(NoidException.class);
+
+      c.vms.checkpoints().table().forgetNode("node-a");
+
+      CheckpointEntry failed = c.vms.checkpoints().list(ALICE, "web").getFirst();
+      assertThat(failed.state()).isEqualTo("FAILED");
+      assertThat(failed.statusMessage()).contains("being taken on node node-a, which was removed");
     }
   }
 

@@ -51,6 +51,22 @@ public final class GrpcNodeAgents implements NodeAgents {
     return bootTimeout.toSeconds() + Math.min(30, Math.max(1, bootTimeout.toSeconds()));
   }
 
+  /**
+   * {@link #call}, not cancelled with the API call it serves: listing and deleting a node's
+   * checkpoints settle what a caller who gave up left behind, and a delete half made by a
+   * cancelled caller would leave files on some nodes.
+   */
+  private <T> T detached(String node, long deadlineSeconds,
+      Function<AgentGrpc.AgentBlockingStub, T> rpc) {
+    io.grpc.Context own = io.grpc.Context.current().fork();
+    io.grpc.Context previous = own.attach();
+    try {
+      return call(node, deadlineSeconds, rpc);
+    } finally {
+      own.detach(previous);
+    }
+  }
+
   private <T> T call(String node, long deadlineSeconds, Function<AgentGrpc.AgentBlockingStub, T> rpc) {
     try {
       return rpc.apply(clients.blocking(node, deadlineSeconds));
@@ -118,7 +134,7 @@ public final class GrpcNodeAgents implements NodeAgents {
 
   @Override
   public List<HeldCheckpoint> checkpointsOn(String node, String vmId) {
-    return call(node, 60, a -> a.listCheckpoints(ListCheckpointsRequest.newBuilder()
+    return detached(node, 60, a -> a.listCheckpoints(ListCheckpointsRequest.newBuilder()
             .setVmId(vmId).build()))
         .getCheckpointsList().stream().map(c -> new HeldCheckpoint(c.getId(), c.getVmId(),
             c.getLabel(), c.getSizeBytes(), c.getDurationMs(), java.time.Instant.ofEpochSecond(
@@ -127,7 +143,7 @@ public final class GrpcNodeAgents implements NodeAgents {
 
   @Override
   public void deleteCheckpoint(String node, String checkpointId) {
-    call(node, 60, a -> a.deleteCheckpoint(DeleteCheckpointRequest.newBuilder()
+    detached(node, 60, a -> a.deleteCheckpoint(DeleteCheckpointRequest.newBuilder()
         .setCheckpointId(checkpointId).build()));
   }
 

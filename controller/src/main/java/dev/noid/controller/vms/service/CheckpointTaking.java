@@ -67,14 +67,14 @@ final class CheckpointTaking {
           cur.id(), cur.name(), label, cur.node(), CheckpointEntry.CREATING, 0, 0, cur.cpus(),
           cur.memMib(), cur.image(), "being taken on node " + cur.node(), start, List.of());
       checkpoints.add(taking);
-      CheckpointEntry ready;
+      NodeCheckpoint info;
       try {
-        NodeCheckpoint info = agents.checkpoint(cur.node(), cur.id(), taking.id(), label);
-        ready = record(taking, info.sizeBytes(), info.durationMs());
+        info = agents.checkpoint(cur.node(), cur.id(), taking.id(), label);
       } catch (NoidException ne) {
         observer.operationFailed("checkpoint");
-        ready = afterFailure(taking, ne).orElseThrow(() -> ne);
+        info = afterFailure(taking, ne).orElseThrow(() -> ne);
       }
+      CheckpointEntry ready = record(taking, info.sizeBytes(), info.durationMs());
       observer.checkpointCreated(Duration.between(start, clock.instant()));
       return ready;
     });
@@ -86,45 +86,45 @@ final class CheckpointTaking {
    * node is not ready. True if it was settled.
    */
   boolean settle(CheckpointEntry creating) {
+    if (!nodes.get(creating.node()).map(NodeEntry::ready).orElse(false)) {
+      return false;
+    }
+    // Asked before the lock: a node slow to answer must not hold up the VM's operations.
+    Optional<HeldCheckpoint> held = heldOn(creating);
     return locks.tryWithLock(creating.vmId(), () -> {
-      CheckpointEntry cur = checkpoints.get(creating.id()).filter(CheckpointEntry::creating)
-          .orElse(null);
-      if (cur == null || !nodes.get(cur.node()).map(NodeEntry::ready).orElse(false)) {
-        return false;
+      if (checkpoints.get(creating.id()).filter(CheckpointEntry::creating).isEmpty()) {
+        return false; // its own call settled it meanwhile, or it was deleted
       }
-      Optional<HeldCheckpoint> held = heldOn(cur);
       if (held.isPresent()) {
-        record(cur, held.get().sizeBytes(), held.get().durationMs());
-        log.info("checkpoint {} of VM {}, whose answer was lost, is on node {}: ready", cur.id(),
-            cur.vmName(), cur.node());
-      } else {
-        checkpoints.delete(cur.id());
+        record(creating, held.get().sizeBytes(), held.get().durationMs());
+        log.info("checkpoint {} of VM {}, whose answer was lost, is on node {}: ready",
+            creating.id(), creating.vmName(), creating.node());
+      } else if (checkpoints.deleteIfCreating(creating.id())) {
         log.info("checkpoint {} of VM {}, whose answer was lost, is not on node {}: removed",
-            cur.id(), cur.vmName(), cur.node());
+            creating.id(), creating.vmName(), creating.node());
       }
       return true;
     }).orElse(false);
   }
 
   // The call failed: whether the node took it anyway decides. Empty: it did not.
-  private Optional<CheckpointEntry> afterFailure(CheckpointEntry taking, NoidException failure) {
+  private Optional<NodeCheckpoint> afterFailure(CheckpointEntry taking, NoidException failure) {
     Optional<HeldCheckpoint> held;
     try {
       held = heldOn(taking);
     } catch (NoidException unknown) {
-      checkpoints.get(taking.id()).filter(CheckpointEntry::creating).ifPresent(c -> checkpoints.put(
-          c.withState(CheckpointEntry.CREATING, "node " + c.node() + " did not answer ("
-              + failure.getMessage() + "); whether it was taken is settled when it does")));
+      checkpoints.updateIfCreating(taking.id(), c -> c.withState(CheckpointEntry.CREATING,
+          "node " + c.node() + " did not answer (" + failure.getMessage() + "); whether it was"
+              + " taken is settled when it does"));
       return Optional.empty();
     }
     if (held.isEmpty()) {
-      checkpoints.get(taking.id()).filter(CheckpointEntry::creating)
-          .ifPresent(c -> checkpoints.delete(c.id()));
+      checkpoints.deleteIfCreating(taking.id());
       return Optional.empty();
     }
     log.info("checkpoint {} of VM {}: its node's answer was lost ({}), and the node holds it",
         taking.id(), taking.vmName(), failure.getMessage());
-    return Optional.of(record(taking, held.get().sizeBytes(), held.get().durationMs()));
+    return Optional.of(new NodeCheckpoint(held.get().sizeBytes(), held.get().durationMs()));
   }
 
   private Optional<HeldCheckpoint> heldOn(CheckpointEntry ck) {

@@ -64,8 +64,9 @@ public final class UnrecordedCheckpoints {
         if (c.creating() && creating.test(c)) {
           settled++;
         }
-      } catch (NoidException e) {
-        log.warn("checkpoint {} left CREATING this time: {}", c.id(), e.getMessage());
+      } catch (RuntimeException e) {
+        // One record's store or node failure must not stop the pass for the rest.
+        log.warn("checkpoint {} left CREATING this time: {}", c.id(), e.toString());
       }
     }
     Map<Done, Integer> all = new EnumMap<>(Done.class);
@@ -85,9 +86,9 @@ public final class UnrecordedCheckpoints {
       for (HeldCheckpoint h : held) {
         try {
           here.merge(settle(n.name(), h), 1, Integer::sum);
-        } catch (NoidException e) {
+        } catch (RuntimeException e) {
           log.warn("checkpoint {} on {} left as it is this time: {}", h.id(), n.name(),
-              e.getMessage());
+              e.toString());
         }
       }
       if (here.containsKey(Done.UNKNOWN)) {

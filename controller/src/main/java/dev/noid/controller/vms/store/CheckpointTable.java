@@ -74,6 +74,25 @@ public final class CheckpointTable {
     return Optional.of(ready);
   }
 
+  /** Checkpoint {@code id} changed by {@code change} if it is still CREATING; else nothing. */
+  public synchronized void updateIfCreating(String id,
+      java.util.function.UnaryOperator<CheckpointEntry> change) {
+    CheckpointEntry cur = byId.get(id);
+    if (cur != null && cur.creating()) {
+      put(change.apply(cur));
+    }
+  }
+
+  /** Forgets checkpoint {@code id} if it is still CREATING: true if it did. */
+  public synchronized boolean deleteIfCreating(String id) {
+    CheckpointEntry cur = byId.get(id);
+    if (cur == null || !cur.creating()) {
+      return false;
+    }
+    delete(id);
+    return true;
+  }
+
   /** How many checkpoints the owner holds, and their bytes (every copy counts once). */
   public synchronized Usage held(String owner) {
     return heldBesides(owner, null);
