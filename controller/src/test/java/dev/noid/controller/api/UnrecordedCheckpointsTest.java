@@ -42,6 +42,14 @@ class UnrecordedCheckpointsTest {
         .setNode("node-a").build());
   }
 
+  /** web's checkpoint "nightly" taken by node-a, its answer lost, and node-a unable to say. */
+  private static void checkpointWhoseNodeCannotSay(InProcessController c) {
+    c.agents.get("node-a").faults().loseCheckpointAnswers(LOST);
+    c.agents.get("node-a").faults().failCheckpointLists(LOST);
+    assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
+        .isInstanceOf(NoidException.class);
+  }
+
   /** alice's checkpoint of web on node-a, and a copy on node-b whose answer was lost. */
   private static CheckpointEntry checkpointWithALostCopy(InProcessController c) {
     createWeb(c);
@@ -134,11 +142,7 @@ class UnrecordedCheckpointsTest {
     try (InProcessController c = twoNodes(dir)) {
       createWeb(c);
       CheckpointEntry first = c.vms.checkpoints().checkpoint(ALICE, "web", "nightly");
-      c.agents.get("node-a").faults().loseCheckpointAnswers(LOST);
-      c.agents.get("node-a").faults().failCheckpointLists(LOST);
-
-      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
-          .isInstanceOf(NoidException.class);
+      checkpointWhoseNodeCannotSay(c);
       CheckpointEntry pending = c.vms.checkpoints().list(ALICE, "web").getLast();
       assertThat(pending.creating()).isTrue();
       assertThat(pending.statusMessage()).contains("did not answer");
@@ -195,10 +199,7 @@ class UnrecordedCheckpointsTest {
   void aCheckpointBeingTakenOnARemovedNodeFailsSayingSo() throws Exception {
     try (InProcessController c = twoNodes(dir)) {
       createWeb(c);
-      c.agents.get("node-a").faults().loseCheckpointAnswers(LOST);
-      c.agents.get("node-a").faults().failCheckpointLists(LOST);
-      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
-          .isInstanceOf(NoidException.class);
+      checkpointWhoseNodeCannotSay(c);
 
       c.vms.checkpoints().table().forgetNode("node-a");
 
@@ -212,10 +213,7 @@ class UnrecordedCheckpointsTest {
   void aCheckpointAnotherControllerLeftCreatingIsSettledByTheNext() throws Exception {
     try (InProcessController c = twoNodes(dir)) {
       createWeb(c);
-      c.agents.get("node-a").faults().loseCheckpointAnswers(LOST);
-      c.agents.get("node-a").faults().failCheckpointLists(LOST);
-      assertThatThrownBy(() -> c.vms.checkpoints().checkpoint(ALICE, "web", "nightly"))
-          .isInstanceOf(NoidException.class);
+      checkpointWhoseNodeCannotSay(c);
       c.agents.get("node-a").faults().failCheckpointLists(null);
 
       VmServices next = c.takenOver();
