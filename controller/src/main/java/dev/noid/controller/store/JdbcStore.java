@@ -25,6 +25,8 @@ abstract class JdbcStore implements Store {
 
   private final java.util.concurrent.atomic.AtomicLong logCommits =
       new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong deletes =
+      new java.util.concurrent.atomic.AtomicLong();
 
   protected abstract Connection connection() throws SQLException;
 
@@ -199,7 +201,28 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void deleteVm(String id) {
-    write("delete vm", "DELETE FROM vms WHERE id = ?", id);
+    tx("delete vm", c -> {
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM vms WHERE id = ?")) {
+        ps.setString(1, id);
+        ps.executeUpdate();
+      }
+      DeletedIdRows.record(this, c, DeletedIdRows.VM, id);
+      afterDeletes(c, 1);
+      return null;
+    });
+  }
+
+  /** Counts deletes recorded in {@code c}'s transaction, pruning the oldest now and then. */
+  void afterDeletes(Connection c, int n) throws SQLException {
+    long after = deletes.addAndGet(n);
+    if (n > 0 && after / DeletedIdRows.PRUNE_EVERY != (after - n) / DeletedIdRows.PRUNE_EVERY) {
+      DeletedIdRows.prune(c);
+    }
+  }
+
+  @Override
+  public List<String> deletedIds(String kind, int max) {
+    return read("list deleted " + kind + "s", c -> DeletedIdRows.latest(c, kind, max));
   }
 
   @Override
@@ -238,8 +261,15 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void deleteCheckpoint(String id) {
-    write("delete checkpoint", "DELETE FROM checkpoints WHERE id = ?",
-        id);
+    tx("delete checkpoint", c -> {
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM checkpoints WHERE id = ?")) {
+        ps.setString(1, id);
+        ps.executeUpdate();
+      }
+      DeletedIdRows.record(this, c, DeletedIdRows.CHECKPOINT, id);
+      afterDeletes(c, 1);
+      return null;
+    });
   }
 
 

@@ -108,6 +108,15 @@ final class Schema {
       // UserRows.delete): by index, not a scan of every checkpoint of every user.
       """
       CREATE INDEX checkpoints_owner ON checkpoints (owner)
+      """,
+      // What was deleted (DeletedIdRows): a node's late copy of it is a leftover, after a
+      // restart too, not a wrong store's.
+      """
+      CREATE TABLE deleted_ids (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        deleted_ms BIGINT NOT NULL);
+      CREATE INDEX deleted_ids_kind_time ON deleted_ids (kind, deleted_ms)
       """);
 
   static void migrate(Connection c) throws SQLException {

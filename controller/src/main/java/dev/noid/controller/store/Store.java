@@ -10,6 +10,10 @@ import java.util.Optional;
  * the default) and {@link PostgresStore} (for fleets that run several controllers).
  */
 public interface Store extends AutoCloseable {
+  /** {@link #deletedIds}' kinds. */
+  String DELETED_VM = "vm";
+  String DELETED_CHECKPOINT = "checkpoint";
+
   // users
   /** @return false if a user of that name exists */
   boolean insertUser(UserRow user);
@@ -82,6 +86,13 @@ public interface Store extends AutoCloseable {
   void deleteCheckpoint(String id);
 
   List<CheckpointRow> checkpoints();
+
+  /**
+   * The ids of the VMs ({@code "vm"}) or checkpoints ({@code "checkpoint"}) this store deleted
+   * most recently, newest first, at most {@code max}: kept with each delete, so that a node's
+   * late copy of one is known for a leftover after a restart too.
+   */
+  List<String> deletedIds(String kind, int max);
 
   // images
   /** Records the image, replacing any of the same name. */

@@ -63,6 +63,8 @@ final class VmRows {
     PreparedStatement update = store.statement(c,
         "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?");
     PreparedStatement delete = store.statement(c, "DELETE FROM vms WHERE id = ?");
+    PreparedStatement deleted = null;
+    int deletes = 0;
     try {
       for (VmWrite w : writes) {
         switch (w.kind()) {
@@ -83,6 +85,12 @@ final class VmRows {
           case DELETE -> {
             delete.setString(1, w.id());
             delete.executeUpdate();
+            if (deleted == null) {
+              deleted = DeletedIdRows.statement(store, c);
+            }
+            DeletedIdRows.bind(deleted, DeletedIdRows.VM, w.id());
+            deleted.executeUpdate();
+            deletes++;
             out.add(true);
           }
         }
@@ -91,7 +99,11 @@ final class VmRows {
       store.done(insert);
       store.done(update);
       store.done(delete);
+      if (deleted != null) {
+        store.done(deleted);
+      }
     }
+    store.afterDeletes(c, deletes);
     return out;
   }
 

@@ -51,6 +51,26 @@ class DeletedVmStrayTest {
     }
   }
 
+  /** Before, the deletes were kept in memory only: after a restart the copy ran on for good. */
+  @Test
+  void aCopyOfAVmDestroyedBeforeTheControllerRestartedIsDestroyedToo() throws Exception {
+    MutableClock clock = new MutableClock(Instant.now());
+    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L), clock, Duration.ofSeconds(10))) {
+      VmEntry web = c.createOn(ALICE, "web", "node-a");
+      c.vms.transitions().destroy(ALICE, "web");
+      c.agents.get("node-b").holds(spec(web.id()), AgentVmState.AGENT_VM_STATE_RUNNING);
+
+      dev.noid.controller.vms.service.VmServices next = c.takenOver();
+      clock.advance(Duration.ofMinutes(1));
+      next.reconciler().observe("node-b", c.agents.get("node-b").vms().values().stream()
+          .map(dev.noid.controller.agents.grpc.AgentMessages::vm).toList());
+
+      await().atMost(Duration.ofSeconds(10))
+          .until(() -> !c.agents.get("node-b").vms().containsKey(web.id()));
+    }
+  }
+
   private static VmSpec spec(String id) {
     return VmSpec.newBuilder().setId(id).setCpus(1).setMemMib(256).build();
   }

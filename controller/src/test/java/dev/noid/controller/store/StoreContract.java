@@ -197,6 +197,57 @@ abstract class StoreContract {
     assertThat(store.vms()).extracting(VmRow::id).containsExactly("vm-3");
   }
 
+  /**
+   * What was deleted stays known after a restart: a node's late copy of it (a stray VM, a
+   * checkpoint's copy that landed after the delete) is a leftover, not a wrong store's.
+   */
+  @Test
+  void deletedVmsAndCheckpointsAreKeptByIdNewestFirst() throws Exception {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
+    VmRow one = vm("vm-1", "alice", "one");
+    VmRow two = vm("vm-2", "alice", "two");
+    store.insertVm(one);
+    store.insertVm(two);
+    store.putCheckpoint(checkpoint("ck-1", "alice", "vm-1"));
+
+    store.deleteVm("vm-1");
+    awaitNextMillisecond();
+    store.writeVms(List.of(VmWrite.delete(two)));
+    store.deleteCheckpoint("ck-1");
+    store.close();
+    store = open();
+
+    assertThat(store.deletedIds(Store.DELETED_VM, 10)).containsExactly("vm-2", "vm-1");
+    assertThat(store.deletedIds(Store.DELETED_VM, 1)).containsExactly("vm-2");
+    assertThat(store.deletedIds(Store.DELETED_CHECKPOINT, 10)).containsExactly("ck-1");
+  }
+
+  @Test
+  void pruningKeepsTheLatestDeletesOfEachKind() throws Exception {
+    dev.noid.controller.testing.StoreUsers.add(store, "alice");
+    for (int i = 1; i <= 3; i++) {
+      store.insertVm(vm("vm-" + i, "alice", "vm" + i));
+      store.deleteVm("vm-" + i);
+      awaitNextMillisecond();
+    }
+    store.putCheckpoint(checkpoint("ck-1", "alice", "vm-1"));
+    store.deleteCheckpoint("ck-1");
+
+    try (Connection c = rawConnection()) {
+      DeletedIdRows.prune(c, 2);
+    }
+
+    assertThat(store.deletedIds(Store.DELETED_VM, 10)).containsExactly("vm-3", "vm-2");
+    assertThat(store.deletedIds(Store.DELETED_CHECKPOINT, 10)).containsExactly("ck-1");
+  }
+
+  // Deletes are ordered by the millisecond they were made in.
+  private static void awaitNextMillisecond() {
+    long now = System.currentTimeMillis();
+    org.awaitility.Awaitility.await().pollInterval(java.time.Duration.ofMillis(1))
+        .until(() -> System.currentTimeMillis() > now);
+  }
+
   @Test
   void anotherOwnerMayUseTheSameVmName() {
     dev.noid.controller.testing.StoreUsers.add(store, "alice", "bob");

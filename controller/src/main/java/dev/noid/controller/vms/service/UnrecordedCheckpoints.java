@@ -23,9 +23,9 @@ import org.slf4j.LoggerFactory;
  * (see {@link CheckpointTaking}), is settled from what its node holds once the node answers.
  *
  * <p>A checkpoint no record names is left alone, as unknown VMs are: it may be a wrong store's,
- * one deleted before this controller started (recording it would bring back what its owner
- * deleted), or one a store restored from a backup does not know (removing it could wipe what
- * was taken since). Each pass logs how many a node holds.
+ * one deleted longer ago than the store's deleted ids reach (recording it would bring back what
+ * its owner deleted), or one a store restored from a backup does not know (removing it could
+ * wipe what was taken since). Each pass logs how many a node holds.
  */
 public final class UnrecordedCheckpoints {
   private static final Logger log = LoggerFactory.getLogger(UnrecordedCheckpoints.class);

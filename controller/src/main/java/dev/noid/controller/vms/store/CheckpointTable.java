@@ -22,7 +22,7 @@ public final class CheckpointTable {
   private final Store store;
   private final Map<String, CheckpointEntry> byId = new ConcurrentHashMap<>();
   private final QuotaCheck quotas;
-  private final DeletedIds deleted = new DeletedIds();
+  private final DeletedIds deleted;
 
   public CheckpointTable(Store store) {
     this(store, QuotaCheck.NONE);
@@ -31,6 +31,7 @@ public final class CheckpointTable {
   public CheckpointTable(Store store, QuotaCheck quotas) {
     this.store = store;
     this.quotas = quotas;
+    this.deleted = DeletedIds.of(store, Store.DELETED_CHECKPOINT, java.time.Instant.now());
     for (CheckpointRow row : store.checkpoints()) {
       try {
         CheckpointEntry e = VmTable.JSON.readValue(row.document(), CheckpointEntry.class);
@@ -127,7 +128,7 @@ public final class CheckpointTable {
     byId.remove(id);
   }
 
-  /** Whether this controller deleted checkpoint {@code id}, recently ({@link DeletedIds}). */
+  /** Whether checkpoint {@code id} was deleted recently ({@link DeletedIds}). */
   public boolean deletedRecently(String id) {
     return deleted.when(id).isPresent();
   }

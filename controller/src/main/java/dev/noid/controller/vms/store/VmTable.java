@@ -65,7 +65,7 @@ public final class VmTable implements VmView {
   // Per-owner totals for quotas (issue 19 M2), guarded by this.
   private final OwnerUsage usage = new OwnerUsage();
   private final QuotaCheck quotas;
-  private final DeletedIds deleted = new DeletedIds();
+  private final DeletedIds deleted;
 
   public VmTable(Store store, Clock clock) {
     this(store, clock, QuotaCheck.NONE);
@@ -85,6 +85,7 @@ public final class VmTable implements VmView {
     this.clock = clock;
     this.quotas = quotas;
     this.commits = new GroupCommit(store, this);
+    this.deleted = DeletedIds.of(store, Store.DELETED_VM, clock.instant());
     VmHistory history = store.vmHistory(HISTORY);
     for (VmRow row : history.vms()) {
       VmEntry e = read(row.document());
@@ -260,7 +261,7 @@ public final class VmTable implements VmView {
     commits.await(p);
   }
 
-  /** When this controller deleted VM {@code id}, if it did, recently ({@link DeletedIds}). */
+  /** When VM {@code id} was deleted, if it was recently (read back at start: the start) ({@link DeletedIds}). */
   public Optional<java.time.Instant> deletedAt(String id) {
     return deleted.when(id);
   }
