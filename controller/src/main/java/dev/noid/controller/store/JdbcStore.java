@@ -207,16 +207,31 @@ abstract class JdbcStore implements Store {
         ps.executeUpdate();
       }
       DeletedIdRows.record(this, c, DeletedIdRows.VM, id);
-      afterDeletes(c, 1);
       return null;
     });
+    afterDeletes(1);
   }
 
-  /** Counts deletes recorded in {@code c}'s transaction, pruning the oldest now and then. */
-  void afterDeletes(Connection c, int n) throws SQLException {
+  /**
+   * Counts {@code n} deletes just committed, and prunes the oldest deleted ids at the first
+   * delete of this process and every {@link DeletedIdRows#PRUNE_EVERY} after: in a transaction
+   * of its own, after the deletes' commit, so that a pruning neither weighs on nor can undo
+   * the writes it follows. A failed pruning is tried again at the next turn.
+   */
+  void afterDeletes(int n) {
+    if (n == 0) {
+      return;
+    }
     long after = deletes.addAndGet(n);
-    if (n > 0 && after / DeletedIdRows.PRUNE_EVERY != (after - n) / DeletedIdRows.PRUNE_EVERY) {
-      DeletedIdRows.prune(c);
+    if (after == n || after / DeletedIdRows.PRUNE_EVERY != (after - n) / DeletedIdRows.PRUNE_EVERY) {
+      try {
+        tx("prune deleted ids", c -> {
+          DeletedIdRows.prune(c);
+          return null;
+        });
+      } catch (RuntimeException e) {
+        log.warn("pruning the store's deleted ids failed; tried again later: {}", e.getMessage());
+      }
     }
   }
 
@@ -267,9 +282,9 @@ abstract class JdbcStore implements Store {
         ps.executeUpdate();
       }
       DeletedIdRows.record(this, c, DeletedIdRows.CHECKPOINT, id);
-      afterDeletes(c, 1);
       return null;
     });
+    afterDeletes(1);
   }
 
 

@@ -116,7 +116,7 @@ final class Schema {
         id TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
         deleted_ms BIGINT NOT NULL);
-      CREATE INDEX deleted_ids_kind_time ON deleted_ids (kind, deleted_ms)
+      CREATE INDEX deleted_ids_kind_time ON deleted_ids (kind, deleted_ms, id)
       """);
 
   static void migrate(Connection c) throws SQLException {

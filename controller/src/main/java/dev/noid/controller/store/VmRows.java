@@ -38,12 +38,12 @@ final class VmRows {
 
   /** {@code logCommits}: the store's count of logged commits, or null where it keeps no log. */
   static List<Boolean> write(JdbcStore store, List<VmWrite> writes, AtomicLong logCommits) {
-    return store.tx("write " + writes.size() + " vm changes", c -> {
-      List<Boolean> out = apply(store, c, writes);
+    List<Boolean> out = store.tx("write " + writes.size() + " vm changes", c -> {
+      List<Boolean> done = apply(store, c, writes);
       if (logCommits != null) {
         List<VmWrite> applied = new ArrayList<>(writes.size());
         for (int i = 0; i < writes.size(); i++) {
-          if (out.get(i)) {
+          if (done.get(i)) {
             applied.add(writes.get(i));
           }
         }
@@ -52,8 +52,10 @@ final class VmRows {
           VmChangeRows.prune(c);
         }
       }
-      return out;
+      return done;
     });
+    store.afterDeletes((int) writes.stream().filter(w -> w.kind() == VmWrite.Kind.DELETE).count());
+    return out;
   }
 
   private static List<Boolean> apply(JdbcStore store, Connection c, List<VmWrite> writes)
@@ -64,7 +66,6 @@ final class VmRows {
         "UPDATE vms SET node = ?, state = ?, revision = ?, document = ? WHERE id = ?");
     PreparedStatement delete = store.statement(c, "DELETE FROM vms WHERE id = ?");
     PreparedStatement deleted = null;
-    int deletes = 0;
     try {
       for (VmWrite w : writes) {
         switch (w.kind()) {
@@ -90,7 +91,6 @@ final class VmRows {
             }
             DeletedIdRows.bind(deleted, DeletedIdRows.VM, w.id());
             deleted.executeUpdate();
-            deletes++;
             out.add(true);
           }
         }
@@ -103,7 +103,6 @@ final class VmRows {
         store.done(deleted);
       }
     }
-    store.afterDeletes(c, deletes);
     return out;
   }
 

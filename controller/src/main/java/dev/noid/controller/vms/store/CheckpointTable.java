@@ -31,7 +31,6 @@ public final class CheckpointTable {
   public CheckpointTable(Store store, QuotaCheck quotas) {
     this.store = store;
     this.quotas = quotas;
-    this.deleted = DeletedIds.of(store, Store.DELETED_CHECKPOINT, java.time.Instant.now());
     for (CheckpointRow row : store.checkpoints()) {
       try {
         CheckpointEntry e = VmTable.JSON.readValue(row.document(), CheckpointEntry.class);
@@ -40,6 +39,8 @@ public final class CheckpointTable {
         throw new UncheckedIOException(ex);
       }
     }
+    // After the rows: a checkpoint deleted in between is in one or the other, never in neither.
+    this.deleted = DeletedIds.of(store, Store.DELETED_CHECKPOINT, java.time.Instant.now());
   }
 
   /**

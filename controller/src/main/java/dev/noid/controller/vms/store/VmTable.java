@@ -85,8 +85,9 @@ public final class VmTable implements VmView {
     this.clock = clock;
     this.quotas = quotas;
     this.commits = new GroupCommit(store, this);
-    this.deleted = DeletedIds.of(store, Store.DELETED_VM, clock.instant());
     VmHistory history = store.vmHistory(HISTORY);
+    // After the rows: a VM deleted in between is in one or the other, never in neither.
+    this.deleted = DeletedIds.of(store, Store.DELETED_VM, clock.instant());
     for (VmRow row : history.vms()) {
       VmEntry e = read(row.document());
       byId.put(e.id(), e);
