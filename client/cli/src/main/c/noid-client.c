@@ -208,9 +208,20 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+/* As the Java client's CliException.failureOf: exec's other codes are its guest command's. */
+static int failure_of(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (argv[i][0] != '-') {
+      return strcmp(argv[i], "exec") == 0 ? 255 : 1;
+    }
+  }
+  return 1;
+}
+
 int main(int argc, char **argv) {
   double started = now_ms();
   args = argv;
+  int failed = failure_of(argc, argv);
   char dir[4096], name[64], cwd[4096];
   if (daemon_address(dir, sizeof dir, name, sizeof name) != 0 || getcwd(cwd, sizeof cwd) == NULL) {
     relaunch("NOID_CLIENT", "java");
@@ -251,7 +262,7 @@ int main(int argc, char **argv) {
     if (read_full(fd, head, 5) != 0) {
       fprintf(stderr, "noid: the daemon closed the connection without an exit code (see its log; "
                       "NOID_DAEMON=0 runs commands without it)\n");
-      return 1;
+      return failed;
     }
     uint32_t len = (uint32_t)head[1] << 24 | (uint32_t)head[2] << 16 | (uint32_t)head[3] << 8 | head[4];
     if (head[0] == RUN_LOCALLY_FRAME) {
@@ -261,7 +272,7 @@ int main(int argc, char **argv) {
     if (head[0] == EXIT_FRAME) {
       unsigned char c[4];
       if (len != 4 || read_full(fd, c, 4) != 0) {
-        return 1;
+        return failed;
       }
       int code = (int)((uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 | (uint32_t)c[2] << 8 | c[3]);
       const char *launched = getenv("NOID_T_LAUNCHER");
@@ -276,7 +287,7 @@ int main(int argc, char **argv) {
     while (len > 0) {
       size_t n = len < sizeof buf ? len : sizeof buf;
       if (read_full(fd, buf, n) != 0) {
-        return 1;
+        return failed;
       }
       if (write_full(out, buf, n) != 0) {
         /* The reader went (`noid watch | head -1`, SIGPIPE ignored): hanging up ends the

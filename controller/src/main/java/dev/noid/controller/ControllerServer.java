@@ -90,8 +90,11 @@ public final class ControllerServer {
     timers.scheduleWithFixedDelay(this::applyRetention, 30, 60, TimeUnit.SECONDS);
     // Each pass lists every ready node's checkpoints: seldom, since what it mends is rare; the
     // first once agents have reported in, for checkpoints a stopped leader left CREATING.
-    timers.scheduleWithFixedDelay(this::sweepCheckpoints, nodes.lease().toMillis(),
-        TimeUnit.MINUTES.toMillis(10), TimeUnit.MILLISECONDS);
+    timers.scheduleWithFixedDelay(() -> sweepCheckpoints(unrecorded::sweep),
+        nodes.lease().toMillis(), TimeUnit.MINUTES.toMillis(10), TimeUnit.MILLISECONDS);
+    // A checkpoint whose node died under it is settled soon after the node is back.
+    timers.scheduleWithFixedDelay(() -> sweepCheckpoints(unrecorded::settleCreating),
+        nodes.lease().toMillis(), TimeUnit.SECONDS.toMillis(20), TimeUnit.MILLISECONDS);
     log.atInfo().addKeyValue("grpc_port", grpc.port()).addKeyValue("https_port", https.port())
         .addKeyValue("data_dir", config.dataDir().toString())
         .log("noid-controller {} serving", Version.current());
@@ -131,13 +134,13 @@ public final class ControllerServer {
   }
 
   // Off the timers' thread too: a node that does not answer holds a pass up to its deadline.
-  private void sweepCheckpoints() {
+  private void sweepCheckpoints(Runnable pass) {
     if (!sweeping.compareAndSet(false, true)) {
       return;
     }
     Thread.ofVirtual().name("checkpoint-sweep").start(() -> {
       try {
-        unrecorded.sweep();
+        pass.run();
       } catch (RuntimeException e) {
         log.warn("checkpoint sweep failed", e);
       } finally {

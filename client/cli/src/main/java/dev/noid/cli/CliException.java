@@ -19,6 +19,20 @@ public final class CliException extends RuntimeException {
   /** Like a shell's for a command ended by SIGPIPE: its output's reader went away. */
   public static final int READER_GONE = 141;
 
+  /**
+   * The exit code of a command line that failed before it could say why in its own terms (a
+   * daemon gone mid-command, an internal error): {@link #EXEC_FAILED} for {@code exec}, whose
+   * other codes are its guest command's, else {@link #FAILURE}.
+   */
+  public static int failureOf(java.util.List<String> args) {
+    for (String a : args) {
+      if (!a.startsWith("-")) {
+        return a.equals("exec") ? EXEC_FAILED : FAILURE;
+      }
+    }
+    return FAILURE;
+  }
+
   private final int exitCode;
 
   public CliException(int exitCode, String message) {

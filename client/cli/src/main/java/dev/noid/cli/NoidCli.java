@@ -74,6 +74,11 @@ public final class NoidCli implements Runnable {
         err.flush();
         return ofCommand(commandLine, exitCode(n));
       }
+      if (commandLine.getCommand() instanceof ExecCommand) {
+        err.println("noid: " + ex);  // not the guest command's code, whatever went wrong here
+        err.flush();
+        return CliException.EXEC_FAILED;
+      }
       throw ex;
     });
     int code = cmd.execute(args);

@@ -45,8 +45,14 @@ final class Views {
 
   /** ready, creating, deleting or failed: only a ready one restores. */
   static String state(Checkpoint c) {
-    return c.getState() == dev.noid.api.v1.CheckpointState.CHECKPOINT_STATE_UNSPECIFIED ? "unknown"
-        : c.getState().name().substring("CHECKPOINT_STATE_".length()).toLowerCase();
+    return switch (c.getState()) {
+      case CHECKPOINT_STATE_READY -> "ready";
+      case CHECKPOINT_STATE_CREATING -> "creating";
+      case CHECKPOINT_STATE_DELETING -> "deleting";
+      case CHECKPOINT_STATE_FAILED -> "failed";
+      // A newer controller's state this client does not know: its number, not a crash.
+      default -> c.getStateValue() == 0 ? "unknown" : "state " + c.getStateValue();
+    };
   }
 
   /** local, uploading or durable (issue 23); an upload that keeps failing says so with a '!'. */

@@ -39,6 +39,9 @@ class CheckpointStateTest {
             .addCheckpoints(Checkpoint.newBuilder().setId("ck-2").setVm("web").setLabel("gone")
                 .setState(CheckpointState.CHECKPOINT_STATE_FAILED)
                 .setStatusMessage("its files were only on node n1, which was removed"))
+            // A state a newer controller may send, which this client's enum does not know.
+            .addCheckpoints(Checkpoint.newBuilder().setId("ck-3").setVm("web").setLabel("new")
+                .setStateValue(9))
             .build());
         out.onCompleted();
       }
@@ -74,6 +77,8 @@ class CheckpointStateTest {
         .contains(" ready ");
     assertThat(table.lines().filter(l -> l.startsWith("ck-2"))).singleElement().asString()
         .contains(" failed ");
+    assertThat(table.lines().filter(l -> l.startsWith("ck-3"))).singleElement().asString()
+        .contains(" state 9 ");
   }
 
   @Test

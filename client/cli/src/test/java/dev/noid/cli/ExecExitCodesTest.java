@@ -82,6 +82,14 @@ class ExecExitCodesTest {
   }
 
   @Test
+  void aCommandLineThatFailedBeforeItsOwnAnswerExits255OnlyForExec() {
+    assertThat(CliException.failureOf(java.util.List.of("exec", "web", "--", "true"))).isEqualTo(255);
+    assertThat(CliException.failureOf(java.util.List.of("list"))).isEqualTo(1);
+    assertThat(CliException.failureOf(java.util.List.of("info", "exec"))).as("a VM named exec")
+        .isEqualTo(1);
+  }
+
+  @Test
   void usageErrorsOfExecAreItsOwnToo() {
     assertThat(noid("exec", "box", "true")).as("no '--'").isEqualTo(255);
     assertThat(noid("exec", "--timeout", "soon", "box", "--", "true")).as("picocli's").isEqualTo(255);

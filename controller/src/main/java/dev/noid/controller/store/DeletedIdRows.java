@@ -36,7 +36,13 @@ final class DeletedIdRows {
     ps.setLong(3, System.currentTimeMillis());
   }
 
-  static void record(JdbcStore store, Connection c, String kind, String id) throws SQLException {
+  /** Deletes row {@code id} of {@code table} ("vms" or "checkpoints") and records it. */
+  static Void delete(JdbcStore store, Connection c, String table, String kind, String id)
+      throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE id = ?")) {
+      ps.setString(1, id);
+      ps.executeUpdate();
+    }
     PreparedStatement ps = statement(store, c);
     try {
       bind(ps, kind, id);
@@ -44,6 +50,7 @@ final class DeletedIdRows {
     } finally {
       store.done(ps);
     }
+    return null;
   }
 
   /** Drops all but the latest {@link #KEEP} of each kind. */

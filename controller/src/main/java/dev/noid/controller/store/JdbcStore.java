@@ -201,14 +201,7 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void deleteVm(String id) {
-    tx("delete vm", c -> {
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM vms WHERE id = ?")) {
-        ps.setString(1, id);
-        ps.executeUpdate();
-      }
-      DeletedIdRows.record(this, c, DeletedIdRows.VM, id);
-      return null;
-    });
+    tx("delete vm", c -> DeletedIdRows.delete(this, c, "vms", DeletedIdRows.VM, id));
     afterDeletes(1);
   }
 
@@ -276,14 +269,8 @@ abstract class JdbcStore implements Store {
 
   @Override
   public void deleteCheckpoint(String id) {
-    tx("delete checkpoint", c -> {
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM checkpoints WHERE id = ?")) {
-        ps.setString(1, id);
-        ps.executeUpdate();
-      }
-      DeletedIdRows.record(this, c, DeletedIdRows.CHECKPOINT, id);
-      return null;
-    });
+    tx("delete checkpoint",
+        c -> DeletedIdRows.delete(this, c, "checkpoints", DeletedIdRows.CHECKPOINT, id));
     afterDeletes(1);
   }
 

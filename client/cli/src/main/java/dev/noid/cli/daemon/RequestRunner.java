@@ -96,7 +96,7 @@ final class RequestRunner {
       }
       e.println("noid: internal error in the daemon: " + ex + " (NOID_DAEMON=0 runs without it)");
       DaemonServer.log("command failed: " + ex);
-      return 1;
+      return dev.noid.cli.CliException.failureOf(r.args());
     } finally {
       done.set(true);
       System.out.flush();

@@ -66,7 +66,7 @@ final class ThinClient {
       } catch (EOFException e) {
         System.err.println("noid: the daemon closed the connection without an exit code (see "
             + "its log; NOID_DAEMON=0 runs commands without it)");
-        return 1;
+        return dev.noid.cli.CliException.failureOf(List.of(args));
       }
       int len = in.readInt();
       switch (type) {

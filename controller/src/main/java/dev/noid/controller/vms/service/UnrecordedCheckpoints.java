@@ -56,8 +56,11 @@ public final class UnrecordedCheckpoints {
 
   private enum Done { NOTHING, COPY_RECORDED, REMOVED, UNKNOWN }
 
-  /** One pass over every ready node; a node that does not answer is skipped until the next. */
-  public Outcome sweep() {
+  /**
+   * Settles the checkpoints a lost answer left CREATING whose node is ready (often, and
+   * cheaply: there are seldom any); returns how many.
+   */
+  public int settleCreating() {
     int settled = 0;
     for (CheckpointEntry c : checkpoints.all()) {
       try {
@@ -69,6 +72,12 @@ public final class UnrecordedCheckpoints {
         log.warn("checkpoint {} left CREATING this time: {}", c.id(), e.toString());
       }
     }
+    return settled;
+  }
+
+  /** One pass over every ready node; a node that does not answer is skipped until the next. */
+  public Outcome sweep() {
+    int settled = settleCreating();
     Map<Done, Integer> all = new EnumMap<>(Done.class);
     for (NodeEntry n : nodes.view()) {
       if (!n.ready()) {
