@@ -111,6 +111,11 @@ final class CheckpointTaking {
   private Optional<NodeCheckpoint> afterFailure(CheckpointEntry taking, NoidException failure) {
     Optional<HeldCheckpoint> held;
     try {
+      if (failure.code() == NoidException.Code.NODE_UNAVAILABLE) {
+        // Its connection just failed: asking at once would fail too, and only push the
+        // connection's next try (and so the next call's) further off. The settling asks later.
+        throw failure;
+      }
       held = heldOn(taking);
     } catch (NoidException unknown) {
       checkpoints.updateIfCreating(taking.id(), c -> c.withState(CheckpointEntry.CREATING,
