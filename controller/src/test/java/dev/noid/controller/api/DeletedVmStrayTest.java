@@ -29,12 +29,9 @@ class DeletedVmStrayTest {
   @Test
   void aCopyOfADestroyedVmIsDestroyedOnceSettledAndAnUnknownOneIsLeftAlone() throws Exception {
     MutableClock clock = new MutableClock(Instant.now());
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 2048L, "node-b", 2048L), clock, Duration.ofSeconds(10))) {
-      VmEntry web = c.createOn(ALICE, "web", "node-a");
-      c.vms.transitions().destroy(ALICE, "web");
-      // node-b started it too, and says so only now; and runs one no record ever named.
-      c.agents.get("node-b").holds(spec(web.id()), AgentVmState.AGENT_VM_STATE_RUNNING);
+    try (InProcessController c = twoNodes(clock)) {
+      VmEntry web = destroyedWhileNodeBRunsACopy(c);
+      // And node-b runs one no record ever named.
       c.agents.get("node-b").holds(spec("vm-00000000abcd"), AgentVmState.AGENT_VM_STATE_RUNNING);
 
       c.observe("node-b", List.copyOf(c.agents.get("node-b").vms().values()));
@@ -55,11 +52,8 @@ class DeletedVmStrayTest {
   @Test
   void aCopyOfAVmDestroyedBeforeTheControllerRestartedIsDestroyedToo() throws Exception {
     MutableClock clock = new MutableClock(Instant.now());
-    try (InProcessController c = new InProcessController(dir, Duration.ofSeconds(30),
-        Map.of("node-a", 2048L, "node-b", 2048L), clock, Duration.ofSeconds(10))) {
-      VmEntry web = c.createOn(ALICE, "web", "node-a");
-      c.vms.transitions().destroy(ALICE, "web");
-      c.agents.get("node-b").holds(spec(web.id()), AgentVmState.AGENT_VM_STATE_RUNNING);
+    try (InProcessController c = twoNodes(clock)) {
+      VmEntry web = destroyedWhileNodeBRunsACopy(c);
 
       dev.noid.controller.vms.service.VmServices next = c.takenOver();
       clock.advance(Duration.ofMinutes(1));
@@ -69,6 +63,19 @@ class DeletedVmStrayTest {
       await().atMost(Duration.ofSeconds(10))
           .until(() -> !c.agents.get("node-b").vms().containsKey(web.id()));
     }
+  }
+
+  private InProcessController twoNodes(MutableClock clock) throws Exception {
+    return new InProcessController(dir, Duration.ofSeconds(30),
+        Map.of("node-a", 2048L, "node-b", 2048L), clock, Duration.ofSeconds(10));
+  }
+
+  /** alice's web, made on node-a and destroyed; node-b started it too, and says so only now. */
+  private static VmEntry destroyedWhileNodeBRunsACopy(InProcessController c) {
+    VmEntry web = c.createOn(ALICE, "web", "node-a");
+    c.vms.transitions().destroy(ALICE, "web");
+    c.agents.get("node-b").holds(spec(web.id()), AgentVmState.AGENT_VM_STATE_RUNNING);
+    return web;
   }
 
   private static VmSpec spec(String id) {

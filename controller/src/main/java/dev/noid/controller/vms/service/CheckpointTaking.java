@@ -109,19 +109,16 @@ final class CheckpointTaking {
 
   // The call failed: whether the node took it anyway decides. Empty: it did not.
   private Optional<NodeCheckpoint> afterFailure(CheckpointEntry taking, NoidException failure) {
+    if (failure.code() == NoidException.Code.NODE_UNAVAILABLE) {
+      // Its connection just failed: asking at once would fail too, and only push the
+      // connection's next try (and so the next call's) further off. The settling asks later.
+      return unanswered(taking, failure);
+    }
     Optional<HeldCheckpoint> held;
     try {
-      if (failure.code() == NoidException.Code.NODE_UNAVAILABLE) {
-        // Its connection just failed: asking at once would fail too, and only push the
-        // connection's next try (and so the next call's) further off. The settling asks later.
-        throw failure;
-      }
       held = heldOn(taking);
     } catch (NoidException unknown) {
-      checkpoints.updateIfCreating(taking.id(), c -> c.withState(CheckpointEntry.CREATING,
-          "node " + c.node() + " did not answer (" + failure.getMessage() + "); whether it was"
-              + " taken is settled when it does"));
-      return Optional.empty();
+      return unanswered(taking, failure);
     }
     if (held.isEmpty()) {
       checkpoints.deleteIfCreating(taking.id());
@@ -130,6 +127,14 @@ final class CheckpointTaking {
     log.info("checkpoint {} of VM {}: its node's answer was lost ({}), and the node holds it",
         taking.id(), taking.vmName(), failure.getMessage());
     return Optional.of(new NodeCheckpoint(held.get().sizeBytes(), held.get().durationMs()));
+  }
+
+  // Left CREATING, saying why, for the settling to finish once the node answers.
+  private Optional<NodeCheckpoint> unanswered(CheckpointEntry taking, NoidException failure) {
+    checkpoints.updateIfCreating(taking.id(), c -> c.withState(CheckpointEntry.CREATING,
+        "node " + c.node() + " did not answer (" + failure.getMessage() + "); whether it was"
+            + " taken is settled when it does"));
+    return Optional.empty();
   }
 
   private Optional<HeldCheckpoint> heldOn(CheckpointEntry ck) {
